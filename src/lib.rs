@@ -1,0 +1,10 @@
+//! calculus-trader: a low-latency, calculus-driven trading pipeline.
+//!
+//! Data flows one way through the modules: `feed` (network, parsing) → `model` (derivatives)
+//! → `strategy` (6-case matrix) → `exec` (rounding, signing, paper fills), joined by `ring`s and
+//! driven by `runtime`; `telemetry` times every stage; `sim` is the embedded loopback exchange.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod ring;
+pub mod telemetry;

@@ -1,0 +1,1 @@
+//! Lock-free bounded single-producer / single-consumer ring and consumer wait strategies.

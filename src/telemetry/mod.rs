@@ -1,0 +1,1 @@
+//! Stage clocks, per-thread stage histograms, interval-log dumps and their reports.
