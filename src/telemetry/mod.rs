@@ -1,1 +1,47 @@
-//! Stage clocks, per-thread stage histograms, interval-log dumps and their reports.
+//! Latency telemetry: how long each stage of every tick takes, in nanoseconds.
+//!
+//! Hot threads read a [`Clock`] (TSC, no syscall) around each [`Stage`] and record the
+//! differences into their own [`StageHistograms`], which never lock, allocate or panic. A
+//! monitor thread periodically receives those histograms, appends them to an [`IntervalLog`]
+//! (HdrHistogram's standard `.hlog` format, one tagged interval per stage) and refreshes a
+//! human-readable table beside it ([`write_percentile_file`]); `calculus-trader hist` reads the
+//! logs back ([`hist_command`]). [`WallClock`] turns clock readings into Unix time for exchange
+//! request timestamps.
+//!
+//! ```
+//! use calculus_trader::telemetry::{Clock, IntervalLog, Stage, StageHistograms};
+//!
+//! // Start-up, off the hot path: calibrate the clock, allocate the histograms.
+//! let clock = Clock::new();
+//! let mut hists = StageHistograms::new();
+//!
+//! // Hot path: two clock reads and a counter increment per stage.
+//! let parse_start = clock.now_ns();
+//! // ... parse the message ...
+//! hists.record_between(Stage::Parse, parse_start, clock.now_ns());
+//!
+//! // Monitor thread, once per interval.
+//! let path = std::env::temp_dir().join(format!("telemetry-doc-{}.hlog", std::process::id()));
+//! let mut log = IntervalLog::create(&path, "doc-example")?;
+//! log.write_interval(0.0, 10.0, &hists)?;
+//! hists.reset();
+//! print!("{}", calculus_trader::telemetry::hist_command(&path).unwrap());
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod clock;
+mod hlog;
+mod report;
+mod stage;
+#[cfg(test)]
+mod test_dir;
+
+pub use clock::{Clock, WallClock};
+pub use hlog::{read_interval_logs, HlogError, IntervalLog, HLOG_EXTENSION, UNTAGGED};
+pub use report::{
+    format_ns, hist_command, percentile_path_for, percentile_table, write_percentile_file,
+};
+pub use stage::{
+    Stage, StageHistograms, HIGHEST_TRACKABLE_NS, LOWEST_DISCERNIBLE_NS, SIGNIFICANT_DIGITS,
+};
