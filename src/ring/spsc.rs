@@ -1,0 +1,354 @@
+//! The bounded single-producer / single-consumer ring itself.
+//!
+//! Protocol: `tail` (written only by the producer) and `head` (written only by the consumer)
+//! count pushes and pops since construction, wrapping at `usize::MAX`. Slots
+//! `head..tail` (masked) hold initialised items owned by the consumer side; all other slots
+//! are uninitialised and owned by the producer side. A side hands slots over by a Release
+//! store of its index; the other side takes them with an Acquire load. Each side keeps a
+//! private copy of the peer's index and reloads it only when that copy says full / empty,
+//! so the steady state touches no cache line the peer writes.
+
+use std::alloc::Layout;
+use std::fmt;
+use std::mem::{self, MaybeUninit};
+
+use crossbeam::utils::CachePadded;
+
+use super::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+
+/// Rejected ring capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapacityError {
+    /// Zero or not a power of two: indices are mapped to slots by masking with `capacity - 1`.
+    NotPowerOfTwo(usize),
+    /// The slot buffer would exceed `isize::MAX` bytes, the limit of any Rust allocation.
+    TooLarge(usize),
+}
+
+impl fmt::Display for CapacityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::NotPowerOfTwo(requested) => write!(
+                f,
+                "ring capacity must be a power of two >= 1, got {requested}"
+            ),
+            Self::TooLarge(requested) => write!(
+                f,
+                "ring capacity {requested} is too large: the slot buffer would exceed isize::MAX bytes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CapacityError {}
+
+/// State shared by the two halves; freed, with any items still in it, when both are gone.
+struct Shared<T> {
+    /// Pops so far (wrapping). Stored only by the consumer, Release, after moving items out.
+    head: CachePadded<AtomicUsize>,
+    /// Pushes so far (wrapping). Stored only by the producer, Release, after writing items.
+    /// Invariant: `tail.wrapping_sub(head) <= capacity`.
+    tail: CachePadded<AtomicUsize>,
+    /// Set (Release) by whichever half drops first. A live half can only see its peer's
+    /// store, so `true` read by a live half means "the other half is gone".
+    abandoned: AtomicBool,
+    /// `capacity - 1`; `capacity` is a power of two, so `index & mask` is always in bounds.
+    mask: usize,
+    /// `capacity` slots; slot `i & mask` is initialised iff `i` is in `head..tail`.
+    buffer: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+// SAFETY: a slot is only ever accessed by the one half that currently owns it (see the
+// module protocol), and ownership moves with Release/Acquire on `head`/`tail`; items cross
+// threads by value, which `T: Send` permits. No `&T` is ever shared, so `T: Sync` is not needed.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// The slot that index `index` (any wrapping count) maps to.
+    #[inline(always)]
+    fn slot(&self, index: usize) -> &UnsafeCell<MaybeUninit<T>> {
+        // SAFETY: `buffer.len() == mask + 1` is a power of two, so `index & mask < buffer.len()`.
+        unsafe { self.buffer.get_unchecked(index & self.mask) }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    fn drop(&mut self) {
+        if !mem::needs_drop::<T>() {
+            return;
+        }
+        // Relaxed suffices: the last `Arc` drop acquires everything both halves did
+        // before releasing their `Arc`, including their final index stores.
+        let head = self.head.load(Ordering::Relaxed);
+        let tail = self.tail.load(Ordering::Relaxed);
+        let mut index = head;
+        while index != tail {
+            self.slot(index).with_mut(|slot| {
+                // SAFETY: `index` is in `head..tail`, so the slot holds an item that was pushed
+                // and never popped; both halves are gone, and each index is visited once.
+                unsafe { (*slot).assume_init_drop() }
+            });
+            index = index.wrapping_add(1);
+        }
+    }
+}
+
+/// Creates a ring holding up to `capacity` items (a power of two >= 1).
+///
+/// The buffer is allocated here, once; `push`/`pop` never allocate, lock or make syscalls.
+///
+/// ```
+/// let (mut tx, mut rx) = calculus_trader::ring::channel::<u64>(4).unwrap();
+/// tx.push(7).unwrap();
+/// assert_eq!(rx.pop(), Some(7));
+/// ```
+pub fn channel<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), CapacityError> {
+    if !capacity.is_power_of_two() {
+        return Err(CapacityError::NotPowerOfTwo(capacity));
+    }
+    if Layout::array::<UnsafeCell<MaybeUninit<T>>>(capacity).is_err() {
+        return Err(CapacityError::TooLarge(capacity));
+    }
+    Ok(channel_from(capacity, 0))
+}
+
+/// Builds a ring whose indices start at `start` instead of 0 (lets tests cross `usize::MAX`).
+fn channel_from<T: Send>(capacity: usize, start: usize) -> (Producer<T>, Consumer<T>) {
+    let buffer = (0..capacity)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect();
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(start)),
+        tail: CachePadded::new(AtomicUsize::new(start)),
+        abandoned: AtomicBool::new(false),
+        mask: capacity - 1,
+        buffer,
+    });
+    let producer = Producer {
+        shared: Arc::clone(&shared),
+        tail: start,
+        cached_head: start,
+    };
+    let consumer = Consumer {
+        shared,
+        head: start,
+        cached_tail: start,
+    };
+    (producer, consumer)
+}
+
+/// Test-only entry to [`channel_from`], for wrap-around tests.
+#[cfg(all(test, not(feature = "loom")))]
+pub(super) fn channel_starting_at<T: Send>(
+    capacity: usize,
+    start: usize,
+) -> (Producer<T>, Consumer<T>) {
+    assert!(capacity.is_power_of_two());
+    channel_from(capacity, start)
+}
+
+/// The writing half. Exactly one exists per ring; it is `Send`, and `&mut self` on every
+/// mutating method keeps it single-producer.
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our own index; always equal to `shared.tail` (we are its only writer).
+    tail: usize,
+    /// Last `shared.head` seen; never ahead of it, so `tail - cached_head` over-estimates
+    /// the fill level and can only make us refresh, never overwrite a live slot.
+    cached_head: usize,
+}
+
+impl<T> Producer<T> {
+    /// Appends `value`, or hands it back as `Err(value)` when the ring is full. Never blocks.
+    #[inline]
+    pub fn push(&mut self, value: T) -> Result<(), T> {
+        if self.tail.wrapping_sub(self.cached_head) == self.shared.capacity() {
+            // Acquire pairs with the consumer's Release of `head`: its move-out of the slot we
+            // are about to reuse happens-before our write.
+            self.cached_head = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.cached_head) == self.shared.capacity() {
+                return Err(value);
+            }
+        }
+        self.shared.slot(self.tail).with_mut(|slot| {
+            // SAFETY: `tail - head < capacity`, so this slot is outside the consumer's range
+            // `head..tail` and uninitialised; the consumer will not read it before we publish.
+            unsafe { slot.write(MaybeUninit::new(value)) };
+        });
+        self.tail = self.tail.wrapping_add(1);
+        // Release hands the written slot to the consumer's Acquire of `tail`.
+        self.shared.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Number of pushes that would currently succeed (refreshes the consumer's index).
+    #[inline]
+    pub fn free_slots(&mut self) -> usize {
+        self.cached_head = self.shared.head.load(Ordering::Acquire);
+        self.shared.capacity() - self.tail.wrapping_sub(self.cached_head)
+    }
+
+    /// Fixed number of slots, as passed to [`channel`].
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// `true` once the [`Consumer`] has been dropped: nothing pushed from now on will be read.
+    #[inline]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.abandoned.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        // Release: a consumer that sees the flag also sees every push made before it.
+        self.shared.abandoned.store(true, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity())
+            .field("tail", &self.tail)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The reading half. Exactly one exists per ring; it is `Send`, and `&mut self` on every
+/// mutating method keeps it single-consumer.
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our own index; equal to `shared.head` except transiently inside `pop_batch`, where it
+    /// runs ahead and is published once at the end.
+    head: usize,
+    /// Last `shared.tail` seen; never ahead of it, so `cached_tail - head` under-estimates
+    /// the fill level and can only make us refresh, never read an unwritten slot.
+    cached_tail: usize,
+}
+
+impl<T> Consumer<T> {
+    /// Removes the oldest item, or `None` if the ring is empty. Never blocks.
+    #[inline]
+    pub fn pop(&mut self) -> Option<T> {
+        if self.head == self.cached_tail {
+            // Acquire pairs with the producer's Release of `tail`: its slot writes are visible.
+            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+            if self.head == self.cached_tail {
+                return None;
+            }
+        }
+        let value = self.shared.slot(self.head).with(|slot| {
+            // SAFETY: `head` is in `head..tail`, so the slot holds an initialised item that the
+            // producer will not touch until we publish `head + 1`; we move it out exactly once
+            // because `head` advances right below.
+            unsafe { (*slot).assume_init_read() }
+        });
+        self.head = self.head.wrapping_add(1);
+        // Release hands the emptied slot back to the producer's Acquire of `head`.
+        self.shared.head.store(self.head, Ordering::Release);
+        Some(value)
+    }
+
+    /// Passes up to `max` items, oldest first, to `f`, and returns how many it passed.
+    ///
+    /// The consumer index is published once, after the last item (or on unwind if `f`
+    /// panics, counting the items already handed out), so a batch costs one shared store.
+    /// The producer therefore sees the freed slots only when the batch ends.
+    #[inline]
+    pub fn pop_batch<F: FnMut(T)>(&mut self, max: usize, mut f: F) -> usize {
+        let mut available = self.cached_tail.wrapping_sub(self.head);
+        if available < max {
+            // Acquire pairs with the producer's Release of `tail`, as in `pop`.
+            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+            available = self.cached_tail.wrapping_sub(self.head);
+        }
+        let count = available.min(max);
+        if count == 0 {
+            return 0;
+        }
+        let end = self.head.wrapping_add(count);
+        let commit = HeadCommit {
+            shared: &self.shared,
+            head: &mut self.head,
+        };
+        while *commit.head != end {
+            let value = commit.shared.slot(*commit.head).with(|slot| {
+                // SAFETY: `*commit.head` is in `head..cached_tail` ⊆ `head..tail`, so the slot is
+                // initialised and the producer will not touch it until `commit` publishes;
+                // the index advances right below, so each item is moved out once.
+                unsafe { (*slot).assume_init_read() }
+            });
+            // Advance before `f` runs so an unwinding `f` never leaves a moved-out slot
+            // inside `head..tail`, where `Shared::drop` would drop it a second time.
+            *commit.head = commit.head.wrapping_add(1);
+            f(value);
+        }
+        count
+    }
+
+    /// Number of items ready to pop (refreshes the producer's index).
+    #[inline]
+    pub fn len(&mut self) -> usize {
+        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        self.cached_tail.wrapping_sub(self.head)
+    }
+
+    /// `true` if nothing is ready to pop; touches the shared line only if the cache says empty.
+    #[inline]
+    pub fn is_empty(&mut self) -> bool {
+        self.head == self.cached_tail && self.len() == 0
+    }
+
+    /// Fixed number of slots, as passed to [`channel`].
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// `true` once the [`Producer`] has been dropped. Checked first and followed by an empty
+    /// [`is_empty`](Self::is_empty) (or `None` from [`pop`](Self::pop)), it proves that no
+    /// item will ever come: the flag's Acquire makes every earlier push visible.
+    #[inline]
+    pub fn is_abandoned(&self) -> bool {
+        self.shared.abandoned.load(Ordering::Acquire)
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        // Release for symmetry with `Producer::drop`; the producer needs no data from us.
+        self.shared.abandoned.store(true, Ordering::Release);
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Publishes the consumer's local `head` when dropped: at the end of a batch, or while
+/// unwinding out of the batch callback.
+struct HeadCommit<'a, T> {
+    shared: &'a Shared<T>,
+    head: &'a mut usize,
+}
+
+impl<T> Drop for HeadCommit<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // Release hands every slot emptied by the batch back to the producer at once.
+        self.shared.head.store(*self.head, Ordering::Release);
+    }
+}
