@@ -31,6 +31,8 @@
 //! ```
 
 mod clock;
+mod counters;
+mod handoff;
 mod hlog;
 mod report;
 mod stage;
@@ -38,6 +40,8 @@ mod stage;
 mod test_dir;
 
 pub use clock::{Clock, WallClock};
+pub use counters::{Counter, CounterSet};
+pub use handoff::{handoff, Collector, Epoch, Publisher, Snapshot};
 pub use hlog::{read_interval_logs, HlogError, IntervalLog, HLOG_EXTENSION, UNTAGGED};
 pub use report::{
     format_ns, hist_command, percentile_path_for, percentile_table, write_percentile_file,

@@ -1,0 +1,490 @@
+//! Configuration: TOML, every field documented in `config/default.toml`. Unknown keys and bad
+//! values are rejected with a message naming the key; nothing falls back silently.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::ring::WaitStrategy;
+use crate::strategy::{Action, Case, CaseActions};
+
+/// The configuration as written in the file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[run]`: topology, status and dumps.
+    pub run: RunConfig,
+    /// `[venue]`: where market data comes from and orders go.
+    pub venue: VenueConfig,
+    /// `[replay]`: the embedded exchange.
+    pub replay: ReplayConfig,
+    /// `[cores]`: pinning.
+    pub cores: CoresConfig,
+    /// `[wait]`: how each hot thread waits when idle.
+    pub wait: WaitConfig,
+    /// `[rings]`: ring capacities.
+    pub rings: RingsConfig,
+    /// `[model]`: smoothing and derivatives.
+    pub model: ModelConfig,
+    /// `[strategy]`: decision matrix.
+    pub strategy: StrategyConfig,
+    /// `[risk]`: sizing limits.
+    pub risk: RiskConfig,
+    /// `[paper]`: simulated fills.
+    pub paper: PaperConfig,
+}
+
+/// `[run]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// `auto`, `fused` or `pipeline`.
+    pub topology: Topology,
+    /// Seconds between status lines.
+    pub status_interval_s: f64,
+    /// Seconds between histogram dumps.
+    pub dump_interval_s: f64,
+    /// Directory for dumps; each run writes a sub-directory.
+    pub dump_dir: PathBuf,
+}
+
+/// Thread topology.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// `fused` on small hosts, `pipeline` when enough cores are free.
+    Auto,
+    /// One hot thread runs network → compute → execution back to back.
+    Fused,
+    /// Three pinned threads joined by SPSC rings.
+    Pipeline,
+}
+
+/// `[venue]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    /// Venue name; this build speaks `binance` (USD-M futures).
+    pub name: String,
+    /// `embedded` to start the loopback exchange, or a `ws://` loopback URL.
+    pub ws_url: String,
+    /// Host header of signed REST requests.
+    pub rest_host: String,
+    /// `recvWindow` of signed requests, ms.
+    pub recv_window_ms: u64,
+    /// Symbols to trade.
+    pub symbols: Vec<String>,
+    /// Instrument spec table (tick size, step, minimums).
+    pub instruments: PathBuf,
+}
+
+/// `[replay]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Recording files replayed by the embedded exchange, merged by receive time.
+    pub files: Vec<PathBuf>,
+    /// 1 = recorded pace, N = N× faster, 0 = as fast as the socket takes frames.
+    pub speed: f64,
+    /// Loopback address to bind (port 0 = any free port).
+    pub bind: String,
+}
+
+/// `[cores]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoresConfig {
+    /// Core of the fused hot thread.
+    pub hot: usize,
+    /// Core of the pipeline's network thread.
+    pub network: usize,
+    /// Core of the pipeline's compute thread.
+    pub compute: usize,
+    /// Core of the pipeline's execution thread.
+    pub execution: usize,
+    /// `auto` picks `pipeline` only with at least this many allowed cores.
+    pub min_cores_for_pipeline: usize,
+}
+
+/// `[wait]`: `spin`, `spin_yield` or `park` per hot thread.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitConfig {
+    /// The fused hot thread.
+    pub hot: WaitKind,
+    /// The pipeline's network thread.
+    pub network: WaitKind,
+    /// The pipeline's compute thread.
+    pub compute: WaitKind,
+    /// The pipeline's execution thread.
+    pub execution: WaitKind,
+    /// `spin_yield`: empty polls before each `yield_now`.
+    pub spin_yield_spins: u32,
+    /// `park`: longest sleep before re-checking, µs (a safety net; producers wake parked consumers).
+    pub park_timeout_us: u64,
+}
+
+/// A wait strategy name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    /// Busy-poll (needs a dedicated core).
+    Spin,
+    /// Busy-poll, yielding the core every `spin_yield_spins` empty polls.
+    SpinYield,
+    /// Sleep until woken (or `park_timeout_us`).
+    Park,
+}
+
+/// `[rings]`: capacities, powers of two.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingsConfig {
+    /// network → compute ticks.
+    pub md: usize,
+    /// compute → execution intents.
+    pub order: usize,
+    /// execution → compute fills.
+    pub fill: usize,
+}
+
+/// `[model]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Weight of the new price in `s_t = λ·x_t + (1 − λ)·s_{t−1}`, in (0, 1].
+    pub lambda: f64,
+    /// Time-aware smoothing `λ_t = 1 − exp(−dt/τ)`, τ in seconds; 0 = off (use λ).
+    pub tau_s: f64,
+    /// A gap longer than this (s) resets a symbol's state.
+    pub reset_gap_s: f64,
+}
+
+/// `[strategy]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// `v ≈ 0` when `|v|` is below this, 1/s.
+    pub v_band: f64,
+    /// `a ≈ 0` when `|a|` is below this, 1/s².
+    pub a_band: f64,
+    /// Time steps after a (re)start before a symbol may trade.
+    pub warmup_steps: u32,
+    /// Minimum exchange time between two orders of one symbol, ms.
+    pub cooldown_ms: u64,
+    /// Action per case (missing cases keep MATH.md's defaults).
+    #[serde(default)]
+    pub actions: ActionsConfig,
+}
+
+/// `[strategy.actions]`: `buy`, `sell`, `exit_long`, `exit_short` or `hold` per case.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsConfig {
+    /// Case 1.
+    pub accelerating_up: Option<Action>,
+    /// Case 2.
+    pub decelerating_up: Option<Action>,
+    /// Case 3.
+    pub decelerating_down: Option<Action>,
+    /// Case 4.
+    pub accelerating_down: Option<Action>,
+    /// Case 5.
+    pub bottoming: Option<Action>,
+    /// Case 6.
+    pub topping: Option<Action>,
+    /// v ≉ 0, a ≈ 0.
+    pub steady: Option<Action>,
+    /// v ≈ 0, a ≈ 0.
+    pub neutral: Option<Action>,
+}
+
+/// `[risk]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Account balance, quote currency.
+    pub balance: f64,
+    /// Notional of a new position, quote currency.
+    pub order_notional: f64,
+    /// Leverage cap (notional / balance); raising it is an explicit choice.
+    pub max_leverage: f64,
+}
+
+/// `[paper]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaperConfig {
+    /// Taker fee, fraction of notional, as a decimal string (exact).
+    pub taker_fee: String,
+    /// Adverse slippage, basis points.
+    pub slippage_bps: f64,
+}
+
+/// A configuration error naming the file and key.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("config key `{key}`: {why}"))
+}
+
+impl Config {
+    /// Reads, parses and validates `path`; relative data paths are resolved (see [`resolve_path`]).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every value; the error names the offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let pos = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(key, format!("must be a positive number, got {v}")))
+            }
+        };
+        pos("run.status_interval_s", self.run.status_interval_s)?;
+        pos("run.dump_interval_s", self.run.dump_interval_s)?;
+        if self.venue.name != "binance" {
+            return Err(bad(
+                "venue.name",
+                format!(
+                    "{:?} is not supported by this build (use \"binance\")",
+                    self.venue.name
+                ),
+            ));
+        }
+        if self.venue.ws_url != "embedded" {
+            let addr =
+                crate::feed::ws::resolve(&self.venue.ws_url).map_err(|e| bad("venue.ws_url", e))?;
+            if !addr.ip().is_loopback() {
+                return Err(bad(
+                    "venue.ws_url",
+                    "plain ws:// is accepted for loopback addresses only; real venues come with the market-data issue",
+                ));
+            }
+        }
+        crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
+        if self.replay.files.is_empty() && self.venue.ws_url == "embedded" {
+            return Err(bad(
+                "replay.files",
+                "the embedded exchange needs at least one recording",
+            ));
+        }
+        if !(self.replay.speed.is_finite() && self.replay.speed >= 0.0) {
+            return Err(bad(
+                "replay.speed",
+                format!(
+                    "must be ≥ 0 (0 = as fast as possible), got {}",
+                    self.replay.speed
+                ),
+            ));
+        }
+        let bind = SocketAddr::from_str(&self.replay.bind)
+            .map_err(|e| bad("replay.bind", format!("{:?}: {e}", self.replay.bind)))?;
+        if !bind.ip().is_loopback() {
+            return Err(bad("replay.bind", "must be a loopback address"));
+        }
+        for (key, cap) in [
+            ("rings.md", self.rings.md),
+            ("rings.order", self.rings.order),
+            ("rings.fill", self.rings.fill),
+        ] {
+            if cap < 2 || !cap.is_power_of_two() {
+                return Err(bad(key, format!("must be a power of two ≥ 2, got {cap}")));
+            }
+        }
+        if self.wait.spin_yield_spins == 0 {
+            return Err(bad("wait.spin_yield_spins", "must be ≥ 1"));
+        }
+        if self.wait.park_timeout_us == 0 {
+            return Err(bad("wait.park_timeout_us", "must be ≥ 1"));
+        }
+        if !(self.model.lambda > 0.0 && self.model.lambda <= 1.0) {
+            return Err(bad(
+                "model.lambda",
+                format!("must be in (0, 1], got {}", self.model.lambda),
+            ));
+        }
+        if !(self.model.tau_s.is_finite() && self.model.tau_s >= 0.0) {
+            return Err(bad(
+                "model.tau_s",
+                format!("must be ≥ 0 (0 = off), got {}", self.model.tau_s),
+            ));
+        }
+        pos("model.reset_gap_s", self.model.reset_gap_s)?;
+        for (key, v) in [
+            ("strategy.v_band", self.strategy.v_band),
+            ("strategy.a_band", self.strategy.a_band),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(key, format!("must be ≥ 0, got {v}")));
+            }
+        }
+        pos("risk.balance", self.risk.balance)?;
+        pos("risk.order_notional", self.risk.order_notional)?;
+        pos("risk.max_leverage", self.risk.max_leverage)?;
+        if self.risk.max_leverage > 125.0 {
+            return Err(bad("risk.max_leverage", "above any venue's maximum (125)"));
+        }
+        let fee = self.taker_fee()?;
+        if fee < Decimal::ZERO || fee >= Decimal::ONE {
+            return Err(bad(
+                "paper.taker_fee",
+                format!("must be in [0, 1), got {fee}"),
+            ));
+        }
+        if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
+            return Err(bad("paper.slippage_bps", "must be ≥ 0"));
+        }
+        Ok(())
+    }
+
+    /// The taker fee as an exact decimal.
+    pub fn taker_fee(&self) -> Result<Decimal, ConfigError> {
+        Decimal::from_str(&self.paper.taker_fee).map_err(|e| {
+            bad(
+                "paper.taker_fee",
+                format!("{:?} is not a decimal: {e}", self.paper.taker_fee),
+            )
+        })
+    }
+
+    /// The wait strategy of `kind` with this config's spin and park settings.
+    pub fn wait_strategy(&self, kind: WaitKind) -> WaitStrategy {
+        match kind {
+            WaitKind::Spin => WaitStrategy::Spin,
+            WaitKind::SpinYield => WaitStrategy::SpinYield {
+                spins: self.wait.spin_yield_spins,
+            },
+            WaitKind::Park => WaitStrategy::Park {
+                timeout_us: self.wait.park_timeout_us,
+            },
+        }
+    }
+
+    /// The case → action table, defaults for cases the file leaves out.
+    pub fn case_actions(&self) -> CaseActions {
+        let mut t = CaseActions::default();
+        let a = &self.strategy.actions;
+        let overrides = [
+            (Case::AcceleratingUp, a.accelerating_up),
+            (Case::DeceleratingUp, a.decelerating_up),
+            (Case::DeceleratingDown, a.decelerating_down),
+            (Case::AcceleratingDown, a.accelerating_down),
+            (Case::Bottoming, a.bottoming),
+            (Case::Topping, a.topping),
+            (Case::Steady, a.steady),
+            (Case::Neutral, a.neutral),
+        ];
+        for (case, action) in overrides {
+            if let Some(action) = action {
+                t.0[case.index()] = action;
+            }
+        }
+        t
+    }
+}
+
+/// Resolves a relative data path: as given if it exists (relative to the working directory),
+/// else relative to the crate root, so `cargo run` works from any directory of the checkout.
+pub fn resolve_path(p: &Path) -> PathBuf {
+    if p.is_absolute() || p.exists() {
+        return p.to_path_buf();
+    }
+    let alt = Path::new(env!("CARGO_MANIFEST_DIR")).join(p);
+    if alt.exists() {
+        alt
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// The bundled default configuration, compiled into the binary.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_default_is_valid() {
+        let c = Config::parse(DEFAULT_TOML).unwrap();
+        assert_eq!(c.venue.ws_url, "embedded");
+        assert!(c.risk.max_leverage <= 5.0, "default leverage must stay low");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let text = DEFAULT_TOML.replace("[model]\n", "[model]\nlamda = 0.5\n");
+        let err = Config::parse(&text).unwrap_err().0;
+        assert!(err.contains("lamda"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("lambda = 0.75", "lambda = 1.5", "model.lambda"),
+            ("md = 4096", "md = 1000", "rings.md"),
+            ("speed = 10.0", "speed = -1.0", "replay.speed"),
+            (
+                "taker_fee = \"0.0004\"",
+                "taker_fee = \"abc\"",
+                "paper.taker_fee",
+            ),
+            (
+                "bind = \"127.0.0.1:0\"",
+                "bind = \"0.0.0.0:0\"",
+                "replay.bind",
+            ),
+            ("name = \"binance\"", "name = \"kraken\"", "venue.name"),
+        ];
+        for (from, to, key) in cases {
+            assert!(DEFAULT_TOML.contains(from), "default lacks {from}");
+            let err = Config::parse(&DEFAULT_TOML.replace(from, to))
+                .unwrap_err()
+                .0;
+            assert!(err.contains(key), "{to}: {err}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_rejected_by_name() {
+        let err = Config::parse(&DEFAULT_TOML.replace("cooldown_ms = ", "cooldown_ms = \"x\" #"))
+            .unwrap_err()
+            .0;
+        assert!(err.contains("cooldown_ms"), "{err}");
+    }
+
+    #[test]
+    fn action_overrides_apply() {
+        let text = DEFAULT_TOML.replace(
+            "[strategy.actions]\n",
+            "[strategy.actions]\ntopping = \"hold\"\n",
+        );
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.case_actions().of(Case::Topping), Action::Hold);
+        assert_eq!(c.case_actions().of(Case::Bottoming), Action::Buy);
+    }
+}

@@ -1,0 +1,68 @@
+//! Market-data messages handed from the network stage to the compute stage.
+
+/// Index of a symbol interned at start-up (`0..symbols.len()`); per-symbol state lives in arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SymbolId(pub u16);
+
+impl SymbolId {
+    /// The index into per-symbol arrays.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Aggressor (taker) side of a trade, or the side of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Side {
+    /// Taker bought (lifted the ask) / a buy order.
+    #[default]
+    Buy,
+    /// Taker sold (hit the bid) / a sell order.
+    Sell,
+}
+
+impl Side {
+    /// +1 for buy, -1 for sell.
+    #[inline]
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+
+    /// The venue spelling used by Binance (`BUY` / `SELL`).
+    pub fn binance(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+/// One public trade. Plain `Copy` data, one cache line.
+///
+/// Clocks: `recv_ns` is the monotonic time the bytes came off the socket and `parsed_ns` the
+/// time the tick was built (both from [`crate::telemetry::Clock`], nanoseconds);
+/// `exch_ts_ms` is the venue's trade time in Unix milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[repr(C, align(64))]
+pub struct Tick {
+    /// Interned symbol.
+    pub symbol: SymbolId,
+    /// Taker side.
+    pub side: Side,
+    /// Trade price (model input; orders re-derive exact decimals from the instrument tick).
+    pub price: f64,
+    /// Trade quantity in base units.
+    pub qty: f64,
+    /// Venue trade time, Unix ms.
+    pub exch_ts_ms: u64,
+    /// Venue trade id.
+    pub trade_id: u64,
+    /// Monotonic ns when the frame's bytes were read from the socket.
+    pub recv_ns: u64,
+    /// Monotonic ns when parsing finished (and the tick was handed on).
+    pub parsed_ns: u64,
+}

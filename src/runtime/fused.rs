@@ -1,0 +1,47 @@
+//! `fused` topology: one hot thread runs network → compute → execution back to back for each
+//! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded.
+
+use super::shutdown::Shutdown;
+use super::stages::{ComputeStage, ExecStage, FeedStage};
+use super::wait::FeedWait;
+use crate::feed::ws::{WsError, WsStatus};
+use crate::telemetry::Publisher;
+
+/// Runs until the feed closes or a stop is requested; hands over the final snapshot.
+pub fn run(
+    feed: &mut FeedStage,
+    compute: &mut ComputeStage,
+    exec: &mut ExecStage,
+    mut publisher: Publisher,
+    mut wait: FeedWait,
+    shutdown: &Shutdown,
+) -> Result<(), WsError> {
+    let result = loop {
+        if shutdown.requested() {
+            feed.close();
+            break Ok(());
+        }
+        let polled = feed.poll(wait.timeout(), publisher.hists(), |t, h| {
+            if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
+                let report = exec.on_intent(&intent, intent.decided_ns, h);
+                compute.on_report(&report);
+            }
+        });
+        publisher.maybe_publish(|c| {
+            c.merge_max(feed.counters());
+            compute.fill_counters(c);
+            exec.fill_counters(c);
+        });
+        match polled {
+            Ok((_, WsStatus::Closed)) => break Ok(()),
+            Ok((n, WsStatus::Open)) => wait.after_poll(n > 0),
+            Err(e) => break Err(e),
+        }
+    };
+    publisher.finish(|c| {
+        c.merge_max(feed.counters());
+        compute.fill_counters(c);
+        exec.fill_counters(c);
+    });
+    result
+}

@@ -1,0 +1,431 @@
+//! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
+
+pub mod affinity;
+pub mod fused;
+pub mod monitor;
+pub mod pipeline;
+pub mod shutdown;
+pub mod stages;
+pub mod wait;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::config::{resolve_path, Config, Topology, WaitKind};
+use crate::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
+use crate::feed::binance::subscribe_trades;
+use crate::feed::ws::WsClient;
+use crate::feed::SymbolTable;
+use crate::model::DerivParams;
+use crate::risk::Sizing;
+use crate::sim::{EmbeddedExchange, Recording};
+use crate::strategy::{Engine, StrategyParams};
+use crate::telemetry::{
+    handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms, WallClock,
+};
+
+pub use affinity::AllowedCores;
+pub use shutdown::Shutdown;
+
+use self::monitor::{MonitorPlan, MonitorReport};
+use self::pipeline::{Pipeline, PipelinePlan};
+use self::stages::{ComputeStage, ExecStage, FeedStage};
+use self::wait::FeedWait;
+
+/// Paper credentials: orders are signed exactly as for the venue, with a key that is not a secret.
+const PAPER_API_KEY: &str = "paper-api-key";
+const PAPER_SECRET: &[u8] = b"paper-secret-not-a-real-key";
+
+/// The topology actually run, after `auto` and the host are considered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chosen {
+    /// One hot thread on this core.
+    Fused {
+        /// Core of the hot thread.
+        hot: usize,
+    },
+    /// Three threads on these cores (network, compute, execution).
+    Pipeline {
+        /// Cores of network, compute, execution.
+        cores: [usize; 3],
+    },
+}
+
+impl Chosen {
+    /// `fused` or `pipeline`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Chosen::Fused { .. } => "fused",
+            Chosen::Pipeline { .. } => "pipeline",
+        }
+    }
+
+    fn hot_cores(&self) -> Vec<usize> {
+        match self {
+            Chosen::Fused { hot } => vec![*hot],
+            Chosen::Pipeline { cores } => cores.to_vec(),
+        }
+    }
+}
+
+/// Picks the topology: `auto` runs `pipeline` only when at least `min_cores_for_pipeline` cores
+/// are allowed and the three configured cores are among them; otherwise `fused`. A configured
+/// hot core that is not allowed falls back (with a warning) to the highest allowed core.
+pub fn choose_topology(cfg: &Config, allowed: &AllowedCores) -> Chosen {
+    let c = &cfg.cores;
+    let pipeline_cores = [c.network, c.compute, c.execution];
+    let pipeline_fits = allowed.len() >= c.min_cores_for_pipeline
+        && pipeline_cores.iter().all(|&k| allowed.contains(k))
+        && c.network != c.compute
+        && c.compute != c.execution
+        && c.network != c.execution;
+    let fused = || {
+        let hot = if allowed.contains(c.hot) || allowed.is_empty() {
+            c.hot
+        } else {
+            let fallback = allowed.ids().into_iter().max().unwrap_or(0);
+            eprintln!(
+                "warning: cores.hot = {} is not among the allowed cores {:?}; using core {fallback}",
+                c.hot,
+                allowed.ids()
+            );
+            fallback
+        };
+        Chosen::Fused { hot }
+    };
+    match cfg.run.topology {
+        Topology::Fused => fused(),
+        Topology::Pipeline => Chosen::Pipeline {
+            cores: pipeline_cores,
+        },
+        Topology::Auto if pipeline_fits => Chosen::Pipeline {
+            cores: pipeline_cores,
+        },
+        Topology::Auto => fused(),
+    }
+}
+
+/// Options of one run beyond the config file.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Print a status line every status interval.
+    pub print_status: bool,
+    /// Stop after this long even if the feed is still open.
+    pub max_duration: Option<Duration>,
+}
+
+/// The outcome of a run.
+pub struct RunReport {
+    /// The topology that ran.
+    pub topology: Chosen,
+    /// Latencies and counters.
+    pub monitor: MonitorReport,
+    /// Final positions and strategy counters.
+    pub engine: Engine,
+    /// Symbols, in id order.
+    pub symbols: SymbolTable,
+}
+
+/// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
+pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunReport, String> {
+    // Read the allowed CPUs before any thread pins itself (they are per-thread).
+    let allowed = AllowedCores::detect();
+    let topology = choose_topology(cfg, &allowed);
+    pin_cold_work(&allowed, &topology);
+
+    let symbols =
+        SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
+    let instruments = load_specs(
+        &resolve_path(&cfg.venue.instruments),
+        &cfg.venue.name,
+        symbols.names(),
+    )?;
+
+    let mut exchange = None;
+    let url = if cfg.venue.ws_url == "embedded" {
+        let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();
+        let rec = Recording::load(&files)?;
+        let bind = cfg
+            .replay
+            .bind
+            .parse()
+            .map_err(|e| format!("replay.bind: {e}"))?;
+        let ex = EmbeddedExchange::start(bind, Arc::new(rec), cfg.replay.speed)
+            .map_err(|e| format!("embedded exchange: {e}"))?;
+        let url = ex.url();
+        exchange = Some(ex);
+        url
+    } else {
+        cfg.venue.ws_url.clone()
+    };
+    if let Some(ex) = &exchange {
+        let speed = if cfg.replay.speed > 0.0 {
+            format!("{}x recorded pace", cfg.replay.speed)
+        } else {
+            "as fast as possible".to_string()
+        };
+        println!(
+            "embedded exchange on {} replaying real Binance USD-M frames from {} file(s), {}; loopback only, paper fills",
+            ex.url(),
+            cfg.replay.files.len(),
+            speed
+        );
+    }
+
+    let clock = Clock::new();
+    let wall = WallClock::new(&clock);
+    let ws = WsClient::connect(&url, clock.clone(), Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let mut feed = FeedStage::new(ws, symbols.clone(), clock.clone());
+    feed.send_text(&subscribe_trades(&symbols, 1))
+        .map_err(|e| e.to_string())?;
+
+    let params = strategy_params(cfg);
+    let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
+    let run_id = run_id(topology.name());
+    let builder = BinanceOrderBuilder::new(
+        PAPER_API_KEY,
+        PAPER_SECRET,
+        &cfg.venue.rest_host,
+        cfg.venue.recv_window_ms,
+        &format!("ct{}-", &run_id[..run_id.find('-').unwrap_or(run_id.len())]),
+    );
+    let paper = PaperVenue {
+        taker_fee: cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: cfg.paper.slippage_bps,
+    };
+    let exec = ExecStage::new(
+        Executor::new(instruments, symbols.names().to_vec(), builder, paper),
+        clock.clone(),
+        wall,
+    );
+
+    let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
+    std::fs::create_dir_all(&dump_dir)
+        .map_err(|e| format!("cannot create {}: {e}", dump_dir.display()))?;
+    let epoch = Epoch::default();
+    let names: &[&'static str] = match topology {
+        Chosen::Fused { .. } => &["hot"],
+        Chosen::Pipeline { .. } => &["network", "compute", "execution"],
+    };
+    let (mut publishers, collectors): (Vec<_>, Vec<_>) =
+        names.iter().map(|n| handoff(n, &epoch)).unzip();
+    let plan = MonitorPlan {
+        status_interval: Duration::from_secs_f64(cfg.run.status_interval_s),
+        dump_interval: Duration::from_secs_f64(cfg.run.dump_interval_s),
+        hlog_path: dump_dir.join("stages.hlog"),
+        run_name: run_id.clone(),
+        print_status: opts.print_status,
+    };
+    let replay_stats = exchange.as_ref().map(|e| e.stats());
+    let monitor = std::thread::Builder::new()
+        .name("monitor".into())
+        .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
+        .map_err(|e| format!("cannot start monitor: {e}"))?;
+    let watchdog = opts.max_duration.map(|d| {
+        let s = shutdown.clone();
+        std::thread::spawn(move || {
+            let t0 = std::time::Instant::now();
+            while t0.elapsed() < d && !s.requested() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            s.request();
+        })
+    });
+
+    let wait_park = Duration::from_micros(cfg.wait.park_timeout_us);
+    let engine = match topology {
+        Chosen::Fused { hot } => {
+            let publisher = publishers.pop().expect("one publisher");
+            let wait = FeedWait::new(cfg.wait.hot, cfg.wait.spin_yield_spins, wait_park);
+            let allowed_h = allowed.clone();
+            let sd = shutdown.clone();
+            let handle = std::thread::Builder::new()
+                .name("hot".into())
+                .spawn(move || {
+                    affinity::pin_current("hot", hot, &allowed_h);
+                    let mut feed = feed;
+                    let mut compute = compute;
+                    let mut exec = exec;
+                    fused::run(&mut feed, &mut compute, &mut exec, publisher, wait, &sd)
+                        .map(|()| compute.into_engine())
+                })
+                .map_err(|e| format!("cannot start hot thread: {e}"))?;
+            handle
+                .join()
+                .map_err(|_| "hot thread panicked".to_string())?
+                .map_err(|e| e.to_string())?
+        }
+        Chosen::Pipeline { cores } => {
+            let [p_n, p_c, p_e]: [_; 3] = publishers
+                .try_into()
+                .map_err(|_| "three publishers expected".to_string())?;
+            let plan = PipelinePlan {
+                cores,
+                network_wait: FeedWait::new(cfg.wait.network, cfg.wait.spin_yield_spins, wait_park),
+                compute_wait: cfg.wait_strategy(cfg.wait.compute),
+                execution_wait: cfg.wait_strategy(cfg.wait.execution),
+                rings: [cfg.rings.md, cfg.rings.order, cfg.rings.fill],
+            };
+            warn_spin_on_shared_cores(cfg, &allowed);
+            Pipeline::spawn(
+                plan,
+                &allowed,
+                feed,
+                compute,
+                exec,
+                [p_n, p_c, p_e],
+                clock,
+                shutdown.clone(),
+            )
+            .map_err(|e| format!("cannot start pipeline: {e}"))?
+            .join()?
+        }
+    };
+    // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
+    shutdown.request();
+    if let Some(w) = watchdog {
+        let _ = w.join();
+    }
+    drop(exchange);
+    let monitor = monitor
+        .join()
+        .map_err(|_| "monitor thread panicked".to_string())?
+        .map_err(|e| format!("writing dumps: {e}"))?;
+    Ok(RunReport {
+        topology,
+        monitor,
+        engine,
+        symbols,
+    })
+}
+
+fn strategy_params(cfg: &Config) -> StrategyParams {
+    StrategyParams {
+        deriv: DerivParams {
+            lambda: cfg.model.lambda,
+            tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
+            reset_gap_s: cfg.model.reset_gap_s,
+        },
+        v_band: cfg.strategy.v_band,
+        a_band: cfg.strategy.a_band,
+        warmup_steps: cfg.strategy.warmup_steps,
+        cooldown_ms: cfg.strategy.cooldown_ms,
+        actions: cfg.case_actions(),
+        sizing: Sizing {
+            order_notional: cfg.risk.order_notional,
+            balance: cfg.risk.balance,
+            max_leverage: cfg.risk.max_leverage,
+        },
+    }
+}
+
+/// Pins the calling (main) thread, and so every cold thread it spawns later (they inherit its
+/// mask), to the first allowed core that no hot thread uses.
+fn pin_cold_work(allowed: &AllowedCores, topology: &Chosen) {
+    let hot = topology.hot_cores();
+    match allowed.ids().into_iter().find(|c| !hot.contains(c)) {
+        Some(cold) => {
+            core_affinity::set_for_current(core_affinity::CoreId { id: cold });
+        }
+        None => eprintln!(
+            "warning: no core left for cold work (allowed {:?}, hot {hot:?}); monitor and replay share the hot cores",
+            allowed.ids()
+        ),
+    }
+}
+
+fn warn_spin_on_shared_cores(cfg: &Config, allowed: &AllowedCores) {
+    let spinning = [cfg.wait.network, cfg.wait.compute, cfg.wait.execution]
+        .iter()
+        .filter(|w| **w == WaitKind::Spin)
+        .count();
+    if spinning > 0 && allowed.len() < cfg.cores.min_cores_for_pipeline {
+        eprintln!(
+            "warning: pipeline with {spinning} spinning thread(s) on {} allowed core(s): expect millisecond preemptions; use fused or spin_yield/park",
+            allowed.len()
+        );
+    }
+}
+
+fn resolve_dump_dir(p: &std::path::Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
+}
+
+/// `<unix seconds>-<pid>-<topology>`: unique per run, sortable by time.
+fn run_id(topology: &str) -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{secs}-{}-{topology}", std::process::id())
+}
+
+/// The end-of-run summary: per-stage percentiles, counters, positions and PnL.
+pub fn summary(r: &RunReport) -> String {
+    let m = &r.monitor;
+    let mut s = format!(
+        "\n== run summary ({} topology, {:.1} s)\n\nstage latencies (ns clock, HdrHistogram):\n{}",
+        r.topology.name(),
+        m.elapsed.as_secs_f64(),
+        percentile_table(m.total.iter().map(|(st, h)| (st.name(), h)))
+    );
+    s.push_str("\ncounters: ");
+    let counters: Vec<String> = m
+        .counters
+        .nonzero()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    s.push_str(&counters.join(" "));
+    s.push_str("\n\npositions (exact decimals; PnL in USDT):\n");
+    s.push_str(&format!(
+        "{:<10} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12}\n",
+        "symbol", "fills", "position", "entry", "realized", "fees", "unrealized"
+    ));
+    let mut net = 0.0;
+    for i in 0..r.engine.n_symbols() {
+        let p = r.engine.position(i).copied().unwrap_or_default();
+        let unreal = r.engine.unrealized(i);
+        net += (p.realized - p.fees).to_f64().unwrap_or(0.0) + unreal;
+        s.push_str(&format!(
+            "{:<10} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12.4}\n",
+            r.symbols.name(crate::feed::SymbolId(i as u16)),
+            p.fills,
+            p.qty.to_string(),
+            p.entry.round_dp(4).to_string(),
+            p.realized.round_dp(4).to_string(),
+            p.fees.round_dp(4).to_string(),
+            unreal
+        ));
+    }
+    s.push_str(&format!(
+        "net PnL after fees (marked at last trade): {net:.4} USDT\n"
+    ));
+    s.push_str(&format!(
+        "\ndumps: {} (HdrHistogram interval log) and {}\nread them with: calculus-trader hist {}\n",
+        m.hlog_path.display(),
+        m.table_path.display(),
+        m.hlog_path
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    ));
+    s
+}
+
+/// Counter totals of a finished run (tests).
+pub fn counters(r: &RunReport) -> &CounterSet {
+    &r.monitor.counters
+}
+
+/// All stage latencies of a finished run (tests).
+pub fn latencies(r: &RunReport) -> &StageHistograms {
+    &r.monitor.total
+}

@@ -1,0 +1,246 @@
+//! `pipeline` topology: network, compute and execution threads, each pinned to its own core,
+//! joined by SPSC rings (md: ticks, order: intents, fill: reports back to compute).
+//!
+//! Shutdown cascades through the rings: the network thread stops and drops its producer; compute
+//! drains the md ring, drops the order producer; execution drains the order ring, drops the
+//! fill producer; compute drains the fills and exits. Nothing in flight is lost.
+
+use std::thread::JoinHandle;
+
+use super::affinity::{pin_current, AllowedCores};
+use super::shutdown::Shutdown;
+use super::stages::{ComputeStage, ExecStage, FeedStage};
+use super::wait::FeedWait;
+use crate::exec::ExecReport;
+use crate::feed::ws::{WsError, WsStatus};
+use crate::feed::Tick;
+use crate::ring::{channel, waiter, Producer, WaitStrategy, Waker};
+use crate::strategy::{Engine, OrderIntent};
+use crate::telemetry::{Clock, Counter, Publisher, Stage};
+
+/// Cores and waits of the three threads.
+#[derive(Clone, Debug)]
+pub struct PipelinePlan {
+    /// Cores of network, compute, execution.
+    pub cores: [usize; 3],
+    /// Socket wait of the network thread.
+    pub network_wait: FeedWait,
+    /// Ring waits of compute and execution.
+    pub compute_wait: WaitStrategy,
+    /// Ring wait of execution.
+    pub execution_wait: WaitStrategy,
+    /// Ring capacities: md, order, fill.
+    pub rings: [usize; 3],
+}
+
+/// Items taken from a ring per batch.
+const BATCH: usize = 64;
+
+/// Pushes `item`, retrying while the ring is full (never drops). Returns false if the consumer
+/// is gone. Counts one full event per item that had to wait.
+#[inline]
+fn push_or_wait<T>(tx: &mut Producer<T>, mut item: T, full_events: &mut u64) -> bool {
+    let mut tries = 0u32;
+    loop {
+        match tx.push(item) {
+            Ok(()) => return true,
+            Err(back) => {
+                item = back;
+                if tries == 0 {
+                    *full_events += 1;
+                }
+                if tx.is_abandoned() {
+                    return false;
+                }
+                tries = tries.wrapping_add(1);
+                if tries % 64 == 0 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+}
+
+/// The running pipeline's threads.
+pub struct Pipeline {
+    network: JoinHandle<Result<(), WsError>>,
+    compute: JoinHandle<Engine>,
+    execution: JoinHandle<()>,
+}
+
+impl Pipeline {
+    /// Spawns the three threads. `publishers` are network, compute, execution.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn(
+        plan: PipelinePlan,
+        allowed: &AllowedCores,
+        mut feed: FeedStage,
+        mut compute: ComputeStage,
+        mut exec: ExecStage,
+        publishers: [Publisher; 3],
+        clock: Clock,
+        shutdown: Shutdown,
+    ) -> std::io::Result<Self> {
+        let [mut p_net, mut p_cmp, mut p_exe] = publishers;
+        let (mut md_tx, mut md_rx) =
+            channel::<Tick>(plan.rings[0]).map_err(std::io::Error::other)?;
+        let (mut order_tx, mut order_rx) =
+            channel::<OrderIntent>(plan.rings[1]).map_err(std::io::Error::other)?;
+        let (mut fill_tx, mut fill_rx) =
+            channel::<ExecReport>(plan.rings[2]).map_err(std::io::Error::other)?;
+        let (compute_waker, mut compute_waiter) = waiter(plan.compute_wait);
+        let (exec_waker, mut exec_waiter) = waiter(plan.execution_wait);
+        let fill_waker: Waker = compute_waker.clone();
+
+        let allowed_n = allowed.clone();
+        let core_n = plan.cores[0];
+        let mut net_wait = plan.network_wait;
+        let network = std::thread::Builder::new()
+            .name("network".into())
+            .spawn(move || {
+                pin_current("network", core_n, &allowed_n);
+                let mut md_full = 0u64;
+                let result = loop {
+                    if shutdown.requested() {
+                        feed.close();
+                        break Ok(());
+                    }
+                    let polled = feed.poll(net_wait.timeout(), p_net.hists(), |t, _| {
+                        if push_or_wait(&mut md_tx, *t, &mut md_full) {
+                            compute_waker.wake();
+                        }
+                    });
+                    p_net.maybe_publish(|c| {
+                        c.merge_max(feed.counters());
+                        c.set(Counter::MdRingFull, md_full);
+                    });
+                    match polled {
+                        Ok((_, WsStatus::Closed)) => break Ok(()),
+                        Ok((n, WsStatus::Open)) => net_wait.after_poll(n > 0),
+                        Err(e) => break Err(e),
+                    }
+                };
+                drop(md_tx);
+                compute_waker.wake();
+                p_net.finish(|c| {
+                    c.merge_max(feed.counters());
+                    c.set(Counter::MdRingFull, md_full);
+                });
+                result
+            })?;
+
+        let allowed_c = allowed.clone();
+        let core_c = plan.cores[1];
+        let clock_c = clock.clone();
+        let compute_handle =
+            std::thread::Builder::new()
+                .name("compute".into())
+                .spawn(move || {
+                    pin_current("compute", core_c, &allowed_c);
+                    let mut order_full = 0u64;
+                    loop {
+                        let h = p_cmp.hists();
+                        let mut got = md_rx.pop_batch(BATCH, |t| {
+                            let start = clock_c.now_ns();
+                            h.record(Stage::MdHop, start.saturating_sub(t.parsed_ns));
+                            if let Some(intent) = compute.on_tick(&t, start, h) {
+                                if push_or_wait(&mut order_tx, intent, &mut order_full) {
+                                    exec_waker.wake();
+                                }
+                            }
+                        });
+                        got += fill_rx.pop_batch(BATCH, |r| compute.on_report(&r));
+                        p_cmp.maybe_publish(|c| {
+                            compute.fill_counters(c);
+                            c.set(Counter::OrderRingFull, order_full);
+                        });
+                        if got > 0 {
+                            compute_waiter.reset();
+                        } else if md_rx.is_abandoned() && md_rx.is_empty() {
+                            break;
+                        } else {
+                            compute_waiter.idle(|| !md_rx.is_empty() || !fill_rx.is_empty());
+                        }
+                    }
+                    // No more ticks: close the order ring, then take every report still coming back.
+                    drop(order_tx);
+                    exec_waker.wake();
+                    loop {
+                        let got = fill_rx.pop_batch(BATCH, |r| compute.on_report(&r));
+                        if got > 0 {
+                            compute_waiter.reset();
+                        } else if fill_rx.is_abandoned() && fill_rx.is_empty() {
+                            break;
+                        } else {
+                            compute_waiter.idle(|| !fill_rx.is_empty());
+                        }
+                    }
+                    p_cmp.finish(|c| {
+                        compute.fill_counters(c);
+                        c.set(Counter::OrderRingFull, order_full);
+                    });
+                    compute.into_engine()
+                })?;
+
+        let allowed_e = allowed.clone();
+        let core_e = plan.cores[2];
+        let execution = std::thread::Builder::new()
+            .name("execution".into())
+            .spawn(move || {
+                pin_current("execution", core_e, &allowed_e);
+                let mut fill_full = 0u64;
+                loop {
+                    let h = p_exe.hists();
+                    let got = order_rx.pop_batch(BATCH, |it| {
+                        let start = clock.now_ns();
+                        h.record(Stage::OrderHop, start.saturating_sub(it.decided_ns));
+                        let report = exec.on_intent(&it, start, h);
+                        if push_or_wait(&mut fill_tx, report, &mut fill_full) {
+                            fill_waker.wake();
+                        }
+                    });
+                    p_exe.maybe_publish(|c| {
+                        exec.fill_counters(c);
+                        c.set(Counter::FillRingFull, fill_full);
+                    });
+                    if got > 0 {
+                        exec_waiter.reset();
+                    } else if order_rx.is_abandoned() && order_rx.is_empty() {
+                        break;
+                    } else {
+                        exec_waiter.idle(|| !order_rx.is_empty());
+                    }
+                }
+                drop(fill_tx);
+                fill_waker.wake();
+                p_exe.finish(|c| {
+                    exec.fill_counters(c);
+                    c.set(Counter::FillRingFull, fill_full);
+                });
+            })?;
+        Ok(Self {
+            network,
+            compute: compute_handle,
+            execution,
+        })
+    }
+
+    /// Waits for all three threads; returns the compute thread's engine (final positions).
+    pub fn join(self) -> Result<Engine, String> {
+        let net = self
+            .network
+            .join()
+            .map_err(|_| "network thread panicked".to_string())?;
+        let engine = self
+            .compute
+            .join()
+            .map_err(|_| "compute thread panicked".to_string())?;
+        self.execution
+            .join()
+            .map_err(|_| "execution thread panicked".to_string())?;
+        net.map_err(|e| e.to_string())?;
+        Ok(engine)
+    }
+}

@@ -1,0 +1,107 @@
+//! The binary as a user runs it: bad config is refused by key name, SIGTERM exits 0 with a
+//! summary and dumps, `hist` reads the dumps back.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ct-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn default_toml() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap()
+}
+
+#[test]
+fn unknown_config_key_is_refused_naming_the_key() {
+    let dir = temp_dir("badkey");
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        default_toml().replace("[risk]\n", "[risk]\nmax_levrage = 50\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("max_levrage"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
+    let dir = temp_dir("sigterm");
+    let mut child = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--speed", "1", "--dump-dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first status line's worth of time, then ask politely.
+    std::thread::sleep(Duration::from_millis(2500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success(),
+        "exit {status:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("run summary"), "{stdout}");
+    assert!(
+        stdout.contains("ticks/s"),
+        "status lines expected: {stdout}"
+    );
+
+    let hist = Command::new(BIN).arg("hist").arg(&dir).output().unwrap();
+    assert!(hist.status.success());
+    let table = String::from_utf8_lossy(&hist.stdout);
+    let parse_row = table
+        .lines()
+        .find(|l| l.starts_with("parse"))
+        .expect("parse row");
+    let count: u64 = parse_row
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count > 0, "{table}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn hist_on_a_missing_path_fails_with_the_path() {
+    let out = Command::new(BIN)
+        .args(["hist", "/nonexistent/dumps"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dumps"));
+}

@@ -1,0 +1,161 @@
+//! After warm-up, the hot path allocates nothing: parse → compute → execution (order build,
+//! rounding, signing, paper fill) → position update → histogram recording and hand-off, over
+//! real recorded frames. Proved with a counting global allocator (per thread).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::PathBuf;
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
+use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::SymbolTable;
+use calculus_trader::model::DerivParams;
+use calculus_trader::risk::Sizing;
+use calculus_trader::sim::Recording;
+use calculus_trader::strategy::{CaseActions, Engine, StrategyParams};
+use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    let r = f();
+    ACTIVE.with(|a| a.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    let (_, n) = counted(|| vec![1u8; 100]);
+    assert_eq!(
+        n, 1,
+        "the allocator must count, or the zero below proves nothing"
+    );
+}
+
+#[test]
+fn hot_path_allocates_nothing_after_warm_up() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cfg = Config::parse(DEFAULT_TOML).unwrap();
+    let rec = Recording::load(&[
+        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
+    let instruments = load_specs(
+        &root.join(&cfg.venue.instruments),
+        "binance",
+        symbols.names(),
+    )
+    .unwrap();
+    // An eager strategy (no cooldown, short warm-up) so execution runs often in the measured part.
+    let params = StrategyParams {
+        deriv: DerivParams {
+            lambda: 0.75,
+            tau_s: Some(1.0),
+            reset_gap_s: 60.0,
+        },
+        v_band: 1e-6,
+        a_band: 1e-7,
+        warmup_steps: 5,
+        cooldown_ms: 0,
+        actions: CaseActions::default(),
+        sizing: Sizing {
+            order_notional: 1000.0,
+            balance: 10_000.0,
+            max_leverage: 5.0,
+        },
+    };
+    let mut engine = Engine::new(params, &instruments);
+    let mut exec = Executor::new(
+        instruments.clone(),
+        symbols.names().to_vec(),
+        BinanceOrderBuilder::new("k", b"s", "fapi.binance.com", 5000, "ct-"),
+        PaperVenue {
+            taker_fee: "0.0004".parse().unwrap(),
+            slippage_bps: 1.0,
+        },
+    );
+    let mut parser = BinanceParser::new();
+    let clock = Clock::new();
+    let epoch = Epoch::default();
+    let (mut publisher, mut collector) = handoff("hot", &epoch);
+    let mut bufs: Vec<Vec<u8>> = rec
+        .frames
+        .iter()
+        .map(|f| f.text.clone().into_bytes())
+        .collect();
+    let warm = 5_000;
+    let mut run = |range: std::ops::Range<usize>, bufs: &mut Vec<Vec<u8>>| {
+        let mut orders = 0u64;
+        for (k, buf) in bufs[range].iter_mut().enumerate() {
+            let t0 = clock.now_ns();
+            if let Ok(BinanceEvent::Trade(mut t)) = parser.parse(buf, &symbols) {
+                t.recv_ns = t0;
+                t.parsed_ns = clock.now_ns();
+                let h = publisher.hists();
+                h.record(Stage::Parse, t.parsed_ns - t0);
+                if let Some(it) = engine.on_tick(&t) {
+                    let r = exec.execute(&it, 1_723_161_256_322, |_bytes| {
+                        orders += 1;
+                    });
+                    h.record(Stage::TickToOrder, clock.now_ns() - t0);
+                    engine.on_report(&r);
+                }
+            }
+            if k % 1000 == 0 {
+                publisher.maybe_publish(|c| c.set(Counter::Ticks, k as u64));
+            }
+        }
+        orders
+    };
+    run(0..warm, &mut bufs);
+    // The monitor asks for snapshots during the measured run (its side may allocate: not counted here).
+    epoch.bump();
+    let (orders, allocations) = counted(|| run(warm..bufs.len(), &mut bufs));
+    let mut sink = calculus_trader::telemetry::StageHistograms::new();
+    collector.collect(&mut sink);
+    assert!(
+        orders > 20,
+        "execution must run in the measured part, got {orders} orders"
+    );
+    assert!(engine.stats().ticks > 30_000);
+    assert!(
+        sink.total_count(Stage::Parse) > 0,
+        "a snapshot was handed over during the run"
+    );
+    assert_eq!(allocations, 0, "hot path allocated {allocations} times");
+}
