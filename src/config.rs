@@ -212,6 +212,21 @@ pub struct RiskConfig {
     pub order_notional: f64,
     /// Leverage cap (notional / balance); raising it is an explicit choice.
     pub max_leverage: f64,
+    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
+    #[serde(default)]
+    pub sizing: crate::risk::config::SizingConfig,
+    /// `[risk.exits]`: take-profit and stop-loss distances.
+    #[serde(default)]
+    pub exits: crate::risk::config::ExitsConfig,
+    /// `[risk.drift]`: drift position monitor.
+    #[serde(default)]
+    pub drift: crate::risk::config::DriftConfig,
+    /// `[risk.limits]`: the risk gate's limits.
+    #[serde(default)]
+    pub limits: crate::risk::config::LimitsConfig,
+    /// `[risk.reconcile]`: start-up position reconciliation policy.
+    #[serde(default)]
+    pub reconcile: crate::risk::config::ReconcileConfig,
 }
 
 /// `[paper]`.
@@ -348,6 +363,7 @@ impl Config {
         if self.risk.max_leverage > 125.0 {
             return Err(bad("risk.max_leverage", "above any venue's maximum (125)"));
         }
+        crate::risk::config::validate(&self.risk).map_err(|e| bad(e.key, e.why))?;
         let fee = self.taker_fee()?;
         if fee < Decimal::ZERO || fee >= Decimal::ONE {
             return Err(bad(

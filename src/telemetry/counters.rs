@@ -71,6 +71,42 @@ counters! {
     OrderRingFull => "order_ring_full",
     /// Pushes that found the fill ring full (retried, never dropped).
     FillRingFull => "fill_ring_full",
+    /// Entries refused by risk: stop-risk above max risk per trade.
+    BlockedRiskPerTrade => "blocked_risk_per_trade",
+    /// Entries refused by risk: portfolio stop-risk limit.
+    BlockedPortfolioRisk => "blocked_portfolio_risk",
+    /// Entries refused by risk: max concurrent positions.
+    BlockedMaxPositions => "blocked_max_positions",
+    /// Entries refused by risk: per-symbol exposure cap.
+    BlockedSymbolExposure => "blocked_symbol_exposure",
+    /// Entries refused by risk: correlated with an open position.
+    BlockedCorrelation => "blocked_correlation",
+    /// Entries refused by risk: daily loss limit (until the next UTC day).
+    BlockedDailyLoss => "blocked_daily_loss",
+    /// Entries refused by risk: drawdown pause.
+    BlockedDrawdown => "blocked_drawdown",
+    /// Entries refused by risk: consecutive losses pause.
+    BlockedConsecutiveLosses => "blocked_consecutive_losses",
+    /// Entries refused by risk: emergency stop.
+    BlockedEmergencyStop => "blocked_emergency_stop",
+    /// Entries refused by risk: symbol left unreconciled at start-up.
+    BlockedUnreconciled => "blocked_unreconciled",
+    /// Entries refused by risk: reward:risk below the minimum.
+    BlockedRewardRisk => "blocked_reward_risk",
+    /// Entries refused by risk: Kelly fraction ≤ 0.
+    BlockedNoEdge => "blocked_no_edge",
+    /// Entries refused by risk: unusable sizing input.
+    BlockedBadRiskInput => "blocked_bad_risk_input",
+    /// Drift monitor reductions (reduce-only).
+    DriftReduces => "drift_reduces",
+    /// Drift monitor exits (drift flipped against the position).
+    DriftExits => "drift_exits",
+    /// Take-profit levels hit by a trade price.
+    ExitTakeProfit => "exit_take_profit",
+    /// Stop-loss levels hit by a trade price.
+    ExitStopLoss => "exit_stop_loss",
+    /// Emergency stops triggered (manual or by drawdown).
+    EmergencyStops => "emergency_stops",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into
