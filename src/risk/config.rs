@@ -305,7 +305,13 @@ fn in_range(
 pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let s = &r.sizing;
     let l = &r.limits;
-    in_range("risk.sizing.risk_per_trade", s.risk_per_trade, 0.0, false, 1.0)?;
+    in_range(
+        "risk.sizing.risk_per_trade",
+        s.risk_per_trade,
+        0.0,
+        false,
+        1.0,
+    )?;
     if s.risk_per_trade > l.max_risk_per_trade {
         return Err(err(
             "risk.sizing.risk_per_trade",
@@ -315,8 +321,20 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ),
         ));
     }
-    in_range("risk.sizing.kelly_fraction", s.kelly_fraction, 0.0, false, 1.0)?;
-    in_range("risk.sizing.kelly_max_risk", s.kelly_max_risk, 0.0, false, 1.0)?;
+    in_range(
+        "risk.sizing.kelly_fraction",
+        s.kelly_fraction,
+        0.0,
+        false,
+        1.0,
+    )?;
+    in_range(
+        "risk.sizing.kelly_max_risk",
+        s.kelly_max_risk,
+        0.0,
+        false,
+        1.0,
+    )?;
     if s.kelly_enabled && s.kelly_max_risk > l.max_risk_per_trade {
         return Err(err(
             "risk.sizing.kelly_max_risk",
@@ -329,7 +347,13 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
     if s.kelly_enabled && s.kelly_min_trades == 0 {
         return Err(err("risk.sizing.kelly_min_trades", "must be ≥ 1"));
     }
-    in_range("risk.sizing.vol_min_scale", s.vol_min_scale, 0.0, false, 1e6)?;
+    in_range(
+        "risk.sizing.vol_min_scale",
+        s.vol_min_scale,
+        0.0,
+        false,
+        1e6,
+    )?;
     in_range(
         "risk.sizing.vol_max_scale",
         s.vol_max_scale,
@@ -385,7 +409,13 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
     in_range("risk.exits.sl_fraction", e.sl_fraction, 0.0, false, 0.5)?;
     in_range("risk.exits.tp_vol_mult", e.tp_vol_mult, 0.0, false, 1e3)?;
     in_range("risk.exits.sl_vol_mult", e.sl_vol_mult, 0.0, false, 1e3)?;
-    in_range("risk.exits.min_reward_risk", e.min_reward_risk, 0.0, true, 1e3)?;
+    in_range(
+        "risk.exits.min_reward_risk",
+        e.min_reward_risk,
+        0.0,
+        true,
+        1e3,
+    )?;
     if e.mode == ExitMode::Percent && e.tp_fraction < e.min_reward_risk * e.sl_fraction {
         return Err(err(
             "risk.exits.tp_fraction",
@@ -401,9 +431,21 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
     in_range("risk.drift.flip_epsilon", d.flip_epsilon, 0.0, true, 1.0)?;
     in_range("risk.drift.decay_abs", d.decay_abs, 0.0, true, 1.0)?;
     in_range("risk.drift.decay_ratio", d.decay_ratio, 0.0, true, 1.0)?;
-    in_range("risk.drift.reduce_fraction", d.reduce_fraction, 0.0, false, 1.0)?;
+    in_range(
+        "risk.drift.reduce_fraction",
+        d.reduce_fraction,
+        0.0,
+        false,
+        1.0,
+    )?;
 
-    in_range("risk.limits.max_risk_per_trade", l.max_risk_per_trade, 0.0, false, 1.0)?;
+    in_range(
+        "risk.limits.max_risk_per_trade",
+        l.max_risk_per_trade,
+        0.0,
+        false,
+        1.0,
+    )?;
     in_range(
         "risk.limits.max_portfolio_risk",
         l.max_portfolio_risk,
@@ -423,14 +465,32 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
         r.max_leverage.max(f64::MIN_POSITIVE),
     )
     .map_err(|e| err(e.key, format!("{} (at most risk.max_leverage)", e.why)))?;
-    in_range("risk.limits.max_correlation", l.max_correlation, -1.0, false, 1.0)?;
+    in_range(
+        "risk.limits.max_correlation",
+        l.max_correlation,
+        -1.0,
+        false,
+        1.0,
+    )?;
     in_range("risk.limits.corr_bar_s", l.corr_bar_s, 0.0, false, 86_400.0)?;
-    in_range("risk.limits.corr_halflife_bars", l.corr_halflife_bars, 0.0, false, 1e9)?;
+    in_range(
+        "risk.limits.corr_halflife_bars",
+        l.corr_halflife_bars,
+        0.0,
+        false,
+        1e9,
+    )?;
     if l.corr_min_bars == 0 {
         return Err(err("risk.limits.corr_min_bars", "must be ≥ 1"));
     }
     in_range("risk.limits.daily_loss", l.daily_loss, 0.0, false, 1.0)?;
-    in_range("risk.limits.drawdown_reduce", l.drawdown_reduce, 0.0, false, 1.0)?;
+    in_range(
+        "risk.limits.drawdown_reduce",
+        l.drawdown_reduce,
+        0.0,
+        false,
+        1.0,
+    )?;
     in_range(
         "risk.limits.drawdown_size_multiplier",
         l.drawdown_size_multiplier,
@@ -484,4 +544,136 @@ pub fn validate_venue_leverage(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, DEFAULT_TOML};
+
+    use super::*;
+
+    fn parse_err(from: &str, to: &str) -> String {
+        assert!(DEFAULT_TOML.contains(from), "default lacks {from:?}");
+        Config::parse(&DEFAULT_TOML.replacen(from, to, 1))
+            .unwrap_err()
+            .0
+    }
+
+    #[test]
+    fn documented_defaults_equal_the_code_defaults() {
+        let c = Config::parse(DEFAULT_TOML).unwrap();
+        assert_eq!(c.risk.sizing, SizingConfig::default());
+        assert_eq!(c.risk.exits, ExitsConfig::default());
+        assert_eq!(c.risk.drift, DriftConfig::default());
+        assert_eq!(c.risk.limits, LimitsConfig::default());
+        assert_eq!(c.risk.reconcile, ReconcileConfig::default());
+    }
+
+    #[test]
+    fn sections_are_optional_and_keep_the_old_keys() {
+        let start = DEFAULT_TOML.find("[risk.sizing]").unwrap();
+        let end = DEFAULT_TOML.find("[paper]").unwrap();
+        let text = format!("{}{}", &DEFAULT_TOML[..start], &DEFAULT_TOML[end..]);
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.risk.max_leverage, 5.0);
+        assert_eq!(c.risk.order_notional, 1000.0);
+        assert_eq!(c.risk.limits, LimitsConfig::default());
+        assert_eq!(c.risk.sizing.leverage_profile, LeverageProfile::Flat);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            (
+                "risk_per_trade = 0.01",
+                "risk_per_trade = -0.01",
+                "risk.sizing.risk_per_trade",
+            ),
+            (
+                "risk_per_trade = 0.01",
+                "risk_per_trade = 0.03",
+                "max_risk_per_trade",
+            ),
+            (
+                "daily_loss = 0.05",
+                "daily_loss = -0.05",
+                "risk.limits.daily_loss",
+            ),
+            (
+                "drawdown_pause = 0.15",
+                "drawdown_pause = 0.05",
+                "risk.limits.drawdown_pause",
+            ),
+            (
+                "sl_fraction = 0.005",
+                "sl_fraction = 0.007",
+                "risk.exits.tp_fraction",
+            ),
+            ("check_s = 30.0", "check_s = 0.0", "risk.drift.check_s"),
+            (
+                "max_positions = 5",
+                "max_positions = 0",
+                "risk.limits.max_positions",
+            ),
+            (
+                "max_symbol_exposure = 2.5",
+                "max_symbol_exposure = 6.0",
+                "risk.limits.max_symbol_exposure",
+            ),
+            (
+                "emergency_drawdown = 0.20",
+                "emergency_drawdown = 0.12",
+                "risk.limits.emergency_drawdown",
+            ),
+            ("policy = \"report\"", "policy = \"flatten\"", "policy"),
+            (
+                "reduce_fraction = 0.5",
+                "reduce_fraction = 1.5",
+                "risk.drift.reduce_fraction",
+            ),
+        ];
+        for (from, to, key) in cases {
+            let e = parse_err(from, to);
+            assert!(e.contains(key), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_risk_key_is_rejected() {
+        let e = parse_err("[risk.limits]\n", "[risk.limits]\nmax_drawdown = 0.1\n");
+        assert!(e.contains("max_drawdown"), "{e}");
+    }
+
+    #[test]
+    fn account_tiers_need_an_explicit_max_leverage() {
+        let e = parse_err(
+            "leverage_profile = \"flat\"",
+            "leverage_profile = \"account_tiers\"",
+        );
+        assert!(
+            e.contains("risk.sizing.leverage_tiers") && e.contains("explicit"),
+            "{e}"
+        );
+        let text = DEFAULT_TOML
+            .replacen(
+                "leverage_profile = \"flat\"",
+                "leverage_profile = \"account_tiers\"",
+                1,
+            )
+            .replacen("max_leverage = 5.0 ", "max_leverage = 75.0 ", 1);
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(
+            c.risk.sizing.leverage_profile,
+            LeverageProfile::AccountTiers
+        );
+    }
+
+    #[test]
+    fn venue_leverage_check_names_the_symbol() {
+        let c = Config::parse(DEFAULT_TOML).unwrap();
+        assert!(validate_venue_leverage(&c.risk, "BTCUSDT", 100.0).is_ok());
+        let e = validate_venue_leverage(&c.risk, "XYZUSDT", 4.0).unwrap_err();
+        assert_eq!(e.key, "risk.max_leverage");
+        assert!(e.why.contains("XYZUSDT"), "{}", e.why);
+    }
 }

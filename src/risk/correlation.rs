@@ -108,7 +108,7 @@ impl Correlation {
             return None;
         }
         let v = self.cov[i * n + i] * self.cov[j * n + j];
-        if !(v > 0.0) {
+        if v.is_nan() || v <= 0.0 {
             return None;
         }
         Some((self.cov[i * n + j] / v.sqrt()).clamp(-1.0, 1.0))
@@ -171,10 +171,17 @@ mod tests {
         let lambda = 0.5f64.powf(1.0 / h);
         let bars = 41u64;
         let mut c = Correlation::new(2, 1_000, h, 5);
-        feed(&mut c, bars, |k| (2e-4, if k % 2 == 1 { 1e-4 } else { -1e-4 }));
+        feed(&mut c, bars, |k| {
+            (2e-4, if k % 2 == 1 { 1e-4 } else { -1e-4 })
+        });
         let kk = bars as i32;
-        let want = (1.0 - lambda) * (1.0 - (-lambda).powi(kk)) / ((1.0 + lambda) * (1.0 - lambda.powi(kk)));
-        assert!((c.corr(0, 1).unwrap() - want).abs() < 1e-9, "{:?} vs {want}", c.corr(0, 1));
+        let want = (1.0 - lambda) * (1.0 - (-lambda).powi(kk))
+            / ((1.0 + lambda) * (1.0 - lambda.powi(kk)));
+        assert!(
+            (c.corr(0, 1).unwrap() - want).abs() < 1e-9,
+            "{:?} vs {want}",
+            c.corr(0, 1)
+        );
     }
 
     #[test]

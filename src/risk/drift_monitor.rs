@@ -158,7 +158,11 @@ mod tests {
         p.decay_ratio = 0.0; // the original's absolute rule alone
         let mut m = DriftMonitor::default();
         m.start(&p, 1, 0.00124, 1_000_000);
-        assert_eq!(m.on_drift(&p, 0.00064, 1_010_000), DriftAction::Hold, "not due");
+        assert_eq!(
+            m.on_drift(&p, 0.00064, 1_010_000),
+            DriftAction::Hold,
+            "not due"
+        );
         assert_eq!(m.on_drift(&p, 0.00064, 1_030_000), DriftAction::Reduce);
         assert_eq!(m.baseline(), 0.00064);
         assert_eq!(m.on_drift(&p, -0.00010, 1_060_000), DriftAction::Exit);
@@ -185,8 +189,16 @@ mod tests {
         p.decay_abs = 0.0; // relative rule alone, ratio 0.5
         let mut m = DriftMonitor::default();
         m.start(&p, -1, -0.0004, 0); // short, drift −0.04 %
-        assert_eq!(m.on_drift(&p, -0.00021, 30_000), DriftAction::Hold, "52 % of d₀");
-        assert_eq!(m.on_drift(&p, -0.00019, 60_000), DriftAction::Reduce, "47.5 % of d₀");
+        assert_eq!(
+            m.on_drift(&p, -0.00021, 30_000),
+            DriftAction::Hold,
+            "52 % of d₀"
+        );
+        assert_eq!(
+            m.on_drift(&p, -0.00019, 60_000),
+            DriftAction::Reduce,
+            "47.5 % of d₀"
+        );
         assert_eq!(m.baseline(), -0.00019);
         // Drift up through zero: against the short.
         assert_eq!(m.on_drift(&p, 0.00002, 90_000), DriftAction::Exit);

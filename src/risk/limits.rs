@@ -382,8 +382,7 @@ impl RiskGate {
             trip = Some(Trip::DrawdownReduce);
         }
         self.reduced = reduced;
-        if self.paused != Some(BlockReason::Drawdown) && drop >= self.p.drawdown_pause * self.peak
-        {
+        if self.paused != Some(BlockReason::Drawdown) && drop >= self.p.drawdown_pause * self.peak {
             self.paused = Some(BlockReason::Drawdown);
             trip = Some(Trip::DrawdownPause);
         }
@@ -577,8 +576,10 @@ mod tests {
 
     #[test]
     fn max_positions_blocks_new_symbols_only() {
-        let mut c = LimitsConfig::default();
-        c.max_positions = 2;
+        let c = LimitsConfig {
+            max_positions: 2,
+            ..LimitsConfig::default()
+        };
         let mut g = RiskGate::from_config(&c, d("10000"), 3);
         g.set_position(0, d("100"), d("1"));
         g.set_position(1, d("100"), d("1"));
@@ -599,7 +600,11 @@ mod tests {
             Err(BlockReason::SymbolExposure)
         );
         assert_eq!(g.check(&entry(0, Side::Buy, "5000", "1")), Ok(()));
-        assert_eq!(g.check(&entry(0, Side::Sell, "45000", "1")), Ok(()), "flip to −25 000");
+        assert_eq!(
+            g.check(&entry(0, Side::Sell, "45000", "1")),
+            Ok(()),
+            "flip to −25 000"
+        );
     }
 
     #[test]
@@ -608,16 +613,26 @@ mod tests {
         g.on_price(0, 100.0, T0 + 1_000);
         // 5 % of 10 000 = 500: −499.99 passes, −500 trips.
         assert_eq!(g.on_fill(d("-499.99"), Decimal::ZERO, T0 + 2_000), None);
-        assert_eq!(g.on_fill(Decimal::ZERO, d("0.01"), T0 + 3_000), Some(Trip::DailyLoss));
+        assert_eq!(
+            g.on_fill(Decimal::ZERO, d("0.01"), T0 + 3_000),
+            Some(Trip::DailyLoss)
+        );
         assert_eq!(g.state(), GateState::DailyLimit);
         assert_eq!(
             g.check(&entry(0, Side::Buy, "100", "1")),
             Err(BlockReason::DailyLoss)
         );
-        assert_eq!(g.check(&exit(0, Side::Sell)), Ok(()), "exits always allowed");
+        assert_eq!(
+            g.check(&exit(0, Side::Sell)),
+            Ok(()),
+            "exits always allowed"
+        );
         // Recovering within the day does not clear it.
         g.on_fill(d("600"), Decimal::ZERO, T0 + 86_399_999);
-        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Err(BlockReason::DailyLoss));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::DailyLoss)
+        );
         // The next UTC day (exchange time) clears it; its start equity is 10 100.
         g.on_price(0, 100.0, T0 + 86_400_000);
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
@@ -630,7 +645,10 @@ mod tests {
         let mut g = gate();
         g.set_position(0, d("20000"), d("100"));
         assert_eq!(g.set_unrealized(0, d("-400"), T0), None);
-        assert_eq!(g.set_unrealized(0, d("-600"), T0 + 1), Some(Trip::DailyLoss));
+        assert_eq!(
+            g.set_unrealized(0, d("-600"), T0 + 1),
+            Some(Trip::DailyLoss)
+        );
         assert_eq!(g.equity(), d("9400"));
         assert_eq!(g.drawdown(), d("0.06"));
     }
@@ -638,28 +656,45 @@ mod tests {
     /// Peak 10 000: −10 % → size × 0.5; −15 % → pause; −20 % → emergency.
     #[test]
     fn drawdown_reduces_then_pauses_then_emergency() {
-        let mut c = LimitsConfig::default();
-        c.daily_loss = 0.5; // keep the daily limit out of the way
+        let c = LimitsConfig {
+            daily_loss: 0.5, // keep the daily limit out of the way
+            ..LimitsConfig::default()
+        };
         let mut g = RiskGate::from_config(&c, d("10000"), 2);
         assert_eq!(g.on_fill(d("1000"), Decimal::ZERO, T0), None);
         // Peak 11 000: 10 % = 1 100.
         assert_eq!(g.on_fill(d("-1099"), Decimal::ZERO, T0), None);
         assert_eq!(g.size_multiplier(), 1.0);
-        assert_eq!(g.on_fill(d("-1"), Decimal::ZERO, T0), Some(Trip::DrawdownReduce));
+        assert_eq!(
+            g.on_fill(d("-1"), Decimal::ZERO, T0),
+            Some(Trip::DrawdownReduce)
+        );
         assert_eq!(g.size_multiplier(), 0.5);
         assert_eq!(g.state(), GateState::Reduced);
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
         // 15 % of 11 000 = 1 650.
-        assert_eq!(g.on_fill(d("-550"), Decimal::ZERO, T0), Some(Trip::DrawdownPause));
-        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Err(BlockReason::Drawdown));
+        assert_eq!(
+            g.on_fill(d("-550"), Decimal::ZERO, T0),
+            Some(Trip::DrawdownPause)
+        );
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::Drawdown)
+        );
         assert_eq!(g.check(&exit(0, Side::Sell)), Ok(()));
         // Recovery does not unpause; an operator does.
         g.on_fill(d("2000"), Decimal::ZERO, T0);
-        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Err(BlockReason::Drawdown));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::Drawdown)
+        );
         g.resume();
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
         // From the new peak 11 350: 20 % = 2 270 → emergency.
-        assert_eq!(g.on_fill(d("-2270"), Decimal::ZERO, T0), Some(Trip::Emergency));
+        assert_eq!(
+            g.on_fill(d("-2270"), Decimal::ZERO, T0),
+            Some(Trip::Emergency)
+        );
         assert_eq!(g.state(), GateState::Emergency);
         assert_eq!(
             g.check(&entry(1, Side::Sell, "100", "1")),
@@ -711,13 +746,18 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(g.check(&entry(0, Side::Buy, "1", "0")), Err(BlockReason::EmergencyStop));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "1", "0")),
+            Err(BlockReason::EmergencyStop)
+        );
     }
 
     #[test]
     fn correlated_same_way_entry_is_blocked_hedge_is_not() {
-        let mut c = LimitsConfig::default();
-        c.corr_min_bars = 10;
+        let c = LimitsConfig {
+            corr_min_bars: 10,
+            ..LimitsConfig::default()
+        };
         let mut g = RiskGate::from_config(&c, d("10000"), 2);
         let (mut x0, mut x1) = (0.0f64, 0.0f64);
         for k in 0..40u64 {
@@ -733,7 +773,11 @@ mod tests {
             g.check(&entry(1, Side::Buy, "1000", "10")),
             Err(BlockReason::Correlation)
         );
-        assert_eq!(g.check(&entry(1, Side::Sell, "1000", "10")), Ok(()), "a hedge");
+        assert_eq!(
+            g.check(&entry(1, Side::Sell, "1000", "10")),
+            Ok(()),
+            "a hedge"
+        );
     }
 
     #[test]

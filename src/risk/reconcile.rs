@@ -142,7 +142,9 @@ pub fn reconcile(
             entry: vq.1,
         };
         match (policy, kind) {
-            (ReconcilePolicy::Report, _) => out.actions.push(ReconcileAction::Report { symbol: sym }),
+            (ReconcilePolicy::Report, _) => {
+                out.actions.push(ReconcileAction::Report { symbol: sym })
+            }
             (ReconcilePolicy::Adopt, _)
             | (ReconcilePolicy::Close, DiffKind::OursOnly | DiffKind::EntryMismatch) => {
                 out.actions.push(adopt_venue)
@@ -225,7 +227,10 @@ mod tests {
     /// LTC 0 (a zero row).
     fn books() -> (Vec<BookPosition>, Vec<BookPosition>) {
         (
-            vec![pos("BTCUSDT", "0.010", "61800.3"), pos("ETHUSDT", "0.5", "2500")],
+            vec![
+                pos("BTCUSDT", "0.010", "61800.3"),
+                pos("ETHUSDT", "0.5", "2500"),
+            ],
             vec![
                 pos("BTCUSDT", "0.010", "61800.3"),
                 pos("SOLUSDT", "-3", "150.25"),
@@ -239,7 +244,11 @@ mod tests {
     fn phantoms_on_both_sides_are_found() {
         let (ours, venue) = books();
         let r = reconcile(&ours, &venue, ReconcilePolicy::Report, d("0.0001"), known);
-        let kinds: Vec<_> = r.diffs.iter().map(|x| (x.symbol.as_str(), x.kind)).collect();
+        let kinds: Vec<_> = r
+            .diffs
+            .iter()
+            .map(|x| (x.symbol.as_str(), x.kind))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -370,8 +379,10 @@ mod tests {
         assert_eq!(r, Reconciliation::default());
         // Within tolerance: 61 806 vs 61 800.3 is 0.0092 % < 0.01 %.
         let venue = vec![pos("BTCUSDT", "0.010", "61806")];
-        assert!(reconcile(&ours, &venue, ReconcilePolicy::Close, d("0.0001"), known)
-            .diffs
-            .is_empty());
+        assert!(
+            reconcile(&ours, &venue, ReconcilePolicy::Close, d("0.0001"), known)
+                .diffs
+                .is_empty()
+        );
     }
 }

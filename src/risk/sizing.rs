@@ -157,9 +157,11 @@ impl SizingParams {
             risk_per_trade: s.risk_per_trade,
             max_risk_per_trade: r.limits.max_risk_per_trade,
             max_leverage: r.max_leverage,
-            kelly: s
-                .kelly_enabled
-                .then_some((s.kelly_fraction, s.kelly_min_trades, s.kelly_max_risk)),
+            kelly: s.kelly_enabled.then_some((
+                s.kelly_fraction,
+                s.kelly_min_trades,
+                s.kelly_max_risk,
+            )),
             vol: s
                 .vol_target_enabled
                 .then_some((s.vol_target, s.vol_min_scale, s.vol_max_scale)),
@@ -344,7 +346,11 @@ pub fn size_entry(
         notional,
         leverage: notional.to_f64().unwrap_or(f64::INFINITY) / req.balance,
         risk_fraction: r,
-        risk: if has_stop { qf * req.stop_distance } else { 0.0 },
+        risk: if has_stop {
+            qf * req.stop_distance
+        } else {
+            0.0
+        },
         binding,
     })
 }
@@ -416,8 +422,13 @@ mod tests {
     /// 19 980 ≤ 5 × 10 000.
     #[test]
     fn fixed_fractional_risks_one_percent_over_the_stop() {
-        let e = size_entry(&params(), &TradeStats::default(), &req(60_000.0, 300.0, 10_000.0), &btc())
-            .unwrap();
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(60_000.0, 300.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(e.qty, d("0.333"));
         assert_eq!(e.notional, d("19980.000"));
         assert_eq!(e.binding, SizeCap::Formula);
@@ -428,8 +439,13 @@ mod tests {
     /// Tight stop 30 → formula q = 3.333, leverage cap q = 50 000/60 000 = 0.8333 → 0.833.
     #[test]
     fn leverage_caps_a_tight_stop() {
-        let e = size_entry(&params(), &TradeStats::default(), &req(60_000.0, 30.0, 10_000.0), &btc())
-            .unwrap();
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(60_000.0, 30.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(e.qty, d("0.833"));
         assert_eq!(e.binding, SizeCap::Leverage);
         // The venue's max leverage binds when lower: 2× → 20 000/60 000 = 0.3333 → 0.333.
@@ -442,8 +458,13 @@ mod tests {
     /// Exactly on a step: B·L/p = 10 000·5/50 000 = 1.000 must give 1.000, not 0.999 and not more.
     #[test]
     fn leverage_cap_on_a_whole_step_is_exact() {
-        let e = size_entry(&params(), &TradeStats::default(), &req(50_000.0, 1.0, 10_000.0), &btc())
-            .unwrap();
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(50_000.0, 1.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
         assert_eq!(e.qty, d("1.000"));
         assert_eq!(e.notional, d("50000.000"));
     }
@@ -460,10 +481,20 @@ mod tests {
         assert_eq!(e.binding, SizeCap::Risk);
         // σ = 0.004 → scale 0.5 → 0.5 % risk: q = 50/300 = 0.1666 → 0.166.
         r.sigma = 0.004;
-        assert_eq!(size_entry(&p, &TradeStats::default(), &r, &btc()).unwrap().qty, d("0.166"));
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &btc())
+                .unwrap()
+                .qty,
+            d("0.166")
+        );
         // σ unknown → min scale 0.25: q = 25/300 = 0.0833 → 0.083.
         r.sigma = f64::NAN;
-        assert_eq!(size_entry(&p, &TradeStats::default(), &r, &btc()).unwrap().qty, d("0.083"));
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &btc())
+                .unwrap()
+                .qty,
+            d("0.083")
+        );
     }
 
     /// p = 0.6, avg win 60, avg loss 40 → b = 1.5, f* = 0.6 − 0.4/1.5 = 1/3.
@@ -521,7 +552,12 @@ mod tests {
 
     #[test]
     fn account_tiers_are_opt_in_and_pick_the_balance_band() {
-        let t = LeverageTiers::new(&[(10.0, 75.0), (50.0, 45.0), (200.0, 25.0), (f64::INFINITY, 15.0)]);
+        let t = LeverageTiers::new(&[
+            (10.0, 75.0),
+            (50.0, 45.0),
+            (200.0, 25.0),
+            (f64::INFINITY, 15.0),
+        ]);
         assert_eq!(t.cap(5.0), 75.0);
         assert_eq!(t.cap(10.0), 75.0);
         assert_eq!(t.cap(10.01), 45.0);
@@ -542,9 +578,19 @@ mod tests {
         p.method = SizingMethod::FixedNotional;
         let mut r = req(2_000.0, 0.0, 10_000.0);
         let eth = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
-        assert_eq!(size_entry(&p, &TradeStats::default(), &r, &eth).unwrap().qty, d("0.50"));
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &eth)
+                .unwrap()
+                .qty,
+            d("0.50")
+        );
         r.size_multiplier = 0.5;
-        assert_eq!(size_entry(&p, &TradeStats::default(), &r, &eth).unwrap().qty, d("0.25"));
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &eth)
+                .unwrap()
+                .qty,
+            d("0.25")
+        );
     }
 
     #[test]
@@ -580,7 +626,13 @@ mod tests {
         let mut p = params();
         p.max_leverage = 100.0;
         let small = Instrument::new(d("0.01"), d("0.1"), d("0.1"), d("2.5"), d("5")).unwrap();
-        let e = size_entry(&p, &TradeStats::default(), &req(100.0, 0.1, 10_000.0), &small).unwrap();
+        let e = size_entry(
+            &p,
+            &TradeStats::default(),
+            &req(100.0, 0.1, 10_000.0),
+            &small,
+        )
+        .unwrap();
         assert_eq!(e.qty, d("2.5"));
         assert_eq!(e.binding, SizeCap::MaxQty);
     }
