@@ -222,3 +222,57 @@ fn missing_files_are_unknown_not_errors() {
     assert!(startup_warnings(&t.host(), &[1]).is_empty());
     assert!(Path::new(&t.0).exists());
 }
+
+/// `(status, check)` of every report line of the bash script, skipping the config line.
+fn script_statuses(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter(|l| {
+            ["OK ", "WARN ", "INFO ", "UNKNOWN "]
+                .iter()
+                .any(|s| l.starts_with(s))
+        })
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap().to_owned(), w.next().unwrap().to_owned())
+        })
+        .filter(|(_, check)| check != "config")
+        .collect()
+}
+
+fn run_script(tree: &Tree, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tuning/check-host");
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .env("HOST_ROOT", &tree.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn bash_script_agrees_with_the_library_line_by_line() {
+    for (tag, tuned) in [("script-untuned", false), ("script-empty", true)] {
+        let t = if tuned { Tree::new(tag) } else { untuned(tag) };
+        let lib: Vec<(String, String)> = check_host(&t.host(), &[2, 3])
+            .iter()
+            .map(|f| (f.status.label().to_owned(), f.check.to_owned()))
+            .collect();
+        let out = run_script(&t, &["--cores", "2-3"]);
+        assert_eq!(script_statuses(&out), lib, "{out}");
+    }
+}
+
+#[test]
+fn bash_script_applies_only_with_apply() {
+    let t = untuned("script-apply");
+    let dry = run_script(&t, &["--cores", "2-3"]);
+    assert_eq!(dry.matches("would apply: ").count(), 9, "{dry}");
+    assert_eq!(t.read("sys/kernel/mm/transparent_hugepage/enabled"), "[always] madvise never\n");
+    let out = run_script(&t, &["--cores", "2-3", "--apply"]);
+    assert_eq!(out.matches("applied: ").count(), 9, "{out}");
+    assert_eq!(t.read("sys/kernel/mm/transparent_hugepage/enabled"), "madvise\n");
+    assert_eq!(t.read("proc/irq/17/smp_affinity_list"), "0-1\n");
+    assert_eq!(t.read("sys/devices/system/cpu/cpu2/cpuidle/state2/disable"), "1\n");
+}
