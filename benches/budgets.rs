@@ -43,7 +43,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, Instrument, PaperVenue};
+use calculus_trader::exec::{
+    instrument::load_specs, BinanceOrderBuilder, Executor, Instrument, PaperVenue,
+};
 use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
 use calculus_trader::feed::ws::{WsError, WsStatus};
 use calculus_trader::feed::{Side, SymbolTable, Tick};
@@ -617,7 +619,14 @@ fn run_e2e(s: &Setup, topo: Topo, pace: Pace, total: u64) -> Result<E2e, String>
                         pin(c);
                     }
                     let (mut feed, mut compute, mut exec) = (feed, compute, exec);
-                    fused::run(&mut feed, &mut compute, &mut exec, publisher, wait, &shutdown)
+                    fused::run(
+                        &mut feed,
+                        &mut compute,
+                        &mut exec,
+                        publisher,
+                        wait,
+                        &shutdown,
+                    )
                 })
                 .map_err(|e| e.to_string())?;
             handle
@@ -701,7 +710,13 @@ fn pipeline_note(s: &Setup) -> String {
 
 // ---------------------------------------------------------------- table
 
-fn row(label: &str, stage: Stage, h: &Histogram<u64>, versus: Option<(String, f64)>, note: String) -> Row {
+fn row(
+    label: &str,
+    stage: Stage,
+    h: &Histogram<u64>,
+    versus: Option<(String, f64)>,
+    note: String,
+) -> Row {
     Row {
         label: label.into(),
         stage,
@@ -794,8 +809,13 @@ fn run() -> Result<(), String> {
         let make = intent_stamped(template);
         let (oh_ours, oh_rtt) =
             hop_pingpong(&s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
-        let (oh_alt, _) =
-            hop_pingpong(&s, hops, &make, |i| i.decided_ns, array_queue::<OrderIntent>);
+        let (oh_alt, _) = hop_pingpong(
+            &s,
+            hops,
+            &make,
+            |i| i.decided_ns,
+            array_queue::<OrderIntent>,
+        );
         rows.push(row(
             "order_hop",
             Stage::OrderHop,
@@ -820,7 +840,10 @@ fn run() -> Result<(), String> {
         let max = run_e2e(&s, topo, Pace::MaxRate, n(300_000.0) as u64)?;
         let capacity = max.rate();
         let where_ = match topo {
-            Topo::Fused => format!("core {}", fused_core(&s).map_or("-".into(), |c| c.to_string())),
+            Topo::Fused => format!(
+                "core {}",
+                fused_core(&s).map_or("-".into(), |c| c.to_string())
+            ),
             Topo::Pipeline => pipeline_note(&s),
         };
         rows.push(row(
@@ -856,8 +879,17 @@ fn run() -> Result<(), String> {
             if rate < 1_000.0 {
                 break;
             }
-            progress(&format!("{}: trying {} sustained", topo.name(), format_rate(rate)));
-            let r = run_e2e(&s, topo, Pace::Fixed { per_second: rate }, (rate * run_s) as u64)?;
+            progress(&format!(
+                "{}: trying {} sustained",
+                topo.name(),
+                format_rate(rate)
+            ));
+            let r = run_e2e(
+                &s,
+                topo,
+                Pace::Fixed { per_second: rate },
+                (rate * run_s) as u64,
+            )?;
             if r.sustained(rate) {
                 sustained = Some(rate);
                 break;
@@ -874,11 +906,20 @@ fn run() -> Result<(), String> {
         if let Some(rate) = sustained {
             for f in [0.1, 0.5, 0.9] {
                 let r_rate = rate * f;
-                progress(&format!("{}: latency at {}", topo.name(), format_rate(r_rate)));
+                progress(&format!(
+                    "{}: latency at {}",
+                    topo.name(),
+                    format_rate(r_rate)
+                ));
                 let total = (r_rate * 0.5 * k).max(20_000.0) as u64;
                 let r = run_e2e(&s, topo, Pace::Fixed { per_second: r_rate }, total)?;
                 rows.push(row(
-                    &format!("tick_to_order {} @{:.0}% ({})", topo.name(), f * 100.0, format_rate(r_rate)),
+                    &format!(
+                        "tick_to_order {} @{:.0}% ({})",
+                        topo.name(),
+                        f * 100.0,
+                        format_rate(r_rate)
+                    ),
                     Stage::TickToOrder,
                     r.hists.get(Stage::TickToOrder),
                     None,
@@ -886,7 +927,11 @@ fn run() -> Result<(), String> {
                         "{} orders; ring-full {}{}",
                         r.hists.total_count(Stage::TickToOrder),
                         r.ring_full(),
-                        if r.sustained(r_rate) { "" } else { "; fell behind schedule" }
+                        if r.sustained(r_rate) {
+                            ""
+                        } else {
+                            "; fell behind schedule"
+                        }
                     ),
                 ));
             }

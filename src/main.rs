@@ -178,7 +178,9 @@ fn check_host(config: Option<PathBuf>, apply: bool) -> Result<(), String> {
     for line in host::apply(&findings) {
         println!("{line}");
     }
-    println!("runtime writes do not survive a reboot; see tuning/README.md for the persistent settings");
+    println!(
+        "runtime writes do not survive a reboot; see tuning/README.md for the persistent settings"
+    );
     Ok(())
 }
 

@@ -113,7 +113,11 @@ fn check_host_reports_every_check_with_a_status_and_changes_nothing() {
         .arg("check-host")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let checks: Vec<&str> = text
         .lines()
@@ -132,8 +136,18 @@ fn check_host_reports_every_check_with_a_status_and_changes_nothing() {
     assert_eq!(
         checks,
         [
-            "config", "isolcpus", "nohz_full", "rcu_nocbs", "isolated", "governor", "turbo",
-            "c-states", "thp", "irq-affinity", "swap", "clocksource"
+            "config",
+            "isolcpus",
+            "nohz_full",
+            "rcu_nocbs",
+            "isolated",
+            "governor",
+            "turbo",
+            "c-states",
+            "thp",
+            "irq-affinity",
+            "swap",
+            "clocksource"
         ]
     );
     assert!(text.contains("topology, hot cores"), "{text}");
@@ -146,21 +160,35 @@ fn hist_compare_and_plot_from_the_command_line() {
     let (a, b) = (dir.join("a.hlog"), dir.join("b.hlog"));
     let mut h = StageHistograms::new();
     h.record(Stage::Parse, 300);
-    IntervalLog::create(&a, "a").unwrap().write_interval(0.0, 1.0, &h).unwrap();
+    IntervalLog::create(&a, "a")
+        .unwrap()
+        .write_interval(0.0, 1.0, &h)
+        .unwrap();
     h.record(Stage::Parse, 300);
     h.record(Stage::Parse, 900);
-    IntervalLog::create(&b, "b").unwrap().write_interval(0.0, 1.0, &h).unwrap();
+    IntervalLog::create(&b, "b")
+        .unwrap()
+        .write_interval(0.0, 1.0, &h)
+        .unwrap();
 
     let out = Command::new(BIN)
         .args(["hist", "--compare"])
         .args([&a, &b])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     // b's max is 3x a's (900 vs 300, within bucket precision: 903/301 = 3.00).
     let ratio: Vec<&str> = text.lines().last().unwrap().split_whitespace().collect();
-    assert_eq!(ratio, ["b/a", "1.00", "3.00", "3.00", "3.00", "3.00"], "{text}");
+    assert_eq!(
+        ratio,
+        ["b/a", "1.00", "3.00", "3.00", "3.00", "3.00"],
+        "{text}"
+    );
 
     let svg = dir.join("chart.svg");
     let out = Command::new(BIN)
@@ -170,7 +198,11 @@ fn hist_compare_and_plot_from_the_command_line() {
         .arg(&svg)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(1 series)"));
     assert!(std::fs::read_to_string(&svg).unwrap().contains("parse"));
 
@@ -179,6 +211,9 @@ fn hist_compare_and_plot_from_the_command_line() {
         .arg(&b)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "--plot without --out must be refused");
+    assert!(
+        !out.status.success(),
+        "--plot without --out must be refused"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

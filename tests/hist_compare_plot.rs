@@ -135,17 +135,33 @@ fn plot_writes_an_svg_with_one_line_per_recorded_stage() {
     assert_eq!(series.len(), 3);
     let mut colours: Vec<&str> = series
         .iter()
-        .map(|p| p.split("stroke=\"").nth(1).unwrap().split('"').next().unwrap())
+        .map(|p| {
+            p.split("stroke=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
         .collect();
     colours.dedup();
     assert_eq!(colours.len(), 3);
     // 1000 values per stage: the axis runs to 99.9%, 20 points per decade, 61 points a line.
     for p in &series {
-        let points = p.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+        let points = p
+            .split("points=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         assert_eq!(points.split_whitespace().count(), 61);
     }
     for name in ["parse", "sign", "tick_to_order"] {
-        assert!(svg.contains(&format!(">{name}<")) || svg.contains(&format!(">\n{name}\n<")), "legend lacks {name}");
+        assert!(
+            svg.contains(&format!(">{name}<")) || svg.contains(&format!(">\n{name}\n<")),
+            "legend lacks {name}"
+        );
     }
     assert!(!svg.contains(">md_hop<"));
     for label in ["90%", "99%", "99.9%", "percentile"] {

@@ -49,29 +49,47 @@ fn get<'a>(f: &'a [Finding], check: &str) -> &'a Finding {
 /// IRQs everywhere, swap on, kvm-clock.
 fn untuned(tag: &str) -> Tree {
     let t = Tree::new(tag);
-    t.put("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet -- isolcpus=2-3\n")
-        .put("sys/devices/system/cpu/online", "0-3\n")
-        .put("sys/devices/system/cpu/isolated", "\n")
-        .put("sys/devices/system/cpu/intel_pstate/no_turbo", "0\n")
-        .put("sys/devices/system/cpu/cpuidle/current_driver", "intel_idle\n")
-        .put("sys/kernel/mm/transparent_hugepage/enabled", "[always] madvise never\n")
-        .put(
-            "proc/swaps",
-            "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2097148 0 -2\n",
-        )
-        .put("proc/sys/vm/swappiness", "60\n")
-        .put("sys/devices/system/clocksource/clocksource0/current_clocksource", "kvm-clock\n")
-        .put(
-            "sys/devices/system/clocksource/clocksource0/available_clocksource",
-            "kvm-clock tsc hpet acpi_pm\n",
-        )
-        .put("proc/cpuinfo", "processor\t: 0\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n");
+    t.put(
+        "proc/cmdline",
+        "BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet -- isolcpus=2-3\n",
+    )
+    .put("sys/devices/system/cpu/online", "0-3\n")
+    .put("sys/devices/system/cpu/isolated", "\n")
+    .put("sys/devices/system/cpu/intel_pstate/no_turbo", "0\n")
+    .put(
+        "sys/devices/system/cpu/cpuidle/current_driver",
+        "intel_idle\n",
+    )
+    .put(
+        "sys/kernel/mm/transparent_hugepage/enabled",
+        "[always] madvise never\n",
+    )
+    .put(
+        "proc/swaps",
+        "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 2097148 0 -2\n",
+    )
+    .put("proc/sys/vm/swappiness", "60\n")
+    .put(
+        "sys/devices/system/clocksource/clocksource0/current_clocksource",
+        "kvm-clock\n",
+    )
+    .put(
+        "sys/devices/system/clocksource/clocksource0/available_clocksource",
+        "kvm-clock tsc hpet acpi_pm\n",
+    )
+    .put(
+        "proc/cpuinfo",
+        "processor\t: 0\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n",
+    );
     for cpu in 0..4 {
         let base = format!("sys/devices/system/cpu/cpu{cpu}");
         t.put(&format!("{base}/cpufreq/scaling_governor"), "powersave\n");
         for (i, (name, lat)) in [("POLL", 0), ("C1", 2), ("C6", 133)].iter().enumerate() {
             t.put(&format!("{base}/cpuidle/state{i}/name"), name)
-                .put(&format!("{base}/cpuidle/state{i}/latency"), &lat.to_string())
+                .put(
+                    &format!("{base}/cpuidle/state{i}/latency"),
+                    &lat.to_string(),
+                )
                 .put(&format!("{base}/cpuidle/state{i}/disable"), "0");
         }
     }
@@ -96,14 +114,21 @@ fn cpulists_parse_and_format() {
 
 #[test]
 fn kernel_parameters_are_read_before_the_init_separator() {
-    let cmdline = "ro isolcpus=managed_irq,domain,2-5 nohz_full=2-5 rcu_nocbs idle=poll -- nohz_full=0";
-    assert_eq!(cmdline_param(cmdline, "isolcpus"), Some("managed_irq,domain,2-5"));
+    let cmdline =
+        "ro isolcpus=managed_irq,domain,2-5 nohz_full=2-5 rcu_nocbs idle=poll -- nohz_full=0";
+    assert_eq!(
+        cmdline_param(cmdline, "isolcpus"),
+        Some("managed_irq,domain,2-5")
+    );
     assert_eq!(cmdline_param(cmdline, "nohz_full"), Some("2-5"));
     assert_eq!(cmdline_param(cmdline, "rcu_nocbs"), Some(""));
     assert_eq!(cmdline_param(cmdline, "ro"), Some(""));
     assert_eq!(cmdline_param(cmdline, "quiet"), None);
     assert_eq!(cmdline_param("a=1 a=2", "a"), Some("2"), "last one wins");
-    assert_eq!(isolcpus_list("managed_irq,domain,2-5").unwrap(), [2, 3, 4, 5]);
+    assert_eq!(
+        isolcpus_list("managed_irq,domain,2-5").unwrap(),
+        [2, 3, 4, 5]
+    );
     assert_eq!(isolcpus_list("1,3").unwrap(), [1, 3]);
 }
 
@@ -115,7 +140,10 @@ fn sysfs_choice_and_swaps_formats() {
     let swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/sda2 partition 8388604 0 -2\n/swapfile file 1048576 12 -3\n";
     assert_eq!(
         parse_swaps(swaps),
-        [("/dev/sda2".to_owned(), 8_388_604), ("/swapfile".to_owned(), 1_048_576)]
+        [
+            ("/dev/sda2".to_owned(), 8_388_604),
+            ("/swapfile".to_owned(), 1_048_576)
+        ]
     );
     assert!(parse_swaps("Filename\tType\tSize\tUsed\tPriority\n").is_empty());
 }
@@ -125,16 +153,30 @@ fn untuned_host_warns_on_every_setting_for_the_pinned_cores() {
     let t = untuned("untuned");
     let f = check_host(&t.host(), &[2, 3]);
     for check in [
-        "isolcpus", "nohz_full", "rcu_nocbs", "isolated", "governor", "turbo", "c-states", "thp",
-        "irq-affinity", "swap", "clocksource",
+        "isolcpus",
+        "nohz_full",
+        "rcu_nocbs",
+        "isolated",
+        "governor",
+        "turbo",
+        "c-states",
+        "thp",
+        "irq-affinity",
+        "swap",
+        "clocksource",
     ] {
         assert_eq!(get(&f, check).status, Status::Warn, "{check}: {f:?}");
     }
     // isolcpus after `--` belongs to init, so it does not count.
     assert!(get(&f, "isolcpus").detail.contains("add isolcpus=2-3"));
-    assert!(get(&f, "governor").detail.contains("cpu2=powersave cpu3=powersave"));
+    assert!(get(&f, "governor")
+        .detail
+        .contains("cpu2=powersave cpu3=powersave"));
     let cstates = &get(&f, "c-states").detail;
-    assert!(cstates.contains("cpu2:C6(133us)") && !cstates.contains("C1("), "{cstates}");
+    assert!(
+        cstates.contains("cpu2:C6(133us)") && !cstates.contains("C1("),
+        "{cstates}"
+    );
     // IRQ 0 stays on core 0; 16 (0-3) and 17 (2) reach the hot cores.
     let irq = get(&f, "irq-affinity");
     assert!(irq.detail.starts_with("2 of 3 IRQs"), "{}", irq.detail);
@@ -149,7 +191,9 @@ fn untuned_host_warns_on_every_setting_for_the_pinned_cores() {
     ));
     let warnings = startup_warnings(&t.host(), &[2, 3]);
     assert_eq!(warnings.len(), 11);
-    assert!(warnings.iter().all(|w| w.starts_with("warning: host check ")));
+    assert!(warnings
+        .iter()
+        .all(|w| w.starts_with("warning: host check ")));
 }
 
 #[test]
@@ -161,13 +205,31 @@ fn apply_writes_exactly_the_fixes_inside_the_tree() {
     // need the user.
     assert_eq!(done.len(), 9, "{done:?}");
     assert!(done.iter().all(|l| l.starts_with("applied ")), "{done:?}");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"), "performance");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"), "powersave\n");
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu2/cpufreq/scaling_governor"),
+        "performance"
+    );
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "powersave\n"
+    );
     assert_eq!(t.read("sys/devices/system/cpu/intel_pstate/no_turbo"), "1");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu3/cpuidle/state2/disable"), "1");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu3/cpuidle/state1/disable"), "0");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu0/cpuidle/state2/disable"), "0");
-    assert_eq!(t.read("sys/kernel/mm/transparent_hugepage/enabled"), "madvise");
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu3/cpuidle/state2/disable"),
+        "1"
+    );
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu3/cpuidle/state1/disable"),
+        "0"
+    );
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu0/cpuidle/state2/disable"),
+        "0"
+    );
+    assert_eq!(
+        t.read("sys/kernel/mm/transparent_hugepage/enabled"),
+        "madvise"
+    );
     assert_eq!(t.read("proc/irq/16/smp_affinity_list"), "0-1");
     assert_eq!(t.read("proc/irq/0/smp_affinity_list"), "0\n");
     assert_eq!(
@@ -186,9 +248,15 @@ fn tuned_host_is_ok_everywhere() {
     .put("sys/devices/system/cpu/online", "0-3")
     .put("sys/devices/system/cpu/isolated", "2-3")
     .put("sys/devices/system/cpu/cpufreq/boost", "0")
-    .put("sys/kernel/mm/transparent_hugepage/enabled", "always madvise [never]")
+    .put(
+        "sys/kernel/mm/transparent_hugepage/enabled",
+        "always madvise [never]",
+    )
     .put("proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n")
-    .put("sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc")
+    .put(
+        "sys/devices/system/clocksource/clocksource0/current_clocksource",
+        "tsc",
+    )
     .put("proc/irq/16/smp_affinity_list", "0-1")
     .put("proc/irq/17/smp_affinity_list", "1");
     for cpu in 2..4 {
@@ -207,7 +275,9 @@ fn tuned_host_is_ok_everywhere() {
     let f = check_host(&t.host(), &[1, 2]);
     let iso = get(&f, "isolated");
     assert_eq!(iso.status, Status::Warn);
-    assert!(iso.detail.starts_with("configured hot core(s) 1 not isolated (isolated: 2-3)"));
+    assert!(iso
+        .detail
+        .starts_with("configured hot core(s) 1 not isolated (isolated: 2-3)"));
     assert_eq!(get(&f, "isolcpus").status, Status::Warn);
 }
 
@@ -247,7 +317,11 @@ fn run_script(tree: &Tree, args: &[&str]) -> String {
         .env("HOST_ROOT", &tree.0)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -269,10 +343,19 @@ fn bash_script_applies_only_with_apply() {
     let t = untuned("script-apply");
     let dry = run_script(&t, &["--cores", "2-3"]);
     assert_eq!(dry.matches("would apply: ").count(), 9, "{dry}");
-    assert_eq!(t.read("sys/kernel/mm/transparent_hugepage/enabled"), "[always] madvise never\n");
+    assert_eq!(
+        t.read("sys/kernel/mm/transparent_hugepage/enabled"),
+        "[always] madvise never\n"
+    );
     let out = run_script(&t, &["--cores", "2-3", "--apply"]);
     assert_eq!(out.matches("applied: ").count(), 9, "{out}");
-    assert_eq!(t.read("sys/kernel/mm/transparent_hugepage/enabled"), "madvise\n");
+    assert_eq!(
+        t.read("sys/kernel/mm/transparent_hugepage/enabled"),
+        "madvise\n"
+    );
     assert_eq!(t.read("proc/irq/17/smp_affinity_list"), "0-1\n");
-    assert_eq!(t.read("sys/devices/system/cpu/cpu2/cpuidle/state2/disable"), "1\n");
+    assert_eq!(
+        t.read("sys/devices/system/cpu/cpu2/cpuidle/state2/disable"),
+        "1\n"
+    );
 }

@@ -138,10 +138,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let topology = choose_topology(cfg, &allowed);
     pin_cold_work(&allowed, &topology);
     // Once per run: which host checks fail for the hot cores (see `calculus-trader check-host`).
-    for warning in crate::tuning::host::startup_warnings(
-        &crate::tuning::Host::live(),
-        &topology.hot_cores(),
-    ) {
+    for warning in
+        crate::tuning::host::startup_warnings(&crate::tuning::Host::live(), &topology.hot_cores())
+    {
         eprintln!("{warning}");
     }
 

@@ -229,7 +229,8 @@ fn reject_counter(e: ParseError) -> Counter {
 mod tests {
     use super::*;
 
-    const TRADE: &str = include_str!("../../tests/fixtures/binance/ws_combined_trade_real_BTCUSDT_2024.json");
+    const TRADE: &str =
+        include_str!("../../tests/fixtures/binance/ws_combined_trade_real_BTCUSDT_2024.json");
 
     fn feed(pace: Pace, total: u64) -> MemoryFeed {
         let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
@@ -244,12 +245,13 @@ mod tests {
         let mut seen = 0u64;
         let mut polls = 0;
         loop {
-            let (n, status) = f.poll(None, &mut hists, |t, _| {
-                assert!(t.price > 0.0);
-                assert!(t.parsed_ns >= t.recv_ns);
-                seen += 1;
-            })
-            .unwrap();
+            let (n, status) = f
+                .poll(None, &mut hists, |t, _| {
+                    assert!(t.price > 0.0);
+                    assert!(t.parsed_ns >= t.recv_ns);
+                    seen += 1;
+                })
+                .unwrap();
             polls += 1;
             assert!(n <= MAX_FRAMES_PER_POLL as u64);
             if status == WsStatus::Closed {

@@ -37,15 +37,21 @@ pub fn compare_table(
     let mut tags: Vec<&String> = a.keys().chain(b.keys()).collect();
     tags.sort();
     tags.dedup();
-    let mut rows = vec![["stage", "run", "count", "p50", "p90", "p99", "p99.9", "max"]
-        .map(str::to_owned)
-        .to_vec()];
+    let mut rows = vec![
+        ["stage", "run", "count", "p50", "p90", "p99", "p99.9", "max"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
     let empty = || vec!["-".to_owned(); TABLE_QUANTILES.len() + 1];
     for tag in tag_order(tags.into_iter()) {
         let (ha, hb) = (a.get(tag), b.get(tag));
         for (run, h) in [("a", ha), ("b", hb)] {
             let mut row = vec![
-                if run == "a" { tag.to_owned() } else { String::new() },
+                if run == "a" {
+                    tag.to_owned()
+                } else {
+                    String::new()
+                },
                 run.to_owned(),
                 h.map_or("-".to_owned(), |h| h.len().to_string()),
             ];

@@ -87,7 +87,10 @@ pub fn plot_percentiles(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(0.0..max_x, ((min_y / 1.5).max(1.0)..max_y * 1.5).log_scale())
+        .build_cartesian_2d(
+            0.0..max_x,
+            ((min_y / 1.5).max(1.0)..max_y * 1.5).log_scale(),
+        )
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
@@ -101,7 +104,10 @@ pub fn plot_percentiles(
     for (i, (name, points)) in drawn.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
             .map_err(|e| err(&e))?
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
@@ -172,6 +178,9 @@ mod tests {
         assert_eq!(p.len(), 3 * POINTS_PER_DECADE + 1);
         let at_90 = p.iter().find(|(x, _)| (*x - 1.0).abs() < 1e-9).unwrap();
         assert_eq!(at_90.1, h.value_at_quantile(0.9) as f64);
-        assert!(p.windows(2).all(|w| w[0].1 <= w[1].1), "latency never decreases");
+        assert!(
+            p.windows(2).all(|w| w[0].1 <= w[1].1),
+            "latency never decreases"
+        );
     }
 }

@@ -65,14 +65,13 @@ impl BudgetFile {
         for (name, p) in &file.profiles {
             for stage in Stage::ALL {
                 let b = p.budget(stage);
-                if b.p50_ns == 0 || b.p99_ns < b.p50_ns || b.p999_ns.is_some_and(|x| x < b.p99_ns)
-                {
+                if b.p50_ns == 0 || b.p99_ns < b.p50_ns || b.p999_ns.is_some_and(|x| x < b.p99_ns) {
                     return Err(format!(
                         "{origin}: profiles.{name}.{stage}: need 0 < p50_ns <= p99_ns <= p999_ns"
                     ));
                 }
             }
-            if !(p.throughput.min_ticks_per_s > 0.0) {
+            if p.throughput.min_ticks_per_s.is_nan() || p.throughput.min_ticks_per_s <= 0.0 {
                 return Err(format!(
                     "{origin}: profiles.{name}.throughput.min_ticks_per_s must be > 0"
                 ));
@@ -204,7 +203,15 @@ pub struct ThroughputRow {
 
 /// Column headers of the budget table.
 const HEADER: [&str; 9] = [
-    "stage", "p50", "p99", "p99.9", "budget p50", "budget p99", "verdict", "vs alt", "note",
+    "stage",
+    "p50",
+    "p99",
+    "p99.9",
+    "budget p50",
+    "budget p99",
+    "verdict",
+    "vs alt",
+    "note",
 ];
 
 fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
@@ -245,7 +252,11 @@ fn throughput_cells(row: &ThroughputRow, profile: &Profile) -> Vec<String> {
     let (rate, v) = match row.ticks_per_s {
         Some(r) => (
             format_rate(r),
-            if r >= min { Verdict::Pass } else { Verdict::Fail },
+            if r >= min {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
         ),
         None => ("-".into(), Verdict::NotMeasured),
     };
@@ -274,7 +285,12 @@ pub fn format_rate(per_s: f64) -> String {
 }
 
 /// The budget table as aligned plain text: one line per row, then the throughput lines.
-pub fn render_text(profile_name: &str, profile: &Profile, rows: &[Row], tp: &[ThroughputRow]) -> String {
+pub fn render_text(
+    profile_name: &str,
+    profile: &Profile,
+    rows: &[Row],
+    tp: &[ThroughputRow],
+) -> String {
     let mut table: Vec<Vec<String>> = vec![HEADER.iter().map(|s| s.to_string()).collect()];
     table.extend(rows.iter().map(|r| row_cells(r, profile)));
     table.extend(tp.iter().map(|r| throughput_cells(r, profile)));
@@ -364,8 +380,14 @@ mod tests {
         assert_eq!(tuned.throughput.min_ticks_per_s, 1_000_000.0);
         // Tuned is never looser than the VM.
         for stage in Stage::ALL {
-            assert!(tuned.budget(stage).p50_ns <= vm.budget(stage).p50_ns, "{stage}");
-            assert!(tuned.budget(stage).p99_ns <= vm.budget(stage).p99_ns, "{stage}");
+            assert!(
+                tuned.budget(stage).p50_ns <= vm.budget(stage).p50_ns,
+                "{stage}"
+            );
+            assert!(
+                tuned.budget(stage).p99_ns <= vm.budget(stage).p99_ns,
+                "{stage}"
+            );
         }
     }
 
@@ -410,7 +432,10 @@ mod tests {
         }
         let got = Measured::of(&h).unwrap();
         // Bucket upper bounds at 2 significant digits (see telemetry::report tests).
-        assert_eq!((got.p50_ns, got.p99_ns, got.p999_ns, got.count), (501, 991, 999, 1000));
+        assert_eq!(
+            (got.p50_ns, got.p99_ns, got.p999_ns, got.count),
+            (501, 991, 999, 1000)
+        );
         h.reset();
         assert_eq!(Measured::of(&h), None);
     }

@@ -117,7 +117,12 @@ impl Host {
 /// Parses a kernel CPU list (`0-3,5`, `2`, empty) into sorted, de-duplicated CPU numbers.
 pub fn parse_cpulist(text: &str) -> Result<Vec<usize>, String> {
     let mut cpus = BTreeSet::new();
-    for part in text.trim().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let num = |s: &str| {
             s.trim()
                 .parse::<usize>()
@@ -169,12 +174,12 @@ pub fn cmdline_param<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
     let kernel = cmdline.split(" -- ").next().unwrap_or("");
     kernel
         .split_whitespace()
-        .filter_map(|word| match word.split_once('=') {
+        .rev()
+        .find_map(|word| match word.split_once('=') {
             Some((k, v)) if k == key => Some(v),
             None if word == key => Some(""),
             _ => None,
         })
-        .last()
 }
 
 /// The CPUs of an `isolcpus=` value, whose flags (`nohz`, `domain`, `managed_irq`) precede the
@@ -254,8 +259,14 @@ fn check_isolation(host: &Host, cmdline: Option<&str>, pinned: &[usize]) -> Vec<
     let pins = format_cpulist(pinned);
     let mut out = Vec::new();
     for (key, why) in [
-        ("isolcpus", "keeps the scheduler's other tasks off the hot cores"),
-        ("nohz_full", "stops the scheduler tick on a core running one task"),
+        (
+            "isolcpus",
+            "keeps the scheduler's other tasks off the hot cores",
+        ),
+        (
+            "nohz_full",
+            "stops the scheduler tick on a core running one task",
+        ),
         ("rcu_nocbs", "moves RCU callbacks off the hot cores"),
     ] {
         let Some(cmdline) = cmdline else {
@@ -268,9 +279,20 @@ fn check_isolation(host: &Host, cmdline: Option<&str>, pinned: &[usize]) -> Vec<
         };
         let f = match cmdline_param(cmdline, key) {
             None => finding(
-                if pinned.is_empty() { Status::Info } else { Status::Warn },
+                if pinned.is_empty() {
+                    Status::Info
+                } else {
+                    Status::Warn
+                },
                 key,
-                format!("not set on the kernel command line ({why}); add {key}={}", if pins.is_empty() { "<hot cores>".into() } else { pins.clone() }),
+                format!(
+                    "not set on the kernel command line ({why}); add {key}={}",
+                    if pins.is_empty() {
+                        "<hot cores>".into()
+                    } else {
+                        pins.clone()
+                    }
+                ),
             ),
             Some(v) => {
                 let cpus = if key == "isolcpus" {
@@ -430,7 +452,11 @@ fn check_turbo(host: &Host) -> Finding {
 
 fn check_cstates(host: &Host, cmdline: Option<&str>, pinned: &[usize]) -> Finding {
     if cmdline.and_then(|c| cmdline_param(c, "idle")) == Some("poll") {
-        return finding(Status::Ok, "c-states", "idle=poll: cores never sleep".into());
+        return finding(
+            Status::Ok,
+            "c-states",
+            "idle=poll: cores never sleep".into(),
+        );
     }
     let driver = host.read("sys/devices/system/cpu/cpuidle/current_driver");
     let cores = cores_of_interest(host, pinned);
@@ -439,7 +465,11 @@ fn check_cstates(host: &Host, cmdline: Option<&str>, pinned: &[usize]) -> Findin
     let mut states_seen = 0;
     for &c in &cores {
         let dir = format!("sys/devices/system/cpu/cpu{c}/cpuidle");
-        for state in host.list(&dir).into_iter().filter(|s| s.starts_with("state")) {
+        for state in host
+            .list(&dir)
+            .into_iter()
+            .filter(|s| s.starts_with("state"))
+        {
             let base = format!("{dir}/{state}");
             let latency: Option<u64> = host
                 .read(&format!("{base}/latency"))
@@ -522,7 +552,11 @@ fn check_irqs(host: &Host, pinned: &[usize]) -> Finding {
     let mut on_hot = Vec::new();
     let mut fixes = Vec::new();
     let online = cores_of_interest(host, &[]);
-    let cold: Vec<usize> = online.iter().copied().filter(|c| !pinned.contains(c)).collect();
+    let cold: Vec<usize> = online
+        .iter()
+        .copied()
+        .filter(|c| !pinned.contains(c))
+        .collect();
     for irq in &irqs {
         let rel = format!("proc/irq/{irq}/smp_affinity_list");
         let Some(cpus) = host.read(&rel).and_then(|s| parse_cpulist(&s).ok()) else {
@@ -557,11 +591,18 @@ fn check_irqs(host: &Host, pinned: &[usize]) -> Finding {
         return finding(
             Status::Ok,
             "irq-affinity",
-            format!("none of {readable} IRQs may run on hot cores {}", format_cpulist(pinned)),
+            format!(
+                "none of {readable} IRQs may run on hot cores {}",
+                format_cpulist(pinned)
+            ),
         );
     }
     let shown: Vec<&str> = on_hot.iter().copied().take(12).collect();
-    let more = if on_hot.len() > shown.len() { " ..." } else { "" };
+    let more = if on_hot.len() > shown.len() {
+        " ..."
+    } else {
+        ""
+    };
     Finding {
         status: Status::Warn,
         check: "irq-affinity",
@@ -627,9 +668,7 @@ fn check_clocksource(host: &Host) -> Finding {
             "clocksource",
             format!("current_clocksource unreadable{tsc_note}"),
         ),
-        Some(cs) if cs == "tsc" => {
-            finding(Status::Ok, "clocksource", format!("tsc{tsc_note}"))
-        }
+        Some(cs) if cs == "tsc" => finding(Status::Ok, "clocksource", format!("tsc{tsc_note}")),
         Some(cs) => {
             let available = host
                 .read(&format!("{base}/available_clocksource"))
@@ -640,7 +679,11 @@ fn check_clocksource(host: &Host) -> Finding {
                 check: "clocksource",
                 detail: format!(
                     "{cs} (want tsc: clock_gettime through {cs} is slower{}){tsc_note}",
-                    if can { "; tsc is available" } else { "; tsc not offered by the kernel" }
+                    if can {
+                        "; tsc is available"
+                    } else {
+                        "; tsc not offered by the kernel"
+                    }
                 ),
                 fixes: if can {
                     vec![FileWrite {
@@ -699,8 +742,16 @@ pub fn apply(findings: &[Finding]) -> Vec<String> {
         .iter()
         .flat_map(|f| f.fixes.iter().map(move |w| (f.check, w)))
         .map(|(check, w)| match fs::write(&w.path, &w.value) {
-            Ok(()) => format!("applied {check}: wrote {:?} to {}", w.value, w.path.display()),
-            Err(e) => format!("FAILED {check}: writing {:?} to {}: {e}", w.value, w.path.display()),
+            Ok(()) => format!(
+                "applied {check}: wrote {:?} to {}",
+                w.value,
+                w.path.display()
+            ),
+            Err(e) => format!(
+                "FAILED {check}: writing {:?} to {}: {e}",
+                w.value,
+                w.path.display()
+            ),
         })
         .collect()
 }
