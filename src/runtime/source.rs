@@ -70,6 +70,9 @@ const MAX_FRAMES_PER_POLL: usize = 64;
 /// Raw venue frames replayed from memory through the production parser, cycling until
 /// `total` frames were delivered, then reporting the connection closed.
 ///
+/// Each new cycle shifts the venue trade time (`exch_ts_ms`) by the span of the frames plus one
+/// second, so the models see time moving forward across cycles instead of jumping back.
+///
 /// Per frame it does what [`FeedStage`] does after the socket read: copy the payload into a
 /// reused buffer (simd-json parses in place), parse, stamp `recv_ns`/`parsed_ns`, record
 /// `parse` and the counters. Nothing allocates after construction.
@@ -86,6 +89,7 @@ pub struct MemoryFeed {
     start_ns: Option<u64>,
     last_ns: u64,
     max_lag_ns: u64,
+    cycle_ms: u64,
 }
 
 impl MemoryFeed {
@@ -99,10 +103,21 @@ impl MemoryFeed {
         total: u64,
     ) -> Self {
         let largest = frames.iter().map(|f| f.len()).max().unwrap_or(0);
+        let mut parser = BinanceParser::new();
+        let mut scratch = Vec::with_capacity(largest);
+        let (mut first_ms, mut last_ms) = (u64::MAX, 0);
+        for f in &frames {
+            scratch.clear();
+            scratch.extend_from_slice(f);
+            if let Ok(BinanceEvent::Trade(t)) = parser.parse(&mut scratch, &symbols) {
+                first_ms = first_ms.min(t.exch_ts_ms);
+                last_ms = last_ms.max(t.exch_ts_ms);
+            }
+        }
         Self {
             frames,
-            scratch: Vec::with_capacity(largest),
-            parser: BinanceParser::new(),
+            scratch,
+            parser,
             symbols,
             clock,
             counts: CounterSet::default(),
@@ -112,6 +127,7 @@ impl MemoryFeed {
             start_ns: None,
             last_ns: 0,
             max_lag_ns: 0,
+            cycle_ms: last_ms.saturating_sub(first_ms).saturating_add(1_000),
         }
     }
 
@@ -176,9 +192,13 @@ impl TickSource for MemoryFeed {
                 Pace::Fixed { .. } if due <= now => due,
                 Pace::Fixed { .. } => break,
             };
-            let frame = &self.frames[(self.sent % self.frames.len() as u64) as usize];
+            let n_frames = self.frames.len() as u64;
+            let frame = &self.frames[(self.sent % n_frames) as usize];
+            let shift_ms = self.sent / n_frames * self.cycle_ms;
             self.sent += 1;
-            self.max_lag_ns = self.max_lag_ns.max(now.saturating_sub(due));
+            if let Pace::Fixed { .. } = self.pace {
+                self.max_lag_ns = self.max_lag_ns.max(now.saturating_sub(due));
+            }
             self.scratch.clear();
             self.scratch.extend_from_slice(frame);
             // From here on exactly as `FeedStage::poll` handles a frame off the socket.
@@ -189,6 +209,7 @@ impl TickSource for MemoryFeed {
                     let t1 = self.clock.now_ns();
                     t.recv_ns = recv_ns;
                     t.parsed_ns = t1;
+                    t.exch_ts_ms += shift_ms;
                     hists.record(Stage::Parse, t1.saturating_sub(t0));
                     self.counts.add(Counter::Ticks, 1);
                     ticks += 1;
@@ -284,6 +305,20 @@ mod tests {
         }
         let start = f.started_ns().unwrap();
         assert_eq!(recv, [start, start + 1_000_000, start + 2_000_000]);
+    }
+
+    #[test]
+    fn cycles_shift_exchange_time_forward_by_the_span_plus_a_second() {
+        // One frame: span 0 ms, so each cycle is 1000 ms later (fixture trade at T=1723161256322).
+        let mut f = feed(Pace::MaxRate, 3);
+        let mut hists = StageHistograms::new();
+        let mut ts = Vec::new();
+        f.poll(None, &mut hists, |t, _| ts.push(t.exch_ts_ms))
+            .unwrap();
+        assert_eq!(
+            ts,
+            [1_723_161_256_322, 1_723_161_257_322, 1_723_161_258_322]
+        );
     }
 
     #[test]
