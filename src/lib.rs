@@ -17,3 +17,4 @@ pub mod runtime;
 pub mod sim;
 pub mod strategy;
 pub mod telemetry;
+pub mod tuning;

@@ -105,3 +105,115 @@ fn hist_on_a_missing_path_fails_with_the_path() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dumps"));
 }
+
+#[test]
+fn check_host_reports_every_check_with_a_status_and_changes_nothing() {
+    let out = Command::new(BIN)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("check-host")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let checks: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("would apply: "))
+        .filter(|l| !l.contains(" warning(s) for hot cores "))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let status = w.next().unwrap_or("");
+            assert!(
+                ["OK", "WARN", "INFO", "UNKNOWN"].contains(&status),
+                "line without a status: {l:?}"
+            );
+            w.next().unwrap_or("")
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "config",
+            "isolcpus",
+            "nohz_full",
+            "rcu_nocbs",
+            "isolated",
+            "governor",
+            "turbo",
+            "c-states",
+            "thp",
+            "irq-affinity",
+            "swap",
+            "clocksource"
+        ]
+    );
+    assert!(text.contains("topology, hot cores"), "{text}");
+}
+
+#[test]
+fn hist_compare_and_plot_from_the_command_line() {
+    use calculus_trader::telemetry::{IntervalLog, Stage, StageHistograms};
+    let dir = temp_dir("hist-flags");
+    let (a, b) = (dir.join("a.hlog"), dir.join("b.hlog"));
+    let mut h = StageHistograms::new();
+    h.record(Stage::Parse, 300);
+    IntervalLog::create(&a, "a")
+        .unwrap()
+        .write_interval(0.0, 1.0, &h)
+        .unwrap();
+    h.record(Stage::Parse, 300);
+    h.record(Stage::Parse, 900);
+    IntervalLog::create(&b, "b")
+        .unwrap()
+        .write_interval(0.0, 1.0, &h)
+        .unwrap();
+
+    let out = Command::new(BIN)
+        .args(["hist", "--compare"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // b's max is 3x a's (900 vs 300, within bucket precision: 903/301 = 3.00).
+    let ratio: Vec<&str> = text.lines().last().unwrap().split_whitespace().collect();
+    assert_eq!(
+        ratio,
+        ["b/a", "1.00", "3.00", "3.00", "3.00", "3.00"],
+        "{text}"
+    );
+
+    let svg = dir.join("chart.svg");
+    let out = Command::new(BIN)
+        .args(["hist", "--plot"])
+        .arg(&b)
+        .arg("--out")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 series)"));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("parse"));
+
+    let out = Command::new(BIN)
+        .args(["hist", "--plot"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "--plot without --out must be refused"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -5,6 +5,7 @@ pub mod fused;
 pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
+pub mod source;
 pub mod stages;
 pub mod wait;
 
@@ -63,7 +64,8 @@ impl Chosen {
         }
     }
 
-    fn hot_cores(&self) -> Vec<usize> {
+    /// The cores the hot thread(s) are pinned to.
+    pub fn hot_cores(&self) -> Vec<usize> {
         match self {
             Chosen::Fused { hot } => vec![*hot],
             Chosen::Pipeline { cores } => cores.to_vec(),
@@ -135,6 +137,12 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
     pin_cold_work(&allowed, &topology);
+    // Once per run: which host checks fail for the hot cores (see `calculus-trader check-host`).
+    for warning in
+        crate::tuning::host::startup_warnings(&crate::tuning::Host::live(), &topology.hot_cores())
+    {
+        eprintln!("{warning}");
+    }
 
     let symbols =
         SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
@@ -303,7 +311,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     })
 }
 
-fn strategy_params(cfg: &Config) -> StrategyParams {
+/// The strategy parameters of `[model]`, `[strategy]` and `[risk]` in `cfg`.
+pub fn strategy_params(cfg: &Config) -> StrategyParams {
     StrategyParams {
         deriv: DerivParams {
             lambda: cfg.model.lambda,
