@@ -48,8 +48,30 @@ fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the first status line's worth of time, then ask politely.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Wait (bounded) until a status line reports ticks flowing, then ask politely. Readiness,
+    // not a fixed sleep: a loaded machine may take seconds to start the binary.
+    let stdout_pipe = child.stdout.take().unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { break };
+            all.push_str(&line);
+            all.push('\n');
+            let _ = line_tx.send(line);
+        }
+        all
+    });
+    let t0 = Instant::now();
+    loop {
+        let left = Duration::from_secs(90).saturating_sub(t0.elapsed());
+        match line_rx.recv_timeout(left) {
+            Ok(line) if ticks_in_status(&line) > 0 => break,
+            Ok(_) => {}
+            Err(e) => panic!("no status line with ticks within 90 s: {e}"),
+        }
+    }
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -61,18 +83,18 @@ fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
             break s;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(20),
+            t0.elapsed() < Duration::from_secs(30),
             "did not exit after SIGTERM"
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success(),
-        "exit {status:?}\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = reader.join().unwrap();
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read;
+        e.read_to_string(&mut stderr).ok();
+    }
+    assert!(status.success(), "exit {status:?}\n{stdout}\n{stderr}");
     assert!(stdout.contains("run summary"), "{stdout}");
     assert!(
         stdout.contains("ticks/s"),
@@ -94,6 +116,15 @@ fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
         .unwrap();
     assert!(count > 0, "{table}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The cumulative `ticks N` field of a status line (0 for other lines).
+fn ticks_in_status(line: &str) -> u64 {
+    line.split('|')
+        .map(str::trim)
+        .find_map(|f| f.strip_prefix("ticks ").map(str::trim))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
