@@ -34,6 +34,20 @@ enum Command {
         /// A `.hlog` file or a directory of them (e.g. dumps/ or dumps/<run>/).
         path: PathBuf,
     },
+    /// Run the models over a trade file and write one CSV row of model state per tick.
+    Analyze {
+        /// Trades: recorded frames (`<ts> <json>`, .gz or plain), a trade CSV, or `timestamp_ms,price`.
+        file: PathBuf,
+        /// Symbol to export (needed when the file holds several).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+        /// Config file (default: config/default.toml, or the copy built into the binary).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Clone, Default)]
@@ -111,6 +125,13 @@ fn main() -> ExitCode {
         Some(Command::Hist { path }) => hist_command(&path)
             .map(|t| print!("{t}"))
             .map_err(|e| e.to_string()),
+        Some(Command::Analyze {
+            file,
+            symbol,
+            out,
+            config,
+        }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
+            .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
         None => run(&cli.run),
     };

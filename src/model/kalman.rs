@@ -35,7 +35,7 @@ pub struct KalmanParams {
 impl Default for KalmanParams {
     fn default() -> Self {
         Self {
-            q: 1e-12,
+            q: 1e-18,
             r: 1e-10,
             sigma_v0: 1e-3,
             sigma_a0: 1e-4,

@@ -54,7 +54,9 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
             self.vals[self.cur] = [0.0; K];
         }
         self.bucket = b;
-        self.filled = self.filled.saturating_add(steps.min(u32::MAX as u64) as u32);
+        self.filled = self
+            .filled
+            .saturating_add(steps.min(u32::MAX as u64) as u32);
         self.sums = [0.0; K];
         for v in &self.vals {
             for k in 0..K {

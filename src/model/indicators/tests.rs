@@ -49,18 +49,22 @@ fn rsi_ref(xs: &[f64], n: usize, t: usize) -> Option<f64> {
 }
 
 fn prices() -> impl Strategy<Value = Vec<f64>> {
-    (0.5f64..100_000.0, prop::collection::vec(-0.01f64..0.01, 1..150)).prop_map(|(p0, rs)| {
-        let mut p = p0;
-        rs.iter()
-            .map(|r| {
-                // Some flat stretches (zero changes) exercise the RSI and band edge cases.
-                if r.abs() > 0.002 {
-                    p *= 1.0 + r;
-                }
-                p
-            })
-            .collect()
-    })
+    (
+        0.5f64..100_000.0,
+        prop::collection::vec(-0.01f64..0.01, 1..150),
+    )
+        .prop_map(|(p0, rs)| {
+            let mut p = p0;
+            rs.iter()
+                .map(|r| {
+                    // Some flat stretches (zero changes) exercise the RSI and band edge cases.
+                    if r.abs() > 0.002 {
+                        p *= 1.0 + r;
+                    }
+                    p
+                })
+                .collect()
+        })
 }
 
 proptest! {
@@ -213,7 +217,11 @@ fn bars_from_trades_feed_the_indicators_once_per_bar() {
     assert!((v.sma - 102.5).abs() < 1e-12);
     // A 3 s gap inserts two flat bars at the last close.
     ind.update(&p, 110.0, 1.0, 8_100);
-    assert!((ind.values().sma - 104.5).abs() < 1e-12, "{}", ind.values().sma);
+    assert!(
+        (ind.values().sma - 104.5).abs() < 1e-12,
+        "{}",
+        ind.values().sma
+    );
 }
 
 #[test]

@@ -22,10 +22,7 @@ impl VolumeRatio {
     /// Adds a bar's volume; returns the ratio once `n` earlier bars exist.
     #[inline]
     pub fn push(&mut self, v: f64) -> Option<f64> {
-        let r = self
-            .mean
-            .value()
-            .map(|m| if m > 0.0 { v / m } else { 0.0 });
+        let r = self.mean.value().map(|m| if m > 0.0 { v / m } else { 0.0 });
         self.mean.push(v);
         self.last = r;
         r

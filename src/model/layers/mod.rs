@@ -292,14 +292,10 @@ impl LayerState {
             r.ou_z = self.ou.z(&p.ou, q.x);
         }
         r.verdicts[Layer::Ou.index()] = verdict(p.ou.enabled, ou::confirms(&p.ou, q.side, r.ou_z));
-        r.verdicts[Layer::Drift.index()] = verdict(
-            p.drift.enabled,
-            drift::confirms(&p.drift, q.side, q.drift),
-        );
-        r.verdicts[Layer::Flow.index()] = verdict(
-            p.flow.enabled,
-            flow::confirms(&p.flow, q.side, r.imbalance),
-        );
+        r.verdicts[Layer::Drift.index()] =
+            verdict(p.drift.enabled, drift::confirms(&p.drift, q.side, q.drift));
+        r.verdicts[Layer::Flow.index()] =
+            verdict(p.flow.enabled, flow::confirms(&p.flow, q.side, r.imbalance));
         r.verdicts[Layer::Cross.index()] = verdict(
             p.cross.enabled,
             cross::confirms(&p.cross, q.side, &q.leader_moves),
@@ -311,10 +307,8 @@ impl LayerState {
         if p.tp_first.enabled {
             r.p_tp = p.tp_first.probability(q.side, q.v, r.sigma);
         }
-        r.verdicts[Layer::TpFirst.index()] = verdict(
-            p.tp_first.enabled,
-            tp_first::confirms(&p.tp_first, r.p_tp),
-        );
+        r.verdicts[Layer::TpFirst.index()] =
+            verdict(p.tp_first.enabled, tp_first::confirms(&p.tp_first, r.p_tp));
         let ind_on = p.enabled(Layer::Indicators);
         if ind_on {
             r.strength = self.indicators.strength(q.side, r.imbalance);
@@ -371,7 +365,14 @@ mod tests {
         assert_eq!(r.verdicts[Layer::Indicators.index()], Verdict::Off);
         assert!(r.confirmed(), "{r:?}");
         assert!((r.imbalance - 1.0).abs() < 1e-12);
-        let short = st.evaluate(&p, &LayerQuery { side: -1.0, drift: -0.003, ..q });
+        let short = st.evaluate(
+            &p,
+            &LayerQuery {
+                side: -1.0,
+                drift: -0.003,
+                ..q
+            },
+        );
         assert_eq!(short.verdicts[Layer::Flow.index()], Verdict::Reject);
         assert_eq!(short.verdicts[Layer::TpFirst.index()], Verdict::Reject);
         assert!(!short.confirmed());
@@ -382,6 +383,10 @@ mod tests {
 
     #[test]
     fn state_fits_the_per_symbol_budget() {
-        assert!(std::mem::size_of::<LayerState>() <= 3 * 1024, "{}", std::mem::size_of::<LayerState>());
+        assert!(
+            std::mem::size_of::<LayerState>() <= 3 * 1024,
+            "{}",
+            std::mem::size_of::<LayerState>()
+        );
     }
 }

@@ -238,7 +238,11 @@ mod tests {
         assert!((f.half_life_s - std::f64::consts::LN_2 / theta).abs() < 0.1 * 6.6);
         // Uniform shock of half-width 1e-4: σ_ε = 1e-4/√3.
         let want = 1e-4 / 3f64.sqrt() / (1.0 - beta * beta).sqrt();
-        assert!((f.sigma_eq - want).abs() < 0.05 * want, "σ = {}", f.sigma_eq);
+        assert!(
+            (f.sigma_eq - want).abs() < 0.05 * want,
+            "σ = {}",
+            f.sigma_eq
+        );
     }
 
     #[test]
