@@ -130,17 +130,24 @@ pub struct EngineStats {
     pub bad_ticks: u64,
 }
 
-/// One symbol's state. The hot part (filters, position) comes first; the layer windows follow.
+/// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+struct Hot {
     kalman: Kalman,
     deriv: Derivatives,
     last_price: f64,
     last_order_ms: u64,
-    steps_seen: u32,
-    started: bool,
     /// Filled quantity plus the signed quantity of orders in flight.
     working: Decimal,
+    steps_seen: u32,
+    started: bool,
+}
+
+/// One symbol's state: the hot part first, then what only signals and fills touch (instrument,
+/// position), then the layer windows (≤ 4 KiB in all).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hot: Hot,
     instrument: Instrument,
     position: Position,
     layers: LayerState,
@@ -193,13 +200,15 @@ impl Engine {
             slots: instruments
                 .iter()
                 .map(|&instrument| Slot {
-                    kalman: Kalman::default(),
-                    deriv: Derivatives::default(),
-                    last_price: 0.0,
-                    last_order_ms: 0,
-                    steps_seen: 0,
-                    started: false,
-                    working: Decimal::ZERO,
+                    hot: Hot {
+                        kalman: Kalman::default(),
+                        deriv: Derivatives::default(),
+                        last_price: 0.0,
+                        last_order_ms: 0,
+                        working: Decimal::ZERO,
+                        steps_seen: 0,
+                        started: false,
+                    },
                     instrument,
                     position: Position::default(),
                     layers: LayerState::new(&params.layers),
@@ -238,19 +247,22 @@ impl Engine {
             return None;
         }
         let ts = t.exch_ts_ms;
-        let prev_ts = slot.deriv.last_ts_ms();
-        if slot.started
-            && ts.saturating_sub(slot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
+        let prev_ts = slot.hot.deriv.last_ts_ms();
+        if slot.hot.started
+            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
         {
             slot.layers.reset(&p.layers);
             stats.resets += 1;
         }
-        slot.started = true;
-        let e = slot.deriv.update(&p.deriv, t.price, ts);
-        let k = slot.kalman.update(&p.kalman, x, ts, p.deriv.reset_gap_s);
+        slot.hot.started = true;
+        let e = slot.hot.deriv.update(&p.deriv, t.price, ts);
+        let k = slot
+            .hot
+            .kalman
+            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
         slot.layers
             .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
-        slot.last_price = t.price;
+        slot.hot.last_price = t.price;
 
         let sp = &p.signal;
         let (v, a, v_band, a_band) = match sp.source {
@@ -279,15 +291,15 @@ impl Engine {
         };
 
         if !e.ready || k.steps < 2 {
-            slot.steps_seen = 0;
+            slot.hot.steps_seen = 0;
             st.layers = slot.layers.idle_report(&p.layers);
             *last = st;
             return None;
         }
         if ts > prev_ts {
-            slot.steps_seen = slot.steps_seen.saturating_add(1);
+            slot.hot.steps_seen = slot.hot.steps_seen.saturating_add(1);
         }
-        if slot.steps_seen < p.warmup_steps {
+        if slot.hot.steps_seen < p.warmup_steps {
             st.layers = slot.layers.idle_report(&p.layers);
             *last = st;
             return None;
@@ -295,7 +307,7 @@ impl Engine {
         st.warm = true;
         let case = st.case;
         stats.cases[case.index()] += 1;
-        let held = direction(slot.working);
+        let held = direction(slot.hot.working);
         let action = p.actions.of(case);
         let entry_side: i8 = match action {
             Action::Buy => 1,
@@ -358,14 +370,14 @@ impl Engine {
                 }
             }
         }
-        if slot.last_order_ms != 0 && ts < slot.last_order_ms + p.cooldown_ms {
+        if slot.hot.last_order_ms != 0 && ts < slot.hot.last_order_ms + p.cooldown_ms {
             stats.blocked_cooldown += 1;
             st.gate = Gate::Cooldown;
             *last = st;
             return None;
         }
         let inst = &slot.instrument;
-        let close = slot.working.abs();
+        let close = slot.hot.working.abs();
         let open = if target == 0 {
             Decimal::ZERO
         } else {
@@ -379,9 +391,9 @@ impl Engine {
             *last = st;
             return None;
         }
-        slot.last_order_ms = ts;
+        slot.hot.last_order_ms = ts;
         let side = if target > held { Side::Buy } else { Side::Sell };
-        slot.working += signed(side, qty);
+        slot.hot.working += signed(side, qty);
         let client_seq = *next_seq;
         *next_seq += 1;
         stats.intents += 1;
@@ -429,7 +441,7 @@ impl Engine {
                 self.stats.fills += 1;
             }
             ReportStatus::Rejected(_) => {
-                slot.working -= signed(r.side, r.qty);
+                slot.hot.working -= signed(r.side, r.qty);
                 self.stats.rejects += 1;
             }
         }
@@ -447,18 +459,18 @@ impl Engine {
 
     /// The working position (filled + in flight) of symbol index `i`.
     pub fn working(&self, i: usize) -> Decimal {
-        self.slots.get(i).map_or(Decimal::ZERO, |s| s.working)
+        self.slots.get(i).map_or(Decimal::ZERO, |s| s.hot.working)
     }
 
     /// Last trade price seen for symbol index `i` (0 before any).
     pub fn last_price(&self, i: usize) -> f64 {
-        self.slots.get(i).map_or(0.0, |s| s.last_price)
+        self.slots.get(i).map_or(0.0, |s| s.hot.last_price)
     }
 
     /// Unrealized PnL of symbol `i` at its last trade price (quote currency, for display).
     pub fn unrealized(&self, i: usize) -> f64 {
         self.slots.get(i).map_or(0.0, |s| {
-            let mark = s.instrument.price_on_tick(s.last_price);
+            let mark = s.instrument.price_on_tick(s.hot.last_price);
             s.position.unrealized(mark).to_f64().unwrap_or(0.0)
         })
     }
@@ -642,5 +654,29 @@ mod tests {
         let mut t = tick(0, 100.0);
         t.symbol = SymbolId(5);
         assert!(e.on_tick(&t).is_none());
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// PERFORMANCE.md budgets: hot state ≤ 256 B per symbol, everything with the layer windows
+    /// ≤ 4 KiB. (Sizes, not timings.)
+    #[test]
+    fn per_symbol_state_fits_its_budgets() {
+        assert!(size_of::<Hot>() <= 256, "hot {}", size_of::<Hot>());
+        assert!(size_of::<Slot>() <= 4096, "slot {}", size_of::<Slot>());
+        eprintln!(
+            "per-symbol state: hot {} B (Kalman {}, derivatives {}), + instrument {} + position {}, layers {} B, slot {} B",
+            size_of::<Hot>(),
+            size_of::<Kalman>(),
+            size_of::<Derivatives>(),
+            size_of::<Instrument>(),
+            size_of::<Position>(),
+            size_of::<LayerState>(),
+            size_of::<Slot>()
+        );
     }
 }
