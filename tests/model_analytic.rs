@@ -130,11 +130,14 @@ fn case_at_end(secs: f64, f: impl Fn(f64) -> f64) -> (Case, Engine) {
     (e.last_state().case, e)
 }
 
+/// `ln p` as a function of time in seconds.
+type Path = Box<dyn Fn(f64) -> f64>;
+
 #[test]
 fn every_matrix_case_is_reached_by_its_synthetic_path() {
     let x0 = 100f64.ln();
     let k = 1e-5; // 1/s²
-    let paths: [(Case, f64, Box<dyn Fn(f64) -> f64>); 6] = [
+    let paths: [(Case, f64, Path); 6] = [
         (
             Case::AcceleratingUp,
             120.0,

@@ -59,8 +59,8 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
             .saturating_add(steps.min(u32::MAX as u64) as u32);
         self.sums = [0.0; K];
         for v in &self.vals {
-            for k in 0..K {
-                self.sums[k] += v[k];
+            for (sum, x) in self.sums.iter_mut().zip(v) {
+                *sum += x;
             }
         }
         steps

@@ -56,7 +56,7 @@ impl OuParams {
                 self.forgetting
             ));
         }
-        if !(self.max_half_life_s > 0.0) {
+        if self.max_half_life_s.is_nan() || self.max_half_life_s <= 0.0 {
             return Err(format!(
                 "layers.ou.max_half_life_s: must be > 0, got {}",
                 self.max_half_life_s
