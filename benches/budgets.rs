@@ -56,7 +56,7 @@ use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
-use calculus_trader::runtime::{fused, strategy_params, AllowedCores, Shutdown};
+use calculus_trader::runtime::{fused, AllowedCores, Shutdown};
 use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
 use calculus_trader::telemetry::{
@@ -172,7 +172,7 @@ impl Setup {
         let mut cfg = self.cfg.clone();
         cfg.model.tau_s = 0.0;
         cfg.strategy.cooldown_ms = 0;
-        strategy_params(&cfg)
+        StrategyParams::from_config(&cfg)
     }
 
     /// Venue-time span of the ticks plus one second: the shift applied per replay cycle.

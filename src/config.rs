@@ -35,6 +35,18 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[kalman]`: the Kalman filter (defaults when absent).
+    #[serde(default)]
+    pub kalman: crate::model::KalmanParams,
+    /// `[signal]`: derivative source and entry thresholds (defaults when absent).
+    #[serde(default)]
+    pub signal: crate::strategy::SignalParams,
+    /// `[layers]`: confirmation layers (defaults when absent).
+    #[serde(default)]
+    pub layers: crate::model::layers::LayersConfig,
+    /// `[indicators]`: classic indicators on time bars (defaults when absent).
+    #[serde(default)]
+    pub indicators: crate::model::indicators::IndicatorParams,
 }
 
 /// `[run]`.
@@ -374,6 +386,10 @@ impl Config {
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
+        self.kalman.validate().map_err(ConfigError)?;
+        self.signal.validate().map_err(ConfigError)?;
+        self.layers.validate().map_err(ConfigError)?;
+        self.indicators.validate().map_err(ConfigError)?;
         Ok(())
     }
 

@@ -44,6 +44,20 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Run the models over a trade file and write one CSV row of model state per tick.
+    Analyze {
+        /// Trades: recorded frames (`<ts> <json>`, .gz or plain), a trade CSV, or `timestamp_ms,price`.
+        file: PathBuf,
+        /// Symbol to export (needed when the file holds several).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+        /// Config file (default: config/default.toml, or the copy built into the binary).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -189,6 +203,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Hist(args)) => hist(&args),
         Some(Command::CheckHost { config, apply }) => check_host(config, apply),
+        Some(Command::Analyze {
+            file,
+            symbol,
+            out,
+            config,
+        }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
+            .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
         None => run(&cli.run),
     };

@@ -20,8 +20,6 @@ use crate::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVe
 use crate::feed::binance::subscribe_trades;
 use crate::feed::ws::WsClient;
 use crate::feed::SymbolTable;
-use crate::model::DerivParams;
-use crate::risk::Sizing;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{
@@ -191,7 +189,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     feed.send_text(&subscribe_trades(&symbols, 1))
         .map_err(|e| e.to_string())?;
 
-    let params = strategy_params(cfg);
+    let params = StrategyParams::from_config(cfg);
     let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
     let run_id = run_id(topology.name());
     let builder = BinanceOrderBuilder::new(
@@ -309,27 +307,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         engine,
         symbols,
     })
-}
-
-/// The strategy parameters of `[model]`, `[strategy]` and `[risk]` in `cfg`.
-pub fn strategy_params(cfg: &Config) -> StrategyParams {
-    StrategyParams {
-        deriv: DerivParams {
-            lambda: cfg.model.lambda,
-            tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
-            reset_gap_s: cfg.model.reset_gap_s,
-        },
-        v_band: cfg.strategy.v_band,
-        a_band: cfg.strategy.a_band,
-        warmup_steps: cfg.strategy.warmup_steps,
-        cooldown_ms: cfg.strategy.cooldown_ms,
-        actions: cfg.case_actions(),
-        sizing: Sizing {
-            order_notional: cfg.risk.order_notional,
-            balance: cfg.risk.balance,
-            max_leverage: cfg.risk.max_leverage,
-        },
-    }
 }
 
 /// Pins the calling (main) thread, and so every cold thread it spawns later (they inherit its

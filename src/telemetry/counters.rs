@@ -107,6 +107,26 @@ counters! {
     ExitStopLoss => "exit_stop_loss",
     /// Emergency stops triggered (manual or by drawdown).
     EmergencyStops => "emergency_stops",
+    /// Entry signals blocked by compute: SNR below `signal.snr_min`.
+    BlockedSnr => "blocked_snr",
+    /// Entry signals blocked by compute: confidence below `signal.confidence_min`.
+    BlockedConfidence => "blocked_confidence",
+    /// Entry signals vetoed by the OU mean-reversion layer.
+    BlockedOu => "blocked_ou",
+    /// Entry signals vetoed by the drift-predictor layer.
+    BlockedDrift => "blocked_drift",
+    /// Entry signals vetoed by the order-flow layer.
+    BlockedFlow => "blocked_flow",
+    /// Entry signals vetoed by the cross-asset layer.
+    BlockedCross => "blocked_cross",
+    /// Entry signals vetoed by the regime layer.
+    BlockedRegime => "blocked_regime",
+    /// Entry signals vetoed by the take-profit-first layer.
+    BlockedTpFirst => "blocked_tp_first",
+    /// Entry signals vetoed by the indicator composite.
+    BlockedIndicators => "blocked_indicators",
+    /// Per-symbol model resets after a gap longer than `model.reset_gap_s`.
+    ModelResets => "model_resets",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into
