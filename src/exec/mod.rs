@@ -8,6 +8,7 @@ pub mod order_request;
 pub mod paper;
 pub mod report;
 pub mod sign;
+pub mod specs;
 pub mod venue_api;
 pub mod venue_error;
 
