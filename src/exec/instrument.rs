@@ -138,8 +138,53 @@ pub fn ceil_to(x: Decimal, inc: Decimal) -> Decimal {
     to_increment(x, inc, true)
 }
 
+/// 10^k for k in 0..=18.
+const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut k = 1;
+    while k < 19 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+#[inline]
+fn div_round(m: i64, d: i64, up: bool) -> Option<i64> {
+    if up {
+        Some(-(m.checked_neg()?.div_euclid(d)))
+    } else {
+        Some(m.div_euclid(d))
+    }
+}
+
 #[inline]
 fn to_increment(x: Decimal, inc: Decimal, up: bool) -> Decimal {
+    let s = inc.scale();
+    let sx = x.scale();
+    // Fast path: both mantissas fit in i64 (every real price/quantity does).
+    if let (Ok(m), Ok(im)) = (i64::try_from(x.mantissa()), i64::try_from(inc.mantissa())) {
+        if im > 0 {
+            // m at inc's scale: divide (rounding in the wanted direction) or multiply exactly.
+            let at_s = if sx > s {
+                POW10
+                    .get((sx - s) as usize)
+                    .and_then(|&p| div_round(m, p, up))
+            } else {
+                POW10.get((s - sx) as usize).and_then(|&p| m.checked_mul(p))
+            };
+            if let Some(q) = at_s.and_then(|v| div_round(v, im, up)) {
+                if let Some(r) = q.checked_mul(im) {
+                    return Decimal::new(r, s);
+                }
+            }
+        }
+    }
+    to_increment_wide(x, inc, up)
+}
+
+#[cold]
+fn to_increment_wide(x: Decimal, inc: Decimal, up: bool) -> Decimal {
     let s = inc.scale();
     let mut y = if x.scale() > s {
         let strategy = if up {
@@ -154,11 +199,8 @@ fn to_increment(x: Decimal, inc: Decimal, up: bool) -> Decimal {
     y.rescale(s);
     let m = y.mantissa();
     let im = inc.mantissa();
-    if im <= 0 || y.scale() != s {
-        // Non-positive increment, or a value too large to carry inc's scale: leave it alone.
-        return y;
-    }
-    if im == 1 {
+    if im <= 0 || y.scale() != s || im == 1 {
+        // Non-positive increment, a value too large to carry inc's scale, or nothing to do.
         return y;
     }
     let q = if up {
@@ -367,6 +409,55 @@ mod tests {
         assert_eq!(floor_to(d("1234"), d("100")).to_string(), "1200");
         assert_eq!(ceil_to(d("1201"), d("100")).to_string(), "1300");
         assert_eq!(floor_to(d("0.00049"), d("0.0005")).to_string(), "0.0000");
+        // Negative values floor/ceil the right way; huge values take the wide path.
+        assert_eq!(floor_to(d("-1.25"), d("0.1")).to_string(), "-1.3");
+        assert_eq!(ceil_to(d("-1.25"), d("0.1")).to_string(), "-1.2");
+        let big = d("79228162514264337593543950.335");
+        assert_eq!(
+            floor_to(big, d("0.01")).to_string(),
+            "79228162514264337593543950.33"
+        );
+        assert_eq!(
+            ceil_to(big, d("0.5")).to_string(),
+            "79228162514264337593543950.5"
+        );
+        assert_eq!(
+            floor_to(d("123456789.123456789123"), d("0.001")).to_string(),
+            "123456789.123"
+        );
+    }
+
+    #[test]
+    fn fast_integer_path_agrees_with_decimal_rounding() {
+        // Deterministic LCG over prices/quantities of every scale and several increments.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        let incs = [
+            "0.10", "0.001", "0.5", "100", "0.0001", "0.010", "1", "0.25",
+        ];
+        for _ in 0..20_000 {
+            let m = (next() % 10_000_000_000_000) as i64 - 1_000_000_000_000;
+            let x = Decimal::new(m, (next() % 12) as u32);
+            let inc = d(incs[(next() % incs.len() as u64) as usize]);
+            for up in [false, true] {
+                let fast = to_increment(x, inc, up);
+                let wide = to_increment_wide(x, inc, up);
+                assert_eq!(fast, wide, "{x} to {inc} up={up}");
+                assert_eq!(fast.scale(), inc.scale(), "{x} to {inc}");
+                // The result is on the increment and within one increment, on the right side.
+                assert!((fast % inc).is_zero());
+                if up {
+                    assert!(fast >= x && fast - x < inc);
+                } else {
+                    assert!(fast <= x && x - fast < inc);
+                }
+            }
+        }
     }
 
     #[test]
