@@ -167,6 +167,20 @@ fn percentiles() {
         "{:<22} {:>6} {:>6} {:>7} {:>7}",
         "case", "p50", "p99", "p99.9", "max"
     );
+    let mut empty = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
+    for _ in 0..200_000 {
+        let t0 = clock.raw();
+        let t1 = clock.raw();
+        let _ = empty.record(clock.delta_as_nanos(t0, t1).max(1));
+    }
+    println!(
+        "{:<22} {:>6} {:>6} {:>7} {:>7}",
+        "(timer overhead)",
+        empty.value_at_quantile(0.5),
+        empty.value_at_quantile(0.99),
+        empty.value_at_quantile(0.999),
+        empty.max()
+    );
     for (name, os, f) in cases() {
         let mut b = builders();
         let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
