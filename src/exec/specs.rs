@@ -519,6 +519,18 @@ mod tests {
     }
 
     #[test]
+    fn config_section_rejects_unknown_keys_and_keeps_defaults() {
+        let c: SpecsConfig = toml::from_str("source = \"venue\"").unwrap();
+        assert_eq!(c.source, SpecSource::Venue);
+        assert_eq!(c.timeout_s, 10.0);
+        let e = toml::from_str::<SpecsConfig>("sorce = \"venue\"").unwrap_err();
+        assert!(e.to_string().contains("sorce"), "{e}");
+        let full = crate::config::Config::parse(crate::config::DEFAULT_TOML).unwrap();
+        assert_eq!(full.venue.specs.source, SpecSource::Bundled);
+        assert!(!full.venue.live, "--live is never set from a file");
+    }
+
+    #[test]
     fn cache_path_and_url_defaults() {
         let c = SpecsConfig::default();
         assert_eq!(
