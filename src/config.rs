@@ -91,6 +91,13 @@ pub struct VenueConfig {
     pub symbols: Vec<String>,
     /// Instrument spec table (tick size, step, minimums).
     pub instruments: PathBuf,
+    /// `[venue.specs]`: fetch instrument specs from the venue at start-up (optional section).
+    #[serde(default)]
+    pub specs: crate::exec::specs::SpecsConfig,
+    /// Set only by the `--live` command-line flag (never from a file): real order endpoints
+    /// are refused without it.
+    #[serde(skip)]
+    pub live: bool,
 }
 
 /// `[replay]`.
@@ -313,6 +320,10 @@ impl Config {
             }
         }
         crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
+        self.venue
+            .specs
+            .validate()
+            .map_err(|e| bad("venue.specs", e))?;
         if self.replay.files.is_empty() && self.venue.ws_url == "embedded" {
             return Err(bad(
                 "replay.files",

@@ -96,6 +96,11 @@ struct RunArgs {
     /// No per-second status lines.
     #[arg(long, short)]
     quiet: bool,
+    /// Allow real (non-loopback) order endpoints. Without it only paper trading, the embedded
+    /// exchange and loopback peers run; with it, real endpoints also need API keys
+    /// (BYBIT_API_KEY/BYBIT_API_SECRET, BINANCE_API_KEY/BINANCE_API_SECRET or a 0600 key file).
+    #[arg(long)]
+    live: bool,
 }
 
 fn load_config(args: &RunArgs) -> Result<Config, String> {
@@ -123,6 +128,7 @@ fn load_config(args: &RunArgs) -> Result<Config, String> {
     if let Some(d) = &args.dump_dir {
         cfg.run.dump_dir = d.clone();
     }
+    cfg.venue.live = args.live;
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
