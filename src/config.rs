@@ -35,6 +35,9 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[validation]`: stateful market-data checks (optional section).
+    #[serde(default)]
+    pub validation: crate::feed::ValidationConfig,
 }
 
 /// `[run]`.
@@ -358,6 +361,7 @@ impl Config {
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
+        self.validation.check().map_err(ConfigError)?;
         Ok(())
     }
 

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
-use calculus_trader::feed::SymbolTable;
+use calculus_trader::feed::binance::BinanceParser;
+use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::Sizing;
 use calculus_trader::sim::Recording;
@@ -123,7 +123,13 @@ fn hot_path_allocates_nothing_after_warm_up() {
         let mut orders = 0u64;
         for (k, buf) in bufs[range].iter_mut().enumerate() {
             let t0 = clock.now_ns();
-            if let Ok(BinanceEvent::Trade(mut t)) = parser.parse(buf, &symbols) {
+            let mut trade = None;
+            let _ = parser.parse(buf, &symbols, |ev| {
+                if let MarketEvent::Trade(t) = ev {
+                    trade = Some(t);
+                }
+            });
+            if let Some(mut t) = trade {
                 t.recv_ns = t0;
                 t.parsed_ns = clock.now_ns();
                 let h = publisher.hists();
