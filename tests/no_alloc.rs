@@ -165,3 +165,70 @@ fn hot_path_allocates_nothing_after_warm_up() {
     );
     assert_eq!(allocations, 0, "hot path allocated {allocations} times");
 }
+
+#[test]
+fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
+    use calculus_trader::feed::{ValidationConfig, Validator, VenueParser};
+    use std::io::BufRead;
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let gz = std::fs::File::open(
+        root.join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
+    )
+    .unwrap();
+    let mut bybit: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(gz))
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    bybit.extend(
+        std::fs::read_to_string(
+            root.join("tests/fixtures/bybit/bybit_v5_linear_orderbook1_2025-06-13.jsonl"),
+        )
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.replace("BANDUSDT", "BTCUSDT")
+                .replace("RADUSDT", "ETHUSDT")
+        }),
+    );
+    let rec =
+        Recording::load(&[root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
+            .unwrap();
+    let mut binance: Vec<String> = rec
+        .frames
+        .iter()
+        .take(20_000)
+        .map(|f| f.text.clone())
+        .collect();
+    binance.push(
+        std::fs::read_to_string(
+            root.join("tests/fixtures/binance/ws_combined_aggtrade_real_2021.json"),
+        )
+        .unwrap()
+        .replace("AKROUSDT", "BTCUSDT"),
+    );
+    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+    for (venue, frames, min_events) in [("bybit", &bybit, 400), ("binance", &binance, 10_000)] {
+        let mut parser = VenueParser::for_venue(venue, &symbols).unwrap();
+        let mut validator = Validator::new(ValidationConfig::default(), symbols.len());
+        let mut run = |bufs: &mut Vec<Vec<u8>>| {
+            let mut events = 0u64;
+            for b in bufs.iter_mut() {
+                let _ = parser.parse(b, &symbols, |ev| {
+                    let _ = validator.check(&ev, 1_786_400_000_000);
+                    events += 1;
+                });
+            }
+            events
+        };
+        let mut warm: Vec<Vec<u8>> = frames.iter().map(|f| f.clone().into_bytes()).collect();
+        run(&mut warm);
+        let mut bufs: Vec<Vec<u8>> = frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let (events, allocations) = counted(|| run(&mut bufs));
+        assert!(events > min_events, "{venue}: {events} events");
+        assert_eq!(
+            allocations, 0,
+            "{venue} parser allocated {allocations} times"
+        );
+    }
+}
