@@ -269,20 +269,33 @@ fn trade(n: &[Node<'_>], at: usize, symbols: &SymbolTable) -> Result<Tick, Parse
     })
 }
 
-/// Bybit trade id (`"i"`) → `u64`: the number itself for an all-digit id (spot), else the
-/// FNV-1a 64-bit hash of its bytes (linear ids are UUIDs). Equal ids give equal results, so
-/// duplicates stay detectable; distinct UUIDs collide with probability ~2^-64.
+/// Bybit trade id (`"i"`) → `u64`: the number itself for an all-digit id (spot); otherwise
+/// (linear ids are UUIDs) a 64-bit hash: the bytes in 8-byte little-endian words `w_k`
+/// (zero-padded), `h_0 = len`, `h_{k+1} = m((h_k ⊕ w_k)·φ)` with `m(x) = x ⊕ (x ≫ 32)` and
+/// φ = 0x9E3779B97F4A7C15, finished by `h ⊕ (h ≫ 29)`. Equal ids give equal results, so
+/// duplicates stay detectable; distinct ids collide with probability ~2^-64.
 #[inline]
 pub fn trade_id_hash(id: &str) -> u64 {
     if let Some(v) = digits_u64(id) {
         return v;
     }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in id.as_bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
+    let b = id.as_bytes();
+    let mut h = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h ^ w).wrapping_mul(PHI);
+        h ^= h >> 32;
     }
-    h
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = (h ^ u64::from_le_bytes(last)).wrapping_mul(PHI);
+        h ^= h >> 32;
+    }
+    h ^ (h >> 29)
 }
 
 /// A price or size string that may be empty (`""` = not available on Bybit).
@@ -573,9 +586,12 @@ mod tests {
     #[test]
     fn trade_ids_hash_stably_and_digits_stay_numbers() {
         assert_eq!(trade_id_hash("2290000000061666327"), 2290000000061666327);
-        // FNV-1a reference values: "" → offset basis, "a" → 0xaf63dc4c8601ec8c.
-        assert_eq!(trade_id_hash(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(trade_id_hash("a"), 0xaf63_dc4c_8601_ec8c);
+        let a = trade_id_hash("a9188a0a-82bc-50de-be60-03eedbe3cdd7");
+        assert_eq!(a, trade_id_hash("a9188a0a-82bc-50de-be60-03eedbe3cdd7"));
+        // One character apart, and a length-only difference, hash apart.
+        assert_ne!(a, trade_id_hash("a9188a0a-82bc-50de-be60-03eedbe3cdd8"));
+        assert_ne!(trade_id_hash("x"), trade_id_hash("x\0"));
+        assert_ne!(trade_id_hash("abcdefgh"), trade_id_hash("abcdefgh\0"));
     }
 
     #[test]

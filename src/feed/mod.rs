@@ -3,6 +3,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod event;
+pub mod fast;
 pub mod symbols;
 pub mod tape;
 pub mod tick;

@@ -39,6 +39,7 @@ impl VenueParser {
     }
 
     /// Parses one frame in place, calling `on` for every trade or quote it carries.
+    /// Equal to the venue parser's own `parse` for every input.
     #[inline]
     pub fn parse<F: FnMut(MarketEvent)>(
         &mut self,
@@ -46,9 +47,11 @@ impl VenueParser {
         symbols: &SymbolTable,
         on: F,
     ) -> Result<Control, ParseError> {
+        // The specialised extractors answer the hottest messages and hand everything else to
+        // the general parser, with the same result (see `feed::fast`).
         match self {
-            VenueParser::Binance(p) => p.parse(frame, symbols, on),
-            VenueParser::Bybit(p) => p.parse(frame, symbols, on),
+            VenueParser::Binance(p) => super::fast::parse_binance(p, frame, symbols, on).0,
+            VenueParser::Bybit(p) => super::fast::parse_bybit(p, frame, symbols, on).0,
         }
     }
 
