@@ -276,11 +276,16 @@ fn trade(n: &[Node<'_>], at: usize, symbols: &SymbolTable) -> Result<Tick, Parse
 /// duplicates stay detectable; distinct ids collide with probability ~2^-64.
 #[inline]
 pub fn trade_id_hash(id: &str) -> u64 {
-    if let Some(v) = digits_u64(id) {
+    trade_id_hash_bytes(id.as_bytes())
+}
+
+/// [`trade_id_hash`] of the bytes of the id.
+#[inline]
+pub fn trade_id_hash_bytes(b: &[u8]) -> u64 {
+    if let Some(v) = super::tape::digits_u64_bytes(b) {
         return v;
     }
     const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
-    let b = id.as_bytes();
     let mut h = b.len() as u64;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {

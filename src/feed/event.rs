@@ -156,7 +156,12 @@ impl std::error::Error for ParseError {}
 /// Anything else (exponents, signs, long inputs) goes to `str::parse`.
 #[inline]
 pub fn parse_decimal(s: &str, key: &'static str) -> Result<f64, ParseError> {
-    let b = s.as_bytes();
+    parse_decimal_bytes(s.as_bytes(), key)
+}
+
+/// [`parse_decimal`] of the bytes of a JSON string (non-UTF-8 input is a bad number).
+#[inline]
+pub fn parse_decimal_bytes(b: &[u8], key: &'static str) -> Result<f64, ParseError> {
     let mut m: u64 = 0;
     let mut digits = 0u32;
     let mut frac: Option<u32> = None;
@@ -183,6 +188,7 @@ pub fn parse_decimal(s: &str, key: &'static str) -> Result<f64, ParseError> {
     if ok && digits > 0 && digits <= 19 && m < (1u64 << 53) && k <= 22 {
         return Ok(m as f64 / POW10[k as usize]);
     }
+    let s = std::str::from_utf8(b).map_err(|_| ParseError::BadNumber(key))?;
     let v: f64 = s.parse().map_err(|_| ParseError::BadNumber(key))?;
     if v.is_finite() {
         Ok(v)
@@ -200,7 +206,13 @@ const POW10: [f64; 23] = [
 /// [`parse_decimal`] that also rejects values ≤ 0 (prices, sizes).
 #[inline]
 pub fn positive_decimal(s: &str, key: &'static str) -> Result<f64, ParseError> {
-    let v = parse_decimal(s, key)?;
+    positive_decimal_bytes(s.as_bytes(), key)
+}
+
+/// [`positive_decimal`] of the bytes of a JSON string.
+#[inline]
+pub fn positive_decimal_bytes(b: &[u8], key: &'static str) -> Result<f64, ParseError> {
+    let v = parse_decimal_bytes(b, key)?;
     if v > 0.0 {
         Ok(v)
     } else {

@@ -12,8 +12,8 @@
 //! real recordings and mutations of them.
 
 use super::binance::BinanceParser;
-use super::bybit::{trade_id_hash, BybitParser};
-use super::event::{positive_decimal, Control, MarketEvent, ParseError, UpdateKind};
+use super::bybit::{trade_id_hash_bytes, BybitParser};
+use super::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
 use super::symbols::SymbolTable;
 use super::tick::{Side, Tick};
 
@@ -32,7 +32,7 @@ pub struct FastPath {
 /// A scalar JSON value of the strict subset.
 #[derive(Clone, Copy, PartialEq)]
 enum Scalar<'a> {
-    Str(&'a str),
+    Str(&'a [u8]),
     Uint(u64),
     Bool(bool),
 }
@@ -59,19 +59,24 @@ impl<'a> Cur<'a> {
         (self.b.get(self.i..end)? == s).then(|| self.i = end)
     }
 
-    /// A string of printable ASCII without escapes.
+    /// The bytes of a string of printable ASCII without escapes.
     #[inline(always)]
-    fn string(&mut self) -> Option<&'a str> {
+    fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
+        let mut bad = false;
         loop {
-            match *self.b.get(self.i)? {
-                b'"' => break,
-                b'\\' | 0..=0x1f | 0x80..=0xff => return None,
-                _ => self.i += 1,
+            let c = *self.b.get(self.i)?;
+            if c == b'"' {
+                break;
             }
+            bad |= c == b'\\' || !(0x20..0x80).contains(&c);
+            self.i += 1;
         }
-        let s = std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        if bad {
+            return None;
+        }
+        let s = &self.b[start..self.i];
         self.i += 1;
         Some(s)
     }
@@ -105,7 +110,7 @@ impl<'a> Cur<'a> {
 
     /// `{"k":scalar,...}`, calling `f` per member; `f` returning `None` aborts.
     #[inline(always)]
-    fn flat_object(&mut self, mut f: impl FnMut(&'a str, Scalar<'a>) -> Option<()>) -> Option<()> {
+    fn flat_object(&mut self, mut f: impl FnMut(&'a [u8], Scalar<'a>) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
         if self.eat(b'}').is_some() {
             return Some(());
@@ -128,7 +133,7 @@ impl<'a> Cur<'a> {
 }
 
 #[inline(always)]
-fn s<'a>(v: Scalar<'a>) -> Option<&'a str> {
+fn s<'a>(v: Scalar<'a>) -> Option<&'a [u8]> {
     match v {
         Scalar::Str(s) => Some(s),
         _ => None,
@@ -140,7 +145,7 @@ fn u(v: Scalar<'_>) -> Option<u64> {
     match v {
         Scalar::Uint(n) => Some(n),
         // The general parser also reads an all-digit string as a number.
-        Scalar::Str(s) => super::tape::digits_u64(s),
+        Scalar::Str(s) => super::tape::digits_u64_bytes(s),
         Scalar::Bool(_) => None,
     }
 }
@@ -159,17 +164,17 @@ pub fn binance_trade(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
         (None, None, None, None, None, None, None, None);
     c.flat_object(|k, v| {
         match k {
-            "e" => kind = Some(s(v)),
-            "T" => ts = Some(u(v)),
-            "s" => sym = Some(s(v)),
-            "t" => t = Some(u(v)),
-            "a" => a = Some(v),
-            "p" => p = Some(s(v)),
-            "q" => q = Some(s(v)),
-            "m" => m = Some(v),
+            b"e" => kind = Some(s(v)),
+            b"T" => ts = Some(u(v)),
+            b"s" => sym = Some(s(v)),
+            b"t" => t = Some(u(v)),
+            b"a" => a = Some(v),
+            b"p" => p = Some(s(v)),
+            b"q" => q = Some(s(v)),
+            b"m" => m = Some(v),
             // Keys of trade/aggTrade the general parser ignores. Any other key (`code`,
             // `error`, `data`, ... in a raw frame) could change the general classification.
-            "E" | "X" | "f" | "l" | "M" => {}
+            b"E" | b"X" | b"f" | b"l" | b"M" => {}
             _ => return None,
         }
         Some(())
@@ -181,16 +186,16 @@ pub fn binance_trade(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
         return None;
     }
     let trade_id = match kind?? {
-        "trade" => t??,
-        "aggTrade" => match a? {
+        b"trade" => t??,
+        b"aggTrade" => match a? {
             Scalar::Str(_) => return None,
             v => u(v)?,
         },
         _ => return None,
     };
-    let symbol = symbols.lookup(sym??)?;
-    let price = positive_decimal(p??, "p").ok()?;
-    let qty = positive_decimal(q??, "q").ok()?;
+    let symbol = symbols.lookup_bytes(sym??)?;
+    let price = positive_decimal_bytes(p??, "p").ok()?;
+    let qty = positive_decimal_bytes(q??, "q").ok()?;
     let maker = match m? {
         Scalar::Bool(b) => b,
         _ => return None,
@@ -222,12 +227,12 @@ pub fn bybit_trades(
         let k = c.string()?;
         c.eat(b':')?;
         match k {
-            "topic" => topic_ok = c.string()?.starts_with("publicTrade."),
-            "type" => snapshot = c.string()? == "snapshot",
-            "ts" => {
+            b"topic" => topic_ok = c.string()?.starts_with(b"publicTrade."),
+            b"type" => snapshot = c.string()? == b"snapshot",
+            b"ts" => {
                 c.uint()?;
             }
-            "data" => {
+            b"data" => {
                 if seen_data {
                     return None;
                 }
@@ -268,22 +273,22 @@ fn bybit_trade(c: &mut Cur<'_>, symbols: &SymbolTable) -> Option<Tick> {
     let (mut ts, mut sym, mut side, mut v, mut p, mut id) = (None, None, None, None, None, None);
     c.flat_object(|k, val| {
         match k {
-            "T" => ts = Some(u(val)),
-            "s" => sym = Some(s(val)),
-            "S" => side = Some(s(val)),
-            "v" => v = Some(s(val)),
-            "p" => p = Some(s(val)),
-            "i" => id = Some(s(val)),
+            b"T" => ts = Some(u(val)),
+            b"s" => sym = Some(s(val)),
+            b"S" => side = Some(s(val)),
+            b"v" => v = Some(s(val)),
+            b"p" => p = Some(s(val)),
+            b"i" => id = Some(s(val)),
             _ => {}
         }
         Some(())
     })?;
-    let symbol = symbols.lookup(sym??)?;
-    let price = positive_decimal(p??, "p").ok()?;
-    let qty = positive_decimal(v??, "v").ok()?;
+    let symbol = symbols.lookup_bytes(sym??)?;
+    let price = positive_decimal_bytes(p??, "p").ok()?;
+    let qty = positive_decimal_bytes(v??, "v").ok()?;
     let side = match side?? {
-        "Buy" => Side::Buy,
-        "Sell" => Side::Sell,
+        b"Buy" => Side::Buy,
+        b"Sell" => Side::Sell,
         _ => return None,
     };
     Some(Tick {
@@ -292,7 +297,7 @@ fn bybit_trade(c: &mut Cur<'_>, symbols: &SymbolTable) -> Option<Tick> {
         price,
         qty,
         exch_ts_ms: ts??,
-        trade_id: trade_id_hash(id??),
+        trade_id: trade_id_hash_bytes(id??),
         recv_ns: 0,
         parsed_ns: 0,
     })

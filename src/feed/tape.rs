@@ -171,7 +171,12 @@ pub fn as_bool(nodes: &[Node<'_>], i: usize) -> Option<bool> {
 /// `s` as a u64 if it is 1..=19 ASCII digits.
 #[inline]
 pub fn digits_u64(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
+    digits_u64_bytes(s.as_bytes())
+}
+
+/// [`digits_u64`] of bytes.
+#[inline]
+pub fn digits_u64_bytes(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 19 {
         return None;
     }
