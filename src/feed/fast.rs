@@ -33,7 +33,8 @@ pub struct FastPath {
 #[derive(Clone, Copy, PartialEq)]
 enum Scalar<'a> {
     Str(&'a [u8]),
-    Uint(u64),
+    /// The digits; converted only when the field is used.
+    Uint(&'a [u8]),
     Bool(bool),
 }
 
@@ -64,6 +65,30 @@ impl<'a> Cur<'a> {
     fn string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
         let start = self.i;
+        // Eight bytes at a time: find the closing quote and any byte that is not printable
+        // ASCII or is a backslash before it.
+        while let Some(w) = self.b.get(self.i..self.i + 8) {
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let quote = zero_bytes(w ^ (ONES * b'"' as u64));
+            let bad = zero_bytes(w ^ (ONES * b'\\' as u64))
+                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+                | (w & HIGH);
+            if quote != 0 {
+                // Bits below the first quote byte; a false hit above a true one is harmless.
+                let below = (quote & quote.wrapping_neg()) - 1;
+                if bad & below != 0 {
+                    return None;
+                }
+                self.i += (quote.trailing_zeros() / 8) as usize;
+                let s = &self.b[start..self.i];
+                self.i += 1;
+                return Some(s);
+            }
+            if bad != 0 {
+                return None;
+            }
+            self.i += 8;
+        }
         let mut bad = false;
         loop {
             let c = *self.b.get(self.i)?;
@@ -81,20 +106,19 @@ impl<'a> Cur<'a> {
         Some(s)
     }
 
-    /// An unsigned integer in JSON's grammar (no leading zeros) that fits 19 digits.
+    /// The digits of an unsigned integer in JSON's grammar (no leading zeros) of at most 19
+    /// digits (so it fits a `u64`).
     #[inline(always)]
-    fn uint(&mut self) -> Option<u64> {
+    fn uint(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        let mut v = 0u64;
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            v = v.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+        while let Some(b'0'..=b'9') = self.peek() {
             self.i += 1;
         }
         let n = self.i - start;
         let leading_zero = n > 1 && self.b[start] == b'0';
         // A fraction or exponent makes it a float: not in the subset.
         let more = matches!(self.peek(), Some(b'.' | b'e' | b'E'));
-        (n > 0 && n <= 19 && !leading_zero && !more).then_some(v)
+        (n > 0 && n <= 19 && !leading_zero && !more).then(|| &self.b[start..self.i])
     }
 
     #[inline(always)]
@@ -132,6 +156,42 @@ impl<'a> Cur<'a> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each zero byte of `w` (exact for the lowest zero byte).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGH
+}
+
+/// Eight ASCII digits (first digit in the lowest byte) → their value (simdjson's
+/// `parse_eight_digits_unrolled`).
+#[inline(always)]
+fn eight_digits(b: &[u8]) -> u64 {
+    let mut v = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    v = v.wrapping_sub(ONES * b'0' as u64);
+    v = (v.wrapping_mul(10) + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v.wrapping_mul(100) + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v.wrapping_mul(10_000) + (v >> 32)) & 0xFFFF_FFFF
+}
+
+/// The value of 1..=19 ASCII digits: leading digits one by one, then eight at a time.
+#[inline(always)]
+fn digits_value(d: &[u8]) -> u64 {
+    let head = d.len() % 8;
+    let mut v = 0u64;
+    for &c in &d[..head] {
+        v = v * 10 + (c - b'0') as u64;
+    }
+    for chunk in d[head..].chunks_exact(8) {
+        v = v
+            .wrapping_mul(100_000_000)
+            .wrapping_add(eight_digits(chunk));
+    }
+    v
+}
+
 #[inline(always)]
 fn s<'a>(v: Scalar<'a>) -> Option<&'a [u8]> {
     match v {
@@ -143,7 +203,7 @@ fn s<'a>(v: Scalar<'a>) -> Option<&'a [u8]> {
 #[inline(always)]
 fn u(v: Scalar<'_>) -> Option<u64> {
     match v {
-        Scalar::Uint(n) => Some(n),
+        Scalar::Uint(d) => Some(digits_value(d)),
         // The general parser also reads an all-digit string as a number.
         Scalar::Str(s) => super::tape::digits_u64_bytes(s),
         Scalar::Bool(_) => None,
@@ -388,6 +448,54 @@ mod tests {
 
     fn table() -> SymbolTable {
         SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap()
+    }
+
+    #[test]
+    fn digit_groups_parse_to_their_value() {
+        for n in [
+            0u64,
+            7,
+            12345678,
+            123456789,
+            1723161256322,
+            9999999999999999999,
+            1000000000000000000,
+        ] {
+            let s = n.to_string();
+            assert_eq!(digits_value(s.as_bytes()), n, "{s}");
+        }
+    }
+
+    #[test]
+    fn strings_are_scanned_eight_bytes_at_a_time_exactly() {
+        let ok = |t: &str| {
+            let mut c = Cur {
+                b: t.as_bytes(),
+                i: 0,
+            };
+            c.string().map(|s| (s.to_vec(), c.i))
+        };
+        assert_eq!(
+            ok(r#""btcusdt@trade","#),
+            Some((b"btcusdt@trade".to_vec(), 15))
+        );
+        assert_eq!(ok(r#""abcdefg""#), Some((b"abcdefg".to_vec(), 9)));
+        assert_eq!(ok(r#""""#), Some((vec![], 2)));
+        assert_eq!(
+            ok(r#""abcdefghijklmnop"x"#),
+            Some((b"abcdefghijklmnop".to_vec(), 18))
+        );
+        for bad in [
+            r#""abc\"d""#,
+            r#""abcdefgh\"ijk""#,
+            "\"ab\tcdefghij\"",
+            "\"abcdéfghij\"",
+            r#""abcdefghij"#,
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+        // A bad byte after the quote does not matter.
+        assert_eq!(ok("\"ab\"\\\t"), Some((b"ab".to_vec(), 4)));
     }
 
     #[test]
