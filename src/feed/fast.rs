@@ -18,7 +18,11 @@ use super::symbols::SymbolTable;
 use super::tick::{Side, Tick};
 
 /// Most trades of one Bybit frame the extractor handles (larger batches use the tape parser).
-pub const MAX_FAST_TRADES: usize = 8;
+pub const MAX_FAST_TRADES: usize = 128;
+
+/// Trades a first, cheaper attempt makes room for; bigger batches retry with
+/// [`MAX_FAST_TRADES`] slots.
+const SMALL_BATCH: usize = 8;
 
 /// The extractors plus how often they answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -272,14 +276,10 @@ pub fn binance_trade(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
     })
 }
 
-/// Bybit `publicTrade` with up to [`MAX_FAST_TRADES`] trades → the ticks (in `out`) and their
-/// number, or `None` to fall back.
+/// Bybit `publicTrade` with up to `out.len()` trades → the ticks (in `out`) and their number,
+/// or `None` to fall back (also when the batch does not fit `out`).
 #[inline]
-pub fn bybit_trades(
-    frame: &[u8],
-    symbols: &SymbolTable,
-    out: &mut [Tick; MAX_FAST_TRADES],
-) -> Option<usize> {
+pub fn bybit_trades(frame: &[u8], symbols: &SymbolTable, out: &mut [Tick]) -> Option<usize> {
     let mut c = Cur { b: frame, i: 0 };
     c.eat(b'{')?;
     let (mut topic_ok, mut snapshot, mut n, mut seen_data) = (false, false, 0usize, false);
@@ -392,8 +392,8 @@ pub fn parse_bybit<F: FnMut(MarketEvent)>(
     symbols: &SymbolTable,
     mut on: F,
 ) -> (Result<Control, ParseError>, bool) {
-    let mut out = [Tick::default(); MAX_FAST_TRADES];
-    if let Some(n) = bybit_trades(frame, symbols, &mut out) {
+    let mut small = [Tick::default(); SMALL_BATCH];
+    let mut emit = |out: &[Tick], n: usize| {
         for t in &out[..n] {
             on(MarketEvent::Trade(*t));
         }
@@ -401,7 +401,18 @@ pub fn parse_bybit<F: FnMut(MarketEvent)>(
             emitted: n as u32,
             update: UpdateKind::Snapshot,
         };
-        return (Ok(c), true);
+        (Ok(c), true)
+    };
+    if let Some(n) = bybit_trades(frame, symbols, &mut small) {
+        return emit(&small, n);
+    }
+    // Most frames carry one trade; only a frame with a longer `data` array pays for the big
+    // buffer (and a second scan).
+    if frame.len() > 1024 {
+        let mut big = [Tick::default(); MAX_FAST_TRADES];
+        if let Some(n) = bybit_trades(frame, symbols, &mut big) {
+            return emit(&big, n);
+        }
     }
     (general.parse(frame, symbols, on), false)
 }
