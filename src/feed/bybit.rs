@@ -75,11 +75,23 @@ impl Top {
 ///
 /// State arrays are sized to the symbol table on the first frame (or by [`Self::for_symbols`]),
 /// so after that nothing allocates.
-#[derive(Default)]
 pub struct BybitParser {
     tape: TapeParser,
     tickers: Vec<Top>,
     book1: Vec<Top>,
+    /// Reused output of `feed::fast` (capacity `MAX_FAST_TRADES`, never grown).
+    pub(crate) fast_scratch: Vec<Tick>,
+}
+
+impl Default for BybitParser {
+    fn default() -> Self {
+        Self {
+            tape: TapeParser::default(),
+            tickers: Vec::new(),
+            book1: Vec::new(),
+            fast_scratch: Vec::with_capacity(super::fast::MAX_FAST_TRADES),
+        }
+    }
 }
 
 /// Top-level members of a Bybit frame, as tape indexes.
@@ -139,6 +151,7 @@ impl BybitParser {
             tape,
             tickers,
             book1,
+            ..
         } = self;
         tape.with_tape(frame, |n| {
             let mut f = Frame::default();

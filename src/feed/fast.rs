@@ -20,10 +20,6 @@ use super::tick::{Side, Tick};
 /// Most trades of one Bybit frame the extractor handles (larger batches use the tape parser).
 pub const MAX_FAST_TRADES: usize = 128;
 
-/// Trades a first, cheaper attempt makes room for; bigger batches retry with
-/// [`MAX_FAST_TRADES`] slots.
-const SMALL_BATCH: usize = 8;
-
 /// The extractors plus how often they answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FastPath {
@@ -276,10 +272,11 @@ pub fn binance_trade(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
     })
 }
 
-/// Bybit `publicTrade` with up to `out.len()` trades → the ticks (in `out`) and their number,
-/// or `None` to fall back (also when the batch does not fit `out`).
+/// Bybit `publicTrade` with up to [`MAX_FAST_TRADES`] trades → the ticks appended to `out`
+/// (which never grows past that) and their number, or `None` to fall back.
 #[inline]
-pub fn bybit_trades(frame: &[u8], symbols: &SymbolTable, out: &mut [Tick]) -> Option<usize> {
+pub fn bybit_trades(frame: &[u8], symbols: &SymbolTable, out: &mut Vec<Tick>) -> Option<usize> {
+    out.clear();
     let mut c = Cur { b: frame, i: 0 };
     c.eat(b'{')?;
     let (mut topic_ok, mut snapshot, mut n, mut seen_data) = (false, false, 0usize, false);
@@ -300,8 +297,10 @@ pub fn bybit_trades(frame: &[u8], symbols: &SymbolTable, out: &mut [Tick]) -> Op
                 c.eat(b'[')?;
                 if c.eat(b']').is_none() {
                     loop {
-                        let slot = out.get_mut(n)?;
-                        *slot = bybit_trade(&mut c, symbols)?;
+                        if n == MAX_FAST_TRADES {
+                            return None;
+                        }
+                        out.push(bybit_trade(&mut c, symbols)?);
                         n += 1;
                         match c.peek()? {
                             b',' => c.i += 1,
@@ -392,29 +391,24 @@ pub fn parse_bybit<F: FnMut(MarketEvent)>(
     symbols: &SymbolTable,
     mut on: F,
 ) -> (Result<Control, ParseError>, bool) {
-    let mut small = [Tick::default(); SMALL_BATCH];
-    let mut emit = |out: &[Tick], n: usize| {
-        for t in &out[..n] {
-            on(MarketEvent::Trade(*t));
+    // The scratch is taken out so `general` stays usable; taking leaves an empty,
+    // unallocated Vec, and putting it back keeps the capacity: no allocation either way.
+    let mut out = std::mem::take(&mut general.fast_scratch);
+    let r = match bybit_trades(frame, symbols, &mut out) {
+        Some(n) => {
+            for t in &out {
+                on(MarketEvent::Trade(*t));
+            }
+            let c = Control::Data {
+                emitted: n as u32,
+                update: UpdateKind::Snapshot,
+            };
+            (Ok(c), true)
         }
-        let c = Control::Data {
-            emitted: n as u32,
-            update: UpdateKind::Snapshot,
-        };
-        (Ok(c), true)
+        None => (general.parse(frame, symbols, on), false),
     };
-    if let Some(n) = bybit_trades(frame, symbols, &mut small) {
-        return emit(&small, n);
-    }
-    // Most frames carry one trade; only a frame with a longer `data` array pays for the big
-    // buffer (and a second scan).
-    if frame.len() > 1024 {
-        let mut big = [Tick::default(); MAX_FAST_TRADES];
-        if let Some(n) = bybit_trades(frame, symbols, &mut big) {
-            return emit(&big, n);
-        }
-    }
-    (general.parse(frame, symbols, on), false)
+    general.fast_scratch = out;
+    r
 }
 
 impl FastPath {
@@ -550,7 +544,7 @@ mod tests {
                 rows.join(",")
             )
         };
-        let mut out = [Tick::default(); MAX_FAST_TRADES];
+        let mut out = Vec::with_capacity(MAX_FAST_TRADES);
         assert_eq!(
             bybit_trades(frame(3).as_bytes(), &table(), &mut out),
             Some(3)
