@@ -48,8 +48,9 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::{
     instrument::load_specs, BinanceOrderBuilder, Executor, Instrument, PaperVenue,
 };
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
+use calculus_trader::feed::{MarketEvent, VenueParser};
 use calculus_trader::feed::{Side, SymbolTable, Tick};
 use calculus_trader::ring;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
@@ -147,9 +148,11 @@ impl Setup {
         let mut ticks = Vec::with_capacity(trade_frames.len());
         for f in &trade_frames {
             let mut buf = f.to_vec();
-            if let Ok(BinanceEvent::Trade(t)) = parser.parse(&mut buf, &symbols) {
-                ticks.push(t);
-            }
+            let _ = parser.parse(&mut buf, &symbols, |ev| {
+                if let MarketEvent::Trade(t) = ev {
+                    ticks.push(t);
+                }
+            });
         }
         if ticks.is_empty() {
             return Err("no trades in the replay files".into());
@@ -285,7 +288,8 @@ fn bench_parse(s: &Setup, n: usize) -> Result<(StageHistograms, Histogram<u64>),
     let path = Path::new(MANIFEST).join(TRADE_FIXTURE);
     let frame = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let frame = frame.trim_ascii().to_vec();
-    let mut parser = BinanceParser::new();
+    // The production parser (fast path first, general simd-json parser as fallback).
+    let mut parser = VenueParser::for_venue("binance", &s.symbols).map_err(|e| e.to_string())?;
     let mut buf = frame.clone();
     let mut hists = StageHistograms::new();
     let mut serde = new_hist();
@@ -294,9 +298,12 @@ fn bench_parse(s: &Setup, n: usize) -> Result<(StageHistograms, Histogram<u64>),
         for _ in 0..1000 {
             buf.copy_from_slice(&frame);
             let t0 = s.clock.now_ns();
-            let r = parser.parse(&mut buf, &s.symbols);
+            let mut trades = 0u32;
+            let r = parser.parse(&mut buf, &s.symbols, |ev| {
+                trades += matches!(black_box(ev), MarketEvent::Trade(_)) as u32;
+            });
             let t1 = s.clock.now_ns();
-            if !matches!(black_box(r), Ok(BinanceEvent::Trade(_))) {
+            if black_box(r).is_err() || trades != 1 {
                 return Err(format!("{TRADE_FIXTURE} did not parse as a trade"));
             }
             hists.record(Stage::Parse, t1 - t0);

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::binance::trades_of;
 use calculus_trader::feed::{SymbolTable, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
 use calculus_trader::sim::Recording;
@@ -37,18 +37,7 @@ fn btc_ticks() -> Vec<Tick> {
         Recording::load(&[root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
             .expect("bundled recording");
     let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
-    let mut parser = BinanceParser::new();
-    let ticks: Vec<Tick> = rec
-        .frames
-        .iter()
-        .filter_map(|f| {
-            let mut b = f.text.clone().into_bytes();
-            match parser.parse(&mut b, &symbols) {
-                Ok(BinanceEvent::Trade(t)) => Some(t),
-                _ => None,
-            }
-        })
-        .collect();
+    let ticks: Vec<Tick> = trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols);
     assert_eq!(ticks.len(), 21_313, "the bundled BTCUSDT trades");
     ticks
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// `[indicators]`: classic indicators on time bars (defaults when absent).
     #[serde(default)]
     pub indicators: crate::model::indicators::IndicatorParams,
+    /// `[validation]`: stateful market-data checks (optional section).
+    #[serde(default)]
+    pub validation: crate::feed::ValidationConfig,
 }
 
 /// `[run]`.
@@ -401,6 +404,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError)?;
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
+        self.validation.check().map_err(ConfigError)?;
         Ok(())
     }
 

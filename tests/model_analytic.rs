@@ -12,7 +12,7 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::binance::trades_of;
 use calculus_trader::feed::{Side, SymbolId, SymbolTable, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
 use calculus_trader::sim::Recording;
@@ -229,18 +229,7 @@ fn replay_ticks() -> (Vec<Tick>, Vec<Instrument>) {
         symbols.names(),
     )
     .unwrap();
-    let mut parser = BinanceParser::new();
-    let ticks = rec
-        .frames
-        .iter()
-        .filter_map(|f| {
-            let mut b = f.text.clone().into_bytes();
-            match parser.parse(&mut b, &symbols) {
-                Ok(BinanceEvent::Trade(t)) => Some(t),
-                _ => None,
-            }
-        })
-        .collect();
+    let ticks = trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols);
     (ticks, instruments)
 }
 

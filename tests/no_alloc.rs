@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
-use calculus_trader::feed::SymbolTable;
+use calculus_trader::feed::binance::BinanceParser;
+use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::Sizing;
 use calculus_trader::sim::Recording;
@@ -133,7 +133,13 @@ fn hot_path_allocates_nothing_after_warm_up() {
         let mut orders = 0u64;
         for (k, buf) in bufs[range].iter_mut().enumerate() {
             let t0 = clock.now_ns();
-            if let Ok(BinanceEvent::Trade(mut t)) = parser.parse(buf, &symbols) {
+            let mut trade = None;
+            let _ = parser.parse(buf, &symbols, |ev| {
+                if let MarketEvent::Trade(t) = ev {
+                    trade = Some(t);
+                }
+            });
+            if let Some(mut t) = trade {
                 t.recv_ns = t0;
                 t.parsed_ns = clock.now_ns();
                 let h = publisher.hists();
@@ -203,17 +209,15 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
             && params.layers.indicators.enabled
     );
     let mut parser = BinanceParser::new();
-    let ticks: Vec<_> = rec
-        .frames
-        .iter()
-        .filter_map(|f| {
-            let mut b = f.text.clone().into_bytes();
-            match parser.parse(&mut b, &symbols) {
-                Ok(BinanceEvent::Trade(t)) => Some(t),
-                _ => None,
+    let mut ticks = Vec::new();
+    for f in &rec.frames {
+        let mut b = f.text.clone().into_bytes();
+        let _ = parser.parse(&mut b, &symbols, |ev| {
+            if let MarketEvent::Trade(t) = ev {
+                ticks.push(t);
             }
-        })
-        .collect();
+        });
+    }
     let mut engine = Engine::new(params, &instruments);
     let mut run = |ticks: &[calculus_trader::feed::Tick]| {
         let mut intents = 0u64;
@@ -241,4 +245,71 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
         "the decision path must run in the measured part"
     );
     assert_eq!(allocations, 0, "compute allocated {allocations} times");
+}
+
+#[test]
+fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
+    use calculus_trader::feed::{ValidationConfig, Validator, VenueParser};
+    use std::io::BufRead;
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let gz = std::fs::File::open(
+        root.join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
+    )
+    .unwrap();
+    let mut bybit: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(gz))
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    bybit.extend(
+        std::fs::read_to_string(
+            root.join("tests/fixtures/bybit/bybit_v5_linear_orderbook1_2025-06-13.jsonl"),
+        )
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.replace("BANDUSDT", "BTCUSDT")
+                .replace("RADUSDT", "ETHUSDT")
+        }),
+    );
+    let rec =
+        Recording::load(&[root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
+            .unwrap();
+    let mut binance: Vec<String> = rec
+        .frames
+        .iter()
+        .take(20_000)
+        .map(|f| f.text.clone())
+        .collect();
+    binance.push(
+        std::fs::read_to_string(
+            root.join("tests/fixtures/binance/ws_combined_aggtrade_real_2021.json"),
+        )
+        .unwrap()
+        .replace("AKROUSDT", "BTCUSDT"),
+    );
+    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+    for (venue, frames, min_events) in [("bybit", &bybit, 400), ("binance", &binance, 10_000)] {
+        let mut parser = VenueParser::for_venue(venue, &symbols).unwrap();
+        let mut validator = Validator::new(ValidationConfig::default(), symbols.len());
+        let mut run = |bufs: &mut Vec<Vec<u8>>| {
+            let mut events = 0u64;
+            for b in bufs.iter_mut() {
+                let _ = parser.parse(b, &symbols, |ev| {
+                    let _ = validator.check(&ev, 1_786_400_000_000);
+                    events += 1;
+                });
+            }
+            events
+        };
+        let mut warm: Vec<Vec<u8>> = frames.iter().map(|f| f.clone().into_bytes()).collect();
+        run(&mut warm);
+        let mut bufs: Vec<Vec<u8>> = frames.iter().map(|f| f.clone().into_bytes()).collect();
+        let (events, allocations) = counted(|| run(&mut bufs));
+        assert!(events > min_events, "{venue}: {events} events");
+        assert_eq!(
+            allocations, 0,
+            "{venue} parser allocated {allocations} times"
+        );
+    }
 }

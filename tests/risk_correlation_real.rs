@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::binance::trades_of;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::risk::Correlation;
 use calculus_trader::sim::Recording;
@@ -20,16 +20,9 @@ fn trades() -> Vec<(usize, f64, u64)> {
     ])
     .unwrap();
     let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    let mut parser = BinanceParser::new();
-    rec.frames
-        .iter()
-        .filter_map(|f| {
-            let mut buf = f.text.clone().into_bytes();
-            match parser.parse(&mut buf, &symbols) {
-                Ok(BinanceEvent::Trade(t)) => Some((t.symbol.index(), t.price, t.exch_ts_ms)),
-                _ => None,
-            }
-        })
+    trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols)
+        .into_iter()
+        .map(|t| (t.symbol.index(), t.price, t.exch_ts_ms))
         .collect()
 }
 

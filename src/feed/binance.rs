@@ -1,268 +1,197 @@
-//! Binance USD-M futures combined-stream messages, parsed with simd-json straight into [`Tick`]s.
+//! Binance USD-M futures market streams, parsed with simd-json straight into [`Tick`]s and
+//! [`Quote`]s: `@trade`, `@aggTrade` and `@bookTicker`, in the combined-stream wrapper
+//! (`/stream?streams=…`) or raw (`/ws/…`), plus subscription replies and error frames.
 //!
 //! A combined-stream trade frame (real, BTCUSDT 2024-08-08):
 //! ```json
 //! {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,
 //!  "s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}
 //! ```
+//! An aggTrade (real, 2021): `{"e":"aggTrade","E":…,"a":1,"s":"SUSHIUSDT","p":"…","q":"…",
+//! "f":…,"l":…,"T":…,"m":true}` (`a` is the aggregate trade id); a bookTicker:
+//! `{"e":"bookTicker","u":…,"s":"BTCUSDT","b":"61800.20","B":"1.2","a":"61800.30","A":"0.5",
+//! "T":…,"E":…}` (here `a` is the ask price).
 //! `m` is "buyer is maker": `true` means the taker sold.
+//!
+//! Binance keeps connections alive with WebSocket ping/pong *control* frames, answered by the
+//! connection layer; no JSON pong exists on market streams, so this parser never returns
+//! [`Control::Pong`].
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
+use simd_json::Node;
 
+use super::event::{
+    positive_decimal, Control, ErrorText, MarketEvent, ParseError, Quote, UpdateKind,
+};
 use super::symbols::SymbolTable;
+use super::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
 use super::tick::{Side, Tick};
 
-/// What one Binance frame turned out to be.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum BinanceEvent {
-    /// A trade (`@trade` or `@aggTrade`), with `recv_ns`/`parsed_ns` left for the caller.
-    Trade(Tick),
-    /// Reply to a `SUBSCRIBE`/`UNSUBSCRIBE` request: `{"result":null,"id":1}`.
-    Ack {
-        /// The request id echoed back.
-        id: u64,
-    },
-    /// Error reply: `{"error":{"code":2,"msg":"..."},"id":1}` or `{"code":-1121,"msg":"..."}`.
-    Error {
-        /// Venue error code.
-        code: i64,
-    },
-    /// A valid frame of a stream this parser does not turn into ticks (bookTicker, depth, ...).
-    Other,
-}
-
-/// Why a frame was rejected. Each variant is counted separately.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not valid JSON (or not the expected shape).
-    Json,
-    /// A required field is absent.
-    MissingField(&'static str),
-    /// A numeric field is not a finite decimal number.
-    BadNumber(&'static str),
-    /// Price or quantity is zero or negative.
-    NonPositive,
-    /// A symbol that is not configured.
-    UnknownSymbol,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParseError::Json => write!(f, "malformed JSON"),
-            ParseError::MissingField(k) => write!(f, "missing field {k}"),
-            ParseError::BadNumber(k) => write!(f, "field {k} is not a finite number"),
-            ParseError::NonPositive => write!(f, "price or quantity is not positive"),
-            ParseError::UnknownSymbol => write!(f, "unknown symbol"),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct Frame<'a> {
-    #[serde(borrow, default)]
-    data: Option<Event<'a>>,
-    #[serde(default)]
-    id: Option<u64>,
-    #[serde(default)]
-    result: Option<IgnoredAny>,
-    #[serde(default)]
-    error: Option<ErrorBody>,
-    #[serde(default)]
-    code: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    code: i64,
-}
-
-#[derive(Deserialize)]
-struct Event<'a> {
-    #[serde(rename = "e", borrow, default)]
-    kind: Option<&'a str>,
-    #[serde(rename = "T", default)]
-    trade_ms: Option<u64>,
-    #[serde(rename = "s", borrow, default)]
-    symbol: Option<&'a str>,
-    #[serde(rename = "t", default)]
-    trade_id: Option<u64>,
-    /// aggTrade id (a number); in bookTicker the same key is the ask price (a string).
-    #[serde(rename = "a", default)]
-    agg_id: NumberOrOther,
-    #[serde(rename = "p", borrow, default)]
-    price: Option<&'a str>,
-    #[serde(rename = "q", borrow, default)]
-    qty: Option<&'a str>,
-    #[serde(rename = "m", default)]
-    buyer_is_maker: Option<bool>,
-}
-
-/// An unsigned integer, or `None` for any other JSON value under the same key.
-#[derive(Default)]
-struct NumberOrOther(Option<u64>);
-
-impl<'de> Deserialize<'de> for NumberOrOther {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = NumberOrOther;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number or a string")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(Some(v)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(None))
-            }
-            fn visit_unit<E>(self) -> Result<NumberOrOther, E> {
-                Ok(NumberOrOther(None))
-            }
-            // depthUpdate's "a" is the ask levels array.
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<NumberOrOther, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(NumberOrOther(None))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<NumberOrOther, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(NumberOrOther(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+pub use super::tape::DEFAULT_MAX_FRAME;
 
 /// Parses Binance frames, reusing simd-json's scratch buffers and tape across calls, so a
 /// parse allocates nothing once they have grown to the largest frame seen.
+#[derive(Default)]
 pub struct BinanceParser {
-    buffers: simd_json::Buffers,
-    /// Always `Some` between calls; empty, so no borrow outlives a call.
-    tape: Option<simd_json::Tape<'static>>,
+    tape: TapeParser,
 }
 
-impl Default for BinanceParser {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The fields of one stream event that any supported event type uses.
+#[derive(Default)]
+struct Fields<'i> {
+    kind: Option<&'i str>,
+    event_ms: Option<u64>,
+    trade_ms: Option<u64>,
+    symbol: Option<&'i str>,
+    trade_id: Option<u64>,
+    /// `a`: aggTrade id (number) …
+    agg_id: Option<u64>,
+    /// … or bookTicker ask price (string).
+    ask: Option<&'i str>,
+    price: Option<&'i str>,
+    qty: Option<&'i str>,
+    buyer_is_maker: Option<bool>,
+    bid: Option<&'i str>,
+    bid_qty: Option<&'i str>,
+    ask_qty: Option<&'i str>,
 }
-
-/// Frames up to this size parse without growing any buffer (Binance depth frames reach ~26 KB).
-pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 
 impl BinanceParser {
     /// A parser pre-sized for frames up to [`DEFAULT_MAX_FRAME`] bytes.
     pub fn new() -> Self {
-        Self::with_max_frame(DEFAULT_MAX_FRAME)
+        Self::default()
     }
 
     /// A parser pre-sized for frames up to `bytes`: larger frames still parse, growing the
     /// buffers once.
     pub fn with_max_frame(bytes: usize) -> Self {
-        let mut p = Self {
-            buffers: simd_json::Buffers::new(bytes),
-            tape: Some(simd_json::Tape(Vec::new())),
-        };
-        // Warm-up: the densest document of that size (`[0,0,…]`, a structural every byte) grows
-        // every scratch buffer (structural indexes, stage-2 stack, tape) to its worst case now,
-        // so no live frame up to `bytes` ever allocates.
-        let mut worst = vec![b'0'; bytes.max(2)];
-        worst[0] = b'[';
-        let last = worst.len() - 1;
-        for b in worst[1..last].iter_mut().skip(1).step_by(2) {
-            *b = b',';
+        Self {
+            tape: TapeParser::new(bytes),
         }
-        worst[last] = b']';
-        if worst[last - 1] == b',' {
-            worst[last - 1] = b'0';
-        }
-        let mut tape = p
-            .tape
-            .take()
-            .map_or_else(|| simd_json::Tape(Vec::new()), |t| t.reset());
-        let _ = simd_json::fill_tape(&mut worst, &mut p.buffers, &mut tape);
-        p.tape = Some(tape.reset());
-        p
     }
 
-    /// Parses one frame in place (simd-json rewrites `frame` while unescaping).
-    pub fn parse(
+    /// Parses one frame in place (simd-json rewrites `frame` while unescaping), calling `on`
+    /// for the trade or quote it carries. `recv_ns`/`parsed_ns` are left 0 for the caller.
+    #[inline]
+    pub fn parse<F: FnMut(MarketEvent)>(
         &mut self,
         frame: &mut [u8],
         symbols: &SymbolTable,
-    ) -> Result<BinanceEvent, ParseError> {
-        let mut tape = self
-            .tape
-            .take()
-            .map_or_else(|| simd_json::Tape(Vec::new()), |t| t.reset());
-        let parsed = match simd_json::fill_tape(frame, &mut self.buffers, &mut tape) {
-            Ok(()) => {
-                let mut de = simd_json::Deserializer::from_tape(tape);
-                let f = Frame::deserialize(&mut de)
-                    .map_err(|_| ParseError::Json)
-                    .and_then(|f| classify(f, symbols));
-                tape = de.into_tape();
-                f
+        mut on: F,
+    ) -> Result<Control, ParseError> {
+        self.tape
+            .with_tape(frame, |n| classify(n, symbols, &mut on))
+    }
+}
+
+fn classify(
+    n: &[Node<'_>],
+    symbols: &SymbolTable,
+    on: &mut impl FnMut(MarketEvent),
+) -> Result<Control, ParseError> {
+    let (mut data, mut id, mut result, mut error, mut code, mut msg, mut raw) =
+        (None, None, false, None, None, None, false);
+    for_each_member(n, 0, |k, v| {
+        match k {
+            "data" => data = Some(v),
+            "id" => id = Some(as_u64(n, v)),
+            "result" => result = true,
+            "error" => error = Some(v),
+            "code" => code = as_i64(n, v),
+            "msg" => msg = as_str(n, v),
+            "e" => raw = true,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    if let Some(e) = error {
+        let (mut code, mut msg) = (None, "");
+        for_each_member(n, e, |k, v| {
+            match k {
+                "code" => code = as_i64(n, v),
+                "msg" => msg = as_str(n, v).unwrap_or(""),
+                _ => {}
             }
-            Err(_) => Err(ParseError::Json),
-        };
-        self.tape = Some(tape.reset());
-        parsed
+            Ok(())
+        })?;
+        return Ok(Control::Error {
+            code: code.ok_or(ParseError::MissingField("code"))?,
+            msg: ErrorText::new(msg),
+        });
+    }
+    if let Some(code) = code {
+        return Ok(Control::Error {
+            code,
+            msg: ErrorText::new(msg.unwrap_or("")),
+        });
+    }
+    if let Some(d) = data {
+        return event(n, d, symbols, on);
+    }
+    if raw {
+        return event(n, 0, symbols, on);
+    }
+    match (id, result) {
+        (Some(id), true) => Ok(Control::Ack { id }),
+        (None, true) => Ok(Control::Other),
+        _ => Err(ParseError::MissingField("data")),
     }
 }
 
-fn classify(f: Frame<'_>, symbols: &SymbolTable) -> Result<BinanceEvent, ParseError> {
-    {
-        if let Some(e) = f.error {
-            return Ok(BinanceEvent::Error { code: e.code });
+fn event(
+    n: &[Node<'_>],
+    at: usize,
+    symbols: &SymbolTable,
+    on: &mut impl FnMut(MarketEvent),
+) -> Result<Control, ParseError> {
+    let mut f = Fields::default();
+    for_each_member(n, at, |k, v| {
+        match k {
+            "e" => f.kind = as_str(n, v),
+            "E" => f.event_ms = as_u64(n, v),
+            "T" => f.trade_ms = as_u64(n, v),
+            "s" => f.symbol = as_str(n, v),
+            "t" => f.trade_id = as_u64(n, v),
+            "a" => match n.get(v) {
+                Some(Node::String(s)) => f.ask = Some(s),
+                _ => f.agg_id = as_u64(n, v),
+            },
+            "p" => f.price = as_str(n, v),
+            "q" => f.qty = as_str(n, v),
+            "m" => f.buyer_is_maker = as_bool(n, v),
+            "b" => f.bid = as_str(n, v),
+            "B" => f.bid_qty = as_str(n, v),
+            "A" => f.ask_qty = as_str(n, v),
+            _ => {}
         }
-        if let Some(code) = f.code {
-            return Ok(BinanceEvent::Error { code });
-        }
-        if let Some(ev) = f.data {
-            return trade_from_event(&ev, symbols);
-        }
-        match (f.id, f.result) {
-            (Some(id), _) => Ok(BinanceEvent::Ack { id }),
-            (None, Some(_)) => Ok(BinanceEvent::Other),
-            (None, None) => Err(ParseError::MissingField("data")),
-        }
-    }
-}
-
-fn trade_from_event(ev: &Event<'_>, symbols: &SymbolTable) -> Result<BinanceEvent, ParseError> {
-    match ev.kind {
-        Some("trade") | Some("aggTrade") => {}
-        Some(_) => return Ok(BinanceEvent::Other),
+        Ok(())
+    })?;
+    let ev = match f.kind {
+        Some("trade") => trade(
+            &f,
+            f.trade_id.ok_or(ParseError::MissingField("t"))?,
+            symbols,
+        )?,
+        Some("aggTrade") => trade(&f, f.agg_id.ok_or(ParseError::MissingField("a"))?, symbols)?,
+        Some("bookTicker") => book_ticker(&f, symbols)?,
+        Some(_) => return Ok(Control::Other),
         None => return Err(ParseError::MissingField("e")),
-    }
-    let symbol = ev.symbol.ok_or(ParseError::MissingField("s"))?;
+    };
+    on(ev);
+    Ok(Control::Data {
+        emitted: 1,
+        update: UpdateKind::Event,
+    })
+}
+
+#[inline]
+fn trade(f: &Fields<'_>, trade_id: u64, symbols: &SymbolTable) -> Result<MarketEvent, ParseError> {
+    let symbol = f.symbol.ok_or(ParseError::MissingField("s"))?;
     let symbol = symbols.lookup(symbol).ok_or(ParseError::UnknownSymbol)?;
-    let price = positive_decimal(ev.price, "p")?;
-    let qty = positive_decimal(ev.qty, "q")?;
-    let exch_ts_ms = ev.trade_ms.ok_or(ParseError::MissingField("T"))?;
-    let trade_id = ev
-        .trade_id
-        .or(ev.agg_id.0)
-        .ok_or(ParseError::MissingField("t"))?;
-    let maker = ev.buyer_is_maker.ok_or(ParseError::MissingField("m"))?;
-    Ok(BinanceEvent::Trade(Tick {
+    let price = positive_decimal(f.price.ok_or(ParseError::MissingField("p"))?, "p")?;
+    let qty = positive_decimal(f.qty.ok_or(ParseError::MissingField("q"))?, "q")?;
+    let exch_ts_ms = f.trade_ms.ok_or(ParseError::MissingField("T"))?;
+    let maker = f.buyer_is_maker.ok_or(ParseError::MissingField("m"))?;
+    Ok(MarketEvent::Trade(Tick {
         symbol,
         side: if maker { Side::Sell } else { Side::Buy },
         price,
@@ -274,31 +203,119 @@ fn trade_from_event(ev: &Event<'_>, symbols: &SymbolTable) -> Result<BinanceEven
     }))
 }
 
-/// Parses a venue decimal string; rejects NaN, infinities and values ≤ 0.
 #[inline]
-fn positive_decimal(s: Option<&str>, key: &'static str) -> Result<f64, ParseError> {
-    let s = s.ok_or(ParseError::MissingField(key))?;
-    let v: f64 = s.parse().map_err(|_| ParseError::BadNumber(key))?;
-    if !v.is_finite() {
-        return Err(ParseError::BadNumber(key));
-    }
-    if v <= 0.0 {
-        return Err(ParseError::NonPositive);
-    }
-    Ok(v)
+fn book_ticker(f: &Fields<'_>, symbols: &SymbolTable) -> Result<MarketEvent, ParseError> {
+    let symbol = f.symbol.ok_or(ParseError::MissingField("s"))?;
+    let symbol = symbols.lookup(symbol).ok_or(ParseError::UnknownSymbol)?;
+    let bid = positive_decimal(f.bid.ok_or(ParseError::MissingField("b"))?, "b")?;
+    let bid_qty = positive_decimal(f.bid_qty.ok_or(ParseError::MissingField("B"))?, "B")?;
+    let ask = positive_decimal(f.ask.ok_or(ParseError::MissingField("a"))?, "a")?;
+    let ask_qty = positive_decimal(f.ask_qty.ok_or(ParseError::MissingField("A"))?, "A")?;
+    let exch_ts_ms = f
+        .trade_ms
+        .or(f.event_ms)
+        .ok_or(ParseError::MissingField("T"))?;
+    Ok(MarketEvent::Quote(Quote {
+        symbol,
+        bid,
+        bid_qty,
+        ask,
+        ask_qty,
+        exch_ts_ms,
+        recv_ns: 0,
+    }))
 }
 
-/// The `SUBSCRIBE` request for `<symbol>@trade` of every symbol.
+/// A Binance market stream type this feed subscribes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinanceStream {
+    /// `<symbol>@trade`: every trade.
+    Trade,
+    /// `<symbol>@aggTrade`: trades aggregated per taker order and price.
+    AggTrade,
+    /// `<symbol>@bookTicker`: best bid/ask on every change.
+    BookTicker,
+}
+
+impl BinanceStream {
+    /// The stream-name suffix (`trade`, `aggTrade`, `bookTicker`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            BinanceStream::Trade => "trade",
+            BinanceStream::AggTrade => "aggTrade",
+            BinanceStream::BookTicker => "bookTicker",
+        }
+    }
+}
+
+/// Streams one Binance connection may carry (USD-M market streams: 200 per connection).
+pub const MAX_STREAMS_PER_CONNECTION: usize = 200;
+
+/// `SUBSCRIBE` requests for `streams` of every symbol, grouped per connection: element `i` is
+/// the list of frames to send on connection `i`. Each connection carries at most
+/// `max_per_connection` (≤ [`MAX_STREAMS_PER_CONNECTION`]) streams, in one request each; ids
+/// count up from `first_id`.
+pub fn subscribe_requests(
+    symbols: &SymbolTable,
+    streams: &[BinanceStream],
+    max_per_connection: usize,
+    first_id: u64,
+) -> Vec<Vec<String>> {
+    let per = max_per_connection.clamp(1, MAX_STREAMS_PER_CONNECTION);
+    let names: Vec<String> = symbols
+        .names()
+        .iter()
+        .flat_map(|n| {
+            streams
+                .iter()
+                .map(move |s| format!("\"{}@{}\"", n.to_ascii_lowercase(), s.suffix()))
+        })
+        .collect();
+    names
+        .chunks(per)
+        .enumerate()
+        .map(|(i, chunk)| {
+            vec![format!(
+                "{{\"method\":\"SUBSCRIBE\",\"params\":[{}],\"id\":{}}}",
+                chunk.join(","),
+                first_id + i as u64
+            )]
+        })
+        .collect()
+}
+
+/// The `SUBSCRIBE` request for `<symbol>@trade` of every symbol (one connection).
 pub fn subscribe_trades(symbols: &SymbolTable, id: u64) -> String {
-    let params: Vec<String> = symbols
+    let names: Vec<String> = symbols
         .names()
         .iter()
         .map(|n| format!("\"{}@trade\"", n.to_ascii_lowercase()))
         .collect();
     format!(
         "{{\"method\":\"SUBSCRIBE\",\"params\":[{}],\"id\":{id}}}",
-        params.join(",")
+        names.join(",")
     )
+}
+
+/// Every trade of `frames` (Binance messages, in order), parsed as the feed parses them: the
+/// cold-path helper that tools, tests and benches use to turn a recording into ticks.
+pub fn trades_of<'a, I: IntoIterator<Item = &'a str>>(
+    frames: I,
+    symbols: &SymbolTable,
+) -> Vec<Tick> {
+    let mut parser = BinanceParser::new();
+    let mut ticks = Vec::new();
+    let mut buf = Vec::new();
+    for f in frames {
+        buf.clear();
+        buf.extend_from_slice(f.as_bytes());
+        let _ = parser.parse(&mut buf, symbols, |ev| {
+            if let MarketEvent::Trade(t) = ev {
+                ticks.push(t);
+            }
+        });
+    }
+    ticks
 }
 
 #[cfg(test)]
@@ -310,17 +327,25 @@ mod tests {
         SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap()
     }
 
-    fn parse(s: &str) -> Result<BinanceEvent, ParseError> {
+    fn parse(s: &str) -> Result<(Control, Vec<MarketEvent>), ParseError> {
         let mut buf = s.as_bytes().to_vec();
-        BinanceParser::new().parse(&mut buf, &table())
+        let mut out = Vec::new();
+        let c = BinanceParser::new().parse(&mut buf, &table(), |e| out.push(e))?;
+        Ok((c, out))
+    }
+
+    fn one_trade(s: &str) -> Tick {
+        match parse(s).unwrap().1.as_slice() {
+            [MarketEvent::Trade(t)] => *t,
+            other => panic!("expected one trade, got {other:?}"),
+        }
     }
 
     #[test]
     fn parses_the_documented_trade_sample() {
-        let ev = parse(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#).unwrap();
-        let BinanceEvent::Trade(t) = ev else {
-            panic!("expected a trade, got {ev:?}")
-        };
+        let t = one_trade(
+            r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#,
+        );
         assert_eq!(t.symbol, SymbolId(0));
         assert_eq!(t.side, Side::Buy);
         assert_eq!(t.price, 61800.30);
@@ -330,89 +355,100 @@ mod tests {
     }
 
     #[test]
-    fn buyer_is_maker_means_taker_sold() {
-        let ev = parse(r#"{"stream":"ethusdt@trade","data":{"e":"trade","E":1,"T":2,"s":"ETHUSDT","t":3,"p":"2500.5","q":"1","X":"MARKET","m":true}}"#).unwrap();
-        assert!(
-            matches!(ev, BinanceEvent::Trade(t) if t.side == Side::Sell && t.symbol == SymbolId(1))
+    fn raw_and_combined_forms_give_the_same_trade() {
+        let raw = r#"{"e":"aggTrade","E":1,"a":77,"s":"ETHUSDT","p":"2500.5","q":"1","f":1,"l":2,"T":2,"m":true}"#;
+        let a = one_trade(raw);
+        let b = one_trade(&format!(r#"{{"stream":"ethusdt@aggTrade","data":{raw}}}"#));
+        assert_eq!(a, b);
+        assert_eq!(a.trade_id, 77);
+        assert_eq!(a.side, Side::Sell);
+        assert_eq!(a.symbol, SymbolId(1));
+    }
+
+    #[test]
+    fn book_ticker_is_a_quote() {
+        let (c, ev) = parse(r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1.5","B":"2","a":"2.5","A":"3","T":10,"E":11}}"#).unwrap();
+        assert_eq!(
+            c,
+            Control::Data {
+                emitted: 1,
+                update: UpdateKind::Event
+            }
+        );
+        assert_eq!(
+            ev,
+            [MarketEvent::Quote(Quote {
+                symbol: SymbolId(0),
+                bid: 1.5,
+                bid_qty: 2.0,
+                ask: 2.5,
+                ask_qty: 3.0,
+                exch_ts_ms: 10,
+                recv_ns: 0
+            })]
         );
     }
 
     #[test]
     fn acks_errors_and_other_streams_are_classified() {
         assert_eq!(
-            parse(r#"{"result":null,"id":7}"#).unwrap(),
-            BinanceEvent::Ack { id: 7 }
+            parse(r#"{"result":null,"id":7}"#).unwrap().0,
+            Control::Ack { id: Some(7) }
         );
+        let (c, _) = parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#).unwrap();
         assert_eq!(
-            parse(r#"{"error":{"code":2,"msg":"Invalid request"},"id":1}"#).unwrap(),
-            BinanceEvent::Error { code: 2 }
+            c,
+            Control::Error {
+                code: 2,
+                msg: ErrorText::new("Invalid request")
+            }
         );
-        assert_eq!(
-            parse(
-                r#"{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}"#
-            )
-            .unwrap(),
-            BinanceEvent::Error { code: -1021 }
+        let (c, _) = parse(
+            r#"{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(c, Control::Error { code: -1021, msg } if msg.as_str().starts_with("Timestamp"))
         );
-        assert_eq!(
-            parse(r#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT","b":"1","B":"1","a":"2","A":"1","T":1,"E":1}}"#).unwrap(),
-            BinanceEvent::Other
-        );
+        let (c, ev) = parse(r#"{"stream":"btcusdt@depth","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":[["1","1"]],"a":[["2","1"]]}}"#).unwrap();
+        assert_eq!((c, ev.len()), (Control::Other, 0));
     }
 
     #[test]
     fn bad_frames_are_rejected_with_their_reason() {
-        assert_eq!(parse("{not json").unwrap_err(), ParseError::Json);
-        assert_eq!(parse("").unwrap_err(), ParseError::Json);
+        let e = |s: &str| parse(s).unwrap_err();
+        assert_eq!(e("{not json"), ParseError::Json);
+        assert_eq!(e(""), ParseError::Json);
+        assert_eq!(e("[1,2]"), ParseError::Json);
         assert_eq!(
-            parse(
-                r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"q":"1","m":true}}"#
-            )
-            .unwrap_err(),
+            e(r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"q":"1","m":true}}"#),
             ParseError::MissingField("p")
         );
         assert_eq!(
-            parse(r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","m":true}}"#)
-                .unwrap_err(),
+            e(
+                r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","m":true}}"#
+            ),
             ParseError::BadNumber("p")
         );
         assert_eq!(
-            parse(r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"inf","q":"1","m":true}}"#)
-                .unwrap_err(),
-            ParseError::BadNumber("p")
+            e(
+                r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"inf","q":"1","m":true}}"#
+            ),
+            ParseError::NonFinite("p")
         );
         assert_eq!(
-            parse(r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"0","q":"1","m":true}}"#)
-                .unwrap_err(),
+            e(
+                r#"{"stream":"x","data":{"e":"trade","T":1,"s":"BTCUSDT","t":1,"p":"0","q":"1","m":true}}"#
+            ),
             ParseError::NonPositive
         );
         assert_eq!(
-            parse(r#"{"stream":"x","data":{"e":"trade","T":1,"s":"DOGEUSDT","t":1,"p":"1","q":"1","m":true}}"#)
-                .unwrap_err(),
+            e(
+                r#"{"stream":"x","data":{"e":"trade","T":1,"s":"DOGEUSDT","t":1,"p":"1","q":"1","m":true}}"#
+            ),
             ParseError::UnknownSymbol
         );
-    }
-
-    #[test]
-    fn warm_up_document_is_valid_json_of_the_requested_size() {
-        // The warm-up only sizes buffers if simd-json accepts it: check the same construction.
-        for n in [2usize, 3, 10, 11, 4096] {
-            let mut p = BinanceParser::with_max_frame(n);
-            let mut ok = br#"{"result":null,"id":3}"#.to_vec();
-            assert_eq!(
-                p.parse(&mut ok, &table()).unwrap(),
-                BinanceEvent::Ack { id: 3 }
-            );
-        }
-        let tape_cap = BinanceParser::with_max_frame(1000)
-            .tape
-            .unwrap()
-            .0
-            .capacity();
-        assert!(
-            tape_cap >= 500,
-            "tape sized for the worst case, got {tape_cap}"
-        );
+        assert_eq!(e(r#"{"stream":"x"}"#), ParseError::MissingField("data"));
     }
 
     #[test]
@@ -421,5 +457,28 @@ mod tests {
             subscribe_trades(&table(), 1),
             r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade"],"id":1}"#
         );
+    }
+
+    #[test]
+    fn subscribe_requests_split_per_connection() {
+        let t = table();
+        let all = [
+            BinanceStream::Trade,
+            BinanceStream::AggTrade,
+            BinanceStream::BookTicker,
+        ];
+        let one = subscribe_requests(&t, &all, 200, 5);
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            one[0][0],
+            r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@aggTrade","btcusdt@bookTicker","ethusdt@trade","ethusdt@aggTrade","ethusdt@bookTicker"],"id":5}"#
+        );
+        let split = subscribe_requests(&t, &all, 4, 1);
+        assert_eq!(split.len(), 2);
+        assert!(split[1][0].ends_with(r#"["ethusdt@aggTrade","ethusdt@bookTicker"],"id":2}"#));
+        // The venue cap wins over a larger request.
+        let names: Vec<String> = (0..70).map(|i| format!("S{i}USDT")).collect();
+        let big = SymbolTable::new(&names).unwrap();
+        assert_eq!(subscribe_requests(&big, &all, 10_000, 1).len(), 2);
     }
 }

@@ -4,11 +4,47 @@ use super::tick::SymbolId;
 
 /// Maps venue symbol names to [`SymbolId`]s, case-insensitively (`btcusdt` = `BTCUSDT`).
 ///
-/// Lookups scan a short packed array: for the handful of symbols one process trades this beats
-/// hashing and never allocates.
+/// Names of up to [`PACKED_LEN`] bytes are packed, upper-cased, into a `u128` (bytes 0..15 the
+/// name, byte 15 its length) and found through an open-addressing table of twice the symbol
+/// count: one multiply, one or two probes, whatever the number of symbols. Longer names are
+/// scanned. Lookups never allocate.
 #[derive(Clone, Debug)]
 pub struct SymbolTable {
     names: Vec<String>,
+    /// `keys[id]`: packed name of symbol `id` (0 when longer than [`PACKED_LEN`]).
+    keys: Vec<u128>,
+    /// Power-of-two table of ids; `EMPTY` marks a free slot.
+    slots: Vec<u16>,
+    /// `64 − log2(slots.len())`: the hash's top bits index the table.
+    shift: u32,
+    /// Whether any name is longer than [`PACKED_LEN`].
+    has_long: bool,
+}
+
+/// Longest name packed into the hash index; longer names are found by a scan.
+pub const PACKED_LEN: usize = 15;
+
+const EMPTY: u16 = u16::MAX;
+
+/// The upper-cased name and its length in one `u128`, or `None` if longer than [`PACKED_LEN`].
+#[inline]
+fn pack(name: &[u8]) -> Option<u128> {
+    if name.is_empty() || name.len() > PACKED_LEN {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    for (d, s) in b.iter_mut().zip(name) {
+        *d = s.to_ascii_uppercase();
+    }
+    b[15] = name.len() as u8;
+    Some(u128::from_le_bytes(b))
+}
+
+#[inline]
+fn slot_of(key: u128, shift: u32) -> usize {
+    let h =
+        ((key as u64) ^ ((key >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> shift) as usize
 }
 
 /// Error for an invalid symbol list.
@@ -60,16 +96,60 @@ impl SymbolTable {
             }
             out.push(up);
         }
-        Ok(Self { names: out })
+        let n_slots = (out.len() * 2).next_power_of_two().max(2);
+        let shift = 64 - n_slots.trailing_zeros();
+        let mut slots = vec![EMPTY; n_slots];
+        let mut keys = Vec::with_capacity(out.len());
+        for (id, name) in out.iter().enumerate() {
+            let key = pack(name.as_bytes()).unwrap_or(0);
+            keys.push(key);
+            if key != 0 {
+                let mut i = slot_of(key, shift);
+                while slots[i] != EMPTY {
+                    i = (i + 1) & (n_slots - 1);
+                }
+                slots[i] = id as u16;
+            }
+        }
+        let has_long = out.iter().any(|n| n.len() > PACKED_LEN);
+        Ok(Self {
+            names: out,
+            keys,
+            slots,
+            shift,
+            has_long,
+        })
     }
 
     /// The id of `name`, if configured. Allocation-free.
     #[inline]
     pub fn lookup(&self, name: &str) -> Option<SymbolId> {
-        let b = name.as_bytes();
+        self.lookup_bytes(name.as_bytes())
+    }
+
+    /// [`Self::lookup`] of the name's bytes.
+    #[inline]
+    pub fn lookup_bytes(&self, name: &[u8]) -> Option<SymbolId> {
+        if let Some(key) = pack(name) {
+            let mask = self.slots.len() - 1;
+            let mut i = slot_of(key, self.shift);
+            loop {
+                let id = self.slots[i];
+                if id == EMPTY {
+                    return None;
+                }
+                if self.keys[id as usize] == key {
+                    return Some(SymbolId(id));
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        if !self.has_long {
+            return None;
+        }
         self.names
             .iter()
-            .position(|n| n.len() == b.len() && n.as_bytes().eq_ignore_ascii_case(b))
+            .position(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
             .map(|i| SymbolId(i as u16))
     }
 
@@ -106,6 +186,29 @@ mod tests {
         assert_eq!(t.lookup("SOLUSDT"), None);
         assert_eq!(t.lookup("BTCUSD"), None);
         assert_eq!(t.name(SymbolId(1)), "ETHUSDT");
+    }
+
+    #[test]
+    fn many_and_long_symbols_are_all_found() {
+        let names: Vec<String> = (0..300)
+            .map(|i| format!("S{i}USDT"))
+            .chain(["VERYLONGSYMBOLNAME1USDT".to_string()])
+            .collect();
+        let t = SymbolTable::new(&names).unwrap();
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(t.lookup(n), Some(SymbolId(i as u16)), "{n}");
+            assert_eq!(t.lookup(&n.to_ascii_lowercase()), Some(SymbolId(i as u16)));
+        }
+        for miss in [
+            "S300USDT",
+            "S1USD",
+            "S1USDT\0",
+            "",
+            "VERYLONGSYMBOLNAME2USDT",
+            "é",
+        ] {
+            assert_eq!(t.lookup(miss), None, "{miss}");
+        }
     }
 
     #[test]

@@ -185,7 +185,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let wall = WallClock::new(&clock);
     let ws = WsClient::connect(&url, clock.clone(), Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
-    let mut feed = FeedStage::new(ws, symbols.clone(), clock.clone());
+    let parser = crate::feed::VenueParser::for_venue(&cfg.venue.name, &symbols)?;
+    let mut feed = FeedStage::new(ws, symbols.clone(), clock.clone())
+        .with_parser(parser)
+        .with_validation(cfg.validation.clone());
     feed.send_text(&subscribe_trades(&symbols, 1))
         .map_err(|e| e.to_string())?;
 

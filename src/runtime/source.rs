@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use super::stages::FeedStage;
-use crate::feed::binance::{BinanceEvent, BinanceParser, ParseError};
+use super::stages::{parse_counter, FeedStage};
+use crate::feed::binance::BinanceParser;
 use crate::feed::ws::{WsError, WsStatus};
+use crate::feed::{Control, MarketEvent};
 use crate::feed::{SymbolTable, Tick};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 
@@ -105,14 +106,16 @@ impl MemoryFeed {
         let largest = frames.iter().map(|f| f.len()).max().unwrap_or(0);
         let mut parser = BinanceParser::new();
         let mut scratch = Vec::with_capacity(largest);
-        let (mut first_ms, mut last_ms) = (u64::MAX, 0);
+        let (mut first_ms, mut last_ms) = (u64::MAX, 0u64);
         for f in &frames {
             scratch.clear();
             scratch.extend_from_slice(f);
-            if let Ok(BinanceEvent::Trade(t)) = parser.parse(&mut scratch, &symbols) {
-                first_ms = first_ms.min(t.exch_ts_ms);
-                last_ms = last_ms.max(t.exch_ts_ms);
-            }
+            let _ = parser.parse(&mut scratch, &symbols, |ev| {
+                if let MarketEvent::Trade(t) = ev {
+                    first_ms = first_ms.min(t.exch_ts_ms);
+                    last_ms = last_ms.max(t.exch_ts_ms);
+                }
+            });
         }
         Self {
             frames,
@@ -201,24 +204,33 @@ impl TickSource for MemoryFeed {
             }
             self.scratch.clear();
             self.scratch.extend_from_slice(frame);
-            // From here on exactly as `FeedStage::poll` handles a frame off the socket.
-            let t0 = self.clock.now_ns();
+            // From here on as `FeedStage::poll` handles a frame off the socket (no stateful
+            // validation: the cyclic replay repeats trade ids by design).
+            let mut mark = self.clock.now_ns();
             self.counts.add(Counter::Frames, 1);
-            match self.parser.parse(&mut self.scratch, &self.symbols) {
-                Ok(BinanceEvent::Trade(mut t)) => {
-                    let t1 = self.clock.now_ns();
-                    t.recv_ns = recv_ns;
-                    t.parsed_ns = t1;
-                    t.exch_ts_ms += shift_ms;
-                    hists.record(Stage::Parse, t1.saturating_sub(t0));
-                    self.counts.add(Counter::Ticks, 1);
-                    ticks += 1;
-                    on_tick(&t, hists);
-                }
-                Ok(BinanceEvent::Ack { .. }) => self.counts.add(Counter::VenueAcks, 1),
-                Ok(BinanceEvent::Error { .. }) => self.counts.add(Counter::VenueErrors, 1),
-                Ok(BinanceEvent::Other) => {}
-                Err(e) => self.counts.add(reject_counter(e), 1),
+            let (clock, counts) = (&self.clock, &mut self.counts);
+            let parsed = self
+                .parser
+                .parse(&mut self.scratch, &self.symbols, |ev| match ev {
+                    MarketEvent::Trade(mut t) => {
+                        let t1 = clock.now_ns();
+                        t.recv_ns = recv_ns;
+                        t.parsed_ns = t1;
+                        t.exch_ts_ms += shift_ms;
+                        hists.record(Stage::Parse, t1.saturating_sub(mark));
+                        counts.add(Counter::Ticks, 1);
+                        ticks += 1;
+                        on_tick(&t, hists);
+                        mark = clock.now_ns();
+                    }
+                    MarketEvent::Quote(_) => counts.add(Counter::Quotes, 1),
+                });
+            match parsed {
+                Ok(Control::Ack { .. }) => self.counts.add(Counter::VenueAcks, 1),
+                Ok(Control::Error { .. }) => self.counts.add(Counter::VenueErrors, 1),
+                Ok(Control::Pong) => self.counts.add(Counter::VenuePongs, 1),
+                Ok(Control::Data { .. } | Control::Other) => {}
+                Err(e) => self.counts.add(parse_counter(e), 1),
             }
             now = self.clock.now_ns();
         }
@@ -232,17 +244,6 @@ impl TickSource for MemoryFeed {
 
     fn counters(&self) -> &CounterSet {
         &self.counts
-    }
-}
-
-/// The reject counter of a parse error (as the socket feed counts it).
-fn reject_counter(e: ParseError) -> Counter {
-    match e {
-        ParseError::Json => Counter::RejectJson,
-        ParseError::MissingField(_) => Counter::RejectMissingField,
-        ParseError::BadNumber(_) => Counter::RejectBadNumber,
-        ParseError::NonPositive => Counter::RejectNonPositive,
-        ParseError::UnknownSymbol => Counter::RejectUnknownSymbol,
     }
 }
 

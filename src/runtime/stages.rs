@@ -4,37 +4,61 @@
 use std::time::Duration;
 
 use crate::exec::{ExecReport, Executor, RejectReason};
-use crate::feed::binance::{BinanceEvent, BinanceParser, ParseError};
 use crate::feed::ws::{WsClient, WsError, WsStatus};
-use crate::feed::{SymbolTable, Tick};
+use crate::feed::{
+    Control, MarketEvent, ParseError, Reject, SymbolTable, Tick, ValidationConfig, Validator,
+    VenueParser,
+};
 use crate::model::layers::Layer;
 use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 
-/// Network stage: reads frames, parses them, hands ticks on.
+/// Network stage: reads frames, parses them, validates the events, hands ticks on.
+///
+/// Quotes are parsed, validated and counted (`quotes`) but not handed on yet: compute takes
+/// ticks only.
 pub struct FeedStage {
     ws: WsClient,
-    parser: BinanceParser,
+    parser: VenueParser,
+    validator: Validator,
     symbols: SymbolTable,
     clock: Clock,
+    wall: WallClock,
     counts: CounterSet,
 }
 
 impl FeedStage {
-    /// A feed over an open connection.
+    /// A Binance feed over an open connection, with default validation.
     pub fn new(ws: WsClient, symbols: SymbolTable, clock: Clock) -> Self {
+        let parser = VenueParser::Binance(Default::default());
         Self {
             ws,
-            parser: BinanceParser::new(),
+            parser,
+            validator: Validator::new(ValidationConfig::default(), symbols.len()),
             symbols,
+            wall: WallClock::new(&clock),
             clock,
             counts: CounterSet::default(),
         }
     }
 
+    /// Uses `parser` (see [`VenueParser::for_venue`]) instead of the Binance default.
+    pub fn with_parser(mut self, parser: VenueParser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Uses the `[validation]` thresholds `cfg`.
+    pub fn with_validation(mut self, cfg: ValidationConfig) -> Self {
+        self.validator = Validator::new(cfg, self.symbols.len());
+        self
+    }
+
     /// Reads what the socket has (waiting up to `timeout`, see [`WsClient::poll_frames`]),
-    /// parses every frame and calls `on_tick` for each trade. Records `parse` (frame complete →
-    /// tick built). Returns the number of ticks and whether the connection is still open.
+    /// parses every frame and calls `on_tick` for each accepted trade (every trade of a batch).
+    /// Records `parse` per tick (frame complete, or previous tick handed on → tick built, so
+    /// downstream work of earlier ticks in a batch is not counted). Returns the number of ticks
+    /// and whether the connection is still open.
     #[inline]
     pub fn poll<F: FnMut(&Tick, &mut StageHistograms)>(
         &mut self,
@@ -45,27 +69,41 @@ impl FeedStage {
         let Self {
             ws,
             parser,
+            validator,
             symbols,
             clock,
+            wall,
             counts,
         } = self;
         let mut ticks = 0;
         let status = ws.poll_frames(timeout, |frame, recv_ns| {
-            let t0 = clock.now_ns();
+            let mut mark = clock.now_ns();
             counts.add(Counter::Frames, 1);
-            match parser.parse(frame, symbols) {
-                Ok(BinanceEvent::Trade(mut t)) => {
-                    let t1 = clock.now_ns();
-                    t.recv_ns = recv_ns;
-                    t.parsed_ns = t1;
-                    hists.record(Stage::Parse, t1.saturating_sub(t0));
-                    counts.add(Counter::Ticks, 1);
-                    ticks += 1;
-                    on_tick(&t, hists);
+            let wall_ms = wall.unix_ms(recv_ns);
+            let parsed = parser.parse(frame, symbols, |ev| {
+                if let Err(r) = validator.check(&ev, wall_ms) {
+                    counts.add(reject_counter(r), 1);
+                    return;
                 }
-                Ok(BinanceEvent::Ack { .. }) => counts.add(Counter::VenueAcks, 1),
-                Ok(BinanceEvent::Error { .. }) => counts.add(Counter::VenueErrors, 1),
-                Ok(BinanceEvent::Other) => {}
+                match ev {
+                    MarketEvent::Trade(mut t) => {
+                        let t1 = clock.now_ns();
+                        t.recv_ns = recv_ns;
+                        t.parsed_ns = t1;
+                        hists.record(Stage::Parse, t1.saturating_sub(mark));
+                        counts.add(Counter::Ticks, 1);
+                        ticks += 1;
+                        on_tick(&t, hists);
+                        mark = clock.now_ns();
+                    }
+                    MarketEvent::Quote(_) => counts.add(Counter::Quotes, 1),
+                }
+            });
+            match parsed {
+                Ok(Control::Ack { .. }) => counts.add(Counter::VenueAcks, 1),
+                Ok(Control::Error { .. }) => counts.add(Counter::VenueErrors, 1),
+                Ok(Control::Pong) => counts.add(Counter::VenuePongs, 1),
+                Ok(Control::Data { .. } | Control::Other) => {}
                 Err(e) => counts.add(parse_counter(e), 1),
             }
         })?;
@@ -88,13 +126,25 @@ impl FeedStage {
     }
 }
 
-fn parse_counter(e: ParseError) -> Counter {
+/// The counter of a parse rejection.
+pub fn parse_counter(e: ParseError) -> Counter {
     match e {
         ParseError::Json => Counter::RejectJson,
         ParseError::MissingField(_) => Counter::RejectMissingField,
         ParseError::BadNumber(_) => Counter::RejectBadNumber,
+        ParseError::NonFinite(_) => Counter::RejectNonFinite,
         ParseError::NonPositive => Counter::RejectNonPositive,
         ParseError::UnknownSymbol => Counter::RejectUnknownSymbol,
+    }
+}
+
+/// The counter of a validation rejection.
+pub fn reject_counter(r: Reject) -> Counter {
+    match r {
+        Reject::FutureTimestamp => Counter::RejectFutureTs,
+        Reject::OutOfOrder => Counter::RejectOutOfOrder,
+        Reject::Duplicate => Counter::RejectDuplicate,
+        Reject::Spike => Counter::RejectSpike,
     }
 }
 

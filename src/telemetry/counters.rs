@@ -127,6 +127,20 @@ counters! {
     BlockedIndicators => "blocked_indicators",
     /// Per-symbol model resets after a gap longer than `model.reset_gap_s`.
     ModelResets => "model_resets",
+    /// Frames rejected: a number that is NaN or infinite.
+    RejectNonFinite => "reject_non_finite",
+    /// Events rejected: venue timestamp too far ahead of the wall clock.
+    RejectFutureTs => "reject_future_ts",
+    /// Events rejected: older than the symbol's newest accepted event minus the tolerance.
+    RejectOutOfOrder => "reject_out_of_order",
+    /// Trades rejected: trade id already seen.
+    RejectDuplicate => "reject_duplicate",
+    /// Trades rejected: price outside the sigma band.
+    RejectSpike => "reject_spike",
+    /// Top-of-book quotes parsed and accepted.
+    Quotes => "quotes",
+    /// Application-level pongs received (Bybit).
+    VenuePongs => "venue_pongs",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into

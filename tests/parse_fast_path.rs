@@ -1,0 +1,193 @@
+//! The specialised extractors (`feed::fast`) give exactly the general parsers' answer: on every
+//! real recorded frame, and (property test) on random mutations of real frames.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use calculus_trader::feed::binance::BinanceParser;
+use calculus_trader::feed::bybit::BybitParser;
+use calculus_trader::feed::fast::{parse_binance, parse_bybit};
+use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
+use calculus_trader::sim::Recording;
+use proptest::prelude::*;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn bybit_frames() -> Vec<String> {
+    let f = std::fs::File::open(
+        root().join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
+    )
+    .unwrap();
+    let mut v: Vec<String> = BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .map(Result::unwrap)
+        .collect();
+    v.push(
+        std::fs::read_to_string(root().join("tests/fixtures/bybit/ws_public_trade_linear.json"))
+            .unwrap(),
+    );
+    v
+}
+
+fn binance_frames(limit: usize) -> Vec<String> {
+    let rec = Recording::load(&[
+        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let mut v: Vec<String> = rec.frames.into_iter().take(limit).map(|f| f.text).collect();
+    for name in [
+        "ws_combined_aggtrade_real_2021.json",
+        "ws_aggtrade_docs.json",
+        "ws_aggtrade_sdkdocs.json",
+        "ws_combined_trade_real_BTCUSDT_2024.json",
+    ] {
+        v.push(
+            std::fs::read_to_string(root().join("tests/fixtures/binance").join(name))
+                .unwrap()
+                .trim()
+                .to_string(),
+        );
+    }
+    v
+}
+
+fn symbols() -> SymbolTable {
+    SymbolTable::new(&["BTCUSDT", "ETHUSDT", "AKROUSDT"]).unwrap()
+}
+
+type Outcome = (Result<Control, ParseError>, Vec<MarketEvent>, bool);
+
+/// Runs the general parser and the fast path on separate copies of `bytes`.
+struct Both {
+    bybit: (BybitParser, BybitParser),
+    binance: (BinanceParser, BinanceParser),
+    symbols: SymbolTable,
+}
+
+impl Both {
+    fn new() -> Self {
+        Self {
+            bybit: (BybitParser::new(), BybitParser::new()),
+            binance: (BinanceParser::new(), BinanceParser::new()),
+            symbols: symbols(),
+        }
+    }
+
+    fn run(&mut self, bybit: bool, bytes: &[u8]) -> (Outcome, Outcome) {
+        let sy = &self.symbols;
+        let (mut a, mut b) = (bytes.to_vec(), bytes.to_vec());
+        let (mut ea, mut eb) = (Vec::new(), Vec::new());
+        let (ra, rb) = if bybit {
+            let ra = self.bybit.0.parse(&mut a, sy, |e| ea.push(e));
+            let rb = parse_bybit(&mut self.bybit.1, &mut b, sy, |e| eb.push(e));
+            (ra, rb)
+        } else {
+            let ra = self.binance.0.parse(&mut a, sy, |e| ea.push(e));
+            let rb = parse_binance(&mut self.binance.1, &mut b, sy, |e| eb.push(e));
+            (ra, rb)
+        };
+        ((ra, ea, false), (rb.0, eb, rb.1))
+    }
+}
+
+fn same(general: &Outcome, fast: &Outcome) -> bool {
+    // Compare bit patterns too: equal f64s must be the same f64s.
+    let bits = |e: &[MarketEvent]| -> Vec<u64> {
+        e.iter()
+            .flat_map(|e| match e {
+                MarketEvent::Trade(t) => vec![t.price.to_bits(), t.qty.to_bits()],
+                MarketEvent::Quote(q) => vec![q.bid.to_bits(), q.ask.to_bits()],
+            })
+            .collect()
+    };
+    general.0 == fast.0 && general.1 == fast.1 && bits(&general.1) == bits(&fast.1)
+}
+
+#[test]
+fn fast_path_equals_the_general_parser_on_every_real_frame() {
+    let mut both = Both::new();
+    let mut hits = [0usize; 2];
+    for (i, (bybit, frames)) in [(true, bybit_frames()), (false, binance_frames(usize::MAX))]
+        .into_iter()
+        .enumerate()
+    {
+        for f in &frames {
+            let (g, fa) = both.run(bybit, f.as_bytes());
+            assert!(same(&g, &fa), "{f}\n{g:?}\n{fa:?}");
+            hits[i] += fa.2 as usize;
+        }
+    }
+    // The extractor answers every compact real trade frame: Bybit's 28 publicTrade frames
+    // (the 41-trade batch included), the 35389 recorded Binance trades and the 2 compact
+    // fixtures. The pretty-printed docs samples (whitespace) go to the general parser.
+    assert_eq!(hits, [28, 21313 + 14076 + 2]);
+}
+
+/// A random edit of a frame: insert, delete or replace one byte with a JSON-significant one.
+#[derive(Clone, Debug)]
+enum Edit {
+    Insert(usize, u8),
+    Delete(usize),
+    Replace(usize, u8),
+    Swap(usize, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let byte =
+        prop::sample::select(b" \t\n\"\\{}[],:0123456789.-+eEtfnulsaTpqvimS\xc3\x80".to_vec());
+    prop_oneof![
+        (any::<usize>(), byte.clone()).prop_map(|(i, b)| Edit::Insert(i, b)),
+        any::<usize>().prop_map(Edit::Delete),
+        (any::<usize>(), byte).prop_map(|(i, b)| Edit::Replace(i, b)),
+        (any::<usize>(), any::<usize>()).prop_map(|(i, j)| Edit::Swap(i, j)),
+    ]
+}
+
+fn apply(mut v: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for e in edits {
+        let n = v.len().max(1);
+        match *e {
+            Edit::Insert(i, b) => v.insert(i % (v.len() + 1), b),
+            Edit::Delete(i) if !v.is_empty() => {
+                v.remove(i % n);
+            }
+            Edit::Replace(i, b) if !v.is_empty() => v[i % n] = b,
+            Edit::Swap(i, j) if !v.is_empty() => v.swap(i % n, j % n),
+            _ => {}
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fast_path_equals_the_general_parser_on_mutated_real_frames(
+        pick in any::<prop::sample::Index>(),
+        bybit in any::<bool>(),
+        edits in prop::collection::vec(edit(), 0..4),
+    ) {
+        thread_local! {
+            static POOL: (Vec<String>, Vec<String>) = {
+                // Trade frames only: they are what the extractor could answer.
+                let by = bybit_frames().into_iter().filter(|f| f.contains("publicTrade")).collect();
+                let bn = binance_frames(4000).into_iter().filter(|f| f.contains("rade\"")).collect();
+                (by, bn)
+            };
+        }
+        let frame = POOL.with(|(by, bn)| {
+            let pool = if bybit { by } else { bn };
+            pool[pick.index(pool.len())].clone()
+        });
+        let bytes = apply(frame.into_bytes(), &edits);
+        thread_local! {
+            static BOTH: std::cell::RefCell<Both> = std::cell::RefCell::new(Both::new());
+        }
+        let (g, f) = BOTH.with(|b| b.borrow_mut().run(bybit, &bytes));
+        prop_assert!(same(&g, &f), "{}\n{:?}\n{:?}", String::from_utf8_lossy(&bytes), g, f);
+    }
+}
