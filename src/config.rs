@@ -35,6 +35,9 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[feed]`: market-data connections, liveness, REST fallback (optional section).
+    #[serde(default)]
+    pub feed: crate::feed::settings::FeedConfig,
 }
 
 /// `[run]`.
@@ -67,9 +70,9 @@ pub enum Topology {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
-    /// Venue name; this build speaks `binance` (USD-M futures).
+    /// Venue name: `binance` (USD-M futures) or `bybit` (v5 linear).
     pub name: String,
-    /// `embedded` to start the loopback exchange, or a `ws://` loopback URL.
+    /// `embedded` to start the loopback exchange, a `ws://` loopback URL, or a `wss://` URL.
     pub ws_url: String,
     /// Host header of signed REST requests.
     pub rest_host: String,
@@ -266,25 +269,21 @@ impl Config {
         };
         pos("run.status_interval_s", self.run.status_interval_s)?;
         pos("run.dump_interval_s", self.run.dump_interval_s)?;
-        if self.venue.name != "binance" {
-            return Err(bad(
+        let venue = crate::feed::venue::Venue::from_name(&self.venue.name).ok_or_else(|| {
+            bad(
                 "venue.name",
                 format!(
-                    "{:?} is not supported by this build (use \"binance\")",
+                    "{:?} is not supported by this build (use \"binance\" or \"bybit\")",
                     self.venue.name
                 ),
-            ));
-        }
+            )
+        })?;
         if self.venue.ws_url != "embedded" {
-            let addr =
-                crate::feed::ws::resolve(&self.venue.ws_url).map_err(|e| bad("venue.ws_url", e))?;
-            if !addr.ip().is_loopback() {
-                return Err(bad(
-                    "venue.ws_url",
-                    "plain ws:// is accepted for loopback addresses only; real venues come with the market-data issue",
-                ));
-            }
+            crate::feed::ws::check_url(&self.venue.ws_url).map_err(|e| bad("venue.ws_url", e))?;
         }
+        self.feed
+            .validate(venue)
+            .map_err(|(key, why)| bad(key, why))?;
         crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
         if self.replay.files.is_empty() && self.venue.ws_url == "embedded" {
             return Err(bad(
@@ -359,6 +358,12 @@ impl Config {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
         Ok(())
+    }
+
+    /// The venue named by `venue.name` (validated at load; `binance` if not a known name).
+    pub fn venue(&self) -> crate::feed::venue::Venue {
+        crate::feed::venue::Venue::from_name(&self.venue.name)
+            .unwrap_or(crate::feed::venue::Venue::Binance)
     }
 
     /// The taker fee as an exact decimal.

@@ -1,8 +1,18 @@
-//! Market data: venue message parsing and the WebSocket client driven by mio.
+//! Market data: venue message parsing, and the connection layer (mio event loop, TLS,
+//! heartbeats, reconnect, stale detection, REST fallback, de-duplication).
 
+pub mod backoff;
 pub mod binance;
+pub mod conn;
+pub mod dedupe;
+pub mod endpoint;
+pub mod liveness;
+pub mod rest;
+pub mod settings;
 pub mod symbols;
 pub mod tick;
+pub mod tls;
+pub mod venue;
 pub mod ws;
 
 pub use symbols::{SymbolError, SymbolTable};

@@ -28,7 +28,7 @@ pub fn run(
             }
         });
         publisher.maybe_publish(|c| {
-            c.merge_max(feed.counters());
+            feed.fill_counters(c);
             compute.fill_counters(c);
             exec.fill_counters(c);
         });
@@ -39,7 +39,7 @@ pub fn run(
         }
     };
     publisher.finish(|c| {
-        c.merge_max(feed.counters());
+        feed.fill_counters(c);
         compute.fill_counters(c);
         exec.fill_counters(c);
     });
