@@ -441,6 +441,46 @@ mod tests {
     }
 
     #[test]
+    fn bundled_bybit_config_loads_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/bybit.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.venue.name, "bybit");
+        assert_eq!(c.venue(), crate::feed::venue::Venue::Bybit);
+        assert_eq!(c.venue.symbols.len(), 8);
+        assert!(resolve_path(&c.replay.files[0]).exists(), "bundled capture");
+        let d = Config::parse(DEFAULT_TOML).unwrap();
+        assert_eq!(d.venue.symbols.len(), 8, "8 symbols by default");
+        assert_eq!(d.feed, crate::feed::settings::FeedConfig::default());
+    }
+
+    #[test]
+    fn ws_urls_wss_anywhere_plain_ws_loopback_only() {
+        let with = |url: &str| {
+            Config::parse(
+                &DEFAULT_TOML.replace("ws_url = \"embedded\"", &format!("ws_url = \"{url}\"")),
+            )
+        };
+        assert!(with("wss://stream.bybit.com/v5/public/linear").is_ok());
+        assert!(with("ws://127.0.0.1:9000/stream").is_ok());
+        let err = with("ws://stream.bybit.com/v5/public/linear")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("venue.ws_url") && err.contains("loopback"),
+            "{err}"
+        );
+        let err =
+            Config::parse(&DEFAULT_TOML.replace("stale_after_ms = 10000", "stale_after_ms = 0"))
+                .unwrap_err()
+                .0;
+        assert!(err.contains("feed.stale_after_ms"), "{err}");
+        let err = Config::parse(&DEFAULT_TOML.replace("[feed]", "[feed]\nstale_ms = 5"))
+            .unwrap_err()
+            .0;
+        assert!(err.contains("stale_ms"), "{err}");
+    }
+
+    #[test]
     fn unknown_key_is_rejected_by_name() {
         let text = DEFAULT_TOML.replace("[model]\n", "[model]\nlamda = 0.5\n");
         let err = Config::parse(&text).unwrap_err().0;

@@ -77,7 +77,10 @@ mod tests {
         for n in 0..40 {
             let nominal = b.nominal_ns(n);
             let d = b.next_delay_ns();
-            assert!(d <= nominal && d >= nominal / 2, "attempt {n}: {d} vs {nominal}");
+            assert!(
+                d <= nominal && d >= nominal / 2,
+                "attempt {n}: {d} vs {nominal}"
+            );
             seen.push(d);
         }
         // At the cap the nominal is constant, so differing delays are the jitter.

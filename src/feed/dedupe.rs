@@ -150,7 +150,11 @@ mod tests {
             assert_eq!(d.check(&t(0, id, 500)), Verdict::Repeat);
         }
         assert_eq!(d.check(&t(0, 14, 500)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 1, 499)), Verdict::Repeat, "older than delivered");
+        assert_eq!(
+            d.check(&t(0, 1, 499)),
+            Verdict::Repeat,
+            "older than delivered"
+        );
         assert_eq!(d.check(&t(0, 11, 501)), Verdict::New { missed: 0 });
         assert_eq!(d.check(&t(0, 14, 500)), Verdict::Repeat);
     }

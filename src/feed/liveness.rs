@@ -98,11 +98,9 @@ impl SymbolHealth {
     /// State of `s` (Acquire: pairs with the network thread's Release).
     #[inline]
     pub fn state(&self, s: SymbolId) -> SymbolState {
-        self.state
-            .get(s.index())
-            .map_or(SymbolState::Waiting, |a| {
-                SymbolState::from_u8(a.load(Ordering::Acquire))
-            })
+        self.state.get(s.index()).map_or(SymbolState::Waiting, |a| {
+            SymbolState::from_u8(a.load(Ordering::Acquire))
+        })
     }
 
     /// Whether orders may be sent for `s` now.

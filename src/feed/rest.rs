@@ -150,9 +150,9 @@ fn run(
                         .recent_trades_path(name, plan.limit, &plan.trade_topic)
                 );
                 stats.polls.fetch_add(1, Ordering::Relaxed);
-                match fetch(&agent, &url).and_then(|body| {
-                    parse_recent_trades(plan.venue, &body, sym, &plan.trade_topic)
-                }) {
+                match fetch(&agent, &url)
+                    .and_then(|body| parse_recent_trades(plan.venue, &body, sym, &plan.trade_topic))
+                {
                     Ok(mut got) => {
                         let recv_ns = clock.now_ns();
                         for t in got.iter_mut() {
@@ -342,10 +342,7 @@ pub fn parse_recent_trades(
                         },
                         price: num(t.price, "price")?,
                         qty: num(t.size, "size")?,
-                        exch_ts_ms: t
-                            .time
-                            .parse()
-                            .map_err(|_| format!("time {:?}", t.time))?,
+                        exch_ts_ms: t.time.parse().map_err(|_| format!("time {:?}", t.time))?,
                         trade_id: bybit_trade_id(t.exec_id),
                         ..Default::default()
                     })
@@ -396,9 +393,12 @@ mod tests {
         assert_eq!(t[0].trade_id, bybit_trade_id("a"));
         assert_eq!((t[0].side, t[0].exch_ts_ms), (Side::Buy, 1786310818000));
         assert_eq!((t[1].side, t[1].price), (Side::Sell, 65114.30));
-        let err = r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":1}"#;
-        assert!(parse_recent_trades(Venue::Bybit, err, SymbolId(0), "publicTrade")
-            .unwrap_err()
-            .contains("10001"));
+        let err =
+            r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":1}"#;
+        assert!(
+            parse_recent_trades(Venue::Bybit, err, SymbolId(0), "publicTrade")
+                .unwrap_err()
+                .contains("10001")
+        );
     }
 }

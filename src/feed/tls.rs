@@ -33,7 +33,9 @@ pub fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> 
 
 /// The webpki roots plus every certificate of the PEM file `extra` (a private CA, or the
 /// self-signed certificate of a loopback test server). Cold path.
-pub fn client_config_with_pem(extra: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
+pub fn client_config_with_pem(
+    extra: Option<&std::path::Path>,
+) -> Result<Arc<ClientConfig>, String> {
     let mut roots = webpki_roots();
     if let Some(path) = extra {
         let pem = std::fs::read(path)
@@ -120,14 +122,11 @@ impl<S: Read + Write> Read for TlsStream<S> {
             }
             // No plaintext yet: pull ciphertext (WouldBlock goes up to the caller).
             let n = self.conn.read_tls(&mut self.sock)?;
-            let state = self
-                .conn
-                .process_new_packets()
-                .map_err(|e| {
-                    // Send the alert rustls queued, best effort.
-                    let _ = self.write_pending();
-                    io::Error::new(io::ErrorKind::InvalidData, e)
-                })?;
+            let state = self.conn.process_new_packets().map_err(|e| {
+                // Send the alert rustls queued, best effort.
+                let _ = self.write_pending();
+                io::Error::new(io::ErrorKind::InvalidData, e)
+            })?;
             if n == 0 && state.plaintext_bytes_to_read() == 0 {
                 // TCP EOF: the reader reports a clean close_notify (0) or UnexpectedEof.
                 return self.conn.reader().read(buf);

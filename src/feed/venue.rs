@@ -173,7 +173,10 @@ impl Venue {
             Venue::Binance => &["trade", "aggTrade"],
             Venue::Bybit => &["publicTrade"],
         };
-        topics.iter().find(|t| wanted.contains(&t.as_str())).cloned()
+        topics
+            .iter()
+            .find(|t| wanted.contains(&t.as_str()))
+            .cloned()
     }
 
     /// De-duplication rule of this venue's trade ids.

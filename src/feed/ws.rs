@@ -400,7 +400,10 @@ impl WsConn {
     fn handshake_step(
         &mut self,
         r: Result<
-            (WebSocket<Transport>, tungstenite::handshake::client::Response),
+            (
+                WebSocket<Transport>,
+                tungstenite::handshake::client::Response,
+            ),
             HandshakeError<ClientHandshake<Transport>>,
         >,
     ) -> Result<bool, WsError> {

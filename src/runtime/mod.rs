@@ -187,7 +187,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             cfg.feed.rest_url.clone()
         };
         let tls = if cfg.venue.ws_url.starts_with("wss://") {
-            let ca = (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
+            let ca =
+                (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
             Some(crate::feed::tls::client_config_with_pem(ca.as_deref())?)
         } else {
             None

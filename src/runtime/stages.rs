@@ -270,7 +270,14 @@ impl FeedStage {
             self.report_transitions();
         }
         let done = self.conns.all_ended() && self.rest_rx.is_empty();
-        Ok((ticks, if done { WsStatus::Closed } else { WsStatus::Open }))
+        Ok((
+            ticks,
+            if done {
+                WsStatus::Closed
+            } else {
+                WsStatus::Open
+            },
+        ))
     }
 
     /// Counts and logs (once each) the symbol transitions collected by the last poll.

@@ -203,7 +203,10 @@ impl Recording {
             let t = w.data;
             let prev = last_price[f.stream as usize].replace(t.p.to_string());
             let tick_dir = match prev.as_deref().map(|p| {
-                let (a, b) = (p.parse::<f64>().unwrap_or(0.0), t.p.parse::<f64>().unwrap_or(0.0));
+                let (a, b) = (
+                    p.parse::<f64>().unwrap_or(0.0),
+                    t.p.parse::<f64>().unwrap_or(0.0),
+                );
                 b.partial_cmp(&a)
             }) {
                 Some(Some(std::cmp::Ordering::Greater)) => "PlusTick",
@@ -334,7 +337,10 @@ mod tests {
         assert_eq!(v["topic"], "publicTrade.BTCUSDT");
         assert_eq!(v["ts"], 1723161256322u64);
         let d = &v["data"][0];
-        assert_eq!((d["S"].as_str(), d["p"].as_str(), d["v"].as_str()), (Some("Buy"), Some("61800.30"), Some("0.006")));
+        assert_eq!(
+            (d["S"].as_str(), d["p"].as_str(), d["v"].as_str()),
+            (Some("Buy"), Some("61800.30"), Some("0.006"))
+        );
         assert_eq!(d["T"], 1723161256322u64);
         let id = d["i"].as_str().unwrap();
         assert_eq!(id.len(), 36);

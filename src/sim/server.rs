@@ -278,9 +278,7 @@ fn connection(stream: TcpStream, shared: &Shared) -> Result<(), String> {
     let n = loop {
         match stream.peek(&mut head) {
             Ok(0) => return Ok(()),
-            Ok(n) if head[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == head.len() => {
-                break n
-            }
+            Ok(n) if head[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == head.len() => break n,
             Ok(_) => {}
             Err(e)
                 if matches!(
@@ -313,7 +311,9 @@ fn rest(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).map_err(|e| format!("rest read: {e}"))?;
+        let n = stream
+            .read(&mut chunk)
+            .map_err(|e| format!("rest read: {e}"))?;
         if n == 0 || buf.len() > 16 * 1024 {
             return Ok(());
         }
@@ -340,9 +340,7 @@ fn rest(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
         .unwrap_or(500)
         .clamp(1, 1000);
     let (status, body) = match (shared.venue, path, param("symbol")) {
-        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => {
-            (200, binance_trades(shared, sym, limit))
-        }
+        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => (200, binance_trades(shared, sym, limit)),
         (Venue::Bybit, "/v5/market/recent-trade", Some(sym))
             if param("category") == Some("linear") =>
         {
@@ -584,7 +582,10 @@ impl Session<'_> {
                 .store(n as u64, Ordering::Relaxed);
         }
         if m.clock.is_none() && !self.shared.rec.frames.is_empty() {
-            m.clock = Some((Instant::now(), self.shared.rec.frames[start.min(self.shared.rec.frames.len() - 1)].recv_ns));
+            m.clock = Some((
+                Instant::now(),
+                self.shared.rec.frames[start.min(self.shared.rec.frames.len() - 1)].recv_ns,
+            ));
         }
     }
 
@@ -695,7 +696,10 @@ impl Session<'_> {
             }
             Err(e) => return Err(format!("write: {e}")),
         }
-        self.shared.stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .stats
+            .frames_sent
+            .fetch_add(1, Ordering::Relaxed);
         self.unflushed += 1;
         if self.unflushed >= 64 {
             self.flush()?;
@@ -703,7 +707,12 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn run(&mut self, mut drop_epoch: u64, mut garbage_epoch: u64, mut dup_epoch: u64) -> Result<(), String> {
+    fn run(
+        &mut self,
+        mut drop_epoch: u64,
+        mut garbage_epoch: u64,
+        mut dup_epoch: u64,
+    ) -> Result<(), String> {
         let shared = self.shared;
         let frames = &shared.rec.frames;
         let mut last_ping = Instant::now();
