@@ -140,19 +140,28 @@ fn dropped_connection_reconnects_resubscribes_and_delivers_every_trade_once() {
     let mut f = feed(&ex, &symbols, cfg);
     let (mut dropped, mut duplicated, mut garbled) = (false, false, false);
     let mut connects_at_dup = 0;
+    let mut reconnected_at: Option<usize> = None;
+    let mut dup_at = 0;
     let ticks = run_to_end(&mut f, |f, ticks| {
         let n = ticks.len();
-        if !dropped && n >= 600 {
+        if !dropped && n >= 500 {
             dropped = true;
             ex.inject(Fault::Drop);
         }
         let c = f.counters();
-        if dropped && !duplicated && c.get(Counter::FeedConnects) >= 2 && n >= 1200 {
-            duplicated = true;
-            connects_at_dup = c.get(Counter::FeedConnects);
-            ex.inject(Fault::Duplicate(40));
+        if dropped && reconnected_at.is_none() && c.get(Counter::FeedConnects) >= 2 {
+            reconnected_at = Some(n);
         }
-        if duplicated && !garbled && n >= 1800 {
+        // Well after the new session started, so it has sent more than 40 frames.
+        if let (false, Some(r)) = (duplicated, reconnected_at) {
+            if n >= r + 300 {
+                duplicated = true;
+                dup_at = n;
+                connects_at_dup = c.get(Counter::FeedConnects);
+                ex.inject(Fault::Duplicate(40));
+            }
+        }
+        if duplicated && !garbled && n >= dup_at + 300 {
             garbled = true;
             ex.inject(Fault::Garbage(3));
         }
