@@ -608,8 +608,8 @@ impl TickSource for Reporting {
     fn close(&mut self) {
         self.feed.close();
     }
-    fn counters(&self) -> &CounterSet {
-        self.feed.counters()
+    fn fill_counters(&self, c: &mut CounterSet) {
+        self.feed.fill_counters(c);
     }
 }
 

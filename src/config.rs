@@ -50,6 +50,9 @@ pub struct Config {
     /// `[validation]`: stateful market-data checks (optional section).
     #[serde(default)]
     pub validation: crate::feed::ValidationConfig,
+    /// `[feed]`: market-data connections, liveness, REST fallback (optional section).
+    #[serde(default)]
+    pub feed: crate::feed::settings::FeedConfig,
 }
 
 /// `[run]`.
@@ -82,9 +85,9 @@ pub enum Topology {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
-    /// Venue name; this build speaks `binance` (USD-M futures).
+    /// Venue name: `binance` (USD-M futures) or `bybit` (v5 linear).
     pub name: String,
-    /// `embedded` to start the loopback exchange, or a `ws://` loopback URL.
+    /// `embedded` to start the loopback exchange, a `ws://` loopback URL, or a `wss://` URL.
     pub ws_url: String,
     /// Host header of signed REST requests.
     pub rest_host: String,
@@ -303,25 +306,21 @@ impl Config {
         };
         pos("run.status_interval_s", self.run.status_interval_s)?;
         pos("run.dump_interval_s", self.run.dump_interval_s)?;
-        if self.venue.name != "binance" {
-            return Err(bad(
+        let venue = crate::feed::protocol::Venue::from_name(&self.venue.name).ok_or_else(|| {
+            bad(
                 "venue.name",
                 format!(
-                    "{:?} is not supported by this build (use \"binance\")",
+                    "{:?} is not supported by this build (use \"binance\" or \"bybit\")",
                     self.venue.name
                 ),
-            ));
-        }
+            )
+        })?;
         if self.venue.ws_url != "embedded" {
-            let addr =
-                crate::feed::ws::resolve(&self.venue.ws_url).map_err(|e| bad("venue.ws_url", e))?;
-            if !addr.ip().is_loopback() {
-                return Err(bad(
-                    "venue.ws_url",
-                    "plain ws:// is accepted for loopback addresses only; real venues come with the market-data issue",
-                ));
-            }
+            crate::feed::ws::check_url(&self.venue.ws_url).map_err(|e| bad("venue.ws_url", e))?;
         }
+        self.feed
+            .validate(venue)
+            .map_err(|(key, why)| bad(key, why))?;
         crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
         self.venue
             .specs
@@ -408,6 +407,12 @@ impl Config {
         Ok(())
     }
 
+    /// The venue named by `venue.name` (validated at load; `binance` if not a known name).
+    pub fn venue(&self) -> crate::feed::protocol::Venue {
+        crate::feed::protocol::Venue::from_name(&self.venue.name)
+            .unwrap_or(crate::feed::protocol::Venue::Binance)
+    }
+
     /// The taker fee as an exact decimal.
     pub fn taker_fee(&self) -> Result<Decimal, ConfigError> {
         Decimal::from_str(&self.paper.taker_fee).map_err(|e| {
@@ -480,6 +485,46 @@ mod tests {
         let c = Config::parse(DEFAULT_TOML).unwrap();
         assert_eq!(c.venue.ws_url, "embedded");
         assert!(c.risk.max_leverage <= 5.0, "default leverage must stay low");
+    }
+
+    #[test]
+    fn bundled_bybit_config_loads_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/bybit.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.venue.name, "bybit");
+        assert_eq!(c.venue(), crate::feed::protocol::Venue::Bybit);
+        assert_eq!(c.venue.symbols.len(), 8);
+        assert!(resolve_path(&c.replay.files[0]).exists(), "bundled capture");
+        let d = Config::parse(DEFAULT_TOML).unwrap();
+        assert_eq!(d.venue.symbols.len(), 8, "8 symbols by default");
+        assert_eq!(d.feed, crate::feed::settings::FeedConfig::default());
+    }
+
+    #[test]
+    fn ws_urls_wss_anywhere_plain_ws_loopback_only() {
+        let with = |url: &str| {
+            Config::parse(
+                &DEFAULT_TOML.replace("ws_url = \"embedded\"", &format!("ws_url = \"{url}\"")),
+            )
+        };
+        assert!(with("wss://stream.bybit.com/v5/public/linear").is_ok());
+        assert!(with("ws://127.0.0.1:9000/stream").is_ok());
+        let err = with("ws://stream.bybit.com/v5/public/linear")
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("venue.ws_url") && err.contains("loopback"),
+            "{err}"
+        );
+        let err =
+            Config::parse(&DEFAULT_TOML.replace("stale_after_ms = 10000", "stale_after_ms = 0"))
+                .unwrap_err()
+                .0;
+        assert!(err.contains("feed.stale_after_ms"), "{err}");
+        let err = Config::parse(&DEFAULT_TOML.replace("[feed]", "[feed]\nstale_ms = 5"))
+            .unwrap_err()
+            .0;
+        assert!(err.contains("stale_ms"), "{err}");
     }
 
     #[test]

@@ -359,23 +359,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
-    let resp = match agent.get(url).call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(code, r)) => {
-            let mut body = Vec::new();
-            let _ = r.into_reader().take(4096).read_to_end(&mut body);
-            return Err(format!(
-                "GET {url}: HTTP {code}: {}",
-                String::from_utf8_lossy(&body).trim()
-            ));
-        }
-        Err(e) => return Err(format!("GET {url}: {e}")),
-    };
-    let mut body = Vec::new();
-    resp.into_reader()
-        .take(64 << 20)
-        .read_to_end(&mut body)
+    let mut resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
         .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+    if status != 200 {
+        let head = &body[..body.len().min(4096)];
+        return Err(format!(
+            "GET {url}: HTTP {status}: {}",
+            String::from_utf8_lossy(head).trim()
+        ));
+    }
     Ok(body)
 }
 
@@ -383,10 +384,12 @@ fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
 /// are merged into one reply of the same shape, so the cache parses like a fresh reply.
 pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     check_transport(base_url).map_err(|e| e.to_string())?;
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(timeout)
-        .timeout(timeout)
-        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(timeout))
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
     let base = base_url.trim_end_matches('/');
     match venue {
         Venue::Binance => {

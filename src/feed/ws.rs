@@ -1,25 +1,39 @@
-//! WebSocket client over a non-blocking mio TCP stream (tungstenite for the framing), stamping
-//! every read with the monotonic clock so each frame carries its socket receive time.
+//! One WebSocket connection as a non-blocking state machine over a mio TCP stream (tungstenite
+//! for the framing, rustls for `wss://`), driven by readiness events of a shared `Poll`:
+//! `Idle → Connecting (TCP) → Handshaking (TLS + HTTP upgrade) → Open → Idle`.
+//!
+//! Every read is stamped with the monotonic clock ([`TimedStream`]), so each frame carries the
+//! time its last bytes came off the socket (for TLS: the ciphertext read that completed it).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Interest, Registry, Token};
 use tungstenite::client::IntoClientRequest;
-use tungstenite::handshake::HandshakeError;
+use tungstenite::handshake::client::ClientHandshake;
+use tungstenite::handshake::{HandshakeError, MidHandshake};
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
+use super::endpoint::Endpoint;
+use super::tls::TlsStream;
 use crate::telemetry::Clock;
-
-const SOCKET: Token = Token(0);
 
 /// A TCP stream that remembers when its last read returned bytes (monotonic ns).
 pub struct TimedStream {
     inner: TcpStream,
     clock: Clock,
     last_read_ns: u64,
+}
+
+impl TimedStream {
+    /// Monotonic ns of the last read that returned bytes.
+    #[inline]
+    pub fn last_read_ns(&self) -> u64 {
+        self.last_read_ns
+    }
 }
 
 impl Read for TimedStream {
@@ -42,14 +56,65 @@ impl Write for TimedStream {
     }
 }
 
-/// Errors of the WebSocket client.
+/// Plain TCP (loopback `ws://`) or TLS (`wss://`) under tungstenite.
+pub enum Transport {
+    /// `ws://`.
+    Plain(TimedStream),
+    /// `wss://`.
+    Tls(Box<TlsStream<TimedStream>>),
+}
+
+impl Transport {
+    /// The timed socket.
+    #[inline]
+    pub fn timed(&self) -> &TimedStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => t.get_ref(),
+        }
+    }
+
+    fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Transport::Plain(s) => &mut s.inner,
+            Transport::Tls(t) => &mut t.get_mut().inner,
+        }
+    }
+}
+
+impl Read for Transport {
+    #[inline]
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Errors of the WebSocket layer.
 #[derive(Debug)]
 pub enum WsError {
-    /// The URL is not a `ws://host:port/path` we can reach (TLS comes with the market-data issue).
+    /// The URL is not one we may connect to.
     Url(String),
-    /// TCP connect or WebSocket handshake failed or timed out.
+    /// TCP connect, TLS or WebSocket handshake failed.
     Connect(String),
-    /// The connection failed after it was established.
+    /// The connection failed after it was established (or the event loop failed).
     Io(String),
 }
 
@@ -65,159 +130,293 @@ impl std::fmt::Display for WsError {
 
 impl std::error::Error for WsError {}
 
-/// Whether the connection is still open after a poll.
+/// Whether the feed is still running after a poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WsStatus {
-    /// Open; more frames may come.
+    /// Open or reconnecting; more frames may come.
     Open,
-    /// The peer closed the connection (close frame or EOF).
+    /// Finished: every connection ended for good (end of a replay, or closed on request).
     Closed,
 }
 
-/// One WebSocket connection driven by its own mio `Poll`.
-pub struct WsClient {
-    poll: Poll,
-    events: Events,
-    ws: WebSocket<TimedStream>,
+/// Parses and checks a WebSocket URL: `wss://` anywhere, `ws://` only to loopback hosts.
+pub fn check_url(url: &str) -> Result<Endpoint, WsError> {
+    let e = Endpoint::parse(url).map_err(WsError::Url)?;
+    if !e.url.starts_with("ws") {
+        return Err(WsError::Url(format!("{url}: expected ws:// or wss://")));
+    }
+    Ok(e)
+}
+
+/// Where and how a connection connects.
+#[derive(Clone)]
+pub struct WsTarget {
+    /// The URL.
+    pub endpoint: Endpoint,
+    /// Resolved addresses (at start-up); connection attempts rotate through them.
+    pub addrs: Vec<SocketAddr>,
+    /// TLS client config for `wss://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl WsTarget {
+    /// Parses and resolves `url` (blocking DNS: start-up only); `tls` is required for `wss://`.
+    pub fn new(url: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<Self, WsError> {
+        let endpoint = check_url(url)?;
+        if endpoint.tls && tls.is_none() {
+            return Err(WsError::Url(format!("{url}: wss:// needs a TLS config")));
+        }
+        let addrs = endpoint.resolve().map_err(WsError::Url)?;
+        Ok(Self {
+            endpoint,
+            addrs,
+            tls,
+        })
+    }
+}
+
+enum State {
+    Idle,
+    Connecting(TcpStream),
+    Handshaking(MidHandshake<ClientHandshake<Transport>>),
+    Open(WebSocket<Transport>),
+}
+
+/// Connection phase, as seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No socket.
+    Idle,
+    /// TCP, TLS or upgrade in progress.
+    Connecting,
+    /// Frames flow.
+    Open,
+}
+
+/// What one [`WsConn::drive`] call saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Driven {
+    /// The handshake completed during this call.
+    pub opened: bool,
+    /// Frames of any kind read (data, ping, pong, close): proof of life.
+    pub frames: u32,
+    /// The peer closed: `Some(code)` from its close frame (1005 when it sent none).
+    pub closed: Option<u16>,
+}
+
+/// One WebSocket connection; see the module doc.
+pub struct WsConn {
+    token: Token,
+    clock: Clock,
+    state: State,
     frame: Vec<u8>,
 }
 
-/// Resolves a `ws://` URL to a socket address. `wss://` is refused for now, clearly.
-pub fn resolve(url: &str) -> Result<SocketAddr, WsError> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| WsError::Url(format!("{url}: only ws:// is supported by this build")))?;
-    let authority = rest.split('/').next().unwrap_or(rest);
-    authority
-        .to_socket_addrs()
-        .map_err(|e| WsError::Url(format!("{url}: {e}")))?
-        .next()
-        .ok_or_else(|| WsError::Url(format!("{url}: no address")))
+fn is_would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
 }
 
-impl WsClient {
-    /// Connects and completes the handshake within `timeout` (cold path: start-up).
-    pub fn connect(url: &str, clock: Clock, timeout: Duration) -> Result<Self, WsError> {
-        let addr = resolve(url)?;
-        let deadline = Instant::now() + timeout;
-        let mut poll = Poll::new().map_err(|e| WsError::Connect(e.to_string()))?;
-        let mut events = Events::with_capacity(64);
+impl WsConn {
+    /// An idle connection that registers its socket under `token`.
+    pub fn new(token: Token, clock: Clock) -> Self {
+        Self {
+            token,
+            clock,
+            state: State::Idle,
+            frame: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Current phase.
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Idle => Phase::Idle,
+            State::Connecting(_) | State::Handshaking(_) => Phase::Connecting,
+            State::Open(_) => Phase::Open,
+        }
+    }
+
+    /// Starts a non-blocking TCP connect to `addr`; the rest is driven by [`WsConn::drive`].
+    pub fn start(&mut self, registry: &Registry, addr: SocketAddr) -> Result<(), WsError> {
+        self.reset(registry);
         let mut stream =
             TcpStream::connect(addr).map_err(|e| WsError::Connect(format!("{addr}: {e}")))?;
-        poll.registry()
-            .register(&mut stream, SOCKET, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| WsError::Connect(e.to_string()))?;
-        // Non-blocking connect: wait until writable, then ask the socket whether it worked.
-        loop {
-            wait(&mut poll, &mut events, deadline)?;
-            if let Some(e) = stream
-                .take_error()
-                .map_err(|e| WsError::Connect(e.to_string()))?
-            {
-                return Err(WsError::Connect(format!("{addr}: {e}")));
+        registry
+            .register(
+                &mut stream,
+                self.token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| WsError::Connect(format!("register: {e}")))?;
+        self.state = State::Connecting(stream);
+        Ok(())
+    }
+
+    /// Drops the socket without a close handshake.
+    pub fn reset(&mut self, registry: &Registry) {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Idle => {}
+            State::Connecting(mut s) => {
+                let _ = registry.deregister(&mut s);
             }
-            match stream.peer_addr() {
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
-                Err(e) => return Err(WsError::Connect(format!("{addr}: {e}"))),
+            // Closing the descriptor removes it from the epoll set.
+            State::Handshaking(_) => {}
+            State::Open(mut ws) => {
+                let _ = registry.deregister(ws.get_mut().tcp_mut());
             }
         }
-        stream
-            .set_nodelay(true)
-            .map_err(|e| WsError::Connect(e.to_string()))?;
-        let request = url
-            .into_client_request()
-            .map_err(|e| WsError::Url(format!("{url}: {e}")))?;
-        let timed = TimedStream {
-            inner: stream,
-            clock,
-            last_read_ns: 0,
-        };
-        let mut attempt = tungstenite::client(request, timed);
-        let ws = loop {
-            match attempt {
-                Ok((ws, _response)) => break ws,
-                Err(HandshakeError::Interrupted(mid)) => {
-                    wait(&mut poll, &mut events, deadline)?;
-                    attempt = mid.handshake();
-                }
-                Err(HandshakeError::Failure(e)) => {
-                    return Err(WsError::Connect(format!("{url}: {e}")))
-                }
-            }
-        };
-        Ok(Self {
-            poll,
-            events,
-            ws,
-            frame: Vec::with_capacity(64 * 1024),
-        })
+    }
+
+    /// Sends a close frame (best effort) and drops the socket.
+    pub fn close(&mut self, registry: &Registry) {
+        if let State::Open(ws) = &mut self.state {
+            let _ = ws.close(None);
+            let _ = ws.flush();
+        }
+        self.reset(registry);
     }
 
     /// Queues a text message and flushes what the socket takes now.
     pub fn send_text(&mut self, text: &str) -> Result<(), WsError> {
-        match self.ws.send(Message::text(text)) {
+        self.send(Message::text(text))
+    }
+
+    /// Queues a ping frame (empty payload).
+    pub fn send_ping(&mut self) -> Result<(), WsError> {
+        self.send(Message::Ping(Default::default()))
+    }
+
+    fn send(&mut self, m: Message) -> Result<(), WsError> {
+        let State::Open(ws) = &mut self.state else {
+            return Err(WsError::Io("not open".into()));
+        };
+        match ws.send(m) {
             Ok(()) => Ok(()),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) if is_would_block(&e) => Ok(()),
             Err(e) => Err(WsError::Io(e.to_string())),
         }
     }
 
-    /// Waits up to `timeout` for the socket (`Some(ZERO)` or `None` = do not wait; read directly),
-    /// then hands every complete data frame to `on_frame(payload, recv_ns)` until the socket is
-    /// drained. The payload buffer is reused and may be rewritten in place by the callee.
+    /// Advances the connection after a readiness event (or speculatively: it is cheap when
+    /// nothing is ready). Every complete data frame goes to `on_frame(payload, recv_ns)`; the
+    /// payload buffer is reused and may be rewritten in place by the callee. An error means the
+    /// connection is unusable (the caller resets it and reconnects).
     #[inline]
-    pub fn poll_frames<F: FnMut(&mut [u8], u64)>(
+    pub fn drive<F: FnMut(&mut [u8], u64)>(
         &mut self,
-        timeout: Option<Duration>,
+        target: &WsTarget,
         mut on_frame: F,
-    ) -> Result<WsStatus, WsError> {
-        if let Some(t) = timeout.filter(|t| !t.is_zero()) {
-            self.poll
-                .poll(&mut self.events, Some(t))
-                .map_err(|e| WsError::Io(e.to_string()))?;
-            if self.events.is_empty() {
-                return Ok(WsStatus::Open);
+    ) -> Result<Driven, WsError> {
+        let mut out = Driven::default();
+        if let State::Connecting(stream) = &mut self.state {
+            if let Some(e) = stream
+                .take_error()
+                .map_err(|e| WsError::Connect(e.to_string()))?
+            {
+                return Err(WsError::Connect(e.to_string()));
             }
+            match stream.peer_addr() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(out),
+                Err(e) => return Err(WsError::Connect(e.to_string())),
+            }
+            let State::Connecting(stream) = std::mem::replace(&mut self.state, State::Idle) else {
+                unreachable!("checked above")
+            };
+            stream
+                .set_nodelay(true)
+                .map_err(|e| WsError::Connect(e.to_string()))?;
+            let timed = TimedStream {
+                inner: stream,
+                clock: self.clock.clone(),
+                last_read_ns: 0,
+            };
+            let transport = match &target.tls {
+                Some(cfg) if target.endpoint.tls => Transport::Tls(Box::new(
+                    TlsStream::new(cfg.clone(), &target.endpoint.host, timed)
+                        .map_err(WsError::Connect)?,
+                )),
+                _ => Transport::Plain(timed),
+            };
+            let request = target
+                .endpoint
+                .url
+                .as_str()
+                .into_client_request()
+                .map_err(|e| WsError::Url(format!("{}: {e}", target.endpoint.url)))?;
+            out.opened = self.handshake_step(tungstenite::client(request, transport))?;
+        } else if let State::Handshaking(_) = &self.state {
+            let State::Handshaking(mid) = std::mem::replace(&mut self.state, State::Idle) else {
+                unreachable!("checked above")
+            };
+            out.opened = self.handshake_step(mid.handshake())?;
         }
+        let State::Open(ws) = &mut self.state else {
+            return Ok(out);
+        };
         loop {
-            match self.ws.read() {
+            match ws.read() {
                 Ok(Message::Text(t)) => {
-                    let recv_ns = self.ws.get_ref().last_read_ns;
+                    out.frames += 1;
+                    let recv_ns = ws.get_ref().timed().last_read_ns;
                     self.frame.clear();
                     self.frame.extend_from_slice(t.as_bytes());
                     on_frame(&mut self.frame, recv_ns);
                 }
                 Ok(Message::Binary(b)) => {
-                    let recv_ns = self.ws.get_ref().last_read_ns;
+                    out.frames += 1;
+                    let recv_ns = ws.get_ref().timed().last_read_ns;
                     self.frame.clear();
                     self.frame.extend_from_slice(&b);
                     on_frame(&mut self.frame, recv_ns);
                 }
-                Ok(Message::Close(_)) => return Ok(WsStatus::Closed),
-                Ok(_) => {} // ping/pong: tungstenite queues the pong itself
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(WsStatus::Open)
+                Ok(Message::Close(c)) => {
+                    out.frames += 1;
+                    out.closed = Some(c.map_or(1005, |f| u16::from(f.code)));
+                    let _ = ws.flush();
+                    return Ok(out);
+                }
+                // Ping: tungstenite queues the pong and sends it on the next read/flush.
+                Ok(_) => out.frames += 1,
+                Err(e) if is_would_block(&e) => {
+                    // Writable readiness or a queued pong: push out what is buffered.
+                    match ws.flush() {
+                        Ok(()) => {}
+                        Err(e) if is_would_block(&e) => {}
+                        Err(e) => return Err(WsError::Io(e.to_string())),
+                    }
+                    return Ok(out);
                 }
                 Err(tungstenite::Error::ConnectionClosed)
-                | Err(tungstenite::Error::AlreadyClosed) => return Ok(WsStatus::Closed),
+                | Err(tungstenite::Error::AlreadyClosed) => {
+                    out.closed = Some(u16::from(CloseCode::Status));
+                    return Ok(out);
+                }
                 Err(e) => return Err(WsError::Io(e.to_string())),
             }
         }
     }
 
-    /// Starts a clean close (best effort: the peer may already be gone).
-    pub fn close(&mut self) {
-        let _ = self.ws.close(None);
-        let _ = self.ws.flush();
+    fn handshake_step(
+        &mut self,
+        r: Result<
+            (
+                WebSocket<Transport>,
+                tungstenite::handshake::client::Response,
+            ),
+            HandshakeError<ClientHandshake<Transport>>,
+        >,
+    ) -> Result<bool, WsError> {
+        match r {
+            Ok((ws, _)) => {
+                self.state = State::Open(ws);
+                Ok(true)
+            }
+            Err(HandshakeError::Interrupted(mid)) => {
+                self.state = State::Handshaking(mid);
+                Ok(false)
+            }
+            Err(HandshakeError::Failure(e)) => Err(WsError::Connect(e.to_string())),
+        }
     }
-}
-
-fn wait(poll: &mut Poll, events: &mut Events, deadline: Instant) -> Result<(), WsError> {
-    let now = Instant::now();
-    if now >= deadline {
-        return Err(WsError::Connect("timed out".into()));
-    }
-    poll.poll(events, Some(deadline - now))
-        .map_err(|e| WsError::Connect(e.to_string()))
 }

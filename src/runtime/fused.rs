@@ -29,7 +29,7 @@ pub fn run<S: TickSource>(
             }
         });
         publisher.maybe_publish(|c| {
-            c.merge_max(feed.counters());
+            feed.fill_counters(c);
             compute.fill_counters(c);
             exec.fill_counters(c);
         });
@@ -40,7 +40,7 @@ pub fn run<S: TickSource>(
         }
     };
     publisher.finish(|c| {
-        c.merge_max(feed.counters());
+        feed.fill_counters(c);
         compute.fill_counters(c);
         exec.fill_counters(c);
     });

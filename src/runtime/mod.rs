@@ -9,7 +9,7 @@ pub mod source;
 pub mod stages;
 pub mod wait;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,8 +17,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
 use crate::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
-use crate::feed::binance::subscribe_trades;
-use crate::feed::ws::WsClient;
+use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
@@ -31,7 +30,7 @@ pub use shutdown::Shutdown;
 
 use self::monitor::{MonitorPlan, MonitorReport};
 use self::pipeline::{Pipeline, PipelinePlan};
-use self::stages::{ComputeStage, ExecStage, FeedStage};
+use self::stages::{ComputeStage, ExecStage, FeedPlan, FeedStage};
 use self::wait::FeedWait;
 
 /// Paper credentials: orders are signed exactly as for the venue, with a key that is not a secret.
@@ -150,47 +149,72 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         symbols.names(),
     )?;
 
+    let venue = cfg.venue();
+    let clock = Clock::new();
+    let wall = WallClock::new(&clock);
     let mut exchange = None;
-    let url = if cfg.venue.ws_url == "embedded" {
+    let (ws_url, rest_url, tls) = if cfg.venue.ws_url == "embedded" {
         let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();
-        let rec = Recording::load(&files)?;
+        let mut rec = Recording::load(&files)?;
+        let mut source = format!("real {} frames", venue_label(venue));
+        if venue == Venue::Bybit && rec.has_binance_streams() {
+            let (bybit, n) = rec.to_bybit();
+            rec = bybit;
+            source = format!(
+                "{n} real Binance USD-M trades RE-ENCODED as Bybit v5 publicTrade messages (plus any real Bybit frames)"
+            );
+        }
         let bind = cfg
             .replay
             .bind
             .parse()
             .map_err(|e| format!("replay.bind: {e}"))?;
-        let ex = EmbeddedExchange::start(bind, Arc::new(rec), cfg.replay.speed)
+        let ex = EmbeddedExchange::start_venue(bind, Arc::new(rec), venue, cfg.replay.speed)
             .map_err(|e| format!("embedded exchange: {e}"))?;
-        let url = ex.url();
-        exchange = Some(ex);
-        url
-    } else {
-        cfg.venue.ws_url.clone()
-    };
-    if let Some(ex) = &exchange {
         let speed = if cfg.replay.speed > 0.0 {
             format!("{}x recorded pace", cfg.replay.speed)
         } else {
             "as fast as possible".to_string()
         };
         println!(
-            "embedded exchange on {} replaying real Binance USD-M frames from {} file(s), {}; loopback only, paper fills",
+            "embedded exchange on {} replaying {source} from {} file(s), {}; REST fallback at {}; loopback only, paper fills",
             ex.url(),
             cfg.replay.files.len(),
-            speed
+            speed,
+            ex.rest_url()
         );
-    }
-
-    let clock = Clock::new();
-    let wall = WallClock::new(&clock);
-    let ws = WsClient::connect(&url, clock.clone(), Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
-    let parser = crate::feed::VenueParser::for_venue(&cfg.venue.name, &symbols)?;
-    let mut feed = FeedStage::new(ws, symbols.clone(), clock.clone())
-        .with_parser(parser)
-        .with_validation(cfg.validation.clone());
-    feed.send_text(&subscribe_trades(&symbols, 1))
-        .map_err(|e| e.to_string())?;
+        let urls = (ex.url(), ex.rest_url(), None);
+        exchange = Some(ex);
+        urls
+    } else {
+        let rest = if cfg.feed.rest_url.is_empty() {
+            venue.mainnet_rest_url().to_string()
+        } else {
+            cfg.feed.rest_url.clone()
+        };
+        let tls = if cfg.venue.ws_url.starts_with("wss://") {
+            let ca =
+                (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
+            Some(crate::feed::tls::client_config_with_pem(ca.as_deref())?)
+        } else {
+            None
+        };
+        (cfg.venue.ws_url.clone(), rest, tls)
+    };
+    let feed = FeedStage::start(
+        FeedPlan {
+            venue,
+            ws_url,
+            rest_url,
+            feed: cfg.feed.clone(),
+            tls,
+            end_close_code: exchange.as_ref().map(|_| crate::sim::server::END_OF_REPLAY),
+            record_feed_delay: exchange.is_none(),
+            validation: cfg.validation.clone(),
+        },
+        symbols.clone(),
+        clock.clone(),
+    )?;
 
     let params = StrategyParams::from_config(cfg);
     let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
@@ -310,6 +334,13 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         engine,
         symbols,
     })
+}
+
+fn venue_label(v: Venue) -> &'static str {
+    match v {
+        Venue::Binance => "Binance USD-M",
+        Venue::Bybit => "Bybit v5 linear",
+    }
 }
 
 /// Pins the calling (main) thread, and so every cold thread it spawns later (they inherit its

@@ -114,7 +114,7 @@ impl Pipeline {
                         }
                     });
                     p_net.maybe_publish(|c| {
-                        c.merge_max(feed.counters());
+                        feed.fill_counters(c);
                         c.set(Counter::MdRingFull, md_full);
                     });
                     match polled {
@@ -126,7 +126,7 @@ impl Pipeline {
                 drop(md_tx);
                 compute_waker.wake();
                 p_net.finish(|c| {
-                    c.merge_max(feed.counters());
+                    feed.fill_counters(c);
                     c.set(Counter::MdRingFull, md_full);
                 });
                 result

@@ -27,8 +27,8 @@ pub trait TickSource {
     /// Stops the input (clean close).
     fn close(&mut self);
 
-    /// The source's counters (frames, ticks, rejects).
-    fn counters(&self) -> &CounterSet;
+    /// Writes the source's counters (frames, ticks, rejects, connection events) into `c`.
+    fn fill_counters(&self, c: &mut CounterSet);
 }
 
 impl TickSource for FeedStage {
@@ -46,8 +46,8 @@ impl TickSource for FeedStage {
         FeedStage::close(self);
     }
 
-    fn counters(&self) -> &CounterSet {
-        FeedStage::counters(self)
+    fn fill_counters(&self, c: &mut CounterSet) {
+        FeedStage::fill_counters(self, c);
     }
 }
 
@@ -242,8 +242,8 @@ impl TickSource for MemoryFeed {
         self.total = self.sent;
     }
 
-    fn counters(&self) -> &CounterSet {
-        &self.counts
+    fn fill_counters(&self, c: &mut CounterSet) {
+        c.merge_max(&self.counts);
     }
 }
 
@@ -283,7 +283,9 @@ mod tests {
         assert_eq!(seen, 150);
         // 150 frames in bursts of at most 64: 3 polls with frames, one that reports closed.
         assert_eq!(polls, 4);
-        assert_eq!(f.counters().get(Counter::Ticks), 150);
+        let mut c = CounterSet::default();
+        f.fill_counters(&mut c);
+        assert_eq!(c.get(Counter::Ticks), 150);
         assert_eq!(hists.total_count(Stage::Parse), 150);
         assert_eq!(f.max_lag_ns(), 0);
     }

@@ -1,64 +1,182 @@
 //! The stage code that both topologies run: feed (socket → ticks), compute (tick → intent) and
 //! execution (intent → signed request → fill). Each stage records its own latencies.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exec::{ExecReport, Executor, RejectReason};
-use crate::feed::ws::{WsClient, WsError, WsStatus};
+use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
+use crate::feed::dedupe::{TradeDedup, Verdict};
+use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
+use crate::feed::protocol::{plan_links, Venue};
+use crate::feed::rest::{FeedCold, RestPlan, RestStats};
+use crate::feed::settings::FeedConfig;
+use crate::feed::ws::{WsError, WsStatus, WsTarget};
 use crate::feed::{
-    Control, MarketEvent, ParseError, Reject, SymbolTable, Tick, ValidationConfig, Validator,
-    VenueParser,
+    Control, MarketEvent, ParseError, Reject, SymbolId, SymbolTable, Tick, ValidationConfig,
+    Validator, VenueParser,
 };
 use crate::model::layers::Layer;
+use crate::ring::{channel, Consumer};
 use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 
-/// Network stage: reads frames, parses them, validates the events, hands ticks on.
-///
-/// Quotes are parsed, validated and counted (`quotes`) but not handed on yet: compute takes
-/// ticks only.
+/// Everything the feed needs to start, resolved from the config by the runtime.
+#[derive(Clone)]
+pub struct FeedPlan {
+    /// The venue.
+    pub venue: Venue,
+    /// WebSocket URL (`wss://…`, or the embedded exchange's loopback `ws://…`).
+    pub ws_url: String,
+    /// REST base URL of the fallback.
+    pub rest_url: String,
+    /// `[feed]` settings.
+    pub feed: FeedConfig,
+    /// TLS client config, required for `wss://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Close code that ends a link for good (the embedded exchange's end of replay).
+    pub end_close_code: Option<u16>,
+    /// Record `feed_delay` (wall clock at receive − exchange time). Off for replays, whose
+    /// exchange timestamps are historical.
+    pub record_feed_delay: bool,
+    /// `[validation]` thresholds of the stateful market-data checks.
+    pub validation: ValidationConfig,
+}
+
+/// How often per-symbol staleness is checked, as a fraction of `stale_after` (≥ 1 ms).
+const STALE_CHECKS_PER_PERIOD: u64 = 10;
+
+/// Network stage: drives every market-data connection (one mio loop), parses frames, drops
+/// repeats, tracks per-symbol liveness, merges the REST fallback and hands ticks on.
 pub struct FeedStage {
-    ws: WsClient,
+    conns: Connections,
+    venue: Venue,
     parser: VenueParser,
     validator: Validator,
     symbols: SymbolTable,
+    link_symbols: Vec<Vec<SymbolId>>,
+    live: Liveness,
+    dedup: TradeDedup,
+    rest_rx: Consumer<Tick>,
+    rest_stats: Arc<RestStats>,
+    rest_enabled: bool,
+    cold: FeedCold,
     clock: Clock,
     wall: WallClock,
+    record_feed_delay: bool,
     counts: CounterSet,
+    transitions: Vec<Transition>,
+    next_check_ns: u64,
+    check_every_ns: u64,
+    stale_after_ns: u64,
 }
 
 impl FeedStage {
-    /// A Binance feed over an open connection, with default validation.
-    pub fn new(ws: WsClient, symbols: SymbolTable, clock: Clock) -> Self {
-        let parser = VenueParser::Binance(Default::default());
-        Self {
-            ws,
-            parser,
-            validator: Validator::new(ValidationConfig::default(), symbols.len()),
+    /// Resolves the endpoint (DNS: blocking, start-up only), plans the connections (topic
+    /// limit per connection), starts the cold thread (REST fallback + logs). Connections open
+    /// on the first [`FeedStage::poll`].
+    pub fn start(plan: FeedPlan, symbols: SymbolTable, clock: Clock) -> Result<Self, String> {
+        let f = &plan.feed;
+        let venue = plan.venue;
+        let target = WsTarget::new(&plan.ws_url, plan.tls.clone()).map_err(|e| e.to_string())?;
+        let kinds = f.topic_kinds(venue);
+        let per_conn = f.topics_per_connection(venue);
+        let links = plan_links(venue, &symbols, &kinds, per_conn);
+        let link_symbols: Vec<Vec<SymbolId>> = links.iter().map(|l| l.symbols.clone()).collect();
+        let (log_tx, log_rx) = channel::<String>(1024).map_err(|e| e.to_string())?;
+        let settings = ConnSettings {
+            venue,
+            heartbeat_ns: f.heartbeat_ms(venue) * 1_000_000,
+            dead_after_ns: f.dead_after_ms * 1_000_000,
+            connect_timeout_ns: f.connect_timeout_ms * 1_000_000,
+            backoff_base_ms: f.reconnect_base_ms,
+            backoff_cap_ms: f.reconnect_max_ms,
+            backoff_jitter: f.reconnect_jitter,
+            end_close_code: plan.end_close_code,
+        };
+        let conns = Connections::new(target, links, settings, clock.clone(), log_tx)
+            .map_err(|e| e.to_string())?;
+        let now = clock.now_ns();
+        let stale_after_ns = f.stale_after_ms * 1_000_000;
+        let live = Liveness::new(symbols.len(), stale_after_ns, now);
+        let trade_topic = venue.trade_topic(&kinds);
+        let rest_enabled = f.rest_fallback && trade_topic.is_some();
+        let (rest_tx, rest_rx) =
+            channel::<Tick>((f.rest_limit as usize * 4).next_power_of_two().max(1024))
+                .map_err(|e| e.to_string())?;
+        let cold = FeedCold::spawn(
+            RestPlan {
+                venue,
+                base: plan.rest_url.clone(),
+                interval: Duration::from_millis(f.rest_poll_ms),
+                limit: f.rest_limit,
+                trade_topic: trade_topic.clone().unwrap_or_default(),
+                symbols: symbols.clone(),
+                enabled: rest_enabled,
+                timeout: Duration::from_millis(f.rest_timeout_ms),
+            },
+            live.health(),
+            rest_tx,
+            log_rx,
+            conns.waker(),
+            clock.clone(),
+        )
+        .map_err(|e| format!("cannot start the feed's cold thread: {e}"))?;
+        eprintln!(
+            "feed[{}]: {} symbol(s), {} topic kind(s) {:?}, over {} connection(s) (≤ {per_conn} topics each) to {}; heartbeat {} ms, dead after {} ms, stale after {} ms, reconnect {}..{} ms; REST fallback {}",
+            venue.name(),
+            symbols.len(),
+            kinds.len(),
+            kinds,
+            link_symbols.len(),
+            plan.ws_url,
+            f.heartbeat_ms(venue),
+            f.dead_after_ms,
+            f.stale_after_ms,
+            f.reconnect_base_ms,
+            f.reconnect_max_ms,
+            if rest_enabled {
+                format!("{} every {} ms", plan.rest_url, f.rest_poll_ms)
+            } else {
+                "off".to_string()
+            }
+        );
+        let rest_stats = cold.stats();
+        Ok(Self {
+            conns,
+            venue,
+            parser: VenueParser::for_venue(venue.name(), &symbols)?,
+            validator: Validator::new(plan.validation.clone(), symbols.len()),
+            transitions: Vec::with_capacity(2 * symbols.len() + 16),
+            dedup: TradeDedup::new(venue.dedup_mode(), symbols.len()),
             symbols,
+            link_symbols,
+            live,
+            rest_rx,
+            rest_stats,
+            rest_enabled,
+            cold,
             wall: WallClock::new(&clock),
             clock,
+            record_feed_delay: plan.record_feed_delay,
             counts: CounterSet::default(),
-        }
+            next_check_ns: now,
+            check_every_ns: (stale_after_ns / STALE_CHECKS_PER_PERIOD).max(1_000_000),
+            stale_after_ns,
+        })
     }
 
-    /// Uses `parser` (see [`VenueParser::for_venue`]) instead of the Binance default.
-    pub fn with_parser(mut self, parser: VenueParser) -> Self {
-        self.parser = parser;
-        self
+    /// The per-symbol health that compute reads to pause trading (see
+    /// [`crate::feed::liveness`] for the ordering guarantee).
+    pub fn health(&self) -> Arc<SymbolHealth> {
+        self.live.health()
     }
 
-    /// Uses the `[validation]` thresholds `cfg`.
-    pub fn with_validation(mut self, cfg: ValidationConfig) -> Self {
-        self.validator = Validator::new(cfg, self.symbols.len());
-        self
-    }
-
-    /// Reads what the socket has (waiting up to `timeout`, see [`WsClient::poll_frames`]),
-    /// parses every frame and calls `on_tick` for each accepted trade (every trade of a batch).
-    /// Records `parse` per tick (frame complete, or previous tick handed on → tick built, so
-    /// downstream work of earlier ticks in a batch is not counted). Returns the number of ticks
-    /// and whether the connection is still open.
+    /// Runs the connections' timers, reads what the sockets have (waiting up to `timeout`;
+    /// `None` = do not wait), parses every frame and calls `on_tick` for each new trade (WS or
+    /// REST fallback, de-duplicated, in trade order per symbol). Records `parse` (frame complete
+    /// → tick built) and, for live venues, `feed_delay`. Returns the ticks handed on and
+    /// whether the feed is still running.
     #[inline]
     pub fn poll<F: FnMut(&Tick, &mut StageHistograms)>(
         &mut self,
@@ -67,62 +185,261 @@ impl FeedStage {
         mut on_tick: F,
     ) -> Result<(u64, WsStatus), WsError> {
         let Self {
-            ws,
+            conns,
             parser,
             validator,
             symbols,
+            link_symbols,
+            live,
+            dedup,
+            rest_rx,
             clock,
             wall,
+            record_feed_delay,
             counts,
+            transitions,
+            ..
         } = self;
         let mut ticks = 0;
-        let status = ws.poll_frames(timeout, |frame, recv_ns| {
-            let mut mark = clock.now_ns();
-            counts.add(Counter::Frames, 1);
-            let wall_ms = wall.unix_ms(recv_ns);
-            let parsed = parser.parse(frame, symbols, |ev| {
-                if let Err(r) = validator.check(&ev, wall_ms) {
-                    counts.add(reject_counter(r), 1);
-                    return;
-                }
-                match ev {
-                    MarketEvent::Trade(mut t) => {
-                        let t1 = clock.now_ns();
-                        t.recv_ns = recv_ns;
-                        t.parsed_ns = t1;
-                        hists.record(Stage::Parse, t1.saturating_sub(mark));
-                        counts.add(Counter::Ticks, 1);
-                        ticks += 1;
-                        on_tick(&t, hists);
-                        mark = clock.now_ns();
+        let mut links_changed = false;
+        conns.poll(timeout, |ev| match ev {
+            ConnEvent::Frame { data, recv_ns, .. } => {
+                let mut mark = clock.now_ns();
+                counts.add(Counter::Frames, 1);
+                let wall_ms = wall.unix_ms(recv_ns);
+                let parsed = parser.parse(data, symbols, |ev| {
+                    let symbol = match &ev {
+                        MarketEvent::Trade(t) => t.symbol,
+                        MarketEvent::Quote(q) => q.symbol,
+                    };
+                    if let Some(tr) = live.on_ws_message(symbol, recv_ns) {
+                        transitions.push(tr);
                     }
-                    MarketEvent::Quote(_) => counts.add(Counter::Quotes, 1),
+                    // Repeats first (reconnect overlap, REST copies), then the stateful checks.
+                    if let MarketEvent::Trade(t) = &ev {
+                        match dedup.check(t) {
+                            Verdict::Repeat => {
+                                counts.add(Counter::DedupDropped, 1);
+                                return;
+                            }
+                            Verdict::New { missed } => {
+                                counts.add(Counter::FeedMissedTrades, missed)
+                            }
+                        }
+                    }
+                    if let Err(r) = validator.check(&ev, wall_ms) {
+                        counts.add(reject_counter(r), 1);
+                        return;
+                    }
+                    match ev {
+                        MarketEvent::Trade(mut t) => {
+                            let t1 = clock.now_ns();
+                            t.recv_ns = recv_ns;
+                            t.parsed_ns = t1;
+                            hists.record(Stage::Parse, t1.saturating_sub(mark));
+                            if *record_feed_delay {
+                                let exch_ns = t.exch_ts_ms.saturating_mul(1_000_000);
+                                hists.record(
+                                    Stage::FeedDelay,
+                                    wall.unix_ns(recv_ns).saturating_sub(exch_ns),
+                                );
+                            }
+                            counts.add(Counter::Ticks, 1);
+                            ticks += 1;
+                            on_tick(&t, hists);
+                            mark = clock.now_ns();
+                        }
+                        MarketEvent::Quote(_) => counts.add(Counter::Quotes, 1),
+                    }
+                });
+                match parsed {
+                    Ok(Control::Ack { .. }) => counts.add(Counter::VenueAcks, 1),
+                    Ok(Control::Error { .. }) => counts.add(Counter::VenueErrors, 1),
+                    Ok(Control::Pong) => counts.add(Counter::VenuePongs, 1),
+                    Ok(Control::Data { .. } | Control::Other) => {}
+                    Err(e) => counts.add(parse_counter(e), 1),
                 }
-            });
-            match parsed {
-                Ok(Control::Ack { .. }) => counts.add(Counter::VenueAcks, 1),
-                Ok(Control::Error { .. }) => counts.add(Counter::VenueErrors, 1),
-                Ok(Control::Pong) => counts.add(Counter::VenuePongs, 1),
-                Ok(Control::Data { .. } | Control::Other) => {}
-                Err(e) => counts.add(parse_counter(e), 1),
+            }
+            ConnEvent::Up { link } => {
+                links_changed = true;
+                live.on_link_up(&link_symbols[link], clock.now_ns(), transitions);
+            }
+            // A link that ended for good (end of replay, shutdown) is not a failure.
+            ConnEvent::Down { ended: true, .. } => {}
+            ConnEvent::Down { link, .. } => {
+                links_changed = true;
+                live.on_link_down(&link_symbols[link], clock.now_ns(), transitions);
             }
         })?;
-        Ok((ticks, status))
+        // REST fallback ticks (parsed on the cold thread): same de-duplication, never make a
+        // symbol live (only its own stream does).
+        while let Some(t) = rest_rx.pop() {
+            counts.add(Counter::RestTrades, 1);
+            match dedup.check(&t) {
+                Verdict::Repeat => counts.add(Counter::DedupDropped, 1),
+                Verdict::New { missed } => {
+                    counts.add(Counter::FeedMissedTrades, missed);
+                    counts.add(Counter::RestTicks, 1);
+                    counts.add(Counter::Ticks, 1);
+                    ticks += 1;
+                    on_tick(&t, hists);
+                }
+            }
+        }
+        let now = self.clock.now_ns();
+        if now >= self.next_check_ns {
+            self.next_check_ns = now + self.check_every_ns;
+            self.live.check(now, &mut self.transitions);
+        }
+        if !self.transitions.is_empty() || links_changed {
+            self.report_transitions();
+        }
+        let done = self.conns.all_ended() && self.rest_rx.is_empty();
+        Ok((
+            ticks,
+            if done {
+                WsStatus::Closed
+            } else {
+                WsStatus::Open
+            },
+        ))
     }
 
-    /// Sends a text frame (subscriptions).
-    pub fn send_text(&mut self, text: &str) -> Result<(), WsError> {
-        self.ws.send_text(text)
+    /// Counts and logs (once each) the symbol transitions collected by the last poll.
+    #[cold]
+    fn report_transitions(&mut self) {
+        let venue = self.venue.name();
+        let mut down: Vec<&str> = Vec::new();
+        for tr in std::mem::take(&mut self.transitions) {
+            let name = self.symbols.name(tr.symbol);
+            let quiet = tr.quiet_ns as f64 / 1e9;
+            let rest_on = self.rest_enabled && !tr.from.wants_rest() && tr.to.wants_rest();
+            let rest_off = self.rest_enabled && tr.from.wants_rest() && !tr.to.wants_rest();
+            if rest_on {
+                self.counts.add(Counter::RestFallbackOn, 1);
+            }
+            if rest_off {
+                self.counts.add(Counter::RestFallbackOff, 1);
+            }
+            let fallback = if rest_on {
+                ", REST fallback on"
+            } else if rest_off {
+                ", REST fallback off"
+            } else {
+                ""
+            };
+            let line = match (tr.from, tr.to) {
+                (_, SymbolState::Down) => {
+                    down.push(name);
+                    continue;
+                }
+                (_, SymbolState::Recovering) | (SymbolState::Down, SymbolState::Waiting) => {
+                    continue
+                }
+                (from, SymbolState::Stale) => {
+                    self.counts.add(Counter::FeedStale, 1);
+                    format!(
+                        "feed[{venue}] {name}: stale ({} for {:.1} s while {}) → trading paused{fallback}",
+                        if from == SymbolState::Recovering {
+                            "no message since reconnect"
+                        } else {
+                            "no message"
+                        },
+                        self.stale_after_ns as f64 / 1e9,
+                        from.name()
+                    )
+                }
+                (SymbolState::Waiting | SymbolState::Silent, SymbolState::Live) => {
+                    format!("feed[{venue}] {name}: first message → live")
+                }
+                (from, SymbolState::Live) => {
+                    self.counts.add(Counter::FeedRecovered, 1);
+                    format!(
+                        "feed[{venue}] {name}: live again after {quiet:.1} s ({}) → trading resumed{fallback}",
+                        from.name()
+                    )
+                }
+                (_, SymbolState::Silent) => {
+                    self.counts.add(Counter::FeedSilent, 1);
+                    format!(
+                        "feed[{venue}] {name}: no message within {:.1} s of subscribing (no data for this symbol?) → not tradable until one arrives",
+                        self.stale_after_ns as f64 / 1e9
+                    )
+                }
+                (from, to) => format!("feed[{venue}] {name}: {} → {}", from.name(), to.name()),
+            };
+            self.conns.log(line);
+        }
+        if !down.is_empty() {
+            let line = format!(
+                "feed[{venue}] {} symbol(s) paused, connection down: {}{}",
+                down.len(),
+                down.join(","),
+                if self.rest_enabled {
+                    " → REST fallback on"
+                } else {
+                    ""
+                }
+            );
+            self.conns.log(line);
+        }
     }
 
-    /// Starts a clean close of the connection.
+    /// Starts a clean close of every connection; the feed then reports `Closed`.
     pub fn close(&mut self) {
-        self.ws.close();
+        self.conns.close_all();
     }
 
-    /// This stage's counters.
-    pub fn counters(&self) -> &CounterSet {
-        &self.counts
+    /// Drops connection `link` as if the network failed (tests, operator action).
+    pub fn kill_link(&mut self, link: usize, reason: &str) {
+        self.conns.kill(link, reason);
+    }
+
+    /// Number of connections.
+    pub fn links(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Connections open now.
+    pub fn open_links(&self) -> usize {
+        self.conns.open_links()
+    }
+
+    /// Writes this stage's counter totals (feed, connections, REST fallback) into `c`.
+    pub fn fill_counters(&self, c: &mut CounterSet) {
+        c.merge_max(&self.counts);
+        let s = self.conns.stats();
+        let r = &self.rest_stats;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        for (k, v) in [
+            (Counter::FeedConnects, s.connects),
+            (Counter::FeedDisconnects, s.disconnects),
+            (Counter::FeedConnectAttempts, s.attempts),
+            (Counter::FeedConnectFailures, s.connect_failures),
+            (Counter::FeedDeadLinks, s.dead),
+            (Counter::FeedHeartbeats, s.heartbeats),
+            (Counter::FeedSubscribes, s.subscribes),
+            (
+                Counter::FeedLogsDropped,
+                s.logs_dropped + r.logs_dropped.load(relaxed),
+            ),
+            (Counter::RestPolls, r.polls.load(relaxed)),
+            (Counter::RestErrors, r.errors.load(relaxed)),
+        ] {
+            c.set(k, v);
+        }
+    }
+
+    /// This stage's counter totals.
+    pub fn counters(&self) -> CounterSet {
+        let mut c = CounterSet::default();
+        self.fill_counters(&mut c);
+        c
+    }
+
+    /// Stops the cold thread (REST fallback, log printing); also done on drop.
+    pub fn stop_cold(&mut self) {
+        self.cold.stop();
     }
 }
 

@@ -1,5 +1,8 @@
-//! Recorded exchange frames: `<local receive timestamp> <raw frame JSON>` per line, gzip or
-//! plain (the hftbacktest collector's format in `data/replay/`).
+//! Recorded exchange frames, gzip or plain, one per line, in either format:
+//! - `<local receive timestamp> <combined-stream frame JSON>` (the hftbacktest collector's
+//!   Binance files in `data/replay/`), stream = the frame's `stream`;
+//! - `<raw Bybit v5 frame JSON>` (the Bybit capture), stream = its `topic`, time = its `ts`
+//!   (kept monotonic so arrival order is preserved); `op` replies (acks, pongs) are skipped.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -35,6 +38,25 @@ struct StreamOnly<'a> {
     stream: Option<&'a str>,
 }
 
+#[derive(Deserialize)]
+struct TopicOnly<'a> {
+    #[serde(borrow)]
+    topic: Option<&'a str>,
+    ts: Option<u64>,
+}
+
+/// A UUID-shaped trade id (Bybit's `i` format) that carries `id` in its last 12 hex digits.
+pub fn uuid_from_id(id: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (id >> 32) as u32 ^ 0x5eed_0000,
+        (id >> 16) & 0xffff,
+        (id >> 4) & 0xfff,
+        id & 0xfff,
+        id & 0xffff_ffff_ffff
+    )
+}
+
 /// Normalises a recorder timestamp to ns from its magnitude (ns ≥ 1e17, µs ≥ 1e14, else ms).
 fn to_ns(ts: u64) -> u64 {
     if ts >= 100_000_000_000_000_000 {
@@ -65,11 +87,31 @@ impl Recording {
         } else {
             Box::new(file)
         };
+        let mut bybit_ts_ms = 0u64;
         for (n, line) in BufReader::with_capacity(1 << 20, reader)
             .lines()
             .enumerate()
         {
             let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+            if line.starts_with('{') {
+                // Bybit capture: raw frames, time from `ts`.
+                match serde_json::from_str::<TopicOnly<'_>>(&line) {
+                    Ok(TopicOnly {
+                        topic: Some(topic),
+                        ts: Some(ts),
+                    }) => {
+                        bybit_ts_ms = bybit_ts_ms.max(ts);
+                        let idx = self.intern(topic);
+                        self.frames.push(RecordedFrame {
+                            recv_ns: bybit_ts_ms.saturating_mul(1_000_000),
+                            stream: idx,
+                            text: line,
+                        });
+                    }
+                    _ => self.skipped += 1,
+                }
+                continue;
+            }
             let Some((ts, json)) = line.split_once(' ') else {
                 self.skipped += 1;
                 continue;
@@ -87,21 +129,110 @@ impl Recording {
                 self.skipped += 1;
                 continue;
             };
-            let idx = match self.streams.iter().position(|s| s == stream) {
-                Some(i) => i,
-                None => {
-                    self.streams.push(stream.to_string());
-                    self.streams.len() - 1
-                }
-            };
+            let idx = self.intern(stream);
             let recv_ns = to_ns(ts);
             self.frames.push(RecordedFrame {
                 recv_ns,
-                stream: idx as u16,
+                stream: idx,
                 text: json.to_string(),
             });
         }
         Ok(())
+    }
+
+    fn intern(&mut self, stream: &str) -> u16 {
+        match self.streams.iter().position(|s| s == stream) {
+            Some(i) => i as u16,
+            None => {
+                self.streams.push(stream.to_string());
+                (self.streams.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Whether any stream is a Binance combined stream (`btcusdt@trade`).
+    pub fn has_binance_streams(&self) -> bool {
+        self.streams.iter().any(|s| s.contains('@'))
+    }
+
+    /// The recording as Bybit v5 would send it: every Binance `@trade` frame re-encoded as a
+    /// one-trade `publicTrade.<SYMBOL>` snapshot (`T`, `s`, `S` = taker side from `m`, `v`,
+    /// `p`, `L`, `i` = a UUID-shaped id carrying the Binance trade id, `BT`), other Binance
+    /// streams dropped, Bybit frames kept. Returns the recording and the frames re-encoded.
+    pub fn to_bybit(&self) -> (Recording, usize) {
+        #[derive(Deserialize)]
+        struct Wrap<'a> {
+            #[serde(borrow)]
+            data: Trade<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Trade<'a> {
+            #[serde(rename = "E")]
+            event_ms: u64,
+            #[serde(rename = "T")]
+            trade_ms: u64,
+            s: &'a str,
+            t: u64,
+            p: &'a str,
+            q: &'a str,
+            m: bool,
+        }
+        let mut out = Recording {
+            skipped: self.skipped,
+            ..Default::default()
+        };
+        let mut n = 0;
+        let mut last_price: Vec<Option<String>> = vec![None; self.streams.len()];
+        for f in &self.frames {
+            let name = &self.streams[f.stream as usize];
+            if !name.contains('@') {
+                let idx = out.intern(name);
+                out.frames.push(RecordedFrame {
+                    stream: idx,
+                    ..f.clone()
+                });
+                continue;
+            }
+            if !name.ends_with("@trade") {
+                continue;
+            }
+            let Ok(w) = serde_json::from_str::<Wrap<'_>>(&f.text) else {
+                out.skipped += 1;
+                continue;
+            };
+            let t = w.data;
+            let prev = last_price[f.stream as usize].replace(t.p.to_string());
+            let tick_dir = match prev.as_deref().map(|p| {
+                let (a, b) = (
+                    p.parse::<f64>().unwrap_or(0.0),
+                    t.p.parse::<f64>().unwrap_or(0.0),
+                );
+                b.partial_cmp(&a)
+            }) {
+                Some(Some(std::cmp::Ordering::Greater)) => "PlusTick",
+                Some(Some(std::cmp::Ordering::Less)) => "MinusTick",
+                _ => "ZeroPlusTick",
+            };
+            let topic = format!("publicTrade.{}", t.s);
+            let text = format!(
+                "{{\"topic\":\"{topic}\",\"type\":\"snapshot\",\"ts\":{},\"data\":[{{\"T\":{},\"s\":\"{}\",\"S\":\"{}\",\"v\":\"{}\",\"p\":\"{}\",\"L\":\"{tick_dir}\",\"i\":\"{}\",\"BT\":false}}]}}",
+                t.event_ms,
+                t.trade_ms,
+                t.s,
+                if t.m { "Sell" } else { "Buy" },
+                t.q,
+                t.p,
+                uuid_from_id(t.t),
+            );
+            let idx = out.intern(&topic);
+            out.frames.push(RecordedFrame {
+                recv_ns: f.recv_ns,
+                stream: idx,
+                text,
+            });
+            n += 1;
+        }
+        (out, n)
     }
 
     /// Index of stream `name`, if recorded.
@@ -161,6 +292,59 @@ mod tests {
         );
         assert_eq!(r.skipped, 2);
         assert_eq!(r.streams, vec!["x@trade", "y@trade"]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bybit_capture_lines_use_topic_and_ts_and_skip_acks() {
+        let dir = std::env::temp_dir().join(format!("ct-rec-bybit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("bybit.jsonl");
+        std::fs::write(
+            &a,
+            concat!(
+                "{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"x\",\"op\":\"subscribe\"}\n",
+                "{\"topic\":\"tickers.BTCUSDT\",\"type\":\"snapshot\",\"data\":{},\"cs\":1,\"ts\":1000}\n",
+                "{\"topic\":\"publicTrade.BTCUSDT\",\"type\":\"snapshot\",\"ts\":990,\"data\":[]}\n",
+            ),
+        )
+        .unwrap();
+        let r = Recording::load(&[a]).unwrap();
+        assert_eq!(r.skipped, 1);
+        assert_eq!(r.streams, vec!["tickers.BTCUSDT", "publicTrade.BTCUSDT"]);
+        // Arrival order is kept although the second frame's ts is earlier.
+        assert_eq!(
+            r.frames.iter().map(|f| f.recv_ns).collect::<Vec<_>>(),
+            vec![1_000_000_000, 1_000_000_000]
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn binance_trades_reencode_as_bybit_public_trades() {
+        let dir = std::env::temp_dir().join(format!("ct-rec-reenc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("b.txt");
+        // Real frames (BTCUSDT 2024-08-08, data/replay).
+        std::fs::write(&a, concat!(
+            "1723161255088169167 {\"stream\":\"btcusdt@bookTicker\",\"data\":{\"e\":\"bookTicker\",\"u\":5123107839020,\"s\":\"BTCUSDT\",\"b\":\"61800.20\",\"B\":\"2.507\",\"a\":\"61800.30\",\"A\":\"2.510\",\"T\":1723161256313,\"E\":1723161256313}}\n",
+            "1723161255088176367 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":1723161256322,\"T\":1723161256322,\"s\":\"BTCUSDT\",\"t\":5266583935,\"p\":\"61800.30\",\"q\":\"0.006\",\"X\":\"MARKET\",\"m\":false}}\n",
+        )).unwrap();
+        let (r, n) = Recording::load(&[a]).unwrap().to_bybit();
+        assert_eq!(n, 1);
+        assert_eq!(r.streams, vec!["publicTrade.BTCUSDT"]);
+        let v: serde_json::Value = serde_json::from_str(&r.frames[0].text).unwrap();
+        assert_eq!(v["topic"], "publicTrade.BTCUSDT");
+        assert_eq!(v["ts"], 1723161256322u64);
+        let d = &v["data"][0];
+        assert_eq!(
+            (d["S"].as_str(), d["p"].as_str(), d["v"].as_str()),
+            (Some("Buy"), Some("61800.30"), Some("0.006"))
+        );
+        assert_eq!(d["T"], 1723161256322u64);
+        let id = d["i"].as_str().unwrap();
+        assert_eq!(id.len(), 36);
+        assert!(id.ends_with(&format!("{:012x}", 5266583935u64)));
         std::fs::remove_dir_all(&dir).ok();
     }
 

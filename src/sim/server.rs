@@ -1,52 +1,149 @@
-//! Loopback WebSocket server speaking Binance USD-M's combined-stream protocol: a client
-//! subscribes (`{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}` or `/stream?streams=`),
-//! gets `{"result":null,"id":1}`, then the recorded frames of its streams, byte for byte, at the
-//! recorded pace divided by `speed` (0 = as fast as the socket takes them), then a close frame.
+//! Loopback exchange replaying recorded frames over each venue's own WebSocket protocol, plus
+//! the REST recent-trades endpoint the feed's fallback polls, on the same port.
+//!
+//! - Binance USD-M (`/stream`): subscribe with `{"method":"SUBSCRIBE","params":[..],"id":N}`
+//!   (ack `{"result":null,"id":N}`) or `/stream?streams=a/b`; ping frames are answered with
+//!   pongs, and the server pings clients every few seconds as Binance does.
+//! - Bybit v5 (`/v5/public/linear`): `{"op":"subscribe","args":[..],"req_id":..}` → ack
+//!   `{"success":true,"ret_msg":"","conn_id":..,"req_id":..,"op":"subscribe"}`;
+//!   `{"op":"ping"}` → `{"success":true,"ret_msg":"pong","conn_id":..,"req_id":..,"op":"ping"}`.
+//! - REST: Binance `GET /fapi/v1/trades?symbol=&limit=`, Bybit
+//!   `GET /v5/market/recent-trade?category=linear&symbol=&limit=`: the newest trades the market
+//!   has reached (see below), in the venues' response shapes.
+//!
+//! Market time: frames are sent byte for byte at the recorded pace divided by `speed` from the
+//! first subscription (0 = as fast as the client reads). Each stream's position persists across
+//! sessions, so a reconnecting client resumes where it left off and every frame is sent once
+//! (a dropped TCP connection still delivers what was written before the FIN). When a session
+//! has sent every frame of its streams it closes with code [`END_OF_REPLAY`].
+//!
+//! Faults ([`EmbeddedExchange::inject`]) act on the sessions open at that moment.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tungstenite::handshake::server::{Request, Response};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
 use super::recording::Recording;
+use crate::feed::protocol::Venue;
+
+/// Close code sent when a session's streams are exhausted (private-use range 4000–4999).
+pub const END_OF_REPLAY: u16 = 4000;
+
+/// How often the Binance flavour pings its clients.
+const SERVER_PING: Duration = Duration::from_secs(5);
 
 /// Counters of the replay, readable from any thread.
 #[derive(Debug, Default)]
 pub struct ReplayStats {
-    /// Frames written to clients.
+    /// Data frames written to clients (replayed, duplicated or garbage).
     pub frames_sent: AtomicU64,
-    /// Frames that the subscribed streams hold in total (set when a client subscribes).
+    /// Frames that the subscribed streams hold in total (grows as clients subscribe).
     pub frames_total: AtomicU64,
-    /// Client connections accepted.
+    /// WebSocket sessions accepted.
     pub connections: AtomicU64,
+    /// Subscribe requests acknowledged.
+    pub subscribes: AtomicU64,
+    /// Application pings (`{"op":"ping"}`) answered.
+    pub pings: AtomicU64,
+    /// REST requests served.
+    pub rest_requests: AtomicU64,
+    /// Faults injected.
+    pub faults: AtomicU64,
 }
 
-/// A running embedded exchange. Dropping it stops the server thread.
+/// A fault to inject into the sessions open now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Close every open session's TCP connection without a close frame (the bytes already
+    /// written still arrive, then EOF) — like a venue dropping the link.
+    Drop,
+    /// Stop sending (and reading: pings go unanswered) for this long, socket kept open. The
+    /// market keeps moving: afterwards the backlog is sent, and REST serves it meanwhile.
+    Stall(Duration),
+    /// Send this many garbage text frames (not JSON) before the next data frame.
+    Garbage(u32),
+    /// Send the last this-many data frames again (each session).
+    Duplicate(u32),
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    drop_epoch: u64,
+    stall_until: Option<Instant>,
+    garbage_epoch: u64,
+    garbage: u32,
+    dup_epoch: u64,
+    dup: u32,
+}
+
+#[derive(Debug)]
+struct Market {
+    /// Per stream: index of the next frame of that stream to send.
+    resume: Vec<usize>,
+    /// Streams any client subscribed.
+    subscribed: Vec<bool>,
+    /// Replay clock: wall instant of the first subscription and the recording time then.
+    clock: Option<(Instant, u64)>,
+}
+
+struct Shared {
+    rec: Arc<Recording>,
+    venue: Venue,
+    speed: f64,
+    stop: AtomicBool,
+    stats: Arc<ReplayStats>,
+    market: Mutex<Market>,
+    faults: Mutex<FaultState>,
+    next_conn_id: AtomicU64,
+}
+
+impl Shared {
+    fn market(&self) -> std::sync::MutexGuard<'_, Market> {
+        self.market.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn faults(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wall time at which frame `i` is due (None: as fast as possible).
+    fn due(&self, clock: (Instant, u64), i: usize) -> Option<Instant> {
+        (self.speed > 0.0).then(|| {
+            let dt = self.rec.frames[i].recv_ns.saturating_sub(clock.1);
+            clock.0 + Duration::from_secs_f64(dt as f64 * 1e-9 / self.speed)
+        })
+    }
+}
+
+/// A running embedded exchange. Dropping it stops the server threads.
 pub struct EmbeddedExchange {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    stats: Arc<ReplayStats>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
-#[derive(Deserialize)]
-struct Request_ {
-    method: String,
-    #[serde(default)]
-    params: Vec<String>,
-    id: Option<u64>,
-}
-
 impl EmbeddedExchange {
-    /// Binds `bind` (use port 0 for an ephemeral port) and serves `recording` at `speed`.
-    /// Serves one client session at a time; the replay position carries over to the next
-    /// session (a reconnecting client resumes where the market is, as on a real venue).
+    /// A Binance-flavoured exchange (see [`EmbeddedExchange::start_venue`]).
     pub fn start(bind: SocketAddr, recording: Arc<Recording>, speed: f64) -> std::io::Result<Self> {
+        Self::start_venue(bind, recording, Venue::Binance, speed)
+    }
+
+    /// Binds `bind` (loopback only; port 0 = ephemeral) and serves `recording` in `venue`'s
+    /// protocol at `speed` (1 = recorded pace, 0 = as fast as clients read).
+    pub fn start_venue(
+        bind: SocketAddr,
+        recording: Arc<Recording>,
+        venue: Venue,
+        speed: f64,
+    ) -> std::io::Result<Self> {
         if !bind.ip().is_loopback() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -56,23 +153,40 @@ impl EmbeddedExchange {
         let listener = TcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(ReplayStats::default());
-        let (s2, st2) = (stop.clone(), stats.clone());
+        let n_streams = recording.streams.len();
+        let shared = Arc::new(Shared {
+            rec: recording,
+            venue,
+            speed,
+            stop: AtomicBool::new(false),
+            stats: Arc::new(ReplayStats::default()),
+            market: Mutex::new(Market {
+                resume: vec![0; n_streams],
+                subscribed: vec![false; n_streams],
+                clock: None,
+            }),
+            faults: Mutex::new(FaultState::default()),
+            next_conn_id: AtomicU64::new(1),
+        });
+        let s2 = shared.clone();
         let thread = std::thread::Builder::new()
             .name("sim-exchange".into())
-            .spawn(move || serve(listener, recording, speed, s2, st2))?;
+            .spawn(move || accept_loop(listener, s2))?;
         Ok(Self {
             addr,
-            stop,
-            stats,
+            shared,
             thread: Some(thread),
         })
     }
 
-    /// The combined-stream URL clients connect to.
+    /// The WebSocket URL clients connect to (`/stream` or `/v5/public/linear`).
     pub fn url(&self) -> String {
-        format!("ws://{}/stream", self.addr)
+        format!("ws://{}{}", self.addr, self.shared.venue.embedded_ws_path())
+    }
+
+    /// The REST base URL (`http://127.0.0.1:port`).
+    pub fn rest_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The bound address.
@@ -82,12 +196,30 @@ impl EmbeddedExchange {
 
     /// Replay counters.
     pub fn stats(&self) -> Arc<ReplayStats> {
-        self.stats.clone()
+        self.shared.stats.clone()
     }
 
-    /// Stops the server and waits for its thread.
+    /// Injects `fault` into the sessions open now (see [`Fault`]).
+    pub fn inject(&self, fault: Fault) {
+        self.shared.stats.faults.fetch_add(1, Ordering::Relaxed);
+        let mut f = self.shared.faults();
+        match fault {
+            Fault::Drop => f.drop_epoch += 1,
+            Fault::Stall(d) => f.stall_until = Some(Instant::now() + d),
+            Fault::Garbage(n) => {
+                f.garbage_epoch += 1;
+                f.garbage = n;
+            }
+            Fault::Duplicate(n) => {
+                f.dup_epoch += 1;
+                f.dup = n;
+            }
+        }
+    }
+
+    /// Stops the server and waits for its threads.
     pub fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -100,23 +232,25 @@ impl Drop for EmbeddedExchange {
     }
 }
 
-fn serve(
-    listener: TcpListener,
-    rec: Arc<Recording>,
-    speed: f64,
-    stop: Arc<AtomicBool>,
-    stats: Arc<ReplayStats>,
-) {
-    let mut cursor = 0usize;
-    let mut clock: Option<(Instant, u64)> = None;
-    while !stop.load(Ordering::Relaxed) && cursor < rec.frames.len() {
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut sessions: Vec<JoinHandle<()>> = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
-                stats.connections.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = session(stream, &rec, speed, &stop, &stats, &mut cursor, &mut clock)
-                {
-                    eprintln!("embedded exchange: session ended: {e}");
+                let s = shared.clone();
+                match std::thread::Builder::new()
+                    .name("sim-session".into())
+                    .spawn(move || {
+                        if let Err(e) = connection(stream, &s) {
+                            if !s.stop.load(Ordering::Relaxed) {
+                                eprintln!("embedded exchange: session ended: {e}");
+                            }
+                        }
+                    }) {
+                    Ok(h) => sessions.push(h),
+                    Err(e) => eprintln!("embedded exchange: cannot start a session: {e}"),
                 }
+                sessions.retain(|h| !h.is_finished());
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(2))
@@ -127,26 +261,266 @@ fn serve(
             }
         }
     }
+    for h in sessions {
+        let _ = h.join();
+    }
 }
 
-#[allow(clippy::result_large_err)] // tungstenite's callback signature, not ours
-fn session(
-    stream: TcpStream,
-    rec: &Recording,
-    speed: f64,
-    stop: &AtomicBool,
-    stats: &ReplayStats,
-    cursor: &mut usize,
-    clock: &mut Option<(Instant, u64)>,
-) -> Result<(), String> {
+/// Reads the request head without consuming it; routes to REST or WebSocket.
+fn connection(stream: TcpStream, shared: &Shared) -> Result<(), String> {
     stream.set_nonblocking(false).map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_millis(50)))
         .map_err(|e| e.to_string())?;
-    let mut subscribed = vec![false; rec.streams.len()];
+    let mut head = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let n = loop {
+        match stream.peek(&mut head) {
+            Ok(0) => return Ok(()),
+            Ok(n) if head[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == head.len() => break n,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(format!("peek: {e}")),
+        }
+        if Instant::now() > deadline || shared.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let text = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    if text.contains("upgrade: websocket") {
+        shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+        session(stream, shared)
+    } else {
+        rest(stream, shared)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// REST
+
+fn rest(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream
+            .read(&mut chunk)
+            .map_err(|e| format!("rest read: {e}"))?;
+        if n == 0 || buf.len() > 16 * 1024 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    shared.stats.rest_requests.fetch_add(1, Ordering::Relaxed);
+    let head = String::from_utf8_lossy(&buf);
+    let target = head
+        .lines()
+        .next()
+        .and_then(|l| {
+            let mut it = l.split(' ');
+            (it.next() == Some("GET")).then(|| it.next()).flatten()
+        })
+        .unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let param = |k: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+    };
+    let limit = param("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(500)
+        .clamp(1, 1000);
+    let (status, body) = match (shared.venue, path, param("symbol")) {
+        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => (200, binance_trades(shared, sym, limit)),
+        (Venue::Bybit, "/v5/market/recent-trade", Some(sym))
+            if param("category") == Some("linear") =>
+        {
+            (200, bybit_trades(shared, sym, limit))
+        }
+        (Venue::Binance, _, _) => (
+            400,
+            r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#.to_string(),
+        ),
+        (Venue::Bybit, _, _) => (
+            200,
+            r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":0}"#
+                .to_string(),
+        ),
+    };
+    let reason = if status == 200 { "OK" } else { "Bad Request" };
+    let resp = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(resp.as_bytes())
+        .map_err(|e| format!("rest write: {e}"))?;
+    let _ = stream.flush();
+    Ok(())
+}
+
+/// Frames of `stream` the market has reached: at `speed` > 0 by wall time since the first
+/// subscription, else as far as sessions have sent.
+fn reached(shared: &Shared, stream: u16) -> Vec<usize> {
+    let m = shared.market();
+    let frames = &shared.rec.frames;
+    let limit_idx = match (shared.speed > 0.0, m.clock) {
+        (true, Some(clock)) => {
+            let now = Instant::now();
+            frames.partition_point(|f| {
+                let dt = f.recv_ns.saturating_sub(clock.1);
+                clock.0 + Duration::from_secs_f64(dt as f64 * 1e-9 / shared.speed) <= now
+            })
+        }
+        (true, None) => 0,
+        (false, _) => m.resume[stream as usize],
+    };
+    drop(m);
+    frames[..limit_idx]
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.stream == stream)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn binance_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: T,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        t: u64,
+        p: String,
+        q: String,
+        m: bool,
+    }
+    let Some(stream) = shared
+        .rec
+        .stream_index(&format!("{}@trade", symbol.to_ascii_lowercase()))
+    else {
+        return "[]".to_string();
+    };
+    let idx = reached(shared, stream);
+    let items: Vec<String> = idx[idx.len().saturating_sub(limit)..]
+        .iter()
+        .filter_map(|&i| serde_json::from_str::<W>(&shared.rec.frames[i].text).ok())
+        .map(|w| {
+            let quote = w.data.p.parse::<f64>().unwrap_or(0.0) * w.data.q.parse::<f64>().unwrap_or(0.0);
+            format!(
+                r#"{{"id":{},"price":"{}","qty":"{}","quoteQty":"{quote:.8}","time":{},"isBuyerMaker":{}}}"#,
+                w.data.t, w.data.p, w.data.q, w.data.time, w.data.m
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+fn bybit_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: Vec<T>,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        s: String,
+        #[serde(rename = "S")]
+        side: String,
+        v: String,
+        p: String,
+        i: String,
+        #[serde(rename = "BT", default)]
+        block: bool,
+    }
+    let mut list: Vec<String> = Vec::new();
+    if let Some(stream) = shared
+        .rec
+        .stream_index(&format!("publicTrade.{}", symbol.to_ascii_uppercase()))
+    {
+        // Newest first, as Bybit answers.
+        for &i in reached(shared, stream).iter().rev() {
+            let Ok(w) = serde_json::from_str::<W>(&shared.rec.frames[i].text) else {
+                continue;
+            };
+            for t in w.data.iter().rev() {
+                if list.len() == limit {
+                    break;
+                }
+                list.push(format!(
+                    r#"{{"execId":"{}","symbol":"{}","price":"{}","size":"{}","side":"{}","time":"{}","isBlockTrade":{},"isRPITrade":false}}"#,
+                    t.i, t.s, t.p, t.v, t.side, t.time, t.block
+                ));
+            }
+            if list.len() == limit {
+                break;
+            }
+        }
+    }
+    format!(
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":{}}}"#,
+        list.join(","),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket sessions
+
+#[derive(Deserialize)]
+struct BinanceRequest {
+    method: String,
+    #[serde(default)]
+    params: Vec<String>,
+    id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct BybitRequest {
+    op: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    req_id: Option<String>,
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    ws: WebSocket<TcpStream>,
+    conn_id: String,
+    subscribed: Vec<bool>,
+    any: bool,
+    cursor: usize,
+    sent: Vec<usize>,
+    unflushed: usize,
+}
+
+fn would_block(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+fn session(stream: TcpStream, shared: &Shared) -> Result<(), String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
     let mut path_streams = String::new();
-    let mut ws = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature, not ours
+    let ws = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
         if let Some(q) = req.uri().query() {
             if let Some(list) = q.split('&').find_map(|kv| kv.strip_prefix("streams=")) {
                 path_streams = list.to_string();
@@ -155,94 +529,346 @@ fn session(
         Ok(resp)
     })
     .map_err(|e| format!("handshake: {e}"))?;
-    let mut any = false;
-    for s in path_streams.split('/').filter(|s| !s.is_empty()) {
-        any |= subscribe(rec, &mut subscribed, s);
+    ws.get_ref()
+        .set_nonblocking(true)
+        .map_err(|e| e.to_string())?;
+    let (drop_epoch, garbage_epoch, dup_epoch) = {
+        let f = shared.faults();
+        (f.drop_epoch, f.garbage_epoch, f.dup_epoch)
+    };
+    let id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let mut s = Session {
+        shared,
+        ws,
+        conn_id: format!("{:08x}-7e57-4000-8000-{:012x}", std::process::id(), id),
+        subscribed: vec![false; shared.rec.streams.len()],
+        any: false,
+        cursor: usize::MAX,
+        sent: Vec::new(),
+        unflushed: 0,
+    };
+    for st in path_streams
+        .split('/')
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect::<Vec<_>>()
+    {
+        s.subscribe(&st);
     }
-    // Wait for a SUBSCRIBE unless the URL already named streams.
-    while !any {
-        match ws.read() {
-            Ok(Message::Text(t)) => match serde_json::from_str::<Request_>(t.as_str()) {
-                Ok(r) if r.method == "SUBSCRIBE" => {
-                    for p in &r.params {
-                        any |= subscribe(rec, &mut subscribed, p);
-                    }
-                    let id = r.id.map_or("null".to_string(), |i| i.to_string());
-                    send(&mut ws, format!("{{\"result\":null,\"id\":{id}}}"))?;
-                }
-                _ => send(
-                    &mut ws,
-                    "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
-                )?,
-            },
-            Ok(Message::Close(_)) => return Ok(()),
-            Ok(_) => {}
-            Err(e) => return Err(format!("waiting for SUBSCRIBE: {e}")),
+    s.run(drop_epoch, garbage_epoch, dup_epoch)
+}
+
+impl Session<'_> {
+    fn subscribe(&mut self, topic: &str) {
+        let name = match self.shared.venue {
+            Venue::Binance => topic.to_ascii_lowercase(),
+            Venue::Bybit => topic.to_string(),
+        };
+        let Some(i) = self.shared.rec.stream_index(&name) else {
+            self.any = true; // subscribed, nothing recorded for it
+            return;
+        };
+        self.any = true;
+        self.subscribed[i as usize] = true;
+        let mut m = self.shared.market();
+        let start = m.resume[i as usize];
+        self.cursor = self.cursor.min(start);
+        if !m.subscribed[i as usize] {
+            m.subscribed[i as usize] = true;
+            let n = self.shared.rec.count_in(&m.subscribed);
+            self.shared
+                .stats
+                .frames_total
+                .store(n as u64, Ordering::Relaxed);
+        }
+        if m.clock.is_none() && !self.shared.rec.frames.is_empty() {
+            m.clock = Some((
+                Instant::now(),
+                self.shared.rec.frames[start.min(self.shared.rec.frames.len() - 1)].recv_ns,
+            ));
         }
     }
-    stats
-        .frames_total
-        .store(rec.count_in(&subscribed) as u64, Ordering::Relaxed);
-    let (start, ts0) = *clock.get_or_insert_with(|| (Instant::now(), rec.frames[*cursor].recv_ns));
-    let mut unflushed = 0usize;
-    while *cursor < rec.frames.len() {
-        if stop.load(Ordering::Relaxed) {
-            break;
+
+    fn send(&mut self, text: String) -> Result<(), String> {
+        match self.ws.send(Message::text(text)) {
+            Ok(()) => Ok(()),
+            Err(e) if would_block(&e) => Ok(()),
+            Err(e) => Err(format!("send: {e}")),
         }
-        let f = &rec.frames[*cursor];
-        if !subscribed[f.stream as usize] {
-            *cursor += 1;
-            continue;
-        }
-        if speed > 0.0 {
-            let due =
-                Duration::from_secs_f64((f.recv_ns.saturating_sub(ts0)) as f64 * 1e-9 / speed);
-            let elapsed = start.elapsed();
-            if due > elapsed {
-                if unflushed > 0 {
-                    ws.flush().map_err(|e| format!("flush: {e}"))?;
-                    unflushed = 0;
-                }
-                // Sleep (never spin: this thread shares a core with the hot thread on small hosts).
-                std::thread::sleep(due - elapsed);
+    }
+
+    /// Handles client requests; Err when the client is gone.
+    fn read_requests(&mut self) -> Result<bool, String> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => self.on_request(t.as_str())?,
+                Ok(Message::Close(_)) => return Ok(false),
+                Ok(_) => {} // ping → tungstenite queues the pong
+                Err(e) if would_block(&e) => return Ok(true),
+                Err(tungstenite::Error::ConnectionClosed) => return Ok(false),
+                Err(e) => return Err(format!("read: {e}")),
             }
         }
-        match ws.write(Message::text(f.text.as_str())) {
+    }
+
+    fn on_request(&mut self, text: &str) -> Result<(), String> {
+        match self.shared.venue {
+            Venue::Binance => match serde_json::from_str::<BinanceRequest>(text) {
+                Ok(r) if r.method == "SUBSCRIBE" => {
+                    for p in &r.params {
+                        self.subscribe(p);
+                    }
+                    self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
+                    let id = r.id.map_or("null".to_string(), |i| i.to_string());
+                    self.send(format!("{{\"result\":null,\"id\":{id}}}"))
+                }
+                _ => self.send(
+                    "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
+                ),
+            },
+            Venue::Bybit => {
+                let r = serde_json::from_str::<BybitRequest>(text);
+                let (op, req_id) = match &r {
+                    Ok(r) => (r.op.as_str(), r.req_id.clone().unwrap_or_default()),
+                    Err(_) => ("", String::new()),
+                };
+                match op {
+                    "subscribe" => {
+                        let args = r.map(|r| r.args).unwrap_or_default();
+                        for a in &args {
+                            self.subscribe(a);
+                        }
+                        self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
+                        let reply = format!(
+                            "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"subscribe\"}}",
+                            self.conn_id
+                        );
+                        self.send(reply)
+                    }
+                    "ping" => {
+                        self.shared.stats.pings.fetch_add(1, Ordering::Relaxed);
+                        let reply = format!(
+                            "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}",
+                            self.conn_id
+                        );
+                        self.send(reply)
+                    }
+                    _ => {
+                        let reply = format!(
+                            "{{\"success\":false,\"ret_msg\":\"error:unknown op\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"{op}\"}}",
+                            self.conn_id
+                        );
+                        self.send(reply)
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        match self.ws.flush() {
+            Ok(()) => {
+                self.unflushed = 0;
+                Ok(())
+            }
+            Err(e) if would_block(&e) => Ok(()),
+            Err(e) => Err(format!("flush: {e}")),
+        }
+    }
+
+    fn write_frame(&mut self, text: &str) -> Result<(), String> {
+        match self.ws.write(Message::text(text)) {
             Ok(()) => {}
+            Err(e) if would_block(&e) => {}
+            // tungstenite's write buffer is full: flush until it takes the frame.
+            Err(tungstenite::Error::WriteBufferFull(m)) => {
+                let mut m = *m;
+                loop {
+                    self.flush()?;
+                    std::thread::sleep(Duration::from_micros(200));
+                    match self.ws.write(m) {
+                        Ok(()) => break,
+                        Err(tungstenite::Error::WriteBufferFull(back)) => m = *back,
+                        Err(e) if would_block(&e) => break,
+                        Err(e) => return Err(format!("write: {e}")),
+                    }
+                }
+            }
             Err(e) => return Err(format!("write: {e}")),
         }
-        unflushed += 1;
-        if unflushed >= 64 {
-            ws.flush().map_err(|e| format!("flush: {e}"))?;
-            unflushed = 0;
+        self.shared
+            .stats
+            .frames_sent
+            .fetch_add(1, Ordering::Relaxed);
+        self.unflushed += 1;
+        if self.unflushed >= 64 {
+            self.flush()?;
         }
-        *cursor += 1;
-        stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
-    ws.flush().map_err(|e| format!("flush: {e}"))?;
-    // End of the recording (or stop): close cleanly and wait briefly for the client's close.
-    let _ = ws.close(None);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    Ok(())
-}
 
-fn subscribe(rec: &Recording, subscribed: &mut [bool], stream: &str) -> bool {
-    match rec.stream_index(&stream.to_ascii_lowercase()) {
-        Some(i) => {
-            subscribed[i as usize] = true;
-            true
+    fn run(
+        &mut self,
+        mut drop_epoch: u64,
+        mut garbage_epoch: u64,
+        mut dup_epoch: u64,
+    ) -> Result<(), String> {
+        let shared = self.shared;
+        let frames = &shared.rec.frames;
+        let mut last_ping = Instant::now();
+        loop {
+            if shared.stop.load(Ordering::Relaxed) {
+                let _ = self.ws.close(None);
+                let _ = self.ws.flush();
+                return Ok(());
+            }
+            // Faults.
+            let (stalled, garbage, dup, dropped) = {
+                let mut f = shared.faults();
+                let stalled = f.stall_until.is_some_and(|t| Instant::now() < t);
+                if f.stall_until.is_some() && !stalled {
+                    f.stall_until = None;
+                }
+                let garbage = (f.garbage_epoch != garbage_epoch).then_some(f.garbage);
+                let dup = (f.dup_epoch != dup_epoch).then_some(f.dup);
+                garbage_epoch = f.garbage_epoch;
+                dup_epoch = f.dup_epoch;
+                let dropped = f.drop_epoch != drop_epoch;
+                drop_epoch = f.drop_epoch;
+                (stalled, garbage, dup, dropped)
+            };
+            if dropped {
+                return self.drop_link();
+            }
+            if stalled {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if !self.read_requests()? {
+                return Ok(());
+            }
+            if shared.venue == Venue::Binance && last_ping.elapsed() >= SERVER_PING {
+                last_ping = Instant::now();
+                let _ = self.ws.write(Message::Ping(Default::default()));
+                self.flush()?;
+            }
+            if let Some(n) = garbage {
+                for k in 0..n {
+                    self.write_frame(&format!("garbage frame {k} {{\"not\": json"))?;
+                }
+                self.flush()?;
+            }
+            if let Some(n) = dup {
+                let from = self.sent.len().saturating_sub(n as usize);
+                let again: Vec<usize> = self.sent[from..].to_vec();
+                for i in again {
+                    self.write_frame(&frames[i].text)?;
+                }
+                self.flush()?;
+            }
+            if !self.any {
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            // Send what is due, in batches, then look at requests and faults again.
+            let mut batch = 0;
+            let mut wait: Option<Duration> = None;
+            while self.cursor < frames.len() && batch < 256 {
+                let i = self.cursor;
+                let f = &frames[i];
+                let st = f.stream as usize;
+                if !self.subscribed[st] {
+                    self.cursor += 1;
+                    continue;
+                }
+                let clock = {
+                    let m = shared.market();
+                    if i < m.resume[st] {
+                        drop(m);
+                        self.cursor += 1;
+                        continue; // sent by an earlier session
+                    }
+                    m.clock
+                };
+                if let Some(due) = clock.and_then(|c| shared.due(c, i)) {
+                    let now = Instant::now();
+                    if due > now {
+                        wait = Some(due - now);
+                        break;
+                    }
+                }
+                self.write_frame(&f.text)?;
+                shared.market().resume[st] = i + 1;
+                self.sent.push(i);
+                if self.sent.len() > 4096 {
+                    self.sent.drain(..2048);
+                }
+                self.cursor += 1;
+                batch += 1;
+            }
+            self.flush()?;
+            if self.cursor >= frames.len() || (self.cursor == usize::MAX) {
+                return self.finish();
+            }
+            if batch == 0 {
+                let nap = wait.unwrap_or(Duration::from_millis(1));
+                std::thread::sleep(nap.min(Duration::from_millis(2)));
+            }
         }
-        None => false,
     }
-}
 
-fn send(ws: &mut WebSocket<TcpStream>, text: String) -> Result<(), String> {
-    ws.send(Message::text(text))
-        .map_err(|e| format!("send: {e}"))
+    /// Flushes what was written, then half-closes (FIN after the data, no close frame) and
+    /// drains the client's bytes until it hangs up, so the kernel never answers with a reset
+    /// that would discard data still in flight.
+    fn drop_link(&mut self) -> Result<(), String> {
+        self.flush_all()?;
+        let sock = self.ws.get_mut();
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 4096];
+        while Instant::now() < deadline {
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.unflushed > 0 && Instant::now() < deadline {
+            self.flush()?;
+            if self.unflushed > 0 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every frame of this session's streams was sent: close with [`END_OF_REPLAY`].
+    fn finish(&mut self) -> Result<(), String> {
+        // Make sure everything written reaches the client before the close frame.
+        self.flush_all()?;
+        let _ = self.ws.close(Some(CloseFrame {
+            code: CloseCode::from(END_OF_REPLAY),
+            reason: "end of replay".into(),
+        }));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(_) => {}
+                Err(e) if would_block(&e) => {
+                    let _ = self.ws.flush();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
 }

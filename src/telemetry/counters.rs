@@ -141,6 +141,44 @@ counters! {
     Quotes => "quotes",
     /// Application-level pongs received (Bybit).
     VenuePongs => "venue_pongs",
+    /// Market-data WebSocket handshakes completed (first connect and reconnects).
+    FeedConnects => "feed_connects",
+    /// Open market-data connections lost (error, peer close, dead link).
+    FeedDisconnects => "feed_disconnects",
+    /// Market-data connection attempts started.
+    FeedConnectAttempts => "feed_connect_attempts",
+    /// Market-data connection attempts that failed before opening.
+    FeedConnectFailures => "feed_connect_failures",
+    /// Links declared dead: no frame (data or pong) for `feed.dead_after_ms`.
+    FeedDeadLinks => "feed_dead_links",
+    /// Client heartbeats sent (ping frames / `{"op":"ping"}`).
+    FeedHeartbeats => "feed_heartbeats",
+    /// Subscribe requests sent (initial and re-subscriptions).
+    FeedSubscribes => "feed_subscribes",
+    /// Symbols that went stale (no message for `feed.stale_after_ms` on a live link): paused.
+    FeedStale => "feed_stale",
+    /// Symbols back to live after stale / down / recovering.
+    FeedRecovered => "feed_recovered",
+    /// Symbols with no message within `feed.stale_after_ms` of subscribing (reported once).
+    FeedSilent => "feed_silent",
+    /// Symbols whose REST fallback was switched on.
+    RestFallbackOn => "rest_fallback_on",
+    /// Symbols whose REST fallback was switched off (WS data again).
+    RestFallbackOff => "rest_fallback_off",
+    /// REST fallback requests sent.
+    RestPolls => "rest_polls",
+    /// REST fallback requests failed.
+    RestErrors => "rest_errors",
+    /// Trades received over REST (before de-duplication).
+    RestTrades => "rest_trades",
+    /// Ticks delivered from the REST fallback (new after de-duplication).
+    RestTicks => "rest_ticks",
+    /// Trades dropped as already delivered (or older than the last delivered).
+    DedupDropped => "dedup_dropped",
+    /// Trades never received: gaps in sequential trade ids.
+    FeedMissedTrades => "feed_missed_trades",
+    /// Feed log lines dropped because the log ring was full.
+    FeedLogsDropped => "feed_logs_dropped",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into

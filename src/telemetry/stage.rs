@@ -54,6 +54,9 @@ stages! {
     Sign => "sign",
     /// End to end: tick received to signed order ready to send, in nanoseconds.
     TickToOrder => "tick_to_order",
+    /// Venue trade time → socket receive, in nanoseconds (wall clock at receive minus the
+    /// exchange timestamp: includes clock skew; recorded for live venues only).
+    FeedDelay => "feed_delay",
 }
 
 impl Stage {
@@ -201,7 +204,8 @@ mod tests {
                 "compute",
                 "order_hop",
                 "sign",
-                "tick_to_order"
+                "tick_to_order",
+                "feed_delay"
             ]
         );
     }

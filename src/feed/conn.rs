@@ -1,0 +1,504 @@
+//! All market-data connections of one venue on one mio event loop: connect, TLS and upgrade
+//! driven by readiness, subscribe on open, heartbeats, dead-link detection and reconnect with
+//! exponential backoff and jitter. Parser-agnostic: bytes in, frames out ([`ConnEvent`]).
+//!
+//! The loop never blocks on anything but `epoll_wait` (`Poll::poll`): sockets are
+//! non-blocking, DNS is resolved once at start-up, log lines go to the cold thread through an
+//! SPSC ring, and the REST fallback wakes the loop through a `mio::Waker`.
+//!
+//! Per connection (a "link"): `Wait(until) → Connecting → Open → (fail) → Wait(now + backoff)`,
+//! or `Ended` after the embedded exchange's end-of-replay close code (or [`Connections::close_all`]).
+//! A link is declared dead when no frame at all (data, pong, ping) arrived for `dead_after`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Events, Poll, Token, Waker};
+
+use super::backoff::Backoff;
+use super::protocol::{Heartbeat, LinkPlan, Venue};
+use super::ws::{Phase, WsConn, WsError, WsTarget};
+use crate::ring::Producer;
+use crate::telemetry::Clock;
+
+/// The waker's token (links use `Token(index)`).
+const WAKER: Token = Token(usize::MAX);
+/// Timers are checked at most this often (ns); deadlines are milliseconds anyway.
+const TIMER_TICK_NS: u64 = 1_000_000;
+
+/// Connection behaviour.
+#[derive(Clone, Debug)]
+pub struct ConnSettings {
+    /// The venue (subscribe shape, heartbeat).
+    pub venue: Venue,
+    /// Client heartbeat period, ns.
+    pub heartbeat_ns: u64,
+    /// No frame for this long on an open link → it is dead (reconnect), ns.
+    pub dead_after_ns: u64,
+    /// TCP + TLS + upgrade must finish within this, ns.
+    pub connect_timeout_ns: u64,
+    /// First reconnect delay, ms.
+    pub backoff_base_ms: u64,
+    /// Longest reconnect delay, ms.
+    pub backoff_cap_ms: u64,
+    /// Random fraction of each delay, [0, 1].
+    pub backoff_jitter: f64,
+    /// A close frame with this code ends the link for good (embedded exchange: end of replay).
+    pub end_close_code: Option<u16>,
+}
+
+/// What the loop reports to its owner.
+#[derive(Debug)]
+pub enum ConnEvent<'a> {
+    /// A data frame (text or binary) of link `link`, read from the socket at `recv_ns`.
+    Frame {
+        /// Link index.
+        link: usize,
+        /// Payload; reused buffer, may be rewritten in place.
+        data: &'a mut [u8],
+        /// Monotonic ns of the read that completed it.
+        recv_ns: u64,
+    },
+    /// Link `link` is open and its subscriptions were sent.
+    Up {
+        /// Link index.
+        link: usize,
+    },
+    /// Link `link` is down (reconnect scheduled unless `ended`).
+    Down {
+        /// Link index.
+        link: usize,
+        /// The link ended for good (no reconnect).
+        ended: bool,
+    },
+}
+
+/// Connection counters (network thread only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Handshakes completed (first connect and reconnects).
+    pub connects: u64,
+    /// Open links lost (error, peer close, dead link).
+    pub disconnects: u64,
+    /// Connection attempts started.
+    pub attempts: u64,
+    /// Attempts that failed before the link opened.
+    pub connect_failures: u64,
+    /// Heartbeats sent.
+    pub heartbeats: u64,
+    /// Open links declared dead for silence.
+    pub dead: u64,
+    /// Subscribe requests sent.
+    pub subscribes: u64,
+    /// Log lines dropped (log ring full).
+    pub logs_dropped: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkPhase {
+    Wait { until_ns: u64 },
+    Connecting,
+    Open,
+    Ended,
+}
+
+struct Link {
+    ws: WsConn,
+    plan: LinkPlan,
+    subscribe: Vec<String>,
+    phase: LinkPhase,
+    backoff: Backoff,
+    since_ns: u64,
+    last_rx_ns: u64,
+    next_hb_ns: u64,
+    got_data: bool,
+    /// Last Up/Down reported: None before the first report.
+    reported_up: Option<bool>,
+    addr_i: usize,
+}
+
+/// The event loop of a venue's connections; see the module doc.
+pub struct Connections {
+    poll: Poll,
+    events: Events,
+    waker: Arc<Waker>,
+    target: WsTarget,
+    settings: ConnSettings,
+    clock: Clock,
+    links: Vec<Link>,
+    next_timer_ns: u64,
+    stats: ConnStats,
+    logs: Producer<String>,
+    ended: usize,
+}
+
+impl Connections {
+    /// One link per plan, all connecting on the first [`Connections::poll`]. Log lines go to
+    /// `logs` (printed by the cold thread).
+    pub fn new(
+        target: WsTarget,
+        plans: Vec<LinkPlan>,
+        settings: ConnSettings,
+        clock: Clock,
+        logs: Producer<String>,
+    ) -> Result<Self, WsError> {
+        let poll = Poll::new().map_err(|e| WsError::Io(format!("poll: {e}")))?;
+        let waker = Arc::new(
+            Waker::new(poll.registry(), WAKER).map_err(|e| WsError::Io(format!("waker: {e}")))?,
+        );
+        let mut req_id = 1;
+        let links = plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| Link {
+                ws: WsConn::new(Token(i), clock.clone()),
+                subscribe: settings.venue.subscribe_requests(&plan.topics, &mut req_id),
+                plan,
+                phase: LinkPhase::Wait { until_ns: 0 },
+                backoff: Backoff::new(
+                    settings.backoff_base_ms,
+                    settings.backoff_cap_ms,
+                    settings.backoff_jitter,
+                    0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+                ),
+                since_ns: 0,
+                last_rx_ns: 0,
+                next_hb_ns: 0,
+                got_data: false,
+                reported_up: None,
+                addr_i: i,
+            })
+            .collect();
+        Ok(Self {
+            poll,
+            events: Events::with_capacity(256),
+            waker,
+            target,
+            settings,
+            clock,
+            links,
+            next_timer_ns: 0,
+            stats: ConnStats::default(),
+            logs,
+            ended: 0,
+        })
+    }
+
+    /// Wakes a blocked [`Connections::poll`] from another thread (REST fallback ticks).
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
+    /// The link plans, by link index.
+    pub fn plans(&self) -> impl Iterator<Item = &LinkPlan> + '_ {
+        self.links.iter().map(|l| &l.plan)
+    }
+
+    /// The plan of link `i`.
+    pub fn plan(&self, i: usize) -> &LinkPlan {
+        &self.links[i].plan
+    }
+
+    /// Number of links.
+    pub fn len(&self) -> usize {
+        self.links.len()
+    }
+
+    /// True without links.
+    pub fn is_empty(&self) -> bool {
+        self.links.is_empty()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// True once every link ended for good.
+    pub fn all_ended(&self) -> bool {
+        self.ended == self.links.len()
+    }
+
+    /// Links open now.
+    pub fn open_links(&self) -> usize {
+        self.links
+            .iter()
+            .filter(|l| l.phase == LinkPhase::Open)
+            .count()
+    }
+
+    /// Hands a log line to the cold thread (never blocks; counted when the ring is full).
+    pub fn log(&mut self, line: String) {
+        if self.logs.push(line).is_err() {
+            self.stats.logs_dropped += 1;
+        }
+    }
+
+    /// Sends a close frame on every link and ends them (shutdown).
+    pub fn close_all(&mut self) {
+        let registry = self.poll.registry();
+        for l in &mut self.links {
+            if l.phase != LinkPhase::Ended {
+                l.ws.close(registry);
+                l.phase = LinkPhase::Ended;
+                self.ended += 1;
+            }
+        }
+    }
+
+    /// Drops link `i`'s socket abruptly as if the network failed (tests, operator action);
+    /// the normal reconnect path follows.
+    pub fn kill(&mut self, i: usize, reason: &str) {
+        let now = self.clock.now_ns();
+        let mut ignore = |_: ConnEvent<'_>| {};
+        self.fail(i, now, reason, &mut ignore);
+    }
+
+    /// Runs timers, waits for readiness up to `timeout` (`None` or zero: do not wait) and
+    /// drives every ready link, reporting frames and link changes to `on`.
+    #[inline]
+    pub fn poll<F: FnMut(ConnEvent<'_>)>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut on: F,
+    ) -> Result<(), WsError> {
+        let now = self.clock.now_ns();
+        if now >= self.next_timer_ns {
+            self.timers(now, &mut on);
+            self.next_timer_ns = now + TIMER_TICK_NS;
+        }
+        let wait = match timeout {
+            Some(t) if !t.is_zero() => {
+                let to_timer = self.next_timer_ns.saturating_sub(self.clock.now_ns());
+                t.min(Duration::from_nanos(to_timer.max(100_000)))
+            }
+            _ => Duration::ZERO,
+        };
+        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(WsError::Io(format!("poll: {e}")));
+            }
+        }
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        // Tokens first: driving a link needs `&mut self`.
+        let mut ready = [usize::MAX; 64];
+        let mut n = 0;
+        let mut overflow = false;
+        for ev in self.events.iter() {
+            let Token(t) = ev.token();
+            if t == WAKER.0 {
+                continue;
+            }
+            if n < ready.len() {
+                ready[n] = t;
+                n += 1;
+            } else {
+                overflow = true;
+            }
+        }
+        for &i in &ready[..n] {
+            self.drive(i, &mut on);
+        }
+        if overflow {
+            // More ready links than the array holds: drive all (reads stop at WouldBlock).
+            for i in 0..self.links.len() {
+                self.drive(i, &mut on);
+            }
+        }
+        Ok(())
+    }
+
+    fn drive<F: FnMut(ConnEvent<'_>)>(&mut self, i: usize, on: &mut F) {
+        let Some(link) = self.links.get_mut(i) else {
+            return;
+        };
+        if !matches!(link.phase, LinkPhase::Connecting | LinkPhase::Open) {
+            return;
+        }
+        let r = link.ws.drive(&self.target, |data, recv_ns| {
+            on(ConnEvent::Frame {
+                link: i,
+                data,
+                recv_ns,
+            })
+        });
+        let now = self.clock.now_ns();
+        match r {
+            Ok(d) => {
+                if d.opened {
+                    self.on_open(i, now, on);
+                }
+                let link = &mut self.links[i];
+                if d.frames > 0 {
+                    link.last_rx_ns = now;
+                    if !link.got_data {
+                        link.got_data = true;
+                        link.backoff.reset();
+                    }
+                }
+                if let Some(code) = d.closed {
+                    if Some(code) == self.settings.end_close_code {
+                        link.ws.reset(self.poll.registry());
+                        link.phase = LinkPhase::Ended;
+                        link.reported_up = Some(false);
+                        self.ended += 1;
+                        let line = format!(
+                            "feed[{}] link {i}: server closed with code {code} (end of replay); link ended",
+                            self.settings.venue.name()
+                        );
+                        self.log(line);
+                        on(ConnEvent::Down {
+                            link: i,
+                            ended: true,
+                        });
+                    } else {
+                        self.fail(i, now, &format!("server closed (code {code})"), on);
+                    }
+                }
+            }
+            Err(e) => self.fail(i, now, &e.to_string(), on),
+        }
+    }
+
+    fn on_open<F: FnMut(ConnEvent<'_>)>(&mut self, i: usize, now: u64, on: &mut F) {
+        let hb = self.settings.heartbeat_ns;
+        let link = &mut self.links[i];
+        link.phase = LinkPhase::Open;
+        link.since_ns = now;
+        link.last_rx_ns = now;
+        link.next_hb_ns = now + hb;
+        link.got_data = false;
+        let mut sent = 0;
+        let mut err = None;
+        for s in &link.subscribe {
+            match link.ws.send_text(s) {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        self.stats.subscribes += sent;
+        if let Some(e) = err {
+            self.fail(i, now, &format!("subscribe: {e}"), on);
+            return;
+        }
+        self.stats.connects += 1;
+        let link = &mut self.links[i];
+        link.reported_up = Some(true);
+        let line = format!(
+            "feed[{}] link {i}: connected to {} after {} attempt(s); subscribed {} topic(s) in {sent} request(s)",
+            self.settings.venue.name(),
+            self.target.endpoint.url,
+            link.backoff.attempts() + 1,
+            link.plan.topics.len()
+        );
+        self.log(line);
+        on(ConnEvent::Up { link: i });
+    }
+
+    fn fail<F: FnMut(ConnEvent<'_>)>(&mut self, i: usize, now: u64, reason: &str, on: &mut F) {
+        let registry = self.poll.registry();
+        let link = &mut self.links[i];
+        if link.phase == LinkPhase::Ended {
+            return;
+        }
+        let was_open = link.phase == LinkPhase::Open;
+        link.ws.reset(registry);
+        let delay = link.backoff.next_delay_ns();
+        link.phase = LinkPhase::Wait {
+            until_ns: now + delay,
+        };
+        let attempt = link.backoff.attempts();
+        let report = link.reported_up != Some(false);
+        link.reported_up = Some(false);
+        if was_open {
+            self.stats.disconnects += 1;
+        } else {
+            self.stats.connect_failures += 1;
+        }
+        let line = format!(
+            "feed[{}] link {i}: {} ({reason}); reconnect attempt {attempt} in {:.0} ms",
+            self.settings.venue.name(),
+            if was_open {
+                "disconnected"
+            } else {
+                "connect failed"
+            },
+            delay as f64 / 1e6
+        );
+        self.log(line);
+        if report {
+            on(ConnEvent::Down {
+                link: i,
+                ended: false,
+            });
+        }
+    }
+
+    fn timers<F: FnMut(ConnEvent<'_>)>(&mut self, now: u64, on: &mut F) {
+        for i in 0..self.links.len() {
+            let link = &mut self.links[i];
+            match link.phase {
+                LinkPhase::Wait { until_ns } if now >= until_ns => {
+                    let addrs = &self.target.addrs;
+                    let addr = addrs[link.addr_i % addrs.len()];
+                    link.addr_i += 1;
+                    self.stats.attempts += 1;
+                    match link.ws.start(self.poll.registry(), addr) {
+                        Ok(()) => {
+                            link.phase = LinkPhase::Connecting;
+                            link.since_ns = now;
+                        }
+                        Err(e) => self.fail(i, now, &e.to_string(), on),
+                    }
+                }
+                LinkPhase::Connecting
+                    if now.saturating_sub(link.since_ns) > self.settings.connect_timeout_ns =>
+                {
+                    let phase = link.ws.phase();
+                    self.fail(
+                        i,
+                        now,
+                        &format!(
+                            "connect timed out after {} ms ({phase:?})",
+                            self.settings.connect_timeout_ns / 1_000_000
+                        ),
+                        on,
+                    );
+                }
+                LinkPhase::Open => {
+                    if now.saturating_sub(link.last_rx_ns) > self.settings.dead_after_ns {
+                        self.stats.dead += 1;
+                        let quiet = (now - link.last_rx_ns) / 1_000_000;
+                        self.fail(
+                            i,
+                            now,
+                            &format!("no frame for {quiet} ms, heartbeat unanswered"),
+                            on,
+                        );
+                    } else if now >= link.next_hb_ns {
+                        link.next_hb_ns = now + self.settings.heartbeat_ns;
+                        let r = match self.settings.venue.heartbeat() {
+                            Heartbeat::PingFrame => link.ws.send_ping(),
+                            Heartbeat::Text(t) => link.ws.send_text(t),
+                        };
+                        match r {
+                            Ok(()) => self.stats.heartbeats += 1,
+                            Err(e) => self.fail(i, now, &format!("heartbeat: {e}"), on),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Phase of link `i` (tests, status).
+    pub fn link_open(&self, i: usize) -> bool {
+        self.links[i].phase == LinkPhase::Open && self.links[i].ws.phase() == Phase::Open
+    }
+}

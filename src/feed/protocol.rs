@@ -1,0 +1,285 @@
+//! What each venue expects on the wire besides its data messages: topic names, subscribe
+//! requests, heartbeats, per-connection topic limits, REST trade endpoints, and how trades are
+//! told apart for de-duplication. Parsing the data itself is the parsers' job.
+
+use serde::Deserialize;
+
+use super::symbols::SymbolTable;
+use super::tick::SymbolId;
+
+/// A supported venue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Venue {
+    /// Binance USD-M futures (combined streams).
+    Binance,
+    /// Bybit v5 linear perpetuals (public stream).
+    Bybit,
+}
+
+/// How a connection proves it is alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// A WebSocket ping frame (Binance; the server also pings us and tungstenite answers).
+    PingFrame,
+    /// An application text message (Bybit `{"op":"ping"}`, answered by `"ret_msg":"pong"`).
+    Text(&'static str),
+}
+
+/// How repeated trades are recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DedupMode {
+    /// Trade ids increase by one per trade and symbol (Binance `t` / `a`): a trade is new iff
+    /// its id is above the last delivered one; a jump of k counts k − 1 missed trades.
+    SequentialIds,
+    /// Ids are opaque (Bybit UUIDs): a trade is new iff its time is later than the last
+    /// delivered, or equal with an id not yet seen at that time.
+    TimeAndId,
+}
+
+impl Venue {
+    /// The venue called `name` (`binance`, `bybit`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "binance" => Some(Venue::Binance),
+            "bybit" => Some(Venue::Bybit),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Bybit => "bybit",
+        }
+    }
+
+    /// Per-symbol topics subscribed when the config names none.
+    pub fn default_topics(self) -> &'static [&'static str] {
+        match self {
+            Venue::Binance => &["trade"],
+            Venue::Bybit => &["publicTrade", "tickers", "orderbook.1"],
+        }
+    }
+
+    /// Topics one connection may carry (Binance USD-M: 200 streams per connection; Bybit
+    /// documents no per-connection cap for linear, 100 keeps reconnects cheap).
+    pub fn default_topics_per_connection(self) -> usize {
+        match self {
+            Venue::Binance => 200,
+            Venue::Bybit => 100,
+        }
+    }
+
+    /// Topics per subscribe request (Bybit spot caps `args` at 10; we use 10 everywhere).
+    fn topics_per_request(self) -> usize {
+        match self {
+            Venue::Binance => 200,
+            Venue::Bybit => 10,
+        }
+    }
+
+    /// The stream name of `kind` for `symbol`: `btcusdt@trade`, `publicTrade.BTCUSDT`.
+    pub fn topic(self, kind: &str, symbol: &str) -> String {
+        match self {
+            Venue::Binance => format!("{}@{kind}", symbol.to_ascii_lowercase()),
+            Venue::Bybit => format!("{kind}.{}", symbol.to_ascii_uppercase()),
+        }
+    }
+
+    /// The subscribe requests for `topics`, numbered from `*next_id` (advanced).
+    /// Binance: `{"method":"SUBSCRIBE","params":[..],"id":N}`;
+    /// Bybit: `{"req_id":"N","op":"subscribe","args":[..]}`.
+    pub fn subscribe_requests(self, topics: &[String], next_id: &mut u64) -> Vec<String> {
+        topics
+            .chunks(self.topics_per_request().max(1))
+            .map(|chunk| {
+                let list = chunk
+                    .iter()
+                    .map(|t| format!("\"{t}\""))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let id = *next_id;
+                *next_id += 1;
+                match self {
+                    Venue::Binance => {
+                        format!("{{\"method\":\"SUBSCRIBE\",\"params\":[{list}],\"id\":{id}}}")
+                    }
+                    Venue::Bybit => {
+                        format!("{{\"req_id\":\"{id}\",\"op\":\"subscribe\",\"args\":[{list}]}}")
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The client heartbeat.
+    pub fn heartbeat(self) -> Heartbeat {
+        match self {
+            Venue::Binance => Heartbeat::PingFrame,
+            Venue::Bybit => Heartbeat::Text("{\"op\":\"ping\"}"),
+        }
+    }
+
+    /// Client heartbeat period (Bybit asks for 20 s; Binance pings us every few minutes and
+    /// accepts our pings, 20 s keeps NAT/proxies warm and detects dead links early).
+    pub fn default_heartbeat_ms(self) -> u64 {
+        20_000
+    }
+
+    /// The mainnet public market-data WebSocket.
+    pub fn mainnet_ws_url(self) -> &'static str {
+        match self {
+            Venue::Binance => "wss://fstream.binance.com/stream",
+            Venue::Bybit => "wss://stream.bybit.com/v5/public/linear",
+        }
+    }
+
+    /// The mainnet REST base.
+    pub fn mainnet_rest_url(self) -> &'static str {
+        match self {
+            Venue::Binance => "https://fapi.binance.com",
+            Venue::Bybit => "https://api.bybit.com",
+        }
+    }
+
+    /// Path of the embedded exchange's WebSocket for this venue.
+    pub fn embedded_ws_path(self) -> &'static str {
+        match self {
+            Venue::Binance => "/stream",
+            Venue::Bybit => "/v5/public/linear",
+        }
+    }
+
+    /// Path and query of the recent-trades REST request (newest `limit` trades of `symbol`):
+    /// Binance `GET /fapi/v1/trades` (ids equal the `@trade` stream's `t`) or `/fapi/v1/aggTrades`
+    /// when the trade topic is `aggTrade`; Bybit `GET /v5/market/recent-trade`.
+    pub fn recent_trades_path(self, symbol: &str, limit: u32, trade_topic: &str) -> String {
+        match self {
+            Venue::Binance if trade_topic == "aggTrade" => {
+                format!("/fapi/v1/aggTrades?symbol={symbol}&limit={limit}")
+            }
+            Venue::Binance => format!("/fapi/v1/trades?symbol={symbol}&limit={limit}"),
+            Venue::Bybit => {
+                format!("/v5/market/recent-trade?category=linear&symbol={symbol}&limit={limit}")
+            }
+        }
+    }
+
+    /// The topic kind that carries trades, if subscribed (`trade`/`aggTrade`, `publicTrade`).
+    pub fn trade_topic(self, topics: &[String]) -> Option<String> {
+        let wanted: &[&str] = match self {
+            Venue::Binance => &["trade", "aggTrade"],
+            Venue::Bybit => &["publicTrade"],
+        };
+        topics
+            .iter()
+            .find(|t| wanted.contains(&t.as_str()))
+            .cloned()
+    }
+
+    /// De-duplication rule of this venue's trade ids.
+    pub fn dedup_mode(self) -> DedupMode {
+        match self {
+            Venue::Binance => DedupMode::SequentialIds,
+            Venue::Bybit => DedupMode::TimeAndId,
+        }
+    }
+}
+
+/// Bybit trade ids are UUID strings; ticks carry `u64` ids. The mapping is the parser's
+/// [`super::bybit::trade_id_hash`], so the WS parser and the REST fallback give the same trade
+/// the same id.
+pub fn bybit_trade_id(id: &str) -> u64 {
+    super::bybit::trade_id_hash(id)
+}
+
+/// The topics and symbols of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkPlan {
+    /// Symbols whose topics this connection carries (each symbol on exactly one connection,
+    /// so a symbol's liveness follows one link).
+    pub symbols: Vec<SymbolId>,
+    /// Venue topic names.
+    pub topics: Vec<String>,
+}
+
+/// Splits `symbols` × `kinds` over connections of at most `per_connection` topics, keeping all
+/// topics of a symbol on one connection (a symbol with more kinds than the limit gets its own).
+pub fn plan_links(
+    venue: Venue,
+    symbols: &SymbolTable,
+    kinds: &[String],
+    per_connection: usize,
+) -> Vec<LinkPlan> {
+    let per_symbol = kinds.len().max(1);
+    let symbols_per_link = (per_connection / per_symbol).max(1);
+    let ids: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
+    ids.chunks(symbols_per_link)
+        .map(|chunk| LinkPlan {
+            symbols: chunk.to_vec(),
+            topics: chunk
+                .iter()
+                .flat_map(|&s| kinds.iter().map(move |k| venue.topic(k, symbols.name(s))))
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_requests_match_the_venue_shapes() {
+        let mut id = 1;
+        let b = Venue::Binance.subscribe_requests(&["btcusdt@trade".into()], &mut id);
+        assert_eq!(
+            b,
+            vec![r#"{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}"#]
+        );
+        // Same shape as the real request in exchange_messages/bybit/ws_op_subscribe_request.json.
+        let topics: Vec<String> = (0..12).map(|i| format!("publicTrade.S{i}")).collect();
+        let y = Venue::Bybit.subscribe_requests(&topics, &mut id);
+        assert_eq!(y.len(), 2, "10 args per request");
+        assert!(y[0].starts_with(r#"{"req_id":"2","op":"subscribe","args":["publicTrade.S0","#));
+        assert!(y[1].ends_with(r#""args":["publicTrade.S10","publicTrade.S11"]}"#));
+        let v: serde_json::Value = serde_json::from_str(&y[1]).unwrap();
+        assert_eq!(v["op"], "subscribe");
+        assert_eq!(id, 4);
+    }
+
+    #[test]
+    fn links_respect_the_topic_limit_and_keep_a_symbol_together() {
+        let names: Vec<String> = (0..120).map(|i| format!("S{i}USDT")).collect();
+        let t = SymbolTable::new(&names).unwrap();
+        let kinds: Vec<String> = ["publicTrade", "tickers", "orderbook.1"]
+            .map(String::from)
+            .to_vec();
+        let links = plan_links(Venue::Bybit, &t, &kinds, 100);
+        // 33 symbols (99 topics) per link: 33 + 33 + 33 + 21.
+        assert_eq!(
+            links.iter().map(|l| l.symbols.len()).collect::<Vec<_>>(),
+            vec![33, 33, 33, 21]
+        );
+        assert!(links.iter().all(|l| l.topics.len() <= 100));
+        assert_eq!(links[0].topics[0], "publicTrade.S0USDT");
+        assert_eq!(links[0].topics[2], "orderbook.1.S0USDT");
+        let all: usize = links.iter().map(|l| l.symbols.len()).sum();
+        assert_eq!(all, 120);
+        let one = plan_links(Venue::Binance, &t, &["trade".into()], 1);
+        assert_eq!(one.len(), 120);
+        assert_eq!(one[5].topics, vec!["s5usdt@trade"]);
+    }
+
+    #[test]
+    fn bybit_ids_hash_stably() {
+        let id = "20f43950-d8dd-5b31-9112-a178eb6023af";
+        assert_eq!(bybit_trade_id(id), crate::feed::bybit::trade_id_hash(id));
+        assert_ne!(
+            bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023af"),
+            bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023ae")
+        );
+    }
+}
