@@ -35,6 +35,9 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[backtest]` (optional section; every key has a default).
+    #[serde(default)]
+    pub backtest: crate::backtest::BacktestConfig,
 }
 
 /// `[run]`.
@@ -358,6 +361,7 @@ impl Config {
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
+        self.backtest.validate().map_err(ConfigError)?;
         Ok(())
     }
 

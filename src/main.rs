@@ -34,6 +34,8 @@ enum Command {
         /// A `.hlog` file or a directory of them (e.g. dumps/ or dumps/<run>/).
         path: PathBuf,
     },
+    /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
+    Backtest(calculus_trader::backtest::BacktestArgs),
 }
 
 #[derive(Args, Clone, Default)]
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
             .map(|t| print!("{t}"))
             .map_err(|e| e.to_string()),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         None => run(&cli.run),
     };
     match result {

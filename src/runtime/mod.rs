@@ -429,3 +429,9 @@ pub fn counters(r: &RunReport) -> &CounterSet {
 pub fn latencies(r: &RunReport) -> &StageHistograms {
     &r.monitor.total
 }
+
+/// The strategy parameters the compute thread runs with for `cfg`; the backtester calls this so
+/// it drives the engine with exactly the live parameters.
+pub fn compute_params(cfg: &Config) -> StrategyParams {
+    strategy_params(cfg)
+}
