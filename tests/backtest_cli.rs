@@ -86,14 +86,20 @@ fn sweep_and_walk_forward_print_their_tables() {
 #[test]
 fn unknown_sweep_key_and_strict_bad_row_fail_clearly() {
     let o = bin()
-        .args(["backtest", "--quiet", "--sweep", "snr=0.5,1.0", "--data"])
+        .args([
+            "backtest",
+            "--quiet",
+            "--sweep",
+            "no_such_key=0.5,1.0",
+            "--data",
+        ])
         .arg(fixture("BTCUSDT-plain-head600.csv"))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
-        stderr.contains("snr") && stderr.contains("model.lambda"),
+        stderr.contains("no_such_key") && stderr.contains("model.lambda"),
         "{stderr}"
     );
     let bad = std::env::temp_dir().join(format!("BTCUSDT-cli-bad-{}.csv", std::process::id()));

@@ -16,8 +16,9 @@ use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{Engine, OrderIntent};
 
 fn config(latency_ms: u64) -> Config {
-    let text = DEFAULT_TOML.replace("latency_ms = 20", &format!("latency_ms = {latency_ms}"));
-    Config::parse(&text).unwrap()
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    cfg.backtest.latency_ms = latency_ms;
+    cfg
 }
 
 fn ticks(cfg: &Config) -> Vec<Tick> {
@@ -119,12 +120,12 @@ fn backtest_ends_with_the_positions_of_a_paper_run_of_the_pipeline() {
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("speed = 10.0", "speed = 0.0")
         .replace("hot = \"spin\"", "hot = \"spin_yield\"")
-        .replace("latency_ms = 20", "latency_ms = 0")
         .replace(
             "dump_dir = \"dumps\"",
             &format!("dump_dir = {:?}", dump.display().to_string()),
         );
-    let cfg = Config::parse(&text).unwrap();
+    let mut cfg = Config::parse(&text).unwrap();
+    cfg.backtest.latency_ms = 0;
     let live = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
     let o = backtest(&cfg, &ticks(&cfg));
     assert_eq!(live.engine.stats().ticks, 35_389);

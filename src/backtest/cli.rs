@@ -105,8 +105,13 @@ pub fn run(args: &BacktestArgs) -> Result<(), String> {
     if args.walk_forward.is_some() || !args.sweep.is_empty() {
         let specs = sweep::parse_specs(&args.sweep, &base)?;
         let combos = sweep::combinations(&specs);
-        let pb = progress(0, args.quiet);
-        pb.set_message("reading trades");
+        let pb = if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
+        pb.set_message(format!("reading {} file(s)", files.len()));
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
         let (ticks, read) = read_all(&files, format, &setup.symbols, args.strict)?;
         pb.finish_and_clear();
         eprintln!(

@@ -620,7 +620,19 @@ fn recorded_row(
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or("timestamp is not an integer")?;
-    match parser.parse(&mut buf[sp + 1..], symbols) {
+    let frame = &mut buf[sp + 1..];
+    // Combined-stream frames name their stream first: skip book and depth frames (most of a
+    // recording, and the largest) without parsing them.
+    const HEAD: &[u8] = br#"{"stream":""#;
+    if let Some(rest) = frame.strip_prefix(HEAD) {
+        if let Some(end) = rest.iter().position(|&b| b == b'"') {
+            let stream = &rest[..end];
+            if !(stream.ends_with(b"@trade") || stream.ends_with(b"@aggTrade")) {
+                return Ok(Row::NonTrade);
+            }
+        }
+    }
+    match parser.parse(frame, symbols) {
         Ok(BinanceEvent::Trade(mut tick)) => {
             let key_ns = to_ns(ts);
             tick.recv_ns = key_ns;
