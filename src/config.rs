@@ -35,6 +35,18 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[kalman]`: the Kalman filter (defaults when absent).
+    #[serde(default)]
+    pub kalman: crate::model::KalmanParams,
+    /// `[signal]`: derivative source and entry thresholds (defaults when absent).
+    #[serde(default)]
+    pub signal: crate::strategy::SignalParams,
+    /// `[layers]`: confirmation layers (defaults when absent).
+    #[serde(default)]
+    pub layers: crate::model::layers::LayersConfig,
+    /// `[indicators]`: classic indicators on time bars (defaults when absent).
+    #[serde(default)]
+    pub indicators: crate::model::indicators::IndicatorParams,
     /// `[backtest]` (optional section; every key has a default).
     #[serde(default)]
     pub backtest: crate::backtest::BacktestConfig,
@@ -82,6 +94,13 @@ pub struct VenueConfig {
     pub symbols: Vec<String>,
     /// Instrument spec table (tick size, step, minimums).
     pub instruments: PathBuf,
+    /// `[venue.specs]`: fetch instrument specs from the venue at start-up (optional section).
+    #[serde(default)]
+    pub specs: crate::exec::specs::SpecsConfig,
+    /// Set only by the `--live` command-line flag (never from a file): real order endpoints
+    /// are refused without it.
+    #[serde(skip)]
+    pub live: bool,
 }
 
 /// `[replay]`.
@@ -215,6 +234,21 @@ pub struct RiskConfig {
     pub order_notional: f64,
     /// Leverage cap (notional / balance); raising it is an explicit choice.
     pub max_leverage: f64,
+    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
+    #[serde(default)]
+    pub sizing: crate::risk::config::SizingConfig,
+    /// `[risk.exits]`: take-profit and stop-loss distances.
+    #[serde(default)]
+    pub exits: crate::risk::config::ExitsConfig,
+    /// `[risk.drift]`: drift position monitor.
+    #[serde(default)]
+    pub drift: crate::risk::config::DriftConfig,
+    /// `[risk.limits]`: the risk gate's limits.
+    #[serde(default)]
+    pub limits: crate::risk::config::LimitsConfig,
+    /// `[risk.reconcile]`: start-up position reconciliation policy.
+    #[serde(default)]
+    pub reconcile: crate::risk::config::ReconcileConfig,
 }
 
 /// `[paper]`.
@@ -289,6 +323,10 @@ impl Config {
             }
         }
         crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
+        self.venue
+            .specs
+            .validate()
+            .map_err(|e| bad("venue.specs", e))?;
         if self.replay.files.is_empty() && self.venue.ws_url == "embedded" {
             return Err(bad(
                 "replay.files",
@@ -351,6 +389,7 @@ impl Config {
         if self.risk.max_leverage > 125.0 {
             return Err(bad("risk.max_leverage", "above any venue's maximum (125)"));
         }
+        crate::risk::config::validate(&self.risk).map_err(|e| bad(e.key, e.why))?;
         let fee = self.taker_fee()?;
         if fee < Decimal::ZERO || fee >= Decimal::ONE {
             return Err(bad(
@@ -361,6 +400,10 @@ impl Config {
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
+        self.kalman.validate().map_err(ConfigError)?;
+        self.signal.validate().map_err(ConfigError)?;
+        self.layers.validate().map_err(ConfigError)?;
+        self.indicators.validate().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
         Ok(())
     }

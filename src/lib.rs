@@ -7,6 +7,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod analyze;
 pub mod backtest;
 pub mod config;
 pub mod exec;
@@ -18,3 +19,4 @@ pub mod runtime;
 pub mod sim;
 pub mod strategy;
 pub mod telemetry;
+pub mod tuning;

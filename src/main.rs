@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 
 use calculus_trader::config::{Config, Topology, DEFAULT_TOML};
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::telemetry::hist_command;
+use calculus_trader::runtime::{choose_topology, AllowedCores};
+use calculus_trader::telemetry::{compare_command, hist_command, plot_command};
+use calculus_trader::tuning::host::{self, Host};
 
 #[derive(Parser)]
 #[command(
@@ -29,13 +31,51 @@ struct Cli {
 enum Command {
     /// Run the pipeline (the default when no subcommand is given).
     Run(RunArgs),
-    /// Print p50/p90/p99/p99.9/max and count per stage from interval-log dumps.
-    Hist {
-        /// A `.hlog` file or a directory of them (e.g. dumps/ or dumps/<run>/).
-        path: PathBuf,
+    /// Print p50/p90/p99/p99.9/max and count per stage from interval-log dumps; compare two
+    /// dumps (--compare a b) or chart one (--plot <path> --out chart.svg).
+    Hist(HistArgs),
+    /// Report (and with --apply, fix what can be fixed at runtime) the host settings that matter
+    /// for latency: isolated cores, governor, turbo, C-states, THP, IRQ affinity, swap, clock source.
+    CheckHost {
+        /// Config file whose hot cores are checked (default: config/default.toml or built-in).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Perform the listed sysfs/procfs writes (needs root). Without it nothing is changed.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Run the models over a trade file and write one CSV row of model state per tick.
+    Analyze {
+        /// Trades: recorded frames (`<ts> <json>`, .gz or plain), a trade CSV, or `timestamp_ms,price`.
+        file: PathBuf,
+        /// Symbol to export (needed when the file holds several).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Output CSV.
+        #[arg(long)]
+        out: PathBuf,
+        /// Config file (default: config/default.toml, or the copy built into the binary).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
     Backtest(calculus_trader::backtest::BacktestArgs),
+}
+
+#[derive(Args)]
+struct HistArgs {
+    /// A `.hlog` file or a directory of them (e.g. dumps/ or dumps/<run>/).
+    #[arg(required_unless_present_any = ["compare", "plot"], conflicts_with_all = ["compare", "plot"])]
+    path: Option<PathBuf>,
+    /// Two dumps (files or directories) side by side per stage, with the ratio b/a.
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "plot")]
+    compare: Option<Vec<PathBuf>>,
+    /// Dumps (file or directory) to chart as latency by percentile, one line per stage.
+    #[arg(long, value_name = "PATH", requires = "out")]
+    plot: Option<PathBuf>,
+    /// Chart file to write (.svg).
+    #[arg(long, value_name = "FILE.svg", requires = "plot")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Clone, Default)]
@@ -58,6 +98,11 @@ struct RunArgs {
     /// No per-second status lines.
     #[arg(long, short)]
     quiet: bool,
+    /// Allow real (non-loopback) order endpoints. Without it only paper trading, the embedded
+    /// exchange and loopback peers run; with it, real endpoints also need API keys
+    /// (BYBIT_API_KEY/BYBIT_API_SECRET, BINANCE_API_KEY/BINANCE_API_SECRET or a 0600 key file).
+    #[arg(long)]
+    live: bool,
 }
 
 fn load_config(args: &RunArgs) -> Result<Config, String> {
@@ -85,6 +130,7 @@ fn load_config(args: &RunArgs) -> Result<Config, String> {
     if let Some(d) = &args.dump_dir {
         cfg.run.dump_dir = d.clone();
     }
+    cfg.venue.live = args.live;
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
@@ -107,12 +153,71 @@ fn run(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn hist(args: &HistArgs) -> Result<(), String> {
+    if let Some([a, b]) = args.compare.as_deref() {
+        print!("{}", compare_command(a, b).map_err(|e| e.to_string())?);
+    } else if let (Some(path), Some(out)) = (&args.plot, &args.out) {
+        let n = plot_command(path, out)?;
+        println!("wrote {} ({n} series)", out.display());
+    } else if let Some(path) = &args.path {
+        print!("{}", hist_command(path).map_err(|e| e.to_string())?);
+    }
+    Ok(())
+}
+
+fn check_host(config: Option<PathBuf>, apply: bool) -> Result<(), String> {
+    let cfg = load_config(&RunArgs {
+        config,
+        ..RunArgs::default()
+    })?;
+    // The cores the run would pin its hot thread(s) to on this host.
+    let topology = choose_topology(&cfg, &AllowedCores::detect());
+    let pinned = topology.hot_cores();
+    println!(
+        "INFO    config        {} topology, hot cores {:?}",
+        topology.name(),
+        pinned
+    );
+    let findings = host::check_host(&Host::live(), &pinned);
+    print!("{}", host::render(&findings, &pinned));
+    let writes: Vec<_> = findings.iter().flat_map(|f| &f.fixes).collect();
+    if !apply {
+        for w in &writes {
+            println!("would apply: {}", host::describe_write(w));
+        }
+        return Ok(());
+    }
+    if writes.is_empty() {
+        println!("--apply: nothing to write");
+        return Ok(());
+    }
+    if !host::is_root() {
+        return Err(format!(
+            "--apply needs root for {} write(s); rerun with sudo (nothing was changed)",
+            writes.len()
+        ));
+    }
+    for line in host::apply(&findings) {
+        println!("{line}");
+    }
+    println!(
+        "runtime writes do not survive a reboot; see tuning/README.md for the persistent settings"
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Hist { path }) => hist_command(&path)
-            .map(|t| print!("{t}"))
-            .map_err(|e| e.to_string()),
+        Some(Command::Hist(args)) => hist(&args),
+        Some(Command::CheckHost { config, apply }) => check_host(config, apply),
+        Some(Command::Analyze {
+            file,
+            symbol,
+            out,
+            config,
+        }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
+            .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         None => run(&cli.run),

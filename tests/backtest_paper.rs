@@ -57,7 +57,10 @@ fn fused_like(cfg: &Config) -> (Vec<OrderIntent>, Engine) {
     .unwrap();
     let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();
     let rec = Recording::load(&files).unwrap();
-    let mut engine = Engine::new(runtime::compute_params(cfg), &instruments);
+    let mut engine = Engine::new(
+        calculus_trader::strategy::StrategyParams::from_config(cfg),
+        &instruments,
+    );
     let mut exec = Executor::new(
         instruments,
         symbols.names().to_vec(),

@@ -7,13 +7,16 @@ use std::cell::Cell;
 use std::path::PathBuf;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::Sizing;
 use calculus_trader::sim::Recording;
-use calculus_trader::strategy::{CaseActions, Engine, StrategyParams};
+use calculus_trader::strategy::{
+    CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
+};
 use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
 
 struct Counting;
@@ -98,6 +101,13 @@ fn hot_path_allocates_nothing_after_warm_up() {
             balance: 10_000.0,
             max_leverage: 5.0,
         },
+        signal: SignalParams {
+            source: VelocitySource::FiniteDifference,
+            snr_min: 0.0,
+            confidence_min: 0.0,
+            ..SignalParams::default()
+        },
+        ..StrategyParams::default().without_layers()
     };
     let mut engine = Engine::new(params, &instruments);
     let mut exec = Executor::new(
@@ -158,4 +168,77 @@ fn hot_path_allocates_nothing_after_warm_up() {
         "a snapshot was handed over during the run"
     );
     assert_eq!(allocations, 0, "hot path allocated {allocations} times");
+}
+
+/// The whole per-tick compute with the Kalman filter, every confirmation layer, the indicators
+/// and their composite gate on (cross-asset state shared by BTC and ETH) allocates nothing
+/// after warm-up, including the ticks that emit intents and the fills that come back.
+#[test]
+fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cfg = Config::parse(DEFAULT_TOML).unwrap();
+    let rec = Recording::load(&[
+        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
+    let instruments = load_specs(
+        &root.join(&cfg.venue.instruments),
+        "binance",
+        symbols.names(),
+    )
+    .unwrap();
+    let mut params = StrategyParams::from_config(&cfg);
+    params.layers.indicators.confirm = true;
+    params.layers.indicators.threshold = 0.3;
+    params.cooldown_ms = 0;
+    assert!(
+        params.layers.ou.enabled
+            && params.layers.drift.enabled
+            && params.layers.flow.enabled
+            && params.layers.cross.enabled
+            && params.layers.regime.enabled
+            && params.layers.tp_first.enabled
+            && params.layers.indicators.enabled
+    );
+    let mut parser = BinanceParser::new();
+    let ticks: Vec<_> = rec
+        .frames
+        .iter()
+        .filter_map(|f| {
+            let mut b = f.text.clone().into_bytes();
+            match parser.parse(&mut b, &symbols) {
+                Ok(BinanceEvent::Trade(t)) => Some(t),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut engine = Engine::new(params, &instruments);
+    let mut run = |ticks: &[calculus_trader::feed::Tick]| {
+        let mut intents = 0u64;
+        for t in ticks {
+            if let Some(it) = engine.on_tick(t) {
+                intents += 1;
+                engine.on_report(&ExecReport {
+                    symbol: it.symbol,
+                    client_seq: it.client_seq,
+                    side: it.side,
+                    status: ReportStatus::Filled,
+                    price: rust_decimal::Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
+                    qty: it.qty,
+                    fee: rust_decimal::Decimal::ZERO,
+                });
+            }
+        }
+        intents
+    };
+    let warm = 5_000;
+    run(&ticks[..warm]);
+    let (intents, allocations) = counted(|| run(&ticks[warm..]));
+    assert!(
+        intents > 0,
+        "the decision path must run in the measured part"
+    );
+    assert_eq!(allocations, 0, "compute allocated {allocations} times");
 }

@@ -54,7 +54,7 @@ impl Setup {
         )?;
         let paper_taker = cfg.taker_fee().map_err(|e| e.to_string())?;
         Ok(Self {
-            params: crate::runtime::compute_params(cfg),
+            params: StrategyParams::from_config(cfg),
             model: FillModel::from_config(bt, paper_taker)?,
             taker_fee: bt.taker(paper_taker)?,
             balance: cfg.risk.balance,

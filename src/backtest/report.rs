@@ -18,6 +18,7 @@ use super::replay::{Outcome, Setup};
 use super::sim::SimStats;
 use super::trades::RoundTrip;
 use crate::exec::RejectReason;
+use crate::model::layers::Layer;
 use crate::strategy::{Case, EngineStats};
 
 /// Below this many bar returns, Sharpe and Sortino are flagged as not meaningful.
@@ -301,7 +302,8 @@ fn value(b: &[u8], i: &mut usize, name: &str, out: &mut Vec<Count>) {
     }
 }
 
-/// Engine counters with readable names for the known arrays (reject reasons, matrix cases).
+/// Engine counters with readable names for the known arrays (reject reasons, layers, matrix
+/// cases).
 pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
     flatten_debug(&format!("{s:?}"))
         .into_iter()
@@ -312,6 +314,7 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
                 Some(format!("{prefix}.{}", names(k)?))
             };
             let name = rename("filtered", &|k| RejectReason::ALL.get(k).map(|r| r.name()))
+                .or_else(|| rename("blocked_layers", &|k| Layer::ALL.get(k).map(|l| l.name())))
                 .or_else(|| {
                     rename("cases", &|k| {
                         Case::ALL.iter().find(|c| c.index() == k).map(|c| c.name())
@@ -609,6 +612,7 @@ mod tests {
         assert_eq!(get("filtered.below_min_notional"), Some(7));
         assert_eq!(get("blocked_cooldown"), Some(3));
         assert!(c.iter().any(|c| c.name.starts_with("cases.")));
+        assert!(c.iter().any(|c| c.name == "blocked_layers.flow"), "{c:?}");
         assert!(is_reject("blocked_cooldown") && !is_reject("ticks"));
     }
 }

@@ -4,13 +4,77 @@
 //! Recipe (Binance "SIGNED endpoint"): `signature = hex(HMAC_SHA256(secret, totalParams))`
 //! where totalParams is the query string concatenated with the body exactly as sent; we send
 //! everything in the body, so totalParams = body, and `&signature=…` is appended to it.
-
-use std::io::Write;
+//!
+//! Take-profit / stop-loss: Binance has no TP/SL fields on an entry order. They are separate
+//! reduce-only (or `closePosition`) `TAKE_PROFIT_MARKET` / `STOP_MARKET` conditional orders,
+//! which since 2025-12-09 go to the Algo Service, `POST /fapi/v1/algoOrder`
+//! (`algoType=CONDITIONAL`, `triggerPrice`, `clientAlgoId`); `/fapi/v1/order` answers -4120 for
+//! them. [`BinanceOrderBuilder::build_exit`] builds those.
 
 use rust_decimal::Decimal;
 
+use super::instrument::{write_decimal, Instrument};
+use super::order_request::{prepare, NewOrder, OrderReject, OrderType, TriggerBy};
+use super::report::RejectReason;
 use super::sign::Signer;
 use crate::feed::Side;
+
+/// Path of the entry order endpoint.
+pub const BINANCE_ORDER_PATH: &str = "/fapi/v1/order";
+/// Path of the conditional (TP/SL) order endpoint.
+pub const BINANCE_ALGO_ORDER_PATH: &str = "/fapi/v1/algoOrder";
+
+/// Take-profit or stop-loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitKind {
+    /// `TAKE_PROFIT_MARKET`: closes at market when the trigger is reached in the position's favour.
+    TakeProfit,
+    /// `STOP_MARKET`: closes at market when the trigger is reached against the position.
+    StopLoss,
+}
+
+/// A conditional exit of an open position (Binance: a separate algo order).
+#[derive(Clone, Copy, Debug)]
+pub struct ExitOrder<'a> {
+    /// Venue symbol.
+    pub symbol: &'a str,
+    /// Side of the position being protected (the exit order takes the opposite side).
+    pub position_side: Side,
+    /// Take-profit or stop-loss.
+    pub kind: ExitKind,
+    /// Trigger price; rounded to the tick toward the entry (long TP floor, long SL ceil, short
+    /// the reverse).
+    pub trigger_price: Decimal,
+    /// `Some(q)`: reduce-only for `floor(q / step) · step`; `None`: `closePosition=true`.
+    pub qty: Option<Decimal>,
+    /// Trigger price source (`workingType`).
+    pub trigger_by: TriggerBy,
+    /// Client sequence: `clientAlgoId = prefix + seq + "-tp" | "-sl"`; `None` omits it.
+    pub client_seq: Option<u64>,
+    /// Request timestamp, Unix ms (venue clock).
+    pub timestamp_ms: u64,
+}
+
+impl<'a> ExitOrder<'a> {
+    /// The exit of `kind` that an entry `o` asked for (its `take_profit` / `stop_loss`), closing
+    /// the quantity the entry opens (reduce-only), same client sequence and timestamp.
+    pub fn from_entry(o: &NewOrder<'a>, kind: ExitKind) -> Option<Self> {
+        let trigger = match kind {
+            ExitKind::TakeProfit => o.take_profit?,
+            ExitKind::StopLoss => o.stop_loss?,
+        };
+        Some(Self {
+            symbol: o.symbol,
+            position_side: o.side,
+            kind,
+            trigger_price: trigger,
+            qty: Some(o.qty),
+            trigger_by: o.trigger_by,
+            client_seq: o.client_seq,
+            timestamp_ms: o.timestamp_ms,
+        })
+    }
+}
 
 /// Builds signed Binance order requests into reused buffers.
 pub struct BinanceOrderBuilder {
@@ -22,6 +86,15 @@ pub struct BinanceOrderBuilder {
     body: Vec<u8>,
     request: Vec<u8>,
     sig: [u8; 64],
+}
+
+impl std::fmt::Debug for BinanceOrderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceOrderBuilder")
+            .field("host", &self.host)
+            .field("client_prefix", &self.client_prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The fields of one order.
@@ -72,25 +145,158 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"&side=");
         b.extend_from_slice(o.side.binance().as_bytes());
         b.extend_from_slice(b"&type=MARKET&quantity=");
-        // Decimal's Display formats on the stack; writing into a Vec with spare capacity does not allocate.
-        let _ = write!(b, "{}", o.quantity);
+        write_decimal(b, o.quantity, false);
         if o.reduce_only {
             b.extend_from_slice(b"&reduceOnly=true");
         }
         b.extend_from_slice(b"&newClientOrderId=");
         b.extend_from_slice(self.client_prefix.as_bytes());
         b.extend_from_slice(itoa::Buffer::new().format(o.client_seq).as_bytes());
+        self.tail(o.timestamp_ms);
+        self.finish(BINANCE_ORDER_PATH);
+        &self.request
+    }
+
+    /// Rounds `o` to `inst` and writes the signed `POST /fapi/v1/order` (`MARKET` or `LIMIT`).
+    /// Parameter order: `symbol, side, type, quantity, price, timeInForce` (limit), then
+    /// `reduceOnly`, `newClientOrderId` when set, `recvWindow`, `timestamp`, `signature`.
+    /// `o.take_profit` / `o.stop_loss` are validated here but sent as separate algo orders:
+    /// build them with [`ExitOrder::from_entry`] and [`Self::build_exit`].
+    /// No allocation once the buffers have reached their working size.
+    pub fn build_order(
+        &mut self,
+        inst: &Instrument,
+        o: &NewOrder<'_>,
+    ) -> Result<&[u8], OrderReject> {
+        let p = prepare(inst, o)?;
+        let b = &mut self.body;
+        b.clear();
+        b.extend_from_slice(b"symbol=");
+        b.extend_from_slice(o.symbol.as_bytes());
+        b.extend_from_slice(b"&side=");
+        b.extend_from_slice(o.side.binance().as_bytes());
+        b.extend_from_slice(match o.order_type {
+            OrderType::Market => &b"&type=MARKET&quantity="[..],
+            OrderType::Limit => &b"&type=LIMIT&quantity="[..],
+        });
+        write_decimal(b, p.qty, true);
+        if let Some(price) = p.price {
+            b.extend_from_slice(b"&price=");
+            write_decimal(b, price, true);
+            b.extend_from_slice(b"&timeInForce=");
+            b.extend_from_slice(o.time_in_force.binance().as_bytes());
+        }
+        if o.reduce_only {
+            b.extend_from_slice(b"&reduceOnly=true");
+        }
+        if let Some(seq) = o.client_seq {
+            b.extend_from_slice(b"&newClientOrderId=");
+            b.extend_from_slice(self.client_prefix.as_bytes());
+            b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+        }
+        self.tail(o.timestamp_ms);
+        self.finish(BINANCE_ORDER_PATH);
+        Ok(&self.request)
+    }
+
+    /// Writes the signed `POST /fapi/v1/algoOrder` for a TP/SL exit: `algoType=CONDITIONAL,
+    /// symbol, side (opposite of the position), type (TAKE_PROFIT_MARKET | STOP_MARKET),
+    /// quantity + reduceOnly=true | closePosition=true, triggerPrice, workingType, clientAlgoId,
+    /// recvWindow, timestamp, signature`.
+    pub fn build_exit(
+        &mut self,
+        inst: &Instrument,
+        x: &ExitOrder<'_>,
+    ) -> Result<&[u8], OrderReject> {
+        if !super::order_request::valid_symbol(x.symbol) {
+            return Err(OrderReject::InvalidSymbol);
+        }
+        let long = x.position_side == Side::Buy;
+        let trigger = match (x.kind, long) {
+            (ExitKind::TakeProfit, true) | (ExitKind::StopLoss, false) => {
+                inst.floor_price(x.trigger_price)
+            }
+            _ => inst.ceil_price(x.trigger_price),
+        };
+        if trigger <= Decimal::ZERO {
+            return Err(OrderReject::InvalidTrigger);
+        }
+        let qty = match x.qty {
+            Some(q) => {
+                let q = inst.floor_qty_dec(q);
+                if q <= Decimal::ZERO || q < inst.min_qty {
+                    return Err(OrderReject::Filter(RejectReason::BelowMinQty));
+                }
+                if q > inst.max_market_qty {
+                    return Err(OrderReject::Filter(RejectReason::AboveMaxQty));
+                }
+                Some(q)
+            }
+            None => None,
+        };
+        let exit_side = match x.position_side {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        };
+        let b = &mut self.body;
+        b.clear();
+        b.extend_from_slice(b"algoType=CONDITIONAL&symbol=");
+        b.extend_from_slice(x.symbol.as_bytes());
+        b.extend_from_slice(b"&side=");
+        b.extend_from_slice(exit_side.binance().as_bytes());
+        b.extend_from_slice(match x.kind {
+            ExitKind::TakeProfit => &b"&type=TAKE_PROFIT_MARKET"[..],
+            ExitKind::StopLoss => &b"&type=STOP_MARKET"[..],
+        });
+        match qty {
+            Some(q) => {
+                b.extend_from_slice(b"&quantity=");
+                write_decimal(b, q, true);
+                b.extend_from_slice(b"&reduceOnly=true");
+            }
+            None => b.extend_from_slice(b"&closePosition=true"),
+        }
+        b.extend_from_slice(b"&triggerPrice=");
+        write_decimal(b, trigger, true);
+        b.extend_from_slice(b"&workingType=");
+        b.extend_from_slice(x.trigger_by.binance().as_bytes());
+        if let Some(seq) = x.client_seq {
+            b.extend_from_slice(b"&clientAlgoId=");
+            b.extend_from_slice(self.client_prefix.as_bytes());
+            b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+            b.extend_from_slice(match x.kind {
+                ExitKind::TakeProfit => &b"-tp"[..],
+                ExitKind::StopLoss => &b"-sl"[..],
+            });
+        }
+        self.tail(x.timestamp_ms);
+        self.finish(BINANCE_ALGO_ORDER_PATH);
+        Ok(&self.request)
+    }
+
+    /// Appends `&recvWindow=…&timestamp=…`.
+    #[inline]
+    fn tail(&mut self, timestamp_ms: u64) {
+        let b = &mut self.body;
         b.extend_from_slice(b"&recvWindow=");
         b.extend_from_slice(itoa::Buffer::new().format(self.recv_window_ms).as_bytes());
         b.extend_from_slice(b"&timestamp=");
-        b.extend_from_slice(itoa::Buffer::new().format(o.timestamp_ms).as_bytes());
+        b.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
+    }
+
+    /// Signs the body, appends `&signature=…` and writes the HTTP/1.1 request for `path`.
+    #[inline]
+    fn finish(&mut self, path: &str) {
+        let b = &mut self.body;
         self.signer.sign_hex(b, &mut self.sig);
         b.extend_from_slice(b"&signature=");
         b.extend_from_slice(&self.sig);
 
         let r = &mut self.request;
         r.clear();
-        r.extend_from_slice(b"POST /fapi/v1/order HTTP/1.1\r\nHost: ");
+        r.extend_from_slice(b"POST ");
+        r.extend_from_slice(path.as_bytes());
+        r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         r.extend_from_slice(self.host.as_bytes());
         r.extend_from_slice(b"\r\nX-MBX-APIKEY: ");
         r.extend_from_slice(self.api_key.as_bytes());
@@ -100,12 +306,16 @@ impl BinanceOrderBuilder {
         r.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
         r.extend_from_slice(b"\r\n\r\n");
         r.extend_from_slice(b);
-        &self.request
     }
 
     /// The signed body of the last request (`...&signature=<hex>`).
     pub fn last_body(&self) -> &[u8] {
         &self.body
+    }
+
+    /// The signature of the last request (lowercase hex).
+    pub fn last_signature(&self) -> &[u8; 64] {
+        &self.sig
     }
 
     /// Signs an arbitrary payload with this builder's key (lowercase hex).
@@ -146,6 +356,90 @@ mod tests {
             "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016&newClientOrderId=ct1-42&recvWindow=5000&timestamp=1591702613943"
         );
         assert!(Signer::new(secret).verify_hex(params.as_bytes(), sig.as_bytes()));
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn btc() -> Instrument {
+        Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("120"), d("100"))
+            .unwrap()
+            .with_limits(d("1000"), None)
+    }
+
+    fn body_of(b: &BinanceOrderBuilder) -> (String, String) {
+        let body = std::str::from_utf8(b.last_body()).unwrap();
+        let (p, s) = body.rsplit_once("&signature=").unwrap();
+        (p.to_string(), s.to_string())
+    }
+
+    #[test]
+    fn limit_order_rounds_and_trims_like_the_docs_example() {
+        let mut b = BinanceOrderBuilder::new("k", b"s", "h", 5000, "ct-");
+        let mut o = NewOrder::limit("BTCUSDT", Side::Buy, d("1.0004"), d("9000.09"));
+        o.timestamp_ms = 1591702613943;
+        let req = String::from_utf8(b.build_order(&btc(), &o).unwrap().to_vec()).unwrap();
+        assert!(req.starts_with("POST /fapi/v1/order HTTP/1.1\r\n"));
+        let (params, sig) = body_of(&b);
+        assert_eq!(
+            params,
+            "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC&recvWindow=5000&timestamp=1591702613943"
+        );
+        assert!(Signer::new(b"s").verify_hex(params.as_bytes(), sig.as_bytes()));
+    }
+
+    #[test]
+    fn market_entry_with_exits_builds_two_algo_orders() {
+        let mut b = BinanceOrderBuilder::new("k", b"s", "h", 5000, "ct-");
+        let mut o = NewOrder::market("BTCUSDT", Side::Buy, d("0.0169"), d("60000"));
+        o.client_seq = Some(9);
+        o.take_profit = Some(d("61200.07"));
+        o.stop_loss = Some(d("59400.01"));
+        o.timestamp_ms = 7;
+        b.build_order(&btc(), &o).unwrap();
+        assert_eq!(
+            body_of(&b).0,
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016&newClientOrderId=ct-9&recvWindow=5000&timestamp=7"
+        );
+        let tp = ExitOrder::from_entry(&o, ExitKind::TakeProfit).unwrap();
+        let req = String::from_utf8(b.build_exit(&btc(), &tp).unwrap().to_vec()).unwrap();
+        assert!(req.starts_with("POST /fapi/v1/algoOrder HTTP/1.1\r\n"));
+        assert_eq!(
+            body_of(&b).0,
+            "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=TAKE_PROFIT_MARKET&quantity=0.016&reduceOnly=true&triggerPrice=61200&workingType=MARK_PRICE&clientAlgoId=ct-9-tp&recvWindow=5000&timestamp=7"
+        );
+        let mut sl = ExitOrder::from_entry(&o, ExitKind::StopLoss).unwrap();
+        sl.qty = None;
+        sl.trigger_by = TriggerBy::LastPrice;
+        b.build_exit(&btc(), &sl).unwrap();
+        let (params, sig) = body_of(&b);
+        assert_eq!(
+            params,
+            "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&closePosition=true&triggerPrice=59400.1&workingType=CONTRACT_PRICE&clientAlgoId=ct-9-sl&recvWindow=5000&timestamp=7"
+        );
+        assert!(Signer::new(b"s").verify_hex(params.as_bytes(), sig.as_bytes()));
+        // A short's stop is above: rounded down toward the entry.
+        let short = ExitOrder {
+            position_side: Side::Sell,
+            trigger_price: d("60600.09"),
+            ..sl
+        };
+        b.build_exit(&btc(), &short).unwrap();
+        assert!(body_of(&b)
+            .0
+            .contains("&side=BUY&type=STOP_MARKET&closePosition=true&triggerPrice=60600&"));
+    }
+
+    #[test]
+    fn order_under_min_notional_is_not_built() {
+        let mut b = BinanceOrderBuilder::new("k", b"s", "h", 5000, "ct-");
+        // 0.001 × 60000 = 60 < 100.
+        let o = NewOrder::market("BTCUSDT", Side::Buy, d("0.001"), d("60000"));
+        assert_eq!(
+            b.build_order(&btc(), &o),
+            Err(OrderReject::Filter(RejectReason::BelowMinNotional))
+        );
     }
 
     #[test]

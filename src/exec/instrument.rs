@@ -4,7 +4,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
 use super::report::RejectReason;
@@ -22,6 +22,12 @@ pub struct Instrument {
     pub max_market_qty: Decimal,
     /// Minimum price × quantity for orders that are not reduce-only.
     pub min_notional: Decimal,
+    /// Maximum limit order quantity (Bybit `maxOrderQty`, Binance `LOT_SIZE.maxQty`);
+    /// [`Instrument::new`] sets it to `max_market_qty` until [`Instrument::with_limits`].
+    pub max_qty: Decimal,
+    /// Venue's maximum leverage (Bybit `leverageFilter.maxLeverage`); `None` when the source
+    /// does not publish it (Binance `exchangeInfo`: it lives in the signed leverage brackets).
+    pub max_leverage: Option<Decimal>,
     /// `tick_size` as f64 (for turning model prices into whole ticks).
     tick_f64: f64,
     /// `qty_step` as f64 (for turning model quantities into whole steps).
@@ -48,9 +54,37 @@ impl Instrument {
             min_qty,
             max_market_qty,
             min_notional,
+            max_qty: max_market_qty,
+            max_leverage: None,
             tick_f64: tick_size.to_f64().unwrap_or(f64::NAN),
             step_f64: qty_step.to_f64().unwrap_or(f64::NAN),
         })
+    }
+
+    /// The same instrument with the limit-order maximum quantity and the venue's maximum
+    /// leverage set (`max_qty` must be ≥ 0; `max_leverage`, when known, > 0).
+    pub fn with_limits(mut self, max_qty: Decimal, max_leverage: Option<Decimal>) -> Self {
+        self.max_qty = max_qty;
+        self.max_leverage = max_leverage;
+        self
+    }
+
+    /// `floor(q / step) · step` on exact decimals (never rounds a quantity up).
+    #[inline]
+    pub fn floor_qty_dec(&self, q: Decimal) -> Decimal {
+        floor_to(q, self.qty_step)
+    }
+
+    /// `floor(p / tick) · tick` on exact decimals.
+    #[inline]
+    pub fn floor_price(&self, p: Decimal) -> Decimal {
+        floor_to(p, self.tick_size)
+    }
+
+    /// `ceil(p / tick) · tick` on exact decimals.
+    #[inline]
+    pub fn ceil_price(&self, p: Decimal) -> Decimal {
+        ceil_to(p, self.tick_size)
     }
 
     /// `floor(q / step) · step`: a model quantity floored to whole steps, never rounded up.
@@ -91,6 +125,140 @@ impl Instrument {
     }
 }
 
+/// `floor(x / inc) · inc`, exact, carrying `inc`'s scale (`inc > 0`). Works on the integer
+/// mantissas at `inc`'s scale, so no rounding error and no allocation.
+#[inline]
+pub fn floor_to(x: Decimal, inc: Decimal) -> Decimal {
+    to_increment(x, inc, false)
+}
+
+/// `ceil(x / inc) · inc`, exact, carrying `inc`'s scale (`inc > 0`).
+#[inline]
+pub fn ceil_to(x: Decimal, inc: Decimal) -> Decimal {
+    to_increment(x, inc, true)
+}
+
+/// 10^k for k in 0..=18.
+const POW10: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut k = 1;
+    while k < 19 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+#[inline]
+fn div_round(m: i64, d: i64, up: bool) -> Option<i64> {
+    if up {
+        Some(-(m.checked_neg()?.div_euclid(d)))
+    } else {
+        Some(m.div_euclid(d))
+    }
+}
+
+#[inline]
+fn to_increment(x: Decimal, inc: Decimal, up: bool) -> Decimal {
+    let s = inc.scale();
+    let sx = x.scale();
+    // Fast path: both mantissas fit in i64 (every real price/quantity does).
+    if let (Ok(m), Ok(im)) = (i64::try_from(x.mantissa()), i64::try_from(inc.mantissa())) {
+        if im > 0 {
+            // m at inc's scale: divide (rounding in the wanted direction) or multiply exactly.
+            let at_s = if sx > s {
+                POW10
+                    .get((sx - s) as usize)
+                    .and_then(|&p| div_round(m, p, up))
+            } else {
+                POW10.get((s - sx) as usize).and_then(|&p| m.checked_mul(p))
+            };
+            if let Some(q) = at_s.and_then(|v| div_round(v, im, up)) {
+                if let Some(r) = q.checked_mul(im) {
+                    return Decimal::new(r, s);
+                }
+            }
+        }
+    }
+    to_increment_wide(x, inc, up)
+}
+
+#[cold]
+fn to_increment_wide(x: Decimal, inc: Decimal, up: bool) -> Decimal {
+    let s = inc.scale();
+    let mut y = if x.scale() > s {
+        let strategy = if up {
+            RoundingStrategy::ToPositiveInfinity
+        } else {
+            RoundingStrategy::ToNegativeInfinity
+        };
+        x.round_dp_with_strategy(s, strategy)
+    } else {
+        x
+    };
+    y.rescale(s);
+    let m = y.mantissa();
+    let im = inc.mantissa();
+    if im <= 0 || y.scale() != s || im == 1 {
+        // Non-positive increment, a value too large to carry inc's scale, or nothing to do.
+        return y;
+    }
+    let q = if up {
+        -((-m).div_euclid(im))
+    } else {
+        m.div_euclid(im)
+    };
+    Decimal::from_i128_with_scale(q * im, s)
+}
+
+/// Writes `d` as plain decimal text (no exponent) into `out`; with `trim`, trailing fraction
+/// zeros are dropped (`30000.0` → `30000`, `0.010` → `0.01`), the form both venues document.
+/// No allocation beyond `out`'s spare capacity.
+#[inline]
+pub fn write_decimal(out: &mut Vec<u8>, d: Decimal, trim: bool) {
+    let m = d.mantissa();
+    let mut scale = d.scale() as usize;
+    let mut digits = itoa::Buffer::new();
+    let text = match u64::try_from(m.unsigned_abs()) {
+        Ok(mut u) => {
+            if trim {
+                while scale > 0 && u % 10 == 0 {
+                    u /= 10;
+                    scale -= 1;
+                }
+            }
+            digits.format(u).as_bytes()
+        }
+        Err(_) => {
+            let mut u = m.unsigned_abs();
+            if trim {
+                while scale > 0 && u % 10 == 0 {
+                    u /= 10;
+                    scale -= 1;
+                }
+            }
+            digits.format(u).as_bytes()
+        }
+    };
+    if m < 0 && text != b"0" {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        out.extend_from_slice(text);
+    } else if text.len() > scale {
+        let (int, frac) = text.split_at(text.len() - scale);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        for _ in text.len()..scale {
+            out.push(b'0');
+        }
+        out.extend_from_slice(text);
+    }
+}
+
 #[derive(Deserialize)]
 struct SpecFile {
     rows: Vec<SpecRow>,
@@ -105,6 +273,10 @@ struct SpecRow {
     min_order_qty: String,
     max_market_order_qty: String,
     min_notional: String,
+    #[serde(default)]
+    max_order_qty: Option<String>,
+    #[serde(default)]
+    max_leverage: Option<String>,
 }
 
 /// Loads the instruments of `symbols` on `exchange` from a spec table (the bundled
@@ -136,14 +308,23 @@ pub fn load_specs(
                     )
                 })
             };
-            Instrument::new(
+            let inst = Instrument::new(
                 dec("tick_size", &row.tick_size)?,
                 dec("qty_step", &row.qty_step)?,
                 dec("min_order_qty", &row.min_order_qty)?,
                 dec("max_market_order_qty", &row.max_market_order_qty)?,
                 dec("min_notional", &row.min_notional)?,
             )
-            .map_err(|e| format!("{}: {sym}: {e}", path.display()))
+            .map_err(|e| format!("{}: {sym}: {e}", path.display()))?;
+            let max_qty = match row.max_order_qty.as_deref() {
+                Some(v) if !v.is_empty() => dec("max_order_qty", v)?,
+                _ => inst.max_market_qty,
+            };
+            let max_leverage = match row.max_leverage.as_deref() {
+                Some(v) if !v.is_empty() => Some(dec("max_leverage", v)?),
+                _ => None,
+            };
+            Ok(inst.with_limits(max_qty, max_leverage))
         })
         .collect()
 }
@@ -212,6 +393,108 @@ mod tests {
             i.violation(d("150.001"), 60_000.0, true),
             Some(RejectReason::AboveMaxQty)
         );
+    }
+
+    #[test]
+    fn exact_decimal_rounding_to_step_and_tick() {
+        let i = btc();
+        assert_eq!(i.floor_qty_dec(d("0.0169999")).to_string(), "0.016");
+        assert_eq!(i.floor_qty_dec(d("2")).to_string(), "2.000");
+        assert_eq!(i.floor_price(d("61800.37")).to_string(), "61800.30");
+        assert_eq!(i.ceil_price(d("61800.31")).to_string(), "61800.40");
+        assert_eq!(i.ceil_price(d("61800.3")).to_string(), "61800.30");
+        // Increments that are not a power of ten.
+        assert_eq!(floor_to(d("12.74"), d("0.5")).to_string(), "12.5");
+        assert_eq!(ceil_to(d("12.74"), d("0.5")).to_string(), "13.0");
+        assert_eq!(floor_to(d("1234"), d("100")).to_string(), "1200");
+        assert_eq!(ceil_to(d("1201"), d("100")).to_string(), "1300");
+        assert_eq!(floor_to(d("0.00049"), d("0.0005")).to_string(), "0.0000");
+        // Negative values floor/ceil the right way; huge values take the wide path.
+        assert_eq!(floor_to(d("-1.25"), d("0.1")).to_string(), "-1.3");
+        assert_eq!(ceil_to(d("-1.25"), d("0.1")).to_string(), "-1.2");
+        let big = d("79228162514264337593543950.335");
+        assert_eq!(
+            floor_to(big, d("0.01")).to_string(),
+            "79228162514264337593543950.33"
+        );
+        assert_eq!(
+            ceil_to(big, d("0.5")).to_string(),
+            "79228162514264337593543950.5"
+        );
+        assert_eq!(
+            floor_to(d("123456789.123456789123"), d("0.001")).to_string(),
+            "123456789.123"
+        );
+    }
+
+    #[test]
+    fn fast_integer_path_agrees_with_decimal_rounding() {
+        // Deterministic LCG over prices/quantities of every scale and several increments.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        let incs = [
+            "0.10", "0.001", "0.5", "100", "0.0001", "0.010", "1", "0.25",
+        ];
+        for _ in 0..20_000 {
+            let m = (next() % 10_000_000_000_000) as i64 - 1_000_000_000_000;
+            let x = Decimal::new(m, (next() % 12) as u32);
+            let inc = d(incs[(next() % incs.len() as u64) as usize]);
+            for up in [false, true] {
+                let fast = to_increment(x, inc, up);
+                let wide = to_increment_wide(x, inc, up);
+                assert_eq!(fast, wide, "{x} to {inc} up={up}");
+                assert_eq!(fast.scale(), inc.scale(), "{x} to {inc}");
+                // The result is on the increment and within one increment, on the right side.
+                assert!((fast % inc).is_zero());
+                if up {
+                    assert!(fast >= x && fast - x < inc);
+                } else {
+                    assert!(fast <= x && x - fast < inc);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_text_has_no_exponent_and_optional_trim() {
+        let w = |s: &str, trim: bool| {
+            let mut v = Vec::new();
+            write_decimal(&mut v, d(s), trim);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(w("30000.0", true), "30000");
+        assert_eq!(w("30000.0", false), "30000.0");
+        assert_eq!(w("0.010", true), "0.01");
+        assert_eq!(w("0.00001", true), "0.00001");
+        assert_eq!(w("0.0000", true), "0");
+        assert_eq!(w("-1.50", true), "-1.5");
+        assert_eq!(w("1.250", false), "1.250");
+        assert_eq!(
+            w("79228162514264337593543950335", true),
+            "79228162514264337593543950335"
+        );
+        assert_eq!(
+            w("7922816251426433759354.3950330", true),
+            "7922816251426433759354.395033"
+        );
+    }
+
+    #[test]
+    fn bundled_bybit_rows_carry_max_leverage() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/instruments/instrument_specs_8_symbols.json");
+        let v = load_specs(&path, "bybit", &["BTCUSDT".into(), "BNBUSDT".into()]).unwrap();
+        assert_eq!(v[0].max_leverage, Some(d("100.00")));
+        assert_eq!(v[0].max_qty, d("1500.000"));
+        assert_eq!(v[0].max_market_qty, d("150.000"));
+        assert_eq!(v[1].max_leverage, Some(d("50.00")));
+        let b = load_specs(&path, "binance", &["BTCUSDT".into()]).unwrap();
+        assert_eq!(b[0].max_leverage, None);
     }
 
     #[test]

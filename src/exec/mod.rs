@@ -1,18 +1,29 @@
 //! Execution: exact rounding to the venue's filters, signed order requests, paper fills.
 
 pub mod binance_order;
+pub mod bybit_order;
 pub mod instrument;
+pub mod keys;
+pub mod order_request;
 pub mod paper;
 pub mod report;
 pub mod sign;
+pub mod specs;
+pub mod venue_api;
+pub mod venue_error;
 
 use rust_decimal::Decimal;
 
-pub use binance_order::{BinanceOrderBuilder, OrderFields};
+pub use binance_order::{BinanceOrderBuilder, ExitKind, ExitOrder, OrderFields};
+pub use bybit_order::BybitOrderBuilder;
 pub use instrument::Instrument;
+pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
+pub use order_request::{NewOrder, OrderReject, OrderType, TimeInForce, TriggerBy};
 pub use paper::PaperVenue;
 pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use sign::Signer;
+pub use venue_api::{BinanceApi, BybitApi, ClockSync, Venue};
+pub use venue_error::{ErrorKind, Retry, VenueError};
 
 use crate::strategy::OrderIntent;
 

@@ -1,5 +1,13 @@
 //! Per-symbol estimators, all causal, incremental (O(1) per tick) and allocation-free.
 
+pub mod barrier;
 pub mod derivatives;
+pub mod forecast;
+pub mod indicators;
+pub mod kalman;
+pub mod layers;
+pub mod snr;
+pub mod window;
 
 pub use derivatives::{DerivParams, Derivatives, Estimate};
+pub use kalman::{Kalman, KalmanEstimate, KalmanParams};

@@ -1,7 +1,19 @@
-//! Positions, sizing and limits: what the compute thread checks before an order leaves.
+//! Positions, sizing, exits and limits: what the compute thread checks before an order leaves.
 
+pub mod block;
+pub mod config;
+pub mod correlation;
+pub mod drift_monitor;
+pub mod exits;
+pub mod limits;
 pub mod position;
+pub mod reconcile;
 pub mod sizing;
 
+pub use block::{BlockReason, EntryBlock};
+pub use correlation::Correlation;
+pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
+pub use exits::{ExitLevels, ExitParams, ExitTrigger};
+pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip};
 pub use position::Position;
-pub use sizing::Sizing;
+pub use sizing::{size_entry, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats};

@@ -1,6 +1,19 @@
-//! Order size for an entry: a fixed quote notional capped by leverage.
+//! Order size of an entry: fixed notional (legacy [`Sizing`]) or fixed-fractional risk, scaled by
+//! fractional Kelly and volatility targeting, capped by risk, leverage (config, venue and the
+//! opt-in account tiers) and the venue's max quantity, floored to the quantity step.
+//!
+//! All f64 inside the model; the result is an exact `Decimal` quantity on the venue's step whose
+//! notional at the reference price (on tick) never exceeds `balance × leverage cap`.
 
-/// Fixed-notional sizing with a leverage cap (fuller sizing models come with the risk issue).
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+
+use super::block::{BlockReason, EntryBlock};
+use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
+use crate::config::RiskConfig;
+use crate::exec::Instrument;
+
+/// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sizing {
     /// Target notional of a new position, quote currency (USDT).
@@ -25,12 +38,372 @@ impl Sizing {
     }
 }
 
+/// Running win rate and payoff of closed trades, for fractional Kelly. O(1) per trade.
+///
+/// Break-even trades (PnL exactly 0) are ignored: they carry no information on `p` or `b`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TradeStats {
+    /// Winning trades.
+    pub wins: u32,
+    /// Losing trades.
+    pub losses: u32,
+    /// Sum of winning PnL (> 0), quote currency.
+    pub sum_win: f64,
+    /// Sum of |losing PnL| (> 0), quote currency.
+    pub sum_loss: f64,
+}
+
+impl TradeStats {
+    /// Records one closed trade's net PnL (quote currency).
+    #[inline]
+    pub fn record(&mut self, pnl: f64) {
+        if pnl > 0.0 {
+            self.wins += 1;
+            self.sum_win += pnl;
+        } else if pnl < 0.0 {
+            self.losses += 1;
+            self.sum_loss -= pnl;
+        }
+    }
+
+    /// Trades counted (`wins + losses`).
+    #[inline]
+    pub fn trades(&self) -> u32 {
+        self.wins + self.losses
+    }
+
+    /// Full Kelly fraction `f* = p − (1 − p)/b`, `p = wins/trades`, `b = avg win / avg loss`;
+    /// `f* = p` with no loss yet (b → ∞), `−1` with no win yet, `None` before any trade.
+    /// Negative means no edge.
+    #[inline]
+    pub fn kelly(&self) -> Option<f64> {
+        let n = self.trades();
+        if n == 0 {
+            return None;
+        }
+        let p = self.wins as f64 / n as f64;
+        if self.wins == 0 {
+            return Some(-1.0);
+        }
+        if self.losses == 0 {
+            return Some(p);
+        }
+        let b = (self.sum_win / self.wins as f64) / (self.sum_loss / self.losses as f64);
+        Some(p - (1.0 - p) / b)
+    }
+}
+
+/// The opt-in account-size leverage tiers, as a fixed array (no allocation on the hot path).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeverageTiers {
+    /// `(max_balance, max_leverage)`, ascending `max_balance`, last `max_balance = ∞`.
+    tiers: [(f64, f64); MAX_LEVERAGE_TIERS],
+    len: usize,
+}
+
+impl LeverageTiers {
+    /// Tiers from `(max_balance, max_leverage)` pairs (ascending; at most [`MAX_LEVERAGE_TIERS`]).
+    pub fn new(pairs: &[(f64, f64)]) -> Self {
+        let mut tiers = [(f64::INFINITY, 0.0); MAX_LEVERAGE_TIERS];
+        let len = pairs.len().min(MAX_LEVERAGE_TIERS);
+        tiers[..len].copy_from_slice(&pairs[..len]);
+        Self { tiers, len }
+    }
+
+    /// Leverage cap of the first tier with `balance ≤ max_balance` (the last tier's above all).
+    #[inline]
+    pub fn cap(&self, balance: f64) -> f64 {
+        let t = &self.tiers[..self.len];
+        t.iter()
+            .find(|(max_balance, _)| balance <= *max_balance)
+            .or(t.last())
+            .map_or(0.0, |&(_, lev)| lev)
+    }
+}
+
+/// Sizing parameters, built once from the config; `Copy`, no heap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizingParams {
+    /// Base sizing method.
+    pub method: SizingMethod,
+    /// `fixed_notional`: notional per entry, quote currency.
+    pub order_notional: f64,
+    /// `fixed_fractional`: fraction of balance risked per trade.
+    pub risk_per_trade: f64,
+    /// Hard cap of the risked fraction (`[risk.limits] max_risk_per_trade`), any method.
+    pub max_risk_per_trade: f64,
+    /// Leverage cap from the config.
+    pub max_leverage: f64,
+    /// Fractional Kelly: `(multiplier, min closed trades, max risk)`, if enabled.
+    pub kelly: Option<(f64, u32, f64)>,
+    /// Volatility targeting: `(target σ, min scale, max scale)`, if enabled.
+    pub vol: Option<(f64, f64, f64)>,
+    /// Account-size tiers, if the `account_tiers` profile is chosen.
+    pub tiers: Option<LeverageTiers>,
+}
+
+impl SizingParams {
+    /// From a validated `[risk]` section.
+    pub fn from_config(r: &RiskConfig) -> Self {
+        let s: &SizingConfig = &r.sizing;
+        let pairs: Vec<(f64, f64)> = s
+            .leverage_tiers
+            .iter()
+            .map(|t| (t.max_balance, t.max_leverage))
+            .collect();
+        Self {
+            method: s.method,
+            order_notional: r.order_notional,
+            risk_per_trade: s.risk_per_trade,
+            max_risk_per_trade: r.limits.max_risk_per_trade,
+            max_leverage: r.max_leverage,
+            kelly: s.kelly_enabled.then_some((
+                s.kelly_fraction,
+                s.kelly_min_trades,
+                s.kelly_max_risk,
+            )),
+            vol: s
+                .vol_target_enabled
+                .then_some((s.vol_target, s.vol_min_scale, s.vol_max_scale)),
+            tiers: (s.leverage_profile == LeverageProfile::AccountTiers)
+                .then(|| LeverageTiers::new(&pairs)),
+        }
+    }
+
+    /// Effective leverage cap `L = min(max_leverage, venue max, tier(balance))`; a venue maximum
+    /// that is not positive and finite is treated as unknown (no venue cap).
+    #[inline]
+    pub fn leverage_cap(&self, balance: f64, venue_max_leverage: f64) -> f64 {
+        let mut l = self.max_leverage;
+        if venue_max_leverage.is_finite() && venue_max_leverage > 0.0 {
+            l = l.min(venue_max_leverage);
+        }
+        if let Some(t) = &self.tiers {
+            l = l.min(t.cap(balance));
+        }
+        l
+    }
+
+    /// Fraction of the balance risked: `risk_per_trade`, or once Kelly applies
+    /// `clamp(multiplier·f*, 0, kelly_max_risk)`; always `≤ max_risk_per_trade`.
+    #[inline]
+    pub fn risk_fraction(&self, stats: &TradeStats) -> f64 {
+        let r = match (self.kelly, stats.kelly()) {
+            (Some((mult, min_trades, cap)), Some(f)) if stats.trades() >= min_trades => {
+                (mult * f).clamp(0.0, cap)
+            }
+            _ => self.risk_per_trade,
+        };
+        r.min(self.max_risk_per_trade)
+    }
+
+    /// Volatility scale `clamp(target/σ, min, max)`; `min` while σ is not positive and finite;
+    /// 1 when volatility targeting is off.
+    #[inline]
+    pub fn vol_scale(&self, sigma: f64) -> f64 {
+        match self.vol {
+            None => 1.0,
+            Some((target, lo, hi)) => {
+                if sigma.is_finite() && sigma > 0.0 {
+                    (target / sigma).clamp(lo, hi)
+                } else {
+                    lo
+                }
+            }
+        }
+    }
+}
+
+/// What the engine knows when it sizes an entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntryRequest {
+    /// Reference entry price (last trade), quote per base unit, > 0.
+    pub price: f64,
+    /// `|entry − stop loss|` in price units (from [`crate::risk::ExitLevels::stop_distance`]);
+    /// required (> 0) for `fixed_fractional`; with `fixed_notional` 0 means "no risk cap".
+    pub stop_distance: f64,
+    /// Current equity, quote currency, > 0.
+    pub balance: f64,
+    /// Realised σ for volatility targeting (ignored when off).
+    pub sigma: f64,
+    /// The venue's maximum leverage for the symbol (non-positive or non-finite = unknown).
+    pub venue_max_leverage: f64,
+    /// Size multiplier from the gate ([`crate::risk::RiskGate::size_multiplier`]), in [0, 1].
+    pub size_multiplier: f64,
+}
+
+/// The cap that bound the size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeCap {
+    /// The sizing formula itself (nothing capped it).
+    Formula,
+    /// `max_risk_per_trade × balance / stop_distance`.
+    Risk,
+    /// `balance × L / price`.
+    Leverage,
+    /// The venue's max market quantity.
+    MaxQty,
+}
+
+/// An entry size that passed every cap and the venue filters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizedEntry {
+    /// Quantity, a whole number of steps, base units.
+    pub qty: Decimal,
+    /// `qty × price on tick`, quote currency.
+    pub notional: Decimal,
+    /// `notional / balance`.
+    pub leverage: f64,
+    /// Risked fraction used (before the volatility scale and multiplier).
+    pub risk_fraction: f64,
+    /// `qty × stop_distance`, quote currency (0 without a stop).
+    pub risk: f64,
+    /// Which cap bound the size.
+    pub binding: SizeCap,
+}
+
+/// Sizes an entry. Base: `fixed_fractional` `q = B·r·s·m / stop`, `fixed_notional`
+/// `q = N·s·m / p` (r = [`SizingParams::risk_fraction`], s = [`SizingParams::vol_scale`],
+/// m = the gate's multiplier). Caps: `q ≤ B·max_risk_per_trade/stop` (when a stop is given),
+/// `q ≤ B·L/p` ([`SizingParams::leverage_cap`]), `q ≤ max market qty`. Then floored to the
+/// step, re-checked exactly in `Decimal` against `B·L`, and checked against min qty / min
+/// notional. O(1), no allocation.
+pub fn size_entry(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<SizedEntry, EntryBlock> {
+    let bad = Err(EntryBlock::Risk(BlockReason::BadInput));
+    let ok = |v: f64| v.is_finite() && v > 0.0;
+    if !ok(req.price) || !ok(req.balance) {
+        return bad;
+    }
+    let has_stop = ok(req.stop_distance);
+    if !(has_stop || req.stop_distance == 0.0) {
+        return bad;
+    }
+    let m = if req.size_multiplier.is_finite() {
+        req.size_multiplier.clamp(0.0, 1.0)
+    } else {
+        return bad;
+    };
+    let s = p.vol_scale(req.sigma);
+    let r = p.risk_fraction(stats);
+    let mut q = match p.method {
+        SizingMethod::FixedFractional => {
+            if !has_stop {
+                return bad;
+            }
+            if r <= 0.0 {
+                return Err(EntryBlock::Risk(BlockReason::NoEdge));
+            }
+            req.balance * r * s * m / req.stop_distance
+        }
+        SizingMethod::FixedNotional => p.order_notional * s * m / req.price,
+    };
+    let mut binding = SizeCap::Formula;
+    if has_stop {
+        let q_risk = req.balance * p.max_risk_per_trade / req.stop_distance;
+        if q_risk < q {
+            q = q_risk;
+            binding = SizeCap::Risk;
+        }
+    }
+    let lev = p.leverage_cap(req.balance, req.venue_max_leverage);
+    let q_lev = req.balance * lev / req.price;
+    if q_lev < q {
+        q = q_lev;
+        binding = SizeCap::Leverage;
+    }
+    let mut qty = inst.floor_qty(q);
+    if qty > inst.max_market_qty {
+        qty = floor_to_step(inst.max_market_qty, inst.qty_step);
+        binding = SizeCap::MaxQty;
+    }
+    let price = inst.price_on_tick(req.price);
+    // Exact guard: an f64 quotient one ulp above a whole number of steps must not push the
+    // notional over the leverage cap.
+    let (Some(b), Some(l)) = (Decimal::from_f64(req.balance), Decimal::from_f64(lev)) else {
+        return bad;
+    };
+    let cap = b * l;
+    if !price.is_zero() && qty * price > cap {
+        qty = floor_to_step(cap / price, inst.qty_step);
+        if qty * price > cap {
+            // `cap / price` rounded up in its 28th digit.
+            qty = (qty - inst.qty_step).max(Decimal::ZERO);
+        }
+        binding = SizeCap::Leverage;
+    }
+    if let Some(reason) = inst.violation(qty, req.price, false) {
+        return Err(EntryBlock::Filter(reason));
+    }
+    let notional = qty * price;
+    let qf = qty.to_f64().unwrap_or(0.0);
+    Ok(SizedEntry {
+        qty,
+        notional,
+        leverage: notional.to_f64().unwrap_or(f64::INFINITY) / req.balance,
+        risk_fraction: r,
+        risk: if has_stop {
+            qf * req.stop_distance
+        } else {
+            0.0
+        },
+        binding,
+    })
+}
+
+/// `floor(q / step) · step`, exact.
+#[inline]
+pub fn floor_to_step(q: Decimal, step: Decimal) -> Decimal {
+    if step <= Decimal::ZERO || q <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    (q / step).floor() * step
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::report::RejectReason;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    /// BTC-like: tick 0.10, step 0.001, min qty 0.001, max market qty 150, min notional 5.
+    fn btc() -> Instrument {
+        Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap()
+    }
+
+    fn params() -> SizingParams {
+        SizingParams {
+            method: SizingMethod::FixedFractional,
+            order_notional: 1_000.0,
+            risk_per_trade: 0.01,
+            max_risk_per_trade: 0.02,
+            max_leverage: 5.0,
+            kelly: None,
+            vol: None,
+            tiers: None,
+        }
+    }
+
+    fn req(price: f64, stop: f64, balance: f64) -> EntryRequest {
+        EntryRequest {
+            price,
+            stop_distance: stop,
+            balance,
+            sigma: f64::NAN,
+            venue_max_leverage: 100.0,
+            size_multiplier: 1.0,
+        }
+    }
 
     #[test]
-    fn leverage_caps_the_notional() {
+    fn legacy_leverage_caps_the_notional() {
         let s = Sizing {
             order_notional: 1_000.0,
             balance: 100.0,
@@ -43,5 +416,234 @@ mod tests {
         };
         assert!((s.entry_qty(2_000.0) - 0.5).abs() < 1e-15);
         assert_eq!(s.entry_qty(0.0), 0.0);
+    }
+
+    /// B = 10 000, r = 1 %, stop = 300 → q = 100/300 = 0.3333… → 0.333; notional at 60 000 =
+    /// 19 980 ≤ 5 × 10 000.
+    #[test]
+    fn fixed_fractional_risks_one_percent_over_the_stop() {
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(60_000.0, 300.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
+        assert_eq!(e.qty, d("0.333"));
+        assert_eq!(e.notional, d("19980.000"));
+        assert_eq!(e.binding, SizeCap::Formula);
+        assert!((e.risk - 99.9).abs() < 1e-9);
+        assert!((e.leverage - 1.998).abs() < 1e-12);
+    }
+
+    /// Tight stop 30 → formula q = 3.333, leverage cap q = 50 000/60 000 = 0.8333 → 0.833.
+    #[test]
+    fn leverage_caps_a_tight_stop() {
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(60_000.0, 30.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
+        assert_eq!(e.qty, d("0.833"));
+        assert_eq!(e.binding, SizeCap::Leverage);
+        // The venue's max leverage binds when lower: 2× → 20 000/60 000 = 0.3333 → 0.333.
+        let mut r = req(60_000.0, 30.0, 10_000.0);
+        r.venue_max_leverage = 2.0;
+        let e = size_entry(&params(), &TradeStats::default(), &r, &btc()).unwrap();
+        assert_eq!(e.qty, d("0.333"));
+    }
+
+    /// Exactly on a step: B·L/p = 10 000·5/50 000 = 1.000 must give 1.000, not 0.999 and not more.
+    #[test]
+    fn leverage_cap_on_a_whole_step_is_exact() {
+        let e = size_entry(
+            &params(),
+            &TradeStats::default(),
+            &req(50_000.0, 1.0, 10_000.0),
+            &btc(),
+        )
+        .unwrap();
+        assert_eq!(e.qty, d("1.000"));
+        assert_eq!(e.notional, d("50000.000"));
+    }
+
+    #[test]
+    fn max_risk_per_trade_caps_volatility_scaling_up() {
+        let mut p = params();
+        p.vol = Some((0.002, 0.25, 4.0));
+        // σ = 0.0005 → scale 4 → 4 % risk, capped at 2 %: q = 200/300 = 0.6666 → 0.666.
+        let mut r = req(60_000.0, 300.0, 10_000.0);
+        r.sigma = 0.0005;
+        let e = size_entry(&p, &TradeStats::default(), &r, &btc()).unwrap();
+        assert_eq!(e.qty, d("0.666"));
+        assert_eq!(e.binding, SizeCap::Risk);
+        // σ = 0.004 → scale 0.5 → 0.5 % risk: q = 50/300 = 0.1666 → 0.166.
+        r.sigma = 0.004;
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &btc())
+                .unwrap()
+                .qty,
+            d("0.166")
+        );
+        // σ unknown → min scale 0.25: q = 25/300 = 0.0833 → 0.083.
+        r.sigma = f64::NAN;
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &btc())
+                .unwrap()
+                .qty,
+            d("0.083")
+        );
+    }
+
+    /// p = 0.6, avg win 60, avg loss 40 → b = 1.5, f* = 0.6 − 0.4/1.5 = 1/3.
+    #[test]
+    fn kelly_from_win_rate_and_payoff() {
+        let mut s = TradeStats::default();
+        assert_eq!(s.kelly(), None);
+        for _ in 0..6 {
+            s.record(60.0);
+        }
+        for _ in 0..4 {
+            s.record(-40.0);
+        }
+        s.record(0.0); // break-even: ignored
+        assert_eq!(s.trades(), 10);
+        assert!((s.kelly().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        let mut only_wins = TradeStats::default();
+        only_wins.record(1.0);
+        assert_eq!(only_wins.kelly(), Some(1.0));
+        let mut only_losses = TradeStats::default();
+        only_losses.record(-1.0);
+        assert!(only_losses.kelly().unwrap() < 0.0);
+    }
+
+    #[test]
+    fn kelly_applies_after_min_trades_and_is_clamped() {
+        let mut p = params();
+        p.kelly = Some((0.25, 10, 0.02));
+        let mut s = TradeStats::default();
+        for _ in 0..6 {
+            s.record(60.0);
+        }
+        for _ in 0..3 {
+            s.record(-40.0);
+        }
+        // 9 trades < 10: the configured 1 %.
+        assert_eq!(p.risk_fraction(&s), 0.01);
+        s.record(-40.0);
+        // ¼ · 1/3 = 8.33 % clamped to kelly max 2 %.
+        assert_eq!(p.risk_fraction(&s), 0.02);
+        p.kelly = Some((0.025, 10, 0.02));
+        // 0.025/3 = 0.8333 %.
+        assert!((p.risk_fraction(&s) - 0.025 / 3.0).abs() < 1e-15);
+        // No edge: clamped to 0 → entry blocked.
+        let mut losing = TradeStats::default();
+        for _ in 0..10 {
+            losing.record(-1.0);
+        }
+        assert_eq!(p.risk_fraction(&losing), 0.0);
+        assert_eq!(
+            size_entry(&p, &losing, &req(60_000.0, 300.0, 10_000.0), &btc()),
+            Err(EntryBlock::Risk(BlockReason::NoEdge))
+        );
+    }
+
+    #[test]
+    fn account_tiers_are_opt_in_and_pick_the_balance_band() {
+        let t = LeverageTiers::new(&[
+            (10.0, 75.0),
+            (50.0, 45.0),
+            (200.0, 25.0),
+            (f64::INFINITY, 15.0),
+        ]);
+        assert_eq!(t.cap(5.0), 75.0);
+        assert_eq!(t.cap(10.0), 75.0);
+        assert_eq!(t.cap(10.01), 45.0);
+        assert_eq!(t.cap(199.0), 25.0);
+        assert_eq!(t.cap(1e9), 15.0);
+        let mut p = params();
+        assert_eq!(p.leverage_cap(25.0, 100.0), 5.0, "flat: max_leverage");
+        p.max_leverage = 75.0;
+        p.tiers = Some(t);
+        assert_eq!(p.leverage_cap(25.0, 100.0), 45.0);
+        assert_eq!(p.leverage_cap(25.0, 20.0), 20.0, "venue max still binds");
+        assert_eq!(p.leverage_cap(1_000.0, 100.0), 15.0);
+    }
+
+    #[test]
+    fn fixed_notional_and_gate_multiplier() {
+        let mut p = params();
+        p.method = SizingMethod::FixedNotional;
+        let mut r = req(2_000.0, 0.0, 10_000.0);
+        let eth = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &eth)
+                .unwrap()
+                .qty,
+            d("0.50")
+        );
+        r.size_multiplier = 0.5;
+        assert_eq!(
+            size_entry(&p, &TradeStats::default(), &r, &eth)
+                .unwrap()
+                .qty,
+            d("0.25")
+        );
+    }
+
+    #[test]
+    fn filters_and_bad_input_are_reported() {
+        let p = params();
+        let st = TradeStats::default();
+        // q = 1/300 = 0.0033 → 0.003 BTC at 1 000 = 3 USDT < 5 min notional.
+        assert_eq!(
+            size_entry(&p, &st, &req(1_000.0, 300.0, 100.0), &btc()),
+            Err(EntryBlock::Filter(RejectReason::BelowMinNotional))
+        );
+        // q = 0.0001/… → 0 steps.
+        assert_eq!(
+            size_entry(&p, &st, &req(60_000.0, 3_000.0, 10.0), &btc()),
+            Err(EntryBlock::Filter(RejectReason::BelowMinQty))
+        );
+        for r in [
+            req(0.0, 300.0, 10_000.0),
+            req(60_000.0, 0.0, 10_000.0),
+            req(60_000.0, -1.0, 10_000.0),
+            req(60_000.0, 300.0, f64::NAN),
+        ] {
+            assert_eq!(
+                size_entry(&p, &st, &r, &btc()),
+                Err(EntryBlock::Risk(BlockReason::BadInput)),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_market_qty_caps_the_size() {
+        let mut p = params();
+        p.max_leverage = 100.0;
+        let small = Instrument::new(d("0.01"), d("0.1"), d("0.1"), d("2.5"), d("5")).unwrap();
+        let e = size_entry(
+            &p,
+            &TradeStats::default(),
+            &req(100.0, 0.1, 10_000.0),
+            &small,
+        )
+        .unwrap();
+        assert_eq!(e.qty, d("2.5"));
+        assert_eq!(e.binding, SizeCap::MaxQty);
+    }
+
+    #[test]
+    fn from_default_config() {
+        let c = crate::config::Config::parse(crate::config::DEFAULT_TOML).unwrap();
+        let p = SizingParams::from_config(&c.risk);
+        assert_eq!(p.method, SizingMethod::FixedFractional);
+        assert_eq!(p.risk_per_trade, 0.01);
+        assert!(p.tiers.is_none(), "tiers are opt-in");
+        assert!(p.max_leverage <= 5.0);
     }
 }

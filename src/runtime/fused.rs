@@ -2,14 +2,15 @@
 //! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded.
 
 use super::shutdown::Shutdown;
-use super::stages::{ComputeStage, ExecStage, FeedStage};
+use super::source::TickSource;
+use super::stages::{ComputeStage, ExecStage};
 use super::wait::FeedWait;
 use crate::feed::ws::{WsError, WsStatus};
 use crate::telemetry::Publisher;
 
 /// Runs until the feed closes or a stop is requested; hands over the final snapshot.
-pub fn run(
-    feed: &mut FeedStage,
+pub fn run<S: TickSource>(
+    feed: &mut S,
     compute: &mut ComputeStage,
     exec: &mut ExecStage,
     mut publisher: Publisher,

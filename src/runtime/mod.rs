@@ -5,6 +5,7 @@ pub mod fused;
 pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
+pub mod source;
 pub mod stages;
 pub mod wait;
 
@@ -19,8 +20,6 @@ use crate::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVe
 use crate::feed::binance::subscribe_trades;
 use crate::feed::ws::WsClient;
 use crate::feed::SymbolTable;
-use crate::model::DerivParams;
-use crate::risk::Sizing;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{
@@ -63,7 +62,8 @@ impl Chosen {
         }
     }
 
-    fn hot_cores(&self) -> Vec<usize> {
+    /// The cores the hot thread(s) are pinned to.
+    pub fn hot_cores(&self) -> Vec<usize> {
         match self {
             Chosen::Fused { hot } => vec![*hot],
             Chosen::Pipeline { cores } => cores.to_vec(),
@@ -135,6 +135,12 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
     pin_cold_work(&allowed, &topology);
+    // Once per run: which host checks fail for the hot cores (see `calculus-trader check-host`).
+    for warning in
+        crate::tuning::host::startup_warnings(&crate::tuning::Host::live(), &topology.hot_cores())
+    {
+        eprintln!("{warning}");
+    }
 
     let symbols =
         SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
@@ -183,7 +189,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     feed.send_text(&subscribe_trades(&symbols, 1))
         .map_err(|e| e.to_string())?;
 
-    let params = strategy_params(cfg);
+    let params = StrategyParams::from_config(cfg);
     let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
     let run_id = run_id(topology.name());
     let builder = BinanceOrderBuilder::new(
@@ -303,26 +309,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     })
 }
 
-fn strategy_params(cfg: &Config) -> StrategyParams {
-    StrategyParams {
-        deriv: DerivParams {
-            lambda: cfg.model.lambda,
-            tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
-            reset_gap_s: cfg.model.reset_gap_s,
-        },
-        v_band: cfg.strategy.v_band,
-        a_band: cfg.strategy.a_band,
-        warmup_steps: cfg.strategy.warmup_steps,
-        cooldown_ms: cfg.strategy.cooldown_ms,
-        actions: cfg.case_actions(),
-        sizing: Sizing {
-            order_notional: cfg.risk.order_notional,
-            balance: cfg.risk.balance,
-            max_leverage: cfg.risk.max_leverage,
-        },
-    }
-}
-
 /// Pins the calling (main) thread, and so every cold thread it spawns later (they inherit its
 /// mask), to the first allowed core that no hot thread uses.
 fn pin_cold_work(allowed: &AllowedCores, topology: &Chosen) {
@@ -428,10 +414,4 @@ pub fn counters(r: &RunReport) -> &CounterSet {
 /// All stage latencies of a finished run (tests).
 pub fn latencies(r: &RunReport) -> &StageHistograms {
     &r.monitor.total
-}
-
-/// The strategy parameters the compute thread runs with for `cfg`; the backtester calls this so
-/// it drives the engine with exactly the live parameters.
-pub fn compute_params(cfg: &Config) -> StrategyParams {
-    strategy_params(cfg)
 }

@@ -9,7 +9,8 @@ use std::thread::JoinHandle;
 
 use super::affinity::{pin_current, AllowedCores};
 use super::shutdown::Shutdown;
-use super::stages::{ComputeStage, ExecStage, FeedStage};
+use super::source::TickSource;
+use super::stages::{ComputeStage, ExecStage};
 use super::wait::FeedWait;
 use crate::exec::ExecReport;
 use crate::feed::ws::{WsError, WsStatus};
@@ -73,10 +74,10 @@ pub struct Pipeline {
 impl Pipeline {
     /// Spawns the three threads. `publishers` are network, compute, execution.
     #[allow(clippy::too_many_arguments)]
-    pub fn spawn(
+    pub fn spawn<S: TickSource + Send + 'static>(
         plan: PipelinePlan,
         allowed: &AllowedCores,
-        mut feed: FeedStage,
+        mut feed: S,
         mut compute: ComputeStage,
         mut exec: ExecStage,
         publishers: [Publisher; 3],

@@ -7,6 +7,7 @@ use crate::exec::{ExecReport, Executor, RejectReason};
 use crate::feed::binance::{BinanceEvent, BinanceParser, ParseError};
 use crate::feed::ws::{WsClient, WsError, WsStatus};
 use crate::feed::{SymbolTable, Tick};
+use crate::model::layers::Layer;
 use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 
@@ -151,6 +152,20 @@ impl ComputeStage {
             Counter::FilteredMaxQty,
             s.filtered[RejectReason::AboveMaxQty.index()],
         );
+        c.set(Counter::BlockedSnr, s.blocked_snr);
+        c.set(Counter::BlockedConfidence, s.blocked_confidence);
+        for (layer, counter) in [
+            (Layer::Ou, Counter::BlockedOu),
+            (Layer::Drift, Counter::BlockedDrift),
+            (Layer::Flow, Counter::BlockedFlow),
+            (Layer::Cross, Counter::BlockedCross),
+            (Layer::Regime, Counter::BlockedRegime),
+            (Layer::TpFirst, Counter::BlockedTpFirst),
+            (Layer::Indicators, Counter::BlockedIndicators),
+        ] {
+            c.set(counter, s.blocked_layers[layer.index()]);
+        }
+        c.set(Counter::ModelResets, s.resets);
     }
 
     /// The engine (positions, stats), e.g. for the final report.

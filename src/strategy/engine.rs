@@ -9,21 +9,29 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::intent::OrderIntent;
-use super::matrix::{classify, Action, CaseActions};
+use super::matrix::{classify, Action, Case, CaseActions};
+use super::signal::{SignalParams, VelocitySource};
+use super::snapshot::{Gate, TickState};
+use crate::config::Config;
 use crate::exec::report::{ExecReport, ReportStatus};
 use crate::exec::Instrument;
 use crate::feed::{Side, Tick};
-use crate::model::{DerivParams, Derivatives, Estimate};
+use crate::model::forecast::{drift, forecast_price};
+use crate::model::indicators::IndicatorValues;
+use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
+use crate::model::snr::{confidence, snr};
+use crate::model::{DerivParams, Derivatives, Kalman, KalmanParams};
 use crate::risk::{Position, Sizing};
 
-/// Strategy parameters (from `[model]` and `[strategy]` in the config).
+/// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
+/// `[indicators]` and `[risk]` in the config).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StrategyParams {
-    /// Smoothing and derivative parameters.
+    /// Smoothing and derivative parameters (its `reset_gap_s` resets every estimator).
     pub deriv: DerivParams,
-    /// Dead band for `v ≈ 0`, 1/s.
+    /// Finite-difference dead band for `v ≈ 0`, 1/s (`signal.source = "finite_difference"`).
     pub v_band: f64,
-    /// Dead band for `a ≈ 0`, 1/s².
+    /// Finite-difference dead band for `a ≈ 0`, 1/s².
     pub a_band: f64,
     /// Time steps a symbol must see after a (re)start before it may trade.
     pub warmup_steps: u32,
@@ -33,6 +41,61 @@ pub struct StrategyParams {
     pub actions: CaseActions,
     /// Entry sizing.
     pub sizing: Sizing,
+    /// Kalman filter.
+    pub kalman: KalmanParams,
+    /// Derivative source, dead-band multipliers, SNR/confidence thresholds, horizon.
+    pub signal: SignalParams,
+    /// Confirmation layers and indicators.
+    pub layers: LayerParams,
+}
+
+impl Default for StrategyParams {
+    /// The documented defaults of `config/default.toml` for BTCUSDT and ETHUSDT.
+    fn default() -> Self {
+        let cfg = Config::parse(crate::config::DEFAULT_TOML).expect("bundled config is valid");
+        Self::from_config(&cfg)
+    }
+}
+
+impl StrategyParams {
+    /// Builds the parameters from a validated config; cross-asset leaders are resolved against
+    /// `venue.symbols` (in `SymbolId` order).
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            deriv: DerivParams {
+                lambda: cfg.model.lambda,
+                tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
+                reset_gap_s: cfg.model.reset_gap_s,
+            },
+            v_band: cfg.strategy.v_band,
+            a_band: cfg.strategy.a_band,
+            warmup_steps: cfg.strategy.warmup_steps,
+            cooldown_ms: cfg.strategy.cooldown_ms,
+            actions: cfg.case_actions(),
+            sizing: Sizing {
+                order_notional: cfg.risk.order_notional,
+                balance: cfg.risk.balance,
+                max_leverage: cfg.risk.max_leverage,
+            },
+            kalman: cfg.kalman,
+            signal: cfg.signal,
+            layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+        }
+    }
+
+    /// The same parameters with every confirmation layer and the indicators switched off.
+    pub fn without_layers(mut self) -> Self {
+        let l = &mut self.layers;
+        l.ou.enabled = false;
+        l.drift.enabled = false;
+        l.flow.enabled = false;
+        l.cross.enabled = false;
+        l.regime.enabled = false;
+        l.tp_first.enabled = false;
+        l.indicators.enabled = false;
+        l.indicators.confirm = false;
+        self
+    }
 }
 
 /// Counters the monitor reads (one writer: the compute thread).
@@ -54,18 +117,40 @@ pub struct EngineStats {
     pub rejects: u64,
     /// Ticks per matrix case (index = [`super::Case::index`]), counted once warm.
     pub cases: [u64; 8],
+    /// Entry signals blocked: `SNR < signal.snr_min`.
+    pub blocked_snr: u64,
+    /// Entry signals blocked: confidence `< signal.confidence_min`.
+    pub blocked_confidence: u64,
+    /// Entry signals vetoed, per layer ([`Layer::index`]); a signal vetoed by two layers counts
+    /// in both.
+    pub blocked_layers: [u64; Layer::COUNT],
+    /// Per-symbol state resets after a gap longer than `model.reset_gap_s`.
+    pub resets: u64,
+    /// Ticks ignored because the price has no finite logarithm.
+    pub bad_ticks: u64,
 }
 
+/// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+struct Hot {
+    kalman: Kalman,
     deriv: Derivatives,
-    instrument: Instrument,
-    position: Position,
+    last_price: f64,
+    last_order_ms: u64,
     /// Filled quantity plus the signed quantity of orders in flight.
     working: Decimal,
     steps_seen: u32,
-    last_order_ms: u64,
-    last_price: f64,
+    started: bool,
+}
+
+/// One symbol's state: the hot part first, then what only signals and fills touch (instrument,
+/// position), then the layer windows (≤ 4 KiB in all).
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hot: Hot,
+    instrument: Instrument,
+    position: Position,
+    layers: LayerState,
 }
 
 /// Per-symbol state in a fixed array indexed by `SymbolId`; nothing allocates per tick.
@@ -74,6 +159,7 @@ pub struct Engine {
     slots: Vec<Slot>,
     next_seq: u64,
     stats: EngineStats,
+    last: TickState,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -88,6 +174,24 @@ fn direction(q: Decimal) -> i8 {
     }
 }
 
+/// Leaders' momentum as seen by symbol `i` (0 for itself, absent or disabled leaders).
+#[inline]
+fn leader_moves(p: &LayerParams, slots: &[Slot], i: usize) -> [f64; MAX_LEADERS] {
+    let mut m = [0.0; MAX_LEADERS];
+    if p.cross.enabled {
+        for (out, leader) in m.iter_mut().zip(p.cross.leaders) {
+            if let Some(s) = leader
+                .map(usize::from)
+                .filter(|&j| j != i)
+                .and_then(|j| slots.get(j))
+            {
+                *out = s.layers.momentum.momentum();
+            }
+        }
+    }
+    m
+}
+
 impl Engine {
     /// An engine for the symbols whose instruments are `instruments` (in `SymbolId` order).
     pub fn new(params: StrategyParams, instruments: &[Instrument]) -> Self {
@@ -96,61 +200,184 @@ impl Engine {
             slots: instruments
                 .iter()
                 .map(|&instrument| Slot {
-                    deriv: Derivatives::default(),
+                    hot: Hot {
+                        kalman: Kalman::default(),
+                        deriv: Derivatives::default(),
+                        last_price: 0.0,
+                        last_order_ms: 0,
+                        working: Decimal::ZERO,
+                        steps_seen: 0,
+                        started: false,
+                    },
                     instrument,
                     position: Position::default(),
-                    working: Decimal::ZERO,
-                    steps_seen: 0,
-                    last_order_ms: 0,
-                    last_price: 0.0,
+                    layers: LayerState::new(&params.layers),
                 })
                 .collect(),
             next_seq: 1,
             stats: EngineStats::default(),
+            last: TickState::default(),
         }
     }
 
     /// Processes one tick; returns an intent when the target position differs from the working
-    /// one. `decided_ns` is left 0 for the caller to stamp.
+    /// one and every gate passes. `decided_ns` is left 0 for the caller to stamp.
+    ///
+    /// Order of work: gap check (a gap longer than `reset_gap_s` resets the symbol), then the
+    /// estimators (finite differences, Kalman, layer windows, indicators) on every tick, then
+    /// — once warm — the matrix case, the action, and for entries the SNR, confidence and layer
+    /// gates. An entry that is blocked while the opposite position is held becomes an exit.
+    /// Exits are never gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
     pub fn on_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
-        self.stats.ticks += 1;
-        let p = &self.params;
-        let slot = self.slots.get_mut(t.symbol.index())?;
-        let prev_ts = slot.deriv.last_ts_ms();
-        let e: Estimate = slot.deriv.update(&p.deriv, t.price, t.exch_ts_ms);
-        slot.last_price = t.price;
-        if !e.ready {
-            slot.steps_seen = 0;
+        let Self {
+            params: p,
+            slots,
+            next_seq,
+            stats,
+            last,
+        } = self;
+        stats.ticks += 1;
+        let i = t.symbol.index();
+        let moves = leader_moves(&p.layers, slots, i);
+        let slot = slots.get_mut(i)?;
+        let x = t.price.ln();
+        if !x.is_finite() {
+            stats.bad_ticks += 1;
             return None;
         }
-        if t.exch_ts_ms > prev_ts {
-            slot.steps_seen = slot.steps_seen.saturating_add(1);
+        let ts = t.exch_ts_ms;
+        let prev_ts = slot.hot.deriv.last_ts_ms();
+        if slot.hot.started
+            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
+        {
+            slot.layers.reset(&p.layers);
+            stats.resets += 1;
         }
-        if slot.steps_seen < p.warmup_steps {
+        slot.hot.started = true;
+        let e = slot.hot.deriv.update(&p.deriv, t.price, ts);
+        let k = slot
+            .hot
+            .kalman
+            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
+        slot.layers
+            .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
+        slot.hot.last_price = t.price;
+
+        let sp = &p.signal;
+        let (v, a, v_band, a_band) = match sp.source {
+            VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
+            VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
+        };
+        let snr = snr(v, k.p_vv);
+        let mut st = TickState {
+            symbol: t.symbol,
+            ts_ms: ts,
+            price: t.price,
+            smoothed: e.smoothed,
+            kalman: k,
+            fd_velocity: e.velocity,
+            fd_acceleration: e.acceleration,
+            velocity: v,
+            acceleration: a,
+            v_band,
+            a_band,
+            snr,
+            confidence: confidence(snr),
+            forecast: forecast_price(t.price, v, a, sp.horizon_s),
+            drift: drift(v, a, sp.horizon_s),
+            case: classify(v, a, v_band, a_band),
+            ..TickState::default()
+        };
+
+        if !e.ready || k.steps < 2 {
+            slot.hot.steps_seen = 0;
+            st.layers = slot.layers.idle_report(&p.layers);
+            *last = st;
             return None;
         }
-        let case = classify(e.velocity, e.acceleration, p.v_band, p.a_band);
-        self.stats.cases[case.index()] += 1;
-        let held = direction(slot.working);
-        let target = match p.actions.of(case) {
+        if ts > prev_ts {
+            slot.hot.steps_seen = slot.hot.steps_seen.saturating_add(1);
+        }
+        if slot.hot.steps_seen < p.warmup_steps {
+            st.layers = slot.layers.idle_report(&p.layers);
+            *last = st;
+            return None;
+        }
+        st.warm = true;
+        let case = st.case;
+        stats.cases[case.index()] += 1;
+        let held = direction(slot.hot.working);
+        let action = p.actions.of(case);
+        let entry_side: i8 = match action {
+            Action::Buy => 1,
+            Action::Sell => -1,
+            _ => 0,
+        };
+        st.layers = if entry_side != 0 {
+            slot.layers.evaluate(
+                &p.layers,
+                &LayerQuery {
+                    side: entry_side as f64,
+                    trend_entry: matches!(case, Case::AcceleratingUp | Case::AcceleratingDown),
+                    x,
+                    v,
+                    drift: st.drift,
+                    leader_moves: moves,
+                },
+            )
+        } else {
+            slot.layers.idle_report(&p.layers)
+        };
+        let mut target = match action {
             Action::Buy => 1,
             Action::Sell => -1,
             Action::ExitLong if held == 1 => 0,
             Action::ExitShort if held == -1 => 0,
             _ => held,
         };
+        st.target = target;
         if target == held {
+            st.gate = Gate::NoChange;
+            *last = st;
             return None;
         }
-        self.stats.signals += 1;
-        if slot.last_order_ms != 0 && t.exch_ts_ms < slot.last_order_ms + p.cooldown_ms {
-            self.stats.blocked_cooldown += 1;
+        stats.signals += 1;
+        if target != 0 {
+            let gate = if st.snr < sp.snr_min {
+                stats.blocked_snr += 1;
+                Gate::Snr
+            } else if st.confidence < sp.confidence_min {
+                stats.blocked_confidence += 1;
+                Gate::Confidence
+            } else if !st.layers.confirmed() {
+                for (n, v) in stats.blocked_layers.iter_mut().zip(st.layers.verdicts) {
+                    *n += u64::from(v == crate::model::layers::Verdict::Reject);
+                }
+                Gate::Layers
+            } else {
+                Gate::None
+            };
+            if gate != Gate::None {
+                st.gate = gate;
+                if held == -target {
+                    target = 0;
+                    st.target = 0;
+                } else {
+                    st.target = held;
+                    *last = st;
+                    return None;
+                }
+            }
+        }
+        if slot.hot.last_order_ms != 0 && ts < slot.hot.last_order_ms + p.cooldown_ms {
+            stats.blocked_cooldown += 1;
+            st.gate = Gate::Cooldown;
+            *last = st;
             return None;
         }
-        slot.last_order_ms = t.exch_ts_ms;
         let inst = &slot.instrument;
-        let close = slot.working.abs();
+        let close = slot.hot.working.abs();
         let open = if target == 0 {
             Decimal::ZERO
         } else {
@@ -159,14 +386,20 @@ impl Engine {
         let reduce_only = target == 0;
         let qty = close + open;
         if let Some(reason) = inst.violation(qty, t.price, reduce_only) {
-            self.stats.filtered[reason.index()] += 1;
+            stats.filtered[reason.index()] += 1;
+            st.gate = Gate::Filter;
+            *last = st;
             return None;
         }
+        slot.hot.last_order_ms = ts;
         let side = if target > held { Side::Buy } else { Side::Sell };
-        slot.working += signed(side, qty);
-        let client_seq = self.next_seq;
-        self.next_seq += 1;
-        self.stats.intents += 1;
+        slot.hot.working += signed(side, qty);
+        let client_seq = *next_seq;
+        *next_seq += 1;
+        stats.intents += 1;
+        st.signal = if side == Side::Buy { 1 } else { -1 };
+        st.gate = Gate::None;
+        *last = st;
         Some(OrderIntent {
             symbol: t.symbol,
             side,
@@ -180,6 +413,23 @@ impl Engine {
         })
     }
 
+    /// What the last call to [`Engine::on_tick`] computed (model outputs, layer verdicts,
+    /// decision), for analysis and export.
+    #[inline]
+    pub fn last_state(&self) -> &TickState {
+        &self.last
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> &StrategyParams {
+        &self.params
+    }
+
+    /// Indicator values of symbol index `i` as of its last closed bar.
+    pub fn indicators(&self, i: usize) -> Option<&IndicatorValues> {
+        self.slots.get(i).map(|s| s.layers.indicators.values())
+    }
+
     /// Applies a fill to the position, or undoes a rejected order's share of the working position.
     pub fn on_report(&mut self, r: &ExecReport) {
         let Some(slot) = self.slots.get_mut(r.symbol.index()) else {
@@ -191,7 +441,7 @@ impl Engine {
                 self.stats.fills += 1;
             }
             ReportStatus::Rejected(_) => {
-                slot.working -= signed(r.side, r.qty);
+                slot.hot.working -= signed(r.side, r.qty);
                 self.stats.rejects += 1;
             }
         }
@@ -209,18 +459,18 @@ impl Engine {
 
     /// The working position (filled + in flight) of symbol index `i`.
     pub fn working(&self, i: usize) -> Decimal {
-        self.slots.get(i).map_or(Decimal::ZERO, |s| s.working)
+        self.slots.get(i).map_or(Decimal::ZERO, |s| s.hot.working)
     }
 
     /// Last trade price seen for symbol index `i` (0 before any).
     pub fn last_price(&self, i: usize) -> f64 {
-        self.slots.get(i).map_or(0.0, |s| s.last_price)
+        self.slots.get(i).map_or(0.0, |s| s.hot.last_price)
     }
 
     /// Unrealized PnL of symbol `i` at its last trade price (quote currency, for display).
     pub fn unrealized(&self, i: usize) -> f64 {
         self.slots.get(i).map_or(0.0, |s| {
-            let mark = s.instrument.price_on_tick(s.last_price);
+            let mark = s.instrument.price_on_tick(s.hot.last_price);
             s.position.unrealized(mark).to_f64().unwrap_or(0.0)
         })
     }
@@ -263,6 +513,16 @@ mod tests {
                 balance: 10_000.0,
                 max_leverage: 5.0,
             },
+            kalman: KalmanParams::default(),
+            // These tests pin the finite-difference path with no entry gates; the Kalman path
+            // and the gates have their own tests (tests/model_analytic.rs).
+            signal: SignalParams {
+                source: VelocitySource::FiniteDifference,
+                snr_min: 0.0,
+                confidence_min: 0.0,
+                ..SignalParams::default()
+            },
+            layers: StrategyParams::default().without_layers().layers,
         }
     }
 
@@ -394,5 +654,29 @@ mod tests {
         let mut t = tick(0, 100.0);
         t.symbol = SymbolId(5);
         assert!(e.on_tick(&t).is_none());
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// PERFORMANCE.md budgets: hot state ≤ 256 B per symbol, everything with the layer windows
+    /// ≤ 4 KiB. (Sizes, not timings.)
+    #[test]
+    fn per_symbol_state_fits_its_budgets() {
+        assert!(size_of::<Hot>() <= 256, "hot {}", size_of::<Hot>());
+        assert!(size_of::<Slot>() <= 4096, "slot {}", size_of::<Slot>());
+        eprintln!(
+            "per-symbol state: hot {} B (Kalman {}, derivatives {}), + instrument {} + position {}, layers {} B, slot {} B",
+            size_of::<Hot>(),
+            size_of::<Kalman>(),
+            size_of::<Derivatives>(),
+            size_of::<Instrument>(),
+            size_of::<Position>(),
+            size_of::<LayerState>(),
+            size_of::<Slot>()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The 6-case velocity/acceleration decision matrix (MATH.md §6).
 
 /// Where (velocity, acceleration) falls, after the dead bands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Case {
     /// 1: v > 0, a > 0 — accelerating uptrend.
     AcceleratingUp,
@@ -18,6 +18,7 @@ pub enum Case {
     /// v ≉ 0, a ≈ 0 — a steady trend: outside the six cases.
     Steady,
     /// v ≈ 0, a ≈ 0 — no information.
+    #[default]
     Neutral,
 }
 

@@ -1,9 +1,14 @@
-//! Decisions: the 6-case matrix on each symbol's derivatives, turned into order intents.
+//! Decisions: the 6-case matrix on each symbol's derivatives, confirmed by the layers, turned
+//! into order intents.
 
 pub mod engine;
 pub mod intent;
 pub mod matrix;
+pub mod signal;
+pub mod snapshot;
 
 pub use engine::{Engine, EngineStats, StrategyParams};
 pub use intent::OrderIntent;
 pub use matrix::{classify, Action, Case, CaseActions};
+pub use signal::{SignalParams, VelocitySource};
+pub use snapshot::{Gate, TickState};

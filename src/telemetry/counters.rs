@@ -71,6 +71,62 @@ counters! {
     OrderRingFull => "order_ring_full",
     /// Pushes that found the fill ring full (retried, never dropped).
     FillRingFull => "fill_ring_full",
+    /// Entries refused by risk: stop-risk above max risk per trade.
+    BlockedRiskPerTrade => "blocked_risk_per_trade",
+    /// Entries refused by risk: portfolio stop-risk limit.
+    BlockedPortfolioRisk => "blocked_portfolio_risk",
+    /// Entries refused by risk: max concurrent positions.
+    BlockedMaxPositions => "blocked_max_positions",
+    /// Entries refused by risk: per-symbol exposure cap.
+    BlockedSymbolExposure => "blocked_symbol_exposure",
+    /// Entries refused by risk: correlated with an open position.
+    BlockedCorrelation => "blocked_correlation",
+    /// Entries refused by risk: daily loss limit (until the next UTC day).
+    BlockedDailyLoss => "blocked_daily_loss",
+    /// Entries refused by risk: drawdown pause.
+    BlockedDrawdown => "blocked_drawdown",
+    /// Entries refused by risk: consecutive losses pause.
+    BlockedConsecutiveLosses => "blocked_consecutive_losses",
+    /// Entries refused by risk: emergency stop.
+    BlockedEmergencyStop => "blocked_emergency_stop",
+    /// Entries refused by risk: symbol left unreconciled at start-up.
+    BlockedUnreconciled => "blocked_unreconciled",
+    /// Entries refused by risk: reward:risk below the minimum.
+    BlockedRewardRisk => "blocked_reward_risk",
+    /// Entries refused by risk: Kelly fraction ≤ 0.
+    BlockedNoEdge => "blocked_no_edge",
+    /// Entries refused by risk: unusable sizing input.
+    BlockedBadRiskInput => "blocked_bad_risk_input",
+    /// Drift monitor reductions (reduce-only).
+    DriftReduces => "drift_reduces",
+    /// Drift monitor exits (drift flipped against the position).
+    DriftExits => "drift_exits",
+    /// Take-profit levels hit by a trade price.
+    ExitTakeProfit => "exit_take_profit",
+    /// Stop-loss levels hit by a trade price.
+    ExitStopLoss => "exit_stop_loss",
+    /// Emergency stops triggered (manual or by drawdown).
+    EmergencyStops => "emergency_stops",
+    /// Entry signals blocked by compute: SNR below `signal.snr_min`.
+    BlockedSnr => "blocked_snr",
+    /// Entry signals blocked by compute: confidence below `signal.confidence_min`.
+    BlockedConfidence => "blocked_confidence",
+    /// Entry signals vetoed by the OU mean-reversion layer.
+    BlockedOu => "blocked_ou",
+    /// Entry signals vetoed by the drift-predictor layer.
+    BlockedDrift => "blocked_drift",
+    /// Entry signals vetoed by the order-flow layer.
+    BlockedFlow => "blocked_flow",
+    /// Entry signals vetoed by the cross-asset layer.
+    BlockedCross => "blocked_cross",
+    /// Entry signals vetoed by the regime layer.
+    BlockedRegime => "blocked_regime",
+    /// Entry signals vetoed by the take-profit-first layer.
+    BlockedTpFirst => "blocked_tp_first",
+    /// Entry signals vetoed by the indicator composite.
+    BlockedIndicators => "blocked_indicators",
+    /// Per-symbol model resets after a gap longer than `model.reset_gap_s`.
+    ModelResets => "model_resets",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into

@@ -31,18 +31,24 @@
 //! ```
 
 mod clock;
+mod compare;
 mod counters;
 mod handoff;
 mod hlog;
+mod plot;
 mod report;
 mod stage;
 #[cfg(test)]
 mod test_dir;
 
 pub use clock::{Clock, WallClock};
+pub use compare::{compare_command, compare_table, format_ratio};
 pub use counters::{Counter, CounterSet};
 pub use handoff::{handoff, Collector, Epoch, Publisher, Snapshot};
 pub use hlog::{read_interval_logs, HlogError, IntervalLog, HLOG_EXTENSION, UNTAGGED};
+pub use plot::{
+    nines, percentile_label, plot_command, plot_percentiles, quantile_at, series_points,
+};
 pub use report::{
     format_ns, hist_command, percentile_path_for, percentile_table, write_percentile_file,
 };

@@ -65,27 +65,45 @@ pub fn percentile_table<'a>(hists: impl Iterator<Item = (&'a str, &'a Histogram<
     let mut rows = vec![header];
     for (name, histogram) in hists {
         let mut row = vec![name.to_owned(), histogram.len().to_string()];
-        if histogram.is_empty() {
-            row.extend(std::iter::repeat("-".to_owned()).take(PERCENTILE_COLUMNS.len() + 1));
-        } else {
-            row.extend(
-                PERCENTILE_COLUMNS
-                    .iter()
-                    .map(|&(_, quantile)| format_ns(histogram.value_at_quantile(quantile))),
-            );
-            row.push(format_ns(histogram.max()));
-        }
+        row.extend(percentile_cells(histogram));
         rows.push(row);
     }
+    aligned_table(&rows)
+}
 
-    let mut widths = vec![0; rows[0].len()];
-    for row in &rows {
+/// The quantiles shown by [`percentile_table`] (p50, p90, p99, p99.9), as fractions.
+pub(crate) const TABLE_QUANTILES: [f64; 4] = [
+    PERCENTILE_COLUMNS[0].1,
+    PERCENTILE_COLUMNS[1].1,
+    PERCENTILE_COLUMNS[2].1,
+    PERCENTILE_COLUMNS[3].1,
+];
+
+/// The p50, p90, p99, p99.9 and max cells of one [`percentile_table`] row, formatted by
+/// [`format_ns`], or `-` each for an empty histogram.
+pub(crate) fn percentile_cells(histogram: &Histogram<u64>) -> Vec<String> {
+    if histogram.is_empty() {
+        return vec!["-".to_owned(); PERCENTILE_COLUMNS.len() + 1];
+    }
+    PERCENTILE_COLUMNS
+        .iter()
+        .map(|&(_, quantile)| format_ns(histogram.value_at_quantile(quantile)))
+        .chain([format_ns(histogram.max())])
+        .collect()
+}
+
+/// Renders rows of cells as an aligned table: first column left-aligned, the others
+/// right-aligned, two spaces apart, one line per row.
+pub(crate) fn aligned_table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; columns];
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut table = String::new();
-    for row in &rows {
+    for row in rows {
         for (column, (cell, &width)) in row.iter().zip(&widths).enumerate() {
             // Names read best left-aligned, numbers right-aligned so their units line up.
             let _ = match column {
@@ -136,17 +154,21 @@ pub fn write_percentile_file<'a>(
 /// then any other tags alphabetically.
 pub fn hist_command(path: &Path) -> Result<String, HlogError> {
     let by_tag = read_interval_logs(path)?;
+    Ok(percentile_table(
+        tag_order(by_tag.keys())
+            .into_iter()
+            .map(|tag| (tag, &by_tag[tag])),
+    ))
+}
+
+/// The report order of histogram tags: known stages in pipeline order, then any other tags
+/// alphabetically (the order of the `BTreeMap` keys given).
+pub(crate) fn tag_order<'a>(tags: impl Iterator<Item = &'a String> + Clone) -> Vec<&'a str> {
     let stages = Stage::ALL
         .iter()
-        .filter_map(|stage| by_tag.get_key_value(stage.name()));
-    let other_tags = by_tag
-        .iter()
-        .filter(|(tag, _)| Stage::from_name(tag).is_none());
-    Ok(percentile_table(
-        stages
-            .chain(other_tags)
-            .map(|(tag, histogram)| (tag.as_str(), histogram)),
-    ))
+        .filter_map(|stage| tags.clone().find(|t| *t == stage.name()));
+    let others = tags.clone().filter(|t| Stage::from_name(t).is_none());
+    stages.chain(others).map(String::as_str).collect()
 }
 
 /// `time` as ISO 8601 UTC with milliseconds (`2023-11-14T22:13:20.000Z`); times before the Unix

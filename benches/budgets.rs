@@ -1,0 +1,1034 @@
+//! The latency-budget check: measures every stage and the end-to-end path with the production
+//! clock and histograms, then prints ONE table (measured p50/p99/p99.9, budget, PASS/FAIL, ratio
+//! against the obvious alternative) and writes it as markdown to `target/budgets.md`.
+//!
+//! Run: `cargo bench --bench budgets` (profile `vm`), `BUDGET_PROFILE=tuned cargo bench --bench
+//! budgets` or `cargo bench --bench budgets -- --profile tuned`. `BUDGET_SCALE=N` multiplies
+//! every sample count and run length (default 1: about 30 s here). It never fails on a slow
+//! host: a FAIL is reported, the exit status stays 0.
+//!
+//! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
+//! `StageHistograms`, the production histograms):
+//! - `parse`: the real Binance trade frame of `tests/fixtures/`, copied into a reused buffer
+//!   (simd-json parses in place; the copy is outside the timed region, as the socket read is in
+//!   production), parsed by `BinanceParser`. Alternative: `serde_json` into borrowed structs
+//!   with the same fields, same `Tick` built.
+//! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
+//!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
+//! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
+//!   produced, cycled.
+//! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
+//!   the shared TSC clock, the receiver records `now - stamp` (one-way, exactly as the pipeline
+//!   records hops), then echoes; the sender waits for the echo, so each hop crosses an idle ring.
+//!   The round trip / 2 is shown beside it as a clock-independent cross-check, and an `AtomicU64`
+//!   ping-pong gives the core-to-core floor of the same run. Alternative: crossbeam `ArrayQueue`.
+//! - `tick_to_order`: the production `fused::run` and `Pipeline::spawn` (real threads, rings,
+//!   waits from `config/default.toml`) fed by `runtime::source::MemoryFeed` (real trade frames from
+//!   memory through the production parser) instead of a socket. Fixed-rate runs stamp each frame's
+//!   scheduled time as its receive time, so falling behind shows up as latency.
+//! - throughput: the max-rate capacity `C`, then the highest of 0.95·C, 0.9·C, ... that is
+//!   sustained (no ring-full event, last frame taken within 5% of its schedule); latency is then
+//!   measured at 10%, 50% and 90% of that rate.
+//!
+//! Strategy: the default config with `tau_s = 0` (per-tick smoothing) and `cooldown_ms = 0`, so
+//! ~9% of real ticks produce an order (default: 0.1%); only those record `sign`/`tick_to_order`.
+//!
+//! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
+//! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
+//! no stage needs batching to be resolved.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::{
+    instrument::load_specs, BinanceOrderBuilder, Executor, Instrument, PaperVenue,
+};
+use calculus_trader::feed::binance::{BinanceEvent, BinanceParser};
+use calculus_trader::feed::ws::{WsError, WsStatus};
+use calculus_trader::feed::{Side, SymbolTable, Tick};
+use calculus_trader::ring;
+use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
+use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
+use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
+use calculus_trader::runtime::wait::FeedWait;
+use calculus_trader::runtime::{fused, AllowedCores, Shutdown};
+use calculus_trader::sim::Recording;
+use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
+use calculus_trader::telemetry::{
+    format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms, WallClock,
+};
+use calculus_trader::tuning::budgets::{
+    format_rate, render_markdown, render_text, BudgetFile, Measured, Row, ThroughputRow,
+};
+use crossbeam::queue::ArrayQueue;
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+const TRADE_FIXTURE: &str = "tests/fixtures/binance/ws_combined_trade_real_BTCUSDT_2024.json";
+const PAPER_KEY: &str = "bench-api-key";
+const PAPER_SECRET: &[u8] = b"bench-secret-not-a-real-key";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("budgets bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// `--profile X` / `--profile=X` after `--`, else `BUDGET_PROFILE`, else `vm`. Other arguments
+/// (cargo passes `--bench`) are ignored.
+fn profile_name() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for (i, a) in args.iter().enumerate() {
+        if let Some(v) = a.strip_prefix("--profile=") {
+            return v.to_owned();
+        }
+        if a == "--profile" {
+            if let Some(v) = args.get(i + 1) {
+                return v.clone();
+            }
+        }
+    }
+    std::env::var("BUDGET_PROFILE").unwrap_or_else(|_| "vm".into())
+}
+
+fn scale() -> f64 {
+    std::env::var("BUDGET_SCALE")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .unwrap_or(1.0)
+}
+
+fn progress(what: &str) {
+    eprintln!("budgets: {what}");
+}
+
+/// Everything the stages need, loaded once.
+struct Setup {
+    cfg: Config,
+    symbols: SymbolTable,
+    instruments: Vec<Instrument>,
+    trade_frames: Vec<Box<[u8]>>,
+    ticks: Vec<Tick>,
+    clock: Clock,
+    allowed: AllowedCores,
+}
+
+impl Setup {
+    fn load(allowed: AllowedCores) -> Result<Self, String> {
+        let cfg = Config::parse(DEFAULT_TOML).map_err(|e| e.to_string())?;
+        let symbols = SymbolTable::new(&cfg.venue.symbols).map_err(|e| e.to_string())?;
+        let instruments = load_specs(
+            &Path::new(MANIFEST).join(&cfg.venue.instruments),
+            &cfg.venue.name,
+            symbols.names(),
+        )?;
+        let files: Vec<PathBuf> = cfg
+            .replay
+            .files
+            .iter()
+            .map(|f| Path::new(MANIFEST).join(f))
+            .collect();
+        let rec = Recording::load(&files)?;
+        let trade_frames: Vec<Box<[u8]>> = rec
+            .frames
+            .iter()
+            .filter(|f| rec.streams[f.stream as usize].ends_with("@trade"))
+            .map(|f| f.text.as_bytes().to_vec().into_boxed_slice())
+            .collect();
+        let mut parser = BinanceParser::new();
+        let mut ticks = Vec::with_capacity(trade_frames.len());
+        for f in &trade_frames {
+            let mut buf = f.to_vec();
+            if let Ok(BinanceEvent::Trade(t)) = parser.parse(&mut buf, &symbols) {
+                ticks.push(t);
+            }
+        }
+        if ticks.is_empty() {
+            return Err("no trades in the replay files".into());
+        }
+        Ok(Self {
+            cfg,
+            symbols,
+            instruments,
+            trade_frames,
+            ticks,
+            clock: Clock::new(),
+            allowed,
+        })
+    }
+
+    /// The default strategy with per-tick smoothing (`tau_s = 0`, λ = 0.75) and no cooldown, so
+    /// that about 9% of the real ticks produce an order (the default config: 0.1%), giving
+    /// `tick_to_order` and `sign` enough samples.
+    fn params(&self) -> StrategyParams {
+        let mut cfg = self.cfg.clone();
+        cfg.model.tau_s = 0.0;
+        cfg.strategy.cooldown_ms = 0;
+        StrategyParams::from_config(&cfg)
+    }
+
+    /// Venue-time span of the ticks plus one second: the shift applied per replay cycle.
+    fn cycle_ms(&self) -> u64 {
+        let first = self.ticks.iter().map(|t| t.exch_ts_ms).min().unwrap_or(0);
+        let last = self.ticks.iter().map(|t| t.exch_ts_ms).max().unwrap_or(0);
+        last - first + 1_000
+    }
+
+    fn compute_stage(&self, params: StrategyParams) -> ComputeStage {
+        ComputeStage::new(Engine::new(params, &self.instruments), self.clock.clone())
+    }
+
+    fn exec_stage(&self) -> ExecStage {
+        let builder = BinanceOrderBuilder::new(
+            PAPER_KEY,
+            PAPER_SECRET,
+            &self.cfg.venue.rest_host,
+            self.cfg.venue.recv_window_ms,
+            "bench-",
+        );
+        let paper = PaperVenue {
+            taker_fee: self.cfg.taker_fee().expect("default taker fee parses"),
+            slippage_bps: self.cfg.paper.slippage_bps,
+        };
+        ExecStage::new(
+            Executor::new(
+                self.instruments.clone(),
+                self.symbols.names().to_vec(),
+                builder,
+                paper,
+            ),
+            self.clock.clone(),
+            WallClock::new(&self.clock),
+        )
+    }
+
+    /// Two distinct allowed cores for a two-thread test (`None` when only one is allowed).
+    fn two_cores(&self) -> Option<(usize, usize)> {
+        let ids = self.allowed.ids();
+        (ids.len() >= 2).then(|| (ids[0], ids[1]))
+    }
+}
+
+fn pin(core: usize) {
+    core_affinity::set_for_current(core_affinity::CoreId { id: core });
+}
+
+fn new_hist() -> Histogram<u64> {
+    StageHistograms::new().get(Stage::Parse).clone()
+}
+
+// ---------------------------------------------------------------- timer, parse, compute, sign
+
+fn timer_floor(clock: &Clock, n: usize) -> Histogram<u64> {
+    let mut h = new_hist();
+    for _ in 0..n {
+        let t0 = clock.now_ns();
+        let t1 = clock.now_ns();
+        h.saturating_record(t1.saturating_sub(t0));
+    }
+    h
+}
+
+#[derive(Deserialize)]
+struct SerdeFrame<'a> {
+    #[serde(borrow)]
+    data: SerdeTrade<'a>,
+}
+
+/// The fields `BinanceParser` reads, for the serde_json alternative.
+#[derive(Deserialize)]
+struct SerdeTrade<'a> {
+    #[serde(rename = "e")]
+    kind: &'a str,
+    #[serde(rename = "s")]
+    symbol: &'a str,
+    #[serde(rename = "p")]
+    price: &'a str,
+    #[serde(rename = "q")]
+    qty: &'a str,
+    #[serde(rename = "T")]
+    trade_ms: u64,
+    #[serde(rename = "t")]
+    trade_id: u64,
+    #[serde(rename = "m")]
+    maker: bool,
+}
+
+fn serde_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
+    let f: SerdeFrame<'_> = serde_json::from_slice(frame).ok()?;
+    let d = f.data;
+    if d.kind != "trade" {
+        return None;
+    }
+    Some(Tick {
+        symbol: symbols.lookup(d.symbol)?,
+        side: if d.maker { Side::Sell } else { Side::Buy },
+        price: d.price.parse().ok()?,
+        qty: d.qty.parse().ok()?,
+        exch_ts_ms: d.trade_ms,
+        trade_id: d.trade_id,
+        recv_ns: 0,
+        parsed_ns: 0,
+    })
+}
+
+/// (ours, serde_json) parse latencies of the fixture trade frame.
+fn bench_parse(s: &Setup, n: usize) -> Result<(StageHistograms, Histogram<u64>), String> {
+    let path = Path::new(MANIFEST).join(TRADE_FIXTURE);
+    let frame = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let frame = frame.trim_ascii().to_vec();
+    let mut parser = BinanceParser::new();
+    let mut buf = frame.clone();
+    let mut hists = StageHistograms::new();
+    let mut serde = new_hist();
+    // Interleave in blocks so host drift hits both alike.
+    for _ in 0..(n / 1000).max(1) {
+        for _ in 0..1000 {
+            buf.copy_from_slice(&frame);
+            let t0 = s.clock.now_ns();
+            let r = parser.parse(&mut buf, &s.symbols);
+            let t1 = s.clock.now_ns();
+            if !matches!(black_box(r), Ok(BinanceEvent::Trade(_))) {
+                return Err(format!("{TRADE_FIXTURE} did not parse as a trade"));
+            }
+            hists.record(Stage::Parse, t1 - t0);
+        }
+        for _ in 0..1000 {
+            let t0 = s.clock.now_ns();
+            let t = serde_tick(black_box(&frame), &s.symbols);
+            let t1 = s.clock.now_ns();
+            if black_box(t).is_none() {
+                return Err(format!("{TRADE_FIXTURE}: serde_json mirror failed"));
+            }
+            serde.saturating_record(t1 - t0);
+        }
+    }
+    Ok((hists, serde))
+}
+
+/// Compute over the real ticks (default strategy), `passes` times; returns the histograms and
+/// every intent produced (for the sign bench).
+/// Ticks per clock pair in the batched compute cross-check.
+const COMPUTE_BLOCK: usize = 256;
+
+/// Median over blocks of [`COMPUTE_BLOCK`] ticks of the mean ns per tick of `Engine::on_tick`
+/// (one clock pair per block), to cross-check the per-tick values against clock-read overhead
+/// and reordering; the median drops the blocks a preemption landed in.
+fn bench_compute_batched(s: &Setup, passes: u64) -> u64 {
+    let mut engine = Engine::new(s.params(), &s.instruments);
+    let cycle_ms = s.cycle_ms();
+    let ticks: Vec<Tick> = (0..passes)
+        .flat_map(|pass| {
+            s.ticks.iter().map(move |t| Tick {
+                exch_ts_ms: t.exch_ts_ms + pass * cycle_ms,
+                ..*t
+            })
+        })
+        .collect();
+    let mut per_tick = new_hist();
+    for block in ticks.chunks_exact(COMPUTE_BLOCK) {
+        let t0 = s.clock.now_ns();
+        for t in block {
+            // Intents are dropped (no fill fed back): the decisions differ a little from the
+            // per-tick run, their cost does not.
+            black_box(engine.on_tick(black_box(t)));
+        }
+        let t1 = s.clock.now_ns();
+        per_tick.saturating_record((t1 - t0) / COMPUTE_BLOCK as u64);
+    }
+    p50(&per_tick)
+}
+
+fn bench_compute(s: &Setup, passes: usize) -> (StageHistograms, Vec<OrderIntent>) {
+    let mut hists = StageHistograms::new();
+    let mut exec_hists = StageHistograms::new();
+    let mut intents = Vec::new();
+    let mut compute = s.compute_stage(s.params());
+    let mut exec = s.exec_stage();
+    let cycle_ms = s.cycle_ms();
+    for pass in 0..passes as u64 {
+        for t in &s.ticks {
+            // Later passes continue in venue time, as `MemoryFeed` cycles do.
+            let t = Tick {
+                exch_ts_ms: t.exch_ts_ms + pass * cycle_ms,
+                ..*t
+            };
+            let start = s.clock.now_ns();
+            if let Some(it) = compute.on_tick(black_box(&t), start, &mut hists) {
+                let r = exec.on_intent(&it, s.clock.now_ns(), &mut exec_hists);
+                compute.on_report(&r);
+                intents.push(it);
+            }
+        }
+    }
+    (hists, intents)
+}
+
+fn bench_sign(s: &Setup, intents: &[OrderIntent], n: usize) -> StageHistograms {
+    let mut hists = StageHistograms::new();
+    let mut exec = s.exec_stage();
+    if intents.is_empty() {
+        return hists;
+    }
+    for i in 0..n {
+        let mut it = intents[i % intents.len()];
+        it.client_seq = i as u64 + 1;
+        let start = s.clock.now_ns();
+        it.tick_recv_ns = start;
+        black_box(exec.on_intent(&it, start, &mut hists));
+    }
+    hists
+}
+
+// ---------------------------------------------------------------- hops
+
+/// A single-producer single-consumer queue for the hop ping-pong.
+trait HopQueue<T>: Send + 'static {
+    fn try_push(&mut self, v: T) -> Result<(), T>;
+    fn try_pop(&mut self) -> Option<T>;
+}
+
+struct OursTx<T>(ring::Producer<T>);
+struct OursRx<T>(ring::Consumer<T>);
+impl<T: Send + 'static> HopQueue<T> for OursTx<T> {
+    fn try_push(&mut self, v: T) -> Result<(), T> {
+        self.0.push(v)
+    }
+    fn try_pop(&mut self) -> Option<T> {
+        None
+    }
+}
+impl<T: Send + 'static> HopQueue<T> for OursRx<T> {
+    fn try_push(&mut self, v: T) -> Result<(), T> {
+        Err(v)
+    }
+    fn try_pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+}
+struct Shared<T>(Arc<ArrayQueue<T>>);
+impl<T: Send + 'static> HopQueue<T> for Shared<T> {
+    fn try_push(&mut self, v: T) -> Result<(), T> {
+        self.0.push(v)
+    }
+    fn try_pop(&mut self) -> Option<T> {
+        self.0.pop()
+    }
+}
+
+type QueuePair<T> = (Box<dyn HopQueue<T>>, Box<dyn HopQueue<T>>);
+
+fn ours<T: Send + 'static>() -> QueuePair<T> {
+    let (tx, rx) = ring::channel::<T>(1024).expect("power of two");
+    (Box::new(OursTx(tx)), Box::new(OursRx(rx)))
+}
+
+fn array_queue<T: Send + 'static>() -> QueuePair<T> {
+    let q = Arc::new(ArrayQueue::new(1024));
+    (Box::new(Shared(q.clone())), Box::new(Shared(q)))
+}
+
+/// Ping-pong of `n` items: returns (one-way receive − stamp, round trip / 2).
+fn hop_pingpong<T: Copy + Send + 'static>(
+    s: &Setup,
+    n: usize,
+    make: impl Fn(u64) -> T,
+    stamp: fn(&T) -> u64,
+    queues: fn() -> QueuePair<T>,
+) -> (Histogram<u64>, Histogram<u64>) {
+    let (mut ping_tx, mut ping_rx) = queues();
+    let (mut pong_tx, mut pong_rx) = queues();
+    let cores = s.two_cores();
+    let clock = s.clock.clone();
+    let echo = thread::spawn(move || {
+        if let Some((_, b)) = cores {
+            pin(b);
+        }
+        let mut one_way = new_hist();
+        let mut got = 0;
+        while got < n {
+            if let Some(v) = ping_rx.try_pop() {
+                let now = clock.now_ns();
+                one_way.saturating_record(now.saturating_sub(stamp(&v)));
+                got += 1;
+                let mut back = v;
+                while let Err(b) = pong_tx.try_push(back) {
+                    back = b;
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        one_way
+    });
+    if let Some((a, _)) = cores {
+        pin(a);
+    }
+    let mut half_rtt = new_hist();
+    for _ in 0..n {
+        let t0 = s.clock.now_ns();
+        let mut v = make(t0);
+        while let Err(b) = ping_tx.try_push(v) {
+            v = b;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if pong_rx.try_pop().is_some() {
+                break;
+            }
+            std::hint::spin_loop();
+            if Instant::now() > deadline {
+                panic!("hop echo thread stopped answering");
+            }
+        }
+        half_rtt.saturating_record(s.clock.now_ns().saturating_sub(t0) / 2);
+    }
+    let one_way = echo.join().expect("echo thread");
+    (one_way, half_rtt)
+}
+
+/// Core-to-core floor: one `AtomicU64` bounced between the two threads; round trip / 2.
+fn floor_pingpong(s: &Setup, n: usize) -> Histogram<u64> {
+    let cell = Arc::new(AtomicU64::new(0));
+    let peer = cell.clone();
+    let cores = s.two_cores();
+    let echo = thread::spawn(move || {
+        if let Some((_, b)) = cores {
+            pin(b);
+        }
+        for i in 0..n as u64 {
+            let want = 2 * i + 1;
+            while peer.load(Ordering::Acquire) != want {
+                std::hint::spin_loop();
+            }
+            peer.store(want + 1, Ordering::Release);
+        }
+    });
+    let mut h = new_hist();
+    for i in 0..n as u64 {
+        let t0 = s.clock.now_ns();
+        cell.store(2 * i + 1, Ordering::Release);
+        while cell.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+        h.saturating_record(s.clock.now_ns().saturating_sub(t0) / 2);
+    }
+    echo.join().expect("floor thread");
+    h
+}
+
+fn tick_stamped(t: u64) -> Tick {
+    Tick {
+        parsed_ns: t,
+        price: 61_800.3,
+        qty: 0.006,
+        ..Tick::default()
+    }
+}
+
+fn intent_stamped(template: OrderIntent) -> impl Fn(u64) -> OrderIntent {
+    move |t| OrderIntent {
+        decided_ns: t,
+        ..template
+    }
+}
+
+// ---------------------------------------------------------------- end to end
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Topo {
+    Fused,
+    Pipeline,
+}
+
+impl Topo {
+    fn name(self) -> &'static str {
+        match self {
+            Topo::Fused => "fused",
+            Topo::Pipeline => "pipeline",
+        }
+    }
+}
+
+/// What the memory feed reports when its thread drops it.
+#[derive(Clone, Copy, Debug, Default)]
+struct FeedReport {
+    sent: u64,
+    started_ns: u64,
+    finished_ns: u64,
+    /// Involuntary context switches of the thread that ran the feed (fused: the hot thread;
+    /// pipeline: the network thread), from `/proc/thread-self/status`.
+    preempted: u64,
+}
+
+/// `nonvoluntary_ctxt_switches` of the calling thread (0 where unavailable).
+fn preemptions_of_this_thread() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `MemoryFeed` that hands its delivery times back when dropped (the pipeline owns it).
+struct Reporting {
+    feed: MemoryFeed,
+    out: Arc<Mutex<FeedReport>>,
+}
+
+impl TickSource for Reporting {
+    #[inline]
+    fn poll<F: FnMut(&Tick, &mut StageHistograms)>(
+        &mut self,
+        timeout: Option<Duration>,
+        hists: &mut StageHistograms,
+        on_tick: F,
+    ) -> Result<(u64, WsStatus), WsError> {
+        self.feed.poll(timeout, hists, on_tick)
+    }
+    fn close(&mut self) {
+        self.feed.close();
+    }
+    fn counters(&self) -> &CounterSet {
+        self.feed.counters()
+    }
+}
+
+impl Drop for Reporting {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.out.lock() {
+            *r = FeedReport {
+                sent: self.feed.sent(),
+                started_ns: self.feed.started_ns().unwrap_or(0),
+                finished_ns: self.feed.finished_ns(),
+                preempted: preemptions_of_this_thread(),
+            };
+        }
+    }
+}
+
+struct E2e {
+    hists: StageHistograms,
+    counters: CounterSet,
+    feed: FeedReport,
+}
+
+impl E2e {
+    fn ring_full(&self) -> u64 {
+        self.counters.get(Counter::MdRingFull)
+            + self.counters.get(Counter::OrderRingFull)
+            + self.counters.get(Counter::FillRingFull)
+    }
+
+    /// Frames per second actually taken.
+    fn rate(&self) -> f64 {
+        let secs = self.feed.finished_ns.saturating_sub(self.feed.started_ns) as f64 * 1e-9;
+        if secs > 0.0 {
+            self.feed.sent as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// Kept the schedule of `per_second` (last frame taken within 5% + 2 ms of its due time)
+    /// without any ring-full event.
+    fn sustained(&self, per_second: f64) -> bool {
+        let scheduled = self.feed.sent.saturating_sub(1) as f64 / per_second * 1e9;
+        let took = self.feed.finished_ns.saturating_sub(self.feed.started_ns) as f64;
+        self.ring_full() == 0 && took <= scheduled * 1.05 + 2e6
+    }
+}
+
+fn run_e2e(s: &Setup, topo: Topo, pace: Pace, total: u64) -> Result<E2e, String> {
+    let out = Arc::new(Mutex::new(FeedReport::default()));
+    let feed = Reporting {
+        feed: MemoryFeed::new(
+            s.trade_frames.clone(),
+            s.symbols.clone(),
+            s.clock.clone(),
+            pace,
+            total,
+        ),
+        out: out.clone(),
+    };
+    let compute = s.compute_stage(s.params());
+    let exec = s.exec_stage();
+    let epoch = Epoch::default();
+    let shutdown = Shutdown::default();
+    let cfg = &s.cfg;
+    let park = Duration::from_micros(cfg.wait.park_timeout_us);
+    let mut collectors = Vec::new();
+    match topo {
+        Topo::Fused => {
+            let (publisher, collector) = handoff("hot", &epoch);
+            collectors.push(collector);
+            let wait = FeedWait::new(cfg.wait.hot, cfg.wait.spin_yield_spins, park);
+            let hot = fused_core(s);
+            let handle = thread::Builder::new()
+                .name("hot".into())
+                .spawn(move || {
+                    if let Some(c) = hot {
+                        pin(c);
+                    }
+                    let (mut feed, mut compute, mut exec) = (feed, compute, exec);
+                    fused::run(
+                        &mut feed,
+                        &mut compute,
+                        &mut exec,
+                        publisher,
+                        wait,
+                        &shutdown,
+                    )
+                })
+                .map_err(|e| e.to_string())?;
+            handle
+                .join()
+                .map_err(|_| "hot thread panicked".to_string())?
+                .map_err(|e| e.to_string())?;
+        }
+        Topo::Pipeline => {
+            let (pubs, cols): (Vec<_>, Vec<_>) = ["network", "compute", "execution"]
+                .into_iter()
+                .map(|n| handoff(n, &epoch))
+                .unzip();
+            collectors = cols;
+            let publishers: [_; 3] = pubs.try_into().map_err(|_| "three publishers")?;
+            let plan = PipelinePlan {
+                cores: pipeline_cores(s),
+                network_wait: FeedWait::new(cfg.wait.network, cfg.wait.spin_yield_spins, park),
+                compute_wait: cfg.wait_strategy(cfg.wait.compute),
+                execution_wait: cfg.wait_strategy(cfg.wait.execution),
+                rings: [cfg.rings.md, cfg.rings.order, cfg.rings.fill],
+            };
+            Pipeline::spawn(
+                plan,
+                &s.allowed,
+                feed,
+                compute,
+                exec,
+                publishers,
+                s.clock.clone(),
+                shutdown,
+            )
+            .map_err(|e| e.to_string())?
+            .join()?;
+        }
+    }
+    let mut hists = StageHistograms::new();
+    let mut counters = CounterSet::default();
+    for mut c in collectors {
+        c.collect(&mut hists);
+        counters.merge_max(c.counters());
+    }
+    let feed = *out.lock().map_err(|_| "feed report poisoned")?;
+    Ok(E2e {
+        hists,
+        counters,
+        feed,
+    })
+}
+
+/// The fused hot core: the configured one if allowed, else the last allowed core.
+fn fused_core(s: &Setup) -> Option<usize> {
+    let ids = s.allowed.ids();
+    if ids.contains(&s.cfg.cores.hot) {
+        Some(s.cfg.cores.hot)
+    } else {
+        ids.last().copied()
+    }
+}
+
+/// The configured pipeline cores when allowed; on a smaller host network gets the first core
+/// and compute + execution share the second (they then take turns through their waits).
+fn pipeline_cores(s: &Setup) -> [usize; 3] {
+    let c = &s.cfg.cores;
+    let want = [c.network, c.compute, c.execution];
+    let ids = s.allowed.ids();
+    if want.iter().all(|k| ids.contains(k)) {
+        return want;
+    }
+    match ids.as_slice() {
+        [] => want,
+        [only] => [*only; 3],
+        [a, b] => [*a, *b, *b],
+        [a, b, c, ..] => [*a, *b, *c],
+    }
+}
+
+fn pipeline_note(s: &Setup) -> String {
+    let [n, c, e] = pipeline_cores(s);
+    format!("cores {n}/{c}/{e}")
+}
+
+// ---------------------------------------------------------------- table
+
+fn row(
+    label: &str,
+    stage: Stage,
+    h: &Histogram<u64>,
+    versus: Option<(String, f64)>,
+    note: String,
+) -> Row {
+    Row {
+        label: label.into(),
+        stage,
+        measured: Measured::of(h),
+        versus,
+        note,
+    }
+}
+
+fn p50(h: &Histogram<u64>) -> u64 {
+    h.value_at_quantile(0.5)
+}
+
+fn ratio(ours: &Histogram<u64>, alt: &Histogram<u64>) -> f64 {
+    p50(ours) as f64 / p50(alt).max(1) as f64
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(MANIFEST).join("target"))
+}
+
+fn run() -> Result<(), String> {
+    // Read the allowed CPUs before any thread pins itself (they are per-thread).
+    let allowed = AllowedCores::detect();
+    let profile_name = profile_name();
+    let budgets = BudgetFile::load(&Path::new(MANIFEST).join("tuning/budgets.toml"))?;
+    let profile = budgets.profile(&profile_name)?.clone();
+    let k = scale();
+    let n = |base: f64| (base * k) as usize;
+    let wall = Instant::now();
+
+    progress("loading real trades from data/replay");
+    let s = Setup::load(allowed)?;
+    let mut rows = Vec::new();
+    let mut tp_rows = Vec::new();
+
+    let timer = timer_floor(&s.clock, n(100_000.0));
+
+    progress("parse: simd-json (production) vs serde_json");
+    let (parse, serde) = bench_parse(&s, n(200_000.0))?;
+    rows.push(row(
+        "parse",
+        Stage::Parse,
+        parse.get(Stage::Parse),
+        Some(("serde_json".into(), ratio(parse.get(Stage::Parse), &serde))),
+        format!(
+            "serde_json p50 {} p99 {}; fixture trade frame",
+            format_ns(p50(&serde)),
+            format_ns(serde.value_at_quantile(0.99))
+        ),
+    ));
+
+    progress("md_hop: ring vs ArrayQueue ping-pong, floor");
+    let hops = n(100_000.0);
+    let floor = floor_pingpong(&s, hops);
+    let (md_ours, md_rtt) = hop_pingpong(&s, hops, tick_stamped, |t| t.parsed_ns, ours::<Tick>);
+    let (md_alt, _) = hop_pingpong(&s, hops, tick_stamped, |t| t.parsed_ns, array_queue::<Tick>);
+    let floor_p50 = p50(&floor).max(1);
+    let hop_note = |rtt: &Histogram<u64>, ours: &Histogram<u64>| {
+        format!(
+            "one-way, shared TSC; RTT/2 p50 {}; floor p50 {} ({:.2}x floor)",
+            format_ns(p50(rtt)),
+            format_ns(floor_p50),
+            p50(ours) as f64 / floor_p50 as f64
+        )
+    };
+    rows.push(row(
+        "md_hop",
+        Stage::MdHop,
+        &md_ours,
+        Some(("ArrayQueue".into(), ratio(&md_ours, &md_alt))),
+        hop_note(&md_rtt, &md_ours),
+    ));
+
+    progress("compute: Engine::on_tick over real trades");
+    let (compute, intents) = bench_compute(&s, n(3.0).max(1));
+    let batched = bench_compute_batched(&s, n(3.0).max(1) as u64);
+    rows.push(row(
+        "compute",
+        Stage::Compute,
+        compute.get(Stage::Compute),
+        None,
+        format!(
+            "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each)",
+            s.ticks.len()
+        ),
+    ));
+
+    progress("order_hop: ring vs ArrayQueue ping-pong");
+    let template = intents.first().copied();
+    if let Some(template) = template {
+        let make = intent_stamped(template);
+        let (oh_ours, oh_rtt) =
+            hop_pingpong(&s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
+        let (oh_alt, _) = hop_pingpong(
+            &s,
+            hops,
+            &make,
+            |i| i.decided_ns,
+            array_queue::<OrderIntent>,
+        );
+        rows.push(row(
+            "order_hop",
+            Stage::OrderHop,
+            &oh_ours,
+            Some(("ArrayQueue".into(), ratio(&oh_ours, &oh_alt))),
+            hop_note(&oh_rtt, &oh_ours),
+        ));
+    }
+
+    progress("sign: build + round + HMAC-SHA256 + hex");
+    let sign = bench_sign(&s, &intents, n(100_000.0));
+    rows.push(row(
+        "sign",
+        Stage::Sign,
+        sign.get(Stage::Sign),
+        None,
+        format!("{} distinct real intents, cycled", intents.len()),
+    ));
+
+    for topo in [Topo::Fused, Topo::Pipeline] {
+        progress(&format!("tick_to_order {}: max rate", topo.name()));
+        let max = run_e2e(&s, topo, Pace::MaxRate, n(300_000.0) as u64)?;
+        let capacity = max.rate();
+        let where_ = match topo {
+            Topo::Fused => format!(
+                "core {}",
+                fused_core(&s).map_or("-".into(), |c| c.to_string())
+            ),
+            Topo::Pipeline => pipeline_note(&s),
+        };
+        rows.push(row(
+            &format!("tick_to_order {} max-rate", topo.name()),
+            Stage::TickToOrder,
+            max.hists.get(Stage::TickToOrder),
+            None,
+            format!(
+                "{}; {} orders of {} ticks; took {}; ring-full {}; feed thread preempted {}x",
+                where_,
+                max.hists.total_count(Stage::TickToOrder),
+                max.counters.get(Counter::Ticks),
+                format_rate(capacity),
+                max.ring_full(),
+                max.feed.preempted
+            ),
+        ));
+        // Highest sustained rate, searched downwards from the max-rate capacity.
+        let run_s = 0.25 * k;
+        let mut sustained = None;
+        for f in [0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1] {
+            let rate = capacity * f;
+            if rate < 1_000.0 {
+                break;
+            }
+            progress(&format!(
+                "{}: trying {} sustained",
+                topo.name(),
+                format_rate(rate)
+            ));
+            let r = run_e2e(
+                &s,
+                topo,
+                Pace::Fixed { per_second: rate },
+                (rate * run_s) as u64,
+            )?;
+            if r.sustained(rate) {
+                sustained = Some(rate);
+                break;
+            }
+        }
+        tp_rows.push(ThroughputRow {
+            label: format!("throughput {}", topo.name()),
+            ticks_per_s: sustained,
+            note: format!(
+                "max sustained: no ring full, schedule kept; max-rate capacity {}",
+                format_rate(capacity)
+            ),
+        });
+        if let Some(rate) = sustained {
+            for f in [0.1, 0.5, 0.9] {
+                let r_rate = rate * f;
+                progress(&format!(
+                    "{}: latency at {}",
+                    topo.name(),
+                    format_rate(r_rate)
+                ));
+                let total = (r_rate * 0.5 * k).max(20_000.0) as u64;
+                let r = run_e2e(&s, topo, Pace::Fixed { per_second: r_rate }, total)?;
+                rows.push(row(
+                    &format!(
+                        "tick_to_order {} @{:.0}% ({})",
+                        topo.name(),
+                        f * 100.0,
+                        format_rate(r_rate)
+                    ),
+                    Stage::TickToOrder,
+                    r.hists.get(Stage::TickToOrder),
+                    None,
+                    format!(
+                        "{} orders; ring-full {}; feed thread preempted {}x{}",
+                        r.hists.total_count(Stage::TickToOrder),
+                        r.ring_full(),
+                        r.feed.preempted,
+                        if r.sustained(r_rate) {
+                            ""
+                        } else {
+                            "; fell behind schedule"
+                        }
+                    ),
+                ));
+                if topo == Topo::Pipeline && f == 0.5 {
+                    for stage in [Stage::MdHop, Stage::OrderHop] {
+                        rows.push(row(
+                            &format!("{stage} pipeline @50%"),
+                            stage,
+                            r.hists.get(stage),
+                            None,
+                            "inside the running pipeline".into(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
+    let header = format!(
+        "timer (two now_ns reads): p50 {}, p99 {}; cores allowed {:?}; load average {loadavg}; BUDGET_SCALE={k}; {:.1} s",
+        format_ns(p50(&timer)),
+        format_ns(timer.value_at_quantile(0.99)),
+        s.allowed.ids(),
+        wall.elapsed().as_secs_f64()
+    );
+    let text = render_text(&profile_name, &profile, &rows, &tp_rows);
+    println!("\n{header}\n{text}");
+    let md = format!(
+        "{}\n\n{header}. Generated by `cargo bench --bench budgets` (BUDGET_PROFILE={profile_name}).\n",
+        render_markdown(&profile_name, &profile, &rows, &tp_rows).trim_end()
+    );
+    let dir = target_dir();
+    let md_path = dir.join("budgets.md");
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&md_path, md)) {
+        Ok(()) => println!("markdown table written to {}", md_path.display()),
+        Err(e) => eprintln!("budgets: cannot write {}: {e}", md_path.display()),
+    }
+    Ok(())
+}

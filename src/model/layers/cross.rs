@@ -1,0 +1,186 @@
+//! Cross-asset confirmation (MATH.md §7): the leaders' (BTC, ETH) log-price momentum over a
+//! short window must not point strongly against the trade.
+
+use serde::Deserialize;
+
+use crate::model::window::BucketRing;
+
+/// Buckets of the momentum window.
+pub const MOMENTUM_BUCKETS: usize = 32;
+
+/// Maximum number of leader symbols.
+pub const MAX_LEADERS: usize = 2;
+
+/// `[layers.cross]` as written in the config (leaders by name).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrossConfig {
+    /// Use this layer.
+    pub enabled: bool,
+    /// Momentum window, seconds.
+    pub window_s: f64,
+    /// Reject a long when a leader fell more than this fraction, a short when it rose more.
+    pub max_move: f64,
+    /// Leader symbols (at most 2; those not traded are ignored).
+    pub leaders: Vec<String>,
+}
+
+impl Default for CrossConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window_s: 10.0,
+            max_move: 0.01,
+            leaders: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+        }
+    }
+}
+
+impl CrossConfig {
+    /// Checks every key (`layers.cross.<key>`).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.window_s.is_finite() && self.window_s >= 0.032) {
+            return Err(format!(
+                "layers.cross.window_s: must be ≥ 0.032 s, got {}",
+                self.window_s
+            ));
+        }
+        if !(self.max_move > 0.0 && self.max_move < 1.0) {
+            return Err(format!(
+                "layers.cross.max_move: must be in (0, 1), got {}",
+                self.max_move
+            ));
+        }
+        if self.leaders.len() > MAX_LEADERS {
+            return Err(format!(
+                "layers.cross.leaders: at most {MAX_LEADERS} symbols, got {}",
+                self.leaders.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The runtime parameters, leaders resolved to symbol indices in `symbols`.
+    pub fn params<S: AsRef<str>>(&self, symbols: &[S]) -> CrossParams {
+        let mut leaders = [None; MAX_LEADERS];
+        for (slot, name) in leaders.iter_mut().zip(&self.leaders) {
+            *slot = symbols
+                .iter()
+                .position(|s| s.as_ref() == name)
+                .map(|i| i as u16);
+        }
+        CrossParams {
+            enabled: self.enabled,
+            window_s: self.window_s,
+            max_move: self.max_move,
+            leaders,
+        }
+    }
+}
+
+/// `[layers.cross]` resolved: leaders as symbol indices.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CrossParams {
+    /// Use this layer.
+    pub enabled: bool,
+    /// Momentum window, seconds.
+    pub window_s: f64,
+    /// Largest adverse leader move tolerated, fraction.
+    pub max_move: f64,
+    /// Leader symbol indices.
+    pub leaders: [Option<u16>; MAX_LEADERS],
+}
+
+impl Default for CrossParams {
+    fn default() -> Self {
+        CrossConfig::default().params(&["BTCUSDT", "ETHUSDT"])
+    }
+}
+
+impl CrossParams {
+    fn bucket_ms(&self) -> u64 {
+        ((self.window_s * 1000.0 / MOMENTUM_BUCKETS as f64).ceil() as u64).max(1)
+    }
+}
+
+/// A symbol's momentum: per bucket the log return `Δ` since the previous bucket's close.
+/// 288 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MomentumState {
+    ring: BucketRing<MOMENTUM_BUCKETS, 1>,
+    prev_close: f64,
+    close: f64,
+    started: bool,
+}
+
+impl MomentumState {
+    /// Feeds log price `x` at `ts_ms`.
+    #[inline]
+    pub fn update(&mut self, p: &CrossParams, x: f64, ts_ms: u64) {
+        if !self.started {
+            self.started = true;
+            self.prev_close = x;
+            self.close = x;
+            self.ring.advance(ts_ms, p.bucket_ms());
+            return;
+        }
+        if self.ring.advance(ts_ms, p.bucket_ms()) > 0 {
+            self.prev_close = self.close;
+        }
+        self.close = x;
+        self.ring.set(0, x - self.prev_close);
+    }
+
+    /// Move over the window as a fraction: `exp(ΣΔ) − 1` (0 before any tick).
+    #[inline]
+    pub fn momentum(&self) -> f64 {
+        let m = self.ring.sum(0).clamp(-1.0, 1.0).exp_m1();
+        if m.is_finite() {
+            m
+        } else {
+            0.0
+        }
+    }
+
+    /// Forgets everything.
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Confirms a long unless a leader's move is below `−max_move`, a short unless above.
+#[inline]
+pub fn confirms(p: &CrossParams, side: f64, leader_moves: &[f64; MAX_LEADERS]) -> bool {
+    leader_moves
+        .iter()
+        .all(|&m| !(side > 0.0 && m < -p.max_move || side < 0.0 && m > p.max_move))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn momentum_is_the_move_over_the_window() {
+        let p = CrossParams::default();
+        let mut m = MomentumState::default();
+        let x0 = 60_000f64.ln();
+        for k in 0..=20u64 {
+            // +0.1 % per second for 20 s; the 10 s window sees ~10 of them.
+            m.update(&p, x0 + 1e-3 * k as f64, k * 1000);
+        }
+        let got = m.momentum();
+        assert!(got > 0.009 && got < 0.0115, "{got}");
+    }
+
+    #[test]
+    fn leaders_resolve_by_name_and_veto_against_moves() {
+        let c = CrossConfig::default();
+        let p = c.params(&["ETHUSDT", "SOLUSDT"]);
+        assert_eq!(p.leaders, [None, Some(0)]);
+        assert!(!confirms(&p, 1.0, &[0.0, -0.02]));
+        assert!(confirms(&p, -1.0, &[0.0, -0.02]));
+        assert!(!confirms(&p, -1.0, &[0.015, 0.0]));
+        assert!(confirms(&p, 1.0, &[0.005, -0.005]));
+    }
+}

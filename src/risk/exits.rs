@@ -1,0 +1,282 @@
+//! Take-profit and stop-loss levels of an entry, exact on the venue's tick, with a minimum
+//! reward:risk, and their trigger check on trade prices.
+//!
+//! Rounding is conservative: both levels are rounded to the tick **toward the entry**.
+//! - Long: stop `sl = ceil((entry − sl_dist)/tick)·tick` (a stop never farther below the entry
+//!   than planned, so the risk is never above plan); target `tp = floor((entry + tp_dist)/tick)·tick`
+//!   (never farther than planned, so the reward is never overstated).
+//! - Short: `sl = floor((entry + sl_dist)/tick)·tick`, `tp = ceil((entry − tp_dist)/tick)·tick`.
+//!
+//! The reward:risk `(tp − entry)/(entry − sl)` (mirrored for shorts) is checked on the rounded
+//! prices, in `Decimal`.
+
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+
+use super::block::BlockReason;
+use super::config::{ExitMode, ExitsConfig};
+use crate::exec::Instrument;
+
+/// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExitParams {
+    /// Percent or volatility distances.
+    pub mode: ExitMode,
+    /// Take-profit distance / entry (the floor in volatility mode).
+    pub tp_fraction: f64,
+    /// Stop-loss distance / entry (the floor in volatility mode).
+    pub sl_fraction: f64,
+    /// Take-profit distance in volatility units.
+    pub tp_vol_mult: f64,
+    /// Stop-loss distance in volatility units.
+    pub sl_vol_mult: f64,
+    /// Minimum reward:risk after rounding, as an exact decimal.
+    pub min_reward_risk: Decimal,
+}
+
+impl ExitParams {
+    /// From a validated `[risk.exits]` section.
+    pub fn from_config(c: &ExitsConfig) -> Self {
+        Self {
+            mode: c.mode,
+            tp_fraction: c.tp_fraction,
+            sl_fraction: c.sl_fraction,
+            tp_vol_mult: c.tp_vol_mult,
+            sl_vol_mult: c.sl_vol_mult,
+            min_reward_risk: Decimal::from_f64(c.min_reward_risk).unwrap_or(Decimal::ONE),
+        }
+    }
+
+    /// Planned `(tp distance, sl distance)` in price units: percent `(f_tp·E, f_sl·E)`;
+    /// volatility `(max(k_tp·vol, f_tp·E), max(k_sl·vol, f_sl·E))`, `vol` = ATR or σ_h·price.
+    #[inline]
+    pub fn distances(&self, entry: f64, vol: f64) -> (f64, f64) {
+        let (tp_floor, sl_floor) = (self.tp_fraction * entry, self.sl_fraction * entry);
+        match self.mode {
+            ExitMode::Percent => (tp_floor, sl_floor),
+            ExitMode::Volatility => (
+                (self.tp_vol_mult * vol).max(tp_floor),
+                (self.sl_vol_mult * vol).max(sl_floor),
+            ),
+        }
+    }
+}
+
+/// Which exit a trade price reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitTrigger {
+    /// The take-profit level.
+    TakeProfit,
+    /// The stop-loss level.
+    StopLoss,
+}
+
+/// An entry's exit levels, exact on the tick. Long: `sl < entry < tp`; short: `tp < entry < sl`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ExitLevels {
+    /// +1 long, −1 short.
+    pub direction: i8,
+    /// Entry price on tick.
+    pub entry: Decimal,
+    /// Take-profit price on tick (send with the order).
+    pub take_profit: Decimal,
+    /// Stop-loss price on tick (send with the order).
+    pub stop_loss: Decimal,
+    tp_f64: f64,
+    sl_f64: f64,
+}
+
+impl ExitLevels {
+    /// Plans the levels of an entry at `entry` (on tick) in `direction` (+1 / −1), with
+    /// volatility `vol` in price units (ignored in percent mode; must be ≥ 0 and finite in
+    /// volatility mode). Refused with [`BlockReason::RewardRisk`] when the rounded levels miss
+    /// the minimum reward:risk, [`BlockReason::BadInput`] when the inputs or the rounded stop
+    /// are unusable (stop at or beyond zero, or rounded onto the entry).
+    pub fn plan(
+        p: &ExitParams,
+        direction: i8,
+        entry: Decimal,
+        vol: f64,
+        inst: &Instrument,
+    ) -> Result<Self, BlockReason> {
+        let e = entry.to_f64().unwrap_or(f64::NAN);
+        let vol_ok = vol.is_finite() && vol >= 0.0;
+        if !(e.is_finite() && e > 0.0) || (p.mode == ExitMode::Volatility && !vol_ok) {
+            return Err(BlockReason::BadInput);
+        }
+        let (tp_d, sl_d) = p.distances(e, if vol_ok { vol } else { 0.0 });
+        let (Some(tp_d), Some(sl_d)) = (Decimal::from_f64(tp_d), Decimal::from_f64(sl_d)) else {
+            return Err(BlockReason::BadInput);
+        };
+        let tick = inst.tick_size;
+        let (tp, sl, reward, risk) = match direction {
+            1 => {
+                let tp = ((entry + tp_d) / tick).floor() * tick;
+                let sl = ((entry - sl_d) / tick).ceil() * tick;
+                (tp, sl, tp - entry, entry - sl)
+            }
+            -1 => {
+                let tp = ((entry - tp_d) / tick).ceil() * tick;
+                let sl = ((entry + sl_d) / tick).floor() * tick;
+                (tp, sl, entry - tp, sl - entry)
+            }
+            _ => return Err(BlockReason::BadInput),
+        };
+        if risk <= Decimal::ZERO || sl <= Decimal::ZERO || tp <= Decimal::ZERO {
+            return Err(BlockReason::BadInput);
+        }
+        if reward < p.min_reward_risk * risk {
+            return Err(BlockReason::RewardRisk);
+        }
+        Ok(Self {
+            direction,
+            entry,
+            take_profit: tp,
+            stop_loss: sl,
+            tp_f64: tp.to_f64().unwrap_or(f64::NAN),
+            sl_f64: sl.to_f64().unwrap_or(f64::NAN),
+        })
+    }
+
+    /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing.
+    #[inline]
+    pub fn stop_distance(&self) -> Decimal {
+        (self.entry - self.stop_loss).abs()
+    }
+
+    /// Quote currency lost if `qty` is stopped out: `qty · |entry − sl|` (before fees).
+    #[inline]
+    pub fn risk(&self, qty: Decimal) -> Decimal {
+        qty.abs() * self.stop_distance()
+    }
+
+    /// Reward:risk of the rounded levels, `|tp − entry| / |entry − sl|`.
+    #[inline]
+    pub fn reward_risk(&self) -> Decimal {
+        (self.take_profit - self.entry).abs() / self.stop_distance()
+    }
+
+    /// The exit a trade at `price` reaches: long `price ≥ tp` / `price ≤ sl`, short mirrored.
+    /// Trade prices are on the tick like the levels, and f64 rounding of decimals is monotone,
+    /// so comparing the nearest doubles orders them exactly as the decimals.
+    #[inline]
+    pub fn check(&self, price: f64) -> Option<ExitTrigger> {
+        let (tp_hit, sl_hit) = if self.direction > 0 {
+            (price >= self.tp_f64, price <= self.sl_f64)
+        } else {
+            (price <= self.tp_f64, price >= self.sl_f64)
+        };
+        if sl_hit {
+            Some(ExitTrigger::StopLoss)
+        } else if tp_hit {
+            Some(ExitTrigger::TakeProfit)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn btc() -> Instrument {
+        Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap()
+    }
+
+    fn pct(tp: f64, sl: f64, rr: &str) -> ExitParams {
+        ExitParams {
+            mode: ExitMode::Percent,
+            tp_fraction: tp,
+            sl_fraction: sl,
+            tp_vol_mult: 3.0,
+            sl_vol_mult: 1.5,
+            min_reward_risk: d(rr),
+        }
+    }
+
+    /// Entry 61 800.30, tp 0.8 % = 494.4024, sl 0.5 % = 309.0015.
+    /// Long: tp = floor(62 294.7024 / 0.1)·0.1 = 62 294.70; sl = ceil(61 491.2985/0.1)·0.1 = 61 491.30.
+    /// Short: tp = ceil(61 305.8976/0.1)·0.1 = 61 305.90; sl = floor(62 109.3015/0.1)·0.1 = 62 109.30.
+    #[test]
+    fn percent_levels_round_toward_the_entry() {
+        let p = pct(0.008, 0.005, "1.5");
+        let long = ExitLevels::plan(&p, 1, d("61800.30"), 0.0, &btc()).unwrap();
+        assert_eq!(long.take_profit, d("62294.70"));
+        assert_eq!(long.stop_loss, d("61491.30"));
+        assert_eq!(long.stop_distance(), d("309.00"));
+        let short = ExitLevels::plan(&p, -1, d("61800.30"), 0.0, &btc()).unwrap();
+        assert_eq!(short.take_profit, d("61305.90"));
+        assert_eq!(short.stop_loss, d("62109.30"));
+        assert_eq!(short.stop_distance(), d("309.00"));
+        assert_eq!(short.risk(d("0.016")), d("4.944"));
+        // Conservative: rounded distances never exceed the planned ones.
+        assert!(long.take_profit - long.entry <= d("494.4024"));
+        assert!(long.entry - long.stop_loss <= d("309.0015"));
+    }
+
+    /// ULTIMATE's example: entry 100, ATR 2, SL 1.5·ATR = 3, TP 3·ATR = 6 → 97 / 106, R:R 2.
+    #[test]
+    fn atr_levels_with_percentage_floors() {
+        let inst = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+        let mut p = pct(0.008, 0.005, "1.5");
+        p.mode = ExitMode::Volatility;
+        let l = ExitLevels::plan(&p, 1, d("100"), 2.0, &inst).unwrap();
+        assert_eq!(l.stop_loss, d("97"));
+        assert_eq!(l.take_profit, d("106"));
+        assert_eq!(l.reward_risk(), d("2"));
+        // Tiny ATR: the floors (0.8 % / 0.5 %) apply: 100.80 / 99.50.
+        let l = ExitLevels::plan(&p, 1, d("100"), 0.01, &inst).unwrap();
+        assert_eq!(l.take_profit, d("100.80"));
+        assert_eq!(l.stop_loss, d("99.50"));
+        assert_eq!(
+            ExitLevels::plan(&p, 1, d("100"), f64::NAN, &inst),
+            Err(BlockReason::BadInput)
+        );
+    }
+
+    #[test]
+    fn entry_refused_below_min_reward_risk_after_rounding() {
+        // 1 % / 1 % → R:R 1 < 1.5.
+        assert_eq!(
+            ExitLevels::plan(&pct(0.01, 0.01, "1.5"), 1, d("100"), 0.0, &btc()),
+            Err(BlockReason::RewardRisk)
+        );
+        // Planned 1.5 exactly, but rounding the target down on a coarse tick breaks it:
+        // entry 100, tick 1: tp 1.5 → floor(101.5) = 101, sl 1 → 99: R:R 1 < 1.5.
+        let coarse = Instrument::new(d("1"), d("1"), d("1"), d("1000"), d("5")).unwrap();
+        assert_eq!(
+            ExitLevels::plan(&pct(0.015, 0.01, "1.5"), 1, d("100"), 0.0, &coarse),
+            Err(BlockReason::RewardRisk)
+        );
+        // A stop that rounds onto the entry is unusable.
+        assert_eq!(
+            ExitLevels::plan(&pct(0.015, 0.001, "1.5"), 1, d("100"), 0.0, &coarse),
+            Err(BlockReason::BadInput)
+        );
+        assert_eq!(
+            ExitLevels::plan(&pct(0.015, 0.01, "1.5"), 0, d("100"), 0.0, &btc()),
+            Err(BlockReason::BadInput)
+        );
+    }
+
+    #[test]
+    fn triggers_on_trade_prices() {
+        let p = pct(0.008, 0.005, "1.5");
+        let long = ExitLevels::plan(&p, 1, d("61800.30"), 0.0, &btc()).unwrap();
+        assert_eq!(long.check(61800.3), None);
+        assert_eq!(long.check(62294.6), None);
+        assert_eq!(long.check(62294.7), Some(ExitTrigger::TakeProfit));
+        assert_eq!(long.check(61491.4), None);
+        assert_eq!(long.check(61491.3), Some(ExitTrigger::StopLoss));
+        let short = ExitLevels::plan(&p, -1, d("61800.30"), 0.0, &btc()).unwrap();
+        assert_eq!(short.check(61305.9), Some(ExitTrigger::TakeProfit));
+        assert_eq!(short.check(61306.0), None);
+        assert_eq!(short.check(62109.3), Some(ExitTrigger::StopLoss));
+        assert_eq!(short.check(62109.2), None);
+    }
+}

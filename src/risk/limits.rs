@@ -1,0 +1,794 @@
+//! The risk gate: portfolio limits checked on the compute thread before every entry.
+//!
+//! Equity `E = balance₀ + realized (net of fees) + Σ unrealized`, all exact `Decimal`. The gate
+//! tracks per symbol the open stop-risk and notional (set by the engine after each fill), the
+//! UTC day from exchange timestamps, peak equity and the losing streak, and answers one question:
+//! may this order go? A breached limit blocks **entries** at the next check; reduce-only orders
+//! (exits) are always allowed.
+//!
+//! | limit | rule (blocks the entry when) | clears |
+//! |---|---|---|
+//! | risk per trade | `risk > max_risk_per_trade·E` | — |
+//! | portfolio risk | `Σ open risk + risk > max_portfolio_risk·E` | — |
+//! | positions | symbol flat and `open positions ≥ max_positions` | — |
+//! | exposure | `|notional_sym + signed order notional| > max_symbol_exposure·E` | — |
+//! | correlation | `dir_i·dir·ρ_i > max_correlation` for an open position i | — |
+//! | daily loss | `E − E_day0 ≤ −daily_loss·E_day0` (UTC day) | next UTC day |
+//! | drawdown | `(peak − E) ≥ drawdown_pause·peak` | operator [`RiskGate::resume`] |
+//! | losing streak | `max_consecutive_losses` losing trades in a row | operator |
+//! | emergency | manual or `(peak − E) ≥ emergency_drawdown·peak` | operator |
+//!
+//! Above `drawdown_reduce` the gate's [`RiskGate::size_multiplier`] is
+//! `drawdown_size_multiplier` (1 otherwise), for sizing.
+//!
+//! Every call is O(1) except [`RiskGate::check`]'s correlation scan (O(symbols)) and the
+//! correlation bar close (see [`Correlation`]); nothing allocates after [`RiskGate::new`].
+
+use rust_decimal::prelude::FromPrimitive;
+use rust_decimal::Decimal;
+
+use super::block::BlockReason;
+use super::config::LimitsConfig;
+use super::correlation::Correlation;
+use crate::feed::Side;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Limits as exact decimals (from `[risk.limits]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LimitParams {
+    /// Max stop-risk of one entry, fraction of equity.
+    pub max_risk_per_trade: Decimal,
+    /// Max open stop-risk, fraction of equity.
+    pub max_portfolio_risk: Decimal,
+    /// Max symbols with a position.
+    pub max_positions: u32,
+    /// Max |notional| per symbol, multiple of equity.
+    pub max_symbol_exposure: Decimal,
+    /// Max same-way correlation with an open position.
+    pub max_correlation: f64,
+    /// Daily loss fraction of the day's starting equity.
+    pub daily_loss: Decimal,
+    /// Drawdown fraction from which sizes are reduced.
+    pub drawdown_reduce: Decimal,
+    /// Size multiplier while reduced.
+    pub drawdown_size_multiplier: f64,
+    /// Drawdown fraction that pauses entries.
+    pub drawdown_pause: Decimal,
+    /// Losing trades in a row that pause entries (0 = off).
+    pub max_consecutive_losses: u32,
+    /// Drawdown fraction that triggers the emergency stop (0 = off).
+    pub emergency_drawdown: Decimal,
+}
+
+fn dec(v: f64) -> Decimal {
+    Decimal::from_f64(v).unwrap_or(Decimal::ZERO)
+}
+
+impl LimitParams {
+    /// From a validated `[risk.limits]` section.
+    pub fn from_config(c: &LimitsConfig) -> Self {
+        Self {
+            max_risk_per_trade: dec(c.max_risk_per_trade),
+            max_portfolio_risk: dec(c.max_portfolio_risk),
+            max_positions: c.max_positions,
+            max_symbol_exposure: dec(c.max_symbol_exposure),
+            max_correlation: c.max_correlation,
+            daily_loss: dec(c.daily_loss),
+            drawdown_reduce: dec(c.drawdown_reduce),
+            drawdown_size_multiplier: c.drawdown_size_multiplier,
+            drawdown_pause: dec(c.drawdown_pause),
+            max_consecutive_losses: c.max_consecutive_losses,
+            emergency_drawdown: dec(c.emergency_drawdown),
+        }
+    }
+}
+
+/// An order the gate is asked about.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrderCheck {
+    /// Symbol index.
+    pub symbol: usize,
+    /// Buy or sell.
+    pub side: Side,
+    /// Order notional `qty × price`, quote currency, ≥ 0.
+    pub notional: Decimal,
+    /// Stop-risk the order adds, `qty × |entry − sl|`, quote currency.
+    pub risk: Decimal,
+    /// Reduce-only (an exit): always allowed.
+    pub reduce_only: bool,
+}
+
+/// A state change of the gate the engine acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trip {
+    /// The UTC day's loss limit was reached: entries stop until the next UTC day.
+    DailyLoss,
+    /// Drawdown reached `drawdown_reduce`: sizes are multiplied down.
+    DrawdownReduce,
+    /// Drawdown reached `drawdown_pause`: entries paused until an operator resumes.
+    DrawdownPause,
+    /// Losing streak reached: entries paused until an operator resumes.
+    ConsecutiveLosses,
+    /// Emergency stop: cancel every order and close every position ([`emergency_actions`]).
+    Emergency,
+}
+
+/// Where the gate stands, for the status line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GateState {
+    /// Entries allowed at full size.
+    Normal,
+    /// Entries allowed at `drawdown_size_multiplier`.
+    Reduced,
+    /// Entries blocked until the next UTC day.
+    DailyLimit,
+    /// Entries blocked until an operator resumes (drawdown or losing streak).
+    Paused(BlockReason),
+    /// Emergency stop.
+    Emergency,
+}
+
+impl GateState {
+    /// Stable status name.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateState::Normal => "normal",
+            GateState::Reduced => "reduced",
+            GateState::DailyLimit => "daily_limit",
+            GateState::Paused(BlockReason::ConsecutiveLosses) => "paused_losses",
+            GateState::Paused(_) => "paused_drawdown",
+            GateState::Emergency => "emergency",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SymbolRisk {
+    /// Open stop-risk, quote currency (≥ 0).
+    risk: Decimal,
+    /// Signed notional of the position, quote currency.
+    notional: Decimal,
+    /// Unrealized PnL, quote currency.
+    unrealized: Decimal,
+    /// Blocked by start-up reconciliation.
+    unreconciled: bool,
+}
+
+impl SymbolRisk {
+    fn direction(&self) -> i8 {
+        if self.notional.is_zero() {
+            0
+        } else if self.notional.is_sign_positive() {
+            1
+        } else {
+            -1
+        }
+    }
+}
+
+/// The portfolio risk gate. One per compute thread; every method is allocation-free.
+#[derive(Clone, Debug)]
+pub struct RiskGate {
+    p: LimitParams,
+    balance0: Decimal,
+    realized: Decimal,
+    unrealized: Decimal,
+    peak: Decimal,
+    day: u64,
+    day_start: Decimal,
+    daily_blocked: bool,
+    reduced: bool,
+    paused: Option<BlockReason>,
+    emergency: bool,
+    losing_streak: u32,
+    open_risk: Decimal,
+    open_positions: u32,
+    symbols: Vec<SymbolRisk>,
+    corr: Correlation,
+}
+
+impl RiskGate {
+    /// A gate for `n_symbols` symbols, starting equity `balance` (quote currency).
+    pub fn new(p: LimitParams, c: &LimitsConfig, balance: Decimal, n_symbols: usize) -> Self {
+        Self {
+            p,
+            balance0: balance,
+            realized: Decimal::ZERO,
+            unrealized: Decimal::ZERO,
+            peak: balance,
+            day: u64::MAX,
+            day_start: balance,
+            daily_blocked: false,
+            reduced: false,
+            paused: None,
+            emergency: false,
+            losing_streak: 0,
+            open_risk: Decimal::ZERO,
+            open_positions: 0,
+            symbols: vec![SymbolRisk::default(); n_symbols],
+            corr: Correlation::new(
+                n_symbols,
+                (c.corr_bar_s * 1_000.0).round() as u64,
+                c.corr_halflife_bars,
+                c.corr_min_bars,
+            ),
+        }
+    }
+
+    /// A gate from a validated `[risk.limits]` section.
+    pub fn from_config(c: &LimitsConfig, balance: Decimal, n_symbols: usize) -> Self {
+        Self::new(LimitParams::from_config(c), c, balance, n_symbols)
+    }
+
+    /// `E = balance₀ + realized + Σ unrealized`.
+    #[inline]
+    pub fn equity(&self) -> Decimal {
+        self.balance0 + self.realized + self.unrealized
+    }
+
+    /// `(peak − E) / peak` (0 at a new peak).
+    pub fn drawdown(&self) -> Decimal {
+        if self.peak > Decimal::ZERO {
+            (self.peak - self.equity()) / self.peak
+        } else {
+            Decimal::ZERO
+        }
+    }
+
+    /// `E − E_day0` of the current UTC day.
+    pub fn day_pnl(&self) -> Decimal {
+        self.equity() - self.day_start
+    }
+
+    /// Sum of open stop-risk, quote currency.
+    pub fn open_risk(&self) -> Decimal {
+        self.open_risk
+    }
+
+    /// Symbols with a position.
+    pub fn open_positions(&self) -> u32 {
+        self.open_positions
+    }
+
+    /// The correlation tracker.
+    pub fn correlation(&self) -> &Correlation {
+        &self.corr
+    }
+
+    /// Rolls the UTC day (`ts_ms / 86 400 000`): the day's starting equity is the equity at the
+    /// first event of the day, and the daily block clears.
+    #[inline]
+    fn roll_day(&mut self, ts_ms: u64) {
+        let day = ts_ms / DAY_MS;
+        if self.day == u64::MAX || day > self.day {
+            self.day = day;
+            self.day_start = self.equity();
+            self.daily_blocked = false;
+        }
+    }
+
+    /// Per tick: feeds the correlation tracker and rolls the UTC day. O(1) (plus a bar close).
+    #[inline]
+    pub fn on_price(&mut self, symbol: usize, price: f64, ts_ms: u64) {
+        self.roll_day(ts_ms);
+        self.corr.on_price(symbol, price, ts_ms);
+    }
+
+    /// Sets symbol `symbol`'s unrealized PnL (e.g. `position.unrealized(mark)`) and re-checks the
+    /// equity limits. O(1).
+    #[inline]
+    pub fn set_unrealized(&mut self, symbol: usize, u: Decimal, ts_ms: u64) -> Option<Trip> {
+        self.roll_day(ts_ms);
+        let s = self.symbols.get_mut(symbol)?;
+        self.unrealized += u - s.unrealized;
+        s.unrealized = u;
+        self.evaluate()
+    }
+
+    /// Books realized PnL of a fill, net of its fee: `realized += pnl − fee`.
+    #[inline]
+    pub fn on_fill(&mut self, pnl: Decimal, fee: Decimal, ts_ms: u64) -> Option<Trip> {
+        self.roll_day(ts_ms);
+        self.realized += pnl - fee;
+        self.evaluate()
+    }
+
+    /// Sets a symbol's open position after a fill: signed notional `qty × entry` and its open
+    /// stop-risk `|qty| × |entry − sl|` (0 when flat). O(1).
+    #[inline]
+    pub fn set_position(&mut self, symbol: usize, notional: Decimal, risk: Decimal) {
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        let was_open = s.direction() != 0;
+        self.open_risk += risk - s.risk;
+        s.risk = risk;
+        s.notional = notional;
+        let is_open = s.direction() != 0;
+        match (was_open, is_open) {
+            (false, true) => self.open_positions += 1,
+            (true, false) => self.open_positions -= 1,
+            _ => {}
+        }
+        if !is_open {
+            self.unrealized -= s.unrealized;
+            s.unrealized = Decimal::ZERO;
+        }
+    }
+
+    /// Records a closed trade's net PnL for the losing streak (a win or break-even resets it).
+    #[inline]
+    pub fn on_trade_closed(&mut self, pnl: Decimal) -> Option<Trip> {
+        if pnl < Decimal::ZERO {
+            self.losing_streak += 1;
+            if self.p.max_consecutive_losses > 0
+                && self.losing_streak >= self.p.max_consecutive_losses
+                && self.paused.is_none()
+            {
+                self.paused = Some(BlockReason::ConsecutiveLosses);
+                return Some(Trip::ConsecutiveLosses);
+            }
+        } else {
+            self.losing_streak = 0;
+        }
+        None
+    }
+
+    /// Marks a symbol as left unreconciled at start-up (entries blocked) or cleared.
+    pub fn set_unreconciled(&mut self, symbol: usize, blocked: bool) {
+        if let Some(s) = self.symbols.get_mut(symbol) {
+            s.unreconciled = blocked;
+        }
+    }
+
+    /// Manual emergency stop. Returns [`Trip::Emergency`] the first time: the engine then cancels
+    /// every open order and closes every position ([`emergency_actions`]); market data keeps
+    /// running.
+    pub fn emergency_stop(&mut self) -> Option<Trip> {
+        if self.emergency {
+            None
+        } else {
+            self.emergency = true;
+            Some(Trip::Emergency)
+        }
+    }
+
+    /// Operator resume: clears the emergency stop, a drawdown or losing-streak pause, and
+    /// restarts peak equity from the current equity. The daily block still waits for the next
+    /// UTC day.
+    pub fn resume(&mut self) {
+        self.emergency = false;
+        self.paused = None;
+        self.losing_streak = 0;
+        self.peak = self.equity();
+        self.reduced = false;
+    }
+
+    /// Re-checks the equity limits; returns the most severe newly tripped one.
+    fn evaluate(&mut self) -> Option<Trip> {
+        let e = self.equity();
+        if e > self.peak {
+            self.peak = e;
+        }
+        let drop = self.peak - e;
+        let mut trip = None;
+        if !self.daily_blocked && e - self.day_start <= -(self.p.daily_loss * self.day_start) {
+            self.daily_blocked = true;
+            trip = Some(Trip::DailyLoss);
+        }
+        let reduced = drop >= self.p.drawdown_reduce * self.peak;
+        if reduced && !self.reduced {
+            trip = Some(Trip::DrawdownReduce);
+        }
+        self.reduced = reduced;
+        if self.paused != Some(BlockReason::Drawdown) && drop >= self.p.drawdown_pause * self.peak {
+            self.paused = Some(BlockReason::Drawdown);
+            trip = Some(Trip::DrawdownPause);
+        }
+        if !self.emergency
+            && !self.p.emergency_drawdown.is_zero()
+            && drop >= self.p.emergency_drawdown * self.peak
+        {
+            self.emergency = true;
+            trip = Some(Trip::Emergency);
+        }
+        trip
+    }
+
+    /// Size multiplier for sizing: `drawdown_size_multiplier` in drawdown, else 1.
+    #[inline]
+    pub fn size_multiplier(&self) -> f64 {
+        if self.reduced {
+            self.p.drawdown_size_multiplier
+        } else {
+            1.0
+        }
+    }
+
+    /// The gate's state for the status line.
+    pub fn state(&self) -> GateState {
+        if self.emergency {
+            GateState::Emergency
+        } else if let Some(r) = self.paused {
+            GateState::Paused(r)
+        } else if self.daily_blocked {
+            GateState::DailyLimit
+        } else if self.reduced {
+            GateState::Reduced
+        } else {
+            GateState::Normal
+        }
+    }
+
+    /// May this order go? Reduce-only orders always may. Entries are checked against, in order:
+    /// emergency, pause, daily loss, reconciliation, risk per trade, portfolio risk, positions,
+    /// exposure, correlation; the first breached limit is the reason.
+    #[inline]
+    pub fn check(&self, o: &OrderCheck) -> Result<(), BlockReason> {
+        if o.reduce_only {
+            return Ok(());
+        }
+        if self.emergency {
+            return Err(BlockReason::EmergencyStop);
+        }
+        if let Some(r) = self.paused {
+            return Err(r);
+        }
+        if self.daily_blocked {
+            return Err(BlockReason::DailyLoss);
+        }
+        let Some(s) = self.symbols.get(o.symbol) else {
+            return Err(BlockReason::BadInput);
+        };
+        if s.unreconciled {
+            return Err(BlockReason::Unreconciled);
+        }
+        let e = self.equity();
+        if e <= Decimal::ZERO {
+            return Err(BlockReason::Drawdown);
+        }
+        if o.risk > self.p.max_risk_per_trade * e {
+            return Err(BlockReason::RiskPerTrade);
+        }
+        if self.open_risk + o.risk > self.p.max_portfolio_risk * e {
+            return Err(BlockReason::PortfolioRisk);
+        }
+        if s.direction() == 0 && self.open_positions >= self.p.max_positions {
+            return Err(BlockReason::MaxPositions);
+        }
+        let dir: i8 = match o.side {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        };
+        let after = s.notional + if dir > 0 { o.notional } else { -o.notional };
+        if after.abs() > self.p.max_symbol_exposure * e {
+            return Err(BlockReason::SymbolExposure);
+        }
+        for (i, other) in self.symbols.iter().enumerate() {
+            let od = other.direction();
+            if i == o.symbol || od == 0 {
+                continue;
+            }
+            if let Some(rho) = self.corr.corr(i, o.symbol) {
+                if f64::from(od * dir) * rho > self.p.max_correlation {
+                    return Err(BlockReason::Correlation);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One step of an emergency stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmergencyAction {
+    /// Cancel every open order on every symbol (first).
+    CancelAllOrders,
+    /// Close symbol `symbol`'s position: a reduce-only market order.
+    Close {
+        /// Symbol index.
+        symbol: usize,
+        /// Opposite of the position.
+        side: Side,
+        /// `|position|`.
+        qty: Decimal,
+    },
+}
+
+/// The emergency stop's actions for signed positions `(symbol, qty)`: cancel all orders, then a
+/// reduce-only close of each non-zero position. A lazy iterator: no allocation.
+pub fn emergency_actions<I>(positions: I) -> impl Iterator<Item = EmergencyAction>
+where
+    I: IntoIterator<Item = (usize, Decimal)>,
+{
+    std::iter::once(EmergencyAction::CancelAllOrders).chain(
+        positions
+            .into_iter()
+            .filter(|(_, q)| !q.is_zero())
+            .map(|(symbol, q)| EmergencyAction::Close {
+                symbol,
+                side: if q.is_sign_positive() {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                qty: q.abs(),
+            }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    const T0: u64 = 1_723_161_600_000; // 2024-08-09 00:00:00 UTC
+
+    fn gate() -> RiskGate {
+        RiskGate::from_config(&LimitsConfig::default(), d("10000"), 3)
+    }
+
+    fn entry(symbol: usize, side: Side, notional: &str, risk: &str) -> OrderCheck {
+        OrderCheck {
+            symbol,
+            side,
+            notional: d(notional),
+            risk: d(risk),
+            reduce_only: false,
+        }
+    }
+
+    fn exit(symbol: usize, side: Side) -> OrderCheck {
+        OrderCheck {
+            reduce_only: true,
+            ..entry(symbol, side, "1000000", "1000000")
+        }
+    }
+
+    #[test]
+    fn risk_per_trade_and_portfolio_risk() {
+        let mut g = gate();
+        // 2 % of 10 000 = 200.
+        assert_eq!(g.check(&entry(0, Side::Buy, "1000", "200")), Ok(()));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "1000", "200.01")),
+            Err(BlockReason::RiskPerTrade)
+        );
+        // Portfolio 5 % = 500: 2 × 200 open, +150 → 550 > 500.
+        g.set_position(0, d("1000"), d("200"));
+        g.set_position(1, d("-1000"), d("200"));
+        assert_eq!(g.open_risk(), d("400"));
+        assert_eq!(
+            g.check(&entry(2, Side::Buy, "1000", "150")),
+            Err(BlockReason::PortfolioRisk)
+        );
+        assert_eq!(g.check(&entry(2, Side::Buy, "1000", "100")), Ok(()));
+        // Closing one frees its risk exactly.
+        g.set_position(1, Decimal::ZERO, Decimal::ZERO);
+        assert_eq!(g.open_risk(), d("200"));
+        assert_eq!(g.open_positions(), 1);
+        assert_eq!(g.check(&entry(2, Side::Buy, "1000", "150")), Ok(()));
+    }
+
+    #[test]
+    fn max_positions_blocks_new_symbols_only() {
+        let c = LimitsConfig {
+            max_positions: 2,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 3);
+        g.set_position(0, d("100"), d("1"));
+        g.set_position(1, d("100"), d("1"));
+        assert_eq!(
+            g.check(&entry(2, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()), "adding");
+    }
+
+    #[test]
+    fn symbol_exposure_counts_the_existing_position_and_direction() {
+        let mut g = gate();
+        // Cap 2.5 × 10 000 = 25 000.
+        g.set_position(0, d("20000"), d("10"));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "5000.01", "1")),
+            Err(BlockReason::SymbolExposure)
+        );
+        assert_eq!(g.check(&entry(0, Side::Buy, "5000", "1")), Ok(()));
+        assert_eq!(
+            g.check(&entry(0, Side::Sell, "45000", "1")),
+            Ok(()),
+            "flip to −25 000"
+        );
+    }
+
+    #[test]
+    fn daily_loss_blocks_until_the_next_utc_day() {
+        let mut g = gate();
+        g.on_price(0, 100.0, T0 + 1_000);
+        // 5 % of 10 000 = 500: −499.99 passes, −500 trips.
+        assert_eq!(g.on_fill(d("-499.99"), Decimal::ZERO, T0 + 2_000), None);
+        assert_eq!(
+            g.on_fill(Decimal::ZERO, d("0.01"), T0 + 3_000),
+            Some(Trip::DailyLoss)
+        );
+        assert_eq!(g.state(), GateState::DailyLimit);
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::DailyLoss)
+        );
+        assert_eq!(
+            g.check(&exit(0, Side::Sell)),
+            Ok(()),
+            "exits always allowed"
+        );
+        // Recovering within the day does not clear it.
+        g.on_fill(d("600"), Decimal::ZERO, T0 + 86_399_999);
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::DailyLoss)
+        );
+        // The next UTC day (exchange time) clears it; its start equity is 10 100.
+        g.on_price(0, 100.0, T0 + 86_400_000);
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+        assert_eq!(g.day_pnl(), Decimal::ZERO);
+        assert_eq!(g.equity(), d("10100"));
+    }
+
+    #[test]
+    fn unrealized_losses_count_toward_daily_loss_and_drawdown() {
+        let mut g = gate();
+        g.set_position(0, d("20000"), d("100"));
+        assert_eq!(g.set_unrealized(0, d("-400"), T0), None);
+        assert_eq!(
+            g.set_unrealized(0, d("-600"), T0 + 1),
+            Some(Trip::DailyLoss)
+        );
+        assert_eq!(g.equity(), d("9400"));
+        assert_eq!(g.drawdown(), d("0.06"));
+    }
+
+    /// Peak 10 000: −10 % → size × 0.5; −15 % → pause; −20 % → emergency.
+    #[test]
+    fn drawdown_reduces_then_pauses_then_emergency() {
+        let c = LimitsConfig {
+            daily_loss: 0.5, // keep the daily limit out of the way
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 2);
+        assert_eq!(g.on_fill(d("1000"), Decimal::ZERO, T0), None);
+        // Peak 11 000: 10 % = 1 100.
+        assert_eq!(g.on_fill(d("-1099"), Decimal::ZERO, T0), None);
+        assert_eq!(g.size_multiplier(), 1.0);
+        assert_eq!(
+            g.on_fill(d("-1"), Decimal::ZERO, T0),
+            Some(Trip::DrawdownReduce)
+        );
+        assert_eq!(g.size_multiplier(), 0.5);
+        assert_eq!(g.state(), GateState::Reduced);
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+        // 15 % of 11 000 = 1 650.
+        assert_eq!(
+            g.on_fill(d("-550"), Decimal::ZERO, T0),
+            Some(Trip::DrawdownPause)
+        );
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::Drawdown)
+        );
+        assert_eq!(g.check(&exit(0, Side::Sell)), Ok(()));
+        // Recovery does not unpause; an operator does.
+        g.on_fill(d("2000"), Decimal::ZERO, T0);
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::Drawdown)
+        );
+        g.resume();
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+        // From the new peak 11 350: 20 % = 2 270 → emergency.
+        assert_eq!(
+            g.on_fill(d("-2270"), Decimal::ZERO, T0),
+            Some(Trip::Emergency)
+        );
+        assert_eq!(g.state(), GateState::Emergency);
+        assert_eq!(
+            g.check(&entry(1, Side::Sell, "100", "1")),
+            Err(BlockReason::EmergencyStop)
+        );
+        assert_eq!(g.check(&exit(1, Side::Buy)), Ok(()));
+    }
+
+    #[test]
+    fn losing_streak_pauses_until_resume() {
+        let mut g = gate();
+        for _ in 0..4 {
+            assert_eq!(g.on_trade_closed(d("-1")), None);
+        }
+        assert_eq!(g.on_trade_closed(d("2")), None, "a win resets the streak");
+        for _ in 0..4 {
+            g.on_trade_closed(d("-1"));
+        }
+        assert_eq!(g.on_trade_closed(d("-1")), Some(Trip::ConsecutiveLosses));
+        assert_eq!(g.state().name(), "paused_losses");
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::ConsecutiveLosses)
+        );
+        g.resume();
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+    }
+
+    #[test]
+    fn emergency_stop_cancels_then_closes_every_position() {
+        let mut g = gate();
+        assert_eq!(g.emergency_stop(), Some(Trip::Emergency));
+        assert_eq!(g.emergency_stop(), None, "once");
+        let acts: Vec<_> =
+            emergency_actions([(0, d("0.016")), (1, Decimal::ZERO), (2, d("-1.5"))]).collect();
+        assert_eq!(
+            acts,
+            vec![
+                EmergencyAction::CancelAllOrders,
+                EmergencyAction::Close {
+                    symbol: 0,
+                    side: Side::Sell,
+                    qty: d("0.016")
+                },
+                EmergencyAction::Close {
+                    symbol: 2,
+                    side: Side::Buy,
+                    qty: d("1.5")
+                },
+            ]
+        );
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "1", "0")),
+            Err(BlockReason::EmergencyStop)
+        );
+    }
+
+    #[test]
+    fn correlated_same_way_entry_is_blocked_hedge_is_not() {
+        let c = LimitsConfig {
+            corr_min_bars: 10,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 2);
+        let (mut x0, mut x1) = (0.0f64, 0.0f64);
+        for k in 0..40u64 {
+            let r = 1e-4 * ((k * 7 % 5) as f64 - 2.0);
+            x0 += r;
+            x1 += 2.0 * r;
+            g.on_price(0, 100.0 * x0.exp(), T0 + k * 1_000);
+            g.on_price(1, 50.0 * x1.exp(), T0 + k * 1_000 + 1);
+        }
+        assert!(g.correlation().corr(0, 1).unwrap() > 0.99);
+        g.set_position(0, d("1000"), d("10"));
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "1000", "10")),
+            Err(BlockReason::Correlation)
+        );
+        assert_eq!(
+            g.check(&entry(1, Side::Sell, "1000", "10")),
+            Ok(()),
+            "a hedge"
+        );
+    }
+
+    #[test]
+    fn unreconciled_symbol_blocks_entries_only() {
+        let mut g = gate();
+        g.set_unreconciled(1, true);
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "100", "1")),
+            Err(BlockReason::Unreconciled)
+        );
+        assert_eq!(g.check(&exit(1, Side::Sell)), Ok(()));
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+    }
+}

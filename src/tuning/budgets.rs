@@ -1,0 +1,489 @@
+//! Latency budgets (`tuning/budgets.toml`) and the PASS/FAIL table the budget bench prints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::telemetry::{format_ns, Stage};
+
+/// The budget file: one [`Profile`] per host class (`vm`, `tuned`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetFile {
+    /// Profiles by name.
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// The budgets of one host class. Every latency in nanoseconds.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// What host this profile is for.
+    pub description: String,
+    /// `parse`: frame bytes → `Tick`.
+    pub parse: Budget,
+    /// `md_hop`: network → compute ring hop.
+    pub md_hop: Budget,
+    /// `compute`: models + decision per tick.
+    pub compute: Budget,
+    /// `order_hop`: compute → execution ring hop.
+    pub order_hop: Budget,
+    /// `sign`: order build + round + sign + hex.
+    pub sign: Budget,
+    /// `tick_to_order`: bytes in buffer → signed order, in process.
+    pub tick_to_order: Budget,
+    /// Sustained throughput.
+    pub throughput: ThroughputBudget,
+}
+
+/// Upper bounds on a stage's percentiles, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Largest acceptable median, ns.
+    pub p50_ns: u64,
+    /// Largest acceptable 99th percentile, ns.
+    pub p99_ns: u64,
+    /// Largest acceptable 99.9th percentile, ns (optional).
+    pub p999_ns: Option<u64>,
+}
+
+/// Lower bound on sustained throughput.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputBudget {
+    /// Ticks per second the pipeline must sustain without ring overflow.
+    pub min_ticks_per_s: f64,
+}
+
+impl BudgetFile {
+    /// Parses budget TOML; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, String> {
+        let file: BudgetFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        for (name, p) in &file.profiles {
+            for stage in Stage::ALL {
+                let b = p.budget(stage);
+                if b.p50_ns == 0 || b.p99_ns < b.p50_ns || b.p999_ns.is_some_and(|x| x < b.p99_ns) {
+                    return Err(format!(
+                        "{origin}: profiles.{name}.{stage}: need 0 < p50_ns <= p99_ns <= p999_ns"
+                    ));
+                }
+            }
+            if p.throughput.min_ticks_per_s.is_nan() || p.throughput.min_ticks_per_s <= 0.0 {
+                return Err(format!(
+                    "{origin}: profiles.{name}.throughput.min_ticks_per_s must be > 0"
+                ));
+            }
+        }
+        Ok(file)
+    }
+
+    /// Reads and parses the budget file at `path`.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The profile called `name`, or an error listing the available ones.
+    pub fn profile(&self, name: &str) -> Result<&Profile, String> {
+        self.profiles.get(name).ok_or_else(|| {
+            format!(
+                "unknown budget profile {name:?}; available: {}",
+                self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+}
+
+impl Profile {
+    /// The budget of `stage`.
+    pub fn budget(&self, stage: Stage) -> Budget {
+        match stage {
+            Stage::Parse => self.parse,
+            Stage::MdHop => self.md_hop,
+            Stage::Compute => self.compute,
+            Stage::OrderHop => self.order_hop,
+            Stage::Sign => self.sign,
+            Stage::TickToOrder => self.tick_to_order,
+        }
+    }
+}
+
+/// Measured percentiles of one row, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Measured {
+    /// Median.
+    pub p50_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// 99.9th percentile.
+    pub p999_ns: u64,
+    /// Number of samples.
+    pub count: u64,
+}
+
+impl Measured {
+    /// The p50/p99/p99.9 of an HdrHistogram of nanoseconds (bucket upper bounds); `None` when
+    /// it is empty.
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Option<Self> {
+        (!h.is_empty()).then(|| Self {
+            p50_ns: h.value_at_quantile(0.5),
+            p99_ns: h.value_at_quantile(0.99),
+            p999_ns: h.value_at_quantile(0.999),
+            count: h.len(),
+        })
+    }
+}
+
+/// PASS when every budgeted percentile is within budget, FAIL otherwise, `n/a` unmeasured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within budget.
+    Pass,
+    /// Over budget.
+    Fail,
+    /// Nothing measured.
+    NotMeasured,
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `n/a`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::NotMeasured => "n/a",
+        }
+    }
+}
+
+/// `measured.p50 <= budget.p50 && measured.p99 <= budget.p99 && (p99.9 within if budgeted)`.
+pub fn verdict(measured: Option<Measured>, budget: Budget) -> Verdict {
+    match measured {
+        None => Verdict::NotMeasured,
+        Some(m)
+            if m.p50_ns <= budget.p50_ns
+                && m.p99_ns <= budget.p99_ns
+                && budget.p999_ns.map_or(true, |b| m.p999_ns <= b) =>
+        {
+            Verdict::Pass
+        }
+        Some(_) => Verdict::Fail,
+    }
+}
+
+/// One line of the budget table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// What was measured (`parse`, `tick_to_order fused max-rate`, ...).
+    pub label: String,
+    /// The budget it is held to.
+    pub stage: Stage,
+    /// Percentiles, if measured.
+    pub measured: Option<Measured>,
+    /// `(alternative, our p50 / its p50)` where an alternative was benched.
+    pub versus: Option<(String, f64)>,
+    /// Free-text remark (sample count, floor, method).
+    pub note: String,
+}
+
+/// A throughput line: sustained rate vs the profile's minimum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThroughputRow {
+    /// Topology measured.
+    pub label: String,
+    /// Highest sustained ticks/s found (no ring overflow, schedule kept), if measured.
+    pub ticks_per_s: Option<f64>,
+    /// Free-text remark.
+    pub note: String,
+}
+
+/// Column headers of the budget table.
+const HEADER: [&str; 9] = [
+    "stage",
+    "p50",
+    "p99",
+    "p99.9",
+    "budget p50",
+    "budget p99",
+    "verdict",
+    "vs alt",
+    "note",
+];
+
+fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
+    let budget = profile.budget(row.stage);
+    let v = verdict(row.measured, budget);
+    let (p50, p99, p999) = match row.measured {
+        Some(m) => (
+            format_ns(m.p50_ns),
+            format_ns(m.p99_ns),
+            format_ns(m.p999_ns),
+        ),
+        None => ("-".into(), "-".into(), "-".into()),
+    };
+    let budget_p99 = match budget.p999_ns {
+        Some(b) => format!("{} (p99.9 {})", format_ns(budget.p99_ns), format_ns(b)),
+        None => format_ns(budget.p99_ns),
+    };
+    let versus = row
+        .versus
+        .as_ref()
+        .map(|(name, ratio)| format!("{ratio:.2}x {name}"))
+        .unwrap_or_default();
+    vec![
+        row.label.clone(),
+        p50,
+        p99,
+        p999,
+        format_ns(budget.p50_ns),
+        budget_p99,
+        v.label().into(),
+        versus,
+        row.note.clone(),
+    ]
+}
+
+fn throughput_cells(row: &ThroughputRow, profile: &Profile) -> Vec<String> {
+    let min = profile.throughput.min_ticks_per_s;
+    let (rate, v) = match row.ticks_per_s {
+        Some(r) => (
+            format_rate(r),
+            if r >= min {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            },
+        ),
+        None => ("-".into(), Verdict::NotMeasured),
+    };
+    vec![
+        row.label.clone(),
+        rate,
+        String::new(),
+        String::new(),
+        format!(">= {}", format_rate(min)),
+        String::new(),
+        v.label().into(),
+        String::new(),
+        row.note.clone(),
+    ]
+}
+
+/// `1.23 M/s`, `456 K/s`, `789/s`.
+pub fn format_rate(per_s: f64) -> String {
+    if per_s >= 1e6 {
+        format!("{:.2} M/s", per_s / 1e6)
+    } else if per_s >= 1e3 {
+        format!("{:.0} K/s", per_s / 1e3)
+    } else {
+        format!("{per_s:.0}/s")
+    }
+}
+
+/// The budget table as aligned plain text: one line per row, then the throughput lines.
+pub fn render_text(
+    profile_name: &str,
+    profile: &Profile,
+    rows: &[Row],
+    tp: &[ThroughputRow],
+) -> String {
+    let mut table: Vec<Vec<String>> = vec![HEADER.iter().map(|s| s.to_string()).collect()];
+    table.extend(rows.iter().map(|r| row_cells(r, profile)));
+    table.extend(tp.iter().map(|r| throughput_cells(r, profile)));
+    let mut widths = vec![0; HEADER.len()];
+    for row in &table {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = format!("budget profile: {profile_name} ({})\n", profile.description);
+    for row in &table {
+        let mut line = String::new();
+        for (i, (cell, &w)) in row.iter().zip(&widths).enumerate() {
+            let _ = match i {
+                0 => write!(line, "{cell:<w$}"),
+                8 => write!(line, "  {cell}"),
+                6 | 7 => write!(line, "  {cell:<w$}"),
+                _ => write!(line, "  {cell:>w$}"),
+            };
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The same table as GitHub markdown (for `target/budgets.md` and the README).
+pub fn render_markdown(
+    profile_name: &str,
+    profile: &Profile,
+    rows: &[Row],
+    tp: &[ThroughputRow],
+) -> String {
+    let mut out = format!(
+        "Budget profile `{profile_name}` ({}).\n\n| {} |\n|{}|\n",
+        profile.description,
+        HEADER.join(" | "),
+        ["---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---"].join("|")
+    );
+    let lines = rows
+        .iter()
+        .map(|r| row_cells(r, profile))
+        .chain(tp.iter().map(|r| throughput_cells(r, profile)));
+    for cells in lines {
+        let cells: Vec<String> = cells.into_iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../tuning/budgets.toml");
+
+    fn m(p50: u64, p99: u64, p999: u64) -> Option<Measured> {
+        Some(Measured {
+            p50_ns: p50,
+            p99_ns: p99,
+            p999_ns: p999,
+            count: 100,
+        })
+    }
+
+    #[test]
+    fn shipped_budgets_carry_the_performance_md_targets() {
+        let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
+        let vm = f.profile("vm").unwrap();
+        let tuned = f.profile("tuned").unwrap();
+        // PERFORMANCE.md "Targets": VM parse <= 250/350, compute <= 150/500, sign <= 400/500,
+        // tick_to_order <= 0.8/1.2/5 us; tuned hop <= 80/150, tick_to_order <= 0.6/0.9/1.5 us.
+        assert_eq!((vm.parse.p50_ns, vm.parse.p99_ns), (250, 350));
+        assert_eq!((vm.compute.p50_ns, vm.compute.p99_ns), (150, 500));
+        assert_eq!((vm.sign.p50_ns, vm.sign.p99_ns), (400, 500));
+        assert_eq!(
+            vm.tick_to_order,
+            Budget {
+                p50_ns: 800,
+                p99_ns: 1200,
+                p999_ns: Some(5000)
+            }
+        );
+        assert_eq!((tuned.md_hop.p50_ns, tuned.md_hop.p99_ns), (80, 150));
+        assert_eq!(tuned.tick_to_order.p999_ns, Some(1500));
+        assert_eq!(vm.throughput.min_ticks_per_s, 250_000.0);
+        assert_eq!(tuned.throughput.min_ticks_per_s, 1_000_000.0);
+        // Tuned is never looser than the VM.
+        for stage in Stage::ALL {
+            assert!(
+                tuned.budget(stage).p50_ns <= vm.budget(stage).p50_ns,
+                "{stage}"
+            );
+            assert!(
+                tuned.budget(stage).p99_ns <= vm.budget(stage).p99_ns,
+                "{stage}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_profile_and_keys_are_reported() {
+        let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
+        let err = f.profile("laptop").unwrap_err();
+        assert!(err.contains("tuned") && err.contains("vm"), "{err}");
+        let bad = SHIPPED.replacen("p50_ns = 250", "p50_ns = 250\nmedian = 1", 1);
+        let err = BudgetFile::parse(&bad, "x.toml").unwrap_err();
+        assert!(err.contains("x.toml") && err.contains("median"), "{err}");
+    }
+
+    #[test]
+    fn inverted_budget_is_rejected() {
+        let bad = SHIPPED.replacen("p99_ns = 350", "p99_ns = 100", 1);
+        let err = BudgetFile::parse(&bad, "b.toml").unwrap_err();
+        assert!(err.contains("profiles.vm.parse"), "{err}");
+    }
+
+    #[test]
+    fn verdict_needs_every_budgeted_percentile_within() {
+        let b = Budget {
+            p50_ns: 100,
+            p99_ns: 200,
+            p999_ns: Some(500),
+        };
+        assert_eq!(verdict(m(100, 200, 500), b), Verdict::Pass);
+        assert_eq!(verdict(m(101, 150, 300), b), Verdict::Fail);
+        assert_eq!(verdict(m(90, 201, 300), b), Verdict::Fail);
+        assert_eq!(verdict(m(90, 150, 501), b), Verdict::Fail);
+        assert_eq!(verdict(None, b), Verdict::NotMeasured);
+        let no_tail = Budget { p999_ns: None, ..b };
+        assert_eq!(verdict(m(90, 150, 1_000_000), no_tail), Verdict::Pass);
+    }
+
+    #[test]
+    fn measured_of_histogram_reads_its_quantiles() {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
+        for v in 1..=1000 {
+            h.record(v).unwrap();
+        }
+        let got = Measured::of(&h).unwrap();
+        // Bucket upper bounds at 2 significant digits (see telemetry::report tests).
+        assert_eq!(
+            (got.p50_ns, got.p99_ns, got.p999_ns, got.count),
+            (501, 991, 999, 1000)
+        );
+        h.reset();
+        assert_eq!(Measured::of(&h), None);
+    }
+
+    #[test]
+    fn tables_show_verdicts_ratios_and_throughput() {
+        let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
+        let vm = f.profile("vm").unwrap();
+        let rows = vec![
+            Row {
+                label: "parse".into(),
+                stage: Stage::Parse,
+                measured: m(240, 300, 400),
+                versus: Some(("serde_json".into(), 0.8)),
+                note: "n=1000".into(),
+            },
+            Row {
+                label: "sign".into(),
+                stage: Stage::Sign,
+                measured: m(900, 1200, 1500),
+                versus: None,
+                note: String::new(),
+            },
+        ];
+        let tp = vec![ThroughputRow {
+            label: "throughput fused".into(),
+            ticks_per_s: Some(1_500_000.0),
+            note: String::new(),
+        }];
+        let text = render_text("vm", vm, &rows, &tp);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("budget profile: vm"));
+        assert!(lines[2].starts_with("parse") && lines[2].contains("PASS"));
+        assert!(lines[2].contains("0.80x serde_json"));
+        assert!(lines[3].starts_with("sign") && lines[3].contains("FAIL"));
+        assert!(lines[4].contains("1.50 M/s") && lines[4].contains(">= 250 K/s"));
+        assert!(lines[4].contains("PASS"));
+
+        let md = render_markdown("vm", vm, &rows, &tp);
+        let md_rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(md_rows.len(), 2 + rows.len() + tp.len());
+        assert!(md_rows[2].contains("| 240 ns | 300 ns | 400 ns | 250 ns | 350 ns | PASS |"));
+    }
+
+    #[test]
+    fn format_rate_picks_a_unit() {
+        assert_eq!(format_rate(1_234_567.0), "1.23 M/s");
+        assert_eq!(format_rate(456_400.0), "456 K/s");
+        assert_eq!(format_rate(789.0), "789/s");
+    }
+}

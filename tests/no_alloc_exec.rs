@@ -1,0 +1,162 @@
+//! After warm-up, building signed orders allocates nothing: Bybit v5 and Binance USD-M entry
+//! orders (round to step/tick, check filters, format, sign, serialize) and Binance TP/SL algo
+//! orders. Proved with a counting global allocator (per thread), as in tests/no_alloc.rs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use calculus_trader::exec::{
+    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, Instrument, NewOrder, TriggerBy,
+};
+use calculus_trader::feed::Side;
+use rust_decimal::Decimal;
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    let r = f();
+    ACTIVE.with(|a| a.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn btc() -> Instrument {
+    Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5"))
+        .unwrap()
+        .with_limits(d("1500"), Some(d("100")))
+}
+
+/// Orders of varied shape: market/limit, both sides, exits, reduce-only, growing ids/prices.
+fn order(i: u64) -> NewOrder<'static> {
+    let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+    let px = Decimal::from(60_000 + (i % 997)) + Decimal::new((i % 100) as i64, 2);
+    let mut o = if i % 3 == 0 {
+        NewOrder::limit("BTCUSDT", side, Decimal::new(16_999 + i as i64, 6), px)
+    } else {
+        NewOrder::market("BTCUSDT", side, Decimal::new(16_999 + i as i64, 6), px)
+    };
+    o.client_seq = Some(1_000_000 + i);
+    o.timestamp_ms = 1_700_000_000_000 + i;
+    o.reduce_only = i % 5 == 0;
+    if i % 4 != 0 {
+        let (tp, sl) = match side {
+            Side::Buy => (px * d("1.02"), px * d("0.99")),
+            Side::Sell => (px * d("0.98"), px * d("1.01")),
+        };
+        o.take_profit = Some(tp);
+        o.stop_loss = Some(sl);
+        o.trigger_by = if i % 8 == 1 {
+            TriggerBy::LastPrice
+        } else {
+            TriggerBy::MarkPrice
+        };
+    }
+    o
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    let (_, n) = counted(|| vec![1u8; 100]);
+    assert_eq!(
+        n, 1,
+        "the allocator must count, or the zeros below prove nothing"
+    );
+}
+
+#[test]
+fn bybit_order_build_allocates_nothing_after_warm_up() {
+    let inst = btc();
+    let mut b =
+        BybitOrderBuilder::new("api-key-123", b"secret", "api.bybit.com", 5000, "ct-").unwrap();
+    for i in 0..64 {
+        b.build(&inst, &order(i)).unwrap();
+    }
+    let (bytes, n) = counted(|| {
+        let mut total = 0usize;
+        for i in 64..2064 {
+            total += b.build(&inst, &order(i)).unwrap().len();
+        }
+        total
+    });
+    assert!(bytes > 2000 * 300, "requests were built ({bytes} bytes)");
+    assert_eq!(n, 0, "Bybit order build allocated {n} times");
+}
+
+#[test]
+fn binance_order_and_exit_build_allocates_nothing_after_warm_up() {
+    let inst = btc();
+    let mut b = BinanceOrderBuilder::new("api-key-123", b"secret", "fapi.binance.com", 5000, "ct-");
+    for i in 0..64 {
+        let o = order(i);
+        b.build_order(&inst, &o).unwrap();
+        if let Some(x) = ExitOrder::from_entry(&o, ExitKind::StopLoss) {
+            b.build_exit(&inst, &x).unwrap();
+        }
+    }
+    let (bytes, n) = counted(|| {
+        let mut total = 0usize;
+        for i in 64..2064 {
+            let o = order(i);
+            total += b.build_order(&inst, &o).unwrap().len();
+            for kind in [ExitKind::TakeProfit, ExitKind::StopLoss] {
+                if let Some(x) = ExitOrder::from_entry(&o, kind) {
+                    total += b.build_exit(&inst, &x).unwrap().len();
+                }
+            }
+        }
+        total
+    });
+    assert!(bytes > 2000 * 250, "requests were built ({bytes} bytes)");
+    assert_eq!(n, 0, "Binance order build allocated {n} times");
+}
+
+#[test]
+fn rejected_orders_allocate_nothing_either() {
+    let inst = btc();
+    let mut b = BybitOrderBuilder::new("k", b"s", "h", 5000, "ct-").unwrap();
+    b.build(&inst, &order(1)).unwrap();
+    let (r, n) = counted(|| {
+        b.build(
+            &inst,
+            &NewOrder::market("BTCUSDT", Side::Buy, d("0.0001"), d("60000")),
+        )
+        .is_err()
+    });
+    assert!(r);
+    assert_eq!(n, 0);
+}

@@ -1,0 +1,182 @@
+//! After construction, the risk calls the compute thread makes per tick and per decision
+//! allocate nothing: gate updates and checks (with correlation bar closes), sizing, exit
+//! planning and triggers, the drift monitor and the emergency plan. Proved with a counting
+//! global allocator (per thread), as in `tests/no_alloc.rs`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::Instrument;
+use calculus_trader::feed::Side;
+use calculus_trader::risk::drift_monitor::reduce_qty;
+use calculus_trader::risk::limits::emergency_actions;
+use calculus_trader::risk::{
+    size_entry, DriftAction, DriftMonitor, DriftParams, EntryRequest, ExitLevels, ExitParams,
+    OrderCheck, RiskGate, SizingParams, TradeStats,
+};
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    let r = f();
+    ACTIVE.with(|a| a.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    let (_, n) = counted(|| vec![1u8; 100]);
+    assert_eq!(
+        n, 1,
+        "the allocator must count, or the zero below proves nothing"
+    );
+}
+
+#[test]
+fn risk_calls_allocate_nothing() {
+    let cfg = Config::parse(DEFAULT_TOML).unwrap();
+    let insts = [
+        Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap(),
+        Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("2000"), d("5")).unwrap(),
+    ];
+    let sizing = SizingParams::from_config(&cfg.risk);
+    let exits = ExitParams::from_config(&cfg.risk.exits);
+    let drift = DriftParams::from_config(&cfg.risk.drift);
+    let mut limits = cfg.risk.limits.clone();
+    limits.corr_min_bars = 5;
+    let mut gate = RiskGate::from_config(&limits, d("10000"), 2);
+    let mut stats = TradeStats::default();
+    let mut monitors = [DriftMonitor::default(); 2];
+    let t0 = 1_723_161_600_000u64;
+
+    let (work, n) = counted(|| {
+        let mut orders = 0u32;
+        let mut blocked = 0u32;
+        let mut drift_actions = 0u32;
+        let mut emergency_steps = 0u32;
+        let mut triggers = 0u32;
+        for k in 0..20_000u64 {
+            let i = (k % 2) as usize;
+            let ts = t0 + k * 250;
+            let wobble = ((k * 7919) % 13) as f64 - 6.0;
+            let price = if i == 0 {
+                60_000.0 + wobble * 0.5
+            } else {
+                2_500.0 + wobble * 0.03
+            };
+            let price = insts[i].price_on_tick(price).to_f64().unwrap();
+            gate.on_price(i, price, ts);
+            let u = Decimal::from(wobble as i64);
+            let _ = gate.set_unrealized(i, u, ts);
+            let dir: i8 = if k % 8 < 4 { 1 } else { -1 };
+            let entry = insts[i].price_on_tick(price);
+            let Ok(lv) = ExitLevels::plan(&exits, dir, entry, 0.0, &insts[i]) else {
+                continue;
+            };
+            let req = EntryRequest {
+                price,
+                stop_distance: lv.stop_distance().to_f64().unwrap(),
+                balance: gate.equity().to_f64().unwrap(),
+                sigma: 1e-4,
+                venue_max_leverage: 100.0,
+                size_multiplier: gate.size_multiplier(),
+            };
+            match size_entry(&sizing, &stats, &req, &insts[i]) {
+                Ok(s) => {
+                    let check = OrderCheck {
+                        symbol: i,
+                        side: if dir > 0 { Side::Buy } else { Side::Sell },
+                        notional: s.notional,
+                        risk: lv.risk(s.qty),
+                        reduce_only: false,
+                    };
+                    match gate.check(&check) {
+                        Ok(()) => {
+                            orders += 1;
+                            gate.set_position(i, s.notional * Decimal::from(dir), lv.risk(s.qty));
+                            if !monitors[i].active() {
+                                monitors[i].start(&drift, dir, 1e-3 * f64::from(dir), ts);
+                            }
+                        }
+                        Err(_) => blocked += 1,
+                    }
+                    if lv.check(price * 1.01).is_some() {
+                        triggers += 1;
+                    }
+                    if monitors[i].on_drift(&drift, wobble * 1e-4, ts) != DriftAction::Hold {
+                        drift_actions += 1;
+                        let _ = reduce_qty(s.qty, drift.reduce_fraction, &insts[i]);
+                    }
+                }
+                Err(_) => blocked += 1,
+            }
+            if k % 1_000 == 999 {
+                gate.set_position(i, Decimal::ZERO, Decimal::ZERO);
+                let pnl = Decimal::from(wobble as i64);
+                let _ = gate.on_fill(pnl, d("0.01"), ts);
+                let _ = gate.on_trade_closed(pnl);
+                stats.record(wobble);
+                emergency_steps +=
+                    emergency_actions([(0, d("0.016")), (1, d("-1.5"))]).count() as u32;
+            }
+        }
+        (
+            orders,
+            blocked,
+            drift_actions,
+            triggers,
+            emergency_steps,
+            gate.correlation().corr(0, 1),
+        )
+    });
+    assert_eq!(n, 0, "risk calls allocated {n} times");
+    let (orders, blocked, drift_actions, triggers, emergency_steps, corr) = work;
+    // The loop really exercised every path.
+    assert!(orders > 0 && blocked > 0 && drift_actions > 0, "{work:?}");
+    assert_eq!(
+        triggers, 20_000,
+        "1 % beyond the entry hits TP (long) or SL (short)"
+    );
+    assert_eq!(emergency_steps, 20 * 3);
+    assert!(corr.is_some(), "correlation bars closed");
+}
