@@ -137,16 +137,26 @@ impl Equity {
         }
     }
 
+    #[inline]
     fn advance(&mut self, ts: u64) {
-        let Some(_) = self.start_ms else {
-            self.start_ms = Some(ts);
-            self.last_ms = ts;
-            self.next_bar_ms = (ts / self.bar_ms + 1) * self.bar_ms;
-            self.next_funding_ms = (ts / FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS;
-            self.bars.push(self.value);
+        if self.start_ms.is_some() && ts <= self.last_ms {
             return;
-        };
-        if ts <= self.last_ms {
+        }
+        self.advance_time(ts);
+    }
+
+    #[cold]
+    fn start(&mut self, ts: u64) {
+        self.start_ms = Some(ts);
+        self.last_ms = ts;
+        self.next_bar_ms = (ts / self.bar_ms + 1) * self.bar_ms;
+        self.next_funding_ms = (ts / FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS;
+        self.bars.push(self.value);
+    }
+
+    fn advance_time(&mut self, ts: u64) {
+        if self.start_ms.is_none() {
+            self.start(ts);
             return;
         }
         if self.open > 0 {
