@@ -53,6 +53,9 @@ pub struct Config {
     /// `[feed]`: market-data connections, liveness, REST fallback (optional section).
     #[serde(default)]
     pub feed: crate::feed::settings::FeedConfig,
+    /// `[backtest]` (optional section; every key has a default).
+    #[serde(default)]
+    pub backtest: crate::backtest::BacktestConfig,
 }
 
 /// `[run]`.
@@ -404,6 +407,7 @@ impl Config {
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
         self.validation.check().map_err(ConfigError)?;
+        self.backtest.validate().map_err(ConfigError)?;
         Ok(())
     }
 

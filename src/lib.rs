@@ -8,6 +8,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod analyze;
+pub mod backtest;
 pub mod config;
 pub mod exec;
 pub mod feed;

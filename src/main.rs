@@ -58,6 +58,8 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
+    Backtest(calculus_trader::backtest::BacktestArgs),
 }
 
 #[derive(Args)]
@@ -217,6 +219,7 @@ fn main() -> ExitCode {
         }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
             .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         None => run(&cli.run),
     };
     match result {
