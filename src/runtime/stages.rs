@@ -8,6 +8,7 @@ use crate::feed::binance::{BinanceEvent, BinanceParser, ParseError};
 use crate::feed::ws::{WsClient, WsError, WsStatus};
 use crate::feed::{SymbolTable, Tick};
 use crate::model::layers::Layer;
+use crate::risk::BlockReason;
 use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 
@@ -166,6 +167,14 @@ impl ComputeStage {
             c.set(counter, s.blocked_layers[layer.index()]);
         }
         c.set(Counter::ModelResets, s.resets);
+        for r in BlockReason::ALL {
+            c.set(r.counter(), s.risk_blocked[r.index()]);
+        }
+        c.set(Counter::DriftReduces, s.drift_reduces);
+        c.set(Counter::DriftExits, s.drift_exits);
+        c.set(Counter::ExitTakeProfit, s.exit_take_profit);
+        c.set(Counter::ExitStopLoss, s.exit_stop_loss);
+        c.set(Counter::EmergencyStops, s.emergency_stops);
     }
 
     /// The engine (positions, stats), e.g. for the final report.
