@@ -828,6 +828,16 @@ fn plan_entry(
     st: &TickState,
     (i, target, side, close): (usize, i8, Side, Decimal),
 ) -> Result<(ExitLevels, Decimal), EntryBlock> {
+    // The gate's state blocks (emergency, pause, daily loss, reconciliation, positions,
+    // correlation) first: while one holds, skip the decimal work of planning and sizing.
+    gate.check(&OrderCheck {
+        symbol: i,
+        side,
+        notional: Decimal::ZERO,
+        risk: Decimal::ZERO,
+        reduce_only: false,
+    })
+    .map_err(EntryBlock::Risk)?;
     let entry = inst.price_on_tick(st.price);
     let sigma = st.layers.sigma;
     let lv = ExitLevels::plan(&rp.exits, target, entry, vol, inst).map_err(EntryBlock::Risk)?;
