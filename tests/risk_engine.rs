@@ -9,9 +9,11 @@ use calculus_trader::feed::{Side, SymbolId, Tick};
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::config::{ExitMode, SizingMethod};
 use calculus_trader::risk::{BlockReason, GateState};
+use calculus_trader::runtime::stages::ComputeStage;
 use calculus_trader::strategy::{
     Engine, OrderIntent, SignalParams, StrategyParams, VelocitySource,
 };
+use calculus_trader::telemetry::{Clock, Counter, CounterSet};
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -285,6 +287,16 @@ fn emergency_stop_closes_everything_and_blocks_entries_until_resume() {
         assert!(it.is_none(), "{it:?}");
     }
     assert!(e.stats().risk_blocked[BlockReason::EmergencyStop.index()] > 0);
+    // The counters reach the status output.
+    let stage = ComputeStage::new(e, Clock::new());
+    let mut c = CounterSet::default();
+    stage.fill_counters(&mut c);
+    assert_eq!(c.get(Counter::EmergencyStops), 1);
+    assert_eq!(
+        c.get(Counter::BlockedEmergencyStop),
+        stage.engine().stats().risk_blocked[BlockReason::EmergencyStop.index()]
+    );
+    let mut e = stage.into_engine();
     e.resume();
     let it = e
         .on_tick(&tick_of(1, 10, (100f64.ln() + 1e-2).exp()))
