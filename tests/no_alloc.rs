@@ -12,12 +12,12 @@ use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executo
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::model::DerivParams;
-use calculus_trader::risk::Sizing;
 use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
+use rust_decimal::Decimal;
 
 struct Counting;
 
@@ -96,11 +96,6 @@ fn hot_path_allocates_nothing_after_warm_up() {
         warmup_steps: 5,
         cooldown_ms: 0,
         actions: CaseActions::default(),
-        sizing: Sizing {
-            order_notional: 1000.0,
-            balance: 10_000.0,
-            max_leverage: 5.0,
-        },
         signal: SignalParams {
             source: VelocitySource::FiniteDifference,
             snr_min: 0.0,
@@ -109,6 +104,15 @@ fn hot_path_allocates_nothing_after_warm_up() {
         },
         ..StrategyParams::default().without_layers()
     };
+    // The risk layer stays on (exit levels, sizing, gate, drift monitor), with limits loose
+    // enough that the eager strategy's fee losses do not pause it before the measured part.
+    let mut params = params;
+    let l = &mut params.risk.limits;
+    l.max_consecutive_losses = 0;
+    l.daily_loss = Decimal::ONE;
+    l.drawdown_reduce = Decimal::ONE;
+    l.drawdown_pause = Decimal::ONE;
+    l.emergency_drawdown = Decimal::ZERO;
     let mut engine = Engine::new(params, &instruments);
     let mut exec = Executor::new(
         instruments.clone(),
@@ -199,6 +203,12 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
     params.layers.indicators.confirm = true;
     params.layers.indicators.threshold = 0.3;
     params.cooldown_ms = 0;
+    // Risk on and busy: tight exit levels, a drift check every 2 s, one position at a time (so
+    // the gate refuses the other symbol's entries).
+    params.risk.exits.tp_fraction = 0.002;
+    params.risk.exits.sl_fraction = 0.001;
+    params.risk.drift.check_ms = 2_000;
+    params.risk.limits.max_positions = 1;
     assert!(
         params.layers.ou.enabled
             && params.layers.drift.enabled
@@ -219,7 +229,7 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
         });
     }
     let mut engine = Engine::new(params, &instruments);
-    let mut run = |ticks: &[calculus_trader::feed::Tick]| {
+    let run = |engine: &mut Engine, ticks: &[calculus_trader::feed::Tick]| {
         let mut intents = 0u64;
         for t in ticks {
             if let Some(it) = engine.on_tick(t) {
@@ -238,11 +248,26 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
         intents
     };
     let warm = 5_000;
-    run(&ticks[..warm]);
-    let (intents, allocations) = counted(|| run(&ticks[warm..]));
+    run(&mut engine, &ticks[..warm]);
+    let before = *engine.stats();
+    let (intents, allocations) = counted(|| run(&mut engine, &ticks[warm..]));
+    let s = *engine.stats();
+    eprintln!("measured part: {intents} intents, stats {s:?}");
     assert!(
         intents > 0,
         "the decision path must run in the measured part"
+    );
+    assert!(
+        s.drift_reduces + s.drift_exits + s.exit_stop_loss + s.exit_take_profit
+            > before.drift_reduces
+                + before.drift_exits
+                + before.exit_stop_loss
+                + before.exit_take_profit,
+        "a risk exit must run in the measured part"
+    );
+    assert!(
+        s.risk_blocked.iter().sum::<u64>() > before.risk_blocked.iter().sum::<u64>(),
+        "the risk gate must refuse an entry in the measured part"
     );
     assert_eq!(allocations, 0, "compute allocated {allocations} times");
 }

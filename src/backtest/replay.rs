@@ -145,7 +145,11 @@ impl Replay {
             equity: equity(),
             baseline: BuyHold::new(
                 setup.instruments.clone(),
-                setup.params.sizing,
+                crate::risk::Sizing {
+                    order_notional: setup.params.risk.sizing.order_notional,
+                    balance: setup.params.risk.balance,
+                    max_leverage: setup.params.risk.sizing.max_leverage,
+                },
                 &setup.model,
                 equity(),
             ),

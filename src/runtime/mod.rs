@@ -152,6 +152,13 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let venue = cfg.venue();
     let clock = Clock::new();
     let wall = WallClock::new(&clock);
+    for (name, inst) in symbols.names().iter().zip(&instruments) {
+        if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
+            crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
+                .map_err(|e| format!("{}: {}", e.key, e.why))?;
+        }
+    }
+
     let mut exchange = None;
     let (ws_url, rest_url, tls) = if cfg.venue.ws_url == "embedded" {
         let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();

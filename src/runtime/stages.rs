@@ -18,6 +18,7 @@ use crate::feed::{
 };
 use crate::model::layers::Layer;
 use crate::ring::{channel, Consumer};
+use crate::risk::BlockReason;
 use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 
@@ -533,6 +534,14 @@ impl ComputeStage {
             c.set(counter, s.blocked_layers[layer.index()]);
         }
         c.set(Counter::ModelResets, s.resets);
+        for r in BlockReason::ALL {
+            c.set(r.counter(), s.risk_blocked[r.index()]);
+        }
+        c.set(Counter::DriftReduces, s.drift_reduces);
+        c.set(Counter::DriftExits, s.drift_exits);
+        c.set(Counter::ExitTakeProfit, s.exit_take_profit);
+        c.set(Counter::ExitStopLoss, s.exit_stop_loss);
+        c.set(Counter::EmergencyStops, s.emergency_stops);
     }
 
     /// The engine (positions, stats), e.g. for the final report.

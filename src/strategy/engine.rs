@@ -1,11 +1,17 @@
 //! The compute stage's decision engine: per-symbol derivatives → matrix case → target position
-//! → order intent. Owns the positions.
+//! → risk (exit levels, sizing, risk gate) → order intent. Owns the positions.
 //!
 //! Decisions use the *working* position (fills plus orders in flight), tracked exactly, so they
 //! are a pure function of the tick stream: the same ticks give the same orders whether fills
 //! come back at once (fused) or later from another thread (pipeline) or venue.
+//!
+//! The risk layer keeps that property: its equity, open risk, exit levels, drift monitor and
+//! trade statistics follow a per-symbol *decision book* into which every emitted order is booked
+//! when it is decided, at its reference price on the tick with the configured taker fee
+//! (`E = balance + Σ(realized − fees) + Σ unrealized`, all exact `Decimal`). Fills update the
+//! reported [`Position`]; a rejection undoes the booking of the symbol's latest order.
 
-use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use super::intent::OrderIntent;
@@ -21,7 +27,52 @@ use crate::model::indicators::IndicatorValues;
 use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
 use crate::model::snr::{confidence, snr};
 use crate::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use crate::risk::{Position, Sizing};
+use crate::risk::config::LimitsConfig;
+use crate::risk::drift_monitor::reduce_qty;
+use crate::risk::limits::LimitParams;
+use crate::risk::{
+    size_entry, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
+    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, Position, RiskGate, SizingParams,
+    TradeStats, Trip,
+};
+
+/// Risk parameters (from `[risk]` and its sub-sections); `Copy`, no heap.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RiskParams {
+    /// Starting equity of the risk gate, quote currency (`risk.balance`).
+    pub balance: f64,
+    /// Fee rate booked on every decided order in the decision book (`paper.taker_fee`).
+    pub fee_rate: Decimal,
+    /// Entry sizing (`[risk.sizing]`, `risk.order_notional`, `risk.max_leverage`).
+    pub sizing: SizingParams,
+    /// Take-profit / stop-loss planning (`[risk.exits]`).
+    pub exits: ExitParams,
+    /// Drift position monitor (`[risk.drift]`).
+    pub drift: DriftParams,
+    /// Portfolio limits of the risk gate (`[risk.limits]`).
+    pub limits: LimitParams,
+    /// Correlation tracker of the gate: `(corr_bar_s, corr_halflife_bars, corr_min_bars)`.
+    pub corr: (f64, f64, u32),
+}
+
+impl RiskParams {
+    /// From a validated config.
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            balance: cfg.risk.balance,
+            fee_rate: cfg.taker_fee().unwrap_or_default(),
+            sizing: SizingParams::from_config(&cfg.risk),
+            exits: ExitParams::from_config(&cfg.risk.exits),
+            drift: DriftParams::from_config(&cfg.risk.drift),
+            limits: LimitParams::from_config(&cfg.risk.limits),
+            corr: (
+                cfg.risk.limits.corr_bar_s,
+                cfg.risk.limits.corr_halflife_bars,
+                cfg.risk.limits.corr_min_bars,
+            ),
+        }
+    }
+}
 
 /// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
 /// `[indicators]` and `[risk]` in the config).
@@ -35,12 +86,12 @@ pub struct StrategyParams {
     pub a_band: f64,
     /// Time steps a symbol must see after a (re)start before it may trade.
     pub warmup_steps: u32,
-    /// Minimum exchange time between two orders of one symbol, ms.
+    /// Minimum exchange time between two orders of one symbol, ms (risk exits are exempt).
     pub cooldown_ms: u64,
     /// Action of each case.
     pub actions: CaseActions,
-    /// Entry sizing.
-    pub sizing: Sizing,
+    /// Sizing, exits, drift monitor and limits.
+    pub risk: RiskParams,
     /// Kalman filter.
     pub kalman: KalmanParams,
     /// Derivative source, dead-band multipliers, SNR/confidence thresholds, horizon.
@@ -72,11 +123,7 @@ impl StrategyParams {
             warmup_steps: cfg.strategy.warmup_steps,
             cooldown_ms: cfg.strategy.cooldown_ms,
             actions: cfg.case_actions(),
-            sizing: Sizing {
-                order_notional: cfg.risk.order_notional,
-                balance: cfg.risk.balance,
-                max_leverage: cfg.risk.max_leverage,
-            },
+            risk: RiskParams::from_config(cfg),
             kalman: cfg.kalman,
             signal: cfg.signal,
             layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
@@ -105,7 +152,7 @@ pub struct EngineStats {
     pub ticks: u64,
     /// Decisions wanting a different position than the working one.
     pub signals: u64,
-    /// Intents emitted.
+    /// Intents emitted (matrix decisions and risk exits).
     pub intents: u64,
     /// Signals suppressed by the per-symbol cooldown.
     pub blocked_cooldown: u64,
@@ -128,6 +175,18 @@ pub struct EngineStats {
     pub resets: u64,
     /// Ticks ignored because the price has no finite logarithm.
     pub bad_ticks: u64,
+    /// Entries refused by the risk layer, per [`BlockReason::index`].
+    pub risk_blocked: [u64; BlockReason::COUNT],
+    /// Reduce-only closes because a trade reached its take-profit.
+    pub exit_take_profit: u64,
+    /// Reduce-only closes because a trade reached its stop-loss.
+    pub exit_stop_loss: u64,
+    /// Drift monitor reductions (reduce-only).
+    pub drift_reduces: u64,
+    /// Drift monitor exits (drift flipped against the position).
+    pub drift_exits: u64,
+    /// Emergency stops triggered (manual or by drawdown).
+    pub emergency_stops: u64,
 }
 
 /// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
@@ -143,13 +202,40 @@ struct Hot {
     started: bool,
 }
 
+/// A symbol's risk state, a function of the decided orders only (see the module doc).
+#[derive(Clone, Copy, Debug, Default)]
+struct SlotRisk {
+    /// Decided orders booked at their reference price with the configured fee.
+    book: Position,
+    /// Exit levels of the open trade.
+    exits: Option<ExitLevels>,
+    /// Drift monitor of the open trade.
+    drift: DriftMonitor,
+    /// `realized − fees` of the book when the open trade started (its opening fee included in
+    /// the trade).
+    open_net: Decimal,
+}
+
+/// The booking of a symbol's latest order, kept to undo it on rejection.
+#[derive(Clone, Copy, Debug, Default)]
+struct Undo {
+    client_seq: u64,
+    before: SlotRisk,
+    pnl: Decimal,
+    fee: Decimal,
+}
+
 /// One symbol's state: the hot part first, then what only signals and fills touch (instrument,
-/// position), then the layer windows (≤ 4 KiB in all).
+/// position, risk), then the layer windows (≤ 4 KiB in all).
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     hot: Hot,
     instrument: Instrument,
+    /// The venue's maximum leverage as f64 (NaN when unknown).
+    venue_max_leverage: f64,
     position: Position,
+    risk: SlotRisk,
+    undo: Undo,
     layers: LayerState,
 }
 
@@ -160,6 +246,8 @@ pub struct Engine {
     next_seq: u64,
     stats: EngineStats,
     last: TickState,
+    gate: RiskGate,
+    trade_stats: TradeStats,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -192,9 +280,81 @@ fn leader_moves(p: &LayerParams, slots: &[Slot], i: usize) -> [f64; MAX_LEADERS]
     m
 }
 
+/// Counts a gate trip the engine acts on (the emergency stop; the others only change what
+/// [`RiskGate::check`] answers).
+#[inline]
+fn note_trip(trip: Option<Trip>, stats: &mut EngineStats) {
+    if trip == Some(Trip::Emergency) {
+        stats.emergency_stops += 1;
+    }
+}
+
+/// Why a risk exit fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RiskExit {
+    Emergency,
+    Exit(ExitTrigger),
+    DriftReduce,
+    DriftExit,
+}
+
+/// Books a decided order into the symbol's decision book and the gate: realized PnL and fee
+/// (`fee = qty·price·fee_rate`), open notional and stop-risk, the trade's end (statistics,
+/// losing streak) and start (exit levels, drift baseline `d0`).
+#[allow(clippy::too_many_arguments)]
+fn book_order(
+    rp: &RiskParams,
+    slot: &mut Slot,
+    gate: &mut RiskGate,
+    trade_stats: &mut TradeStats,
+    stats: &mut EngineStats,
+    i: usize,
+    (side, qty, price): (Side, Decimal, Decimal),
+    levels: Option<ExitLevels>,
+    d0: f64,
+    ts: u64,
+    client_seq: u64,
+) {
+    let before = slot.risk;
+    let r = &mut slot.risk;
+    let fee = qty * price * rp.fee_rate;
+    let realized0 = r.book.realized;
+    let net0 = r.book.realized - r.book.fees;
+    let dir0 = r.book.direction();
+    r.book.apply_fill(side, price, qty, fee);
+    let pnl = r.book.realized - realized0;
+    note_trip(gate.on_fill(pnl, fee, ts), stats);
+    let dir1 = r.book.direction();
+    let net1 = r.book.realized - r.book.fees;
+    if dir0 != 0 && dir1 != dir0 {
+        let trade = net1 - r.open_net;
+        trade_stats.record(trade.to_f64().unwrap_or(0.0));
+        note_trip(gate.on_trade_closed(trade), stats);
+        r.drift.stop();
+        r.exits = None;
+    }
+    if dir1 != 0 && dir1 != dir0 {
+        r.exits = levels;
+        r.drift.start(&rp.drift, dir1, d0, ts);
+        r.open_net = if dir0 == 0 { net0 } else { net1 };
+    }
+    let risk = r.exits.map_or(Decimal::ZERO, |lv| lv.risk(r.book.qty));
+    gate.set_position(i, r.book.qty * r.book.entry, risk);
+    if dir1 != 0 {
+        note_trip(gate.set_unrealized(i, r.book.unrealized(price), ts), stats);
+    }
+    slot.undo = Undo {
+        client_seq,
+        before,
+        pnl,
+        fee,
+    };
+}
+
 impl Engine {
     /// An engine for the symbols whose instruments are `instruments` (in `SymbolId` order).
     pub fn new(params: StrategyParams, instruments: &[Instrument]) -> Self {
+        let rp = &params.risk;
         Self {
             params,
             slots: instruments
@@ -210,24 +370,46 @@ impl Engine {
                         started: false,
                     },
                     instrument,
+                    venue_max_leverage: instrument
+                        .max_leverage
+                        .and_then(|l| l.to_f64())
+                        .unwrap_or(f64::NAN),
                     position: Position::default(),
+                    risk: SlotRisk::default(),
+                    undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
                 })
                 .collect(),
             next_seq: 1,
             stats: EngineStats::default(),
             last: TickState::default(),
+            gate: RiskGate::new(
+                rp.limits,
+                &LimitsConfig {
+                    corr_bar_s: rp.corr.0,
+                    corr_halflife_bars: rp.corr.1,
+                    corr_min_bars: rp.corr.2,
+                    ..LimitsConfig::default()
+                },
+                Decimal::from_f64(rp.balance).unwrap_or_default(),
+                instruments.len(),
+            ),
+            trade_stats: TradeStats::default(),
         }
     }
 
     /// Processes one tick; returns an intent when the target position differs from the working
-    /// one and every gate passes. `decided_ns` is left 0 for the caller to stamp.
+    /// one and every gate passes, or when a risk exit fires. `decided_ns` is left 0 for the
+    /// caller to stamp.
     ///
     /// Order of work: gap check (a gap longer than `reset_gap_s` resets the symbol), then the
     /// estimators (finite differences, Kalman, layer windows, indicators) on every tick, then
-    /// — once warm — the matrix case, the action, and for entries the SNR, confidence and layer
-    /// gates. An entry that is blocked while the opposite position is held becomes an exit.
-    /// Exits are never gated. [`Engine::last_state`] holds what this tick computed.
+    /// the risk gate's price feed and mark-to-market, then the risk exits — emergency close,
+    /// stop-loss / take-profit, drift monitor (once warm) — which are reduce-only, never gated
+    /// and exempt from the cooldown; then — once warm — the matrix case, the action, and for
+    /// entries the SNR, confidence and layer gates, the cooldown, the exit levels, the size and
+    /// the risk gate. An entry that is blocked while the opposite position is held becomes an
+    /// exit. Exits are never gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
     pub fn on_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
         let Self {
@@ -236,6 +418,8 @@ impl Engine {
             next_seq,
             stats,
             last,
+            gate,
+            trade_stats,
         } = self;
         stats.ticks += 1;
         let i = t.symbol.index();
@@ -289,8 +473,73 @@ impl Engine {
             case: classify(v, a, v_band, a_band),
             ..TickState::default()
         };
+        let ready = e.ready && k.steps >= 2;
 
-        if !e.ready || k.steps < 2 {
+        // Risk, on every tick of the symbol (warm or not).
+        let rp = &p.risk;
+        gate.on_price(i, t.price, ts);
+        let mark = slot.instrument.price_on_tick(t.price);
+        if !slot.risk.book.qty.is_zero() {
+            let u = slot.risk.book.unrealized(mark);
+            note_trip(gate.set_unrealized(i, u, ts), stats);
+        }
+        let working = slot.hot.working;
+        if !working.is_zero() {
+            let exit = if gate.state() == GateState::Emergency {
+                Some((RiskExit::Emergency, working.abs()))
+            } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
+                Some((RiskExit::Exit(trigger), working.abs()))
+            } else if ready {
+                match slot.risk.drift.on_drift(&rp.drift, st.drift, ts) {
+                    DriftAction::Hold => None,
+                    DriftAction::Reduce => Some((
+                        RiskExit::DriftReduce,
+                        reduce_qty(working, rp.drift.reduce_fraction, &slot.instrument),
+                    )),
+                    DriftAction::Exit => Some((RiskExit::DriftExit, working.abs())),
+                }
+            } else {
+                None
+            };
+            if let Some((why, qty)) = exit {
+                if let Some(reason) = slot.instrument.violation(qty, t.price, true) {
+                    stats.filtered[reason.index()] += 1;
+                } else {
+                    match why {
+                        RiskExit::Emergency => {}
+                        RiskExit::Exit(ExitTrigger::TakeProfit) => stats.exit_take_profit += 1,
+                        RiskExit::Exit(ExitTrigger::StopLoss) => stats.exit_stop_loss += 1,
+                        RiskExit::DriftReduce => stats.drift_reduces += 1,
+                        RiskExit::DriftExit => stats.drift_exits += 1,
+                    }
+                    let side = if working.is_sign_positive() {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    };
+                    st.warm = ready && slot.hot.steps_seen >= p.warmup_steps;
+                    st.target = direction(working - signed(side, qty));
+                    st.layers = slot.layers.idle_report(&p.layers);
+                    return Some(emit(
+                        p,
+                        slot,
+                        gate,
+                        trade_stats,
+                        stats,
+                        next_seq,
+                        last,
+                        st,
+                        t,
+                        side,
+                        qty,
+                        true,
+                        None,
+                    ));
+                }
+            }
+        }
+
+        if !ready {
             slot.hot.steps_seen = 0;
             st.layers = slot.layers.idle_report(&p.layers);
             *last = st;
@@ -376,13 +625,55 @@ impl Engine {
             *last = st;
             return None;
         }
+        let ind = slot.layers.indicators.values();
+        let vol = if ind.ready && ind.atr > 0.0 {
+            ind.atr
+        } else {
+            st.layers.sigma * sp.horizon_s.sqrt() * t.price
+        };
         let inst = &slot.instrument;
         let close = slot.hot.working.abs();
-        let open = if target == 0 {
-            Decimal::ZERO
-        } else {
-            inst.floor_qty(p.sizing.entry_qty(t.price))
-        };
+        let side = if target > held { Side::Buy } else { Side::Sell };
+        let mut open = Decimal::ZERO;
+        let mut levels = None;
+        if target != 0 {
+            match plan_entry(
+                rp,
+                gate,
+                trade_stats,
+                inst,
+                slot.venue_max_leverage,
+                vol,
+                &st,
+                (i, target, side, close),
+            ) {
+                Ok((lv, q)) => {
+                    open = q;
+                    levels = Some(lv);
+                }
+                Err(block) => {
+                    st.gate = match block {
+                        EntryBlock::Risk(r) => {
+                            stats.risk_blocked[r.index()] += 1;
+                            Gate::Risk
+                        }
+                        EntryBlock::Filter(r) => {
+                            stats.filtered[r.index()] += 1;
+                            Gate::Filter
+                        }
+                    };
+                    if held == -target {
+                        // A refused flip still closes the position it turns against.
+                        target = 0;
+                        st.target = 0;
+                    } else {
+                        st.target = held;
+                        *last = st;
+                        return None;
+                    }
+                }
+            }
+        }
         let reduce_only = target == 0;
         let qty = close + open;
         if let Some(reason) = inst.violation(qty, t.price, reduce_only) {
@@ -391,26 +682,21 @@ impl Engine {
             *last = st;
             return None;
         }
-        slot.hot.last_order_ms = ts;
-        let side = if target > held { Side::Buy } else { Side::Sell };
-        slot.hot.working += signed(side, qty);
-        let client_seq = *next_seq;
-        *next_seq += 1;
-        stats.intents += 1;
-        st.signal = if side == Side::Buy { 1 } else { -1 };
-        st.gate = Gate::None;
-        *last = st;
-        Some(OrderIntent {
-            symbol: t.symbol,
+        Some(emit(
+            p,
+            slot,
+            gate,
+            trade_stats,
+            stats,
+            next_seq,
+            last,
+            st,
+            t,
             side,
             qty,
-            ref_price: t.price,
             reduce_only,
-            case,
-            client_seq,
-            tick_recv_ns: t.recv_ns,
-            decided_ns: 0,
-        })
+            levels,
+        ))
     }
 
     /// What the last call to [`Engine::on_tick`] computed (model outputs, layer verdicts,
@@ -430,7 +716,9 @@ impl Engine {
         self.slots.get(i).map(|s| s.layers.indicators.values())
     }
 
-    /// Applies a fill to the position, or undoes a rejected order's share of the working position.
+    /// Applies a fill to the position, or undoes a rejected order's share of the working
+    /// position (and, when it is the symbol's latest order, its booking in the decision book
+    /// and the gate; trade statistics already recorded stay).
     pub fn on_report(&mut self, r: &ExecReport) {
         let Some(slot) = self.slots.get_mut(r.symbol.index()) else {
             return;
@@ -443,8 +731,51 @@ impl Engine {
             ReportStatus::Rejected(_) => {
                 slot.hot.working -= signed(r.side, r.qty);
                 self.stats.rejects += 1;
+                if slot.undo.client_seq == r.client_seq && r.client_seq != 0 {
+                    let u = slot.undo;
+                    slot.undo.client_seq = 0;
+                    slot.risk = u.before;
+                    let i = r.symbol.index();
+                    let g = &mut self.gate;
+                    note_trip(g.on_fill(-u.pnl, -u.fee, 0), &mut self.stats);
+                    let b = &slot.risk.book;
+                    let risk = slot.risk.exits.map_or(Decimal::ZERO, |lv| lv.risk(b.qty));
+                    g.set_position(i, b.qty * b.entry, risk);
+                }
             }
         }
+    }
+
+    /// Operator emergency stop: entries are refused and, from the next tick of each symbol, its
+    /// working position is closed with a reduce-only order. Idempotent.
+    pub fn emergency_stop(&mut self) {
+        note_trip(self.gate.emergency_stop(), &mut self.stats);
+    }
+
+    /// Operator resume: clears the emergency stop and a drawdown or losing-streak pause (the
+    /// daily-loss block waits for the next UTC day).
+    pub fn resume(&mut self) {
+        self.gate.resume();
+    }
+
+    /// The risk gate (equity, drawdown, open risk, state).
+    pub fn risk_gate(&self) -> &RiskGate {
+        &self.gate
+    }
+
+    /// Closed-trade statistics of the decision book (win rate, payoff).
+    pub fn trade_stats(&self) -> &TradeStats {
+        &self.trade_stats
+    }
+
+    /// Exit levels of symbol index `i`'s open trade, if any.
+    pub fn exit_levels(&self, i: usize) -> Option<ExitLevels> {
+        self.slots.get(i).and_then(|s| s.risk.exits)
+    }
+
+    /// Marks symbol index `i` as left unreconciled at start-up (entries refused) or cleared.
+    pub fn set_unreconciled(&mut self, i: usize, blocked: bool) {
+        self.gate.set_unreconciled(i, blocked);
     }
 
     /// Counters so far.
@@ -481,6 +812,127 @@ impl Engine {
     }
 }
 
+/// Exit levels, size and risk-gate check of an entry in direction `target` (`close` = the
+/// working quantity a flip closes first; the size is capped at `max_symbol_exposure × E / entry`
+/// on the step), with `vol` in price units for volatility-mode levels
+/// (the caller passes the ATR of the last closed bar when ready, else `σ·√h·price`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn plan_entry(
+    rp: &RiskParams,
+    gate: &RiskGate,
+    trade_stats: &TradeStats,
+    inst: &Instrument,
+    venue_max_leverage: f64,
+    vol: f64,
+    st: &TickState,
+    (i, target, side, close): (usize, i8, Side, Decimal),
+) -> Result<(ExitLevels, Decimal), EntryBlock> {
+    // The gate's state blocks (emergency, pause, daily loss, reconciliation, positions,
+    // correlation) first: while one holds, skip the decimal work of planning and sizing.
+    gate.check(&OrderCheck {
+        symbol: i,
+        side,
+        notional: Decimal::ZERO,
+        risk: Decimal::ZERO,
+        reduce_only: false,
+    })
+    .map_err(EntryBlock::Risk)?;
+    let entry = inst.price_on_tick(st.price);
+    let sigma = st.layers.sigma;
+    let lv = ExitLevels::plan(&rp.exits, target, entry, vol, inst).map_err(EntryBlock::Risk)?;
+    let sized = size_entry(
+        &rp.sizing,
+        trade_stats,
+        &EntryRequest {
+            price: st.price,
+            stop_distance: lv.stop_distance().to_f64().unwrap_or(f64::NAN),
+            balance: gate.equity().to_f64().unwrap_or(f64::NAN),
+            sigma,
+            venue_max_leverage,
+            size_multiplier: gate.size_multiplier(),
+        },
+        inst,
+    )?;
+    // Size down to the per-symbol exposure cap rather than refuse: a tight stop can ask for more
+    // than `max_symbol_exposure × E` even under the leverage cap.
+    let mut qty = sized.qty;
+    if !entry.is_zero() {
+        let cap = rp.limits.max_symbol_exposure * gate.equity() / entry;
+        let cap = inst.floor_qty_dec(cap.max(Decimal::ZERO));
+        if qty > cap {
+            qty = cap;
+            if let Some(r) = inst.violation(qty, st.price, false) {
+                return Err(EntryBlock::Filter(r));
+            }
+        }
+    }
+    gate.check(&OrderCheck {
+        symbol: i,
+        side,
+        notional: (close + qty) * entry,
+        risk: lv.risk(qty),
+        reduce_only: false,
+    })
+    .map_err(EntryBlock::Risk)?;
+    Ok((lv, qty))
+}
+
+/// Emits an order: working position, cooldown clock, sequence number, decision book; records
+/// the tick state.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn emit(
+    p: &StrategyParams,
+    slot: &mut Slot,
+    gate: &mut RiskGate,
+    trade_stats: &mut TradeStats,
+    stats: &mut EngineStats,
+    next_seq: &mut u64,
+    last: &mut TickState,
+    mut st: TickState,
+    t: &Tick,
+    side: Side,
+    qty: Decimal,
+    reduce_only: bool,
+    levels: Option<ExitLevels>,
+) -> OrderIntent {
+    let ts = t.exch_ts_ms;
+    slot.hot.last_order_ms = ts;
+    slot.hot.working += signed(side, qty);
+    let client_seq = *next_seq;
+    *next_seq += 1;
+    stats.intents += 1;
+    let price = slot.instrument.price_on_tick(t.price);
+    book_order(
+        &p.risk,
+        slot,
+        gate,
+        trade_stats,
+        stats,
+        t.symbol.index(),
+        (side, qty, price),
+        levels,
+        st.drift,
+        ts,
+        client_seq,
+    );
+    st.signal = if side == Side::Buy { 1 } else { -1 };
+    st.gate = Gate::None;
+    *last = st;
+    OrderIntent {
+        symbol: t.symbol,
+        side,
+        qty,
+        ref_price: t.price,
+        reduce_only,
+        case: st.case,
+        client_seq,
+        tick_recv_ns: t.recv_ns,
+        decided_ns: 0,
+    }
+}
+
 #[inline]
 fn signed(side: Side, qty: Decimal) -> Decimal {
     match side {
@@ -508,11 +960,7 @@ mod tests {
             warmup_steps: 3,
             cooldown_ms: 0,
             actions: CaseActions::default(),
-            sizing: Sizing {
-                order_notional: 1_000.0,
-                balance: 10_000.0,
-                max_leverage: 5.0,
-            },
+            risk: fixed_notional_risk(1_000.0),
             kalman: KalmanParams::default(),
             // These tests pin the finite-difference path with no entry gates; the Kalman path
             // and the gates have their own tests (tests/model_analytic.rs).
@@ -524,6 +972,23 @@ mod tests {
             },
             layers: StrategyParams::default().without_layers().layers,
         }
+    }
+
+    /// Fixed-notional sizing (`min(N, 10 000·5)/p`), exit levels too far away to trigger in
+    /// these paths and no drift monitor: the matrix alone decides.
+    fn fixed_notional_risk(notional: f64) -> RiskParams {
+        let mut r = StrategyParams::default().risk;
+        r.balance = 10_000.0;
+        r.fee_rate = Decimal::ZERO;
+        r.sizing.method = crate::risk::config::SizingMethod::FixedNotional;
+        r.sizing.order_notional = notional;
+        r.sizing.max_leverage = 5.0;
+        r.exits.mode = crate::risk::config::ExitMode::Percent;
+        r.exits.tp_fraction = 0.3;
+        r.exits.sl_fraction = 0.1;
+        r.exits.min_reward_risk = Decimal::ONE;
+        r.drift.enabled = false;
+        r
     }
 
     fn engine() -> Engine {
@@ -631,7 +1096,7 @@ mod tests {
     #[test]
     fn entry_below_min_notional_is_filtered_not_sent() {
         let mut p = params();
-        p.sizing.order_notional = 4.0; // below the 5 USDT minimum
+        p.risk.sizing.order_notional = 4.0; // below the 5 USDT minimum
         let inst = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
         let mut e = Engine::new(p, &[inst]);
         assert!(first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).is_none());

@@ -7,7 +7,7 @@ pub mod matrix;
 pub mod signal;
 pub mod snapshot;
 
-pub use engine::{Engine, EngineStats, StrategyParams};
+pub use engine::{Engine, EngineStats, RiskParams, StrategyParams};
 pub use intent::OrderIntent;
 pub use matrix::{classify, Action, Case, CaseActions};
 pub use signal::{SignalParams, VelocitySource};

@@ -26,6 +26,9 @@ pub enum Gate {
     Cooldown,
     /// The floored quantity breaks a venue filter.
     Filter,
+    /// Refused by the risk layer (exit levels, sizing or the risk gate; reason counted in
+    /// `EngineStats::risk_blocked`).
+    Risk,
 }
 
 impl Gate {
@@ -40,6 +43,7 @@ impl Gate {
             Gate::Layers => "layers",
             Gate::Cooldown => "cooldown",
             Gate::Filter => "filter",
+            Gate::Risk => "risk",
         }
     }
 }
