@@ -35,6 +35,9 @@ pub struct Config {
     pub risk: RiskConfig,
     /// `[paper]`: simulated fills.
     pub paper: PaperConfig,
+    /// `[exec]`: order route (embedded exchange, paper, live), journal, reconciliation.
+    #[serde(default)]
+    pub exec: crate::exec::ExecConfig,
 }
 
 /// `[run]`.
@@ -357,6 +360,16 @@ impl Config {
         }
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
+        }
+        self.exec.validate().map_err(ConfigError)?;
+        if self.exec.mode == crate::exec::ExecMode::Embedded
+            && self.exec.rest_url == "embedded"
+            && self.venue.ws_url != "embedded"
+        {
+            return Err(bad(
+                "exec.rest_url",
+                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
+            ));
         }
         Ok(())
     }

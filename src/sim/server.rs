@@ -24,6 +24,8 @@ pub struct ReplayStats {
     pub frames_total: AtomicU64,
     /// Client connections accepted.
     pub connections: AtomicU64,
+    /// Last replayed trade per symbol, updated just before each frame is sent (order matching).
+    pub market: super::market::MarketState,
 }
 
 /// A running embedded exchange. Dropping it stops the server thread.
@@ -207,6 +209,7 @@ fn session(
                 std::thread::sleep(due - elapsed);
             }
         }
+        stats.market.on_frame(&f.text);
         match ws.write(Message::text(f.text.as_str())) {
             Ok(()) => {}
             Err(e) => return Err(format!("write: {e}")),
