@@ -10,14 +10,18 @@
 //!
 //! A record is one `write(2)` from a stack buffer: no allocation per record. Once `write`
 //! returns, the record survives a process kill (page cache); `fsync` = `every` also survives a
-//! power cut at the price of one `fdatasync` per record, `interval` bounds the loss window,
-//! `never` leaves it to the OS. A torn final record (power cut mid-write) fails its checksum
+//! power cut at the price of one `fdatasync` per record on the calling thread, `interval` bounds
+//! the loss window with a background thread that `fdatasync`s a duplicate descriptor (the
+//! execution thread never waits for the disk), `never` leaves it to the OS. A torn final record (power cut mid-write) fails its checksum
 //! and is cut off at the next open.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rust_decimal::Decimal;
 
@@ -34,7 +38,7 @@ const MAGIC: &[u8; 4] = b"CTJ1";
 pub enum FsyncPolicy {
     /// `fdatasync` after every record.
     Every,
-    /// `fdatasync` at most once per interval, on the next append or [`Journal::tick`].
+    /// `fdatasync` once per interval (when something was written), from a background thread.
     Interval(Duration),
     /// Never (the OS writes back; a process crash still loses nothing).
     Never,
@@ -262,9 +266,53 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     policy: FsyncPolicy,
-    last_sync: Instant,
-    dirty: bool,
     appended: u64,
+    /// Records written, read by the interval syncer.
+    written: Arc<AtomicU64>,
+    syncer: Option<Syncer>,
+}
+
+struct Syncer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn spawn_syncer(file: File, every: Duration, written: Arc<AtomicU64>) -> std::io::Result<Syncer> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("journal-sync".into())
+        .spawn(move || {
+            let mut synced = 0u64;
+            loop {
+                let done = s2.load(Ordering::Relaxed);
+                let w = written.load(Ordering::Acquire);
+                if w != synced {
+                    if let Err(e) = file.sync_data() {
+                        eprintln!("warning: journal fsync failed: {e}");
+                    }
+                    synced = w;
+                }
+                if done {
+                    return;
+                }
+                std::thread::park_timeout(every);
+            }
+        })?;
+    Ok(Syncer {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 impl std::fmt::Debug for Journal {
@@ -319,51 +367,54 @@ impl Journal {
                 replayed.records
             );
         }
+        let written = Arc::new(AtomicU64::new(0));
+        let syncer = match policy {
+            FsyncPolicy::Interval(d) => {
+                let dup = file
+                    .try_clone()
+                    .map_err(|e| format!("journal {}: {e}", path.display()))?;
+                Some(
+                    spawn_syncer(dup, d, written.clone())
+                        .map_err(|e| format!("journal {}: cannot start fsync thread: {e}", path.display()))?,
+                )
+            }
+            _ => None,
+        };
         Ok((
             Self {
                 file,
                 path: path.to_path_buf(),
                 policy,
-                last_sync: Instant::now(),
-                dirty: false,
                 appended: 0,
+                written,
+                syncer,
             },
             replayed,
         ))
     }
 
-    /// Appends one record (one `write`, no allocation), then syncs per the policy.
+    /// Appends one record (one `write`, no allocation); with `fsync = every` also syncs.
     #[inline]
     pub fn append(&mut self, r: &Record) -> std::io::Result<()> {
         let mut buf = [0u8; RECORD_LEN];
         r.encode(&mut buf);
         self.file.write_all(&buf)?;
         self.appended += 1;
-        self.dirty = true;
+        self.written.fetch_add(1, Ordering::Release);
         match self.policy {
             FsyncPolicy::Every => self.sync(),
-            FsyncPolicy::Interval(_) => self.tick(),
-            FsyncPolicy::Never => Ok(()),
+            FsyncPolicy::Interval(_) | FsyncPolicy::Never => Ok(()),
         }
     }
 
-    /// Syncs if the interval policy's time has come and something was written.
-    #[inline]
-    pub fn tick(&mut self) -> std::io::Result<()> {
-        if let FsyncPolicy::Interval(d) = self.policy {
-            if self.dirty && self.last_sync.elapsed() >= d {
-                return self.sync();
-            }
-        }
-        Ok(())
-    }
-
-    /// Forces written records to stable storage.
+    /// Forces written records to stable storage now.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        self.file.sync_data()?;
-        self.dirty = false;
-        self.last_sync = Instant::now();
-        Ok(())
+        self.file.sync_data()
+    }
+
+    /// Whether a background fsync thread runs (`fsync = interval`).
+    pub fn has_syncer(&self) -> bool {
+        self.syncer.is_some()
     }
 
     /// Records appended by this process.

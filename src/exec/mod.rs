@@ -406,9 +406,6 @@ impl Executor {
         mut on_event: F,
     ) -> usize {
         if self.pending.is_empty() {
-            if let Some(j) = self.journal.as_mut() {
-                let _ = j.tick();
-            }
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.
@@ -462,9 +459,6 @@ impl Executor {
             }
         }
         self.route = Route::Venue(t);
-        if let Some(j) = self.journal.as_mut() {
-            let _ = j.tick();
-        }
         n
     }
 

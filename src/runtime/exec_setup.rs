@@ -24,7 +24,7 @@ use crate::feed::{Side, SymbolTable};
 use crate::sim::orders::{Matching, SimVenue};
 use crate::sim::rest_orders::RestOptions;
 use crate::sim::{EmbeddedExchange, RestExchange};
-use crate::telemetry::{Clock, WallClock};
+use crate::telemetry::Clock;
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is
 /// not a secret (nothing is sent).
@@ -76,7 +76,7 @@ pub fn build(
         session,
         session as u64,
     );
-    rec.aux = WallClock::new(clock).unix_ms(clock.now_ns());
+    rec.aux = unix_ms();
     journal
         .append(&rec)
         .map_err(|e| format!("journal {}: {e}", journal_path.display()))?;
@@ -203,14 +203,11 @@ pub fn build(
         x.max_in_flight,
     );
     exec.set_journal(journal);
-    let wall = WallClock::new(clock);
-    let clock2 = clock.clone();
-    let now_ms = move || wall.unix_ms(clock2.now_ns());
     let report = startup(
         &mut exec,
         &mut replayed,
         x.phantom,
-        &now_ms,
+        &unix_ms,
         Duration::from_millis(x.response_timeout_ms),
     )?;
     Ok(ExecSetup {
@@ -260,4 +257,11 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
         });
     }
     n
+}
+
+/// Unix ms from the system clock (request timestamps the venue checks).
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -25,7 +25,7 @@ use crate::risk::Sizing;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{
-    handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms, WallClock,
+    handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms,
 };
 
 pub use affinity::AllowedCores;
@@ -175,7 +175,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     }
 
     let clock = Clock::new();
-    let wall = WallClock::new(&clock);
     let ws = WsClient::connect(&url, clock.clone(), Duration::from_secs(5))
         .map_err(|e| e.to_string())?;
     let mut feed = FeedStage::new(ws, symbols.clone(), clock.clone());
@@ -218,7 +217,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         println!("start-up: {restored} journaled fill(s) restored into the positions");
     }
     let rest_exchange = setup.rest;
-    let exec = ExecStage::new(setup.executor, clock.clone(), wall)
+    let exec = ExecStage::new(setup.executor, clock.clone())
         .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms));
 
     let epoch = Epoch::default();

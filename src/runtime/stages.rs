@@ -8,7 +8,7 @@ use crate::feed::binance::{BinanceEvent, BinanceParser, ParseError};
 use crate::feed::ws::{WsClient, WsError, WsStatus};
 use crate::feed::{SymbolTable, Tick};
 use crate::strategy::{Engine, OrderIntent};
-use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
+use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 
 /// Network stage: reads frames, parses them, hands ticks on.
 pub struct FeedStage {
@@ -164,21 +164,30 @@ impl ComputeStage {
     }
 }
 
+/// Unix ms from the system clock, for request timestamps the venue checks against its
+/// recvWindow. `SystemTime::now` is a vDSO read (no syscall with the TSC clocksource); the TSC
+/// mapping of [`WallClock`] drifts with calibration error (seconds over a loaded run), which a
+/// venue rejects (-1021).
+#[inline]
+fn venue_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Execution stage: executor plus its timing.
 pub struct ExecStage {
     exec: Executor,
     clock: Clock,
-    wall: WallClock,
     drain_timeout: Duration,
 }
 
 impl ExecStage {
     /// Wraps an executor (5 s end-of-run drain, see [`ExecStage::with_drain_timeout`]).
-    pub fn new(exec: Executor, clock: Clock, wall: WallClock) -> Self {
+    pub fn new(exec: Executor, clock: Clock) -> Self {
         Self {
             exec,
             clock,
-            wall,
             drain_timeout: Duration::from_secs(5),
         }
     }
@@ -199,7 +208,7 @@ impl ExecStage {
         start_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
-        let ts_ms = self.wall.unix_ms(start_ns);
+        let ts_ms = venue_time_ms();
         let clock = &self.clock;
         self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
@@ -222,8 +231,7 @@ impl ExecStage {
             return 0;
         }
         let now = self.clock.now_ns();
-        let ts_ms = self.wall.unix_ms(now);
-        self.exec.poll(now, ts_ms, timeout, |ev| match ev {
+        self.exec.poll(now, venue_time_ms(), timeout, |ev| match ev {
             ExecEvent::Report(r) => on_report(&r),
             ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
         })
