@@ -213,6 +213,8 @@ struct Conn {
     established: bool,
     /// The peer announced `Connection: close`: reconnect before the next request.
     closing: bool,
+    /// The peer closed its side (EOF seen after data that is still being delivered).
+    eof: bool,
 }
 
 struct Request {
@@ -225,6 +227,9 @@ struct Current {
     written: usize,
     /// Bytes handed to rustls (TLS: plaintext is copied in once).
     tls_queued: bool,
+    /// Fully written.
+    done: bool,
+    /// When it was fully written (clock ns).
     done_ns: u64,
 }
 
@@ -332,6 +337,25 @@ impl HttpTransport {
         self.queue.len() + usize::from(self.current.is_some())
     }
 
+    /// Whether an idle keep-alive connection is open. Checks for a peer close (one
+    /// non-blocking peek) and drops a closed connection, so the next request reconnects.
+    pub fn connection_open(&mut self) -> bool {
+        if self.conn.is_none() {
+            return false;
+        }
+        if self.current.is_some() {
+            return true;
+        }
+        if self.conn.as_ref().is_some_and(|c| c.closing) || !self.idle_conn_alive() {
+            if !self.conn.as_ref().is_some_and(|c| c.closing) {
+                self.stats.peer_closes += 1;
+            }
+            self.drop_conn();
+            return false;
+        }
+        true
+    }
+
     /// Queues the request `bytes` under `tag` and starts writing it if the wire is free.
     /// Never blocks. Fails only when the queue is full or the request is too large.
     pub fn send(&mut self, tag: u64, bytes: &[u8]) -> Result<(), TransportError> {
@@ -427,6 +451,7 @@ impl HttpTransport {
             tls,
             established: false,
             closing: false,
+            eof: false,
         });
         Ok(())
     }
@@ -489,6 +514,7 @@ impl HttpTransport {
                     req,
                     written: 0,
                     tls_queued: false,
+                    done: false,
                     done_ns: 0,
                 });
             }
@@ -526,7 +552,7 @@ impl HttpTransport {
                 }
                 Ok(false) => {
                     if let Some(cur) = &self.current {
-                        if cur.done_ns > 0
+                        if cur.done
                             && self.clock.now_ns().saturating_sub(cur.done_ns) > self.timeout_ns
                         {
                             self.drop_conn();
@@ -580,7 +606,7 @@ impl HttpTransport {
         let (Some(c), Some(cur)) = (self.conn.as_mut(), self.current.as_mut()) else {
             return Ok(());
         };
-        if cur.done_ns > 0 {
+        if cur.done {
             return Ok(());
         }
         if !c.established {
@@ -634,6 +660,7 @@ impl HttpTransport {
                 }
             }
         }
+        cur.done = true;
         cur.done_ns = self.clock.now_ns();
         self.stats.requests += 1;
         Ok(())
@@ -697,7 +724,14 @@ impl HttpTransport {
         match c.tls.as_mut() {
             None => loop {
                 match c.sock.read(&mut self.scratch[..]) {
-                    Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                    Ok(0) => {
+                        // Deliver what arrived before the close; report the EOF next time.
+                        if total > 0 && !c.eof {
+                            c.eof = true;
+                            return Ok(total);
+                        }
+                        return Err(ErrorKind::UnexpectedEof.into());
+                    }
                     Ok(n) => {
                         self.recv.extend_from_slice(&self.scratch[..n]);
                         total += n;
