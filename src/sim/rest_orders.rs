@@ -73,6 +73,9 @@ pub struct RestOptions {
     pub max_requests_per_connection: usize,
     /// Largest accepted `recvWindow`, ms (Binance: 60000).
     pub max_recv_window_ms: u64,
+    /// Simulated latency between matching a new order and sending its reply (the order is
+    /// already filled at the exchange while the client waits: the crash-recovery window).
+    pub order_reply_delay: Duration,
 }
 
 impl Default for RestOptions {
@@ -80,6 +83,7 @@ impl Default for RestOptions {
         Self {
             max_requests_per_connection: 0,
             max_recv_window_ms: 60_000,
+            order_reply_delay: Duration::ZERO,
         }
     }
 }
@@ -293,6 +297,9 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let body = String::from_utf8_lossy(&buf[head_len..head_len + content_len]).into_owned();
             buf.drain(..head_len + content_len);
             let (status, resp) = handle(sh, &method, &target, api_key.as_deref(), &body, now_ms());
+            if method == "POST" && target.starts_with("/fapi/v1/order") && !sh.opts.order_reply_delay.is_zero() {
+                std::thread::sleep(sh.opts.order_reply_delay);
+            }
             served += 1;
             sh.stats.requests.fetch_add(1, Ordering::Relaxed);
             let last = close
