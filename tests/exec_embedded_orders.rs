@@ -29,8 +29,9 @@ fn root() -> PathBuf {
 
 /// Real BTCUSDT trade frames (2024-08-08), in recorded order.
 fn btc_trades() -> Vec<(String, Decimal)> {
-    let rec = Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
-        .unwrap();
+    let rec =
+        Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
+            .unwrap();
     let s = rec.stream_index("btcusdt@trade").unwrap();
     rec.frames
         .iter()
@@ -96,14 +97,28 @@ impl Sim {
     }
 
     /// A signed request: `params` (without timestamp) + `&timestamp=…` signed with `secret`.
-    fn signed(&mut self, method: &str, path: &str, params: &str, key: &str, secret: &[u8]) -> (u16, Value) {
+    fn signed(
+        &mut self,
+        method: &str,
+        path: &str,
+        params: &str,
+        key: &str,
+        secret: &[u8],
+    ) -> (u16, Value) {
         let sep = if params.is_empty() { "" } else { "&" };
         let total = format!("{params}{sep}recvWindow=5000&timestamp={}", now_ms());
         self.raw(method, path, &total, key, secret)
     }
 
     /// Sends `total` signed as-is (GET: query string; POST/DELETE: form body).
-    fn raw(&mut self, method: &str, path: &str, total: &str, key: &str, secret: &[u8]) -> (u16, Value) {
+    fn raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        total: &str,
+        key: &str,
+        secret: &[u8],
+    ) -> (u16, Value) {
         let mut sig = [0u8; 64];
         Signer::new(secret).sign_hex(total.as_bytes(), &mut sig);
         let signed = format!("{total}&signature={}", std::str::from_utf8(&sig).unwrap());
@@ -119,7 +134,10 @@ impl Sim {
     }
 
     fn send(&mut self, req: &[u8]) -> (u16, Value) {
-        let (status, body) = self.http.request_blocking(req, Duration::from_secs(10)).unwrap();
+        let (status, body) = self
+            .http
+            .request_blocking(req, Duration::from_secs(10))
+            .unwrap();
         (status, serde_json::from_slice(&body).unwrap())
     }
 
@@ -176,7 +194,13 @@ fn wrong_signature_key_or_timestamp_gets_the_venues_error() {
     assert_eq!(s.send(tampered.as_bytes()).1["code"], -1022);
     // Wrong API key.
     let secret = s.secret();
-    let (status, body) = s.signed("POST", "/fapi/v1/order", "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016", "wrong-key", &secret);
+    let (status, body) = s.signed(
+        "POST",
+        "/fapi/v1/order",
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016",
+        "wrong-key",
+        &secret,
+    );
     assert_eq!(status, 401);
     assert_eq!(body["code"], -2015);
     // A timestamp 6 s old with recvWindow 5000: the venue's -1021 text (rest_error_-1021.json).
@@ -201,25 +225,54 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
     let mut s = sim("0");
     s.market.on_frame(&btc_trades()[0].0);
     // A real ETHUSDT trade (2024-08-08) so ETH has a price.
-    let eth = Recording::load(&[root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")]).unwrap();
+    let eth =
+        Recording::load(&[root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")])
+            .unwrap();
     let es = eth.stream_index("ethusdt@trade").unwrap();
     let eth_frame = &eth.frames.iter().find(|f| f.stream == es).unwrap().text;
     s.market.on_frame(eth_frame);
     let eth_px = s.market.last("ETHUSDT").unwrap().price;
-    assert!(eth_px * d("0.001") < d("5"), "0.001 ETH is below the 5 USDT minimum");
+    assert!(
+        eth_px * d("0.001") < d("5"),
+        "0.001 ETH is below the 5 USDT minimum"
+    );
 
     let cases = [
-        ("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0015", -1013, "Filter failure: LOT_SIZE"),
-        ("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0001", -1013, "Filter failure: LOT_SIZE"),
-        ("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1001", -1013, "Filter failure: MARKET_LOT_SIZE"),
+        (
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0015",
+            -1013,
+            "Filter failure: LOT_SIZE",
+        ),
+        (
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0001",
+            -1013,
+            "Filter failure: LOT_SIZE",
+        ),
+        (
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1001",
+            -1013,
+            "Filter failure: MARKET_LOT_SIZE",
+        ),
         (
             "symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.001",
             -4164,
             "Order's notional must be no smaller than 5 (unless you choose reduce only).",
         ),
-        ("symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true", -1013, "Filter failure: PRICE_FILTER"),
-        ("symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.001&reduceOnly=true", -2022, "ReduceOnly Order is rejected."),
-        ("symbol=NOPEUSDT&side=BUY&type=MARKET&quantity=1", -1121, "Invalid symbol."),
+        (
+            "symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true",
+            -1013,
+            "Filter failure: PRICE_FILTER",
+        ),
+        (
+            "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.001&reduceOnly=true",
+            -2022,
+            "ReduceOnly Order is rejected.",
+        ),
+        (
+            "symbol=NOPEUSDT&side=BUY&type=MARKET&quantity=1",
+            -1121,
+            "Invalid symbol.",
+        ),
     ];
     for (params, code, msg) in cases {
         let (status, body) = s.order(params);
@@ -229,9 +282,11 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
     }
     assert_eq!(s.server.venue().with(|m| m.orders().len()), 0);
     // On the step, above both minimums: accepted. The same client id again: -4116.
-    let (status, body) = s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=ct9-1");
+    let (status, body) =
+        s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=ct9-1");
     assert_eq!((status, body["status"].as_str()), (200, Some("FILLED")));
-    let (_, body) = s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=ct9-1");
+    let (_, body) =
+        s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=ct9-1");
     assert_eq!(body["code"], -4116);
 }
 
@@ -242,7 +297,8 @@ fn market_fill_is_at_the_replayed_price_with_exact_fee_and_slippage() {
     // The first recorded BTCUSDT trade: 61800.30.
     s.market.on_frame(&trades[0].0);
     assert_eq!(trades[0].1, d("61800.30"));
-    let (status, buy) = s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016&newClientOrderId=ct1-1");
+    let (status, buy) =
+        s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.016&newClientOrderId=ct1-1");
     assert_eq!(status, 200, "{buy}");
     // 61800.30 · (1 + 2/10⁴) = 61812.660060 → up to the 0.01 tick: 61812.67.
     assert_eq!(buy["avgPrice"], "61812.67");
@@ -284,8 +340,19 @@ fn market_fill_is_at_the_replayed_price_with_exact_fee_and_slippage() {
 }
 
 /// Index of the first trade after `from` at or through `level` (`up`: price ≥ level).
-fn first_cross(trades: &[(String, Decimal)], from: usize, level: Decimal, up: bool) -> Option<usize> {
-    (from..trades.len()).find(|&i| if up { trades[i].1 >= level } else { trades[i].1 <= level })
+fn first_cross(
+    trades: &[(String, Decimal)],
+    from: usize,
+    level: Decimal,
+    up: bool,
+) -> Option<usize> {
+    (from..trades.len()).find(|&i| {
+        if up {
+            trades[i].1 >= level
+        } else {
+            trades[i].1 <= level
+        }
+    })
 }
 
 #[test]
@@ -301,7 +368,11 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
 
     let mut s = sim("0");
     s.market.on_frame(&trades[0].0);
-    assert_eq!(s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.010&newClientOrderId=e").1["status"], "FILLED");
+    assert_eq!(
+        s.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.010&newClientOrderId=e")
+            .1["status"],
+        "FILLED"
+    );
     let (status, tp) = s.order(&format!(
         "symbol=BTCUSDT&side=SELL&type=TAKE_PROFIT_MARKET&stopPrice={tp_level}&closePosition=true&newClientOrderId=tp"
     ));
@@ -317,12 +388,22 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
     for (text, _) in &trades[1..first] {
         s.market.on_frame(text);
     }
-    assert_eq!(s.get("/fapi/v1/openOrders", "").1.as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.get("/fapi/v1/openOrders", "").1.as_array().unwrap().len(),
+        2
+    );
     // The crossing trade fills the leg it crosses at that trade's price; the other expires
     // when its own level is reached later with nothing left to close.
     s.market.on_frame(&trades[first].0);
-    let (hit, other) = if tp_at < sl_at { ("tp", "sl") } else { ("sl", "tp") };
-    let (_, q) = s.get("/fapi/v1/order", &format!("symbol=BTCUSDT&origClientOrderId={hit}"));
+    let (hit, other) = if tp_at < sl_at {
+        ("tp", "sl")
+    } else {
+        ("sl", "tp")
+    };
+    let (_, q) = s.get(
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&origClientOrderId={hit}"),
+    );
     assert_eq!(q["status"], "FILLED", "{q}");
     assert_eq!(d(q["avgPrice"].as_str().unwrap()), trades[first].1);
     assert_eq!(q["executedQty"], "0.010");
@@ -332,7 +413,10 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
     for (text, _) in &trades[first + 1..=second] {
         s.market.on_frame(text);
     }
-    let (_, q) = s.get("/fapi/v1/order", &format!("symbol=BTCUSDT&origClientOrderId={other}"));
+    let (_, q) = s.get(
+        "/fapi/v1/order",
+        &format!("symbol=BTCUSDT&origClientOrderId={other}"),
+    );
     assert_eq!(q["status"], "EXPIRED");
     // The triggered fill is reported through userTrades.
     let (_, t) = s.get("/fapi/v1/userTrades", "symbol=BTCUSDT");

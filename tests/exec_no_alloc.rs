@@ -111,9 +111,16 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
     market.on_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#);
     let c = server.credentials().clone();
     let host = server.addr().to_string();
-    let builder = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, &client_prefix(1));
+    let builder = BinanceOrderBuilder::new(
+        &c.api_key,
+        c.secret.as_bytes(),
+        &host,
+        60_000,
+        &client_prefix(1),
+    );
     let clock = Clock::new();
-    let transport = HttpTransport::new(&server.url(), 8, Duration::from_secs(20), clock.clone()).unwrap();
+    let transport =
+        HttpTransport::new(&server.url(), 8, Duration::from_secs(20), clock.clone()).unwrap();
     let mut exec = Executor::venue(
         inst,
         names,
@@ -145,7 +152,10 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
             tick_recv_ns: 0,
             decided_ns: 0,
         };
-        assert!(exec.submit(&it, now_ms(), |_| {}).is_none(), "sent to the venue");
+        assert!(
+            exec.submit(&it, now_ms(), |_| {}).is_none(),
+            "sent to the venue"
+        );
         let (mut fills, mut rtts) = (0, 0);
         let deadline = clock.now_ns() + 20_000_000_000;
         while exec.in_flight() > 0 && clock.now_ns() < deadline {
@@ -162,10 +172,17 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
     for _ in 0..20 {
         assert_eq!(round_trip(&mut exec), (1, 1));
     }
-    let (results, allocations) = counted(|| (0..50).map(|_| round_trip(&mut exec)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)));
+    let (results, allocations) = counted(|| {
+        (0..50)
+            .map(|_| round_trip(&mut exec))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
     assert_eq!(results, (50, 50), "every order filled over HTTP");
     assert_eq!(exec.stats().journal_records, 140, "intent + fill per order");
-    assert_eq!(allocations, 0, "venue order path allocated {allocations} times");
+    assert_eq!(
+        allocations, 0,
+        "venue order path allocated {allocations} times"
+    );
     drop(exec);
     std::fs::remove_dir_all(&dir).ok();
 }

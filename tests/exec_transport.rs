@@ -132,13 +132,14 @@ fn a_request_whose_reply_is_lost_is_reported_written_and_not_resent() {
         got_tx.send(()).unwrap();
         drop(r);
         drop(s); // request received, connection dropped without a reply
-        // Anything else arriving would be a resend: count accepted connections for a while.
+                 // Anything else arriving would be a resend: count accepted connections for a while.
         l.set_nonblocking(true).unwrap();
         let mut extra = 0;
         for _ in 0..50 {
             if let Ok((mut s, _)) = l.accept() {
                 s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
                 let mut b = [0u8; 64];
                 if matches!(s.read(&mut b), Ok(n) if n > 0) {
                     extra += 1;
@@ -176,7 +177,8 @@ fn send_returns_at_once_and_the_reply_arrives_through_poll() {
         go_rx.recv().unwrap(); // reply only when the test says so
         let mut w = s;
         // Two writes: the parser must handle a head and body arriving separately.
-        w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\"").unwrap();
+        w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\"")
+            .unwrap();
         w.flush().unwrap();
         std::thread::sleep(Duration::from_millis(20));
         w.write_all(b":1}").unwrap();
@@ -194,7 +196,10 @@ fn send_returns_at_once_and_the_reply_arrives_through_poll() {
     let deadline = std::time::Instant::now() + WAIT;
     while reply.is_none() && std::time::Instant::now() < deadline {
         t.poll(Some(Duration::from_millis(10)), |ev| {
-            if let TransportEvent::Response { tag, status, body, .. } = ev {
+            if let TransportEvent::Response {
+                tag, status, body, ..
+            } = ev
+            {
                 reply = Some((tag, status, body.to_vec()));
             }
         });
@@ -213,7 +218,10 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_connection() {
         let err = HttpTransport::new(url, 1, Duration::from_secs(1), Clock::new())
             .err()
             .unwrap();
-        assert!(matches!(err, TransportError::PlainToNonLoopback(_)), "{url}: {err}");
+        assert!(
+            matches!(err, TransportError::PlainToNonLoopback(_)),
+            "{url}: {err}"
+        );
         assert!(err.to_string().contains("loopback addresses only"), "{err}");
     }
     assert!(Endpoint::parse("http://127.0.0.1:1").is_ok());
@@ -249,7 +257,10 @@ fn https_over_rustls_to_a_loopback_server_with_a_self_signed_certificate() {
             }
             assert!(head.starts_with(b"GET /fapi/v1/time HTTP/1.1\r\n"));
             let body = format!("{{\"serverTime\":{n}}}");
-            let msg = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let msg = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
             tls.write_all(msg.as_bytes()).unwrap();
             tls.flush().unwrap();
         }
@@ -264,9 +275,15 @@ fn https_over_rustls_to_a_loopback_server_with_a_self_signed_certificate() {
         Some(tls_config_with_roots(roots)),
     )
     .unwrap();
-    assert_eq!(t.request_blocking(TIME, WAIT).unwrap(), (200, b"{\"serverTime\":0}".to_vec()));
+    assert_eq!(
+        t.request_blocking(TIME, WAIT).unwrap(),
+        (200, b"{\"serverTime\":0}".to_vec())
+    );
     // Same TLS connection, kept alive.
-    assert_eq!(t.request_blocking(TIME, WAIT).unwrap(), (200, b"{\"serverTime\":1}".to_vec()));
+    assert_eq!(
+        t.request_blocking(TIME, WAIT).unwrap(),
+        (200, b"{\"serverTime\":1}".to_vec())
+    );
     assert_eq!(t.stats().connects, 1);
     server.join().unwrap();
 }

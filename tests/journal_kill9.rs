@@ -69,7 +69,8 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
         root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
     ])
     .unwrap();
-    let replay = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 20.0).unwrap();
+    let replay =
+        EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 20.0).unwrap();
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
     let inst = load_specs(
         &root().join("data/instruments/instrument_specs_8_symbols.json"),
@@ -103,9 +104,18 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
 
     let journal = dir.join("orders.journal");
     let cfg_text = DEFAULT_TOML
-        .replace("ws_url = \"embedded\"", &format!("ws_url = \"{}\"", replay.url()))
-        .replace("rest_url = \"embedded\"", &format!("rest_url = \"{}\"", rest.url()))
-        .replace("journal = \"\"", &format!("journal = {:?}", journal.display().to_string()))
+        .replace(
+            "ws_url = \"embedded\"",
+            &format!("ws_url = \"{}\"", replay.url()),
+        )
+        .replace(
+            "rest_url = \"embedded\"",
+            &format!("rest_url = \"{}\"", rest.url()),
+        )
+        .replace(
+            "journal = \"\"",
+            &format!("journal = {:?}", journal.display().to_string()),
+        )
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("hot = \"spin\"", "hot = \"park\"")
         .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
@@ -131,7 +141,9 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
 
     // Run 2: same journal; it finishes the replay and exits on its own.
     let mut child = spawn(&cfg, &creds, &dir.join("run2.log"));
-    let exited = wait_until(Duration::from_secs(180), || child.try_wait().unwrap().is_some());
+    let exited = wait_until(Duration::from_secs(180), || {
+        child.try_wait().unwrap().is_some()
+    });
     if !exited {
         child.kill().unwrap();
         let _ = child.wait();
@@ -149,11 +161,20 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
     // Nothing was sent twice: each client order id reached the exchange exactly once.
     let received = rest.venue().with(|m| m.received_client_ids().clone());
     let dup: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dup.is_empty(), "orders sent twice: {dup:?}\nrun 2 log:\n{log2}");
+    assert!(
+        dup.is_empty(),
+        "orders sent twice: {dup:?}\nrun 2 log:\n{log2}"
+    );
     let total = orders_received(&rest);
-    assert!(total > at_kill, "run 2 traded too (total {total}, at kill {at_kill})");
+    assert!(
+        total > at_kill,
+        "run 2 traded too (total {total}, at kill {at_kill})"
+    );
     assert!(received.keys().any(|k| k.starts_with("ct1-")));
-    assert!(received.keys().any(|k| k.starts_with("ct2-")), "{received:?}");
+    assert!(
+        received.keys().any(|k| k.starts_with("ct2-")),
+        "{received:?}"
+    );
 
     // No position lost: the journal's positions equal the exchange's, exactly.
     let (_j, replayed) = Journal::open(&journal, FsyncPolicy::Never).unwrap();

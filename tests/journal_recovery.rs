@@ -12,8 +12,8 @@ use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, Executor, FillModel, HttpTransport, OrderVenue,
-    PaperVenue, PhantomPolicy,
+    BinanceOrderBuilder, BinanceVenue, Executor, FillModel, HttpTransport, OrderVenue, PaperVenue,
+    PhantomPolicy,
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
@@ -178,7 +178,10 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     assert_eq!(w.received(), before, "no order was sent during recovery");
     // The fill came from the exchange: 0.010 at 61800.30, fee 0.0004 · 618.003 = 0.2472012.
     let p = replayed.position(0);
-    assert_eq!((p.qty, p.entry, p.fees), (d("0.010"), d("61800.30"), d("0.2472012")));
+    assert_eq!(
+        (p.qty, p.entry, p.fees),
+        (d("0.010"), d("61800.30"), d("0.2472012"))
+    );
     assert!(replayed.pending.is_empty());
     drop(exec);
     // Both resolutions are in the journal: a second start has nothing to resolve.
@@ -190,7 +193,11 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
 
 #[test]
 fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
-    for policy in [PhantomPolicy::Report, PhantomPolicy::Adopt, PhantomPolicy::Close] {
+    for policy in [
+        PhantomPolicy::Report,
+        PhantomPolicy::Adopt,
+        PhantomPolicy::Close,
+    ] {
         let w = world(&format!("{policy:?}"));
         // The venue holds 0.030 BTC that no journal knows about.
         w.place(Side::Buy, "0.030", "manual-1");
@@ -198,8 +205,14 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Never).unwrap();
         let mut exec = w.executor(1);
         exec.set_journal(j);
-        let rep = startup(&mut exec, &mut replayed, policy, &now_ms, Duration::from_secs(20))
-            .unwrap();
+        let rep = startup(
+            &mut exec,
+            &mut replayed,
+            policy,
+            &now_ms,
+            Duration::from_secs(20),
+        )
+        .unwrap();
         assert_eq!(rep.mismatches.len(), 1, "{policy:?}");
         assert_eq!(rep.mismatches[0].venue, d("0.030"));
         assert_eq!(rep.mismatches[0].ours, Decimal::ZERO);
@@ -219,7 +232,10 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
                 assert_eq!(rep.closed, 1);
                 assert_eq!(replayed.position(0).qty, Decimal::ZERO);
                 assert_eq!(venue_qty, Decimal::ZERO, "closed at the venue");
-                let closing = w.server.venue().with(|m| m.orders().last().cloned().unwrap());
+                let closing = w
+                    .server
+                    .venue()
+                    .with(|m| m.orders().last().cloned().unwrap());
                 assert!(closing.reduce_only);
                 assert_eq!(closing.side, Side::Sell);
             }
@@ -227,7 +243,11 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         drop(exec);
         // Adopted positions survive a restart through the journal.
         let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
-        assert_eq!(again.position(0).qty, replayed.position(0).qty, "{policy:?}");
+        assert_eq!(
+            again.position(0).qty,
+            replayed.position(0).qty,
+            "{policy:?}"
+        );
         std::fs::remove_dir_all(&w.dir).ok();
     }
 }

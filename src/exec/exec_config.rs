@@ -144,6 +144,23 @@ impl ExecConfig {
     }
 }
 
+/// API key and secret of `venue` (`BINANCE` → `BINANCE_API_KEY` / `BINANCE_API_SECRET`) from
+/// the environment. Stand-in for the venue branch's `exec::keys` (env or 0600 key file).
+/// The values are never printed.
+pub fn venue_keys_from_env(venue: &str) -> Result<(String, Vec<u8>), String> {
+    let key_var = format!("{venue}_API_KEY");
+    let secret_var = format!("{venue}_API_SECRET");
+    let key = std::env::var(&key_var)
+        .map_err(|_| format!("{key_var} is not set (needed to sign orders for exec.rest_url)"))?;
+    let secret = std::env::var(&secret_var).map_err(|_| {
+        format!("{secret_var} is not set (needed to sign orders for exec.rest_url)")
+    })?;
+    if key.is_empty() || secret.is_empty() {
+        return Err(format!("{key_var} / {secret_var} must not be empty"));
+    }
+    Ok((key, secret.into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,20 +181,4 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().contains("https"));
     }
-}
-
-/// API key and secret of `venue` (`BINANCE` → `BINANCE_API_KEY` / `BINANCE_API_SECRET`) from
-/// the environment. Stand-in for the venue branch's `exec::keys` (env or 0600 key file).
-/// The values are never printed.
-pub fn venue_keys_from_env(venue: &str) -> Result<(String, Vec<u8>), String> {
-    let key_var = format!("{venue}_API_KEY");
-    let secret_var = format!("{venue}_API_SECRET");
-    let key = std::env::var(&key_var)
-        .map_err(|_| format!("{key_var} is not set (needed to sign orders for exec.rest_url)"))?;
-    let secret = std::env::var(&secret_var)
-        .map_err(|_| format!("{secret_var} is not set (needed to sign orders for exec.rest_url)"))?;
-    if key.is_empty() || secret.is_empty() {
-        return Err(format!("{key_var} / {secret_var} must not be empty"));
-    }
-    Ok((key, secret.into_bytes()))
 }

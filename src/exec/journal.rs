@@ -373,10 +373,9 @@ impl Journal {
                 let dup = file
                     .try_clone()
                     .map_err(|e| format!("journal {}: {e}", path.display()))?;
-                Some(
-                    spawn_syncer(dup, d, written.clone())
-                        .map_err(|e| format!("journal {}: cannot start fsync thread: {e}", path.display()))?,
-                )
+                Some(spawn_syncer(dup, d, written.clone()).map_err(|e| {
+                    format!("journal {}: cannot start fsync thread: {e}", path.display())
+                })?)
             }
             _ => None,
         };
@@ -516,7 +515,10 @@ mod tests {
         assert_eq!(rep.position(1).qty, Decimal::ZERO);
         assert_eq!(rep.pending.len(), 1, "only the unanswered exit is pending");
         assert_eq!(rep.pending[0].intent, i2);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 6 * RECORD_LEN as u64);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            6 * RECORD_LEN as u64
+        );
         std::fs::remove_file(&path).ok();
     }
 

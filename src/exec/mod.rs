@@ -257,10 +257,22 @@ impl Executor {
         }
     }
 
-    fn reject(&mut self, it: &OrderIntent, reason: RejectReason, code: i32, journaled: bool) -> ExecReport {
+    fn reject(
+        &mut self,
+        it: &OrderIntent,
+        reason: RejectReason,
+        code: i32,
+        journaled: bool,
+    ) -> ExecReport {
         self.stats.rejects[reason.index()] += 1;
         if journaled {
-            let mut r = Record::new(RecordKind::Reject, it.symbol, it.side, self.session, it.client_seq);
+            let mut r = Record::new(
+                RecordKind::Reject,
+                it.symbol,
+                it.side,
+                self.session,
+                it.client_seq,
+            );
             r.qty = it.qty;
             r.reason = reason.index() as u8;
             r.code = code;
@@ -300,7 +312,13 @@ impl Executor {
         if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
             return Some(self.reject(it, RejectReason::Lost, 0, false));
         }
-        let mut rec = Record::new(RecordKind::Intent, it.symbol, it.side, self.session, it.client_seq);
+        let mut rec = Record::new(
+            RecordKind::Intent,
+            it.symbol,
+            it.side,
+            self.session,
+            it.client_seq,
+        );
         rec.qty = it.qty;
         rec.reduce_only = it.reduce_only;
         rec.price = inst.price_on_tick(it.ref_price);
@@ -320,7 +338,16 @@ impl Executor {
         match &mut self.route {
             Route::Paper => {
                 let (price, fee) = self.paper.fill(&inst, it.side, it.ref_price, it.qty);
-                Some(self.fill(it.symbol, it.side, it.client_seq, self.session, price, it.qty, fee, 0))
+                Some(self.fill(
+                    it.symbol,
+                    it.side,
+                    it.client_seq,
+                    self.session,
+                    price,
+                    it.qty,
+                    fee,
+                    0,
+                ))
             }
             Route::Venue(t) => match t.send(it.client_seq, bytes) {
                 Ok(()) => {
@@ -382,15 +409,16 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> ExecReport {
-        self.submit(it, timestamp_ms, on_signed).unwrap_or(ExecReport {
-            symbol: it.symbol,
-            client_seq: it.client_seq,
-            side: it.side,
-            status: ReportStatus::Rejected(RejectReason::Lost),
-            price: Decimal::ZERO,
-            qty: it.qty,
-            fee: Decimal::ZERO,
-        })
+        self.submit(it, timestamp_ms, on_signed)
+            .unwrap_or(ExecReport {
+                symbol: it.symbol,
+                client_seq: it.client_seq,
+                side: it.side,
+                status: ReportStatus::Rejected(RejectReason::Lost),
+                price: Decimal::ZERO,
+                qty: it.qty,
+                fee: Decimal::ZERO,
+            })
     }
 
     /// Drives the venue transport: replies become journaled reports (and `order_rtt`
@@ -481,7 +509,9 @@ impl Executor {
             } => {
                 self.pending.swap_remove(k);
                 let fee = self.model.fee(price, qty);
-                Some(self.fill(p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id))
+                Some(self.fill(
+                    p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
+                ))
             }
             OrderReply::Accepted { order_id } => {
                 if p.state == PendingState::Sent {
@@ -493,9 +523,14 @@ impl Executor {
                 }
                 again(self, ACK_QUERY_DELAY_NS)
             }
-            OrderReply::Unknown if p.queries < MAX_QUERIES => {
-                again(self, if p.queries == 0 { 0 } else { ACK_QUERY_DELAY_NS })
-            }
+            OrderReply::Unknown if p.queries < MAX_QUERIES => again(
+                self,
+                if p.queries == 0 {
+                    0
+                } else {
+                    ACK_QUERY_DELAY_NS
+                },
+            ),
             OrderReply::Unknown => {
                 // Still unknown after many queries: leave it to the next start's recovery
                 // (the journal has no final record for it); compute is told it is lost.

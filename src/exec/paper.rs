@@ -49,7 +49,13 @@ impl FillModel {
 
     /// `(price, fee)` of a market fill of `qty` on `side` at last trade `last`.
     #[inline]
-    pub fn fill(&self, tick: Decimal, side: Side, last: Decimal, qty: Decimal) -> (Decimal, Decimal) {
+    pub fn fill(
+        &self,
+        tick: Decimal,
+        side: Side,
+        last: Decimal,
+        qty: Decimal,
+    ) -> (Decimal, Decimal) {
         let p = self.price(tick, side, last);
         (p, self.fee(p, qty))
     }

@@ -101,12 +101,20 @@ pub fn startup(
         let it = p.intent;
         let name = names
             .get(it.symbol.index())
-            .ok_or_else(|| format!("journal names symbol #{} which is not configured", it.symbol.0))?
+            .ok_or_else(|| {
+                format!(
+                    "journal names symbol #{} which is not configured",
+                    it.symbol.0
+                )
+            })?
             .clone();
         let id = client_order_id(it.session, it.seq);
         let (status, body) = {
             let ts = now_ms();
-            let bytes = exec.venue_mut().build_query_order(&name, it.session, it.seq, ts).to_vec();
+            let bytes = exec
+                .venue_mut()
+                .build_query_order(&name, it.session, it.seq, ts)
+                .to_vec();
             let t = exec
                 .transport_mut()
                 .ok_or("start-up recovery needs a venue transport")?;
@@ -147,7 +155,9 @@ pub fn startup(
     let (status, body) = {
         let ts = now_ms();
         let bytes = exec.venue_mut().build_positions(ts).to_vec();
-        let t = exec.transport_mut().ok_or("reconciliation needs a venue transport")?;
+        let t = exec
+            .transport_mut()
+            .ok_or("reconciliation needs a venue transport")?;
         t.request_blocking(&bytes, timeout)
             .map_err(|e| format!("querying venue positions: {e}"))?
     };
@@ -165,7 +175,9 @@ pub fn startup(
     let (status, body) = {
         let ts = now_ms();
         let bytes = exec.venue_mut().build_open_orders(ts).to_vec();
-        let t = exec.transport_mut().ok_or("reconciliation needs a venue transport")?;
+        let t = exec
+            .transport_mut()
+            .ok_or("reconciliation needs a venue transport")?;
         t.request_blocking(&bytes, timeout)
             .map_err(|e| format!("querying open orders: {e}"))?
     };
@@ -186,13 +198,21 @@ pub fn startup(
             "warning: reconciliation: {} venue position {} != journal {} (phantom {}); policy {:?}",
             m.name, m.venue, m.ours, diff, policy
         );
-        let side = if diff > Decimal::ZERO { Side::Buy } else { Side::Sell };
+        let side = if diff > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
         match policy {
             PhantomPolicy::Report => {}
             PhantomPolicy::Adopt => {
                 let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
                 r.qty = diff.abs();
-                r.price = if m.venue_entry.is_zero() { Decimal::ZERO } else { m.venue_entry };
+                r.price = if m.venue_entry.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    m.venue_entry
+                };
                 journal_apply(exec, replayed, &r)?;
                 rep.adopted += 1;
             }
@@ -203,8 +223,15 @@ pub fn startup(
                     Side::Sell => Side::Buy,
                 };
                 let seq = STARTUP_SEQ_BASE + k as u64;
-                let reduce_only = m.venue.abs() > m.ours.abs() && (m.venue > Decimal::ZERO) == (diff > Decimal::ZERO);
-                let mut intent = Record::new(RecordKind::Intent, m.symbol, close_side, exec.session(), seq);
+                let reduce_only = m.venue.abs() > m.ours.abs()
+                    && (m.venue > Decimal::ZERO) == (diff > Decimal::ZERO);
+                let mut intent = Record::new(
+                    RecordKind::Intent,
+                    m.symbol,
+                    close_side,
+                    exec.session(),
+                    seq,
+                );
                 intent.qty = diff.abs();
                 intent.reduce_only = reduce_only;
                 if !exec.journal(&intent) {
@@ -222,15 +249,27 @@ pub fn startup(
                         timestamp_ms: ts,
                     })
                     .to_vec();
-                let t = exec.transport_mut().ok_or("closing needs a venue transport")?;
+                let t = exec
+                    .transport_mut()
+                    .ok_or("closing needs a venue transport")?;
                 let (status, body) = t
                     .request_blocking(&bytes, timeout)
                     .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
                 match exec.venue_mut().parse_order_reply(status, &body) {
-                    OrderReply::Filled { order_id, price, qty } => {
+                    OrderReply::Filled {
+                        order_id,
+                        price,
+                        qty,
+                    } => {
                         // The journal never had the phantom: its close is final but leaves the
                         // journal's positions as they are.
-                        let mut r = Record::new(RecordKind::External, m.symbol, close_side, exec.session(), seq);
+                        let mut r = Record::new(
+                            RecordKind::External,
+                            m.symbol,
+                            close_side,
+                            exec.session(),
+                            seq,
+                        );
                         r.qty = qty;
                         r.price = price;
                         r.aux = order_id;

@@ -580,17 +580,14 @@ impl HttpTransport {
         if !c.established {
             return true;
         }
-        if c.tls.is_some() {
+        if let Some(tls) = c.tls.as_mut() {
             // TLS: a close_notify or EOF shows up as a read result.
-            let tls = c.tls.as_mut().expect("checked");
-            match tls.read_tls(&mut c.sock) {
-                Ok(0) => return false,
-                Ok(_) => {
-                    return tls.process_new_packets().is_ok();
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-                Err(_) => return false,
-            }
+            return match tls.read_tls(&mut c.sock) {
+                Ok(0) => false,
+                Ok(_) => tls.process_new_packets().is_ok(),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => true,
+                Err(_) => false,
+            };
         }
         let mut probe = [0u8; 1];
         match c.sock.peek(&mut probe) {
@@ -890,20 +887,36 @@ mod tests {
     #[test]
     fn urls_parse_and_plain_http_is_loopback_only() {
         let e = Endpoint::parse("https://fapi.binance.com").unwrap();
-        assert_eq!((e.tls, e.port, e.host.as_str()), (true, 443, "fapi.binance.com"));
+        assert_eq!(
+            (e.tls, e.port, e.host.as_str()),
+            (true, 443, "fapi.binance.com")
+        );
         assert_eq!(e.host_header(), "fapi.binance.com");
         let e = Endpoint::parse("http://127.0.0.1:8080/").unwrap();
         assert_eq!((e.tls, e.port), (false, 8080));
         assert_eq!(e.host_header(), "127.0.0.1:8080");
         assert!(Endpoint::parse("http://[::1]:9000").unwrap().is_loopback());
         assert!(Endpoint::parse("http://localhost:1").is_ok());
-        for bad in ["http://fapi.binance.com", "http://10.0.0.1:80", "http://[2001:db8::1]:80"] {
+        for bad in [
+            "http://fapi.binance.com",
+            "http://10.0.0.1:80",
+            "http://[2001:db8::1]:80",
+        ] {
             let err = Endpoint::parse(bad).unwrap_err();
-            assert!(matches!(err, TransportError::PlainToNonLoopback(_)), "{bad}: {err}");
+            assert!(
+                matches!(err, TransportError::PlainToNonLoopback(_)),
+                "{bad}: {err}"
+            );
             assert!(err.to_string().contains("loopback"), "{err}");
         }
-        assert!(matches!(Endpoint::parse("ftp://x"), Err(TransportError::BadUrl(_))));
-        assert!(matches!(Endpoint::parse("http://127.0.0.1:99999"), Err(TransportError::BadUrl(_))));
+        assert!(matches!(
+            Endpoint::parse("ftp://x"),
+            Err(TransportError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Endpoint::parse("http://127.0.0.1:99999"),
+            Err(TransportError::BadUrl(_))
+        ));
     }
 
     #[test]

@@ -169,13 +169,7 @@ impl OrderVenue {
 
     /// A signed order-status query by client order id `<prefix><session>-<seq>`
     /// (`ct<session>-<seq>`, see [`super::journal::client_order_id`]). No allocation.
-    pub fn build_query_order(
-        &mut self,
-        symbol: &str,
-        session: u32,
-        seq: u64,
-        ts_ms: u64,
-    ) -> &[u8] {
+    pub fn build_query_order(&mut self, symbol: &str, session: u32, seq: u64, ts_ms: u64) -> &[u8] {
         match self {
             OrderVenue::Binance(v) => {
                 v.params.clear();
@@ -223,8 +217,8 @@ impl OrderVenue {
     pub fn parse_positions(&self, body: &[u8]) -> Result<Vec<VenuePosition>, String> {
         match self {
             OrderVenue::Binance(_) => {
-                let rows: Vec<BinancePositionJson> = serde_json::from_slice(body)
-                    .map_err(|e| format!("positionRisk reply: {e}"))?;
+                let rows: Vec<BinancePositionJson> =
+                    serde_json::from_slice(body).map_err(|e| format!("positionRisk reply: {e}"))?;
                 rows.into_iter()
                     .map(|r| {
                         let dec = |v: &str| {
@@ -246,8 +240,8 @@ impl OrderVenue {
     pub fn parse_open_orders(&self, body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
         match self {
             OrderVenue::Binance(_) => {
-                let rows: Vec<BinanceOpenOrderJson> = serde_json::from_slice(body)
-                    .map_err(|e| format!("openOrders reply: {e}"))?;
+                let rows: Vec<BinanceOpenOrderJson> =
+                    serde_json::from_slice(body).map_err(|e| format!("openOrders reply: {e}"))?;
                 Ok(rows
                     .into_iter()
                     .map(|r| VenueOpenOrder {
@@ -321,7 +315,8 @@ mod tests {
             v.parse_order_reply(200, ack),
             OrderReply::Accepted { order_id: 22542179 }
         );
-        let filled = br#"{"orderId":5,"status":"FILLED","avgPrice":"61800.30","executedQty":"0.016"}"#;
+        let filled =
+            br#"{"orderId":5,"status":"FILLED","avgPrice":"61800.30","executedQty":"0.016"}"#;
         assert_eq!(
             v.parse_order_reply(200, filled),
             OrderReply::Filled {
@@ -351,7 +346,11 @@ mod tests {
             "127.0.0.1:9",
             5000,
         ));
-        let req = String::from_utf8(v.build_query_order("BTCUSDT", 2, 17, 1_700_000_000_000).to_vec()).unwrap();
+        let req = String::from_utf8(
+            v.build_query_order("BTCUSDT", 2, 17, 1_700_000_000_000)
+                .to_vec(),
+        )
+        .unwrap();
         let line = req.lines().next().unwrap();
         let q = line
             .strip_prefix("GET /fapi/v1/order?")

@@ -11,15 +11,15 @@ use rust_decimal::Decimal;
 
 use super::stages::ComputeStage;
 use crate::config::{resolve_path, Config};
+use crate::exec::exec_config::venue_keys_from_env;
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
 use crate::exec::recovery::{startup, StartupReport};
-use crate::exec::exec_config::venue_keys_from_env;
 use crate::exec::transport::Endpoint;
+use crate::exec::ExecReport;
 use crate::exec::{
     BinanceOrderBuilder, BinanceVenue, ExecMode, Executor, HttpTransport, Instrument, Journal,
     OrderVenue, PaperVenue, RejectReason, ReportStatus,
 };
-use crate::exec::ExecReport;
 use crate::feed::{Side, SymbolTable};
 use crate::sim::orders::{Matching, SimVenue};
 use crate::sim::rest_orders::RestOptions;
@@ -179,7 +179,8 @@ pub fn build(
     let host = Endpoint::parse(&url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
-    let builder = BinanceOrderBuilder::new(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix);
+    let builder =
+        BinanceOrderBuilder::new(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix);
     let venue = OrderVenue::Binance(BinanceVenue::new(
         builder,
         &api_key,
@@ -245,7 +246,11 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             continue;
         }
         // working -= signed(side, qty): a Sell of +q raises working by q.
-        let side = if p.qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
+        let side = if p.qty > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
         compute.on_report(&ExecReport {
             symbol: crate::feed::SymbolId(i as u16),
             client_seq: 0,

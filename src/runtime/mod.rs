@@ -24,9 +24,7 @@ use crate::model::DerivParams;
 use crate::risk::Sizing;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
-use crate::telemetry::{
-    handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms,
-};
+use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;

@@ -216,16 +216,21 @@ impl Pipeline {
                         exec_waiter.reset();
                     } else if order_rx.is_abandoned() && order_rx.is_empty() {
                         // Upstream finished: wait (bounded) for replies to orders in flight.
-                        let deadline = *drain_deadline
-                            .get_or_insert_with(|| std::time::Instant::now() + exec.drain_timeout());
+                        let deadline = *drain_deadline.get_or_insert_with(|| {
+                            std::time::Instant::now() + exec.drain_timeout()
+                        });
                         if exec.in_flight() == 0 || std::time::Instant::now() >= deadline {
                             break;
                         }
-                        exec.poll(Some(std::time::Duration::from_millis(1)), p_exe.hists(), |r| {
-                            if push_or_wait(&mut fill_tx, *r, &mut fill_full) {
-                                fill_waker.wake();
-                            }
-                        });
+                        exec.poll(
+                            Some(std::time::Duration::from_millis(1)),
+                            p_exe.hists(),
+                            |r| {
+                                if push_or_wait(&mut fill_tx, *r, &mut fill_full) {
+                                    fill_waker.wake();
+                                }
+                            },
+                        );
                     } else if exec.in_flight() > 0 {
                         // Replies pending: keep polling the socket, but leave the core to others.
                         std::thread::yield_now();

@@ -231,10 +231,11 @@ impl ExecStage {
             return 0;
         }
         let now = self.clock.now_ns();
-        self.exec.poll(now, venue_time_ms(), timeout, |ev| match ev {
-            ExecEvent::Report(r) => on_report(&r),
-            ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
-        })
+        self.exec
+            .poll(now, venue_time_ms(), timeout, |ev| match ev {
+                ExecEvent::Report(r) => on_report(&r),
+                ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
+            })
     }
 
     /// Orders in flight.

@@ -6,7 +6,7 @@ pub mod recording;
 pub mod rest_orders;
 pub mod server;
 
-pub use recording::{RecordedFrame, Recording};
 pub use market::MarketState;
+pub use recording::{RecordedFrame, Recording};
 pub use rest_orders::{RestExchange, SimCredentials};
 pub use server::{EmbeddedExchange, ReplayStats};

@@ -257,44 +257,47 @@ impl Matching {
             .get(o.symbol)
             .ok_or(OrderError::UnknownSymbol)?;
         let held = o.kind != OrderKind::Market;
-        let stop = match (held, o.stop_price) {
-            (true, Some(s)) if s > Decimal::ZERO => {
-                if !(s % inst.tick_size).is_zero() {
-                    return Err(OrderError::Filter("PRICE_FILTER"));
+        let stop =
+            match (held, o.stop_price) {
+                (true, Some(s)) if s > Decimal::ZERO => {
+                    if !(s % inst.tick_size).is_zero() {
+                        return Err(OrderError::Filter("PRICE_FILTER"));
+                    }
+                    s
                 }
-                s
-            }
-            (true, _) => return Err(OrderError::Param("Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.".into())),
-            (false, _) => Decimal::ZERO,
-        };
+                (true, _) => return Err(OrderError::Param(
+                    "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed."
+                        .into(),
+                )),
+                (false, _) => Decimal::ZERO,
+            };
         if o.close_position && !held {
             return Err(OrderError::Param(
                 "closePosition is only for STOP_MARKET and TAKE_PROFIT_MARKET orders.".into(),
             ));
         }
-        let qty = match (o.qty, o.close_position) {
-            (Some(_), true) => {
-                return Err(OrderError::Param(
-                    "Parameter 'quantity' sent when not required.".into(),
-                ))
-            }
-            (None, true) => Decimal::ZERO,
-            (None, false) => {
-                return Err(OrderError::Param(
+        let qty =
+            match (o.qty, o.close_position) {
+                (Some(_), true) => {
+                    return Err(OrderError::Param(
+                        "Parameter 'quantity' sent when not required.".into(),
+                    ))
+                }
+                (None, true) => Decimal::ZERO,
+                (None, false) => return Err(OrderError::Param(
                     "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."
                         .into(),
-                ))
-            }
-            (Some(q), false) => {
-                if q <= Decimal::ZERO || !(q % inst.qty_step).is_zero() || q < inst.min_qty {
-                    return Err(OrderError::Filter("LOT_SIZE"));
+                )),
+                (Some(q), false) => {
+                    if q <= Decimal::ZERO || !(q % inst.qty_step).is_zero() || q < inst.min_qty {
+                        return Err(OrderError::Filter("LOT_SIZE"));
+                    }
+                    if q > inst.max_market_qty {
+                        return Err(OrderError::Filter("MARKET_LOT_SIZE"));
+                    }
+                    q
                 }
-                if q > inst.max_market_qty {
-                    return Err(OrderError::Filter("MARKET_LOT_SIZE"));
-                }
-                q
-            }
-        };
+            };
         let reduces = o.reduce_only || o.close_position;
         let last = self.last.get(o.symbol).map(|l| l.0);
         if !reduces {
@@ -356,7 +359,14 @@ impl Matching {
         })
     }
 
-    fn execute(&mut self, o: &mut SimOrder, inst: &Instrument, last: Decimal, qty: Decimal, ts: u64) {
+    fn execute(
+        &mut self,
+        o: &mut SimOrder,
+        inst: &Instrument,
+        last: Decimal,
+        qty: Decimal,
+        ts: u64,
+    ) {
         let (price, fee) = self.fill.fill(inst.tick_size, o.side, last, qty);
         let pos = self.positions.entry(o.symbol.clone()).or_default();
         let realized_before = pos.realized;
@@ -414,7 +424,12 @@ impl Matching {
     }
 
     /// Cancels a held order by client id.
-    pub fn cancel(&mut self, symbol: &str, client_id: &str, now_ms: u64) -> Result<SimOrder, OrderError> {
+    pub fn cancel(
+        &mut self,
+        symbol: &str,
+        client_id: &str,
+        now_ms: u64,
+    ) -> Result<SimOrder, OrderError> {
         let i = *self.by_client.get(client_id).ok_or(OrderError::NotFound)?;
         let o = &mut self.orders[i];
         if o.symbol != symbol || o.status != OrderStatus::New {
@@ -442,7 +457,10 @@ impl Matching {
     }
 
     /// Orders still held (optionally of one symbol).
-    pub fn open_orders<'a>(&'a self, symbol: Option<&'a str>) -> impl Iterator<Item = &'a SimOrder> + 'a {
+    pub fn open_orders<'a>(
+        &'a self,
+        symbol: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a SimOrder> + 'a {
         self.orders
             .iter()
             .filter(move |o| o.status == OrderStatus::New && symbol.map_or(true, |s| o.symbol == s))
@@ -491,7 +509,11 @@ impl Matching {
     pub fn unrealized(&self) -> Decimal {
         self.positions
             .iter()
-            .map(|(s, p)| self.last.get(s).map_or(Decimal::ZERO, |l| p.unrealized(l.0)))
+            .map(|(s, p)| {
+                self.last
+                    .get(s)
+                    .map_or(Decimal::ZERO, |l| p.unrealized(l.0))
+            })
             .sum()
     }
 
@@ -565,7 +587,10 @@ mod tests {
     #[test]
     fn market_round_trip_books_pnl_and_fees_exactly() {
         let mut x = m("0");
-        assert_eq!(x.place(&mkt(Side::Buy, "0.010", "a"), 1), Err(OrderError::NoPrice));
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.010", "a"), 1),
+            Err(OrderError::NoPrice)
+        );
         x.on_trade("BTCUSDT", d("60000.0"), 1);
         let o = x.place(&mkt(Side::Buy, "0.010", "b"), 2).unwrap();
         assert_eq!(o.status, OrderStatus::Filled);
@@ -585,15 +610,27 @@ mod tests {
     fn venue_rules_are_enforced() {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
-        assert_eq!(x.place(&mkt(Side::Buy, "0.0015", "a"), 2), Err(OrderError::Filter("LOT_SIZE")));
-        assert_eq!(x.place(&mkt(Side::Buy, "121", "b"), 2), Err(OrderError::Filter("MARKET_LOT_SIZE")));
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.0015", "a"), 2),
+            Err(OrderError::Filter("LOT_SIZE"))
+        );
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "121", "b"), 2),
+            Err(OrderError::Filter("MARKET_LOT_SIZE"))
+        );
         // 0.001 · 60000 = 60 < 100
-        assert_eq!(x.place(&mkt(Side::Buy, "0.001", "c"), 2), Err(OrderError::MinNotional(d("100"))));
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.001", "c"), 2),
+            Err(OrderError::MinNotional(d("100")))
+        );
         let mut ro = mkt(Side::Sell, "0.002", "d");
         ro.reduce_only = true;
         assert_eq!(x.place(&ro, 2), Err(OrderError::ReduceOnly));
         x.place(&mkt(Side::Buy, "0.002", "e"), 2).unwrap();
-        assert_eq!(x.place(&mkt(Side::Buy, "0.002", "e"), 2), Err(OrderError::Duplicate));
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.002", "e"), 2),
+            Err(OrderError::Duplicate)
+        );
         assert_eq!(x.received_client_ids()["e"], 2);
         let mut unk = mkt(Side::Buy, "1", "f");
         unk.symbol = "NOPE";
@@ -615,8 +652,10 @@ mod tests {
             close_position: true,
             client_id: id,
         };
-        x.place(&stop(OrderKind::StopMarket, "59900.0", "sl"), 1).unwrap();
-        x.place(&stop(OrderKind::TakeProfitMarket, "60200.0", "tp"), 1).unwrap();
+        x.place(&stop(OrderKind::StopMarket, "59900.0", "sl"), 1)
+            .unwrap();
+        x.place(&stop(OrderKind::TakeProfitMarket, "60200.0", "tp"), 1)
+            .unwrap();
         x.on_trade("BTCUSDT", d("60199.9"), 2);
         x.on_trade("BTCUSDT", d("59900.1"), 3);
         assert_eq!(x.open_orders(None).count(), 2, "nothing crossed yet");

@@ -143,7 +143,8 @@ impl RestExchange {
             ));
         }
         if let Some(m) = market {
-            let w: Weak<dyn TradeListener> = Arc::downgrade(&(venue.clone() as Arc<dyn TradeListener>));
+            let w: Weak<dyn TradeListener> =
+                Arc::downgrade(&(venue.clone() as Arc<dyn TradeListener>));
             m.subscribe(w);
         }
         let listener = TcpListener::bind(bind)?;
@@ -224,7 +225,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     .name("sim-rest-conn".into())
                     .spawn(move || {
                         if let Err(e) = connection(stream, &s) {
-                            if !matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) {
+                            if !matches!(
+                                e.kind(),
+                                std::io::ErrorKind::ConnectionReset
+                                    | std::io::ErrorKind::BrokenPipe
+                            ) {
                                 eprintln!("embedded exchange REST: connection ended: {e}");
                             }
                         }
@@ -286,7 +291,12 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
                 }
             }
             if head_len + content_len > MAX_REQUEST {
-                write_response(&mut stream, 413, "{\"code\":-1000,\"msg\":\"Request too large.\"}", true)?;
+                write_response(
+                    &mut stream,
+                    413,
+                    "{\"code\":-1000,\"msg\":\"Request too large.\"}",
+                    true,
+                )?;
                 return Ok(());
             }
             if buf.len() < head_len + content_len {
@@ -297,7 +307,10 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let body = String::from_utf8_lossy(&buf[head_len..head_len + content_len]).into_owned();
             buf.drain(..head_len + content_len);
             let (status, resp) = handle(sh, &method, &target, api_key.as_deref(), &body, now_ms());
-            if method == "POST" && target.starts_with("/fapi/v1/order") && !sh.opts.order_reply_delay.is_zero() {
+            if method == "POST"
+                && target.starts_with("/fapi/v1/order")
+                && !sh.opts.order_reply_delay.is_zero()
+            {
                 std::thread::sleep(sh.opts.order_reply_delay);
             }
             served += 1;
@@ -378,7 +391,11 @@ fn split_signature(s: &str) -> (String, Option<&str>) {
 }
 
 fn param<'a>(params: &[(&'a str, &'a str)], k: &str) -> Option<&'a str> {
-    params.iter().rev().find(|(key, _)| *key == k).map(|(_, v)| *v)
+    params
+        .iter()
+        .rev()
+        .find(|(key, _)| *key == k)
+        .map(|(_, v)| *v)
 }
 
 /// Answers one request: `(HTTP status, JSON body)`.
@@ -401,14 +418,22 @@ fn handle(
     match api_key {
         None => return err(401, -2014, "API-key format invalid."),
         Some(k) if k != sh.api_key => {
-            return err(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            return err(
+                401,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            )
         }
         Some(_) => {}
     }
     let (q_rest, q_sig) = split_signature(query);
     let (b_rest, b_sig) = split_signature(body);
     let Some(sig) = q_sig.or(b_sig) else {
-        return err(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.");
+        return err(
+            400,
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        );
     };
     // totalParams = query string concatenated with the body (no separator), as Binance signs.
     let total = format!("{q_rest}{b_rest}");
@@ -421,24 +446,34 @@ fn handle(
         .filter_map(|kv| kv.split_once('='))
         .collect();
     let Some(ts) = param(&params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
-        return err(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.");
+        return err(
+            400,
+            -1102,
+            "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+        );
     };
     let recv_window = match param(&params, "recvWindow").map(str::parse::<u64>) {
         None => 5_000,
         Some(Ok(w)) if w <= sh.opts.max_recv_window_ms => w,
-        Some(_) => {
-            return err(400, -1131, "recvWindow must be less than 60000")
-        }
+        Some(_) => return err(400, -1131, "recvWindow must be less than 60000"),
     };
     if ts >= now + 1_000 || now.saturating_sub(ts) > recv_window {
-        return err(400, -1021, "Timestamp for this request is outside of the recvWindow.");
+        return err(
+            400,
+            -1021,
+            "Timestamp for this request is outside of the recvWindow.",
+        );
     }
     let symbol = param(&params, "symbol");
     match (method, path) {
         ("POST", "/fapi/v1/order") => new_order(sh, &params, now),
         ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => {
             let Some(symbol) = symbol else {
-                return err(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+                return err(
+                    400,
+                    -1102,
+                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                );
             };
             let client = param(&params, "origClientOrderId");
             let id = param(&params, "orderId").and_then(|v| v.parse::<u64>().ok());
@@ -447,7 +482,11 @@ fn handle(
                     (Some(c), _) => m.order_by_client(symbol, c).cloned(),
                     (None, Some(i)) => m.order_by_id(symbol, i).cloned(),
                     (None, None) => {
-                        return err(400, -1102, "Either orderId or origClientOrderId must be sent.")
+                        return err(
+                            400,
+                            -1102,
+                            "Either orderId or origClientOrderId must be sent.",
+                        )
                     }
                 };
                 let Some(o) = found else {
@@ -469,7 +508,11 @@ fn handle(
         }),
         ("GET", "/fapi/v1/userTrades") => {
             let Some(symbol) = symbol else {
-                return err(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+                return err(
+                    400,
+                    -1102,
+                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                );
             };
             sh.venue.with(|m| {
                 let v: Vec<Value> = m
@@ -522,7 +565,11 @@ fn handle(
                 .to_string(),
             )
         }),
-        _ => err(404, -5000, &format!("Path {path}, Method {method} is invalid")),
+        _ => err(
+            404,
+            -5000,
+            &format!("Path {path}, Method {method} is invalid"),
+        ),
     }
 }
 
@@ -551,9 +598,15 @@ fn new_order(sh: &Shared, params: &[(&str, &str)], now: u64) -> (u16, String) {
     let dec = |k: &str| -> Result<Option<Decimal>, (u16, String)> {
         match param(params, k) {
             None => Ok(None),
-            Some(v) => Decimal::from_str(v)
-                .map(Some)
-                .map_err(|_| err(400, -1102, &format!("Mandatory parameter '{k}' was not sent, was empty/null, or malformed."))),
+            Some(v) => Decimal::from_str(v).map(Some).map_err(|_| {
+                err(
+                    400,
+                    -1102,
+                    &format!(
+                        "Mandatory parameter '{k}' was not sent, was empty/null, or malformed."
+                    ),
+                )
+            }),
         }
     };
     let qty = match dec("quantity") {
