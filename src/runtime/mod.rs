@@ -128,6 +128,9 @@ pub struct RunReport {
 
 /// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
 pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunReport, String> {
+    if cfg.exec.mode == crate::exec::ExecMode::Live && !opts.live {
+        return Err("exec.mode = \"live\" sends real orders: pass --live to confirm".into());
+    }
     // Read the allowed CPUs before any thread pins itself (they are per-thread).
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
