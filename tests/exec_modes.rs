@@ -1,13 +1,13 @@
 //! `[exec] mode`: the default run trades over loopback HTTP against the embedded exchange;
 //! `paper` fills in-process with the same decisions; `live` refuses to start without `--live`.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{Counter, Stage};
 
-fn config(mode: &str, dump: &PathBuf) -> Config {
+fn config(mode: &str, dump: &Path) -> Config {
     let text = DEFAULT_TOML
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("speed = 10.0", "speed = 0.0")
