@@ -771,8 +771,9 @@ impl HttpTransport {
         }
     }
 
-    fn parse(&self) -> Parsed {
-        let buf = &self.recv[self.consumed..];
+    fn parse(&mut self) -> Parsed {
+        let base = self.consumed;
+        let buf = &self.recv[base..];
         if buf.is_empty() {
             return Parsed::Incomplete;
         }
@@ -805,16 +806,14 @@ impl HttpTransport {
                 }
             }
         }
-        let base = self.consumed;
         if chunked {
-            return match dechunk_len(&buf[head..]) {
-                // Chunked bodies are rare on order endpoints; they are re-framed in place by the
-                // caller-visible slice being the raw chunk data of a single-chunk body.
-                Some((data_start, data_len, used)) => Parsed::Done {
+            let start = base + head;
+            return match dechunk_in_place(&mut self.recv[start..]) {
+                Some((data_len, used)) => Parsed::Done {
                     status,
-                    body_start: base + head + data_start,
-                    body_end: base + head + data_start + data_len,
-                    total: base + head + used,
+                    body_start: start,
+                    body_end: start + data_len,
+                    total: start + used,
                     close,
                 },
                 None => Parsed::Incomplete,
@@ -853,30 +852,45 @@ fn drain_plain(
     }
 }
 
-/// For a chunked body holding one data chunk then the terminating `0` chunk:
-/// `(data offset, data length, bytes used)` once complete. Multi-chunk bodies are reported as
-/// their first chunk only when followed by the terminator; otherwise incomplete/invalid.
-fn dechunk_len(b: &[u8]) -> Option<(usize, usize, usize)> {
-    let line_end = b.windows(2).position(|w| w == b"\r\n")?;
-    let size_txt = std::str::from_utf8(&b[..line_end]).ok()?;
-    let size = usize::from_str_radix(size_txt.split(';').next()?.trim(), 16).ok()?;
-    let data_start = line_end + 2;
-    if size == 0 {
-        let end = b[data_start..].windows(2).position(|w| w == b"\r\n")?;
-        return Some((data_start, 0, data_start + end + 2));
-    }
-    let after = data_start + size + 2;
-    if b.len() < after {
-        return None;
-    }
-    let rest = &b[after..];
-    if rest.len() < 5 {
-        return None;
-    }
-    if rest.starts_with(b"0\r\n\r\n") {
-        Some((data_start, size, after + 5))
-    } else {
-        None
+/// Decodes a complete chunked body in place: the chunk data is moved together at the front of
+/// `b`. Returns `(data length, bytes of b used by the encoded body)`, or `None` while the body
+/// (through the terminating `0` chunk and its trailer) is incomplete or malformed.
+fn dechunk_in_place(b: &mut [u8]) -> Option<(usize, usize)> {
+    // Pass 1: find the end without touching the bytes.
+    let mut pos = 0;
+    loop {
+        let line_end = pos + b[pos..].windows(2).position(|w| w == b"\r\n")?;
+        let size_txt = std::str::from_utf8(&b[pos..line_end]).ok()?;
+        let size = usize::from_str_radix(size_txt.split(';').next()?.trim(), 16).ok()?;
+        let data = line_end + 2;
+        if size == 0 {
+            // Trailer section ends with an empty line.
+            let mut t = data;
+            loop {
+                let e = t + b[t..].windows(2).position(|w| w == b"\r\n")?;
+                if e == t {
+                    let used = e + 2;
+                    // Pass 2: compact the data.
+                    let (mut src, mut dst) = (0, 0);
+                    loop {
+                        let le = src + b[src..].windows(2).position(|w| w == b"\r\n")?;
+                        let txt = std::str::from_utf8(&b[src..le]).ok()?;
+                        let n = usize::from_str_radix(txt.split(';').next()?.trim(), 16).ok()?;
+                        if n == 0 {
+                            return Some((dst, used));
+                        }
+                        b.copy_within(le + 2..le + 2 + n, dst);
+                        dst += n;
+                        src = le + 2 + n + 2;
+                    }
+                }
+                t = e + 2;
+            }
+        }
+        if b.len() < data + size + 2 || &b[data + size..data + size + 2] != b"\r\n" {
+            return None;
+        }
+        pos = data + size + 2;
     }
 }
 
@@ -920,9 +934,14 @@ mod tests {
     }
 
     #[test]
-    fn single_chunk_bodies_are_framed() {
-        let b = b"5\r\nhello\r\n0\r\n\r\nNEXT";
-        assert_eq!(dechunk_len(b), Some((3, 5, 15)));
-        assert_eq!(dechunk_len(b"5\r\nhel"), None);
+    fn chunked_bodies_are_decoded_in_place() {
+        let mut b = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\nNEXT".to_vec();
+        let (n, used) = dechunk_in_place(&mut b).unwrap();
+        assert_eq!(&b[..n], b"hello, world");
+        assert_eq!(&b[used..], b"NEXT");
+        assert_eq!(dechunk_in_place(&mut b"5\r\nhel".to_vec()), None);
+        assert_eq!(dechunk_in_place(&mut b"5\r\nhello\r\n0\r\n".to_vec()), None);
+        let mut t = b"3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n".to_vec();
+        assert_eq!(dechunk_in_place(&mut t), Some((3, t.len())));
     }
 }
