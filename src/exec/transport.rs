@@ -739,16 +739,12 @@ impl HttpTransport {
                 }
             },
             Some(tls) => {
+                let mut peer_eof = false;
                 loop {
                     match tls.read_tls(&mut c.sock) {
                         Ok(0) => {
-                            // Plaintext may still be buffered; EOF is reported once drained.
-                            tls.process_new_packets().map_err(std::io::Error::other)?;
-                            let n = drain_plain(tls, &mut self.recv, &mut self.scratch[..])?;
-                            if n == 0 {
-                                return Err(ErrorKind::UnexpectedEof.into());
-                            }
-                            return Ok(total + n);
+                            peer_eof = true;
+                            break;
                         }
                         Ok(_) => {
                             tls.process_new_packets().map_err(std::io::Error::other)?;
@@ -758,14 +754,24 @@ impl HttpTransport {
                         Err(e) => return Err(e),
                     }
                 }
-                while tls.wants_write() {
-                    match tls.write_tls(&mut c.sock) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e),
+                if peer_eof {
+                    tls.process_new_packets().map_err(std::io::Error::other)?;
+                } else {
+                    while tls.wants_write() {
+                        match tls.write_tls(&mut c.sock) {
+                            Ok(_) => {}
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
-                total += drain_plain(tls, &mut self.recv, &mut self.scratch[..])?;
+                // Plaintext that arrived before a close is delivered first; the close (with or
+                // without close_notify) is reported on the next read.
+                let (n, closed) = drain_plain(tls, &mut self.recv, &mut self.scratch[..])?;
+                total += n;
+                if (closed || peer_eof) && total == 0 {
+                    return Err(ErrorKind::UnexpectedEof.into());
+                }
                 Ok(total)
             }
         }
@@ -833,20 +839,22 @@ impl HttpTransport {
     }
 }
 
+/// Moves decrypted plaintext into `recv`: `(bytes, peer closed)`.
 fn drain_plain(
     tls: &mut rustls::ClientConnection,
     recv: &mut Vec<u8>,
     scratch: &mut [u8],
-) -> std::io::Result<usize> {
+) -> std::io::Result<(usize, bool)> {
     let mut total = 0;
     loop {
         match tls.reader().read(scratch) {
-            Ok(0) => return Ok(total),
+            Ok(0) => return Ok((total, true)),
             Ok(n) => {
                 recv.extend_from_slice(&scratch[..n]);
                 total += n;
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(total),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok((total, false)),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok((total, true)),
             Err(e) => return Err(e),
         }
     }
