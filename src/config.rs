@@ -56,6 +56,9 @@ pub struct Config {
     /// `[backtest]` (optional section; every key has a default).
     #[serde(default)]
     pub backtest: crate::backtest::BacktestConfig,
+    /// `[exec]`: order route (embedded exchange, paper, live), journal, reconciliation.
+    #[serde(default)]
+    pub exec: crate::exec::ExecConfig,
 }
 
 /// `[run]`.
@@ -408,6 +411,16 @@ impl Config {
         self.indicators.validate().map_err(ConfigError)?;
         self.validation.check().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
+        self.exec.validate().map_err(ConfigError)?;
+        if self.exec.mode == crate::exec::ExecMode::Embedded
+            && self.exec.rest_url == "embedded"
+            && self.venue.ws_url != "embedded"
+        {
+            return Err(bad(
+                "exec.rest_url",
+                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
+            ));
+        }
         Ok(())
     }
 

@@ -147,6 +147,7 @@ fn run(args: &RunArgs) -> Result<(), String> {
     let opts = RunOptions {
         print_status: !args.quiet,
         max_duration: args.duration.map(Duration::from_secs_f64),
+        live: args.live,
     };
     let report = runtime::run(&cfg, &opts, Shutdown::with_signals())?;
     print!("{}", runtime::summary(&report));

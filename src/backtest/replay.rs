@@ -89,7 +89,7 @@ pub struct Outcome {
     /// Venue counters.
     pub sim: SimStats,
     /// Venue rejections per [`crate::exec::RejectReason::index`].
-    pub sim_rejects: [u64; 3],
+    pub sim_rejects: [u64; crate::exec::RejectReason::COUNT],
     /// Strategy equity.
     pub strategy: EquitySummary,
     /// Buy-and-hold equity.

@@ -174,7 +174,7 @@ impl SimVenue {
     }
 
     /// Rejections per reason (index = [`crate::exec::RejectReason::index`]).
-    pub fn rejects_by_reason(&self) -> [u64; 3] {
+    pub fn rejects_by_reason(&self) -> [u64; crate::exec::RejectReason::COUNT] {
         self.exec.stats().rejects
     }
 }

@@ -1,30 +1,45 @@
-//! Execution: exact rounding to the venue's filters, signed order requests, paper fills.
+//! Execution: exact rounding to the venue's filters, signed order requests, and their delivery:
+//! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
+//! non-blocking [`transport`], or filled in-process ([`paper`]). Every intent, ack, fill and
+//! rejection goes to the [`journal`] before it is acted on.
 
 pub mod binance_order;
 pub mod bybit_order;
+pub mod exec_config;
 pub mod instrument;
+pub mod journal;
 pub mod keys;
 pub mod order_request;
 pub mod paper;
+pub mod recovery;
 pub mod report;
 pub mod sign;
 pub mod specs;
+pub mod transport;
+pub mod transport_venue;
 pub mod venue_api;
 pub mod venue_error;
+
+use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 pub use binance_order::{BinanceOrderBuilder, ExitKind, ExitOrder, OrderFields};
 pub use bybit_order::BybitOrderBuilder;
+pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
 pub use instrument::Instrument;
+pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
 pub use order_request::{NewOrder, OrderReject, OrderType, TimeInForce, TriggerBy};
-pub use paper::PaperVenue;
+pub use paper::{FillModel, PaperVenue};
 pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use sign::Signer;
+pub use transport::{HttpTransport, TransportError, TransportEvent};
+pub use transport_venue::{BinanceVenue, OrderReply, OrderVenue};
 pub use venue_api::{BinanceApi, BybitApi, ClockSync, Venue};
 pub use venue_error::{ErrorKind, Retry, VenueError};
 
+use crate::feed::{Side, SymbolId};
 use crate::strategy::OrderIntent;
 
 /// Counters the monitor reads (one writer: the execution thread).
@@ -32,42 +47,372 @@ use crate::strategy::OrderIntent;
 pub struct ExecStats {
     /// Signed requests built.
     pub orders: u64,
-    /// Paper fills.
+    /// Fills (paper or venue).
     pub fills: u64,
     /// Rejections per [`RejectReason::index`].
-    pub rejects: [u64; 3],
+    pub rejects: [u64; RejectReason::COUNT],
+    /// Venue acks without a fill yet (then queried).
+    pub acks: u64,
+    /// Order-status queries sent (ack follow-ups, lost replies).
+    pub requeries: u64,
+    /// Journal records appended.
+    pub journal_records: u64,
+    /// Journal write failures (trading halts on the first).
+    pub journal_errors: u64,
 }
 
-/// The execution stage: intent → exact quantity → signed request → (paper) fill.
+/// Where orders go.
+enum Route {
+    /// Filled in-process with the shared fill model.
+    Paper,
+    /// Sent to a venue over HTTP.
+    Venue(Box<HttpTransport>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PendingState {
+    /// Request on the wire or queued: waiting for its reply.
+    Sent,
+    /// Outcome unknown or not final: an order-status query is due at `due_ns`.
+    NeedsQuery,
+    /// Order-status query on the wire.
+    Querying,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    symbol: SymbolId,
+    side: Side,
+    qty: Decimal,
+    seq: u64,
+    session: u32,
+    state: PendingState,
+    due_ns: u64,
+    queries: u32,
+}
+
+/// Tag bit marking a transport request as an order-status query.
+const QUERY_TAG: u64 = 1 << 63;
+/// Delay before querying an order the venue acked but did not fill.
+const ACK_QUERY_DELAY_NS: u64 = 20_000_000;
+/// Status queries per order before it is reported lost (the journal keeps it for the next start).
+const MAX_QUERIES: u32 = 50;
+
+/// What [`Executor::poll`] hands out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecEvent {
+    /// A fill or rejection for compute (already journaled).
+    Report(ExecReport),
+    /// `order_rtt`: request written → reply parsed, ns.
+    Rtt(u64),
+}
+
+/// The execution stage: intent → exact quantity → journal → signed request → venue or paper
+/// fill → journal → report.
 pub struct Executor {
     instruments: Vec<Instrument>,
     names: Vec<String>,
-    builder: BinanceOrderBuilder,
+    venue: OrderVenue,
     paper: PaperVenue,
+    model: FillModel,
+    route: Route,
+    journal: Option<Journal>,
+    session: u32,
+    pending: Vec<Pending>,
+    max_pending: usize,
+    halted: bool,
     stats: ExecStats,
 }
 
 impl Executor {
-    /// An executor for the symbols in `names` (same order as their `SymbolId`s).
+    /// A paper executor (fills in-process) for the symbols in `names` (same order as their
+    /// `SymbolId`s), no journal, session 1.
     pub fn new(
         instruments: Vec<Instrument>,
         names: Vec<String>,
         builder: BinanceOrderBuilder,
         paper: PaperVenue,
     ) -> Self {
+        let venue = OrderVenue::Binance(BinanceVenue::new(builder, "", "", 0));
+        Self::with_route(instruments, names, venue, paper, None, 1, 64)
+    }
+
+    /// A venue executor: requests built by `venue` go out through `transport`; fees are
+    /// computed with `paper.taker_fee` (the account's commission rate).
+    pub fn venue(
+        instruments: Vec<Instrument>,
+        names: Vec<String>,
+        venue: OrderVenue,
+        transport: HttpTransport,
+        paper: PaperVenue,
+        session: u32,
+        max_pending: usize,
+    ) -> Self {
+        Self::with_route(
+            instruments,
+            names,
+            venue,
+            paper,
+            Some(transport),
+            session,
+            max_pending,
+        )
+    }
+
+    fn with_route(
+        instruments: Vec<Instrument>,
+        names: Vec<String>,
+        venue: OrderVenue,
+        paper: PaperVenue,
+        transport: Option<HttpTransport>,
+        session: u32,
+        max_pending: usize,
+    ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
         Self {
             instruments,
             names,
-            builder,
+            venue,
             paper,
+            model: paper.model(),
+            route: match transport {
+                Some(t) => Route::Venue(Box::new(t)),
+                None => Route::Paper,
+            },
+            journal: None,
+            session,
+            pending: Vec::with_capacity(max_pending),
+            max_pending,
+            halted: false,
             stats: ExecStats::default(),
         }
     }
 
-    /// Executes one intent. `timestamp_ms` is the venue-clock request time; `on_signed` gets the
-    /// signed request bytes as soon as they exist (the transport hand-off point). Returns the fill,
-    /// or a rejection when the floored quantity breaks the instrument's filters.
+    /// Journals every intent, ack, fill and rejection to `j` from now on.
+    pub fn set_journal(&mut self, j: Journal) {
+        self.journal = Some(j);
+    }
+
+    /// The journal, if any.
+    pub fn journal_mut(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
+    }
+
+    /// This process's session number (part of every client order id).
+    pub fn session(&self) -> u32 {
+        self.session
+    }
+
+    /// Symbol names in id order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Instruments in id order.
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    /// The venue request builder (start-up queries).
+    pub fn venue_mut(&mut self) -> &mut OrderVenue {
+        &mut self.venue
+    }
+
+    /// The transport, when orders go to a venue.
+    pub fn transport_mut(&mut self) -> Option<&mut HttpTransport> {
+        match &mut self.route {
+            Route::Venue(t) => Some(t),
+            Route::Paper => None,
+        }
+    }
+
+    /// The fill model (fees for venue fills, prices and fees for paper fills).
+    pub fn fill_model(&self) -> FillModel {
+        self.model
+    }
+
+    /// Orders sent and not finished (waiting for a reply or a status query).
+    #[inline]
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True once a journal write failed: every later intent is refused (nothing is sent
+    /// that could not be journaled first).
+    pub fn halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Appends `r` to the journal (if any); on failure halts trading and returns false.
+    #[inline]
+    pub fn journal(&mut self, r: &Record) -> bool {
+        let Some(j) = self.journal.as_mut() else {
+            return true;
+        };
+        match j.append(r) {
+            Ok(()) => {
+                self.stats.journal_records += 1;
+                true
+            }
+            Err(e) => {
+                if !self.halted {
+                    eprintln!(
+                        "error: journal {} write failed ({e}); trading halted",
+                        j.path().display()
+                    );
+                }
+                self.stats.journal_errors += 1;
+                self.halted = true;
+                false
+            }
+        }
+    }
+
+    fn reject(
+        &mut self,
+        it: &OrderIntent,
+        reason: RejectReason,
+        code: i32,
+        journaled: bool,
+    ) -> ExecReport {
+        self.stats.rejects[reason.index()] += 1;
+        if journaled {
+            let mut r = Record::new(
+                RecordKind::Reject,
+                it.symbol,
+                it.side,
+                self.session,
+                it.client_seq,
+            );
+            r.qty = it.qty;
+            r.reason = reason.index() as u8;
+            r.code = code;
+            self.journal(&r);
+        }
+        ExecReport {
+            symbol: it.symbol,
+            client_seq: it.client_seq,
+            side: it.side,
+            status: ReportStatus::Rejected(reason),
+            price: Decimal::ZERO,
+            qty: it.qty,
+            fee: Decimal::ZERO,
+        }
+    }
+
+    /// Submits one intent. `timestamp_ms` is the venue-clock request time; `on_signed` gets
+    /// the signed request bytes as soon as they exist. Returns a report at once for local
+    /// rejections and paper fills; `None` when the order went to the venue (its report comes
+    /// from [`Executor::poll`]).
+    #[inline]
+    pub fn submit<F: FnOnce(&[u8])>(
+        &mut self,
+        it: &OrderIntent,
+        timestamp_ms: u64,
+        on_signed: F,
+    ) -> Option<ExecReport> {
+        let i = it.symbol.index();
+        let inst = self.instruments[i];
+        // Compute checked the filters already; checking again keeps a wrong intent off the wire.
+        if let Some(reason) = inst.violation(it.qty, it.ref_price, it.reduce_only) {
+            return Some(self.reject(it, reason, 0, false));
+        }
+        if self.halted {
+            return Some(self.reject(it, RejectReason::Lost, 0, false));
+        }
+        if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
+            return Some(self.reject(it, RejectReason::Lost, 0, false));
+        }
+        let mut rec = Record::new(
+            RecordKind::Intent,
+            it.symbol,
+            it.side,
+            self.session,
+            it.client_seq,
+        );
+        rec.qty = it.qty;
+        rec.reduce_only = it.reduce_only;
+        rec.price = inst.price_on_tick(it.ref_price);
+        if !self.journal(&rec) {
+            return Some(self.reject(it, RejectReason::Lost, 0, false));
+        }
+        let bytes = self.venue.build_order(&OrderFields {
+            symbol: &self.names[i],
+            side: it.side,
+            quantity: it.qty,
+            reduce_only: it.reduce_only,
+            client_seq: it.client_seq,
+            timestamp_ms,
+        });
+        self.stats.orders += 1;
+        on_signed(bytes);
+        match &mut self.route {
+            Route::Paper => {
+                let (price, fee) = self.paper.fill(&inst, it.side, it.ref_price, it.qty);
+                Some(self.fill(
+                    it.symbol,
+                    it.side,
+                    it.client_seq,
+                    self.session,
+                    price,
+                    it.qty,
+                    fee,
+                    0,
+                ))
+            }
+            Route::Venue(t) => match t.send(it.client_seq, bytes) {
+                Ok(()) => {
+                    self.pending.push(Pending {
+                        symbol: it.symbol,
+                        side: it.side,
+                        qty: it.qty,
+                        seq: it.client_seq,
+                        session: self.session,
+                        state: PendingState::Sent,
+                        due_ns: 0,
+                        queries: 0,
+                    });
+                    None
+                }
+                // Never left the process: the venue cannot have it.
+                Err(_) => Some(self.reject(it, RejectReason::Lost, 0, true)),
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fill(
+        &mut self,
+        symbol: SymbolId,
+        side: Side,
+        seq: u64,
+        session: u32,
+        price: Decimal,
+        qty: Decimal,
+        fee: Decimal,
+        order_id: u64,
+    ) -> ExecReport {
+        let mut r = Record::new(RecordKind::Fill, symbol, side, session, seq);
+        r.qty = qty;
+        r.price = price;
+        r.fee = fee;
+        r.aux = order_id;
+        self.journal(&r);
+        self.stats.fills += 1;
+        ExecReport {
+            symbol,
+            client_seq: seq,
+            side,
+            status: ReportStatus::Filled,
+            price,
+            qty,
+            fee,
+        }
+    }
+
+    /// Executes one intent synchronously in paper mode (kept for in-process callers): the
+    /// report of [`Executor::submit`]. On a venue route, an order still in flight is reported
+    /// as `Rejected(Lost)` here; use `submit` + `poll` there.
     #[inline]
     pub fn execute<F: FnOnce(&[u8])>(
         &mut self,
@@ -75,41 +420,165 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> ExecReport {
-        let i = it.symbol.index();
-        let inst = &self.instruments[i];
-        let qty = it.qty;
-        let mut report = ExecReport {
-            symbol: it.symbol,
-            client_seq: it.client_seq,
-            side: it.side,
-            status: ReportStatus::Filled,
-            price: Decimal::ZERO,
-            qty: Decimal::ZERO,
-            fee: Decimal::ZERO,
-        };
-        // Compute checked the filters already; checking again keeps a wrong intent off the wire.
-        if let Some(reason) = inst.violation(qty, it.ref_price, it.reduce_only) {
-            self.stats.rejects[reason.index()] += 1;
-            report.status = ReportStatus::Rejected(reason);
-            report.qty = qty;
-            return report;
+        self.submit(it, timestamp_ms, on_signed)
+            .unwrap_or(ExecReport {
+                symbol: it.symbol,
+                client_seq: it.client_seq,
+                side: it.side,
+                status: ReportStatus::Rejected(RejectReason::Lost),
+                price: Decimal::ZERO,
+                qty: it.qty,
+                fee: Decimal::ZERO,
+            })
+    }
+
+    /// Drives the venue transport: replies become journaled reports (and `order_rtt`
+    /// samples), unknown outcomes become order-status queries. `now_ns` is the monotonic
+    /// clock, `timestamp_ms` the venue clock for query signatures; waits up to `timeout` for
+    /// the socket only when nothing progressed. Returns the number of events handed out.
+    #[inline]
+    pub fn poll<F: FnMut(ExecEvent)>(
+        &mut self,
+        now_ns: u64,
+        timestamp_ms: u64,
+        timeout: Option<Duration>,
+        mut on_event: F,
+    ) -> usize {
+        if self.pending.is_empty() {
+            return 0;
         }
-        let bytes = self.builder.build(&OrderFields {
-            symbol: &self.names[i],
-            side: it.side,
-            quantity: qty,
-            reduce_only: it.reduce_only,
-            client_seq: it.client_seq,
-            timestamp_ms,
+        // Take the transport out so that replies can be handled with `self` borrowed.
+        let Route::Venue(mut t) = std::mem::replace(&mut self.route, Route::Paper) else {
+            return 0;
+        };
+        let mut n = 0;
+        t.poll(timeout, |ev| {
+            n += 1;
+            match ev {
+                TransportEvent::Response {
+                    tag,
+                    status,
+                    body,
+                    rtt_ns,
+                } => {
+                    on_event(ExecEvent::Rtt(rtt_ns));
+                    let reply = self.venue.parse_order_reply(status, body);
+                    if let Some(r) = self.on_reply(tag, reply, now_ns) {
+                        on_event(ExecEvent::Report(r));
+                    }
+                }
+                TransportEvent::Failed { tag, written } => {
+                    let reply = if written || tag & QUERY_TAG != 0 {
+                        OrderReply::Unknown
+                    } else {
+                        OrderReply::NotFound
+                    };
+                    if let Some(r) = self.on_reply(tag, reply, now_ns) {
+                        on_event(ExecEvent::Report(r));
+                    }
+                }
+            }
         });
-        self.stats.orders += 1;
-        on_signed(bytes);
-        let (price, fee) = self.paper.fill(inst, it.side, it.ref_price, qty);
-        self.stats.fills += 1;
-        report.price = price;
-        report.qty = qty;
-        report.fee = fee;
-        report
+        // Status queries that are due (lost replies, acked orders).
+        for k in 0..self.pending.len() {
+            let p = self.pending[k];
+            if p.state != PendingState::NeedsQuery || p.due_ns > now_ns {
+                continue;
+            }
+            let bytes = self.venue.build_query_order(
+                &self.names[p.symbol.index()],
+                p.session,
+                p.seq,
+                timestamp_ms,
+            );
+            if t.send(p.seq | QUERY_TAG, bytes).is_ok() {
+                self.stats.requeries += 1;
+                self.pending[k].state = PendingState::Querying;
+                self.pending[k].queries += 1;
+            }
+        }
+        self.route = Route::Venue(t);
+        n
+    }
+
+    /// Applies a venue reply to pending order `tag`; the final ones become reports.
+    fn on_reply(&mut self, tag: u64, reply: OrderReply, now_ns: u64) -> Option<ExecReport> {
+        let seq = tag & !QUERY_TAG;
+        let k = self.pending.iter().position(|p| p.seq == seq)?;
+        let p = self.pending[k];
+        let again = |s: &mut Self, delay: u64| {
+            let q = &mut s.pending[k];
+            q.state = PendingState::NeedsQuery;
+            q.due_ns = now_ns + delay;
+            None
+        };
+        match reply {
+            OrderReply::Filled {
+                order_id,
+                price,
+                qty,
+            } => {
+                self.pending.swap_remove(k);
+                let fee = self.model.fee(price, qty);
+                Some(self.fill(
+                    p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
+                ))
+            }
+            OrderReply::Accepted { order_id } => {
+                if p.state == PendingState::Sent {
+                    self.stats.acks += 1;
+                    let mut r = Record::new(RecordKind::Ack, p.symbol, p.side, p.session, p.seq);
+                    r.aux = order_id;
+                    r.qty = p.qty;
+                    self.journal(&r);
+                }
+                again(self, ACK_QUERY_DELAY_NS)
+            }
+            OrderReply::Unknown if p.queries < MAX_QUERIES => again(
+                self,
+                if p.queries == 0 {
+                    0
+                } else {
+                    ACK_QUERY_DELAY_NS
+                },
+            ),
+            OrderReply::Unknown => {
+                // Still unknown after many queries: leave it to the next start's recovery
+                // (the journal has no final record for it); compute is told it is lost.
+                self.pending.swap_remove(k);
+                self.stats.rejects[RejectReason::Lost.index()] += 1;
+                Some(self.rejected(&p, RejectReason::Lost))
+            }
+            OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
+                self.pending.swap_remove(k);
+                let (reason, code) = match reply {
+                    OrderReply::Error { code } => {
+                        (RejectReason::from_binance_code(code), code as i32)
+                    }
+                    OrderReply::Closed => (RejectReason::VenueOther, 0),
+                    _ => (RejectReason::Lost, -2013),
+                };
+                self.stats.rejects[reason.index()] += 1;
+                let mut r = Record::new(RecordKind::Reject, p.symbol, p.side, p.session, p.seq);
+                r.qty = p.qty;
+                r.reason = reason.index() as u8;
+                r.code = code;
+                self.journal(&r);
+                Some(self.rejected(&p, reason))
+            }
+        }
+    }
+
+    fn rejected(&self, p: &Pending, reason: RejectReason) -> ExecReport {
+        ExecReport {
+            symbol: p.symbol,
+            client_seq: p.seq,
+            side: p.side,
+            status: ReportStatus::Rejected(reason),
+            price: Decimal::ZERO,
+            qty: p.qty,
+            fee: Decimal::ZERO,
+        }
     }
 
     /// Counters so far.
@@ -121,7 +590,6 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::{Side, SymbolId};
     use crate::strategy::Case;
 
     fn d(s: &str) -> Decimal {

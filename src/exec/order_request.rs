@@ -172,6 +172,7 @@ impl std::fmt::Display for OrderReject {
             OrderReject::Filter(RejectReason::AboveMaxQty) => {
                 f.write_str("quantity is above the maximum order quantity")
             }
+            OrderReject::Filter(r) => write!(f, "refused: {}", r.name()),
             OrderReject::InvalidPrice => f.write_str("price must be positive"),
             OrderReject::InvalidTrigger => f.write_str(
                 "take-profit must be beyond and stop-loss before the entry price, both positive",

@@ -1,12 +1,68 @@
-//! Paper fills: market orders filled in-process at the decision price, with slippage and fees.
+//! Fill arithmetic shared by in-process paper fills and the embedded exchange, so both modes
+//! fill identically: a market order fills at the last trade price moved `slippage_bps` against
+//! the order, put back on the tick *against* the order (buys round up, sells down), paying
+//! `taker_fee` × notional rounded to 8 decimals.
 
 use rust_decimal::Decimal;
 
 use super::instrument::Instrument;
 use crate::feed::Side;
 
-/// Fills market orders at the reference trade price moved `slippage_bps` against the order,
-/// put back on the tick, paying `taker_fee` (a fraction of notional).
+/// Exact market-fill model: `price = tick_adverse(last · (1 ± bps/10⁴))`,
+/// `fee = round₈(price · qty · taker_fee)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FillModel {
+    /// Taker fee as a fraction of notional (0.0005 = 5 bps).
+    pub taker_fee: Decimal,
+    /// Adverse slippage in basis points of price (exact decimal).
+    pub slippage_bps: Decimal,
+}
+
+const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+impl FillModel {
+    /// Fill price of a market order on `side` when the last trade was at `last` (on the tick):
+    /// `last · (1 ± bps/10⁴)` rounded to `tick` against the order (buy: up, sell: down).
+    #[inline]
+    pub fn price(&self, tick: Decimal, side: Side, last: Decimal) -> Decimal {
+        if self.slippage_bps.is_zero() {
+            return last;
+        }
+        let factor = match side {
+            Side::Buy => BPS + self.slippage_bps,
+            Side::Sell => BPS - self.slippage_bps,
+        };
+        let slipped = last * factor / BPS;
+        let ticks = slipped / tick;
+        let whole = match side {
+            Side::Buy => ticks.ceil(),
+            Side::Sell => ticks.floor(),
+        };
+        whole * tick
+    }
+
+    /// Fee of a fill: `round₈(price · qty · taker_fee)` (banker's rounding, as `Decimal::round_dp`).
+    #[inline]
+    pub fn fee(&self, price: Decimal, qty: Decimal) -> Decimal {
+        (price * qty * self.taker_fee).round_dp(8)
+    }
+
+    /// `(price, fee)` of a market fill of `qty` on `side` at last trade `last`.
+    #[inline]
+    pub fn fill(
+        &self,
+        tick: Decimal,
+        side: Side,
+        last: Decimal,
+        qty: Decimal,
+    ) -> (Decimal, Decimal) {
+        let p = self.price(tick, side, last);
+        (p, self.fee(p, qty))
+    }
+}
+
+/// In-process paper fills: the intent's reference trade price (recovered exactly on the tick)
+/// filled with the same [`FillModel`] as the embedded exchange.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PaperVenue {
     /// Taker fee as a fraction of notional (0.0005 = 5 bps).
@@ -16,8 +72,16 @@ pub struct PaperVenue {
 }
 
 impl PaperVenue {
-    /// `(price, fee)` of a fill of `qty` on `side` at reference price `ref_price`:
-    /// price = tick-rounded `ref·(1 ± slippage_bps/10⁴)`, fee = `price·qty·taker_fee` to 8 dp.
+    /// The exact fill model (slippage converted from its shortest decimal form, e.g. 0.1 → 0.1).
+    pub fn model(&self) -> FillModel {
+        FillModel {
+            taker_fee: self.taker_fee,
+            slippage_bps: bps_decimal(self.slippage_bps),
+        }
+    }
+
+    /// `(price, fee)` of a fill of `qty` on `side` at reference price `ref_price`
+    /// (see [`FillModel::fill`]; `ref_price` is put on the tick first).
     #[inline]
     pub fn fill(
         &self,
@@ -26,11 +90,17 @@ impl PaperVenue {
         ref_price: f64,
         qty: Decimal,
     ) -> (Decimal, Decimal) {
-        let slipped = ref_price * (1.0 + side.sign() * self.slippage_bps * 1e-4);
-        let price = inst.price_on_tick(slipped);
-        let fee = (price * qty * self.taker_fee).round_dp(8);
-        (price, fee)
+        let last = inst.price_on_tick(ref_price);
+        self.model().fill(inst.tick_size, side, last, qty)
     }
+}
+
+/// Basis points as an exact decimal from their f64 config value (shortest round-trip form).
+pub fn bps_decimal(bps: f64) -> Decimal {
+    // f64 → Decimal via its shortest decimal digits: 0.1 becomes exactly 0.1, not 0.1000…055.
+    Decimal::from_f64_retain(bps)
+        .map(|d| d.round_dp(8).normalize())
+        .unwrap_or(Decimal::ZERO)
 }
 
 #[cfg(test)]
@@ -55,9 +125,29 @@ mod tests {
             slippage_bps: 1.0,
             ..v
         };
+        // 61800.3 · 1.0001 = 61806.48003 → up to 61806.5; · 0.9999 = 61794.11997 → down to 61794.1.
         let (buy, _) = v.fill(&inst, Side::Buy, 61800.3, d("0.016"));
         let (sell, _) = v.fill(&inst, Side::Sell, 61800.3, d("0.016"));
-        assert_eq!(buy, d("61806.50"));
-        assert_eq!(sell, d("61794.10"));
+        assert_eq!(buy, d("61806.5"));
+        assert_eq!(sell, d("61794.1"));
+    }
+
+    #[test]
+    fn slippage_rounds_against_the_order_even_when_nearest_is_better() {
+        let m = FillModel {
+            taker_fee: Decimal::ZERO,
+            slippage_bps: d("0.1"),
+        };
+        // 100.00 · 1.00001 = 100.001 → buy pays 100.01 (nearest would be 100.00).
+        assert_eq!(m.price(d("0.01"), Side::Buy, d("100.00")), d("100.01"));
+        // 100.00 · 0.99999 = 99.999 → sell gets 99.99.
+        assert_eq!(m.price(d("0.01"), Side::Sell, d("100.00")), d("99.99"));
+    }
+
+    #[test]
+    fn bps_from_config_is_the_shortest_decimal() {
+        assert_eq!(bps_decimal(0.1), d("0.1"));
+        assert_eq!(bps_decimal(2.5), d("2.5"));
+        assert_eq!(bps_decimal(0.0), Decimal::ZERO);
     }
 }

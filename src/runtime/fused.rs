@@ -22,12 +22,20 @@ pub fn run<S: TickSource>(
             feed.close();
             break Ok(());
         }
-        let polled = feed.poll(wait.timeout(), publisher.hists(), |t, h| {
+        // Orders in flight: poll the socket without waiting so replies are read promptly.
+        let timeout = if exec.in_flight() > 0 {
+            Some(std::time::Duration::ZERO)
+        } else {
+            wait.timeout()
+        };
+        let polled = feed.poll(timeout, publisher.hists(), |t, h| {
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
-                let report = exec.on_intent(&intent, intent.decided_ns, h);
-                compute.on_report(&report);
+                if let Some(report) = exec.on_intent(&intent, intent.decided_ns, h) {
+                    compute.on_report(&report);
+                }
             }
         });
+        exec.poll(None, publisher.hists(), |r| compute.on_report(r));
         publisher.maybe_publish(|c| {
             feed.fill_counters(c);
             compute.fill_counters(c);
@@ -39,6 +47,8 @@ pub fn run<S: TickSource>(
             Err(e) => break Err(e),
         }
     };
+    // Replies to the last orders still count (bounded wait).
+    exec.drain(publisher.hists(), |r| compute.on_report(r));
     publisher.finish(|c| {
         feed.fill_counters(c);
         compute.fill_counters(c);

@@ -1,6 +1,7 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
 pub mod affinity;
+pub mod exec_setup;
 pub mod fused;
 pub mod monitor;
 pub mod pipeline;
@@ -16,14 +17,12 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
-use crate::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
+use crate::exec::instrument::load_specs;
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
-use crate::telemetry::{
-    handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms, WallClock,
-};
+use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
@@ -32,10 +31,6 @@ use self::monitor::{MonitorPlan, MonitorReport};
 use self::pipeline::{Pipeline, PipelinePlan};
 use self::stages::{ComputeStage, ExecStage, FeedPlan, FeedStage};
 use self::wait::FeedWait;
-
-/// Paper credentials: orders are signed exactly as for the venue, with a key that is not a secret.
-const PAPER_API_KEY: &str = "paper-api-key";
-const PAPER_SECRET: &[u8] = b"paper-secret-not-a-real-key";
 
 /// The topology actually run, after `auto` and the host are considered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +109,8 @@ pub struct RunOptions {
     pub print_status: bool,
     /// Stop after this long even if the feed is still open.
     pub max_duration: Option<Duration>,
+    /// `--live`: real orders are allowed (`exec.mode = "live"` refuses to start without it).
+    pub live: bool,
 }
 
 /// The outcome of a run.
@@ -130,6 +127,9 @@ pub struct RunReport {
 
 /// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
 pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunReport, String> {
+    if cfg.exec.mode == crate::exec::ExecMode::Live && !opts.live {
+        return Err("exec.mode = \"live\" sends real orders: pass --live to confirm".into());
+    }
     // Read the allowed CPUs before any thread pins itself (they are per-thread).
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
@@ -151,7 +151,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
 
     let venue = cfg.venue();
     let clock = Clock::new();
-    let wall = WallClock::new(&clock);
     for (name, inst) in symbols.names().iter().zip(&instruments) {
         if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
             crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
@@ -184,7 +183,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             "as fast as possible".to_string()
         };
         println!(
-            "embedded exchange on {} replaying {source} from {} file(s), {}; REST fallback at {}; loopback only, paper fills",
+            "embedded exchange on {} replaying {source} from {} file(s), {}; REST fallback at {}; loopback only",
             ex.url(),
             cfg.replay.files.len(),
             speed,
@@ -224,28 +223,44 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     )?;
 
     let params = StrategyParams::from_config(cfg);
-    let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
+    let mut compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
     let run_id = run_id(topology.name());
-    let builder = BinanceOrderBuilder::new(
-        PAPER_API_KEY,
-        PAPER_SECRET,
-        &cfg.venue.rest_host,
-        cfg.venue.recv_window_ms,
-        &format!("ct{}-", &run_id[..run_id.find('-').unwrap_or(run_id.len())]),
-    );
-    let paper = PaperVenue {
-        taker_fee: cfg.taker_fee().map_err(|e| e.to_string())?,
-        slippage_bps: cfg.paper.slippage_bps,
-    };
-    let exec = ExecStage::new(
-        Executor::new(instruments, symbols.names().to_vec(), builder, paper),
-        clock.clone(),
-        wall,
-    );
-
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
         .map_err(|e| format!("cannot create {}: {e}", dump_dir.display()))?;
+    let setup = exec_setup::build(
+        cfg,
+        opts.live,
+        &symbols,
+        &instruments,
+        exchange.as_ref(),
+        &clock,
+        &dump_dir,
+    )?;
+    println!("{}", setup.banner);
+    if let Some(st) = &setup.startup {
+        if st.recovered_fills + st.recovered_missing > 0 || !st.mismatches.is_empty() {
+            println!(
+                "start-up: {} unfinished order(s) found filled, {} not at the venue (not resent); {} position mismatch(es), {} adopted, {} closed",
+                st.recovered_fills,
+                st.recovered_missing,
+                st.mismatches.len(),
+                st.adopted,
+                st.closed
+            );
+        }
+        for o in &st.foreign_open_orders {
+            println!("start-up: open venue order not placed by this system: {o}");
+        }
+    }
+    let restored = exec_setup::restore_engine(&mut compute, &setup.replayed);
+    if restored > 0 {
+        println!("start-up: {restored} journaled fill(s) restored into the positions");
+    }
+    let rest_exchange = setup.rest;
+    let exec = ExecStage::new(setup.executor, clock.clone())
+        .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms));
+
     let epoch = Epoch::default();
     let names: &[&'static str] = match topology {
         Chosen::Fused { .. } => &["hot"],
@@ -330,6 +345,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     if let Some(w) = watchdog {
         let _ = w.join();
     }
+    drop(rest_exchange);
     drop(exchange);
     let monitor = monitor
         .join()

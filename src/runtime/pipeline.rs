@@ -192,13 +192,20 @@ impl Pipeline {
             .spawn(move || {
                 pin_current("execution", core_e, &allowed_e);
                 let mut fill_full = 0u64;
+                let mut drain_deadline: Option<std::time::Instant> = None;
                 loop {
                     let h = p_exe.hists();
-                    let got = order_rx.pop_batch(BATCH, |it| {
+                    let mut got = order_rx.pop_batch(BATCH, |it| {
                         let start = clock.now_ns();
                         h.record(Stage::OrderHop, start.saturating_sub(it.decided_ns));
-                        let report = exec.on_intent(&it, start, h);
-                        if push_or_wait(&mut fill_tx, report, &mut fill_full) {
+                        if let Some(report) = exec.on_intent(&it, start, h) {
+                            if push_or_wait(&mut fill_tx, report, &mut fill_full) {
+                                fill_waker.wake();
+                            }
+                        }
+                    });
+                    got += exec.poll(None, h, |r| {
+                        if push_or_wait(&mut fill_tx, *r, &mut fill_full) {
                             fill_waker.wake();
                         }
                     });
@@ -209,7 +216,25 @@ impl Pipeline {
                     if got > 0 {
                         exec_waiter.reset();
                     } else if order_rx.is_abandoned() && order_rx.is_empty() {
-                        break;
+                        // Upstream finished: wait (bounded) for replies to orders in flight.
+                        let deadline = *drain_deadline.get_or_insert_with(|| {
+                            std::time::Instant::now() + exec.drain_timeout()
+                        });
+                        if exec.in_flight() == 0 || std::time::Instant::now() >= deadline {
+                            break;
+                        }
+                        exec.poll(
+                            Some(std::time::Duration::from_millis(1)),
+                            p_exe.hists(),
+                            |r| {
+                                if push_or_wait(&mut fill_tx, *r, &mut fill_full) {
+                                    fill_waker.wake();
+                                }
+                            },
+                        );
+                    } else if exec.in_flight() > 0 {
+                        // Replies pending: keep polling the socket, but leave the core to others.
+                        std::thread::yield_now();
                     } else {
                         exec_waiter.idle(|| !order_rx.is_empty());
                     }

@@ -1,7 +1,12 @@
 //! The embedded exchange: a loopback WebSocket server that replays real recorded frames.
 
+pub mod market;
+pub mod orders;
 pub mod recording;
+pub mod rest_orders;
 pub mod server;
 
+pub use market::MarketState;
 pub use recording::{RecordedFrame, Recording};
+pub use rest_orders::{RestExchange, SimCredentials};
 pub use server::{EmbeddedExchange, ReplayStats};

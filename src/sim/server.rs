@@ -58,6 +58,8 @@ pub struct ReplayStats {
     pub rest_requests: AtomicU64,
     /// Faults injected.
     pub faults: AtomicU64,
+    /// Last replayed trade per symbol, updated just before each frame is sent (order matching).
+    pub market: super::market::MarketState,
 }
 
 /// A fault to inject into the sessions open now.
@@ -797,6 +799,8 @@ impl Session<'_> {
                         break;
                     }
                 }
+                // Order matching sees the trade just before the client does.
+                shared.stats.market.on_frame(&f.text);
                 self.write_frame(&f.text)?;
                 shared.market().resume[st] = i + 1;
                 self.sent.push(i);

@@ -179,6 +179,18 @@ counters! {
     FeedMissedTrades => "feed_missed_trades",
     /// Feed log lines dropped because the log ring was full.
     FeedLogsDropped => "feed_logs_dropped",
+    /// Venue acks of orders not filled at once (then queried).
+    ExecAcks => "exec_acks",
+    /// Order-status queries (ack follow-ups, lost replies).
+    ExecRequeries => "exec_requeries",
+    /// Orders refused by the venue (any venue error code).
+    RejectVenue => "reject_venue",
+    /// Orders lost: no reply and unknown to the venue, or not sendable.
+    RejectLost => "reject_lost",
+    /// Order journal records appended.
+    JournalRecords => "journal_records",
+    /// Order journal write failures (trading halts).
+    JournalErrors => "journal_errors",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into

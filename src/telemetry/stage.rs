@@ -57,6 +57,8 @@ stages! {
     /// Venue trade time → socket receive, in nanoseconds (wall clock at receive minus the
     /// exchange timestamp: includes clock skew; recorded for live venues only).
     FeedDelay => "feed_delay",
+    /// Order round trip: request written to the socket → venue reply parsed, in nanoseconds.
+    OrderRtt => "order_rtt",
 }
 
 impl Stage {
@@ -88,7 +90,7 @@ pub const SIGNIFICANT_DIGITS: u8 = 2;
 /// only ones ever used.
 ///
 /// Footprint: with 1 ns..60 s at 2 significant digits each histogram has 3840 `u64` counters
-/// (`Histogram::distinct_values()`), i.e. 30 KiB, so 180 KiB for the six stages. A recording
+/// (`Histogram::distinct_values()`), i.e. 30 KiB per stage (210 KiB for the seven stages). A recording
 /// touches one 64-byte line of one histogram, and a stage's values crowd into a few adjacent
 /// buckets, so the cache working set is a handful of lines per stage, not the full arrays.
 #[derive(Clone)]
@@ -205,7 +207,8 @@ mod tests {
                 "order_hop",
                 "sign",
                 "tick_to_order",
-                "feed_delay"
+                "feed_delay",
+                "order_rtt"
             ]
         );
     }

@@ -36,6 +36,10 @@ pub struct Profile {
     pub tick_to_order: Budget,
     /// Sustained throughput.
     pub throughput: ThroughputBudget,
+    /// `order_rtt`: order request written → venue reply parsed, over loopback to the embedded
+    /// exchange (optional: absent = reported without a budget).
+    #[serde(default)]
+    pub order_rtt: Option<Budget>,
 }
 
 /// Upper bounds on a stage's percentiles, ns.
@@ -110,6 +114,7 @@ impl Profile {
             Stage::Sign => Some(self.sign),
             Stage::TickToOrder => Some(self.tick_to_order),
             Stage::FeedDelay => None,
+            Stage::OrderRtt => self.order_rtt,
         }
     }
 }

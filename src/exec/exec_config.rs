@@ -1,0 +1,184 @@
+//! `[exec]` configuration: where orders go, the journal, start-up reconciliation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::journal::FsyncPolicy;
+use super::transport::Endpoint;
+
+/// Where orders go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecMode {
+    /// Signed HTTP requests to an exchange on loopback: the embedded one (`rest_url =
+    /// "embedded"`) or another process's (`http://127.0.0.1:PORT`, keys from the environment).
+    Embedded,
+    /// Filled in-process with the same fill model; nothing is sent.
+    Paper,
+    /// A real venue over HTTPS; needs the `--live` flag and keys from the environment.
+    Live,
+}
+
+/// `fsync` policy name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncSetting {
+    /// After every record.
+    Every,
+    /// At most every `fsync_interval_ms`.
+    Interval,
+    /// Never (the OS writes back).
+    Never,
+}
+
+/// What to do with a position the venue has and the journal does not (a "phantom").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhantomPolicy {
+    /// Take it over: journal it and let the strategy manage it.
+    Adopt,
+    /// Close it with a reduce-only market order.
+    Close,
+    /// Only report it (and trade on as if it were not there).
+    Report,
+}
+
+/// `[exec]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecConfig {
+    /// `embedded` | `paper` | `live`.
+    pub mode: ExecMode,
+    /// Order endpoint base URL: `embedded` (start the loopback REST exchange), a loopback
+    /// `http://` URL, or an `https://` venue URL (live).
+    pub rest_url: String,
+    /// Journal file; empty = `<dump_dir>/<run-id>/orders.journal` (fresh per run, matching a
+    /// fresh embedded exchange). A fixed path is replayed at start (crash recovery).
+    pub journal: PathBuf,
+    /// `every` | `interval` | `never`.
+    pub fsync: FsyncSetting,
+    /// Interval of `fsync = "interval"`, ms.
+    pub fsync_interval_ms: u64,
+    /// `adopt` | `close` | `report`.
+    pub phantom: PhantomPolicy,
+    /// A sent order with no reply after this long is queried by client order id, ms.
+    pub response_timeout_ms: u64,
+    /// At the end of a run, wait this long for replies to orders in flight, ms.
+    pub drain_timeout_ms: u64,
+    /// Orders in flight at most (pre-allocated; more are refused and counted).
+    pub max_in_flight: usize,
+    /// Embedded exchange: close each REST connection after this many responses (0 = never).
+    pub sim_max_requests_per_connection: usize,
+}
+
+impl Default for ExecConfig {
+    fn default() -> Self {
+        Self {
+            mode: ExecMode::Embedded,
+            rest_url: "embedded".into(),
+            journal: PathBuf::new(),
+            fsync: FsyncSetting::Interval,
+            fsync_interval_ms: 100,
+            phantom: PhantomPolicy::Report,
+            response_timeout_ms: 5_000,
+            drain_timeout_ms: 5_000,
+            max_in_flight: 64,
+            sim_max_requests_per_connection: 0,
+        }
+    }
+}
+
+impl ExecConfig {
+    /// The journal's fsync policy.
+    pub fn fsync_policy(&self) -> FsyncPolicy {
+        match self.fsync {
+            FsyncSetting::Every => FsyncPolicy::Every,
+            FsyncSetting::Interval => {
+                FsyncPolicy::Interval(Duration::from_millis(self.fsync_interval_ms))
+            }
+            FsyncSetting::Never => FsyncPolicy::Never,
+        }
+    }
+
+    /// Checks the values; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.mode {
+            ExecMode::Paper => {}
+            ExecMode::Embedded if self.rest_url == "embedded" => {}
+            ExecMode::Embedded => {
+                let ep = Endpoint::parse(&self.rest_url)
+                    .map_err(|e| format!("config key `exec.rest_url`: {e}"))?;
+                if !ep.is_loopback() {
+                    return Err(format!(
+                        "config key `exec.rest_url`: mode \"embedded\" trades on loopback only, not {}; use mode = \"live\"",
+                        ep.host
+                    ));
+                }
+            }
+            ExecMode::Live => {
+                let ep = Endpoint::parse(&self.rest_url)
+                    .map_err(|e| format!("config key `exec.rest_url`: {e}"))?;
+                if !ep.tls {
+                    return Err(
+                        "config key `exec.rest_url`: live trading needs an https:// venue URL"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if self.fsync == FsyncSetting::Interval && self.fsync_interval_ms == 0 {
+            return Err("config key `exec.fsync_interval_ms`: must be ≥ 1".into());
+        }
+        if self.response_timeout_ms == 0 {
+            return Err("config key `exec.response_timeout_ms`: must be ≥ 1".into());
+        }
+        if self.max_in_flight == 0 || self.max_in_flight > 4096 {
+            return Err(format!(
+                "config key `exec.max_in_flight`: must be in 1..=4096, got {}",
+                self.max_in_flight
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// API key and secret of `venue` (`BINANCE` → `BINANCE_API_KEY` / `BINANCE_API_SECRET`) from
+/// the environment. Stand-in for the venue branch's `exec::keys` (env or 0600 key file).
+/// The values are never printed.
+pub fn venue_keys_from_env(venue: &str) -> Result<(String, Vec<u8>), String> {
+    let key_var = format!("{venue}_API_KEY");
+    let secret_var = format!("{venue}_API_SECRET");
+    let key = std::env::var(&key_var)
+        .map_err(|_| format!("{key_var} is not set (needed to sign orders for exec.rest_url)"))?;
+    let secret = std::env::var(&secret_var).map_err(|_| {
+        format!("{secret_var} is not set (needed to sign orders for exec.rest_url)")
+    })?;
+    if key.is_empty() || secret.is_empty() {
+        return Err(format!("{key_var} / {secret_var} must not be empty"));
+    }
+    Ok((key, secret.into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_urls_are_named() {
+        assert!(ExecConfig::default().validate().is_ok());
+        let c = ExecConfig {
+            rest_url: "http://10.0.0.1:80".into(),
+            ..ExecConfig::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.contains("exec.rest_url") && e.contains("loopback"), "{e}");
+        let c = ExecConfig {
+            mode: ExecMode::Live,
+            rest_url: "http://127.0.0.1:1".into(),
+            ..ExecConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("https"));
+    }
+}

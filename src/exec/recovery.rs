@@ -1,0 +1,291 @@
+//! Start-up: the journal's unfinished orders are resolved by querying the venue by client
+//! order id (never resent), then positions are reconciled with the venue's: a position the
+//! venue has and the journal does not (a "phantom") is adopted, closed or reported per config.
+//!
+//! Cold path, blocking requests through the execution transport before trading starts.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use super::exec_config::PhantomPolicy;
+use super::journal::{client_order_id, Record, RecordKind, Replayed};
+use super::report::RejectReason;
+use super::transport_venue::{OrderReply, VenuePosition};
+use super::{Executor, OrderFields};
+use crate::feed::{Side, SymbolId};
+
+/// A symbol whose venue position differs from the journal's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// Symbol index.
+    pub symbol: SymbolId,
+    /// Venue symbol.
+    pub name: String,
+    /// Journal position (signed).
+    pub ours: Decimal,
+    /// Venue position (signed).
+    pub venue: Decimal,
+    /// Venue entry price.
+    pub venue_entry: Decimal,
+}
+
+/// `venue − ours` per symbol where they differ. Stand-in for `risk::reconcile` (the risk
+/// branch's pure helper): same inputs, same answer; swap when merged.
+pub fn reconcile_positions(
+    names: &[String],
+    ours: &[Decimal],
+    venue: &[VenuePosition],
+) -> Vec<Mismatch> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            let o = ours.get(i).copied().unwrap_or_default();
+            let (v, e) = venue
+                .iter()
+                .find(|p| &p.symbol == name)
+                .map_or((Decimal::ZERO, Decimal::ZERO), |p| (p.qty, p.entry));
+            (o != v).then(|| Mismatch {
+                symbol: SymbolId(i as u16),
+                name: name.clone(),
+                ours: o,
+                venue: v,
+                venue_entry: e,
+            })
+        })
+        .collect()
+}
+
+/// What start-up did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartupReport {
+    /// Unfinished orders found filled at the venue (fill journaled now).
+    pub recovered_fills: usize,
+    /// Unfinished orders the venue does not have (never arrived; journaled as lost, not resent).
+    pub recovered_missing: usize,
+    /// Position differences found.
+    pub mismatches: Vec<Mismatch>,
+    /// Differences adopted into the journal.
+    pub adopted: usize,
+    /// Differences closed with reduce-only orders.
+    pub closed: usize,
+    /// Open venue orders whose client id is not one of ours.
+    pub foreign_open_orders: Vec<String>,
+}
+
+/// First client sequence number of start-up (reconciliation) orders in a session.
+pub const STARTUP_SEQ_BASE: u64 = 1 << 40;
+
+fn journal_apply(exec: &mut Executor, replayed: &mut Replayed, r: &Record) -> Result<(), String> {
+    if !exec.journal(r) {
+        return Err("journal write failed during start-up".into());
+    }
+    replayed.apply(r);
+    Ok(())
+}
+
+/// Resolves `replayed.pending` at the venue and reconciles positions; everything it learns is
+/// journaled and applied to `replayed`. `now_ms` gives the venue-clock timestamp for signatures.
+pub fn startup(
+    exec: &mut Executor,
+    replayed: &mut Replayed,
+    policy: PhantomPolicy,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<StartupReport, String> {
+    let mut rep = StartupReport::default();
+    let names = exec.names().to_vec();
+    let pending = replayed.pending.clone();
+    for p in &pending {
+        let it = p.intent;
+        let name = names
+            .get(it.symbol.index())
+            .ok_or_else(|| {
+                format!(
+                    "journal names symbol #{} which is not configured",
+                    it.symbol.0
+                )
+            })?
+            .clone();
+        let id = client_order_id(it.session, it.seq);
+        let (status, body) = {
+            let ts = now_ms();
+            let bytes = exec
+                .venue_mut()
+                .build_query_order(&name, it.session, it.seq, ts)
+                .to_vec();
+            let t = exec
+                .transport_mut()
+                .ok_or("start-up recovery needs a venue transport")?;
+            t.request_blocking(&bytes, timeout)
+                .map_err(|e| format!("querying unfinished order {id}: {e}"))?
+        };
+        let reply = exec.venue_mut().parse_order_reply(status, &body);
+        match reply {
+            OrderReply::Filled { order_id, price, qty } => {
+                let mut r = Record::new(RecordKind::Fill, it.symbol, it.side, it.session, it.seq);
+                r.qty = qty;
+                r.price = price;
+                r.fee = exec.fill_model().fee(price, qty);
+                r.aux = order_id;
+                journal_apply(exec, replayed, &r)?;
+                rep.recovered_fills += 1;
+            }
+            OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
+                let mut r = Record::new(RecordKind::Reject, it.symbol, it.side, it.session, it.seq);
+                r.qty = it.qty;
+                r.reason = RejectReason::Lost.index() as u8;
+                r.code = match reply {
+                    OrderReply::Error { code } => code as i32,
+                    _ => -2013,
+                };
+                journal_apply(exec, replayed, &r)?;
+                rep.recovered_missing += 1;
+            }
+            OrderReply::Accepted { .. } | OrderReply::Unknown => {
+                return Err(format!(
+                    "unfinished order {id} is still working or unknown at the venue (HTTP {status}); resolve it before trading"
+                ))
+            }
+        }
+    }
+
+    // Positions.
+    let (status, body) = {
+        let ts = now_ms();
+        let bytes = exec.venue_mut().build_positions(ts).to_vec();
+        let t = exec
+            .transport_mut()
+            .ok_or("reconciliation needs a venue transport")?;
+        t.request_blocking(&bytes, timeout)
+            .map_err(|e| format!("querying venue positions: {e}"))?
+    };
+    if status != 200 {
+        return Err(format!(
+            "venue positions query failed: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let venue = exec.venue_mut().parse_positions(&body)?;
+    let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
+    rep.mismatches = reconcile_positions(&names, &ours, &venue);
+
+    // Open orders that are not ours.
+    let (status, body) = {
+        let ts = now_ms();
+        let bytes = exec.venue_mut().build_open_orders(ts).to_vec();
+        let t = exec
+            .transport_mut()
+            .ok_or("reconciliation needs a venue transport")?;
+        t.request_blocking(&bytes, timeout)
+            .map_err(|e| format!("querying open orders: {e}"))?
+    };
+    if status == 200 {
+        rep.foreign_open_orders = exec
+            .venue_mut()
+            .parse_open_orders(&body)?
+            .into_iter()
+            .filter(|o| !o.client_id.starts_with("ct"))
+            .map(|o| format!("{} {}", o.symbol, o.client_id))
+            .collect();
+    }
+
+    let mismatches = rep.mismatches.clone();
+    for (k, m) in mismatches.iter().enumerate() {
+        let diff = m.venue - m.ours;
+        eprintln!(
+            "warning: reconciliation: {} venue position {} != journal {} (phantom {}); policy {:?}",
+            m.name, m.venue, m.ours, diff, policy
+        );
+        let side = if diff > Decimal::ZERO {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        match policy {
+            PhantomPolicy::Report => {}
+            PhantomPolicy::Adopt => {
+                let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
+                r.qty = diff.abs();
+                r.price = if m.venue_entry.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    m.venue_entry
+                };
+                journal_apply(exec, replayed, &r)?;
+                rep.adopted += 1;
+            }
+            PhantomPolicy::Close => {
+                // Trade the difference away: the venue ends at the journal's position.
+                let close_side = match side {
+                    Side::Buy => Side::Sell,
+                    Side::Sell => Side::Buy,
+                };
+                let seq = STARTUP_SEQ_BASE + k as u64;
+                let reduce_only = m.venue.abs() > m.ours.abs()
+                    && (m.venue > Decimal::ZERO) == (diff > Decimal::ZERO);
+                let mut intent = Record::new(
+                    RecordKind::Intent,
+                    m.symbol,
+                    close_side,
+                    exec.session(),
+                    seq,
+                );
+                intent.qty = diff.abs();
+                intent.reduce_only = reduce_only;
+                if !exec.journal(&intent) {
+                    return Err("journal write failed during start-up".into());
+                }
+                let ts = now_ms();
+                let bytes = exec
+                    .venue_mut()
+                    .build_order(&OrderFields {
+                        symbol: &m.name,
+                        side: close_side,
+                        quantity: diff.abs(),
+                        reduce_only,
+                        client_seq: seq,
+                        timestamp_ms: ts,
+                    })
+                    .to_vec();
+                let t = exec
+                    .transport_mut()
+                    .ok_or("closing needs a venue transport")?;
+                let (status, body) = t
+                    .request_blocking(&bytes, timeout)
+                    .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
+                match exec.venue_mut().parse_order_reply(status, &body) {
+                    OrderReply::Filled {
+                        order_id,
+                        price,
+                        qty,
+                    } => {
+                        // The journal never had the phantom: its close is final but leaves the
+                        // journal's positions as they are.
+                        let mut r = Record::new(
+                            RecordKind::External,
+                            m.symbol,
+                            close_side,
+                            exec.session(),
+                            seq,
+                        );
+                        r.qty = qty;
+                        r.price = price;
+                        r.aux = order_id;
+                        journal_apply(exec, replayed, &r)?;
+                        rep.closed += 1;
+                    }
+                    other => {
+                        return Err(format!(
+                            "closing phantom {} failed: {other:?} (HTTP {status}: {})",
+                            m.name,
+                            String::from_utf8_lossy(&body)
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    Ok(rep)
+}

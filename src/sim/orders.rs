@@ -1,0 +1,675 @@
+//! Order matching of the embedded exchange: market orders fill at the last replayed trade price
+//! (with the shared [`FillModel`] fee and slippage), stop-market and take-profit-market orders
+//! wait for a replayed trade through their stop price, positions and the USDT balance are kept
+//! exactly (`Decimal`, same average-cost accounting as the client's [`Position`]).
+//!
+//! Venue rules enforced (Binance USD-M semantics): quantity on the step and ≥ min qty
+//! (`LOT_SIZE`), ≤ max market qty (`MARKET_LOT_SIZE`), stop price on the tick (`PRICE_FILTER`),
+//! notional ≥ min notional unless reduce-only (-4164), reduce-only never increases a position
+//! (-2022), client order ids unique (-4116).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rust_decimal::Decimal;
+
+use super::market::TradeListener;
+use crate::exec::paper::FillModel;
+use crate::exec::Instrument;
+use crate::feed::Side;
+use crate::risk::Position;
+
+/// Order types the embedded exchange accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderKind {
+    /// Fills at once at the last trade price (± slippage).
+    Market,
+    /// Stop loss: BUY triggers when a trade is ≥ stop, SELL when ≤ stop; then fills as market.
+    StopMarket,
+    /// Take profit: BUY triggers when a trade is ≤ stop, SELL when ≥ stop; then fills as market.
+    TakeProfitMarket,
+}
+
+impl OrderKind {
+    /// Binance `type` name.
+    pub fn binance(self) -> &'static str {
+        match self {
+            OrderKind::Market => "MARKET",
+            OrderKind::StopMarket => "STOP_MARKET",
+            OrderKind::TakeProfitMarket => "TAKE_PROFIT_MARKET",
+        }
+    }
+
+    /// Parses a Binance `type`.
+    pub fn from_binance(s: &str) -> Option<Self> {
+        match s {
+            "MARKET" => Some(OrderKind::Market),
+            "STOP_MARKET" | "STOP" => Some(OrderKind::StopMarket),
+            "TAKE_PROFIT_MARKET" | "TAKE_PROFIT" => Some(OrderKind::TakeProfitMarket),
+            _ => None,
+        }
+    }
+
+    /// Whether a trade at `price` triggers a held order of this kind on `side` at `stop`.
+    pub fn triggers(self, side: Side, stop: Decimal, price: Decimal) -> bool {
+        match (self, side) {
+            (OrderKind::Market, _) => true,
+            (OrderKind::StopMarket, Side::Buy) | (OrderKind::TakeProfitMarket, Side::Sell) => {
+                price >= stop
+            }
+            (OrderKind::StopMarket, Side::Sell) | (OrderKind::TakeProfitMarket, Side::Buy) => {
+                price <= stop
+            }
+        }
+    }
+}
+
+/// Order lifecycle states (Binance names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// Held (stop orders waiting for their trigger).
+    New,
+    /// Filled in full.
+    Filled,
+    /// Cancelled by the client.
+    Canceled,
+    /// Triggered with nothing left to reduce.
+    Expired,
+}
+
+impl OrderStatus {
+    /// Binance `status` name.
+    pub fn binance(self) -> &'static str {
+        match self {
+            OrderStatus::New => "NEW",
+            OrderStatus::Filled => "FILLED",
+            OrderStatus::Canceled => "CANCELED",
+            OrderStatus::Expired => "EXPIRED",
+        }
+    }
+}
+
+/// A new order as the request parameters give it.
+#[derive(Clone, Debug)]
+pub struct NewOrder<'a> {
+    /// Symbol, upper case.
+    pub symbol: &'a str,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub kind: OrderKind,
+    /// Quantity (absent only with `close_position`).
+    pub qty: Option<Decimal>,
+    /// Trigger price of stop / take-profit orders.
+    pub stop_price: Option<Decimal>,
+    /// Reduce-only flag.
+    pub reduce_only: bool,
+    /// Close the whole position when triggered (stop orders only).
+    pub close_position: bool,
+    /// Client order id (`newClientOrderId`); empty = generated.
+    pub client_id: &'a str,
+}
+
+/// Why an order was refused; each maps to the venue's error code and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderError {
+    /// -1121 Invalid symbol.
+    UnknownSymbol,
+    /// -1013 Filter failure: `LOT_SIZE`, `MARKET_LOT_SIZE` or `PRICE_FILTER`.
+    Filter(&'static str),
+    /// -4164 notional below the minimum (value given).
+    MinNotional(Decimal),
+    /// -2022 reduce-only order would not reduce.
+    ReduceOnly,
+    /// -4116 client order id already used.
+    Duplicate,
+    /// -2013 no such order.
+    NotFound,
+    /// -1102 / -1106 a parameter missing or not allowed.
+    Param(String),
+    /// -1001 no trade replayed yet for the symbol: no price to fill at.
+    NoPrice,
+}
+
+impl OrderError {
+    /// Binance `(code, msg)` of this error.
+    pub fn binance(&self) -> (i64, String) {
+        match self {
+            OrderError::UnknownSymbol => (-1121, "Invalid symbol.".into()),
+            OrderError::Filter(f) => (-1013, format!("Filter failure: {f}")),
+            OrderError::MinNotional(n) => (
+                -4164,
+                format!(
+                    "Order's notional must be no smaller than {} (unless you choose reduce only).",
+                    n.normalize()
+                ),
+            ),
+            OrderError::ReduceOnly => (-2022, "ReduceOnly Order is rejected.".into()),
+            OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
+            OrderError::NotFound => (-2013, "Order does not exist.".into()),
+            OrderError::Param(m) => (-1102, m.clone()),
+            OrderError::NoPrice => (
+                -1001,
+                "Internal error; unable to process your request. Please try again.".into(),
+            ),
+        }
+    }
+}
+
+/// One order as the exchange keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOrder {
+    /// Exchange order id (1, 2, …).
+    pub id: u64,
+    /// Client order id.
+    pub client_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Type.
+    pub kind: OrderKind,
+    /// Requested quantity (0 with close-position).
+    pub qty: Decimal,
+    /// Stop price (0 for market orders).
+    pub stop_price: Decimal,
+    /// Reduce-only flag.
+    pub reduce_only: bool,
+    /// Close-position flag.
+    pub close_position: bool,
+    /// State.
+    pub status: OrderStatus,
+    /// Average fill price (0 until filled).
+    pub avg_price: Decimal,
+    /// Filled quantity.
+    pub executed_qty: Decimal,
+    /// Filled quote amount `avg_price · executed_qty`.
+    pub cum_quote: Decimal,
+    /// Commission paid, USDT.
+    pub fee: Decimal,
+    /// Last change, Unix ms.
+    pub update_ms: u64,
+}
+
+/// One fill (Binance `userTrades` row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimTrade {
+    /// Trade id (1, 2, …).
+    pub id: u64,
+    /// Order filled.
+    pub order_id: u64,
+    /// Symbol.
+    pub symbol: String,
+    /// Side.
+    pub side: Side,
+    /// Price.
+    pub price: Decimal,
+    /// Quantity.
+    pub qty: Decimal,
+    /// Commission, USDT.
+    pub commission: Decimal,
+    /// PnL realised by this fill, USDT (before commission).
+    pub realized_pnl: Decimal,
+    /// Fill time, Unix ms.
+    pub time_ms: u64,
+}
+
+/// The matching engine's state. Single-threaded; [`SimVenue`] wraps it in a mutex.
+#[derive(Debug)]
+pub struct Matching {
+    instruments: HashMap<String, Instrument>,
+    fill: FillModel,
+    initial_balance: Decimal,
+    last: HashMap<String, (Decimal, u64)>,
+    positions: HashMap<String, Position>,
+    orders: Vec<SimOrder>,
+    by_client: HashMap<String, usize>,
+    received: HashMap<String, u32>,
+    trades: Vec<SimTrade>,
+}
+
+impl Matching {
+    /// An exchange listing `instruments`, filling with `fill`, account starting at `balance` USDT.
+    pub fn new(instruments: Vec<(String, Instrument)>, fill: FillModel, balance: Decimal) -> Self {
+        Self {
+            instruments: instruments.into_iter().collect(),
+            fill,
+            initial_balance: balance,
+            last: HashMap::new(),
+            positions: HashMap::new(),
+            orders: Vec::new(),
+            by_client: HashMap::new(),
+            received: HashMap::new(),
+            trades: Vec::new(),
+        }
+    }
+
+    /// Places an order at exchange time `now_ms`; market orders fill at once.
+    pub fn place(&mut self, o: &NewOrder<'_>, now_ms: u64) -> Result<SimOrder, OrderError> {
+        if !o.client_id.is_empty() {
+            *self.received.entry(o.client_id.to_string()).or_insert(0) += 1;
+            if self.by_client.contains_key(o.client_id) {
+                return Err(OrderError::Duplicate);
+            }
+        }
+        let inst = *self
+            .instruments
+            .get(o.symbol)
+            .ok_or(OrderError::UnknownSymbol)?;
+        let held = o.kind != OrderKind::Market;
+        let stop =
+            match (held, o.stop_price) {
+                (true, Some(s)) if s > Decimal::ZERO => {
+                    if !(s % inst.tick_size).is_zero() {
+                        return Err(OrderError::Filter("PRICE_FILTER"));
+                    }
+                    s
+                }
+                (true, _) => return Err(OrderError::Param(
+                    "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed."
+                        .into(),
+                )),
+                (false, _) => Decimal::ZERO,
+            };
+        if o.close_position && !held {
+            return Err(OrderError::Param(
+                "closePosition is only for STOP_MARKET and TAKE_PROFIT_MARKET orders.".into(),
+            ));
+        }
+        let qty =
+            match (o.qty, o.close_position) {
+                (Some(_), true) => {
+                    return Err(OrderError::Param(
+                        "Parameter 'quantity' sent when not required.".into(),
+                    ))
+                }
+                (None, true) => Decimal::ZERO,
+                (None, false) => return Err(OrderError::Param(
+                    "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."
+                        .into(),
+                )),
+                (Some(q), false) => {
+                    if q <= Decimal::ZERO || !(q % inst.qty_step).is_zero() || q < inst.min_qty {
+                        return Err(OrderError::Filter("LOT_SIZE"));
+                    }
+                    if q > inst.max_market_qty {
+                        return Err(OrderError::Filter("MARKET_LOT_SIZE"));
+                    }
+                    q
+                }
+            };
+        let reduces = o.reduce_only || o.close_position;
+        let last = self.last.get(o.symbol).map(|l| l.0);
+        if !reduces {
+            let px = if held { Some(stop) } else { last };
+            let px = px.ok_or(OrderError::NoPrice)?;
+            if px * qty < inst.min_notional {
+                return Err(OrderError::MinNotional(inst.min_notional));
+            }
+        }
+        let mut order = SimOrder {
+            id: self.orders.len() as u64 + 1,
+            client_id: if o.client_id.is_empty() {
+                format!("sim-{}", self.orders.len() + 1)
+            } else {
+                o.client_id.to_string()
+            },
+            symbol: o.symbol.to_string(),
+            side: o.side,
+            kind: o.kind,
+            qty,
+            stop_price: stop,
+            reduce_only: o.reduce_only,
+            close_position: o.close_position,
+            status: OrderStatus::New,
+            avg_price: Decimal::ZERO,
+            executed_qty: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            update_ms: now_ms,
+        };
+        if !held {
+            let last = last.ok_or(OrderError::NoPrice)?;
+            let fill_qty = self.fill_qty(&order)?;
+            self.execute(&mut order, &inst, last, fill_qty, now_ms);
+        }
+        self.by_client
+            .insert(order.client_id.clone(), self.orders.len());
+        self.orders.push(order.clone());
+        Ok(order)
+    }
+
+    /// The quantity an order fills now, or -2022 when reduce-only has nothing to reduce.
+    fn fill_qty(&self, o: &SimOrder) -> Result<Decimal, OrderError> {
+        if !(o.reduce_only || o.close_position) {
+            return Ok(o.qty);
+        }
+        let pos = self.position(&o.symbol).qty;
+        let reducing = match o.side {
+            Side::Buy => pos < Decimal::ZERO,
+            Side::Sell => pos > Decimal::ZERO,
+        };
+        if !reducing {
+            return Err(OrderError::ReduceOnly);
+        }
+        Ok(if o.close_position {
+            pos.abs()
+        } else {
+            o.qty.min(pos.abs())
+        })
+    }
+
+    fn execute(
+        &mut self,
+        o: &mut SimOrder,
+        inst: &Instrument,
+        last: Decimal,
+        qty: Decimal,
+        ts: u64,
+    ) {
+        let (price, fee) = self.fill.fill(inst.tick_size, o.side, last, qty);
+        let pos = self.positions.entry(o.symbol.clone()).or_default();
+        let realized_before = pos.realized;
+        pos.apply_fill(o.side, price, qty, fee);
+        let realized = pos.realized - realized_before;
+        o.status = OrderStatus::Filled;
+        o.avg_price = price;
+        o.executed_qty = qty;
+        o.cum_quote = price * qty;
+        o.fee = fee;
+        o.update_ms = ts;
+        self.trades.push(SimTrade {
+            id: self.trades.len() as u64 + 1,
+            order_id: o.id,
+            symbol: o.symbol.clone(),
+            side: o.side,
+            price,
+            qty,
+            commission: fee,
+            realized_pnl: realized,
+            time_ms: ts,
+        });
+    }
+
+    /// A replayed trade: updates the last price and fills every held order it triggers
+    /// (in placement order), at this trade's price with the fill model.
+    pub fn on_trade(&mut self, symbol: &str, price: Decimal, ts_ms: u64) {
+        match self.last.get_mut(symbol) {
+            Some(l) => *l = (price, ts_ms),
+            None => {
+                self.last.insert(symbol.to_string(), (price, ts_ms));
+            }
+        }
+        let Some(inst) = self.instruments.get(symbol).copied() else {
+            return;
+        };
+        for i in 0..self.orders.len() {
+            let o = &self.orders[i];
+            if o.status != OrderStatus::New
+                || o.symbol != symbol
+                || !o.kind.triggers(o.side, o.stop_price, price)
+            {
+                continue;
+            }
+            let mut o = o.clone();
+            match self.fill_qty(&o) {
+                Ok(q) => self.execute(&mut o, &inst, price, q, ts_ms),
+                Err(_) => {
+                    o.status = OrderStatus::Expired;
+                    o.update_ms = ts_ms;
+                }
+            }
+            self.orders[i] = o;
+        }
+    }
+
+    /// Cancels a held order by client id.
+    pub fn cancel(
+        &mut self,
+        symbol: &str,
+        client_id: &str,
+        now_ms: u64,
+    ) -> Result<SimOrder, OrderError> {
+        let i = *self.by_client.get(client_id).ok_or(OrderError::NotFound)?;
+        let o = &mut self.orders[i];
+        if o.symbol != symbol || o.status != OrderStatus::New {
+            return Err(OrderError::NotFound);
+        }
+        o.status = OrderStatus::Canceled;
+        o.update_ms = now_ms;
+        Ok(o.clone())
+    }
+
+    /// The order with client id `client_id` on `symbol`.
+    pub fn order_by_client(&self, symbol: &str, client_id: &str) -> Option<&SimOrder> {
+        self.by_client
+            .get(client_id)
+            .map(|&i| &self.orders[i])
+            .filter(|o| o.symbol == symbol)
+    }
+
+    /// The order with exchange id `id` on `symbol`.
+    pub fn order_by_id(&self, symbol: &str, id: u64) -> Option<&SimOrder> {
+        (id as usize)
+            .checked_sub(1)
+            .and_then(|i| self.orders.get(i))
+            .filter(|o| o.symbol == symbol)
+    }
+
+    /// Orders still held (optionally of one symbol).
+    pub fn open_orders<'a>(
+        &'a self,
+        symbol: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a SimOrder> + 'a {
+        self.orders
+            .iter()
+            .filter(move |o| o.status == OrderStatus::New && symbol.map_or(true, |s| o.symbol == s))
+    }
+
+    /// Every order placed, in placement order.
+    pub fn orders(&self) -> &[SimOrder] {
+        &self.orders
+    }
+
+    /// Fills, in time order.
+    pub fn trades(&self) -> &[SimTrade] {
+        &self.trades
+    }
+
+    /// Position of `symbol` (flat if never traded).
+    pub fn position(&self, symbol: &str) -> Position {
+        self.positions.get(symbol).copied().unwrap_or_default()
+    }
+
+    /// Listed symbols with their position and last price (0 before any trade), sorted by name.
+    pub fn positions(&self) -> Vec<(String, Position, Decimal)> {
+        let mut v: Vec<_> = self
+            .instruments
+            .keys()
+            .map(|s| {
+                (
+                    s.clone(),
+                    self.position(s),
+                    self.last.get(s).map_or(Decimal::ZERO, |l| l.0),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Wallet balance: initial + realised PnL − commissions, USDT.
+    pub fn balance(&self) -> Decimal {
+        self.positions
+            .values()
+            .fold(self.initial_balance, |b, p| b + p.realized - p.fees)
+    }
+
+    /// Unrealised PnL of all positions at the last trade prices, USDT.
+    pub fn unrealized(&self) -> Decimal {
+        self.positions
+            .iter()
+            .map(|(s, p)| {
+                self.last
+                    .get(s)
+                    .map_or(Decimal::ZERO, |l| p.unrealized(l.0))
+            })
+            .sum()
+    }
+
+    /// Order requests received per client order id (duplicates included): the kill -9 test's
+    /// proof that no order was sent twice.
+    pub fn received_client_ids(&self) -> &HashMap<String, u32> {
+        &self.received
+    }
+
+    /// The listed instrument `symbol`.
+    pub fn instrument(&self, symbol: &str) -> Option<&Instrument> {
+        self.instruments.get(symbol)
+    }
+}
+
+/// The matching engine shared between the REST threads and the replay (as a trade listener).
+#[derive(Debug)]
+pub struct SimVenue(Mutex<Matching>);
+
+impl SimVenue {
+    /// Wraps a matching engine.
+    pub fn new(m: Matching) -> Self {
+        Self(Mutex::new(m))
+    }
+
+    /// Runs `f` with the engine locked.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Matching) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl TradeListener for SimVenue {
+    fn on_trade(&self, symbol: &str, price: Decimal, ts_ms: u64) {
+        self.with(|m| m.on_trade(symbol, price, ts_ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn m(slip: &str) -> Matching {
+        let btc = Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("120"), d("100")).unwrap();
+        Matching::new(
+            vec![("BTCUSDT".into(), btc)],
+            FillModel {
+                taker_fee: d("0.0004"),
+                slippage_bps: d(slip),
+            },
+            d("10000"),
+        )
+    }
+
+    fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> NewOrder<'a> {
+        NewOrder {
+            symbol: "BTCUSDT",
+            side,
+            kind: OrderKind::Market,
+            qty: Some(d(qty)),
+            stop_price: None,
+            reduce_only: false,
+            close_position: false,
+            client_id: id,
+        }
+    }
+
+    #[test]
+    fn market_round_trip_books_pnl_and_fees_exactly() {
+        let mut x = m("0");
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.010", "a"), 1),
+            Err(OrderError::NoPrice)
+        );
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        let o = x.place(&mkt(Side::Buy, "0.010", "b"), 2).unwrap();
+        assert_eq!(o.status, OrderStatus::Filled);
+        assert_eq!(o.avg_price, d("60000.0"));
+        assert_eq!(o.fee, d("0.24")); // 600 · 0.0004
+        x.on_trade("BTCUSDT", d("60100.0"), 3);
+        let mut close = mkt(Side::Sell, "0.010", "c");
+        close.reduce_only = true;
+        x.place(&close, 4).unwrap();
+        assert_eq!(x.position("BTCUSDT").qty, Decimal::ZERO);
+        // 10000 + 1.0 realised − 0.24 − 0.2404
+        assert_eq!(x.balance(), d("10000.5196"));
+        assert_eq!(x.trades()[1].realized_pnl, d("1.0"));
+    }
+
+    #[test]
+    fn venue_rules_are_enforced() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.0015", "a"), 2),
+            Err(OrderError::Filter("LOT_SIZE"))
+        );
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "121", "b"), 2),
+            Err(OrderError::Filter("MARKET_LOT_SIZE"))
+        );
+        // 0.001 · 60000 = 60 < 100
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.001", "c"), 2),
+            Err(OrderError::MinNotional(d("100")))
+        );
+        let mut ro = mkt(Side::Sell, "0.002", "d");
+        ro.reduce_only = true;
+        assert_eq!(x.place(&ro, 2), Err(OrderError::ReduceOnly));
+        x.place(&mkt(Side::Buy, "0.002", "e"), 2).unwrap();
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.002", "e"), 2),
+            Err(OrderError::Duplicate)
+        );
+        assert_eq!(x.received_client_ids()["e"], 2);
+        let mut unk = mkt(Side::Buy, "1", "f");
+        unk.symbol = "NOPE";
+        assert_eq!(x.place(&unk, 2), Err(OrderError::UnknownSymbol));
+    }
+
+    #[test]
+    fn stop_loss_and_take_profit_trigger_on_trades_through_their_price() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        x.place(&mkt(Side::Buy, "0.010", "entry"), 1).unwrap();
+        let stop = |kind, px: &str, id: &'static str| NewOrder {
+            symbol: "BTCUSDT",
+            side: Side::Sell,
+            kind,
+            qty: None,
+            stop_price: Some(d(px)),
+            reduce_only: false,
+            close_position: true,
+            client_id: id,
+        };
+        x.place(&stop(OrderKind::StopMarket, "59900.0", "sl"), 1)
+            .unwrap();
+        x.place(&stop(OrderKind::TakeProfitMarket, "60200.0", "tp"), 1)
+            .unwrap();
+        x.on_trade("BTCUSDT", d("60199.9"), 2);
+        x.on_trade("BTCUSDT", d("59900.1"), 3);
+        assert_eq!(x.open_orders(None).count(), 2, "nothing crossed yet");
+        x.on_trade("BTCUSDT", d("60200.5"), 4);
+        let tp = x.order_by_client("BTCUSDT", "tp").unwrap();
+        assert_eq!(tp.status, OrderStatus::Filled);
+        assert_eq!(tp.avg_price, d("60200.5"));
+        assert_eq!(tp.executed_qty, d("0.010"));
+        assert_eq!(x.position("BTCUSDT").qty, Decimal::ZERO);
+        x.on_trade("BTCUSDT", d("59000.0"), 5);
+        assert_eq!(
+            x.order_by_client("BTCUSDT", "sl").unwrap().status,
+            OrderStatus::Expired,
+            "nothing left to close"
+        );
+    }
+}

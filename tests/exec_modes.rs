@@ -1,0 +1,90 @@
+//! `[exec] mode`: the default run trades over loopback HTTP against the embedded exchange;
+//! `paper` fills in-process with the same decisions; `live` refuses to start without `--live`.
+
+use std::path::Path;
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
+use calculus_trader::telemetry::{Counter, Stage};
+
+fn config(mode: &str, dump: &Path) -> Config {
+    let text = DEFAULT_TOML
+        .replace("topology = \"auto\"", "topology = \"fused\"")
+        .replace("speed = 10.0", "speed = 0.0")
+        .replace("hot = \"spin\"", "hot = \"spin_yield\"")
+        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
+        .replace("mode = \"embedded\"", &format!("mode = \"{mode}\""))
+        .replace(
+            "dump_dir = \"dumps\"",
+            &format!("dump_dir = {:?}", dump.display().to_string()),
+        );
+    Config::parse(&text).unwrap()
+}
+
+fn run(mode: &str) -> RunReport {
+    let dump = std::env::temp_dir().join(format!("ct-modes-{mode}-{}", std::process::id()));
+    let r = runtime::run(
+        &config(mode, &dump),
+        &RunOptions::default(),
+        Shutdown::default(),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&dump).ok();
+    r
+}
+
+#[test]
+fn paper_and_embedded_modes_make_the_same_decisions_only_embedded_goes_over_http() {
+    let embedded = run("embedded");
+    let paper = run("paper");
+    assert_eq!(embedded.engine.stats(), paper.engine.stats());
+    for i in 0..paper.engine.n_symbols() {
+        let (e, p) = (
+            embedded.engine.position(i).unwrap(),
+            paper.engine.position(i).unwrap(),
+        );
+        assert_eq!(e.qty, p.qty, "symbol {i}");
+        assert_eq!(e.fills, p.fills, "symbol {i}");
+    }
+    let (ce, cp) = (runtime::counters(&embedded), runtime::counters(&paper));
+    assert!(ce.get(Counter::Orders) > 0);
+    assert_eq!(ce.get(Counter::Orders), cp.get(Counter::Orders));
+    assert_eq!(ce.get(Counter::Fills), ce.get(Counter::Orders));
+    // Intent and fill journaled for every order in both modes.
+    assert_eq!(ce.get(Counter::JournalRecords), 2 * ce.get(Counter::Orders));
+    assert_eq!(cp.get(Counter::JournalRecords), 2 * cp.get(Counter::Orders));
+    // Only the embedded run sent requests and timed their round trips.
+    assert_eq!(
+        runtime::latencies(&embedded).total_count(Stage::OrderRtt),
+        ce.get(Counter::Orders)
+    );
+    assert_eq!(runtime::latencies(&paper).total_count(Stage::OrderRtt), 0);
+}
+
+#[test]
+fn live_mode_refuses_to_start_without_the_live_flag() {
+    let dump = std::env::temp_dir().join(format!("ct-modes-live-{}", std::process::id()));
+    let text = DEFAULT_TOML
+        .replace("mode = \"embedded\"", "mode = \"live\"")
+        .replace(
+            "rest_url = \"embedded\"",
+            "rest_url = \"https://testnet.binancefuture.com\"",
+        );
+    let mut cfg = Config::parse(&text).unwrap();
+    cfg.run.dump_dir = dump.clone();
+    let err = runtime::run(&cfg, &RunOptions::default(), Shutdown::default())
+        .err()
+        .unwrap();
+    assert!(err.contains("--live"), "{err}");
+    assert!(!dump.exists(), "nothing started");
+    // Plain http to a non-loopback venue is refused by the config, naming the key.
+    let bad = DEFAULT_TOML.replace(
+        "rest_url = \"embedded\"",
+        "rest_url = \"http://10.1.2.3:80\"",
+    );
+    let err = Config::parse(&bad).unwrap_err().0;
+    assert!(
+        err.contains("exec.rest_url") && err.contains("loopback"),
+        "{err}"
+    );
+}

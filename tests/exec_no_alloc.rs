@@ -1,0 +1,188 @@
+//! After warm-up, the venue order path allocates nothing on the execution thread: journal the
+//! intent, build and sign the request, write it on the keep-alive connection, read and parse the
+//! reply, journal the fill. Proved with a counting global allocator (per thread), against the
+//! embedded exchange over loopback (its threads are not counted).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
+use calculus_trader::exec::{
+    BinanceOrderBuilder, BinanceVenue, ExecEvent, Executor, FillModel, HttpTransport, OrderVenue,
+    PaperVenue, ReportStatus,
+};
+use calculus_trader::feed::{Side, SymbolId};
+use calculus_trader::sim::orders::{Matching, SimVenue};
+use calculus_trader::sim::rest_orders::RestOptions;
+use calculus_trader::sim::{MarketState, RestExchange};
+use calculus_trader::strategy::{Case, OrderIntent};
+use calculus_trader::telemetry::Clock;
+use rust_decimal::Decimal;
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    static COUNT: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if ACTIVE.with(Cell::get) {
+            COUNT.with(|c| c.set(c.get() + 1));
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    let r = f();
+    ACTIVE.with(|a| a.set(false));
+    (r, COUNT.with(Cell::get))
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn counting_allocator_sees_allocations() {
+    let (_, n) = counted(|| vec![1u8; 100]);
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn venue_order_round_trip_allocates_nothing_after_warm_up() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let names = vec!["BTCUSDT".to_string()];
+    let inst = load_specs(
+        &root.join("data/instruments/instrument_specs_8_symbols.json"),
+        "binance",
+        &names,
+    )
+    .unwrap();
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        names.iter().cloned().zip(inst.iter().copied()).collect(),
+        FillModel {
+            taker_fee: d("0.0004"),
+            slippage_bps: d("1"),
+        },
+        d("10000"),
+    )));
+    let market = Arc::new(MarketState::default());
+    let server = RestExchange::start(
+        "127.0.0.1:0".parse().unwrap(),
+        venue,
+        Some(&market),
+        RestOptions::default(),
+    )
+    .unwrap();
+    // A real BTCUSDT trade (data/replay, 2024-08-08).
+    market.on_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#);
+    let c = server.credentials().clone();
+    let host = server.addr().to_string();
+    let builder = BinanceOrderBuilder::new(
+        &c.api_key,
+        c.secret.as_bytes(),
+        &host,
+        60_000,
+        &client_prefix(1),
+    );
+    let clock = Clock::new();
+    let transport =
+        HttpTransport::new(&server.url(), 8, Duration::from_secs(20), clock.clone()).unwrap();
+    let mut exec = Executor::venue(
+        inst,
+        names,
+        OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000)),
+        transport,
+        PaperVenue {
+            taker_fee: d("0.0004"),
+            slippage_bps: 1.0,
+        },
+        1,
+        8,
+    );
+    let dir = std::env::temp_dir().join(format!("ct-exec-noalloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (j, _) = Journal::open(&dir.join("orders.journal"), FsyncPolicy::Never).unwrap();
+    exec.set_journal(j);
+
+    let mut seq = 0u64;
+    let mut round_trip = |exec: &mut Executor| -> (u32, u32) {
+        seq += 1;
+        let it = OrderIntent {
+            symbol: SymbolId(0),
+            side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
+            qty: d("0.016"),
+            ref_price: 61800.3,
+            reduce_only: seq % 2 == 0,
+            case: Case::AcceleratingUp,
+            client_seq: seq,
+            tick_recv_ns: 0,
+            decided_ns: 0,
+        };
+        assert!(
+            exec.submit(&it, now_ms(), |_| {}).is_none(),
+            "sent to the venue"
+        );
+        let (mut fills, mut rtts) = (0, 0);
+        let deadline = clock.now_ns() + 20_000_000_000;
+        while exec.in_flight() > 0 && clock.now_ns() < deadline {
+            exec.poll(clock.now_ns(), now_ms(), None, |ev| match ev {
+                ExecEvent::Report(r) => {
+                    assert_eq!(r.status, ReportStatus::Filled);
+                    fills += 1;
+                }
+                ExecEvent::Rtt(_) => rtts += 1,
+            });
+        }
+        (fills, rtts)
+    };
+    for _ in 0..20 {
+        assert_eq!(round_trip(&mut exec), (1, 1));
+    }
+    let (results, allocations) = counted(|| {
+        (0..50)
+            .map(|_| round_trip(&mut exec))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(results, (50, 50), "every order filled over HTTP");
+    assert_eq!(exec.stats().journal_records, 140, "intent + fill per order");
+    assert_eq!(
+        allocations, 0,
+        "venue order path allocated {allocations} times"
+    );
+    drop(exec);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,198 @@
+//! kill -9 mid-run, restart, and prove that no position was lost and no order was sent twice.
+//!
+//! The test process hosts the exchange: the WebSocket replay of the bundled real trades and the
+//! REST order entry (which counts every client order id it receives). The real binary trades
+//! against it over loopback with a persistent journal; it is SIGKILLed once orders have been
+//! placed, restarted with the same journal, and left to finish the replay. Then:
+//! - every client order id reached the exchange exactly once (nothing resent after the crash);
+//! - the journal's positions (fills replayed, unfinished orders resolved by re-query at start)
+//!   equal the exchange's positions to the last decimal, fees and realized PnL included.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calculus_trader::config::DEFAULT_TOML;
+use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::journal::{FsyncPolicy, Journal};
+use calculus_trader::exec::FillModel;
+use calculus_trader::sim::orders::{Matching, SimVenue};
+use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::sim::{EmbeddedExchange, Recording, RestExchange};
+use rust_decimal::Decimal;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn orders_received(ex: &RestExchange) -> usize {
+    ex.venue().with(|m| m.orders().len())
+}
+
+fn spawn(cfg: &Path, creds: &SimCredentials, log: &Path) -> Child {
+    let out = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("--quiet")
+        .env("BINANCE_API_KEY", &creds.api_key)
+        .env("BINANCE_API_SECRET", &creds.secret)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) until `cond` holds; false on timeout.
+fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+#[test]
+fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
+    let dir = std::env::temp_dir().join(format!("ct-kill9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // The exchange: real trades replayed at 20x (about 17 s), orders priced by the replay.
+    let rec = Recording::load(&[
+        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let replay =
+        EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 20.0).unwrap();
+    let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+    let inst = load_specs(
+        &root().join("data/instruments/instrument_specs_8_symbols.json"),
+        "binance",
+        &names,
+    )
+    .unwrap();
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        names.iter().cloned().zip(inst).collect(),
+        FillModel {
+            taker_fee: "0.0004".parse().unwrap(),
+            slippage_bps: "1".parse().unwrap(),
+        },
+        "10000".parse().unwrap(),
+    )));
+    let creds = SimCredentials::generate().unwrap();
+    let stats = replay.stats();
+    let rest = RestExchange::start_with(
+        "127.0.0.1:0".parse().unwrap(),
+        venue,
+        Some(&stats.market),
+        RestOptions {
+            // Orders are filled at once but answered 1 s later: a kill in that second leaves
+            // an intent in the journal whose fill only the exchange knows.
+            order_reply_delay: Duration::from_millis(1000),
+            ..RestOptions::default()
+        },
+        creds.clone(),
+    )
+    .unwrap();
+
+    let journal = dir.join("orders.journal");
+    let cfg_text = DEFAULT_TOML
+        .replace(
+            "ws_url = \"embedded\"",
+            &format!("ws_url = \"{}\"", replay.url()),
+        )
+        .replace(
+            "rest_url = \"embedded\"",
+            &format!("rest_url = \"{}\"", rest.url()),
+        )
+        .replace(
+            "journal = \"\"",
+            &format!("journal = {:?}", journal.display().to_string()),
+        )
+        .replace("topology = \"auto\"", "topology = \"fused\"")
+        .replace("hot = \"spin\"", "hot = \"park\"")
+        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
+        .replace("cooldown_ms = 5000", "cooldown_ms = 2000")
+        .replace("drain_timeout_ms = 5000", "drain_timeout_ms = 120000")
+        .replace("slippage_bps = 0.0", "slippage_bps = 1.0")
+        .replace(
+            "dump_dir = \"dumps\"",
+            &format!("dump_dir = {:?}", dir.join("dumps").display().to_string()),
+        );
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, cfg_text).unwrap();
+
+    // Run 1: killed with SIGKILL right after the exchange filled its third order, while the
+    // reply is still on its way (so the journal has the intent but not the fill).
+    let mut child = spawn(&cfg, &creds, &dir.join("run1.log"));
+    let placed = wait_until(Duration::from_secs(120), || orders_received(&rest) >= 3);
+    child.kill().unwrap(); // SIGKILL on Unix
+    let _ = child.wait();
+    let log1 = std::fs::read_to_string(dir.join("run1.log")).unwrap_or_default();
+    assert!(placed, "run 1 placed no orders in time; log:\n{log1}");
+    let at_kill = orders_received(&rest);
+
+    // Run 2: same journal; it finishes the replay and exits on its own.
+    let mut child = spawn(&cfg, &creds, &dir.join("run2.log"));
+    let exited = wait_until(Duration::from_secs(180), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+    let log2 = std::fs::read_to_string(dir.join("run2.log")).unwrap_or_default();
+    assert!(exited, "run 2 did not finish; log:\n{log2}");
+    assert!(child.wait().unwrap().success(), "run 2 failed:\n{log2}");
+    // Run 2 found the killed run's last order unfinished in its journal and learnt its fill by
+    // querying the client order id (not by sending it again).
+    assert!(
+        log2.contains("start-up: 1 unfinished order(s) found filled, "),
+        "{log2}"
+    );
+
+    // Nothing was sent twice: each client order id reached the exchange exactly once.
+    let received = rest.venue().with(|m| m.received_client_ids().clone());
+    let dup: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        dup.is_empty(),
+        "orders sent twice: {dup:?}\nrun 2 log:\n{log2}"
+    );
+    let total = orders_received(&rest);
+    assert!(
+        total > at_kill,
+        "run 2 traded too (total {total}, at kill {at_kill})"
+    );
+    assert!(received.keys().any(|k| k.starts_with("ct1-")));
+    assert!(
+        received.keys().any(|k| k.starts_with("ct2-")),
+        "{received:?}"
+    );
+
+    // No position lost: the journal's positions equal the exchange's, exactly.
+    let (_j, replayed) = Journal::open(&journal, FsyncPolicy::Never).unwrap();
+    assert_eq!(replayed.last_session, 2);
+    assert!(replayed.pending.is_empty(), "{:?}", replayed.pending);
+    for (i, name) in names.iter().enumerate() {
+        let ours = replayed.position(i);
+        let theirs = rest.venue().with(|m| m.position(name));
+        assert_eq!(ours.qty, theirs.qty, "{name}\nrun 2 log:\n{log2}");
+        assert_eq!(ours.entry, theirs.entry, "{name}");
+        assert_eq!(ours.realized, theirs.realized, "{name}");
+        assert_eq!(ours.fees, theirs.fees, "{name}");
+        assert_eq!(ours.fills, theirs.fills, "{name}");
+    }
+    let fills: u64 = (0..names.len()).map(|i| replayed.position(i).fills).sum();
+    assert!(fills > 0);
+    assert!(replayed.position(0).fees + replayed.position(1).fees > Decimal::ZERO);
+    drop(rest);
+    drop(replay);
+    std::fs::remove_dir_all(&dir).ok();
+}

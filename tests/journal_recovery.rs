@@ -1,0 +1,253 @@
+//! Start-up recovery and reconciliation against the embedded exchange, in-process and
+//! deterministic: unfinished journal intents are resolved by client order id (filled → fill
+//! journaled; unknown → lost, never resent), and a position the venue has but the journal does
+//! not is reported, adopted or closed per policy.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
+use calculus_trader::exec::recovery::startup;
+use calculus_trader::exec::{
+    BinanceOrderBuilder, BinanceVenue, Executor, FillModel, HttpTransport, OrderVenue, PaperVenue,
+    PhantomPolicy,
+};
+use calculus_trader::feed::{Side, SymbolId};
+use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
+use calculus_trader::sim::rest_orders::RestOptions;
+use calculus_trader::sim::{MarketState, RestExchange};
+use calculus_trader::telemetry::Clock;
+use rust_decimal::Decimal;
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A real BTCUSDT trade frame (data/replay, 2024-08-08): 61800.30.
+const BTC_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;
+
+struct World {
+    _market: Arc<MarketState>,
+    server: RestExchange,
+    names: Vec<String>,
+    dir: PathBuf,
+}
+
+fn world(tag: &str) -> World {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+    let inst = load_specs(
+        &root.join("data/instruments/instrument_specs_8_symbols.json"),
+        "binance",
+        &names,
+    )
+    .unwrap();
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        names.iter().cloned().zip(inst).collect(),
+        FillModel {
+            taker_fee: d("0.0004"),
+            slippage_bps: Decimal::ZERO,
+        },
+        d("10000"),
+    )));
+    let market = Arc::new(MarketState::default());
+    let server = RestExchange::start(
+        "127.0.0.1:0".parse().unwrap(),
+        venue,
+        Some(&market),
+        RestOptions::default(),
+    )
+    .unwrap();
+    market.on_frame(BTC_TRADE);
+    let dir = std::env::temp_dir().join(format!("ct-recovery-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    World {
+        _market: market,
+        server,
+        names,
+        dir,
+    }
+}
+
+impl World {
+    fn executor(&self, session: u32) -> Executor {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let inst = load_specs(
+            &root.join("data/instruments/instrument_specs_8_symbols.json"),
+            "binance",
+            &self.names,
+        )
+        .unwrap();
+        let c = self.server.credentials();
+        let host = self.server.addr().to_string();
+        let builder = BinanceOrderBuilder::new(
+            &c.api_key,
+            c.secret.as_bytes(),
+            &host,
+            60_000,
+            &client_prefix(session),
+        );
+        let transport =
+            HttpTransport::new(&self.server.url(), 8, Duration::from_secs(20), Clock::new())
+                .unwrap();
+        Executor::venue(
+            inst,
+            self.names.clone(),
+            OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000)),
+            transport,
+            PaperVenue {
+                taker_fee: d("0.0004"),
+                slippage_bps: 0.0,
+            },
+            session,
+            8,
+        )
+    }
+
+    /// Places an order directly at the exchange (as if sent by a process that then died).
+    fn place(&self, side: Side, qty: &str, client_id: &str) {
+        self.server
+            .venue()
+            .with(|m| {
+                m.place(
+                    &NewOrder {
+                        symbol: "BTCUSDT",
+                        side,
+                        kind: OrderKind::Market,
+                        qty: Some(d(qty)),
+                        stop_price: None,
+                        reduce_only: false,
+                        close_position: false,
+                        client_id,
+                    },
+                    now_ms(),
+                )
+            })
+            .unwrap();
+    }
+
+    fn received(&self) -> usize {
+        self.server
+            .venue()
+            .with(|m| m.received_client_ids().values().map(|&n| n as usize).sum())
+    }
+}
+
+fn intent(seq: u64, side: Side, qty: &str) -> Record {
+    let mut r = Record::new(RecordKind::Intent, SymbolId(0), side, 1, seq);
+    r.qty = d(qty);
+    r
+}
+
+#[test]
+fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
+    let w = world("pending");
+    let path = w.dir.join("orders.journal");
+    {
+        let (mut j, _) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        j.append(&intent(1, Side::Buy, "0.010")).unwrap(); // reached the venue, reply lost
+        j.append(&intent(2, Side::Buy, "0.020")).unwrap(); // never reached it
+    }
+    w.place(Side::Buy, "0.010", "ct1-1");
+    let before = w.received();
+
+    let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+    assert_eq!(replayed.pending.len(), 2);
+    let mut exec = w.executor(2);
+    exec.set_journal(j);
+    let rep = startup(
+        &mut exec,
+        &mut replayed,
+        PhantomPolicy::Report,
+        &now_ms,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
+    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+    assert_eq!(w.received(), before, "no order was sent during recovery");
+    // The fill came from the exchange: 0.010 at 61800.30, fee 0.0004 · 618.003 = 0.2472012.
+    let p = replayed.position(0);
+    assert_eq!(
+        (p.qty, p.entry, p.fees),
+        (d("0.010"), d("61800.30"), d("0.2472012"))
+    );
+    assert!(replayed.pending.is_empty());
+    drop(exec);
+    // Both resolutions are in the journal: a second start has nothing to resolve.
+    let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    assert!(again.pending.is_empty());
+    assert_eq!(again.position(0), p);
+    std::fs::remove_dir_all(&w.dir).ok();
+}
+
+#[test]
+fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
+    for policy in [
+        PhantomPolicy::Report,
+        PhantomPolicy::Adopt,
+        PhantomPolicy::Close,
+    ] {
+        let w = world(&format!("{policy:?}"));
+        // The venue holds 0.030 BTC that no journal knows about.
+        w.place(Side::Buy, "0.030", "manual-1");
+        let path = w.dir.join("orders.journal");
+        let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let mut exec = w.executor(1);
+        exec.set_journal(j);
+        let rep = startup(
+            &mut exec,
+            &mut replayed,
+            policy,
+            &now_ms,
+            Duration::from_secs(20),
+        )
+        .unwrap();
+        assert_eq!(rep.mismatches.len(), 1, "{policy:?}");
+        assert_eq!(rep.mismatches[0].venue, d("0.030"));
+        assert_eq!(rep.mismatches[0].ours, Decimal::ZERO);
+        let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
+        match policy {
+            PhantomPolicy::Report => {
+                assert_eq!(replayed.position(0).qty, Decimal::ZERO);
+                assert_eq!(venue_qty, d("0.030"));
+            }
+            PhantomPolicy::Adopt => {
+                assert_eq!(rep.adopted, 1);
+                assert_eq!(replayed.position(0).qty, d("0.030"));
+                assert_eq!(replayed.position(0).entry, d("61800.30"));
+                assert_eq!(venue_qty, d("0.030"));
+            }
+            PhantomPolicy::Close => {
+                assert_eq!(rep.closed, 1);
+                assert_eq!(replayed.position(0).qty, Decimal::ZERO);
+                assert_eq!(venue_qty, Decimal::ZERO, "closed at the venue");
+                let closing = w
+                    .server
+                    .venue()
+                    .with(|m| m.orders().last().cloned().unwrap());
+                assert!(closing.reduce_only);
+                assert_eq!(closing.side, Side::Sell);
+            }
+        }
+        drop(exec);
+        // Adopted positions survive a restart through the journal.
+        let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        assert_eq!(
+            again.position(0).qty,
+            replayed.position(0).qty,
+            "{policy:?}"
+        );
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
+}
