@@ -46,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::{
-    instrument::load_specs, BinanceOrderBuilder, Executor, Instrument, PaperVenue,
+    instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport,
+    Instrument, OrderVenue, PaperVenue,
 };
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
@@ -57,8 +58,11 @@ use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
-use calculus_trader::runtime::{fused, AllowedCores, Shutdown};
-use calculus_trader::sim::Recording;
+use calculus_trader::config::Topology;
+use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
+use calculus_trader::sim::orders::{Matching, SimVenue};
+use calculus_trader::sim::rest_orders::RestOptions;
+use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
@@ -72,6 +76,9 @@ use serde::Deserialize;
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 const TRADE_FIXTURE: &str = "tests/fixtures/binance/ws_combined_trade_real_BTCUSDT_2024.json";
+/// The real Bybit v5 capture (2026-08-09); its first single-trade `publicTrade` frame is the
+/// Bybit parse sample.
+const BYBIT_CAPTURE: &str = "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz";
 const PAPER_KEY: &str = "bench-api-key";
 const PAPER_SECRET: &[u8] = b"bench-secret-not-a-real-key";
 
@@ -282,20 +289,82 @@ fn serde_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
     })
 }
 
-/// (ours, serde_json) parse latencies of the fixture trade frame.
-fn bench_parse(s: &Setup, n: usize) -> Result<(StageHistograms, Histogram<u64>), String> {
+/// The Binance fixture trade frame.
+fn binance_trade_frame() -> Result<Vec<u8>, String> {
     let path = Path::new(MANIFEST).join(TRADE_FIXTURE);
     let frame = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let frame = frame.trim_ascii().to_vec();
-    // The production parser (fast path first, general simd-json parser as fallback).
-    let mut parser = VenueParser::for_venue("binance", &s.symbols).map_err(|e| e.to_string())?;
-    let mut buf = frame.clone();
+    Ok(frame.trim_ascii().to_vec())
+}
+
+/// The first single-trade Bybit `publicTrade` frame of the real capture.
+fn bybit_trade_frame() -> Result<Vec<u8>, String> {
+    use std::io::BufRead;
+    let path = Path::new(MANIFEST).join(BYBIT_CAPTURE);
+    let f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("\"publicTrade.") && l.matches("\"T\":").count() == 1)
+        .map(String::into_bytes)
+        .ok_or_else(|| format!("{}: no single-trade publicTrade frame", path.display()))
+}
+
+#[derive(Deserialize)]
+struct SerdeBybitFrame<'a> {
+    #[serde(borrow)]
+    data: Vec<SerdeBybitTrade<'a>>,
+}
+
+/// The fields the Bybit parser reads, for the serde_json alternative.
+#[derive(Deserialize)]
+struct SerdeBybitTrade<'a> {
+    #[serde(rename = "T")]
+    trade_ms: u64,
+    #[serde(rename = "s")]
+    symbol: &'a str,
+    #[serde(rename = "S")]
+    side: &'a str,
+    #[serde(rename = "v")]
+    qty: &'a str,
+    #[serde(rename = "p")]
+    price: &'a str,
+    #[serde(rename = "i")]
+    id: &'a str,
+}
+
+fn serde_bybit_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
+    let f: SerdeBybitFrame<'_> = serde_json::from_slice(frame).ok()?;
+    let d = f.data.first()?;
+    Some(Tick {
+        symbol: symbols.lookup(d.symbol)?,
+        side: if d.side == "Sell" { Side::Sell } else { Side::Buy },
+        price: d.price.parse().ok()?,
+        qty: d.qty.parse().ok()?,
+        exch_ts_ms: d.trade_ms,
+        trade_id: calculus_trader::feed::bybit::trade_id_hash(d.id),
+        recv_ns: 0,
+        parsed_ns: 0,
+    })
+}
+
+/// (ours, serde_json) parse latencies of one real single-trade frame of `venue`: the
+/// production parser (fast path first, general simd-json parser as fallback) against
+/// `serde_json` into borrowed structs with the same fields, building the same `Tick`.
+fn bench_parse(
+    s: &Setup,
+    venue: &str,
+    frame: &[u8],
+    serde_parse: fn(&[u8], &SymbolTable) -> Option<Tick>,
+    n: usize,
+) -> Result<(StageHistograms, Histogram<u64>), String> {
+    let mut parser = VenueParser::for_venue(venue, &s.symbols).map_err(|e| e.to_string())?;
+    let mut buf = frame.to_vec();
     let mut hists = StageHistograms::new();
     let mut serde = new_hist();
     // Interleave in blocks so host drift hits both alike.
     for _ in 0..(n / 1000).max(1) {
         for _ in 0..1000 {
-            buf.copy_from_slice(&frame);
+            buf.copy_from_slice(frame);
             let t0 = s.clock.now_ns();
             let mut trades = 0u32;
             let r = parser.parse(&mut buf, &s.symbols, |ev| {
@@ -303,21 +372,133 @@ fn bench_parse(s: &Setup, n: usize) -> Result<(StageHistograms, Histogram<u64>),
             });
             let t1 = s.clock.now_ns();
             if black_box(r).is_err() || trades != 1 {
-                return Err(format!("{TRADE_FIXTURE} did not parse as a trade"));
+                return Err(format!("{venue}: the sample frame did not parse as one trade"));
             }
             hists.record(Stage::Parse, t1 - t0);
         }
         for _ in 0..1000 {
             let t0 = s.clock.now_ns();
-            let t = serde_tick(black_box(&frame), &s.symbols);
+            let t = serde_parse(black_box(frame), &s.symbols);
             let t1 = s.clock.now_ns();
             if black_box(t).is_none() {
-                return Err(format!("{TRADE_FIXTURE}: serde_json mirror failed"));
+                return Err(format!("{venue}: serde_json mirror failed"));
             }
             serde.saturating_record(t1 - t0);
         }
     }
     Ok((hists, serde))
+}
+
+/// The whole product over loopback, as `cargo run` runs it: the embedded exchange replays the
+/// real frames over a WebSocket at `speed`× the recorded pace, the feed thread reads the socket
+/// (`recv_ns` is stamped at the read), and orders go as signed HTTP requests to the embedded
+/// order exchange. `tick_to_order` here is socket read → signed order bytes handed to the
+/// transport's `write()`. Strategy as in [`Setup::params`] so there are enough orders.
+fn run_loopback(
+    s: &Setup,
+    topology: Topology,
+    speed: f64,
+) -> Result<calculus_trader::runtime::RunReport, String> {
+    let mut cfg = s.cfg.clone();
+    cfg.model.tau_s = 0.0;
+    cfg.strategy.cooldown_ms = 0;
+    cfg.replay.speed = speed;
+    cfg.run.topology = topology;
+    cfg.run.dump_dir = target_dir().join("budgets-dumps");
+    cfg.replay.files = cfg
+        .replay
+        .files
+        .iter()
+        .map(|f| Path::new(MANIFEST).join(f))
+        .collect();
+    cfg.venue.instruments = Path::new(MANIFEST).join(&cfg.venue.instruments);
+    let opts = RunOptions {
+        print_status: false,
+        max_duration: Some(Duration::from_secs(120)),
+        live: false,
+    };
+    calculus_trader::runtime::run(&cfg, &opts, Shutdown::default())
+}
+
+/// `order_rtt` against the embedded exchange over loopback: the production `ExecStage` (journal
+/// off, venue route, keep-alive HTTP transport) sends `n` real-sized market orders to the
+/// in-process `RestExchange` (signature check, filters, matching at the last real trade price),
+/// alternating sides so the position stays flat, and records each reply's round trip (request
+/// written → reply parsed) with the production histograms. One order in flight at a time.
+fn bench_order_rtt(
+    s: &Setup,
+    intents: &[OrderIntent],
+    n: usize,
+) -> Result<(StageHistograms, u64), String> {
+    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
+    let fill = PaperVenue {
+        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: 0.0,
+    };
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        names.iter().cloned().zip(s.instruments.iter().copied()).collect(),
+        fill.model(),
+        rust_decimal::Decimal::from(10_000_000),
+    )));
+    let market = Arc::new(MarketState::default());
+    let server = RestExchange::start(
+        "127.0.0.1:0".parse().expect("loopback address"),
+        venue,
+        Some(&market),
+        RestOptions::default(),
+    )
+    .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    // Price every symbol at its first real trade.
+    for t in &s.ticks {
+        let name = &names[t.symbol.index()];
+        if market.last(name).is_none() {
+            let px = rust_decimal::Decimal::from_f64_retain(t.price)
+                .ok_or("trade price is not finite")?;
+            market.on_trade(name, px, t.exch_ts_ms);
+        }
+    }
+    let url = server.url();
+    let c = server.credentials().clone();
+    let host = url.trim_start_matches("http://").to_string();
+    let rw = s.cfg.venue.recv_window_ms;
+    let builder = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, rw, "ct1-");
+    let route = OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, rw));
+    let http = HttpTransport::new(&url, 8, Duration::from_secs(5), s.clock.clone())
+        .map_err(|e| format!("transport: {e}"))?;
+    let exec = Executor::venue(s.instruments.clone(), names, route, http, fill, 1, 8);
+    let mut stage = ExecStage::new(exec, s.clock.clone());
+    let template = intents
+        .iter()
+        .find(|i| !i.reduce_only)
+        .copied()
+        .ok_or("no entry intent to template the orders on")?;
+    let mut hists = StageHistograms::new();
+    let mut filled = 0u64;
+    for i in 0..n {
+        let it = OrderIntent {
+            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            reduce_only: false,
+            client_seq: i as u64 + 1,
+            ..template
+        };
+        if let Some(r) = stage.on_intent(&it, s.clock.now_ns(), &mut hists) {
+            return Err(format!("order {i} not sent: {:?}", r.status));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut done = false;
+        while !done {
+            if Instant::now() > deadline {
+                return Err(format!("order {i}: no reply within 5 s"));
+            }
+            stage.poll(Some(Duration::from_millis(1)), &mut hists, |r| {
+                done = true;
+                filled += matches!(r.status, calculus_trader::exec::ReportStatus::Filled) as u64;
+            });
+        }
+    }
+    drop(stage);
+    drop(server);
+    Ok((hists, filled))
 }
 
 /// Compute over the real ticks (default strategy), `passes` times; returns the histograms and
@@ -829,19 +1010,30 @@ fn run() -> Result<(), String> {
 
     let timer = timer_floor(&s.clock, n(100_000.0));
 
-    progress("parse: simd-json (production) vs serde_json");
-    let (parse, serde) = bench_parse(&s, n(200_000.0))?;
-    rows.push(row(
-        "parse",
-        Stage::Parse,
-        parse.get(Stage::Parse),
-        Some(("serde_json".into(), ratio(parse.get(Stage::Parse), &serde))),
-        format!(
-            "serde_json p50 {} p99 {}; fixture trade frame",
-            format_ns(p50(&serde)),
-            format_ns(serde.value_at_quantile(0.99))
+    let samples: [(&str, &str, Vec<u8>, fn(&[u8], &SymbolTable) -> Option<Tick>); 2] = [
+        ("binance", "real trade frame", binance_trade_frame()?, serde_tick),
+        (
+            "bybit",
+            "real single-trade publicTrade frame",
+            bybit_trade_frame()?,
+            serde_bybit_tick,
         ),
-    ));
+    ];
+    for (venue, what, frame, serde_parse) in samples {
+        progress(&format!("parse {venue}: simd-json (production) vs serde_json"));
+        let (parse, serde) = bench_parse(&s, venue, &frame, serde_parse, n(200_000.0))?;
+        rows.push(row(
+            &format!("parse {venue}"),
+            Stage::Parse,
+            parse.get(Stage::Parse),
+            Some(("serde_json".into(), ratio(parse.get(Stage::Parse), &serde))),
+            format!(
+                "serde_json p50 {} p99 {}; {what}",
+                format_ns(p50(&serde)),
+                format_ns(serde.value_at_quantile(0.99))
+            ),
+        ));
+    }
 
     progress("md_hop: ring vs ArrayQueue ping-pong, floor");
     let hops = n(100_000.0);
@@ -910,6 +1102,42 @@ fn run() -> Result<(), String> {
         None,
         format!("{} distinct real intents, cycled", intents.len()),
     ));
+
+    progress("order_rtt: market orders to the embedded exchange over loopback HTTP");
+    let (rtt, filled) = bench_order_rtt(&s, &intents, n(2_000.0))?;
+    rows.push(row(
+        "order_rtt",
+        Stage::OrderRtt,
+        rtt.get(Stage::OrderRtt),
+        None,
+        format!(
+            "{} market orders, {filled} filled; request written -> reply parsed (signature check + matching in the embedded exchange's thread); sign p50 {}",
+            rtt.total_count(Stage::OrderRtt),
+            format_ns(p50(rtt.get(Stage::Sign)))
+        ),
+    ));
+
+    for (topology, name) in [(Topology::Fused, "fused"), (Topology::Pipeline, "pipeline")] {
+        let speed = 100.0;
+        progress(&format!(
+            "socket -> order: the product over loopback, {name}, {speed}x recorded pace"
+        ));
+        let r = run_loopback(&s, topology, speed)?;
+        let h = &r.monitor.total;
+        rows.push(row(
+            &format!("socket_to_order {name} (loopback run)"),
+            Stage::TickToOrder,
+            h.get(Stage::TickToOrder),
+            None,
+            format!(
+                "socket read -> order bytes to write(), the real run at {speed}x pace: {} ticks, {} orders; order_rtt p50 {} p99 {}",
+                r.monitor.counters.get(Counter::Ticks),
+                h.total_count(Stage::TickToOrder),
+                format_ns(p50(h.get(Stage::OrderRtt))),
+                format_ns(h.get(Stage::OrderRtt).value_at_quantile(0.99))
+            ),
+        ));
+    }
 
     for topo in [Topo::Fused, Topo::Pipeline] {
         progress(&format!("tick_to_order {}: max rate", topo.name()));

@@ -520,8 +520,11 @@ mod tests {
     #[test]
     fn ws_urls_wss_anywhere_plain_ws_loopback_only() {
         let with = |url: &str| {
+            // A real feed cannot price the embedded order exchange: paper fills instead.
             Config::parse(
-                &DEFAULT_TOML.replace("ws_url = \"embedded\"", &format!("ws_url = \"{url}\"")),
+                &DEFAULT_TOML
+                    .replace("ws_url = \"embedded\"", &format!("ws_url = \"{url}\""))
+                    .replace("mode = \"embedded\"", "mode = \"paper\""),
             )
         };
         assert!(with("wss://stream.bybit.com/v5/public/linear").is_ok());
