@@ -44,10 +44,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use calculus_trader::config::Topology;
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::{
-    instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport,
-    Instrument, OrderVenue, PaperVenue,
+    instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, Instrument,
+    OrderVenue, PaperVenue,
 };
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
@@ -58,7 +59,6 @@ use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
-use calculus_trader::config::Topology;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::sim::orders::{Matching, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
@@ -78,7 +78,8 @@ const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 const TRADE_FIXTURE: &str = "tests/fixtures/binance/ws_combined_trade_real_BTCUSDT_2024.json";
 /// The real Bybit v5 capture (2026-08-09); its first single-trade `publicTrade` frame is the
 /// Bybit parse sample.
-const BYBIT_CAPTURE: &str = "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz";
+const BYBIT_CAPTURE: &str =
+    "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz";
 const PAPER_KEY: &str = "bench-api-key";
 const PAPER_SECRET: &[u8] = b"bench-secret-not-a-real-key";
 
@@ -337,7 +338,11 @@ fn serde_bybit_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
     let d = f.data.first()?;
     Some(Tick {
         symbol: symbols.lookup(d.symbol)?,
-        side: if d.side == "Sell" { Side::Sell } else { Side::Buy },
+        side: if d.side == "Sell" {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
         price: d.price.parse().ok()?,
         qty: d.qty.parse().ok()?,
         exch_ts_ms: d.trade_ms,
@@ -372,7 +377,9 @@ fn bench_parse(
             });
             let t1 = s.clock.now_ns();
             if black_box(r).is_err() || trades != 1 {
-                return Err(format!("{venue}: the sample frame did not parse as one trade"));
+                return Err(format!(
+                    "{venue}: the sample frame did not parse as one trade"
+                ));
             }
             hists.record(Stage::Parse, t1 - t0);
         }
@@ -436,7 +443,11 @@ fn bench_order_rtt(
         slippage_bps: 0.0,
     };
     let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(s.instruments.iter().copied()).collect(),
+        names
+            .iter()
+            .cloned()
+            .zip(s.instruments.iter().copied())
+            .collect(),
         fill.model(),
         rust_decimal::Decimal::from(10_000_000),
     )));
@@ -1011,7 +1022,12 @@ fn run() -> Result<(), String> {
     let timer = timer_floor(&s.clock, n(100_000.0));
 
     let samples: [(&str, &str, Vec<u8>, fn(&[u8], &SymbolTable) -> Option<Tick>); 2] = [
-        ("binance", "real trade frame", binance_trade_frame()?, serde_tick),
+        (
+            "binance",
+            "real trade frame",
+            binance_trade_frame()?,
+            serde_tick,
+        ),
         (
             "bybit",
             "real single-trade publicTrade frame",
@@ -1020,7 +1036,9 @@ fn run() -> Result<(), String> {
         ),
     ];
     for (venue, what, frame, serde_parse) in samples {
-        progress(&format!("parse {venue}: simd-json (production) vs serde_json"));
+        progress(&format!(
+            "parse {venue}: simd-json (production) vs serde_json"
+        ));
         let (parse, serde) = bench_parse(&s, venue, &frame, serde_parse, n(200_000.0))?;
         rows.push(row(
             &format!("parse {venue}"),

@@ -119,6 +119,8 @@ fn backtest_ends_with_the_positions_of_a_paper_run_of_the_pipeline() {
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("speed = 10.0", "speed = 0.0")
         .replace("hot = \"spin\"", "hot = \"spin_yield\"")
+        // In-process paper fills at the deciding tick, as the backtest at latency 0.
+        .replace("mode = \"embedded\"", "mode = \"paper\"")
         .replace(
             "dump_dir = \"dumps\"",
             &format!("dump_dir = {:?}", dump.display().to_string()),

@@ -193,10 +193,16 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         exchange = Some(ex);
         urls
     } else {
-        let rest = if cfg.feed.rest_url.is_empty() {
-            venue.mainnet_rest_url().to_string()
-        } else {
+        let ws = crate::feed::endpoint::Endpoint::parse(&cfg.venue.ws_url)?;
+        let loopback = crate::feed::endpoint::is_loopback_host(&ws.host);
+        let rest = if !cfg.feed.rest_url.is_empty() {
             cfg.feed.rest_url.clone()
+        } else if loopback {
+            // A loopback peer (another process's embedded exchange, a test) serves REST on the
+            // same port: never fall back to the real venue from a loopback run.
+            format!("http://{}:{}", ws.host, ws.port)
+        } else {
+            venue.mainnet_rest_url().to_string()
         };
         let tls = if cfg.venue.ws_url.starts_with("wss://") {
             let ca =
@@ -207,6 +213,11 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         };
         (cfg.venue.ws_url.clone(), rest, tls)
     };
+    // The embedded exchange (ours, or another process's on loopback) ends its replay with this
+    // close code; a real venue's close is always a disconnect to recover from.
+    let replay_peer = exchange.is_some()
+        || crate::feed::endpoint::Endpoint::parse(&ws_url)
+            .is_ok_and(|e| crate::feed::endpoint::is_loopback_host(&e.host));
     let feed = FeedStage::start(
         FeedPlan {
             venue,
@@ -214,7 +225,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             rest_url,
             feed: cfg.feed.clone(),
             tls,
-            end_close_code: exchange.as_ref().map(|_| crate::sim::server::END_OF_REPLAY),
+            end_close_code: replay_peer.then_some(crate::sim::server::END_OF_REPLAY),
             record_feed_delay: exchange.is_none(),
             validation: cfg.validation.clone(),
         },
