@@ -224,7 +224,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     )?;
 
     let params = StrategyParams::from_config(cfg);
-    let compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
+    let mut engine = Engine::new(params, &instruments);
+    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
+    engine.set_feed_health(feed.health());
+    let compute = ComputeStage::new(engine, clock.clone());
     let run_id = run_id(topology.name());
     let builder = BinanceOrderBuilder::new(
         PAPER_API_KEY,

@@ -191,6 +191,10 @@ fn status_line(
         bad,
         p99,
     );
+    let (stale, blocked) = (c.get(Counter::FeedStale), c.get(Counter::BlockedStale));
+    if stale + blocked > 0 {
+        line.push_str(&format!(" | feed_stale {stale} blocked_stale {blocked}"));
+    }
     if let Some(r) = replay {
         let sent = r.frames_sent.load(Ordering::Relaxed);
         let total = r.frames_total.load(Ordering::Relaxed);

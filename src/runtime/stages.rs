@@ -542,6 +542,7 @@ impl ComputeStage {
         c.set(Counter::ExitTakeProfit, s.exit_take_profit);
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
+        c.set(Counter::BlockedStale, s.blocked_stale);
     }
 
     /// The engine (positions, stats), e.g. for the final report.

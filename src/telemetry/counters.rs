@@ -179,6 +179,9 @@ counters! {
     FeedMissedTrades => "feed_missed_trades",
     /// Feed log lines dropped because the log ring was full.
     FeedLogsDropped => "feed_logs_dropped",
+    /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
+    /// recovering, silent); exits still go out.
+    BlockedStale => "blocked_stale",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into
