@@ -34,7 +34,7 @@ use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{
-    handoff, Clock, Counter, CounterSet, Epoch, StageHistograms, WallClock,
+    handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms, WallClock,
 };
 
 /// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).
@@ -218,6 +218,13 @@ fn stalled_stream_pauses_entries_of_stale_symbols_and_resumes_after() {
         );
     }
     assert!(stalled);
+    // `parse` per venue: all of this feed's parses are Binance ones.
+    assert!(hists.total_count(Stage::Parse) > 0);
+    assert_eq!(
+        hists.total_count(Stage::ParseBinance),
+        hists.total_count(Stage::Parse)
+    );
+    assert_eq!(hists.total_count(Stage::ParseBybit), 0);
     let mut c = CounterSet::default();
     f.fill_counters(&mut c);
     compute.fill_counters(&mut c);

@@ -405,7 +405,7 @@ pub fn summary(r: &RunReport) -> String {
         "\n== run summary ({} topology, {:.1} s)\n\nstage latencies (ns clock, HdrHistogram):\n{}",
         r.topology.name(),
         m.elapsed.as_secs_f64(),
-        percentile_table(m.total.iter().map(|(st, h)| (st.name(), h)))
+        percentile_table(m.total.reported().map(|(st, h)| (st.name(), h)))
     );
     s.push_str("\ncounters: ");
     let counters: Vec<String> = m

@@ -115,7 +115,7 @@ pub fn run(
                 &plan.run_name,
                 start_wall,
                 now.duration_since(start),
-                total.iter().map(|(s, h)| (s.name(), h)),
+                total.reported().map(|(s, h)| (s.name(), h)),
             )?;
             interval.reset();
             interval_start = now;
