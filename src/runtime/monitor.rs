@@ -202,3 +202,21 @@ fn status_line(
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_shows_the_stale_pause_only_once_it_happened() {
+        let step = StageHistograms::new();
+        let mut c = CounterSet::default();
+        c.set(Counter::Ticks, 100);
+        let quiet = status_line(Duration::from_secs(1), 1.0, 0, &c, &step, None);
+        assert!(!quiet.contains("stale"), "{quiet}");
+        c.set(Counter::FeedStale, 2);
+        c.set(Counter::BlockedStale, 7);
+        let line = status_line(Duration::from_secs(2), 1.0, 100, &c, &step, None);
+        assert!(line.ends_with("| feed_stale 2 blocked_stale 7"), "{line}");
+    }
+}

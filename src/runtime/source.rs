@@ -217,8 +217,9 @@ impl TickSource for MemoryFeed {
                         t.recv_ns = recv_ns;
                         t.parsed_ns = t1;
                         t.exch_ts_ms += shift_ms;
-                        hists.record(Stage::Parse, t1.saturating_sub(mark));
-                        hists.record(Stage::ParseBinance, t1.saturating_sub(mark));
+                        let parse_ns = t1.saturating_sub(mark);
+                        hists.record(Stage::Parse, parse_ns);
+                        hists.record(Stage::ParseBinance, parse_ns);
                         counts.add(Counter::Ticks, 1);
                         ticks += 1;
                         on_tick(&t, hists);
