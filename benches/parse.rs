@@ -17,7 +17,7 @@ use calculus_trader::feed::bybit::{trade_id_hash, BybitParser};
 use calculus_trader::feed::event::{parse_decimal, positive_decimal};
 use calculus_trader::feed::fast::FastPath;
 use calculus_trader::feed::{MarketEvent, Quote, Side, SymbolTable, Tick};
-use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, Bencher, BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 
 // ---------- real messages ----------
@@ -222,44 +222,16 @@ enum Kind {
     BinanceBook,
 }
 
-fn cases(m: &Msgs) -> Vec<(&'static str, &str, Kind, usize)> {
-    vec![
-        (
-            "bybit_publicTrade_1",
-            m.bybit_trade_1.as_str(),
-            Kind::BybitTrades,
-            1,
-        ),
-        (
-            "bybit_publicTrade_20",
-            m.bybit_trade_20.as_str(),
-            Kind::BybitTrades,
-            20,
-        ),
-        (
-            "bybit_tickers_delta",
-            m.bybit_ticker_delta.as_str(),
-            Kind::BybitTicker,
-            1,
-        ),
-        (
-            "binance_trade",
-            m.binance_trade.as_str(),
-            Kind::BinanceTrade,
-            1,
-        ),
-        (
-            "binance_aggTrade",
-            m.binance_agg_trade.as_str(),
-            Kind::BinanceTrade,
-            1,
-        ),
-        (
-            "binance_bookTicker",
-            m.binance_book_ticker.as_str(),
-            Kind::BinanceBook,
-            1,
-        ),
+/// `(group name, message, kind, events per message)` of every benchmarked message.
+fn cases(m: &Msgs) -> [(&'static str, &str, Kind, usize); 6] {
+    use Kind::*;
+    [
+        ("bybit_publicTrade_1", &m.bybit_trade_1, BybitTrades, 1),
+        ("bybit_publicTrade_20", &m.bybit_trade_20, BybitTrades, 20),
+        ("bybit_tickers_delta", &m.bybit_ticker_delta, BybitTicker, 1),
+        ("binance_trade", &m.binance_trade, BinanceTrade, 1),
+        ("binance_aggTrade", &m.binance_agg_trade, BinanceTrade, 1),
+        ("binance_bookTicker", &m.binance_book_ticker, BinanceBook, 1),
     ]
 }
 
@@ -267,36 +239,37 @@ fn symbols() -> SymbolTable {
     SymbolTable::new(&["BTCUSDT", "ETHUSDT", "AKROUSDT"]).unwrap()
 }
 
-/// Events the competitor decoders produce for `text` (sum of prices: checked equal to ours).
-fn serde_decode(kind: Kind, bytes: &[u8], sy: &SymbolTable, top: &mut [f64; 4]) -> f64 {
-    match kind {
-        Kind::BybitTrades => {
-            let m: BybitTradeMsg = serde_json::from_slice(bytes).unwrap();
-            m.data
-                .iter()
-                .filter_map(|r| bybit_tick(r, sy))
-                .map(|t| t.price)
-                .sum()
-        }
-        Kind::BybitTicker => {
-            let m: BybitTickerMsg = serde_json::from_slice(bytes).unwrap();
-            ticker_quote(&m, sy, top).map_or(0.0, |q| q.bid)
-        }
-        Kind::BinanceTrade => {
-            let m: Combined<BinanceTrade> = serde_json::from_slice(bytes).unwrap();
-            binance_tick(&m.data, sy).map_or(0.0, |t| t.price)
-        }
-        Kind::BinanceBook => {
-            let m: Combined<BinanceBook> = serde_json::from_slice(bytes).unwrap();
-            binance_quote(&m.data, sy).map_or(0.0, |q| q.bid)
-        }
+/// A competitor's `from_slice` (serde derive into borrowed structs).
+trait SerdeLib {
+    fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> T;
+}
+
+struct SerdeJson;
+
+impl SerdeLib for SerdeJson {
+    fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> T {
+        serde_json::from_slice(bytes).unwrap()
     }
 }
 
-fn sonic_decode(kind: Kind, bytes: &[u8], sy: &SymbolTable, top: &mut [f64; 4]) -> f64 {
+struct SonicRs;
+
+impl SerdeLib for SonicRs {
+    fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> T {
+        sonic_rs::from_slice(bytes).unwrap()
+    }
+}
+
+/// Events the competitor decoder `L` produces for `bytes` (sum of prices: checked equal to ours).
+fn serde_decode<L: SerdeLib>(
+    kind: Kind,
+    bytes: &[u8],
+    sy: &SymbolTable,
+    top: &mut [f64; 4],
+) -> f64 {
     match kind {
         Kind::BybitTrades => {
-            let m: BybitTradeMsg = sonic_rs::from_slice(bytes).unwrap();
+            let m: BybitTradeMsg = L::from_slice(bytes);
             m.data
                 .iter()
                 .filter_map(|r| bybit_tick(r, sy))
@@ -304,15 +277,15 @@ fn sonic_decode(kind: Kind, bytes: &[u8], sy: &SymbolTable, top: &mut [f64; 4]) 
                 .sum()
         }
         Kind::BybitTicker => {
-            let m: BybitTickerMsg = sonic_rs::from_slice(bytes).unwrap();
+            let m: BybitTickerMsg = L::from_slice(bytes);
             ticker_quote(&m, sy, top).map_or(0.0, |q| q.bid)
         }
         Kind::BinanceTrade => {
-            let m: Combined<BinanceTrade> = sonic_rs::from_slice(bytes).unwrap();
+            let m: Combined<BinanceTrade> = L::from_slice(bytes);
             binance_tick(&m.data, sy).map_or(0.0, |t| t.price)
         }
         Kind::BinanceBook => {
-            let m: Combined<BinanceBook> = sonic_rs::from_slice(bytes).unwrap();
+            let m: Combined<BinanceBook> = L::from_slice(bytes);
             binance_quote(&m.data, sy).map_or(0.0, |q| q.bid)
         }
     }
@@ -366,6 +339,20 @@ fn new_ours(sy: &SymbolTable) -> Ours {
     }
 }
 
+/// One timed variant: copy `text` into the reused `buf` (simd-json parses in place), then
+/// `decode` it; the result goes through `black_box`.
+fn copy_then(
+    bch: &mut Bencher<'_>,
+    text: &str,
+    buf: &mut [u8],
+    mut decode: impl FnMut(&mut [u8]) -> f64,
+) {
+    bch.iter(|| {
+        buf.copy_from_slice(black_box(text.as_bytes()));
+        black_box(decode(buf))
+    })
+}
+
 fn bench_parse(c: &mut Criterion) {
     let m = msgs();
     let sy = symbols();
@@ -383,8 +370,8 @@ fn bench_parse(c: &mut Criterion) {
         let a = ours_decode(kind, &mut buf, &sy, &mut ours);
         let mut buf = text.as_bytes().to_vec();
         let f = fast_decode(kind, &mut buf, &sy, &mut ours);
-        let b = serde_decode(kind, text.as_bytes(), &sy, &mut top);
-        let s = sonic_decode(kind, text.as_bytes(), &sy, &mut top);
+        let b = serde_decode::<SerdeJson>(kind, text.as_bytes(), &sy, &mut top);
+        let s = serde_decode::<SonicRs>(kind, text.as_bytes(), &sy, &mut top);
         assert!(
             a == b && a == s && a == f && a > 0.0,
             "{name}: {a} {f} {b} {s}"
@@ -393,34 +380,31 @@ fn bench_parse(c: &mut Criterion) {
         let mut g = c.benchmark_group(name);
         g.throughput(Throughput::Elements(n as u64));
         let mut buf = vec![0u8; text.len()];
-        g.bench_function(BenchmarkId::new("copy_only", text.len()), |bch| {
-            bch.iter(|| {
-                buf.copy_from_slice(black_box(text.as_bytes()));
-                black_box(&buf);
+        let copy_only = BenchmarkId::new("copy_only", text.len());
+        g.bench_function(copy_only, |b| {
+            copy_then(b, text, &mut buf, |buf| {
+                black_box(&*buf);
+                0.0
             })
         });
-        g.bench_function("ours_simd_json_tape", |bch| {
-            bch.iter(|| {
-                buf.copy_from_slice(black_box(text.as_bytes()));
-                black_box(ours_decode(kind, &mut buf, &sy, &mut ours))
+        g.bench_function("ours_simd_json_tape", |b| {
+            copy_then(b, text, &mut buf, |buf| {
+                ours_decode(kind, buf, &sy, &mut ours)
             })
         });
-        g.bench_function("ours_fast_path", |bch| {
-            bch.iter(|| {
-                buf.copy_from_slice(black_box(text.as_bytes()));
-                black_box(fast_decode(kind, &mut buf, &sy, &mut ours))
+        g.bench_function("ours_fast_path", |b| {
+            copy_then(b, text, &mut buf, |buf| {
+                fast_decode(kind, buf, &sy, &mut ours)
             })
         });
-        g.bench_function("serde_json", |bch| {
-            bch.iter(|| {
-                buf.copy_from_slice(black_box(text.as_bytes()));
-                black_box(serde_decode(kind, &buf, &sy, &mut top))
+        g.bench_function("serde_json", |b| {
+            copy_then(b, text, &mut buf, |buf| {
+                serde_decode::<SerdeJson>(kind, buf, &sy, &mut top)
             })
         });
-        g.bench_function("sonic_rs", |bch| {
-            bch.iter(|| {
-                buf.copy_from_slice(black_box(text.as_bytes()));
-                black_box(sonic_decode(kind, &buf, &sy, &mut top))
+        g.bench_function("sonic_rs", |b| {
+            copy_then(b, text, &mut buf, |buf| {
+                serde_decode::<SonicRs>(kind, buf, &sy, &mut top)
             })
         });
         g.finish();

@@ -85,6 +85,9 @@ fn both_topologies_replay_every_trade_and_decide_identically() {
         assert_eq!(c.get(Counter::Orders), c.get(Counter::Fills));
         let lat = runtime::latencies(r);
         assert_eq!(lat.total_count(Stage::Parse), 35_389);
+        // Per venue: every parse was a Binance one.
+        assert_eq!(lat.total_count(Stage::ParseBinance), 35_389);
+        assert_eq!(lat.total_count(Stage::ParseBybit), 0);
         assert_eq!(lat.total_count(Stage::Compute), 35_389);
         assert_eq!(lat.total_count(Stage::TickToOrder), c.get(Counter::Orders));
         // Every order went over loopback HTTP to the embedded exchange and got its reply.
@@ -107,6 +110,11 @@ fn both_topologies_replay_every_trade_and_decide_identically() {
     for (r, dir) in [(&fused, &fdir), (&pipe, &pdir)] {
         let logs = read_interval_logs(dir).unwrap();
         assert_eq!(logs["parse"].len(), 35_389);
+        assert_eq!(logs["parse.binance"].len(), 35_389);
+        assert!(
+            !logs.contains_key("parse.bybit"),
+            "empty stages are not dumped"
+        );
         assert_eq!(
             logs["tick_to_order"].len(),
             runtime::latencies(r).total_count(Stage::TickToOrder)

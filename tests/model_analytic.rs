@@ -6,17 +6,13 @@
 //! - each of the six matrix cases reached by a synthetic path through the engine;
 //! - the bundled real replay: every output finite, the order count inside a stated band.
 
-use std::path::PathBuf;
+mod common;
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::feed::binance::trades_of;
-use calculus_trader::feed::{Side, SymbolId, SymbolTable, Tick};
+use calculus_trader::feed::{Side, SymbolId, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{Case, Engine, SignalParams, StrategyParams, VelocitySource};
+use common::setup::{fill, Replay};
 use rust_decimal::Decimal;
 
 const T0: u64 = 1_723_161_256_000;
@@ -213,42 +209,15 @@ fn trend_entries_follow_the_matrix_actions_when_the_gates_pass() {
     }
 }
 
-/// Ticks of the bundled replay, parsed as the pipeline parses them, in receive order.
-fn replay_ticks() -> (Vec<Tick>, Vec<Instrument>) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    let rec = Recording::load(&[
-        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    let instruments = load_specs(
-        &root.join(&cfg.venue.instruments),
-        "binance",
-        symbols.names(),
-    )
-    .unwrap();
-    let ticks = trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols);
-    (ticks, instruments)
-}
-
 fn replay(params: StrategyParams) -> (Engine, u64) {
-    let (ticks, instruments) = replay_ticks();
+    let replay = Replay::load();
+    let ticks = replay.ticks();
     assert_eq!(ticks.len(), 35_389);
-    let mut e = Engine::new(params, &instruments);
+    let mut e = Engine::new(params, &replay.instruments);
     let mut non_finite = 0u64;
     for t in &ticks {
         if let Some(it) = e.on_tick(t) {
-            e.on_report(&ExecReport {
-                symbol: it.symbol,
-                client_seq: it.client_seq,
-                side: it.side,
-                status: ReportStatus::Filled,
-                price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
-                qty: it.qty,
-                fee: Decimal::ZERO,
-            });
+            fill(&mut e, &it);
         }
         non_finite += u64::from(!e.last_state().all_finite());
     }

@@ -1,14 +1,11 @@
 //! After warm-up, the hot path allocates nothing: parse → compute → execution (order build,
 //! rounding, signing, paper fill) → position update → histogram recording and hand-off, over
-//! real recorded frames. Proved with a counting global allocator (per thread).
+//! real recorded frames. Proved with the counting global allocator (per thread) of
+//! `tests/common/alloc.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::path::PathBuf;
+mod common;
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::report::{ExecReport, ReportStatus};
-use calculus_trader::exec::{instrument::load_specs, BinanceOrderBuilder, Executor, PaperVenue};
+use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::model::DerivParams;
@@ -17,73 +14,21 @@ use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
+use common::alloc::counted;
+use common::setup::{fill, root, Replay};
 use rust_decimal::Decimal;
 
-struct Counting;
-
-thread_local! {
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    COUNT.with(|c| c.set(0));
-    ACTIVE.with(|a| a.set(true));
-    let r = f();
-    ACTIVE.with(|a| a.set(false));
-    (r, COUNT.with(Cell::get))
-}
-
-#[test]
-fn counting_allocator_sees_allocations() {
-    let (_, n) = counted(|| vec![1u8; 100]);
-    assert_eq!(
-        n, 1,
-        "the allocator must count, or the zero below proves nothing"
-    );
-}
+// The counting global allocator, and the test that it counts.
+common::alloc::install!();
 
 #[test]
 fn hot_path_allocates_nothing_after_warm_up() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    let rec = Recording::load(&[
-        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    let instruments = load_specs(
-        &root.join(&cfg.venue.instruments),
-        "binance",
-        symbols.names(),
-    )
-    .unwrap();
+    let Replay {
+        rec,
+        symbols,
+        instruments,
+        ..
+    } = Replay::load();
     // An eager strategy (no cooldown, short warm-up) so execution runs often in the measured part.
     let params = StrategyParams {
         deriv: DerivParams {
@@ -185,21 +130,8 @@ fn hot_path_allocates_nothing_after_warm_up() {
 /// after warm-up, including the ticks that emit intents and the fills that come back.
 #[test]
 fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    let rec = Recording::load(&[
-        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    let instruments = load_specs(
-        &root.join(&cfg.venue.instruments),
-        "binance",
-        symbols.names(),
-    )
-    .unwrap();
-    let mut params = StrategyParams::from_config(&cfg);
+    let replay = Replay::load();
+    let mut params = StrategyParams::from_config(&replay.cfg);
     params.layers.indicators.confirm = true;
     params.layers.indicators.threshold = 0.3;
     params.cooldown_ms = 0;
@@ -218,31 +150,14 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
             && params.layers.tp_first.enabled
             && params.layers.indicators.enabled
     );
-    let mut parser = BinanceParser::new();
-    let mut ticks = Vec::new();
-    for f in &rec.frames {
-        let mut b = f.text.clone().into_bytes();
-        let _ = parser.parse(&mut b, &symbols, |ev| {
-            if let MarketEvent::Trade(t) = ev {
-                ticks.push(t);
-            }
-        });
-    }
-    let mut engine = Engine::new(params, &instruments);
+    let ticks = replay.ticks();
+    let mut engine = Engine::new(params, &replay.instruments);
     let run = |engine: &mut Engine, ticks: &[calculus_trader::feed::Tick]| {
         let mut intents = 0u64;
         for t in ticks {
             if let Some(it) = engine.on_tick(t) {
                 intents += 1;
-                engine.on_report(&ExecReport {
-                    symbol: it.symbol,
-                    client_seq: it.client_seq,
-                    side: it.side,
-                    status: ReportStatus::Filled,
-                    price: rust_decimal::Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
-                    qty: it.qty,
-                    fee: rust_decimal::Decimal::ZERO,
-                });
+                fill(engine, &it);
             }
         }
         intents
@@ -277,7 +192,7 @@ fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
     use calculus_trader::feed::{ValidationConfig, Validator, VenueParser};
     use std::io::BufRead;
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = root();
     let gz = std::fs::File::open(
         root.join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
     )

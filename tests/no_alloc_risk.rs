@@ -1,10 +1,11 @@
 //! After construction, the risk calls the compute thread makes per tick and per decision
 //! allocate nothing: gate updates and checks (with correlation bar closes), sizing, exit
-//! planning and triggers, the drift monitor and the emergency plan. Proved with a counting
-//! global allocator (per thread), as in `tests/no_alloc.rs`.
+//! planning and triggers, the drift monitor and the emergency plan. Proved with the counting
+//! global allocator (per thread) of `tests/common/alloc.rs`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
+
+use common::alloc::counted;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -19,57 +20,11 @@ use calculus_trader::risk::{
     OrderCheck, RiskGate, SizingParams, TradeStats,
 };
 
-struct Counting;
-
-thread_local! {
-    static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if ACTIVE.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn counted<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    COUNT.with(|c| c.set(0));
-    ACTIVE.with(|a| a.set(true));
-    let r = f();
-    ACTIVE.with(|a| a.set(false));
-    (r, COUNT.with(Cell::get))
-}
+// The counting global allocator, and the test that it counts.
+common::alloc::install!();
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
-}
-
-#[test]
-fn counting_allocator_sees_allocations() {
-    let (_, n) = counted(|| vec![1u8; 100]);
-    assert_eq!(
-        n, 1,
-        "the allocator must count, or the zero below proves nothing"
-    );
 }
 
 #[test]

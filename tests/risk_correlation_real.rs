@@ -2,25 +2,15 @@
 //! 2024-08-08 23:54–24:00 UTC): the two majors co-move, so their bar-return correlation is
 //! clearly positive, and a shuffled-in-time pairing (ETH lagged by a minute) is not.
 
-use std::path::PathBuf;
+mod common;
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::feed::binance::trades_of;
-use calculus_trader::feed::SymbolTable;
 use calculus_trader::risk::Correlation;
-use calculus_trader::sim::Recording;
+use common::setup::Replay;
 
 /// `(symbol index, price, exchange ms)` of every recorded trade, in receive order.
 fn trades() -> Vec<(usize, f64, u64)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    let rec = Recording::load(&[
-        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols)
+    Replay::load()
+        .ticks()
         .into_iter()
         .map(|t| (t.symbol.index(), t.price, t.exch_ts_ms))
         .collect()

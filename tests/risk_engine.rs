@@ -1,9 +1,10 @@
 //! The risk layer inside the engine, on synthetic tick paths with hand-computed answers: stop-loss
 //! close, daily-loss block, drift monitor reduce/exit, risk-based sizing, emergency stop.
 
+mod common;
+
 use rust_decimal::Decimal;
 
-use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
 use calculus_trader::feed::{Side, SymbolId, Tick};
 use calculus_trader::model::DerivParams;
@@ -14,6 +15,7 @@ use calculus_trader::strategy::{
     Engine, OrderIntent, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{Clock, Counter, CounterSet};
+use common::setup::fill;
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -69,18 +71,6 @@ fn tick_of(symbol: u16, i: u64, price: f64) -> Tick {
         exch_ts_ms: 1_000_000 + i * 1_000,
         ..Tick::default()
     }
-}
-
-fn fill(e: &mut Engine, it: &OrderIntent) {
-    e.on_report(&ExecReport {
-        symbol: it.symbol,
-        client_seq: it.client_seq,
-        side: it.side,
-        status: ReportStatus::Filled,
-        price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
-        qty: it.qty,
-        fee: Decimal::ZERO,
-    });
 }
 
 /// `ln p = ln 100 + 1e-4·t²` (t = 0, 1, …): the first intent comes at t = 4, a buy at
@@ -309,37 +299,19 @@ fn emergency_stop_closes_everything_and_blocks_entries_until_resume() {
 /// once (fused) or 7 ticks late (a slow pipeline) give the same intents, positions and counters.
 #[test]
 fn risk_decisions_do_not_depend_on_when_fills_arrive() {
-    use calculus_trader::config::{Config, DEFAULT_TOML};
-    use calculus_trader::exec::instrument::load_specs;
-    use calculus_trader::feed::binance::trades_of;
-    use calculus_trader::feed::SymbolTable;
-    use calculus_trader::sim::Recording;
+    use common::setup::Replay;
     use std::collections::VecDeque;
-    use std::path::PathBuf;
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    let rec = Recording::load(&[
-        root.join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root.join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let symbols = SymbolTable::new(&cfg.venue.symbols).unwrap();
-    let instruments = load_specs(
-        &root.join(&cfg.venue.instruments),
-        "binance",
-        symbols.names(),
-    )
-    .unwrap();
-    let ticks: Vec<Tick> = trades_of(rec.frames.iter().map(|f| f.text.as_str()), &symbols);
-    let mut p = StrategyParams::from_config(&cfg);
+    let replay = Replay::load();
+    let ticks = replay.ticks();
+    let mut p = StrategyParams::from_config(&replay.cfg);
     p.cooldown_ms = 1_000;
     p.risk.exits.tp_fraction = 0.002;
     p.risk.exits.sl_fraction = 0.001;
     p.risk.drift.check_ms = 2_000;
     p.risk.limits.max_consecutive_losses = 0;
     let run = |delay: usize| {
-        let mut e = Engine::new(p, &instruments);
+        let mut e = Engine::new(p, &replay.instruments);
         let mut pending: VecDeque<OrderIntent> = VecDeque::new();
         let mut out = Vec::new();
         for t in &ticks {

@@ -191,6 +191,83 @@ fn decimal_text(d: Decimal) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
+/// `path` alone, or `path?query` when there is a query.
+fn path_and_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// `k1=v1&k2=v2…` (values are checked symbols, ids and numbers: nothing to escape).
+fn form(params: &[(&str, &str)]) -> String {
+    let pairs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join("&")
+}
+
+/// `{"k1":"v1","k2":"v2"…}` (values are checked symbols, ids and numbers: nothing to escape).
+fn json_object(params: &[(&str, &str)]) -> String {
+    let pairs: Vec<String> = params
+        .iter()
+        .map(|(k, v)| format!(r#""{k}":"{v}""#))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// The shape both venues' signed non-order endpoints share: a list of `key = value` parameters,
+/// prefixed by the venue's fixed ones, encoded and signed the venue's way.
+trait ParamsApi {
+    /// Parameters every request starts with (Bybit: `category=linear`).
+    const FIXED: &'static [(&'static str, &'static str)];
+    /// Key of our client order id in a cancel (the venue's id is `orderId` on both).
+    const CLIENT_ID_KEY: &'static str;
+    /// The signed request of `params`, taken as given, to `path`, encoded the venue's way.
+    fn encode(&self, method: Method, path: &str, params: &[(&str, &str)], ts: u64) -> ApiRequest;
+
+    /// `encode` with `FIXED` in front of `params`.
+    fn request(&self, method: Method, path: &str, params: &[(&str, &str)], ts: u64) -> ApiRequest {
+        let all: Vec<(&str, &str)> = Self::FIXED.iter().chain(params).copied().collect();
+        self.encode(method, path, &all, ts)
+    }
+
+    /// A cancel of one order: checks `symbol` and the id, then `symbol` + the id's key and value.
+    fn cancel(
+        &self,
+        method: Method,
+        path: &str,
+        symbol: &str,
+        order: OrderRef<'_>,
+        ts: u64,
+    ) -> Result<ApiRequest, String> {
+        check_symbol(symbol)?;
+        let (k, id) = match order {
+            OrderRef::Client(id) => (Self::CLIENT_ID_KEY, id),
+            OrderRef::Venue(id) => ("orderId", id),
+        };
+        check_id(id)?;
+        Ok(self.request(method, path, &[("symbol", symbol), (k, id)], ts))
+    }
+
+    /// A request scoped to `symbol` when given (checked), else with the parameters `all`.
+    fn for_symbol(
+        &self,
+        method: Method,
+        path: &str,
+        symbol: Option<&str>,
+        all: &[(&str, &str)],
+        ts: u64,
+    ) -> Result<ApiRequest, String> {
+        match symbol {
+            Some(s) => {
+                check_symbol(s)?;
+                Ok(self.request(method, path, &[("symbol", s)], ts))
+            }
+            None => Ok(self.request(method, path, all, ts)),
+        }
+    }
+}
+
 /// Bybit v5 signed request builder for the non-order endpoints (category `linear`).
 pub struct BybitApi {
     signer: Signer,
@@ -201,6 +278,20 @@ pub struct BybitApi {
 impl std::fmt::Debug for BybitApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BybitApi { key: *** }")
+    }
+}
+
+impl ParamsApi for BybitApi {
+    const FIXED: &'static [(&'static str, &'static str)] = &[("category", "linear")];
+    const CLIENT_ID_KEY: &'static str = "orderLinkId";
+
+    /// A JSON body for POST, a query string otherwise.
+    fn encode(&self, method: Method, path: &str, params: &[(&str, &str)], ts: u64) -> ApiRequest {
+        if method == Method::Post {
+            self.signed(method, path, "", json_object(params), ts)
+        } else {
+            self.signed(method, path, &form(params), String::new(), ts)
+        }
     }
 }
 
@@ -242,11 +333,7 @@ impl BybitApi {
         }
         ApiRequest {
             method,
-            path_and_query: if query.is_empty() {
-                path.to_string()
-            } else {
-                format!("{path}?{query}")
-            },
+            path_and_query: path_and_query(path, query),
             headers,
             body: body.into_bytes(),
         }
@@ -275,56 +362,35 @@ impl BybitApi {
             return Err(format!("leverage must be positive, got {leverage}"));
         }
         let l = decimal_text(leverage);
-        Ok(self.signed_post(
-            "/v5/position/set-leverage",
-            format!(r#"{{"category":"linear","symbol":"{symbol}","buyLeverage":"{l}","sellLeverage":"{l}"}}"#),
-            ts,
-        ))
+        let params = [
+            ("symbol", symbol),
+            ("buyLeverage", &l),
+            ("sellLeverage", &l),
+        ];
+        Ok(self.request(Method::Post, "/v5/position/set-leverage", &params, ts))
     }
 
-    /// `POST /v5/order/cancel` by client or venue id.
+    /// `POST /v5/order/cancel` by client (`orderLinkId`) or venue (`orderId`) id.
     pub fn cancel_order(
         &self,
         symbol: &str,
         order: OrderRef<'_>,
         ts: u64,
     ) -> Result<ApiRequest, String> {
-        check_symbol(symbol)?;
-        let (k, id) = match order {
-            OrderRef::Client(id) => ("orderLinkId", id),
-            OrderRef::Venue(id) => ("orderId", id),
-        };
-        check_id(id)?;
-        Ok(self.signed_post(
-            "/v5/order/cancel",
-            format!(r#"{{"category":"linear","symbol":"{symbol}","{k}":"{id}"}}"#),
-            ts,
-        ))
+        self.cancel(Method::Post, "/v5/order/cancel", symbol, order, ts)
     }
 
     /// `POST /v5/order/cancel-all` for `symbol`, or every USDT-settled linear order when `None`
     /// (this also cancels conditional TP/SL orders).
     pub fn cancel_all(&self, symbol: Option<&str>, ts: u64) -> Result<ApiRequest, String> {
-        let body = match symbol {
-            Some(s) => {
-                check_symbol(s)?;
-                format!(r#"{{"category":"linear","symbol":"{s}"}}"#)
-            }
-            None => r#"{"category":"linear","settleCoin":"USDT"}"#.to_string(),
-        };
-        Ok(self.signed_post("/v5/order/cancel-all", body, ts))
+        let all = [("settleCoin", "USDT")];
+        self.for_symbol(Method::Post, "/v5/order/cancel-all", symbol, &all, ts)
     }
 
     /// `GET /v5/position/list?category=linear&symbol=…` (or `&settleCoin=USDT` for all).
     pub fn positions(&self, symbol: Option<&str>, ts: u64) -> Result<ApiRequest, String> {
-        let q = match symbol {
-            Some(s) => {
-                check_symbol(s)?;
-                format!("category=linear&symbol={s}")
-            }
-            None => "category=linear&settleCoin=USDT".to_string(),
-        };
-        Ok(self.signed_get("/v5/position/list", &q, ts))
+        let all = [("settleCoin", "USDT")];
+        self.for_symbol(Method::Get, "/v5/position/list", symbol, &all, ts)
     }
 
     /// `GET /v5/account/wallet-balance?accountType=UNIFIED`.
@@ -361,6 +427,16 @@ impl std::fmt::Debug for BinanceApi {
     }
 }
 
+impl ParamsApi for BinanceApi {
+    const FIXED: &'static [(&'static str, &'static str)] = &[];
+    const CLIENT_ID_KEY: &'static str = "origClientOrderId";
+
+    /// `k=v&…` signed by [`BinanceApi::signed`].
+    fn encode(&self, method: Method, path: &str, params: &[(&str, &str)], ts: u64) -> ApiRequest {
+        self.signed(method, path, &form(params), ts)
+    }
+}
+
 impl BinanceApi {
     /// A request builder signing with `secret`; `recv_window_ms` is sent as `recvWindow`.
     pub fn new(api_key: &str, secret: &[u8], recv_window_ms: u64) -> Self {
@@ -388,25 +464,20 @@ impl BinanceApi {
         total.push_str("&signature=");
         total.push_str(std::str::from_utf8(&sig).unwrap_or_default());
         let mut headers = vec![("X-MBX-APIKEY", self.api_key.clone())];
-        match method {
-            Method::Post => {
-                headers.push((
-                    "Content-Type",
-                    "application/x-www-form-urlencoded".to_string(),
-                ));
-                ApiRequest {
-                    method,
-                    path_and_query: path.to_string(),
-                    headers,
-                    body: total.into_bytes(),
-                }
-            }
-            _ => ApiRequest {
-                method,
-                path_and_query: format!("{path}?{total}"),
-                headers,
-                body: Vec::new(),
-            },
+        let (query, body) = if method == Method::Post {
+            headers.push((
+                "Content-Type",
+                "application/x-www-form-urlencoded".to_string(),
+            ));
+            (String::new(), total.into_bytes())
+        } else {
+            (total, Vec::new())
+        };
+        ApiRequest {
+            method,
+            path_and_query: path_and_query(path, &query),
+            headers,
+            body,
         }
     }
 
@@ -416,12 +487,8 @@ impl BinanceApi {
         if !(1..=125).contains(&leverage) {
             return Err(format!("Binance leverage must be 1..=125, got {leverage}"));
         }
-        Ok(self.signed(
-            Method::Post,
-            "/fapi/v1/leverage",
-            &format!("symbol={symbol}&leverage={leverage}"),
-            ts,
-        ))
+        let params = [("symbol", symbol), ("leverage", &leverage.to_string())];
+        Ok(self.request(Method::Post, "/fapi/v1/leverage", &params, ts))
     }
 
     /// `DELETE /fapi/v1/order` by client (`origClientOrderId`) or venue (`orderId`) id.
@@ -431,57 +498,39 @@ impl BinanceApi {
         order: OrderRef<'_>,
         ts: u64,
     ) -> Result<ApiRequest, String> {
-        check_symbol(symbol)?;
-        let (k, id) = match order {
-            OrderRef::Client(id) => ("origClientOrderId", id),
-            OrderRef::Venue(id) => ("orderId", id),
-        };
-        check_id(id)?;
-        Ok(self.signed(
-            Method::Delete,
-            "/fapi/v1/order",
-            &format!("symbol={symbol}&{k}={id}"),
-            ts,
-        ))
+        self.cancel(Method::Delete, "/fapi/v1/order", symbol, order, ts)
     }
 
     /// `DELETE /fapi/v1/allOpenOrders?symbol=…` (Binance requires the symbol).
     pub fn cancel_all(&self, symbol: &str, ts: u64) -> Result<ApiRequest, String> {
-        check_symbol(symbol)?;
-        Ok(self.signed(
+        self.for_symbol(
             Method::Delete,
             "/fapi/v1/allOpenOrders",
-            &format!("symbol={symbol}"),
+            Some(symbol),
+            &[],
             ts,
-        ))
+        )
     }
 
     /// `DELETE /fapi/v1/algoOpenOrders?symbol=…`: cancels the conditional TP/SL algo orders.
     pub fn cancel_all_algo(&self, symbol: &str, ts: u64) -> Result<ApiRequest, String> {
-        check_symbol(symbol)?;
-        Ok(self.signed(
+        self.for_symbol(
             Method::Delete,
             "/fapi/v1/algoOpenOrders",
-            &format!("symbol={symbol}"),
+            Some(symbol),
+            &[],
             ts,
-        ))
+        )
     }
 
     /// `GET /fapi/v2/positionRisk[?symbol=…]`.
     pub fn positions(&self, symbol: Option<&str>, ts: u64) -> Result<ApiRequest, String> {
-        let p = match symbol {
-            Some(s) => {
-                check_symbol(s)?;
-                format!("symbol={s}")
-            }
-            None => String::new(),
-        };
-        Ok(self.signed(Method::Get, "/fapi/v2/positionRisk", &p, ts))
+        self.for_symbol(Method::Get, "/fapi/v2/positionRisk", symbol, &[], ts)
     }
 
     /// `GET /fapi/v2/balance`.
     pub fn wallet_balance(&self, ts: u64) -> ApiRequest {
-        self.signed(Method::Get, "/fapi/v2/balance", "", ts)
+        self.request(Method::Get, "/fapi/v2/balance", &[], ts)
     }
 
     /// `GET /fapi/v1/time` (public).

@@ -234,7 +234,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     )?;
 
     let params = StrategyParams::from_config(cfg);
-    let mut compute = ComputeStage::new(Engine::new(params, &instruments), clock.clone());
+    let mut engine = Engine::new(params, &instruments);
+    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
+    engine.set_feed_health(feed.health());
+    let mut compute = ComputeStage::new(engine, clock.clone());
     let run_id = run_id(topology.name());
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
@@ -429,7 +432,7 @@ pub fn summary(r: &RunReport) -> String {
         "\n== run summary ({} topology, {:.1} s)\n\nstage latencies (ns clock, HdrHistogram):\n{}",
         r.topology.name(),
         m.elapsed.as_secs_f64(),
-        percentile_table(m.total.iter().map(|(st, h)| (st.name(), h)))
+        percentile_table(m.total.reported().map(|(st, h)| (st.name(), h)))
     );
     s.push_str("\ncounters: ");
     let counters: Vec<String> = m

@@ -115,7 +115,7 @@ pub fn run(
                 &plan.run_name,
                 start_wall,
                 now.duration_since(start),
-                total.iter().map(|(s, h)| (s.name(), h)),
+                total.reported().map(|(s, h)| (s.name(), h)),
             )?;
             interval.reset();
             interval_start = now;
@@ -191,10 +191,32 @@ fn status_line(
         bad,
         p99,
     );
+    let (stale, blocked) = (c.get(Counter::FeedStale), c.get(Counter::BlockedStale));
+    if stale + blocked > 0 {
+        line.push_str(&format!(" | feed_stale {stale} blocked_stale {blocked}"));
+    }
     if let Some(r) = replay {
         let sent = r.frames_sent.load(Ordering::Relaxed);
         let total = r.frames_total.load(Ordering::Relaxed);
         line.push_str(&format!(" | replay {sent}/{total}"));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_line_shows_the_stale_pause_only_once_it_happened() {
+        let step = StageHistograms::new();
+        let mut c = CounterSet::default();
+        c.set(Counter::Ticks, 100);
+        let quiet = status_line(Duration::from_secs(1), 1.0, 0, &c, &step, None);
+        assert!(!quiet.contains("stale"), "{quiet}");
+        c.set(Counter::FeedStale, 2);
+        c.set(Counter::BlockedStale, 7);
+        let line = status_line(Duration::from_secs(2), 1.0, 100, &c, &step, None);
+        assert!(line.ends_with("| feed_stale 2 blocked_stale 7"), "{line}");
+    }
 }

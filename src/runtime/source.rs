@@ -217,7 +217,9 @@ impl TickSource for MemoryFeed {
                         t.recv_ns = recv_ns;
                         t.parsed_ns = t1;
                         t.exch_ts_ms += shift_ms;
-                        hists.record(Stage::Parse, t1.saturating_sub(mark));
+                        let parse_ns = t1.saturating_sub(mark);
+                        hists.record(Stage::Parse, parse_ns);
+                        hists.record(Stage::ParseBinance, parse_ns);
                         counts.add(Counter::Ticks, 1);
                         ticks += 1;
                         on_tick(&t, hists);
@@ -287,6 +289,7 @@ mod tests {
         f.fill_counters(&mut c);
         assert_eq!(c.get(Counter::Ticks), 150);
         assert_eq!(hists.total_count(Stage::Parse), 150);
+        assert_eq!(hists.total_count(Stage::ParseBinance), 150);
         assert_eq!(f.max_lag_ns(), 0);
     }
 

@@ -44,6 +44,15 @@ pub struct FeedPlan {
     pub validation: ValidationConfig,
 }
 
+/// The per-venue breakdowns of `parse` and `feed_delay` ([`Stage::venue_total`]) for `venue`:
+/// each value recorded into `parse` / `feed_delay` is also recorded into these.
+pub fn venue_stages(venue: Venue) -> (Stage, Stage) {
+    match venue {
+        Venue::Binance => (Stage::ParseBinance, Stage::FeedDelayBinance),
+        Venue::Bybit => (Stage::ParseBybit, Stage::FeedDelayBybit),
+    }
+}
+
 /// How often per-symbol staleness is checked, as a fraction of `stale_after` (≥ 1 ms).
 const STALE_CHECKS_PER_PERIOD: u64 = 10;
 
@@ -70,6 +79,8 @@ pub struct FeedStage {
     next_check_ns: u64,
     check_every_ns: u64,
     stale_after_ns: u64,
+    /// `parse.<venue>`, `feed_delay.<venue>`.
+    venue_stages: (Stage, Stage),
 }
 
 impl FeedStage {
@@ -164,6 +175,7 @@ impl FeedStage {
             next_check_ns: now,
             check_every_ns: (stale_after_ns / STALE_CHECKS_PER_PERIOD).max(1_000_000),
             stale_after_ns,
+            venue_stages: venue_stages(venue),
         })
     }
 
@@ -176,8 +188,8 @@ impl FeedStage {
     /// Runs the connections' timers, reads what the sockets have (waiting up to `timeout`;
     /// `None` = do not wait), parses every frame and calls `on_tick` for each new trade (WS or
     /// REST fallback, de-duplicated, in trade order per symbol). Records `parse` (frame complete
-    /// → tick built) and, for live venues, `feed_delay`. Returns the ticks handed on and
-    /// whether the feed is still running.
+    /// → tick built) and, for live venues, `feed_delay`, each also as `parse.<venue>` /
+    /// `feed_delay.<venue>`. Returns the ticks handed on and whether the feed is still running.
     #[inline]
     pub fn poll<F: FnMut(&Tick, &mut StageHistograms)>(
         &mut self,
@@ -199,8 +211,10 @@ impl FeedStage {
             record_feed_delay,
             counts,
             transitions,
+            venue_stages,
             ..
         } = self;
+        let (parse_venue, delay_venue) = *venue_stages;
         let mut ticks = 0;
         let mut links_changed = false;
         conns.poll(timeout, |ev| match ev {
@@ -237,13 +251,14 @@ impl FeedStage {
                             let t1 = clock.now_ns();
                             t.recv_ns = recv_ns;
                             t.parsed_ns = t1;
-                            hists.record(Stage::Parse, t1.saturating_sub(mark));
+                            let parse_ns = t1.saturating_sub(mark);
+                            hists.record(Stage::Parse, parse_ns);
+                            hists.record(parse_venue, parse_ns);
                             if *record_feed_delay {
                                 let exch_ns = t.exch_ts_ms.saturating_mul(1_000_000);
-                                hists.record(
-                                    Stage::FeedDelay,
-                                    wall.unix_ns(recv_ns).saturating_sub(exch_ns),
-                                );
+                                let delay = wall.unix_ns(recv_ns).saturating_sub(exch_ns);
+                                hists.record(Stage::FeedDelay, delay);
+                                hists.record(delay_venue, delay);
                             }
                             counts.add(Counter::Ticks, 1);
                             ticks += 1;
@@ -542,6 +557,7 @@ impl ComputeStage {
         c.set(Counter::ExitTakeProfit, s.exit_take_profit);
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
+        c.set(Counter::BlockedStale, s.blocked_stale);
     }
 
     /// The engine (positions, stats), e.g. for the final report.

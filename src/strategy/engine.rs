@@ -10,6 +10,20 @@
 //! when it is decided, at its reference price on the tick with the configured taker fee
 //! (`E = balance + Σ(realized − fees) + Σ unrealized`, all exact `Decimal`). Fills update the
 //! reported [`Position`]; a rejection undoes the booking of the symbol's latest order.
+//!
+//! Stale feeds ([`Engine::set_feed_health`]): while a symbol's market data is not live
+//! ([`SymbolHealth::tradable`] is false: stale, connection down, recovering, silent) the engine
+//! refuses *new entries* for it (counted in `EngineStats::blocked_stale`, gate
+//! [`Gate::Stale`]). Everything that reduces risk keeps working on whatever ticks still arrive
+//! (REST fallback ticks, the backlog after a stall): emergency close, stop-loss / take-profit,
+//! the drift monitor and matrix exits; a refused flip still closes the position it turns
+//! against, as with every other entry gate. An open position on a stale symbol is kept — its
+//! exit levels stay armed and are checked on the next tick that arrives — since closing blind
+//! on missing data is itself a trade on a price nobody sees. The check is one atomic load
+//! (`Acquire`), made only when a tick asks for an entry: no lock, no allocation, no log line
+//! (the feed logs each transition once).
+
+use std::sync::Arc;
 
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
@@ -21,6 +35,7 @@ use super::snapshot::{Gate, TickState};
 use crate::config::Config;
 use crate::exec::report::{ExecReport, ReportStatus};
 use crate::exec::Instrument;
+use crate::feed::liveness::SymbolHealth;
 use crate::feed::{Side, Tick};
 use crate::model::forecast::{drift, forecast_price};
 use crate::model::indicators::IndicatorValues;
@@ -187,6 +202,8 @@ pub struct EngineStats {
     pub drift_exits: u64,
     /// Emergency stops triggered (manual or by drawdown).
     pub emergency_stops: u64,
+    /// Entry signals refused because the symbol's feed is not live (see the module doc).
+    pub blocked_stale: u64,
 }
 
 /// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
@@ -248,6 +265,9 @@ pub struct Engine {
     last: TickState,
     gate: RiskGate,
     trade_stats: TradeStats,
+    /// Per-symbol feed health written by the network thread; `None` = always tradable
+    /// (backtests, in-memory feeds).
+    feed_health: Option<Arc<SymbolHealth>>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -395,7 +415,14 @@ impl Engine {
                 instruments.len(),
             ),
             trade_stats: TradeStats::default(),
+            feed_health: None,
         }
+    }
+
+    /// Pauses new entries of each symbol while `health` says its feed is not live (see the
+    /// module doc). `health` is indexed by the same `SymbolId`s as the ticks.
+    pub fn set_feed_health(&mut self, health: Arc<SymbolHealth>) {
+        self.feed_health = Some(health);
     }
 
     /// Processes one tick; returns an intent when the target position differs from the working
@@ -407,7 +434,7 @@ impl Engine {
     /// the risk gate's price feed and mark-to-market, then the risk exits — emergency close,
     /// stop-loss / take-profit, drift monitor (once warm) — which are reduce-only, never gated
     /// and exempt from the cooldown; then — once warm — the matrix case, the action, and for
-    /// entries the SNR, confidence and layer gates, the cooldown, the exit levels, the size and
+    /// entries the feed-health pause, the SNR, confidence and layer gates, the cooldown, the exit levels, the size and
     /// the risk gate. An entry that is blocked while the opposite position is held becomes an
     /// exit. Exits are never gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
@@ -420,6 +447,7 @@ impl Engine {
             last,
             gate,
             trade_stats,
+            feed_health,
         } = self;
         stats.ticks += 1;
         let i = t.symbol.index();
@@ -593,7 +621,14 @@ impl Engine {
         }
         stats.signals += 1;
         if target != 0 {
-            let gate = if st.snr < sp.snr_min {
+            // One Acquire load, only when an entry is asked for (see the module doc).
+            let stale = feed_health
+                .as_deref()
+                .is_some_and(|h| !h.tradable(t.symbol));
+            let gate = if stale {
+                stats.blocked_stale += 1;
+                Gate::Stale
+            } else if st.snr < sp.snr_min {
                 stats.blocked_snr += 1;
                 Gate::Snr
             } else if st.confidence < sp.confidence_min {
@@ -1119,6 +1154,94 @@ mod tests {
         let mut t = tick(0, 100.0);
         t.symbol = SymbolId(5);
         assert!(e.on_tick(&t).is_none());
+    }
+
+    const MS: u64 = 1_000_000;
+
+    /// An engine reading the health of a one-symbol feed that is live at t = 0 and goes stale
+    /// after 100 ms of silence, plus the network side that drives it.
+    fn engine_with_feed() -> (Engine, crate::feed::liveness::Liveness) {
+        let mut live = crate::feed::liveness::Liveness::new(1, 100 * MS, 0);
+        live.on_ws_message(SymbolId(0), 0);
+        let mut e = engine();
+        e.set_feed_health(live.health());
+        (e, live)
+    }
+
+    fn go_stale(live: &mut crate::feed::liveness::Liveness) {
+        let mut out = Vec::new();
+        live.check(200 * MS, &mut out);
+        assert_eq!(out.len(), 1, "one transition: live → stale");
+        assert!(!live.health().tradable(SymbolId(0)));
+    }
+
+    /// Stale: every warm tick of an accelerating rise asks for a long and is refused (the
+    /// engine without a feed buys on tick 4, the first warm one); live again: the next tick buys.
+    #[test]
+    fn stale_feed_blocks_entries_until_the_symbol_is_live_again() {
+        let (mut e, mut live) = engine_with_feed();
+        go_stale(&mut live);
+        let rise = |t: f64| 100f64.ln() + 1e-4 * t * t;
+        assert!(first_intent(&mut e, 0, 40, rise).is_none());
+        assert_eq!(e.stats().blocked_stale, 40 - 4, "ticks 4..40 each refused");
+        assert_eq!(e.last_state().gate, Gate::Stale);
+        assert_eq!(e.stats().intents, 0);
+        assert_eq!(e.working(0), Decimal::ZERO);
+        live.on_ws_message(SymbolId(0), 300 * MS);
+        let (buy, i) = first_intent(&mut e, 40, 10, |t| rise(t + 40.0)).expect("entries resume");
+        assert_eq!((i, buy.side, buy.reduce_only), (40, Side::Buy, false));
+        assert_eq!(e.stats().blocked_stale, 36, "nothing refused once live");
+    }
+
+    /// A position opened while live is kept when the feed goes stale, and everything that
+    /// reduces it still works: a refused flip closes it (reduce-only, exactly the held
+    /// quantity), and a stop-loss fires on the next tick that arrives.
+    #[test]
+    fn stale_feed_keeps_exits_working() {
+        // Flip: long, stale, then a sharp accelerating fall asks for a short at once.
+        let (mut e, mut live) = engine_with_feed();
+        let (buy, i) = first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).unwrap();
+        e.on_report(&fill_of(&buy));
+        go_stale(&mut live);
+        let base = e.last_price(0).ln();
+        let (exit, _) = first_intent(&mut e, i + 1, 40, |t| {
+            base - 5e-3 * (t + 1.0) - 1e-4 * (t + 1.0) * (t + 1.0)
+        })
+        .expect("the long is closed");
+        assert_eq!(
+            (exit.side, exit.reduce_only, exit.qty),
+            (Side::Sell, true, buy.qty)
+        );
+        assert_eq!(
+            e.stats().blocked_stale,
+            1,
+            "the short half of the flip was refused"
+        );
+        assert_eq!(
+            exit.case,
+            Case::AcceleratingDown,
+            "a flip, not a matrix exit"
+        );
+        e.on_report(&fill_of(&exit));
+        assert_eq!(e.position(0).unwrap().qty, Decimal::ZERO);
+
+        // Stop-loss: long, stale, a trade 15 % lower (stop at 10 %) closes it at once.
+        let (mut e, mut live) = engine_with_feed();
+        let (buy, i) = first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).unwrap();
+        e.on_report(&fill_of(&buy));
+        go_stale(&mut live);
+        let stop = e.exit_levels(0).expect("exit levels armed").stop_loss;
+        let crash = e.last_price(0) * 0.85;
+        assert!(crash < stop.to_f64().unwrap());
+        let exit = e
+            .on_tick(&tick(i + 1, crash))
+            .expect("stop-loss fires while stale");
+        assert_eq!(
+            (exit.side, exit.reduce_only, exit.qty),
+            (Side::Sell, true, buy.qty)
+        );
+        assert_eq!(e.stats().exit_stop_loss, 1);
+        assert_eq!(e.stats().blocked_stale, 0);
     }
 }
 

@@ -29,6 +29,9 @@ pub enum Gate {
     /// Refused by the risk layer (exit levels, sizing or the risk gate; reason counted in
     /// `EngineStats::risk_blocked`).
     Risk,
+    /// Entry blocked: the symbol's market data is not live (stale feed; see
+    /// [`crate::feed::liveness`]).
+    Stale,
 }
 
 impl Gate {
@@ -44,6 +47,7 @@ impl Gate {
             Gate::Cooldown => "cooldown",
             Gate::Filter => "filter",
             Gate::Risk => "risk",
+            Gate::Stale => "stale",
         }
     }
 }

@@ -191,6 +191,9 @@ counters! {
     JournalRecords => "journal_records",
     /// Order journal write failures (trading halts).
     JournalErrors => "journal_errors",
+    /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
+    /// recovering, silent); exits still go out.
+    BlockedStale => "blocked_stale",
 }
 
 /// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into

@@ -59,6 +59,14 @@ stages! {
     FeedDelay => "feed_delay",
     /// Order round trip: request written to the socket → venue reply parsed, in nanoseconds.
     OrderRtt => "order_rtt",
+    /// `parse` of Binance USD-M frames only (every value is also in `parse`), in nanoseconds.
+    ParseBinance => "parse.binance",
+    /// `parse` of Bybit v5 frames only (every value is also in `parse`), in nanoseconds.
+    ParseBybit => "parse.bybit",
+    /// `feed_delay` of Binance USD-M trades only (also in `feed_delay`), in nanoseconds.
+    FeedDelayBinance => "feed_delay.binance",
+    /// `feed_delay` of Bybit v5 trades only (also in `feed_delay`), in nanoseconds.
+    FeedDelayBybit => "feed_delay.bybit",
 }
 
 impl Stage {
@@ -66,6 +74,16 @@ impl Stage {
     #[inline]
     pub const fn index(self) -> usize {
         self as usize
+    }
+
+    /// The all-venue stage this per-venue stage breaks down (`parse.bybit` → `parse`), or
+    /// `None` for a stage that is not a per-venue breakdown. Tag = `<stage>.<venue>`.
+    pub const fn venue_total(self) -> Option<Stage> {
+        match self {
+            Stage::ParseBinance | Stage::ParseBybit => Some(Stage::Parse),
+            Stage::FeedDelayBinance | Stage::FeedDelayBybit => Some(Stage::FeedDelay),
+            _ => None,
+        }
     }
 }
 
@@ -90,7 +108,7 @@ pub const SIGNIFICANT_DIGITS: u8 = 2;
 /// only ones ever used.
 ///
 /// Footprint: with 1 ns..60 s at 2 significant digits each histogram has 3840 `u64` counters
-/// (`Histogram::distinct_values()`), i.e. 30 KiB per stage (210 KiB for the seven stages). A recording
+/// (`Histogram::distinct_values()`), i.e. 30 KiB per stage ([`Stage::COUNT`] stages). A recording
 /// touches one 64-byte line of one histogram, and a stage's values crowd into a few adjacent
 /// buckets, so the cache working set is a handful of lines per stage, not the full arrays.
 #[derive(Clone)]
@@ -166,6 +184,13 @@ impl StageHistograms {
     pub fn iter(&self) -> impl Iterator<Item = (Stage, &Histogram<u64>)> + '_ {
         Stage::ALL.into_iter().zip(&self.by_stage)
     }
+
+    /// The stages of a report: every stage, except the per-venue breakdowns
+    /// ([`Stage::venue_total`]) of venues that recorded nothing.
+    pub fn reported(&self) -> impl Iterator<Item = (Stage, &Histogram<u64>)> + '_ {
+        self.iter()
+            .filter(|(s, h)| s.venue_total().is_none() || !h.is_empty())
+    }
 }
 
 impl Default for StageHistograms {
@@ -208,9 +233,34 @@ mod tests {
                 "sign",
                 "tick_to_order",
                 "feed_delay",
-                "order_rtt"
+                "order_rtt",
+                "parse.binance",
+                "parse.bybit",
+                "feed_delay.binance",
+                "feed_delay.bybit"
             ]
         );
+    }
+
+    #[test]
+    fn per_venue_stages_name_their_total_and_are_reported_only_when_recorded() {
+        for stage in Stage::ALL {
+            match stage.venue_total() {
+                Some(total) => {
+                    let (head, venue) = stage.name().split_once('.').unwrap();
+                    assert_eq!(head, total.name());
+                    assert!(["binance", "bybit"].contains(&venue), "{stage}");
+                }
+                None => assert!(!stage.name().contains('.'), "{stage}"),
+            }
+        }
+        let mut hists = StageHistograms::new();
+        hists.record(Stage::Parse, 300);
+        hists.record(Stage::ParseBybit, 300);
+        let shown: Vec<_> = hists.reported().map(|(s, _)| s.name()).collect();
+        assert!(shown.contains(&"parse.bybit") && shown.contains(&"feed_delay"));
+        assert!(!shown.contains(&"parse.binance") && !shown.contains(&"feed_delay.bybit"));
+        assert_eq!(shown.len(), Stage::COUNT - 3);
     }
 
     #[test]

@@ -113,8 +113,10 @@ impl Profile {
             Stage::OrderHop => Some(self.order_hop),
             Stage::Sign => Some(self.sign),
             Stage::TickToOrder => Some(self.tick_to_order),
-            Stage::FeedDelay => None,
             Stage::OrderRtt => self.order_rtt,
+            // Each venue's parse meets the one parse budget.
+            Stage::ParseBinance | Stage::ParseBybit => Some(self.parse),
+            Stage::FeedDelay | Stage::FeedDelayBinance | Stage::FeedDelayBybit => None,
         }
     }
 }

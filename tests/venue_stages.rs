@@ -1,0 +1,137 @@
+//! `parse` and `feed_delay` per venue: the feed records each value into the all-venue stage and
+//! into `parse.<venue>` / `feed_delay.<venue>`. Real Binance USD-M and Bybit v5 recordings over
+//! loopback (embedded exchange, as fast as possible); the dump written from both feeds' histograms
+//! reads back with one tag per stage and venue. Every wait is bounded; nothing is timed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calculus_trader::feed::protocol::Venue;
+use calculus_trader::feed::settings::FeedConfig;
+use calculus_trader::feed::ws::WsStatus;
+use calculus_trader::feed::SymbolTable;
+use calculus_trader::runtime::stages::{venue_stages, FeedPlan, FeedStage};
+use calculus_trader::sim::server::END_OF_REPLAY;
+use calculus_trader::sim::{EmbeddedExchange, Recording};
+use calculus_trader::telemetry::{
+    read_interval_logs, Clock, Counter, CounterSet, IntervalLog, Stage, StageHistograms,
+};
+
+const LIMIT: Duration = Duration::from_secs(90);
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data/replay")
+        .join(name)
+}
+
+/// Runs `venue`'s feed over the whole of `rec` (feed delay recorded, as for a live venue);
+/// returns its histograms and counters.
+fn run_feed(venue: Venue, rec: Recording) -> (StageHistograms, CounterSet) {
+    let ex =
+        EmbeddedExchange::start_venue("127.0.0.1:0".parse().unwrap(), Arc::new(rec), venue, 0.0)
+            .unwrap();
+    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+    let mut feed = FeedStage::start(
+        FeedPlan {
+            venue,
+            ws_url: ex.url(),
+            rest_url: ex.rest_url(),
+            feed: FeedConfig {
+                rest_fallback: false,
+                ..FeedConfig::default()
+            },
+            tls: None,
+            end_close_code: Some(END_OF_REPLAY),
+            record_feed_delay: true,
+            validation: Default::default(),
+        },
+        symbols,
+        Clock::new(),
+    )
+    .unwrap();
+    let mut hists = StageHistograms::new();
+    let t0 = Instant::now();
+    loop {
+        let (_, st) = feed
+            .poll(Some(Duration::from_millis(5)), &mut hists, |_, _| {})
+            .unwrap();
+        if st == WsStatus::Closed {
+            break;
+        }
+        assert!(t0.elapsed() < LIMIT, "{:?}", feed.counters());
+    }
+    (hists, feed.counters())
+}
+
+fn binance() -> (StageHistograms, CounterSet) {
+    let mut rec = Recording::load(&[
+        data("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        data("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let end = rec.frames[0].recv_ns + 10_000_000_000;
+    rec.frames.retain(|f| f.recv_ns < end);
+    run_feed(Venue::Binance, rec)
+}
+
+fn bybit() -> (StageHistograms, CounterSet) {
+    let rec = Recording::load(&[data(
+        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
+    )])
+    .unwrap();
+    run_feed(Venue::Bybit, rec)
+}
+
+/// Each tick is in `parse`, `feed_delay` and its own venue's breakdowns, in no other venue's.
+fn assert_split(venue: Venue, other: Venue, hists: &StageHistograms, c: &CounterSet) {
+    let ticks = c.get(Counter::Ticks);
+    assert!(ticks > 50, "{venue:?}: real trades parsed: {c:?}");
+    let (parse, delay) = venue_stages(venue);
+    let (other_parse, other_delay) = venue_stages(other);
+    assert_eq!(parse.venue_total(), Some(Stage::Parse));
+    assert_eq!(delay.venue_total(), Some(Stage::FeedDelay));
+    for stage in [Stage::Parse, Stage::FeedDelay, parse, delay] {
+        assert_eq!(hists.total_count(stage), ticks, "{stage}");
+    }
+    assert_eq!(hists.total_count(other_parse), 0);
+    assert_eq!(hists.total_count(other_delay), 0);
+    // The breakdown is the same recordings, not a different measurement.
+    assert_eq!(hists.get(parse), hists.get(Stage::Parse));
+    assert_eq!(hists.get(delay), hists.get(Stage::FeedDelay));
+}
+
+#[test]
+fn binance_and_bybit_feeds_record_parse_and_feed_delay_per_venue_and_the_dump_keeps_them_apart() {
+    let (hb, cb) = binance();
+    assert_split(Venue::Binance, Venue::Bybit, &hb, &cb);
+    let (hy, cy) = bybit();
+    assert_split(Venue::Bybit, Venue::Binance, &hy, &cy);
+    assert_eq!(venue_stages(Venue::Binance).0.name(), "parse.binance");
+    assert_eq!(venue_stages(Venue::Bybit).1.name(), "feed_delay.bybit");
+
+    // Both venues in one dump (as a process running both feeds would write it).
+    let mut both = StageHistograms::new();
+    both.add(&hb);
+    both.add(&hy);
+    let dir = std::env::temp_dir().join(format!("ct-venue-stages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stages.hlog");
+    let mut log = IntervalLog::create(&path, "venue-stages").unwrap();
+    log.write_interval(0.0, 1.0, &both).unwrap();
+    drop(log);
+    let logs = read_interval_logs(&path).unwrap();
+    let (nb, ny) = (cb.get(Counter::Ticks), cy.get(Counter::Ticks));
+    for (tag, n) in [
+        ("parse", nb + ny),
+        ("feed_delay", nb + ny),
+        ("parse.binance", nb),
+        ("parse.bybit", ny),
+        ("feed_delay.binance", nb),
+        ("feed_delay.bybit", ny),
+    ] {
+        assert_eq!(logs[tag].len(), n, "{tag}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
