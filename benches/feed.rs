@@ -606,12 +606,17 @@ fn main() {
             us(h.max()),
         );
         println!(
-            "feed/{name} latency, first tick of each read only: p50 {:.2} us, p99 {:.2} us; parse (frame -> tick) p50 {} ns, p99 {} ns; client on CPU {:.2} us per frame, waited {:.3} s for a CPU",
+            "feed/{name} latency, first tick of each read only: p50 {:.2} us, p99 {:.2} us; parse (frame -> tick) p50 {} ns, p99 {} ns; client on CPU {:.2} us per frame{}, waited {:.3} s for a CPU",
             us(f.value_at_quantile(0.50)),
             us(f.value_at_quantile(0.99)),
             lat.parse.value_at_quantile(0.50),
             lat.parse.value_at_quantile(0.99),
             lat.cpu_secs * 1e6 / lat.frames.max(1) as f64,
+            if matches!(wait, WaitKind::Park) {
+                ""
+            } else {
+                " (with the idle polling of a spinning wait)"
+            },
             lat.queued_secs,
         );
         let (w, wf) = (&lat.from_write, &lat.from_write_first);
