@@ -115,6 +115,9 @@ struct Link {
     /// Last Up/Down reported: None before the first report.
     reported_up: Option<bool>,
     addr_i: usize,
+    /// The last drive stopped before the socket ran dry ([`super::ws::Driven::more`]): drive
+    /// it on the next poll whatever the readiness events say.
+    pending: bool,
 }
 
 /// The event loop of a venue's connections; see the module doc.
@@ -167,6 +170,7 @@ impl Connections {
                 got_data: false,
                 reported_up: None,
                 addr_i: i,
+                pending: false,
             })
             .collect();
         Ok(Self {
@@ -255,7 +259,8 @@ impl Connections {
     }
 
     /// Runs timers, waits for readiness up to `timeout` (`None` or zero: do not wait) and
-    /// drives every ready link, reporting frames and link changes to `on`.
+    /// drives every ready link (and every link left with unread frames by the last poll, without
+    /// waiting), reporting frames and link changes to `on`.
     #[inline]
     pub fn poll<F: FnMut(ConnEvent<'_>)>(
         &mut self,
@@ -267,8 +272,9 @@ impl Connections {
             self.timers(now, &mut on);
             self.next_timer_ns = now + TIMER_TICK_NS;
         }
+        let any_pending = self.links.iter().any(|l| l.pending);
         let wait = match timeout {
-            Some(t) if !t.is_zero() => {
+            Some(t) if !t.is_zero() && !any_pending => {
                 let to_timer = self.next_timer_ns.saturating_sub(self.clock.now_ns());
                 t.min(Duration::from_nanos(to_timer.max(100_000)))
             }
@@ -279,16 +285,27 @@ impl Connections {
                 return Err(WsError::Io(format!("poll: {e}")));
             }
         }
-        if self.events.is_empty() {
+        if self.events.is_empty() && !any_pending {
             return Ok(());
         }
-        // Tokens first: driving a link needs `&mut self`.
+        // Tokens first: driving a link needs `&mut self`. Links with unread frames left from
+        // the last poll first, then the ready ones (each once).
         let mut ready = [usize::MAX; 64];
         let mut n = 0;
         let mut overflow = false;
+        for (i, l) in self.links.iter().enumerate() {
+            if l.pending {
+                if n < ready.len() {
+                    ready[n] = i;
+                    n += 1;
+                } else {
+                    overflow = true;
+                }
+            }
+        }
         for ev in self.events.iter() {
             let Token(t) = ev.token();
-            if t == WAKER.0 {
+            if t == WAKER.0 || self.links.get(t).is_some_and(|l| l.pending) {
                 continue;
             }
             if n < ready.len() {
@@ -314,6 +331,7 @@ impl Connections {
         let Some(link) = self.links.get_mut(i) else {
             return;
         };
+        link.pending = false;
         if !matches!(link.phase, LinkPhase::Connecting | LinkPhase::Open) {
             return;
         }
@@ -331,6 +349,8 @@ impl Connections {
                     self.on_open(i, now, on);
                 }
                 let link = &mut self.links[i];
+                link.pending =
+                    d.more && matches!(link.phase, LinkPhase::Connecting | LinkPhase::Open);
                 if d.frames > 0 {
                     link.last_rx_ns = now;
                     if !link.got_data {
@@ -407,6 +427,7 @@ impl Connections {
             return;
         }
         let was_open = link.phase == LinkPhase::Open;
+        link.pending = false;
         link.ws.reset(registry);
         let delay = link.backoff.next_delay_ns();
         link.phase = LinkPhase::Wait {
