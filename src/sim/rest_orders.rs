@@ -615,9 +615,10 @@ mod bybit {
         }
         sh.venue.with(|m| match m.place(&order, now) {
             Ok(o) => {
+                let mut ids = Vec::new();
                 for (kind, px, tag) in legs {
                     let id = format!("{}-{tag}", o.client_id);
-                    let _ = m.place(
+                    if let Ok(leg) = m.place(
                         &NewOrder {
                             symbol: &c.symbol,
                             side: exit,
@@ -629,7 +630,12 @@ mod bybit {
                             client_id: &id,
                         },
                         now,
-                    );
+                    ) {
+                        ids.push(leg.id);
+                    }
+                }
+                if !ids.is_empty() {
+                    m.attach_position_exits(&c.symbol, &ids, now);
                 }
                 reply(
                     0,
