@@ -115,7 +115,8 @@ const MAX_QUERIES: u32 = 50;
 pub enum ExecEvent {
     /// A fill or rejection for compute (already journaled).
     Report(ExecReport),
-    /// `order_rtt`: request written → reply parsed, ns.
+    /// `order_rtt`: order request written → its reply parsed, ns (status and position
+    /// queries are not sampled: on Bybit the fill is learnt from the status query after the ack).
     Rtt(u64),
 }
 
@@ -527,7 +528,9 @@ impl Executor {
                     body,
                     rtt_ns,
                 } => {
-                    on_event(ExecEvent::Rtt(rtt_ns));
+                    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
+                        on_event(ExecEvent::Rtt(rtt_ns));
+                    }
                     let r = if tag & POSITION_TAG != 0 {
                         let venue_qty = self.venue.parse_position(status, body);
                         self.on_position(tag, venue_qty, now_ns)
@@ -714,9 +717,7 @@ impl Executor {
         self.pending.swap_remove(k);
         self.armed[i] = (None, None);
         let fee = self.model.fee(price, p.qty);
-        Some(self.fill(
-            p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0,
-        ))
+        Some(self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0))
     }
 
     /// Removes pending `k` and reports it rejected for `reason` (journaled with `code`).

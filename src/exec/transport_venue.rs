@@ -696,9 +696,7 @@ fn parse_bybit_order(status: u16, body: &[u8]) -> OrderReply {
                 qty,
             }
         }
-        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" => {
-            OrderReply::Closed
-        }
+        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" => OrderReply::Closed,
         "New" | "Created" | "Untriggered" | "Triggered" | "PartiallyFilled" | "Filled" => {
             OrderReply::Accepted { order_id }
         }

@@ -17,8 +17,8 @@ use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::Endpoint;
 use crate::exec::ExecReport;
 use crate::exec::{
-    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Instrument, Journal,
-    OrderVenue, PaperVenue, RejectReason, ReportStatus,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Instrument,
+    Journal, OrderVenue, PaperVenue, RejectReason, ReportStatus,
 };
 use crate::feed::protocol::Venue;
 use crate::feed::{Side, SymbolTable};
