@@ -866,4 +866,26 @@ mod tests {
         let r = e.execute(&intent("0.0004", false), 1, |_| {});
         assert_eq!(r.status, ReportStatus::Rejected(RejectReason::BelowMinQty));
     }
+
+    #[test]
+    fn venue_exit_price_picks_the_level_the_exit_reached() {
+        let (tp, sl) = (Some(d("62000")), Some(d("61000")));
+        // Closing a long (sell).
+        let px = |r: &str| venue_exit_price(Side::Sell, d(r), tp, sl);
+        assert_eq!(px("62000"), Some(d("62000")));
+        assert_eq!(px("62100.5"), Some(d("62000")));
+        assert_eq!(px("60990"), Some(d("61000")));
+        assert_eq!(px("61800"), Some(d("62000")), "nearer level");
+        assert_eq!(px("61200"), Some(d("61000")), "nearer level");
+        // Closing a short (buy): TP below, SL above.
+        let (tp, sl) = (Some(d("61000")), Some(d("62000")));
+        let px = |r: &str| venue_exit_price(Side::Buy, d(r), tp, sl);
+        assert_eq!(px("60900"), Some(d("61000")));
+        assert_eq!(px("62000.1"), Some(d("62000")));
+        assert_eq!(
+            venue_exit_price(Side::Buy, d("1"), None, Some(d("5"))),
+            Some(d("5"))
+        );
+        assert_eq!(venue_exit_price(Side::Buy, d("1"), None, None), None);
+    }
 }

@@ -744,7 +744,7 @@ fn parse_binance_order(status: u16, body: &[u8]) -> OrderReply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::Signer;
+    use crate::feed::Side;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -812,5 +812,216 @@ mod tests {
         );
         assert!(Signer::new(secret).verify_hex(params.as_bytes(), sig.as_bytes()));
         assert!(req.contains("\r\nX-MBX-APIKEY: key1\r\n"));
+    }
+
+    fn bybit() -> OrderVenue {
+        OrderVenue::Bybit(BybitVenue::new("key1", b"s3cr3t", "127.0.0.1:9", 5000, "ct2-").unwrap())
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn bybit_replies_are_classified() {
+        let v = bybit();
+        // The documented create reply: an ack, the fill comes from /v5/order/realtime.
+        assert_eq!(
+            v.parse_order_reply(200, &fixture("bybit_rest/rest_order_create.json")),
+            OrderReply::Accepted {
+                order_id: 1321003749386327552
+            }
+        );
+        // Real error bodies.
+        for (file, code, reason) in [
+            (
+                "bybit/rest_error_110007.json",
+                110007,
+                RejectReason::VenueMargin,
+            ),
+            (
+                "bybit/rest_error_10001.json",
+                10001,
+                RejectReason::VenueFilter,
+            ),
+        ] {
+            let r = v.parse_order_reply(200, &fixture(file));
+            assert_eq!(r, OrderReply::Error { code }, "{file}");
+            assert_eq!(v.reject_reason(code), reason);
+        }
+        let row = |status: &str, avg: &str, cum: &str| {
+            format!(
+                r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","nextPageCursor":"","list":[{{"orderId":"fd4300ae-7847-404e-b947-b46980a4d140","orderLinkId":"ct2-17","symbol":"BTCUSDT","orderStatus":"{status}","avgPrice":"{avg}","cumExecQty":"{cum}","qty":"0.016"}},{{"orderId":"2","orderStatus":"New"}}]}},"retExtInfo":{{}},"time":1}}"#
+            )
+        };
+        assert_eq!(
+            v.parse_order_reply(200, row("Filled", "61800.3", "0.016").as_bytes()),
+            OrderReply::Filled {
+                order_id: 0,
+                price: d("61800.3"),
+                qty: d("0.016")
+            }
+        );
+        assert_eq!(
+            v.parse_order_reply(200, row("New", "", "0").as_bytes()),
+            OrderReply::Accepted { order_id: 0 }
+        );
+        assert_eq!(
+            v.parse_order_reply(200, row("Cancelled", "", "0").as_bytes()),
+            OrderReply::Closed
+        );
+        assert_eq!(
+            v.parse_order_reply(
+                200,
+                br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","list":[]}}"#
+            ),
+            OrderReply::NotFound
+        );
+        assert_eq!(
+            v.parse_order_reply(
+                200,
+                br#"{"retCode":10016,"retMsg":"Internal error","result":{}}"#
+            ),
+            OrderReply::Unknown
+        );
+        assert_eq!(v.parse_order_reply(502, b"<html>"), OrderReply::Unknown);
+    }
+
+    #[test]
+    fn bybit_queries_are_signed_over_their_query_string() {
+        let mut v = bybit();
+        let check = |req: &[u8], path: &str, query: &str| {
+            let req = String::from_utf8(req.to_vec()).unwrap();
+            assert!(
+                req.starts_with(&format!(
+                    "GET {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+                )),
+                "{req}"
+            );
+            assert!(req.ends_with("\r\n\r\n"));
+            let sig = req
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("X-BAPI-SIGN: "))
+                .unwrap();
+            let payload = format!("1700000000000key15000{query}");
+            assert!(Signer::new(b"s3cr3t").verify_hex(payload.as_bytes(), sig.as_bytes()));
+        };
+        let ts = 1_700_000_000_000;
+        let r = v.build_query_order("BTCUSDT", 2, 17, ts).to_vec();
+        check(
+            &r,
+            "/v5/order/realtime",
+            "category=linear&symbol=BTCUSDT&orderLinkId=ct2-17",
+        );
+        let r = v.build_positions(ts).to_vec();
+        check(&r, "/v5/position/list", "category=linear&settleCoin=USDT");
+        let r = v.build_position("ETHUSDT", ts).to_vec();
+        check(&r, "/v5/position/list", "category=linear&symbol=ETHUSDT");
+        let r = v.build_open_orders(ts).to_vec();
+        check(
+            &r,
+            "/v5/order/realtime",
+            "category=linear&settleCoin=USDT&openOnly=0",
+        );
+    }
+
+    #[test]
+    fn bybit_positions_are_signed_quantities() {
+        let v = bybit();
+        let doc = fixture("bybit_rest/rest_position_list_docs.json");
+        assert_eq!(
+            v.parse_positions(&doc).unwrap(),
+            vec![VenuePosition {
+                symbol: "BTCUSD".into(),
+                qty: d("-300"),
+                entry: d("27464.50441675"),
+            }]
+        );
+        assert_eq!(v.parse_position(200, &doc), Some(d("-300")));
+        let flat = br#"{"retCode":0,"result":{"list":[{"symbol":"BTCUSDT","side":"","size":"0.000","avgPrice":"0"}]}}"#;
+        assert_eq!(v.parse_position(200, flat), Some(Decimal::ZERO));
+        assert_eq!(
+            v.parse_position(200, br#"{"retCode":0,"result":{"list":[]}}"#),
+            Some(Decimal::ZERO)
+        );
+        assert_eq!(
+            v.parse_position(
+                200,
+                br#"{"retCode":10004,"retMsg":"Error sign","result":{}}"#
+            ),
+            None
+        );
+        let open = br#"{"retCode":0,"retMsg":"OK","result":{"list":[{"symbol":"BTCUSDT","orderLinkId":"ct1-5-tp","orderId":"7","orderStatus":"Untriggered"},{"symbol":"BTCUSDT","orderLinkId":"ct1-5","orderId":"6","orderStatus":"Filled"}]}}"#;
+        assert_eq!(
+            v.parse_open_orders(open).unwrap(),
+            vec![VenueOpenOrder {
+                symbol: "BTCUSDT".into(),
+                client_id: "ct1-5-tp".into(),
+                order_id: 7
+            }]
+        );
+    }
+
+    #[test]
+    fn bybit_entry_carries_tp_sl_and_exits_do_not() {
+        let inst = Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap();
+        let mut v = bybit();
+        let fields = |reduce_only| OrderFields {
+            symbol: "BTCUSDT",
+            side: Side::Buy,
+            quantity: d("0.016"),
+            reduce_only,
+            client_seq: 9,
+            timestamp_ms: 1,
+        };
+        let exits = EntryExits {
+            take_profit: Some(d("62000.07")),
+            stop_loss: Some(d("61000.01")),
+        };
+        let body = |req: &[u8]| {
+            let t = String::from_utf8(req.to_vec()).unwrap();
+            t.split_once("\r\n\r\n").unwrap().1.to_string()
+        };
+        let req = v
+            .build_order(&inst, &fields(false), d("61800.3"), exits)
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            body(&req),
+            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","orderLinkId":"ct2-9","takeProfit":"62000","stopLoss":"61000.1","tpslMode":"Full","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice"}"#
+        );
+        assert_eq!(v.last_exits(), (Some(d("62000")), Some(d("61000.1"))));
+        // A reduce-only exit never carries exits.
+        let req = v
+            .build_order(&inst, &fields(true), d("61800.3"), exits)
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            body(&req),
+            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","reduceOnly":true,"orderLinkId":"ct2-9"}"#
+        );
+        // Exits on the wrong side of the entry are dropped, the entry is still sent.
+        let wrong = EntryExits {
+            take_profit: Some(d("61000")),
+            stop_loss: None,
+        };
+        let req = v
+            .build_order(&inst, &fields(false), d("61800.3"), wrong)
+            .unwrap()
+            .to_vec();
+        assert!(!body(&req).contains("takeProfit"));
+        assert_eq!(v.last_exits(), (None, None));
+        // Below the minimum quantity: nothing is built.
+        let mut tiny = fields(false);
+        tiny.quantity = d("0.0004");
+        assert_eq!(
+            v.build_order(&inst, &tiny, d("61800.3"), EntryExits::default())
+                .err(),
+            Some(OrderReject::Filter(RejectReason::BelowMinQty))
+        );
     }
 }
