@@ -720,4 +720,39 @@ mod tests {
             "nothing left to close"
         );
     }
+
+    #[test]
+    fn attached_position_exits_are_replaced_and_leave_with_the_position() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        let leg = |px: &str, id: &'static str| NewOrder {
+            symbol: "BTCUSDT",
+            side: Side::Sell,
+            kind: OrderKind::TakeProfitMarket,
+            qty: None,
+            stop_price: Some(d(px)),
+            reduce_only: false,
+            close_position: true,
+            client_id: id,
+        };
+        x.place(&mkt(Side::Buy, "0.010", "e1"), 1).unwrap();
+        let a = x.place(&leg("60500.0", "e1-tp"), 1).unwrap();
+        x.attach_position_exits("BTCUSDT", &[a.id], 1);
+        // A second entry's TP replaces the first (position TP/SL, tpslMode Full).
+        x.place(&mkt(Side::Buy, "0.010", "e2"), 2).unwrap();
+        let b = x.place(&leg("60800.0", "e2-tp"), 2).unwrap();
+        x.attach_position_exits("BTCUSDT", &[b.id], 2);
+        let status = |x: &Matching, id| x.order_by_client("BTCUSDT", id).unwrap().status;
+        assert_eq!(status(&x, "e1-tp"), OrderStatus::Canceled);
+        assert_eq!(status(&x, "e2-tp"), OrderStatus::New);
+        // Closed by a client order: the attached TP expires at once, so it can never close a
+        // later position of the same side.
+        let mut close = mkt(Side::Sell, "0.020", "x");
+        close.reduce_only = true;
+        x.place(&close, 3).unwrap();
+        assert_eq!(status(&x, "e2-tp"), OrderStatus::Expired);
+        x.place(&mkt(Side::Buy, "0.010", "e3"), 4).unwrap();
+        x.on_trade("BTCUSDT", d("61000.0"), 5);
+        assert_eq!(x.position("BTCUSDT").qty, d("0.010"), "e3 stays open");
+    }
 }
