@@ -85,6 +85,9 @@ pub struct EntryExits {
 }
 
 /// Builds signed venue requests into reused buffers and parses replies.
+// Built once and owned by the executor for the whole run, never moved on the hot path: the
+// variants' size difference (their buffers and keys inline) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum OrderVenue {
     /// Binance USD-M futures.
     Binance(BinanceVenue),
