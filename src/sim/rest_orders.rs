@@ -388,7 +388,9 @@ struct BybitAuth {
 }
 
 /// Bybit v5 linear order entry on the same matching engine: `POST /v5/order/create` (Market,
-/// with optional `takeProfit` / `stopLoss` placed as close-position triggers),
+/// with optional `takeProfit` / `stopLoss` placed as close-position triggers `<orderLinkId>-tp`
+/// / `-sl` attached to the position like `tpslMode=Full`: a later entry's replace them, and they
+/// expire when the position closes or flips),
 /// `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`.
 /// Signature `hex(HMAC_SHA256(secret, timestamp + api_key + recv_window + payload))` with payload
 /// the JSON body (POST) or the query string (GET); checked before the time window
