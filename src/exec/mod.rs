@@ -134,10 +134,13 @@ pub enum ExecEvent {
 /// price** (the take-profit when the exit's reference price is at or beyond it, the stop-loss
 /// when at or beyond that, otherwise the nearer level), its quantity the exit's, its fee from
 /// the fill model; compute then books the position as closed exactly as if its own exit had
-/// filled. The venue's actual fill may differ from the trigger by its slippage (not known
-/// from the position query; the venue's account balance is the authority). If the venue still
-/// holds the position, or no exits were armed, the refusal is reported as
-/// `Rejected(VenueReduceOnly)`.
+/// filled (a later reduce-only exit of the same venue-closed position, e.g. the rest of a
+/// partial drift reduction, is booked the same way). The venue's actual fill may differ from
+/// the trigger by its slippage (not known from the position query; the venue's account balance
+/// is the authority). If the venue still holds the position, or no exits were armed, the
+/// refusal is reported as `Rejected(VenueReduceOnly)`. Armed exits live in memory only (the
+/// journal does not record them): after a restart the first such refusal is a plain rejection
+/// and start-up reconciliation reports the position difference.
 pub struct Executor {
     instruments: Vec<Instrument>,
     names: Vec<String>,
@@ -151,8 +154,9 @@ pub struct Executor {
     max_pending: usize,
     halted: bool,
     stats: ExecStats,
-    /// Per symbol: the exits the venue holds for the position (set when an entry that carried
-    /// them fills; cleared when a venue-side exit is booked).
+    /// Per symbol: the exits the last filled entry armed at the venue (replaced by every filled
+    /// entry, `(None, None)` when it carried none). Kept after a venue-side exit is booked, so a
+    /// later partial exit of the same (venue-closed) position is booked at the trigger too.
     armed: Vec<(Option<Decimal>, Option<Decimal>)>,
 }
 
@@ -715,7 +719,6 @@ impl Executor {
             return Some(self.refuse(k, RejectReason::VenueReduceOnly, 110017));
         };
         self.pending.swap_remove(k);
-        self.armed[i] = (None, None);
         let fee = self.model.fee(price, p.qty);
         Some(self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0))
     }
