@@ -10,13 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
+use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, ExecReport, Executor, FillModel, HttpTransport, Instrument, OrderVenue,
-    PaperVenue, RejectReason, ReportStatus,
+    PaperVenue, PhantomPolicy, RejectReason, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::position::Position;
-use calculus_trader::sim::orders::{Matching, OrderStatus, SimVenue};
+use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, OrderStatus, SimVenue};
 use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
@@ -288,4 +290,103 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
         .venue()
         .with(|m| m.received_client_ids().get("ct1-2").copied());
     assert_eq!(refused, Some(1));
+}
+
+/// Start-up over Bybit: an unfinished journaled order is resolved by `orderLinkId` through
+/// `/v5/order/realtime` (never resent), one that never reached the venue is lost, and a phantom
+/// position is closed with a Bybit reduce-only market order whose fill is learnt from the
+/// status query after the ack.
+#[test]
+fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
+    let r = rig("k", "s", "k", "s");
+    let tr = trades();
+    r.market.on_frame(&tr[0].0);
+    let place = |qty: &str, id: &str| {
+        r.server
+            .venue()
+            .with(|m| {
+                m.place(
+                    &NewOrder {
+                        symbol: "BTCUSDT",
+                        side: Side::Buy,
+                        kind: OrderKind::Market,
+                        qty: Some(d(qty)),
+                        stop_price: None,
+                        reduce_only: false,
+                        close_position: false,
+                        client_id: id,
+                    },
+                    now_ms(),
+                )
+            })
+            .unwrap();
+    };
+    place("0.010", "ct1-1"); // reached the venue, reply lost
+    place("0.030", "manual-1"); // nobody's journal knows it
+    let dir = std::env::temp_dir().join(format!("ct-bybit-startup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("orders.journal");
+    {
+        let (mut j, _) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        for (seq, qty) in [(1, "0.010"), (2, "0.020")] {
+            let mut rec = Record::new(RecordKind::Intent, SymbolId(0), Side::Buy, 1, seq);
+            rec.qty = d(qty);
+            j.append(&rec).unwrap();
+        }
+    }
+    let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+    let mut exec = r.exec;
+    exec.set_journal(j);
+    let rep = startup(
+        &mut exec,
+        &mut replayed,
+        PhantomPolicy::Close,
+        &now_ms,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
+    assert_eq!(rep.mismatches.len(), 1);
+    assert_eq!(rep.mismatches[0].venue, d("0.040"));
+    assert_eq!(rep.mismatches[0].ours, d("0.010"));
+    assert_eq!(rep.closed, 1);
+    let p = replayed.position(0);
+    assert_eq!((p.qty, p.entry), (d("0.010"), tr[0].1));
+    let venue = r.server.venue().with(|m| m.position("BTCUSDT").qty);
+    assert_eq!(venue, p.qty, "the venue ends at the journal's position");
+    let ids = r.server.venue().with(|m| m.received_client_ids().clone());
+    assert_eq!(ids.get("ct1-1"), Some(&1), "never resent");
+    assert_eq!(ids.get("ct1-2"), None);
+    drop(exec);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Paper mode with the Bybit format: the request is signed exactly as for the venue (with its
+/// TP/SL), never sent, and the fill is in-process.
+#[test]
+fn bybit_paper_orders_are_bybit_requests_filled_in_process() {
+    let inst = btc();
+    let v = BybitVenue::new("paper-key", b"paper-secret", "api.bybit.com", 5000, "ct3-").unwrap();
+    let mut exec = Executor::paper_with(
+        vec![inst],
+        vec!["BTCUSDT".into()],
+        OrderVenue::Bybit(v),
+        PaperVenue {
+            taker_fee: d(FEE),
+            slippage_bps: 0.0,
+        },
+    );
+    let mut it = intent(4, Side::Sell, "0.010", d("61800.3"), false);
+    it.take_profit = Some(d("61000"));
+    it.stop_loss = Some(d("62500"));
+    let mut sent = Vec::new();
+    let rep = exec.execute(&it, now_ms(), |b| sent.extend_from_slice(b));
+    assert_eq!(rep.status, ReportStatus::Filled);
+    assert_eq!(rep.price, d("61800.3"));
+    let text = String::from_utf8(sent).unwrap();
+    assert!(text.starts_with("POST /v5/order/create HTTP/1.1\r\nHost: api.bybit.com\r\n"));
+    assert!(
+        text.ends_with(r#""side":"Sell","orderType":"Market","qty":"0.01","orderLinkId":"ct3-4","takeProfit":"61000","stopLoss":"62500","tpslMode":"Full","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice"}"#),
+        "{text}"
+    );
 }
