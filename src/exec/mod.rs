@@ -127,7 +127,8 @@ pub enum ExecEvent {
 /// TP/SL, so the venue closes the position on its own when a replayed or live trade crosses a
 /// level. The engine watches the same levels on the same trade prices and sends its own
 /// reduce-only exit, which then finds no position and is refused (Bybit 110017, Binance -2022).
-/// Such a refusal of a reduce-only order, on a symbol whose last filled entry armed venue exits,
+/// Such a refusal of a reduce-only order, on a symbol whose last filled entry armed venue exits
+/// (or whose entry with exits is still waiting for its fill report: the exit then waits for it),
 /// is not reported as a rejection at once: the executor queries the symbol's venue position
 /// (`/v5/position/list?symbol=`). When the venue is flat (or no longer holds the side being
 /// closed), the exit is reported — and journaled — as **filled at the venue exit's trigger
@@ -567,6 +568,16 @@ impl Executor {
         for k in 0..self.pending.len() {
             let p = self.pending[k];
             if p.state == PendingState::NeedsPosition && p.due_ns <= now_ns {
+                // The entry that armed the venue exits may still be waiting for its fill (the
+                // venue filled it and closed it again before we learnt of the fill): book the
+                // entry first, so the exit is judged against its exits.
+                if self
+                    .pending
+                    .iter()
+                    .any(|q| q.symbol == p.symbol && !q.reduce_only && q.seq != p.seq)
+                {
+                    continue;
+                }
                 let bytes = self
                     .venue
                     .build_position(&self.names[p.symbol.index()], timestamp_ms);
@@ -656,7 +667,10 @@ impl Executor {
             OrderReply::Error { code }
                 if p.reduce_only
                     && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly
-                    && self.armed[p.symbol.index()] != (None, None) =>
+                    && (self.armed[p.symbol.index()] != (None, None)
+                        || self.pending.iter().any(|q| {
+                            q.symbol == p.symbol && !q.reduce_only && q.exits != (None, None)
+                        })) =>
             {
                 // The venue may have closed the position with its own TP/SL: ask it.
                 let q = &mut self.pending[k];
