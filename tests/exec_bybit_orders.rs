@@ -222,7 +222,8 @@ fn market_order_with_tp_and_sl_fills_and_its_stop_triggers_on_replayed_prices() 
         "/v5/order/realtime",
         "category=linear&orderLinkId=ct1-1-tp",
     );
-    assert_eq!(q["result"]["list"][0]["orderStatus"], "New");
+    // Position TP/SL (tpslMode Full) leave with the position: the TP is deactivated.
+    assert_eq!(q["result"]["list"][0]["orderStatus"], "Deactivated");
     let p = s.signed("GET", "/v5/position/list", "category=linear&symbol=BTCUSDT");
     assert_eq!(p["result"]["list"][0]["size"], "0.000");
     // A stale timestamp is refused with 10002.

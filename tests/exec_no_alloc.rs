@@ -11,8 +11,8 @@ use std::time::Duration;
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, ExecEvent, Executor, FillModel, HttpTransport, OrderVenue,
-    PaperVenue, ReportStatus,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, FillModel, HttpTransport,
+    OrderVenue, PaperVenue, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::sim::orders::{Matching, SimVenue};
@@ -39,6 +39,16 @@ fn now_ms() -> u64 {
 
 #[test]
 fn venue_order_round_trip_allocates_nothing_after_warm_up() {
+    round_trips_allocate_nothing(false);
+}
+
+/// Bybit: create (acked) → status query by orderLinkId → fill, entries carrying TP/SL.
+#[test]
+fn bybit_order_round_trip_with_tp_sl_allocates_nothing_after_warm_up() {
+    round_trips_allocate_nothing(true);
+}
+
+fn round_trips_allocate_nothing(bybit: bool) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let names = vec!["BTCUSDT".to_string()];
     let inst = load_specs(
@@ -67,20 +77,34 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
     market.on_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#);
     let c = server.credentials().clone();
     let host = server.addr().to_string();
-    let builder = BinanceOrderBuilder::new(
-        &c.api_key,
-        c.secret.as_bytes(),
-        &host,
-        60_000,
-        &client_prefix(1),
-    );
+    let order_venue = if bybit {
+        OrderVenue::Bybit(
+            BybitVenue::new(
+                &c.api_key,
+                c.secret.as_bytes(),
+                &host,
+                60_000,
+                &client_prefix(1),
+            )
+            .unwrap(),
+        )
+    } else {
+        let builder = BinanceOrderBuilder::new(
+            &c.api_key,
+            c.secret.as_bytes(),
+            &host,
+            60_000,
+            &client_prefix(1),
+        );
+        OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000))
+    };
     let clock = Clock::new();
     let transport =
         HttpTransport::new(&server.url(), 8, Duration::from_secs(20), clock.clone()).unwrap();
     let mut exec = Executor::venue(
         inst,
         names,
-        OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000)),
+        order_venue,
         transport,
         PaperVenue {
             taker_fee: d("0.0004"),
@@ -89,7 +113,7 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
         1,
         8,
     );
-    let dir = std::env::temp_dir().join(format!("ct-exec-noalloc-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("ct-exec-noalloc-{}-{bybit}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (j, _) = Journal::open(&dir.join("orders.journal"), FsyncPolicy::Never).unwrap();
     exec.set_journal(j);
@@ -107,6 +131,8 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
             client_seq: seq,
             tick_recv_ns: 0,
             decided_ns: 0,
+            take_profit: (seq % 2 == 1).then(|| d("62000.07")),
+            stop_loss: (seq % 2 == 1).then(|| d("61000.01")),
         };
         assert!(
             exec.submit(&it, now_ms(), |_| {}).is_none(),
@@ -134,7 +160,17 @@ fn venue_order_round_trip_allocates_nothing_after_warm_up() {
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
     assert_eq!(results, (50, 50), "every order filled over HTTP");
-    assert_eq!(exec.stats().journal_records, 140, "intent + fill per order");
+    if bybit {
+        // Bybit acks before it fills: intent + ack + fill per order.
+        assert_eq!(
+            exec.stats().journal_records,
+            210,
+            "intent + ack + fill per order"
+        );
+        assert_eq!(exec.stats().requeries, 70, "one status query per order");
+    } else {
+        assert_eq!(exec.stats().journal_records, 140, "intent + fill per order");
+    }
     assert_eq!(
         allocations, 0,
         "venue order path allocated {allocations} times"

@@ -33,6 +33,7 @@ pub struct BybitOrderBuilder {
     body: Vec<u8>,
     request: Vec<u8>,
     sig: [u8; 64],
+    exits: (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>),
 }
 
 impl std::fmt::Debug for BybitOrderBuilder {
@@ -71,6 +72,7 @@ impl BybitOrderBuilder {
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
             sig: [0; 64],
+            exits: (None, None),
         })
     }
 
@@ -81,6 +83,7 @@ impl BybitOrderBuilder {
     /// buffers have reached their working size.
     pub fn build(&mut self, inst: &Instrument, o: &NewOrder<'_>) -> Result<&[u8], OrderReject> {
         let p = prepare(inst, o)?;
+        self.exits = (p.take_profit, p.stop_loss);
         let b = &mut self.body;
         b.clear();
         b.push(b'{');
@@ -153,6 +156,16 @@ impl BybitOrderBuilder {
             },
         );
         Ok(&self.request)
+    }
+
+    /// The full HTTP request bytes of the last successful [`Self::build`].
+    pub fn last_request(&self) -> &[u8] {
+        &self.request
+    }
+
+    /// The take-profit and stop-loss (on the tick, as sent) of the last successful build.
+    pub fn last_exits(&self) -> (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>) {
+        self.exits
     }
 
     /// The JSON body of the last request.

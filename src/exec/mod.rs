@@ -35,7 +35,7 @@ pub use paper::{FillModel, PaperVenue};
 pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use sign::Signer;
 pub use transport::{HttpTransport, TransportError, TransportEvent};
-pub use transport_venue::{BinanceVenue, OrderReply, OrderVenue};
+pub use transport_venue::{BinanceVenue, BybitVenue, EntryExits, OrderReply, OrderVenue};
 pub use venue_api::{BinanceApi, BybitApi, ClockSync, Venue};
 pub use venue_error::{ErrorKind, Retry, VenueError};
 
@@ -77,6 +77,11 @@ enum PendingState {
     NeedsQuery,
     /// Order-status query on the wire.
     Querying,
+    /// A reduce-only exit the venue refused because its position is already gone: a position
+    /// query is due (see [`Executor`], "venue-side exits").
+    NeedsPosition,
+    /// Position query on the wire.
+    QueryingPosition,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -89,10 +94,17 @@ struct Pending {
     state: PendingState,
     due_ns: u64,
     queries: u32,
+    reduce_only: bool,
+    /// Reference price on the tick (which venue exit closed the position).
+    ref_price: Decimal,
+    /// Exits sent with this entry (on the tick), armed at the venue once it fills.
+    exits: (Option<Decimal>, Option<Decimal>),
 }
 
 /// Tag bit marking a transport request as an order-status query.
 const QUERY_TAG: u64 = 1 << 63;
+/// Tag bit marking a transport request as a position query (venue-side exit check).
+const POSITION_TAG: u64 = 1 << 62;
 /// Delay before querying an order the venue acked but did not fill.
 const ACK_QUERY_DELAY_NS: u64 = 20_000_000;
 /// Status queries per order before it is reported lost (the journal keeps it for the next start).
@@ -103,12 +115,33 @@ const MAX_QUERIES: u32 = 50;
 pub enum ExecEvent {
     /// A fill or rejection for compute (already journaled).
     Report(ExecReport),
-    /// `order_rtt`: request written → reply parsed, ns.
+    /// `order_rtt`: order request written → its reply parsed, ns (status and position
+    /// queries are not sampled: on Bybit the fill is learnt from the status query after the ack).
     Rtt(u64),
 }
 
 /// The execution stage: intent → exact quantity → journal → signed request → venue or paper
 /// fill → journal → report.
+///
+/// Venue-side exits (Bybit): an entry carries the engine's take-profit / stop-loss as position
+/// TP/SL, so the venue closes the position on its own when a replayed or live trade crosses a
+/// level. The engine watches the same levels on the same trade prices and sends its own
+/// reduce-only exit, which then finds no position and is refused (Bybit 110017, Binance -2022).
+/// Such a refusal of a reduce-only order, on a symbol whose last filled entry armed venue exits
+/// (or whose entry with exits is still waiting for its fill report: the exit then waits for it),
+/// is not reported as a rejection at once: the executor queries the symbol's venue position
+/// (`/v5/position/list?symbol=`). When the venue is flat (or no longer holds the side being
+/// closed), the exit is reported — and journaled — as **filled at the venue exit's trigger
+/// price** (the take-profit when the exit's reference price is at or beyond it, the stop-loss
+/// when at or beyond that, otherwise the nearer level), its quantity the exit's, its fee from
+/// the fill model; compute then books the position as closed exactly as if its own exit had
+/// filled (a later reduce-only exit of the same venue-closed position, e.g. the rest of a
+/// partial drift reduction, is booked the same way). The venue's actual fill may differ from
+/// the trigger by its slippage (not known from the position query; the venue's account balance
+/// is the authority). If the venue still holds the position, or no exits were armed, the
+/// refusal is reported as `Rejected(VenueReduceOnly)`. Armed exits live in memory only (the
+/// journal does not record them): after a restart the first such refusal is a plain rejection
+/// and start-up reconciliation reports the position difference.
 pub struct Executor {
     instruments: Vec<Instrument>,
     names: Vec<String>,
@@ -122,6 +155,10 @@ pub struct Executor {
     max_pending: usize,
     halted: bool,
     stats: ExecStats,
+    /// Per symbol: the exits the last filled entry armed at the venue (replaced by every filled
+    /// entry, `(None, None)` when it carried none). Kept after a venue-side exit is booked, so a
+    /// later partial exit of the same (venue-closed) position is booked at the trigger too.
+    armed: Vec<(Option<Decimal>, Option<Decimal>)>,
 }
 
 impl Executor {
@@ -134,6 +171,17 @@ impl Executor {
         paper: PaperVenue,
     ) -> Self {
         let venue = OrderVenue::Binance(BinanceVenue::new(builder, "", "", 0));
+        Self::with_route(instruments, names, venue, paper, None, 1, 64)
+    }
+
+    /// A paper executor whose requests are built (and signed, never sent) by `venue`: the same
+    /// wire format as the venue route, fills in-process, no journal, session 1.
+    pub fn paper_with(
+        instruments: Vec<Instrument>,
+        names: Vec<String>,
+        venue: OrderVenue,
+        paper: PaperVenue,
+    ) -> Self {
         Self::with_route(instruments, names, venue, paper, None, 1, 64)
     }
 
@@ -169,6 +217,7 @@ impl Executor {
         max_pending: usize,
     ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
+        let n = instruments.len();
         Self {
             instruments,
             names,
@@ -185,6 +234,7 @@ impl Executor {
             max_pending,
             halted: false,
             stats: ExecStats::default(),
+            armed: vec![(None, None); n],
         }
     }
 
@@ -336,14 +386,32 @@ impl Executor {
         if !self.journal(&rec) {
             return Some(self.reject(it, RejectReason::Lost, 0, false));
         }
-        let bytes = self.venue.build_order(&OrderFields {
-            symbol: &self.names[i],
-            side: it.side,
-            quantity: it.qty,
-            reduce_only: it.reduce_only,
-            client_seq: it.client_seq,
-            timestamp_ms,
-        });
+        let built = self.venue.build_order(
+            &inst,
+            &OrderFields {
+                symbol: &self.names[i],
+                side: it.side,
+                quantity: it.qty,
+                reduce_only: it.reduce_only,
+                client_seq: it.client_seq,
+                timestamp_ms,
+            },
+            rec.price,
+            EntryExits {
+                take_profit: it.take_profit,
+                stop_loss: it.stop_loss,
+            },
+        );
+        let bytes = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let reason = match e {
+                    OrderReject::Filter(r) => r,
+                    _ => RejectReason::VenueFilter,
+                };
+                return Some(self.reject(it, reason, 0, true));
+            }
+        };
         self.stats.orders += 1;
         on_signed(bytes);
         match &mut self.route {
@@ -362,6 +430,7 @@ impl Executor {
             }
             Route::Venue(t) => match t.send(it.client_seq, bytes) {
                 Ok(()) => {
+                    let exits = self.venue.last_exits();
                     self.pending.push(Pending {
                         symbol: it.symbol,
                         side: it.side,
@@ -371,6 +440,9 @@ impl Executor {
                         state: PendingState::Sent,
                         due_ns: 0,
                         queries: 0,
+                        reduce_only: it.reduce_only,
+                        ref_price: rec.price,
+                        exits,
                     });
                     None
                 }
@@ -461,9 +533,22 @@ impl Executor {
                     body,
                     rtt_ns,
                 } => {
-                    on_event(ExecEvent::Rtt(rtt_ns));
-                    let reply = self.venue.parse_order_reply(status, body);
-                    if let Some(r) = self.on_reply(tag, reply, now_ns) {
+                    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
+                        on_event(ExecEvent::Rtt(rtt_ns));
+                    }
+                    let r = if tag & POSITION_TAG != 0 {
+                        let venue_qty = self.venue.parse_position(status, body);
+                        self.on_position(tag, venue_qty, now_ns)
+                    } else {
+                        let reply = self.venue.parse_order_reply(status, body);
+                        self.on_reply(tag, reply, now_ns)
+                    };
+                    if let Some(r) = r {
+                        on_event(ExecEvent::Report(r));
+                    }
+                }
+                TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
+                    if let Some(r) = self.on_position(tag, None, now_ns) {
                         on_event(ExecEvent::Report(r));
                     }
                 }
@@ -482,6 +567,27 @@ impl Executor {
         // Status queries that are due (lost replies, acked orders).
         for k in 0..self.pending.len() {
             let p = self.pending[k];
+            if p.state == PendingState::NeedsPosition && p.due_ns <= now_ns {
+                // The entry that armed the venue exits may still be waiting for its fill (the
+                // venue filled it and closed it again before we learnt of the fill): book the
+                // entry first, so the exit is judged against its exits.
+                if self
+                    .pending
+                    .iter()
+                    .any(|q| q.symbol == p.symbol && !q.reduce_only && q.seq != p.seq)
+                {
+                    continue;
+                }
+                let bytes = self
+                    .venue
+                    .build_position(&self.names[p.symbol.index()], timestamp_ms);
+                if t.send(p.seq | POSITION_TAG, bytes).is_ok() {
+                    self.stats.requeries += 1;
+                    self.pending[k].state = PendingState::QueryingPosition;
+                    self.pending[k].queries += 1;
+                }
+                continue;
+            }
             if p.state != PendingState::NeedsQuery || p.due_ns > now_ns {
                 continue;
             }
@@ -503,7 +609,7 @@ impl Executor {
 
     /// Applies a venue reply to pending order `tag`; the final ones become reports.
     fn on_reply(&mut self, tag: u64, reply: OrderReply, now_ns: u64) -> Option<ExecReport> {
-        let seq = tag & !QUERY_TAG;
+        let seq = tag & !(QUERY_TAG | POSITION_TAG);
         let k = self.pending.iter().position(|p| p.seq == seq)?;
         let p = self.pending[k];
         let again = |s: &mut Self, delay: u64| {
@@ -519,6 +625,10 @@ impl Executor {
                 qty,
             } => {
                 self.pending.swap_remove(k);
+                if !p.reduce_only {
+                    // A new position (or a flip): the venue holds exactly these exits now.
+                    self.armed[p.symbol.index()] = p.exits;
+                }
                 let fee = self.model.fee(price, qty);
                 Some(self.fill(
                     p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
@@ -532,7 +642,12 @@ impl Executor {
                     r.qty = p.qty;
                     self.journal(&r);
                 }
-                again(self, ACK_QUERY_DELAY_NS)
+                let delay = if p.state == PendingState::Sent && self.venue.acks_before_fill() {
+                    0
+                } else {
+                    ACK_QUERY_DELAY_NS
+                };
+                again(self, delay)
             }
             OrderReply::Unknown if p.queries < MAX_QUERIES => again(
                 self,
@@ -549,12 +664,25 @@ impl Executor {
                 self.stats.rejects[RejectReason::Lost.index()] += 1;
                 Some(self.rejected(&p, RejectReason::Lost))
             }
+            OrderReply::Error { code }
+                if p.reduce_only
+                    && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly
+                    && (self.armed[p.symbol.index()] != (None, None)
+                        || self.pending.iter().any(|q| {
+                            q.symbol == p.symbol && !q.reduce_only && q.exits != (None, None)
+                        })) =>
+            {
+                // The venue may have closed the position with its own TP/SL: ask it.
+                let q = &mut self.pending[k];
+                q.state = PendingState::NeedsPosition;
+                q.due_ns = now_ns;
+                q.queries = 0;
+                None
+            }
             OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
                 self.pending.swap_remove(k);
                 let (reason, code) = match reply {
-                    OrderReply::Error { code } => {
-                        (RejectReason::from_binance_code(code), code as i32)
-                    }
+                    OrderReply::Error { code } => (self.venue.reject_reason(code), code as i32),
                     OrderReply::Closed => (RejectReason::VenueOther, 0),
                     _ => (RejectReason::Lost, -2013),
                 };
@@ -567,6 +695,58 @@ impl Executor {
                 Some(self.rejected(&p, reason))
             }
         }
+    }
+
+    /// Applies a position-query reply (`venue_qty`: the venue's signed position, `None` when
+    /// not understood) to the refused reduce-only exit `tag`: flat (or the closed side gone)
+    /// → filled at the venue exit's trigger price; still held → `Rejected(VenueReduceOnly)`.
+    fn on_position(
+        &mut self,
+        tag: u64,
+        venue_qty: Option<Decimal>,
+        now_ns: u64,
+    ) -> Option<ExecReport> {
+        let seq = tag & !(QUERY_TAG | POSITION_TAG);
+        let k = self.pending.iter().position(|p| p.seq == seq)?;
+        let p = self.pending[k];
+        let Some(q) = venue_qty else {
+            if p.queries < MAX_QUERIES {
+                let x = &mut self.pending[k];
+                x.state = PendingState::NeedsPosition;
+                x.due_ns = now_ns + ACK_QUERY_DELAY_NS;
+                return None;
+            }
+            return Some(self.refuse(k, RejectReason::VenueReduceOnly, 110017));
+        };
+        // The exit sells a long (buys back a short): the venue closed it if it holds no long
+        // (no short) any more.
+        let gone = match p.side {
+            Side::Sell => q <= Decimal::ZERO,
+            Side::Buy => q >= Decimal::ZERO,
+        };
+        let i = p.symbol.index();
+        let price = match (gone, self.armed[i]) {
+            (true, (tp, sl)) => venue_exit_price(p.side, p.ref_price, tp, sl),
+            (false, _) => None,
+        };
+        let Some(price) = price else {
+            return Some(self.refuse(k, RejectReason::VenueReduceOnly, 110017));
+        };
+        self.pending.swap_remove(k);
+        let fee = self.model.fee(price, p.qty);
+        Some(self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0))
+    }
+
+    /// Removes pending `k` and reports it rejected for `reason` (journaled with `code`).
+    fn refuse(&mut self, k: usize, reason: RejectReason, code: i32) -> ExecReport {
+        let p = self.pending.swap_remove(k);
+        self.stats.rejects[reason.index()] += 1;
+        let mut r = Record::new(RecordKind::Reject, p.symbol, p.side, p.session, p.seq);
+        r.qty = p.qty;
+        r.reason = reason.index() as u8;
+        r.code = code;
+        self.journal(&r);
+        self.rejected(&p, reason)
     }
 
     fn rejected(&self, p: &Pending, reason: RejectReason) -> ExecReport {
@@ -584,6 +764,41 @@ impl Executor {
     /// Counters so far.
     pub fn stats(&self) -> &ExecStats {
         &self.stats
+    }
+}
+
+/// The trigger price of the venue exit that closed a position, for an exit order of
+/// `exit_side` decided at `ref_price`: closing a long (sell), the take-profit when
+/// `ref ≥ tp`, the stop-loss when `ref ≤ sl`; closing a short (buy), the take-profit when
+/// `ref ≤ tp`, the stop-loss when `ref ≥ sl`; otherwise the level nearer to `ref`. `None`
+/// when no exit was armed.
+pub fn venue_exit_price(
+    exit_side: Side,
+    ref_price: Decimal,
+    tp: Option<Decimal>,
+    sl: Option<Decimal>,
+) -> Option<Decimal> {
+    let beyond = |level: Decimal, up: bool| {
+        if up {
+            ref_price >= level
+        } else {
+            ref_price <= level
+        }
+    };
+    let long = exit_side == Side::Sell;
+    match (tp, sl) {
+        (None, None) => None,
+        (Some(t), None) => Some(t),
+        (None, Some(s)) => Some(s),
+        (Some(t), Some(s)) => Some(if beyond(t, long) {
+            t
+        } else if beyond(s, !long) {
+            s
+        } else if (ref_price - t).abs() <= (ref_price - s).abs() {
+            t
+        } else {
+            s
+        }),
     }
 }
 
@@ -620,6 +835,8 @@ mod tests {
             client_seq: 7,
             tick_recv_ns: 0,
             decided_ns: 0,
+            take_profit: None,
+            stop_loss: None,
         }
     }
 
@@ -665,5 +882,27 @@ mod tests {
         assert_eq!(e.execute(&it, 1, |_| {}).status, ReportStatus::Filled);
         let r = e.execute(&intent("0.0004", false), 1, |_| {});
         assert_eq!(r.status, ReportStatus::Rejected(RejectReason::BelowMinQty));
+    }
+
+    #[test]
+    fn venue_exit_price_picks_the_level_the_exit_reached() {
+        let (tp, sl) = (Some(d("62000")), Some(d("61000")));
+        // Closing a long (sell).
+        let px = |r: &str| venue_exit_price(Side::Sell, d(r), tp, sl);
+        assert_eq!(px("62000"), Some(d("62000")));
+        assert_eq!(px("62100.5"), Some(d("62000")));
+        assert_eq!(px("60990"), Some(d("61000")));
+        assert_eq!(px("61800"), Some(d("62000")), "nearer level");
+        assert_eq!(px("61200"), Some(d("61000")), "nearer level");
+        // Closing a short (buy): TP below, SL above.
+        let (tp, sl) = (Some(d("61000")), Some(d("62000")));
+        let px = |r: &str| venue_exit_price(Side::Buy, d(r), tp, sl);
+        assert_eq!(px("60900"), Some(d("61000")));
+        assert_eq!(px("62000.1"), Some(d("62000")));
+        assert_eq!(
+            venue_exit_price(Side::Buy, d("1"), None, Some(d("5"))),
+            Some(d("5"))
+        );
+        assert_eq!(venue_exit_price(Side::Buy, d("1"), None, None), None);
     }
 }

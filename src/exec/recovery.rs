@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use super::exec_config::PhantomPolicy;
 use super::journal::{client_order_id, Record, RecordKind, Replayed};
 use super::report::RejectReason;
-use super::transport_venue::{OrderReply, VenuePosition};
+use super::transport_venue::{EntryExits, OrderReply, VenuePosition};
 use super::{Executor, OrderFields};
 use crate::feed::{Side, SymbolId};
 
@@ -238,23 +238,55 @@ pub fn startup(
                     return Err("journal write failed during start-up".into());
                 }
                 let ts = now_ms();
+                let inst = exec.instruments()[m.symbol.index()];
+                // Market order: the venue's entry is the notional reference.
+                let ref_price = if m.venue_entry > Decimal::ZERO {
+                    m.venue_entry
+                } else {
+                    Decimal::ONE
+                };
                 let bytes = exec
                     .venue_mut()
-                    .build_order(&OrderFields {
-                        symbol: &m.name,
-                        side: close_side,
-                        quantity: diff.abs(),
-                        reduce_only,
-                        client_seq: seq,
-                        timestamp_ms: ts,
-                    })
+                    .build_order(
+                        &inst,
+                        &OrderFields {
+                            symbol: &m.name,
+                            side: close_side,
+                            quantity: diff.abs(),
+                            reduce_only,
+                            client_seq: seq,
+                            timestamp_ms: ts,
+                        },
+                        ref_price,
+                        EntryExits::default(),
+                    )
+                    .map_err(|e| format!("closing phantom {}: {e}", m.name))?
                     .to_vec();
                 let t = exec
                     .transport_mut()
                     .ok_or("closing needs a venue transport")?;
-                let (status, body) = t
+                let (mut status, mut body) = t
                     .request_blocking(&bytes, timeout)
                     .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
+                // Venues that ack before filling (Bybit): ask for the outcome by client id.
+                for _ in 0..20 {
+                    let reply = exec.venue_mut().parse_order_reply(status, &body);
+                    if !matches!(reply, OrderReply::Accepted { .. }) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                    let session = exec.session();
+                    let q = exec
+                        .venue_mut()
+                        .build_query_order(&m.name, session, seq, now_ms())
+                        .to_vec();
+                    let t = exec
+                        .transport_mut()
+                        .ok_or("closing needs a venue transport")?;
+                    (status, body) = t
+                        .request_blocking(&q, timeout)
+                        .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
+                }
                 match exec.venue_mut().parse_order_reply(status, &body) {
                     OrderReply::Filled {
                         order_id,

@@ -17,9 +17,10 @@ use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::Endpoint;
 use crate::exec::ExecReport;
 use crate::exec::{
-    BinanceOrderBuilder, BinanceVenue, ExecMode, Executor, HttpTransport, Instrument, Journal,
-    OrderVenue, PaperVenue, RejectReason, ReportStatus,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Instrument,
+    Journal, OrderVenue, PaperVenue, RejectReason, ReportStatus,
 };
+use crate::feed::protocol::Venue;
 use crate::feed::{Side, SymbolTable};
 use crate::sim::orders::{Matching, SimVenue};
 use crate::sim::rest_orders::RestOptions;
@@ -83,18 +84,19 @@ pub fn build(
     replayed.apply(&rec);
     let prefix = client_prefix(session);
     let names = symbols.names().to_vec();
+    let format = OrderFormat::of(cfg);
 
     let mut rest = None;
     let (url, api_key, secret, banner) = match x.mode {
         ExecMode::Paper => {
-            let builder = BinanceOrderBuilder::new(
+            let venue = format.venue(
                 PAPER_API_KEY,
                 PAPER_SECRET,
                 &cfg.venue.rest_host,
                 cfg.venue.recv_window_ms,
                 &prefix,
-            );
-            let mut exec = Executor::new(instruments.to_vec(), names, builder, paper);
+            )?;
+            let mut exec = Executor::paper_with(instruments.to_vec(), names, venue, paper);
             exec.set_journal(journal);
             if !replayed.pending.is_empty() {
                 eprintln!(
@@ -109,7 +111,8 @@ pub fn build(
                 replayed,
                 startup: None,
                 banner: format!(
-                    "orders: paper (in-process fills), journal {}",
+                    "orders: paper ({} format, in-process fills), journal {}",
+                    format.name(),
                     journal_path.display()
                 ),
             });
@@ -145,17 +148,20 @@ pub fn build(
             let c = server.credentials().clone();
             rest = Some(server);
             let banner = format!(
-                "orders: signed Binance REST over loopback to the embedded exchange at {url} (fresh keys), journal {}",
+                "orders: signed {} REST over loopback to the embedded exchange at {url} (fresh keys), journal {}",
+                format.name(),
                 journal_path.display()
             );
             (url, c.api_key, c.secret.into_bytes(), banner)
         }
         ExecMode::Embedded => {
-            let (k, s) = venue_keys_from_env("BINANCE")?;
+            let (k, s) = venue_keys_from_env(format.env_prefix())?;
             let banner = format!(
-                "orders: signed Binance REST to the loopback exchange at {}, keys from BINANCE_API_KEY/BINANCE_API_SECRET, journal {}",
+                "orders: signed {} REST to the loopback exchange at {}, keys from {p}_API_KEY/{p}_API_SECRET, journal {}",
+                format.name(),
                 x.rest_url,
-                journal_path.display()
+                journal_path.display(),
+                p = format.env_prefix(),
             );
             (x.rest_url.clone(), k, s, banner)
         }
@@ -167,9 +173,10 @@ pub fn build(
                     "exec.mode = \"live\" sends real orders: pass --live to confirm".into(),
                 );
             }
-            let (k, s) = venue_keys_from_env("BINANCE")?;
+            let (k, s) = venue_keys_from_env(format.env_prefix())?;
             let banner = format!(
-                "orders: LIVE to {}, journal {}",
+                "orders: LIVE {} to {}, journal {}",
+                format.name(),
                 x.rest_url,
                 journal_path.display()
             );
@@ -179,14 +186,7 @@ pub fn build(
     let host = Endpoint::parse(&url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
-    let builder =
-        BinanceOrderBuilder::new(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix);
-    let venue = OrderVenue::Binance(BinanceVenue::new(
-        builder,
-        &api_key,
-        &host,
-        cfg.venue.recv_window_ms,
-    ));
+    let venue = format.venue(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix)?;
     let transport = HttpTransport::new(
         &url,
         x.max_in_flight,
@@ -218,6 +218,64 @@ pub fn build(
         startup: Some(report),
         banner,
     })
+}
+
+/// The order wire format of a run: `venue.name` (Bybit v5 or Binance USD-M) in every mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderFormat {
+    /// Binance USD-M `POST /fapi/v1/order`, keys `BINANCE_API_KEY` / `BINANCE_API_SECRET`.
+    Binance,
+    /// Bybit v5 `POST /v5/order/create`, keys `BYBIT_API_KEY` / `BYBIT_API_SECRET`.
+    Bybit,
+}
+
+impl OrderFormat {
+    /// The format of `cfg.venue()`.
+    pub fn of(cfg: &Config) -> Self {
+        match cfg.venue() {
+            Venue::Bybit => OrderFormat::Bybit,
+            Venue::Binance => OrderFormat::Binance,
+        }
+    }
+
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderFormat::Binance => "Binance",
+            OrderFormat::Bybit => "Bybit v5",
+        }
+    }
+
+    /// Prefix of the key environment variables (`<P>_API_KEY`, `<P>_API_SECRET`).
+    pub fn env_prefix(self) -> &'static str {
+        match self {
+            OrderFormat::Binance => "BINANCE",
+            OrderFormat::Bybit => "BYBIT",
+        }
+    }
+
+    /// The request builder signing with `api_key` / `secret` for `host`.
+    pub fn venue(
+        self,
+        api_key: &str,
+        secret: &[u8],
+        host: &str,
+        recv_window_ms: u64,
+        prefix: &str,
+    ) -> Result<OrderVenue, String> {
+        Ok(match self {
+            OrderFormat::Binance => OrderVenue::Binance(BinanceVenue::new(
+                BinanceOrderBuilder::new(api_key, secret, host, recv_window_ms, prefix),
+                api_key,
+                host,
+                recv_window_ms,
+            )),
+            OrderFormat::Bybit => OrderVenue::Bybit(
+                BybitVenue::new(api_key, secret, host, recv_window_ms, prefix)
+                    .map_err(|e| format!("Bybit order signer: {e}"))?,
+            ),
+        })
+    }
 }
 
 /// Rebuilds the strategy's positions from the journal's fills (and adoptions), then makes its

@@ -226,6 +226,9 @@ pub struct Matching {
     by_client: HashMap<String, usize>,
     received: HashMap<String, u32>,
     trades: Vec<SimTrade>,
+    /// Position TP/SL (Bybit `tpslMode=Full`): indices of held orders attached to their
+    /// symbol's position.
+    attached: Vec<usize>,
 }
 
 impl Matching {
@@ -241,7 +244,47 @@ impl Matching {
             by_client: HashMap::new(),
             received: HashMap::new(),
             trades: Vec::new(),
+            attached: Vec::new(),
         }
+    }
+
+    /// Makes the held orders `ids` the position TP/SL of `symbol` (Bybit `tpslMode=Full`): the
+    /// symbol's previously attached orders are cancelled (a new entry's TP/SL replaces the
+    /// position's), and attached orders expire when the position closes or flips.
+    pub fn attach_position_exits(&mut self, symbol: &str, ids: &[u64], now_ms: u64) {
+        let orders = &mut self.orders;
+        self.attached.retain(|&i| {
+            let o = &mut orders[i];
+            if o.symbol != symbol {
+                return true;
+            }
+            if o.status == OrderStatus::New {
+                o.status = OrderStatus::Canceled;
+                o.update_ms = now_ms;
+            }
+            false
+        });
+        for &id in ids {
+            if let Some(i) = (id as usize).checked_sub(1).filter(|&i| i < orders.len()) {
+                self.attached.push(i);
+            }
+        }
+    }
+
+    /// Expires `symbol`'s attached position TP/SL (its position closed or flipped).
+    fn expire_attached(&mut self, symbol: &str, now_ms: u64) {
+        let orders = &mut self.orders;
+        self.attached.retain(|&i| {
+            let o = &mut orders[i];
+            if o.symbol != symbol {
+                return true;
+            }
+            if o.status == OrderStatus::New {
+                o.status = OrderStatus::Expired;
+                o.update_ms = now_ms;
+            }
+            false
+        });
     }
 
     /// Places an order at exchange time `now_ms`; market orders fill at once.
@@ -370,8 +413,13 @@ impl Matching {
         let (price, fee) = self.fill.fill(inst.tick_size, o.side, last, qty);
         let pos = self.positions.entry(o.symbol.clone()).or_default();
         let realized_before = pos.realized;
+        let sign = |q: Decimal| (q > Decimal::ZERO) as i8 - (q < Decimal::ZERO) as i8;
+        let before = sign(pos.qty);
         pos.apply_fill(o.side, price, qty, fee);
         let realized = pos.realized - realized_before;
+        if before != sign(pos.qty) && before != 0 {
+            self.expire_attached(&o.symbol, ts);
+        }
         o.status = OrderStatus::Filled;
         o.avg_price = price;
         o.executed_qty = qty;
@@ -671,5 +719,40 @@ mod tests {
             OrderStatus::Expired,
             "nothing left to close"
         );
+    }
+
+    #[test]
+    fn attached_position_exits_are_replaced_and_leave_with_the_position() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        let leg = |px: &str, id: &'static str| NewOrder {
+            symbol: "BTCUSDT",
+            side: Side::Sell,
+            kind: OrderKind::TakeProfitMarket,
+            qty: None,
+            stop_price: Some(d(px)),
+            reduce_only: false,
+            close_position: true,
+            client_id: id,
+        };
+        x.place(&mkt(Side::Buy, "0.010", "e1"), 1).unwrap();
+        let a = x.place(&leg("60500.0", "e1-tp"), 1).unwrap();
+        x.attach_position_exits("BTCUSDT", &[a.id], 1);
+        // A second entry's TP replaces the first (position TP/SL, tpslMode Full).
+        x.place(&mkt(Side::Buy, "0.010", "e2"), 2).unwrap();
+        let b = x.place(&leg("60800.0", "e2-tp"), 2).unwrap();
+        x.attach_position_exits("BTCUSDT", &[b.id], 2);
+        let status = |x: &Matching, id| x.order_by_client("BTCUSDT", id).unwrap().status;
+        assert_eq!(status(&x, "e1-tp"), OrderStatus::Canceled);
+        assert_eq!(status(&x, "e2-tp"), OrderStatus::New);
+        // Closed by a client order: the attached TP expires at once, so it can never close a
+        // later position of the same side.
+        let mut close = mkt(Side::Sell, "0.020", "x");
+        close.reduce_only = true;
+        x.place(&close, 3).unwrap();
+        assert_eq!(status(&x, "e2-tp"), OrderStatus::Expired);
+        x.place(&mkt(Side::Buy, "0.010", "e3"), 4).unwrap();
+        x.on_trade("BTCUSDT", d("61000.0"), 5);
+        assert_eq!(x.position("BTCUSDT").qty, d("0.010"), "e3 stays open");
     }
 }

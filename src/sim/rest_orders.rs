@@ -388,7 +388,9 @@ struct BybitAuth {
 }
 
 /// Bybit v5 linear order entry on the same matching engine: `POST /v5/order/create` (Market,
-/// with optional `takeProfit` / `stopLoss` placed as close-position triggers),
+/// with optional `takeProfit` / `stopLoss` placed as close-position triggers `<orderLinkId>-tp`
+/// / `-sl` attached to the position like `tpslMode=Full`: a later entry's replace them, and they
+/// expire when the position closes or flips),
 /// `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`.
 /// Signature `hex(HMAC_SHA256(secret, timestamp + api_key + recv_window + payload))` with payload
 /// the JSON body (POST) or the query string (GET); checked before the time window
@@ -615,9 +617,10 @@ mod bybit {
         }
         sh.venue.with(|m| match m.place(&order, now) {
             Ok(o) => {
+                let mut ids = Vec::new();
                 for (kind, px, tag) in legs {
                     let id = format!("{}-{tag}", o.client_id);
-                    let _ = m.place(
+                    if let Ok(leg) = m.place(
                         &NewOrder {
                             symbol: &c.symbol,
                             side: exit,
@@ -629,7 +632,12 @@ mod bybit {
                             client_id: &id,
                         },
                         now,
-                    );
+                    ) {
+                        ids.push(leg.id);
+                    }
+                }
+                if !ids.is_empty() {
+                    m.attach_position_exits(&c.symbol, &ids, now);
                 }
                 reply(
                     0,

@@ -965,6 +965,8 @@ fn emit(
         client_seq,
         tick_recv_ns: t.recv_ns,
         decided_ns: 0,
+        take_profit: levels.map(|l| l.take_profit),
+        stop_loss: levels.map(|l| l.stop_loss),
     }
 }
 

@@ -29,4 +29,9 @@ pub struct OrderIntent {
     pub tick_recv_ns: u64,
     /// Monotonic ns when the decision was made (and the intent handed on).
     pub decided_ns: u64,
+    /// Take-profit of the position an entry opens (the engine's exit level, on the tick);
+    /// sent with the order where the venue supports it (Bybit), `None` on exits.
+    pub take_profit: Option<Decimal>,
+    /// Stop-loss of the position an entry opens (on the tick); as `take_profit`.
+    pub stop_loss: Option<Decimal>,
 }
