@@ -352,6 +352,9 @@ fn serde_bybit_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
     })
 }
 
+/// A serde_json mirror of a venue parser: frame → the same `Tick`.
+type SerdeParse = fn(&[u8], &SymbolTable) -> Option<Tick>;
+
 /// (ours, serde_json) parse latencies of one real single-trade frame of `venue`: the
 /// production parser (fast path first, general simd-json parser as fallback) against
 /// `serde_json` into borrowed structs with the same fields, building the same `Tick`.
@@ -359,7 +362,7 @@ fn bench_parse(
     s: &Setup,
     venue: &str,
     frame: &[u8],
-    serde_parse: fn(&[u8], &SymbolTable) -> Option<Tick>,
+    serde_parse: SerdeParse,
     n: usize,
 ) -> Result<(StageHistograms, Histogram<u64>), String> {
     let mut parser = VenueParser::for_venue(venue, &s.symbols).map_err(|e| e.to_string())?;
@@ -1021,7 +1024,7 @@ fn run() -> Result<(), String> {
 
     let timer = timer_floor(&s.clock, n(100_000.0));
 
-    let samples: [(&str, &str, Vec<u8>, fn(&[u8], &SymbolTable) -> Option<Tick>); 2] = [
+    let samples: [(&str, &str, Vec<u8>, SerdeParse); 2] = [
         (
             "binance",
             "real trade frame",
