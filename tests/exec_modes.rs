@@ -88,3 +88,54 @@ fn live_mode_refuses_to_start_without_the_live_flag() {
         "{err}"
     );
 }
+
+#[test]
+fn live_keys_come_from_the_environment_or_a_private_key_file_and_are_never_shown() {
+    if std::env::var_os("BINANCE_API_KEY").is_some()
+        || std::env::var_os("BINANCE_API_SECRET").is_some()
+    {
+        eprintln!("skipped: BINANCE_API_KEY/SECRET are set in this environment");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ct-modes-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_file = dir.join("keys.toml");
+    std::fs::write(
+        &key_file,
+        "[binance]\napi_key = \"PUBKEY-abc123\"\napi_secret = \"hunter2-secret-value\"\n",
+    )
+    .unwrap();
+    let text = DEFAULT_TOML
+        .replace("mode = \"embedded\"", "mode = \"live\"")
+        .replace(
+            "rest_url = \"embedded\"",
+            "rest_url = \"https://testnet.binancefuture.com\"",
+        );
+    let mut cfg = Config::parse(&text).unwrap();
+    cfg.run.dump_dir = dir.join("dumps");
+    let live = RunOptions {
+        live: true,
+        ..RunOptions::default()
+    };
+    // No keys anywhere: the error names the variables to set (nothing is sent).
+    let err = runtime::run(&cfg, &live, Shutdown::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.contains("BINANCE_API_KEY") && err.contains("exec.key_file"),
+        "{err}"
+    );
+    // A key file others may read is refused, naming the fix, without showing its contents.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        cfg.exec.key_file = key_file.clone();
+        let err = runtime::run(&cfg, &live, Shutdown::default())
+            .err()
+            .unwrap();
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("PUBKEY"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -33,17 +33,9 @@ pub enum FsyncSetting {
     Never,
 }
 
-/// What to do with a position the venue has and the journal does not (a "phantom").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PhantomPolicy {
-    /// Take it over: journal it and let the strategy manage it.
-    Adopt,
-    /// Close it with a reduce-only market order.
-    Close,
-    /// Only report it (and trade on as if it were not there).
-    Report,
-}
+/// What to do with a position the venue has and the journal does not (a "phantom"): the one
+/// setting `[risk.reconcile] policy` (`report` also blocks entries on the symbol).
+pub use crate::risk::config::ReconcilePolicy as PhantomPolicy;
 
 /// `[exec]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -61,8 +53,6 @@ pub struct ExecConfig {
     pub fsync: FsyncSetting,
     /// Interval of `fsync = "interval"`, ms.
     pub fsync_interval_ms: u64,
-    /// `adopt` | `close` | `report`.
-    pub phantom: PhantomPolicy,
     /// A sent order with no reply after this long is queried by client order id, ms.
     pub response_timeout_ms: u64,
     /// At the end of a run, wait this long for replies to orders in flight, ms.
@@ -71,6 +61,9 @@ pub struct ExecConfig {
     pub max_in_flight: usize,
     /// Embedded exchange: close each REST connection after this many responses (0 = never).
     pub sim_max_requests_per_connection: usize,
+    /// Key file (TOML, `[bybit]` / `[binance]` with `api_key` and `api_secret`, mode 0600 or
+    /// 0400) read when the environment has no keys; empty = environment only.
+    pub key_file: PathBuf,
 }
 
 impl Default for ExecConfig {
@@ -81,11 +74,11 @@ impl Default for ExecConfig {
             journal: PathBuf::new(),
             fsync: FsyncSetting::Interval,
             fsync_interval_ms: 100,
-            phantom: PhantomPolicy::Report,
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
             max_in_flight: 64,
             sim_max_requests_per_connection: 0,
+            key_file: PathBuf::new(),
         }
     }
 }
@@ -142,23 +135,6 @@ impl ExecConfig {
         }
         Ok(())
     }
-}
-
-/// API key and secret of `venue` (`BINANCE` → `BINANCE_API_KEY` / `BINANCE_API_SECRET`) from
-/// the environment. Stand-in for the venue branch's `exec::keys` (env or 0600 key file).
-/// The values are never printed.
-pub fn venue_keys_from_env(venue: &str) -> Result<(String, Vec<u8>), String> {
-    let key_var = format!("{venue}_API_KEY");
-    let secret_var = format!("{venue}_API_SECRET");
-    let key = std::env::var(&key_var)
-        .map_err(|_| format!("{key_var} is not set (needed to sign orders for exec.rest_url)"))?;
-    let secret = std::env::var(&secret_var).map_err(|_| {
-        format!("{secret_var} is not set (needed to sign orders for exec.rest_url)")
-    })?;
-    if key.is_empty() || secret.is_empty() {
-        return Err(format!("{key_var} / {secret_var} must not be empty"));
-    }
-    Ok((key, secret.into_bytes()))
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ impl SpecsConfig {
     /// The REST base URL for `venue`.
     pub fn base_url(&self, venue: Venue) -> String {
         if self.rest_url.is_empty() {
-            venue.mainnet_rest().to_string()
+            venue.mainnet_rest_url().to_string()
         } else {
             self.rest_url.trim_end_matches('/').to_string()
         }

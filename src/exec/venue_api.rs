@@ -17,41 +17,8 @@ use super::order_request::valid_symbol;
 use super::sign::Signer;
 use super::venue_error::VenueError;
 
-/// A supported venue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Venue {
-    /// Bybit v5, linear perpetuals.
-    Bybit,
-    /// Binance USD-M futures.
-    Binance,
-}
-
-impl Venue {
-    /// Lowercase name (`bybit` / `binance`), as in config and spec tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Venue::Bybit => "bybit",
-            Venue::Binance => "binance",
-        }
-    }
-
-    /// Parses a config name (case-insensitive).
-    pub fn from_name(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "bybit" => Some(Venue::Bybit),
-            "binance" => Some(Venue::Binance),
-            _ => None,
-        }
-    }
-
-    /// Mainnet REST base URL.
-    pub fn mainnet_rest(self) -> &'static str {
-        match self {
-            Venue::Bybit => "https://api.bybit.com",
-            Venue::Binance => "https://fapi.binance.com",
-        }
-    }
-}
+/// A supported venue (one type for market data and orders).
+pub use crate::feed::protocol::Venue;
 
 /// HTTP method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

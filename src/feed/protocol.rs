@@ -8,7 +8,7 @@ use super::symbols::SymbolTable;
 use super::tick::SymbolId;
 
 /// A supported venue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Venue {
     /// Binance USD-M futures (combined streams).
@@ -38,9 +38,9 @@ pub enum DedupMode {
 }
 
 impl Venue {
-    /// The venue called `name` (`binance`, `bybit`).
+    /// The venue called `name` (`binance`, `bybit`; case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "binance" => Some(Venue::Binance),
             "bybit" => Some(Venue::Bybit),
             _ => None,

@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 
 use super::stages::ComputeStage;
 use crate::config::{resolve_path, Config};
-use crate::exec::exec_config::venue_keys_from_env;
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
+use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::Endpoint;
 use crate::exec::ExecReport;
@@ -155,30 +155,40 @@ pub fn build(
             (url, c.api_key, c.secret.into_bytes(), banner)
         }
         ExecMode::Embedded => {
-            let (k, s) = venue_keys_from_env(format.env_prefix())?;
+            let keys = load_keys(cfg, format)?;
             let banner = format!(
-                "orders: signed {} REST to the loopback exchange at {}, keys from {p}_API_KEY/{p}_API_SECRET, journal {}",
+                "orders: signed {} REST to the loopback exchange at {}, keys from {}, journal {}",
                 format.name(),
                 x.rest_url,
+                keys.origin,
                 journal_path.display(),
-                p = format.env_prefix(),
+            );
+            let (k, s) = (
+                keys.api_key.expose().to_string(),
+                keys.secret.expose().as_bytes().to_vec(),
             );
             (x.rest_url.clone(), k, s, banner)
         }
         ExecMode::Live => {
-            // Hook for the venue branch: `--live` sets `live_allowed`; keys come from the
-            // environment (or its 0600 key file), the builder from `venue.name`.
             if !live_allowed {
                 return Err(
                     "exec.mode = \"live\" sends real orders: pass --live to confirm".into(),
                 );
             }
-            let (k, s) = venue_keys_from_env(format.env_prefix())?;
+            let keys = load_keys(cfg, format)?;
+            LiveGate { live: live_allowed }
+                .check_orders(cfg.venue(), &x.rest_url, Some(&keys))
+                .map_err(|e| format!("exec.rest_url: {e}"))?;
             let banner = format!(
-                "orders: LIVE {} to {}, journal {}",
+                "orders: LIVE {} to {}, keys from {}, journal {}",
                 format.name(),
                 x.rest_url,
+                keys.origin,
                 journal_path.display()
+            );
+            let (k, s) = (
+                keys.api_key.expose().to_string(),
+                keys.secret.expose().as_bytes().to_vec(),
             );
             (x.rest_url.clone(), k, s, banner)
         }
@@ -207,7 +217,7 @@ pub fn build(
     let report = startup(
         &mut exec,
         &mut replayed,
-        x.phantom,
+        cfg.risk.reconcile.policy,
         &unix_ms,
         Duration::from_millis(x.response_timeout_ms),
     )?;
@@ -320,6 +330,27 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
         });
     }
     n
+}
+
+/// The venue's keys: `BYBIT_API_KEY`/`BYBIT_API_SECRET` or `BINANCE_API_KEY`/`BINANCE_API_SECRET`
+/// from the environment, else `exec.key_file` (mode 0600/0400). Never printed: the messages
+/// name only where keys were looked for.
+fn load_keys(cfg: &Config, format: OrderFormat) -> Result<ApiKeys, String> {
+    let file =
+        (!cfg.exec.key_file.as_os_str().is_empty()).then(|| resolve_path(&cfg.exec.key_file));
+    let p = format.env_prefix();
+    ApiKeys::load(cfg.venue(), file.as_deref())
+        .map_err(|e| format!("keys: {e}"))?
+        .ok_or_else(|| match &file {
+            Some(f) => format!(
+                "keys: {p}_API_KEY / {p}_API_SECRET are not set and {} has no [{}] table",
+                f.display(),
+                p.to_ascii_lowercase()
+            ),
+            None => format!(
+                "keys: {p}_API_KEY / {p}_API_SECRET are not set (or give exec.key_file, a 0600 key file)"
+            ),
+        })
 }
 
 /// Unix ms from the system clock (request timestamps the venue checks).

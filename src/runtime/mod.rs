@@ -271,6 +271,19 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     if restored > 0 {
         println!("start-up: {restored} journaled fill(s) restored into the positions");
     }
+    if let Some(st) = &setup.startup {
+        // `[risk.reconcile] policy = "report"`: a symbol left different from the venue trades
+        // no new entries until an operator resolves it (exits still go out).
+        if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
+            for m in &st.mismatches {
+                compute.set_unreconciled(m.symbol.index());
+                println!(
+                    "start-up: {} entries blocked (unreconciled: venue {} vs ours {})",
+                    m.name, m.venue, m.ours
+                );
+            }
+        }
+    }
     let rest_exchange = setup.rest;
     let exec = ExecStage::new(setup.executor, clock.clone())
         .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms));

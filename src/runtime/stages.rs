@@ -560,6 +560,12 @@ impl ComputeStage {
         c.set(Counter::BlockedStale, s.blocked_stale);
     }
 
+    /// Refuses new entries on symbol index `symbol` (left unreconciled with the venue at
+    /// start-up); exits still go out.
+    pub fn set_unreconciled(&mut self, symbol: usize) {
+        self.engine.set_unreconciled(symbol, true);
+    }
+
     /// The engine (positions, stats), e.g. for the final report.
     pub fn engine(&self) -> &Engine {
         &self.engine
