@@ -85,7 +85,8 @@ fn the_other_documented_kinds_and_their_retry_rule() {
         (Venue::Bybit, 10004, ErrorKind::BadSignature, false),
         (Venue::Bybit, 10006, ErrorKind::RateLimited, true),
         (Venue::Bybit, 10024, ErrorKind::RegionRestricted, false),
-        (Venue::Bybit, 110017, ErrorKind::Precision, false),
+        // "Reduce-only rule not satisfied" (Bybit error-code table).
+        (Venue::Bybit, 110017, ErrorKind::Rejected, false),
         (Venue::Bybit, 110094, ErrorKind::MinNotional, false),
         (Venue::Bybit, 110043, ErrorKind::NotModified, false),
         (Venue::Bybit, 110072, ErrorKind::DuplicateClientId, false),

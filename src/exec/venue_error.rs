@@ -19,7 +19,7 @@ pub enum ErrorKind {
     Timestamp,
     /// Price × quantity below the minimum notional (Binance -4164, Bybit 110094).
     MinNotional,
-    /// Too many decimals for the symbol (Binance -1111, Bybit 110017 qty truncated to zero).
+    /// Too many decimals for the symbol (Binance -1111).
     Precision,
     /// A price or quantity filter rejected the order (Binance -1013/-4003/-4004/-4005/-4014,
     /// Bybit 110003/170371).
@@ -52,7 +52,7 @@ pub enum ErrorKind {
     /// Order type not accepted on this endpoint (Binance -4120: conditional orders go to
     /// `/fapi/v1/algoOrder`).
     UnsupportedOrderType,
-    /// Rejected for another reason (Binance -2010/-2022, reduce-only conflicts, …).
+    /// Rejected for another reason (Binance -2010/-2022, Bybit 110017: reduce-only conflicts, …).
     Rejected,
     /// A code this build does not map.
     Other,
@@ -162,7 +162,8 @@ pub fn bybit_kind(code: i64) -> ErrorKind {
         }
         10002 => ErrorKind::Timestamp,
         110094 => ErrorKind::MinNotional,
-        110017 => ErrorKind::Precision,
+        // "Reduce-only rule not satisfied" (position zero or smaller than the order).
+        110017 => ErrorKind::Rejected,
         110003 | 170371 => ErrorKind::Filter,
         10001 | 10029 => ErrorKind::InvalidParams,
         10003 | 10010 => ErrorKind::InvalidKey,
