@@ -30,8 +30,13 @@
 //!   sustained (no ring-full event, last frame taken within 5% of its schedule); latency is then
 //!   measured at 10%, 50% and 90% of that rate.
 //!
-//! Strategy: the default config with `tau_s = 0` (per-tick smoothing) and `cooldown_ms = 0`, so
-//! ~9% of real ticks produce an order (default: 0.1%); only those record `sign`/`tick_to_order`.
+//! Strategy: `Setup::bench_config`, the default config made to trade often (~9% of real ticks
+//! produce an order, the default config ~0.03%); only those record `sign`/`tick_to_order`.
+//! - `order_rtt`: production `ExecStage` on the venue route to the in-process embedded REST
+//!   exchange over loopback HTTP keep-alive, one order in flight at a time.
+//! - `socket_to_order`: the whole product as `cargo run` runs it (embedded exchange replaying over
+//!   a loopback WebSocket at 100x the recorded pace, orders over loopback HTTP), both topologies:
+//!   socket read -> order bytes handed to the transport's `write()`.
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
@@ -176,14 +181,34 @@ impl Setup {
         })
     }
 
-    /// The default strategy with per-tick smoothing (`tau_s = 0`, λ = 0.75) and no cooldown, so
-    /// that about 9% of the real ticks produce an order (the default config: 0.1%), giving
-    /// `tick_to_order` and `sign` enough samples.
-    fn params(&self) -> StrategyParams {
+    /// The default config made to trade often, so that `tick_to_order`, `sign` and `order_rtt`
+    /// get thousands of samples from the 35 k real trades (the default config sends ~10 orders):
+    /// finite-difference derivatives with per-tick smoothing (`tau_s = 0`), no cooldown, tight
+    /// exits (0.12 % / 0.06 %), the drift, regime and TP-first layers and the loss-streak,
+    /// drawdown, daily-loss and correlation stops off. Every other layer and risk check runs.
+    fn bench_config(&self) -> Config {
         let mut cfg = self.cfg.clone();
+        cfg.signal.source = calculus_trader::strategy::VelocitySource::FiniteDifference;
         cfg.model.tau_s = 0.0;
         cfg.strategy.cooldown_ms = 0;
-        StrategyParams::from_config(&cfg)
+        cfg.risk.exits.tp_fraction = 0.0012;
+        cfg.risk.exits.sl_fraction = 0.0006;
+        cfg.risk.exits.min_reward_risk = 1.0;
+        cfg.layers.drift.enabled = false;
+        cfg.layers.regime.enabled = false;
+        cfg.layers.tp_first.enabled = false;
+        let l = &mut cfg.risk.limits;
+        l.max_consecutive_losses = 0;
+        l.drawdown_pause = 1.0;
+        l.emergency_drawdown = 0.0;
+        l.daily_loss = 1.0;
+        l.max_correlation = 1.0;
+        cfg
+    }
+
+    /// [`Setup::bench_config`]'s strategy.
+    fn params(&self) -> StrategyParams {
+        StrategyParams::from_config(&self.bench_config())
     }
 
     /// Venue-time span of the ticks plus one second: the shift applied per replay cycle.
@@ -409,9 +434,7 @@ fn run_loopback(
     topology: Topology,
     speed: f64,
 ) -> Result<calculus_trader::runtime::RunReport, String> {
-    let mut cfg = s.cfg.clone();
-    cfg.model.tau_s = 0.0;
-    cfg.strategy.cooldown_ms = 0;
+    let mut cfg = s.bench_config();
     cfg.replay.speed = speed;
     cfg.run.topology = topology;
     cfg.run.dump_dir = target_dir().join("budgets-dumps");
