@@ -93,7 +93,8 @@ fn every_reply_carries_the_client_order_id_of_its_request() {
     market.on_trade("BTCUSDT", d("61800.3"), now_ms());
     market.on_trade("ETHUSDT", d("2650.11"), now_ms());
     let c = server.credentials().clone();
-    let mut b = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), "127.0.0.1", 5000, "ct1-");
+    let mut b =
+        BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), "127.0.0.1", 5000, "ct1-");
     const N: u64 = 64;
     let mut t = HttpTransport::new(
         &server.url(),
