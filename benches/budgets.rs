@@ -666,7 +666,7 @@ fn array_queue<T: Send + 'static>() -> QueuePair<T> {
 fn hop_pingpong<T: Copy + Send + 'static>(
     s: &Setup,
     n: usize,
-    make: impl Fn(u64) -> T,
+    make: impl Fn(u64) -> T + Sync,
     stamp: fn(&T) -> u64,
     queues: fn() -> QueuePair<T>,
 ) -> (Histogram<u64>, Histogram<u64>) {
@@ -696,28 +696,38 @@ fn hop_pingpong<T: Copy + Send + 'static>(
         }
         one_way
     });
-    if let Some((a, _)) = cores {
-        pin(a);
-    }
-    let mut half_rtt = new_hist();
-    for _ in 0..n {
-        let t0 = s.clock.now_ns();
-        let mut v = make(t0);
-        while let Err(b) = ping_tx.try_push(v) {
-            v = b;
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            if pong_rx.try_pop().is_some() {
-                break;
+    // The sender runs on its own thread: pinning the main thread would leave it (and every
+    // thread it spawns later, such as the loopback run's embedded exchange) on one core.
+    let clock = s.clock.clone();
+    let half_rtt = thread::scope(|sc| {
+        sc.spawn(|| {
+            if let Some((a, _)) = cores {
+                pin(a);
             }
-            std::hint::spin_loop();
-            if Instant::now() > deadline {
-                panic!("hop echo thread stopped answering");
+            let mut half_rtt = new_hist();
+            for _ in 0..n {
+                let t0 = clock.now_ns();
+                let mut v = make(t0);
+                while let Err(b) = ping_tx.try_push(v) {
+                    v = b;
+                }
+                let deadline = Instant::now() + Duration::from_secs(5);
+                loop {
+                    if pong_rx.try_pop().is_some() {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                    if Instant::now() > deadline {
+                        panic!("hop echo thread stopped answering");
+                    }
+                }
+                half_rtt.saturating_record(clock.now_ns().saturating_sub(t0) / 2);
             }
-        }
-        half_rtt.saturating_record(s.clock.now_ns().saturating_sub(t0) / 2);
-    }
+            half_rtt
+        })
+        .join()
+        .expect("hop sender thread")
+    });
     let one_way = echo.join().expect("echo thread");
     (one_way, half_rtt)
 }

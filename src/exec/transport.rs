@@ -179,7 +179,9 @@ pub enum TransportEvent<'a> {
         status: u16,
         /// Body bytes (valid until the next poll).
         body: &'a [u8],
-        /// `order_rtt`: last request byte written → response parsed, ns.
+        /// `order_rtt`: the `write` call that hands the last request byte to the kernel is
+        /// issued → response parsed, ns. Stamped before that call, so a peer that answers while
+        /// the writer is still inside `write` (same core: the woken server preempts it) is timed.
         rtt_ns: u64,
     },
     /// Request `tag` got no response. `written`: whether any of its bytes reached the socket
@@ -229,7 +231,8 @@ struct Current {
     tls_queued: bool,
     /// Fully written.
     done: bool,
-    /// When it was fully written (clock ns).
+    /// Clock ns just before the `write` call that completed the request (the peer may answer
+    /// before that call returns, so a stamp taken after it can miss the whole round trip).
     done_ns: u64,
 }
 
@@ -621,6 +624,7 @@ impl HttpTransport {
         match c.tls.as_mut() {
             None => {
                 while cur.written < cur.req.buf.len() {
+                    cur.done_ns = self.clock.now_ns();
                     match c.sock.write(&cur.req.buf[cur.written..]) {
                         Ok(0) => return Err(ErrorKind::WriteZero.into()),
                         Ok(n) => cur.written += n,
@@ -638,6 +642,7 @@ impl HttpTransport {
                 // feeds the handshake replies.
                 loop {
                     while tls.wants_write() {
+                        cur.done_ns = self.clock.now_ns();
                         match tls.write_tls(&mut c.sock) {
                             Ok(n) => cur.written += n,
                             Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -658,7 +663,6 @@ impl HttpTransport {
             }
         }
         cur.done = true;
-        cur.done_ns = self.clock.now_ns();
         self.stats.requests += 1;
         Ok(())
     }
