@@ -2,15 +2,15 @@
 //! documented signing vectors (tests/fixtures/signing), time window enforced, market orders
 //! filled at the replayed price with TP/SL attached and triggered by replayed prices.
 
+mod common;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::{FillModel, HttpTransport, Signer};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::exec::{HttpTransport, Signer};
+use calculus_trader::sim::rest_orders::SimCredentials;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
@@ -45,33 +45,15 @@ struct Sim {
 }
 
 fn sim(key: &str, secret: &str) -> Sim {
-    let names = vec!["BTCUSDT".to_string()];
-    let inst = load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.into_iter().zip(inst).collect(),
-        FillModel {
-            taker_fee: d("0.00055"),
-            slippage_bps: Decimal::ZERO,
-        },
-        d("10000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-        SimCredentials {
+    let common::exchange::Exchange { market, server } = common::exchange::start(
+        common::exchange::listed(&["BTCUSDT"]),
+        "0.00055",
+        "0",
+        Some(SimCredentials {
             api_key: key.into(),
             secret: secret.into(),
-        },
-    )
-    .unwrap();
+        }),
+    );
     let http = HttpTransport::new(&server.url(), 4, Duration::from_secs(20), Clock::new()).unwrap();
     Sim {
         market,

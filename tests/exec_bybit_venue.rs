@@ -4,6 +4,8 @@
 //! the position the engine's own reduce-only exit (refused by the venue, 110017) is booked as
 //! the venue's close, so compute's position goes flat with the exchange's.
 
+mod common;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -13,13 +15,13 @@ use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
-    BybitVenue, ExecEvent, ExecReport, Executor, FillModel, HttpTransport, Instrument, OrderVenue,
-    PaperVenue, PhantomPolicy, RejectReason, ReportStatus,
+    BybitVenue, ExecEvent, ExecReport, Executor, HttpTransport, Instrument, OrderVenue, PaperVenue,
+    PhantomPolicy, RejectReason, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::position::Position;
-use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, OrderStatus, SimVenue};
-use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::sim::orders::{NewOrder, OrderKind, OrderStatus};
+use calculus_trader::sim::rest_orders::SimCredentials;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
@@ -64,26 +66,15 @@ fn btc() -> Instrument {
 /// `our_secret`.
 fn rig(key: &str, secret: &str, our_key: &str, our_secret: &str) -> Rig {
     let inst = btc();
-    let venue = Arc::new(SimVenue::new(Matching::new(
+    let common::exchange::Exchange { market, server } = common::exchange::start(
         vec![("BTCUSDT".to_string(), inst)],
-        FillModel {
-            taker_fee: d(FEE),
-            slippage_bps: Decimal::ZERO,
-        },
-        d("10000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-        SimCredentials {
+        FEE,
+        "0",
+        Some(SimCredentials {
             api_key: key.into(),
             secret: secret.into(),
-        },
-    )
-    .unwrap();
+        }),
+    );
     let clock = Clock::new();
     let host = server.addr().to_string();
     // A wide recv window: a loaded test host may delay a request by seconds.

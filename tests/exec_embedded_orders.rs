@@ -4,16 +4,15 @@
 //! (its exact error JSON), market orders fill at the replayed price with exact fee and slippage,
 //! and TP/SL orders trigger on the replayed prices.
 
+mod common;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::{BinanceOrderBuilder, FillModel, HttpTransport, OrderFields, Signer};
+use calculus_trader::exec::{BinanceOrderBuilder, HttpTransport, OrderFields, Signer};
 use calculus_trader::feed::Side;
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
@@ -50,29 +49,12 @@ struct Sim {
 }
 
 fn sim(slippage_bps: &str) -> Sim {
-    let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.into_iter().zip(inst).collect(),
-        FillModel {
-            taker_fee: d("0.0004"),
-            slippage_bps: d(slippage_bps),
-        },
-        d("10000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .unwrap();
+    let common::exchange::Exchange { market, server } = common::exchange::start(
+        common::exchange::listed(&["BTCUSDT", "ETHUSDT"]),
+        "0.0004",
+        slippage_bps,
+        None,
+    );
     let http = HttpTransport::new(&server.url(), 8, Duration::from_secs(10), Clock::new()).unwrap();
     Sim {
         market,

@@ -3,6 +3,8 @@
 //! journaled; unknown → lost, never resent), and a position the venue has but the journal does
 //! not is reported, adopted or closed per policy.
 
+mod common;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,12 +14,11 @@ use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, Executor, FillModel, HttpTransport, OrderVenue, PaperVenue,
+    BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
     PhantomPolicy,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
+use calculus_trader::sim::orders::{NewOrder, OrderKind};
 use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
@@ -44,30 +45,13 @@ struct World {
 }
 
 fn world(tag: &str) -> World {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root.join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(inst).collect(),
-        FillModel {
-            taker_fee: d("0.0004"),
-            slippage_bps: Decimal::ZERO,
-        },
-        d("10000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .unwrap();
+    let common::exchange::Exchange { market, server } = common::exchange::start(
+        common::exchange::listed(&["BTCUSDT", "ETHUSDT"]),
+        "0.0004",
+        "0",
+        None,
+    );
     market.on_frame(BTC_TRADE);
     let dir = std::env::temp_dir().join(format!("ct-recovery-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;` in each test crate).
 //!
 //! - [`alloc`]: the per-thread counting global allocator behind the no-allocation proofs;
+//! - [`exchange`]: the embedded order exchange over loopback, with the bundled specs;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine.
 //!
@@ -8,4 +9,5 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod exchange;
 pub mod setup;
