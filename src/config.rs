@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::ring::WaitStrategy;
-use crate::strategy::{Action, Case, CaseActions};
+use crate::strategy::{Action, CaseActions};
+use crate::types::Case;
 
 /// The configuration as written in the file.
 #[derive(Clone, Debug, Deserialize)]

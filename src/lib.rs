@@ -20,3 +20,4 @@ pub mod sim;
 pub mod strategy;
 pub mod telemetry;
 pub mod tuning;
+pub mod types;

@@ -6,13 +6,11 @@
 pub mod binance_order;
 pub mod bybit_order;
 pub mod exec_config;
-pub mod instrument;
 pub mod journal;
 pub mod keys;
 pub mod order_request;
 pub mod paper;
 pub mod recovery;
-pub mod report;
 pub mod sign;
 pub mod specs;
 pub mod transport;
@@ -27,20 +25,19 @@ use rust_decimal::Decimal;
 pub use binance_order::{BinanceOrderBuilder, ExitKind, ExitOrder, OrderFields};
 pub use bybit_order::BybitOrderBuilder;
 pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
-pub use instrument::Instrument;
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
 pub use order_request::{NewOrder, OrderReject, OrderType, TimeInForce, TriggerBy};
 pub use paper::{FillModel, PaperVenue};
-pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use sign::Signer;
 pub use transport::{HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{BinanceVenue, BybitVenue, EntryExits, OrderReply, OrderVenue};
 pub use venue_api::{BinanceApi, BybitApi, ClockSync, Venue};
 pub use venue_error::{ErrorKind, Retry, VenueError};
 
-use crate::feed::{Side, SymbolId};
-use crate::strategy::OrderIntent;
+use crate::types::{
+    ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
+};
 
 /// Counters the monitor reads (one writer: the execution thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -805,7 +802,7 @@ pub fn venue_exit_price(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strategy::Case;
+    use crate::types::Case;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

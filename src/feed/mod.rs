@@ -15,14 +15,12 @@ pub mod rest;
 pub mod settings;
 pub mod symbols;
 pub mod tape;
-pub mod tick;
 pub mod tls;
 pub mod validate;
 pub mod venue;
 pub mod ws;
 
-pub use event::{Control, MarketEvent, ParseError, Quote, UpdateKind};
+pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use symbols::{SymbolError, SymbolTable};
-pub use tick::{Side, SymbolId, Tick};
 pub use validate::{Reject, ValidationConfig, Validator};
 pub use venue::VenueParser;

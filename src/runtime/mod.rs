@@ -17,12 +17,12 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
-use crate::exec::instrument::load_specs;
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
+use crate::types::instrument::load_specs;
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
@@ -466,7 +466,7 @@ pub fn summary(r: &RunReport) -> String {
         net += (p.realized - p.fees).to_f64().unwrap_or(0.0) + unreal;
         s.push_str(&format!(
             "{:<10} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12.4}\n",
-            r.symbols.name(crate::feed::SymbolId(i as u16)),
+            r.symbols.name(crate::types::SymbolId(i as u16)),
             p.fills,
             p.qty.to_string(),
             p.entry.round_dp(4).to_string(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::exec::{ExecEvent, ExecReport, Executor, RejectReason};
+use crate::exec::{ExecEvent, Executor};
 use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
 use crate::feed::dedupe::{TradeDedup, Verdict};
 use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
@@ -13,14 +13,14 @@ use crate::feed::rest::{FeedCold, RestPlan, RestStats};
 use crate::feed::settings::FeedConfig;
 use crate::feed::ws::{WsError, WsStatus, WsTarget};
 use crate::feed::{
-    Control, MarketEvent, ParseError, Reject, SymbolId, SymbolTable, Tick, ValidationConfig,
-    Validator, VenueParser,
+    Control, MarketEvent, ParseError, Reject, SymbolTable, ValidationConfig, Validator, VenueParser,
 };
 use crate::model::layers::Layer;
 use crate::ring::{channel, Consumer};
 use crate::risk::BlockReason;
-use crate::strategy::{Engine, OrderIntent};
+use crate::strategy::Engine;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
+use crate::types::{ExecReport, OrderIntent, RejectReason, SymbolId, Tick};
 
 /// Everything the feed needs to start, resolved from the config by the runtime.
 #[derive(Clone)]

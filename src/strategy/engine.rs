@@ -28,15 +28,11 @@ use std::sync::Arc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
-use super::intent::OrderIntent;
-use super::matrix::{classify, Action, Case, CaseActions};
+use super::matrix::{classify, Action, CaseActions};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
 use crate::config::Config;
-use crate::exec::report::{ExecReport, ReportStatus};
-use crate::exec::Instrument;
 use crate::feed::liveness::SymbolHealth;
-use crate::feed::{Side, Tick};
 use crate::model::forecast::{drift, forecast_price};
 use crate::model::indicators::IndicatorValues;
 use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
@@ -47,9 +43,10 @@ use crate::risk::drift_monitor::reduce_qty;
 use crate::risk::limits::LimitParams;
 use crate::risk::{
     size_entry, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
-    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, Position, RiskGate, SizingParams,
-    TradeStats, Trip,
+    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, RiskGate, SizingParams, TradeStats,
+    Trip,
 };
+use crate::types::{Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus, Side, Tick};
 
 /// Risk parameters (from `[risk]` and its sub-sections); `Copy`, no heap.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -171,7 +168,7 @@ pub struct EngineStats {
     pub intents: u64,
     /// Signals suppressed by the per-symbol cooldown.
     pub blocked_cooldown: u64,
-    /// Signals not sent because the floored quantity breaks a venue filter, per [`crate::exec::RejectReason::index`].
+    /// Signals not sent because the floored quantity breaks a venue filter, per [`crate::types::RejectReason::index`].
     pub filtered: [u64; 3],
     /// Fills applied.
     pub fills: u64,
@@ -981,9 +978,7 @@ fn signed(side: Side, qty: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::report::RejectReason;
-    use crate::feed::SymbolId;
-    use crate::strategy::Case;
+    use crate::types::{Case, RejectReason, SymbolId};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
