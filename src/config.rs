@@ -8,8 +8,12 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::model::DerivParams;
 use crate::ring::WaitStrategy;
-use crate::strategy::{Action, CaseActions};
+use crate::risk::config::RiskConfig;
+use crate::risk::limits::LimitParams;
+use crate::risk::{DriftParams, ExitParams, SizingParams};
+use crate::strategy::{Action, CaseActions, RiskParams, StrategyParams};
 use crate::types::Case;
 
 /// The configuration as written in the file.
@@ -232,33 +236,6 @@ pub struct ActionsConfig {
     pub steady: Option<Action>,
     /// v ≈ 0, a ≈ 0.
     pub neutral: Option<Action>,
-}
-
-/// `[risk]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskConfig {
-    /// Account balance, quote currency.
-    pub balance: f64,
-    /// Notional of a new position, quote currency.
-    pub order_notional: f64,
-    /// Leverage cap (notional / balance); raising it is an explicit choice.
-    pub max_leverage: f64,
-    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
-    #[serde(default)]
-    pub sizing: crate::risk::config::SizingConfig,
-    /// `[risk.exits]`: take-profit and stop-loss distances.
-    #[serde(default)]
-    pub exits: crate::risk::config::ExitsConfig,
-    /// `[risk.drift]`: drift position monitor.
-    #[serde(default)]
-    pub drift: crate::risk::config::DriftConfig,
-    /// `[risk.limits]`: the risk gate's limits.
-    #[serde(default)]
-    pub limits: crate::risk::config::LimitsConfig,
-    /// `[risk.reconcile]`: start-up position reconciliation policy.
-    #[serde(default)]
-    pub reconcile: crate::risk::config::ReconcileConfig,
 }
 
 /// `[paper]`.
@@ -493,6 +470,58 @@ pub fn resolve_path(p: &Path) -> PathBuf {
 
 /// The bundled default configuration, compiled into the binary.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+// The config assembles each module's parameters (config → modules, never the reverse).
+
+impl RiskParams {
+    /// From a validated config.
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            balance: cfg.risk.balance,
+            fee_rate: cfg.taker_fee().unwrap_or_default(),
+            sizing: SizingParams::from_config(&cfg.risk),
+            exits: ExitParams::from_config(&cfg.risk.exits),
+            drift: DriftParams::from_config(&cfg.risk.drift),
+            limits: LimitParams::from_config(&cfg.risk.limits),
+            corr: (
+                cfg.risk.limits.corr_bar_s,
+                cfg.risk.limits.corr_halflife_bars,
+                cfg.risk.limits.corr_min_bars,
+            ),
+        }
+    }
+}
+
+impl Default for StrategyParams {
+    /// The documented defaults of `config/default.toml` for BTCUSDT and ETHUSDT.
+    fn default() -> Self {
+        let cfg = Config::parse(DEFAULT_TOML).expect("bundled config is valid");
+        Self::from_config(&cfg)
+    }
+}
+
+impl StrategyParams {
+    /// Builds the parameters from a validated config; cross-asset leaders are resolved against
+    /// `venue.symbols` (in `SymbolId` order).
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            deriv: DerivParams {
+                lambda: cfg.model.lambda,
+                tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
+                reset_gap_s: cfg.model.reset_gap_s,
+            },
+            v_band: cfg.strategy.v_band,
+            a_band: cfg.strategy.a_band,
+            warmup_steps: cfg.strategy.warmup_steps,
+            cooldown_ms: cfg.strategy.cooldown_ms,
+            actions: cfg.case_actions(),
+            risk: RiskParams::from_config(cfg),
+            kalman: cfg.kalman,
+            signal: cfg.signal,
+            layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,32 @@
 
 use serde::Deserialize;
 
-use crate::config::RiskConfig;
+/// `[risk]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Account balance, quote currency.
+    pub balance: f64,
+    /// Notional of a new position, quote currency.
+    pub order_notional: f64,
+    /// Leverage cap (notional / balance); raising it is an explicit choice.
+    pub max_leverage: f64,
+    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
+    #[serde(default)]
+    pub sizing: SizingConfig,
+    /// `[risk.exits]`: take-profit and stop-loss distances.
+    #[serde(default)]
+    pub exits: ExitsConfig,
+    /// `[risk.drift]`: drift position monitor.
+    #[serde(default)]
+    pub drift: DriftConfig,
+    /// `[risk.limits]`: the risk gate's limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[risk.reconcile]`: start-up position reconciliation policy.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
 
 /// How the base size of an entry is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

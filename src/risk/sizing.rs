@@ -9,8 +9,8 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use super::block::{BlockReason, EntryBlock};
+use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::config::RiskConfig;
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).

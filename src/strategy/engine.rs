@@ -31,7 +31,6 @@ use rust_decimal::Decimal;
 use super::matrix::{classify, Action, CaseActions};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
-use crate::config::Config;
 use crate::feed::liveness::SymbolHealth;
 use crate::model::forecast::{drift, forecast_price};
 use crate::model::indicators::IndicatorValues;
@@ -67,25 +66,6 @@ pub struct RiskParams {
     pub corr: (f64, f64, u32),
 }
 
-impl RiskParams {
-    /// From a validated config.
-    pub fn from_config(cfg: &Config) -> Self {
-        Self {
-            balance: cfg.risk.balance,
-            fee_rate: cfg.taker_fee().unwrap_or_default(),
-            sizing: SizingParams::from_config(&cfg.risk),
-            exits: ExitParams::from_config(&cfg.risk.exits),
-            drift: DriftParams::from_config(&cfg.risk.drift),
-            limits: LimitParams::from_config(&cfg.risk.limits),
-            corr: (
-                cfg.risk.limits.corr_bar_s,
-                cfg.risk.limits.corr_halflife_bars,
-                cfg.risk.limits.corr_min_bars,
-            ),
-        }
-    }
-}
-
 /// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
 /// `[indicators]` and `[risk]` in the config).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -112,36 +92,7 @@ pub struct StrategyParams {
     pub layers: LayerParams,
 }
 
-impl Default for StrategyParams {
-    /// The documented defaults of `config/default.toml` for BTCUSDT and ETHUSDT.
-    fn default() -> Self {
-        let cfg = Config::parse(crate::config::DEFAULT_TOML).expect("bundled config is valid");
-        Self::from_config(&cfg)
-    }
-}
-
 impl StrategyParams {
-    /// Builds the parameters from a validated config; cross-asset leaders are resolved against
-    /// `venue.symbols` (in `SymbolId` order).
-    pub fn from_config(cfg: &Config) -> Self {
-        Self {
-            deriv: DerivParams {
-                lambda: cfg.model.lambda,
-                tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
-                reset_gap_s: cfg.model.reset_gap_s,
-            },
-            v_band: cfg.strategy.v_band,
-            a_band: cfg.strategy.a_band,
-            warmup_steps: cfg.strategy.warmup_steps,
-            cooldown_ms: cfg.strategy.cooldown_ms,
-            actions: cfg.case_actions(),
-            risk: RiskParams::from_config(cfg),
-            kalman: cfg.kalman,
-            signal: cfg.signal,
-            layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
-        }
-    }
-
     /// The same parameters with every confirmation layer and the indicators switched off.
     pub fn without_layers(mut self) -> Self {
         let l = &mut self.layers;
