@@ -36,7 +36,7 @@ impl Side {
 /// One public trade. Plain `Copy` data, one cache line.
 ///
 /// Clocks: `recv_ns` is the monotonic time the bytes came off the socket and `parsed_ns` the
-/// time the tick was built (both from [`crate::telemetry::Clock`], nanoseconds);
+/// time the tick was built (both from `telemetry::Clock`, nanoseconds);
 /// `exch_ts_ms` is the venue's trade time in Unix milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 #[repr(C, align(64))]
