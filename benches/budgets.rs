@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::Topology;
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::ExecStage;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
@@ -61,12 +62,12 @@ use calculus_trader::feed::{MarketEvent, VenueParser};
 use calculus_trader::ring;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
-use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::sim::orders::{Matching, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
+use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::config::{ExitMode, SizingMethod};
 use calculus_trader::risk::{BlockReason, GateState};
-use calculus_trader::runtime::stages::ComputeStage;
+use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
 use calculus_trader::telemetry::{Clock, Counter, CounterSet};
 use calculus_trader::types::{Instrument, OrderIntent, Side, SymbolId, Tick};

@@ -1,40 +1,16 @@
-//! Execution: exact rounding to the venue's filters, signed order requests, and their delivery:
-//! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
-//! non-blocking [`transport`], or filled in-process ([`paper`]). Every intent, ack, fill and
-//! rejection goes to the [`journal`] before it is acted on.
-
-pub mod binance_order;
-pub mod bybit_order;
-pub mod exec_config;
-pub mod journal;
-pub mod keys;
-pub mod order_request;
-pub mod paper;
-pub mod recovery;
-pub mod sign;
-pub mod specs;
-pub mod transport;
-pub mod transport_venue;
-pub mod venue_api;
-pub mod venue_error;
+//! The [`Executor`]: intent → exact quantity → journal → signed request → venue or paper fill
+//! → journal → report, with the in-flight order table and venue-side exit checks.
 
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-pub use binance_order::{BinanceOrderBuilder, ExitKind, ExitOrder, OrderFields};
-pub use bybit_order::BybitOrderBuilder;
-pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
-pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
-pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
-pub use order_request::{NewOrder, OrderReject, OrderType, TimeInForce, TriggerBy};
-pub use paper::{FillModel, PaperVenue};
-pub use sign::Signer;
-pub use transport::{HttpTransport, TransportError, TransportEvent};
-pub use transport_venue::{BinanceVenue, BybitVenue, EntryExits, OrderReply, OrderVenue};
-pub use venue_api::{BinanceApi, BybitApi, ClockSync, Venue};
-pub use venue_error::{ErrorKind, Retry, VenueError};
-
+use super::binance_order::{BinanceOrderBuilder, OrderFields};
+use super::journal::{Journal, Record, RecordKind};
+use super::order_request::OrderReject;
+use super::paper::{FillModel, PaperVenue};
+use super::transport::{HttpTransport, TransportEvent};
+use super::transport_venue::{BinanceVenue, EntryExits, OrderReply, OrderVenue};
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::stages::ComputeStage;
 use crate::config::{resolve_path, Config};
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
@@ -24,6 +23,7 @@ use crate::feed::SymbolTable;
 use crate::sim::orders::{Matching, SimVenue};
 use crate::sim::rest_orders::RestOptions;
 use crate::sim::{EmbeddedExchange, RestExchange};
+use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
 use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
 

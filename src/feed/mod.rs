@@ -13,6 +13,7 @@ pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
+pub mod stage;
 pub mod symbols;
 pub mod tape;
 pub mod tls;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::stages::{parse_counter, FeedStage};
 use crate::feed::binance::BinanceParser;
+use crate::feed::stage::{parse_counter, FeedStage};
 use crate::feed::ws::{WsError, WsStatus};
 use crate::feed::SymbolTable;
 use crate::feed::{Control, MarketEvent};

@@ -5,8 +5,10 @@ pub mod engine;
 pub mod matrix;
 pub mod signal;
 pub mod snapshot;
+pub mod stage;
 
 pub use engine::{Engine, EngineStats, RiskParams, StrategyParams};
 pub use matrix::{classify, Action, CaseActions};
 pub use signal::{SignalParams, VelocitySource};
 pub use snapshot::{Gate, TickState};
+pub use stage::ComputeStage;
