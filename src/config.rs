@@ -264,6 +264,15 @@ fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config key `{key}`: {why}"))
 }
 
+/// `Ok` when `v` is a finite number > 0, else an error naming `key`.
+fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(bad(key, format!("must be a positive number, got {v}")))
+    }
+}
+
 impl Config {
     /// Reads, parses and validates `path`; relative data paths are resolved (see [`resolve_path`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -281,13 +290,31 @@ impl Config {
 
     /// Checks every value; the error names the offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let pos = |key: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(key, format!("must be a positive number, got {v}")))
-            }
-        };
+        self.validate_run_venue_replay()?;
+        self.validate_rings_wait()?;
+        self.validate_model_strategy_risk()?;
+        self.kalman.validate().map_err(ConfigError)?;
+        self.signal.validate().map_err(ConfigError)?;
+        self.layers.validate().map_err(ConfigError)?;
+        self.indicators.validate().map_err(ConfigError)?;
+        self.validation.check().map_err(ConfigError)?;
+        self.backtest.validate().map_err(ConfigError)?;
+        self.exec.validate().map_err(ConfigError)?;
+        if self.exec.mode == crate::exec::ExecMode::Embedded
+            && self.exec.rest_url == "embedded"
+            && self.venue.ws_url != "embedded"
+        {
+            return Err(bad(
+                "exec.rest_url",
+                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[run]`, `[venue]`, `[feed]` and `[replay]`.
+    fn validate_run_venue_replay(&self) -> Result<(), ConfigError> {
+        let pos = positive;
         pos("run.status_interval_s", self.run.status_interval_s)?;
         pos("run.dump_interval_s", self.run.dump_interval_s)?;
         let venue = crate::feed::protocol::Venue::from_name(&self.venue.name).ok_or_else(|| {
@@ -330,6 +357,11 @@ impl Config {
         if !bind.ip().is_loopback() {
             return Err(bad("replay.bind", "must be a loopback address"));
         }
+        Ok(())
+    }
+
+    /// `[rings]` and `[wait]`.
+    fn validate_rings_wait(&self) -> Result<(), ConfigError> {
         for (key, cap) in [
             ("rings.md", self.rings.md),
             ("rings.order", self.rings.order),
@@ -345,6 +377,12 @@ impl Config {
         if self.wait.park_timeout_us == 0 {
             return Err(bad("wait.park_timeout_us", "must be ≥ 1"));
         }
+        Ok(())
+    }
+
+    /// `[model]`, `[strategy]`, `[risk]` and `[paper]`.
+    fn validate_model_strategy_risk(&self) -> Result<(), ConfigError> {
+        let pos = positive;
         if !(self.model.lambda > 0.0 && self.model.lambda <= 1.0) {
             return Err(bad(
                 "model.lambda",
@@ -382,22 +420,6 @@ impl Config {
         }
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
-        }
-        self.kalman.validate().map_err(ConfigError)?;
-        self.signal.validate().map_err(ConfigError)?;
-        self.layers.validate().map_err(ConfigError)?;
-        self.indicators.validate().map_err(ConfigError)?;
-        self.validation.check().map_err(ConfigError)?;
-        self.backtest.validate().map_err(ConfigError)?;
-        self.exec.validate().map_err(ConfigError)?;
-        if self.exec.mode == crate::exec::ExecMode::Embedded
-            && self.exec.rest_url == "embedded"
-            && self.venue.ws_url != "embedded"
-        {
-            return Err(bad(
-                "exec.rest_url",
-                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
-            ));
         }
         Ok(())
     }

@@ -201,7 +201,6 @@ impl FeedStage {
             link_symbols,
             live,
             dedup,
-            rest_rx,
             clock,
             wall,
             record_feed_delay,
@@ -283,21 +282,39 @@ impl FeedStage {
                 live.on_link_down(&link_symbols[link], clock.now_ns(), transitions);
             }
         })?;
-        // REST fallback ticks (parsed on the cold thread): same de-duplication, never make a
-        // symbol live (only its own stream does).
-        while let Some(t) = rest_rx.pop() {
-            counts.add(Counter::RestTrades, 1);
-            match dedup.check(&t) {
-                Verdict::Repeat => counts.add(Counter::DedupDropped, 1),
+        ticks += self.drain_rest(hists, &mut on_tick);
+        Ok((ticks, self.check_liveness(links_changed)))
+    }
+
+    /// Hands on the REST fallback ticks (parsed on the cold thread): same de-duplication, never
+    /// make a symbol live (only its own stream does). Returns the ticks handed on.
+    #[inline]
+    fn drain_rest<F: FnMut(&Tick, &mut StageHistograms)>(
+        &mut self,
+        hists: &mut StageHistograms,
+        on_tick: &mut F,
+    ) -> u64 {
+        let mut ticks = 0;
+        while let Some(t) = self.rest_rx.pop() {
+            self.counts.add(Counter::RestTrades, 1);
+            match self.dedup.check(&t) {
+                Verdict::Repeat => self.counts.add(Counter::DedupDropped, 1),
                 Verdict::New { missed } => {
-                    counts.add(Counter::FeedMissedTrades, missed);
-                    counts.add(Counter::RestTicks, 1);
-                    counts.add(Counter::Ticks, 1);
+                    self.counts.add(Counter::FeedMissedTrades, missed);
+                    self.counts.add(Counter::RestTicks, 1);
+                    self.counts.add(Counter::Ticks, 1);
                     ticks += 1;
                     on_tick(&t, hists);
                 }
             }
         }
+        ticks
+    }
+
+    /// The periodic liveness check and the report of symbol transitions; whether the feed is
+    /// still running.
+    #[inline]
+    fn check_liveness(&mut self, links_changed: bool) -> WsStatus {
         let now = self.clock.now_ns();
         if now >= self.next_check_ns {
             self.next_check_ns = now + self.check_every_ns;
@@ -306,15 +323,11 @@ impl FeedStage {
         if !self.transitions.is_empty() || links_changed {
             self.report_transitions();
         }
-        let done = self.conns.all_ended() && self.rest_rx.is_empty();
-        Ok((
-            ticks,
-            if done {
-                WsStatus::Closed
-            } else {
-                WsStatus::Open
-            },
-        ))
+        if self.conns.all_ended() && self.rest_rx.is_empty() {
+            WsStatus::Closed
+        } else {
+            WsStatus::Open
+        }
     }
 
     /// Counts and logs (once each) the symbol transitions collected by the last poll.

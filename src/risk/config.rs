@@ -328,6 +328,22 @@ fn in_range(
 
 /// Checks the `[risk.*]` sub-sections against each other and against `[risk] max_leverage`.
 pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
+    validate_sizing(r)?;
+    validate_exits(r)?;
+    validate_drift(r)?;
+    validate_limits(r)?;
+    in_range(
+        "risk.reconcile.entry_tolerance",
+        r.reconcile.entry_tolerance,
+        0.0,
+        true,
+        1.0,
+    )?;
+    Ok(())
+}
+
+/// `[risk.sizing]` (against `[risk.limits]` and `[risk] max_leverage`).
+fn validate_sizing(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let s = &r.sizing;
     let l = &r.limits;
     in_range(
@@ -428,7 +444,11 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ));
         }
     }
+    Ok(())
+}
 
+/// `[risk.exits]`.
+fn validate_exits(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let e = &r.exits;
     in_range("risk.exits.tp_fraction", e.tp_fraction, 0.0, false, 1.0)?;
     in_range("risk.exits.sl_fraction", e.sl_fraction, 0.0, false, 0.5)?;
@@ -450,7 +470,11 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ),
         ));
     }
+    Ok(())
+}
 
+/// `[risk.drift]`.
+fn validate_drift(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let d = &r.drift;
     in_range("risk.drift.check_s", d.check_s, 0.0, false, 86_400.0)?;
     in_range("risk.drift.flip_epsilon", d.flip_epsilon, 0.0, true, 1.0)?;
@@ -463,7 +487,12 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
         false,
         1.0,
     )?;
+    Ok(())
+}
 
+/// `[risk.limits]`.
+fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
+    let l = &r.limits;
     in_range(
         "risk.limits.max_risk_per_trade",
         l.max_risk_per_trade,
@@ -541,14 +570,6 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
         )
         .map_err(|e| err(e.key, format!("{} (0 = off, else ≥ drawdown_pause)", e.why)))?;
     }
-
-    in_range(
-        "risk.reconcile.entry_tolerance",
-        r.reconcile.entry_tolerance,
-        0.0,
-        true,
-        1.0,
-    )?;
     Ok(())
 }
 
