@@ -377,14 +377,15 @@ impl Engine {
     /// one and every gate passes, or when a risk exit fires. `decided_ns` is left 0 for the
     /// caller to stamp.
     ///
-    /// Order of work: gap check (a gap longer than `reset_gap_s` resets the symbol), then the
-    /// estimators (finite differences, Kalman, layer windows, indicators) on every tick, then
-    /// the risk gate's price feed and mark-to-market, then the risk exits — emergency close,
-    /// stop-loss / take-profit, drift monitor (once warm) — which are reduce-only, never gated
-    /// and exempt from the cooldown; then — once warm — the matrix case, the action, and for
-    /// entries the feed-health pause, the SNR, confidence and layer gates, the cooldown, the exit levels, the size and
-    /// the risk gate. An entry that is blocked while the opposite position is held becomes an
-    /// exit. Exits are never gated. [`Engine::last_state`] holds what this tick computed.
+    /// Steps, each a method of `TickCx`: `update_models` (gap check — a gap longer than
+    /// `reset_gap_s` resets the symbol — then finite differences, Kalman, layer windows and
+    /// indicators, on every tick); `mark_to_market` (the risk gate's price feed); `check_exits`
+    /// (emergency close, stop-loss / take-profit, drift monitor once warm: reduce-only, never
+    /// gated, exempt from the cooldown); `decide` (once warm: the matrix case, the action, and
+    /// for entries the feed-health pause, the SNR, confidence and layer gates, then the
+    /// cooldown); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
+    /// that is blocked while the opposite position is held becomes an exit. Exits are never
+    /// gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
     pub fn on_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
         self.stats.ticks += 1;
