@@ -9,8 +9,8 @@ use super::{ExecEvent, Executor};
 
 /// Unix ms from the system clock, for request timestamps the venue checks against its
 /// recvWindow. `SystemTime::now` is a vDSO read (no syscall with the TSC clocksource); the TSC
-/// mapping of [`crate::telemetry::WallClock`] drifts with calibration error (seconds over a loaded run), which a
-/// venue rejects (-1021).
+/// mapping of [`crate::telemetry::WallClock`] drifts with calibration error (seconds over a
+/// loaded run), which a venue rejects (-1021).
 #[inline]
 fn venue_time_ms() -> u64 {
     std::time::SystemTime::now()
