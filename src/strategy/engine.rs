@@ -125,7 +125,7 @@ pub struct EngineStats {
     pub fills: u64,
     /// Rejections received from execution.
     pub rejects: u64,
-    /// Ticks per matrix case (index = [`super::Case::index`]), counted once warm.
+    /// Ticks per matrix case (index = [`crate::types::Case::index`]), counted once warm.
     pub cases: [u64; 8],
     /// Entry signals blocked: `SNR < signal.snr_min`.
     pub blocked_snr: u64,
