@@ -51,30 +51,31 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::Topology;
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::ExecStage;
 use calculus_trader::exec::{
-    instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, Instrument,
-    OrderVenue, PaperVenue,
+    BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
+use calculus_trader::feed::SymbolTable;
 use calculus_trader::feed::{MarketEvent, VenueParser};
-use calculus_trader::feed::{Side, SymbolTable, Tick};
 use calculus_trader::ring;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
-use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::sim::orders::{Matching, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
-use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
+use calculus_trader::strategy::ComputeStage;
+use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
 use calculus_trader::tuning::budgets::{
     format_rate, render_markdown, render_text, BudgetFile, Measured, Row, ThroughputRow,
 };
+use calculus_trader::types::{instrument::load_specs, Instrument, OrderIntent, Side, Tick};
 use crossbeam::queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
@@ -529,7 +530,7 @@ fn bench_order_rtt(
             }
             stage.poll(Some(Duration::from_millis(1)), &mut hists, |r| {
                 done = true;
-                filled += matches!(r.status, calculus_trader::exec::ReportStatus::Filled) as u64;
+                filled += matches!(r.status, calculus_trader::types::ReportStatus::Filled) as u64;
             });
         }
     }

@@ -18,10 +18,9 @@
 use std::hint::black_box;
 
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, Instrument, NewOrder, Signer,
-    TriggerBy,
+    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, NewOrder, Signer, TriggerBy,
 };
-use calculus_trader::feed::Side;
+use calculus_trader::types::{Instrument, Side};
 use criterion::{criterion_group, Criterion};
 use rust_decimal::Decimal;
 

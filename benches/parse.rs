@@ -16,7 +16,8 @@ use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::bybit::{trade_id_hash, BybitParser};
 use calculus_trader::feed::event::{parse_decimal, positive_decimal};
 use calculus_trader::feed::fast::FastPath;
-use calculus_trader::feed::{MarketEvent, Quote, Side, SymbolTable, Tick};
+use calculus_trader::feed::{MarketEvent, SymbolTable};
+use calculus_trader::types::{Quote, Side, Tick};
 use criterion::{criterion_group, Bencher, BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 

@@ -27,12 +27,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
-use crate::exec::instrument::load_specs;
-use crate::exec::report::{ExecReport, ReportStatus};
-use crate::exec::Instrument;
-use crate::feed::{Side, SymbolId, Tick};
 use crate::model::layers::Layer;
 use crate::strategy::{Engine, StrategyParams};
+use crate::types::{
+    instrument::load_specs, ExecReport, Instrument, ReportStatus, Side, SymbolId, Tick,
+};
 
 /// The fixed leading columns of the export.
 pub const COLUMNS: [&str; 13] = [

@@ -8,8 +8,13 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::model::DerivParams;
 use crate::ring::WaitStrategy;
-use crate::strategy::{Action, Case, CaseActions};
+use crate::risk::config::RiskConfig;
+use crate::risk::limits::LimitParams;
+use crate::risk::{DriftParams, ExitParams, SizingParams};
+use crate::strategy::{Action, CaseActions, RiskParams, StrategyParams};
+use crate::types::Case;
 
 /// The configuration as written in the file.
 #[derive(Clone, Debug, Deserialize)]
@@ -233,33 +238,6 @@ pub struct ActionsConfig {
     pub neutral: Option<Action>,
 }
 
-/// `[risk]`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskConfig {
-    /// Account balance, quote currency.
-    pub balance: f64,
-    /// Notional of a new position, quote currency.
-    pub order_notional: f64,
-    /// Leverage cap (notional / balance); raising it is an explicit choice.
-    pub max_leverage: f64,
-    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
-    #[serde(default)]
-    pub sizing: crate::risk::config::SizingConfig,
-    /// `[risk.exits]`: take-profit and stop-loss distances.
-    #[serde(default)]
-    pub exits: crate::risk::config::ExitsConfig,
-    /// `[risk.drift]`: drift position monitor.
-    #[serde(default)]
-    pub drift: crate::risk::config::DriftConfig,
-    /// `[risk.limits]`: the risk gate's limits.
-    #[serde(default)]
-    pub limits: crate::risk::config::LimitsConfig,
-    /// `[risk.reconcile]`: start-up position reconciliation policy.
-    #[serde(default)]
-    pub reconcile: crate::risk::config::ReconcileConfig,
-}
-
 /// `[paper]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -286,6 +264,15 @@ fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config key `{key}`: {why}"))
 }
 
+/// `Ok` when `v` is a finite number > 0, else an error naming `key`.
+fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(bad(key, format!("must be a positive number, got {v}")))
+    }
+}
+
 impl Config {
     /// Reads, parses and validates `path`; relative data paths are resolved (see [`resolve_path`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -303,13 +290,31 @@ impl Config {
 
     /// Checks every value; the error names the offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let pos = |key: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(bad(key, format!("must be a positive number, got {v}")))
-            }
-        };
+        self.validate_run_venue_replay()?;
+        self.validate_rings_wait()?;
+        self.validate_model_strategy_risk()?;
+        self.kalman.validate().map_err(ConfigError)?;
+        self.signal.validate().map_err(ConfigError)?;
+        self.layers.validate().map_err(ConfigError)?;
+        self.indicators.validate().map_err(ConfigError)?;
+        self.validation.check().map_err(ConfigError)?;
+        self.backtest.validate().map_err(ConfigError)?;
+        self.exec.validate().map_err(ConfigError)?;
+        if self.exec.mode == crate::exec::ExecMode::Embedded
+            && self.exec.rest_url == "embedded"
+            && self.venue.ws_url != "embedded"
+        {
+            return Err(bad(
+                "exec.rest_url",
+                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `[run]`, `[venue]`, `[feed]` and `[replay]`.
+    fn validate_run_venue_replay(&self) -> Result<(), ConfigError> {
+        let pos = positive;
         pos("run.status_interval_s", self.run.status_interval_s)?;
         pos("run.dump_interval_s", self.run.dump_interval_s)?;
         let venue = crate::feed::protocol::Venue::from_name(&self.venue.name).ok_or_else(|| {
@@ -352,6 +357,11 @@ impl Config {
         if !bind.ip().is_loopback() {
             return Err(bad("replay.bind", "must be a loopback address"));
         }
+        Ok(())
+    }
+
+    /// `[rings]` and `[wait]`.
+    fn validate_rings_wait(&self) -> Result<(), ConfigError> {
         for (key, cap) in [
             ("rings.md", self.rings.md),
             ("rings.order", self.rings.order),
@@ -367,6 +377,12 @@ impl Config {
         if self.wait.park_timeout_us == 0 {
             return Err(bad("wait.park_timeout_us", "must be ≥ 1"));
         }
+        Ok(())
+    }
+
+    /// `[model]`, `[strategy]`, `[risk]` and `[paper]`.
+    fn validate_model_strategy_risk(&self) -> Result<(), ConfigError> {
+        let pos = positive;
         if !(self.model.lambda > 0.0 && self.model.lambda <= 1.0) {
             return Err(bad(
                 "model.lambda",
@@ -404,22 +420,6 @@ impl Config {
         }
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
-        }
-        self.kalman.validate().map_err(ConfigError)?;
-        self.signal.validate().map_err(ConfigError)?;
-        self.layers.validate().map_err(ConfigError)?;
-        self.indicators.validate().map_err(ConfigError)?;
-        self.validation.check().map_err(ConfigError)?;
-        self.backtest.validate().map_err(ConfigError)?;
-        self.exec.validate().map_err(ConfigError)?;
-        if self.exec.mode == crate::exec::ExecMode::Embedded
-            && self.exec.rest_url == "embedded"
-            && self.venue.ws_url != "embedded"
-        {
-            return Err(bad(
-                "exec.rest_url",
-                "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
-            ));
         }
         Ok(())
     }
@@ -492,6 +492,58 @@ pub fn resolve_path(p: &Path) -> PathBuf {
 
 /// The bundled default configuration, compiled into the binary.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+// The config assembles each module's parameters (config → modules, never the reverse).
+
+impl RiskParams {
+    /// From a validated config.
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            balance: cfg.risk.balance,
+            fee_rate: cfg.taker_fee().unwrap_or_default(),
+            sizing: SizingParams::from_config(&cfg.risk),
+            exits: ExitParams::from_config(&cfg.risk.exits),
+            drift: DriftParams::from_config(&cfg.risk.drift),
+            limits: LimitParams::from_config(&cfg.risk.limits),
+            corr: (
+                cfg.risk.limits.corr_bar_s,
+                cfg.risk.limits.corr_halflife_bars,
+                cfg.risk.limits.corr_min_bars,
+            ),
+        }
+    }
+}
+
+impl Default for StrategyParams {
+    /// The documented defaults of `config/default.toml` for BTCUSDT and ETHUSDT.
+    fn default() -> Self {
+        let cfg = Config::parse(DEFAULT_TOML).expect("bundled config is valid");
+        Self::from_config(&cfg)
+    }
+}
+
+impl StrategyParams {
+    /// Builds the parameters from a validated config; cross-asset leaders are resolved against
+    /// `venue.symbols` (in `SymbolId` order).
+    pub fn from_config(cfg: &Config) -> Self {
+        Self {
+            deriv: DerivParams {
+                lambda: cfg.model.lambda,
+                tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
+                reset_gap_s: cfg.model.reset_gap_s,
+            },
+            v_band: cfg.strategy.v_band,
+            a_band: cfg.strategy.a_band,
+            warmup_steps: cfg.strategy.warmup_steps,
+            cooldown_ms: cfg.strategy.cooldown_ms,
+            actions: cfg.case_actions(),
+            risk: RiskParams::from_config(cfg),
+            kalman: cfg.kalman,
+            signal: cfg.signal,
+            layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

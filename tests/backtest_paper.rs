@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use calculus_trader::backtest::replay::default_data;
 use calculus_trader::backtest::{read_all, run_ticks, Outcome, Setup};
 use calculus_trader::config::{resolve_path, Config, DEFAULT_TOML};
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::binance::trades_of;
-use calculus_trader::feed::{SymbolTable, Tick};
+use calculus_trader::feed::SymbolTable;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::sim::Recording;
-use calculus_trader::strategy::{Engine, OrderIntent};
+use calculus_trader::strategy::Engine;
+use calculus_trader::types::{instrument::load_specs, OrderIntent, Tick};
 
 fn config(latency_ms: u64) -> Config {
     let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
@@ -36,7 +36,7 @@ fn backtest(cfg: &Config, ticks: &[Tick]) -> Outcome {
 fn decision(i: &OrderIntent) -> (u16, bool, String, u64, bool, u8, u64) {
     (
         i.symbol.0,
-        i.side == calculus_trader::feed::Side::Buy,
+        i.side == calculus_trader::types::Side::Buy,
         i.qty.to_string(),
         i.ref_price.to_bits(),
         i.reduce_only,

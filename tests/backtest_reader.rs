@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use calculus_trader::backtest::reader::{read_all, Format, TradeStream};
-use calculus_trader::feed::{Side, SymbolId, SymbolTable, Tick};
+use calculus_trader::feed::SymbolTable;
+use calculus_trader::types::{Side, SymbolId, Tick};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

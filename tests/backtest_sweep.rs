@@ -5,7 +5,7 @@ use calculus_trader::backtest::sweep::{self, SweepSpec};
 use calculus_trader::backtest::walk_forward;
 use calculus_trader::backtest::{run_ticks, Setup};
 use calculus_trader::config::DEFAULT_TOML;
-use calculus_trader::feed::{Side, SymbolId, Tick};
+use calculus_trader::types::{Side, SymbolId, Tick};
 
 fn base() -> toml::Table {
     toml::from_str(DEFAULT_TOML).unwrap()

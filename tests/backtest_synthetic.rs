@@ -3,7 +3,7 @@
 
 use calculus_trader::backtest::{run_ticks, Setup};
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::feed::{Side, SymbolId, Tick};
+use calculus_trader::types::{Side, SymbolId, Tick};
 
 fn setup(extra: &[(&str, &str)]) -> Setup {
     let mut text = DEFAULT_TOML.to_string();

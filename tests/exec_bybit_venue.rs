@@ -11,20 +11,19 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
-    BybitVenue, ExecEvent, ExecReport, Executor, HttpTransport, Instrument, OrderVenue, PaperVenue,
-    PhantomPolicy, RejectReason, ReportStatus,
+    BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue, PhantomPolicy,
 };
-use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::risk::position::Position;
 use calculus_trader::sim::orders::{NewOrder, OrderKind, OrderStatus};
 use calculus_trader::sim::rest_orders::SimCredentials;
 use calculus_trader::sim::{MarketState, Recording, RestExchange};
-use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
+use calculus_trader::types::{
+    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, RejectReason,
+    ReportStatus, Side, SymbolId,
+};
 use rust_decimal::Decimal;
 use serde_json::Value;
 

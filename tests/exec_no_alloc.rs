@@ -8,18 +8,18 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, FillModel, HttpTransport,
-    OrderVenue, PaperVenue, ReportStatus,
+    OrderVenue, PaperVenue,
 };
-use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::sim::orders::{Matching, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{MarketState, RestExchange};
-use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
+use calculus_trader::types::{
+    instrument::load_specs, Case, OrderIntent, ReportStatus, Side, SymbolId,
+};
 use rust_decimal::Decimal;
 
 mod common;

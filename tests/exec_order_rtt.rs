@@ -15,15 +15,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::{
     BinanceOrderBuilder, FillModel, HttpTransport, OrderFields, TransportEvent,
 };
-use calculus_trader::feed::Side;
 use calculus_trader::sim::orders::{Matching, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
+use calculus_trader::types::{instrument::load_specs, Side};
 use rust_decimal::Decimal;
 use serde_json::Value;
 

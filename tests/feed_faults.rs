@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
+use calculus_trader::feed::stage::{FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
-use calculus_trader::feed::{SymbolId, SymbolTable, Tick};
-use calculus_trader::runtime::stages::{FeedPlan, FeedStage};
+use calculus_trader::feed::SymbolTable;
 use calculus_trader::sim::server::{Fault, END_OF_REPLAY};
 use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
+use calculus_trader::types::{SymbolId, Tick};
 
 /// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).
 const LIMIT: Duration = Duration::from_secs(90);

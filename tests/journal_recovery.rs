@@ -10,17 +10,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
     PhantomPolicy,
 };
-use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::sim::orders::{NewOrder, OrderKind};
 use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
+use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
 use rust_decimal::Decimal;
 
 fn d(s: &str) -> Decimal {

@@ -8,10 +8,9 @@
 
 mod common;
 
-use calculus_trader::exec::Instrument;
-use calculus_trader::feed::{Side, SymbolId, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::strategy::{Case, Engine, SignalParams, StrategyParams, VelocitySource};
+use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
+use calculus_trader::types::{Case, Instrument, Side, SymbolId, Tick};
 use common::setup::{fill, Replay};
 use rust_decimal::Decimal;
 

@@ -152,7 +152,7 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
     );
     let ticks = replay.ticks();
     let mut engine = Engine::new(params, &replay.instruments);
-    let run = |engine: &mut Engine, ticks: &[calculus_trader::feed::Tick]| {
+    let run = |engine: &mut Engine, ticks: &[calculus_trader::types::Tick]| {
         let mut intents = 0u64;
         for t in ticks {
             if let Some(it) = engine.on_tick(t) {

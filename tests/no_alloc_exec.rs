@@ -7,9 +7,9 @@ mod common;
 use common::alloc::counted;
 
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, Instrument, NewOrder, TriggerBy,
+    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, NewOrder, TriggerBy,
 };
-use calculus_trader::feed::Side;
+use calculus_trader::types::{Instrument, Side};
 use rust_decimal::Decimal;
 
 // The counting global allocator, and the test that it counts.

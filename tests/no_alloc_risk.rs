@@ -11,14 +11,13 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::Instrument;
-use calculus_trader::feed::Side;
 use calculus_trader::risk::drift_monitor::reduce_qty;
 use calculus_trader::risk::limits::emergency_actions;
 use calculus_trader::risk::{
     size_entry, DriftAction, DriftMonitor, DriftParams, EntryRequest, ExitLevels, ExitParams,
     OrderCheck, RiskGate, SizingParams, TradeStats,
 };
+use calculus_trader::types::{Instrument, Side};
 
 // The counting global allocator, and the test that it counts.
 common::alloc::install!();

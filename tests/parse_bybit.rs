@@ -6,9 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 use calculus_trader::feed::bybit::{trade_id_hash, BybitParser};
-use calculus_trader::feed::{
-    Control, MarketEvent, ParseError, Quote, Side, SymbolTable, UpdateKind,
-};
+use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable, UpdateKind};
+use calculus_trader::types::{Quote, Side};
 use serde_json::Value;
 
 fn root() -> PathBuf {

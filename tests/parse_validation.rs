@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
+use calculus_trader::feed::stage::{parse_counter, reject_counter};
 use calculus_trader::feed::{MarketEvent, SymbolTable, ValidationConfig, Validator, VenueParser};
-use calculus_trader::runtime::stages::{parse_counter, reject_counter};
 use calculus_trader::telemetry::{Counter, CounterSet};
 use serde_json::Value;
 

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::{
-    Control, MarketEvent, Side, SymbolTable, UpdateKind, ValidationConfig, Validator,
+    Control, MarketEvent, SymbolTable, UpdateKind, ValidationConfig, Validator,
 };
 use calculus_trader::sim::Recording;
+use calculus_trader::types::Side;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -8,14 +8,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::FillModel;
-use calculus_trader::feed::Side;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
 use calculus_trader::sim::rest_orders::RestOptions;
 use calculus_trader::sim::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::telemetry::Counter;
+use calculus_trader::types::{instrument::load_specs, Side};
 use rust_decimal::Decimal;
 
 fn root() -> PathBuf {

@@ -5,16 +5,13 @@ mod common;
 
 use rust_decimal::Decimal;
 
-use calculus_trader::exec::Instrument;
-use calculus_trader::feed::{Side, SymbolId, Tick};
 use calculus_trader::model::DerivParams;
 use calculus_trader::risk::config::{ExitMode, SizingMethod};
 use calculus_trader::risk::{BlockReason, GateState};
-use calculus_trader::runtime::stages::ComputeStage;
-use calculus_trader::strategy::{
-    Engine, OrderIntent, SignalParams, StrategyParams, VelocitySource,
-};
+use calculus_trader::strategy::ComputeStage;
+use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
 use calculus_trader::telemetry::{Clock, Counter, CounterSet};
+use calculus_trader::types::{Instrument, OrderIntent, Side, SymbolId, Tick};
 use common::setup::fill;
 
 fn d(s: &str) -> Decimal {

@@ -4,13 +4,12 @@
 use rust_decimal::Decimal;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::Instrument;
-use calculus_trader::feed::Side;
 use calculus_trader::risk::config::LimitsConfig;
 use calculus_trader::risk::{
-    size_entry, BlockReason, EntryRequest, ExitLevels, ExitParams, GateState, OrderCheck, Position,
-    RiskGate, SizingParams, TradeStats, Trip,
+    size_entry, BlockReason, EntryRequest, ExitLevels, ExitParams, GateState, OrderCheck, RiskGate,
+    SizingParams, TradeStats, Trip,
 };
+use calculus_trader::types::{Instrument, Position, Side};
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()

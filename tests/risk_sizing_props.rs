@@ -6,10 +6,10 @@ use proptest::prelude::*;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
-use calculus_trader::exec::Instrument;
 use calculus_trader::risk::config::SizingMethod;
 use calculus_trader::risk::sizing::LeverageTiers;
 use calculus_trader::risk::{size_entry, EntryBlock, EntryRequest, SizingParams, TradeStats};
+use calculus_trader::types::Instrument;
 
 fn d(s: &str) -> Decimal {
     s.parse().unwrap()

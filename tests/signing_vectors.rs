@@ -73,10 +73,10 @@ fn d(s: &str) -> rust_decimal::Decimal {
 }
 
 /// Bybit BTCUSDT linear filters (bundled 2026-08-09 specs): tick 0.10, step 0.001.
-fn bybit_btc() -> calculus_trader::exec::Instrument {
+fn bybit_btc() -> calculus_trader::types::Instrument {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/instruments/instrument_specs_8_symbols.json");
-    calculus_trader::exec::instrument::load_specs(&path, "bybit", &["BTCUSDT".into()])
+    calculus_trader::types::instrument::load_specs(&path, "bybit", &["BTCUSDT".into()])
         .unwrap()
         .remove(0)
 }
@@ -132,7 +132,7 @@ fn bybit_order_builder_reproduces_the_documented_body_and_signature() {
     .unwrap();
     let mut o = calculus_trader::exec::NewOrder::limit(
         "BTCUSDT",
-        calculus_trader::feed::Side::Buy,
+        calculus_trader::types::Side::Buy,
         d("0.01"),
         d("30000"),
     );
@@ -177,7 +177,7 @@ fn bybit_signed_get_matches_the_query_and_empty_payload_vectors() {
 #[test]
 fn binance_order_builder_reproduces_the_documented_usdm_example() {
     let v = vector("binance_usdm_rest_hmac_btcusdt_query");
-    let inst = calculus_trader::exec::Instrument::new(
+    let inst = calculus_trader::types::Instrument::new(
         d("0.10"),
         d("0.001"),
         d("0.001"),
@@ -195,7 +195,7 @@ fn binance_order_builder_reproduces_the_documented_usdm_example() {
     );
     let mut o = calculus_trader::exec::NewOrder::limit(
         "BTCUSDT",
-        calculus_trader::feed::Side::Buy,
+        calculus_trader::types::Side::Buy,
         d("1"),
         d("9000"),
     );

@@ -15,27 +15,29 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::{BinanceOrderBuilder, Executor, Instrument, PaperVenue};
+use calculus_trader::exec::ExecStage;
+use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
+use calculus_trader::feed::stage::{FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
-use calculus_trader::feed::{SymbolId, SymbolTable};
+use calculus_trader::feed::SymbolTable;
 use calculus_trader::model::DerivParams;
 use calculus_trader::ring::WaitStrategy;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
-use calculus_trader::runtime::stages::{ComputeStage, ExecStage, FeedPlan, FeedStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{AllowedCores, Shutdown};
 use calculus_trader::sim::server::{Fault, END_OF_REPLAY};
 use calculus_trader::sim::{EmbeddedExchange, Recording};
+use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{
     handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
+use calculus_trader::types::{instrument::load_specs, Instrument, SymbolId};
 
 /// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).
 const LIMIT: Duration = Duration::from_secs(90);

@@ -7,11 +7,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::specs::{
     load_instruments, read_maybe_gz, SpecOrigin, SpecSource, SpecsConfig, VenueSpecs,
 };
 use calculus_trader::exec::Venue;
+use calculus_trader::types::instrument::load_specs;
 use rust_decimal::Decimal;
 
 const SYMBOLS: [&str; 8] = [

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
+use calculus_trader::feed::stage::{venue_stages, FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::runtime::stages::{venue_stages, FeedPlan, FeedStage};
 use calculus_trader::sim::server::END_OF_REPLAY;
 use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{

@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 
 use super::equity::{Equity, EquitySummary};
 use super::sim::FillModel;
-use crate::exec::{Instrument, PaperVenue};
-use crate::feed::{Side, Tick};
+use crate::exec::PaperVenue;
 use crate::risk::Sizing;
+use crate::types::{Instrument, Side, Tick};
 
 /// The baseline account.
 pub struct BuyHold {

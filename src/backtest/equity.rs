@@ -6,7 +6,7 @@
 //! speed; the exact PnL comes from the engine's `Decimal` positions.
 
 use super::metrics::{Drawdown, DrawdownTracker};
-use crate::feed::Side;
+use crate::types::Side;
 
 /// Funding is exchanged every 8 h of Unix time (00:00, 08:00, 16:00 UTC).
 pub const FUNDING_INTERVAL_MS: u64 = 8 * 3_600_000;

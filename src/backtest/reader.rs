@@ -34,8 +34,9 @@ use std::sync::Arc;
 use flate2::read::MultiGzDecoder;
 
 use crate::feed::binance::BinanceParser;
+use crate::feed::SymbolTable;
 use crate::feed::{MarketEvent, ParseError};
-use crate::feed::{Side, SymbolId, SymbolTable, Tick};
+use crate::types::{Side, SymbolId, Tick};
 
 /// An input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

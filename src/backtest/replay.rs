@@ -16,10 +16,11 @@ use super::settings::BacktestConfig;
 use super::sim::{FillModel, SimStats, SimVenue};
 use super::trades::{RoundTrip, RoundTrips};
 use crate::config::{resolve_path, Config};
-use crate::exec::instrument::load_specs;
-use crate::exec::{ExecReport, Instrument, ReportStatus};
-use crate::feed::{Side, SymbolTable, Tick};
-use crate::strategy::{Engine, OrderIntent, StrategyParams};
+use crate::feed::SymbolTable;
+use crate::strategy::{Engine, StrategyParams};
+use crate::types::{
+    instrument::load_specs, ExecReport, Instrument, OrderIntent, ReportStatus, Side, Tick,
+};
 
 /// What a backtest needs from the config, resolved once (symbols, instruments, parameters).
 #[derive(Clone)]
@@ -88,8 +89,8 @@ pub struct Outcome {
     pub names: Vec<String>,
     /// Venue counters.
     pub sim: SimStats,
-    /// Venue rejections per [`crate::exec::RejectReason::index`].
-    pub sim_rejects: [u64; crate::exec::RejectReason::COUNT],
+    /// Venue rejections per [`crate::types::RejectReason::index`].
+    pub sim_rejects: [u64; crate::types::RejectReason::COUNT],
     /// Strategy equity.
     pub strategy: EquitySummary,
     /// Buy-and-hold equity.

@@ -17,9 +17,9 @@ use super::reader::{Format, ReadStats};
 use super::replay::{Outcome, Setup};
 use super::sim::SimStats;
 use super::trades::RoundTrip;
-use crate::exec::RejectReason;
 use crate::model::layers::Layer;
-use crate::strategy::{Case, EngineStats};
+use crate::strategy::EngineStats;
+use crate::types::{Case, RejectReason};
 
 /// Below this many bar returns, Sharpe and Sortino are flagged as not meaningful.
 pub const MIN_BARS: usize = 30;

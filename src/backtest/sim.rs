@@ -21,11 +21,8 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::settings::{BacktestConfig, Liquidity};
-use crate::exec::{
-    BinanceOrderBuilder, ExecReport, Executor, Instrument, PaperVenue, ReportStatus,
-};
-use crate::feed::Tick;
-use crate::strategy::OrderIntent;
+use crate::exec::{BinanceOrderBuilder, Executor, PaperVenue};
+use crate::types::{ExecReport, Instrument, OrderIntent, ReportStatus, Tick};
 
 /// Paper credentials: the request is signed exactly as live, with a key that is not a secret.
 const SIM_API_KEY: &str = "backtest-api-key";
@@ -173,8 +170,8 @@ impl SimVenue {
         }
     }
 
-    /// Rejections per reason (index = [`crate::exec::RejectReason::index`]).
-    pub fn rejects_by_reason(&self) -> [u64; crate::exec::RejectReason::COUNT] {
+    /// Rejections per reason (index = [`crate::types::RejectReason::index`]).
+    pub fn rejects_by_reason(&self) -> [u64; crate::types::RejectReason::COUNT] {
         self.exec.stats().rejects
     }
 }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::replay::{run_ticks, Setup};
 use super::report::Metrics;
 use crate::config::Config;
-use crate::feed::Tick;
+use crate::types::Tick;
 
 const FIXED_SECTIONS: &[&str] = &["run", "venue", "replay", "cores", "wait", "rings"];
 

@@ -8,7 +8,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::risk::Position;
+use crate::types::Position;
 
 /// One closed round trip.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -146,7 +146,7 @@ impl RoundTrips {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::Side;
+    use crate::types::Side;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

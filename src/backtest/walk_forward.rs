@@ -7,7 +7,7 @@
 use super::replay::{run_ticks, Setup};
 use super::report::Metrics;
 use super::sweep::{self, Combo};
-use crate::feed::Tick;
+use crate::types::Tick;
 
 /// One window: tick index ranges and times of its two parts.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,11 +13,9 @@
 
 use rust_decimal::Decimal;
 
-use super::instrument::{write_decimal, Instrument};
 use super::order_request::{prepare, NewOrder, OrderReject, OrderType, TriggerBy};
-use super::report::RejectReason;
 use super::sign::Signer;
-use crate::feed::Side;
+use crate::types::{instrument::write_decimal, Instrument, RejectReason, Side};
 
 /// Path of the entry order endpoint.
 pub const BINANCE_ORDER_PATH: &str = "/fapi/v1/order";
@@ -143,7 +141,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"symbol=");
         b.extend_from_slice(o.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(o.side.binance().as_bytes());
+        b.extend_from_slice(side_binance(o.side).as_bytes());
         b.extend_from_slice(b"&type=MARKET&quantity=");
         write_decimal(b, o.quantity, false);
         if o.reduce_only {
@@ -174,7 +172,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"symbol=");
         b.extend_from_slice(o.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(o.side.binance().as_bytes());
+        b.extend_from_slice(side_binance(o.side).as_bytes());
         b.extend_from_slice(match o.order_type {
             OrderType::Market => &b"&type=MARKET&quantity="[..],
             OrderType::Limit => &b"&type=LIMIT&quantity="[..],
@@ -243,7 +241,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"algoType=CONDITIONAL&symbol=");
         b.extend_from_slice(x.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(exit_side.binance().as_bytes());
+        b.extend_from_slice(side_binance(exit_side).as_bytes());
         b.extend_from_slice(match x.kind {
             ExitKind::TakeProfit => &b"&type=TAKE_PROFIT_MARKET"[..],
             ExitKind::StopLoss => &b"&type=STOP_MARKET"[..],
@@ -323,6 +321,15 @@ impl BinanceOrderBuilder {
         let mut out = [0u8; 64];
         self.signer.sign_hex(payload, &mut out);
         out
+    }
+}
+
+/// The venue spelling of a side on Binance (`BUY` / `SELL`). (Moved here from `Side`, which
+/// stays venue-neutral.)
+pub fn side_binance(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
     }
 }
 

@@ -6,10 +6,9 @@
 //! exact query string (GET); headers `X-BAPI-API-KEY`, `X-BAPI-SIGN`, `X-BAPI-SIGN-TYPE: 2`,
 //! `X-BAPI-TIMESTAMP`, `X-BAPI-RECV-WINDOW`.
 
-use super::instrument::{write_decimal, Instrument};
 use super::order_request::{prepare, valid_client_prefix, NewOrder, OrderReject, OrderType};
 use super::sign::Signer;
-use crate::feed::Side;
+use crate::types::{instrument::write_decimal, Instrument, Side};
 
 /// Bybit's spelling of a side (`Buy` / `Sell`).
 #[inline]

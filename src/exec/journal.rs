@@ -25,9 +25,7 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::report::RejectReason;
-use crate::feed::{Side, SymbolId};
-use crate::risk::Position;
+use crate::types::{Position, RejectReason, Side, SymbolId};
 
 /// Size of one record, bytes.
 pub const RECORD_LEN: usize = 88;

@@ -4,9 +4,7 @@
 
 use rust_decimal::Decimal;
 
-use super::instrument::Instrument;
-use super::report::RejectReason;
-use crate::feed::Side;
+use crate::types::{Instrument, RejectReason, Side};
 
 /// Order type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

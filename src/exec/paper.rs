@@ -5,8 +5,7 @@
 
 use rust_decimal::Decimal;
 
-use super::instrument::Instrument;
-use crate::feed::Side;
+use crate::types::{Instrument, Side};
 
 /// Exact market-fill model: `price = tick_adverse(last · (1 ± bps/10⁴))`,
 /// `fee = round₈(price · qty · taker_fee)`.

@@ -10,10 +10,9 @@ use rust_decimal::Decimal;
 
 use super::exec_config::PhantomPolicy;
 use super::journal::{client_order_id, Record, RecordKind, Replayed};
-use super::report::RejectReason;
 use super::transport_venue::{EntryExits, OrderReply, VenuePosition};
 use super::{Executor, OrderFields};
-use crate::feed::{Side, SymbolId};
+use crate::types::{RejectReason, Side, SymbolId};
 
 /// A symbol whose venue position differs from the journal's.
 #[derive(Clone, Debug, PartialEq, Eq)]

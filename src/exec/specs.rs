@@ -12,9 +12,9 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::instrument::{load_specs, Instrument};
 use super::keys::check_transport;
 use super::venue_api::{BinanceApi, BybitApi, Venue};
+use crate::types::{instrument::load_specs, Instrument};
 
 /// Where specs come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]

@@ -16,10 +16,9 @@ use serde::Deserialize;
 
 use super::binance_order::{BinanceOrderBuilder, OrderFields};
 use super::bybit_order::{write_signed_request, BybitOrderBuilder, SignedParts};
-use super::instrument::Instrument;
 use super::order_request::{NewOrder, OrderReject, TriggerBy};
-use super::report::RejectReason;
 use super::sign::Signer;
+use crate::types::{Instrument, RejectReason};
 
 /// The outcome a venue reply says an order has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,8 +412,8 @@ impl OrderVenue {
     #[inline]
     pub fn reject_reason(&self, code: i64) -> RejectReason {
         match self {
-            OrderVenue::Binance(_) => RejectReason::from_binance_code(code),
-            OrderVenue::Bybit(_) => RejectReason::from_bybit_code(code),
+            OrderVenue::Binance(_) => binance_reject_reason(code),
+            OrderVenue::Bybit(_) => bybit_reject_reason(code),
         }
     }
 
@@ -744,10 +743,39 @@ fn parse_binance_order(status: u16, body: &[u8]) -> OrderReply {
     }
 }
 
+/// The reason for a Binance USD-M error code (`{"code":-1022,...}`). (Moved here from
+/// `RejectReason`, which stays venue-neutral.)
+pub fn binance_reject_reason(code: i64) -> RejectReason {
+    match code {
+        -1013 | -4164 | -1111 | -4003 | -4005 => RejectReason::VenueFilter,
+        -1022 | -2014 | -2015 => RejectReason::VenueAuth,
+        -1021 => RejectReason::VenueTimestamp,
+        -2019 => RejectReason::VenueMargin,
+        -2022 => RejectReason::VenueReduceOnly,
+        _ => RejectReason::VenueOther,
+    }
+}
+
+/// The reason for a Bybit v5 `retCode` (`{"retCode":10004,...}`): 10003/10004/10005 key,
+/// signature or permission; 10002 timestamp outside the recv window; 110004/110007/110012/
+/// 110045 insufficient balance or margin; 110017 reduce-only with nothing to reduce (the
+/// position is zero or on the other side); 10001 (params error: Bybit's answer to a qty or
+/// price outside the filters), 110094 (min order value), 110003/170371 filter failures.
+pub fn bybit_reject_reason(code: i64) -> RejectReason {
+    match code {
+        10003 | 10004 | 10005 | 10010 => RejectReason::VenueAuth,
+        10002 => RejectReason::VenueTimestamp,
+        110004 | 110007 | 110012 | 110045 => RejectReason::VenueMargin,
+        110017 => RejectReason::VenueReduceOnly,
+        10001 | 110094 | 110003 | 170371 => RejectReason::VenueFilter,
+        _ => RejectReason::VenueOther,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::Side;
+    use crate::types::Side;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -1026,5 +1054,25 @@ mod tests {
                 .err(),
             Some(OrderReject::Filter(RejectReason::BelowMinQty))
         );
+    }
+
+    #[test]
+    fn venue_codes_map_to_reasons() {
+        assert_eq!(binance_reject_reason(-1022), RejectReason::VenueAuth);
+        assert_eq!(binance_reject_reason(-4164), RejectReason::VenueFilter);
+        assert_eq!(binance_reject_reason(-1021), RejectReason::VenueTimestamp);
+        assert_eq!(binance_reject_reason(-9999), RejectReason::VenueOther);
+        for (code, r) in [
+            (10004, RejectReason::VenueAuth),
+            (10003, RejectReason::VenueAuth),
+            (10002, RejectReason::VenueTimestamp),
+            (110007, RejectReason::VenueMargin),
+            (110017, RejectReason::VenueReduceOnly),
+            (10001, RejectReason::VenueFilter),
+            (110094, RejectReason::VenueFilter),
+            (110001, RejectReason::VenueOther),
+        ] {
+            assert_eq!(bybit_reject_reason(code), r, "retCode {code}");
+        }
     }
 }

@@ -12,10 +12,10 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::instrument::write_decimal;
 use super::order_request::valid_symbol;
 use super::sign::Signer;
 use super::venue_error::VenueError;
+use crate::types::instrument::write_decimal;
 
 /// A supported venue (one type for market data and orders).
 pub use crate::feed::protocol::Venue;

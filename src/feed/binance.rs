@@ -19,12 +19,10 @@
 
 use simd_json::Node;
 
-use super::event::{
-    positive_decimal, Control, ErrorText, MarketEvent, ParseError, Quote, UpdateKind,
-};
+use super::event::{positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind};
 use super::symbols::SymbolTable;
 use super::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
-use super::tick::{Side, Tick};
+use crate::types::{Quote, Side, Tick};
 
 pub use super::tape::DEFAULT_MAX_FRAME;
 
@@ -321,7 +319,7 @@ pub fn trades_of<'a, I: IntoIterator<Item = &'a str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::tick::SymbolId;
+    use crate::types::SymbolId;
 
     fn table() -> SymbolTable {
         SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap()

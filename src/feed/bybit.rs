@@ -28,13 +28,13 @@
 use simd_json::Node;
 
 use super::event::{
-    parse_decimal, positive_decimal, Control, ErrorText, MarketEvent, ParseError, Quote, UpdateKind,
+    parse_decimal, positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind,
 };
 use super::symbols::SymbolTable;
 use super::tape::{
     array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, for_each_member, TapeParser,
 };
-use super::tick::{Side, SymbolId, Tick};
+use crate::types::{Quote, Side, SymbolId, Tick};
 
 /// Last known top of book of one symbol from one topic; NaN = side unknown.
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,7 @@
 //! was already acted on). With sequential ids, skipped ids are counted as missed trades.
 
 use super::protocol::DedupMode;
-use super::tick::Tick;
+use crate::types::Tick;
 
 /// Ids remembered at the latest trade time (TimeAndId mode); more trades in one millisecond
 /// than this may let a repeat through.
@@ -115,7 +115,7 @@ impl TradeDedup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::SymbolId;
+    use crate::types::SymbolId;
 
     fn t(sym: u16, id: u64, ts: u64) -> Tick {
         Tick {

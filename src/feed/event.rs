@@ -1,31 +1,7 @@
 //! The venue-neutral market-data model every parser emits: trades ([`Tick`]), top-of-book
 //! [`Quote`]s, and a [`Control`] result saying what kind of frame it was.
 
-use super::tick::{SymbolId, Tick};
-
-/// Best bid and offer of one symbol after an update. Plain `Copy` data.
-///
-/// Invariant: every price and size is finite and > 0 (parsers reject anything else).
-/// `exch_ts_ms` is the venue's time of the update (Unix ms); `recv_ns` the monotonic ns the
-/// frame came off the socket (left 0 by parsers, stamped by the feed stage).
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
-#[repr(C)]
-pub struct Quote {
-    /// Interned symbol.
-    pub symbol: SymbolId,
-    /// Best bid price.
-    pub bid: f64,
-    /// Size at the best bid, base units.
-    pub bid_qty: f64,
-    /// Best ask price.
-    pub ask: f64,
-    /// Size at the best ask, base units.
-    pub ask_qty: f64,
-    /// Venue time of the update, Unix ms.
-    pub exch_ts_ms: u64,
-    /// Monotonic ns when the frame's bytes were read from the socket.
-    pub recv_ns: u64,
-}
+use crate::types::{Quote, Tick};
 
 /// One market-data event out of a frame. A frame may carry several (Bybit trade batches).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -15,7 +15,7 @@ use super::binance::BinanceParser;
 use super::bybit::{trade_id_hash_bytes, BybitParser};
 use super::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
 use super::symbols::SymbolTable;
-use super::tick::{Side, Tick};
+use crate::types::{Side, Tick};
 
 /// Most trades of one Bybit frame the extractor handles (larger batches use the tape parser).
 pub const MAX_FAST_TRADES: usize = 128;

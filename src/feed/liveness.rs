@@ -21,7 +21,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use super::tick::SymbolId;
+use crate::types::SymbolId;
 
 /// Feed state of one symbol; see the module doc.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

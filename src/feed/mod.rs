@@ -13,16 +13,15 @@ pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
+pub mod stage;
 pub mod symbols;
 pub mod tape;
-pub mod tick;
 pub mod tls;
 pub mod validate;
 pub mod venue;
 pub mod ws;
 
-pub use event::{Control, MarketEvent, ParseError, Quote, UpdateKind};
+pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use symbols::{SymbolError, SymbolTable};
-pub use tick::{Side, SymbolId, Tick};
 pub use validate::{Reject, ValidationConfig, Validator};
 pub use venue::VenueParser;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 
 use super::symbols::SymbolTable;
-use super::tick::SymbolId;
+use crate::types::SymbolId;
 
 /// A supported venue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]

@@ -21,9 +21,9 @@ use serde::Deserialize;
 use super::liveness::SymbolHealth;
 use super::protocol::{bybit_trade_id, Venue};
 use super::symbols::SymbolTable;
-use super::tick::{Side, SymbolId, Tick};
 use crate::ring::{Consumer, Producer};
 use crate::telemetry::Clock;
+use crate::types::{Side, SymbolId, Tick};
 
 /// What the fallback polls and how often.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! Symbols interned to small integers at start-up.
 
-use super::tick::SymbolId;
+use crate::types::SymbolId;
 
 /// Maps venue symbol names to [`SymbolId`]s, case-insensitively (`btcusdt` = `BTCUSDT`).
 ///

@@ -12,8 +12,8 @@
 
 use serde::Deserialize;
 
-use super::event::{MarketEvent, Quote};
-use super::tick::Tick;
+use super::event::MarketEvent;
+use crate::types::{Quote, Tick};
 
 /// Trade ids remembered per symbol for duplicate detection.
 pub const DEDUP_WINDOW: usize = 64;
@@ -236,7 +236,7 @@ impl Validator {
     }
 
     /// The EWMA σ of `symbol`'s accepted log returns (for reports and tests).
-    pub fn sigma(&self, symbol: super::SymbolId) -> f64 {
+    pub fn sigma(&self, symbol: crate::types::SymbolId) -> f64 {
         self.symbols
             .get(symbol.index())
             .map_or(0.0, |s| s.var.sqrt())
@@ -251,7 +251,7 @@ impl Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::{Side, SymbolId};
+    use crate::types::{Side, SymbolId};
 
     fn tick(id: u64, ts: u64, price: f64) -> Tick {
         Tick {

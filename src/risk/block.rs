@@ -1,7 +1,7 @@
 //! Why the risk layer refused an entry: one enum, stable names and indices, one counter each.
 
-use crate::exec::report::RejectReason;
 use crate::telemetry::Counter;
+use crate::types::RejectReason;
 
 /// A refused entry's reason. The index ([`BlockReason::index`]) and name are stable: the engine
 /// counts blocks in a `[u64; BlockReason::COUNT]` and publishes them as [`BlockReason::counter`].

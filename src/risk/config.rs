@@ -6,7 +6,32 @@
 
 use serde::Deserialize;
 
-use crate::config::RiskConfig;
+/// `[risk]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Account balance, quote currency.
+    pub balance: f64,
+    /// Notional of a new position, quote currency.
+    pub order_notional: f64,
+    /// Leverage cap (notional / balance); raising it is an explicit choice.
+    pub max_leverage: f64,
+    /// `[risk.sizing]`: sizing method, Kelly, volatility scaling, leverage profile.
+    #[serde(default)]
+    pub sizing: SizingConfig,
+    /// `[risk.exits]`: take-profit and stop-loss distances.
+    #[serde(default)]
+    pub exits: ExitsConfig,
+    /// `[risk.drift]`: drift position monitor.
+    #[serde(default)]
+    pub drift: DriftConfig,
+    /// `[risk.limits]`: the risk gate's limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[risk.reconcile]`: start-up position reconciliation policy.
+    #[serde(default)]
+    pub reconcile: ReconcileConfig,
+}
 
 /// How the base size of an entry is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -303,6 +328,22 @@ fn in_range(
 
 /// Checks the `[risk.*]` sub-sections against each other and against `[risk] max_leverage`.
 pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
+    validate_sizing(r)?;
+    validate_exits(r)?;
+    validate_drift(r)?;
+    validate_limits(r)?;
+    in_range(
+        "risk.reconcile.entry_tolerance",
+        r.reconcile.entry_tolerance,
+        0.0,
+        true,
+        1.0,
+    )?;
+    Ok(())
+}
+
+/// `[risk.sizing]` (against `[risk.limits]` and `[risk] max_leverage`).
+fn validate_sizing(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let s = &r.sizing;
     let l = &r.limits;
     in_range(
@@ -403,7 +444,11 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ));
         }
     }
+    Ok(())
+}
 
+/// `[risk.exits]`.
+fn validate_exits(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let e = &r.exits;
     in_range("risk.exits.tp_fraction", e.tp_fraction, 0.0, false, 1.0)?;
     in_range("risk.exits.sl_fraction", e.sl_fraction, 0.0, false, 0.5)?;
@@ -425,7 +470,11 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ),
         ));
     }
+    Ok(())
+}
 
+/// `[risk.drift]`.
+fn validate_drift(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let d = &r.drift;
     in_range("risk.drift.check_s", d.check_s, 0.0, false, 86_400.0)?;
     in_range("risk.drift.flip_epsilon", d.flip_epsilon, 0.0, true, 1.0)?;
@@ -438,7 +487,12 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
         false,
         1.0,
     )?;
+    Ok(())
+}
 
+/// `[risk.limits]`.
+fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
+    let l = &r.limits;
     in_range(
         "risk.limits.max_risk_per_trade",
         l.max_risk_per_trade,
@@ -516,14 +570,6 @@ pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
         )
         .map_err(|e| err(e.key, format!("{} (0 = off, else ≥ drawdown_pause)", e.why)))?;
     }
-
-    in_range(
-        "risk.reconcile.entry_tolerance",
-        r.reconcile.entry_tolerance,
-        0.0,
-        true,
-        1.0,
-    )?;
     Ok(())
 }
 

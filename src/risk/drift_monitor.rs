@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 
 use super::config::DriftConfig;
 use super::sizing::floor_to_step;
-use crate::exec::Instrument;
+use crate::types::Instrument;
 
 /// Monitor thresholds (from `[risk.drift]`); `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq)]

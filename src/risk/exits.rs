@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::exec::Instrument;
+use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
 #[derive(Clone, Copy, Debug, PartialEq)]

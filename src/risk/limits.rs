@@ -30,7 +30,7 @@ use rust_decimal::Decimal;
 use super::block::BlockReason;
 use super::config::LimitsConfig;
 use super::correlation::Correlation;
-use crate::feed::Side;
+use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
 

@@ -6,7 +6,6 @@ pub mod correlation;
 pub mod drift_monitor;
 pub mod exits;
 pub mod limits;
-pub mod position;
 pub mod reconcile;
 pub mod sizing;
 
@@ -15,5 +14,4 @@ pub use correlation::Correlation;
 pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
 pub use exits::{ExitLevels, ExitParams, ExitTrigger};
 pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip};
-pub use position::Position;
 pub use sizing::{size_entry, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats};

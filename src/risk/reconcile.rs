@@ -18,7 +18,7 @@
 use rust_decimal::Decimal;
 
 use super::config::ReconcilePolicy;
-use crate::feed::Side;
+use crate::types::Side;
 
 /// A position as one side books it.
 #[derive(Clone, Debug, PartialEq, Eq)]

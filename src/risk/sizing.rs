@@ -9,9 +9,9 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use super::block::{BlockReason, EntryBlock};
+use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::config::RiskConfig;
-use crate::exec::Instrument;
+use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -367,7 +367,7 @@ pub fn floor_to_step(q: Decimal, step: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::report::RejectReason;
+    use crate::types::RejectReason;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

@@ -3,9 +3,10 @@
 
 use super::shutdown::Shutdown;
 use super::source::TickSource;
-use super::stages::{ComputeStage, ExecStage};
 use super::wait::FeedWait;
+use crate::exec::ExecStage;
 use crate::feed::ws::{WsError, WsStatus};
+use crate::strategy::ComputeStage;
 use crate::telemetry::Publisher;
 
 /// Runs until the feed closes or a stop is requested; hands over the final snapshot.

@@ -1,13 +1,11 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
 pub mod affinity;
-pub mod exec_setup;
 pub mod fused;
 pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
 pub mod source;
-pub mod stages;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -17,20 +15,22 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
-use crate::exec::instrument::load_specs;
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
 use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
+use crate::types::instrument::load_specs;
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
 
 use self::monitor::{MonitorPlan, MonitorReport};
 use self::pipeline::{Pipeline, PipelinePlan};
-use self::stages::{ComputeStage, ExecStage, FeedPlan, FeedStage};
 use self::wait::FeedWait;
+use crate::exec::{setup, ExecStage};
+use crate::feed::stage::{FeedPlan, FeedStage};
+use crate::strategy::ComputeStage;
 
 /// The topology actually run, after `auto` and the host are considered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,7 +242,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
         .map_err(|e| format!("cannot create {}: {e}", dump_dir.display()))?;
-    let setup = exec_setup::build(
+    let setup = setup::build(
         cfg,
         opts.live,
         &symbols,
@@ -267,7 +267,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             println!("start-up: open venue order not placed by this system: {o}");
         }
     }
-    let restored = exec_setup::restore_engine(&mut compute, &setup.replayed);
+    let restored = setup::restore_engine(&mut compute, &setup.replayed);
     if restored > 0 {
         println!("start-up: {restored} journaled fill(s) restored into the positions");
     }
@@ -466,7 +466,7 @@ pub fn summary(r: &RunReport) -> String {
         net += (p.realized - p.fees).to_f64().unwrap_or(0.0) + unreal;
         s.push_str(&format!(
             "{:<10} {:>8} {:>14} {:>14} {:>14} {:>12} {:>12.4}\n",
-            r.symbols.name(crate::feed::SymbolId(i as u16)),
+            r.symbols.name(crate::types::SymbolId(i as u16)),
             p.fills,
             p.qty.to_string(),
             p.entry.round_dp(4).to_string(),

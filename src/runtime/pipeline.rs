@@ -10,14 +10,14 @@ use std::thread::JoinHandle;
 use super::affinity::{pin_current, AllowedCores};
 use super::shutdown::Shutdown;
 use super::source::TickSource;
-use super::stages::{ComputeStage, ExecStage};
 use super::wait::FeedWait;
-use crate::exec::ExecReport;
+use crate::exec::ExecStage;
 use crate::feed::ws::{WsError, WsStatus};
-use crate::feed::Tick;
 use crate::ring::{channel, waiter, Producer, WaitStrategy, Waker};
-use crate::strategy::{Engine, OrderIntent};
+use crate::strategy::ComputeStage;
+use crate::strategy::Engine;
 use crate::telemetry::{Clock, Counter, Publisher, Stage};
+use crate::types::{ExecReport, OrderIntent, Tick};
 
 /// Cores and waits of the three threads.
 #[derive(Clone, Debug)]

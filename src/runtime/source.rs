@@ -5,12 +5,13 @@
 
 use std::time::Duration;
 
-use super::stages::{parse_counter, FeedStage};
 use crate::feed::binance::BinanceParser;
+use crate::feed::stage::{parse_counter, FeedStage};
 use crate::feed::ws::{WsError, WsStatus};
+use crate::feed::SymbolTable;
 use crate::feed::{Control, MarketEvent};
-use crate::feed::{SymbolTable, Tick};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
+use crate::types::Tick;
 
 /// A producer of parsed ticks for the network stage of either topology.
 pub trait TickSource {

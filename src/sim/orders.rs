@@ -15,9 +15,7 @@ use rust_decimal::Decimal;
 
 use super::market::TradeListener;
 use crate::exec::paper::FillModel;
-use crate::exec::Instrument;
-use crate::feed::Side;
-use crate::risk::Position;
+use crate::types::{Instrument, Position, Side};
 
 /// Order types the embedded exchange accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -35,8 +35,9 @@ use serde_json::{json, Value};
 
 use super::market::{MarketState, TradeListener};
 use super::orders::{NewOrder, OrderError, OrderKind, SimOrder, SimVenue};
+use crate::exec::binance_order::side_binance;
 use crate::exec::Signer;
-use crate::feed::Side;
+use crate::types::Side;
 
 /// API key and secret the embedded exchange accepts, generated at start (never stored).
 #[derive(Clone)]
@@ -813,7 +814,7 @@ fn handle(
                     .map(|t| {
                         json!({
                             "symbol": t.symbol, "id": t.id, "orderId": t.order_id,
-                            "side": t.side.binance(), "price": t.price.to_string(),
+                            "side": side_binance(t.side), "price": t.price.to_string(),
                             "qty": t.qty.to_string(), "realizedPnl": t.realized_pnl.to_string(),
                             "quoteQty": (t.price * t.qty).to_string(),
                             "commission": t.commission.to_string(), "commissionAsset": "USDT",
@@ -932,7 +933,7 @@ pub fn order_json(o: &SimOrder) -> Value {
         "origQty": o.qty.to_string(), "executedQty": o.executed_qty.to_string(),
         "cumQty": o.executed_qty.to_string(), "cumQuote": o.cum_quote.to_string(),
         "timeInForce": "GTC", "type": o.kind.binance(), "reduceOnly": o.reduce_only,
-        "closePosition": o.close_position, "side": o.side.binance(), "positionSide": "BOTH",
+        "closePosition": o.close_position, "side": side_binance(o.side), "positionSide": "BOTH",
         "stopPrice": o.stop_price.to_string(), "workingType": "CONTRACT_PRICE",
         "priceProtect": false, "origType": o.kind.binance(), "updateTime": o.update_ms
     })

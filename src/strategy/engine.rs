@@ -28,15 +28,10 @@ use std::sync::Arc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
-use super::intent::OrderIntent;
-use super::matrix::{classify, Action, Case, CaseActions};
+use super::matrix::{classify, Action, CaseActions};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
-use crate::config::Config;
-use crate::exec::report::{ExecReport, ReportStatus};
-use crate::exec::Instrument;
 use crate::feed::liveness::SymbolHealth;
-use crate::feed::{Side, Tick};
 use crate::model::forecast::{drift, forecast_price};
 use crate::model::indicators::IndicatorValues;
 use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
@@ -47,9 +42,10 @@ use crate::risk::drift_monitor::reduce_qty;
 use crate::risk::limits::LimitParams;
 use crate::risk::{
     size_entry, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
-    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, Position, RiskGate, SizingParams,
-    TradeStats, Trip,
+    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, RiskGate, SizingParams, TradeStats,
+    Trip,
 };
+use crate::types::{Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus, Side, Tick};
 
 /// Risk parameters (from `[risk]` and its sub-sections); `Copy`, no heap.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -68,25 +64,6 @@ pub struct RiskParams {
     pub limits: LimitParams,
     /// Correlation tracker of the gate: `(corr_bar_s, corr_halflife_bars, corr_min_bars)`.
     pub corr: (f64, f64, u32),
-}
-
-impl RiskParams {
-    /// From a validated config.
-    pub fn from_config(cfg: &Config) -> Self {
-        Self {
-            balance: cfg.risk.balance,
-            fee_rate: cfg.taker_fee().unwrap_or_default(),
-            sizing: SizingParams::from_config(&cfg.risk),
-            exits: ExitParams::from_config(&cfg.risk.exits),
-            drift: DriftParams::from_config(&cfg.risk.drift),
-            limits: LimitParams::from_config(&cfg.risk.limits),
-            corr: (
-                cfg.risk.limits.corr_bar_s,
-                cfg.risk.limits.corr_halflife_bars,
-                cfg.risk.limits.corr_min_bars,
-            ),
-        }
-    }
 }
 
 /// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
@@ -115,36 +92,7 @@ pub struct StrategyParams {
     pub layers: LayerParams,
 }
 
-impl Default for StrategyParams {
-    /// The documented defaults of `config/default.toml` for BTCUSDT and ETHUSDT.
-    fn default() -> Self {
-        let cfg = Config::parse(crate::config::DEFAULT_TOML).expect("bundled config is valid");
-        Self::from_config(&cfg)
-    }
-}
-
 impl StrategyParams {
-    /// Builds the parameters from a validated config; cross-asset leaders are resolved against
-    /// `venue.symbols` (in `SymbolId` order).
-    pub fn from_config(cfg: &Config) -> Self {
-        Self {
-            deriv: DerivParams {
-                lambda: cfg.model.lambda,
-                tau_s: (cfg.model.tau_s > 0.0).then_some(cfg.model.tau_s),
-                reset_gap_s: cfg.model.reset_gap_s,
-            },
-            v_band: cfg.strategy.v_band,
-            a_band: cfg.strategy.a_band,
-            warmup_steps: cfg.strategy.warmup_steps,
-            cooldown_ms: cfg.strategy.cooldown_ms,
-            actions: cfg.case_actions(),
-            risk: RiskParams::from_config(cfg),
-            kalman: cfg.kalman,
-            signal: cfg.signal,
-            layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
-        }
-    }
-
     /// The same parameters with every confirmation layer and the indicators switched off.
     pub fn without_layers(mut self) -> Self {
         let l = &mut self.layers;
@@ -171,13 +119,13 @@ pub struct EngineStats {
     pub intents: u64,
     /// Signals suppressed by the per-symbol cooldown.
     pub blocked_cooldown: u64,
-    /// Signals not sent because the floored quantity breaks a venue filter, per [`crate::exec::RejectReason::index`].
+    /// Signals not sent because the floored quantity breaks a venue filter, per [`crate::types::RejectReason::index`].
     pub filtered: [u64; 3],
     /// Fills applied.
     pub fills: u64,
     /// Rejections received from execution.
     pub rejects: u64,
-    /// Ticks per matrix case (index = [`super::Case::index`]), counted once warm.
+    /// Ticks per matrix case (index = [`crate::types::Case::index`]), counted once warm.
     pub cases: [u64; 8],
     /// Entry signals blocked: `SNR < signal.snr_min`.
     pub blocked_snr: u64,
@@ -429,309 +377,43 @@ impl Engine {
     /// one and every gate passes, or when a risk exit fires. `decided_ns` is left 0 for the
     /// caller to stamp.
     ///
-    /// Order of work: gap check (a gap longer than `reset_gap_s` resets the symbol), then the
-    /// estimators (finite differences, Kalman, layer windows, indicators) on every tick, then
-    /// the risk gate's price feed and mark-to-market, then the risk exits — emergency close,
-    /// stop-loss / take-profit, drift monitor (once warm) — which are reduce-only, never gated
-    /// and exempt from the cooldown; then — once warm — the matrix case, the action, and for
-    /// entries the feed-health pause, the SNR, confidence and layer gates, the cooldown, the exit levels, the size and
-    /// the risk gate. An entry that is blocked while the opposite position is held becomes an
-    /// exit. Exits are never gated. [`Engine::last_state`] holds what this tick computed.
+    /// Steps, each a method of `TickCx`: `update_models` (gap check — a gap longer than
+    /// `reset_gap_s` resets the symbol — then finite differences, Kalman, layer windows and
+    /// indicators, on every tick); `mark_to_market` (the risk gate's price feed); `check_exits`
+    /// (emergency close, stop-loss / take-profit, drift monitor once warm: reduce-only, never
+    /// gated, exempt from the cooldown); `decide` (once warm: the matrix case, the action, and
+    /// for entries the feed-health pause, the SNR, confidence and layer gates, then the
+    /// cooldown); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
+    /// that is blocked while the opposite position is held becomes an exit. Exits are never
+    /// gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
     pub fn on_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
-        let Self {
-            params: p,
-            slots,
-            next_seq,
-            stats,
-            last,
-            gate,
-            trade_stats,
-            feed_health,
-        } = self;
-        stats.ticks += 1;
+        self.stats.ticks += 1;
         let i = t.symbol.index();
-        let moves = leader_moves(&p.layers, slots, i);
-        let slot = slots.get_mut(i)?;
-        let x = t.price.ln();
-        if !x.is_finite() {
-            stats.bad_ticks += 1;
-            return None;
-        }
-        let ts = t.exch_ts_ms;
-        let prev_ts = slot.hot.deriv.last_ts_ms();
-        if slot.hot.started
-            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
-        {
-            slot.layers.reset(&p.layers);
-            stats.resets += 1;
-        }
-        slot.hot.started = true;
-        let e = slot.hot.deriv.update(&p.deriv, t.price, ts);
-        let k = slot
-            .hot
-            .kalman
-            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
-        slot.layers
-            .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
-        slot.hot.last_price = t.price;
-
-        let sp = &p.signal;
-        let (v, a, v_band, a_band) = match sp.source {
-            VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
-            VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
-        };
-        let snr = snr(v, k.p_vv);
-        let mut st = TickState {
-            symbol: t.symbol,
-            ts_ms: ts,
-            price: t.price,
-            smoothed: e.smoothed,
-            kalman: k,
-            fd_velocity: e.velocity,
-            fd_acceleration: e.acceleration,
-            velocity: v,
-            acceleration: a,
-            v_band,
-            a_band,
-            snr,
-            confidence: confidence(snr),
-            forecast: forecast_price(t.price, v, a, sp.horizon_s),
-            drift: drift(v, a, sp.horizon_s),
-            case: classify(v, a, v_band, a_band),
-            ..TickState::default()
-        };
-        let ready = e.ready && k.steps >= 2;
-
-        // Risk, on every tick of the symbol (warm or not).
-        let rp = &p.risk;
-        gate.on_price(i, t.price, ts);
-        let mark = slot.instrument.price_on_tick(t.price);
-        if !slot.risk.book.qty.is_zero() {
-            let u = slot.risk.book.unrealized(mark);
-            note_trip(gate.set_unrealized(i, u, ts), stats);
-        }
-        let working = slot.hot.working;
-        if !working.is_zero() {
-            let exit = if gate.state() == GateState::Emergency {
-                Some((RiskExit::Emergency, working.abs()))
-            } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
-                Some((RiskExit::Exit(trigger), working.abs()))
-            } else if ready {
-                match slot.risk.drift.on_drift(&rp.drift, st.drift, ts) {
-                    DriftAction::Hold => None,
-                    DriftAction::Reduce => Some((
-                        RiskExit::DriftReduce,
-                        reduce_qty(working, rp.drift.reduce_fraction, &slot.instrument),
-                    )),
-                    DriftAction::Exit => Some((RiskExit::DriftExit, working.abs())),
-                }
-            } else {
-                None
-            };
-            if let Some((why, qty)) = exit {
-                if let Some(reason) = slot.instrument.violation(qty, t.price, true) {
-                    stats.filtered[reason.index()] += 1;
-                } else {
-                    match why {
-                        RiskExit::Emergency => {}
-                        RiskExit::Exit(ExitTrigger::TakeProfit) => stats.exit_take_profit += 1,
-                        RiskExit::Exit(ExitTrigger::StopLoss) => stats.exit_stop_loss += 1,
-                        RiskExit::DriftReduce => stats.drift_reduces += 1,
-                        RiskExit::DriftExit => stats.drift_exits += 1,
-                    }
-                    let side = if working.is_sign_positive() {
-                        Side::Sell
-                    } else {
-                        Side::Buy
-                    };
-                    st.warm = ready && slot.hot.steps_seen >= p.warmup_steps;
-                    st.target = direction(working - signed(side, qty));
-                    st.layers = slot.layers.idle_report(&p.layers);
-                    return Some(emit(
-                        p,
-                        slot,
-                        gate,
-                        trade_stats,
-                        stats,
-                        next_seq,
-                        last,
-                        st,
-                        t,
-                        side,
-                        qty,
-                        true,
-                        None,
-                    ));
-                }
-            }
-        }
-
-        if !ready {
-            slot.hot.steps_seen = 0;
-            st.layers = slot.layers.idle_report(&p.layers);
-            *last = st;
-            return None;
-        }
-        if ts > prev_ts {
-            slot.hot.steps_seen = slot.hot.steps_seen.saturating_add(1);
-        }
-        if slot.hot.steps_seen < p.warmup_steps {
-            st.layers = slot.layers.idle_report(&p.layers);
-            *last = st;
-            return None;
-        }
-        st.warm = true;
-        let case = st.case;
-        stats.cases[case.index()] += 1;
-        let held = direction(slot.hot.working);
-        let action = p.actions.of(case);
-        let entry_side: i8 = match action {
-            Action::Buy => 1,
-            Action::Sell => -1,
-            _ => 0,
-        };
-        st.layers = if entry_side != 0 {
-            slot.layers.evaluate(
-                &p.layers,
-                &LayerQuery {
-                    side: entry_side as f64,
-                    trend_entry: matches!(case, Case::AcceleratingUp | Case::AcceleratingDown),
-                    x,
-                    v,
-                    drift: st.drift,
-                    leader_moves: moves,
-                },
-            )
-        } else {
-            slot.layers.idle_report(&p.layers)
-        };
-        let mut target = match action {
-            Action::Buy => 1,
-            Action::Sell => -1,
-            Action::ExitLong if held == 1 => 0,
-            Action::ExitShort if held == -1 => 0,
-            _ => held,
-        };
-        st.target = target;
-        if target == held {
-            st.gate = Gate::NoChange;
-            *last = st;
-            return None;
-        }
-        stats.signals += 1;
-        if target != 0 {
-            // One Acquire load, only when an entry is asked for (see the module doc).
-            let stale = feed_health
-                .as_deref()
-                .is_some_and(|h| !h.tradable(t.symbol));
-            let gate = if stale {
-                stats.blocked_stale += 1;
-                Gate::Stale
-            } else if st.snr < sp.snr_min {
-                stats.blocked_snr += 1;
-                Gate::Snr
-            } else if st.confidence < sp.confidence_min {
-                stats.blocked_confidence += 1;
-                Gate::Confidence
-            } else if !st.layers.confirmed() {
-                for (n, v) in stats.blocked_layers.iter_mut().zip(st.layers.verdicts) {
-                    *n += u64::from(v == crate::model::layers::Verdict::Reject);
-                }
-                Gate::Layers
-            } else {
-                Gate::None
-            };
-            if gate != Gate::None {
-                st.gate = gate;
-                if held == -target {
-                    target = 0;
-                    st.target = 0;
-                } else {
-                    st.target = held;
-                    *last = st;
-                    return None;
-                }
-            }
-        }
-        if slot.hot.last_order_ms != 0 && ts < slot.hot.last_order_ms + p.cooldown_ms {
-            stats.blocked_cooldown += 1;
-            st.gate = Gate::Cooldown;
-            *last = st;
-            return None;
-        }
-        let ind = slot.layers.indicators.values();
-        let vol = if ind.ready && ind.atr > 0.0 {
-            ind.atr
-        } else {
-            st.layers.sigma * sp.horizon_s.sqrt() * t.price
-        };
-        let inst = &slot.instrument;
-        let close = slot.hot.working.abs();
-        let side = if target > held { Side::Buy } else { Side::Sell };
-        let mut open = Decimal::ZERO;
-        let mut levels = None;
-        if target != 0 {
-            match plan_entry(
-                rp,
-                gate,
-                trade_stats,
-                inst,
-                slot.venue_max_leverage,
-                vol,
-                &st,
-                (i, target, side, close),
-            ) {
-                Ok((lv, q)) => {
-                    open = q;
-                    levels = Some(lv);
-                }
-                Err(block) => {
-                    st.gate = match block {
-                        EntryBlock::Risk(r) => {
-                            stats.risk_blocked[r.index()] += 1;
-                            Gate::Risk
-                        }
-                        EntryBlock::Filter(r) => {
-                            stats.filtered[r.index()] += 1;
-                            Gate::Filter
-                        }
-                    };
-                    if held == -target {
-                        // A refused flip still closes the position it turns against.
-                        target = 0;
-                        st.target = 0;
-                    } else {
-                        st.target = held;
-                        *last = st;
-                        return None;
-                    }
-                }
-            }
-        }
-        let reduce_only = target == 0;
-        let qty = close + open;
-        if let Some(reason) = inst.violation(qty, t.price, reduce_only) {
-            stats.filtered[reason.index()] += 1;
-            st.gate = Gate::Filter;
-            *last = st;
-            return None;
-        }
-        Some(emit(
-            p,
-            slot,
-            gate,
-            trade_stats,
-            stats,
-            next_seq,
-            last,
-            st,
+        let moves = leader_moves(&self.params.layers, &self.slots, i);
+        let mut cx = TickCx {
+            p: &self.params,
+            slot: self.slots.get_mut(i)?,
+            gate: &mut self.gate,
+            trade_stats: &mut self.trade_stats,
+            stats: &mut self.stats,
+            next_seq: &mut self.next_seq,
+            last: &mut self.last,
+            feed_health: self.feed_health.as_deref(),
             t,
-            side,
-            qty,
-            reduce_only,
-            levels,
-        ))
+        };
+        let mut m = cx.update_models()?;
+        cx.mark_to_market();
+        if let Some((side, qty)) = cx.check_exits(&mut m) {
+            return Some(cx.emit(m.st, side, qty, true, None));
+        }
+        let Some(d) = cx.decide(&mut m, moves) else {
+            return cx.idle(m.st);
+        };
+        let Some((qty, reduce_only, levels)) = cx.plan_entry(&mut m.st, d) else {
+            return cx.idle(m.st);
+        };
+        Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
 
     /// What the last call to [`Engine::on_tick`] computed (model outputs, layer verdicts,
@@ -847,13 +529,423 @@ impl Engine {
     }
 }
 
+/// What [`TickCx::update_models`] computed for one tick.
+struct Models {
+    /// The tick's state so far (models, case; the decision fields are filled in later).
+    st: TickState,
+    /// `ln(price)`.
+    x: f64,
+    /// Velocity of the configured source, 1/s.
+    v: f64,
+    /// Exchange time of the symbol's previous estimator step, ms.
+    prev_ts: u64,
+    /// Estimators have enough history for a decision.
+    ready: bool,
+}
+
+/// A decision to change the working position (before sizing).
+#[derive(Clone, Copy)]
+struct Decision {
+    /// Working direction (-1, 0, +1).
+    held: i8,
+    /// Wanted direction; 0 closes.
+    target: i8,
+    /// Order side.
+    side: Side,
+}
+
+/// One tick's view of the engine: the symbol's slot and the shared state a decision touches.
+struct TickCx<'a> {
+    p: &'a StrategyParams,
+    slot: &'a mut Slot,
+    gate: &'a mut RiskGate,
+    trade_stats: &'a mut TradeStats,
+    stats: &'a mut EngineStats,
+    next_seq: &'a mut u64,
+    last: &'a mut TickState,
+    feed_health: Option<&'a SymbolHealth>,
+    t: &'a Tick,
+}
+
+impl TickCx<'_> {
+    /// Records the tick's state without an order.
+    #[inline]
+    fn idle(&mut self, st: TickState) -> Option<OrderIntent> {
+        *self.last = st;
+        None
+    }
+
+    /// Gap check (a gap longer than `reset_gap_s` resets the layers), then finite differences,
+    /// Kalman, layer windows and indicators; `None` for a price whose log is not finite.
+    #[inline]
+    fn update_models(&mut self) -> Option<Models> {
+        let (p, t, slot) = (self.p, self.t, &mut *self.slot);
+        let x = t.price.ln();
+        if !x.is_finite() {
+            self.stats.bad_ticks += 1;
+            return None;
+        }
+        let ts = t.exch_ts_ms;
+        let prev_ts = slot.hot.deriv.last_ts_ms();
+        if slot.hot.started
+            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
+        {
+            slot.layers.reset(&p.layers);
+            self.stats.resets += 1;
+        }
+        slot.hot.started = true;
+        let e = slot.hot.deriv.update(&p.deriv, t.price, ts);
+        let k = slot
+            .hot
+            .kalman
+            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
+        slot.layers
+            .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
+        slot.hot.last_price = t.price;
+
+        let sp = &p.signal;
+        let (v, a, v_band, a_band) = match sp.source {
+            VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
+            VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
+        };
+        let snr = snr(v, k.p_vv);
+        let st = TickState {
+            symbol: t.symbol,
+            ts_ms: ts,
+            price: t.price,
+            smoothed: e.smoothed,
+            kalman: k,
+            fd_velocity: e.velocity,
+            fd_acceleration: e.acceleration,
+            velocity: v,
+            acceleration: a,
+            v_band,
+            a_band,
+            snr,
+            confidence: confidence(snr),
+            forecast: forecast_price(t.price, v, a, sp.horizon_s),
+            drift: drift(v, a, sp.horizon_s),
+            case: classify(v, a, v_band, a_band),
+            ..TickState::default()
+        };
+        Some(Models {
+            st,
+            x,
+            v,
+            prev_ts,
+            ready: e.ready && k.steps >= 2,
+        })
+    }
+
+    /// The risk gate's price feed and the decision book's mark-to-market (every tick, warm or
+    /// not).
+    #[inline]
+    fn mark_to_market(&mut self) {
+        let (t, i) = (self.t, self.t.symbol.index());
+        self.gate.on_price(i, t.price, t.exch_ts_ms);
+        let book = &self.slot.risk.book;
+        if !book.qty.is_zero() {
+            let u = book.unrealized(self.slot.instrument.price_on_tick(t.price));
+            note_trip(self.gate.set_unrealized(i, u, t.exch_ts_ms), self.stats);
+        }
+    }
+
+    /// The risk exit due on this tick, if any: emergency close, then stop-loss / take-profit,
+    /// then (once `ready`) the drift monitor. Reduce-only, never gated, exempt from the
+    /// cooldown. Returns the exit's side and quantity, with `m.st` ready to emit.
+    #[inline]
+    fn check_exits(&mut self, m: &mut Models) -> Option<(Side, Decimal)> {
+        let (p, t, slot) = (self.p, self.t, &mut *self.slot);
+        let rp = &p.risk;
+        let working = slot.hot.working;
+        if working.is_zero() {
+            return None;
+        }
+        let (why, qty) = if self.gate.state() == GateState::Emergency {
+            (RiskExit::Emergency, working.abs())
+        } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
+            (RiskExit::Exit(trigger), working.abs())
+        } else if m.ready {
+            match slot
+                .risk
+                .drift
+                .on_drift(&rp.drift, m.st.drift, t.exch_ts_ms)
+            {
+                DriftAction::Hold => return None,
+                DriftAction::Reduce => (
+                    RiskExit::DriftReduce,
+                    reduce_qty(working, rp.drift.reduce_fraction, &slot.instrument),
+                ),
+                DriftAction::Exit => (RiskExit::DriftExit, working.abs()),
+            }
+        } else {
+            return None;
+        };
+        if let Some(reason) = slot.instrument.violation(qty, t.price, true) {
+            self.stats.filtered[reason.index()] += 1;
+            return None;
+        }
+        let stats = &mut *self.stats;
+        match why {
+            RiskExit::Emergency => {}
+            RiskExit::Exit(ExitTrigger::TakeProfit) => stats.exit_take_profit += 1,
+            RiskExit::Exit(ExitTrigger::StopLoss) => stats.exit_stop_loss += 1,
+            RiskExit::DriftReduce => stats.drift_reduces += 1,
+            RiskExit::DriftExit => stats.drift_exits += 1,
+        }
+        let side = if working.is_sign_positive() {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        m.st.warm = m.ready && slot.hot.steps_seen >= p.warmup_steps;
+        m.st.target = direction(working - signed(side, qty));
+        m.st.layers = slot.layers.idle_report(&p.layers);
+        Some((side, qty))
+    }
+
+    /// Warm-up, the matrix case and its action, the layers, then for a wanted change the entry
+    /// gates and the cooldown. `None` when nothing is to be sent (`m.st` says why).
+    #[inline]
+    fn decide(&mut self, m: &mut Models, moves: [f64; MAX_LEADERS]) -> Option<Decision> {
+        if !self.warm_up(m) {
+            m.st.layers = self.slot.layers.idle_report(&self.p.layers);
+            return None;
+        }
+        let st = &mut m.st;
+        st.warm = true;
+        let case = st.case;
+        self.stats.cases[case.index()] += 1;
+        let held = direction(self.slot.hot.working);
+        let action = self.p.actions.of(case);
+        let entry_side: i8 = match action {
+            Action::Buy => 1,
+            Action::Sell => -1,
+            _ => 0,
+        };
+        st.layers = if entry_side != 0 {
+            self.slot.layers.evaluate(
+                &self.p.layers,
+                &LayerQuery {
+                    side: entry_side as f64,
+                    trend_entry: matches!(case, Case::AcceleratingUp | Case::AcceleratingDown),
+                    x: m.x,
+                    v: m.v,
+                    drift: st.drift,
+                    leader_moves: moves,
+                },
+            )
+        } else {
+            self.slot.layers.idle_report(&self.p.layers)
+        };
+        let mut target = match action {
+            Action::Buy => 1,
+            Action::Sell => -1,
+            Action::ExitLong if held == 1 => 0,
+            Action::ExitShort if held == -1 => 0,
+            _ => held,
+        };
+        st.target = target;
+        if target == held {
+            st.gate = Gate::NoChange;
+            return None;
+        }
+        self.stats.signals += 1;
+        if target != 0 {
+            let gate = self.entry_gate(st);
+            if gate != Gate::None {
+                st.gate = gate;
+                target = flip_fallback(st, held, target)?;
+            }
+        }
+        let hot = &self.slot.hot;
+        if hot.last_order_ms != 0 && self.t.exch_ts_ms < hot.last_order_ms + self.p.cooldown_ms {
+            self.stats.blocked_cooldown += 1;
+            st.gate = Gate::Cooldown;
+            return None;
+        }
+        let side = if target > held { Side::Buy } else { Side::Sell };
+        Some(Decision { held, target, side })
+    }
+
+    /// Counts the symbol's warm-up steps; true once it may decide.
+    #[inline]
+    fn warm_up(&mut self, m: &Models) -> bool {
+        let hot = &mut self.slot.hot;
+        if !m.ready {
+            hot.steps_seen = 0;
+            return false;
+        }
+        if m.st.ts_ms > m.prev_ts {
+            hot.steps_seen = hot.steps_seen.saturating_add(1);
+        }
+        hot.steps_seen >= self.p.warmup_steps
+    }
+
+    /// The first gate refusing a new entry: feed health, SNR, confidence, layers (counted).
+    #[inline]
+    fn entry_gate(&mut self, st: &TickState) -> Gate {
+        let (sp, stats) = (&self.p.signal, &mut *self.stats);
+        // One Acquire load, only when an entry is asked for (see the module doc).
+        let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
+        if stale {
+            stats.blocked_stale += 1;
+            Gate::Stale
+        } else if st.snr < sp.snr_min {
+            stats.blocked_snr += 1;
+            Gate::Snr
+        } else if st.confidence < sp.confidence_min {
+            stats.blocked_confidence += 1;
+            Gate::Confidence
+        } else if !st.layers.confirmed() {
+            for (n, v) in stats.blocked_layers.iter_mut().zip(st.layers.verdicts) {
+                *n += u64::from(v == crate::model::layers::Verdict::Reject);
+            }
+            Gate::Layers
+        } else {
+            Gate::None
+        }
+    }
+
+    /// Quantity and exit levels of the order for `d`: the working position to close plus, for an
+    /// entry, the planned size (volatility from the last bar's ATR when ready, else
+    /// `σ·√h·price`); `None` when risk or a venue filter refuses it (`st.gate` says which).
+    #[inline]
+    fn plan_entry(
+        &mut self,
+        st: &mut TickState,
+        mut d: Decision,
+    ) -> Option<(Decimal, bool, Option<ExitLevels>)> {
+        let (p, t, slot) = (self.p, self.t, &*self.slot);
+        let ind = slot.layers.indicators.values();
+        let vol = if ind.ready && ind.atr > 0.0 {
+            ind.atr
+        } else {
+            st.layers.sigma * p.signal.horizon_s.sqrt() * t.price
+        };
+        let inst = &slot.instrument;
+        let close = slot.hot.working.abs();
+        let mut open = Decimal::ZERO;
+        let mut levels = None;
+        if d.target != 0 {
+            let entry = (t.symbol.index(), d.target, d.side, close);
+            let planned = entry_levels_and_size(
+                &p.risk,
+                self.gate,
+                self.trade_stats,
+                inst,
+                slot.venue_max_leverage,
+                vol,
+                st,
+                entry,
+            );
+            match planned {
+                Ok((lv, q)) => {
+                    open = q;
+                    levels = Some(lv);
+                }
+                Err(block) => {
+                    st.gate = count_block(self.stats, block);
+                    // A refused flip still closes the position it turns against.
+                    d.target = flip_fallback(st, d.held, d.target)?;
+                }
+            }
+        }
+        let (qty, reduce_only) = (close + open, d.target == 0);
+        if let Some(reason) = inst.violation(qty, t.price, reduce_only) {
+            self.stats.filtered[reason.index()] += 1;
+            st.gate = Gate::Filter;
+            return None;
+        }
+        Some((qty, reduce_only, levels))
+    }
+
+    /// Emits an order: working position, cooldown clock, sequence number, decision book; records
+    /// the tick state.
+    #[inline]
+    fn emit(
+        &mut self,
+        mut st: TickState,
+        side: Side,
+        qty: Decimal,
+        reduce_only: bool,
+        levels: Option<ExitLevels>,
+    ) -> OrderIntent {
+        let (t, slot) = (self.t, &mut *self.slot);
+        let ts = t.exch_ts_ms;
+        slot.hot.last_order_ms = ts;
+        slot.hot.working += signed(side, qty);
+        let client_seq = *self.next_seq;
+        *self.next_seq += 1;
+        self.stats.intents += 1;
+        let price = slot.instrument.price_on_tick(t.price);
+        book_order(
+            &self.p.risk,
+            slot,
+            self.gate,
+            self.trade_stats,
+            self.stats,
+            t.symbol.index(),
+            (side, qty, price),
+            levels,
+            st.drift,
+            ts,
+            client_seq,
+        );
+        st.signal = if side == Side::Buy { 1 } else { -1 };
+        st.gate = Gate::None;
+        *self.last = st;
+        OrderIntent {
+            symbol: t.symbol,
+            side,
+            qty,
+            ref_price: t.price,
+            reduce_only,
+            case: st.case,
+            client_seq,
+            tick_recv_ns: t.recv_ns,
+            decided_ns: 0,
+            take_profit: levels.map(|l| l.take_profit),
+            stop_loss: levels.map(|l| l.stop_loss),
+        }
+    }
+}
+
+/// Counts a refused entry; the gate it reports.
+#[inline]
+fn count_block(stats: &mut EngineStats, block: EntryBlock) -> Gate {
+    match block {
+        EntryBlock::Risk(r) => {
+            stats.risk_blocked[r.index()] += 1;
+            Gate::Risk
+        }
+        EntryBlock::Filter(r) => {
+            stats.filtered[r.index()] += 1;
+            Gate::Filter
+        }
+    }
+}
+
+/// After a refused entry: a flip (`held == -target`) still closes the held position (new target
+/// 0); otherwise nothing is sent (`None`, the target stays `held`).
+#[inline]
+fn flip_fallback(st: &mut TickState, held: i8, target: i8) -> Option<i8> {
+    if held == -target {
+        st.target = 0;
+        Some(0)
+    } else {
+        st.target = held;
+        None
+    }
+}
+
 /// Exit levels, size and risk-gate check of an entry in direction `target` (`close` = the
 /// working quantity a flip closes first; the size is capped at `max_symbol_exposure × E / entry`
 /// on the step), with `vol` in price units for volatility-mode levels
 /// (the caller passes the ATR of the last closed bar when ready, else `σ·√h·price`).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn plan_entry(
+fn entry_levels_and_size(
     rp: &RiskParams,
     gate: &RiskGate,
     trade_stats: &TradeStats,
@@ -913,63 +1005,6 @@ fn plan_entry(
     Ok((lv, qty))
 }
 
-/// Emits an order: working position, cooldown clock, sequence number, decision book; records
-/// the tick state.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn emit(
-    p: &StrategyParams,
-    slot: &mut Slot,
-    gate: &mut RiskGate,
-    trade_stats: &mut TradeStats,
-    stats: &mut EngineStats,
-    next_seq: &mut u64,
-    last: &mut TickState,
-    mut st: TickState,
-    t: &Tick,
-    side: Side,
-    qty: Decimal,
-    reduce_only: bool,
-    levels: Option<ExitLevels>,
-) -> OrderIntent {
-    let ts = t.exch_ts_ms;
-    slot.hot.last_order_ms = ts;
-    slot.hot.working += signed(side, qty);
-    let client_seq = *next_seq;
-    *next_seq += 1;
-    stats.intents += 1;
-    let price = slot.instrument.price_on_tick(t.price);
-    book_order(
-        &p.risk,
-        slot,
-        gate,
-        trade_stats,
-        stats,
-        t.symbol.index(),
-        (side, qty, price),
-        levels,
-        st.drift,
-        ts,
-        client_seq,
-    );
-    st.signal = if side == Side::Buy { 1 } else { -1 };
-    st.gate = Gate::None;
-    *last = st;
-    OrderIntent {
-        symbol: t.symbol,
-        side,
-        qty,
-        ref_price: t.price,
-        reduce_only,
-        case: st.case,
-        client_seq,
-        tick_recv_ns: t.recv_ns,
-        decided_ns: 0,
-        take_profit: levels.map(|l| l.take_profit),
-        stop_loss: levels.map(|l| l.stop_loss),
-    }
-}
-
 #[inline]
 fn signed(side: Side, qty: Decimal) -> Decimal {
     match side {
@@ -981,9 +1016,7 @@ fn signed(side: Side, qty: Decimal) -> Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::report::RejectReason;
-    use crate::feed::SymbolId;
-    use crate::strategy::Case;
+    use crate::types::{Case, RejectReason, SymbolId};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

@@ -2,13 +2,13 @@
 //! into order intents.
 
 pub mod engine;
-pub mod intent;
 pub mod matrix;
 pub mod signal;
 pub mod snapshot;
+pub mod stage;
 
 pub use engine::{Engine, EngineStats, RiskParams, StrategyParams};
-pub use intent::OrderIntent;
-pub use matrix::{classify, Action, Case, CaseActions};
+pub use matrix::{classify, Action, CaseActions};
 pub use signal::{SignalParams, VelocitySource};
 pub use snapshot::{Gate, TickState};
+pub use stage::ComputeStage;

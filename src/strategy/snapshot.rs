@@ -1,10 +1,9 @@
 //! The per-tick view of the engine: every model output and the decision taken, as plain
 //! `Copy` data (the analysis export writes one row of it per tick).
 
-use super::matrix::Case;
-use crate::feed::SymbolId;
 use crate::model::layers::LayerReport;
 use crate::model::KalmanEstimate;
+use crate::types::{Case, SymbolId};
 
 /// Why a tick produced no order (or `None` when it did).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

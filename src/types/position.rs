@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::feed::Side;
+use super::tick::Side;
 
 /// One symbol's position. Owned by the compute thread; updated only from fills.
 ///

@@ -2,8 +2,8 @@
 
 use rust_decimal::Decimal;
 
-use super::matrix::Case;
-use crate::feed::{Side, SymbolId};
+use super::case::Case;
+use super::tick::{Side, SymbolId};
 
 /// An order the strategy wants sent. Plain `Copy` data.
 ///

@@ -1,4 +1,4 @@
-//! Market-data messages handed from the network stage to the compute stage.
+//! Market-data messages handed from the network stage to the compute stage: trades and quotes.
 
 /// Index of a symbol interned at start-up (`0..symbols.len()`); per-symbol state lives in arrays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -31,20 +31,12 @@ impl Side {
             Side::Sell => -1.0,
         }
     }
-
-    /// The venue spelling used by Binance (`BUY` / `SELL`).
-    pub fn binance(self) -> &'static str {
-        match self {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        }
-    }
 }
 
 /// One public trade. Plain `Copy` data, one cache line.
 ///
 /// Clocks: `recv_ns` is the monotonic time the bytes came off the socket and `parsed_ns` the
-/// time the tick was built (both from [`crate::telemetry::Clock`], nanoseconds);
+/// time the tick was built (both from `telemetry::Clock`, nanoseconds);
 /// `exch_ts_ms` is the venue's trade time in Unix milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 #[repr(C, align(64))]
@@ -65,4 +57,28 @@ pub struct Tick {
     pub recv_ns: u64,
     /// Monotonic ns when parsing finished (and the tick was handed on).
     pub parsed_ns: u64,
+}
+
+/// Best bid and offer of one symbol after an update. Plain `Copy` data.
+///
+/// Invariant: every price and size is finite and > 0 (parsers reject anything else).
+/// `exch_ts_ms` is the venue's time of the update (Unix ms); `recv_ns` the monotonic ns the
+/// frame came off the socket (left 0 by parsers, stamped by the feed stage).
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[repr(C)]
+pub struct Quote {
+    /// Interned symbol.
+    pub symbol: SymbolId,
+    /// Best bid price.
+    pub bid: f64,
+    /// Size at the best bid, base units.
+    pub bid_qty: f64,
+    /// Best ask price.
+    pub ask: f64,
+    /// Size at the best ask, base units.
+    pub ask_qty: f64,
+    /// Venue time of the update, Unix ms.
+    pub exch_ts_ms: u64,
+    /// Monotonic ns when the frame's bytes were read from the socket.
+    pub recv_ns: u64,
 }

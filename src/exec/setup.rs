@@ -9,23 +9,23 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::stages::ComputeStage;
 use crate::config::{resolve_path, Config};
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::Endpoint;
-use crate::exec::ExecReport;
 use crate::exec::{
-    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Instrument,
-    Journal, OrderVenue, PaperVenue, RejectReason, ReportStatus,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Journal,
+    OrderVenue, PaperVenue,
 };
 use crate::feed::protocol::Venue;
-use crate::feed::{Side, SymbolTable};
+use crate::feed::SymbolTable;
 use crate::sim::orders::{Matching, SimVenue};
 use crate::sim::rest_orders::RestOptions;
 use crate::sim::{EmbeddedExchange, RestExchange};
+use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
+use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is
 /// not a secret (nothing is sent).
@@ -72,7 +72,7 @@ pub fn build(
     let session = replayed.last_session + 1;
     let mut rec = Record::new(
         RecordKind::Session,
-        crate::feed::SymbolId(0),
+        crate::types::SymbolId(0),
         Side::Buy,
         session,
         session as u64,
@@ -320,7 +320,7 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             Side::Buy
         };
         compute.on_report(&ExecReport {
-            symbol: crate::feed::SymbolId(i as u16),
+            symbol: crate::types::SymbolId(i as u16),
             client_seq: 0,
             side,
             status: ReportStatus::Rejected(RejectReason::Lost),

@@ -1,26 +1,22 @@
-//! The stage code that both topologies run: feed (socket → ticks), compute (tick → intent) and
-//! execution (intent → signed request → fill). Each stage records its own latencies.
+//! The feed stage that both topologies run: sockets → frames → validated, de-duplicated ticks,
+//! with per-symbol liveness, REST fallback and counters. Records `parse` and `feed_delay`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::exec::{ExecEvent, ExecReport, Executor, RejectReason};
-use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
-use crate::feed::dedupe::{TradeDedup, Verdict};
-use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
-use crate::feed::protocol::{plan_links, Venue};
-use crate::feed::rest::{FeedCold, RestPlan, RestStats};
-use crate::feed::settings::FeedConfig;
-use crate::feed::ws::{WsError, WsStatus, WsTarget};
-use crate::feed::{
-    Control, MarketEvent, ParseError, Reject, SymbolId, SymbolTable, Tick, ValidationConfig,
-    Validator, VenueParser,
+use super::conn::{ConnEvent, ConnSettings, Connections};
+use super::dedupe::{TradeDedup, Verdict};
+use super::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
+use super::protocol::{plan_links, Venue};
+use super::rest::{FeedCold, RestPlan, RestStats};
+use super::settings::FeedConfig;
+use super::ws::{WsError, WsStatus, WsTarget};
+use super::{
+    Control, MarketEvent, ParseError, Reject, SymbolTable, ValidationConfig, Validator, VenueParser,
 };
-use crate::model::layers::Layer;
 use crate::ring::{channel, Consumer};
-use crate::risk::BlockReason;
-use crate::strategy::{Engine, OrderIntent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
+use crate::types::{SymbolId, Tick};
 
 /// Everything the feed needs to start, resolved from the config by the runtime.
 #[derive(Clone)]
@@ -205,7 +201,6 @@ impl FeedStage {
             link_symbols,
             live,
             dedup,
-            rest_rx,
             clock,
             wall,
             record_feed_delay,
@@ -287,21 +282,39 @@ impl FeedStage {
                 live.on_link_down(&link_symbols[link], clock.now_ns(), transitions);
             }
         })?;
-        // REST fallback ticks (parsed on the cold thread): same de-duplication, never make a
-        // symbol live (only its own stream does).
-        while let Some(t) = rest_rx.pop() {
-            counts.add(Counter::RestTrades, 1);
-            match dedup.check(&t) {
-                Verdict::Repeat => counts.add(Counter::DedupDropped, 1),
+        ticks += self.drain_rest(hists, &mut on_tick);
+        Ok((ticks, self.check_liveness(links_changed)))
+    }
+
+    /// Hands on the REST fallback ticks (parsed on the cold thread): same de-duplication, never
+    /// make a symbol live (only its own stream does). Returns the ticks handed on.
+    #[inline]
+    fn drain_rest<F: FnMut(&Tick, &mut StageHistograms)>(
+        &mut self,
+        hists: &mut StageHistograms,
+        on_tick: &mut F,
+    ) -> u64 {
+        let mut ticks = 0;
+        while let Some(t) = self.rest_rx.pop() {
+            self.counts.add(Counter::RestTrades, 1);
+            match self.dedup.check(&t) {
+                Verdict::Repeat => self.counts.add(Counter::DedupDropped, 1),
                 Verdict::New { missed } => {
-                    counts.add(Counter::FeedMissedTrades, missed);
-                    counts.add(Counter::RestTicks, 1);
-                    counts.add(Counter::Ticks, 1);
+                    self.counts.add(Counter::FeedMissedTrades, missed);
+                    self.counts.add(Counter::RestTicks, 1);
+                    self.counts.add(Counter::Ticks, 1);
                     ticks += 1;
                     on_tick(&t, hists);
                 }
             }
         }
+        ticks
+    }
+
+    /// The periodic liveness check and the report of symbol transitions; whether the feed is
+    /// still running.
+    #[inline]
+    fn check_liveness(&mut self, links_changed: bool) -> WsStatus {
         let now = self.clock.now_ns();
         if now >= self.next_check_ns {
             self.next_check_ns = now + self.check_every_ns;
@@ -310,15 +323,11 @@ impl FeedStage {
         if !self.transitions.is_empty() || links_changed {
             self.report_transitions();
         }
-        let done = self.conns.all_ended() && self.rest_rx.is_empty();
-        Ok((
-            ticks,
-            if done {
-                WsStatus::Closed
-            } else {
-                WsStatus::Open
-            },
-        ))
+        if self.conns.all_ended() && self.rest_rx.is_empty() {
+            WsStatus::Closed
+        } else {
+            WsStatus::Open
+        }
     }
 
     /// Counts and logs (once each) the symbol transitions collected by the last poll.
@@ -478,237 +487,5 @@ pub fn reject_counter(r: Reject) -> Counter {
         Reject::OutOfOrder => Counter::RejectOutOfOrder,
         Reject::Duplicate => Counter::RejectDuplicate,
         Reject::Spike => Counter::RejectSpike,
-    }
-}
-
-/// Compute stage: the strategy engine plus its timing.
-pub struct ComputeStage {
-    engine: Engine,
-    clock: Clock,
-}
-
-impl ComputeStage {
-    /// Wraps an engine.
-    pub fn new(engine: Engine, clock: Clock) -> Self {
-        Self { engine, clock }
-    }
-
-    /// Runs the models and the decision on `t`; `start_ns` is when compute got the tick.
-    /// Records `compute`; stamps `decided_ns` on the intent.
-    #[inline]
-    pub fn on_tick(
-        &mut self,
-        t: &Tick,
-        start_ns: u64,
-        hists: &mut StageHistograms,
-    ) -> Option<OrderIntent> {
-        let intent = self.engine.on_tick(t);
-        let end = self.clock.now_ns();
-        hists.record(Stage::Compute, end.saturating_sub(start_ns));
-        intent.map(|mut i| {
-            i.decided_ns = end;
-            i
-        })
-    }
-
-    /// Applies an execution report to the positions.
-    #[inline]
-    pub fn on_report(&mut self, r: &ExecReport) {
-        self.engine.on_report(r);
-    }
-
-    /// Writes this stage's counter totals.
-    pub fn fill_counters(&self, c: &mut CounterSet) {
-        let s = self.engine.stats();
-        c.set(Counter::Signals, s.signals);
-        c.set(Counter::Intents, s.intents);
-        c.set(Counter::BlockedCooldown, s.blocked_cooldown);
-        c.set(
-            Counter::FilteredMinQty,
-            s.filtered[RejectReason::BelowMinQty.index()],
-        );
-        c.set(
-            Counter::FilteredMinNotional,
-            s.filtered[RejectReason::BelowMinNotional.index()],
-        );
-        c.set(
-            Counter::FilteredMaxQty,
-            s.filtered[RejectReason::AboveMaxQty.index()],
-        );
-        c.set(Counter::BlockedSnr, s.blocked_snr);
-        c.set(Counter::BlockedConfidence, s.blocked_confidence);
-        for (layer, counter) in [
-            (Layer::Ou, Counter::BlockedOu),
-            (Layer::Drift, Counter::BlockedDrift),
-            (Layer::Flow, Counter::BlockedFlow),
-            (Layer::Cross, Counter::BlockedCross),
-            (Layer::Regime, Counter::BlockedRegime),
-            (Layer::TpFirst, Counter::BlockedTpFirst),
-            (Layer::Indicators, Counter::BlockedIndicators),
-        ] {
-            c.set(counter, s.blocked_layers[layer.index()]);
-        }
-        c.set(Counter::ModelResets, s.resets);
-        for r in BlockReason::ALL {
-            c.set(r.counter(), s.risk_blocked[r.index()]);
-        }
-        c.set(Counter::DriftReduces, s.drift_reduces);
-        c.set(Counter::DriftExits, s.drift_exits);
-        c.set(Counter::ExitTakeProfit, s.exit_take_profit);
-        c.set(Counter::ExitStopLoss, s.exit_stop_loss);
-        c.set(Counter::EmergencyStops, s.emergency_stops);
-        c.set(Counter::BlockedStale, s.blocked_stale);
-    }
-
-    /// Refuses new entries on symbol index `symbol` (left unreconciled with the venue at
-    /// start-up); exits still go out.
-    pub fn set_unreconciled(&mut self, symbol: usize) {
-        self.engine.set_unreconciled(symbol, true);
-    }
-
-    /// The engine (positions, stats), e.g. for the final report.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    /// Gives the engine back.
-    pub fn into_engine(self) -> Engine {
-        self.engine
-    }
-}
-
-/// Unix ms from the system clock, for request timestamps the venue checks against its
-/// recvWindow. `SystemTime::now` is a vDSO read (no syscall with the TSC clocksource); the TSC
-/// mapping of [`WallClock`] drifts with calibration error (seconds over a loaded run), which a
-/// venue rejects (-1021).
-#[inline]
-fn venue_time_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Execution stage: executor plus its timing.
-pub struct ExecStage {
-    exec: Executor,
-    clock: Clock,
-    drain_timeout: Duration,
-}
-
-impl ExecStage {
-    /// Wraps an executor (5 s end-of-run drain, see [`ExecStage::with_drain_timeout`]).
-    pub fn new(exec: Executor, clock: Clock) -> Self {
-        Self {
-            exec,
-            clock,
-            drain_timeout: Duration::from_secs(5),
-        }
-    }
-
-    /// At the end of a run, wait at most `d` for replies to orders in flight.
-    pub fn with_drain_timeout(mut self, d: Duration) -> Self {
-        self.drain_timeout = d;
-        self
-    }
-
-    /// Submits `it`; `start_ns` is when execution got it. Records `sign` (start → signed bytes
-    /// ready) and `tick_to_order` (socket receive → signed bytes ready). Returns a report at
-    /// once for local rejections and paper fills; venue replies come from [`ExecStage::poll`].
-    #[inline]
-    pub fn on_intent(
-        &mut self,
-        it: &OrderIntent,
-        start_ns: u64,
-        hists: &mut StageHistograms,
-    ) -> Option<ExecReport> {
-        let ts_ms = venue_time_ms();
-        let clock = &self.clock;
-        self.exec.submit(it, ts_ms, |_signed| {
-            let t = clock.now_ns();
-            hists.record(Stage::Sign, t.saturating_sub(start_ns));
-            hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
-        })
-    }
-
-    /// Polls the venue transport (waiting up to `timeout` only if nothing progressed); each
-    /// fill or rejection goes to `on_report`, each reply's `order_rtt` to the histograms.
-    /// Returns the number of transport events.
-    #[inline]
-    pub fn poll<F: FnMut(&ExecReport)>(
-        &mut self,
-        timeout: Option<Duration>,
-        hists: &mut StageHistograms,
-        mut on_report: F,
-    ) -> usize {
-        if self.exec.in_flight() == 0 {
-            return 0;
-        }
-        let now = self.clock.now_ns();
-        self.exec
-            .poll(now, venue_time_ms(), timeout, |ev| match ev {
-                ExecEvent::Report(r) => on_report(&r),
-                ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
-            })
-    }
-
-    /// Orders in flight.
-    #[inline]
-    pub fn in_flight(&self) -> usize {
-        self.exec.in_flight()
-    }
-
-    /// The end-of-run drain limit.
-    pub fn drain_timeout(&self) -> Duration {
-        self.drain_timeout
-    }
-
-    /// Polls until no order is in flight or the drain timeout passes (end of run).
-    pub fn drain<F: FnMut(&ExecReport)>(&mut self, hists: &mut StageHistograms, mut on_report: F) {
-        let deadline = std::time::Instant::now() + self.drain_timeout;
-        while self.in_flight() > 0 && std::time::Instant::now() < deadline {
-            self.poll(Some(Duration::from_millis(1)), hists, &mut on_report);
-        }
-        if self.in_flight() > 0 {
-            eprintln!(
-                "warning: {} order(s) still in flight after {:?}; the journal resolves them at the next start",
-                self.in_flight(),
-                self.drain_timeout
-            );
-        }
-    }
-
-    /// Writes this stage's counter totals.
-    pub fn fill_counters(&self, c: &mut CounterSet) {
-        let s = self.exec.stats();
-        c.set(Counter::Orders, s.orders);
-        c.set(Counter::Fills, s.fills);
-        c.set(
-            Counter::RejectMinQty,
-            s.rejects[RejectReason::BelowMinQty.index()],
-        );
-        c.set(
-            Counter::RejectMinNotional,
-            s.rejects[RejectReason::BelowMinNotional.index()],
-        );
-        c.set(
-            Counter::RejectMaxQty,
-            s.rejects[RejectReason::AboveMaxQty.index()],
-        );
-        let venue: u64 = RejectReason::ALL
-            .iter()
-            .filter(|r| r.name().starts_with("venue_"))
-            .map(|r| s.rejects[r.index()])
-            .sum();
-        c.set(Counter::RejectVenue, venue);
-        c.set(Counter::RejectLost, s.rejects[RejectReason::Lost.index()]);
-        c.set(Counter::ExecAcks, s.acks);
-        c.set(Counter::ExecRequeries, s.requeries);
-        c.set(Counter::JournalRecords, s.journal_records);
-        c.set(Counter::JournalErrors, s.journal_errors);
-    }
-
-    /// The executor.
-    pub fn executor(&self) -> &Executor {
-        &self.exec
     }
 }

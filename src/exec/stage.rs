@@ -1,0 +1,144 @@
+//! The execution stage: the executor plus its timing, venue clock and counters.
+
+use std::time::Duration;
+
+use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
+use crate::types::{ExecReport, OrderIntent, RejectReason};
+
+use super::{ExecEvent, Executor};
+
+/// Unix ms from the system clock, for request timestamps the venue checks against its
+/// recvWindow. `SystemTime::now` is a vDSO read (no syscall with the TSC clocksource); the TSC
+/// mapping of [`crate::telemetry::WallClock`] drifts with calibration error (seconds over a
+/// loaded run), which a venue rejects (-1021).
+#[inline]
+fn venue_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Execution stage: executor plus its timing.
+pub struct ExecStage {
+    exec: Executor,
+    clock: Clock,
+    drain_timeout: Duration,
+}
+
+impl ExecStage {
+    /// Wraps an executor (5 s end-of-run drain, see [`ExecStage::with_drain_timeout`]).
+    pub fn new(exec: Executor, clock: Clock) -> Self {
+        Self {
+            exec,
+            clock,
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// At the end of a run, wait at most `d` for replies to orders in flight.
+    pub fn with_drain_timeout(mut self, d: Duration) -> Self {
+        self.drain_timeout = d;
+        self
+    }
+
+    /// Submits `it`; `start_ns` is when execution got it. Records `sign` (start → signed bytes
+    /// ready) and `tick_to_order` (socket receive → signed bytes ready). Returns a report at
+    /// once for local rejections and paper fills; venue replies come from [`ExecStage::poll`].
+    #[inline]
+    pub fn on_intent(
+        &mut self,
+        it: &OrderIntent,
+        start_ns: u64,
+        hists: &mut StageHistograms,
+    ) -> Option<ExecReport> {
+        let ts_ms = venue_time_ms();
+        let clock = &self.clock;
+        self.exec.submit(it, ts_ms, |_signed| {
+            let t = clock.now_ns();
+            hists.record(Stage::Sign, t.saturating_sub(start_ns));
+            hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
+        })
+    }
+
+    /// Polls the venue transport (waiting up to `timeout` only if nothing progressed); each
+    /// fill or rejection goes to `on_report`, each reply's `order_rtt` to the histograms.
+    /// Returns the number of transport events.
+    #[inline]
+    pub fn poll<F: FnMut(&ExecReport)>(
+        &mut self,
+        timeout: Option<Duration>,
+        hists: &mut StageHistograms,
+        mut on_report: F,
+    ) -> usize {
+        if self.exec.in_flight() == 0 {
+            return 0;
+        }
+        let now = self.clock.now_ns();
+        self.exec
+            .poll(now, venue_time_ms(), timeout, |ev| match ev {
+                ExecEvent::Report(r) => on_report(&r),
+                ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
+            })
+    }
+
+    /// Orders in flight.
+    #[inline]
+    pub fn in_flight(&self) -> usize {
+        self.exec.in_flight()
+    }
+
+    /// The end-of-run drain limit.
+    pub fn drain_timeout(&self) -> Duration {
+        self.drain_timeout
+    }
+
+    /// Polls until no order is in flight or the drain timeout passes (end of run).
+    pub fn drain<F: FnMut(&ExecReport)>(&mut self, hists: &mut StageHistograms, mut on_report: F) {
+        let deadline = std::time::Instant::now() + self.drain_timeout;
+        while self.in_flight() > 0 && std::time::Instant::now() < deadline {
+            self.poll(Some(Duration::from_millis(1)), hists, &mut on_report);
+        }
+        if self.in_flight() > 0 {
+            eprintln!(
+                "warning: {} order(s) still in flight after {:?}; the journal resolves them at the next start",
+                self.in_flight(),
+                self.drain_timeout
+            );
+        }
+    }
+
+    /// Writes this stage's counter totals.
+    pub fn fill_counters(&self, c: &mut CounterSet) {
+        let s = self.exec.stats();
+        c.set(Counter::Orders, s.orders);
+        c.set(Counter::Fills, s.fills);
+        c.set(
+            Counter::RejectMinQty,
+            s.rejects[RejectReason::BelowMinQty.index()],
+        );
+        c.set(
+            Counter::RejectMinNotional,
+            s.rejects[RejectReason::BelowMinNotional.index()],
+        );
+        c.set(
+            Counter::RejectMaxQty,
+            s.rejects[RejectReason::AboveMaxQty.index()],
+        );
+        let venue: u64 = RejectReason::ALL
+            .iter()
+            .filter(|r| r.name().starts_with("venue_"))
+            .map(|r| s.rejects[r.index()])
+            .sum();
+        c.set(Counter::RejectVenue, venue);
+        c.set(Counter::RejectLost, s.rejects[RejectReason::Lost.index()]);
+        c.set(Counter::ExecAcks, s.acks);
+        c.set(Counter::ExecRequeries, s.requeries);
+        c.set(Counter::JournalRecords, s.journal_records);
+        c.set(Counter::JournalErrors, s.journal_errors);
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Executor {
+        &self.exec
+    }
+}
