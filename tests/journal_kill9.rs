@@ -177,7 +177,7 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
     );
 
     // No position lost: the journal's positions equal the exchange's, exactly.
-    let (_j, replayed) = Journal::open(&journal, FsyncPolicy::Never).unwrap();
+    let (_j, replayed) = Journal::open(&journal, &names, FsyncPolicy::Never).unwrap();
     assert_eq!(replayed.last_session, 2);
     assert!(replayed.pending.is_empty(), "{:?}", replayed.pending);
     for (i, name) in names.iter().enumerate() {

@@ -138,14 +138,14 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     let w = world("pending");
     let path = w.dir.join("orders.journal");
     {
-        let (mut j, _) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
         j.append(&intent(1, Side::Buy, "0.010")).unwrap(); // reached the venue, reply lost
         j.append(&intent(2, Side::Buy, "0.020")).unwrap(); // never reached it
     }
     w.place(Side::Buy, "0.010", "ct1-1");
     let before = w.received();
 
-    let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
     assert_eq!(replayed.pending.len(), 2);
     let mut exec = w.executor(2);
     exec.set_journal(j);
@@ -169,7 +169,7 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     assert!(replayed.pending.is_empty());
     drop(exec);
     // Both resolutions are in the journal: a second start has nothing to resolve.
-    let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
     assert!(again.pending.is_empty());
     assert_eq!(again.position(0), p);
     std::fs::remove_dir_all(&w.dir).ok();
@@ -186,7 +186,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         // The venue holds 0.030 BTC that no journal knows about.
         w.place(Side::Buy, "0.030", "manual-1");
         let path = w.dir.join("orders.journal");
-        let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
         let mut exec = w.executor(1);
         exec.set_journal(j);
         let rep = startup(
@@ -226,7 +226,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         }
         drop(exec);
         // Adopted positions survive a restart through the journal.
-        let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
         assert_eq!(
             again.position(0).qty,
             replayed.position(0).qty,
