@@ -441,7 +441,7 @@ pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, String> {
     if head != &MAGIC[..head.len()] {
         if head == OLD_MAGIC {
             return Err(format!(
-                "{} is an old-format journal (CTJ1, records name symbols by list index, which cannot be mapped to names safely); refusing to use it. Keep it for reference and start a new journal (another exec.journal path) after checking the venue's positions",
+                "{} is an old-format journal (offset 0: magic CTJ1, records name symbols by list index, which cannot be mapped to names safely); refusing to use it. Keep it for reference and start a new journal (another exec.journal path) after checking the venue's positions",
                 path.display()
             ));
         }
@@ -597,7 +597,10 @@ impl Journal {
     #[inline]
     pub fn append(&mut self, r: &Record) -> std::io::Result<()> {
         let mut buf = [0u8; RECORD_LEN];
-        let name = self.names.get(r.symbol.index()).unwrap_or(&SymbolName::NONE);
+        let name = match r.kind {
+            RecordKind::Session => &SymbolName::NONE,
+            _ => self.names.get(r.symbol.index()).unwrap_or(&SymbolName::NONE),
+        };
         r.encode(name, &mut buf);
         self.file.write_all(&buf)?;
         self.appended += 1;
