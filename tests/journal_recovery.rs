@@ -235,3 +235,37 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         std::fs::remove_dir_all(&w.dir).ok();
     }
 }
+
+#[test]
+fn reordered_symbols_are_resolved_and_reconciled_by_name() {
+    let mut w = world("reorder");
+    let path = w.dir.join("orders.journal");
+    {
+        // Run 1 trades BTCUSDT as id 0, then dies with its order unanswered.
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+    }
+    w.place(Side::Buy, "0.010", "ct1-1");
+    // Run 2 lists the symbols the other way round: BTCUSDT is id 1 now.
+    w.names.reverse();
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+    assert_eq!(replayed.pending[0].intent.symbol, SymbolId(1));
+    let mut exec = w.executor(2);
+    exec.set_journal(j);
+    let rep = startup(
+        &mut exec,
+        &mut replayed,
+        PhantomPolicy::Report,
+        &now_ms,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 0));
+    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+    assert_eq!(replayed.position(1).qty, d("0.010"), "BTCUSDT");
+    assert_eq!(replayed.position(0).qty, Decimal::ZERO, "ETHUSDT");
+    drop(exec);
+    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+    assert_eq!(again.position(1).qty, d("0.010"));
+    std::fs::remove_dir_all(&w.dir).ok();
+}
