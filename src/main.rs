@@ -257,6 +257,14 @@ fn check_host(config: Option<PathBuf>, apply: bool) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A file-size limit (`ulimit -f`) must be a write error (the journal's emergency exit
+    // flattens the positions), not SIGXFSZ killing a process that holds them.
+    if let Err(e) = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    ) {
+        eprintln!("warning: cannot handle SIGXFSZ: {e}");
+    }
     let result = match cli.command {
         Some(Command::Hist(args)) => hist(&args),
         Some(Command::CheckHost { config, apply }) => check_host(config, apply),

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::startup;
+use calculus_trader::exec::recovery::{flatten, startup};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
     PhantomPolicy,
@@ -267,5 +267,27 @@ fn reordered_symbols_are_resolved_and_reconciled_by_name() {
     drop(exec);
     let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
     assert_eq!(again.position(1).qty, d("0.010"));
+    std::fs::remove_dir_all(&w.dir).ok();
+}
+
+#[test]
+fn flatten_closes_every_venue_position_reduce_only() {
+    let w = world("flatten");
+    w.place(Side::Buy, "0.030", "ct1-1");
+    let mut exec = w.executor(2);
+    let closed = flatten(&mut exec, &now_ms, Duration::from_secs(20)).unwrap();
+    assert_eq!(closed, vec![("BTCUSDT".to_string(), d("-0.030"))]);
+    let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
+    assert_eq!(venue_qty, Decimal::ZERO);
+    let order = w
+        .server
+        .venue()
+        .with(|m| m.orders().last().cloned().unwrap());
+    assert!(order.reduce_only);
+    assert_eq!((order.side, order.qty), (Side::Sell, d("0.030")));
+    // Nothing left: a second flatten sends nothing.
+    assert!(flatten(&mut exec, &now_ms, Duration::from_secs(20))
+        .unwrap()
+        .is_empty());
     std::fs::remove_dir_all(&w.dir).ok();
 }

@@ -593,6 +593,15 @@ pub struct ExecStage {
     exec: Executor,
     clock: Clock,
     drain_timeout: Duration,
+    emergency: Emergency,
+}
+
+/// The emergency exit of a failed journal write: stop the run, flatten, fail the run.
+#[derive(Default)]
+struct Emergency {
+    shutdown: Option<super::shutdown::Shutdown>,
+    failed: Arc<std::sync::atomic::AtomicBool>,
+    done: bool,
 }
 
 impl ExecStage {
@@ -602,6 +611,53 @@ impl ExecStage {
             exec,
             clock,
             drain_timeout: Duration::from_secs(5),
+            emergency: Emergency::default(),
+        }
+    }
+
+    /// On a journal write failure: request `shutdown`, let the orders in flight finish, close
+    /// every venue position reduce-only ([`crate::exec::recovery::flatten`]) and set `failed`
+    /// (the run then exits non-zero).
+    pub fn with_emergency(
+        mut self,
+        shutdown: super::shutdown::Shutdown,
+        failed: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        self.emergency.shutdown = Some(shutdown);
+        self.emergency.failed = failed;
+        self
+    }
+
+    /// Runs the emergency exit once, after the executor halted (journal write failed).
+    #[cold]
+    fn emergency_exit(&mut self) {
+        self.emergency.done = true;
+        self.emergency
+            .failed
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(s) = &self.emergency.shutdown {
+            s.request();
+        }
+        eprintln!("emergency: journal write failed; no new orders, closing every venue position reduce-only");
+        let deadline = std::time::Instant::now() + self.drain_timeout;
+        while self.exec.in_flight() > 0 && std::time::Instant::now() < deadline {
+            let now = self.clock.now_ns();
+            self.exec
+                .poll(now, venue_time_ms(), Some(Duration::from_millis(1)), |_| {});
+        }
+        match crate::exec::recovery::flatten(&mut self.exec, &venue_time_ms, self.drain_timeout)
+        {
+            Ok(closed) => eprintln!("emergency: flattened {closed:?}; trading halted"),
+            Err(e) => eprintln!(
+                "error: emergency flatten failed: {e}; CHECK THE VENUE'S POSITIONS NOW"
+            ),
+        }
+    }
+
+    #[inline]
+    fn check_halt(&mut self) {
+        if self.exec.halted() && !self.emergency.done {
+            self.emergency_exit();
         }
     }
 
@@ -623,11 +679,13 @@ impl ExecStage {
     ) -> Option<ExecReport> {
         let ts_ms = venue_time_ms();
         let clock = &self.clock;
-        self.exec.submit(it, ts_ms, |_signed| {
+        let report = self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
             hists.record(Stage::Sign, t.saturating_sub(start_ns));
             hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
-        })
+        });
+        self.check_halt();
+        report
     }
 
     /// Polls the venue transport (waiting up to `timeout` only if nothing progressed); each
@@ -644,11 +702,14 @@ impl ExecStage {
             return 0;
         }
         let now = self.clock.now_ns();
-        self.exec
+        let n = self
+            .exec
             .poll(now, venue_time_ms(), timeout, |ev| match ev {
                 ExecEvent::Report(r) => on_report(&r),
                 ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
-            })
+            });
+        self.check_halt();
+        n
     }
 
     /// Orders in flight.
