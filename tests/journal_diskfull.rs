@@ -126,8 +126,14 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
     };
     let text = out.join().unwrap() + &err.join().unwrap();
     let status = status.unwrap_or_else(|| panic!("did not exit; log:\n{text}"));
-    assert!(!status.success(), "exit status must be non-zero; log:\n{text}");
-    assert!(status.code().is_some(), "exited, not killed by a signal; log:\n{text}");
+    assert!(
+        !status.success(),
+        "exit status must be non-zero; log:\n{text}"
+    );
+    assert!(
+        status.code().is_some(),
+        "exited, not killed by a signal; log:\n{text}"
+    );
     assert!(text.contains("write failed"), "{text}");
     assert!(text.contains("emergency: flattened"), "{text}");
     assert!(text.contains("could not be written"), "{text}");
@@ -152,9 +158,19 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
             .cloned()
             .collect()
     });
-    assert!(!flatten_ids.is_empty(), "a position was open and closed by the emergency exit; log:\n{text}");
-    assert!(orders.iter().rev().take(flatten_ids.len()).all(|o| o.reduce_only));
-    assert!(orders.len() > flatten_ids.len(), "the strategy traded first");
+    assert!(
+        !flatten_ids.is_empty(),
+        "a position was open and closed by the emergency exit; log:\n{text}"
+    );
+    assert!(orders
+        .iter()
+        .rev()
+        .take(flatten_ids.len())
+        .all(|o| o.reduce_only));
+    assert!(
+        orders.len() > flatten_ids.len(),
+        "the strategy traded first"
+    );
 
     // The journal kept every whole record before the failure; the torn one is cut at the next
     // open (reported), never a whole record.

@@ -78,7 +78,11 @@ fn reordered_symbols_keep_their_positions_and_removed_ones_are_kept_apart() {
     assert_eq!(rep.position(1).qty, d("-7.6"), "ETHUSDT stays id 1");
     assert_eq!(rep.position(0).qty, Decimal::ZERO, "SOLUSDT never filled");
     assert_eq!(rep.pending.len(), 1);
-    assert_eq!(rep.pending[0].intent.symbol, SymbolId(0), "SOLUSDT's open order");
+    assert_eq!(
+        rep.pending[0].intent.symbol,
+        SymbolId(0),
+        "SOLUSDT's open order"
+    );
     assert!(rep.unconfigured.is_empty());
     drop(j);
     // BTCUSDT removed: its position is kept under its name, not booked to another symbol.
@@ -113,7 +117,10 @@ fn non_journal_and_old_format_files_are_refused_and_left_as_they_are() {
     let text = dir.join("notes.txt");
     std::fs::write(&text, "my notes\n").unwrap();
     let e = Journal::open(&text, &n, FsyncPolicy::Never).unwrap_err();
-    assert!(e.contains("not an order journal") && e.contains("offset 0"), "{e}");
+    assert!(
+        e.contains("not an order journal") && e.contains("offset 0"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(&text).unwrap(), b"my notes\n");
     let old = dir.join("old.journal");
     let mut bytes = b"CTJ1".to_vec();
@@ -175,14 +182,17 @@ fn the_trader_refuses_a_foreign_file_a_locked_journal_and_a_removed_symbol_with_
     let (j, _) = Journal::open(&held, &names(&["BTCUSDT"]), FsyncPolicy::Never).unwrap();
     let o = run_with_journal(&dir, &held);
     assert!(!o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("locked by another process"), "{}", text(&o));
+    assert!(
+        text(&o).contains("locked by another process"),
+        "{}",
+        text(&o)
+    );
     drop(j);
 
     // A position in a symbol no longer configured: named, and start-up refuses.
     let removed = dir.join("removed.journal");
     {
-        let (mut j, _) =
-            Journal::open(&removed, &names(&["XRPUSDT"]), FsyncPolicy::Never).unwrap();
+        let (mut j, _) = Journal::open(&removed, &names(&["XRPUSDT"]), FsyncPolicy::Never).unwrap();
         j.append(&fill(0, Side::Buy, 1, "12", "0.5")).unwrap();
     }
     let o = run_with_journal(&dir, &removed);
@@ -217,14 +227,28 @@ fn a_bad_record_stops_start_up_with_its_offset_and_repair_drops_only_after_confi
     );
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing changed");
 
-    let o = bin().args(["journal", "check", "--journal"]).arg(&path).output().unwrap();
+    let o = bin()
+        .args(["journal", "check", "--journal"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let t = text(&o);
     assert!(!o.status.success(), "{t}");
-    assert!(t.contains("2 valid record(s)") && t.contains(&format!("byte offset {bad}")), "{t}");
+    assert!(
+        t.contains("2 valid record(s)") && t.contains(&format!("byte offset {bad}")),
+        "{t}"
+    );
     // Before the bad record: the session and ETHUSDT's first fill.
-    assert!(t.contains("ETHUSDT: position 0.5 ") && !t.contains("BTCUSDT: position"), "{t}");
+    assert!(
+        t.contains("ETHUSDT: position 0.5 ") && !t.contains("BTCUSDT: position"),
+        "{t}"
+    );
 
-    let o = bin().args(["journal", "repair", "--journal"]).arg(&path).output().unwrap();
+    let o = bin()
+        .args(["journal", "repair", "--journal"])
+        .arg(&path)
+        .output()
+        .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     for off in [224, 336, 448] {
@@ -253,7 +277,9 @@ fn a_bad_record_stops_start_up_with_its_offset_and_repair_drops_only_after_confi
 fn replay_of(recs: &[(Record, SymbolName)], names: &[String]) -> Replayed {
     let mut rep = Replayed::default();
     for (r, name) in recs {
-        let i = names.iter().position(|n| SymbolName::new(n).as_ref() == Some(name));
+        let i = names
+            .iter()
+            .position(|n| SymbolName::new(n).as_ref() == Some(name));
         match i {
             Some(i) => rep.apply(&Record {
                 symbol: SymbolId(i as u16),

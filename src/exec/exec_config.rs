@@ -162,9 +162,15 @@ mod tests {
         assert_ne!(a, account_journal(d, "binance", "key-B"));
         assert_ne!(a, account_journal(d, "bybit", "key-A"));
         let s = a.display().to_string();
-        assert!(s.starts_with("j/binance-") && s.ends_with(".journal") && !s.contains("key-A"), "{s}");
+        assert!(
+            s.starts_with("j/binance-") && s.ends_with(".journal") && !s.contains("key-A"),
+            "{s}"
+        );
         // SHA-256("abc") = ba7816bf8f01cfea… (FIPS 180-2, appendix B.1).
-        assert_eq!(account_journal(d, "x", "abc"), Path::new("j/x-ba7816bf8f01cfea.journal"));
+        assert_eq!(
+            account_journal(d, "x", "abc"),
+            Path::new("j/x-ba7816bf8f01cfea.journal")
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! than [`RECORD_LEN`], a write cut short) is cut off, and reported. The file is locked
 //! (advisory, `flock`) for the life of the [`Journal`]: a second process refuses to open it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -478,14 +478,16 @@ pub fn inspect(path: &Path) -> Result<Scan, String> {
     scan(&bytes, path)
 }
 
+/// Takes the exclusive advisory lock of `file` (`flock`, released when the file is closed).
 fn lock(file: &File, path: &Path) -> Result<(), String> {
-    match file.try_lock() {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(()),
-        Err(TryLockError::WouldBlock) => Err(format!(
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
             "journal {} is locked by another process (another trader runs on it); refusing to start",
             path.display()
         )),
-        Err(TryLockError::Error(e)) => Err(format!("cannot lock journal {}: {e}", path.display())),
+        Err(e) => Err(format!("cannot lock journal {}: {e}", path.display())),
     }
 }
 
@@ -599,7 +601,10 @@ impl Journal {
         let mut buf = [0u8; RECORD_LEN];
         let name = match r.kind {
             RecordKind::Session => &SymbolName::NONE,
-            _ => self.names.get(r.symbol.index()).unwrap_or(&SymbolName::NONE),
+            _ => self
+                .names
+                .get(r.symbol.index())
+                .unwrap_or(&SymbolName::NONE),
         };
         r.encode(name, &mut buf);
         self.file.write_all(&buf)?;
@@ -712,7 +717,10 @@ pub fn check(path: &Path) -> Result<(String, bool), String> {
             out.push('\n');
             for (o, r) in &s.after_bad {
                 out.push_str(&match r {
-                    Some((r, n)) => format!("  offset {o}: valid after the bad record: {}\n", describe(r, n)),
+                    Some((r, n)) => format!(
+                        "  offset {o}: valid after the bad record: {}\n",
+                        describe(r, n)
+                    ),
                     None => format!("  offset {o}: fails its checksum\n"),
                 });
             }
@@ -738,7 +746,11 @@ pub fn repair(path: &Path, confirm: bool) -> Result<String, String> {
     let s = scan(&bytes, path)?;
     let cut = s.valid_len();
     if cut == s.len {
-        return Ok(format!("journal {}: nothing to repair ({} valid records)\n", path.display(), s.good.len()));
+        return Ok(format!(
+            "journal {}: nothing to repair ({} valid records)\n",
+            path.display(),
+            s.good.len()
+        ));
     }
     let mut out = format!(
         "journal {}: keeps {} record(s) (bytes 0..{cut}); drops bytes {cut}..{}:\n",
@@ -753,7 +765,11 @@ pub fn repair(path: &Path, confirm: bool) -> Result<String, String> {
         });
     }
     if s.torn > 0 {
-        out.push_str(&format!("  offset {}: torn record ({} bytes)\n", s.len - s.torn, s.torn));
+        out.push_str(&format!(
+            "  offset {}: torn record ({} bytes)\n",
+            s.len - s.torn,
+            s.torn
+        ));
     }
     if !confirm {
         out.push_str("nothing changed; rerun with --confirm to do this, then reconcile the positions with the venue\n");

@@ -270,12 +270,7 @@ pub fn startup(
                         journal_apply(exec, replayed, &r)?;
                         rep.closed += 1;
                     }
-                    other => {
-                        return Err(format!(
-                            "closing phantom {} failed: {other:?}",
-                            m.name,
-                        ))
-                    }
+                    other => return Err(format!("closing phantom {} failed: {other:?}", m.name,)),
                 }
             }
         }
@@ -322,7 +317,9 @@ fn market_order(
         )
         .map_err(|e| e.to_string())?
         .to_vec();
-    let t = exec.transport_mut().ok_or("orders need a venue transport")?;
+    let t = exec
+        .transport_mut()
+        .ok_or("orders need a venue transport")?;
     let (mut status, mut body) = t
         .request_blocking(&bytes, timeout)
         .map_err(|e| e.to_string())?;
@@ -337,7 +334,9 @@ fn market_order(
             .venue_mut()
             .build_query_order(&name, session, seq, now_ms())
             .to_vec();
-        let t = exec.transport_mut().ok_or("orders need a venue transport")?;
+        let t = exec
+            .transport_mut()
+            .ok_or("orders need a venue transport")?;
         (status, body) = t.request_blocking(&q, timeout).map_err(|e| e.to_string())?;
     }
     Ok(exec.venue_mut().parse_order_reply(status, &body))
@@ -360,7 +359,9 @@ pub fn flatten(
         return Ok(Vec::new());
     }
     let bytes = exec.venue_mut().build_positions(now_ms()).to_vec();
-    let t = exec.transport_mut().ok_or("flatten needs a venue transport")?;
+    let t = exec
+        .transport_mut()
+        .ok_or("flatten needs a venue transport")?;
     let (status, body) = t
         .request_blocking(&bytes, timeout)
         .map_err(|e| format!("querying venue positions: {e}"))?;

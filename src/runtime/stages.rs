@@ -645,12 +645,11 @@ impl ExecStage {
             self.exec
                 .poll(now, venue_time_ms(), Some(Duration::from_millis(1)), |_| {});
         }
-        match crate::exec::recovery::flatten(&mut self.exec, &venue_time_ms, self.drain_timeout)
-        {
+        match crate::exec::recovery::flatten(&mut self.exec, &venue_time_ms, self.drain_timeout) {
             Ok(closed) => eprintln!("emergency: flattened {closed:?}; trading halted"),
-            Err(e) => eprintln!(
-                "error: emergency flatten failed: {e}; CHECK THE VENUE'S POSITIONS NOW"
-            ),
+            Err(e) => {
+                eprintln!("error: emergency flatten failed: {e}; CHECK THE VENUE'S POSITIONS NOW")
+            }
         }
     }
 
