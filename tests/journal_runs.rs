@@ -1,13 +1,16 @@
-//! A journal that cannot be written (the disk is full) triggers the emergency exit: no new
-//! orders, every venue position closed with reduce-only orders, exit non-zero.
+//! The real binary against an exchange hosted by the test process (replay of the bundled real
+//! trades, REST order entry that counts every client order id):
+//! - two runs on one account with the default fresh journal never send a client id twice;
+//! - a journal that cannot be written (the disk is full) triggers the emergency exit: no new
+//!   orders, every venue position closed with reduce-only orders, exit non-zero.
 //!
-//! The real binary trades against an exchange hosted by this test (replay of the bundled real
+//! Disk full: the real binary trades against an exchange hosted by this test (replay of the bundled real
 //! trades, REST order entry) with its file size limited to 512 bytes (`ulimit -f 1`, in 512-byte
 //! blocks): the journal's fifth 112-byte record fails (EFBIG) as a full disk's would (ENOSPC),
 //! the same `write` error path. The binary handles SIGXFSZ, so the limit is an error, not death.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,9 +28,17 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
-    let dir = std::env::temp_dir().join(format!("ct-diskfull-{}", std::process::id()));
+struct Venue {
+    replay: EmbeddedExchange,
+    rest: RestExchange,
+    creds: SimCredentials,
+    names: Vec<String>,
+    dir: PathBuf,
+}
+
+/// The exchange (replay at 20x, order entry) and a config trading against it, with `journal`.
+fn venue(tag: &str, journal: Option<&Path>) -> (Venue, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ct-journal-runs-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let rec = Recording::load(&[
@@ -63,7 +74,6 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
     )
     .unwrap();
 
-    let journal = dir.join("orders.journal");
     let cfg_text = DEFAULT_TOML
         .replace(
             "ws_url = \"embedded\"",
@@ -75,7 +85,10 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
         )
         .replace(
             "journal = \"\"",
-            &format!("journal = {:?}", journal.display().to_string()),
+            &match journal {
+                Some(j) => format!("journal = {:?}", j.display().to_string()),
+                None => "journal = \"\"".to_string(),
+            },
         )
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("hot = \"spin\"", "hot = \"park\"")
@@ -88,6 +101,78 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
     let cfg = dir.join("config.toml");
     std::fs::write(&cfg, cfg_text).unwrap();
 
+    (
+        Venue {
+            replay,
+            rest,
+            creds,
+            names,
+            dir,
+        },
+        cfg,
+    )
+}
+
+/// Client ids the exchange received more than once.
+fn sent_twice(v: &Venue) -> Vec<(String, u32)> {
+    v.rest.venue().with(|m| {
+        m.received_client_ids()
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
+    })
+}
+
+#[test]
+fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id() {
+    let (v, cfg) = venue("fresh", None);
+    let mut logs = String::new();
+    for run in 0..2 {
+        let o = Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--quiet", "--duration", "4"])
+            .env("BINANCE_API_KEY", &v.creds.api_key)
+            .env("BINANCE_API_SECRET", &v.creds.secret)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "run {run}:\n{text}");
+        logs.push_str(&text);
+        // The next run starts in another second (session numbers count seconds).
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let ids = v.rest.venue().with(|m| m.received_client_ids().clone());
+    let sessions: std::collections::BTreeSet<&str> = ids
+        .keys()
+        .filter_map(|k| k.strip_prefix("ct")?.split('-').next())
+        .collect();
+    assert_eq!(
+        sessions.len(),
+        2,
+        "both runs traded, each its own session: {ids:?}\n{logs}"
+    );
+    assert!(sent_twice(&v).is_empty(), "{:?}", sent_twice(&v));
+    std::fs::remove_dir_all(&v.dir).ok();
+}
+
+#[test]
+fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
+    let journal = std::env::temp_dir().join(format!(
+        "ct-journal-runs-full-{}.journal",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&journal);
+    let (v, cfg) = venue("full", Some(&journal));
+    let Venue {
+        replay,
+        rest,
+        creds,
+        names,
+        dir,
+    } = v;
     // Output through a pipe: a log file would hit the file size limit too.
     let mut child = Command::new("sh")
         .arg("-c")
@@ -180,7 +265,14 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
     assert_eq!(rep.records, 512 / RECORD_LEN as u64);
     assert_eq!(rep.truncated_bytes, 512 % RECORD_LEN as u64);
     assert!(rep.last_session > 0);
-    drop(rest);
-    drop(replay);
+    assert!(sent_twice(&Venue {
+        replay,
+        rest,
+        creds,
+        names,
+        dir: dir.clone()
+    })
+    .is_empty());
+    std::fs::remove_file(&journal).ok();
     std::fs::remove_dir_all(&dir).ok();
 }
