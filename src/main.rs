@@ -58,8 +58,56 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Inspect (`check`) or repair (`repair`) an order journal.
+    Journal {
+        #[command(subcommand)]
+        action: JournalAction,
+    },
     /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
     Backtest(calculus_trader::backtest::BacktestArgs),
+}
+
+#[derive(Subcommand)]
+enum JournalAction {
+    /// Summarise the journal (sessions, positions and unfinished orders per symbol) and name
+    /// the offset of the first bad record; exits non-zero if one is found. Changes nothing.
+    Check {
+        /// The journal file.
+        #[arg(long)]
+        journal: PathBuf,
+    },
+    /// Print exactly which records a repair drops (everything from the first bad record on, a
+    /// torn tail); with --confirm, save them to `<journal>.dropped-<offset>` and truncate.
+    Repair {
+        /// The journal file.
+        #[arg(long)]
+        journal: PathBuf,
+        /// Really drop the listed records (they are saved next to the journal first).
+        #[arg(long)]
+        confirm: bool,
+    },
+}
+
+fn journal(action: &JournalAction) -> Result<(), String> {
+    use calculus_trader::exec::journal;
+    match action {
+        JournalAction::Check { journal: path } => {
+            let (text, ok) = journal::check(path)?;
+            print!("{text}");
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("journal {} has a bad record", path.display()))
+            }
+        }
+        JournalAction::Repair {
+            journal: path,
+            confirm,
+        } => {
+            print!("{}", journal::repair(path, *confirm)?);
+            Ok(())
+        }
+    }
 }
 
 #[derive(Args)]
@@ -209,6 +257,14 @@ fn check_host(config: Option<PathBuf>, apply: bool) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A file-size limit (`ulimit -f`) must be a write error (the journal's emergency exit
+    // flattens the positions), not SIGXFSZ killing a process that holds them.
+    if let Err(e) = signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    ) {
+        eprintln!("warning: cannot handle SIGXFSZ: {e}");
+    }
     let result = match cli.command {
         Some(Command::Hist(args)) => hist(&args),
         Some(Command::CheckHost { config, apply }) => check_host(config, apply),
@@ -220,6 +276,7 @@ fn main() -> ExitCode {
         }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
             .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         None => run(&cli.run),
     };

@@ -317,14 +317,16 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join("orders.journal");
     {
-        let (mut j, _) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        let (mut j, _) =
+            Journal::open(&path, &["BTCUSDT".to_string()], FsyncPolicy::Every).unwrap();
         for (seq, qty) in [(1, "0.010"), (2, "0.020")] {
             let mut rec = Record::new(RecordKind::Intent, SymbolId(0), Side::Buy, 1, seq);
             rec.qty = d(qty);
             j.append(&rec).unwrap();
         }
     }
-    let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+    let (j, mut replayed) =
+        Journal::open(&path, &["BTCUSDT".to_string()], FsyncPolicy::Every).unwrap();
     let mut exec = r.exec;
     exec.set_journal(j);
     let rep = startup(

@@ -115,7 +115,12 @@ fn round_trips_allocate_nothing(bybit: bool) {
     );
     let dir = std::env::temp_dir().join(format!("ct-exec-noalloc-{}-{bybit}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (j, _) = Journal::open(&dir.join("orders.journal"), FsyncPolicy::Never).unwrap();
+    let (j, _) = Journal::open(
+        &dir.join("orders.journal"),
+        exec.names(),
+        FsyncPolicy::Never,
+    )
+    .unwrap();
     exec.set_journal(j);
 
     let mut seq = 0u64;

@@ -170,15 +170,18 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
         total > at_kill,
         "run 2 traded too (total {total}, at kill {at_kill})"
     );
-    assert!(received.keys().any(|k| k.starts_with("ct1-")));
-    assert!(
-        received.keys().any(|k| k.starts_with("ct2-")),
-        "{received:?}"
-    );
+    // Two sessions sent orders (`ct<session>-<seq>`), the restart's above the killed run's.
+    let sessions: std::collections::BTreeSet<u32> = received
+        .keys()
+        .filter_map(|k| k.strip_prefix("ct")?.split('-').next()?.parse().ok())
+        .collect();
+    assert_eq!(sessions.len(), 2, "{received:?}");
+    let (s1, s2) = (*sessions.first().unwrap(), *sessions.last().unwrap());
+    assert!(s1 > 0 && s2 > s1, "{sessions:?}");
 
     // No position lost: the journal's positions equal the exchange's, exactly.
-    let (_j, replayed) = Journal::open(&journal, FsyncPolicy::Never).unwrap();
-    assert_eq!(replayed.last_session, 2);
+    let (_j, replayed) = Journal::open(&journal, &names, FsyncPolicy::Never).unwrap();
+    assert_eq!(replayed.last_session, s2);
     assert!(replayed.pending.is_empty(), "{:?}", replayed.pending);
     for (i, name) in names.iter().enumerate() {
         let ours = replayed.position(i);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::startup;
+use calculus_trader::exec::recovery::{flatten, startup};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
     PhantomPolicy,
@@ -137,14 +137,14 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     let w = world("pending");
     let path = w.dir.join("orders.journal");
     {
-        let (mut j, _) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
         j.append(&intent(1, Side::Buy, "0.010")).unwrap(); // reached the venue, reply lost
         j.append(&intent(2, Side::Buy, "0.020")).unwrap(); // never reached it
     }
     w.place(Side::Buy, "0.010", "ct1-1");
     let before = w.received();
 
-    let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
     assert_eq!(replayed.pending.len(), 2);
     let mut exec = w.executor(2);
     exec.set_journal(j);
@@ -168,7 +168,7 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     assert!(replayed.pending.is_empty());
     drop(exec);
     // Both resolutions are in the journal: a second start has nothing to resolve.
-    let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
     assert!(again.pending.is_empty());
     assert_eq!(again.position(0), p);
     std::fs::remove_dir_all(&w.dir).ok();
@@ -185,7 +185,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         // The venue holds 0.030 BTC that no journal knows about.
         w.place(Side::Buy, "0.030", "manual-1");
         let path = w.dir.join("orders.journal");
-        let (j, mut replayed) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
         let mut exec = w.executor(1);
         exec.set_journal(j);
         let rep = startup(
@@ -225,7 +225,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         }
         drop(exec);
         // Adopted positions survive a restart through the journal.
-        let (_j, again) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
         assert_eq!(
             again.position(0).qty,
             replayed.position(0).qty,
@@ -233,4 +233,60 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         );
         std::fs::remove_dir_all(&w.dir).ok();
     }
+}
+
+#[test]
+fn reordered_symbols_are_resolved_and_reconciled_by_name() {
+    let mut w = world("reorder");
+    let path = w.dir.join("orders.journal");
+    {
+        // Run 1 trades BTCUSDT as id 0, then dies with its order unanswered.
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+    }
+    w.place(Side::Buy, "0.010", "ct1-1");
+    // Run 2 lists the symbols the other way round: BTCUSDT is id 1 now.
+    w.names.reverse();
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+    assert_eq!(replayed.pending[0].intent.symbol, SymbolId(1));
+    let mut exec = w.executor(2);
+    exec.set_journal(j);
+    let rep = startup(
+        &mut exec,
+        &mut replayed,
+        PhantomPolicy::Report,
+        &now_ms,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 0));
+    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+    assert_eq!(replayed.position(1).qty, d("0.010"), "BTCUSDT");
+    assert_eq!(replayed.position(0).qty, Decimal::ZERO, "ETHUSDT");
+    drop(exec);
+    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+    assert_eq!(again.position(1).qty, d("0.010"));
+    std::fs::remove_dir_all(&w.dir).ok();
+}
+
+#[test]
+fn flatten_closes_every_venue_position_reduce_only() {
+    let w = world("flatten");
+    w.place(Side::Buy, "0.030", "ct1-1");
+    let mut exec = w.executor(2);
+    let closed = flatten(&mut exec, &now_ms, Duration::from_secs(20)).unwrap();
+    assert_eq!(closed, vec![("BTCUSDT".to_string(), d("-0.030"))]);
+    let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
+    assert_eq!(venue_qty, Decimal::ZERO);
+    let order = w
+        .server
+        .venue()
+        .with(|m| m.orders().last().cloned().unwrap());
+    assert!(order.reduce_only);
+    assert_eq!((order.side, order.qty), (Side::Sell, d("0.030")));
+    // Nothing left: a second flatten sends nothing.
+    assert!(flatten(&mut exec, &now_ms, Duration::from_secs(20))
+        .unwrap()
+        .is_empty());
+    std::fs::remove_dir_all(&w.dir).ok();
 }

@@ -1,6 +1,6 @@
 //! `[exec]` configuration: where orders go, the journal, start-up reconciliation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -46,9 +46,13 @@ pub struct ExecConfig {
     /// Order endpoint base URL: `embedded` (start the loopback REST exchange), a loopback
     /// `http://` URL, or an `https://` venue URL (live).
     pub rest_url: String,
-    /// Journal file; empty = `<dump_dir>/<run-id>/orders.journal` (fresh per run, matching a
-    /// fresh embedded exchange). A fixed path is replayed at start (crash recovery).
+    /// Journal file, replayed at start (crash recovery) and locked while the process runs.
+    /// Empty: in live mode the account's persistent journal in `journal_dir` (see
+    /// [`account_journal`]); in embedded and paper mode `<dump_dir>/<run-id>/orders.journal`
+    /// (fresh per run, matching a fresh embedded exchange).
     pub journal: PathBuf,
+    /// Directory of the per-account live journals (`journal = ""` in live mode).
+    pub journal_dir: PathBuf,
     /// `every` | `interval` | `never`.
     pub fsync: FsyncSetting,
     /// Interval of `fsync = "interval"`, ms.
@@ -72,6 +76,7 @@ impl Default for ExecConfig {
             mode: ExecMode::Embedded,
             rest_url: "embedded".into(),
             journal: PathBuf::new(),
+            journal_dir: PathBuf::from("journals"),
             fsync: FsyncSetting::Interval,
             fsync_interval_ms: 100,
             response_timeout_ms: 5_000,
@@ -137,9 +142,36 @@ impl ExecConfig {
     }
 }
 
+/// The persistent journal of one account on one venue: `<dir>/<venue>-<h>.journal`, `h` the
+/// first 8 bytes (hex) of SHA-256 of the API key id. The secret is never used.
+pub fn account_journal(dir: &Path, venue: &str, api_key: &str) -> PathBuf {
+    let h = ring::digest::digest(&ring::digest::SHA256, api_key.as_bytes());
+    let hex: String = h.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("{venue}-{hex}.journal"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_journals_are_per_venue_and_key_and_hide_the_key() {
+        let d = Path::new("j");
+        let a = account_journal(d, "binance", "key-A");
+        assert_eq!(a, account_journal(d, "binance", "key-A"));
+        assert_ne!(a, account_journal(d, "binance", "key-B"));
+        assert_ne!(a, account_journal(d, "bybit", "key-A"));
+        let s = a.display().to_string();
+        assert!(
+            s.starts_with("j/binance-") && s.ends_with(".journal") && !s.contains("key-A"),
+            "{s}"
+        );
+        // SHA-256("abc") = ba7816bf8f01cfea… (FIPS 180-2, appendix B.1).
+        assert_eq!(
+            account_journal(d, "x", "abc"),
+            Path::new("j/x-ba7816bf8f01cfea.journal")
+        );
+    }
 
     #[test]
     fn defaults_are_valid_and_bad_urls_are_named() {

@@ -216,6 +216,11 @@ impl Executor {
         self.journal = Some(j);
     }
 
+    /// Sets this process's session number (the journal's, see `journal::next_session`).
+    pub fn set_session(&mut self, session: u32) {
+        self.session = session;
+    }
+
     /// The journal, if any.
     pub fn journal_mut(&mut self) -> Option<&mut Journal> {
         self.journal.as_mut()

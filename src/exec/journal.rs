@@ -4,16 +4,23 @@
 //! fills, and intents with no final record are returned as pending, to be re-queried at the
 //! venue by their (deterministic) client order id, never blindly resent.
 //!
-//! Record (88 bytes, little endian): `magic "CTJ1" | kind u8 | side u8 | flags u8 | reason u8 |
-//! symbol u16 | 0u16 | session u32 | seq u64 | aux u64 | qty [16] | price [16] | fee [16] |
-//! code i32 | crc32(bytes 0..84) u32`. Decimals use `Decimal::serialize` (exact).
+//! Record (112 bytes, little endian): `magic "CTJ2" | kind u8 | side u8 | flags u8 | reason u8 |
+//! session u32 | code i32 | seq u64 | aux u64 | qty [16] | price [16] | fee [16] |
+//! symbol name [28] (NUL-padded) | crc32(bytes 0..108) u32`. Decimals use `Decimal::serialize`
+//! (exact). Records name their symbol, so reordering or removing `venue.symbols` between runs
+//! never books a record to another symbol.
 //!
 //! A record is one `write(2)` from a stack buffer: no allocation per record. Once `write`
 //! returns, the record survives a process kill (page cache); `fsync` = `every` also survives a
 //! power cut at the price of one `fdatasync` per record on the calling thread, `interval` bounds
 //! the loss window with a background thread that `fdatasync`s a duplicate descriptor (the
-//! execution thread never waits for the disk), `never` leaves it to the OS. A torn final record (power cut mid-write) fails its checksum
-//! and is cut off at the next open.
+//! execution thread never waits for the disk), `never` leaves it to the OS.
+//!
+//! Opening never destroys data: a file that is not a journal (or an old `CTJ1` journal) is
+//! refused, a record failing its checksum stops the open with its byte offset (see
+//! [`inspect`] and `calculus-trader journal check|repair`); only a torn final record (shorter
+//! than [`RECORD_LEN`], a write cut short) is cut off, and reported. The file is locked
+//! (advisory, `flock`) for the life of the [`Journal`]: a second process refuses to open it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -28,8 +35,12 @@ use rust_decimal::Decimal;
 use crate::types::{Position, RejectReason, Side, SymbolId};
 
 /// Size of one record, bytes.
-pub const RECORD_LEN: usize = 88;
-const MAGIC: &[u8; 4] = b"CTJ1";
+pub const RECORD_LEN: usize = 112;
+/// Longest symbol name a record holds, bytes.
+pub const NAME_LEN: usize = 28;
+const MAGIC: &[u8; 4] = b"CTJ2";
+const OLD_MAGIC: &[u8; 4] = b"CTJ1";
+const CRC_AT: usize = RECORD_LEN - 4;
 
 /// When the journal forces its writes to stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +88,8 @@ impl RecordKind {
     }
 }
 
-/// One journal record. Plain `Copy` data.
+/// One journal record. Plain `Copy` data; the symbol is the index into the journal's symbol
+/// names (the file stores the name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Kind.
@@ -106,6 +118,32 @@ pub struct Record {
     pub code: i32,
 }
 
+/// A symbol name as stored in a record: NUL-padded bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SymbolName([u8; NAME_LEN]);
+
+impl SymbolName {
+    /// No symbol (session records).
+    pub const NONE: SymbolName = SymbolName([0; NAME_LEN]);
+
+    /// The stored form of `name`; `None` if it is empty, longer than [`NAME_LEN`] or holds a NUL.
+    pub fn new(name: &str) -> Option<Self> {
+        let b = name.as_bytes();
+        if b.is_empty() || b.len() > NAME_LEN || b.contains(&0) {
+            return None;
+        }
+        let mut out = [0u8; NAME_LEN];
+        out[..b.len()].copy_from_slice(b);
+        Some(Self(out))
+    }
+
+    /// The name (lossy for bytes that are not UTF-8).
+    pub fn as_string(&self) -> String {
+        let end = self.0.iter().position(|&c| c == 0).unwrap_or(NAME_LEN);
+        String::from_utf8_lossy(&self.0[..end]).into_owned()
+    }
+}
+
 impl Record {
     /// A record of `kind` for order (`session`, `seq`) with every other field zero.
     pub fn new(kind: RecordKind, symbol: SymbolId, side: Side, session: u32, seq: u64) -> Self {
@@ -125,8 +163,8 @@ impl Record {
         }
     }
 
-    /// Encodes into `out` (checksum included).
-    pub fn encode(&self, out: &mut [u8; RECORD_LEN]) {
+    /// Encodes into `out` with symbol name `name` (checksum included).
+    pub fn encode(&self, name: &SymbolName, out: &mut [u8; RECORD_LEN]) {
         out[0..4].copy_from_slice(MAGIC);
         out[4] = self.kind as u8;
         out[5] = match self.side {
@@ -135,32 +173,32 @@ impl Record {
         };
         out[6] = u8::from(self.reduce_only);
         out[7] = self.reason;
-        out[8..10].copy_from_slice(&self.symbol.0.to_le_bytes());
-        out[10..12].copy_from_slice(&[0, 0]);
-        out[12..16].copy_from_slice(&self.session.to_le_bytes());
+        out[8..12].copy_from_slice(&self.session.to_le_bytes());
+        out[12..16].copy_from_slice(&self.code.to_le_bytes());
         out[16..24].copy_from_slice(&self.seq.to_le_bytes());
         out[24..32].copy_from_slice(&self.aux.to_le_bytes());
         out[32..48].copy_from_slice(&self.qty.serialize());
         out[48..64].copy_from_slice(&self.price.serialize());
         out[64..80].copy_from_slice(&self.fee.serialize());
-        out[80..84].copy_from_slice(&self.code.to_le_bytes());
-        let crc = crc32fast::hash(&out[..84]);
-        out[84..88].copy_from_slice(&crc.to_le_bytes());
+        out[80..CRC_AT].copy_from_slice(&name.0);
+        let crc = crc32fast::hash(&out[..CRC_AT]);
+        out[CRC_AT..].copy_from_slice(&crc.to_le_bytes());
     }
 
-    /// Decodes a record; `None` if the magic, kind or checksum is wrong.
-    pub fn decode(b: &[u8; RECORD_LEN]) -> Option<Self> {
+    /// Decodes a record and its symbol name (`symbol` is left 0 for the caller to map);
+    /// `None` if the magic, kind, side or checksum is wrong.
+    pub fn decode(b: &[u8; RECORD_LEN]) -> Option<(Self, SymbolName)> {
         if &b[0..4] != MAGIC {
             return None;
         }
-        let crc = u32::from_le_bytes(b[84..88].try_into().ok()?);
-        if crc32fast::hash(&b[..84]) != crc {
+        let crc = u32::from_le_bytes(b[CRC_AT..].try_into().ok()?);
+        if crc32fast::hash(&b[..CRC_AT]) != crc {
             return None;
         }
         let dec = |r: std::ops::Range<usize>| -> Option<Decimal> {
             Some(Decimal::deserialize(b[r].try_into().ok()?))
         };
-        Some(Self {
+        let rec = Self {
             kind: RecordKind::from_u8(b[4])?,
             side: match b[5] {
                 0 => Side::Buy,
@@ -169,15 +207,16 @@ impl Record {
             },
             reduce_only: b[6] != 0,
             reason: b[7],
-            symbol: SymbolId(u16::from_le_bytes(b[8..10].try_into().ok()?)),
-            session: u32::from_le_bytes(b[12..16].try_into().ok()?),
+            symbol: SymbolId(0),
+            session: u32::from_le_bytes(b[8..12].try_into().ok()?),
+            code: i32::from_le_bytes(b[12..16].try_into().ok()?),
             seq: u64::from_le_bytes(b[16..24].try_into().ok()?),
             aux: u64::from_le_bytes(b[24..32].try_into().ok()?),
             qty: dec(32..48)?,
             price: dec(48..64)?,
             fee: dec(64..80)?,
-            code: i32::from_le_bytes(b[80..84].try_into().ok()?),
-        })
+        };
+        Some((rec, SymbolName(b[80..CRC_AT].try_into().ok()?)))
     }
 }
 
@@ -203,8 +242,22 @@ pub struct Replayed {
     pub pending: Vec<PendingOrder>,
     /// Valid records read.
     pub records: u64,
-    /// Bytes cut off the end (torn or corrupt tail).
+    /// Bytes cut off the end (a torn final record).
     pub truncated_bytes: u64,
+    /// Journaled symbols that are not configured now, with what the journal holds for them.
+    pub unconfigured: Vec<Unconfigured>,
+}
+
+/// A journaled symbol missing from the configured symbols: its records are kept apart (never
+/// booked to another symbol) so start-up can refuse while it holds a position or an order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Unconfigured {
+    /// The journaled symbol name.
+    pub name: String,
+    /// Its position from the journaled fills and adoptions.
+    pub position: Position,
+    /// Its orders without a final record.
+    pub pending: usize,
 }
 
 impl Replayed {
@@ -252,6 +305,39 @@ impl Replayed {
         }
     }
 
+    /// Applies one record of a symbol that is not configured (kept under its name).
+    pub fn apply_unconfigured(&mut self, name: &str, r: &Record) {
+        self.records += 1;
+        let u = match self.unconfigured.iter().position(|u| u.name == name) {
+            Some(i) => &mut self.unconfigured[i],
+            None => {
+                self.unconfigured.push(Unconfigured {
+                    name: name.to_string(),
+                    ..Unconfigured::default()
+                });
+                self.unconfigured.last_mut().expect("just pushed")
+            }
+        };
+        match r.kind {
+            RecordKind::Intent => u.pending += 1,
+            RecordKind::Fill | RecordKind::Reject | RecordKind::External => {
+                u.pending = u.pending.saturating_sub(1);
+                if r.kind == RecordKind::Fill {
+                    u.position.apply_fill(r.side, r.price, r.qty, r.fee);
+                }
+            }
+            RecordKind::Adopt => u.position.apply_fill(r.side, r.price, r.qty, Decimal::ZERO),
+            RecordKind::Session | RecordKind::Ack => {}
+        }
+    }
+
+    /// Unconfigured symbols still holding a position or an unfinished order.
+    pub fn unconfigured_open(&self) -> impl Iterator<Item = &Unconfigured> {
+        self.unconfigured
+            .iter()
+            .filter(|u| !u.position.qty.is_zero() || u.pending > 0)
+    }
+
     fn find_pending(&mut self, r: &Record) -> Option<&mut PendingOrder> {
         self.pending
             .iter_mut()
@@ -259,10 +345,11 @@ impl Replayed {
     }
 }
 
-/// The append-only journal file.
+/// The append-only journal file, locked by this process while open.
 pub struct Journal {
     file: File,
     path: PathBuf,
+    names: Vec<SymbolName>,
     policy: FsyncPolicy,
     appended: u64,
     /// Records written, read by the interval syncer.
@@ -323,45 +410,160 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-impl Journal {
-    /// Opens (creating it and its directory if needed) and replays `path`; a torn or corrupt
-    /// tail is cut off (reported in [`Replayed::truncated_bytes`]).
-    pub fn open(path: &Path, policy: FsyncPolicy) -> Result<(Self, Replayed), String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create journal directory {}: {e}", dir.display()))?;
+/// A journal file's records as read, without changing it.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    /// File length, bytes.
+    pub len: u64,
+    /// The valid records before the first bad one, with their symbol names.
+    pub good: Vec<(Record, SymbolName)>,
+    /// Byte offset of the first record failing its checksum (everything from it on is suspect).
+    pub first_bad: Option<u64>,
+    /// Complete records from `first_bad` to the end: `(offset, record if it decodes)`.
+    pub after_bad: Vec<(u64, Option<(Record, SymbolName)>)>,
+    /// Bytes of a torn final record (shorter than [`RECORD_LEN`]).
+    pub torn: u64,
+}
+
+impl Scan {
+    /// Byte offset where the valid records end (where a repair would cut).
+    pub fn valid_len(&self) -> u64 {
+        (self.good.len() * RECORD_LEN) as u64
+    }
+}
+
+/// Reads `bytes` as a journal. Errors (naming the offset) when it is not a journal at all or
+/// an old-format one; a bad record is reported in [`Scan::first_bad`], not an error here.
+pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, String> {
+    let head = &bytes[..bytes.len().min(4)];
+    if head != &MAGIC[..head.len()] {
+        if head == OLD_MAGIC {
+            return Err(format!(
+                "{} is an old-format journal (offset 0: magic CTJ1, records name symbols by list index, which cannot be mapped to names safely); refusing to use it. Keep it for reference and start a new journal (another exec.journal path) after checking the venue's positions",
+                path.display()
+            ));
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+        return Err(format!(
+            "{} is not an order journal (offset 0: expected magic CTJ2); refusing to use or overwrite it",
+            path.display()
+        ));
+    }
+    let mut out = Scan {
+        len: bytes.len() as u64,
+        torn: (bytes.len() % RECORD_LEN) as u64,
+        ..Scan::default()
+    };
+    for (i, chunk) in bytes.chunks_exact(RECORD_LEN).enumerate() {
+        let arr: &[u8; RECORD_LEN] = chunk.try_into().expect("exact chunk");
+        let off = (i * RECORD_LEN) as u64;
+        let rec = Record::decode(arr);
+        match (out.first_bad, rec) {
+            (None, Some(r)) => out.good.push(r),
+            (None, None) => {
+                out.first_bad = Some(off);
+                out.after_bad.push((off, None));
+            }
+            (Some(_), r) => out.after_bad.push((off, r)),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the journal at `path` without locking or changing it.
+pub fn inspect(path: &Path) -> Result<Scan, String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
+    scan(&bytes, path)
+}
+
+/// Takes the exclusive advisory lock of `file` (`flock`, released when the file is closed).
+fn lock(file: &File, path: &Path) -> Result<(), String> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
+            "journal {} is locked by another process (another trader runs on it); refusing to start",
+            path.display()
+        )),
+        Err(e) => Err(format!("cannot lock journal {}: {e}", path.display())),
+    }
+}
+
+/// Opens `path` for reading and appending (created if missing, never truncated) and locks it.
+fn open_locked(path: &Path) -> Result<File, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create journal directory {}: {e}", dir.display()))?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+    lock(&file, path)?;
+    Ok(file)
+}
+
+/// The message of a journal whose record at `offset` fails its checksum, with the commands
+/// that inspect and repair it.
+fn corrupt_message(path: &Path, s: &Scan, offset: u64) -> String {
+    format!(
+        "journal {p}: record {i} at byte offset {offset} fails its checksum ({n} record(s) from there to the end); nothing was changed. Inspect: `calculus-trader journal check --journal {p}`; repair (keeps the {i} records before it, moves the rest to {p}.dropped-{offset}, then reconcile with the venue): `calculus-trader journal repair --journal {p} --confirm`",
+        p = path.display(),
+        i = s.good.len(),
+        n = s.after_bad.len(),
+    )
+}
+
+impl Journal {
+    /// Opens (creating it and its directory if needed), locks and replays `path`; records are
+    /// mapped to `names` (the configured symbols, in `SymbolId` order) by name. Refuses a file
+    /// that is not a journal, an old-format journal, a journal locked by another process and a
+    /// record failing its checksum; cuts off (and reports) only a torn final record.
+    pub fn open(
+        path: &Path,
+        names: &[String],
+        policy: FsyncPolicy,
+    ) -> Result<(Self, Replayed), String> {
+        let stored: Vec<SymbolName> = names
+            .iter()
+            .map(|n| {
+                SymbolName::new(n).ok_or_else(|| {
+                    format!("symbol {n:?} cannot be journaled (1..={NAME_LEN} bytes, no NUL)")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut file = open_locked(path)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
+        let s = scan(&bytes, path)?;
+        if let Some(off) = s.first_bad {
+            return Err(corrupt_message(path, &s, off));
+        }
         let mut replayed = Replayed::default();
-        let mut good = 0usize;
-        for chunk in bytes.chunks_exact(RECORD_LEN) {
-            let arr: &[u8; RECORD_LEN] = chunk.try_into().expect("exact chunk");
-            match Record::decode(arr) {
-                Some(r) => {
-                    replayed.apply(&r);
-                    good += RECORD_LEN;
-                }
-                None => break,
+        for (r, name) in &s.good {
+            match stored.iter().position(|n| n == name) {
+                Some(i) => replayed.apply(&Record {
+                    symbol: SymbolId(i as u16),
+                    ..*r
+                }),
+                None if r.kind == RecordKind::Session => replayed.apply(r),
+                None => replayed.apply_unconfigured(&name.as_string(), r),
             }
         }
-        if good < bytes.len() {
-            replayed.truncated_bytes = (bytes.len() - good) as u64;
-            file.set_len(good as u64)
+        if s.torn > 0 {
+            let good = s.valid_len();
+            replayed.truncated_bytes = s.torn;
+            file.set_len(good)
                 .map_err(|e| format!("cannot truncate journal {}: {e}", path.display()))?;
             file.seek(SeekFrom::End(0))
                 .map_err(|e| format!("journal {}: {e}", path.display()))?;
             eprintln!(
-                "warning: journal {}: cut {} bytes of torn/corrupt tail after {} good records",
+                "warning: journal {}: cut a torn final record ({} bytes at offset {good}) after {} good records",
                 path.display(),
-                replayed.truncated_bytes,
+                s.torn,
                 replayed.records
             );
         }
@@ -381,6 +583,7 @@ impl Journal {
             Self {
                 file,
                 path: path.to_path_buf(),
+                names: stored,
                 policy,
                 appended: 0,
                 written,
@@ -394,7 +597,14 @@ impl Journal {
     #[inline]
     pub fn append(&mut self, r: &Record) -> std::io::Result<()> {
         let mut buf = [0u8; RECORD_LEN];
-        r.encode(&mut buf);
+        let name = match r.kind {
+            RecordKind::Session => &SymbolName::NONE,
+            _ => self
+                .names
+                .get(r.symbol.index())
+                .unwrap_or(&SymbolName::NONE),
+        };
+        r.encode(name, &mut buf);
         self.file.write_all(&buf)?;
         self.appended += 1;
         self.written.fetch_add(1, Ordering::Release);
@@ -430,6 +640,158 @@ pub fn reason_of(r: &Record) -> RejectReason {
     RejectReason::from_index(r.reason as usize).unwrap_or(RejectReason::VenueOther)
 }
 
+/// Seconds from the Unix epoch to 2025-01-01T00:00:00Z.
+const SESSION_EPOCH_S: u64 = 1_735_689_600;
+
+/// The session number of a starting process: above every journaled session (`last`) and at
+/// least the seconds since 2025-01-01 UTC at `unix_ms`, so a new journal on an account never
+/// reuses the client ids (`ct<session>-<seq>`) of an earlier run that started in another second.
+pub fn next_session(last: u32, unix_ms: u64) -> u32 {
+    let nonce = (unix_ms / 1000).saturating_sub(SESSION_EPOCH_S);
+    last.saturating_add(1)
+        .max(u32::try_from(nonce).unwrap_or(u32::MAX))
+}
+
+fn describe(r: &Record, name: &SymbolName) -> String {
+    match r.kind {
+        RecordKind::Session => format!("session {} started at {} ms", r.seq, r.aux),
+        k => format!(
+            "{k:?} {} {:?} qty {} price {} fee {} order {}",
+            name.as_string(),
+            r.side,
+            r.qty,
+            r.price,
+            r.fee,
+            client_order_id(r.session, r.seq)
+        ),
+    }
+}
+
+/// `journal check`: a summary of the journal at `path` (records, sessions, positions and
+/// unfinished orders per symbol name) and, if any, the first bad record's offset. The flag is
+/// true when the journal opens as it is (at most a torn final record).
+pub fn check(path: &Path) -> Result<(String, bool), String> {
+    let s = inspect(path)?;
+    let mut out = format!(
+        "journal {}: {} bytes, {} valid record(s)\n",
+        path.display(),
+        s.len,
+        s.good.len()
+    );
+    let mut rep = Replayed::default();
+    for (r, name) in &s.good {
+        rep.apply_unconfigured(&name.as_string(), r);
+        if r.kind == RecordKind::Session {
+            rep.last_session = rep.last_session.max(r.seq as u32);
+        }
+    }
+    out.push_str(&format!("last session: {}\n", rep.last_session));
+    for u in rep.unconfigured.iter().filter(|u| !u.name.is_empty()) {
+        out.push_str(&format!(
+            "{}: position {} entry {} realized {} fees {} ({} fills), {} unfinished order(s)\n",
+            u.name,
+            u.position.qty,
+            u.position.entry,
+            u.position.realized,
+            u.position.fees,
+            u.position.fills,
+            u.pending
+        ));
+    }
+    if s.torn > 0 {
+        out.push_str(&format!(
+            "torn final record: {} bytes at offset {} (cut off at the next start)\n",
+            s.torn,
+            s.valid_len()
+        ));
+    }
+    let ok = match s.first_bad {
+        None => {
+            out.push_str("ok\n");
+            true
+        }
+        Some(off) => {
+            out.push_str(&corrupt_message(path, &s, off));
+            out.push('\n');
+            for (o, r) in &s.after_bad {
+                out.push_str(&match r {
+                    Some((r, n)) => format!(
+                        "  offset {o}: valid after the bad record: {}\n",
+                        describe(r, n)
+                    ),
+                    None => format!("  offset {o}: fails its checksum\n"),
+                });
+            }
+            false
+        }
+    };
+    Ok((out, ok))
+}
+
+/// `journal repair`: prints exactly which records would be dropped (everything from the first
+/// bad record on, and a torn tail); with `confirm`, copies those bytes to
+/// `<path>.dropped-<offset>` (synced) and only then truncates the journal. Takes the lock.
+pub fn repair(path: &Path, confirm: bool) -> Result<String, String> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+    lock(&file, path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
+    let s = scan(&bytes, path)?;
+    let cut = s.valid_len();
+    if cut == s.len {
+        return Ok(format!(
+            "journal {}: nothing to repair ({} valid records)\n",
+            path.display(),
+            s.good.len()
+        ));
+    }
+    let mut out = format!(
+        "journal {}: keeps {} record(s) (bytes 0..{cut}); drops bytes {cut}..{}:\n",
+        path.display(),
+        s.good.len(),
+        s.len
+    );
+    for (o, r) in &s.after_bad {
+        out.push_str(&match r {
+            Some((r, n)) => format!("  offset {o}: {}\n", describe(r, n)),
+            None => format!("  offset {o}: fails its checksum\n"),
+        });
+    }
+    if s.torn > 0 {
+        out.push_str(&format!(
+            "  offset {}: torn record ({} bytes)\n",
+            s.len - s.torn,
+            s.torn
+        ));
+    }
+    if !confirm {
+        out.push_str("nothing changed; rerun with --confirm to do this, then reconcile the positions with the venue\n");
+        return Ok(out);
+    }
+    let saved = PathBuf::from(format!("{}.dropped-{cut}", path.display()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&saved)
+        .map_err(|e| format!("cannot create {}: {e}", saved.display()))?;
+    f.write_all(&bytes[cut as usize..])
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", saved.display()))?;
+    file.set_len(cut)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("cannot truncate journal {}: {e}", path.display()))?;
+    out.push_str(&format!(
+        "done: dropped bytes saved to {}; reconcile the positions with the venue before trading\n",
+        saved.display()
+    ));
+    Ok(out)
+}
+
 /// The deterministic client order id of order (`session`, `seq`): `ct<session>-<seq>`.
 pub fn client_order_id(session: u32, seq: u64) -> String {
     format!("{}{seq}", client_prefix(session))
@@ -462,10 +824,13 @@ mod tests {
         r.fee = d("0.39552192");
         r.aux = 7;
         r.code = -1022;
+        r.symbol = SymbolId(0);
+        let name = SymbolName::new("ETHUSDT").unwrap();
         let mut b = [0u8; RECORD_LEN];
-        r.encode(&mut b);
-        assert_eq!(Record::decode(&b), Some(r));
-        assert_eq!(Record::decode(&b).unwrap().price.to_string(), "61800.30");
+        r.encode(&name, &mut b);
+        assert_eq!(Record::decode(&b), Some((r, name)));
+        assert_eq!(Record::decode(&b).unwrap().0.price.to_string(), "61800.30");
+        assert_eq!(name.as_string(), "ETHUSDT");
         b[40] ^= 1;
         assert_eq!(Record::decode(&b), None, "a flipped bit fails the checksum");
     }
@@ -473,7 +838,8 @@ mod tests {
     #[test]
     fn replay_rebuilds_positions_and_pending_and_cuts_a_torn_tail() {
         let path = tmp("replay");
-        let (mut j, rep) = Journal::open(&path, FsyncPolicy::Every).unwrap();
+        let names = ["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+        let (mut j, rep) = Journal::open(&path, &names, FsyncPolicy::Every).unwrap();
         assert_eq!(rep, Replayed::default());
         let mut s = Record::new(RecordKind::Session, SymbolId(0), Side::Buy, 1, 1);
         s.aux = 1;
@@ -503,7 +869,7 @@ mod tests {
         f.write_all(&[0xAB; RECORD_LEN / 2]).unwrap();
         drop(f);
 
-        let (_j, rep) = Journal::open(&path, FsyncPolicy::Never).unwrap();
+        let (_j, rep) = Journal::open(&path, &names, FsyncPolicy::Never).unwrap();
         assert_eq!(rep.records, 6);
         assert_eq!(rep.truncated_bytes, (RECORD_LEN / 2) as u64);
         assert_eq!(rep.last_session, 1);
@@ -525,5 +891,16 @@ mod tests {
         assert_eq!(client_order_id(3, 17), "ct3-17");
         let id = client_order_id(u32::MAX, u64::MAX);
         assert!(id.len() <= 36, "Binance allows 36 chars: {id}");
+    }
+
+    #[test]
+    fn sessions_rise_above_the_journal_and_the_clock() {
+        // 2026-01-01T00:00:00Z = 1_767_225_600 s: 31_536_000 s after 2025-01-01.
+        let t = 1_767_225_600_000;
+        assert_eq!(next_session(0, t), 31_536_000);
+        assert_eq!(next_session(31_536_000, t), 31_536_001);
+        assert_eq!(next_session(40_000_000, t), 40_000_001);
+        assert_eq!(next_session(0, 0), 1);
+        assert_eq!(next_session(u32::MAX, t), u32::MAX);
     }
 }

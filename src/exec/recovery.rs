@@ -236,57 +236,19 @@ pub fn startup(
                 if !exec.journal(&intent) {
                     return Err("journal write failed during start-up".into());
                 }
-                let ts = now_ms();
-                let inst = exec.instruments()[m.symbol.index()];
-                // Market order: the venue's entry is the notional reference.
-                let ref_price = if m.venue_entry > Decimal::ZERO {
-                    m.venue_entry
-                } else {
-                    Decimal::ONE
-                };
-                let bytes = exec
-                    .venue_mut()
-                    .build_order(
-                        &inst,
-                        &OrderFields {
-                            symbol: &m.name,
-                            side: close_side,
-                            quantity: diff.abs(),
-                            reduce_only,
-                            client_seq: seq,
-                            timestamp_ms: ts,
-                        },
-                        ref_price,
-                        EntryExits::default(),
-                    )
-                    .map_err(|e| format!("closing phantom {}: {e}", m.name))?
-                    .to_vec();
-                let t = exec
-                    .transport_mut()
-                    .ok_or("closing needs a venue transport")?;
-                let (mut status, mut body) = t
-                    .request_blocking(&bytes, timeout)
-                    .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
-                // Venues that ack before filling (Bybit): ask for the outcome by client id.
-                for _ in 0..20 {
-                    let reply = exec.venue_mut().parse_order_reply(status, &body);
-                    if !matches!(reply, OrderReply::Accepted { .. }) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                    let session = exec.session();
-                    let q = exec
-                        .venue_mut()
-                        .build_query_order(&m.name, session, seq, now_ms())
-                        .to_vec();
-                    let t = exec
-                        .transport_mut()
-                        .ok_or("closing needs a venue transport")?;
-                    (status, body) = t
-                        .request_blocking(&q, timeout)
-                        .map_err(|e| format!("closing phantom {}: {e}", m.name))?;
-                }
-                match exec.venue_mut().parse_order_reply(status, &body) {
+                match market_order(
+                    exec,
+                    m.symbol,
+                    close_side,
+                    diff.abs(),
+                    reduce_only,
+                    seq,
+                    m.venue_entry,
+                    now_ms,
+                    timeout,
+                )
+                .map_err(|e| format!("closing phantom {}: {e}", m.name))?
+                {
                     OrderReply::Filled {
                         order_id,
                         price,
@@ -307,16 +269,143 @@ pub fn startup(
                         journal_apply(exec, replayed, &r)?;
                         rep.closed += 1;
                     }
-                    other => {
-                        return Err(format!(
-                            "closing phantom {} failed: {other:?} (HTTP {status}: {})",
-                            m.name,
-                            String::from_utf8_lossy(&body)
-                        ))
-                    }
+                    other => return Err(format!("closing phantom {} failed: {other:?}", m.name,)),
                 }
             }
         }
     }
     Ok(rep)
+}
+
+/// Sends a market order for `qty` of `symbol` (not journaled here) and waits for its outcome,
+/// querying by client id while the venue only acknowledges it (Bybit). `ref_price` is the
+/// notional reference (the venue's entry price; 1 when unknown).
+#[allow(clippy::too_many_arguments)]
+fn market_order(
+    exec: &mut Executor,
+    symbol: SymbolId,
+    side: Side,
+    qty: Decimal,
+    reduce_only: bool,
+    seq: u64,
+    ref_price: Decimal,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<OrderReply, String> {
+    let name = exec.names()[symbol.index()].clone();
+    let inst = exec.instruments()[symbol.index()];
+    let ref_price = if ref_price > Decimal::ZERO {
+        ref_price
+    } else {
+        Decimal::ONE
+    };
+    let bytes = exec
+        .venue_mut()
+        .build_order(
+            &inst,
+            &OrderFields {
+                symbol: &name,
+                side,
+                quantity: qty,
+                reduce_only,
+                client_seq: seq,
+                timestamp_ms: now_ms(),
+            },
+            ref_price,
+            EntryExits::default(),
+        )
+        .map_err(|e| e.to_string())?
+        .to_vec();
+    let t = exec
+        .transport_mut()
+        .ok_or("orders need a venue transport")?;
+    let (mut status, mut body) = t
+        .request_blocking(&bytes, timeout)
+        .map_err(|e| e.to_string())?;
+    for _ in 0..20 {
+        let reply = exec.venue_mut().parse_order_reply(status, &body);
+        if !matches!(reply, OrderReply::Accepted { .. }) {
+            return Ok(reply);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let session = exec.session();
+        let q = exec
+            .venue_mut()
+            .build_query_order(&name, session, seq, now_ms())
+            .to_vec();
+        let t = exec
+            .transport_mut()
+            .ok_or("orders need a venue transport")?;
+        (status, body) = t.request_blocking(&q, timeout).map_err(|e| e.to_string())?;
+    }
+    Ok(exec.venue_mut().parse_order_reply(status, &body))
+}
+
+/// First client sequence number of emergency (flatten) orders in a session.
+pub const FLATTEN_SEQ_BASE: u64 = 1 << 41;
+
+/// Emergency exit (the journal can no longer be written): closes every venue position of the
+/// configured symbols with reduce-only market orders, read from the venue (the authority), and
+/// returns what was closed (`name`, signed qty closed). These orders cannot be journaled: the
+/// next start's reconciliation finds the venue flat and reports the difference. Call with no
+/// order in flight. Paper routes hold nothing at a venue: `Ok(empty)`.
+pub fn flatten(
+    exec: &mut Executor,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<Vec<(String, Decimal)>, String> {
+    if exec.transport_mut().is_none() {
+        return Ok(Vec::new());
+    }
+    let bytes = exec.venue_mut().build_positions(now_ms()).to_vec();
+    let t = exec
+        .transport_mut()
+        .ok_or("flatten needs a venue transport")?;
+    let (status, body) = t
+        .request_blocking(&bytes, timeout)
+        .map_err(|e| format!("querying venue positions: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "venue positions query failed: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let venue = exec.venue_mut().parse_positions(&body)?;
+    let names = exec.names().to_vec();
+    let mut closed = Vec::new();
+    let mut failed = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let Some(p) = venue.iter().find(|p| &p.symbol == name && !p.qty.is_zero()) else {
+            continue;
+        };
+        let side = if p.qty > Decimal::ZERO {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        let seq = FLATTEN_SEQ_BASE + i as u64;
+        match market_order(
+            exec,
+            SymbolId(i as u16),
+            side,
+            p.qty.abs(),
+            true,
+            seq,
+            p.entry,
+            now_ms,
+            timeout,
+        ) {
+            Ok(OrderReply::Filled { .. }) => closed.push((name.clone(), -p.qty)),
+            Ok(other) => failed.push(format!("{name} {}: {other:?}", p.qty)),
+            Err(e) => failed.push(format!("{name} {}: {e}", p.qty)),
+        }
+    }
+    if failed.is_empty() {
+        Ok(closed)
+    } else {
+        Err(format!(
+            "positions left open: {} (closed: {closed:?})",
+            failed.join("; ")
+        ))
+    }
 }

@@ -3,14 +3,15 @@
 //! recovery and reconciliation, and the strategy's restored positions.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 use crate::config::{resolve_path, Config};
-use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
+use crate::exec::exec_config::account_journal;
+use crate::exec::journal::{client_prefix, next_session, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::Endpoint;
@@ -63,32 +64,17 @@ pub fn build(
         taker_fee: cfg.taker_fee().map_err(|e| e.to_string())?,
         slippage_bps: cfg.paper.slippage_bps,
     };
-    let journal_path: PathBuf = if x.journal.as_os_str().is_empty() {
-        run_dir.join("orders.journal")
-    } else {
-        resolve_path(&x.journal)
-    };
-    let (mut journal, mut replayed) = Journal::open(&journal_path, x.fsync_policy())?;
-    let session = replayed.last_session + 1;
-    let mut rec = Record::new(
-        RecordKind::Session,
-        crate::types::SymbolId(0),
-        Side::Buy,
-        session,
-        session as u64,
-    );
-    rec.aux = unix_ms();
-    journal
-        .append(&rec)
-        .map_err(|e| format!("journal {}: {e}", journal_path.display()))?;
-    replayed.apply(&rec);
-    let prefix = client_prefix(session);
+    let ephemeral = run_dir.join("orders.journal");
+    let explicit = (!x.journal.as_os_str().is_empty()).then(|| resolve_path(&x.journal));
     let names = symbols.names().to_vec();
     let format = OrderFormat::of(cfg);
 
     let mut rest = None;
-    let (url, api_key, secret, banner) = match x.mode {
+    let (url, api_key, secret, banner, journal_path) = match x.mode {
         ExecMode::Paper => {
+            let journal_path = explicit.unwrap_or(ephemeral);
+            let (journal, replayed, session) = open_journal(&journal_path, &names, x)?;
+            let prefix = client_prefix(session);
             let venue = format.venue(
                 PAPER_API_KEY,
                 PAPER_SECRET,
@@ -97,6 +83,7 @@ pub fn build(
                 &prefix,
             )?;
             let mut exec = Executor::paper_with(instruments.to_vec(), names, venue, paper);
+            exec.set_session(session);
             exec.set_journal(journal);
             if !replayed.pending.is_empty() {
                 eprintln!(
@@ -148,26 +135,26 @@ pub fn build(
             let c = server.credentials().clone();
             rest = Some(server);
             let banner = format!(
-                "orders: signed {} REST over loopback to the embedded exchange at {url} (fresh keys), journal {}",
+                "orders: signed {} REST over loopback to the embedded exchange at {url} (fresh keys)",
                 format.name(),
-                journal_path.display()
             );
-            (url, c.api_key, c.secret.into_bytes(), banner)
+            let path = explicit.clone().unwrap_or_else(|| ephemeral.clone());
+            (url, c.api_key, c.secret.into_bytes(), banner, path)
         }
         ExecMode::Embedded => {
             let keys = load_keys(cfg, format)?;
             let banner = format!(
-                "orders: signed {} REST to the loopback exchange at {}, keys from {}, journal {}",
+                "orders: signed {} REST to the loopback exchange at {}, keys from {}",
                 format.name(),
                 x.rest_url,
                 keys.origin,
-                journal_path.display(),
             );
             let (k, s) = (
                 keys.api_key.expose().to_string(),
                 keys.secret.expose().as_bytes().to_vec(),
             );
-            (x.rest_url.clone(), k, s, banner)
+            let path = explicit.clone().unwrap_or_else(|| ephemeral.clone());
+            (x.rest_url.clone(), k, s, banner, path)
         }
         ExecMode::Live => {
             if !live_allowed {
@@ -180,19 +167,26 @@ pub fn build(
                 .check_orders(cfg.venue(), &x.rest_url, Some(&keys))
                 .map_err(|e| format!("exec.rest_url: {e}"))?;
             let banner = format!(
-                "orders: LIVE {} to {}, keys from {}, journal {}",
+                "orders: LIVE {} to {}, keys from {}",
                 format.name(),
                 x.rest_url,
                 keys.origin,
-                journal_path.display()
             );
             let (k, s) = (
                 keys.api_key.expose().to_string(),
                 keys.secret.expose().as_bytes().to_vec(),
             );
-            (x.rest_url.clone(), k, s, banner)
+            // Live never runs on a fresh journal: by default the account's persistent one.
+            let path = explicit.clone().unwrap_or_else(|| {
+                let venue = format.env_prefix().to_ascii_lowercase();
+                account_journal(&resolve_path(&x.journal_dir), &venue, &k)
+            });
+            (x.rest_url.clone(), k, s, banner, path)
         }
     };
+    let (journal, mut replayed, session) = open_journal(&journal_path, &names, x)?;
+    let prefix = client_prefix(session);
+    let banner = format!("{banner}, journal {}", journal_path.display());
     let host = Endpoint::parse(&url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
@@ -228,6 +222,54 @@ pub fn build(
         startup: Some(report),
         banner,
     })
+}
+
+/// Opens, locks and replays the journal at `path` for the configured symbols `names`, refuses
+/// it while a symbol no longer configured holds a position or an unfinished order, and
+/// journals this process's session (see [`next_session`]).
+fn open_journal(
+    path: &Path,
+    names: &[String],
+    x: &crate::exec::exec_config::ExecConfig,
+) -> Result<(Journal, Replayed, u32), String> {
+    let (mut journal, mut replayed) = Journal::open(path, names, x.fsync_policy())?;
+    let open: Vec<String> = replayed
+        .unconfigured_open()
+        .map(|u| {
+            format!(
+                "{} (position {}, {} unfinished order(s))",
+                u.name, u.position.qty, u.pending
+            )
+        })
+        .collect();
+    if !open.is_empty() {
+        return Err(format!(
+            "journal {} holds symbols that are not in venue.symbols: {}; add them back to venue.symbols (order does not matter) to reconcile and close them",
+            path.display(),
+            open.join(", ")
+        ));
+    }
+    for u in &replayed.unconfigured {
+        eprintln!(
+            "note: journal {}: symbol {} is no longer configured (flat, nothing open)",
+            path.display(),
+            u.name
+        );
+    }
+    let session = next_session(replayed.last_session, unix_ms());
+    let mut rec = Record::new(
+        RecordKind::Session,
+        crate::types::SymbolId(0),
+        Side::Buy,
+        session,
+        session as u64,
+    );
+    rec.aux = unix_ms();
+    journal
+        .append(&rec)
+        .map_err(|e| format!("journal {}: {e}", path.display()))?;
+    replayed.apply(&rec);
+    Ok((journal, replayed, session))
 }
 
 /// The order wire format of a run: `venue.name` (Bybit v5 or Binance USD-M) in every mode.

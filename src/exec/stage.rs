@@ -1,5 +1,7 @@
 //! The execution stage: the executor plus its timing, venue clock and counters.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
@@ -23,6 +25,16 @@ pub struct ExecStage {
     exec: Executor,
     clock: Clock,
     drain_timeout: Duration,
+    emergency: Emergency,
+}
+
+/// The emergency exit of a failed journal write: stop the run, flatten, fail the run.
+#[derive(Default)]
+struct Emergency {
+    /// Asks the run to stop (the runtime's shutdown flag).
+    stop: Option<Box<dyn Fn() + Send>>,
+    failed: Arc<AtomicBool>,
+    done: bool,
 }
 
 impl ExecStage {
@@ -32,6 +44,46 @@ impl ExecStage {
             exec,
             clock,
             drain_timeout: Duration::from_secs(5),
+            emergency: Emergency::default(),
+        }
+    }
+
+    /// On a journal write failure: call `stop` (request the run's shutdown), let the orders in
+    /// flight finish, close every venue position reduce-only ([`crate::exec::recovery::flatten`])
+    /// and set `failed` (the run then exits non-zero).
+    pub fn with_emergency(mut self, stop: Box<dyn Fn() + Send>, failed: Arc<AtomicBool>) -> Self {
+        self.emergency.stop = Some(stop);
+        self.emergency.failed = failed;
+        self
+    }
+
+    /// Runs the emergency exit once, after the executor halted (journal write failed).
+    #[cold]
+    fn emergency_exit(&mut self) {
+        self.emergency.done = true;
+        self.emergency.failed.store(true, Ordering::Release);
+        if let Some(stop) = &self.emergency.stop {
+            stop();
+        }
+        eprintln!("emergency: journal write failed; no new orders, closing every venue position reduce-only");
+        let deadline = std::time::Instant::now() + self.drain_timeout;
+        while self.exec.in_flight() > 0 && std::time::Instant::now() < deadline {
+            let now = self.clock.now_ns();
+            self.exec
+                .poll(now, venue_time_ms(), Some(Duration::from_millis(1)), |_| {});
+        }
+        match crate::exec::recovery::flatten(&mut self.exec, &venue_time_ms, self.drain_timeout) {
+            Ok(closed) => eprintln!("emergency: flattened {closed:?}; trading halted"),
+            Err(e) => {
+                eprintln!("error: emergency flatten failed: {e}; CHECK THE VENUE'S POSITIONS NOW")
+            }
+        }
+    }
+
+    #[inline]
+    fn check_halt(&mut self) {
+        if self.exec.halted() && !self.emergency.done {
+            self.emergency_exit();
         }
     }
 
@@ -53,11 +105,13 @@ impl ExecStage {
     ) -> Option<ExecReport> {
         let ts_ms = venue_time_ms();
         let clock = &self.clock;
-        self.exec.submit(it, ts_ms, |_signed| {
+        let report = self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
             hists.record(Stage::Sign, t.saturating_sub(start_ns));
             hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
-        })
+        });
+        self.check_halt();
+        report
     }
 
     /// Polls the venue transport (waiting up to `timeout` only if nothing progressed); each
@@ -74,11 +128,14 @@ impl ExecStage {
             return 0;
         }
         let now = self.clock.now_ns();
-        self.exec
+        let n = self
+            .exec
             .poll(now, venue_time_ms(), timeout, |ev| match ev {
                 ExecEvent::Report(r) => on_report(&r),
                 ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
-            })
+            });
+        self.check_halt();
+        n
     }
 
     /// Orders in flight.

@@ -285,8 +285,16 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         }
     }
     let rest_exchange = setup.rest;
+    let journal_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exec = ExecStage::new(setup.executor, clock.clone())
-        .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms));
+        .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms))
+        .with_emergency(
+            {
+                let shutdown = shutdown.clone();
+                Box::new(move || shutdown.request())
+            },
+            journal_failed.clone(),
+        );
 
     let epoch = Epoch::default();
     let names: &[&'static str] = match topology {
@@ -376,8 +384,13 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     drop(exchange);
     let monitor = monitor
         .join()
-        .map_err(|_| "monitor thread panicked".to_string())?
-        .map_err(|e| format!("writing dumps: {e}"))?;
+        .map_err(|_| "monitor thread panicked".to_string())?;
+    if journal_failed.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(
+            "the order journal could not be written (disk full?): trading halted after closing the venue positions (see above); the next start reconciles with the venue".into(),
+        );
+    }
+    let monitor = monitor.map_err(|e| format!("writing dumps: {e}"))?;
     Ok(RunReport {
         topology,
         monitor,
