@@ -55,7 +55,7 @@ use calculus_trader::exec::{
     instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, Instrument,
     OrderVenue, PaperVenue,
 };
-use calculus_trader::feed::binance::BinanceParser;
+use calculus_trader::venue::binance::market::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
 use calculus_trader::feed::{MarketEvent, VenueParser};
 use calculus_trader::feed::{Side, SymbolTable, Tick};
@@ -65,9 +65,9 @@ use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
@@ -371,7 +371,7 @@ fn serde_bybit_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
         price: d.price.parse().ok()?,
         qty: d.qty.parse().ok()?,
         exch_ts_ms: d.trade_ms,
-        trade_id: calculus_trader::feed::bybit::trade_id_hash(d.id),
+        trade_id: calculus_trader::venue::bybit::market::trade_id_hash(d.id),
         recv_ns: 0,
         parsed_ns: 0,
     })

@@ -22,10 +22,10 @@ use std::path::PathBuf;
 
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::feed::binance::trades_of;
+use calculus_trader::venue::binance::market::trades_of;
 use calculus_trader::feed::{SymbolTable, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::sim::Recording;
+use calculus_trader::exchange::Recording;
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
 use criterion::{criterion_group, Criterion};

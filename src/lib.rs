@@ -2,8 +2,8 @@
 //!
 //! Data flows one way through the modules: `feed` (network, parsing) → `model` (derivatives)
 //! → `strategy` (6-case matrix) → `risk` (positions, sizing) → `exec` (rounding, signing, paper
-//! fills), joined by `ring`s and driven by `runtime`; `telemetry` times every stage; `sim` is the
-//! embedded loopback exchange; `config` loads and validates the TOML configuration.
+//! fills), joined by `ring`s and driven by `runtime`; `telemetry` times every stage; `exchange`
+//! is the embedded loopback exchange; `config` loads and validates the TOML configuration.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
@@ -16,7 +16,8 @@ pub mod model;
 pub mod ring;
 pub mod risk;
 pub mod runtime;
-pub mod sim;
+pub mod exchange;
 pub mod strategy;
 pub mod telemetry;
 pub mod tuning;
+pub mod venue;

@@ -9,10 +9,10 @@ use calculus_trader::backtest::{read_all, run_ticks, Outcome, Setup};
 use calculus_trader::config::{resolve_path, Config, DEFAULT_TOML};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
-use calculus_trader::feed::binance::trades_of;
+use calculus_trader::venue::binance::market::trades_of;
 use calculus_trader::feed::{SymbolTable, Tick};
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::sim::Recording;
+use calculus_trader::exchange::Recording;
 use calculus_trader::strategy::{Engine, OrderIntent};
 
 fn config(latency_ms: u64) -> Config {

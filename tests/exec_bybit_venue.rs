@@ -20,9 +20,9 @@ use calculus_trader::exec::{
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::position::Position;
-use calculus_trader::sim::orders::{NewOrder, OrderKind, OrderStatus};
-use calculus_trader::sim::rest_orders::SimCredentials;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::orders::{NewOrder, OrderKind, OrderStatus};
+use calculus_trader::exchange::rest_orders::SimCredentials;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use calculus_trader::exec::{BinanceOrderBuilder, HttpTransport, OrderFields, Signer};
 use calculus_trader::feed::Side;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 use serde_json::Value;

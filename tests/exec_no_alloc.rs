@@ -15,9 +15,9 @@ use calculus_trader::exec::{
     OrderVenue, PaperVenue, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{MarketState, RestExchange};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;

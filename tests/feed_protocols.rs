@@ -18,8 +18,8 @@ use calculus_trader::feed::tls::{client_config, parse_pem_certs, webpki_roots};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::{SymbolId, SymbolTable, Tick};
 use calculus_trader::runtime::stages::{FeedPlan, FeedStage};
-use calculus_trader::sim::server::END_OF_REPLAY;
-use calculus_trader::sim::{EmbeddedExchange, Recording};
+use calculus_trader::exchange::server::END_OF_REPLAY;
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use tungstenite::Message;
 

@@ -18,8 +18,8 @@ use calculus_trader::exec::{
     PhantomPolicy,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::sim::orders::{NewOrder, OrderKind};
-use calculus_trader::sim::{MarketState, RestExchange};
+use calculus_trader::exchange::orders::{NewOrder, OrderKind};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 

@@ -12,9 +12,9 @@ use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::FillModel;
 use calculus_trader::feed::Side;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{EmbeddedExchange, Recording, RestExchange};
+use calculus_trader::exchange::orders::{Matching, NewOrder, OrderKind, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::telemetry::Counter;
 use rust_decimal::Decimal;
 

@@ -28,8 +28,8 @@ use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage, FeedPlan, FeedStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{AllowedCores, Shutdown};
-use calculus_trader::sim::server::{Fault, END_OF_REPLAY};
-use calculus_trader::sim::{EmbeddedExchange, Recording};
+use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
-use crate::feed::binance::BinanceParser;
+use crate::venue::binance::market::BinanceParser;
 use crate::feed::{MarketEvent, ParseError};
 use crate::feed::{Side, SymbolId, SymbolTable, Tick};
 

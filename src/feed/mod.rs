@@ -2,19 +2,15 @@
 //! heartbeats, reconnect, stale detection, REST fallback, de-duplication).
 
 pub mod backoff;
-pub mod binance;
-pub mod bybit;
 pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
 pub mod event;
-pub mod fast;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
 pub mod symbols;
-pub mod tape;
 pub mod tick;
 pub mod tls;
 pub mod validate;

@@ -189,10 +189,10 @@ impl Venue {
 }
 
 /// Bybit trade ids are UUID strings; ticks carry `u64` ids. The mapping is the parser's
-/// [`super::bybit::trade_id_hash`], so the WS parser and the REST fallback give the same trade
+/// [`crate::venue::bybit::trade_id_hash`], so the WS parser and the REST fallback give the same trade
 /// the same id.
 pub fn bybit_trade_id(id: &str) -> u64 {
-    super::bybit::trade_id_hash(id)
+    crate::venue::bybit::trade_id_hash(id)
 }
 
 /// The topics and symbols of one connection.
@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn bybit_ids_hash_stably() {
         let id = "20f43950-d8dd-5b31-9112-a178eb6023af";
-        assert_eq!(bybit_trade_id(id), crate::feed::bybit::trade_id_hash(id));
+        assert_eq!(bybit_trade_id(id), crate::venue::bybit::market::trade_id_hash(id));
         assert_ne!(
             bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023af"),
             bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023ae")

@@ -22,9 +22,9 @@ use crate::exec::{
 };
 use crate::feed::protocol::Venue;
 use crate::feed::{Side, SymbolTable};
-use crate::sim::orders::{Matching, SimVenue};
-use crate::sim::rest_orders::RestOptions;
-use crate::sim::{EmbeddedExchange, RestExchange};
+use crate::exchange::orders::{Matching, SimVenue};
+use crate::exchange::rest_orders::RestOptions;
+use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::telemetry::Clock;
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::stages::{parse_counter, FeedStage};
-use crate::feed::binance::BinanceParser;
+use crate::venue::binance::market::BinanceParser;
 use crate::feed::ws::{WsError, WsStatus};
 use crate::feed::{Control, MarketEvent};
 use crate::feed::{SymbolTable, Tick};

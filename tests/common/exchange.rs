@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::{FillModel, Instrument};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
-use calculus_trader::sim::{MarketState, RestExchange};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use rust_decimal::Decimal;
 
 /// `names` with their bundled Binance specs (`data/instruments/instrument_specs_8_symbols.json`).

@@ -19,14 +19,13 @@
 
 use simd_json::Node;
 
-use super::event::{
+use crate::feed::event::{
     positive_decimal, Control, ErrorText, MarketEvent, ParseError, Quote, UpdateKind,
 };
-use super::symbols::SymbolTable;
-use super::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
-use super::tick::{Side, Tick};
+use crate::feed::{Side, SymbolTable, Tick};
+use crate::venue::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
 
-pub use super::tape::DEFAULT_MAX_FRAME;
+pub use crate::venue::tape::DEFAULT_MAX_FRAME;
 
 /// Parses Binance frames, reusing simd-json's scratch buffers and tape across calls, so a
 /// parse allocates nothing once they have grown to the largest frame seen.
@@ -321,7 +320,7 @@ pub fn trades_of<'a, I: IntoIterator<Item = &'a str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::tick::SymbolId;
+    use crate::feed::SymbolId;
 
     fn table() -> SymbolTable {
         SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap()

@@ -27,14 +27,18 @@
 
 use simd_json::Node;
 
-use super::event::{
+use crate::feed::event::{
     parse_decimal, positive_decimal, Control, ErrorText, MarketEvent, ParseError, Quote, UpdateKind,
 };
-use super::symbols::SymbolTable;
-use super::tape::{
-    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, for_each_member, TapeParser,
+use crate::feed::{Side, SymbolId, SymbolTable, Tick};
+use crate::venue::tape::{
+    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, digits_u64_bytes,
+    for_each_member, TapeParser,
 };
-use super::tick::{Side, SymbolId, Tick};
+
+/// Most trades of one frame the fast path ([`super::fast`]) handles (larger batches use the
+/// tape parser).
+pub const MAX_FAST_TRADES: usize = 128;
 
 /// Last known top of book of one symbol from one topic; NaN = side unknown.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +83,7 @@ pub struct BybitParser {
     tape: TapeParser,
     tickers: Vec<Top>,
     book1: Vec<Top>,
-    /// Reused output of `feed::fast` (capacity `MAX_FAST_TRADES`, never grown).
+    /// Reused output of the fast path (capacity [`MAX_FAST_TRADES`], never grown).
     pub(crate) fast_scratch: Vec<Tick>,
 }
 
@@ -89,7 +93,7 @@ impl Default for BybitParser {
             tape: TapeParser::default(),
             tickers: Vec::new(),
             book1: Vec::new(),
-            fast_scratch: Vec::with_capacity(super::fast::MAX_FAST_TRADES),
+            fast_scratch: Vec::with_capacity(MAX_FAST_TRADES),
         }
     }
 }
@@ -109,7 +113,7 @@ struct Frame<'i> {
 }
 
 impl BybitParser {
-    /// A parser with buffers for frames up to [`super::tape::DEFAULT_MAX_FRAME`] bytes.
+    /// A parser with buffers for frames up to [`crate::venue::tape::DEFAULT_MAX_FRAME`] bytes.
     pub fn new() -> Self {
         Self::default()
     }
@@ -295,7 +299,7 @@ pub fn trade_id_hash(id: &str) -> u64 {
 /// [`trade_id_hash`] of the bytes of the id.
 #[inline]
 pub fn trade_id_hash_bytes(b: &[u8]) -> u64 {
-    if let Some(v) = super::tape::digits_u64_bytes(b) {
+    if let Some(v) = digits_u64_bytes(b) {
         return v;
     }
     const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
