@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use super::instrument::{load_specs, Instrument};
 use super::keys::check_transport;
-use super::venue_api::{BinanceApi, BybitApi, Venue};
+use crate::venue::binance::BinanceApi;
+use crate::venue::bybit::BybitApi;
+use crate::venue::Venue;
 
 /// Where specs come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::venue_api::Venue;
+use crate::venue::Venue;
 
 /// What went wrong, venue-independent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

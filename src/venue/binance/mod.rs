@@ -1,6 +1,11 @@
 //! Binance USD-M futures: everything that knows Binance's wire format.
 
+pub mod api;
 pub mod fast;
 pub mod market;
+pub mod order;
+pub mod reply;
 
+pub use api::BinanceApi;
 pub use market::BinanceParser;
+pub use order::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};

@@ -1,6 +1,11 @@
 //! Bybit v5 linear perpetuals: everything that knows Bybit's wire format.
 
+pub mod api;
 pub mod fast;
 pub mod market;
+pub mod order;
+pub mod reply;
 
+pub use api::BybitApi;
 pub use market::{trade_id_hash, BybitParser};
+pub use order::{BybitOrderBuilder, BybitVenue};
