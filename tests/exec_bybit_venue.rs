@@ -20,7 +20,7 @@ use calculus_trader::exec::{
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::position::Position;
-use calculus_trader::exchange::orders::{NewOrder, OrderKind, OrderStatus};
+use calculus_trader::exchange::orders::{OrderRequest, OrderKind, OrderStatus};
 use calculus_trader::exchange::rest_orders::SimCredentials;
 use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
@@ -297,7 +297,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
             .venue()
             .with(|m| {
                 m.place(
-                    &NewOrder {
+                    &OrderRequest {
                         symbol: "BTCUSDT",
                         side: Side::Buy,
                         kind: OrderKind::Market,

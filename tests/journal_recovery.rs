@@ -18,7 +18,7 @@ use calculus_trader::exec::{
     PhantomPolicy,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::exchange::orders::{NewOrder, OrderKind};
+use calculus_trader::exchange::orders::{OrderRequest, OrderKind};
 use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
@@ -104,7 +104,7 @@ impl World {
             .venue()
             .with(|m| {
                 m.place(
-                    &NewOrder {
+                    &OrderRequest {
                         symbol: "BTCUSDT",
                         side,
                         kind: OrderKind::Market,

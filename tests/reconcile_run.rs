@@ -12,7 +12,7 @@ use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::FillModel;
 use calculus_trader::feed::Side;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::exchange::orders::{Matching, NewOrder, OrderKind, SimVenue};
+use calculus_trader::exchange::orders::{Matching, OrderRequest, OrderKind, SimVenue};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::telemetry::Counter;
@@ -77,7 +77,7 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
     rest.venue()
         .with(|m| {
             m.place(
-                &NewOrder {
+                &OrderRequest {
                     symbol: "BTCUSDT",
                     side: Side::Buy,
                     kind: OrderKind::Market,

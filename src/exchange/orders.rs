@@ -91,7 +91,7 @@ impl OrderStatus {
 
 /// A new order as the request parameters give it.
 #[derive(Clone, Debug)]
-pub struct NewOrder<'a> {
+pub struct OrderRequest<'a> {
     /// Symbol, upper case.
     pub symbol: &'a str,
     /// Side.
@@ -288,7 +288,7 @@ impl Matching {
     }
 
     /// Places an order at exchange time `now_ms`; market orders fill at once.
-    pub fn place(&mut self, o: &NewOrder<'_>, now_ms: u64) -> Result<SimOrder, OrderError> {
+    pub fn place(&mut self, o: &OrderRequest<'_>, now_ms: u64) -> Result<SimOrder, OrderError> {
         if !o.client_id.is_empty() {
             *self.received.entry(o.client_id.to_string()).or_insert(0) += 1;
             if self.by_client.contains_key(o.client_id) {
@@ -619,8 +619,8 @@ mod tests {
         )
     }
 
-    fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> NewOrder<'a> {
-        NewOrder {
+    fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> OrderRequest<'a> {
+        OrderRequest {
             symbol: "BTCUSDT",
             side,
             kind: OrderKind::Market,
@@ -690,7 +690,7 @@ mod tests {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
         x.place(&mkt(Side::Buy, "0.010", "entry"), 1).unwrap();
-        let stop = |kind, px: &str, id: &'static str| NewOrder {
+        let stop = |kind, px: &str, id: &'static str| OrderRequest {
             symbol: "BTCUSDT",
             side: Side::Sell,
             kind,
@@ -725,7 +725,7 @@ mod tests {
     fn attached_position_exits_are_replaced_and_leave_with_the_position() {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
-        let leg = |px: &str, id: &'static str| NewOrder {
+        let leg = |px: &str, id: &'static str| OrderRequest {
             symbol: "BTCUSDT",
             side: Side::Sell,
             kind: OrderKind::TakeProfitMarket,

@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use super::market::{MarketState, TradeListener};
-use super::orders::{NewOrder, OrderError, OrderKind, SimOrder, SimVenue};
+use super::orders::{OrderRequest, OrderError, OrderKind, SimOrder, SimVenue};
 use crate::exec::Signer;
 use crate::feed::Side;
 
@@ -94,7 +94,7 @@ impl Default for RestOptions {
 
 /// Counters of the REST server.
 #[derive(Debug, Default)]
-pub struct RestStats {
+pub struct OrderEntryStats {
     /// Connections accepted.
     pub connections: AtomicU64,
     /// Requests answered.
@@ -106,7 +106,7 @@ pub struct RestExchange {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     venue: Arc<SimVenue>,
-    stats: Arc<RestStats>,
+    stats: Arc<OrderEntryStats>,
     creds: SimCredentials,
     thread: Option<JoinHandle<()>>,
 }
@@ -117,7 +117,7 @@ struct Shared {
     api_key: String,
     opts: RestOptions,
     stop: Arc<AtomicBool>,
-    stats: Arc<RestStats>,
+    stats: Arc<OrderEntryStats>,
 }
 
 impl RestExchange {
@@ -155,7 +155,7 @@ impl RestExchange {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(RestStats::default());
+        let stats = Arc::new(OrderEntryStats::default());
         let shared = Arc::new(Shared {
             venue: venue.clone(),
             signer: Signer::new(creds.secret.as_bytes()),
@@ -198,7 +198,7 @@ impl RestExchange {
     }
 
     /// Server counters.
-    pub fn stats(&self) -> &RestStats {
+    pub fn stats(&self) -> &OrderEntryStats {
         &self.stats
     }
 
@@ -589,7 +589,7 @@ mod bybit {
             return fail(10001, "params error: qty invalid", now);
         };
         let link = c.order_link_id.unwrap_or_default();
-        let order = NewOrder {
+        let order = OrderRequest {
             symbol: &c.symbol,
             side,
             kind: OrderKind::Market,
@@ -621,7 +621,7 @@ mod bybit {
                 for (kind, px, tag) in legs {
                     let id = format!("{}-{tag}", o.client_id);
                     if let Ok(leg) = m.place(
-                        &NewOrder {
+                        &OrderRequest {
                             symbol: &c.symbol,
                             side: exit,
                             kind,
@@ -908,7 +908,7 @@ fn new_order(sh: &Shared, params: &[(&str, &str)], now: u64) -> (u16, String) {
         Ok(q) => q,
         Err(e) => return e,
     };
-    let order = NewOrder {
+    let order = OrderRequest {
         symbol,
         side,
         kind,

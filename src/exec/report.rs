@@ -77,36 +77,6 @@ impl RejectReason {
             RejectReason::Lost => "lost",
         }
     }
-
-    /// The reason for a Binance USD-M error code (`{"code":-1022,...}`).
-    pub fn from_binance_code(code: i64) -> Self {
-        match code {
-            -1013 | -4164 | -1111 | -4003 | -4005 => RejectReason::VenueFilter,
-            -1022 | -2014 | -2015 => RejectReason::VenueAuth,
-            -1021 => RejectReason::VenueTimestamp,
-            -2019 => RejectReason::VenueMargin,
-            -2022 => RejectReason::VenueReduceOnly,
-            _ => RejectReason::VenueOther,
-        }
-    }
-}
-
-impl RejectReason {
-    /// The reason for a Bybit v5 `retCode` (`{"retCode":10004,...}`): 10003/10004/10005 key,
-    /// signature or permission; 10002 timestamp outside the recv window; 110004/110007/110012/
-    /// 110045 insufficient balance or margin; 110017 reduce-only with nothing to reduce (the
-    /// position is zero or on the other side); 10001 (params error: Bybit's answer to a qty or
-    /// price outside the filters), 110094 (min order value), 110003/170371 filter failures.
-    pub fn from_bybit_code(code: i64) -> Self {
-        match code {
-            10003 | 10004 | 10005 | 10010 => RejectReason::VenueAuth,
-            10002 => RejectReason::VenueTimestamp,
-            110004 | 110007 | 110012 | 110045 => RejectReason::VenueMargin,
-            110017 => RejectReason::VenueReduceOnly,
-            10001 | 110094 | 110003 | 170371 => RejectReason::VenueFilter,
-            _ => RejectReason::VenueOther,
-        }
-    }
 }
 
 /// Outcome of an order.
@@ -142,38 +112,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn index_round_trips_and_codes_map() {
+    fn index_round_trips() {
         for (i, r) in RejectReason::ALL.iter().enumerate() {
             assert_eq!(r.index(), i);
             assert_eq!(RejectReason::from_index(i), Some(*r));
-        }
-        assert_eq!(
-            RejectReason::from_binance_code(-1022),
-            RejectReason::VenueAuth
-        );
-        assert_eq!(
-            RejectReason::from_binance_code(-4164),
-            RejectReason::VenueFilter
-        );
-        assert_eq!(
-            RejectReason::from_binance_code(-1021),
-            RejectReason::VenueTimestamp
-        );
-        assert_eq!(
-            RejectReason::from_binance_code(-9999),
-            RejectReason::VenueOther
-        );
-        for (code, r) in [
-            (10004, RejectReason::VenueAuth),
-            (10003, RejectReason::VenueAuth),
-            (10002, RejectReason::VenueTimestamp),
-            (110007, RejectReason::VenueMargin),
-            (110017, RejectReason::VenueReduceOnly),
-            (10001, RejectReason::VenueFilter),
-            (110094, RejectReason::VenueFilter),
-            (110001, RejectReason::VenueOther),
-        ] {
-            assert_eq!(RejectReason::from_bybit_code(code), r, "retCode {code}");
         }
     }
 }

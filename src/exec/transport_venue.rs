@@ -45,8 +45,8 @@ impl OrderVenue {
     #[inline]
     pub fn reject_reason(&self, code: i64) -> RejectReason {
         match self {
-            OrderVenue::Binance(_) => RejectReason::from_binance_code(code),
-            OrderVenue::Bybit(_) => RejectReason::from_bybit_code(code),
+            OrderVenue::Binance(_) => binance::error::reject_reason(code),
+            OrderVenue::Bybit(_) => bybit::error::reject_reason(code),
         }
     }
 

@@ -26,12 +26,9 @@ pub enum DedupMode {
     TimeAndId,
 }
 
-/// Bybit trade ids are UUID strings; ticks carry `u64` ids. The mapping is the parser's
-/// [`crate::venue::bybit::trade_id_hash`], so the WS parser and the REST fallback give the same trade
-/// the same id.
-pub fn bybit_trade_id(id: &str) -> u64 {
-    crate::venue::bybit::trade_id_hash(id)
-}
+/// Bybit trade ids are UUID strings; ticks carry `u64` ids. The mapping is the parser's, so
+/// the WS parser and the REST fallback give the same trade the same id.
+pub use crate::venue::bybit::trade_id_hash as bybit_trade_id;
 
 /// The topics and symbols of one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]

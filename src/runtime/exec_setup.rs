@@ -14,7 +14,7 @@ use crate::config::{resolve_path, Config};
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
-use crate::exec::transport::Endpoint;
+use crate::exec::transport::OrderEndpoint;
 use crate::exec::ExecReport;
 use crate::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Instrument,
@@ -193,7 +193,7 @@ pub fn build(
             (x.rest_url.clone(), k, s, banner)
         }
     };
-    let host = Endpoint::parse(&url)
+    let host = OrderEndpoint::parse(&url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
     let venue = format.venue(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix)?;

@@ -1,6 +1,36 @@
 //! Venues: one folder per exchange, holding everything that knows that venue's wire format.
 //! Everything outside `venue/` is venue-neutral and reaches a venue through one dispatch enum
 //! per role.
+//!
+//! # What a venue module (`venue/<name>/`) provides
+//! - `market`: the general market-data parser (simd-json tape, [`tape`]) from frames to
+//!   `feed::MarketEvent`s and `feed::Control`, with a `parse(&mut self, frame, symbols, on)`
+//!   method; `fast`: `parse(general, frame, symbols, on) -> (result, hit)`, the byte-scanning
+//!   extractor ([`scan`]) for its hottest message, equal to the general parser on every input.
+//! - `endpoint`: URLs, topic names, subscribe request, heartbeat, topic limits, and the
+//!   recent-trades REST fallback (path and reply parser).
+//! - `order`: the signed order builders and the order-status / position / open-order query
+//!   builders (one signing recipe, in reused buffers), taking the venue-neutral
+//!   [`order::NewOrder`] / [`order::OrderFields`]; the venue's spellings of sides, time in
+//!   force and triggers.
+//! - `reply`: the order, one-symbol position and open-order reply readers, into the
+//!   venue-neutral [`reply`] types.
+//! - `api`: the cold-path signed requests ([`api::ApiRequest`]: leverage, cancel, wallet, time,
+//!   instruments) and their reply parsers (positions, wallet, time, acks).
+//! - `error`: the error-code tables (to `exec::ErrorKind` and `exec::RejectReason`) and the
+//!   error-reply reader (`exec::VenueError::from_<name>`).
+//! - `exchange`: the embedded exchange's side of the venue's order protocol (request parsing,
+//!   signature check, reply rendering).
+//!
+//! # Dispatch enums (one arm per venue)
+//! - [`Venue`] (here): the venue's name, endpoints and stream protocol.
+//! - `feed::VenueParser`: market-data parsing.
+//! - `exec::OrderVenue`: order building and reply parsing for the executor and recovery.
+//! - `feed::rest::parse_recent_trades`, `exec::specs::VenueSpecs::parse`: REST fallback and
+//!   instrument specs.
+//! - `exchange::rest_orders` (request routing by path) and `exchange::server` (replay).
+//!
+//! A new venue is a new folder plus one arm in each of these.
 
 pub mod api;
 pub mod binance;
@@ -46,8 +76,8 @@ impl Venue {
     /// Per-symbol topics subscribed when the config names none.
     pub fn default_topics(self) -> &'static [&'static str] {
         match self {
-            Venue::Binance => &["trade"],
-            Venue::Bybit => &["publicTrade", "tickers", "orderbook.1"],
+            Venue::Binance => binance::endpoint::DEFAULT_TOPICS,
+            Venue::Bybit => bybit::endpoint::DEFAULT_TOPICS,
         }
     }
 
@@ -55,24 +85,24 @@ impl Venue {
     /// documents no per-connection cap for linear, 100 keeps reconnects cheap).
     pub fn default_topics_per_connection(self) -> usize {
         match self {
-            Venue::Binance => 200,
-            Venue::Bybit => 100,
+            Venue::Binance => binance::endpoint::TOPICS_PER_CONNECTION,
+            Venue::Bybit => bybit::endpoint::TOPICS_PER_CONNECTION,
         }
     }
 
     /// Topics per subscribe request (Bybit spot caps `args` at 10; we use 10 everywhere).
     fn topics_per_request(self) -> usize {
         match self {
-            Venue::Binance => 200,
-            Venue::Bybit => 10,
+            Venue::Binance => binance::endpoint::TOPICS_PER_REQUEST,
+            Venue::Bybit => bybit::endpoint::TOPICS_PER_REQUEST,
         }
     }
 
     /// The stream name of `kind` for `symbol`: `btcusdt@trade`, `publicTrade.BTCUSDT`.
     pub fn topic(self, kind: &str, symbol: &str) -> String {
         match self {
-            Venue::Binance => format!("{}@{kind}", symbol.to_ascii_lowercase()),
-            Venue::Bybit => format!("{kind}.{}", symbol.to_ascii_uppercase()),
+            Venue::Binance => binance::endpoint::topic(kind, symbol),
+            Venue::Bybit => bybit::endpoint::topic(kind, symbol),
         }
     }
 
@@ -91,12 +121,8 @@ impl Venue {
                 let id = *next_id;
                 *next_id += 1;
                 match self {
-                    Venue::Binance => {
-                        format!("{{\"method\":\"SUBSCRIBE\",\"params\":[{list}],\"id\":{id}}}")
-                    }
-                    Venue::Bybit => {
-                        format!("{{\"req_id\":\"{id}\",\"op\":\"subscribe\",\"args\":[{list}]}}")
-                    }
+                    Venue::Binance => binance::endpoint::subscribe_request(&list, id),
+                    Venue::Bybit => bybit::endpoint::subscribe_request(&list, id),
                 }
             })
             .collect()
@@ -106,7 +132,7 @@ impl Venue {
     pub fn heartbeat(self) -> Heartbeat {
         match self {
             Venue::Binance => Heartbeat::PingFrame,
-            Venue::Bybit => Heartbeat::Text("{\"op\":\"ping\"}"),
+            Venue::Bybit => Heartbeat::Text(bybit::endpoint::PING),
         }
     }
 
@@ -119,24 +145,24 @@ impl Venue {
     /// The mainnet public market-data WebSocket.
     pub fn mainnet_ws_url(self) -> &'static str {
         match self {
-            Venue::Binance => "wss://fstream.binance.com/stream",
-            Venue::Bybit => "wss://stream.bybit.com/v5/public/linear",
+            Venue::Binance => binance::endpoint::MAINNET_WS_URL,
+            Venue::Bybit => bybit::endpoint::MAINNET_WS_URL,
         }
     }
 
     /// The mainnet REST base.
     pub fn mainnet_rest_url(self) -> &'static str {
         match self {
-            Venue::Binance => "https://fapi.binance.com",
-            Venue::Bybit => "https://api.bybit.com",
+            Venue::Binance => binance::endpoint::MAINNET_REST_URL,
+            Venue::Bybit => bybit::endpoint::MAINNET_REST_URL,
         }
     }
 
     /// Path of the embedded exchange's WebSocket for this venue.
     pub fn embedded_ws_path(self) -> &'static str {
         match self {
-            Venue::Binance => "/stream",
-            Venue::Bybit => "/v5/public/linear",
+            Venue::Binance => binance::endpoint::EMBEDDED_WS_PATH,
+            Venue::Bybit => bybit::endpoint::EMBEDDED_WS_PATH,
         }
     }
 
@@ -145,21 +171,16 @@ impl Venue {
     /// when the trade topic is `aggTrade`; Bybit `GET /v5/market/recent-trade`.
     pub fn recent_trades_path(self, symbol: &str, limit: u32, trade_topic: &str) -> String {
         match self {
-            Venue::Binance if trade_topic == "aggTrade" => {
-                format!("/fapi/v1/aggTrades?symbol={symbol}&limit={limit}")
-            }
-            Venue::Binance => format!("/fapi/v1/trades?symbol={symbol}&limit={limit}"),
-            Venue::Bybit => {
-                format!("/v5/market/recent-trade?category=linear&symbol={symbol}&limit={limit}")
-            }
+            Venue::Binance => binance::endpoint::recent_trades_path(symbol, limit, trade_topic),
+            Venue::Bybit => bybit::endpoint::recent_trades_path(symbol, limit),
         }
     }
 
     /// The topic kind that carries trades, if subscribed (`trade`/`aggTrade`, `publicTrade`).
     pub fn trade_topic(self, topics: &[String]) -> Option<String> {
         let wanted: &[&str] = match self {
-            Venue::Binance => &["trade", "aggTrade"],
-            Venue::Bybit => &["publicTrade"],
+            Venue::Binance => binance::endpoint::TRADE_TOPICS,
+            Venue::Bybit => bybit::endpoint::TRADE_TOPICS,
         };
         topics
             .iter()

@@ -1,6 +1,8 @@
 //! Binance USD-M futures: everything that knows Binance's wire format.
 
 pub mod api;
+pub mod endpoint;
+pub mod error;
 pub mod fast;
 pub mod market;
 pub mod order;

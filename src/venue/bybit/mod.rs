@@ -1,6 +1,8 @@
 //! Bybit v5 linear perpetuals: everything that knows Bybit's wire format.
 
 pub mod api;
+pub mod endpoint;
+pub mod error;
 pub mod fast;
 pub mod market;
 pub mod order;
