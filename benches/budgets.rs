@@ -51,11 +51,13 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::Topology;
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::{
     instrument::load_specs, BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, Instrument,
     OrderVenue, PaperVenue,
 };
-use calculus_trader::venue::binance::market::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
 use calculus_trader::feed::{MarketEvent, VenueParser};
 use calculus_trader::feed::{Side, SymbolTable, Tick};
@@ -65,9 +67,6 @@ use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::stages::{ComputeStage, ExecStage};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Engine, OrderIntent, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
@@ -75,6 +74,7 @@ use calculus_trader::telemetry::{
 use calculus_trader::tuning::budgets::{
     format_rate, render_markdown, render_text, BudgetFile, Measured, Row, ThroughputRow,
 };
+use calculus_trader::venue::binance::market::BinanceParser;
 use crossbeam::queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Deserialize;

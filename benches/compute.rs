@@ -20,14 +20,14 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use calculus_trader::exchange::Recording;
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::venue::binance::market::trades_of;
 use calculus_trader::feed::{SymbolTable, Tick};
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::exchange::Recording;
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
+use calculus_trader::venue::binance::market::trades_of;
 use criterion::{criterion_group, Criterion};
 use rust_decimal::Decimal;
 

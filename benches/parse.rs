@@ -12,12 +12,12 @@ use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
+use calculus_trader::feed::event::{parse_decimal, positive_decimal};
+use calculus_trader::feed::{MarketEvent, Quote, Side, SymbolTable, Tick};
 use calculus_trader::venue::binance::market::BinanceParser;
 use calculus_trader::venue::bybit::market::{trade_id_hash, BybitParser};
-use calculus_trader::feed::event::{parse_decimal, positive_decimal};
 use calculus_trader::venue::scan::FastPath;
 use calculus_trader::venue::{binance, bybit};
-use calculus_trader::feed::{MarketEvent, Quote, Side, SymbolTable, Tick};
 use criterion::{criterion_group, Bencher, BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 
@@ -320,9 +320,10 @@ fn fast_decode(kind: Kind, buf: &mut [u8], sy: &SymbolTable, p: &mut Ours) -> f6
     let mut sum = 0.0;
     let on = |e| sum += price_of(e);
     let r = match kind {
-        Kind::BybitTrades | Kind::BybitTicker => {
-            p.fast.count(bybit::fast::parse(&mut p.bybit, buf, sy, on)).map(|_| ())
-        }
+        Kind::BybitTrades | Kind::BybitTicker => p
+            .fast
+            .count(bybit::fast::parse(&mut p.bybit, buf, sy, on))
+            .map(|_| ()),
         Kind::BinanceTrade | Kind::BinanceBook => p
             .fast
             .count(binance::fast::parse(&mut p.binance, buf, sy, on))

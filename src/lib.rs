@@ -10,13 +10,13 @@
 pub mod analyze;
 pub mod backtest;
 pub mod config;
+pub mod exchange;
 pub mod exec;
 pub mod feed;
 pub mod model;
 pub mod ring;
 pub mod risk;
 pub mod runtime;
-pub mod exchange;
 pub mod strategy;
 pub mod telemetry;
 pub mod tuning;

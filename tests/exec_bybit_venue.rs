@@ -11,6 +11,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
+use calculus_trader::exchange::rest_orders::SimCredentials;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
@@ -20,9 +23,6 @@ use calculus_trader::exec::{
 };
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::position::Position;
-use calculus_trader::exchange::orders::{OrderRequest, OrderKind, OrderStatus};
-use calculus_trader::exchange::rest_orders::SimCredentials;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;

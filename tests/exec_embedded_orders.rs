@@ -11,9 +11,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::{BinanceOrderBuilder, HttpTransport, OrderFields, Signer};
 use calculus_trader::feed::Side;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 use serde_json::Value;

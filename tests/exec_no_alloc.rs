@@ -8,6 +8,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
 use calculus_trader::exec::{
@@ -15,9 +18,6 @@ use calculus_trader::exec::{
     OrderVenue, PaperVenue, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::strategy::{Case, OrderIntent};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;

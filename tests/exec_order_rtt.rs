@@ -15,14 +15,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::{
     BinanceOrderBuilder, FillModel, HttpTransport, OrderFields, TransportEvent,
 };
 use calculus_trader::feed::Side;
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 use serde_json::Value;

@@ -8,11 +8,11 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::transport::{tls_config_with_roots, OrderEndpoint};
-use calculus_trader::exec::{HttpTransport, TransportError, TransportEvent};
 use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exchange::RestExchange;
+use calculus_trader::exec::transport::{tls_config_with_roots, OrderEndpoint};
+use calculus_trader::exec::{HttpTransport, TransportError, TransportEvent};
 use calculus_trader::telemetry::Clock;
 
 const TIME: &[u8] = b"GET /fapi/v1/time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";

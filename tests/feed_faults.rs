@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::{SymbolId, SymbolTable, Tick};
 use calculus_trader::runtime::stages::{FeedPlan, FeedStage};
-use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
-use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 
 /// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).

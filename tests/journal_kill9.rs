@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use calculus_trader::config::DEFAULT_TOML;
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::journal::{FsyncPolicy, Journal};
-use calculus_trader::exec::FillModel;
 use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
 use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
+use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::journal::{FsyncPolicy, Journal};
+use calculus_trader::exec::FillModel;
 use rust_decimal::Decimal;
 
 fn root() -> PathBuf {

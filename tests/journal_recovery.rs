@@ -10,6 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
@@ -18,8 +20,6 @@ use calculus_trader::exec::{
     PhantomPolicy,
 };
 use calculus_trader::feed::{Side, SymbolId};
-use calculus_trader::exchange::orders::{OrderRequest, OrderKind};
-use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 

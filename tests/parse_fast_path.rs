@@ -4,12 +4,12 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use calculus_trader::venue::binance::market::BinanceParser;
-use calculus_trader::venue::bybit::market::BybitParser;
-use calculus_trader::venue::binance::fast::parse as parse_binance;
-use calculus_trader::venue::bybit::fast::parse as parse_bybit;
-use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
 use calculus_trader::exchange::Recording;
+use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
+use calculus_trader::venue::binance::fast::parse as parse_binance;
+use calculus_trader::venue::binance::market::BinanceParser;
+use calculus_trader::venue::bybit::fast::parse as parse_bybit;
+use calculus_trader::venue::bybit::market::BybitParser;
 use proptest::prelude::*;
 
 fn root() -> PathBuf {

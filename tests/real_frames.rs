@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
-use calculus_trader::venue::binance::market::BinanceParser;
+use calculus_trader::exchange::Recording;
 use calculus_trader::feed::{
     Control, MarketEvent, Side, SymbolTable, UpdateKind, ValidationConfig, Validator,
 };
-use calculus_trader::exchange::Recording;
+use calculus_trader::venue::binance::market::BinanceParser;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -8,13 +8,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::orders::{Matching, OrderKind, OrderRequest, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::FillModel;
 use calculus_trader::feed::Side;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::exchange::orders::{Matching, OrderRequest, OrderKind, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::telemetry::Counter;
 use rust_decimal::Decimal;
 

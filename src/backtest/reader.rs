@@ -33,9 +33,9 @@ use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
-use crate::venue::binance::market::BinanceParser;
 use crate::feed::{MarketEvent, ParseError};
 use crate::feed::{Side, SymbolId, SymbolTable, Tick};
+use crate::venue::binance::market::BinanceParser;
 
 /// An input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

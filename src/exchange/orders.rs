@@ -31,25 +31,6 @@ pub enum OrderKind {
 }
 
 impl OrderKind {
-    /// Binance `type` name.
-    pub fn binance(self) -> &'static str {
-        match self {
-            OrderKind::Market => "MARKET",
-            OrderKind::StopMarket => "STOP_MARKET",
-            OrderKind::TakeProfitMarket => "TAKE_PROFIT_MARKET",
-        }
-    }
-
-    /// Parses a Binance `type`.
-    pub fn from_binance(s: &str) -> Option<Self> {
-        match s {
-            "MARKET" => Some(OrderKind::Market),
-            "STOP_MARKET" | "STOP" => Some(OrderKind::StopMarket),
-            "TAKE_PROFIT_MARKET" | "TAKE_PROFIT" => Some(OrderKind::TakeProfitMarket),
-            _ => None,
-        }
-    }
-
     /// Whether a trade at `price` triggers a held order of this kind on `side` at `stop`.
     pub fn triggers(self, side: Side, stop: Decimal, price: Decimal) -> bool {
         match (self, side) {
@@ -64,7 +45,7 @@ impl OrderKind {
     }
 }
 
-/// Order lifecycle states (Binance names).
+/// Order lifecycle states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderStatus {
     /// Held (stop orders waiting for their trigger).
@@ -75,18 +56,6 @@ pub enum OrderStatus {
     Canceled,
     /// Triggered with nothing left to reduce.
     Expired,
-}
-
-impl OrderStatus {
-    /// Binance `status` name.
-    pub fn binance(self) -> &'static str {
-        match self {
-            OrderStatus::New => "NEW",
-            OrderStatus::Filled => "FILLED",
-            OrderStatus::Canceled => "CANCELED",
-            OrderStatus::Expired => "EXPIRED",
-        }
-    }
 }
 
 /// A new order as the request parameters give it.
@@ -129,31 +98,6 @@ pub enum OrderError {
     Param(String),
     /// -1001 no trade replayed yet for the symbol: no price to fill at.
     NoPrice,
-}
-
-impl OrderError {
-    /// Binance `(code, msg)` of this error.
-    pub fn binance(&self) -> (i64, String) {
-        match self {
-            OrderError::UnknownSymbol => (-1121, "Invalid symbol.".into()),
-            OrderError::Filter(f) => (-1013, format!("Filter failure: {f}")),
-            OrderError::MinNotional(n) => (
-                -4164,
-                format!(
-                    "Order's notional must be no smaller than {} (unless you choose reduce only).",
-                    n.normalize()
-                ),
-            ),
-            OrderError::ReduceOnly => (-2022, "ReduceOnly Order is rejected.".into()),
-            OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
-            OrderError::NotFound => (-2013, "Order does not exist.".into()),
-            OrderError::Param(m) => (-1102, m.clone()),
-            OrderError::NoPrice => (
-                -1001,
-                "Internal error; unable to process your request. Please try again.".into(),
-            ),
-        }
-    }
 }
 
 /// One order as the exchange keeps it.

@@ -20,6 +20,16 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+pub use crate::venue::binance::BinanceApi;
+pub use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};
+pub use crate::venue::bybit::BybitApi;
+pub use crate::venue::bybit::{BybitOrderBuilder, BybitVenue};
+pub use crate::venue::order::{
+    NewOrder, OrderFields, OrderReject, OrderType, TimeInForce, TriggerBy,
+};
+pub use crate::venue::sign::Signer;
+pub use crate::venue::Venue;
+pub use clock::ClockSync;
 pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
 pub use instrument::Instrument;
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
@@ -28,16 +38,6 @@ pub use paper::{FillModel, PaperVenue};
 pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use transport::{HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};
-pub use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};
-pub use crate::venue::bybit::{BybitOrderBuilder, BybitVenue};
-pub use crate::venue::order::{
-    NewOrder, OrderFields, OrderReject, OrderType, TimeInForce, TriggerBy,
-};
-pub use crate::venue::sign::Signer;
-pub use clock::ClockSync;
-pub use crate::venue::binance::BinanceApi;
-pub use crate::venue::bybit::BybitApi;
-pub use crate::venue::Venue;
 pub use venue_error::{ErrorKind, Retry, VenueError};
 
 use crate::feed::{Side, SymbolId};

@@ -921,7 +921,9 @@ mod tests {
         let e = OrderEndpoint::parse("http://127.0.0.1:8080/").unwrap();
         assert_eq!((e.tls, e.port), (false, 8080));
         assert_eq!(e.host_header(), "127.0.0.1:8080");
-        assert!(OrderEndpoint::parse("http://[::1]:9000").unwrap().is_loopback());
+        assert!(OrderEndpoint::parse("http://[::1]:9000")
+            .unwrap()
+            .is_loopback());
         assert!(OrderEndpoint::parse("http://localhost:1").is_ok());
         for bad in [
             "http://fapi.binance.com",

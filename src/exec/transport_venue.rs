@@ -23,7 +23,6 @@ pub enum OrderVenue {
     Bybit(BybitVenue),
 }
 
-
 impl OrderVenue {
     /// The signed market order request bytes (Binance: exits stay client-side; Bybit: entries
     /// carry `exits` as position TP/SL, see [`BybitVenue::build_order`]). No allocation.
@@ -426,4 +425,3 @@ mod tests {
         );
     }
 }
-

@@ -111,7 +111,10 @@ mod tests {
     #[test]
     fn bybit_ids_hash_stably() {
         let id = "20f43950-d8dd-5b31-9112-a178eb6023af";
-        assert_eq!(bybit_trade_id(id), crate::venue::bybit::market::trade_id_hash(id));
+        assert_eq!(
+            bybit_trade_id(id),
+            crate::venue::bybit::market::trade_id_hash(id)
+        );
         assert_ne!(
             bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023af"),
             bybit_trade_id("20f43950-d8dd-5b31-9112-a178eb6023ae")

@@ -20,9 +20,9 @@ use super::liveness::SymbolHealth;
 use super::protocol::Venue;
 use super::symbols::SymbolTable;
 use super::tick::{SymbolId, Tick};
-use crate::venue::{binance, bybit};
 use crate::ring::{Consumer, Producer};
 use crate::telemetry::Clock;
+use crate::venue::{binance, bybit};
 
 /// What the fallback polls and how often.
 #[derive(Clone, Debug)]

@@ -31,14 +31,6 @@ impl Side {
             Side::Sell => -1.0,
         }
     }
-
-    /// The venue spelling used by Binance (`BUY` / `SELL`).
-    pub fn binance(self) -> &'static str {
-        match self {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        }
-    }
 }
 
 /// One public trade. Plain `Copy` data, one cache line.

@@ -11,6 +11,9 @@ use rust_decimal::Decimal;
 
 use super::stages::ComputeStage;
 use crate::config::{resolve_path, Config};
+use crate::exchange::orders::{Matching, SimVenue};
+use crate::exchange::rest_orders::RestOptions;
+use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::exec::journal::{client_prefix, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
@@ -22,9 +25,6 @@ use crate::exec::{
 };
 use crate::feed::protocol::Venue;
 use crate::feed::{Side, SymbolTable};
-use crate::exchange::orders::{Matching, SimVenue};
-use crate::exchange::rest_orders::RestOptions;
-use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::telemetry::Clock;
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is

@@ -17,10 +17,10 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
+use crate::exchange::{EmbeddedExchange, Recording};
 use crate::exec::instrument::load_specs;
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
-use crate::exchange::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 

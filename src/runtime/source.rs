@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use super::stages::{parse_counter, FeedStage};
-use crate::venue::binance::market::BinanceParser;
 use crate::feed::ws::{WsError, WsStatus};
 use crate::feed::{Control, MarketEvent};
 use crate::feed::{SymbolTable, Tick};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
+use crate::venue::binance::market::BinanceParser;
 
 /// A producer of parsed ticks for the network stage of either topology.
 pub trait TickSource {

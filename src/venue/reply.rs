@@ -78,7 +78,6 @@ pub struct EntryExits {
     pub stop_loss: Option<Decimal>,
 }
 
-
 /// The first element of a JSON array, the rest skipped without allocating.
 pub(crate) struct FirstOf<T>(pub(crate) Option<T>);
 
@@ -99,4 +98,3 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
         d.deserialize_seq(V(PhantomData))
     }
 }
-

@@ -125,7 +125,10 @@ impl<'a> Cur<'a> {
 
     /// `{"k":scalar,...}`, calling `f` per member; `f` returning `None` aborts.
     #[inline(always)]
-    pub(crate) fn flat_object(&mut self, mut f: impl FnMut(&'a [u8], Scalar<'a>) -> Option<()>) -> Option<()> {
+    pub(crate) fn flat_object(
+        &mut self,
+        mut f: impl FnMut(&'a [u8], Scalar<'a>) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         if self.eat(b'}').is_some() {
             return Some(());

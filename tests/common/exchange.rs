@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use calculus_trader::exec::instrument::load_specs;
-use calculus_trader::exec::{FillModel, Instrument};
 use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
 use calculus_trader::exchange::{MarketState, RestExchange};
+use calculus_trader::exec::instrument::load_specs;
+use calculus_trader::exec::{FillModel, Instrument};
 use rust_decimal::Decimal;
 
 /// `names` with their bundled Binance specs (`data/instruments/instrument_specs_8_symbols.json`).

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::Recording;
 use calculus_trader::exec::instrument::load_specs;
 use calculus_trader::exec::report::{ExecReport, ReportStatus};
 use calculus_trader::exec::Instrument;
-use calculus_trader::venue::binance::market::trades_of;
 use calculus_trader::feed::{SymbolTable, Tick};
-use calculus_trader::exchange::Recording;
 use calculus_trader::strategy::{Engine, OrderIntent};
+use calculus_trader::venue::binance::market::trades_of;
 use rust_decimal::Decimal;
 
 /// The crate root (`CARGO_MANIFEST_DIR`).

@@ -236,7 +236,6 @@ pub fn parse_time(status: u16, body: &[u8]) -> Result<u64, ApiError> {
     binance_result::<R>(status, body).map(|r| r.server_time)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,7 +72,6 @@ fn positive_number(s: &str, what: &str) -> Result<f64, String> {
     }
 }
 
-
 /// Parses a `GET /fapi/v1/trades` (ids = `@trade` `t`) or, for the `aggTrade` topic,
 /// `/fapi/v1/aggTrades` (ids = `a`) reply for `symbol` into ticks, in the venue's order
 /// (oldest first).

@@ -92,21 +92,9 @@ mod tests {
 
     #[test]
     fn codes_map_to_reject_reasons() {
-        assert_eq!(
-            reject_reason(-1022),
-            RejectReason::VenueAuth
-        );
-        assert_eq!(
-            reject_reason(-4164),
-            RejectReason::VenueFilter
-        );
-        assert_eq!(
-            reject_reason(-1021),
-            RejectReason::VenueTimestamp
-        );
-        assert_eq!(
-            reject_reason(-9999),
-            RejectReason::VenueOther
-        );
+        assert_eq!(reject_reason(-1022), RejectReason::VenueAuth);
+        assert_eq!(reject_reason(-4164), RejectReason::VenueFilter);
+        assert_eq!(reject_reason(-1021), RejectReason::VenueTimestamp);
+        assert_eq!(reject_reason(-9999), RejectReason::VenueOther);
     }
 }

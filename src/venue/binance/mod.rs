@@ -3,6 +3,7 @@
 pub mod api;
 pub mod endpoint;
 pub mod error;
+pub mod exchange;
 pub mod fast;
 pub mod market;
 pub mod order;

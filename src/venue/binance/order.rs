@@ -311,7 +311,13 @@ impl BinanceOrderBuilder {
     #[inline]
     fn finish(&mut self, path: &str, timestamp_ms: u64) {
         let b = &mut self.body;
-        sign_params(&self.signer, self.recv_window_ms, b, timestamp_ms, &mut self.sig);
+        sign_params(
+            &self.signer,
+            self.recv_window_ms,
+            b,
+            timestamp_ms,
+            &mut self.sig,
+        );
 
         let r = &mut self.request;
         r.clear();
@@ -379,7 +385,13 @@ impl BinanceVenue {
     fn signed_get(&mut self, path: &[u8], ts_ms: u64) -> &[u8] {
         let p = &mut self.params;
         let mut sig = [0u8; 64];
-        sign_params(&self.builder.signer, self.recv_window_ms, p, ts_ms, &mut sig);
+        sign_params(
+            &self.builder.signer,
+            self.recv_window_ms,
+            p,
+            ts_ms,
+            &mut sig,
+        );
         let r = &mut self.request;
         r.clear();
         r.extend_from_slice(b"GET ");

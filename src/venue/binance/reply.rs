@@ -30,13 +30,11 @@ struct BinanceOpenOrderJson {
     order_id: u64,
 }
 
-
 #[derive(Deserialize)]
 struct BinancePositionRowJson<'a> {
     #[serde(rename = "positionAmt", borrow)]
     position_amt: &'a str,
 }
-
 
 /// Reads a Binance USD-M order reply (`POST /fapi/v1/order` or `GET /fapi/v1/order`):
 /// `FILLED`/`PARTIALLY_FILLED` with a positive executed quantity → filled at `avgPrice`, `NEW` →
@@ -78,7 +76,6 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
         _ => OrderReply::Unknown,
     }
 }
-
 
 /// Reads a one-symbol `GET /fapi/v2/positionRisk?symbol=` reply: the signed `positionAmt` (no
 /// row = flat), `None` when not understood. No allocation.

@@ -307,7 +307,6 @@ pub fn parse_time(status: u16, body: &[u8]) -> Result<u64, ApiError> {
     ))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

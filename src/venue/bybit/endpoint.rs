@@ -76,7 +76,6 @@ fn positive_number(s: &str, what: &str) -> Result<f64, String> {
     }
 }
 
-
 /// Parses a `GET /v5/market/recent-trade` reply for `symbol` into ticks, oldest first (the
 /// venue answers newest first); ids are [`trade_id_hash`] of `execId` (the WS `i`).
 pub fn parse_recent_trades(body: &str, symbol: SymbolId) -> Result<Vec<Tick>, String> {

@@ -3,8 +3,8 @@
 //! [`BybitParser`] with the same result (`tests/parse_fast_path.rs` proves the equality by
 //! property test).
 
-use super::market::{trade_id_hash_bytes, BybitParser};
 pub use super::market::MAX_FAST_TRADES;
+use super::market::{trade_id_hash_bytes, BybitParser};
 use crate::feed::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
 use crate::feed::{Side, SymbolTable, Tick};
 use crate::venue::scan::{s, u, Cur};

@@ -32,8 +32,8 @@ use crate::feed::event::{
 };
 use crate::feed::{Side, SymbolId, SymbolTable, Tick};
 use crate::venue::tape::{
-    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, digits_u64_bytes,
-    for_each_member, TapeParser,
+    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, digits_u64_bytes, for_each_member,
+    TapeParser,
 };
 
 /// Most trades of one frame the fast path ([`super::fast`]) handles (larger batches use the

@@ -251,7 +251,14 @@ pub fn write_signed_request(
     let mut ts = itoa::Buffer::new();
     let ts = ts.format(p.timestamp_ms).as_bytes();
     let payload = if p.body.is_empty() { p.query } else { p.body };
-    sign(signer, ts, p.api_key.as_bytes(), p.recv_window, payload, sig);
+    sign(
+        signer,
+        ts,
+        p.api_key.as_bytes(),
+        p.recv_window,
+        payload,
+        sig,
+    );
     out.clear();
     out.extend_from_slice(p.method.as_bytes());
     out.push(b' ');

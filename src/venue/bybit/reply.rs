@@ -84,7 +84,6 @@ struct BybitOpenOrderJson {
     order_status: String,
 }
 
-
 /// A Bybit decimal string (`""` is zero).
 fn bybit_dec(s: &str) -> Option<Decimal> {
     if s.is_empty() {
@@ -93,7 +92,6 @@ fn bybit_dec(s: &str) -> Option<Decimal> {
         Decimal::from_str(s).ok()
     }
 }
-
 
 /// Reads a Bybit v5 order reply: `POST /v5/order/create` (`result.orderId` → accepted) or
 /// `GET /v5/order/realtime` (`result.list[0]`: `Filled`/`PartiallyFilled` with `cumExecQty > 0`
@@ -153,7 +151,6 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
         _ => OrderReply::Unknown,
     }
 }
-
 
 /// Reads a one-symbol `GET /v5/position/list?symbol=` reply: the signed size (`Sell` < 0; no
 /// row = flat), `None` when the reply is an error or not understood. No allocation.
