@@ -5,6 +5,7 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::order::side_str;
@@ -333,4 +334,36 @@ pub fn order_json(o: &SimOrder) -> Value {
         "stopPrice": o.stop_price.to_string(), "workingType": "CONTRACT_PRICE",
         "priceProtect": false, "origType": kind_str(o.kind), "updateTime": o.update_ms
     })
+}
+
+#[derive(Deserialize)]
+struct Combined<'a> {
+    #[serde(borrow)]
+    data: TradeData<'a>,
+}
+
+#[derive(Deserialize)]
+struct TradeData<'a> {
+    #[serde(borrow, default)]
+    e: Option<&'a str>,
+    #[serde(borrow)]
+    s: &'a str,
+    #[serde(borrow)]
+    p: &'a str,
+    #[serde(rename = "T")]
+    t: u64,
+}
+
+/// Calls `on(symbol, price, ts_ms)` for the trade of a recorded combined-stream `trade` or
+/// `aggTrade` frame, price exactly as recorded; anything else is skipped.
+pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
+    let Ok(Combined { data }) = serde_json::from_str::<Combined<'_>>(text) else {
+        return;
+    };
+    if !matches!(data.e, Some("trade") | Some("aggTrade")) {
+        return;
+    }
+    if let Ok(p) = Decimal::from_str(data.p) {
+        on(data.s, p, data.t);
+    }
 }

@@ -194,51 +194,6 @@ pub fn parse_ack(status: u16, body: &[u8]) -> Result<bool, ApiError> {
     }
 }
 
-/// Parses Bybit `GET /v5/position/list` (`side` `Buy`/`Sell`, unsigned `size`).
-pub fn parse_positions(status: u16, body: &[u8]) -> Result<Vec<VenuePosition>, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Row {
-        symbol: String,
-        side: String,
-        size: String,
-        avg_price: String,
-        mark_price: String,
-        unrealised_pnl: String,
-        leverage: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct R {
-        list: Vec<Row>,
-    }
-    let r: R = bybit_result(status, body)?;
-    r.list
-        .into_iter()
-        .map(|row| {
-            let size = dec_field("size", &row.size)?;
-            let qty = match row.side.as_str() {
-                "Buy" => size,
-                "Sell" => -size,
-                "" | "None" if size.is_zero() => Decimal::ZERO,
-                other => {
-                    return Err(ApiError::Malformed(format!(
-                        "{}: side {other:?} with size {size}",
-                        row.symbol
-                    )))
-                }
-            };
-            Ok(VenuePosition {
-                qty,
-                entry: dec_field("avgPrice", &row.avg_price)?,
-                mark_price: dec_field("markPrice", &row.mark_price)?,
-                unrealized_pnl: dec_field("unrealisedPnl", &row.unrealised_pnl)?,
-                leverage: opt_dec("leverage", &row.leverage)?,
-                symbol: row.symbol,
-            })
-        })
-        .collect()
-}
-
 /// Parses Bybit `GET /v5/account/wallet-balance` (first account of the list).
 pub fn parse_wallet(status: u16, body: &[u8]) -> Result<WalletBalance, ApiError> {
     #[derive(Deserialize)]
@@ -285,6 +240,51 @@ pub fn parse_wallet(status: u16, body: &[u8]) -> Result<WalletBalance, ApiError>
         total_available: opt_dec("totalAvailableBalance", &acct.total_available_balance)?,
         assets,
     })
+}
+
+/// Parses Bybit `GET /v5/position/list` (`side` `Buy`/`Sell`, unsigned `size`).
+pub fn parse_positions(status: u16, body: &[u8]) -> Result<Vec<VenuePosition>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Row {
+        symbol: String,
+        side: String,
+        size: String,
+        avg_price: String,
+        mark_price: String,
+        unrealised_pnl: String,
+        leverage: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct R {
+        list: Vec<Row>,
+    }
+    let r: R = bybit_result(status, body)?;
+    r.list
+        .into_iter()
+        .map(|row| {
+            let size = dec_field("size", &row.size)?;
+            let qty = match row.side.as_str() {
+                "Buy" => size,
+                "Sell" => -size,
+                "" | "None" if size.is_zero() => Decimal::ZERO,
+                other => {
+                    return Err(ApiError::Malformed(format!(
+                        "{}: side {other:?} with size {size}",
+                        row.symbol
+                    )))
+                }
+            };
+            Ok(VenuePosition {
+                qty,
+                entry: dec_field("avgPrice", &row.avg_price)?,
+                mark_price: dec_field("markPrice", &row.mark_price)?,
+                unrealized_pnl: dec_field("unrealisedPnl", &row.unrealised_pnl)?,
+                leverage: opt_dec("leverage", &row.leverage)?,
+                symbol: row.symbol,
+            })
+        })
+        .collect()
 }
 
 /// Parses Bybit `GET /v5/market/time`: server time in Unix ms (from `timeNano`, else `time`).

@@ -10,6 +10,7 @@
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder};
@@ -275,4 +276,32 @@ fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
         }
         Err(e) => order_error(&e, now),
     })
+}
+
+#[derive(Deserialize)]
+struct BybitTrades<'a> {
+    #[serde(borrow)]
+    data: Vec<BybitTrade<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BybitTrade<'a> {
+    #[serde(borrow)]
+    s: &'a str,
+    #[serde(borrow)]
+    p: &'a str,
+    #[serde(rename = "T")]
+    t: u64,
+}
+
+/// Calls `on(symbol, price, ts_ms)` for every trade of a recorded `publicTrade` frame, prices
+/// exactly as recorded; anything unreadable is skipped.
+pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
+    if let Ok(b) = serde_json::from_str::<BybitTrades<'_>>(text) {
+        for t in &b.data {
+            if let Ok(p) = Decimal::from_str(t.p) {
+                on(t.s, p, t.t);
+            }
+        }
+    }
 }

@@ -61,15 +61,6 @@ pub struct BybitOrderBuilder {
     exits: (Option<Decimal>, Option<Decimal>),
 }
 
-impl std::fmt::Debug for BybitOrderBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BybitOrderBuilder")
-            .field("host", &self.host)
-            .field("client_prefix", &self.client_prefix)
-            .finish_non_exhaustive()
-    }
-}
-
 impl BybitOrderBuilder {
     /// A builder for `host` signing with `secret`; `client_prefix` (≤ 16 of `[A-Za-z0-9_-]`)
     /// starts every `orderLinkId`. `recv_window_ms` is sent as `X-BAPI-RECV-WINDOW`.
@@ -201,6 +192,15 @@ impl BybitOrderBuilder {
     /// The `X-BAPI-SIGN` of the last request (lowercase hex).
     pub fn last_signature(&self) -> &[u8; 64] {
         &self.sig
+    }
+}
+
+impl std::fmt::Debug for BybitOrderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitOrderBuilder")
+            .field("host", &self.host)
+            .field("client_prefix", &self.client_prefix)
+            .finish_non_exhaustive()
     }
 }
 
