@@ -34,6 +34,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::recording::Recording;
 use crate::feed::protocol::Venue;
+use crate::venue::{binance, bybit};
 
 /// Close code sent when a session's streams are exhausted (private-use range 4000–4999).
 pub const END_OF_REPLAY: u16 = 4000;
@@ -342,21 +343,18 @@ fn rest(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
         .unwrap_or(500)
         .clamp(1, 1000);
     let (status, body) = match (shared.venue, path, param("symbol")) {
-        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => (200, binance_trades(shared, sym, limit)),
+        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => {
+            let frames = reached_frames(shared, &binance::endpoint::topic("trade", sym));
+            (200, binance::exchange::recent_trades_reply(&frames, limit))
+        }
         (Venue::Bybit, "/v5/market/recent-trade", Some(sym))
             if param("category") == Some("linear") =>
         {
-            (200, bybit_trades(shared, sym, limit))
+            let frames = reached_frames(shared, &bybit::endpoint::topic("publicTrade", sym));
+            (200, bybit::exchange::recent_trades_reply(&frames, limit))
         }
-        (Venue::Binance, _, _) => (
-            400,
-            r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#.to_string(),
-        ),
-        (Venue::Bybit, _, _) => (
-            200,
-            r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":0}"#
-                .to_string(),
-        ),
+        (Venue::Binance, _, _) => (400, binance::exchange::PARAMS_ERROR.to_string()),
+        (Venue::Bybit, _, _) => (200, bybit::exchange::PARAMS_ERROR.to_string()),
     };
     let reason = if status == 200 { "OK" } else { "Bad Request" };
     let resp = format!(
@@ -395,90 +393,15 @@ fn reached(shared: &Shared, stream: u16) -> Vec<usize> {
         .collect()
 }
 
-fn binance_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
-    #[derive(Deserialize)]
-    struct W {
-        data: T,
+/// The recorded frames of `topic` the market has reached, oldest first.
+fn reached_frames<'a>(shared: &'a Shared, topic: &str) -> Vec<&'a str> {
+    match shared.rec.stream_index(topic) {
+        Some(stream) => reached(shared, stream)
+            .into_iter()
+            .map(|i| shared.rec.frames[i].text.as_str())
+            .collect(),
+        None => Vec::new(),
     }
-    #[derive(Deserialize)]
-    struct T {
-        #[serde(rename = "T")]
-        time: u64,
-        t: u64,
-        p: String,
-        q: String,
-        m: bool,
-    }
-    let Some(stream) = shared
-        .rec
-        .stream_index(&format!("{}@trade", symbol.to_ascii_lowercase()))
-    else {
-        return "[]".to_string();
-    };
-    let idx = reached(shared, stream);
-    let items: Vec<String> = idx[idx.len().saturating_sub(limit)..]
-        .iter()
-        .filter_map(|&i| serde_json::from_str::<W>(&shared.rec.frames[i].text).ok())
-        .map(|w| {
-            let quote = w.data.p.parse::<f64>().unwrap_or(0.0) * w.data.q.parse::<f64>().unwrap_or(0.0);
-            format!(
-                r#"{{"id":{},"price":"{}","qty":"{}","quoteQty":"{quote:.8}","time":{},"isBuyerMaker":{}}}"#,
-                w.data.t, w.data.p, w.data.q, w.data.time, w.data.m
-            )
-        })
-        .collect();
-    format!("[{}]", items.join(","))
-}
-
-fn bybit_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
-    #[derive(Deserialize)]
-    struct W {
-        data: Vec<T>,
-    }
-    #[derive(Deserialize)]
-    struct T {
-        #[serde(rename = "T")]
-        time: u64,
-        s: String,
-        #[serde(rename = "S")]
-        side: String,
-        v: String,
-        p: String,
-        i: String,
-        #[serde(rename = "BT", default)]
-        block: bool,
-    }
-    let mut list: Vec<String> = Vec::new();
-    if let Some(stream) = shared
-        .rec
-        .stream_index(&format!("publicTrade.{}", symbol.to_ascii_uppercase()))
-    {
-        // Newest first, as Bybit answers.
-        for &i in reached(shared, stream).iter().rev() {
-            let Ok(w) = serde_json::from_str::<W>(&shared.rec.frames[i].text) else {
-                continue;
-            };
-            for t in w.data.iter().rev() {
-                if list.len() == limit {
-                    break;
-                }
-                list.push(format!(
-                    r#"{{"execId":"{}","symbol":"{}","price":"{}","size":"{}","side":"{}","time":"{}","isBlockTrade":{},"isRPITrade":false}}"#,
-                    t.i, t.s, t.p, t.v, t.side, t.time, t.block
-                ));
-            }
-            if list.len() == limit {
-                break;
-            }
-        }
-    }
-    format!(
-        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":{}}}"#,
-        list.join(","),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    )
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 //!   venue-neutral [`reply`] types.
 //! - `api`: the cold-path signed requests ([`api::ApiRequest`]: leverage, cancel, wallet, time,
 //!   instruments) and their reply parsers (positions, wallet, time, acks).
+//! - `spec`: the instrument-spec reply reader (filters → `exec::Instrument`, [`SpecRows`]).
 //! - `error`: the error-code tables (to `exec::ErrorKind` and `exec::RejectReason`) and the
 //!   error-reply reader (`exec::VenueError::from_<name>`).
 //! - `exchange`: the embedded exchange's side of the venue's order protocol (request parsing,
@@ -41,9 +42,16 @@ pub mod scan;
 pub mod sign;
 pub mod tape;
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
+use crate::exec::Instrument;
 use crate::feed::protocol::{DedupMode, Heartbeat};
+
+/// Instruments by symbol from a venue's spec reply (`venue::<name>::spec`); a listed symbol
+/// that cannot be traded is an error naming it.
+pub type SpecRows = BTreeMap<String, Result<Instrument, String>>;
 
 /// A supported venue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]

@@ -367,3 +367,36 @@ pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
         on(data.s, p, data.t);
     }
 }
+
+/// The error reply to a malformed market-data REST request.
+pub const PARAMS_ERROR: &str = r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#;
+
+/// The `GET /fapi/v1/trades` reply rendered from recorded `@trade` frames (oldest first): the
+/// last `limit` of them, oldest first, like the venue.
+pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: T,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        t: u64,
+        p: String,
+        q: String,
+        m: bool,
+    }
+    let items: Vec<String> = frames[frames.len().saturating_sub(limit)..]
+        .iter()
+        .filter_map(|f| serde_json::from_str::<W>(f).ok())
+        .map(|w| {
+            let quote = w.data.p.parse::<f64>().unwrap_or(0.0) * w.data.q.parse::<f64>().unwrap_or(0.0);
+            format!(
+                r#"{{"id":{},"price":"{}","qty":"{}","quoteQty":"{quote:.8}","time":{},"isBuyerMaker":{}}}"#,
+                w.data.t, w.data.p, w.data.q, w.data.time, w.data.m
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}

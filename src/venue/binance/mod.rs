@@ -8,6 +8,7 @@ pub mod fast;
 pub mod market;
 pub mod order;
 pub mod reply;
+pub mod spec;
 
 pub use api::BinanceApi;
 pub use market::BinanceParser;

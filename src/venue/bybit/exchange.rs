@@ -305,3 +305,55 @@ pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
         }
     }
 }
+
+/// The error reply to a malformed market-data REST request.
+pub const PARAMS_ERROR: &str =
+    r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":0}"#;
+
+/// The `GET /v5/market/recent-trade` reply rendered from recorded `publicTrade` frames (oldest
+/// first): the newest `limit` trades, newest first, like the venue.
+pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: Vec<T>,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        s: String,
+        #[serde(rename = "S")]
+        side: String,
+        v: String,
+        p: String,
+        i: String,
+        #[serde(rename = "BT", default)]
+        block: bool,
+    }
+    let mut list: Vec<String> = Vec::new();
+    // Newest first, as Bybit answers.
+    for f in frames.iter().rev() {
+        let Ok(w) = serde_json::from_str::<W>(f) else {
+            continue;
+        };
+        for t in w.data.iter().rev() {
+            if list.len() == limit {
+                break;
+            }
+            list.push(format!(
+                r#"{{"execId":"{}","symbol":"{}","price":"{}","size":"{}","side":"{}","time":"{}","isBlockTrade":{},"isRPITrade":false}}"#,
+                t.i, t.s, t.p, t.v, t.side, t.time, t.block
+            ));
+        }
+        if list.len() == limit {
+            break;
+        }
+    }
+    format!(
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":{}}}"#,
+        list.join(","),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    )
+}
