@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
@@ -407,21 +406,27 @@ fn reached_frames<'a>(shared: &'a Shared, topic: &str) -> Vec<&'a str> {
 // ---------------------------------------------------------------------------------------------
 // WebSocket sessions
 
-#[derive(Deserialize)]
-struct BinanceRequest {
-    method: String,
-    #[serde(default)]
-    params: Vec<String>,
-    id: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct BybitRequest {
-    op: String,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    req_id: Option<String>,
+/// A client request on the market-data WebSocket, as a venue's reader understood it, with the
+/// reply the venue sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WsRequest {
+    /// Subscribe to `topics` (venue stream names).
+    Subscribe {
+        /// Stream names.
+        topics: Vec<String>,
+        /// The acknowledgement.
+        reply: String,
+    },
+    /// An application-level ping.
+    Ping {
+        /// The pong.
+        reply: String,
+    },
+    /// Anything else.
+    Invalid {
+        /// The error reply.
+        reply: String,
+    },
 }
 
 struct Session<'a> {
@@ -537,56 +542,23 @@ impl Session<'_> {
     }
 
     fn on_request(&mut self, text: &str) -> Result<(), String> {
-        match self.shared.venue {
-            Venue::Binance => match serde_json::from_str::<BinanceRequest>(text) {
-                Ok(r) if r.method == "SUBSCRIBE" => {
-                    for p in &r.params {
-                        self.subscribe(p);
-                    }
-                    self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
-                    let id = r.id.map_or("null".to_string(), |i| i.to_string());
-                    self.send(format!("{{\"result\":null,\"id\":{id}}}"))
+        let request = match self.shared.venue {
+            Venue::Binance => binance::exchange::ws_request(text),
+            Venue::Bybit => bybit::exchange::ws_request(text, &self.conn_id),
+        };
+        match request {
+            WsRequest::Subscribe { topics, reply } => {
+                for t in &topics {
+                    self.subscribe(t);
                 }
-                _ => self.send(
-                    "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
-                ),
-            },
-            Venue::Bybit => {
-                let r = serde_json::from_str::<BybitRequest>(text);
-                let (op, req_id) = match &r {
-                    Ok(r) => (r.op.as_str(), r.req_id.clone().unwrap_or_default()),
-                    Err(_) => ("", String::new()),
-                };
-                match op {
-                    "subscribe" => {
-                        let args = r.map(|r| r.args).unwrap_or_default();
-                        for a in &args {
-                            self.subscribe(a);
-                        }
-                        self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
-                        let reply = format!(
-                            "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"subscribe\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                    "ping" => {
-                        self.shared.stats.pings.fetch_add(1, Ordering::Relaxed);
-                        let reply = format!(
-                            "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                    _ => {
-                        let reply = format!(
-                            "{{\"success\":false,\"ret_msg\":\"error:unknown op\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"{op}\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                }
+                self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
+                self.send(reply)
             }
+            WsRequest::Ping { reply } => {
+                self.shared.stats.pings.fetch_add(1, Ordering::Relaxed);
+                self.send(reply)
+            }
+            WsRequest::Invalid { reply } => self.send(reply),
         }
     }
 

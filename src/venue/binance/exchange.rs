@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::order::side_str;
 use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, OrderStatus, SimOrder};
 use crate::exchange::rest_orders::{param, Shared};
+use crate::exchange::server::WsRequest;
 use crate::feed::Side;
 
 /// Binance `type` name.
@@ -399,4 +400,29 @@ pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
         })
         .collect();
     format!("[{}]", items.join(","))
+}
+
+#[derive(Deserialize)]
+struct BinanceRequest {
+    method: String,
+    #[serde(default)]
+    params: Vec<String>,
+    id: Option<u64>,
+}
+
+/// Reads a market-data WebSocket request: `{"method":"SUBSCRIBE","params":[..],"id":N}` is
+/// acknowledged with `{"result":null,"id":N}`, anything else answered with error 2.
+pub fn ws_request(text: &str) -> WsRequest {
+    match serde_json::from_str::<BinanceRequest>(text) {
+        Ok(r) if r.method == "SUBSCRIBE" => {
+            let id = r.id.map_or("null".to_string(), |i| i.to_string());
+            WsRequest::Subscribe {
+                topics: r.params,
+                reply: format!("{{\"result\":null,\"id\":{id}}}"),
+            }
+        }
+        _ => WsRequest::Invalid {
+            reply: "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
+        },
+    }
 }

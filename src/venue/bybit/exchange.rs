@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder};
 use crate::exchange::rest_orders::{param, Shared};
+use crate::exchange::server::WsRequest;
 use crate::feed::Side;
 
 /// The `X-BAPI-*` headers of a Bybit v5 request.
@@ -356,4 +357,42 @@ pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     )
+}
+
+#[derive(Deserialize)]
+struct BybitRequest {
+    op: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    req_id: Option<String>,
+}
+
+/// Reads a public WebSocket request: `subscribe` and `ping` ops answered with
+/// `{"success":true,…,"op":…}` (`ret_msg` `pong` for a ping), anything else with
+/// `"success":false`; `conn_id` is the session's.
+pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
+    let r = serde_json::from_str::<BybitRequest>(text);
+    let (op, req_id) = match &r {
+        Ok(r) => (r.op.as_str(), r.req_id.clone().unwrap_or_default()),
+        Err(_) => ("", String::new()),
+    };
+    match op {
+        "subscribe" => WsRequest::Subscribe {
+            reply: format!(
+                "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"subscribe\"}}"
+            ),
+            topics: r.map(|r| r.args).unwrap_or_default(),
+        },
+        "ping" => WsRequest::Ping {
+            reply: format!(
+                "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}"
+            ),
+        },
+        _ => WsRequest::Invalid {
+            reply: format!(
+                "{{\"success\":false,\"ret_msg\":\"error:unknown op\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"{op}\"}}"
+            ),
+        },
+    }
 }
