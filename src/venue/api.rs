@@ -1,6 +1,6 @@
 //! Signed REST requests other than order entry (cold path), venue-neutral part: the request
 //! as data ([`ApiRequest`]: method, path + query, headers, body), the shared shape of the
-//! venues' parameter encodings ([`ParamsApi`]), and the reply error type. The venue builders
+//! venues' parameter encodings (`ParamsApi`), and the reply error type. The venue builders
 //! and parsers are `venue::<name>::api`; the transport sends a request, e.g. via
 //! [`ApiRequest::to_http1`].
 
