@@ -51,11 +51,13 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::Topology;
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::ExecStage;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
-use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::ws::{WsError, WsStatus};
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::feed::{MarketEvent, VenueParser};
@@ -64,9 +66,6 @@ use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::{
@@ -76,6 +75,7 @@ use calculus_trader::tuning::budgets::{
     format_rate, render_markdown, render_text, BudgetFile, Measured, Row, ThroughputRow,
 };
 use calculus_trader::types::{instrument::load_specs, Instrument, OrderIntent, Side, Tick};
+use calculus_trader::venue::binance::market::BinanceParser;
 use crossbeam::queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
@@ -372,7 +372,7 @@ fn serde_bybit_tick(frame: &[u8], symbols: &SymbolTable) -> Option<Tick> {
         price: d.price.parse().ok()?,
         qty: d.qty.parse().ok()?,
         exch_ts_ms: d.trade_ms,
-        trade_id: calculus_trader::feed::bybit::trade_id_hash(d.id),
+        trade_id: calculus_trader::venue::bybit::market::trade_id_hash(d.id),
         recv_ns: 0,
         parsed_ns: 0,
     })

@@ -20,13 +20,13 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use calculus_trader::feed::binance::trades_of;
+use calculus_trader::exchange::Recording;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{ExecReport, Instrument, ReportStatus, Tick};
+use calculus_trader::venue::binance::market::trades_of;
 use criterion::{criterion_group, Criterion};
 use rust_decimal::Decimal;
 

@@ -12,12 +12,13 @@ use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use calculus_trader::feed::binance::BinanceParser;
-use calculus_trader::feed::bybit::{trade_id_hash, BybitParser};
 use calculus_trader::feed::event::{parse_decimal, positive_decimal};
-use calculus_trader::feed::fast::FastPath;
 use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::types::{Quote, Side, Tick};
+use calculus_trader::venue::binance::market::BinanceParser;
+use calculus_trader::venue::bybit::market::{trade_id_hash, BybitParser};
+use calculus_trader::venue::scan::FastPath;
+use calculus_trader::venue::{binance, bybit};
 use criterion::{criterion_group, Bencher, BenchmarkId, Criterion, Throughput};
 use serde::Deserialize;
 
@@ -320,12 +321,13 @@ fn fast_decode(kind: Kind, buf: &mut [u8], sy: &SymbolTable, p: &mut Ours) -> f6
     let mut sum = 0.0;
     let on = |e| sum += price_of(e);
     let r = match kind {
-        Kind::BybitTrades | Kind::BybitTicker => {
-            p.fast.parse_bybit(&mut p.bybit, buf, sy, on).map(|_| ())
-        }
+        Kind::BybitTrades | Kind::BybitTicker => p
+            .fast
+            .count(bybit::fast::parse(&mut p.bybit, buf, sy, on))
+            .map(|_| ()),
         Kind::BinanceTrade | Kind::BinanceBook => p
             .fast
-            .parse_binance(&mut p.binance, buf, sy, on)
+            .count(binance::fast::parse(&mut p.binance, buf, sy, on))
             .map(|_| ()),
     };
     r.unwrap();

@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use calculus_trader::backtest::replay::default_data;
 use calculus_trader::backtest::{read_all, run_ticks, Outcome, Setup};
 use calculus_trader::config::{resolve_path, Config, DEFAULT_TOML};
+use calculus_trader::exchange::Recording;
 use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
-use calculus_trader::feed::binance::trades_of;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::sim::Recording;
 use calculus_trader::strategy::Engine;
 use calculus_trader::types::{instrument::load_specs, OrderIntent, Tick};
+use calculus_trader::venue::binance::market::trades_of;
 
 fn config(latency_ms: u64) -> Config {
     let mut cfg = Config::parse(DEFAULT_TOML).unwrap();

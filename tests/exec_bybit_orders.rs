@@ -9,9 +9,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::rest_orders::SimCredentials;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::{HttpTransport, Signer};
-use calculus_trader::sim::rest_orders::SimCredentials;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 use serde_json::Value;

@@ -11,14 +11,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
+use calculus_trader::exchange::rest_orders::SimCredentials;
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue, PhantomPolicy,
 };
-use calculus_trader::sim::orders::{NewOrder, OrderKind, OrderStatus};
-use calculus_trader::sim::rest_orders::SimCredentials;
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
     instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, RejectReason,
@@ -296,7 +296,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
             .venue()
             .with(|m| {
                 m.place(
-                    &NewOrder {
+                    &OrderRequest {
                         symbol: "BTCUSDT",
                         side: Side::Buy,
                         kind: OrderKind::Market,

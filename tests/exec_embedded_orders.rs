@@ -11,8 +11,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::{BinanceOrderBuilder, HttpTransport, OrderFields, Signer};
-use calculus_trader::sim::{MarketState, Recording, RestExchange};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::Side;
 use rust_decimal::Decimal;

@@ -8,14 +8,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, FillModel, HttpTransport,
     OrderVenue, PaperVenue,
 };
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
     instrument::load_specs, Case, OrderIntent, ReportStatus, Side, SymbolId,

@@ -15,12 +15,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::{
     BinanceOrderBuilder, FillModel, HttpTransport, OrderFields, TransportEvent,
 };
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side};
 use rust_decimal::Decimal;

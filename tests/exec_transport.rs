@@ -8,11 +8,11 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exec::transport::{tls_config_with_roots, Endpoint};
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::RestExchange;
+use calculus_trader::exec::transport::{tls_config_with_roots, OrderEndpoint};
 use calculus_trader::exec::{HttpTransport, TransportError, TransportEvent};
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::RestExchange;
 use calculus_trader::telemetry::Clock;
 
 const TIME: &[u8] = b"GET /fapi/v1/time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
@@ -224,8 +224,8 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_connection() {
         );
         assert!(err.to_string().contains("loopback addresses only"), "{err}");
     }
-    assert!(Endpoint::parse("http://127.0.0.1:1").is_ok());
-    assert!(Endpoint::parse("https://fapi.binance.com").is_ok());
+    assert!(OrderEndpoint::parse("http://127.0.0.1:1").is_ok());
+    assert!(OrderEndpoint::parse("https://fapi.binance.com").is_ok());
 }
 
 #[test]

@@ -9,14 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
 use calculus_trader::feed::stage::{FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::sim::server::{Fault, END_OF_REPLAY};
-use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::{SymbolId, Tick};
 

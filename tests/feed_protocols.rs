@@ -11,6 +11,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::server::END_OF_REPLAY;
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::protocol::{bybit_trade_id, Venue};
 use calculus_trader::feed::rest::parse_recent_trades;
 use calculus_trader::feed::settings::FeedConfig;
@@ -18,8 +20,6 @@ use calculus_trader::feed::stage::{FeedPlan, FeedStage};
 use calculus_trader::feed::tls::{client_config, parse_pem_certs, webpki_roots};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::sim::server::END_OF_REPLAY;
-use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::{SymbolId, Tick};
 use tungstenite::Message;

@@ -10,14 +10,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::{flatten, startup};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
     PhantomPolicy,
 };
-use calculus_trader::sim::orders::{NewOrder, OrderKind};
-use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
 use rust_decimal::Decimal;
@@ -103,7 +103,7 @@ impl World {
             .venue()
             .with(|m| {
                 m.place(
-                    &NewOrder {
+                    &OrderRequest {
                         symbol: "BTCUSDT",
                         side,
                         kind: OrderKind::Market,

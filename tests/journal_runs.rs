@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use calculus_trader::config::DEFAULT_TOML;
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, RECORD_LEN};
 use calculus_trader::exec::recovery::FLATTEN_SEQ_BASE;
 use calculus_trader::exec::FillModel;
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
-use calculus_trader::sim::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::types::instrument::load_specs;
 
 fn root() -> PathBuf {

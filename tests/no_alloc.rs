@@ -5,15 +5,15 @@
 
 mod common;
 
+use calculus_trader::exchange::Recording;
 use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
-use calculus_trader::feed::binance::BinanceParser;
 use calculus_trader::feed::{MarketEvent, SymbolTable};
 use calculus_trader::model::DerivParams;
-use calculus_trader::sim::Recording;
 use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
 };
 use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
+use calculus_trader::venue::binance::market::BinanceParser;
 use common::alloc::counted;
 use common::setup::{fill, root, Replay};
 use rust_decimal::Decimal;

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use calculus_trader::feed::bybit::{trade_id_hash, BybitParser};
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable, UpdateKind};
 use calculus_trader::types::{Quote, Side};
+use calculus_trader::venue::bybit::market::{trade_id_hash, BybitParser};
 use serde_json::Value;
 
 fn root() -> PathBuf {

@@ -1,14 +1,15 @@
-//! The specialised extractors (`feed::fast`) give exactly the general parsers' answer: on every
+//! The specialised extractors (`venue::binance::fast`, `venue::bybit::fast`) give exactly the general parsers' answer: on every
 //! real recorded frame, and (property test) on random mutations of real frames.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use calculus_trader::feed::binance::BinanceParser;
-use calculus_trader::feed::bybit::BybitParser;
-use calculus_trader::feed::fast::{parse_binance, parse_bybit};
+use calculus_trader::exchange::Recording;
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
-use calculus_trader::sim::Recording;
+use calculus_trader::venue::binance::fast::parse as parse_binance;
+use calculus_trader::venue::binance::market::BinanceParser;
+use calculus_trader::venue::bybit::fast::parse as parse_bybit;
+use calculus_trader::venue::bybit::market::BybitParser;
 use proptest::prelude::*;
 
 fn root() -> PathBuf {

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use calculus_trader::feed::binance::BinanceParser;
+use calculus_trader::exchange::Recording;
 use calculus_trader::feed::{
     Control, MarketEvent, SymbolTable, UpdateKind, ValidationConfig, Validator,
 };
-use calculus_trader::sim::Recording;
 use calculus_trader::types::Side;
+use calculus_trader::venue::binance::market::BinanceParser;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -8,11 +8,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::orders::{Matching, OrderKind, OrderRequest, SimVenue};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::exec::FillModel;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
-use calculus_trader::sim::orders::{Matching, NewOrder, OrderKind, SimVenue};
-use calculus_trader::sim::rest_orders::RestOptions;
-use calculus_trader::sim::{EmbeddedExchange, Recording, RestExchange};
 use calculus_trader::telemetry::Counter;
 use calculus_trader::types::{instrument::load_specs, Side};
 use rust_decimal::Decimal;
@@ -76,7 +76,7 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
     rest.venue()
         .with(|m| {
             m.place(
-                &NewOrder {
+                &OrderRequest {
                     symbol: "BTCUSDT",
                     side: Side::Buy,
                     kind: OrderKind::Market,

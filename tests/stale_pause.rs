@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::exec::ExecStage;
 use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::liveness::SymbolState;
@@ -28,8 +30,6 @@ use calculus_trader::ring::WaitStrategy;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{AllowedCores, Shutdown};
-use calculus_trader::sim::server::{Fault, END_OF_REPLAY};
-use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{
     CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,

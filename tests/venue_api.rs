@@ -1,12 +1,18 @@
 //! Signed REST requests and reply parsers against documented and real venue replies
 //! (tests/fixtures/bybit_rest, tests/fixtures/binance).
 
-use calculus_trader::exec::venue_api::{
-    parse_binance_leverage, parse_binance_order_ack, parse_binance_positions, parse_binance_time,
-    parse_binance_wallet, parse_bybit_ack, parse_bybit_order_ack, parse_bybit_positions,
-    parse_bybit_time, parse_bybit_wallet, ApiError, Method, OrderRef,
+use calculus_trader::exec::{ClockSync, ErrorKind, Signer};
+use calculus_trader::venue::api::{ApiError, Method, OrderRef};
+use calculus_trader::venue::binance::api::{
+    parse_leverage as parse_binance_leverage, parse_order_ack as parse_binance_order_ack,
+    parse_positions as parse_binance_positions, parse_time as parse_binance_time,
+    parse_wallet as parse_binance_wallet, BinanceApi,
 };
-use calculus_trader::exec::{BinanceApi, BybitApi, ClockSync, ErrorKind, Signer};
+use calculus_trader::venue::bybit::api::{
+    parse_ack as parse_bybit_ack, parse_order_ack as parse_bybit_order_ack,
+    parse_positions as parse_bybit_positions, parse_time as parse_bybit_time,
+    parse_wallet as parse_bybit_wallet, BybitApi,
+};
 use rust_decimal::Decimal;
 
 fn fixture(rel: &str) -> Vec<u8> {
@@ -53,7 +59,7 @@ fn bybit_replies_from_the_docs() {
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].symbol, "BTCUSD");
     assert_eq!(p[0].qty, d("-300"), "side Sell ⇒ negative size");
-    assert_eq!(p[0].entry_price, d("27464.50441675"));
+    assert_eq!(p[0].entry, d("27464.50441675"));
     assert_eq!(p[0].mark_price, d("28224.50"));
     assert_eq!(p[0].unrealized_pnl, d("-0.00029413"));
     assert_eq!(p[0].leverage, Some(d("10")));
@@ -122,7 +128,7 @@ fn binance_replies() {
     )
     .unwrap();
     assert_eq!(p[0].qty, d("-0.250"));
-    assert_eq!(p[0].entry_price, d("61800.3"));
+    assert_eq!(p[0].entry, d("61800.3"));
     assert_eq!(p[0].unrealized_pnl, d("25.075"));
     assert_eq!(p[0].leverage, Some(d("5")));
     // GET /fapi/v1/time documentation example.
@@ -136,7 +142,7 @@ fn binance_replies() {
 fn bybit_requests_sign_exactly_what_they_send() {
     let api = BybitApi::new("key", b"secret", 5000);
     let s = Signer::new(b"secret");
-    let check = |r: &calculus_trader::exec::venue_api::ApiRequest| {
+    let check = |r: &calculus_trader::venue::api::ApiRequest| {
         let payload = if r.method == Method::Post {
             String::from_utf8(r.body.clone()).unwrap()
         } else {
@@ -171,7 +177,7 @@ fn bybit_requests_sign_exactly_what_they_send() {
     assert_eq!(r.path_and_query, "/v5/order/cancel-all");
     assert_eq!(r.body, br#"{"category":"linear","settleCoin":"USDT"}"#);
     check(&r);
-    let r = api.positions(Some("ETHUSDT"), 4).unwrap();
+    let r = api.signed_get("/v5/position/list", "category=linear&symbol=ETHUSDT", 4);
     assert_eq!(
         r.path_and_query,
         "/v5/position/list?category=linear&symbol=ETHUSDT"

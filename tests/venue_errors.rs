@@ -1,8 +1,9 @@
 //! Venue error replies (real captured bodies in tests/fixtures/{binance,bybit_rest}) map to
 //! typed errors with the documented meaning, and the retry rule follows from the kind.
 
-use calculus_trader::exec::venue_error::{binance_kind, bybit_kind};
 use calculus_trader::exec::{ErrorKind, Retry, Venue, VenueError};
+use calculus_trader::venue::binance::error::binance_kind;
+use calculus_trader::venue::bybit::error::bybit_kind;
 use serde::Deserialize;
 
 fn fixture(rel: &str) -> Vec<u8> {

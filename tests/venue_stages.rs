@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use calculus_trader::exchange::server::END_OF_REPLAY;
+use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
 use calculus_trader::feed::stage::{venue_stages, FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::sim::server::END_OF_REPLAY;
-use calculus_trader::sim::{EmbeddedExchange, Recording};
 use calculus_trader::telemetry::{
     read_interval_logs, Clock, Counter, CounterSet, IntervalLog, Stage, StageHistograms,
 };

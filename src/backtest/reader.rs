@@ -33,10 +33,10 @@ use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
 
-use crate::feed::binance::BinanceParser;
 use crate::feed::SymbolTable;
 use crate::feed::{MarketEvent, ParseError};
 use crate::types::{Side, SymbolId, Tick};
+use crate::venue::binance::market::BinanceParser;
 
 /// An input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::journal::FsyncPolicy;
-use super::transport::Endpoint;
+use super::transport::OrderEndpoint;
 
 /// Where orders go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -106,7 +106,7 @@ impl ExecConfig {
             ExecMode::Paper => {}
             ExecMode::Embedded if self.rest_url == "embedded" => {}
             ExecMode::Embedded => {
-                let ep = Endpoint::parse(&self.rest_url)
+                let ep = OrderEndpoint::parse(&self.rest_url)
                     .map_err(|e| format!("config key `exec.rest_url`: {e}"))?;
                 if !ep.is_loopback() {
                     return Err(format!(
@@ -116,7 +116,7 @@ impl ExecConfig {
                 }
             }
             ExecMode::Live => {
-                let ep = Endpoint::parse(&self.rest_url)
+                let ep = OrderEndpoint::parse(&self.rest_url)
                     .map_err(|e| format!("config key `exec.rest_url`: {e}"))?;
                 if !ep.tls {
                     return Err(

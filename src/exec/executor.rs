@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::binance_order::{BinanceOrderBuilder, OrderFields};
 use super::journal::{Journal, Record, RecordKind};
-use super::order_request::OrderReject;
 use super::paper::{FillModel, PaperVenue};
 use super::transport::{HttpTransport, TransportEvent};
-use super::transport_venue::{BinanceVenue, EntryExits, OrderReply, OrderVenue};
+use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
+use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
+use crate::venue::order::{OrderFields, OrderReject};
 
 /// Counters the monitor reads (one writer: the execution thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::venue_api::Venue;
+use crate::venue::Venue;
 
 /// A secret string: `Debug`/`Display` print `***`; the memory is zeroed on drop.
 #[derive(Clone, Default)]

@@ -10,20 +10,20 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use crate::config::{resolve_path, Config};
+use crate::exchange::orders::{Matching, SimVenue};
+use crate::exchange::rest_orders::RestOptions;
+use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::exec::exec_config::account_journal;
 use crate::exec::journal::{client_prefix, next_session, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
-use crate::exec::transport::Endpoint;
+use crate::exec::transport::OrderEndpoint;
 use crate::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Journal,
     OrderVenue, PaperVenue,
 };
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
-use crate::sim::orders::{Matching, SimVenue};
-use crate::sim::rest_orders::RestOptions;
-use crate::sim::{EmbeddedExchange, RestExchange};
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
 use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
@@ -187,7 +187,7 @@ pub fn build(
     let (journal, mut replayed, session) = open_journal(&journal_path, &names, x)?;
     let prefix = client_prefix(session);
     let banner = format!("{banner}, journal {}", journal_path.display());
-    let host = Endpoint::parse(&url)
+    let host = OrderEndpoint::parse(&url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
     let venue = format.venue(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix)?;

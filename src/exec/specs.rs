@@ -3,18 +3,17 @@
 //! parsed into [`Instrument`]s; fetched over HTTPS (ureq + rustls) when configured, cached to
 //! disk with an atomic write, falling back to the cache and then to the bundled specs.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
-use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::keys::check_transport;
-use super::venue_api::{BinanceApi, BybitApi, Venue};
 use crate::types::{instrument::load_specs, Instrument};
+use crate::venue::binance::{self, BinanceApi};
+use crate::venue::bybit::{self, BybitApi};
+use crate::venue::{SpecRows, Venue};
 
 /// Where specs come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -97,192 +96,17 @@ impl SpecsConfig {
 pub struct VenueSpecs {
     /// Venue.
     pub venue: Venue,
-    rows: BTreeMap<String, Result<Instrument, String>>,
-}
-
-fn dec(sym: &str, field: &str, v: &str) -> Result<Decimal, String> {
-    Decimal::from_str(v).map_err(|_| format!("{sym}: {field} {v:?} is not a decimal"))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BybitRow {
-    symbol: String,
-    #[serde(default)]
-    status: String,
-    price_filter: BybitPriceFilter,
-    lot_size_filter: BybitLotFilter,
-    leverage_filter: Option<BybitLeverageFilter>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BybitPriceFilter {
-    tick_size: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BybitLotFilter {
-    qty_step: String,
-    min_order_qty: String,
-    max_order_qty: String,
-    max_mkt_order_qty: Option<String>,
-    min_notional_value: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BybitLeverageFilter {
-    max_leverage: String,
-}
-
-impl BybitRow {
-    fn instrument(&self) -> Result<Instrument, String> {
-        let s = self.symbol.as_str();
-        if !self.status.is_empty() && self.status != "Trading" {
-            return Err(format!("{s}: status {:?}, not Trading", self.status));
-        }
-        let l = &self.lot_size_filter;
-        let max_qty = dec(s, "lotSizeFilter.maxOrderQty", &l.max_order_qty)?;
-        let max_mkt = match l.max_mkt_order_qty.as_deref() {
-            Some(v) if !v.is_empty() => dec(s, "lotSizeFilter.maxMktOrderQty", v)?,
-            _ => max_qty,
-        };
-        let min_notional = match l.min_notional_value.as_deref() {
-            Some(v) if !v.is_empty() => dec(s, "lotSizeFilter.minNotionalValue", v)?,
-            _ => Decimal::ZERO,
-        };
-        let max_lev = match &self.leverage_filter {
-            Some(f) if !f.max_leverage.is_empty() => {
-                Some(dec(s, "leverageFilter.maxLeverage", &f.max_leverage)?)
-            }
-            _ => None,
-        };
-        Instrument::new(
-            dec(s, "priceFilter.tickSize", &self.price_filter.tick_size)?,
-            dec(s, "lotSizeFilter.qtyStep", &l.qty_step)?,
-            dec(s, "lotSizeFilter.minOrderQty", &l.min_order_qty)?,
-            max_mkt,
-            min_notional,
-        )
-        .map(|i| i.with_limits(max_qty, max_lev))
-        .map_err(|e| format!("{s}: {e}"))
-    }
-}
-
-#[derive(Deserialize)]
-struct BinanceRow {
-    symbol: String,
-    #[serde(default)]
-    status: String,
-    filters: Vec<serde_json::Value>,
-}
-
-impl BinanceRow {
-    fn filter(&self, kind: &str) -> Option<&serde_json::Value> {
-        self.filters
-            .iter()
-            .find(|f| f.get("filterType").and_then(|t| t.as_str()) == Some(kind))
-    }
-
-    fn field(&self, kind: &str, key: &str) -> Result<Option<Decimal>, String> {
-        match self.filter(kind).and_then(|f| f.get(key)) {
-            None => Ok(None),
-            Some(v) => match v.as_str() {
-                Some(t) => dec(&self.symbol, &format!("{kind}.{key}"), t).map(Some),
-                None => Err(format!("{}: {kind}.{key} is not a string", self.symbol)),
-            },
-        }
-    }
-
-    fn instrument(&self) -> Result<Instrument, String> {
-        let s = self.symbol.as_str();
-        if !self.status.is_empty() && self.status != "TRADING" {
-            return Err(format!("{s}: status {:?}, not TRADING", self.status));
-        }
-        let need = |v: Option<Decimal>, what: &str| v.ok_or_else(|| format!("{s}: no {what}"));
-        let tick = need(
-            self.field("PRICE_FILTER", "tickSize")?,
-            "PRICE_FILTER.tickSize",
-        )?;
-        let step = need(self.field("LOT_SIZE", "stepSize")?, "LOT_SIZE.stepSize")?;
-        let min_qty = need(self.field("LOT_SIZE", "minQty")?, "LOT_SIZE.minQty")?;
-        let max_qty = need(self.field("LOT_SIZE", "maxQty")?, "LOT_SIZE.maxQty")?;
-        let m_step = self.field("MARKET_LOT_SIZE", "stepSize")?.unwrap_or(step);
-        let m_min = self.field("MARKET_LOT_SIZE", "minQty")?.unwrap_or(min_qty);
-        let m_max = self.field("MARKET_LOT_SIZE", "maxQty")?.unwrap_or(max_qty);
-        // USD-M publishes `notional`; older/spot-style replies `minNotional`.
-        let min_notional = match self.field("MIN_NOTIONAL", "notional")? {
-            Some(n) => n,
-            None => self
-                .field("MIN_NOTIONAL", "minNotional")?
-                .unwrap_or(Decimal::ZERO),
-        };
-        // One step must satisfy both lot filters: the coarser when it is a multiple of the finer.
-        let step = if m_step > step && (m_step % step).is_zero() {
-            m_step
-        } else {
-            step
-        };
-        Instrument::new(tick, step, min_qty.max(m_min), m_max, min_notional)
-            .map(|i| i.with_limits(max_qty, None))
-            .map_err(|e| format!("{s}: {e}"))
-    }
+    rows: SpecRows,
 }
 
 impl VenueSpecs {
     /// Parses a Bybit `instruments-info` reply (one page) or a Binance `exchangeInfo` reply.
     pub fn parse(venue: Venue, body: &[u8]) -> Result<Self, String> {
         let rows = match venue {
-            Venue::Bybit => Self::bybit_rows(body)?.0,
-            Venue::Binance => {
-                #[derive(Deserialize)]
-                struct Info {
-                    symbols: Vec<BinanceRow>,
-                }
-                if let Some(e) = super::venue_error::VenueError::from_binance(200, body) {
-                    return Err(e.to_string());
-                }
-                let info: Info = serde_json::from_slice(body)
-                    .map_err(|e| format!("exchangeInfo is malformed: {e}"))?;
-                info.symbols
-                    .iter()
-                    .map(|r| (r.symbol.clone(), r.instrument()))
-                    .collect()
-            }
+            Venue::Bybit => bybit::spec::parse_instruments(body)?.0,
+            Venue::Binance => binance::spec::parse_exchange_info(body)?,
         };
         Ok(Self { venue, rows })
-    }
-
-    /// Rows of one Bybit page and its `nextPageCursor` (empty at the end).
-    #[allow(clippy::type_complexity)]
-    fn bybit_rows(
-        body: &[u8],
-    ) -> Result<(BTreeMap<String, Result<Instrument, String>>, String), String> {
-        if let Some(e) = super::venue_error::VenueError::from_bybit(200, body) {
-            return Err(e.to_string());
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            list: Vec<BybitRow>,
-            #[serde(default)]
-            next_page_cursor: String,
-        }
-        #[derive(Deserialize)]
-        struct Envelope {
-            result: Page,
-        }
-        let env: Envelope = serde_json::from_slice(body)
-            .map_err(|e| format!("instruments-info is malformed: {e}"))?;
-        let rows = env
-            .result
-            .list
-            .iter()
-            .map(|r| (r.symbol.clone(), r.instrument()))
-            .collect();
-        Ok((rows, env.result.next_page_cursor))
     }
 
     /// Number of symbols in the reply.
@@ -406,7 +230,7 @@ pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<u8>,
             for _ in 0..20 {
                 let req = BybitApi::instruments(Some(&cursor));
                 let body = http_get(&agent, &format!("{base}{}", req.path_and_query))?;
-                let (_, next) = VenueSpecs::bybit_rows(&body)?;
+                let (_, next) = bybit::spec::parse_instruments(&body)?;
                 let v: serde_json::Value =
                     serde_json::from_slice(&body).map_err(|e| e.to_string())?;
                 if let Some(list) = v["result"]["list"].as_array() {
@@ -484,6 +308,7 @@ pub fn load_instruments(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

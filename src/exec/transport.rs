@@ -63,7 +63,7 @@ impl std::error::Error for TransportError {}
 
 /// A parsed venue base URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
+pub struct OrderEndpoint {
     /// True for `https://`.
     pub tls: bool,
     /// Host name or IP literal (as written, without brackets).
@@ -72,7 +72,7 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-impl Endpoint {
+impl OrderEndpoint {
     /// Parses `http(s)://host[:port][/]`. Plain `http://` is accepted only when the host is a
     /// loopback IP literal or `localhost` (checked before any name resolution).
     pub fn parse(url: &str) -> Result<Self, TransportError> {
@@ -107,7 +107,7 @@ impl Endpoint {
             None if tls => 443,
             None => 80,
         };
-        let ep = Endpoint { tls, host, port };
+        let ep = OrderEndpoint { tls, host, port };
         if !tls && !ep.is_loopback() {
             return Err(TransportError::PlainToNonLoopback(ep.host.clone()));
         }
@@ -243,7 +243,7 @@ const RECV_CAP: usize = 64 * 1024;
 
 /// Non-blocking HTTP/1.1 keep-alive client for one venue endpoint. See the module docs.
 pub struct HttpTransport {
-    ep: Endpoint,
+    ep: OrderEndpoint,
     addr: SocketAddr,
     tls_cfg: Option<Arc<rustls::ClientConfig>>,
     poll: Poll,
@@ -295,7 +295,7 @@ impl HttpTransport {
         clock: Clock,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Self, TransportError> {
-        let ep = Endpoint::parse(url)?;
+        let ep = OrderEndpoint::parse(url)?;
         let addr = ep.resolve()?;
         let tls_cfg = if ep.tls {
             Some(tls.unwrap_or_else(default_tls_config))
@@ -325,7 +325,7 @@ impl HttpTransport {
     }
 
     /// The endpoint.
-    pub fn endpoint(&self) -> &Endpoint {
+    pub fn endpoint(&self) -> &OrderEndpoint {
         &self.ep
     }
 
@@ -912,23 +912,25 @@ mod tests {
 
     #[test]
     fn urls_parse_and_plain_http_is_loopback_only() {
-        let e = Endpoint::parse("https://fapi.binance.com").unwrap();
+        let e = OrderEndpoint::parse("https://fapi.binance.com").unwrap();
         assert_eq!(
             (e.tls, e.port, e.host.as_str()),
             (true, 443, "fapi.binance.com")
         );
         assert_eq!(e.host_header(), "fapi.binance.com");
-        let e = Endpoint::parse("http://127.0.0.1:8080/").unwrap();
+        let e = OrderEndpoint::parse("http://127.0.0.1:8080/").unwrap();
         assert_eq!((e.tls, e.port), (false, 8080));
         assert_eq!(e.host_header(), "127.0.0.1:8080");
-        assert!(Endpoint::parse("http://[::1]:9000").unwrap().is_loopback());
-        assert!(Endpoint::parse("http://localhost:1").is_ok());
+        assert!(OrderEndpoint::parse("http://[::1]:9000")
+            .unwrap()
+            .is_loopback());
+        assert!(OrderEndpoint::parse("http://localhost:1").is_ok());
         for bad in [
             "http://fapi.binance.com",
             "http://10.0.0.1:80",
             "http://[2001:db8::1]:80",
         ] {
-            let err = Endpoint::parse(bad).unwrap_err();
+            let err = OrderEndpoint::parse(bad).unwrap_err();
             assert!(
                 matches!(err, TransportError::PlainToNonLoopback(_)),
                 "{bad}: {err}"
@@ -936,11 +938,11 @@ mod tests {
             assert!(err.to_string().contains("loopback"), "{err}");
         }
         assert!(matches!(
-            Endpoint::parse("ftp://x"),
+            OrderEndpoint::parse("ftp://x"),
             Err(TransportError::BadUrl(_))
         ));
         assert!(matches!(
-            Endpoint::parse("http://127.0.0.1:99999"),
+            OrderEndpoint::parse("http://127.0.0.1:99999"),
             Err(TransportError::BadUrl(_))
         ));
     }

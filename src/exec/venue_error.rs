@@ -1,14 +1,13 @@
-//! Venue error replies (Binance `{"code":-2019,"msg":…}`, Bybit `{"retCode":110007,…}`)
-//! mapped to typed errors with a clear message and a retry rule.
+//! Venue error replies mapped to typed errors with a clear message and a retry rule. The
+//! venue-neutral part: each venue's code table and reply reader are `venue::<name>::error`
+//! (`VenueError::from_binance`, `VenueError::from_bybit`).
 //!
 //! Retry rule: a request is resent only when the venue certainly did not act on it (timestamp,
 //! rate limit) or when its outcome is unknown (timeout, server busy) *and* it carries an
 //! idempotent client order id (`orderLinkId` / `newClientOrderId`) that is resent unchanged,
 //! so the venue dedups a second copy. Timestamp errors first re-sync the clock.
 
-use serde::Deserialize;
-
-use super::venue_api::Venue;
+use crate::venue::Venue;
 
 /// What went wrong, venue-independent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,60 +128,8 @@ impl std::fmt::Display for VenueError {
 
 impl std::error::Error for VenueError {}
 
-/// Binance code → kind.
-pub fn binance_kind(code: i64) -> ErrorKind {
-    match code {
-        -2019 | -2018 | -4050 | -4051 => ErrorKind::InsufficientMargin,
-        -1021 => ErrorKind::Timestamp,
-        -4164 => ErrorKind::MinNotional,
-        -1111 => ErrorKind::Precision,
-        -1013 | -4003 | -4004 | -4005 | -4013 | -4014 | -4016 | -4023 | -4024 | -4131 => {
-            ErrorKind::Filter
-        }
-        -1130..=-1100 => ErrorKind::InvalidParams,
-        -2014 | -2015 => ErrorKind::InvalidKey,
-        -1022 => ErrorKind::BadSignature,
-        -1002 => ErrorKind::PermissionDenied,
-        -1003 | -1015 => ErrorKind::RateLimited,
-        -2011 | -2013 => ErrorKind::OrderNotFound,
-        -4116 => ErrorKind::DuplicateClientId,
-        -4046 | -4059 => ErrorKind::NotModified,
-        -1000 | -1001 | -1006 | -1007 | -1008 => ErrorKind::UnknownStatus,
-        -4120 => ErrorKind::UnsupportedOrderType,
-        -2010 | -2020 | -2021 | -2022 | -5021 | -5022 => ErrorKind::Rejected,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// Bybit v5 retCode → kind.
-pub fn bybit_kind(code: i64) -> ErrorKind {
-    match code {
-        110004 | 110006 | 110007 | 110012 | 110044 | 110045 | 110051 | 110052 | 110053 => {
-            ErrorKind::InsufficientMargin
-        }
-        10002 => ErrorKind::Timestamp,
-        110094 => ErrorKind::MinNotional,
-        // "Reduce-only rule not satisfied" (position zero or smaller than the order).
-        110017 => ErrorKind::Rejected,
-        110003 | 170371 => ErrorKind::Filter,
-        10001 | 10029 => ErrorKind::InvalidParams,
-        10003 | 10010 => ErrorKind::InvalidKey,
-        10004 => ErrorKind::BadSignature,
-        10005 | 10007 => ErrorKind::PermissionDenied,
-        10006 | 10018 | 10429 => ErrorKind::RateLimited,
-        10009 | 10024 => ErrorKind::RegionRestricted,
-        10008 | 10027 => ErrorKind::Banned,
-        110001 | 110008 | 110010 => ErrorKind::OrderNotFound,
-        110072 | 10014 => ErrorKind::DuplicateClientId,
-        110043 | 110025 | 110027 => ErrorKind::NotModified,
-        10000 | 10016 | 10019 | 110079 => ErrorKind::UnknownStatus,
-        110023 | 110040 | 110090 => ErrorKind::Rejected,
-        _ => ErrorKind::Other,
-    }
-}
-
 /// Kind from the HTTP status alone (bodies that are not venue JSON, e.g. a CDN page).
-fn http_kind(status: u16) -> Option<ErrorKind> {
+pub(crate) fn http_kind(status: u16) -> Option<ErrorKind> {
     match status {
         418 | 429 => Some(ErrorKind::RateLimited),
         451 => Some(ErrorKind::RegionRestricted),
@@ -194,22 +141,7 @@ fn http_kind(status: u16) -> Option<ErrorKind> {
     }
 }
 
-#[derive(Deserialize)]
-struct BinanceBody {
-    code: i64,
-    #[serde(default)]
-    msg: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BybitBody {
-    ret_code: i64,
-    #[serde(default)]
-    ret_msg: String,
-}
-
-fn text_of(body: &[u8]) -> String {
+pub(crate) fn text_of(body: &[u8]) -> String {
     let t = String::from_utf8_lossy(body);
     let t = t.trim();
     if t.len() > 200 {
@@ -224,80 +156,6 @@ fn text_of(body: &[u8]) -> String {
 }
 
 impl VenueError {
-    /// The error in a Binance reply, or `None` for a success (HTTP 2xx without a negative
-    /// `code`). Binance errors carry a negative `code`; a 451 body carries `code` 0.
-    pub fn from_binance(http_status: u16, body: &[u8]) -> Option<Self> {
-        let parsed: Option<BinanceBody> = serde_json::from_slice(body).ok();
-        let ok_status = (200..300).contains(&http_status);
-        match parsed {
-            Some(b) if b.code < 0 => Some(Self {
-                venue: Venue::Binance,
-                http_status,
-                code: b.code,
-                kind: match binance_kind(b.code) {
-                    ErrorKind::Other => http_kind(http_status).unwrap_or(ErrorKind::Other),
-                    k => k,
-                },
-                msg: b.msg,
-            }),
-            Some(b) if !ok_status => Some(Self {
-                venue: Venue::Binance,
-                http_status,
-                code: b.code,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: b.msg,
-            }),
-            None if !ok_status => Some(Self {
-                venue: Venue::Binance,
-                http_status,
-                code: 0,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: text_of(body),
-            }),
-            _ => None,
-        }
-    }
-
-    /// The error in a Bybit v5 reply, or `None` for `retCode` 0 with HTTP 2xx.
-    pub fn from_bybit(http_status: u16, body: &[u8]) -> Option<Self> {
-        let parsed: Option<BybitBody> = serde_json::from_slice(body).ok();
-        let ok_status = (200..300).contains(&http_status);
-        match parsed {
-            Some(b) if b.ret_code != 0 => Some(Self {
-                venue: Venue::Bybit,
-                http_status,
-                code: b.ret_code,
-                kind: match bybit_kind(b.ret_code) {
-                    ErrorKind::Other => http_kind(http_status).unwrap_or(ErrorKind::Other),
-                    k => k,
-                },
-                msg: b.ret_msg,
-            }),
-            Some(_) if ok_status => None,
-            _ if ok_status => Some(Self {
-                venue: Venue::Bybit,
-                http_status,
-                code: 0,
-                kind: ErrorKind::Other,
-                msg: format!("reply is not Bybit v5 JSON: {}", text_of(body)),
-            }),
-            Some(b) => Some(Self {
-                venue: Venue::Bybit,
-                http_status,
-                code: b.ret_code,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: b.ret_msg,
-            }),
-            None => Some(Self {
-                venue: Venue::Bybit,
-                http_status,
-                code: 0,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: text_of(body),
-            }),
-        }
-    }
-
     /// What to do next. Resending is allowed only where the venue certainly did not act
     /// (timestamp, rate limit) or where the outcome is unknown and the request carries a
     /// client order id that is resent unchanged (`has_client_id`).

@@ -2,20 +2,16 @@
 //! heartbeats, reconnect, stale detection, REST fallback, de-duplication).
 
 pub mod backoff;
-pub mod binance;
-pub mod bybit;
 pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
 pub mod event;
-pub mod fast;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
 pub mod stage;
 pub mod symbols;
-pub mod tape;
 pub mod tls;
 pub mod validate;
 pub mod venue;

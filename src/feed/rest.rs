@@ -16,14 +16,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
 use super::liveness::SymbolHealth;
-use super::protocol::{bybit_trade_id, Venue};
+use super::protocol::Venue;
 use super::symbols::SymbolTable;
 use crate::ring::{Consumer, Producer};
 use crate::telemetry::Clock;
-use crate::types::{Side, SymbolId, Tick};
+use crate::types::{SymbolId, Tick};
+use crate::venue::{binance, bybit};
 
 /// What the fallback polls and how often.
 #[derive(Clone, Debug)]
@@ -211,150 +210,20 @@ fn fetch(agent: &ureq::Agent, url: &str) -> Result<String, String> {
     Ok(body)
 }
 
-#[derive(Deserialize)]
-struct BinanceTrade<'a> {
-    id: u64,
-    #[serde(borrow)]
-    price: &'a str,
-    #[serde(borrow)]
-    qty: &'a str,
-    time: u64,
-    #[serde(rename = "isBuyerMaker")]
-    buyer_is_maker: bool,
-}
-
-#[derive(Deserialize)]
-struct BinanceAggTrade<'a> {
-    a: u64,
-    #[serde(borrow)]
-    p: &'a str,
-    #[serde(borrow)]
-    q: &'a str,
-    #[serde(rename = "T")]
-    time: u64,
-    m: bool,
-}
-
-#[derive(Deserialize)]
-struct BybitResponse<'a> {
-    #[serde(rename = "retCode")]
-    ret_code: i64,
-    #[serde(rename = "retMsg", default)]
-    ret_msg: String,
-    #[serde(borrow)]
-    result: Option<BybitResult<'a>>,
-}
-
-#[derive(Deserialize)]
-struct BybitResult<'a> {
-    #[serde(borrow, default)]
-    list: Vec<BybitTrade<'a>>,
-}
-
-#[derive(Deserialize)]
-struct BybitTrade<'a> {
-    #[serde(rename = "execId", borrow)]
-    exec_id: &'a str,
-    #[serde(borrow)]
-    price: &'a str,
-    #[serde(borrow)]
-    size: &'a str,
-    #[serde(borrow)]
-    side: &'a str,
-    #[serde(borrow)]
-    time: &'a str,
-}
-
-fn num(s: &str, what: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("{what} {s:?} is not a positive number")),
-    }
-}
-
 /// Parses a recent-trades REST response of `venue` for `symbol` into ticks, oldest first
-/// (`recv_ns`/`parsed_ns` left 0 for the caller). Binance `/fapi/v1/trades` (ids = `@trade`
-/// `t`), `/fapi/v1/aggTrades` (ids = `a`), Bybit `/v5/market/recent-trade` (ids =
-/// [`bybit_trade_id`] of `execId`, the WS `i`).
+/// (`recv_ns`/`parsed_ns` left 0 for the caller), with the venue's own reader
+/// (`venue::<name>::endpoint::parse_recent_trades`); a stable sort on time keeps a venue's
+/// order within one millisecond.
 pub fn parse_recent_trades(
     venue: Venue,
     body: &str,
     symbol: SymbolId,
     trade_topic: &str,
 ) -> Result<Vec<Tick>, String> {
-    let side_of_maker = |buyer_is_maker: bool| {
-        if buyer_is_maker {
-            Side::Sell
-        } else {
-            Side::Buy
-        }
+    let mut out = match venue {
+        Venue::Binance => binance::endpoint::parse_recent_trades(body, symbol, trade_topic)?,
+        Venue::Bybit => bybit::endpoint::parse_recent_trades(body, symbol)?,
     };
-    let mut out: Vec<Tick> = match venue {
-        Venue::Binance if trade_topic == "aggTrade" => {
-            serde_json::from_str::<Vec<BinanceAggTrade<'_>>>(body)
-                .map_err(|e| format!("bad aggTrades JSON: {e}"))?
-                .into_iter()
-                .map(|t| {
-                    Ok(Tick {
-                        symbol,
-                        side: side_of_maker(t.m),
-                        price: num(t.p, "price")?,
-                        qty: num(t.q, "qty")?,
-                        exch_ts_ms: t.time,
-                        trade_id: t.a,
-                        ..Default::default()
-                    })
-                })
-                .collect::<Result<_, String>>()?
-        }
-        Venue::Binance => serde_json::from_str::<Vec<BinanceTrade<'_>>>(body)
-            .map_err(|e| format!("bad trades JSON: {e}"))?
-            .into_iter()
-            .map(|t| {
-                Ok(Tick {
-                    symbol,
-                    side: side_of_maker(t.buyer_is_maker),
-                    price: num(t.price, "price")?,
-                    qty: num(t.qty, "qty")?,
-                    exch_ts_ms: t.time,
-                    trade_id: t.id,
-                    ..Default::default()
-                })
-            })
-            .collect::<Result<_, String>>()?,
-        Venue::Bybit => {
-            let r: BybitResponse<'_> =
-                serde_json::from_str(body).map_err(|e| format!("bad recent-trade JSON: {e}"))?;
-            if r.ret_code != 0 {
-                return Err(format!("retCode {}: {}", r.ret_code, r.ret_msg));
-            }
-            r.result
-                .map(|r| r.list)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| {
-                    Ok(Tick {
-                        symbol,
-                        side: match t.side {
-                            "Buy" => Side::Buy,
-                            "Sell" => Side::Sell,
-                            s => return Err(format!("side {s:?}")),
-                        },
-                        price: num(t.price, "price")?,
-                        qty: num(t.size, "size")?,
-                        exch_ts_ms: t.time.parse().map_err(|_| format!("time {:?}", t.time))?,
-                        trade_id: bybit_trade_id(t.exec_id),
-                        ..Default::default()
-                    })
-                })
-                .collect::<Result<_, String>>()?
-        }
-    };
-    // Venues answer newest first (Bybit) or oldest first (Binance): deliver in trade order.
-    // Stable sort on time keeps a venue's order within one millisecond.
-    if venue == Venue::Bybit {
-        out.reverse();
-    }
     out.sort_by_key(|t| t.exch_ts_ms);
     Ok(out)
 }
@@ -362,6 +231,8 @@ pub fn parse_recent_trades(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::protocol::bybit_trade_id;
+    use crate::types::Side;
 
     #[test]
     fn binance_trades_response_becomes_ticks_oldest_first() {

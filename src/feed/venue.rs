@@ -1,9 +1,9 @@
 //! One parser type for every supported venue, chosen by the venue's name in the config.
 
-use super::binance::BinanceParser;
-use super::bybit::BybitParser;
 use super::event::{Control, MarketEvent, ParseError};
 use super::symbols::SymbolTable;
+use crate::venue::binance::{self, BinanceParser};
+use crate::venue::bybit::{self, BybitParser};
 
 /// The parser of the configured venue. Same call for every venue: events go to the
 /// callback, the frame's kind comes back as [`Control`].
@@ -48,10 +48,10 @@ impl VenueParser {
         on: F,
     ) -> Result<Control, ParseError> {
         // The specialised extractors answer the hottest messages and hand everything else to
-        // the general parser, with the same result (see `feed::fast`).
+        // the general parser, with the same result (see `venue::scan`).
         match self {
-            VenueParser::Binance(p) => super::fast::parse_binance(p, frame, symbols, on).0,
-            VenueParser::Bybit(p) => super::fast::parse_bybit(p, frame, symbols, on).0,
+            VenueParser::Binance(p) => binance::fast::parse(p, frame, symbols, on).0,
+            VenueParser::Bybit(p) => bybit::fast::parse(p, frame, symbols, on).0,
         }
     }
 

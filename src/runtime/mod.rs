@@ -15,9 +15,9 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
+use crate::exchange::{EmbeddedExchange, Recording};
 use crate::feed::protocol::Venue;
 use crate::feed::SymbolTable;
-use crate::sim::{EmbeddedExchange, Recording};
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 use crate::types::instrument::load_specs;
@@ -225,7 +225,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             rest_url,
             feed: cfg.feed.clone(),
             tls,
-            end_close_code: replay_peer.then_some(crate::sim::server::END_OF_REPLAY),
+            end_close_code: replay_peer.then_some(crate::exchange::server::END_OF_REPLAY),
             record_feed_delay: exchange.is_none(),
             validation: cfg.validation.clone(),
         },

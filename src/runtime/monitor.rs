@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::sim::ReplayStats;
+use crate::exchange::ReplayStats;
 use crate::telemetry::{
     format_ns, percentile_path_for, write_percentile_file, Collector, Counter, CounterSet, Epoch,
     IntervalLog, Stage, StageHistograms,

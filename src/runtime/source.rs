@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use crate::feed::binance::BinanceParser;
 use crate::feed::stage::{parse_counter, FeedStage};
 use crate::feed::ws::{WsError, WsStatus};
 use crate::feed::SymbolTable;
 use crate::feed::{Control, MarketEvent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::types::Tick;
+use crate::venue::binance::market::BinanceParser;
 
 /// A producer of parsed ticks for the network stage of either topology.
 pub trait TickSource {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use calculus_trader::exchange::orders::{Matching, SimVenue};
+use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::FillModel;
-use calculus_trader::sim::orders::{Matching, SimVenue};
-use calculus_trader::sim::rest_orders::{RestOptions, SimCredentials};
-use calculus_trader::sim::{MarketState, RestExchange};
 use calculus_trader::types::{instrument::load_specs, Instrument};
 use rust_decimal::Decimal;
 

@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::feed::binance::trades_of;
+use calculus_trader::exchange::Recording;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::sim::Recording;
 use calculus_trader::strategy::Engine;
 use calculus_trader::types::{
     instrument::load_specs, ExecReport, Instrument, OrderIntent, ReportStatus, Tick,
 };
+use calculus_trader::venue::binance::market::trades_of;
 use rust_decimal::Decimal;
 
 /// The crate root (`CARGO_MANIFEST_DIR`).

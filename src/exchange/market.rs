@@ -4,11 +4,11 @@
 //! Cold path (the simulator's own threads), so a mutex is fine here.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Mutex, Weak};
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+
+use crate::venue::{binance, bybit};
 
 /// Something that reacts to replayed trades (the embedded exchange's matching engine).
 pub trait TradeListener: Send + Sync {
@@ -38,40 +38,6 @@ impl std::fmt::Debug for MarketState {
     }
 }
 
-#[derive(Deserialize)]
-struct Combined<'a> {
-    #[serde(borrow)]
-    data: TradeData<'a>,
-}
-
-#[derive(Deserialize)]
-struct BybitTrades<'a> {
-    #[serde(borrow)]
-    data: Vec<BybitTrade<'a>>,
-}
-
-#[derive(Deserialize)]
-struct BybitTrade<'a> {
-    #[serde(borrow)]
-    s: &'a str,
-    #[serde(borrow)]
-    p: &'a str,
-    #[serde(rename = "T")]
-    t: u64,
-}
-
-#[derive(Deserialize)]
-struct TradeData<'a> {
-    #[serde(borrow, default)]
-    e: Option<&'a str>,
-    #[serde(borrow)]
-    s: &'a str,
-    #[serde(borrow)]
-    p: &'a str,
-    #[serde(rename = "T")]
-    t: u64,
-}
-
 impl MarketState {
     /// Records a trade and notifies every live listener.
     pub fn on_trade(&self, symbol: &str, price: Decimal, ts_ms: u64) {
@@ -94,23 +60,9 @@ impl MarketState {
     /// and Bybit `publicTrade.*` batches update the state, anything else is ignored.
     pub fn on_frame(&self, text: &str) {
         if text.contains("\"publicTrade.") {
-            if let Ok(b) = serde_json::from_str::<BybitTrades<'_>>(text) {
-                for t in &b.data {
-                    if let Ok(p) = Decimal::from_str(t.p) {
-                        self.on_trade(t.s, p, t.t);
-                    }
-                }
-            }
-            return;
-        }
-        let Ok(Combined { data }) = serde_json::from_str::<Combined<'_>>(text) else {
-            return;
-        };
-        if !matches!(data.e, Some("trade") | Some("aggTrade")) {
-            return;
-        }
-        if let Ok(p) = Decimal::from_str(data.p) {
-            self.on_trade(data.s, p, data.t);
+            bybit::exchange::recorded_trades(text, |s, p, t| self.on_trade(s, p, t));
+        } else {
+            binance::exchange::recorded_trades(text, |s, p, t| self.on_trade(s, p, t));
         }
     }
 

@@ -1,10 +1,11 @@
 //! Venue-neutral order request: what to send (side, type, quantity, price, exits) and its
 //! exact preparation against the instrument's filters (round, then check), shared by the
-//! Bybit and Binance builders.
+//! Bybit and Binance builders. Each venue spells the enums its own way (`venue::<name>::order`).
 
 use rust_decimal::Decimal;
 
-use crate::types::{Instrument, RejectReason, Side};
+use crate::types::Side;
+use crate::types::{Instrument, RejectReason};
 
 /// Order type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,28 +29,6 @@ pub enum TimeInForce {
     PostOnly,
 }
 
-impl TimeInForce {
-    /// Bybit v5 spelling.
-    pub fn bybit(self) -> &'static str {
-        match self {
-            TimeInForce::Gtc => "GTC",
-            TimeInForce::Ioc => "IOC",
-            TimeInForce::Fok => "FOK",
-            TimeInForce::PostOnly => "PostOnly",
-        }
-    }
-
-    /// Binance USD-M spelling.
-    pub fn binance(self) -> &'static str {
-        match self {
-            TimeInForce::Gtc => "GTC",
-            TimeInForce::Ioc => "IOC",
-            TimeInForce::Fok => "FOK",
-            TimeInForce::PostOnly => "GTX",
-        }
-    }
-}
-
 /// Which price triggers a take-profit / stop-loss.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TriggerBy {
@@ -63,23 +42,22 @@ pub enum TriggerBy {
     IndexPrice,
 }
 
-impl TriggerBy {
-    /// Bybit v5 spelling.
-    pub fn bybit(self) -> &'static str {
-        match self {
-            TriggerBy::LastPrice => "LastPrice",
-            TriggerBy::MarkPrice => "MarkPrice",
-            TriggerBy::IndexPrice => "IndexPrice",
-        }
-    }
-
-    /// Binance `workingType`.
-    pub fn binance(self) -> &'static str {
-        match self {
-            TriggerBy::LastPrice => "CONTRACT_PRICE",
-            TriggerBy::MarkPrice | TriggerBy::IndexPrice => "MARK_PRICE",
-        }
-    }
+/// The fields of one market order whose quantity is already on the step (what the executor
+/// sends: the venue codec adds only its own encoding).
+#[derive(Clone, Copy, Debug)]
+pub struct OrderFields<'a> {
+    /// Venue symbol, e.g. `BTCUSDT`.
+    pub symbol: &'a str,
+    /// Side.
+    pub side: Side,
+    /// Quantity, already on the step.
+    pub quantity: Decimal,
+    /// Reduce-only flag.
+    pub reduce_only: bool,
+    /// Client sequence number (client order id suffix).
+    pub client_seq: u64,
+    /// Request timestamp, Unix ms (venue clock).
+    pub timestamp_ms: u64,
 }
 
 /// One new order, before rounding. Prices and quantities are exact decimals.

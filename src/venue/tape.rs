@@ -6,7 +6,7 @@
 
 use simd_json::{Node, StaticNode};
 
-use super::event::ParseError;
+use crate::feed::ParseError;
 
 /// Frames up to this size parse without growing any buffer (Binance depth frames reach ~26 KB).
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;

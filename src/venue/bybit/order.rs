@@ -6,16 +6,42 @@
 //! exact query string (GET); headers `X-BAPI-API-KEY`, `X-BAPI-SIGN`, `X-BAPI-SIGN-TYPE: 2`,
 //! `X-BAPI-TIMESTAMP`, `X-BAPI-RECV-WINDOW`.
 
-use super::order_request::{prepare, valid_client_prefix, NewOrder, OrderReject, OrderType};
-use super::sign::Signer;
-use crate::types::{instrument::write_decimal, Instrument, Side};
+use rust_decimal::Decimal;
+
+use crate::types::instrument::{write_decimal, Instrument};
+use crate::types::Side;
+use crate::venue::order::{
+    prepare, valid_client_prefix, NewOrder, OrderFields, OrderReject, OrderType, TimeInForce,
+    TriggerBy,
+};
+use crate::venue::reply::EntryExits;
+use crate::venue::sign::Signer;
 
 /// Bybit's spelling of a side (`Buy` / `Sell`).
 #[inline]
-pub fn bybit_side(s: Side) -> &'static str {
+pub fn side_str(s: Side) -> &'static str {
     match s {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
+    }
+}
+
+/// Bybit v5 spelling of a time in force.
+pub fn time_in_force_str(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Gtc => "GTC",
+        TimeInForce::Ioc => "IOC",
+        TimeInForce::Fok => "FOK",
+        TimeInForce::PostOnly => "PostOnly",
+    }
+}
+
+/// Bybit v5 spelling of a trigger price source (`tpTriggerBy` / `slTriggerBy`).
+pub fn trigger_by_str(t: TriggerBy) -> &'static str {
+    match t {
+        TriggerBy::LastPrice => "LastPrice",
+        TriggerBy::MarkPrice => "MarkPrice",
+        TriggerBy::IndexPrice => "IndexPrice",
     }
 }
 
@@ -32,16 +58,7 @@ pub struct BybitOrderBuilder {
     body: Vec<u8>,
     request: Vec<u8>,
     sig: [u8; 64],
-    exits: (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>),
-}
-
-impl std::fmt::Debug for BybitOrderBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BybitOrderBuilder")
-            .field("host", &self.host)
-            .field("client_prefix", &self.client_prefix)
-            .finish_non_exhaustive()
-    }
+    exits: (Option<Decimal>, Option<Decimal>),
 }
 
 impl BybitOrderBuilder {
@@ -90,13 +107,13 @@ impl BybitOrderBuilder {
             b.extend_from_slice(b"\"price\":\"");
             write_decimal(b, price, true);
             b.extend_from_slice(b"\",\"timeInForce\":\"");
-            b.extend_from_slice(o.time_in_force.bybit().as_bytes());
+            b.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
             b.extend_from_slice(b"\",");
         }
         b.extend_from_slice(b"\"category\":\"linear\",\"symbol\":\"");
         b.extend_from_slice(o.symbol.as_bytes());
         b.extend_from_slice(b"\",\"side\":\"");
-        b.extend_from_slice(bybit_side(o.side).as_bytes());
+        b.extend_from_slice(side_str(o.side).as_bytes());
         b.extend_from_slice(b"\",\"orderType\":\"");
         b.extend_from_slice(match o.order_type {
             OrderType::Market => &b"Market"[..],
@@ -129,12 +146,12 @@ impl BybitOrderBuilder {
             b.extend_from_slice(b",\"tpslMode\":\"Full\"");
             if p.take_profit.is_some() {
                 b.extend_from_slice(b",\"tpTriggerBy\":\"");
-                b.extend_from_slice(o.trigger_by.bybit().as_bytes());
+                b.extend_from_slice(trigger_by_str(o.trigger_by).as_bytes());
                 b.push(b'"');
             }
             if p.stop_loss.is_some() {
                 b.extend_from_slice(b",\"slTriggerBy\":\"");
-                b.extend_from_slice(o.trigger_by.bybit().as_bytes());
+                b.extend_from_slice(trigger_by_str(o.trigger_by).as_bytes());
                 b.push(b'"');
             }
         }
@@ -163,7 +180,7 @@ impl BybitOrderBuilder {
     }
 
     /// The take-profit and stop-loss (on the tick, as sent) of the last successful build.
-    pub fn last_exits(&self) -> (Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>) {
+    pub fn last_exits(&self) -> (Option<Decimal>, Option<Decimal>) {
         self.exits
     }
 
@@ -175,6 +192,15 @@ impl BybitOrderBuilder {
     /// The `X-BAPI-SIGN` of the last request (lowercase hex).
     pub fn last_signature(&self) -> &[u8; 64] {
         &self.sig
+    }
+}
+
+impl std::fmt::Debug for BybitOrderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitOrderBuilder")
+            .field("host", &self.host)
+            .field("client_prefix", &self.client_prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,6 +225,20 @@ pub struct SignedParts<'a> {
     pub body: &'a [u8],
 }
 
+/// The one Bybit v5 signing recipe: `sig = hex(HMAC_SHA256(secret, timestamp + api_key +
+/// recv_window + payload))`, payload the exact query string (GET) or JSON body (POST).
+#[inline]
+pub fn sign(
+    signer: &Signer,
+    timestamp: &[u8],
+    api_key: &[u8],
+    recv_window: &[u8],
+    payload: &[u8],
+    sig: &mut [u8; 64],
+) {
+    signer.sign_parts_hex(&[timestamp, api_key, recv_window, payload], sig);
+}
+
 /// Signs `parts` (`sign = HMAC(timestamp + api_key + recv_window + (query | body))`) into
 /// `sig` and writes the HTTP/1.1 request into `out` (cleared first).
 #[inline]
@@ -211,7 +251,14 @@ pub fn write_signed_request(
     let mut ts = itoa::Buffer::new();
     let ts = ts.format(p.timestamp_ms).as_bytes();
     let payload = if p.body.is_empty() { p.query } else { p.body };
-    signer.sign_parts_hex(&[ts, p.api_key.as_bytes(), p.recv_window, payload], sig);
+    sign(
+        signer,
+        ts,
+        p.api_key.as_bytes(),
+        p.recv_window,
+        payload,
+        sig,
+    );
     out.clear();
     out.extend_from_slice(p.method.as_bytes());
     out.push(b' ');
@@ -238,11 +285,142 @@ pub fn write_signed_request(
     out.extend_from_slice(p.body);
 }
 
+/// Bybit v5 linear: the order builder plus order-status and account queries signed with the
+/// same key (`GET …?<query>`, `X-BAPI-SIGN = hex(HMAC(secret, ts + key + recv_window + query))`).
+///
+/// Market orders are acknowledged (`{"orderId","orderLinkId"}`) before they are matched, so a
+/// fill is learnt from `GET /v5/order/realtime?orderLinkId=…` (queried at once after the ack).
+pub struct BybitVenue {
+    builder: BybitOrderBuilder,
+    signer: Signer,
+    api_key: String,
+    host: String,
+    recv_window: String,
+    query: Vec<u8>,
+    request: Vec<u8>,
+    sig: [u8; 64],
+}
+
+impl BybitVenue {
+    /// A venue for `host` signing with `secret`; `client_prefix` (`ct<session>-`) starts every
+    /// `orderLinkId`. Errors on a bad prefix, key or host.
+    pub fn new(
+        api_key: &str,
+        secret: &[u8],
+        host: &str,
+        recv_window_ms: u64,
+        client_prefix: &str,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            builder: BybitOrderBuilder::new(api_key, secret, host, recv_window_ms, client_prefix)?,
+            signer: Signer::new(secret),
+            api_key: api_key.to_string(),
+            host: host.to_string(),
+            recv_window: recv_window_ms.to_string(),
+            query: Vec::with_capacity(256),
+            request: Vec::with_capacity(1024),
+            sig: [0; 64],
+        })
+    }
+
+    /// The take-profit and stop-loss of the last built order, on the tick, as sent.
+    pub fn last_exits(&self) -> (Option<Decimal>, Option<Decimal>) {
+        self.builder.last_exits()
+    }
+
+    fn signed_get(&mut self, path: &str, ts_ms: u64) -> &[u8] {
+        write_signed_request(
+            &mut self.request,
+            &mut self.sig,
+            &self.signer,
+            SignedParts {
+                method: "GET",
+                path,
+                query: &self.query,
+                host: &self.host,
+                api_key: &self.api_key,
+                recv_window: self.recv_window.as_bytes(),
+                timestamp_ms: ts_ms,
+                body: b"",
+            },
+        );
+        &self.request
+    }
+
+    /// The signed market order: [`BybitOrderBuilder::build`] with `orderLinkId =
+    /// <prefix><seq>`, `reduceOnly` on exits and, on entries, `exits` as position TP/SL
+    /// (`tpslMode=Full`, `LastPrice` triggers: the trade prices the engine's own exits watch);
+    /// an exit trigger on the wrong side of `ref_price` is dropped (the engine's client-side exit
+    /// still holds). `ref_price` (on the tick) is the notional reference. No allocation.
+    #[inline]
+    pub fn build_order(
+        &mut self,
+        inst: &Instrument,
+        o: &OrderFields<'_>,
+        ref_price: Decimal,
+        exits: EntryExits,
+    ) -> Result<&[u8], OrderReject> {
+        let mut n = NewOrder::market(o.symbol, o.side, o.quantity, ref_price);
+        n.reduce_only = o.reduce_only;
+        n.client_seq = Some(o.client_seq);
+        n.trigger_by = TriggerBy::LastPrice;
+        n.timestamp_ms = o.timestamp_ms;
+        if !o.reduce_only {
+            n.take_profit = exits.take_profit;
+            n.stop_loss = exits.stop_loss;
+        }
+        let mut r = self.builder.build(inst, &n).map(|_| ());
+        if r == Err(OrderReject::InvalidTrigger) {
+            n.take_profit = None;
+            n.stop_loss = None;
+            r = self.builder.build(inst, &n).map(|_| ());
+        }
+        r?;
+        Ok(self.builder.last_request())
+    }
+
+    /// `GET /v5/order/realtime?category=linear&symbol=…&orderLinkId=ct<session>-<seq>`, signed.
+    /// No allocation.
+    pub fn build_query_order(&mut self, symbol: &str, session: u32, seq: u64, ts_ms: u64) -> &[u8] {
+        let q = &mut self.query;
+        q.clear();
+        q.extend_from_slice(b"category=linear&symbol=");
+        q.extend_from_slice(symbol.as_bytes());
+        q.extend_from_slice(b"&orderLinkId=ct");
+        q.extend_from_slice(itoa::Buffer::new().format(session).as_bytes());
+        q.push(b'-');
+        q.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+        self.signed_get("/v5/order/realtime", ts_ms)
+    }
+
+    /// `GET /v5/position/list?category=linear&symbol=…`, signed. No allocation.
+    pub fn build_position(&mut self, symbol: &str, ts_ms: u64) -> &[u8] {
+        self.query.clear();
+        self.query.extend_from_slice(b"category=linear&symbol=");
+        self.query.extend_from_slice(symbol.as_bytes());
+        self.signed_get("/v5/position/list", ts_ms)
+    }
+
+    /// `GET /v5/position/list?category=linear&settleCoin=USDT`, signed.
+    pub fn build_positions(&mut self, ts_ms: u64) -> &[u8] {
+        self.query.clear();
+        self.query
+            .extend_from_slice(b"category=linear&settleCoin=USDT");
+        self.signed_get("/v5/position/list", ts_ms)
+    }
+
+    /// `GET /v5/order/realtime?category=linear&settleCoin=USDT&openOnly=0`, signed.
+    pub fn build_open_orders(&mut self, ts_ms: u64) -> &[u8] {
+        self.query.clear();
+        self.query
+            .extend_from_slice(b"category=linear&settleCoin=USDT&openOnly=0");
+        self.signed_get("/v5/order/realtime", ts_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::order_request::TriggerBy;
-    use rust_decimal::Decimal;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -297,7 +475,7 @@ mod tests {
         let mut b = BybitOrderBuilder::new("k", b"s", "h", 20000, "x").unwrap();
         let mut o = NewOrder::limit("BTCUSDT", Side::Sell, d("2.5"), d("61800.31"));
         o.reduce_only = true;
-        o.time_in_force = crate::exec::order_request::TimeInForce::PostOnly;
+        o.time_in_force = TimeInForce::PostOnly;
         let (head, body) = split(b.build(&btc(), &o).unwrap());
         assert_eq!(
             body,

@@ -29,25 +29,6 @@ pub enum OrderKind {
 }
 
 impl OrderKind {
-    /// Binance `type` name.
-    pub fn binance(self) -> &'static str {
-        match self {
-            OrderKind::Market => "MARKET",
-            OrderKind::StopMarket => "STOP_MARKET",
-            OrderKind::TakeProfitMarket => "TAKE_PROFIT_MARKET",
-        }
-    }
-
-    /// Parses a Binance `type`.
-    pub fn from_binance(s: &str) -> Option<Self> {
-        match s {
-            "MARKET" => Some(OrderKind::Market),
-            "STOP_MARKET" | "STOP" => Some(OrderKind::StopMarket),
-            "TAKE_PROFIT_MARKET" | "TAKE_PROFIT" => Some(OrderKind::TakeProfitMarket),
-            _ => None,
-        }
-    }
-
     /// Whether a trade at `price` triggers a held order of this kind on `side` at `stop`.
     pub fn triggers(self, side: Side, stop: Decimal, price: Decimal) -> bool {
         match (self, side) {
@@ -62,7 +43,7 @@ impl OrderKind {
     }
 }
 
-/// Order lifecycle states (Binance names).
+/// Order lifecycle states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderStatus {
     /// Held (stop orders waiting for their trigger).
@@ -75,21 +56,9 @@ pub enum OrderStatus {
     Expired,
 }
 
-impl OrderStatus {
-    /// Binance `status` name.
-    pub fn binance(self) -> &'static str {
-        match self {
-            OrderStatus::New => "NEW",
-            OrderStatus::Filled => "FILLED",
-            OrderStatus::Canceled => "CANCELED",
-            OrderStatus::Expired => "EXPIRED",
-        }
-    }
-}
-
 /// A new order as the request parameters give it.
 #[derive(Clone, Debug)]
-pub struct NewOrder<'a> {
+pub struct OrderRequest<'a> {
     /// Symbol, upper case.
     pub symbol: &'a str,
     /// Side.
@@ -127,31 +96,6 @@ pub enum OrderError {
     Param(String),
     /// -1001 no trade replayed yet for the symbol: no price to fill at.
     NoPrice,
-}
-
-impl OrderError {
-    /// Binance `(code, msg)` of this error.
-    pub fn binance(&self) -> (i64, String) {
-        match self {
-            OrderError::UnknownSymbol => (-1121, "Invalid symbol.".into()),
-            OrderError::Filter(f) => (-1013, format!("Filter failure: {f}")),
-            OrderError::MinNotional(n) => (
-                -4164,
-                format!(
-                    "Order's notional must be no smaller than {} (unless you choose reduce only).",
-                    n.normalize()
-                ),
-            ),
-            OrderError::ReduceOnly => (-2022, "ReduceOnly Order is rejected.".into()),
-            OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
-            OrderError::NotFound => (-2013, "Order does not exist.".into()),
-            OrderError::Param(m) => (-1102, m.clone()),
-            OrderError::NoPrice => (
-                -1001,
-                "Internal error; unable to process your request. Please try again.".into(),
-            ),
-        }
-    }
 }
 
 /// One order as the exchange keeps it.
@@ -286,7 +230,7 @@ impl Matching {
     }
 
     /// Places an order at exchange time `now_ms`; market orders fill at once.
-    pub fn place(&mut self, o: &NewOrder<'_>, now_ms: u64) -> Result<SimOrder, OrderError> {
+    pub fn place(&mut self, o: &OrderRequest<'_>, now_ms: u64) -> Result<SimOrder, OrderError> {
         if !o.client_id.is_empty() {
             *self.received.entry(o.client_id.to_string()).or_insert(0) += 1;
             if self.by_client.contains_key(o.client_id) {
@@ -617,8 +561,8 @@ mod tests {
         )
     }
 
-    fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> NewOrder<'a> {
-        NewOrder {
+    fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> OrderRequest<'a> {
+        OrderRequest {
             symbol: "BTCUSDT",
             side,
             kind: OrderKind::Market,
@@ -688,7 +632,7 @@ mod tests {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
         x.place(&mkt(Side::Buy, "0.010", "entry"), 1).unwrap();
-        let stop = |kind, px: &str, id: &'static str| NewOrder {
+        let stop = |kind, px: &str, id: &'static str| OrderRequest {
             symbol: "BTCUSDT",
             side: Side::Sell,
             kind,
@@ -723,7 +667,7 @@ mod tests {
     fn attached_position_exits_are_replaced_and_leave_with_the_position() {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
-        let leg = |px: &str, id: &'static str| NewOrder {
+        let leg = |px: &str, id: &'static str| OrderRequest {
             symbol: "BTCUSDT",
             side: Side::Sell,
             kind: OrderKind::TakeProfitMarket,

@@ -13,9 +13,64 @@
 
 use rust_decimal::Decimal;
 
-use super::order_request::{prepare, NewOrder, OrderReject, OrderType, TriggerBy};
-use super::sign::Signer;
-use crate::types::{instrument::write_decimal, Instrument, RejectReason, Side};
+use crate::types::instrument::{write_decimal, Instrument};
+use crate::types::RejectReason;
+use crate::types::Side;
+use crate::venue::order::{
+    prepare, valid_symbol, NewOrder, OrderFields, OrderReject, OrderType, TimeInForce, TriggerBy,
+};
+use crate::venue::sign::Signer;
+
+/// Binance's spelling of a side (`BUY` / `SELL`).
+#[inline]
+pub fn side_str(s: Side) -> &'static str {
+    match s {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+/// Binance USD-M spelling of a time in force (post-only is `GTX`).
+pub fn time_in_force_str(t: TimeInForce) -> &'static str {
+    match t {
+        TimeInForce::Gtc => "GTC",
+        TimeInForce::Ioc => "IOC",
+        TimeInForce::Fok => "FOK",
+        TimeInForce::PostOnly => "GTX",
+    }
+}
+
+/// Binance `workingType` of a trigger (no index trigger: `MARK_PRICE`).
+pub fn working_type_str(t: TriggerBy) -> &'static str {
+    match t {
+        TriggerBy::LastPrice => "CONTRACT_PRICE",
+        TriggerBy::MarkPrice | TriggerBy::IndexPrice => "MARK_PRICE",
+    }
+}
+
+/// The one Binance signing recipe ("SIGNED endpoint"): appends `recvWindow=…&timestamp=…`
+/// to `params` (after `&` unless empty), signs all of it into `sig` as
+/// `hex(HMAC_SHA256(secret, params))` and appends `&signature=<sig>`. Used for order bodies and
+/// for signed query strings alike. No allocation once `params` has grown.
+#[inline]
+pub fn sign_params(
+    signer: &Signer,
+    recv_window_ms: u64,
+    params: &mut Vec<u8>,
+    timestamp_ms: u64,
+    sig: &mut [u8; 64],
+) {
+    if !params.is_empty() {
+        params.push(b'&');
+    }
+    params.extend_from_slice(b"recvWindow=");
+    params.extend_from_slice(itoa::Buffer::new().format(recv_window_ms).as_bytes());
+    params.extend_from_slice(b"&timestamp=");
+    params.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
+    signer.sign_hex(params, sig);
+    params.extend_from_slice(b"&signature=");
+    params.extend_from_slice(sig);
+}
 
 /// Path of the entry order endpoint.
 pub const BINANCE_ORDER_PATH: &str = "/fapi/v1/order";
@@ -95,23 +150,6 @@ impl std::fmt::Debug for BinanceOrderBuilder {
     }
 }
 
-/// The fields of one order.
-#[derive(Clone, Copy, Debug)]
-pub struct OrderFields<'a> {
-    /// Venue symbol, e.g. `BTCUSDT`.
-    pub symbol: &'a str,
-    /// Side.
-    pub side: Side,
-    /// Quantity, already on the step.
-    pub quantity: Decimal,
-    /// Reduce-only flag.
-    pub reduce_only: bool,
-    /// Client sequence number (client order id suffix).
-    pub client_seq: u64,
-    /// Request timestamp, Unix ms (venue clock).
-    pub timestamp_ms: u64,
-}
-
 impl BinanceOrderBuilder {
     /// A builder for `host` signing with `secret`; `client_prefix` starts every client order id.
     pub fn new(
@@ -141,7 +179,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"symbol=");
         b.extend_from_slice(o.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(side_binance(o.side).as_bytes());
+        b.extend_from_slice(side_str(o.side).as_bytes());
         b.extend_from_slice(b"&type=MARKET&quantity=");
         write_decimal(b, o.quantity, false);
         if o.reduce_only {
@@ -150,8 +188,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"&newClientOrderId=");
         b.extend_from_slice(self.client_prefix.as_bytes());
         b.extend_from_slice(itoa::Buffer::new().format(o.client_seq).as_bytes());
-        self.tail(o.timestamp_ms);
-        self.finish(BINANCE_ORDER_PATH);
+        self.finish(BINANCE_ORDER_PATH, o.timestamp_ms);
         &self.request
     }
 
@@ -172,7 +209,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"symbol=");
         b.extend_from_slice(o.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(side_binance(o.side).as_bytes());
+        b.extend_from_slice(side_str(o.side).as_bytes());
         b.extend_from_slice(match o.order_type {
             OrderType::Market => &b"&type=MARKET&quantity="[..],
             OrderType::Limit => &b"&type=LIMIT&quantity="[..],
@@ -182,7 +219,7 @@ impl BinanceOrderBuilder {
             b.extend_from_slice(b"&price=");
             write_decimal(b, price, true);
             b.extend_from_slice(b"&timeInForce=");
-            b.extend_from_slice(o.time_in_force.binance().as_bytes());
+            b.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
         }
         if o.reduce_only {
             b.extend_from_slice(b"&reduceOnly=true");
@@ -192,8 +229,7 @@ impl BinanceOrderBuilder {
             b.extend_from_slice(self.client_prefix.as_bytes());
             b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
         }
-        self.tail(o.timestamp_ms);
-        self.finish(BINANCE_ORDER_PATH);
+        self.finish(BINANCE_ORDER_PATH, o.timestamp_ms);
         Ok(&self.request)
     }
 
@@ -206,7 +242,7 @@ impl BinanceOrderBuilder {
         inst: &Instrument,
         x: &ExitOrder<'_>,
     ) -> Result<&[u8], OrderReject> {
-        if !super::order_request::valid_symbol(x.symbol) {
+        if !valid_symbol(x.symbol) {
             return Err(OrderReject::InvalidSymbol);
         }
         let long = x.position_side == Side::Buy;
@@ -241,7 +277,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"algoType=CONDITIONAL&symbol=");
         b.extend_from_slice(x.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(side_binance(exit_side).as_bytes());
+        b.extend_from_slice(side_str(exit_side).as_bytes());
         b.extend_from_slice(match x.kind {
             ExitKind::TakeProfit => &b"&type=TAKE_PROFIT_MARKET"[..],
             ExitKind::StopLoss => &b"&type=STOP_MARKET"[..],
@@ -257,7 +293,7 @@ impl BinanceOrderBuilder {
         b.extend_from_slice(b"&triggerPrice=");
         write_decimal(b, trigger, true);
         b.extend_from_slice(b"&workingType=");
-        b.extend_from_slice(x.trigger_by.binance().as_bytes());
+        b.extend_from_slice(working_type_str(x.trigger_by).as_bytes());
         if let Some(seq) = x.client_seq {
             b.extend_from_slice(b"&clientAlgoId=");
             b.extend_from_slice(self.client_prefix.as_bytes());
@@ -267,28 +303,21 @@ impl BinanceOrderBuilder {
                 ExitKind::StopLoss => &b"-sl"[..],
             });
         }
-        self.tail(x.timestamp_ms);
-        self.finish(BINANCE_ALGO_ORDER_PATH);
+        self.finish(BINANCE_ALGO_ORDER_PATH, x.timestamp_ms);
         Ok(&self.request)
     }
 
-    /// Appends `&recvWindow=…&timestamp=…`.
+    /// Signs the body ([`sign_params`]) and writes the HTTP/1.1 request for `path`.
     #[inline]
-    fn tail(&mut self, timestamp_ms: u64) {
+    fn finish(&mut self, path: &str, timestamp_ms: u64) {
         let b = &mut self.body;
-        b.extend_from_slice(b"&recvWindow=");
-        b.extend_from_slice(itoa::Buffer::new().format(self.recv_window_ms).as_bytes());
-        b.extend_from_slice(b"&timestamp=");
-        b.extend_from_slice(itoa::Buffer::new().format(timestamp_ms).as_bytes());
-    }
-
-    /// Signs the body, appends `&signature=…` and writes the HTTP/1.1 request for `path`.
-    #[inline]
-    fn finish(&mut self, path: &str) {
-        let b = &mut self.body;
-        self.signer.sign_hex(b, &mut self.sig);
-        b.extend_from_slice(b"&signature=");
-        b.extend_from_slice(&self.sig);
+        sign_params(
+            &self.signer,
+            self.recv_window_ms,
+            b,
+            timestamp_ms,
+            &mut self.sig,
+        );
 
         let r = &mut self.request;
         r.clear();
@@ -324,12 +353,96 @@ impl BinanceOrderBuilder {
     }
 }
 
-/// The venue spelling of a side on Binance (`BUY` / `SELL`). (Moved here from `Side`, which
-/// stays venue-neutral.)
-pub fn side_binance(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "BUY",
-        Side::Sell => "SELL",
+/// Binance USD-M: the order builder plus order-status and account queries signed with the
+/// same key (`GET …?<params>&signature=hex(HMAC(secret, params))`, header `X-MBX-APIKEY`).
+pub struct BinanceVenue {
+    builder: BinanceOrderBuilder,
+    api_key: String,
+    host: String,
+    recv_window_ms: u64,
+    params: Vec<u8>,
+    request: Vec<u8>,
+}
+
+impl BinanceVenue {
+    /// Wraps `builder`; `api_key`, `host` and `recv_window_ms` must be the builder's.
+    pub fn new(
+        builder: BinanceOrderBuilder,
+        api_key: &str,
+        host: &str,
+        recv_window_ms: u64,
+    ) -> Self {
+        Self {
+            builder,
+            api_key: api_key.to_string(),
+            host: host.to_string(),
+            recv_window_ms,
+            params: Vec::with_capacity(256),
+            request: Vec::with_capacity(1024),
+        }
+    }
+
+    fn signed_get(&mut self, path: &[u8], ts_ms: u64) -> &[u8] {
+        let p = &mut self.params;
+        let mut sig = [0u8; 64];
+        sign_params(
+            &self.builder.signer,
+            self.recv_window_ms,
+            p,
+            ts_ms,
+            &mut sig,
+        );
+        let r = &mut self.request;
+        r.clear();
+        r.extend_from_slice(b"GET ");
+        r.extend_from_slice(path);
+        r.push(b'?');
+        r.extend_from_slice(p);
+        r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        r.extend_from_slice(self.host.as_bytes());
+        r.extend_from_slice(b"\r\nX-MBX-APIKEY: ");
+        r.extend_from_slice(self.api_key.as_bytes());
+        r.extend_from_slice(b"\r\n\r\n");
+        &self.request
+    }
+
+    /// The signed market order ([`BinanceOrderBuilder::build`]; exits stay client-side).
+    #[inline]
+    pub fn build_order(&mut self, o: &OrderFields<'_>) -> &[u8] {
+        self.builder.build(o)
+    }
+
+    /// `GET /fapi/v1/order?symbol=…&origClientOrderId=ct<session>-<seq>`, signed. No allocation.
+    pub fn build_query_order(&mut self, symbol: &str, session: u32, seq: u64, ts_ms: u64) -> &[u8] {
+        let p = &mut self.params;
+        p.clear();
+        p.extend_from_slice(b"symbol=");
+        p.extend_from_slice(symbol.as_bytes());
+        p.extend_from_slice(b"&origClientOrderId=ct");
+        p.extend_from_slice(itoa::Buffer::new().format(session).as_bytes());
+        p.push(b'-');
+        p.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+        self.signed_get(b"/fapi/v1/order", ts_ms)
+    }
+
+    /// `GET /fapi/v2/positionRisk?symbol=…`, signed. No allocation.
+    pub fn build_position(&mut self, symbol: &str, ts_ms: u64) -> &[u8] {
+        self.params.clear();
+        self.params.extend_from_slice(b"symbol=");
+        self.params.extend_from_slice(symbol.as_bytes());
+        self.signed_get(b"/fapi/v2/positionRisk", ts_ms)
+    }
+
+    /// `GET /fapi/v2/positionRisk` (every symbol), signed.
+    pub fn build_positions(&mut self, ts_ms: u64) -> &[u8] {
+        self.params.clear();
+        self.signed_get(b"/fapi/v2/positionRisk", ts_ms)
+    }
+
+    /// `GET /fapi/v1/openOrders` (every symbol), signed.
+    pub fn build_open_orders(&mut self, ts_ms: u64) -> &[u8] {
+        self.params.clear();
+        self.signed_get(b"/fapi/v1/openOrders", ts_ms)
     }
 }
 

@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
@@ -34,6 +33,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::recording::Recording;
 use crate::feed::protocol::Venue;
+use crate::venue::{binance, bybit};
 
 /// Close code sent when a session's streams are exhausted (private-use range 4000–4999).
 pub const END_OF_REPLAY: u16 = 4000;
@@ -342,21 +342,18 @@ fn rest(mut stream: TcpStream, shared: &Shared) -> Result<(), String> {
         .unwrap_or(500)
         .clamp(1, 1000);
     let (status, body) = match (shared.venue, path, param("symbol")) {
-        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => (200, binance_trades(shared, sym, limit)),
+        (Venue::Binance, "/fapi/v1/trades", Some(sym)) => {
+            let frames = reached_frames(shared, &binance::endpoint::topic("trade", sym));
+            (200, binance::exchange::recent_trades_reply(&frames, limit))
+        }
         (Venue::Bybit, "/v5/market/recent-trade", Some(sym))
             if param("category") == Some("linear") =>
         {
-            (200, bybit_trades(shared, sym, limit))
+            let frames = reached_frames(shared, &bybit::endpoint::topic("publicTrade", sym));
+            (200, bybit::exchange::recent_trades_reply(&frames, limit))
         }
-        (Venue::Binance, _, _) => (
-            400,
-            r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#.to_string(),
-        ),
-        (Venue::Bybit, _, _) => (
-            200,
-            r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":0}"#
-                .to_string(),
-        ),
+        (Venue::Binance, _, _) => (400, binance::exchange::PARAMS_ERROR.to_string()),
+        (Venue::Bybit, _, _) => (200, bybit::exchange::PARAMS_ERROR.to_string()),
     };
     let reason = if status == 200 { "OK" } else { "Bad Request" };
     let resp = format!(
@@ -395,110 +392,41 @@ fn reached(shared: &Shared, stream: u16) -> Vec<usize> {
         .collect()
 }
 
-fn binance_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
-    #[derive(Deserialize)]
-    struct W {
-        data: T,
+/// The recorded frames of `topic` the market has reached, oldest first.
+fn reached_frames<'a>(shared: &'a Shared, topic: &str) -> Vec<&'a str> {
+    match shared.rec.stream_index(topic) {
+        Some(stream) => reached(shared, stream)
+            .into_iter()
+            .map(|i| shared.rec.frames[i].text.as_str())
+            .collect(),
+        None => Vec::new(),
     }
-    #[derive(Deserialize)]
-    struct T {
-        #[serde(rename = "T")]
-        time: u64,
-        t: u64,
-        p: String,
-        q: String,
-        m: bool,
-    }
-    let Some(stream) = shared
-        .rec
-        .stream_index(&format!("{}@trade", symbol.to_ascii_lowercase()))
-    else {
-        return "[]".to_string();
-    };
-    let idx = reached(shared, stream);
-    let items: Vec<String> = idx[idx.len().saturating_sub(limit)..]
-        .iter()
-        .filter_map(|&i| serde_json::from_str::<W>(&shared.rec.frames[i].text).ok())
-        .map(|w| {
-            let quote = w.data.p.parse::<f64>().unwrap_or(0.0) * w.data.q.parse::<f64>().unwrap_or(0.0);
-            format!(
-                r#"{{"id":{},"price":"{}","qty":"{}","quoteQty":"{quote:.8}","time":{},"isBuyerMaker":{}}}"#,
-                w.data.t, w.data.p, w.data.q, w.data.time, w.data.m
-            )
-        })
-        .collect();
-    format!("[{}]", items.join(","))
-}
-
-fn bybit_trades(shared: &Shared, symbol: &str, limit: usize) -> String {
-    #[derive(Deserialize)]
-    struct W {
-        data: Vec<T>,
-    }
-    #[derive(Deserialize)]
-    struct T {
-        #[serde(rename = "T")]
-        time: u64,
-        s: String,
-        #[serde(rename = "S")]
-        side: String,
-        v: String,
-        p: String,
-        i: String,
-        #[serde(rename = "BT", default)]
-        block: bool,
-    }
-    let mut list: Vec<String> = Vec::new();
-    if let Some(stream) = shared
-        .rec
-        .stream_index(&format!("publicTrade.{}", symbol.to_ascii_uppercase()))
-    {
-        // Newest first, as Bybit answers.
-        for &i in reached(shared, stream).iter().rev() {
-            let Ok(w) = serde_json::from_str::<W>(&shared.rec.frames[i].text) else {
-                continue;
-            };
-            for t in w.data.iter().rev() {
-                if list.len() == limit {
-                    break;
-                }
-                list.push(format!(
-                    r#"{{"execId":"{}","symbol":"{}","price":"{}","size":"{}","side":"{}","time":"{}","isBlockTrade":{},"isRPITrade":false}}"#,
-                    t.i, t.s, t.p, t.v, t.side, t.time, t.block
-                ));
-            }
-            if list.len() == limit {
-                break;
-            }
-        }
-    }
-    format!(
-        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":{}}}"#,
-        list.join(","),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket sessions
 
-#[derive(Deserialize)]
-struct BinanceRequest {
-    method: String,
-    #[serde(default)]
-    params: Vec<String>,
-    id: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct BybitRequest {
-    op: String,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    req_id: Option<String>,
+/// A client request on the market-data WebSocket, as a venue's reader understood it, with the
+/// reply the venue sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WsRequest {
+    /// Subscribe to `topics` (venue stream names).
+    Subscribe {
+        /// Stream names.
+        topics: Vec<String>,
+        /// The acknowledgement.
+        reply: String,
+    },
+    /// An application-level ping.
+    Ping {
+        /// The pong.
+        reply: String,
+    },
+    /// Anything else.
+    Invalid {
+        /// The error reply.
+        reply: String,
+    },
 }
 
 struct Session<'a> {
@@ -614,56 +542,23 @@ impl Session<'_> {
     }
 
     fn on_request(&mut self, text: &str) -> Result<(), String> {
-        match self.shared.venue {
-            Venue::Binance => match serde_json::from_str::<BinanceRequest>(text) {
-                Ok(r) if r.method == "SUBSCRIBE" => {
-                    for p in &r.params {
-                        self.subscribe(p);
-                    }
-                    self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
-                    let id = r.id.map_or("null".to_string(), |i| i.to_string());
-                    self.send(format!("{{\"result\":null,\"id\":{id}}}"))
+        let request = match self.shared.venue {
+            Venue::Binance => binance::exchange::ws_request(text),
+            Venue::Bybit => bybit::exchange::ws_request(text, &self.conn_id),
+        };
+        match request {
+            WsRequest::Subscribe { topics, reply } => {
+                for t in &topics {
+                    self.subscribe(t);
                 }
-                _ => self.send(
-                    "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
-                ),
-            },
-            Venue::Bybit => {
-                let r = serde_json::from_str::<BybitRequest>(text);
-                let (op, req_id) = match &r {
-                    Ok(r) => (r.op.as_str(), r.req_id.clone().unwrap_or_default()),
-                    Err(_) => ("", String::new()),
-                };
-                match op {
-                    "subscribe" => {
-                        let args = r.map(|r| r.args).unwrap_or_default();
-                        for a in &args {
-                            self.subscribe(a);
-                        }
-                        self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
-                        let reply = format!(
-                            "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"subscribe\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                    "ping" => {
-                        self.shared.stats.pings.fetch_add(1, Ordering::Relaxed);
-                        let reply = format!(
-                            "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                    _ => {
-                        let reply = format!(
-                            "{{\"success\":false,\"ret_msg\":\"error:unknown op\",\"conn_id\":\"{}\",\"req_id\":\"{req_id}\",\"op\":\"{op}\"}}",
-                            self.conn_id
-                        );
-                        self.send(reply)
-                    }
-                }
+                self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
+                self.send(reply)
             }
+            WsRequest::Ping { reply } => {
+                self.shared.stats.pings.fetch_add(1, Ordering::Relaxed);
+                self.send(reply)
+            }
+            WsRequest::Invalid { reply } => self.send(reply),
         }
     }
 

@@ -27,14 +27,19 @@
 
 use simd_json::Node;
 
-use super::event::{
+use crate::feed::event::{
     parse_decimal, positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind,
 };
-use super::symbols::SymbolTable;
-use super::tape::{
-    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, for_each_member, TapeParser,
-};
+use crate::feed::SymbolTable;
 use crate::types::{Quote, Side, SymbolId, Tick};
+use crate::venue::tape::{
+    array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, digits_u64_bytes, for_each_member,
+    TapeParser,
+};
+
+/// Most trades of one frame the fast path ([`super::fast`]) handles (larger batches use the
+/// tape parser).
+pub const MAX_FAST_TRADES: usize = 128;
 
 /// Last known top of book of one symbol from one topic; NaN = side unknown.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +84,7 @@ pub struct BybitParser {
     tape: TapeParser,
     tickers: Vec<Top>,
     book1: Vec<Top>,
-    /// Reused output of `feed::fast` (capacity `MAX_FAST_TRADES`, never grown).
+    /// Reused output of the fast path (capacity [`MAX_FAST_TRADES`], never grown).
     pub(crate) fast_scratch: Vec<Tick>,
 }
 
@@ -89,7 +94,7 @@ impl Default for BybitParser {
             tape: TapeParser::default(),
             tickers: Vec::new(),
             book1: Vec::new(),
-            fast_scratch: Vec::with_capacity(super::fast::MAX_FAST_TRADES),
+            fast_scratch: Vec::with_capacity(MAX_FAST_TRADES),
         }
     }
 }
@@ -109,7 +114,7 @@ struct Frame<'i> {
 }
 
 impl BybitParser {
-    /// A parser with buffers for frames up to [`super::tape::DEFAULT_MAX_FRAME`] bytes.
+    /// A parser with buffers for frames up to [`crate::venue::tape::DEFAULT_MAX_FRAME`] bytes.
     pub fn new() -> Self {
         Self::default()
     }
@@ -295,7 +300,7 @@ pub fn trade_id_hash(id: &str) -> u64 {
 /// [`trade_id_hash`] of the bytes of the id.
 #[inline]
 pub fn trade_id_hash_bytes(b: &[u8]) -> u64 {
-    if let Some(v) = super::tape::digits_u64_bytes(b) {
+    if let Some(v) = digits_u64_bytes(b) {
         return v;
     }
     const PHI: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -466,102 +471,6 @@ fn book_top(
     Ok(emit_if(true, next.quote(symbol, ts), on))
 }
 
-/// A Bybit public topic family this feed subscribes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BybitTopic {
-    /// `publicTrade.<S>`.
-    PublicTrade,
-    /// `tickers.<S>`.
-    Tickers,
-    /// `orderbook.1.<S>`.
-    Orderbook1,
-}
-
-impl BybitTopic {
-    /// The topic name for `symbol`.
-    pub fn name(self, symbol: &str) -> String {
-        match self {
-            BybitTopic::PublicTrade => format!("publicTrade.{symbol}"),
-            BybitTopic::Tickers => format!("tickers.{symbol}"),
-            BybitTopic::Orderbook1 => format!("orderbook.1.{symbol}"),
-        }
-    }
-}
-
-/// Bybit's limits on public subscriptions (docs, "Public channel - Args limits": the `args` of
-/// one connection may not exceed 21,000 characters; spot takes at most 10 args per request;
-/// linear has no topic cap "for now").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BybitSubscribeLimits {
-    /// Topics per subscribe request (10: the spot rule, safe for every category).
-    pub args_per_request: usize,
-    /// Characters of the JSON `args` arrays of one connection, summed over its requests.
-    pub args_chars_per_connection: usize,
-    /// Topics per connection (our choice, to spread load; Bybit sets none for linear).
-    pub topics_per_connection: usize,
-}
-
-impl Default for BybitSubscribeLimits {
-    fn default() -> Self {
-        Self {
-            args_per_request: 10,
-            args_chars_per_connection: 21_000,
-            topics_per_connection: 200,
-        }
-    }
-}
-
-/// Subscribe frames per connection: element `i` lists the frames to send on connection `i`.
-///
-/// All topics of one symbol stay on one connection; a connection takes symbols until adding
-/// the next would break `limits` (characters counted as the serialised `"topic",` of each
-/// arg). Each frame carries at most `limits.args_per_request` topics; `req_id`s are decimal
-/// strings counting from 1, so [`Control::Ack::id`] tells which request was acknowledged.
-pub fn subscribe_requests(
-    symbols: &SymbolTable,
-    topics: &[BybitTopic],
-    limits: BybitSubscribeLimits,
-) -> Vec<Vec<String>> {
-    let per_request = limits.args_per_request.max(1);
-    let mut conns: Vec<Vec<String>> = Vec::new();
-    let (mut current, mut chars): (Vec<String>, usize) = (Vec::new(), 2);
-    for name in symbols.names() {
-        let group: Vec<String> = topics.iter().map(|t| t.name(name)).collect();
-        let group_chars: usize = group.iter().map(|t| t.len() + 3).sum();
-        let fits = current.len() + group.len() <= limits.topics_per_connection.max(1)
-            && chars + group_chars <= limits.args_chars_per_connection;
-        if !fits && !current.is_empty() {
-            conns.push(std::mem::take(&mut current));
-            chars = 2;
-        }
-        chars += group_chars;
-        current.extend(group);
-    }
-    if !current.is_empty() {
-        conns.push(current);
-    }
-    let mut req_id = 0u64;
-    conns
-        .iter()
-        .map(|topics| {
-            topics
-                .chunks(per_request)
-                .map(|chunk| {
-                    req_id += 1;
-                    let args: Vec<String> = chunk.iter().map(|t| format!("\"{t}\"")).collect();
-                    format!(
-                        "{{\"req_id\":\"{req_id}\",\"op\":\"subscribe\",\"args\":[{}]}}",
-                        args.join(",")
-                    )
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// The application-level heartbeat Bybit expects every 20 s.
-pub const PING: &str = r#"{"op":"ping"}"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,49 +624,5 @@ mod tests {
             run(&mut p, r#"{"x":1}"#).unwrap_err(),
             ParseError::MissingField("topic")
         );
-    }
-
-    #[test]
-    fn subscribe_requests_respect_the_limits() {
-        let t = table();
-        let all = [
-            BybitTopic::PublicTrade,
-            BybitTopic::Tickers,
-            BybitTopic::Orderbook1,
-        ];
-        let one = subscribe_requests(&t, &all, BybitSubscribeLimits::default());
-        assert_eq!(one.len(), 1);
-        assert_eq!(
-            one[0],
-            [
-                r#"{"req_id":"1","op":"subscribe","args":["publicTrade.BTCUSDT","tickers.BTCUSDT","orderbook.1.BTCUSDT","publicTrade.ETHUSDT","tickers.ETHUSDT","orderbook.1.ETHUSDT"]}"#
-            ]
-        );
-        // 120 symbols × 3 topics: 10 args per request, ≤ 200 topics per connection, symbols
-        // never split across connections.
-        let names: Vec<String> = (0..120).map(|i| format!("S{i}USDT")).collect();
-        let big = SymbolTable::new(&names).unwrap();
-        let conns = subscribe_requests(&big, &all, BybitSubscribeLimits::default());
-        assert_eq!(conns.len(), 2);
-        let mut seen = 0;
-        for frames in &conns {
-            let mut per_conn = 0;
-            for f in frames {
-                let v: serde_json::Value = serde_json::from_str(f).unwrap();
-                let n = v["args"].as_array().unwrap().len();
-                assert!(n <= 10);
-                per_conn += n;
-            }
-            assert!(per_conn <= 200 && per_conn % 3 == 0);
-            seen += per_conn;
-        }
-        assert_eq!(seen, 360);
-        // The 21,000-character rule binds when topics are few but long.
-        let tight = BybitSubscribeLimits {
-            args_chars_per_connection: 100,
-            ..Default::default()
-        };
-        let conns = subscribe_requests(&t, &all, tight);
-        assert_eq!(conns.len(), 2);
     }
 }

@@ -19,12 +19,14 @@
 
 use simd_json::Node;
 
-use super::event::{positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind};
-use super::symbols::SymbolTable;
-use super::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
+use crate::feed::event::{
+    positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind,
+};
+use crate::feed::SymbolTable;
 use crate::types::{Quote, Side, Tick};
+use crate::venue::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
 
-pub use super::tape::DEFAULT_MAX_FRAME;
+pub use crate::venue::tape::DEFAULT_MAX_FRAME;
 
 /// Parses Binance frames, reusing simd-json's scratch buffers and tape across calls, so a
 /// parse allocates nothing once they have grown to the largest frame seen.
@@ -224,77 +226,6 @@ fn book_ticker(f: &Fields<'_>, symbols: &SymbolTable) -> Result<MarketEvent, Par
     }))
 }
 
-/// A Binance market stream type this feed subscribes to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinanceStream {
-    /// `<symbol>@trade`: every trade.
-    Trade,
-    /// `<symbol>@aggTrade`: trades aggregated per taker order and price.
-    AggTrade,
-    /// `<symbol>@bookTicker`: best bid/ask on every change.
-    BookTicker,
-}
-
-impl BinanceStream {
-    /// The stream-name suffix (`trade`, `aggTrade`, `bookTicker`).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            BinanceStream::Trade => "trade",
-            BinanceStream::AggTrade => "aggTrade",
-            BinanceStream::BookTicker => "bookTicker",
-        }
-    }
-}
-
-/// Streams one Binance connection may carry (USD-M market streams: 200 per connection).
-pub const MAX_STREAMS_PER_CONNECTION: usize = 200;
-
-/// `SUBSCRIBE` requests for `streams` of every symbol, grouped per connection: element `i` is
-/// the list of frames to send on connection `i`. Each connection carries at most
-/// `max_per_connection` (≤ [`MAX_STREAMS_PER_CONNECTION`]) streams, in one request each; ids
-/// count up from `first_id`.
-pub fn subscribe_requests(
-    symbols: &SymbolTable,
-    streams: &[BinanceStream],
-    max_per_connection: usize,
-    first_id: u64,
-) -> Vec<Vec<String>> {
-    let per = max_per_connection.clamp(1, MAX_STREAMS_PER_CONNECTION);
-    let names: Vec<String> = symbols
-        .names()
-        .iter()
-        .flat_map(|n| {
-            streams
-                .iter()
-                .map(move |s| format!("\"{}@{}\"", n.to_ascii_lowercase(), s.suffix()))
-        })
-        .collect();
-    names
-        .chunks(per)
-        .enumerate()
-        .map(|(i, chunk)| {
-            vec![format!(
-                "{{\"method\":\"SUBSCRIBE\",\"params\":[{}],\"id\":{}}}",
-                chunk.join(","),
-                first_id + i as u64
-            )]
-        })
-        .collect()
-}
-
-/// The `SUBSCRIBE` request for `<symbol>@trade` of every symbol (one connection).
-pub fn subscribe_trades(symbols: &SymbolTable, id: u64) -> String {
-    let names: Vec<String> = symbols
-        .names()
-        .iter()
-        .map(|n| format!("\"{}@trade\"", n.to_ascii_lowercase()))
-        .collect();
-    format!(
-        "{{\"method\":\"SUBSCRIBE\",\"params\":[{}],\"id\":{id}}}",
-        names.join(",")
-    )
-}
-
 /// Every trade of `frames` (Binance messages, in order), parsed as the feed parses them: the
 /// cold-path helper that tools, tests and benches use to turn a recording into ticks.
 pub fn trades_of<'a, I: IntoIterator<Item = &'a str>>(
@@ -447,36 +378,5 @@ mod tests {
             ParseError::UnknownSymbol
         );
         assert_eq!(e(r#"{"stream":"x"}"#), ParseError::MissingField("data"));
-    }
-
-    #[test]
-    fn subscribe_request_names_every_trade_stream() {
-        assert_eq!(
-            subscribe_trades(&table(), 1),
-            r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","ethusdt@trade"],"id":1}"#
-        );
-    }
-
-    #[test]
-    fn subscribe_requests_split_per_connection() {
-        let t = table();
-        let all = [
-            BinanceStream::Trade,
-            BinanceStream::AggTrade,
-            BinanceStream::BookTicker,
-        ];
-        let one = subscribe_requests(&t, &all, 200, 5);
-        assert_eq!(one.len(), 1);
-        assert_eq!(
-            one[0][0],
-            r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@aggTrade","btcusdt@bookTicker","ethusdt@trade","ethusdt@aggTrade","ethusdt@bookTicker"],"id":5}"#
-        );
-        let split = subscribe_requests(&t, &all, 4, 1);
-        assert_eq!(split.len(), 2);
-        assert!(split[1][0].ends_with(r#"["ethusdt@aggTrade","ethusdt@bookTicker"],"id":2}"#));
-        // The venue cap wins over a larger request.
-        let names: Vec<String> = (0..70).map(|i| format!("S{i}USDT")).collect();
-        let big = SymbolTable::new(&names).unwrap();
-        assert_eq!(subscribe_requests(&big, &all, 10_000, 1).len(), 2);
     }
 }

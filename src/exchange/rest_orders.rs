@@ -1,0 +1,394 @@
+//! Loopback REST order entry of the embedded exchange, speaking Binance USD-M: signed requests
+//! are verified exactly like the venue does (HMAC-SHA256 over query string + body, `X-MBX-APIKEY`,
+//! `timestamp`/`recvWindow`), then handed to the [`Matching`] engine.
+//!
+//! Endpoints (all signed except `time`):
+//! - `POST /fapi/v1/order` — `MARKET` (answered as `newOrderRespType=RESULT`: the fill is in the
+//!   response), `STOP_MARKET` / `TAKE_PROFIT_MARKET` with `stopPrice`, `quantity` or
+//!   `closePosition=true`, `reduceOnly`, `newClientOrderId`.
+//! - `GET /fapi/v1/order` (`origClientOrderId` or `orderId`), `DELETE /fapi/v1/order`,
+//!   `GET /fapi/v1/openOrders`.
+//! - `GET /fapi/v1/userTrades?symbol=` — fills, including TP/SL fills triggered by the replay
+//!   (this is how a client learns about them: poll it, or query the order by client id).
+//! - `GET /fapi/v2/positionRisk`, `GET /fapi/v2/balance`, `GET /fapi/v1/time`.
+//!
+//! Bybit v5 (`POST /v5/order/create`, `GET /v5/order/realtime`, `GET /v5/position/list`) is
+//! served on the same port and matching engine, verified with `X-BAPI-*` headers (see the
+//! `bybit` module).
+//!
+//! Errors are the venue's JSON (`{"code":-1022,"msg":"Signature for this request is not valid."}`)
+//! with the venue's HTTP status (400, or 401 for key errors). One thread per connection,
+//! HTTP/1.1 keep-alive; `max_requests_per_connection` closes a connection after N responses
+//! (`Connection: close`), as real front ends do, which exercises client reconnects.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::json;
+
+use super::market::{MarketState, TradeListener};
+use super::orders::SimVenue;
+use crate::exec::Signer;
+use crate::venue::{binance, bybit};
+
+/// API key and secret the embedded exchange accepts, generated at start (never stored).
+#[derive(Clone)]
+pub struct SimCredentials {
+    /// API key (`X-MBX-APIKEY`), 64 hex chars.
+    pub api_key: String,
+    /// HMAC secret, 64 hex chars.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for SimCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimCredentials { api_key: <redacted>, secret: <redacted> }")
+    }
+}
+
+impl SimCredentials {
+    /// Fresh random credentials from the system RNG.
+    pub fn generate() -> std::io::Result<Self> {
+        let rng = SystemRandom::new();
+        let hex = || -> std::io::Result<String> {
+            let mut b = [0u8; 32];
+            rng.fill(&mut b)
+                .map_err(|_| std::io::Error::other("system RNG failed"))?;
+            Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+        };
+        Ok(Self {
+            api_key: hex()?,
+            secret: hex()?,
+        })
+    }
+}
+
+/// Server options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestOptions {
+    /// Close each connection after this many responses (0 = never).
+    pub max_requests_per_connection: usize,
+    /// Largest accepted `recvWindow`, ms (Binance: 60000).
+    pub max_recv_window_ms: u64,
+    /// Simulated latency between matching a new order and sending its reply (the order is
+    /// already filled at the exchange while the client waits: the crash-recovery window).
+    pub order_reply_delay: Duration,
+}
+
+impl Default for RestOptions {
+    fn default() -> Self {
+        Self {
+            max_requests_per_connection: 0,
+            max_recv_window_ms: 60_000,
+            order_reply_delay: Duration::ZERO,
+        }
+    }
+}
+
+/// Counters of the REST server.
+#[derive(Debug, Default)]
+pub struct OrderEntryStats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Requests answered.
+    pub requests: AtomicU64,
+}
+
+/// A running REST order server. Dropping it stops the accept loop and the connection threads.
+pub struct RestExchange {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    venue: Arc<SimVenue>,
+    stats: Arc<OrderEntryStats>,
+    creds: SimCredentials,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) venue: Arc<SimVenue>,
+    pub(crate) signer: Signer,
+    pub(crate) api_key: String,
+    pub(crate) opts: RestOptions,
+    pub(crate) stop: Arc<AtomicBool>,
+    pub(crate) stats: Arc<OrderEntryStats>,
+}
+
+impl RestExchange {
+    /// Serves `venue` on `bind` (loopback only; port 0 = any free port) with fresh credentials.
+    /// If `market` is given, `venue` is subscribed to its replayed trades.
+    pub fn start(
+        bind: SocketAddr,
+        venue: Arc<SimVenue>,
+        market: Option<&MarketState>,
+        opts: RestOptions,
+    ) -> std::io::Result<Self> {
+        Self::start_with(bind, venue, market, opts, SimCredentials::generate()?)
+    }
+
+    /// As [`RestExchange::start`] with given credentials (a test hands them to a child process).
+    pub fn start_with(
+        bind: SocketAddr,
+        venue: Arc<SimVenue>,
+        market: Option<&MarketState>,
+        opts: RestOptions,
+        creds: SimCredentials,
+    ) -> std::io::Result<Self> {
+        if !bind.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("the embedded exchange binds loopback addresses only, not {bind}"),
+            ));
+        }
+        if let Some(m) = market {
+            let w: Weak<dyn TradeListener> =
+                Arc::downgrade(&(venue.clone() as Arc<dyn TradeListener>));
+            m.subscribe(w);
+        }
+        let listener = TcpListener::bind(bind)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(OrderEntryStats::default());
+        let shared = Arc::new(Shared {
+            venue: venue.clone(),
+            signer: Signer::new(creds.secret.as_bytes()),
+            api_key: creds.api_key.clone(),
+            opts,
+            stop: stop.clone(),
+            stats: stats.clone(),
+        });
+        let thread = std::thread::Builder::new()
+            .name("sim-rest".into())
+            .spawn(move || accept_loop(listener, shared))?;
+        Ok(Self {
+            addr,
+            stop,
+            venue,
+            stats,
+            creds,
+            thread: Some(thread),
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The credentials it accepts (in-process hand-over; never logged).
+    pub fn credentials(&self) -> &SimCredentials {
+        &self.creds
+    }
+
+    /// The matching engine (tests inspect positions, orders and received client ids).
+    pub fn venue(&self) -> &Arc<SimVenue> {
+        &self.venue
+    }
+
+    /// Server counters.
+    pub fn stats(&self) -> &OrderEntryStats {
+        &self.stats
+    }
+
+    /// Stops accepting and waits for the accept thread.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RestExchange {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut conns: Vec<JoinHandle<()>> = Vec::new();
+    while !shared.stop.load(Ordering::Relaxed) {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                let s = shared.clone();
+                conns.retain(|h| !h.is_finished());
+                match std::thread::Builder::new()
+                    .name("sim-rest-conn".into())
+                    .spawn(move || {
+                        if let Err(e) = connection(stream, &s) {
+                            if !matches!(
+                                e.kind(),
+                                std::io::ErrorKind::ConnectionReset
+                                    | std::io::ErrorKind::BrokenPipe
+                            ) {
+                                eprintln!("embedded exchange REST: connection ended: {e}");
+                            }
+                        }
+                    }) {
+                    Ok(h) => conns.push(h),
+                    Err(e) => eprintln!("embedded exchange REST: cannot spawn: {e}"),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Err(e) => {
+                eprintln!("embedded exchange REST: accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    for h in conns {
+        let _ = h.join();
+    }
+}
+
+const MAX_REQUEST: usize = 64 * 1024;
+
+fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let mut served = 0usize;
+    loop {
+        // Parse as many complete requests as the buffer holds (pipelining tolerated).
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut req = httparse::Request::new(&mut headers);
+            let head_len = match req.parse(&buf) {
+                Ok(httparse::Status::Complete(n)) => n,
+                Ok(httparse::Status::Partial) => break,
+                Err(e) => {
+                    let body = json!({"code": -1100, "msg": format!("Illegal characters found in a parameter: {e}")}).to_string();
+                    write_response(&mut stream, 400, &body, true)?;
+                    return Ok(());
+                }
+            };
+            let mut content_len = 0usize;
+            let mut api_key = None;
+            let mut bybit = bybit::exchange::BybitAuth::default();
+            let mut close = false;
+            for h in req.headers.iter() {
+                if h.name.eq_ignore_ascii_case("content-length") {
+                    content_len = std::str::from_utf8(h.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                } else if h.name.eq_ignore_ascii_case("x-mbx-apikey") {
+                    api_key = std::str::from_utf8(h.value).ok().map(str::to_string);
+                } else if h.name.len() > 7 && h.name[..7].eq_ignore_ascii_case("x-bapi-") {
+                    let v = std::str::from_utf8(h.value).ok().map(str::to_string);
+                    match h.name[7..].to_ascii_lowercase().as_str() {
+                        "api-key" => bybit.api_key = v,
+                        "timestamp" => bybit.timestamp = v,
+                        "recv-window" => bybit.recv_window = v,
+                        "sign" => bybit.sign = v,
+                        _ => {}
+                    }
+                } else if h.name.eq_ignore_ascii_case("connection") {
+                    close = h.value.eq_ignore_ascii_case(b"close");
+                }
+            }
+            if head_len + content_len > MAX_REQUEST {
+                write_response(
+                    &mut stream,
+                    413,
+                    "{\"code\":-1000,\"msg\":\"Request too large.\"}",
+                    true,
+                )?;
+                return Ok(());
+            }
+            if buf.len() < head_len + content_len {
+                break;
+            }
+            let method = req.method.unwrap_or("").to_string();
+            let target = req.path.unwrap_or("").to_string();
+            let body = String::from_utf8_lossy(&buf[head_len..head_len + content_len]).into_owned();
+            buf.drain(..head_len + content_len);
+            let (status, resp) = if target.starts_with("/v5/") {
+                bybit::exchange::handle(sh, &method, &target, &bybit, &body, now_ms())
+            } else {
+                binance::exchange::handle(sh, &method, &target, api_key.as_deref(), &body, now_ms())
+            };
+            if method == "POST"
+                && target.starts_with("/fapi/v1/order")
+                && !sh.opts.order_reply_delay.is_zero()
+            {
+                std::thread::sleep(sh.opts.order_reply_delay);
+            }
+            served += 1;
+            sh.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let last = close
+                || (sh.opts.max_requests_per_connection > 0
+                    && served >= sh.opts.max_requests_per_connection);
+            write_response(&mut stream, status, &resp, last)?;
+            if last {
+                return Ok(());
+            }
+        }
+        if sh.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_response(s: &mut TcpStream, status: u16, body: &str, close: bool) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        413 => "Payload Too Large",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    );
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(body.as_bytes());
+    s.write_all(&out)?;
+    s.flush()
+}
+
+/// The last value of parameter `k` (a repeated key: the last one wins, like the venues).
+pub(crate) fn param<'a>(params: &[(&'a str, &'a str)], k: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rev()
+        .find(|(key, _)| *key == k)
+        .map(|(_, v)| *v)
+}
+
+/// Unix ms now (the exchange clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

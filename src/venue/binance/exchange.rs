@@ -1,0 +1,428 @@
+//! The embedded exchange's side of the Binance USD-M order protocol: `POST /fapi/v1/order`,
+//! `/fapi/v1/algoOrder`, queries, positions, balance and cancels, with the signature checked
+//! like the venue (`signature = hex(HMAC(secret, query + body))`).
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::order::side_str;
+use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, OrderStatus, SimOrder};
+use crate::exchange::rest_orders::{param, Shared};
+use crate::exchange::server::WsRequest;
+use crate::types::Side;
+
+/// Binance `type` name.
+pub fn kind_str(k: OrderKind) -> &'static str {
+    match k {
+        OrderKind::Market => "MARKET",
+        OrderKind::StopMarket => "STOP_MARKET",
+        OrderKind::TakeProfitMarket => "TAKE_PROFIT_MARKET",
+    }
+}
+
+/// Parses a Binance `type`.
+pub fn kind_of(s: &str) -> Option<OrderKind> {
+    match s {
+        "MARKET" => Some(OrderKind::Market),
+        "STOP_MARKET" | "STOP" => Some(OrderKind::StopMarket),
+        "TAKE_PROFIT_MARKET" | "TAKE_PROFIT" => Some(OrderKind::TakeProfitMarket),
+        _ => None,
+    }
+}
+
+/// Binance `status` name.
+pub fn status_str(st: OrderStatus) -> &'static str {
+    match st {
+        OrderStatus::New => "NEW",
+        OrderStatus::Filled => "FILLED",
+        OrderStatus::Canceled => "CANCELED",
+        OrderStatus::Expired => "EXPIRED",
+    }
+}
+
+/// Binance `(code, msg)` of this error.
+pub fn error_code(e: &OrderError) -> (i64, String) {
+    match e {
+        OrderError::UnknownSymbol => (-1121, "Invalid symbol.".into()),
+        OrderError::Filter(f) => (-1013, format!("Filter failure: {f}")),
+        OrderError::MinNotional(n) => (
+            -4164,
+            format!(
+                "Order's notional must be no smaller than {} (unless you choose reduce only).",
+                n.normalize()
+            ),
+        ),
+        OrderError::ReduceOnly => (-2022, "ReduceOnly Order is rejected.".into()),
+        OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
+        OrderError::NotFound => (-2013, "Order does not exist.".into()),
+        OrderError::Param(m) => (-1102, m.clone()),
+        OrderError::NoPrice => (
+            -1001,
+            "Internal error; unable to process your request. Please try again.".into(),
+        ),
+    }
+}
+
+pub(crate) fn err(status: u16, code: i64, msg: &str) -> (u16, String) {
+    (status, json!({"code": code, "msg": msg}).to_string())
+}
+
+fn order_err(e: &OrderError) -> (u16, String) {
+    let (code, msg) = error_code(e);
+    err(400, code, &msg)
+}
+
+/// Removes `signature=<v>` from a parameter string; returns (rest, signature).
+pub(crate) fn split_signature(s: &str) -> (String, Option<&str>) {
+    let mut sig = None;
+    let mut kept: Vec<&str> = Vec::new();
+    for kv in s.split('&').filter(|kv| !kv.is_empty()) {
+        match kv.strip_prefix("signature=") {
+            Some(v) => sig = Some(v),
+            None => kept.push(kv),
+        }
+    }
+    (kept.join("&"), sig)
+}
+
+/// Answers one request: `(HTTP status, JSON body)`.
+pub(crate) fn handle(
+    sh: &Shared,
+    method: &str,
+    target: &str,
+    api_key: Option<&str>,
+    body: &str,
+    now: u64,
+) -> (u16, String) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method == "GET" && path == "/fapi/v1/time" {
+        return (200, json!({"serverTime": now}).to_string());
+    }
+    if method == "GET" && path == "/fapi/v1/ping" {
+        return (200, "{}".into());
+    }
+    // Authentication, exactly in the venue's order: key, signature, timestamp window.
+    match api_key {
+        None => return err(401, -2014, "API-key format invalid."),
+        Some(k) if k != sh.api_key => {
+            return err(
+                401,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            )
+        }
+        Some(_) => {}
+    }
+    let (q_rest, q_sig) = split_signature(query);
+    let (b_rest, b_sig) = split_signature(body);
+    let Some(sig) = q_sig.or(b_sig) else {
+        return err(
+            400,
+            -1102,
+            "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        );
+    };
+    // totalParams = query string concatenated with the body (no separator), as Binance signs.
+    let total = format!("{q_rest}{b_rest}");
+    if !sh.signer.verify_hex(total.as_bytes(), sig.as_bytes()) {
+        return err(400, -1022, "Signature for this request is not valid.");
+    }
+    let params: Vec<(&str, &str)> = q_rest
+        .split('&')
+        .chain(b_rest.split('&'))
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let Some(ts) = param(&params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
+        return err(
+            400,
+            -1102,
+            "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+        );
+    };
+    let recv_window = match param(&params, "recvWindow").map(str::parse::<u64>) {
+        None => 5_000,
+        Some(Ok(w)) if w <= sh.opts.max_recv_window_ms => w,
+        Some(_) => return err(400, -1131, "recvWindow must be less than 60000"),
+    };
+    if ts >= now + 1_000 || now.saturating_sub(ts) > recv_window {
+        return err(
+            400,
+            -1021,
+            "Timestamp for this request is outside of the recvWindow.",
+        );
+    }
+    let symbol = param(&params, "symbol");
+    match (method, path) {
+        ("POST", "/fapi/v1/order") => new_order(sh, &params, now),
+        ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => {
+            let Some(symbol) = symbol else {
+                return err(
+                    400,
+                    -1102,
+                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                );
+            };
+            let client = param(&params, "origClientOrderId");
+            let id = param(&params, "orderId").and_then(|v| v.parse::<u64>().ok());
+            sh.venue.with(|m| {
+                let found = match (client, id) {
+                    (Some(c), _) => m.order_by_client(symbol, c).cloned(),
+                    (None, Some(i)) => m.order_by_id(symbol, i).cloned(),
+                    (None, None) => {
+                        return err(
+                            400,
+                            -1102,
+                            "Either orderId or origClientOrderId must be sent.",
+                        )
+                    }
+                };
+                let Some(o) = found else {
+                    return order_err(&OrderError::NotFound);
+                };
+                if method == "DELETE" {
+                    match m.cancel(symbol, &o.client_id, now) {
+                        Ok(o) => (200, order_json(&o).to_string()),
+                        Err(_) => err(400, -2011, "Unknown order sent."),
+                    }
+                } else {
+                    (200, order_json(&o).to_string())
+                }
+            })
+        }
+        ("GET", "/fapi/v1/openOrders") => sh.venue.with(|m| {
+            let v: Vec<Value> = m.open_orders(symbol).map(order_json).collect();
+            (200, Value::Array(v).to_string())
+        }),
+        ("GET", "/fapi/v1/userTrades") => {
+            let Some(symbol) = symbol else {
+                return err(
+                    400,
+                    -1102,
+                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                );
+            };
+            sh.venue.with(|m| {
+                let v: Vec<Value> = m
+                    .trades()
+                    .iter()
+                    .filter(|t| t.symbol == symbol)
+                    .map(|t| {
+                        json!({
+                            "symbol": t.symbol, "id": t.id, "orderId": t.order_id,
+                            "side": side_str(t.side), "price": t.price.to_string(),
+                            "qty": t.qty.to_string(), "realizedPnl": t.realized_pnl.to_string(),
+                            "quoteQty": (t.price * t.qty).to_string(),
+                            "commission": t.commission.to_string(), "commissionAsset": "USDT",
+                            "time": t.time_ms, "positionSide": "BOTH",
+                            "buyer": t.side == Side::Buy, "maker": false
+                        })
+                    })
+                    .collect();
+                (200, Value::Array(v).to_string())
+            })
+        }
+        ("GET", "/fapi/v2/positionRisk") => sh.venue.with(|m| {
+            let v: Vec<Value> = m
+                .positions()
+                .into_iter()
+                .filter(|(s, _, _)| symbol.map_or(true, |x| x == s))
+                .map(|(s, p, mark)| {
+                    json!({
+                        "symbol": s, "positionAmt": p.qty.to_string(),
+                        "entryPrice": p.entry.to_string(), "markPrice": mark.to_string(),
+                        "unRealizedProfit": p.unrealized(mark).to_string(),
+                        "leverage": "1", "marginType": "cross", "positionSide": "BOTH",
+                        "updateTime": now
+                    })
+                })
+                .collect();
+            (200, Value::Array(v).to_string())
+        }),
+        ("GET", "/fapi/v2/balance") => sh.venue.with(|m| {
+            let bal = m.balance();
+            let upnl = m.unrealized();
+            (
+                200,
+                json!([{
+                    "accountAlias": "embedded", "asset": "USDT",
+                    "balance": bal.to_string(), "crossWalletBalance": bal.to_string(),
+                    "crossUnPnl": upnl.to_string(), "availableBalance": (bal + upnl).to_string(),
+                    "maxWithdrawAmount": bal.to_string(), "marginAvailable": true, "updateTime": now
+                }])
+                .to_string(),
+            )
+        }),
+        _ => err(
+            404,
+            -5000,
+            &format!("Path {path}, Method {method} is invalid"),
+        ),
+    }
+}
+
+fn new_order(sh: &Shared, params: &[(&str, &str)], now: u64) -> (u16, String) {
+    let missing = |k: &str| {
+        err(
+            400,
+            -1102,
+            &format!("Mandatory parameter '{k}' was not sent, was empty/null, or malformed."),
+        )
+    };
+    let Some(symbol) = param(params, "symbol") else {
+        return missing("symbol");
+    };
+    let side = match param(params, "side") {
+        Some("BUY") => Side::Buy,
+        Some("SELL") => Side::Sell,
+        Some(_) => return err(400, -1117, "Invalid side."),
+        None => return missing("side"),
+    };
+    let kind = match param(params, "type").map(kind_of) {
+        Some(Some(k)) => k,
+        Some(None) => return err(400, -1116, "Invalid orderType."),
+        None => return missing("type"),
+    };
+    let dec = |k: &str| -> Result<Option<Decimal>, (u16, String)> {
+        match param(params, k) {
+            None => Ok(None),
+            Some(v) => Decimal::from_str(v).map(Some).map_err(|_| {
+                err(
+                    400,
+                    -1102,
+                    &format!(
+                        "Mandatory parameter '{k}' was not sent, was empty/null, or malformed."
+                    ),
+                )
+            }),
+        }
+    };
+    let qty = match dec("quantity") {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
+    let stop_price = match dec("stopPrice") {
+        Ok(q) => q,
+        Err(e) => return e,
+    };
+    let order = OrderRequest {
+        symbol,
+        side,
+        kind,
+        qty,
+        stop_price,
+        reduce_only: param(params, "reduceOnly") == Some("true"),
+        close_position: param(params, "closePosition") == Some("true"),
+        client_id: param(params, "newClientOrderId").unwrap_or(""),
+    };
+    match sh.venue.with(|m| m.place(&order, now)) {
+        Ok(o) => (200, order_json(&o).to_string()),
+        Err(e) => order_err(&e),
+    }
+}
+
+/// An order in Binance's response shape (`newOrderRespType=RESULT`).
+pub fn order_json(o: &SimOrder) -> Value {
+    json!({
+        "orderId": o.id, "symbol": o.symbol, "status": status_str(o.status),
+        "clientOrderId": o.client_id, "price": "0", "avgPrice": o.avg_price.to_string(),
+        "origQty": o.qty.to_string(), "executedQty": o.executed_qty.to_string(),
+        "cumQty": o.executed_qty.to_string(), "cumQuote": o.cum_quote.to_string(),
+        "timeInForce": "GTC", "type": kind_str(o.kind), "reduceOnly": o.reduce_only,
+        "closePosition": o.close_position, "side": side_str(o.side), "positionSide": "BOTH",
+        "stopPrice": o.stop_price.to_string(), "workingType": "CONTRACT_PRICE",
+        "priceProtect": false, "origType": kind_str(o.kind), "updateTime": o.update_ms
+    })
+}
+
+#[derive(Deserialize)]
+struct Combined<'a> {
+    #[serde(borrow)]
+    data: TradeData<'a>,
+}
+
+#[derive(Deserialize)]
+struct TradeData<'a> {
+    #[serde(borrow, default)]
+    e: Option<&'a str>,
+    #[serde(borrow)]
+    s: &'a str,
+    #[serde(borrow)]
+    p: &'a str,
+    #[serde(rename = "T")]
+    t: u64,
+}
+
+/// Calls `on(symbol, price, ts_ms)` for the trade of a recorded combined-stream `trade` or
+/// `aggTrade` frame, price exactly as recorded; anything else is skipped.
+pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
+    let Ok(Combined { data }) = serde_json::from_str::<Combined<'_>>(text) else {
+        return;
+    };
+    if !matches!(data.e, Some("trade") | Some("aggTrade")) {
+        return;
+    }
+    if let Ok(p) = Decimal::from_str(data.p) {
+        on(data.s, p, data.t);
+    }
+}
+
+/// The error reply to a malformed market-data REST request.
+pub const PARAMS_ERROR: &str = r#"{"code":-1100,"msg":"Illegal characters found in a parameter."}"#;
+
+/// The `GET /fapi/v1/trades` reply rendered from recorded `@trade` frames (oldest first): the
+/// last `limit` of them, oldest first, like the venue.
+pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: T,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        t: u64,
+        p: String,
+        q: String,
+        m: bool,
+    }
+    let items: Vec<String> = frames[frames.len().saturating_sub(limit)..]
+        .iter()
+        .filter_map(|f| serde_json::from_str::<W>(f).ok())
+        .map(|w| {
+            let quote = w.data.p.parse::<f64>().unwrap_or(0.0) * w.data.q.parse::<f64>().unwrap_or(0.0);
+            format!(
+                r#"{{"id":{},"price":"{}","qty":"{}","quoteQty":"{quote:.8}","time":{},"isBuyerMaker":{}}}"#,
+                w.data.t, w.data.p, w.data.q, w.data.time, w.data.m
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+#[derive(Deserialize)]
+struct BinanceRequest {
+    method: String,
+    #[serde(default)]
+    params: Vec<String>,
+    id: Option<u64>,
+}
+
+/// Reads a market-data WebSocket request: `{"method":"SUBSCRIBE","params":[..],"id":N}` is
+/// acknowledged with `{"result":null,"id":N}`, anything else answered with error 2.
+pub fn ws_request(text: &str) -> WsRequest {
+    match serde_json::from_str::<BinanceRequest>(text) {
+        Ok(r) if r.method == "SUBSCRIBE" => {
+            let id = r.id.map_or("null".to_string(), |i| i.to_string());
+            WsRequest::Subscribe {
+                topics: r.params,
+                reply: format!("{{\"result\":null,\"id\":{id}}}"),
+            }
+        }
+        _ => WsRequest::Invalid {
+            reply: "{\"error\":{\"code\":2,\"msg\":\"Invalid request\"},\"id\":null}".to_string(),
+        },
+    }
+}

@@ -1,0 +1,15 @@
+//! Binance USD-M futures: everything that knows Binance's wire format.
+
+pub mod api;
+pub mod endpoint;
+pub mod error;
+pub mod exchange;
+pub mod fast;
+pub mod market;
+pub mod order;
+pub mod reply;
+pub mod spec;
+
+pub use api::BinanceApi;
+pub use market::BinanceParser;
+pub use order::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};

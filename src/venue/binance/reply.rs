@@ -1,0 +1,102 @@
+//! Binance USD-M replies: order (new order and status query), positions, open orders.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder};
+
+#[derive(Deserialize)]
+struct BinanceOrderJson<'a> {
+    #[serde(default, borrow)]
+    status: Option<&'a str>,
+    #[serde(default, rename = "orderId")]
+    order_id: Option<u64>,
+    #[serde(default, rename = "avgPrice", borrow)]
+    avg_price: Option<&'a str>,
+    #[serde(default, rename = "executedQty", borrow)]
+    executed_qty: Option<&'a str>,
+    #[serde(default)]
+    code: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct BinanceOpenOrderJson {
+    symbol: String,
+    #[serde(rename = "clientOrderId")]
+    client_order_id: String,
+    #[serde(rename = "orderId")]
+    order_id: u64,
+}
+
+#[derive(Deserialize)]
+struct BinancePositionRowJson<'a> {
+    #[serde(rename = "positionAmt", borrow)]
+    position_amt: &'a str,
+}
+
+/// Reads a Binance USD-M order reply (`POST /fapi/v1/order` or `GET /fapi/v1/order`):
+/// `FILLED`/`PARTIALLY_FILLED` with a positive executed quantity → filled at `avgPrice`, `NEW` →
+/// working, cancelled/expired/rejected → closed; `code` -2013 → not found, other codes →
+/// error, 5xx or an unreadable body → unknown. No allocation.
+pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
+    let Ok(j) = serde_json::from_slice::<BinanceOrderJson<'_>>(body) else {
+        return OrderReply::Unknown;
+    };
+    if let Some(code) = j.code.filter(|_| status != 200) {
+        return if code == -2013 {
+            OrderReply::NotFound
+        } else {
+            OrderReply::Error { code }
+        };
+    }
+    if status != 200 {
+        return OrderReply::Unknown;
+    }
+    let order_id = j.order_id.unwrap_or(0);
+    let dec = |v: Option<&str>| v.and_then(|s| Decimal::from_str(s).ok());
+    match j.status {
+        Some("FILLED") | Some("PARTIALLY_FILLED") => {
+            match (dec(j.avg_price), dec(j.executed_qty)) {
+                (Some(price), Some(qty)) if qty > Decimal::ZERO && price > Decimal::ZERO => {
+                    OrderReply::Filled {
+                        order_id,
+                        price,
+                        qty,
+                    }
+                }
+                _ => OrderReply::Accepted { order_id },
+            }
+        }
+        Some("NEW") => OrderReply::Accepted { order_id },
+        Some("CANCELED") | Some("EXPIRED") | Some("REJECTED") | Some("EXPIRED_IN_MATCH") => {
+            OrderReply::Closed
+        }
+        _ => OrderReply::Unknown,
+    }
+}
+
+/// Reads a one-symbol `GET /fapi/v2/positionRisk?symbol=` reply: the signed `positionAmt` (no
+/// row = flat), `None` when not understood. No allocation.
+pub fn parse_position(body: &[u8]) -> Option<Decimal> {
+    let rows: FirstOf<BinancePositionRowJson<'_>> = serde_json::from_slice(body).ok()?;
+    match rows.0 {
+        None => Some(Decimal::ZERO),
+        Some(r) => Decimal::from_str(r.position_amt).ok(),
+    }
+}
+
+/// Reads a `GET /fapi/v1/openOrders` reply (cold path).
+pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
+    let rows: Vec<BinanceOpenOrderJson> =
+        serde_json::from_slice(body).map_err(|e| format!("openOrders reply: {e}"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| VenueOpenOrder {
+            symbol: r.symbol,
+            client_id: r.client_order_id,
+            order_id: r.order_id,
+        })
+        .collect())
+}

@@ -1,0 +1,398 @@
+//! Bybit v5 linear order entry on the same matching engine: `POST /v5/order/create` (Market,
+//! with optional `takeProfit` / `stopLoss` placed as close-position triggers `<orderLinkId>-tp`
+//! / `-sl` attached to the position like `tpslMode=Full`: a later entry's replace them, and they
+//! expire when the position closes or flips),
+//! `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`.
+//! Signature `hex(HMAC_SHA256(secret, timestamp + api_key + recv_window + payload))` with payload
+//! the JSON body (POST) or the query string (GET); checked before the time window
+//! (`server − recv_window ≤ timestamp < server + 1000`). Replies are HTTP 200 with `retCode`.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder};
+use crate::exchange::rest_orders::{param, Shared};
+use crate::exchange::server::WsRequest;
+use crate::types::Side;
+
+/// The `X-BAPI-*` headers of a Bybit v5 request.
+#[derive(Default, Debug)]
+pub(crate) struct BybitAuth {
+    pub(crate) api_key: Option<String>,
+    pub(crate) timestamp: Option<String>,
+    pub(crate) recv_window: Option<String>,
+    pub(crate) sign: Option<String>,
+}
+
+fn reply(code: i64, msg: &str, result: Value, now: u64) -> (u16, String) {
+    (
+        200,
+        json!({"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": now})
+            .to_string(),
+    )
+}
+
+fn fail(code: i64, msg: &str, now: u64) -> (u16, String) {
+    reply(code, msg, json!({}), now)
+}
+
+fn order_error(e: &OrderError, now: u64) -> (u16, String) {
+    match e {
+        OrderError::UnknownSymbol => fail(10001, "params error: symbol invalid", now),
+        OrderError::Filter(f) => fail(10001, &format!("Qty or price invalid ({f})"), now),
+        OrderError::MinNotional(n) => fail(
+            110094,
+            &format!(
+                "Order does not meet minimum order value {}USDT",
+                n.normalize()
+            ),
+            now,
+        ),
+        OrderError::ReduceOnly => fail(
+            110017,
+            "current position is zero, cannot fix reduce-only order qty",
+            now,
+        ),
+        OrderError::Duplicate => fail(110072, "OrderLinkedID is duplicate", now),
+        OrderError::NotFound => fail(110001, "Order does not exist", now),
+        OrderError::Param(m) => fail(10001, m, now),
+        OrderError::NoPrice => fail(10016, "Internal error", now),
+    }
+}
+
+fn order_row(o: &SimOrder) -> Value {
+    let status = match o.status {
+        crate::exchange::orders::OrderStatus::New => "New",
+        crate::exchange::orders::OrderStatus::Filled => "Filled",
+        crate::exchange::orders::OrderStatus::Canceled => "Cancelled",
+        crate::exchange::orders::OrderStatus::Expired => "Deactivated",
+    };
+    json!({
+        "orderId": o.id.to_string(), "orderLinkId": o.client_id, "symbol": o.symbol,
+        "side": match o.side { Side::Buy => "Buy", Side::Sell => "Sell" },
+        "orderType": "Market", "orderStatus": status, "qty": o.qty.to_string(),
+        "avgPrice": o.avg_price.to_string(), "cumExecQty": o.executed_qty.to_string(),
+        "cumExecValue": o.cum_quote.to_string(), "cumExecFee": o.fee.to_string(),
+        "reduceOnly": o.reduce_only, "triggerPrice": o.stop_price.to_string(),
+        "updatedTime": o.update_ms.to_string()
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Create {
+    category: String,
+    symbol: String,
+    side: String,
+    order_type: String,
+    qty: String,
+    #[serde(default)]
+    order_link_id: Option<String>,
+    #[serde(default)]
+    reduce_only: Option<bool>,
+    #[serde(default)]
+    take_profit: Option<String>,
+    #[serde(default)]
+    stop_loss: Option<String>,
+}
+
+pub(crate) fn handle(
+    sh: &Shared,
+    method: &str,
+    target: &str,
+    auth: &BybitAuth,
+    body: &str,
+    now: u64,
+) -> (u16, String) {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method == "GET" && path == "/v5/market/time" {
+        return reply(
+            0,
+            "OK",
+            json!({"timeSecond": (now / 1000).to_string(), "timeNano": (now as u128 * 1_000_000).to_string()}),
+            now,
+        );
+    }
+    let Some(key) = auth.api_key.as_deref() else {
+        return fail(10003, "API key is invalid.", now);
+    };
+    if key != sh.api_key {
+        return fail(10003, "API key is invalid.", now);
+    }
+    let (Some(ts), Some(sign)) = (auth.timestamp.as_deref(), auth.sign.as_deref()) else {
+        return fail(
+            10004,
+            "Error sign, please check your signature generation algorithm.",
+            now,
+        );
+    };
+    let rw = auth.recv_window.as_deref().unwrap_or("5000");
+    let payload = if method == "GET" { query } else { body };
+    let signed = format!("{ts}{key}{rw}{payload}");
+    if !sh.signer.verify_hex(signed.as_bytes(), sign.as_bytes()) {
+        return fail(
+            10004,
+            "Error sign, please check your signature generation algorithm.",
+            now,
+        );
+    }
+    let (Ok(ts_ms), Ok(rw_ms)) = (ts.parse::<u64>(), rw.parse::<u64>()) else {
+        return fail(10001, "params error: timestamp or recv_window invalid", now);
+    };
+    if ts_ms >= now + 1_000 || now.saturating_sub(ts_ms) > rw_ms {
+        return fail(
+            10002,
+            &format!("invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts_ms}],server_timestamp[{now}],recv_window[{rw_ms}]"),
+            now,
+        );
+    }
+    let q: Vec<(&str, &str)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    match (method, path) {
+        ("POST", "/v5/order/create") => create(sh, body, now),
+        ("GET", "/v5/order/realtime") => {
+            let symbol = param(&q, "symbol");
+            let link = param(&q, "orderLinkId");
+            let id = param(&q, "orderId").and_then(|v| v.parse::<u64>().ok());
+            sh.venue.with(|m| {
+                let list: Vec<Value> = m
+                    .orders()
+                    .iter()
+                    .filter(|o| symbol.map_or(true, |s| o.symbol == s))
+                    .filter(|o| link.map_or(true, |l| o.client_id == l))
+                    .filter(|o| id.map_or(true, |i| o.id == i))
+                    .map(order_row)
+                    .collect();
+                reply(0, "OK", json!({"category": "linear", "list": list}), now)
+            })
+        }
+        ("GET", "/v5/position/list") => sh.venue.with(|m| {
+            let symbol = param(&q, "symbol");
+            let list: Vec<Value> = m
+                .positions()
+                .into_iter()
+                .filter(|(s, _, _)| symbol.map_or(true, |x| x == s))
+                .map(|(s, p, mark)| {
+                    json!({
+                        "symbol": s,
+                        "side": if p.qty > Decimal::ZERO { "Buy" } else if p.qty < Decimal::ZERO { "Sell" } else { "" },
+                        "size": p.qty.abs().to_string(), "avgPrice": p.entry.to_string(),
+                        "markPrice": mark.to_string(),
+                        "unrealisedPnl": p.unrealized(mark).to_string(),
+                        "cumRealisedPnl": (p.realized - p.fees).to_string(), "positionIdx": 0
+                    })
+                })
+                .collect();
+            reply(0, "OK", json!({"category": "linear", "list": list}), now)
+        }),
+        _ => (404, json!({"retCode": 10404, "retMsg": "Not found"}).to_string()),
+    }
+}
+
+fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
+    let c: Create = match serde_json::from_str(body) {
+        Ok(c) => c,
+        Err(e) => return fail(10001, &format!("params error: {e}"), now),
+    };
+    if c.category != "linear" {
+        return fail(10001, "params error: category only support linear", now);
+    }
+    let side = match c.side.as_str() {
+        "Buy" => Side::Buy,
+        "Sell" => Side::Sell,
+        _ => return fail(10001, "params error: side invalid", now),
+    };
+    if c.order_type != "Market" {
+        return fail(
+            10001,
+            "params error: the embedded exchange takes Market orders",
+            now,
+        );
+    }
+    let Ok(qty) = Decimal::from_str(&c.qty) else {
+        return fail(10001, "params error: qty invalid", now);
+    };
+    let link = c.order_link_id.unwrap_or_default();
+    let order = OrderRequest {
+        symbol: &c.symbol,
+        side,
+        kind: OrderKind::Market,
+        qty: Some(qty),
+        stop_price: None,
+        reduce_only: c.reduce_only.unwrap_or(false),
+        close_position: false,
+        client_id: &link,
+    };
+    let exit = match side {
+        Side::Buy => Side::Sell,
+        Side::Sell => Side::Buy,
+    };
+    let mut legs = Vec::new();
+    for (kind, px, tag) in [
+        (OrderKind::TakeProfitMarket, &c.take_profit, "tp"),
+        (OrderKind::StopMarket, &c.stop_loss, "sl"),
+    ] {
+        if let Some(px) = px {
+            match Decimal::from_str(px) {
+                Ok(p) => legs.push((kind, p, tag)),
+                Err(_) => return fail(10001, "params error: takeProfit/stopLoss invalid", now),
+            }
+        }
+    }
+    sh.venue.with(|m| match m.place(&order, now) {
+        Ok(o) => {
+            let mut ids = Vec::new();
+            for (kind, px, tag) in legs {
+                let id = format!("{}-{tag}", o.client_id);
+                if let Ok(leg) = m.place(
+                    &OrderRequest {
+                        symbol: &c.symbol,
+                        side: exit,
+                        kind,
+                        qty: None,
+                        stop_price: Some(px),
+                        reduce_only: false,
+                        close_position: true,
+                        client_id: &id,
+                    },
+                    now,
+                ) {
+                    ids.push(leg.id);
+                }
+            }
+            if !ids.is_empty() {
+                m.attach_position_exits(&c.symbol, &ids, now);
+            }
+            reply(
+                0,
+                "OK",
+                json!({"orderId": o.id.to_string(), "orderLinkId": o.client_id}),
+                now,
+            )
+        }
+        Err(e) => order_error(&e, now),
+    })
+}
+
+#[derive(Deserialize)]
+struct BybitTrades<'a> {
+    #[serde(borrow)]
+    data: Vec<BybitTrade<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BybitTrade<'a> {
+    #[serde(borrow)]
+    s: &'a str,
+    #[serde(borrow)]
+    p: &'a str,
+    #[serde(rename = "T")]
+    t: u64,
+}
+
+/// Calls `on(symbol, price, ts_ms)` for every trade of a recorded `publicTrade` frame, prices
+/// exactly as recorded; anything unreadable is skipped.
+pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
+    if let Ok(b) = serde_json::from_str::<BybitTrades<'_>>(text) {
+        for t in &b.data {
+            if let Ok(p) = Decimal::from_str(t.p) {
+                on(t.s, p, t.t);
+            }
+        }
+    }
+}
+
+/// The error reply to a malformed market-data REST request.
+pub const PARAMS_ERROR: &str =
+    r#"{"retCode":10001,"retMsg":"params error","result":{},"retExtInfo":{},"time":0}"#;
+
+/// The `GET /v5/market/recent-trade` reply rendered from recorded `publicTrade` frames (oldest
+/// first): the newest `limit` trades, newest first, like the venue.
+pub fn recent_trades_reply(frames: &[&str], limit: usize) -> String {
+    #[derive(Deserialize)]
+    struct W {
+        data: Vec<T>,
+    }
+    #[derive(Deserialize)]
+    struct T {
+        #[serde(rename = "T")]
+        time: u64,
+        s: String,
+        #[serde(rename = "S")]
+        side: String,
+        v: String,
+        p: String,
+        i: String,
+        #[serde(rename = "BT", default)]
+        block: bool,
+    }
+    let mut list: Vec<String> = Vec::new();
+    // Newest first, as Bybit answers.
+    for f in frames.iter().rev() {
+        let Ok(w) = serde_json::from_str::<W>(f) else {
+            continue;
+        };
+        for t in w.data.iter().rev() {
+            if list.len() == limit {
+                break;
+            }
+            list.push(format!(
+                r#"{{"execId":"{}","symbol":"{}","price":"{}","size":"{}","side":"{}","time":"{}","isBlockTrade":{},"isRPITrade":false}}"#,
+                t.i, t.s, t.p, t.v, t.side, t.time, t.block
+            ));
+        }
+        if list.len() == limit {
+            break;
+        }
+    }
+    format!(
+        r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","list":[{}]}},"retExtInfo":{{}},"time":{}}}"#,
+        list.join(","),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    )
+}
+
+#[derive(Deserialize)]
+struct BybitRequest {
+    op: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    req_id: Option<String>,
+}
+
+/// Reads a public WebSocket request: `subscribe` and `ping` ops answered with
+/// `{"success":true,…,"op":…}` (`ret_msg` `pong` for a ping), anything else with
+/// `"success":false`; `conn_id` is the session's.
+pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
+    let r = serde_json::from_str::<BybitRequest>(text);
+    let (op, req_id) = match &r {
+        Ok(r) => (r.op.as_str(), r.req_id.clone().unwrap_or_default()),
+        Err(_) => ("", String::new()),
+    };
+    match op {
+        "subscribe" => WsRequest::Subscribe {
+            reply: format!(
+                "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"subscribe\"}}"
+            ),
+            topics: r.map(|r| r.args).unwrap_or_default(),
+        },
+        "ping" => WsRequest::Ping {
+            reply: format!(
+                "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}"
+            ),
+        },
+        _ => WsRequest::Invalid {
+            reply: format!(
+                "{{\"success\":false,\"ret_msg\":\"error:unknown op\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"{op}\"}}"
+            ),
+        },
+    }
+}

@@ -1,0 +1,15 @@
+//! Bybit v5 linear perpetuals: everything that knows Bybit's wire format.
+
+pub mod api;
+pub mod endpoint;
+pub mod error;
+pub mod exchange;
+pub mod fast;
+pub mod market;
+pub mod order;
+pub mod reply;
+pub mod spec;
+
+pub use api::BybitApi;
+pub use market::{trade_id_hash, BybitParser};
+pub use order::{BybitOrderBuilder, BybitVenue};

@@ -1,0 +1,196 @@
+//! Bybit v5 replies: order (create and realtime query), positions, open orders.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder};
+
+#[derive(Deserialize)]
+struct BybitReplyJson<'a> {
+    #[serde(rename = "retCode")]
+    ret_code: i64,
+    #[serde(default, borrow)]
+    result: Option<BybitResultJson<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BybitResultJson<'a> {
+    #[serde(default, rename = "orderId", borrow)]
+    order_id: Option<&'a str>,
+    #[serde(default, borrow)]
+    list: Option<FirstOf<BybitOrderRowJson<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct BybitOrderRowJson<'a> {
+    #[serde(default, rename = "orderId", borrow)]
+    order_id: Option<&'a str>,
+    #[serde(default, rename = "orderStatus", borrow)]
+    order_status: Option<&'a str>,
+    #[serde(default, rename = "avgPrice", borrow)]
+    avg_price: Option<&'a str>,
+    #[serde(default, rename = "cumExecQty", borrow)]
+    cum_exec_qty: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct BybitPositionReplyJson<'a> {
+    #[serde(rename = "retCode")]
+    ret_code: i64,
+    #[serde(borrow)]
+    result: BybitPositionListJson<'a>,
+}
+
+#[derive(Deserialize)]
+struct BybitPositionListJson<'a> {
+    #[serde(borrow)]
+    list: FirstOf<BybitPositionRowJson<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BybitPositionRowJson<'a> {
+    #[serde(borrow)]
+    side: &'a str,
+    #[serde(borrow)]
+    size: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+struct BybitListReplyJson<T> {
+    #[serde(rename = "retCode")]
+    ret_code: i64,
+    #[serde(default, rename = "retMsg")]
+    ret_msg: String,
+    #[serde(default)]
+    result: Option<BybitRowsJson<T>>,
+}
+
+#[derive(Deserialize)]
+struct BybitRowsJson<T> {
+    list: Vec<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BybitOpenOrderJson {
+    symbol: String,
+    #[serde(default)]
+    order_link_id: String,
+    order_id: String,
+    #[serde(default)]
+    order_status: String,
+}
+
+/// A Bybit decimal string (`""` is zero).
+fn bybit_dec(s: &str) -> Option<Decimal> {
+    if s.is_empty() {
+        Some(Decimal::ZERO)
+    } else {
+        Decimal::from_str(s).ok()
+    }
+}
+
+/// Reads a Bybit v5 order reply: `POST /v5/order/create` (`result.orderId` → accepted) or
+/// `GET /v5/order/realtime` (`result.list[0]`: `Filled`/`PartiallyFilled` with `cumExecQty > 0`
+/// → filled at `avgPrice`; `New`/`Created`/`Untriggered`/`Triggered` → working; cancelled,
+/// rejected or deactivated without a fill → closed; empty list → not found). `retCode` 110001
+/// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error.
+/// Numeric `orderId`s are kept, others (UUIDs) become 0. No allocation.
+pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
+    if status != 200 {
+        return OrderReply::Unknown;
+    }
+    let Ok(j) = serde_json::from_slice::<BybitReplyJson<'_>>(body) else {
+        return OrderReply::Unknown;
+    };
+    match j.ret_code {
+        0 => {}
+        110001 => return OrderReply::NotFound,
+        10000 | 10016 => return OrderReply::Unknown,
+        code => return OrderReply::Error { code },
+    }
+    let Some(res) = j.result else {
+        return OrderReply::Unknown;
+    };
+    let id = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let Some(list) = res.list else {
+        return match res.order_id {
+            Some(_) => OrderReply::Accepted {
+                order_id: id(res.order_id),
+            },
+            None => OrderReply::Unknown,
+        };
+    };
+    let Some(row) = list.0 else {
+        return OrderReply::NotFound;
+    };
+    let order_id = id(row.order_id);
+    let dec = |v: Option<&str>| v.and_then(bybit_dec).unwrap_or(Decimal::ZERO);
+    let (price, qty) = (dec(row.avg_price), dec(row.cum_exec_qty));
+    let filled = price > Decimal::ZERO && qty > Decimal::ZERO;
+    match row.order_status.unwrap_or("") {
+        "Filled" | "PartiallyFilled" if filled => OrderReply::Filled {
+            order_id,
+            price,
+            qty,
+        },
+        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" if filled => {
+            OrderReply::Filled {
+                order_id,
+                price,
+                qty,
+            }
+        }
+        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" => OrderReply::Closed,
+        "New" | "Created" | "Untriggered" | "Triggered" | "PartiallyFilled" | "Filled" => {
+            OrderReply::Accepted { order_id }
+        }
+        _ => OrderReply::Unknown,
+    }
+}
+
+/// Reads a one-symbol `GET /v5/position/list?symbol=` reply: the signed size (`Sell` < 0; no
+/// row = flat), `None` when the reply is an error or not understood. No allocation.
+pub fn parse_position(body: &[u8]) -> Option<Decimal> {
+    let r: BybitPositionReplyJson<'_> = serde_json::from_slice(body).ok()?;
+    if r.ret_code != 0 {
+        return None;
+    }
+    match r.result.list.0 {
+        None => Some(Decimal::ZERO),
+        Some(p) => {
+            let size = bybit_dec(p.size)?;
+            Some(if p.side == "Sell" { -size } else { size })
+        }
+    }
+}
+
+/// Reads a `GET /v5/order/realtime` open-orders reply (cold path): working orders only.
+pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
+    let r: BybitListReplyJson<BybitOpenOrderJson> =
+        serde_json::from_slice(body).map_err(|e| format!("/v5/order/realtime reply: {e}"))?;
+    if r.ret_code != 0 {
+        return Err(format!(
+            "/v5/order/realtime: retCode {} ({})",
+            r.ret_code, r.ret_msg
+        ));
+    }
+    Ok(r.result
+        .map_or_else(Vec::new, |x| x.list)
+        .into_iter()
+        .filter(|o| {
+            matches!(
+                o.order_status.as_str(),
+                "New" | "PartiallyFilled" | "Untriggered" | "Created" | "Triggered"
+            )
+        })
+        .map(|o| VenueOpenOrder {
+            symbol: o.symbol,
+            client_id: o.order_link_id,
+            order_id: o.order_id.parse().unwrap_or(0),
+        })
+        .collect())
+}
