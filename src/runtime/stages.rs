@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::exec::{ExecEvent, ExecReport, Executor, RejectReason};
 use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
-use crate::feed::dedupe::{TradeDedup, Verdict};
+use crate::feed::dedupe::{TradeDedup, DedupeVerdict};
 use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
 use crate::feed::protocol::{plan_links, Venue};
 use crate::feed::rest::{FeedCold, RestPlan, RestStats};
@@ -233,11 +233,11 @@ impl FeedStage {
                     // Repeats first (reconnect overlap, REST copies), then the stateful checks.
                     if let MarketEvent::Trade(t) = &ev {
                         match dedup.check(t) {
-                            Verdict::Repeat => {
+                            DedupeVerdict::Repeat => {
                                 counts.add(Counter::DedupDropped, 1);
                                 return;
                             }
-                            Verdict::New { missed } => {
+                            DedupeVerdict::New { missed } => {
                                 counts.add(Counter::FeedMissedTrades, missed)
                             }
                         }
@@ -292,8 +292,8 @@ impl FeedStage {
         while let Some(t) = rest_rx.pop() {
             counts.add(Counter::RestTrades, 1);
             match dedup.check(&t) {
-                Verdict::Repeat => counts.add(Counter::DedupDropped, 1),
-                Verdict::New { missed } => {
+                DedupeVerdict::Repeat => counts.add(Counter::DedupDropped, 1),
+                DedupeVerdict::New { missed } => {
                     counts.add(Counter::FeedMissedTrades, missed);
                     counts.add(Counter::RestTicks, 1);
                     counts.add(Counter::Ticks, 1);
