@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::model::indicators::{IndicatorParams, Indicators};
 
 pub use cross::{CrossConfig, CrossParams, MomentumState, MAX_LEADERS};
-pub use drift::DriftParams;
+pub use drift::DriftLayerParams;
 pub use flow::{FlowParams, FlowState};
 pub use ou::{OuFit, OuParams, OuState};
 pub use regime::{RegimeParams, RegimeState};
@@ -106,7 +106,7 @@ pub struct LayersConfig {
     /// `[layers.ou]`.
     pub ou: OuParams,
     /// `[layers.drift]`.
-    pub drift: DriftParams,
+    pub drift: DriftLayerParams,
     /// `[layers.flow]`.
     pub flow: FlowParams,
     /// `[layers.cross]`.
@@ -148,7 +148,7 @@ pub struct LayerParams {
     /// OU.
     pub ou: OuParams,
     /// Drift.
-    pub drift: DriftParams,
+    pub drift: DriftLayerParams,
     /// Order flow.
     pub flow: FlowParams,
     /// Cross-asset.
