@@ -16,9 +16,10 @@ use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, ExecReport, Executor, HttpTransport, Instrument, OrderVenue, PaperVenue,
-    PhantomPolicy, RejectReason, ReportStatus,
+    RejectReason, ReportStatus,
 };
 use calculus_trader::feed::{Side, SymbolId};
+use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::risk::position::Position;
 use calculus_trader::sim::orders::{NewOrder, OrderKind, OrderStatus};
 use calculus_trader::sim::rest_orders::SimCredentials;
@@ -331,7 +332,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let rep = startup(
         &mut exec,
         &mut replayed,
-        PhantomPolicy::Close,
+        ReconcilePolicy::Close,
         &now_ms,
         Duration::from_secs(20),
     )

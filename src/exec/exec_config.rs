@@ -33,10 +33,6 @@ pub enum FsyncSetting {
     Never,
 }
 
-/// What to do with a position the venue has and the journal does not (a "phantom"): the one
-/// setting `[risk.reconcile] policy` (`report` also blocks entries on the symbol).
-pub use crate::risk::config::ReconcilePolicy as PhantomPolicy;
-
 /// `[exec]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]

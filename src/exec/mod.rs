@@ -26,7 +26,7 @@ use rust_decimal::Decimal;
 
 pub use binance_order::{BinanceOrderBuilder, ExitKind, ExitOrder, OrderFields};
 pub use bybit_order::BybitOrderBuilder;
-pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
+pub use exec_config::{ExecConfig, ExecMode, FsyncSetting};
 pub use instrument::Instrument;
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
