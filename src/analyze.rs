@@ -20,13 +20,14 @@
 //! use the source chosen by `signal.source`; `case` is the matrix case name; `signal` is the
 //! emitted order (+1 buy, −1 sell, 0 none), each order filled at once at the trade price.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
+use crate::data::Input;
 use crate::exec::instrument::load_specs;
 use crate::exec::report::{ExecReport, ReportStatus};
 use crate::exec::Instrument;
@@ -170,17 +171,6 @@ impl CsvLayout {
     }
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, r)))
-}
-
 /// Reads a trade file in any of the supported formats. `default_symbol` names the symbol of
 /// files without a symbol column. Errors name the file and line.
 pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, String> {
@@ -190,10 +180,16 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
     };
     let mut layout: Option<CsvLayout> = None;
     let mut frames: Option<bool> = None;
-    for (n, line) in open(path)?.lines().enumerate() {
-        let at = format!("{}:{}", path.display(), n + 1);
-        let line = line.map_err(|e| format!("{at}: {e}"))?;
-        let line = line.trim_end_matches('\r');
+    let mut input = Input::open(path, None)?;
+    let mut raw = Vec::new();
+    for n in 1.. {
+        let offset = input.offset();
+        let at = format!("{}:{n} (byte {offset})", path.display());
+        if input.read_line(&mut raw).map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+        let line = std::str::from_utf8(&raw).map_err(|e| format!("{at}: {e}"))?;
+        let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }

@@ -10,6 +10,7 @@
 pub mod analyze;
 pub mod backtest;
 pub mod config;
+pub mod data;
 pub mod exec;
 pub mod feed;
 pub mod model;

@@ -19,6 +19,7 @@ use super::sim::SimStats;
 use super::trades::RoundTrip;
 use crate::exec::RejectReason;
 use crate::model::layers::Layer;
+use crate::risk::BlockReason;
 use crate::strategy::{Case, EngineStats};
 
 /// Below this many bar returns, Sharpe and Sortino are flagged as not meaningful.
@@ -303,7 +304,7 @@ fn value(b: &[u8], i: &mut usize, name: &str, out: &mut Vec<Count>) {
 }
 
 /// Engine counters with readable names for the known arrays (reject reasons, layers, matrix
-/// cases).
+/// cases, risk block reasons).
 pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
     flatten_debug(&format!("{s:?}"))
         .into_iter()
@@ -315,6 +316,7 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
             };
             let name = rename("filtered", &|k| RejectReason::ALL.get(k).map(|r| r.name()))
                 .or_else(|| rename("blocked_layers", &|k| Layer::ALL.get(k).map(|l| l.name())))
+                .or_else(|| risk_block_name(&c.name))
                 .or_else(|| {
                     rename("cases", &|k| {
                         Case::ALL.iter().find(|c| c.index() == k).map(|c| c.name())
@@ -327,6 +329,16 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
             }
         })
         .collect()
+}
+
+/// `risk_blocked[k]` → the reason's live counter name (`blocked_max_positions`, as the summary).
+fn risk_block_name(name: &str) -> Option<String> {
+    let k: usize = name
+        .strip_prefix("risk_blocked[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    Some(BlockReason::ALL.get(k)?.name().to_string())
 }
 
 /// Whether a counter counts signals stopped by a layer (cooldown, filters, risk, confirmations)
@@ -613,6 +625,15 @@ mod tests {
         assert_eq!(get("blocked_cooldown"), Some(3));
         assert!(c.iter().any(|c| c.name.starts_with("cases.")));
         assert!(c.iter().any(|c| c.name == "blocked_layers.flow"), "{c:?}");
+        let mut s = EngineStats::default();
+        s.risk_blocked[BlockReason::MaxPositions.index()] = 5;
+        let c = engine_counters(&s);
+        let get = |n: &str| c.iter().find(|c| c.name == n).map(|c| c.value);
+        assert_eq!(get("blocked_max_positions"), Some(5), "{c:?}");
+        assert!(
+            !c.iter().any(|c| c.name.contains('[')),
+            "index-named counter: {c:?}"
+        );
         assert!(is_reject("blocked_cooldown") && !is_reject("ticks"));
     }
 }
