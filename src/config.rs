@@ -286,6 +286,29 @@ fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config key `{key}`: {why}"))
 }
 
+/// `Ok` when `lo ≤ v ≤ hi` (a NaN is outside); else an error naming the key, the value and the
+/// allowed range.
+fn within<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
+    if v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(bad(
+            key,
+            format!("{v} is outside the allowed range [{lo}, {hi}]"),
+        ))
+    }
+}
+
+/// Largest `recvWindow`, ms: Binance documents 60 000 as its maximum; Bybit documents a
+/// 5 000 ms default and no maximum, and the same cap is kept (a longer window only widens the
+/// replay window of a signed request).
+pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
+
 impl Config {
     /// Reads, parses and validates `path`; relative data paths are resolved (see [`resolve_path`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -421,6 +444,84 @@ impl Config {
                 "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
             ));
         }
+        self.validate_bounds()
+    }
+
+    /// Upper (and lower) bounds of every numeric key of this file's own sections: a value
+    /// outside is a typo or a unit mistake (e.g. seconds given in ms), never a setting.
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
+        within(
+            "run.status_interval_s",
+            self.run.status_interval_s,
+            1e-3,
+            3_600.0,
+        )?;
+        within(
+            "run.dump_interval_s",
+            self.run.dump_interval_s,
+            1e-3,
+            86_400.0,
+        )?;
+        within(
+            "venue.recv_window_ms",
+            self.venue.recv_window_ms,
+            1,
+            MAX_RECV_WINDOW_MS,
+        )?;
+        within("replay.speed", self.replay.speed, 0.0, 1e6)?;
+        for (key, core) in [
+            ("cores.hot", self.cores.hot),
+            ("cores.network", self.cores.network),
+            ("cores.compute", self.cores.compute),
+            ("cores.execution", self.cores.execution),
+        ] {
+            // CPU_SETSIZE: the largest CPU set `sched_setaffinity` takes by default.
+            within(key, core, 0, 1023)?;
+        }
+        within(
+            "cores.min_cores_for_pipeline",
+            self.cores.min_cores_for_pipeline,
+            1,
+            1024,
+        )?;
+        for (key, cap) in [
+            ("rings.md", self.rings.md),
+            ("rings.order", self.rings.order),
+            ("rings.fill", self.rings.fill),
+        ] {
+            within(key, cap, 2, 1 << 24)?;
+        }
+        within(
+            "wait.spin_yield_spins",
+            self.wait.spin_yield_spins,
+            1,
+            1_000_000,
+        )?;
+        within(
+            "wait.park_timeout_us",
+            self.wait.park_timeout_us,
+            1,
+            1_000_000,
+        )?;
+        within("model.tau_s", self.model.tau_s, 0.0, 3_600.0)?;
+        within("model.reset_gap_s", self.model.reset_gap_s, 1e-3, 86_400.0)?;
+        within("strategy.v_band", self.strategy.v_band, 0.0, 1.0)?;
+        within("strategy.a_band", self.strategy.a_band, 0.0, 1.0)?;
+        within(
+            "strategy.warmup_steps",
+            self.strategy.warmup_steps,
+            0,
+            1_000_000,
+        )?;
+        within(
+            "strategy.cooldown_ms",
+            self.strategy.cooldown_ms,
+            0,
+            86_400_000,
+        )?;
+        within("risk.balance", self.risk.balance, 1e-8, 1e12)?;
+        within("risk.order_notional", self.risk.order_notional, 1e-8, 1e12)?;
+        within("paper.slippage_bps", self.paper.slippage_bps, 0.0, 1_000.0)?;
         Ok(())
     }
 
@@ -545,6 +646,186 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("stale_ms"), "{err}");
+    }
+
+    /// Each bounded key: both bounds accepted, one step outside refused with the key, the value
+    /// and the range in the message.
+    #[test]
+    fn every_numeric_key_is_bounded() {
+        type Set = fn(&mut Config, f64);
+        let cases: &[(&str, Set, f64, f64, f64)] = &[
+            (
+                "run.status_interval_s",
+                |c, v| c.run.status_interval_s = v,
+                1e-3,
+                3_600.0,
+                1.0,
+            ),
+            (
+                "run.dump_interval_s",
+                |c, v| c.run.dump_interval_s = v,
+                1e-3,
+                86_400.0,
+                1.0,
+            ),
+            (
+                "venue.recv_window_ms",
+                |c, v| c.venue.recv_window_ms = v as u64,
+                1.0,
+                60_000.0,
+                1.0,
+            ),
+            ("replay.speed", |c, v| c.replay.speed = v, 0.0, 1e6, 1.0),
+            (
+                "cores.hot",
+                |c, v| c.cores.hot = v as usize,
+                0.0,
+                1023.0,
+                1.0,
+            ),
+            (
+                "cores.network",
+                |c, v| c.cores.network = v as usize,
+                0.0,
+                1023.0,
+                1.0,
+            ),
+            (
+                "cores.compute",
+                |c, v| c.cores.compute = v as usize,
+                0.0,
+                1023.0,
+                1.0,
+            ),
+            (
+                "cores.execution",
+                |c, v| c.cores.execution = v as usize,
+                0.0,
+                1023.0,
+                1.0,
+            ),
+            (
+                "cores.min_cores_for_pipeline",
+                |c, v| c.cores.min_cores_for_pipeline = v as usize,
+                1.0,
+                1024.0,
+                1.0,
+            ),
+            (
+                "rings.md",
+                |c, v| c.rings.md = v as usize,
+                2.0,
+                16_777_216.0,
+                16_777_216.0,
+            ),
+            (
+                "rings.order",
+                |c, v| c.rings.order = v as usize,
+                2.0,
+                16_777_216.0,
+                16_777_216.0,
+            ),
+            (
+                "rings.fill",
+                |c, v| c.rings.fill = v as usize,
+                2.0,
+                16_777_216.0,
+                16_777_216.0,
+            ),
+            (
+                "wait.spin_yield_spins",
+                |c, v| c.wait.spin_yield_spins = v as u32,
+                1.0,
+                1e6,
+                1.0,
+            ),
+            (
+                "wait.park_timeout_us",
+                |c, v| c.wait.park_timeout_us = v as u64,
+                1.0,
+                1e6,
+                1.0,
+            ),
+            ("model.tau_s", |c, v| c.model.tau_s = v, 0.0, 3_600.0, 1.0),
+            (
+                "model.reset_gap_s",
+                |c, v| c.model.reset_gap_s = v,
+                1e-3,
+                86_400.0,
+                1.0,
+            ),
+            (
+                "strategy.v_band",
+                |c, v| c.strategy.v_band = v,
+                0.0,
+                1.0,
+                0.5,
+            ),
+            (
+                "strategy.a_band",
+                |c, v| c.strategy.a_band = v,
+                0.0,
+                1.0,
+                0.5,
+            ),
+            (
+                "strategy.warmup_steps",
+                |c, v| c.strategy.warmup_steps = v as u32,
+                0.0,
+                1e6,
+                1.0,
+            ),
+            (
+                "strategy.cooldown_ms",
+                |c, v| c.strategy.cooldown_ms = v as u64,
+                0.0,
+                86_400_000.0,
+                1.0,
+            ),
+            ("risk.balance", |c, v| c.risk.balance = v, 1e-8, 1e12, 1.0),
+            (
+                "risk.order_notional",
+                |c, v| c.risk.order_notional = v,
+                1e-8,
+                1e12,
+                1.0,
+            ),
+            (
+                "paper.slippage_bps",
+                |c, v| c.paper.slippage_bps = v,
+                0.0,
+                1_000.0,
+                1.0,
+            ),
+        ];
+        let base = Config::parse(DEFAULT_TOML).unwrap();
+        for &(key, set, lo, hi, step) in cases {
+            for ok in [lo, hi] {
+                let mut c = base.clone();
+                set(&mut c, ok);
+                c.validate()
+                    .unwrap_or_else(|e| panic!("{key} = {ok} refused: {}", e.0));
+            }
+            let mut outside = vec![hi + step];
+            if lo >= step {
+                outside.push(lo - step);
+            } else if lo > 0.0 {
+                outside.push(lo / 2.0);
+            }
+            for bad in outside {
+                let mut c = base.clone();
+                set(&mut c, bad);
+                let err = c.validate().expect_err(key).0;
+                assert!(err.contains(&format!("`{key}`")), "{key} = {bad}: {err}");
+            }
+        }
+        let mut c = base.clone();
+        c.venue.recv_window_ms = 0;
+        let err = c.validate().unwrap_err().0;
+        assert_eq!(
+            err,
+            "config key `venue.recv_window_ms`: 0 is outside the allowed range [1, 60000]"
+        );
     }
 
     #[test]

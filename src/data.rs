@@ -127,10 +127,7 @@ impl Input {
         } else {
             format!("read error at byte {} of {}", self.out_pos, self.len)
         };
-        std::io::Error::new(
-            e.kind(),
-            format!("{}: {what}: {e}", self.path.display()),
-        )
+        std::io::Error::new(e.kind(), format!("{}: {what}: {e}", self.path.display()))
     }
 }
 
@@ -199,13 +196,18 @@ mod tests {
     fn gzip_is_detected_by_magic_and_plain_read_as_is() {
         let dir = TestDir::new("data-magic");
         let body = b"a,1\nb,2\n";
-        assert_eq!(lines(&tmp(&dir, "x.csv", &gz(body))).unwrap(), ["a,1", "b,2"]);
+        assert_eq!(
+            lines(&tmp(&dir, "x.csv", &gz(body))).unwrap(),
+            ["a,1", "b,2"]
+        );
         assert_eq!(lines(&tmp(&dir, "x.gz", body)).unwrap(), ["a,1", "b,2"]);
     }
 
     #[test]
     fn truncated_gzip_names_file_and_offset() {
-        let body: Vec<u8> = (0..20_000).flat_map(|i| format!("{i},{i}\n").into_bytes()).collect();
+        let body: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{i},{i}\n").into_bytes())
+            .collect();
         let z = gz(&body);
         let cut = z.len() / 2;
         let dir = TestDir::new("data-cut");

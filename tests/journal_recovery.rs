@@ -15,7 +15,7 @@ use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
-    };
+};
 use calculus_trader::feed::{Side, SymbolId};
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::sim::orders::{NewOrder, OrderKind};

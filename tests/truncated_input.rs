@@ -68,7 +68,10 @@ fn assert_stops(ok: bool, err: &str, file: &Path, cut: u64) {
     assert!(!ok, "exit 0 on {}: {err}", file.display());
     let name = file.file_name().unwrap().to_string_lossy();
     assert!(err.contains(&*name), "error does not name the file: {err}");
-    assert!(err.contains("byte "), "error does not name the offset: {err}");
+    assert!(
+        err.contains("byte "),
+        "error does not name the offset: {err}"
+    );
     if cut > 0 {
         assert!(
             err.contains(&format!("truncated or corrupt gzip at byte {cut} of {cut}")),
@@ -128,7 +131,8 @@ fn analyze_stops_on_damaged_recordings_and_csv_dumps() {
 fn intact_files_still_run() {
     let dir = temp_dir("ok");
     let out = dir.join("out");
-    let file = Path::new(ROOT).join("tests/fixtures/trades/ETHUSDT-aggTrades-2024-08-08-head.csv.gz");
+    let file =
+        Path::new(ROOT).join("tests/fixtures/trades/ETHUSDT-aggTrades-2024-08-08-head.csv.gz");
     let (ok, err) = run(&[
         "backtest",
         "--quiet",

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use crate::risk::config::ReconcilePolicy;
 use super::journal::{client_order_id, Record, RecordKind, Replayed};
 use super::report::RejectReason;
 use super::transport_venue::{EntryExits, OrderReply, VenuePosition};
 use super::{Executor, OrderFields};
 use crate::feed::{Side, SymbolId};
+use crate::risk::config::ReconcilePolicy;
 
 /// A symbol whose venue position differs from the journal's.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -136,7 +136,11 @@ mod tests {
         assert_eq!(d.check(&t(0, 105, 2)), DedupeVerdict::New { missed: 3 });
         // Symbols are independent.
         assert_eq!(d.check(&t(1, 7, 1)), DedupeVerdict::New { missed: 0 });
-        assert_eq!(d.check(&t(9, 1, 1)), DedupeVerdict::Repeat, "unknown symbol");
+        assert_eq!(
+            d.check(&t(9, 1, 1)),
+            DedupeVerdict::Repeat,
+            "unknown symbol"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::exec::{ExecEvent, ExecReport, Executor, RejectReason};
 use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
-use crate::feed::dedupe::{TradeDedup, DedupeVerdict};
+use crate::feed::dedupe::{DedupeVerdict, TradeDedup};
 use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
 use crate::feed::protocol::{plan_links, Venue};
 use crate::feed::rest::{FeedCold, RestPlan, RestStats};

@@ -377,7 +377,10 @@ mod tests {
         assert_eq!(short.verdicts[Layer::TpFirst.index()], LayerVerdict::Reject);
         assert!(!short.confirmed());
         let idle = st.idle_report(&p);
-        assert_eq!(idle.verdicts[Layer::Ou.index()], LayerVerdict::NotApplicable);
+        assert_eq!(
+            idle.verdicts[Layer::Ou.index()],
+            LayerVerdict::NotApplicable
+        );
         assert_eq!(idle.verdicts[Layer::Indicators.index()], LayerVerdict::Off);
     }
 
