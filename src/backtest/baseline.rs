@@ -6,7 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::equity::{Equity, EquitySummary};
-use super::sim::FillModel;
+use super::fills::FillConfig;
 use crate::exec::{Instrument, PaperVenue};
 use crate::feed::{Side, Tick};
 use crate::risk::Sizing;
@@ -27,7 +27,7 @@ impl BuyHold {
     pub fn new(
         instruments: Vec<Instrument>,
         sizing: Sizing,
-        model: &FillModel,
+        model: &FillConfig,
         equity: Equity,
     ) -> Self {
         let n = instruments.len();

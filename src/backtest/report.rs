@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::equity::EquitySummary;
+use super::fills::FillStats;
 use super::metrics::{periods_per_year, profit_factor, returns, sharpe, sortino, t_stat};
 use super::reader::{Format, ReadStats};
 use super::replay::{Outcome, Setup};
-use super::sim::SimStats;
 use super::trades::RoundTrip;
 use crate::exec::RejectReason;
 use crate::model::layers::Layer;
@@ -162,7 +162,7 @@ pub struct Report {
     /// Every engine counter (flattened from `EngineStats`).
     pub engine: Vec<Count>,
     /// Venue counters.
-    pub venue: SimStats,
+    pub venue: FillStats,
     /// Final positions.
     pub positions: Vec<SymbolSummary>,
     /// Reasons not to trust the numbers.

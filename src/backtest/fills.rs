@@ -12,10 +12,10 @@
 //!
 //! TP/SL hook: the engine sends market orders only and its intents carry no take-profit or stop
 //! levels yet. When the risk layer adds venue-side brackets (MATH.md §8), they are triggered
-//! here, in [`SimVenue::on_trade`], on trade prices of the position's symbol: the first trade at
+//! here, in [`DelayedFills::on_trade`], on trade prices of the position's symbol: the first trade at
 //! or through the level fills the reduce-only exit at that trade's price (gaps fill worse than
 //! the level), reported to the engine like any fill. Engine-side exits (drift monitor) need no
-//! hook: they are intents and go through [`SimVenue::submit`].
+//! hook: they are intents and go through [`DelayedFills::submit`].
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -33,7 +33,7 @@ const SIM_SECRET: &[u8] = b"backtest-secret-not-a-real-key";
 
 /// How fills are priced and charged.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FillModel {
+pub struct FillConfig {
     /// Decision → fill delay, ms of exchange time.
     pub latency_ms: u64,
     /// Adverse slippage in ticks.
@@ -44,7 +44,7 @@ pub struct FillModel {
     pub fee: Decimal,
 }
 
-impl FillModel {
+impl FillConfig {
     /// The model of `[backtest]`, with `paper_taker` as the taker fee when none is set there.
     pub fn from_config(b: &BacktestConfig, paper_taker: Decimal) -> Result<Self, String> {
         let maker = b.liquidity == Liquidity::Maker;
@@ -59,7 +59,7 @@ impl FillModel {
 
 /// Counters of the simulated venue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SimStats {
+pub struct FillStats {
     /// Intents submitted.
     pub submitted: u64,
     /// Filled.
@@ -77,17 +77,17 @@ struct Pending {
 }
 
 /// Pending orders and the executor that fills them.
-pub struct SimVenue {
+pub struct DelayedFills {
     exec: Executor,
     ticks: Vec<f64>,
-    model: FillModel,
+    model: FillConfig,
     pending: Vec<Pending>,
-    stats: SimStats,
+    stats: FillStats,
 }
 
-impl SimVenue {
+impl DelayedFills {
     /// A venue for `instruments` named `names` (in `SymbolId` order).
-    pub fn new(instruments: Vec<Instrument>, names: Vec<String>, model: FillModel) -> Self {
+    pub fn new(instruments: Vec<Instrument>, names: Vec<String>, model: FillConfig) -> Self {
         let ticks = instruments
             .iter()
             .map(|i| i.tick_size.to_f64().unwrap_or(0.0))
@@ -102,7 +102,7 @@ impl SimVenue {
             ticks,
             model,
             pending: Vec::with_capacity(16),
-            stats: SimStats::default(),
+            stats: FillStats::default(),
         }
     }
 
@@ -166,8 +166,8 @@ impl SimVenue {
     }
 
     /// Counters, with the orders still pending counted as unfilled.
-    pub fn finish(&self) -> SimStats {
-        SimStats {
+    pub fn finish(&self) -> FillStats {
+        FillStats {
             unfilled_at_end: self.pending.len() as u64,
             ..self.stats
         }
