@@ -36,10 +36,7 @@ impl BuyHold {
             held: vec![Decimal::ZERO; n],
             seen: vec![false; n],
             instruments,
-            paper: PaperVenue {
-                taker_fee: model.fee,
-                slippage_bps: model.slippage_bps,
-            },
+            paper: model.paper,
             slippage_ticks: model.slippage_ticks,
             sizing,
         }

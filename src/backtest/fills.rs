@@ -31,17 +31,17 @@ use crate::strategy::OrderIntent;
 const SIM_API_KEY: &str = "backtest-api-key";
 const SIM_SECRET: &[u8] = b"backtest-secret-not-a-real-key";
 
-/// How fills are priced and charged.
+/// When and how fills are priced and charged: the backtest's latency and tick slippage around
+/// the one fill/fee model of paper mode and the embedded exchange ([`PaperVenue`] →
+/// [`crate::exec::FillModel`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FillConfig {
     /// Decision → fill delay, ms of exchange time.
     pub latency_ms: u64,
-    /// Adverse slippage in ticks.
+    /// Adverse slippage in ticks (applied before the price model's bps).
     pub slippage_ticks: u32,
-    /// Adverse slippage in bps (after the ticks).
-    pub slippage_bps: f64,
-    /// Fee, fraction of notional.
-    pub fee: Decimal,
+    /// Fee (fraction of notional) and adverse slippage (bps of price, after the ticks).
+    pub paper: PaperVenue,
 }
 
 impl FillConfig {
@@ -51,8 +51,10 @@ impl FillConfig {
         Ok(Self {
             latency_ms: b.latency_ms,
             slippage_ticks: if maker { 0 } else { b.slippage_ticks },
-            slippage_bps: if maker { 0.0 } else { b.slippage_bps },
-            fee: b.fee(paper_taker)?,
+            paper: PaperVenue {
+                taker_fee: b.fee(paper_taker)?,
+                slippage_bps: if maker { 0.0 } else { b.slippage_bps },
+            },
         })
     }
 }
@@ -93,12 +95,8 @@ impl DelayedFills {
             .map(|i| i.tick_size.to_f64().unwrap_or(0.0))
             .collect();
         let builder = BinanceOrderBuilder::new(SIM_API_KEY, SIM_SECRET, "backtest", 5000, "bt-");
-        let paper = PaperVenue {
-            taker_fee: model.fee,
-            slippage_bps: model.slippage_bps,
-        };
         Self {
-            exec: Executor::new(instruments, names, builder, paper),
+            exec: Executor::new(instruments, names, builder, model.paper),
             ticks,
             model,
             pending: Vec::with_capacity(16),

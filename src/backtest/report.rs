@@ -440,8 +440,8 @@ impl Report {
             model: ModelSummary {
                 latency_ms: setup.model.latency_ms,
                 slippage_ticks: setup.model.slippage_ticks,
-                slippage_bps: setup.model.slippage_bps,
-                fee: setup.model.fee.to_string(),
+                slippage_bps: setup.model.paper.slippage_bps,
+                fee: setup.model.paper.taker_fee.to_string(),
                 funding_rate_8h: setup.bt.funding_rate_8h,
                 bar_s,
                 annualisation: periods_per_year(bar_s as f64).sqrt(),
