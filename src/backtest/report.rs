@@ -458,6 +458,20 @@ impl Report {
 
     /// The printed table.
     pub fn table(&self) -> String {
+        let mut s = self.table_header();
+        s.push_str(&format!(
+            "\n{:<28} {:>14} {:>14}\n",
+            "metric", "strategy", "buy & hold"
+        ));
+        for (k, x, y) in self.metric_rows() {
+            s.push_str(&format!("{k:<28} {x:>14} {y:>14}\n"));
+        }
+        self.push_rejects_positions_warnings(&mut s);
+        s
+    }
+
+    /// Data span, fill model and skipped rows.
+    fn table_header(&self) -> String {
         let mut s = String::new();
         let span_s = (self.span_ms.1.saturating_sub(self.span_ms.0)) as f64 / 1e3;
         s.push_str(&format!(
@@ -484,13 +498,14 @@ impl Report {
                 self.read.bad_rows, self.read.other_symbol_rows
             ));
         }
-        s.push_str(&format!(
-            "\n{:<28} {:>14} {:>14}\n",
-            "metric", "strategy", "buy & hold"
-        ));
+        s
+    }
+
+    /// `(metric, strategy, buy & hold)` rows of the table.
+    fn metric_rows(&self) -> Vec<(&'static str, String, String)> {
         let (a, b) = (&self.strategy, &self.buy_and_hold);
         let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |x| format!("{x:.d$}"));
-        let rows: Vec<(&str, String, String)> = vec![
+        vec![
             (
                 "net PnL",
                 format!("{:.4}", a.net_pnl),
@@ -562,10 +577,11 @@ impl Report {
                 a.bar_returns.to_string(),
                 b.bar_returns.to_string(),
             ),
-        ];
-        for (k, x, y) in rows {
-            s.push_str(&format!("{k:<28} {x:>14} {y:>14}\n"));
-        }
+        ]
+    }
+
+    /// Reject counters, final positions and warnings.
+    fn push_rejects_positions_warnings(&self, s: &mut String) {
         s.push_str("\nrejects per layer / reason:\n");
         for c in &self.rejects {
             s.push_str(&format!("  {:<36} {:>10}\n", c.name, c.value));
@@ -580,7 +596,6 @@ impl Report {
         for w in &self.warnings {
             s.push_str(&format!("warning: {w}\n"));
         }
-        s
     }
 
     /// Writes the report as pretty JSON to `path`.
