@@ -261,11 +261,12 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
     let mut raw = Vec::new();
     for n in 1.. {
         let offset = input.offset();
-        let at = format!("{}:{n} (byte {offset})", path.display());
+        let at = format!("{}:{n}", path.display());
+        let located = |e: String| format!("{e} (line starts at byte {offset})");
         if input.read_line(&mut raw).map_err(|e| e.to_string())? == 0 {
             break;
         }
-        let line = std::str::from_utf8(&raw).map_err(|e| format!("{at}: {e}"))?;
+        let line = std::str::from_utf8(&raw).map_err(|e| located(format!("{at}: {e}")))?;
         let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
@@ -275,7 +276,7 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
                 .is_some_and(|(a, b)| a.bytes().all(|c| c.is_ascii_digit()) && b.starts_with('{'))
         });
         if is_frames {
-            if let Some(t) = frame_tick(line, &at, &mut syms)? {
+            if let Some(t) = frame_tick(line, &at, &mut syms).map_err(located)? {
                 out.ticks.push(t);
             }
             continue;
@@ -298,7 +299,7 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
                         symbol: None,
                     }
                 } else {
-                    CsvLayout::from_header(&fields, &at)?
+                    CsvLayout::from_header(&fields, &at).map_err(located)?
                 };
                 layout = Some(l);
                 if !headerless {
@@ -308,7 +309,7 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
             }
         };
         out.ticks
-            .push(csv_tick(&fields, l, &at, &mut syms, default_symbol)?);
+            .push(csv_tick(&fields, l, &at, &mut syms, default_symbol).map_err(located)?);
     }
     if out.ticks.is_empty() {
         return Err(format!("{}: no trades found", path.display()));
