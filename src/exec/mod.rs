@@ -1,6 +1,6 @@
 //! Execution: exact rounding to the venue's filters, signed order requests, and their delivery:
 //! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
-//! non-blocking [`transport`], or filled in-process ([`paper`]). Every intent, ack, fill and
+//! non-blocking [`transport`], or filled in-process ([`fill_model`]). Every intent, ack, fill and
 //! rejection goes to the [`journal`] before it is acted on.
 
 pub mod binance_order;
