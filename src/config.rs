@@ -652,157 +652,67 @@ mod tests {
     /// and the range in the message.
     #[test]
     fn every_numeric_key_is_bounded() {
-        type Set = fn(&mut Config, f64);
-        let cases: &[(&str, Set, f64, f64, f64)] = &[
-            (
-                "run.status_interval_s",
-                |c, v| c.run.status_interval_s = v,
-                1e-3,
-                3_600.0,
-                1.0,
-            ),
-            (
-                "run.dump_interval_s",
-                |c, v| c.run.dump_interval_s = v,
-                1e-3,
-                86_400.0,
-                1.0,
-            ),
-            (
-                "venue.recv_window_ms",
-                |c, v| c.venue.recv_window_ms = v as u64,
-                1.0,
-                60_000.0,
-                1.0,
-            ),
-            ("replay.speed", |c, v| c.replay.speed = v, 0.0, 1e6, 1.0),
-            (
-                "cores.hot",
-                |c, v| c.cores.hot = v as usize,
-                0.0,
-                1023.0,
-                1.0,
-            ),
-            (
-                "cores.network",
-                |c, v| c.cores.network = v as usize,
-                0.0,
-                1023.0,
-                1.0,
-            ),
-            (
-                "cores.compute",
-                |c, v| c.cores.compute = v as usize,
-                0.0,
-                1023.0,
-                1.0,
-            ),
-            (
-                "cores.execution",
-                |c, v| c.cores.execution = v as usize,
-                0.0,
-                1023.0,
-                1.0,
-            ),
-            (
-                "cores.min_cores_for_pipeline",
-                |c, v| c.cores.min_cores_for_pipeline = v as usize,
-                1.0,
-                1024.0,
-                1.0,
-            ),
-            (
-                "rings.md",
-                |c, v| c.rings.md = v as usize,
-                2.0,
-                16_777_216.0,
-                16_777_216.0,
-            ),
-            (
-                "rings.order",
-                |c, v| c.rings.order = v as usize,
-                2.0,
-                16_777_216.0,
-                16_777_216.0,
-            ),
-            (
-                "rings.fill",
-                |c, v| c.rings.fill = v as usize,
-                2.0,
-                16_777_216.0,
-                16_777_216.0,
-            ),
-            (
-                "wait.spin_yield_spins",
-                |c, v| c.wait.spin_yield_spins = v as u32,
-                1.0,
-                1e6,
-                1.0,
-            ),
-            (
-                "wait.park_timeout_us",
-                |c, v| c.wait.park_timeout_us = v as u64,
-                1.0,
-                1e6,
-                1.0,
-            ),
-            ("model.tau_s", |c, v| c.model.tau_s = v, 0.0, 3_600.0, 1.0),
-            (
-                "model.reset_gap_s",
-                |c, v| c.model.reset_gap_s = v,
-                1e-3,
-                86_400.0,
-                1.0,
-            ),
-            (
-                "strategy.v_band",
-                |c, v| c.strategy.v_band = v,
-                0.0,
-                1.0,
-                0.5,
-            ),
-            (
-                "strategy.a_band",
-                |c, v| c.strategy.a_band = v,
-                0.0,
-                1.0,
-                0.5,
-            ),
-            (
-                "strategy.warmup_steps",
-                |c, v| c.strategy.warmup_steps = v as u32,
-                0.0,
-                1e6,
-                1.0,
-            ),
-            (
-                "strategy.cooldown_ms",
-                |c, v| c.strategy.cooldown_ms = v as u64,
-                0.0,
-                86_400_000.0,
-                1.0,
-            ),
-            ("risk.balance", |c, v| c.risk.balance = v, 1e-8, 1e12, 1.0),
-            (
-                "risk.order_notional",
-                |c, v| c.risk.order_notional = v,
-                1e-8,
-                1e12,
-                1.0,
-            ),
-            (
-                "paper.slippage_bps",
-                |c, v| c.paper.slippage_bps = v,
-                0.0,
-                1_000.0,
-                1.0,
-            ),
+        fn set(c: &mut Config, key: &str, v: f64) {
+            let n = v as u64;
+            match key {
+                "run.status_interval_s" => c.run.status_interval_s = v,
+                "run.dump_interval_s" => c.run.dump_interval_s = v,
+                "venue.recv_window_ms" => c.venue.recv_window_ms = n,
+                "replay.speed" => c.replay.speed = v,
+                "cores.hot" => c.cores.hot = n as usize,
+                "cores.network" => c.cores.network = n as usize,
+                "cores.compute" => c.cores.compute = n as usize,
+                "cores.execution" => c.cores.execution = n as usize,
+                "cores.min_cores_for_pipeline" => c.cores.min_cores_for_pipeline = n as usize,
+                "rings.md" => c.rings.md = n as usize,
+                "rings.order" => c.rings.order = n as usize,
+                "rings.fill" => c.rings.fill = n as usize,
+                "wait.spin_yield_spins" => c.wait.spin_yield_spins = n as u32,
+                "wait.park_timeout_us" => c.wait.park_timeout_us = n,
+                "model.tau_s" => c.model.tau_s = v,
+                "model.reset_gap_s" => c.model.reset_gap_s = v,
+                "strategy.v_band" => c.strategy.v_band = v,
+                "strategy.a_band" => c.strategy.a_band = v,
+                "strategy.warmup_steps" => c.strategy.warmup_steps = n as u32,
+                "strategy.cooldown_ms" => c.strategy.cooldown_ms = n,
+                "risk.balance" => c.risk.balance = v,
+                "risk.order_notional" => c.risk.order_notional = v,
+                "paper.slippage_bps" => c.paper.slippage_bps = v,
+                _ => unreachable!("{key}"),
+            }
+        }
+        const RING: f64 = 16_777_216.0;
+        // (key, lowest allowed, highest allowed, step outside)
+        let cases = [
+            ("run.status_interval_s", 1e-3, 3_600.0, 1.0),
+            ("run.dump_interval_s", 1e-3, 86_400.0, 1.0),
+            ("venue.recv_window_ms", 1.0, 60_000.0, 1.0),
+            ("replay.speed", 0.0, 1e6, 1.0),
+            ("cores.hot", 0.0, 1023.0, 1.0),
+            ("cores.network", 0.0, 1023.0, 1.0),
+            ("cores.compute", 0.0, 1023.0, 1.0),
+            ("cores.execution", 0.0, 1023.0, 1.0),
+            ("cores.min_cores_for_pipeline", 1.0, 1024.0, 1.0),
+            ("rings.md", 2.0, RING, RING),
+            ("rings.order", 2.0, RING, RING),
+            ("rings.fill", 2.0, RING, RING),
+            ("wait.spin_yield_spins", 1.0, 1e6, 1.0),
+            ("wait.park_timeout_us", 1.0, 1e6, 1.0),
+            ("model.tau_s", 0.0, 3_600.0, 1.0),
+            ("model.reset_gap_s", 1e-3, 86_400.0, 1.0),
+            ("strategy.v_band", 0.0, 1.0, 0.5),
+            ("strategy.a_band", 0.0, 1.0, 0.5),
+            ("strategy.warmup_steps", 0.0, 1e6, 1.0),
+            ("strategy.cooldown_ms", 0.0, 86_400_000.0, 1.0),
+            ("risk.balance", 1e-8, 1e12, 1.0),
+            ("risk.order_notional", 1e-8, 1e12, 1.0),
+            ("paper.slippage_bps", 0.0, 1_000.0, 1.0),
         ];
         let base = Config::parse(DEFAULT_TOML).unwrap();
-        for &(key, set, lo, hi, step) in cases {
+        for (key, lo, hi, step) in cases {
             for ok in [lo, hi] {
                 let mut c = base.clone();
-                set(&mut c, ok);
+                set(&mut c, key, ok);
                 c.validate()
                     .unwrap_or_else(|e| panic!("{key} = {ok} refused: {}", e.0));
             }
@@ -814,7 +724,7 @@ mod tests {
             }
             for bad in outside {
                 let mut c = base.clone();
-                set(&mut c, bad);
+                set(&mut c, key, bad);
                 let err = c.validate().expect_err(key).0;
                 assert!(err.contains(&format!("`{key}`")), "{key} = {bad}: {err}");
             }

@@ -95,16 +95,6 @@ impl Input {
         })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Whether the file is gzip.
-    pub fn is_gzip(&self) -> bool {
-        self.gz
-    }
-
     /// Decompressed bytes handed out so far (the offset of the next line).
     pub fn offset(&self) -> u64 {
         self.out_pos
