@@ -20,13 +20,14 @@
 //! use the source chosen by `signal.source`; `case` is the matrix case name; `signal` is the
 //! emitted order (+1 buy, −1 sell, 0 none), each order filled at once at the trade price.
 
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
+use crate::data::Input;
 use crate::model::layers::Layer;
 use crate::strategy::{Engine, StrategyParams};
 use crate::types::{
@@ -169,19 +170,85 @@ impl CsvLayout {
     }
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
+/// The trade of a recorded `<receive ts> <combined-stream JSON>` line; `None` for other streams.
+fn frame_tick(line: &str, at: &str, syms: &mut Symbols<'_>) -> Result<Option<Tick>, String> {
+    let (ts, json) = line
+        .split_once(' ')
+        .filter(|(a, _)| a.bytes().all(|c| c.is_ascii_digit()))
+        .ok_or_else(|| format!("{at}: expected `<timestamp> <json>`"))?;
+    ts.parse::<u64>()
+        .map_err(|_| format!("{at}: bad receive timestamp {ts:?}"))?;
+    let f: FrameLine<'_> =
+        serde_json::from_str(json).map_err(|e| format!("{at}: invalid JSON: {e}"))?;
+    let Some(d) = f.data else { return Ok(None) };
+    if !matches!(d.e, Some("trade") | Some("aggTrade")) {
+        return Ok(None);
+    }
+    let missing = |k: &str| format!("{at}: trade without field `{k}`");
+    let symbol = syms.id(d.s.ok_or_else(|| missing("s"))?);
+    Ok(Some(Tick {
+        symbol,
+        side: if d.m.ok_or_else(|| missing("m"))? {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
+        price: positive(d.p.ok_or_else(|| missing("p"))?, "price", at)?,
+        qty: positive(d.q.ok_or_else(|| missing("q"))?, "quantity", at)?,
+        exch_ts_ms: d.t.ok_or_else(|| missing("T"))?,
+        ..Tick::default()
+    }))
+}
+
+/// The trade of one CSV row laid out as `l`.
+fn csv_tick(
+    fields: &[&str],
+    l: &CsvLayout,
+    at: &str,
+    syms: &mut Symbols<'_>,
+    default_symbol: &str,
+) -> Result<Tick, String> {
+    if fields.len() != l.n {
+        return Err(format!(
+            "{at}: expected {} comma-separated fields, got {}",
+            l.n,
+            fields.len()
+        ));
+    }
+    let side = match (l.maker, l.taker) {
+        (Some(i), _) => match fields[i].trim() {
+            "true" | "True" | "1" => Some(Side::Sell),
+            "false" | "False" | "0" => Some(Side::Buy),
+            v => return Err(format!("{at}: is_buyer_maker {v:?} is not true/false")),
+        },
+        (None, Some(i)) => match fields[i].trim() {
+            s if s.eq_ignore_ascii_case("buy") => Some(Side::Buy),
+            s if s.eq_ignore_ascii_case("sell") => Some(Side::Sell),
+            v => return Err(format!("{at}: taker side {v:?} is not Buy/Sell")),
+        },
+        (None, None) => None,
     };
-    Ok(Box::new(BufReader::with_capacity(1 << 20, r)))
+    let qty = match (l.qty, side) {
+        (Some(i), Some(_)) => non_negative(fields[i], "quantity", at)?,
+        _ => 0.0,
+    };
+    let symbol = match l.symbol {
+        Some(i) => syms.id(fields[i].trim()),
+        None => syms.id(default_symbol),
+    };
+    Ok(Tick {
+        symbol,
+        side: side.unwrap_or(Side::Buy),
+        price: positive(fields[l.price], "price", at)?,
+        qty,
+        exch_ts_ms: timestamp(fields[l.ts], at)?,
+        ..Tick::default()
+    })
 }
 
 /// Reads a trade file in any of the supported formats. `default_symbol` names the symbol of
-/// files without a symbol column. Errors name the file and line.
+/// files without a symbol column. Errors name the file, line and byte offset; a truncated or
+/// corrupt gzip is an error (see [`Input`]).
 pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, String> {
     let mut out = TradeFile::default();
     let mut syms = Symbols {
@@ -189,10 +256,17 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
     };
     let mut layout: Option<CsvLayout> = None;
     let mut frames: Option<bool> = None;
-    for (n, line) in open(path)?.lines().enumerate() {
-        let at = format!("{}:{}", path.display(), n + 1);
-        let line = line.map_err(|e| format!("{at}: {e}"))?;
-        let line = line.trim_end_matches('\r');
+    let mut input = Input::open(path, None)?;
+    let mut raw = Vec::new();
+    for n in 1.. {
+        let offset = input.offset();
+        let at = format!("{}:{n}", path.display());
+        let located = |e: String| format!("{e} (line starts at byte {offset})");
+        if input.read_line(&mut raw).map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+        let line = std::str::from_utf8(&raw).map_err(|e| located(format!("{at}: {e}")))?;
+        let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
@@ -201,32 +275,9 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
                 .is_some_and(|(a, b)| a.bytes().all(|c| c.is_ascii_digit()) && b.starts_with('{'))
         });
         if is_frames {
-            let (ts, json) = line
-                .split_once(' ')
-                .filter(|(a, _)| a.bytes().all(|c| c.is_ascii_digit()))
-                .ok_or_else(|| format!("{at}: expected `<timestamp> <json>`"))?;
-            ts.parse::<u64>()
-                .map_err(|_| format!("{at}: bad receive timestamp {ts:?}"))?;
-            let f: FrameLine<'_> =
-                serde_json::from_str(json).map_err(|e| format!("{at}: invalid JSON: {e}"))?;
-            let Some(d) = f.data else { continue };
-            if !matches!(d.e, Some("trade") | Some("aggTrade")) {
-                continue;
+            if let Some(t) = frame_tick(line, &at, &mut syms).map_err(located)? {
+                out.ticks.push(t);
             }
-            let missing = |k: &str| format!("{at}: trade without field `{k}`");
-            let symbol = syms.id(d.s.ok_or_else(|| missing("s"))?);
-            out.ticks.push(Tick {
-                symbol,
-                side: if d.m.ok_or_else(|| missing("m"))? {
-                    Side::Sell
-                } else {
-                    Side::Buy
-                },
-                price: positive(d.p.ok_or_else(|| missing("p"))?, "price", &at)?,
-                qty: positive(d.q.ok_or_else(|| missing("q"))?, "quantity", &at)?,
-                exch_ts_ms: d.t.ok_or_else(|| missing("T"))?,
-                ..Tick::default()
-            });
             continue;
         }
         let fields: Vec<&str> = line.split(',').collect();
@@ -247,7 +298,7 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
                         symbol: None,
                     }
                 } else {
-                    CsvLayout::from_header(&fields, &at)?
+                    CsvLayout::from_header(&fields, &at).map_err(located)?
                 };
                 layout = Some(l);
                 if !headerless {
@@ -256,42 +307,8 @@ pub fn read_trades(path: &Path, default_symbol: &str) -> Result<TradeFile, Strin
                 layout.as_ref().expect("just set")
             }
         };
-        if fields.len() != l.n {
-            return Err(format!(
-                "{at}: expected {} comma-separated fields, got {}",
-                l.n,
-                fields.len()
-            ));
-        }
-        let side = match (l.maker, l.taker) {
-            (Some(i), _) => match fields[i].trim() {
-                "true" | "True" | "1" => Some(Side::Sell),
-                "false" | "False" | "0" => Some(Side::Buy),
-                v => return Err(format!("{at}: is_buyer_maker {v:?} is not true/false")),
-            },
-            (None, Some(i)) => match fields[i].trim() {
-                s if s.eq_ignore_ascii_case("buy") => Some(Side::Buy),
-                s if s.eq_ignore_ascii_case("sell") => Some(Side::Sell),
-                v => return Err(format!("{at}: taker side {v:?} is not Buy/Sell")),
-            },
-            (None, None) => None,
-        };
-        let qty = match (l.qty, side) {
-            (Some(i), Some(_)) => non_negative(fields[i], "quantity", &at)?,
-            _ => 0.0,
-        };
-        let symbol = match l.symbol {
-            Some(i) => syms.id(fields[i].trim()),
-            None => syms.id(default_symbol),
-        };
-        out.ticks.push(Tick {
-            symbol,
-            side: side.unwrap_or(Side::Buy),
-            price: positive(fields[l.price], "price", &at)?,
-            qty,
-            exch_ts_ms: timestamp(fields[l.ts], &at)?,
-            ..Tick::default()
-        });
+        out.ticks
+            .push(csv_tick(&fields, l, &at, &mut syms, default_symbol).map_err(located)?);
     }
     if out.ticks.is_empty() {
         return Err(format!("{}: no trades found", path.display()));

@@ -273,6 +273,29 @@ fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// `Ok` when `lo ≤ v ≤ hi` (a NaN is outside); else an error naming the key, the value and the
+/// allowed range.
+fn within<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
+    if v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(bad(
+            key,
+            format!("{v} is outside the allowed range [{lo}, {hi}]"),
+        ))
+    }
+}
+
+/// Largest `recvWindow`, ms: Binance documents 60 000 as its maximum; Bybit documents a
+/// 5 000 ms default and no maximum, and the same cap is kept (a longer window only widens the
+/// replay window of a signed request).
+pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
+
 impl Config {
     /// Reads, parses and validates `path`; relative data paths are resolved (see [`resolve_path`]).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -309,7 +332,7 @@ impl Config {
                 "the embedded order exchange fills at the embedded replay's prices: it needs venue.ws_url = \"embedded\"",
             ));
         }
-        Ok(())
+        self.validate_bounds()
     }
 
     /// `[run]`, `[venue]`, `[feed]` and `[replay]`.
@@ -421,6 +444,84 @@ impl Config {
         if !(self.paper.slippage_bps.is_finite() && self.paper.slippage_bps >= 0.0) {
             return Err(bad("paper.slippage_bps", "must be ≥ 0"));
         }
+        Ok(())
+    }
+
+    /// Upper (and lower) bounds of every numeric key of this file's own sections: a value
+    /// outside is a typo or a unit mistake (e.g. seconds given in ms), never a setting.
+    fn validate_bounds(&self) -> Result<(), ConfigError> {
+        within(
+            "run.status_interval_s",
+            self.run.status_interval_s,
+            1e-3,
+            3_600.0,
+        )?;
+        within(
+            "run.dump_interval_s",
+            self.run.dump_interval_s,
+            1e-3,
+            86_400.0,
+        )?;
+        within(
+            "venue.recv_window_ms",
+            self.venue.recv_window_ms,
+            1,
+            MAX_RECV_WINDOW_MS,
+        )?;
+        within("replay.speed", self.replay.speed, 0.0, 1e6)?;
+        for (key, core) in [
+            ("cores.hot", self.cores.hot),
+            ("cores.network", self.cores.network),
+            ("cores.compute", self.cores.compute),
+            ("cores.execution", self.cores.execution),
+        ] {
+            // CPU_SETSIZE: the largest CPU set `sched_setaffinity` takes by default.
+            within(key, core, 0, 1023)?;
+        }
+        within(
+            "cores.min_cores_for_pipeline",
+            self.cores.min_cores_for_pipeline,
+            1,
+            1024,
+        )?;
+        for (key, cap) in [
+            ("rings.md", self.rings.md),
+            ("rings.order", self.rings.order),
+            ("rings.fill", self.rings.fill),
+        ] {
+            within(key, cap, 2, 1 << 24)?;
+        }
+        within(
+            "wait.spin_yield_spins",
+            self.wait.spin_yield_spins,
+            1,
+            1_000_000,
+        )?;
+        within(
+            "wait.park_timeout_us",
+            self.wait.park_timeout_us,
+            1,
+            1_000_000,
+        )?;
+        within("model.tau_s", self.model.tau_s, 0.0, 3_600.0)?;
+        within("model.reset_gap_s", self.model.reset_gap_s, 1e-3, 86_400.0)?;
+        within("strategy.v_band", self.strategy.v_band, 0.0, 1.0)?;
+        within("strategy.a_band", self.strategy.a_band, 0.0, 1.0)?;
+        within(
+            "strategy.warmup_steps",
+            self.strategy.warmup_steps,
+            0,
+            1_000_000,
+        )?;
+        within(
+            "strategy.cooldown_ms",
+            self.strategy.cooldown_ms,
+            0,
+            86_400_000,
+        )?;
+        within("risk.balance", self.risk.balance, 1e-8, 1e12)?;
+        within("risk.order_notional", self.risk.order_notional, 1e-8, 1e12)?;
+        within("paper.slippage_bps", self.paper.slippage_bps, 0.0, 1_000.0)?;
         Ok(())
     }
 
@@ -597,6 +698,96 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(err.contains("stale_ms"), "{err}");
+    }
+
+    /// Each bounded key: both bounds accepted, one step outside refused with the key, the value
+    /// and the range in the message.
+    #[test]
+    fn every_numeric_key_is_bounded() {
+        fn set(c: &mut Config, key: &str, v: f64) {
+            let n = v as u64;
+            match key {
+                "run.status_interval_s" => c.run.status_interval_s = v,
+                "run.dump_interval_s" => c.run.dump_interval_s = v,
+                "venue.recv_window_ms" => c.venue.recv_window_ms = n,
+                "replay.speed" => c.replay.speed = v,
+                "cores.hot" => c.cores.hot = n as usize,
+                "cores.network" => c.cores.network = n as usize,
+                "cores.compute" => c.cores.compute = n as usize,
+                "cores.execution" => c.cores.execution = n as usize,
+                "cores.min_cores_for_pipeline" => c.cores.min_cores_for_pipeline = n as usize,
+                "rings.md" => c.rings.md = n as usize,
+                "rings.order" => c.rings.order = n as usize,
+                "rings.fill" => c.rings.fill = n as usize,
+                "wait.spin_yield_spins" => c.wait.spin_yield_spins = n as u32,
+                "wait.park_timeout_us" => c.wait.park_timeout_us = n,
+                "model.tau_s" => c.model.tau_s = v,
+                "model.reset_gap_s" => c.model.reset_gap_s = v,
+                "strategy.v_band" => c.strategy.v_band = v,
+                "strategy.a_band" => c.strategy.a_band = v,
+                "strategy.warmup_steps" => c.strategy.warmup_steps = n as u32,
+                "strategy.cooldown_ms" => c.strategy.cooldown_ms = n,
+                "risk.balance" => c.risk.balance = v,
+                "risk.order_notional" => c.risk.order_notional = v,
+                "paper.slippage_bps" => c.paper.slippage_bps = v,
+                _ => unreachable!("{key}"),
+            }
+        }
+        const RING: f64 = 16_777_216.0;
+        // (key, lowest allowed, highest allowed, step outside)
+        let cases = [
+            ("run.status_interval_s", 1e-3, 3_600.0, 1.0),
+            ("run.dump_interval_s", 1e-3, 86_400.0, 1.0),
+            ("venue.recv_window_ms", 1.0, 60_000.0, 1.0),
+            ("replay.speed", 0.0, 1e6, 1.0),
+            ("cores.hot", 0.0, 1023.0, 1.0),
+            ("cores.network", 0.0, 1023.0, 1.0),
+            ("cores.compute", 0.0, 1023.0, 1.0),
+            ("cores.execution", 0.0, 1023.0, 1.0),
+            ("cores.min_cores_for_pipeline", 1.0, 1024.0, 1.0),
+            ("rings.md", 2.0, RING, RING),
+            ("rings.order", 2.0, RING, RING),
+            ("rings.fill", 2.0, RING, RING),
+            ("wait.spin_yield_spins", 1.0, 1e6, 1.0),
+            ("wait.park_timeout_us", 1.0, 1e6, 1.0),
+            ("model.tau_s", 0.0, 3_600.0, 1.0),
+            ("model.reset_gap_s", 1e-3, 86_400.0, 1.0),
+            ("strategy.v_band", 0.0, 1.0, 0.5),
+            ("strategy.a_band", 0.0, 1.0, 0.5),
+            ("strategy.warmup_steps", 0.0, 1e6, 1.0),
+            ("strategy.cooldown_ms", 0.0, 86_400_000.0, 1.0),
+            ("risk.balance", 1e-8, 1e12, 1.0),
+            ("risk.order_notional", 1e-8, 1e12, 1.0),
+            ("paper.slippage_bps", 0.0, 1_000.0, 1.0),
+        ];
+        let base = Config::parse(DEFAULT_TOML).unwrap();
+        for (key, lo, hi, step) in cases {
+            for ok in [lo, hi] {
+                let mut c = base.clone();
+                set(&mut c, key, ok);
+                c.validate()
+                    .unwrap_or_else(|e| panic!("{key} = {ok} refused: {}", e.0));
+            }
+            let mut outside = vec![hi + step];
+            if lo >= step {
+                outside.push(lo - step);
+            } else if lo > 0.0 {
+                outside.push(lo / 2.0);
+            }
+            for bad in outside {
+                let mut c = base.clone();
+                set(&mut c, key, bad);
+                let err = c.validate().expect_err(key).0;
+                assert!(err.contains(&format!("`{key}`")), "{key} = {bad}: {err}");
+            }
+        }
+        let mut c = base.clone();
+        c.venue.recv_window_ms = 0;
+        let err = c.validate().unwrap_err().0;
+        assert_eq!(
+            err,
+            "config key `venue.recv_window_ms`: 0 is outside the allowed range [1, 60000]"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 pub mod analyze;
 pub mod backtest;
 pub mod config;
+pub mod data;
 pub mod exchange;
 pub mod exec;
 pub mod feed;

@@ -17,8 +17,9 @@ use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
-    BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue, PhantomPolicy,
+    BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
+use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
     instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, RejectReason,
@@ -332,7 +333,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let rep = startup(
         &mut exec,
         &mut replayed,
-        PhantomPolicy::Close,
+        ReconcilePolicy::Close,
         &now_ms,
         Duration::from_secs(20),
     )

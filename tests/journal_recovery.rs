@@ -16,8 +16,8 @@ use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record
 use calculus_trader::exec::recovery::{flatten, startup};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
-    PhantomPolicy,
 };
+use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
 use rust_decimal::Decimal;
@@ -151,7 +151,7 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     let rep = startup(
         &mut exec,
         &mut replayed,
-        PhantomPolicy::Report,
+        ReconcilePolicy::Report,
         &now_ms,
         Duration::from_secs(20),
     )
@@ -177,9 +177,9 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
 #[test]
 fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
     for policy in [
-        PhantomPolicy::Report,
-        PhantomPolicy::Adopt,
-        PhantomPolicy::Close,
+        ReconcilePolicy::Report,
+        ReconcilePolicy::Adopt,
+        ReconcilePolicy::Close,
     ] {
         let w = world(&format!("{policy:?}"));
         // The venue holds 0.030 BTC that no journal knows about.
@@ -201,17 +201,17 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         assert_eq!(rep.mismatches[0].ours, Decimal::ZERO);
         let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
         match policy {
-            PhantomPolicy::Report => {
+            ReconcilePolicy::Report => {
                 assert_eq!(replayed.position(0).qty, Decimal::ZERO);
                 assert_eq!(venue_qty, d("0.030"));
             }
-            PhantomPolicy::Adopt => {
+            ReconcilePolicy::Adopt => {
                 assert_eq!(rep.adopted, 1);
                 assert_eq!(replayed.position(0).qty, d("0.030"));
                 assert_eq!(replayed.position(0).entry, d("61800.30"));
                 assert_eq!(venue_qty, d("0.030"));
             }
-            PhantomPolicy::Close => {
+            ReconcilePolicy::Close => {
                 assert_eq!(rep.closed, 1);
                 assert_eq!(replayed.position(0).qty, Decimal::ZERO);
                 assert_eq!(venue_qty, Decimal::ZERO, "closed at the venue");
@@ -254,7 +254,7 @@ fn reordered_symbols_are_resolved_and_reconciled_by_name() {
     let rep = startup(
         &mut exec,
         &mut replayed,
-        PhantomPolicy::Report,
+        ReconcilePolicy::Report,
         &now_ms,
         Duration::from_secs(20),
     )

@@ -6,7 +6,7 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::equity::{Equity, EquitySummary};
-use super::sim::FillModel;
+use super::fills::FillConfig;
 use crate::exec::PaperVenue;
 use crate::risk::Sizing;
 use crate::types::{Instrument, Side, Tick};
@@ -27,7 +27,7 @@ impl BuyHold {
     pub fn new(
         instruments: Vec<Instrument>,
         sizing: Sizing,
-        model: &FillModel,
+        model: &FillConfig,
         equity: Equity,
     ) -> Self {
         let n = instruments.len();
@@ -36,10 +36,7 @@ impl BuyHold {
             held: vec![Decimal::ZERO; n],
             seen: vec![false; n],
             instruments,
-            paper: PaperVenue {
-                taker_fee: model.fee,
-                slippage_bps: model.slippage_bps,
-            },
+            paper: model.paper,
             slippage_ticks: model.slippage_ticks,
             sizing,
         }

@@ -17,7 +17,7 @@ use crate::config::{Config, DEFAULT_TOML};
 /// Options of `calculus-trader backtest`.
 #[derive(Args, Clone, Debug, Default)]
 pub struct BacktestArgs {
-    /// Trade files, gzip or plain (default: the config's [replay] files, the bundled real trades).
+    /// Trade files, gzip or plain (default: the config's `[replay]` files, the bundled real trades).
     #[arg(long, num_args = 1.., value_name = "FILE")]
     pub data: Vec<PathBuf>,
     /// Config file (default: config/default.toml, or the copy built into the binary).

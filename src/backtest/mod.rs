@@ -2,20 +2,20 @@
 //! venue (latency, slippage, fees, the live filters), honest reports, plots, sweeps and
 //! walk-forward.
 //!
-//! `reader` (files → ticks) → `replay` (engine + `sim` venue + `equity`/`trades`/`baseline`
+//! `reader` (files → ticks) → `replay` (engine + `fills` venue model + `equity`/`trades`/`baseline`
 //! accounts) → `report` (`metrics`) and `plot`; `sweep` and `walk_forward` repeat the replay over
 //! parameter sets and time windows; `cli` is the `backtest` subcommand; `settings` is `[backtest]`.
 
 pub mod baseline;
 pub mod cli;
 pub mod equity;
+pub mod fills;
 pub mod metrics;
 pub mod plot;
 pub mod reader;
 pub mod replay;
 pub mod report;
 pub mod settings;
-pub mod sim;
 pub mod sweep;
 pub mod trades;
 pub mod walk_forward;

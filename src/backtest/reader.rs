@@ -24,15 +24,13 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
-
+use crate::data::{to_ns, Input};
 use crate::feed::SymbolTable;
 use crate::feed::{MarketEvent, ParseError};
 use crate::types::{Side, SymbolId, Tick};
@@ -302,17 +300,6 @@ pub fn parse_time_ms(s: &str) -> Result<u64, String> {
     }
 }
 
-/// A receive timestamp normalised to ns by magnitude (ns ≥ 1e17, µs ≥ 1e14, else ms).
-fn to_ns(ts: u64) -> u64 {
-    if ts >= 100_000_000_000_000_000 {
-        ts
-    } else if ts >= 100_000_000_000_000 {
-        ts.saturating_mul(1_000)
-    } else {
-        ts.saturating_mul(1_000_000)
-    }
-}
-
 fn positive(s: &str, what: &str) -> Result<f64, String> {
     let v: f64 = s
         .parse()
@@ -337,22 +324,6 @@ pub enum Row {
     OtherSymbol,
     /// A valid line that is not a trade (bookTicker, depth, REST snapshot, ack).
     NonTrade,
-}
-
-/// Reads and counts bytes of the underlying (compressed) file, for progress bars.
-struct Counting<R> {
-    inner: R,
-    bytes: Option<Arc<AtomicU64>>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(b) = &self.bytes {
-            b.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        Ok(n)
-    }
 }
 
 enum Source {
@@ -390,21 +361,9 @@ impl FileReader {
         symbols: &SymbolTable,
         bytes: Option<Arc<AtomicU64>>,
     ) -> Result<Self, String> {
-        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let mut raw = BufReader::new(Counting { inner: file, bytes });
-        let gz = raw
-            .fill_buf()
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-            .starts_with(&[0x1f, 0x8b]);
-        let inner: Box<dyn Read> = if gz {
-            Box::new(MultiGzDecoder::new(raw))
-        } else {
-            Box::new(raw)
-        };
-        let mut rdr = BufReader::with_capacity(1 << 16, inner);
+        let mut rdr = Input::open(path, bytes)?;
         let mut first = Vec::new();
-        rdr.read_until(b'\n', &mut first)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        rdr.read_line(&mut first).map_err(|e| e.to_string())?;
         let first_text = String::from_utf8_lossy(&first).into_owned();
         let format = match format {
             Some(f) => f,
@@ -477,9 +436,11 @@ impl FileReader {
         &self.path
     }
 
-    /// The next row, `None` at the end of the file.
-    pub fn next_row(&mut self) -> Option<Result<Row, RowError>> {
-        match &mut self.source {
+    /// The next row (a malformed one is an `Err` row to count or refuse), `Ok(None)` at the end
+    /// of the file. `Err`: the file cannot be read further (truncated or corrupt gzip, I/O
+    /// error; the message names the file and byte offset) and the run must stop.
+    pub fn next_row(&mut self) -> Result<Option<Result<Row, RowError>>, String> {
+        Ok(match &mut self.source {
             Source::Lines {
                 rdr,
                 buf,
@@ -489,16 +450,18 @@ impl FileReader {
                 buf.clear();
                 *line += 1;
                 let n = *line;
-                match rdr.read_until(b'\n', buf) {
-                    Ok(0) => return None,
-                    Ok(_) => {}
-                    Err(e) => return Some(Err(row_error(&self.path, n, e.to_string()))),
+                if rdr
+                    .read_until(b'\n', buf)
+                    .map_err(|e| format!("{e} (line {n})"))?
+                    == 0
+                {
+                    return Ok(None);
                 }
                 while matches!(buf.last(), Some(b'\n' | b'\r')) {
                     buf.pop();
                 }
                 if buf.is_empty() {
-                    return Some(Ok(Row::NonTrade));
+                    return Ok(Some(Ok(Row::NonTrade)));
                 }
                 let r = recorded_row(buf, parser, &self.symbols);
                 Some(r.map_err(|msg| row_error(&self.path, n, msg)))
@@ -507,6 +470,10 @@ impl FileReader {
                 let cols = *cols;
                 match rdr.read_byte_record(rec) {
                     Ok(false) => None,
+                    Err(e) if e.is_io_error() => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        return Err(format!("{e} (line {line})"));
+                    }
                     Err(e) => {
                         let line = e.position().map_or(0, |p| p.line());
                         Some(Err(row_error(&self.path, line, e.to_string())))
@@ -519,7 +486,7 @@ impl FileReader {
                     }
                 }
             }
-        }
+        })
     }
 
     fn csv_row(&mut self, c: &Columns) -> Result<Row, String> {
@@ -750,7 +717,7 @@ impl TradeStream {
 
     fn refill(&mut self, i: usize) -> Result<(), String> {
         loop {
-            match self.files[i].next_row() {
+            match self.files[i].next_row()? {
                 None => {
                     self.heads[i] = None;
                     return Ok(());

@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::baseline::BuyHold;
 use super::equity::{Decimator, Equity, EquitySummary};
+use super::fills::{DelayedFills, FillConfig, FillStats};
 use super::settings::BacktestConfig;
-use super::sim::{FillModel, SimStats, SimVenue};
 use super::trades::{RoundTrip, RoundTrips};
 use crate::config::{resolve_path, Config};
 use crate::feed::SymbolTable;
@@ -32,7 +32,7 @@ pub struct Setup {
     /// The engine parameters (the live compute thread's).
     pub params: StrategyParams,
     /// The fill model.
-    pub model: FillModel,
+    pub model: FillConfig,
     /// Taker fee (exit fee of positions open at the end, baseline fills).
     pub taker_fee: Decimal,
     /// Starting balance (`risk.balance`).
@@ -56,7 +56,7 @@ impl Setup {
         let paper_taker = cfg.taker_fee().map_err(|e| e.to_string())?;
         Ok(Self {
             params: StrategyParams::from_config(cfg),
-            model: FillModel::from_config(bt, paper_taker)?,
+            model: FillConfig::from_config(bt, paper_taker)?,
             taker_fee: bt.taker(paper_taker)?,
             balance: cfg.risk.balance,
             symbols,
@@ -88,7 +88,7 @@ pub struct Outcome {
     /// Symbol names in id order.
     pub names: Vec<String>,
     /// Venue counters.
-    pub sim: SimStats,
+    pub sim: FillStats,
     /// Venue rejections per [`crate::types::RejectReason::index`].
     pub sim_rejects: [u64; crate::types::RejectReason::COUNT],
     /// Strategy equity.
@@ -116,7 +116,7 @@ pub struct Outcome {
 /// The running backtest.
 pub struct Replay {
     engine: Engine,
-    venue: SimVenue,
+    venue: DelayedFills,
     equity: Equity,
     baseline: BuyHold,
     trips: RoundTrips,
@@ -138,7 +138,7 @@ impl Replay {
         let equity = || Equity::new(setup.balance, n, bar_ms, setup.bt.funding_rate_8h);
         Self {
             engine: Engine::new(setup.params, &setup.instruments),
-            venue: SimVenue::new(
+            venue: DelayedFills::new(
                 setup.instruments.clone(),
                 setup.symbols.names().to_vec(),
                 setup.model,

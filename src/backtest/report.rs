@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::equity::EquitySummary;
+use super::fills::FillStats;
 use super::metrics::{periods_per_year, profit_factor, returns, sharpe, sortino, t_stat};
 use super::reader::{Format, ReadStats};
 use super::replay::{Outcome, Setup};
-use super::sim::SimStats;
 use super::trades::RoundTrip;
 use crate::model::layers::Layer;
+use crate::risk::BlockReason;
 use crate::strategy::EngineStats;
 use crate::types::{Case, RejectReason};
 
@@ -161,7 +162,7 @@ pub struct Report {
     /// Every engine counter (flattened from `EngineStats`).
     pub engine: Vec<Count>,
     /// Venue counters.
-    pub venue: SimStats,
+    pub venue: FillStats,
     /// Final positions.
     pub positions: Vec<SymbolSummary>,
     /// Reasons not to trust the numbers.
@@ -303,7 +304,7 @@ fn value(b: &[u8], i: &mut usize, name: &str, out: &mut Vec<Count>) {
 }
 
 /// Engine counters with readable names for the known arrays (reject reasons, layers, matrix
-/// cases).
+/// cases, risk block reasons).
 pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
     flatten_debug(&format!("{s:?}"))
         .into_iter()
@@ -315,6 +316,7 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
             };
             let name = rename("filtered", &|k| RejectReason::ALL.get(k).map(|r| r.name()))
                 .or_else(|| rename("blocked_layers", &|k| Layer::ALL.get(k).map(|l| l.name())))
+                .or_else(|| risk_block_name(&c.name))
                 .or_else(|| {
                     rename("cases", &|k| {
                         Case::ALL.iter().find(|c| c.index() == k).map(|c| c.name())
@@ -327,6 +329,16 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
             }
         })
         .collect()
+}
+
+/// `risk_blocked[k]` → the reason's live counter name (`blocked_max_positions`, as the summary).
+fn risk_block_name(name: &str) -> Option<String> {
+    let k: usize = name
+        .strip_prefix("risk_blocked[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    Some(BlockReason::ALL.get(k)?.name().to_string())
 }
 
 /// Whether a counter counts signals stopped by a layer (cooldown, filters, risk, confirmations)
@@ -428,8 +440,8 @@ impl Report {
             model: ModelSummary {
                 latency_ms: setup.model.latency_ms,
                 slippage_ticks: setup.model.slippage_ticks,
-                slippage_bps: setup.model.slippage_bps,
-                fee: setup.model.fee.to_string(),
+                slippage_bps: setup.model.paper.slippage_bps,
+                fee: setup.model.paper.taker_fee.to_string(),
                 funding_rate_8h: setup.bt.funding_rate_8h,
                 bar_s,
                 annualisation: periods_per_year(bar_s as f64).sqrt(),
@@ -446,6 +458,20 @@ impl Report {
 
     /// The printed table.
     pub fn table(&self) -> String {
+        let mut s = self.table_header();
+        s.push_str(&format!(
+            "\n{:<28} {:>14} {:>14}\n",
+            "metric", "strategy", "buy & hold"
+        ));
+        for (k, x, y) in self.metric_rows() {
+            s.push_str(&format!("{k:<28} {x:>14} {y:>14}\n"));
+        }
+        self.push_rejects_positions_warnings(&mut s);
+        s
+    }
+
+    /// Data span, fill model and skipped rows.
+    fn table_header(&self) -> String {
         let mut s = String::new();
         let span_s = (self.span_ms.1.saturating_sub(self.span_ms.0)) as f64 / 1e3;
         s.push_str(&format!(
@@ -472,13 +498,14 @@ impl Report {
                 self.read.bad_rows, self.read.other_symbol_rows
             ));
         }
-        s.push_str(&format!(
-            "\n{:<28} {:>14} {:>14}\n",
-            "metric", "strategy", "buy & hold"
-        ));
+        s
+    }
+
+    /// `(metric, strategy, buy & hold)` rows of the table.
+    fn metric_rows(&self) -> Vec<(&'static str, String, String)> {
         let (a, b) = (&self.strategy, &self.buy_and_hold);
         let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |x| format!("{x:.d$}"));
-        let rows: Vec<(&str, String, String)> = vec![
+        vec![
             (
                 "net PnL",
                 format!("{:.4}", a.net_pnl),
@@ -550,10 +577,11 @@ impl Report {
                 a.bar_returns.to_string(),
                 b.bar_returns.to_string(),
             ),
-        ];
-        for (k, x, y) in rows {
-            s.push_str(&format!("{k:<28} {x:>14} {y:>14}\n"));
-        }
+        ]
+    }
+
+    /// Reject counters, final positions and warnings.
+    fn push_rejects_positions_warnings(&self, s: &mut String) {
         s.push_str("\nrejects per layer / reason:\n");
         for c in &self.rejects {
             s.push_str(&format!("  {:<36} {:>10}\n", c.name, c.value));
@@ -568,7 +596,6 @@ impl Report {
         for w in &self.warnings {
             s.push_str(&format!("warning: {w}\n"));
         }
-        s
     }
 
     /// Writes the report as pretty JSON to `path`.
@@ -613,6 +640,15 @@ mod tests {
         assert_eq!(get("blocked_cooldown"), Some(3));
         assert!(c.iter().any(|c| c.name.starts_with("cases.")));
         assert!(c.iter().any(|c| c.name == "blocked_layers.flow"), "{c:?}");
+        let mut s = EngineStats::default();
+        s.risk_blocked[BlockReason::MaxPositions.index()] = 5;
+        let c = engine_counters(&s);
+        let get = |n: &str| c.iter().find(|c| c.name == n).map(|c| c.value);
+        assert_eq!(get("blocked_max_positions"), Some(5), "{c:?}");
+        assert!(
+            !c.iter().any(|c| c.name.contains('[')),
+            "index-named counter: {c:?}"
+        );
         assert!(is_reject("blocked_cooldown") && !is_reject("ticks"));
     }
 }

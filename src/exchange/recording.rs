@@ -4,11 +4,12 @@
 //! - `<raw Bybit v5 frame JSON>` (the Bybit capture), stream = its `topic`, time = its `ts`
 //!   (kept monotonic so arrival order is preserved); `op` replies (acks, pongs) are skipped.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
+
+use crate::data::{to_ns, Input};
 
 /// One recorded frame, kept byte for byte.
 #[derive(Clone, Debug)]
@@ -57,17 +58,6 @@ pub fn uuid_from_id(id: u64) -> String {
     )
 }
 
-/// Normalises a recorder timestamp to ns from its magnitude (ns ≥ 1e17, µs ≥ 1e14, else ms).
-fn to_ns(ts: u64) -> u64 {
-    if ts >= 100_000_000_000_000_000 {
-        ts
-    } else if ts >= 100_000_000_000_000 {
-        ts.saturating_mul(1_000)
-    } else {
-        ts.saturating_mul(1_000_000)
-    }
-}
-
 impl Recording {
     /// Loads `files` (`.gz` or plain) and merges them by receive time.
     pub fn load(files: &[PathBuf]) -> Result<Self, String> {
@@ -80,18 +70,9 @@ impl Recording {
     }
 
     fn load_one(&mut self, path: &Path) -> Result<(), String> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
-        let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(MultiGzDecoder::new(file))
-        } else {
-            Box::new(file)
-        };
+        let input = Input::open(path, None).map_err(|e| format!("recording: {e}"))?;
         let mut bybit_ts_ms = 0u64;
-        for (n, line) in BufReader::with_capacity(1 << 20, reader)
-            .lines()
-            .enumerate()
-        {
+        for (n, line) in input.lines().enumerate() {
             let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
             if line.starts_with('{') {
                 // Bybit capture: raw frames, time from `ts`.
@@ -265,13 +246,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_are_normalised_by_magnitude() {
-        assert_eq!(to_ns(1_723_161_255_030_314_667), 1_723_161_255_030_314_667);
-        assert_eq!(to_ns(1_680_652_800_123_456), 1_680_652_800_123_456_000);
-        assert_eq!(to_ns(1_680_652_800_123), 1_680_652_800_123_000_000);
-    }
-
-    #[test]
     fn loads_merges_and_skips_non_frames() {
         let dir = std::env::temp_dir().join(format!("ct-rec-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -345,6 +319,27 @@ mod tests {
         let id = d["i"].as_str().unwrap();
         assert_eq!(id.len(), 36);
         assert!(id.ends_with(&format!("{:012x}", 5266583935u64)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn truncated_bundled_bybit_capture_names_file_and_offset() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz");
+        let bytes = std::fs::read(&src).unwrap();
+        assert!(Recording::load(std::slice::from_ref(&src)).is_ok());
+        let dir = std::env::temp_dir().join(format!("ct-rec-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for cut in [bytes.len() / 3, bytes.len() - 4] {
+            let p = dir.join(format!("cut{cut}.jsonl.gz"));
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            let err = Recording::load(&[p]).unwrap_err();
+            assert!(
+                err.contains(&format!("cut{cut}.jsonl.gz"))
+                    && err.contains(&format!("truncated or corrupt gzip at byte {cut} of {cut}")),
+                "{err}"
+            );
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 

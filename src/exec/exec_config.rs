@@ -33,10 +33,6 @@ pub enum FsyncSetting {
     Never,
 }
 
-/// What to do with a position the venue has and the journal does not (a "phantom"): the one
-/// setting `[risk.reconcile] policy` (`report` also blocks entries on the symbol).
-pub use crate::risk::config::ReconcilePolicy as PhantomPolicy;
-
 /// `[exec]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -138,6 +134,30 @@ impl ExecConfig {
                 self.max_in_flight
             ));
         }
+        // Upper bounds: a journal unsynced for more than a minute, a reply awaited for more
+        // than a minute or a drain longer than ten minutes is a unit mistake, not a setting.
+        for (key, v, lo, hi) in [
+            ("exec.fsync_interval_ms", self.fsync_interval_ms, 0, 60_000),
+            (
+                "exec.response_timeout_ms",
+                self.response_timeout_ms,
+                1,
+                60_000,
+            ),
+            ("exec.drain_timeout_ms", self.drain_timeout_ms, 0, 600_000),
+            (
+                "exec.sim_max_requests_per_connection",
+                self.sim_max_requests_per_connection as u64,
+                0,
+                1_000_000,
+            ),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!(
+                    "config key `{key}`: {v} is outside the allowed range [{lo}, {hi}]"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -188,5 +208,57 @@ mod tests {
             ..ExecConfig::default()
         };
         assert!(c.validate().unwrap_err().contains("https"));
+    }
+
+    #[test]
+    fn numeric_keys_are_bounded() {
+        type Set = fn(&mut ExecConfig, u64);
+        let cases: [(&str, Set, u64, u64); 4] = [
+            (
+                "exec.fsync_interval_ms",
+                |c, v| c.fsync_interval_ms = v,
+                1,
+                60_000,
+            ),
+            (
+                "exec.response_timeout_ms",
+                |c, v| c.response_timeout_ms = v,
+                1,
+                60_000,
+            ),
+            (
+                "exec.drain_timeout_ms",
+                |c, v| c.drain_timeout_ms = v,
+                0,
+                600_000,
+            ),
+            (
+                "exec.sim_max_requests_per_connection",
+                |c, v| c.sim_max_requests_per_connection = v as usize,
+                0,
+                1_000_000,
+            ),
+        ];
+        for (key, set, lo, hi) in cases {
+            for ok in [lo, hi] {
+                let mut c = ExecConfig::default();
+                set(&mut c, ok);
+                assert!(c.validate().is_ok(), "{key} = {ok}");
+            }
+            let mut c = ExecConfig::default();
+            set(&mut c, hi + 1);
+            let e = c.validate().unwrap_err();
+            assert!(
+                e.contains(key)
+                    && e.contains(&format!("{}", hi + 1))
+                    && e.contains(&format!(", {hi}]")),
+                "{e}"
+            );
+            if lo > 0 {
+                let mut c = ExecConfig::default();
+                set(&mut c, lo - 1);
+                assert!(c.validate().unwrap_err().contains(key));
+            }
+        }
     }
 }

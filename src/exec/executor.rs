@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+use super::fill_model::{FillModel, PaperVenue};
 use super::journal::{Journal, Record, RecordKind};
-use super::paper::{FillModel, PaperVenue};
 use super::transport::{HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::{

@@ -1,15 +1,15 @@
 //! Execution: exact rounding to the venue's filters, signed order requests, and their delivery:
 //! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
-//! non-blocking [`transport`], or filled in-process ([`paper`]). Every intent, ack, fill and
+//! non-blocking [`transport`], or filled in-process ([`fill_model`]). Every intent, ack, fill and
 //! rejection goes to the [`journal`] before it is acted on. The [`Executor`] drives an order
 //! through that; [`stage`] times it on the execution thread; [`setup`] builds it from the config.
 
 pub mod clock;
 pub mod exec_config;
 pub mod executor;
+pub mod fill_model;
 pub mod journal;
 pub mod keys;
-pub mod paper;
 pub mod recovery;
 pub mod setup;
 pub mod specs;
@@ -28,11 +28,11 @@ pub use crate::venue::order::{
 pub use crate::venue::sign::Signer;
 pub use crate::venue::Venue;
 pub use clock::ClockSync;
-pub use exec_config::{ExecConfig, ExecMode, FsyncSetting, PhantomPolicy};
+pub use exec_config::{ExecConfig, ExecMode, FsyncSetting};
 pub use executor::{venue_exit_price, ExecEvent, ExecStats, Executor};
+pub use fill_model::{FillModel, PaperVenue};
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
-pub use paper::{FillModel, PaperVenue};
 pub use stage::ExecStage;
 pub use transport::{HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};

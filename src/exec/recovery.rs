@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::exec_config::PhantomPolicy;
 use super::journal::{client_order_id, Record, RecordKind, Replayed};
 use super::transport_venue::{EntryExits, OrderReply, VenuePosition};
 use super::{Executor, OrderFields};
+use crate::risk::config::ReconcilePolicy;
 use crate::types::{RejectReason, Side, SymbolId};
 
 /// A symbol whose venue position differs from the journal's.
@@ -89,7 +89,7 @@ fn journal_apply(exec: &mut Executor, replayed: &mut Replayed, r: &Record) -> Re
 pub fn startup(
     exec: &mut Executor,
     replayed: &mut Replayed,
-    policy: PhantomPolicy,
+    policy: ReconcilePolicy,
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
 ) -> Result<StartupReport, String> {
@@ -203,8 +203,8 @@ pub fn startup(
             Side::Sell
         };
         match policy {
-            PhantomPolicy::Report => {}
-            PhantomPolicy::Adopt => {
+            ReconcilePolicy::Report => {}
+            ReconcilePolicy::Adopt => {
                 let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
                 r.qty = diff.abs();
                 r.price = if m.venue_entry.is_zero() {
@@ -215,7 +215,7 @@ pub fn startup(
                 journal_apply(exec, replayed, &r)?;
                 rep.adopted += 1;
             }
-            PhantomPolicy::Close => {
+            ReconcilePolicy::Close => {
                 // Trade the difference away: the venue ends at the journal's position.
                 let close_side = match side {
                     Side::Buy => Side::Sell,

@@ -38,7 +38,7 @@ impl Default for PerSymbol {
 
 /// The verdict on one trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum DedupeVerdict {
     /// New: deliver it. `missed` = trades skipped before it (sequential ids only).
     New {
         /// Ids skipped between the previous delivered trade and this one.
@@ -66,14 +66,14 @@ impl TradeDedup {
 
     /// Judges `t` and, when new, records it as the last delivered trade of its symbol.
     #[inline]
-    pub fn check(&mut self, t: &Tick) -> Verdict {
+    pub fn check(&mut self, t: &Tick) -> DedupeVerdict {
         let Some(s) = self.per.get_mut(t.symbol.index()) else {
-            return Verdict::Repeat;
+            return DedupeVerdict::Repeat;
         };
         match self.mode {
             DedupMode::SequentialIds => {
                 if s.seen && t.trade_id <= s.last_id {
-                    return Verdict::Repeat;
+                    return DedupeVerdict::Repeat;
                 }
                 let missed = if s.seen {
                     t.trade_id - s.last_id - 1
@@ -83,22 +83,22 @@ impl TradeDedup {
                 s.seen = true;
                 s.last_id = t.trade_id;
                 s.last_ts = t.exch_ts_ms;
-                Verdict::New { missed }
+                DedupeVerdict::New { missed }
             }
             DedupMode::TimeAndId => {
                 if s.seen {
                     if t.exch_ts_ms < s.last_ts {
-                        return Verdict::Repeat;
+                        return DedupeVerdict::Repeat;
                     }
                     if t.exch_ts_ms == s.last_ts {
                         let n = s.n_at_ts.min(SAME_MS);
                         if s.ids_at_ts[..n].contains(&t.trade_id) {
-                            return Verdict::Repeat;
+                            return DedupeVerdict::Repeat;
                         }
                         s.ids_at_ts[s.n_at_ts % SAME_MS] = t.trade_id;
                         s.n_at_ts += 1;
                         s.last_id = t.trade_id;
-                        return Verdict::New { missed: 0 };
+                        return DedupeVerdict::New { missed: 0 };
                     }
                 }
                 s.seen = true;
@@ -106,7 +106,7 @@ impl TradeDedup {
                 s.last_id = t.trade_id;
                 s.ids_at_ts[0] = t.trade_id;
                 s.n_at_ts = 1;
-                Verdict::New { missed: 0 }
+                DedupeVerdict::New { missed: 0 }
             }
         }
     }
@@ -129,14 +129,18 @@ mod tests {
     #[test]
     fn sequential_ids_pass_once_in_order_and_count_gaps() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 2);
-        assert_eq!(d.check(&t(0, 100, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 99, 1)), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 105, 2)), Verdict::New { missed: 3 });
+        assert_eq!(d.check(&t(0, 100, 1)), DedupeVerdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1)), DedupeVerdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1)), DedupeVerdict::Repeat);
+        assert_eq!(d.check(&t(0, 99, 1)), DedupeVerdict::Repeat);
+        assert_eq!(d.check(&t(0, 105, 2)), DedupeVerdict::New { missed: 3 });
         // Symbols are independent.
-        assert_eq!(d.check(&t(1, 7, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(9, 1, 1)), Verdict::Repeat, "unknown symbol");
+        assert_eq!(d.check(&t(1, 7, 1)), DedupeVerdict::New { missed: 0 });
+        assert_eq!(
+            d.check(&t(9, 1, 1)),
+            DedupeVerdict::Repeat,
+            "unknown symbol"
+        );
     }
 
     #[test]
@@ -144,18 +148,18 @@ mod tests {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         // A Bybit batch: three trades in one ms, then the same batch again (resubscribe).
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), Verdict::New { missed: 0 });
+            assert_eq!(d.check(&t(0, id, 500)), DedupeVerdict::New { missed: 0 });
         }
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), Verdict::Repeat);
+            assert_eq!(d.check(&t(0, id, 500)), DedupeVerdict::Repeat);
         }
-        assert_eq!(d.check(&t(0, 14, 500)), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500)), DedupeVerdict::New { missed: 0 });
         assert_eq!(
             d.check(&t(0, 1, 499)),
-            Verdict::Repeat,
+            DedupeVerdict::Repeat,
             "older than delivered"
         );
-        assert_eq!(d.check(&t(0, 11, 501)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 14, 500)), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 11, 501)), DedupeVerdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500)), DedupeVerdict::Repeat);
     }
 }

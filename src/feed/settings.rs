@@ -137,6 +137,36 @@ impl FeedConfig {
                 ),
             ));
         }
+        // Upper bounds: beyond these a value is a unit mistake (s given as ms), not a setting.
+        // Binance allows 1024 streams per connection (its default here is 200), Bybit fewer.
+        for (key, v, lo, hi) in [
+            (
+                "feed.topics_per_connection",
+                self.topics_per_connection as u64,
+                0,
+                1024,
+            ),
+            ("feed.heartbeat_ms", self.heartbeat_ms, 0, 300_000),
+            ("feed.dead_after_ms", self.dead_after_ms, 1, 600_000),
+            (
+                "feed.connect_timeout_ms",
+                self.connect_timeout_ms,
+                1,
+                60_000,
+            ),
+            ("feed.stale_after_ms", self.stale_after_ms, 1, 3_600_000),
+            ("feed.reconnect_base_ms", self.reconnect_base_ms, 1, 60_000),
+            ("feed.reconnect_max_ms", self.reconnect_max_ms, 1, 3_600_000),
+            ("feed.rest_poll_ms", self.rest_poll_ms, 1, 60_000),
+            ("feed.rest_timeout_ms", self.rest_timeout_ms, 1, 60_000),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err((
+                    key,
+                    format!("{v} is outside the allowed range [{lo}, {hi}]"),
+                ));
+            }
+        }
         if !(1..=1000).contains(&self.rest_limit) {
             return Err((
                 "feed.rest_limit",
@@ -223,6 +253,65 @@ mod tests {
         ];
         for (c, key) in cases {
             assert_eq!(c.validate(Venue::Binance).unwrap_err().0, key);
+        }
+    }
+
+    #[test]
+    fn numeric_keys_are_bounded() {
+        type Set = fn(&mut FeedConfig, u64);
+        let cases: [(&str, Set, u64); 9] = [
+            (
+                "feed.topics_per_connection",
+                |c, v| c.topics_per_connection = v as usize,
+                1024,
+            ),
+            ("feed.heartbeat_ms", |c, v| c.heartbeat_ms = v, 300_000),
+            ("feed.dead_after_ms", |c, v| c.dead_after_ms = v, 600_000),
+            (
+                "feed.connect_timeout_ms",
+                |c, v| c.connect_timeout_ms = v,
+                60_000,
+            ),
+            (
+                "feed.stale_after_ms",
+                |c, v| c.stale_after_ms = v,
+                3_600_000,
+            ),
+            (
+                "feed.reconnect_base_ms",
+                |c, v| c.reconnect_base_ms = v,
+                60_000,
+            ),
+            (
+                "feed.reconnect_max_ms",
+                |c, v| c.reconnect_max_ms = v,
+                3_600_000,
+            ),
+            ("feed.rest_poll_ms", |c, v| c.rest_poll_ms = v, 60_000),
+            ("feed.rest_timeout_ms", |c, v| c.rest_timeout_ms = v, 60_000),
+        ];
+        for (key, set, hi) in cases {
+            // At the bound: accepted (the heartbeat and reconnect-base bounds need a longer
+            // dead-after and reconnect cap).
+            let mut c = FeedConfig {
+                dead_after_ms: 600_000,
+                reconnect_max_ms: 3_600_000,
+                ..FeedConfig::default()
+            };
+            set(&mut c, hi);
+            assert!(c.validate(Venue::Binance).is_ok(), "{key} = {hi}");
+            let mut c = FeedConfig {
+                dead_after_ms: 600_000,
+                reconnect_max_ms: 3_600_000,
+                ..FeedConfig::default()
+            };
+            set(&mut c, hi + 1);
+            let (k, why) = c.validate(Venue::Binance).unwrap_err();
+            assert_eq!(k, key);
+            assert!(
+                why.contains(&format!("{}", hi + 1)) && why.contains(&format!("{hi}]")),
+                "{why}"
+            );
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::conn::{ConnEvent, ConnSettings, Connections};
-use super::dedupe::{TradeDedup, Verdict};
+use super::dedupe::{DedupeVerdict, TradeDedup};
 use super::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
 use super::protocol::{plan_links, Venue};
 use super::rest::{FeedCold, RestPlan, RestStats};
@@ -228,11 +228,11 @@ impl FeedStage {
                     // Repeats first (reconnect overlap, REST copies), then the stateful checks.
                     if let MarketEvent::Trade(t) = &ev {
                         match dedup.check(t) {
-                            Verdict::Repeat => {
+                            DedupeVerdict::Repeat => {
                                 counts.add(Counter::DedupDropped, 1);
                                 return;
                             }
-                            Verdict::New { missed } => {
+                            DedupeVerdict::New { missed } => {
                                 counts.add(Counter::FeedMissedTrades, missed)
                             }
                         }
@@ -298,8 +298,8 @@ impl FeedStage {
         while let Some(t) = self.rest_rx.pop() {
             self.counts.add(Counter::RestTrades, 1);
             match self.dedup.check(&t) {
-                Verdict::Repeat => self.counts.add(Counter::DedupDropped, 1),
-                Verdict::New { missed } => {
+                DedupeVerdict::Repeat => self.counts.add(Counter::DedupDropped, 1),
+                DedupeVerdict::New { missed } => {
                     self.counts.add(Counter::FeedMissedTrades, missed);
                     self.counts.add(Counter::RestTicks, 1);
                     self.counts.add(Counter::Ticks, 1);

@@ -538,6 +538,14 @@ fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
         return Err(err("risk.limits.corr_min_bars", "must be ≥ 1"));
     }
     in_range("risk.limits.daily_loss", l.daily_loss, 0.0, false, 1.0)?;
+    // 0 = off; a streak longer than a thousand losing trades is no limit at all.
+    in_range(
+        "risk.limits.max_consecutive_losses",
+        f64::from(l.max_consecutive_losses),
+        0.0,
+        true,
+        1000.0,
+    )?;
     in_range(
         "risk.limits.drawdown_reduce",
         l.drawdown_reduce,
@@ -656,6 +664,11 @@ mod tests {
                 "risk.exits.tp_fraction",
             ),
             ("check_s = 30.0", "check_s = 0.0", "risk.drift.check_s"),
+            (
+                "max_consecutive_losses = 5",
+                "max_consecutive_losses = 1001",
+                "risk.limits.max_consecutive_losses",
+            ),
             (
                 "max_positions = 5",
                 "max_positions = 0",

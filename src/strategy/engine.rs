@@ -799,7 +799,7 @@ impl TickCx<'_> {
             Gate::Confidence
         } else if !st.layers.confirmed() {
             for (n, v) in stats.blocked_layers.iter_mut().zip(st.layers.verdicts) {
-                *n += u64::from(v == crate::model::layers::Verdict::Reject);
+                *n += u64::from(v == crate::model::layers::LayerVerdict::Reject);
             }
             Gate::Layers
         } else {

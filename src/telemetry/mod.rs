@@ -39,7 +39,7 @@ mod plot;
 mod report;
 mod stage;
 #[cfg(test)]
-mod test_dir;
+pub(crate) mod test_dir;
 
 pub use clock::{Clock, WallClock};
 pub use compare::{compare_command, compare_table, format_ratio};

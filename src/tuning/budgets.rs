@@ -149,7 +149,7 @@ impl Measured {
 
 /// PASS when every budgeted percentile is within budget, FAIL otherwise, `n/a` unmeasured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum BudgetVerdict {
     /// Within budget.
     Pass,
     /// Over budget.
@@ -158,29 +158,29 @@ pub enum Verdict {
     NotMeasured,
 }
 
-impl Verdict {
+impl BudgetVerdict {
     /// `PASS`, `FAIL` or `n/a`.
     pub fn label(self) -> &'static str {
         match self {
-            Verdict::Pass => "PASS",
-            Verdict::Fail => "FAIL",
-            Verdict::NotMeasured => "n/a",
+            BudgetVerdict::Pass => "PASS",
+            BudgetVerdict::Fail => "FAIL",
+            BudgetVerdict::NotMeasured => "n/a",
         }
     }
 }
 
 /// `measured.p50 <= budget.p50 && measured.p99 <= budget.p99 && (p99.9 within if budgeted)`.
-pub fn verdict(measured: Option<Measured>, budget: Budget) -> Verdict {
+pub fn verdict(measured: Option<Measured>, budget: Budget) -> BudgetVerdict {
     match measured {
-        None => Verdict::NotMeasured,
+        None => BudgetVerdict::NotMeasured,
         Some(m)
             if m.p50_ns <= budget.p50_ns
                 && m.p99_ns <= budget.p99_ns
                 && budget.p999_ns.map_or(true, |b| m.p999_ns <= b) =>
         {
-            Verdict::Pass
+            BudgetVerdict::Pass
         }
-        Some(_) => Verdict::Fail,
+        Some(_) => BudgetVerdict::Fail,
     }
 }
 
@@ -279,12 +279,12 @@ fn throughput_cells(row: &ThroughputRow, profile: &Profile) -> Vec<String> {
         Some(r) => (
             format_rate(r),
             if r >= min {
-                Verdict::Pass
+                BudgetVerdict::Pass
             } else {
-                Verdict::Fail
+                BudgetVerdict::Fail
             },
         ),
-        None => ("-".into(), Verdict::NotMeasured),
+        None => ("-".into(), BudgetVerdict::NotMeasured),
     };
     vec![
         row.label.clone(),
@@ -438,13 +438,13 @@ mod tests {
             p99_ns: 200,
             p999_ns: Some(500),
         };
-        assert_eq!(verdict(m(100, 200, 500), b), Verdict::Pass);
-        assert_eq!(verdict(m(101, 150, 300), b), Verdict::Fail);
-        assert_eq!(verdict(m(90, 201, 300), b), Verdict::Fail);
-        assert_eq!(verdict(m(90, 150, 501), b), Verdict::Fail);
-        assert_eq!(verdict(None, b), Verdict::NotMeasured);
+        assert_eq!(verdict(m(100, 200, 500), b), BudgetVerdict::Pass);
+        assert_eq!(verdict(m(101, 150, 300), b), BudgetVerdict::Fail);
+        assert_eq!(verdict(m(90, 201, 300), b), BudgetVerdict::Fail);
+        assert_eq!(verdict(m(90, 150, 501), b), BudgetVerdict::Fail);
+        assert_eq!(verdict(None, b), BudgetVerdict::NotMeasured);
         let no_tail = Budget { p999_ns: None, ..b };
-        assert_eq!(verdict(m(90, 150, 1_000_000), no_tail), Verdict::Pass);
+        assert_eq!(verdict(m(90, 150, 1_000_000), no_tail), BudgetVerdict::Pass);
     }
 
     #[test]

@@ -6,14 +6,14 @@ use serde::Deserialize;
 /// `[layers.drift]`.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct DriftParams {
+pub struct DriftLayerParams {
     /// Use this layer.
     pub enabled: bool,
     /// Round-trip cost as a fraction of notional (two taker fees + half-spread).
     pub cost: f64,
 }
 
-impl Default for DriftParams {
+impl Default for DriftLayerParams {
     fn default() -> Self {
         Self {
             enabled: true,
@@ -22,7 +22,7 @@ impl Default for DriftParams {
     }
 }
 
-impl DriftParams {
+impl DriftLayerParams {
     /// Checks every key (`layers.drift.<key>`).
     pub fn validate(&self) -> Result<(), String> {
         if self.cost.is_finite() && self.cost >= 0.0 {
@@ -35,7 +35,7 @@ impl DriftParams {
 
 /// `side·d > cost` with `d = exp(v·h + ½·a·h²) − 1` the expected drift.
 #[inline]
-pub fn confirms(p: &DriftParams, side: f64, drift: f64) -> bool {
+pub fn confirms(p: &DriftLayerParams, side: f64, drift: f64) -> bool {
     side * drift > p.cost
 }
 
@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn drift_must_beat_cost_in_the_trade_direction() {
-        let p = DriftParams::default();
+        let p = DriftLayerParams::default();
         assert!(confirms(&p, 1.0, 0.001));
         assert!(!confirms(&p, 1.0, 0.0005));
         assert!(!confirms(&p, -1.0, 0.001));

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::model::indicators::{IndicatorParams, Indicators};
 
 pub use cross::{CrossConfig, CrossParams, MomentumState, MAX_LEADERS};
-pub use drift::DriftParams;
+pub use drift::DriftLayerParams;
 pub use flow::{FlowParams, FlowState};
 pub use ou::{OuFit, OuParams, OuState};
 pub use regime::{RegimeParams, RegimeState};
@@ -22,7 +22,7 @@ pub use tp_first::TpFirstParams;
 
 /// A layer's answer for one proposed entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Verdict {
+pub enum LayerVerdict {
     /// The layer is switched off.
     #[default]
     Off,
@@ -34,14 +34,14 @@ pub enum Verdict {
     Reject,
 }
 
-impl Verdict {
+impl LayerVerdict {
     /// CSV / report spelling.
     pub fn name(self) -> &'static str {
         match self {
-            Verdict::Off => "off",
-            Verdict::NotApplicable => "na",
-            Verdict::Pass => "pass",
-            Verdict::Reject => "reject",
+            LayerVerdict::Off => "off",
+            LayerVerdict::NotApplicable => "na",
+            LayerVerdict::Pass => "pass",
+            LayerVerdict::Reject => "reject",
         }
     }
 }
@@ -106,7 +106,7 @@ pub struct LayersConfig {
     /// `[layers.ou]`.
     pub ou: OuParams,
     /// `[layers.drift]`.
-    pub drift: DriftParams,
+    pub drift: DriftLayerParams,
     /// `[layers.flow]`.
     pub flow: FlowParams,
     /// `[layers.cross]`.
@@ -148,7 +148,7 @@ pub struct LayerParams {
     /// OU.
     pub ou: OuParams,
     /// Drift.
-    pub drift: DriftParams,
+    pub drift: DriftLayerParams,
     /// Order flow.
     pub flow: FlowParams,
     /// Cross-asset.
@@ -204,7 +204,7 @@ pub struct LayerQuery {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LayerReport {
     /// Per [`Layer::index`].
-    pub verdicts: [Verdict; Layer::COUNT],
+    pub verdicts: [LayerVerdict; Layer::COUNT],
     /// OU z-score of the log price (0 when the fit is not mean-reverting).
     pub ou_z: f64,
     /// Order-flow imbalance in [−1, 1].
@@ -223,7 +223,7 @@ impl LayerReport {
     /// True when no enabled layer vetoed.
     #[inline]
     pub fn confirmed(&self) -> bool {
-        !self.verdicts.contains(&Verdict::Reject)
+        !self.verdicts.contains(&LayerVerdict::Reject)
     }
 }
 
@@ -284,9 +284,9 @@ impl LayerState {
             ..LayerReport::default()
         };
         let verdict = |on: bool, ok: bool| match (on, ok) {
-            (false, _) => Verdict::Off,
-            (true, true) => Verdict::Pass,
-            (true, false) => Verdict::Reject,
+            (false, _) => LayerVerdict::Off,
+            (true, true) => LayerVerdict::Pass,
+            (true, false) => LayerVerdict::Reject,
         };
         if p.ou.enabled {
             r.ou_z = self.ou.z(&p.ou, q.x);
@@ -329,7 +329,7 @@ impl LayerState {
         };
         for l in Layer::ALL {
             if p.enabled(l) {
-                r.verdicts[l.index()] = Verdict::NotApplicable;
+                r.verdicts[l.index()] = LayerVerdict::NotApplicable;
             }
         }
         r
@@ -362,7 +362,7 @@ mod tests {
             leader_moves: [0.0, 0.0],
         };
         let r = st.evaluate(&p, &q);
-        assert_eq!(r.verdicts[Layer::Indicators.index()], Verdict::Off);
+        assert_eq!(r.verdicts[Layer::Indicators.index()], LayerVerdict::Off);
         assert!(r.confirmed(), "{r:?}");
         assert!((r.imbalance - 1.0).abs() < 1e-12);
         let short = st.evaluate(
@@ -373,12 +373,15 @@ mod tests {
                 ..q
             },
         );
-        assert_eq!(short.verdicts[Layer::Flow.index()], Verdict::Reject);
-        assert_eq!(short.verdicts[Layer::TpFirst.index()], Verdict::Reject);
+        assert_eq!(short.verdicts[Layer::Flow.index()], LayerVerdict::Reject);
+        assert_eq!(short.verdicts[Layer::TpFirst.index()], LayerVerdict::Reject);
         assert!(!short.confirmed());
         let idle = st.idle_report(&p);
-        assert_eq!(idle.verdicts[Layer::Ou.index()], Verdict::NotApplicable);
-        assert_eq!(idle.verdicts[Layer::Indicators.index()], Verdict::Off);
+        assert_eq!(
+            idle.verdicts[Layer::Ou.index()],
+            LayerVerdict::NotApplicable
+        );
+        assert_eq!(idle.verdicts[Layer::Indicators.index()], LayerVerdict::Off);
     }
 
     #[test]

@@ -1,7 +1,12 @@
-//! Fill arithmetic shared by in-process paper fills and the embedded exchange, so both modes
-//! fill identically: a market order fills at the last trade price moved `slippage_bps` against
+//! The one fill/fee model, shared by in-process paper fills, the embedded exchange and the
+//! backtester (`backtest::fills` adds only its latency and tick slippage), so all fill
+//! identically: a market order fills at the last trade price moved `slippage_bps` against
 //! the order, put back on the tick *against* the order (buys round up, sells down), paying
 //! `taker_fee` × notional rounded to 8 decimals.
+//!
+//! Units: `taker_fee` is a fraction of notional (0.0005 = 5 bps); `slippage_bps` is basis
+//! points of price — an `f64` as configured in [`PaperVenue`], an exact decimal in
+//! [`FillModel`] (converted once by [`bps_decimal`]).
 
 use rust_decimal::Decimal;
 

@@ -12,10 +12,10 @@
 //!
 //! TP/SL hook: the engine sends market orders only and its intents carry no take-profit or stop
 //! levels yet. When the risk layer adds venue-side brackets (MATH.md §8), they are triggered
-//! here, in [`SimVenue::on_trade`], on trade prices of the position's symbol: the first trade at
+//! here, in [`DelayedFills::on_trade`], on trade prices of the position's symbol: the first trade at
 //! or through the level fills the reduce-only exit at that trade's price (gaps fill worse than
 //! the level), reported to the engine like any fill. Engine-side exits (drift monitor) need no
-//! hook: they are intents and go through [`SimVenue::submit`].
+//! hook: they are intents and go through [`DelayedFills::submit`].
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -28,35 +28,37 @@ use crate::types::{ExecReport, Instrument, OrderIntent, ReportStatus, Tick};
 const SIM_API_KEY: &str = "backtest-api-key";
 const SIM_SECRET: &[u8] = b"backtest-secret-not-a-real-key";
 
-/// How fills are priced and charged.
+/// When and how fills are priced and charged: the backtest's latency and tick slippage around
+/// the one fill/fee model of paper mode and the embedded exchange ([`PaperVenue`] →
+/// [`crate::exec::FillModel`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct FillModel {
+pub struct FillConfig {
     /// Decision → fill delay, ms of exchange time.
     pub latency_ms: u64,
-    /// Adverse slippage in ticks.
+    /// Adverse slippage in ticks (applied before the price model's bps).
     pub slippage_ticks: u32,
-    /// Adverse slippage in bps (after the ticks).
-    pub slippage_bps: f64,
-    /// Fee, fraction of notional.
-    pub fee: Decimal,
+    /// Fee (fraction of notional) and adverse slippage (bps of price, after the ticks).
+    pub paper: PaperVenue,
 }
 
-impl FillModel {
+impl FillConfig {
     /// The model of `[backtest]`, with `paper_taker` as the taker fee when none is set there.
     pub fn from_config(b: &BacktestConfig, paper_taker: Decimal) -> Result<Self, String> {
         let maker = b.liquidity == Liquidity::Maker;
         Ok(Self {
             latency_ms: b.latency_ms,
             slippage_ticks: if maker { 0 } else { b.slippage_ticks },
-            slippage_bps: if maker { 0.0 } else { b.slippage_bps },
-            fee: b.fee(paper_taker)?,
+            paper: PaperVenue {
+                taker_fee: b.fee(paper_taker)?,
+                slippage_bps: if maker { 0.0 } else { b.slippage_bps },
+            },
         })
     }
 }
 
 /// Counters of the simulated venue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct SimStats {
+pub struct FillStats {
     /// Intents submitted.
     pub submitted: u64,
     /// Filled.
@@ -74,32 +76,28 @@ struct Pending {
 }
 
 /// Pending orders and the executor that fills them.
-pub struct SimVenue {
+pub struct DelayedFills {
     exec: Executor,
     ticks: Vec<f64>,
-    model: FillModel,
+    model: FillConfig,
     pending: Vec<Pending>,
-    stats: SimStats,
+    stats: FillStats,
 }
 
-impl SimVenue {
+impl DelayedFills {
     /// A venue for `instruments` named `names` (in `SymbolId` order).
-    pub fn new(instruments: Vec<Instrument>, names: Vec<String>, model: FillModel) -> Self {
+    pub fn new(instruments: Vec<Instrument>, names: Vec<String>, model: FillConfig) -> Self {
         let ticks = instruments
             .iter()
             .map(|i| i.tick_size.to_f64().unwrap_or(0.0))
             .collect();
         let builder = BinanceOrderBuilder::new(SIM_API_KEY, SIM_SECRET, "backtest", 5000, "bt-");
-        let paper = PaperVenue {
-            taker_fee: model.fee,
-            slippage_bps: model.slippage_bps,
-        };
         Self {
-            exec: Executor::new(instruments, names, builder, paper),
+            exec: Executor::new(instruments, names, builder, model.paper),
             ticks,
             model,
             pending: Vec::with_capacity(16),
-            stats: SimStats::default(),
+            stats: FillStats::default(),
         }
     }
 
@@ -163,8 +161,8 @@ impl SimVenue {
     }
 
     /// Counters, with the orders still pending counted as unfilled.
-    pub fn finish(&self) -> SimStats {
-        SimStats {
+    pub fn finish(&self) -> FillStats {
+        FillStats {
             unfilled_at_end: self.pending.len() as u64,
             ..self.stats
         }
