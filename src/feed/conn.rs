@@ -73,7 +73,7 @@ pub enum ConnEvent<'a> {
     },
 }
 
-/// Connection counters (network thread only).
+/// Connection counters (network thread only); saturating, never wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnStats {
     /// Handshakes completed (first connect and reconnects).
@@ -234,7 +234,7 @@ impl Connections {
     /// Hands a log line to the cold thread (never blocks; counted when the ring is full).
     pub fn log(&mut self, line: String) {
         if self.logs.push(line).is_err() {
-            self.stats.logs_dropped += 1;
+            self.stats.logs_dropped = self.stats.logs_dropped.saturating_add(1);
         }
     }
 
@@ -401,12 +401,12 @@ impl Connections {
                 }
             }
         }
-        self.stats.subscribes += sent;
+        self.stats.subscribes = self.stats.subscribes.saturating_add(sent);
         if let Some(e) = err {
             self.fail(i, now, &format!("subscribe: {e}"), on);
             return;
         }
-        self.stats.connects += 1;
+        self.stats.connects = self.stats.connects.saturating_add(1);
         let link = &mut self.links[i];
         link.reported_up = Some(true);
         let line = format!(
@@ -437,9 +437,9 @@ impl Connections {
         let report = link.reported_up != Some(false);
         link.reported_up = Some(false);
         if was_open {
-            self.stats.disconnects += 1;
+            self.stats.disconnects = self.stats.disconnects.saturating_add(1);
         } else {
-            self.stats.connect_failures += 1;
+            self.stats.connect_failures = self.stats.connect_failures.saturating_add(1);
         }
         let line = format!(
             "feed[{}] link {i}: {} ({reason}); reconnect attempt {attempt} in {:.0} ms",
@@ -468,7 +468,7 @@ impl Connections {
                     let addrs = &self.target.addrs;
                     let addr = addrs[link.addr_i % addrs.len()];
                     link.addr_i += 1;
-                    self.stats.attempts += 1;
+                    self.stats.attempts = self.stats.attempts.saturating_add(1);
                     match link.ws.start(self.poll.registry(), addr) {
                         Ok(()) => {
                             link.phase = LinkPhase::Connecting;
@@ -493,7 +493,7 @@ impl Connections {
                 }
                 LinkPhase::Open => {
                     if now.saturating_sub(link.last_rx_ns) > self.settings.dead_after_ns {
-                        self.stats.dead += 1;
+                        self.stats.dead = self.stats.dead.saturating_add(1);
                         let quiet = (now - link.last_rx_ns) / 1_000_000;
                         self.fail(
                             i,
@@ -508,7 +508,7 @@ impl Connections {
                             Heartbeat::Text(t) => link.ws.send_text(t),
                         };
                         match r {
-                            Ok(()) => self.stats.heartbeats += 1,
+                            Ok(()) => self.stats.heartbeats = self.stats.heartbeats.saturating_add(1),
                             Err(e) => self.fail(i, now, &format!("heartbeat: {e}"), on),
                         }
                     }

@@ -2,26 +2,44 @@
 //! the REST fallback: every trade source (each WS connection, REST polls) goes through one
 //! [`TradeDedup`] on the network thread before a tick is handed on.
 //!
+//! Two steps, so that a trade the validator rejects never moves this state:
+//! [`TradeDedup::judge`] (no state change) before validation, [`TradeDedup::commit`] after.
+//!
 //! Rule (per symbol, see [`DedupMode`]): a trade is delivered iff it is strictly after the last
 //! delivered one in the venue's trade order; anything at or before it is a repeat (counted,
-//! dropped). Delivered ticks are therefore in trade order with no duplicates; a trade that
-//! arrives after a later one was delivered is counted as `late` and dropped (the later trade
-//! was already acted on). With sequential ids, skipped ids are counted as missed trades.
+//! dropped). With sequential ids (Binance `t` / `a`) the order is the id; with opaque ids
+//! (Bybit) it is the trade time, plus up to [`RECENT_IDS`] ids delivered at the reference time.
+//!
+//! The time reference of a symbol is `max(min(T, wall))` over delivered trades (`T` the
+//! venue's trade time, `wall` our clock at receipt): a trade stamped ahead of our clock (within
+//! the validator's skew) cannot push genuine later trades behind the reference.
+//!
+//! Resets (the id memory is dropped, the time reference kept as a floor, so older overlap is
+//! still a repeat): on reconnect ([`TradeDedup::reset`]) and on a detected gap — an id jump of
+//! more than [`MAX_ID_JUMP`], or an id at or below the last one on a trade strictly later than
+//! the time reference (ids and times disagree: the remembered id cannot be the venue's).
 
 use super::protocol::DedupMode;
 use super::tick::Tick;
 
-/// Ids remembered at the latest trade time (TimeAndId mode); more trades in one millisecond
-/// than this may let a repeat through.
-const SAME_MS: usize = 64;
+/// Ids remembered at the time reference; more trades in one millisecond than this may let a
+/// repeat through (the validator's id window is the second line).
+pub const RECENT_IDS: usize = 64;
+
+/// Largest forward id jump taken as missed trades (sequential ids); a larger jump is a detected
+/// gap: state reset, nothing counted as missed. 10⁷ trades is days of Binance BTCUSDT.
+pub const MAX_ID_JUMP: u64 = 10_000_000;
 
 #[derive(Clone, Debug)]
 struct PerSymbol {
+    /// An id is remembered (`last_id` / `recent` valid).
     seen: bool,
     last_id: u64,
-    last_ts: u64,
-    ids_at_ts: [u64; SAME_MS],
-    n_at_ts: usize,
+    /// Time reference, Unix ms (0: none).
+    ref_ts: u64,
+    /// Ids delivered at `ref_ts` (ring; `n_recent` counts all of them).
+    recent: [u64; RECENT_IDS],
+    n_recent: usize,
 }
 
 impl Default for PerSymbol {
@@ -29,14 +47,27 @@ impl Default for PerSymbol {
         Self {
             seen: false,
             last_id: 0,
-            last_ts: 0,
-            ids_at_ts: [0; SAME_MS],
-            n_at_ts: 0,
+            ref_ts: 0,
+            recent: [0; RECENT_IDS],
+            n_recent: 0,
         }
     }
 }
 
-/// The verdict on one trade.
+impl PerSymbol {
+    fn forget_ids(&mut self) {
+        self.seen = false;
+    }
+
+    /// Delivered before at the reference time (or older than it).
+    fn seen_by_time(&self, t: &Tick) -> bool {
+        t.exch_ts_ms < self.ref_ts
+            || (t.exch_ts_ms == self.ref_ts
+                && self.recent[..self.n_recent.min(RECENT_IDS)].contains(&t.trade_id))
+    }
+}
+
+/// The judgement on one trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// New: deliver it. `missed` = trades skipped before it (sequential ids only).
@@ -44,8 +75,17 @@ pub enum Verdict {
         /// Ids skipped between the previous delivered trade and this one.
         missed: u64,
     },
+    /// New, after a detected gap: the symbol's id memory restarts at this trade on commit.
+    Gap,
     /// Already delivered (or older than what was delivered): drop it.
     Repeat,
+}
+
+impl Verdict {
+    /// Whether the trade is to be delivered (after validation).
+    pub fn is_new(self) -> bool {
+        self != Verdict::Repeat
+    }
 }
 
 /// Per-symbol filter; fixed memory, no allocation after construction.
@@ -64,49 +104,80 @@ impl TradeDedup {
         }
     }
 
-    /// Judges `t` and, when new, records it as the last delivered trade of its symbol.
+    /// Judges `t` against what was delivered; changes nothing.
     #[inline]
-    pub fn check(&mut self, t: &Tick) -> Verdict {
-        let Some(s) = self.per.get_mut(t.symbol.index()) else {
+    pub fn judge(&self, t: &Tick) -> Verdict {
+        let Some(s) = self.per.get(t.symbol.index()) else {
             return Verdict::Repeat;
         };
+        if !s.seen || self.mode == DedupMode::TimeAndId {
+            return if s.seen_by_time(t) {
+                Verdict::Repeat
+            } else {
+                Verdict::New { missed: 0 }
+            };
+        }
         match self.mode {
             DedupMode::SequentialIds => {
-                if s.seen && t.trade_id <= s.last_id {
-                    return Verdict::Repeat;
-                }
-                let missed = if s.seen {
-                    t.trade_id - s.last_id - 1
+                if t.trade_id <= s.last_id {
+                    if t.exch_ts_ms > s.ref_ts {
+                        Verdict::Gap
+                    } else {
+                        Verdict::Repeat
+                    }
                 } else {
-                    0
-                };
-                s.seen = true;
-                s.last_id = t.trade_id;
-                s.last_ts = t.exch_ts_ms;
-                Verdict::New { missed }
-            }
-            DedupMode::TimeAndId => {
-                if s.seen {
-                    if t.exch_ts_ms < s.last_ts {
-                        return Verdict::Repeat;
-                    }
-                    if t.exch_ts_ms == s.last_ts {
-                        let n = s.n_at_ts.min(SAME_MS);
-                        if s.ids_at_ts[..n].contains(&t.trade_id) {
-                            return Verdict::Repeat;
-                        }
-                        s.ids_at_ts[s.n_at_ts % SAME_MS] = t.trade_id;
-                        s.n_at_ts += 1;
-                        s.last_id = t.trade_id;
-                        return Verdict::New { missed: 0 };
+                    let missed = t.trade_id - s.last_id - 1;
+                    if missed > MAX_ID_JUMP {
+                        Verdict::Gap
+                    } else {
+                        Verdict::New { missed }
                     }
                 }
-                s.seen = true;
-                s.last_ts = t.exch_ts_ms;
-                s.last_id = t.trade_id;
-                s.ids_at_ts[0] = t.trade_id;
-                s.n_at_ts = 1;
-                Verdict::New { missed: 0 }
+            }
+            DedupMode::TimeAndId => Verdict::New { missed: 0 },
+        }
+    }
+
+    /// Records `t` (judged new, then accepted by validation; `wall_ms` = our Unix ms at receipt,
+    /// 0 if unknown) as the last delivered trade of its symbol.
+    #[inline]
+    pub fn commit(&mut self, t: &Tick, verdict: Verdict, wall_ms: u64) {
+        let Some(s) = self.per.get_mut(t.symbol.index()) else {
+            return;
+        };
+        if verdict == Verdict::Gap {
+            s.forget_ids();
+        }
+        let ts = if wall_ms > 0 {
+            t.exch_ts_ms.min(wall_ms)
+        } else {
+            t.exch_ts_ms
+        };
+        if ts > s.ref_ts {
+            s.ref_ts = ts;
+            s.n_recent = 0;
+        }
+        s.seen = true;
+        s.last_id = t.trade_id;
+        s.recent[s.n_recent % RECENT_IDS] = t.trade_id;
+        s.n_recent = s.n_recent.saturating_add(1);
+    }
+
+    /// [`TradeDedup::judge`] then, when new, [`TradeDedup::commit`] (sources not validated).
+    #[inline]
+    pub fn check(&mut self, t: &Tick, wall_ms: u64) -> Verdict {
+        let v = self.judge(t);
+        if v.is_new() {
+            self.commit(t, v, wall_ms);
+        }
+        v
+    }
+
+    /// Forgets the id memory of `symbols` (reconnect); their time reference stays as a floor.
+    pub fn reset(&mut self, symbols: &[super::SymbolId]) {
+        for s in symbols {
+            if let Some(p) = self.per.get_mut(s.index()) {
+                p.forget_ids();
             }
         }
     }
@@ -129,14 +200,14 @@ mod tests {
     #[test]
     fn sequential_ids_pass_once_in_order_and_count_gaps() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 2);
-        assert_eq!(d.check(&t(0, 100, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 99, 1)), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 105, 2)), Verdict::New { missed: 3 });
+        assert_eq!(d.check(&t(0, 100, 1), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1), 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 99, 1), 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 105, 2), 0), Verdict::New { missed: 3 });
         // Symbols are independent.
-        assert_eq!(d.check(&t(1, 7, 1)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(9, 1, 1)), Verdict::Repeat, "unknown symbol");
+        assert_eq!(d.check(&t(1, 7, 1), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(9, 1, 1), 0), Verdict::Repeat, "unknown symbol");
     }
 
     #[test]
@@ -144,18 +215,61 @@ mod tests {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         // A Bybit batch: three trades in one ms, then the same batch again (resubscribe).
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), Verdict::New { missed: 0 });
+            assert_eq!(d.check(&t(0, id, 500), 0), Verdict::New { missed: 0 });
         }
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), Verdict::Repeat);
+            assert_eq!(d.check(&t(0, id, 500), 0), Verdict::Repeat);
         }
-        assert_eq!(d.check(&t(0, 14, 500)), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500), 0), Verdict::New { missed: 0 });
         assert_eq!(
-            d.check(&t(0, 1, 499)),
+            d.check(&t(0, 1, 499), 0),
             Verdict::Repeat,
             "older than delivered"
         );
-        assert_eq!(d.check(&t(0, 11, 501)), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 14, 500)), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 11, 501), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500), 0), Verdict::Repeat);
+    }
+
+    #[test]
+    fn judging_changes_nothing() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 10, 5), 0);
+        assert_eq!(d.judge(&t(0, u64::MAX, 5)), Verdict::Gap);
+        // Not committed (e.g. rejected by validation): the next genuine trade is plain new.
+        assert_eq!(d.judge(&t(0, 11, 5)), Verdict::New { missed: 0 });
+    }
+
+    #[test]
+    fn a_poisoned_id_heals_at_the_next_later_trade_without_counting_missed() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 10, 5), 0);
+        assert_eq!(d.check(&t(0, u64::MAX, 5), 0), Verdict::Gap, "no u64 wrap");
+        assert_eq!(d.check(&t(0, 11, 5), 0), Verdict::Repeat, "same ms: ambiguous");
+        assert_eq!(d.check(&t(0, 12, 6), 0), Verdict::Gap, "later time, lower id");
+        assert_eq!(d.check(&t(0, 13, 6), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 12, 6), 0), Verdict::Repeat);
+    }
+
+    #[test]
+    fn reset_forgets_ids_but_keeps_the_time_floor() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 1_000, 50), 0);
+        d.reset(&[SymbolId(0)]);
+        assert_eq!(d.check(&t(0, 900, 49), 0), Verdict::Repeat, "older overlap");
+        assert_eq!(d.check(&t(0, 5, 50), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 6, 50), 0), Verdict::New { missed: 0 });
+    }
+
+    #[test]
+    fn a_trade_ahead_of_the_wall_clock_moves_the_reference_only_to_the_wall() {
+        let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
+        let wall = 1_000_000;
+        assert!(d.check(&t(0, 1, wall + 4_000), wall).is_new());
+        // Genuine trades of the next 4 s are after the reference (the wall at receipt).
+        assert!(d.check(&t(0, 2, wall + 1), wall + 1).is_new());
+        assert!(d.check(&t(0, 3, wall + 2_000), wall + 2_000).is_new());
+        // (A repeat of the early trade itself is after the reference: the validator's id
+        // window drops it.)
+        assert_eq!(d.check(&t(0, 9, wall + 1_999), wall + 3_000), Verdict::Repeat);
     }
 }

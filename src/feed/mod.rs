@@ -9,6 +9,7 @@ pub mod dedupe;
 pub mod endpoint;
 pub mod event;
 pub mod fast;
+pub mod guard;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;

@@ -5,7 +5,9 @@
 //! what needs memory of earlier events, per symbol and in O(1):
 //! - a timestamp more than `max_future_ms` ahead of the wall clock;
 //! - a trade older than the symbol's newest accepted trade by more than
-//!   `out_of_order_tolerance_ms` (and a quote likewise against the newest quote);
+//!   `out_of_order_tolerance_ms` (and a quote likewise against the newest quote), where "newest"
+//!   is `max(min(T, wall))`: an accepted event stamped ahead of our clock (within
+//!   `max_future_ms`) counts as stamped now, so it cannot push genuine later events out of order;
 //! - a trade id seen among the symbol's last [`DEDUP_WINDOW`] accepted trades;
 //! - a price spike: `|r| > k · max(σ, σ_min)` with `r = ln(p / p_last)` and the EWMA variance
 //!   `σ²_t = α·r_t² + (1 − α)·σ²_{t−1}` of accepted trade-to-trade log returns.
@@ -130,6 +132,16 @@ impl Default for SymbolState {
     }
 }
 
+/// `ts_ms` capped at `wall_ms` (when known, i.e. > 0).
+#[inline]
+fn at_most_wall(ts_ms: u64, wall_ms: u64) -> u64 {
+    if wall_ms > 0 {
+        ts_ms.min(wall_ms)
+    } else {
+        ts_ms
+    }
+}
+
 /// The stateful checks of one feed. One writer (the network thread); no allocation after
 /// construction.
 #[derive(Clone, Debug)]
@@ -175,7 +187,7 @@ impl Validator {
         if q.exch_ts_ms.saturating_add(tol) < s.last_quote_ms {
             return Err(Reject::OutOfOrder);
         }
-        s.last_quote_ms = s.last_quote_ms.max(q.exch_ts_ms);
+        s.last_quote_ms = s.last_quote_ms.max(at_most_wall(q.exch_ts_ms, wall_ms));
         Ok(())
     }
 
@@ -204,7 +216,7 @@ impl Validator {
         if cfg.spike_sigmas > 0.0 && s.accepted > cfg.spike_warmup_trades {
             let band = cfg.spike_sigmas * s.var.sqrt().max(cfg.spike_min_sigma);
             if r.abs() > band {
-                s.spikes_in_row += 1;
+                s.spikes_in_row = s.spikes_in_row.saturating_add(1);
                 if s.spikes_in_row < cfg.spike_reset_after {
                     return Err(Reject::Spike);
                 }
@@ -219,7 +231,7 @@ impl Validator {
         s.spikes_in_row = 0;
         s.accepted = s.accepted.saturating_add(1);
         s.last_price = t.price;
-        s.last_trade_ms = s.last_trade_ms.max(t.exch_ts_ms);
+        s.last_trade_ms = s.last_trade_ms.max(at_most_wall(t.exch_ts_ms, wall_ms));
         s.ids[s.ids_next] = t.trade_id;
         s.ids_next = (s.ids_next + 1) % DEDUP_WINDOW;
         s.ids_len = (s.ids_len + 1).min(DEDUP_WINDOW);
@@ -285,6 +297,26 @@ mod tests {
         assert_eq!(v.check_trade(&tick(2, 9_000, 100.0), WALL), Ok(()));
         assert_eq!(
             v.check_trade(&tick(3, 8_999, 100.0), WALL),
+            Err(Reject::OutOfOrder)
+        );
+    }
+
+    #[test]
+    fn a_trade_ahead_within_the_skew_does_not_put_later_trades_out_of_order() {
+        let mut v = Validator::new(ValidationConfig::default(), 1);
+        v.check_trade(&tick(1, WALL + 4_000, 100.0), WALL).unwrap();
+        // Genuine trades of the next seconds, stamped at our clock.
+        for k in 1..=30u64 {
+            let now = WALL + k * 100;
+            assert_eq!(v.check_trade(&tick(1 + k, now, 100.0), now), Ok(()), "{k}");
+        }
+        assert_eq!(
+            v.check_trade(&tick(99, WALL + 2_000, 100.0), WALL + 3_000),
+            Ok(()),
+            "within the tolerance of the newest genuine trade"
+        );
+        assert_eq!(
+            v.check_trade(&tick(100, WALL + 1_000, 100.0), WALL + 3_000),
             Err(Reject::OutOfOrder)
         );
     }

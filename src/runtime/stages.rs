@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::exec::{ExecEvent, ExecReport, Executor, RejectReason};
 use crate::feed::conn::{ConnEvent, ConnSettings, Connections};
-use crate::feed::dedupe::{TradeDedup, Verdict};
+use crate::feed::guard::FeedGuard;
 use crate::feed::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
 use crate::feed::protocol::{plan_links, Venue};
 use crate::feed::rest::{FeedCold, RestPlan, RestStats};
@@ -14,7 +14,7 @@ use crate::feed::settings::FeedConfig;
 use crate::feed::ws::{WsError, WsStatus, WsTarget};
 use crate::feed::{
     Control, MarketEvent, ParseError, Reject, SymbolId, SymbolTable, Tick, ValidationConfig,
-    Validator, VenueParser,
+    VenueParser,
 };
 use crate::model::layers::Layer;
 use crate::ring::{channel, Consumer};
@@ -62,11 +62,10 @@ pub struct FeedStage {
     conns: Connections,
     venue: Venue,
     parser: VenueParser,
-    validator: Validator,
+    guard: FeedGuard,
     symbols: SymbolTable,
     link_symbols: Vec<Vec<SymbolId>>,
     live: Liveness,
-    dedup: TradeDedup,
     rest_rx: Consumer<Tick>,
     rest_stats: Arc<RestStats>,
     rest_enabled: bool,
@@ -158,9 +157,8 @@ impl FeedStage {
             conns,
             venue,
             parser: VenueParser::for_venue(venue.name(), &symbols)?,
-            validator: Validator::new(plan.validation.clone(), symbols.len()),
+            guard: FeedGuard::new(venue.dedup_mode(), plan.validation.clone(), symbols.len()),
             transitions: Vec::with_capacity(2 * symbols.len() + 16),
-            dedup: TradeDedup::new(venue.dedup_mode(), symbols.len()),
             symbols,
             link_symbols,
             live,
@@ -200,11 +198,10 @@ impl FeedStage {
         let Self {
             conns,
             parser,
-            validator,
+            guard,
             symbols,
             link_symbols,
             live,
-            dedup,
             rest_rx,
             clock,
             wall,
@@ -223,27 +220,8 @@ impl FeedStage {
                 counts.add(Counter::Frames, 1);
                 let wall_ms = wall.unix_ms(recv_ns);
                 let parsed = parser.parse(data, symbols, |ev| {
-                    let symbol = match &ev {
-                        MarketEvent::Trade(t) => t.symbol,
-                        MarketEvent::Quote(q) => q.symbol,
-                    };
-                    if let Some(tr) = live.on_ws_message(symbol, recv_ns) {
-                        transitions.push(tr);
-                    }
-                    // Repeats first (reconnect overlap, REST copies), then the stateful checks.
-                    if let MarketEvent::Trade(t) = &ev {
-                        match dedup.check(t) {
-                            Verdict::Repeat => {
-                                counts.add(Counter::DedupDropped, 1);
-                                return;
-                            }
-                            Verdict::New { missed } => {
-                                counts.add(Counter::FeedMissedTrades, missed)
-                            }
-                        }
-                    }
-                    if let Err(r) = validator.check(&ev, wall_ms) {
-                        counts.add(reject_counter(r), 1);
+                    // De-duplication, validation, liveness: see `feed::guard`.
+                    if !guard.admit_ws(&ev, recv_ns, wall_ms, live, counts, transitions) {
                         return;
                     }
                     match ev {
@@ -278,6 +256,7 @@ impl FeedStage {
             }
             ConnEvent::Up { link } => {
                 links_changed = true;
+                guard.on_link_up(&link_symbols[link]);
                 live.on_link_up(&link_symbols[link], clock.now_ns(), transitions);
             }
             // A link that ended for good (end of replay, shutdown) is not a failure.
@@ -291,15 +270,11 @@ impl FeedStage {
         // symbol live (only its own stream does).
         while let Some(t) = rest_rx.pop() {
             counts.add(Counter::RestTrades, 1);
-            match dedup.check(&t) {
-                Verdict::Repeat => counts.add(Counter::DedupDropped, 1),
-                Verdict::New { missed } => {
-                    counts.add(Counter::FeedMissedTrades, missed);
-                    counts.add(Counter::RestTicks, 1);
-                    counts.add(Counter::Ticks, 1);
-                    ticks += 1;
-                    on_tick(&t, hists);
-                }
+            if guard.admit_rest(&t, wall.unix_ms(clock.now_ns()), counts) {
+                counts.add(Counter::RestTicks, 1);
+                counts.add(Counter::Ticks, 1);
+                ticks += 1;
+                on_tick(&t, hists);
             }
         }
         let now = self.clock.now_ns();
@@ -351,6 +326,14 @@ impl FeedStage {
                 }
                 (_, SymbolState::Recovering) | (SymbolState::Down, SymbolState::Waiting) => {
                     continue
+                }
+                (_, SymbolState::Stale) if tr.rejected => {
+                    self.counts.add(Counter::FeedStale, 1);
+                    self.counts.add(Counter::FeedBlinded, 1);
+                    format!(
+                        "feed[{venue}] WARNING {name}: every trade rejected for {:.1} s (see reject_* counters) → stale, trading paused{fallback}",
+                        self.stale_after_ns as f64 / 1e9
+                    )
                 }
                 (from, SymbolState::Stale) => {
                     self.counts.add(Counter::FeedStale, 1);
@@ -437,7 +420,7 @@ impl FeedStage {
             (Counter::FeedSubscribes, s.subscribes),
             (
                 Counter::FeedLogsDropped,
-                s.logs_dropped + r.logs_dropped.load(relaxed),
+                s.logs_dropped.saturating_add(r.logs_dropped.load(relaxed)),
             ),
             (Counter::RestPolls, r.polls.load(relaxed)),
             (Counter::RestErrors, r.errors.load(relaxed)),
@@ -473,12 +456,7 @@ pub fn parse_counter(e: ParseError) -> Counter {
 
 /// The counter of a validation rejection.
 pub fn reject_counter(r: Reject) -> Counter {
-    match r {
-        Reject::FutureTimestamp => Counter::RejectFutureTs,
-        Reject::OutOfOrder => Counter::RejectOutOfOrder,
-        Reject::Duplicate => Counter::RejectDuplicate,
-        Reject::Spike => Counter::RejectSpike,
-    }
+    crate::feed::guard::reject_counter(r)
 }
 
 /// Compute stage: the strategy engine plus its timing.
