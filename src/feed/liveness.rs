@@ -370,7 +370,7 @@ mod tests {
         let mut out = Vec::new();
         l.on_trade_accepted(s, MS);
         assert!(h.tradable(s));
-        for k in 0..30 {
+        for k in 0..20 {
             l.on_trade_rejected(s, (10 + 5 * k) * MS);
             l.check((10 + 5 * k) * MS, &mut out);
         }
