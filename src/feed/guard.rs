@@ -35,9 +35,13 @@ pub struct FeedGuard {
 impl FeedGuard {
     /// For `n_symbols` symbols of a venue with `mode` trade ids.
     pub fn new(mode: DedupMode, cfg: ValidationConfig, n_symbols: usize) -> Self {
+        let validator = Validator::new(cfg, n_symbols);
         Self {
             dedup: TradeDedup::new(mode, n_symbols),
-            validator: Validator::new(cfg, n_symbols),
+            validator: match mode {
+                DedupMode::SequentialIds => validator.with_id_order(),
+                DedupMode::TimeAndId => validator,
+            },
         }
     }
 

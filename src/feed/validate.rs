@@ -148,6 +148,9 @@ fn at_most_wall(ts_ms: u64, wall_ms: u64) -> u64 {
 pub struct Validator {
     cfg: ValidationConfig,
     symbols: Vec<SymbolState>,
+    /// Trade order is the venue's sequential trade id (enforced by the de-duplication): no
+    /// trade-time order check.
+    id_order: bool,
 }
 
 impl Validator {
@@ -156,7 +159,16 @@ impl Validator {
         Self {
             cfg,
             symbols: vec![SymbolState::default(); n_symbols],
+            id_order: false,
         }
+    }
+
+    /// Trades are ordered by the venue's sequential ids (Binance `t` / `a`), checked by
+    /// [`super::dedupe::TradeDedup`]: the trade-time order check is skipped (one trade stamped
+    /// ahead must not put the genuine trades after it out of order).
+    pub fn with_id_order(mut self) -> Self {
+        self.id_order = true;
+        self
     }
 
     /// The configuration in force.
@@ -202,7 +214,9 @@ impl Validator {
         let Some(s) = self.symbols.get_mut(t.symbol.index()) else {
             return Ok(());
         };
-        if t.exch_ts_ms.saturating_add(cfg.out_of_order_tolerance_ms) < s.last_trade_ms {
+        if !self.id_order
+            && t.exch_ts_ms.saturating_add(cfg.out_of_order_tolerance_ms) < s.last_trade_ms
+        {
             return Err(Reject::OutOfOrder);
         }
         if s.ids[..s.ids_len].contains(&t.trade_id) {
@@ -319,6 +333,13 @@ mod tests {
             v.check_trade(&tick(100, WALL + 1_000, 100.0), WALL + 3_000),
             Err(Reject::OutOfOrder)
         );
+    }
+
+    #[test]
+    fn with_id_order_trade_times_do_not_decide_the_order() {
+        let mut v = Validator::new(ValidationConfig::default(), 1).with_id_order();
+        v.check_trade(&tick(1, 14_000, 100.0), WALL).unwrap();
+        assert_eq!(v.check_trade(&tick(2, 10_001, 100.0), WALL), Ok(()));
     }
 
     #[test]
