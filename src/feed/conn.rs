@@ -524,7 +524,9 @@ impl Connections {
                             Heartbeat::Text(t) => link.ws.send_text(t),
                         };
                         match r {
-                            Ok(()) => self.stats.heartbeats = self.stats.heartbeats.saturating_add(1),
+                            Ok(()) => {
+                                self.stats.heartbeats = self.stats.heartbeats.saturating_add(1)
+                            }
                             Err(e) => self.fail(i, now, &format!("heartbeat: {e}"), 0, on),
                         }
                     }

@@ -14,10 +14,13 @@
 //! venue's trade time, `wall` our clock at receipt): a trade stamped ahead of our clock (within
 //! the validator's skew) cannot push genuine later trades behind the reference.
 //!
-//! Resets (the id memory is dropped, the time reference kept as a floor, so older overlap is
-//! still a repeat): on reconnect ([`TradeDedup::reset`]) and on a detected gap — an id jump of
-//! more than [`MAX_ID_JUMP`], or an id at or below the last one on a trade strictly later than
-//! the time reference (ids and times disagree: the remembered id cannot be the venue's).
+//! Resets ([`Verdict::Gap`]: the symbol's state restarts at that trade, nothing counted as
+//! missed):
+//! - after [`TradeDedup::reset`] (reconnect, a blinded symbol), at the next WS trade: the
+//!   venue's live stream is the truth; REST trades meanwhile are still judged by the old state;
+//! - on a detected gap: an id jump of more than [`MAX_ID_JUMP`], or an id at or below the last
+//!   one on a trade strictly later than the time reference (ids and times disagree: the
+//!   remembered id cannot be the venue's).
 
 use super::protocol::DedupMode;
 use super::tick::Tick;
@@ -32,8 +35,10 @@ pub const MAX_ID_JUMP: u64 = 10_000_000;
 
 #[derive(Clone, Debug)]
 struct PerSymbol {
-    /// An id is remembered (`last_id` / `recent` valid).
+    /// A trade was delivered (`last_id` / `recent` valid).
     seen: bool,
+    /// The next WS trade restarts the state ([`TradeDedup::reset`]).
+    reseed: bool,
     last_id: u64,
     /// Time reference, Unix ms (0: none).
     ref_ts: u64,
@@ -46,6 +51,7 @@ impl Default for PerSymbol {
     fn default() -> Self {
         Self {
             seen: false,
+            reseed: false,
             last_id: 0,
             ref_ts: 0,
             recent: [0; RECENT_IDS],
@@ -55,10 +61,6 @@ impl Default for PerSymbol {
 }
 
 impl PerSymbol {
-    fn forget_ids(&mut self) {
-        self.seen = false;
-    }
-
     /// Delivered before at the reference time (or older than it).
     fn seen_by_time(&self, t: &Tick) -> bool {
         t.exch_ts_ms < self.ref_ts
@@ -104,12 +106,16 @@ impl TradeDedup {
         }
     }
 
-    /// Judges `t` against what was delivered; changes nothing.
+    /// Judges `t` (from a WS stream when `from_ws`, else the REST fallback) against what was
+    /// delivered; changes nothing.
     #[inline]
-    pub fn judge(&self, t: &Tick) -> Verdict {
+    pub fn judge(&self, t: &Tick, from_ws: bool) -> Verdict {
         let Some(s) = self.per.get(t.symbol.index()) else {
             return Verdict::Repeat;
         };
+        if from_ws && s.reseed {
+            return Verdict::Gap;
+        }
         if !s.seen || self.mode == DedupMode::TimeAndId {
             return if s.seen_by_time(t) {
                 Verdict::Repeat
@@ -145,15 +151,15 @@ impl TradeDedup {
         let Some(s) = self.per.get_mut(t.symbol.index()) else {
             return;
         };
-        if verdict == Verdict::Gap {
-            s.forget_ids();
-        }
         let ts = if wall_ms > 0 {
             t.exch_ts_ms.min(wall_ms)
         } else {
             t.exch_ts_ms
         };
-        if ts > s.ref_ts {
+        if verdict == Verdict::Gap {
+            s.reseed = false;
+        }
+        if verdict == Verdict::Gap || ts > s.ref_ts {
             s.ref_ts = ts;
             s.n_recent = 0;
         }
@@ -163,21 +169,21 @@ impl TradeDedup {
         s.n_recent = s.n_recent.saturating_add(1);
     }
 
-    /// [`TradeDedup::judge`] then, when new, [`TradeDedup::commit`] (sources not validated).
+    /// [`TradeDedup::judge`] then, when new, [`TradeDedup::commit`].
     #[inline]
-    pub fn check(&mut self, t: &Tick, wall_ms: u64) -> Verdict {
-        let v = self.judge(t);
+    pub fn check(&mut self, t: &Tick, from_ws: bool, wall_ms: u64) -> Verdict {
+        let v = self.judge(t, from_ws);
         if v.is_new() {
             self.commit(t, v, wall_ms);
         }
         v
     }
 
-    /// Forgets the id memory of `symbols` (reconnect); their time reference stays as a floor.
+    /// The next WS trade of each of `symbols` restarts its state (reconnect, blinded symbol).
     pub fn reset(&mut self, symbols: &[super::SymbolId]) {
         for s in symbols {
             if let Some(p) = self.per.get_mut(s.index()) {
-                p.forget_ids();
+                p.reseed = true;
             }
         }
     }
@@ -200,14 +206,18 @@ mod tests {
     #[test]
     fn sequential_ids_pass_once_in_order_and_count_gaps() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 2);
-        assert_eq!(d.check(&t(0, 100, 1), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1), 0), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 99, 1), 0), Verdict::Repeat);
-        assert_eq!(d.check(&t(0, 105, 2), 0), Verdict::New { missed: 3 });
+        assert_eq!(d.check(&t(0, 100, 1), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 101, 1), true, 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 99, 1), true, 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 105, 2), true, 0), Verdict::New { missed: 3 });
         // Symbols are independent.
-        assert_eq!(d.check(&t(1, 7, 1), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(9, 1, 1), 0), Verdict::Repeat, "unknown symbol");
+        assert_eq!(d.check(&t(1, 7, 1), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(
+            d.check(&t(9, 1, 1), true, 0),
+            Verdict::Repeat,
+            "unknown symbol"
+        );
     }
 
     #[test]
@@ -215,61 +225,88 @@ mod tests {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         // A Bybit batch: three trades in one ms, then the same batch again (resubscribe).
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500), 0), Verdict::New { missed: 0 });
+            assert_eq!(d.check(&t(0, id, 500), true, 0), Verdict::New { missed: 0 });
         }
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500), 0), Verdict::Repeat);
+            assert_eq!(d.check(&t(0, id, 500), true, 0), Verdict::Repeat);
         }
-        assert_eq!(d.check(&t(0, 14, 500), 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500), true, 0), Verdict::New { missed: 0 });
         assert_eq!(
-            d.check(&t(0, 1, 499), 0),
+            d.check(&t(0, 1, 499), true, 0),
             Verdict::Repeat,
             "older than delivered"
         );
-        assert_eq!(d.check(&t(0, 11, 501), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 14, 500), 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 11, 501), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 14, 500), true, 0), Verdict::Repeat);
     }
 
     #[test]
     fn judging_changes_nothing() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
-        d.check(&t(0, 10, 5), 0);
-        assert_eq!(d.judge(&t(0, u64::MAX, 5)), Verdict::Gap);
+        d.check(&t(0, 10, 5), true, 0);
+        assert_eq!(d.judge(&t(0, u64::MAX, 5), true), Verdict::Gap);
         // Not committed (e.g. rejected by validation): the next genuine trade is plain new.
-        assert_eq!(d.judge(&t(0, 11, 5)), Verdict::New { missed: 0 });
+        assert_eq!(d.judge(&t(0, 11, 5), true), Verdict::New { missed: 0 });
     }
 
     #[test]
     fn a_poisoned_id_heals_at_the_next_later_trade_without_counting_missed() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
-        d.check(&t(0, 10, 5), 0);
-        assert_eq!(d.check(&t(0, u64::MAX, 5), 0), Verdict::Gap, "no u64 wrap");
-        assert_eq!(d.check(&t(0, 11, 5), 0), Verdict::Repeat, "same ms: ambiguous");
-        assert_eq!(d.check(&t(0, 12, 6), 0), Verdict::Gap, "later time, lower id");
-        assert_eq!(d.check(&t(0, 13, 6), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 12, 6), 0), Verdict::Repeat);
+        d.check(&t(0, 10, 5), true, 0);
+        assert_eq!(
+            d.check(&t(0, u64::MAX, 5), true, 0),
+            Verdict::Gap,
+            "no u64 wrap"
+        );
+        assert_eq!(
+            d.check(&t(0, 11, 5), true, 0),
+            Verdict::Repeat,
+            "same ms: ambiguous"
+        );
+        assert_eq!(
+            d.check(&t(0, 12, 6), true, 0),
+            Verdict::Gap,
+            "later time, lower id"
+        );
+        assert_eq!(d.check(&t(0, 13, 6), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 12, 6), true, 0), Verdict::Repeat);
     }
 
     #[test]
-    fn reset_forgets_ids_but_keeps_the_time_floor() {
+    fn after_a_reset_the_next_ws_trade_restarts_the_state() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
-        d.check(&t(0, 1_000, 50), 0);
+        // Poisoned: an id far ahead, stamped an hour after the stream.
+        d.check(&t(0, 1_000, 50), true, 0);
+        assert_eq!(d.check(&t(0, u64::MAX, 3_600_050), true, 0), Verdict::Gap);
+        assert_eq!(d.check(&t(0, 1_001, 51), true, 0), Verdict::Repeat, "blind");
         d.reset(&[SymbolId(0)]);
-        assert_eq!(d.check(&t(0, 900, 49), 0), Verdict::Repeat, "older overlap");
-        assert_eq!(d.check(&t(0, 5, 50), 0), Verdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 6, 50), 0), Verdict::New { missed: 0 });
+        // REST copies are still judged by the old state until the stream speaks.
+        assert_eq!(d.check(&t(0, 1_001, 51), false, 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 1_002, 52), true, 0), Verdict::Gap);
+        assert_eq!(
+            d.check(&t(0, 1_003, 52), true, 0),
+            Verdict::New { missed: 0 }
+        );
+        assert_eq!(d.check(&t(0, 1_002, 52), false, 0), Verdict::Repeat);
+        assert_eq!(
+            d.check(&t(0, 1_005, 53), true, 0),
+            Verdict::New { missed: 1 }
+        );
     }
 
     #[test]
     fn a_trade_ahead_of_the_wall_clock_moves_the_reference_only_to_the_wall() {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         let wall = 1_000_000;
-        assert!(d.check(&t(0, 1, wall + 4_000), wall).is_new());
+        assert!(d.check(&t(0, 1, wall + 4_000), true, wall).is_new());
         // Genuine trades of the next 4 s are after the reference (the wall at receipt).
-        assert!(d.check(&t(0, 2, wall + 1), wall + 1).is_new());
-        assert!(d.check(&t(0, 3, wall + 2_000), wall + 2_000).is_new());
+        assert!(d.check(&t(0, 2, wall + 1), true, wall + 1).is_new());
+        assert!(d.check(&t(0, 3, wall + 2_000), true, wall + 2_000).is_new());
         // (A repeat of the early trade itself is after the reference: the validator's id
         // window drops it.)
-        assert_eq!(d.check(&t(0, 9, wall + 1_999), wall + 3_000), Verdict::Repeat);
+        assert_eq!(
+            d.check(&t(0, 9, wall + 1_999), true, wall + 3_000),
+            Verdict::Repeat
+        );
     }
 }

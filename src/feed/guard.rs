@@ -1,10 +1,13 @@
 //! The admission of one parsed event on the network thread: de-duplication, validation and
 //! per-symbol liveness, in the order that keeps a bad trade from blinding a symbol.
 //!
-//! WS trade: [`TradeDedup::judge`] (a repeat is dropped, counted, and proves the link alive)
-//! → [`Validator::check_trade`] (a rejection is counted and moves neither the de-duplication
-//! nor the ordering state; only the liveness rejection clock, see
-//! [`Liveness::on_trade_rejected`]) → [`TradeDedup::commit`] → [`Liveness::on_trade_accepted`].
+//! WS trade: [`TradeDedup::judge`] (a repeat is dropped and counted) → [`Validator::check_trade`]
+//! (a rejection is counted and moves neither the de-duplication nor the ordering state) →
+//! [`TradeDedup::commit`] → [`Liveness::on_trade_accepted`]. A dropped or rejected trade only
+//! runs the liveness rejection clock ([`Liveness::on_trade_rejected`]): a symbol whose every
+//! trade is dropped for `stale_after` goes stale (paused, REST fallback, warning), and its
+//! de-duplication and validation state restart once ([`Liveness::take_reset`]), so a state
+//! poisoned by a bad trade heals at the next good one.
 //! REST fallback trades are de-duplicated only (they never make a symbol live).
 
 use super::dedupe::{TradeDedup, Verdict};
@@ -59,10 +62,14 @@ impl FeedGuard {
     ) -> bool {
         match ev {
             MarketEvent::Trade(t) => {
-                let verdict = self.dedup.judge(t);
+                if live.take_reset(t.symbol) {
+                    self.dedup.reset(&[t.symbol]);
+                    self.validator.reset_symbol(t.symbol);
+                }
+                let verdict = self.dedup.judge(t, true);
                 if !verdict.is_new() {
                     counts.add(Counter::DedupDropped, 1);
-                    out.extend(live.on_ws_message(t.symbol, recv_ns));
+                    live.on_trade_rejected(t.symbol, recv_ns);
                     return false;
                 }
                 if let Err(r) = self.validator.check_trade(t, wall_ms) {
@@ -90,7 +97,7 @@ impl FeedGuard {
     /// Admits (true) or drops a REST fallback trade (de-duplication only); `wall_ms` = now.
     #[inline]
     pub fn admit_rest(&mut self, t: &Tick, wall_ms: u64, counts: &mut CounterSet) -> bool {
-        let verdict = self.dedup.judge(t);
+        let verdict = self.dedup.judge(t, false);
         if !verdict.is_new() {
             counts.add(Counter::DedupDropped, 1);
             return false;

@@ -160,6 +160,8 @@ struct PerSymbol {
     rejecting_since_ns: Option<u64>,
     /// Stale because its trades are rejected; cleared by an accepted trade.
     blinded: bool,
+    /// Blinded and its trade-checking state not yet restarted ([`Liveness::take_reset`]).
+    reset_due: bool,
 }
 
 /// The network thread's side: decides transitions and publishes them to [`SymbolHealth`].
@@ -183,6 +185,7 @@ impl Liveness {
                     last_msg_ns: 0,
                     rejecting_since_ns: None,
                     blinded: false,
+                    reset_due: false,
                 };
                 n
             ],
@@ -255,8 +258,17 @@ impl Liveness {
         self.on_ws_message(s, now_ns)
     }
 
-    /// A WS trade of `s` was rejected by validation at `now_ns`: proof the link is up, not
-    /// that the symbol is usable. After `stale_after` of nothing but rejections the symbol
+    /// True once per blinded episode of `s`: the caller restarts the symbol's de-duplication
+    /// and validation state (in case that state, not the trades, is what is wrong).
+    #[inline]
+    pub fn take_reset(&mut self, s: SymbolId) -> bool {
+        self.per
+            .get_mut(s.index())
+            .is_some_and(|p| std::mem::take(&mut p.reset_due))
+    }
+
+    /// A WS trade of `s` was rejected by validation (or dropped as a repeat) at `now_ns`:
+    /// proof the link is up, not that the symbol is usable. After `stale_after` of nothing but rejections the symbol
     /// goes `Stale` ([`Liveness::check`]).
     #[inline]
     pub fn on_trade_rejected(&mut self, s: SymbolId, now_ns: u64) {
@@ -306,6 +318,7 @@ impl Liveness {
                 )
             {
                 self.per[i].blinded = true;
+                self.per[i].reset_due = true;
                 out.extend(self.set(i, SymbolState::Stale, now_ns));
                 continue;
             }
@@ -380,6 +393,7 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].to, out[0].rejected), (SymbolState::Stale, true));
         assert!(!h.tradable(s) && h.rest_wanted(s));
+        assert!(l.take_reset(s) && !l.take_reset(s), "once per episode");
         out.clear();
         // Other messages (quotes) do not revive it; more rejections report nothing new.
         assert_eq!(l.on_ws_message(s, 120 * MS), None);

@@ -268,6 +268,13 @@ impl Validator {
             .map_or(0.0, |s| s.var.sqrt())
     }
 
+    /// Forgets the order/duplicate/spike memory of `symbol`.
+    pub fn reset_symbol(&mut self, symbol: super::SymbolId) {
+        if let Some(s) = self.symbols.get_mut(symbol.index()) {
+            *s = SymbolState::default();
+        }
+    }
+
     /// Forgets the order/duplicate/spike memory of every symbol (e.g. after a long outage).
     pub fn reset(&mut self) {
         self.symbols.fill(SymbolState::default());
