@@ -14,13 +14,15 @@
 //! venue's trade time, `wall` our clock at receipt): a trade stamped ahead of our clock (within
 //! the validator's skew) cannot push genuine later trades behind the reference.
 //!
-//! Resets ([`Verdict::Gap`]: the symbol's state restarts at that trade, nothing counted as
-//! missed):
-//! - after [`TradeDedup::reset`] (reconnect, a blinded symbol), at the next WS trade: the
-//!   venue's live stream is the truth; REST trades meanwhile are still judged by the old state;
-//! - on a detected gap: an id jump of more than [`MAX_ID_JUMP`], or an id at or below the last
-//!   one on a trade strictly later than the time reference (ids and times disagree: the
-//!   remembered id cannot be the venue's).
+//! Resets:
+//! - on reconnect ([`TradeDedup::reset`]): the last id is forgotten, the time reference and
+//!   the ids delivered at it stay as a floor (a backlog or REST overlap older than what was
+//!   delivered is still a repeat); the next trade after the floor restarts the ids;
+//! - on a detected gap ([`Verdict::Gap`], nothing counted as missed): an id jump of more than
+//!   [`MAX_ID_JUMP`], or an id at or below the last one on a trade strictly later than the time
+//!   reference (ids and times disagree: the remembered id cannot be the venue's);
+//! - for a blinded symbol ([`TradeDedup::reseed`]): the next WS trade restarts everything
+//!   (the state itself may be what is wrong); REST trades meanwhile use the old state.
 
 use super::protocol::DedupMode;
 use super::tick::Tick;
@@ -37,7 +39,7 @@ pub const MAX_ID_JUMP: u64 = 10_000_000;
 struct PerSymbol {
     /// A trade was delivered (`last_id` / `recent` valid).
     seen: bool,
-    /// The next WS trade restarts the state ([`TradeDedup::reset`]).
+    /// The next WS trade restarts the state ([`TradeDedup::reseed`]).
     reseed: bool,
     last_id: u64,
     /// Time reference, Unix ms (0: none).
@@ -179,12 +181,19 @@ impl TradeDedup {
         v
     }
 
-    /// The next WS trade of each of `symbols` restarts its state (reconnect, blinded symbol).
+    /// Forgets the last id of each of `symbols` (reconnect); the time floor stays.
     pub fn reset(&mut self, symbols: &[super::SymbolId]) {
         for s in symbols {
             if let Some(p) = self.per.get_mut(s.index()) {
-                p.reseed = true;
+                p.seen = false;
             }
+        }
+    }
+
+    /// The next WS trade of `symbol` restarts its whole state (a blinded symbol).
+    pub fn reseed(&mut self, symbol: super::SymbolId) {
+        if let Some(p) = self.per.get_mut(symbol.index()) {
+            p.reseed = true;
         }
     }
 }
@@ -279,7 +288,7 @@ mod tests {
         d.check(&t(0, 1_000, 50), true, 0);
         assert_eq!(d.check(&t(0, u64::MAX, 3_600_050), true, 0), Verdict::Gap);
         assert_eq!(d.check(&t(0, 1_001, 51), true, 0), Verdict::Repeat, "blind");
-        d.reset(&[SymbolId(0)]);
+        d.reseed(SymbolId(0));
         // REST copies are still judged by the old state until the stream speaks.
         assert_eq!(d.check(&t(0, 1_001, 51), false, 0), Verdict::Repeat);
         assert_eq!(d.check(&t(0, 1_002, 52), true, 0), Verdict::Gap);
@@ -292,6 +301,20 @@ mod tests {
             d.check(&t(0, 1_005, 53), true, 0),
             Verdict::New { missed: 1 }
         );
+    }
+
+    #[test]
+    fn reset_forgets_the_last_id_but_keeps_the_time_floor() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 1_000, 50), true, 0);
+        d.check(&t(0, 1_001, 50), true, 0);
+        d.reset(&[SymbolId(0)]);
+        // A backlog after the reconnect: older or already delivered at the floor.
+        assert_eq!(d.check(&t(0, 990, 49), true, 0), Verdict::Repeat);
+        assert_eq!(d.check(&t(0, 1_001, 50), true, 0), Verdict::Repeat);
+        // The first trade after the floor restarts the ids, whatever the old last id.
+        assert_eq!(d.check(&t(0, 7, 51), true, 0), Verdict::New { missed: 0 });
+        assert_eq!(d.check(&t(0, 9, 51), true, 0), Verdict::New { missed: 1 });
     }
 
     #[test]

@@ -63,13 +63,16 @@ impl FeedGuard {
         match ev {
             MarketEvent::Trade(t) => {
                 if live.take_reset(t.symbol) {
-                    self.dedup.reset(&[t.symbol]);
+                    self.dedup.reseed(t.symbol);
                     self.validator.reset_symbol(t.symbol);
                 }
                 let verdict = self.dedup.judge(t, true);
                 if !verdict.is_new() {
+                    // Proof of life (a backlog after a stall), but it runs the rejection
+                    // clock: a stream of nothing but repeats blinds the symbol.
                     counts.add(Counter::DedupDropped, 1);
                     live.on_trade_rejected(t.symbol, recv_ns);
+                    out.extend(live.on_ws_message(t.symbol, recv_ns));
                     return false;
                 }
                 if let Err(r) = self.validator.check_trade(t, wall_ms) {
@@ -106,7 +109,7 @@ impl FeedGuard {
         true
     }
 
-    /// The link carrying `symbols` (re)connected: their de-duplication id memory restarts.
+    /// The link carrying `symbols` (re)connected: their last trade ids are forgotten.
     pub fn on_link_up(&mut self, symbols: &[SymbolId]) {
         self.dedup.reset(symbols);
     }

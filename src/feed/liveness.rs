@@ -158,6 +158,8 @@ struct PerSymbol {
     last_msg_ns: u64,
     /// First trade rejection since the last accepted trade (None: not rejecting).
     rejecting_since_ns: Option<u64>,
+    /// Latest trade rejection.
+    last_rejected_ns: u64,
     /// Stale because its trades are rejected; cleared by an accepted trade.
     blinded: bool,
     /// Blinded and its trade-checking state not yet restarted ([`Liveness::take_reset`]).
@@ -184,6 +186,7 @@ impl Liveness {
                     since_ns: now_ns,
                     last_msg_ns: 0,
                     rejecting_since_ns: None,
+                    last_rejected_ns: 0,
                     blinded: false,
                     reset_due: false,
                 };
@@ -268,12 +271,14 @@ impl Liveness {
     }
 
     /// A WS trade of `s` was rejected by validation (or dropped as a repeat) at `now_ns`:
-    /// proof the link is up, not that the symbol is usable. After `stale_after` of nothing but rejections the symbol
+    /// proof the link is up, not that the symbol is usable. Rejections spanning `stale_after`
+    /// with no accepted trade between blind the symbol (stale at the next [`Liveness::check`]). After `stale_after` of nothing but rejections the symbol
     /// goes `Stale` ([`Liveness::check`]).
     #[inline]
     pub fn on_trade_rejected(&mut self, s: SymbolId, now_ns: u64) {
         if let Some(p) = self.per.get_mut(s.index()) {
             p.rejecting_since_ns.get_or_insert(now_ns);
+            p.last_rejected_ns = now_ns;
             p.since_ns = now_ns;
         }
     }
@@ -301,13 +306,14 @@ impl Liveness {
     }
 
     /// Time-based transitions at `now_ns` (`Live`/`Recovering` → `Stale`, `Waiting` → `Silent`;
-    /// `Live`/`Recovering` → `Stale` also after `stale_after` of nothing but rejected trades).
+    /// `Live`, `Recovering`, `Waiting` or `Silent` → `Stale` when rejected trades span `stale_after`
+    /// with none accepted).
     pub fn check(&mut self, now_ns: u64, out: &mut Vec<Transition>) {
         for i in 0..self.per.len() {
             let p = self.per[i];
             let rejecting = p
                 .rejecting_since_ns
-                .is_some_and(|r| now_ns.saturating_sub(r) >= self.stale_after_ns);
+                .is_some_and(|r| p.last_rejected_ns.saturating_sub(r) >= self.stale_after_ns);
             if rejecting
                 && matches!(
                     p.state,
