@@ -75,6 +75,55 @@ pub enum Fault {
     Garbage(u32),
     /// Send the last this-many data frames again (each session).
     Duplicate(u32),
+    /// Answer the next WebSocket upgrade with this HTTP status (429, 418) and
+    /// `Retry-After: retry_after_s`.
+    RefuseUpgrade {
+        /// HTTP status.
+        status: u16,
+        /// `Retry-After` value, s.
+        retry_after_s: u32,
+    },
+    /// Rewrite the next `frames` trade frames sent (a bad trade on a real frame): trade id
+    /// (Binance `t`) replaced by `id` when given, trade time (`T`) set by `time`.
+    Tamper {
+        /// Trade frames to rewrite.
+        frames: u32,
+        /// Replacement trade id.
+        id: Option<u64>,
+        /// Trade time rewrite.
+        time: TradeTime,
+    },
+}
+
+/// The trade time of a [`Fault::Tamper`]ed frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TradeTime {
+    /// As recorded.
+    #[default]
+    Recorded,
+    /// This many ms after the recorded time.
+    Later(u64),
+    /// This many ms ahead of the wall clock at sending.
+    AheadOfWall(u64),
+}
+
+/// `text` with the unsigned number after every `"key":` replaced by `f(number)`.
+fn map_numbers(text: &str, key: &str, f: impl Fn(u64) -> u64) -> String {
+    let pat = format!("\"{key}\":");
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(at) = rest.find(&pat) {
+        let (head, tail) = rest.split_at(at + pat.len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        match tail[..digits].parse::<u64>() {
+            Ok(v) => out.push_str(&f(v).to_string()),
+            Err(_) => out.push_str(&tail[..digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +134,10 @@ struct FaultState {
     garbage: u32,
     dup_epoch: u64,
     dup: u32,
+    refuse: Option<(u16, u32)>,
+    tamper_left: u32,
+    tamper_id: Option<u64>,
+    tamper_time: TradeTime,
 }
 
 #[derive(Debug)]
@@ -114,6 +167,34 @@ impl Shared {
     }
     fn faults(&self) -> std::sync::MutexGuard<'_, FaultState> {
         self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `text` rewritten by a pending [`Fault::Tamper`] when it is a trade frame.
+    fn tampered(&self, text: &str) -> Option<String> {
+        if !(text.contains("\"e\":\"trade\"") || text.contains("\"topic\":\"publicTrade.")) {
+            return None;
+        }
+        let (id, time) = {
+            let mut f = self.faults();
+            if f.tamper_left == 0 {
+                return None;
+            }
+            f.tamper_left -= 1;
+            (f.tamper_id, f.tamper_time)
+        };
+        let mut out = text.to_string();
+        if let Some(id) = id {
+            out = map_numbers(&out, "t", |_| id);
+        }
+        let wall_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        out = match time {
+            TradeTime::Recorded => out,
+            TradeTime::Later(ms) => map_numbers(&out, "T", |t| t.saturating_add(ms)),
+            TradeTime::AheadOfWall(ms) => map_numbers(&out, "T", |_| wall_ms.saturating_add(ms)),
+        };
+        Some(out)
     }
 
     /// Wall time at which frame `i` is due (None: as fast as possible).
@@ -215,6 +296,15 @@ impl EmbeddedExchange {
             Fault::Duplicate(n) => {
                 f.dup_epoch += 1;
                 f.dup = n;
+            }
+            Fault::RefuseUpgrade {
+                status,
+                retry_after_s,
+            } => f.refuse = Some((status, retry_after_s)),
+            Fault::Tamper { frames, id, time } => {
+                f.tamper_left = frames;
+                f.tamper_id = id;
+                f.tamper_time = time;
             }
         }
     }
@@ -449,8 +539,21 @@ fn session(stream: TcpStream, shared: &Shared) -> Result<(), String> {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     let mut path_streams = String::new();
+    let refuse = shared.faults().refuse.take();
     #[allow(clippy::result_large_err)] // tungstenite's callback signature, not ours
     let ws = tungstenite::accept_hdr(stream, |req: &Request, resp: Response| {
+        if let Some((status, secs)) = refuse {
+            let mut r = tungstenite::handshake::server::ErrorResponse::new(Some(
+                "rate limited".to_string(),
+            ));
+            *r.status_mut() = tungstenite::http::StatusCode::from_u16(status)
+                .unwrap_or(tungstenite::http::StatusCode::TOO_MANY_REQUESTS);
+            r.headers_mut().insert(
+                tungstenite::http::header::RETRY_AFTER,
+                tungstenite::http::HeaderValue::from(secs),
+            );
+            return Err(r);
+        }
         if let Some(q) = req.uri().query() {
             if let Some(list) = q.split('&').find_map(|kv| kv.strip_prefix("streams=")) {
                 path_streams = list.to_string();
@@ -696,7 +799,10 @@ impl Session<'_> {
                 }
                 // Order matching sees the trade just before the client does.
                 shared.stats.market.on_frame(&f.text);
-                self.write_frame(&f.text)?;
+                match shared.tampered(&f.text) {
+                    Some(t) => self.write_frame(&t)?,
+                    None => self.write_frame(&f.text)?,
+                }
                 shared.market().resume[st] = i + 1;
                 self.sent.push(i);
                 if self.sent.len() > 4096 {

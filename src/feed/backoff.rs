@@ -3,6 +3,8 @@
 //! Attempt `n` (0-based) waits `d_n = min(cap, base · 2^n)` scaled by a uniform factor in
 //! `[1 − jitter, 1]`: with base 1 s, cap 32 s the nominal delays are 1, 2, 4, 8, 16, 32, 32, … s,
 //! and jitter spreads reconnecting clients so they do not hit the venue in lock-step.
+//! A refused connect (HTTP 429 / 418) waits `max(d_n, Retry-After)`
+//! ([`Backoff::next_delay_at_least_ns`]).
 
 /// Backoff state of one connection.
 #[derive(Clone, Debug)]
@@ -45,6 +47,16 @@ impl Backoff {
         self.rng ^= self.rng >> 27;
         let u = (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
         (d as f64 * (1.0 - self.jitter * u)) as u64
+    }
+
+    /// [`Backoff::next_delay_ns`], but at least `floor_ns` (the venue's `Retry-After`).
+    pub fn next_delay_at_least_ns(&mut self, floor_ns: u64) -> u64 {
+        self.next_delay_ns().max(floor_ns)
+    }
+
+    /// The longest nominal delay, ns.
+    pub fn cap_ns(&self) -> u64 {
+        self.cap_ns
     }
 
     /// Attempts since the last reset.
@@ -90,6 +102,15 @@ mod tests {
         assert_eq!(b.attempts(), 0);
         let d = b.next_delay_ns();
         assert!((5_000_000..=10_000_000).contains(&d));
+    }
+
+    #[test]
+    fn a_retry_after_floor_outlasts_the_backoff_and_never_shortens_it() {
+        let mut b = Backoff::new(10, 200, 0.5, 3);
+        assert_eq!(b.next_delay_at_least_ns(30_000_000_000), 30_000_000_000);
+        assert_eq!(b.attempts(), 1, "a refusal counts as an attempt");
+        let mut c = Backoff::new(1000, 32_000, 0.0, 3);
+        assert_eq!(c.next_delay_at_least_ns(1), 1_000_000_000);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! All market-data connections of one venue on one mio event loop: connect, TLS and upgrade
 //! driven by readiness, subscribe on open, heartbeats, dead-link detection and reconnect with
-//! exponential backoff and jitter. Parser-agnostic: bytes in, frames out ([`ConnEvent`]).
+//! exponential backoff and jitter (at least the `Retry-After` of a refused upgrade). Parser-agnostic: bytes in, frames out ([`ConnEvent`]).
 //!
 //! The loop never blocks on anything but `epoll_wait` (`Poll::poll`): sockets are
 //! non-blocking, DNS is resolved once at start-up, log lines go to the cold thread through an
@@ -73,7 +73,7 @@ pub enum ConnEvent<'a> {
     },
 }
 
-/// Connection counters (network thread only).
+/// Connection counters (network thread only); saturating, never wrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ConnStats {
     /// Handshakes completed (first connect and reconnects).
@@ -234,7 +234,7 @@ impl Connections {
     /// Hands a log line to the cold thread (never blocks; counted when the ring is full).
     pub fn log(&mut self, line: String) {
         if self.logs.push(line).is_err() {
-            self.stats.logs_dropped += 1;
+            self.stats.logs_dropped = self.stats.logs_dropped.saturating_add(1);
         }
     }
 
@@ -255,7 +255,7 @@ impl Connections {
     pub fn kill(&mut self, i: usize, reason: &str) {
         let now = self.clock.now_ns();
         let mut ignore = |_: ConnEvent<'_>| {};
-        self.fail(i, now, reason, &mut ignore);
+        self.fail(i, now, reason, 0, &mut ignore);
     }
 
     /// Runs timers, waits for readiness up to `timeout` (`None` or zero: do not wait) and
@@ -374,11 +374,16 @@ impl Connections {
                             ended: true,
                         });
                     } else {
-                        self.fail(i, now, &format!("server closed (code {code})"), on);
+                        self.fail(i, now, &format!("server closed (code {code})"), 0, on);
                     }
                 }
             }
-            Err(e) => self.fail(i, now, &e.to_string(), on),
+            Err(e) => {
+                let floor = e
+                    .refused_wait_ns(self.links[i].backoff.cap_ns())
+                    .unwrap_or(0);
+                self.fail(i, now, &e.to_string(), floor, on)
+            }
         }
     }
 
@@ -401,12 +406,12 @@ impl Connections {
                 }
             }
         }
-        self.stats.subscribes += sent;
+        self.stats.subscribes = self.stats.subscribes.saturating_add(sent);
         if let Some(e) = err {
-            self.fail(i, now, &format!("subscribe: {e}"), on);
+            self.fail(i, now, &format!("subscribe: {e}"), 0, on);
             return;
         }
-        self.stats.connects += 1;
+        self.stats.connects = self.stats.connects.saturating_add(1);
         let link = &mut self.links[i];
         link.reported_up = Some(true);
         let line = format!(
@@ -420,7 +425,16 @@ impl Connections {
         on(ConnEvent::Up { link: i });
     }
 
-    fn fail<F: FnMut(ConnEvent<'_>)>(&mut self, i: usize, now: u64, reason: &str, on: &mut F) {
+    /// Link `i` failed: reset it and schedule the next attempt after the backoff, but no
+    /// sooner than `floor_ns` (a refusal's `Retry-After`).
+    fn fail<F: FnMut(ConnEvent<'_>)>(
+        &mut self,
+        i: usize,
+        now: u64,
+        reason: &str,
+        floor_ns: u64,
+        on: &mut F,
+    ) {
         let registry = self.poll.registry();
         let link = &mut self.links[i];
         if link.phase == LinkPhase::Ended {
@@ -429,7 +443,7 @@ impl Connections {
         let was_open = link.phase == LinkPhase::Open;
         link.pending = false;
         link.ws.reset(registry);
-        let delay = link.backoff.next_delay_ns();
+        let delay = link.backoff.next_delay_at_least_ns(floor_ns);
         link.phase = LinkPhase::Wait {
             until_ns: now + delay,
         };
@@ -437,9 +451,9 @@ impl Connections {
         let report = link.reported_up != Some(false);
         link.reported_up = Some(false);
         if was_open {
-            self.stats.disconnects += 1;
+            self.stats.disconnects = self.stats.disconnects.saturating_add(1);
         } else {
-            self.stats.connect_failures += 1;
+            self.stats.connect_failures = self.stats.connect_failures.saturating_add(1);
         }
         let line = format!(
             "feed[{}] link {i}: {} ({reason}); reconnect attempt {attempt} in {:.0} ms",
@@ -468,13 +482,13 @@ impl Connections {
                     let addrs = &self.target.addrs;
                     let addr = addrs[link.addr_i % addrs.len()];
                     link.addr_i += 1;
-                    self.stats.attempts += 1;
+                    self.stats.attempts = self.stats.attempts.saturating_add(1);
                     match link.ws.start(self.poll.registry(), addr) {
                         Ok(()) => {
                             link.phase = LinkPhase::Connecting;
                             link.since_ns = now;
                         }
-                        Err(e) => self.fail(i, now, &e.to_string(), on),
+                        Err(e) => self.fail(i, now, &e.to_string(), 0, on),
                     }
                 }
                 LinkPhase::Connecting
@@ -488,17 +502,19 @@ impl Connections {
                             "connect timed out after {} ms ({phase:?})",
                             self.settings.connect_timeout_ns / 1_000_000
                         ),
+                        0,
                         on,
                     );
                 }
                 LinkPhase::Open => {
                     if now.saturating_sub(link.last_rx_ns) > self.settings.dead_after_ns {
-                        self.stats.dead += 1;
+                        self.stats.dead = self.stats.dead.saturating_add(1);
                         let quiet = (now - link.last_rx_ns) / 1_000_000;
                         self.fail(
                             i,
                             now,
                             &format!("no frame for {quiet} ms, heartbeat unanswered"),
+                            0,
                             on,
                         );
                     } else if now >= link.next_hb_ns {
@@ -508,8 +524,10 @@ impl Connections {
                             Heartbeat::Text(t) => link.ws.send_text(t),
                         };
                         match r {
-                            Ok(()) => self.stats.heartbeats += 1,
-                            Err(e) => self.fail(i, now, &format!("heartbeat: {e}"), on),
+                            Ok(()) => {
+                                self.stats.heartbeats = self.stats.heartbeats.saturating_add(1)
+                            }
+                            Err(e) => self.fail(i, now, &format!("heartbeat: {e}"), 0, on),
                         }
                     }
                 }

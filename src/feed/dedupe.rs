@@ -2,41 +2,76 @@
 //! the REST fallback: every trade source (each WS connection, REST polls) goes through one
 //! [`TradeDedup`] on the network thread before a tick is handed on.
 //!
+//! Two steps, so that a trade the validator rejects never moves this state:
+//! [`TradeDedup::judge`] (no state change) before validation, [`TradeDedup::commit`] after.
+//!
 //! Rule (per symbol, see [`DedupMode`]): a trade is delivered iff it is strictly after the last
 //! delivered one in the venue's trade order; anything at or before it is a repeat (counted,
-//! dropped). Delivered ticks are therefore in trade order with no duplicates; a trade that
-//! arrives after a later one was delivered is counted as `late` and dropped (the later trade
-//! was already acted on). With sequential ids, skipped ids are counted as missed trades.
+//! dropped). With sequential ids (Binance `t` / `a`) the order is the id; with opaque ids
+//! (Bybit) it is the trade time, plus up to [`RECENT_IDS`] ids delivered at the reference time.
+//!
+//! The time reference of a symbol is `max(min(T, wall))` over delivered trades (`T` the
+//! venue's trade time, `wall` our clock at receipt): a trade stamped ahead of our clock (within
+//! the validator's skew) cannot push genuine later trades behind the reference.
+//!
+//! Resets:
+//! - on reconnect ([`TradeDedup::reset`]): the last id is forgotten, the time reference and
+//!   the ids delivered at it stay as a floor (a backlog or REST overlap older than what was
+//!   delivered is still a repeat); the next trade after the floor restarts the ids;
+//! - on a detected gap ([`DedupeVerdict::Gap`], nothing counted as missed): an id jump of more than
+//!   [`MAX_ID_JUMP`], or an id at or below the last one on a trade strictly later than the time
+//!   reference (ids and times disagree: the remembered id cannot be the venue's);
+//! - for a blinded symbol ([`TradeDedup::reseed`]): the next WS trade restarts everything
+//!   (the state itself may be what is wrong); REST trades meanwhile use the old state.
 
 use super::protocol::DedupMode;
 use crate::types::Tick;
 
-/// Ids remembered at the latest trade time (TimeAndId mode); more trades in one millisecond
-/// than this may let a repeat through.
-const SAME_MS: usize = 64;
+/// Ids remembered at the time reference; more trades in one millisecond than this may let a
+/// repeat through (the validator's id window is the second line).
+pub const RECENT_IDS: usize = 64;
+
+/// Largest forward id jump taken as missed trades (sequential ids); a larger jump is a detected
+/// gap: state reset, nothing counted as missed. 10⁷ trades is days of Binance BTCUSDT.
+pub const MAX_ID_JUMP: u64 = 10_000_000;
 
 #[derive(Clone, Debug)]
 struct PerSymbol {
+    /// A trade was delivered (`last_id` / `recent` valid).
     seen: bool,
+    /// The next WS trade restarts the state ([`TradeDedup::reseed`]).
+    reseed: bool,
     last_id: u64,
-    last_ts: u64,
-    ids_at_ts: [u64; SAME_MS],
-    n_at_ts: usize,
+    /// Time reference, Unix ms (0: none).
+    ref_ts: u64,
+    /// Ids delivered at `ref_ts` (ring; `n_recent` counts all of them).
+    recent: [u64; RECENT_IDS],
+    n_recent: usize,
 }
 
 impl Default for PerSymbol {
     fn default() -> Self {
         Self {
             seen: false,
+            reseed: false,
             last_id: 0,
-            last_ts: 0,
-            ids_at_ts: [0; SAME_MS],
-            n_at_ts: 0,
+            ref_ts: 0,
+            recent: [0; RECENT_IDS],
+            n_recent: 0,
         }
     }
 }
 
-/// The verdict on one trade.
+impl PerSymbol {
+    /// Delivered before at the reference time (or older than it).
+    fn seen_by_time(&self, t: &Tick) -> bool {
+        t.exch_ts_ms < self.ref_ts
+            || (t.exch_ts_ms == self.ref_ts
+                && self.recent[..self.n_recent.min(RECENT_IDS)].contains(&t.trade_id))
+    }
+}
+
+/// The judgement on one trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DedupeVerdict {
     /// New: deliver it. `missed` = trades skipped before it (sequential ids only).
@@ -44,8 +79,17 @@ pub enum DedupeVerdict {
         /// Ids skipped between the previous delivered trade and this one.
         missed: u64,
     },
+    /// New, after a detected gap: the symbol's id memory restarts at this trade on commit.
+    Gap,
     /// Already delivered (or older than what was delivered): drop it.
     Repeat,
+}
+
+impl DedupeVerdict {
+    /// Whether the trade is to be delivered (after validation).
+    pub fn is_new(self) -> bool {
+        self != DedupeVerdict::Repeat
+    }
 }
 
 /// Per-symbol filter; fixed memory, no allocation after construction.
@@ -64,50 +108,92 @@ impl TradeDedup {
         }
     }
 
-    /// Judges `t` and, when new, records it as the last delivered trade of its symbol.
+    /// Judges `t` (from a WS stream when `from_ws`, else the REST fallback) against what was
+    /// delivered; changes nothing.
     #[inline]
-    pub fn check(&mut self, t: &Tick) -> DedupeVerdict {
-        let Some(s) = self.per.get_mut(t.symbol.index()) else {
+    pub fn judge(&self, t: &Tick, from_ws: bool) -> DedupeVerdict {
+        let Some(s) = self.per.get(t.symbol.index()) else {
             return DedupeVerdict::Repeat;
         };
+        if from_ws && s.reseed {
+            return DedupeVerdict::Gap;
+        }
+        if !s.seen || self.mode == DedupMode::TimeAndId {
+            return if s.seen_by_time(t) {
+                DedupeVerdict::Repeat
+            } else {
+                DedupeVerdict::New { missed: 0 }
+            };
+        }
         match self.mode {
             DedupMode::SequentialIds => {
-                if s.seen && t.trade_id <= s.last_id {
-                    return DedupeVerdict::Repeat;
-                }
-                let missed = if s.seen {
-                    t.trade_id - s.last_id - 1
+                if t.trade_id <= s.last_id {
+                    if t.exch_ts_ms > s.ref_ts {
+                        DedupeVerdict::Gap
+                    } else {
+                        DedupeVerdict::Repeat
+                    }
                 } else {
-                    0
-                };
-                s.seen = true;
-                s.last_id = t.trade_id;
-                s.last_ts = t.exch_ts_ms;
-                DedupeVerdict::New { missed }
-            }
-            DedupMode::TimeAndId => {
-                if s.seen {
-                    if t.exch_ts_ms < s.last_ts {
-                        return DedupeVerdict::Repeat;
-                    }
-                    if t.exch_ts_ms == s.last_ts {
-                        let n = s.n_at_ts.min(SAME_MS);
-                        if s.ids_at_ts[..n].contains(&t.trade_id) {
-                            return DedupeVerdict::Repeat;
-                        }
-                        s.ids_at_ts[s.n_at_ts % SAME_MS] = t.trade_id;
-                        s.n_at_ts += 1;
-                        s.last_id = t.trade_id;
-                        return DedupeVerdict::New { missed: 0 };
+                    let missed = t.trade_id - s.last_id - 1;
+                    if missed > MAX_ID_JUMP {
+                        DedupeVerdict::Gap
+                    } else {
+                        DedupeVerdict::New { missed }
                     }
                 }
-                s.seen = true;
-                s.last_ts = t.exch_ts_ms;
-                s.last_id = t.trade_id;
-                s.ids_at_ts[0] = t.trade_id;
-                s.n_at_ts = 1;
-                DedupeVerdict::New { missed: 0 }
             }
+            DedupMode::TimeAndId => DedupeVerdict::New { missed: 0 },
+        }
+    }
+
+    /// Records `t` (judged new, then accepted by validation; `wall_ms` = our Unix ms at receipt,
+    /// 0 if unknown) as the last delivered trade of its symbol.
+    #[inline]
+    pub fn commit(&mut self, t: &Tick, verdict: DedupeVerdict, wall_ms: u64) {
+        let Some(s) = self.per.get_mut(t.symbol.index()) else {
+            return;
+        };
+        let ts = if wall_ms > 0 {
+            t.exch_ts_ms.min(wall_ms)
+        } else {
+            t.exch_ts_ms
+        };
+        if verdict == DedupeVerdict::Gap {
+            s.reseed = false;
+        }
+        if verdict == DedupeVerdict::Gap || ts > s.ref_ts {
+            s.ref_ts = ts;
+            s.n_recent = 0;
+        }
+        s.seen = true;
+        s.last_id = t.trade_id;
+        s.recent[s.n_recent % RECENT_IDS] = t.trade_id;
+        s.n_recent = s.n_recent.saturating_add(1);
+    }
+
+    /// [`TradeDedup::judge`] then, when new, [`TradeDedup::commit`].
+    #[inline]
+    pub fn check(&mut self, t: &Tick, from_ws: bool, wall_ms: u64) -> DedupeVerdict {
+        let v = self.judge(t, from_ws);
+        if v.is_new() {
+            self.commit(t, v, wall_ms);
+        }
+        v
+    }
+
+    /// Forgets the last id of each of `symbols` (reconnect); the time floor stays.
+    pub fn reset(&mut self, symbols: &[crate::types::SymbolId]) {
+        for s in symbols {
+            if let Some(p) = self.per.get_mut(s.index()) {
+                p.seen = false;
+            }
+        }
+    }
+
+    /// The next WS trade of `symbol` restarts its whole state (a blinded symbol).
+    pub fn reseed(&mut self, symbol: crate::types::SymbolId) {
+        if let Some(p) = self.per.get_mut(symbol.index()) {
+            p.reseed = true;
         }
     }
 }
@@ -129,15 +215,27 @@ mod tests {
     #[test]
     fn sequential_ids_pass_once_in_order_and_count_gaps() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 2);
-        assert_eq!(d.check(&t(0, 100, 1)), DedupeVerdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), DedupeVerdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 101, 1)), DedupeVerdict::Repeat);
-        assert_eq!(d.check(&t(0, 99, 1)), DedupeVerdict::Repeat);
-        assert_eq!(d.check(&t(0, 105, 2)), DedupeVerdict::New { missed: 3 });
-        // Symbols are independent.
-        assert_eq!(d.check(&t(1, 7, 1)), DedupeVerdict::New { missed: 0 });
         assert_eq!(
-            d.check(&t(9, 1, 1)),
+            d.check(&t(0, 100, 1), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(
+            d.check(&t(0, 101, 1), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(d.check(&t(0, 101, 1), true, 0), DedupeVerdict::Repeat);
+        assert_eq!(d.check(&t(0, 99, 1), true, 0), DedupeVerdict::Repeat);
+        assert_eq!(
+            d.check(&t(0, 105, 2), true, 0),
+            DedupeVerdict::New { missed: 3 }
+        );
+        // Symbols are independent.
+        assert_eq!(
+            d.check(&t(1, 7, 1), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(
+            d.check(&t(9, 1, 1), true, 0),
             DedupeVerdict::Repeat,
             "unknown symbol"
         );
@@ -148,18 +246,130 @@ mod tests {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         // A Bybit batch: three trades in one ms, then the same batch again (resubscribe).
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), DedupeVerdict::New { missed: 0 });
+            assert_eq!(
+                d.check(&t(0, id, 500), true, 0),
+                DedupeVerdict::New { missed: 0 }
+            );
         }
         for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500)), DedupeVerdict::Repeat);
+            assert_eq!(d.check(&t(0, id, 500), true, 0), DedupeVerdict::Repeat);
         }
-        assert_eq!(d.check(&t(0, 14, 500)), DedupeVerdict::New { missed: 0 });
         assert_eq!(
-            d.check(&t(0, 1, 499)),
+            d.check(&t(0, 14, 500), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(
+            d.check(&t(0, 1, 499), true, 0),
             DedupeVerdict::Repeat,
             "older than delivered"
         );
-        assert_eq!(d.check(&t(0, 11, 501)), DedupeVerdict::New { missed: 0 });
-        assert_eq!(d.check(&t(0, 14, 500)), DedupeVerdict::Repeat);
+        assert_eq!(
+            d.check(&t(0, 11, 501), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(d.check(&t(0, 14, 500), true, 0), DedupeVerdict::Repeat);
+    }
+
+    #[test]
+    fn judging_changes_nothing() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 10, 5), true, 0);
+        assert_eq!(d.judge(&t(0, u64::MAX, 5), true), DedupeVerdict::Gap);
+        // Not committed (e.g. rejected by validation): the next genuine trade is plain new.
+        assert_eq!(
+            d.judge(&t(0, 11, 5), true),
+            DedupeVerdict::New { missed: 0 }
+        );
+    }
+
+    #[test]
+    fn a_poisoned_id_heals_at_the_next_later_trade_without_counting_missed() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 10, 5), true, 0);
+        assert_eq!(
+            d.check(&t(0, u64::MAX, 5), true, 0),
+            DedupeVerdict::Gap,
+            "no u64 wrap"
+        );
+        assert_eq!(
+            d.check(&t(0, 11, 5), true, 0),
+            DedupeVerdict::Repeat,
+            "same ms: ambiguous"
+        );
+        assert_eq!(
+            d.check(&t(0, 12, 6), true, 0),
+            DedupeVerdict::Gap,
+            "later time, lower id"
+        );
+        assert_eq!(
+            d.check(&t(0, 13, 6), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(d.check(&t(0, 12, 6), true, 0), DedupeVerdict::Repeat);
+    }
+
+    #[test]
+    fn after_a_reset_the_next_ws_trade_restarts_the_state() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        // Poisoned: an id far ahead, stamped an hour after the stream.
+        d.check(&t(0, 1_000, 50), true, 0);
+        assert_eq!(
+            d.check(&t(0, u64::MAX, 3_600_050), true, 0),
+            DedupeVerdict::Gap
+        );
+        assert_eq!(
+            d.check(&t(0, 1_001, 51), true, 0),
+            DedupeVerdict::Repeat,
+            "blind"
+        );
+        d.reseed(SymbolId(0));
+        // REST copies are still judged by the old state until the stream speaks.
+        assert_eq!(d.check(&t(0, 1_001, 51), false, 0), DedupeVerdict::Repeat);
+        assert_eq!(d.check(&t(0, 1_002, 52), true, 0), DedupeVerdict::Gap);
+        assert_eq!(
+            d.check(&t(0, 1_003, 52), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(d.check(&t(0, 1_002, 52), false, 0), DedupeVerdict::Repeat);
+        assert_eq!(
+            d.check(&t(0, 1_005, 53), true, 0),
+            DedupeVerdict::New { missed: 1 }
+        );
+    }
+
+    #[test]
+    fn reset_forgets_the_last_id_but_keeps_the_time_floor() {
+        let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
+        d.check(&t(0, 1_000, 50), true, 0);
+        d.check(&t(0, 1_001, 50), true, 0);
+        d.reset(&[SymbolId(0)]);
+        // A backlog after the reconnect: older or already delivered at the floor.
+        assert_eq!(d.check(&t(0, 990, 49), true, 0), DedupeVerdict::Repeat);
+        assert_eq!(d.check(&t(0, 1_001, 50), true, 0), DedupeVerdict::Repeat);
+        // The first trade after the floor restarts the ids, whatever the old last id.
+        assert_eq!(
+            d.check(&t(0, 7, 51), true, 0),
+            DedupeVerdict::New { missed: 0 }
+        );
+        assert_eq!(
+            d.check(&t(0, 9, 51), true, 0),
+            DedupeVerdict::New { missed: 1 }
+        );
+    }
+
+    #[test]
+    fn a_trade_ahead_of_the_wall_clock_moves_the_reference_only_to_the_wall() {
+        let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
+        let wall = 1_000_000;
+        assert!(d.check(&t(0, 1, wall + 4_000), true, wall).is_new());
+        // Genuine trades of the next 4 s are after the reference (the wall at receipt).
+        assert!(d.check(&t(0, 2, wall + 1), true, wall + 1).is_new());
+        assert!(d.check(&t(0, 3, wall + 2_000), true, wall + 2_000).is_new());
+        // (A repeat of the early trade itself is after the reference: the validator's id
+        // window drops it.)
+        assert_eq!(
+            d.check(&t(0, 9, wall + 1_999), true, wall + 3_000),
+            DedupeVerdict::Repeat
+        );
     }
 }

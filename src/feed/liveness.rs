@@ -5,7 +5,9 @@
 //!   `Silent` (logged and counted once; a symbol the venue or replay has no data for must not
 //!   break the run, so it is neither stale nor polled over REST while its connection is up).
 //! - `Live`: a WS message arrived within `stale_after`. The only tradable state.
-//! - `Stale`: its connection is up but no message for `stale_after` → paused, REST fallback on.
+//! - `Stale`: its connection is up but no message for `stale_after` → paused, REST fallback on;
+//!   likewise when every trade of the symbol was rejected (validation) for `stale_after`
+//!   ("blinded": only an accepted trade makes it `Live` again, other messages do not).
 //! - `Down`: its connection is down → paused, REST fallback on.
 //! - `Recovering`: the connection is back, no message yet; the fallback stays on until the
 //!   first WS message (→ `Live`, fallback off) or `stale_after` passes (→ `Stale`).
@@ -143,6 +145,8 @@ pub struct Transition {
     pub to: SymbolState,
     /// How long the symbol had been without a WS message, ns (0 if never had one).
     pub quiet_ns: u64,
+    /// The symbol is blinded: every trade rejected for `stale_after` (messages kept coming).
+    pub rejected: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -152,6 +156,14 @@ struct PerSymbol {
     /// Last WS message, or when the current wait began (subscribe / reconnect).
     since_ns: u64,
     last_msg_ns: u64,
+    /// First trade rejection since the last accepted trade (None: not rejecting).
+    rejecting_since_ns: Option<u64>,
+    /// Latest trade rejection.
+    last_rejected_ns: u64,
+    /// Stale because its trades are rejected; cleared by an accepted trade.
+    blinded: bool,
+    /// Blinded and its trade-checking state not yet restarted ([`Liveness::take_reset`]).
+    reset_due: bool,
 }
 
 /// The network thread's side: decides transitions and publishes them to [`SymbolHealth`].
@@ -173,6 +185,10 @@ impl Liveness {
                     ever_seen: false,
                     since_ns: now_ns,
                     last_msg_ns: 0,
+                    rejecting_since_ns: None,
+                    last_rejected_ns: 0,
+                    blinded: false,
+                    reset_due: false,
                 };
                 n
             ],
@@ -208,16 +224,22 @@ impl Liveness {
             from,
             to,
             quiet_ns,
+            rejected: p.blinded,
         })
     }
 
     /// A WS message for `s` at `now_ns` (call before handing its tick on). Returns the
     /// transition when the symbol was not `Live`.
+    /// A blinded symbol (see [`Liveness::on_trade_rejected`]) stays paused: only
+    /// [`Liveness::on_trade_accepted`] revives it.
     #[inline]
     pub fn on_ws_message(&mut self, s: SymbolId, now_ns: u64) -> Option<Transition> {
         let i = s.index();
         let p = self.per.get_mut(i)?;
         p.since_ns = now_ns;
+        if p.blinded {
+            return None;
+        }
         if p.state == SymbolState::Live {
             p.last_msg_ns = now_ns;
             return None;
@@ -227,6 +249,38 @@ impl Liveness {
         p.ever_seen = true;
         p.last_msg_ns = now_ns;
         t
+    }
+
+    /// A WS trade of `s` passed validation at `now_ns` (call instead of
+    /// [`Liveness::on_ws_message`]): ends a rejection episode.
+    #[inline]
+    pub fn on_trade_accepted(&mut self, s: SymbolId, now_ns: u64) -> Option<Transition> {
+        let p = self.per.get_mut(s.index())?;
+        p.rejecting_since_ns = None;
+        p.blinded = false;
+        self.on_ws_message(s, now_ns)
+    }
+
+    /// True once per blinded episode of `s`: the caller restarts the symbol's de-duplication
+    /// and validation state (in case that state, not the trades, is what is wrong).
+    #[inline]
+    pub fn take_reset(&mut self, s: SymbolId) -> bool {
+        self.per
+            .get_mut(s.index())
+            .is_some_and(|p| std::mem::take(&mut p.reset_due))
+    }
+
+    /// A WS trade of `s` was rejected by validation (or dropped as a repeat) at `now_ns`:
+    /// proof the link is up, not that the symbol is usable. Rejections spanning `stale_after`
+    /// with no accepted trade between blind the symbol (stale at the next [`Liveness::check`]). After `stale_after` of nothing but rejections the symbol
+    /// goes `Stale` ([`Liveness::check`]).
+    #[inline]
+    pub fn on_trade_rejected(&mut self, s: SymbolId, now_ns: u64) {
+        if let Some(p) = self.per.get_mut(s.index()) {
+            p.rejecting_since_ns.get_or_insert(now_ns);
+            p.last_rejected_ns = now_ns;
+            p.since_ns = now_ns;
+        }
     }
 
     /// The connection carrying `symbols` went down.
@@ -251,10 +305,29 @@ impl Liveness {
         }
     }
 
-    /// Time-based transitions at `now_ns` (`Live`/`Recovering` → `Stale`, `Waiting` → `Silent`).
+    /// Time-based transitions at `now_ns` (`Live`/`Recovering` → `Stale`, `Waiting` → `Silent`;
+    /// `Live`, `Recovering`, `Waiting` or `Silent` → `Stale` when rejected trades span `stale_after`
+    /// with none accepted).
     pub fn check(&mut self, now_ns: u64, out: &mut Vec<Transition>) {
         for i in 0..self.per.len() {
             let p = self.per[i];
+            let rejecting = p
+                .rejecting_since_ns
+                .is_some_and(|r| p.last_rejected_ns.saturating_sub(r) >= self.stale_after_ns);
+            if rejecting
+                && matches!(
+                    p.state,
+                    SymbolState::Live
+                        | SymbolState::Recovering
+                        | SymbolState::Waiting
+                        | SymbolState::Silent
+                )
+            {
+                self.per[i].blinded = true;
+                self.per[i].reset_due = true;
+                out.extend(self.set(i, SymbolState::Stale, now_ns));
+                continue;
+            }
             if now_ns.saturating_sub(p.since_ns) < self.stale_after_ns {
                 continue;
             }
@@ -306,6 +379,38 @@ mod tests {
             l.on_ws_message(SymbolId(1), 601 * MS).unwrap().to,
             SymbolState::Live
         );
+    }
+
+    #[test]
+    fn a_symbol_whose_every_trade_is_rejected_goes_stale_once_and_recovers_on_an_accepted_one() {
+        let mut l = Liveness::new(1, 100 * MS, 0);
+        let h = l.health();
+        let s = SymbolId(0);
+        let mut out = Vec::new();
+        l.on_trade_accepted(s, MS);
+        assert!(h.tradable(s));
+        for k in 0..20 {
+            l.on_trade_rejected(s, (10 + 5 * k) * MS);
+            l.check((10 + 5 * k) * MS, &mut out);
+        }
+        assert!(out.is_empty(), "rejecting for < stale_after: {out:?}");
+        l.on_trade_rejected(s, 111 * MS);
+        l.check(111 * MS, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].to, out[0].rejected), (SymbolState::Stale, true));
+        assert!(!h.tradable(s) && h.rest_wanted(s));
+        assert!(l.take_reset(s) && !l.take_reset(s), "once per episode");
+        out.clear();
+        // Other messages (quotes) do not revive it; more rejections report nothing new.
+        assert_eq!(l.on_ws_message(s, 120 * MS), None);
+        l.on_trade_rejected(s, 300 * MS);
+        l.check(300 * MS, &mut out);
+        assert!(out.is_empty() && !h.tradable(s));
+        let t = l.on_trade_accepted(s, 310 * MS).unwrap();
+        assert_eq!((t.from, t.to), (SymbolState::Stale, SymbolState::Live));
+        assert!(h.tradable(s) && !h.rest_wanted(s));
+        l.check(400 * MS, &mut out);
+        assert!(out.is_empty(), "the episode ended: {out:?}");
     }
 
     #[test]

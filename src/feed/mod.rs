@@ -6,6 +6,7 @@ pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
 pub mod event;
+pub mod guard;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;

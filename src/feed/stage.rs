@@ -5,15 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::conn::{ConnEvent, ConnSettings, Connections};
-use super::dedupe::{DedupeVerdict, TradeDedup};
+use super::guard::FeedGuard;
 use super::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
 use super::protocol::{plan_links, Venue};
 use super::rest::{FeedCold, RestPlan, RestStats};
 use super::settings::FeedConfig;
 use super::ws::{WsError, WsStatus, WsTarget};
-use super::{
-    Control, MarketEvent, ParseError, Reject, SymbolTable, ValidationConfig, Validator, VenueParser,
-};
+use super::{Control, MarketEvent, ParseError, Reject, SymbolTable, ValidationConfig, VenueParser};
 use crate::ring::{channel, Consumer};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallClock};
 use crate::types::{SymbolId, Tick};
@@ -58,11 +56,10 @@ pub struct FeedStage {
     conns: Connections,
     venue: Venue,
     parser: VenueParser,
-    validator: Validator,
+    guard: FeedGuard,
     symbols: SymbolTable,
     link_symbols: Vec<Vec<SymbolId>>,
     live: Liveness,
-    dedup: TradeDedup,
     rest_rx: Consumer<Tick>,
     rest_stats: Arc<RestStats>,
     rest_enabled: bool,
@@ -154,9 +151,8 @@ impl FeedStage {
             conns,
             venue,
             parser: VenueParser::for_venue(venue.name(), &symbols)?,
-            validator: Validator::new(plan.validation.clone(), symbols.len()),
+            guard: FeedGuard::new(venue.dedup_mode(), plan.validation.clone(), symbols.len()),
             transitions: Vec::with_capacity(2 * symbols.len() + 16),
-            dedup: TradeDedup::new(venue.dedup_mode(), symbols.len()),
             symbols,
             link_symbols,
             live,
@@ -196,11 +192,10 @@ impl FeedStage {
         let Self {
             conns,
             parser,
-            validator,
+            guard,
             symbols,
             link_symbols,
             live,
-            dedup,
             clock,
             wall,
             record_feed_delay,
@@ -218,27 +213,8 @@ impl FeedStage {
                 counts.add(Counter::Frames, 1);
                 let wall_ms = wall.unix_ms(recv_ns);
                 let parsed = parser.parse(data, symbols, |ev| {
-                    let symbol = match &ev {
-                        MarketEvent::Trade(t) => t.symbol,
-                        MarketEvent::Quote(q) => q.symbol,
-                    };
-                    if let Some(tr) = live.on_ws_message(symbol, recv_ns) {
-                        transitions.push(tr);
-                    }
-                    // Repeats first (reconnect overlap, REST copies), then the stateful checks.
-                    if let MarketEvent::Trade(t) = &ev {
-                        match dedup.check(t) {
-                            DedupeVerdict::Repeat => {
-                                counts.add(Counter::DedupDropped, 1);
-                                return;
-                            }
-                            DedupeVerdict::New { missed } => {
-                                counts.add(Counter::FeedMissedTrades, missed)
-                            }
-                        }
-                    }
-                    if let Err(r) = validator.check(&ev, wall_ms) {
-                        counts.add(reject_counter(r), 1);
+                    // De-duplication, validation, liveness: see `feed::guard`.
+                    if !guard.admit_ws(&ev, recv_ns, wall_ms, live, counts, transitions) {
                         return;
                     }
                     match ev {
@@ -273,6 +249,7 @@ impl FeedStage {
             }
             ConnEvent::Up { link } => {
                 links_changed = true;
+                guard.on_link_up(&link_symbols[link]);
                 live.on_link_up(&link_symbols[link], clock.now_ns(), transitions);
             }
             // A link that ended for good (end of replay, shutdown) is not a failure.
@@ -297,15 +274,12 @@ impl FeedStage {
         let mut ticks = 0;
         while let Some(t) = self.rest_rx.pop() {
             self.counts.add(Counter::RestTrades, 1);
-            match self.dedup.check(&t) {
-                DedupeVerdict::Repeat => self.counts.add(Counter::DedupDropped, 1),
-                DedupeVerdict::New { missed } => {
-                    self.counts.add(Counter::FeedMissedTrades, missed);
-                    self.counts.add(Counter::RestTicks, 1);
-                    self.counts.add(Counter::Ticks, 1);
-                    ticks += 1;
-                    on_tick(&t, hists);
-                }
+            let wall_ms = self.wall.unix_ms(self.clock.now_ns());
+            if self.guard.admit_rest(&t, wall_ms, &mut self.counts) {
+                self.counts.add(Counter::RestTicks, 1);
+                self.counts.add(Counter::Ticks, 1);
+                ticks += 1;
+                on_tick(&t, hists);
             }
         }
         ticks
@@ -360,6 +334,14 @@ impl FeedStage {
                 }
                 (_, SymbolState::Recovering) | (SymbolState::Down, SymbolState::Waiting) => {
                     continue
+                }
+                (_, SymbolState::Stale) if tr.rejected => {
+                    self.counts.add(Counter::FeedStale, 1);
+                    self.counts.add(Counter::FeedBlinded, 1);
+                    format!(
+                        "feed[{venue}] WARNING {name}: every trade rejected for {:.1} s (see reject_* counters) → stale, trading paused{fallback}",
+                        self.stale_after_ns as f64 / 1e9
+                    )
                 }
                 (from, SymbolState::Stale) => {
                     self.counts.add(Counter::FeedStale, 1);
@@ -446,7 +428,7 @@ impl FeedStage {
             (Counter::FeedSubscribes, s.subscribes),
             (
                 Counter::FeedLogsDropped,
-                s.logs_dropped + r.logs_dropped.load(relaxed),
+                s.logs_dropped.saturating_add(r.logs_dropped.load(relaxed)),
             ),
             (Counter::RestPolls, r.polls.load(relaxed)),
             (Counter::RestErrors, r.errors.load(relaxed)),
@@ -482,10 +464,5 @@ pub fn parse_counter(e: ParseError) -> Counter {
 
 /// The counter of a validation rejection.
 pub fn reject_counter(r: Reject) -> Counter {
-    match r {
-        Reject::FutureTimestamp => Counter::RejectFutureTs,
-        Reject::OutOfOrder => Counter::RejectOutOfOrder,
-        Reject::Duplicate => Counter::RejectDuplicate,
-        Reject::Spike => Counter::RejectSpike,
-    }
+    crate::feed::guard::reject_counter(r)
 }

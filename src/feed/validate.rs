@@ -5,7 +5,9 @@
 //! what needs memory of earlier events, per symbol and in O(1):
 //! - a timestamp more than `max_future_ms` ahead of the wall clock;
 //! - a trade older than the symbol's newest accepted trade by more than
-//!   `out_of_order_tolerance_ms` (and a quote likewise against the newest quote);
+//!   `out_of_order_tolerance_ms` (and a quote likewise against the newest quote), where "newest"
+//!   is `max(min(T, wall))`: an accepted event stamped ahead of our clock (within
+//!   `max_future_ms`) counts as stamped now, so it cannot push genuine later events out of order;
 //! - a trade id seen among the symbol's last [`DEDUP_WINDOW`] accepted trades;
 //! - a price spike: `|r| > k · max(σ, σ_min)` with `r = ln(p / p_last)` and the EWMA variance
 //!   `σ²_t = α·r_t² + (1 − α)·σ²_{t−1}` of accepted trade-to-trade log returns.
@@ -130,12 +132,25 @@ impl Default for SymbolState {
     }
 }
 
+/// `ts_ms` capped at `wall_ms` (when known, i.e. > 0).
+#[inline]
+fn at_most_wall(ts_ms: u64, wall_ms: u64) -> u64 {
+    if wall_ms > 0 {
+        ts_ms.min(wall_ms)
+    } else {
+        ts_ms
+    }
+}
+
 /// The stateful checks of one feed. One writer (the network thread); no allocation after
 /// construction.
 #[derive(Clone, Debug)]
 pub struct Validator {
     cfg: ValidationConfig,
     symbols: Vec<SymbolState>,
+    /// Trade order is the venue's sequential trade id (enforced by the de-duplication): no
+    /// trade-time order check.
+    id_order: bool,
 }
 
 impl Validator {
@@ -144,7 +159,16 @@ impl Validator {
         Self {
             cfg,
             symbols: vec![SymbolState::default(); n_symbols],
+            id_order: false,
         }
+    }
+
+    /// Trades are ordered by the venue's sequential ids (Binance `t` / `a`), checked by
+    /// [`super::dedupe::TradeDedup`]: the trade-time order check is skipped (one trade stamped
+    /// ahead must not put the genuine trades after it out of order).
+    pub fn with_id_order(mut self) -> Self {
+        self.id_order = true;
+        self
     }
 
     /// The configuration in force.
@@ -175,7 +199,7 @@ impl Validator {
         if q.exch_ts_ms.saturating_add(tol) < s.last_quote_ms {
             return Err(Reject::OutOfOrder);
         }
-        s.last_quote_ms = s.last_quote_ms.max(q.exch_ts_ms);
+        s.last_quote_ms = s.last_quote_ms.max(at_most_wall(q.exch_ts_ms, wall_ms));
         Ok(())
     }
 
@@ -190,7 +214,9 @@ impl Validator {
         let Some(s) = self.symbols.get_mut(t.symbol.index()) else {
             return Ok(());
         };
-        if t.exch_ts_ms.saturating_add(cfg.out_of_order_tolerance_ms) < s.last_trade_ms {
+        if !self.id_order
+            && t.exch_ts_ms.saturating_add(cfg.out_of_order_tolerance_ms) < s.last_trade_ms
+        {
             return Err(Reject::OutOfOrder);
         }
         if s.ids[..s.ids_len].contains(&t.trade_id) {
@@ -204,7 +230,7 @@ impl Validator {
         if cfg.spike_sigmas > 0.0 && s.accepted > cfg.spike_warmup_trades {
             let band = cfg.spike_sigmas * s.var.sqrt().max(cfg.spike_min_sigma);
             if r.abs() > band {
-                s.spikes_in_row += 1;
+                s.spikes_in_row = s.spikes_in_row.saturating_add(1);
                 if s.spikes_in_row < cfg.spike_reset_after {
                     return Err(Reject::Spike);
                 }
@@ -219,7 +245,7 @@ impl Validator {
         s.spikes_in_row = 0;
         s.accepted = s.accepted.saturating_add(1);
         s.last_price = t.price;
-        s.last_trade_ms = s.last_trade_ms.max(t.exch_ts_ms);
+        s.last_trade_ms = s.last_trade_ms.max(at_most_wall(t.exch_ts_ms, wall_ms));
         s.ids[s.ids_next] = t.trade_id;
         s.ids_next = (s.ids_next + 1) % DEDUP_WINDOW;
         s.ids_len = (s.ids_len + 1).min(DEDUP_WINDOW);
@@ -240,6 +266,13 @@ impl Validator {
         self.symbols
             .get(symbol.index())
             .map_or(0.0, |s| s.var.sqrt())
+    }
+
+    /// Forgets the order/duplicate/spike memory of `symbol`.
+    pub fn reset_symbol(&mut self, symbol: crate::types::SymbolId) {
+        if let Some(s) = self.symbols.get_mut(symbol.index()) {
+            *s = SymbolState::default();
+        }
     }
 
     /// Forgets the order/duplicate/spike memory of every symbol (e.g. after a long outage).
@@ -287,6 +320,33 @@ mod tests {
             v.check_trade(&tick(3, 8_999, 100.0), WALL),
             Err(Reject::OutOfOrder)
         );
+    }
+
+    #[test]
+    fn a_trade_ahead_within_the_skew_does_not_put_later_trades_out_of_order() {
+        let mut v = Validator::new(ValidationConfig::default(), 1);
+        v.check_trade(&tick(1, WALL + 4_000, 100.0), WALL).unwrap();
+        // Genuine trades of the next seconds, stamped at our clock.
+        for k in 1..=30u64 {
+            let now = WALL + k * 100;
+            assert_eq!(v.check_trade(&tick(1 + k, now, 100.0), now), Ok(()), "{k}");
+        }
+        assert_eq!(
+            v.check_trade(&tick(99, WALL + 2_000, 100.0), WALL + 3_000),
+            Ok(()),
+            "within the tolerance of the newest genuine trade"
+        );
+        assert_eq!(
+            v.check_trade(&tick(100, WALL + 1_000, 100.0), WALL + 3_000),
+            Err(Reject::OutOfOrder)
+        );
+    }
+
+    #[test]
+    fn with_id_order_trade_times_do_not_decide_the_order() {
+        let mut v = Validator::new(ValidationConfig::default(), 1).with_id_order();
+        v.check_trade(&tick(1, 14_000, 100.0), WALL).unwrap();
+        assert_eq!(v.check_trade(&tick(2, 10_001, 100.0), WALL), Ok(()));
     }
 
     #[test]

@@ -116,6 +116,14 @@ pub enum WsError {
     Connect(String),
     /// The connection failed after it was established (or the event loop failed).
     Io(String),
+    /// The upgrade was refused with HTTP 429 (rate limit) or 418 (IP ban); `retry_after_ms`
+    /// from the `Retry-After` header (delta-seconds), None when absent or not a number.
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The wait the venue asked for, ms.
+        retry_after_ms: Option<u64>,
+    },
 }
 
 impl std::fmt::Display for WsError {
@@ -124,11 +132,45 @@ impl std::fmt::Display for WsError {
             WsError::Url(m) => write!(f, "bad WebSocket URL: {m}"),
             WsError::Connect(m) => write!(f, "WebSocket connect failed: {m}"),
             WsError::Io(m) => write!(f, "WebSocket I/O error: {m}"),
+            WsError::Refused {
+                status,
+                retry_after_ms,
+            } => match retry_after_ms {
+                Some(ms) => write!(
+                    f,
+                    "WebSocket upgrade refused with HTTP {status}, Retry-After {} s",
+                    ms / 1000
+                ),
+                None => write!(
+                    f,
+                    "WebSocket upgrade refused with HTTP {status}, no usable Retry-After"
+                ),
+            },
         }
     }
 }
 
 impl std::error::Error for WsError {}
+
+impl WsError {
+    /// For a refused upgrade (429 / 418), the least wait before the next attempt: the
+    /// `Retry-After` in ns, or `fallback_ns` when the venue gave none. None for other errors.
+    pub fn refused_wait_ns(&self, fallback_ns: u64) -> Option<u64> {
+        match self {
+            WsError::Refused { retry_after_ms, .. } => {
+                Some(retry_after_ms.map_or(fallback_ns, |ms| ms.saturating_mul(1_000_000)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `Retry-After` as delta-seconds, ms (an HTTP-date is not accepted: None).
+fn retry_after_ms(headers: &tungstenite::http::HeaderMap) -> Option<u64> {
+    let v = headers.get(tungstenite::http::header::RETRY_AFTER)?;
+    let secs: u64 = v.to_str().ok()?.trim().parse().ok()?;
+    Some(secs.saturating_mul(1000))
+}
 
 /// Whether the feed is still running after a poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,6 +477,14 @@ impl WsConn {
             Err(HandshakeError::Interrupted(mid)) => {
                 self.state = State::Handshaking(mid);
                 Ok(false)
+            }
+            Err(HandshakeError::Failure(tungstenite::Error::Http(resp)))
+                if matches!(resp.status().as_u16(), 418 | 429) =>
+            {
+                Err(WsError::Refused {
+                    status: resp.status().as_u16(),
+                    retry_after_ms: retry_after_ms(resp.headers()),
+                })
             }
             Err(HandshakeError::Failure(e)) => Err(WsError::Connect(e.to_string())),
         }

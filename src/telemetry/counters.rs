@@ -194,9 +194,14 @@ counters! {
     /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
     /// recovering, silent); exits still go out.
     BlockedStale => "blocked_stale",
+    /// De-duplication restarts on a detected gap (id jump beyond plausibility, or ids that
+    /// contradict trade times); none is counted as missed trades.
+    DedupResets => "dedup_resets",
+    /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
+    FeedBlinded => "feed_blinded",
 }
 
-/// Running totals, one slot per [`Counter`]. Plain integers: the owning thread writes them into
+/// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into
 /// its snapshot; the monitor merges snapshots from all threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CounterSet([u64; Counter::COUNT]);
@@ -214,10 +219,11 @@ impl CounterSet {
         self.0[c as usize] = v;
     }
 
-    /// Adds `n` to `c`.
+    /// Adds `n` to `c`, saturating at `u64::MAX` (a counter never wraps).
     #[inline]
     pub fn add(&mut self, c: Counter, n: u64) {
-        self.0[c as usize] += n;
+        let v = &mut self.0[c as usize];
+        *v = v.saturating_add(n);
     }
 
     /// The total of `c`.
@@ -246,6 +252,14 @@ impl CounterSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_saturate_instead_of_wrapping() {
+        let mut c = CounterSet::default();
+        c.add(Counter::FeedMissedTrades, u64::MAX - 1);
+        c.add(Counter::FeedMissedTrades, 5);
+        assert_eq!(c.get(Counter::FeedMissedTrades), u64::MAX);
+    }
 
     #[test]
     fn merge_keeps_each_threads_latest_total() {
