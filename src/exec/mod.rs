@@ -11,6 +11,7 @@ pub mod executor;
 pub mod journal;
 pub mod keys;
 pub mod order_request;
+pub mod order_state;
 pub mod paper;
 pub mod recovery;
 pub mod setup;
