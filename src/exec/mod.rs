@@ -13,6 +13,7 @@ pub mod keys;
 pub mod order_request;
 pub mod order_state;
 pub mod paper;
+pub mod rate_limit;
 pub mod recovery;
 pub mod setup;
 pub mod sign;
