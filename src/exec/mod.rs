@@ -8,6 +8,7 @@ pub mod binance_order;
 pub mod bybit_order;
 pub mod exec_config;
 pub mod executor;
+pub mod fault_plan;
 pub mod journal;
 pub mod keys;
 pub mod order_request;
