@@ -451,6 +451,11 @@ impl OrderTable {
         self.orders.iter().find(|o| o.seq == seq)
     }
 
+    /// The tracked orders (no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = &OrderEntry> {
+        self.orders.iter()
+    }
+
     /// True while `symbol` has an unknown or unresolved order: no new entries.
     pub fn has_unknown(&self, symbol: SymbolId) -> bool {
         self.unknown.get(symbol.index()).is_some_and(|&n| n > 0)
@@ -543,17 +548,14 @@ impl OrderTable {
         }
     }
 
-    fn untracked(&mut self, seq: u64) -> Step {
-        self.counters.duplicates += 1;
-        Step {
-            seq,
-            symbol: SymbolId::default(),
-            side: Side::default(),
-            state: OrderState::Unresolved,
-            fill: None,
-            reject: None,
-            changed: false,
+    /// Index of `seq`; an event for an order no longer tracked (retired final, reconciled, or
+    /// never inserted) is a duplicate or late copy: counted, ignored.
+    fn tracked(&mut self, seq: u64) -> Option<usize> {
+        let i = self.index(seq);
+        if i.is_none() {
+            self.counters.duplicates += 1;
         }
+        i
     }
 
     fn set_state(&mut self, i: usize, state: OrderState) {
@@ -587,10 +589,12 @@ impl OrderTable {
     }
 
     /// The request of `seq` was written at `now_ns`.
-    pub fn sent(&mut self, seq: u64, now_ns: u64) -> Step {
-        let Some(i) = self.index(seq) else {
-            return self.untracked(seq);
-        };
+    pub fn sent(&mut self, seq: u64, now_ns: u64) -> Option<Step> {
+        let i = self.tracked(seq)?;
+        Some(self.sent_at(i, now_ns))
+    }
+
+    fn sent_at(&mut self, i: usize, now_ns: u64) -> Step {
         if self.orders[i].state != OrderState::Intent {
             self.counters.duplicates += 1;
             return self.step(i, None, None, false);
@@ -602,10 +606,12 @@ impl OrderTable {
 
     /// The transport failed for the request of `seq`: `written` false means nothing left this
     /// process (final refusal), true means the venue may have it (unknown).
-    pub fn transport_failed(&mut self, seq: u64, written: bool, now_ns: u64) -> Step {
-        let Some(i) = self.index(seq) else {
-            return self.untracked(seq);
-        };
+    pub fn transport_failed(&mut self, seq: u64, written: bool, now_ns: u64) -> Option<Step> {
+        let i = self.tracked(seq)?;
+        Some(self.transport_failed_at(i, written, now_ns))
+    }
+
+    fn transport_failed_at(&mut self, i: usize, written: bool, now_ns: u64) -> Step {
         match self.orders[i].state {
             OrderState::Intent | OrderState::Sent if !written => {
                 self.set_state(i, OrderState::Rejected);
@@ -629,10 +635,12 @@ impl OrderTable {
     }
 
     /// The reply to the order request of `seq` arrived at `now_ns`.
-    pub fn reply(&mut self, seq: u64, reply: Reply, now_ns: u64) -> Step {
-        let Some(i) = self.index(seq) else {
-            return self.untracked(seq);
-        };
+    pub fn reply(&mut self, seq: u64, reply: Reply, now_ns: u64) -> Option<Step> {
+        let i = self.tracked(seq)?;
+        Some(self.reply_at(i, reply, now_ns))
+    }
+
+    fn reply_at(&mut self, i: usize, reply: Reply, now_ns: u64) -> Step {
         let state = self.orders[i].state;
         match reply {
             Reply::Order(v) => self.apply(i, v, now_ns),
@@ -657,10 +665,12 @@ impl OrderTable {
     }
 
     /// The status query of `seq` was answered at `now_ns`.
-    pub fn query_reply(&mut self, seq: u64, reply: QueryReply, now_ns: u64) -> Step {
-        let Some(i) = self.index(seq) else {
-            return self.untracked(seq);
-        };
+    pub fn query_reply(&mut self, seq: u64, reply: QueryReply, now_ns: u64) -> Option<Step> {
+        let i = self.tracked(seq)?;
+        Some(self.query_reply_at(i, reply, now_ns))
+    }
+
+    fn query_reply_at(&mut self, i: usize, reply: QueryReply, now_ns: u64) -> Step {
         self.orders[i].query_sent_ns = 0;
         match reply {
             QueryReply::Order(v) => self.apply(i, v, now_ns),
@@ -670,10 +680,12 @@ impl OrderTable {
 
     /// The status query of `seq` failed transiently (429, 418, 5xx, -1007, timeout, reset):
     /// retried after the backoff, never taken as the answer.
-    pub fn query_failed(&mut self, seq: u64, now_ns: u64) -> Step {
-        let Some(i) = self.index(seq) else {
-            return self.untracked(seq);
-        };
+    pub fn query_failed(&mut self, seq: u64, now_ns: u64) -> Option<Step> {
+        let i = self.tracked(seq)?;
+        Some(self.query_failed_at(i, now_ns))
+    }
+
+    fn query_failed_at(&mut self, i: usize, now_ns: u64) -> Step {
         if self.orders[i].state.is_final() {
             self.counters.duplicates += 1;
             return self.step(i, None, None, false);
@@ -744,9 +756,8 @@ impl OrderTable {
         }
         // Never move backwards: a final state stays; a live view older than ours (fewer
         // fills, or `New` after `PartiallyFilled`) only books what it adds.
-        let advance = !o.state.is_final()
-            && !(next == OrderState::Acked && o.state == OrderState::PartiallyFilled);
-        if !advance {
+        let stale = next == OrderState::Acked && o.state == OrderState::PartiallyFilled;
+        if o.state.is_final() || stale {
             if fill.is_none() {
                 self.counters.duplicates += 1;
             }
@@ -877,11 +888,13 @@ mod tests {
     fn filled_reply_books_once_and_retires() {
         let mut t = table();
         sent(&mut t, 1);
-        let s = t.reply(
-            1,
-            Reply::Order(order(VenueStatus::Filled, d("1"), d("100"))),
-            1_001 * MS,
-        );
+        let s = t
+            .reply(
+                1,
+                Reply::Order(order(VenueStatus::Filled, d("1"), d("100"))),
+                1_001 * MS,
+            )
+            .unwrap();
         assert_eq!(s.state, OrderState::Filled);
         assert_eq!(
             s.fill,
@@ -896,8 +909,7 @@ mod tests {
             Reply::Order(order(VenueStatus::Filled, d("1"), d("100"))),
             1_002 * MS,
         );
-        assert_eq!(again.fill, None);
-        assert!(!again.changed);
+        assert_eq!(again, None, "retired: a duplicate is ignored");
         assert_eq!(t.counters().duplicates, 1);
     }
 
@@ -925,13 +937,13 @@ mod tests {
 
         let mut t = table();
         sent(&mut t, 1);
-        let s = t.reply(1, Reply::Unknown, 1_001 * MS);
+        let s = t.reply(1, Reply::Unknown, 1_001 * MS).unwrap();
         assert_eq!(s.state, OrderState::Unknown);
         assert!(t.has_unknown(S));
         assert!(!t.has_unknown(SymbolId(0)));
         // A late refusal copy cannot overturn it.
         assert_eq!(
-            t.reply(1, Reply::Rejected, 1_002 * MS).state,
+            t.reply(1, Reply::Rejected, 1_002 * MS).unwrap().state,
             OrderState::Unknown
         );
         assert_eq!(t.counters().unknowns, 1);
@@ -961,11 +973,13 @@ mod tests {
             t.next_due(1_160 * MS),
             Some(Due::Query { seq: 1, symbol: S })
         );
-        let s = t.query_reply(
-            1,
-            QueryReply::Order(order(VenueStatus::Filled, d("1"), d("101"))),
-            1_170 * MS,
-        );
+        let s = t
+            .query_reply(
+                1,
+                QueryReply::Order(order(VenueStatus::Filled, d("1"), d("101"))),
+                1_170 * MS,
+            )
+            .unwrap();
         assert_eq!(s.state, OrderState::Filled);
         assert_eq!(s.fill.unwrap().qty, d("1"));
         assert!(!t.has_unknown(S));
@@ -977,7 +991,7 @@ mod tests {
         sent(&mut t, 1); // sent at 1 000 ms; window = 5 s + 6 s
         t.reply(1, Reply::Unknown, 1_001 * MS);
         assert!(matches!(t.next_due(2_000 * MS), Some(Due::Query { .. })));
-        let s = t.query_reply(1, QueryReply::NotFound, 2_010 * MS);
+        let s = t.query_reply(1, QueryReply::NotFound, 2_010 * MS).unwrap();
         assert_eq!(
             s.state,
             OrderState::Unknown,
@@ -990,7 +1004,7 @@ mod tests {
             "next query waits for the deadline"
         );
         assert!(matches!(t.next_due(12_000 * MS), Some(Due::Query { .. })));
-        let s = t.query_reply(1, QueryReply::NotFound, 12_005 * MS);
+        let s = t.query_reply(1, QueryReply::NotFound, 12_005 * MS).unwrap();
         assert_eq!(s.state, OrderState::Rejected);
         assert_eq!(s.reject, Some(RejectCause::NotFound));
         assert!(!t.has_unknown(S));
@@ -1006,7 +1020,7 @@ mod tests {
             1_001 * MS,
         );
         assert!(matches!(t.next_due(1_021 * MS), Some(Due::Query { .. })));
-        let s = t.query_reply(1, QueryReply::NotFound, 60_000 * MS);
+        let s = t.query_reply(1, QueryReply::NotFound, 60_000 * MS).unwrap();
         assert_eq!(s.state, OrderState::Acked);
     }
 
@@ -1035,11 +1049,13 @@ mod tests {
         assert_eq!(t.get(1).unwrap().state, OrderState::Unresolved);
         assert!(t.has_unknown(S), "entries stay blocked until reconciled");
         // A late answer does not double-count what reconciliation books.
-        let s = t.query_reply(
-            1,
-            QueryReply::Order(order(VenueStatus::Filled, d("1"), d("1"))),
-            now,
-        );
+        let s = t
+            .query_reply(
+                1,
+                QueryReply::Order(order(VenueStatus::Filled, d("1"), d("1"))),
+                now,
+            )
+            .unwrap();
         assert_eq!(s.fill, None);
         t.reconciled(S);
         assert!(!t.has_unknown(S));
@@ -1052,7 +1068,7 @@ mod tests {
     fn nothing_written_is_a_local_refusal() {
         let mut t = table();
         sent(&mut t, 1);
-        let s = t.transport_failed(1, false, 1_001 * MS);
+        let s = t.transport_failed(1, false, 1_001 * MS).unwrap();
         assert_eq!(
             (s.state, s.reject),
             (OrderState::Rejected, Some(RejectCause::NotSent))
@@ -1085,7 +1101,9 @@ mod tests {
             executed_qty: qty,
             price: FillPrice::CumQuote(quote),
         };
-        let a = t.reply(1, Reply::Order(q(d("0.4"), d("40"))), 1_001 * MS);
+        let a = t
+            .reply(1, Reply::Order(q(d("0.4"), d("40"))), 1_001 * MS)
+            .unwrap();
         assert_eq!(
             a.fill,
             Some(FillDelta {
@@ -1098,10 +1116,13 @@ mod tests {
         // Late copy of an older view: nothing booked.
         assert_eq!(
             t.query_reply(1, QueryReply::Order(q(d("0.4"), d("40"))), 1_030 * MS)
+                .unwrap()
                 .fill,
             None
         );
-        let b = t.query_reply(1, QueryReply::Order(q(d("1"), d("106"))), 1_040 * MS);
+        let b = t
+            .query_reply(1, QueryReply::Order(q(d("1"), d("106"))), 1_040 * MS)
+            .unwrap();
         assert_eq!(
             b.fill,
             Some(FillDelta {
@@ -1118,11 +1139,13 @@ mod tests {
     fn expired_remainder_is_final_with_what_filled() {
         let mut t = table();
         sent(&mut t, 1);
-        let s = t.reply(
-            1,
-            Reply::Order(order(VenueStatus::Expired, d("0.3"), d("50"))),
-            1_001 * MS,
-        );
+        let s = t
+            .reply(
+                1,
+                Reply::Order(order(VenueStatus::Expired, d("0.3"), d("50"))),
+                1_001 * MS,
+            )
+            .unwrap();
         assert_eq!(s.state, OrderState::Expired);
         assert_eq!(
             s.fill,
@@ -1261,6 +1284,7 @@ mod tests {
                         continue;
                     }
                 };
+                let Some(s) = s else { continue };
                 if let Some(f) = s.fill {
                     prop_assert!(f.qty > Decimal::ZERO);
                     booked += f.qty;
@@ -1278,6 +1302,71 @@ mod tests {
             if !reconciled {
                 if let Some(o) = t.get(1) {
                     prop_assert_eq!(o.filled, booked);
+                }
+            }
+        }
+    }
+
+    /// One event on one of several orders of several symbols.
+    #[derive(Clone, Debug)]
+    enum MultiEv {
+        Insert(u64, u16),
+        Send(u64),
+        Written(u64, bool),
+        Unknown(u64),
+        Filled(u64),
+        NotFound(u64),
+        QueryFailed(u64),
+        Tick,
+    }
+
+    fn multi_ev() -> impl Strategy<Value = MultiEv> {
+        prop_oneof![
+            (0u64..6, 0u16..3).prop_map(|(q, s)| MultiEv::Insert(q, s)),
+            (0u64..6).prop_map(MultiEv::Send),
+            (0u64..6, any::<bool>()).prop_map(|(q, w)| MultiEv::Written(q, w)),
+            (0u64..6).prop_map(MultiEv::Unknown),
+            (0u64..6).prop_map(MultiEv::Filled),
+            (0u64..6).prop_map(MultiEv::NotFound),
+            (0u64..6).prop_map(MultiEv::QueryFailed),
+            Just(MultiEv::Tick),
+        ]
+    }
+
+    proptest! {
+        /// The per-symbol entry gate always equals "some tracked order of that symbol is
+        /// unknown or unresolved", and the table never exceeds its capacity.
+        #[test]
+        fn entry_gate_matches_the_orders(events in proptest::collection::vec(multi_ev(), 1..120)) {
+            let mut t = table();
+            let mut now = 0;
+            for e in events {
+                now += 900 * MS;
+                match e {
+                    MultiEv::Insert(q, s) => { let _ = t.insert(q, SymbolId(s), Side::Sell, d("2")); }
+                    MultiEv::Send(q) => { t.sent(q, now); }
+                    MultiEv::Written(q, w) => { t.transport_failed(q, w, now); }
+                    MultiEv::Unknown(q) => { t.reply(q, Reply::Unknown, now); }
+                    MultiEv::Filled(q) => {
+                        t.query_reply(q, QueryReply::Order(order(VenueStatus::Filled, d("2"), d("3"))), now);
+                    }
+                    MultiEv::NotFound(q) => { t.query_reply(q, QueryReply::NotFound, now); }
+                    MultiEv::QueryFailed(q) => { t.query_failed(q, now); }
+                    MultiEv::Tick => {
+                        while let Some(due) = t.next_due(now) {
+                            if let Due::Reconcile { symbol, .. } = due {
+                                t.reconciled(symbol);
+                            }
+                        }
+                    }
+                }
+                prop_assert!(t.len() <= 8);
+                for s in 0..3u16 {
+                    let any = t.iter().any(|o| {
+                        o.symbol == SymbolId(s)
+                            && matches!(o.state, OrderState::Unknown | OrderState::Unresolved)
+                    });
+                    prop_assert_eq!(t.has_unknown(SymbolId(s)), any);
                 }
             }
         }
