@@ -17,12 +17,13 @@
 //!   (429, 418, 5xx, -1007, timeout) is retried, never taken as the answer.
 //! - "Order does not exist" (Binance -2013, a Bybit `/v5/order/realtime` empty list or
 //!   110001) is final only for an order the venue never showed us, and only once its arrival
-//!   window has passed: a signed request is accepted by the venue only while
-//!   `serverTime - timestamp <= recvWindow` (Binance `recvWindow`, Bybit `X-BAPI-RECV-WINDOW`),
-//!   so after `sent + recv_window + skew + grace` ([`TableConfig::arrival_window_ns`]) a request
-//!   still in flight inside the venue (the -1007 backend-timeout case) can no longer become an
-//!   order. A "does not exist" answer before that deadline may be that race: it is counted as a
-//!   query and the next query is scheduled at the deadline.
+//!   window has passed. The venue accepts a signed request only while
+//!   `serverTime - timestamp <= recvWindow` (Binance `recvWindow`, Bybit `X-BAPI-RECV-WINDOW`);
+//!   whether a request already past the gateway when the backend timed out (-1007) can still
+//!   execute later is not documented, so the window is `recv_window + 1 s skew + 5 s grace`
+//!   ([`TableConfig::arrival_window_ns`]) after the send. A "does not exist" answer before that
+//!   deadline may be that race: it is counted (`early_not_found`) and the next query is
+//!   scheduled at the deadline.
 //! - Fills are booked from the venue's cumulative executed quantity and cumulative quote (or
 //!   average price): each reply yields at most one [`FillDelta`], the increment over what was
 //!   already booked, so duplicate, late or reordered replies never book twice and the booked
@@ -513,7 +514,7 @@ impl OrderTable {
         })?;
         let i = self.orders.len() - 1;
         self.make_unknown(i, now_ns);
-        self.orders[i].next_query_ns = now_ns;
+        self.orders[i].next_query_ns = now_ns.max(1);
         Ok(())
     }
 

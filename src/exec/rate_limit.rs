@@ -1,5 +1,6 @@
 //! Per-venue request-rate limiter from the documented limits and the usage headers the venue
-//! returns: O(1), allocation-free, driven by the caller's monotonic `now_ns`.
+//! returns: O(1) per request, allocation-free after construction, driven by the caller's
+//! monotonic `now_ns`.
 //!
 //! Documented limits (defaults of [`RateLimits::binance_usdm`] / [`RateLimits::bybit_v5`]):
 //! - Binance USD-M futures: `exchangeInfo.rateLimits` ORDERS 300 per 10 s and 1200 per minute
@@ -11,7 +12,8 @@
 //!   minute"). 429 = a limit broken; 418 = IP auto-banned for continuing after 429s, "from 2
 //!   minutes to 3 days"; "A Retry-After header is sent with a 418 or 429 responses and will give
 //!   the number of seconds required to wait" (Binance REST API "Limits" and "HTTP return codes"
-//!   pages; USD-M numbers as published for `fapi` exchangeInfo).
+//!   pages). The three USD-M numbers are defaults: the venue publishes the live ones in
+//!   `GET /fapi/v1/exchangeInfo` → `rateLimits`, which replace them at start-up.
 //! - Bybit v5: per-UID limits per endpoint, rolling per second; default for a unified
 //!   account's futures order endpoints 10/s (v5 "Rate Limit Rules", UID-level table). Every
 //!   response carries `X-Bapi-Limit` (the endpoint's limit), `X-Bapi-Limit-Status` (requests
@@ -22,11 +24,10 @@
 //! Model: each limit is an exact sliding log of its last `limit` units (a ring allocated once;
 //! O(1) per request): a unit counts for `len` after it was sent, so no span of `len` ever
 //! holds more than the cap, whatever the alignment of the venue's own intervals. Entries may
-//! use each limit up to
-//! `limit − reserve`; exits and cancels up to `limit`, so the reserve is theirs alone and an
-//! exit is never refused for a slot an entry took: when even the reserve is used up,
-//! [`Acquire::Wait`] says the earliest instant it may go (the caller keeps it queued, first
-//! in line). Queries use only the request-weight limit, up to `limit − reserve`. A 429, 418 or
+//! use each limit up to `limit − reserve`; exits and cancels up to `limit`, so the reserve is
+//! theirs alone and an exit is never refused for a slot an entry took: when even the reserve
+//! is used up, [`Acquire::Wait`] says the earliest instant it may go (the caller keeps it
+//! queued, first in line). Queries use only the request-weight limit, up to `limit − reserve`. A 429, 418 or
 //! 10006 blocks every lane until `Retry-After` (or the reset timestamp) has passed — the venue
 //! refuses exits then too.
 //!
