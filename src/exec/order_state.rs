@@ -57,7 +57,7 @@
 use rust_decimal::Decimal;
 
 use super::venue_error::ErrorKind;
-use crate::feed::{Side, SymbolId};
+use crate::types::{Side, SymbolId};
 
 /// Life-cycle state of one order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
