@@ -7,9 +7,12 @@
 pub mod clock;
 pub mod exec_config;
 pub mod executor;
+pub mod fault_plan;
 pub mod fill_model;
 pub mod journal;
 pub mod keys;
+pub mod order_state;
+pub mod rate_limit;
 pub mod recovery;
 pub mod setup;
 pub mod specs;
