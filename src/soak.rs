@@ -15,7 +15,8 @@
 //! - every client order id reached the exchange once;
 //! - no order is left unfinished in the journal;
 //! - the risk limits hold on the exchange's book (open positions ≤ `risk.limits.max_positions`,
-//!   each |notional| ≤ `max_symbol_exposure` × equity, 5 % slack for price moves after entry);
+//!   each |notional| ≤ `max_symbol_exposure` × equity, 5 % slack for price moves after entry)
+//!   and across restarts (equity ≥ balance × (1 − `emergency_drawdown`) − 5 % slack);
 //! - memory is flat: in each run that was not killed, the median RSS of its last quarter is at
 //!   most 1.2 × the median of its first quarter plus 4 MiB;
 //! - every run that was not killed exited 0.
@@ -295,8 +296,8 @@ fn lap(
 }
 
 /// The child's configuration: the default one pointed at this lap's servers, with the soak's
-/// journal, two symbols, a parked hot thread (the exchange shares the two cores) and a long
-/// recvWindow and drain (replies may be delayed).
+/// journal, two symbols, a parked hot thread (the exchange shares the two cores), a long
+/// recvWindow and drain (replies may be delayed) and a small risk per trade.
 fn child_config(
     opts: &SoakOptions,
     v: &Venue,
@@ -470,6 +471,16 @@ fn check_venue(base: &Config, v: &Venue, report: &mut SoakReport) {
         ));
     }
     let equity = equity.to_f64().unwrap_or(0.0);
+    let start = base.risk.balance;
+    let floor = start * (1.0 - limits.emergency_drawdown - 0.05);
+    if limits.emergency_drawdown > 0.0 && equity < floor {
+        report.failures.push(format!(
+            "equity {equity:.2} fell below the emergency drawdown floor {floor:.2} (balance {start}, \
+             risk.limits.emergency_drawdown {}, 5 % slack)",
+            limits.emergency_drawdown
+        ));
+    }
+    let equity = equity.max(0.0);
     for (name, p, mark) in &book {
         let notional = (p.qty * *mark).abs().to_f64().unwrap_or(f64::INFINITY);
         if notional > limits.max_symbol_exposure * equity * 1.05 {

@@ -351,6 +351,11 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
         });
         n += 1;
     }
+    // The risk gate books PnL when the engine decides; fills from earlier runs reach it here,
+    // or every restart would start the limits from a fresh balance.
+    let pnl = replayed.positions.iter().map(|p| p.realized).sum();
+    let fees = replayed.positions.iter().map(|p| p.fees).sum();
+    compute.restore_account(pnl, fees);
     for (i, p) in replayed.positions.iter().enumerate() {
         if p.qty.is_zero() {
             continue;

@@ -490,6 +490,13 @@ impl Engine {
         self.slots.get(i).and_then(|s| s.risk.exits)
     }
 
+    /// Books the account's realized PnL and fees from before this process (the journal's fills)
+    /// into the risk gate, so that equity, drawdown from the starting balance, and the limits
+    /// built on them survive a restart: `realized += pnl − fees`.
+    pub fn restore_account(&mut self, pnl: Decimal, fees: Decimal) {
+        note_trip(self.gate.on_fill(pnl, fees, 0), &mut self.stats);
+    }
+
     /// Marks symbol index `i` as left unreconciled at start-up (entries refused) or cleared.
     pub fn set_unreconciled(&mut self, i: usize, blocked: bool) {
         self.gate.set_unreconciled(i, blocked);

@@ -1,5 +1,7 @@
 //! The compute stage: the strategy engine plus its timing and counters.
 
+use rust_decimal::Decimal;
+
 use crate::model::layers::Layer;
 use crate::risk::BlockReason;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
@@ -84,6 +86,12 @@ impl ComputeStage {
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
         c.set(Counter::BlockedStale, s.blocked_stale);
+    }
+
+    /// Books the journal's realized PnL and fees into the risk gate (see
+    /// [`Engine::restore_account`]).
+    pub fn restore_account(&mut self, pnl: Decimal, fees: Decimal) {
+        self.engine.restore_account(pnl, fees);
     }
 
     /// Refuses new entries on symbol index `symbol` (left unreconciled with the venue at
