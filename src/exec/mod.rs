@@ -2,7 +2,7 @@
 //! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
 //! non-blocking [`transport`], or filled in-process ([`fill_model`]). Every intent, ack, fill and
 //! rejection goes to the [`journal`] before it is acted on. The [`Executor`] drives an order
-//! through that; [`stage`] times it on the execution thread; [`setup`] builds it from the config.
+//! through that; [`stage`] times it on the execution thread; `runtime::exec_setup` builds it from the config.
 
 pub mod clock;
 pub mod exec_config;
@@ -14,7 +14,6 @@ pub mod keys;
 pub mod order_state;
 pub mod rate_limit;
 pub mod recovery;
-pub mod setup;
 pub mod specs;
 pub mod stage;
 pub mod transport;

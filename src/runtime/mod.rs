@@ -1,6 +1,7 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
 pub mod affinity;
+pub mod exec_setup;
 pub mod fused;
 pub mod monitor;
 pub mod pipeline;
@@ -28,7 +29,7 @@ pub use shutdown::Shutdown;
 use self::monitor::{MonitorPlan, MonitorReport};
 use self::pipeline::{Pipeline, PipelinePlan};
 use self::wait::FeedWait;
-use crate::exec::{setup, ExecStage};
+use crate::exec::ExecStage;
 use crate::feed::stage::{FeedPlan, FeedStage};
 use crate::strategy::ComputeStage;
 
@@ -242,7 +243,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
         .map_err(|e| format!("cannot create {}: {e}", dump_dir.display()))?;
-    let setup = setup::build(
+    let setup = exec_setup::build(
         cfg,
         opts.live,
         &symbols,
@@ -267,7 +268,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             println!("start-up: open venue order not placed by this system: {o}");
         }
     }
-    let restored = setup::restore_engine(&mut compute, &setup.replayed);
+    let restored = exec_setup::restore_engine(&mut compute, &setup.replayed);
     if restored > 0 {
         println!("start-up: {restored} journaled fill(s) restored into the positions");
     }

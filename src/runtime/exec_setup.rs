@@ -1,6 +1,7 @@
 //! Builds the execution side of a run from `[exec]`: the order route (embedded loopback
 //! exchange, another loopback exchange, paper, live), the journal and its replay, start-up
-//! recovery and reconciliation, and the strategy's restored positions.
+//! recovery and reconciliation, and the strategy's restored positions. Wiring that reads the
+//! config and starts the embedded exchange, so it lives in `runtime`, not `exec`.
 
 use std::net::SocketAddr;
 use std::path::Path;
