@@ -24,9 +24,9 @@ use crate::exec::{
     OrderVenue, PaperVenue,
 };
 use crate::feed::protocol::Venue;
-use crate::feed::SymbolTable;
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
+use crate::types::SymbolTable;
 use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is

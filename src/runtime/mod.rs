@@ -18,10 +18,10 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::config::{resolve_path, Config, Topology, WaitKind};
 use crate::exchange::{EmbeddedExchange, Recording};
 use crate::feed::protocol::Venue;
-use crate::feed::SymbolTable;
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 use crate::types::instrument::load_specs;
+use crate::types::SymbolTable;
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
