@@ -355,7 +355,7 @@ impl Config {
         self.feed
             .validate(venue)
             .map_err(|(key, why)| bad(key, why))?;
-        crate::feed::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
+        crate::types::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
         self.venue
             .specs
             .validate()

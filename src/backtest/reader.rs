@@ -31,8 +31,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use crate::data::{to_ns, Input};
-use crate::feed::SymbolTable;
-use crate::feed::{MarketEvent, ParseError};
+use crate::types::SymbolTable;
+use crate::types::{MarketEvent, ParseError};
 use crate::types::{Side, SymbolId, Tick};
 use crate::venue::binance::market::BinanceParser;
 

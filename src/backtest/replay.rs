@@ -16,8 +16,8 @@ use super::fills::{DelayedFills, FillConfig, FillStats};
 use super::settings::BacktestConfig;
 use super::trades::{RoundTrip, RoundTrips};
 use crate::config::{resolve_path, Config};
-use crate::feed::SymbolTable;
 use crate::strategy::{Engine, StrategyParams};
+use crate::types::SymbolTable;
 use crate::types::{
     instrument::load_specs, ExecReport, Instrument, OrderIntent, ReportStatus, Side, Tick,
 };

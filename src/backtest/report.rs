@@ -505,47 +505,19 @@ impl Report {
     fn metric_rows(&self) -> Vec<(&'static str, String, String)> {
         let (a, b) = (&self.strategy, &self.buy_and_hold);
         let opt = |v: Option<f64>, d: usize| v.map_or("-".to_string(), |x| format!("{x:.d$}"));
+        // Rows reported for both: (metric, value, decimals).
+        let both = |name: &'static str, v: fn(&Metrics) -> f64, dp: usize| {
+            (name, format!("{:.dp$}", v(a)), format!("{:.dp$}", v(b)))
+        };
         vec![
-            (
-                "net PnL",
-                format!("{:.4}", a.net_pnl),
-                format!("{:.4}", b.net_pnl),
-            ),
-            (
-                "gross PnL (before fees)",
-                format!("{:.4}", a.gross_pnl),
-                format!("{:.4}", b.gross_pnl),
-            ),
-            (
-                "return %",
-                format!("{:.4}", a.return_pct),
-                format!("{:.4}", b.return_pct),
-            ),
-            (
-                "Sharpe (annualised)",
-                format!("{:.2}", a.sharpe),
-                format!("{:.2}", b.sharpe),
-            ),
-            (
-                "Sortino (annualised)",
-                format!("{:.2}", a.sortino),
-                format!("{:.2}", b.sortino),
-            ),
-            (
-                "max drawdown",
-                format!("{:.4}", a.max_drawdown),
-                format!("{:.4}", b.max_drawdown),
-            ),
-            (
-                "max drawdown %",
-                format!("{:.4}", a.max_drawdown_pct),
-                format!("{:.4}", b.max_drawdown_pct),
-            ),
-            (
-                "max drawdown duration s",
-                format!("{:.1}", a.max_drawdown_duration_s),
-                format!("{:.1}", b.max_drawdown_duration_s),
-            ),
+            both("net PnL", |m| m.net_pnl, 4),
+            both("gross PnL (before fees)", |m| m.gross_pnl, 4),
+            both("return %", |m| m.return_pct, 4),
+            both("Sharpe (annualised)", |m| m.sharpe, 2),
+            both("Sortino (annualised)", |m| m.sortino, 2),
+            both("max drawdown", |m| m.max_drawdown, 4),
+            both("max drawdown %", |m| m.max_drawdown_pct, 4),
+            both("max drawdown duration s", |m| m.max_drawdown_duration_s, 1),
             ("trades (round trips)", a.trades.to_string(), "-".into()),
             ("win rate", opt(a.win_rate, 3), "-".into()),
             ("average win", opt(a.avg_win, 4), "-".into()),

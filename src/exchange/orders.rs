@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use rust_decimal::Decimal;
 
 use super::market::TradeListener;
-use crate::exec::fill_model::FillModel;
+use crate::types::fill_model::FillModel;
 use crate::types::{Instrument, Position, Side};
 
 /// Order types the embedded exchange accepts.

@@ -33,7 +33,7 @@ use serde_json::json;
 
 use super::market::{MarketState, TradeListener};
 use super::orders::SimVenue;
-use crate::exec::Signer;
+use crate::venue::sign::Signer;
 use crate::venue::{binance, bybit};
 
 /// API key and secret the embedded exchange accepts, generated at start (never stored).

@@ -32,7 +32,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, WebSocket};
 
 use super::recording::Recording;
-use crate::feed::protocol::Venue;
+use crate::venue::Venue;
 use crate::venue::{binance, bybit};
 
 /// Close code sent when a session's streams are exhausted (private-use range 4000–4999).

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use super::fill_model::{FillModel, PaperVenue};
 use super::journal::{Journal, Record, RecordKind};
 use super::transport::{HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
+use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };

@@ -2,29 +2,29 @@
 //! to a venue (the embedded exchange over loopback HTTP, or a real one) through the
 //! non-blocking [`transport`], or filled in-process ([`fill_model`]). Every intent, ack, fill and
 //! rejection goes to the [`journal`] before it is acted on. The [`Executor`] drives an order
-//! through that; [`stage`] times it on the execution thread; [`setup`] builds it from the config.
+//! through that; [`stage`] times it on the execution thread; `runtime::exec_setup` builds it
+//! from the config.
 
 pub mod clock;
 pub mod exec_config;
 pub mod executor;
 pub mod fault_plan;
-pub mod fill_model;
 pub mod journal;
 pub mod keys;
 pub mod order_state;
 pub mod rate_limit;
 pub mod recovery;
-pub mod setup;
 pub mod specs;
 pub mod stage;
 pub mod transport;
 pub mod transport_venue;
-pub mod venue_error;
 
+pub use crate::types::fill_model::{self, FillModel, PaperVenue};
 pub use crate::venue::binance::BinanceApi;
 pub use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};
 pub use crate::venue::bybit::BybitApi;
 pub use crate::venue::bybit::{BybitOrderBuilder, BybitVenue};
+pub use crate::venue::error::{ErrorKind, Retry, VenueError};
 pub use crate::venue::order::{
     NewOrder, OrderFields, OrderReject, OrderType, TimeInForce, TriggerBy,
 };
@@ -33,10 +33,8 @@ pub use crate::venue::Venue;
 pub use clock::ClockSync;
 pub use exec_config::{ExecConfig, ExecMode, FsyncSetting};
 pub use executor::{venue_exit_price, ExecEvent, ExecStats, Executor};
-pub use fill_model::{FillModel, PaperVenue};
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
 pub use stage::ExecStage;
 pub use transport::{HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};
-pub use venue_error::{ErrorKind, Retry, VenueError};

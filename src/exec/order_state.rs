@@ -56,8 +56,8 @@
 
 use rust_decimal::Decimal;
 
-use super::venue_error::ErrorKind;
 use crate::types::{Side, SymbolId};
+use crate::venue::error::ErrorKind;
 
 /// Life-cycle state of one order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

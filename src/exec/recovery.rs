@@ -97,184 +97,260 @@ pub fn startup(
     let names = exec.names().to_vec();
     let pending = replayed.pending.clone();
     for p in &pending {
-        let it = p.intent;
-        let name = names
-            .get(it.symbol.index())
-            .ok_or_else(|| {
-                format!(
-                    "journal names symbol #{} which is not configured",
-                    it.symbol.0
-                )
-            })?
-            .clone();
-        let id = client_order_id(it.session, it.seq);
-        let (status, body) = {
-            let ts = now_ms();
-            let bytes = exec
-                .venue_mut()
-                .build_query_order(&name, it.session, it.seq, ts)
-                .to_vec();
-            let t = exec
-                .transport_mut()
-                .ok_or("start-up recovery needs a venue transport")?;
-            t.request_blocking(&bytes, timeout)
-                .map_err(|e| format!("querying unfinished order {id}: {e}"))?
-        };
-        let reply = exec.venue_mut().parse_order_reply(status, &body);
-        match reply {
-            OrderReply::Filled { order_id, price, qty } => {
-                let mut r = Record::new(RecordKind::Fill, it.symbol, it.side, it.session, it.seq);
-                r.qty = qty;
-                r.price = price;
-                r.fee = exec.fill_model().fee(price, qty);
-                r.aux = order_id;
-                journal_apply(exec, replayed, &r)?;
-                rep.recovered_fills += 1;
-            }
-            OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
-                let mut r = Record::new(RecordKind::Reject, it.symbol, it.side, it.session, it.seq);
-                r.qty = it.qty;
-                r.reason = RejectReason::Lost.index() as u8;
-                r.code = match reply {
-                    OrderReply::Error { code } => code as i32,
-                    _ => -2013,
-                };
-                journal_apply(exec, replayed, &r)?;
-                rep.recovered_missing += 1;
-            }
-            OrderReply::Accepted { .. } | OrderReply::Unknown => {
-                return Err(format!(
-                    "unfinished order {id} is still working or unknown at the venue (HTTP {status}); resolve it before trading"
-                ))
-            }
+        resolve_pending(exec, replayed, p.intent, &names, now_ms, timeout, &mut rep)?;
+    }
+    let venue = venue_positions(
+        exec,
+        "reconciliation needs a venue transport",
+        now_ms,
+        timeout,
+    )?;
+    let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
+    rep.mismatches = reconcile_positions(&names, &ours, &venue);
+    rep.foreign_open_orders = foreign_open_orders(exec, now_ms, timeout)?;
+    let mismatches = rep.mismatches.clone();
+    for (k, m) in mismatches.iter().enumerate() {
+        settle_mismatch(exec, replayed, policy, k, m, now_ms, timeout, &mut rep)?;
+    }
+    Ok(rep)
+}
+
+/// Sends a blocking request: `need` is the error when there is no transport, `what` prefixes
+/// a transport error.
+fn blocking(
+    exec: &mut Executor,
+    bytes: &[u8],
+    timeout: Duration,
+    need: &'static str,
+    what: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    let t = exec.transport_mut().ok_or(need)?;
+    t.request_blocking(bytes, timeout)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+/// Queries one unfinished order by client id and journals what the venue says: a fill, or a
+/// loss (`RejectReason::Lost`) when the venue does not have it. A still-working order is an error.
+#[allow(clippy::too_many_arguments)]
+fn resolve_pending(
+    exec: &mut Executor,
+    replayed: &mut Replayed,
+    it: Record,
+    names: &[String],
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+    rep: &mut StartupReport,
+) -> Result<(), String> {
+    let name = names.get(it.symbol.index()).ok_or_else(|| {
+        format!(
+            "journal names symbol #{} which is not configured",
+            it.symbol.0
+        )
+    })?;
+    let id = client_order_id(it.session, it.seq);
+    let ts = now_ms();
+    let bytes = exec
+        .venue_mut()
+        .build_query_order(name, it.session, it.seq, ts)
+        .to_vec();
+    let (status, body) = blocking(
+        exec,
+        &bytes,
+        timeout,
+        "start-up recovery needs a venue transport",
+        &format!("querying unfinished order {id}"),
+    )?;
+    let reply = exec.venue_mut().parse_order_reply(status, &body);
+    match reply {
+        OrderReply::Filled { order_id, price, qty } => {
+            let mut r = Record::new(RecordKind::Fill, it.symbol, it.side, it.session, it.seq);
+            r.qty = qty;
+            r.price = price;
+            r.fee = exec.fill_model().fee(price, qty);
+            r.aux = order_id;
+            journal_apply(exec, replayed, &r)?;
+            rep.recovered_fills += 1;
+        }
+        OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
+            let mut r = Record::new(RecordKind::Reject, it.symbol, it.side, it.session, it.seq);
+            r.qty = it.qty;
+            r.reason = RejectReason::Lost.index() as u8;
+            r.code = match reply {
+                OrderReply::Error { code } => code as i32,
+                _ => -2013,
+            };
+            journal_apply(exec, replayed, &r)?;
+            rep.recovered_missing += 1;
+        }
+        OrderReply::Accepted { .. } | OrderReply::Unknown => {
+            return Err(format!(
+                "unfinished order {id} is still working or unknown at the venue (HTTP {status}); resolve it before trading"
+            ))
         }
     }
+    Ok(())
+}
 
-    // Positions.
-    let (status, body) = {
-        let ts = now_ms();
-        let bytes = exec.venue_mut().build_positions(ts).to_vec();
-        let t = exec
-            .transport_mut()
-            .ok_or("reconciliation needs a venue transport")?;
-        t.request_blocking(&bytes, timeout)
-            .map_err(|e| format!("querying venue positions: {e}"))?
-    };
+/// The venue's positions (non-200 is an error); `need` is the error when there is no transport.
+fn venue_positions(
+    exec: &mut Executor,
+    need: &'static str,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<Vec<VenuePosition>, String> {
+    let bytes = exec.venue_mut().build_positions(now_ms()).to_vec();
+    let (status, body) = blocking(exec, &bytes, timeout, need, "querying venue positions")?;
     if status != 200 {
         return Err(format!(
             "venue positions query failed: HTTP {status}: {}",
             String::from_utf8_lossy(&body)
         ));
     }
-    let venue = exec.venue_mut().parse_positions(&body)?;
-    let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
-    rep.mismatches = reconcile_positions(&names, &ours, &venue);
+    exec.venue_mut().parse_positions(&body)
+}
 
-    // Open orders that are not ours.
-    let (status, body) = {
-        let ts = now_ms();
-        let bytes = exec.venue_mut().build_open_orders(ts).to_vec();
-        let t = exec
-            .transport_mut()
-            .ok_or("reconciliation needs a venue transport")?;
-        t.request_blocking(&bytes, timeout)
-            .map_err(|e| format!("querying open orders: {e}"))?
-    };
-    if status == 200 {
-        rep.foreign_open_orders = exec
-            .venue_mut()
-            .parse_open_orders(&body)?
-            .into_iter()
-            .filter(|o| !o.client_id.starts_with("ct"))
-            .map(|o| format!("{} {}", o.symbol, o.client_id))
-            .collect();
+/// Open venue orders whose client id is not ours (`ct…`), as `"SYMBOL clientId"`; empty when
+/// the query is not answered with 200.
+fn foreign_open_orders(
+    exec: &mut Executor,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let bytes = exec.venue_mut().build_open_orders(now_ms()).to_vec();
+    let (status, body) = blocking(
+        exec,
+        &bytes,
+        timeout,
+        "reconciliation needs a venue transport",
+        "querying open orders",
+    )?;
+    if status != 200 {
+        return Ok(Vec::new());
     }
+    Ok(exec
+        .venue_mut()
+        .parse_open_orders(&body)?
+        .into_iter()
+        .filter(|o| !o.client_id.starts_with("ct"))
+        .map(|o| format!("{} {}", o.symbol, o.client_id))
+        .collect())
+}
 
-    let mismatches = rep.mismatches.clone();
-    for (k, m) in mismatches.iter().enumerate() {
-        let diff = m.venue - m.ours;
-        eprintln!(
-            "warning: reconciliation: {} venue position {} != journal {} (phantom {}); policy {:?}",
-            m.name, m.venue, m.ours, diff, policy
-        );
-        let side = if diff > Decimal::ZERO {
-            Side::Buy
-        } else {
-            Side::Sell
-        };
-        match policy {
-            ReconcilePolicy::Report => {}
-            ReconcilePolicy::Adopt => {
-                let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
-                r.qty = diff.abs();
-                r.price = if m.venue_entry.is_zero() {
-                    Decimal::ZERO
-                } else {
-                    m.venue_entry
-                };
-                journal_apply(exec, replayed, &r)?;
-                rep.adopted += 1;
-            }
-            ReconcilePolicy::Close => {
-                // Trade the difference away: the venue ends at the journal's position.
-                let close_side = match side {
-                    Side::Buy => Side::Sell,
-                    Side::Sell => Side::Buy,
-                };
-                let seq = STARTUP_SEQ_BASE + k as u64;
-                let reduce_only = m.venue.abs() > m.ours.abs()
-                    && (m.venue > Decimal::ZERO) == (diff > Decimal::ZERO);
-                let mut intent = Record::new(
-                    RecordKind::Intent,
-                    m.symbol,
-                    close_side,
-                    exec.session(),
-                    seq,
-                );
-                intent.qty = diff.abs();
-                intent.reduce_only = reduce_only;
-                if !exec.journal(&intent) {
-                    return Err("journal write failed during start-up".into());
-                }
-                match market_order(
-                    exec,
-                    m.symbol,
-                    close_side,
-                    diff.abs(),
-                    reduce_only,
-                    seq,
-                    m.venue_entry,
-                    now_ms,
-                    timeout,
-                )
-                .map_err(|e| format!("closing phantom {}: {e}", m.name))?
-                {
-                    OrderReply::Filled {
-                        order_id,
-                        price,
-                        qty,
-                    } => {
-                        // The journal never had the phantom: its close is final but leaves the
-                        // journal's positions as they are.
-                        let mut r = Record::new(
-                            RecordKind::External,
-                            m.symbol,
-                            close_side,
-                            exec.session(),
-                            seq,
-                        );
-                        r.qty = qty;
-                        r.price = price;
-                        r.aux = order_id;
-                        journal_apply(exec, replayed, &r)?;
-                        rep.closed += 1;
-                    }
-                    other => return Err(format!("closing phantom {} failed: {other:?}", m.name,)),
-                }
-            }
+/// Applies `policy` to the `k`-th position difference: report it, adopt it into the journal,
+/// or trade it away.
+#[allow(clippy::too_many_arguments)]
+fn settle_mismatch(
+    exec: &mut Executor,
+    replayed: &mut Replayed,
+    policy: ReconcilePolicy,
+    k: usize,
+    m: &Mismatch,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+    rep: &mut StartupReport,
+) -> Result<(), String> {
+    let diff = m.venue - m.ours;
+    eprintln!(
+        "warning: reconciliation: {} venue position {} != journal {} (phantom {}); policy {:?}",
+        m.name, m.venue, m.ours, diff, policy
+    );
+    let side = if diff > Decimal::ZERO {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    match policy {
+        ReconcilePolicy::Report => {}
+        ReconcilePolicy::Adopt => {
+            let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
+            r.qty = diff.abs();
+            r.price = if m.venue_entry.is_zero() {
+                Decimal::ZERO
+            } else {
+                m.venue_entry
+            };
+            journal_apply(exec, replayed, &r)?;
+            rep.adopted += 1;
+        }
+        ReconcilePolicy::Close => {
+            close_phantom(
+                exec,
+                replayed,
+                side,
+                STARTUP_SEQ_BASE + k as u64,
+                m,
+                now_ms,
+                timeout,
+            )?;
+            rep.closed += 1;
         }
     }
-    Ok(rep)
+    Ok(())
+}
+
+/// Trades the difference away (the venue ends at the journal's position): journals the
+/// intent, sends a market order, and journals its fill as `External` — the journal never had
+/// the phantom, so its close is final but leaves the journal's positions as they are.
+fn close_phantom(
+    exec: &mut Executor,
+    replayed: &mut Replayed,
+    side: Side,
+    seq: u64,
+    m: &Mismatch,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let diff = m.venue - m.ours;
+    let close_side = match side {
+        Side::Buy => Side::Sell,
+        Side::Sell => Side::Buy,
+    };
+    let reduce_only =
+        m.venue.abs() > m.ours.abs() && (m.venue > Decimal::ZERO) == (diff > Decimal::ZERO);
+    let mut intent = Record::new(
+        RecordKind::Intent,
+        m.symbol,
+        close_side,
+        exec.session(),
+        seq,
+    );
+    intent.qty = diff.abs();
+    intent.reduce_only = reduce_only;
+    if !exec.journal(&intent) {
+        return Err("journal write failed during start-up".into());
+    }
+    match market_order(
+        exec,
+        m.symbol,
+        close_side,
+        diff.abs(),
+        reduce_only,
+        seq,
+        m.venue_entry,
+        now_ms,
+        timeout,
+    )
+    .map_err(|e| format!("closing phantom {}: {e}", m.name))?
+    {
+        OrderReply::Filled {
+            order_id,
+            price,
+            qty,
+        } => {
+            let mut r = Record::new(
+                RecordKind::External,
+                m.symbol,
+                close_side,
+                exec.session(),
+                seq,
+            );
+            r.qty = qty;
+            r.price = price;
+            r.aux = order_id;
+            journal_apply(exec, replayed, &r)
+        }
+        other => Err(format!("closing phantom {} failed: {other:?}", m.name,)),
+    }
 }
 
 /// Sends a market order for `qty` of `symbol` (not journaled here) and waits for its outcome,
@@ -357,20 +433,7 @@ pub fn flatten(
     if exec.transport_mut().is_none() {
         return Ok(Vec::new());
     }
-    let bytes = exec.venue_mut().build_positions(now_ms()).to_vec();
-    let t = exec
-        .transport_mut()
-        .ok_or("flatten needs a venue transport")?;
-    let (status, body) = t
-        .request_blocking(&bytes, timeout)
-        .map_err(|e| format!("querying venue positions: {e}"))?;
-    if status != 200 {
-        return Err(format!(
-            "venue positions query failed: HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        ));
-    }
-    let venue = exec.venue_mut().parse_positions(&body)?;
+    let venue = venue_positions(exec, "flatten needs a venue transport", now_ms, timeout)?;
     let names = exec.names().to_vec();
     let mut closed = Vec::new();
     let mut failed = Vec::new();

@@ -11,11 +11,11 @@
 //! REST fallback trades are de-duplicated only (they never make a symbol live).
 
 use super::dedupe::{DedupeVerdict, TradeDedup};
-use super::event::MarketEvent;
 use super::liveness::{Liveness, Transition};
 use super::protocol::DedupMode;
 use super::validate::{Reject, ValidationConfig, Validator};
 use crate::telemetry::{Counter, CounterSet};
+use crate::types::event::MarketEvent;
 use crate::types::{SymbolId, Tick};
 
 /// The counter of a validation rejection.

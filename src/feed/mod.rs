@@ -5,20 +5,20 @@ pub mod backoff;
 pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
-pub mod event;
 pub mod guard;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
 pub mod stage;
-pub mod symbols;
 pub mod tls;
 pub mod validate;
 pub mod venue;
 pub mod ws;
 
-pub use event::{Control, MarketEvent, ParseError, UpdateKind};
-pub use symbols::{SymbolError, SymbolTable};
+/// Parsed market events and the symbol table are shared vocabulary (`types`), re-exported here
+/// where the feed's users look for them.
+pub use crate::types::{event, symbols};
+pub use crate::types::{Control, MarketEvent, ParseError, SymbolError, SymbolTable, UpdateKind};
 pub use validate::{Reject, ValidationConfig, Validator};
 pub use venue::VenueParser;

@@ -2,29 +2,9 @@
 //! requests, heartbeats, per-connection topic limits, REST trade endpoints, and how trades are
 //! told apart for de-duplication. Parsing the data itself is the parsers' job.
 
-use super::symbols::SymbolTable;
+use crate::types::symbols::SymbolTable;
 use crate::types::SymbolId;
-pub use crate::venue::Venue;
-
-/// How a connection proves it is alive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Heartbeat {
-    /// A WebSocket ping frame (Binance; the server also pings us and tungstenite answers).
-    PingFrame,
-    /// An application text message (Bybit `{"op":"ping"}`, answered by `"ret_msg":"pong"`).
-    Text(&'static str),
-}
-
-/// How repeated trades are recognised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DedupMode {
-    /// Trade ids increase by one per trade and symbol (Binance `t` / `a`): a trade is new iff
-    /// its id is above the last delivered one; a jump of k counts k − 1 missed trades.
-    SequentialIds,
-    /// Ids are opaque (Bybit UUIDs): a trade is new iff its time is later than the last
-    /// delivered, or equal with an id not yet seen at that time.
-    TimeAndId,
-}
+pub use crate::venue::{DedupMode, Heartbeat, Venue};
 
 /// Bybit trade ids are UUID strings; ticks carry `u64` ids. The mapping is the parser's, so
 /// the WS parser and the REST fallback give the same trade the same id.

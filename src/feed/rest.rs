@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use super::liveness::SymbolHealth;
 use super::protocol::Venue;
-use super::symbols::SymbolTable;
 use crate::ring::{Consumer, Producer};
 use crate::telemetry::Clock;
+use crate::types::symbols::SymbolTable;
 use crate::types::{SymbolId, Tick};
 use crate::venue::{binance, bybit};
 

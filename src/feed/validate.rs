@@ -14,7 +14,7 @@
 
 use serde::Deserialize;
 
-use super::event::MarketEvent;
+use crate::types::event::MarketEvent;
 use crate::types::{Quote, Tick};
 
 /// Trade ids remembered per symbol for duplicate detection.

@@ -1,7 +1,7 @@
 //! One parser type for every supported venue, chosen by the venue's name in the config.
 
-use super::event::{Control, MarketEvent, ParseError};
-use super::symbols::SymbolTable;
+use crate::types::event::{Control, MarketEvent, ParseError};
+use crate::types::symbols::SymbolTable;
 use crate::venue::binance::{self, BinanceParser};
 use crate::venue::bybit::{self, BybitParser};
 

@@ -105,6 +105,42 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
     }
 }
 
+/// The close of the current bucket and of the one before, for per-bucket log returns
+/// `Δ = close − previous close` kept in a [`BucketRing`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BarCloses {
+    prev_close: f64,
+    close: f64,
+    started: bool,
+}
+
+impl BarCloses {
+    /// Advances `ring` to `ts_ms` (buckets of `width_ms`) and takes `x` as the current bucket's
+    /// close. Returns `Δ = x − previous bucket's close`, or `None` for the first price (the
+    /// ring is only positioned).
+    #[inline]
+    pub fn update<const N: usize, const K: usize>(
+        &mut self,
+        ring: &mut BucketRing<N, K>,
+        x: f64,
+        ts_ms: u64,
+        width_ms: u64,
+    ) -> Option<f64> {
+        if !self.started {
+            self.started = true;
+            self.prev_close = x;
+            self.close = x;
+            ring.advance(ts_ms, width_ms);
+            return None;
+        }
+        if ring.advance(ts_ms, width_ms) > 0 {
+            self.prev_close = self.close;
+        }
+        self.close = x;
+        Some(x - self.prev_close)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
 pub mod affinity;
+pub mod exec_setup;
 pub mod fused;
 pub mod monitor;
 pub mod pipeline;
@@ -17,10 +18,10 @@ use rust_decimal::prelude::ToPrimitive;
 use crate::config::{resolve_path, Config, Topology, WaitKind};
 use crate::exchange::{EmbeddedExchange, Recording};
 use crate::feed::protocol::Venue;
-use crate::feed::SymbolTable;
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
 use crate::types::instrument::load_specs;
+use crate::types::{Instrument, SymbolTable};
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
@@ -28,7 +29,7 @@ pub use shutdown::Shutdown;
 use self::monitor::{MonitorPlan, MonitorReport};
 use self::pipeline::{Pipeline, PipelinePlan};
 use self::wait::FeedWait;
-use crate::exec::{setup, ExecStage};
+use crate::exec::ExecStage;
 use crate::feed::stage::{FeedPlan, FeedStage};
 use crate::strategy::ComputeStage;
 
@@ -126,6 +127,9 @@ pub struct RunReport {
 }
 
 /// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
+/// Steps: pick and pin the topology → load symbols and specs → start the feed (and the
+/// embedded exchange) → build the strategy and the execution side (recovery) → start the
+/// monitor → run the hot thread(s) → stop everything.
 pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunReport, String> {
     if cfg.exec.mode == crate::exec::ExecMode::Live && !opts.live {
         return Err("exec.mode = \"live\" sends real orders: pass --live to confirm".into());
@@ -148,90 +152,11 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &cfg.venue.name,
         symbols.names(),
     )?;
-
-    let venue = cfg.venue();
     let clock = Clock::new();
-    for (name, inst) in symbols.names().iter().zip(&instruments) {
-        if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
-            crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
-                .map_err(|e| format!("{}: {}", e.key, e.why))?;
-        }
-    }
+    check_venue_leverage(cfg, &symbols, &instruments)?;
 
-    let mut exchange = None;
-    let (ws_url, rest_url, tls) = if cfg.venue.ws_url == "embedded" {
-        let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();
-        let mut rec = Recording::load(&files)?;
-        let mut source = format!("real {} frames", venue_label(venue));
-        if venue == Venue::Bybit && rec.has_binance_streams() {
-            let (bybit, n) = rec.to_bybit();
-            rec = bybit;
-            source = format!(
-                "{n} real Binance USD-M trades RE-ENCODED as Bybit v5 publicTrade messages (plus any real Bybit frames)"
-            );
-        }
-        let bind = cfg
-            .replay
-            .bind
-            .parse()
-            .map_err(|e| format!("replay.bind: {e}"))?;
-        let ex = EmbeddedExchange::start_venue(bind, Arc::new(rec), venue, cfg.replay.speed)
-            .map_err(|e| format!("embedded exchange: {e}"))?;
-        let speed = if cfg.replay.speed > 0.0 {
-            format!("{}x recorded pace", cfg.replay.speed)
-        } else {
-            "as fast as possible".to_string()
-        };
-        println!(
-            "embedded exchange on {} replaying {source} from {} file(s), {}; REST fallback at {}; loopback only",
-            ex.url(),
-            cfg.replay.files.len(),
-            speed,
-            ex.rest_url()
-        );
-        let urls = (ex.url(), ex.rest_url(), None);
-        exchange = Some(ex);
-        urls
-    } else {
-        let ws = crate::feed::endpoint::Endpoint::parse(&cfg.venue.ws_url)?;
-        let loopback = crate::feed::endpoint::is_loopback_host(&ws.host);
-        let rest = if !cfg.feed.rest_url.is_empty() {
-            cfg.feed.rest_url.clone()
-        } else if loopback {
-            // A loopback peer (another process's embedded exchange, a test) serves REST on the
-            // same port: never fall back to the real venue from a loopback run.
-            format!("http://{}:{}", ws.host, ws.port)
-        } else {
-            venue.mainnet_rest_url().to_string()
-        };
-        let tls = if cfg.venue.ws_url.starts_with("wss://") {
-            let ca =
-                (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
-            Some(crate::feed::tls::client_config_with_pem(ca.as_deref())?)
-        } else {
-            None
-        };
-        (cfg.venue.ws_url.clone(), rest, tls)
-    };
-    // The embedded exchange (ours, or another process's on loopback) ends its replay with this
-    // close code; a real venue's close is always a disconnect to recover from.
-    let replay_peer = exchange.is_some()
-        || crate::feed::endpoint::Endpoint::parse(&ws_url)
-            .is_ok_and(|e| crate::feed::endpoint::is_loopback_host(&e.host));
-    let feed = FeedStage::start(
-        FeedPlan {
-            venue,
-            ws_url,
-            rest_url,
-            feed: cfg.feed.clone(),
-            tls,
-            end_close_code: replay_peer.then_some(crate::exchange::server::END_OF_REPLAY),
-            record_feed_delay: exchange.is_none(),
-            validation: cfg.validation.clone(),
-        },
-        symbols.clone(),
-        clock.clone(),
-    )?;
+    let (exchange, target) = feed_target(cfg)?;
+    let feed = start_feed(cfg, target, exchange.is_some(), &symbols, &clock)?;
 
     let params = StrategyParams::from_config(cfg);
     let mut engine = Engine::new(params, &instruments);
@@ -242,7 +167,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
         .map_err(|e| format!("cannot create {}: {e}", dump_dir.display()))?;
-    let setup = setup::build(
+    let setup = exec_setup::build(
         cfg,
         opts.live,
         &symbols,
@@ -251,39 +176,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &clock,
         &dump_dir,
     )?;
-    println!("{}", setup.banner);
-    if let Some(st) = &setup.startup {
-        if st.recovered_fills + st.recovered_missing > 0 || !st.mismatches.is_empty() {
-            println!(
-                "start-up: {} unfinished order(s) found filled, {} not at the venue (not resent); {} position mismatch(es), {} adopted, {} closed",
-                st.recovered_fills,
-                st.recovered_missing,
-                st.mismatches.len(),
-                st.adopted,
-                st.closed
-            );
-        }
-        for o in &st.foreign_open_orders {
-            println!("start-up: open venue order not placed by this system: {o}");
-        }
-    }
-    let restored = setup::restore_engine(&mut compute, &setup.replayed);
-    if restored > 0 {
-        println!("start-up: {restored} journaled fill(s) restored into the positions");
-    }
-    if let Some(st) = &setup.startup {
-        // `[risk.reconcile] policy = "report"`: a symbol left different from the venue trades
-        // no new entries until an operator resolves it (exits still go out).
-        if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
-            for m in &st.mismatches {
-                compute.set_unreconciled(m.symbol.index());
-                println!(
-                    "start-up: {} entries blocked (unreconciled: venue {} vs ours {})",
-                    m.name, m.venue, m.ours
-                );
-            }
-        }
-    }
+    apply_startup(cfg, &setup, &mut compute);
     let rest_exchange = setup.rest;
     let journal_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exec = ExecStage::new(setup.executor, clock.clone())
@@ -296,85 +189,20 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             journal_failed.clone(),
         );
 
-    let epoch = Epoch::default();
-    let names: &[&'static str] = match topology {
-        Chosen::Fused { .. } => &["hot"],
-        Chosen::Pipeline { .. } => &["network", "compute", "execution"],
-    };
-    let (mut publishers, collectors): (Vec<_>, Vec<_>) =
-        names.iter().map(|n| handoff(n, &epoch)).unzip();
-    let plan = MonitorPlan {
-        status_interval: Duration::from_secs_f64(cfg.run.status_interval_s),
-        dump_interval: Duration::from_secs_f64(cfg.run.dump_interval_s),
-        hlog_path: dump_dir.join("stages.hlog"),
-        run_name: run_id.clone(),
-        print_status: opts.print_status,
-    };
     let replay_stats = exchange.as_ref().map(|e| e.stats());
-    let monitor = std::thread::Builder::new()
-        .name("monitor".into())
-        .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
-        .map_err(|e| format!("cannot start monitor: {e}"))?;
-    let watchdog = opts.max_duration.map(|d| {
-        let s = shutdown.clone();
-        std::thread::spawn(move || {
-            let t0 = std::time::Instant::now();
-            while t0.elapsed() < d && !s.requested() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            s.request();
-        })
-    });
+    let (publishers, monitor) =
+        spawn_monitor(cfg, opts, topology, &dump_dir, run_id, replay_stats)?;
+    let watchdog = opts
+        .max_duration
+        .map(|d| spawn_watchdog(d, shutdown.clone()));
 
-    let wait_park = Duration::from_micros(cfg.wait.park_timeout_us);
-    let engine = match topology {
-        Chosen::Fused { hot } => {
-            let publisher = publishers.pop().expect("one publisher");
-            let wait = FeedWait::new(cfg.wait.hot, cfg.wait.spin_yield_spins, wait_park);
-            let allowed_h = allowed.clone();
-            let sd = shutdown.clone();
-            let handle = std::thread::Builder::new()
-                .name("hot".into())
-                .spawn(move || {
-                    affinity::pin_current("hot", hot, &allowed_h);
-                    let mut feed = feed;
-                    let mut compute = compute;
-                    let mut exec = exec;
-                    fused::run(&mut feed, &mut compute, &mut exec, publisher, wait, &sd)
-                        .map(|()| compute.into_engine())
-                })
-                .map_err(|e| format!("cannot start hot thread: {e}"))?;
-            handle
-                .join()
-                .map_err(|_| "hot thread panicked".to_string())?
-                .map_err(|e| e.to_string())?
-        }
-        Chosen::Pipeline { cores } => {
-            let [p_n, p_c, p_e]: [_; 3] = publishers
-                .try_into()
-                .map_err(|_| "three publishers expected".to_string())?;
-            let plan = PipelinePlan {
-                cores,
-                network_wait: FeedWait::new(cfg.wait.network, cfg.wait.spin_yield_spins, wait_park),
-                compute_wait: cfg.wait_strategy(cfg.wait.compute),
-                execution_wait: cfg.wait_strategy(cfg.wait.execution),
-                rings: [cfg.rings.md, cfg.rings.order, cfg.rings.fill],
-            };
-            warn_spin_on_shared_cores(cfg, &allowed);
-            Pipeline::spawn(
-                plan,
-                &allowed,
-                feed,
-                compute,
-                exec,
-                [p_n, p_c, p_e],
-                clock,
-                shutdown.clone(),
-            )
-            .map_err(|e| format!("cannot start pipeline: {e}"))?
-            .join()?
-        }
+    let hot = HotStages {
+        feed,
+        compute,
+        exec,
+        publishers,
     };
+    let engine = run_topology(cfg, topology, &allowed, hot, clock, &shutdown)?;
     // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
     shutdown.request();
     if let Some(w) = watchdog {
@@ -397,6 +225,288 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         engine,
         symbols,
     })
+}
+
+/// The monitor thread; it returns its report once every publisher is dropped.
+type MonitorThread = std::thread::JoinHandle<std::io::Result<MonitorReport>>;
+
+/// One monitor publisher per hot thread of `topology`, and the monitor thread collecting them
+/// (status lines, interval dumps to `dump_dir/stages.hlog`).
+fn spawn_monitor(
+    cfg: &Config,
+    opts: &RunOptions,
+    topology: Chosen,
+    dump_dir: &Path,
+    run_id: String,
+    replay_stats: Option<Arc<crate::exchange::ReplayStats>>,
+) -> Result<(Vec<crate::telemetry::Publisher>, MonitorThread), String> {
+    let epoch = Epoch::default();
+    let names: &[&'static str] = match topology {
+        Chosen::Fused { .. } => &["hot"],
+        Chosen::Pipeline { .. } => &["network", "compute", "execution"],
+    };
+    let (publishers, collectors): (Vec<_>, Vec<_>) =
+        names.iter().map(|n| handoff(n, &epoch)).unzip();
+    let plan = MonitorPlan {
+        status_interval: Duration::from_secs_f64(cfg.run.status_interval_s),
+        dump_interval: Duration::from_secs_f64(cfg.run.dump_interval_s),
+        hlog_path: dump_dir.join("stages.hlog"),
+        run_name: run_id,
+        print_status: opts.print_status,
+    };
+    let monitor = std::thread::Builder::new()
+        .name("monitor".into())
+        .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
+        .map_err(|e| format!("cannot start monitor: {e}"))?;
+    Ok((publishers, monitor))
+}
+
+/// Each symbol's `risk.leverage` must not exceed the venue's maximum from its spec.
+fn check_venue_leverage(
+    cfg: &Config,
+    symbols: &SymbolTable,
+    instruments: &[Instrument],
+) -> Result<(), String> {
+    for (name, inst) in symbols.names().iter().zip(instruments) {
+        if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
+            crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
+                .map_err(|e| format!("{}: {}", e.key, e.why))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where the feed connects: WebSocket URL, REST fallback URL, TLS (for `wss://`).
+struct FeedTarget {
+    ws_url: String,
+    rest_url: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// The feed's target: the embedded exchange (started here) when `venue.ws_url = "embedded"`,
+/// else the configured venue, whose REST fallback is `feed.rest_url`, the same loopback peer,
+/// or the venue's mainnet REST.
+fn feed_target(cfg: &Config) -> Result<(Option<EmbeddedExchange>, FeedTarget), String> {
+    if cfg.venue.ws_url == "embedded" {
+        let ex = start_embedded(cfg)?;
+        let target = FeedTarget {
+            ws_url: ex.url(),
+            rest_url: ex.rest_url(),
+            tls: None,
+        };
+        return Ok((Some(ex), target));
+    }
+    let ws = crate::feed::endpoint::Endpoint::parse(&cfg.venue.ws_url)?;
+    let loopback = crate::feed::endpoint::is_loopback_host(&ws.host);
+    let rest_url = if !cfg.feed.rest_url.is_empty() {
+        cfg.feed.rest_url.clone()
+    } else if loopback {
+        // A loopback peer (another process's embedded exchange, a test) serves REST on the
+        // same port: never fall back to the real venue from a loopback run.
+        format!("http://{}:{}", ws.host, ws.port)
+    } else {
+        cfg.venue().mainnet_rest_url().to_string()
+    };
+    let tls = if cfg.venue.ws_url.starts_with("wss://") {
+        let ca = (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
+        Some(crate::feed::tls::client_config_with_pem(ca.as_deref())?)
+    } else {
+        None
+    };
+    let target = FeedTarget {
+        ws_url: cfg.venue.ws_url.clone(),
+        rest_url,
+        tls,
+    };
+    Ok((None, target))
+}
+
+/// Starts the embedded exchange replaying `replay.files` (Binance trades re-encoded as Bybit
+/// messages when the venue is Bybit) on loopback, and says so.
+fn start_embedded(cfg: &Config) -> Result<EmbeddedExchange, String> {
+    let venue = cfg.venue();
+    let files: Vec<PathBuf> = cfg.replay.files.iter().map(|f| resolve_path(f)).collect();
+    let mut rec = Recording::load(&files)?;
+    let mut source = format!("real {} frames", venue_label(venue));
+    if venue == Venue::Bybit && rec.has_binance_streams() {
+        let (bybit, n) = rec.to_bybit();
+        rec = bybit;
+        source = format!(
+            "{n} real Binance USD-M trades RE-ENCODED as Bybit v5 publicTrade messages (plus any real Bybit frames)"
+        );
+    }
+    let bind = cfg
+        .replay
+        .bind
+        .parse()
+        .map_err(|e| format!("replay.bind: {e}"))?;
+    let ex = EmbeddedExchange::start_venue(bind, Arc::new(rec), venue, cfg.replay.speed)
+        .map_err(|e| format!("embedded exchange: {e}"))?;
+    let speed = if cfg.replay.speed > 0.0 {
+        format!("{}x recorded pace", cfg.replay.speed)
+    } else {
+        "as fast as possible".to_string()
+    };
+    println!(
+        "embedded exchange on {} replaying {source} from {} file(s), {}; REST fallback at {}; loopback only",
+        ex.url(),
+        cfg.replay.files.len(),
+        speed,
+        ex.rest_url()
+    );
+    Ok(ex)
+}
+
+/// Starts the feed stage on `target`. The embedded exchange (ours, or another process's on
+/// loopback) ends its replay with a close code; a real venue's close is always a disconnect to
+/// recover from.
+fn start_feed(
+    cfg: &Config,
+    target: FeedTarget,
+    own_exchange: bool,
+    symbols: &SymbolTable,
+    clock: &Clock,
+) -> Result<FeedStage, String> {
+    let replay_peer = own_exchange
+        || crate::feed::endpoint::Endpoint::parse(&target.ws_url)
+            .is_ok_and(|e| crate::feed::endpoint::is_loopback_host(&e.host));
+    FeedStage::start(
+        FeedPlan {
+            venue: cfg.venue(),
+            ws_url: target.ws_url,
+            rest_url: target.rest_url,
+            feed: cfg.feed.clone(),
+            tls: target.tls,
+            end_close_code: replay_peer.then_some(crate::exchange::server::END_OF_REPLAY),
+            record_feed_delay: !own_exchange,
+            validation: cfg.validation.clone(),
+        },
+        symbols.clone(),
+        clock.clone(),
+    )
+}
+
+/// Prints the route and what start-up recovery did, restores the journal's positions into the
+/// strategy, and under `[risk.reconcile] policy = "report"` blocks new entries on every symbol
+/// left different from the venue until an operator resolves it (exits still go out).
+fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut ComputeStage) {
+    println!("{}", setup.banner);
+    if let Some(st) = &setup.startup {
+        if st.recovered_fills + st.recovered_missing > 0 || !st.mismatches.is_empty() {
+            println!(
+                "start-up: {} unfinished order(s) found filled, {} not at the venue (not resent); {} position mismatch(es), {} adopted, {} closed",
+                st.recovered_fills,
+                st.recovered_missing,
+                st.mismatches.len(),
+                st.adopted,
+                st.closed
+            );
+        }
+        for o in &st.foreign_open_orders {
+            println!("start-up: open venue order not placed by this system: {o}");
+        }
+    }
+    let restored = exec_setup::restore_engine(compute, &setup.replayed);
+    if restored > 0 {
+        println!("start-up: {restored} journaled fill(s) restored into the positions");
+    }
+    if let Some(st) = &setup.startup {
+        if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
+            for m in &st.mismatches {
+                compute.set_unreconciled(m.symbol.index());
+                println!(
+                    "start-up: {} entries blocked (unreconciled: venue {} vs ours {})",
+                    m.name, m.venue, m.ours
+                );
+            }
+        }
+    }
+}
+
+/// Requests a stop after `d` (checked every 20 ms; ends early once a stop is requested).
+fn spawn_watchdog(d: Duration, s: Shutdown) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < d && !s.requested() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s.request();
+    })
+}
+
+/// The stages the hot thread(s) run, and one monitor publisher per hot thread.
+struct HotStages {
+    feed: FeedStage,
+    compute: ComputeStage,
+    exec: ExecStage,
+    publishers: Vec<crate::telemetry::Publisher>,
+}
+
+/// Runs the stages on the chosen topology until the feed ends or a stop is requested; returns
+/// the engine (final positions and counters).
+fn run_topology(
+    cfg: &Config,
+    topology: Chosen,
+    allowed: &AllowedCores,
+    hot: HotStages,
+    clock: Clock,
+    shutdown: &Shutdown,
+) -> Result<Engine, String> {
+    let HotStages {
+        feed,
+        compute,
+        exec,
+        mut publishers,
+    } = hot;
+    let wait_park = Duration::from_micros(cfg.wait.park_timeout_us);
+    match topology {
+        Chosen::Fused { hot } => {
+            let publisher = publishers.pop().expect("one publisher");
+            let wait = FeedWait::new(cfg.wait.hot, cfg.wait.spin_yield_spins, wait_park);
+            let allowed_h = allowed.clone();
+            let sd = shutdown.clone();
+            let handle = std::thread::Builder::new()
+                .name("hot".into())
+                .spawn(move || {
+                    affinity::pin_current("hot", hot, &allowed_h);
+                    let mut feed = feed;
+                    let mut compute = compute;
+                    let mut exec = exec;
+                    fused::run(&mut feed, &mut compute, &mut exec, publisher, wait, &sd)
+                        .map(|()| compute.into_engine())
+                })
+                .map_err(|e| format!("cannot start hot thread: {e}"))?;
+            Ok(handle
+                .join()
+                .map_err(|_| "hot thread panicked".to_string())?
+                .map_err(|e| e.to_string())?)
+        }
+        Chosen::Pipeline { cores } => {
+            let [p_n, p_c, p_e]: [_; 3] = publishers
+                .try_into()
+                .map_err(|_| "three publishers expected".to_string())?;
+            let plan = PipelinePlan {
+                cores,
+                network_wait: FeedWait::new(cfg.wait.network, cfg.wait.spin_yield_spins, wait_park),
+                compute_wait: cfg.wait_strategy(cfg.wait.compute),
+                execution_wait: cfg.wait_strategy(cfg.wait.execution),
+                rings: [cfg.rings.md, cfg.rings.order, cfg.rings.fill],
+            };
+            warn_spin_on_shared_cores(cfg, allowed);
+            Pipeline::spawn(
+                plan,
+                allowed,
+                feed,
+                compute,
+                exec,
+                [p_n, p_c, p_e],
+                clock,
+                shutdown.clone(),
+            )
+            .map_err(|e| format!("cannot start pipeline: {e}"))?
+            .join()
+        }
+    }
 }
 
 fn venue_label(v: Venue) -> &'static str {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::feed::stage::{parse_counter, FeedStage};
 use crate::feed::ws::{WsError, WsStatus};
-use crate::feed::SymbolTable;
-use crate::feed::{Control, MarketEvent};
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
+use crate::types::SymbolTable;
 use crate::types::Tick;
+use crate::types::{Control, MarketEvent};
 use crate::venue::binance::market::BinanceParser;
 
 /// A producer of parsed ticks for the network stage of either topology.

@@ -1,17 +1,24 @@
-//! The shared vocabulary every stage speaks: market data ([`Tick`], [`Quote`]), symbols and
-//! sides, instrument filters, order intents, execution reports and positions. Depends on no
-//! other module of the crate; venue spellings live with the venue code, not here.
+//! The shared vocabulary every stage speaks: market data ([`Tick`], [`Quote`]), parsed market
+//! events ([`MarketEvent`], [`Control`], [`ParseError`]), the [`SymbolTable`], sides,
+//! instrument filters, order intents, execution reports, positions and the one fill/fee model
+//! ([`fill_model`]). Depends on no other module of the crate; venue spellings live with the
+//! venue code, not here.
 
 pub mod case;
+pub mod event;
+pub mod fill_model;
 pub mod instrument;
 pub mod intent;
 pub mod position;
 pub mod report;
+pub mod symbols;
 pub mod tick;
 
 pub use case::Case;
+pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use instrument::Instrument;
 pub use intent::OrderIntent;
 pub use position::Position;
 pub use report::{ExecReport, RejectReason, ReportStatus};
+pub use symbols::{SymbolError, SymbolTable};
 pub use tick::{Quote, Side, SymbolId, Tick};

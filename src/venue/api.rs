@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use crate::exec::venue_error::VenueError;
 use crate::types::instrument::write_decimal;
+use crate::venue::error::VenueError;
 use crate::venue::order::valid_symbol;
 
 /// HTTP method.

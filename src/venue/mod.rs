@@ -4,7 +4,7 @@
 //!
 //! # What a venue module (`venue/<name>/`) provides
 //! - `market`: the general market-data parser (simd-json tape, [`tape`]) from frames to
-//!   `feed::MarketEvent`s and `feed::Control`, with a `parse(&mut self, frame, symbols, on)`
+//!   `types::MarketEvent`s and `types::Control`, with a `parse(&mut self, frame, symbols, on)`
 //!   method; `fast`: `parse(general, frame, symbols, on) -> (result, hit)`, the byte-scanning
 //!   extractor ([`scan`]) for its hottest message, equal to the general parser on every input.
 //! - `endpoint`: URLs, topic names, subscribe request, heartbeat, topic limits, and the
@@ -17,9 +17,9 @@
 //!   venue-neutral [`reply`] types.
 //! - `api`: the cold-path signed requests ([`api::ApiRequest`]: leverage, cancel, wallet, time,
 //!   instruments) and their reply parsers (positions, wallet, time, acks).
-//! - `spec`: the instrument-spec reply reader (filters → `exec::Instrument`, [`SpecRows`]).
-//! - `error`: the error-code tables (to `exec::ErrorKind` and `exec::RejectReason`) and the
-//!   error-reply reader (`exec::VenueError::from_<name>`).
+//! - `spec`: the instrument-spec reply reader (filters → `types::Instrument`, [`SpecRows`]).
+//! - `error`: the error-code tables (to [`error::ErrorKind`] and `types::RejectReason`) and the
+//!   error-reply reader (`VenueError::from_<name>`, [`error`]).
 //! - `exchange`: the embedded exchange's side of the venue's order protocol (request parsing,
 //!   signature check, reply rendering).
 //!
@@ -32,10 +32,14 @@
 //! - `exchange::rest_orders` (request routing by path) and `exchange::server` (replay).
 //!
 //! A new venue is a new folder plus one arm in each of these.
+//!
+//! Dependencies run one way: `venue` uses `types` (and, for `<name>::exchange`, the embedded
+//! exchange's order book); `feed` and `exec` use `venue`, never the reverse.
 
 pub mod api;
 pub mod binance;
 pub mod bybit;
+pub mod error;
 pub mod order;
 pub mod reply;
 pub mod scan;
@@ -46,12 +50,31 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::feed::protocol::{DedupMode, Heartbeat};
 use crate::types::Instrument;
 
 /// Instruments by symbol from a venue's spec reply (`venue::<name>::spec`); a listed symbol
 /// that cannot be traded is an error naming it.
 pub type SpecRows = BTreeMap<String, Result<Instrument, String>>;
+
+/// How a connection proves it is alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heartbeat {
+    /// A WebSocket ping frame (Binance; the server also pings us and tungstenite answers).
+    PingFrame,
+    /// An application text message (Bybit `{"op":"ping"}`, answered by `"ret_msg":"pong"`).
+    Text(&'static str),
+}
+
+/// How repeated trades are recognised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DedupMode {
+    /// Trade ids increase by one per trade and symbol (Binance `t` / `a`): a trade is new iff
+    /// its id is above the last delivered one; a jump of k counts k − 1 missed trades.
+    SequentialIds,
+    /// Ids are opaque (Bybit UUIDs): a trade is new iff its time is later than the last
+    /// delivered, or equal with an id not yet seen at that time.
+    TimeAndId,
+}
 
 /// A supported venue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]

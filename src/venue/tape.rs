@@ -6,7 +6,7 @@
 
 use simd_json::{Node, StaticNode};
 
-use crate::feed::ParseError;
+use crate::types::ParseError;
 
 /// Frames up to this size parse without growing any buffer (Binance depth frames reach ~26 KB).
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::model::window::BucketRing;
+use crate::model::window::{BarCloses, BucketRing};
 
 /// Buckets of the momentum window.
 pub const MOMENTUM_BUCKETS: usize = 32;
@@ -108,27 +108,16 @@ impl CrossParams {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MomentumState {
     ring: BucketRing<MOMENTUM_BUCKETS, 1>,
-    prev_close: f64,
-    close: f64,
-    started: bool,
+    closes: BarCloses,
 }
 
 impl MomentumState {
     /// Feeds log price `x` at `ts_ms`.
     #[inline]
     pub fn update(&mut self, p: &CrossParams, x: f64, ts_ms: u64) {
-        if !self.started {
-            self.started = true;
-            self.prev_close = x;
-            self.close = x;
-            self.ring.advance(ts_ms, p.bucket_ms());
-            return;
+        if let Some(d) = self.closes.update(&mut self.ring, x, ts_ms, p.bucket_ms()) {
+            self.ring.set(0, d);
         }
-        if self.ring.advance(ts_ms, p.bucket_ms()) > 0 {
-            self.prev_close = self.close;
-        }
-        self.close = x;
-        self.ring.set(0, x - self.prev_close);
     }
 
     /// Move over the window as a fraction: `exp(ΣΔ) − 1` (0 before any tick).

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::model::window::BucketRing;
+use crate::model::window::{BarCloses, BucketRing};
 
 /// Bars in the regime window.
 pub const REGIME_BARS: usize = 32;
@@ -62,30 +62,18 @@ impl RegimeParams {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RegimeState {
     ring: BucketRing<REGIME_BARS, 3>,
-    prev_close: f64,
-    close: f64,
-    started: bool,
+    closes: BarCloses,
 }
 
 impl RegimeState {
     /// Feeds log price `x` at `ts_ms`.
     #[inline]
     pub fn update(&mut self, p: &RegimeParams, x: f64, ts_ms: u64) {
-        if !self.started {
-            self.started = true;
-            self.prev_close = x;
-            self.close = x;
-            self.ring.advance(ts_ms, p.bar_ms());
-            return;
+        if let Some(d) = self.closes.update(&mut self.ring, x, ts_ms, p.bar_ms()) {
+            self.ring.set(0, d);
+            self.ring.set(1, d.abs());
+            self.ring.set(2, d * d);
         }
-        if self.ring.advance(ts_ms, p.bar_ms()) > 0 {
-            self.prev_close = self.close;
-        }
-        self.close = x;
-        let d = x - self.prev_close;
-        self.ring.set(0, d);
-        self.ring.set(1, d.abs());
-        self.ring.set(2, d * d);
     }
 
     /// `ER = |ΣΔ|/Σ|Δ|` in `[0, 1]`; 0 without movement.

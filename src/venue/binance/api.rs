@@ -3,11 +3,11 @@
 
 use serde::Deserialize;
 
-use crate::exec::venue_error::VenueError;
 use crate::venue::api::{
     check_symbol, dec_field, form, opt_dec, path_and_query, ApiError, ApiRequest, AssetBalance,
     Method, OrderAck, OrderRef, ParamsApi, WalletBalance,
 };
+use crate::venue::error::VenueError;
 use crate::venue::reply::VenuePosition;
 use crate::venue::sign::Signer;
 

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use crate::exec::venue_error::{http_kind, text_of, ErrorKind, VenueError};
 use crate::types::RejectReason;
+use crate::venue::error::{http_kind, text_of, ErrorKind, VenueError};
 use crate::venue::Venue;
 
 /// Binance code → kind.

@@ -98,169 +98,231 @@ pub(crate) fn handle(
     now: u64,
 ) -> (u16, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if method == "GET" && path == "/fapi/v1/time" {
-        return (200, json!({"serverTime": now}).to_string());
+    if let Some(reply) = unsigned_route(method, path, now) {
+        return reply;
     }
-    if method == "GET" && path == "/fapi/v1/ping" {
-        return (200, "{}".into());
+    let (q_rest, b_rest) = match authenticate(sh, api_key, query, body) {
+        Ok(parts) => parts,
+        Err(reply) => return reply,
+    };
+    let params: Vec<(&str, &str)> = q_rest
+        .split('&')
+        .chain(b_rest.split('&'))
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    if let Err(reply) = check_timestamp(sh, &params, now) {
+        return reply;
     }
-    // Authentication, exactly in the venue's order: key, signature, timestamp window.
+    signed_route(sh, method, path, &params, now)
+}
+
+/// Endpoints that need no key: server time and ping.
+fn unsigned_route(method: &str, path: &str, now: u64) -> Option<(u16, String)> {
+    match (method, path) {
+        ("GET", "/fapi/v1/time") => Some((200, json!({"serverTime": now}).to_string())),
+        ("GET", "/fapi/v1/ping") => Some((200, "{}".into())),
+        _ => None,
+    }
+}
+
+/// Authentication, exactly in the venue's order: key, then signature over
+/// `totalParams = query + body` (no separator). Returns the unsigned query and body.
+fn authenticate(
+    sh: &Shared,
+    api_key: Option<&str>,
+    query: &str,
+    body: &str,
+) -> Result<(String, String), (u16, String)> {
     match api_key {
-        None => return err(401, -2014, "API-key format invalid."),
+        None => return Err(err(401, -2014, "API-key format invalid.")),
         Some(k) if k != sh.api_key => {
-            return err(
+            return Err(err(
                 401,
                 -2015,
                 "Invalid API-key, IP, or permissions for action.",
-            )
+            ))
         }
         Some(_) => {}
     }
     let (q_rest, q_sig) = split_signature(query);
     let (b_rest, b_sig) = split_signature(body);
     let Some(sig) = q_sig.or(b_sig) else {
-        return err(
+        return Err(err(
             400,
             -1102,
             "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
-        );
+        ));
     };
-    // totalParams = query string concatenated with the body (no separator), as Binance signs.
     let total = format!("{q_rest}{b_rest}");
     if !sh.signer.verify_hex(total.as_bytes(), sig.as_bytes()) {
-        return err(400, -1022, "Signature for this request is not valid.");
+        return Err(err(400, -1022, "Signature for this request is not valid."));
     }
-    let params: Vec<(&str, &str)> = q_rest
-        .split('&')
-        .chain(b_rest.split('&'))
-        .filter_map(|kv| kv.split_once('='))
-        .collect();
-    let Some(ts) = param(&params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
-        return err(
+    Ok((q_rest, b_rest))
+}
+
+/// Timestamp window: `timestamp < now + 1000` and `now - timestamp <= recvWindow` (ms).
+fn check_timestamp(sh: &Shared, params: &[(&str, &str)], now: u64) -> Result<(), (u16, String)> {
+    let Some(ts) = param(params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
+        return Err(err(
             400,
             -1102,
             "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
-        );
+        ));
     };
-    let recv_window = match param(&params, "recvWindow").map(str::parse::<u64>) {
+    let recv_window = match param(params, "recvWindow").map(str::parse::<u64>) {
         None => 5_000,
         Some(Ok(w)) if w <= sh.opts.max_recv_window_ms => w,
-        Some(_) => return err(400, -1131, "recvWindow must be less than 60000"),
+        Some(_) => return Err(err(400, -1131, "recvWindow must be less than 60000")),
     };
     if ts >= now + 1_000 || now.saturating_sub(ts) > recv_window {
-        return err(
+        return Err(err(
             400,
             -1021,
             "Timestamp for this request is outside of the recvWindow.",
-        );
+        ));
     }
-    let symbol = param(&params, "symbol");
+    Ok(())
+}
+
+/// Dispatches an authenticated request to its endpoint.
+fn signed_route(
+    sh: &Shared,
+    method: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    now: u64,
+) -> (u16, String) {
+    let symbol = param(params, "symbol");
     match (method, path) {
-        ("POST", "/fapi/v1/order") => new_order(sh, &params, now),
-        ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => {
-            let Some(symbol) = symbol else {
-                return err(
-                    400,
-                    -1102,
-                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-                );
-            };
-            let client = param(&params, "origClientOrderId");
-            let id = param(&params, "orderId").and_then(|v| v.parse::<u64>().ok());
-            sh.venue.with(|m| {
-                let found = match (client, id) {
-                    (Some(c), _) => m.order_by_client(symbol, c).cloned(),
-                    (None, Some(i)) => m.order_by_id(symbol, i).cloned(),
-                    (None, None) => {
-                        return err(
-                            400,
-                            -1102,
-                            "Either orderId or origClientOrderId must be sent.",
-                        )
-                    }
-                };
-                let Some(o) = found else {
-                    return order_err(&OrderError::NotFound);
-                };
-                if method == "DELETE" {
-                    match m.cancel(symbol, &o.client_id, now) {
-                        Ok(o) => (200, order_json(&o).to_string()),
-                        Err(_) => err(400, -2011, "Unknown order sent."),
-                    }
-                } else {
-                    (200, order_json(&o).to_string())
-                }
-            })
-        }
+        ("POST", "/fapi/v1/order") => new_order(sh, params, now),
+        ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => match symbol {
+            Some(symbol) => query_or_cancel(sh, method == "DELETE", symbol, params, now),
+            None => missing_symbol(),
+        },
         ("GET", "/fapi/v1/openOrders") => sh.venue.with(|m| {
             let v: Vec<Value> = m.open_orders(symbol).map(order_json).collect();
             (200, Value::Array(v).to_string())
         }),
-        ("GET", "/fapi/v1/userTrades") => {
-            let Some(symbol) = symbol else {
-                return err(
-                    400,
-                    -1102,
-                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
-                );
-            };
-            sh.venue.with(|m| {
-                let v: Vec<Value> = m
-                    .trades()
-                    .iter()
-                    .filter(|t| t.symbol == symbol)
-                    .map(|t| {
-                        json!({
-                            "symbol": t.symbol, "id": t.id, "orderId": t.order_id,
-                            "side": side_str(t.side), "price": t.price.to_string(),
-                            "qty": t.qty.to_string(), "realizedPnl": t.realized_pnl.to_string(),
-                            "quoteQty": (t.price * t.qty).to_string(),
-                            "commission": t.commission.to_string(), "commissionAsset": "USDT",
-                            "time": t.time_ms, "positionSide": "BOTH",
-                            "buyer": t.side == Side::Buy, "maker": false
-                        })
-                    })
-                    .collect();
-                (200, Value::Array(v).to_string())
-            })
-        }
-        ("GET", "/fapi/v2/positionRisk") => sh.venue.with(|m| {
-            let v: Vec<Value> = m
-                .positions()
-                .into_iter()
-                .filter(|(s, _, _)| symbol.map_or(true, |x| x == s))
-                .map(|(s, p, mark)| {
-                    json!({
-                        "symbol": s, "positionAmt": p.qty.to_string(),
-                        "entryPrice": p.entry.to_string(), "markPrice": mark.to_string(),
-                        "unRealizedProfit": p.unrealized(mark).to_string(),
-                        "leverage": "1", "marginType": "cross", "positionSide": "BOTH",
-                        "updateTime": now
-                    })
-                })
-                .collect();
-            (200, Value::Array(v).to_string())
-        }),
-        ("GET", "/fapi/v2/balance") => sh.venue.with(|m| {
-            let bal = m.balance();
-            let upnl = m.unrealized();
-            (
-                200,
-                json!([{
-                    "accountAlias": "embedded", "asset": "USDT",
-                    "balance": bal.to_string(), "crossWalletBalance": bal.to_string(),
-                    "crossUnPnl": upnl.to_string(), "availableBalance": (bal + upnl).to_string(),
-                    "maxWithdrawAmount": bal.to_string(), "marginAvailable": true, "updateTime": now
-                }])
-                .to_string(),
-            )
-        }),
+        ("GET", "/fapi/v1/userTrades") => match symbol {
+            Some(symbol) => user_trades(sh, symbol),
+            None => missing_symbol(),
+        },
+        ("GET", "/fapi/v2/positionRisk") => position_risk(sh, symbol, now),
+        ("GET", "/fapi/v2/balance") => balance(sh, now),
         _ => err(
             404,
             -5000,
             &format!("Path {path}, Method {method} is invalid"),
         ),
     }
+}
+
+/// `-1102` for a request without `symbol`.
+fn missing_symbol() -> (u16, String) {
+    err(
+        400,
+        -1102,
+        "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+    )
+}
+
+/// `GET`/`DELETE /fapi/v1/order`: finds the order by `origClientOrderId` (preferred) or
+/// `orderId`, and cancels it when `cancel`.
+fn query_or_cancel(
+    sh: &Shared,
+    cancel: bool,
+    symbol: &str,
+    params: &[(&str, &str)],
+    now: u64,
+) -> (u16, String) {
+    let client = param(params, "origClientOrderId");
+    let id = param(params, "orderId").and_then(|v| v.parse::<u64>().ok());
+    sh.venue.with(|m| {
+        let found = match (client, id) {
+            (Some(c), _) => m.order_by_client(symbol, c).cloned(),
+            (None, Some(i)) => m.order_by_id(symbol, i).cloned(),
+            (None, None) => {
+                return err(
+                    400,
+                    -1102,
+                    "Either orderId or origClientOrderId must be sent.",
+                )
+            }
+        };
+        let Some(o) = found else {
+            return order_err(&OrderError::NotFound);
+        };
+        if cancel {
+            match m.cancel(symbol, &o.client_id, now) {
+                Ok(o) => (200, order_json(&o).to_string()),
+                Err(_) => err(400, -2011, "Unknown order sent."),
+            }
+        } else {
+            (200, order_json(&o).to_string())
+        }
+    })
+}
+
+/// `GET /fapi/v1/userTrades` for one symbol.
+fn user_trades(sh: &Shared, symbol: &str) -> (u16, String) {
+    sh.venue.with(|m| {
+        let v: Vec<Value> = m
+            .trades()
+            .iter()
+            .filter(|t| t.symbol == symbol)
+            .map(|t| {
+                json!({
+                    "symbol": t.symbol, "id": t.id, "orderId": t.order_id,
+                    "side": side_str(t.side), "price": t.price.to_string(),
+                    "qty": t.qty.to_string(), "realizedPnl": t.realized_pnl.to_string(),
+                    "quoteQty": (t.price * t.qty).to_string(),
+                    "commission": t.commission.to_string(), "commissionAsset": "USDT",
+                    "time": t.time_ms, "positionSide": "BOTH",
+                    "buyer": t.side == Side::Buy, "maker": false
+                })
+            })
+            .collect();
+        (200, Value::Array(v).to_string())
+    })
+}
+
+/// `GET /fapi/v2/positionRisk`, optionally for one symbol.
+fn position_risk(sh: &Shared, symbol: Option<&str>, now: u64) -> (u16, String) {
+    sh.venue.with(|m| {
+        let v: Vec<Value> = m
+            .positions()
+            .into_iter()
+            .filter(|(s, _, _)| symbol.map_or(true, |x| x == s))
+            .map(|(s, p, mark)| {
+                json!({
+                    "symbol": s, "positionAmt": p.qty.to_string(),
+                    "entryPrice": p.entry.to_string(), "markPrice": mark.to_string(),
+                    "unRealizedProfit": p.unrealized(mark).to_string(),
+                    "leverage": "1", "marginType": "cross", "positionSide": "BOTH",
+                    "updateTime": now
+                })
+            })
+            .collect();
+        (200, Value::Array(v).to_string())
+    })
+}
+
+/// `GET /fapi/v2/balance`: one USDT row; available = wallet + unrealized PnL.
+fn balance(sh: &Shared, now: u64) -> (u16, String) {
+    sh.venue.with(|m| {
+        let bal = m.balance();
+        let upnl = m.unrealized();
+        (
+            200,
+            json!([{
+                "accountAlias": "embedded", "asset": "USDT",
+                "balance": bal.to_string(), "crossWalletBalance": bal.to_string(),
+                "crossUnPnl": upnl.to_string(), "availableBalance": (bal + upnl).to_string(),
+                "maxWithdrawAmount": bal.to_string(), "marginAvailable": true, "updateTime": now
+            }])
+            .to_string(),
+        )
+    })
 }
 
 fn new_order(sh: &Shared, params: &[(&str, &str)], now: u64) -> (u16, String) {

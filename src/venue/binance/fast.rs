@@ -3,8 +3,8 @@
 //! with the same result (`tests/parse_fast_path.rs` proves the equality by property test).
 
 use super::market::BinanceParser;
-use crate::feed::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
-use crate::feed::SymbolTable;
+use crate::types::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
+use crate::types::SymbolTable;
 use crate::types::{Side, Tick};
 use crate::venue::scan::{s, u, Cur, Scalar};
 

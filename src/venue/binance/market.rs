@@ -19,10 +19,10 @@
 
 use simd_json::Node;
 
-use crate::feed::event::{
+use crate::types::event::{
     positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind,
 };
-use crate::feed::SymbolTable;
+use crate::types::SymbolTable;
 use crate::types::{Quote, Side, Tick};
 use crate::venue::tape::{as_bool, as_i64, as_str, as_u64, for_each_member, TapeParser};
 

@@ -17,7 +17,7 @@ use crate::types::instrument::{write_decimal, Instrument};
 use crate::types::RejectReason;
 use crate::types::Side;
 use crate::venue::order::{
-    prepare, valid_symbol, NewOrder, OrderFields, OrderReject, OrderType, TimeInForce, TriggerBy,
+    prepare, valid_symbol, NewOrder, OrderFields, OrderReject, TimeInForce, TriggerBy,
 };
 use crate::venue::sign::Signer;
 
@@ -129,6 +129,20 @@ impl<'a> ExitOrder<'a> {
     }
 }
 
+/// One entry order as sent: exact values, no rounding left to do.
+struct EntryBody<'a> {
+    symbol: &'a str,
+    side: Side,
+    qty: Decimal,
+    /// Trailing zeros dropped from decimals (rounded orders) or sent as given.
+    trim: bool,
+    /// `LIMIT` price and time in force; `None`: `MARKET`.
+    limit: Option<(Decimal, TimeInForce)>,
+    reduce_only: bool,
+    client_seq: Option<u64>,
+    timestamp_ms: u64,
+}
+
 /// Builds signed Binance order requests into reused buffers.
 pub struct BinanceOrderBuilder {
     signer: Signer,
@@ -171,66 +185,76 @@ impl BinanceOrderBuilder {
         }
     }
 
-    /// Writes the signed market order and returns the full HTTP request bytes.
+    /// Writes the signed market order from exact, already-rounded fields (the executor's path;
+    /// decimals sent as given) and returns the full HTTP request bytes.
     /// No allocation once the buffers have reached their working size.
     pub fn build(&mut self, o: &OrderFields<'_>) -> &[u8] {
-        let b = &mut self.body;
-        b.clear();
-        b.extend_from_slice(b"symbol=");
-        b.extend_from_slice(o.symbol.as_bytes());
-        b.extend_from_slice(b"&side=");
-        b.extend_from_slice(side_str(o.side).as_bytes());
-        b.extend_from_slice(b"&type=MARKET&quantity=");
-        write_decimal(b, o.quantity, false);
-        if o.reduce_only {
-            b.extend_from_slice(b"&reduceOnly=true");
-        }
-        b.extend_from_slice(b"&newClientOrderId=");
-        b.extend_from_slice(self.client_prefix.as_bytes());
-        b.extend_from_slice(itoa::Buffer::new().format(o.client_seq).as_bytes());
-        self.finish(BINANCE_ORDER_PATH, o.timestamp_ms);
-        &self.request
+        self.write_entry(&EntryBody {
+            symbol: o.symbol,
+            side: o.side,
+            qty: o.quantity,
+            trim: false,
+            limit: None,
+            reduce_only: o.reduce_only,
+            client_seq: Some(o.client_seq),
+            timestamp_ms: o.timestamp_ms,
+        })
     }
 
-    /// Rounds `o` to `inst` and writes the signed `POST /fapi/v1/order` (`MARKET` or `LIMIT`).
-    /// Parameter order: `symbol, side, type, quantity, price, timeInForce` (limit), then
-    /// `reduceOnly`, `newClientOrderId` when set, `recvWindow`, `timestamp`, `signature`.
+    /// Rounds `o` to `inst` ([`prepare`]) and writes the signed `POST /fapi/v1/order` (`MARKET`
+    /// or `LIMIT`, decimals trimmed) through the same writer as [`Self::build`].
     /// `o.take_profit` / `o.stop_loss` are validated here but sent as separate algo orders:
     /// build them with [`ExitOrder::from_entry`] and [`Self::build_exit`].
-    /// No allocation once the buffers have reached their working size.
     pub fn build_order(
         &mut self,
         inst: &Instrument,
         o: &NewOrder<'_>,
     ) -> Result<&[u8], OrderReject> {
         let p = prepare(inst, o)?;
+        Ok(self.write_entry(&EntryBody {
+            symbol: o.symbol,
+            side: o.side,
+            qty: p.qty,
+            trim: true,
+            limit: p.price.map(|price| (price, o.time_in_force)),
+            reduce_only: o.reduce_only,
+            client_seq: o.client_seq,
+            timestamp_ms: o.timestamp_ms,
+        }))
+    }
+
+    /// The one `POST /fapi/v1/order` writer. Parameter order: `symbol, side, type, quantity,
+    /// price, timeInForce` (limit), then `reduceOnly`, `newClientOrderId` when set,
+    /// `recvWindow`, `timestamp`, `signature`.
+    #[inline]
+    fn write_entry(&mut self, e: &EntryBody<'_>) -> &[u8] {
         let b = &mut self.body;
         b.clear();
         b.extend_from_slice(b"symbol=");
-        b.extend_from_slice(o.symbol.as_bytes());
+        b.extend_from_slice(e.symbol.as_bytes());
         b.extend_from_slice(b"&side=");
-        b.extend_from_slice(side_str(o.side).as_bytes());
-        b.extend_from_slice(match o.order_type {
-            OrderType::Market => &b"&type=MARKET&quantity="[..],
-            OrderType::Limit => &b"&type=LIMIT&quantity="[..],
+        b.extend_from_slice(side_str(e.side).as_bytes());
+        b.extend_from_slice(match e.limit {
+            None => &b"&type=MARKET&quantity="[..],
+            Some(_) => &b"&type=LIMIT&quantity="[..],
         });
-        write_decimal(b, p.qty, true);
-        if let Some(price) = p.price {
+        write_decimal(b, e.qty, e.trim);
+        if let Some((price, tif)) = e.limit {
             b.extend_from_slice(b"&price=");
-            write_decimal(b, price, true);
+            write_decimal(b, price, e.trim);
             b.extend_from_slice(b"&timeInForce=");
-            b.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
+            b.extend_from_slice(time_in_force_str(tif).as_bytes());
         }
-        if o.reduce_only {
+        if e.reduce_only {
             b.extend_from_slice(b"&reduceOnly=true");
         }
-        if let Some(seq) = o.client_seq {
+        if let Some(seq) = e.client_seq {
             b.extend_from_slice(b"&newClientOrderId=");
             b.extend_from_slice(self.client_prefix.as_bytes());
             b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
         }
-        self.finish(BINANCE_ORDER_PATH, o.timestamp_ms);
-        Ok(&self.request)
+        self.finish(BINANCE_ORDER_PATH, e.timestamp_ms);
+        &self.request
     }
 
     /// Writes the signed `POST /fapi/v1/algoOrder` for a TP/SL exit: `algoType=CONDITIONAL,

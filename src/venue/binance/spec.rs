@@ -6,8 +6,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::exec::VenueError;
 use crate::types::Instrument;
+use crate::venue::error::VenueError;
 
 use crate::venue::SpecRows;
 

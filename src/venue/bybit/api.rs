@@ -4,11 +4,11 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::exec::venue_error::VenueError;
 use crate::venue::api::{
     check_symbol, dec_field, decimal_text, form, json_object, opt_dec, path_and_query, ApiError,
     ApiRequest, AssetBalance, Method, OrderAck, OrderRef, ParamsApi, WalletBalance,
 };
+use crate::venue::error::VenueError;
 use crate::venue::reply::VenuePosition;
 use crate::venue::sign::Signer;
 
@@ -95,7 +95,7 @@ impl BybitApi {
     }
 
     /// `POST /v5/position/set-leverage` with `buyLeverage = sellLeverage = leverage`
-    /// (retCode 110043 = already at that leverage, see [`crate::exec::ErrorKind::NotModified`]).
+    /// (retCode 110043 = already at that leverage, see [`crate::venue::error::ErrorKind::NotModified`]).
     pub fn set_leverage(
         &self,
         symbol: &str,
@@ -189,7 +189,7 @@ pub fn parse_order_ack(status: u16, body: &[u8]) -> Result<OrderAck, ApiError> {
 pub fn parse_ack(status: u16, body: &[u8]) -> Result<bool, ApiError> {
     match VenueError::from_bybit(status, body) {
         None => Ok(true),
-        Some(e) if e.kind == crate::exec::ErrorKind::NotModified => Ok(false),
+        Some(e) if e.kind == crate::venue::error::ErrorKind::NotModified => Ok(false),
         Some(e) => Err(ApiError::Venue(e)),
     }
 }

@@ -5,8 +5,8 @@
 
 pub use super::market::MAX_FAST_TRADES;
 use super::market::{trade_id_hash_bytes, BybitParser};
-use crate::feed::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
-use crate::feed::SymbolTable;
+use crate::types::event::{positive_decimal_bytes, Control, MarketEvent, ParseError, UpdateKind};
+use crate::types::SymbolTable;
 use crate::types::{Side, Tick};
 use crate::venue::scan::{s, u, Cur};
 

@@ -27,10 +27,10 @@
 
 use simd_json::Node;
 
-use crate::feed::event::{
+use crate::types::event::{
     parse_decimal, positive_decimal, Control, ErrorText, MarketEvent, ParseError, UpdateKind,
 };
-use crate::feed::SymbolTable;
+use crate::types::SymbolTable;
 use crate::types::{Quote, Side, SymbolId, Tick};
 use crate::venue::tape::{
     array_elements, as_bool, as_i64, as_str, as_u64, digits_u64, digits_u64_bytes, for_each_member,

@@ -1,9 +1,10 @@
 //! Builds the execution side of a run from `[exec]`: the order route (embedded loopback
 //! exchange, another loopback exchange, paper, live), the journal and its replay, start-up
-//! recovery and reconciliation, and the strategy's restored positions.
+//! recovery and reconciliation, and the strategy's restored positions. Wiring that reads the
+//! config and starts the embedded exchange, so it lives in `runtime`, not `exec`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +24,9 @@ use crate::exec::{
     OrderVenue, PaperVenue,
 };
 use crate::feed::protocol::Venue;
-use crate::feed::SymbolTable;
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
+use crate::types::SymbolTable;
 use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is
@@ -68,131 +69,224 @@ pub fn build(
     let explicit = (!x.journal.as_os_str().is_empty()).then(|| resolve_path(&x.journal));
     let names = symbols.names().to_vec();
     let format = OrderFormat::of(cfg);
-
-    let mut rest = None;
-    let (url, api_key, secret, banner, journal_path) = match x.mode {
+    let journal_or_run = || explicit.clone().unwrap_or_else(|| ephemeral.clone());
+    let route = match x.mode {
         ExecMode::Paper => {
-            let journal_path = explicit.unwrap_or(ephemeral);
-            let (journal, replayed, session) = open_journal(&journal_path, &names, x)?;
-            let prefix = client_prefix(session);
-            let venue = format.venue(
-                PAPER_API_KEY,
-                PAPER_SECRET,
-                &cfg.venue.rest_host,
-                cfg.venue.recv_window_ms,
-                &prefix,
-            )?;
-            let mut exec = Executor::paper_with(instruments.to_vec(), names, venue, paper);
-            exec.set_session(session);
-            exec.set_journal(journal);
-            if !replayed.pending.is_empty() {
-                eprintln!(
-                    "warning: {} unfinished paper order(s) in {}: paper fills are in-process, nothing to query; dropped",
-                    replayed.pending.len(),
-                    journal_path.display()
-                );
-            }
-            return Ok(ExecSetup {
-                executor: exec,
-                rest: None,
-                replayed,
-                startup: None,
-                banner: format!(
-                    "orders: paper ({} format, in-process fills), journal {}",
-                    format.name(),
-                    journal_path.display()
-                ),
-            });
+            return paper_setup(cfg, names, instruments, paper, format, &journal_or_run());
         }
-        ExecMode::Embedded if x.rest_url == "embedded" => {
-            let ex = exchange.ok_or(
-                "exec.rest_url = \"embedded\" needs the embedded replay (venue.ws_url = \"embedded\")",
-            )?;
-            let listed: Vec<(String, Instrument)> = names
-                .iter()
-                .cloned()
-                .zip(instruments.iter().copied())
-                .collect();
-            let venue = Arc::new(SimVenue::new(Matching::new(
-                listed,
-                paper.model(),
-                Decimal::from_f64_retain(cfg.risk.balance)
-                    .map(|b| b.round_dp(8))
-                    .unwrap_or_default(),
-            )));
-            let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let server = RestExchange::start(
-                bind,
-                venue,
-                Some(&ex.stats().market),
-                RestOptions {
-                    max_requests_per_connection: x.sim_max_requests_per_connection,
-                    ..RestOptions::default()
-                },
-            )
-            .map_err(|e| format!("embedded REST exchange: {e}"))?;
-            let url = server.url();
-            let c = server.credentials().clone();
-            rest = Some(server);
-            let banner = format!(
-                "orders: signed {} REST over loopback to the embedded exchange at {url} (fresh keys)",
-                format.name(),
-            );
-            let path = explicit.clone().unwrap_or_else(|| ephemeral.clone());
-            (url, c.api_key, c.secret.into_bytes(), banner, path)
-        }
-        ExecMode::Embedded => {
-            let keys = load_keys(cfg, format)?;
-            let banner = format!(
-                "orders: signed {} REST to the loopback exchange at {}, keys from {}",
-                format.name(),
-                x.rest_url,
-                keys.origin,
-            );
-            let (k, s) = (
-                keys.api_key.expose().to_string(),
-                keys.secret.expose().as_bytes().to_vec(),
-            );
-            let path = explicit.clone().unwrap_or_else(|| ephemeral.clone());
-            (x.rest_url.clone(), k, s, banner, path)
-        }
-        ExecMode::Live => {
-            if !live_allowed {
-                return Err(
-                    "exec.mode = \"live\" sends real orders: pass --live to confirm".into(),
-                );
-            }
-            let keys = load_keys(cfg, format)?;
-            LiveGate { live: live_allowed }
-                .check_orders(cfg.venue(), &x.rest_url, Some(&keys))
-                .map_err(|e| format!("exec.rest_url: {e}"))?;
-            let banner = format!(
-                "orders: LIVE {} to {}, keys from {}",
-                format.name(),
-                x.rest_url,
-                keys.origin,
-            );
-            let (k, s) = (
-                keys.api_key.expose().to_string(),
-                keys.secret.expose().as_bytes().to_vec(),
-            );
-            // Live never runs on a fresh journal: by default the account's persistent one.
-            let path = explicit.clone().unwrap_or_else(|| {
-                let venue = format.env_prefix().to_ascii_lowercase();
-                account_journal(&resolve_path(&x.journal_dir), &venue, &k)
-            });
-            (x.rest_url.clone(), k, s, banner, path)
-        }
+        ExecMode::Embedded if x.rest_url == "embedded" => embedded_route(
+            cfg,
+            &names,
+            instruments,
+            exchange,
+            paper,
+            format,
+            journal_or_run(),
+        )?,
+        ExecMode::Embedded => loopback_route(cfg, format, journal_or_run())?,
+        ExecMode::Live => live_route(cfg, live_allowed, format, explicit.clone())?,
     };
-    let (journal, mut replayed, session) = open_journal(&journal_path, &names, x)?;
+    venue_setup(cfg, route, names, instruments, paper, format, clock)
+}
+
+/// A signed REST route: where orders go, with which keys, and the journal that records them.
+struct Route {
+    url: String,
+    api_key: String,
+    secret: Vec<u8>,
+    banner: String,
+    journal_path: PathBuf,
+    /// The embedded REST exchange this route started, if any.
+    rest: Option<RestExchange>,
+}
+
+/// Paper route: orders are built and signed as for the venue, filled in-process; unfinished
+/// paper orders in the journal are dropped (nothing to query).
+fn paper_setup(
+    cfg: &Config,
+    names: Vec<String>,
+    instruments: &[Instrument],
+    paper: PaperVenue,
+    format: OrderFormat,
+    journal_path: &Path,
+) -> Result<ExecSetup, String> {
+    let (journal, replayed, session) = open_journal(journal_path, &names, &cfg.exec)?;
     let prefix = client_prefix(session);
-    let banner = format!("{banner}, journal {}", journal_path.display());
-    let host = OrderEndpoint::parse(&url)
+    let venue = format.venue(
+        PAPER_API_KEY,
+        PAPER_SECRET,
+        &cfg.venue.rest_host,
+        cfg.venue.recv_window_ms,
+        &prefix,
+    )?;
+    let mut exec = Executor::paper_with(instruments.to_vec(), names, venue, paper);
+    exec.set_session(session);
+    exec.set_journal(journal);
+    if !replayed.pending.is_empty() {
+        eprintln!(
+            "warning: {} unfinished paper order(s) in {}: paper fills are in-process, nothing to query; dropped",
+            replayed.pending.len(),
+            journal_path.display()
+        );
+    }
+    Ok(ExecSetup {
+        executor: exec,
+        rest: None,
+        replayed,
+        startup: None,
+        banner: format!(
+            "orders: paper ({} format, in-process fills), journal {}",
+            format.name(),
+            journal_path.display()
+        ),
+    })
+}
+
+/// `exec.rest_url = "embedded"`: starts the embedded REST order exchange on loopback (fresh
+/// keys), priced by the embedded replay's market and funded with `risk.balance`.
+#[allow(clippy::too_many_arguments)]
+fn embedded_route(
+    cfg: &Config,
+    names: &[String],
+    instruments: &[Instrument],
+    exchange: Option<&EmbeddedExchange>,
+    paper: PaperVenue,
+    format: OrderFormat,
+    journal_path: PathBuf,
+) -> Result<Route, String> {
+    let ex = exchange.ok_or(
+        "exec.rest_url = \"embedded\" needs the embedded replay (venue.ws_url = \"embedded\")",
+    )?;
+    let listed: Vec<(String, Instrument)> = names
+        .iter()
+        .cloned()
+        .zip(instruments.iter().copied())
+        .collect();
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        listed,
+        paper.model(),
+        Decimal::from_f64_retain(cfg.risk.balance)
+            .map(|b| b.round_dp(8))
+            .unwrap_or_default(),
+    )));
+    let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = RestExchange::start(
+        bind,
+        venue,
+        Some(&ex.stats().market),
+        RestOptions {
+            max_requests_per_connection: cfg.exec.sim_max_requests_per_connection,
+            ..RestOptions::default()
+        },
+    )
+    .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    let url = server.url();
+    let c = server.credentials().clone();
+    let banner = format!(
+        "orders: signed {} REST over loopback to the embedded exchange at {url} (fresh keys)",
+        format.name(),
+    );
+    Ok(Route {
+        url,
+        api_key: c.api_key,
+        secret: c.secret.into_bytes(),
+        banner,
+        journal_path,
+        rest: Some(server),
+    })
+}
+
+/// `exec.mode = "embedded"` with a URL: another loopback exchange, keys from the environment
+/// or the key file.
+fn loopback_route(
+    cfg: &Config,
+    format: OrderFormat,
+    journal_path: PathBuf,
+) -> Result<Route, String> {
+    let keys = load_keys(cfg, format)?;
+    let banner = format!(
+        "orders: signed {} REST to the loopback exchange at {}, keys from {}",
+        format.name(),
+        cfg.exec.rest_url,
+        keys.origin,
+    );
+    Ok(Route {
+        url: cfg.exec.rest_url.clone(),
+        api_key: keys.api_key.expose().to_string(),
+        secret: keys.secret.expose().as_bytes().to_vec(),
+        banner,
+        journal_path,
+        rest: None,
+    })
+}
+
+/// `exec.mode = "live"`: needs `--live`, keys, and a real venue endpoint ([`LiveGate`]); never
+/// runs on a fresh journal: by default the account's persistent one.
+fn live_route(
+    cfg: &Config,
+    live_allowed: bool,
+    format: OrderFormat,
+    explicit: Option<PathBuf>,
+) -> Result<Route, String> {
+    let x = &cfg.exec;
+    if !live_allowed {
+        return Err("exec.mode = \"live\" sends real orders: pass --live to confirm".into());
+    }
+    let keys = load_keys(cfg, format)?;
+    LiveGate { live: live_allowed }
+        .check_orders(cfg.venue(), &x.rest_url, Some(&keys))
+        .map_err(|e| format!("exec.rest_url: {e}"))?;
+    let banner = format!(
+        "orders: LIVE {} to {}, keys from {}",
+        format.name(),
+        x.rest_url,
+        keys.origin,
+    );
+    let (k, s) = (
+        keys.api_key.expose().to_string(),
+        keys.secret.expose().as_bytes().to_vec(),
+    );
+    let journal_path = explicit.unwrap_or_else(|| {
+        let venue = format.env_prefix().to_ascii_lowercase();
+        account_journal(&resolve_path(&x.journal_dir), &venue, &k)
+    });
+    Ok(Route {
+        url: x.rest_url.clone(),
+        api_key: k,
+        secret: s,
+        banner,
+        journal_path,
+        rest: None,
+    })
+}
+
+/// A venue route's executor: opens the journal, signs for the route's host, connects the HTTP
+/// transport, and runs start-up recovery and reconciliation before trading.
+fn venue_setup(
+    cfg: &Config,
+    route: Route,
+    names: Vec<String>,
+    instruments: &[Instrument],
+    paper: PaperVenue,
+    format: OrderFormat,
+    clock: &Clock,
+) -> Result<ExecSetup, String> {
+    let x = &cfg.exec;
+    let (journal, mut replayed, session) = open_journal(&route.journal_path, &names, x)?;
+    let prefix = client_prefix(session);
+    let banner = format!("{}, journal {}", route.banner, route.journal_path.display());
+    let host = OrderEndpoint::parse(&route.url)
         .map_err(|e| format!("exec.rest_url: {e}"))?
         .host_header();
-    let venue = format.venue(&api_key, &secret, &host, cfg.venue.recv_window_ms, &prefix)?;
+    let venue = format.venue(
+        &route.api_key,
+        &route.secret,
+        &host,
+        cfg.venue.recv_window_ms,
+        &prefix,
+    )?;
     let transport = HttpTransport::new(
-        &url,
+        &route.url,
         x.max_in_flight,
         Duration::from_millis(x.response_timeout_ms),
         clock.clone(),
@@ -217,7 +311,7 @@ pub fn build(
     )?;
     Ok(ExecSetup {
         executor: exec,
-        rest,
+        rest: route.rest,
         replayed,
         startup: Some(report),
         banner,
