@@ -2,11 +2,9 @@
 //! fixture trades; sweep and walk-forward tables; clear errors for bad keys and rows.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
-}
+mod common;
+use common::files::bin;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,10 +2,6 @@
 //! documented signing vectors (tests/fixtures/signing), time window enforced, market orders
 //! filled at the replayed price with TP/SL attached and triggered by replayed prices.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,20 +12,9 @@ use calculus_trader::telemetry::Clock;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::files::root;
+use common::values::{d, now_ms};
 
 fn vector(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("tests/fixtures/signing/signing_vectors.json"))

@@ -4,10 +4,6 @@
 //! the position the engine's own reduce-only exit (refused by the venue, 110017) is booked as
 //! the venue's close, so compute's position goes flat with the exchange's.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,20 +24,9 @@ use calculus_trader::types::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::files::root;
+use common::values::{d, now_ms};
 
 const FEE: &str = "0.00055";
 

@@ -4,10 +4,6 @@
 //! (its exact error JSON), market orders fill at the replayed price with exact fee and slippage,
 //! and TP/SL orders trigger on the replayed prices.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,13 +14,9 @@ use calculus_trader::types::Side;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::root;
+use common::values::{d, now_ms};
 
 /// Real BTCUSDT trade frames (2024-08-08), in recorded order.
 fn btc_trades() -> Vec<(String, Decimal)> {
@@ -61,13 +53,6 @@ fn sim(slippage_bps: &str) -> Sim {
         server,
         http,
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 impl Sim {

@@ -6,44 +6,28 @@
 //! honouring `Retry-After`. Every wait is bounded.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::server::{Fault, TradeTime, END_OF_REPLAY};
+use calculus_trader::exchange::server::{Fault, TradeTime};
 use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::{bybit_trade_id, Venue};
 use calculus_trader::feed::settings::FeedConfig;
-use calculus_trader::feed::stage::{FeedPlan, FeedStage};
-use calculus_trader::feed::ws::WsStatus;
+use calculus_trader::feed::stage::FeedStage;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::{SymbolId, Tick};
 
-const LIMIT: Duration = Duration::from_secs(90);
+mod common;
+use common::feed::{binance_replay, delivered, fast_settings, run_to_end, start_feed, LIMIT};
+use common::files::replay_file;
+
 const HOUR_MS: u64 = 3_600_000;
 
-fn root(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The first `seconds` of the real Binance BTCUSDT + ETHUSDT recordings.
-fn binance(seconds: f64) -> Recording {
-    let mut r = Recording::load(&[
-        root("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let t0 = r.frames[0].recv_ns;
-    let end = t0 + (seconds * 1e9) as u64;
-    r.frames.retain(|f| f.recv_ns < end);
-    r
-}
-
 fn bybit() -> Recording {
-    Recording::load(&[root(
-        "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
+    Recording::load(&[replay_file(
+        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
     )])
     .unwrap()
 }
@@ -73,69 +57,12 @@ fn recorded(r: &Recording) -> BTreeMap<String, Vec<(u64, u64)>> {
     out
 }
 
-fn delivered(ticks: &[Tick], symbols: &SymbolTable) -> BTreeMap<String, Vec<u64>> {
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for t in ticks {
-        out.entry(symbols.name(t.symbol).to_string())
-            .or_default()
-            .push(t.trade_id);
-    }
-    out
-}
-
+/// [`fast_settings`] with `stale_after_ms` and the REST fallback on or off.
 fn settings(stale_after_ms: u64, rest_fallback: bool) -> FeedConfig {
     FeedConfig {
-        heartbeat_ms: 200,
-        dead_after_ms: 5_000,
-        connect_timeout_ms: 5_000,
         stale_after_ms,
-        reconnect_base_ms: 10,
-        reconnect_max_ms: 200,
-        reconnect_jitter: 0.5,
-        rest_poll_ms: 40,
-        rest_limit: 1000,
         rest_fallback,
-        ..FeedConfig::default()
-    }
-}
-
-fn feed(ex: &EmbeddedExchange, venue: Venue, symbols: &SymbolTable, cfg: FeedConfig) -> FeedStage {
-    FeedStage::start(
-        FeedPlan {
-            venue,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: cfg,
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
-        symbols.clone(),
-        Clock::new(),
-    )
-    .unwrap()
-}
-
-fn run_to_end(feed: &mut FeedStage, mut step: impl FnMut(&mut FeedStage, &[Tick])) -> Vec<Tick> {
-    let mut hists = StageHistograms::new();
-    let mut ticks = Vec::new();
-    let t0 = Instant::now();
-    loop {
-        let (_, status) = feed
-            .poll(Some(Duration::from_millis(2)), &mut hists, |t, _| {
-                ticks.push(*t)
-            })
-            .unwrap();
-        step(feed, &ticks);
-        if status == WsStatus::Closed {
-            return ticks;
-        }
-        assert!(
-            t0.elapsed() < LIMIT,
-            "did not finish: {:?}",
-            feed.counters()
-        );
+        ..fast_settings()
     }
 }
 
@@ -191,11 +118,17 @@ fn first_lost(trades: &[(u64, u64)], got: &[u64]) -> Option<(u64, u64)> {
 
 #[test]
 fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
-    let rec = binance(20.0);
+    let rec = binance_replay(20.0);
     let trades = recorded(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let mut injected = false;
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -236,11 +169,17 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
 fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
     // The u64::MAX trade, then the link drops: the new session's trades (and the backlog the
     // embedded exchange sends after a reconnect) are delivered once each.
-    let rec = binance(20.0);
+    let rec = binance_replay(20.0);
     let trades = recorded(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let (mut injected, mut dropped) = (false, false);
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -278,11 +217,17 @@ fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
 
 #[test]
 fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
-    let rec = binance(20.0);
+    let rec = binance_replay(20.0);
     let trades = recorded(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(150, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(150, false),
+        &Clock::new(),
+    );
     let mut injected = false;
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -309,11 +254,17 @@ fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
 
 #[test]
 fn a_trade_4_s_ahead_of_the_stream_does_not_put_the_next_trades_out_of_order() {
-    let rec = binance(20.0);
+    let rec = binance_replay(20.0);
     let trades = recorded(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let mut injected = false;
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -357,7 +308,13 @@ fn a_bybit_trade_an_hour_ahead_is_rejected_and_moves_nothing() {
         time: TradeTime::AheadOfWall(HOUR_MS),
     });
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Bybit, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Bybit,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let ticks = run_to_end(&mut f, |_, _| {});
     let got = delivered(&ticks, &symbols);
     let c = f.counters();
@@ -381,11 +338,17 @@ fn a_bybit_trade_an_hour_ahead_is_rejected_and_moves_nothing() {
 
 #[test]
 fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
-    let rec = binance(20.0);
+    let rec = binance_replay(20.0);
     let trades = recorded(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(150, true));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(150, true),
+        &Clock::new(),
+    );
     let health = f.health();
     let mut injected = false;
     let mut saw_paused = false;
@@ -427,7 +390,7 @@ fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
 
 #[test]
 fn websocket_connects_wait_at_least_retry_after() {
-    let rec = binance(30.0);
+    let rec = binance_replay(30.0);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 1.0).unwrap();
     ex.inject(Fault::RefuseUpgrade {
         status: 429,
@@ -435,7 +398,13 @@ fn websocket_connects_wait_at_least_retry_after() {
     });
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
     let t0 = Instant::now();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let mut hists = StageHistograms::new();
     let mut poll_until = |f: &mut FeedStage, counter: Counter, n: u64| {
         while f.counters().get(counter) < n {

@@ -6,8 +6,7 @@
 //! before it exactly or stops with an error naming the bad record's offset.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::str::FromStr;
+use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use calculus_trader::config::DEFAULT_TOML;
@@ -18,9 +17,9 @@ use calculus_trader::types::{Side, SymbolId};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
+mod common;
+use common::files::bin;
+use common::values::d;
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -130,10 +129,6 @@ fn non_journal_and_old_format_files_are_refused_and_left_as_they_are() {
     assert!(e.contains("old-format journal"), "{e}");
     assert_eq!(std::fs::read(&old).unwrap(), bytes);
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
 }
 
 fn text(o: &Output) -> String {

@@ -3,10 +3,7 @@
 //! journaled; unknown → lost, never resent), and a position the venue has but the journal does
 //! not is reported, adopted or closed per policy.
 
-mod common;
-
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,16 +19,8 @@ use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
 use rust_decimal::Decimal;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::values::{d, now_ms};
 
 /// A real BTCUSDT trade frame (data/replay, 2024-08-08): 61800.30.
 const BTC_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;

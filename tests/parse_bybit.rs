@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable, UpdateKind};
 use calculus_trader::types::{Quote, Side};
 use calculus_trader::venue::bybit::market::{trade_id_hash, BybitParser};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::root;
 
 fn capture() -> Vec<String> {
     let f = std::fs::File::open(

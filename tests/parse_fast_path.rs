@@ -2,7 +2,6 @@
 //! real recorded frame, and (property test) on random mutations of real frames.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use calculus_trader::exchange::Recording;
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
@@ -12,9 +11,8 @@ use calculus_trader::venue::bybit::fast::parse as parse_bybit;
 use calculus_trader::venue::bybit::market::BybitParser;
 use proptest::prelude::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::root;
 
 fn bybit_frames() -> Vec<String> {
     let f = std::fs::File::open(

@@ -2,16 +2,14 @@
 //! counter (parse → validate → counter, the mapping `FeedStage` uses) and nothing else moves.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use calculus_trader::feed::stage::{parse_counter, reject_counter};
 use calculus_trader::feed::{MarketEvent, SymbolTable, ValidationConfig, Validator, VenueParser};
 use calculus_trader::telemetry::{Counter, CounterSet};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::root;
 
 fn bybit_lines() -> Vec<String> {
     let f = std::fs::File::open(

@@ -4,6 +4,9 @@
 use calculus_trader::exec::Signer;
 use serde::Deserialize;
 
+mod common;
+use common::values::d;
+
 #[derive(Deserialize)]
 struct Vector {
     name: String,
@@ -66,10 +69,6 @@ fn binance_usdm_doc_example_signature_from_the_builder_recipe() {
 
 fn vector(name: &str) -> Vector {
     vectors().into_iter().find(|v| v.name == name).unwrap()
-}
-
-fn d(s: &str) -> rust_decimal::Decimal {
-    s.parse().unwrap()
 }
 
 /// Bybit BTCUSDT linear filters (bundled 2026-08-09 specs): tick 0.10, step 0.001.

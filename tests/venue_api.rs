@@ -15,16 +15,15 @@ use calculus_trader::venue::bybit::api::{
 };
 use rust_decimal::Decimal;
 
+mod common;
+use common::values::d;
+
 fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(format!(
         "{}/tests/fixtures/{rel}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
 }
 
 #[test]

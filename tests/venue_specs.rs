@@ -12,15 +12,14 @@ use calculus_trader::exec::specs::{
 };
 use calculus_trader::exec::Venue;
 use calculus_trader::types::instrument::load_specs;
-use rust_decimal::Decimal;
+
+mod common;
+use common::files::root;
+use common::values::d;
 
 const SYMBOLS: [&str; 8] = [
     "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT",
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn symbols() -> Vec<String> {
     SYMBOLS.iter().map(|s| s.to_string()).collect()
@@ -36,10 +35,6 @@ fn capture(venue: Venue) -> Vec<u8> {
 
 fn bundled() -> PathBuf {
     root().join("data/instruments/instrument_specs_8_symbols.json")
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
 }
 
 #[test]
