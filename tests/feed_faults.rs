@@ -8,18 +8,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::server::Fault;
 use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
-use calculus_trader::feed::stage::{FeedPlan, FeedStage};
+use calculus_trader::feed::stage::FeedStage;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::SymbolId;
 
 mod common;
-use common::feed::{binance_replay, delivered, fast_settings, run_to_end, start_feed, LIMIT};
+use common::feed::{binance_replay, delivered, fast_settings, plan, run_to_end, start_feed, LIMIT};
 
 /// Recorded trade ids per symbol, in order.
 fn recorded_trades(r: &Recording) -> BTreeMap<String, Vec<u64>> {
@@ -227,20 +227,17 @@ fn refused_connection_retries_with_backoff_and_marks_symbols_down() {
     let addr = free.local_addr().unwrap();
     drop(free);
     let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+    let cfg = FeedConfig {
+        rest_fallback: false,
+        ..fast_settings()
+    };
     let mut f = FeedStage::start(
-        FeedPlan {
-            venue: Venue::Binance,
-            ws_url: format!("ws://{addr}/stream"),
-            rest_url: format!("http://{addr}"),
-            feed: FeedConfig {
-                rest_fallback: false,
-                ..fast_settings()
-            },
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
+        plan(
+            Venue::Binance,
+            format!("ws://{addr}/stream"),
+            format!("http://{addr}"),
+            cfg,
+        ),
         symbols,
         Clock::new(),
     )

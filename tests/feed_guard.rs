@@ -66,6 +66,43 @@ fn settings(stale_after_ms: u64, rest_fallback: bool) -> FeedConfig {
     }
 }
 
+/// The first 20 s of the Binance replay served at 10x, its recorded trades, and a Binance
+/// feed of BTCUSDT + ETHUSDT on it.
+struct Run {
+    trades: BTreeMap<String, Vec<(u64, u64)>>,
+    ex: EmbeddedExchange,
+    symbols: SymbolTable,
+    f: FeedStage,
+}
+
+fn binance_run(cfg: FeedConfig) -> Run {
+    let rec = binance_replay(20.0);
+    let trades = recorded(&rec);
+    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
+    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+    let f = start_feed(&ex, Venue::Binance, &symbols, cfg, &Clock::new());
+    Run {
+        trades,
+        ex,
+        symbols,
+        f,
+    }
+}
+
+/// Runs `f` to the end of replay, injecting `fault` once after the 300th tick.
+fn run_with_fault(f: &mut FeedStage, ex: &EmbeddedExchange, fault: Fault) -> Vec<Tick> {
+    let mut fault = Some(fault);
+    let ticks = run_to_end(f, |_, ticks| {
+        if ticks.len() >= 300 {
+            if let Some(fault) = fault.take() {
+                ex.inject(fault);
+            }
+        }
+    });
+    assert!(fault.is_none(), "the fault was injected");
+    ticks
+}
+
 /// No counter anywhere near wrapping.
 fn assert_no_wrapped_counter(feed: &FeedStage) {
     let c = feed.counters();
@@ -118,29 +155,21 @@ fn first_lost(trades: &[(u64, u64)], got: &[u64]) -> Option<(u64, u64)> {
 
 #[test]
 fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
-    let rec = binance_replay(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = start_feed(
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
+    let ticks = run_with_fault(
+        &mut f,
         &ex,
-        Venue::Binance,
-        &symbols,
-        settings(60_000, false),
-        &Clock::new(),
+        Fault::Tamper {
+            frames: 1,
+            id: Some(u64::MAX),
+            time: TradeTime::Recorded,
+        },
     );
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: Some(u64::MAX),
-                time: TradeTime::Recorded,
-            });
-        }
-    });
-    assert!(injected);
     let got = delivered(&ticks, &symbols);
     let bad: Vec<&Tick> = ticks.iter().filter(|t| t.trade_id == u64::MAX).collect();
     assert_eq!(bad.len(), 1, "the bad trade itself is delivered once");
@@ -169,17 +198,12 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
 fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
     // The u64::MAX trade, then the link drops: the new session's trades (and the backlog the
     // embedded exchange sends after a reconnect) are delivered once each.
-    let rec = binance_replay(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = start_feed(
-        &ex,
-        Venue::Binance,
-        &symbols,
-        settings(60_000, false),
-        &Clock::new(),
-    );
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
     let (mut injected, mut dropped) = (false, false);
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -217,28 +241,21 @@ fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
 
 #[test]
 fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
-    let rec = binance_replay(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = start_feed(
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(150, false));
+    let ticks = run_with_fault(
+        &mut f,
         &ex,
-        Venue::Binance,
-        &symbols,
-        settings(150, false),
-        &Clock::new(),
+        Fault::Tamper {
+            frames: 1,
+            id: Some(u64::MAX),
+            time: TradeTime::Later(HOUR_MS),
+        },
     );
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: Some(u64::MAX),
-                time: TradeTime::Later(HOUR_MS),
-            });
-        }
-    });
     let got = delivered(&ticks, &symbols);
     for (s, t) in &trades {
         assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: healed");
@@ -254,28 +271,21 @@ fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
 
 #[test]
 fn a_trade_4_s_ahead_of_the_stream_does_not_put_the_next_trades_out_of_order() {
-    let rec = binance_replay(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = start_feed(
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
+    let ticks = run_with_fault(
+        &mut f,
         &ex,
-        Venue::Binance,
-        &symbols,
-        settings(60_000, false),
-        &Clock::new(),
+        Fault::Tamper {
+            frames: 1,
+            id: None,
+            time: TradeTime::Later(4_000),
+        },
     );
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: None,
-                time: TradeTime::Later(4_000),
-            });
-        }
-    });
     let expected: BTreeMap<String, Vec<u64>> = trades
         .iter()
         .map(|(s, t)| (s.clone(), t.iter().map(|x| x.0).collect()))
@@ -338,17 +348,12 @@ fn a_bybit_trade_an_hour_ahead_is_rejected_and_moves_nothing() {
 
 #[test]
 fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
-    let rec = binance_replay(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = start_feed(
-        &ex,
-        Venue::Binance,
-        &symbols,
-        settings(150, true),
-        &Clock::new(),
-    );
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(150, true));
     let health = f.health();
     let mut injected = false;
     let mut saw_paused = false;

@@ -50,7 +50,27 @@ pub fn fast_settings() -> FeedConfig {
     }
 }
 
-/// A feed stage for `venue` on `ex`'s WebSocket and REST endpoints, ending on end-of-replay.
+/// A plan for `venue` at `ws_url` / `rest_url` over plain TCP, ending on end-of-replay, no
+/// feed delay recorded, default validation.
+pub fn plan(venue: Venue, ws_url: String, rest_url: String, cfg: FeedConfig) -> FeedPlan {
+    FeedPlan {
+        venue,
+        ws_url,
+        rest_url,
+        feed: cfg,
+        tls: None,
+        end_close_code: Some(END_OF_REPLAY),
+        record_feed_delay: false,
+        validation: Default::default(),
+    }
+}
+
+/// [`plan`] on `ex`'s WebSocket and REST endpoints.
+pub fn plan_on(ex: &EmbeddedExchange, venue: Venue, cfg: FeedConfig) -> FeedPlan {
+    plan(venue, ex.url(), ex.rest_url(), cfg)
+}
+
+/// A feed stage for `venue` on `ex`'s WebSocket and REST endpoints ([`plan_on`]).
 pub fn start_feed(
     ex: &EmbeddedExchange,
     venue: Venue,
@@ -58,48 +78,39 @@ pub fn start_feed(
     cfg: FeedConfig,
     clock: &Clock,
 ) -> FeedStage {
-    FeedStage::start(
-        FeedPlan {
-            venue,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: cfg,
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
-        symbols.clone(),
-        clock.clone(),
-    )
-    .unwrap()
+    FeedStage::start(plan_on(ex, venue, cfg), symbols.clone(), clock.clone()).unwrap()
 }
 
-/// Polls until the feed ends (every link closed with end-of-replay), calling `step` after each
-/// poll with the ticks so far. Panics past [`LIMIT`].
-pub fn run_to_end(
+/// Polls until the feed ends (every link closed with end-of-replay), recording stage
+/// latencies in `hists` and calling `step` after each poll with the ticks so far. Panics past
+/// `limit`.
+pub fn poll_to_end(
     feed: &mut FeedStage,
+    hists: &mut StageHistograms,
+    limit: Duration,
     mut step: impl FnMut(&mut FeedStage, &[Tick]),
 ) -> Vec<Tick> {
-    let mut hists = StageHistograms::new();
     let mut ticks = Vec::new();
     let t0 = Instant::now();
     loop {
         let (_, status) = feed
-            .poll(Some(Duration::from_millis(2)), &mut hists, |t, _| {
-                ticks.push(*t)
-            })
+            .poll(Some(Duration::from_millis(2)), hists, |t, _| ticks.push(*t))
             .unwrap();
         step(feed, &ticks);
         if status == WsStatus::Closed {
             return ticks;
         }
         assert!(
-            t0.elapsed() < LIMIT,
+            t0.elapsed() < limit,
             "feed did not finish: {:?}",
             feed.counters()
         );
     }
+}
+
+/// [`poll_to_end`] within [`LIMIT`], histograms discarded.
+pub fn run_to_end(feed: &mut FeedStage, step: impl FnMut(&mut FeedStage, &[Tick])) -> Vec<Tick> {
+    poll_to_end(feed, &mut StageHistograms::new(), LIMIT, step)
 }
 
 /// Delivered trade ids per symbol name, in delivery order.
