@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 mod common;
+use common::exchange::{listed, start, Exchange};
 use common::files::root;
 use common::values::{d, now_ms};
 
@@ -30,8 +31,8 @@ struct Sim {
 }
 
 fn sim(key: &str, secret: &str) -> Sim {
-    let common::exchange::Exchange { market, server } = common::exchange::start(
-        common::exchange::listed(&["BTCUSDT"]),
+    let Exchange { market, server } = start(
+        listed(&["BTCUSDT"]),
         "0.00055",
         "0",
         Some(SimCredentials {

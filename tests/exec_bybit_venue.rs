@@ -11,7 +11,6 @@ use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
 use calculus_trader::exchange::rest_orders::SimCredentials;
 use calculus_trader::exchange::{MarketState, Recording, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
@@ -25,7 +24,9 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 mod common;
+use common::exchange::{start, Exchange};
 use common::files::root;
+use common::recovery::recover;
 use common::values::{d, now_ms};
 
 const FEE: &str = "0.00055";
@@ -51,7 +52,7 @@ fn btc() -> Instrument {
 /// `our_secret`.
 fn rig(key: &str, secret: &str, our_key: &str, our_secret: &str) -> Rig {
     let inst = btc();
-    let common::exchange::Exchange { market, server } = common::exchange::start(
+    let Exchange { market, server } = start(
         vec![("BTCUSDT".to_string(), inst)],
         FEE,
         "0",
@@ -314,15 +315,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let (j, mut replayed) =
         Journal::open(&path, &["BTCUSDT".to_string()], FsyncPolicy::Every).unwrap();
     let mut exec = r.exec;
-    exec.set_journal(j);
-    let rep = startup(
-        &mut exec,
-        &mut replayed,
-        ReconcilePolicy::Close,
-        &now_ms,
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Close);
     assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
     assert_eq!(rep.mismatches.len(), 1);
     assert_eq!(rep.mismatches[0].venue, d("0.040"));

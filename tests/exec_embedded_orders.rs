@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 mod common;
+use common::exchange::{listed, start, Exchange};
 use common::files::root;
 use common::values::{d, now_ms};
 
@@ -41,8 +42,8 @@ struct Sim {
 }
 
 fn sim(slippage_bps: &str) -> Sim {
-    let common::exchange::Exchange { market, server } = common::exchange::start(
-        common::exchange::listed(&["BTCUSDT", "ETHUSDT"]),
+    let Exchange { market, server } = start(
+        listed(&["BTCUSDT", "ETHUSDT"]),
         "0.0004",
         slippage_bps,
         None,

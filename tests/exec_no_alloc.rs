@@ -17,7 +17,7 @@ mod common;
 use common::alloc::counted;
 use common::exchange::{listed, start, Exchange};
 use common::files::temp_dir;
-use common::values::{d, now_ms};
+use common::values::{d, now_ms, BTC_TRADE};
 
 common::alloc::install!();
 
@@ -36,8 +36,7 @@ fn round_trips_allocate_nothing(bybit: bool) {
     let btc = listed(&["BTCUSDT"]);
     let Exchange { market, server } = start(btc.clone(), "0.0004", "1", None);
     let (names, inst): (Vec<String>, Vec<Instrument>) = btc.into_iter().unzip();
-    // A real BTCUSDT trade (data/replay, 2024-08-08).
-    market.on_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#);
+    market.on_frame(BTC_TRADE);
     let c = server.credentials().clone();
     let host = server.addr().to_string();
     let order_venue = if bybit {

@@ -147,6 +147,17 @@ fn assert_only_lost_within(
     }
 }
 
+/// Every symbol's last recorded trade was delivered last (`why`: what that proves).
+fn assert_last_trades_arrived(
+    trades: &BTreeMap<String, Vec<(u64, u64)>>,
+    got: &BTreeMap<String, Vec<u64>>,
+    why: &str,
+) {
+    for (s, t) in trades {
+        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: {why}");
+    }
+}
+
 /// The trade time of the first trade of `symbol` not delivered (None: all delivered).
 fn first_lost(trades: &[(u64, u64)], got: &[u64]) -> Option<(u64, u64)> {
     let set: BTreeSet<u64> = got.iter().copied().collect();
@@ -177,13 +188,7 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
     // Only the tampered trade and the trades of its own millisecond are lost.
     let (_, ts) = first_lost(&trades[&sym], &got[&sym]).expect("the tampered trade");
     assert_only_lost_within(&trades, &got, &[u64::MAX], ts, ts);
-    for (s, t) in &trades {
-        assert_eq!(
-            got[s].last(),
-            t.last().map(|x| &x.0),
-            "{s}: the stream went on"
-        );
-    }
+    assert_last_trades_arrived(&trades, &got, "the stream went on");
     let c = f.counters();
     assert_eq!(
         c.get(Counter::FeedMissedTrades),
@@ -225,13 +230,7 @@ fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
     let sym = symbols.name(bad.symbol).to_string();
     let (_, ts) = first_lost(&trades[&sym], &got[&sym]).expect("the tampered trade");
     assert_only_lost_within(&trades, &got, &[u64::MAX], ts, ts);
-    for (s, t) in &trades {
-        assert_eq!(
-            got[s].last(),
-            t.last().map(|x| &x.0),
-            "{s}: the stream went on"
-        );
-    }
+    assert_last_trades_arrived(&trades, &got, "the stream went on");
     let c = f.counters();
     assert!(c.get(Counter::FeedConnects) >= 2, "{c:?}");
     assert!(c.get(Counter::DedupResets) >= 1, "{c:?}");
@@ -257,9 +256,7 @@ fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
         },
     );
     let got = delivered(&ticks, &symbols);
-    for (s, t) in &trades {
-        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: healed");
-    }
+    assert_last_trades_arrived(&trades, &got, "healed");
     let c = f.counters();
     assert_eq!(c.get(Counter::FeedConnects), 1, "no reconnect needed");
     assert!(c.get(Counter::FeedBlinded) >= 1, "{c:?}");
@@ -387,9 +384,7 @@ fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
     assert!(health.tradable(SymbolId(0)) && health.tradable(SymbolId(1)));
     // Trades after the episode came over the stream again, up to the last.
     let got = delivered(&ticks, &symbols);
-    for (s, t) in &trades {
-        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: recovered");
-    }
+    assert_last_trades_arrived(&trades, &got, "recovered");
     assert_no_wrapped_counter(&f);
 }
 

@@ -5,6 +5,7 @@
 //!   bundled real replay served over WebSocket;
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
+//! - [`recovery`]: start-up recovery of an executor from its journal;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine;
 //! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
@@ -17,5 +18,6 @@ pub mod alloc;
 pub mod exchange;
 pub mod feed;
 pub mod files;
+pub mod recovery;
 pub mod setup;
 pub mod values;

@@ -1,4 +1,5 @@
-//! Small value helpers: exact decimals from literals and the wall clock in milliseconds.
+//! Small value helpers: exact decimals from literals, the wall clock in milliseconds, and one
+//! real trade frame.
 
 use std::str::FromStr;
 
@@ -16,3 +17,6 @@ pub fn now_ms() -> u64 {
         .unwrap()
         .as_millis() as u64
 }
+
+/// A real BTCUSDT trade frame (data/replay, 2024-08-08): 61800.30.
+pub const BTC_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;
