@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
 use calculus_trader::exchange::rest_orders::SimCredentials;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue,
@@ -21,12 +21,12 @@ use calculus_trader::types::{
     ReportStatus, Side, SymbolId,
 };
 use rust_decimal::Decimal;
-use serde_json::Value;
 
 mod common;
 use common::exchange::{start, Exchange};
 use common::files::root;
 use common::recovery::recover;
+use common::setup::btc_trade_frames;
 use common::values::{d, now_ms};
 
 const FEE: &str = "0.00055";
@@ -133,27 +133,11 @@ impl Rig {
     }
 }
 
-/// The recorded BTCUSDT trade frames with their prices.
-fn trades() -> Vec<(String, Decimal)> {
-    let rec =
-        Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
-            .unwrap();
-    let st = rec.stream_index("btcusdt@trade").unwrap();
-    rec.frames
-        .iter()
-        .filter(|f| f.stream == st)
-        .map(|f| {
-            let v: Value = serde_json::from_str(&f.text).unwrap();
-            (f.text.clone(), d(v["data"]["p"].as_str().unwrap()))
-        })
-        .collect()
-}
-
 #[test]
 fn wrong_key_or_secret_is_a_typed_auth_reject_and_nothing_trades() {
     for (our_key, our_secret) in [("good-key", "bad-secret"), ("bad-key", "good-secret")] {
         let mut r = rig("good-key", "good-secret", our_key, our_secret);
-        r.market.on_frame(&trades()[0].0);
+        r.market.on_frame(&btc_trade_frames()[0].0);
         let rep = r.order(&intent(1, Side::Buy, "0.010", d("61800"), false));
         assert_eq!(
             rep.status,
@@ -169,7 +153,7 @@ fn wrong_key_or_secret_is_a_typed_auth_reject_and_nothing_trades() {
 #[test]
 fn a_reduce_only_exit_without_venue_exits_is_refused_as_reduce_only() {
     let mut r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let rep = r.order(&intent(1, Side::Sell, "0.010", tr[0].1, true));
     assert_eq!(
@@ -186,7 +170,7 @@ fn a_reduce_only_exit_without_venue_exits_is_refused_as_reduce_only() {
 #[test]
 fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
     let mut r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let entry = tr[0].1;
     // A level the recording reaches later: halfway to its maximum.
@@ -276,7 +260,7 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
 #[test]
 fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let place = |qty: &str, id: &str| {
         r.server

@@ -16,7 +16,8 @@ use calculus_trader::types::{
 use calculus_trader::venue::binance::market::trades_of;
 use rust_decimal::Decimal;
 
-use super::files::root;
+use super::files::{replay_file, root};
+use super::values::d;
 
 /// The bundled BTC + ETH replay, loaded with the default config.
 pub struct Replay {
@@ -126,4 +127,19 @@ pub fn paper_executor(instruments: Vec<Instrument>, symbols: &SymbolTable) -> Ex
             slippage_bps: 1.0,
         },
     )
+}
+
+/// The bundled real BTCUSDT `@trade` frames (2024-08-08) in recorded order, each with its price.
+pub fn btc_trade_frames() -> Vec<(String, Decimal)> {
+    let rec =
+        Recording::load(&[replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")]).unwrap();
+    let st = rec.stream_index("btcusdt@trade").unwrap();
+    rec.frames
+        .iter()
+        .filter(|f| f.stream == st)
+        .map(|f| {
+            let v: serde_json::Value = serde_json::from_str(&f.text).unwrap();
+            (f.text.clone(), d(v["data"]["p"].as_str().unwrap()))
+        })
+        .collect()
 }
