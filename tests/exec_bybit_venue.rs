@@ -25,6 +25,7 @@ use rust_decimal::Decimal;
 mod common;
 use common::exchange::{start, Exchange};
 use common::files::root;
+use common::files::temp_dir;
 use common::recovery::recover;
 use common::setup::btc_trade_frames;
 use common::values::{d, now_ms};
@@ -284,8 +285,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     };
     place("0.010", "ct1-1"); // reached the venue, reply lost
     place("0.030", "manual-1"); // nobody's journal knows it
-    let dir = std::env::temp_dir().join(format!("ct-bybit-startup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir("bybit-startup");
     let path = dir.join("orders.journal");
     {
         let (mut j, _) =

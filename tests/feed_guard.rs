@@ -21,15 +21,12 @@ use calculus_trader::types::{SymbolId, Tick};
 
 mod common;
 use common::feed::{binance_replay, delivered, fast_settings, run_to_end, start_feed, LIMIT};
-use common::files::replay_file;
+use common::files::{replay_file, BYBIT_CAPTURE};
 
 const HOUR_MS: u64 = 3_600_000;
 
 fn bybit() -> Recording {
-    Recording::load(&[replay_file(
-        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap()
+    Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap()
 }
 
 /// Recorded trades per symbol, in order: (id, trade time ms). Bybit ids as the feed maps them.

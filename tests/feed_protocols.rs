@@ -25,15 +25,12 @@ use tungstenite::Message;
 
 mod common;
 use common::feed::{plan, poll_to_end, start_feed};
-use common::files::{fixture_path, replay_file};
+use common::files::{fixture_path, replay_file, BYBIT_CAPTURE};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn bybit_capture() -> Recording {
-    Recording::load(&[replay_file(
-        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap()
+    Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap()
 }
 
 fn fixture(name: &str) -> serde_json::Value {

@@ -11,7 +11,7 @@ use calculus_trader::venue::binance::market::BinanceParser;
 
 mod common;
 use common::alloc::counted;
-use common::files::root;
+use common::files::{bybit_capture_lines, root};
 use common::setup::{eager_params, fill, paper_executor, Replay};
 
 // The counting global allocator, and the test that it counts.
@@ -151,17 +151,9 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
 #[test]
 fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
     use calculus_trader::feed::{ValidationConfig, Validator, VenueParser};
-    use std::io::BufRead;
 
     let root = root();
-    let gz = std::fs::File::open(
-        root.join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
-    )
-    .unwrap();
-    let mut bybit: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(gz))
-        .lines()
-        .map(Result::unwrap)
-        .collect();
+    let mut bybit = bybit_capture_lines();
     bybit.extend(
         std::fs::read_to_string(
             root.join("tests/fixtures/bybit/bybit_v5_linear_orderbook1_2025-06-13.jsonl"),

@@ -6,16 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::files::temp_dir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// A run over a few MB must end well within this (the bug spun forever).
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-truncated-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Runs the binary with `args`; kills it and fails the test if it outlives [`LIMIT`].
 fn run(args: &[&str]) -> (bool, String) {
@@ -82,7 +79,7 @@ fn assert_stops(ok: bool, err: &str, file: &Path, cut: u64) {
 
 #[test]
 fn backtest_stops_on_damaged_recordings_and_csv_dumps() {
-    let dir = temp_dir("bt");
+    let dir = temp_dir("truncated-bt");
     let sources = [
         "data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz",
         "tests/fixtures/trades/binance_usdm_BTCUSDT_2024-08-08_head600_trades.csv.gz",
@@ -107,7 +104,7 @@ fn backtest_stops_on_damaged_recordings_and_csv_dumps() {
 
 #[test]
 fn analyze_stops_on_damaged_recordings_and_csv_dumps() {
-    let dir = temp_dir("an");
+    let dir = temp_dir("truncated-an");
     let sources = [
         "data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz",
         "tests/fixtures/trades/binance_usdm_BTCUSDT_2024-08-08_head600_trades.csv.gz",
@@ -129,7 +126,7 @@ fn analyze_stops_on_damaged_recordings_and_csv_dumps() {
 
 #[test]
 fn intact_files_still_run() {
-    let dir = temp_dir("ok");
+    let dir = temp_dir("truncated-ok");
     let out = dir.join("out");
     let file =
         Path::new(ROOT).join("tests/fixtures/trades/ETHUSDT-aggTrades-2024-08-08-head.csv.gz");

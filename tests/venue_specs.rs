@@ -15,6 +15,7 @@ use calculus_trader::types::instrument::load_specs;
 
 mod common;
 use common::files::root;
+use common::files::temp_dir;
 use common::values::d;
 
 const SYMBOLS: [&str; 8] = [
@@ -142,13 +143,6 @@ fn dead_url() -> String {
     url
 }
 
-fn tmp_dir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("ct-specs-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
 fn cfg(url: String, dir: &Path) -> SpecsConfig {
     SpecsConfig {
         source: SpecSource::Venue,
@@ -160,7 +154,7 @@ fn cfg(url: String, dir: &Path) -> SpecsConfig {
 
 #[test]
 fn fetch_then_cache_then_bundled() {
-    let dir = tmp_dir("fallback");
+    let dir = temp_dir("specs-fallback");
     let body = capture(Venue::Bybit);
     let url = serve("200 OK", body, 1);
     let c = cfg(url.clone(), &dir);
@@ -196,7 +190,7 @@ fn fetch_then_cache_then_bundled() {
 
 #[test]
 fn a_venue_error_reply_is_not_cached() {
-    let dir = tmp_dir("error");
+    let dir = temp_dir("specs-error");
     let url = serve(
         "403 Forbidden",
         br#"{"retCode":10024,"retMsg":"Compliance rules triggered","result":{}}"#.to_vec(),
@@ -212,7 +206,7 @@ fn a_venue_error_reply_is_not_cached() {
 
 #[test]
 fn binance_exchange_info_over_loopback() {
-    let dir = tmp_dir("binance");
+    let dir = temp_dir("specs-binance");
     let url = serve("200 OK", capture(Venue::Binance), 1);
     let c = cfg(url, &dir);
     let (v, origin, _) = load_instruments(Venue::Binance, &c, &bundled(), &symbols()).unwrap();

@@ -16,7 +16,8 @@ use calculus_trader::telemetry::{
 
 mod common;
 use common::feed::{plan_on, poll_to_end, LIMIT};
-use common::files::replay_file;
+use common::files::temp_dir;
+use common::files::{replay_file, BYBIT_CAPTURE};
 
 /// Runs `venue`'s feed over the whole of `rec` (feed delay recorded, as for a live venue);
 /// returns its histograms and counters.
@@ -58,10 +59,7 @@ fn binance() -> (StageHistograms, CounterSet) {
 }
 
 fn bybit() -> (StageHistograms, CounterSet) {
-    let rec = Recording::load(&[replay_file(
-        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap();
+    let rec = Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap();
     run_feed(Venue::Bybit, rec)
 }
 
@@ -96,8 +94,7 @@ fn binance_and_bybit_feeds_record_parse_and_feed_delay_per_venue_and_the_dump_ke
     let mut both = StageHistograms::new();
     both.add(&hb);
     both.add(&hy);
-    let dir = std::env::temp_dir().join(format!("ct-venue-stages-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("venue-stages");
     let path = dir.join("stages.hlog");
     let mut log = IntervalLog::create(&path, "venue-stages").unwrap();
     log.write_interval(0.0, 1.0, &both).unwrap();

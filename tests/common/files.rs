@@ -1,5 +1,6 @@
 //! Paths of the crate's bundled data and fixtures, fresh scratch folders, and the built binary.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -41,4 +42,17 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 /// The built `calculus-trader` binary, ready for arguments.
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+}
+
+/// The bundled real Bybit v5 linear public capture (BTCUSDT + ETHUSDT, 2026-08-09), one frame a
+/// line, in `data/replay/`.
+pub const BYBIT_CAPTURE: &str = "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz";
+
+/// The frames of [`BYBIT_CAPTURE`], in recorded order.
+pub fn bybit_capture_lines() -> Vec<String> {
+    let f = std::fs::File::open(replay_file(BYBIT_CAPTURE)).unwrap();
+    BufReader::new(flate2::read::GzDecoder::new(f))
+        .lines()
+        .map(Result::unwrap)
+        .collect()
 }
