@@ -86,6 +86,15 @@ fn binance_run(cfg: FeedConfig) -> Run {
     }
 }
 
+/// One trade frame rewritten: trade id `id` (`None`: kept), trade time per `time`.
+fn tamper_one(id: Option<u64>, time: TradeTime) -> Fault {
+    Fault::Tamper {
+        frames: 1,
+        id,
+        time,
+    }
+}
+
 /// Runs `f` to the end of replay, injecting `fault` once after the 300th tick.
 fn run_with_fault(f: &mut FeedStage, ex: &EmbeddedExchange, fault: Fault) -> Vec<Tick> {
     let mut fault = Some(fault);
@@ -169,15 +178,7 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
         symbols,
         mut f,
     } = binance_run(settings(60_000, false));
-    let ticks = run_with_fault(
-        &mut f,
-        &ex,
-        Fault::Tamper {
-            frames: 1,
-            id: Some(u64::MAX),
-            time: TradeTime::Recorded,
-        },
-    );
+    let ticks = run_with_fault(&mut f, &ex, tamper_one(Some(u64::MAX), TradeTime::Recorded));
     let got = delivered(&ticks, &symbols);
     let bad: Vec<&Tick> = ticks.iter().filter(|t| t.trade_id == u64::MAX).collect();
     assert_eq!(bad.len(), 1, "the bad trade itself is delivered once");
@@ -246,11 +247,7 @@ fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
     let ticks = run_with_fault(
         &mut f,
         &ex,
-        Fault::Tamper {
-            frames: 1,
-            id: Some(u64::MAX),
-            time: TradeTime::Later(HOUR_MS),
-        },
+        tamper_one(Some(u64::MAX), TradeTime::Later(HOUR_MS)),
     );
     let got = delivered(&ticks, &symbols);
     assert_last_trades_arrived(&trades, &got, "healed");
@@ -271,15 +268,7 @@ fn a_trade_4_s_ahead_of_the_stream_does_not_put_the_next_trades_out_of_order() {
         symbols,
         mut f,
     } = binance_run(settings(60_000, false));
-    let ticks = run_with_fault(
-        &mut f,
-        &ex,
-        Fault::Tamper {
-            frames: 1,
-            id: None,
-            time: TradeTime::Later(4_000),
-        },
-    );
+    let ticks = run_with_fault(&mut f, &ex, tamper_one(None, TradeTime::Later(4_000)));
     let expected: BTreeMap<String, Vec<u64>> = trades
         .iter()
         .map(|(s, t)| (s.clone(), t.iter().map(|x| x.0).collect()))

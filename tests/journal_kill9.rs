@@ -18,7 +18,7 @@ use calculus_trader::exec::journal::{FsyncPolicy, Journal};
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{hosted_binary_toml, listed, replay_server, serve, Options};
+use common::exchange::{hosted, hosted_binary_toml, Hosted, Options};
 use common::files::{bin, temp_dir};
 
 fn orders_received(ex: &RestExchange) -> usize {
@@ -57,14 +57,10 @@ fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
     let dir = temp_dir("kill9");
 
     // The exchange: real trades replayed at 20x (about 17 s), orders priced by the replay.
-    let replay = replay_server(20.0);
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
     let creds = SimCredentials::generate().unwrap();
-    let stats = replay.stats();
-    let rest = serve(
-        &stats.market,
-        listed(&["BTCUSDT", "ETHUSDT"]),
-        "0.0004",
+    let Hosted { replay, rest } = hosted(
+        20.0,
         "1",
         Options {
             creds: Some(creds.clone()),

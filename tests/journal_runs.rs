@@ -20,7 +20,7 @@ use calculus_trader::exec::journal::{FsyncPolicy, Journal, RECORD_LEN};
 use calculus_trader::exec::recovery::FLATTEN_SEQ_BASE;
 
 mod common;
-use common::exchange::{hosted_binary_toml, listed, replay_server, serve, Options};
+use common::exchange::{hosted, hosted_binary_toml, Hosted, Options};
 use common::files::{bin, temp_dir};
 
 struct Venue {
@@ -34,14 +34,10 @@ struct Venue {
 /// The exchange (replay at 20x, order entry) and a config trading against it, with `journal`.
 fn venue(tag: &str, journal: Option<&Path>) -> (Venue, PathBuf) {
     let dir = temp_dir(&format!("journal-runs-{tag}"));
-    let replay = replay_server(20.0);
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
     let creds = SimCredentials::generate().unwrap();
-    let stats = replay.stats();
-    let rest = serve(
-        &stats.market,
-        listed(&["BTCUSDT", "ETHUSDT"]),
-        "0.0004",
+    let Hosted { replay, rest } = hosted(
+        20.0,
         "1",
         Options {
             creds: Some(creds.clone()),

@@ -10,7 +10,7 @@ use calculus_trader::telemetry::Counter;
 use calculus_trader::types::Side;
 
 mod common;
-use common::exchange::{hosted_toml, listed, replay_server, serve, Options};
+use common::exchange::{hosted, hosted_toml, Hosted, Options};
 use common::files::temp_dir;
 use common::values::d;
 
@@ -23,16 +23,9 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
         return;
     }
     let dir = temp_dir("reconcile-run");
-    let replay = replay_server(0.0);
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+    let Hosted { replay, rest } = hosted(0.0, "0", Options::default());
     let stats = replay.stats();
-    let rest = serve(
-        &stats.market,
-        listed(&["BTCUSDT", "ETHUSDT"]),
-        "0.0004",
-        "0",
-        Options::default(),
-    );
     // The phantom: 0.030 BTC bought by hand at a real price before the run starts.
     stats
         .market

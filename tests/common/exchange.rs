@@ -123,6 +123,28 @@ pub fn replay_server(speed: f64) -> EmbeddedExchange {
     EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), speed).unwrap()
 }
 
+/// The exchange a live run trades against: the bundled replay over WebSocket and, priced by
+/// it, order entry listing BTCUSDT + ETHUSDT at taker fee 0.0004 and `slippage_bps`.
+pub struct Hosted {
+    /// The WebSocket replay ([`replay_server`]).
+    pub replay: EmbeddedExchange,
+    /// The REST order entry ([`serve`]) on the replay's market state.
+    pub rest: RestExchange,
+}
+
+/// Starts [`Hosted`]: the replay at `speed` times real time, order entry with `opts`.
+pub fn hosted(speed: f64, slippage_bps: &str, opts: Options) -> Hosted {
+    let replay = replay_server(speed);
+    let rest = serve(
+        &replay.stats().market,
+        listed(&["BTCUSDT", "ETHUSDT"]),
+        "0.0004",
+        slippage_bps,
+        opts,
+    );
+    Hosted { replay, rest }
+}
+
 /// The default config trading live against `replay` (WebSocket) and `rest` (orders) on
 /// loopback: fused topology, a 60 s receive window (a loaded machine is slow to sign).
 pub fn hosted_toml(replay: &EmbeddedExchange, rest: &RestExchange) -> String {
