@@ -17,14 +17,12 @@ use calculus_trader::exec::{
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
-    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, RejectReason,
-    ReportStatus, Side, SymbolId,
+    Case, ExecReport, Instrument, OrderIntent, Position, RejectReason, ReportStatus, Side, SymbolId,
 };
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{start, Exchange};
-use common::files::root;
+use common::exchange::{bundled_specs, start, Exchange};
 use common::files::temp_dir;
 use common::recovery::recover;
 use common::setup::btc_trade_frames;
@@ -40,19 +38,10 @@ struct Rig {
     inst: Instrument,
 }
 
-fn btc() -> Instrument {
-    load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "bybit",
-        &["BTCUSDT".to_string()],
-    )
-    .unwrap()[0]
-}
-
 /// An embedded exchange accepting `key`/`secret` and an executor signing with `our_key` /
 /// `our_secret`.
 fn rig(key: &str, secret: &str, our_key: &str, our_secret: &str) -> Rig {
-    let inst = btc();
+    let inst = bundled_specs("bybit", &["BTCUSDT"])[0];
     let Exchange { market, server } = start(
         vec![("BTCUSDT".to_string(), inst)],
         FEE,
@@ -320,7 +309,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
 /// TP/SL), never sent, and the fill is in-process.
 #[test]
 fn bybit_paper_orders_are_bybit_requests_filled_in_process() {
-    let inst = btc();
+    let inst = bundled_specs("bybit", &["BTCUSDT"])[0];
     let v = BybitVenue::new("paper-key", b"paper-secret", "api.bybit.com", 5000, "ct3-").unwrap();
     let mut exec = Executor::paper_with(
         vec![inst],

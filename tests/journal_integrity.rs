@@ -17,8 +17,7 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 mod common;
-use common::files::bin;
-use common::files::temp_dir;
+use common::files::{bin, temp_dir};
 use common::values::d;
 
 fn names(list: &[&str]) -> Vec<String> {

@@ -14,8 +14,7 @@ use calculus_trader::exec::Venue;
 use calculus_trader::types::instrument::load_specs;
 
 mod common;
-use common::files::root;
-use common::files::temp_dir;
+use common::files::{root, temp_dir};
 use common::values::d;
 
 const SYMBOLS: [&str; 8] = [

@@ -16,8 +16,7 @@ use calculus_trader::telemetry::{
 
 mod common;
 use common::feed::{plan_on, poll_to_end, LIMIT};
-use common::files::temp_dir;
-use common::files::{replay_file, BYBIT_CAPTURE};
+use common::files::{replay_file, temp_dir, BYBIT_CAPTURE};
 
 /// Runs `venue`'s feed over the whole of `rec` (feed delay recorded, as for a live venue);
 /// returns its histograms and counters.

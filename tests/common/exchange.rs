@@ -16,16 +16,22 @@ use rust_decimal::Decimal;
 
 use super::files::{replay_file, root};
 
-/// `names` with their bundled Binance specs (`data/instruments/instrument_specs_8_symbols.json`).
-pub fn listed(names: &[&str]) -> Vec<(String, Instrument)> {
+/// `venue`'s (`"binance"` / `"bybit"`) specs of `names`, from the bundled
+/// `data/instruments/instrument_specs_8_symbols.json`.
+pub fn bundled_specs(venue: &str, names: &[&str]) -> Vec<Instrument> {
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let inst = load_specs(
+    load_specs(
         &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
+        venue,
         &names,
     )
-    .unwrap();
-    names.into_iter().zip(inst).collect()
+    .unwrap()
+}
+
+/// `names` with their bundled Binance specs ([`bundled_specs`]).
+pub fn listed(names: &[&str]) -> Vec<(String, Instrument)> {
+    let inst = bundled_specs("binance", names);
+    names.iter().map(|s| s.to_string()).zip(inst).collect()
 }
 
 /// A running embedded order exchange and the market state its fills are priced from.
