@@ -21,6 +21,7 @@ pub mod model;
 pub mod ring;
 pub mod risk;
 pub mod runtime;
+pub mod soak;
 pub mod strategy;
 pub mod telemetry;
 pub mod tuning;

@@ -65,6 +65,28 @@ enum Command {
     },
     /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
     Backtest(calculus_trader::backtest::BacktestArgs),
+    /// Trade the bundled replay in a loop against the embedded exchange, SIGKILL and restart the
+    /// trader at random, then check that positions, client ids, limits and memory hold.
+    Soak(SoakArgs),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    /// Minutes of trading before the last lap (which runs to its end unkilled).
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// Seed of the kill schedule (default: from the clock; printed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Replay speed (345 s of recorded trades take 345 / speed seconds).
+    #[arg(long, default_value_t = 40.0)]
+    speed: f64,
+    /// Probability that a trader start is killed at a random moment.
+    #[arg(long, default_value_t = 0.6)]
+    kill_probability: f64,
+    /// Working directory (config, journal, logs); must not hold a journal yet.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -255,6 +277,52 @@ fn check_host(config: Option<PathBuf>, apply: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `soak`: runs [`calculus_trader::soak::run`] with this binary as the trader.
+fn soak(a: &SoakArgs) -> Result<(), String> {
+    if !(a.minutes.is_finite() && (0.0..=1440.0).contains(&a.minutes)) {
+        return Err(format!("--minutes {} is outside [0, 1440]", a.minutes));
+    }
+    if !(a.speed.is_finite() && (1.0..=1000.0).contains(&a.speed)) {
+        return Err(format!("--speed {} is outside [1, 1000]", a.speed));
+    }
+    if !(0.0..=1.0).contains(&a.kill_probability) {
+        return Err(format!(
+            "--kill-probability {} is outside [0, 1]",
+            a.kill_probability
+        ));
+    }
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let dir = a.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("calculus-trader-soak-{}", std::process::id()))
+    });
+    let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
+    eprintln!(
+        "soak: {} min at {}x, seed {seed}, kill probability {}, dir {}",
+        a.minutes,
+        a.speed,
+        a.kill_probability,
+        dir.display()
+    );
+    let opts = calculus_trader::soak::SoakOptions {
+        minutes: a.minutes,
+        seed,
+        speed: a.speed,
+        kill_probability: a.kill_probability,
+        dir,
+    };
+    let report = calculus_trader::soak::run(&opts, &exe)?;
+    println!("{report}");
+    if report.passed() {
+        Ok(())
+    } else {
+        Err("soak failed".into())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A file-size limit (`ulimit -f`) must be a write error (the journal's emergency exit
@@ -278,6 +346,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(&args),
         Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
+        Some(Command::Soak(args)) => soak(&args),
         None => run(&cli.run),
     };
     match result {
