@@ -2,17 +2,14 @@
 //! real trade fixture, and errors that name the file and line.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod common;
+use common::files::temp_dir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-analyze-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 fn analyze(args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -62,7 +59,7 @@ fn rel(a: f64, b: f64) -> f64 {
 /// `p·exp(c·30)`; `confidence = min(1, snr/2)`; case `steady` (a ≈ 0 inside its band).
 #[test]
 fn columns_match_the_analytic_answers_of_a_log_linear_path() {
-    let dir = temp_dir("linear");
+    let dir = temp_dir("analyze-linear");
     let input = dir.join("linear.csv");
     let out = dir.join("states.csv");
     let c = 1e-4;
@@ -145,7 +142,7 @@ fn columns_match_the_analytic_answers_of_a_log_linear_path() {
 
 #[test]
 fn real_bybit_fixture_exports_the_chosen_symbol_only() {
-    let dir = temp_dir("bybit");
+    let dir = temp_dir("analyze-bybit");
     let input =
         format!("{ROOT}/tests/fixtures/trades/bybit_linear_trades_BTCUSDT_ETHUSDT_2026-08-09.csv");
     let out = dir.join("eth.csv");
@@ -181,7 +178,7 @@ fn real_bybit_fixture_exports_the_chosen_symbol_only() {
 
 #[test]
 fn malformed_row_is_reported_with_file_and_line() {
-    let dir = temp_dir("bad");
+    let dir = temp_dir("analyze-bad");
     let input = dir.join("bad.csv");
     std::fs::write(&input, "timestamp_ms,price\n1000,100.0\n2000,1o1.0\n").unwrap();
     let o = analyze(&[

@@ -1,19 +1,14 @@
 //! `calculus-trader backtest` end to end: report table, report.json and SVG plots from real
 //! fixture trades; sweep and walk-forward tables; clear errors for bad keys and rows.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
-}
+mod common;
+use common::files::{bin, fixture_path};
 
+/// `tests/fixtures/trades/<name>`, as an argument.
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/trades")
-        .join(name)
-        .display()
-        .to_string()
+    fixture_path("trades").join(name).display().to_string()
 }
 
 fn out_dir(tag: &str) -> PathBuf {

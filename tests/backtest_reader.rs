@@ -2,22 +2,18 @@
 //! layouts must give the same ticks), merging, gzip, and malformed rows named by file and line.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use calculus_trader::backtest::reader::{read_all, Format, TradeStream};
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::types::{Side, SymbolId, Tick};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/trades")
-        .join(name)
-}
+mod common;
+use common::files::{fixture_path, replay_file, temp_dir};
 
-fn replay(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/replay")
-        .join(name)
+/// `tests/fixtures/trades/<name>`.
+fn fixture(name: &str) -> PathBuf {
+    fixture_path("trades").join(name)
 }
 
 fn both() -> SymbolTable {
@@ -25,8 +21,7 @@ fn both() -> SymbolTable {
 }
 
 fn temp(name: &str, body: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ct-bt-reader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("bt-reader");
     let p = dir.join(name);
     std::fs::write(&p, body).unwrap();
     p
@@ -50,7 +45,7 @@ fn essence(t: &Tick) -> (u64, f64, f64, Side, SymbolId) {
 fn the_same_real_trades_in_four_layouts_give_identical_ticks() {
     let t = both();
     let (rec, rs) = read_all(
-        &[replay("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")],
+        &[replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")],
         None,
         &t,
         true,
@@ -104,7 +99,7 @@ fn aggtrades_carry_the_summed_quantity_of_the_underlying_trades() {
     let (agg, s) = read_all(std::slice::from_ref(&p), None, &t, true).unwrap();
     assert_eq!(s.ticks, 349);
     let (rec, _) = read_all(
-        &[replay("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")],
+        &[replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")],
         None,
         &t,
         true,

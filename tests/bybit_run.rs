@@ -2,18 +2,20 @@
 //! replaying real trades, and Bybit v5 signed orders (`POST /v5/order/create` with position
 //! TP/SL, fills learnt from `/v5/order/realtime`) to the embedded exchange's Bybit order entry.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use calculus_trader::config::Config;
 use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{Counter, Stage};
 
+mod common;
+use common::files::root;
+
 /// `config/bybit.toml` with the replay at full speed, a wide recv window, parking waits and
 /// dumps in `dump`, plus `extra` appended; runs it.
 fn run(dump: &Path, extra: &str) -> RunReport {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(dump).unwrap();
-    let text = std::fs::read_to_string(root.join("config/bybit.toml"))
+    let text = std::fs::read_to_string(root().join("config/bybit.toml"))
         .unwrap()
         .replace("speed = 1.0 ", "speed = 0.0 ")
         // A loaded test host can delay a request by seconds; the exchange checks the window.

@@ -1,17 +1,13 @@
 //! The binary as a user runs it: bad config is refused by key name, SIGTERM exits 0 with a
 //! summary and dumps, `hist` reads the dumps back.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
+mod common;
+use common::files::temp_dir;
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
 
 fn default_toml() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).unwrap()
@@ -19,7 +15,7 @@ fn default_toml() -> String {
 
 #[test]
 fn unknown_config_key_is_refused_naming_the_key() {
-    let dir = temp_dir("badkey");
+    let dir = temp_dir("cli-badkey");
     let path = dir.join("bad.toml");
     std::fs::write(
         &path,
@@ -39,7 +35,7 @@ fn unknown_config_key_is_refused_naming_the_key() {
 
 #[test]
 fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
-    let dir = temp_dir("sigterm");
+    let dir = temp_dir("cli-sigterm");
     let mut child = Command::new(BIN)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["--speed", "1", "--dump-dir"])
@@ -187,7 +183,7 @@ fn check_host_reports_every_check_with_a_status_and_changes_nothing() {
 #[test]
 fn hist_compare_and_plot_from_the_command_line() {
     use calculus_trader::telemetry::{IntervalLog, Stage, StageHistograms};
-    let dir = temp_dir("hist-flags");
+    let dir = temp_dir("cli-hist-flags");
     let (a, b) = (dir.join("a.hlog"), dir.join("b.hlog"));
     let mut h = StageHistograms::new();
     h.record(Stage::Parse, 300);

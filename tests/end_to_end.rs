@@ -7,11 +7,8 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::runtime::{self, Chosen, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{read_interval_logs, Counter, Stage};
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-e2e-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::files::temp_dir;
 
 fn config(topology: &str, wait: &str, dump: &Path) -> Config {
     let text = DEFAULT_TOML
@@ -35,7 +32,7 @@ fn config(topology: &str, wait: &str, dump: &Path) -> Config {
 }
 
 fn run(topology: &str, wait: &str) -> (RunReport, PathBuf) {
-    let dump = temp_dir(&format!("{topology}-{wait}"));
+    let dump = temp_dir(&format!("e2e-{topology}-{wait}"));
     let cfg = config(topology, wait, &dump);
     let report = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
     (report, dump)
@@ -135,7 +132,7 @@ fn pipeline_with_spin_yield_waits_also_loses_nothing() {
 
 #[test]
 fn stop_request_ends_a_slow_replay_early_and_cleanly() {
-    let dump = temp_dir("stop");
+    let dump = temp_dir("e2e-stop");
     let mut cfg = config("fused", "park", &dump);
     cfg.replay.speed = 1.0; // 345 s of data at recorded pace
     let opts = RunOptions {

@@ -2,34 +2,20 @@
 //! documented signing vectors (tests/fixtures/signing), time window enforced, market orders
 //! filled at the replayed price with TP/SL attached and triggered by replayed prices.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exchange::rest_orders::SimCredentials;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::{HttpTransport, Signer};
 use calculus_trader::telemetry::Clock;
-use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::exchange::{listed, start, Exchange};
+use common::files::root;
+use common::setup::btc_trade_frames;
+use common::values::{d, now_ms};
 
 fn vector(name: &str) -> Value {
     let text = std::fs::read_to_string(root().join("tests/fixtures/signing/signing_vectors.json"))
@@ -45,8 +31,8 @@ struct Sim {
 }
 
 fn sim(key: &str, secret: &str) -> Sim {
-    let common::exchange::Exchange { market, server } = common::exchange::start(
-        common::exchange::listed(&["BTCUSDT"]),
+    let Exchange { market, server } = start(
+        listed(&["BTCUSDT"]),
         "0.00055",
         "0",
         Some(SimCredentials {
@@ -151,20 +137,8 @@ fn documented_signing_vectors_pass_the_signature_check_and_a_flipped_bit_does_no
 #[test]
 fn market_order_with_tp_and_sl_fills_and_its_stop_triggers_on_replayed_prices() {
     let mut s = sim(&"k".repeat(18), &"s".repeat(36));
-    let rec =
-        Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
-            .unwrap();
-    let st = rec.stream_index("btcusdt@trade").unwrap();
-    let trades: Vec<(&str, Decimal)> = rec
-        .frames
-        .iter()
-        .filter(|f| f.stream == st)
-        .map(|f| {
-            let v: Value = serde_json::from_str(&f.text).unwrap();
-            (f.text.as_str(), d(v["data"]["p"].as_str().unwrap()))
-        })
-        .collect();
-    s.market.on_frame(trades[0].0);
+    let trades = btc_trade_frames();
+    s.market.on_frame(&trades[0].0);
     let entry = trades[0].1;
     let sl = entry - d("0.20");
     let tp = entry + d("1000");

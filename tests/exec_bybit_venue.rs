@@ -4,44 +4,29 @@
 //! the position the engine's own reduce-only exit (refused by the venue, 110017) is booked as
 //! the venue's close, so compute's position goes flat with the exchange's.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
 use calculus_trader::exchange::rest_orders::SimCredentials;
-use calculus_trader::exchange::{MarketState, Recording, RestExchange};
+use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::startup;
 use calculus_trader::exec::{
     BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
-    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, RejectReason,
-    ReportStatus, Side, SymbolId,
+    Case, ExecReport, Instrument, OrderIntent, Position, RejectReason, ReportStatus, Side, SymbolId,
 };
 use rust_decimal::Decimal;
-use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::exchange::{bundled_specs, start, Exchange};
+use common::files::temp_dir;
+use common::recovery::recover;
+use common::setup::btc_trade_frames;
+use common::values::{d, now_ms};
 
 const FEE: &str = "0.00055";
 
@@ -53,20 +38,11 @@ struct Rig {
     inst: Instrument,
 }
 
-fn btc() -> Instrument {
-    load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "bybit",
-        &["BTCUSDT".to_string()],
-    )
-    .unwrap()[0]
-}
-
 /// An embedded exchange accepting `key`/`secret` and an executor signing with `our_key` /
 /// `our_secret`.
 fn rig(key: &str, secret: &str, our_key: &str, our_secret: &str) -> Rig {
-    let inst = btc();
-    let common::exchange::Exchange { market, server } = common::exchange::start(
+    let inst = bundled_specs("bybit", &["BTCUSDT"])[0];
+    let Exchange { market, server } = start(
         vec![("BTCUSDT".to_string(), inst)],
         FEE,
         "0",
@@ -147,27 +123,11 @@ impl Rig {
     }
 }
 
-/// The recorded BTCUSDT trade frames with their prices.
-fn trades() -> Vec<(String, Decimal)> {
-    let rec =
-        Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
-            .unwrap();
-    let st = rec.stream_index("btcusdt@trade").unwrap();
-    rec.frames
-        .iter()
-        .filter(|f| f.stream == st)
-        .map(|f| {
-            let v: Value = serde_json::from_str(&f.text).unwrap();
-            (f.text.clone(), d(v["data"]["p"].as_str().unwrap()))
-        })
-        .collect()
-}
-
 #[test]
 fn wrong_key_or_secret_is_a_typed_auth_reject_and_nothing_trades() {
     for (our_key, our_secret) in [("good-key", "bad-secret"), ("bad-key", "good-secret")] {
         let mut r = rig("good-key", "good-secret", our_key, our_secret);
-        r.market.on_frame(&trades()[0].0);
+        r.market.on_frame(&btc_trade_frames()[0].0);
         let rep = r.order(&intent(1, Side::Buy, "0.010", d("61800"), false));
         assert_eq!(
             rep.status,
@@ -183,7 +143,7 @@ fn wrong_key_or_secret_is_a_typed_auth_reject_and_nothing_trades() {
 #[test]
 fn a_reduce_only_exit_without_venue_exits_is_refused_as_reduce_only() {
     let mut r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let rep = r.order(&intent(1, Side::Sell, "0.010", tr[0].1, true));
     assert_eq!(
@@ -200,7 +160,7 @@ fn a_reduce_only_exit_without_venue_exits_is_refused_as_reduce_only() {
 #[test]
 fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
     let mut r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let entry = tr[0].1;
     // A level the recording reaches later: halfway to its maximum.
@@ -290,7 +250,7 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
 #[test]
 fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let r = rig("k", "s", "k", "s");
-    let tr = trades();
+    let tr = btc_trade_frames();
     r.market.on_frame(&tr[0].0);
     let place = |qty: &str, id: &str| {
         r.server
@@ -314,8 +274,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     };
     place("0.010", "ct1-1"); // reached the venue, reply lost
     place("0.030", "manual-1"); // nobody's journal knows it
-    let dir = std::env::temp_dir().join(format!("ct-bybit-startup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir("bybit-startup");
     let path = dir.join("orders.journal");
     {
         let (mut j, _) =
@@ -329,15 +288,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
     let (j, mut replayed) =
         Journal::open(&path, &["BTCUSDT".to_string()], FsyncPolicy::Every).unwrap();
     let mut exec = r.exec;
-    exec.set_journal(j);
-    let rep = startup(
-        &mut exec,
-        &mut replayed,
-        ReconcilePolicy::Close,
-        &now_ms,
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Close);
     assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
     assert_eq!(rep.mismatches.len(), 1);
     assert_eq!(rep.mismatches[0].venue, d("0.040"));
@@ -358,7 +309,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
 /// TP/SL), never sent, and the fill is in-process.
 #[test]
 fn bybit_paper_orders_are_bybit_requests_filled_in_process() {
-    let inst = btc();
+    let inst = bundled_specs("bybit", &["BTCUSDT"])[0];
     let v = BybitVenue::new("paper-key", b"paper-secret", "api.bybit.com", 5000, "ct3-").unwrap();
     let mut exec = Executor::paper_with(
         vec![inst],

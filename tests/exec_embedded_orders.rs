@@ -4,10 +4,6 @@
 //! (its exact error JSON), market orders fill at the replayed price with exact fee and slippage,
 //! and TP/SL orders trigger on the replayed prices.
 
-mod common;
-
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,29 +14,11 @@ use calculus_trader::types::Side;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Real BTCUSDT trade frames (2024-08-08), in recorded order.
-fn btc_trades() -> Vec<(String, Decimal)> {
-    let rec =
-        Recording::load(&[root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")])
-            .unwrap();
-    let s = rec.stream_index("btcusdt@trade").unwrap();
-    rec.frames
-        .iter()
-        .filter(|f| f.stream == s)
-        .map(|f| {
-            let v: Value = serde_json::from_str(&f.text).unwrap();
-            (f.text.clone(), d(v["data"]["p"].as_str().unwrap()))
-        })
-        .collect()
-}
+mod common;
+use common::exchange::{listed, start, Exchange};
+use common::files::root;
+use common::setup::btc_trade_frames;
+use common::values::{d, now_ms};
 
 struct Sim {
     market: Arc<MarketState>,
@@ -49,8 +27,8 @@ struct Sim {
 }
 
 fn sim(slippage_bps: &str) -> Sim {
-    let common::exchange::Exchange { market, server } = common::exchange::start(
-        common::exchange::listed(&["BTCUSDT", "ETHUSDT"]),
+    let Exchange { market, server } = start(
+        listed(&["BTCUSDT", "ETHUSDT"]),
         "0.0004",
         slippage_bps,
         None,
@@ -61,13 +39,6 @@ fn sim(slippage_bps: &str) -> Sim {
         server,
         http,
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 impl Sim {
@@ -137,7 +108,7 @@ impl Sim {
 #[test]
 fn wrong_signature_key_or_timestamp_gets_the_venues_error() {
     let mut s = sim("0");
-    let trades = btc_trades();
+    let trades = btc_trade_frames();
     s.market.on_frame(&trades[0].0);
     let key = s.key();
     // The real order builder signing with the wrong secret.
@@ -205,7 +176,7 @@ fn wrong_signature_key_or_timestamp_gets_the_venues_error() {
 #[test]
 fn filter_violations_are_rejected_with_venue_filter_errors() {
     let mut s = sim("0");
-    s.market.on_frame(&btc_trades()[0].0);
+    s.market.on_frame(&btc_trade_frames()[0].0);
     // A real ETHUSDT trade (2024-08-08) so ETH has a price.
     let eth =
         Recording::load(&[root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")])
@@ -275,7 +246,7 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
 #[test]
 fn market_fill_is_at_the_replayed_price_with_exact_fee_and_slippage() {
     let mut s = sim("2");
-    let trades = btc_trades();
+    let trades = btc_trade_frames();
     // The first recorded BTCUSDT trade: 61800.30.
     s.market.on_frame(&trades[0].0);
     assert_eq!(trades[0].1, d("61800.30"));
@@ -339,7 +310,7 @@ fn first_cross(
 
 #[test]
 fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
-    let trades = btc_trades();
+    let trades = btc_trade_frames();
     let entry = trades[0].1;
     // Levels inside the real price path of the recording: +15 USDT and −0.20 USDT.
     let tp_level = entry + d("15");

@@ -7,6 +7,9 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{Counter, Stage};
 
+mod common;
+use common::files::temp_dir;
+
 fn config(mode: &str, dump: &Path) -> Config {
     let text = DEFAULT_TOML
         .replace("topology = \"auto\"", "topology = \"fused\"")
@@ -97,8 +100,7 @@ fn live_keys_come_from_the_environment_or_a_private_key_file_and_are_never_shown
         eprintln!("skipped: BINANCE_API_KEY/SECRET are set in this environment");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("ct-modes-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("modes-keys");
     let key_file = dir.join("keys.toml");
     std::fs::write(
         &key_file,

@@ -3,39 +3,23 @@
 //! reply, journal the fill. Proved with a counting global allocator (per thread), against the
 //! embedded exchange over loopback (its threads are not counted).
 
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, FillModel, HttpTransport,
-    OrderVenue, PaperVenue,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue,
+    PaperVenue,
 };
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{
-    instrument::load_specs, Case, OrderIntent, ReportStatus, Side, SymbolId,
-};
-use rust_decimal::Decimal;
+use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
 
 mod common;
 use common::alloc::counted;
+use common::exchange::{listed, start, Exchange};
+use common::files::temp_dir;
+use common::values::{d, now_ms, BTC_TRADE};
+
 common::alloc::install!();
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 #[test]
 fn venue_order_round_trip_allocates_nothing_after_warm_up() {
@@ -49,32 +33,10 @@ fn bybit_order_round_trip_with_tp_sl_allocates_nothing_after_warm_up() {
 }
 
 fn round_trips_allocate_nothing(bybit: bool) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let names = vec!["BTCUSDT".to_string()];
-    let inst = load_specs(
-        &root.join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(inst.iter().copied()).collect(),
-        FillModel {
-            taker_fee: d("0.0004"),
-            slippage_bps: d("1"),
-        },
-        d("10000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .unwrap();
-    // A real BTCUSDT trade (data/replay, 2024-08-08).
-    market.on_frame(r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#);
+    let btc = listed(&["BTCUSDT"]);
+    let Exchange { market, server } = start(btc.clone(), "0.0004", "1", None);
+    let (names, inst): (Vec<String>, Vec<Instrument>) = btc.into_iter().unzip();
+    market.on_frame(BTC_TRADE);
     let c = server.credentials().clone();
     let host = server.addr().to_string();
     let order_venue = if bybit {
@@ -113,8 +75,7 @@ fn round_trips_allocate_nothing(bybit: bool) {
         1,
         8,
     );
-    let dir = std::env::temp_dir().join(format!("ct-exec-noalloc-{}-{bybit}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir(&format!("exec-noalloc-{bybit}"));
     let (j, _) = Journal::open(
         &dir.join("orders.journal"),
         exec.names(),

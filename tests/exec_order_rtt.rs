@@ -11,31 +11,16 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{MarketState, RestExchange};
-use calculus_trader::exec::{
-    BinanceOrderBuilder, FillModel, HttpTransport, OrderFields, TransportEvent,
-};
+use calculus_trader::exec::{BinanceOrderBuilder, HttpTransport, OrderFields, TransportEvent};
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{instrument::load_specs, Side};
-use rust_decimal::Decimal;
+use calculus_trader::types::Side;
 use serde_json::Value;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
+mod common;
+use common::exchange::{listed, start_with, Exchange, Options};
+use common::values::{d, now_ms};
 
 /// Polls `t` until `want` events arrived (bounded: 30 s), collecting `(tag, status, body, rtt)`.
 fn collect(t: &mut HttpTransport, want: usize) -> Vec<(u64, u16, Vec<u8>, u64)> {
@@ -64,30 +49,15 @@ fn collect(t: &mut HttpTransport, want: usize) -> Vec<(u64, u16, Vec<u8>, u64)> 
 
 #[test]
 fn every_reply_carries_the_client_order_id_of_its_request() {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root.join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.into_iter().zip(inst).collect(),
-        FillModel {
-            taker_fee: d("0.0004"),
-            slippage_bps: d("0"),
+    let Exchange { market, server } = start_with(
+        listed(&["BTCUSDT", "ETHUSDT"]),
+        "0.0004",
+        "0",
+        Options {
+            balance: d("1000000"),
+            ..Options::default()
         },
-        d("1000000"),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .unwrap();
+    );
     // Prices to fill at (the venue listens from `start` on).
     market.on_trade("BTCUSDT", d("61800.3"), now_ms());
     market.on_trade("ETHUSDT", d("2650.11"), now_ms());

@@ -8,12 +8,14 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::RestExchange;
 use calculus_trader::exec::transport::{tls_config_with_roots, OrderEndpoint};
 use calculus_trader::exec::{HttpTransport, TransportError, TransportEvent};
 use calculus_trader::telemetry::Clock;
+use rust_decimal::Decimal;
+
+mod common;
+use common::exchange::{start_with, Options};
 
 const TIME: &[u8] = b"GET /fapi/v1/time HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 const WAIT: Duration = Duration::from_secs(20);
@@ -45,24 +47,21 @@ fn respond(s: &mut TcpStream, body: &str) {
 
 #[test]
 fn reconnects_when_the_server_announces_connection_close() {
-    let venue = Arc::new(SimVenue::new(Matching::new(
+    // Nothing listed, no balance: only `/fapi/v1/time` is asked.
+    let server = start_with(
         vec![],
-        calculus_trader::exec::FillModel {
-            taker_fee: Default::default(),
-            slippage_bps: Default::default(),
-        },
-        Default::default(),
-    )));
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        None,
-        RestOptions {
-            max_requests_per_connection: 2,
-            ..RestOptions::default()
+        "0",
+        "0",
+        Options {
+            balance: Decimal::ZERO,
+            rest: RestOptions {
+                max_requests_per_connection: 2,
+                ..RestOptions::default()
+            },
+            ..Options::default()
         },
     )
-    .unwrap();
+    .server;
     let mut t = transport(&server.url());
     for _ in 0..5 {
         let (status, body) = t.request_blocking(TIME, WAIT).unwrap();

@@ -5,43 +5,21 @@
 //! backoff / heartbeat / stale settings; every wait is bounded.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
+use calculus_trader::exchange::server::Fault;
 use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
-use calculus_trader::feed::stage::{FeedPlan, FeedStage};
-use calculus_trader::feed::ws::WsStatus;
+use calculus_trader::feed::stage::FeedStage;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
-use calculus_trader::types::{SymbolId, Tick};
+use calculus_trader::types::SymbolId;
 
-/// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).
-const LIMIT: Duration = Duration::from_secs(90);
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("data/replay")
-        .join(name)
-}
-
-/// The first `seconds` of the real BTCUSDT + ETHUSDT recordings (all streams; clients
-/// subscribe to `@trade` only).
-fn recording(seconds: f64) -> Recording {
-    let mut r = Recording::load(&[
-        data("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        data("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let t0 = r.frames[0].recv_ns;
-    let end = t0 + (seconds * 1e9) as u64;
-    r.frames.retain(|f| f.recv_ns < end);
-    r
-}
+mod common;
+use common::feed::{binance_replay, delivered, fast_settings, plan, run_to_end, start_feed, LIMIT};
 
 /// Recorded trade ids per symbol, in order.
 fn recorded_trades(r: &Recording) -> BTreeMap<String, Vec<u64>> {
@@ -58,76 +36,9 @@ fn recorded_trades(r: &Recording) -> BTreeMap<String, Vec<u64>> {
     out
 }
 
-fn delivered(ticks: &[Tick], symbols: &SymbolTable) -> BTreeMap<String, Vec<u64>> {
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for t in ticks {
-        out.entry(symbols.name(t.symbol).to_string())
-            .or_default()
-            .push(t.trade_id);
-    }
-    out
-}
-
-fn fast_settings() -> FeedConfig {
-    FeedConfig {
-        heartbeat_ms: 200,
-        dead_after_ms: 5_000,
-        connect_timeout_ms: 5_000,
-        stale_after_ms: 150,
-        reconnect_base_ms: 10,
-        reconnect_max_ms: 200,
-        reconnect_jitter: 0.5,
-        rest_poll_ms: 40,
-        rest_limit: 1000,
-        ..FeedConfig::default()
-    }
-}
-
-fn feed(ex: &EmbeddedExchange, symbols: &SymbolTable, cfg: FeedConfig) -> FeedStage {
-    FeedStage::start(
-        FeedPlan {
-            venue: Venue::Binance,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: cfg,
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
-        symbols.clone(),
-        Clock::new(),
-    )
-    .unwrap()
-}
-
-/// Polls until the feed ends (every link closed with end-of-replay), calling `step` after each
-/// poll with the ticks so far. Panics past [`LIMIT`].
-fn run_to_end(feed: &mut FeedStage, mut step: impl FnMut(&mut FeedStage, &[Tick])) -> Vec<Tick> {
-    let mut hists = StageHistograms::new();
-    let mut ticks = Vec::new();
-    let t0 = Instant::now();
-    loop {
-        let (_, status) = feed
-            .poll(Some(Duration::from_millis(2)), &mut hists, |t, _| {
-                ticks.push(*t)
-            })
-            .unwrap();
-        step(feed, &ticks);
-        if status == WsStatus::Closed {
-            return ticks;
-        }
-        assert!(
-            t0.elapsed() < LIMIT,
-            "feed did not finish: {:?}",
-            feed.counters()
-        );
-    }
-}
-
 #[test]
 fn dropped_connection_reconnects_resubscribes_and_delivers_every_trade_once() {
-    let rec = recording(50.0);
+    let rec = binance_replay(50.0);
     let expected = recorded_trades(&rec);
     let n_expected: usize = expected.values().map(Vec::len).sum();
     assert!(n_expected > 2500, "enough real trades: {n_expected}");
@@ -139,7 +50,7 @@ fn dropped_connection_reconnects_resubscribes_and_delivers_every_trade_once() {
         rest_fallback: false,
         ..fast_settings()
     };
-    let mut f = feed(&ex, &symbols, cfg);
+    let mut f = start_feed(&ex, Venue::Binance, &symbols, cfg, &Clock::new());
     let (mut dropped, mut duplicated, mut garbled) = (false, false, false);
     let mut connects_at_dup = 0;
     let mut reconnected_at: Option<usize> = None;
@@ -194,11 +105,17 @@ fn dropped_connection_reconnects_resubscribes_and_delivers_every_trade_once() {
 
 #[test]
 fn stalled_stream_goes_stale_falls_back_to_rest_and_switches_back() {
-    let rec = recording(30.0);
+    let rec = binance_replay(30.0);
     let expected = recorded_trades(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, &symbols, fast_settings());
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        fast_settings(),
+        &Clock::new(),
+    );
     let health = f.health();
     let btc = SymbolId(0);
     let mut stalled = false;
@@ -245,7 +162,7 @@ fn stalled_stream_goes_stale_falls_back_to_rest_and_switches_back() {
 
 #[test]
 fn dead_link_is_detected_by_heartbeat_and_replaced() {
-    let rec = recording(20.0);
+    let rec = binance_replay(20.0);
     let expected = recorded_trades(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
@@ -254,7 +171,7 @@ fn dead_link_is_detected_by_heartbeat_and_replaced() {
         dead_after_ms: 300,
         ..fast_settings()
     };
-    let mut f = feed(&ex, &symbols, cfg);
+    let mut f = start_feed(&ex, Venue::Binance, &symbols, cfg, &Clock::new());
     let mut stalled = false;
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !stalled && ticks.len() >= 300 {
@@ -272,7 +189,7 @@ fn dead_link_is_detected_by_heartbeat_and_replaced() {
 
 #[test]
 fn eight_symbols_over_eight_connections_with_silent_symbols() {
-    let rec = recording(10.0);
+    let rec = binance_replay(10.0);
     let expected = recorded_trades(&rec);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 5.0).unwrap();
     let names = [
@@ -284,7 +201,7 @@ fn eight_symbols_over_eight_connections_with_silent_symbols() {
         stale_after_ms: 300,
         ..fast_settings()
     };
-    let mut f = feed(&ex, &symbols, cfg);
+    let mut f = start_feed(&ex, Venue::Binance, &symbols, cfg, &Clock::new());
     assert_eq!(f.links(), 8);
     let health = f.health();
     let ticks = run_to_end(&mut f, |_, _| {});
@@ -310,20 +227,17 @@ fn refused_connection_retries_with_backoff_and_marks_symbols_down() {
     let addr = free.local_addr().unwrap();
     drop(free);
     let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+    let cfg = FeedConfig {
+        rest_fallback: false,
+        ..fast_settings()
+    };
     let mut f = FeedStage::start(
-        FeedPlan {
-            venue: Venue::Binance,
-            ws_url: format!("ws://{addr}/stream"),
-            rest_url: format!("http://{addr}"),
-            feed: FeedConfig {
-                rest_fallback: false,
-                ..fast_settings()
-            },
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
+        plan(
+            Venue::Binance,
+            format!("ws://{addr}/stream"),
+            format!("http://{addr}"),
+            cfg,
+        ),
         symbols,
         Clock::new(),
     )

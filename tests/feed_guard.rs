@@ -6,46 +6,27 @@
 //! honouring `Retry-After`. Every wait is bounded.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::server::{Fault, TradeTime, END_OF_REPLAY};
+use calculus_trader::exchange::server::{Fault, TradeTime};
 use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::{bybit_trade_id, Venue};
 use calculus_trader::feed::settings::FeedConfig;
-use calculus_trader::feed::stage::{FeedPlan, FeedStage};
-use calculus_trader::feed::ws::WsStatus;
+use calculus_trader::feed::stage::FeedStage;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::{SymbolId, Tick};
 
-const LIMIT: Duration = Duration::from_secs(90);
+mod common;
+use common::feed::{binance_replay, delivered, fast_settings, run_to_end, start_feed, LIMIT};
+use common::files::{replay_file, BYBIT_CAPTURE};
+
 const HOUR_MS: u64 = 3_600_000;
 
-fn root(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The first `seconds` of the real Binance BTCUSDT + ETHUSDT recordings.
-fn binance(seconds: f64) -> Recording {
-    let mut r = Recording::load(&[
-        root("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let t0 = r.frames[0].recv_ns;
-    let end = t0 + (seconds * 1e9) as u64;
-    r.frames.retain(|f| f.recv_ns < end);
-    r
-}
-
 fn bybit() -> Recording {
-    Recording::load(&[root(
-        "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap()
+    Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap()
 }
 
 /// Recorded trades per symbol, in order: (id, trade time ms). Bybit ids as the feed maps them.
@@ -73,70 +54,59 @@ fn recorded(r: &Recording) -> BTreeMap<String, Vec<(u64, u64)>> {
     out
 }
 
-fn delivered(ticks: &[Tick], symbols: &SymbolTable) -> BTreeMap<String, Vec<u64>> {
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    for t in ticks {
-        out.entry(symbols.name(t.symbol).to_string())
-            .or_default()
-            .push(t.trade_id);
-    }
-    out
-}
-
+/// [`fast_settings`] with `stale_after_ms` and the REST fallback on or off.
 fn settings(stale_after_ms: u64, rest_fallback: bool) -> FeedConfig {
     FeedConfig {
-        heartbeat_ms: 200,
-        dead_after_ms: 5_000,
-        connect_timeout_ms: 5_000,
         stale_after_ms,
-        reconnect_base_ms: 10,
-        reconnect_max_ms: 200,
-        reconnect_jitter: 0.5,
-        rest_poll_ms: 40,
-        rest_limit: 1000,
         rest_fallback,
-        ..FeedConfig::default()
+        ..fast_settings()
     }
 }
 
-fn feed(ex: &EmbeddedExchange, venue: Venue, symbols: &SymbolTable, cfg: FeedConfig) -> FeedStage {
-    FeedStage::start(
-        FeedPlan {
-            venue,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: cfg,
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
-        symbols.clone(),
-        Clock::new(),
-    )
-    .unwrap()
+/// The first 20 s of the Binance replay served at 10x, its recorded trades, and a Binance
+/// feed of BTCUSDT + ETHUSDT on it.
+struct Run {
+    trades: BTreeMap<String, Vec<(u64, u64)>>,
+    ex: EmbeddedExchange,
+    symbols: SymbolTable,
+    f: FeedStage,
 }
 
-fn run_to_end(feed: &mut FeedStage, mut step: impl FnMut(&mut FeedStage, &[Tick])) -> Vec<Tick> {
-    let mut hists = StageHistograms::new();
-    let mut ticks = Vec::new();
-    let t0 = Instant::now();
-    loop {
-        let (_, status) = feed
-            .poll(Some(Duration::from_millis(2)), &mut hists, |t, _| {
-                ticks.push(*t)
-            })
-            .unwrap();
-        step(feed, &ticks);
-        if status == WsStatus::Closed {
-            return ticks;
+fn binance_run(cfg: FeedConfig) -> Run {
+    let rec = binance_replay(20.0);
+    let trades = recorded(&rec);
+    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
+    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+    let f = start_feed(&ex, Venue::Binance, &symbols, cfg, &Clock::new());
+    Run {
+        trades,
+        ex,
+        symbols,
+        f,
+    }
+}
+
+/// One trade frame rewritten: trade id `id` (`None`: kept), trade time per `time`.
+fn tamper_one(id: Option<u64>, time: TradeTime) -> Fault {
+    Fault::Tamper {
+        frames: 1,
+        id,
+        time,
+    }
+}
+
+/// Runs `f` to the end of replay, injecting `fault` once after the 300th tick.
+fn run_with_fault(f: &mut FeedStage, ex: &EmbeddedExchange, fault: Fault) -> Vec<Tick> {
+    let mut fault = Some(fault);
+    let ticks = run_to_end(f, |_, ticks| {
+        if ticks.len() >= 300 {
+            if let Some(fault) = fault.take() {
+                ex.inject(fault);
+            }
         }
-        assert!(
-            t0.elapsed() < LIMIT,
-            "did not finish: {:?}",
-            feed.counters()
-        );
-    }
+    });
+    assert!(fault.is_none(), "the fault was injected");
+    ticks
 }
 
 /// No counter anywhere near wrapping.
@@ -183,6 +153,17 @@ fn assert_only_lost_within(
     }
 }
 
+/// Every symbol's last recorded trade was delivered last (`why`: what that proves).
+fn assert_last_trades_arrived(
+    trades: &BTreeMap<String, Vec<(u64, u64)>>,
+    got: &BTreeMap<String, Vec<u64>>,
+    why: &str,
+) {
+    for (s, t) in trades {
+        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: {why}");
+    }
+}
+
 /// The trade time of the first trade of `symbol` not delivered (None: all delivered).
 fn first_lost(trades: &[(u64, u64)], got: &[u64]) -> Option<(u64, u64)> {
     let set: BTreeSet<u64> = got.iter().copied().collect();
@@ -191,23 +172,13 @@ fn first_lost(trades: &[(u64, u64)], got: &[u64]) -> Option<(u64, u64)> {
 
 #[test]
 fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
-    let rec = binance(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: Some(u64::MAX),
-                time: TradeTime::Recorded,
-            });
-        }
-    });
-    assert!(injected);
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
+    let ticks = run_with_fault(&mut f, &ex, tamper_one(Some(u64::MAX), TradeTime::Recorded));
     let got = delivered(&ticks, &symbols);
     let bad: Vec<&Tick> = ticks.iter().filter(|t| t.trade_id == u64::MAX).collect();
     assert_eq!(bad.len(), 1, "the bad trade itself is delivered once");
@@ -215,13 +186,7 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
     // Only the tampered trade and the trades of its own millisecond are lost.
     let (_, ts) = first_lost(&trades[&sym], &got[&sym]).expect("the tampered trade");
     assert_only_lost_within(&trades, &got, &[u64::MAX], ts, ts);
-    for (s, t) in &trades {
-        assert_eq!(
-            got[s].last(),
-            t.last().map(|x| &x.0),
-            "{s}: the stream went on"
-        );
-    }
+    assert_last_trades_arrived(&trades, &got, "the stream went on");
     let c = f.counters();
     assert_eq!(
         c.get(Counter::FeedMissedTrades),
@@ -236,11 +201,12 @@ fn a_binance_trade_with_id_u64_max_does_not_blind_its_symbol() {
 fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
     // The u64::MAX trade, then the link drops: the new session's trades (and the backlog the
     // embedded exchange sends after a reconnect) are delivered once each.
-    let rec = binance(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
     let (mut injected, mut dropped) = (false, false);
     let ticks = run_to_end(&mut f, |_, ticks| {
         if !injected && ticks.len() >= 300 {
@@ -262,13 +228,7 @@ fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
     let sym = symbols.name(bad.symbol).to_string();
     let (_, ts) = first_lost(&trades[&sym], &got[&sym]).expect("the tampered trade");
     assert_only_lost_within(&trades, &got, &[u64::MAX], ts, ts);
-    for (s, t) in &trades {
-        assert_eq!(
-            got[s].last(),
-            t.last().map(|x| &x.0),
-            "{s}: the stream went on"
-        );
-    }
+    assert_last_trades_arrived(&trades, &got, "the stream went on");
     let c = f.counters();
     assert!(c.get(Counter::FeedConnects) >= 2, "{c:?}");
     assert!(c.get(Counter::DedupResets) >= 1, "{c:?}");
@@ -278,26 +238,19 @@ fn after_a_bad_trade_and_a_reconnect_every_later_trade_arrives_once() {
 
 #[test]
 fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
-    let rec = binance(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(150, false));
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: Some(u64::MAX),
-                time: TradeTime::Later(HOUR_MS),
-            });
-        }
-    });
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(150, false));
+    let ticks = run_with_fault(
+        &mut f,
+        &ex,
+        tamper_one(Some(u64::MAX), TradeTime::Later(HOUR_MS)),
+    );
     let got = delivered(&ticks, &symbols);
-    for (s, t) in &trades {
-        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: healed");
-    }
+    assert_last_trades_arrived(&trades, &got, "healed");
     let c = f.counters();
     assert_eq!(c.get(Counter::FeedConnects), 1, "no reconnect needed");
     assert!(c.get(Counter::FeedBlinded) >= 1, "{c:?}");
@@ -309,22 +262,13 @@ fn a_symbol_blinded_by_a_bad_trade_turns_stale_and_heals_without_a_reconnect() {
 
 #[test]
 fn a_trade_4_s_ahead_of_the_stream_does_not_put_the_next_trades_out_of_order() {
-    let rec = binance(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
-    let mut injected = false;
-    let ticks = run_to_end(&mut f, |_, ticks| {
-        if !injected && ticks.len() >= 300 {
-            injected = true;
-            ex.inject(Fault::Tamper {
-                frames: 1,
-                id: None,
-                time: TradeTime::Later(4_000),
-            });
-        }
-    });
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(60_000, false));
+    let ticks = run_with_fault(&mut f, &ex, tamper_one(None, TradeTime::Later(4_000)));
     let expected: BTreeMap<String, Vec<u64>> = trades
         .iter()
         .map(|(s, t)| (s.clone(), t.iter().map(|x| x.0).collect()))
@@ -357,7 +301,13 @@ fn a_bybit_trade_an_hour_ahead_is_rejected_and_moves_nothing() {
         time: TradeTime::AheadOfWall(HOUR_MS),
     });
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Bybit, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Bybit,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let ticks = run_to_end(&mut f, |_, _| {});
     let got = delivered(&ticks, &symbols);
     let c = f.counters();
@@ -381,11 +331,12 @@ fn a_bybit_trade_an_hour_ahead_is_rejected_and_moves_nothing() {
 
 #[test]
 fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
-    let rec = binance(20.0);
-    let trades = recorded(&rec);
-    let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
-    let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(150, true));
+    let Run {
+        trades,
+        ex,
+        symbols,
+        mut f,
+    } = binance_run(settings(150, true));
     let health = f.health();
     let mut injected = false;
     let mut saw_paused = false;
@@ -419,15 +370,13 @@ fn a_symbol_whose_every_trade_is_rejected_turns_stale_and_recovers() {
     assert!(health.tradable(SymbolId(0)) && health.tradable(SymbolId(1)));
     // Trades after the episode came over the stream again, up to the last.
     let got = delivered(&ticks, &symbols);
-    for (s, t) in &trades {
-        assert_eq!(got[s].last(), t.last().map(|x| &x.0), "{s}: recovered");
-    }
+    assert_last_trades_arrived(&trades, &got, "recovered");
     assert_no_wrapped_counter(&f);
 }
 
 #[test]
 fn websocket_connects_wait_at_least_retry_after() {
-    let rec = binance(30.0);
+    let rec = binance_replay(30.0);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 1.0).unwrap();
     ex.inject(Fault::RefuseUpgrade {
         status: 429,
@@ -435,7 +384,13 @@ fn websocket_connects_wait_at_least_retry_after() {
     });
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
     let t0 = Instant::now();
-    let mut f = feed(&ex, Venue::Binance, &symbols, settings(60_000, false));
+    let mut f = start_feed(
+        &ex,
+        Venue::Binance,
+        &symbols,
+        settings(60_000, false),
+        &Clock::new(),
+    );
     let mut hists = StageHistograms::new();
     let mut poll_until = |f: &mut FeedStage, counter: Counter, n: u64| {
         while f.counters().get(counter) < n {

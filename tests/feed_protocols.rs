@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,21 +23,18 @@ use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
 use calculus_trader::types::{SymbolId, Tick};
 use tungstenite::Message;
 
+mod common;
+use common::feed::{plan, poll_to_end, start_feed};
+use common::files::{fixture_path, replay_file, BYBIT_CAPTURE};
+
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn root(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 fn bybit_capture() -> Recording {
-    Recording::load(&[root(
-        "data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap()
+    Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap()
 }
 
 fn fixture(name: &str) -> serde_json::Value {
-    let text = std::fs::read_to_string(root("tests/fixtures/bybit").join(name)).unwrap();
+    let text = std::fs::read_to_string(fixture_path("bybit").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -130,36 +126,18 @@ fn feed_runs_the_bybit_protocol_with_heartbeats_until_the_replay_ends() {
     )
     .unwrap();
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
-    let mut feed = FeedStage::start(
-        FeedPlan {
-            venue: Venue::Bybit,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: FeedConfig {
-                heartbeat_ms: 100,
-                dead_after_ms: 5_000,
-                ..FeedConfig::default()
-            },
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
+    let mut feed = start_feed(
+        &ex,
+        Venue::Bybit,
+        &symbols,
+        FeedConfig {
+            heartbeat_ms: 100,
+            dead_after_ms: 5_000,
+            ..FeedConfig::default()
         },
-        symbols,
-        Clock::new(),
-    )
-    .unwrap();
-    let mut hists = StageHistograms::new();
-    let t0 = Instant::now();
-    loop {
-        let (_, st) = feed
-            .poll(Some(Duration::from_millis(5)), &mut hists, |_, _| {})
-            .unwrap();
-        if st == WsStatus::Closed {
-            break;
-        }
-        assert!(t0.elapsed() < LIMIT, "{:?}", feed.counters());
-    }
+        &Clock::new(),
+    );
+    poll_to_end(&mut feed, &mut StageHistograms::new(), LIMIT, |_, _| {});
     let c = feed.counters();
     let s = ex.stats();
     let pings = s.pings.load(Ordering::Relaxed);
@@ -233,10 +211,8 @@ fn rest_endpoints_answer_in_the_venue_shapes_with_the_trades_sent() {
     assert!(bad.contains("\"retCode\":10001"), "{bad}");
 
     // Binance: /fapi/v1/trades with the real trades the session sent, ids = @trade `t`.
-    let mut rec = Recording::load(&[root(
-        "data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz",
-    )])
-    .unwrap();
+    let mut rec =
+        Recording::load(&[replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz")]).unwrap();
     rec.frames.truncate(400);
     let sent: Vec<u64> = rec
         .frames
@@ -338,21 +314,22 @@ fn tls_server(frames: Vec<String>) -> (u16, String, std::thread::JoinHandle<()>)
 }
 
 fn tls_feed(port: u16, roots: rustls::RootCertStore, symbols: &SymbolTable) -> FeedStage {
+    let cfg = FeedConfig {
+        reconnect_base_ms: 10,
+        reconnect_max_ms: 50,
+        rest_fallback: false,
+        ..FeedConfig::default()
+    };
     FeedStage::start(
         FeedPlan {
-            venue: Venue::Binance,
-            ws_url: format!("wss://localhost:{port}/stream"),
-            rest_url: format!("http://127.0.0.1:{port}"),
-            feed: FeedConfig {
-                reconnect_base_ms: 10,
-                reconnect_max_ms: 50,
-                rest_fallback: false,
-                ..FeedConfig::default()
-            },
             tls: Some(client_config(roots).unwrap()),
-            end_close_code: Some(END_OF_REPLAY),
             record_feed_delay: true,
-            validation: Default::default(),
+            ..plan(
+                Venue::Binance,
+                format!("wss://localhost:{port}/stream"),
+                format!("http://127.0.0.1:{port}"),
+                cfg,
+            )
         },
         symbols.clone(),
         Clock::new(),
@@ -362,10 +339,8 @@ fn tls_feed(port: u16, roots: rustls::RootCertStore, symbols: &SymbolTable) -> F
 
 #[test]
 fn feed_over_tls_receives_every_frame_and_records_feed_delay() {
-    let mut rec = Recording::load(&[root(
-        "data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz",
-    )])
-    .unwrap();
+    let mut rec =
+        Recording::load(&[replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz")]).unwrap();
     let trade = rec.stream_index("btcusdt@trade").unwrap();
     rec.frames.retain(|f| f.stream == trade);
     rec.frames.truncate(300);

@@ -9,12 +9,8 @@ use calculus_trader::telemetry::{
     compare_command, hist_command, plot_command, IntervalLog, Stage, StageHistograms,
 };
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-hist-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::files::temp_dir;
 
 /// Run a: parse 1..=1000 ns, sign 5..=5000 ns; run b: parse twice as slow, sign 0.8x, plus
 /// tick_to_order (absent from a).
@@ -63,7 +59,7 @@ fn own_rows(table: &str) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn compare_shows_each_runs_own_table_cells_and_their_ratio() {
-    let dir = temp_dir("compare");
+    let dir = temp_dir("hist-compare");
     let (pa, pb, a, b) = two_runs(&dir);
     let own_a = own_rows(&hist_command(&pa).unwrap());
     let own_b = own_rows(&hist_command(&pb).unwrap());
@@ -118,7 +114,7 @@ fn compare_shows_each_runs_own_table_cells_and_their_ratio() {
 
 #[test]
 fn plot_writes_an_svg_with_one_line_per_recorded_stage() {
-    let dir = temp_dir("plot");
+    let dir = temp_dir("hist-plot");
     let (_, pb, _, _) = two_runs(&dir);
     let out = dir.join("chart.svg");
     let n = plot_command(&pb, &out).unwrap();
@@ -172,7 +168,7 @@ fn plot_writes_an_svg_with_one_line_per_recorded_stage() {
 
 #[test]
 fn plot_refuses_png_and_empty_dumps_clearly() {
-    let dir = temp_dir("plot-bad");
+    let dir = temp_dir("hist-plot-bad");
     let (pa, _, _, _) = two_runs(&dir);
     let err = plot_command(&pa, &dir.join("chart.png")).unwrap_err();
     assert!(err.contains("only .svg"), "{err}");

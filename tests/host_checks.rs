@@ -10,14 +10,14 @@ use calculus_trader::tuning::host::{
     parse_cpulist, parse_swaps, render, startup_warnings, Finding, Host, Status,
 };
 
+mod common;
+use common::files::temp_dir;
+
 struct Tree(PathBuf);
 
 impl Tree {
     fn new(tag: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("ct-host-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Tree(d)
+        Tree(temp_dir(&format!("host-{tag}")))
     }
     fn put(&self, rel: &str, text: &str) -> &Self {
         let p = self.0.join(rel);

@@ -5,10 +5,8 @@
 //! Property tests: any prefix or single-byte corruption of a journal either replays the records
 //! before it exactly or stops with an error naming the bad record's offset.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
+use std::process::Output;
 
 use calculus_trader::config::DEFAULT_TOML;
 use calculus_trader::exec::journal::{
@@ -18,24 +16,12 @@ use calculus_trader::types::{Side, SymbolId};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
+mod common;
+use common::files::{bin, temp_dir};
+use common::values::d;
 
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-fn tmp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ct-jint-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn fill(symbol: u16, side: Side, seq: u64, qty: &str, price: &str) -> Record {
@@ -60,7 +46,7 @@ fn write_journal(path: &Path, names: &[String], n: u64) {
 
 #[test]
 fn reordered_symbols_keep_their_positions_and_removed_ones_are_kept_apart() {
-    let dir = tmp_dir("reorder");
+    let dir = temp_dir("jint-reorder");
     let path = dir.join("orders.journal");
     let first = names(&["BTCUSDT", "ETHUSDT", "SOLUSDT"]);
     {
@@ -99,7 +85,7 @@ fn reordered_symbols_keep_their_positions_and_removed_ones_are_kept_apart() {
 
 #[test]
 fn a_second_open_of_a_journal_is_refused_while_the_first_holds_it() {
-    let dir = tmp_dir("lock");
+    let dir = temp_dir("jint-lock");
     let path = dir.join("orders.journal");
     let n = names(&["BTCUSDT"]);
     let (j, _) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
@@ -112,7 +98,7 @@ fn a_second_open_of_a_journal_is_refused_while_the_first_holds_it() {
 
 #[test]
 fn non_journal_and_old_format_files_are_refused_and_left_as_they_are() {
-    let dir = tmp_dir("foreign");
+    let dir = temp_dir("jint-foreign");
     let n = names(&["BTCUSDT"]);
     let text = dir.join("notes.txt");
     std::fs::write(&text, "my notes\n").unwrap();
@@ -130,10 +116,6 @@ fn non_journal_and_old_format_files_are_refused_and_left_as_they_are() {
     assert!(e.contains("old-format journal"), "{e}");
     assert_eq!(std::fs::read(&old).unwrap(), bytes);
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
 }
 
 fn text(o: &Output) -> String {
@@ -168,7 +150,7 @@ fn run_with_journal(dir: &Path, journal: &Path) -> Output {
 
 #[test]
 fn the_trader_refuses_a_foreign_file_a_locked_journal_and_a_removed_symbol_with_a_position() {
-    let dir = tmp_dir("bin-refuse");
+    let dir = temp_dir("jint-bin-refuse");
     // A file that is not a journal: refused, not overwritten, exit non-zero.
     let notes = dir.join("notes.txt");
     std::fs::write(&notes, "keep me\n").unwrap();
@@ -207,7 +189,7 @@ fn the_trader_refuses_a_foreign_file_a_locked_journal_and_a_removed_symbol_with_
 
 #[test]
 fn a_bad_record_stops_start_up_with_its_offset_and_repair_drops_only_after_confirm() {
-    let dir = tmp_dir("bin-corrupt");
+    let dir = temp_dir("jint-bin-corrupt");
     let path = dir.join("orders.journal");
     let n = names(&["BTCUSDT", "ETHUSDT"]);
     write_journal(&path, &n, 4); // 5 records
@@ -336,7 +318,7 @@ proptest! {
         let n = names(&["BTCUSDT", "ETHUSDT"]);
         let bytes = encoded(&recs, &n);
         let len = (bytes.len() as f64 * cut) as usize;
-        let dir = tmp_dir("prop-prefix");
+        let dir = temp_dir("jint-prop-prefix");
         let path = dir.join("j");
         std::fs::write(&path, &bytes[..len]).unwrap();
         let (_j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
@@ -361,7 +343,7 @@ proptest! {
         let mut bytes = encoded(&recs, &n);
         let i = ((bytes.len() as f64 * at) as usize).min(bytes.len() - 1);
         bytes[i] ^= flip;
-        let dir = tmp_dir("prop-flip");
+        let dir = temp_dir("jint-prop-flip");
         let path = dir.join("j");
         std::fs::write(&path, &bytes).unwrap();
         let e = Journal::open(&path, &n, FsyncPolicy::Never).unwrap_err();

@@ -8,23 +8,18 @@
 //! - the journal's positions (fills replayed, unfinished orders resolved by re-query at start)
 //!   equal the exchange's positions to the last decimal, fees and realized PnL included.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use calculus_trader::config::DEFAULT_TOML;
-use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
-use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
+use calculus_trader::exchange::RestExchange;
 use calculus_trader::exec::journal::{FsyncPolicy, Journal};
-use calculus_trader::exec::FillModel;
-use calculus_trader::types::instrument::load_specs;
 use rust_decimal::Decimal;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::exchange::{hosted, hosted_binary_toml, Hosted, Options};
+use common::files::{bin, temp_dir};
 
 fn orders_received(ex: &RestExchange) -> usize {
     ex.venue().with(|m| m.orders().len())
@@ -32,7 +27,7 @@ fn orders_received(ex: &RestExchange) -> usize {
 
 fn spawn(cfg: &Path, creds: &SimCredentials, log: &Path) -> Child {
     let out = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+    bin()
         .arg("--config")
         .arg(cfg)
         .arg("--quiet")
@@ -59,73 +54,31 @@ fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn kill_9_mid_run_loses_no_position_and_sends_no_order_twice() {
-    let dir = std::env::temp_dir().join(format!("ct-kill9-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("kill9");
 
     // The exchange: real trades replayed at 20x (about 17 s), orders priced by the replay.
-    let rec = Recording::load(&[
-        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let replay =
-        EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 20.0).unwrap();
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(inst).collect(),
-        FillModel {
-            taker_fee: "0.0004".parse().unwrap(),
-            slippage_bps: "1".parse().unwrap(),
-        },
-        "10000".parse().unwrap(),
-    )));
     let creds = SimCredentials::generate().unwrap();
-    let stats = replay.stats();
-    let rest = RestExchange::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&stats.market),
-        RestOptions {
-            // Orders are filled at once but answered 1 s later: a kill in that second leaves
-            // an intent in the journal whose fill only the exchange knows.
-            order_reply_delay: Duration::from_millis(1000),
-            ..RestOptions::default()
+    let Hosted { replay, rest } = hosted(
+        20.0,
+        "1",
+        Options {
+            creds: Some(creds.clone()),
+            rest: RestOptions {
+                // Orders are filled at once but answered 1 s later: a kill in that second leaves
+                // an intent in the journal whose fill only the exchange knows.
+                order_reply_delay: Duration::from_millis(1000),
+                ..RestOptions::default()
+            },
+            ..Options::default()
         },
-        creds.clone(),
-    )
-    .unwrap();
+    );
 
     let journal = dir.join("orders.journal");
-    let cfg_text = DEFAULT_TOML
-        .replace(
-            "ws_url = \"embedded\"",
-            &format!("ws_url = \"{}\"", replay.url()),
-        )
-        .replace(
-            "rest_url = \"embedded\"",
-            &format!("rest_url = \"{}\"", rest.url()),
-        )
-        .replace(
-            "journal = \"\"",
-            &format!("journal = {:?}", journal.display().to_string()),
-        )
-        .replace("topology = \"auto\"", "topology = \"fused\"")
-        .replace("hot = \"spin\"", "hot = \"park\"")
-        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
+    let cfg_text = hosted_binary_toml(&replay, &rest, Some(&journal), &dir)
         .replace("cooldown_ms = 5000", "cooldown_ms = 2000")
         .replace("drain_timeout_ms = 5000", "drain_timeout_ms = 120000")
-        .replace("slippage_bps = 0.0", "slippage_bps = 1.0")
-        .replace(
-            "dump_dir = \"dumps\"",
-            &format!("dump_dir = {:?}", dir.join("dumps").display().to_string()),
-        );
+        .replace("slippage_bps = 0.0", "slippage_bps = 1.0");
     let cfg = dir.join("config.toml");
     std::fs::write(&cfg, cfg_text).unwrap();
 

@@ -3,17 +3,14 @@
 //! journaled; unknown → lost, never resent), and a position the venue has but the journal does
 //! not is reported, adopted or closed per policy.
 
-mod common;
-
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
 use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::{flatten, startup};
+use calculus_trader::exec::recovery::flatten;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
@@ -22,19 +19,11 @@ use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
 use rust_decimal::Decimal;
 
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// A real BTCUSDT trade frame (data/replay, 2024-08-08): 61800.30.
-const BTC_TRADE: &str = r#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}"#;
+mod common;
+use common::exchange::{listed, start, Exchange};
+use common::files::{root, temp_dir};
+use common::recovery::recover;
+use common::values::{d, now_ms, BTC_TRADE};
 
 struct World {
     _market: Arc<MarketState>,
@@ -45,15 +34,9 @@ struct World {
 
 fn world(tag: &str) -> World {
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let common::exchange::Exchange { market, server } = common::exchange::start(
-        common::exchange::listed(&["BTCUSDT", "ETHUSDT"]),
-        "0.0004",
-        "0",
-        None,
-    );
+    let Exchange { market, server } = start(listed(&["BTCUSDT", "ETHUSDT"]), "0.0004", "0", None);
     market.on_frame(BTC_TRADE);
-    let dir = std::env::temp_dir().join(format!("ct-recovery-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = temp_dir(&format!("recovery-{tag}"));
     World {
         _market: market,
         server,
@@ -64,9 +47,8 @@ fn world(tag: &str) -> World {
 
 impl World {
     fn executor(&self, session: u32) -> Executor {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let inst = load_specs(
-            &root.join("data/instruments/instrument_specs_8_symbols.json"),
+            &root().join("data/instruments/instrument_specs_8_symbols.json"),
             "binance",
             &self.names,
         )
@@ -147,15 +129,7 @@ fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
     let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
     assert_eq!(replayed.pending.len(), 2);
     let mut exec = w.executor(2);
-    exec.set_journal(j);
-    let rep = startup(
-        &mut exec,
-        &mut replayed,
-        ReconcilePolicy::Report,
-        &now_ms,
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
     assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
     assert_eq!(w.received(), before, "no order was sent during recovery");
@@ -187,15 +161,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
         let path = w.dir.join("orders.journal");
         let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
         let mut exec = w.executor(1);
-        exec.set_journal(j);
-        let rep = startup(
-            &mut exec,
-            &mut replayed,
-            policy,
-            &now_ms,
-            Duration::from_secs(20),
-        )
-        .unwrap();
+        let rep = recover(&mut exec, j, &mut replayed, policy);
         assert_eq!(rep.mismatches.len(), 1, "{policy:?}");
         assert_eq!(rep.mismatches[0].venue, d("0.030"));
         assert_eq!(rep.mismatches[0].ours, Decimal::ZERO);
@@ -250,15 +216,7 @@ fn reordered_symbols_are_resolved_and_reconciled_by_name() {
     let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
     assert_eq!(replayed.pending[0].intent.symbol, SymbolId(1));
     let mut exec = w.executor(2);
-    exec.set_journal(j);
-    let rep = startup(
-        &mut exec,
-        &mut replayed,
-        ReconcilePolicy::Report,
-        &now_ms,
-        Duration::from_secs(20),
-    )
-    .unwrap();
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
     assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 0));
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
     assert_eq!(replayed.position(1).qty, d("0.010"), "BTCUSDT");

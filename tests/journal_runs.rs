@@ -12,21 +12,16 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calculus_trader::config::DEFAULT_TOML;
-use calculus_trader::exchange::orders::{Matching, SimVenue};
-use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
-use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
+use calculus_trader::exchange::rest_orders::SimCredentials;
+use calculus_trader::exchange::{EmbeddedExchange, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, RECORD_LEN};
 use calculus_trader::exec::recovery::FLATTEN_SEQ_BASE;
-use calculus_trader::exec::FillModel;
-use calculus_trader::types::instrument::load_specs;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::exchange::{hosted, hosted_binary_toml, Hosted, Options};
+use common::files::{bin, temp_dir};
 
 struct Venue {
     replay: EmbeddedExchange,
@@ -38,66 +33,20 @@ struct Venue {
 
 /// The exchange (replay at 20x, order entry) and a config trading against it, with `journal`.
 fn venue(tag: &str, journal: Option<&Path>) -> (Venue, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("ct-journal-runs-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let rec = Recording::load(&[
-        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let replay =
-        EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 20.0).unwrap();
+    let dir = temp_dir(&format!("journal-runs-{tag}"));
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(inst).collect(),
-        FillModel {
-            taker_fee: "0.0004".parse().unwrap(),
-            slippage_bps: "1".parse().unwrap(),
-        },
-        "10000".parse().unwrap(),
-    )));
     let creds = SimCredentials::generate().unwrap();
-    let stats = replay.stats();
-    let rest = RestExchange::start_with(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&stats.market),
-        RestOptions::default(),
-        creds.clone(),
-    )
-    .unwrap();
+    let Hosted { replay, rest } = hosted(
+        20.0,
+        "1",
+        Options {
+            creds: Some(creds.clone()),
+            ..Options::default()
+        },
+    );
 
-    let cfg_text = DEFAULT_TOML
-        .replace(
-            "ws_url = \"embedded\"",
-            &format!("ws_url = \"{}\"", replay.url()),
-        )
-        .replace(
-            "rest_url = \"embedded\"",
-            &format!("rest_url = \"{}\"", rest.url()),
-        )
-        .replace(
-            "journal = \"\"",
-            &match journal {
-                Some(j) => format!("journal = {:?}", j.display().to_string()),
-                None => "journal = \"\"".to_string(),
-            },
-        )
-        .replace("topology = \"auto\"", "topology = \"fused\"")
-        .replace("hot = \"spin\"", "hot = \"park\"")
-        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
-        .replace("dump_interval_s = 10.0", "dump_interval_s = 3600.0")
-        .replace(
-            "dump_dir = \"dumps\"",
-            &format!("dump_dir = {:?}", dir.join("dumps").display().to_string()),
-        );
+    let cfg_text = hosted_binary_toml(&replay, &rest, journal, &dir)
+        .replace("dump_interval_s = 10.0", "dump_interval_s = 3600.0");
     let cfg = dir.join("config.toml");
     std::fs::write(&cfg, cfg_text).unwrap();
 
@@ -129,7 +78,7 @@ fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id() {
     let (v, cfg) = venue("fresh", None);
     let mut logs = String::new();
     for run in 0..2 {
-        let o = Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+        let o = bin()
             .arg("--config")
             .arg(&cfg)
             .args(["--quiet", "--duration", "4"])

@@ -6,13 +6,13 @@
 //! - each of the six matrix cases reached by a synthetic path through the engine;
 //! - the bundled real replay: every output finite, the order count inside a stated band.
 
-mod common;
-
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
 use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
 use calculus_trader::types::{Case, Instrument, Side, SymbolId, Tick};
-use common::setup::{fill, Replay};
 use rust_decimal::Decimal;
+
+mod common;
+use common::setup::{fill, Replay};
 
 const T0: u64 = 1_723_161_256_000;
 

@@ -3,20 +3,16 @@
 //! real recorded frames. Proved with the counting global allocator (per thread) of
 //! `tests/common/alloc.rs`.
 
-mod common;
-
 use calculus_trader::exchange::Recording;
-use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::{MarketEvent, SymbolTable};
-use calculus_trader::model::DerivParams;
-use calculus_trader::strategy::{
-    CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
-};
+use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::{handoff, Clock, Counter, Epoch, Stage};
 use calculus_trader::venue::binance::market::BinanceParser;
+
+mod common;
 use common::alloc::counted;
-use common::setup::{fill, root, Replay};
-use rust_decimal::Decimal;
+use common::files::{bybit_capture_lines, root};
+use common::setup::{eager_params, fill, paper_executor, Replay};
 
 // The counting global allocator, and the test that it counts.
 common::alloc::install!();
@@ -29,45 +25,10 @@ fn hot_path_allocates_nothing_after_warm_up() {
         instruments,
         ..
     } = Replay::load();
-    // An eager strategy (no cooldown, short warm-up) so execution runs often in the measured part.
-    let params = StrategyParams {
-        deriv: DerivParams {
-            lambda: 0.75,
-            tau_s: Some(1.0),
-            reset_gap_s: 60.0,
-        },
-        v_band: 1e-6,
-        a_band: 1e-7,
-        warmup_steps: 5,
-        cooldown_ms: 0,
-        actions: CaseActions::default(),
-        signal: SignalParams {
-            source: VelocitySource::FiniteDifference,
-            snr_min: 0.0,
-            confidence_min: 0.0,
-            ..SignalParams::default()
-        },
-        ..StrategyParams::default().without_layers()
-    };
-    // The risk layer stays on (exit levels, sizing, gate, drift monitor), with limits loose
-    // enough that the eager strategy's fee losses do not pause it before the measured part.
-    let mut params = params;
-    let l = &mut params.risk.limits;
-    l.max_consecutive_losses = 0;
-    l.daily_loss = Decimal::ONE;
-    l.drawdown_reduce = Decimal::ONE;
-    l.drawdown_pause = Decimal::ONE;
-    l.emergency_drawdown = Decimal::ZERO;
-    let mut engine = Engine::new(params, &instruments);
-    let mut exec = Executor::new(
-        instruments.clone(),
-        symbols.names().to_vec(),
-        BinanceOrderBuilder::new("k", b"s", "fapi.binance.com", 5000, "ct-"),
-        PaperVenue {
-            taker_fee: "0.0004".parse().unwrap(),
-            slippage_bps: 1.0,
-        },
-    );
+    // The eager strategy with the risk layer on (exit levels, sizing, gate, drift monitor) and
+    // limits loose enough that its fee losses do not pause it before the measured part.
+    let mut engine = Engine::new(eager_params(), &instruments);
+    let mut exec = paper_executor(instruments.clone(), &symbols);
     let mut parser = BinanceParser::new();
     let clock = Clock::new();
     let epoch = Epoch::default();
@@ -190,17 +151,9 @@ fn full_compute_with_every_layer_allocates_nothing_after_warm_up() {
 #[test]
 fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
     use calculus_trader::feed::{ValidationConfig, Validator, VenueParser};
-    use std::io::BufRead;
 
     let root = root();
-    let gz = std::fs::File::open(
-        root.join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
-    )
-    .unwrap();
-    let mut bybit: Vec<String> = std::io::BufReader::new(flate2::read::GzDecoder::new(gz))
-        .lines()
-        .map(Result::unwrap)
-        .collect();
+    let mut bybit = bybit_capture_lines();
     bybit.extend(
         std::fs::read_to_string(
             root.join("tests/fixtures/bybit/bybit_v5_linear_orderbook1_2025-06-13.jsonl"),

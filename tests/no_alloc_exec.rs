@@ -2,22 +2,18 @@
 //! orders (round to step/tick, check filters, format, sign, serialize) and Binance TP/SL algo
 //! orders. Proved with the counting global allocator (per thread) of `tests/common/alloc.rs`.
 
-mod common;
-
-use common::alloc::counted;
-
 use calculus_trader::exec::{
     BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, NewOrder, TriggerBy,
 };
 use calculus_trader::types::{Instrument, Side};
 use rust_decimal::Decimal;
 
+mod common;
+use common::alloc::counted;
+use common::values::d;
+
 // The counting global allocator, and the test that it counts.
 common::alloc::install!();
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
 
 fn btc() -> Instrument {
     Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5"))

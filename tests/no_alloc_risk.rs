@@ -3,10 +3,6 @@
 //! planning and triggers, the drift monitor and the emergency plan. Proved with the counting
 //! global allocator (per thread) of `tests/common/alloc.rs`.
 
-mod common;
-
-use common::alloc::counted;
-
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -19,12 +15,12 @@ use calculus_trader::risk::{
 };
 use calculus_trader::types::{Instrument, Side};
 
+mod common;
+use common::alloc::counted;
+use common::values::d;
+
 // The counting global allocator, and the test that it counts.
 common::alloc::install!();
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
 
 #[test]
 fn risk_calls_allocate_nothing() {

@@ -2,31 +2,21 @@
 //! `data/replay/bybit_…jsonl.gz`), each value checked against an independent serde_json reading.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable, UpdateKind};
 use calculus_trader::types::{Quote, Side};
 use calculus_trader::venue::bybit::market::{trade_id_hash, BybitParser};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::{bybit_capture_lines, fixture_path};
 
 fn capture() -> Vec<String> {
-    let f = std::fs::File::open(
-        root().join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
-    )
-    .unwrap();
-    BufReader::new(flate2::read::GzDecoder::new(f))
-        .lines()
-        .map(Result::unwrap)
-        .collect()
+    bybit_capture_lines()
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(root().join("tests/fixtures/bybit").join(name)).unwrap()
+    std::fs::read_to_string(fixture_path("bybit").join(name)).unwrap()
 }
 
 fn num(v: &Value) -> f64 {

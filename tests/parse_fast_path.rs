@@ -1,9 +1,6 @@
 //! The specialised extractors (`venue::binance::fast`, `venue::bybit::fast`) give exactly the general parsers' answer: on every
 //! real recorded frame, and (property test) on random mutations of real frames.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-
 use calculus_trader::exchange::Recording;
 use calculus_trader::feed::{Control, MarketEvent, ParseError, SymbolTable};
 use calculus_trader::venue::binance::fast::parse as parse_binance;
@@ -12,19 +9,11 @@ use calculus_trader::venue::bybit::fast::parse as parse_bybit;
 use calculus_trader::venue::bybit::market::BybitParser;
 use proptest::prelude::*;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::{bybit_capture_lines, root};
 
 fn bybit_frames() -> Vec<String> {
-    let f = std::fs::File::open(
-        root().join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
-    )
-    .unwrap();
-    let mut v: Vec<String> = BufReader::new(flate2::read::GzDecoder::new(f))
-        .lines()
-        .map(Result::unwrap)
-        .collect();
+    let mut v = bybit_capture_lines();
     v.push(
         std::fs::read_to_string(root().join("tests/fixtures/bybit/ws_public_trade_linear.json"))
             .unwrap(),

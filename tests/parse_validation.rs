@@ -1,27 +1,16 @@
 //! Every rejection class, triggered by a crafted mutation of a real message, lands in its own
 //! counter (parse → validate → counter, the mapping `FeedStage` uses) and nothing else moves.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-
 use calculus_trader::feed::stage::{parse_counter, reject_counter};
 use calculus_trader::feed::{MarketEvent, SymbolTable, ValidationConfig, Validator, VenueParser};
 use calculus_trader::telemetry::{Counter, CounterSet};
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::files::{bybit_capture_lines, root};
 
 fn bybit_lines() -> Vec<String> {
-    let f = std::fs::File::open(
-        root().join("data/replay/bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz"),
-    )
-    .unwrap();
-    BufReader::new(flate2::read::GzDecoder::new(f))
-        .lines()
-        .map(Result::unwrap)
-        .collect()
+    bybit_capture_lines()
 }
 
 /// Parser + validator + counters, as in the feed stage.

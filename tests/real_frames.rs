@@ -12,6 +12,9 @@ use calculus_trader::types::Side;
 use calculus_trader::venue::binance::market::BinanceParser;
 use serde::Deserialize;
 
+mod common;
+use common::files::{fixture_path, replay_file};
+
 #[derive(Deserialize)]
 struct Frame<T> {
     data: T,
@@ -42,10 +45,9 @@ struct BookTicker {
 }
 
 fn replay_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/replay");
     vec![
-        dir.join("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        dir.join("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+        replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
     ]
 }
 
@@ -125,7 +127,7 @@ fn every_recorded_frame_parses_exactly_like_serde_json() {
 
 #[test]
 fn real_agg_trade_and_book_ticker_fixtures_parse_to_their_values() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binance");
+    let dir = fixture_path("binance");
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let symbols = SymbolTable::new(&["AKROUSDT", "BTCUSDT"]).unwrap();
     let mut parser = BinanceParser::new();
@@ -176,7 +178,7 @@ fn real_agg_trade_and_book_ticker_fixtures_parse_to_their_values() {
 
 #[test]
 fn real_binance_error_bodies_are_error_frames() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binance");
+    let dir = fixture_path("binance");
     let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
     let mut parser = BinanceParser::new();
     for (name, code) in [

@@ -3,27 +3,16 @@
 //! the run reports it and refuses every new BTCUSDT entry for the whole run, while ETHUSDT
 //! trades normally. Keys come from a 0600 key file, as an operator would give them.
 
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::sync::Arc;
-
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exchange::orders::{Matching, OrderKind, OrderRequest, SimVenue};
-use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
-use calculus_trader::exec::FillModel;
+use calculus_trader::config::Config;
+use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::telemetry::Counter;
-use calculus_trader::types::{instrument::load_specs, Side};
-use rust_decimal::Decimal;
+use calculus_trader::types::Side;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn d(s: &str) -> Decimal {
-    Decimal::from_str(s).unwrap()
-}
+mod common;
+use common::exchange::{hosted, hosted_toml, Hosted, Options};
+use common::files::temp_dir;
+use common::values::d;
 
 #[test]
 fn reported_phantom_blocks_entries_on_its_symbol_only() {
@@ -33,42 +22,10 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!("ct-reconcile-run-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let files = [
-        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ];
-    let replay = EmbeddedExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        Arc::new(Recording::load(&files).unwrap()),
-        0.0,
-    )
-    .unwrap();
+    let dir = temp_dir("reconcile-run");
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let inst = load_specs(
-        &root().join("data/instruments/instrument_specs_8_symbols.json"),
-        "binance",
-        &names,
-    )
-    .unwrap();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names.iter().cloned().zip(inst).collect(),
-        FillModel {
-            taker_fee: d("0.0004"),
-            slippage_bps: d("0"),
-        },
-        d("10000"),
-    )));
+    let Hosted { replay, rest } = hosted(0.0, "0", Options::default());
     let stats = replay.stats();
-    let rest = RestExchange::start(
-        "127.0.0.1:0".parse().unwrap(),
-        venue,
-        Some(&stats.market),
-        RestOptions::default(),
-    )
-    .unwrap();
     // The phantom: 0.030 BTC bought by hand at a real price before the run starts.
     stats
         .market
@@ -105,18 +62,8 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let text = DEFAULT_TOML
-        .replace(
-            "ws_url = \"embedded\"",
-            &format!("ws_url = \"{}\"", replay.url()),
-        )
-        .replace(
-            "rest_url = \"embedded\"",
-            &format!("rest_url = \"{}\"", rest.url()),
-        )
-        .replace("topology = \"auto\"", "topology = \"fused\"")
+    let text = hosted_toml(&replay, &rest)
         .replace("hot = \"spin\"", "hot = \"spin_yield\"")
-        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
         .replace("cooldown_ms = 5000", "cooldown_ms = 0");
     let mut cfg = Config::parse(&text).unwrap();
     cfg.venue.symbols = names.clone();

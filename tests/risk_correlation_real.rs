@@ -2,9 +2,9 @@
 //! 2024-08-08 23:54–24:00 UTC): the two majors co-move, so their bar-return correlation is
 //! clearly positive, and a shuffled-in-time pairing (ETH lagged by a minute) is not.
 
-mod common;
-
 use calculus_trader::risk::Correlation;
+
+mod common;
 use common::setup::Replay;
 
 /// `(symbol index, price, exchange ms)` of every recorded trade, in receive order.

@@ -1,8 +1,6 @@
 //! The risk layer inside the engine, on synthetic tick paths with hand-computed answers: stop-loss
 //! close, daily-loss block, drift monitor reduce/exit, risk-based sizing, emergency stop.
 
-mod common;
-
 use rust_decimal::Decimal;
 
 use calculus_trader::model::DerivParams;
@@ -12,11 +10,10 @@ use calculus_trader::strategy::ComputeStage;
 use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
 use calculus_trader::telemetry::{Clock, Counter, CounterSet};
 use calculus_trader::types::{Instrument, OrderIntent, Side, SymbolId, Tick};
-use common::setup::fill;
 
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
+mod common;
+use common::setup::fill;
+use common::values::d;
 
 /// Tick 0.01, step 0.01, min qty 0.01, max market qty 1000, min notional 5.
 fn inst() -> Instrument {

@@ -11,9 +11,8 @@ use calculus_trader::risk::{
 };
 use calculus_trader::types::{Instrument, Position, Side};
 
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
+mod common;
+use common::values::d;
 
 const T0: u64 = 1_723_161_600_000;
 

@@ -11,9 +11,8 @@ use calculus_trader::risk::sizing::LeverageTiers;
 use calculus_trader::risk::{size_entry, EntryBlock, EntryRequest, SizingParams, TradeStats};
 use calculus_trader::types::Instrument;
 
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
+mod common;
+use common::values::d;
 
 /// Real filter shapes: (tick, step, min qty, max market qty, min notional).
 const SPECS: [(&str, &str, &str, &str, &str); 5] = [

@@ -4,6 +4,10 @@
 use calculus_trader::exec::Signer;
 use serde::Deserialize;
 
+mod common;
+use common::exchange::bundled_specs;
+use common::values::d;
+
 #[derive(Deserialize)]
 struct Vector {
     name: String,
@@ -68,19 +72,6 @@ fn vector(name: &str) -> Vector {
     vectors().into_iter().find(|v| v.name == name).unwrap()
 }
 
-fn d(s: &str) -> rust_decimal::Decimal {
-    s.parse().unwrap()
-}
-
-/// Bybit BTCUSDT linear filters (bundled 2026-08-09 specs): tick 0.10, step 0.001.
-fn bybit_btc() -> calculus_trader::types::Instrument {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/instruments/instrument_specs_8_symbols.json");
-    calculus_trader::types::instrument::load_specs(&path, "bybit", &["BTCUSDT".into()])
-        .unwrap()
-        .remove(0)
-}
-
 /// Every Bybit v5 vector is `timestamp + api_key + recv_window + payload` with the same
 /// timestamp, key and window: check the decomposition the builders rely on.
 #[test]
@@ -137,7 +128,9 @@ fn bybit_order_builder_reproduces_the_documented_body_and_signature() {
         d("30000"),
     );
     o.timestamp_ms = 1_700_000_000_000;
-    let req = String::from_utf8(b.build(&bybit_btc(), &o).unwrap().to_vec()).unwrap();
+    // Bybit BTCUSDT linear filters (bundled 2026-08-09 specs): tick 0.10, step 0.001.
+    let btc = bundled_specs("bybit", &["BTCUSDT"])[0];
+    let req = String::from_utf8(b.build(&btc, &o).unwrap().to_vec()).unwrap();
     let (head, body) = req.split_once("\r\n\r\n").unwrap();
     let documented_body = v.payload.strip_prefix("1700000000000test-key5000").unwrap();
     assert_eq!(body, documented_body);

@@ -1,13 +1,14 @@
 //! `calculus-trader soak` end to end: a short soak (kills and restarts included) passes and
 //! prints its summary line; a second soak on the same directory refuses to reuse the journal.
 
-use std::process::Command;
+mod common;
+use common::files::bin;
 
 #[test]
 fn short_soak_with_kills_passes_and_prints_its_summary() {
     let dir = std::env::temp_dir().join(format!("ct-soak-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+    let out = bin()
         .args(["soak", "--minutes", "0.15", "--speed", "60", "--seed", "7"])
         .args(["--kill-probability", "1"])
         .arg("--dir")
@@ -33,7 +34,7 @@ fn short_soak_with_kills_passes_and_prints_its_summary() {
     assert!(killed >= 1, "{line}");
 
     // The journal exists now: a second soak there refuses to start.
-    let again = Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
+    let again = bin()
         .args(["soak", "--minutes", "0"])
         .arg("--dir")
         .arg(&dir)
@@ -51,10 +52,7 @@ fn soak_refuses_out_of_range_arguments() {
         ("--speed=0", "--speed"),
         ("--kill-probability=2", "--kill-probability"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_calculus-trader"))
-            .args(["soak", arg])
-            .output()
-            .unwrap();
+        let out = bin().args(["soak", arg]).output().unwrap();
         assert!(!out.status.success(), "{arg}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(key), "{arg}: {err}");

@@ -7,151 +7,45 @@
 //! engine saw; a second test runs the real pipeline threads. Every wait is bounded; nothing is
 //! timed.
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rust_decimal::Decimal;
-
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::exchange::server::{Fault, END_OF_REPLAY};
-use calculus_trader::exchange::{EmbeddedExchange, Recording};
+use calculus_trader::exchange::server::Fault;
+use calculus_trader::exchange::EmbeddedExchange;
 use calculus_trader::exec::ExecStage;
-use calculus_trader::exec::{BinanceOrderBuilder, Executor, PaperVenue};
 use calculus_trader::feed::liveness::SymbolState;
 use calculus_trader::feed::protocol::Venue;
-use calculus_trader::feed::settings::FeedConfig;
-use calculus_trader::feed::stage::{FeedPlan, FeedStage};
 use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::model::DerivParams;
 use calculus_trader::ring::WaitStrategy;
 use calculus_trader::runtime::pipeline::{Pipeline, PipelinePlan};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{AllowedCores, Shutdown};
 use calculus_trader::strategy::ComputeStage;
-use calculus_trader::strategy::{
-    CaseActions, Engine, SignalParams, StrategyParams, VelocitySource,
-};
+use calculus_trader::strategy::Engine;
 use calculus_trader::telemetry::{
     handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
-use calculus_trader::types::{instrument::load_specs, Instrument, SymbolId};
+use calculus_trader::types::{Instrument, SymbolId};
 
-/// Upper bound on any single test's run (a loaded 2-core machine is slow, never this slow).
-const LIMIT: Duration = Duration::from_secs(90);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The first `seconds` of the real BTCUSDT + ETHUSDT recordings.
-fn recording(seconds: f64) -> Recording {
-    let mut r = Recording::load(&[
-        root().join("data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        root().join("data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
-    ])
-    .unwrap();
-    let t0 = r.frames[0].recv_ns;
-    let end = t0 + (seconds * 1e9) as u64;
-    r.frames.retain(|f| f.recv_ns < end);
-    r
-}
+mod common;
+use common::feed::{binance_replay, fast_settings, start_feed, LIMIT};
+use common::setup::{binance_instruments, eager_params, paper_executor};
 
 fn symbols() -> SymbolTable {
     SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap()
 }
 
-fn instruments(symbols: &SymbolTable) -> Vec<Instrument> {
-    let cfg = Config::parse(DEFAULT_TOML).unwrap();
-    load_specs(
-        &root().join(&cfg.venue.instruments),
-        "binance",
-        symbols.names(),
-    )
-    .unwrap()
-}
-
-/// Short heartbeat / stale / REST settings: a 1.5 s stall makes the symbols stale (150 ms) and
-/// the REST fallback (every 40 ms) delivers trades during it.
-fn fast_settings() -> FeedConfig {
-    FeedConfig {
-        heartbeat_ms: 200,
-        dead_after_ms: 5_000,
-        connect_timeout_ms: 5_000,
-        stale_after_ms: 150,
-        reconnect_base_ms: 10,
-        reconnect_max_ms: 200,
-        reconnect_jitter: 0.5,
-        rest_poll_ms: 40,
-        rest_limit: 1000,
-        ..FeedConfig::default()
-    }
-}
-
-fn feed(ex: &EmbeddedExchange, symbols: &SymbolTable, clock: &Clock) -> FeedStage {
-    FeedStage::start(
-        FeedPlan {
-            venue: Venue::Binance,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: fast_settings(),
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
-            record_feed_delay: false,
-            validation: Default::default(),
-        },
-        symbols.clone(),
-        clock.clone(),
-    )
-    .unwrap()
-}
-
-/// An eager strategy (finite differences, no gates, no cooldown, short warm-up, loose risk
-/// limits) so that entries are asked for often, including on the REST ticks of a stall.
+/// The eager strategy (see [`eager_params`]): entries are asked for often, including on the
+/// REST ticks of a stall.
 fn eager_engine(instruments: &[Instrument]) -> Engine {
-    let mut params = StrategyParams {
-        deriv: DerivParams {
-            lambda: 0.75,
-            tau_s: Some(1.0),
-            reset_gap_s: 60.0,
-        },
-        v_band: 1e-6,
-        a_band: 1e-7,
-        warmup_steps: 5,
-        cooldown_ms: 0,
-        actions: CaseActions::default(),
-        signal: SignalParams {
-            source: VelocitySource::FiniteDifference,
-            snr_min: 0.0,
-            confidence_min: 0.0,
-            ..SignalParams::default()
-        },
-        ..StrategyParams::default().without_layers()
-    };
-    let l = &mut params.risk.limits;
-    l.max_consecutive_losses = 0;
-    l.daily_loss = Decimal::ONE;
-    l.drawdown_reduce = Decimal::ONE;
-    l.drawdown_pause = Decimal::ONE;
-    l.emergency_drawdown = Decimal::ZERO;
-    Engine::new(params, instruments)
+    Engine::new(eager_params(), instruments)
 }
 
 fn exec_stage(instruments: Vec<Instrument>, symbols: &SymbolTable, clock: &Clock) -> ExecStage {
-    ExecStage::new(
-        Executor::new(
-            instruments,
-            symbols.names().to_vec(),
-            BinanceOrderBuilder::new("k", b"s", "fapi.binance.com", 5000, "ct-"),
-            PaperVenue {
-                taker_fee: "0.0004".parse().unwrap(),
-                slippage_bps: 1.0,
-            },
-        ),
-        clock.clone(),
-    )
+    ExecStage::new(paper_executor(instruments, symbols), clock.clone())
 }
 
 /// What compute did on one tick, with the feed state it saw.
@@ -167,12 +61,12 @@ struct Seen {
 
 #[test]
 fn stalled_stream_pauses_entries_of_stale_symbols_and_resumes_after() {
-    let rec = recording(30.0);
+    let rec = binance_replay(30.0);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = symbols();
-    let inst = instruments(&symbols);
+    let inst = binance_instruments(&Config::parse(DEFAULT_TOML).unwrap(), &symbols);
     let clock = Clock::new();
-    let mut f = feed(&ex, &symbols, &clock);
+    let mut f = start_feed(&ex, Venue::Binance, &symbols, fast_settings(), &clock);
     let health = f.health();
     let mut engine = eager_engine(&inst);
     engine.set_feed_health(health.clone());
@@ -285,12 +179,12 @@ fn stalled_stream_pauses_entries_of_stale_symbols_and_resumes_after() {
 /// thread writes. The stall is injected once the exchange has sent enough frames.
 #[test]
 fn pipeline_compute_thread_sees_the_pause() {
-    let rec = recording(20.0);
+    let rec = binance_replay(20.0);
     let ex = EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), 10.0).unwrap();
     let symbols = symbols();
-    let inst = instruments(&symbols);
+    let inst = binance_instruments(&Config::parse(DEFAULT_TOML).unwrap(), &symbols);
     let clock = Clock::new();
-    let f = feed(&ex, &symbols, &clock);
+    let f = start_feed(&ex, Venue::Binance, &symbols, fast_settings(), &clock);
     let health = f.health();
     let mut engine = eager_engine(&inst);
     engine.set_feed_health(health.clone());

@@ -6,16 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::files::temp_dir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_calculus-trader");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// A run over a few MB must end well within this (the bug spun forever).
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ct-truncated-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Runs the binary with `args`; kills it and fails the test if it outlives [`LIMIT`].
 fn run(args: &[&str]) -> (bool, String) {
@@ -80,56 +77,55 @@ fn assert_stops(ok: bool, err: &str, file: &Path, cut: u64) {
     }
 }
 
+/// Runs the binary on every [`damaged`] variant of each of `sources`, with the arguments
+/// `args(file, out)` (`out`: `dir/<out>`), and asserts each run stops naming file and offset.
+fn assert_every_damaged_copy_stops(
+    tag: &str,
+    sources: &[&str],
+    out: &str,
+    args: impl Fn(&str, &str) -> Vec<String>,
+) {
+    let dir = temp_dir(tag);
+    let out = dir.join(out);
+    for src in sources {
+        for (file, cut) in damaged(&Path::new(ROOT).join(src), &dir) {
+            let args = args(file.to_str().unwrap(), out.to_str().unwrap());
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (ok, err) = run(&args);
+            assert_stops(ok, &err, &file, cut);
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn backtest_stops_on_damaged_recordings_and_csv_dumps() {
-    let dir = temp_dir("bt");
     let sources = [
         "data/replay/binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz",
         "tests/fixtures/trades/binance_usdm_BTCUSDT_2024-08-08_head600_trades.csv.gz",
         "tests/fixtures/trades/ETHUSDT-aggTrades-2024-08-08-head.csv.gz",
     ];
-    for src in sources {
-        for (file, cut) in damaged(&Path::new(ROOT).join(src), &dir) {
-            let out = dir.join("out");
-            let (ok, err) = run(&[
-                "backtest",
-                "--quiet",
-                "--out",
-                out.to_str().unwrap(),
-                "--data",
-                file.to_str().unwrap(),
-            ]);
-            assert_stops(ok, &err, &file, cut);
-        }
-    }
-    std::fs::remove_dir_all(&dir).ok();
+    assert_every_damaged_copy_stops("truncated-bt", &sources, "out", |file, out| {
+        ["backtest", "--quiet", "--out", out, "--data", file]
+            .map(String::from)
+            .to_vec()
+    });
 }
 
 #[test]
 fn analyze_stops_on_damaged_recordings_and_csv_dumps() {
-    let dir = temp_dir("an");
     let sources = [
         "data/replay/binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz",
         "tests/fixtures/trades/binance_usdm_BTCUSDT_2024-08-08_head600_trades.csv.gz",
     ];
-    for src in sources {
-        for (file, cut) in damaged(&Path::new(ROOT).join(src), &dir) {
-            let out = dir.join("out.csv");
-            let (ok, err) = run(&[
-                "analyze",
-                file.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-            assert_stops(ok, &err, &file, cut);
-        }
-    }
-    std::fs::remove_dir_all(&dir).ok();
+    assert_every_damaged_copy_stops("truncated-an", &sources, "out.csv", |file, out| {
+        ["analyze", file, "--out", out].map(String::from).to_vec()
+    });
 }
 
 #[test]
 fn intact_files_still_run() {
-    let dir = temp_dir("ok");
+    let dir = temp_dir("truncated-ok");
     let out = dir.join("out");
     let file =
         Path::new(ROOT).join("tests/fixtures/trades/ETHUSDT-aggTrades-2024-08-08-head.csv.gz");

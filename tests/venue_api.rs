@@ -15,26 +15,22 @@ use calculus_trader::venue::bybit::api::{
 };
 use rust_decimal::Decimal;
 
-fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
-}
+mod common;
+use common::files::fixture_bytes;
+use common::values::d;
 
 #[test]
 fn bybit_replies_from_the_docs() {
-    let ack = parse_bybit_order_ack(200, &fixture("bybit_rest/rest_order_create.json")).unwrap();
+    let ack =
+        parse_bybit_order_ack(200, &fixture_bytes("bybit_rest/rest_order_create.json")).unwrap();
     assert_eq!(ack.order_id, "1321003749386327552");
     assert_eq!(ack.client_order_id, "spot-test-postonly");
 
     assert_eq!(
-        parse_bybit_ack(200, &fixture("bybit_rest/rest_position_set_leverage.json")),
+        parse_bybit_ack(
+            200,
+            &fixture_bytes("bybit_rest/rest_position_set_leverage.json")
+        ),
         Ok(true)
     );
     assert_eq!(
@@ -46,16 +42,22 @@ fn bybit_replies_from_the_docs() {
         "110043 = already at that leverage"
     );
 
-    let w =
-        parse_bybit_wallet(200, &fixture("bybit_rest/rest_account_wallet_balance.json")).unwrap();
+    let w = parse_bybit_wallet(
+        200,
+        &fixture_bytes("bybit_rest/rest_account_wallet_balance.json"),
+    )
+    .unwrap();
     assert_eq!(w.total_equity, Some(d("3.31216591")));
     assert_eq!(w.total_available, Some(d("3.00326056")));
     let btc = w.asset("BTC").unwrap();
     assert_eq!(btc.wallet_balance, Decimal::ZERO);
     assert_eq!(btc.available, Some(Decimal::ZERO));
 
-    let p =
-        parse_bybit_positions(200, &fixture("bybit_rest/rest_position_list_docs.json")).unwrap();
+    let p = parse_bybit_positions(
+        200,
+        &fixture_bytes("bybit_rest/rest_position_list_docs.json"),
+    )
+    .unwrap();
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].symbol, "BTCUSD");
     assert_eq!(p[0].qty, d("-300"), "side Sell ⇒ negative size");
@@ -65,11 +67,11 @@ fn bybit_replies_from_the_docs() {
     assert_eq!(p[0].leverage, Some(d("10")));
 
     assert_eq!(
-        parse_bybit_time(200, &fixture("bybit_rest/rest_market_time_docs.json")),
+        parse_bybit_time(200, &fixture_bytes("bybit_rest/rest_market_time_docs.json")),
         Ok(1_688_639_403_423)
     );
 
-    match parse_bybit_order_ack(200, &fixture("bybit_rest/rest_error_110007.json")) {
+    match parse_bybit_order_ack(200, &fixture_bytes("bybit_rest/rest_error_110007.json")) {
         Err(ApiError::Venue(e)) => assert_eq!(e.kind, ErrorKind::InsufficientMargin),
         other => panic!("{other:?}"),
     }
@@ -94,7 +96,7 @@ fn a_garbled_position_is_an_error_not_a_flat_position() {
 fn binance_replies() {
     let ack = parse_binance_order_ack(
         200,
-        &fixture("binance/rest_new_order_response_sdkdocs.json"),
+        &fixture_bytes("binance/rest_new_order_response_sdkdocs.json"),
     )
     .unwrap();
     assert_eq!(ack.order_id, "22542179");
@@ -103,11 +105,11 @@ fn binance_replies() {
     assert_eq!(
         parse_binance_leverage(
             200,
-            &fixture("binance/rest_change_leverage_response_sdkdocs.json")
+            &fixture_bytes("binance/rest_change_leverage_response_sdkdocs.json")
         ),
         Ok(21)
     );
-    match parse_binance_order_ack(400, &fixture("binance/rest_error_-2019.json")) {
+    match parse_binance_order_ack(400, &fixture_bytes("binance/rest_error_-2019.json")) {
         Err(ApiError::Venue(e)) => assert_eq!(e.kind, ErrorKind::InsufficientMargin),
         other => panic!("{other:?}"),
     }
@@ -238,7 +240,8 @@ fn binance_requests_sign_exactly_what_they_send() {
 #[test]
 fn requests_are_stamped_on_the_venue_clock() {
     let mut clock = ClockSync::new();
-    let server = parse_bybit_time(200, &fixture("bybit_rest/rest_market_time_docs.json")).unwrap();
+    let server =
+        parse_bybit_time(200, &fixture_bytes("bybit_rest/rest_market_time_docs.json")).unwrap();
     // Sent 40 ms before and received 20 ms after the server stamped it: offset = s − (t0+t1)/2.
     let (t0, t1) = (server - 1040, server - 980);
     assert_eq!(clock.add_sample(t0, server, t1), Some(1010));

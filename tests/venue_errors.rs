@@ -6,17 +6,12 @@ use calculus_trader::venue::binance::error::binance_kind;
 use calculus_trader::venue::bybit::error::bybit_kind;
 use serde::Deserialize;
 
-fn fixture(rel: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{rel}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
+mod common;
+use common::files::fixture_bytes;
 
 #[test]
 fn binance_real_error_bodies() {
-    let e = VenueError::from_binance(400, &fixture("binance/rest_error_-1021.json")).unwrap();
+    let e = VenueError::from_binance(400, &fixture_bytes("binance/rest_error_-1021.json")).unwrap();
     assert_eq!(
         (e.venue, e.code, e.kind),
         (Venue::Binance, -1021, ErrorKind::Timestamp)
@@ -29,12 +24,12 @@ fn binance_real_error_bodies() {
     assert_eq!(e.retry(false), Retry::ResyncClockThenSameClientId);
     assert!(e.is_retry_safe());
 
-    let e = VenueError::from_binance(400, &fixture("binance/rest_error_-2019.json")).unwrap();
+    let e = VenueError::from_binance(400, &fixture_bytes("binance/rest_error_-2019.json")).unwrap();
     assert_eq!((e.code, e.kind), (-2019, ErrorKind::InsufficientMargin));
     assert_eq!(e.msg, "Margin is insufficient.");
     assert!(!e.is_retry_safe(), "resending does not create margin");
 
-    let e = VenueError::from_binance(400, &fixture("binance/rest_error_-4164.json")).unwrap();
+    let e = VenueError::from_binance(400, &fixture_bytes("binance/rest_error_-4164.json")).unwrap();
     assert_eq!((e.code, e.kind), (-4164, ErrorKind::MinNotional));
     assert!(e.msg.contains("no smaller than 20"));
     assert!(!e.is_retry_safe());
@@ -47,7 +42,8 @@ fn binance_real_error_bodies() {
 
 #[test]
 fn bybit_real_error_bodies() {
-    let e = VenueError::from_bybit(200, &fixture("bybit_rest/rest_error_10001.json")).unwrap();
+    let e =
+        VenueError::from_bybit(200, &fixture_bytes("bybit_rest/rest_error_10001.json")).unwrap();
     assert_eq!(
         (e.venue, e.code, e.kind),
         (Venue::Bybit, 10001, ErrorKind::InvalidParams)
@@ -55,11 +51,13 @@ fn bybit_real_error_bodies() {
     assert_eq!(e.msg, "Not supported symbols");
     assert_eq!(e.retry(true), Retry::Never);
 
-    let e = VenueError::from_bybit(200, &fixture("bybit_rest/rest_error_110007.json")).unwrap();
+    let e =
+        VenueError::from_bybit(200, &fixture_bytes("bybit_rest/rest_error_110007.json")).unwrap();
     assert_eq!((e.code, e.kind), (110007, ErrorKind::InsufficientMargin));
     assert_eq!(e.msg, "ab not enough for new order");
 
-    let e = VenueError::from_bybit(200, &fixture("bybit_rest/rest_error_170371.json")).unwrap();
+    let e =
+        VenueError::from_bybit(200, &fixture_bytes("bybit_rest/rest_error_170371.json")).unwrap();
     assert_eq!((e.code, e.kind), (170371, ErrorKind::Filter));
     assert!(!e.is_retry_safe());
 }
@@ -127,8 +125,10 @@ struct DocRow {
 /// wording agrees with the kind.
 #[test]
 fn bybit_map_agrees_with_the_documented_table() {
-    let rows: Vec<DocRow> =
-        serde_json::from_slice(&fixture("bybit_rest/error_codes_table_from_docs.json")).unwrap();
+    let rows: Vec<DocRow> = serde_json::from_slice(&fixture_bytes(
+        "bybit_rest/error_codes_table_from_docs.json",
+    ))
+    .unwrap();
     assert_eq!(rows.len(), 718);
     let uta: Vec<&DocRow> = rows
         .iter()

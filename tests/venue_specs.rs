@@ -12,15 +12,14 @@ use calculus_trader::exec::specs::{
 };
 use calculus_trader::exec::Venue;
 use calculus_trader::types::instrument::load_specs;
-use rust_decimal::Decimal;
+
+mod common;
+use common::files::{root, temp_dir};
+use common::values::d;
 
 const SYMBOLS: [&str; 8] = [
     "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT",
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn symbols() -> Vec<String> {
     SYMBOLS.iter().map(|s| s.to_string()).collect()
@@ -36,10 +35,6 @@ fn capture(venue: Venue) -> Vec<u8> {
 
 fn bundled() -> PathBuf {
     root().join("data/instruments/instrument_specs_8_symbols.json")
-}
-
-fn d(s: &str) -> Decimal {
-    s.parse().unwrap()
 }
 
 #[test]
@@ -147,13 +142,6 @@ fn dead_url() -> String {
     url
 }
 
-fn tmp_dir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("ct-specs-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
-
 fn cfg(url: String, dir: &Path) -> SpecsConfig {
     SpecsConfig {
         source: SpecSource::Venue,
@@ -165,7 +153,7 @@ fn cfg(url: String, dir: &Path) -> SpecsConfig {
 
 #[test]
 fn fetch_then_cache_then_bundled() {
-    let dir = tmp_dir("fallback");
+    let dir = temp_dir("specs-fallback");
     let body = capture(Venue::Bybit);
     let url = serve("200 OK", body, 1);
     let c = cfg(url.clone(), &dir);
@@ -201,7 +189,7 @@ fn fetch_then_cache_then_bundled() {
 
 #[test]
 fn a_venue_error_reply_is_not_cached() {
-    let dir = tmp_dir("error");
+    let dir = temp_dir("specs-error");
     let url = serve(
         "403 Forbidden",
         br#"{"retCode":10024,"retMsg":"Compliance rules triggered","result":{}}"#.to_vec(),
@@ -217,7 +205,7 @@ fn a_venue_error_reply_is_not_cached() {
 
 #[test]
 fn binance_exchange_info_over_loopback() {
-    let dir = tmp_dir("binance");
+    let dir = temp_dir("specs-binance");
     let url = serve("200 OK", capture(Venue::Binance), 1);
     let c = cfg(url, &dir);
     let (v, origin, _) = load_instruments(Venue::Binance, &c, &bundled(), &symbols()).unwrap();

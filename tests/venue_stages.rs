@@ -3,28 +3,20 @@
 //! loopback (embedded exchange, as fast as possible); the dump written from both feeds' histograms
 //! reads back with one tag per stage and venue. Every wait is bounded; nothing is timed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use calculus_trader::exchange::server::END_OF_REPLAY;
 use calculus_trader::exchange::{EmbeddedExchange, Recording};
 use calculus_trader::feed::protocol::Venue;
 use calculus_trader::feed::settings::FeedConfig;
 use calculus_trader::feed::stage::{venue_stages, FeedPlan, FeedStage};
-use calculus_trader::feed::ws::WsStatus;
 use calculus_trader::feed::SymbolTable;
 use calculus_trader::telemetry::{
     read_interval_logs, Clock, Counter, CounterSet, IntervalLog, Stage, StageHistograms,
 };
 
-const LIMIT: Duration = Duration::from_secs(90);
-
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("data/replay")
-        .join(name)
-}
+mod common;
+use common::feed::{plan_on, poll_to_end, LIMIT};
+use common::files::{replay_file, temp_dir, BYBIT_CAPTURE};
 
 /// Runs `venue`'s feed over the whole of `rec` (feed delay recorded, as for a live venue);
 /// returns its histograms and counters.
@@ -35,40 +27,29 @@ fn run_feed(venue: Venue, rec: Recording) -> (StageHistograms, CounterSet) {
     let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
     let mut feed = FeedStage::start(
         FeedPlan {
-            venue,
-            ws_url: ex.url(),
-            rest_url: ex.rest_url(),
-            feed: FeedConfig {
-                rest_fallback: false,
-                ..FeedConfig::default()
-            },
-            tls: None,
-            end_close_code: Some(END_OF_REPLAY),
             record_feed_delay: true,
-            validation: Default::default(),
+            ..plan_on(
+                &ex,
+                venue,
+                FeedConfig {
+                    rest_fallback: false,
+                    ..FeedConfig::default()
+                },
+            )
         },
         symbols,
         Clock::new(),
     )
     .unwrap();
     let mut hists = StageHistograms::new();
-    let t0 = Instant::now();
-    loop {
-        let (_, st) = feed
-            .poll(Some(Duration::from_millis(5)), &mut hists, |_, _| {})
-            .unwrap();
-        if st == WsStatus::Closed {
-            break;
-        }
-        assert!(t0.elapsed() < LIMIT, "{:?}", feed.counters());
-    }
+    poll_to_end(&mut feed, &mut hists, LIMIT, |_, _| {});
     (hists, feed.counters())
 }
 
 fn binance() -> (StageHistograms, CounterSet) {
     let mut rec = Recording::load(&[
-        data("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
-        data("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+        replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
     ])
     .unwrap();
     let end = rec.frames[0].recv_ns + 10_000_000_000;
@@ -77,10 +58,7 @@ fn binance() -> (StageHistograms, CounterSet) {
 }
 
 fn bybit() -> (StageHistograms, CounterSet) {
-    let rec = Recording::load(&[data(
-        "bybit_v5_linear_public_BTCUSDT_ETHUSDT_2026-08-09.jsonl.gz",
-    )])
-    .unwrap();
+    let rec = Recording::load(&[replay_file(BYBIT_CAPTURE)]).unwrap();
     run_feed(Venue::Bybit, rec)
 }
 
@@ -115,8 +93,7 @@ fn binance_and_bybit_feeds_record_parse_and_feed_delay_per_venue_and_the_dump_ke
     let mut both = StageHistograms::new();
     both.add(&hb);
     both.add(&hy);
-    let dir = std::env::temp_dir().join(format!("ct-venue-stages-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("venue-stages");
     let path = dir.join("stages.hlog");
     let mut log = IntervalLog::create(&path, "venue-stages").unwrap();
     log.write_interval(0.0, 1.0, &both).unwrap();

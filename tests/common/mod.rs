@@ -1,13 +1,23 @@
 //! Helpers shared by the integration tests (`mod common;` in each test crate).
 //!
 //! - [`alloc`]: the per-thread counting global allocator behind the no-allocation proofs;
-//! - [`exchange`]: the embedded order exchange over loopback, with the bundled specs;
+//! - [`exchange`]: the embedded order exchange over loopback, with the bundled specs, and the
+//!   bundled real replay served over WebSocket;
+//! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
+//! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
+//! - [`recovery`]: start-up recovery of an executor from its journal;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
-//!   engine.
+//!   engine;
+//! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
 //!
-//! Every test crate compiles its own copy and uses only part of it, hence `dead_code` is allowed.
+//! `dead_code` is allowed because every file in `tests/` is its own crate and compiles its own
+//! copy of this module: each uses only part of it, and the rest would warn in that crate.
 #![allow(dead_code)]
 
 pub mod alloc;
 pub mod exchange;
+pub mod feed;
+pub mod files;
+pub mod recovery;
 pub mod setup;
+pub mod values;
