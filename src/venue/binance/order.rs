@@ -364,6 +364,15 @@ pub struct BinanceVenue {
     request: Vec<u8>,
 }
 
+impl std::fmt::Debug for BinanceVenue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceVenue")
+            .field("builder", &self.builder)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BinanceVenue {
     /// Wraps `builder`; `api_key`, `host` and `recv_window_ms` must be the builder's.
     pub fn new(

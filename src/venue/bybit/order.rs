@@ -301,6 +301,15 @@ pub struct BybitVenue {
     sig: [u8; 64],
 }
 
+impl std::fmt::Debug for BybitVenue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitVenue")
+            .field("builder", &self.builder)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BybitVenue {
     /// A venue for `host` signing with `secret`; `client_prefix` (`ct<session>-`) starts every
     /// `orderLinkId`. Errors on a bad prefix, key or host.
