@@ -431,6 +431,15 @@ impl BybitVenue {
 mod tests {
     use super::*;
 
+    #[test]
+    fn debug_prints_neither_key_nor_secret() {
+        let (key, secret) = ("XXXXXXXXXX-api-key", "YYYYYYYYYY-secret");
+        let v = BybitVenue::new(key, secret.as_bytes(), "api.bybit.com", 5000, "ct1-").unwrap();
+        let s = format!("{v:?}");
+        assert!(s.contains("api.bybit.com"), "{s}");
+        assert!(!s.contains(key) && !s.contains(secret), "{s}");
+    }
+
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
