@@ -6,7 +6,7 @@
 
 pub mod clock;
 pub mod exec_config;
-pub mod executor;
+pub(crate) mod executor;
 pub mod fault_plan;
 pub mod fill_model;
 pub mod journal;
@@ -18,8 +18,8 @@ pub mod setup;
 pub mod specs;
 pub mod stage;
 pub mod transport;
-pub mod transport_venue;
-pub mod venue_error;
+pub(crate) mod transport_venue;
+pub(crate) mod venue_error;
 
 pub use crate::venue::binance::BinanceApi;
 pub use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue, ExitKind, ExitOrder};

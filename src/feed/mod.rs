@@ -1,12 +1,12 @@
 //! Market data: venue message parsing, and the connection layer (mio event loop, TLS,
 //! heartbeats, reconnect, stale detection, REST fallback, de-duplication).
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
 pub mod event;
-pub mod guard;
+pub(crate) mod guard;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;
@@ -14,7 +14,7 @@ pub mod settings;
 pub mod stage;
 pub mod symbols;
 pub mod tls;
-pub mod validate;
+pub(crate) mod validate;
 pub mod venue;
 pub mod ws;
 
