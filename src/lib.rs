@@ -7,6 +7,8 @@
 //! wired into threads by `runtime`; `telemetry` times every stage; `exchange` is the embedded
 //! loopback exchange; `config` loads and validates the TOML configuration and assembles each
 //! module's parameters (`feed`, `model`, `strategy` and `risk` never import `config`).
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 

@@ -12,6 +12,7 @@ use crate::risk::Sizing;
 use crate::types::{Instrument, Side, Tick};
 
 /// The baseline account.
+#[derive(Debug)]
 pub struct BuyHold {
     equity: Equity,
     held: Vec<Decimal>,

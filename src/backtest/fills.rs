@@ -76,6 +76,7 @@ struct Pending {
 }
 
 /// Pending orders and the executor that fills them.
+#[derive(Debug)]
 pub struct DelayedFills {
     exec: Executor,
     ticks: Vec<f64>,

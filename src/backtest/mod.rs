@@ -6,7 +6,7 @@
 //! accounts) → `report` (`metrics`) and `plot`; `sweep` and `walk_forward` repeat the replay over
 //! parameter sets and time windows; `cli` is the `backtest` subcommand; `settings` is `[backtest]`.
 
-pub mod baseline;
+pub(crate) mod baseline;
 pub mod cli;
 pub mod equity;
 pub mod fills;

@@ -352,6 +352,17 @@ pub struct FileReader {
     row_seq: u64,
 }
 
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("file_symbol", &self.file_symbol)
+            .field("row_seq", &self.row_seq)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FileReader {
     /// Opens `path` (gzip or plain), detecting the format unless `format` is given. `bytes`
     /// (optional) counts the bytes read from disk.
@@ -666,6 +677,7 @@ pub const KEPT_ERRORS: usize = 20;
 
 /// Several files merged by key (ties: earlier file first; within a file: file order), streaming:
 /// one pending row per file.
+#[derive(Debug)]
 pub struct TradeStream {
     files: Vec<FileReader>,
     heads: Vec<Option<Tick>>,

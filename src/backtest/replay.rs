@@ -23,7 +23,7 @@ use crate::types::{
 };
 
 /// What a backtest needs from the config, resolved once (symbols, instruments, parameters).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Setup {
     /// Configured symbols, in id order.
     pub symbols: SymbolTable,
@@ -82,6 +82,7 @@ pub struct FillMark {
 }
 
 /// Everything a run produced.
+#[derive(Debug)]
 pub struct Outcome {
     /// The engine at the end (positions, counters).
     pub engine: Engine,
@@ -114,6 +115,7 @@ pub struct Outcome {
 }
 
 /// The running backtest.
+#[derive(Debug)]
 pub struct Replay {
     engine: Engine,
     venue: DelayedFills,

@@ -2,7 +2,7 @@
 
 pub mod market;
 pub mod orders;
-pub mod recording;
+pub(crate) mod recording;
 pub mod rest_orders;
 pub mod server;
 

@@ -1,6 +1,6 @@
 //! Loopback REST order entry of the embedded exchange, speaking Binance USD-M: signed requests
 //! are verified exactly like the venue does (HMAC-SHA256 over query string + body, `X-MBX-APIKEY`,
-//! `timestamp`/`recvWindow`), then handed to the [`Matching`] engine.
+//! `timestamp`/`recvWindow`), then handed to the [`Matching`](super::orders::Matching) engine.
 //!
 //! Endpoints (all signed except `time`):
 //! - `POST /fapi/v1/order` — `MARKET` (answered as `newOrderRespType=RESULT`: the fill is in the
@@ -100,6 +100,7 @@ pub struct OrderEntryStats {
 }
 
 /// A running REST order server. Dropping it stops the accept loop and the connection threads.
+#[derive(Debug)]
 pub struct RestExchange {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,

@@ -213,6 +213,14 @@ pub struct EmbeddedExchange {
     thread: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for EmbeddedExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedExchange")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EmbeddedExchange {
     /// A Binance-flavoured exchange (see [`EmbeddedExchange::start_venue`]).
     pub fn start(bind: SocketAddr, recording: Arc<Recording>, speed: f64) -> std::io::Result<Self> {

@@ -35,6 +35,7 @@ pub struct ExecStats {
 }
 
 /// Where orders go.
+#[derive(Debug)]
 enum Route {
     /// Filled in-process with the shared fill model.
     Paper,
@@ -115,6 +116,7 @@ pub enum ExecEvent {
 /// refusal is reported as `Rejected(VenueReduceOnly)`. Armed exits live in memory only (the
 /// journal does not record them): after a restart the first such refusal is a plain rejection
 /// and start-up reconciliation reports the position difference.
+#[derive(Debug)]
 pub struct Executor {
     instruments: Vec<Instrument>,
     names: Vec<String>,

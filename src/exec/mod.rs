@@ -7,7 +7,7 @@
 
 pub mod clock;
 pub mod exec_config;
-pub mod executor;
+pub(crate) mod executor;
 pub mod fault_plan;
 pub mod journal;
 pub mod keys;
@@ -17,7 +17,7 @@ pub mod recovery;
 pub mod specs;
 pub mod stage;
 pub mod transport;
-pub mod transport_venue;
+pub(crate) mod transport_venue;
 
 pub use crate::types::fill_model::{self, FillModel, PaperVenue};
 pub use crate::venue::binance::BinanceApi;

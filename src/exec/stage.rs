@@ -21,6 +21,7 @@ fn venue_time_ms() -> u64 {
 }
 
 /// Execution stage: executor plus its timing.
+#[derive(Debug)]
 pub struct ExecStage {
     exec: Executor,
     clock: Clock,
@@ -35,6 +36,16 @@ struct Emergency {
     stop: Option<Box<dyn Fn() + Send>>,
     failed: Arc<AtomicBool>,
     done: bool,
+}
+
+impl std::fmt::Debug for Emergency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emergency")
+            .field("stop", &self.stop.is_some())
+            .field("failed", &self.failed)
+            .field("done", &self.done)
+            .finish()
+    }
 }
 
 impl ExecStage {

@@ -261,6 +261,16 @@ pub struct HttpTransport {
     stats: TransportStats,
 }
 
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("ep", &self.ep)
+            .field("addr", &self.addr)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
 const TOKEN: Token = Token(0);
 
 enum Parsed {

@@ -15,6 +15,7 @@ pub use crate::venue::reply::{EntryExits, OrderReply, VenueOpenOrder, VenuePosit
 // Built once and owned by the executor for the whole run, never moved on the hot path: the
 // variants' size difference (their buffers and keys inline) costs nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
 pub enum OrderVenue {
     /// Binance USD-M futures.
     Binance(BinanceVenue),

@@ -135,6 +135,16 @@ pub struct Connections {
     ended: usize,
 }
 
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("target", &self.target)
+            .field("stats", &self.stats)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Connections {
     /// One link per plan, all connecting on the first [`Connections::poll`]. Log lines go to
     /// `logs` (printed by the cold thread).

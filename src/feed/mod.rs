@@ -1,18 +1,18 @@
 //! Market data: venue message parsing, and the connection layer (mio event loop, TLS,
 //! heartbeats, reconnect, stale detection, REST fallback, de-duplication).
 
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod conn;
 pub mod dedupe;
 pub mod endpoint;
-pub mod guard;
+pub(crate) mod guard;
 pub mod liveness;
 pub mod protocol;
 pub mod rest;
 pub mod settings;
 pub mod stage;
 pub mod tls;
-pub mod validate;
+pub(crate) mod validate;
 pub mod venue;
 pub mod ws;
 

@@ -59,6 +59,7 @@ pub struct RestStats {
 }
 
 /// The running cold thread; dropping it stops and joins it (after printing pending logs).
+#[derive(Debug)]
 pub struct FeedCold {
     stop: Arc<AtomicBool>,
     stats: Arc<RestStats>,

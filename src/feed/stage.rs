@@ -17,7 +17,7 @@ use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms, WallC
 use crate::types::{SymbolId, Tick};
 
 /// Everything the feed needs to start, resolved from the config by the runtime.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct FeedPlan {
     /// The venue.
     pub venue: Venue,
@@ -52,6 +52,7 @@ const STALE_CHECKS_PER_PERIOD: u64 = 10;
 
 /// Network stage: drives every market-data connection (one mio loop), parses frames, drops
 /// repeats, tracks per-symbol liveness, merges the REST fallback and hands ticks on.
+#[derive(Debug)]
 pub struct FeedStage {
     conns: Connections,
     venue: Venue,

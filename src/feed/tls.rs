@@ -65,6 +65,7 @@ pub fn parse_pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Strin
 }
 
 /// A rustls client session over a non-blocking socket `S`.
+#[derive(Debug)]
 pub struct TlsStream<S> {
     conn: ClientConnection,
     sock: S,

@@ -7,6 +7,7 @@ use crate::venue::bybit::{self, BybitParser};
 
 /// The parser of the configured venue. Same call for every venue: events go to the
 /// callback, the frame's kind comes back as [`Control`].
+#[derive(Debug)]
 pub enum VenueParser {
     /// Binance USD-M futures market streams.
     Binance(BinanceParser),

@@ -22,6 +22,7 @@ use super::tls::TlsStream;
 use crate::telemetry::Clock;
 
 /// A TCP stream that remembers when its last read returned bytes (monotonic ns).
+#[derive(Debug)]
 pub struct TimedStream {
     inner: TcpStream,
     clock: Clock,
@@ -57,6 +58,7 @@ impl Write for TimedStream {
 }
 
 /// Plain TCP (loopback `ws://`) or TLS (`wss://`) under tungstenite.
+#[derive(Debug)]
 pub enum Transport {
     /// `ws://`.
     Plain(TimedStream),
@@ -191,7 +193,7 @@ pub fn check_url(url: &str) -> Result<Endpoint, WsError> {
 }
 
 /// Where and how a connection connects.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct WsTarget {
     /// The URL.
     pub endpoint: Endpoint,
@@ -260,6 +262,14 @@ pub struct WsConn {
     clock: Clock,
     state: State,
     frame: Vec<u8>,
+}
+
+impl std::fmt::Debug for WsConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsConn")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
 }
 
 fn is_would_block(e: &tungstenite::Error) -> bool {

@@ -1,12 +1,12 @@
 //! Per-symbol estimators, all causal, incremental (O(1) per tick) and allocation-free.
 
-pub mod barrier;
+pub(crate) mod barrier;
 pub mod derivatives;
-pub mod forecast;
+pub(crate) mod forecast;
 pub mod indicators;
 pub mod kalman;
 pub mod layers;
-pub mod snr;
+pub(crate) mod snr;
 pub mod window;
 
 pub use derivatives::{DerivParams, Derivatives, Estimate};

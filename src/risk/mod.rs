@@ -2,7 +2,7 @@
 
 pub mod block;
 pub mod config;
-pub mod correlation;
+pub(crate) mod correlation;
 pub mod drift_monitor;
 pub mod exits;
 pub mod limits;

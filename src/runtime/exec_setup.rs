@@ -35,6 +35,7 @@ const PAPER_API_KEY: &str = "paper-api-key";
 const PAPER_SECRET: &[u8] = b"paper-secret-not-a-real-key";
 
 /// The execution side of a run.
+#[derive(Debug)]
 pub struct ExecSetup {
     /// The executor (route, journal, session).
     pub executor: Executor,

@@ -115,6 +115,7 @@ pub struct RunOptions {
 }
 
 /// The outcome of a run.
+#[derive(Debug)]
 pub struct RunReport {
     /// The topology that ran.
     pub topology: Chosen,

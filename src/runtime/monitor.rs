@@ -13,6 +13,7 @@ use crate::telemetry::{
 };
 
 /// Monitor settings.
+#[derive(Debug)]
 pub struct MonitorPlan {
     /// Seconds between status lines (and snapshot requests).
     pub status_interval: Duration,
@@ -27,6 +28,7 @@ pub struct MonitorPlan {
 }
 
 /// What the monitor saw over the whole run.
+#[derive(Debug)]
 pub struct MonitorReport {
     /// All stage latencies of the run, ns.
     pub total: StageHistograms,

@@ -65,6 +65,7 @@ fn push_or_wait<T>(tx: &mut Producer<T>, mut item: T, full_events: &mut u64) -> 
 }
 
 /// The running pipeline's threads.
+#[derive(Debug)]
 pub struct Pipeline {
     network: JoinHandle<Result<(), WsError>>,
     compute: JoinHandle<Engine>,

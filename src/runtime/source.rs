@@ -94,6 +94,16 @@ pub struct MemoryFeed {
     cycle_ms: u64,
 }
 
+impl std::fmt::Debug for MemoryFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryFeed")
+            .field("frames", &self.frames.len())
+            .field("total", &self.total)
+            .field("sent", &self.sent)
+            .finish_non_exhaustive()
+    }
+}
+
 impl MemoryFeed {
     /// A feed delivering `total` frames taken in order (cyclically) from `frames` (raw JSON
     /// payloads, e.g. Binance combined-stream trade frames), paced by `pace`.

@@ -205,6 +205,7 @@ struct Slot {
 }
 
 /// Per-symbol state in a fixed array indexed by `SymbolId`; nothing allocates per tick.
+#[derive(Debug)]
 pub struct Engine {
     params: StrategyParams,
     slots: Vec<Slot>,

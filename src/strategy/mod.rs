@@ -2,9 +2,9 @@
 //! into order intents.
 
 pub mod engine;
-pub mod matrix;
-pub mod signal;
-pub mod snapshot;
+pub(crate) mod matrix;
+pub(crate) mod signal;
+pub(crate) mod snapshot;
 pub mod stage;
 
 pub use engine::{Engine, EngineStats, RiskParams, StrategyParams};

@@ -10,6 +10,7 @@ use crate::types::{ExecReport, OrderIntent, RejectReason, Tick};
 use super::Engine;
 
 /// Compute stage: the strategy engine plus its timing.
+#[derive(Debug)]
 pub struct ComputeStage {
     engine: Engine,
     clock: Clock,

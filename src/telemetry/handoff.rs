@@ -12,6 +12,7 @@ use super::stage::StageHistograms;
 use crate::ring::{channel, Consumer, Producer};
 
 /// What a hot thread hands over: its histograms for the interval and its counter totals.
+#[derive(Debug)]
 pub struct Snapshot {
     /// Stage latencies recorded since the last hand-off, ns.
     pub hists: StageHistograms,
@@ -23,7 +24,7 @@ pub struct Snapshot {
 const SNAPSHOTS_PER_THREAD: usize = 3;
 
 /// The monitor's request clock: bumping it asks every thread for a snapshot.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Epoch(Arc<AtomicU64>);
 
 impl Epoch {
@@ -39,6 +40,7 @@ impl Epoch {
 }
 
 /// Hot-thread side. `record` and `maybe_publish` never lock, allocate or make syscalls.
+#[derive(Debug)]
 pub struct Publisher {
     active: Box<Snapshot>,
     to_monitor: Producer<Box<Snapshot>>,
@@ -49,6 +51,7 @@ pub struct Publisher {
 }
 
 /// Monitor side of one thread's hand-off.
+#[derive(Debug)]
 pub struct Collector {
     name: &'static str,
     from_thread: Consumer<Box<Snapshot>>,

@@ -38,6 +38,15 @@ pub struct IntervalLog {
     pending: Vec<u8>,
 }
 
+impl std::fmt::Debug for IntervalLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntervalLog")
+            .field("path", &self.path)
+            .field("base_time", &self.base_time)
+            .finish_non_exhaustive()
+    }
+}
+
 impl IntervalLog {
     /// Creates (or truncates) `path` and writes the headers; interval offsets count from now.
     pub fn create(path: &Path, run_name: &str) -> io::Result<Self> {

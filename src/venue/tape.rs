@@ -18,6 +18,12 @@ pub struct TapeParser {
     tape: Option<simd_json::Tape<'static>>,
 }
 
+impl std::fmt::Debug for TapeParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TapeParser").finish_non_exhaustive()
+    }
+}
+
 impl Default for TapeParser {
     fn default() -> Self {
         Self::new(DEFAULT_MAX_FRAME)

@@ -30,7 +30,7 @@ pub use crate::venue::tape::DEFAULT_MAX_FRAME;
 
 /// Parses Binance frames, reusing simd-json's scratch buffers and tape across calls, so a
 /// parse allocates nothing once they have grown to the largest frame seen.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct BinanceParser {
     tape: TapeParser,
 }

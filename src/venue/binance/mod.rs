@@ -1,7 +1,7 @@
 //! Binance USD-M futures: everything that knows Binance's wire format.
 
 pub mod api;
-pub mod endpoint;
+pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
 pub mod fast;

@@ -388,6 +388,15 @@ pub struct BinanceVenue {
     request: Vec<u8>,
 }
 
+impl std::fmt::Debug for BinanceVenue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceVenue")
+            .field("builder", &self.builder)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BinanceVenue {
     /// Wraps `builder`; `api_key`, `host` and `recv_window_ms` must be the builder's.
     pub fn new(
@@ -473,6 +482,21 @@ impl BinanceVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_prints_neither_key_nor_secret_nor_signed_requests() {
+        let (key, secret) = ("dbefbc809e3e-api-key", "2b5eb11e18796d12-secret");
+        let builder =
+            BinanceOrderBuilder::new(key, secret.as_bytes(), "fapi.binance.com", 5000, "ct1-");
+        let mut v = BinanceVenue::new(builder, key, "fapi.binance.com", 5000);
+        v.build_query_order("BTCUSDT", 1, 7, 1_700_000_000_000);
+        let s = format!("{v:?}");
+        assert!(s.contains("fapi.binance.com"), "{s}");
+        assert!(
+            !s.contains(key) && !s.contains(secret) && !s.contains("signature"),
+            "{s}"
+        );
+    }
 
     #[test]
     fn market_order_body_is_signed_over_exactly_what_is_sent() {

@@ -80,6 +80,7 @@ impl Top {
 ///
 /// State arrays are sized to the symbol table on the first frame (or by [`Self::for_symbols`]),
 /// so after that nothing allocates.
+#[derive(Debug)]
 pub struct BybitParser {
     tape: TapeParser,
     tickers: Vec<Top>,

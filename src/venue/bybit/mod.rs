@@ -1,7 +1,7 @@
 //! Bybit v5 linear perpetuals: everything that knows Bybit's wire format.
 
 pub mod api;
-pub mod endpoint;
+pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
 pub mod fast;

@@ -301,6 +301,15 @@ pub struct BybitVenue {
     sig: [u8; 64],
 }
 
+impl std::fmt::Debug for BybitVenue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BybitVenue")
+            .field("builder", &self.builder)
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 impl BybitVenue {
     /// A venue for `host` signing with `secret`; `client_prefix` (`ct<session>-`) starts every
     /// `orderLinkId`. Errors on a bad prefix, key or host.
@@ -421,6 +430,15 @@ impl BybitVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_prints_neither_key_nor_secret() {
+        let (key, secret) = ("XXXXXXXXXX-api-key", "YYYYYYYYYY-secret");
+        let v = BybitVenue::new(key, secret.as_bytes(), "api.bybit.com", 5000, "ct1-").unwrap();
+        let s = format!("{v:?}");
+        assert!(s.contains("api.bybit.com"), "{s}");
+        assert!(!s.contains(key) && !s.contains(secret), "{s}");
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
