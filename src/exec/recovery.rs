@@ -121,8 +121,19 @@ pub fn startup(
                 .map_err(|e| format!("querying unfinished order {id}: {e}"))?
         };
         let reply = exec.venue_mut().parse_order_reply(status, &body);
+        let transient = match reply {
+            OrderReply::Error { code } => exec.venue_mut().is_transient(status, code),
+            _ => false,
+        };
         match reply {
-            OrderReply::Filled { order_id, price, qty } => {
+            _ if transient => {
+                return Err(format!(
+                    "unfinished order {id}: status query answered HTTP {status} (transient); retry the start"
+                ))
+            }
+            OrderReply::Filled {
+                order_id, price, qty, ..
+            } => {
                 let mut r = Record::new(RecordKind::Fill, it.symbol, it.side, it.session, it.seq);
                 r.qty = qty;
                 r.price = price;
@@ -253,6 +264,7 @@ pub fn startup(
                         order_id,
                         price,
                         qty,
+                        ..
                     } => {
                         // The journal never had the phantom: its close is final but leaves the
                         // journal's positions as they are.

@@ -190,6 +190,10 @@ impl ExecStage {
         c.set(Counter::RejectLost, s.rejects[RejectReason::Lost.index()]);
         c.set(Counter::ExecAcks, s.acks);
         c.set(Counter::ExecRequeries, s.requeries);
+        let o = self.exec.order_counters();
+        c.set(Counter::OrdersUnknown, o.unknowns);
+        c.set(Counter::OrdersReconciled, o.reconciliations);
+        c.set(Counter::PartialFills, o.partials);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);
     }

@@ -153,6 +153,8 @@ struct SymbolRisk {
     unrealized: Decimal,
     /// Blocked by start-up reconciliation.
     unreconciled: bool,
+    /// Has an order of unknown outcome (execution is querying it).
+    unknown_order: bool,
 }
 
 impl SymbolRisk {
@@ -342,6 +344,14 @@ impl RiskGate {
         }
     }
 
+    /// Marks a symbol as having (entries blocked) or no longer having an order of unknown
+    /// outcome.
+    pub fn set_unknown_order(&mut self, symbol: usize, unknown: bool) {
+        if let Some(s) = self.symbols.get_mut(symbol) {
+            s.unknown_order = unknown;
+        }
+    }
+
     /// Manual emergency stop. Returns [`Trip::Emergency`] the first time: the engine then cancels
     /// every open order and closes every position ([`emergency_actions`]); market data keeps
     /// running.
@@ -441,7 +451,7 @@ impl RiskGate {
         let Some(s) = self.symbols.get(o.symbol) else {
             return Err(BlockReason::BadInput);
         };
-        if s.unreconciled {
+        if s.unreconciled || s.unknown_order {
             return Err(BlockReason::Unreconciled);
         }
         let e = self.equity();

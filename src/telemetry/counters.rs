@@ -199,6 +199,12 @@ counters! {
     DedupResets => "dedup_resets",
     /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
     FeedBlinded => "feed_blinded",
+    /// Venue orders whose outcome became unknown (then queried by client id).
+    OrdersUnknown => "orders_unknown",
+    /// Symbols reconciled from the venue's position after an order stayed unknown.
+    OrdersReconciled => "orders_reconciled",
+    /// Partial fills booked (fill deltas that left the order not fully filled).
+    PartialFills => "partial_fills",
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into

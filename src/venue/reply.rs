@@ -8,11 +8,16 @@ use rust_decimal::Decimal;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
+pub use crate::exec::order_state::VenueStatus;
+
 /// The outcome a venue reply says an order has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderReply {
-    /// Filled (in full or in part): average price and executed quantity.
+    /// Filled (in full or in part): average price and cumulative executed quantity.
     Filled {
+        /// The venue's status: `Filled`, `PartiallyFilled` (rest working), or `Expired` /
+        /// `Cancelled` (rest ended).
+        status: VenueStatus,
         /// Venue order id.
         order_id: u64,
         /// Average fill price.

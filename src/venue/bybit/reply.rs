@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder};
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus};
 
 #[derive(Deserialize)]
 struct BybitReplyJson<'a> {
@@ -131,24 +131,26 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     let dec = |v: Option<&str>| v.and_then(bybit_dec).unwrap_or(Decimal::ZERO);
     let (price, qty) = (dec(row.avg_price), dec(row.cum_exec_qty));
     let filled = price > Decimal::ZERO && qty > Decimal::ZERO;
-    match row.order_status.unwrap_or("") {
-        "Filled" | "PartiallyFilled" if filled => OrderReply::Filled {
+    let status = match row.order_status.unwrap_or("") {
+        "Filled" => VenueStatus::Filled,
+        "PartiallyFilled" => VenueStatus::PartiallyFilled,
+        "Cancelled" | "PartiallyFilledCanceled" => VenueStatus::Cancelled,
+        "Rejected" => VenueStatus::Rejected,
+        "Deactivated" => VenueStatus::Expired,
+        "New" | "Created" | "Untriggered" | "Triggered" => {
+            return OrderReply::Accepted { order_id }
+        }
+        _ => return OrderReply::Unknown,
+    };
+    match status {
+        _ if filled => OrderReply::Filled {
+            status,
             order_id,
             price,
             qty,
         },
-        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" if filled => {
-            OrderReply::Filled {
-                order_id,
-                price,
-                qty,
-            }
-        }
-        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" => OrderReply::Closed,
-        "New" | "Created" | "Untriggered" | "Triggered" | "PartiallyFilled" | "Filled" => {
-            OrderReply::Accepted { order_id }
-        }
-        _ => OrderReply::Unknown,
+        VenueStatus::Filled | VenueStatus::PartiallyFilled => OrderReply::Accepted { order_id },
+        _ => OrderReply::Closed,
     }
 }
 
