@@ -97,15 +97,19 @@ fn bybit_dec(s: &str) -> Option<Decimal> {
 /// `GET /v5/order/realtime` (`result.list[0]`: `Filled`/`PartiallyFilled` with `cumExecQty > 0`
 /// → filled at `avgPrice`; `New`/`Created`/`Untriggered`/`Triggered` → working; cancelled,
 /// rejected or deactivated without a fill → closed; empty list → not found). `retCode` 110001
-/// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error.
+/// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error (also
+/// with a 4xx status: a 429 carries `retCode` 10006); 5xx → unknown.
 /// Numeric `orderId`s are kept, others (UUIDs) become 0. No allocation.
 pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
-    if status != 200 {
+    if status >= 500 {
         return OrderReply::Unknown;
     }
     let Ok(j) = serde_json::from_slice::<BybitReplyJson<'_>>(body) else {
         return OrderReply::Unknown;
     };
+    if status != 200 && j.ret_code == 0 {
+        return OrderReply::Unknown;
+    }
     match j.ret_code {
         0 => {}
         110001 => return OrderReply::NotFound,
