@@ -466,3 +466,42 @@ fn entries_wait_while_an_order_is_unknown_exits_go_and_the_budget_ends_in_reconc
         r.assert_positions_equal();
     }
 }
+
+#[test]
+fn every_order_answered_429_makes_the_executor_back_off() {
+    for v in BOTH {
+        let mut r = rig(
+            v,
+            &plan(
+                "\"order\"",
+                "{ kind = \"rate_limit\", status = 429, retry_after_s = 30 }",
+            ),
+            Duration::from_secs(10),
+            |_| {},
+        );
+        // 40 entries over at least 200 ms, each one after the previous settled.
+        for seq in 1..=40 {
+            r.submit(&intent(seq, Side::Buy, "0.010", false));
+            r.settle();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Requests the exchange answered (a 429'd order is not a status query: all orders).
+        let received = r
+            .server
+            .stats()
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // The first 429 blocks every lane for the back-off (≥ 1 s): at most one more order
+        // reaches the venue in this window; every intent got a report.
+        assert!(received >= 1, "{v:?}: the first order was sent");
+        assert!(received <= 2, "{v:?}: {received} orders sent after a 429");
+        let rejected = r
+            .reports
+            .iter()
+            .filter(|x| matches!(x.status, ReportStatus::Rejected(_)))
+            .count();
+        assert_eq!(rejected, 40, "{v:?}");
+        assert!(r.exec.rate_counters().throttled >= 1, "{v:?}");
+        r.assert_positions_equal();
+    }
+}

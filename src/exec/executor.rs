@@ -11,8 +11,10 @@ use super::order_state::{
     Due, FillPrice, OrderCounters, OrderState, OrderTable, QueryReply, RejectCause, Reply, Step,
     TableConfig, VenueOrder, VenueStatus,
 };
+use super::rate_limit::{Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle};
 use super::transport::{HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
+use super::venue_error::ErrorKind;
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
@@ -155,6 +157,8 @@ pub struct Executor {
     unknown: Vec<bool>,
     /// Monotonic time of the last poll, ns (send time of orders submitted since).
     now_ns: u64,
+    /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
+    limiter: RateLimiter,
 }
 
 impl Executor {
@@ -215,6 +219,10 @@ impl Executor {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
         let n = instruments.len();
         let table = OrderTable::new(table_config(&venue, max_pending, n));
+        let limiter = RateLimiter::new(match venue {
+            OrderVenue::Binance(_) => RateLimits::binance_usdm(),
+            OrderVenue::Bybit(_) => RateLimits::bybit_v5(),
+        });
         Self {
             table,
             instruments,
@@ -236,6 +244,7 @@ impl Executor {
             booked: vec![Decimal::ZERO; n],
             unknown: vec![false; n],
             now_ns: 0,
+            limiter,
         }
     }
 
@@ -260,6 +269,11 @@ impl Executor {
     /// Order-state counters (rejects, unknown, reconciled, partial fills, queries).
     pub fn order_counters(&self) -> OrderCounters {
         self.table.counters()
+    }
+
+    /// Rate-limiter counters (waits per cause, throttles, bans).
+    pub fn rate_counters(&self) -> RateCounters {
+        self.limiter.counters()
     }
 
     /// True while `symbol` has a venue order of unknown outcome (no new entries).
@@ -411,6 +425,23 @@ impl Executor {
         }
         if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
             return Some(self.reject(it, RejectReason::Lost, 0, false));
+        }
+        // Rate limits: an entry without a slot is refused (compute decides again on a later
+        // tick); an exit may use the reserve and is sent even when throttled (the venue then
+        // refuses it and compute retries it).
+        if matches!(self.route, Route::Venue(_)) {
+            let lane = if it.reduce_only {
+                Lane::Exit
+            } else {
+                Lane::Entry
+            };
+            if matches!(
+                self.limiter.try_acquire(lane, self.now_ns),
+                Acquire::Wait { .. }
+            ) && lane == Lane::Entry
+            {
+                return Some(self.reject(it, RejectReason::Lost, 0, false));
+            }
         }
         let mut rec = Record::new(
             RecordKind::Intent,
@@ -603,6 +634,7 @@ impl Executor {
                         self.on_position(tag, venue_qty, now_ns, &mut on_event);
                     } else {
                         let reply = self.venue.parse_order_reply(status, body);
+                        self.observe_throttle(status, reply, now_ns, timestamp_ms);
                         self.on_reply(tag, status, reply, now_ns, &mut on_event);
                     }
                 }
@@ -630,6 +662,10 @@ impl Executor {
                         self.table.query_failed(seq, now_ns);
                         continue;
                     };
+                    if let Acquire::Wait { .. } = self.limiter.try_acquire(Lane::Query, now_ns) {
+                        self.table.query_failed(seq, now_ns);
+                        continue;
+                    }
                     let session = self.pending[k].session;
                     let bytes = self.venue.build_query_order(
                         &self.names[symbol.index()],
@@ -659,6 +695,28 @@ impl Executor {
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
         self.route = Route::Venue(t);
         n
+    }
+
+    /// Feeds the rate limiter: a 429 / 418 / rate-limit code blocks every lane for the
+    /// back-off, any other reply resets the 429 doubling.
+    fn observe_throttle(&mut self, status: u16, reply: OrderReply, now_ns: u64, wall_ms: u64) {
+        let limited = match reply {
+            OrderReply::Error { code } => self.venue.error_kind(code) == ErrorKind::RateLimited,
+            _ => false,
+        };
+        let t = match (status, &self.venue) {
+            (418, _) => Throttle::Banned,
+            (429, OrderVenue::Binance(_)) => Throttle::TooMany,
+            (_, OrderVenue::Bybit(_)) if limited || status == 429 => {
+                Throttle::BybitTooMany { reset_ms: None }
+            }
+            _ if limited => Throttle::TooMany,
+            _ => {
+                self.limiter.on_accepted();
+                return;
+            }
+        };
+        self.limiter.on_throttled(t, None, now_ns, wall_ms);
     }
 
     /// Sends the position queries that are due (venue-side exit checks, reconciliations).

@@ -801,4 +801,18 @@ mod tests {
         assert_eq!(g.check(&exit(1, Side::Sell)), Ok(()));
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
     }
+
+    #[test]
+    fn an_order_of_unknown_outcome_blocks_entries_only_until_cleared() {
+        let mut g = gate();
+        g.set_unknown_order(1, true);
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "100", "1")),
+            Err(BlockReason::Unreconciled)
+        );
+        assert_eq!(g.check(&exit(1, Side::Sell)), Ok(()));
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+        g.set_unknown_order(1, false);
+        assert_eq!(g.check(&entry(1, Side::Buy, "100", "1")), Ok(()));
+    }
 }
