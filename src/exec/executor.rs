@@ -271,6 +271,11 @@ impl Executor {
         self.table.counters()
     }
 
+    /// Replaces the request-rate limits (the venue's published numbers, or a test's).
+    pub fn set_rate_limits(&mut self, limits: RateLimits) {
+        self.limiter = RateLimiter::new(limits);
+    }
+
     /// Rate-limiter counters (waits per cause, throttles, bans).
     pub fn rate_counters(&self) -> RateCounters {
         self.limiter.counters()
