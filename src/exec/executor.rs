@@ -271,6 +271,13 @@ impl Executor {
         self.table.counters()
     }
 
+    /// Sets the monotonic time, ns, of the next [`Executor::submit`] (its send time in the
+    /// order table and its rate-limit slot); [`Executor::poll`] sets it too.
+    #[inline]
+    pub fn set_now_ns(&mut self, now_ns: u64) {
+        self.now_ns = now_ns;
+    }
+
     /// Replaces the request-rate limits (the venue's published numbers, or a test's).
     pub fn set_rate_limits(&mut self, limits: RateLimits) {
         self.limiter = RateLimiter::new(limits);
@@ -846,7 +853,7 @@ impl Executor {
             on_event(ExecEvent::Report(r));
         }
         match s.state {
-            OrderState::Acked if s.changed && filled.is_zero() && order_id != 0 => {
+            OrderState::Acked if s.changed && filled.is_zero() => {
                 self.stats.acks += 1;
                 let mut r = Record::new(RecordKind::Ack, p.symbol, p.side, p.session, p.seq);
                 r.aux = order_id;

@@ -104,6 +104,7 @@ impl ExecStage {
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
         let ts_ms = venue_time_ms();
+        self.exec.set_now_ns(self.clock.now_ns());
         let clock = &self.clock;
         let report = self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
