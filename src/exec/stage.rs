@@ -195,6 +195,9 @@ impl ExecStage {
         c.set(Counter::OrdersUnknown, o.unknowns);
         c.set(Counter::OrdersReconciled, o.reconciliations);
         c.set(Counter::PartialFills, o.partials);
+        let r = self.exec.rate_counters();
+        c.set(Counter::RateWaits, r.waited.iter().sum());
+        c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);
     }

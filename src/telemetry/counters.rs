@@ -205,6 +205,10 @@ counters! {
     OrdersReconciled => "orders_reconciled",
     /// Partial fills booked (fill deltas that left the order not fully filled).
     PartialFills => "partial_fills",
+    /// Venue requests held back by the rate limiter (entries refused, queries deferred).
+    RateWaits => "rate_waits",
+    /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
+    RateThrottled => "rate_throttled",
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into
