@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
+use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, HttpTransport, OrderVenue,
     PaperVenue,
@@ -83,6 +84,11 @@ fn round_trips_allocate_nothing(bybit: bool) {
     )
     .unwrap();
     exec.set_journal(j);
+    if bybit {
+        // 70 orders back to back: above Bybit's documented 10 orders/s, which the embedded
+        // exchange does not enforce; this test proves the allocation-free path, not limits.
+        exec.set_rate_limits(RateLimits::bybit_v5().with_order_limit(1_000, 1_000_000_000));
+    }
 
     let mut seq = 0u64;
     let mut round_trip = |exec: &mut Executor| -> (u32, u32) {

@@ -157,6 +157,7 @@ impl DelayedFills {
         match r.status {
             ReportStatus::Filled => self.stats.filled += 1,
             ReportStatus::Rejected(_) => self.stats.rejected += 1,
+            ReportStatus::Expired | ReportStatus::UnknownOrder(_) => {}
         }
         r
     }

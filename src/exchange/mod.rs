@@ -1,5 +1,6 @@
 //! The embedded exchange: a loopback WebSocket server that replays real recorded frames.
 
+pub mod fault_plan;
 pub mod market;
 pub mod orders;
 pub(crate) mod recording;

@@ -171,6 +171,9 @@ pub struct Matching {
     /// Position TP/SL (Bybit `tpslMode=Full`): indices of held orders attached to their
     /// symbol's position.
     attached: Vec<usize>,
+    /// Fault injection: the next market order fills this fraction of its quantity (rounded
+    /// down to the step), the rest expires (IOC).
+    partial_next: Option<f64>,
 }
 
 impl Matching {
@@ -187,7 +190,15 @@ impl Matching {
             received: HashMap::new(),
             trades: Vec::new(),
             attached: Vec::new(),
+            partial_next: None,
         }
+    }
+
+    /// The next market order fills only `fraction` of its quantity, rounded down to the step
+    /// (at least one step when the quantity allows, else nothing); the rest expires.
+    /// `None` clears it.
+    pub fn partial_fill_next(&mut self, fraction: Option<f64>) {
+        self.partial_next = fraction;
     }
 
     /// Makes the held orders `ids` the position TP/SL of `symbol` (Bybit `tpslMode=Full`): the
@@ -315,8 +326,21 @@ impl Matching {
         };
         if !held {
             let last = last.ok_or(OrderError::NoPrice)?;
-            let fill_qty = self.fill_qty(&order)?;
-            self.execute(&mut order, &inst, last, fill_qty, now_ms);
+            let mut fill_qty = self.fill_qty(&order)?;
+            let mut expire = false;
+            if let Some(f) = self.partial_next.take() {
+                let steps = (fill_qty / inst.qty_step).floor();
+                let part = Decimal::try_from(f).unwrap_or_default() * steps;
+                let part = part.floor().max(Decimal::ONE).min(steps - Decimal::ONE);
+                fill_qty = (part.max(Decimal::ZERO)) * inst.qty_step;
+                expire = true;
+            }
+            if fill_qty > Decimal::ZERO {
+                self.execute(&mut order, &inst, last, fill_qty, now_ms);
+            }
+            if expire {
+                order.status = OrderStatus::Expired;
+            }
         }
         self.by_client
             .insert(order.client_id.clone(), self.orders.len());

@@ -24,7 +24,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -33,6 +33,7 @@ use serde_json::json;
 
 use super::market::{MarketState, TradeListener};
 use super::orders::SimVenue;
+use crate::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
 use crate::venue::sign::Signer;
 use crate::venue::{binance, bybit};
 
@@ -69,7 +70,7 @@ impl SimCredentials {
 }
 
 /// Server options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct RestOptions {
     /// Close each connection after this many responses (0 = never).
     pub max_requests_per_connection: usize,
@@ -78,6 +79,9 @@ pub struct RestOptions {
     /// Simulated latency between matching a new order and sending its reply (the order is
     /// already filled at the exchange while the client waits: the crash-recovery window).
     pub order_reply_delay: Duration,
+    /// Faults injected into order, status-query and position requests (see
+    /// [`crate::exchange::fault_plan`]); `None` answers every request normally.
+    pub faults: Option<Arc<FaultPlan>>,
 }
 
 impl Default for RestOptions {
@@ -86,6 +90,7 @@ impl Default for RestOptions {
             max_requests_per_connection: 0,
             max_recv_window_ms: 60_000,
             order_reply_delay: Duration::ZERO,
+            faults: None,
         }
     }
 }
@@ -117,6 +122,11 @@ pub(crate) struct Shared {
     pub(crate) opts: RestOptions,
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) stats: Arc<OrderEntryStats>,
+    /// Requests seen per [`RequestKind`] (order, query, position): the fault plan's index.
+    pub(crate) kind_counts: [AtomicU64; 3],
+    /// A [`Fault::DuplicateAck`] order's client id and reply, answered once more to the next
+    /// status query of that order.
+    pub(crate) duplicate: Mutex<Option<(String, String)>>,
 }
 
 impl RestExchange {
@@ -162,6 +172,8 @@ impl RestExchange {
             opts,
             stop: stop.clone(),
             stats: stats.clone(),
+            kind_counts: Default::default(),
+            duplicate: Mutex::new(None),
         });
         let thread = std::thread::Builder::new()
             .name("sim-rest".into())
@@ -319,11 +331,19 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let target = req.path.unwrap_or("").to_string();
             let body = String::from_utf8_lossy(&buf[head_len..head_len + content_len]).into_owned();
             buf.drain(..head_len + content_len);
-            let (status, resp) = if target.starts_with("/v5/") {
-                bybit::exchange::handle(sh, &method, &target, &bybit, &body, now_ms())
-            } else {
-                binance::exchange::handle(sh, &method, &target, api_key.as_deref(), &body, now_ms())
+            let dispatch = |now: u64| {
+                if target.starts_with("/v5/") {
+                    bybit::exchange::handle(sh, &method, &target, &bybit, &body, now)
+                } else {
+                    binance::exchange::handle(sh, &method, &target, api_key.as_deref(), &body, now)
+                }
             };
+            let (status, resp, retry_after) =
+                match with_fault(sh, &method, &target, &body, dispatch) {
+                    Served::Reply(status, resp, retry_after) => (status, resp, retry_after),
+                    Served::Silent => return wait_for_close(&mut stream, sh),
+                    Served::Reset => return stream.shutdown(std::net::Shutdown::Both),
+                };
             if method == "POST"
                 && target.starts_with("/fapi/v1/order")
                 && !sh.opts.order_reply_delay.is_zero()
@@ -335,7 +355,14 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let last = close
                 || (sh.opts.max_requests_per_connection > 0
                     && served >= sh.opts.max_requests_per_connection);
-            write_response(&mut stream, status, &resp, last)?;
+            let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n"));
+            write_response_with(
+                &mut stream,
+                status,
+                &resp,
+                last,
+                extra.as_deref().unwrap_or(""),
+            )?;
             if last {
                 return Ok(());
             }
@@ -357,16 +384,170 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
 }
 
 fn write_response(s: &mut TcpStream, status: u16, body: &str, close: bool) -> std::io::Result<()> {
+    write_response_with(s, status, body, close, "")
+}
+
+/// What serving one request produced.
+enum Served {
+    /// Reply with HTTP status, body and an optional `Retry-After`, s.
+    Reply(u16, String, Option<u32>),
+    /// Never reply (the connection stays open until the client closes it).
+    Silent,
+    /// Close the connection without replying.
+    Reset,
+}
+
+/// The fault plan's kind of a request: new order, order-status query or position query.
+fn request_kind(method: &str, target: &str) -> Option<RequestKind> {
+    let path = target.split('?').next().unwrap_or("");
+    match (method, path) {
+        ("POST", "/fapi/v1/order" | "/v5/order/create") => Some(RequestKind::Order),
+        ("GET", "/fapi/v1/order" | "/v5/order/realtime") => Some(RequestKind::Query),
+        ("GET", "/fapi/v2/positionRisk" | "/v5/position/list") => Some(RequestKind::Position),
+        _ => None,
+    }
+}
+
+/// Serves one request through the fault plan (see [`crate::exchange::fault_plan`] for what each
+/// fault does); `dispatch(now_ms)` applies it and renders the venue's reply.
+fn with_fault(
+    sh: &Shared,
+    method: &str,
+    target: &str,
+    body: &str,
+    dispatch: impl Fn(u64) -> (u16, String),
+) -> Served {
+    let now = now_ms();
+    let kind = request_kind(method, target);
+    let fault = match (kind, &sh.opts.faults) {
+        (Some(k), Some(plan)) => {
+            let i = sh.kind_counts[k as usize].fetch_add(1, Ordering::Relaxed);
+            plan.fault_for(i, k)
+        }
+        _ => Fault::None,
+    };
+    let bybit = target.starts_with("/v5/");
+    let reply = |(status, body): (u16, String)| Served::Reply(status, body, None);
+    match fault {
+        Fault::Http5xxUnknown { filled } => {
+            if filled {
+                dispatch(now);
+            }
+            if bybit {
+                reply((200, json!({"retCode": 10016, "retMsg": "Internal error", "result": {}, "retExtInfo": {}, "time": now}).to_string()))
+            } else {
+                reply((503, "{\"code\":-1007,\"msg\":\"Timeout waiting for response from backend server. Send status unknown; execution status unknown.\"}".into()))
+            }
+        }
+        Fault::RateLimit {
+            status,
+            retry_after_s,
+        } => {
+            let body = if bybit {
+                json!({"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": now}).to_string()
+            } else {
+                "{\"code\":-1003,\"msg\":\"Too many requests; please use the websocket for live updates.\"}".into()
+            };
+            Served::Reply(status, body, Some(retry_after_s))
+        }
+        Fault::Timeout { applied } => {
+            if applied {
+                dispatch(now);
+            }
+            Served::Silent
+        }
+        Fault::ResetAfterRead { applied } => {
+            if applied {
+                dispatch(now);
+            }
+            Served::Reset
+        }
+        Fault::Hang { ms } => {
+            let r = dispatch(now);
+            std::thread::sleep(Duration::from_millis(u64::from(ms)));
+            reply(r)
+        }
+        Fault::PartialFill { fraction } => {
+            sh.venue.with(|m| m.partial_fill_next(Some(fraction)));
+            let r = dispatch(now);
+            sh.venue.with(|m| m.partial_fill_next(None));
+            reply(r)
+        }
+        Fault::DuplicateAck => {
+            let r = dispatch(now);
+            if let (Ok(mut d), Some(id)) = (sh.duplicate.lock(), client_id_of(body)) {
+                *d = Some((id.to_string(), r.1.clone()));
+            }
+            reply(r)
+        }
+        Fault::ClockSkew { ms } => reply(dispatch(now.saturating_add_signed(i64::from(ms)))),
+        Fault::None => {
+            if kind == Some(RequestKind::Query) {
+                if let Ok(mut d) = sh.duplicate.lock() {
+                    let ours = d.as_ref().is_some_and(|(id, _)| {
+                        target.contains(&format!("ClientOrderId={id}"))
+                            || target.contains(&format!("orderLinkId={id}"))
+                    });
+                    if let Some((_, stale)) = d.take_if(|_| ours) {
+                        return reply((200, stale));
+                    }
+                }
+            }
+            reply(dispatch(now))
+        }
+    }
+}
+
+/// The client order id of a new-order body (Binance form `newClientOrderId=`, Bybit JSON
+/// `"orderLinkId":"…"`).
+fn client_id_of(body: &str) -> Option<&str> {
+    if let Some(i) = body.find("newClientOrderId=") {
+        let v = &body[i + "newClientOrderId=".len()..];
+        return v.split('&').next();
+    }
+    let i = body.find("\"orderLinkId\":\"")?;
+    let v = &body[i + "\"orderLinkId\":\"".len()..];
+    v.split('"').next()
+}
+
+/// Keeps a connection open without replying until the client closes it (or the server stops).
+fn wait_for_close(stream: &mut TcpStream, sh: &Shared) -> std::io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    while !sh.stop.load(Ordering::Relaxed) {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn write_response_with(
+    s: &mut TcpStream,
+    status: u16,
+    body: &str,
+    close: bool,
+    extra: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         413 => "Payload Too Large",
+        418 => "I'm a teapot",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
         _ => "Error",
     };
     let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}{}\r\n",
         body.len(),
         if close { "Connection: close\r\n" } else { "" }
     );

@@ -6,6 +6,11 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::journal::{Journal, Record, RecordKind};
+use super::order_state::{
+    Due, FillPrice, OrderCounters, OrderState, OrderTable, QueryReply, RejectCause, Reply, Step,
+    TableConfig, VenueOrder, VenueStatus,
+};
+use super::rate_limit::{Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle};
 use super::transport::{HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
@@ -13,6 +18,7 @@ use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
 use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
+use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject};
 
 /// Counters the monitor reads (one writer: the execution thread).
@@ -43,21 +49,24 @@ enum Route {
     Venue(Box<HttpTransport>),
 }
 
+/// A position query an order waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PendingState {
-    /// Request on the wire or queued: waiting for its reply.
-    Sent,
-    /// Outcome unknown or not final: an order-status query is due at `due_ns`.
-    NeedsQuery,
-    /// Order-status query on the wire.
-    Querying,
-    /// A reduce-only exit the venue refused because its position is already gone: a position
-    /// query is due (see [`Executor`], "venue-side exits").
-    NeedsPosition,
-    /// Position query on the wire.
-    QueryingPosition,
+enum PosCheck {
+    /// None.
+    Idle,
+    /// A reduce-only exit the venue refused because its position may already be gone: a
+    /// position query is due at `due_ns` (see [`Executor`], "venue-side exits").
+    ExitDue,
+    /// Venue-side exit position query on the wire.
+    ExitOnWire,
+    /// The order is unresolved after the query budget: the symbol's position is taken from
+    /// the venue (query due at `due_ns`).
+    ReconcileDue,
+    /// Reconciliation position query on the wire.
+    ReconcileOnWire,
 }
 
+/// What the executor keeps per order besides its [`OrderTable`] state.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     symbol: SymbolId,
@@ -65,24 +74,31 @@ struct Pending {
     qty: Decimal,
     seq: u64,
     session: u32,
-    state: PendingState,
-    due_ns: u64,
-    queries: u32,
     reduce_only: bool,
     /// Reference price on the tick (which venue exit closed the position).
     ref_price: Decimal,
     /// Exits sent with this entry (on the tick), armed at the venue once it fills.
     exits: (Option<Decimal>, Option<Decimal>),
+    /// Quantity booked (reported filled) so far.
+    filled: Decimal,
+    /// Last venue error code for this order (journaled with its rejection).
+    code: i64,
+    pos: PosCheck,
+    due_ns: u64,
+    /// Position queries sent.
+    pos_queries: u32,
 }
 
 /// Tag bit marking a transport request as an order-status query.
 const QUERY_TAG: u64 = 1 << 63;
 /// Tag bit marking a transport request as a position query (venue-side exit check).
 const POSITION_TAG: u64 = 1 << 62;
-/// Delay before querying an order the venue acked but did not fill.
-const ACK_QUERY_DELAY_NS: u64 = 20_000_000;
-/// Status queries per order before it is reported lost (the journal keeps it for the next start).
-const MAX_QUERIES: u32 = 50;
+/// Delay between position queries that were not understood, ns.
+const POSITION_RETRY_NS: u64 = 20_000_000;
+/// Position queries for a refused reduce-only exit before it is reported rejected.
+const MAX_POSITION_QUERIES: u32 = 50;
+/// Default `recvWindow` for the order table's arrival window, ms.
+const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
 
 /// What [`Executor::poll`] hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +150,17 @@ pub struct Executor {
     /// entry, `(None, None)` when it carried none). Kept after a venue-side exit is booked, so a
     /// later partial exit of the same (venue-closed) position is booked at the trigger too.
     armed: Vec<(Option<Decimal>, Option<Decimal>)>,
+    /// Venue orders' life-cycle states (unknown outcomes queried, partial fills, budget).
+    table: OrderTable,
+    /// Per symbol: signed position booked through this executor's reports (plus the start-up
+    /// positions, [`Executor::set_positions`]); a reconciliation books `venue − booked`.
+    booked: Vec<Decimal>,
+    /// Per symbol: the unknown-order flag last reported to compute.
+    unknown: Vec<bool>,
+    /// Monotonic time of the last poll, ns (send time of orders submitted since).
+    now_ns: u64,
+    /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
+    limiter: RateLimiter,
 }
 
 impl Executor {
@@ -193,7 +220,13 @@ impl Executor {
     ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
         let n = instruments.len();
+        let table = OrderTable::new(table_config(&venue, max_pending, n));
+        let limiter = RateLimiter::new(match venue {
+            OrderVenue::Binance(_) => RateLimits::binance_usdm(),
+            OrderVenue::Bybit(_) => RateLimits::bybit_v5(),
+        });
         Self {
+            table,
             instruments,
             names,
             venue,
@@ -210,7 +243,56 @@ impl Executor {
             halted: false,
             stats: ExecStats::default(),
             armed: vec![(None, None); n],
+            booked: vec![Decimal::ZERO; n],
+            unknown: vec![false; n],
+            now_ns: 0,
+            limiter,
         }
+    }
+
+    /// Replaces the order table's parameters (query budget, backoff, timeouts); only while no
+    /// order is in flight (start-up, tests).
+    pub fn set_order_config(&mut self, mut cfg: TableConfig) {
+        assert!(self.pending.is_empty(), "orders in flight");
+        cfg.capacity = self.max_pending;
+        cfg.symbols = self.instruments.len();
+        self.table = OrderTable::new(cfg);
+    }
+
+    /// Sets the signed positions compute starts from (journal replay after start-up recovery),
+    /// in symbol id order: reconciliations book the venue's position minus these plus every
+    /// fill reported since.
+    pub fn set_positions(&mut self, qty: impl IntoIterator<Item = Decimal>) {
+        for (b, q) in self.booked.iter_mut().zip(qty) {
+            *b = q;
+        }
+    }
+
+    /// Order-state counters (rejects, unknown, reconciled, partial fills, queries).
+    pub fn order_counters(&self) -> OrderCounters {
+        self.table.counters()
+    }
+
+    /// Sets the monotonic time, ns, of the next [`Executor::submit`] (its send time in the
+    /// order table and its rate-limit slot); [`Executor::poll`] sets it too.
+    #[inline]
+    pub fn set_now_ns(&mut self, now_ns: u64) {
+        self.now_ns = now_ns;
+    }
+
+    /// Replaces the request-rate limits (the venue's published numbers, or a test's).
+    pub fn set_rate_limits(&mut self, limits: RateLimits) {
+        self.limiter = RateLimiter::new(limits);
+    }
+
+    /// Rate-limiter counters (waits per cause, throttles, bans).
+    pub fn rate_counters(&self) -> RateCounters {
+        self.limiter.counters()
+    }
+
+    /// True while `symbol` has a venue order of unknown outcome (no new entries).
+    pub fn has_unknown(&self, symbol: SymbolId) -> bool {
+        self.table.has_unknown(symbol)
     }
 
     /// Journals every intent, ack, fill and rejection to `j` from now on.
@@ -330,6 +412,46 @@ impl Executor {
         }
     }
 
+    /// Why `it` must not be sent (nothing journaled yet), or `None`: the instrument's filters,
+    /// a halted executor, an unknown order on the symbol (entries only), no free slot, or no
+    /// rate-limit slot (entries only).
+    #[inline]
+    fn refusal(&mut self, it: &OrderIntent, inst: &Instrument) -> Option<RejectReason> {
+        // Compute checked the filters already; checking again keeps a wrong intent off the wire.
+        if let Some(reason) = inst.violation(it.qty, it.ref_price, it.reduce_only) {
+            return Some(reason);
+        }
+        if self.halted {
+            return Some(RejectReason::Lost);
+        }
+        // No new entry while the symbol has an order of unknown outcome (compute is told, this
+        // catches the entries already on their way); exits still go.
+        if !it.reduce_only && self.table.has_unknown(it.symbol) {
+            return Some(RejectReason::Lost);
+        }
+        if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
+            return Some(RejectReason::Lost);
+        }
+        // Rate limits: an entry without a slot is refused (compute decides again on a later
+        // tick); an exit may use the reserve and is sent even when throttled (the venue then
+        // refuses it and compute retries it).
+        if matches!(self.route, Route::Venue(_)) {
+            let lane = if it.reduce_only {
+                Lane::Exit
+            } else {
+                Lane::Entry
+            };
+            if matches!(
+                self.limiter.try_acquire(lane, self.now_ns),
+                Acquire::Wait { .. }
+            ) && lane == Lane::Entry
+            {
+                return Some(RejectReason::Lost);
+            }
+        }
+        None
+    }
+
     /// Submits one intent. `timestamp_ms` is the venue-clock request time; `on_signed` gets
     /// the signed request bytes as soon as they exist. Returns a report at once for local
     /// rejections and paper fills; `None` when the order went to the venue (its report comes
@@ -343,15 +465,8 @@ impl Executor {
     ) -> Option<ExecReport> {
         let i = it.symbol.index();
         let inst = self.instruments[i];
-        // Compute checked the filters already; checking again keeps a wrong intent off the wire.
-        if let Some(reason) = inst.violation(it.qty, it.ref_price, it.reduce_only) {
+        if let Some(reason) = self.refusal(it, &inst) {
             return Some(self.reject(it, reason, 0, false));
-        }
-        if self.halted {
-            return Some(self.reject(it, RejectReason::Lost, 0, false));
-        }
-        if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
-            return Some(self.reject(it, RejectReason::Lost, 0, false));
         }
         let mut rec = Record::new(
             RecordKind::Intent,
@@ -408,27 +523,42 @@ impl Executor {
                     0,
                 ))
             }
-            Route::Venue(t) => match t.send(it.client_seq, bytes) {
-                Ok(()) => {
-                    let exits = self.venue.last_exits();
-                    self.pending.push(Pending {
-                        symbol: it.symbol,
-                        side: it.side,
-                        qty: it.qty,
-                        seq: it.client_seq,
-                        session: self.session,
-                        state: PendingState::Sent,
-                        due_ns: 0,
-                        queries: 0,
-                        reduce_only: it.reduce_only,
-                        ref_price: rec.price,
-                        exits,
-                    });
-                    None
+            Route::Venue(t) => {
+                if self
+                    .table
+                    .insert(it.client_seq, it.symbol, it.side, it.qty)
+                    .is_err()
+                {
+                    return Some(self.reject(it, RejectReason::Lost, 0, true));
                 }
-                // Never left the process: the venue cannot have it.
-                Err(_) => Some(self.reject(it, RejectReason::Lost, 0, true)),
-            },
+                match t.send(it.client_seq, bytes) {
+                    Ok(()) => {
+                        self.table.sent(it.client_seq, self.now_ns);
+                        let exits = self.venue.last_exits();
+                        self.pending.push(Pending {
+                            symbol: it.symbol,
+                            side: it.side,
+                            qty: it.qty,
+                            seq: it.client_seq,
+                            session: self.session,
+                            reduce_only: it.reduce_only,
+                            ref_price: rec.price,
+                            exits,
+                            filled: Decimal::ZERO,
+                            code: 0,
+                            pos: PosCheck::Idle,
+                            due_ns: 0,
+                            pos_queries: 0,
+                        });
+                        None
+                    }
+                    // Never left the process: the venue cannot have it.
+                    Err(_) => {
+                        self.table.transport_failed(it.client_seq, false, 0);
+                        Some(self.reject(it, RejectReason::Lost, 0, true))
+                    }
+                }
+            }
         }
     }
 
@@ -451,6 +581,11 @@ impl Executor {
         r.aux = order_id;
         self.journal(&r);
         self.stats.fills += 1;
+        let signed = match side {
+            Side::Buy => qty,
+            Side::Sell => -qty,
+        };
+        self.booked[symbol.index()] += signed;
         ExecReport {
             symbol,
             client_seq: seq,
@@ -484,10 +619,12 @@ impl Executor {
             })
     }
 
-    /// Drives the venue transport: replies become journaled reports (and `order_rtt`
-    /// samples), unknown outcomes become order-status queries. `now_ns` is the monotonic
-    /// clock, `timestamp_ms` the venue clock for query signatures; waits up to `timeout` for
-    /// the socket only when nothing progressed. Returns the number of events handed out.
+    /// Drives the venue transport: replies go through the order table and become journaled
+    /// reports (one per fill delta, and `order_rtt` samples); unknown and working orders are
+    /// queried by client id with backoff; an order still unknown after the query budget has its
+    /// symbol reconciled from the venue's position. `now_ns` is the monotonic clock,
+    /// `timestamp_ms` the venue clock for query signatures; waits up to `timeout` for the
+    /// socket only when nothing progressed. Returns the number of transport events.
     #[inline]
     pub fn poll<F: FnMut(ExecEvent)>(
         &mut self,
@@ -496,6 +633,7 @@ impl Executor {
         timeout: Option<Duration>,
         mut on_event: F,
     ) -> usize {
+        self.now_ns = now_ns;
         if self.pending.is_empty() {
             return 0;
         }
@@ -516,135 +654,166 @@ impl Executor {
                     if tag & (QUERY_TAG | POSITION_TAG) == 0 {
                         on_event(ExecEvent::Rtt(rtt_ns));
                     }
-                    let r = if tag & POSITION_TAG != 0 {
+                    if tag & POSITION_TAG != 0 {
                         let venue_qty = self.venue.parse_position(status, body);
-                        self.on_position(tag, venue_qty, now_ns)
+                        self.on_position(tag, venue_qty, now_ns, &mut on_event);
                     } else {
                         let reply = self.venue.parse_order_reply(status, body);
-                        self.on_reply(tag, reply, now_ns)
-                    };
-                    if let Some(r) = r {
-                        on_event(ExecEvent::Report(r));
+                        self.observe_throttle(status, reply, now_ns, timestamp_ms);
+                        self.on_reply(tag, status, reply, now_ns, &mut on_event);
                     }
                 }
                 TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
-                    if let Some(r) = self.on_position(tag, None, now_ns) {
-                        on_event(ExecEvent::Report(r));
+                    self.on_position(tag, None, now_ns, &mut on_event);
+                }
+                TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
+                    let seq = tag & !QUERY_TAG;
+                    if let Some(s) = self.table.query_failed(seq, now_ns) {
+                        self.on_step(s, 0, &mut on_event);
                     }
                 }
                 TransportEvent::Failed { tag, written } => {
-                    let reply = if written || tag & QUERY_TAG != 0 {
-                        OrderReply::Unknown
-                    } else {
-                        OrderReply::NotFound
-                    };
-                    if let Some(r) = self.on_reply(tag, reply, now_ns) {
-                        on_event(ExecEvent::Report(r));
+                    if let Some(s) = self.table.transport_failed(tag, written, now_ns) {
+                        self.on_step(s, 0, &mut on_event);
                     }
                 }
             }
         });
-        // Status queries that are due (lost replies, acked orders).
-        for k in 0..self.pending.len() {
-            let p = self.pending[k];
-            if p.state == PendingState::NeedsPosition && p.due_ns <= now_ns {
-                // The entry that armed the venue exits may still be waiting for its fill (the
-                // venue filled it and closed it again before we learnt of the fill): book the
-                // entry first, so the exit is judged against its exits.
-                if self
-                    .pending
-                    .iter()
-                    .any(|q| q.symbol == p.symbol && !q.reduce_only && q.seq != p.seq)
-                {
-                    continue;
+        // Status queries and reconciliations that are due.
+        while let Some(due) = self.table.next_due(now_ns) {
+            match due {
+                Due::Query { seq, symbol } => {
+                    let Some(k) = self.find(seq) else {
+                        self.table.query_failed(seq, now_ns);
+                        continue;
+                    };
+                    if let Acquire::Wait { .. } = self.limiter.try_acquire(Lane::Query, now_ns) {
+                        self.table.query_failed(seq, now_ns);
+                        continue;
+                    }
+                    let session = self.pending[k].session;
+                    let bytes = self.venue.build_query_order(
+                        &self.names[symbol.index()],
+                        session,
+                        seq,
+                        timestamp_ms,
+                    );
+                    if t.send(seq | QUERY_TAG, bytes).is_ok() {
+                        self.stats.requeries += 1;
+                    } else {
+                        self.table.query_failed(seq, now_ns);
+                    }
                 }
-                let bytes = self
-                    .venue
-                    .build_position(&self.names[p.symbol.index()], timestamp_ms);
-                if t.send(p.seq | POSITION_TAG, bytes).is_ok() {
-                    self.stats.requeries += 1;
-                    self.pending[k].state = PendingState::QueryingPosition;
-                    self.pending[k].queries += 1;
+                Due::Reconcile { seq, symbol } => {
+                    eprintln!(
+                        "warning: order {seq} on {} still unknown after the query budget; reconciling the position from the venue (no new entries meanwhile)",
+                        self.names[symbol.index()]
+                    );
+                    if let Some(k) = self.find(seq) {
+                        let p = &mut self.pending[k];
+                        p.pos = PosCheck::ReconcileDue;
+                        p.due_ns = now_ns;
+                    }
                 }
-                continue;
-            }
-            if p.state != PendingState::NeedsQuery || p.due_ns > now_ns {
-                continue;
-            }
-            let bytes = self.venue.build_query_order(
-                &self.names[p.symbol.index()],
-                p.session,
-                p.seq,
-                timestamp_ms,
-            );
-            if t.send(p.seq | QUERY_TAG, bytes).is_ok() {
-                self.stats.requeries += 1;
-                self.pending[k].state = PendingState::Querying;
-                self.pending[k].queries += 1;
             }
         }
+        self.send_position_queries(&mut t, now_ns, timestamp_ms);
         self.route = Route::Venue(t);
         n
     }
 
-    /// Applies a venue reply to pending order `tag`; the final ones become reports.
-    fn on_reply(&mut self, tag: u64, reply: OrderReply, now_ns: u64) -> Option<ExecReport> {
-        let seq = tag & !(QUERY_TAG | POSITION_TAG);
-        let k = self.pending.iter().position(|p| p.seq == seq)?;
-        let p = self.pending[k];
-        let again = |s: &mut Self, delay: u64| {
-            let q = &mut s.pending[k];
-            q.state = PendingState::NeedsQuery;
-            q.due_ns = now_ns + delay;
-            None
+    /// Feeds the rate limiter: a 429 / 418 / rate-limit code blocks every lane for the
+    /// back-off, any other reply resets the 429 doubling.
+    fn observe_throttle(&mut self, status: u16, reply: OrderReply, now_ns: u64, wall_ms: u64) {
+        let limited = match reply {
+            OrderReply::Error { code } => self.venue.error_kind(code) == ErrorKind::RateLimited,
+            _ => false,
         };
-        match reply {
-            OrderReply::Filled {
-                order_id,
-                price,
-                qty,
-            } => {
-                self.pending.swap_remove(k);
-                if !p.reduce_only {
-                    // A new position (or a flip): the venue holds exactly these exits now.
-                    self.armed[p.symbol.index()] = p.exits;
+        let t = match (status, &self.venue) {
+            (418, _) => Throttle::Banned,
+            (429, OrderVenue::Binance(_)) => Throttle::TooMany,
+            (_, OrderVenue::Bybit(_)) if limited || status == 429 => {
+                Throttle::BybitTooMany { reset_ms: None }
+            }
+            _ if limited => Throttle::TooMany,
+            _ => {
+                self.limiter.on_accepted();
+                return;
+            }
+        };
+        self.limiter.on_throttled(t, None, now_ns, wall_ms);
+    }
+
+    /// Sends the position queries that are due (venue-side exit checks, reconciliations).
+    fn send_position_queries(&mut self, t: &mut HttpTransport, now_ns: u64, timestamp_ms: u64) {
+        for k in 0..self.pending.len() {
+            let p = self.pending[k];
+            let next = match p.pos {
+                PosCheck::ExitDue => PosCheck::ExitOnWire,
+                PosCheck::ReconcileDue => PosCheck::ReconcileOnWire,
+                _ => continue,
+            };
+            if p.due_ns > now_ns {
+                continue;
+            }
+            // The entry that armed the venue exits may still be waiting for its fill (the
+            // venue filled it and closed it again before we learnt of the fill): book the
+            // entry first, so the exit is judged against its exits.
+            if p.pos == PosCheck::ExitDue
+                && self
+                    .pending
+                    .iter()
+                    .any(|q| q.symbol == p.symbol && !q.reduce_only && q.seq != p.seq)
+            {
+                continue;
+            }
+            let bytes = self
+                .venue
+                .build_position(&self.names[p.symbol.index()], timestamp_ms);
+            if t.send(p.seq | POSITION_TAG, bytes).is_ok() {
+                self.stats.requeries += 1;
+                self.pending[k].pos = next;
+                self.pending[k].pos_queries += 1;
+            }
+        }
+    }
+
+    fn find(&self, seq: u64) -> Option<usize> {
+        self.pending.iter().position(|p| p.seq == seq)
+    }
+
+    /// Applies a venue reply (HTTP `status`) to order request or status query `tag`.
+    fn on_reply<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        status: u16,
+        reply: OrderReply,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let seq = tag & !(QUERY_TAG | POSITION_TAG);
+        let Some(k) = self.find(seq) else {
+            return;
+        };
+        let p = self.pending[k];
+        let (view, order_id) = venue_order(reply);
+        if tag & QUERY_TAG != 0 {
+            let step = match (view, reply) {
+                (Some(v), _) => self.table.query_reply(seq, QueryReply::Order(v), now_ns),
+                (None, OrderReply::NotFound) => {
+                    self.table.query_reply(seq, QueryReply::NotFound, now_ns)
                 }
-                let fee = self.model.fee(price, qty);
-                Some(self.fill(
-                    p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
-                ))
+                // 429/418/5xx/-1007, other errors, unreadable: retried, never the answer.
+                _ => self.table.query_failed(seq, now_ns),
+            };
+            if let Some(s) = step {
+                self.on_step(s, order_id, on_event);
             }
-            OrderReply::Accepted { order_id } => {
-                if p.state == PendingState::Sent {
-                    self.stats.acks += 1;
-                    let mut r = Record::new(RecordKind::Ack, p.symbol, p.side, p.session, p.seq);
-                    r.aux = order_id;
-                    r.qty = p.qty;
-                    self.journal(&r);
-                }
-                let delay = if p.state == PendingState::Sent && self.venue.acks_before_fill() {
-                    0
-                } else {
-                    ACK_QUERY_DELAY_NS
-                };
-                again(self, delay)
-            }
-            OrderReply::Unknown if p.queries < MAX_QUERIES => again(
-                self,
-                if p.queries == 0 {
-                    0
-                } else {
-                    ACK_QUERY_DELAY_NS
-                },
-            ),
-            OrderReply::Unknown => {
-                // Still unknown after many queries: leave it to the next start's recovery
-                // (the journal has no final record for it); compute is told it is lost.
-                self.pending.swap_remove(k);
-                self.stats.rejects[RejectReason::Lost.index()] += 1;
-                Some(self.rejected(&p, RejectReason::Lost))
-            }
-            OrderReply::Error { code }
+            return;
+        }
+        let reply = match (view, reply) {
+            (Some(v), _) => Reply::Order(v),
+            (None, OrderReply::Error { code })
                 if p.reduce_only
                     && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly
                     && (self.armed[p.symbol.index()] != (None, None)
@@ -652,52 +821,145 @@ impl Executor {
                             q.symbol == p.symbol && !q.reduce_only && q.exits != (None, None)
                         })) =>
             {
-                // The venue may have closed the position with its own TP/SL: ask it.
+                // The venue may have closed the position with its own TP/SL: ask it. The
+                // order itself is final (refused).
+                self.table.reply(seq, Reply::Rejected, now_ns);
                 let q = &mut self.pending[k];
-                q.state = PendingState::NeedsPosition;
+                q.code = code;
+                q.pos = PosCheck::ExitDue;
                 q.due_ns = now_ns;
-                q.queries = 0;
-                None
+                q.pos_queries = 0;
+                return;
             }
-            OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
-                self.pending.swap_remove(k);
-                let (reason, code) = match reply {
-                    OrderReply::Error { code } => (self.venue.reject_reason(code), code as i32),
-                    OrderReply::Closed => (RejectReason::VenueOther, 0),
-                    _ => (RejectReason::Lost, -2013),
-                };
-                self.stats.rejects[reason.index()] += 1;
-                let mut r = Record::new(RecordKind::Reject, p.symbol, p.side, p.session, p.seq);
+            (None, OrderReply::Error { code }) => {
+                self.pending[k].code = code;
+                Reply::from_error_kind(status, self.venue.error_kind(code))
+            }
+            (None, OrderReply::NotFound) => Reply::Rejected,
+            _ => Reply::Unknown,
+        };
+        if let Some(s) = self.table.reply(seq, reply, now_ns) {
+            self.on_step(s, order_id, on_event);
+        }
+    }
+
+    /// Books what one table step did to an order: a fill delta becomes a journaled fill
+    /// report; a final state ends the order (an unfilled remainder is reported expired, a
+    /// refusal without fills rejected); the symbol's unknown-order flag follows the table.
+    fn on_step<F: FnMut(ExecEvent)>(&mut self, s: Step, order_id: u64, on_event: &mut F) {
+        let Some(k) = self.find(s.seq) else {
+            return;
+        };
+        let p = self.pending[k];
+        let mut filled = p.filled;
+        if let Some(f) = s.fill {
+            if !p.reduce_only && filled.is_zero() {
+                // A new position (or a flip): the venue holds exactly these exits now.
+                self.armed[p.symbol.index()] = p.exits;
+            }
+            filled += f.qty;
+            self.pending[k].filled = filled;
+            let fee = self.model.fee(f.price, f.qty);
+            let r = self.fill(
+                p.symbol, p.side, p.seq, p.session, f.price, f.qty, fee, order_id,
+            );
+            on_event(ExecEvent::Report(r));
+        }
+        match s.state {
+            OrderState::Acked if s.changed && filled.is_zero() => {
+                self.stats.acks += 1;
+                let mut r = Record::new(RecordKind::Ack, p.symbol, p.side, p.session, p.seq);
+                r.aux = order_id;
                 r.qty = p.qty;
-                r.reason = reason.index() as u8;
-                r.code = code;
                 self.journal(&r);
-                Some(self.rejected(&p, reason))
             }
+            OrderState::Filled => {
+                self.pending.swap_remove(k);
+            }
+            OrderState::Cancelled | OrderState::Expired | OrderState::Rejected => {
+                self.pending.swap_remove(k);
+                let rest = p.qty - filled;
+                if filled.is_zero() {
+                    let (reason, code) = match s.reject {
+                        Some(RejectCause::Venue) => {
+                            (self.venue.reject_reason(p.code), p.code as i32)
+                        }
+                        Some(RejectCause::NotSent) => (RejectReason::Lost, 0),
+                        Some(RejectCause::NotFound) => (RejectReason::Lost, -2013),
+                        _ => (RejectReason::VenueOther, 0),
+                    };
+                    on_event(ExecEvent::Report(self.refuse(&p, reason, code)));
+                } else if rest > Decimal::ZERO {
+                    // The fills are the order's final records; the rest never existed.
+                    on_event(ExecEvent::Report(ExecReport {
+                        symbol: p.symbol,
+                        client_seq: p.seq,
+                        side: p.side,
+                        status: ReportStatus::Expired,
+                        price: Decimal::ZERO,
+                        qty: rest,
+                        fee: Decimal::ZERO,
+                    }));
+                }
+            }
+            _ => {}
+        }
+        self.sync_unknown(p.symbol, on_event);
+    }
+
+    /// Tells compute when `symbol` gains or loses its last order of unknown outcome.
+    fn sync_unknown<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
+        let i = symbol.index();
+        let now = self.table.has_unknown(symbol);
+        if self.unknown[i] != now {
+            self.unknown[i] = now;
+            on_event(ExecEvent::Report(ExecReport {
+                symbol,
+                client_seq: 0,
+                side: Side::Buy,
+                status: ReportStatus::UnknownOrder(now),
+                price: Decimal::ZERO,
+                qty: Decimal::ZERO,
+                fee: Decimal::ZERO,
+            }));
         }
     }
 
     /// Applies a position-query reply (`venue_qty`: the venue's signed position, `None` when
-    /// not understood) to the refused reduce-only exit `tag`: flat (or the closed side gone)
-    /// → filled at the venue exit's trigger price; still held → `Rejected(VenueReduceOnly)`.
-    fn on_position(
+    /// not understood) to order `tag`: a venue-side exit check or a reconciliation.
+    fn on_position<F: FnMut(ExecEvent)>(
         &mut self,
         tag: u64,
         venue_qty: Option<Decimal>,
         now_ns: u64,
-    ) -> Option<ExecReport> {
+        on_event: &mut F,
+    ) {
         let seq = tag & !(QUERY_TAG | POSITION_TAG);
-        let k = self.pending.iter().position(|p| p.seq == seq)?;
-        let p = self.pending[k];
-        let Some(q) = venue_qty else {
-            if p.queries < MAX_QUERIES {
-                let x = &mut self.pending[k];
-                x.state = PendingState::NeedsPosition;
-                x.due_ns = now_ns + ACK_QUERY_DELAY_NS;
-                return None;
-            }
-            return Some(self.refuse(k, RejectReason::VenueReduceOnly, 110017));
+        let Some(k) = self.find(seq) else {
+            return;
         };
+        let p = self.pending[k];
+        let reconcile = p.pos == PosCheck::ReconcileOnWire;
+        let Some(q) = venue_qty else {
+            if reconcile || p.pos_queries < MAX_POSITION_QUERIES {
+                let x = &mut self.pending[k];
+                x.pos = if reconcile {
+                    PosCheck::ReconcileDue
+                } else {
+                    PosCheck::ExitDue
+                };
+                x.due_ns = now_ns + POSITION_RETRY_NS;
+                return;
+            }
+            self.pending.swap_remove(k);
+            let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
+            on_event(ExecEvent::Report(r));
+            return;
+        };
+        if reconcile {
+            self.reconcile(p.symbol, q, p.ref_price, on_event);
+            return;
+        }
         // The exit sells a long (buys back a short): the venue closed it if it holds no long
         // (no short) any more.
         let gone = match p.side {
@@ -709,27 +971,104 @@ impl Executor {
             (true, (tp, sl)) => venue_exit_price(p.side, p.ref_price, tp, sl),
             (false, _) => None,
         };
-        let Some(price) = price else {
-            return Some(self.refuse(k, RejectReason::VenueReduceOnly, 110017));
-        };
         self.pending.swap_remove(k);
-        let fee = self.model.fee(price, p.qty);
-        Some(self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0))
+        let r = match price {
+            Some(price) => {
+                let fee = self.model.fee(price, p.qty);
+                self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0)
+            }
+            None => self.refuse(&p, RejectReason::VenueReduceOnly, 110017),
+        };
+        on_event(ExecEvent::Report(r));
     }
 
-    /// Removes pending `k` and reports it rejected for `reason` (journaled with `code`).
-    fn refuse(&mut self, k: usize, reason: RejectReason, code: i32) -> ExecReport {
-        let p = self.pending.swap_remove(k);
+    /// Sets `symbol`'s position to the venue's `venue_qty`: the difference to what was booked
+    /// is journaled (an adoption at `price`) and reported as a fill plus the compensating
+    /// working-position report (as start-up restoration does); the unresolved orders' unfilled
+    /// remainders are reported expired; the operator is told.
+    #[cold]
+    fn reconcile<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        venue_qty: Decimal,
+        price: Decimal,
+        on_event: &mut F,
+    ) {
+        let i = symbol.index();
+        let diff = venue_qty - self.booked[i];
+        eprintln!(
+            "warning: {} reconciled from the venue: position {} (booked {}, difference {diff})",
+            self.names[i], venue_qty, self.booked[i]
+        );
+        if !diff.is_zero() {
+            let side = if diff > Decimal::ZERO {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            let mut r = Record::new(RecordKind::Adopt, symbol, side, self.session, 0);
+            r.qty = diff.abs();
+            r.price = price;
+            self.journal(&r);
+            self.booked[i] = venue_qty;
+            self.stats.fills += 1;
+            let report = |side, status| ExecReport {
+                symbol,
+                client_seq: 0,
+                side,
+                status,
+                price,
+                qty: diff.abs(),
+                fee: Decimal::ZERO,
+            };
+            on_event(ExecEvent::Report(report(side, ReportStatus::Filled)));
+            // working −= signed(opposite, |diff|) = working + diff.
+            on_event(ExecEvent::Report(report(
+                match side {
+                    Side::Buy => Side::Sell,
+                    Side::Sell => Side::Buy,
+                },
+                ReportStatus::Rejected(RejectReason::Lost),
+            )));
+        }
+        let mut k = 0;
+        while k < self.pending.len() {
+            let p = self.pending[k];
+            let unresolved = p.symbol == symbol
+                && self
+                    .table
+                    .get(p.seq)
+                    .is_some_and(|o| o.state == OrderState::Unresolved);
+            if !unresolved {
+                k += 1;
+                continue;
+            }
+            self.pending.swap_remove(k);
+            let rest = p.qty - p.filled;
+            if rest > Decimal::ZERO {
+                on_event(ExecEvent::Report(ExecReport {
+                    symbol,
+                    client_seq: p.seq,
+                    side: p.side,
+                    status: ReportStatus::Expired,
+                    price: Decimal::ZERO,
+                    qty: rest,
+                    fee: Decimal::ZERO,
+                }));
+            }
+        }
+        self.table.reconciled(symbol);
+        self.sync_unknown(symbol, on_event);
+    }
+
+    /// Reports `p` rejected for `reason` (journaled with `code`).
+    fn refuse(&mut self, p: &Pending, reason: RejectReason, code: i32) -> ExecReport {
         self.stats.rejects[reason.index()] += 1;
         let mut r = Record::new(RecordKind::Reject, p.symbol, p.side, p.session, p.seq);
         r.qty = p.qty;
         r.reason = reason.index() as u8;
         r.code = code;
         self.journal(&r);
-        self.rejected(&p, reason)
-    }
-
-    fn rejected(&self, p: &Pending, reason: RejectReason) -> ExecReport {
         ExecReport {
             symbol: p.symbol,
             client_seq: p.seq,
@@ -744,6 +1083,43 @@ impl Executor {
     /// Counters so far.
     pub fn stats(&self) -> &ExecStats {
         &self.stats
+    }
+}
+
+/// The order table's defaults for `venue`: a venue that acks before it fills (Bybit) is
+/// queried at once after the ack.
+fn table_config(venue: &OrderVenue, max_pending: usize, symbols: usize) -> TableConfig {
+    let mut cfg = TableConfig::new(max_pending, symbols, DEFAULT_RECV_WINDOW_MS);
+    if venue.acks_before_fill() {
+        cfg.ack_query_delay_ns = 0;
+    }
+    cfg
+}
+
+/// The table's view of an order reply (`None` for errors, not-found and unknown) and the
+/// venue order id.
+fn venue_order(reply: OrderReply) -> (Option<VenueOrder>, u64) {
+    let view = |status, executed_qty, price| VenueOrder {
+        status,
+        executed_qty,
+        price: FillPrice::Avg(price),
+    };
+    match reply {
+        OrderReply::Filled {
+            status,
+            order_id,
+            price,
+            qty,
+        } => (Some(view(status, qty, price)), order_id),
+        OrderReply::Accepted { order_id } => (
+            Some(view(VenueStatus::New, Decimal::ZERO, Decimal::ZERO)),
+            order_id,
+        ),
+        OrderReply::Closed => (
+            Some(view(VenueStatus::Cancelled, Decimal::ZERO, Decimal::ZERO)),
+            0,
+        ),
+        _ => (None, 0),
     }
 }
 

@@ -8,7 +8,6 @@
 pub mod clock;
 pub mod exec_config;
 pub(crate) mod executor;
-pub mod fault_plan;
 pub mod journal;
 pub mod keys;
 pub mod order_state;

@@ -32,7 +32,7 @@
 //!   tells the caller to set that symbol's position from the venue; later replies for it are
 //!   ignored (the reconciliation already counts them).
 //!
-//! # Wiring (after the executor restructure; nothing here is wired yet)
+//! # Wiring (`exec::executor::Executor`, venue route; paper and backtest fill directly)
 //! One [`OrderTable`] per executor, built with the executor's `max_pending` and symbol count.
 //! - Intent accepted and journaled → [`OrderTable::insert`]; request written by the transport
 //!   → [`OrderTable::sent`]; paper/backtest fills call `sent` then [`OrderTable::reply`] with
@@ -99,22 +99,7 @@ impl OrderState {
     }
 }
 
-/// Order status as the venue reports it (Binance `status`, Bybit `orderStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VenueStatus {
-    /// `NEW` / `New`, `Untriggered`.
-    New,
-    /// `PARTIALLY_FILLED` / `PartiallyFilled`.
-    PartiallyFilled,
-    /// `FILLED` / `Filled`.
-    Filled,
-    /// `CANCELED` / `Cancelled`, `PartiallyFilledCanceled`.
-    Cancelled,
-    /// `REJECTED` / `Rejected`.
-    Rejected,
-    /// `EXPIRED`, `EXPIRED_IN_MATCH` / `Deactivated`.
-    Expired,
-}
+pub use crate::venue::reply::VenueStatus;
 
 /// How the venue reports the price of what filled so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

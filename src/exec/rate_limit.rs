@@ -31,7 +31,8 @@
 //! 10006 blocks every lane until `Retry-After` (or the reset timestamp) has passed — the venue
 //! refuses exits then too.
 //!
-//! # Wiring (after the executor restructure; nothing here is wired yet)
+//! # Wiring (`exec::executor::Executor`: lanes and throttling wired; usage headers, the
+//! `Retry-After` value, held exits and WebSocket connects not yet)
 //! One [`RateLimiter`] per venue account, owned by the executor.
 //! - Before writing an entry / exit or cancel / status or position query:
 //!   [`RateLimiter::try_acquire`] with [`Lane::Entry`] / [`Lane::Exit`] / [`Lane::Query`]; on

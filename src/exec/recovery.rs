@@ -161,8 +161,19 @@ fn resolve_pending(
         &format!("querying unfinished order {id}"),
     )?;
     let reply = exec.venue_mut().parse_order_reply(status, &body);
+    let transient = match reply {
+        OrderReply::Error { code } => exec.venue_mut().is_transient(status, code),
+        _ => false,
+    };
     match reply {
-        OrderReply::Filled { order_id, price, qty } => {
+        _ if transient => {
+            return Err(format!(
+                "unfinished order {id}: status query answered HTTP {status} (transient); retry the start"
+            ))
+        }
+        OrderReply::Filled {
+            order_id, price, qty, ..
+        } => {
             let mut r = Record::new(RecordKind::Fill, it.symbol, it.side, it.session, it.seq);
             r.qty = qty;
             r.price = price;
@@ -336,6 +347,7 @@ fn close_phantom(
             order_id,
             price,
             qty,
+            ..
         } => {
             let mut r = Record::new(
                 RecordKind::External,

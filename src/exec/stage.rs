@@ -115,6 +115,7 @@ impl ExecStage {
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
         let ts_ms = venue_time_ms();
+        self.exec.set_now_ns(self.clock.now_ns());
         let clock = &self.clock;
         let report = self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
@@ -201,6 +202,13 @@ impl ExecStage {
         c.set(Counter::RejectLost, s.rejects[RejectReason::Lost.index()]);
         c.set(Counter::ExecAcks, s.acks);
         c.set(Counter::ExecRequeries, s.requeries);
+        let o = self.exec.order_counters();
+        c.set(Counter::OrdersUnknown, o.unknowns);
+        c.set(Counter::OrdersReconciled, o.reconciliations);
+        c.set(Counter::PartialFills, o.partials);
+        let r = self.exec.rate_counters();
+        c.set(Counter::RateWaits, r.waited.iter().sum());
+        c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);
     }

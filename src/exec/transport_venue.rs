@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use crate::types::{Instrument, RejectReason};
 use crate::venue::binance::{self, BinanceVenue};
 use crate::venue::bybit::{self, BybitVenue};
+use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject};
 pub use crate::venue::reply::{EntryExits, OrderReply, VenueOpenOrder, VenuePosition};
 
@@ -47,6 +48,28 @@ impl OrderVenue {
             OrderVenue::Binance(_) => binance::error::reject_reason(code),
             OrderVenue::Bybit(_) => bybit::error::reject_reason(code),
         }
+    }
+
+    /// The venue-neutral kind of error code `code`.
+    #[inline]
+    pub fn error_kind(&self, code: i64) -> ErrorKind {
+        match self {
+            OrderVenue::Binance(_) => binance::error::binance_kind(code),
+            OrderVenue::Bybit(_) => bybit::error::bybit_kind(code),
+        }
+    }
+
+    /// True when an error reply (HTTP `status`, venue `code`) says nothing about the order: a
+    /// rate limit (429/418, Binance -1003, Bybit 10006), 5xx or an unknown-status code. A
+    /// status query answered so is retried, never taken as the answer.
+    #[inline]
+    pub fn is_transient(&self, status: u16, code: i64) -> bool {
+        status >= 500
+            || matches!(status, 418 | 429)
+            || matches!(
+                self.error_kind(code),
+                ErrorKind::RateLimited | ErrorKind::UnknownStatus | ErrorKind::Other
+            )
     }
 
     /// True when a new order's ack comes before its fill (Bybit): its status is queried at once
@@ -166,6 +189,7 @@ mod tests {
         assert_eq!(
             v.parse_order_reply(200, filled),
             OrderReply::Filled {
+                status: crate::venue::reply::VenueStatus::Filled,
                 order_id: 5,
                 price: d("61800.30"),
                 qty: d("0.016")
@@ -258,6 +282,7 @@ mod tests {
         assert_eq!(
             v.parse_order_reply(200, row("Filled", "61800.3", "0.016").as_bytes()),
             OrderReply::Filled {
+                status: crate::venue::reply::VenueStatus::Filled,
                 order_id: 0,
                 price: d("61800.3"),
                 qty: d("0.016")

@@ -25,7 +25,8 @@ pub enum BlockReason {
     ConsecutiveLosses,
     /// Emergency stop active.
     EmergencyStop,
-    /// Start-up reconciliation left a difference on this symbol (policy `report`).
+    /// Start-up reconciliation left a difference on this symbol (policy `report`), or the
+    /// symbol has an order of unknown outcome.
     Unreconciled,
     /// Take-profit / stop-loss after tick rounding below `min_reward_risk`.
     RewardRisk,

@@ -153,6 +153,8 @@ struct SymbolRisk {
     unrealized: Decimal,
     /// Blocked by start-up reconciliation.
     unreconciled: bool,
+    /// Has an order of unknown outcome (execution is querying it).
+    unknown_order: bool,
 }
 
 impl SymbolRisk {
@@ -342,6 +344,14 @@ impl RiskGate {
         }
     }
 
+    /// Marks a symbol as having (entries blocked) or no longer having an order of unknown
+    /// outcome.
+    pub fn set_unknown_order(&mut self, symbol: usize, unknown: bool) {
+        if let Some(s) = self.symbols.get_mut(symbol) {
+            s.unknown_order = unknown;
+        }
+    }
+
     /// Manual emergency stop. Returns [`Trip::Emergency`] the first time: the engine then cancels
     /// every open order and closes every position ([`emergency_actions`]); market data keeps
     /// running.
@@ -441,7 +451,7 @@ impl RiskGate {
         let Some(s) = self.symbols.get(o.symbol) else {
             return Err(BlockReason::BadInput);
         };
-        if s.unreconciled {
+        if s.unreconciled || s.unknown_order {
             return Err(BlockReason::Unreconciled);
         }
         let e = self.equity();
@@ -790,5 +800,19 @@ mod tests {
         );
         assert_eq!(g.check(&exit(1, Side::Sell)), Ok(()));
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+    }
+
+    #[test]
+    fn an_order_of_unknown_outcome_blocks_entries_only_until_cleared() {
+        let mut g = gate();
+        g.set_unknown_order(1, true);
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "100", "1")),
+            Err(BlockReason::Unreconciled)
+        );
+        assert_eq!(g.check(&exit(1, Side::Sell)), Ok(()));
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
+        g.set_unknown_order(1, false);
+        assert_eq!(g.check(&entry(1, Side::Buy, "100", "1")), Ok(()));
     }
 }

@@ -179,8 +179,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     )?;
     apply_startup(cfg, &setup, &mut compute);
     let rest_exchange = setup.rest;
+    let mut executor = setup.executor;
+    executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
     let journal_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let exec = ExecStage::new(setup.executor, clock.clone())
+    let exec = ExecStage::new(executor, clock.clone())
         .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms))
         .with_emergency(
             {

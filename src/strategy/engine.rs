@@ -434,9 +434,10 @@ impl Engine {
         self.slots.get(i).map(|s| s.layers.indicators.values())
     }
 
-    /// Applies a fill to the position, or undoes a rejected order's share of the working
-    /// position (and, when it is the symbol's latest order, its booking in the decision book
-    /// and the gate; trade statistics already recorded stay).
+    /// Applies a fill (or partial-fill delta) to the position, or undoes a rejected order's
+    /// share of the working position (and, when it is the symbol's latest order, its booking
+    /// in the decision book and the gate; trade statistics already recorded stay); an expired
+    /// remainder leaves the working position; an unknown-order flag blocks or frees entries.
     pub fn on_report(&mut self, r: &ExecReport) {
         let Some(slot) = self.slots.get_mut(r.symbol.index()) else {
             return;
@@ -461,6 +462,8 @@ impl Engine {
                     g.set_position(i, b.qty * b.entry, risk);
                 }
             }
+            ReportStatus::Expired => slot.hot.working -= signed(r.side, r.qty),
+            ReportStatus::UnknownOrder(b) => self.gate.set_unknown_order(r.symbol.index(), b),
         }
     }
 

@@ -199,6 +199,16 @@ counters! {
     DedupResets => "dedup_resets",
     /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
     FeedBlinded => "feed_blinded",
+    /// Venue orders whose outcome became unknown (then queried by client id).
+    OrdersUnknown => "orders_unknown",
+    /// Symbols reconciled from the venue's position after an order stayed unknown.
+    OrdersReconciled => "orders_reconciled",
+    /// Partial fills booked (fill deltas that left the order not fully filled).
+    PartialFills => "partial_fills",
+    /// Venue requests held back by the rate limiter (entries refused, queries deferred).
+    RateWaits => "rate_waits",
+    /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
+    RateThrottled => "rate_throttled",
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into

@@ -82,10 +82,17 @@ impl RejectReason {
 /// Outcome of an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportStatus {
-    /// Filled in full at `price`.
+    /// `qty` more of the order filled at `price` (the whole order, or one partial-fill delta:
+    /// book exactly `qty`).
     Filled,
     /// Not sent, refused by the venue, or lost (see [`RejectReason`]).
     Rejected(RejectReason),
+    /// The unfilled remainder `qty` of a partially filled order ended (expired, cancelled or
+    /// reconciled): it leaves the working position; the fills stay booked.
+    Expired,
+    /// The symbol has (`true`) or no longer has (`false`) an order of unknown outcome: no new
+    /// entries while `true` (exits still go). `price`, `qty` and `fee` are zero.
+    UnknownOrder(bool),
 }
 
 /// A fill or a rejection for one intent. Money fields are exact decimals.

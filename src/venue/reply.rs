@@ -11,8 +11,11 @@ use serde::Deserialize;
 /// The outcome a venue reply says an order has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrderReply {
-    /// Filled (in full or in part): average price and executed quantity.
+    /// Filled (in full or in part): average price and cumulative executed quantity.
     Filled {
+        /// The venue's status: `Filled`, `PartiallyFilled` (rest working), or `Expired` /
+        /// `Cancelled` (rest ended).
+        status: VenueStatus,
         /// Venue order id.
         order_id: u64,
         /// Average fill price.
@@ -97,4 +100,21 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
         }
         d.deserialize_seq(V(PhantomData))
     }
+}
+
+/// Order status as the venue reports it (Binance `status`, Bybit `orderStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VenueStatus {
+    /// `NEW` / `New`, `Untriggered`.
+    New,
+    /// `PARTIALLY_FILLED` / `PartiallyFilled`.
+    PartiallyFilled,
+    /// `FILLED` / `Filled`.
+    Filled,
+    /// `CANCELED` / `Cancelled`, `PartiallyFilledCanceled`.
+    Cancelled,
+    /// `REJECTED` / `Rejected`.
+    Rejected,
+    /// `EXPIRED`, `EXPIRED_IN_MATCH` / `Deactivated`.
+    Expired,
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder};
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus};
 
 #[derive(Deserialize)]
 struct BinanceOrderJson<'a> {
@@ -37,8 +37,8 @@ struct BinancePositionRowJson<'a> {
 }
 
 /// Reads a Binance USD-M order reply (`POST /fapi/v1/order` or `GET /fapi/v1/order`):
-/// `FILLED`/`PARTIALLY_FILLED` with a positive executed quantity → filled at `avgPrice`, `NEW` →
-/// working, cancelled/expired/rejected → closed; `code` -2013 → not found, other codes →
+/// any status with a positive executed quantity → filled at `avgPrice` (with the status), `NEW`
+/// → working, cancelled/expired/rejected without a fill → closed; `code` -2013 → not found, other codes →
 /// error, 5xx or an unreadable body → unknown. No allocation.
 pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     let Ok(j) = serde_json::from_slice::<BinanceOrderJson<'_>>(body) else {
@@ -56,24 +56,28 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     }
     let order_id = j.order_id.unwrap_or(0);
     let dec = |v: Option<&str>| v.and_then(|s| Decimal::from_str(s).ok());
-    match j.status {
-        Some("FILLED") | Some("PARTIALLY_FILLED") => {
-            match (dec(j.avg_price), dec(j.executed_qty)) {
-                (Some(price), Some(qty)) if qty > Decimal::ZERO && price > Decimal::ZERO => {
-                    OrderReply::Filled {
-                        order_id,
-                        price,
-                        qty,
-                    }
-                }
-                _ => OrderReply::Accepted { order_id },
+    let status = match j.status {
+        Some("FILLED") => VenueStatus::Filled,
+        Some("PARTIALLY_FILLED") => VenueStatus::PartiallyFilled,
+        Some("NEW") => return OrderReply::Accepted { order_id },
+        Some("CANCELED") => VenueStatus::Cancelled,
+        Some("EXPIRED") | Some("EXPIRED_IN_MATCH") => VenueStatus::Expired,
+        Some("REJECTED") => VenueStatus::Rejected,
+        _ => return OrderReply::Unknown,
+    };
+    match (dec(j.avg_price), dec(j.executed_qty)) {
+        (Some(price), Some(qty)) if qty > Decimal::ZERO && price > Decimal::ZERO => {
+            OrderReply::Filled {
+                status,
+                order_id,
+                price,
+                qty,
             }
         }
-        Some("NEW") => OrderReply::Accepted { order_id },
-        Some("CANCELED") | Some("EXPIRED") | Some("REJECTED") | Some("EXPIRED_IN_MATCH") => {
-            OrderReply::Closed
+        _ if matches!(status, VenueStatus::Filled | VenueStatus::PartiallyFilled) => {
+            OrderReply::Accepted { order_id }
         }
-        _ => OrderReply::Unknown,
+        _ => OrderReply::Closed,
     }
 }
 

@@ -68,6 +68,9 @@ fn order_row(o: &SimOrder) -> Value {
         crate::exchange::orders::OrderStatus::New => "New",
         crate::exchange::orders::OrderStatus::Filled => "Filled",
         crate::exchange::orders::OrderStatus::Canceled => "Cancelled",
+        crate::exchange::orders::OrderStatus::Expired if o.executed_qty > Decimal::ZERO => {
+            "PartiallyFilledCanceled"
+        }
         crate::exchange::orders::OrderStatus::Expired => "Deactivated",
     };
     json!({

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder};
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus};
 
 #[derive(Deserialize)]
 struct BybitReplyJson<'a> {
@@ -97,15 +97,19 @@ fn bybit_dec(s: &str) -> Option<Decimal> {
 /// `GET /v5/order/realtime` (`result.list[0]`: `Filled`/`PartiallyFilled` with `cumExecQty > 0`
 /// → filled at `avgPrice`; `New`/`Created`/`Untriggered`/`Triggered` → working; cancelled,
 /// rejected or deactivated without a fill → closed; empty list → not found). `retCode` 110001
-/// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error.
+/// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error (also
+/// with a 4xx status: a 429 carries `retCode` 10006); 5xx → unknown.
 /// Numeric `orderId`s are kept, others (UUIDs) become 0. No allocation.
 pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
-    if status != 200 {
+    if status >= 500 {
         return OrderReply::Unknown;
     }
     let Ok(j) = serde_json::from_slice::<BybitReplyJson<'_>>(body) else {
         return OrderReply::Unknown;
     };
+    if status != 200 && j.ret_code == 0 {
+        return OrderReply::Unknown;
+    }
     match j.ret_code {
         0 => {}
         110001 => return OrderReply::NotFound,
@@ -131,24 +135,26 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     let dec = |v: Option<&str>| v.and_then(bybit_dec).unwrap_or(Decimal::ZERO);
     let (price, qty) = (dec(row.avg_price), dec(row.cum_exec_qty));
     let filled = price > Decimal::ZERO && qty > Decimal::ZERO;
-    match row.order_status.unwrap_or("") {
-        "Filled" | "PartiallyFilled" if filled => OrderReply::Filled {
+    let status = match row.order_status.unwrap_or("") {
+        "Filled" => VenueStatus::Filled,
+        "PartiallyFilled" => VenueStatus::PartiallyFilled,
+        "Cancelled" | "PartiallyFilledCanceled" => VenueStatus::Cancelled,
+        "Rejected" => VenueStatus::Rejected,
+        "Deactivated" => VenueStatus::Expired,
+        "New" | "Created" | "Untriggered" | "Triggered" => {
+            return OrderReply::Accepted { order_id }
+        }
+        _ => return OrderReply::Unknown,
+    };
+    match status {
+        _ if filled => OrderReply::Filled {
+            status,
             order_id,
             price,
             qty,
         },
-        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" if filled => {
-            OrderReply::Filled {
-                order_id,
-                price,
-                qty,
-            }
-        }
-        "Cancelled" | "Rejected" | "Deactivated" | "PartiallyFilledCanceled" => OrderReply::Closed,
-        "New" | "Created" | "Untriggered" | "Triggered" | "PartiallyFilled" | "Filled" => {
-            OrderReply::Accepted { order_id }
-        }
-        _ => OrderReply::Unknown,
+        VenueStatus::Filled | VenueStatus::PartiallyFilled => OrderReply::Accepted { order_id },
+        _ => OrderReply::Closed,
     }
 }
 

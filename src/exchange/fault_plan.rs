@@ -18,7 +18,7 @@
 //! order, own consecutive intervals of `[0, 1)` of their probabilities; `u` in no interval is
 //! [`Fault::None`]. Per kind the probabilities sum to at most 1.
 //!
-//! # Wiring (the embedded exchange, after `src/sim` → `src/exchange`; nothing is wired yet)
+//! # Wiring (the embedded exchange: `exchange::rest_orders`, `RestOptions::faults`)
 //! The exchange keeps one request counter per [`RequestKind`] (new order / status query /
 //! position query), asks [`FaultPlan::fault_for`] for each request after reading it whole, and
 //! applies the fault:
