@@ -199,6 +199,8 @@ counters! {
     DedupResets => "dedup_resets",
     /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
     FeedBlinded => "feed_blinded",
+    /// Entries refused before sending because every entry connection was busy (exits never are).
+    RejectBackpressure => "reject_backpressure",
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into
