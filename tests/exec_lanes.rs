@@ -119,6 +119,7 @@ fn saturated_entry_lane_refuses_entries_but_exits_go_out() {
     while Instant::now() < until {
         l.poll(Some(Duration::from_millis(20)), |_| {});
     }
+    assert!(!l.has_room(Lane::Entry) && l.has_room(Lane::Exit));
     for tag in 10..13 {
         assert!(matches!(
             l.send(Lane::Entry, tag, OK),

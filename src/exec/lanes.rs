@@ -262,6 +262,15 @@ impl OrderLanes {
         }
     }
 
+    /// Whether `lane` takes a request now without queueing it (entries: a connection is free).
+    pub fn has_room(&self, lane: Lane) -> bool {
+        let l = &self.lanes[lane as usize];
+        l.wait.is_empty()
+            && self.conns[l.first..l.first + l.count]
+                .iter()
+                .any(|c| c.in_flight() < self.depth)
+    }
+
     /// Requests waiting in a lane, queued in a connection or on the wire.
     pub fn in_flight(&self) -> usize {
         self.conns
