@@ -119,6 +119,8 @@ fn saturated_entry_lane_refuses_entries_but_exits_go_out() {
     while Instant::now() < until {
         l.poll(Some(Duration::from_millis(20)), |_| {});
     }
+    // One reserved entry slot: the third entry waits, the next ones are refused.
+    l.send(Lane::Entry, 9, OK).unwrap();
     assert!(!l.has_room(Lane::Entry) && l.has_room(Lane::Exit));
     for tag in 10..13 {
         assert!(matches!(
@@ -139,7 +141,7 @@ fn saturated_entry_lane_refuses_entries_but_exits_go_out() {
     let s = l.lane_stats(Lane::Exit);
     assert_eq!((s.sent, s.refused), (5, 0));
     assert!(s.queued >= 3 && s.grown >= 2, "{s:?}");
-    assert_eq!(l.lane_in_flight(Lane::Entry), 2);
+    assert_eq!(l.lane_in_flight(Lane::Entry), 3);
     assert_eq!(l.lane_in_flight(Lane::Exit), 0);
 }
 
@@ -171,4 +173,44 @@ fn lane_send_and_poll_allocate_nothing_after_warm_up() {
     assert_eq!(done, 250);
     assert_eq!(allocs, 0, "allocations on the lane send/poll path");
     assert_eq!(l.lane_stats(Lane::Exit).grown, 0);
+}
+
+#[test]
+fn an_exit_held_behind_its_entry_goes_out_once_the_entry_is_answered_or_failed() {
+    let url = peer();
+    let mut l = OrderLanes::new(
+        &url,
+        LaneConfig::new(2, 4),
+        Duration::from_millis(600),
+        Clock::new(),
+        None,
+    )
+    .unwrap();
+    l.send(Lane::Entry, 1, HANG).unwrap();
+    l.send_after(Lane::Exit, 2, OK, Some(1)).unwrap();
+    l.send(Lane::Exit, 3, OK).unwrap();
+    let mut failed = Vec::new();
+    let mut got = HashMap::new();
+    let t0 = Instant::now();
+    while !got.contains_key(&3) && t0.elapsed() < Duration::from_secs(10) {
+        l.poll(Some(Duration::from_millis(20)), |ev| match ev {
+            TransportEvent::Response { tag, status, .. } => {
+                got.insert(tag, status);
+            }
+            TransportEvent::Failed { tag, .. } => failed.push(tag),
+        });
+    }
+    assert_eq!(got.get(&3), Some(&200), "the other exit is not held");
+    assert!(!got.contains_key(&2), "held until the entry's reply");
+    while !got.contains_key(&2) && t0.elapsed() < Duration::from_secs(10) {
+        l.poll(Some(Duration::from_millis(20)), |ev| match ev {
+            TransportEvent::Response { tag, status, .. } => {
+                got.insert(tag, status);
+            }
+            TransportEvent::Failed { tag, .. } => failed.push(tag),
+        });
+    }
+    assert_eq!(failed, vec![1], "the hung entry timed out");
+    assert_eq!(got.get(&2), Some(&200), "then the held exit went out");
+    assert!(t0.elapsed() >= Duration::from_millis(600));
 }

@@ -1,14 +1,19 @@
 //! Order lanes: a pool of [`HttpTransport`] keep-alive connections to one venue endpoint, split
 //! into three lanes so that no order waits behind another's reply.
 //!
-//! - [`Lane::Entry`]: `K` connections (`exec.order_connections`), one request on each at a time.
-//!   When all `K` are busy the lane is full: [`OrderLanes::send`] refuses the entry with
-//!   [`TransportError::QueueFull`] and counts it (`refused`); the executor reports it as
-//!   `Rejected(Backpressure)`.
+//! - [`Lane::Entry`]: `K` connections (`exec.order_connections`), one request on each at a time;
+//!   when all `K` are busy an entry waits in the lane's queue for whichever connection frees
+//!   first (never behind one hung reply). When that queue is full too the lane is full:
+//!   [`OrderLanes::send`] refuses the entry with [`TransportError::QueueFull`] and counts it
+//!   (`refused`); the executor reports it as `Rejected(Backpressure)`.
 //! - [`Lane::Exit`]: exits and cancels on their own connections. When they are all busy the
 //!   request waits in the lane's pre-allocated queue and goes out as soon as one frees; it is
 //!   never refused for lack of a slot (past the reserved capacity the queue grows, counted).
 //! - [`Lane::Query`]: order-status and position queries, queued the same way.
+//!
+//! [`OrderLanes::send_after`] holds a request in its lane's queue until an earlier request got
+//! its reply (or failed): the executor keeps one symbol's orders in order across connections
+//! (an exit must not reach the venue before the entry it closes), as one connection did.
 //!
 //! Each connection keeps one request on the wire (no pipelining: after a drop an ambiguous
 //! pipeline could double-send). [`OrderLanes::poll`] drives every busy connection without
@@ -75,7 +80,7 @@ pub struct LaneConfig {
     pub exit_connections: usize,
     /// Query connections.
     pub query_connections: usize,
-    /// Reserved queue slots of the exit and query lanes each.
+    /// Reserved queue slots of each lane (entries: beyond them entries are refused).
     pub queue_capacity: usize,
 }
 
@@ -95,8 +100,11 @@ struct LaneState {
     /// Connection indices `first..first + count`.
     first: usize,
     count: usize,
-    /// Requests waiting for a free connection (exit and query lanes).
-    wait: VecDeque<(u64, Vec<u8>)>,
+    /// Reserved queue slots (entries beyond them are refused).
+    cap: usize,
+    /// Requests waiting for a free connection of the lane: tag, bytes and the tag
+    /// of a request whose reply must come first (an exit held behind its symbol's entry).
+    wait: VecDeque<(u64, Vec<u8>, Option<u64>)>,
     free: Vec<Vec<u8>>,
     stats: LaneStats,
 }
@@ -131,7 +139,7 @@ impl OrderLanes {
         Self::build(
             conns,
             [
-                LaneState::new(0, e, 0),
+                LaneState::new(0, e, cap),
                 LaneState::new(e, x, cap),
                 LaneState::new(e + x, q, cap),
             ],
@@ -177,11 +185,24 @@ impl OrderLanes {
     /// Sends `bytes` under `tag` on `lane`. Never blocks. Entries: `QueueFull` when every entry
     /// connection is busy (counted). Exits and queries wait for a free connection instead.
     pub fn send(&mut self, lane: Lane, tag: u64, bytes: &[u8]) -> Result<(), TransportError> {
+        self.send_after(lane, tag, bytes, None)
+    }
+
+    /// As [`OrderLanes::send`]; with `after`, the request waits until request `after` (sent
+    /// earlier on another lane and not yet answered) got its response or failed, so an exit
+    /// never overtakes the entry it closes (an entry held so waits in its lane's queue).
+    pub fn send_after(
+        &mut self,
+        lane: Lane,
+        tag: u64,
+        bytes: &[u8],
+        after: Option<u64>,
+    ) -> Result<(), TransportError> {
         if bytes.len() > REQUEST_CAP {
             return Err(TransportError::TooLarge(bytes.len()));
         }
         let l = &mut self.lanes[lane as usize];
-        if l.wait.is_empty() {
+        if l.wait.is_empty() && after.is_none() {
             let free =
                 (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth);
             if let Some(i) = free {
@@ -190,7 +211,7 @@ impl OrderLanes {
                 return Ok(());
             }
         }
-        if lane == Lane::Entry {
+        if lane == Lane::Entry && l.wait.len() >= l.cap {
             l.stats.refused += 1;
             return Err(TransportError::QueueFull);
         }
@@ -200,7 +221,7 @@ impl OrderLanes {
         });
         buf.clear();
         buf.extend_from_slice(bytes);
-        l.wait.push_back((tag, buf));
+        l.wait.push_back((tag, buf, after));
         l.stats.sent += 1;
         l.stats.queued += 1;
         Ok(())
@@ -232,9 +253,15 @@ impl OrderLanes {
         loop {
             self.dispatch();
             let mut round = 0;
-            for c in &mut self.conns {
+            let Self { conns, lanes, .. } = self;
+            for c in conns.iter_mut() {
                 if c.in_flight() > 0 {
-                    round += c.poll(None, &mut *on_event);
+                    round += c.poll(None, |ev| {
+                        let (TransportEvent::Response { tag, .. }
+                        | TransportEvent::Failed { tag, .. }) = ev;
+                        release(lanes, tag);
+                        on_event(ev)
+                    });
                 }
             }
             n += round;
@@ -244,17 +271,21 @@ impl OrderLanes {
         }
     }
 
-    /// Hands waiting requests to free connections of their lane, oldest first.
+    /// Hands waiting requests that are not held to free connections of their lane, oldest first.
     fn dispatch(&mut self) {
         for l in &mut self.lanes {
-            while let Some((tag, _)) = l.wait.front() {
+            let mut k = 0;
+            while k < l.wait.len() {
+                if l.wait[k].2.is_some() {
+                    k += 1;
+                    continue;
+                }
                 let Some(i) =
                     (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth)
                 else {
                     break;
                 };
-                let tag = *tag;
-                let (_, buf) = l.wait.pop_front().expect("front exists");
+                let (tag, buf, _) = l.wait.remove(k).expect("index in range");
                 // Sizes were checked on entry and the connection is free: cannot fail.
                 let _ = self.conns[i].send(tag, &buf);
                 l.free.push(buf);
@@ -262,13 +293,14 @@ impl OrderLanes {
         }
     }
 
-    /// Whether `lane` takes a request now without queueing it (entries: a connection is free).
+    /// Whether `lane` takes a request now: a connection is free or a reserved queue slot is.
     pub fn has_room(&self, lane: Lane) -> bool {
         let l = &self.lanes[lane as usize];
-        l.wait.is_empty()
-            && self.conns[l.first..l.first + l.count]
-                .iter()
-                .any(|c| c.in_flight() < self.depth)
+        l.wait.len() < l.cap
+            || (l.wait.is_empty()
+                && self.conns[l.first..l.first + l.count]
+                    .iter()
+                    .any(|c| c.in_flight() < self.depth))
     }
 
     /// Requests waiting in a lane, queued in a connection or on the wire.
@@ -316,11 +348,23 @@ impl OrderLanes {
     }
 }
 
+/// Releases the requests held behind request `tag` (it got its response or failed).
+fn release(lanes: &mut [LaneState; 3], tag: u64) {
+    for l in lanes.iter_mut() {
+        for w in l.wait.iter_mut() {
+            if w.2 == Some(tag) {
+                w.2 = None;
+            }
+        }
+    }
+}
+
 impl LaneState {
     fn new(first: usize, count: usize, queue_capacity: usize) -> Self {
         Self {
             first,
             count,
+            cap: queue_capacity,
             wait: VecDeque::with_capacity(queue_capacity),
             free: (0..queue_capacity)
                 .map(|_| Vec::with_capacity(REQUEST_CAP))
