@@ -59,6 +59,10 @@ pub struct ExecConfig {
     pub drain_timeout_ms: u64,
     /// Orders in flight at most (pre-allocated; more are refused and counted).
     pub max_in_flight: usize,
+    /// Order connections for entries (exits and queries have their own lanes), 1..=16, for
+    /// [`crate::exec::lanes::OrderLanes`]. Not yet read by the executor, which still sends over
+    /// one connection (issue 13, deliverable 2).
+    pub order_connections: usize,
     /// Embedded exchange: close each REST connection after this many responses (0 = never).
     pub sim_max_requests_per_connection: usize,
     /// Key file (TOML, `[bybit]` / `[binance]` with `api_key` and `api_secret`, mode 0600 or
@@ -78,6 +82,7 @@ impl Default for ExecConfig {
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
             max_in_flight: 64,
+            order_connections: 4,
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
         }
@@ -132,6 +137,12 @@ impl ExecConfig {
             return Err(format!(
                 "config key `exec.max_in_flight`: must be in 1..=4096, got {}",
                 self.max_in_flight
+            ));
+        }
+        if !(1..=16).contains(&self.order_connections) {
+            return Err(format!(
+                "config key `exec.order_connections`: must be in 1..=16, got {}",
+                self.order_connections
             ));
         }
         // Upper bounds: a journal unsynced for more than a minute, a reply awaited for more
@@ -208,6 +219,20 @@ mod tests {
             ..ExecConfig::default()
         };
         assert!(c.validate().unwrap_err().contains("https"));
+    }
+
+    #[test]
+    fn order_connections_are_bounded() {
+        for (n, ok) in [(0, false), (1, true), (4, true), (16, true), (17, false)] {
+            let c = ExecConfig {
+                order_connections: n,
+                ..ExecConfig::default()
+            };
+            match c.validate() {
+                Ok(()) => assert!(ok, "{n} accepted"),
+                Err(e) => assert!(!ok && e.contains("exec.order_connections"), "{n}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -200,6 +200,10 @@ impl ExecStage {
             .sum();
         c.set(Counter::RejectVenue, venue);
         c.set(Counter::RejectLost, s.rejects[RejectReason::Lost.index()]);
+        c.set(
+            Counter::RejectBackpressure,
+            s.rejects[RejectReason::Backpressure.index()],
+        );
         c.set(Counter::ExecAcks, s.acks);
         c.set(Counter::ExecRequeries, s.requeries);
         let o = self.exec.order_counters();

@@ -237,7 +237,7 @@ struct Current {
 }
 
 /// Per-request buffer capacity; a signed order is well under 1 KiB.
-const REQUEST_CAP: usize = 4096;
+pub(crate) const REQUEST_CAP: usize = 4096;
 /// Receive buffer capacity (grows only for unusually large responses, cold queries).
 const RECV_CAP: usize = 64 * 1024;
 
@@ -283,6 +283,14 @@ enum Parsed {
         close: bool,
     },
     Bad,
+}
+
+/// The transport's readiness queue (an epoll fd): readable when one of its sockets is ready, so
+/// a pool can wait on several transports at once (see `lanes`).
+impl std::os::fd::AsRawFd for HttpTransport {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.poll.as_raw_fd()
+    }
 }
 
 impl HttpTransport {

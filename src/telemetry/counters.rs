@@ -209,6 +209,8 @@ counters! {
     RateWaits => "rate_waits",
     /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
     RateThrottled => "rate_throttled",
+    /// Entries refused before sending because every entry connection was busy (exits never are).
+    RejectBackpressure => "reject_backpressure",
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into

@@ -32,11 +32,13 @@ pub enum RejectReason {
     VenueOther,
     /// No usable reply (connection lost or timed out) and the order is not known to the venue.
     Lost,
+    /// Entry refused before sending: every entry connection was busy (exits are never refused).
+    Backpressure,
 }
 
 impl RejectReason {
     /// Number of reasons (size of per-reason counter arrays).
-    pub const COUNT: usize = 10;
+    pub const COUNT: usize = 11;
 
     /// All reasons, in counter order.
     pub const ALL: [RejectReason; RejectReason::COUNT] = [
@@ -50,6 +52,7 @@ impl RejectReason {
         RejectReason::VenueReduceOnly,
         RejectReason::VenueOther,
         RejectReason::Lost,
+        RejectReason::Backpressure,
     ];
 
     /// Counter index (`ALL[r.index()] == r`).
@@ -75,6 +78,7 @@ impl RejectReason {
             RejectReason::VenueReduceOnly => "venue_reduce_only",
             RejectReason::VenueOther => "venue_other",
             RejectReason::Lost => "lost",
+            RejectReason::Backpressure => "backpressure",
         }
     }
 }
