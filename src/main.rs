@@ -87,6 +87,9 @@ struct SoakArgs {
     /// Working directory (config, journal, logs); must not hold a journal yet.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// No venue faults (kills and restarts only).
+    #[arg(long)]
+    no_faults: bool,
 }
 
 #[derive(Subcommand)]
@@ -312,6 +315,7 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
         seed,
         speed: a.speed,
         kill_probability: a.kill_probability,
+        faults: !a.no_faults,
         dir,
     };
     let report = calculus_trader::soak::run(&opts, &exe)?;
