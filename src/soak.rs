@@ -73,36 +73,7 @@ pub struct SoakOptions {
 /// rate limits, reply timeouts, resets after the request was read, partial fills and duplicate
 /// acks on orders; rate limits and timeouts on status queries. (418 is left out: without the
 /// `Retry-After` value the limiter backs off 120 s, longer than a lap.)
-pub const FAULTS: &str = r#"
-[[rule]]
-p = 0.03
-on = ["order"]
-fault = { kind = "http5xx_unknown", filled = true }
-[[rule]]
-p = 0.02
-on = ["order"]
-fault = { kind = "http5xx_unknown", filled = false }
-[[rule]]
-p = 0.02
-on = ["order", "query"]
-fault = { kind = "rate_limit", status = 429, retry_after_s = 1 }
-[[rule]]
-p = 0.01
-on = ["order", "query"]
-fault = { kind = "timeout", applied = true }
-[[rule]]
-p = 0.02
-on = ["order"]
-fault = { kind = "reset_after_read", applied = true }
-[[rule]]
-p = 0.03
-on = ["order"]
-fault = { kind = "partial_fill", fraction = 0.5 }
-[[rule]]
-p = 0.02
-on = ["order"]
-fault = { kind = "duplicate_ack" }
-"#;
+pub const FAULTS: &str = include_str!("../config/soak_faults.toml");
 
 /// One child run.
 #[derive(Clone, Debug, Default)]

@@ -137,7 +137,7 @@ fn stop_request_ends_a_slow_replay_early_and_cleanly() {
     cfg.replay.speed = 1.0; // 345 s of data at recorded pace
     let opts = RunOptions {
         print_status: false,
-        max_duration: Some(std::time::Duration::from_millis(1500)),
+        max_duration: Some(std::time::Duration::from_millis(4000)),
         ..RunOptions::default()
     };
     let t0 = std::time::Instant::now();

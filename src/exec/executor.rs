@@ -380,6 +380,8 @@ impl Executor {
         }
     }
 
+    /// Reports intent `it` rejected for `reason` before it was sent; journaled (with `code`)
+    /// when its intent record was.
     fn reject(
         &mut self,
         it: &OrderIntent,
@@ -387,27 +389,34 @@ impl Executor {
         code: i32,
         journaled: bool,
     ) -> ExecReport {
+        let order = (it.symbol, it.side, self.session, it.client_seq, it.qty);
+        self.rejection(order, reason, code, journaled)
+    }
+
+    /// Counts a rejection of `(symbol, side, session, seq, qty)` for `reason`, journals it
+    /// (with venue `code`) when `journaled`, and returns its report.
+    fn rejection(
+        &mut self,
+        (symbol, side, session, seq, qty): (SymbolId, Side, u32, u64, Decimal),
+        reason: RejectReason,
+        code: i32,
+        journaled: bool,
+    ) -> ExecReport {
         self.stats.rejects[reason.index()] += 1;
         if journaled {
-            let mut r = Record::new(
-                RecordKind::Reject,
-                it.symbol,
-                it.side,
-                self.session,
-                it.client_seq,
-            );
-            r.qty = it.qty;
+            let mut r = Record::new(RecordKind::Reject, symbol, side, session, seq);
+            r.qty = qty;
             r.reason = reason.index() as u8;
             r.code = code;
             self.journal(&r);
         }
         ExecReport {
-            symbol: it.symbol,
-            client_seq: it.client_seq,
-            side: it.side,
+            symbol,
+            client_seq: seq,
+            side,
             status: ReportStatus::Rejected(reason),
             price: Decimal::ZERO,
-            qty: it.qty,
+            qty,
             fee: Decimal::ZERO,
         }
     }
@@ -1063,21 +1072,12 @@ impl Executor {
 
     /// Reports `p` rejected for `reason` (journaled with `code`).
     fn refuse(&mut self, p: &Pending, reason: RejectReason, code: i32) -> ExecReport {
-        self.stats.rejects[reason.index()] += 1;
-        let mut r = Record::new(RecordKind::Reject, p.symbol, p.side, p.session, p.seq);
-        r.qty = p.qty;
-        r.reason = reason.index() as u8;
-        r.code = code;
-        self.journal(&r);
-        ExecReport {
-            symbol: p.symbol,
-            client_seq: p.seq,
-            side: p.side,
-            status: ReportStatus::Rejected(reason),
-            price: Decimal::ZERO,
-            qty: p.qty,
-            fee: Decimal::ZERO,
-        }
+        self.rejection(
+            (p.symbol, p.side, p.session, p.seq, p.qty),
+            reason,
+            code,
+            true,
+        )
     }
 
     /// Counters so far.
