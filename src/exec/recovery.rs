@@ -129,6 +129,64 @@ fn blocking(
         .map_err(|e| format!("{what}: {e}"))
 }
 
+/// Status queries per unfinished order at start-up before giving up (backoff 250 ms doubling:
+/// about 8 s in all).
+const STARTUP_QUERY_ATTEMPTS: u32 = 6;
+
+/// Queries order `it` by client id until the venue gives a final answer: a transport failure,
+/// a transient error (429/418/5xx/-1007), an unknown or still-working reply is retried with
+/// backoff, never taken as the answer. Returns the HTTP status and the final reply, or the last
+/// cause after [`STARTUP_QUERY_ATTEMPTS`].
+fn query_until_final(
+    exec: &mut Executor,
+    name: &str,
+    it: &Record,
+    id: &str,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<(u16, OrderReply), String> {
+    let mut wait = Duration::from_millis(250);
+    let mut last = String::new();
+    for attempt in 1..=STARTUP_QUERY_ATTEMPTS {
+        if attempt > 1 {
+            std::thread::sleep(wait);
+            wait *= 2;
+        }
+        let ts = now_ms();
+        let bytes = exec
+            .venue_mut()
+            .build_query_order(name, it.session, it.seq, ts)
+            .to_vec();
+        let (status, body) = match blocking(
+            exec,
+            &bytes,
+            timeout,
+            "start-up recovery needs a venue transport",
+            &format!("querying unfinished order {id}"),
+        ) {
+            Ok(r) => r,
+            Err(e) if e.contains("needs a venue transport") => return Err(e),
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        let reply = exec.venue_mut().parse_order_reply(status, &body);
+        let retry = match reply {
+            OrderReply::Error { code } => exec.venue_mut().is_transient(status, code),
+            OrderReply::Accepted { .. } | OrderReply::Unknown => true,
+            _ => false,
+        };
+        if !retry {
+            return Ok((status, reply));
+        }
+        last = format!("status query answered HTTP {status} ({reply:?})");
+    }
+    Err(format!(
+        "unfinished order {id} is still working or unknown at the venue after {STARTUP_QUERY_ATTEMPTS} queries ({last}); resolve it before trading"
+    ))
+}
+
 /// Queries one unfinished order by client id and journals what the venue says: a fill, or a
 /// loss (`RejectReason::Lost`) when the venue does not have it. A still-working order is an error.
 #[allow(clippy::too_many_arguments)]
@@ -148,29 +206,8 @@ fn resolve_pending(
         )
     })?;
     let id = client_order_id(it.session, it.seq);
-    let ts = now_ms();
-    let bytes = exec
-        .venue_mut()
-        .build_query_order(name, it.session, it.seq, ts)
-        .to_vec();
-    let (status, body) = blocking(
-        exec,
-        &bytes,
-        timeout,
-        "start-up recovery needs a venue transport",
-        &format!("querying unfinished order {id}"),
-    )?;
-    let reply = exec.venue_mut().parse_order_reply(status, &body);
-    let transient = match reply {
-        OrderReply::Error { code } => exec.venue_mut().is_transient(status, code),
-        _ => false,
-    };
+    let (status, reply) = query_until_final(exec, name, &it, &id, now_ms, timeout)?;
     match reply {
-        _ if transient => {
-            return Err(format!(
-                "unfinished order {id}: status query answered HTTP {status} (transient); retry the start"
-            ))
-        }
         OrderReply::Filled {
             order_id, price, qty, ..
         } => {
