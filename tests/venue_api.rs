@@ -4,15 +4,18 @@
 use calculus_trader::exec::{ClockSync, ErrorKind, Signer};
 use calculus_trader::venue::api::{ApiError, Method, OrderRef};
 use calculus_trader::venue::binance::api::{
-    parse_leverage as parse_binance_leverage, parse_order_ack as parse_binance_order_ack,
-    parse_positions as parse_binance_positions, parse_time as parse_binance_time,
-    parse_wallet as parse_binance_wallet, BinanceApi,
+    parse_leverage as parse_binance_leverage, parse_positions as parse_binance_positions,
+    parse_time as parse_binance_time, parse_wallet as parse_binance_wallet, BinanceApi,
 };
+use calculus_trader::venue::binance::error::binance_kind;
+use calculus_trader::venue::binance::reply::parse_order as parse_binance_order;
 use calculus_trader::venue::bybit::api::{
-    parse_ack as parse_bybit_ack, parse_order_ack as parse_bybit_order_ack,
-    parse_positions as parse_bybit_positions, parse_time as parse_bybit_time,
-    parse_wallet as parse_bybit_wallet, BybitApi,
+    parse_ack as parse_bybit_ack, parse_positions as parse_bybit_positions,
+    parse_time as parse_bybit_time, parse_wallet as parse_bybit_wallet, BybitApi,
 };
+use calculus_trader::venue::bybit::error::bybit_kind;
+use calculus_trader::venue::bybit::reply::parse_order as parse_bybit_order;
+use calculus_trader::venue::reply::OrderReply;
 use rust_decimal::Decimal;
 
 mod common;
@@ -21,10 +24,13 @@ use common::values::d;
 
 #[test]
 fn bybit_replies_from_the_docs() {
-    let ack =
-        parse_bybit_order_ack(200, &fixture_bytes("bybit_rest/rest_order_create.json")).unwrap();
-    assert_eq!(ack.order_id, "1321003749386327552");
-    assert_eq!(ack.client_order_id, "spot-test-postonly");
+    // The runtime's order-reply reader; the ack carries the venue id (the client id is ours).
+    assert_eq!(
+        parse_bybit_order(200, &fixture_bytes("bybit_rest/rest_order_create.json")),
+        OrderReply::Accepted {
+            order_id: 1_321_003_749_386_327_552
+        }
+    );
 
     assert_eq!(
         parse_bybit_ack(
@@ -71,8 +77,8 @@ fn bybit_replies_from_the_docs() {
         Ok(1_688_639_403_423)
     );
 
-    match parse_bybit_order_ack(200, &fixture_bytes("bybit_rest/rest_error_110007.json")) {
-        Err(ApiError::Venue(e)) => assert_eq!(e.kind, ErrorKind::InsufficientMargin),
+    match parse_bybit_order(200, &fixture_bytes("bybit_rest/rest_error_110007.json")) {
+        OrderReply::Error { code } => assert_eq!(bybit_kind(code), ErrorKind::InsufficientMargin),
         other => panic!("{other:?}"),
     }
 }
@@ -94,14 +100,16 @@ fn a_garbled_position_is_an_error_not_a_flat_position() {
 
 #[test]
 fn binance_replies() {
-    let ack = parse_binance_order_ack(
-        200,
-        &fixture_bytes("binance/rest_new_order_response_sdkdocs.json"),
-    )
-    .unwrap();
-    assert_eq!(ack.order_id, "22542179");
-    assert_eq!(ack.client_order_id, "testOrder");
-    assert_eq!(ack.status, "NEW");
+    // `NEW`: accepted, working, with the venue's order id.
+    assert_eq!(
+        parse_binance_order(
+            200,
+            &fixture_bytes("binance/rest_new_order_response_sdkdocs.json"),
+        ),
+        OrderReply::Accepted {
+            order_id: 22_542_179
+        }
+    );
     assert_eq!(
         parse_binance_leverage(
             200,
@@ -109,8 +117,10 @@ fn binance_replies() {
         ),
         Ok(21)
     );
-    match parse_binance_order_ack(400, &fixture_bytes("binance/rest_error_-2019.json")) {
-        Err(ApiError::Venue(e)) => assert_eq!(e.kind, ErrorKind::InsufficientMargin),
+    match parse_binance_order(400, &fixture_bytes("binance/rest_error_-2019.json")) {
+        OrderReply::Error { code } => {
+            assert_eq!(binance_kind(code), ErrorKind::InsufficientMargin)
+        }
         other => panic!("{other:?}"),
     }
     // The Futures Account Balance V2 documentation example.

@@ -115,14 +115,6 @@ impl std::fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-/// Environment variable names of `venue`'s key and secret.
-pub fn env_names(venue: Venue) -> (&'static str, &'static str) {
-    match venue {
-        Venue::Bybit => ("BYBIT_API_KEY", "BYBIT_API_SECRET"),
-        Venue::Binance => ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
-    }
-}
-
 impl ApiKeys {
     /// Keys from a variable lookup (`std::env::var` in production): `Ok(None)` when neither
     /// variable is set, an error when only one is.
@@ -130,7 +122,7 @@ impl ApiKeys {
         venue: Venue,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, KeyError> {
-        let (k, s) = env_names(venue);
+        let (k, s) = venue.key_env_names();
         let key = get(k).filter(|v| !v.is_empty());
         let secret = get(s).filter(|v| !v.is_empty());
         match (key, secret) {
@@ -280,7 +272,7 @@ impl std::fmt::Display for GateError {
                 "endpoint {url:?} is a real exchange: real orders need the explicit --live flag"
             ),
             GateError::KeysRequired { venue } => {
-                let (k, s) = env_names(*venue);
+                let (k, s) = venue.key_env_names();
                 write!(
                     f,
                     "live trading on {} needs API keys: set {k} and {s} or a 0600 key file",

@@ -225,24 +225,14 @@ pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<u8>,
             Ok(body)
         }
         Venue::Bybit => {
-            let mut all: Vec<serde_json::Value> = Vec::new();
+            let mut pages = bybit::spec::InstrumentPages::default();
             let mut cursor = String::new();
             for _ in 0..20 {
                 let req = BybitApi::instruments(Some(&cursor));
                 let body = http_get(&agent, &format!("{base}{}", req.path_and_query))?;
-                let (_, next) = bybit::spec::parse_instruments(&body)?;
-                let v: serde_json::Value =
-                    serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-                if let Some(list) = v["result"]["list"].as_array() {
-                    all.extend(list.iter().cloned());
-                }
+                let next = pages.add(&body)?;
                 if next.is_empty() || next == cursor {
-                    let merged = serde_json::json!({
-                        "retCode": 0,
-                        "retMsg": "OK",
-                        "result": {"category": "linear", "list": all, "nextPageCursor": ""},
-                    });
-                    return serde_json::to_vec(&merged).map_err(|e| e.to_string());
+                    return pages.merged();
                 }
                 cursor = next;
             }

@@ -173,16 +173,7 @@ impl FeedConfig {
                 format!("must be in 1..=1000, got {}", self.rest_limit),
             ));
         }
-        let known: &[&str] = match venue {
-            Venue::Binance => &["trade", "aggTrade", "bookTicker", "depth", "markPrice"],
-            Venue::Bybit => &[
-                "publicTrade",
-                "tickers",
-                "orderbook.1",
-                "orderbook.50",
-                "orderbook.200",
-            ],
-        };
+        let known = venue.known_topics();
         for t in &self.topics {
             if !known.contains(&t.as_str()) {
                 return Err((

@@ -263,18 +263,6 @@ pub(crate) fn opt_dec(field: &str, v: &Option<String>) -> Result<Option<Decimal>
     }
 }
 
-/// An accepted order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OrderAck {
-    /// Venue order id (Binance's integer as text).
-    pub order_id: String,
-    /// Our client order id as echoed.
-    pub client_order_id: String,
-    /// Venue status (`NEW`, `FILLED`, …) when the venue reports it (Binance); empty for Bybit,
-    /// whose create reply only acknowledges.
-    pub status: String,
-}
-
 /// One asset's balance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssetBalance {

@@ -7,8 +7,9 @@
 //!   `types::MarketEvent`s and `types::Control`, with a `parse(&mut self, frame, symbols, on)`
 //!   method; `fast`: `parse(general, frame, symbols, on) -> (result, hit)`, the byte-scanning
 //!   extractor ([`scan`]) for its hottest message, equal to the general parser on every input.
-//! - `endpoint`: URLs, topic names, subscribe request, heartbeat, topic limits, and the
-//!   recent-trades REST fallback (path and reply parser).
+//! - `endpoint`: URLs, topic names (known, default, trade), subscribe request, heartbeat, topic
+//!   limits, the API key's environment variables, and the recent-trades REST fallback (path
+//!   and reply parser).
 //! - `order`: the signed order builders and the order-status / position / open-order query
 //!   builders (one signing recipe, in reused buffers), taking the venue-neutral
 //!   [`order::NewOrder`] / [`order::OrderFields`]; the venue's spellings of sides, time in
@@ -109,6 +110,22 @@ impl Venue {
         match self {
             Venue::Binance => binance::endpoint::DEFAULT_TOPICS,
             Venue::Bybit => bybit::endpoint::DEFAULT_TOPICS,
+        }
+    }
+
+    /// Every per-symbol topic kind this build's parsers know.
+    pub fn known_topics(self) -> &'static [&'static str] {
+        match self {
+            Venue::Binance => binance::endpoint::KNOWN_TOPICS,
+            Venue::Bybit => bybit::endpoint::KNOWN_TOPICS,
+        }
+    }
+
+    /// Environment variable names of the API key and secret.
+    pub fn key_env_names(self) -> (&'static str, &'static str) {
+        match self {
+            Venue::Binance => binance::endpoint::KEY_ENV_NAMES,
+            Venue::Bybit => bybit::endpoint::KEY_ENV_NAMES,
         }
     }
 

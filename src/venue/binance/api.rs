@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::venue::api::{
     check_symbol, dec_field, form, opt_dec, path_and_query, ApiError, ApiRequest, AssetBalance,
-    Method, OrderAck, OrderRef, ParamsApi, WalletBalance,
+    Method, OrderRef, ParamsApi, WalletBalance,
 };
 use crate::venue::error::VenueError;
 use crate::venue::reply::VenuePosition;
@@ -136,25 +136,6 @@ fn binance_result<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8]) -> Res
     }
     serde_json::from_slice::<T>(body)
         .map_err(|e| ApiError::Malformed(format!("binance reply: {e}")))
-}
-
-/// Parses a Binance `POST /fapi/v1/order` reply.
-pub fn parse_order_ack(status: u16, body: &[u8]) -> Result<OrderAck, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct R {
-        order_id: u64,
-        #[serde(default)]
-        client_order_id: String,
-        #[serde(default)]
-        status: String,
-    }
-    let r: R = binance_result(status, body)?;
-    Ok(OrderAck {
-        order_id: r.order_id.to_string(),
-        client_order_id: r.client_order_id,
-        status: r.status,
-    })
 }
 
 /// Parses a Binance `POST /fapi/v1/leverage` reply: the leverage now set.

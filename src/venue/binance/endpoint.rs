@@ -1,5 +1,5 @@
-//! Binance USD-M endpoints: URLs, stream names, the subscribe request, and the recent-trades
-//! REST fallback (request path and reply).
+//! Binance USD-M endpoints: URLs, stream names, the subscribe request, the recent-trades
+//! REST fallback (request path and reply), and the API key's environment variables.
 
 use serde::Deserialize;
 
@@ -13,6 +13,10 @@ pub const TOPICS_PER_CONNECTION: usize = 200;
 pub const TOPICS_PER_REQUEST: usize = 200;
 /// Topic kinds that carry trades.
 pub const TRADE_TOPICS: &[&str] = &["trade", "aggTrade"];
+/// Every per-symbol topic kind the parsers know (what `feed.topics` may name).
+pub const KNOWN_TOPICS: &[&str] = &["trade", "aggTrade", "bookTicker", "depth", "markPrice"];
+/// Environment variables holding the API key and secret.
+pub const KEY_ENV_NAMES: (&str, &str) = ("BINANCE_API_KEY", "BINANCE_API_SECRET");
 /// Mainnet public market-data WebSocket (combined streams).
 pub const MAINNET_WS_URL: &str = "wss://fstream.binance.com/stream";
 /// Mainnet REST base.

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::venue::api::{
     check_symbol, dec_field, decimal_text, form, json_object, opt_dec, path_and_query, ApiError,
-    ApiRequest, AssetBalance, Method, OrderAck, OrderRef, ParamsApi, WalletBalance,
+    ApiRequest, AssetBalance, Method, OrderRef, ParamsApi, WalletBalance,
 };
 use crate::venue::error::VenueError;
 use crate::venue::reply::VenuePosition;
@@ -165,23 +165,6 @@ fn bybit_result<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8]) -> Resul
     serde_json::from_slice::<Envelope<T>>(body)
         .map(|e| e.result)
         .map_err(|e| ApiError::Malformed(format!("bybit result: {e}")))
-}
-
-/// Parses a Bybit `POST /v5/order/create` reply.
-pub fn parse_order_ack(status: u16, body: &[u8]) -> Result<OrderAck, ApiError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct R {
-        order_id: String,
-        #[serde(default)]
-        order_link_id: String,
-    }
-    let r: R = bybit_result(status, body)?;
-    Ok(OrderAck {
-        order_id: r.order_id,
-        client_order_id: r.order_link_id,
-        status: String::new(),
-    })
 }
 
 /// Checks a Bybit reply that carries no data (set leverage, cancel all). `Ok(false)` when the

@@ -1,5 +1,6 @@
-//! Bybit v5 linear endpoints: URLs, topic names, the subscribe request and heartbeat, and the
-//! recent-trades REST fallback (request path and reply).
+//! Bybit v5 linear endpoints: URLs, topic names, the subscribe request and heartbeat, the
+//! recent-trades REST fallback (request path and reply), and the API key's environment
+//! variables.
 
 use serde::Deserialize;
 
@@ -14,6 +15,16 @@ pub const TOPICS_PER_CONNECTION: usize = 100;
 pub const TOPICS_PER_REQUEST: usize = 10;
 /// Topic kinds that carry trades.
 pub const TRADE_TOPICS: &[&str] = &["publicTrade"];
+/// Every per-symbol topic kind the parsers know (what `feed.topics` may name).
+pub const KNOWN_TOPICS: &[&str] = &[
+    "publicTrade",
+    "tickers",
+    "orderbook.1",
+    "orderbook.50",
+    "orderbook.200",
+];
+/// Environment variables holding the API key and secret.
+pub const KEY_ENV_NAMES: (&str, &str) = ("BYBIT_API_KEY", "BYBIT_API_SECRET");
 /// Mainnet public market-data WebSocket.
 pub const MAINNET_WS_URL: &str = "wss://stream.bybit.com/v5/public/linear";
 /// Mainnet REST base.

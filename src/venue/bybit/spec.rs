@@ -82,6 +82,36 @@ impl BybitRow {
     }
 }
 
+/// The pages of one paged `instruments-info` read, merged into one reply of the same shape, so
+/// a cached merge parses like a fresh reply.
+#[derive(Debug, Default)]
+pub struct InstrumentPages {
+    list: Vec<serde_json::Value>,
+}
+
+impl InstrumentPages {
+    /// Checks one page ([`parse_instruments`]) and keeps its rows; returns its
+    /// `nextPageCursor` (empty on the last page).
+    pub fn add(&mut self, body: &[u8]) -> Result<String, String> {
+        let (_, next) = parse_instruments(body)?;
+        let mut v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        if let Some(list) = v["result"]["list"].as_array_mut() {
+            self.list.append(list);
+        }
+        Ok(next)
+    }
+
+    /// One reply holding the rows of every page added.
+    pub fn merged(self) -> Result<Vec<u8>, String> {
+        let merged = serde_json::json!({
+            "retCode": 0,
+            "retMsg": "OK",
+            "result": {"category": "linear", "list": self.list, "nextPageCursor": ""},
+        });
+        serde_json::to_vec(&merged).map_err(|e| e.to_string())
+    }
+}
+
 /// Parses one `GET /v5/market/instruments-info` page: its rows and its `nextPageCursor` (empty at the end).
 pub fn parse_instruments(body: &[u8]) -> Result<(SpecRows, String), String> {
     if let Some(e) = VenueError::from_bybit(200, body) {
