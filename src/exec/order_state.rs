@@ -857,12 +857,19 @@ mod tests {
         OrderTable::new(cfg)
     }
 
-    fn order(status: VenueStatus, qty: Decimal, avg: Decimal) -> VenueOrder {
+    fn order(status: VenueStatus, qty: &str, avg: &str) -> VenueOrder {
         VenueOrder {
             status,
-            executed_qty: qty,
-            price: FillPrice::Avg(avg),
+            executed_qty: d(qty),
+            price: FillPrice::Avg(d(avg)),
         }
+    }
+
+    fn fill(qty: &str, price: &str) -> Option<FillDelta> {
+        Some(FillDelta {
+            qty: d(qty),
+            price: d(price),
+        })
     }
 
     fn sent(t: &mut OrderTable, seq: u64) {
@@ -877,22 +884,16 @@ mod tests {
         let s = t
             .reply(
                 1,
-                Reply::Order(order(VenueStatus::Filled, d("1"), d("100"))),
+                Reply::Order(order(VenueStatus::Filled, "1", "100")),
                 1_001 * MS,
             )
             .unwrap();
         assert_eq!(s.state, OrderState::Filled);
-        assert_eq!(
-            s.fill,
-            Some(FillDelta {
-                qty: d("1"),
-                price: d("100")
-            })
-        );
+        assert_eq!(s.fill, fill("1", "100"));
         assert!(t.is_empty());
         let again = t.reply(
             1,
-            Reply::Order(order(VenueStatus::Filled, d("1"), d("100"))),
+            Reply::Order(order(VenueStatus::Filled, "1", "100")),
             1_002 * MS,
         );
         assert_eq!(again, None, "retired: a duplicate is ignored");
@@ -962,7 +963,7 @@ mod tests {
         let s = t
             .query_reply(
                 1,
-                QueryReply::Order(order(VenueStatus::Filled, d("1"), d("101"))),
+                QueryReply::Order(order(VenueStatus::Filled, "1", "101")),
                 1_170 * MS,
             )
             .unwrap();
@@ -1002,7 +1003,7 @@ mod tests {
         sent(&mut t, 1);
         t.reply(
             1,
-            Reply::Order(order(VenueStatus::New, d("0"), d("0"))),
+            Reply::Order(order(VenueStatus::New, "0", "0")),
             1_001 * MS,
         );
         assert!(matches!(t.next_due(1_021 * MS), Some(Due::Query { .. })));
@@ -1038,7 +1039,7 @@ mod tests {
         let s = t
             .query_reply(
                 1,
-                QueryReply::Order(order(VenueStatus::Filled, d("1"), d("1"))),
+                QueryReply::Order(order(VenueStatus::Filled, "1", "1")),
                 now,
             )
             .unwrap();
@@ -1090,13 +1091,7 @@ mod tests {
         let a = t
             .reply(1, Reply::Order(q(d("0.4"), d("40"))), 1_001 * MS)
             .unwrap();
-        assert_eq!(
-            a.fill,
-            Some(FillDelta {
-                qty: d("0.4"),
-                price: d("100")
-            })
-        );
+        assert_eq!(a.fill, fill("0.4", "100"));
         assert_eq!(a.state, OrderState::PartiallyFilled);
         assert!(matches!(t.next_due(1_021 * MS), Some(Due::Query { .. })));
         // Late copy of an older view: nothing booked.
@@ -1109,13 +1104,7 @@ mod tests {
         let b = t
             .query_reply(1, QueryReply::Order(q(d("1"), d("106"))), 1_040 * MS)
             .unwrap();
-        assert_eq!(
-            b.fill,
-            Some(FillDelta {
-                qty: d("0.6"),
-                price: d("110")
-            })
-        );
+        assert_eq!(b.fill, fill("0.6", "110"));
         assert_eq!(b.state, OrderState::Filled);
         assert_eq!(t.counters().partials, 1);
         assert_eq!(t.counters().fills, 2);
@@ -1128,18 +1117,12 @@ mod tests {
         let s = t
             .reply(
                 1,
-                Reply::Order(order(VenueStatus::Expired, d("0.3"), d("50"))),
+                Reply::Order(order(VenueStatus::Expired, "0.3", "50")),
                 1_001 * MS,
             )
             .unwrap();
         assert_eq!(s.state, OrderState::Expired);
-        assert_eq!(
-            s.fill,
-            Some(FillDelta {
-                qty: d("0.3"),
-                price: d("50")
-            })
-        );
+        assert_eq!(s.fill, fill("0.3", "50"));
     }
 
     #[test]
@@ -1334,7 +1317,7 @@ mod tests {
                     MultiEv::Written(q, w) => { t.transport_failed(q, w, now); }
                     MultiEv::Unknown(q) => { t.reply(q, Reply::Unknown, now); }
                     MultiEv::Filled(q) => {
-                        t.query_reply(q, QueryReply::Order(order(VenueStatus::Filled, d("2"), d("3"))), now);
+                        t.query_reply(q, QueryReply::Order(order(VenueStatus::Filled, "2", "3")), now);
                     }
                     MultiEv::NotFound(q) => { t.query_reply(q, QueryReply::NotFound, now); }
                     MultiEv::QueryFailed(q) => { t.query_failed(q, now); }

@@ -212,32 +212,34 @@ mod tests {
         }
     }
 
+    const NEW: DedupeVerdict = DedupeVerdict::New { missed: 0 };
+    const REPEAT: DedupeVerdict = DedupeVerdict::Repeat;
+    const GAP: DedupeVerdict = DedupeVerdict::Gap;
+
+    /// Checks stream (WS) trades `(symbol, id, exchange ms, expected verdict)` in order.
+    fn ws(d: &mut TradeDedup, steps: &[(u16, u64, u64, DedupeVerdict)]) {
+        for (i, &(sym, id, ts, want)) in steps.iter().enumerate() {
+            let got = d.check(&t(sym, id, ts), true, 0);
+            assert_eq!(got, want, "step {i}: symbol {sym}, id {id}, {ts} ms");
+        }
+    }
+
     #[test]
     fn sequential_ids_pass_once_in_order_and_count_gaps() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 2);
-        assert_eq!(
-            d.check(&t(0, 100, 1), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(
-            d.check(&t(0, 101, 1), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(d.check(&t(0, 101, 1), true, 0), DedupeVerdict::Repeat);
-        assert_eq!(d.check(&t(0, 99, 1), true, 0), DedupeVerdict::Repeat);
-        assert_eq!(
-            d.check(&t(0, 105, 2), true, 0),
-            DedupeVerdict::New { missed: 3 }
-        );
-        // Symbols are independent.
-        assert_eq!(
-            d.check(&t(1, 7, 1), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(
-            d.check(&t(9, 1, 1), true, 0),
-            DedupeVerdict::Repeat,
-            "unknown symbol"
+        ws(
+            &mut d,
+            &[
+                (0, 100, 1, NEW),
+                (0, 101, 1, NEW),
+                (0, 101, 1, REPEAT),
+                (0, 99, 1, REPEAT),
+                (0, 105, 2, DedupeVerdict::New { missed: 3 }),
+                // Symbols are independent.
+                (1, 7, 1, NEW),
+                // An unknown symbol.
+                (9, 1, 1, REPEAT),
+            ],
         );
     }
 
@@ -245,67 +247,50 @@ mod tests {
     fn time_and_id_handles_same_millisecond_batches() {
         let mut d = TradeDedup::new(DedupMode::TimeAndId, 1);
         // A Bybit batch: three trades in one ms, then the same batch again (resubscribe).
-        for id in [11, 12, 13] {
-            assert_eq!(
-                d.check(&t(0, id, 500), true, 0),
-                DedupeVerdict::New { missed: 0 }
-            );
-        }
-        for id in [11, 12, 13] {
-            assert_eq!(d.check(&t(0, id, 500), true, 0), DedupeVerdict::Repeat);
-        }
-        assert_eq!(
-            d.check(&t(0, 14, 500), true, 0),
-            DedupeVerdict::New { missed: 0 }
+        ws(
+            &mut d,
+            &[
+                (0, 11, 500, NEW),
+                (0, 12, 500, NEW),
+                (0, 13, 500, NEW),
+                (0, 11, 500, REPEAT),
+                (0, 12, 500, REPEAT),
+                (0, 13, 500, REPEAT),
+                (0, 14, 500, NEW),
+                // Older than delivered.
+                (0, 1, 499, REPEAT),
+                (0, 11, 501, NEW),
+                (0, 14, 500, REPEAT),
+            ],
         );
-        assert_eq!(
-            d.check(&t(0, 1, 499), true, 0),
-            DedupeVerdict::Repeat,
-            "older than delivered"
-        );
-        assert_eq!(
-            d.check(&t(0, 11, 501), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(d.check(&t(0, 14, 500), true, 0), DedupeVerdict::Repeat);
     }
 
     #[test]
     fn judging_changes_nothing() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
         d.check(&t(0, 10, 5), true, 0);
-        assert_eq!(d.judge(&t(0, u64::MAX, 5), true), DedupeVerdict::Gap);
+        assert_eq!(d.judge(&t(0, u64::MAX, 5), true), GAP);
         // Not committed (e.g. rejected by validation): the next genuine trade is plain new.
-        assert_eq!(
-            d.judge(&t(0, 11, 5), true),
-            DedupeVerdict::New { missed: 0 }
-        );
+        assert_eq!(d.judge(&t(0, 11, 5), true), NEW);
     }
 
     #[test]
     fn a_poisoned_id_heals_at_the_next_later_trade_without_counting_missed() {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
         d.check(&t(0, 10, 5), true, 0);
-        assert_eq!(
-            d.check(&t(0, u64::MAX, 5), true, 0),
-            DedupeVerdict::Gap,
-            "no u64 wrap"
+        ws(
+            &mut d,
+            &[
+                // No u64 wrap.
+                (0, u64::MAX, 5, GAP),
+                // Same ms: ambiguous.
+                (0, 11, 5, REPEAT),
+                // Later time, lower id.
+                (0, 12, 6, GAP),
+                (0, 13, 6, NEW),
+                (0, 12, 6, REPEAT),
+            ],
         );
-        assert_eq!(
-            d.check(&t(0, 11, 5), true, 0),
-            DedupeVerdict::Repeat,
-            "same ms: ambiguous"
-        );
-        assert_eq!(
-            d.check(&t(0, 12, 6), true, 0),
-            DedupeVerdict::Gap,
-            "later time, lower id"
-        );
-        assert_eq!(
-            d.check(&t(0, 13, 6), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(d.check(&t(0, 12, 6), true, 0), DedupeVerdict::Repeat);
     }
 
     #[test]
@@ -313,28 +298,17 @@ mod tests {
         let mut d = TradeDedup::new(DedupMode::SequentialIds, 1);
         // Poisoned: an id far ahead, stamped an hour after the stream.
         d.check(&t(0, 1_000, 50), true, 0);
-        assert_eq!(
-            d.check(&t(0, u64::MAX, 3_600_050), true, 0),
-            DedupeVerdict::Gap
-        );
-        assert_eq!(
-            d.check(&t(0, 1_001, 51), true, 0),
-            DedupeVerdict::Repeat,
-            "blind"
+        // Then blind.
+        ws(
+            &mut d,
+            &[(0, u64::MAX, 3_600_050, GAP), (0, 1_001, 51, REPEAT)],
         );
         d.reseed(SymbolId(0));
         // REST copies are still judged by the old state until the stream speaks.
-        assert_eq!(d.check(&t(0, 1_001, 51), false, 0), DedupeVerdict::Repeat);
-        assert_eq!(d.check(&t(0, 1_002, 52), true, 0), DedupeVerdict::Gap);
-        assert_eq!(
-            d.check(&t(0, 1_003, 52), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(d.check(&t(0, 1_002, 52), false, 0), DedupeVerdict::Repeat);
-        assert_eq!(
-            d.check(&t(0, 1_005, 53), true, 0),
-            DedupeVerdict::New { missed: 1 }
-        );
+        assert_eq!(d.check(&t(0, 1_001, 51), false, 0), REPEAT);
+        ws(&mut d, &[(0, 1_002, 52, GAP), (0, 1_003, 52, NEW)]);
+        assert_eq!(d.check(&t(0, 1_002, 52), false, 0), REPEAT);
+        ws(&mut d, &[(0, 1_005, 53, DedupeVerdict::New { missed: 1 })]);
     }
 
     #[test]
@@ -343,17 +317,16 @@ mod tests {
         d.check(&t(0, 1_000, 50), true, 0);
         d.check(&t(0, 1_001, 50), true, 0);
         d.reset(&[SymbolId(0)]);
-        // A backlog after the reconnect: older or already delivered at the floor.
-        assert_eq!(d.check(&t(0, 990, 49), true, 0), DedupeVerdict::Repeat);
-        assert_eq!(d.check(&t(0, 1_001, 50), true, 0), DedupeVerdict::Repeat);
-        // The first trade after the floor restarts the ids, whatever the old last id.
-        assert_eq!(
-            d.check(&t(0, 7, 51), true, 0),
-            DedupeVerdict::New { missed: 0 }
-        );
-        assert_eq!(
-            d.check(&t(0, 9, 51), true, 0),
-            DedupeVerdict::New { missed: 1 }
+        ws(
+            &mut d,
+            &[
+                // A backlog after the reconnect: older or already delivered at the floor.
+                (0, 990, 49, REPEAT),
+                (0, 1_001, 50, REPEAT),
+                // The first trade after the floor restarts the ids, whatever the old last id.
+                (0, 7, 51, NEW),
+                (0, 9, 51, DedupeVerdict::New { missed: 1 }),
+            ],
         );
     }
 

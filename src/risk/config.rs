@@ -326,6 +326,16 @@ fn in_range(
     }
 }
 
+/// One range rule `(key, v, lo, closed_lo, hi)` for [`in_range`].
+type Rule = (&'static str, f64, f64, bool, f64);
+
+/// Checks `rules` in order; the first that fails is the error.
+fn in_ranges(rules: &[Rule]) -> Result<(), RiskConfigError> {
+    rules
+        .iter()
+        .try_for_each(|&(key, v, lo, closed_lo, hi)| in_range(key, v, lo, closed_lo, hi))
+}
+
 /// Checks the `[risk.*]` sub-sections against each other and against `[risk] max_leverage`.
 pub fn validate(r: &RiskConfig) -> Result<(), RiskConfigError> {
     validate_sizing(r)?;
@@ -362,20 +372,12 @@ fn validate_sizing(r: &RiskConfig) -> Result<(), RiskConfigError> {
             ),
         ));
     }
-    in_range(
-        "risk.sizing.kelly_fraction",
-        s.kelly_fraction,
-        0.0,
-        false,
-        1.0,
-    )?;
-    in_range(
-        "risk.sizing.kelly_max_risk",
-        s.kelly_max_risk,
-        0.0,
-        false,
-        1.0,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.sizing.kelly_fraction", s.kelly_fraction, 0.0, false, 1.0),
+        ("risk.sizing.kelly_max_risk", s.kelly_max_risk, 0.0, false, 1.0),
+    ];
+    in_ranges(rules)?;
     if s.kelly_enabled && s.kelly_max_risk > l.max_risk_per_trade {
         return Err(err(
             "risk.sizing.kelly_max_risk",
@@ -388,20 +390,12 @@ fn validate_sizing(r: &RiskConfig) -> Result<(), RiskConfigError> {
     if s.kelly_enabled && s.kelly_min_trades == 0 {
         return Err(err("risk.sizing.kelly_min_trades", "must be ≥ 1"));
     }
-    in_range(
-        "risk.sizing.vol_min_scale",
-        s.vol_min_scale,
-        0.0,
-        false,
-        1e6,
-    )?;
-    in_range(
-        "risk.sizing.vol_max_scale",
-        s.vol_max_scale,
-        s.vol_min_scale,
-        true,
-        1e6,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.sizing.vol_min_scale", s.vol_min_scale, 0.0,             false, 1e6),
+        ("risk.sizing.vol_max_scale", s.vol_max_scale, s.vol_min_scale, true,  1e6),
+    ];
+    in_ranges(rules)?;
     if s.vol_target_enabled {
         in_range("risk.sizing.vol_target", s.vol_target, 0.0, false, f64::MAX)?;
     }
@@ -450,17 +444,15 @@ fn validate_sizing(r: &RiskConfig) -> Result<(), RiskConfigError> {
 /// `[risk.exits]`.
 fn validate_exits(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let e = &r.exits;
-    in_range("risk.exits.tp_fraction", e.tp_fraction, 0.0, false, 1.0)?;
-    in_range("risk.exits.sl_fraction", e.sl_fraction, 0.0, false, 0.5)?;
-    in_range("risk.exits.tp_vol_mult", e.tp_vol_mult, 0.0, false, 1e3)?;
-    in_range("risk.exits.sl_vol_mult", e.sl_vol_mult, 0.0, false, 1e3)?;
-    in_range(
-        "risk.exits.min_reward_risk",
-        e.min_reward_risk,
-        0.0,
-        true,
-        1e3,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.exits.tp_fraction",     e.tp_fraction,     0.0, false, 1.0),
+        ("risk.exits.sl_fraction",     e.sl_fraction,     0.0, false, 0.5),
+        ("risk.exits.tp_vol_mult",     e.tp_vol_mult,     0.0, false, 1e3),
+        ("risk.exits.sl_vol_mult",     e.sl_vol_mult,     0.0, false, 1e3),
+        ("risk.exits.min_reward_risk", e.min_reward_risk, 0.0, true,  1e3),
+    ];
+    in_ranges(rules)?;
     if e.mode == ExitMode::Percent && e.tp_fraction < e.min_reward_risk * e.sl_fraction {
         return Err(err(
             "risk.exits.tp_fraction",
@@ -476,17 +468,15 @@ fn validate_exits(r: &RiskConfig) -> Result<(), RiskConfigError> {
 /// `[risk.drift]`.
 fn validate_drift(r: &RiskConfig) -> Result<(), RiskConfigError> {
     let d = &r.drift;
-    in_range("risk.drift.check_s", d.check_s, 0.0, false, 86_400.0)?;
-    in_range("risk.drift.flip_epsilon", d.flip_epsilon, 0.0, true, 1.0)?;
-    in_range("risk.drift.decay_abs", d.decay_abs, 0.0, true, 1.0)?;
-    in_range("risk.drift.decay_ratio", d.decay_ratio, 0.0, true, 1.0)?;
-    in_range(
-        "risk.drift.reduce_fraction",
-        d.reduce_fraction,
-        0.0,
-        false,
-        1.0,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.drift.check_s",         d.check_s,         0.0, false, 86_400.0),
+        ("risk.drift.flip_epsilon",    d.flip_epsilon,    0.0, true,  1.0),
+        ("risk.drift.decay_abs",       d.decay_abs,       0.0, true,  1.0),
+        ("risk.drift.decay_ratio",     d.decay_ratio,     0.0, true,  1.0),
+        ("risk.drift.reduce_fraction", d.reduce_fraction, 0.0, false, 1.0),
+    ];
+    in_ranges(rules)?;
     Ok(())
 }
 
@@ -519,47 +509,25 @@ fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
         r.max_leverage.max(f64::MIN_POSITIVE),
     )
     .map_err(|e| err(e.key, format!("{} (at most risk.max_leverage)", e.why)))?;
-    in_range(
-        "risk.limits.max_correlation",
-        l.max_correlation,
-        -1.0,
-        false,
-        1.0,
-    )?;
-    in_range("risk.limits.corr_bar_s", l.corr_bar_s, 0.0, false, 86_400.0)?;
-    in_range(
-        "risk.limits.corr_halflife_bars",
-        l.corr_halflife_bars,
-        0.0,
-        false,
-        1e9,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.limits.max_correlation",    l.max_correlation,    -1.0, false, 1.0),
+        ("risk.limits.corr_bar_s",         l.corr_bar_s,         0.0,  false, 86_400.0),
+        ("risk.limits.corr_halflife_bars", l.corr_halflife_bars, 0.0,  false, 1e9),
+    ];
+    in_ranges(rules)?;
     if l.corr_min_bars == 0 {
         return Err(err("risk.limits.corr_min_bars", "must be ≥ 1"));
     }
     in_range("risk.limits.daily_loss", l.daily_loss, 0.0, false, 1.0)?;
     // 0 = off; a streak longer than a thousand losing trades is no limit at all.
-    in_range(
-        "risk.limits.max_consecutive_losses",
-        f64::from(l.max_consecutive_losses),
-        0.0,
-        true,
-        1000.0,
-    )?;
-    in_range(
-        "risk.limits.drawdown_reduce",
-        l.drawdown_reduce,
-        0.0,
-        false,
-        1.0,
-    )?;
-    in_range(
-        "risk.limits.drawdown_size_multiplier",
-        l.drawdown_size_multiplier,
-        0.0,
-        false,
-        1.0,
-    )?;
+    #[rustfmt::skip]
+    let rules: &[Rule] = &[
+        ("risk.limits.max_consecutive_losses",   f64::from(l.max_consecutive_losses), 0.0, true,  1000.0),
+        ("risk.limits.drawdown_reduce",          l.drawdown_reduce,                   0.0, false, 1.0),
+        ("risk.limits.drawdown_size_multiplier", l.drawdown_size_multiplier,          0.0, false, 1.0),
+    ];
+    in_ranges(rules)?;
     in_range(
         "risk.limits.drawdown_pause",
         l.drawdown_pause,

@@ -218,6 +218,22 @@ mod tests {
         }
     }
 
+    fn adopt(symbol: &str, qty: &str, entry: &str) -> ReconcileAction {
+        ReconcileAction::Adopt {
+            symbol: symbol.into(),
+            qty: d(qty),
+            entry: d(entry),
+        }
+    }
+
+    fn close(symbol: &str, side: Side, qty: &str) -> ReconcileAction {
+        ReconcileAction::Close {
+            symbol: symbol.into(),
+            side,
+            qty: d(qty),
+        }
+    }
+
     fn known(s: &str) -> bool {
         matches!(s, "BTCUSDT" | "ETHUSDT" | "SOLUSDT")
     }
@@ -271,16 +287,8 @@ mod tests {
         assert_eq!(
             r.actions,
             vec![
-                ReconcileAction::Adopt {
-                    symbol: "ETHUSDT".into(),
-                    qty: Decimal::ZERO,
-                    entry: Decimal::ZERO
-                },
-                ReconcileAction::Adopt {
-                    symbol: "SOLUSDT".into(),
-                    qty: d("-3"),
-                    entry: d("150.25")
-                },
+                adopt("ETHUSDT", "0", "0"),
+                adopt("SOLUSDT", "-3", "150.25"),
                 ReconcileAction::Report {
                     symbol: "XRPUSDT".into()
                 },
@@ -295,21 +303,9 @@ mod tests {
         assert_eq!(
             r.actions,
             vec![
-                ReconcileAction::Adopt {
-                    symbol: "ETHUSDT".into(),
-                    qty: Decimal::ZERO,
-                    entry: Decimal::ZERO
-                },
-                ReconcileAction::Close {
-                    symbol: "SOLUSDT".into(),
-                    side: Side::Buy,
-                    qty: d("3")
-                },
-                ReconcileAction::Close {
-                    symbol: "XRPUSDT".into(),
-                    side: Side::Sell,
-                    qty: d("100")
-                },
+                adopt("ETHUSDT", "0", "0"),
+                close("SOLUSDT", Side::Buy, "3"),
+                close("XRPUSDT", Side::Sell, "100"),
             ]
         );
     }
@@ -342,31 +338,11 @@ mod tests {
         assert_eq!(
             r.actions,
             vec![
-                ReconcileAction::Close {
-                    symbol: "BTCUSDT".into(),
-                    side: Side::Sell,
-                    qty: d("0.006")
-                },
-                ReconcileAction::Adopt {
-                    symbol: "ETHUSDT".into(),
-                    qty: d("1.5"),
-                    entry: d("2500")
-                },
-                ReconcileAction::Close {
-                    symbol: "SOLUSDT".into(),
-                    side: Side::Buy,
-                    qty: d("2")
-                },
-                ReconcileAction::Adopt {
-                    symbol: "SOLUSDT".into(),
-                    qty: Decimal::ZERO,
-                    entry: Decimal::ZERO
-                },
-                ReconcileAction::Adopt {
-                    symbol: "LTCUSDT".into(),
-                    qty: d("1"),
-                    entry: d("80.5")
-                },
+                close("BTCUSDT", Side::Sell, "0.006"),
+                adopt("ETHUSDT", "1.5", "2500"),
+                close("SOLUSDT", Side::Buy, "2"),
+                adopt("SOLUSDT", "0", "0"),
+                adopt("LTCUSDT", "1", "80.5"),
             ]
         );
     }
