@@ -1,216 +1,196 @@
 //! Event counters of the hot threads, published with each histogram snapshot.
 
-macro_rules! counters {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
-        /// A counted event. Each counter has exactly one writer thread.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Counter {
-            $($(#[$doc])* $variant,)+
-        }
-
-        impl Counter {
-            /// Every counter, in index order.
-            pub const ALL: &'static [Counter] = &[$(Counter::$variant,)+];
-            /// Number of counters.
-            pub const COUNT: usize = Counter::ALL.len();
-
-            /// Report name.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Counter::$variant => $name,)+
-                }
-            }
-        }
-    };
-}
-
-counters! {
-    /// WebSocket data frames received.
-    Frames => "frames",
-    /// Trades parsed into ticks.
-    Ticks => "ticks",
-    /// Frames rejected: malformed JSON.
-    RejectJson => "reject_json",
-    /// Frames rejected: a required field missing.
-    RejectMissingField => "reject_missing_field",
-    /// Frames rejected: a number that is not a finite decimal.
-    RejectBadNumber => "reject_bad_number",
-    /// Frames rejected: price or quantity ≤ 0.
-    RejectNonPositive => "reject_non_positive",
-    /// Frames rejected: symbol not configured.
-    RejectUnknownSymbol => "reject_unknown_symbol",
-    /// Subscription acks received.
-    VenueAcks => "venue_acks",
-    /// Venue error frames received.
-    VenueErrors => "venue_errors",
-    /// Decisions wanting a different position than held.
-    Signals => "signals",
-    /// Order intents emitted by compute.
-    Intents => "intents",
-    /// Signals suppressed: per-symbol cooldown.
-    BlockedCooldown => "blocked_cooldown",
-    /// Signals not sent by compute: floored quantity below min qty.
-    FilteredMinQty => "filtered_min_qty",
-    /// Signals not sent by compute: notional below min notional.
-    FilteredMinNotional => "filtered_min_notional",
-    /// Signals not sent by compute: above max market qty.
-    FilteredMaxQty => "filtered_max_qty",
-    /// Signed order requests built.
-    Orders => "orders",
-    /// Paper fills.
-    Fills => "fills",
-    /// Intents refused by execution: below min quantity.
-    RejectMinQty => "reject_min_qty",
-    /// Intents refused by execution: below min notional.
-    RejectMinNotional => "reject_min_notional",
-    /// Intents refused by execution: above max quantity.
-    RejectMaxQty => "reject_max_qty",
-    /// Pushes that found the md ring full (retried, never dropped).
-    MdRingFull => "md_ring_full",
-    /// Pushes that found the order ring full (retried, never dropped).
-    OrderRingFull => "order_ring_full",
-    /// Pushes that found the fill ring full (retried, never dropped).
-    FillRingFull => "fill_ring_full",
-    /// Entries refused by risk: stop-risk above max risk per trade.
-    BlockedRiskPerTrade => "blocked_risk_per_trade",
-    /// Entries refused by risk: portfolio stop-risk limit.
-    BlockedPortfolioRisk => "blocked_portfolio_risk",
-    /// Entries refused by risk: max concurrent positions.
-    BlockedMaxPositions => "blocked_max_positions",
-    /// Entries refused by risk: per-symbol exposure cap.
-    BlockedSymbolExposure => "blocked_symbol_exposure",
-    /// Entries refused by risk: correlated with an open position.
-    BlockedCorrelation => "blocked_correlation",
-    /// Entries refused by risk: daily loss limit (until the next UTC day).
-    BlockedDailyLoss => "blocked_daily_loss",
-    /// Entries refused by risk: drawdown pause.
-    BlockedDrawdown => "blocked_drawdown",
-    /// Entries refused by risk: consecutive losses pause.
-    BlockedConsecutiveLosses => "blocked_consecutive_losses",
-    /// Entries refused by risk: emergency stop.
-    BlockedEmergencyStop => "blocked_emergency_stop",
-    /// Entries refused by risk: symbol left unreconciled at start-up.
-    BlockedUnreconciled => "blocked_unreconciled",
-    /// Entries refused by risk: reward:risk below the minimum.
-    BlockedRewardRisk => "blocked_reward_risk",
-    /// Entries refused by risk: Kelly fraction ≤ 0.
-    BlockedNoEdge => "blocked_no_edge",
-    /// Entries refused by risk: unusable sizing input.
-    BlockedBadRiskInput => "blocked_bad_risk_input",
-    /// Drift monitor reductions (reduce-only).
-    DriftReduces => "drift_reduces",
-    /// Drift monitor exits (drift flipped against the position).
-    DriftExits => "drift_exits",
-    /// Take-profit levels hit by a trade price.
-    ExitTakeProfit => "exit_take_profit",
-    /// Stop-loss levels hit by a trade price.
-    ExitStopLoss => "exit_stop_loss",
-    /// Emergency stops triggered (manual or by drawdown).
-    EmergencyStops => "emergency_stops",
-    /// Entry signals blocked by compute: SNR below `signal.snr_min`.
-    BlockedSnr => "blocked_snr",
-    /// Entry signals blocked by compute: confidence below `signal.confidence_min`.
-    BlockedConfidence => "blocked_confidence",
-    /// Entry signals vetoed by the OU mean-reversion layer.
-    BlockedOu => "blocked_ou",
-    /// Entry signals vetoed by the drift-predictor layer.
-    BlockedDrift => "blocked_drift",
-    /// Entry signals vetoed by the order-flow layer.
-    BlockedFlow => "blocked_flow",
-    /// Entry signals vetoed by the cross-asset layer.
-    BlockedCross => "blocked_cross",
-    /// Entry signals vetoed by the regime layer.
-    BlockedRegime => "blocked_regime",
-    /// Entry signals vetoed by the take-profit-first layer.
-    BlockedTpFirst => "blocked_tp_first",
-    /// Entry signals vetoed by the indicator composite.
-    BlockedIndicators => "blocked_indicators",
-    /// Per-symbol model resets after a gap longer than `model.reset_gap_s`.
-    ModelResets => "model_resets",
-    /// Frames rejected: a number that is NaN or infinite.
-    RejectNonFinite => "reject_non_finite",
-    /// Events rejected: venue timestamp too far ahead of the wall clock.
-    RejectFutureTs => "reject_future_ts",
-    /// Events rejected: older than the symbol's newest accepted event minus the tolerance.
-    RejectOutOfOrder => "reject_out_of_order",
-    /// Trades rejected: trade id already seen.
-    RejectDuplicate => "reject_duplicate",
-    /// Trades rejected: price outside the sigma band.
-    RejectSpike => "reject_spike",
-    /// Top-of-book quotes parsed and accepted.
-    Quotes => "quotes",
-    /// Application-level pongs received (Bybit).
-    VenuePongs => "venue_pongs",
-    /// Market-data WebSocket handshakes completed (first connect and reconnects).
-    FeedConnects => "feed_connects",
-    /// Open market-data connections lost (error, peer close, dead link).
-    FeedDisconnects => "feed_disconnects",
-    /// Market-data connection attempts started.
-    FeedConnectAttempts => "feed_connect_attempts",
-    /// Market-data connection attempts that failed before opening.
-    FeedConnectFailures => "feed_connect_failures",
-    /// Links declared dead: no frame (data or pong) for `feed.dead_after_ms`.
-    FeedDeadLinks => "feed_dead_links",
-    /// Client heartbeats sent (ping frames / `{"op":"ping"}`).
-    FeedHeartbeats => "feed_heartbeats",
-    /// Subscribe requests sent (initial and re-subscriptions).
-    FeedSubscribes => "feed_subscribes",
-    /// Symbols that went stale (no message for `feed.stale_after_ms` on a live link): paused.
-    FeedStale => "feed_stale",
-    /// Symbols back to live after stale / down / recovering.
-    FeedRecovered => "feed_recovered",
-    /// Symbols with no message within `feed.stale_after_ms` of subscribing (reported once).
-    FeedSilent => "feed_silent",
-    /// Symbols whose REST fallback was switched on.
-    RestFallbackOn => "rest_fallback_on",
-    /// Symbols whose REST fallback was switched off (WS data again).
-    RestFallbackOff => "rest_fallback_off",
-    /// REST fallback requests sent.
-    RestPolls => "rest_polls",
-    /// REST fallback requests failed.
-    RestErrors => "rest_errors",
-    /// Trades received over REST (before de-duplication).
-    RestTrades => "rest_trades",
-    /// Ticks delivered from the REST fallback (new after de-duplication).
-    RestTicks => "rest_ticks",
-    /// Trades dropped as already delivered (or older than the last delivered).
-    DedupDropped => "dedup_dropped",
-    /// Trades never received: gaps in sequential trade ids.
-    FeedMissedTrades => "feed_missed_trades",
-    /// Feed log lines dropped because the log ring was full.
-    FeedLogsDropped => "feed_logs_dropped",
-    /// Venue acks of orders not filled at once (then queried).
-    ExecAcks => "exec_acks",
-    /// Order-status queries (ack follow-ups, lost replies).
-    ExecRequeries => "exec_requeries",
-    /// Orders refused by the venue (any venue error code).
-    RejectVenue => "reject_venue",
-    /// Orders lost: no reply and unknown to the venue, or not sendable.
-    RejectLost => "reject_lost",
-    /// Order journal records appended.
-    JournalRecords => "journal_records",
-    /// Order journal write failures (trading halts).
-    JournalErrors => "journal_errors",
-    /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
-    /// recovering, silent); exits still go out.
-    BlockedStale => "blocked_stale",
-    /// De-duplication restarts on a detected gap (id jump beyond plausibility, or ids that
-    /// contradict trade times); none is counted as missed trades.
-    DedupResets => "dedup_resets",
-    /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
-    FeedBlinded => "feed_blinded",
-    /// Venue orders whose outcome became unknown (then queried by client id).
-    OrdersUnknown => "orders_unknown",
-    /// Symbols reconciled from the venue's position after an order stayed unknown.
-    OrdersReconciled => "orders_reconciled",
-    /// Partial fills booked (fill deltas that left the order not fully filled).
-    PartialFills => "partial_fills",
-    /// Venue requests held back by the rate limiter (entries refused, queries deferred).
-    RateWaits => "rate_waits",
-    /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
-    RateThrottled => "rate_throttled",
-    /// Entries refused before sending because every entry connection was busy (exits never are).
-    RejectBackpressure => "reject_backpressure",
+crate::types::named::named_enum! {
+    /// A counted event. Each counter has exactly one writer thread.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Counter {
+        /// WebSocket data frames received.
+        Frames => "frames",
+        /// Trades parsed into ticks.
+        Ticks => "ticks",
+        /// Frames rejected: malformed JSON.
+        RejectJson => "reject_json",
+        /// Frames rejected: a required field missing.
+        RejectMissingField => "reject_missing_field",
+        /// Frames rejected: a number that is not a finite decimal.
+        RejectBadNumber => "reject_bad_number",
+        /// Frames rejected: price or quantity ≤ 0.
+        RejectNonPositive => "reject_non_positive",
+        /// Frames rejected: symbol not configured.
+        RejectUnknownSymbol => "reject_unknown_symbol",
+        /// Subscription acks received.
+        VenueAcks => "venue_acks",
+        /// Venue error frames received.
+        VenueErrors => "venue_errors",
+        /// Decisions wanting a different position than held.
+        Signals => "signals",
+        /// Order intents emitted by compute.
+        Intents => "intents",
+        /// Signals suppressed: per-symbol cooldown.
+        BlockedCooldown => "blocked_cooldown",
+        /// Signals not sent by compute: floored quantity below min qty.
+        FilteredMinQty => "filtered_min_qty",
+        /// Signals not sent by compute: notional below min notional.
+        FilteredMinNotional => "filtered_min_notional",
+        /// Signals not sent by compute: above max market qty.
+        FilteredMaxQty => "filtered_max_qty",
+        /// Signed order requests built.
+        Orders => "orders",
+        /// Paper fills.
+        Fills => "fills",
+        /// Intents refused by execution: below min quantity.
+        RejectMinQty => "reject_min_qty",
+        /// Intents refused by execution: below min notional.
+        RejectMinNotional => "reject_min_notional",
+        /// Intents refused by execution: above max quantity.
+        RejectMaxQty => "reject_max_qty",
+        /// Pushes that found the md ring full (retried, never dropped).
+        MdRingFull => "md_ring_full",
+        /// Pushes that found the order ring full (retried, never dropped).
+        OrderRingFull => "order_ring_full",
+        /// Pushes that found the fill ring full (retried, never dropped).
+        FillRingFull => "fill_ring_full",
+        /// Entries refused by risk: stop-risk above max risk per trade.
+        BlockedRiskPerTrade => "blocked_risk_per_trade",
+        /// Entries refused by risk: portfolio stop-risk limit.
+        BlockedPortfolioRisk => "blocked_portfolio_risk",
+        /// Entries refused by risk: max concurrent positions.
+        BlockedMaxPositions => "blocked_max_positions",
+        /// Entries refused by risk: per-symbol exposure cap.
+        BlockedSymbolExposure => "blocked_symbol_exposure",
+        /// Entries refused by risk: correlated with an open position.
+        BlockedCorrelation => "blocked_correlation",
+        /// Entries refused by risk: daily loss limit (until the next UTC day).
+        BlockedDailyLoss => "blocked_daily_loss",
+        /// Entries refused by risk: drawdown pause.
+        BlockedDrawdown => "blocked_drawdown",
+        /// Entries refused by risk: consecutive losses pause.
+        BlockedConsecutiveLosses => "blocked_consecutive_losses",
+        /// Entries refused by risk: emergency stop.
+        BlockedEmergencyStop => "blocked_emergency_stop",
+        /// Entries refused by risk: symbol left unreconciled at start-up.
+        BlockedUnreconciled => "blocked_unreconciled",
+        /// Entries refused by risk: reward:risk below the minimum.
+        BlockedRewardRisk => "blocked_reward_risk",
+        /// Entries refused by risk: Kelly fraction ≤ 0.
+        BlockedNoEdge => "blocked_no_edge",
+        /// Entries refused by risk: unusable sizing input.
+        BlockedBadRiskInput => "blocked_bad_risk_input",
+        /// Drift monitor reductions (reduce-only).
+        DriftReduces => "drift_reduces",
+        /// Drift monitor exits (drift flipped against the position).
+        DriftExits => "drift_exits",
+        /// Take-profit levels hit by a trade price.
+        ExitTakeProfit => "exit_take_profit",
+        /// Stop-loss levels hit by a trade price.
+        ExitStopLoss => "exit_stop_loss",
+        /// Emergency stops triggered (manual or by drawdown).
+        EmergencyStops => "emergency_stops",
+        /// Entry signals blocked by compute: SNR below `signal.snr_min`.
+        BlockedSnr => "blocked_snr",
+        /// Entry signals blocked by compute: confidence below `signal.confidence_min`.
+        BlockedConfidence => "blocked_confidence",
+        /// Entry signals vetoed by the OU mean-reversion layer.
+        BlockedOu => "blocked_ou",
+        /// Entry signals vetoed by the drift-predictor layer.
+        BlockedDrift => "blocked_drift",
+        /// Entry signals vetoed by the order-flow layer.
+        BlockedFlow => "blocked_flow",
+        /// Entry signals vetoed by the cross-asset layer.
+        BlockedCross => "blocked_cross",
+        /// Entry signals vetoed by the regime layer.
+        BlockedRegime => "blocked_regime",
+        /// Entry signals vetoed by the take-profit-first layer.
+        BlockedTpFirst => "blocked_tp_first",
+        /// Entry signals vetoed by the indicator composite.
+        BlockedIndicators => "blocked_indicators",
+        /// Per-symbol model resets after a gap longer than `model.reset_gap_s`.
+        ModelResets => "model_resets",
+        /// Frames rejected: a number that is NaN or infinite.
+        RejectNonFinite => "reject_non_finite",
+        /// Events rejected: venue timestamp too far ahead of the wall clock.
+        RejectFutureTs => "reject_future_ts",
+        /// Events rejected: older than the symbol's newest accepted event minus the tolerance.
+        RejectOutOfOrder => "reject_out_of_order",
+        /// Trades rejected: trade id already seen.
+        RejectDuplicate => "reject_duplicate",
+        /// Trades rejected: price outside the sigma band.
+        RejectSpike => "reject_spike",
+        /// Top-of-book quotes parsed and accepted.
+        Quotes => "quotes",
+        /// Application-level pongs received (Bybit).
+        VenuePongs => "venue_pongs",
+        /// Market-data WebSocket handshakes completed (first connect and reconnects).
+        FeedConnects => "feed_connects",
+        /// Open market-data connections lost (error, peer close, dead link).
+        FeedDisconnects => "feed_disconnects",
+        /// Market-data connection attempts started.
+        FeedConnectAttempts => "feed_connect_attempts",
+        /// Market-data connection attempts that failed before opening.
+        FeedConnectFailures => "feed_connect_failures",
+        /// Links declared dead: no frame (data or pong) for `feed.dead_after_ms`.
+        FeedDeadLinks => "feed_dead_links",
+        /// Client heartbeats sent (ping frames / `{"op":"ping"}`).
+        FeedHeartbeats => "feed_heartbeats",
+        /// Subscribe requests sent (initial and re-subscriptions).
+        FeedSubscribes => "feed_subscribes",
+        /// Symbols that went stale (no message for `feed.stale_after_ms` on a live link): paused.
+        FeedStale => "feed_stale",
+        /// Symbols back to live after stale / down / recovering.
+        FeedRecovered => "feed_recovered",
+        /// Symbols with no message within `feed.stale_after_ms` of subscribing (reported once).
+        FeedSilent => "feed_silent",
+        /// Symbols whose REST fallback was switched on.
+        RestFallbackOn => "rest_fallback_on",
+        /// Symbols whose REST fallback was switched off (WS data again).
+        RestFallbackOff => "rest_fallback_off",
+        /// REST fallback requests sent.
+        RestPolls => "rest_polls",
+        /// REST fallback requests failed.
+        RestErrors => "rest_errors",
+        /// Trades received over REST (before de-duplication).
+        RestTrades => "rest_trades",
+        /// Ticks delivered from the REST fallback (new after de-duplication).
+        RestTicks => "rest_ticks",
+        /// Trades dropped as already delivered (or older than the last delivered).
+        DedupDropped => "dedup_dropped",
+        /// Trades never received: gaps in sequential trade ids.
+        FeedMissedTrades => "feed_missed_trades",
+        /// Feed log lines dropped because the log ring was full.
+        FeedLogsDropped => "feed_logs_dropped",
+        /// Venue acks of orders not filled at once (then queried).
+        ExecAcks => "exec_acks",
+        /// Order-status queries (ack follow-ups, lost replies).
+        ExecRequeries => "exec_requeries",
+        /// Orders refused by the venue (any venue error code).
+        RejectVenue => "reject_venue",
+        /// Orders lost: no reply and unknown to the venue, or not sendable.
+        RejectLost => "reject_lost",
+        /// Order journal records appended.
+        JournalRecords => "journal_records",
+        /// Order journal write failures (trading halts).
+        JournalErrors => "journal_errors",
+        /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
+        /// recovering, silent); exits still go out.
+        BlockedStale => "blocked_stale",
+        /// De-duplication restarts on a detected gap (id jump beyond plausibility, or ids that
+        /// contradict trade times); none is counted as missed trades.
+        DedupResets => "dedup_resets",
+        /// Symbols paused because every trade was rejected for `feed.stale_after_ms`.
+        FeedBlinded => "feed_blinded",
+        /// Venue orders whose outcome became unknown (then queried by client id).
+        OrdersUnknown => "orders_unknown",
+        /// Symbols reconciled from the venue's position after an order stayed unknown.
+        OrdersReconciled => "orders_reconciled",
+        /// Partial fills booked (fill deltas that left the order not fully filled).
+        PartialFills => "partial_fills",
+        /// Venue requests held back by the rate limiter (entries refused, queries deferred).
+        RateWaits => "rate_waits",
+        /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
+        RateThrottled => "rate_throttled",
+        /// Entries refused before sending because every entry connection was busy (exits never are).
+        RejectBackpressure => "reject_backpressure",
+    }
 }
 
 /// Running totals, one slot per [`Counter`], saturating. Plain integers: the owning thread writes them into

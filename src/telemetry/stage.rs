@@ -4,78 +4,42 @@ use std::fmt;
 
 use hdrhistogram::Histogram;
 
-/// Declares [`Stage`] from one `Variant => "name"` line per stage, so adding a stage is a
-/// one-line change and `ALL`, `COUNT`, `name` and `from_name` cannot disagree.
-macro_rules! stages {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
-        /// A timed step in the life of a tick, in pipeline order.
-        ///
-        /// The discriminant is the stage's index in [`Stage::ALL`] and in [`StageHistograms`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Stage {
-            $($(#[$doc])* $variant,)+
-        }
-
-        impl Stage {
-            /// Number of stages.
-            pub const COUNT: usize = [$($name),+].len();
-
-            /// Every stage, in pipeline order (the order of dumps and reports).
-            pub const ALL: [Stage; Stage::COUNT] = [$(Stage::$variant),+];
-
-            /// Stable lowercase name, used as the interval-log tag and in reports.
-            pub const fn name(self) -> &'static str {
-                match self {
-                    $(Stage::$variant => $name,)+
-                }
-            }
-
-            /// The stage called `name` (as returned by [`Stage::name`]), if any.
-            pub fn from_name(name: &str) -> Option<Stage> {
-                match name {
-                    $($name => Some(Stage::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-stages! {
-    /// Decoding one market-data message off the socket buffer, in nanoseconds.
-    Parse => "parse",
-    /// Hand-off of parsed market data from the network thread to compute, in nanoseconds.
-    MdHop => "md_hop",
-    /// Derivative update and strategy decision, in nanoseconds.
-    Compute => "compute",
-    /// Hand-off of an order intent from compute to execution, in nanoseconds.
-    OrderHop => "order_hop",
-    /// Signing the order request, in nanoseconds.
-    Sign => "sign",
-    /// End to end: tick received to signed order ready to send, in nanoseconds.
-    TickToOrder => "tick_to_order",
-    /// Venue trade time → socket receive, in nanoseconds (wall clock at receive minus the
-    /// exchange timestamp: includes clock skew; recorded for live venues only).
-    FeedDelay => "feed_delay",
-    /// Order round trip: request written to the socket → venue reply parsed, in nanoseconds.
-    OrderRtt => "order_rtt",
-    /// `parse` of Binance USD-M frames only (every value is also in `parse`), in nanoseconds.
-    ParseBinance => "parse.binance",
-    /// `parse` of Bybit v5 frames only (every value is also in `parse`), in nanoseconds.
-    ParseBybit => "parse.bybit",
-    /// `feed_delay` of Binance USD-M trades only (also in `feed_delay`), in nanoseconds.
-    FeedDelayBinance => "feed_delay.binance",
-    /// `feed_delay` of Bybit v5 trades only (also in `feed_delay`), in nanoseconds.
-    FeedDelayBybit => "feed_delay.bybit",
+crate::types::named::named_enum! {
+    /// A timed step in the life of a tick, in pipeline order (the order of dumps and reports).
+    ///
+    /// The discriminant is the stage's index in [`Stage::ALL`] and in [`StageHistograms`];
+    /// [`Stage::name`] is the stable lowercase interval-log tag.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Stage {
+        /// Decoding one market-data message off the socket buffer, in nanoseconds.
+        Parse => "parse",
+        /// Hand-off of parsed market data from the network thread to compute, in nanoseconds.
+        MdHop => "md_hop",
+        /// Derivative update and strategy decision, in nanoseconds.
+        Compute => "compute",
+        /// Hand-off of an order intent from compute to execution, in nanoseconds.
+        OrderHop => "order_hop",
+        /// Signing the order request, in nanoseconds.
+        Sign => "sign",
+        /// End to end: tick received to signed order ready to send, in nanoseconds.
+        TickToOrder => "tick_to_order",
+        /// Venue trade time → socket receive, in nanoseconds (wall clock at receive minus the
+        /// exchange timestamp: includes clock skew; recorded for live venues only).
+        FeedDelay => "feed_delay",
+        /// Order round trip: request written to the socket → venue reply parsed, in nanoseconds.
+        OrderRtt => "order_rtt",
+        /// `parse` of Binance USD-M frames only (every value is also in `parse`), in nanoseconds.
+        ParseBinance => "parse.binance",
+        /// `parse` of Bybit v5 frames only (every value is also in `parse`), in nanoseconds.
+        ParseBybit => "parse.bybit",
+        /// `feed_delay` of Binance USD-M trades only (also in `feed_delay`), in nanoseconds.
+        FeedDelayBinance => "feed_delay.binance",
+        /// `feed_delay` of Bybit v5 trades only (also in `feed_delay`), in nanoseconds.
+        FeedDelayBybit => "feed_delay.bybit",
+    }
 }
 
 impl Stage {
-    /// Position of this stage in [`Stage::ALL`].
-    #[inline]
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-
     /// The all-venue stage this per-venue stage breaks down (`parse.bybit` → `parse`), or
     /// `None` for a stage that is not a per-venue breakdown. Tag = `<stage>.<venue>`.
     pub const fn venue_total(self) -> Option<Stage> {

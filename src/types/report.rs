@@ -4,82 +4,46 @@ use rust_decimal::Decimal;
 
 use super::tick::{Side, SymbolId};
 
-/// Why an order was not sent or not filled. Each reason is counted.
-///
-/// The first three are local filter checks (the order never left the process); the `Venue*`
-/// reasons are the venue's (or embedded exchange's) error replies; `Lost` is an order whose
-/// outcome could not be learnt (connection lost, timed out) and that a re-query by client order
-/// id found not to exist.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RejectReason {
-    /// Quantity floored to the step is zero or below the venue's minimum quantity.
-    BelowMinQty,
-    /// Price × quantity below the venue's minimum notional (entries only).
-    BelowMinNotional,
-    /// Quantity above the venue's maximum market order quantity.
-    AboveMaxQty,
-    /// Venue: a filter failed (Binance -1013 / -4164 / -1111).
-    VenueFilter,
-    /// Venue: signature or API key not valid (Binance -1022 / -2014 / -2015).
-    VenueAuth,
-    /// Venue: timestamp outside recvWindow (Binance -1021).
-    VenueTimestamp,
-    /// Venue: margin insufficient (Binance -2019).
-    VenueMargin,
-    /// Venue: reduce-only order would increase the position (Binance -2022).
-    VenueReduceOnly,
-    /// Venue: any other error reply (code kept in the journal).
-    VenueOther,
-    /// No usable reply (connection lost or timed out) and the order is not known to the venue.
-    Lost,
-    /// Entry refused before sending: every entry connection was busy (exits are never refused).
-    Backpressure,
+super::named::named_enum! {
+    /// Why an order was not sent or not filled. Each reason is counted.
+    ///
+    /// The first three are local filter checks (the order never left the process); the
+    /// `Venue*` reasons are the venue's (or embedded exchange's) error replies; `Lost` is an
+    /// order whose outcome could not be learnt (connection lost, timed out) and that a re-query
+    /// by client order id found not to exist. Index order is counter order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum RejectReason {
+        /// Quantity floored to the step is zero or below the venue's minimum quantity.
+        BelowMinQty => "below_min_qty",
+        /// Price × quantity below the venue's minimum notional (entries only).
+        BelowMinNotional => "below_min_notional",
+        /// Quantity above the venue's maximum market order quantity.
+        AboveMaxQty => "above_max_qty",
+        /// Venue: a filter failed (Binance -1013 / -4164 / -1111).
+        VenueFilter => "venue_filter",
+        /// Venue: signature or API key not valid (Binance -1022 / -2014 / -2015).
+        VenueAuth => "venue_auth",
+        /// Venue: timestamp outside recvWindow (Binance -1021).
+        VenueTimestamp => "venue_timestamp",
+        /// Venue: margin insufficient (Binance -2019).
+        VenueMargin => "venue_margin",
+        /// Venue: reduce-only order would increase the position (Binance -2022).
+        VenueReduceOnly => "venue_reduce_only",
+        /// Venue: any other error reply (code kept in the journal).
+        VenueOther => "venue_other",
+        /// No usable reply (connection lost or timed out) and the order is not known to the
+        /// venue.
+        Lost => "lost",
+        /// Entry refused before sending: every entry connection was busy (exits are never
+        /// refused).
+        Backpressure => "backpressure",
+    }
 }
 
 impl RejectReason {
-    /// Number of reasons (size of per-reason counter arrays).
-    pub const COUNT: usize = 11;
-
-    /// All reasons, in counter order.
-    pub const ALL: [RejectReason; RejectReason::COUNT] = [
-        RejectReason::BelowMinQty,
-        RejectReason::BelowMinNotional,
-        RejectReason::AboveMaxQty,
-        RejectReason::VenueFilter,
-        RejectReason::VenueAuth,
-        RejectReason::VenueTimestamp,
-        RejectReason::VenueMargin,
-        RejectReason::VenueReduceOnly,
-        RejectReason::VenueOther,
-        RejectReason::Lost,
-        RejectReason::Backpressure,
-    ];
-
-    /// Counter index (`ALL[r.index()] == r`).
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// The reason with counter index `i`, if any.
     pub fn from_index(i: usize) -> Option<Self> {
         Self::ALL.get(i).copied()
-    }
-
-    /// Report name.
-    pub fn name(self) -> &'static str {
-        match self {
-            RejectReason::BelowMinQty => "below_min_qty",
-            RejectReason::BelowMinNotional => "below_min_notional",
-            RejectReason::AboveMaxQty => "above_max_qty",
-            RejectReason::VenueFilter => "venue_filter",
-            RejectReason::VenueAuth => "venue_auth",
-            RejectReason::VenueTimestamp => "venue_timestamp",
-            RejectReason::VenueMargin => "venue_margin",
-            RejectReason::VenueReduceOnly => "venue_reduce_only",
-            RejectReason::VenueOther => "venue_other",
-            RejectReason::Lost => "lost",
-            RejectReason::Backpressure => "backpressure",
-        }
     }
 }
 

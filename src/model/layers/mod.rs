@@ -46,56 +46,24 @@ impl LayerVerdict {
     }
 }
 
-/// The layers, in evaluation and counter order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layer {
-    /// Ornstein–Uhlenbeck z-score.
-    Ou,
-    /// Expected drift beats costs.
-    Drift,
-    /// Aggressor-side volume imbalance.
-    Flow,
-    /// Leaders' momentum.
-    Cross,
-    /// Trending regime for trend entries.
-    Regime,
-    /// Take-profit-first probability and expected value.
-    TpFirst,
-    /// Composite strength of the classic indicators.
-    Indicators,
-}
-
-impl Layer {
-    /// Number of layers.
-    pub const COUNT: usize = 7;
-    /// All layers, index order.
-    pub const ALL: [Layer; Layer::COUNT] = [
-        Layer::Ou,
-        Layer::Drift,
-        Layer::Flow,
-        Layer::Cross,
-        Layer::Regime,
-        Layer::TpFirst,
-        Layer::Indicators,
-    ];
-
-    /// Config / CSV name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Ou => "ou",
-            Layer::Drift => "drift",
-            Layer::Flow => "flow",
-            Layer::Cross => "cross",
-            Layer::Regime => "regime",
-            Layer::TpFirst => "tp_first",
-            Layer::Indicators => "indicators",
-        }
-    }
-
-    /// Index into per-layer arrays.
-    #[inline]
-    pub fn index(self) -> usize {
-        self as usize
+crate::types::named::named_enum! {
+    /// The layers, in evaluation and counter order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Layer {
+        /// Ornstein–Uhlenbeck z-score.
+        Ou => "ou",
+        /// Expected drift beats costs.
+        Drift => "drift",
+        /// Aggressor-side volume imbalance.
+        Flow => "flow",
+        /// Leaders' momentum.
+        Cross => "cross",
+        /// Trending regime for trend entries.
+        Regime => "regime",
+        /// Take-profit-first probability and expected value.
+        TpFirst => "tp_first",
+        /// Composite strength of the classic indicators.
+        Indicators => "indicators",
     }
 }
 
