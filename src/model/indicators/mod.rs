@@ -14,7 +14,7 @@ pub mod ring;
 pub mod rsi;
 pub mod volume;
 
-use serde::Deserialize;
+use crate::model::params::{check, period, positive, unit_closed};
 
 pub use atr::Atr;
 pub use bollinger::{Bands, Bollinger};
@@ -24,70 +24,44 @@ pub use ring::CAP;
 pub use rsi::Rsi;
 pub use volume::VolumeRatio;
 
-/// `[indicators]`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IndicatorParams {
-    /// Compute the indicators at all.
-    pub enabled: bool,
-    /// Use the composite strength as a confirmation layer (needs `enabled`).
-    pub confirm: bool,
-    /// Bar length, seconds.
-    pub bar_s: f64,
-    /// SMA period (≤ 32).
-    pub sma: usize,
-    /// EMA period.
-    pub ema: usize,
-    /// RSI period.
-    pub rsi: usize,
-    /// MACD fast EMA period.
-    pub macd_fast: usize,
-    /// MACD slow EMA period.
-    pub macd_slow: usize,
-    /// MACD signal EMA period.
-    pub macd_signal: usize,
-    /// Bollinger period (≤ 32).
-    pub bollinger: usize,
-    /// Bollinger width in standard deviations.
-    pub bollinger_k: f64,
-    /// ATR period.
-    pub atr: usize,
-    /// Volume-ratio period (≤ 32).
-    pub volume: usize,
-    /// Composite strength needed to confirm (weights in [`Indicators::strength`]).
-    pub threshold: f64,
-}
-
-impl Default for IndicatorParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            confirm: false,
-            bar_s: 1.0,
-            sma: 20,
-            ema: 20,
-            rsi: 14,
-            macd_fast: 12,
-            macd_slow: 26,
-            macd_signal: 9,
-            bollinger: 20,
-            bollinger_k: 2.0,
-            atr: 14,
-            volume: 20,
-            threshold: 0.65,
-        }
+crate::model::params::params! {
+    /// `[indicators]`.
+    pub struct IndicatorParams {
+        /// Compute the indicators at all.
+        pub enabled: bool = true,
+        /// Use the composite strength as a confirmation layer (needs `enabled`).
+        pub confirm: bool = false,
+        /// Bar length, seconds.
+        pub bar_s: f64 = 1.0,
+        /// SMA period (≤ 32).
+        pub sma: usize = 20,
+        /// EMA period.
+        pub ema: usize = 20,
+        /// RSI period.
+        pub rsi: usize = 14,
+        /// MACD fast EMA period.
+        pub macd_fast: usize = 12,
+        /// MACD slow EMA period.
+        pub macd_slow: usize = 26,
+        /// MACD signal EMA period.
+        pub macd_signal: usize = 9,
+        /// Bollinger period (≤ 32).
+        pub bollinger: usize = 20,
+        /// Bollinger width in standard deviations.
+        pub bollinger_k: f64 = 2.0,
+        /// ATR period.
+        pub atr: usize = 14,
+        /// Volume-ratio period (≤ 32).
+        pub volume: usize = 20,
+        /// Composite strength needed to confirm (weights in [`Indicators::strength`]).
+        pub threshold: f64 = 0.65,
     }
 }
 
 impl IndicatorParams {
     /// Checks every key (`indicators.<key>`).
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.bar_s.is_finite() && self.bar_s >= 0.001) {
-            return Err(format!(
-                "indicators.bar_s: must be ≥ 0.001 s, got {}",
-                self.bar_s
-            ));
-        }
+        check(&[period("indicators.bar_s", self.bar_s)])?;
         for (k, v, max) in [
             ("sma", self.sma, CAP),
             ("bollinger", self.bollinger, CAP),
@@ -106,19 +80,10 @@ impl IndicatorParams {
         if self.macd_fast >= self.macd_slow {
             return Err("indicators.macd_fast: must be below macd_slow".into());
         }
-        if !(self.bollinger_k.is_finite() && self.bollinger_k > 0.0) {
-            return Err(format!(
-                "indicators.bollinger_k: must be > 0, got {}",
-                self.bollinger_k
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.threshold) {
-            return Err(format!(
-                "indicators.threshold: must be in [0, 1], got {}",
-                self.threshold
-            ));
-        }
-        Ok(())
+        check(&[
+            positive("indicators.bollinger_k", self.bollinger_k),
+            unit_closed("indicators.threshold", self.threshold),
+        ])
     }
 }
 

@@ -3,10 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::model::params::{bucket_ms, check, unit_open, window, WINDOW_BUCKETS};
 use crate::model::window::{BarCloses, BucketRing};
-
-/// Buckets of the momentum window.
-pub const MOMENTUM_BUCKETS: usize = 32;
 
 /// Maximum number of leader symbols.
 pub const MAX_LEADERS: usize = 2;
@@ -39,18 +37,10 @@ impl Default for CrossConfig {
 impl CrossConfig {
     /// Checks every key (`layers.cross.<key>`).
     pub fn validate(&self) -> Result<(), String> {
-        if !(self.window_s.is_finite() && self.window_s >= 0.032) {
-            return Err(format!(
-                "layers.cross.window_s: must be ≥ 0.032 s, got {}",
-                self.window_s
-            ));
-        }
-        if !(self.max_move > 0.0 && self.max_move < 1.0) {
-            return Err(format!(
-                "layers.cross.max_move: must be in (0, 1), got {}",
-                self.max_move
-            ));
-        }
+        check(&[
+            window("layers.cross.window_s", self.window_s),
+            unit_open("layers.cross.max_move", self.max_move),
+        ])?;
         if self.leaders.len() > MAX_LEADERS {
             return Err(format!(
                 "layers.cross.leaders: at most {MAX_LEADERS} symbols, got {}",
@@ -97,17 +87,11 @@ impl Default for CrossParams {
     }
 }
 
-impl CrossParams {
-    fn bucket_ms(&self) -> u64 {
-        ((self.window_s * 1000.0 / MOMENTUM_BUCKETS as f64).ceil() as u64).max(1)
-    }
-}
-
 /// A symbol's momentum: per bucket the log return `Δ` since the previous bucket's close.
 /// 288 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MomentumState {
-    ring: BucketRing<MOMENTUM_BUCKETS, 1>,
+    ring: BucketRing<WINDOW_BUCKETS, 1>,
     closes: BarCloses,
 }
 
@@ -115,7 +99,10 @@ impl MomentumState {
     /// Feeds log price `x` at `ts_ms`.
     #[inline]
     pub fn update(&mut self, p: &CrossParams, x: f64, ts_ms: u64) {
-        if let Some(d) = self.closes.update(&mut self.ring, x, ts_ms, p.bucket_ms()) {
+        if let Some(d) = self
+            .closes
+            .update(&mut self.ring, x, ts_ms, bucket_ms(p.window_s))
+        {
             self.ring.set(0, d);
         }
     }

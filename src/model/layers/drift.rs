@@ -1,35 +1,13 @@
 //! Drift predictor: the expected move over the horizon (MATH.md §5) must agree in sign with the
 //! trade and exceed the round-trip cost.
 
-use serde::Deserialize;
-
-/// `[layers.drift]`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DriftLayerParams {
-    /// Use this layer.
-    pub enabled: bool,
-    /// Round-trip cost as a fraction of notional (two taker fees + half-spread).
-    pub cost: f64,
-}
-
-impl Default for DriftLayerParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            cost: 0.0009,
-        }
-    }
-}
-
-impl DriftLayerParams {
-    /// Checks every key (`layers.drift.<key>`).
-    pub fn validate(&self) -> Result<(), String> {
-        if self.cost.is_finite() && self.cost >= 0.0 {
-            Ok(())
-        } else {
-            Err(format!("layers.drift.cost: must be ≥ 0, got {}", self.cost))
-        }
+crate::model::params::params! {
+    /// `[layers.drift]`.
+    pub struct DriftLayerParams in "layers.drift" {
+        /// Use this layer.
+        pub enabled: bool = true,
+        /// Round-trip cost as a fraction of notional (two taker fees + half-spread).
+        pub cost: f64 = 0.0009 => non_negative,
     }
 }
 

@@ -7,65 +7,22 @@
 //! `σ_eq = std(ε)/sqrt(1 − β²)`, half-life `ln 2/θ`. Values are centred on the first sample,
 //! so the sums stay small and the regression keeps its precision.
 
-use serde::Deserialize;
-
-/// `[layers.ou]`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OuParams {
-    /// Use this layer.
-    pub enabled: bool,
-    /// Sampling interval Δ, seconds.
-    pub sample_s: f64,
-    /// Forgetting factor λ per sample, in (0, 1) (0.995 ≈ a 200-sample memory).
-    pub forgetting: f64,
-    /// Block longs when `z > z_max`, shorts when `z < −z_max`.
-    pub z_max: f64,
-    /// Samples needed before the estimate is used.
-    pub min_samples: u32,
-    /// Fits with a longer half-life (seconds) are treated as no mean reversion (a random walk
-    /// fits `β` just below 1).
-    pub max_half_life_s: f64,
-}
-
-impl Default for OuParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            sample_s: 1.0,
-            forgetting: 0.995,
-            z_max: 2.5,
-            min_samples: 30,
-            max_half_life_s: 300.0,
-        }
-    }
-}
-
-impl OuParams {
-    /// Checks every key (`layers.ou.<key>`).
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.sample_s.is_finite() && self.sample_s >= 0.001) {
-            return Err(format!(
-                "layers.ou.sample_s: must be ≥ 0.001 s, got {}",
-                self.sample_s
-            ));
-        }
-        if !(self.forgetting > 0.0 && self.forgetting < 1.0) {
-            return Err(format!(
-                "layers.ou.forgetting: must be in (0, 1), got {}",
-                self.forgetting
-            ));
-        }
-        if self.max_half_life_s.is_nan() || self.max_half_life_s <= 0.0 {
-            return Err(format!(
-                "layers.ou.max_half_life_s: must be > 0, got {}",
-                self.max_half_life_s
-            ));
-        }
-        if !(self.z_max.is_finite() && self.z_max > 0.0) {
-            return Err(format!("layers.ou.z_max: must be > 0, got {}", self.z_max));
-        }
-        Ok(())
+crate::model::params::params! {
+    /// `[layers.ou]`.
+    pub struct OuParams in "layers.ou" {
+        /// Use this layer.
+        pub enabled: bool = true,
+        /// Sampling interval Δ, seconds.
+        pub sample_s: f64 = 1.0 => period,
+        /// Forgetting factor λ per sample, in (0, 1) (0.995 ≈ a 200-sample memory).
+        pub forgetting: f64 = 0.995 => unit_open,
+        /// Samples needed before the estimate is used.
+        pub min_samples: u32 = 30,
+        /// Fits with a longer half-life (seconds) are treated as no mean reversion (a random walk
+        /// fits `β` just below 1).
+        pub max_half_life_s: f64 = 300.0 => positive_or_inf,
+        /// Block longs when `z > z_max`, shorts when `z < −z_max`.
+        pub z_max: f64 = 2.5 => positive,
     }
 }
 

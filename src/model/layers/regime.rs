@@ -6,62 +6,25 @@
 //! `ER = |ΣΔ| / Σ|Δ|` (net move over path length, in [0, 1]) and variance per second
 //! `σ² = ΣΔ² / window_s`.
 
-use serde::Deserialize;
-
+use crate::model::params::{bucket_ms, WINDOW_BUCKETS};
 use crate::model::window::{BarCloses, BucketRing};
 
-/// Bars in the regime window.
-pub const REGIME_BARS: usize = 32;
-
-/// `[layers.regime]`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RegimeParams {
-    /// Use this layer (the volatility is computed either way: the take-profit layer uses it).
-    pub enabled: bool,
-    /// Window, seconds (32 bars).
-    pub window_s: f64,
-    /// Trending when `ER ≥ er_min`; trend entries (cases 1 and 4) need a trending regime.
-    pub er_min: f64,
-}
-
-impl Default for RegimeParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            window_s: 64.0,
-            er_min: 0.2,
-        }
-    }
-}
-
-impl RegimeParams {
-    /// Checks every key (`layers.regime.<key>`).
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.window_s.is_finite() && self.window_s >= 0.032) {
-            return Err(format!(
-                "layers.regime.window_s: must be ≥ 0.032 s, got {}",
-                self.window_s
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.er_min) {
-            return Err(format!(
-                "layers.regime.er_min: must be in [0, 1], got {}",
-                self.er_min
-            ));
-        }
-        Ok(())
-    }
-
-    fn bar_ms(&self) -> u64 {
-        ((self.window_s * 1000.0 / REGIME_BARS as f64).ceil() as u64).max(1)
+crate::model::params::params! {
+    /// `[layers.regime]`.
+    pub struct RegimeParams in "layers.regime" {
+        /// Use this layer (the volatility is computed either way: the take-profit layer uses it).
+        pub enabled: bool = true,
+        /// Window, seconds (32 bars).
+        pub window_s: f64 = 64.0 => window,
+        /// Trending when `ER ≥ er_min`; trend entries (cases 1 and 4) need a trending regime.
+        pub er_min: f64 = 0.2 => unit_closed,
     }
 }
 
 /// Per bar `[Δ, |Δ|, Δ²]` plus the previous bar's close. 800 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RegimeState {
-    ring: BucketRing<REGIME_BARS, 3>,
+    ring: BucketRing<WINDOW_BUCKETS, 3>,
     closes: BarCloses,
 }
 
@@ -69,7 +32,10 @@ impl RegimeState {
     /// Feeds log price `x` at `ts_ms`.
     #[inline]
     pub fn update(&mut self, p: &RegimeParams, x: f64, ts_ms: u64) {
-        if let Some(d) = self.closes.update(&mut self.ring, x, ts_ms, p.bar_ms()) {
+        if let Some(d) = self
+            .closes
+            .update(&mut self.ring, x, ts_ms, bucket_ms(p.window_s))
+        {
             self.ring.set(0, d);
             self.ring.set(1, d.abs());
             self.ring.set(2, d * d);

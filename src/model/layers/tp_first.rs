@@ -2,52 +2,23 @@
 //! two-barrier formula, and a positive expected value after costs:
 //! `P·tp − (1 − P)·sl − cost > 0`.
 
-use serde::Deserialize;
-
 use crate::model::barrier::{expected_value, p_tp_first};
 
-/// `[layers.tp_first]`.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TpFirstParams {
-    /// Use this layer.
-    pub enabled: bool,
-    /// Take-profit distance, fraction of the entry price.
-    pub tp: f64,
-    /// Stop-loss distance, fraction of the entry price.
-    pub sl: f64,
-    /// Round-trip cost, fraction of notional.
-    pub cost: f64,
-}
-
-impl Default for TpFirstParams {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            tp: 0.008,
-            sl: 0.005,
-            cost: 0.0009,
-        }
+crate::model::params::params! {
+    /// `[layers.tp_first]`.
+    pub struct TpFirstParams in "layers.tp_first" {
+        /// Use this layer.
+        pub enabled: bool = true,
+        /// Take-profit distance, fraction of the entry price.
+        pub tp: f64 = 0.008 => unit_open,
+        /// Stop-loss distance, fraction of the entry price.
+        pub sl: f64 = 0.005 => unit_open,
+        /// Round-trip cost, fraction of notional.
+        pub cost: f64 = 0.0009 => non_negative,
     }
 }
 
 impl TpFirstParams {
-    /// Checks every key (`layers.tp_first.<key>`).
-    pub fn validate(&self) -> Result<(), String> {
-        for (k, v) in [("tp", self.tp), ("sl", self.sl)] {
-            if !(v > 0.0 && v < 1.0) {
-                return Err(format!("layers.tp_first.{k}: must be in (0, 1), got {v}"));
-            }
-        }
-        if !(self.cost.is_finite() && self.cost >= 0.0) {
-            return Err(format!(
-                "layers.tp_first.cost: must be ≥ 0, got {}",
-                self.cost
-            ));
-        }
-        Ok(())
-    }
-
     /// `P(TP first)` for `side` with log-price drift `mu` (1/s) and volatility `sigma` (1/√s).
     #[inline]
     pub fn probability(&self, side: f64, mu: f64, sigma: f64) -> f64 {
