@@ -98,6 +98,47 @@ impl<T> Drop for Shared<T> {
     }
 }
 
+/// One half's hold on the [`Shared`] state. Dropping it marks the ring abandoned: the
+/// Release store lets the peer that sees the flag also see every index store made before it.
+struct Half<T>(Arc<Shared<T>>);
+
+impl<T> Half<T> {
+    /// `true` once the peer half has been dropped.
+    #[inline]
+    fn peer_gone(&self) -> bool {
+        self.0.abandoned.load(Ordering::Acquire)
+    }
+
+    /// `Half { capacity, <index_name>: index }` without the slots (shared by both halves).
+    fn debug(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &str,
+        index_name: &str,
+        index: usize,
+    ) -> fmt::Result {
+        f.debug_struct(name)
+            .field("capacity", &self.0.capacity())
+            .field(index_name, &index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> std::ops::Deref for Half<T> {
+    type Target = Shared<T>;
+
+    #[inline(always)]
+    fn deref(&self) -> &Shared<T> {
+        &self.0
+    }
+}
+
+impl<T> Drop for Half<T> {
+    fn drop(&mut self) {
+        self.0.abandoned.store(true, Ordering::Release);
+    }
+}
+
 /// Creates a ring holding up to `capacity` items (a power of two >= 1).
 ///
 /// The buffer is allocated here, once; `push`/`pop` never allocate, lock or make syscalls.
@@ -130,12 +171,12 @@ fn channel_from<T: Send>(capacity: usize, start: usize) -> (Producer<T>, Consume
         buffer,
     });
     let producer = Producer {
-        shared: Arc::clone(&shared),
+        shared: Half(Arc::clone(&shared)),
         tail: start,
         cached_head: start,
     };
     let consumer = Consumer {
-        shared,
+        shared: Half(shared),
         head: start,
         cached_tail: start,
     };
@@ -155,7 +196,7 @@ pub(super) fn channel_starting_at<T: Send>(
 /// The writing half. Exactly one exists per ring; it is `Send`, and `&mut self` on every
 /// mutating method keeps it single-producer.
 pub struct Producer<T> {
-    shared: Arc<Shared<T>>,
+    shared: Half<T>,
     /// Our own index; always equal to `shared.tail` (we are its only writer).
     tail: usize,
     /// Last `shared.head` seen; never ahead of it, so `tail - cached_head` over-estimates
@@ -202,30 +243,20 @@ impl<T> Producer<T> {
     /// `true` once the [`Consumer`] has been dropped: nothing pushed from now on will be read.
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
-    }
-}
-
-impl<T> Drop for Producer<T> {
-    fn drop(&mut self) {
-        // Release: a consumer that sees the flag also sees every push made before it.
-        self.shared.abandoned.store(true, Ordering::Release);
+        self.shared.peer_gone()
     }
 }
 
 impl<T> fmt::Debug for Producer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Producer")
-            .field("capacity", &self.capacity())
-            .field("tail", &self.tail)
-            .finish_non_exhaustive()
+        self.shared.debug(f, "Producer", "tail", self.tail)
     }
 }
 
 /// The reading half. Exactly one exists per ring; it is `Send`, and `&mut self` on every
 /// mutating method keeps it single-consumer.
 pub struct Consumer<T> {
-    shared: Arc<Shared<T>>,
+    shared: Half<T>,
     /// Our own index; equal to `shared.head` except transiently inside `pop_batch`, where it
     /// runs ahead and is published once at the end.
     head: usize,
@@ -318,23 +349,13 @@ impl<T> Consumer<T> {
     /// item will ever come: the flag's Acquire makes every earlier push visible.
     #[inline]
     pub fn is_abandoned(&self) -> bool {
-        self.shared.abandoned.load(Ordering::Acquire)
-    }
-}
-
-impl<T> Drop for Consumer<T> {
-    fn drop(&mut self) {
-        // Release for symmetry with `Producer::drop`; the producer needs no data from us.
-        self.shared.abandoned.store(true, Ordering::Release);
+        self.shared.peer_gone()
     }
 }
 
 impl<T> fmt::Debug for Consumer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Consumer")
-            .field("capacity", &self.capacity())
-            .field("head", &self.head)
-            .finish_non_exhaustive()
+        self.shared.debug(f, "Consumer", "head", self.head)
     }
 }
 
