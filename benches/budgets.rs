@@ -500,7 +500,7 @@ fn bench_order_rtt(
     let host = url.trim_start_matches("http://").to_string();
     let rw = s.cfg.venue.recv_window_ms;
     let builder = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, rw, "ct1-");
-    let route = OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, rw));
+    let route = OrderVenue::Binance(BinanceVenue::new(builder));
     let http = HttpTransport::new(&url, 8, Duration::from_secs(5), s.clock.clone())
         .map_err(|e| format!("transport: {e}"))?;
     let exec = Executor::venue(s.instruments.clone(), names, route, http, fill, 1, 8);

@@ -59,7 +59,7 @@ fn round_trips_allocate_nothing(bybit: bool) {
             60_000,
             &client_prefix(1),
         );
-        OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000))
+        OrderVenue::Binance(BinanceVenue::new(builder))
     };
     let clock = Clock::new();
     let transport =

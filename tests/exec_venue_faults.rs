@@ -104,7 +104,7 @@ fn rig(v: V, plan: &str, timeout: Duration, cfg: impl FnOnce(&mut TableConfig)) 
         V::Binance => {
             let b =
                 BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, "ct1-");
-            OrderVenue::Binance(BinanceVenue::new(b, &c.api_key, &host, 60_000))
+            OrderVenue::Binance(BinanceVenue::new(b))
         }
         V::Bybit => OrderVenue::Bybit(
             BybitVenue::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, "ct1-").unwrap(),

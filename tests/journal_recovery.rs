@@ -68,7 +68,7 @@ impl World {
         Executor::venue(
             inst,
             self.names.clone(),
-            OrderVenue::Binance(BinanceVenue::new(builder, &c.api_key, &host, 60_000)),
+            OrderVenue::Binance(BinanceVenue::new(builder)),
             transport,
             PaperVenue {
                 taker_fee: d("0.0004"),

@@ -172,7 +172,7 @@ impl Executor {
         builder: BinanceOrderBuilder,
         paper: PaperVenue,
     ) -> Self {
-        let venue = OrderVenue::Binance(BinanceVenue::new(builder, "", "", 0));
+        let venue = OrderVenue::Binance(BinanceVenue::new(builder));
         Self::with_route(instruments, names, venue, paper, None, 1, 64)
     }
 

@@ -174,12 +174,9 @@ mod tests {
     fn binance_replies_are_classified() {
         // The venue's documented ACK-style reply (exchange_messages/binance/rest_new_order_response_sdkdocs.json).
         let ack = br#"{"clientOrderId":"testOrder","cumQty":"0","executedQty":"0","orderId":22542179,"origQty":"10","price":"0","reduceOnly":false,"side":"SELL","positionSide":"SHORT","status":"NEW","stopPrice":"0","closePosition":false,"symbol":"BTCUSDT","timeInForce":"GTD","type":"LIMIT","origType":"LIMIT","updateTime":1566818724722,"workingType":"CONTRACT_PRICE","priceProtect":false,"priceMatch":"NONE","selfTradePreventionMode":"NONE","goodTillDate":1693207680000}"#;
-        let v = OrderVenue::Binance(BinanceVenue::new(
-            BinanceOrderBuilder::new("k", b"s", "h", 5000, "ct1-"),
-            "k",
-            "h",
-            5000,
-        ));
+        let v = OrderVenue::Binance(BinanceVenue::new(BinanceOrderBuilder::new(
+            "k", b"s", "h", 5000, "ct1-",
+        )));
         assert_eq!(
             v.parse_order_reply(200, ack),
             OrderReply::Accepted { order_id: 22542179 }
@@ -210,12 +207,13 @@ mod tests {
     #[test]
     fn status_query_is_signed_over_its_query_string() {
         let secret = b"s3cr3t";
-        let mut v = OrderVenue::Binance(BinanceVenue::new(
-            BinanceOrderBuilder::new("key1", secret, "127.0.0.1:9", 5000, "ct2-"),
+        let mut v = OrderVenue::Binance(BinanceVenue::new(BinanceOrderBuilder::new(
             "key1",
+            secret,
             "127.0.0.1:9",
             5000,
-        ));
+            "ct2-",
+        )));
         let req = String::from_utf8(
             v.build_query_order("BTCUSDT", 2, 17, 1_700_000_000_000)
                 .to_vec(),

@@ -413,9 +413,6 @@ impl OrderFormat {
         Ok(match self {
             OrderFormat::Binance => OrderVenue::Binance(BinanceVenue::new(
                 BinanceOrderBuilder::new(api_key, secret, host, recv_window_ms, prefix),
-                api_key,
-                host,
-                recv_window_ms,
             )),
             OrderFormat::Bybit => OrderVenue::Bybit(
                 BybitVenue::new(api_key, secret, host, recv_window_ms, prefix)

@@ -65,6 +65,39 @@ impl Signer {
     }
 }
 
+/// What signs one venue account's requests: the HMAC key of the secret, the API key sent with
+/// each request, the venue host and the receive window. Shared by a venue's order builder and
+/// its queries; `Debug` shows the host only.
+pub(crate) struct Credentials {
+    pub(crate) signer: Signer,
+    pub(crate) api_key: String,
+    pub(crate) host: String,
+    pub(crate) recv_window_ms: u64,
+    /// `recv_window_ms` as decimal text (for headers).
+    pub(crate) recv_window: String,
+}
+
+impl Credentials {
+    /// Keys `secret` once; copies the rest.
+    pub(crate) fn new(api_key: &str, secret: &[u8], host: &str, recv_window_ms: u64) -> Self {
+        Self {
+            signer: Signer::new(secret),
+            api_key: api_key.to_string(),
+            host: host.to_string(),
+            recv_window_ms,
+            recv_window: recv_window_ms.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use crate::types::Side;
 use crate::venue::order::{
     prepare, valid_symbol, NewOrder, OrderFields, OrderReject, TimeInForce, TriggerBy,
 };
-use crate::venue::sign::Signer;
+use crate::venue::sign::{Credentials, Signer};
 
 /// Binance's spelling of a side (`BUY` / `SELL`).
 #[inline]
@@ -145,10 +145,7 @@ struct EntryBody<'a> {
 
 /// Builds signed Binance order requests into reused buffers.
 pub struct BinanceOrderBuilder {
-    signer: Signer,
-    api_key: String,
-    host: String,
-    recv_window_ms: u64,
+    creds: Credentials,
     client_prefix: String,
     body: Vec<u8>,
     request: Vec<u8>,
@@ -158,7 +155,7 @@ pub struct BinanceOrderBuilder {
 impl std::fmt::Debug for BinanceOrderBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BinanceOrderBuilder")
-            .field("host", &self.host)
+            .field("host", &self.creds.host)
             .field("client_prefix", &self.client_prefix)
             .finish_non_exhaustive()
     }
@@ -174,10 +171,7 @@ impl BinanceOrderBuilder {
         client_prefix: &str,
     ) -> Self {
         Self {
-            signer: Signer::new(secret),
-            api_key: api_key.to_string(),
-            host: host.to_string(),
-            recv_window_ms,
+            creds: Credentials::new(api_key, secret, host, recv_window_ms),
             client_prefix: client_prefix.to_string(),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
@@ -334,23 +328,17 @@ impl BinanceOrderBuilder {
     /// Signs the body ([`sign_params`]) and writes the HTTP/1.1 request for `path`.
     #[inline]
     fn finish(&mut self, path: &str, timestamp_ms: u64) {
-        let b = &mut self.body;
-        sign_params(
-            &self.signer,
-            self.recv_window_ms,
-            b,
-            timestamp_ms,
-            &mut self.sig,
-        );
+        let (b, c) = (&mut self.body, &self.creds);
+        sign_params(&c.signer, c.recv_window_ms, b, timestamp_ms, &mut self.sig);
 
         let r = &mut self.request;
         r.clear();
         r.extend_from_slice(b"POST ");
         r.extend_from_slice(path.as_bytes());
         r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        r.extend_from_slice(self.host.as_bytes());
+        r.extend_from_slice(c.host.as_bytes());
         r.extend_from_slice(b"\r\nX-MBX-APIKEY: ");
-        r.extend_from_slice(self.api_key.as_bytes());
+        r.extend_from_slice(c.api_key.as_bytes());
         r.extend_from_slice(
             b"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ",
         );
@@ -372,7 +360,7 @@ impl BinanceOrderBuilder {
     /// Signs an arbitrary payload with this builder's key (lowercase hex).
     pub fn sign_payload(&self, payload: &[u8]) -> [u8; 64] {
         let mut out = [0u8; 64];
-        self.signer.sign_hex(payload, &mut out);
+        self.creds.signer.sign_hex(payload, &mut out);
         out
     }
 }
@@ -381,9 +369,6 @@ impl BinanceOrderBuilder {
 /// same key (`GET …?<params>&signature=hex(HMAC(secret, params))`, header `X-MBX-APIKEY`).
 pub struct BinanceVenue {
     builder: BinanceOrderBuilder,
-    api_key: String,
-    host: String,
-    recv_window_ms: u64,
     params: Vec<u8>,
     request: Vec<u8>,
 }
@@ -392,39 +377,24 @@ impl std::fmt::Debug for BinanceVenue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BinanceVenue")
             .field("builder", &self.builder)
-            .field("host", &self.host)
             .finish_non_exhaustive()
     }
 }
 
 impl BinanceVenue {
-    /// Wraps `builder`; `api_key`, `host` and `recv_window_ms` must be the builder's.
-    pub fn new(
-        builder: BinanceOrderBuilder,
-        api_key: &str,
-        host: &str,
-        recv_window_ms: u64,
-    ) -> Self {
+    /// Wraps `builder`; queries are signed with its key, for its host.
+    pub fn new(builder: BinanceOrderBuilder) -> Self {
         Self {
             builder,
-            api_key: api_key.to_string(),
-            host: host.to_string(),
-            recv_window_ms,
             params: Vec::with_capacity(256),
             request: Vec::with_capacity(1024),
         }
     }
 
     fn signed_get(&mut self, path: &[u8], ts_ms: u64) -> &[u8] {
-        let p = &mut self.params;
+        let (p, c) = (&mut self.params, &self.builder.creds);
         let mut sig = [0u8; 64];
-        sign_params(
-            &self.builder.signer,
-            self.recv_window_ms,
-            p,
-            ts_ms,
-            &mut sig,
-        );
+        sign_params(&c.signer, c.recv_window_ms, p, ts_ms, &mut sig);
         let r = &mut self.request;
         r.clear();
         r.extend_from_slice(b"GET ");
@@ -432,9 +402,9 @@ impl BinanceVenue {
         r.push(b'?');
         r.extend_from_slice(p);
         r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        r.extend_from_slice(self.host.as_bytes());
+        r.extend_from_slice(c.host.as_bytes());
         r.extend_from_slice(b"\r\nX-MBX-APIKEY: ");
-        r.extend_from_slice(self.api_key.as_bytes());
+        r.extend_from_slice(c.api_key.as_bytes());
         r.extend_from_slice(b"\r\n\r\n");
         &self.request
     }
@@ -488,7 +458,7 @@ mod tests {
         let (key, secret) = ("dbefbc809e3e-api-key", "2b5eb11e18796d12-secret");
         let builder =
             BinanceOrderBuilder::new(key, secret.as_bytes(), "fapi.binance.com", 5000, "ct1-");
-        let mut v = BinanceVenue::new(builder, key, "fapi.binance.com", 5000);
+        let mut v = BinanceVenue::new(builder);
         v.build_query_order("BTCUSDT", 1, 7, 1_700_000_000_000);
         let s = format!("{v:?}");
         assert!(s.contains("fapi.binance.com"), "{s}");

@@ -15,7 +15,7 @@ use crate::venue::order::{
     TriggerBy,
 };
 use crate::venue::reply::EntryExits;
-use crate::venue::sign::Signer;
+use crate::venue::sign::{Credentials, Signer};
 
 /// Bybit's spelling of a side (`Buy` / `Sell`).
 #[inline]
@@ -50,10 +50,7 @@ pub const BYBIT_ORDER_PATH: &str = "/v5/order/create";
 
 /// Builds signed Bybit v5 linear order requests into reused buffers.
 pub struct BybitOrderBuilder {
-    signer: Signer,
-    api_key: String,
-    host: String,
-    recv_window: String,
+    creds: Credentials,
     client_prefix: String,
     body: Vec<u8>,
     request: Vec<u8>,
@@ -80,10 +77,7 @@ impl BybitOrderBuilder {
             return Err("api key must be printable without spaces and host non-empty".into());
         }
         Ok(Self {
-            signer: Signer::new(secret),
-            api_key: api_key.to_string(),
-            host: host.to_string(),
-            recv_window: recv_window_ms.to_string(),
+            creds: Credentials::new(api_key, secret, host, recv_window_ms),
             client_prefix: client_prefix.to_string(),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
@@ -156,17 +150,18 @@ impl BybitOrderBuilder {
             }
         }
         b.push(b'}');
+        let c = &self.creds;
         write_signed_request(
             &mut self.request,
             &mut self.sig,
-            &self.signer,
+            &c.signer,
             SignedParts {
                 method: "POST",
                 path: BYBIT_ORDER_PATH,
                 query: b"",
-                host: &self.host,
-                api_key: &self.api_key,
-                recv_window: self.recv_window.as_bytes(),
+                host: &c.host,
+                api_key: &c.api_key,
+                recv_window: c.recv_window.as_bytes(),
                 timestamp_ms: o.timestamp_ms,
                 body: &self.body,
             },
@@ -198,7 +193,7 @@ impl BybitOrderBuilder {
 impl std::fmt::Debug for BybitOrderBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BybitOrderBuilder")
-            .field("host", &self.host)
+            .field("host", &self.creds.host)
             .field("client_prefix", &self.client_prefix)
             .finish_non_exhaustive()
     }
@@ -292,10 +287,6 @@ pub fn write_signed_request(
 /// fill is learnt from `GET /v5/order/realtime?orderLinkId=…` (queried at once after the ack).
 pub struct BybitVenue {
     builder: BybitOrderBuilder,
-    signer: Signer,
-    api_key: String,
-    host: String,
-    recv_window: String,
     query: Vec<u8>,
     request: Vec<u8>,
     sig: [u8; 64],
@@ -305,7 +296,6 @@ impl std::fmt::Debug for BybitVenue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BybitVenue")
             .field("builder", &self.builder)
-            .field("host", &self.host)
             .finish_non_exhaustive()
     }
 }
@@ -322,10 +312,6 @@ impl BybitVenue {
     ) -> Result<Self, String> {
         Ok(Self {
             builder: BybitOrderBuilder::new(api_key, secret, host, recv_window_ms, client_prefix)?,
-            signer: Signer::new(secret),
-            api_key: api_key.to_string(),
-            host: host.to_string(),
-            recv_window: recv_window_ms.to_string(),
             query: Vec::with_capacity(256),
             request: Vec::with_capacity(1024),
             sig: [0; 64],
@@ -338,17 +324,18 @@ impl BybitVenue {
     }
 
     fn signed_get(&mut self, path: &str, ts_ms: u64) -> &[u8] {
+        let c = &self.builder.creds;
         write_signed_request(
             &mut self.request,
             &mut self.sig,
-            &self.signer,
+            &c.signer,
             SignedParts {
                 method: "GET",
                 path,
                 query: &self.query,
-                host: &self.host,
-                api_key: &self.api_key,
-                recv_window: self.recv_window.as_bytes(),
+                host: &c.host,
+                api_key: &c.api_key,
+                recv_window: c.recv_window.as_bytes(),
                 timestamp_ms: ts_ms,
                 body: b"",
             },
