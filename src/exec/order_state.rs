@@ -567,6 +567,27 @@ impl OrderTable {
         o.next_query_ns = now_ns + self.cfg.backoff.delay_ns(o.seq, o.queries);
     }
 
+    /// A final refusal for `cause`: counted, reported, retired.
+    fn reject(&mut self, i: usize, cause: RejectCause) -> Step {
+        self.set_state(i, OrderState::Rejected);
+        self.counters.rejects += 1;
+        let s = self.step(i, None, Some(cause), true);
+        self.retire(i);
+        s
+    }
+
+    /// An event that tells nothing new (a duplicate or late copy): counted, reported unchanged.
+    fn duplicate(&mut self, i: usize) -> Step {
+        self.counters.duplicates += 1;
+        self.step(i, None, None, false)
+    }
+
+    /// The outcome is unknown from `now_ns`: queried after the backoff.
+    fn unknown(&mut self, i: usize, now_ns: u64) -> Step {
+        self.make_unknown(i, now_ns);
+        self.step(i, None, None, true)
+    }
+
     /// Removes a final order (other than `Unresolved`, which waits for [`Self::reconciled`]).
     fn retire(&mut self, i: usize) {
         if self.orders[i].state != OrderState::Unresolved {
@@ -582,8 +603,7 @@ impl OrderTable {
 
     fn sent_at(&mut self, i: usize, now_ns: u64) -> Step {
         if self.orders[i].state != OrderState::Intent {
-            self.counters.duplicates += 1;
-            return self.step(i, None, None, false);
+            return self.duplicate(i);
         }
         self.orders[i].state = OrderState::Sent;
         self.orders[i].sent_ns = now_ns;
@@ -600,23 +620,15 @@ impl OrderTable {
     fn transport_failed_at(&mut self, i: usize, written: bool, now_ns: u64) -> Step {
         match self.orders[i].state {
             OrderState::Intent | OrderState::Sent if !written => {
-                self.set_state(i, OrderState::Rejected);
-                self.counters.rejects += 1;
-                let s = self.step(i, None, Some(RejectCause::NotSent), true);
-                self.retire(i);
-                s
+                self.reject(i, RejectCause::NotSent)
             }
             OrderState::Intent | OrderState::Sent => {
                 if self.orders[i].sent_ns == 0 {
                     self.orders[i].sent_ns = now_ns;
                 }
-                self.make_unknown(i, now_ns);
-                self.step(i, None, None, true)
+                self.unknown(i, now_ns)
             }
-            _ => {
-                self.counters.duplicates += 1;
-                self.step(i, None, None, false)
-            }
+            _ => self.duplicate(i),
         }
     }
 
@@ -631,22 +643,14 @@ impl OrderTable {
         match reply {
             Reply::Order(v) => self.apply(i, v, now_ns),
             Reply::Rejected if matches!(state, OrderState::Intent | OrderState::Sent) => {
-                self.set_state(i, OrderState::Rejected);
-                self.counters.rejects += 1;
-                let s = self.step(i, None, Some(RejectCause::Venue), true);
-                self.retire(i);
-                s
+                self.reject(i, RejectCause::Venue)
             }
             Reply::Unknown if matches!(state, OrderState::Intent | OrderState::Sent) => {
-                self.make_unknown(i, now_ns);
-                self.step(i, None, None, true)
+                self.unknown(i, now_ns)
             }
             // A refusal or unknown reply after the order was seen, or after it became unknown
             // (a late copy): the earlier, stronger knowledge stands.
-            _ => {
-                self.counters.duplicates += 1;
-                self.step(i, None, None, false)
-            }
+            _ => self.duplicate(i),
         }
     }
 
@@ -673,8 +677,7 @@ impl OrderTable {
 
     fn query_failed_at(&mut self, i: usize, now_ns: u64) -> Step {
         if self.orders[i].state.is_final() {
-            self.counters.duplicates += 1;
-            return self.step(i, None, None, false);
+            return self.duplicate(i);
         }
         self.counters.query_retries += 1;
         self.reschedule(i, now_ns, 0);
@@ -690,17 +693,12 @@ impl OrderTable {
     fn not_found(&mut self, i: usize, now_ns: u64) -> Step {
         let o = self.orders[i];
         if o.state.is_final() {
-            self.counters.duplicates += 1;
-            return self.step(i, None, None, false);
+            return self.duplicate(i);
         }
         let deadline = o.sent_ns.saturating_add(self.cfg.arrival_window_ns);
         // Final only for an order the venue never showed, once it can no longer arrive.
         if !o.seen && now_ns >= deadline {
-            self.set_state(i, OrderState::Rejected);
-            self.counters.rejects += 1;
-            let s = self.step(i, None, Some(RejectCause::NotFound), true);
-            self.retire(i);
-            return s;
+            return self.reject(i, RejectCause::NotFound);
         }
         self.counters.early_not_found += 1;
         self.reschedule(i, now_ns, if o.seen { 0 } else { deadline });
@@ -711,8 +709,7 @@ impl OrderTable {
     fn apply(&mut self, i: usize, v: VenueOrder, now_ns: u64) -> Step {
         let o = self.orders[i];
         if o.state == OrderState::Unresolved {
-            self.counters.duplicates += 1;
-            return self.step(i, None, None, false);
+            return self.duplicate(i);
         }
         let mut fill = None;
         if v.executed_qty > o.filled {

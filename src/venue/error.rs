@@ -128,6 +128,30 @@ impl std::fmt::Display for VenueError {
 
 impl std::error::Error for VenueError {}
 
+impl VenueError {
+    /// An error of `venue` whose kind is `by_code` (the venue's code table) unless that is
+    /// `Other`, then the HTTP status's kind ([`http_kind`]), else `Other`.
+    pub(crate) fn from_parts(
+        venue: Venue,
+        http_status: u16,
+        code: i64,
+        by_code: ErrorKind,
+        msg: String,
+    ) -> Self {
+        let kind = match by_code {
+            ErrorKind::Other => http_kind(http_status).unwrap_or(ErrorKind::Other),
+            k => k,
+        };
+        Self {
+            venue,
+            http_status,
+            code,
+            msg,
+            kind,
+        }
+    }
+}
+
 /// Kind from the HTTP status alone (bodies that are not venue JSON, e.g. a CDN page).
 pub(crate) fn http_kind(status: u16) -> Option<ErrorKind> {
     match status {

@@ -84,43 +84,40 @@ pub fn parse_recent_trades(
     symbol: SymbolId,
     trade_topic: &str,
 ) -> Result<Vec<Tick>, String> {
-    let side_of_maker = |buyer_is_maker: bool| {
-        if buyer_is_maker {
-            Side::Sell
-        } else {
-            Side::Buy
-        }
-    };
     if trade_topic == "aggTrade" {
         return serde_json::from_str::<Vec<BinanceAggTrade<'_>>>(body)
             .map_err(|e| format!("bad aggTrades JSON: {e}"))?
             .into_iter()
-            .map(|t| {
-                Ok(Tick {
-                    symbol,
-                    side: side_of_maker(t.m),
-                    price: positive_number(t.p, "price")?,
-                    qty: positive_number(t.q, "qty")?,
-                    exch_ts_ms: t.time,
-                    trade_id: t.a,
-                    ..Default::default()
-                })
-            })
+            .map(|t| rest_tick(symbol, t.a, t.p, t.q, t.time, t.m))
             .collect();
     }
     serde_json::from_str::<Vec<BinanceTrade<'_>>>(body)
         .map_err(|e| format!("bad trades JSON: {e}"))?
         .into_iter()
-        .map(|t| {
-            Ok(Tick {
-                symbol,
-                side: side_of_maker(t.buyer_is_maker),
-                price: positive_number(t.price, "price")?,
-                qty: positive_number(t.qty, "qty")?,
-                exch_ts_ms: t.time,
-                trade_id: t.id,
-                ..Default::default()
-            })
-        })
+        .map(|t| rest_tick(symbol, t.id, t.price, t.qty, t.time, t.buyer_is_maker))
         .collect()
+}
+
+/// One REST trade row as a tick; the taker sold when the buyer was the maker.
+fn rest_tick(
+    symbol: SymbolId,
+    trade_id: u64,
+    price: &str,
+    qty: &str,
+    exch_ts_ms: u64,
+    buyer_is_maker: bool,
+) -> Result<Tick, String> {
+    Ok(Tick {
+        symbol,
+        side: if buyer_is_maker {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
+        price: positive_number(price, "price")?,
+        qty: positive_number(qty, "qty")?,
+        exch_ts_ms,
+        trade_id,
+        ..Default::default()
+    })
 }

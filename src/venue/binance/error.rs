@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::types::RejectReason;
-use crate::venue::error::{http_kind, text_of, ErrorKind, VenueError};
+use crate::venue::error::{text_of, ErrorKind, VenueError};
 use crate::venue::Venue;
 
 /// Binance code → kind.
@@ -45,30 +45,27 @@ impl VenueError {
         let parsed: Option<BinanceBody> = serde_json::from_slice(body).ok();
         let ok_status = (200..300).contains(&http_status);
         match parsed {
-            Some(b) if b.code < 0 => Some(Self {
-                venue: Venue::Binance,
+            Some(b) if b.code < 0 => Some(Self::from_parts(
+                Venue::Binance,
                 http_status,
-                code: b.code,
-                kind: match binance_kind(b.code) {
-                    ErrorKind::Other => http_kind(http_status).unwrap_or(ErrorKind::Other),
-                    k => k,
-                },
-                msg: b.msg,
-            }),
-            Some(b) if !ok_status => Some(Self {
-                venue: Venue::Binance,
+                b.code,
+                binance_kind(b.code),
+                b.msg,
+            )),
+            Some(b) if !ok_status => Some(Self::from_parts(
+                Venue::Binance,
                 http_status,
-                code: b.code,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: b.msg,
-            }),
-            None if !ok_status => Some(Self {
-                venue: Venue::Binance,
+                b.code,
+                ErrorKind::Other,
+                b.msg,
+            )),
+            None if !ok_status => Some(Self::from_parts(
+                Venue::Binance,
                 http_status,
-                code: 0,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: text_of(body),
-            }),
+                0,
+                ErrorKind::Other,
+                text_of(body),
+            )),
             _ => None,
         }
     }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use crate::types::RejectReason;
-use crate::venue::error::{http_kind, text_of, ErrorKind, VenueError};
+use crate::venue::error::{text_of, ErrorKind, VenueError};
 use crate::venue::Venue;
 
 /// Bybit v5 retCode → kind.
@@ -47,38 +47,35 @@ impl VenueError {
         let parsed: Option<BybitBody> = serde_json::from_slice(body).ok();
         let ok_status = (200..300).contains(&http_status);
         match parsed {
-            Some(b) if b.ret_code != 0 => Some(Self {
-                venue: Venue::Bybit,
+            Some(b) if b.ret_code != 0 => Some(Self::from_parts(
+                Venue::Bybit,
                 http_status,
-                code: b.ret_code,
-                kind: match bybit_kind(b.ret_code) {
-                    ErrorKind::Other => http_kind(http_status).unwrap_or(ErrorKind::Other),
-                    k => k,
-                },
-                msg: b.ret_msg,
-            }),
+                b.ret_code,
+                bybit_kind(b.ret_code),
+                b.ret_msg,
+            )),
             Some(_) if ok_status => None,
-            _ if ok_status => Some(Self {
-                venue: Venue::Bybit,
+            _ if ok_status => Some(Self::from_parts(
+                Venue::Bybit,
                 http_status,
-                code: 0,
-                kind: ErrorKind::Other,
-                msg: format!("reply is not Bybit v5 JSON: {}", text_of(body)),
-            }),
-            Some(b) => Some(Self {
-                venue: Venue::Bybit,
+                0,
+                ErrorKind::Other,
+                format!("reply is not Bybit v5 JSON: {}", text_of(body)),
+            )),
+            Some(b) => Some(Self::from_parts(
+                Venue::Bybit,
                 http_status,
-                code: b.ret_code,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: b.ret_msg,
-            }),
-            None => Some(Self {
-                venue: Venue::Bybit,
+                b.ret_code,
+                ErrorKind::Other,
+                b.ret_msg,
+            )),
+            None => Some(Self::from_parts(
+                Venue::Bybit,
                 http_status,
-                code: 0,
-                kind: http_kind(http_status).unwrap_or(ErrorKind::Other),
-                msg: text_of(body),
-            }),
+                0,
+                ErrorKind::Other,
+                text_of(body),
+            )),
         }
     }
 }
