@@ -382,6 +382,24 @@ pub struct OrderEntry {
 }
 
 impl OrderEntry {
+    /// A new intent: nothing sent, filled or queried yet.
+    fn intent(seq: u64, symbol: SymbolId, side: Side, qty: Decimal) -> Self {
+        Self {
+            seq,
+            symbol,
+            side,
+            qty,
+            filled: Decimal::ZERO,
+            cum_quote: Decimal::ZERO,
+            state: OrderState::Intent,
+            queries: 0,
+            next_query_ns: 0,
+            sent_ns: 0,
+            query_sent_ns: 0,
+            seen: false,
+        }
+    }
+
     /// Average price of the booked quantity (`cum_quote / filled`; 0 when nothing filled).
     pub fn avg_price(&self) -> Decimal {
         if self.filled.is_zero() {
@@ -455,20 +473,7 @@ impl OrderTable {
         side: Side,
         qty: Decimal,
     ) -> Result<(), TableFull> {
-        self.push(OrderEntry {
-            seq,
-            symbol,
-            side,
-            qty,
-            filled: Decimal::ZERO,
-            cum_quote: Decimal::ZERO,
-            state: OrderState::Intent,
-            queries: 0,
-            next_query_ns: 0,
-            sent_ns: 0,
-            query_sent_ns: 0,
-            seen: false,
-        })
+        self.push(OrderEntry::intent(seq, symbol, side, qty))
     }
 
     /// Tracks a journaled order without a final record (start-up recovery): unknown, queried
@@ -484,18 +489,8 @@ impl OrderTable {
         now_ns: u64,
     ) -> Result<(), TableFull> {
         self.push(OrderEntry {
-            seq,
-            symbol,
-            side,
-            qty,
-            filled: Decimal::ZERO,
-            cum_quote: Decimal::ZERO,
-            state: OrderState::Intent,
-            queries: 0,
-            next_query_ns: 0,
             sent_ns: if sent_ns == 0 { now_ns } else { sent_ns },
-            query_sent_ns: 0,
-            seen: false,
+            ..OrderEntry::intent(seq, symbol, side, qty)
         })?;
         let i = self.orders.len() - 1;
         self.make_unknown(i, now_ns);
@@ -874,17 +869,17 @@ mod tests {
         t.sent(seq, 1_000 * MS);
     }
 
+    /// The venue's reply to order 1, 1 ms after it was sent.
+    fn answer(t: &mut OrderTable, status: VenueStatus, qty: &str, avg: &str) -> Step {
+        t.reply(1, Reply::Order(order(status, qty, avg)), 1_001 * MS)
+            .unwrap()
+    }
+
     #[test]
     fn filled_reply_books_once_and_retires() {
         let mut t = table();
         sent(&mut t, 1);
-        let s = t
-            .reply(
-                1,
-                Reply::Order(order(VenueStatus::Filled, "1", "100")),
-                1_001 * MS,
-            )
-            .unwrap();
+        let s = answer(&mut t, VenueStatus::Filled, "1", "100");
         assert_eq!(s.state, OrderState::Filled);
         assert_eq!(s.fill, fill("1", "100"));
         assert!(t.is_empty());
@@ -1111,13 +1106,7 @@ mod tests {
     fn expired_remainder_is_final_with_what_filled() {
         let mut t = table();
         sent(&mut t, 1);
-        let s = t
-            .reply(
-                1,
-                Reply::Order(order(VenueStatus::Expired, "0.3", "50")),
-                1_001 * MS,
-            )
-            .unwrap();
+        let s = answer(&mut t, VenueStatus::Expired, "0.3", "50");
         assert_eq!(s.state, OrderState::Expired);
         assert_eq!(s.fill, fill("0.3", "50"));
     }
