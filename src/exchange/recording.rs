@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::data::{to_ns, Input};
+use crate::venue::{binance, bybit};
 
 /// One recorded frame, kept byte for byte.
 #[derive(Clone, Debug)]
@@ -44,18 +45,6 @@ struct TopicOnly<'a> {
     #[serde(borrow)]
     topic: Option<&'a str>,
     ts: Option<u64>,
-}
-
-/// A UUID-shaped trade id (Bybit's `i` format) that carries `id` in its last 12 hex digits.
-pub fn uuid_from_id(id: u64) -> String {
-    format!(
-        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-        (id >> 32) as u32 ^ 0x5eed_0000,
-        (id >> 16) & 0xffff,
-        (id >> 4) & 0xfff,
-        id & 0xfff,
-        id & 0xffff_ffff_ffff
-    )
 }
 
 impl Recording {
@@ -141,23 +130,6 @@ impl Recording {
     /// `p`, `L`, `i` = a UUID-shaped id carrying the Binance trade id, `BT`), other Binance
     /// streams dropped, Bybit frames kept. Returns the recording and the frames re-encoded.
     pub fn to_bybit(&self) -> (Recording, usize) {
-        #[derive(Deserialize)]
-        struct Wrap<'a> {
-            #[serde(borrow)]
-            data: Trade<'a>,
-        }
-        #[derive(Deserialize)]
-        struct Trade<'a> {
-            #[serde(rename = "E")]
-            event_ms: u64,
-            #[serde(rename = "T")]
-            trade_ms: u64,
-            s: &'a str,
-            t: u64,
-            p: &'a str,
-            q: &'a str,
-            m: bool,
-        }
         let mut out = Recording {
             skipped: self.skipped,
             ..Default::default()
@@ -177,34 +149,12 @@ impl Recording {
             if !name.ends_with("@trade") {
                 continue;
             }
-            let Ok(w) = serde_json::from_str::<Wrap<'_>>(&f.text) else {
+            let Some(t) = binance::exchange::recorded_trade(&f.text) else {
                 out.skipped += 1;
                 continue;
             };
-            let t = w.data;
-            let prev = last_price[f.stream as usize].replace(t.p.to_string());
-            let tick_dir = match prev.as_deref().map(|p| {
-                let (a, b) = (
-                    p.parse::<f64>().unwrap_or(0.0),
-                    t.p.parse::<f64>().unwrap_or(0.0),
-                );
-                b.partial_cmp(&a)
-            }) {
-                Some(Some(std::cmp::Ordering::Greater)) => "PlusTick",
-                Some(Some(std::cmp::Ordering::Less)) => "MinusTick",
-                _ => "ZeroPlusTick",
-            };
-            let topic = format!("publicTrade.{}", t.s);
-            let text = format!(
-                "{{\"topic\":\"{topic}\",\"type\":\"snapshot\",\"ts\":{},\"data\":[{{\"T\":{},\"s\":\"{}\",\"S\":\"{}\",\"v\":\"{}\",\"p\":\"{}\",\"L\":\"{tick_dir}\",\"i\":\"{}\",\"BT\":false}}]}}",
-                t.event_ms,
-                t.trade_ms,
-                t.s,
-                if t.m { "Sell" } else { "Buy" },
-                t.q,
-                t.p,
-                uuid_from_id(t.t),
-            );
+            let prev = last_price[f.stream as usize].replace(t.price.to_string());
+            let (topic, text) = bybit::exchange::public_trade_frame(&t, prev.as_deref());
             let idx = out.intern(&topic);
             out.frames.push(RecordedFrame {
                 recv_ns: f.recv_ns,

@@ -57,6 +57,27 @@ use crate::types::Instrument;
 /// that cannot be traded is an error naming it.
 pub type SpecRows = BTreeMap<String, Result<Instrument, String>>;
 
+/// One recorded trade as the recorder wrote it (decimals as text, verbatim): what
+/// `venue::<name>::exchange` reads out of one venue's recorded frames and renders in
+/// another's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedTrade<'a> {
+    /// Venue symbol.
+    pub symbol: &'a str,
+    /// Price, as recorded.
+    pub price: &'a str,
+    /// Quantity, as recorded.
+    pub qty: &'a str,
+    /// Taker side.
+    pub taker: crate::types::Side,
+    /// Venue trade id.
+    pub id: u64,
+    /// Trade time, Unix ms.
+    pub trade_ms: u64,
+    /// Event (message) time, Unix ms.
+    pub event_ms: u64,
+}
+
 /// How a connection proves it is alive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Heartbeat {

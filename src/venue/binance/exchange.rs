@@ -13,6 +13,7 @@ use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, OrderStatus, 
 use crate::exchange::rest_orders::{param, Shared};
 use crate::exchange::server::WsRequest;
 use crate::types::Side;
+use crate::venue::RecordedTrade;
 
 /// Binance `type` name.
 pub fn kind_str(k: OrderKind) -> &'static str {
@@ -429,6 +430,38 @@ pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
     if let Ok(p) = Decimal::from_str(data.p) {
         on(data.s, p, data.t);
     }
+}
+
+/// The trade of a recorded combined-stream `@trade` frame (`{"data":{"E","T","s","t","p","q",
+/// "m"}}`), `None` when it is not one.
+pub fn recorded_trade(text: &str) -> Option<RecordedTrade<'_>> {
+    #[derive(Deserialize)]
+    struct Wrap<'a> {
+        #[serde(borrow)]
+        data: Trade<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Trade<'a> {
+        #[serde(rename = "E")]
+        event_ms: u64,
+        #[serde(rename = "T")]
+        trade_ms: u64,
+        s: &'a str,
+        t: u64,
+        p: &'a str,
+        q: &'a str,
+        m: bool,
+    }
+    let t = serde_json::from_str::<Wrap<'_>>(text).ok()?.data;
+    Some(RecordedTrade {
+        symbol: t.s,
+        price: t.p,
+        qty: t.q,
+        taker: if t.m { Side::Sell } else { Side::Buy },
+        id: t.t,
+        trade_ms: t.trade_ms,
+        event_ms: t.event_ms,
+    })
 }
 
 /// The error reply to a malformed market-data REST request.

@@ -17,6 +17,7 @@ use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder};
 use crate::exchange::rest_orders::{param, Shared};
 use crate::exchange::server::WsRequest;
 use crate::types::Side;
+use crate::venue::RecordedTrade;
 
 /// The `X-BAPI-*` headers of a Bybit v5 request.
 #[derive(Default, Debug)]
@@ -308,6 +309,46 @@ pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
             }
         }
     }
+}
+
+/// A UUID-shaped trade id (Bybit's `i` format) that carries `id` in its last 12 hex digits.
+pub fn uuid_from_id(id: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (id >> 32) as u32 ^ 0x5eed_0000,
+        (id >> 16) & 0xffff,
+        (id >> 4) & 0xfff,
+        id & 0xfff,
+        id & 0xffff_ffff_ffff
+    )
+}
+
+/// `t` as a one-trade `publicTrade.<SYMBOL>` snapshot: its topic and frame (`T`, `s`, `S`,
+/// `v`, `p`, `L` = tick direction against `prev_price`, `i` = [`uuid_from_id`], `BT`).
+pub fn public_trade_frame(t: &RecordedTrade<'_>, prev_price: Option<&str>) -> (String, String) {
+    let tick_dir = match prev_price.map(|p| {
+        let (a, b) = (
+            p.parse::<f64>().unwrap_or(0.0),
+            t.price.parse::<f64>().unwrap_or(0.0),
+        );
+        b.partial_cmp(&a)
+    }) {
+        Some(Some(std::cmp::Ordering::Greater)) => "PlusTick",
+        Some(Some(std::cmp::Ordering::Less)) => "MinusTick",
+        _ => "ZeroPlusTick",
+    };
+    let topic = super::endpoint::topic("publicTrade", t.symbol);
+    let text = format!(
+        "{{\"topic\":\"{topic}\",\"type\":\"snapshot\",\"ts\":{},\"data\":[{{\"T\":{},\"s\":\"{}\",\"S\":\"{}\",\"v\":\"{}\",\"p\":\"{}\",\"L\":\"{tick_dir}\",\"i\":\"{}\",\"BT\":false}}]}}",
+        t.event_ms,
+        t.trade_ms,
+        t.symbol,
+        super::order::side_str(t.taker),
+        t.qty,
+        t.price,
+        uuid_from_id(t.id),
+    );
+    (topic, text)
 }
 
 /// The error reply to a malformed market-data REST request.
