@@ -1,6 +1,5 @@
-//! Config sections of the models: [`params!`](crate::model::params::params) declares one with
-//! each key's doc, type and default side by side, and [`check`] validates keys from a table of
-//! rules.
+//! Config sections of the models: `params!` declares one with each key's doc, type, default
+//! and rule side by side; [`check`] validates keys against rules (`window`, `unit_open`, …).
 
 /// Declares a `Copy` config struct whose fields carry their defaults (`pub key: T = default,`):
 /// `Default` is built from them, and serde refuses unknown keys and defaults missing ones.

@@ -9,7 +9,7 @@ pub mod event;
 pub mod fill_model;
 pub mod instrument;
 pub mod intent;
-pub mod named;
+pub(crate) mod named;
 pub mod position;
 pub mod report;
 pub mod symbols;

@@ -1,7 +1,7 @@
-//! [`named_enum!`](crate::types::named::named_enum): a field-less enum whose variants each carry
-//! a stable name, declared from one `Variant => "name"` line per variant, so that `COUNT`,
-//! `ALL`, `index`, `name` and `from_name` cannot disagree. Used by the counted vocabularies
-//! (stages, counters, reject reasons, cases, layers).
+//! `named_enum!`: a field-less enum whose variants each carry a stable name, declared from one
+//! `Variant => "name"` line per variant, so that `COUNT`, `ALL`, `index`, `name` and
+//! `from_name` cannot disagree. Used by the counted vocabularies (stages, counters, reject
+//! reasons, cases, layers).
 
 /// Declares the enum and `COUNT`, `ALL` (declaration order), `index` (the discriminant: the
 /// slot in per-variant arrays, `ALL[v.index()] == v`), `name` and `from_name`.
