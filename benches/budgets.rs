@@ -21,7 +21,8 @@
 //!   the shared TSC clock, the receiver records `now - stamp` (one-way, exactly as the pipeline
 //!   records hops), then echoes; the sender waits for the echo, so each hop crosses an idle ring.
 //!   The round trip / 2 is shown beside it as a clock-independent cross-check, and an `AtomicU64`
-//!   ping-pong gives the core-to-core floor of the same run. Alternative: crossbeam `ArrayQueue`.
+//!   ping-pong gives the core-to-core floor of the same run; every hop row's p50 is judged
+//!   against `hop_floor_ratio` (1.5) × that floor. Alternative: crossbeam `ArrayQueue`.
 //! - `tick_to_order`: the production `fused::run` and `Pipeline::spawn` (real threads, rings,
 //!   waits from `config/default.toml`) fed by `runtime::source::MemoryFeed` (real trade frames from
 //!   memory through the production parser) instead of a socket. Fixed-rate runs stamp each frame's
@@ -36,7 +37,9 @@
 //!   exchange over loopback HTTP keep-alive, one order in flight at a time.
 //! - `socket_to_order`: the whole product as `cargo run` runs it (embedded exchange replaying over
 //!   a loopback WebSocket at 100x the recorded pace, orders over loopback HTTP), both topologies:
-//!   socket read -> order bytes handed to the transport's `write()`.
+//!   socket read -> order bytes handed to the transport's `write()`; judged against its own
+//!   `socket_to_order` budget (PERFORMANCE.md: p50 ≤ 8 µs, p99 ≤ 15 µs on the VM), not the
+//!   in-process `tick_to_order` one.
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
@@ -54,6 +57,7 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exchange::orders::{Matching, SimVenue};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exchange::{MarketState, Recording, RestExchange};
+use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::ExecStage;
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
@@ -72,7 +76,7 @@ use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
 use calculus_trader::tuning::budgets::{
-    format_rate, render_markdown, render_text, BudgetFile, Measured, Row, ThroughputRow,
+    format_rate, render_markdown, render_text, BudgetFile, Judge, Measured, Row, ThroughputRow,
 };
 use calculus_trader::types::{instrument::load_specs, Instrument, OrderIntent, Side, Tick};
 use calculus_trader::venue::binance::market::BinanceParser;
@@ -503,7 +507,10 @@ fn bench_order_rtt(
     let route = OrderVenue::Binance(BinanceVenue::new(builder));
     let http = HttpTransport::new(&url, 8, Duration::from_secs(5), s.clock.clone())
         .map_err(|e| format!("transport: {e}"))?;
-    let exec = Executor::venue(s.instruments.clone(), names, route, http, fill, 1, 8);
+    let mut exec = Executor::venue(s.instruments.clone(), names, route, http, fill, 1, 8);
+    // The round trip is measured, not the venue's order-rate limit: 2000 back-to-back orders
+    // would otherwise meet Binance's 300 per 10 s (entries refused from the 240th).
+    exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
     let mut stage = ExecStage::new(exec, s.clock.clone());
     let template = intents
         .iter()
@@ -537,6 +544,16 @@ fn bench_order_rtt(
     drop(stage);
     drop(server);
     Ok((hists, filled))
+}
+
+/// `limits` with every order and weight limit raised to 100 000 per window (far above the
+/// 2000 orders sent; the limiter keeps one timestamp per unit, so not `u32::MAX`).
+fn unthrottled(mut limits: RateLimits) -> RateLimits {
+    for l in limits.orders.iter_mut().flatten() {
+        l.limit = 100_000;
+    }
+    limits.weight.limit = 100_000;
+    limits
 }
 
 /// Compute over the real ticks (default strategy), `passes` times; returns the histograms and
@@ -1021,6 +1038,7 @@ fn row(
     Row {
         label: label.into(),
         stage,
+        judge: Judge::Stage,
         measured: Measured::of(h),
         versus,
         note,
@@ -1104,13 +1122,19 @@ fn run() -> Result<(), String> {
             p50(ours) as f64 / floor_p50 as f64
         )
     };
-    rows.push(row(
-        "md_hop",
-        Stage::MdHop,
-        &md_ours,
-        Some(("ArrayQueue".into(), ratio(&md_ours, &md_alt))),
-        hop_note(&md_rtt, &md_ours),
-    ));
+    let on_floor = Judge::FloorRatio {
+        floor_p50_ns: floor_p50,
+    };
+    rows.push(Row {
+        judge: on_floor,
+        ..row(
+            "md_hop",
+            Stage::MdHop,
+            &md_ours,
+            Some(("ArrayQueue".into(), ratio(&md_ours, &md_alt))),
+            hop_note(&md_rtt, &md_ours),
+        )
+    });
 
     progress("compute: Engine::on_tick over real trades");
     let (compute, intents) = bench_compute(&s, n(3.0).max(1));
@@ -1139,13 +1163,16 @@ fn run() -> Result<(), String> {
             |i| i.decided_ns,
             array_queue::<OrderIntent>,
         );
-        rows.push(row(
-            "order_hop",
-            Stage::OrderHop,
-            &oh_ours,
-            Some(("ArrayQueue".into(), ratio(&oh_ours, &oh_alt))),
-            hop_note(&oh_rtt, &oh_ours),
-        ));
+        rows.push(Row {
+            judge: on_floor,
+            ..row(
+                "order_hop",
+                Stage::OrderHop,
+                &oh_ours,
+                Some(("ArrayQueue".into(), ratio(&oh_ours, &oh_alt))),
+                hop_note(&oh_rtt, &oh_ours),
+            )
+        });
     }
 
     progress("sign: build + round + HMAC-SHA256 + hex");
@@ -1179,19 +1206,22 @@ fn run() -> Result<(), String> {
         ));
         let r = run_loopback(&s, topology, speed)?;
         let h = &r.monitor.total;
-        rows.push(row(
-            &format!("socket_to_order {name} (loopback run)"),
-            Stage::TickToOrder,
-            h.get(Stage::TickToOrder),
-            None,
-            format!(
-                "socket read -> order bytes to write(), the real run at {speed}x pace: {} ticks, {} orders; order_rtt p50 {} p99 {}",
-                r.monitor.counters.get(Counter::Ticks),
-                h.total_count(Stage::TickToOrder),
-                format_ns(p50(h.get(Stage::OrderRtt))),
-                format_ns(h.get(Stage::OrderRtt).value_at_quantile(0.99))
-            ),
-        ));
+        rows.push(Row {
+            judge: Judge::SocketToOrder,
+            ..row(
+                &format!("socket_to_order {name} (loopback run)"),
+                Stage::TickToOrder,
+                h.get(Stage::TickToOrder),
+                None,
+                format!(
+                    "socket read -> order bytes to write(), the real run at {speed}x pace: {} ticks, {} orders; order_rtt p50 {} p99 {}",
+                    r.monitor.counters.get(Counter::Ticks),
+                    h.total_count(Stage::TickToOrder),
+                    format_ns(p50(h.get(Stage::OrderRtt))),
+                    format_ns(h.get(Stage::OrderRtt).value_at_quantile(0.99))
+                ),
+            )
+        });
     }
 
     for topo in [Topo::Fused, Topo::Pipeline] {
@@ -1286,13 +1316,16 @@ fn run() -> Result<(), String> {
                 ));
                 if topo == Topo::Pipeline && f == 0.5 {
                     for stage in [Stage::MdHop, Stage::OrderHop] {
-                        rows.push(row(
-                            &format!("{stage} pipeline @50%"),
-                            stage,
-                            r.hists.get(stage),
-                            None,
-                            "inside the running pipeline".into(),
-                        ));
+                        rows.push(Row {
+                            judge: on_floor,
+                            ..row(
+                                &format!("{stage} pipeline @50%"),
+                                stage,
+                                r.hists.get(stage),
+                                None,
+                                "inside the running pipeline".into(),
+                            )
+                        });
                     }
                 }
             }

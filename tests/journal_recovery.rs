@@ -12,36 +12,47 @@ use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::flatten;
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{instrument::load_specs, Side, SymbolId};
+use calculus_trader::venue::Venue;
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{listed, start, Exchange};
+use common::exchange::{listed_on, start, Exchange};
 use common::files::{root, temp_dir};
 use common::recovery::recover;
 use common::values::{d, now_ms, BTC_TRADE};
+
+/// Both venues: every test runs against each one's order entry and codec.
+const VENUES: [Venue; 2] = [Venue::Binance, Venue::Bybit];
 
 struct World {
     _market: Arc<MarketState>,
     server: RestExchange,
     names: Vec<String>,
     dir: PathBuf,
+    venue: Venue,
 }
 
-fn world(tag: &str) -> World {
+fn world(venue: Venue, tag: &str) -> World {
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let Exchange { market, server } = start(listed(&["BTCUSDT", "ETHUSDT"]), "0.0004", "0", None);
+    let Exchange { market, server } = start(
+        listed_on(venue, &["BTCUSDT", "ETHUSDT"]),
+        "0.0004",
+        "0",
+        None,
+    );
     market.on_frame(BTC_TRADE);
-    let dir = temp_dir(&format!("recovery-{tag}"));
+    let dir = temp_dir(&format!("recovery-{tag}-{}", venue.name()));
     World {
         _market: market,
         server,
         names,
         dir,
+        venue,
     }
 }
 
@@ -49,26 +60,35 @@ impl World {
     fn executor(&self, session: u32) -> Executor {
         let inst = load_specs(
             &root().join("data/instruments/instrument_specs_8_symbols.json"),
-            "binance",
+            self.venue.name(),
             &self.names,
         )
         .unwrap();
         let c = self.server.credentials();
         let host = self.server.addr().to_string();
-        let builder = BinanceOrderBuilder::new(
-            &c.api_key,
-            c.secret.as_bytes(),
-            &host,
-            60_000,
-            &client_prefix(session),
-        );
+        let prefix = client_prefix(session);
+        let route = match self.venue {
+            Venue::Binance => {
+                let b = BinanceOrderBuilder::new(
+                    &c.api_key,
+                    c.secret.as_bytes(),
+                    &host,
+                    60_000,
+                    &prefix,
+                );
+                OrderVenue::Binance(BinanceVenue::new(b))
+            }
+            Venue::Bybit => OrderVenue::Bybit(
+                BybitVenue::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, &prefix).unwrap(),
+            ),
+        };
         let transport =
             HttpTransport::new(&self.server.url(), 8, Duration::from_secs(20), Clock::new())
                 .unwrap();
         Executor::venue(
             inst,
             self.names.clone(),
-            OrderVenue::Binance(BinanceVenue::new(builder)),
+            route,
             transport,
             PaperVenue {
                 taker_fee: d("0.0004"),
@@ -116,46 +136,51 @@ fn intent(seq: u64, side: Side, qty: &str) -> Record {
 
 #[test]
 fn unfinished_intents_are_resolved_by_client_order_id_never_resent() {
-    let w = world("pending");
-    let path = w.dir.join("orders.journal");
-    {
-        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-        j.append(&intent(1, Side::Buy, "0.010")).unwrap(); // reached the venue, reply lost
-        j.append(&intent(2, Side::Buy, "0.020")).unwrap(); // never reached it
-    }
-    w.place(Side::Buy, "0.010", "ct1-1");
-    let before = w.received();
+    for venue in VENUES {
+        let w = world(venue, "pending");
+        let path = w.dir.join("orders.journal");
+        {
+            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+            j.append(&intent(1, Side::Buy, "0.010")).unwrap(); // reached the venue, reply lost
+            j.append(&intent(2, Side::Buy, "0.020")).unwrap(); // never reached it
+        }
+        w.place(Side::Buy, "0.010", "ct1-1");
+        let before = w.received();
 
-    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-    assert_eq!(replayed.pending.len(), 2);
-    let mut exec = w.executor(2);
-    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
-    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
-    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
-    assert_eq!(w.received(), before, "no order was sent during recovery");
-    // The fill came from the exchange: 0.010 at 61800.30, fee 0.0004 · 618.003 = 0.2472012.
-    let p = replayed.position(0);
-    assert_eq!(
-        (p.qty, p.entry, p.fees),
-        (d("0.010"), d("61800.30"), d("0.2472012"))
-    );
-    assert!(replayed.pending.is_empty());
-    drop(exec);
-    // Both resolutions are in the journal: a second start has nothing to resolve.
-    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
-    assert!(again.pending.is_empty());
-    assert_eq!(again.position(0), p);
-    std::fs::remove_dir_all(&w.dir).ok();
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        assert_eq!(replayed.pending.len(), 2);
+        let mut exec = w.executor(2);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+        assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 1));
+        assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+        assert_eq!(w.received(), before, "no order was sent during recovery");
+        // The fill came from the exchange: 0.010 at 61800.30, fee 0.0004 · 618.003 = 0.2472012.
+        let p = replayed.position(0);
+        assert_eq!(
+            (p.qty, p.entry, p.fees),
+            (d("0.010"), d("61800.30"), d("0.2472012"))
+        );
+        assert!(replayed.pending.is_empty());
+        drop(exec);
+        // Both resolutions are in the journal: a second start has nothing to resolve.
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        assert!(again.pending.is_empty());
+        assert_eq!(again.position(0), p);
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
 }
 
 #[test]
 fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
-    for policy in [
-        ReconcilePolicy::Report,
-        ReconcilePolicy::Adopt,
-        ReconcilePolicy::Close,
-    ] {
-        let w = world(&format!("{policy:?}"));
+    for (venue, policy) in VENUES.into_iter().flat_map(|v| {
+        [
+            ReconcilePolicy::Report,
+            ReconcilePolicy::Adopt,
+            ReconcilePolicy::Close,
+        ]
+        .map(|p| (v, p))
+    }) {
+        let w = world(venue, &format!("{policy:?}"));
         // The venue holds 0.030 BTC that no journal knows about.
         w.place(Side::Buy, "0.030", "manual-1");
         let path = w.dir.join("orders.journal");
@@ -203,48 +228,52 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
 
 #[test]
 fn reordered_symbols_are_resolved_and_reconciled_by_name() {
-    let mut w = world("reorder");
-    let path = w.dir.join("orders.journal");
-    {
-        // Run 1 trades BTCUSDT as id 0, then dies with its order unanswered.
-        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-        j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+    for venue in VENUES {
+        let mut w = world(venue, "reorder");
+        let path = w.dir.join("orders.journal");
+        {
+            // Run 1 trades BTCUSDT as id 0, then dies with its order unanswered.
+            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+            j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+        }
+        w.place(Side::Buy, "0.010", "ct1-1");
+        // Run 2 lists the symbols the other way round: BTCUSDT is id 1 now.
+        w.names.reverse();
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        assert_eq!(replayed.pending[0].intent.symbol, SymbolId(1));
+        let mut exec = w.executor(2);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+        assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 0));
+        assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+        assert_eq!(replayed.position(1).qty, d("0.010"), "BTCUSDT");
+        assert_eq!(replayed.position(0).qty, Decimal::ZERO, "ETHUSDT");
+        drop(exec);
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        assert_eq!(again.position(1).qty, d("0.010"));
+        std::fs::remove_dir_all(&w.dir).ok();
     }
-    w.place(Side::Buy, "0.010", "ct1-1");
-    // Run 2 lists the symbols the other way round: BTCUSDT is id 1 now.
-    w.names.reverse();
-    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-    assert_eq!(replayed.pending[0].intent.symbol, SymbolId(1));
-    let mut exec = w.executor(2);
-    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
-    assert_eq!((rep.recovered_fills, rep.recovered_missing), (1, 0));
-    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
-    assert_eq!(replayed.position(1).qty, d("0.010"), "BTCUSDT");
-    assert_eq!(replayed.position(0).qty, Decimal::ZERO, "ETHUSDT");
-    drop(exec);
-    let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
-    assert_eq!(again.position(1).qty, d("0.010"));
-    std::fs::remove_dir_all(&w.dir).ok();
 }
 
 #[test]
 fn flatten_closes_every_venue_position_reduce_only() {
-    let w = world("flatten");
-    w.place(Side::Buy, "0.030", "ct1-1");
-    let mut exec = w.executor(2);
-    let closed = flatten(&mut exec, &now_ms, Duration::from_secs(20)).unwrap();
-    assert_eq!(closed, vec![("BTCUSDT".to_string(), d("-0.030"))]);
-    let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
-    assert_eq!(venue_qty, Decimal::ZERO);
-    let order = w
-        .server
-        .venue()
-        .with(|m| m.orders().last().cloned().unwrap());
-    assert!(order.reduce_only);
-    assert_eq!((order.side, order.qty), (Side::Sell, d("0.030")));
-    // Nothing left: a second flatten sends nothing.
-    assert!(flatten(&mut exec, &now_ms, Duration::from_secs(20))
-        .unwrap()
-        .is_empty());
-    std::fs::remove_dir_all(&w.dir).ok();
+    for venue in VENUES {
+        let w = world(venue, "flatten");
+        w.place(Side::Buy, "0.030", "ct1-1");
+        let mut exec = w.executor(2);
+        let closed = flatten(&mut exec, &now_ms, Duration::from_secs(20)).unwrap();
+        assert_eq!(closed, vec![("BTCUSDT".to_string(), d("-0.030"))]);
+        let venue_qty = w.server.venue().with(|m| m.position("BTCUSDT").qty);
+        assert_eq!(venue_qty, Decimal::ZERO);
+        let order = w
+            .server
+            .venue()
+            .with(|m| m.orders().last().cloned().unwrap());
+        assert!(order.reduce_only);
+        assert_eq!((order.side, order.qty), (Side::Sell, d("0.030")));
+        // Nothing left: a second flatten sends nothing.
+        assert!(flatten(&mut exec, &now_ms, Duration::from_secs(20))
+            .unwrap()
+            .is_empty());
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
 }

@@ -20,23 +20,27 @@ use calculus_trader::exec::journal::{FsyncPolicy, Journal, RECORD_LEN};
 use calculus_trader::exec::recovery::FLATTEN_SEQ_BASE;
 
 mod common;
-use common::exchange::{hosted, hosted_binary_toml, Hosted, Options};
+use calculus_trader::venue::Venue;
+use common::exchange::{hosted_binary_toml_on, hosted_on, key_env, Hosted, Options};
 use common::files::{bin, temp_dir};
 
-struct Venue {
+struct Account {
     replay: EmbeddedExchange,
     rest: RestExchange,
     creds: SimCredentials,
     names: Vec<String>,
     dir: PathBuf,
+    venue: Venue,
 }
 
-/// The exchange (replay at 20x, order entry) and a config trading against it, with `journal`.
-fn venue(tag: &str, journal: Option<&Path>) -> (Venue, PathBuf) {
-    let dir = temp_dir(&format!("journal-runs-{tag}"));
+/// `venue`'s exchange (replay at 20x, order entry) and a config trading against it, with
+/// `journal`.
+fn account(venue: Venue, tag: &str, journal: Option<&Path>) -> (Account, PathBuf) {
+    let dir = temp_dir(&format!("journal-runs-{tag}-{}", venue.name()));
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
     let creds = SimCredentials::generate().unwrap();
-    let Hosted { replay, rest } = hosted(
+    let Hosted { replay, rest } = hosted_on(
+        venue,
         20.0,
         "1",
         Options {
@@ -45,25 +49,26 @@ fn venue(tag: &str, journal: Option<&Path>) -> (Venue, PathBuf) {
         },
     );
 
-    let cfg_text = hosted_binary_toml(&replay, &rest, journal, &dir)
+    let cfg_text = hosted_binary_toml_on(venue, &replay, &rest, journal, &dir)
         .replace("dump_interval_s = 10.0", "dump_interval_s = 3600.0");
     let cfg = dir.join("config.toml");
     std::fs::write(&cfg, cfg_text).unwrap();
 
     (
-        Venue {
+        Account {
             replay,
             rest,
             creds,
             names,
             dir,
+            venue,
         },
         cfg,
     )
 }
 
 /// Client ids the exchange received more than once.
-fn sent_twice(v: &Venue) -> Vec<(String, u32)> {
+fn sent_twice(v: &Account) -> Vec<(String, u32)> {
     v.rest.venue().with(|m| {
         m.received_client_ids()
             .iter()
@@ -74,16 +79,26 @@ fn sent_twice(v: &Venue) -> Vec<(String, u32)> {
 }
 
 #[test]
-fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id() {
-    let (v, cfg) = venue("fresh", None);
+fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id_binance() {
+    two_runs_never_reuse_a_client_id(Venue::Binance);
+}
+
+#[test]
+fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id_bybit() {
+    two_runs_never_reuse_a_client_id(Venue::Bybit);
+}
+
+fn two_runs_never_reuse_a_client_id(venue: Venue) {
+    let (v, cfg) = account(venue, "fresh", None);
+    let (key, secret) = key_env(venue);
     let mut logs = String::new();
     for run in 0..2 {
         let o = bin()
             .arg("--config")
             .arg(&cfg)
             .args(["--quiet", "--duration", "4"])
-            .env("BINANCE_API_KEY", &v.creds.api_key)
-            .env("BINANCE_API_SECRET", &v.creds.secret)
+            .env(key, &v.creds.api_key)
+            .env(secret, &v.creds.secret)
             .output()
             .unwrap();
         let text =
@@ -108,20 +123,32 @@ fn two_runs_with_fresh_journals_on_one_account_never_reuse_a_client_id() {
 }
 
 #[test]
-fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
+fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero_binance() {
+    a_full_disk_flattens(Venue::Binance);
+}
+
+#[test]
+fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero_bybit() {
+    a_full_disk_flattens(Venue::Bybit);
+}
+
+fn a_full_disk_flattens(venue: Venue) {
     let journal = std::env::temp_dir().join(format!(
-        "ct-journal-runs-full-{}.journal",
+        "ct-journal-runs-full-{}-{}.journal",
+        venue.name(),
         std::process::id()
     ));
     let _ = std::fs::remove_file(&journal);
-    let (v, cfg) = venue("full", Some(&journal));
-    let Venue {
+    let (v, cfg) = account(venue, "full", Some(&journal));
+    let Account {
         replay,
         rest,
         creds,
         names,
         dir,
+        venue,
     } = v;
+    let (key, secret) = key_env(venue);
     // Output through a pipe: a log file would hit the file size limit too.
     let mut child = Command::new("sh")
         .arg("-c")
@@ -130,8 +157,8 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
         .arg("--config")
         .arg(&cfg)
         .arg("--quiet")
-        .env("BINANCE_API_KEY", &creds.api_key)
-        .env("BINANCE_API_SECRET", &creds.secret)
+        .env(key, &creds.api_key)
+        .env(secret, &creds.secret)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .stdin(Stdio::null())
@@ -214,12 +241,13 @@ fn a_full_disk_flattens_the_venue_positions_and_exits_non_zero() {
     assert_eq!(rep.records, 512 / RECORD_LEN as u64);
     assert_eq!(rep.truncated_bytes, 512 % RECORD_LEN as u64);
     assert!(rep.last_session > 0);
-    assert!(sent_twice(&Venue {
+    assert!(sent_twice(&Account {
         replay,
         rest,
         creds,
         names,
-        dir: dir.clone()
+        dir: dir.clone(),
+        venue,
     })
     .is_empty());
     std::fs::remove_file(&journal).ok();

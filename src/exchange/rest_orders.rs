@@ -345,7 +345,7 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
                     Served::Reset => return stream.shutdown(std::net::Shutdown::Both),
                 };
             if method == "POST"
-                && target.starts_with("/fapi/v1/order")
+                && (target.starts_with("/fapi/v1/order") || target.starts_with("/v5/order/create"))
                 && !sh.opts.order_reply_delay.is_zero()
             {
                 std::thread::sleep(sh.opts.order_reply_delay);

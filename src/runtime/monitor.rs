@@ -197,6 +197,20 @@ fn status_line(
     if stale + blocked > 0 {
         line.push_str(&format!(" | feed_stale {stale} blocked_stale {blocked}"));
     }
+    // Order outcomes that need an operator's eye, once any happened.
+    let venue_side = [
+        (Counter::RejectVenue, "venue_rejects"),
+        (Counter::OrdersUnknown, "unknown"),
+        (Counter::OrdersReconciled, "reconciled"),
+        (Counter::RateThrottled, "throttled"),
+    ];
+    if venue_side.iter().any(|(k, _)| c.get(*k) > 0) {
+        let parts: Vec<String> = venue_side
+            .iter()
+            .map(|(k, name)| format!("{name} {}", c.get(*k)))
+            .collect();
+        line.push_str(&format!(" | {}", parts.join(" ")));
+    }
     if let Some(r) = replay {
         let sent = r.frames_sent.load(Ordering::Relaxed);
         let total = r.frames_total.load(Ordering::Relaxed);
@@ -220,5 +234,21 @@ mod tests {
         c.set(Counter::BlockedStale, 7);
         let line = status_line(Duration::from_secs(2), 1.0, 100, &c, &step, None);
         assert!(line.ends_with("| feed_stale 2 blocked_stale 7"), "{line}");
+    }
+
+    #[test]
+    fn status_line_shows_venue_rejects_unknown_orders_and_reconciliations_once_any_happened() {
+        let step = StageHistograms::new();
+        let mut c = CounterSet::default();
+        c.set(Counter::Ticks, 100);
+        let quiet = status_line(Duration::from_secs(1), 1.0, 0, &c, &step, None);
+        assert!(!quiet.contains("unknown"), "{quiet}");
+        c.set(Counter::OrdersUnknown, 3);
+        c.set(Counter::OrdersReconciled, 1);
+        let line = status_line(Duration::from_secs(2), 1.0, 100, &c, &step, None);
+        assert!(
+            line.ends_with("| venue_rejects 0 unknown 3 reconciled 1 throttled 0"),
+            "{line}"
+        );
     }
 }

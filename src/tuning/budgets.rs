@@ -40,6 +40,14 @@ pub struct Profile {
     /// exchange (optional: absent = reported without a budget).
     #[serde(default)]
     pub order_rtt: Option<Budget>,
+    /// Ring hops are judged against the core-to-core floor of the same run: p50 ≤ this × the
+    /// floor's p50 (the fixed `md_hop`/`order_hop` p50 is then not used; their p99 still is).
+    #[serde(default)]
+    pub hop_floor_ratio: Option<f64>,
+    /// `socket_to_order`: socket read → order bytes handed to `write()`, the whole product over
+    /// loopback (its own target, looser than the in-process `tick_to_order`).
+    #[serde(default)]
+    pub socket_to_order: Option<Budget>,
 }
 
 /// Upper bounds on a stage's percentiles, ns.
@@ -74,6 +82,18 @@ impl BudgetFile {
                         "{origin}: profiles.{name}.{stage}: need 0 < p50_ns <= p99_ns <= p999_ns"
                     ));
                 }
+            }
+            if let Some(b) = p.socket_to_order {
+                if b.p50_ns == 0 || b.p99_ns < b.p50_ns {
+                    return Err(format!(
+                        "{origin}: profiles.{name}.socket_to_order: need 0 < p50_ns <= p99_ns"
+                    ));
+                }
+            }
+            if p.hop_floor_ratio.is_some_and(|r| r.is_nan() || r < 1.0) {
+                return Err(format!(
+                    "{origin}: profiles.{name}.hop_floor_ratio must be >= 1"
+                ));
             }
             if p.throughput.min_ticks_per_s.is_nan() || p.throughput.min_ticks_per_s <= 0.0 {
                 return Err(format!(
@@ -119,6 +139,40 @@ impl Profile {
             Stage::FeedDelay | Stage::FeedDelayBinance | Stage::FeedDelayBybit => None,
         }
     }
+
+    /// The budget `row` is held to: its stage's, `socket_to_order`'s, or for a ring hop with a
+    /// measured floor the stage's p99 and a p50 of `hop_floor_ratio × floor p50`.
+    pub fn budget_of(&self, row: &Row) -> Option<Budget> {
+        match row.judge {
+            Judge::Stage => self.budget(row.stage),
+            Judge::SocketToOrder => self.socket_to_order,
+            Judge::FloorRatio { floor_p50_ns } => {
+                let b = self.budget(row.stage)?;
+                Some(match self.hop_floor_ratio {
+                    Some(r) => Budget {
+                        p50_ns: (floor_p50_ns.max(1) as f64 * r).round() as u64,
+                        ..b
+                    },
+                    None => b,
+                })
+            }
+        }
+    }
+}
+
+/// Which budget a [`Row`] is judged against (see [`Profile::budget_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judge {
+    /// The row's stage budget.
+    Stage,
+    /// A ring hop: p50 against `hop_floor_ratio ×` the core-to-core floor measured in the same
+    /// run (p50, ns).
+    FloorRatio {
+        /// The floor's p50 in this run, ns.
+        floor_p50_ns: u64,
+    },
+    /// The whole product over loopback: the `socket_to_order` budget.
+    SocketToOrder,
 }
 
 /// Measured percentiles of one row, ns.
@@ -189,8 +243,10 @@ pub fn verdict(measured: Option<Measured>, budget: Budget) -> BudgetVerdict {
 pub struct Row {
     /// What was measured (`parse`, `tick_to_order fused max-rate`, ...).
     pub label: String,
-    /// The budget it is held to.
+    /// The stage measured (and budget, unless `judge` says otherwise).
     pub stage: Stage,
+    /// Which budget the row is held to.
+    pub judge: Judge,
     /// Percentiles, if measured.
     pub measured: Option<Measured>,
     /// `(alternative, our p50 / its p50)` where an alternative was benched.
@@ -224,7 +280,7 @@ const HEADER: [&str; 9] = [
 ];
 
 fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
-    let Some(budget) = profile.budget(row.stage) else {
+    let Some(budget) = profile.budget_of(row) else {
         let m = |f: fn(&Measured) -> u64| {
             row.measured
                 .as_ref()
@@ -260,12 +316,18 @@ fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
         .as_ref()
         .map(|(name, ratio)| format!("{ratio:.2}x {name}"))
         .unwrap_or_default();
+    let budget_p50 = match (row.judge, profile.hop_floor_ratio) {
+        (Judge::FloorRatio { .. }, Some(r)) => {
+            format!("{} ({r}x floor)", format_ns(budget.p50_ns))
+        }
+        _ => format_ns(budget.p50_ns),
+    };
     vec![
         row.label.clone(),
         p50,
         p99,
         p999,
-        format_ns(budget.p50_ns),
+        budget_p50,
         budget_p99,
         v.label().into(),
         versus,
@@ -464,6 +526,43 @@ mod tests {
     }
 
     #[test]
+    fn hops_are_judged_against_the_floor_and_socket_rows_against_their_own_budget() {
+        let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
+        let vm = f.profile("vm").unwrap();
+        // PERFORMANCE.md: ring hop p50 <= 1.5 x the floor; socket -> write() p50 <= 8 us, p99 <= 15 us.
+        assert_eq!(vm.hop_floor_ratio, Some(1.5));
+        let hop = |p50, floor| Row {
+            label: "md_hop".into(),
+            stage: Stage::MdHop,
+            judge: Judge::FloorRatio {
+                floor_p50_ns: floor,
+            },
+            measured: m(p50, 200, 300),
+            versus: None,
+            note: String::new(),
+        };
+        // 100 ns passes the fixed 315 ns p50 but is 4x a 25 ns floor: FAIL.
+        assert_eq!(vm.budget_of(&hop(100, 25)).unwrap().p50_ns, 38);
+        assert!(render_text("vm", vm, &[hop(100, 25)], &[]).contains("FAIL"));
+        assert!(render_text("vm", vm, &[hop(37, 25)], &[]).contains("PASS"));
+        let socket = |p50, p99| Row {
+            label: "socket_to_order".into(),
+            stage: Stage::TickToOrder,
+            judge: Judge::SocketToOrder,
+            measured: m(p50, p99, p99),
+            versus: None,
+            note: String::new(),
+        };
+        // 7 us would FAIL the 0.8 us in-process budget; it passes its own.
+        assert!(render_text("vm", vm, &[socket(7_000, 14_000)], &[]).contains("PASS"));
+        assert!(render_text("vm", vm, &[socket(7_000, 41_000)], &[]).contains("FAIL"));
+        let bad = SHIPPED.replacen("hop_floor_ratio = 1.5", "hop_floor_ratio = 0.5", 1);
+        assert!(BudgetFile::parse(&bad, "b.toml")
+            .unwrap_err()
+            .contains("hop_floor_ratio"));
+    }
+
+    #[test]
     fn tables_show_verdicts_ratios_and_throughput() {
         let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
         let vm = f.profile("vm").unwrap();
@@ -471,6 +570,7 @@ mod tests {
             Row {
                 label: "parse".into(),
                 stage: Stage::Parse,
+                judge: Judge::Stage,
                 measured: m(240, 300, 400),
                 versus: Some(("serde_json".into(), 0.8)),
                 note: "n=1000".into(),
@@ -478,6 +578,7 @@ mod tests {
             Row {
                 label: "sign".into(),
                 stage: Stage::Sign,
+                judge: Judge::Stage,
                 measured: m(900, 1200, 1500),
                 versus: None,
                 note: String::new(),

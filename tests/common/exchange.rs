@@ -12,6 +12,7 @@ use calculus_trader::exchange::rest_orders::{RestOptions, SimCredentials};
 use calculus_trader::exchange::{EmbeddedExchange, MarketState, Recording, RestExchange};
 use calculus_trader::exec::FillModel;
 use calculus_trader::types::{instrument::load_specs, Instrument};
+use calculus_trader::venue::Venue;
 use rust_decimal::Decimal;
 
 use super::files::{replay_file, root};
@@ -30,8 +31,22 @@ pub fn bundled_specs(venue: &str, names: &[&str]) -> Vec<Instrument> {
 
 /// `names` with their bundled Binance specs ([`bundled_specs`]).
 pub fn listed(names: &[&str]) -> Vec<(String, Instrument)> {
-    let inst = bundled_specs("binance", names);
+    listed_on(Venue::Binance, names)
+}
+
+/// `names` with `venue`'s bundled specs ([`bundled_specs`]).
+pub fn listed_on(venue: Venue, names: &[&str]) -> Vec<(String, Instrument)> {
+    let inst = bundled_specs(venue.name(), names);
     names.iter().map(|s| s.to_string()).zip(inst).collect()
+}
+
+/// The environment variables the trader reads `venue`'s API key and secret from (README,
+/// `config/default.toml`).
+pub fn key_env(venue: Venue) -> (&'static str, &'static str) {
+    match venue {
+        Venue::Binance => ("BINANCE_API_KEY", "BINANCE_API_SECRET"),
+        Venue::Bybit => ("BYBIT_API_KEY", "BYBIT_API_SECRET"),
+    }
 }
 
 /// A running embedded order exchange and the market state its fills are priced from.
@@ -121,12 +136,23 @@ pub fn serve(
 /// The bundled real BTCUSDT + ETHUSDT Binance trades (2024-08-08 23:54–24:00 UTC) served over
 /// WebSocket at `speed` times real time (0 = as fast as possible).
 pub fn replay_server(speed: f64) -> EmbeddedExchange {
+    replay_server_on(Venue::Binance, speed)
+}
+
+/// [`replay_server`] speaking `venue`'s public stream (Bybit: the same trades re-encoded as
+/// v5 `publicTrade` messages, as `config/bybit.toml` replays them).
+pub fn replay_server_on(venue: Venue, speed: f64) -> EmbeddedExchange {
     let rec = Recording::load(&[
         replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
         replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
     ])
     .unwrap();
-    EmbeddedExchange::start("127.0.0.1:0".parse().unwrap(), Arc::new(rec), speed).unwrap()
+    let rec = match venue {
+        Venue::Binance => rec,
+        Venue::Bybit => rec.to_bybit().0,
+    };
+    EmbeddedExchange::start_venue("127.0.0.1:0".parse().unwrap(), Arc::new(rec), venue, speed)
+        .unwrap()
 }
 
 /// The exchange a live run trades against: the bundled replay over WebSocket and, priced by
@@ -140,10 +166,15 @@ pub struct Hosted {
 
 /// Starts [`Hosted`]: the replay at `speed` times real time, order entry with `opts`.
 pub fn hosted(speed: f64, slippage_bps: &str, opts: Options) -> Hosted {
-    let replay = replay_server(speed);
+    hosted_on(Venue::Binance, speed, slippage_bps, opts)
+}
+
+/// [`hosted`] for `venue`: its public stream and its bundled specs.
+pub fn hosted_on(venue: Venue, speed: f64, slippage_bps: &str, opts: Options) -> Hosted {
+    let replay = replay_server_on(venue, speed);
     let rest = serve(
         &replay.stats().market,
-        listed(&["BTCUSDT", "ETHUSDT"]),
+        listed_on(venue, &["BTCUSDT", "ETHUSDT"]),
         "0.0004",
         slippage_bps,
         opts,
@@ -165,6 +196,31 @@ pub fn hosted_toml(replay: &EmbeddedExchange, rest: &RestExchange) -> String {
         )
         .replace("topology = \"auto\"", "topology = \"fused\"")
         .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
+}
+
+/// [`hosted_binary_toml`] trading on `venue` (Bybit: `venue.name = "bybit"`, its order format,
+/// keys from `BYBIT_API_KEY`/`BYBIT_API_SECRET`).
+pub fn hosted_binary_toml_on(
+    venue: Venue,
+    replay: &EmbeddedExchange,
+    rest: &RestExchange,
+    journal: Option<&Path>,
+    dir: &Path,
+) -> String {
+    let text = hosted_binary_toml(replay, rest, journal, dir);
+    match venue {
+        Venue::Binance => text,
+        Venue::Bybit => {
+            let text = text
+                .replace("name = \"binance\" ", "name = \"bybit\"  ")
+                .replace(
+                    "rest_host = \"fapi.binance.com\"",
+                    "rest_host = \"api.bybit.com\"",
+                );
+            assert!(text.contains("name = \"bybit\""), "default.toml changed");
+            text
+        }
+    }
 }
 
 /// [`hosted_toml`] for the real binary: a parking hot thread, `journal` (`None` = the default
