@@ -10,13 +10,18 @@
 //! |---|---|---|
 //! | risk per trade | `risk > max_risk_per_trade·E` | — |
 //! | portfolio risk | `Σ open risk + risk > max_portfolio_risk·E` | — |
-//! | positions | symbol flat and `open positions ≥ max_positions` | — |
+//! | positions | symbol not held and `held symbols ≥ max_positions` | — |
 //! | exposure | `|notional_sym + signed order notional| > max_symbol_exposure·E` | — |
 //! | correlation | `dir_i·dir·ρ_i > max_correlation` for an open position i | — |
 //! | daily loss | `E − E_day0 ≤ −daily_loss·E_day0` (UTC day) | next UTC day |
 //! | drawdown | `(peak − E) ≥ drawdown_pause·peak` | operator [`RiskGate::resume`] |
 //! | losing streak | `max_consecutive_losses` losing trades in a row | operator |
 //! | emergency | manual or `(peak − E) ≥ emergency_drawdown·peak` | operator |
+//!
+//! A symbol is *held* while its decided position (booked when the engine decides, undone on a
+//! rejection) or its filled position (from the venue's fills, [`RiskGate::set_filled`]) is
+//! open: an entry counts from its decision, an exit only once it filled, so an exit that the
+//! venue has not (yet) executed never frees a slot for another symbol's entry.
 //!
 //! Above `drawdown_reduce` the gate's [`RiskGate::size_multiplier`] is
 //! `drawdown_size_multiplier` (1 otherwise), for sizing.
@@ -155,6 +160,8 @@ struct SymbolRisk {
     unreconciled: bool,
     /// Has an order of unknown outcome (execution is querying it).
     unknown_order: bool,
+    /// The position from the venue's fills is open.
+    filled_open: bool,
 }
 
 impl SymbolRisk {
@@ -166,6 +173,11 @@ impl SymbolRisk {
         } else {
             -1
         }
+    }
+
+    /// Decided or filled position open: the symbol holds a `max_positions` slot.
+    fn held(&self) -> bool {
+        self.direction() != 0 || self.filled_open
     }
 }
 
@@ -248,7 +260,7 @@ impl RiskGate {
         self.open_risk
     }
 
-    /// Symbols with a position.
+    /// Symbols held (decided or filled position open; module documentation).
     pub fn open_positions(&self) -> u32 {
         self.open_positions
     }
@@ -303,17 +315,17 @@ impl RiskGate {
         let Some(s) = self.symbols.get_mut(symbol) else {
             return;
         };
-        let was_open = s.direction() != 0;
+        let was_held = s.held();
         self.open_risk += risk - s.risk;
         s.risk = risk;
         s.notional = notional;
-        let is_open = s.direction() != 0;
-        match (was_open, is_open) {
+        let is_held = s.held();
+        match (was_held, is_held) {
             (false, true) => self.open_positions += 1,
             (true, false) => self.open_positions -= 1,
             _ => {}
         }
-        if !is_open {
+        if s.direction() == 0 {
             self.unrealized -= s.unrealized;
             s.unrealized = Decimal::ZERO;
         }
@@ -335,6 +347,22 @@ impl RiskGate {
             self.losing_streak = 0;
         }
         None
+    }
+
+    /// Sets whether a symbol's position from the venue's fills is open (the engine calls it on
+    /// every fill). O(1).
+    #[inline]
+    pub fn set_filled(&mut self, symbol: usize, open: bool) {
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        let was_held = s.held();
+        s.filled_open = open;
+        match (was_held, s.held()) {
+            (false, true) => self.open_positions += 1,
+            (true, false) => self.open_positions -= 1,
+            _ => {}
+        }
     }
 
     /// Marks a symbol as left unreconciled at start-up (entries blocked) or cleared.
@@ -464,7 +492,7 @@ impl RiskGate {
         if self.open_risk + o.risk > self.p.max_portfolio_risk * e {
             return Err(BlockReason::PortfolioRisk);
         }
-        if s.direction() == 0 && self.open_positions >= self.p.max_positions {
+        if !s.held() && self.open_positions >= self.p.max_positions {
             return Err(BlockReason::MaxPositions);
         }
         let dir: i8 = match o.side {
@@ -598,6 +626,39 @@ mod tests {
             Err(BlockReason::MaxPositions)
         );
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()), "adding");
+    }
+
+    /// An exit decided but not yet filled (the venue may refuse it, or not have executed it
+    /// yet) keeps its slot: the soak saw two positions open at once at the exchange with
+    /// `max_positions = 1` when the slot was freed at the exit's decision.
+    #[test]
+    fn an_exit_frees_its_position_slot_only_once_filled() {
+        let c = LimitsConfig {
+            max_positions: 1,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 2);
+        // Entry on 0 decided, then filled.
+        g.set_position(0, d("100"), d("1"));
+        g.set_filled(0, true);
+        assert_eq!(g.open_positions(), 1);
+        // Exit on 0 decided: the decided position is flat, the filled one is not.
+        g.set_position(0, Decimal::ZERO, Decimal::ZERO);
+        assert_eq!(g.open_positions(), 1);
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        // The exit filled: the slot is free.
+        g.set_filled(0, false);
+        assert_eq!(g.open_positions(), 0);
+        assert_eq!(g.check(&entry(1, Side::Buy, "100", "1")), Ok(()));
+        // An entry counts from its decision, before any fill.
+        g.set_position(1, d("-100"), d("1"));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
     }
 
     #[test]

@@ -434,7 +434,8 @@ impl Engine {
         self.slots.get(i).map(|s| s.layers.indicators.values())
     }
 
-    /// Applies a fill (or partial-fill delta) to the position, or undoes a rejected order's
+    /// Applies a fill (or partial-fill delta) to the position (and tells the gate whether it is
+    /// open: an exit frees its `max_positions` slot only once filled), or undoes a rejected order's
     /// share of the working position (and, when it is the symbol's latest order, its booking
     /// in the decision book and the gate; trade statistics already recorded stay); an expired
     /// remainder leaves the working position; an unknown-order flag blocks or frees entries.
@@ -445,6 +446,8 @@ impl Engine {
         match r.status {
             ReportStatus::Filled => {
                 slot.position.apply_fill(r.side, r.price, r.qty, r.fee);
+                let open = !slot.position.qty.is_zero();
+                self.gate.set_filled(r.symbol.index(), open);
                 self.stats.fills += 1;
             }
             ReportStatus::Rejected(_) => {
