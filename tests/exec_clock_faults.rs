@@ -88,8 +88,14 @@ fn rig(v: V, plan: &str) -> Rig {
             OrderVenue::Binance(BinanceVenue::new(b, &c.api_key, &host, RECV_WINDOW_MS))
         }
         V::Bybit => OrderVenue::Bybit(
-            BybitVenue::new(&c.api_key, c.secret.as_bytes(), &host, RECV_WINDOW_MS, "ct1-")
-                .unwrap(),
+            BybitVenue::new(
+                &c.api_key,
+                c.secret.as_bytes(),
+                &host,
+                RECV_WINDOW_MS,
+                "ct1-",
+            )
+            .unwrap(),
         ),
     };
     let clock = Clock::new();
@@ -215,7 +221,10 @@ fn an_order_outside_the_recv_window_is_a_final_timestamp_rejection_never_a_fill(
             assert_eq!((c.unknowns, c.fills, c.queries), (0, 0, 0), "{v:?} {ms}");
             assert_eq!(c.rejects, 1, "{v:?} {ms}");
             r.ex.server.venue().with(|m| {
-                assert!(m.orders().is_empty(), "{v:?} {ms}: the venue placed nothing");
+                assert!(
+                    m.orders().is_empty(),
+                    "{v:?} {ms}: the venue placed nothing"
+                );
             });
             assert_eq!(r.venue_position(), Position::default());
             r.assert_positions_equal();
@@ -254,7 +263,10 @@ fn a_mix_of_skewed_and_on_time_orders_keeps_positions_equal() {
         let placed = r.ex.server.venue().with(|m| m.orders().len());
         let refused = r.timestamp_rejects();
         assert_eq!(placed + refused, 12, "{v:?}: {:?}", r.reports);
-        assert!(refused >= 2 && placed >= 2, "{v:?}: {refused} refused, {placed} placed");
+        assert!(
+            refused >= 2 && placed >= 2,
+            "{v:?}: {refused} refused, {placed} placed"
+        );
         assert!(
             r.reports.iter().all(|x| x.status == ReportStatus::Filled
                 || x.status == ReportStatus::Rejected(RejectReason::VenueTimestamp)),

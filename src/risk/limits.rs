@@ -19,9 +19,11 @@
 //! | emergency | manual or `(peak − E) ≥ emergency_drawdown·peak` | operator |
 //!
 //! A symbol is *held* while its decided position (booked when the engine decides, undone on a
-//! rejection) or its filled position (from the venue's fills, [`RiskGate::set_filled`]) is
-//! open: an entry counts from its decision, an exit only once it filled, so an exit that the
-//! venue has not (yet) executed never frees a slot for another symbol's entry.
+//! rejection) is open or it is *live* ([`RiskGate::set_live`]: the engine's filled or working
+//! position is open, or an order is in flight): an entry counts from its decision, an exit only
+//! once it filled, so an exit that the venue has not (yet) executed never frees a slot for
+//! another symbol's entry; a symbol with an order of unknown outcome is held too (the
+//! venue may hold a position the engine has not booked).
 //!
 //! Above `drawdown_reduce` the gate's [`RiskGate::size_multiplier`] is
 //! `drawdown_size_multiplier` (1 otherwise), for sizing.
@@ -160,8 +162,8 @@ struct SymbolRisk {
     unreconciled: bool,
     /// Has an order of unknown outcome (execution is querying it).
     unknown_order: bool,
-    /// The position from the venue's fills is open.
-    filled_open: bool,
+    /// The filled or the working position is open, or an order is in flight.
+    live: bool,
 }
 
 impl SymbolRisk {
@@ -175,9 +177,10 @@ impl SymbolRisk {
         }
     }
 
-    /// Decided or filled position open: the symbol holds a `max_positions` slot.
+    /// Decided or live position open, or an order of unknown outcome: the symbol holds a
+    /// `max_positions` slot.
     fn held(&self) -> bool {
-        self.direction() != 0 || self.filled_open
+        self.direction() != 0 || self.live || self.unknown_order
     }
 }
 
@@ -260,7 +263,7 @@ impl RiskGate {
         self.open_risk
     }
 
-    /// Symbols held (decided or filled position open; module documentation).
+    /// Symbols held (decided or live position open; module documentation).
     pub fn open_positions(&self) -> u32 {
         self.open_positions
     }
@@ -349,15 +352,15 @@ impl RiskGate {
         None
     }
 
-    /// Sets whether a symbol's position from the venue's fills is open (the engine calls it on
-    /// every fill). O(1).
+    /// Sets whether a symbol is live: filled or working position open, or an order in flight
+    /// (the engine calls it on every order and report). O(1).
     #[inline]
-    pub fn set_filled(&mut self, symbol: usize, open: bool) {
+    pub fn set_live(&mut self, symbol: usize, open: bool) {
         let Some(s) = self.symbols.get_mut(symbol) else {
             return;
         };
         let was_held = s.held();
-        s.filled_open = open;
+        s.live = open;
         match (was_held, s.held()) {
             (false, true) => self.open_positions += 1,
             (true, false) => self.open_positions -= 1,
@@ -375,8 +378,15 @@ impl RiskGate {
     /// Marks a symbol as having (entries blocked) or no longer having an order of unknown
     /// outcome.
     pub fn set_unknown_order(&mut self, symbol: usize, unknown: bool) {
-        if let Some(s) = self.symbols.get_mut(symbol) {
-            s.unknown_order = unknown;
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        let was_held = s.held();
+        s.unknown_order = unknown;
+        match (was_held, s.held()) {
+            (false, true) => self.open_positions += 1,
+            (true, false) => self.open_positions -= 1,
+            _ => {}
         }
     }
 
@@ -640,7 +650,7 @@ mod tests {
         let mut g = RiskGate::from_config(&c, d("10000"), 2);
         // Entry on 0 decided, then filled.
         g.set_position(0, d("100"), d("1"));
-        g.set_filled(0, true);
+        g.set_live(0, true);
         assert_eq!(g.open_positions(), 1);
         // Exit on 0 decided: the decided position is flat, the filled one is not.
         g.set_position(0, Decimal::ZERO, Decimal::ZERO);
@@ -650,7 +660,7 @@ mod tests {
             Err(BlockReason::MaxPositions)
         );
         // The exit filled: the slot is free.
-        g.set_filled(0, false);
+        g.set_live(0, false);
         assert_eq!(g.open_positions(), 0);
         assert_eq!(g.check(&entry(1, Side::Buy, "100", "1")), Ok(()));
         // An entry counts from its decision, before any fill.
@@ -659,6 +669,17 @@ mod tests {
             g.check(&entry(0, Side::Buy, "100", "1")),
             Err(BlockReason::MaxPositions)
         );
+        // An order of unknown outcome holds its symbol's slot (the venue may have filled it).
+        g.set_position(1, Decimal::ZERO, Decimal::ZERO);
+        assert_eq!(g.open_positions(), 0);
+        g.set_unknown_order(1, true);
+        assert_eq!(g.open_positions(), 1);
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        g.set_unknown_order(1, false);
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
     }
 
     #[test]

@@ -201,7 +201,10 @@ mod tests {
             (Buy, "61811.7", "0.013"),
             (Buy, "61799.9", "0.011"),
         ]);
-        assert_ne!(buys.entry * buys.qty, buys.cost, "the test needs a repeating average");
+        assert_ne!(
+            buys.entry * buys.qty,
+            buys.cost,
+            "the test needs a repeating average"
+        );
     }
-
 }
