@@ -197,10 +197,6 @@ impl Rig {
         self.server.venue().with(|m| m.position("BTCUSDT").qty)
     }
 
-    fn engine_qty(&self) -> Decimal {
-        self.engine.position(0).unwrap().qty
-    }
-
     /// The invariant of every test: the engine holds exactly what the venue holds, to the last
     /// decimal: quantity, entry, cost and realized PnL, and fees and fill count too unless the
     /// symbol was reconciled (an adoption books the venue's position, whose endpoint reports
