@@ -9,15 +9,23 @@
 //! at a random moment with probability `kill_probability` per start, and restarted with the
 //! same journal: it must recover every unfinished order by client id, never resend one.
 //!
-//! At the end (after a last lap that runs to its end unkilled) it checks the invariants:
-//! - the journal's positions equal the exchange's, symbol by symbol: quantity, fees and fill
-//!   count exactly, average entry and realized PnL to 1e-12 (average-cost division rounds at
-//!   Decimal's 28th digit differently for one fill of 2q and two of q);
+//! The child runs the default configuration with [`RISK`] laid over it (a larger account,
+//! fixed 1 000 USDT entries, one position at a time): every loss limit keeps its default
+//! fraction, but fees no longer reach them within hours, so the trader trades for the whole run.
+//!
+//! At the end (after a last lap that runs to its end unkilled) it checks the invariants, each a
+//! function of what was recorded (unit-tested on synthetic data):
+//! - the journal's positions equal the exchange's, symbol by symbol, to the last decimal:
+//!   quantity, average entry, cost, realized PnL, fees and fill count (`==`; both book fills
+//!   with [`Position::apply_fill`]); on a difference both fill lists are written to
+//!   `positions-<symbol>.txt` in the soak's directory;
 //! - every client order id reached the exchange once;
 //! - no order is left unfinished in the journal;
-//! - the risk limits hold on the exchange's book (open positions ≤ `risk.limits.max_positions`,
-//!   each |notional| ≤ `max_symbol_exposure` × equity, 5 % slack for price moves after entry)
-//!   and across restarts (equity ≥ balance × (1 − `emergency_drawdown`) − 5 % slack);
+//! - the risk limits held on the exchange's book, sampled every 20 ms during the run and at the
+//!   end: open positions ≤ `risk.limits.max_positions`, each |notional| ≤ `max_symbol_exposure`
+//!   × equity (5 % slack for price moves after entry), equity ≥ balance × (1 −
+//!   `emergency_drawdown`) − 5 % slack (also across restarts);
+//! - trading never stopped: every quarter of the laps sent orders;
 //! - memory is flat: in each run that was not killed, the median RSS of its last quarter is at
 //!   most 1.2 × the median of its first quarter plus 4 MiB;
 //! - every run that was not killed exited 0.
@@ -27,13 +35,14 @@
 //!
 //! Randomness is a splitmix64 stream from `seed` (printed, so a failing soak can be re-run).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
@@ -41,9 +50,11 @@ use crate::exchange::fault_plan::FaultPlan;
 use crate::exchange::orders::{Matching, SimVenue};
 use crate::exchange::rest_orders::{RestOptions, SimCredentials};
 use crate::exchange::{EmbeddedExchange, Recording, RestExchange};
-use crate::exec::journal::{FsyncPolicy, Journal};
+use crate::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
 use crate::exec::FillModel;
+use crate::risk::config::LimitsConfig;
 use crate::types::instrument::load_specs;
+use crate::types::Position;
 
 /// The symbols the bundled Binance replay carries.
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
@@ -51,6 +62,8 @@ const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const RUN_LIMIT: Duration = Duration::from_secs(600);
 /// RSS sampling period of a child.
 const RSS_EVERY: Duration = Duration::from_millis(250);
+/// Period of the exchange-book samples of the risk limits.
+const BOOK_EVERY: Duration = Duration::from_millis(20);
 
 /// What `soak` runs.
 #[derive(Clone, Debug)]
@@ -75,6 +88,10 @@ pub struct SoakOptions {
 /// `Retry-After` value the limiter backs off 120 s, longer than a lap.)
 pub const FAULTS: &str = include_str!("../config/soak_faults.toml");
 
+/// The soak trader's account and risk settings, laid over the default configuration (the
+/// file says why).
+pub const RISK: &str = include_str!("../config/soak_risk.toml");
+
 /// One child run.
 #[derive(Clone, Debug, Default)]
 struct RunRecord {
@@ -82,6 +99,50 @@ struct RunRecord {
     exit_ok: bool,
     rss_kib: Vec<u64>,
     log: PathBuf,
+}
+
+/// The exchange's book at its worst over the run (samples every [`BOOK_EVERY`] and at the end).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct BookPeaks {
+    /// Samples taken.
+    samples: u64,
+    /// Most symbols holding a position at once.
+    max_open: usize,
+    /// Largest |notional| / equity of one symbol, with the symbol.
+    max_exposure: (f64, String),
+    /// Lowest equity (balance + unrealized), USDT.
+    min_equity: f64,
+}
+
+impl BookPeaks {
+    /// Takes one sample of `m`'s positions, marked at their last trade.
+    fn sample(&mut self, m: &Matching) {
+        let equity = (m.balance() + m.unrealized()).to_f64().unwrap_or(0.0);
+        let book: Vec<(String, f64)> = m
+            .positions()
+            .into_iter()
+            .filter(|(_, p, _)| !p.qty.is_zero())
+            .map(|(n, p, mark)| (n, (p.qty * mark).abs().to_f64().unwrap_or(f64::INFINITY)))
+            .collect();
+        self.observe(equity, &book);
+    }
+
+    /// Records equity and the open positions' |notional| (symbol, USDT).
+    fn observe(&mut self, equity: f64, open: &[(String, f64)]) {
+        self.min_equity = if self.samples == 0 {
+            equity
+        } else {
+            self.min_equity.min(equity)
+        };
+        self.samples += 1;
+        self.max_open = self.max_open.max(open.len());
+        for (name, notional) in open {
+            let frac = notional / equity.max(f64::MIN_POSITIVE);
+            if frac > self.max_exposure.0 {
+                self.max_exposure = (frac, name.clone());
+            }
+        }
+    }
 }
 
 /// What the soak saw and whether every invariant held.
@@ -101,6 +162,8 @@ pub struct SoakReport {
     pub kills: u32,
     /// Orders the exchange received.
     pub orders: usize,
+    /// Orders the exchange received in each quarter of the laps (in lap order).
+    pub orders_by_quarter: Vec<usize>,
     /// Fills the exchange made.
     pub fills: usize,
     /// Client order ids received more than once.
@@ -109,6 +172,8 @@ pub struct SoakReport {
     pub unfinished: usize,
     /// Final positions per symbol: (name, journal qty, exchange qty).
     pub positions: Vec<(String, Decimal, Decimal)>,
+    /// Most positions open at once on the exchange, and `risk.limits.max_positions`.
+    pub max_open: (usize, u32),
     /// Median RSS of the first and last quarter of the longest unkilled run, KiB.
     pub rss_kib: (u64, u64),
     /// Every broken invariant, in words.
@@ -136,10 +201,16 @@ impl fmt::Display for SoakReport {
                 }
             })
             .collect();
+        let quarters: Vec<String> = self
+            .orders_by_quarter
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
         write!(
             f,
-            "soak: {} — {:.1} min, seed {}, faults {}, {} laps, {} runs ({} killed), {} orders, {} fills, \
-             positions equal [{}], {} duplicate ids, {} unfinished, RSS {:.1}→{:.1} MiB",
+            "soak: {} — {:.1} min, seed {}, faults {}, {} laps, {} runs ({} killed), {} orders \
+             (by quarter {}), {} fills, positions equal [{}], {} duplicate ids, {} unfinished, \
+             ≤ {} of {} positions open, RSS {:.1}→{:.1} MiB",
             if self.passed() { "PASS" } else { "FAIL" },
             self.elapsed_s / 60.0,
             self.seed,
@@ -148,10 +219,13 @@ impl fmt::Display for SoakReport {
             self.runs,
             self.kills,
             self.orders,
+            quarters.join("/"),
             self.fills,
             pos.join(", "),
             self.duplicate_ids,
             self.unfinished,
+            self.max_open.0,
+            self.max_open.1,
             self.rss_kib.0 as f64 / 1024.0,
             self.rss_kib.1 as f64 / 1024.0,
         )?;
@@ -190,6 +264,41 @@ struct Venue {
     instruments_file: PathBuf,
 }
 
+/// What the laps recorded for the checks.
+#[derive(Default)]
+struct Observed {
+    runs: Vec<RunRecord>,
+    /// Orders the exchange received during each lap.
+    lap_orders: Vec<usize>,
+    book: BookPeaks,
+}
+
+/// The default configuration with [`RISK`] laid over it, as TOML.
+fn soak_toml() -> Result<toml::Table, String> {
+    let mut doc: toml::Table = DEFAULT_TOML.parse().map_err(|e| format!("{e}"))?;
+    let over: toml::Table = RISK.parse().map_err(|e| format!("soak risk: {e}"))?;
+    overlay(&mut doc, over);
+    Ok(doc)
+}
+
+/// Lays `over` onto `doc`: tables merge key by key, any other value replaces.
+fn overlay(doc: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (doc.get_mut(&k), v) {
+            (Some(toml::Value::Table(d)), toml::Value::Table(o)) => overlay(d, o),
+            (_, v) => {
+                doc.insert(k, v);
+            }
+        }
+    }
+}
+
+/// The soak's configuration (default + [`RISK`]), parsed.
+fn soak_config() -> Result<Config, String> {
+    let text = toml::to_string(&soak_toml()?).map_err(|e| format!("{e}"))?;
+    Config::parse(&text).map_err(|e| format!("soak config: {e}"))
+}
+
 /// Runs the soak with the binary at `exe` as the trader. `Err` only when it cannot start
 /// (files, ports); broken invariants are in the report.
 pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
@@ -203,7 +312,7 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
             journal.display()
         ));
     }
-    let base = Config::parse(DEFAULT_TOML).map_err(|e| e.to_string())?;
+    let base = soak_config()?;
     let v = venue(&base)?;
     let mut rng = Rng(opts.seed);
     let mut report = SoakReport {
@@ -211,31 +320,36 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
         faults: opts.faults,
         ..SoakReport::default()
     };
-    let mut runs: Vec<RunRecord> = Vec::new();
+    let mut seen = Observed::default();
     let deadline = t0 + Duration::from_secs_f64(opts.minutes * 60.0);
     loop {
         let last = Instant::now() >= deadline;
         report.laps += 1;
-        lap(opts, exe, &v, &journal, &mut rng, last, &mut runs)?;
+        let before = v.venue.with(|m| m.orders().len());
+        lap(opts, exe, &v, &journal, &mut rng, last, &mut seen)?;
+        let after = v.venue.with(|m| m.orders().len());
+        seen.lap_orders.push(after - before);
         eprintln!(
-            "soak: lap {} done at {:.0} s: {} runs, {} killed, {} orders",
+            "soak: lap {} done at {:.0} s: {} runs, {} killed, {} orders ({} this lap)",
             report.laps,
             t0.elapsed().as_secs_f64(),
-            runs.len(),
-            runs.iter().filter(|r| r.killed).count(),
-            v.venue.with(|m| m.orders().len())
+            seen.runs.len(),
+            seen.runs.iter().filter(|r| r.killed).count(),
+            after,
+            after - before
         );
         if last {
             break;
         }
     }
     report.elapsed_s = t0.elapsed().as_secs_f64();
-    check(&base, &v, &journal, &runs, &mut report);
+    v.venue.with(|m| seen.book.sample(m));
+    check(&base, &v, &journal, &seen, &opts.dir, &mut report);
     Ok(report)
 }
 
-/// The exchange's shared state: the recording, the matching engine with the bundled specs,
-/// fresh credentials.
+/// The exchange's shared state: the recording, the matching engine with the bundled specs and
+/// the soak account's balance, fresh credentials.
 fn venue(base: &Config) -> Result<Venue, String> {
     let files: Vec<PathBuf> = base.replay.files.iter().map(|f| resolve_path(f)).collect();
     let rec = Recording::load(&files)?;
@@ -243,13 +357,14 @@ fn venue(base: &Config) -> Result<Venue, String> {
     let instruments_file = resolve_path(&base.venue.instruments);
     let inst = load_specs(&instruments_file, "binance", &names)?;
     let fee = base.taker_fee().map_err(|e| e.to_string())?;
+    let balance = Decimal::from_f64(base.risk.balance).ok_or("soak risk.balance")?;
     let venue = Arc::new(SimVenue::new(Matching::new(
         names.iter().cloned().zip(inst).collect(),
         FillModel {
             taker_fee: fee,
             slippage_bps: Decimal::ONE,
         },
-        Decimal::from(10_000),
+        balance,
     )));
     let creds = SimCredentials::generate().map_err(|e| format!("credentials: {e}"))?;
     Ok(Venue {
@@ -270,7 +385,7 @@ fn lap(
     journal: &Path,
     rng: &mut Rng,
     last: bool,
-    runs: &mut Vec<RunRecord>,
+    seen: &mut Observed,
 ) -> Result<(), String> {
     let loopback = "127.0.0.1:0".parse().expect("loopback address");
     let replay = EmbeddedExchange::start(loopback, v.rec.clone(), opts.speed)
@@ -311,19 +426,19 @@ fn lap(
         let log = opts
             .dir
             .join("runs")
-            .join(format!("{}.log", runs.len() + 1));
-        let r = run_child(exe, &cfg, &v.creds, &log, kill_after)?;
+            .join(format!("{}.log", seen.runs.len() + 1));
+        let r = run_child(exe, &cfg, v, &log, kill_after, &mut seen.book)?;
         let ended = !r.killed;
-        runs.push(r);
+        seen.runs.push(r);
         if ended {
             return Ok(());
         }
     }
 }
 
-/// The child's configuration: the default one pointed at this lap's servers, with the soak's
-/// journal, two symbols, a parked hot thread (the exchange shares the two cores), a long
-/// recvWindow and drain (replies may be delayed) and a small risk per trade.
+/// The child's configuration: the soak's (default + [`RISK`]) pointed at this lap's servers,
+/// with the soak's journal, two symbols, a parked hot thread (the exchange shares the two
+/// cores), a long recvWindow and drain (replies may be delayed).
 fn child_config(
     opts: &SoakOptions,
     v: &Venue,
@@ -331,7 +446,7 @@ fn child_config(
     rest_url: &str,
     journal: &Path,
 ) -> Result<String, String> {
-    let mut doc: toml::Table = DEFAULT_TOML.parse().map_err(|e| format!("{e}"))?;
+    let mut doc = soak_toml()?;
     let set = |doc: &mut toml::Table, section: &str, key: &str, val: toml::Value| {
         if let Some(toml::Value::Table(t)) = doc.get_mut(section) {
             t.insert(key.to_string(), val);
@@ -381,14 +496,15 @@ fn child_config(
     Ok(text)
 }
 
-/// Starts the trader, samples its RSS, kills it after `kill_after` (if given and it is still
-/// running) and waits for it.
+/// Starts the trader, samples its RSS and the exchange's book, kills it after `kill_after`
+/// (if given and it is still running) and waits for it.
 fn run_child(
     exe: &Path,
     cfg: &Path,
-    creds: &SimCredentials,
+    v: &Venue,
     log: &Path,
     kill_after: Option<Duration>,
+    book: &mut BookPeaks,
 ) -> Result<RunRecord, String> {
     let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
@@ -396,8 +512,8 @@ fn run_child(
         .arg("--config")
         .arg(cfg)
         .arg("--quiet")
-        .env("BINANCE_API_KEY", &creds.api_key)
-        .env("BINANCE_API_SECRET", &creds.secret)
+        .env("BINANCE_API_KEY", &v.creds.api_key)
+        .env("BINANCE_API_SECRET", &v.creds.secret)
         .stdout(out)
         .stderr(err)
         .stdin(Stdio::null())
@@ -421,6 +537,7 @@ fn run_child(
             }
             next_sample = now + RSS_EVERY;
         }
+        v.venue.with(|m| book.sample(m));
         let overdue = now.duration_since(started) > RUN_LIMIT;
         if overdue || kill_after.is_some_and(|k| now.duration_since(started) >= k) {
             // SIGKILL on Unix: no chance to flush or clean up.
@@ -430,7 +547,7 @@ fn run_child(
             rec.exit_ok = false;
             return Ok(rec);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(BOOK_EVERY);
     }
 }
 
@@ -449,77 +566,106 @@ fn median(v: &[u64]) -> u64 {
 }
 
 /// Checks every invariant into `report`.
-fn check(base: &Config, v: &Venue, journal: &Path, runs: &[RunRecord], report: &mut SoakReport) {
-    report.runs = runs.len() as u32;
-    report.kills = runs.iter().filter(|r| r.killed).count() as u32;
+fn check(
+    base: &Config,
+    v: &Venue,
+    journal: &Path,
+    seen: &Observed,
+    dir: &Path,
+    report: &mut SoakReport,
+) {
+    report.runs = seen.runs.len() as u32;
+    report.kills = seen.runs.iter().filter(|r| r.killed).count() as u32;
+    check_exits(&seen.runs, report);
+    let (orders, fills, received) = v.venue.with(|m| {
+        (
+            m.orders().len(),
+            m.trades().len(),
+            m.received_client_ids().clone(),
+        )
+    });
+    report.orders = orders;
+    report.fills = fills;
+    check_client_ids(&received, report);
+    check_limits(&base.risk.limits, base.risk.balance, &seen.book, report);
+    check_trading(&seen.lap_orders, report);
+    check_journal(v, journal, dir, report);
+    check_memory(&seen.runs, report);
+}
+
+/// Every run that was not killed exited 0 within [`RUN_LIMIT`].
+fn check_exits(runs: &[RunRecord], report: &mut SoakReport) {
     for r in runs.iter().filter(|r| !r.killed && !r.exit_ok) {
         report.failures.push(format!(
             "a run that was not killed failed or overran (log {})",
             r.log.display()
         ));
     }
-    check_venue(base, v, report);
-    check_journal(v, journal, report);
-    check_memory(runs, report);
 }
 
-/// Client ids, order counts and the risk limits on the exchange's book.
-fn check_venue(base: &Config, v: &Venue, report: &mut SoakReport) {
-    let (orders, fills, dup, book, equity) = v.venue.with(|m| {
-        let dup: Vec<(String, u32)> = m
-            .received_client_ids()
-            .iter()
-            .filter(|(_, n)| **n > 1)
-            .map(|(k, n)| (k.clone(), *n))
-            .collect();
-        (
-            m.orders().len(),
-            m.trades().len(),
-            dup,
-            m.positions(),
-            m.balance() + m.unrealized(),
-        )
-    });
-    report.orders = orders;
-    report.fills = fills;
+/// Every client order id reached the exchange once (`received`: requests per id).
+fn check_client_ids(received: &HashMap<String, u32>, report: &mut SoakReport) {
+    let mut dup: Vec<(&String, &u32)> = received.iter().filter(|(_, n)| **n > 1).collect();
+    dup.sort();
     report.duplicate_ids = dup.len();
     if !dup.is_empty() {
         report
             .failures
             .push(format!("client ids sent more than once: {dup:?}"));
     }
-    let limits = &base.risk.limits;
-    let open = book.iter().filter(|(_, p, _)| !p.qty.is_zero()).count();
-    if open > limits.max_positions as usize {
+}
+
+/// The risk limits against the exchange's book at its worst over the run (`balance`: the
+/// starting balance, USDT).
+fn check_limits(limits: &LimitsConfig, balance: f64, book: &BookPeaks, report: &mut SoakReport) {
+    report.max_open = (book.max_open, limits.max_positions);
+    if book.max_open > limits.max_positions as usize {
         report.failures.push(format!(
-            "{open} open positions > risk.limits.max_positions {}",
-            limits.max_positions
+            "{} positions open at once > risk.limits.max_positions {}",
+            book.max_open, limits.max_positions
         ));
     }
-    let equity = equity.to_f64().unwrap_or(0.0);
-    let start = base.risk.balance;
-    let floor = start * (1.0 - limits.emergency_drawdown - 0.05);
-    if limits.emergency_drawdown > 0.0 && equity < floor {
+    let floor = balance * (1.0 - limits.emergency_drawdown - 0.05);
+    if limits.emergency_drawdown > 0.0 && book.min_equity < floor {
         report.failures.push(format!(
-            "equity {equity:.2} fell below the emergency drawdown floor {floor:.2} (balance {start}, \
+            "equity {:.2} fell below the emergency drawdown floor {floor:.2} (balance {balance}, \
              risk.limits.emergency_drawdown {}, 5 % slack)",
-            limits.emergency_drawdown
+            book.min_equity, limits.emergency_drawdown
         ));
     }
-    let equity = equity.max(0.0);
-    for (name, p, mark) in &book {
-        let notional = (p.qty * *mark).abs().to_f64().unwrap_or(f64::INFINITY);
-        if notional > limits.max_symbol_exposure * equity * 1.05 {
-            report.failures.push(format!(
-                "{name}: |notional| {notional:.2} > {} × equity {equity:.2}",
-                limits.max_symbol_exposure
-            ));
-        }
+    let (frac, name) = &book.max_exposure;
+    if *frac > limits.max_symbol_exposure * 1.05 {
+        report.failures.push(format!(
+            "{name}: |notional| reached {frac:.3} × equity > risk.limits.max_symbol_exposure {} \
+             (5 % slack)",
+            limits.max_symbol_exposure
+        ));
     }
 }
 
-/// The journal's positions against the exchange's, and unfinished orders.
-fn check_journal(v: &Venue, journal: &Path, report: &mut SoakReport) {
+/// Trading went on for the whole run: the laps, split into four quarters in lap order (one
+/// group when there are fewer than four laps), each sent orders.
+fn check_trading(lap_orders: &[usize], report: &mut SoakReport) {
+    let n = lap_orders.len();
+    let groups = if n >= 4 { 4 } else { 1 };
+    report.orders_by_quarter = (0..groups)
+        .map(|g| {
+            lap_orders[g * n / groups..(g + 1) * n / groups]
+                .iter()
+                .sum()
+        })
+        .collect();
+    if let Some(q) = report.orders_by_quarter.iter().position(|&o| o == 0) {
+        report.failures.push(format!(
+            "trading stopped: no orders in quarter {} of the laps (orders per lap {lap_orders:?})",
+            q + 1
+        ));
+    }
+}
+
+/// The journal's positions against the exchange's, and unfinished orders; on a difference the
+/// fill lists go to `dir/positions-<symbol>.txt`.
+fn check_journal(v: &Venue, journal: &Path, dir: &Path, report: &mut SoakReport) {
     let (_j, replayed) = match Journal::open(journal, &v.names, FsyncPolicy::Never) {
         Ok(x) => x,
         Err(e) => {
@@ -527,33 +673,91 @@ fn check_journal(v: &Venue, journal: &Path, report: &mut SoakReport) {
             return;
         }
     };
-    report.unfinished = replayed.pending.len();
-    if !replayed.pending.is_empty() {
-        report.failures.push(format!(
-            "{} orders unfinished in the journal: {:?}",
-            replayed.pending.len(),
-            replayed.pending
-        ));
+    check_unfinished(replayed.pending.len(), report);
+    let ours: Vec<Position> = (0..v.names.len()).map(|i| replayed.position(i)).collect();
+    let adopted: Vec<bool> = (0..v.names.len())
+        .map(|i| {
+            replayed
+                .fills
+                .iter()
+                .any(|r| r.kind == RecordKind::Adopt && r.symbol.index() == i)
+        })
+        .collect();
+    let theirs: Vec<Position> = v
+        .names
+        .iter()
+        .map(|n| v.venue.with(|m| m.position(n)))
+        .collect();
+    for i in compare_positions(&v.names, &ours, &theirs, &adopted, report) {
+        let path = dir.join(format!("positions-{}.txt", v.names[i]));
+        let text = fill_lists(v, &replayed.fills, i);
+        if std::fs::write(&path, text).is_ok() {
+            report
+                .failures
+                .push(format!("fill lists in {}", path.display()));
+        }
     }
-    for (i, name) in v.names.iter().enumerate() {
-        let ours = replayed.position(i);
-        let theirs = v.venue.with(|m| m.position(name));
-        report.positions.push((name.clone(), ours.qty, theirs.qty));
-        // Quantity, fees and fill count exactly; entry and realized PnL to 1e-12 USDT: average
-        // cost divides, and one fill of 2q and two fills of q can differ at Decimal's 28th
-        // digit (seen: 8e-26 after partial fills).
-        let close = |a: Decimal, b: Decimal| (a - b).abs() <= Decimal::new(1, 12);
-        let same = ours.qty == theirs.qty
-            && close(ours.entry, theirs.entry)
-            && close(ours.realized, theirs.realized)
-            && ours.fees == theirs.fees
-            && ours.fills == theirs.fills;
+}
+
+/// No order is left unfinished (`pending`: journaled intents without a final record).
+fn check_unfinished(pending: usize, report: &mut SoakReport) {
+    report.unfinished = pending;
+    if pending > 0 {
+        report
+            .failures
+            .push(format!("{pending} orders unfinished in the journal"));
+    }
+}
+
+/// Positions equal to the last decimal, symbol by symbol; returns the indices that differ.
+/// A symbol with an adoption (`adopted`: reconciled from the venue's position, whose endpoint
+/// reports no fees or fills) is compared on quantity, entry, cost and realized PnL only.
+fn compare_positions(
+    names: &[String],
+    ours: &[Position],
+    theirs: &[Position],
+    adopted: &[bool],
+    report: &mut SoakReport,
+) -> Vec<usize> {
+    let money = |p: Position| (p.qty, p.entry, p.cost, p.realized);
+    let mut differ = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let (o, t) = (ours[i], theirs[i]);
+        report.positions.push((name.clone(), o.qty, t.qty));
+        let same = if adopted[i] {
+            money(o) == money(t)
+        } else {
+            o == t
+        };
         if !same {
             report
                 .failures
-                .push(format!("{name}: journal {ours:?} ≠ exchange {theirs:?}"));
+                .push(format!("{name}: journal {o:?} ≠ exchange {t:?}"));
+            differ.push(i);
         }
     }
+    differ
+}
+
+/// Symbol `i`'s fills as the journal and the exchange hold them, one per line.
+fn fill_lists(v: &Venue, journal_fills: &[Record], i: usize) -> String {
+    let mut text = String::from("# journal: kind session seq side qty price fee\n");
+    for r in journal_fills.iter().filter(|r| r.symbol.index() == i) {
+        text += &format!(
+            "{:?} {} {} {:?} {} {} {}\n",
+            r.kind, r.session, r.seq, r.side, r.qty, r.price, r.fee
+        );
+    }
+    text += "# exchange: trade order side qty price fee\n";
+    v.venue.with(|m| {
+        for t in m.trades().iter().filter(|t| t.symbol == v.names[i]) {
+            text += &format!(
+                "{} {} {:?} {} {} {}\n",
+                t.id, t.order_id, t.side, t.qty, t.price, t.commission
+            );
+        }
+    });
+    text
 }
 
 /// Memory is flat within each unkilled run.
@@ -625,8 +829,8 @@ mod tests {
     }
 
     #[test]
-    fn child_config_is_valid_and_points_at_the_lap() {
-        let base = Config::parse(DEFAULT_TOML).unwrap();
+    fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
+        let base = soak_config().unwrap();
         let v = venue(&base).unwrap();
         let opts = SoakOptions {
             minutes: 0.0,
@@ -649,5 +853,202 @@ mod tests {
         assert_eq!(cfg.exec.rest_url, "http://127.0.0.1:9");
         assert_eq!(cfg.venue.symbols, vec!["BTCUSDT", "ETHUSDT"]);
         assert_eq!(cfg.exec.journal, PathBuf::from("/tmp/j"));
+        // The soak account (config/soak_risk.toml); the loss limits keep the defaults.
+        let default = Config::parse(DEFAULT_TOML).unwrap();
+        assert_eq!(cfg.risk.balance, 100_000.0);
+        assert_eq!(cfg.risk.order_notional, 1_000.0);
+        assert_eq!(cfg.risk.limits.max_positions, 1);
+        let (a, b) = (&cfg.risk.limits, &default.risk.limits);
+        assert_eq!(
+            (a.daily_loss, a.drawdown_pause, a.emergency_drawdown),
+            (b.daily_loss, b.drawdown_pause, b.emergency_drawdown)
+        );
+        assert_eq!(a.max_consecutive_losses, b.max_consecutive_losses);
+        assert_eq!(cfg.risk.sizing, {
+            let mut s = default.risk.sizing.clone();
+            s.method = cfg.risk.sizing.method;
+            s
+        });
+        assert_ne!(cfg.risk.sizing.method, default.risk.sizing.method);
+        // The exchange's account is the soak's.
+        assert_eq!(v.venue.with(|m| m.balance()), Decimal::from(100_000));
+    }
+
+    #[test]
+    fn overlay_merges_tables_and_replaces_values() {
+        let mut doc: toml::Table = "[a]\nx = 1\ny = 2\n[a.b]\nz = 3\n[c]\nw = 4\n"
+            .parse()
+            .unwrap();
+        overlay(&mut doc, "[a]\ny = 5\n[a.b]\nq = 6\n".parse().unwrap());
+        let want: toml::Table = "[a]\nx = 1\ny = 5\n[a.b]\nz = 3\nq = 6\n[c]\nw = 4\n"
+            .parse()
+            .unwrap();
+        assert_eq!(doc, want);
+    }
+
+    #[test]
+    fn a_run_not_killed_must_exit_zero() {
+        let run = |killed, exit_ok| RunRecord {
+            killed,
+            exit_ok,
+            ..RunRecord::default()
+        };
+        let mut ok = SoakReport::default();
+        check_exits(&[run(true, false), run(false, true)], &mut ok);
+        assert!(ok.passed(), "{ok}");
+        let mut bad = SoakReport::default();
+        check_exits(&[run(false, false)], &mut bad);
+        assert!(!bad.passed());
+    }
+
+    #[test]
+    fn a_client_id_received_twice_fails() {
+        let ids = |v: &[(&str, u32)]| -> HashMap<String, u32> {
+            v.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+        };
+        let mut ok = SoakReport::default();
+        check_client_ids(&ids(&[("ct1-1", 1), ("ct1-2", 1)]), &mut ok);
+        assert!(ok.passed(), "{ok}");
+        let mut bad = SoakReport::default();
+        check_client_ids(&ids(&[("ct1-1", 1), ("ct1-2", 2)]), &mut bad);
+        assert_eq!(bad.duplicate_ids, 1);
+        assert!(bad.to_string().contains("ct1-2"), "{bad}");
+    }
+
+    #[test]
+    fn an_unfinished_order_fails() {
+        let mut ok = SoakReport::default();
+        check_unfinished(0, &mut ok);
+        assert!(ok.passed());
+        let mut bad = SoakReport::default();
+        check_unfinished(2, &mut bad);
+        assert_eq!(bad.unfinished, 2);
+        assert!(!bad.passed());
+    }
+
+    #[test]
+    fn positions_must_be_equal_to_the_last_decimal() {
+        let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+        let mut p = Position::default();
+        p.apply_fill(
+            crate::types::Side::Buy,
+            "61800.3".parse().unwrap(),
+            "0.003".parse().unwrap(),
+            "0.0741".parse().unwrap(),
+        );
+        let both = [p, Position::default()];
+        let plain = [false, false];
+        let mut ok = SoakReport::default();
+        assert!(compare_positions(&names, &both, &both, &plain, &mut ok).is_empty());
+        assert!(ok.passed(), "{ok}");
+        // One unit in the 23rd decimal of the entry (the last Decimal holds at this price).
+        let mut off = p;
+        off.entry += Decimal::new(1, 23);
+        assert_ne!(off.entry, p.entry);
+        let mut bad = SoakReport::default();
+        let differ = compare_positions(
+            &names,
+            &[off, Position::default()],
+            &both,
+            &[true, false],
+            &mut bad,
+        );
+        assert_eq!(differ, vec![0]);
+        assert!(bad.to_string().contains("BTCUSDT: journal"), "{bad}");
+        let mut fees = p;
+        fees.fees += Decimal::new(1, 8);
+        let mut bad = SoakReport::default();
+        let theirs = [fees, Position::default()];
+        assert_eq!(
+            compare_positions(&names, &both, &theirs, &plain, &mut bad),
+            vec![0]
+        );
+        // After an adoption fees and fill count are the venue's alone: not compared.
+        let mut adopted = SoakReport::default();
+        let differ = compare_positions(&names, &both, &theirs, &[true, false], &mut adopted);
+        assert!(differ.is_empty(), "{adopted}");
+    }
+
+    #[test]
+    fn book_peaks_keep_the_worst_sample() {
+        let mut b = BookPeaks::default();
+        b.observe(100_000.0, &[("BTCUSDT".into(), 1_000.0)]);
+        b.observe(99_000.0, &[]);
+        b.observe(
+            99_500.0,
+            &[("BTCUSDT".into(), 500.0), ("ETHUSDT".into(), 1_990.0)],
+        );
+        assert_eq!(b.samples, 3);
+        assert_eq!(b.max_open, 2);
+        assert_eq!(b.min_equity, 99_000.0);
+        assert_eq!(b.max_exposure.1, "ETHUSDT");
+        assert!((b.max_exposure.0 - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn each_risk_limit_breach_fails() {
+        let limits = LimitsConfig {
+            max_positions: 1,
+            max_symbol_exposure: 2.5,
+            emergency_drawdown: 0.2,
+            ..LimitsConfig::default()
+        };
+        let within = BookPeaks {
+            samples: 10,
+            max_open: 1,
+            max_exposure: (2.6, "BTCUSDT".into()),
+            min_equity: 76_000.0,
+        };
+        let mut ok = SoakReport::default();
+        check_limits(&limits, 100_000.0, &within, &mut ok);
+        assert!(ok.passed(), "{ok}");
+        assert_eq!(ok.max_open, (1, 1));
+        for (breach, words) in [
+            (
+                BookPeaks {
+                    max_open: 2,
+                    ..within.clone()
+                },
+                "max_positions",
+            ),
+            (
+                BookPeaks {
+                    max_exposure: (2.7, "ETHUSDT".into()),
+                    ..within.clone()
+                },
+                "ETHUSDT: |notional|",
+            ),
+            (
+                BookPeaks {
+                    min_equity: 74_000.0,
+                    ..within.clone()
+                },
+                "emergency drawdown floor",
+            ),
+        ] {
+            let mut bad = SoakReport::default();
+            check_limits(&limits, 100_000.0, &breach, &mut bad);
+            assert_eq!(bad.failures.len(), 1, "{bad}");
+            assert!(bad.to_string().contains(words), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trading_that_stops_fails() {
+        let mut ok = SoakReport::default();
+        check_trading(&[5, 0, 3, 4, 0, 2, 1, 6], &mut ok);
+        assert!(ok.passed(), "{ok}");
+        assert_eq!(ok.orders_by_quarter, vec![5, 7, 2, 7]);
+        let mut stopped = SoakReport::default();
+        check_trading(&[9, 8, 7, 6, 1, 0, 0, 0], &mut stopped);
+        assert_eq!(stopped.orders_by_quarter, vec![17, 13, 1, 0]);
+        assert!(stopped.to_string().contains("trading stopped"), "{stopped}");
+        let mut short = SoakReport::default();
+        check_trading(&[0, 3], &mut short);
+        assert_eq!(short.orders_by_quarter, vec![3]);
+        assert!(short.passed());
+        let mut none = SoakReport::default();
+        check_trading(&[0, 0], &mut none);
+        assert!(!none.passed());
     }
 }

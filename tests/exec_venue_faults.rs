@@ -23,7 +23,8 @@ use calculus_trader::exec::{
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
-    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, ReportStatus, Side, SymbolId,
+    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus,
+    Side, SymbolId,
 };
 use rust_decimal::Decimal;
 
@@ -196,18 +197,27 @@ impl Rig {
         self.server.venue().with(|m| m.position("BTCUSDT").qty)
     }
 
-    fn engine_qty(&self) -> Decimal {
-        self.engine.position(0).unwrap().qty
-    }
-
-    /// The invariant of every test: the engine holds exactly what the venue holds.
+    /// The invariant of every test: the engine holds exactly what the venue holds, to the last
+    /// decimal: quantity, entry, cost and realized PnL, and fees and fill count too unless the
+    /// symbol was reconciled (an adoption books the venue's position, whose endpoint reports
+    /// no fees or fills).
     fn assert_positions_equal(&self) {
+        let ours = *self.engine.position(0).unwrap();
+        let theirs = self.server.venue().with(|m| m.position("BTCUSDT"));
+        let money = |p: Position| (p.qty, p.entry, p.cost, p.realized);
         assert_eq!(
-            self.engine_qty(),
-            self.venue_qty(),
+            money(ours),
+            money(theirs),
             "engine vs exchange; reports {:?}",
             self.reports
         );
+        if self.exec.order_counters().reconciliations == 0 {
+            assert_eq!(
+                ours, theirs,
+                "engine vs exchange; reports {:?}",
+                self.reports
+            );
+        }
     }
 
     fn filled(&self) -> Decimal {

@@ -10,13 +10,20 @@
 //! |---|---|---|
 //! | risk per trade | `risk > max_risk_per_trade·E` | — |
 //! | portfolio risk | `Σ open risk + risk > max_portfolio_risk·E` | — |
-//! | positions | symbol flat and `open positions ≥ max_positions` | — |
+//! | positions | symbol not held and `held symbols ≥ max_positions` | — |
 //! | exposure | `|notional_sym + signed order notional| > max_symbol_exposure·E` | — |
 //! | correlation | `dir_i·dir·ρ_i > max_correlation` for an open position i | — |
 //! | daily loss | `E − E_day0 ≤ −daily_loss·E_day0` (UTC day) | next UTC day |
 //! | drawdown | `(peak − E) ≥ drawdown_pause·peak` | operator [`RiskGate::resume`] |
 //! | losing streak | `max_consecutive_losses` losing trades in a row | operator |
 //! | emergency | manual or `(peak − E) ≥ emergency_drawdown·peak` | operator |
+//!
+//! A symbol is *held* while its decided position (booked when the engine decides, undone on a
+//! rejection) is open or it is *live* ([`RiskGate::set_live`]: the engine's filled or working
+//! position is open, or an order is in flight): an entry counts from its decision, an exit only
+//! once it filled, so an exit that the venue has not (yet) executed never frees a slot for
+//! another symbol's entry; a symbol with an order of unknown outcome is held too (the
+//! venue may hold a position the engine has not booked).
 //!
 //! Above `drawdown_reduce` the gate's [`RiskGate::size_multiplier`] is
 //! `drawdown_size_multiplier` (1 otherwise), for sizing.
@@ -155,6 +162,8 @@ struct SymbolRisk {
     unreconciled: bool,
     /// Has an order of unknown outcome (execution is querying it).
     unknown_order: bool,
+    /// The filled or the working position is open, or an order is in flight.
+    live: bool,
 }
 
 impl SymbolRisk {
@@ -166,6 +175,12 @@ impl SymbolRisk {
         } else {
             -1
         }
+    }
+
+    /// Decided or live position open, or an order of unknown outcome: the symbol holds a
+    /// `max_positions` slot.
+    fn held(&self) -> bool {
+        self.direction() != 0 || self.live || self.unknown_order
     }
 }
 
@@ -248,7 +263,7 @@ impl RiskGate {
         self.open_risk
     }
 
-    /// Symbols with a position.
+    /// Symbols held (decided or live position open; module documentation).
     pub fn open_positions(&self) -> u32 {
         self.open_positions
     }
@@ -303,17 +318,17 @@ impl RiskGate {
         let Some(s) = self.symbols.get_mut(symbol) else {
             return;
         };
-        let was_open = s.direction() != 0;
+        let was_held = s.held();
         self.open_risk += risk - s.risk;
         s.risk = risk;
         s.notional = notional;
-        let is_open = s.direction() != 0;
-        match (was_open, is_open) {
+        let is_held = s.held();
+        match (was_held, is_held) {
             (false, true) => self.open_positions += 1,
             (true, false) => self.open_positions -= 1,
             _ => {}
         }
-        if !is_open {
+        if s.direction() == 0 {
             self.unrealized -= s.unrealized;
             s.unrealized = Decimal::ZERO;
         }
@@ -337,6 +352,22 @@ impl RiskGate {
         None
     }
 
+    /// Sets whether a symbol is live: filled or working position open, or an order in flight
+    /// (the engine calls it on every order and report). O(1).
+    #[inline]
+    pub fn set_live(&mut self, symbol: usize, open: bool) {
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        let was_held = s.held();
+        s.live = open;
+        match (was_held, s.held()) {
+            (false, true) => self.open_positions += 1,
+            (true, false) => self.open_positions -= 1,
+            _ => {}
+        }
+    }
+
     /// Marks a symbol as left unreconciled at start-up (entries blocked) or cleared.
     pub fn set_unreconciled(&mut self, symbol: usize, blocked: bool) {
         if let Some(s) = self.symbols.get_mut(symbol) {
@@ -347,8 +378,15 @@ impl RiskGate {
     /// Marks a symbol as having (entries blocked) or no longer having an order of unknown
     /// outcome.
     pub fn set_unknown_order(&mut self, symbol: usize, unknown: bool) {
-        if let Some(s) = self.symbols.get_mut(symbol) {
-            s.unknown_order = unknown;
+        let Some(s) = self.symbols.get_mut(symbol) else {
+            return;
+        };
+        let was_held = s.held();
+        s.unknown_order = unknown;
+        match (was_held, s.held()) {
+            (false, true) => self.open_positions += 1,
+            (true, false) => self.open_positions -= 1,
+            _ => {}
         }
     }
 
@@ -464,7 +502,7 @@ impl RiskGate {
         if self.open_risk + o.risk > self.p.max_portfolio_risk * e {
             return Err(BlockReason::PortfolioRisk);
         }
-        if s.direction() == 0 && self.open_positions >= self.p.max_positions {
+        if !s.held() && self.open_positions >= self.p.max_positions {
             return Err(BlockReason::MaxPositions);
         }
         let dir: i8 = match o.side {
@@ -598,6 +636,50 @@ mod tests {
             Err(BlockReason::MaxPositions)
         );
         assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()), "adding");
+    }
+
+    /// An exit decided but not yet filled (the venue may refuse it, or not have executed it
+    /// yet) keeps its slot: the soak saw two positions open at once at the exchange with
+    /// `max_positions = 1` when the slot was freed at the exit's decision.
+    #[test]
+    fn an_exit_frees_its_position_slot_only_once_filled() {
+        let c = LimitsConfig {
+            max_positions: 1,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 2);
+        // Entry on 0 decided, then filled.
+        g.set_position(0, d("100"), d("1"));
+        g.set_live(0, true);
+        assert_eq!(g.open_positions(), 1);
+        // Exit on 0 decided: the decided position is flat, the filled one is not.
+        g.set_position(0, Decimal::ZERO, Decimal::ZERO);
+        assert_eq!(g.open_positions(), 1);
+        assert_eq!(
+            g.check(&entry(1, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        // The exit filled: the slot is free.
+        g.set_live(0, false);
+        assert_eq!(g.open_positions(), 0);
+        assert_eq!(g.check(&entry(1, Side::Buy, "100", "1")), Ok(()));
+        // An entry counts from its decision, before any fill.
+        g.set_position(1, d("-100"), d("1"));
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        // An order of unknown outcome holds its symbol's slot (the venue may have filled it).
+        g.set_position(1, Decimal::ZERO, Decimal::ZERO);
+        assert_eq!(g.open_positions(), 0);
+        g.set_unknown_order(1, true);
+        assert_eq!(g.open_positions(), 1);
+        assert_eq!(
+            g.check(&entry(0, Side::Buy, "100", "1")),
+            Err(BlockReason::MaxPositions)
+        );
+        g.set_unknown_order(1, false);
+        assert_eq!(g.check(&entry(0, Side::Buy, "100", "1")), Ok(()));
     }
 
     #[test]

@@ -163,6 +163,9 @@ struct Hot {
     last_order_ms: u64,
     /// Filled quantity plus the signed quantity of orders in flight.
     working: Decimal,
+    /// Gross quantity of this run's orders not yet reported filled, rejected or expired (an
+    /// entry and an exit in flight cancel in `working`, not here).
+    in_flight: Decimal,
     steps_seen: u32,
     started: bool,
 }
@@ -202,6 +205,15 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
+}
+
+impl Slot {
+    /// Filled or working position open, or an order in flight: the gate's `live` flag.
+    fn live(&self) -> bool {
+        !self.position.qty.is_zero()
+            || !self.hot.working.is_zero()
+            || self.hot.in_flight > Decimal::ZERO
+    }
 }
 
 /// Per-symbol state in a fixed array indexed by `SymbolId`; nothing allocates per tick.
@@ -335,6 +347,7 @@ impl Engine {
                         last_price: 0.0,
                         last_order_ms: 0,
                         working: Decimal::ZERO,
+                        in_flight: Decimal::ZERO,
                         steps_seen: 0,
                         started: false,
                     },
@@ -438,6 +451,8 @@ impl Engine {
     /// share of the working position (and, when it is the symbol's latest order, its booking
     /// in the decision book and the gate; trade statistics already recorded stay); an expired
     /// remainder leaves the working position; an unknown-order flag blocks or frees entries.
+    /// Then tells the gate whether the filled or working position is open (an exit frees its
+    /// `max_positions` slot only once filled).
     pub fn on_report(&mut self, r: &ExecReport) {
         let Some(slot) = self.slots.get_mut(r.symbol.index()) else {
             return;
@@ -465,6 +480,11 @@ impl Engine {
             ReportStatus::Expired => slot.hot.working -= signed(r.side, r.qty),
             ReportStatus::UnknownOrder(b) => self.gate.set_unknown_order(r.symbol.index(), b),
         }
+        // Reports with sequence 0 (restored or reconciled positions) belong to no order sent.
+        if r.client_seq != 0 && !matches!(r.status, ReportStatus::UnknownOrder(_)) {
+            slot.hot.in_flight = (slot.hot.in_flight - r.qty).max(Decimal::ZERO);
+        }
+        self.gate.set_live(r.symbol.index(), slot.live());
     }
 
     /// Operator emergency stop: entries are refused and, from the next tick of each symbol, its
@@ -886,6 +906,8 @@ impl TickCx<'_> {
         let ts = t.exch_ts_ms;
         slot.hot.last_order_ms = ts;
         slot.hot.working += signed(side, qty);
+        slot.hot.in_flight += qty;
+        self.gate.set_live(t.symbol.index(), slot.live());
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
         self.stats.intents += 1;

@@ -1,19 +1,46 @@
 //! Exact position accounting from fills (average cost, realized PnL, fees), in `Decimal`.
+//!
+//! One rule, used by the engine, the journal replay and the embedded exchange alike, so that
+//! the same fills give the same position to the last decimal whatever way they were split or
+//! the order in which fills on the same side arrived:
+//! - `cost` is the quote notional of the open quantity at entry. A fill that opens or adds adds
+//!   `price × qty` to it: exact, so fills on the same side commute and one fill of `2q` books
+//!   what two fills of `q` do.
+//! - `entry = cost / |qty|` rounded half-even to [`ENTRY_DP`] decimals: the only rounding.
+//! - A fill that reduces books `(price − entry) · closed · direction` (exact: `entry` has at most
+//!   [`ENTRY_DP`] decimals) and leaves `entry` unchanged (`cost = entry × |qty|`), so several
+//!   partial closes book exactly what one close of their sum does; a flip through zero reopens
+//!   the remainder at the fill's price.
+//!
+//! Venues report the same average-cost entry, as a decimal string with their own (undocumented)
+//! number of digits: Binance USD-M `GET /fapi/v2/positionRisk` `entryPrice`, Bybit v5
+//! `GET /v5/position/list` `avgPrice` (with `positionValue = size × avgPrice`); start-up
+//! reconciliation therefore compares a real venue's entry within `risk.reconcile.entry_tolerance`.
 
 use rust_decimal::Decimal;
 
 use super::tick::Side;
 
+/// Decimal places of the average entry price. With at most 8 decimals in a quantity, the
+/// products `entry × qty` stay exact up to ~7.9e8 quote units (Decimal's 96-bit mantissa), and
+/// the rounding moves a position's value by at most `|qty| × 5e-13`.
+pub const ENTRY_DP: u32 = 12;
+
 /// One symbol's position. Owned by the compute thread; updated only from fills.
 ///
 /// `qty` is signed (long > 0); `entry` is the average entry price of the open quantity;
-/// realized PnL is booked when a fill reduces or flips the position: `(fill − entry)·closed·sign`.
+/// realized PnL is booked when a fill reduces or flips the position: `(fill − entry)·closed·sign`
+/// (the rule in the module documentation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Position {
     /// Signed quantity in base units.
     pub qty: Decimal,
-    /// Average entry price of `qty` (0 when flat).
+    /// Average entry price of `qty`: `cost / |qty|` rounded half-even to [`ENTRY_DP`] decimals
+    /// (0 when flat).
     pub entry: Decimal,
+    /// Quote notional of `qty` at entry (≥ 0; 0 when flat): `Σ price × qty` of the fills that
+    /// opened or added, reset to `entry × |qty|` by a reduction.
+    pub cost: Decimal,
     /// Realized PnL in quote currency, before fees.
     pub realized: Decimal,
     /// Fees paid in quote currency.
@@ -34,9 +61,9 @@ impl Position {
         let same_direction =
             self.qty.is_zero() || (self.qty > Decimal::ZERO) == (signed > Decimal::ZERO);
         if same_direction {
-            let new_qty = self.qty + signed;
-            self.entry = (self.entry * self.qty.abs() + price * qty) / new_qty.abs();
-            self.qty = new_qty;
+            self.qty += signed;
+            self.cost += price * qty;
+            self.entry = (self.cost / self.qty.abs()).round_dp(ENTRY_DP);
             return;
         }
         let closed = qty.min(self.qty.abs());
@@ -49,9 +76,13 @@ impl Position {
         self.qty += signed;
         if self.qty.is_zero() {
             self.entry = Decimal::ZERO;
+            self.cost = Decimal::ZERO;
         } else if (self.qty > Decimal::ZERO) != (direction > Decimal::ZERO) {
             // Flipped through zero: the remainder opened at this fill's price.
-            self.entry = price;
+            self.cost = price * self.qty.abs();
+            self.entry = (self.cost / self.qty.abs()).round_dp(ENTRY_DP);
+        } else {
+            self.cost = self.entry * self.qty.abs();
         }
     }
 
@@ -89,6 +120,7 @@ mod tests {
         assert_eq!(p.realized, d("0.1568"));
         assert_eq!(p.fees, d("0.98888320"));
         assert_eq!(p.direction(), 0);
+        assert_eq!((p.entry, p.cost), (Decimal::ZERO, Decimal::ZERO));
     }
 
     #[test]
@@ -97,10 +129,12 @@ mod tests {
         p.apply_fill(Side::Buy, d("100"), d("1"), Decimal::ZERO);
         p.apply_fill(Side::Buy, d("110"), d("1"), Decimal::ZERO);
         assert_eq!(p.entry, d("105"));
+        assert_eq!(p.cost, d("210"));
         p.apply_fill(Side::Sell, d("120"), d("3"), Decimal::ZERO);
         assert_eq!(p.realized, d("30"));
         assert_eq!(p.qty, d("-1"));
         assert_eq!(p.entry, d("120"));
+        assert_eq!(p.cost, d("120"));
         assert_eq!(p.unrealized(d("119")), d("1"));
     }
 
@@ -111,6 +145,66 @@ mod tests {
         p.apply_fill(Side::Buy, d("1990"), d("0.5"), Decimal::ZERO);
         assert_eq!(p.qty, d("-1.5"));
         assert_eq!(p.entry, d("2000"));
+        assert_eq!(p.cost, d("3000"));
         assert_eq!(p.realized, d("5"));
+    }
+
+    /// A repeating average (1/3 steps): the entry is the exact cost over the quantity, rounded
+    /// once to 12 places, and closing books `(price − entry) × qty` with that entry.
+    #[test]
+    fn a_repeating_average_is_rounded_once_to_entry_dp() {
+        let mut p = Position::default();
+        p.apply_fill(Side::Buy, d("100"), d("1"), Decimal::ZERO);
+        p.apply_fill(Side::Buy, d("101"), d("2"), Decimal::ZERO);
+        assert_eq!(p.cost, d("302"));
+        assert_eq!(p.entry, d("100.666666666667"));
+        p.apply_fill(Side::Sell, d("101"), d("3"), Decimal::ZERO);
+        assert_eq!(p.realized, d("0.999999999999"));
+    }
+
+    fn book(fills: &[(Side, &str, &str)]) -> Position {
+        let mut p = Position::default();
+        for (side, price, qty) in fills {
+            p.apply_fill(*side, d(price), d(qty), Decimal::ZERO);
+        }
+        p
+    }
+
+    /// The venue and the engine may see the same fills split differently (partial fills) or
+    /// same-side fills in another order (an unknown order resolved later): equal to the last
+    /// decimal, including repeating averages.
+    #[test]
+    fn splits_and_same_side_reorders_book_identical_positions() {
+        use Side::{Buy, Sell};
+        let venue = book(&[
+            (Buy, "61800.3", "0.007"),
+            (Buy, "61811.7", "0.013"),
+            (Buy, "61799.9", "0.011"),
+            (Sell, "61850.1", "0.017"),
+            (Sell, "61790.4", "0.005"),
+        ]);
+        let engine = book(&[
+            (Buy, "61799.9", "0.011"),
+            (Buy, "61800.3", "0.003"),
+            (Buy, "61811.7", "0.013"),
+            (Buy, "61800.3", "0.004"),
+            (Sell, "61790.4", "0.005"),
+            (Sell, "61850.1", "0.008"),
+            (Sell, "61850.1", "0.009"),
+        ]);
+        assert_eq!(venue.qty, engine.qty);
+        assert_eq!(venue.entry, engine.entry);
+        assert_eq!(venue.cost, engine.cost);
+        assert_eq!(venue.realized, engine.realized);
+        let buys = book(&[
+            (Buy, "61800.3", "0.007"),
+            (Buy, "61811.7", "0.013"),
+            (Buy, "61799.9", "0.011"),
+        ]);
+        assert_ne!(
+            buys.entry * buys.qty,
+            buys.cost,
+            "the test needs a repeating average"
+        );
     }
 }
