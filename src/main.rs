@@ -90,6 +90,9 @@ struct SoakArgs {
     /// No venue faults (kills and restarts only).
     #[arg(long)]
     no_faults: bool,
+    /// Venue whose streams, order entry and codec are soaked: binance | bybit.
+    #[arg(long, default_value = "binance")]
+    venue: String,
 }
 
 #[derive(Subcommand)]
@@ -294,6 +297,8 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
             a.kill_probability
         ));
     }
+    let venue = calculus_trader::venue::Venue::from_name(&a.venue)
+        .ok_or_else(|| format!("--venue {:?}: binance or bybit", a.venue))?;
     let seed = a.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -317,6 +322,7 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
         kill_probability: a.kill_probability,
         faults: !a.no_faults,
         dir,
+        venue,
     };
     let report = calculus_trader::soak::run(&opts, &exe)?;
     println!("{report}");

@@ -55,6 +55,7 @@ use crate::exec::FillModel;
 use crate::risk::config::LimitsConfig;
 use crate::types::instrument::load_specs;
 use crate::types::Position;
+use crate::venue::{binance, bybit, Venue as VenueName};
 
 /// The symbols the bundled Binance replay carries.
 const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
@@ -80,6 +81,8 @@ pub struct SoakOptions {
     pub faults: bool,
     /// Working directory: config, journal, child logs, dumps.
     pub dir: PathBuf,
+    /// The venue whose streams, order entry and codec the laps use.
+    pub venue: VenueName,
 }
 
 /// The soak's fault plan (`seed` is set per lap): unknown outcomes with and without the fill,
@@ -148,6 +151,8 @@ impl BookPeaks {
 /// What the soak saw and whether every invariant held.
 #[derive(Debug, Default)]
 pub struct SoakReport {
+    /// Venue soaked (`binance`, `bybit`).
+    pub venue: &'static str,
     /// Seed used.
     pub seed: u64,
     /// Faults were injected.
@@ -208,10 +213,11 @@ impl fmt::Display for SoakReport {
             .collect();
         write!(
             f,
-            "soak: {} — {:.1} min, seed {}, faults {}, {} laps, {} runs ({} killed), {} orders \
+            "soak: {} — {}, {:.1} min, seed {}, faults {}, {} laps, {} runs ({} killed), {} orders \
              (by quarter {}), {} fills, positions equal [{}], {} duplicate ids, {} unfinished, \
              ≤ {} of {} positions open, RSS {:.1}→{:.1} MiB",
             if self.passed() { "PASS" } else { "FAIL" },
+            self.venue,
             self.elapsed_s / 60.0,
             self.seed,
             if self.faults { "on" } else { "off" },
@@ -257,6 +263,7 @@ impl Rng {
 
 /// The venue state every lap's servers share.
 struct Venue {
+    which: VenueName,
     rec: Arc<Recording>,
     venue: Arc<SimVenue>,
     creds: SimCredentials,
@@ -313,9 +320,10 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
         ));
     }
     let base = soak_config()?;
-    let v = venue(&base)?;
+    let v = venue(&base, opts.venue)?;
     let mut rng = Rng(opts.seed);
     let mut report = SoakReport {
+        venue: opts.venue.name(),
         seed: opts.seed,
         faults: opts.faults,
         ..SoakReport::default()
@@ -350,12 +358,17 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
 
 /// The exchange's shared state: the recording, the matching engine with the bundled specs and
 /// the soak account's balance, fresh credentials.
-fn venue(base: &Config) -> Result<Venue, String> {
+fn venue(base: &Config, which: VenueName) -> Result<Venue, String> {
     let files: Vec<PathBuf> = base.replay.files.iter().map(|f| resolve_path(f)).collect();
     let rec = Recording::load(&files)?;
+    // Bybit laps replay the same trades re-encoded as v5 publicTrade messages.
+    let rec = match which {
+        VenueName::Binance => rec,
+        VenueName::Bybit => rec.to_bybit().0,
+    };
     let names: Vec<String> = SYMBOLS.iter().map(|s| s.to_string()).collect();
     let instruments_file = resolve_path(&base.venue.instruments);
-    let inst = load_specs(&instruments_file, "binance", &names)?;
+    let inst = load_specs(&instruments_file, which.name(), &names)?;
     let fee = base.taker_fee().map_err(|e| e.to_string())?;
     let balance = Decimal::from_f64(base.risk.balance).ok_or("soak risk.balance")?;
     let venue = Arc::new(SimVenue::new(Matching::new(
@@ -368,6 +381,7 @@ fn venue(base: &Config) -> Result<Venue, String> {
     )));
     let creds = SimCredentials::generate().map_err(|e| format!("credentials: {e}"))?;
     Ok(Venue {
+        which,
         rec: Arc::new(rec),
         venue,
         creds,
@@ -388,7 +402,7 @@ fn lap(
     seen: &mut Observed,
 ) -> Result<(), String> {
     let loopback = "127.0.0.1:0".parse().expect("loopback address");
-    let replay = EmbeddedExchange::start(loopback, v.rec.clone(), opts.speed)
+    let replay = EmbeddedExchange::start_venue(loopback, v.rec.clone(), v.which, opts.speed)
         .map_err(|e| format!("replay server: {e}"))?;
     // A reply delay of up to 300 ms: the order is filled at the exchange while the reply is on
     // its way, so a kill then leaves an intent whose outcome only the exchange knows.
@@ -456,6 +470,17 @@ fn child_config(
     set(&mut doc, "run", "topology", s("fused"));
     let dumps = opts.dir.join("dumps");
     set(&mut doc, "run", "dump_dir", s(&dumps.display().to_string()));
+    set(&mut doc, "venue", "name", s(v.which.name()));
+    let host = match v.which {
+        VenueName::Binance => binance::endpoint::MAINNET_REST_URL,
+        VenueName::Bybit => bybit::endpoint::MAINNET_REST_URL,
+    };
+    set(
+        &mut doc,
+        "venue",
+        "rest_host",
+        s(host.trim_start_matches("https://")),
+    );
     set(&mut doc, "venue", "ws_url", s(ws_url));
     set(
         &mut doc,
@@ -512,8 +537,8 @@ fn run_child(
         .arg("--config")
         .arg(cfg)
         .arg("--quiet")
-        .env("BINANCE_API_KEY", &v.creds.api_key)
-        .env("BINANCE_API_SECRET", &v.creds.secret)
+        .env(v.which.key_env_names().0, &v.creds.api_key)
+        .env(v.which.key_env_names().1, &v.creds.secret)
         .stdout(out)
         .stderr(err)
         .stdin(Stdio::null())
@@ -831,7 +856,7 @@ mod tests {
     #[test]
     fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
         let base = soak_config().unwrap();
-        let v = venue(&base).unwrap();
+        let v = venue(&base, VenueName::Binance).unwrap();
         let opts = SoakOptions {
             minutes: 0.0,
             seed: 1,
@@ -839,6 +864,7 @@ mod tests {
             kill_probability: 0.5,
             faults: true,
             dir: std::env::temp_dir(),
+            venue: VenueName::Binance,
         };
         let text = child_config(
             &opts,
@@ -872,6 +898,23 @@ mod tests {
         assert_ne!(cfg.risk.sizing.method, default.risk.sizing.method);
         // The exchange's account is the soak's.
         assert_eq!(v.venue.with(|m| m.balance()), Decimal::from(100_000));
+        assert_eq!(cfg.venue.name, "binance");
+        // A Bybit soak: the child speaks Bybit, with Bybit's specs and host.
+        let by = venue(&base, VenueName::Bybit).unwrap();
+        let text = child_config(
+            &opts,
+            &by,
+            "ws://127.0.0.1:9/v5/public/linear",
+            "http://127.0.0.1:9",
+            Path::new("/tmp/j"),
+        )
+        .unwrap();
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!(
+            (cfg.venue.name.as_str(), cfg.venue.rest_host.as_str()),
+            ("bybit", "api.bybit.com")
+        );
+        assert!(by.rec.streams.iter().all(|s| s.starts_with("publicTrade.")));
     }
 
     #[test]

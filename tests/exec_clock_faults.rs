@@ -85,7 +85,7 @@ fn rig(v: V, plan: &str) -> Rig {
                 RECV_WINDOW_MS,
                 "ct1-",
             );
-            OrderVenue::Binance(BinanceVenue::new(b, &c.api_key, &host, RECV_WINDOW_MS))
+            OrderVenue::Binance(BinanceVenue::new(b))
         }
         V::Bybit => OrderVenue::Bybit(
             BybitVenue::new(
