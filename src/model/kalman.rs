@@ -40,7 +40,7 @@ pub struct KalmanParams {
     /// `w`: share of the per-trade variance that grows with `dt` (`dt/m_dt`), in [0, 1].
     pub dt_share: f64,
     /// `τ`: memory of the velocity estimate, seconds (jerk intensity `L/(m_dt·τ⁴)`), > 0.
-    pub tau_s: f64,
+    pub memory_s: f64,
     /// Calibrate `L` and `m_dt` from the data; `false` keeps `level0` and `dt0_s`.
     pub adaptive: bool,
     /// `α`: weight of each trade's `y²/S₁` in `L` (a window of `1/α` trades), in (0, 1].
@@ -72,7 +72,7 @@ impl Default for KalmanParams {
         Self {
             r_ratio: 1.0,
             dt_share: 0.5,
-            tau_s: 30.0,
+            memory_s: 30.0,
             adaptive: true,
             level_alpha: 0.001,
             dt_alpha: 0.01,
@@ -118,7 +118,7 @@ impl KalmanParams {
                 self.dt_share
             ));
         }
-        pos("tau_s", self.tau_s)?;
+        pos("memory_s", self.memory_s)?;
         unit("level_alpha", self.level_alpha)?;
         unit("dt_alpha", self.dt_alpha)?;
         if !(self.prior_trades.is_finite() && self.prior_trades >= 1.0) {
@@ -258,7 +258,7 @@ impl Kalman {
     fn predict(&mut self, k: &KalmanParams, dt: f64) {
         let inv_m = 1.0 / self.mean_dt;
         let q_trade = (1.0 - k.dt_share) + k.dt_share * dt * inv_m;
-        let t2 = k.tau_s * k.tau_s;
+        let t2 = k.memory_s * k.memory_s;
         let q = inv_m / (t2 * t2);
         let h = 0.5 * dt * dt;
         let [x, v, a] = self.x;
@@ -354,7 +354,7 @@ impl Kalman {
     fn estimate(&self, k: &KalmanParams) -> KalmanEstimate {
         let l = self.level;
         let s = self.s;
-        let t2 = k.tau_s * k.tau_s;
+        let t2 = k.memory_s * k.memory_s;
         KalmanEstimate {
             x: self.x[0],
             v: self.x[1].clamp(-k.v_max, k.v_max),
