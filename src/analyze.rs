@@ -133,8 +133,7 @@ impl FilterAcc {
         }
         self.nis += e.nis;
         self.covered += u64::from(e.innovation.abs() <= 1.96 * e.innovation_var.sqrt());
-        self.clamped +=
-            u64::from(e.clamped || e.v.abs() >= k.v_max || e.a.abs() >= k.a_max);
+        self.clamped += u64::from(e.clamped || e.v.abs() >= k.v_max || e.a.abs() >= k.a_max);
         self.snr.push(s.snr);
         self.snr_a.push(s.snr_a);
     }
@@ -425,6 +424,40 @@ fn fmt_f(v: f64) -> String {
     }
 }
 
+/// One CSV row of `s` (the fixed [`COLUMNS`], then each layer's verdict).
+fn csv_row(s: &TickState, layers: &[Layer]) -> String {
+    let k = &s.kalman;
+    let mut row = format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        s.ts_ms,
+        fmt_f(s.price),
+        fmt_f(s.smoothed.exp()),
+        fmt_f(s.kalman.x.exp()),
+        fmt_f(s.kalman.v),
+        fmt_f(s.kalman.a),
+        fmt_f(s.fd_velocity),
+        fmt_f(s.fd_acceleration),
+        fmt_f(s.snr),
+        fmt_f(s.confidence),
+        fmt_f(s.forecast),
+        s.case.name(),
+        s.signal,
+        fmt_f(k.innovation),
+        fmt_f(k.innovation_var),
+        fmt_f(k.nis),
+        fmt_f(k.level),
+        fmt_f(k.r),
+        fmt_f(k.q_jerk),
+        fmt_f(s.snr_a),
+        s.gate.name()
+    );
+    for l in layers {
+        row.push(',');
+        row.push_str(s.layers.verdicts[l.index()].name());
+    }
+    row
+}
+
 /// Runs the engine (parameters from `cfg`, cross-asset leaders resolved among the file's
 /// symbols) over `input` and writes the CSV of `symbol` (or of the file's only symbol) to `out`.
 pub fn analyze(
@@ -509,35 +542,7 @@ pub fn analyze(
             continue;
         }
         let s = engine.last_state();
-        let k = &s.kalman;
-        let mut row = format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            s.ts_ms,
-            fmt_f(s.price),
-            fmt_f(s.smoothed.exp()),
-            fmt_f(s.kalman.x.exp()),
-            fmt_f(s.kalman.v),
-            fmt_f(s.kalman.a),
-            fmt_f(s.fd_velocity),
-            fmt_f(s.fd_acceleration),
-            fmt_f(s.snr),
-            fmt_f(s.confidence),
-            fmt_f(s.forecast),
-            s.case.name(),
-            s.signal,
-            fmt_f(k.innovation),
-            fmt_f(k.innovation_var),
-            fmt_f(k.nis),
-            fmt_f(k.level),
-            fmt_f(k.r),
-            fmt_f(k.q_jerk),
-            fmt_f(s.snr_a),
-            s.gate.name()
-        );
-        for l in &layers {
-            row.push(',');
-            row.push_str(s.layers.verdicts[l.index()].name());
-        }
+        let row = csv_row(s, &layers);
         writeln!(w, "{row}").map_err(werr)?;
         summary.rows += 1;
         summary.signals += u64::from(s.signal != 0);

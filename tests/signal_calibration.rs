@@ -71,7 +71,11 @@ fn every_case_leads_to_its_action_on_real_trades_with_default_gates() {
     ] {
         assert!(st.case_entries[c.index()] > 0, "{}: {st:?}", c.name());
         assert!(entries(c, side) > 0, "{} never opened {side:?}", c.name());
-        let other = if side == Side::Buy { Side::Sell } else { Side::Buy };
+        let other = if side == Side::Buy {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
         assert_eq!(entries(c, other), 0, "{}", c.name());
     }
     for c in [Case::DeceleratingUp, Case::DeceleratingDown] {

@@ -475,7 +475,11 @@ mod tests {
                 }
             }
             let (nis, cover) = (nis / f64::from(m), f64::from(covered) / f64::from(m));
-            assert!((e.level / q - 1.0).abs() < 0.1, "L = {} vs q = {q}", e.level);
+            assert!(
+                (e.level / q - 1.0).abs() < 0.1,
+                "L = {} vs q = {q}",
+                e.level
+            );
             assert!((e.r / (rho * q) - 1.0).abs() < 0.1, "R = {}", e.r);
             assert!((e.mean_dt - 0.1).abs() < 1e-9, "m_dt = {}", e.mean_dt);
             assert!((nis - 1.0).abs() < 0.1, "mean NIS = {nis}");

@@ -92,3 +92,24 @@ impl SignalParams {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_the_snr_of_the_estimate_the_case_acts_on_in_band_units() {
+        let p = SignalParams::default();
+        assert_eq!(p.evidence(Case::AcceleratingUp, 1.5, 9.0), 1.5);
+        assert_eq!(p.evidence(Case::DeceleratingDown, 0.7, 9.0), 0.7);
+        // Cases 5–6: SNR_a at twice its band (2·k_a) is worth twice the v band (2·k_v).
+        assert_eq!(p.evidence(Case::Bottoming, 0.1, 2.0 * p.k_a), 2.0 * p.k_v);
+        assert_eq!(p.evidence(Case::Topping, 0.1, 0.25), 0.5);
+        // The default gate asks every case for twice its own band; the confidence gate sits at
+        // the band edge, so it never binds before the SNR gate.
+        assert_eq!(p.snr_min, 2.0 * p.k_v);
+        assert_eq!(p.confidence_min, p.k_v / 2.0);
+        let flat = SignalParams { k_a: 0.0, ..p };
+        assert_eq!(flat.evidence(Case::Bottoming, 0.1, 0.3), 0.3);
+    }
+}

@@ -15,7 +15,8 @@ pub enum Gate {
     Warmup,
     /// The case asks for the position already held.
     NoChange,
-    /// Entry blocked: `SNR < snr_min`.
+    /// Entry blocked: the case's evidence (`SNR_v`, or scaled `SNR_a` for cases 5–6)
+    /// `< snr_min`.
     Snr,
     /// Entry blocked: confidence below `confidence_min`.
     Confidence,
