@@ -28,7 +28,8 @@
 //! The summary line adds, over the ticks after the calibration's warm-up (`1/kalman.level_alpha`
 //! trades of the symbol): the mean NIS (≈ 1 when calibrated), the share of the ticks whose
 //! prices fell inside the 95 % band `x⁻ ± 1.96·√S`, the share at any clamp (`L` at a safety
-//! bound, or `|v|`, `|a|` at `v_max`, `a_max`), the median SNR, and the ticks per matrix case.
+//! bound, or `|v|`, `|a|` at `v_max`, `a_max`), the median SNR, the lag-1 autocorrelation of
+//! `y/√S` (0 when the innovations are white), and the ticks per matrix case.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -111,6 +112,23 @@ pub struct FilterCheck {
     pub snr_median: f64,
     /// Median `SNR_a`.
     pub snr_a_median: f64,
+    /// Lag-1 autocorrelation of the normalised innovations `y/√S` (0 for a white sequence,
+    /// which an optimal filter gives; trades of one sweep moving on in the same direction
+    /// make it positive).
+    pub innovation_autocorr: f64,
+}
+
+/// Lag-1 autocorrelation of `e` (0 when fewer than 2 values or no variance).
+fn lag1_autocorr(e: &[f64]) -> f64 {
+    let n = e.len() as f64;
+    let m = e.iter().sum::<f64>() / n;
+    let var: f64 = e.iter().map(|x| (x - m) * (x - m)).sum();
+    let cov: f64 = e.windows(2).map(|w| (w[0] - m) * (w[1] - m)).sum();
+    if e.len() < 2 || var <= 0.0 {
+        0.0
+    } else {
+        cov / var
+    }
 }
 
 /// Accumulates [`FilterCheck`] (cold path: keeps the SNRs for the medians).
@@ -122,6 +140,8 @@ struct FilterAcc {
     clamped: u64,
     snr: Vec<f64>,
     snr_a: Vec<f64>,
+    /// Normalised innovations `y/√S`.
+    e: Vec<f64>,
 }
 
 impl FilterAcc {
@@ -136,6 +156,7 @@ impl FilterAcc {
         self.clamped += u64::from(e.clamped || e.v.abs() >= k.v_max || e.a.abs() >= k.a_max);
         self.snr.push(s.snr);
         self.snr_a.push(s.snr_a);
+        self.e.push(e.innovation / e.innovation_var.sqrt());
     }
 
     fn finish(mut self, warmup: u64) -> FilterCheck {
@@ -153,6 +174,7 @@ impl FilterAcc {
             clamped: share(self.clamped),
             snr_median: median(&mut self.snr),
             snr_a_median: median(&mut self.snr_a),
+            innovation_autocorr: lag1_autocorr(&self.e),
         }
     }
 }
@@ -580,7 +602,8 @@ pub fn run_cli(
     Ok(format!(
         "{}: {} rows of {} written to {} ({} orders)\n\
          kalman after {} warm-up ticks ({} checked): mean NIS {:.3}, 95 % band coverage {:.2} %, \
-         at a clamp {:.2} %, median SNR_v {:.3}, median SNR_a {:.3}\n\
+         at a clamp {:.2} %, median SNR_v {:.3}, median SNR_a {:.3}, \
+         lag-1 autocorrelation of y/√S {:.3}\n\
          ticks per case (warm): {}",
         input.display(),
         s.rows,
@@ -594,6 +617,7 @@ pub fn run_cli(
         100.0 * f.clamped,
         f.snr_median,
         f.snr_a_median,
+        f.innovation_autocorr,
         cases.join(", ")
     ))
 }
@@ -635,6 +659,19 @@ mod tests {
         assert_eq!(f.ticks[0].price, 61800.30);
         assert_eq!(f.ticks[0].side, Side::Buy);
         assert_eq!(f.ticks[0].exch_ts_ms, 1723161256322);
+    }
+
+    #[test]
+    fn lag1_autocorrelation_of_known_sequences() {
+        // ±1 alternating: Σ(e_i·e_{i+1}) = −(n − 1), Σe² = n.
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        assert!((lag1_autocorr(&alt) + 0.99).abs() < 1e-12);
+        let runs: Vec<f64> = (0..100).map(|i| if i < 50 { 1.0 } else { -1.0 }).collect();
+        assert!((lag1_autocorr(&runs) - 0.97).abs() < 1e-12);
+        assert_eq!(lag1_autocorr(&[2.0; 10]), 0.0);
+        assert_eq!(lag1_autocorr(&[]), 0.0);
     }
 
     #[test]
