@@ -12,13 +12,24 @@
 //!   trades carry no volume (order flow and volume ratio see none).
 //!
 //! Columns: `ts_ms, price, smoothed, kalman_price, kalman_velocity, kalman_acceleration,
-//! velocity, acceleration, snr, confidence, forecast, case, signal`, then `layer_<name>` for
+//! velocity, acceleration, snr, confidence, forecast, case, signal, innovation, innovation_var,
+//! nis, noise_level, noise_r, noise_q_jerk, snr_a, gate`, then `layer_<name>` for
 //! each enabled layer (`pass`, `reject`, or `na` when the case proposes no entry). `smoothed`,
 //! `kalman_price` and `forecast` are prices (`exp` of the log-price estimates); velocities are
 //! `d(ln p)/dt` in 1/s and accelerations `d²(ln p)/dt²` in 1/s² (`velocity`, `acceleration`:
 //! finite differences of §2; `kalman_*`: the filter of §3); `snr`, `confidence` and `forecast`
 //! use the source chosen by `signal.source`; `case` is the matrix case name; `signal` is the
 //! emitted order (+1 buy, −1 sell, 0 none), each order filled at once at the trade price.
+//! The filter's check (MATH.md §3): `innovation` `y = ln p − x⁻` and `innovation_var` `S` of the
+//! one-step prediction (log price²), `nis = y²/S`; the calibrated noises `noise_level` (`L`, the
+//! per-trade variance of ln p), `noise_r` (`R = ρ·L`) and `noise_q_jerk` (`L/(m_dt·τ⁴)`, 1/s⁵);
+//! `snr_a = |a|/sqrt(P_aa)`; `gate` why no order was sent (see `strategy::Gate::name`).
+//!
+//! The summary line adds, over the ticks after the calibration's warm-up (`1/kalman.level_alpha`
+//! trades of the symbol): the mean NIS (≈ 1 when calibrated), the share of the ticks whose
+//! prices fell inside the 95 % band `x⁻ ± 1.96·√S`, the share at any clamp (`L` at a safety
+//! bound, or `|v|`, `|a|` at `v_max`, `a_max`), the median SNR, the lag-1 autocorrelation of
+//! `y/√S` (0 when the innovations are white), and the ticks per matrix case.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -29,13 +40,14 @@ use serde::Deserialize;
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
 use crate::data::Input;
 use crate::model::layers::Layer;
-use crate::strategy::{Engine, StrategyParams};
+use crate::model::KalmanParams;
+use crate::strategy::{Engine, StrategyParams, TickState};
 use crate::types::{
-    instrument::load_specs, ExecReport, Instrument, ReportStatus, Side, SymbolId, Tick,
+    instrument::load_specs, Case, ExecReport, Instrument, ReportStatus, Side, SymbolId, Tick,
 };
 
 /// The fixed leading columns of the export.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 21] = [
     "ts_ms",
     "price",
     "smoothed",
@@ -49,6 +61,14 @@ pub const COLUMNS: [&str; 13] = [
     "forecast",
     "case",
     "signal",
+    "innovation",
+    "innovation_var",
+    "nis",
+    "noise_level",
+    "noise_r",
+    "noise_q_jerk",
+    "snr_a",
+    "gate",
 ];
 
 /// Trades read from a file: symbol names (index = `SymbolId`) and ticks in file order.
@@ -61,7 +81,7 @@ pub struct TradeFile {
 }
 
 /// What an analysis run did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AnalyzeSummary {
     /// Symbol written.
     pub symbol: String,
@@ -69,6 +89,94 @@ pub struct AnalyzeSummary {
     pub rows: u64,
     /// Orders the engine emitted for that symbol.
     pub signals: u64,
+    /// The filter's calibration check after warm-up.
+    pub filter: FilterCheck,
+    /// Ticks of the symbol per matrix case once warm (index = [`Case::index`]).
+    pub cases: [u64; 8],
+}
+
+/// The Kalman filter's one-step check over the ticks after the calibration's warm-up.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FilterCheck {
+    /// Ticks skipped as warm-up (`⌈1/level_alpha⌉`).
+    pub warmup: u64,
+    /// Ticks checked.
+    pub ticks: u64,
+    /// Mean of `y²/S`.
+    pub mean_nis: f64,
+    /// Share of ticks with `|y| ≤ 1.96·√S` (the 95 % band).
+    pub coverage: f64,
+    /// Share of ticks at any clamp (`L` at a safety bound, `|v| = v_max` or `|a| = a_max`).
+    pub clamped: f64,
+    /// Median `SNR_v`.
+    pub snr_median: f64,
+    /// Median `SNR_a`.
+    pub snr_a_median: f64,
+    /// Lag-1 autocorrelation of the normalised innovations `y/√S` (0 for a white sequence,
+    /// which an optimal filter gives; trades of one sweep moving on in the same direction
+    /// make it positive).
+    pub innovation_autocorr: f64,
+}
+
+/// Lag-1 autocorrelation of `e` (0 when fewer than 2 values or no variance).
+fn lag1_autocorr(e: &[f64]) -> f64 {
+    let n = e.len() as f64;
+    let m = e.iter().sum::<f64>() / n;
+    let var: f64 = e.iter().map(|x| (x - m) * (x - m)).sum();
+    let cov: f64 = e.windows(2).map(|w| (w[0] - m) * (w[1] - m)).sum();
+    if e.len() < 2 || var <= 0.0 {
+        0.0
+    } else {
+        cov / var
+    }
+}
+
+/// Accumulates [`FilterCheck`] (cold path: keeps the SNRs for the medians).
+#[derive(Default)]
+struct FilterAcc {
+    seen: u64,
+    nis: f64,
+    covered: u64,
+    clamped: u64,
+    snr: Vec<f64>,
+    snr_a: Vec<f64>,
+    /// Normalised innovations `y/√S`.
+    e: Vec<f64>,
+}
+
+impl FilterAcc {
+    fn add(&mut self, s: &TickState, k: &KalmanParams, warmup: u64) {
+        self.seen += 1;
+        let e = &s.kalman;
+        if self.seen <= warmup || e.innovation_var <= 0.0 {
+            return;
+        }
+        self.nis += e.nis;
+        self.covered += u64::from(e.innovation.abs() <= 1.96 * e.innovation_var.sqrt());
+        self.clamped += u64::from(e.clamped || e.v.abs() >= k.v_max || e.a.abs() >= k.a_max);
+        self.snr.push(s.snr);
+        self.snr_a.push(s.snr_a);
+        self.e.push(e.innovation / e.innovation_var.sqrt());
+    }
+
+    fn finish(mut self, warmup: u64) -> FilterCheck {
+        let n = self.snr.len();
+        let share = |c: u64| if n == 0 { 0.0 } else { c as f64 / n as f64 };
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        FilterCheck {
+            warmup,
+            ticks: n as u64,
+            mean_nis: if n == 0 { 0.0 } else { self.nis / n as f64 },
+            coverage: share(self.covered),
+            clamped: share(self.clamped),
+            snr_median: median(&mut self.snr),
+            snr_a_median: median(&mut self.snr_a),
+            innovation_autocorr: lag1_autocorr(&self.e),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -338,6 +446,40 @@ fn fmt_f(v: f64) -> String {
     }
 }
 
+/// One CSV row of `s` (the fixed [`COLUMNS`], then each layer's verdict).
+fn csv_row(s: &TickState, layers: &[Layer]) -> String {
+    let k = &s.kalman;
+    let mut row = format!(
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        s.ts_ms,
+        fmt_f(s.price),
+        fmt_f(s.smoothed.exp()),
+        fmt_f(s.kalman.x.exp()),
+        fmt_f(s.kalman.v),
+        fmt_f(s.kalman.a),
+        fmt_f(s.fd_velocity),
+        fmt_f(s.fd_acceleration),
+        fmt_f(s.snr),
+        fmt_f(s.confidence),
+        fmt_f(s.forecast),
+        s.case.name(),
+        s.signal,
+        fmt_f(k.innovation),
+        fmt_f(k.innovation_var),
+        fmt_f(k.nis),
+        fmt_f(k.level),
+        fmt_f(k.r),
+        fmt_f(k.q_jerk),
+        fmt_f(s.snr_a),
+        s.gate.name()
+    );
+    for l in layers {
+        row.push(',');
+        row.push_str(s.layers.verdicts[l.index()].name());
+    }
+    row
+}
+
 /// Runs the engine (parameters from `cfg`, cross-asset leaders resolved among the file's
 /// symbols) over `input` and writes the CSV of `symbol` (or of the file's only symbol) to `out`.
 pub fn analyze(
@@ -401,7 +543,11 @@ pub fn analyze(
         symbol: trades.symbols[chosen].clone(),
         rows: 0,
         signals: 0,
+        filter: FilterCheck::default(),
+        cases: [0; 8],
     };
+    let warmup = (1.0 / cfg.kalman.level_alpha).ceil() as u64;
+    let mut acc = FilterAcc::default();
     for t in &trades.ticks {
         if let Some(it) = engine.on_tick(t) {
             engine.on_report(&ExecReport {
@@ -418,31 +564,17 @@ pub fn analyze(
             continue;
         }
         let s = engine.last_state();
-        let mut row = format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            s.ts_ms,
-            fmt_f(s.price),
-            fmt_f(s.smoothed.exp()),
-            fmt_f(s.kalman.x.exp()),
-            fmt_f(s.kalman.v),
-            fmt_f(s.kalman.a),
-            fmt_f(s.fd_velocity),
-            fmt_f(s.fd_acceleration),
-            fmt_f(s.snr),
-            fmt_f(s.confidence),
-            fmt_f(s.forecast),
-            s.case.name(),
-            s.signal
-        );
-        for l in &layers {
-            row.push(',');
-            row.push_str(s.layers.verdicts[l.index()].name());
-        }
+        let row = csv_row(s, &layers);
         writeln!(w, "{row}").map_err(werr)?;
         summary.rows += 1;
         summary.signals += u64::from(s.signal != 0);
+        if s.warm {
+            summary.cases[s.case.index()] += 1;
+        }
+        acc.add(s, &cfg.kalman, warmup);
     }
     w.flush().map_err(werr)?;
+    summary.filter = acc.finish(warmup);
     Ok(summary)
 }
 
@@ -462,13 +594,31 @@ pub fn run_cli(
         None => Config::parse(DEFAULT_TOML).map_err(|e| e.to_string())?,
     };
     let s = analyze(input, symbol, out, &cfg)?;
+    let f = &s.filter;
+    let cases: Vec<String> = Case::ALL
+        .iter()
+        .map(|c| format!("{} {}", c.name(), s.cases[c.index()]))
+        .collect();
     Ok(format!(
-        "{}: {} rows of {} written to {} ({} orders)",
+        "{}: {} rows of {} written to {} ({} orders)\n\
+         kalman after {} warm-up ticks ({} checked): mean NIS {:.3}, 95 % band coverage {:.2} %, \
+         at a clamp {:.2} %, median SNR_v {:.3}, median SNR_a {:.3}, \
+         lag-1 autocorrelation of y/√S {:.3}\n\
+         ticks per case (warm): {}",
         input.display(),
         s.rows,
         s.symbol,
         out.display(),
-        s.signals
+        s.signals,
+        f.warmup,
+        f.ticks,
+        f.mean_nis,
+        100.0 * f.coverage,
+        100.0 * f.clamped,
+        f.snr_median,
+        f.snr_a_median,
+        f.innovation_autocorr,
+        cases.join(", ")
     ))
 }
 
@@ -509,6 +659,19 @@ mod tests {
         assert_eq!(f.ticks[0].price, 61800.30);
         assert_eq!(f.ticks[0].side, Side::Buy);
         assert_eq!(f.ticks[0].exch_ts_ms, 1723161256322);
+    }
+
+    #[test]
+    fn lag1_autocorrelation_of_known_sequences() {
+        // ±1 alternating: Σ(e_i·e_{i+1}) = −(n − 1), Σe² = n.
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        assert!((lag1_autocorr(&alt) + 0.99).abs() < 1e-12);
+        let runs: Vec<f64> = (0..100).map(|i| if i < 50 { 1.0 } else { -1.0 }).collect();
+        assert!((lag1_autocorr(&runs) - 0.97).abs() < 1e-12);
+        assert_eq!(lag1_autocorr(&[2.0; 10]), 0.0);
+        assert_eq!(lag1_autocorr(&[]), 0.0);
     }
 
     #[test]

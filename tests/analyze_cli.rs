@@ -90,11 +90,19 @@ fn columns_match_the_analytic_answers_of_a_log_linear_path() {
         "forecast",
         "case",
         "signal",
+        "innovation",
+        "innovation_var",
+        "nis",
+        "noise_level",
+        "noise_r",
+        "noise_q_jerk",
+        "snr_a",
+        "gate",
     ];
-    assert_eq!(&header[..13], &fixed);
+    assert_eq!(&header[..21], &fixed);
     // Default config: six layers on, the indicator composite off.
     assert_eq!(
-        &header[13..],
+        &header[21..],
         &[
             "layer_ou",
             "layer_drift",
@@ -132,7 +140,15 @@ fn columns_match_the_analytic_answers_of_a_log_linear_path() {
         for k in &fixed[1..11] {
             assert!(num(row, k).is_finite());
         }
-        for k in &header[13..] {
+        for k in &fixed[13..20] {
+            assert!(num(row, k).is_finite());
+        }
+        // The filter's check: S > 0, NIS = y²/S, R = ρ·L with the default ρ = 1.
+        let (y, s) = (num(row, "innovation"), num(row, "innovation_var"));
+        assert!(s > 0.0 && num(row, "noise_level") > 0.0);
+        assert!((num(row, "nis") - y * y / s).abs() <= 1e-9 * (1.0 + num(row, "nis")));
+        assert_eq!(row["noise_r"], row["noise_level"]);
+        for k in &header[21..] {
             assert!(["pass", "reject", "na"].contains(&row[k.as_str()].as_str()));
         }
         assert!(["-1", "0", "1"].contains(&row["signal"].as_str()));

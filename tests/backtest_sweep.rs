@@ -153,3 +153,31 @@ fn walk_forward_runs_the_in_sample_winner_out_of_sample() {
     }
     assert!(walk_forward::table(&rows).contains("out-of-sample net PnL"));
 }
+
+/// On the bundled real trades (default config, every layer on) the SNR threshold binds: the
+/// sweep's results differ, and a stricter threshold never trades more.
+#[test]
+fn snr_sweep_changes_the_result_on_the_bundled_trades() {
+    use calculus_trader::backtest::read_all;
+    use calculus_trader::backtest::replay::default_data;
+    use calculus_trader::config::Config;
+    let cfg = Config::parse(DEFAULT_TOML).unwrap();
+    let setup = Setup::from_config(&cfg).unwrap();
+    let (ticks, _) = read_all(&default_data(&cfg), None, &setup.symbols, true).unwrap();
+    let args = ["snr=0.5,1,2,3".to_string()];
+    let combos = sweep::combinations(&sweep::parse_specs(&args, &base()).unwrap());
+    let rows = sweep::run(&base(), &combos, &ticks).unwrap();
+    let by_snr = |v: &str| {
+        rows.iter()
+            .find(|r| sweep::label(&r.combo) == format!("snr_min={v}"))
+            .unwrap()
+            .metrics
+            .clone()
+    };
+    let m: Vec<_> = ["0.5", "1", "2", "3"].iter().map(|v| by_snr(v)).collect();
+    let mut pnls: Vec<String> = m.iter().map(|x| format!("{:.6}", x.net_pnl)).collect();
+    pnls.dedup();
+    assert!(pnls.len() >= 3, "net PnL per threshold: {pnls:?}");
+    assert!(m.windows(2).all(|w| w[1].trades <= w[0].trades), "{m:?}");
+    assert!(m[0].trades > m[3].trades, "{m:?}");
+}

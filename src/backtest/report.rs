@@ -318,9 +318,10 @@ pub fn engine_counters(s: &EngineStats) -> Vec<Count> {
                 .or_else(|| rename("blocked_layers", &|k| Layer::ALL.get(k).map(|l| l.name())))
                 .or_else(|| risk_block_name(&c.name))
                 .or_else(|| {
-                    rename("cases", &|k| {
-                        Case::ALL.iter().find(|c| c.index() == k).map(|c| c.name())
-                    })
+                    let case = |k: usize| Case::ALL.get(k).map(|c| c.name());
+                    rename("cases", &case)
+                        .or_else(|| rename("case_entries", &case))
+                        .or_else(|| rename("case_exits", &case))
                 })
                 .unwrap_or(c.name.clone());
             Count {

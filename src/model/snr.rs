@@ -13,7 +13,8 @@ pub fn snr(v: f64, p_vv: f64) -> f64 {
     }
 }
 
-/// Base confidence `c = min(1, SNR / 2)`, in `[0, 1]`.
+/// Base confidence `c = min(1, SNR / 2)`, in `[0, 1]` (the engine passes the case's evidence,
+/// `strategy::SignalParams::evidence`).
 #[inline]
 pub fn confidence(snr: f64) -> f64 {
     if snr.is_finite() {

@@ -127,7 +127,12 @@ pub struct EngineStats {
     pub rejects: u64,
     /// Ticks per matrix case (index = [`crate::types::Case::index`]), counted once warm.
     pub cases: [u64; 8],
-    /// Entry signals blocked: `SNR < signal.snr_min`.
+    /// Matrix orders that open (or flip to) a position, per case ([`Case::index`]).
+    pub case_entries: [u64; 8],
+    /// Matrix orders that close a position to flat, per case (risk exits not included).
+    pub case_exits: [u64; 8],
+    /// Entry signals blocked: evidence (`SNR_v`, or scaled `SNR_a` for cases 5–6)
+    /// `< signal.snr_min`.
     pub blocked_snr: u64,
     /// Entry signals blocked: confidence `< signal.confidence_min`.
     pub blocked_confidence: u64,
@@ -427,6 +432,12 @@ impl Engine {
         let Some((qty, reduce_only, levels)) = cx.plan_entry(&mut m.st, d) else {
             return cx.idle(m.st);
         };
+        let c = m.st.case.index();
+        if m.st.target == 0 {
+            cx.stats.case_exits[c] += 1;
+        } else {
+            cx.stats.case_entries[c] += 1;
+        }
         Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
 
@@ -639,7 +650,10 @@ impl TickCx<'_> {
             VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
             VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
         };
-        let snr = snr(v, k.p_vv);
+        let snr_v = snr(v, k.p_vv);
+        let snr_a = snr(a, k.p_aa);
+        let case = classify(v, a, v_band, a_band);
+        let evidence = sp.evidence(case, snr_v, snr_a);
         let st = TickState {
             symbol: t.symbol,
             ts_ms: ts,
@@ -652,11 +666,13 @@ impl TickCx<'_> {
             acceleration: a,
             v_band,
             a_band,
-            snr,
-            confidence: confidence(snr),
+            snr: snr_v,
+            snr_a,
+            evidence,
+            confidence: confidence(evidence),
             forecast: forecast_price(t.price, v, a, sp.horizon_s),
             drift: drift(v, a, sp.horizon_s),
-            case: classify(v, a, v_band, a_band),
+            case,
             ..TickState::default()
         };
         Some(Models {
@@ -813,7 +829,8 @@ impl TickCx<'_> {
         hot.steps_seen >= self.p.warmup_steps
     }
 
-    /// The first gate refusing a new entry: feed health, SNR, confidence, layers (counted).
+    /// The first gate refusing a new entry: feed health, SNR (the case's evidence, see
+    /// [`SignalParams::evidence`]), confidence, layers (counted).
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
@@ -822,7 +839,7 @@ impl TickCx<'_> {
         if stale {
             stats.blocked_stale += 1;
             Gate::Stale
-        } else if st.snr < sp.snr_min {
+        } else if st.evidence < sp.snr_min {
             stats.blocked_snr += 1;
             Gate::Snr
         } else if st.confidence < sp.confidence_min {

@@ -15,7 +15,8 @@ pub enum Gate {
     Warmup,
     /// The case asks for the position already held.
     NoChange,
-    /// Entry blocked: `SNR < snr_min`.
+    /// Entry blocked: the case's evidence (`SNR_v`, or scaled `SNR_a` for cases 5–6)
+    /// `< snr_min`.
     Snr,
     /// Entry blocked: confidence below `confidence_min`.
     Confidence,
@@ -77,9 +78,14 @@ pub struct TickState {
     pub v_band: f64,
     /// Dead band used for `a ≈ 0`, 1/s².
     pub a_band: f64,
-    /// `|v| / sqrt(P_vv)`.
+    /// `SNR_v = |v| / sqrt(P_vv)`.
     pub snr: f64,
-    /// `min(1, SNR/2)`.
+    /// `SNR_a = |a| / sqrt(P_aa)`.
+    pub snr_a: f64,
+    /// What an entry of this case is gated on, in standard errors of `v`
+    /// ([`crate::strategy::SignalParams::evidence`]).
+    pub evidence: f64,
+    /// `min(1, evidence/2)`.
     pub confidence: f64,
     /// `p·exp(v·h + ½·a·h²)`.
     pub forecast: f64,
@@ -114,7 +120,11 @@ impl TickState {
             k.p_aa,
             k.innovation,
             k.innovation_var,
-            k.r_scale,
+            k.nis,
+            k.level,
+            k.r,
+            k.q_jerk,
+            k.mean_dt,
             self.fd_velocity,
             self.fd_acceleration,
             self.velocity,
@@ -122,6 +132,8 @@ impl TickState {
             self.v_band,
             self.a_band,
             self.snr,
+            self.snr_a,
+            self.evidence,
             self.confidence,
             self.forecast,
             self.drift,
