@@ -970,13 +970,15 @@ impl Executor {
             return;
         }
         // The exit sells a long (buys back a short): the venue closed it if it holds no long
-        // (no short) any more.
-        let gone = match p.side {
-            Side::Sell => q <= Decimal::ZERO,
-            Side::Buy => q >= Decimal::ZERO,
+        // (no short) any more — and only a position this executor booked (at least the exit's
+        // quantity on that side) can have been closed there: an exit of a position it never
+        // booked (compute's view ran ahead of the fills) is a plain refusal, never a fill.
+        let (gone, held) = match p.side {
+            Side::Sell => (q <= Decimal::ZERO, self.booked[p.symbol.index()]),
+            Side::Buy => (q >= Decimal::ZERO, -self.booked[p.symbol.index()]),
         };
         let i = p.symbol.index();
-        let price = match (gone, self.armed[i]) {
+        let price = match (gone && held >= p.qty, self.armed[i]) {
             (true, (tp, sl)) => venue_exit_price(p.side, p.ref_price, tp, sl),
             (false, _) => None,
         };
