@@ -4,8 +4,9 @@
 //! - [`Lane::Entry`]: `K` connections (`exec.order_connections`), one request on each at a time;
 //!   when all `K` are busy an entry waits in the lane's queue for whichever connection frees
 //!   first (never behind one hung reply). When that queue is full too the lane is full:
-//!   [`OrderLanes::send`] refuses the entry with [`TransportError::QueueFull`] and counts it
-//!   (`refused`); the executor reports it as `Rejected(Backpressure)`.
+//!   [`OrderLanes::has_room`] says so, and the execution stage holds the intent (takes no
+//!   later one) until it has room; [`OrderLanes::send`] would refuse the entry with
+//!   [`TransportError::QueueFull`] and count it (`refused`).
 //! - [`Lane::Exit`]: exits and cancels on their own connections. When they are all busy the
 //!   request waits in the lane's pre-allocated queue and goes out as soon as one frees; it is
 //!   never refused for lack of a slot (past the reserved capacity the queue grows, counted).
@@ -18,7 +19,9 @@
 //! Each connection keeps one request on the wire (no pipelining: after a drop an ambiguous
 //! pipeline could double-send). [`OrderLanes::poll`] drives every busy connection without
 //! waiting and blocks, on one readiness queue holding every connection's, only when nothing
-//! progressed. Buffers and queues are pre-allocated: no allocation in steady state.
+//! progressed. [`OrderLanes::take_dispatched`] names the requests that the last `send` or
+//! `poll` handed to a connection (the executor starts an order's reply clock there, not while
+//! it waited in a lane). Buffers and queues are pre-allocated: no allocation in steady state.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
@@ -117,6 +120,9 @@ pub struct OrderLanes {
     depth: usize,
     poll: Poll,
     events: Events,
+    /// Tags handed to a connection by the last `send` / `send_after` / `poll` (bounded: each
+    /// call clears it first).
+    dispatched: Vec<u64>,
 }
 
 impl std::fmt::Debug for OrderLanes {
@@ -183,12 +189,15 @@ impl OrderLanes {
                 .map_err(|e| TransportError::Io(e.to_string()))?;
         }
         let events = Events::with_capacity(conns.len().max(1));
+        let dispatched =
+            Vec::with_capacity(conns.len() + lanes.iter().map(|l| l.cap).sum::<usize>() + 64);
         Ok(Self {
             conns,
             lanes,
             depth,
             poll,
             events,
+            dispatched,
         })
     }
 
@@ -208,6 +217,7 @@ impl OrderLanes {
         bytes: &[u8],
         after: Option<u64>,
     ) -> Result<(), TransportError> {
+        self.dispatched.clear();
         if bytes.len() > REQUEST_CAP {
             return Err(TransportError::TooLarge(bytes.len()));
         }
@@ -218,6 +228,7 @@ impl OrderLanes {
             if let Some(i) = free {
                 self.conns[i].send(tag, bytes)?;
                 l.stats.sent += 1;
+                self.dispatched.push(tag);
                 return Ok(());
             }
         }
@@ -245,6 +256,7 @@ impl OrderLanes {
         timeout: Option<Duration>,
         mut on_event: F,
     ) -> usize {
+        self.dispatched.clear();
         if self.in_flight() == 0 {
             return 0;
         }
@@ -299,8 +311,18 @@ impl OrderLanes {
                 // Sizes were checked on entry and the connection is free: cannot fail.
                 let _ = self.conns[i].send(tag, &buf);
                 l.free.push(buf);
+                self.dispatched.push(tag);
             }
         }
+    }
+
+    /// Hands each request tag that the last `send`, `send_after` or `poll` passed to a
+    /// connection to `f`, oldest first.
+    pub fn take_dispatched(&mut self, mut f: impl FnMut(u64)) {
+        for &tag in &self.dispatched {
+            f(tag);
+        }
+        self.dispatched.clear();
     }
 
     /// Whether `lane` takes a request now: a connection is free or a reserved queue slot is.

@@ -339,7 +339,8 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
+    /// What [`RateLimiter::try_acquire`] would answer for `lane` at `now_ns`, counting nothing.
+    pub fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
         if now_ns < self.blocked_until_ns {
             return Acquire::Wait {
                 until_ns: self.blocked_until_ns,
