@@ -15,7 +15,7 @@ use super::order_state::{
 use super::rate_limit::{
     Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle, WaitCause,
 };
-use super::transport::{HttpTransport, TransportEvent};
+use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
@@ -107,6 +107,15 @@ struct Pending {
     due_ns: u64,
     /// Position queries sent.
     pos_queries: u32,
+}
+
+/// What a throttled reply's headers say about the back-off.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    /// `Retry-After`, seconds.
+    retry_after_s: Option<u64>,
+    /// Bybit `X-Bapi-Limit-Reset-Timestamp`, ms since the epoch.
+    reset_ms: Option<u64>,
 }
 
 /// Tag bit marking a transport request as an order-status query.
@@ -782,18 +791,21 @@ impl Executor {
                 TransportEvent::Response {
                     tag,
                     status,
+                    headers,
                     body,
                     rtt_ns,
                 } => {
-                    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
+                    let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
+                    if order {
                         on_event(ExecEvent::Rtt(rtt_ns));
                     }
+                    let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
                     if tag & POSITION_TAG != 0 {
                         let venue_qty = self.venue.parse_position(status, body);
                         self.on_position(tag, venue_qty, now_ns, &mut on_event);
                     } else {
                         let reply = self.venue.parse_order_reply(status, body);
-                        self.observe_throttle(status, reply, now_ns, timestamp_ms);
+                        self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
                         self.on_reply(tag, status, reply, now_ns, &mut on_event);
                     }
                 }
@@ -879,9 +891,75 @@ impl Executor {
         }
     }
 
+    /// Feeds the rate limiter the usage headers of one response (`order`: a reply to an order
+    /// request): Binance `X-MBX-USED-WEIGHT-*` from every response and `X-MBX-ORDER-COUNT-*`
+    /// from order replies; Bybit `X-Bapi-Limit` then `X-Bapi-Limit-Status` from order replies
+    /// only (each Bybit endpoint has its own limit), and `X-Bapi-Limit-Reset-Timestamp` when no
+    /// request is left. Returns what a throttled reply needs: `Retry-After` (s) and Bybit's
+    /// reset time (ms). Allocation-free.
+    fn observe_usage(
+        &mut self,
+        order: bool,
+        headers: &Headers<'_>,
+        now_ns: u64,
+        wall_ms: u64,
+    ) -> Usage {
+        let bybit = matches!(self.venue, OrderVenue::Bybit(_));
+        let mut u = Usage::default();
+        let mut bapi: [Option<&str>; 3] = [None; 3];
+        let limiter = &mut self.limiter;
+        headers.for_each(|name, value| {
+            let Ok(v) = std::str::from_utf8(value) else {
+                return;
+            };
+            let is = |p: &str| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+            if name.eq_ignore_ascii_case("retry-after") {
+                u.retry_after_s = v.parse().ok();
+            } else if bybit && order && is("x-bapi-limit") {
+                let k = [
+                    "x-bapi-limit",
+                    "x-bapi-limit-status",
+                    "x-bapi-limit-reset-timestamp",
+                ]
+                .iter()
+                .position(|n| name.eq_ignore_ascii_case(n));
+                let Some(k) = k else {
+                    return;
+                };
+                bapi[k] = Some(v);
+            } else if !bybit && (is("x-mbx-used-weight-") || (order && is("x-mbx-order-count-"))) {
+                limiter.observe_header(name, v, now_ns, wall_ms);
+            }
+        });
+        let [limit, left, reset] = bapi;
+        if let Some(v) = limit {
+            limiter.observe_header("x-bapi-limit", v, now_ns, wall_ms);
+        }
+        if let Some(v) = left {
+            limiter.observe_header("x-bapi-limit-status", v, now_ns, wall_ms);
+        }
+        u.reset_ms = reset.and_then(|v| v.parse().ok());
+        // "Otherwise [not exceeded], this is just the current timestamp": a wait only when no
+        // request is left (or the reply is 10006, see `observe_throttle`).
+        if left.is_some_and(|l| l.parse() == Ok(0u64)) {
+            if let Some(v) = reset {
+                limiter.observe_header("x-bapi-limit-reset-timestamp", v, now_ns, wall_ms);
+            }
+        }
+        u
+    }
+
     /// Feeds the rate limiter: a 429 / 418 / rate-limit code blocks every lane for the
-    /// back-off, any other reply resets the 429 doubling.
-    fn observe_throttle(&mut self, status: u16, reply: OrderReply, now_ns: u64, wall_ms: u64) {
+    /// back-off (`Retry-After` when the reply has one, Bybit's reset time for 10006), any other
+    /// reply resets the 429 doubling.
+    fn observe_throttle(
+        &mut self,
+        status: u16,
+        reply: OrderReply,
+        usage: Usage,
+        now_ns: u64,
+        wall_ms: u64,
+    ) {
         let limited = match reply {
             OrderReply::Error { code } => self.venue.error_kind(code) == ErrorKind::RateLimited,
             _ => false,
@@ -889,16 +967,17 @@ impl Executor {
         let t = match (status, &self.venue) {
             (418, _) => Throttle::Banned,
             (429, OrderVenue::Binance(_)) => Throttle::TooMany,
-            (_, OrderVenue::Bybit(_)) if limited || status == 429 => {
-                Throttle::BybitTooMany { reset_ms: None }
-            }
+            (_, OrderVenue::Bybit(_)) if limited || status == 429 => Throttle::BybitTooMany {
+                reset_ms: usage.reset_ms,
+            },
             _ if limited => Throttle::TooMany,
             _ => {
                 self.limiter.on_accepted();
                 return;
             }
         };
-        self.limiter.on_throttled(t, None, now_ns, wall_ms);
+        self.limiter
+            .on_throttled(t, usage.retry_after_s, now_ns, wall_ms);
     }
 
     /// Sends the position queries that are due (venue-side exit checks, reconciliations).

@@ -37,5 +37,5 @@ pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
 pub use lanes::{Lane, LaneConfig, LaneStats, OrderLanes};
 pub use stage::ExecStage;
-pub use transport::{HttpTransport, TransportError, TransportEvent};
+pub use transport::{Headers, HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};
