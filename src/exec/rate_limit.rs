@@ -31,7 +31,7 @@
 //! 10006 blocks every lane until `Retry-After` (or the reset timestamp) has passed — the venue
 //! refuses exits then too.
 //!
-//! # Wiring (`exec::executor::Executor`; WebSocket connects not yet)
+//! # Wiring (`exec::executor::Executor`)
 //! One [`RateLimiter`] per venue account, owned by the executor.
 //! - Before writing an entry / exit or cancel / status or position query:
 //!   [`RateLimiter::try_acquire`] with [`Lane::Entry`] / [`Lane::Exit`] / [`Lane::Query`]. An
@@ -50,7 +50,8 @@
 //! - Any other reply: [`RateLimiter::on_accepted`] (resets the 429 doubling).
 //! - Start-up: [`RateLimits::binance_usdm`] replaced by the numbers of the venue's
 //!   `exchangeInfo.rateLimits` when fetched ([`RateLimits::with_order_limit`]).
-//! - Not yet: WebSocket connects waiting for [`RateLimiter::blocked_until_ns`].
+//! - WebSocket connects honour `Retry-After` in the feed's own reconnect back-off
+//!   (`feed::backoff`), not through this limiter.
 
 /// What a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
