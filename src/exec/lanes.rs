@@ -221,6 +221,8 @@ impl OrderLanes {
         if bytes.len() > REQUEST_CAP {
             return Err(TransportError::TooLarge(bytes.len()));
         }
+        // One shared connection answers in order already: nothing to hold.
+        let after = after.filter(|_| self.depth != usize::MAX);
         let l = &mut self.lanes[lane as usize];
         if l.wait.is_empty() && after.is_none() {
             let free =
