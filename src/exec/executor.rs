@@ -7,7 +7,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::journal::{Journal, Record, RecordKind};
-use super::lanes::{self, OrderLanes};
+use super::lanes::{self, OrderLanes, Release};
 use super::order_state::{
     Due, FillPrice, OrderCounters, OrderState, OrderTable, QueryReply, RejectCause, Reply, Step,
     TableConfig, VenueOrder, VenueStatus,
@@ -785,45 +785,9 @@ impl Executor {
             return 0;
         };
         let mut n = 0;
-        t.poll(timeout, |ev| {
+        t.poll_gated(timeout, |ev| {
             n += 1;
-            match ev {
-                TransportEvent::Response {
-                    tag,
-                    status,
-                    headers,
-                    body,
-                    rtt_ns,
-                } => {
-                    let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
-                    if order {
-                        on_event(ExecEvent::Rtt(rtt_ns));
-                    }
-                    let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
-                    if tag & POSITION_TAG != 0 {
-                        let venue_qty = self.venue.parse_position(status, body);
-                        self.on_position(tag, venue_qty, now_ns, &mut on_event);
-                    } else {
-                        let reply = self.venue.parse_order_reply(status, body);
-                        self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
-                        self.on_reply(tag, status, reply, now_ns, &mut on_event);
-                    }
-                }
-                TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
-                    self.on_position(tag, None, now_ns, &mut on_event);
-                }
-                TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
-                    let seq = tag & !QUERY_TAG;
-                    if let Some(s) = self.table.query_failed(seq, now_ns) {
-                        self.on_step(s, 0, &mut on_event);
-                    }
-                }
-                TransportEvent::Failed { tag, written } => {
-                    if let Some(s) = self.table.transport_failed(tag, written, now_ns) {
-                        self.on_step(s, 0, &mut on_event);
-                    }
-                }
-            }
+            self.on_transport(ev, now_ns, timestamp_ms, &mut on_event)
         });
         // Orders that waited in a lane and went out: their reply clocks start now.
         let table = &mut self.table;
@@ -870,6 +834,61 @@ impl Executor {
         self.route = Route::Venue(t);
         self.release_held(timestamp_ms, &mut on_event);
         n
+    }
+
+    /// Handles one transport event (reply or failure of an order, status query or position
+    /// query). Returns whether the entries held behind an order request may go: not while its
+    /// symbol has an order of unknown outcome (no new entries then; exits still go).
+    fn on_transport<F: FnMut(ExecEvent)>(
+        &mut self,
+        ev: TransportEvent<'_>,
+        now_ns: u64,
+        timestamp_ms: u64,
+        on_event: &mut F,
+    ) -> Release {
+        let (TransportEvent::Response { tag, .. } | TransportEvent::Failed { tag, .. }) = ev;
+        let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
+        let symbol = self.table.get(tag).filter(|_| order).map(|o| o.symbol);
+        match ev {
+            TransportEvent::Response {
+                tag,
+                status,
+                headers,
+                body,
+                rtt_ns,
+            } => {
+                if order {
+                    on_event(ExecEvent::Rtt(rtt_ns));
+                }
+                let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
+                if tag & POSITION_TAG != 0 {
+                    let venue_qty = self.venue.parse_position(status, body);
+                    self.on_position(tag, venue_qty, now_ns, on_event);
+                } else {
+                    let reply = self.venue.parse_order_reply(status, body);
+                    self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
+                    self.on_reply(tag, status, reply, now_ns, on_event);
+                }
+            }
+            TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
+                self.on_position(tag, None, now_ns, on_event);
+            }
+            TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
+                let seq = tag & !QUERY_TAG;
+                if let Some(s) = self.table.query_failed(seq, now_ns) {
+                    self.on_step(s, 0, on_event);
+                }
+            }
+            TransportEvent::Failed { tag, written } => {
+                if let Some(s) = self.table.transport_failed(tag, written, now_ns) {
+                    self.on_step(s, 0, on_event);
+                }
+            }
+        }
+        match symbol {
+            Some(s) if self.table.has_unknown(s) => Release::Drop,
+            _ => Release::Go,
+        }
     }
 
     /// Sends the exits the rate limiter held back, oldest first, while it grants them.

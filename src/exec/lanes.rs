@@ -14,7 +14,10 @@
 //!
 //! [`OrderLanes::send_after`] holds a request in its lane's queue until an earlier request got
 //! its reply (or failed): the executor keeps one symbol's orders in order across connections
-//! (an exit must not reach the venue before the entry it closes), as one connection did.
+//! (an exit must not reach the venue before the entry it closes), as one connection did. With
+//! [`OrderLanes::poll_gated`] the caller may answer a reply or failure with [`Release::Drop`]
+//! (its outcome is unknown): the entries held behind it are then taken back, never written, and
+//! reported as failed with `written = false`; exits held behind it still go.
 //!
 //! Each connection keeps one request on the wire (no pipelining: after a drop an ambiguous
 //! pipeline could double-send). [`OrderLanes::poll`] drives every busy connection without
@@ -35,6 +38,15 @@ use super::transport::{
     HttpTransport, TransportError, TransportEvent, TransportStats, REQUEST_CAP,
 };
 use crate::telemetry::Clock;
+
+/// What happens to the requests held behind one that got its reply or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// They may go.
+    Go,
+    /// Held entries are dropped (reported failed, never written); held exits and queries go.
+    Drop,
+}
 
 /// Which connections a request uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,6 +270,20 @@ impl OrderLanes {
         timeout: Option<Duration>,
         mut on_event: F,
     ) -> usize {
+        self.poll_gated(timeout, |ev| {
+            on_event(ev);
+            Release::Go
+        })
+    }
+
+    /// As [`OrderLanes::poll`]; `on_event` says for each reply or failure whether the entries
+    /// held behind that request may go ([`Release`]). A dropped entry is reported to
+    /// `on_event` as failed with `written = false` (its own answer is ignored).
+    pub fn poll_gated<F: FnMut(TransportEvent<'_>) -> Release>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut on_event: F,
+    ) -> usize {
         self.dispatched.clear();
         if self.in_flight() == 0 {
             return 0;
@@ -272,7 +298,7 @@ impl OrderLanes {
         n
     }
 
-    fn progress<F: FnMut(TransportEvent<'_>)>(&mut self, on_event: &mut F) -> usize {
+    fn progress<F: FnMut(TransportEvent<'_>) -> Release>(&mut self, on_event: &mut F) -> usize {
         let mut n = 0;
         loop {
             self.dispatch();
@@ -283,8 +309,13 @@ impl OrderLanes {
                     round += c.poll(None, |ev| {
                         let (TransportEvent::Response { tag, .. }
                         | TransportEvent::Failed { tag, .. }) = ev;
-                        release(lanes, tag);
-                        on_event(ev)
+                        let drop = on_event(ev) == Release::Drop;
+                        release(lanes, tag, drop, &mut |t| {
+                            on_event(TransportEvent::Failed {
+                                tag: t,
+                                written: false,
+                            });
+                        });
                     });
                 }
             }
@@ -383,12 +414,28 @@ impl OrderLanes {
 }
 
 /// Releases the requests held behind request `tag` (it got its response or failed).
-fn release(lanes: &mut [LaneState; 3], tag: u64) {
-    for l in lanes.iter_mut() {
-        for w in l.wait.iter_mut() {
-            if w.2 == Some(tag) {
-                w.2 = None;
+/// With `drop`, the entries held behind it are removed and handed to `dropped` (and what was
+/// held behind those is dropped or released the same way).
+fn release<F: FnMut(u64)>(lanes: &mut [LaneState; 3], tag: u64, drop: bool, dropped: &mut F) {
+    for li in 0..lanes.len() {
+        let mut k = 0;
+        while k < lanes[li].wait.len() {
+            if lanes[li].wait[k].2 != Some(tag) {
+                k += 1;
+                continue;
             }
+            if !(drop && li == Lane::Entry as usize) {
+                lanes[li].wait[k].2 = None;
+                k += 1;
+                continue;
+            }
+            let l = &mut lanes[li];
+            let (t, buf, _) = l.wait.remove(k).expect("index in range");
+            l.free.push(buf);
+            dropped(t);
+            release(lanes, t, true, dropped);
+            // The cascade may have removed entries before `k`: scan this lane again.
+            k = 0;
         }
     }
 }

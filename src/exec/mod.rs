@@ -35,7 +35,7 @@ pub use exec_config::{ExecConfig, ExecMode, FsyncSetting};
 pub use executor::{venue_exit_price, Admit, ExecEvent, ExecStats, Executor};
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
-pub use lanes::{Lane, LaneConfig, LaneStats, OrderLanes};
+pub use lanes::{Lane, LaneConfig, LaneStats, OrderLanes, Release};
 pub use stage::ExecStage;
 pub use transport::{Headers, HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};
