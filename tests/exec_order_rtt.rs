@@ -38,6 +38,7 @@ fn collect(t: &mut HttpTransport, want: usize) -> Vec<(u64, u16, Vec<u8>, u64)> 
                 status,
                 body,
                 rtt_ns,
+                ..
             } => got.push((tag, status, body.to_vec(), rtt_ns)),
             TransportEvent::Failed { tag, written } => {
                 panic!("request {tag} failed (written: {written})")

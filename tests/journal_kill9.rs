@@ -128,28 +128,19 @@ fn kill_9_mid_run(venue: Venue) {
     let log2 = std::fs::read_to_string(dir.join("run2.log")).unwrap_or_default();
     assert!(exited, "run 2 did not finish; log:\n{log2}");
     assert!(child.wait().unwrap().success(), "run 2 failed:\n{log2}");
-    // Run 2 found the killed run's last order(s) unfinished in its journal and learnt their
-    // fills by querying the client order id (not by sending them again). Binance answers each
-    // order 1 s late, one in flight: exactly one. Bybit acks late too and its TP/SL legs add
-    // work, so more intents can be journaled at the kill (those never sent are "not at the
-    // venue", also not resent).
-    let found = log2
-        .lines()
-        .find(|l| l.contains(" unfinished order(s) found filled, "))
-        .and_then(|l| {
-            l.strip_prefix("start-up: ")?
-                .split(' ')
-                .next()?
-                .parse::<u32>()
+    // Run 2 found the killed run's last order(s) unfinished in its journal and learnt their fills
+    // by querying the client order id (not by sending them again). Orders of different symbols
+    // travel on separate connections (exec::lanes), so the kill may catch more than one.
+    let found: u32 = log2
+        .split("start-up: ")
+        .find_map(|l| {
+            l.split_once(" unfinished order(s) found filled, ")?
+                .0
+                .parse()
                 .ok()
-        });
-    match venue {
-        Venue::Binance => assert!(
-            log2.contains("start-up: 1 unfinished order(s) found filled, "),
-            "{log2}"
-        ),
-        Venue::Bybit => assert!(found.is_some_and(|n| n >= 1), "{log2}"),
-    }
+        })
+        .unwrap_or(0);
+    assert!(found >= 1, "{log2}");
 
     // Nothing was sent twice: each client order id reached the exchange exactly once.
     let received = rest.venue().with(|m| m.received_client_ids().clone());

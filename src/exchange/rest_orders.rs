@@ -16,6 +16,14 @@
 //! served on the same port and matching engine, verified with `X-BAPI-*` headers (see the
 //! `bybit` module).
 //!
+//! Rate-limit headers, as the venues send them: Binance `X-MBX-USED-WEIGHT-1M` on every
+//! response (each request weighs 1) and `X-MBX-ORDER-COUNT-10S` / `-1M` on accepted orders,
+//! counted per calendar interval; Bybit `X-Bapi-Limit`, `X-Bapi-Limit-Status` (requests left)
+//! and `X-Bapi-Limit-Reset-Timestamp` (the window's end when none is left, else now) on
+//! `/v5/order/create` replies, per window of [`RestOptions::bybit_window`]; `Retry-After` on
+//! throttled replies. [`RestOptions::other_usage`] is added to every count (another process
+//! of the same account). The limits are reported, not enforced.
+//!
 //! Errors are the venue's JSON (`{"code":-1022,"msg":"Signature for this request is not valid."}`)
 //! with the venue's HTTP status (400, or 401 for key errors). One thread per connection,
 //! HTTP/1.1 keep-alive; `max_requests_per_connection` closes a connection after N responses
@@ -82,6 +90,13 @@ pub struct RestOptions {
     /// Faults injected into order, status-query and position requests (see
     /// [`crate::exchange::fault_plan`]); `None` answers every request normally.
     pub faults: Option<Arc<FaultPlan>>,
+    /// Usage the rate-limit headers report on top of this server's own count in every
+    /// interval (another process of the same account and IP).
+    pub other_usage: u32,
+    /// Bybit order-create limit per window (`X-Bapi-Limit`; documented default 10).
+    pub bybit_order_limit: u32,
+    /// Bybit's rate-limit window (documented: one second).
+    pub bybit_window: Duration,
 }
 
 impl Default for RestOptions {
@@ -91,6 +106,9 @@ impl Default for RestOptions {
             max_recv_window_ms: 60_000,
             order_reply_delay: Duration::ZERO,
             faults: None,
+            other_usage: 0,
+            bybit_order_limit: 10,
+            bybit_window: Duration::from_secs(1),
         }
     }
 }
@@ -127,6 +145,75 @@ pub(crate) struct Shared {
     /// A [`Fault::DuplicateAck`] order's client id and reply, answered once more to the next
     /// status query of that order.
     pub(crate) duplicate: Mutex<Option<(String, String)>>,
+    /// Rate-limit usage per interval (see the module documentation).
+    pub(crate) usage: Mutex<UsageCounts>,
+}
+
+/// Requests counted per interval: `(interval number, count)` for Binance's weight per minute,
+/// orders per 10 s and per minute, and Bybit's order-create window.
+#[derive(Debug, Default)]
+pub(crate) struct UsageCounts {
+    weight_1m: (u64, u32),
+    orders_10s: (u64, u32),
+    orders_1m: (u64, u32),
+    bybit: (u64, u32),
+}
+
+/// Counts one unit in the interval of `len_ms` holding `now_ms`; returns the interval's count.
+fn count_in(slot: &mut (u64, u32), now_ms: u64, len_ms: u64) -> u32 {
+    let k = now_ms / len_ms.max(1);
+    if slot.0 != k {
+        *slot = (k, 0);
+    }
+    slot.1 += 1;
+    slot.1
+}
+
+/// The rate-limit header lines of the reply to `method target` (HTTP `status`, throttled with
+/// `retry_after` s when given) at `now_ms`, counting the request.
+fn rate_headers(
+    sh: &Shared,
+    method: &str,
+    target: &str,
+    status: u16,
+    retry_after: Option<u32>,
+    now_ms: u64,
+) -> String {
+    let Ok(mut u) = sh.usage.lock() else {
+        return String::new();
+    };
+    let other = sh.opts.other_usage;
+    let order = request_kind(method, target) == Some(RequestKind::Order);
+    let mut out = String::new();
+    if target.starts_with("/v5/") {
+        if order {
+            let limit = sh.opts.bybit_order_limit;
+            let len = (sh.opts.bybit_window.as_millis() as u64).max(1);
+            let used = count_in(&mut u.bybit, now_ms, len) + other;
+            let (left, reset) = match retry_after {
+                Some(s) => (0, now_ms + u64::from(s) * 1_000),
+                None if used >= limit => (0, (now_ms / len + 1) * len),
+                None => (limit - used, now_ms),
+            };
+            out = format!(
+                "X-Bapi-Limit: {limit}\r\nX-Bapi-Limit-Status: {left}\r\nX-Bapi-Limit-Reset-Timestamp: {reset}\r\n"
+            );
+        }
+    } else {
+        let w = count_in(&mut u.weight_1m, now_ms, 60_000) + other;
+        out = format!("X-MBX-USED-WEIGHT-1M: {w}\r\n");
+        if order && status == 200 {
+            let o10 = count_in(&mut u.orders_10s, now_ms, 10_000) + other;
+            let o1m = count_in(&mut u.orders_1m, now_ms, 60_000) + other;
+            out.push_str(&format!(
+                "X-MBX-ORDER-COUNT-10S: {o10}\r\nX-MBX-ORDER-COUNT-1M: {o1m}\r\n"
+            ));
+        }
+    }
+    if let Some(s) = retry_after {
+        out.push_str(&format!("Retry-After: {s}\r\n"));
+    }
+    out
 }
 
 impl RestExchange {
@@ -174,6 +261,7 @@ impl RestExchange {
             stats: stats.clone(),
             kind_counts: Default::default(),
             duplicate: Mutex::new(None),
+            usage: Mutex::new(UsageCounts::default()),
         });
         let thread = std::thread::Builder::new()
             .name("sim-rest".into())
@@ -355,14 +443,8 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let last = close
                 || (sh.opts.max_requests_per_connection > 0
                     && served >= sh.opts.max_requests_per_connection);
-            let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n"));
-            write_response_with(
-                &mut stream,
-                status,
-                &resp,
-                last,
-                extra.as_deref().unwrap_or(""),
-            )?;
+            let extra = rate_headers(sh, &method, &target, status, retry_after, now_ms());
+            write_response_with(&mut stream, status, &resp, last, &extra)?;
             if last {
                 return Ok(());
             }

@@ -1,17 +1,21 @@
 //! The [`Executor`]: intent → exact quantity → journal → signed request → venue or paper fill
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 use super::journal::{Journal, Record, RecordKind};
+use super::lanes::{self, OrderLanes, Release};
 use super::order_state::{
     Due, FillPrice, OrderCounters, OrderState, OrderTable, QueryReply, RejectCause, Reply, Step,
     TableConfig, VenueOrder, VenueStatus,
 };
-use super::rate_limit::{Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle};
-use super::transport::{HttpTransport, TransportEvent};
+use super::rate_limit::{
+    Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle, WaitCause,
+};
+use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
@@ -38,6 +42,9 @@ pub struct ExecStats {
     pub journal_records: u64,
     /// Journal write failures (trading halts on the first).
     pub journal_errors: u64,
+    /// Exits held back by the rate limiter (a 429 / 418 back-off, or every slot used), sent
+    /// when it grants them (never refused).
+    pub exits_held: u64,
 }
 
 /// Where orders go.
@@ -45,8 +52,21 @@ pub struct ExecStats {
 enum Route {
     /// Filled in-process with the shared fill model.
     Paper,
-    /// Sent to a venue over HTTP.
-    Venue(Box<HttpTransport>),
+    /// Sent to a venue over HTTP, on the order lanes' connections.
+    Venue(Box<OrderLanes>),
+}
+
+/// Whether [`Executor::submit`] has room for an intent now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admit {
+    /// Submit it now (it may still be refused: filters, halted, unknown order, 429 back-off).
+    Now,
+    /// No room yet: keep the intent, take no later one, and poll until admitted. `until_ns`:
+    /// when an order-rate window frees (0: when an order in flight finishes).
+    Hold {
+        /// Monotonic ns at which a rate slot frees, or 0.
+        until_ns: u64,
+    },
 }
 
 /// A position query an order waits for.
@@ -87,6 +107,15 @@ struct Pending {
     due_ns: u64,
     /// Position queries sent.
     pos_queries: u32,
+}
+
+/// What a throttled reply's headers say about the back-off.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    /// `Retry-After`, seconds.
+    retry_after_s: Option<u64>,
+    /// Bybit `X-Bapi-Limit-Reset-Timestamp`, ms since the epoch.
+    reset_ms: Option<u64>,
 }
 
 /// Tag bit marking a transport request as an order-status query.
@@ -132,6 +161,19 @@ pub enum ExecEvent {
 /// refusal is reported as `Rejected(VenueReduceOnly)`. Armed exits live in memory only (the
 /// journal does not record them): after a restart the first such refusal is a plain rejection
 /// and start-up reconciliation reports the position difference.
+///
+/// Order lanes ([`OrderLanes`]): entries go on the entry lane, reduce-only exits on the exit
+/// lane (own connections: never behind an entry's reply), status and position queries on the
+/// query lane. One symbol's orders still reach the venue in decision order: an order is held
+/// in its lane until the reply to the symbol's previous unanswered order came
+/// ([`OrderLanes::send_after`]). Room: at most `max_pending` orders in flight take new entries
+/// (and the entry lane must have room, and the entry's order-rate window a slot); exits may use
+/// twice that. Without room [`Executor::admits`] says [`Admit::Hold`]: the execution stage then
+/// takes no later intent until there is room (back-pressure up the rings to the feed), so no
+/// intent is refused for lack of room and the same ticks give the same orders at any pace.
+/// An exit the rate limiter holds back (a 429 / 418 back-off, or every slot used) waits in
+/// the executor, unsigned, and is journaled, signed and sent when a slot is granted
+/// (`exits_held`); entries meanwhile wait behind it.
 #[derive(Debug)]
 pub struct Executor {
     instruments: Vec<Instrument>,
@@ -161,6 +203,8 @@ pub struct Executor {
     now_ns: u64,
     /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
     limiter: RateLimiter,
+    /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
+    held: VecDeque<OrderIntent>,
 }
 
 impl Executor {
@@ -187,13 +231,15 @@ impl Executor {
         Self::with_route(instruments, names, venue, paper, None, 1, 64)
     }
 
-    /// A venue executor: requests built by `venue` go out through `transport`; fees are
-    /// computed with `paper.taker_fee` (the account's commission rate).
+    /// A venue executor: requests built by `venue` go out through `transport` (order lanes, or
+    /// one [`HttpTransport`] shared by every lane); fees are computed with `paper.taker_fee`
+    /// (the account's commission rate). `max_pending` orders in flight take entries; exits
+    /// may use as many again.
     pub fn venue(
         instruments: Vec<Instrument>,
         names: Vec<String>,
         venue: OrderVenue,
-        transport: HttpTransport,
+        transport: impl Into<OrderLanes>,
         paper: PaperVenue,
         session: u32,
         max_pending: usize,
@@ -203,7 +249,7 @@ impl Executor {
             names,
             venue,
             paper,
-            Some(transport),
+            Some(transport.into()),
             session,
             max_pending,
         )
@@ -214,13 +260,13 @@ impl Executor {
         names: Vec<String>,
         venue: OrderVenue,
         paper: PaperVenue,
-        transport: Option<HttpTransport>,
+        transport: Option<OrderLanes>,
         session: u32,
         max_pending: usize,
     ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
         let n = instruments.len();
-        let table = OrderTable::new(table_config(&venue, max_pending, n));
+        let table = OrderTable::new(table_config(&venue, 2 * max_pending, n));
         let limiter = RateLimiter::new(match venue {
             OrderVenue::Binance(_) => RateLimits::binance_usdm(),
             OrderVenue::Bybit(_) => RateLimits::bybit_v5(),
@@ -238,7 +284,7 @@ impl Executor {
             },
             journal: None,
             session,
-            pending: Vec::with_capacity(max_pending),
+            pending: Vec::with_capacity(2 * max_pending),
             max_pending,
             halted: false,
             stats: ExecStats::default(),
@@ -247,6 +293,7 @@ impl Executor {
             unknown: vec![false; n],
             now_ns: 0,
             limiter,
+            held: VecDeque::with_capacity(max_pending),
         }
     }
 
@@ -254,7 +301,7 @@ impl Executor {
     /// order is in flight (start-up, tests).
     pub fn set_order_config(&mut self, mut cfg: TableConfig) {
         assert!(self.pending.is_empty(), "orders in flight");
-        cfg.capacity = self.max_pending;
+        cfg.capacity = 2 * self.max_pending;
         cfg.symbols = self.instruments.len();
         self.table = OrderTable::new(cfg);
     }
@@ -330,9 +377,18 @@ impl Executor {
         &mut self.venue
     }
 
-    /// The transport, when orders go to a venue.
+    /// The query lane's transport, when orders go to a venue (cold path: blocking start-up
+    /// and emergency requests, with no order in flight).
     pub fn transport_mut(&mut self) -> Option<&mut HttpTransport> {
         match &mut self.route {
+            Route::Venue(t) => Some(t.query_transport()),
+            Route::Paper => None,
+        }
+    }
+
+    /// The order lanes, when orders go to a venue (per-lane counters).
+    pub fn lanes(&self) -> Option<&OrderLanes> {
+        match &self.route {
             Route::Venue(t) => Some(t),
             Route::Paper => None,
         }
@@ -343,10 +399,47 @@ impl Executor {
         self.model
     }
 
-    /// Orders sent and not finished (waiting for a reply or a status query).
+    /// Orders sent and not finished (waiting for a reply or a status query), plus exits the
+    /// rate limiter holds back.
     #[inline]
     pub fn in_flight(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.held.len()
+    }
+
+    /// Whether [`Executor::submit`] has room for `it` at the time of [`Executor::set_now_ns`]:
+    /// an entry needs fewer than `max_pending` orders in flight, room on the entry lane, no exit
+    /// held back by the rate limiter and a slot in its order-rate windows (a 429 / 418 back-off
+    /// is not waited for: `submit` refuses the entry); an exit needs fewer than `2 ×
+    /// max_pending` orders in flight. Paper routes always have room.
+    #[inline]
+    pub fn admits(&self, it: &OrderIntent) -> Admit {
+        let Route::Venue(t) = &self.route else {
+            return Admit::Now;
+        };
+        const LATER: Admit = Admit::Hold { until_ns: 0 };
+        if self.halted {
+            return Admit::Now;
+        }
+        if it.reduce_only {
+            return if self.in_flight() < 2 * self.max_pending {
+                Admit::Now
+            } else {
+                LATER
+            };
+        }
+        if self.in_flight() >= self.max_pending
+            || !self.held.is_empty()
+            || !t.has_room(lanes::Lane::Entry)
+        {
+            return LATER;
+        }
+        match self.limiter.check(Lane::Entry, self.now_ns) {
+            Acquire::Wait {
+                until_ns,
+                cause: WaitCause::Orders | WaitCause::Weight,
+            } => Admit::Hold { until_ns },
+            _ => Admit::Now,
+        }
     }
 
     /// True once a journal write failed: every later intent is refused (nothing is sent
@@ -422,10 +515,11 @@ impl Executor {
     }
 
     /// Why `it` must not be sent (nothing journaled yet), or `None`: the instrument's filters,
-    /// a halted executor, an unknown order on the symbol (entries only), no free slot, or no
-    /// rate-limit slot (entries only).
+    /// a halted executor, an unknown order on the symbol (entries only), or no room (see
+    /// [`Executor::admits`]: the execution stage holds an intent until there is room, so this
+    /// refusal only meets callers that do not ask).
     #[inline]
-    fn refusal(&mut self, it: &OrderIntent, inst: &Instrument) -> Option<RejectReason> {
+    fn refusal(&self, it: &OrderIntent, inst: &Instrument) -> Option<RejectReason> {
         // Compute checked the filters already; checking again keeps a wrong intent off the wire.
         if let Some(reason) = inst.violation(it.qty, it.ref_price, it.reduce_only) {
             return Some(reason);
@@ -438,33 +532,25 @@ impl Executor {
         if !it.reduce_only && self.table.has_unknown(it.symbol) {
             return Some(RejectReason::Lost);
         }
-        if matches!(self.route, Route::Venue(_)) && self.pending.len() >= self.max_pending {
-            return Some(RejectReason::Lost);
-        }
-        // Rate limits: an entry without a slot is refused (compute decides again on a later
-        // tick); an exit may use the reserve and is sent even when throttled (the venue then
-        // refuses it and compute retries it).
-        if matches!(self.route, Route::Venue(_)) {
-            let lane = if it.reduce_only {
-                Lane::Exit
-            } else {
-                Lane::Entry
-            };
-            if matches!(
-                self.limiter.try_acquire(lane, self.now_ns),
-                Acquire::Wait { .. }
-            ) && lane == Lane::Entry
-            {
-                return Some(RejectReason::Lost);
-            }
-        }
-        None
+        let Route::Venue(t) = &self.route else {
+            return None;
+        };
+        let room = if it.reduce_only {
+            self.in_flight() < 2 * self.max_pending
+        } else {
+            self.in_flight() < self.max_pending && t.has_room(lanes::Lane::Entry)
+        };
+        (!room).then_some(RejectReason::Backpressure)
     }
 
     /// Submits one intent. `timestamp_ms` is the venue-clock request time; `on_signed` gets
     /// the signed request bytes as soon as they exist. Returns a report at once for local
-    /// rejections and paper fills; `None` when the order went to the venue (its report comes
-    /// from [`Executor::poll`]).
+    /// rejections and paper fills; `None` when the order went to the venue, or (an exit) waits
+    /// for the rate limiter (its report comes from [`Executor::poll`]).
+    ///
+    /// Rate limits: an entry without a slot, or behind a held exit, is refused (compute
+    /// decides again on a later tick); an exit without one is held, unsigned, and sent from
+    /// [`Executor::poll`] as soon as the limiter grants it (never refused).
     #[inline]
     pub fn submit<F: FnOnce(&[u8])>(
         &mut self,
@@ -472,11 +558,40 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> Option<ExecReport> {
-        let i = it.symbol.index();
-        let inst = self.instruments[i];
+        let inst = self.instruments[it.symbol.index()];
         if let Some(reason) = self.refusal(it, &inst) {
             return Some(self.reject(it, reason, 0, false));
         }
+        if matches!(self.route, Route::Venue(_)) {
+            let lane = if it.reduce_only {
+                Lane::Exit
+            } else {
+                Lane::Entry
+            };
+            let granted = self.held.is_empty()
+                && self.limiter.try_acquire(lane, self.now_ns) == Acquire::Granted;
+            if !granted && it.reduce_only {
+                self.stats.exits_held += 1;
+                self.held.push_back(*it);
+                return None;
+            }
+            if !granted {
+                return Some(self.reject(it, RejectReason::Lost, 0, false));
+            }
+        }
+        self.send_order(it, &inst, timestamp_ms, on_signed)
+    }
+
+    /// Journals, builds, signs and sends (or paper-fills) an admitted intent.
+    #[inline]
+    fn send_order<F: FnOnce(&[u8])>(
+        &mut self,
+        it: &OrderIntent,
+        inst: &Instrument,
+        timestamp_ms: u64,
+        on_signed: F,
+    ) -> Option<ExecReport> {
+        let i = it.symbol.index();
         let mut rec = Record::new(
             RecordKind::Intent,
             it.symbol,
@@ -491,7 +606,7 @@ impl Executor {
             return Some(self.reject(it, RejectReason::Lost, 0, false));
         }
         let built = self.venue.build_order(
-            &inst,
+            inst,
             &OrderFields {
                 symbol: &self.names[i],
                 side: it.side,
@@ -518,9 +633,27 @@ impl Executor {
         };
         self.stats.orders += 1;
         on_signed(bytes);
+        // One symbol's orders reach the venue in order: after the reply to its latest order
+        // still waiting for one (the table has it as not yet sent, or sent and unanswered).
+        let after =
+            self.pending
+                .iter()
+                .filter(|p| {
+                    p.symbol == it.symbol
+                        && self.table.get(p.seq).is_some_and(|o| {
+                            matches!(o.state, OrderState::Intent | OrderState::Sent)
+                        })
+                })
+                .map(|p| p.seq)
+                .max();
+        let lane = if it.reduce_only {
+            lanes::Lane::Exit
+        } else {
+            lanes::Lane::Entry
+        };
         match &mut self.route {
             Route::Paper => {
-                let (price, fee) = self.paper.fill(&inst, it.side, it.ref_price, it.qty);
+                let (price, fee) = self.paper.fill(inst, it.side, it.ref_price, it.qty);
                 Some(self.fill(
                     it.symbol,
                     it.side,
@@ -540,9 +673,8 @@ impl Executor {
                 {
                     return Some(self.reject(it, RejectReason::Lost, 0, true));
                 }
-                match t.send(it.client_seq, bytes) {
+                match t.send_after(lane, it.client_seq, bytes, after) {
                     Ok(()) => {
-                        self.table.sent(it.client_seq, self.now_ns);
                         let exits = self.venue.last_exits();
                         self.pending.push(Pending {
                             symbol: it.symbol,
@@ -559,6 +691,8 @@ impl Executor {
                             due_ns: 0,
                             pos_queries: 0,
                         });
+                        let (table, now) = (&mut self.table, self.now_ns);
+                        t.take_dispatched(|tag| mark_sent(table, tag, now));
                         None
                     }
                     // Never left the process: the venue cannot have it.
@@ -643,7 +777,7 @@ impl Executor {
         mut on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
-        if self.pending.is_empty() {
+        if self.in_flight() == 0 {
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.
@@ -651,43 +785,13 @@ impl Executor {
             return 0;
         };
         let mut n = 0;
-        t.poll(timeout, |ev| {
+        t.poll_gated(timeout, |ev| {
             n += 1;
-            match ev {
-                TransportEvent::Response {
-                    tag,
-                    status,
-                    body,
-                    rtt_ns,
-                } => {
-                    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
-                        on_event(ExecEvent::Rtt(rtt_ns));
-                    }
-                    if tag & POSITION_TAG != 0 {
-                        let venue_qty = self.venue.parse_position(status, body);
-                        self.on_position(tag, venue_qty, now_ns, &mut on_event);
-                    } else {
-                        let reply = self.venue.parse_order_reply(status, body);
-                        self.observe_throttle(status, reply, now_ns, timestamp_ms);
-                        self.on_reply(tag, status, reply, now_ns, &mut on_event);
-                    }
-                }
-                TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
-                    self.on_position(tag, None, now_ns, &mut on_event);
-                }
-                TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
-                    let seq = tag & !QUERY_TAG;
-                    if let Some(s) = self.table.query_failed(seq, now_ns) {
-                        self.on_step(s, 0, &mut on_event);
-                    }
-                }
-                TransportEvent::Failed { tag, written } => {
-                    if let Some(s) = self.table.transport_failed(tag, written, now_ns) {
-                        self.on_step(s, 0, &mut on_event);
-                    }
-                }
-            }
+            self.on_transport(ev, now_ns, timestamp_ms, &mut on_event)
         });
+        // Orders that waited in a lane and went out: their reply clocks start now.
+        let table = &mut self.table;
+        t.take_dispatched(|tag| mark_sent(table, tag, now_ns));
         // Status queries and reconciliations that are due.
         while let Some(due) = self.table.next_due(now_ns) {
             match due {
@@ -707,7 +811,7 @@ impl Executor {
                         seq,
                         timestamp_ms,
                     );
-                    if t.send(seq | QUERY_TAG, bytes).is_ok() {
+                    if t.send(lanes::Lane::Query, seq | QUERY_TAG, bytes).is_ok() {
                         self.stats.requeries += 1;
                     } else {
                         self.table.query_failed(seq, now_ns);
@@ -728,12 +832,153 @@ impl Executor {
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
         self.route = Route::Venue(t);
+        self.release_held(timestamp_ms, &mut on_event);
         n
     }
 
+    /// Handles one transport event (reply or failure of an order, status query or position
+    /// query). Returns whether the entries held behind an order request may go: not while its
+    /// symbol has an order of unknown outcome (no new entries then; exits still go).
+    fn on_transport<F: FnMut(ExecEvent)>(
+        &mut self,
+        ev: TransportEvent<'_>,
+        now_ns: u64,
+        timestamp_ms: u64,
+        on_event: &mut F,
+    ) -> Release {
+        let (TransportEvent::Response { tag, .. } | TransportEvent::Failed { tag, .. }) = ev;
+        let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
+        let symbol = self.table.get(tag).filter(|_| order).map(|o| o.symbol);
+        match ev {
+            TransportEvent::Response {
+                tag,
+                status,
+                headers,
+                body,
+                rtt_ns,
+            } => {
+                if order {
+                    on_event(ExecEvent::Rtt(rtt_ns));
+                }
+                let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
+                if tag & POSITION_TAG != 0 {
+                    let venue_qty = self.venue.parse_position(status, body);
+                    self.on_position(tag, venue_qty, now_ns, on_event);
+                } else {
+                    let reply = self.venue.parse_order_reply(status, body);
+                    self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
+                    self.on_reply(tag, status, reply, now_ns, on_event);
+                }
+            }
+            TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
+                self.on_position(tag, None, now_ns, on_event);
+            }
+            TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
+                let seq = tag & !QUERY_TAG;
+                if let Some(s) = self.table.query_failed(seq, now_ns) {
+                    self.on_step(s, 0, on_event);
+                }
+            }
+            TransportEvent::Failed { tag, written } => {
+                if let Some(s) = self.table.transport_failed(tag, written, now_ns) {
+                    self.on_step(s, 0, on_event);
+                }
+            }
+        }
+        match symbol {
+            Some(s) if self.table.has_unknown(s) => Release::Drop,
+            _ => Release::Go,
+        }
+    }
+
+    /// Sends the exits the rate limiter held back, oldest first, while it grants them.
+    fn release_held<F: FnMut(ExecEvent)>(&mut self, timestamp_ms: u64, on_event: &mut F) {
+        while let Some(&it) = self.held.front() {
+            if self.limiter.check(Lane::Exit, self.now_ns) != Acquire::Granted {
+                return;
+            }
+            self.limiter.try_acquire(Lane::Exit, self.now_ns);
+            self.held.pop_front();
+            let inst = self.instruments[it.symbol.index()];
+            let report = match self.refusal(&it, &inst) {
+                Some(reason) => Some(self.reject(&it, reason, 0, false)),
+                None => self.send_order(&it, &inst, timestamp_ms, |_| {}),
+            };
+            if let Some(r) = report {
+                on_event(ExecEvent::Report(r));
+            }
+        }
+    }
+
+    /// Feeds the rate limiter the usage headers of one response (`order`: a reply to an order
+    /// request): Binance `X-MBX-USED-WEIGHT-*` from every response and `X-MBX-ORDER-COUNT-*`
+    /// from order replies; Bybit `X-Bapi-Limit` then `X-Bapi-Limit-Status` from order replies
+    /// only (each Bybit endpoint has its own limit), and `X-Bapi-Limit-Reset-Timestamp` when no
+    /// request is left. Returns what a throttled reply needs: `Retry-After` (s) and Bybit's
+    /// reset time (ms). Allocation-free.
+    fn observe_usage(
+        &mut self,
+        order: bool,
+        headers: &Headers<'_>,
+        now_ns: u64,
+        wall_ms: u64,
+    ) -> Usage {
+        let bybit = matches!(self.venue, OrderVenue::Bybit(_));
+        let mut u = Usage::default();
+        let mut bapi: [Option<&str>; 3] = [None; 3];
+        let limiter = &mut self.limiter;
+        headers.for_each(|name, value| {
+            let Ok(v) = std::str::from_utf8(value) else {
+                return;
+            };
+            let is = |p: &str| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+            if name.eq_ignore_ascii_case("retry-after") {
+                u.retry_after_s = v.parse().ok();
+            } else if bybit && order && is("x-bapi-limit") {
+                let k = [
+                    "x-bapi-limit",
+                    "x-bapi-limit-status",
+                    "x-bapi-limit-reset-timestamp",
+                ]
+                .iter()
+                .position(|n| name.eq_ignore_ascii_case(n));
+                let Some(k) = k else {
+                    return;
+                };
+                bapi[k] = Some(v);
+            } else if !bybit && (is("x-mbx-used-weight-") || (order && is("x-mbx-order-count-"))) {
+                limiter.observe_header(name, v, now_ns, wall_ms);
+            }
+        });
+        let [limit, left, reset] = bapi;
+        if let Some(v) = limit {
+            limiter.observe_header("x-bapi-limit", v, now_ns, wall_ms);
+        }
+        if let Some(v) = left {
+            limiter.observe_header("x-bapi-limit-status", v, now_ns, wall_ms);
+        }
+        u.reset_ms = reset.and_then(|v| v.parse().ok());
+        // "Otherwise [not exceeded], this is just the current timestamp": a wait only when no
+        // request is left (or the reply is 10006, see `observe_throttle`).
+        if left.is_some_and(|l| l.parse() == Ok(0u64)) {
+            if let Some(v) = reset {
+                limiter.observe_header("x-bapi-limit-reset-timestamp", v, now_ns, wall_ms);
+            }
+        }
+        u
+    }
+
     /// Feeds the rate limiter: a 429 / 418 / rate-limit code blocks every lane for the
-    /// back-off, any other reply resets the 429 doubling.
-    fn observe_throttle(&mut self, status: u16, reply: OrderReply, now_ns: u64, wall_ms: u64) {
+    /// back-off (`Retry-After` when the reply has one, Bybit's reset time for 10006), any other
+    /// reply resets the 429 doubling.
+    fn observe_throttle(
+        &mut self,
+        status: u16,
+        reply: OrderReply,
+        usage: Usage,
+        now_ns: u64,
+        wall_ms: u64,
+    ) {
         let limited = match reply {
             OrderReply::Error { code } => self.venue.error_kind(code) == ErrorKind::RateLimited,
             _ => false,
@@ -741,20 +986,21 @@ impl Executor {
         let t = match (status, &self.venue) {
             (418, _) => Throttle::Banned,
             (429, OrderVenue::Binance(_)) => Throttle::TooMany,
-            (_, OrderVenue::Bybit(_)) if limited || status == 429 => {
-                Throttle::BybitTooMany { reset_ms: None }
-            }
+            (_, OrderVenue::Bybit(_)) if limited || status == 429 => Throttle::BybitTooMany {
+                reset_ms: usage.reset_ms,
+            },
             _ if limited => Throttle::TooMany,
             _ => {
                 self.limiter.on_accepted();
                 return;
             }
         };
-        self.limiter.on_throttled(t, None, now_ns, wall_ms);
+        self.limiter
+            .on_throttled(t, usage.retry_after_s, now_ns, wall_ms);
     }
 
     /// Sends the position queries that are due (venue-side exit checks, reconciliations).
-    fn send_position_queries(&mut self, t: &mut HttpTransport, now_ns: u64, timestamp_ms: u64) {
+    fn send_position_queries(&mut self, t: &mut OrderLanes, now_ns: u64, timestamp_ms: u64) {
         for k in 0..self.pending.len() {
             let p = self.pending[k];
             let next = match p.pos {
@@ -779,7 +1025,9 @@ impl Executor {
             let bytes = self
                 .venue
                 .build_position(&self.names[p.symbol.index()], timestamp_ms);
-            if t.send(p.seq | POSITION_TAG, bytes).is_ok() {
+            if t.send(lanes::Lane::Query, p.seq | POSITION_TAG, bytes)
+                .is_ok()
+            {
                 self.stats.requeries += 1;
                 self.pending[k].pos = next;
                 self.pending[k].pos_queries += 1;
@@ -1085,6 +1333,15 @@ impl Executor {
     /// Counters so far.
     pub fn stats(&self) -> &ExecStats {
         &self.stats
+    }
+}
+
+/// Starts the reply clock of order request `tag` (handed to a connection at `now_ns`);
+/// status and position queries are not orders.
+#[inline]
+fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
+    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
+        table.sent(tag, now_ns);
     }
 }
 

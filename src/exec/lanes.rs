@@ -4,8 +4,9 @@
 //! - [`Lane::Entry`]: `K` connections (`exec.order_connections`), one request on each at a time;
 //!   when all `K` are busy an entry waits in the lane's queue for whichever connection frees
 //!   first (never behind one hung reply). When that queue is full too the lane is full:
-//!   [`OrderLanes::send`] refuses the entry with [`TransportError::QueueFull`] and counts it
-//!   (`refused`); the executor reports it as `Rejected(Backpressure)`.
+//!   [`OrderLanes::has_room`] says so, and the execution stage holds the intent (takes no
+//!   later one) until it has room; [`OrderLanes::send`] would refuse the entry with
+//!   [`TransportError::QueueFull`] and count it (`refused`).
 //! - [`Lane::Exit`]: exits and cancels on their own connections. When they are all busy the
 //!   request waits in the lane's pre-allocated queue and goes out as soon as one frees; it is
 //!   never refused for lack of a slot (past the reserved capacity the queue grows, counted).
@@ -13,12 +14,17 @@
 //!
 //! [`OrderLanes::send_after`] holds a request in its lane's queue until an earlier request got
 //! its reply (or failed): the executor keeps one symbol's orders in order across connections
-//! (an exit must not reach the venue before the entry it closes), as one connection did.
+//! (an exit must not reach the venue before the entry it closes), as one connection did. With
+//! [`OrderLanes::poll_gated`] the caller may answer a reply or failure with [`Release::Drop`]
+//! (its outcome is unknown): the entries held behind it are then taken back, never written, and
+//! reported as failed with `written = false`; exits held behind it still go.
 //!
 //! Each connection keeps one request on the wire (no pipelining: after a drop an ambiguous
 //! pipeline could double-send). [`OrderLanes::poll`] drives every busy connection without
 //! waiting and blocks, on one readiness queue holding every connection's, only when nothing
-//! progressed. Buffers and queues are pre-allocated: no allocation in steady state.
+//! progressed. [`OrderLanes::take_dispatched`] names the requests that the last `send` or
+//! `poll` handed to a connection (the executor starts an order's reply clock there, not while
+//! it waited in a lane). Buffers and queues are pre-allocated: no allocation in steady state.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
@@ -32,6 +38,15 @@ use super::transport::{
     HttpTransport, TransportError, TransportEvent, TransportStats, REQUEST_CAP,
 };
 use crate::telemetry::Clock;
+
+/// What happens to the requests held behind one that got its reply or failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Release {
+    /// They may go.
+    Go,
+    /// Held entries are dropped (reported failed, never written); held exits and queries go.
+    Drop,
+}
 
 /// Which connections a request uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +132,9 @@ pub struct OrderLanes {
     depth: usize,
     poll: Poll,
     events: Events,
+    /// Tags handed to a connection by the last `send` / `send_after` / `poll` (bounded: each
+    /// call clears it first).
+    dispatched: Vec<u64>,
 }
 
 impl std::fmt::Debug for OrderLanes {
@@ -183,12 +201,15 @@ impl OrderLanes {
                 .map_err(|e| TransportError::Io(e.to_string()))?;
         }
         let events = Events::with_capacity(conns.len().max(1));
+        let dispatched =
+            Vec::with_capacity(conns.len() + lanes.iter().map(|l| l.cap).sum::<usize>() + 64);
         Ok(Self {
             conns,
             lanes,
             depth,
             poll,
             events,
+            dispatched,
         })
     }
 
@@ -208,9 +229,12 @@ impl OrderLanes {
         bytes: &[u8],
         after: Option<u64>,
     ) -> Result<(), TransportError> {
+        self.dispatched.clear();
         if bytes.len() > REQUEST_CAP {
             return Err(TransportError::TooLarge(bytes.len()));
         }
+        // One shared connection answers in order already: nothing to hold.
+        let after = after.filter(|_| self.depth != usize::MAX);
         let l = &mut self.lanes[lane as usize];
         if l.wait.is_empty() && after.is_none() {
             let free =
@@ -218,6 +242,7 @@ impl OrderLanes {
             if let Some(i) = free {
                 self.conns[i].send(tag, bytes)?;
                 l.stats.sent += 1;
+                self.dispatched.push(tag);
                 return Ok(());
             }
         }
@@ -245,6 +270,21 @@ impl OrderLanes {
         timeout: Option<Duration>,
         mut on_event: F,
     ) -> usize {
+        self.poll_gated(timeout, |ev| {
+            on_event(ev);
+            Release::Go
+        })
+    }
+
+    /// As [`OrderLanes::poll`]; `on_event` says for each reply or failure whether the entries
+    /// held behind that request may go ([`Release`]). A dropped entry is reported to
+    /// `on_event` as failed with `written = false` (its own answer is ignored).
+    pub fn poll_gated<F: FnMut(TransportEvent<'_>) -> Release>(
+        &mut self,
+        timeout: Option<Duration>,
+        mut on_event: F,
+    ) -> usize {
+        self.dispatched.clear();
         if self.in_flight() == 0 {
             return 0;
         }
@@ -258,7 +298,7 @@ impl OrderLanes {
         n
     }
 
-    fn progress<F: FnMut(TransportEvent<'_>)>(&mut self, on_event: &mut F) -> usize {
+    fn progress<F: FnMut(TransportEvent<'_>) -> Release>(&mut self, on_event: &mut F) -> usize {
         let mut n = 0;
         loop {
             self.dispatch();
@@ -269,8 +309,13 @@ impl OrderLanes {
                     round += c.poll(None, |ev| {
                         let (TransportEvent::Response { tag, .. }
                         | TransportEvent::Failed { tag, .. }) = ev;
-                        release(lanes, tag);
-                        on_event(ev)
+                        let drop = on_event(ev) == Release::Drop;
+                        release(lanes, tag, drop, &mut |t| {
+                            on_event(TransportEvent::Failed {
+                                tag: t,
+                                written: false,
+                            });
+                        });
                     });
                 }
             }
@@ -299,8 +344,18 @@ impl OrderLanes {
                 // Sizes were checked on entry and the connection is free: cannot fail.
                 let _ = self.conns[i].send(tag, &buf);
                 l.free.push(buf);
+                self.dispatched.push(tag);
             }
         }
+    }
+
+    /// Hands each request tag that the last `send`, `send_after` or `poll` passed to a
+    /// connection to `f`, oldest first.
+    pub fn take_dispatched(&mut self, mut f: impl FnMut(u64)) {
+        for &tag in &self.dispatched {
+            f(tag);
+        }
+        self.dispatched.clear();
     }
 
     /// Whether `lane` takes a request now: a connection is free or a reserved queue slot is.
@@ -359,12 +414,28 @@ impl OrderLanes {
 }
 
 /// Releases the requests held behind request `tag` (it got its response or failed).
-fn release(lanes: &mut [LaneState; 3], tag: u64) {
-    for l in lanes.iter_mut() {
-        for w in l.wait.iter_mut() {
-            if w.2 == Some(tag) {
-                w.2 = None;
+/// With `drop`, the entries held behind it are removed and handed to `dropped` (and what was
+/// held behind those is dropped or released the same way).
+fn release<F: FnMut(u64)>(lanes: &mut [LaneState; 3], tag: u64, drop: bool, dropped: &mut F) {
+    for li in 0..lanes.len() {
+        let mut k = 0;
+        while k < lanes[li].wait.len() {
+            if lanes[li].wait[k].2 != Some(tag) {
+                k += 1;
+                continue;
             }
+            if !(drop && li == Lane::Entry as usize) {
+                lanes[li].wait[k].2 = None;
+                k += 1;
+                continue;
+            }
+            let l = &mut lanes[li];
+            let (t, buf, _) = l.wait.remove(k).expect("index in range");
+            l.free.push(buf);
+            dropped(t);
+            release(lanes, t, true, dropped);
+            // The cascade may have removed entries before `k`: scan this lane again.
+            k = 0;
         }
     }
 }

@@ -31,22 +31,27 @@
 //! 10006 blocks every lane until `Retry-After` (or the reset timestamp) has passed — the venue
 //! refuses exits then too.
 //!
-//! # Wiring (`exec::executor::Executor`: lanes and throttling wired; usage headers, the
-//! `Retry-After` value, held exits and WebSocket connects not yet)
+//! # Wiring (`exec::executor::Executor`)
 //! One [`RateLimiter`] per venue account, owned by the executor.
 //! - Before writing an entry / exit or cancel / status or position query:
-//!   [`RateLimiter::try_acquire`] with [`Lane::Entry`] / [`Lane::Exit`] / [`Lane::Query`]; on
-//!   [`Acquire::Wait`] keep the request queued (exits ahead of entries) and retry at `until_ns`
-//!   (counted in [`RateCounters`]); entries may instead be dropped by the strategy gate.
-//! - Every parsed response: [`RateLimiter::observe_header`] for each header (Binance
-//!   `X-MBX-*`, Bybit `X-Bapi-Limit*`; Bybit's come from the order-create endpoint's replies
-//!   only, since each Bybit endpoint has its own limit).
-//! - A 429 / 418 / Bybit 10006 reply, on orders, queries and on WebSocket connects:
-//!   [`RateLimiter::on_throttled`] with the parsed `Retry-After` seconds; the WebSocket
-//!   connector waits until [`RateLimiter::blocked_until_ns`] before reconnecting.
+//!   [`RateLimiter::try_acquire`] with [`Lane::Entry`] / [`Lane::Exit`] / [`Lane::Query`]. An
+//!   entry that would wait for an order or weight window ([`RateLimiter::check`]) is held by
+//!   the execution stage until `until_ns` (back-pressure, nothing refused); one that meets a
+//!   429 / 418 back-off is refused (compute decides again later). An exit that must wait is
+//!   held in the executor, unsigned, and sent first as soon as it is granted (counted in
+//!   [`RateCounters`]); a status query is rescheduled.
+//! - Every parsed response: [`RateLimiter::observe_header`] for each usage header (Binance
+//!   `X-MBX-USED-WEIGHT-*` from every response, `X-MBX-ORDER-COUNT-*` from order replies;
+//!   Bybit `X-Bapi-Limit*` from the order-create endpoint's replies only, since each Bybit
+//!   endpoint has its own limit), read from the transport's header block without allocating.
+//! - A 429 / 418 / Bybit 10006 reply to an order or a status query:
+//!   [`RateLimiter::on_throttled`] with the reply's `Retry-After` seconds (and Bybit's reset
+//!   timestamp).
 //! - Any other reply: [`RateLimiter::on_accepted`] (resets the 429 doubling).
 //! - Start-up: [`RateLimits::binance_usdm`] replaced by the numbers of the venue's
 //!   `exchangeInfo.rateLimits` when fetched ([`RateLimits::with_order_limit`]).
+//! - WebSocket connects honour `Retry-After` in the feed's own reconnect back-off
+//!   (`feed::backoff`), not through this limiter.
 
 /// What a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,7 +344,8 @@ impl RateLimiter {
         }
     }
 
-    fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
+    /// What [`RateLimiter::try_acquire`] would answer for `lane` at `now_ns`, counting nothing.
+    pub fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
         if now_ns < self.blocked_until_ns {
             return Acquire::Wait {
                 until_ns: self.blocked_until_ns,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::types::{ExecReport, OrderIntent, RejectReason};
 
-use super::{ExecEvent, Executor};
+use super::{Admit, ExecEvent, Executor};
 
 /// Unix ms from the system clock, for request timestamps the venue checks against its
 /// recvWindow. `SystemTime::now` is a vDSO read (no syscall with the TSC clocksource); the TSC
@@ -27,6 +27,8 @@ pub struct ExecStage {
     clock: Clock,
     drain_timeout: Duration,
     emergency: Emergency,
+    /// Intents held until the executor had room for them.
+    held: u64,
 }
 
 /// The emergency exit of a failed journal write: stop the run, flatten, fail the run.
@@ -56,6 +58,7 @@ impl ExecStage {
             clock,
             drain_timeout: Duration::from_secs(5),
             emergency: Emergency::default(),
+            held: 0,
         }
     }
 
@@ -102,6 +105,52 @@ impl ExecStage {
     pub fn with_drain_timeout(mut self, d: Duration) -> Self {
         self.drain_timeout = d;
         self
+    }
+
+    /// Waits until the executor has room for `it` ([`Executor::admits`]), polling the venue
+    /// meanwhile (its reports go to `on_report`): the caller takes no later intent before,
+    /// so a full entry lane back-pressures compute (and, through the rings, the feed) instead
+    /// of refusing, and decisions do not depend on pace. Returns at once when there is room
+    /// (the steady state: one check, no syscall).
+    #[inline]
+    pub fn wait_room<F: FnMut(&ExecReport)>(
+        &mut self,
+        it: &OrderIntent,
+        hists: &mut StageHistograms,
+        mut on_report: F,
+    ) {
+        self.exec.set_now_ns(self.clock.now_ns());
+        if self.exec.admits(it) == Admit::Now {
+            return;
+        }
+        self.held += 1;
+        self.hold(it, hists, &mut on_report);
+    }
+
+    #[cold]
+    fn hold<F: FnMut(&ExecReport)>(
+        &mut self,
+        it: &OrderIntent,
+        hists: &mut StageHistograms,
+        on_report: &mut F,
+    ) {
+        loop {
+            let now = self.clock.now_ns();
+            self.exec.set_now_ns(now);
+            let until_ns = match self.exec.admits(it) {
+                Admit::Now => return,
+                Admit::Hold { until_ns } => until_ns,
+            };
+            if self.exec.in_flight() > 0 {
+                self.poll(Some(Duration::from_millis(1)), hists, &mut *on_report);
+            } else {
+                let nap = until_ns.saturating_sub(now).clamp(1, 1_000_000);
+                std::thread::sleep(Duration::from_nanos(nap));
+            }
+            if self.exec.halted() {
+                return;
+            }
+        }
     }
 
     /// Submits `it`; `start_ns` is when execution got it. Records `sign` (start → signed bytes
@@ -212,6 +261,7 @@ impl ExecStage {
         c.set(Counter::PartialFills, o.partials);
         let r = self.exec.rate_counters();
         c.set(Counter::RateWaits, r.waited.iter().sum());
+        c.set(Counter::ExecHeld, self.held);
         c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);

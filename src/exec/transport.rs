@@ -13,7 +13,9 @@
 //!
 //! Steady state (plain HTTP, connection up) allocates nothing: request and receive buffers are
 //! reused. `send` only copies the bytes and attempts a non-blocking write; `poll` reads what the
-//! socket has.
+//! socket has. A response's headers ([`Headers`]) are its header block in the receive buffer,
+//! parsed again (with `httparse`, on the stack) only when asked: the venues' rate-limit usage
+//! and `Retry-After`.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -168,6 +170,56 @@ pub fn tls_config_with_roots(roots: rustls::RootCertStore) -> Arc<rustls::Client
     Arc::new(cfg)
 }
 
+/// The header block of one response (status line and header lines, as received), valid until
+/// the next poll. Reading it allocates nothing.
+#[derive(Clone, Copy)]
+pub struct Headers<'a>(&'a [u8]);
+
+impl std::fmt::Debug for Headers<'_> {
+    /// Names only (values may carry account details).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut l = f.debug_list();
+        self.for_each(|name, _| {
+            l.entry(&name);
+        });
+        l.finish()
+    }
+}
+
+impl<'a> Headers<'a> {
+    /// A header block: the status line, then `Name: value` lines, then an empty line.
+    pub fn new(block: &'a [u8]) -> Self {
+        Self(block)
+    }
+
+    /// Calls `f` with each header's name and value (leading and trailing blanks removed), in
+    /// received order; at most 32 headers (as the response parser reads).
+    pub fn for_each(&self, mut f: impl FnMut(&'a str, &'a [u8])) {
+        let Some(eol) = self.0.windows(2).position(|w| w == b"\r\n") else {
+            return;
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        if let Ok(httparse::Status::Complete((_, hs))) =
+            httparse::parse_headers(&self.0[eol + 2..], &mut headers)
+        {
+            for h in hs.iter() {
+                f(h.name, h.value.trim_ascii());
+            }
+        }
+    }
+
+    /// The value of the first header named `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        let mut out = None;
+        self.for_each(|n, v| {
+            if out.is_none() && n.eq_ignore_ascii_case(name) {
+                out = Some(v);
+            }
+        });
+        out
+    }
+}
+
 /// What [`HttpTransport::poll`] reports.
 #[derive(Debug)]
 pub enum TransportEvent<'a> {
@@ -177,6 +229,8 @@ pub enum TransportEvent<'a> {
         tag: u64,
         /// HTTP status code.
         status: u16,
+        /// The response's headers (valid until the next poll).
+        headers: Headers<'a>,
         /// Body bytes (valid until the next poll).
         body: &'a [u8],
         /// `order_rtt`: the `write` call that hands the last request byte to the kernel is
@@ -277,6 +331,8 @@ enum Parsed {
     Incomplete,
     Done {
         status: u16,
+        /// Header block `head_start..body_start` (status line through the empty line).
+        head_start: usize,
         body_start: usize,
         body_end: usize,
         total: usize,
@@ -694,6 +750,7 @@ impl HttpTransport {
             match self.parse() {
                 Parsed::Done {
                     status,
+                    head_start,
                     body_start,
                     body_end,
                     total,
@@ -705,6 +762,7 @@ impl HttpTransport {
                     on_event(TransportEvent::Response {
                         tag: cur.req.tag,
                         status,
+                        headers: Headers(&self.recv[head_start..body_start]),
                         body: &self.recv[body_start..body_end],
                         rtt_ns: rtt,
                     });
@@ -839,6 +897,7 @@ impl HttpTransport {
             return match dechunk_in_place(&mut self.recv[start..]) {
                 Some((data_len, used)) => Parsed::Done {
                     status,
+                    head_start: base,
                     body_start: start,
                     body_end: start + data_len,
                     total: start + used,
@@ -853,6 +912,7 @@ impl HttpTransport {
         }
         Parsed::Done {
             status,
+            head_start: base,
             body_start: base + head,
             body_end: base + head + len,
             total: base + head + len,
@@ -963,6 +1023,21 @@ mod tests {
             OrderEndpoint::parse("http://127.0.0.1:99999"),
             Err(TransportError::BadUrl(_))
         ));
+    }
+
+    #[test]
+    fn headers_are_read_from_the_block_case_insensitively() {
+        let block = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 2\r\nRetry-After:  30 \r\nX-MBX-USED-WEIGHT-1M: 2399\r\n\r\n";
+        let h = Headers::new(block);
+        assert_eq!(h.get("retry-after"), Some(&b"30"[..]));
+        assert_eq!(h.get("x-mbx-used-weight-1m"), Some(&b"2399"[..]));
+        assert_eq!(h.get("X-Bapi-Limit"), None);
+        let mut names = Vec::new();
+        h.for_each(|n, _| names.push(n));
+        assert_eq!(
+            names,
+            ["Content-Length", "Retry-After", "X-MBX-USED-WEIGHT-1M"]
+        );
     }
 
     #[test]

@@ -20,8 +20,8 @@ use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::OrderEndpoint;
 use crate::exec::{
-    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, HttpTransport, Journal,
-    OrderVenue, PaperVenue,
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, Journal, LaneConfig,
+    OrderLanes, OrderVenue, PaperVenue,
 };
 use crate::feed::protocol::Venue;
 use crate::strategy::ComputeStage;
@@ -261,8 +261,8 @@ fn live_route(
     })
 }
 
-/// A venue route's executor: opens the journal, signs for the route's host, connects the HTTP
-/// transport, and runs start-up recovery and reconciliation before trading.
+/// A venue route's executor: opens the journal, signs for the route's host, opens the order
+/// lanes (HTTP keep-alive connections), and runs start-up recovery and reconciliation before trading.
 fn venue_setup(
     cfg: &Config,
     route: Route,
@@ -286,11 +286,13 @@ fn venue_setup(
         cfg.venue.recv_window_ms,
         &prefix,
     )?;
-    let transport = HttpTransport::new(
+    // Entries on `exec.order_connections` connections, exits and queries on their own.
+    let transport = OrderLanes::new(
         &route.url,
-        x.max_in_flight,
+        LaneConfig::new(x.order_connections, x.max_in_flight),
         Duration::from_millis(x.response_timeout_ms),
         clock.clone(),
+        None,
     )
     .map_err(|e| format!("exec.rest_url: {e}"))?;
     let mut exec = Executor::venue(

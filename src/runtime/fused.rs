@@ -31,6 +31,8 @@ pub fn run<S: TickSource>(
         };
         let polled = feed.poll(timeout, publisher.hists(), |t, h| {
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
+                // No room: hold here (the feed waits) rather than refuse.
+                exec.wait_room(&intent, h, |r| compute.on_report(r));
                 if let Some(report) = exec.on_intent(&intent, intent.decided_ns, h) {
                     compute.on_report(&report);
                 }

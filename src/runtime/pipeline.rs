@@ -64,6 +64,37 @@ fn push_or_wait<T>(tx: &mut Producer<T>, mut item: T, full_events: &mut u64) -> 
     }
 }
 
+/// As [`push_or_wait`], calling `drain` (which returns how many items it took from the other
+/// direction) while the ring is full, so two threads waiting on each other's full rings cannot
+/// deadlock.
+#[inline]
+fn push_draining<T>(
+    tx: &mut Producer<T>,
+    mut item: T,
+    full_events: &mut u64,
+    mut drain: impl FnMut() -> usize,
+) -> bool {
+    let mut first = true;
+    loop {
+        match tx.push(item) {
+            Ok(()) => return true,
+            Err(back) => {
+                item = back;
+                if first {
+                    *full_events += 1;
+                    first = false;
+                }
+                if tx.is_abandoned() {
+                    return false;
+                }
+                if drain() == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
 /// The running pipeline's threads.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -148,7 +179,13 @@ impl Pipeline {
                             let start = clock_c.now_ns();
                             h.record(Stage::MdHop, start.saturating_sub(t.parsed_ns));
                             if let Some(intent) = compute.on_tick(&t, start, h) {
-                                if push_or_wait(&mut order_tx, intent, &mut order_full) {
+                                // While execution holds (order ring full), keep taking reports
+                                // back: it must never wait on a full fill ring meanwhile.
+                                let pushed =
+                                    push_draining(&mut order_tx, intent, &mut order_full, || {
+                                        fill_rx.pop_batch(BATCH, |r| compute.on_report(&r))
+                                    });
+                                if pushed {
                                     exec_waker.wake();
                                 }
                             }
@@ -199,6 +236,12 @@ impl Pipeline {
                     let mut got = order_rx.pop_batch(BATCH, |it| {
                         let start = clock.now_ns();
                         h.record(Stage::OrderHop, start.saturating_sub(it.decided_ns));
+                        // No room: hold here (the ring back-pressures compute) rather than refuse.
+                        exec.wait_room(&it, h, |r| {
+                            if push_or_wait(&mut fill_tx, *r, &mut fill_full) {
+                                fill_waker.wake();
+                            }
+                        });
                         if let Some(report) = exec.on_intent(&it, start, h) {
                             if push_or_wait(&mut fill_tx, report, &mut fill_full) {
                                 fill_waker.wake();

@@ -6,6 +6,8 @@
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
 //! - [`recovery`]: start-up recovery of an executor from its journal;
+//! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
+//!   several symbols) with an engine booking its reports;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine;
 //! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
@@ -19,5 +21,6 @@ pub mod exchange;
 pub mod feed;
 pub mod files;
 pub mod recovery;
+pub mod rig;
 pub mod setup;
 pub mod values;
