@@ -654,16 +654,7 @@ impl Executor {
         match &mut self.route {
             Route::Paper => {
                 let (price, fee) = self.paper.fill(inst, it.side, it.ref_price, it.qty);
-                Some(self.fill(
-                    it.symbol,
-                    it.side,
-                    it.client_seq,
-                    self.session,
-                    price,
-                    it.qty,
-                    fee,
-                    0,
-                ))
+                Some(self.paper_fill(it, price, fee))
             }
             Route::Venue(t) => {
                 if self
@@ -737,6 +728,31 @@ impl Executor {
             price,
             qty,
             fee,
+        }
+    }
+
+    /// A paper fill through the same order state machine as a venue order: intent → sent →
+    /// the paper venue's `FILLED` reply at `price`; what the table books is what is journaled.
+    fn paper_fill(&mut self, it: &OrderIntent, price: Decimal, fee: Decimal) -> ExecReport {
+        let (seq, now) = (it.client_seq, self.now_ns);
+        let filled = VenueOrder {
+            status: VenueStatus::Filled,
+            executed_qty: it.qty,
+            price: FillPrice::Avg(price),
+        };
+        let step = match self.table.insert(seq, it.symbol, it.side, it.qty) {
+            Ok(()) => {
+                self.table.sent(seq, now);
+                self.table.reply(seq, Reply::Order(filled), now)
+            }
+            Err(_) => None,
+        };
+        match step.and_then(|s| s.fill) {
+            // The delta is the whole order at `price` (Δquote / Δqty = price · qty / qty).
+            Some(d) if d.qty == it.qty => {
+                self.fill(it.symbol, it.side, seq, self.session, price, d.qty, fee, 0)
+            }
+            _ => self.reject(it, RejectReason::Lost, 0, true),
         }
     }
 
@@ -1471,6 +1487,9 @@ mod tests {
             text.contains("quantity=0.016&newClientOrderId=ct-7&"),
             "{text}"
         );
+        // The paper fill went through the order table (one fill delta) and left no order in it.
+        assert_eq!(e.order_counters().fills, 1);
+        assert_eq!(e.in_flight(), 0);
     }
 
     #[test]

@@ -32,11 +32,12 @@
 //!   tells the caller to set that symbol's position from the venue; later replies for it are
 //!   ignored (the reconciliation already counts them).
 //!
-//! # Wiring (`exec::executor::Executor`, venue route; paper and backtest fill directly)
+//! # Wiring (`exec::executor::Executor`: the venue route and the paper route)
 //! One [`OrderTable`] per executor, built with the executor's `max_pending` and symbol count.
 //! - Intent accepted and journaled → [`OrderTable::insert`]; request written by the transport
-//!   → [`OrderTable::sent`]; paper/backtest fills call `sent` then [`OrderTable::reply`] with
-//!   the paper venue's [`VenueOrder`] (same path as live).
+//!   → [`OrderTable::sent`]; paper fills (the `paper` mode and the in-process paths of tests
+//!   and benches) call `sent` then [`OrderTable::reply`] with the paper venue's `FILLED`
+//!   [`VenueOrder`] (same path as live).
 //! - Transport `TransportEvent` failure for an order request → [`OrderTable::transport_failed`]
 //!   (`written`: whether any byte of the request left; a reset after the write is `true`).
 //! - Order reply parsed (`OrderReply` / `VenueError`) → [`OrderTable::reply`] with
