@@ -241,6 +241,18 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
         .venue()
         .with(|m| m.received_client_ids().get("ct1-2").copied());
     assert_eq!(refused, Some(1));
+
+    // A further exit of the closed position (compute's view running ahead of its fills): the
+    // venue refuses it too, and with nothing booked on that side it is a refusal, never a
+    // second close at the TP (which would book a phantom short).
+    let again = r.order(&intent(3, Side::Sell, "0.010", tr[hit].1, true));
+    assert_eq!(
+        again.status,
+        ReportStatus::Rejected(RejectReason::VenueReduceOnly),
+        "{again:?}"
+    );
+    assert_eq!(r.exec.stats().fills, 2);
+    assert_eq!(r.venue_position().0, Decimal::ZERO);
 }
 
 /// Start-up over Bybit: an unfinished journaled order is resolved by `orderLinkId` through
