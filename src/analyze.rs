@@ -35,7 +35,6 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use crate::config::{resolve_path, Config, DEFAULT_TOML};
 use crate::data::Input;
@@ -45,6 +44,7 @@ use crate::strategy::{Engine, StrategyParams, TickState};
 use crate::types::{
     instrument::load_specs, Case, ExecReport, Instrument, ReportStatus, Side, SymbolId, Tick,
 };
+use crate::venue::binance;
 
 /// The fixed leading columns of the export.
 pub const COLUMNS: [&str; 21] = [
@@ -179,24 +179,6 @@ impl FilterAcc {
     }
 }
 
-#[derive(Deserialize)]
-struct FrameLine<'a> {
-    #[serde(borrow)]
-    data: Option<FrameData<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FrameData<'a> {
-    #[serde(borrow)]
-    e: Option<&'a str>,
-    s: Option<&'a str>,
-    p: Option<&'a str>,
-    q: Option<&'a str>,
-    #[serde(rename = "T")]
-    t: Option<u64>,
-    m: Option<bool>,
-}
-
 struct Symbols<'a> {
     names: &'a mut Vec<String>,
 }
@@ -286,24 +268,15 @@ fn frame_tick(line: &str, at: &str, syms: &mut Symbols<'_>) -> Result<Option<Tic
         .ok_or_else(|| format!("{at}: expected `<timestamp> <json>`"))?;
     ts.parse::<u64>()
         .map_err(|_| format!("{at}: bad receive timestamp {ts:?}"))?;
-    let f: FrameLine<'_> =
-        serde_json::from_str(json).map_err(|e| format!("{at}: invalid JSON: {e}"))?;
-    let Some(d) = f.data else { return Ok(None) };
-    if !matches!(d.e, Some("trade") | Some("aggTrade")) {
+    let Some(t) = binance::exchange::recorded_frame(json).map_err(|e| format!("{at}: {e}"))? else {
         return Ok(None);
-    }
-    let missing = |k: &str| format!("{at}: trade without field `{k}`");
-    let symbol = syms.id(d.s.ok_or_else(|| missing("s"))?);
+    };
     Ok(Some(Tick {
-        symbol,
-        side: if d.m.ok_or_else(|| missing("m"))? {
-            Side::Sell
-        } else {
-            Side::Buy
-        },
-        price: positive(d.p.ok_or_else(|| missing("p"))?, "price", at)?,
-        qty: positive(d.q.ok_or_else(|| missing("q"))?, "quantity", at)?,
-        exch_ts_ms: d.t.ok_or_else(|| missing("T"))?,
+        symbol: syms.id(t.symbol),
+        side: t.taker,
+        price: positive(t.price, "price", at)?,
+        qty: positive(t.qty, "quantity", at)?,
+        exch_ts_ms: t.trade_ms,
         ..Tick::default()
     }))
 }

@@ -35,6 +35,7 @@ use crate::types::SymbolTable;
 use crate::types::{MarketEvent, ParseError};
 use crate::types::{Side, SymbolId, Tick};
 use crate::venue::binance::market::BinanceParser;
+use crate::venue::recorded;
 
 /// An input file format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -603,14 +604,8 @@ fn recorded_row(
     let frame = &mut buf[sp + 1..];
     // Combined-stream frames name their stream first: skip book and depth frames (most of a
     // recording, and the largest) without parsing them.
-    const HEAD: &[u8] = br#"{"stream":""#;
-    if let Some(rest) = frame.strip_prefix(HEAD) {
-        if let Some(end) = rest.iter().position(|&b| b == b'"') {
-            let stream = &rest[..end];
-            if !(stream.ends_with(b"@trade") || stream.ends_with(b"@aggTrade")) {
-                return Ok(Row::NonTrade);
-            }
-        }
+    if recorded::names_a_non_trade_stream(frame) {
+        return Ok(Row::NonTrade);
     }
     // Trade frames carry one trade each (Binance `trade` / `aggTrade`).
     let mut trade = None;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, Weak};
 
 use rust_decimal::Decimal;
 
-use crate::venue::{binance, bybit};
+use crate::venue::recorded;
 
 /// Something that reacts to replayed trades (the embedded exchange's matching engine).
 pub trait TradeListener: Send + Sync {
@@ -59,11 +59,7 @@ impl MarketState {
     /// Feeds one replayed frame: Binance combined-stream trades (`"e":"trade"` or `"aggTrade"`)
     /// and Bybit `publicTrade.*` batches update the state, anything else is ignored.
     pub fn on_frame(&self, text: &str) {
-        if text.contains("\"publicTrade.") {
-            bybit::exchange::recorded_trades(text, |s, p, t| self.on_trade(s, p, t));
-        } else {
-            binance::exchange::recorded_trades(text, |s, p, t| self.on_trade(s, p, t));
-        }
+        recorded::trades(text, |s, p, t| self.on_trade(s, p, t));
     }
 
     /// The last trade of `symbol`, if any was replayed.

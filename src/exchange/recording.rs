@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::data::{to_ns, Input};
-use crate::venue::{binance, bybit};
+use crate::venue::{binance, bybit, recorded};
 
 /// One recorded frame, kept byte for byte.
 #[derive(Clone, Debug)]
@@ -122,7 +122,7 @@ impl Recording {
 
     /// Whether any stream is a Binance combined stream (`btcusdt@trade`).
     pub fn has_binance_streams(&self) -> bool {
-        self.streams.iter().any(|s| s.contains('@'))
+        self.streams.iter().any(|s| recorded::is_binance_stream(s))
     }
 
     /// The recording as Bybit v5 would send it: every Binance `@trade` frame re-encoded as a
@@ -138,7 +138,7 @@ impl Recording {
         let mut last_price: Vec<Option<String>> = vec![None; self.streams.len()];
         for f in &self.frames {
             let name = &self.streams[f.stream as usize];
-            if !name.contains('@') {
+            if !recorded::is_binance_stream(name) {
                 let idx = out.intern(name);
                 out.frames.push(RecordedFrame {
                     stream: idx,
@@ -146,7 +146,7 @@ impl Recording {
                 });
                 continue;
             }
-            if !name.ends_with("@trade") {
+            if !recorded::is_binance_trade_stream(name) {
                 continue;
             }
             let Some(t) = binance::exchange::recorded_trade(&f.text) else {

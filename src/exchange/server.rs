@@ -33,7 +33,7 @@ use tungstenite::{Message, WebSocket};
 
 use super::recording::Recording;
 use crate::venue::Venue;
-use crate::venue::{binance, bybit};
+use crate::venue::{binance, bybit, recorded};
 
 /// Close code sent when a session's streams are exhausted (private-use range 4000–4999).
 pub const END_OF_REPLAY: u16 = 4000;
@@ -107,25 +107,6 @@ pub enum TradeTime {
     AheadOfWall(u64),
 }
 
-/// `text` with the unsigned number after every `"key":` replaced by `f(number)`.
-fn map_numbers(text: &str, key: &str, f: impl Fn(u64) -> u64) -> String {
-    let pat = format!("\"{key}\":");
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut rest = text;
-    while let Some(at) = rest.find(&pat) {
-        let (head, tail) = rest.split_at(at + pat.len());
-        out.push_str(head);
-        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
-        match tail[..digits].parse::<u64>() {
-            Ok(v) => out.push_str(&f(v).to_string()),
-            Err(_) => out.push_str(&tail[..digits]),
-        }
-        rest = &tail[digits..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[derive(Debug, Default)]
 struct FaultState {
     drop_epoch: u64,
@@ -171,7 +152,7 @@ impl Shared {
 
     /// `text` rewritten by a pending [`Fault::Tamper`] when it is a trade frame.
     fn tampered(&self, text: &str) -> Option<String> {
-        if !(text.contains("\"e\":\"trade\"") || text.contains("\"topic\":\"publicTrade.")) {
+        if !recorded::is_trade_frame(text) {
             return None;
         }
         let (id, time) = {
@@ -182,19 +163,14 @@ impl Shared {
             f.tamper_left -= 1;
             (f.tamper_id, f.tamper_time)
         };
-        let mut out = text.to_string();
-        if let Some(id) = id {
-            out = map_numbers(&out, "t", |_| id);
-        }
         let wall_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        out = match time {
-            TradeTime::Recorded => out,
-            TradeTime::Later(ms) => map_numbers(&out, "T", |t| t.saturating_add(ms)),
-            TradeTime::AheadOfWall(ms) => map_numbers(&out, "T", |_| wall_ms.saturating_add(ms)),
-        };
-        Some(out)
+        recorded::rewrite_trade(text, id, |t| match time {
+            TradeTime::Recorded => t,
+            TradeTime::Later(ms) => t.saturating_add(ms),
+            TradeTime::AheadOfWall(ms) => wall_ms.saturating_add(ms),
+        })
     }
 
     /// Wall time at which frame `i` is due (None: as fast as possible).

@@ -42,6 +42,7 @@ pub mod binance;
 pub mod bybit;
 pub mod error;
 pub mod order;
+pub mod recorded;
 pub mod reply;
 pub mod scan;
 pub mod sign;

@@ -401,67 +401,72 @@ pub fn order_json(o: &SimOrder) -> Value {
 }
 
 #[derive(Deserialize)]
-struct Combined<'a> {
+struct Frame<'a> {
     #[serde(borrow)]
-    data: TradeData<'a>,
+    data: Option<FrameData<'a>>,
 }
 
 #[derive(Deserialize)]
-struct TradeData<'a> {
-    #[serde(borrow, default)]
+struct FrameData<'a> {
+    #[serde(borrow)]
     e: Option<&'a str>,
-    #[serde(borrow)]
-    s: &'a str,
-    #[serde(borrow)]
-    p: &'a str,
+    #[serde(rename = "E")]
+    event_ms: Option<u64>,
     #[serde(rename = "T")]
-    t: u64,
+    trade_ms: Option<u64>,
+    #[serde(borrow)]
+    s: Option<&'a str>,
+    t: Option<u64>,
+    #[serde(borrow)]
+    p: Option<&'a str>,
+    #[serde(borrow)]
+    q: Option<&'a str>,
+    m: Option<bool>,
+}
+
+/// The trade of one recorded combined-stream frame (`{"stream":…,"data":{…}}`): `Ok(None)` for
+/// any event other than `trade` / `aggTrade` (and lines without `data`, e.g. REST snapshots),
+/// `Err` for invalid JSON or a trade missing a field (named). Price and quantity as recorded;
+/// the id is `t` (0 for an aggTrade: other events share the frame shape, and in a depth
+/// snapshot `a` is the ask list); taker side from `m` (true = the buyer was maker).
+pub fn recorded_frame(text: &str) -> Result<Option<RecordedTrade<'_>>, String> {
+    let f: Frame<'_> = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Some(d) = f.data else { return Ok(None) };
+    if !matches!(d.e, Some("trade") | Some("aggTrade")) {
+        return Ok(None);
+    }
+    let missing = |k: &str| format!("trade without field `{k}`");
+    let symbol = d.s.ok_or_else(|| missing("s"))?;
+    let taker = if d.m.ok_or_else(|| missing("m"))? {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    Ok(Some(RecordedTrade {
+        symbol,
+        price: d.p.ok_or_else(|| missing("p"))?,
+        qty: d.q.ok_or_else(|| missing("q"))?,
+        taker,
+        id: d.t.unwrap_or(0),
+        trade_ms: d.trade_ms.ok_or_else(|| missing("T"))?,
+        event_ms: d.event_ms.unwrap_or(0),
+    }))
 }
 
 /// Calls `on(symbol, price, ts_ms)` for the trade of a recorded combined-stream `trade` or
-/// `aggTrade` frame, price exactly as recorded; anything else is skipped.
+/// `aggTrade` frame ([`recorded_frame`]), price exactly as recorded; anything else is skipped.
 pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
-    let Ok(Combined { data }) = serde_json::from_str::<Combined<'_>>(text) else {
-        return;
-    };
-    if !matches!(data.e, Some("trade") | Some("aggTrade")) {
-        return;
-    }
-    if let Ok(p) = Decimal::from_str(data.p) {
-        on(data.s, p, data.t);
+    if let Ok(Some(t)) = recorded_frame(text) {
+        if let Ok(p) = Decimal::from_str(t.price) {
+            on(t.symbol, p, t.trade_ms);
+        }
     }
 }
 
-/// The trade of a recorded combined-stream `@trade` frame (`{"data":{"E","T","s","t","p","q",
-/// "m"}}`), `None` when it is not one.
+/// The trade of a recorded combined-stream `@trade` frame ([`recorded_frame`]), `None` when it
+/// is not one.
 pub fn recorded_trade(text: &str) -> Option<RecordedTrade<'_>> {
-    #[derive(Deserialize)]
-    struct Wrap<'a> {
-        #[serde(borrow)]
-        data: Trade<'a>,
-    }
-    #[derive(Deserialize)]
-    struct Trade<'a> {
-        #[serde(rename = "E")]
-        event_ms: u64,
-        #[serde(rename = "T")]
-        trade_ms: u64,
-        s: &'a str,
-        t: u64,
-        p: &'a str,
-        q: &'a str,
-        m: bool,
-    }
-    let t = serde_json::from_str::<Wrap<'_>>(text).ok()?.data;
-    Some(RecordedTrade {
-        symbol: t.s,
-        price: t.p,
-        qty: t.q,
-        taker: if t.m { Side::Sell } else { Side::Buy },
-        id: t.t,
-        trade_ms: t.trade_ms,
-        event_ms: t.event_ms,
-    })
+    recorded_frame(text).ok().flatten()
 }
 
 /// The error reply to a malformed market-data REST request.
