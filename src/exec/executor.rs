@@ -12,9 +12,7 @@ use super::order_state::{
     Due, FillPrice, OrderCounters, OrderState, OrderTable, QueryReply, RejectCause, Reply, Step,
     TableConfig, VenueOrder, VenueStatus,
 };
-use super::rate_limit::{
-    Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle, WaitCause,
-};
+use super::rate_limit::{Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle};
 use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
@@ -407,10 +405,12 @@ impl Executor {
     }
 
     /// Whether [`Executor::submit`] has room for `it` at the time of [`Executor::set_now_ns`]:
-    /// an entry needs fewer than `max_pending` orders in flight, room on the entry lane, no exit
-    /// held back by the rate limiter and a slot in its order-rate windows (a 429 / 418 back-off
-    /// is not waited for: `submit` refuses the entry); an exit needs fewer than `2 ×
-    /// max_pending` orders in flight. Paper routes always have room.
+    /// an entry needs fewer than `max_pending` orders in flight and room on the entry lane (a
+    /// wait of about one round trip); an exit needs fewer than `2 × max_pending` orders in
+    /// flight. Rate limits are never waited for here — an order-rate window can stay full for
+    /// 10 s and a 429 / 418 back-off for minutes, and the hot loop must keep reading market
+    /// data and deciding exits meanwhile: `submit` refuses the entry (counted), and holds an
+    /// exit itself. Paper routes always have room.
     #[inline]
     pub fn admits(&self, it: &OrderIntent) -> Admit {
         let Route::Venue(t) = &self.route else {
@@ -427,19 +427,10 @@ impl Executor {
                 LATER
             };
         }
-        if self.in_flight() >= self.max_pending
-            || !self.held.is_empty()
-            || !t.has_room(lanes::Lane::Entry)
-        {
+        if self.in_flight() >= self.max_pending || !t.has_room(lanes::Lane::Entry) {
             return LATER;
         }
-        match self.limiter.check(Lane::Entry, self.now_ns) {
-            Acquire::Wait {
-                until_ns,
-                cause: WaitCause::Orders | WaitCause::Weight,
-            } => Admit::Hold { until_ns },
-            _ => Admit::Now,
-        }
+        Admit::Now
     }
 
     /// True once a journal write failed: every later intent is refused (nothing is sent
@@ -576,7 +567,8 @@ impl Executor {
                 return None;
             }
             if !granted {
-                return Some(self.reject(it, RejectReason::Lost, 0, false));
+                // No rate slot (or behind a held exit): refused, counted as back-pressure.
+                return Some(self.reject(it, RejectReason::Backpressure, 0, false));
             }
         }
         self.send_order(it, &inst, timestamp_ms, on_signed)

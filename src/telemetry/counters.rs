@@ -188,8 +188,10 @@ crate::types::named::named_enum! {
         RateWaits => "rate_waits",
         /// Venue replies 429 / 418 / Bybit 10006 (every lane then waits the back-off).
         RateThrottled => "rate_throttled",
-        /// Entries refused before sending for lack of room (only when a caller submits without
-        /// asking `Executor::admits`; the execution stage holds instead). Exits never are.
+        /// Entries refused before sending for lack of room: no slot in the venue's order-rate
+        /// window or a 429/418 back-off (and lanes or orders in flight full when a caller
+        /// submits without asking `Executor::admits`; the execution stage holds instead).
+        /// Exits never are.
         RejectBackpressure => "reject_backpressure",
         /// Intents the execution stage held before taking them (orders in flight or the entry lane
         /// full, or an order-rate window used up): back-pressure up to compute and the feed,
