@@ -17,7 +17,7 @@ use calculus_trader::exec::{
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
-    Case, ExecReport, Instrument, OrderIntent, Position, RejectReason, ReportStatus, Side, SymbolId,
+    ExecReport, Instrument, OrderIntent, Position, RejectReason, ReportStatus, Side, SymbolId,
 };
 use rust_decimal::Decimal;
 
@@ -79,19 +79,8 @@ fn rig(key: &str, secret: &str, our_key: &str, our_secret: &str) -> Rig {
 }
 
 fn intent(seq: u64, side: Side, qty: &str, price: Decimal, reduce_only: bool) -> OrderIntent {
-    OrderIntent {
-        symbol: SymbolId(0),
-        side,
-        qty: d(qty),
-        ref_price: price.to_string().parse().unwrap(),
-        reduce_only,
-        case: Case::AcceleratingUp,
-        client_seq: seq,
-        tick_recv_ns: 0,
-        decided_ns: 0,
-        take_profit: None,
-        stop_loss: None,
-    }
+    let price = price.to_string().parse().unwrap();
+    common::rig::intent(0, seq, side, qty, reduce_only, price)
 }
 
 impl Rig {

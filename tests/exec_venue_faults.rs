@@ -23,8 +23,8 @@ use calculus_trader::exec::{
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{
-    instrument::load_specs, Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus,
-    Side, SymbolId,
+    instrument::load_specs, ExecReport, Instrument, OrderIntent, Position, ReportStatus, Side,
+    SymbolId,
 };
 use rust_decimal::Decimal;
 
@@ -141,19 +141,7 @@ fn rig(v: V, plan: &str, timeout: Duration, cfg: impl FnOnce(&mut TableConfig)) 
 }
 
 fn intent(seq: u64, side: Side, qty: &str, reduce_only: bool) -> OrderIntent {
-    OrderIntent {
-        symbol: SymbolId(0),
-        side,
-        qty: d(qty),
-        ref_price: PRICE.parse().unwrap(),
-        reduce_only,
-        case: Case::AcceleratingUp,
-        client_seq: seq,
-        tick_recv_ns: 0,
-        decided_ns: 0,
-        take_profit: None,
-        stop_loss: None,
-    }
+    common::rig::intent(0, seq, side, qty, reduce_only, PRICE.parse().unwrap())
 }
 
 impl Rig {

@@ -13,7 +13,7 @@ use calculus_trader::exec::{
 };
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, ExecReport, OrderIntent, Side, SymbolId};
+use calculus_trader::types::{Case, ExecReport, OrderIntent, Position, Side, SymbolId};
 use rust_decimal::Decimal;
 
 use super::exchange::{bundled_specs, start_with, Exchange, Options};
@@ -72,6 +72,20 @@ pub fn rig(
     entry_connections: usize,
     timeout: Duration,
 ) -> Rig {
+    rig_windowed(v, names, prices, rest, entry_connections, timeout, 60_000)
+}
+
+/// [`rig`] with the signed requests' receive window `recv_window_ms` (the order table's
+/// arrival window follows it).
+pub fn rig_windowed(
+    v: V,
+    names: &[&str],
+    prices: &[&str],
+    rest: RestOptions,
+    entry_connections: usize,
+    timeout: Duration,
+    recv_window_ms: u64,
+) -> Rig {
     let specs = bundled_specs(v.name(), names);
     let listed: Vec<_> = names
         .iter()
@@ -95,12 +109,24 @@ pub fn rig(
     let host = ex.server.addr().to_string();
     let ov = match v {
         V::Binance => {
-            let b =
-                BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, "ct1-");
+            let b = BinanceOrderBuilder::new(
+                &c.api_key,
+                c.secret.as_bytes(),
+                &host,
+                recv_window_ms,
+                "ct1-",
+            );
             OrderVenue::Binance(BinanceVenue::new(b))
         }
         V::Bybit => OrderVenue::Bybit(
-            BybitVenue::new(&c.api_key, c.secret.as_bytes(), &host, 60_000, "ct1-").unwrap(),
+            BybitVenue::new(
+                &c.api_key,
+                c.secret.as_bytes(),
+                &host,
+                recv_window_ms,
+                "ct1-",
+            )
+            .unwrap(),
         ),
     };
     let lanes = OrderLanes::new(
@@ -124,7 +150,7 @@ pub fn rig(
         1,
         8,
     );
-    let mut t = TableConfig::new(8, names.len(), 60_000);
+    let mut t = TableConfig::new(8, names.len(), recv_window_ms);
     t.backoff.base_ns = 5_000_000;
     t.backoff.max_ns = 50_000_000;
     t.arrival_window_ns = 300_000_000;
@@ -235,6 +261,26 @@ impl Rig {
     /// The engine's (booked) position of symbol `i`.
     pub fn engine_qty(&self, i: usize) -> Decimal {
         self.engine.position(i).unwrap().qty
+    }
+
+    /// The exchange's whole position of symbol `i` (quantity, entry, cost, realized PnL, fees,
+    /// fill count).
+    pub fn venue_position(&self, i: usize) -> Position {
+        self.ex.server.venue().with(|m| m.position(&self.names[i]))
+    }
+
+    /// Stronger than [`Rig::assert_positions_equal`]: the engine's whole position of every
+    /// symbol equals the exchange's, to the last decimal of every field.
+    pub fn assert_positions_identical(&self) {
+        for i in 0..self.names.len() {
+            assert_eq!(
+                *self.engine.position(i).unwrap(),
+                self.venue_position(i),
+                "{}: engine vs exchange; reports {:?}",
+                self.names[i],
+                self.reports
+            );
+        }
     }
 
     /// The invariant of every test: the engine holds exactly what the venue holds.
