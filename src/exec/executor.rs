@@ -59,12 +59,9 @@ enum Route {
 pub enum Admit {
     /// Submit it now (it may still be refused: filters, halted, unknown order, 429 back-off).
     Now,
-    /// No room yet: keep the intent, take no later one, and poll until admitted. `until_ns`:
-    /// when an order-rate window frees (0: when an order in flight finishes).
-    Hold {
-        /// Monotonic ns at which a rate slot frees, or 0.
-        until_ns: u64,
-    },
+    /// No room yet (orders in flight or the entry lane full): keep the intent, take no later
+    /// one, and poll until an order in flight finishes.
+    Hold,
 }
 
 /// A position query an order waits for.
@@ -416,7 +413,6 @@ impl Executor {
         let Route::Venue(t) = &self.route else {
             return Admit::Now;
         };
-        const LATER: Admit = Admit::Hold { until_ns: 0 };
         if self.halted {
             return Admit::Now;
         }
@@ -424,11 +420,11 @@ impl Executor {
             return if self.in_flight() < 2 * self.max_pending {
                 Admit::Now
             } else {
-                LATER
+                Admit::Hold
             };
         }
         if self.in_flight() >= self.max_pending || !t.has_room(lanes::Lane::Entry) {
-            return LATER;
+            return Admit::Hold;
         }
         Admit::Now
     }

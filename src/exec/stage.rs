@@ -137,16 +137,11 @@ impl ExecStage {
         loop {
             let now = self.clock.now_ns();
             self.exec.set_now_ns(now);
-            let until_ns = match self.exec.admits(it) {
-                Admit::Now => return,
-                Admit::Hold { until_ns } => until_ns,
-            };
-            if self.exec.in_flight() > 0 {
-                self.poll(Some(Duration::from_millis(1)), hists, &mut *on_report);
-            } else {
-                let nap = until_ns.saturating_sub(now).clamp(1, 1_000_000);
-                std::thread::sleep(Duration::from_nanos(nap));
+            if self.exec.admits(it) == Admit::Now {
+                return;
             }
+            // A hold always has orders in flight: their replies make the room.
+            self.poll(Some(Duration::from_millis(1)), hists, &mut *on_report);
             if self.exec.halted() {
                 return;
             }
