@@ -15,6 +15,7 @@
 pub mod analyze;
 pub mod backtest;
 pub mod config;
+pub mod control;
 pub mod data;
 pub mod exchange;
 pub mod exec;

@@ -5,6 +5,7 @@
 //! venue code, not here.
 
 pub mod case;
+pub mod control;
 pub mod event;
 pub mod fill_model;
 pub mod instrument;

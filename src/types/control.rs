@@ -1,0 +1,303 @@
+//! The operator's vocabulary: commands applied on the compute thread between ticks, the
+//! settings an operator may change at run time, and the status view the control server serves.
+//!
+//! Commands are `Copy` and heap-free so they travel through an SPSC ring; the status view is
+//! built on cold threads (the monitor) from snapshots the hot threads publish.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::SymbolId;
+
+/// An operator command. Applied by the compute thread at its next check (never mid-tick).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Command {
+    /// Entries allowed again after a start-up in `stopped` state or a `Stop`.
+    Start,
+    /// No new entries; exits and venue-side stops keep working. Lifted by `Resume`/`Start`.
+    Pause,
+    /// Clears an operator pause, a losing-streak or drawdown pause, a circuit breaker and an
+    /// emergency halt (the only way out of one).
+    Resume,
+    /// Trading stopped (no entries) until `Start`; positions are left to their exits.
+    Stop,
+    /// Cancel open orders, close every position reduce-only, halt entries until `Resume`.
+    EmergencyStop,
+    /// No entries until the wall clock reaches `until_ms` (Unix ms); lifts itself.
+    CircuitBreaker {
+        /// Unix ms at which entries are allowed again.
+        until_ms: u64,
+    },
+    /// Changes some settings (already validated with [`SettingsPatch::validate`]).
+    Settings(SettingsPatch),
+    /// Close one symbol's position reduce-only.
+    ClosePosition(SymbolId),
+    /// Close every position reduce-only (entries stay allowed).
+    CloseAll,
+    /// Start trading a symbol already known to the symbol table (subscribed, spec loaded).
+    AddSymbol(SymbolId),
+    /// Stop entries on a symbol and close its position.
+    RemoveSymbol(SymbolId),
+}
+
+/// The settings an operator may read and change at run time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Take-profit distance, percent of the entry price.
+    pub tp_pct: f64,
+    /// Stop-loss distance, percent of the entry price.
+    pub sl_pct: f64,
+    /// Open positions allowed at once.
+    pub max_positions: u32,
+    /// Notional of one entry, quote currency.
+    pub position_notional: f64,
+    /// Highest leverage the sizing may use.
+    pub leverage_cap: f64,
+    /// Fraction of equity risked per trade (stop distance × size).
+    pub risk_per_trade: f64,
+}
+
+/// A partial settings change: `None` leaves a setting as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    /// See [`Settings::tp_pct`].
+    pub tp_pct: Option<f64>,
+    /// See [`Settings::sl_pct`].
+    pub sl_pct: Option<f64>,
+    /// See [`Settings::max_positions`].
+    pub max_positions: Option<u32>,
+    /// See [`Settings::position_notional`].
+    pub position_notional: Option<f64>,
+    /// See [`Settings::leverage_cap`].
+    pub leverage_cap: Option<f64>,
+    /// See [`Settings::risk_per_trade`].
+    pub risk_per_trade: Option<f64>,
+}
+
+/// Accepted range of each setting, inclusive: `(name, min, max)`.
+pub const SETTING_BOUNDS: [(&str, f64, f64); 6] = [
+    ("tp_pct", 0.01, 50.0),
+    ("sl_pct", 0.01, 50.0),
+    ("max_positions", 0.0, 1000.0),
+    ("position_notional", 1.0, 10_000_000.0),
+    ("leverage_cap", 1.0, 125.0),
+    ("risk_per_trade", 0.0001, 0.1),
+];
+
+impl SettingsPatch {
+    /// The patch's values in [`SETTING_BOUNDS`] order.
+    fn values(&self) -> [Option<f64>; 6] {
+        [
+            self.tp_pct,
+            self.sl_pct,
+            self.max_positions.map(f64::from),
+            self.position_notional,
+            self.leverage_cap,
+            self.risk_per_trade,
+        ]
+    }
+
+    /// Every given value finite and within [`SETTING_BOUNDS`]; at least one value given.
+    pub fn validate(&self) -> Result<(), String> {
+        let values = self.values();
+        if values.iter().all(Option::is_none) {
+            return Err("no setting given".into());
+        }
+        for ((name, lo, hi), v) in SETTING_BOUNDS.iter().zip(values) {
+            if let Some(v) = v {
+                if !v.is_finite() || v < *lo || v > *hi {
+                    return Err(format!("{name} = {v} is outside [{lo}, {hi}]"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `s` with this patch's values applied.
+    pub fn apply(&self, mut s: Settings) -> Settings {
+        if let Some(v) = self.tp_pct {
+            s.tp_pct = v;
+        }
+        if let Some(v) = self.sl_pct {
+            s.sl_pct = v;
+        }
+        if let Some(v) = self.max_positions {
+            s.max_positions = v;
+        }
+        if let Some(v) = self.position_notional {
+            s.position_notional = v;
+        }
+        if let Some(v) = self.leverage_cap {
+            s.leverage_cap = v;
+        }
+        if let Some(v) = self.risk_per_trade {
+            s.risk_per_trade = v;
+        }
+        s
+    }
+}
+
+/// Everything `GET /api/status` answers. Money is a decimal string (exact); model outputs are
+/// numbers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusView {
+    /// `embedded`, `paper` or `live`.
+    pub mode: String,
+    /// `binance` or `bybit`.
+    pub venue: String,
+    /// `fused` or `pipeline`.
+    pub topology: String,
+    /// Seconds since start.
+    pub uptime_s: f64,
+    /// `running`, `paused`, `stopped`, `halted` or `circuit_breaker`.
+    pub state: String,
+    /// Why entries are not allowed (`None` when running).
+    pub state_reason: Option<String>,
+    /// Unix ms at which a circuit breaker lifts itself.
+    pub circuit_breaker_until_ms: Option<u64>,
+    /// Account balance, quote currency.
+    pub balance: String,
+    /// Balance plus unrealized PnL.
+    pub equity: String,
+    /// PnL of the current UTC day (realized − fees + unrealized).
+    pub day_pnl: String,
+    /// Realized PnL net of fees since start of the account's journal.
+    pub realized_pnl: String,
+    /// Unrealized PnL of the open positions.
+    pub unrealized_pnl: String,
+    /// `(peak − equity) / peak`.
+    pub drawdown: String,
+    /// Losing trades in a row.
+    pub loss_streak: u32,
+    /// One row per venue connection / symbol feed.
+    pub feeds: Vec<FeedView>,
+    /// One row per configured symbol.
+    pub symbols: Vec<SymbolView>,
+    /// Each risk limit and how much of it is used.
+    pub limits: Vec<LimitView>,
+    /// Counter totals by name (rejects and blocks by reason among them).
+    pub counters: BTreeMap<String, u64>,
+    /// Stage latencies of the last status interval.
+    pub stages: Vec<StageView>,
+    /// The settings in force.
+    pub settings: Settings,
+}
+
+/// Feed health of one symbol.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedView {
+    /// Venue symbol.
+    pub symbol: String,
+    /// `live`, `stale` or `down`.
+    pub state: String,
+}
+
+/// One symbol's model state, last decision and position.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SymbolView {
+    /// Venue symbol.
+    pub symbol: String,
+    /// Trading this symbol (false after `RemoveSymbol`).
+    pub active: bool,
+    /// Last trade price.
+    pub price: f64,
+    /// Velocity of log price, 1/s.
+    pub v: f64,
+    /// Acceleration of log price, 1/s².
+    pub a: f64,
+    /// Signal-to-noise ratio of the velocity.
+    pub snr: f64,
+    /// Matrix case 1–6 (`None` while warming up or in the dead band).
+    pub case: Option<u8>,
+    /// Last decision: `long`, `short`, `flat` or `none`.
+    pub signal: String,
+    /// Why the last tick produced no order (`none` when it did).
+    pub gate: String,
+    /// Each confirmation layer's last verdict: `(layer, passed)`.
+    pub layers: Vec<(String, bool)>,
+    /// Signed position, base quantity (decimal string).
+    pub position: String,
+    /// Average entry price (decimal string; empty when flat).
+    pub entry_price: String,
+    /// Unrealized PnL, quote currency (decimal string).
+    pub unrealized_pnl: String,
+}
+
+/// One risk limit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitView {
+    /// Limit name, e.g. `daily_loss`, `max_positions`, `portfolio_risk`, `drawdown_pause`.
+    pub name: String,
+    /// The limit (decimal string or count).
+    pub limit: String,
+    /// How much of it is used now (same unit).
+    pub used: String,
+}
+
+/// Latency of one stage over the last status interval, ns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageView {
+    /// Stage name (`parse`, `compute`, `sign`, …).
+    pub stage: String,
+    /// Samples in the interval.
+    pub count: u64,
+    /// Median, ns.
+    pub p50_ns: u64,
+    /// 99th percentile, ns.
+    pub p99_ns: u64,
+    /// 99.9th percentile, ns.
+    pub p999_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_bounds_are_enforced_and_apply_changes_only_given_values() {
+        assert!(SettingsPatch::default().validate().is_err());
+        let p = SettingsPatch {
+            tp_pct: Some(1.5),
+            ..Default::default()
+        };
+        assert!(p.validate().is_ok());
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 51.0] {
+            let p = SettingsPatch {
+                sl_pct: Some(bad),
+                ..Default::default()
+            };
+            assert!(p.validate().unwrap_err().contains("sl_pct"), "{bad}");
+        }
+        let s = Settings {
+            tp_pct: 1.0,
+            sl_pct: 0.5,
+            max_positions: 3,
+            position_notional: 100.0,
+            leverage_cap: 2.0,
+            risk_per_trade: 0.01,
+        };
+        let out = SettingsPatch {
+            max_positions: Some(7),
+            ..Default::default()
+        }
+        .apply(s);
+        assert_eq!(out.max_positions, 7);
+        assert_eq!(
+            Settings {
+                max_positions: 3,
+                ..out
+            },
+            s
+        );
+    }
+
+    #[test]
+    fn patch_json_rejects_unknown_keys() {
+        let e = serde_json::from_str::<SettingsPatch>(r#"{"tp":1}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"));
+        let p: SettingsPatch = serde_json::from_str(r#"{"leverage_cap":3}"#).unwrap();
+        assert_eq!(p.leverage_cap, Some(3.0));
+    }
+}
