@@ -28,18 +28,34 @@ pub fn plan_links(
     kinds: &[String],
     per_connection: usize,
 ) -> Vec<LinkPlan> {
+    let ids: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
+    plan_links_for(venue, symbols, &ids, kinds, per_connection)
+}
+
+/// [`plan_links`] for the symbols `ids` of `symbols` only (the subscribed ones).
+pub fn plan_links_for(
+    venue: Venue,
+    symbols: &SymbolTable,
+    ids: &[SymbolId],
+    kinds: &[String],
+    per_connection: usize,
+) -> Vec<LinkPlan> {
     let per_symbol = kinds.len().max(1);
     let symbols_per_link = (per_connection / per_symbol).max(1);
-    let ids: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
     ids.chunks(symbols_per_link)
         .map(|chunk| LinkPlan {
             symbols: chunk.to_vec(),
             topics: chunk
                 .iter()
-                .flat_map(|&s| kinds.iter().map(move |k| venue.topic(k, symbols.name(s))))
+                .flat_map(|&s| symbol_topics(venue, symbols.name(s), kinds))
                 .collect(),
         })
         .collect()
+}
+
+/// The topics of one symbol: each of `kinds` for `name`.
+pub fn symbol_topics(venue: Venue, name: &str, kinds: &[String]) -> Vec<String> {
+    kinds.iter().map(|k| venue.topic(k, name)).collect()
 }
 
 #[cfg(test)]
