@@ -529,6 +529,11 @@ impl FeedStage {
         self.conns.kill(link, reason);
     }
 
+    /// The subscribe requests link `link` sends when it (re)connects: its current set.
+    pub fn subscriptions(&self, link: usize) -> &[String] {
+        self.conns.subscriptions(link)
+    }
+
     /// Number of connections.
     pub fn links(&self) -> usize {
         self.conns.len()

@@ -7,6 +7,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
 pub mod source;
+pub mod symbols;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +21,7 @@ use crate::exchange::{EmbeddedExchange, Recording};
 use crate::feed::protocol::Venue;
 use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
-use crate::types::instrument::load_specs;
-use crate::types::{Instrument, SymbolTable};
+use crate::types::SymbolTable;
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
@@ -123,8 +123,10 @@ pub struct RunReport {
     pub monitor: MonitorReport,
     /// Final positions and strategy counters.
     pub engine: Engine,
-    /// Symbols, in id order.
+    /// Symbols (the universe), in id order.
     pub symbols: SymbolTable,
+    /// Symbols active at start (`venue.symbols`): ids `0..active`.
+    pub active: usize,
 }
 
 /// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
@@ -146,18 +148,17 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         eprintln!("{warning}");
     }
 
-    let symbols =
-        SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
-    let instruments = load_specs(
-        &resolve_path(&cfg.venue.instruments),
-        &cfg.venue.name,
-        symbols.names(),
-    )?;
+    // The universe: configured symbols first (ids 0..n, active), then those addable at run time.
+    let universe = symbols::resolve(cfg)?;
+    println!(
+        "{}",
+        symbols::banner(&universe, &resolve_path(&cfg.venue.instruments))
+    );
+    let (symbols, instruments) = (universe.table.clone(), universe.instruments.clone());
     let clock = Clock::new();
-    check_venue_leverage(cfg, &symbols, &instruments)?;
 
     let (exchange, target) = feed_target(cfg)?;
-    let feed = start_feed(cfg, target, exchange.is_some(), &symbols, &clock)?;
+    let feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
 
     let params = StrategyParams::from_config(cfg);
     let mut engine = Engine::new(params, &instruments);
@@ -227,6 +228,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         monitor,
         engine,
         symbols,
+        active: universe.active.len(),
     })
 }
 
@@ -262,21 +264,6 @@ fn spawn_monitor(
         .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
         .map_err(|e| format!("cannot start monitor: {e}"))?;
     Ok((publishers, monitor))
-}
-
-/// Each symbol's `risk.leverage` must not exceed the venue's maximum from its spec.
-fn check_venue_leverage(
-    cfg: &Config,
-    symbols: &SymbolTable,
-    instruments: &[Instrument],
-) -> Result<(), String> {
-    for (name, inst) in symbols.names().iter().zip(instruments) {
-        if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
-            crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
-                .map_err(|e| format!("{}: {}", e.key, e.why))?;
-        }
-    }
-    Ok(())
 }
 
 /// Where the feed connects: WebSocket URL, REST fallback URL, TLS (for `wss://`).
@@ -367,13 +354,13 @@ fn start_feed(
     cfg: &Config,
     target: FeedTarget,
     own_exchange: bool,
-    symbols: &SymbolTable,
+    universe: &symbols::Universe,
     clock: &Clock,
 ) -> Result<FeedStage, String> {
     let replay_peer = own_exchange
         || crate::feed::endpoint::Endpoint::parse(&target.ws_url)
             .is_ok_and(|e| crate::feed::endpoint::is_loopback_host(&e.host));
-    FeedStage::start(
+    FeedStage::start_active(
         FeedPlan {
             venue: cfg.venue(),
             ws_url: target.ws_url,
@@ -384,7 +371,8 @@ fn start_feed(
             record_feed_delay: !own_exchange,
             validation: cfg.validation.clone(),
         },
-        symbols.clone(),
+        universe.table.clone(),
+        &universe.active,
         clock.clone(),
     )
 }
@@ -588,6 +576,9 @@ pub fn summary(r: &RunReport) -> String {
     let mut net = 0.0;
     for i in 0..r.engine.n_symbols() {
         let p = r.engine.position(i).copied().unwrap_or_default();
+        if i >= r.active && p.fills == 0 && p.qty.is_zero() {
+            continue; // a universe symbol never traded in this run
+        }
         let unreal = r.engine.unrealized(i);
         net += (p.realized - p.fees).to_f64().unwrap_or(0.0) + unreal;
         s.push_str(&format!(

@@ -1,0 +1,120 @@
+//! The run's symbol universe: every symbol that can trade in this run, with ids fixed for the
+//! run (so no per-symbol table ever grows across threads), and the subset active at start.
+//!
+//! Ids: `venue.symbols` first, in their configured order (ids 0..n, as without a universe),
+//! then the rest of `venue.universe` in spec-table (or list) order. Every per-symbol array
+//! (engine slots, risk gate, correlation, executor, feed guard and liveness) is sized for the
+//! universe; per-tick work never loops over it (untraded symbols cost memory, not time).
+//! Only the active symbols are subscribed; [`attach`] lets the control handle add and remove
+//! the others at run time.
+
+use std::path::Path;
+
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::config::{resolve_path, Config, UniverseConfig};
+use crate::control::ControlHandle;
+use crate::feed::stage::FeedStage;
+use crate::types::instrument::{load_specs, spec_symbols};
+use crate::types::{Instrument, SymbolId, SymbolTable};
+
+/// The symbols of a run.
+#[derive(Clone, Debug)]
+pub struct Universe {
+    /// Every known symbol; ids fixed for the run.
+    pub table: SymbolTable,
+    /// Their instruments, in id order.
+    pub instruments: Vec<Instrument>,
+    /// The symbols subscribed and trading at start (`venue.symbols`): ids `0..n`.
+    pub active: Vec<SymbolId>,
+    /// Universe candidates left out, with the reason (logged at start).
+    pub skipped: Vec<String>,
+}
+
+/// Resolves `venue.symbols` and `venue.universe` against the instrument specs. A configured
+/// symbol without a spec, or whose venue maximum leverage is below `risk.max_leverage`, is an
+/// error (as before); a universe candidate failing the leverage check is skipped with a note;
+/// one named in an explicit list without a spec is an error naming it.
+pub fn resolve(cfg: &Config) -> Result<Universe, String> {
+    let specs = resolve_path(&cfg.venue.instruments);
+    let venue = cfg.venue.name.as_str();
+    let configured =
+        SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
+    let mut names: Vec<String> = configured.names().to_vec();
+    let mut instruments = load_specs(&specs, venue, &names)?;
+    for (name, inst) in names.iter().zip(&instruments) {
+        check_leverage(cfg, name, inst).map_err(|e| e.to_string())?;
+    }
+    let (candidates, must_exist) = match &cfg.venue.universe {
+        UniverseConfig::Named(n) if n == "symbols" => (Vec::new(), true),
+        UniverseConfig::Named(_) => (spec_symbols(&specs, venue)?, false),
+        UniverseConfig::List(v) => (v.iter().map(|s| s.to_ascii_uppercase()).collect(), true),
+    };
+    let mut skipped = Vec::new();
+    for name in candidates {
+        if names.contains(&name) {
+            continue;
+        }
+        let inst = match load_specs(&specs, venue, std::slice::from_ref(&name)) {
+            Ok(mut v) => v.remove(0),
+            Err(e) if must_exist => return Err(format!("venue.universe: {e}")),
+            Err(e) => {
+                skipped.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        if let Err(e) = check_leverage(cfg, &name, &inst) {
+            skipped.push(format!("{name}: {e}"));
+            continue;
+        }
+        names.push(name);
+        instruments.push(inst);
+    }
+    let active = (0..configured.len()).map(|i| SymbolId(i as u16)).collect();
+    let table = SymbolTable::new(&names).map_err(|e| format!("venue.universe: {e}"))?;
+    Ok(Universe {
+        table,
+        instruments,
+        active,
+        skipped,
+    })
+}
+
+/// `risk.max_leverage` within the venue's maximum for `name` (when its spec has one).
+fn check_leverage(cfg: &Config, name: &str, inst: &Instrument) -> Result<(), String> {
+    match inst.max_leverage.and_then(|l| l.to_f64()) {
+        Some(max) => crate::risk::config::validate_venue_leverage(&cfg.risk, name, max)
+            .map_err(|e| format!("{}: {}", e.key, e.why)),
+        None => Ok(()),
+    }
+}
+
+/// Lets `handle` add and remove `universe`'s symbols at run time through `feed`'s command
+/// ring. Call once, before the feed stage moves to its thread; an error if the feed's control
+/// was already taken.
+pub fn attach(
+    handle: &ControlHandle,
+    universe: &Universe,
+    feed: &mut FeedStage,
+) -> Result<(), String> {
+    let control = feed
+        .control()
+        .ok_or_else(|| "the feed's command ring was already taken".to_string())?;
+    handle.set_symbols(universe.table.clone(), &universe.active, control);
+    Ok(())
+}
+
+/// One start-up line: how many symbols are active and how many more can be added.
+pub fn banner(u: &Universe, specs: &Path) -> String {
+    let mut s = format!(
+        "symbols: {} active, {} more can be added at run time (universe of {} from {})",
+        u.active.len(),
+        u.table.len() - u.active.len(),
+        u.table.len(),
+        specs.display()
+    );
+    for k in &u.skipped {
+        s.push_str(&format!("\nsymbols: not in the universe: {k}"));
+    }
+    s
+}

@@ -1,0 +1,195 @@
+//! Symbols added and removed at run time, over loopback against the embedded exchange replaying
+//! the bundled real BTCUSDT + ETHUSDT trades, on both venues: a feed started with only BTCUSDT
+//! subscribed gets ETHUSDT's trades once the control handle adds it (and keeps them across a
+//! reconnect), and none after it removes it (the exchange's unsubscribe ack ends the stream;
+//! a reconnect re-subscribes only what is still active).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calculus_trader::control::ControlHandle;
+use calculus_trader::exchange::EmbeddedExchange;
+use calculus_trader::feed::liveness::SymbolState;
+use calculus_trader::feed::protocol::Venue;
+use calculus_trader::feed::stage::FeedStage;
+use calculus_trader::feed::ws::WsStatus;
+use calculus_trader::feed::SymbolTable;
+use calculus_trader::ring::{channel, Consumer};
+use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
+use calculus_trader::types::control::Command;
+use calculus_trader::types::SymbolId;
+
+mod common;
+use common::feed::{binance_replay, fast_settings, plan_on, LIMIT};
+
+const BTC: SymbolId = SymbolId(0);
+const ETH: SymbolId = SymbolId(1);
+
+/// A feed on `venue` with BTCUSDT + ETHUSDT known and only BTCUSDT subscribed, the handle that
+/// adds and removes symbols, the engine's end of the command ring, and the exchange (the first
+/// 90 s of the recording at 10× pace).
+struct Run {
+    ex: EmbeddedExchange,
+    feed: FeedStage,
+    handle: ControlHandle,
+    engine: Consumer<Command>,
+    hists: StageHistograms,
+    /// Ticks delivered per symbol.
+    ticks: [u64; 2],
+    t0: Instant,
+}
+
+impl Run {
+    fn start(venue: Venue) -> Self {
+        let rec = binance_replay(90.0);
+        let rec = match venue {
+            Venue::Binance => rec,
+            Venue::Bybit => rec.to_bybit().0,
+        };
+        let ex = EmbeddedExchange::start_venue(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(rec),
+            venue,
+            10.0,
+        )
+        .unwrap();
+        let symbols = SymbolTable::new(&["BTCUSDT", "ETHUSDT"]).unwrap();
+        let mut feed = FeedStage::start_active(
+            plan_on(&ex, venue, fast_settings()),
+            symbols.clone(),
+            &[BTC],
+            Clock::new(),
+        )
+        .unwrap();
+        let (tx, engine) = channel::<Command>(16).unwrap();
+        let handle = ControlHandle::new(tx);
+        handle.set_symbols(symbols, &[BTC], feed.control().unwrap());
+        Self {
+            ex,
+            feed,
+            handle,
+            engine,
+            hists: StageHistograms::new(),
+            ticks: [0; 2],
+            t0: Instant::now(),
+        }
+    }
+
+    /// One poll; false once the feed ended.
+    fn poll(&mut self) -> bool {
+        let ticks = &mut self.ticks;
+        let (_, status) = self
+            .feed
+            .poll(Some(Duration::from_millis(2)), &mut self.hists, |t, _| {
+                ticks[t.symbol.index()] += 1
+            })
+            .unwrap();
+        assert!(
+            self.t0.elapsed() < LIMIT,
+            "run did not finish: {:?}",
+            self.feed.counters()
+        );
+        status == WsStatus::Open
+    }
+
+    /// Polls until `done` (panics if the feed ends first).
+    fn poll_until(&mut self, what: &str, mut done: impl FnMut(&Self) -> bool) {
+        while !done(self) {
+            assert!(self.poll(), "feed ended before {what}: {:?}", self.ticks);
+        }
+    }
+
+    fn counter(&self, c: Counter) -> u64 {
+        self.feed.counters().get(c)
+    }
+
+    fn eth_market_ms(&self) -> Option<u64> {
+        self.ex.stats().market.last("ETHUSDT").map(|l| l.ts_ms)
+    }
+}
+
+fn add_trade_remove(venue: Venue) {
+    let mut r = Run::start(venue);
+    let health = r.feed.health();
+    assert_eq!(r.handle.available_symbols(), vec!["ETHUSDT"]);
+
+    // Only BTCUSDT flows; ETHUSDT is neither silent nor stale, and never polled over REST.
+    r.poll_until("BTCUSDT ticks", |r| r.ticks[0] >= 300);
+    let quiet = Instant::now();
+    r.poll_until("a quiet ETHUSDT for 3 × stale_after", |_| {
+        quiet.elapsed() > Duration::from_millis(450)
+    });
+    assert_eq!(r.ticks[1], 0, "ETHUSDT is not subscribed");
+    assert_eq!(health.state(ETH), SymbolState::Unsubscribed);
+    assert!(!health.rest_wanted(ETH) && !health.tradable(ETH));
+    assert_eq!(r.counter(Counter::FeedSilent), 0);
+    assert_eq!(r.eth_market_ms(), None, "the exchange sent no ETHUSDT frame");
+
+    // Added: subscribed first, then the engine is told.
+    let e = r.handle.add_symbol("DOGEUSDT").unwrap_err();
+    assert!(e.contains("DOGEUSDT") && e.contains("no instrument spec"), "{e}");
+    assert_eq!(r.handle.add_symbol("ethusdt"), Ok(ETH));
+    assert_eq!(r.engine.pop(), Some(Command::AddSymbol(ETH)));
+    r.poll_until("ETHUSDT ticks", |r| r.ticks[1] >= 200);
+    r.poll_until("ETHUSDT live", |_| health.state(ETH) == SymbolState::Live);
+    let eth_topic = match venue {
+        Venue::Binance => "\"ethusdt@trade\"",
+        Venue::Bybit => "\"publicTrade.ETHUSDT\"",
+    };
+    let resubscribe = r.feed.subscriptions(0).join("\n");
+    assert!(resubscribe.contains(eth_topic), "{resubscribe}");
+
+    // A reconnect re-subscribes the current set: ETHUSDT keeps coming.
+    let connects = r.counter(Counter::FeedConnects);
+    r.feed.kill_link(0, "test: reconnect with ETHUSDT added");
+    r.poll_until("the reconnect", |r| {
+        r.counter(Counter::FeedConnects) > connects
+    });
+    let eth_at_reconnect = r.ticks[1];
+    r.poll_until("ETHUSDT ticks after the reconnect", |r| {
+        r.ticks[1] >= eth_at_reconnect + 100
+    });
+
+    // Removed: the engine first, then the feed; nothing of ETHUSDT is handed on any more, and
+    // after the exchange's acknowledgement it sends no ETHUSDT frame either.
+    let acks = r.counter(Counter::VenueAcks);
+    let btc_at_remove = r.ticks[0];
+    let eth_at_remove = r.ticks[1];
+    assert_eq!(r.handle.remove_symbol("ETHUSDT"), Ok(ETH));
+    assert_eq!(r.engine.pop(), Some(Command::RemoveSymbol(ETH)));
+    r.poll_until("the unsubscribe ack", |r| r.counter(Counter::VenueAcks) > acks);
+    assert_eq!(r.counter(Counter::FeedUnsubscribes), 1);
+    assert_eq!(health.state(ETH), SymbolState::Unsubscribed);
+    let eth_market_at_ack = r.eth_market_ms();
+    assert!(eth_market_at_ack.is_some());
+    assert!(!r.feed.subscriptions(0).join("\n").contains(eth_topic));
+    r.poll_until("more BTCUSDT", |r| r.ticks[0] >= btc_at_remove + 300);
+    // A reconnect now subscribes BTCUSDT only.
+    let connects = r.counter(Counter::FeedConnects);
+    r.feed.kill_link(0, "test: reconnect with ETHUSDT removed");
+    r.poll_until("the second reconnect", |r| {
+        r.counter(Counter::FeedConnects) > connects
+    });
+    while r.poll() {}
+    assert_eq!(r.ticks[1], eth_at_remove, "no ETHUSDT tick after the remove");
+    assert!(r.ticks[0] > btc_at_remove + 300);
+    assert_eq!(
+        r.eth_market_ms(),
+        eth_market_at_ack,
+        "no ETHUSDT frame sent after the unsubscribe ack"
+    );
+    assert_eq!(health.state(ETH), SymbolState::Unsubscribed);
+    assert_eq!(r.handle.available_symbols(), vec!["ETHUSDT"]);
+    assert_eq!(r.ticks[0] + r.ticks[1], r.counter(Counter::Ticks));
+    assert!(health.state(BTC) != SymbolState::Unsubscribed);
+}
+
+#[test]
+fn binance_symbol_added_mid_run_streams_and_removed_stops() {
+    add_trade_remove(Venue::Binance);
+}
+
+#[test]
+fn bybit_symbol_added_mid_run_streams_and_removed_stops() {
+    add_trade_remove(Venue::Bybit);
+}
