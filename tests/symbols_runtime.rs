@@ -123,11 +123,18 @@ fn add_trade_remove(venue: Venue) {
     assert_eq!(health.state(ETH), SymbolState::Unsubscribed);
     assert!(!health.rest_wanted(ETH) && !health.tradable(ETH));
     assert_eq!(r.counter(Counter::FeedSilent), 0);
-    assert_eq!(r.eth_market_ms(), None, "the exchange sent no ETHUSDT frame");
+    assert_eq!(
+        r.eth_market_ms(),
+        None,
+        "the exchange sent no ETHUSDT frame"
+    );
 
     // Added: subscribed first, then the engine is told.
     let e = r.handle.add_symbol("DOGEUSDT").unwrap_err();
-    assert!(e.contains("DOGEUSDT") && e.contains("no instrument spec"), "{e}");
+    assert!(
+        e.contains("DOGEUSDT") && e.contains("no instrument spec"),
+        "{e}"
+    );
     assert_eq!(r.handle.add_symbol("ethusdt"), Ok(ETH));
     assert_eq!(r.engine.pop(), Some(Command::AddSymbol(ETH)));
     r.poll_until("ETHUSDT ticks", |r| r.ticks[1] >= 200);
@@ -157,7 +164,9 @@ fn add_trade_remove(venue: Venue) {
     let eth_at_remove = r.ticks[1];
     assert_eq!(r.handle.remove_symbol("ETHUSDT"), Ok(ETH));
     assert_eq!(r.engine.pop(), Some(Command::RemoveSymbol(ETH)));
-    r.poll_until("the unsubscribe ack", |r| r.counter(Counter::VenueAcks) > acks);
+    r.poll_until("the unsubscribe ack", |r| {
+        r.counter(Counter::VenueAcks) > acks
+    });
     assert_eq!(r.counter(Counter::FeedUnsubscribes), 1);
     assert_eq!(health.state(ETH), SymbolState::Unsubscribed);
     let eth_market_at_ack = r.eth_market_ms();
@@ -171,7 +180,10 @@ fn add_trade_remove(venue: Venue) {
         r.counter(Counter::FeedConnects) > connects
     });
     while r.poll() {}
-    assert_eq!(r.ticks[1], eth_at_remove, "no ETHUSDT tick after the remove");
+    assert_eq!(
+        r.ticks[1], eth_at_remove,
+        "no ETHUSDT tick after the remove"
+    );
     assert!(r.ticks[0] > btc_at_remove + 300);
     assert_eq!(
         r.eth_market_ms(),

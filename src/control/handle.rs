@@ -254,7 +254,11 @@ mod tests {
         assert_eq!(h.remove_symbol("ETHUSDT"), Ok(SymbolId(1)));
         assert_eq!(rx.pop(), Some(Command::RemoveSymbol(SymbolId(1))));
         assert_eq!(frx.pop(), Some(FeedCommand::Unsubscribe(SymbolId(1))));
-        assert_eq!(h.remove_symbol("ETHUSDT"), Ok(SymbolId(1)), "not active: no-op");
+        assert_eq!(
+            h.remove_symbol("ETHUSDT"),
+            Ok(SymbolId(1)),
+            "not active: no-op"
+        );
         assert_eq!((frx.pop(), rx.pop()), (None, None));
         assert_eq!(h.available_symbols(), vec!["ETHUSDT", "SOLUSDT"]);
     }
@@ -264,7 +268,10 @@ mod tests {
         let (h, mut rx, mut frx, _poll) = with_symbols(&["BTCUSDT", "ETHUSDT"], &[0]);
         for f in [ControlHandle::add_symbol, ControlHandle::remove_symbol] {
             let e = f(&h, "dogeusdt").unwrap_err();
-            assert!(e.contains("DOGEUSDT") && e.contains("no instrument spec"), "{e}");
+            assert!(
+                e.contains("DOGEUSDT") && e.contains("no instrument spec"),
+                "{e}"
+            );
         }
         assert_eq!((frx.pop(), rx.pop()), (None, None));
         let (tx, _rx) = channel::<Command>(2).unwrap();

@@ -197,12 +197,16 @@ impl Connections {
 
     /// Whether link `i` is open (subscriptions sent on it take effect now).
     pub fn is_open(&self, i: usize) -> bool {
-        self.links.get(i).is_some_and(|l| l.phase == LinkPhase::Open)
+        self.links
+            .get(i)
+            .is_some_and(|l| l.phase == LinkPhase::Open)
     }
 
     /// Whether link `i` ended for good (end of replay, shutdown): it carries nothing new.
     pub fn is_ended(&self, i: usize) -> bool {
-        self.links.get(i).is_none_or(|l| l.phase == LinkPhase::Ended)
+        self.links
+            .get(i)
+            .is_none_or(|l| l.phase == LinkPhase::Ended)
     }
 
     /// Adds `symbol` and its `topics` to link `i`: subscribed now when the link is open (a

@@ -250,7 +250,11 @@ impl Liveness {
         out: &mut Vec<Transition>,
     ) {
         let i = s.index();
-        if self.per.get(i).is_none_or(|p| p.state != SymbolState::Unsubscribed) {
+        if self
+            .per
+            .get(i)
+            .is_none_or(|p| p.state != SymbolState::Unsubscribed)
+        {
             return;
         }
         let p = &mut self.per[i];
@@ -504,5 +508,45 @@ mod tests {
             .any(|t| t.symbol == SymbolId(0) && t.to == SymbolState::Stale));
         l.on_ws_message(SymbolId(0), 160 * MS);
         assert!(h.tradable(SymbolId(0)) && !h.rest_wanted(SymbolId(0)));
+    }
+
+    #[test]
+    fn unsubscribed_symbols_are_never_stale_and_subscribing_starts_a_fresh_wait() {
+        let mut l = Liveness::with_active(3, &[SymbolId(0)], 100 * MS, 0);
+        let h = l.health();
+        let mut out = Vec::new();
+        assert_eq!(h.state(SymbolId(1)), SymbolState::Unsubscribed);
+        assert!(!l.subscribed(SymbolId(1)) && l.subscribed(SymbolId(0)));
+        l.check(1_000 * MS, &mut out);
+        assert_eq!(
+            out.len(),
+            1,
+            "only the subscribed symbol goes silent: {out:?}"
+        );
+        assert_eq!(out[0].symbol, SymbolId(0));
+        out.clear();
+        l.subscribe(SymbolId(1), true, 1_000 * MS, &mut out);
+        assert_eq!(
+            (out[0].from, out[0].to),
+            (SymbolState::Unsubscribed, SymbolState::Waiting)
+        );
+        l.subscribe(SymbolId(2), false, 1_000 * MS, &mut out);
+        assert_eq!(
+            l.state(SymbolId(2)),
+            SymbolState::Down,
+            "its link is not up yet"
+        );
+        out.clear();
+        l.subscribe(SymbolId(1), true, 1_050 * MS, &mut out);
+        assert!(out.is_empty(), "already subscribed: no-op");
+        l.check(1_099 * MS, &mut out);
+        assert!(out.is_empty(), "the wait starts at the subscription");
+        l.on_ws_message(SymbolId(1), 1_099 * MS);
+        assert!(h.tradable(SymbolId(1)));
+        l.unsubscribe(SymbolId(1), 1_100 * MS, &mut out);
+        assert!(!h.tradable(SymbolId(1)) && !h.rest_wanted(SymbolId(1)));
+        out.clear();
+        l.check(10_000 * MS, &mut out);
+        assert!(out.iter().all(|t| t.symbol != SymbolId(1)), "{out:?}");
     }
 }

@@ -82,6 +82,66 @@ mod tests {
     }
 
     #[test]
+    fn unsubscribe_requests_match_the_documented_shapes() {
+        // Binance: {"method":"UNSUBSCRIBE","params":[..],"id":N}, answered {"result":null,"id":N}.
+        let mut id = 7;
+        let b = Venue::Binance.unsubscribe_requests(&["ethusdt@trade".into()], &mut id);
+        assert_eq!(
+            b,
+            vec![r#"{"method":"UNSUBSCRIBE","params":["ethusdt@trade"],"id":7}"#]
+        );
+        // Bybit: {"req_id":"N","op":"unsubscribe","args":[..]}, at most 10 args each.
+        let topics: Vec<String> = (0..11).map(|i| format!("publicTrade.S{i}")).collect();
+        let y = Venue::Bybit.unsubscribe_requests(&topics, &mut id);
+        assert_eq!(y.len(), 2);
+        let v: serde_json::Value = serde_json::from_str(&y[0]).unwrap();
+        assert_eq!(v["op"], "unsubscribe");
+        assert_eq!(v["req_id"], "8");
+        assert_eq!(v["args"].as_array().unwrap().len(), 10);
+        assert_eq!(
+            y[1],
+            r#"{"req_id":"9","op":"unsubscribe","args":["publicTrade.S10"]}"#
+        );
+        assert_eq!(id, 10);
+        // The embedded exchange reads them as unsubscribes and acknowledges like the venue.
+        use crate::exchange::server::WsRequest;
+        match crate::venue::binance::exchange::ws_request(&b[0]) {
+            WsRequest::Unsubscribe { topics, reply } => {
+                assert_eq!(topics, vec!["ethusdt@trade"]);
+                assert_eq!(reply, r#"{"result":null,"id":7}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        match crate::venue::bybit::exchange::ws_request(&y[1], "c1") {
+            WsRequest::Unsubscribe { topics, reply } => {
+                assert_eq!(topics, vec!["publicTrade.S10"]);
+                let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+                assert_eq!(
+                    (v["success"].as_bool(), v["op"].as_str()),
+                    (Some(true), Some("unsubscribe"))
+                );
+                assert_eq!(v["req_id"], "9");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn links_of_a_subset_carry_only_its_topics() {
+        let t = SymbolTable::new(&["BTCUSDT", "ETHUSDT", "SOLUSDT"]).unwrap();
+        let links = plan_links_for(
+            Venue::Binance,
+            &t,
+            &[SymbolId(0), SymbolId(2)],
+            &["trade".into()],
+            200,
+        );
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].symbols, vec![SymbolId(0), SymbolId(2)]);
+        assert_eq!(links[0].topics, vec!["btcusdt@trade", "solusdt@trade"]);
+    }
+
+    #[test]
     fn links_respect_the_topic_limit_and_keep_a_symbol_together() {
         let names: Vec<String> = (0..120).map(|i| format!("S{i}USDT")).collect();
         let t = SymbolTable::new(&names).unwrap();

@@ -173,7 +173,8 @@ impl FeedStage {
             }
         );
         let rest_stats = cold.stats();
-        let (cmd_tx, commands) = channel::<FeedCommand>(FEED_COMMANDS).map_err(|e| e.to_string())?;
+        let (cmd_tx, commands) =
+            channel::<FeedCommand>(FEED_COMMANDS).map_err(|e| e.to_string())?;
         let control = Some(FeedControl::new(cmd_tx, conns.waker()));
         Ok(Self {
             conns,
@@ -367,7 +368,11 @@ impl FeedStage {
                 self.live.subscribe(s, open, now, &mut self.transitions);
                 self.conns.log(format!(
                     "feed[{venue}] {name}: subscribed at run time on link {link}{}",
-                    if open { "" } else { " (subscribes when it connects)" }
+                    if open {
+                        ""
+                    } else {
+                        " (subscribes when it connects)"
+                    }
                 ));
             }
             FeedCommand::Unsubscribe(_) if !self.live.subscribed(s) => {}

@@ -118,3 +118,88 @@ pub fn banner(u: &Universe, specs: &Path) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_TOML;
+
+    fn cfg(edits: &[(&str, &str)]) -> Config {
+        let mut t = DEFAULT_TOML.to_string();
+        for (from, to) in edits {
+            assert!(t.contains(from), "default lacks {from:?}");
+            t = t.replacen(from, to, 1);
+        }
+        Config::parse(&t).unwrap()
+    }
+
+    const SYMBOLS: &str = r#"symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT"]"#;
+
+    #[test]
+    fn configured_symbols_keep_ids_0_to_n_and_the_spec_table_fills_the_rest() {
+        let u = resolve(&cfg(&[])).unwrap();
+        assert_eq!(u.table.len(), 8);
+        assert_eq!(
+            u.active.len(),
+            8,
+            "the default trades all 8 bundled symbols"
+        );
+        let u = resolve(&cfg(&[(SYMBOLS, r#"symbols = ["ETHUSDT", "ltcusdt"]"#)])).unwrap();
+        assert_eq!(
+            u.table.names(),
+            [
+                "ETHUSDT", "LTCUSDT", "BTCUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT",
+                "LINKUSDT"
+            ]
+        );
+        assert_eq!(u.active, vec![SymbolId(0), SymbolId(1)]);
+        assert_eq!(u.instruments.len(), 8);
+        let eth = load_specs(
+            &resolve_path(&cfg(&[]).venue.instruments),
+            "binance",
+            &["ETHUSDT".into()],
+        )
+        .unwrap();
+        assert_eq!(u.instruments[0], eth[0]);
+        assert!(u.skipped.is_empty());
+    }
+
+    #[test]
+    fn universe_symbols_or_a_list_narrow_it_and_a_list_needs_specs() {
+        let only = (SYMBOLS, r#"symbols = ["BTCUSDT"]"#);
+        let with = |u: &str| cfg(&[only, (r#"universe = "specs""#, u)]);
+        let u = resolve(&with(r#"universe = "symbols""#)).unwrap();
+        assert_eq!(u.table.names(), ["BTCUSDT"]);
+        let u = resolve(&with(r#"universe = ["solusdt", "BTCUSDT"]"#)).unwrap();
+        assert_eq!(u.table.names(), ["BTCUSDT", "SOLUSDT"]);
+        let e = resolve(&with(r#"universe = ["DOGEUSDT"]"#)).unwrap_err();
+        assert!(
+            e.contains("venue.universe") && e.contains("DOGEUSDT"),
+            "{e}"
+        );
+        let bad = DEFAULT_TOML.replacen(r#"universe = "specs""#, r#"universe = "all""#, 1);
+        let e = Config::parse(&bad).unwrap_err().to_string();
+        assert!(e.contains("venue.universe"), "{e}");
+    }
+
+    #[test]
+    fn candidates_the_leverage_cap_does_not_fit_are_left_out_with_the_reason() {
+        // Bybit lists BNB, AVAX, LINK, LTC at 50x: a 60x cap leaves them out of the universe
+        // (a configured one would be an error, as before).
+        let c = cfg(&[
+            (SYMBOLS, r#"symbols = ["BTCUSDT"]"#),
+            ("name = \"binance\"", "name = \"bybit\""),
+            ("max_leverage = 5.0", "max_leverage = 60.0"),
+        ]);
+        let u = resolve(&c).unwrap();
+        assert_eq!(
+            u.table.names(),
+            ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"]
+        );
+        assert_eq!(u.skipped.len(), 4);
+        assert!(u.skipped[0].starts_with("BNBUSDT") && u.skipped[0].contains("risk.max_leverage"));
+        let mut c2 = c.clone();
+        c2.venue.symbols = vec!["BNBUSDT".into()];
+        assert!(resolve(&c2).unwrap_err().contains("BNBUSDT"));
+    }
+}
