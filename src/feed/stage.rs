@@ -367,7 +367,7 @@ impl FeedStage {
                 self.guard.reset_symbol(s);
                 self.live.subscribe(s, open, now, &mut self.transitions);
                 self.conns.log(format!(
-                    "feed[{venue}] {name}: subscribed at run time on link {link}{}",
+                    "feed[{venue}] {name}: subscribed on link {link}{}",
                     if open {
                         ""
                     } else {
@@ -404,6 +404,11 @@ impl FeedStage {
                 })
             }
         }
+    }
+
+    /// Subscribes `s` now (start-up, before the stage runs; at run time use the command ring).
+    pub fn subscribe(&mut self, s: SymbolId) {
+        self.apply(FeedCommand::Subscribe(s));
     }
 
     /// Whether `s` is subscribed now (its messages are handed on).

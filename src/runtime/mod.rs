@@ -149,7 +149,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     }
 
     // The universe: configured symbols first (ids 0..n, active), then those addable at run time.
-    let universe = symbols::resolve(cfg)?;
+    let mut universe = symbols::resolve(cfg)?;
     println!(
         "{}",
         symbols::banner(&universe, &resolve_path(&cfg.venue.instruments))
@@ -158,7 +158,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let clock = Clock::new();
 
     let (exchange, target) = feed_target(cfg)?;
-    let feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
+    let mut feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
 
     let params = StrategyParams::from_config(cfg);
     let mut engine = Engine::new(params, &instruments);
@@ -179,6 +179,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &dump_dir,
     )?;
     apply_startup(cfg, &setup, &mut compute);
+    for name in symbols::activate_held(&mut universe, &mut feed, &setup.replayed.positions) {
+        println!("start-up: {name} holds a journaled position: subscribed to manage its exits");
+    }
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));

@@ -104,6 +104,27 @@ pub fn attach(
     Ok(())
 }
 
+/// Subscribes every inactive symbol of `universe` that holds a position restored from the
+/// journal (`positions`, by symbol id), so its exits are managed; they join `universe.active`.
+/// Returns their names.
+pub fn activate_held(
+    universe: &mut Universe,
+    feed: &mut FeedStage,
+    positions: &[crate::types::Position],
+) -> Vec<String> {
+    let mut held = Vec::new();
+    for (i, p) in positions.iter().enumerate() {
+        let id = SymbolId(i as u16);
+        if p.qty.is_zero() || i >= universe.table.len() || universe.active.contains(&id) {
+            continue;
+        }
+        feed.subscribe(id);
+        universe.active.push(id);
+        held.push(universe.table.name(id).to_string());
+    }
+    held
+}
+
 /// One start-up line: how many symbols are active and how many more can be added.
 pub fn banner(u: &Universe, specs: &Path) -> String {
     let mut s = format!(
