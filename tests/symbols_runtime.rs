@@ -205,3 +205,42 @@ fn binance_symbol_added_mid_run_streams_and_removed_stops() {
 fn bybit_symbol_added_mid_run_streams_and_removed_stops() {
     add_trade_remove(Venue::Bybit);
 }
+
+/// At start-up, a universe symbol that is not configured but holds a journaled position is
+/// subscribed (its exits need its prices); flat ones stay unsubscribed.
+#[test]
+fn a_journaled_position_on_an_unconfigured_symbol_is_subscribed_at_start() {
+    use calculus_trader::config::{Config, DEFAULT_TOML};
+    use calculus_trader::runtime::symbols;
+    use calculus_trader::types::Position;
+    let cfg = Config::parse(&DEFAULT_TOML.replacen(
+        r#"symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT"]"#,
+        r#"symbols = ["BTCUSDT"]"#,
+        1,
+    ))
+    .unwrap();
+    let mut u = symbols::resolve(&cfg).unwrap();
+    assert_eq!(u.active, vec![BTC]);
+    let ex = common::exchange::replay_server(1.0);
+    let mut feed = FeedStage::start_active(
+        plan_on(&ex, Venue::Binance, fast_settings()),
+        u.table.clone(),
+        &u.active,
+        Clock::new(),
+    )
+    .unwrap();
+    let mut positions = vec![Position::default(); u.table.len()];
+    let sol = u.table.lookup("SOLUSDT").unwrap();
+    positions[sol.index()].qty = "-0.5".parse().unwrap();
+    assert_eq!(
+        symbols::activate_held(&mut u, &mut feed, &positions),
+        vec!["SOLUSDT"]
+    );
+    assert_eq!(u.active, vec![BTC, sol]);
+    assert!(feed.subscribed(sol) && !feed.subscribed(ETH));
+    let subs = feed.subscriptions(0).join("\n");
+    assert!(
+        subs.contains("\"btcusdt@trade\",\"solusdt@trade\""),
+        "{subs}"
+    );
+}
