@@ -204,9 +204,10 @@ impl Connections {
 
     /// Whether link `i` ended for good (end of replay, shutdown): it carries nothing new.
     pub fn is_ended(&self, i: usize) -> bool {
-        self.links
+        !self
+            .links
             .get(i)
-            .is_none_or(|l| l.phase == LinkPhase::Ended)
+            .is_some_and(|l| l.phase != LinkPhase::Ended)
     }
 
     /// Adds `symbol` and its `topics` to link `i`: subscribed now when the link is open (a

@@ -250,10 +250,10 @@ impl Liveness {
         out: &mut Vec<Transition>,
     ) {
         let i = s.index();
-        if self
+        if !self
             .per
             .get(i)
-            .is_none_or(|p| p.state != SymbolState::Unsubscribed)
+            .is_some_and(|p| p.state == SymbolState::Unsubscribed)
         {
             return;
         }
