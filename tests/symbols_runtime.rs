@@ -244,3 +244,58 @@ fn a_journaled_position_on_an_unconfigured_symbol_is_subscribed_at_start() {
         "{subs}"
     );
 }
+
+/// With `venue.specs.source = "venue"` the universe is every tradable symbol of the venue's
+/// reply (here its cache: the venue URL is dead), ids of the configured symbols first.
+#[test]
+fn venue_specs_make_the_venue_listing_the_universe() {
+    use calculus_trader::config::{Config, DEFAULT_TOML};
+    use calculus_trader::exec::specs::{read_maybe_gz, SpecOrigin, VenueSpecs};
+    use calculus_trader::runtime::symbols;
+    let dir = common::files::temp_dir("symbols-venue-specs");
+    let capture = common::files::root()
+        .join("data/instruments/bybit_v5_instruments_info_linear_2026-08-09.json.gz");
+    let cache = dir.join("instruments_bybit.json.gz");
+    std::fs::copy(&capture, &cache).unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let text = DEFAULT_TOML
+        .replacen(
+            r#"symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT"]"#,
+            r#"symbols = ["ETHUSDT"]"#,
+            1,
+        )
+        .replacen("name = \"binance\"", "name = \"bybit\"", 1)
+        .replacen(r#"source = "bundled""#, r#"source = "venue""#, 1)
+        .replacen(r#"rest_url = """#, &format!("rest_url = {url:?}"), 1)
+        .replacen(
+            r#"cache = "cache/instruments_{venue}.json""#,
+            &format!("cache = {:?}", cache.display().to_string()),
+            1,
+        );
+    let cfg = Config::parse(&text).unwrap();
+    let u = symbols::resolve(&cfg).unwrap();
+    assert_eq!(u.origin, SpecOrigin::Cache(cache.clone()));
+    assert!(u.notes[0].contains("trying the cache"), "{:?}", u.notes);
+    let listing = VenueSpecs::parse(
+        calculus_trader::feed::protocol::Venue::Bybit,
+        &read_maybe_gz(&capture).unwrap(),
+    )
+    .unwrap();
+    // Every plain symbol of the listing (dated futures such as BTCUSDT-14AUG26 left out).
+    let plain = listing
+        .tradable()
+        .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .count();
+    assert!(plain < listing.tradable().count());
+    assert_eq!(u.table.len(), plain);
+    assert!(u.notes[1].contains("not plain symbols"), "{:?}", u.notes);
+    assert!(u.table.len() >= 700, "{}", u.table.len());
+    assert_eq!(u.table.name(SymbolId(0)), "ETHUSDT");
+    assert_eq!(u.active, vec![SymbolId(0)]);
+    let sol = u.table.lookup("SOLUSDT").unwrap();
+    assert_eq!(u.instruments[sol.index()], listing.get("SOLUSDT").unwrap());
+    assert!(u.instruments.len() == u.table.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

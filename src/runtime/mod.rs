@@ -150,10 +150,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
 
     // The universe: configured symbols first (ids 0..n, active), then those addable at run time.
     let mut universe = symbols::resolve(cfg)?;
-    println!(
-        "{}",
-        symbols::banner(&universe, &resolve_path(&cfg.venue.instruments))
-    );
+    println!("{}", symbols::banner(&universe));
     let (symbols, instruments) = (universe.table.clone(), universe.instruments.clone());
     let clock = Clock::new();
 

@@ -8,12 +8,13 @@
 //! Only the active symbols are subscribed; [`attach`] lets the control handle add and remove
 //! the others at run time.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, UniverseConfig};
 use crate::control::ControlHandle;
+use crate::exec::specs::{load_venue_specs, SpecOrigin, SpecSource, VenueSpecs};
 use crate::feed::stage::FeedStage;
 use crate::types::instrument::{load_specs, spec_symbols};
 use crate::types::{Instrument, SymbolId, SymbolTable};
@@ -25,46 +26,96 @@ pub struct Universe {
     pub table: SymbolTable,
     /// Their instruments, in id order.
     pub instruments: Vec<Instrument>,
-    /// The symbols subscribed and trading at start (`venue.symbols`): ids `0..n`.
+    /// The symbols subscribed and trading at start (`venue.symbols`, ids `0..n`, plus any
+    /// symbol holding a journaled position: [`activate_held`]).
     pub active: Vec<SymbolId>,
-    /// Universe candidates left out, with the reason (logged at start).
-    pub skipped: Vec<String>,
+    /// Where the instrument specs came from (the bundled table, the venue, its cache).
+    pub origin: SpecOrigin,
+    /// Fallbacks taken loading the specs, and universe candidates left out with the reason.
+    pub notes: Vec<String>,
 }
 
-/// Resolves `venue.symbols` and `venue.universe` against the instrument specs. A configured
+/// Where instrument specs are looked up: the venue's reply (`venue.specs.source = "venue"`,
+/// fetched or cached) or the bundled table.
+struct Specs {
+    venue: Option<VenueSpecs>,
+    bundled: PathBuf,
+    exchange: String,
+}
+
+impl Specs {
+    fn get(&self, name: &str) -> Result<Instrument, String> {
+        match &self.venue {
+            Some(v) => v.get(name),
+            None => load_specs(&self.bundled, &self.exchange, &[name.to_string()])
+                .map(|mut v| v.remove(0)),
+        }
+    }
+
+    /// Every symbol the source offers, upper case.
+    fn names(&self) -> Result<Vec<String>, String> {
+        match &self.venue {
+            Some(v) => Ok(v.tradable().map(str::to_string).collect()),
+            None => spec_symbols(&self.bundled, &self.exchange),
+        }
+    }
+}
+
+/// Resolves `venue.symbols` and `venue.universe` against the instrument specs (per
+/// `venue.specs`: the bundled table, or the venue's reply with its fallbacks). A configured
 /// symbol without a spec, or whose venue maximum leverage is below `risk.max_leverage`, is an
-/// error (as before); a universe candidate failing the leverage check is skipped with a note;
+/// error (as before); a universe candidate failing the leverage check is left out with a note;
 /// one named in an explicit list without a spec is an error naming it.
 pub fn resolve(cfg: &Config) -> Result<Universe, String> {
-    let specs = resolve_path(&cfg.venue.instruments);
-    let venue = cfg.venue.name.as_str();
     let configured =
         SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
     let mut names: Vec<String> = configured.names().to_vec();
-    let mut instruments = load_specs(&specs, venue, &names)?;
-    for (name, inst) in names.iter().zip(&instruments) {
-        check_leverage(cfg, name, inst).map_err(|e| e.to_string())?;
+    let bundled = resolve_path(&cfg.venue.instruments);
+    let (venue_specs, mut notes) = match cfg.venue.specs.source {
+        SpecSource::Venue => load_venue_specs(cfg.venue(), &cfg.venue.specs, &names),
+        SpecSource::Bundled => (None, Vec::new()),
+    };
+    let (venue_specs, origin) = match venue_specs {
+        Some((s, o)) => (Some(s), o),
+        None => (None, SpecOrigin::Bundled(bundled.clone())),
+    };
+    let specs = Specs {
+        venue: venue_specs,
+        bundled,
+        exchange: cfg.venue.name.clone(),
+    };
+    let mut instruments = Vec::with_capacity(names.len());
+    for name in &names {
+        let inst = specs.get(name)?;
+        check_leverage(cfg, name, &inst)?;
+        instruments.push(inst);
     }
     let (candidates, must_exist) = match &cfg.venue.universe {
         UniverseConfig::Named(n) if n == "symbols" => (Vec::new(), true),
-        UniverseConfig::Named(_) => (spec_symbols(&specs, venue)?, false),
+        UniverseConfig::Named(_) => (specs.names()?, false),
         UniverseConfig::List(v) => (v.iter().map(|s| s.to_ascii_uppercase()).collect(), true),
     };
-    let mut skipped = Vec::new();
-    for name in candidates {
+    let plain = |n: &String| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric());
+    let odd = candidates.iter().filter(|n| !plain(n)).count();
+    if odd > 0 {
+        notes.push(format!(
+            "{odd} listed name(s) that are not plain symbols (dated futures such as BTCUSDT-14AUG26) left out"
+        ));
+    }
+    for name in candidates.into_iter().filter(plain) {
         if names.contains(&name) {
             continue;
         }
-        let inst = match load_specs(&specs, venue, std::slice::from_ref(&name)) {
-            Ok(mut v) => v.remove(0),
+        let inst = match specs.get(&name) {
+            Ok(i) => i,
             Err(e) if must_exist => return Err(format!("venue.universe: {e}")),
             Err(e) => {
-                skipped.push(format!("{name}: {e}"));
+                notes.push(format!("{name} left out: {e}"));
                 continue;
             }
         };
         if let Err(e) = check_leverage(cfg, &name, &inst) {
-            skipped.push(format!("{name}: {e}"));
+            notes.push(format!("{name} left out: {e}"));
             continue;
         }
         names.push(name);
@@ -76,7 +127,8 @@ pub fn resolve(cfg: &Config) -> Result<Universe, String> {
         table,
         instruments,
         active,
-        skipped,
+        origin,
+        notes,
     })
 }
 
@@ -125,17 +177,31 @@ pub fn activate_held(
     held
 }
 
-/// One start-up line: how many symbols are active and how many more can be added.
-pub fn banner(u: &Universe, specs: &Path) -> String {
+/// Notes printed at start-up at most (a venue listing can leave out hundreds of symbols).
+const BANNER_NOTES: usize = 12;
+
+/// The start-up lines: how many symbols are active, how many more can be added, where the
+/// specs came from, and every note.
+pub fn banner(u: &Universe) -> String {
+    let from = match &u.origin {
+        SpecOrigin::Venue(url) => format!("the venue ({url})"),
+        SpecOrigin::Cache(p) => format!("the specs cache {}", p.display()),
+        SpecOrigin::Bundled(p) => p.display().to_string(),
+    };
     let mut s = format!(
-        "symbols: {} active, {} more can be added at run time (universe of {} from {})",
+        "symbols: {} active, {} more can be added at run time (universe of {}, specs from {from})",
         u.active.len(),
         u.table.len() - u.active.len(),
         u.table.len(),
-        specs.display()
     );
-    for k in &u.skipped {
-        s.push_str(&format!("\nsymbols: not in the universe: {k}"));
+    for n in u.notes.iter().take(BANNER_NOTES) {
+        s.push_str(&format!("\nsymbols: {n}"));
+    }
+    if u.notes.len() > BANNER_NOTES {
+        s.push_str(&format!(
+            "\nsymbols: … and {} more note(s)",
+            u.notes.len() - BANNER_NOTES
+        ));
     }
     s
 }
@@ -182,7 +248,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u.instruments[0], eth[0]);
-        assert!(u.skipped.is_empty());
+        assert!(u.notes.is_empty());
+        assert!(matches!(u.origin, SpecOrigin::Bundled(_)));
     }
 
     #[test]
@@ -217,8 +284,8 @@ mod tests {
             u.table.names(),
             ["BTCUSDT", "ETHUSDT", "SOLUSDT", "ADAUSDT"]
         );
-        assert_eq!(u.skipped.len(), 4);
-        assert!(u.skipped[0].starts_with("BNBUSDT") && u.skipped[0].contains("risk.max_leverage"));
+        assert_eq!(u.notes.len(), 4);
+        assert!(u.notes[0].starts_with("BNBUSDT") && u.notes[0].contains("risk.max_leverage"));
         let mut c2 = c.clone();
         c2.venue.symbols = vec!["BNBUSDT".into()];
         assert!(resolve(&c2).unwrap_err().contains("BNBUSDT"));
