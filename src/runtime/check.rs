@@ -96,7 +96,13 @@ impl CheckReport {
 
     /// The table: a header, one line per row, and the verdict line.
     pub fn render(&self) -> String {
-        let w = self.rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.check.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let mut out = format!("{:<w$}  {:<6}  DETAIL\n", "CHECK", "RESULT");
         for r in &self.rows {
             out.push_str(&format!(
@@ -108,7 +114,10 @@ impl CheckReport {
         }
         let (f, wn) = (self.count(Verdict::Fail), self.count(Verdict::Warn));
         out.push_str(&if f == 0 {
-            format!("GO: {} check(s), {wn} warning(s), no failure\n", self.rows.len())
+            format!(
+                "GO: {} check(s), {wn} warning(s), no failure\n",
+                self.rows.len()
+            )
         } else {
             format!("NO-GO: {f} failure(s), {wn} warning(s)\n")
         });
@@ -221,22 +230,20 @@ fn target(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) -> Option
     let embedded = cfg.exec.mode == ExecMode::Paper || cfg.exec.rest_url == "embedded";
     if embedded {
         let names = cfg.venue.symbols.clone();
-        let specs = match load_specs(&resolve_path(&cfg.venue.instruments), venue.name(), &names)
-        {
+        let specs = match load_specs(&resolve_path(&cfg.venue.instruments), venue.name(), &names) {
             Ok(s) => s,
             Err(e) => {
                 report.push("keys", Verdict::Fail, format!("embedded exchange: {e}"));
                 return None;
             }
         };
-        let server =
-            match start_embedded_rest(cfg, &names, &specs, None, opts.embedded.clone()) {
-                Ok(s) => s,
-                Err(e) => {
-                    report.push("keys", Verdict::Fail, e);
-                    return None;
-                }
-            };
+        let server = match start_embedded_rest(cfg, &names, &specs, None, opts.embedded.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                report.push("keys", Verdict::Fail, e);
+                return None;
+            }
+        };
         let c = server.credentials();
         let keys = opts.keys.clone().unwrap_or_else(|| ApiKeys {
             venue,
@@ -249,7 +256,11 @@ fn target(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) -> Option
             Verdict::Ok,
             format!(
                 "{} mode: signed with keys from {} (no API keys needed)",
-                if cfg.exec.mode == ExecMode::Paper { "paper" } else { "embedded" },
+                if cfg.exec.mode == ExecMode::Paper {
+                    "paper"
+                } else {
+                    "embedded"
+                },
                 keys.origin
             ),
         );
@@ -395,7 +406,11 @@ fn venue_checks(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) {
             })
         }
         Ok(read) => {
-            report.push(ACCEPTED, Verdict::Ok, format!("signed {} accepted", read.what));
+            report.push(
+                ACCEPTED,
+                Verdict::Ok,
+                format!("signed {} accepted", read.what),
+            );
             permissions_row(&c, read.flags, report);
             balance_row(cfg, read.available, report);
             None
@@ -540,7 +555,10 @@ fn permissions_row(c: &Client, binance_flags: Option<(bool, bool)>, report: &mut
     };
     let (verdict, head) = match (trade, withdraw) {
         (false, _) => (Verdict::Fail, "trading disabled for this key"),
-        (true, true) => (Verdict::Warn, "withdrawals enabled: a trading key should not withdraw"),
+        (true, true) => (
+            Verdict::Warn,
+            "withdrawals enabled: a trading key should not withdraw",
+        ),
         (true, false) => (Verdict::Ok, "trading enabled, withdrawals disabled"),
     };
     report.push(PERMISSIONS, verdict, format!("{head}: {what}"));
@@ -635,7 +653,10 @@ fn specs_row(
     } else {
         (
             Verdict::Ok,
-            format!("{n} symbol(s) trading, specs as bundled ({} listed, {took} ms)", specs.len()),
+            format!(
+                "{n} symbol(s) trading, specs as bundled ({} listed, {took} ms)",
+                specs.len()
+            ),
         )
     };
     report.push(SPECS, verdict, detail);
@@ -659,7 +680,11 @@ fn spec_diff(sym: &str, bundled: &Instrument, venue: &Instrument) -> Vec<String>
         .collect();
     if let (Some(b), Some(v)) = (bundled.max_leverage, venue.max_leverage) {
         if b != v {
-            out.push(format!("{sym} maxLeverage {}→{}", b.normalize(), v.normalize()));
+            out.push(format!(
+                "{sym} maxLeverage {}→{}",
+                b.normalize(),
+                v.normalize()
+            ));
         }
     }
     out
@@ -673,9 +698,7 @@ fn leverage_row(cfg: &Config, c: &Client, specs: Option<&VenueSpecs>, report: &m
         Some(Api::Binance(api)) => api
             .leverage_brackets(None, c.ts())
             .and_then(|r| c.get(&r))
-            .and_then(|(st, b)| {
-                binance::account::parse_leverage_brackets(st, &b).map_err(api_err)
-            })
+            .and_then(|(st, b)| binance::account::parse_leverage_brackets(st, &b).map_err(api_err))
             .map(|v| v.into_iter().map(|(s, l)| (s, f64::from(l))).collect()),
         Some(Api::Bybit(_)) => match specs {
             Some(s) => Ok(cfg

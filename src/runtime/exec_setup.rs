@@ -75,14 +75,9 @@ pub fn build(
         ExecMode::Paper => {
             return paper_setup(cfg, names, instruments, paper, format, &journal_or_run());
         }
-        ExecMode::Embedded if x.rest_url == "embedded" => embedded_route(
-            cfg,
-            &names,
-            instruments,
-            exchange,
-            format,
-            journal_or_run(),
-        )?,
+        ExecMode::Embedded if x.rest_url == "embedded" => {
+            embedded_route(cfg, &names, instruments, exchange, format, journal_or_run())?
+        }
         ExecMode::Embedded => loopback_route(cfg, format, journal_or_run())?,
         ExecMode::Live => live_route(cfg, live_allowed, format, explicit.clone())?,
     };
@@ -208,7 +203,8 @@ pub fn start_embedded_rest(
             .unwrap_or_default(),
     )));
     let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
-    RestExchange::start(bind, venue, market, opts).map_err(|e| format!("embedded REST exchange: {e}"))
+    RestExchange::start(bind, venue, market, opts)
+        .map_err(|e| format!("embedded REST exchange: {e}"))
 }
 
 /// `exec.mode = "embedded"` with a URL: another loopback exchange, keys from the environment

@@ -135,11 +135,13 @@ mod tests {
         let api = BinanceApi::new("k", b"s", 5000);
         let r = api.account(1_700_000_000_000);
         assert_eq!(r.method, Method::Get);
-        assert!(r.path_and_query.starts_with(
-            "/fapi/v2/account?recvWindow=5000&timestamp=1700000000000&signature="
-        ));
+        assert!(r
+            .path_and_query
+            .starts_with("/fapi/v2/account?recvWindow=5000&timestamp=1700000000000&signature="));
         let b = api.leverage_brackets(Some("BTCUSDT"), 1).unwrap();
-        assert!(b.path_and_query.starts_with("/fapi/v1/leverageBracket?symbol=BTCUSDT&"));
+        assert!(b
+            .path_and_query
+            .starts_with("/fapi/v1/leverageBracket?symbol=BTCUSDT&"));
         assert!(api.leverage_brackets(Some("BTC\"USDT"), 1).is_err());
     }
 }

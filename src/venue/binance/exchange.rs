@@ -205,7 +205,13 @@ fn leverage_brackets(sh: &Shared, symbol: Option<&str>) -> (u16, String) {
     use rust_decimal::prelude::ToPrimitive;
     let listed = sh.venue.with(|m| m.listed());
     let row = |(s, i): &(String, crate::types::Instrument)| {
-        let max = sh.opts.account.max_leverage(i).trunc().to_u32().unwrap_or(1);
+        let max = sh
+            .opts
+            .account
+            .max_leverage(i)
+            .trunc()
+            .to_u32()
+            .unwrap_or(1);
         json!({"symbol": s, "brackets": [{
             "bracket": 1, "initialLeverage": max, "notionalCap": 50000, "notionalFloor": 0,
             "maintMarginRatio": 0.004, "cum": 0.0
@@ -216,7 +222,10 @@ fn leverage_brackets(sh: &Shared, symbol: Option<&str>) -> (u16, String) {
             Some(r) => (200, row(r).to_string()),
             None => order_err(&OrderError::UnknownSymbol),
         },
-        None => (200, Value::Array(listed.iter().map(row).collect()).to_string()),
+        None => (
+            200,
+            Value::Array(listed.iter().map(row).collect()).to_string(),
+        ),
     }
 }
 

@@ -258,7 +258,11 @@ fn instruments_info(sh: &Shared, query: &str, now: u64) -> (u16, String) {
             })
         })
         .collect();
-    let next = if end < listed.len() { end.to_string() } else { String::new() };
+    let next = if end < listed.len() {
+        end.to_string()
+    } else {
+        String::new()
+    };
     reply(
         0,
         "OK",
