@@ -427,10 +427,13 @@ fn venue_checks(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) {
     }
 }
 
+/// A time reply's parser: `(HTTP status, body)` → server time, Unix ms.
+type TimeParser = fn(u16, &[u8]) -> Result<u64, ApiError>;
+
 /// Reachability and clock skew: three round trips to the time endpoint; the offset is
 /// `server − midpoint of the request` of the fastest one. `false` when unreachable.
 fn clock_row(c: &mut Client, report: &mut CheckReport) -> bool {
-    let (req, parse): (ApiRequest, fn(u16, &[u8]) -> Result<u64, ApiError>) = match c.venue {
+    let (req, parse): (ApiRequest, TimeParser) = match c.venue {
         Venue::Binance => (BinanceApi::server_time(), binance::api::parse_time),
         Venue::Bybit => (BybitApi::server_time(), bybit::api::parse_time),
     };
