@@ -214,7 +214,10 @@ mod tests {
             br#"{"retCode":10005,"retMsg":"Permission denied, please check your API key permissions.","result":{},"retExtInfo":{},"time":1}"#,
         )
         .unwrap_err();
-        assert!(e.contains("10005") && e.contains("Permission denied"), "{e}");
+        assert!(
+            e.contains("10005") && e.contains("Permission denied"),
+            "{e}"
+        );
         let ok = parse_open_orders(br#"{"retCode":0,"retMsg":"OK","result":{"list":[]}}"#);
         assert_eq!(ok.unwrap().len(), 0);
     }
