@@ -227,48 +227,17 @@ fn target(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) -> Option
             return None;
         }
     }
-    let embedded = cfg.exec.mode == ExecMode::Paper || cfg.exec.rest_url == "embedded";
-    if embedded {
-        let names = cfg.venue.symbols.clone();
-        let specs = match load_specs(&resolve_path(&cfg.venue.instruments), venue.name(), &names) {
-            Ok(s) => s,
-            Err(e) => {
-                report.push("keys", Verdict::Fail, format!("embedded exchange: {e}"));
-                return None;
+    if cfg.exec.mode == ExecMode::Paper || cfg.exec.rest_url == "embedded" {
+        return match embedded_target(cfg, opts) {
+            Ok((t, detail)) => {
+                report.push("keys", Verdict::Ok, detail);
+                Some(t)
             }
-        };
-        let server = match start_embedded_rest(cfg, &names, &specs, None, opts.embedded.clone()) {
-            Ok(s) => s,
             Err(e) => {
                 report.push("keys", Verdict::Fail, e);
-                return None;
+                None
             }
         };
-        let c = server.credentials();
-        let keys = opts.keys.clone().unwrap_or_else(|| ApiKeys {
-            venue,
-            api_key: Secret::new(c.api_key.clone()),
-            secret: Secret::new(c.secret.clone()),
-            origin: "the embedded exchange".into(),
-        });
-        report.push(
-            "keys",
-            Verdict::Ok,
-            format!(
-                "{} mode: signed with keys from {} (no API keys needed)",
-                if cfg.exec.mode == ExecMode::Paper {
-                    "paper"
-                } else {
-                    "embedded"
-                },
-                keys.origin
-            ),
-        );
-        return Some(Target {
-            base: server.url(),
-            keys: Some(keys),
-            _embedded: Some(server),
-        });
     }
     let loaded = match opts.keys.clone() {
         Some(k) => Ok(Some(k)),
@@ -302,6 +271,38 @@ fn target(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) -> Option
         keys,
         _embedded: None,
     })
+}
+
+/// The embedded exchange listing the bundled specs of the configured symbols, funded with
+/// `risk.balance`, behaving as `opts.embedded` says; its fresh keys (or the test's). Returns the
+/// target and the `keys` row's detail.
+fn embedded_target(cfg: &Config, opts: &CheckOptions) -> Result<(Target, String), String> {
+    let names = &cfg.venue.symbols;
+    let specs = load_specs(
+        &resolve_path(&cfg.venue.instruments),
+        cfg.venue().name(),
+        names,
+    )
+    .map_err(|e| format!("embedded exchange: {e}"))?;
+    let server = start_embedded_rest(cfg, names, &specs, None, opts.embedded.clone())?;
+    let c = server.credentials();
+    let keys = opts.keys.clone().unwrap_or_else(|| ApiKeys {
+        venue: cfg.venue(),
+        api_key: Secret::new(c.api_key.clone()),
+        secret: Secret::new(c.secret.clone()),
+        origin: "the embedded exchange".into(),
+    });
+    let mode = format!("{:?}", cfg.exec.mode).to_ascii_lowercase();
+    let detail = format!(
+        "{mode} mode: signed with keys from {} (no API keys needed)",
+        keys.origin
+    );
+    let t = Target {
+        base: server.url(),
+        keys: Some(keys),
+        _embedded: Some(server),
+    };
+    Ok((t, detail))
 }
 
 /// Row names of the venue checks, in order.
