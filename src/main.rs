@@ -58,6 +58,14 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Go/no-go before a run: config, keys (present, accepted, permissions), venue clock,
+    /// balance, instrument specs, leverage, host tuning; one OK/WARN/FAIL table, non-zero exit
+    /// on any FAIL. Embedded/paper mode checks against the embedded exchange.
+    Check {
+        /// Config file (default: config/default.toml, or the copy built into the binary).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Inspect (`check`) or repair (`repair`) an order journal.
     Journal {
         #[command(subcommand)]
@@ -354,6 +362,7 @@ fn main() -> ExitCode {
         }) => calculus_trader::analyze::run_cli(&file, symbol.as_deref(), &out, config.as_deref())
             .map(|s| println!("{s}")),
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Check { config }) => runtime::check::cli(config.as_deref()),
         Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         Some(Command::Soak(args)) => soak(&args),

@@ -1,5 +1,6 @@
 //! The embedded exchange: a loopback WebSocket server that replays real recorded frames.
 
+pub mod account;
 pub mod fault_plan;
 pub mod market;
 pub mod orders;
@@ -7,6 +8,7 @@ pub(crate) mod recording;
 pub mod rest_orders;
 pub mod server;
 
+pub use account::AccountOptions;
 pub use market::MarketState;
 pub use recording::{RecordedFrame, Recording};
 pub use rest_orders::{RestExchange, SimCredentials};

@@ -541,6 +541,17 @@ impl Matching {
     pub fn instrument(&self, symbol: &str) -> Option<&Instrument> {
         self.instruments.get(symbol)
     }
+
+    /// Every listed instrument, by symbol name (the spec endpoints' rows).
+    pub fn listed(&self) -> Vec<(String, Instrument)> {
+        let mut v: Vec<(String, Instrument)> = self
+            .instruments
+            .iter()
+            .map(|(s, i)| (s.clone(), *i))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
 }
 
 /// The matching engine shared between the REST threads and the replay (as a trade listener).

@@ -39,6 +39,7 @@ use std::time::Duration;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
 
+use super::account::AccountOptions;
 use super::market::{MarketState, TradeListener};
 use super::orders::SimVenue;
 use crate::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
@@ -97,6 +98,8 @@ pub struct RestOptions {
     pub bybit_order_limit: u32,
     /// Bybit's rate-limit window (documented: one second).
     pub bybit_window: Duration,
+    /// What the account endpoints report (permissions, leverage cap, clock offset, paging).
+    pub account: AccountOptions,
 }
 
 impl Default for RestOptions {
@@ -109,6 +112,7 @@ impl Default for RestOptions {
             other_usage: 0,
             bybit_order_limit: 10,
             bybit_window: Duration::from_secs(1),
+            account: AccountOptions::default(),
         }
     }
 }
@@ -499,7 +503,7 @@ fn with_fault(
     body: &str,
     dispatch: impl Fn(u64) -> (u16, String),
 ) -> Served {
-    let now = now_ms();
+    let now = now_ms().saturating_add_signed(sh.opts.account.clock_offset_ms);
     let kind = request_kind(method, target);
     let fault = match (kind, &sh.opts.faults) {
         (Some(k), Some(plan)) => {

@@ -75,15 +75,9 @@ pub fn build(
         ExecMode::Paper => {
             return paper_setup(cfg, names, instruments, paper, format, &journal_or_run());
         }
-        ExecMode::Embedded if x.rest_url == "embedded" => embedded_route(
-            cfg,
-            &names,
-            instruments,
-            exchange,
-            paper,
-            format,
-            journal_or_run(),
-        )?,
+        ExecMode::Embedded if x.rest_url == "embedded" => {
+            embedded_route(cfg, &names, instruments, exchange, format, journal_or_run())?
+        }
         ExecMode::Embedded => loopback_route(cfg, format, journal_or_run())?,
         ExecMode::Live => live_route(cfg, live_allowed, format, explicit.clone())?,
     };
@@ -145,42 +139,27 @@ fn paper_setup(
 
 /// `exec.rest_url = "embedded"`: starts the embedded REST order exchange on loopback (fresh
 /// keys), priced by the embedded replay's market and funded with `risk.balance`.
-#[allow(clippy::too_many_arguments)]
 fn embedded_route(
     cfg: &Config,
     names: &[String],
     instruments: &[Instrument],
     exchange: Option<&EmbeddedExchange>,
-    paper: PaperVenue,
     format: OrderFormat,
     journal_path: PathBuf,
 ) -> Result<Route, String> {
     let ex = exchange.ok_or(
         "exec.rest_url = \"embedded\" needs the embedded replay (venue.ws_url = \"embedded\")",
     )?;
-    let listed: Vec<(String, Instrument)> = names
-        .iter()
-        .cloned()
-        .zip(instruments.iter().copied())
-        .collect();
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        listed,
-        paper.model(),
-        Decimal::from_f64_retain(cfg.risk.balance)
-            .map(|b| b.round_dp(8))
-            .unwrap_or_default(),
-    )));
-    let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let server = RestExchange::start(
-        bind,
-        venue,
+    let server = start_embedded_rest(
+        cfg,
+        names,
+        instruments,
         Some(&ex.stats().market),
         RestOptions {
             max_requests_per_connection: cfg.exec.sim_max_requests_per_connection,
             ..RestOptions::default()
         },
-    )
-    .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    )?;
     let url = server.url();
     let c = server.credentials().clone();
     let banner = format!(
@@ -195,6 +174,37 @@ fn embedded_route(
         journal_path,
         rest: Some(server),
     })
+}
+
+/// The embedded REST exchange on loopback (fresh keys) listing `names` with `instruments`,
+/// filling with the paper fill model, funded with `risk.balance`, priced by `market` (the
+/// embedded replay's) when given.
+pub fn start_embedded_rest(
+    cfg: &Config,
+    names: &[String],
+    instruments: &[Instrument],
+    market: Option<&crate::exchange::MarketState>,
+    opts: RestOptions,
+) -> Result<RestExchange, String> {
+    let paper = PaperVenue {
+        taker_fee: cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: cfg.paper.slippage_bps,
+    };
+    let listed: Vec<(String, Instrument)> = names
+        .iter()
+        .cloned()
+        .zip(instruments.iter().copied())
+        .collect();
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        listed,
+        paper.model(),
+        Decimal::from_f64_retain(cfg.risk.balance)
+            .map(|b| b.round_dp(8))
+            .unwrap_or_default(),
+    )));
+    let bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
+    RestExchange::start(bind, venue, market, opts)
+        .map_err(|e| format!("embedded REST exchange: {e}"))
 }
 
 /// `exec.mode = "embedded"` with a URL: another loopback exchange, keys from the environment

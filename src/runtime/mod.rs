@@ -1,6 +1,7 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
 pub mod affinity;
+pub mod check;
 pub mod exec_setup;
 pub mod fused;
 pub mod monitor;

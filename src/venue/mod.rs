@@ -18,6 +18,8 @@
 //!   venue-neutral [`reply`] types.
 //! - `api`: the cold-path signed requests ([`api::ApiRequest`]: leverage, cancel, wallet, time,
 //!   instruments) and their reply parsers (positions, wallet, time, acks).
+//! - `account`: the go/no-go check's account reads (Binance `/fapi/v2/account` and leverage
+//!   brackets, Bybit `/v5/user/query-api`) and their reply parsers.
 //! - `spec`: the instrument-spec reply reader (filters → `types::Instrument`, [`SpecRows`]).
 //! - `error`: the error-code tables (to [`error::ErrorKind`] and `types::RejectReason`) and the
 //!   error-reply reader (`VenueError::from_<name>`, [`error`]).

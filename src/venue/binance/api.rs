@@ -130,7 +130,10 @@ impl BinanceApi {
     }
 }
 
-fn binance_result<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn binance_result<T: for<'de> Deserialize<'de>>(
+    status: u16,
+    body: &[u8],
+) -> Result<T, ApiError> {
     if let Some(e) = VenueError::from_binance(status, body) {
         return Err(ApiError::Venue(e));
     }

@@ -1,6 +1,7 @@
 //! The embedded exchange's side of the Binance USD-M order protocol: `POST /fapi/v1/order`,
 //! `/fapi/v1/algoOrder`, queries, positions, balance and cancels, with the signature checked
-//! like the venue (`signature = hex(HMAC(secret, query + body))`).
+//! like the venue (`signature = hex(HMAC(secret, query + body))`); and the account reads
+//! (`/fapi/v2/account`, `/fapi/v1/leverageBracket`) and the public `time` / `exchangeInfo`.
 
 use std::str::FromStr;
 
@@ -99,7 +100,7 @@ pub(crate) fn handle(
     now: u64,
 ) -> (u16, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if let Some(reply) = unsigned_route(method, path, now) {
+    if let Some(reply) = unsigned_route(sh, method, path, now) {
         return reply;
     }
     let (q_rest, b_rest) = match authenticate(sh, api_key, query, body) {
@@ -117,12 +118,114 @@ pub(crate) fn handle(
     signed_route(sh, method, path, &params, now)
 }
 
-/// Endpoints that need no key: server time and ping.
-fn unsigned_route(method: &str, path: &str, now: u64) -> Option<(u16, String)> {
+/// Endpoints that need no key: server time, ping and exchange info.
+fn unsigned_route(sh: &Shared, method: &str, path: &str, now: u64) -> Option<(u16, String)> {
     match (method, path) {
         ("GET", "/fapi/v1/time") => Some((200, json!({"serverTime": now}).to_string())),
         ("GET", "/fapi/v1/ping") => Some((200, "{}".into())),
+        ("GET", "/fapi/v1/exchangeInfo") => Some((200, exchange_info(sh, now))),
         _ => None,
+    }
+}
+
+/// `GET /fapi/v1/exchangeInfo` from the listed instruments: every symbol `TRADING`, with the
+/// documented filters (`PRICE_FILTER`, `LOT_SIZE`, `MARKET_LOT_SIZE`, `MIN_NOTIONAL`) and the
+/// documented default order rate limits.
+fn exchange_info(sh: &Shared, now: u64) -> String {
+    let symbols: Vec<Value> = sh
+        .venue
+        .with(|m| m.listed())
+        .iter()
+        .map(|(s, i)| {
+            let (tick, step) = (i.tick_size.to_string(), i.qty_step.to_string());
+            json!({
+                "symbol": s, "pair": s, "contractType": "PERPETUAL", "status": "TRADING",
+                "baseAsset": s.trim_end_matches("USDT"), "quoteAsset": "USDT", "marginAsset": "USDT",
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000", "tickSize": tick},
+                    {"filterType": "LOT_SIZE", "stepSize": step, "minQty": i.min_qty.to_string(), "maxQty": i.max_qty.to_string()},
+                    {"filterType": "MARKET_LOT_SIZE", "stepSize": step, "minQty": i.min_qty.to_string(), "maxQty": i.max_market_qty.to_string()},
+                    {"filterType": "MIN_NOTIONAL", "notional": i.min_notional.to_string()}
+                ],
+                "orderTypes": ["MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"], "timeInForce": ["GTC", "IOC"]
+            })
+        })
+        .collect();
+    json!({
+        "timezone": "UTC", "serverTime": now, "assets": [],
+        "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300}
+        ],
+        "symbols": symbols
+    })
+    .to_string()
+}
+
+/// `GET /fapi/v2/account`: permissions from [`crate::exchange::AccountOptions`], the USDT
+/// wallet (available = wallet + unrealised PnL), positions.
+fn account(sh: &Shared, now: u64) -> (u16, String) {
+    let a = &sh.opts.account;
+    sh.venue.with(|m| {
+        let (bal, upnl) = (m.balance(), m.unrealized());
+        let positions: Vec<Value> = m
+            .positions()
+            .into_iter()
+            .map(|(s, p, mark)| {
+                json!({
+                    "symbol": s, "positionAmt": p.qty.to_string(), "entryPrice": p.entry.to_string(),
+                    "unrealizedProfit": p.unrealized(mark).to_string(), "leverage": "1",
+                    "isolated": false, "positionSide": "BOTH", "updateTime": now
+                })
+            })
+            .collect();
+        let (b, u, avail) = (bal.to_string(), upnl.to_string(), (bal + upnl).to_string());
+        let body = json!({
+            "feeTier": 0, "canTrade": a.can_trade, "canDeposit": true, "canWithdraw": a.can_withdraw,
+            "updateTime": 0, "multiAssetsMargin": false, "tradeGroupId": -1,
+            "totalInitialMargin": "0", "totalMaintMargin": "0", "totalWalletBalance": b,
+            "totalUnrealizedProfit": u, "totalMarginBalance": avail, "totalCrossWalletBalance": b,
+            "totalCrossUnPnl": u, "availableBalance": avail, "maxWithdrawAmount": b,
+            "assets": [{
+                "asset": "USDT", "walletBalance": b, "unrealizedProfit": u, "marginBalance": avail,
+                "crossWalletBalance": b, "crossUnPnl": u, "availableBalance": avail,
+                "maxWithdrawAmount": b, "marginAvailable": true, "updateTime": now
+            }],
+            "positions": positions
+        });
+        (200, body.to_string())
+    })
+}
+
+/// `GET /fapi/v1/leverageBracket`: one bracket per symbol whose `initialLeverage` is the
+/// exchange's maximum ([`crate::exchange::AccountOptions::max_leverage`]); one object when
+/// `symbol` was sent, an array otherwise (as documented).
+fn leverage_brackets(sh: &Shared, symbol: Option<&str>) -> (u16, String) {
+    use rust_decimal::prelude::ToPrimitive;
+    let listed = sh.venue.with(|m| m.listed());
+    let row = |(s, i): &(String, crate::types::Instrument)| {
+        let max = sh
+            .opts
+            .account
+            .max_leverage(i)
+            .trunc()
+            .to_u32()
+            .unwrap_or(1);
+        json!({"symbol": s, "brackets": [{
+            "bracket": 1, "initialLeverage": max, "notionalCap": 50000, "notionalFloor": 0,
+            "maintMarginRatio": 0.004, "cum": 0.0
+        }]})
+    };
+    match symbol {
+        Some(x) => match listed.iter().find(|(s, _)| s == x) {
+            Some(r) => (200, row(r).to_string()),
+            None => order_err(&OrderError::UnknownSymbol),
+        },
+        None => (
+            200,
+            Value::Array(listed.iter().map(row).collect()).to_string(),
+        ),
     }
 }
 
@@ -210,6 +313,8 @@ fn signed_route(
         },
         ("GET", "/fapi/v2/positionRisk") => position_risk(sh, symbol, now),
         ("GET", "/fapi/v2/balance") => balance(sh, now),
+        ("GET", "/fapi/v2/account") => account(sh, now),
+        ("GET", "/fapi/v1/leverageBracket") => leverage_brackets(sh, symbol),
         _ => err(
             404,
             -5000,

@@ -1,5 +1,6 @@
 //! Binance USD-M futures: everything that knows Binance's wire format.
 
+pub mod account;
 pub mod api;
 pub(crate) mod endpoint;
 pub mod error;

@@ -154,7 +154,10 @@ impl BybitApi {
 }
 
 /// Checks a Bybit v5 envelope and returns `result` as `T`.
-fn bybit_result<T: for<'de> Deserialize<'de>>(status: u16, body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn bybit_result<T: for<'de> Deserialize<'de>>(
+    status: u16,
+    body: &[u8],
+) -> Result<T, ApiError> {
     if let Some(e) = VenueError::from_bybit(status, body) {
         return Err(ApiError::Venue(e));
     }

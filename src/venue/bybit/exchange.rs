@@ -2,7 +2,9 @@
 //! with optional `takeProfit` / `stopLoss` placed as close-position triggers `<orderLinkId>-tp`
 //! / `-sl` attached to the position like `tpslMode=Full`: a later entry's replace them, and they
 //! expire when the position closes or flips),
-//! `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`.
+//! `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`; the
+//! account reads `GET /v5/account/wallet-balance`, `GET /v5/user/query-api`, and the public
+//! `GET /v5/market/time` and paged `GET /v5/market/instruments-info`.
 //! Signature `hex(HMAC_SHA256(secret, timestamp + api_key + recv_window + payload))` with payload
 //! the JSON body (POST) or the query string (GET); checked before the time window
 //! (`server − recv_window ≤ timestamp < server + 1000`). Replies are HTTP 200 with `retCode`.
@@ -120,6 +122,9 @@ pub(crate) fn handle(
             now,
         );
     }
+    if method == "GET" && path == "/v5/market/instruments-info" {
+        return instruments_info(sh, query, now);
+    }
     let Some(key) = auth.api_key.as_deref() else {
         return fail(10003, "API key is invalid.", now);
     };
@@ -194,8 +199,123 @@ pub(crate) fn handle(
                 .collect();
             reply(0, "OK", json!({"category": "linear", "list": list}), now)
         }),
+        ("GET", "/v5/account/wallet-balance") => wallet_balance(sh, now),
+        ("GET", "/v5/user/query-api") => query_api(sh, now),
         _ => (404, json!({"retCode": 10404, "retMsg": "Not found"}).to_string()),
     }
+}
+
+/// `GET /v5/market/instruments-info?category=linear[&symbol=][&limit=][&cursor=]` from the
+/// listed instruments, every one `Trading`, paged: `limit` (1–1000, default 500, and at most
+/// [`crate::exchange::AccountOptions::instruments_page`]) rows from `cursor` (the next row's
+/// index); `nextPageCursor` is empty on the last page.
+fn instruments_info(sh: &Shared, query: &str, now: u64) -> (u16, String) {
+    let q: Vec<(&str, &str)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    if param(&q, "category") != Some("linear") {
+        return fail(10001, "params error: category only support linear", now);
+    }
+    let limit = match param(&q, "limit").map(str::parse::<usize>) {
+        None => 500,
+        Some(Ok(n)) if (1..=1000).contains(&n) => n,
+        Some(_) => return fail(10001, "params error: limit", now),
+    }
+    .min(sh.opts.account.instruments_page.max(1));
+    let start = match param(&q, "cursor").map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return fail(10001, "params error: cursor invalid", now),
+    };
+    let symbol = param(&q, "symbol");
+    let listed: Vec<_> = sh
+        .venue
+        .with(|m| m.listed())
+        .into_iter()
+        .filter(|(s, _)| symbol.map_or(true, |x| x == s))
+        .collect();
+    let end = (start + limit).min(listed.len());
+    let rows: Vec<Value> = listed
+        .get(start..end)
+        .unwrap_or_default()
+        .iter()
+        .map(|(s, i)| {
+            let (tick, step) = (i.tick_size.to_string(), i.qty_step.to_string());
+            json!({
+                "symbol": s, "contractType": "LinearPerpetual", "status": "Trading",
+                "baseCoin": s.trim_end_matches("USDT"), "quoteCoin": "USDT", "settleCoin": "USDT",
+                "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
+                "lotSizeFilter": {
+                    "maxOrderQty": i.max_qty.to_string(), "minOrderQty": i.min_qty.to_string(),
+                    "qtyStep": step, "maxMktOrderQty": i.max_market_qty.to_string(),
+                    "minNotionalValue": i.min_notional.to_string()
+                },
+                "leverageFilter": {
+                    "minLeverage": "1", "leverageStep": "0.01",
+                    "maxLeverage": sh.opts.account.max_leverage(i).to_string()
+                }
+            })
+        })
+        .collect();
+    let next = if end < listed.len() {
+        end.to_string()
+    } else {
+        String::new()
+    };
+    reply(
+        0,
+        "OK",
+        json!({"category": "linear", "list": rows, "nextPageCursor": next}),
+        now,
+    )
+}
+
+/// `GET /v5/account/wallet-balance?accountType=UNIFIED`: one USDT coin; equity and available
+/// balance = wallet + unrealised PnL.
+fn wallet_balance(sh: &Shared, now: u64) -> (u16, String) {
+    let (bal, upnl) = sh.venue.with(|m| (m.balance(), m.unrealized()));
+    let (b, u, eq) = (bal.to_string(), upnl.to_string(), (bal + upnl).to_string());
+    let account = json!({
+        "accountType": "UNIFIED", "totalEquity": eq, "totalWalletBalance": b,
+        "totalMarginBalance": eq, "totalAvailableBalance": eq, "totalPerpUPL": u,
+        "totalInitialMargin": "0", "totalMaintenanceMargin": "0", "accountIMRate": "0",
+        "accountMMRate": "0", "accountLTV": "0",
+        "coin": [{
+            "coin": "USDT", "walletBalance": b, "equity": eq, "unrealisedPnl": u,
+            "availableToWithdraw": b, "usdValue": eq, "cumRealisedPnl": "0", "locked": "0",
+            "totalPositionIM": "0", "totalOrderIM": "0", "marginCollateral": true,
+            "collateralSwitch": true
+        }]
+    });
+    reply(0, "OK", json!({"list": [account]}), now)
+}
+
+/// `GET /v5/user/query-api`: the key's permissions from
+/// [`crate::exchange::AccountOptions`] (`readOnly` 1 and no `ContractTrade` when trading is off;
+/// `Wallet` lists `Withdraw` when withdrawals are on).
+fn query_api(sh: &Shared, now: u64) -> (u16, String) {
+    let a = &sh.opts.account;
+    let trade: Vec<&str> = if a.can_trade {
+        vec!["Order", "Position"]
+    } else {
+        Vec::new()
+    };
+    let mut wallet = vec!["AccountTransfer", "SubMemberTransfer"];
+    if a.can_withdraw {
+        wallet.push("Withdraw");
+    }
+    let result = json!({
+        "id": "1", "note": "embedded", "apiKey": sh.api_key, "readOnly": u8::from(!a.can_trade),
+        "secret": "", "permissions": {
+            "ContractTrade": trade, "Spot": [], "Wallet": wallet, "Options": [], "Derivatives": [],
+            "CopyTrading": [], "BlockTrade": [], "Exchange": [], "NFT": []
+        },
+        "ips": ["127.0.0.1"], "type": 1, "deadlineDay": -1, "expiredAt": "", "createdAt": "",
+        "uta": 1, "userID": 1, "inviterID": 0, "vipLevel": "No VIP", "mktMakerLevel": "0",
+        "affiliateID": 0, "isMaster": true
+    });
+    reply(0, "", result, now)
 }
 
 fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {

@@ -1,5 +1,6 @@
 //! Bybit v5 linear perpetuals: everything that knows Bybit's wire format.
 
+pub mod account;
 pub mod api;
 pub(crate) mod endpoint;
 pub mod error;

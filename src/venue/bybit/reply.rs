@@ -68,8 +68,11 @@ struct BybitListReplyJson<T> {
     result: Option<BybitRowsJson<T>>,
 }
 
+/// `result` of a list reply; an error reply's `result: {}` has no `list`, so its `retCode` /
+/// `retMsg` are what the caller sees.
 #[derive(Deserialize)]
 struct BybitRowsJson<T> {
+    #[serde(default = "Vec::new")]
     list: Vec<T>,
 }
 
@@ -199,4 +202,23 @@ pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
             order_id: o.order_id.parse().unwrap_or(0),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_with_an_empty_result_keeps_its_code_and_message() {
+        let e = parse_open_orders(
+            br#"{"retCode":10005,"retMsg":"Permission denied, please check your API key permissions.","result":{},"retExtInfo":{},"time":1}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("10005") && e.contains("Permission denied"),
+            "{e}"
+        );
+        let ok = parse_open_orders(br#"{"retCode":0,"retMsg":"OK","result":{"list":[]}}"#);
+        assert_eq!(ok.unwrap().len(), 0);
+    }
 }
