@@ -151,9 +151,14 @@ impl ControlHandle {
         }
     }
 
-    /// The id of a symbol of the published status (its index in `symbols`), matched
-    /// case-insensitively.
+    /// The id of a symbol, matched case-insensitively: from the run's symbol universe once
+    /// [`Self::set_symbols`] was called, else its index in the published status's `symbols`.
     pub fn symbol_id(&self, name: &str) -> Option<SymbolId> {
+        if let Ok(g) = self.symbols.lock() {
+            if let Some(sc) = g.as_ref() {
+                return sc.table.lookup(name.trim());
+            }
+        }
         let s = self.status.read().ok()?;
         s.symbols
             .iter()
@@ -242,6 +247,7 @@ mod tests {
     fn adding_subscribes_first_then_tells_the_engine_and_removing_goes_the_other_way() {
         let (h, mut rx, mut frx, _poll) = with_symbols(&["BTCUSDT", "ETHUSDT", "SOLUSDT"], &[0]);
         assert_eq!(h.available_symbols(), vec!["ETHUSDT", "SOLUSDT"]);
+        assert_eq!(h.symbol_id("solusdt"), Some(SymbolId(2)), "from the universe");
         assert_eq!(h.add_symbol("ethusdt"), Ok(SymbolId(1)));
         assert_eq!(frx.pop(), Some(FeedCommand::Subscribe(SymbolId(1))));
         assert_eq!(rx.pop(), Some(Command::AddSymbol(SymbolId(1))));
