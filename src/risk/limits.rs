@@ -576,13 +576,21 @@ impl RiskGate {
                 (-self.day_pnl()).max(Decimal::ZERO),
             ),
             row("drawdown_pause", self.p.drawdown_pause, self.drawdown()),
-            row("emergency_drawdown", self.p.emergency_drawdown, self.drawdown()),
+            row(
+                "emergency_drawdown",
+                self.p.emergency_drawdown,
+                self.drawdown(),
+            ),
             row(
                 "max_positions",
                 Decimal::from(self.p.max_positions),
                 Decimal::from(self.open_positions),
             ),
-            row("portfolio_risk", self.p.max_portfolio_risk * e, self.open_risk),
+            row(
+                "portfolio_risk",
+                self.p.max_portfolio_risk * e,
+                self.open_risk,
+            ),
             row(
                 "max_consecutive_losses",
                 Decimal::from(self.p.max_consecutive_losses),

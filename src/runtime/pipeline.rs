@@ -174,6 +174,19 @@ impl Pipeline {
                     pin_current("compute", core_c, &allowed_c);
                     let mut order_full = 0u64;
                     loop {
+                        // Operator commands between batches (also while no tick arrives); their
+                        // closes wait for room in the order ring like every intent.
+                        if compute.poll_commands() > 0 || compute.has_operator_close() {
+                            while let Some(intent) = compute.next_operator_close() {
+                                let pushed =
+                                    push_draining(&mut order_tx, intent, &mut order_full, || {
+                                        fill_rx.pop_batch(BATCH, |r| compute.on_report(&r))
+                                    });
+                                if pushed {
+                                    exec_waker.wake();
+                                }
+                            }
+                        }
                         let h = p_cmp.hists();
                         let mut got = md_rx.pop_batch(BATCH, |t| {
                             let start = clock_c.now_ns();
@@ -191,16 +204,21 @@ impl Pipeline {
                             }
                         });
                         got += fill_rx.pop_batch(BATCH, |r| compute.on_report(&r));
-                        p_cmp.maybe_publish(|c| {
-                            compute.fill_counters(c);
-                            c.set(Counter::OrderRingFull, order_full);
-                        });
+                        p_cmp.maybe_publish_with(
+                            |c| {
+                                compute.fill_counters(c);
+                                c.set(Counter::OrderRingFull, order_full);
+                            },
+                            |v| compute.fill_view(v),
+                        );
                         if got > 0 {
                             compute_waiter.reset();
                         } else if md_rx.is_abandoned() && md_rx.is_empty() {
                             break;
                         } else {
-                            compute_waiter.idle(|| !md_rx.is_empty() || !fill_rx.is_empty());
+                            compute_waiter.idle(|| {
+                                !md_rx.is_empty() || !fill_rx.is_empty() || compute.has_commands()
+                            });
                         }
                     }
                     // No more ticks: close the order ring, then take every report still coming back.
@@ -216,10 +234,13 @@ impl Pipeline {
                             compute_waiter.idle(|| !fill_rx.is_empty());
                         }
                     }
-                    p_cmp.finish(|c| {
-                        compute.fill_counters(c);
-                        c.set(Counter::OrderRingFull, order_full);
-                    });
+                    p_cmp.finish_with(
+                        |c| {
+                            compute.fill_counters(c);
+                            c.set(Counter::OrderRingFull, order_full);
+                        },
+                        |v| compute.fill_view(v),
+                    );
                     compute.into_engine()
                 })?;
 

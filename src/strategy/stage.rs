@@ -7,8 +7,8 @@
 use rust_decimal::Decimal;
 
 use crate::model::layers::Layer;
-use crate::risk::BlockReason;
 use crate::ring::Consumer;
+use crate::risk::BlockReason;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::types::control::{Command, EngineView, RiskState};
 use crate::types::{ExecReport, OrderIntent, RejectReason, Tick};
@@ -80,8 +80,7 @@ impl ComputeStage {
     /// True when a command waits in the ring (for idle waits).
     #[inline]
     pub fn has_commands(&mut self) -> bool {
-        self.commands.as_mut().is_some_and(|rx| !rx.is_empty())
-            || self.engine.has_operator_close()
+        self.commands.as_mut().is_some_and(|rx| !rx.is_empty()) || self.engine.has_operator_close()
     }
 
     /// Lifts the breaker once the monotonic clock passes its deadline, or forgets the deadline
@@ -107,6 +106,12 @@ impl ComputeStage {
             }
             None => self.circuit_deadline_ns = 0,
         }
+    }
+
+    /// True while an operator close waits to be sent (one integer compare).
+    #[inline]
+    pub fn has_operator_close(&self) -> bool {
+        self.engine.has_operator_close()
     }
 
     /// The next reduce-only close an operator command asked for (see
