@@ -212,20 +212,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &dump_dir,
     )?;
     apply_startup(cfg, &setup, &mut compute);
-    let state_file =
-        explicit_state.unwrap_or_else(|| crate::risk::state::default_path(&setup.journal_path));
-    if let Some(saved) = load_risk_state(cfg, &state_file)? {
-        compute.restore_risk_state(&saved);
-        println!(
-            "start-up: risk state restored from {}: {}",
-            state_file.display(),
-            describe_state(&saved)
-        );
-    }
-    let (cmd_tx, cmd_rx) =
-        crate::ring::channel(COMMAND_RING).map_err(|e| format!("command ring: {e}"))?;
-    compute.set_commands(cmd_rx);
-    let handle = Arc::new(ControlHandle::new(cmd_tx));
+    let (state_file, handle) =
+        operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -335,6 +323,30 @@ fn spawn_monitor(
         .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
         .map_err(|e| format!("cannot start monitor: {e}"))?;
     Ok((publishers, monitor))
+}
+
+/// Restores the saved risk state (after the journal's PnL was booked) from `explicit` or the
+/// file beside `journal`, and connects a new command ring to `compute`. Returns the state
+/// file's path and the operator handle holding the ring's producer.
+fn operator_setup(
+    cfg: &Config,
+    explicit: Option<PathBuf>,
+    journal: &Path,
+    compute: &mut ComputeStage,
+) -> Result<(PathBuf, Arc<ControlHandle>), String> {
+    let state_file = explicit.unwrap_or_else(|| crate::risk::state::default_path(journal));
+    if let Some(saved) = load_risk_state(cfg, &state_file)? {
+        compute.restore_risk_state(&saved);
+        println!(
+            "start-up: risk state restored from {}: {}",
+            state_file.display(),
+            describe_state(&saved)
+        );
+    }
+    let (cmd_tx, cmd_rx) =
+        crate::ring::channel(COMMAND_RING).map_err(|e| format!("command ring: {e}"))?;
+    compute.set_commands(cmd_rx);
+    Ok((state_file, Arc::new(ControlHandle::new(cmd_tx))))
 }
 
 /// The saved risk state at `path`: `None` when there is none; a corrupt file is an error
