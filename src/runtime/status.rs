@@ -72,6 +72,9 @@ impl StatusKeeper {
                 symbol: n.clone(),
                 active: true,
                 signal: "none".into(),
+                gate: "warmup".into(),
+                position: "0".into(),
+                unrealized_pnl: "0".into(),
                 ..SymbolView::default()
             })
             .collect();
