@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use calculus_trader::config::Config;
 use calculus_trader::control::ControlHandle;
+use calculus_trader::ring::channel;
 use calculus_trader::risk::config::{SizingMethod, StateOnCorrupt};
 use calculus_trader::risk::BlockReason;
-use calculus_trader::ring::channel;
 use calculus_trader::runtime::{self, ControlHook, RunOptions, Shutdown};
 use calculus_trader::strategy::{ComputeStage, Engine, StrategyParams};
 use calculus_trader::telemetry::{Clock, Counter, StageHistograms};
@@ -84,7 +84,10 @@ fn pause_refuses_entries_from_the_next_tick_and_resume_lets_them_go() {
     let ticks = replay.ticks();
     let (mut c, h) = stage(eager_params(), &replay);
     let before = feed(&mut c, &ticks[..10_000]);
-    assert!(before.iter().any(|i| !i.reduce_only), "entries before the pause");
+    assert!(
+        before.iter().any(|i| !i.reduce_only),
+        "entries before the pause"
+    );
 
     h.send(Command::Pause).unwrap();
     assert_eq!(c.poll_commands(), 1);
@@ -104,7 +107,10 @@ fn pause_refuses_entries_from_the_next_tick_and_resume_lets_them_go() {
     c.poll_commands();
     assert_eq!(view(&c, 2).state, RunState::Running);
     let resumed = feed(&mut c, &ticks[20_000..]);
-    assert!(resumed.iter().any(|i| !i.reduce_only), "entries after resume");
+    assert!(
+        resumed.iter().any(|i| !i.reduce_only),
+        "entries after resume"
+    );
     assert_eq!(c.engine().operator_stats().commands, 2);
 }
 
@@ -116,15 +122,17 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
     // Until both symbols hold a position.
     let mut k = 0;
     let mut hist = StageHistograms::new();
-    while k < ticks.len() && (c.engine().working(0).is_zero() || c.engine().working(1).is_zero())
-    {
+    while k < ticks.len() && (c.engine().working(0).is_zero() || c.engine().working(1).is_zero()) {
         if let Some(it) = c.on_tick(&ticks[k], 0, &mut hist) {
             fill_stage(&mut c, &it);
         }
         k += 1;
     }
     let held = [c.engine().working(0), c.engine().working(1)];
-    assert!(held.iter().all(|q| !q.is_zero()), "both symbols held: {held:?}");
+    assert!(
+        held.iter().all(|q| !q.is_zero()),
+        "both symbols held: {held:?}"
+    );
 
     h.send(Command::EmergencyStop).unwrap();
     assert_eq!(c.poll_commands(), 1);
@@ -137,7 +145,11 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
         let i = it.symbol.index();
         assert!(it.reduce_only);
         assert_eq!(it.qty, held[i].abs(), "closes the whole working position");
-        assert_eq!(it.side == Side::Sell, held[i] > Decimal::ZERO, "against the position");
+        assert_eq!(
+            it.side == Side::Sell,
+            held[i] > Decimal::ZERO,
+            "against the position"
+        );
         fill_stage(&mut c, it);
     }
     assert!(c.engine().working(0).is_zero() && c.engine().working(1).is_zero());
@@ -148,11 +160,16 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
     assert!(v.risk.halted);
 
     let after = feed(&mut c, &ticks[k..k + 20_000]);
-    assert!(after.is_empty(), "halted and flat: nothing to send, {after:?}");
+    assert!(
+        after.is_empty(),
+        "halted and flat: nothing to send, {after:?}"
+    );
     assert!(blocked(&c, BlockReason::EmergencyStop) > 0);
     h.send(Command::Resume).unwrap();
     c.poll_commands();
-    assert!(feed(&mut c, &ticks[k + 20_000..]).iter().any(|i| !i.reduce_only));
+    assert!(feed(&mut c, &ticks[k + 20_000..])
+        .iter()
+        .any(|i| !i.reduce_only));
 }
 
 #[test]
@@ -207,7 +224,11 @@ fn a_settings_patch_changes_the_next_entrys_notional() {
     let after = entries_from_flat(&mut c, &ticks[15_000..]);
     assert!(!after.is_empty());
     after.iter().for_each(|it| check(it, 400.0));
-    assert_eq!(view(&c, 2).risk.settings, s, "the view shows the settings in force");
+    assert_eq!(
+        view(&c, 2).risk.settings,
+        s,
+        "the view shows the settings in force"
+    );
 }
 
 #[test]
@@ -240,7 +261,9 @@ fn a_loss_streak_pause_survives_a_restart_until_resume() {
     let v = view(&c2, 2);
     assert_eq!(v.state, RunState::Running);
     assert_eq!(v.risk.loss_streak, 0);
-    assert!(feed(&mut c2, &ticks[20_000..]).iter().any(|i| !i.reduce_only));
+    assert!(feed(&mut c2, &ticks[20_000..])
+        .iter()
+        .any(|i| !i.reduce_only));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -261,8 +284,15 @@ fn a_utc_day_boundary_crossed_while_down_resets_the_daily_pnl() {
     let (mut same, _) = stage(eager_params(), &replay);
     same.restore_risk_state(&saved);
     let g = same.engine().risk_gate();
-    assert_eq!(g.day_pnl(), d("-500"), "same UTC day: the day's PnL is kept");
-    assert_eq!(g.run_state(), (RunState::Paused, Some(BlockReason::DailyLoss)));
+    assert_eq!(
+        g.day_pnl(),
+        d("-500"),
+        "same UTC day: the day's PnL is kept"
+    );
+    assert_eq!(
+        g.run_state(),
+        (RunState::Paused, Some(BlockReason::DailyLoss))
+    );
     // Drawdown from the restored peak: (10 600 − 10 000) / 10 600.
     assert_eq!(g.drawdown(), d("600") / d("10600"));
 
@@ -273,7 +303,11 @@ fn a_utc_day_boundary_crossed_while_down_resets_the_daily_pnl() {
     let (mut next, _) = stage(eager_params(), &replay);
     next.restore_risk_state(&yesterday);
     let g = next.engine().risk_gate();
-    assert_eq!(g.day_pnl(), Decimal::ZERO, "a new UTC day starts from the equity");
+    assert_eq!(
+        g.day_pnl(),
+        Decimal::ZERO,
+        "a new UTC day starts from the equity"
+    );
     assert_eq!(g.run_state(), (RunState::Running, None));
     assert_eq!(next.engine().risk_state().day, today);
     assert_eq!(next.engine().risk_state().loss_streak, 1);
@@ -328,7 +362,11 @@ fn eager_toml(text: &str) -> String {
 }
 
 /// Polls `h`'s status every 20 ms until `done` or `limit`; the last status seen.
-fn wait_status(h: &ControlHandle, limit: Duration, done: impl Fn(&StatusView) -> bool) -> StatusView {
+fn wait_status(
+    h: &ControlHandle,
+    limit: Duration,
+    done: impl Fn(&StatusView) -> bool,
+) -> StatusView {
     let t0 = Instant::now();
     loop {
         let s = h.status();
@@ -382,7 +420,9 @@ fn run_with(
 #[test]
 fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_resume() {
     if std::env::var_os("BINANCE_API_KEY").is_some() {
-        eprintln!("skipped: BINANCE_API_KEY is set in this environment (it would win over the key file)");
+        eprintln!(
+            "skipped: BINANCE_API_KEY is set in this environment (it would win over the key file)"
+        );
         return;
     }
     let dir = temp_dir("control-engine-run");
@@ -391,7 +431,10 @@ fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_re
     let key_file = dir.join("keys.toml");
     std::fs::write(
         &key_file,
-        format!("[binance]\napi_key = \"{}\"\napi_secret = \"{}\"\n", c.api_key, c.secret),
+        format!(
+            "[binance]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
+            c.api_key, c.secret
+        ),
     )
     .unwrap();
     #[cfg(unix)]
@@ -412,7 +455,9 @@ fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_re
 
     // Run 1: wait for an open position, emergency stop, wait until flat and halted.
     let (r1, seen) = run_with(&cfg, |h| {
-        let open = wait_status(&h, Duration::from_secs(40), |s| !s.symbols.is_empty() && !flat(s));
+        let open = wait_status(&h, Duration::from_secs(40), |s| {
+            !s.symbols.is_empty() && !flat(s)
+        });
         h.send(Command::EmergencyStop).unwrap();
         let halted = wait_status(&h, Duration::from_secs(10), |s| {
             s.state == "halted" && flat(s) && counter(s, "operator_closes") > 0
@@ -420,18 +465,32 @@ fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_re
         vec![open, halted]
     });
     let [open, halted] = <[StatusView; 2]>::try_from(seen).expect("the script ran");
-    assert!(!flat(&open), "a position was open before the stop: {:?}", open.symbols);
+    assert!(
+        !flat(&open),
+        "a position was open before the stop: {:?}",
+        open.symbols
+    );
     assert_eq!(halted.state, "halted");
     assert_eq!(halted.state_reason.as_deref(), Some("emergency_stop"));
-    assert!(counter(&halted, "operator_closes") > 0, "{:?}", halted.counters);
+    assert!(
+        counter(&halted, "operator_closes") > 0,
+        "{:?}",
+        halted.counters
+    );
     let c1 = runtime::counters(&r1);
     assert!(c1.get(Counter::OperatorCommands) >= 1);
     for (i, name) in ["BTCUSDT", "ETHUSDT"].iter().enumerate() {
         let ours = r1.engine.position(i).unwrap().qty;
         let venue = rest.venue().with(|m| m.position(name).qty);
-        assert_eq!((ours, venue), (Decimal::ZERO, Decimal::ZERO), "{name} closed on both sides");
+        assert_eq!(
+            (ours, venue),
+            (Decimal::ZERO, Decimal::ZERO),
+            "{name} closed on both sides"
+        );
     }
-    let saved = calculus_trader::risk::state::load(&state_file).unwrap().unwrap();
+    let saved = calculus_trader::risk::state::load(&state_file)
+        .unwrap()
+        .unwrap();
     assert!(saved.halted, "the halt is in the state file: {saved:?}");
 
     // Run 2, same journal and state file: halted from the start, no entry until Resume.
@@ -447,12 +506,22 @@ fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_re
     });
     let [before, after] = <[StatusView; 2]>::try_from(seen).expect("the script ran");
     assert_eq!(before.state, "halted", "restored halted");
-    assert!(counter(&before, "blocked_emergency_stop") > 0, "{:?}", before.counters);
+    assert!(
+        counter(&before, "blocked_emergency_stop") > 0,
+        "{:?}",
+        before.counters
+    );
     assert_eq!(counter(&before, "intents"), 0, "no entry while halted");
     assert_eq!(after.state, "running");
-    assert!(counter(&after, "orders") > 0, "entries resumed: {:?}", after.counters);
+    assert!(
+        counter(&after, "orders") > 0,
+        "entries resumed: {:?}",
+        after.counters
+    );
     assert!(runtime::counters(&r2).get(Counter::Intents) > 0);
-    let saved = calculus_trader::risk::state::load(&state_file).unwrap().unwrap();
+    let saved = calculus_trader::risk::state::load(&state_file)
+        .unwrap()
+        .unwrap();
     assert!(!saved.halted, "the resume is in the state file");
     std::fs::remove_dir_all(&dir).ok();
 }
