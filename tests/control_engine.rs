@@ -28,7 +28,8 @@ use calculus_trader::types::{ExecReport, OrderIntent, ReportStatus, Side, Tick};
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{hosted, hosted_toml, Hosted, Options};
+use calculus_trader::venue::Venue;
+use common::exchange::{hosted_binary_toml_on, hosted_on, key_env, Hosted, Options};
 use common::files::temp_dir;
 use common::setup::{eager_params, Replay};
 use common::values::d;
@@ -419,21 +420,32 @@ fn run_with(
 
 #[test]
 fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_resume() {
-    if std::env::var_os("BINANCE_API_KEY").is_some() {
-        eprintln!(
-            "skipped: BINANCE_API_KEY is set in this environment (it would win over the key file)"
-        );
+    emergency_stop_across_a_restart(Venue::Binance, "fused");
+}
+
+#[test]
+fn emergency_stop_across_a_restart_bybit_pipeline() {
+    emergency_stop_across_a_restart(Venue::Bybit, "pipeline");
+}
+
+/// The whole-run scenario of the module doc on `venue`'s embedded exchange with `topology`.
+fn emergency_stop_across_a_restart(venue: Venue, topology: &str) {
+    let (key_var, _) = key_env(venue);
+    if std::env::var_os(key_var).is_some() {
+        eprintln!("skipped: {key_var} is set in this environment (it would win over the key file)");
         return;
     }
-    let dir = temp_dir("control-engine-run");
-    let Hosted { replay, rest } = hosted(20.0, "0", Options::default());
+    let dir = temp_dir(&format!("control-engine-{}-{topology}", venue.name()));
+    let Hosted { replay, rest } = hosted_on(venue, 20.0, "0", Options::default());
     let c = rest.credentials().clone();
     let key_file = dir.join("keys.toml");
     std::fs::write(
         &key_file,
         format!(
-            "[binance]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
-            c.api_key, c.secret
+            "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
+            venue.name(),
+            c.api_key,
+            c.secret
         ),
     )
     .unwrap();
@@ -442,11 +454,14 @@ fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_re
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let mut cfg = Config::parse(&eager_toml(&hosted_toml(&replay, &rest))).unwrap();
+    let journal = dir.join("orders.journal");
+    let text = hosted_binary_toml_on(venue, &replay, &rest, Some(&journal), &dir).replace(
+        "topology = \"fused\"",
+        &format!("topology = \"{topology}\""),
+    );
+    let mut cfg = Config::parse(&eager_toml(&text)).unwrap();
     cfg.venue.symbols = vec!["BTCUSDT".into(), "ETHUSDT".into()];
     cfg.exec.key_file = key_file;
-    cfg.exec.journal = dir.join("orders.journal");
-    cfg.run.dump_dir = dir.join("dumps");
     let l = &mut cfg.risk.limits;
     l.max_consecutive_losses = 0;
     (l.daily_loss, l.drawdown_reduce, l.drawdown_pause) = (0.5, 0.5, 0.5);
