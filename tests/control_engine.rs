@@ -2,11 +2,12 @@
 //! - commands go through the real command ring into a `ComputeStage`: a pause refuses every
 //!   entry from the next tick on (exits still go out), resume lets them go again; an emergency
 //!   stop closes every open working position with one reduce-only order each and halts entries;
-//!   a settings patch changes the next entry's notional;
+//!   a settings patch changes the next entry's notional; a removed symbol is closed and takes no
+//!   entry (its models keep updating) until added back; a circuit breaker lifts itself;
 //! - the persisted risk state: a losing-streak pause survives a restart until `Resume`; a UTC day
 //!   boundary crossed while down resets the daily PnL (the same day keeps it); a corrupt state
 //!   file refuses the start;
-//! - a whole run against the embedded exchange: an emergency stop sent through the
+//! - a whole run against the embedded exchange (Binance fused, Bybit pipeline): an emergency stop sent through the
 //!   `ControlHandle` closes every position (engine and exchange agree), the halt survives a
 //!   restart on the same journal and state file (no entries) until `Resume`, then entries resume.
 
@@ -169,6 +170,74 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
     h.send(Command::Resume).unwrap();
     c.poll_commands();
     assert!(feed(&mut c, &ticks[k + 20_000..])
+        .iter()
+        .any(|i| !i.reduce_only));
+}
+
+#[test]
+fn a_removed_symbol_is_closed_and_takes_no_entries_until_added_back() {
+    let replay = Replay::load();
+    let ticks = replay.ticks();
+    let (mut c, h) = stage(eager_params(), &replay);
+    let mut hist = StageHistograms::new();
+    let mut k = 0;
+    while k < ticks.len() && c.engine().working(1).is_zero() {
+        if let Some(it) = c.on_tick(&ticks[k], 0, &mut hist) {
+            fill_stage(&mut c, &it);
+        }
+        k += 1;
+    }
+    assert!(!c.engine().working(1).is_zero(), "ETHUSDT held");
+    h.send(Command::RemoveSymbol(calculus_trader::types::SymbolId(1)))
+        .unwrap();
+    c.poll_commands();
+    let close = c
+        .next_operator_close()
+        .expect("the removed symbol is closed");
+    assert!(close.reduce_only && close.symbol.index() == 1);
+    fill_stage(&mut c, &close);
+    let removed = feed(&mut c, &ticks[k..k + 20_000]);
+    assert!(
+        removed.iter().all(|i| i.symbol.index() == 0),
+        "no ETHUSDT order while removed"
+    );
+    assert!(
+        removed.iter().any(|i| !i.reduce_only),
+        "BTCUSDT still trades"
+    );
+    assert!(blocked(&c, BlockReason::Inactive) > 0);
+    let v = view(&c, 2);
+    assert!(v.symbols[0].active && !v.symbols[1].active);
+    assert!(v.symbols[1].price > 0.0, "its models keep updating");
+
+    h.send(Command::AddSymbol(calculus_trader::types::SymbolId(1)))
+        .unwrap();
+    c.poll_commands();
+    let added = feed(&mut c, &ticks[k + 20_000..]);
+    assert!(added
+        .iter()
+        .any(|i| i.symbol.index() == 1 && !i.reduce_only));
+}
+
+#[test]
+fn a_circuit_breaker_refuses_entries_and_lifts_itself_at_its_time() {
+    let replay = Replay::load();
+    let ticks = replay.ticks();
+    let (mut c, h) = stage(eager_params(), &replay);
+    feed(&mut c, &ticks[..5_000]);
+    let until_ms = common::values::now_ms() + 300;
+    h.send(Command::CircuitBreaker { until_ms }).unwrap();
+    c.poll_commands();
+    assert_eq!(view(&c, 2).state, RunState::CircuitBreaker);
+    assert_eq!(view(&c, 2).risk.circuit_until_ms, until_ms);
+    let during = feed(&mut c, &ticks[5_000..15_000]);
+    assert!(during.iter().all(|i| i.reduce_only));
+    assert!(blocked(&c, BlockReason::CircuitBreaker) > 0);
+    std::thread::sleep(Duration::from_millis(350));
+    c.poll_commands();
+    let v = view(&c, 2);
+    assert_eq!((v.state, v.risk.circuit_until_ms), (RunState::Running, 0));
+    assert!(feed(&mut c, &ticks[15_000..])
         .iter()
         .any(|i| !i.reduce_only));
 }
