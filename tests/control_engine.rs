@@ -400,6 +400,30 @@ fn a_corrupt_state_file_refuses_the_start() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn the_hook_gets_a_handle_that_knows_the_symbols_and_its_error_ends_the_run() {
+    let dir = temp_dir("control-hook");
+    let mut cfg = Config::parse(calculus_trader::config::DEFAULT_TOML).unwrap();
+    cfg.run.dump_dir = dir.join("dumps");
+    let known = Arc::new(Mutex::new(None));
+    let k = known.clone();
+    let opts = RunOptions {
+        control: Some(ControlHook::new(move |h| {
+            *k.lock().unwrap() = Some((h.symbol_id("ethusdt"), h.status().symbols.len()));
+            Err("cannot bind 0.0.0.0:8080 without a token".into())
+        })),
+        ..RunOptions::default()
+    };
+    let e = runtime::run(&cfg, &opts, Shutdown::default()).unwrap_err();
+    assert!(e.starts_with("control: cannot bind"), "{e}");
+    let n = cfg.venue.symbols.len();
+    assert_eq!(
+        *known.lock().unwrap(),
+        Some((Some(calculus_trader::types::SymbolId(1)), n))
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `text` with an eager strategy: finite differences, no SNR/confidence gate, no confirmation
 /// layer, no cooldown, a parking hot thread (entries are asked for often).
 fn eager_toml(text: &str) -> String {
@@ -473,6 +497,7 @@ fn run_with(
                 *seen.lock().unwrap() = out;
                 sd.request();
             });
+            Ok(())
         })),
         ..RunOptions::default()
     };

@@ -110,15 +110,21 @@ pub fn choose_topology(cfg: &Config, allowed: &AllowedCores) -> Chosen {
 /// Operator commands queued at most (the compute thread drains them between ticks).
 pub const COMMAND_RING: usize = 64;
 
+/// The function of a [`ControlHook`].
+type HookFn = dyn Fn(Arc<ControlHandle>) -> Result<(), String> + Send + Sync;
+
 /// Called once per run, on the calling thread, with the run's operator handle, after start-up
-/// recovery and before the hot thread(s) start: the place to start the control server
-/// (`control::server::spawn(&cfg, handle)`) or any other cold consumer of the handle.
+/// recovery (risk state restored, first status published) and before the monitor and the hot
+/// thread(s) start: the place to start the control server (`control::server::spawn(&cfg,
+/// handle)`) or any other cold consumer of the handle. An error ends the run before trading.
 #[derive(Clone)]
-pub struct ControlHook(Arc<dyn Fn(Arc<ControlHandle>) + Send + Sync>);
+pub struct ControlHook(Arc<HookFn>);
 
 impl ControlHook {
     /// A hook calling `f`.
-    pub fn new(f: impl Fn(Arc<ControlHandle>) + Send + Sync + 'static) -> Self {
+    pub fn new(
+        f: impl Fn(Arc<ControlHandle>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
         Self(Arc::new(f))
     }
 }
@@ -187,7 +193,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let explicit_state =
         (!cfg.risk.state_file.as_os_str().is_empty()).then(|| resolve_path(&cfg.risk.state_file));
     if let Some(p) = &explicit_state {
-        load_risk_state(cfg, p)?;
+        if cfg.risk.state_on_corrupt == crate::risk::config::StateOnCorrupt::Refuse {
+            load_risk_state(cfg, p)?;
+        }
     }
 
     let (exchange, target) = feed_target(cfg)?;
@@ -229,7 +237,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         );
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
-    let status = status::StatusPlan {
+    // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.
+    let status = status::StatusKeeper::new(status::StatusPlan {
         handle: handle.clone(),
         names: symbols.names().iter().map(|n| n.to_string()).collect(),
         health: Some(feed.health()),
@@ -237,12 +246,12 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         venue: cfg.venue.name.clone(),
         topology: topology.name().to_string(),
         state_file: Some(state_file),
-    };
+    });
+    if let Some(hook) = &opts.control {
+        (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
+    }
     let (publishers, monitor) =
         spawn_monitor(cfg, opts, topology, &dump_dir, run_id, replay_stats, status)?;
-    if let Some(hook) = &opts.control {
-        (hook.0)(handle);
-    }
     let watchdog = opts
         .max_duration
         .map(|d| spawn_watchdog(d, shutdown.clone()));
@@ -290,7 +299,7 @@ fn spawn_monitor(
     dump_dir: &Path,
     run_id: String,
     replay_stats: Option<Arc<crate::exchange::ReplayStats>>,
-    status: status::StatusPlan,
+    status: status::StatusKeeper,
 ) -> Result<(Vec<crate::telemetry::Publisher>, MonitorThread), String> {
     let epoch = Epoch::default();
     // The thread running the engine carries its status view.
@@ -298,7 +307,7 @@ fn spawn_monitor(
         Chosen::Fused { .. } => (&["hot"], 0),
         Chosen::Pipeline { .. } => (&["network", "compute", "execution"], 1),
     };
-    let n_symbols = status.names.len();
+    let n_symbols = status.n_symbols();
     let (publishers, collectors): (Vec<_>, Vec<_>) = names
         .iter()
         .enumerate()

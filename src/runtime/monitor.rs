@@ -28,7 +28,7 @@ pub struct MonitorPlan {
     /// Print status lines.
     pub print_status: bool,
     /// The operator status and the risk state file (`None`: neither).
-    pub status: Option<super::status::StatusPlan>,
+    pub status: Option<super::status::StatusKeeper>,
 }
 
 /// What the monitor saw over the whole run.
@@ -66,7 +66,7 @@ pub fn run(
     let mut counters = CounterSet::default();
     let mut last_ticks = 0u64;
     let mut last_status = start;
-    let mut keeper = plan.status.map(super::status::StatusKeeper::new);
+    let mut keeper = plan.status;
     let mut interval_start = start;
     loop {
         let done = sleep_until_due(&collectors, last_status + plan.status_interval);

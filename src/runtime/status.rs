@@ -82,6 +82,11 @@ impl StatusKeeper {
         k
     }
 
+    /// Symbols in the status.
+    pub fn n_symbols(&self) -> usize {
+        self.plan.names.len()
+    }
+
     fn base_view(&self) -> StatusView {
         StatusView {
             mode: self.plan.mode.clone(),
