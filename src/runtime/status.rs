@@ -262,3 +262,98 @@ impl StatusKeeper {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::channel;
+    use crate::telemetry::{Counter, Stage};
+    use crate::types::control::Command;
+
+    #[test]
+    fn the_engine_view_becomes_the_status_and_the_state_file_is_written_when_it_changes() {
+        let dir = std::env::temp_dir().join(format!("status-keeper-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let file = dir.join("s.risk.json");
+        let (tx, _rx) = channel::<Command>(2).unwrap();
+        let handle = Arc::new(ControlHandle::new(tx));
+        let mut k = StatusKeeper::new(StatusPlan {
+            handle: handle.clone(),
+            names: vec!["BTCUSDT".into(), "ETHUSDT".into()],
+            health: None,
+            mode: "embedded".into(),
+            venue: "binance".into(),
+            topology: "fused".into(),
+            state_file: Some(file.clone()),
+        });
+        assert_eq!(
+            handle.symbol_id("ETHUSDT"),
+            Some(SymbolId(1)),
+            "names at once"
+        );
+        assert_eq!(handle.status().symbols[1].position, "0");
+
+        let mut v = EngineView::new(2);
+        v.state = RunState::Paused;
+        v.reason = "operator_pause";
+        v.equity = "10012.50".parse().unwrap();
+        v.risk.loss_streak = 2;
+        v.risk.paused = true;
+        let r = &mut v.symbols[0];
+        (r.signal, r.target, r.case, r.gate) = (1, 1, 3, "none");
+        r.layers[0] = Some(true);
+        r.layers[2] = Some(false);
+        r.position = "0.010".parse().unwrap();
+        r.entry = "61800.30".parse().unwrap();
+        v.symbols[1].signal = -1;
+        v.symbols[1].target = 0;
+        let mut counters = CounterSet::default();
+        counters.set(Counter::OperatorCommands, 3);
+        let mut step = StageHistograms::new();
+        step.record(Stage::Compute, 1_000);
+        k.update(Some(&v), &counters, &step);
+
+        let s = handle.status();
+        assert_eq!(
+            (s.state.as_str(), s.state_reason.as_deref()),
+            ("paused", Some("operator_pause"))
+        );
+        assert_eq!((s.equity.as_str(), s.loss_streak), ("10012.50", 2));
+        assert_eq!(s.symbols[0].signal, "long");
+        assert_eq!(s.symbols[1].signal, "flat", "a sell to flat");
+        assert_eq!(s.symbols[0].case, Some(3));
+        assert_eq!(s.symbols[1].case, None);
+        assert_eq!(
+            s.symbols[0].layers,
+            vec![("ou".to_string(), true), ("flow".to_string(), false)]
+        );
+        assert_eq!(
+            (
+                s.symbols[0].position.as_str(),
+                s.symbols[0].entry_price.as_str()
+            ),
+            ("0.01", "61800.3")
+        );
+        assert_eq!(s.symbols[1].entry_price, "", "flat: no entry price");
+        assert_eq!(s.counters.get("operator_commands"), Some(&3));
+        assert_eq!(s.stages.len(), 1);
+        assert_eq!(s.stages[0].stage, "compute");
+        assert_eq!(s.limits.len(), v.limits.len());
+
+        assert_eq!(crate::risk::state::load(&file).unwrap(), Some(v.risk));
+        std::fs::remove_file(&file).unwrap();
+        k.update(Some(&v), &counters, &step);
+        assert!(!file.exists(), "unchanged: not written again");
+        v.risk.loss_streak = 3;
+        k.update(Some(&v), &counters, &step);
+        assert_eq!(
+            crate::risk::state::load(&file)
+                .unwrap()
+                .unwrap()
+                .loss_streak,
+            3
+        );
+        k.update(None, &counters, &step);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
