@@ -238,15 +238,14 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
     // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.
-    let status = status::StatusKeeper::new(status::StatusPlan {
-        handle: handle.clone(),
-        names: symbols.names().iter().map(|n| n.to_string()).collect(),
-        health: Some(feed.health()),
-        mode: mode_name(cfg.exec.mode).to_string(),
-        venue: cfg.venue.name.clone(),
-        topology: topology.name().to_string(),
-        state_file: Some(state_file),
-    });
+    let status = status::StatusKeeper::new(status_plan(
+        cfg,
+        topology,
+        &symbols,
+        &feed,
+        handle.clone(),
+        state_file,
+    ));
     if let Some(hook) = &opts.control {
         (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
     }
@@ -332,6 +331,26 @@ fn spawn_monitor(
         .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
         .map_err(|e| format!("cannot start monitor: {e}"))?;
     Ok((publishers, monitor))
+}
+
+/// What the monitor needs for the operator status and the risk state file.
+fn status_plan(
+    cfg: &Config,
+    topology: Chosen,
+    symbols: &SymbolTable,
+    feed: &FeedStage,
+    handle: Arc<ControlHandle>,
+    state_file: PathBuf,
+) -> status::StatusPlan {
+    status::StatusPlan {
+        handle,
+        names: symbols.names().iter().map(|n| n.to_string()).collect(),
+        health: Some(feed.health()),
+        mode: mode_name(cfg.exec.mode).to_string(),
+        venue: cfg.venue.name.clone(),
+        topology: topology.name().to_string(),
+        state_file: Some(state_file),
+    }
 }
 
 /// Restores the saved risk state (after the journal's PnL was booked) from `explicit` or the
