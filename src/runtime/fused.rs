@@ -1,6 +1,6 @@
 //! `fused` topology: one hot thread runs network → compute → execution back to back for each
 //! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded.
-//! Operator commands are applied once per loop turn, before the feed poll (also when no tick
+//! Operator commands are applied before every tick and once per loop turn (also when no tick
 //! arrived), and their closes go out through the same execution path as every intent.
 
 use super::shutdown::Shutdown;
@@ -35,6 +35,10 @@ pub fn run<S: TickSource>(
             wait.timeout()
         };
         let polled = feed.poll(timeout, publisher.hists(), |t, h| {
+            // A command sent meanwhile applies before this tick (one atomic load when none).
+            if compute.poll_commands() > 0 || compute.has_operator_close() {
+                send_operator_closes(compute, exec, h);
+            }
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
                 // No room: hold here (the feed waits) rather than refuse.
                 exec.wait_room(&intent, h, |r| compute.on_report(r));
