@@ -247,7 +247,11 @@ mod tests {
     fn adding_subscribes_first_then_tells_the_engine_and_removing_goes_the_other_way() {
         let (h, mut rx, mut frx, _poll) = with_symbols(&["BTCUSDT", "ETHUSDT", "SOLUSDT"], &[0]);
         assert_eq!(h.available_symbols(), vec!["ETHUSDT", "SOLUSDT"]);
-        assert_eq!(h.symbol_id("solusdt"), Some(SymbolId(2)), "from the universe");
+        assert_eq!(
+            h.symbol_id("solusdt"),
+            Some(SymbolId(2)),
+            "from the universe"
+        );
         assert_eq!(h.add_symbol("ethusdt"), Ok(SymbolId(1)));
         assert_eq!(frx.pop(), Some(FeedCommand::Subscribe(SymbolId(1))));
         assert_eq!(rx.pop(), Some(Command::AddSymbol(SymbolId(1))));

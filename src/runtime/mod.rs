@@ -184,8 +184,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     }
 
     // The universe: configured symbols first (ids 0..n, active), then those addable at run time.
-    let mut universe = symbols::resolve(cfg)?;
-    println!("{}", symbols::banner(&universe));
+    let universe = symbols::load(cfg)?;
     let (symbols, instruments) = (universe.table.clone(), universe.instruments.clone());
     let clock = Clock::new();
     // Before anything connects: a corrupt state file refuses the start (see `load_risk_state`).
@@ -202,6 +201,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
 
     let params = StrategyParams::from_config(cfg);
     let mut engine = Engine::new(params, &instruments);
+    symbols::deactivate_inactive(&universe, &mut engine);
     // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
     engine.set_feed_health(feed.health());
     let mut compute = ComputeStage::new(engine, clock.clone());
@@ -219,11 +219,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &dump_dir,
     )?;
     apply_startup(cfg, &setup, &mut compute);
-    for name in symbols::activate_held(&mut universe, &mut feed, &setup.replayed.positions) {
-        println!("start-up: {name} holds a journaled position: subscribed to manage its exits");
-    }
+    symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    symbols::attach(&handle, &universe, &mut feed)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));

@@ -26,8 +26,8 @@ pub struct Universe {
     pub table: SymbolTable,
     /// Their instruments, in id order.
     pub instruments: Vec<Instrument>,
-    /// The symbols subscribed and trading at start (`venue.symbols`, ids `0..n`, plus any
-    /// symbol holding a journaled position: [`activate_held`]).
+    /// The symbols subscribed and trading at start (`venue.symbols`, ids `0..n`); a symbol
+    /// holding a journaled position is subscribed too ([`subscribe_held`]), not active.
     pub active: Vec<SymbolId>,
     /// Where the instrument specs came from (the bundled table, the venue, its cache).
     pub origin: SpecOrigin,
@@ -132,6 +132,13 @@ pub fn resolve(cfg: &Config) -> Result<Universe, String> {
     })
 }
 
+/// [`resolve`], and its [`banner`] printed.
+pub fn load(cfg: &Config) -> Result<Universe, String> {
+    let u = resolve(cfg)?;
+    println!("{}", banner(&u));
+    Ok(u)
+}
+
 /// `risk.max_leverage` within the venue's maximum for `name` (when its spec has one).
 fn check_leverage(cfg: &Config, name: &str, inst: &Instrument) -> Result<(), String> {
     match inst.max_leverage.and_then(|l| l.to_f64()) {
@@ -157,10 +164,10 @@ pub fn attach(
 }
 
 /// Subscribes every inactive symbol of `universe` that holds a position restored from the
-/// journal (`positions`, by symbol id), so its exits are managed; they join `universe.active`.
-/// Returns their names.
-pub fn activate_held(
-    universe: &mut Universe,
+/// journal (`positions`, by symbol id), so its exits are managed (its entries stay blocked
+/// until an operator adds it). Returns their names.
+pub fn subscribe_held(
+    universe: &Universe,
     feed: &mut FeedStage,
     positions: &[crate::types::Position],
 ) -> Vec<String> {
@@ -171,10 +178,22 @@ pub fn activate_held(
             continue;
         }
         feed.subscribe(id);
-        universe.active.push(id);
-        held.push(universe.table.name(id).to_string());
+        let name = universe.table.name(id);
+        println!("start-up: {name} holds a journaled position: subscribed to manage its exits");
+        held.push(name.to_string());
     }
     held
+}
+
+/// Blocks the entries of every universe symbol that is not active at start (they trade once
+/// an operator adds them).
+pub fn deactivate_inactive(universe: &Universe, engine: &mut crate::strategy::Engine) {
+    for i in 0..universe.table.len() {
+        let id = SymbolId(i as u16);
+        if !universe.active.contains(&id) {
+            engine.set_active(id, false);
+        }
+    }
 }
 
 /// Notes printed at start-up at most (a venue listing can leave out hundreds of symbols).
