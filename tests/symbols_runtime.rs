@@ -299,3 +299,136 @@ fn venue_specs_make_the_venue_listing_the_universe() {
     assert!(u.instruments.len() == u.table.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The status row of `name`.
+fn view(
+    s: &calculus_trader::types::control::StatusView,
+    name: &str,
+) -> Option<calculus_trader::types::control::SymbolView> {
+    s.symbols.iter().find(|v| v.symbol == name).cloned()
+}
+
+/// ETHUSDT's position in the status (0 before it shows).
+fn qty(s: &calculus_trader::types::control::StatusView) -> rust_decimal::Decimal {
+    view(s, "ETHUSDT")
+        .map(|v| v.position.parse().unwrap())
+        .unwrap_or_default()
+}
+
+/// The whole trader on the embedded exchange (`venue`), started with BTCUSDT only: ETHUSDT,
+/// added through the handle mid-run, is subscribed, warms up and trades; removed, its position
+/// is closed and its price stops moving (no more ticks) while BTCUSDT's keeps moving.
+fn full_run_add_trade_remove(venue: Venue, topology: &str) {
+    use calculus_trader::config::{Config, DEFAULT_TOML};
+    use calculus_trader::runtime::{self, ControlHook, RunOptions, Shutdown};
+    use calculus_trader::types::control::StatusView;
+    use std::sync::Mutex;
+
+    let dump = common::files::temp_dir(&format!("symbols-run-{}", venue.name()));
+    let mut text = DEFAULT_TOML
+        .replacen(
+            r#"symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT"]"#,
+            r#"symbols = ["BTCUSDT"]"#,
+            1,
+        )
+        .replacen("topology = \"auto\"", &format!("topology = \"{topology}\""), 1)
+        .replacen("hot = \"spin\"", "hot = \"park\"", 1)
+        .replacen("status_interval_s = 1.0", "status_interval_s = 0.1", 1)
+        .replacen("recv_window_ms = 5000", "recv_window_ms = 60000", 1)
+        .replacen(
+            "dump_dir = \"dumps\"",
+            &format!("dump_dir = {:?}", dump.display().to_string()),
+            1,
+        );
+    if venue == Venue::Bybit {
+        text = text.replacen("name = \"binance\"", "name = \"bybit\"", 1);
+    }
+    let cfg = Config::parse(&text).unwrap();
+    let eth = SymbolId(1);
+    let shutdown = Shutdown::default();
+    let outcome: Arc<Mutex<Option<Result<(f64, f64), String>>>> = Arc::default();
+    let (sd, out) = (shutdown.clone(), outcome.clone());
+    let opts = RunOptions {
+        max_duration: Some(Duration::from_secs(80)),
+        control: Some(ControlHook::new(move |h| {
+            let (sd, out) = (sd.clone(), out.clone());
+            std::thread::spawn(move || {
+                let wait =
+                    |what: &str, f: &dyn Fn(&StatusView) -> bool| -> Result<StatusView, String> {
+                        let t0 = Instant::now();
+                        loop {
+                            let s = h.status();
+                            if f(&s) {
+                                return Ok(s);
+                            }
+                            if t0.elapsed() > Duration::from_secs(60) || sd.requested() {
+                                return Err(format!("no {what}: {:?}", view(&s, "ETHUSDT")));
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    };
+                let script = || -> Result<(f64, f64), String> {
+                    wait("BTCUSDT price", &|s| {
+                        view(s, "BTCUSDT").is_some_and(|v| v.price > 0.0)
+                    })?;
+                    let s = h.status();
+                    let e = view(&s, "ETHUSDT").ok_or("ETHUSDT not in the status")?;
+                    if e.active || e.price != 0.0 {
+                        return Err(format!("ETHUSDT before its add: {e:?}"));
+                    }
+                    if h.add_symbol("ETHUSDT")? != eth {
+                        return Err("ETHUSDT id".into());
+                    }
+                    wait("ETHUSDT trade", &|s| !qty(s).is_zero())?;
+                    h.remove_symbol("ETHUSDT")?;
+                    wait("ETHUSDT closed", &|s| {
+                        qty(s).is_zero() && view(s, "ETHUSDT").is_some_and(|v| !v.active)
+                    })?;
+                    std::thread::sleep(Duration::from_millis(500));
+                    let before = h.status();
+                    std::thread::sleep(Duration::from_millis(1500));
+                    let after = h.status();
+                    let p = |s: &StatusView, n: &str| view(s, n).map_or(0.0, |v| v.price);
+                    if p(&before, "BTCUSDT") == p(&after, "BTCUSDT") {
+                        return Err("BTCUSDT stopped moving: the check proves nothing".into());
+                    }
+                    Ok((p(&before, "ETHUSDT"), p(&after, "ETHUSDT")))
+                };
+                *out.lock().unwrap() = Some(script());
+                sd.request();
+            });
+            Ok(())
+        })),
+        ..RunOptions::default()
+    };
+    let r = runtime::run(&cfg, &opts, shutdown).unwrap();
+    let t0 = Instant::now();
+    while outcome.lock().unwrap().is_none() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (eth_before, eth_after) = outcome.lock().unwrap().take().unwrap().unwrap();
+    assert!(eth_before > 0.0);
+    assert_eq!(eth_before, eth_after, "an ETHUSDT tick after its removal");
+    let p = r.engine.position(eth.index()).unwrap();
+    assert!(p.fills >= 2, "opened and closed: {p:?}");
+    assert!(p.qty.is_zero(), "closed on removal: {p:?}");
+    assert_eq!(r.symbols.name(eth), "ETHUSDT");
+    let c = runtime::counters(&r);
+    assert_eq!(c.get(Counter::FeedUnsubscribes), 1);
+    assert!(
+        c.get(Counter::FeedSubscribes) >= 2,
+        "initial + the added symbol"
+    );
+    assert_eq!(c.get(Counter::RejectUnknownSymbol), 0);
+    let _ = std::fs::remove_dir_all(&dump);
+}
+
+#[test]
+fn full_run_binance_fused_adds_trades_and_removes_a_symbol() {
+    full_run_add_trade_remove(Venue::Binance, "fused");
+}
+
+#[test]
+fn full_run_bybit_pipeline_adds_trades_and_removes_a_symbol() {
+    full_run_add_trade_remove(Venue::Bybit, "pipeline");
+}
