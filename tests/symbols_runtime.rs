@@ -300,6 +300,9 @@ fn venue_specs_make_the_venue_listing_the_universe() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// ETHUSDT's price a little after its removal and 1.5 s later, or what went wrong.
+type Outcome = Result<(f64, f64), String>;
+
 /// The status row of `name`.
 fn view(
     s: &calculus_trader::types::control::StatusView,
@@ -346,7 +349,7 @@ fn full_run_add_trade_remove(venue: Venue, topology: &str) {
     let cfg = Config::parse(&text).unwrap();
     let eth = SymbolId(1);
     let shutdown = Shutdown::default();
-    let outcome: Arc<Mutex<Option<Result<(f64, f64), String>>>> = Arc::default();
+    let outcome: Arc<Mutex<Option<Outcome>>> = Arc::default();
     let (sd, out) = (shutdown.clone(), outcome.clone());
     let opts = RunOptions {
         max_duration: Some(Duration::from_secs(80)),
