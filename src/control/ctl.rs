@@ -1,9 +1,39 @@
 //! `calculus-trader ctl <action>`: the control API from the command line (blocking, loopback
 //! only), for operators without a browser.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::auth::Token;
+use crate::config::{DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, DEFAULT_CONTROL_TOKEN_FILE};
+
+/// `calculus-trader ctl` arguments.
+#[derive(clap::Args, Debug)]
+pub struct CtlArgs {
+    /// What to do.
+    #[arg(value_parser = ["pause", "resume", "start", "stop", "emergency-stop", "close-all", "status"])]
+    pub action: String,
+    /// The running process's control API (default: http://127.0.0.1:8787).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Bearer token file, used when $CT_CONTROL_TOKEN is not set (default: state/control.token).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Runs `ctl` and prints the answer.
+pub fn cli(args: &CtlArgs) -> Result<(), String> {
+    let url = args
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_CONTROL_PORT}"));
+    let file = args
+        .token_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_TOKEN_FILE));
+    println!("{}", run(&args.action, &url, DEFAULT_CONTROL_TOKEN_ENV, &file)?);
+    Ok(())
+}
 
 /// The actions `ctl` knows, each with its HTTP method and path.
 pub const ACTIONS: [(&str, &str, &str); 7] = [
