@@ -135,7 +135,10 @@ impl ControlConfig {
         if self.token_env.is_empty() || !self.token_env.chars().all(name_ok) {
             return Err(bad(
                 "control.token_env",
-                format!("{:?} is not an environment variable name ([A-Z0-9_]+)", self.token_env),
+                format!(
+                    "{:?} is not an environment variable name ([A-Z0-9_]+)",
+                    self.token_env
+                ),
             ));
         }
         Ok(())
@@ -608,7 +611,9 @@ impl Config {
         let token_file = if c.token_file.is_absolute() {
             c.token_file.clone()
         } else {
-            std::env::current_dir().unwrap_or_default().join(&c.token_file)
+            std::env::current_dir()
+                .unwrap_or_default()
+                .join(&c.token_file)
         };
         crate::control::ServerConfig {
             listen: c.listen,
@@ -888,22 +893,40 @@ mod tests {
         let c = Config::parse(DEFAULT_TOML).unwrap();
         let s = c.control_server();
         assert!(c.control.enabled);
-        assert_eq!(s.listen, SocketAddr::from(([127, 0, 0, 1], DEFAULT_CONTROL_PORT)));
+        assert_eq!(
+            s.listen,
+            SocketAddr::from(([127, 0, 0, 1], DEFAULT_CONTROL_PORT))
+        );
         assert_eq!(s.read_only_listen, None);
         assert!(s.token_file.is_absolute() && s.token_file.ends_with(DEFAULT_CONTROL_TOKEN_FILE));
         assert_eq!(s.token_env, DEFAULT_CONTROL_TOKEN_ENV);
         let set = |from: &str, to: &str| DEFAULT_TOML.replace(from, to);
-        let ro = set("read_only_listen = \"\"", "read_only_listen = \"0.0.0.0:9100\"");
+        let ro = set(
+            "read_only_listen = \"\"",
+            "read_only_listen = \"0.0.0.0:9100\"",
+        );
         let c = Config::parse(&ro).unwrap();
         assert_eq!(
             c.control_server().read_only_listen,
             Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
         );
         for (text, key) in [
-            (set("read_only_listen = \"\"", "read_only_listen = \"x\""), "control.read_only_listen"),
-            (set("listen = \"127.0.0.1:8787\"", "listen = \"nope\""), "listen"),
-            (set("token_env = \"CT_CONTROL_TOKEN\"", "token_env = \"a b\""), "control.token_env"),
-            (set("token_file = \"state/control.token\"", "token_file = \"\""), "control.token_file"),
+            (
+                set("read_only_listen = \"\"", "read_only_listen = \"x\""),
+                "control.read_only_listen",
+            ),
+            (
+                set("listen = \"127.0.0.1:8787\"", "listen = \"nope\""),
+                "listen",
+            ),
+            (
+                set("token_env = \"CT_CONTROL_TOKEN\"", "token_env = \"a b\""),
+                "control.token_env",
+            ),
+            (
+                set("token_file = \"state/control.token\"", "token_file = \"\""),
+                "control.token_file",
+            ),
             (set("[control]\n", "[control]\nport = 1\n"), "port"),
         ] {
             let e = Config::parse(&text).unwrap_err().0;
@@ -912,7 +935,11 @@ mod tests {
         let (head, rest) = DEFAULT_TOML.split_once("[control]\n").unwrap();
         let tail = &rest[rest.find("# ---- calculus engine").unwrap()..];
         let c = Config::parse(&format!("{head}{tail}")).unwrap();
-        assert_eq!(c.control_server(), s, "a missing [control] section takes the defaults");
+        assert_eq!(
+            c.control_server(),
+            s,
+            "a missing [control] section takes the defaults"
+        );
     }
 
     #[test]

@@ -199,7 +199,11 @@ fn every_control_route_wants_the_token() {
             assert!(!a.body.contains(&r.token));
         }
     }
-    assert_eq!(drain(&mut r.rx), vec![], "no refused call reaches the engine");
+    assert_eq!(
+        drain(&mut r.rx),
+        vec![],
+        "no refused call reaches the engine"
+    );
     r.server.stop();
 }
 
@@ -255,17 +259,57 @@ fn bad_requests_are_refused_with_their_reason() {
         )
     };
     let cases = [
-        ("/api/settings", r#"{"sl_pct": 75}"#, 400, "sl_pct = 75 is outside"),
-        ("/api/settings", r#"{"leverage_cap": 0.5}"#, 400, "leverage_cap"),
+        (
+            "/api/settings",
+            r#"{"sl_pct": 75}"#,
+            400,
+            "sl_pct = 75 is outside",
+        ),
+        (
+            "/api/settings",
+            r#"{"leverage_cap": 0.5}"#,
+            400,
+            "leverage_cap",
+        ),
         ("/api/settings", r#"{"tp": 1}"#, 400, "unknown field"),
         ("/api/settings", "{}", 400, "no setting given"),
         ("/api/settings", "not json", 400, "bad request body"),
-        ("/api/circuit-breaker", r#"{"minutes": 0}"#, 400, "outside [1, 1440]"),
-        ("/api/circuit-breaker", r#"{"minutes": 1441}"#, 400, "outside [1, 1440]"),
-        ("/api/circuit-breaker", r#"{"minutes": -3}"#, 400, "bad request body"),
-        ("/api/symbols/add", r#"{"symbol": "DOGEUSDT"}"#, 404, "unknown symbol \"DOGEUSDT\""),
-        ("/api/positions/close", r#"{"symbol": "XRPUSDT"}"#, 404, "unknown symbol"),
-        ("/api/symbols/remove", r#"{"sym": "BTCUSDT"}"#, 400, "unknown field"),
+        (
+            "/api/circuit-breaker",
+            r#"{"minutes": 0}"#,
+            400,
+            "outside [1, 1440]",
+        ),
+        (
+            "/api/circuit-breaker",
+            r#"{"minutes": 1441}"#,
+            400,
+            "outside [1, 1440]",
+        ),
+        (
+            "/api/circuit-breaker",
+            r#"{"minutes": -3}"#,
+            400,
+            "bad request body",
+        ),
+        (
+            "/api/symbols/add",
+            r#"{"symbol": "DOGEUSDT"}"#,
+            404,
+            "unknown symbol \"DOGEUSDT\"",
+        ),
+        (
+            "/api/positions/close",
+            r#"{"symbol": "XRPUSDT"}"#,
+            404,
+            "unknown symbol",
+        ),
+        (
+            "/api/symbols/remove",
+            r#"{"sym": "BTCUSDT"}"#,
+            400,
+            "unknown field",
+        ),
     ];
     for (path, body, status, msg) in cases {
         let a = post(path, body);
@@ -274,7 +318,11 @@ fn bad_requests_are_refused_with_their_reason() {
     }
     let a = call("GET", &format!("{}/api/nothing", r.base), None, None);
     assert_eq!((a.status, error_of(&a).as_str()), (404, "no such endpoint"));
-    assert_eq!(drain(&mut r.rx), vec![], "nothing invalid reaches the engine");
+    assert_eq!(
+        drain(&mut r.rx),
+        vec![],
+        "nothing invalid reaches the engine"
+    );
 }
 
 #[test]
@@ -296,10 +344,20 @@ fn status_and_settings_are_the_published_view() {
 }
 
 /// Reads server-sent events from `/api/stream` until `want` of them arrived or `deadline`.
-fn read_events(addr: SocketAddr, want: usize, deadline: Duration, mut each: impl FnMut(usize)) -> Vec<String> {
+fn read_events(
+    addr: SocketAddr,
+    want: usize,
+    deadline: Duration,
+    mut each: impl FnMut(usize),
+) -> Vec<String> {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
-    write!(s, "GET /api/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    write!(
+        s,
+        "GET /api/stream HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
     let mut lines = BufReader::new(s);
     let (mut events, mut line, start) = (Vec::new(), String::new(), Instant::now());
     while events.len() < want && start.elapsed() < deadline {
@@ -312,7 +370,9 @@ fn read_events(addr: SocketAddr, want: usize, deadline: Duration, mut each: impl
                     each(events.len());
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("{e}"),
         }
     }
@@ -332,9 +392,15 @@ fn stream_sends_the_status_every_second() {
         }
     });
     assert!(events.len() >= 2, "{} events within 20 s", events.len());
-    let views: Vec<StatusView> = events.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    let views: Vec<StatusView> = events
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
     assert_eq!(views[0], sample_status());
-    assert!(views[1..].iter().any(|v| v.uptime_s == 42.0), "the update never arrived");
+    assert!(
+        views[1..].iter().any(|v| v.uptime_s == 42.0),
+        "the update never arrived"
+    );
 }
 
 #[test]
@@ -349,11 +415,20 @@ fn read_only_listener_serves_no_control_route() {
     assert_ne!(ro, r.base);
     for (path, body) in POSTS {
         let a = call("POST", &format!("{ro}{path}"), Some(&r.token), body);
-        assert!(matches!(a.status, 404 | 405), "{path}: {} {}", a.status, a.body);
+        assert!(
+            matches!(a.status, 404 | 405),
+            "{path}: {} {}",
+            a.status,
+            a.body
+        );
     }
     assert_eq!(drain(&mut r.rx), vec![]);
     for path in ["/api/status", "/api/settings", "/metrics", "/"] {
-        assert_eq!(call("GET", &format!("{ro}{path}"), None, None).status, 200, "{path}");
+        assert_eq!(
+            call("GET", &format!("{ro}{path}"), None, None).status,
+            200,
+            "{path}"
+        );
     }
 }
 
@@ -367,8 +442,14 @@ fn non_loopback_listen_needs_an_explicit_token() {
     let (tx, _rx) = channel::<Command>(4).unwrap();
     let handle = Arc::new(ControlHandle::new(tx));
     let e = control::spawn(&cfg, handle.clone()).unwrap_err();
-    assert!(e.contains("not a loopback address") && e.contains(NO_ENV), "{e}");
-    assert!(!cfg.token_file.exists(), "no token generated for a public bind");
+    assert!(
+        e.contains("not a loopback address") && e.contains(NO_ENV),
+        "{e}"
+    );
+    assert!(
+        !cfg.token_file.exists(),
+        "no token generated for a public bind"
+    );
     // An explicit token (from the environment) lets it start; then reads need it too.
     let var = "CT_TEST_CONTROL_TOKEN_BIND";
     std::env::set_var(var, "explicit-token-0123456789");
@@ -380,7 +461,12 @@ fn non_loopback_listen_needs_an_explicit_token() {
     let base = format!("http://127.0.0.1:{}", server.local_addr().port());
     let a = call("GET", &format!("{base}/api/status"), None, None);
     assert_eq!(a.status, 401, "{}", a.body);
-    let a = call("GET", &format!("{base}/api/status"), Some("explicit-token-0123456789"), None);
+    let a = call(
+        "GET",
+        &format!("{base}/api/status"),
+        Some("explicit-token-0123456789"),
+        None,
+    );
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(server.token_note().contains(var) && !server.token_note().contains("0123"));
     assert_eq!(call("GET", &format!("{base}/"), None, None).status, 200);
@@ -401,7 +487,12 @@ fn token_file_is_created_0600_and_reused() {
     first.server.stop();
     let second = start_with(&cfg);
     assert_eq!(second.token, first.token, "the token survives a restart");
-    let a = call("POST", &format!("{}/api/bot/pause", second.base), Some(&first.token), None);
+    let a = call(
+        "POST",
+        &format!("{}/api/bot/pause", second.base),
+        Some(&first.token),
+        None,
+    );
     assert_eq!(a.status, 200, "{}", a.body);
 }
 
@@ -428,7 +519,8 @@ fn python_parse(text: &str) -> Option<String> {
     if !probe.is_ok_and(|o| o.status.success()) {
         return None;
     }
-    let script = "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n\
+    let script =
+        "import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n\
                   for f in p(sys.stdin.read()):\n    print(f.name, f.type, len(f.samples))";
     let mut child = std::process::Command::new("python3")
         .args(["-c", script])
@@ -437,9 +529,18 @@ fn python_parse(text: &str) -> Option<String> {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "parser refused:\n{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "parser refused:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8(out.stdout).unwrap())
 }
 
@@ -452,7 +553,11 @@ fn metrics_are_accepted_by_the_prometheus_parser() {
     let a = call("GET", &format!("{}/metrics", r.base), None, None);
     assert_eq!(a.status, 200);
     assert_eq!(a.content_type, "text/plain; version=0.0.4; charset=utf-8");
-    assert!(a.body.contains("calculus_trader_orders_sent_total 4\n"), "{}", a.body);
+    assert!(
+        a.body.contains("calculus_trader_orders_sent_total 4\n"),
+        "{}",
+        a.body
+    );
     let Some(families) = python_parse(&a.body) else {
         eprintln!("!!!! SKIPPED: python3 module prometheus_client missing (.ci/run installs it): /metrics not parsed by Prometheus's parser !!!!");
         return;
@@ -468,15 +573,31 @@ fn metrics_are_accepted_by_the_prometheus_parser() {
         "calculus_trader_state gauge 5",
         "calculus_trader_stage_latency_seconds summary 4",
     ] {
-        assert!(families.lines().any(|l| l == want), "missing {want:?} in\n{families}");
+        assert!(
+            families.lines().any(|l| l == want),
+            "missing {want:?} in\n{families}"
+        );
     }
 }
 
 /// The ids the page documents for browser tests.
 const PAGE_IDS: [&str; 16] = [
-    "state", "tick-count", "pause", "resume", "emergency-stop", "close-all", "equity-chart",
-    "positions", "symbols", "stages", "settings-form", "settings-error", "symbol-input",
-    "symbol-add", "symbol-list", "token-input",
+    "state",
+    "tick-count",
+    "pause",
+    "resume",
+    "emergency-stop",
+    "close-all",
+    "equity-chart",
+    "positions",
+    "symbols",
+    "stages",
+    "settings-form",
+    "settings-error",
+    "symbol-input",
+    "symbol-add",
+    "symbol-list",
+    "token-input",
 ];
 
 #[test]
@@ -487,8 +608,14 @@ fn page_is_served_self_contained_with_its_ids() {
     assert!(a.content_type.starts_with("text/html"));
     assert!(a.body.contains("name=\"viewport\""));
     for id in PAGE_IDS {
-        assert!(a.body.contains(&format!("id=\"{id}\"")), "element #{id} missing");
-        assert!(a.body.contains(&format!("#{id}")), "#{id} not documented in the header comment");
+        assert!(
+            a.body.contains(&format!("id=\"{id}\"")),
+            "element #{id} missing"
+        );
+        assert!(
+            a.body.contains(&format!("#{id}")),
+            "#{id} not documented in the header comment"
+        );
     }
     for external in ["http://", "https://", "//cdn"] {
         assert!(!a.body.contains(external), "page loads {external}");
@@ -497,7 +624,11 @@ fn page_is_served_self_contained_with_its_ids() {
     write!(raw, "GET / HTTP/1.0\r\n\r\n").unwrap();
     let mut head = String::new();
     raw.read_to_string(&mut head).unwrap();
-    assert!(head.contains("content-security-policy"), "{}", &head[..head.len().min(600)]);
+    assert!(
+        head.contains("content-security-policy"),
+        "{}",
+        &head[..head.len().min(600)]
+    );
 }
 
 #[test]

@@ -111,12 +111,8 @@ impl Token {
             hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
             hex.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
         }
-        let cannot = |e: std::io::Error| {
-            format!(
-                "cannot create control token file {}: {e}",
-                file.display()
-            )
-        };
+        let cannot =
+            |e: std::io::Error| format!("cannot create control token file {}: {e}", file.display());
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(cannot)?;
         }

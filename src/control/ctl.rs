@@ -31,7 +31,10 @@ pub fn cli(args: &CtlArgs) -> Result<(), String> {
         .token_file
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_TOKEN_FILE));
-    println!("{}", run(&args.action, &url, DEFAULT_CONTROL_TOKEN_ENV, &file)?);
+    println!(
+        "{}",
+        run(&args.action, &url, DEFAULT_CONTROL_TOKEN_ENV, &file)?
+    );
     Ok(())
 }
 
@@ -148,7 +151,13 @@ mod tests {
 
     #[test]
     fn unknown_action_is_refused_before_any_request() {
-        let e = run("explode", "http://127.0.0.1:1", "X", std::path::Path::new("x")).unwrap_err();
+        let e = run(
+            "explode",
+            "http://127.0.0.1:1",
+            "X",
+            std::path::Path::new("x"),
+        )
+        .unwrap_err();
         assert!(e.contains("unknown ctl action"));
     }
 }

@@ -30,22 +30,62 @@ pub fn render(s: &StatusView) -> String {
 fn render_account(out: &mut String, s: &StatusView) {
     let gauges = [
         ("uptime_seconds", "Seconds since start.", s.uptime_s),
-        ("balance", "Account balance, quote currency.", num(&s.balance)),
-        ("equity", "Balance plus unrealized PnL, quote currency.", num(&s.equity)),
-        ("day_pnl", "PnL of the current UTC day, quote currency.", num(&s.day_pnl)),
-        ("realized_pnl", "Realized PnL net of fees, quote currency.", num(&s.realized_pnl)),
+        (
+            "balance",
+            "Account balance, quote currency.",
+            num(&s.balance),
+        ),
+        (
+            "equity",
+            "Balance plus unrealized PnL, quote currency.",
+            num(&s.equity),
+        ),
+        (
+            "day_pnl",
+            "PnL of the current UTC day, quote currency.",
+            num(&s.day_pnl),
+        ),
+        (
+            "realized_pnl",
+            "Realized PnL net of fees, quote currency.",
+            num(&s.realized_pnl),
+        ),
         ("drawdown", "(peak - equity) / peak.", num(&s.drawdown)),
-        ("loss_streak", "Losing trades in a row.", f64::from(s.loss_streak)),
+        (
+            "loss_streak",
+            "Losing trades in a row.",
+            f64::from(s.loss_streak),
+        ),
     ];
     for (name, help, v) in gauges {
         header(out, name, help, "gauge");
         sample(out, name, &[], v);
     }
-    header(out, "running", "1 when entries are allowed (state running).", "gauge");
-    sample(out, "running", &[], f64::from(u8::from(s.state == "running")));
-    header(out, "state", "1 for the current run state, 0 for the others.", "gauge");
+    header(
+        out,
+        "running",
+        "1 when entries are allowed (state running).",
+        "gauge",
+    );
+    sample(
+        out,
+        "running",
+        &[],
+        f64::from(u8::from(s.state == "running")),
+    );
+    header(
+        out,
+        "state",
+        "1 for the current run state, 0 for the others.",
+        "gauge",
+    );
     for st in STATES {
-        sample(out, "state", &[("state", st)], f64::from(u8::from(s.state == st)));
+        sample(
+            out,
+            "state",
+            &[("state", st)],
+            f64::from(u8::from(s.state == st)),
+        );
     }
     let set = &s.settings;
     header(out, "setting", "Operator settings in force.", "gauge");
@@ -63,16 +103,31 @@ fn render_account(out: &mut String, s: &StatusView) {
 
 /// Per-symbol position, unrealized PnL and feed state.
 fn render_symbols(out: &mut String, s: &StatusView) {
-    header(out, "position", "Signed position per symbol, base quantity.", "gauge");
+    header(
+        out,
+        "position",
+        "Signed position per symbol, base quantity.",
+        "gauge",
+    );
     for v in &s.symbols {
         sample(out, "position", &[("symbol", &v.symbol)], num(&v.position));
     }
-    header(out, "unrealized_pnl", "Unrealized PnL per symbol, quote currency.", "gauge");
+    header(
+        out,
+        "unrealized_pnl",
+        "Unrealized PnL per symbol, quote currency.",
+        "gauge",
+    );
     for v in &s.symbols {
         let pnl = num(&v.unrealized_pnl);
         sample(out, "unrealized_pnl", &[("symbol", &v.symbol)], pnl);
     }
-    header(out, "feed_live", "1 when the symbol's feed is live, 0 when stale or down.", "gauge");
+    header(
+        out,
+        "feed_live",
+        "1 when the symbol's feed is live, 0 when stale or down.",
+        "gauge",
+    );
     for f in &s.feeds {
         let live = f64::from(u8::from(f.state == "live"));
         sample(out, "feed_live", &[("symbol", &f.symbol)], live);
@@ -85,7 +140,12 @@ fn render_limits(out: &mut String, s: &StatusView) {
     for l in &s.limits {
         sample(out, "limit", &[("limit", &l.name)], num(&l.limit));
     }
-    header(out, "limit_used", "How much of the risk limit is used (same unit).", "gauge");
+    header(
+        out,
+        "limit_used",
+        "How much of the risk limit is used (same unit).",
+        "gauge",
+    );
     for l in &s.limits {
         sample(out, "limit_used", &[("limit", &l.name)], num(&l.used));
     }
@@ -110,7 +170,11 @@ fn render_stages(out: &mut String, s: &StatusView) {
     let help = "Stage latency over the last status interval, seconds (_count: samples in it).";
     header(out, name, help, "summary");
     for st in &s.stages {
-        for (q, ns) in [("0.5", st.p50_ns), ("0.99", st.p99_ns), ("0.999", st.p999_ns)] {
+        for (q, ns) in [
+            ("0.5", st.p50_ns),
+            ("0.99", st.p99_ns),
+            ("0.999", st.p999_ns),
+        ] {
             let labels = [("stage", st.stage.as_str()), ("quantile", q)];
             sample(out, name, &labels, ns as f64 * 1e-9);
         }
@@ -236,7 +300,10 @@ mod tests {
             "calculus_trader_stage_latency_seconds{stage=\"compute\",quantile=\"0.999\"} 3",
             "calculus_trader_stage_latency_seconds_count{stage=\"compute\"} 100",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         assert!(text.ends_with('\n'));
     }

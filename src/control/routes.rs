@@ -101,8 +101,14 @@ fn control_api(state: AppState) -> Router<AppState> {
         .route("/api/bot/pause", command("pause", Command::Pause))
         .route("/api/bot/resume", command("resume", Command::Resume))
         .route("/api/bot/stop", command("stop", Command::Stop))
-        .route("/api/emergency-stop", command("emergency-stop", Command::EmergencyStop))
-        .route("/api/positions/close-all", command("close-all", Command::CloseAll))
+        .route(
+            "/api/emergency-stop",
+            command("emergency-stop", Command::EmergencyStop),
+        )
+        .route(
+            "/api/positions/close-all",
+            command("close-all", Command::CloseAll),
+        )
         .route("/api/circuit-breaker", post(circuit_breaker))
         .route("/api/settings", post(change_settings))
         .route("/api/symbols/add", post(add_symbol))
@@ -118,13 +124,20 @@ async fn require_token(
     req: Request,
     next: Next,
 ) -> Response {
-    let given = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     if st.token.accepts(given) {
         return next.run(req).await;
     }
     let what = format!("{} {}", req.method(), req.uri().path());
     log(from, &what, "refused: missing or wrong bearer token");
-    ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response()
+    ApiError(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong bearer token".into(),
+    )
+    .into_response()
 }
 
 /// One control line on stderr: time, source, action, outcome.
@@ -193,7 +206,12 @@ async fn circuit_breaker(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let until_ms = now_ms + u64::from(m) * 60_000;
-    send(&st, from, &format!("{action} {m} min"), Command::CircuitBreaker { until_ms })
+    send(
+        &st,
+        from,
+        &format!("{action} {m} min"),
+        Command::CircuitBreaker { until_ms },
+    )
 }
 
 /// A [`SettingsPatch`] as JSON, validated (400 with the message).

@@ -149,14 +149,14 @@ fn serve(
     shutdown: oneshot::Receiver<()>,
 ) {
     rt.block_on(async move {
-        let spawn_one = |l: TcpListener, app: axum::Router| match tokio::net::TcpListener::from_std(l)
-        {
-            Ok(l) => {
-                let svc = app.into_make_service_with_connect_info::<SocketAddr>();
-                tokio::spawn(async move { axum::serve(l, svc).await });
-            }
-            Err(e) => eprintln!("control server: listener failed: {e}"),
-        };
+        let spawn_one =
+            |l: TcpListener, app: axum::Router| match tokio::net::TcpListener::from_std(l) {
+                Ok(l) => {
+                    let svc = app.into_make_service_with_connect_info::<SocketAddr>();
+                    tokio::spawn(async move { axum::serve(l, svc).await });
+                }
+                Err(e) => eprintln!("control server: listener failed: {e}"),
+            };
         spawn_one(main, routes::full(state.clone()));
         if let Some(l) = read_only {
             spawn_one(l, routes::read_only(state));
