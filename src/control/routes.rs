@@ -221,7 +221,15 @@ async fn change_settings(
     b: Bytes,
 ) -> Answer {
     let p = body::<SettingsPatch>(from, "settings", &b)?;
-    let action = format!("settings {}", serde_json::to_string(&p).unwrap_or_default());
+    let given = serde_json::to_value(p).unwrap_or_default();
+    let given: serde_json::Map<_, _> = given
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let action = format!("settings {}", serde_json::Value::Object(given));
     if let Err(e) = p.validate() {
         log(from, &action, &format!("refused: {e}"));
         return Err(ApiError(StatusCode::BAD_REQUEST, e));
