@@ -650,3 +650,52 @@ fn ctl_talks_to_the_running_server() {
     assert!(e.contains("no control token"), "{e}");
     assert_eq!(drain(&mut r.rx), vec![]);
 }
+
+#[test]
+fn ctl_subcommand_exits_non_zero_on_http_errors() {
+    let mut r = start("control-ctl-bin");
+    let ctl = |action: &str, file: &Path| {
+        common::files::bin()
+            .args(["ctl", action, "--url", &r.base, "--token-file"])
+            .arg(file)
+            .env_remove("CT_CONTROL_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let out = ctl("close-all", &r.token_file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("close-all"));
+    let wrong = r.token_file.with_file_name("wrong.token");
+    std::fs::write(&wrong, "wrong-token-0123456789").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = ctl("pause", &wrong);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 401"));
+    assert_eq!(drain(&mut r.rx), vec![Command::CloseAll]);
+}
+
+#[test]
+fn sigusr1_pauses_and_sigusr2_resumes() {
+    let (tx, mut rx) = channel::<Command>(8).unwrap();
+    let handle = Arc::new(ControlHandle::new(tx));
+    let signals = control::spawn_signal_controls(handle).unwrap();
+    let wait_one = |rx: &mut Consumer<Command>| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(c) = rx.pop() {
+                return c;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no command within 10 s");
+    };
+    signal_hook::low_level::raise(signal_hook::consts::SIGUSR1).unwrap();
+    assert_eq!(wait_one(&mut rx), Command::Pause);
+    signal_hook::low_level::raise(signal_hook::consts::SIGUSR2).unwrap();
+    assert_eq!(wait_one(&mut rx), Command::Resume);
+    signals.stop();
+}
