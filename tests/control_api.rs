@@ -620,15 +620,42 @@ fn page_is_served_self_contained_with_its_ids() {
     for external in ["http://", "https://", "//cdn"] {
         assert!(!a.body.contains(external), "page loads {external}");
     }
-    let mut raw = TcpStream::connect(r.server.local_addr()).unwrap();
-    write!(raw, "GET / HTTP/1.0\r\n\r\n").unwrap();
-    let mut head = String::new();
-    raw.read_to_string(&mut head).unwrap();
+    let head = raw_get(
+        r.server.local_addr(),
+        "/",
+        &r.server.local_addr().to_string(),
+    );
     assert!(
         head.contains("content-security-policy"),
         "{}",
         &head[..head.len().min(600)]
     );
+}
+
+/// The whole answer to `GET path` with the given `Host` header.
+fn raw_get(addr: SocketAddr, path: &str, host: &str) -> String {
+    let mut raw = TcpStream::connect(addr).unwrap();
+    write!(raw, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn loopback_listener_refuses_foreign_host_names() {
+    let r = start("control-host");
+    let addr = r.server.local_addr();
+    let port = addr.port();
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let a = raw_get(addr, "/api/status", &host);
+        assert!(a.starts_with("HTTP/1.0 200"), "{host}: {a}");
+    }
+    // A DNS-rebinding page would reach 127.0.0.1 under its own name.
+    for path in ["/", "/api/status", "/api/stream", "/metrics"] {
+        let a = raw_get(addr, path, &format!("rebind.example:{port}"));
+        assert!(a.starts_with("HTTP/1.0 421"), "{path}: {a}");
+        assert!(a.contains("not a loopback name"), "{path}: {a}");
+    }
 }
 
 #[test]

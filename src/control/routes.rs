@@ -46,6 +46,33 @@ pub(super) struct AppState {
     pub(super) read_needs_token: bool,
 }
 
+/// A loopback `Host` header (`localhost`, `127.x.y.z`, `[::1]`, any port): on a loopback
+/// listener anything else is a DNS-rebinding page reaching in through the operator's browser.
+fn loopback_host(host: &[u8]) -> bool {
+    let Ok(host) = std::str::from_utf8(host) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// 421 unless the `Host` header names a loopback host (loopback listeners only).
+async fn require_loopback_host(req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).map(HeaderValue::as_bytes);
+    if host.is_some_and(loopback_host) {
+        return next.run(req).await;
+    }
+    let e =
+        "Host header is not a loopback name: use http://127.0.0.1:PORT/ or http://localhost:PORT/";
+    ApiError(StatusCode::MISDIRECTED_REQUEST, e.into()).into_response()
+}
+
 /// An error answer: status code and `{"error": message}`.
 #[derive(Debug)]
 struct ApiError(StatusCode, String);
@@ -69,13 +96,18 @@ pub(super) fn full(state: AppState) -> Router {
     if state.read_needs_token {
         api = api.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     }
-    Router::new()
+    let app = Router::new()
         .route("/", get(page))
         .merge(api)
         .merge(control_api(state.clone()))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    let app = if state.read_needs_token {
+        app
+    } else {
+        app.layer(middleware::from_fn(require_loopback_host))
+    };
+    app.with_state(state)
 }
 
 /// Dashboard and read-only endpoints only (`read_only_listen`): no POST route at all.
@@ -321,4 +353,32 @@ async fn stream(State(st): State<AppState>) -> Sse<impl Stream<Item = Result<Eve
 
 async fn not_found() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "no such endpoint".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn loopback_hosts_only() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8787",
+            "127.0.0.1:1",
+            "127.1.2.3",
+            "[::1]:8787",
+            "[::1]",
+        ] {
+            assert!(loopback_host(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "evil.example:8787",
+            "10.0.0.1:8787",
+            "localhost.evil.example",
+            "[::2]:1",
+            "",
+        ] {
+            assert!(!loopback_host(bad.as_bytes()), "{bad}");
+        }
+    }
 }
