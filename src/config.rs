@@ -8,6 +8,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::control::server as control;
 use crate::model::DerivParams;
 use crate::ring::WaitStrategy;
 use crate::risk::config::RiskConfig;
@@ -85,21 +86,14 @@ pub struct ControlConfig {
     pub token_env: String,
 }
 
-/// Port of the default `control.listen` (127.0.0.1).
-pub const DEFAULT_CONTROL_PORT: u16 = 8787;
-/// Default `control.token_file`.
-pub const DEFAULT_CONTROL_TOKEN_FILE: &str = "state/control.token";
-/// Default `control.token_env`.
-pub const DEFAULT_CONTROL_TOKEN_ENV: &str = "CT_CONTROL_TOKEN";
-
 impl Default for ControlConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_CONTROL_PORT)),
+            listen: SocketAddr::from(([127, 0, 0, 1], control::DEFAULT_PORT)),
             read_only_listen: String::new(),
-            token_file: PathBuf::from(DEFAULT_CONTROL_TOKEN_FILE),
-            token_env: DEFAULT_CONTROL_TOKEN_ENV.into(),
+            token_file: PathBuf::from(control::DEFAULT_TOKEN_FILE),
+            token_env: control::DEFAULT_TOKEN_ENV.into(),
         }
     }
 }
@@ -895,11 +889,11 @@ mod tests {
         assert!(c.control.enabled);
         assert_eq!(
             s.listen,
-            SocketAddr::from(([127, 0, 0, 1], DEFAULT_CONTROL_PORT))
+            SocketAddr::from(([127, 0, 0, 1], control::DEFAULT_PORT))
         );
         assert_eq!(s.read_only_listen, None);
-        assert!(s.token_file.is_absolute() && s.token_file.ends_with(DEFAULT_CONTROL_TOKEN_FILE));
-        assert_eq!(s.token_env, DEFAULT_CONTROL_TOKEN_ENV);
+        assert!(s.token_file.is_absolute() && s.token_file.ends_with(control::DEFAULT_TOKEN_FILE));
+        assert_eq!(s.token_env, control::DEFAULT_TOKEN_ENV);
         let set = |from: &str, to: &str| DEFAULT_TOML.replace(from, to);
         let ro = set(
             "read_only_listen = \"\"",

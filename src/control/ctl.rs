@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::auth::Token;
-use crate::config::{DEFAULT_CONTROL_PORT, DEFAULT_CONTROL_TOKEN_ENV, DEFAULT_CONTROL_TOKEN_FILE};
+use super::server::{DEFAULT_PORT, DEFAULT_TOKEN_ENV, DEFAULT_TOKEN_FILE};
 
 /// `calculus-trader ctl` arguments.
 #[derive(clap::Args, Debug)]
@@ -26,15 +26,12 @@ pub fn cli(args: &CtlArgs) -> Result<(), String> {
     let url = args
         .url
         .clone()
-        .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_CONTROL_PORT}"));
+        .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
     let file = args
         .token_file
         .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTROL_TOKEN_FILE));
-    println!(
-        "{}",
-        run(&args.action, &url, DEFAULT_CONTROL_TOKEN_ENV, &file)?
-    );
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_TOKEN_FILE));
+    println!("{}", run(&args.action, &url, DEFAULT_TOKEN_ENV, &file)?);
     Ok(())
 }
 

@@ -13,6 +13,13 @@ use super::auth::Token;
 use super::routes::{self, AppState};
 use super::ControlHandle;
 
+/// Port of the default `listen` (127.0.0.1).
+pub const DEFAULT_PORT: u16 = 8787;
+/// Default token file, relative to the working directory.
+pub const DEFAULT_TOKEN_FILE: &str = "state/control.token";
+/// Default environment variable of the token.
+pub const DEFAULT_TOKEN_ENV: &str = "CT_CONTROL_TOKEN";
+
 /// Where and how the control server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
