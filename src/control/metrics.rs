@@ -151,14 +151,19 @@ fn render_limits(out: &mut String, s: &StatusView) {
     }
 }
 
-/// One counter per status counter, `<name>_total`.
+/// One counter per status counter, `<name>_total`; of two names equal once sanitized, the
+/// first (in name order) is kept.
 fn render_counters(out: &mut String, s: &StatusView) {
+    let mut seen = std::collections::BTreeSet::new();
     for (name, v) in &s.counters {
         let base = sanitize(name);
         let base = base.strip_suffix("_total").unwrap_or(&base);
         let help = format!("Counter {name} since start.");
         // The 0.0.4 format names the family after the samples (`_total` included).
         let family = format!("{base}_total");
+        if !seen.insert(family.clone()) {
+            continue;
+        }
         header(out, &family, &help, "counter");
         sample(out, &family, &[], *v as f64);
     }
@@ -266,6 +271,7 @@ mod tests {
         });
         s.counters.insert("blocked_ou".into(), 7);
         s.counters.insert("orders.sent_total".into(), 9);
+        s.counters.insert("orders_sent".into(), 11);
         s.stages.push(StageView {
             stage: "compute".into(),
             count: 100,
@@ -306,6 +312,10 @@ mod tests {
             );
         }
         assert!(text.ends_with('\n'));
+        let families = text
+            .matches("# TYPE calculus_trader_orders_sent_total counter")
+            .count();
+        assert_eq!(families, 1, "a sanitized name collision is one family");
     }
 
     #[test]
