@@ -76,6 +76,9 @@ enum Command {
     /// Trade the bundled replay in a loop against the embedded exchange, SIGKILL and restart the
     /// trader at random, then check that positions, client ids, limits and memory hold.
     Soak(SoakArgs),
+    /// Control the running process over its local API: pause, resume, start, stop,
+    /// emergency-stop, close-all, status. Token from $CT_CONTROL_TOKEN or --token-file.
+    Ctl(calculus_trader::control::ctl::CtlArgs),
 }
 
 #[derive(Args)]
@@ -366,6 +369,7 @@ fn main() -> ExitCode {
         Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         Some(Command::Soak(args)) => soak(&args),
+        Some(Command::Ctl(args)) => calculus_trader::control::ctl::cli(&args),
         None => run(&cli.run),
     };
     match result {
