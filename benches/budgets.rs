@@ -454,6 +454,7 @@ fn run_loopback(
         print_status: false,
         max_duration: Some(Duration::from_secs(120)),
         live: false,
+        control: None,
     };
     calculus_trader::runtime::run(&cfg, &opts, Shutdown::default())
 }

@@ -235,6 +235,7 @@ fn run(args: &RunArgs) -> Result<(), String> {
         print_status: !args.quiet,
         max_duration: args.duration.map(Duration::from_secs_f64),
         live: args.live,
+        ..RunOptions::default()
     };
     let report = runtime::run(&cfg, &opts, Shutdown::with_signals())?;
     print!("{}", runtime::summary(&report));

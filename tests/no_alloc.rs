@@ -210,3 +210,115 @@ fn parsers_and_validation_allocate_nothing_per_message_after_warm_up() {
         );
     }
 }
+
+/// Operator control on the compute thread allocates nothing after warm-up: commands taken from
+/// the ring and applied between ticks (pause, resume, stop, start, circuit breaker, settings,
+/// symbol removal and re-adding, closes, emergency stop), the operator closes drained, and the
+/// engine's status view filled into the hand-off snapshot.
+#[test]
+fn operator_commands_and_status_publishing_allocate_nothing_after_warm_up() {
+    use calculus_trader::control::ControlHandle;
+    use calculus_trader::ring::channel;
+    use calculus_trader::strategy::ComputeStage;
+    use calculus_trader::telemetry::handoff_with_view;
+    use calculus_trader::types::control::{Command, SettingsPatch};
+    use calculus_trader::types::SymbolId;
+
+    let replay = Replay::load();
+    let ticks = replay.ticks();
+    let (tx, rx) = channel::<Command>(64).unwrap();
+    let handle = ControlHandle::new(tx);
+    let mut c = ComputeStage::new(
+        Engine::new(eager_params(), &replay.instruments),
+        Clock::new(),
+    );
+    c.set_commands(rx);
+    let epoch = Epoch::default();
+    let (mut publisher, mut collector) = handoff_with_view("compute", &epoch, 2);
+    let now_ms = common::values::now_ms();
+    let script = [
+        Command::Pause,
+        Command::Resume,
+        Command::Settings(SettingsPatch {
+            tp_pct: Some(0.9),
+            position_notional: Some(800.0),
+            ..SettingsPatch::default()
+        }),
+        Command::CloseAll,
+        Command::Stop,
+        Command::Start,
+        Command::CircuitBreaker {
+            until_ms: now_ms + 3_600_000,
+        },
+        Command::Resume,
+        Command::RemoveSymbol(SymbolId(1)),
+        Command::AddSymbol(SymbolId(1)),
+        Command::ClosePosition(SymbolId(0)),
+        Command::EmergencyStop,
+        Command::Resume,
+    ];
+    let fill_stage = |c: &mut ComputeStage, it: &calculus_trader::types::OrderIntent| {
+        c.on_report(&calculus_trader::types::ExecReport {
+            symbol: it.symbol,
+            client_seq: it.client_seq,
+            side: it.side,
+            status: calculus_trader::types::ReportStatus::Filled,
+            price: rust_decimal::Decimal::from_f64_retain(it.ref_price)
+                .unwrap()
+                .round_dp(2),
+            qty: it.qty,
+            fee: rust_decimal::Decimal::ZERO,
+        });
+    };
+    // One segment: ticks, then one command applied and its closes drained, then a hand-off.
+    let segment = |c: &mut ComputeStage,
+                   publisher: &mut calculus_trader::telemetry::Publisher,
+                   ticks: &[calculus_trader::types::Tick],
+                   cmd: Option<Command>| {
+        for t in ticks {
+            c.poll_commands();
+            let h = publisher.hists();
+            if let Some(it) = c.on_tick(t, t.parsed_ns, h) {
+                fill_stage(c, &it);
+            }
+        }
+        if let Some(cmd) = cmd {
+            handle.send(cmd).unwrap();
+        }
+        c.poll_commands();
+        while let Some(it) = c.next_operator_close() {
+            fill_stage(c, &it);
+        }
+        publisher.maybe_publish_with(|cs| c.fill_counters(cs), |v| c.fill_view(v));
+    };
+    let warm = 5_000;
+    epoch.bump();
+    segment(&mut c, &mut publisher, &ticks[..warm], Some(Command::Pause));
+    handle.send(Command::Resume).unwrap();
+    let mut sink = calculus_trader::telemetry::StageHistograms::new();
+    collector.collect(&mut sink);
+    let per = (ticks.len() - warm) / script.len();
+    let mut allocations = 0;
+    for (k, cmd) in script.iter().enumerate() {
+        let part = &ticks[warm + k * per..warm + (k + 1) * per];
+        epoch.bump();
+        let ((), n) = counted(|| segment(&mut c, &mut publisher, part, Some(*cmd)));
+        allocations += n;
+        // The monitor's side (cold, may allocate) between segments.
+        collector.collect(&mut sink);
+    }
+    let o = *c.engine().operator_stats();
+    assert_eq!(o.commands, script.len() as u64 + 2, "every command applied");
+    assert_eq!(o.settings, 1);
+    assert!(
+        o.closes > 0,
+        "operator closes ran in the measured part: {o:?}"
+    );
+    let view = collector.view().expect("the engine view was handed over");
+    assert_eq!(view.risk.settings.position_notional, 800.0);
+    assert_eq!(view.commands, o.commands);
+    assert_eq!(
+        allocations, 0,
+        "operator control allocated {allocations} times"
+    );
+}

@@ -164,7 +164,10 @@ impl ExecStage {
         let report = self.exec.submit(it, ts_ms, |_signed| {
             let t = clock.now_ns();
             hists.record(Stage::Sign, t.saturating_sub(start_ns));
-            hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
+            // Operator closes come from no tick (`tick_recv_ns` 0): no tick-to-order sample.
+            if it.tick_recv_ns != 0 {
+                hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
+            }
         });
         self.check_halt();
         report

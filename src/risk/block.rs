@@ -34,11 +34,19 @@ pub enum BlockReason {
     NoEdge,
     /// Sizing input unusable (price, balance or stop distance not positive and finite).
     BadInput,
+    /// Operator `Stop`: entries refused until `Start`.
+    OperatorStop,
+    /// Operator `Pause`: entries refused until `Resume` or `Start`.
+    OperatorPause,
+    /// Operator circuit breaker: entries refused until its time passes (or `Resume`).
+    CircuitBreaker,
+    /// The symbol was removed by an operator: models keep updating, no entries.
+    Inactive,
 }
 
 impl BlockReason {
     /// Every reason, in index order.
-    pub const ALL: [BlockReason; 13] = [
+    pub const ALL: [BlockReason; 17] = [
         BlockReason::RiskPerTrade,
         BlockReason::PortfolioRisk,
         BlockReason::MaxPositions,
@@ -52,6 +60,10 @@ impl BlockReason {
         BlockReason::RewardRisk,
         BlockReason::NoEdge,
         BlockReason::BadInput,
+        BlockReason::OperatorStop,
+        BlockReason::OperatorPause,
+        BlockReason::CircuitBreaker,
+        BlockReason::Inactive,
     ];
     /// Number of reasons.
     pub const COUNT: usize = BlockReason::ALL.len();
@@ -79,6 +91,10 @@ impl BlockReason {
             BlockReason::RewardRisk => Counter::BlockedRewardRisk,
             BlockReason::NoEdge => Counter::BlockedNoEdge,
             BlockReason::BadInput => Counter::BlockedBadRiskInput,
+            BlockReason::OperatorStop => Counter::BlockedOperatorStop,
+            BlockReason::OperatorPause => Counter::BlockedOperatorPause,
+            BlockReason::CircuitBreaker => Counter::BlockedCircuitBreaker,
+            BlockReason::Inactive => Counter::BlockedInactive,
         }
     }
 

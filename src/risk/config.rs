@@ -31,6 +31,25 @@ pub struct RiskConfig {
     /// `[risk.reconcile]`: start-up position reconciliation policy.
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// The persisted risk state (daily PnL, peak, loss streak, pauses, settings); empty = beside
+    /// the order journal, `<journal>.risk.json`.
+    #[serde(default)]
+    pub state_file: std::path::PathBuf,
+    /// What a corrupt state file does at start: `refuse` (default: start fails, naming the
+    /// file) or `fresh` (warn and start from a fresh state).
+    #[serde(default)]
+    pub state_on_corrupt: StateOnCorrupt,
+}
+
+/// What a corrupt risk state file does at start-up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateOnCorrupt {
+    /// Refuse to start (the operator inspects the file).
+    #[default]
+    Refuse,
+    /// Warn and start from a fresh state (pauses and halts in the file are lost).
+    Fresh,
 }
 
 /// How the base size of an entry is chosen.

@@ -17,6 +17,9 @@
 //! | drawdown | `(peak − E) ≥ drawdown_pause·peak` | operator [`RiskGate::resume`] |
 //! | losing streak | `max_consecutive_losses` losing trades in a row | operator |
 //! | emergency | manual or `(peak − E) ≥ emergency_drawdown·peak` | operator |
+//! | operator stop / pause | operator `Stop` / `Pause` | `Start` / `Resume` (a pause also `Start`) |
+//! | circuit breaker | operator, until a time | the compute stage at that time, or `Resume` |
+//! | inactive symbol | operator `RemoveSymbol` | `AddSymbol` |
 //!
 //! A symbol is *held* while its decided position (booked when the engine decides, undone on a
 //! rejection) is open or it is *live* ([`RiskGate::set_live`]: the engine's filled or working
@@ -37,6 +40,7 @@ use rust_decimal::Decimal;
 use super::block::BlockReason;
 use super::config::LimitsConfig;
 use super::correlation::Correlation;
+use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -164,6 +168,8 @@ struct SymbolRisk {
     unknown_order: bool,
     /// The filled or the working position is open, or an order is in flight.
     live: bool,
+    /// Removed by an operator: no entries.
+    inactive: bool,
 }
 
 impl SymbolRisk {
@@ -184,6 +190,14 @@ impl SymbolRisk {
     }
 }
 
+/// Entry blocks set by operator commands (see the module table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Operator {
+    stopped: bool,
+    paused: bool,
+    circuit: bool,
+}
+
 /// The portfolio risk gate. One per compute thread; every method is allocation-free.
 #[derive(Clone, Debug)]
 pub struct RiskGate {
@@ -198,6 +212,7 @@ pub struct RiskGate {
     reduced: bool,
     paused: Option<BlockReason>,
     emergency: bool,
+    operator: Operator,
     losing_streak: u32,
     open_risk: Decimal,
     open_positions: u32,
@@ -220,6 +235,7 @@ impl RiskGate {
             reduced: false,
             paused: None,
             emergency: false,
+            operator: Operator::default(),
             losing_streak: 0,
             open_risk: Decimal::ZERO,
             open_positions: 0,
@@ -402,15 +418,185 @@ impl RiskGate {
         }
     }
 
-    /// Operator resume: clears the emergency stop, a drawdown or losing-streak pause, and
-    /// restarts peak equity from the current equity. The daily block still waits for the next
-    /// UTC day.
+    /// Operator resume: clears the emergency stop, a drawdown or losing-streak pause, an
+    /// operator pause and a circuit breaker, and restarts peak equity from the current equity.
+    /// The daily block still waits for the next UTC day; an operator `Stop` waits for `Start`.
     pub fn resume(&mut self) {
         self.emergency = false;
         self.paused = None;
+        self.operator.paused = false;
+        self.operator.circuit = false;
         self.losing_streak = 0;
         self.peak = self.equity();
         self.reduced = false;
+    }
+
+    /// Operator `Start`: clears a `Stop` and an operator pause.
+    pub fn start(&mut self) {
+        self.operator.stopped = false;
+        self.operator.paused = false;
+    }
+
+    /// Operator `Stop` (entries refused until [`RiskGate::start`]).
+    pub fn stop(&mut self) {
+        self.operator.stopped = true;
+    }
+
+    /// Operator `Pause` (entries refused until [`RiskGate::resume`] or [`RiskGate::start`]).
+    pub fn pause(&mut self) {
+        self.operator.paused = true;
+    }
+
+    /// Sets or lifts the circuit breaker (the compute stage keeps its end time).
+    pub fn set_circuit(&mut self, on: bool) {
+        self.operator.circuit = on;
+    }
+
+    /// Circuit breaker in force.
+    pub fn circuit(&self) -> bool {
+        self.operator.circuit
+    }
+
+    /// Marks symbol `symbol` as traded (`true`) or removed by an operator (no entries).
+    pub fn set_active(&mut self, symbol: usize, active: bool) {
+        if let Some(s) = self.symbols.get_mut(symbol) {
+            s.inactive = !active;
+        }
+    }
+
+    /// Whether symbol `symbol` is traded (false after an operator removed it).
+    pub fn active(&self, symbol: usize) -> bool {
+        self.symbols.get(symbol).is_some_and(|s| !s.inactive)
+    }
+
+    /// Sets the `max_positions` limit (operator settings).
+    pub fn set_max_positions(&mut self, n: u32) {
+        self.p.max_positions = n;
+    }
+
+    /// Whether entries are allowed and, if not, the most severe reason: emergency (halted),
+    /// operator stop, operator pause, circuit breaker, drawdown / losing-streak pause, daily
+    /// loss (reported as paused).
+    pub fn run_state(&self) -> (RunState, Option<BlockReason>) {
+        let o = self.operator;
+        if self.emergency {
+            (RunState::Halted, Some(BlockReason::EmergencyStop))
+        } else if o.stopped {
+            (RunState::Stopped, Some(BlockReason::OperatorStop))
+        } else if o.paused {
+            (RunState::Paused, Some(BlockReason::OperatorPause))
+        } else if o.circuit {
+            (RunState::CircuitBreaker, Some(BlockReason::CircuitBreaker))
+        } else if let Some(r) = self.paused {
+            (RunState::Paused, Some(r))
+        } else if self.daily_blocked {
+            (RunState::Paused, Some(BlockReason::DailyLoss))
+        } else {
+            (RunState::Running, None)
+        }
+    }
+
+    /// Starting balance, quote currency.
+    pub fn balance(&self) -> Decimal {
+        self.balance0
+    }
+
+    /// Realized PnL net of fees booked so far, quote currency.
+    pub fn realized(&self) -> Decimal {
+        self.realized
+    }
+
+    /// Unrealized PnL of the open positions, quote currency.
+    pub fn unrealized(&self) -> Decimal {
+        self.unrealized
+    }
+
+    /// Losing trades in a row.
+    pub fn losing_streak(&self) -> u32 {
+        self.losing_streak
+    }
+
+    /// The part of the gate that survives a restart (`settings` left default: the engine's).
+    pub fn risk_state(&self) -> RiskState {
+        RiskState {
+            day: self.day,
+            day_start_equity: self.day_start,
+            peak_equity: self.peak,
+            loss_streak: self.losing_streak,
+            daily_blocked: self.daily_blocked,
+            loss_pause: self.paused == Some(BlockReason::ConsecutiveLosses),
+            drawdown_pause: self.paused == Some(BlockReason::Drawdown),
+            halted: self.emergency,
+            stopped: self.operator.stopped,
+            paused: self.operator.paused,
+            circuit_until_ms: 0,
+            settings: Default::default(),
+        }
+    }
+
+    /// Restores a saved state (after the journal's PnL was booked). `today` is the current UTC
+    /// day (`unix_ms / 86 400 000`): a saved day before it starts a fresh day (daily PnL from
+    /// the current equity, daily block cleared); the peak is `max(saved, current equity)`.
+    /// The circuit breaker is the compute stage's. Returns a limit the restored equity trips.
+    pub fn restore(&mut self, s: &RiskState, today: u64) -> Option<Trip> {
+        self.peak = self.peak.max(s.peak_equity);
+        self.losing_streak = s.loss_streak;
+        self.paused = if s.loss_pause {
+            Some(BlockReason::ConsecutiveLosses)
+        } else if s.drawdown_pause {
+            Some(BlockReason::Drawdown)
+        } else {
+            None
+        };
+        self.emergency = s.halted;
+        self.operator.stopped = s.stopped;
+        self.operator.paused = s.paused;
+        if s.day != u64::MAX && s.day >= today {
+            self.day = s.day;
+            self.day_start = s.day_start_equity;
+            self.daily_blocked = s.daily_blocked;
+        } else {
+            self.day = today;
+            self.day_start = self.equity();
+            self.daily_blocked = false;
+        }
+        self.evaluate()
+    }
+
+    /// Each limit and how much of it is used now: daily loss (quote currency), drawdown pause
+    /// and emergency drawdown (fractions), positions (count), portfolio risk (quote currency),
+    /// losing streak (count).
+    pub fn limit_rows(&self) -> [LimitRow; LIMIT_ROWS] {
+        let e = self.equity();
+        let row = |name, limit, used| LimitRow { name, limit, used };
+        [
+            row(
+                "daily_loss",
+                self.p.daily_loss * self.day_start,
+                (-self.day_pnl()).max(Decimal::ZERO),
+            ),
+            row("drawdown_pause", self.p.drawdown_pause, self.drawdown()),
+            row(
+                "emergency_drawdown",
+                self.p.emergency_drawdown,
+                self.drawdown(),
+            ),
+            row(
+                "max_positions",
+                Decimal::from(self.p.max_positions),
+                Decimal::from(self.open_positions),
+            ),
+            row(
+                "portfolio_risk",
+                self.p.max_portfolio_risk * e,
+                self.open_risk,
+            ),
+            row(
+                "max_consecutive_losses",
+                Decimal::from(self.p.max_consecutive_losses),
+                Decimal::from(self.losing_streak),
+            ),
+        ]
     }
 
     /// Re-checks the equity limits; returns the most severe newly tripped one.
@@ -470,8 +656,9 @@ impl RiskGate {
     }
 
     /// May this order go? Reduce-only orders always may. Entries are checked against, in order:
-    /// emergency, pause, daily loss, reconciliation, risk per trade, portfolio risk, positions,
-    /// exposure, correlation; the first breached limit is the reason.
+    /// emergency, operator stop, operator pause, circuit breaker, pause, daily loss, inactive
+    /// symbol, reconciliation, risk per trade, portfolio risk, positions, exposure,
+    /// correlation; the first breached limit is the reason.
     #[inline]
     pub fn check(&self, o: &OrderCheck) -> Result<(), BlockReason> {
         if o.reduce_only {
@@ -479,6 +666,16 @@ impl RiskGate {
         }
         if self.emergency {
             return Err(BlockReason::EmergencyStop);
+        }
+        if self.operator != Operator::default() {
+            let o = self.operator;
+            return Err(if o.stopped {
+                BlockReason::OperatorStop
+            } else if o.paused {
+                BlockReason::OperatorPause
+            } else {
+                BlockReason::CircuitBreaker
+            });
         }
         if let Some(r) = self.paused {
             return Err(r);
@@ -489,6 +686,9 @@ impl RiskGate {
         let Some(s) = self.symbols.get(o.symbol) else {
             return Err(BlockReason::BadInput);
         };
+        if s.inactive {
+            return Err(BlockReason::Inactive);
+        }
         if s.unreconciled || s.unknown_order {
             return Err(BlockReason::Unreconciled);
         }

@@ -8,6 +8,7 @@ pub mod exits;
 pub mod limits;
 pub mod reconcile;
 pub mod sizing;
+pub mod state;
 
 pub use block::{BlockReason, EntryBlock};
 pub use correlation::Correlation;

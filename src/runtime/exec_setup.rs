@@ -47,6 +47,8 @@ pub struct ExecSetup {
     pub startup: Option<StartupReport>,
     /// One line describing the route, for the start banner.
     pub banner: String,
+    /// The order journal's path (the risk state file sits beside it by default).
+    pub journal_path: PathBuf,
 }
 
 /// Builds the executor per `cfg.exec`. `live_allowed` is the `--live` flag; `exchange` the
@@ -134,6 +136,7 @@ fn paper_setup(
             format.name(),
             journal_path.display()
         ),
+        journal_path: journal_path.to_path_buf(),
     })
 }
 
@@ -328,6 +331,7 @@ fn venue_setup(
         replayed,
         startup: Some(report),
         banner,
+        journal_path: route.journal_path,
     })
 }
 

@@ -1,5 +1,7 @@
 //! `fused` topology: one hot thread runs network → compute → execution back to back for each
 //! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded.
+//! Operator commands are applied before every tick and once per loop turn (also when no tick
+//! arrived), and their closes go out through the same execution path as every intent.
 
 use super::shutdown::Shutdown;
 use super::source::TickSource;
@@ -7,7 +9,7 @@ use super::wait::FeedWait;
 use crate::exec::ExecStage;
 use crate::feed::ws::{WsError, WsStatus};
 use crate::strategy::ComputeStage;
-use crate::telemetry::Publisher;
+use crate::telemetry::{Publisher, StageHistograms};
 
 /// Runs until the feed closes or a stop is requested; hands over the final snapshot.
 pub fn run<S: TickSource>(
@@ -23,6 +25,9 @@ pub fn run<S: TickSource>(
             feed.close();
             break Ok(());
         }
+        if compute.poll_commands() > 0 || compute.has_operator_close() {
+            send_operator_closes(compute, exec, publisher.hists());
+        }
         // Orders in flight: poll the socket without waiting so replies are read promptly.
         let timeout = if exec.in_flight() > 0 {
             Some(std::time::Duration::ZERO)
@@ -30,6 +35,10 @@ pub fn run<S: TickSource>(
             wait.timeout()
         };
         let polled = feed.poll(timeout, publisher.hists(), |t, h| {
+            // A command sent meanwhile applies before this tick (one atomic load when none).
+            if compute.poll_commands() > 0 || compute.has_operator_close() {
+                send_operator_closes(compute, exec, h);
+            }
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
                 // No room: hold here (the feed waits) rather than refuse.
                 exec.wait_room(&intent, h, |r| compute.on_report(r));
@@ -39,11 +48,14 @@ pub fn run<S: TickSource>(
             }
         });
         exec.poll(None, publisher.hists(), |r| compute.on_report(r));
-        publisher.maybe_publish(|c| {
-            feed.fill_counters(c);
-            compute.fill_counters(c);
-            exec.fill_counters(c);
-        });
+        publisher.maybe_publish_with(
+            |c| {
+                feed.fill_counters(c);
+                compute.fill_counters(c);
+                exec.fill_counters(c);
+            },
+            |v| compute.fill_view(v),
+        );
         match polled {
             Ok((_, WsStatus::Closed)) => break Ok(()),
             Ok((n, WsStatus::Open)) => wait.after_poll(n > 0),
@@ -52,10 +64,24 @@ pub fn run<S: TickSource>(
     };
     // Replies to the last orders still count (bounded wait).
     exec.drain(publisher.hists(), |r| compute.on_report(r));
-    publisher.finish(|c| {
-        feed.fill_counters(c);
-        compute.fill_counters(c);
-        exec.fill_counters(c);
-    });
+    publisher.finish_with(
+        |c| {
+            feed.fill_counters(c);
+            compute.fill_counters(c);
+            exec.fill_counters(c);
+        },
+        |v| compute.fill_view(v),
+    );
     result
+}
+
+/// Sends every operator close that is due, one at a time, each waiting for room in execution
+/// (back-pressure: the feed waits meanwhile).
+fn send_operator_closes(compute: &mut ComputeStage, exec: &mut ExecStage, h: &mut StageHistograms) {
+    while let Some(intent) = compute.next_operator_close() {
+        exec.wait_room(&intent, h, |r| compute.on_report(r));
+        if let Some(report) = exec.on_intent(&intent, intent.decided_ns, h) {
+            compute.on_report(&report);
+        }
+    }
 }

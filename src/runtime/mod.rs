@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
 pub mod source;
+pub mod status;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -17,10 +18,13 @@ use std::time::Duration;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, Topology, WaitKind};
+use crate::control::ControlHandle;
 use crate::exchange::{EmbeddedExchange, Recording};
 use crate::feed::protocol::Venue;
 use crate::strategy::{Engine, StrategyParams};
-use crate::telemetry::{handoff, percentile_table, Clock, CounterSet, Epoch, StageHistograms};
+use crate::telemetry::{
+    handoff, handoff_with_view, percentile_table, Clock, CounterSet, Epoch, StageHistograms,
+};
 use crate::types::instrument::load_specs;
 use crate::types::{Instrument, SymbolTable};
 
@@ -104,6 +108,34 @@ pub fn choose_topology(cfg: &Config, allowed: &AllowedCores) -> Chosen {
     }
 }
 
+/// Operator commands queued at most (the compute thread drains them between ticks).
+pub const COMMAND_RING: usize = 64;
+
+/// The function of a [`ControlHook`].
+type HookFn = dyn Fn(Arc<ControlHandle>) -> Result<(), String> + Send + Sync;
+
+/// Called once per run, on the calling thread, with the run's operator handle, after start-up
+/// recovery (risk state restored, first status published) and before the monitor and the hot
+/// thread(s) start: the place to start the control server (`control::server::spawn(&cfg,
+/// handle)`) or any other cold consumer of the handle. An error ends the run before trading.
+#[derive(Clone)]
+pub struct ControlHook(Arc<HookFn>);
+
+impl ControlHook {
+    /// A hook calling `f`.
+    pub fn new(
+        f: impl Fn(Arc<ControlHandle>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ControlHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ControlHook")
+    }
+}
+
 /// Options of one run beyond the config file.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -113,6 +145,8 @@ pub struct RunOptions {
     pub max_duration: Option<Duration>,
     /// `--live`: real orders are allowed (`exec.mode = "live"` refuses to start without it).
     pub live: bool,
+    /// Receives the run's [`ControlHandle`] (commands in, status out) before trading starts.
+    pub control: Option<ControlHook>,
 }
 
 /// The outcome of a run.
@@ -156,6 +190,14 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     )?;
     let clock = Clock::new();
     check_venue_leverage(cfg, &symbols, &instruments)?;
+    // Before anything connects: a corrupt state file refuses the start (see `load_risk_state`).
+    let explicit_state =
+        (!cfg.risk.state_file.as_os_str().is_empty()).then(|| resolve_path(&cfg.risk.state_file));
+    if let Some(p) = &explicit_state {
+        if cfg.risk.state_on_corrupt == crate::risk::config::StateOnCorrupt::Refuse {
+            load_risk_state(cfg, p)?;
+        }
+    }
 
     let (exchange, target) = feed_target(cfg)?;
     let feed = start_feed(cfg, target, exchange.is_some(), &symbols, &clock)?;
@@ -179,6 +221,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &dump_dir,
     )?;
     apply_startup(cfg, &setup, &mut compute);
+    let (state_file, handle) =
+        operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -194,8 +238,20 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         );
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
+    // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.
+    let status = status::StatusKeeper::new(status_plan(
+        cfg,
+        topology,
+        &symbols,
+        &feed,
+        handle.clone(),
+        state_file,
+    ));
+    if let Some(hook) = &opts.control {
+        (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
+    }
     let (publishers, monitor) =
-        spawn_monitor(cfg, opts, topology, &dump_dir, run_id, replay_stats)?;
+        spawn_monitor(cfg, opts, topology, &dump_dir, run_id, replay_stats, status)?;
     let watchdog = opts
         .max_duration
         .map(|d| spawn_watchdog(d, shutdown.clone()));
@@ -243,26 +299,132 @@ fn spawn_monitor(
     dump_dir: &Path,
     run_id: String,
     replay_stats: Option<Arc<crate::exchange::ReplayStats>>,
+    status: status::StatusKeeper,
 ) -> Result<(Vec<crate::telemetry::Publisher>, MonitorThread), String> {
     let epoch = Epoch::default();
-    let names: &[&'static str] = match topology {
-        Chosen::Fused { .. } => &["hot"],
-        Chosen::Pipeline { .. } => &["network", "compute", "execution"],
+    // The thread running the engine carries its status view.
+    let (names, engine_thread): (&[&'static str], usize) = match topology {
+        Chosen::Fused { .. } => (&["hot"], 0),
+        Chosen::Pipeline { .. } => (&["network", "compute", "execution"], 1),
     };
-    let (publishers, collectors): (Vec<_>, Vec<_>) =
-        names.iter().map(|n| handoff(n, &epoch)).unzip();
+    let n_symbols = status.n_symbols();
+    let (publishers, collectors): (Vec<_>, Vec<_>) = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            if k == engine_thread {
+                handoff_with_view(n, &epoch, n_symbols)
+            } else {
+                handoff(n, &epoch)
+            }
+        })
+        .unzip();
     let plan = MonitorPlan {
         status_interval: Duration::from_secs_f64(cfg.run.status_interval_s),
         dump_interval: Duration::from_secs_f64(cfg.run.dump_interval_s),
         hlog_path: dump_dir.join("stages.hlog"),
         run_name: run_id,
         print_status: opts.print_status,
+        status: Some(status),
     };
     let monitor = std::thread::Builder::new()
         .name("monitor".into())
         .spawn(move || monitor::run(plan, collectors, epoch, replay_stats))
         .map_err(|e| format!("cannot start monitor: {e}"))?;
     Ok((publishers, monitor))
+}
+
+/// What the monitor needs for the operator status and the risk state file.
+fn status_plan(
+    cfg: &Config,
+    topology: Chosen,
+    symbols: &SymbolTable,
+    feed: &FeedStage,
+    handle: Arc<ControlHandle>,
+    state_file: PathBuf,
+) -> status::StatusPlan {
+    status::StatusPlan {
+        handle,
+        names: symbols.names().iter().map(|n| n.to_string()).collect(),
+        health: Some(feed.health()),
+        mode: mode_name(cfg.exec.mode).to_string(),
+        venue: cfg.venue.name.clone(),
+        topology: topology.name().to_string(),
+        state_file: Some(state_file),
+    }
+}
+
+/// Restores the saved risk state (after the journal's PnL was booked) from `explicit` or the
+/// file beside `journal`, and connects a new command ring to `compute`. Returns the state
+/// file's path and the operator handle holding the ring's producer.
+fn operator_setup(
+    cfg: &Config,
+    explicit: Option<PathBuf>,
+    journal: &Path,
+    compute: &mut ComputeStage,
+) -> Result<(PathBuf, Arc<ControlHandle>), String> {
+    let state_file = explicit.unwrap_or_else(|| crate::risk::state::default_path(journal));
+    if let Some(saved) = load_risk_state(cfg, &state_file)? {
+        compute.restore_risk_state(&saved);
+        println!(
+            "start-up: risk state restored from {}: {}",
+            state_file.display(),
+            describe_state(&saved)
+        );
+    }
+    let (cmd_tx, cmd_rx) =
+        crate::ring::channel(COMMAND_RING).map_err(|e| format!("command ring: {e}"))?;
+    compute.set_commands(cmd_rx);
+    Ok((state_file, Arc::new(ControlHandle::new(cmd_tx))))
+}
+
+/// The saved risk state at `path`: `None` when there is none; a corrupt file is an error
+/// (start refused) unless `risk.state_on_corrupt = "fresh"`, which warns and starts fresh.
+fn load_risk_state(
+    cfg: &Config,
+    path: &Path,
+) -> Result<Option<crate::types::control::RiskState>, String> {
+    use crate::risk::config::StateOnCorrupt;
+    match crate::risk::state::load(path) {
+        Ok(s) => Ok(s),
+        Err(e) if cfg.risk.state_on_corrupt == StateOnCorrupt::Fresh => {
+            eprintln!("warning: {e}; starting from a fresh risk state (risk.state_on_corrupt = \"fresh\")");
+            Ok(None)
+        }
+        Err(e) => Err(format!(
+            "{e}: refusing to start (inspect or move the file away, or set risk.state_on_corrupt = \"fresh\")"
+        )),
+    }
+}
+
+/// One line on a restored risk state: what blocks entries, the loss streak, the peak.
+fn describe_state(s: &crate::types::control::RiskState) -> String {
+    let mut blocks = Vec::new();
+    for (on, name) in [
+        (
+            s.halted,
+            "HALTED by an emergency stop (entries refused until resumed)",
+        ),
+        (s.stopped, "stopped (until start)"),
+        (s.paused, "paused by an operator"),
+        (s.loss_pause, "paused after a losing streak (until resumed)"),
+        (s.drawdown_pause, "paused by drawdown (until resumed)"),
+        (s.daily_blocked, "daily loss limit reached"),
+        (s.circuit_until_ms > 0, "circuit breaker"),
+    ] {
+        if on {
+            blocks.push(name);
+        }
+    }
+    let state = if blocks.is_empty() {
+        "running".to_string()
+    } else {
+        blocks.join(", ")
+    };
+    format!(
+        "{state}; loss streak {}, peak equity {}",
+        s.loss_streak, s.peak_equity
+    )
 }
 
 /// Each symbol's `risk.leverage` must not exceed the venue's maximum from its spec.
@@ -510,6 +672,14 @@ fn run_topology(
             .map_err(|e| format!("cannot start pipeline: {e}"))?
             .join()
         }
+    }
+}
+
+fn mode_name(m: crate::exec::ExecMode) -> &'static str {
+    match m {
+        crate::exec::ExecMode::Embedded => "embedded",
+        crate::exec::ExecMode::Paper => "paper",
+        crate::exec::ExecMode::Live => "live",
     }
 }
 

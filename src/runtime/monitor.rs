@@ -1,5 +1,7 @@
 //! The monitor thread (cold, blocking waits): asks the hot threads for their snapshots every
-//! status interval, prints a status line, appends interval-log dumps and keeps run totals.
+//! status interval, prints a status line, appends interval-log dumps and keeps run totals;
+//! publishes the operator status, logs run-state changes and keeps the risk state file
+//! (see [`super::status`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -25,6 +27,8 @@ pub struct MonitorPlan {
     pub run_name: String,
     /// Print status lines.
     pub print_status: bool,
+    /// The operator status and the risk state file (`None`: neither).
+    pub status: Option<super::status::StatusKeeper>,
 }
 
 /// What the monitor saw over the whole run.
@@ -62,6 +66,7 @@ pub fn run(
     let mut counters = CounterSet::default();
     let mut last_ticks = 0u64;
     let mut last_status = start;
+    let mut keeper = plan.status;
     let mut interval_start = start;
     loop {
         let done = sleep_until_due(&collectors, last_status + plan.status_interval);
@@ -102,6 +107,10 @@ pub fn run(
                     replay.as_deref()
                 )
             );
+        }
+        if let Some(k) = keeper.as_mut() {
+            let view = collectors.iter().find_map(Collector::view);
+            k.update(view, &counters, &step);
         }
         last_ticks = counters.get(Counter::Ticks);
         last_status = now;

@@ -13,7 +13,7 @@ use super::source::TickSource;
 use super::wait::FeedWait;
 use crate::exec::ExecStage;
 use crate::feed::ws::{WsError, WsStatus};
-use crate::ring::{channel, waiter, Producer, WaitStrategy, Waker};
+use crate::ring::{channel, waiter, Consumer, Producer, WaitStrategy, Waker};
 use crate::strategy::ComputeStage;
 use crate::strategy::Engine;
 use crate::telemetry::{Clock, Counter, Publisher, Stage};
@@ -91,6 +91,30 @@ fn push_draining<T>(
                     std::thread::yield_now();
                 }
             }
+        }
+    }
+}
+
+/// Before each tick and between batches: applies queued operator commands (one atomic load
+/// when none) and pushes their closes into the order ring, taking reports back while it is
+/// full, as for every intent.
+#[inline]
+fn operator_check(
+    compute: &mut ComputeStage,
+    order_tx: &mut Producer<OrderIntent>,
+    order_full: &mut u64,
+    fill_rx: &mut Consumer<ExecReport>,
+    exec_waker: &Waker,
+) {
+    if compute.poll_commands() == 0 && !compute.has_operator_close() {
+        return;
+    }
+    while let Some(intent) = compute.next_operator_close() {
+        let pushed = push_draining(order_tx, intent, order_full, || {
+            fill_rx.pop_batch(BATCH, |r| compute.on_report(&r))
+        });
+        if pushed {
+            exec_waker.wake();
         }
     }
 }
@@ -174,10 +198,25 @@ impl Pipeline {
                     pin_current("compute", core_c, &allowed_c);
                     let mut order_full = 0u64;
                     loop {
+                        // Operator commands also while no tick arrives.
+                        operator_check(
+                            &mut compute,
+                            &mut order_tx,
+                            &mut order_full,
+                            &mut fill_rx,
+                            &exec_waker,
+                        );
                         let h = p_cmp.hists();
                         let mut got = md_rx.pop_batch(BATCH, |t| {
                             let start = clock_c.now_ns();
                             h.record(Stage::MdHop, start.saturating_sub(t.parsed_ns));
+                            operator_check(
+                                &mut compute,
+                                &mut order_tx,
+                                &mut order_full,
+                                &mut fill_rx,
+                                &exec_waker,
+                            );
                             if let Some(intent) = compute.on_tick(&t, start, h) {
                                 // While execution holds (order ring full), keep taking reports
                                 // back: it must never wait on a full fill ring meanwhile.
@@ -191,16 +230,21 @@ impl Pipeline {
                             }
                         });
                         got += fill_rx.pop_batch(BATCH, |r| compute.on_report(&r));
-                        p_cmp.maybe_publish(|c| {
-                            compute.fill_counters(c);
-                            c.set(Counter::OrderRingFull, order_full);
-                        });
+                        p_cmp.maybe_publish_with(
+                            |c| {
+                                compute.fill_counters(c);
+                                c.set(Counter::OrderRingFull, order_full);
+                            },
+                            |v| compute.fill_view(v),
+                        );
                         if got > 0 {
                             compute_waiter.reset();
                         } else if md_rx.is_abandoned() && md_rx.is_empty() {
                             break;
                         } else {
-                            compute_waiter.idle(|| !md_rx.is_empty() || !fill_rx.is_empty());
+                            compute_waiter.idle(|| {
+                                !md_rx.is_empty() || !fill_rx.is_empty() || compute.has_commands()
+                            });
                         }
                     }
                     // No more ticks: close the order ring, then take every report still coming back.
@@ -216,10 +260,13 @@ impl Pipeline {
                             compute_waiter.idle(|| !fill_rx.is_empty());
                         }
                     }
-                    p_cmp.finish(|c| {
-                        compute.fill_counters(c);
-                        c.set(Counter::OrderRingFull, order_full);
-                    });
+                    p_cmp.finish_with(
+                        |c| {
+                            compute.fill_counters(c);
+                            c.set(Counter::OrderRingFull, order_full);
+                        },
+                        |v| compute.fill_view(v),
+                    );
                     compute.into_engine()
                 })?;
 

@@ -23,6 +23,10 @@
 //! (`Acquire`), made only when a tick asks for an entry: no lock, no allocation, no log line
 //! (the feed logs each transition once).
 
+mod operator;
+
+pub use operator::OperatorStats;
+
 use std::sync::Arc;
 
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
@@ -210,6 +214,9 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
+    /// An operator asked to close this symbol's working position (drained by
+    /// [`Engine::next_operator_close`]).
+    pending_close: bool,
 }
 
 impl Slot {
@@ -228,12 +235,17 @@ pub struct Engine {
     slots: Vec<Slot>,
     next_seq: u64,
     stats: EngineStats,
-    last: TickState,
+    /// Each symbol's last tick state (index = `SymbolId`).
+    lasts: Vec<TickState>,
+    /// Symbol of the last tick processed.
+    last_i: usize,
     gate: RiskGate,
     trade_stats: TradeStats,
     /// Per-symbol feed health written by the network thread; `None` = always tradable
     /// (backtests, in-memory feeds).
     feed_health: Option<Arc<SymbolHealth>>,
+    /// Operator state: settings in force, pending closes, command counts.
+    ops: operator::Operator,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -365,11 +377,14 @@ impl Engine {
                     risk: SlotRisk::default(),
                     undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
+                    pending_close: false,
                 })
                 .collect(),
             next_seq: 1,
             stats: EngineStats::default(),
-            last: TickState::default(),
+            // One at least, so `last_state` always has a row.
+            lasts: vec![TickState::default(); instruments.len().max(1)],
+            last_i: 0,
             gate: RiskGate::new(
                 rp.limits,
                 &LimitsConfig {
@@ -383,6 +398,7 @@ impl Engine {
             ),
             trade_stats: TradeStats::default(),
             feed_health: None,
+            ops: operator::Operator::new(&params),
         }
     }
 
@@ -410,14 +426,18 @@ impl Engine {
         self.stats.ticks += 1;
         let i = t.symbol.index();
         let moves = leader_moves(&self.params.layers, &self.slots, i);
+        let (Some(slot), Some(last)) = (self.slots.get_mut(i), self.lasts.get_mut(i)) else {
+            return None;
+        };
+        self.last_i = i;
         let mut cx = TickCx {
             p: &self.params,
-            slot: self.slots.get_mut(i)?,
+            slot,
             gate: &mut self.gate,
             trade_stats: &mut self.trade_stats,
             stats: &mut self.stats,
             next_seq: &mut self.next_seq,
-            last: &mut self.last,
+            last,
             feed_health: self.feed_health.as_deref(),
             t,
         };
@@ -445,7 +465,7 @@ impl Engine {
     /// decision), for analysis and export.
     #[inline]
     pub fn last_state(&self) -> &TickState {
-        &self.last
+        &self.lasts[self.last_i]
     }
 
     /// The parameters in use.

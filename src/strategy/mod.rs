@@ -7,7 +7,7 @@ pub(crate) mod signal;
 pub(crate) mod snapshot;
 pub mod stage;
 
-pub use engine::{Engine, EngineStats, RiskParams, StrategyParams};
+pub use engine::{Engine, EngineStats, OperatorStats, RiskParams, StrategyParams};
 pub use matrix::{classify, Action, CaseActions};
 pub use signal::{SignalParams, VelocitySource};
 pub use snapshot::{Gate, TickState};

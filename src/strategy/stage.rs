@@ -1,25 +1,142 @@
-//! The compute stage: the strategy engine plus its timing and counters.
+//! The compute stage: the strategy engine plus its timing and counters, and the operator's
+//! command ring: [`ComputeStage::poll_commands`] runs between ticks in both topologies (also
+//! while no tick arrives). An empty ring costs one atomic load; a check applies at most
+//! [`COMMANDS_PER_CHECK`] commands; nothing locks, allocates or makes a syscall (the wall clock
+//! is read through the vDSO only when a circuit breaker is applied).
 
 use rust_decimal::Decimal;
 
 use crate::model::layers::Layer;
+use crate::ring::Consumer;
 use crate::risk::BlockReason;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
+use crate::types::control::{Command, EngineView, RiskState};
 use crate::types::{ExecReport, OrderIntent, RejectReason, Tick};
 
 use super::Engine;
+
+/// Commands applied per check at most (the rest wait for the next check).
+pub const COMMANDS_PER_CHECK: usize = 8;
 
 /// Compute stage: the strategy engine plus its timing.
 #[derive(Debug)]
 pub struct ComputeStage {
     engine: Engine,
     clock: Clock,
+    /// Operator commands (the control handle holds the producer).
+    commands: Option<Consumer<Command>>,
+    /// Monotonic ns at which the circuit breaker lifts (0 = none armed).
+    circuit_deadline_ns: u64,
+}
+
+/// Unix ms from the wall clock.
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl ComputeStage {
     /// Wraps an engine.
     pub fn new(engine: Engine, clock: Clock) -> Self {
-        Self { engine, clock }
+        Self {
+            engine,
+            clock,
+            commands: None,
+            circuit_deadline_ns: 0,
+        }
+    }
+
+    /// Takes operator commands from `rx` (see [`ComputeStage::poll_commands`]).
+    pub fn set_commands(&mut self, rx: Consumer<Command>) {
+        self.commands = Some(rx);
+    }
+
+    /// Between ticks: applies up to [`COMMANDS_PER_CHECK`] queued operator commands, and lifts
+    /// a circuit breaker whose time has come (monotonic clock). Returns the number applied.
+    /// Then the caller sends [`ComputeStage::next_operator_close`] until `None`.
+    #[inline]
+    pub fn poll_commands(&mut self) -> usize {
+        if self.circuit_deadline_ns != 0 {
+            self.check_circuit();
+        }
+        let Some(rx) = self.commands.as_mut() else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < COMMANDS_PER_CHECK {
+            let Some(c) = rx.pop() else {
+                break;
+            };
+            self.engine.apply_command(c);
+            n += 1;
+        }
+        if n > 0 {
+            self.arm_circuit();
+        }
+        n
+    }
+
+    /// True when a command waits in the ring (for idle waits).
+    #[inline]
+    pub fn has_commands(&mut self) -> bool {
+        self.commands.as_mut().is_some_and(|rx| !rx.is_empty()) || self.engine.has_operator_close()
+    }
+
+    /// Lifts the breaker once the monotonic clock passes its deadline, or forgets the deadline
+    /// when a `Resume` lifted it already.
+    #[cold]
+    fn check_circuit(&mut self) {
+        if self.engine.circuit_until_ms().is_none() {
+            self.circuit_deadline_ns = 0;
+        } else if self.clock.now_ns() >= self.circuit_deadline_ns {
+            self.engine.lift_circuit();
+            self.circuit_deadline_ns = 0;
+        }
+    }
+
+    /// Converts a circuit breaker's wall-clock end into a deadline of the monotonic clock:
+    /// `now_ns + (until_ms − wall_ms)·10⁶` (an end already past lifts at the next check).
+    #[cold]
+    fn arm_circuit(&mut self) {
+        match self.engine.circuit_until_ms() {
+            Some(until) => {
+                let left_ns = until.saturating_sub(wall_ms()).saturating_mul(1_000_000);
+                self.circuit_deadline_ns = self.clock.now_ns().saturating_add(left_ns).max(1);
+            }
+            None => self.circuit_deadline_ns = 0,
+        }
+    }
+
+    /// True while an operator close waits to be sent (one integer compare).
+    #[inline]
+    pub fn has_operator_close(&self) -> bool {
+        self.engine.has_operator_close()
+    }
+
+    /// The next reduce-only close an operator command asked for (see
+    /// [`Engine::next_operator_close`]), stamped `decided_ns`; `None` when none is due.
+    #[inline]
+    pub fn next_operator_close(&mut self) -> Option<OrderIntent> {
+        if !self.engine.has_operator_close() {
+            return None;
+        }
+        self.engine.next_operator_close().map(|mut i| {
+            i.decided_ns = self.clock.now_ns();
+            i
+        })
+    }
+
+    /// Restores a saved risk state at start-up (see [`Engine::restore_risk_state`]) and arms a
+    /// circuit breaker still in force.
+    pub fn restore_risk_state(&mut self, s: &RiskState) {
+        self.engine.restore_risk_state(s, wall_ms());
+        self.arm_circuit();
+    }
+
+    /// Writes the engine's status view in place (publish time; no allocation).
+    pub fn fill_view(&self, v: &mut EngineView) {
+        self.engine.fill_view(v);
     }
 
     /// Runs the models and the decision on `t`; `start_ns` is when compute got the tick.
@@ -87,6 +204,11 @@ impl ComputeStage {
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
         c.set(Counter::BlockedStale, s.blocked_stale);
+        let o = self.engine.operator_stats();
+        c.set(Counter::OperatorCommands, o.commands);
+        c.set(Counter::OperatorCloses, o.closes);
+        c.set(Counter::OperatorSettings, o.settings);
+        c.set(Counter::OperatorIgnored, o.ignored);
     }
 
     /// Books the journal's realized PnL and fees into the risk gate (see

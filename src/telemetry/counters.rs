@@ -197,6 +197,22 @@ crate::types::named::named_enum! {
         /// full, or an order-rate window used up): back-pressure up to compute and the feed,
         /// nothing refused.
         ExecHeld => "exec_held",
+        /// Entries refused: operator `Stop` in force.
+        BlockedOperatorStop => "blocked_operator_stop",
+        /// Entries refused: operator `Pause` in force.
+        BlockedOperatorPause => "blocked_operator_pause",
+        /// Entries refused: operator circuit breaker in force.
+        BlockedCircuitBreaker => "blocked_circuit_breaker",
+        /// Entries refused: the symbol was removed by an operator (`RemoveSymbol`).
+        BlockedInactive => "blocked_inactive",
+        /// Operator commands applied by the compute thread.
+        OperatorCommands => "operator_commands",
+        /// Reduce-only closes sent for operator commands (emergency stop, close, remove).
+        OperatorCloses => "operator_closes",
+        /// Operator settings changes applied.
+        OperatorSettings => "operator_settings",
+        /// Operator commands ignored (unknown symbol id).
+        OperatorIgnored => "operator_ignored",
     }
 }
 

@@ -3,6 +3,8 @@
 //! Each hot thread records into its own [`Snapshot`]. When the monitor bumps the shared epoch,
 //! the thread swaps in a spare snapshot (pointer move, no allocation) and pushes the filled one
 //! through an SPSC ring; the monitor merges it, clears it and returns it through a second ring.
+//! The compute thread's snapshots also carry a preallocated [`EngineView`] (the operator status),
+//! filled in place at hand-off ([`Publisher::maybe_publish_with`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use super::counters::CounterSet;
 use super::stage::StageHistograms;
 use crate::ring::{channel, Consumer, Producer};
+use crate::types::control::EngineView;
 
 /// What a hot thread hands over: its histograms for the interval and its counter totals.
 #[derive(Debug)]
@@ -18,6 +21,18 @@ pub struct Snapshot {
     pub hists: StageHistograms,
     /// The thread's counter totals at hand-off.
     pub counters: CounterSet,
+    /// The engine's status view (compute thread only), filled at hand-off.
+    pub engine: Option<EngineView>,
+}
+
+impl Snapshot {
+    fn new(view_rows: Option<usize>) -> Box<Self> {
+        Box::new(Snapshot {
+            hists: StageHistograms::new(),
+            counters: CounterSet::default(),
+            engine: view_rows.map(EngineView::new),
+        })
+    }
 }
 
 /// Snapshots in circulation per thread: one being recorded, one in flight, one spare.
@@ -58,27 +73,39 @@ pub struct Collector {
     spares: Producer<Box<Snapshot>>,
     finished: Arc<AtomicBool>,
     latest_counters: CounterSet,
+    latest_view: Option<EngineView>,
 }
 
 /// Creates the hand-off for one hot thread named `name` (allocates all snapshots now).
 pub fn handoff(name: &'static str, epoch: &Epoch) -> (Publisher, Collector) {
+    handoff_rows(name, epoch, None)
+}
+
+/// [`handoff`] for the thread that runs the engine: every snapshot carries an [`EngineView`]
+/// with `n_symbols` rows (allocated now).
+pub fn handoff_with_view(
+    name: &'static str,
+    epoch: &Epoch,
+    n_symbols: usize,
+) -> (Publisher, Collector) {
+    handoff_rows(name, epoch, Some(n_symbols))
+}
+
+fn handoff_rows(
+    name: &'static str,
+    epoch: &Epoch,
+    view_rows: Option<usize>,
+) -> (Publisher, Collector) {
     let (to_monitor, from_thread) = channel(4).expect("power of two");
     let (mut spare_tx, spare_rx) = channel(4).expect("power of two");
     for _ in 1..SNAPSHOTS_PER_THREAD {
-        let s = Box::new(Snapshot {
-            hists: StageHistograms::new(),
-            counters: CounterSet::default(),
-        });
-        if spare_tx.push(s).is_err() {
+        if spare_tx.push(Snapshot::new(view_rows)).is_err() {
             unreachable!("ring of 4 holds the spares");
         }
     }
     let finished = Arc::new(AtomicBool::new(false));
     let publisher = Publisher {
-        active: Box::new(Snapshot {
-            hists: StageHistograms::new(),
-            counters: CounterSet::default(),
-        }),
+        active: Snapshot::new(view_rows),
         to_monitor,
         spares: spare_rx,
         epoch: epoch.clone(),
@@ -91,6 +118,7 @@ pub fn handoff(name: &'static str, epoch: &Epoch) -> (Publisher, Collector) {
         spares: spare_tx,
         finished,
         latest_counters: CounterSet::default(),
+        latest_view: None,
     };
     (publisher, collector)
 }
@@ -107,6 +135,17 @@ impl Publisher {
     /// interval simply extends); nothing is lost.
     #[inline]
     pub fn maybe_publish<F: FnOnce(&mut CounterSet)>(&mut self, fill: F) {
+        self.maybe_publish_with(fill, |_| {});
+    }
+
+    /// [`Publisher::maybe_publish`], also filling the snapshot's engine view (when it has one)
+    /// with `view`, in place.
+    #[inline]
+    pub fn maybe_publish_with<F, G>(&mut self, fill: F, view: G)
+    where
+        F: FnOnce(&mut CounterSet),
+        G: FnOnce(&mut EngineView),
+    {
         let e = self.epoch.current();
         if e == self.seen {
             return;
@@ -116,6 +155,9 @@ impl Publisher {
         };
         self.seen = e;
         fill(&mut self.active.counters);
+        if let Some(v) = self.active.engine.as_mut() {
+            view(v);
+        }
         let full = std::mem::replace(&mut self.active, spare);
         // Three snapshots circulate through rings of four: the push cannot find the ring full.
         if let Err(full) = self.to_monitor.push(full) {
@@ -124,15 +166,21 @@ impl Publisher {
     }
 
     /// Hands over the final snapshot and marks the thread finished.
-    pub fn finish<F: FnOnce(&mut CounterSet)>(mut self, fill: F) {
+    pub fn finish<F: FnOnce(&mut CounterSet)>(self, fill: F) {
+        self.finish_with(fill, |_| {});
+    }
+
+    /// [`Publisher::finish`], also filling the engine view (when the snapshot has one).
+    pub fn finish_with<F, G>(mut self, fill: F, view: G)
+    where
+        F: FnOnce(&mut CounterSet),
+        G: FnOnce(&mut EngineView),
+    {
         fill(&mut self.active.counters);
-        let last = std::mem::replace(
-            &mut self.active,
-            Box::new(Snapshot {
-                hists: StageHistograms::new(),
-                counters: CounterSet::default(),
-            }),
-        );
+        if let Some(v) = self.active.engine.as_mut() {
+            view(v);
+        }
+        let last = std::mem::replace(&mut self.active, Snapshot::new(None));
         let _ = self.to_monitor.push(last);
         self.finished.store(true, Ordering::Release);
     }
@@ -151,6 +199,12 @@ impl Collector {
         while let Some(mut s) = self.from_thread.pop() {
             into.add(&s.hists);
             self.latest_counters.merge_max(&s.counters);
+            if let Some(v) = &s.engine {
+                match &mut self.latest_view {
+                    Some(latest) => latest.clone_from(v),
+                    None => self.latest_view = Some(v.clone()),
+                }
+            }
             s.hists.reset();
             let _ = self.spares.push(s);
             n += 1;
@@ -161,6 +215,11 @@ impl Collector {
     /// The latest counter totals this thread published.
     pub fn counters(&self) -> &CounterSet {
         &self.latest_counters
+    }
+
+    /// The latest engine view this thread published (the engine's thread only).
+    pub fn view(&self) -> Option<&EngineView> {
+        self.latest_view.as_ref()
     }
 
     /// True once the thread handed over its final snapshot.

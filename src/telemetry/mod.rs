@@ -44,7 +44,7 @@ pub(crate) mod test_dir;
 pub use clock::{Clock, WallClock};
 pub use compare::{compare_command, compare_table, format_ratio};
 pub use counters::{Counter, CounterSet};
-pub use handoff::{handoff, Collector, Epoch, Publisher, Snapshot};
+pub use handoff::{handoff, handoff_with_view, Collector, Epoch, Publisher, Snapshot};
 pub use hlog::{read_interval_logs, HlogError, IntervalLog, HLOG_EXTENSION, UNTAGGED};
 pub use plot::{
     nines, percentile_label, plot_command, plot_percentiles, quantile_at, series_points,

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::SymbolId;
@@ -249,6 +250,155 @@ pub struct StageView {
     pub p99_ns: u64,
     /// 99.9th percentile, ns.
     pub p999_ns: u64,
+}
+
+/// Whether the engine takes new entries, and what stops it (most severe first).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Entries allowed.
+    #[default]
+    Running,
+    /// Operator `Pause`, or a losing-streak / drawdown pause (lifted by `Resume`).
+    Paused,
+    /// Operator `Stop` (lifted by `Start`).
+    Stopped,
+    /// Emergency stop (lifted by `Resume` only).
+    Halted,
+    /// Circuit breaker until a time (lifts itself).
+    CircuitBreaker,
+}
+
+impl RunState {
+    /// The status spelling (`running`, `paused`, `stopped`, `halted`, `circuit_breaker`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Stopped => "stopped",
+            RunState::Halted => "halted",
+            RunState::CircuitBreaker => "circuit_breaker",
+        }
+    }
+}
+
+/// Layers a [`SymbolRow`] has room for (the engine has fewer).
+pub const MAX_LAYER_ROWS: usize = 8;
+
+/// One symbol's row of the engine view: fixed size, `Copy`, filled by the compute thread at
+/// publish time without allocating.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SymbolRow {
+    /// Trading the symbol (false after `RemoveSymbol`).
+    pub active: bool,
+    /// Last trade price.
+    pub price: f64,
+    /// Velocity of log price, 1/s.
+    pub v: f64,
+    /// Acceleration of log price, 1/s².
+    pub a: f64,
+    /// `SNR_v`.
+    pub snr: f64,
+    /// Matrix case 1–6, 0 while warming up or outside the six cases.
+    pub case: u8,
+    /// Last order direction: +1 buy, −1 sell, 0 none.
+    pub signal: i8,
+    /// Target direction after the gates (−1, 0, +1).
+    pub target: i8,
+    /// Why the last tick produced no order (`none` when it did).
+    pub gate: &'static str,
+    /// Per layer (engine order): `Some(passed)` when it judged the last entry, else `None`.
+    pub layers: [Option<bool>; MAX_LAYER_ROWS],
+    /// Signed filled position, base quantity.
+    pub position: Decimal,
+    /// Average entry price (0 when flat).
+    pub entry: Decimal,
+    /// Unrealized PnL at the last price, quote currency.
+    pub unrealized: Decimal,
+}
+
+/// One risk limit and its use, filled by the compute thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LimitRow {
+    /// Limit name (`daily_loss`, `max_positions`, …).
+    pub name: &'static str,
+    /// The limit, same unit as `used`.
+    pub limit: Decimal,
+    /// How much is used now.
+    pub used: Decimal,
+}
+
+/// Limit rows in an [`EngineView`].
+pub const LIMIT_ROWS: usize = 6;
+
+/// The risk state that survives a restart (written by the monitor, restored at start).
+/// Money as exact decimals; times as Unix ms; the UTC day is `ts_ms / 86 400 000`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RiskState {
+    /// UTC day of `day_start_equity` (`u64::MAX` = not started).
+    pub day: u64,
+    /// Equity at the first event of `day`.
+    pub day_start_equity: Decimal,
+    /// Peak equity.
+    pub peak_equity: Decimal,
+    /// Losing trades in a row.
+    pub loss_streak: u32,
+    /// Entries blocked until the next UTC day (daily loss reached).
+    pub daily_blocked: bool,
+    /// Losing-streak pause.
+    pub loss_pause: bool,
+    /// Drawdown pause.
+    pub drawdown_pause: bool,
+    /// Emergency halt.
+    pub halted: bool,
+    /// Operator `Stop`.
+    pub stopped: bool,
+    /// Operator `Pause`.
+    pub paused: bool,
+    /// Circuit breaker end, Unix ms (0 = none).
+    pub circuit_until_ms: u64,
+    /// The settings in force.
+    pub settings: Settings,
+}
+
+/// What the compute thread publishes for the status view: filled in place at each hand-off
+/// (no allocation after [`EngineView::new`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EngineView {
+    /// Entries allowed, and what stops them.
+    pub state: RunState,
+    /// The reason's stable name (`operator_pause`, `consecutive_losses`, …; empty when running).
+    pub reason: &'static str,
+    /// Starting balance, quote currency.
+    pub balance: Decimal,
+    /// `balance + realized + unrealized`.
+    pub equity: Decimal,
+    /// `equity − equity at the UTC day's start`.
+    pub day_pnl: Decimal,
+    /// Realized PnL net of fees (decision book plus restored journal).
+    pub realized: Decimal,
+    /// Unrealized PnL.
+    pub unrealized: Decimal,
+    /// `(peak − equity) / peak`.
+    pub drawdown: Decimal,
+    /// Each limit and its use.
+    pub limits: [LimitRow; LIMIT_ROWS],
+    /// Operator commands applied so far.
+    pub commands: u64,
+    /// The persisted part.
+    pub risk: RiskState,
+    /// One row per symbol, in `SymbolId` order (sized at start).
+    pub symbols: Vec<SymbolRow>,
+}
+
+impl EngineView {
+    /// A view with `n_symbols` rows (the only allocation).
+    pub fn new(n_symbols: usize) -> Self {
+        Self {
+            symbols: vec![SymbolRow::default(); n_symbols],
+            ..Self::default()
+        }
+    }
 }
 
 #[cfg(test)]
