@@ -8,6 +8,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::control::server as control;
 use crate::model::DerivParams;
 use crate::ring::WaitStrategy;
 use crate::risk::config::RiskConfig;
@@ -64,6 +65,78 @@ pub struct Config {
     /// `[exec]`: order route (embedded exchange, paper, live), journal, reconciliation.
     #[serde(default)]
     pub exec: crate::exec::ExecConfig,
+    /// `[control]`: operator API, dashboard, metrics (optional section).
+    #[serde(default)]
+    pub control: ControlConfig,
+}
+
+/// `[control]`: the control server (see [`crate::control::server`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Serve the dashboard, control API and metrics.
+    pub enabled: bool,
+    /// Address of the dashboard and every endpoint (loopback unless a token is set explicitly).
+    pub listen: SocketAddr,
+    /// Address serving only the read-only endpoints; "" = none.
+    pub read_only_listen: String,
+    /// Bearer token file (mode 0600; generated at first start); relative to the working directory.
+    pub token_file: PathBuf,
+    /// Environment variable that holds the token (wins over the file).
+    pub token_env: String,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], control::DEFAULT_PORT)),
+            read_only_listen: String::new(),
+            token_file: PathBuf::from(control::DEFAULT_TOKEN_FILE),
+            token_env: control::DEFAULT_TOKEN_ENV.into(),
+        }
+    }
+}
+
+impl ControlConfig {
+    /// `read_only_listen` parsed; `None` when "".
+    fn read_only(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let v = self.read_only_listen.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        v.parse().map(Some).map_err(|e| {
+            bad(
+                "control.read_only_listen",
+                format!("{v:?} is not an address ip:port ({e}); \"\" = none"),
+            )
+        })
+    }
+
+    /// Every key checked; the error names it.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ro = self.read_only()?;
+        if ro.is_some_and(|a| a == self.listen && a.port() != 0) {
+            return Err(bad(
+                "control.read_only_listen",
+                "must differ from control.listen",
+            ));
+        }
+        if self.token_file.as_os_str().is_empty() {
+            return Err(bad("control.token_file", "must not be empty"));
+        }
+        let name_ok = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_';
+        if self.token_env.is_empty() || !self.token_env.chars().all(name_ok) {
+            return Err(bad(
+                "control.token_env",
+                format!(
+                    "{:?} is not an environment variable name ([A-Z0-9_]+)",
+                    self.token_env
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `[run]`.
@@ -364,6 +437,7 @@ impl Config {
         self.validation.check().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
         self.exec.validate().map_err(ConfigError)?;
+        self.control.validate()?;
         if self.exec.mode == crate::exec::ExecMode::Embedded
             && self.exec.rest_url == "embedded"
             && self.venue.ws_url != "embedded"
@@ -568,6 +642,24 @@ impl Config {
         within("risk.order_notional", self.risk.order_notional, 1e-8, 1e12)?;
         within("paper.slippage_bps", self.paper.slippage_bps, 0.0, 1_000.0)?;
         Ok(())
+    }
+
+    /// The control server's settings; a relative token file is taken from the working directory.
+    pub fn control_server(&self) -> crate::control::ServerConfig {
+        let c = &self.control;
+        let token_file = if c.token_file.is_absolute() {
+            c.token_file.clone()
+        } else {
+            std::env::current_dir()
+                .unwrap_or_default()
+                .join(&c.token_file)
+        };
+        crate::control::ServerConfig {
+            listen: c.listen,
+            read_only_listen: c.read_only().ok().flatten(),
+            token_file,
+            token_env: c.token_env.clone(),
+        }
     }
 
     /// The venue named by `venue.name` (validated at load; `binance` if not a known name).
@@ -832,6 +924,60 @@ mod tests {
         assert_eq!(
             err,
             "config key `venue.recv_window_ms`: 0 is outside the allowed range [1, 60000]"
+        );
+    }
+
+    #[test]
+    fn control_section_defaults_and_validation() {
+        let c = Config::parse(DEFAULT_TOML).unwrap();
+        let s = c.control_server();
+        assert!(c.control.enabled);
+        assert_eq!(
+            s.listen,
+            SocketAddr::from(([127, 0, 0, 1], control::DEFAULT_PORT))
+        );
+        assert_eq!(s.read_only_listen, None);
+        assert!(s.token_file.is_absolute() && s.token_file.ends_with(control::DEFAULT_TOKEN_FILE));
+        assert_eq!(s.token_env, control::DEFAULT_TOKEN_ENV);
+        let set = |from: &str, to: &str| DEFAULT_TOML.replace(from, to);
+        let ro = set(
+            "read_only_listen = \"\"",
+            "read_only_listen = \"0.0.0.0:9100\"",
+        );
+        let c = Config::parse(&ro).unwrap();
+        assert_eq!(
+            c.control_server().read_only_listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9100)))
+        );
+        for (text, key) in [
+            (
+                set("read_only_listen = \"\"", "read_only_listen = \"x\""),
+                "control.read_only_listen",
+            ),
+            (
+                set("listen = \"127.0.0.1:8787\"", "listen = \"nope\""),
+                "listen",
+            ),
+            (
+                set("token_env = \"CT_CONTROL_TOKEN\"", "token_env = \"a b\""),
+                "control.token_env",
+            ),
+            (
+                set("token_file = \"state/control.token\"", "token_file = \"\""),
+                "control.token_file",
+            ),
+            (set("[control]\n", "[control]\nport = 1\n"), "port"),
+        ] {
+            let e = Config::parse(&text).unwrap_err().0;
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let (head, rest) = DEFAULT_TOML.split_once("[control]\n").unwrap();
+        let tail = &rest[rest.find("# ---- calculus engine").unwrap()..];
+        let c = Config::parse(&format!("{head}{tail}")).unwrap();
+        assert_eq!(
+            c.control_server(),
+            s,
+            "a missing [control] section takes the defaults"
         );
     }
 

@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use calculus_trader::config::{Config, Topology, DEFAULT_TOML};
+use calculus_trader::control;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::runtime::{choose_topology, AllowedCores};
 use calculus_trader::telemetry::{compare_command, hist_command, plot_command};
@@ -76,6 +78,9 @@ enum Command {
     /// Trade the bundled replay in a loop against the embedded exchange, SIGKILL and restart the
     /// trader at random, then check that positions, client ids, limits and memory hold.
     Soak(SoakArgs),
+    /// Control the running process over its local API: pause, resume, start, stop,
+    /// emergency-stop, close-all, status. Token from $CT_CONTROL_TOKEN or --token-file.
+    Ctl(calculus_trader::control::ctl::CtlArgs),
 }
 
 #[derive(Args)]
@@ -187,6 +192,12 @@ struct RunArgs {
     /// (BYBIT_API_KEY/BYBIT_API_SECRET, BINANCE_API_KEY/BINANCE_API_SECRET or a 0600 key file).
     #[arg(long)]
     live: bool,
+    /// Override [control] listen: the dashboard / control API address (`127.0.0.1:0` = any free port).
+    #[arg(long, value_name = "ADDR")]
+    control_listen: Option<std::net::SocketAddr>,
+    /// Do not serve the dashboard and control API (overrides [control] enabled).
+    #[arg(long)]
+    no_control: bool,
 }
 
 fn load_config(args: &RunArgs) -> Result<Config, String> {
@@ -215,6 +226,12 @@ fn load_config(args: &RunArgs) -> Result<Config, String> {
         cfg.run.dump_dir = d.clone();
     }
     cfg.venue.live = args.live;
+    if let Some(a) = args.control_listen {
+        cfg.control.listen = a;
+    }
+    if args.no_control {
+        cfg.control.enabled = false;
+    }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }
@@ -228,15 +245,45 @@ fn run(args: &RunArgs) -> Result<(), String> {
             ));
         }
     }
+    // The server and the signal thread live until the run returns.
+    let operator: Arc<Mutex<Vec<Box<dyn Send>>>> = Arc::default();
     let opts = RunOptions {
         print_status: !args.quiet,
         max_duration: args.duration.map(Duration::from_secs_f64),
         live: args.live,
-        ..RunOptions::default()
+        control: cfg
+            .control
+            .enabled
+            .then(|| operator_hook(cfg.control_server(), operator.clone())),
     };
     let report = runtime::run(&cfg, &opts, Shutdown::with_signals())?;
+    drop(operator);
     print!("{}", runtime::summary(&report));
     Ok(())
+}
+
+/// Starts the dashboard / control API and the SIGUSR1 (pause) / SIGUSR2 (resume) handlers once
+/// the engine's handle exists, and prints where the dashboard is (never the token itself).
+fn operator_hook(
+    server_cfg: control::ServerConfig,
+    keep: Arc<Mutex<Vec<Box<dyn Send>>>>,
+) -> runtime::ControlHook {
+    runtime::ControlHook::new(move |handle| {
+        let server = control::spawn(&server_cfg, handle.clone())?;
+        eprintln!(
+            "dashboard and control API: {}  ({}; open {}#token=<token>)",
+            server.url(),
+            server.token_note(),
+            server.url()
+        );
+        let signals = control::spawn_signal_controls(handle)?;
+        let mut k = keep
+            .lock()
+            .map_err(|_| "control state poisoned".to_string())?;
+        k.push(Box::new(server));
+        k.push(Box::new(signals));
+        Ok(())
+    })
 }
 
 fn hist(args: &HistArgs) -> Result<(), String> {
@@ -367,6 +414,7 @@ fn main() -> ExitCode {
         Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
         Some(Command::Soak(args)) => soak(&args),
+        Some(Command::Ctl(args)) => calculus_trader::control::ctl::cli(&args),
         None => run(&cli.run),
     };
     match result {

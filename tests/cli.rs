@@ -38,7 +38,13 @@ fn sigterm_drains_flushes_and_exits_zero_then_hist_reads_the_dumps() {
     let dir = temp_dir("cli-sigterm");
     let mut child = Command::new(BIN)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--speed", "1", "--dump-dir"])
+        .args([
+            "--speed",
+            "1",
+            "--control-listen",
+            "127.0.0.1:0",
+            "--dump-dir",
+        ])
         .arg(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

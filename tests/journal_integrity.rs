@@ -138,7 +138,8 @@ fn run_with_journal(dir: &Path, journal: &Path) -> Output {
             &format!("dump_dir = {:?}", dir.join("dumps").display().to_string()),
         )
         .replace("topology = \"auto\"", "topology = \"fused\"")
-        .replace("hot = \"spin\"", "hot = \"park\"");
+        .replace("hot = \"spin\"", "hot = \"park\"")
+        .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"");
     let path = dir.join("config.toml");
     std::fs::write(&path, cfg).unwrap();
     bin()

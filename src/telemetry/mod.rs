@@ -50,7 +50,8 @@ pub use plot::{
     nines, percentile_label, plot_command, plot_percentiles, quantile_at, series_points,
 };
 pub use report::{
-    format_ns, hist_command, percentile_path_for, percentile_table, write_percentile_file,
+    format_ns, hist_command, percentile_path_for, percentile_table, utc_timestamp,
+    write_percentile_file,
 };
 pub use stage::{
     Stage, StageHistograms, HIGHEST_TRACKABLE_NS, LOWEST_DISCERNIBLE_NS, SIGNIFICANT_DIGITS,

@@ -173,7 +173,7 @@ pub(crate) fn tag_order<'a>(tags: impl Iterator<Item = &'a String> + Clone) -> V
 
 /// `time` as ISO 8601 UTC with milliseconds (`2023-11-14T22:13:20.000Z`); times before the Unix
 /// epoch show as the epoch.
-fn utc_timestamp(time: SystemTime) -> String {
+pub fn utc_timestamp(time: SystemTime) -> String {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_date(seconds / 86_400);

@@ -244,4 +244,13 @@ pub fn hosted_binary_toml(
             "dump_dir = \"dumps\"",
             &format!("dump_dir = {:?}", dir.join("dumps").display().to_string()),
         )
+        // Tests run traders side by side: each control server on a free port, its token in `dir`.
+        .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"")
+        .replace(
+            "token_file = \"state/control.token\"",
+            &format!(
+                "token_file = {:?}",
+                dir.join("control.token").display().to_string()
+            ),
+        )
 }

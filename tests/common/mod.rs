@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests (`mod common;` in each test crate).
 //!
 //! - [`alloc`]: the per-thread counting global allocator behind the no-allocation proofs;
+//! - [`browser`]: headless Chromium over the DevTools protocol (load, evaluate, wait, screenshot);
 //! - [`exchange`]: the embedded order exchange over loopback, with the bundled specs, and the
 //!   bundled real replay served over WebSocket;
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
@@ -17,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod browser;
 pub mod exchange;
 pub mod feed;
 pub mod files;
