@@ -59,14 +59,16 @@ impl ControlHandle {
     /// Starts trading `name` (case-insensitive): subscribes its market data first, then tells
     /// the engine (which warms the symbol's models up from its first ticks before it trades).
     /// Already active: `Ok`, nothing sent. Not in the universe: an error naming the symbol.
+    /// Without [`Self::set_symbols`] (no feed to control) only the engine is told.
     pub fn add_symbol(&self, name: &str) -> Result<SymbolId, String> {
         let mut g = self
             .symbols
             .lock()
             .map_err(|_| "symbol control unavailable".to_string())?;
-        let sc = g
-            .as_mut()
-            .ok_or_else(|| "symbols cannot be added in this run (no feed control)".to_string())?;
+        let Some(sc) = g.as_mut() else {
+            drop(g);
+            return self.engine_only(name, Command::AddSymbol);
+        };
         let id = lookup(&sc.table, name)?;
         if sc.active[id.index()] {
             return Ok(id);
@@ -83,15 +85,16 @@ impl ControlHandle {
 
     /// Stops trading `name`: the engine stops its entries and closes its position first, then
     /// its market data is unsubscribed. Not active: `Ok`, nothing sent. Not in the universe:
-    /// an error naming the symbol.
+    /// an error naming the symbol. Without [`Self::set_symbols`] only the engine is told.
     pub fn remove_symbol(&self, name: &str) -> Result<SymbolId, String> {
         let mut g = self
             .symbols
             .lock()
             .map_err(|_| "symbol control unavailable".to_string())?;
-        let sc = g
-            .as_mut()
-            .ok_or_else(|| "symbols cannot be removed in this run (no feed control)".to_string())?;
+        let Some(sc) = g.as_mut() else {
+            drop(g);
+            return self.engine_only(name, Command::RemoveSymbol);
+        };
         let id = lookup(&sc.table, name)?;
         if !sc.active[id.index()] {
             return Ok(id);
@@ -99,6 +102,13 @@ impl ControlHandle {
         self.send(Command::RemoveSymbol(id))?;
         sc.active[id.index()] = false;
         sc.feed.send(FeedCommand::Unsubscribe(id))?;
+        Ok(id)
+    }
+
+    /// `make(id)` of the published status's symbol `name` to the engine (no feed control).
+    fn engine_only(&self, name: &str, make: fn(SymbolId) -> Command) -> Result<SymbolId, String> {
+        let id = self.symbol_id(name).ok_or_else(|| unknown(name))?;
+        self.send(make(id))?;
         Ok(id)
     }
 
@@ -168,14 +178,17 @@ impl ControlHandle {
     }
 }
 
-/// The id of `name` in `table`, or an error saying it has no instrument spec.
+/// The id of `name` in `table`, or [`unknown`].
 fn lookup(table: &SymbolTable, name: &str) -> Result<SymbolId, String> {
-    table.lookup(name.trim()).ok_or_else(|| {
-        format!(
-            "{}: unknown symbol: no instrument spec for it in this run's universe (add it to the spec table or venue.universe and restart)",
-            name.trim().to_ascii_uppercase()
-        )
-    })
+    table.lookup(name.trim()).ok_or_else(|| unknown(name))
+}
+
+/// The error for a symbol outside the run's universe: it names the symbol and says why.
+fn unknown(name: &str) -> String {
+    format!(
+        "{}: unknown symbol: no instrument spec for it in this run's universe (add it to the spec table or venue.universe and restart)",
+        name.trim().to_ascii_uppercase()
+    )
 }
 
 #[cfg(test)]
@@ -284,10 +297,27 @@ mod tests {
             );
         }
         assert_eq!((frx.pop(), rx.pop()), (None, None));
-        let (tx, _rx) = channel::<Command>(2).unwrap();
+        let (tx, mut bare_rx) = channel::<Command>(2).unwrap();
         let bare = ControlHandle::new(tx);
         assert!(bare.add_symbol("BTCUSDT").is_err());
         assert!(bare.available_symbols().is_empty());
+        // Without feed control only the engine is told, for a symbol of the published status.
+        let mut v = StatusView::default();
+        for s in ["BTCUSDT", "ETHUSDT"] {
+            v.symbols.push(SymbolView {
+                symbol: s.into(),
+                ..Default::default()
+            });
+        }
+        bare.publish(v);
+        assert_eq!(bare.add_symbol("ethusdt"), Ok(SymbolId(1)));
+        assert_eq!(bare.remove_symbol("BTCUSDT"), Ok(SymbolId(0)));
+        assert_eq!(bare_rx.pop(), Some(Command::AddSymbol(SymbolId(1))));
+        assert_eq!(bare_rx.pop(), Some(Command::RemoveSymbol(SymbolId(0))));
+        assert!(bare
+            .add_symbol("DOGEUSDT")
+            .unwrap_err()
+            .contains("DOGEUSDT"));
     }
 
     #[test]
