@@ -179,6 +179,10 @@ pub struct VenueConfig {
     pub recv_window_ms: u64,
     /// Symbols to trade from the start (subscribed, active).
     pub symbols: Vec<String>,
+    /// Trade the `top_symbols` most liquid symbols of the venue's 24 h tickers instead of
+    /// `symbols` (also `--symbols N`; needs the venue's specs); 0 = `symbols`.
+    #[serde(default)]
+    pub top_symbols: usize,
     /// Symbols that may be added at run time (optional; default `"specs"`).
     #[serde(default)]
     pub universe: UniverseConfig,
@@ -221,8 +225,10 @@ impl UniverseConfig {
             )),
             UniverseConfig::List(v) => {
                 for n in v {
-                    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                        return Err(format!("symbol {n:?} must be ASCII letters and digits"));
+                    if !crate::types::symbols::valid_name(n) {
+                        return Err(format!(
+                            "symbol {n:?} must be ASCII letters and digits (and `-` or `_` after the first)"
+                        ));
                     }
                 }
                 Ok(())

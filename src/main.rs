@@ -198,6 +198,13 @@ struct RunArgs {
     /// Do not serve the dashboard and control API (overrides [control] enabled).
     #[arg(long)]
     no_control: bool,
+    /// Trade the N most liquid symbols of the venue's 24 h tickers instead of venue.symbols
+    /// (needs the venue's specs: live mode or venue.specs.source = "venue").
+    #[arg(long, value_name = "N")]
+    symbols: Option<usize>,
+    /// Use the bundled instrument specs even in live mode (venue.specs.offline = true).
+    #[arg(long)]
+    offline_specs: bool,
 }
 
 fn load_config(args: &RunArgs) -> Result<Config, String> {
@@ -232,6 +239,10 @@ fn load_config(args: &RunArgs) -> Result<Config, String> {
     if args.no_control {
         cfg.control.enabled = false;
     }
+    if let Some(n) = args.symbols {
+        cfg.venue.top_symbols = n;
+    }
+    cfg.venue.specs.offline |= args.offline_specs;
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
 }

@@ -148,6 +148,7 @@ fn cfg(url: String, dir: &Path) -> SpecsConfig {
         rest_url: url,
         cache: dir.join("instruments_{venue}.json"),
         timeout_s: 5.0,
+        ..SpecsConfig::default()
     }
 }
 

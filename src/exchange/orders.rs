@@ -96,6 +96,8 @@ pub enum OrderError {
     Param(String),
     /// -1001 no trade replayed yet for the symbol: no price to fill at.
     NoPrice,
+    /// -4140 the symbol is not trading (a spec change set it so): only reduce-only orders.
+    NotTrading,
 }
 
 /// One order as the exchange keeps it.
@@ -160,6 +162,10 @@ pub struct SimTrade {
 #[derive(Debug)]
 pub struct Matching {
     instruments: HashMap<String, Instrument>,
+    /// Listing order (ranks the 24 h tickers' volumes).
+    rank: Vec<String>,
+    /// Symbols set not trading ([`Matching::set_trading`]).
+    halted: std::collections::HashSet<String>,
     fill: FillModel,
     initial_balance: Decimal,
     last: HashMap<String, (Decimal, u64)>,
@@ -180,7 +186,9 @@ impl Matching {
     /// An exchange listing `instruments`, filling with `fill`, account starting at `balance` USDT.
     pub fn new(instruments: Vec<(String, Instrument)>, fill: FillModel, balance: Decimal) -> Self {
         Self {
+            rank: instruments.iter().map(|(s, _)| s.clone()).collect(),
             instruments: instruments.into_iter().collect(),
+            halted: Default::default(),
             fill,
             initial_balance: balance,
             last: HashMap::new(),
@@ -252,6 +260,9 @@ impl Matching {
             .instruments
             .get(o.symbol)
             .ok_or(OrderError::UnknownSymbol)?;
+        if self.halted.contains(o.symbol) && !(o.reduce_only || o.close_position) {
+            return Err(OrderError::NotTrading);
+        }
         let held = o.kind != OrderKind::Market;
         let stop =
             match (held, o.stop_price) {
@@ -540,6 +551,47 @@ impl Matching {
     /// The listed instrument `symbol`.
     pub fn instrument(&self, symbol: &str) -> Option<&Instrument> {
         self.instruments.get(symbol)
+    }
+
+    /// Changes `symbol`'s filters from now on (a venue spec change mid-run); orders placed
+    /// after it must obey them. `false` when `symbol` is not listed.
+    pub fn set_instrument(&mut self, symbol: &str, inst: Instrument) -> bool {
+        match self.instruments.get_mut(symbol) {
+            Some(i) => {
+                *i = inst;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets `symbol` trading or not (Binance `status` `TRADING`/`SETTLING`, Bybit
+    /// `Trading`/`Delivering`); while not trading only reduce-only orders are accepted.
+    pub fn set_trading(&mut self, symbol: &str, trading: bool) {
+        if trading {
+            self.halted.remove(symbol);
+        } else {
+            self.halted.insert(symbol.to_string());
+        }
+    }
+
+    /// Whether `symbol` is trading (listed and not halted).
+    pub fn is_trading(&self, symbol: &str) -> bool {
+        self.instruments.contains_key(symbol) && !self.halted.contains(symbol)
+    }
+
+    /// The 24 h tickers: `(symbol, last price, quote volume)` in listing order. The volume is
+    /// deterministic: `10^9 / (r + 1)` USDT for the `r`-th listed symbol (0-based), so the
+    /// listing order is the liquidity order.
+    pub fn tickers(&self) -> Vec<(String, String, f64)> {
+        self.rank
+            .iter()
+            .enumerate()
+            .map(|(r, s)| {
+                let last = self.last.get(s).map_or(Decimal::ZERO, |l| l.0);
+                (s.clone(), last.to_string(), 1e9 / (r as f64 + 1.0))
+            })
+            .collect()
     }
 
     /// Every listed instrument, by symbol name (the spec endpoints' rows).

@@ -15,6 +15,7 @@ pub mod order_state;
 pub mod rate_limit;
 pub mod recovery;
 pub mod specs;
+pub mod tickers;
 pub mod stage;
 pub mod transport;
 pub(crate) mod transport_venue;

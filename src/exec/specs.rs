@@ -19,10 +19,13 @@ use crate::venue::{SpecRows, Venue};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SpecSource {
-    /// The bundled table only (no network): the default, and what the embedded run uses.
+    /// `venue` in `exec.mode = "live"`, `bundled` otherwise (the default).
     #[default]
+    Auto,
+    /// The bundled table only (no network).
     Bundled,
-    /// The venue's endpoint at start-up, then the cache, then the bundled table.
+    /// The venue's endpoint at start-up, then a fresh-enough cache; outside live mode then
+    /// the bundled table.
     Venue,
 }
 
@@ -30,8 +33,16 @@ pub enum SpecSource {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpecsConfig {
-    /// `bundled` (default) or `venue`.
+    /// `auto` (default), `bundled` or `venue`.
     pub source: SpecSource,
+    /// Use the bundled table whatever `source` says (also `--offline-specs`): the only way to
+    /// trade live without the venue's specs.
+    pub offline: bool,
+    /// Oldest cache live mode trades on when the venue cannot be reached, seconds (the cache
+    /// keeps its fetch time); an older or undated cache leaves the symbols untraded.
+    pub max_cache_age_s: f64,
+    /// Seconds between spec refreshes on a cold thread (`source` = venue); 0 = never.
+    pub refresh_s: f64,
     /// REST base URL of the instruments endpoint; empty = the venue's mainnet
     /// (`https://api.bybit.com`, `https://fapi.binance.com`). Plain `http://` only to loopback.
     pub rest_url: String,
@@ -45,7 +56,10 @@ pub struct SpecsConfig {
 impl Default for SpecsConfig {
     fn default() -> Self {
         Self {
-            source: SpecSource::Bundled,
+            source: SpecSource::Auto,
+            offline: false,
+            max_cache_age_s: 86_400.0,
+            refresh_s: 3_600.0,
             rest_url: String::new(),
             cache: PathBuf::from("cache/instruments_{venue}.json"),
             timeout_s: 10.0,
@@ -68,7 +82,29 @@ impl SpecsConfig {
         if self.cache.as_os_str().is_empty() {
             return Err("venue.specs.cache must name a file".into());
         }
+        if !(self.max_cache_age_s.is_finite() && self.max_cache_age_s >= 0.0) {
+            return Err(format!(
+                "venue.specs.max_cache_age_s must be ≥ 0, got {}",
+                self.max_cache_age_s
+            ));
+        }
+        if !(self.refresh_s == 0.0 || (self.refresh_s >= 1.0 && self.refresh_s <= 86_400.0)) {
+            return Err(format!(
+                "venue.specs.refresh_s must be 0 (off) or in [1, 86400], got {}",
+                self.refresh_s
+            ));
+        }
         Ok(())
+    }
+
+    /// The source in effect: `offline` forces `bundled`; `auto` is `venue` when `live`.
+    pub fn effective(&self, live: bool) -> SpecSource {
+        match (self.offline, self.source) {
+            (true, _) => SpecSource::Bundled,
+            (false, SpecSource::Auto) if live => SpecSource::Venue,
+            (false, SpecSource::Auto) => SpecSource::Bundled,
+            (false, s) => s,
+        }
     }
 
     /// The cache path for `venue`.
@@ -190,7 +226,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     result.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
+/// A blocking HTTP agent with `timeout` for connect and the whole request (cold path).
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(timeout))
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// `GET url`: the body of a 200 reply, else an error naming the status and the body's head.
+pub(crate) fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
     let mut resp = agent
         .get(url)
         .call()
@@ -216,12 +263,7 @@ fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
 /// are merged into one reply of the same shape, so the cache parses like a fresh reply.
 pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     check_transport(base_url).map_err(|e| e.to_string())?;
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(timeout))
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent(timeout);
     let base = base_url.trim_end_matches('/');
     match venue {
         Venue::Binance => {
@@ -260,47 +302,99 @@ pub enum SpecOrigin {
     Bundled(PathBuf),
 }
 
-/// The venue's whole spec reply (`source = venue`): fetched now (and cached), else the cache,
-/// whichever resolves every symbol of `required`; `None` when neither does (use the bundled
-/// table). Also a note per fallback taken.
+/// Unix ms of the wall clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The cache document: `{"fetched_ms": <Unix ms>, "reply": <the venue's reply>}`.
+pub fn cache_doc(body: &[u8], fetched_ms: u64) -> Result<Vec<u8>, String> {
+    let reply: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("reply is not JSON: {e}"))?;
+    serde_json::to_vec(&serde_json::json!({"fetched_ms": fetched_ms, "reply": reply}))
+        .map_err(|e| e.to_string())
+}
+
+/// Reads a spec cache: the reply and its fetch time (Unix ms). A bare reply (a cache written
+/// before fetch times were kept, a copied capture) has none.
+pub fn read_cache(path: &Path) -> Result<(Vec<u8>, Option<u64>), String> {
+    let raw = read_maybe_gz(path)?;
+    let v: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    match (v.get("fetched_ms").and_then(|t| t.as_u64()), v.get("reply")) {
+        (Some(t), Some(r)) => Ok((serde_json::to_vec(r).map_err(|e| e.to_string())?, Some(t))),
+        _ => Ok((raw, None)),
+    }
+}
+
+/// Fetches the venue's reply, checks it parses, caches it with its fetch time.
+pub fn fetch_and_cache(venue: Venue, cfg: &SpecsConfig) -> Result<(VenueSpecs, Vec<String>), String> {
+    let url = cfg.base_url(venue);
+    let body = fetch(venue, &url, Duration::from_secs_f64(cfg.timeout_s))?;
+    let specs = VenueSpecs::parse(venue, &body)?;
+    let mut notes = Vec::new();
+    let cache = cfg.cache_path(venue);
+    if let Err(e) = cache_doc(&body, now_ms()).and_then(|d| write_atomic(&cache, &d)) {
+        notes.push(format!("specs fetched but not cached: {e}"));
+    }
+    Ok((specs, notes))
+}
+
+/// The cached reply when it is younger than `max_age` (`None` = any age, undated included).
+fn cached_specs(
+    venue: Venue,
+    cache: &Path,
+    max_age: Option<Duration>,
+) -> Result<VenueSpecs, String> {
+    let (body, fetched) = read_cache(cache)?;
+    if let Some(max) = max_age {
+        let Some(t) = fetched else {
+            return Err("it has no fetch time".into());
+        };
+        let age = Duration::from_millis(now_ms().saturating_sub(t));
+        if age > max {
+            return Err(format!(
+                "fetched {} s ago, older than venue.specs.max_cache_age_s = {}",
+                age.as_secs(),
+                max.as_secs()
+            ));
+        }
+    }
+    VenueSpecs::parse(venue, &body)
+}
+
+/// The venue's whole spec reply (`source = venue`): fetched now (and cached with its fetch
+/// time), else the cache when no older than `max_age` (`None` = any age), whichever resolves
+/// every symbol of `required`; `None` when neither does. Also a note per fallback taken.
 pub fn load_venue_specs(
     venue: Venue,
     cfg: &SpecsConfig,
     required: &[String],
+    max_age: Option<Duration>,
 ) -> (Option<(VenueSpecs, SpecOrigin)>, Vec<String>) {
-    let mut notes = Vec::new();
     let url = cfg.base_url(venue);
     let cache = cfg.cache_path(venue);
-    let timeout = Duration::from_secs_f64(cfg.timeout_s);
-    match fetch(venue, &url, timeout)
-        .and_then(|b| VenueSpecs::parse(venue, &b).map(|s| (b, s)))
-        .and_then(|(b, s)| s.resolve(required).map(|_| (b, s)))
-    {
-        Ok((body, s)) => {
-            if let Err(e) = write_atomic(&cache, &body) {
-                notes.push(format!("specs fetched but not cached: {e}"));
-            }
+    let mut notes = Vec::new();
+    match fetch_and_cache(venue, cfg).and_then(|(s, n)| s.resolve(required).map(|_| (s, n))) {
+        Ok((s, n)) => {
+            notes.extend(n);
             return (Some((s, SpecOrigin::Venue(url))), notes);
         }
         Err(e) => notes.push(format!(
             "specs from {url} unavailable ({e}); trying the cache"
         )),
     }
-    match read_maybe_gz(&cache)
-        .and_then(|b| VenueSpecs::parse(venue, &b))
-        .and_then(|s| s.resolve(required).map(|_| s))
-    {
+    match cached_specs(venue, &cache, max_age).and_then(|s| s.resolve(required).map(|_| s)) {
         Ok(s) => return (Some((s, SpecOrigin::Cache(cache))), notes),
-        Err(e) => notes.push(format!(
-            "specs cache {} unusable ({e}); using the bundled specs",
-            cache.display()
-        )),
+        Err(e) => notes.push(format!("specs cache {} unusable ({e})", cache.display())),
     }
     (None, notes)
 }
 
-/// Instruments for `symbols` on `venue` per `cfg`: `bundled` reads `bundled` (the spec table)
-/// only; `venue` fetches, caches and parses, falling back to the cache and then to `bundled`
+/// Instruments for `symbols` on `venue` per `cfg` outside live mode: `bundled` reads `bundled`
+/// (the spec table) only; `venue` fetches, caches and parses, falling back to the cache and then to `bundled`
 /// ([`load_venue_specs`]). Returns the instruments, where they came from, and a note per
 /// fallback taken.
 pub fn load_instruments(
@@ -310,8 +404,8 @@ pub fn load_instruments(
     symbols: &[String],
 ) -> Result<(Vec<Instrument>, SpecOrigin, Vec<String>), String> {
     let mut notes = Vec::new();
-    if cfg.source == SpecSource::Venue {
-        let (found, n) = load_venue_specs(venue, cfg, symbols);
+    if cfg.effective(false) == SpecSource::Venue {
+        let (found, n) = load_venue_specs(venue, cfg, symbols, None);
         notes = n;
         if let Some((s, origin)) = found {
             return Ok((s.resolve(symbols)?, origin, notes));
@@ -370,7 +464,15 @@ mod tests {
         let e = toml::from_str::<SpecsConfig>("sorce = \"venue\"").unwrap_err();
         assert!(e.to_string().contains("sorce"), "{e}");
         let full = crate::config::Config::parse(crate::config::DEFAULT_TOML).unwrap();
-        assert_eq!(full.venue.specs.source, SpecSource::Bundled);
+        assert_eq!(full.venue.specs.source, SpecSource::Auto);
+        assert_eq!(full.venue.specs.effective(false), SpecSource::Bundled);
+        assert_eq!(full.venue.specs.effective(true), SpecSource::Venue);
+        let offline = SpecsConfig {
+            offline: true,
+            source: SpecSource::Venue,
+            ..SpecsConfig::default()
+        };
+        assert_eq!(offline.effective(true), SpecSource::Bundled);
         assert!(!full.venue.live, "--live is never set from a file");
     }
 

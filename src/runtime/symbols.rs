@@ -9,11 +9,13 @@
 //! the others at run time.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, UniverseConfig};
 use crate::control::ControlHandle;
+use crate::exec::ExecMode;
 use crate::exec::specs::{load_venue_specs, SpecOrigin, SpecSource, VenueSpecs};
 use crate::feed::stage::FeedStage;
 use crate::types::instrument::{load_specs, spec_symbols};
@@ -61,48 +63,111 @@ impl Specs {
     }
 }
 
-/// Resolves `venue.symbols` and `venue.universe` against the instrument specs (per
-/// `venue.specs`: the bundled table, or the venue's reply with its fallbacks). A configured
-/// symbol without a spec, or whose venue maximum leverage is below `risk.max_leverage`, is an
-/// error (as before); a universe candidate failing the leverage check is left out with a note;
-/// one named in an explicit list without a spec is an error naming it.
-pub fn resolve(cfg: &Config) -> Result<Universe, String> {
-    let configured =
-        SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
-    let mut names: Vec<String> = configured.names().to_vec();
+/// The spec source of `cfg` ([`crate::exec::specs::SpecsConfig::effective`]): the venue's
+/// reply or `None` (the bundled table), its origin and a note per fallback. In live mode the
+/// venue's reply must be fetched now or cached no longer than `venue.specs.max_cache_age_s`
+/// ago; without one no symbol can trade (an error naming every configured symbol and why).
+fn spec_source(cfg: &Config) -> Result<(Option<VenueSpecs>, SpecOrigin, Vec<String>), String> {
+    let live = cfg.exec.mode == ExecMode::Live;
     let bundled = resolve_path(&cfg.venue.instruments);
-    let (venue_specs, mut notes) = match cfg.venue.specs.source {
-        SpecSource::Venue => load_venue_specs(cfg.venue(), &cfg.venue.specs, &names),
-        SpecSource::Bundled => (None, Vec::new()),
+    if cfg.venue.specs.effective(live) == SpecSource::Bundled {
+        return Ok((None, SpecOrigin::Bundled(bundled), Vec::new()));
+    }
+    let (required, max_age) = if live {
+        let age = Duration::from_secs_f64(cfg.venue.specs.max_cache_age_s);
+        (Vec::new(), Some(age))
+    } else if cfg.venue.top_symbols > 0 {
+        (Vec::new(), None)
+    } else {
+        (cfg.venue.symbols.clone(), None)
     };
-    let (venue_specs, origin) = match venue_specs {
-        Some((s, o)) => (Some(s), o),
-        None => (None, SpecOrigin::Bundled(bundled.clone())),
+    match load_venue_specs(cfg.venue(), &cfg.venue.specs, &required, max_age) {
+        (Some((s, o)), notes) => Ok((Some(s), o, notes)),
+        (None, notes) if live => {
+            let why = notes.join("; ");
+            let refused: Vec<String> = cfg
+                .venue
+                .symbols
+                .iter()
+                .map(|n| format!("{n} not traded: no spec from the venue ({why})"))
+                .collect();
+            Err(format!(
+                "live mode trades only on the venue's instrument specs (or --offline-specs for the bundled table):\n{}",
+                refused.join("\n")
+            ))
+        }
+        (None, mut notes) => {
+            notes.push("using the bundled specs".into());
+            Ok((None, SpecOrigin::Bundled(bundled), notes))
+        }
+    }
+}
+
+/// The symbols to trade from the start: `venue.top_symbols` (`--symbols N`) most liquid by the
+/// venue's 24 h tickers, else `venue.symbols`.
+fn configured_names(cfg: &Config, specs: &Specs) -> Result<Vec<String>, String> {
+    let n = cfg.venue.top_symbols;
+    if n == 0 {
+        let t = SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
+        return Ok(t.names().to_vec());
+    }
+    let Some(v) = &specs.venue else {
+        return Err(format!(
+            "--symbols {n} ranks the venue's 24 h tickers: it needs the venue's specs (venue.specs.source = \"venue\" or live mode, without --offline-specs)"
+        ));
     };
+    let s = &cfg.venue.specs;
+    let volumes = crate::exec::tickers::fetch(
+        cfg.venue(),
+        &s.base_url(cfg.venue()),
+        Duration::from_secs_f64(s.timeout_s),
+    )?;
+    crate::exec::tickers::top(volumes, v, n)
+}
+
+/// Resolves `venue.symbols` (or `--symbols N`) and `venue.universe` against the instrument
+/// specs (per `venue.specs`: the bundled table, or the venue's reply with its fallbacks). A
+/// symbol is any name the specs list (dated contracts included). A configured symbol without
+/// a spec (not listed, not trading), or whose venue maximum leverage is below
+/// `risk.max_leverage`, is an error outside live mode; in live mode it is not traded and a
+/// note says why (an error when none is left). A universe candidate failing the leverage check
+/// is left out with a note; one named in an explicit list without a spec is an error naming it.
+pub fn resolve(cfg: &Config) -> Result<Universe, String> {
+    let live = cfg.exec.mode == ExecMode::Live;
+    let (venue_specs, origin, mut notes) = spec_source(cfg)?;
     let specs = Specs {
         venue: venue_specs,
-        bundled,
+        bundled: resolve_path(&cfg.venue.instruments),
         exchange: cfg.venue.name.clone(),
     };
-    let mut instruments = Vec::with_capacity(names.len());
-    for name in &names {
-        let inst = specs.get(name)?;
-        check_leverage(cfg, name, &inst)?;
-        instruments.push(inst);
+    let mut names = Vec::new();
+    let mut instruments = Vec::new();
+    for name in configured_names(cfg, &specs)? {
+        match specs
+            .get(&name)
+            .and_then(|i| check_leverage(cfg, &name, &i).map(|_| i))
+        {
+            Ok(inst) => {
+                names.push(name);
+                instruments.push(inst);
+            }
+            Err(e) if live => notes.push(format!("{name} not traded: {e}")),
+            Err(e) => return Err(e),
+        }
     }
+    if names.is_empty() {
+        return Err(format!(
+            "no configured symbol can trade:\n{}",
+            notes.join("\n")
+        ));
+    }
+    let configured = names.len();
     let (candidates, must_exist) = match &cfg.venue.universe {
         UniverseConfig::Named(n) if n == "symbols" => (Vec::new(), true),
         UniverseConfig::Named(_) => (specs.names()?, false),
         UniverseConfig::List(v) => (v.iter().map(|s| s.to_ascii_uppercase()).collect(), true),
     };
-    let plain = |n: &String| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric());
-    let odd = candidates.iter().filter(|n| !plain(n)).count();
-    if odd > 0 {
-        notes.push(format!(
-            "{odd} listed name(s) that are not plain symbols (dated futures such as BTCUSDT-14AUG26) left out"
-        ));
-    }
-    for name in candidates.into_iter().filter(plain) {
+    for name in candidates {
         if names.contains(&name) {
             continue;
         }
@@ -121,7 +186,7 @@ pub fn resolve(cfg: &Config) -> Result<Universe, String> {
         names.push(name);
         instruments.push(inst);
     }
-    let active = (0..configured.len()).map(|i| SymbolId(i as u16)).collect();
+    let active = (0..configured).map(|i| SymbolId(i as u16)).collect();
     let table = SymbolTable::new(&names).map_err(|e| format!("venue.universe: {e}"))?;
     Ok(Universe {
         table,

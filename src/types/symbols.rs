@@ -67,13 +67,26 @@ impl std::fmt::Display for SymbolError {
             SymbolError::Duplicate(s) => write!(f, "symbol {s} is listed twice"),
             SymbolError::TooMany(n) => write!(f, "{n} symbols is more than the 65535 supported"),
             SymbolError::Invalid(s) => {
-                write!(f, "symbol {s:?} must be ASCII letters and digits")
+                write!(
+                    f,
+                    "symbol {s:?} must be ASCII letters and digits (and `-` or `_` after the first)"
+                )
             }
         }
     }
 }
 
 impl std::error::Error for SymbolError {}
+
+/// A venue symbol name: ASCII letters and digits, and `-` or `_` after the first character
+/// (dated contracts: Bybit `BTC-26DEC25`, `BTCUSDT-14AUG26`; Binance `BTCUSDT_251226`).
+pub fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
 
 impl SymbolTable {
     /// Interns `names` in order (upper-cased); ids are their positions.
@@ -87,7 +100,7 @@ impl SymbolTable {
         let mut out: Vec<String> = Vec::with_capacity(names.len());
         for n in names {
             let n = n.as_ref();
-            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if !valid_name(n) {
                 return Err(SymbolError::Invalid(n.to_string()));
             }
             let up = n.to_ascii_uppercase();

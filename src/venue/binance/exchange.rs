@@ -49,6 +49,7 @@ pub fn status_str(st: OrderStatus) -> &'static str {
 pub fn error_code(e: &OrderError) -> (i64, String) {
     match e {
         OrderError::UnknownSymbol => (-1121, "Invalid symbol.".into()),
+        OrderError::Filter("PRICE_FILTER") => (-4014, "Price not increased by tick size.".into()),
         OrderError::Filter(f) => (-1013, format!("Filter failure: {f}")),
         OrderError::MinNotional(n) => (
             -4164,
@@ -61,6 +62,7 @@ pub fn error_code(e: &OrderError) -> (i64, String) {
         OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
         OrderError::NotFound => (-2013, "Order does not exist.".into()),
         OrderError::Param(m) => (-1102, m.clone()),
+        OrderError::NotTrading => (-4140, "Invalid symbol status for opening position.".into()),
         OrderError::NoPrice => (
             -1001,
             "Internal error; unable to process your request. Please try again.".into(),
@@ -124,22 +126,35 @@ fn unsigned_route(sh: &Shared, method: &str, path: &str, now: u64) -> Option<(u1
         ("GET", "/fapi/v1/time") => Some((200, json!({"serverTime": now}).to_string())),
         ("GET", "/fapi/v1/ping") => Some((200, "{}".into())),
         ("GET", "/fapi/v1/exchangeInfo") => Some((200, exchange_info(sh, now))),
+        ("GET", super::tickers::PATH) => Some((
+            200,
+            super::tickers::reply(&sh.venue.with(|m| m.tickers()), now),
+        )),
         _ => None,
     }
 }
 
-/// `GET /fapi/v1/exchangeInfo` from the listed instruments: every symbol `TRADING`, with the
+/// `GET /fapi/v1/exchangeInfo` from the listed instruments (`TRADING`, or `SETTLING` when
+/// [`crate::exchange::orders::Matching::set_trading`] stopped one), with the
 /// documented filters (`PRICE_FILTER`, `LOT_SIZE`, `MARKET_LOT_SIZE`, `MIN_NOTIONAL`) and the
 /// documented default order rate limits.
 fn exchange_info(sh: &Shared, now: u64) -> String {
-    let symbols: Vec<Value> = sh
-        .venue
-        .with(|m| m.listed())
+    let listed = sh.venue.with(|m| {
+        m.listed()
+            .into_iter()
+            .map(|(s, i)| {
+                let on = m.is_trading(&s);
+                (s, i, on)
+            })
+            .collect::<Vec<_>>()
+    });
+    let symbols: Vec<Value> = listed
         .iter()
-        .map(|(s, i)| {
+        .map(|(s, i, on)| {
+            let status = if *on { "TRADING" } else { "SETTLING" };
             let (tick, step) = (i.tick_size.to_string(), i.qty_step.to_string());
             json!({
-                "symbol": s, "pair": s, "contractType": "PERPETUAL", "status": "TRADING",
+                "symbol": s, "pair": s, "contractType": "PERPETUAL", "status": status,
                 "baseAsset": s.trim_end_matches("USDT"), "quoteAsset": "USDT", "marginAsset": "USDT",
                 "filters": [
                     {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000", "tickSize": tick},

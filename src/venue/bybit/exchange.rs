@@ -63,6 +63,7 @@ fn order_error(e: &OrderError, now: u64) -> (u16, String) {
         OrderError::NotFound => fail(110001, "Order does not exist", now),
         OrderError::Param(m) => fail(10001, m, now),
         OrderError::NoPrice => fail(10016, "Internal error", now),
+        OrderError::NotTrading => fail(110074, "This contract is not live", now),
     }
 }
 
@@ -124,6 +125,12 @@ pub(crate) fn handle(
     }
     if method == "GET" && path == "/v5/market/instruments-info" {
         return instruments_info(sh, query, now);
+    }
+    if method == "GET" && path == "/v5/market/tickers" {
+        return (
+            200,
+            super::tickers::reply(&sh.venue.with(|m| m.tickers()), now),
+        );
     }
     let Some(key) = auth.api_key.as_deref() else {
         return fail(10003, "API key is invalid.", now);
@@ -206,7 +213,8 @@ pub(crate) fn handle(
 }
 
 /// `GET /v5/market/instruments-info?category=linear[&symbol=][&limit=][&cursor=]` from the
-/// listed instruments, every one `Trading`, paged: `limit` (1–1000, default 500, and at most
+/// listed instruments (`Trading`, or `Delivering` when [`crate::exchange::orders::Matching::set_trading`]
+/// stopped one), paged: `limit` (1–1000, default 500, and at most
 /// [`crate::exchange::AccountOptions::instruments_page`]) rows from `cursor` (the next row's
 /// index); `nextPageCursor` is empty on the last page.
 fn instruments_info(sh: &Shared, query: &str, now: u64) -> (u16, String) {
@@ -229,21 +237,26 @@ fn instruments_info(sh: &Shared, query: &str, now: u64) -> (u16, String) {
         Some(Err(_)) => return fail(10001, "params error: cursor invalid", now),
     };
     let symbol = param(&q, "symbol");
-    let listed: Vec<_> = sh
-        .venue
-        .with(|m| m.listed())
-        .into_iter()
-        .filter(|(s, _)| symbol.map_or(true, |x| x == s))
-        .collect();
+    let listed: Vec<_> = sh.venue.with(|m| {
+        m.listed()
+            .into_iter()
+            .filter(|(s, _)| symbol.map_or(true, |x| x == s))
+            .map(|(s, i)| {
+                let on = m.is_trading(&s);
+                (s, i, on)
+            })
+            .collect()
+    });
     let end = (start + limit).min(listed.len());
     let rows: Vec<Value> = listed
         .get(start..end)
         .unwrap_or_default()
         .iter()
-        .map(|(s, i)| {
+        .map(|(s, i, on)| {
             let (tick, step) = (i.tick_size.to_string(), i.qty_step.to_string());
+            let status = if *on { "Trading" } else { "Delivering" };
             json!({
-                "symbol": s, "contractType": "LinearPerpetual", "status": "Trading",
+                "symbol": s, "contractType": "LinearPerpetual", "status": status,
                 "baseCoin": s.trim_end_matches("USDT"), "quoteCoin": "USDT", "settleCoin": "USDT",
                 "priceFilter": {"minPrice": tick, "maxPrice": "1999999.80", "tickSize": tick},
                 "lotSizeFilter": {

@@ -10,6 +10,7 @@ pub mod market;
 pub mod order;
 pub mod reply;
 pub mod spec;
+pub mod tickers;
 
 pub use api::BybitApi;
 pub use market::{trade_id_hash, BybitParser};
