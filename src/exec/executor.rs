@@ -367,6 +367,15 @@ impl Executor {
         &self.instruments
     }
 
+    /// Replaces symbol `id`'s filters (a venue spec change); later orders are checked and
+    /// rounded against them. Allocation-free; an unknown id is ignored.
+    #[inline]
+    pub fn set_instrument(&mut self, id: SymbolId, inst: Instrument) {
+        if let Some(i) = self.instruments.get_mut(id.index()) {
+            *i = inst;
+        }
+    }
+
     /// The venue request builder (start-up queries).
     pub fn venue_mut(&mut self) -> &mut OrderVenue {
         &mut self.venue

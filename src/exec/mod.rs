@@ -14,6 +14,7 @@ pub mod lanes;
 pub mod order_state;
 pub mod rate_limit;
 pub mod recovery;
+pub mod spec_refresh;
 pub mod specs;
 pub mod tickers;
 pub mod stage;

@@ -88,9 +88,9 @@ impl SpecsConfig {
                 self.max_cache_age_s
             ));
         }
-        if !(self.refresh_s == 0.0 || (self.refresh_s >= 1.0 && self.refresh_s <= 86_400.0)) {
+        if !(self.refresh_s == 0.0 || (self.refresh_s >= 0.1 && self.refresh_s <= 86_400.0)) {
             return Err(format!(
-                "venue.specs.refresh_s must be 0 (off) or in [1, 86400], got {}",
+                "venue.specs.refresh_s must be 0 (off) or in [0.1, 86400], got {}",
                 self.refresh_s
             ));
         }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
-use crate::types::{ExecReport, OrderIntent, RejectReason};
+use crate::ring::Consumer;
+use crate::types::{ExecReport, Instrument, OrderIntent, RejectReason, SymbolId};
 
 use super::{Admit, ExecEvent, Executor};
 
@@ -29,7 +30,13 @@ pub struct ExecStage {
     emergency: Emergency,
     /// Intents held until the executor had room for them.
     held: u64,
+    /// Spec changes from the cold refresh ([`crate::exec::spec_refresh`]), applied before
+    /// each intent.
+    specs: Option<Consumer<SpecUpdate>>,
 }
+
+/// One symbol's new filters, from the cold spec refresh to the execution thread.
+pub type SpecUpdate = (SymbolId, Instrument);
 
 /// The emergency exit of a failed journal write: stop the run, flatten, fail the run.
 #[derive(Default)]
@@ -59,6 +66,23 @@ impl ExecStage {
             drain_timeout: Duration::from_secs(5),
             emergency: Emergency::default(),
             held: 0,
+            specs: None,
+        }
+    }
+
+    /// Takes spec changes from `rx` (drained before each intent: one atomic load when empty).
+    pub fn with_specs(mut self, rx: Consumer<SpecUpdate>) -> Self {
+        self.specs = Some(rx);
+        self
+    }
+
+    /// Applies every queued spec change to the executor.
+    #[inline]
+    fn drain_specs(&mut self) {
+        if let Some(rx) = self.specs.as_mut() {
+            while let Some((id, inst)) = rx.pop() {
+                self.exec.set_instrument(id, inst);
+            }
         }
     }
 
@@ -158,6 +182,7 @@ impl ExecStage {
         start_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
+        self.drain_specs();
         let ts_ms = venue_time_ms();
         self.exec.set_now_ns(self.clock.now_ns());
         let clock = &self.clock;

@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
 pub mod source;
+pub mod specs;
 pub mod status;
 pub mod symbols;
 pub mod wait;
@@ -236,6 +237,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             },
             journal_failed.clone(),
         );
+    // Venue specs re-fetched on a cold thread; changes reach exec (ring) and compute (command).
+    let (exec, _spec_refresh) = specs::start_refresh(cfg, &universe, &handle, exec)?;
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
     // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.

@@ -24,6 +24,7 @@
 //! (the feed logs each transition once).
 
 mod operator;
+mod spec;
 
 pub use operator::OperatorStats;
 

@@ -40,6 +40,18 @@ pub enum Command {
     AddSymbol(SymbolId),
     /// Stop entries on a symbol and close its position.
     RemoveSymbol(SymbolId),
+    /// The venue's spec of a symbol changed (the cold spec refresh,
+    /// [`crate::exec::spec_refresh`]): sizing and rounding use `inst` from now on; `trading`
+    /// false (the venue stopped it) blocks its entries, exits still run. Back to trading does
+    /// not re-activate it: an operator adds it.
+    Spec {
+        /// The symbol.
+        id: SymbolId,
+        /// Its new filters.
+        inst: crate::types::Instrument,
+        /// Whether the venue lists it as trading.
+        trading: bool,
+    },
 }
 
 /// The settings an operator may read and change at run time.

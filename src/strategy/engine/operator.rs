@@ -108,6 +108,7 @@ impl Engine {
                 self.set_active(id, false);
                 self.request_close(id);
             }
+            Command::Spec { id, inst, trading } => self.set_instrument(id, inst, trading),
         }
     }
 
