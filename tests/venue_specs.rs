@@ -135,6 +135,11 @@ fn serve(status: &'static str, body: Vec<u8>, max: usize) -> String {
     url
 }
 
+/// The bundled (2021) BTCUSDT spec of Binance.
+fn bundled_btc() -> calculus_trader::types::Instrument {
+    load_specs(&bundled(), "binance", &["BTCUSDT".to_string()]).unwrap()[0]
+}
+
 fn dead_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
@@ -226,4 +231,225 @@ fn bundled_source_never_touches_the_network() {
     assert_eq!(origin, SpecOrigin::Bundled(bundled()));
     assert!(notes.is_empty());
     assert_eq!(v.len(), 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs against the embedded exchange serving the venue's endpoints (specs, tickers, orders).
+
+mod runs {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use calculus_trader::config::Config;
+    use calculus_trader::exchange::{EmbeddedExchange, Recording, RestExchange};
+    use calculus_trader::exec::specs::{read_cache, SpecOrigin, SpecSource, VenueSpecs};
+    use calculus_trader::exec::{ExecMode, Venue};
+    use calculus_trader::runtime::{self, symbols, RunOptions, RunReport, Shutdown};
+    use calculus_trader::types::{Instrument, SymbolId};
+
+    use super::common::exchange::{hosted_toml, key_env, serve, Options};
+    use super::common::files::{replay_file, temp_dir};
+    use super::common::values::d;
+    use super::capture;
+
+    /// Every tradable instrument of the bundled capture of `venue`, `first` leading (in that
+    /// order: the embedded exchange ranks its tickers' volumes by listing order), the rest in
+    /// capture order.
+    pub fn listing(venue: Venue, first: &[&str]) -> Vec<(String, Instrument)> {
+        let specs = VenueSpecs::parse(venue, &capture(venue)).unwrap();
+        let mut v: Vec<(String, Instrument)> = first
+            .iter()
+            .map(|s| (s.to_string(), specs.get(s).unwrap()))
+            .collect();
+        for s in specs.tradable() {
+            if !first.contains(&s) {
+                v.push((s.to_string(), specs.get(s).unwrap()));
+            }
+        }
+        v
+    }
+
+    /// The bundled BTCUSDT + ETHUSDT trades (2024-08-08) replayed as fast as read; BTCUSDT
+    /// renamed `btc` when given (a dated contract trading on the same tape).
+    pub fn replay(venue: Venue, btc: Option<&str>) -> EmbeddedExchange {
+        let mut rec = Recording::load(&[
+            replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+            replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+        ])
+        .unwrap();
+        if let Some(name) = btc {
+            let lower = name.to_ascii_lowercase();
+            for s in rec.streams.iter_mut() {
+                *s = s.replace("btcusdt@", &format!("{lower}@"));
+            }
+            for f in rec.frames.iter_mut() {
+                f.text = f
+                    .text
+                    .replace("btcusdt@", &format!("{lower}@"))
+                    .replace("\"BTCUSDT\"", &format!("\"{name}\""));
+            }
+        }
+        let rec = match venue {
+            Venue::Binance => rec,
+            Venue::Bybit => rec.to_bybit().0,
+        };
+        EmbeddedExchange::start_venue("127.0.0.1:0".parse().unwrap(), Arc::new(rec), venue, 0.0)
+            .unwrap()
+    }
+
+    /// A 0600 key file holding `rest`'s keys for `venue`.
+    fn key_file(dir: &Path, rest: &RestExchange, venue: Venue) -> PathBuf {
+        let c = rest.credentials();
+        let p = dir.join("keys.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
+                venue.name(),
+                c.api_key,
+                c.secret
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p
+    }
+
+    /// A run of `symbols` on `venue` trading against `replay` + `rest`, specs from `rest`
+    /// (`source = "venue"`, cache in `dir`).
+    pub fn config(
+        venue: Venue,
+        replay: &EmbeddedExchange,
+        rest: &RestExchange,
+        dir: &Path,
+        symbols: &[&str],
+    ) -> Config {
+        let mut text = hosted_toml(replay, rest)
+            .replace("hot = \"spin\"", "hot = \"spin_yield\"")
+            .replace("cooldown_ms = 5000", "cooldown_ms = 0");
+        if venue == Venue::Bybit {
+            text = text
+                .replacen("name = \"binance\"", "name = \"bybit\"", 1)
+                .replace(
+                    "rest_host = \"fapi.binance.com\"",
+                    "rest_host = \"api.bybit.com\"",
+                );
+        }
+        let mut cfg = Config::parse(&text).unwrap();
+        cfg.venue.symbols = symbols.iter().map(|s| s.to_string()).collect();
+        cfg.venue.specs.source = SpecSource::Venue;
+        cfg.venue.specs.rest_url = rest.url();
+        cfg.venue.specs.cache = dir.join("instruments_{venue}.json");
+        cfg.venue.specs.timeout_s = 5.0;
+        cfg.exec.key_file = key_file(dir, rest, venue);
+        cfg.run.dump_dir = dir.join("dumps");
+        cfg.risk.limits.max_consecutive_losses = 0;
+        cfg
+    }
+
+    /// Env keys would win over the key file: such an environment cannot run these tests.
+    pub fn env_has_keys() -> bool {
+        [Venue::Binance, Venue::Bybit]
+            .iter()
+            .any(|&v| std::env::var_os(key_env(v).0).is_some())
+    }
+
+    /// Every symbol's engine position equals the exchange's, and the totals of fills agree.
+    fn assert_positions_equal(r: &RunReport, rest: &RestExchange) {
+        for i in 0..r.symbols.len() {
+            let name = r.symbols.name(SymbolId(i as u16));
+            let ours = r.engine.position(i).unwrap().qty;
+            let venue = rest.venue().with(|m| m.position(name).qty);
+            assert_eq!(ours, venue, "{name}: engine {ours}, exchange {venue}");
+        }
+    }
+
+    /// Orders the exchange received but refused (client ids received minus orders accepted).
+    fn refused(rest: &RestExchange) -> usize {
+        rest.venue().with(|m| {
+            let received: u32 = m.received_client_ids().values().sum();
+            received as usize - m.orders().len()
+        })
+    }
+
+    #[test]
+    fn specs_fetched_from_the_venue_drive_a_run_and_the_cache_keeps_the_fetch_time() {
+        if env_has_keys() {
+            return;
+        }
+        let dir = temp_dir("specs-run-venue");
+        let replay = replay(Venue::Binance, None);
+        let mut listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
+        // The venue's BTCUSDT today (a 2022 exchangeInfo): tick 0.10, min notional 10, not
+        // the bundled 2021 table's 0.01 / 5.
+        let btc = listed[0].1;
+        listed[0].1 = Instrument::new(d("0.10"), btc.qty_step, btc.min_qty, btc.max_market_qty, d("10"))
+            .unwrap()
+            .with_limits(btc.max_qty, None);
+        let rest = serve(&replay.stats().market, listed.clone(), "0.0004", "0", Options::default());
+        let cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
+        let before = calculus_trader::exec::specs::now_ms();
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        assert_eq!(r.engine.instrument(SymbolId(0)), Some(&listed[0].1));
+        assert_ne!(listed[0].1, super::bundled_btc());
+        assert!(r.engine.position(0).unwrap().fills + r.engine.position(1).unwrap().fills > 0);
+        assert_eq!(refused(&rest), 0, "no order broke the venue's filters");
+        assert_positions_equal(&r, &rest);
+        let (body, fetched) = read_cache(&dir.join("instruments_binance.json")).unwrap();
+        let fetched = fetched.expect("the cache keeps its fetch time");
+        assert!(fetched >= before && fetched <= calculus_trader::exec::specs::now_ms());
+        let cached = VenueSpecs::parse(Venue::Binance, &body).unwrap();
+        assert_eq!(cached.get("BTCUSDT").unwrap(), listed[0].1);
+        assert_eq!(cached.len(), listed.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn live_mode_trades_only_symbols_with_a_fresh_spec_and_says_why_for_the_others() {
+        let dir = temp_dir("specs-live-policy");
+        let replay = replay(Venue::Binance, None);
+        let listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
+        let rest = serve(&replay.stats().market, listed, "0.0004", "0", Options::default());
+        rest.venue().with(|m| m.set_trading("ETHUSDT", false));
+        let mut cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT", "NOPEUSDT"]);
+        cfg.exec.mode = ExecMode::Live;
+        cfg.venue.specs.source = SpecSource::Auto; // live: the venue by default
+        let u = symbols::resolve(&cfg).unwrap();
+        assert_eq!(u.origin, SpecOrigin::Venue(rest.url()));
+        assert_eq!(u.active, vec![SymbolId(0)]);
+        assert_eq!(u.table.name(SymbolId(0)), "BTCUSDT");
+        let notes = u.notes.join("\n");
+        assert!(notes.contains("ETHUSDT not traded: ETHUSDT: status \"SETTLING\", not TRADING"), "{notes}");
+        assert!(notes.contains("NOPEUSDT not traded: binance lists no instrument NOPEUSDT"), "{notes}");
+        // --offline-specs: the bundled table, whatever the venue says.
+        let mut offline = cfg.clone();
+        offline.venue.specs.offline = true;
+        let u = symbols::resolve(&offline).unwrap();
+        assert!(matches!(u.origin, SpecOrigin::Bundled(_)));
+        assert_eq!(u.active.len(), 2, "offline: ETHUSDT's venue status is not read");
+        assert!(u.notes[0].starts_with("NOPEUSDT not traded"), "{:?}", u.notes);
+
+        // The venue is down: a cache younger than max_cache_age_s answers (with its fetch time).
+        let cache = dir.join("instruments_binance.json");
+        let mut down = cfg.clone();
+        down.venue.specs.rest_url = super::dead_url();
+        let u = symbols::resolve(&down).unwrap();
+        assert_eq!(u.origin, SpecOrigin::Cache(cache.clone()));
+        assert_eq!(u.active.len(), 1);
+        // Too old (two days): live mode trades nothing and names every symbol and why.
+        let (body, t) = read_cache(&cache).unwrap();
+        let old = calculus_trader::exec::specs::cache_doc(&body, t.unwrap() - 2 * 86_400_000).unwrap();
+        std::fs::write(&cache, old).unwrap();
+        let e = symbols::resolve(&down).unwrap_err();
+        assert!(e.contains("BTCUSDT not traded") && e.contains("ETHUSDT not traded"), "{e}");
+        assert!(e.contains("max_cache_age_s") && e.contains("--offline-specs"), "{e}");
+        // Outside live mode the same stale cache is still used.
+        down.exec.mode = ExecMode::Embedded;
+        down.venue.symbols = vec!["BTCUSDT".into()];
+        down.venue.specs.source = SpecSource::Venue;
+        assert_eq!(symbols::resolve(&down).unwrap().origin, SpecOrigin::Cache(cache));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
