@@ -270,9 +270,10 @@ mod runs {
         v
     }
 
-    /// The bundled BTCUSDT + ETHUSDT trades (2024-08-08) replayed as fast as read; BTCUSDT
+    /// The bundled BTCUSDT + ETHUSDT trades (2024-08-08) replayed at `speed` (0 = as fast as
+    /// read); BTCUSDT
     /// renamed `btc` when given (a dated contract trading on the same tape).
-    pub fn replay(venue: Venue, btc: Option<&str>) -> EmbeddedExchange {
+    pub fn replay(venue: Venue, btc: Option<&str>, speed: f64) -> EmbeddedExchange {
         let mut rec = Recording::load(&[
             replay_file("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
             replay_file("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
@@ -294,7 +295,7 @@ mod runs {
             Venue::Binance => rec,
             Venue::Bybit => rec.to_bybit().0,
         };
-        EmbeddedExchange::start_venue("127.0.0.1:0".parse().unwrap(), Arc::new(rec), venue, 0.0)
+        EmbeddedExchange::start_venue("127.0.0.1:0".parse().unwrap(), Arc::new(rec), venue, speed)
             .unwrap()
     }
 
@@ -380,7 +381,7 @@ mod runs {
             return;
         }
         let dir = temp_dir("specs-run-venue");
-        let replay = replay(Venue::Binance, None);
+        let replay = replay(Venue::Binance, None, 0.0);
         let mut listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
         // The venue's BTCUSDT today (a 2022 exchangeInfo): tick 0.10, min notional 10, not
         // the bundled 2021 table's 0.01 / 5.
@@ -409,7 +410,7 @@ mod runs {
     #[test]
     fn live_mode_trades_only_symbols_with_a_fresh_spec_and_says_why_for_the_others() {
         let dir = temp_dir("specs-live-policy");
-        let replay = replay(Venue::Binance, None);
+        let replay = replay(Venue::Binance, None, 0.0);
         let listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
         let rest = serve(&replay.stats().market, listed, "0.0004", "0", Options::default());
         rest.venue().with(|m| m.set_trading("ETHUSDT", false));
@@ -450,6 +451,149 @@ mod runs {
         down.venue.symbols = vec!["BTCUSDT".into()];
         down.venue.specs.source = SpecSource::Venue;
         assert_eq!(symbols::resolve(&down).unwrap().origin, SpecOrigin::Cache(cache));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Accepted orders of `symbol` filled at or after wall ms `t`.
+    fn orders_since(rest: &RestExchange, symbol: &str, t: u64) -> Vec<rust_decimal::Decimal> {
+        rest.venue().with(|m| {
+            m.orders()
+                .iter()
+                .filter(|o| o.symbol == symbol && o.update_ms >= t)
+                .map(|o| o.qty)
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_spec_change_mid_run_reaches_sizing_and_filters_without_a_restart() {
+        if env_has_keys() {
+            return;
+        }
+        let dir = temp_dir("specs-run-change");
+        let replay = replay(Venue::Binance, None, 100.0);
+        let listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
+        let rest = serve(&replay.stats().market, listed.clone(), "0.0004", "0", Options::default());
+        let mut cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
+        cfg.venue.specs.refresh_s = 0.1;
+        let old = listed[0].1;
+        // At the first BTCUSDT fill: tick 0.01 → 0.10, step 0.001 → 0.01, min notional 5 → 10.
+        let new = Instrument::new(d("0.10"), d("0.01"), d("0.01"), old.max_market_qty, d("10"))
+            .unwrap()
+            .with_limits(old.max_qty, None);
+        let venue = rest.venue().clone();
+        let changer = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(20) {
+                if venue.with(|m| m.orders().iter().any(|o| o.symbol == "BTCUSDT")) {
+                    venue.with(|m| m.set_instrument("BTCUSDT", new));
+                    return Some(calculus_trader::exec::specs::now_ms());
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            None
+        });
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        let changed_at = changer.join().unwrap().expect("BTCUSDT traded");
+        // The engine and the executor hold the new filters.
+        assert_eq!(r.engine.instrument(SymbolId(0)), Some(&new));
+        // Orders decided after the refresh (100 ms + a fetch; 1 s allowed) use the new step,
+        // and the exchange accepted them.
+        let later = orders_since(&rest, "BTCUSDT", changed_at + 1_000);
+        assert!(!later.is_empty(), "BTCUSDT kept trading after the change");
+        for q in &later {
+            assert!((q % d("0.01")).is_zero(), "qty {q} is not on the new step");
+        }
+        // At most the orders already in flight at the change broke the new filter.
+        assert!(refused(&rest) <= 2, "{} orders refused", refused(&rest));
+        assert_positions_equal(&r, &rest);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn top_100_symbols_by_volume_get_venue_specs_and_subscriptions_and_trade() {
+        if env_has_keys() {
+            return;
+        }
+        let dir = temp_dir("specs-run-top100");
+        let replay = replay(Venue::Bybit, None, 0.0);
+        let listed = listing(Venue::Bybit, &["BTCUSDT", "ETHUSDT"]);
+        assert!(listed.len() >= 700);
+        let rest = serve(&replay.stats().market, listed.clone(), "0.00055", "0", Options::default());
+        let mut cfg = config(Venue::Bybit, &replay, &rest, &dir, &["BTCUSDT"]);
+        cfg.venue.top_symbols = 100;
+        cfg.risk.max_leverage = 1.0;
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        // The 100 highest 24 h turnovers (the exchange ranks them in listing order), ids 0..100.
+        assert_eq!(r.active, 100);
+        for (i, (name, inst)) in listed.iter().take(100).enumerate() {
+            assert_eq!(r.symbols.name(SymbolId(i as u16)), name);
+            assert_eq!(r.engine.instrument(SymbolId(i as u16)), Some(inst), "{name}");
+        }
+        let bundled: Vec<&str> = super::SYMBOLS.to_vec();
+        let outside = listed[..100].iter().filter(|(n, _)| !bundled.contains(&n.as_str())).count();
+        assert!(outside >= 92, "specs of symbols outside the bundled eight: {outside}");
+        // Every one subscribed: one subscribe acknowledged per symbol (in batches) at least.
+        let subs = replay.stats().subscribes.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(subs >= 1, "{subs}");
+        assert!(r.engine.position(0).unwrap().fills > 0, "BTCUSDT traded");
+        assert_eq!(refused(&rest), 0);
+        assert_positions_equal(&r, &rest);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A dated contract is an ordinary symbol: its spec fetched, its trades parsed, its orders
+    /// accepted (Binance `BTCUSDT_251226`, on the BTCUSDT tape renamed).
+    #[test]
+    fn a_dated_contract_trades_end_to_end() {
+        if env_has_keys() {
+            return;
+        }
+        let (venue, dated) = (Venue::Binance, "BTCUSDT_251226");
+        let dir = temp_dir("specs-run-dated");
+        let replay = replay(venue, Some(dated), 0.0);
+        let mut listed = listing(venue, &["ETHUSDT"]);
+        let btc = listed.iter().find(|(n, _)| n == "BTCUSDT").unwrap().1;
+        let spec = Instrument::new(d("0.1"), btc.qty_step, btc.min_qty, d("10"), d("5"))
+            .unwrap()
+            .with_limits(d("10"), None);
+        listed.insert(1, (dated.to_string(), spec));
+        let rest = serve(&replay.stats().market, listed, "0.0004", "0", Options::default());
+        let mut cfg = config(venue, &replay, &rest, &dir, &[dated, "ETHUSDT"]);
+        cfg.venue.universe = calculus_trader::config::UniverseConfig::Named("symbols".into());
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        assert_eq!(r.symbols.name(SymbolId(0)), dated);
+        assert_eq!(r.engine.instrument(SymbolId(0)), Some(&spec));
+        assert!(r.engine.position(0).unwrap().fills > 0, "{dated}: no fill");
+        assert!(!orders_since(&rest, dated, 0).is_empty());
+        assert_eq!(refused(&rest), 0);
+        assert_positions_equal(&r, &rest);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Bybit's dated `BTCUSDT-14AUG26` (listed in the 2026 capture) resolves from the fetched
+    /// listing, is subscribed and its trades are parsed.
+    #[test]
+    fn a_bybit_dated_contract_gets_its_listed_spec_and_its_trades() {
+        if env_has_keys() {
+            return;
+        }
+        let dated = "BTCUSDT-14AUG26";
+        let dir = temp_dir("specs-run-dated-bybit");
+        let replay = replay(Venue::Bybit, Some(dated), 0.0);
+        let listed = listing(Venue::Bybit, &["ETHUSDT"]);
+        let spec = listed.iter().find(|(n, _)| n == dated).unwrap().1;
+        assert_eq!(spec.max_market_qty, d("10.000"));
+        let rest = serve(&replay.stats().market, listed, "0.00055", "0", Options::default());
+        let mut cfg = config(Venue::Bybit, &replay, &rest, &dir, &[dated, "ETHUSDT"]);
+        cfg.venue.universe = calculus_trader::config::UniverseConfig::Named("symbols".into());
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        assert_eq!(r.symbols.name(SymbolId(0)), dated);
+        assert_eq!(r.engine.instrument(SymbolId(0)), Some(&spec));
+        let c = runtime::counters(&r);
+        use calculus_trader::telemetry::Counter;
+        assert_eq!(c.get(Counter::RejectUnknownSymbol), 0);
+        assert!(c.get(Counter::Ticks) + 1 >= c.get(Counter::Frames), "every trade parsed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,11 +1,11 @@
 //! `--symbols N`: the N most liquid symbols by the venue's 24 h tickers (Binance
 //! `GET /fapi/v1/ticker/24hr` `quoteVolume`, Bybit `GET /v5/market/tickers?category=linear`
-//! `turnover24h`), among those the fetched specs list as trading (cold path, start-up only).
+//! `turnover24h`), among those with a usable spec (cold path, start-up only).
 
 use std::time::Duration;
 
 use super::keys::check_transport;
-use super::specs::{agent, http_get, VenueSpecs};
+use super::specs::{agent, http_get};
 use crate::venue::{binance, bybit, Venue};
 
 /// `(symbol, 24 h quote volume)` of every ticker row of `venue` at `base_url`.
@@ -23,19 +23,24 @@ pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<(Str
     }
 }
 
-/// The `n` symbols of `volumes` with the highest volume whose spec in `specs` parses (listed
-/// and trading), highest first (ties by name); an error when fewer than `n` qualify.
-pub fn top(mut volumes: Vec<(String, f64)>, specs: &VenueSpecs, n: usize) -> Result<Vec<String>, String> {
+/// The `n` symbols of `volumes` with the highest volume that `ok` accepts (e.g. a spec that
+/// parses: listed and trading, within the leverage cap), highest first (ties by name); an
+/// error when fewer than `n` qualify.
+pub fn top(
+    mut volumes: Vec<(String, f64)>,
+    n: usize,
+    ok: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, String> {
     volumes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let picked: Vec<String> = volumes
         .into_iter()
-        .filter(|(s, _)| crate::types::symbols::valid_name(s) && specs.get(s).is_ok())
+        .filter(|(s, _)| crate::types::symbols::valid_name(s) && ok(s))
         .map(|(s, _)| s.to_ascii_uppercase())
         .take(n)
         .collect();
     if picked.len() < n {
         return Err(format!(
-            "--symbols {n}: the venue's tickers name only {} trading symbol(s) with a spec",
+            "--symbols {n}: the venue's tickers name only {} trading symbol(s) with a usable spec",
             picked.len()
         ));
     }

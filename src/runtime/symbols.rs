@@ -122,7 +122,11 @@ fn configured_names(cfg: &Config, specs: &Specs) -> Result<Vec<String>, String> 
         &s.base_url(cfg.venue()),
         Duration::from_secs_f64(s.timeout_s),
     )?;
-    crate::exec::tickers::top(volumes, v, n)
+    crate::exec::tickers::top(volumes, n, |name| {
+        v.get(name)
+            .and_then(|i| check_leverage(cfg, name, &i))
+            .is_ok()
+    })
 }
 
 /// Resolves `venue.symbols` (or `--symbols N`) and `venue.universe` against the instrument
