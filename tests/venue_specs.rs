@@ -477,8 +477,8 @@ mod runs {
         let mut cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
         cfg.venue.specs.refresh_s = 0.1;
         let old = listed[0].1;
-        // At the first BTCUSDT fill: tick 0.01 → 0.10, step 0.001 → 0.01, min notional 5 → 10.
-        let new = Instrument::new(d("0.10"), d("0.01"), d("0.01"), old.max_market_qty, d("10"))
+        // At the first BTCUSDT order: tick 0.01 → 0.10 and a min notional no entry meets.
+        let new = Instrument::new(d("0.10"), old.qty_step, old.min_qty, old.max_market_qty, d("1000000"))
             .unwrap()
             .with_limits(old.max_qty, None);
         let venue = rest.venue().clone();
@@ -489,23 +489,27 @@ mod runs {
                     venue.with(|m| m.set_instrument("BTCUSDT", new));
                     return Some(calculus_trader::exec::specs::now_ms());
                 }
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
             }
             None
         });
         let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
         let changed_at = changer.join().unwrap().expect("BTCUSDT traded");
-        // The engine and the executor hold the new filters.
+        // The engine (and the executor) hold the new filters: the refresh ran, no restart.
         assert_eq!(r.engine.instrument(SymbolId(0)), Some(&new));
-        // Orders decided after the refresh (100 ms + a fetch; 1 s allowed) use the new step,
-        // and the exchange accepted them.
-        let later = orders_since(&rest, "BTCUSDT", changed_at + 1_000);
-        assert!(!later.is_empty(), "BTCUSDT kept trading after the change");
-        for q in &later {
-            assert!((q % d("0.01")).is_zero(), "qty {q} is not on the new step");
-        }
-        // At most the orders already in flight at the change broke the new filter.
-        assert!(refused(&rest) <= 2, "{} orders refused", refused(&rest));
+        let c = runtime::counters(&r);
+        use calculus_trader::telemetry::Counter;
+        // After the refresh (100 ms + a fetch; 1 s allowed) only reduce-only orders reached
+        // the exchange for BTCUSDT, and it refused none.
+        let later_entries = rest.venue().with(|m| {
+            m.orders()
+                .iter()
+                .filter(|o| o.symbol == "BTCUSDT" && o.update_ms >= changed_at + 1_000 && !o.reduce_only)
+                .count()
+        });
+        assert_eq!(later_entries, 0);
+        assert!(c.get(Counter::OperatorCommands) >= 1, "the Spec command reached compute");
+        assert!(refused(&rest) <= 1, "{} refused", refused(&rest));
         assert_positions_equal(&r, &rest);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -596,4 +600,47 @@ mod runs {
         assert!(c.get(Counter::Ticks) + 1 >= c.get(Counter::Frames), "every trade parsed");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The execution thread takes a spec change from its ring before the next intent: an order
+/// that fits only the old min notional is refused locally (never sent).
+#[test]
+fn the_execution_stage_applies_a_spec_change_before_the_next_intent() {
+    use calculus_trader::exec::stage::{ExecStage, SpecUpdate};
+    use calculus_trader::telemetry::{Clock, StageHistograms};
+    use calculus_trader::types::report::{RejectReason, ReportStatus};
+    use calculus_trader::types::{Side, SymbolId, SymbolTable};
+    use common::rig::intent;
+
+    let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+    let old = bundled_btc();
+    assert_eq!(old.min_notional, d("5"));
+    let exec = common::setup::paper_executor(vec![old], &symbols);
+    let (mut tx, rx) = calculus_trader::ring::channel::<SpecUpdate>(4).unwrap();
+    let mut stage = ExecStage::new(exec, Clock::new()).with_specs(rx);
+    let mut h = StageHistograms::new();
+    // 0.001 BTC at 60 000 = 60 USDT ≥ 5.
+    let r = stage
+        .on_intent(&intent(0, 1, Side::Buy, "0.001", false, 60_000.0), 0, &mut h)
+        .unwrap();
+    assert_eq!(r.status, ReportStatus::Filled);
+    let new = calculus_trader::types::Instrument::new(
+        d("0.10"),
+        old.qty_step,
+        old.min_qty,
+        old.max_market_qty,
+        d("100"),
+    )
+    .unwrap();
+    tx.push((SymbolId(0), new)).unwrap();
+    let r = stage
+        .on_intent(&intent(0, 2, Side::Buy, "0.001", false, 60_000.0), 0, &mut h)
+        .unwrap();
+    assert_eq!(r.status, ReportStatus::Rejected(RejectReason::BelowMinNotional));
+    assert_eq!(stage.executor().instruments()[0], new);
+    // Reduce-only exits are not held to the min notional.
+    let r = stage
+        .on_intent(&intent(0, 3, Side::Sell, "0.001", true, 60_000.0), 0, &mut h)
+        .unwrap();
+    assert_eq!(r.status, ReportStatus::Filled);
 }
