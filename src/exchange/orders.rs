@@ -684,6 +684,45 @@ mod tests {
     }
 
     #[test]
+    fn spec_changes_and_a_halt_apply_to_later_orders() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        assert!(x.place(&mkt(Side::Buy, "0.002", "a"), 2).is_ok());
+        let new = Instrument::new(d("1"), d("0.01"), d("0.01"), d("120"), d("1000")).unwrap();
+        assert!(x.set_instrument("BTCUSDT", new));
+        assert!(!x.set_instrument("NOPE", new));
+        // 0.002 fitted the old step, not the new one; 0.01 · 60000 = 600 < 1000.
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.002", "b"), 3),
+            Err(OrderError::Filter("LOT_SIZE"))
+        );
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.01", "c"), 3),
+            Err(OrderError::MinNotional(d("1000")))
+        );
+        let mut stop = mkt(Side::Sell, "0.002", "d");
+        stop.kind = OrderKind::StopMarket;
+        stop.stop_price = Some(d("59000.5"));
+        stop.reduce_only = true;
+        assert_eq!(x.place(&stop, 3), Err(OrderError::Filter("PRICE_FILTER")));
+        assert_eq!(
+            crate::venue::binance::exchange::error_code(&OrderError::Filter("PRICE_FILTER")).0,
+            -4014
+        );
+        x.set_trading("BTCUSDT", false);
+        assert!(!x.is_trading("BTCUSDT"));
+        assert_eq!(
+            x.place(&mkt(Side::Buy, "0.02", "e"), 4),
+            Err(OrderError::NotTrading)
+        );
+        // Exits are not refused for the status while it is not trading.
+        let mut exit = mkt(Side::Sell, "0.01", "f");
+        exit.reduce_only = true;
+        assert_ne!(x.place(&exit, 4), Err(OrderError::NotTrading));
+        assert_eq!(x.tickers()[0].2, 1e9);
+    }
+
+    #[test]
     fn venue_rules_are_enforced() {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
