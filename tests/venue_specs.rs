@@ -248,10 +248,10 @@ mod runs {
     use calculus_trader::runtime::{self, symbols, RunOptions, RunReport, Shutdown};
     use calculus_trader::types::{Instrument, SymbolId};
 
+    use super::capture;
     use super::common::exchange::{hosted_toml, key_env, serve, Options};
     use super::common::files::{replay_file, temp_dir};
     use super::common::values::d;
-    use super::capture;
 
     /// Every tradable instrument of the bundled capture of `venue`, `first` leading (in that
     /// order: the embedded exchange ranks its tickers' volumes by listing order), the rest in
@@ -386,11 +386,29 @@ mod runs {
         // The venue's BTCUSDT today (a 2022 exchangeInfo): tick 0.10, min notional 10, not
         // the bundled 2021 table's 0.01 / 5.
         let btc = listed[0].1;
-        listed[0].1 = Instrument::new(d("0.10"), btc.qty_step, btc.min_qty, btc.max_market_qty, d("10"))
-            .unwrap()
-            .with_limits(btc.max_qty, None);
-        let rest = serve(&replay.stats().market, listed.clone(), "0.0004", "0", Options::default());
-        let cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
+        listed[0].1 = Instrument::new(
+            d("0.10"),
+            btc.qty_step,
+            btc.min_qty,
+            btc.max_market_qty,
+            d("10"),
+        )
+        .unwrap()
+        .with_limits(btc.max_qty, None);
+        let rest = serve(
+            &replay.stats().market,
+            listed.clone(),
+            "0.0004",
+            "0",
+            Options::default(),
+        );
+        let cfg = config(
+            Venue::Binance,
+            &replay,
+            &rest,
+            &dir,
+            &["BTCUSDT", "ETHUSDT"],
+        );
         let before = calculus_trader::exec::specs::now_ms();
         let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
         assert_eq!(r.engine.instrument(SymbolId(0)), Some(&listed[0].1));
@@ -412,9 +430,21 @@ mod runs {
         let dir = temp_dir("specs-live-policy");
         let replay = replay(Venue::Binance, None, 0.0);
         let listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
-        let rest = serve(&replay.stats().market, listed, "0.0004", "0", Options::default());
+        let rest = serve(
+            &replay.stats().market,
+            listed,
+            "0.0004",
+            "0",
+            Options::default(),
+        );
         rest.venue().with(|m| m.set_trading("ETHUSDT", false));
-        let mut cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT", "NOPEUSDT"]);
+        let mut cfg = config(
+            Venue::Binance,
+            &replay,
+            &rest,
+            &dir,
+            &["BTCUSDT", "ETHUSDT", "NOPEUSDT"],
+        );
         cfg.exec.mode = ExecMode::Live;
         cfg.venue.specs.source = SpecSource::Auto; // live: the venue by default
         let u = symbols::resolve(&cfg).unwrap();
@@ -422,15 +452,29 @@ mod runs {
         assert_eq!(u.active, vec![SymbolId(0)]);
         assert_eq!(u.table.name(SymbolId(0)), "BTCUSDT");
         let notes = u.notes.join("\n");
-        assert!(notes.contains("ETHUSDT not traded: ETHUSDT: status \"SETTLING\", not TRADING"), "{notes}");
-        assert!(notes.contains("NOPEUSDT not traded: binance lists no instrument NOPEUSDT"), "{notes}");
+        assert!(
+            notes.contains("ETHUSDT not traded: ETHUSDT: status \"SETTLING\", not TRADING"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("NOPEUSDT not traded: binance lists no instrument NOPEUSDT"),
+            "{notes}"
+        );
         // --offline-specs: the bundled table, whatever the venue says.
         let mut offline = cfg.clone();
         offline.venue.specs.offline = true;
         let u = symbols::resolve(&offline).unwrap();
         assert!(matches!(u.origin, SpecOrigin::Bundled(_)));
-        assert_eq!(u.active.len(), 2, "offline: ETHUSDT's venue status is not read");
-        assert!(u.notes[0].starts_with("NOPEUSDT not traded"), "{:?}", u.notes);
+        assert_eq!(
+            u.active.len(),
+            2,
+            "offline: ETHUSDT's venue status is not read"
+        );
+        assert!(
+            u.notes[0].starts_with("NOPEUSDT not traded"),
+            "{:?}",
+            u.notes
+        );
 
         // The venue is down: a cache younger than max_cache_age_s answers (with its fetch time).
         let cache = dir.join("instruments_binance.json");
@@ -441,16 +485,26 @@ mod runs {
         assert_eq!(u.active.len(), 1);
         // Too old (two days): live mode trades nothing and names every symbol and why.
         let (body, t) = read_cache(&cache).unwrap();
-        let old = calculus_trader::exec::specs::cache_doc(&body, t.unwrap() - 2 * 86_400_000).unwrap();
+        let old =
+            calculus_trader::exec::specs::cache_doc(&body, t.unwrap() - 2 * 86_400_000).unwrap();
         std::fs::write(&cache, old).unwrap();
         let e = symbols::resolve(&down).unwrap_err();
-        assert!(e.contains("BTCUSDT not traded") && e.contains("ETHUSDT not traded"), "{e}");
-        assert!(e.contains("max_cache_age_s") && e.contains("--offline-specs"), "{e}");
+        assert!(
+            e.contains("BTCUSDT not traded") && e.contains("ETHUSDT not traded"),
+            "{e}"
+        );
+        assert!(
+            e.contains("max_cache_age_s") && e.contains("--offline-specs"),
+            "{e}"
+        );
         // Outside live mode the same stale cache is still used.
         down.exec.mode = ExecMode::Embedded;
         down.venue.symbols = vec!["BTCUSDT".into()];
         down.venue.specs.source = SpecSource::Venue;
-        assert_eq!(symbols::resolve(&down).unwrap().origin, SpecOrigin::Cache(cache));
+        assert_eq!(
+            symbols::resolve(&down).unwrap().origin,
+            SpecOrigin::Cache(cache)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -473,14 +527,32 @@ mod runs {
         let dir = temp_dir("specs-run-change");
         let replay = replay(Venue::Binance, None, 100.0);
         let listed = listing(Venue::Binance, &["BTCUSDT", "ETHUSDT"]);
-        let rest = serve(&replay.stats().market, listed.clone(), "0.0004", "0", Options::default());
-        let mut cfg = config(Venue::Binance, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
+        let rest = serve(
+            &replay.stats().market,
+            listed.clone(),
+            "0.0004",
+            "0",
+            Options::default(),
+        );
+        let mut cfg = config(
+            Venue::Binance,
+            &replay,
+            &rest,
+            &dir,
+            &["BTCUSDT", "ETHUSDT"],
+        );
         cfg.venue.specs.refresh_s = 0.1;
         let old = listed[0].1;
         // At the first BTCUSDT order: tick 0.01 → 0.10 and a min notional no entry meets.
-        let new = Instrument::new(d("0.10"), old.qty_step, old.min_qty, old.max_market_qty, d("1000000"))
-            .unwrap()
-            .with_limits(old.max_qty, None);
+        let new = Instrument::new(
+            d("0.10"),
+            old.qty_step,
+            old.min_qty,
+            old.max_market_qty,
+            d("1000000"),
+        )
+        .unwrap()
+        .with_limits(old.max_qty, None);
         let venue = rest.venue().clone();
         let changer = std::thread::spawn(move || {
             let t0 = Instant::now();
@@ -504,11 +576,16 @@ mod runs {
         let later_entries = rest.venue().with(|m| {
             m.orders()
                 .iter()
-                .filter(|o| o.symbol == "BTCUSDT" && o.update_ms >= changed_at + 1_000 && !o.reduce_only)
+                .filter(|o| {
+                    o.symbol == "BTCUSDT" && o.update_ms >= changed_at + 1_000 && !o.reduce_only
+                })
                 .count()
         });
         assert_eq!(later_entries, 0);
-        assert!(c.get(Counter::OperatorCommands) >= 1, "the Spec command reached compute");
+        assert!(
+            c.get(Counter::OperatorCommands) >= 1,
+            "the Spec command reached compute"
+        );
         assert!(refused(&rest) <= 1, "{} refused", refused(&rest));
         assert_positions_equal(&r, &rest);
         let _ = std::fs::remove_dir_all(&dir);
@@ -523,7 +600,13 @@ mod runs {
         let replay = replay(Venue::Bybit, None, 0.0);
         let listed = listing(Venue::Bybit, &["BTCUSDT", "ETHUSDT"]);
         assert!(listed.len() >= 700);
-        let rest = serve(&replay.stats().market, listed.clone(), "0.00055", "0", Options::default());
+        let rest = serve(
+            &replay.stats().market,
+            listed.clone(),
+            "0.00055",
+            "0",
+            Options::default(),
+        );
         let mut cfg = config(Venue::Bybit, &replay, &rest, &dir, &["BTCUSDT"]);
         cfg.venue.top_symbols = 100;
         cfg.risk.max_leverage = 1.0;
@@ -532,13 +615,26 @@ mod runs {
         assert_eq!(r.active, 100);
         for (i, (name, inst)) in listed.iter().take(100).enumerate() {
             assert_eq!(r.symbols.name(SymbolId(i as u16)), name);
-            assert_eq!(r.engine.instrument(SymbolId(i as u16)), Some(inst), "{name}");
+            assert_eq!(
+                r.engine.instrument(SymbolId(i as u16)),
+                Some(inst),
+                "{name}"
+            );
         }
         let bundled: Vec<&str> = super::SYMBOLS.to_vec();
-        let outside = listed[..100].iter().filter(|(n, _)| !bundled.contains(&n.as_str())).count();
-        assert!(outside >= 92, "specs of symbols outside the bundled eight: {outside}");
+        let outside = listed[..100]
+            .iter()
+            .filter(|(n, _)| !bundled.contains(&n.as_str()))
+            .count();
+        assert!(
+            outside >= 92,
+            "specs of symbols outside the bundled eight: {outside}"
+        );
         // Every one subscribed: one subscribe acknowledged per symbol (in batches) at least.
-        let subs = replay.stats().subscribes.load(std::sync::atomic::Ordering::Relaxed);
+        let subs = replay
+            .stats()
+            .subscribes
+            .load(std::sync::atomic::Ordering::Relaxed);
         assert!(subs >= 1, "{subs}");
         assert!(r.engine.position(0).unwrap().fills > 0, "BTCUSDT traded");
         assert_eq!(refused(&rest), 0);
@@ -562,7 +658,13 @@ mod runs {
             .unwrap()
             .with_limits(d("10"), None);
         listed.insert(1, (dated.to_string(), spec));
-        let rest = serve(&replay.stats().market, listed, "0.0004", "0", Options::default());
+        let rest = serve(
+            &replay.stats().market,
+            listed,
+            "0.0004",
+            "0",
+            Options::default(),
+        );
         let mut cfg = config(venue, &replay, &rest, &dir, &[dated, "ETHUSDT"]);
         cfg.venue.universe = calculus_trader::config::UniverseConfig::Named("symbols".into());
         let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
@@ -588,7 +690,13 @@ mod runs {
         let listed = listing(Venue::Bybit, &["ETHUSDT"]);
         let spec = listed.iter().find(|(n, _)| n == dated).unwrap().1;
         assert_eq!(spec.max_market_qty, d("10.000"));
-        let rest = serve(&replay.stats().market, listed, "0.00055", "0", Options::default());
+        let rest = serve(
+            &replay.stats().market,
+            listed,
+            "0.00055",
+            "0",
+            Options::default(),
+        );
         let mut cfg = config(Venue::Bybit, &replay, &rest, &dir, &[dated, "ETHUSDT"]);
         cfg.venue.universe = calculus_trader::config::UniverseConfig::Named("symbols".into());
         let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
@@ -597,7 +705,10 @@ mod runs {
         let c = runtime::counters(&r);
         use calculus_trader::telemetry::Counter;
         assert_eq!(c.get(Counter::RejectUnknownSymbol), 0);
-        assert!(c.get(Counter::Ticks) + 1 >= c.get(Counter::Frames), "every trade parsed");
+        assert!(
+            c.get(Counter::Ticks) + 1 >= c.get(Counter::Frames),
+            "every trade parsed"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -621,7 +732,11 @@ fn the_execution_stage_applies_a_spec_change_before_the_next_intent() {
     let mut h = StageHistograms::new();
     // 0.001 BTC at 60 000 = 60 USDT ≥ 5.
     let r = stage
-        .on_intent(&intent(0, 1, Side::Buy, "0.001", false, 60_000.0), 0, &mut h)
+        .on_intent(
+            &intent(0, 1, Side::Buy, "0.001", false, 60_000.0),
+            0,
+            &mut h,
+        )
         .unwrap();
     assert_eq!(r.status, ReportStatus::Filled);
     let new = calculus_trader::types::Instrument::new(
@@ -634,13 +749,24 @@ fn the_execution_stage_applies_a_spec_change_before_the_next_intent() {
     .unwrap();
     tx.push((SymbolId(0), new)).unwrap();
     let r = stage
-        .on_intent(&intent(0, 2, Side::Buy, "0.001", false, 60_000.0), 0, &mut h)
+        .on_intent(
+            &intent(0, 2, Side::Buy, "0.001", false, 60_000.0),
+            0,
+            &mut h,
+        )
         .unwrap();
-    assert_eq!(r.status, ReportStatus::Rejected(RejectReason::BelowMinNotional));
+    assert_eq!(
+        r.status,
+        ReportStatus::Rejected(RejectReason::BelowMinNotional)
+    );
     assert_eq!(stage.executor().instruments()[0], new);
     // Reduce-only exits are not held to the min notional.
     let r = stage
-        .on_intent(&intent(0, 3, Side::Sell, "0.001", true, 60_000.0), 0, &mut h)
+        .on_intent(
+            &intent(0, 3, Side::Sell, "0.001", true, 60_000.0),
+            0,
+            &mut h,
+        )
         .unwrap();
     assert_eq!(r.status, ReportStatus::Filled);
 }

@@ -16,8 +16,8 @@ pub mod rate_limit;
 pub mod recovery;
 pub mod spec_refresh;
 pub mod specs;
-pub mod tickers;
 pub mod stage;
+pub mod tickers;
 pub mod transport;
 pub(crate) mod transport_venue;
 

@@ -130,7 +130,9 @@ fn apply(
             Err(e) if st.trading[i] => {
                 let (inst, trading) = (st.current[i], false);
                 if send(Command::Spec { id, inst, trading }).is_ok() {
-                    lines.push(format!("{name} not traded any more (entries stop, exits run): {e}"));
+                    lines.push(format!(
+                        "{name} not traded any more (entries stop, exits run): {e}"
+                    ));
                     st.trading[i] = false;
                 }
             }

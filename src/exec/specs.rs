@@ -321,8 +321,8 @@ pub fn cache_doc(body: &[u8], fetched_ms: u64) -> Result<Vec<u8>, String> {
 /// before fetch times were kept, a copied capture) has none.
 pub fn read_cache(path: &Path) -> Result<(Vec<u8>, Option<u64>), String> {
     let raw = read_maybe_gz(path)?;
-    let v: serde_json::Value = serde_json::from_slice(&raw)
-        .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     match (v.get("fetched_ms").and_then(|t| t.as_u64()), v.get("reply")) {
         (Some(t), Some(r)) => Ok((serde_json::to_vec(r).map_err(|e| e.to_string())?, Some(t))),
         _ => Ok((raw, None)),
@@ -330,7 +330,10 @@ pub fn read_cache(path: &Path) -> Result<(Vec<u8>, Option<u64>), String> {
 }
 
 /// Fetches the venue's reply, checks it parses, caches it with its fetch time.
-pub fn fetch_and_cache(venue: Venue, cfg: &SpecsConfig) -> Result<(VenueSpecs, Vec<String>), String> {
+pub fn fetch_and_cache(
+    venue: Venue,
+    cfg: &SpecsConfig,
+) -> Result<(VenueSpecs, Vec<String>), String> {
     let url = cfg.base_url(venue);
     let body = fetch(venue, &url, Duration::from_secs_f64(cfg.timeout_s))?;
     let specs = VenueSpecs::parse(venue, &body)?;

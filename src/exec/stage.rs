@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::ring::Consumer;
+use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::types::{ExecReport, Instrument, OrderIntent, RejectReason, SymbolId};
 
 use super::{Admit, ExecEvent, Executor};

@@ -9,7 +9,11 @@ use super::specs::{agent, http_get};
 use crate::venue::{binance, bybit, Venue};
 
 /// `(symbol, 24 h quote volume)` of every ticker row of `venue` at `base_url`.
-pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<(String, f64)>, String> {
+pub fn fetch(
+    venue: Venue,
+    base_url: &str,
+    timeout: Duration,
+) -> Result<Vec<(String, f64)>, String> {
     check_transport(base_url).map_err(|e| e.to_string())?;
     let base = base_url.trim_end_matches('/');
     let path = match venue {

@@ -237,7 +237,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             },
             journal_failed.clone(),
         );
-    // Venue specs re-fetched on a cold thread; changes reach exec (ring) and compute (command).
     let (exec, _spec_refresh) = specs::start_refresh(cfg, &universe, &handle, exec)?;
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());

@@ -15,8 +15,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::config::{resolve_path, Config, UniverseConfig};
 use crate::control::ControlHandle;
-use crate::exec::ExecMode;
 use crate::exec::specs::{load_venue_specs, SpecOrigin, SpecSource, VenueSpecs};
+use crate::exec::ExecMode;
 use crate::feed::stage::FeedStage;
 use crate::types::instrument::{load_specs, spec_symbols};
 use crate::types::{Instrument, SymbolId, SymbolTable};
