@@ -322,3 +322,52 @@ fn operator_commands_and_status_publishing_allocate_nothing_after_warm_up() {
         "operator control allocated {allocations} times"
     );
 }
+
+/// Spec changes on the hot threads: the execution stage draining its spec ring before each
+/// intent and the engine applying `Command::Spec` allocate nothing (a ring pop, a copy).
+#[test]
+fn spec_changes_on_the_hot_threads_allocate_nothing() {
+    use calculus_trader::exec::stage::{ExecStage, SpecUpdate};
+    use calculus_trader::types::control::Command;
+    use calculus_trader::types::{Side, SymbolId};
+    use common::rig::intent;
+
+    let Replay {
+        symbols,
+        instruments,
+        ..
+    } = Replay::load();
+    let mut engine = Engine::new(eager_params(), &instruments);
+    let exec = paper_executor(instruments.clone(), &symbols);
+    let (mut tx, rx) = calculus_trader::ring::channel::<SpecUpdate>(64).unwrap();
+    let mut stage = ExecStage::new(exec, Clock::new()).with_specs(rx);
+    let mut h = calculus_trader::telemetry::StageHistograms::new();
+    let inst = instruments[0];
+    let side = |k: u64| if k % 2 == 0 { Side::Buy } else { Side::Sell };
+    for k in 0..10 {
+        let _ = stage.on_intent(
+            &intent(0, k + 1, side(k), "0.001", false, 60_000.0),
+            0,
+            &mut h,
+        );
+    }
+    let (filled, allocations) = counted(|| {
+        let mut filled = 0;
+        for k in 10..210u64 {
+            if k % 10 == 0 {
+                tx.push((SymbolId(0), inst)).unwrap();
+                engine.apply_command(Command::Spec {
+                    id: SymbolId(0),
+                    inst,
+                    trading: true,
+                });
+            }
+            let it = intent(0, k + 1, side(k), "0.001", false, 60_000.0);
+            filled += usize::from(stage.on_intent(&it, 0, &mut h).is_some());
+        }
+        filled
+    });
+    assert_eq!(filled, 200, "every intent answered at once (paper)");
+    assert_eq!(stage.executor().instruments()[0], inst);
+    assert_eq!(allocations, 0, "spec changes allocated {allocations} times");
+}
