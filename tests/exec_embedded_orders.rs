@@ -213,8 +213,8 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
         ),
         (
             "symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true",
-            -1013,
-            "Filter failure: PRICE_FILTER",
+            -4014,
+            "Price not increased by tick size.",
         ),
         (
             "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.001&reduceOnly=true",
