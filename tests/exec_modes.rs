@@ -115,6 +115,8 @@ fn live_keys_come_from_the_environment_or_a_private_key_file_and_are_never_shown
         );
     let mut cfg = Config::parse(&text).unwrap();
     cfg.run.dump_dir = dir.join("dumps");
+    // Live mode fetches specs from the venue by default: never contact one from a test.
+    cfg.venue.specs.offline = true;
     let live = RunOptions {
         live: true,
         ..RunOptions::default()

@@ -43,8 +43,9 @@ pub struct SpecsConfig {
     pub max_cache_age_s: f64,
     /// Seconds between spec refreshes on a cold thread (`source` = venue); 0 = never.
     pub refresh_s: f64,
-    /// REST base URL of the instruments endpoint; empty = the venue's mainnet
-    /// (`https://api.bybit.com`, `https://fapi.binance.com`). Plain `http://` only to loopback.
+    /// REST base URL of the instruments endpoint; empty = `exec.rest_url` when that is a URL
+    /// (see [`SpecsConfig::with_exec_url`]), else the venue's mainnet (`https://api.bybit.com`,
+    /// `https://fapi.binance.com`). Plain `http://` only to loopback.
     pub rest_url: String,
     /// Cache file of the last good reply (written atomically); `{venue}` is replaced by the
     /// venue name.
@@ -114,6 +115,16 @@ impl SpecsConfig {
                 .to_string_lossy()
                 .replace("{venue}", venue.name()),
         )
+    }
+
+    /// These settings with `rest_url` defaulting to `exec_rest_url` when that is an
+    /// `http(s)://` URL (live mode: the specs come from the host orders go to, e.g. a testnet).
+    pub fn with_exec_url(&self, exec_rest_url: &str) -> Self {
+        let mut c = self.clone();
+        if c.rest_url.is_empty() && exec_rest_url.starts_with("http") {
+            c.rest_url = exec_rest_url.to_string();
+        }
+        c
     }
 
     /// The REST base URL for `venue`.

@@ -24,7 +24,7 @@ pub fn start_refresh(
     handle: &Arc<ControlHandle>,
     exec: ExecStage,
 ) -> Result<(ExecStage, Option<SpecRefresh>), String> {
-    let s = &cfg.venue.specs;
+    let s = &super::symbols::specs_config(cfg);
     let live = cfg.exec.mode == ExecMode::Live;
     let from_venue = !matches!(universe.origin, SpecOrigin::Bundled(_));
     if s.effective(live) != SpecSource::Venue || s.refresh_s <= 0.0 || !from_venue {

@@ -63,6 +63,12 @@ impl Specs {
     }
 }
 
+/// `venue.specs`, its `rest_url` defaulting to `exec.rest_url` when that is a URL (specs come
+/// from the host orders go to: a testnet, a loopback exchange), else the venue's mainnet.
+pub fn specs_config(cfg: &Config) -> crate::exec::specs::SpecsConfig {
+    cfg.venue.specs.with_exec_url(&cfg.exec.rest_url)
+}
+
 /// The spec source of `cfg` ([`crate::exec::specs::SpecsConfig::effective`]): the venue's
 /// reply or `None` (the bundled table), its origin and a note per fallback. In live mode the
 /// venue's reply must be fetched now or cached no longer than `venue.specs.max_cache_age_s`
@@ -81,7 +87,7 @@ fn spec_source(cfg: &Config) -> Result<(Option<VenueSpecs>, SpecOrigin, Vec<Stri
     } else {
         (cfg.venue.symbols.clone(), None)
     };
-    match load_venue_specs(cfg.venue(), &cfg.venue.specs, &required, max_age) {
+    match load_venue_specs(cfg.venue(), &specs_config(cfg), &required, max_age) {
         (Some((s, o)), notes) => Ok((Some(s), o, notes)),
         (None, notes) if live => {
             let why = notes.join("; ");
@@ -116,7 +122,7 @@ fn configured_names(cfg: &Config, specs: &Specs) -> Result<Vec<String>, String> 
             "--symbols {n} ranks the venue's 24 h tickers: it needs the venue's specs (venue.specs.source = \"venue\" or live mode, without --offline-specs)"
         ));
     };
-    let s = &cfg.venue.specs;
+    let s = &specs_config(cfg);
     let volumes = crate::exec::tickers::fetch(
         cfg.venue(),
         &s.base_url(cfg.venue()),
