@@ -2,10 +2,12 @@
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+use super::clock::{AccountLink, VenueClock};
 use super::journal::{Journal, Record, RecordKind};
 use super::lanes::{self, OrderLanes, Release};
 use super::order_state::{
@@ -43,6 +45,8 @@ pub struct ExecStats {
     /// Exits held back by the rate limiter (a 429 / 418 back-off, or every slot used), sent
     /// when it grants them (never refused).
     pub exits_held: u64,
+    /// Orders resent once, same client id, after a timestamp error and a clock re-sync.
+    pub timestamp_retries: u64,
 }
 
 /// Where orders go.
@@ -102,7 +106,25 @@ struct Pending {
     due_ns: u64,
     /// Position queries sent.
     pos_queries: u32,
+    /// The timestamp-error retry of this order (at most one).
+    ts_retry: TsRetry,
 }
+
+/// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
+/// not act on it, so it is resent with the same client id once the clock was re-synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsRetry {
+    /// Not refused for its timestamp (yet).
+    None,
+    /// Refused at `since_ns`; resent once the clock's generation passes `generation` (or
+    /// after [`RESYNC_WAIT_NS`] with whatever offset is then in force).
+    Waiting { generation: u64, since_ns: u64 },
+    /// Resent: a second timestamp error is final.
+    Done,
+}
+
+/// Longest wait for the clock re-sync before a timestamp-refused order is resent anyway, ns.
+const RESYNC_WAIT_NS: u64 = 1_000_000_000;
 
 /// What a throttled reply's headers say about the back-off.
 #[derive(Clone, Copy, Debug, Default)]
@@ -200,6 +222,13 @@ pub struct Executor {
     limiter: RateLimiter,
     /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
     held: VecDeque<OrderIntent>,
+    /// Shared with the account thread: venue clock, balance generation, refused symbols.
+    link: Arc<AccountLink>,
+    /// Per symbol: entries refused locally until the balance generation passes this one (set
+    /// by an insufficient-margin refusal: no blind retry before the balance was read again).
+    margin_block: Vec<Option<u64>>,
+    /// Per symbol: the venue refused it for its leverage or risk limit (entries refused).
+    leverage_refused: Vec<bool>,
 }
 
 impl Executor {
@@ -289,7 +318,30 @@ impl Executor {
             now_ns: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
+            link: Arc::new(AccountLink::new(n)),
+            margin_block: vec![None; n],
+            leverage_refused: vec![false; n],
         }
+    }
+
+    /// Shares `link` with the account thread (clock, balance, refused symbols).
+    pub fn set_account_link(&mut self, link: Arc<AccountLink>) {
+        assert_eq!(
+            link.n_symbols(),
+            self.instruments.len(),
+            "one flag per symbol"
+        );
+        self.link = link;
+    }
+
+    /// The link shared with the account thread.
+    pub fn account_link(&self) -> &Arc<AccountLink> {
+        &self.link
+    }
+
+    /// The venue clock requests are stamped with.
+    pub fn venue_clock(&self) -> &VenueClock {
+        &self.link.clock
     }
 
     /// Replaces the order table's parameters (query budget, backoff, timeouts); only while no
@@ -519,6 +571,17 @@ impl Executor {
         if !it.reduce_only && self.table.has_unknown(it.symbol) {
             return Some(RejectReason::Lost);
         }
+        // The venue refused the symbol's leverage, or its margin until the balance is read
+        // again: no entry is sent blindly (exits still go).
+        if !it.reduce_only {
+            let i = it.symbol.index();
+            if self.leverage_refused[i] {
+                return Some(RejectReason::VenueOther);
+            }
+            if self.margin_block[i] == Some(self.link.balance_generation()) {
+                return Some(RejectReason::VenueMargin);
+            }
+        }
         let Route::Venue(t) = &self.route else {
             return None;
         };
@@ -669,6 +732,7 @@ impl Executor {
                             pos: PosCheck::Idle,
                             due_ns: 0,
                             pos_queries: 0,
+                            ts_retry: TsRetry::None,
                         });
                         let (table, now) = (&mut self.table, self.now_ns);
                         t.take_dispatched(|tag| mark_sent(table, tag, now));
@@ -835,6 +899,7 @@ impl Executor {
             }
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
+        self.resend_after_resync(&mut t, now_ns, timestamp_ms, &mut on_event);
         self.route = Route::Venue(t);
         self.release_held(timestamp_ms, &mut on_event);
         n
@@ -1039,6 +1104,71 @@ impl Executor {
         }
     }
 
+    /// Resends, once and with the same client id, each order refused for its timestamp whose
+    /// clock re-sync came (or was waited for [`RESYNC_WAIT_NS`]), stamped `timestamp_ms`.
+    fn resend_after_resync<F: FnMut(ExecEvent)>(
+        &mut self,
+        t: &mut OrderLanes,
+        now_ns: u64,
+        timestamp_ms: u64,
+        on_event: &mut F,
+    ) {
+        let generation = self.link.clock.generation();
+        // Backwards: a refusal below removes pending[k] (swap_remove brings a visited one).
+        for k in (0..self.pending.len()).rev() {
+            let Some(&p) = self.pending.get(k) else {
+                continue;
+            };
+            let TsRetry::Waiting {
+                generation: g,
+                since_ns,
+            } = p.ts_retry
+            else {
+                continue;
+            };
+            if generation == g && now_ns.saturating_sub(since_ns) < RESYNC_WAIT_NS {
+                continue;
+            }
+            self.pending[k].ts_retry = TsRetry::Done;
+            // Stamped now with the offset now: the re-sync may have landed after the caller
+            // computed `timestamp_ms` (a vDSO clock read on this rare path, no syscall).
+            let timestamp_ms = match generation == g {
+                true => timestamp_ms,
+                false => self.link.clock.venue_ms(super::clock::local_unix_ms()),
+            };
+            let i = p.symbol.index();
+            let built = self.venue.build_order(
+                &self.instruments[i],
+                &OrderFields {
+                    symbol: &self.names[i],
+                    side: p.side,
+                    quantity: p.qty,
+                    reduce_only: p.reduce_only,
+                    client_seq: p.seq,
+                    timestamp_ms,
+                },
+                p.ref_price,
+                EntryExits {
+                    take_profit: p.exits.0,
+                    stop_loss: p.exits.1,
+                },
+            );
+            let lane = if p.reduce_only {
+                lanes::Lane::Exit
+            } else {
+                lanes::Lane::Entry
+            };
+            let sent = built.is_ok_and(|b| t.send_after(lane, p.seq, b, None).is_ok());
+            if sent {
+                self.stats.timestamp_retries += 1;
+                let table = &mut self.table;
+                t.take_dispatched(|tag| mark_sent(table, tag, now_ns));
+            } else if let Some(s) = self.table.transport_failed(p.seq, false, now_ns) {
+                self.on_step(s, 0, on_event);
+            }
+        }
+    }
+
     fn find(&self, seq: u64) -> Option<usize> {
         self.pending.iter().position(|p| p.seq == seq)
     }
@@ -1092,6 +1222,18 @@ impl Executor {
                 q.pos_queries = 0;
                 return;
             }
+            (None, OrderReply::Error { code })
+                if self.venue.error_kind(code) == ErrorKind::Timestamp
+                    && p.ts_retry == TsRetry::None =>
+            {
+                // Not acted on: re-sync the clock, then resend with the same client id.
+                let generation = self.link.clock.request_resync();
+                self.pending[k].ts_retry = TsRetry::Waiting {
+                    generation,
+                    since_ns: now_ns,
+                };
+                return;
+            }
             (None, OrderReply::Error { code }) => {
                 self.pending[k].code = code;
                 Reply::from_error_kind(status, self.venue.error_kind(code))
@@ -1143,6 +1285,7 @@ impl Executor {
                 if filled.is_zero() {
                     let (reason, code) = match s.reject {
                         Some(RejectCause::Venue) => {
+                            self.on_account_refusal(&p);
                             (self.venue.reject_reason(p.code), p.code as i32)
                         }
                         Some(RejectCause::NotSent) => (RejectReason::Lost, 0),
@@ -1166,6 +1309,27 @@ impl Executor {
             _ => {}
         }
         self.sync_unknown(p.symbol, on_event);
+    }
+
+    /// An entry the venue refused for the account: insufficient margin blocks the symbol's
+    /// entries until the balance was read again (and asks for that read); a leverage or
+    /// risk-limit refusal blocks them for the run (the account thread tells the operator).
+    fn on_account_refusal(&mut self, p: &Pending) {
+        if p.reduce_only {
+            return;
+        }
+        let i = p.symbol.index();
+        match self.venue.error_kind(p.code) {
+            ErrorKind::InsufficientMargin => {
+                self.margin_block[i] = Some(self.link.balance_generation());
+                self.link.request_balance();
+            }
+            ErrorKind::LeverageLimit => {
+                self.leverage_refused[i] = true;
+                self.link.refuse(i);
+            }
+            _ => {}
+        }
     }
 
     /// Tells compute when `symbol` gains or loses its last order of unknown outcome.

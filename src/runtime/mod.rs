@@ -1,5 +1,6 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
+pub mod account;
 pub mod affinity;
 pub mod check;
 pub mod exec_setup;
@@ -223,6 +224,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     apply_startup(cfg, &setup, &mut compute);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    let account = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -267,6 +269,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     shutdown.request();
     if let Some(w) = watchdog {
         let _ = w.join();
+    }
+    if let Some(a) = account {
+        let _ = a.join();
     }
     drop(rest_exchange);
     drop(exchange);
@@ -587,6 +592,41 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
             }
         }
     }
+}
+
+/// A venue route's account at start: prints what was set, gives compute the venue's balance
+/// and the refused symbols, and starts the account thread (clock and balance refreshes) until
+/// `shutdown`.
+fn account_setup(
+    cfg: &Config,
+    account: Option<account::AccountStart>,
+    compute: &mut ComputeStage,
+    handle: &Arc<ControlHandle>,
+    shutdown: &Shutdown,
+) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+    let Some(a) = account else {
+        return Ok(None);
+    };
+    for l in &a.lines {
+        println!("start-up: {l}");
+    }
+    let (wallet, available) = a.balance;
+    compute.apply_command(crate::types::control::Command::Balance { wallet, available });
+    a.client.link().balance_read();
+    for (id, why) in &a.refused {
+        eprintln!("warning: {why}");
+        compute.apply_command(crate::types::control::Command::RefuseSymbol(*id));
+    }
+    let stop = shutdown.clone();
+    let names = cfg.venue.symbols.clone();
+    account::spawn(
+        a.client,
+        &cfg.exec.account,
+        names,
+        handle.clone(),
+        move || stop.requested(),
+    )
+    .map(Some)
 }
 
 /// Requests a stop after `d` (checked every 20 ms; ends early once a stop is requested).
