@@ -83,7 +83,7 @@ fn account_thread(
     let handle = Arc::new(ControlHandle::new(tx));
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    let t = account::spawn(c, config, names(), handle, move || {
+    let t = account::spawn(Arc::new(c), config, names(), handle, move || {
         s.load(Ordering::Acquire)
     })
     .unwrap();
@@ -94,7 +94,7 @@ fn account_thread(
 fn leverage_and_margin_mode_are_set_before_the_first_entry_and_not_modified_is_success() {
     for v in BOTH {
         let (mut r, link) = account_rig(v, AccountOptions::default());
-        let start = account::start(client(v, &r, &link), &cfg(5), 2.0, &names()).unwrap();
+        let start = account::start(client(v, &r, &link), &cfg(5), 2.0, &names(), 2).unwrap();
         assert!(start.refused.is_empty(), "{v:?}: {:?}", start.refused);
         assert_eq!(start.balance, (d("10000"), d("10000")), "{v:?}");
         let (lev, mode, changes) = r.ex.server.venue().with(|m| {
@@ -117,7 +117,7 @@ fn leverage_and_margin_mode_are_set_before_the_first_entry_and_not_modified_is_s
         assert_eq!(mode, [Some(want.into()), Some(want.into())], "{v:?}");
         // Again: the venue answers "not modified" (Binance -4046 for the margin type, Bybit
         // 110043 for the leverage): success, nothing changes.
-        let again = account::start(client(v, &r, &link), &cfg(5), 2.0, &names()).unwrap();
+        let again = account::start(client(v, &r, &link), &cfg(5), 2.0, &names(), 2).unwrap();
         assert!(again.refused.is_empty(), "{v:?}: {:?}", again.refused);
         let already = match v {
             V::Binance => "marginType already ISOLATED",
@@ -151,7 +151,7 @@ fn a_venue_cap_below_the_configured_leverage_refuses_the_symbol() {
             ..AccountOptions::default()
         };
         let (r, link) = account_rig(v, caps);
-        let start = account::start(client(v, &r, &link), &cfg(5), 2.0, &names()).unwrap();
+        let start = account::start(client(v, &r, &link), &cfg(5), 2.0, &names(), 2).unwrap();
         assert_eq!(start.refused.len(), 2, "{v:?}: {:?}", start.refused);
         let why = &start.refused[0].1;
         assert!(

@@ -342,16 +342,20 @@ pub struct AccountStart {
     pub balance: (Decimal, Decimal),
     /// Symbols not traded, with why.
     pub refused: Vec<(SymbolId, String)>,
+    /// Every symbol of the run, in id order.
+    pub names: Vec<String>,
     /// One line per step, for the start banner.
     pub lines: Vec<String>,
 }
 
-/// Start-up: clock, balance, margin mode and leverage of every symbol in `names`.
+/// Start-up: clock, balance, margin mode and leverage of the first `active` symbols of `names`
+/// (those trading at start; the others are readied when added, [`preparer`]).
 pub fn start(
     client: AccountClient,
     cfg: &AccountConfig,
     max_leverage: f64,
     names: &[String],
+    active: usize,
 ) -> Result<AccountStart, String> {
     let (off, rtt) = client
         .sync_clock()
@@ -370,9 +374,10 @@ pub fn start(
         lines.push(format!("{m} (account-wide on a unified account)"));
     }
     let leverage = cfg.leverage_for(max_leverage);
-    let caps = client.leverage_caps(names)?;
+    let active = &names[..active.min(names.len())];
+    let caps = client.leverage_caps(active)?;
     let mut refused = Vec::new();
-    for (i, (name, cap)) in names.iter().zip(caps).enumerate() {
+    for (i, (name, cap)) in active.iter().zip(caps).enumerate() {
         match client.prepare_symbol(name, cap, leverage, cfg.margin_mode) {
             Prepared::Ready(l) => lines.push(l),
             Prepared::Refused(why) => refused.push((SymbolId(i as u16), why)),
@@ -383,6 +388,27 @@ pub fn start(
         balance,
         refused,
         lines,
+        names: names.to_vec(),
+    })
+}
+
+/// What the control handle runs before a symbol added at run time trades: its cap checked,
+/// margin mode and leverage set ([`AccountClient::prepare_symbol`]); the refusal's message.
+pub fn preparer(
+    client: Arc<AccountClient>,
+    cfg: &AccountConfig,
+    max_leverage: f64,
+) -> crate::control::handle::PrepareFn {
+    let (leverage, mode) = (cfg.leverage_for(max_leverage), cfg.margin_mode);
+    Box::new(move |_, name| {
+        let cap = client.leverage_caps(&[name.to_string()])?.pop().flatten();
+        match client.prepare_symbol(name, cap, leverage, mode) {
+            Prepared::Ready(l) => {
+                println!("{l}");
+                Ok(())
+            }
+            Prepared::Refused(why) => Err(why),
+        }
     })
 }
 
@@ -391,7 +417,7 @@ const STEP: Duration = Duration::from_millis(20);
 
 /// The account thread: clock and balance refreshes, refused symbols reported, until `stop`.
 pub fn spawn(
-    client: AccountClient,
+    client: Arc<AccountClient>,
     cfg: &AccountConfig,
     names: Vec<String>,
     handle: Arc<ControlHandle>,

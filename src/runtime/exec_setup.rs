@@ -360,7 +360,15 @@ fn account_start(
         Duration::from_millis(cfg.exec.response_timeout_ms.max(1_000)),
         link,
     );
-    super::account::start(client, &cfg.exec.account, cfg.risk.max_leverage, names)
+    // `venue.symbols` are the universe's first ids, the ones trading at start.
+    let active = cfg.venue.symbols.len();
+    super::account::start(
+        client,
+        &cfg.exec.account,
+        cfg.risk.max_leverage,
+        names,
+        active,
+    )
 }
 
 /// Opens, locks and replays the journal at `path` for the configured symbols `names`, refuses
@@ -383,7 +391,7 @@ fn open_journal(
         .collect();
     if !open.is_empty() {
         return Err(format!(
-            "journal {} holds symbols that are not in venue.symbols: {}; add them back to venue.symbols (order does not matter) to reconcile and close them",
+            "journal {} holds symbols that are not in venue.symbols nor venue.universe: {}; add them back to venue.symbols (order does not matter) to reconcile and close them",
             path.display(),
             open.join(", ")
         ));

@@ -26,6 +26,8 @@ crate::types::named::named_enum! {
         Signals => "signals",
         /// Order intents emitted by compute.
         Intents => "intents",
+        /// Matrix orders that open (or flip to) a position: every entry the strategy sent.
+        Entries => "entries",
         /// Signals suppressed: per-symbol cooldown.
         BlockedCooldown => "blocked_cooldown",
         /// Signals not sent by compute: floored quantity below min qty.
@@ -134,6 +136,11 @@ crate::types::named::named_enum! {
         FeedHeartbeats => "feed_heartbeats",
         /// Subscribe requests sent (initial and re-subscriptions).
         FeedSubscribes => "feed_subscribes",
+        /// Unsubscribe requests sent (symbols removed at run time).
+        FeedUnsubscribes => "feed_unsubscribes",
+        /// Messages of a symbol not (or no longer) subscribed, dropped (in flight at an
+        /// unsubscribe).
+        FeedUnsubscribedDropped => "feed_unsubscribed_dropped",
         /// Symbols that went stale (no message for `feed.stale_after_ms` on a live link): paused.
         FeedStale => "feed_stale",
         /// Symbols back to live after stale / down / recovering.
