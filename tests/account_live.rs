@@ -22,6 +22,7 @@ use calculus_trader::types::{RejectReason, ReportStatus, Side};
 use calculus_trader::venue::Venue;
 use common::rig::{intent, rig, Rig, BOTH, V};
 use common::values::d;
+use rust_decimal::Decimal;
 
 const NAMES: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const PRICES: [&str; 2] = ["60000", "3000"];
@@ -362,6 +363,49 @@ fn insufficient_margin_is_rejected_not_retried_blindly_and_refreshes_the_balance
             sent, 3,
             "{v:?}: orders 1, 3 and 4 reached the venue, 2 did not"
         );
+        r.assert_positions_equal();
+    }
+}
+
+#[test]
+fn a_reduce_only_refusal_resyncs_the_position_from_the_venue() {
+    use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+    for v in BOTH {
+        let (mut r, _link) = account_rig(v, AccountOptions::default());
+        assert!(r
+            .submit(&intent(0, 1, Side::Buy, "0.01", false, 60_000.0))
+            .is_none());
+        r.settle();
+        assert_eq!(r.engine_qty(0), d("0.01"), "{v:?}");
+        // The position is closed at the venue behind the engine's back (by hand, say).
+        r.ex.server.venue().with(|m| {
+            m.place(
+                &OrderRequest {
+                    symbol: "BTCUSDT",
+                    side: Side::Sell,
+                    kind: OrderKind::Market,
+                    qty: Some(d("0.01")),
+                    stop_price: None,
+                    reduce_only: true,
+                    close_position: false,
+                    client_id: "by-hand",
+                },
+                common::values::now_ms(),
+            )
+            .unwrap();
+        });
+        // The engine's exit is refused (Binance -2022, Bybit 110017): the executor asks the
+        // venue for the position and books it, instead of guessing.
+        assert!(r
+            .submit(&intent(0, 2, Side::Sell, "0.01", true, 60_000.0))
+            .is_none());
+        r.settle();
+        assert_eq!(
+            r.report_of(2).unwrap().status,
+            ReportStatus::Rejected(RejectReason::VenueReduceOnly),
+            "{v:?}"
+        );
+        assert_eq!(r.engine_qty(0), Decimal::ZERO, "{v:?}: re-synced flat");
         r.assert_positions_equal();
     }
 }

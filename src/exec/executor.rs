@@ -1206,14 +1206,10 @@ impl Executor {
             (Some(v), _) => Reply::Order(v),
             (None, OrderReply::Error { code })
                 if p.reduce_only
-                    && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly
-                    && (self.armed[p.symbol.index()] != (None, None)
-                        || self.pending.iter().any(|q| {
-                            q.symbol == p.symbol && !q.reduce_only && q.exits != (None, None)
-                        })) =>
+                    && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly =>
             {
-                // The venue may have closed the position with its own TP/SL: ask it. The
-                // order itself is final (refused).
+                // The venue may have closed the position with its own TP/SL (or it is not what
+                // we booked): ask it instead of guessing. The order itself is final (refused).
                 self.table.reply(seq, Reply::Rejected, now_ns);
                 let q = &mut self.pending[k];
                 q.code = code;
@@ -1399,14 +1395,24 @@ impl Executor {
             (false, _) => None,
         };
         self.pending.swap_remove(k);
-        let r = match price {
+        match price {
             Some(price) => {
                 let fee = self.model.fee(price, p.qty);
-                self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0)
+                let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
+                on_event(ExecEvent::Report(r));
             }
-            None => self.refuse(&p, RejectReason::VenueReduceOnly, 110017),
-        };
-        on_event(ExecEvent::Report(r));
+            None => {
+                let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
+                on_event(ExecEvent::Report(r));
+                // Not closed by a venue exit we armed, yet refused: the venue's position is
+                // the truth (closed by hand, liquidated, or never what we booked) — unless an
+                // order of the symbol is still in flight (its fill is not booked yet).
+                let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
+                if settled && q != self.booked[i] {
+                    self.reconcile(p.symbol, q, p.ref_price, on_event);
+                }
+            }
+        }
     }
 
     /// Sets `symbol`'s position to the venue's `venue_qty`: the difference to what was booked
