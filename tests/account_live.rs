@@ -409,3 +409,59 @@ fn a_reduce_only_refusal_resyncs_the_position_from_the_venue() {
         r.assert_positions_equal();
     }
 }
+
+/// Entries are sized from the venue's available balance the account thread hands over
+/// ([`Command::Balance`]), never from `risk.balance`: on the synthetic path of
+/// `tests/risk_engine.rs` (entry 100.16, stop 99.66, distance 0.50, 1 % risk) the quantity is
+/// `available · 0.01 / 0.50`: 100.00 at 5 000 available, then 50.00 once it fell to 2 500.
+#[test]
+fn entries_are_sized_from_the_venue_available_balance() {
+    use calculus_trader::model::DerivParams;
+    use calculus_trader::risk::config::{ExitMode, SizingMethod};
+    use calculus_trader::strategy::{Engine, SignalParams, StrategyParams, VelocitySource};
+    use calculus_trader::types::{Instrument, SymbolId, Tick};
+
+    let mut p = StrategyParams::default().without_layers();
+    p.deriv = DerivParams::default();
+    (p.v_band, p.a_band, p.warmup_steps, p.cooldown_ms) = (1e-5, 1e-6, 3, 0);
+    p.signal = SignalParams {
+        source: VelocitySource::FiniteDifference,
+        snr_min: 0.0,
+        confidence_min: 0.0,
+        ..SignalParams::default()
+    };
+    let r = &mut p.risk;
+    (r.balance, r.fee_rate) = (10_000.0, Decimal::ZERO);
+    r.sizing.method = SizingMethod::FixedFractional;
+    (r.sizing.risk_per_trade, r.sizing.max_leverage) = (0.01, 5.0);
+    (r.sizing.kelly, r.sizing.vol, r.sizing.tiers) = (None, None, None);
+    r.exits.mode = ExitMode::Percent;
+    (r.exits.tp_fraction, r.exits.sl_fraction) = (0.01, 0.005);
+    r.exits.min_reward_risk = d("1.5");
+    r.drift.enabled = false;
+    let inst = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+    let mut e = Engine::new(p, &[inst, inst]);
+    let mut enter = |e: &mut Engine, s: u16| {
+        let tick = |i: u64| Tick {
+            symbol: SymbolId(s),
+            price: (100f64.ln() + 1e-4 * (i * i) as f64).exp(),
+            qty: 1.0,
+            exch_ts_ms: 1_000_000 + i * 1_000,
+            ..Tick::default()
+        };
+        for i in 0..4 {
+            assert!(e.on_tick(&tick(i)).is_none());
+        }
+        e.on_tick(&tick(4)).expect("a buy after warm-up")
+    };
+    e.apply_command(Command::Balance {
+        wallet: d("5000"),
+        available: d("5000"),
+    });
+    assert_eq!(enter(&mut e, 0).qty, d("100.00"));
+    e.apply_command(Command::Balance {
+        wallet: d("5000"),
+        available: d("2500"),
+    });
+    assert_eq!(enter(&mut e, 1).qty, d("50.00"));
+}

@@ -412,6 +412,15 @@ pub fn preparer(
     })
 }
 
+/// The risk gate's starting balance on a venue route: the venue's `wallet` less the journal's
+/// net realized PnL (booked again at start-up restoration), so that the engine's equity starts
+/// at the wallet: `wallet − Σ(realized − fees)`.
+pub fn starting_balance(wallet: Decimal, replayed: &crate::exec::journal::Replayed) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    let net: Decimal = replayed.positions.iter().map(|p| p.realized - p.fees).sum();
+    (wallet - net).to_f64().unwrap_or(0.0)
+}
+
 /// Polling step of the account thread, ms.
 const STEP: Duration = Duration::from_millis(20);
 

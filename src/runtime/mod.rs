@@ -200,12 +200,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let (exchange, target) = feed_target(cfg)?;
     let mut feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
 
-    let params = StrategyParams::from_config(cfg);
-    let mut engine = Engine::new(params, &instruments);
-    symbols::deactivate_inactive(&universe, &mut engine);
-    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
-    engine.set_feed_health(feed.health());
-    let mut compute = ComputeStage::new(engine, clock.clone());
     let run_id = run_id(topology.name());
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
@@ -219,6 +213,16 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &clock,
         &dump_dir,
     )?;
+    let mut params = StrategyParams::from_config(cfg);
+    if let Some(a) = &setup.account {
+        // A venue route: the equity starts from the venue's wallet, never `risk.balance`.
+        params.risk.balance = account::starting_balance(a.balance.0, &setup.replayed);
+    }
+    let mut engine = Engine::new(params, &instruments);
+    symbols::deactivate_inactive(&universe, &mut engine);
+    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
+    engine.set_feed_health(feed.health());
+    let mut compute = ComputeStage::new(engine, clock.clone());
     apply_startup(cfg, &setup, &mut compute);
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
