@@ -441,7 +441,7 @@ fn entries_are_sized_from_the_venue_available_balance() {
     r.drift.enabled = false;
     let inst = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
     let mut e = Engine::new(p, &[inst, inst]);
-    let mut enter = |e: &mut Engine, s: u16| {
+    let enter = |e: &mut Engine, s: u16| {
         let tick = |i: u64| Tick {
             symbol: SymbolId(s),
             price: (100f64.ln() + 1e-4 * (i * i) as f64).exp(),

@@ -213,16 +213,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &clock,
         &dump_dir,
     )?;
-    let mut params = StrategyParams::from_config(cfg);
-    if let Some(a) = &setup.account {
-        // A venue route: the equity starts from the venue's wallet, never `risk.balance`.
-        params.risk.balance = account::starting_balance(a.balance.0, &setup.replayed);
-    }
-    let mut engine = Engine::new(params, &instruments);
-    symbols::deactivate_inactive(&universe, &mut engine);
-    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
-    engine.set_feed_health(feed.health());
-    let mut compute = ComputeStage::new(engine, clock.clone());
+    let mut compute = build_compute(cfg, &setup, &universe, &feed, &clock);
     apply_startup(cfg, &setup, &mut compute);
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
@@ -583,6 +574,27 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
             }
         }
     }
+}
+
+/// The compute stage: the engine for the universe (inactive symbols off), pausing entries
+/// while a symbol's feed is not live; on a venue route its equity starts from the venue's
+/// wallet, never `risk.balance`.
+fn build_compute(
+    cfg: &Config,
+    setup: &exec_setup::ExecSetup,
+    universe: &symbols::Universe,
+    feed: &FeedStage,
+    clock: &Clock,
+) -> ComputeStage {
+    let mut params = StrategyParams::from_config(cfg);
+    if let Some(a) = &setup.account {
+        params.risk.balance = account::starting_balance(a.balance.0, &setup.replayed);
+    }
+    let mut engine = Engine::new(params, &universe.instruments);
+    symbols::deactivate_inactive(universe, &mut engine);
+    // Lock-free read of the feed's state.
+    engine.set_feed_health(feed.health());
+    ComputeStage::new(engine, clock.clone())
 }
 
 /// A venue route's account at start: prints what was set, gives compute the venue's balance
