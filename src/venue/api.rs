@@ -128,7 +128,9 @@ pub(crate) fn check_symbol(s: &str) -> Result<(), String> {
     if valid_symbol(s) {
         Ok(())
     } else {
-        Err(format!("symbol {s:?} must be 1-32 ASCII letters/digits"))
+        Err(format!(
+            "symbol {s:?} must be 1-32 ASCII letters/digits (and `-` or `_` after the first)"
+        ))
     }
 }
 

@@ -153,7 +153,9 @@ impl std::fmt::Display for OrderReject {
             OrderReject::InvalidTrigger => f.write_str(
                 "take-profit must be beyond and stop-loss before the entry price, both positive",
             ),
-            OrderReject::InvalidSymbol => f.write_str("symbol must be 1-32 ASCII letters/digits"),
+            OrderReject::InvalidSymbol => f.write_str(
+                "symbol must be 1-32 ASCII letters/digits (and `-` or `_` after the first)",
+            ),
         }
     }
 }
@@ -173,11 +175,12 @@ pub struct Prepared {
     pub stop_loss: Option<Decimal>,
 }
 
-/// `true` when `s` is a plausible venue symbol (1–32 ASCII alphanumerics): safe to put in a
-/// query string or a JSON string without escaping.
+/// `true` when `s` is a plausible venue symbol (1–32 ASCII letters and digits, `-` or `_`
+/// after the first: dated contracts such as `BTCUSDT-14AUG26`, `BTCUSDT_251226`): safe to put
+/// in a query string or a JSON string without escaping.
 #[inline]
 pub fn valid_symbol(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    s.len() <= 32 && crate::types::symbols::valid_name(s)
 }
 
 /// `true` when `p` is a usable client order id prefix: ≤ 16 of `[A-Za-z0-9_-]`, so that
