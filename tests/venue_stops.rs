@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::types::{ReportStatus, Side};
-use common::rig::{intent, rig, Rig, V};
+use calculus_trader::exec::stop_recovery::recover_stops;
+use calculus_trader::types::{ReportStatus, Side, SymbolId};
+use common::rig::{executor_on, intent, rig, Rig, V};
 use common::values::{d, now_ms};
 use rust_decimal::Decimal;
 
@@ -86,14 +87,14 @@ fn every_binance_position_gets_both_stops_within_one_round_trip() {
     let mut r = binance("61800.0");
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     // The poll that booked the fill already sent both placements (or got them answered).
-    assert!(r.exec.stops_busy() || r.exec.stops_open(calculus_trader::types::SymbolId(0)));
+    assert!(r.exec.stops_busy() || r.exec.stops_open(SymbolId(0)));
     let answered_at_fill = r.answered();
     settle(&mut r);
     assert_stops(&r, "62400.0", "61200.0");
     // Exactly the two placements after the entry: no other round trip.
     assert!(r.answered() - answered_at_fill <= 2);
     assert_eq!(r.answered(), 3);
-    assert!(r.exec.stops_open(calculus_trader::types::SymbolId(0)));
+    assert!(r.exec.stops_open(SymbolId(0)));
     assert_eq!(r.exec.stop_counters().placed, 2);
     // Client algo ids name the entry.
     let ids: Vec<String> = conditional(&r).into_iter().map(|o| o.client_id).collect();
@@ -219,5 +220,56 @@ fn bybit_positions_carry_their_tp_sl_from_the_entry() {
     // No separate stop request: the venue holds them from the entry on.
     assert!(!r.exec.stops_busy());
     assert_eq!(r.exec.stop_counters().placed, 0);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn restart_adopts_open_stops_of_a_journaled_position_and_cancels_stale_ones() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // A stale stop of ours from an earlier session whose position is gone (closes a short).
+    r.ex.server.venue().with(|m| {
+        m.place(
+            &calculus_trader::exchange::orders::OrderRequest {
+                symbol: BTC,
+                side: Side::Buy,
+                kind: OrderKind::StopMarket,
+                qty: None,
+                stop_price: Some(d("63000.0")),
+                reduce_only: false,
+                close_position: true,
+                client_id: "ct0-9-sl",
+            },
+            now_ms(),
+        )
+        .unwrap()
+    });
+    // The trader restarts (session 2) with the journaled long position.
+    let names = r.names.clone();
+    let specs = common::exchange::bundled_specs("binance", &[BTC]);
+    let mut exec = executor_on(
+        &r.ex,
+        V::Binance,
+        (&names, &specs),
+        2,
+        (1, Duration::from_secs(5), 60_000),
+        &r.clock,
+    );
+    let held = r.venue_qty(0);
+    exec.set_positions([held]);
+    let rep = recover_stops(&mut exec, &[held], &now_ms, Duration::from_secs(5)).unwrap();
+    assert_eq!((rep.adopted, rep.cancelled), (2, 1), "{rep:?}");
+    assert!(rep.foreign.is_empty());
+    r.exec = exec;
+    assert!(r.exec.stops_open(SymbolId(0)));
+    assert_stops(&r, "62400.0", "61200.0");
+    // The adopted stops go with the engine's exit, as if this session had placed them.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61800.0))
+        .is_none());
+    settle(&mut r);
+    assert!(open(&r).is_empty());
+    assert_eq!(r.exec.stop_counters().cancelled, 2);
     r.assert_positions_identical();
 }

@@ -326,6 +326,11 @@ impl Executor {
         self.stops.trigger_by = t;
     }
 
+    /// The venue-side stops (start-up adoption, `exec::stop_recovery`).
+    pub fn stops_mut(&mut self) -> &mut VenueStops {
+        &mut self.stops
+    }
+
     /// Whether a venue-side stop request is due or on the wire.
     pub fn stops_busy(&self) -> bool {
         self.stops.busy()
@@ -1110,6 +1115,8 @@ impl Executor {
                         continue;
                     }
                 }
+            } else if r.algo_id != 0 {
+                v.build_cancel_algo_id(r.algo_id, timestamp_ms)
             } else {
                 v.build_algo_request(false, r.seq, r.kind, timestamp_ms)
             };

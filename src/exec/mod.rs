@@ -16,6 +16,7 @@ pub mod rate_limit;
 pub mod recovery;
 pub mod specs;
 pub mod stage;
+pub mod stop_recovery;
 pub mod stops;
 pub mod transport;
 pub(crate) mod transport_venue;

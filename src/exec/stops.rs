@@ -64,6 +64,8 @@ struct Leg {
     due_ns: u64,
     /// Cancel it as soon as its placement is answered (disarmed meanwhile).
     cancel_after: bool,
+    /// The venue's `algoId` once known (0: cancel by client algo id).
+    algo_id: u64,
 }
 
 const IDLE: Leg = Leg {
@@ -73,6 +75,7 @@ const IDLE: Leg = Leg {
     attempts: 0,
     due_ns: 0,
     cancel_after: false,
+    algo_id: 0,
 };
 
 /// One symbol's legs: the current pair and the pair being replaced.
@@ -130,6 +133,8 @@ pub struct StopRequest {
     pub trigger: Decimal,
     /// Placement (else cancel).
     pub place: bool,
+    /// The venue's `algoId` (cancel by it when non-zero, else by client algo id).
+    pub algo_id: u64,
     /// Transport tag.
     pub tag: u64,
 }
@@ -150,6 +155,13 @@ fn kind_of(leg: usize) -> ExitKind {
         ExitKind::TakeProfit
     } else {
         ExitKind::StopLoss
+    }
+}
+
+fn leg_of(kind: ExitKind) -> usize {
+    match kind {
+        ExitKind::TakeProfit => 0,
+        ExitKind::StopLoss => 1,
     }
 }
 
@@ -262,6 +274,26 @@ impl VenueStops {
         }
     }
 
+    /// Adopts an open venue stop found at start-up: leg `kind` of entry `seq` (its `algoId`),
+    /// protecting `symbol`'s position on `side`, open at `trigger`.
+    pub fn adopt(
+        &mut self,
+        symbol: SymbolId,
+        (seq, kind, algo_id): (u64, ExitKind, u64),
+        side: Side,
+        trigger: Decimal,
+    ) {
+        let s = &mut self.slots[symbol.index()];
+        s.side = side;
+        s.cur[leg_of(kind)] = Leg {
+            state: LegState::Active,
+            seq,
+            trigger,
+            algo_id,
+            ..IDLE
+        };
+    }
+
     /// Cancels `symbol`'s current legs (the position is flat in the engine's book).
     pub fn disarm(&mut self, symbol: SymbolId, now_ns: u64) {
         for l in self.slots[symbol.index()].cur.iter_mut() {
@@ -316,6 +348,7 @@ impl VenueStops {
                         seq: l.seq,
                         trigger: l.trigger,
                         place,
+                        algo_id: l.algo_id,
                         tag: tag_of(l.seq, leg),
                     });
                 }
@@ -397,8 +430,9 @@ fn place_reply(
     symbol: SymbolId,
 ) -> StopEvent {
     let (retry, code) = match reply {
-        AlgoReply::Working { .. } | AlgoReply::Triggered { .. } => {
+        AlgoReply::Working { algo_id } | AlgoReply::Triggered { algo_id } => {
             c.placed += 1;
+            l.algo_id = algo_id;
             l.state = LegState::Active;
             if l.cancel_after {
                 l.cancel_after = false;

@@ -269,6 +269,47 @@ pub fn parse_algo_reply(status: u16, body: &[u8]) -> AlgoReply {
     }
 }
 
+/// One open conditional order (`GET /fapi/v1/openAlgoOrders` row).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct OpenAlgoOrder {
+    /// `algoId`.
+    #[serde(rename = "algoId")]
+    pub algo_id: u64,
+    /// `clientAlgoId`.
+    #[serde(rename = "clientAlgoId")]
+    pub client_algo_id: String,
+    /// Symbol.
+    pub symbol: String,
+    /// `BUY` / `SELL`.
+    pub side: String,
+    /// `STOP_MARKET`, `TAKE_PROFIT_MARKET`, …
+    #[serde(rename = "orderType")]
+    pub order_type: String,
+    /// Trigger price (decimal string).
+    #[serde(rename = "triggerPrice")]
+    pub trigger_price: String,
+    /// Close-all flag.
+    #[serde(rename = "closePosition", default)]
+    pub close_position: bool,
+}
+
+/// Reads a `GET /fapi/v1/openAlgoOrders` reply (cold path).
+pub fn parse_open_algo_orders(body: &[u8]) -> Result<Vec<OpenAlgoOrder>, String> {
+    serde_json::from_slice(body).map_err(|e| format!("openAlgoOrders reply: {e}"))
+}
+
+/// `(session, seq, kind)` of a client algo id `ct<session>-<seq>-tp|-sl` (ours), else `None`.
+pub fn our_algo_id(id: &str) -> Option<(u32, u64, super::ExitKind)> {
+    let rest = id.strip_prefix("ct")?;
+    let (rest, kind) = if let Some(r) = rest.strip_suffix("-tp") {
+        (r, super::ExitKind::TakeProfit)
+    } else {
+        (rest.strip_suffix("-sl")?, super::ExitKind::StopLoss)
+    };
+    let (session, seq) = rest.split_once('-')?;
+    Some((session.parse().ok()?, seq.parse().ok()?, kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +331,14 @@ mod tests {
             parse_algo_reply(200, done),
             AlgoReply::Triggered { algo_id: 5 }
         );
+    }
+
+    #[test]
+    fn our_client_algo_ids_are_recognised() {
+        use super::super::ExitKind;
+        assert_eq!(our_algo_id("ct3-17-sl"), Some((3, 17, ExitKind::StopLoss)));
+        assert_eq!(our_algo_id("ct1-2-tp"), Some((1, 2, ExitKind::TakeProfit)));
+        assert_eq!(our_algo_id("ct1-2"), None);
+        assert_eq!(our_algo_id("web-2-sl"), None);
     }
 }

@@ -469,6 +469,15 @@ impl BinanceVenue {
         self.signed(method, BINANCE_ALGO_ORDER_PATH.as_bytes(), ts_ms)
     }
 
+    /// `DELETE /fapi/v1/algoOrder?algoId=<id>`, signed. No allocation.
+    pub fn build_cancel_algo_id(&mut self, algo_id: u64, ts_ms: u64) -> &[u8] {
+        let p = &mut self.params;
+        p.clear();
+        p.extend_from_slice(b"algoId=");
+        p.extend_from_slice(itoa::Buffer::new().format(algo_id).as_bytes());
+        self.signed(b"DELETE ", BINANCE_ALGO_ORDER_PATH.as_bytes(), ts_ms)
+    }
+
     /// `GET /fapi/v1/openAlgoOrders` (every symbol), signed.
     pub fn build_open_algo_orders(&mut self, ts_ms: u64) -> &[u8] {
         self.params.clear();
