@@ -214,12 +214,33 @@ struct AlgoReplyJson<'a> {
     code: Option<Value0>,
 }
 
-/// `code` is a number in errors and a string (`"200"`) in cancel replies.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `code` is a number in errors and a string (`"200"`) in cancel replies; read without
+/// allocating (an untagged enum would buffer).
 enum Value0 {
     Num(i64),
-    Text(#[allow(dead_code)] serde::de::IgnoredAny),
+    Text,
+}
+
+impl<'de> Deserialize<'de> for Value0 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Value0;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Value0, E> {
+                Ok(Value0::Num(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Value0, E> {
+                Ok(i64::try_from(v).map_or(Value0::Text, Value0::Num))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Value0, E> {
+                Ok(Value0::Text)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// What a reply to an algo-order request says.
