@@ -97,8 +97,10 @@ fn every_binance_position_gets_both_stops_within_one_round_trip() {
     assert!(r.exec.stops_open(SymbolId(0)));
     assert_eq!(r.exec.stop_counters().placed, 2);
     // Client algo ids name the entry.
-    let ids: Vec<String> = conditional(&r).into_iter().map(|o| o.client_id).collect();
-    assert_eq!(ids, ["ct1-1-tp", "ct1-1-sl"]);
+    // (Both go out together, on the two exit connections: either may arrive first.)
+    let mut ids: Vec<String> = conditional(&r).into_iter().map(|o| o.client_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["ct1-1-sl", "ct1-1-tp"]);
     r.assert_positions_identical();
 }
 
@@ -220,6 +222,25 @@ fn bybit_positions_carry_their_tp_sl_from_the_entry() {
     // No separate stop request: the venue holds them from the entry on.
     assert!(!r.exec.stops_busy());
     assert_eq!(r.exec.stop_counters().placed, 0);
+    // A resize needs no /v5/position/trading-stop: Full-mode TP/SL follow the position's size
+    // ("adjust the qty according to the size of the open position", Bybit docs).
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.004", true, 61800.0))
+        .is_none());
+    r.settle();
+    assert_eq!(r.venue_qty(0), d("0.006"));
+    assert_stops(&r, "62400.0", "61200.0");
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let t = r.ex.server.venue().with(|m| m.trades().last().cloned().unwrap());
+    assert_eq!((t.qty, t.price), (d("0.006"), d("61200.0")));
+    // The engine's exit finds the position gone: booked as the venue's close.
+    assert!(r
+        .submit(&intent(0, 3, Side::Sell, "0.006", true, 61200.0))
+        .is_none());
+    r.settle();
+    assert_eq!(r.report_of(3).unwrap().price, d("61200.0"));
+    assert!(open(&r).is_empty());
     r.assert_positions_identical();
 }
 
