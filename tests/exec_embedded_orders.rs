@@ -237,7 +237,11 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
     // there the trigger price must be on the tick.
     let (status, body) =
         s.order("symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true");
-    assert_eq!((status, body["code"].as_i64()), (400, Some(-4120)), "{body}");
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (400, Some(-4120)),
+        "{body}"
+    );
     let (status, body) = s.algo(
         "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&triggerPrice=61000.005&closePosition=true",
     );
@@ -356,7 +360,11 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
         s.market.on_frame(text);
     }
     assert_eq!(
-        s.get("/fapi/v1/openAlgoOrders", "").1.as_array().unwrap().len(),
+        s.get("/fapi/v1/openAlgoOrders", "")
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
     // The crossing trade fills the leg it crosses at that trade's price; the other expires

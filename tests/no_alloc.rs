@@ -337,7 +337,11 @@ fn venue_stop_placement_allocates_nothing_after_warm_up() {
 
     let inst = common::exchange::bundled_specs("binance", &["BTCUSDT"])[0];
     let mut v = BinanceVenue::new(BinanceOrderBuilder::new(
-        "key", b"secret", "127.0.0.1", 5000, "ct1-",
+        "key",
+        b"secret",
+        "127.0.0.1",
+        5000,
+        "ct1-",
     ));
     let mut stops = VenueStops::new(1);
     let placed = br#"{"algoId":2146760,"clientAlgoId":"ct1-7-sl","algoType":"CONDITIONAL","orderType":"STOP_MARKET","symbol":"BTCUSDT","side":"SELL","algoStatus":"NEW","triggerPrice":"61200","closePosition":true}"#;

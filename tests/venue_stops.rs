@@ -116,7 +116,10 @@ fn triggered_stop_closes_at_the_venue_survivor_is_cancelled_and_books_match() {
         .into_iter()
         .find(|o| o.kind == OrderKind::StopMarket)
         .unwrap();
-    assert_eq!((sl.status, sl.avg_price), (OrderStatus::Filled, d("61200.0")));
+    assert_eq!(
+        (sl.status, sl.avg_price),
+        (OrderStatus::Filled, d("61200.0"))
+    );
     // The engine's own exit on the same trade finds no position: booked as the venue's close.
     assert!(r
         .submit(&intent(0, 2, Side::Sell, "0.010", true, 61200.0))
@@ -180,8 +183,14 @@ fn resize_keeps_the_whole_position_covered_and_a_new_entry_replaces_the_stops() 
     // The new stop closes the whole resized position.
     r.ex.market.on_trade(BTC, d("61300.0"), now_ms());
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
-    let t = r.ex.server.venue().with(|m| m.trades().last().cloned().unwrap());
-    assert_eq!((t.qty, t.price, t.side), (d("0.011"), d("61300.0"), Side::Sell));
+    let t =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert_eq!(
+        (t.qty, t.price, t.side),
+        (d("0.011"), d("61300.0"), Side::Sell)
+    );
     assert!(r
         .submit(&intent(0, 4, Side::Sell, "0.011", true, 61300.0))
         .is_none());
@@ -232,7 +241,10 @@ fn bybit_positions_carry_their_tp_sl_from_the_entry() {
     assert_stops(&r, "62400.0", "61200.0");
     r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
-    let t = r.ex.server.venue().with(|m| m.trades().last().cloned().unwrap());
+    let t =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
     assert_eq!((t.qty, t.price), (d("0.006"), d("61200.0")));
     // The engine's exit finds the position gone: booked as the venue's close.
     assert!(r

@@ -20,10 +20,10 @@ use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
-use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
-use crate::venue::error::ErrorKind;
 use crate::venue::binance::algo::parse_algo_reply;
 use crate::venue::binance::ExitOrder;
+use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
+use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject, TriggerBy};
 
 /// Counters the monitor reads (one writer: the execution thread).
@@ -1111,7 +1111,8 @@ impl Executor {
                     Ok(b) => b,
                     Err(_) => {
                         let refused = crate::venue::binance::algo::AlgoReply::Error { code: 0 };
-                        self.stops.on_reply(r.tag, refused, |_| ErrorKind::Rejected, now_ns);
+                        self.stops
+                            .on_reply(r.tag, refused, |_| ErrorKind::Rejected, now_ns);
                         continue;
                     }
                 }
@@ -1153,8 +1154,10 @@ impl Executor {
                     Side::Buy
                 },
                 qty: qty.abs(),
-                ref_price: rust_decimal::prelude::ToPrimitive::to_f64(&self.stops.reference(symbol))
-                    .unwrap_or(0.0),
+                ref_price: rust_decimal::prelude::ToPrimitive::to_f64(
+                    &self.stops.reference(symbol),
+                )
+                .unwrap_or(0.0),
                 reduce_only: true,
                 case: crate::types::Case::AcceleratingUp,
                 client_seq: seq,

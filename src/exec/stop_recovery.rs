@@ -15,7 +15,9 @@ use rust_decimal::Decimal;
 use super::transport_venue::OrderVenue;
 use super::Executor;
 use crate::types::{Side, SymbolId};
-use crate::venue::binance::algo::{our_algo_id, parse_algo_reply, parse_open_algo_orders, AlgoReply};
+use crate::venue::binance::algo::{
+    our_algo_id, parse_algo_reply, parse_open_algo_orders, AlgoReply,
+};
 
 /// What stop recovery did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,7 +54,8 @@ pub fn recover_stops(
     for o in parse_open_algo_orders(&body)? {
         let symbol = exec.names().iter().position(|n| *n == o.symbol);
         let (Some(i), Some((_, seq, kind))) = (symbol, our_algo_id(&o.client_algo_id)) else {
-            rep.foreign.push(format!("{} {}", o.symbol, o.client_algo_id));
+            rep.foreign
+                .push(format!("{} {}", o.symbol, o.client_algo_id));
             continue;
         };
         let qty = positions.get(i).copied().unwrap_or_default();
@@ -63,7 +66,11 @@ pub fn recover_stops(
         };
         let trigger = Decimal::from_str(&o.trigger_price).unwrap_or_default();
         if closes && o.close_position && !trigger.is_zero() {
-            let side = if qty > Decimal::ZERO { Side::Buy } else { Side::Sell };
+            let side = if qty > Decimal::ZERO {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
             exec.stops_mut()
                 .adopt(SymbolId(i as u16), (seq, kind, o.algo_id), side, trigger);
             rep.adopted += 1;
@@ -75,7 +82,10 @@ pub fn recover_stops(
         let bytes = v.build_cancel_algo_id(o.algo_id, now_ms()).to_vec();
         let (status, body) = blocking(exec, &bytes, timeout)?;
         match parse_algo_reply(status, &body) {
-            AlgoReply::Closed | AlgoReply::Error { code: -2011 | -2013 } => rep.cancelled += 1,
+            AlgoReply::Closed
+            | AlgoReply::Error {
+                code: -2011 | -2013,
+            } => rep.cancelled += 1,
             other => {
                 return Err(format!(
                     "cancelling stale stop {} {}: {other:?}",
@@ -87,7 +97,11 @@ pub fn recover_stops(
     Ok(rep)
 }
 
-fn blocking(exec: &mut Executor, bytes: &[u8], timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+fn blocking(
+    exec: &mut Executor,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     let t = exec
         .transport_mut()
         .ok_or("stop recovery needs a venue transport")?;

@@ -443,7 +443,14 @@ fn place_reply(
         }
         AlgoReply::Error { code } => match kind_of_code(code) {
             ErrorKind::DuplicateClientId => {
-                return place_reply(l, c, AlgoReply::Working { algo_id: 0 }, kind_of_code, now_ns, symbol)
+                return place_reply(
+                    l,
+                    c,
+                    AlgoReply::Working { algo_id: 0 },
+                    kind_of_code,
+                    now_ns,
+                    symbol,
+                )
             }
             ErrorKind::RateLimited | ErrorKind::UnknownStatus | ErrorKind::Timestamp => {
                 (true, code)
@@ -485,12 +492,24 @@ mod tests {
     #[test]
     fn arm_places_both_legs_at_once_and_disarm_cancels_them() {
         let mut st = VenueStops::new(2);
-        st.arm(SymbolId(1), 7, Side::Buy, (Some(d("62000")), Some(d("61000"))), 5);
+        st.arm(
+            SymbolId(1),
+            7,
+            Side::Buy,
+            (Some(d("62000")), Some(d("61000"))),
+            5,
+        );
         let a = st.next_due(5).unwrap();
         let b = st.next_due(5).unwrap();
         assert!(st.next_due(5).is_none());
-        assert_eq!((a.kind, a.place, a.trigger), (ExitKind::TakeProfit, true, d("62000")));
-        assert_eq!((b.kind, b.seq, b.symbol), (ExitKind::StopLoss, 7, SymbolId(1)));
+        assert_eq!(
+            (a.kind, a.place, a.trigger),
+            (ExitKind::TakeProfit, true, d("62000"))
+        );
+        assert_eq!(
+            (b.kind, b.seq, b.symbol),
+            (ExitKind::StopLoss, 7, SymbolId(1))
+        );
         let w = AlgoReply::Working { algo_id: 1 };
         st.on_reply(a.tag, w, binance_kind, 6);
         assert!(!st.protected(SymbolId(1)), "one leg still on the wire");
@@ -521,8 +540,19 @@ mod tests {
         let r = st.next_due(RETRY_NS).unwrap();
         assert!(r.place);
         // Would immediately trigger: not retried; the position is unprotected.
-        let ev = st.on_reply(r.tag, AlgoReply::Error { code: -2021 }, binance_kind, RETRY_NS);
-        assert_eq!(ev, StopEvent::Unprotected { symbol: SymbolId(0), code: -2021 });
+        let ev = st.on_reply(
+            r.tag,
+            AlgoReply::Error { code: -2021 },
+            binance_kind,
+            RETRY_NS,
+        );
+        assert_eq!(
+            ev,
+            StopEvent::Unprotected {
+                symbol: SymbolId(0),
+                code: -2021
+            }
+        );
         assert_eq!(st.counters().retries, 1);
         assert_eq!(st.counters().failed, 1);
         // Its client id is cancelled in case a copy reached the venue.
@@ -536,25 +566,43 @@ mod tests {
         let mut now = 0;
         for _ in 1..MAX_ATTEMPTS {
             let r = st.next_due(now).unwrap();
-            assert_eq!(st.on_reply(r.tag, AlgoReply::Unknown, binance_kind, now), StopEvent::None);
+            assert_eq!(
+                st.on_reply(r.tag, AlgoReply::Unknown, binance_kind, now),
+                StopEvent::None
+            );
             now += RETRY_NS;
         }
         let r = st.next_due(now).unwrap();
         assert_eq!(
             st.on_reply(r.tag, AlgoReply::Unknown, binance_kind, now),
-            StopEvent::Unprotected { symbol: SymbolId(0), code: 0 }
+            StopEvent::Unprotected {
+                symbol: SymbolId(0),
+                code: 0
+            }
         );
     }
 
     #[test]
     fn rearm_replaces_the_earlier_legs() {
         let mut st = VenueStops::new(1);
-        st.arm(SymbolId(0), 1, Side::Buy, (Some(d("110")), Some(d("90"))), 0);
+        st.arm(
+            SymbolId(0),
+            1,
+            Side::Buy,
+            (Some(d("110")), Some(d("90"))),
+            0,
+        );
         for _ in 0..2 {
             let r = st.next_due(0).unwrap();
             st.on_reply(r.tag, AlgoReply::Working { algo_id: 1 }, binance_kind, 0);
         }
-        st.arm(SymbolId(0), 2, Side::Buy, (Some(d("120")), Some(d("95"))), 1);
+        st.arm(
+            SymbolId(0),
+            2,
+            Side::Buy,
+            (Some(d("120")), Some(d("95"))),
+            1,
+        );
         let mut reqs = Vec::new();
         while let Some(r) = st.next_due(1) {
             reqs.push((r.seq, r.place, r.kind));

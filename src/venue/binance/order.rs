@@ -449,7 +449,11 @@ impl BinanceVenue {
     }
 
     /// The signed `POST /fapi/v1/algoOrder` of a TP/SL exit ([`BinanceOrderBuilder::build_exit`]).
-    pub fn build_exit(&mut self, inst: &Instrument, x: &ExitOrder<'_>) -> Result<&[u8], OrderReject> {
+    pub fn build_exit(
+        &mut self,
+        inst: &Instrument,
+        x: &ExitOrder<'_>,
+    ) -> Result<&[u8], OrderReject> {
         self.builder.build_exit(inst, x)
     }
 
