@@ -86,8 +86,10 @@ fn assert_stops(r: &Rig, tp: &str, sl: &str) {
 fn every_binance_position_gets_both_stops_within_one_round_trip() {
     let mut r = binance("61800.0");
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
-    // The poll that booked the fill already sent both placements (or got them answered).
-    assert!(r.exec.stops_busy() || r.exec.stops_open(SymbolId(0)));
+    // The poll that booked the fill already sent both placements, and counts them in flight
+    // (callers that poll only while something is in flight read their replies).
+    assert!(r.exec.stops_busy());
+    assert_eq!(r.exec.in_flight(), 2);
     let answered_at_fill = r.answered();
     settle(&mut r);
     assert_stops(&r, "62400.0", "61200.0");
@@ -305,4 +307,37 @@ fn restart_adopts_open_stops_of_a_journaled_position_and_cancels_stale_ones() {
     assert!(open(&r).is_empty());
     assert_eq!(r.exec.stop_counters().cancelled, 2);
     r.assert_positions_identical();
+}
+
+#[test]
+fn forced_liquidation_leaves_the_engine_flat_and_the_stops_cancelled() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // The venue liquidates the position between the levels (no stop triggered).
+    r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
+    let liq = r.ex.server.venue().with(|m| {
+        calculus_trader::exchange::liquidation::force_liquidation(m, BTC, now_ms())
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(
+        (liq.executed_qty, liq.avg_price),
+        (d("0.010"), d("61500.0"))
+    );
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert_eq!(open(&r).len(), 2, "the venue leaves the algo orders");
+    // The engine's exit finds the position gone: the engine goes flat, the stops are
+    // cancelled, the venue-side close is counted.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61500.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    assert!(open(&r).is_empty());
+    assert_eq!(r.exec.stop_counters().venue_fills, 1);
+    // Booked at the nearer armed level (the stop, 61200), not the liquidation price: the
+    // position query does not say the price (see README, venue-side exits).
+    assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
 }

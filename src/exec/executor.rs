@@ -426,10 +426,10 @@ impl Executor {
     }
 
     /// Orders sent and not finished (waiting for a reply or a status query), plus exits the
-    /// rate limiter holds back.
+    /// rate limiter holds back, plus venue-side stop requests due or unanswered (Binance).
     #[inline]
     pub fn in_flight(&self) -> usize {
-        self.pending.len() + self.held.len()
+        self.pending.len() + self.held.len() + self.stops.in_flight()
     }
 
     /// Whether [`Executor::submit`] has room for `it` at the time of [`Executor::set_now_ns`]:
@@ -812,7 +812,7 @@ impl Executor {
         on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
-        if self.in_flight() == 0 && !self.stops.busy() && !self.stops.has_unprotected() {
+        if self.in_flight() == 0 && !self.stops.has_unprotected() {
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.
@@ -1137,15 +1137,10 @@ impl Executor {
         while let Some((symbol, code)) = self.stops.take_unprotected() {
             let i = symbol.index();
             let qty = self.booked[i];
-            eprintln!(
-                "error: {}: venue-side stop could not be placed (venue code {code}); closing the position {qty} reduce-only",
-                self.names[i]
-            );
             if qty.is_zero() {
                 continue;
             }
-            self.stops.count_unprotected_close();
-            let seq = FORCED_SEQ | self.stops.counters().unprotected_closes;
+            let seq = FORCED_SEQ | (self.stops.counters().unprotected_closes + 1);
             let it = OrderIntent {
                 symbol,
                 side: if qty > Decimal::ZERO {
@@ -1166,6 +1161,15 @@ impl Executor {
                 take_profit: None,
                 stop_loss: None,
             };
+            if self.admits(&it) == Admit::Hold {
+                self.stops.requeue_unprotected(symbol, code);
+                return;
+            }
+            self.stops.count_unprotected_close();
+            eprintln!(
+                "error: {}: venue-side stop could not be placed (venue code {code}); closing the position {qty} reduce-only",
+                self.names[i]
+            );
             if let Some(r) = self.submit(&it, timestamp_ms, |_| {}) {
                 on_event(ExecEvent::Report(r));
             }

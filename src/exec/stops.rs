@@ -201,6 +201,11 @@ impl VenueStops {
         self.unprotected.pop()
     }
 
+    /// Puts back a symbol whose close could not be sent yet (no room): tried again next poll.
+    pub fn requeue_unprotected(&mut self, symbol: SymbolId, code: i64) {
+        self.unprotected.push((symbol, code));
+    }
+
     /// A reference price for closing `symbol`: its stop-loss level, else its take-profit.
     pub fn reference(&self, symbol: SymbolId) -> Decimal {
         let s = &self.slots[symbol.index()];
@@ -223,12 +228,17 @@ impl VenueStops {
 
     /// Whether any leg has a request due or on the wire.
     pub fn busy(&self) -> bool {
-        self.slots.iter().any(|s| {
-            s.cur
-                .iter()
-                .chain(s.old.iter())
-                .any(|l| !matches!(l.state, LegState::Idle | LegState::Active))
-        })
+        self.in_flight() > 0
+    }
+
+    /// Legs with a request due or on the wire (the executor counts them in flight, so its
+    /// callers keep polling until they are answered).
+    pub fn in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .flat_map(|s| s.cur.iter().chain(s.old.iter()))
+            .filter(|l| !matches!(l.state, LegState::Idle | LegState::Active))
+            .count()
     }
 
     /// Whether `symbol` has its legs open at the venue (every level it was armed with).
