@@ -1121,7 +1121,6 @@ impl Executor {
             } else {
                 v.build_algo_request(false, r.seq, r.kind, timestamp_ms)
             };
-            self.stats.orders += 1;
             if t.send(lanes::Lane::Exit, r.tag, bytes).is_err() {
                 self.stops.unsent(&r, now_ns);
                 return;
