@@ -378,9 +378,22 @@ impl VenueStops {
         })
     }
 
-    /// Request `r` never left the process: due again after [`RETRY_NS`].
+    /// Request `r` never left the process (its lane was full): due again after [`RETRY_NS`],
+    /// without using one of its attempts.
     pub fn unsent(&mut self, r: &StopRequest, now_ns: u64) {
-        self.on_reply(r.tag, AlgoReply::Unknown, |_| ErrorKind::Other, now_ns);
+        let Some((i, set, leg)) = self.find(r.tag) else {
+            return;
+        };
+        let l = self.leg_mut(i, set, leg);
+        match l.state {
+            LegState::Placing => {
+                l.state = LegState::PlaceDue;
+                l.attempts = l.attempts.saturating_sub(1);
+            }
+            LegState::Cancelling => l.state = LegState::CancelDue,
+            _ => return,
+        }
+        l.due_ns = now_ns + RETRY_NS;
     }
 
     /// Applies the reply to request `tag` (`AlgoReply::Unknown` also for a transport failure);
@@ -567,6 +580,21 @@ mod tests {
         assert_eq!(st.counters().failed, 1);
         // Its client id is cancelled in case a copy reached the venue.
         assert!(!st.next_due(RETRY_NS).unwrap().place);
+    }
+
+    #[test]
+    fn a_request_that_never_left_is_due_again_without_using_an_attempt() {
+        let mut st = VenueStops::new(1);
+        st.arm(SymbolId(0), 3, Side::Buy, (Some(d("100")), None), 0);
+        for k in 0..2 * MAX_ATTEMPTS as u64 {
+            let r = st.next_due(k * RETRY_NS).unwrap();
+            st.unsent(&r, k * RETRY_NS);
+            assert!(st.next_due(k * RETRY_NS).is_none());
+        }
+        let r = st.next_due(2 * MAX_ATTEMPTS as u64 * RETRY_NS).unwrap();
+        st.on_reply(r.tag, AlgoReply::Working { algo_id: 9 }, binance_kind, 0);
+        assert!(st.protected(SymbolId(0)));
+        assert_eq!(st.counters().failed, 0);
     }
 
     #[test]
