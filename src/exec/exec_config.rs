@@ -90,6 +90,8 @@ pub struct ExecConfig {
     pub key_file: PathBuf,
     /// Trigger price of the venue-side stops (Binance algo orders): `mark` | `contract`.
     pub stop_trigger: StopTrigger,
+    /// `[exec.account]`: leverage, margin mode, balance and clock refresh.
+    pub account: super::account_config::AccountConfig,
 }
 
 impl Default for ExecConfig {
@@ -108,6 +110,7 @@ impl Default for ExecConfig {
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
             stop_trigger: StopTrigger::Mark,
+            account: Default::default(),
         }
     }
 }
@@ -150,6 +153,7 @@ impl ExecConfig {
                 }
             }
         }
+        self.account.validate()?;
         if self.fsync == FsyncSetting::Interval && self.fsync_interval_ms == 0 {
             return Err("config key `exec.fsync_interval_ms`: must be ≥ 1".into());
         }
