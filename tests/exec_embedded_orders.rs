@@ -99,6 +99,11 @@ impl Sim {
         self.signed("POST", "/fapi/v1/order", params, &k, &s)
     }
 
+    fn algo(&mut self, params: &str) -> (u16, Value) {
+        let (k, s) = (self.key(), self.secret());
+        self.signed("POST", "/fapi/v1/algoOrder", params, &k, &s)
+    }
+
     fn get(&mut self, path: &str, params: &str) -> (u16, Value) {
         let (k, s) = (self.key(), self.secret());
         self.signed("GET", path, params, &k, &s)
@@ -212,11 +217,6 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
             "Order's notional must be no smaller than 5 (unless you choose reduce only).",
         ),
         (
-            "symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true",
-            -4014,
-            "Price not increased by tick size.",
-        ),
-        (
             "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.001&reduceOnly=true",
             -2022,
             "ReduceOnly Order is rejected.",
@@ -233,6 +233,21 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
         assert_eq!(body["code"], code, "{params}: {body}");
         assert_eq!(body["msg"], msg, "{params}");
     }
+    // Conditional types go to the Algo Order API since 2025-12-09 (-4120 on /fapi/v1/order);
+    // there the trigger price must be on the tick.
+    let (status, body) =
+        s.order("symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice=61000.005&closePosition=true");
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (400, Some(-4120)),
+        "{body}"
+    );
+    let (status, body) = s.algo(
+        "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&triggerPrice=61000.005&closePosition=true",
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["code"], -1013, "{body}");
+    assert_eq!(body["msg"], "Filter failure: PRICE_FILTER");
     assert_eq!(s.server.venue().with(|m| m.orders().len()), 0);
     // On the step, above both minimums: accepted. The same client id again: -4116.
     let (status, body) =
@@ -326,15 +341,18 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
             .1["status"],
         "FILLED"
     );
-    let (status, tp) = s.order(&format!(
-        "symbol=BTCUSDT&side=SELL&type=TAKE_PROFIT_MARKET&stopPrice={tp_level}&closePosition=true&newClientOrderId=tp"
+    let (status, tp) = s.algo(&format!(
+        "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=TAKE_PROFIT_MARKET&triggerPrice={tp_level}&closePosition=true&clientAlgoId=tp"
     ));
-    assert_eq!((status, tp["status"].as_str()), (200, Some("NEW")));
-    s.order(&format!(
-        "symbol=BTCUSDT&side=SELL&type=STOP_MARKET&stopPrice={sl_level}&closePosition=true&newClientOrderId=sl"
+    assert_eq!((status, tp["algoStatus"].as_str()), (200, Some("NEW")));
+    s.algo(&format!(
+        "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&triggerPrice={sl_level}&closePosition=true&clientAlgoId=sl"
     ));
-    let (_, open) = s.get("/fapi/v1/openOrders", "symbol=BTCUSDT");
+    let (_, open) = s.get("/fapi/v1/openAlgoOrders", "symbol=BTCUSDT");
     assert_eq!(open.as_array().unwrap().len(), 2);
+    // Algo orders are not regular open orders.
+    let (_, open) = s.get("/fapi/v1/openOrders", "symbol=BTCUSDT");
+    assert_eq!(open.as_array().unwrap().len(), 0);
 
     // Replay up to (not including) the first crossing: nothing triggers.
     let first = tp_at.min(sl_at);
@@ -342,7 +360,11 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
         s.market.on_frame(text);
     }
     assert_eq!(
-        s.get("/fapi/v1/openOrders", "").1.as_array().unwrap().len(),
+        s.get("/fapi/v1/openAlgoOrders", "")
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
     // The crossing trade fills the leg it crosses at that trade's price; the other expires
@@ -353,9 +375,15 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
     } else {
         ("sl", "tp")
     };
+    let (_, a) = s.get("/fapi/v1/algoOrder", &format!("clientAlgoId={hit}"));
+    assert_eq!(a["algoStatus"], "FINISHED", "{a}");
+    // The triggered order's fill: by the algo order's actualOrderId.
     let (_, q) = s.get(
         "/fapi/v1/order",
-        &format!("symbol=BTCUSDT&origClientOrderId={hit}"),
+        &format!(
+            "symbol=BTCUSDT&orderId={}",
+            a["actualOrderId"].as_str().unwrap()
+        ),
     );
     assert_eq!(q["status"], "FILLED", "{q}");
     assert_eq!(d(q["avgPrice"].as_str().unwrap()), trades[first].1);
@@ -366,11 +394,8 @@ fn take_profit_and_stop_loss_trigger_on_replayed_prices() {
     for (text, _) in &trades[first + 1..=second] {
         s.market.on_frame(text);
     }
-    let (_, q) = s.get(
-        "/fapi/v1/order",
-        &format!("symbol=BTCUSDT&origClientOrderId={other}"),
-    );
-    assert_eq!(q["status"], "EXPIRED");
+    let (_, q) = s.get("/fapi/v1/algoOrder", &format!("clientAlgoId={other}"));
+    assert_eq!(q["algoStatus"], "EXPIRED");
     // The triggered fill is reported through userTrades.
     let (_, t) = s.get("/fapi/v1/userTrades", "symbol=BTCUSDT");
     let t = t.as_array().unwrap();

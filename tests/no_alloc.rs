@@ -371,3 +371,64 @@ fn spec_changes_on_the_hot_threads_allocate_nothing() {
     assert_eq!(stage.executor().instruments()[0], inst);
     assert_eq!(allocations, 0, "spec changes allocated {allocations} times");
 }
+
+/// The venue-side stop path allocates nothing after warm-up: arming a filled entry's stops,
+/// taking the due requests, building and signing both `POST /fapi/v1/algoOrder` requests,
+/// reading the venue's replies, disarming and building the cancels by `algoId`.
+#[test]
+fn venue_stop_placement_allocates_nothing_after_warm_up() {
+    use calculus_trader::exec::stops::VenueStops;
+    use calculus_trader::exec::{BinanceOrderBuilder, BinanceVenue, ExitOrder};
+    use calculus_trader::types::{Side, SymbolId};
+    use calculus_trader::venue::binance::algo::parse_algo_reply;
+    use calculus_trader::venue::binance::error::binance_kind;
+    use common::values::d;
+
+    let inst = common::exchange::bundled_specs("binance", &["BTCUSDT"])[0];
+    let mut v = BinanceVenue::new(BinanceOrderBuilder::new(
+        "key",
+        b"secret",
+        "127.0.0.1",
+        5000,
+        "ct1-",
+    ));
+    let mut stops = VenueStops::new(1);
+    let placed = br#"{"algoId":2146760,"clientAlgoId":"ct1-7-sl","algoType":"CONDITIONAL","orderType":"STOP_MARKET","symbol":"BTCUSDT","side":"SELL","algoStatus":"NEW","triggerPrice":"61200","closePosition":true}"#;
+    let cancelled = br#"{"algoId":2146760,"clientAlgoId":"ct1-7-sl","code":"200","msg":"success"}"#;
+    let (tp, sl) = (Some(d("62400.0")), Some(d("61200.0")));
+    let mut cycle = |seq: u64, now: u64, bytes: &mut usize| {
+        stops.arm(SymbolId(0), seq, Side::Buy, (tp, sl), now);
+        while let Some(r) = stops.next_due(now) {
+            let x = ExitOrder {
+                symbol: "BTCUSDT",
+                position_side: r.position_side,
+                kind: r.kind,
+                trigger_price: r.trigger,
+                qty: None,
+                trigger_by: stops.trigger_by,
+                client_seq: Some(r.seq),
+                timestamp_ms: 1_723_161_256_322 + seq,
+            };
+            *bytes += v.build_exit(&inst, &x).unwrap().len();
+            stops.on_reply(r.tag, parse_algo_reply(200, placed), binance_kind, now);
+        }
+        assert!(stops.protected(SymbolId(0)));
+        stops.disarm(SymbolId(0), now);
+        while let Some(r) = stops.next_due(now) {
+            *bytes += v.build_cancel_algo_id(r.algo_id, now).len();
+            stops.on_reply(r.tag, parse_algo_reply(200, cancelled), binance_kind, now);
+        }
+        assert!(!stops.busy());
+    };
+    let mut bytes = 0;
+    for seq in 1..=3 {
+        cycle(seq, seq, &mut bytes);
+    }
+    let ((), n) = counted(|| {
+        for seq in 4..=200 {
+            cycle(seq, seq, &mut bytes);
+        }
+    });
+    assert!(bytes > 0);
+    assert_eq!(n, 0, "allocations on the stop path after warm-up");
+}

@@ -481,6 +481,12 @@ impl Matching {
         }
     }
 
+    /// The last replayed trade price of `symbol` (the trigger price source of conditional
+    /// orders: mark = last trade in the embedded exchange).
+    pub fn last_price(&self, symbol: &str) -> Option<Decimal> {
+        self.last.get(symbol).map(|l| l.0)
+    }
+
     /// Cancels a held order by client id.
     pub fn cancel(
         &mut self,

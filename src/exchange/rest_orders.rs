@@ -4,8 +4,11 @@
 //!
 //! Endpoints (all signed except `time`):
 //! - `POST /fapi/v1/order` — `MARKET` (answered as `newOrderRespType=RESULT`: the fill is in the
-//!   response), `STOP_MARKET` / `TAKE_PROFIT_MARKET` with `stopPrice`, `quantity` or
-//!   `closePosition=true`, `reduceOnly`, `newClientOrderId`.
+//!   response), `reduceOnly`, `newClientOrderId`; conditional types answer -4120 (as the venue
+//!   since 2025-12-09).
+//! - `POST` / `GET` / `DELETE /fapi/v1/algoOrder`, `GET /fapi/v1/openAlgoOrders`,
+//!   `DELETE /fapi/v1/algoOpenOrders` — `STOP_MARKET` / `TAKE_PROFIT_MARKET` conditional orders
+//!   (`venue::binance::algo`).
 //! - `GET /fapi/v1/order` (`origClientOrderId` or `orderId`), `DELETE /fapi/v1/order`,
 //!   `GET /fapi/v1/openOrders`.
 //! - `GET /fapi/v1/userTrades?symbol=` — fills, including TP/SL fills triggered by the replay

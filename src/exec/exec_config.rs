@@ -21,6 +21,26 @@ pub enum ExecMode {
     Live,
 }
 
+/// What triggers the venue-side stops (Binance `workingType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopTrigger {
+    /// The mark price (`MARK_PRICE`): no stop run on a thin last-trade print.
+    Mark,
+    /// The last traded price (`CONTRACT_PRICE`, the venue's default).
+    Contract,
+}
+
+impl StopTrigger {
+    /// The order-model trigger.
+    pub fn trigger_by(self) -> crate::venue::order::TriggerBy {
+        match self {
+            StopTrigger::Mark => crate::venue::order::TriggerBy::MarkPrice,
+            StopTrigger::Contract => crate::venue::order::TriggerBy::LastPrice,
+        }
+    }
+}
+
 /// `fsync` policy name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,6 +88,8 @@ pub struct ExecConfig {
     /// Key file (TOML, `[bybit]` / `[binance]` with `api_key` and `api_secret`, mode 0600 or
     /// 0400) read when the environment has no keys; empty = environment only.
     pub key_file: PathBuf,
+    /// Trigger price of the venue-side stops (Binance algo orders): `mark` | `contract`.
+    pub stop_trigger: StopTrigger,
     /// `[exec.account]`: leverage, margin mode, balance and clock refresh.
     pub account: super::account_config::AccountConfig,
 }
@@ -87,6 +109,7 @@ impl Default for ExecConfig {
             order_connections: 4,
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
+            stop_trigger: StopTrigger::Mark,
             account: Default::default(),
         }
     }

@@ -15,15 +15,18 @@ use super::order_state::{
     TableConfig, VenueOrder, VenueStatus,
 };
 use super::rate_limit::{Acquire, Lane, RateCounters, RateLimiter, RateLimits, Throttle};
+use super::stops::{StopCounters, VenueStops, STOP_TAG};
 use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
     ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
+use crate::venue::binance::algo::parse_algo_reply;
+use crate::venue::binance::ExitOrder;
 use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
 use crate::venue::error::ErrorKind;
-use crate::venue::order::{OrderFields, OrderReject};
+use crate::venue::order::{OrderFields, OrderReject, TriggerBy};
 
 /// Counters the monitor reads (one writer: the execution thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -222,6 +225,8 @@ pub struct Executor {
     limiter: RateLimiter,
     /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
     held: VecDeque<OrderIntent>,
+    /// Binance venue-side stops (algo orders) of every symbol ([`super::stops`]).
+    stops: VenueStops,
     /// Shared with the account thread: venue clock, balance generation, refused symbols.
     link: Arc<AccountLink>,
     /// Per symbol: entries refused locally until the balance generation passes this one (set
@@ -318,6 +323,7 @@ impl Executor {
             now_ns: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
+            stops: VenueStops::new(n),
             link: Arc::new(AccountLink::new(n)),
             margin_block: vec![None; n],
             leverage_refused: vec![false; n],
@@ -360,6 +366,31 @@ impl Executor {
         for (b, q) in self.booked.iter_mut().zip(qty) {
             *b = q;
         }
+    }
+
+    /// Venue-side stop counters (placed, cancelled, retried, failed, unprotected closes).
+    pub fn stop_counters(&self) -> StopCounters {
+        self.stops.counters()
+    }
+
+    /// Sets the trigger price source of venue-side stops (Binance `workingType`).
+    pub fn set_stop_trigger(&mut self, t: TriggerBy) {
+        self.stops.trigger_by = t;
+    }
+
+    /// The venue-side stops (start-up adoption, `exec::stop_recovery`).
+    pub fn stops_mut(&mut self) -> &mut VenueStops {
+        &mut self.stops
+    }
+
+    /// Whether a venue-side stop request is due or on the wire.
+    pub fn stops_busy(&self) -> bool {
+        self.stops.busy()
+    }
+
+    /// Whether `symbol`'s venue-side stops are all open at the venue.
+    pub fn stops_open(&self, symbol: SymbolId) -> bool {
+        self.stops.protected(symbol)
     }
 
     /// Order-state counters (rejects, unknown, reconciled, partial fills, queries).
@@ -456,10 +487,10 @@ impl Executor {
     }
 
     /// Orders sent and not finished (waiting for a reply or a status query), plus exits the
-    /// rate limiter holds back.
+    /// rate limiter holds back, plus venue-side stop requests due or unanswered (Binance).
     #[inline]
     pub fn in_flight(&self) -> usize {
-        self.pending.len() + self.held.len()
+        self.pending.len() + self.held.len() + self.stops.in_flight()
     }
 
     /// Whether [`Executor::submit`] has room for `it` at the time of [`Executor::set_now_ns`]:
@@ -851,16 +882,18 @@ impl Executor {
         now_ns: u64,
         timestamp_ms: u64,
         timeout: Option<Duration>,
-        mut on_event: F,
+        on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
-        if self.in_flight() == 0 {
+        if self.in_flight() == 0 && !self.stops.has_unprotected() {
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.
         let Route::Venue(mut t) = std::mem::replace(&mut self.route, Route::Paper) else {
             return 0;
         };
+        let mut user = on_event;
+        let mut on_event = |ev: ExecEvent| forced_close_reports(ev, &mut user);
         let mut n = 0;
         t.poll_gated(timeout, |ev| {
             n += 1;
@@ -908,9 +941,11 @@ impl Executor {
             }
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
+        self.send_stops(&mut t, now_ns, timestamp_ms);
         self.resend_after_resync(&mut t, now_ns, timestamp_ms, &mut on_event);
         self.route = Route::Venue(t);
         self.release_held(timestamp_ms, &mut on_event);
+        self.close_unprotected(timestamp_ms, &mut on_event);
         n
     }
 
@@ -925,6 +960,16 @@ impl Executor {
         on_event: &mut F,
     ) -> Release {
         let (TransportEvent::Response { tag, .. } | TransportEvent::Failed { tag, .. }) = ev;
+        if tag & STOP_TAG != 0 {
+            let reply = match ev {
+                TransportEvent::Response { status, body, .. } => parse_algo_reply(status, body),
+                TransportEvent::Failed { .. } => crate::venue::binance::algo::AlgoReply::Unknown,
+            };
+            let venue = &self.venue;
+            self.stops
+                .on_reply(tag, reply, |c| venue.error_kind(c), now_ns);
+            return Release::Go;
+        }
         let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
         let symbol = self.table.get(tag).filter(|_| order).map(|o| o.symbol);
         match ev {
@@ -1113,6 +1158,97 @@ impl Executor {
         }
     }
 
+    /// Sends the venue-side stop requests that are due (Binance algo orders, exit lane): a
+    /// placement needs an exit rate slot; a leg that cannot be built fails at once.
+    fn send_stops(&mut self, t: &mut OrderLanes, now_ns: u64, timestamp_ms: u64) {
+        let OrderVenue::Binance(v) = &mut self.venue else {
+            return;
+        };
+        while self.limiter.check(Lane::Exit, now_ns) == Acquire::Granted {
+            let Some(r) = self.stops.next_due(now_ns) else {
+                return;
+            };
+            self.limiter.try_acquire(Lane::Exit, now_ns);
+            let i = r.symbol.index();
+            let bytes = if r.place {
+                let x = ExitOrder {
+                    symbol: &self.names[i],
+                    position_side: r.position_side,
+                    kind: r.kind,
+                    trigger_price: r.trigger,
+                    qty: None,
+                    trigger_by: self.stops.trigger_by,
+                    client_seq: Some(r.seq),
+                    timestamp_ms,
+                };
+                match v.build_exit(&self.instruments[i], &x) {
+                    Ok(b) => b,
+                    Err(_) => {
+                        let refused = crate::venue::binance::algo::AlgoReply::Error { code: 0 };
+                        self.stops
+                            .on_reply(r.tag, refused, |_| ErrorKind::Rejected, now_ns);
+                        continue;
+                    }
+                }
+            } else if r.algo_id != 0 {
+                v.build_cancel_algo_id(r.algo_id, timestamp_ms)
+            } else {
+                v.build_algo_request(false, r.seq, r.kind, timestamp_ms)
+            };
+            if t.send(lanes::Lane::Exit, r.tag, bytes).is_err() {
+                self.stops.unsent(&r, now_ns);
+                return;
+            }
+        }
+    }
+
+    /// Closes, reduce-only, every position whose venue-side stop could not be placed (counted,
+    /// said on stderr): the position never stays unprotected. Its reports reach compute as a
+    /// reconciliation's do ([`forced_close_reports`]).
+    #[cold]
+    fn close_unprotected<F: FnMut(ExecEvent)>(&mut self, timestamp_ms: u64, on_event: &mut F) {
+        while let Some((symbol, code)) = self.stops.take_unprotected() {
+            let i = symbol.index();
+            let qty = self.booked[i];
+            if qty.is_zero() {
+                continue;
+            }
+            let seq = FORCED_SEQ | (self.stops.counters().unprotected_closes + 1);
+            let it = OrderIntent {
+                symbol,
+                side: if qty > Decimal::ZERO {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                },
+                qty: qty.abs(),
+                ref_price: rust_decimal::prelude::ToPrimitive::to_f64(
+                    &self.stops.reference(symbol),
+                )
+                .unwrap_or(0.0),
+                reduce_only: true,
+                case: crate::types::Case::AcceleratingUp,
+                client_seq: seq,
+                tick_recv_ns: 0,
+                decided_ns: 0,
+                take_profit: None,
+                stop_loss: None,
+            };
+            if self.admits(&it) == Admit::Hold {
+                self.stops.requeue_unprotected(symbol, code);
+                return;
+            }
+            self.stops.count_unprotected_close();
+            eprintln!(
+                "error: {}: venue-side stop could not be placed (venue code {code}); closing the position {qty} reduce-only",
+                self.names[i]
+            );
+            if let Some(r) = self.submit(&it, timestamp_ms, |_| {}) {
+                on_event(ExecEvent::Report(r));
+            }
+        }
+    }
+
     /// Resends, once and with the same client id, each order refused for its timestamp whose
     /// clock re-sync came (or was waited for [`RESYNC_WAIT_NS`]), stamped `timestamp_ms`.
     fn resend_after_resync<F: FnMut(ExecEvent)>(
@@ -1264,6 +1400,10 @@ impl Executor {
             if !p.reduce_only && filled.is_zero() {
                 // A new position (or a flip): the venue holds exactly these exits now.
                 self.armed[p.symbol.index()] = p.exits;
+                if matches!(self.venue, OrderVenue::Binance(_)) && p.exits != (None, None) {
+                    self.stops
+                        .arm(p.symbol, p.seq, p.side, p.exits, self.now_ns);
+                }
             }
             filled += f.qty;
             self.pending[k].filled = filled;
@@ -1271,6 +1411,10 @@ impl Executor {
             let r = self.fill(
                 p.symbol, p.side, p.seq, p.session, f.price, f.qty, fee, order_id,
             );
+            if p.reduce_only && self.booked[p.symbol.index()].is_zero() {
+                // The engine's exit closed the position: its venue-side stops go.
+                self.stops.disarm(p.symbol, self.now_ns);
+            }
             on_event(ExecEvent::Report(r));
         }
         match s.state {
@@ -1408,6 +1552,9 @@ impl Executor {
             Some(price) => {
                 let fee = self.model.fee(price, p.qty);
                 let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
+                // A venue-side stop closed it: the surviving leg goes.
+                self.stops.count_venue_fill();
+                self.stops.disarm(p.symbol, now_ns);
                 on_event(ExecEvent::Report(r));
             }
             None => {
@@ -1453,6 +1600,9 @@ impl Executor {
             r.price = price;
             self.journal(&r);
             self.booked[i] = venue_qty;
+            if venue_qty.is_zero() {
+                self.stops.disarm(symbol, self.now_ns);
+            }
             self.stats.fills += 1;
             let report = |side, status| ExecReport {
                 symbol,
@@ -1523,8 +1673,41 @@ impl Executor {
 /// status and position queries are not orders.
 #[inline]
 fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
-    if tag & (QUERY_TAG | POSITION_TAG) == 0 {
+    if tag & (QUERY_TAG | POSITION_TAG | STOP_TAG) == 0 {
         table.sent(tag, now_ns);
+    }
+}
+
+/// Client sequence bit of the executor's own reduce-only closes of unprotected positions.
+const FORCED_SEQ: u64 = 1 << 56;
+
+/// Passes `ev` on, except the reports of the executor's own closes ([`FORCED_SEQ`]), which
+/// compute never decided: a fill is passed as a sequence-0 fill plus the compensating working
+/// report (as a reconciliation), a refusal or expiry is dropped (said on stderr).
+fn forced_close_reports<F: FnMut(ExecEvent)>(ev: ExecEvent, on_event: &mut F) {
+    let ExecEvent::Report(r) = ev else {
+        return on_event(ev);
+    };
+    if r.client_seq & FORCED_SEQ == 0 || r.client_seq == 0 {
+        return on_event(ev);
+    }
+    match r.status {
+        ReportStatus::Filled => {
+            on_event(ExecEvent::Report(ExecReport { client_seq: 0, ..r }));
+            let opposite = match r.side {
+                Side::Buy => Side::Sell,
+                Side::Sell => Side::Buy,
+            };
+            on_event(ExecEvent::Report(ExecReport {
+                client_seq: 0,
+                side: opposite,
+                status: ReportStatus::Rejected(RejectReason::Lost),
+                price: r.price,
+                fee: Decimal::ZERO,
+                ..r
+            }));
+        }
+        status => eprintln!("error: close of an unprotected position: {status:?}"),
     }
 }
 

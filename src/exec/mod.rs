@@ -18,6 +18,8 @@ pub mod recovery;
 pub mod spec_refresh;
 pub mod specs;
 pub mod stage;
+pub mod stop_recovery;
+pub mod stops;
 pub mod tickers;
 pub mod transport;
 pub(crate) mod transport_venue;

@@ -71,6 +71,8 @@ pub struct StartupReport {
     pub closed: usize,
     /// Open venue orders whose client id is not one of ours.
     pub foreign_open_orders: Vec<String>,
+    /// Venue-side stops adopted or cancelled (Binance algo orders).
+    pub stops: super::stop_recovery::StopRecovery,
 }
 
 /// First client sequence number of start-up (reconciliation) orders in a session.
@@ -112,6 +114,8 @@ pub fn startup(
     for (k, m) in mismatches.iter().enumerate() {
         settle_mismatch(exec, replayed, policy, k, m, now_ms, timeout, &mut rep)?;
     }
+    let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
+    rep.stops = super::stop_recovery::recover_stops(exec, &ours, now_ms, timeout)?;
     Ok(rep)
 }
 

@@ -12,6 +12,26 @@ use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject};
 pub use crate::venue::reply::{EntryExits, OrderReply, VenueOpenOrder, VenuePosition};
 
+/// The exits an entry `o` decided at `ref_price` keeps: none for a reduce-only order; a level
+/// on the wrong side of the entry (long: TP above, SL below; short: the reverse) is dropped.
+fn entry_exits(
+    o: &OrderFields<'_>,
+    ref_price: Decimal,
+    e: EntryExits,
+) -> (Option<Decimal>, Option<Decimal>) {
+    if o.reduce_only {
+        return (None, None);
+    }
+    let long = o.side == crate::types::Side::Buy;
+    let tp = e
+        .take_profit
+        .filter(|&t| if long { t > ref_price } else { t < ref_price });
+    let sl = e
+        .stop_loss
+        .filter(|&s| if long { s < ref_price } else { s > ref_price });
+    (tp, sl)
+}
+
 /// Builds signed venue requests into reused buffers and parses replies.
 // Built once and owned by the executor for the whole run, never moved on the hot path: the
 // variants' size difference (their buffers and keys inline) costs nothing.
@@ -36,7 +56,10 @@ impl OrderVenue {
         exits: EntryExits,
     ) -> Result<&[u8], OrderReject> {
         match self {
-            OrderVenue::Binance(v) => Ok(v.build_order(o)),
+            OrderVenue::Binance(v) => {
+                v.set_exits(entry_exits(o, ref_price, exits));
+                Ok(v.build_order(o))
+            }
             OrderVenue::Bybit(v) => v.build_order(inst, o, ref_price, exits),
         }
     }
@@ -79,11 +102,12 @@ impl OrderVenue {
         matches!(self, OrderVenue::Bybit(_))
     }
 
-    /// The take-profit and stop-loss sent with the last built order (Bybit), on the tick.
+    /// The take-profit and stop-loss of the last built entry: sent with it (Bybit position
+    /// TP/SL, on the tick) or placed as algo orders once it fills (Binance, see `exec::stops`).
     #[inline]
     pub fn last_exits(&self) -> (Option<Decimal>, Option<Decimal>) {
         match self {
-            OrderVenue::Binance(_) => (None, None),
+            OrderVenue::Binance(v) => v.last_exits(),
             OrderVenue::Bybit(v) => v.last_exits(),
         }
     }

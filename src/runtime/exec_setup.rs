@@ -321,6 +321,7 @@ fn venue_setup(
         session,
         x.max_in_flight,
     );
+    exec.set_stop_trigger(x.stop_trigger.trigger_by());
     exec.set_journal(journal);
     let account = account_start(cfg, &route, exec.names())?;
     let link = account.client.link().clone();

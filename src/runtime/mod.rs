@@ -566,6 +566,13 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
         println!("start-up: {restored} journaled fill(s) restored into the positions");
     }
     if let Some(st) = &setup.startup {
+        let s = &st.stops;
+        if s.adopted + s.cancelled + s.foreign.len() > 0 {
+            println!(
+                "start-up: venue-side stops: {} adopted, {} stale cancelled, not ours: {:?}",
+                s.adopted, s.cancelled, s.foreign
+            );
+        }
         if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
             for m in &st.mismatches {
                 compute.set_unreconciled(m.symbol.index());

@@ -13,7 +13,7 @@ use calculus_trader::exec::{
 };
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, ExecReport, OrderIntent, Position, Side, SymbolId};
+use calculus_trader::types::{Case, ExecReport, Instrument, OrderIntent, Position, Side, SymbolId};
 use rust_decimal::Decimal;
 
 use super::exchange::{bundled_specs, start_with, Exchange, Options};
@@ -105,8 +105,40 @@ pub fn rig_windowed(
         ex.market.on_trade(n, d(p), now_ms());
     }
     let clock = Clock::new();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let exec = executor_on(
+        &ex,
+        v,
+        (&names, &specs),
+        1,
+        (entry_connections, timeout, recv_window_ms),
+        &clock,
+    );
+    Rig {
+        ex,
+        exec,
+        engine: Engine::new(StrategyParams::default(), &specs),
+        clock,
+        reports: Vec::new(),
+        names,
+    }
+}
+
+/// A venue executor of session `session` (client ids `ct<session>-…`) speaking `v` to the
+/// running exchange `ex`, for `names` with `specs`, on order lanes (`entry_connections` entry
+/// connections, replies timing out after `timeout`, `recv_window_ms`); status queries back off
+/// from 5 ms. A second one on the same exchange is a restarted trader.
+pub fn executor_on(
+    ex: &Exchange,
+    v: V,
+    (names, specs): (&[String], &[Instrument]),
+    session: u32,
+    (entry_connections, timeout, recv_window_ms): (usize, Duration, u64),
+    clock: &Clock,
+) -> Executor {
     let c = ex.server.credentials().clone();
     let host = ex.server.addr().to_string();
+    let prefix = format!("ct{session}-");
     let ov = match v {
         V::Binance => {
             let b = BinanceOrderBuilder::new(
@@ -114,7 +146,7 @@ pub fn rig_windowed(
                 c.secret.as_bytes(),
                 &host,
                 recv_window_ms,
-                "ct1-",
+                &prefix,
             );
             OrderVenue::Binance(BinanceVenue::new(b))
         }
@@ -124,7 +156,7 @@ pub fn rig_windowed(
                 c.secret.as_bytes(),
                 &host,
                 recv_window_ms,
-                "ct1-",
+                &prefix,
             )
             .unwrap(),
         ),
@@ -137,17 +169,16 @@ pub fn rig_windowed(
         None,
     )
     .unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     let mut exec = Executor::venue(
-        specs.clone(),
-        names.clone(),
+        specs.to_vec(),
+        names.to_vec(),
         ov,
         lanes,
         PaperVenue {
             taker_fee: d(FEE),
             slippage_bps: 0.0,
         },
-        1,
+        session,
         8,
     );
     let mut t = TableConfig::new(8, names.len(), recv_window_ms);
@@ -155,14 +186,7 @@ pub fn rig_windowed(
     t.backoff.max_ns = 50_000_000;
     t.arrival_window_ns = 300_000_000;
     exec.set_order_config(t);
-    Rig {
-        ex,
-        exec,
-        engine: Engine::new(StrategyParams::default(), &specs),
-        clock,
-        reports: Vec::new(),
-        names,
-    }
+    exec
 }
 
 /// An intent for symbol `symbol` with client sequence `seq`, priced at `price`.

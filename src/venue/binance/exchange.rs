@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::algo;
 use super::order::side_str;
 use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, OrderStatus, SimOrder};
 use crate::exchange::rest_orders::{param, Shared};
@@ -319,12 +320,25 @@ fn signed_route(
     let symbol = param(params, "symbol");
     match (method, path) {
         ("POST", "/fapi/v1/order") => new_order(sh, params, now),
+        ("POST", "/fapi/v1/algoOrder") => algo::new_algo_order(sh, params, now),
+        ("GET", "/fapi/v1/algoOrder") | ("DELETE", "/fapi/v1/algoOrder") => {
+            algo::query_or_cancel_algo(sh, method == "DELETE", params, now)
+        }
+        ("GET", "/fapi/v1/openAlgoOrders") => algo::open_algo_orders(sh, symbol),
+        ("DELETE", "/fapi/v1/algoOpenOrders") => match symbol {
+            Some(symbol) => algo::cancel_all_algo(sh, symbol, now),
+            None => missing_symbol(),
+        },
         ("GET", "/fapi/v1/order") | ("DELETE", "/fapi/v1/order") => match symbol {
             Some(symbol) => query_or_cancel(sh, method == "DELETE", symbol, params, now),
             None => missing_symbol(),
         },
         ("GET", "/fapi/v1/openOrders") => sh.venue.with(|m| {
-            let v: Vec<Value> = m.open_orders(symbol).map(order_json).collect();
+            let v: Vec<Value> = m
+                .open_orders(symbol)
+                .filter(|o| o.kind == OrderKind::Market)
+                .map(order_json)
+                .collect();
             (200, Value::Array(v).to_string())
         }),
         ("GET", "/fapi/v1/userTrades") => match symbol {
@@ -482,6 +496,9 @@ fn new_order(sh: &Shared, params: &[(&str, &str)], now: u64) -> (u16, String) {
         Some(None) => return err(400, -1116, "Invalid orderType."),
         None => return missing("type"),
     };
+    if kind != OrderKind::Market {
+        return algo::unsupported_on_order_endpoint();
+    }
     let dec = |k: &str| -> Result<Option<Decimal>, (u16, String)> {
         match param(params, k) {
             None => Ok(None),

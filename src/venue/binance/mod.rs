@@ -1,6 +1,7 @@
 //! Binance USD-M futures: everything that knows Binance's wire format.
 
 pub mod account;
+pub mod algo;
 pub mod api;
 pub(crate) mod endpoint;
 pub mod error;

@@ -371,6 +371,8 @@ pub struct BinanceVenue {
     builder: BinanceOrderBuilder,
     params: Vec<u8>,
     request: Vec<u8>,
+    /// TP/SL of the last entry built (placed as algo orders once it fills).
+    exits: (Option<Decimal>, Option<Decimal>),
 }
 
 impl std::fmt::Debug for BinanceVenue {
@@ -388,16 +390,34 @@ impl BinanceVenue {
             builder,
             params: Vec::with_capacity(256),
             request: Vec::with_capacity(1024),
+            exits: (None, None),
         }
     }
 
+    /// Records the TP/SL of the entry about to be built.
+    #[inline]
+    pub fn set_exits(&mut self, exits: (Option<Decimal>, Option<Decimal>)) {
+        self.exits = exits;
+    }
+
+    /// The TP/SL of the last entry built.
+    #[inline]
+    pub fn last_exits(&self) -> (Option<Decimal>, Option<Decimal>) {
+        self.exits
+    }
+
     fn signed_get(&mut self, path: &[u8], ts_ms: u64) -> &[u8] {
+        self.signed(b"GET ", path, ts_ms)
+    }
+
+    /// `method` (with its trailing space) `path?<params, signed>`, no body.
+    fn signed(&mut self, method: &[u8], path: &[u8], ts_ms: u64) -> &[u8] {
         let (p, c) = (&mut self.params, &self.builder.creds);
         let mut sig = [0u8; 64];
         sign_params(&c.signer, c.recv_window_ms, p, ts_ms, &mut sig);
         let r = &mut self.request;
         r.clear();
-        r.extend_from_slice(b"GET ");
+        r.extend_from_slice(method);
         r.extend_from_slice(path);
         r.push(b'?');
         r.extend_from_slice(p);
@@ -426,6 +446,46 @@ impl BinanceVenue {
         p.push(b'-');
         p.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
         self.signed_get(b"/fapi/v1/order", ts_ms)
+    }
+
+    /// The signed `POST /fapi/v1/algoOrder` of a TP/SL exit ([`BinanceOrderBuilder::build_exit`]).
+    pub fn build_exit(
+        &mut self,
+        inst: &Instrument,
+        x: &ExitOrder<'_>,
+    ) -> Result<&[u8], OrderReject> {
+        self.builder.build_exit(inst, x)
+    }
+
+    /// `DELETE /fapi/v1/algoOrder?clientAlgoId=<prefix><seq>-tp|-sl` (cancel, `get` false) or
+    /// the same `GET` (query), signed. No allocation.
+    pub fn build_algo_request(&mut self, get: bool, seq: u64, kind: ExitKind, ts_ms: u64) -> &[u8] {
+        let p = &mut self.params;
+        p.clear();
+        p.extend_from_slice(b"clientAlgoId=");
+        p.extend_from_slice(self.builder.client_prefix.as_bytes());
+        p.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+        p.extend_from_slice(match kind {
+            ExitKind::TakeProfit => &b"-tp"[..],
+            ExitKind::StopLoss => &b"-sl"[..],
+        });
+        let method = if get { &b"GET "[..] } else { &b"DELETE "[..] };
+        self.signed(method, BINANCE_ALGO_ORDER_PATH.as_bytes(), ts_ms)
+    }
+
+    /// `DELETE /fapi/v1/algoOrder?algoId=<id>`, signed. No allocation.
+    pub fn build_cancel_algo_id(&mut self, algo_id: u64, ts_ms: u64) -> &[u8] {
+        let p = &mut self.params;
+        p.clear();
+        p.extend_from_slice(b"algoId=");
+        p.extend_from_slice(itoa::Buffer::new().format(algo_id).as_bytes());
+        self.signed(b"DELETE ", BINANCE_ALGO_ORDER_PATH.as_bytes(), ts_ms)
+    }
+
+    /// `GET /fapi/v1/openAlgoOrders` (every symbol), signed.
+    pub fn build_open_algo_orders(&mut self, ts_ms: u64) -> &[u8] {
+        self.params.clear();
+        self.signed_get(b"/fapi/v1/openAlgoOrders", ts_ms)
     }
 
     /// `GET /fapi/v2/positionRisk?symbol=…`, signed. No allocation.

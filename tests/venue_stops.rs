@@ -1,0 +1,343 @@
+//! Venue-side stops against the embedded exchange: every Binance position gets its take-profit
+//! and stop-loss as algo orders within one round trip of its fill; a triggered stop closes the
+//! position at the venue and the engine's book follows; the engine's own exit cancels the
+//! stops; a resize keeps them covering the whole position (`closePosition`) and a new entry
+//! replaces them; a stop that cannot be placed makes the engine close the position. Bybit
+//! positions carry their TP/SL from the entry itself.
+
+mod common;
+
+use std::time::Duration;
+
+use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exec::stop_recovery::recover_stops;
+use calculus_trader::types::{ReportStatus, Side, SymbolId};
+use common::rig::{executor_on, intent, rig, Rig, V};
+use common::values::{d, now_ms};
+use rust_decimal::Decimal;
+
+const BTC: &str = "BTCUSDT";
+
+fn binance(price: &str) -> Rig {
+    rig(
+        V::Binance,
+        &[BTC],
+        &[price],
+        RestOptions::default(),
+        1,
+        Duration::from_secs(5),
+    )
+}
+
+/// Polls until no order and no stop request is in flight.
+fn settle(r: &mut Rig) {
+    assert!(
+        r.poll_until(|r| r.exec.in_flight() == 0 && !r.exec.stops_busy()),
+        "requests still in flight"
+    );
+}
+
+/// The exchange's conditional orders of BTCUSDT (every state), in placement order.
+fn conditional(r: &Rig) -> Vec<SimOrder> {
+    r.ex.server.venue().with(|m| {
+        m.orders()
+            .iter()
+            .filter(|o| o.symbol == BTC && o.kind != OrderKind::Market)
+            .cloned()
+            .collect()
+    })
+}
+
+fn open(r: &Rig) -> Vec<SimOrder> {
+    conditional(r)
+        .into_iter()
+        .filter(|o| o.status == OrderStatus::New)
+        .collect()
+}
+
+/// Enters long `qty` at 61800 with TP `tp` / SL `sl`; returns after the fill report.
+fn enter(r: &mut Rig, seq: u64, qty: &str, tp: &str, sl: &str) {
+    let mut it = intent(0, seq, Side::Buy, qty, false, 61800.0);
+    it.take_profit = Some(d(tp));
+    it.stop_loss = Some(d(sl));
+    assert!(r.submit(&it).is_none(), "sent to the venue");
+    assert!(r.poll_until(|r| r.report_of(seq).is_some()));
+    assert_eq!(r.report_of(seq).unwrap().status, ReportStatus::Filled);
+}
+
+/// Checks the open stops: a SELL take-profit at `tp` and a SELL stop at `sl`, both closing the
+/// whole position.
+fn assert_stops(r: &Rig, tp: &str, sl: &str) {
+    let o = open(r);
+    assert_eq!(o.len(), 2, "{o:?}");
+    let find = |k| o.iter().find(|x| x.kind == k).unwrap();
+    let (t, s) = (
+        find(OrderKind::TakeProfitMarket),
+        find(OrderKind::StopMarket),
+    );
+    assert_eq!((t.stop_price, s.stop_price), (d(tp), d(sl)));
+    assert!(o
+        .iter()
+        .all(|x| x.side == Side::Sell && x.close_position && x.qty.is_zero()));
+}
+
+#[test]
+fn every_binance_position_gets_both_stops_within_one_round_trip() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    // The poll that booked the fill already sent both placements, and counts them in flight
+    // (callers that poll only while something is in flight read their replies).
+    assert!(r.exec.stops_busy());
+    assert_eq!(r.exec.in_flight(), 2);
+    let answered_at_fill = r.answered();
+    settle(&mut r);
+    assert_stops(&r, "62400.0", "61200.0");
+    // Exactly the two placements after the entry: no other round trip.
+    assert!(r.answered() - answered_at_fill <= 2);
+    assert_eq!(r.answered(), 3);
+    assert!(r.exec.stops_open(SymbolId(0)));
+    assert_eq!(r.exec.stop_counters().placed, 2);
+    // Client algo ids name the entry.
+    // (Both go out together, on the two exit connections: either may arrive first.)
+    let mut ids: Vec<String> = conditional(&r).into_iter().map(|o| o.client_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["ct1-1-sl", "ct1-1-tp"]);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn triggered_stop_closes_at_the_venue_survivor_is_cancelled_and_books_match() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // The market falls through the stop: the venue closes the position on its own.
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let sl = conditional(&r)
+        .into_iter()
+        .find(|o| o.kind == OrderKind::StopMarket)
+        .unwrap();
+    assert_eq!(
+        (sl.status, sl.avg_price),
+        (OrderStatus::Filled, d("61200.0"))
+    );
+    // The engine's own exit on the same trade finds no position: booked as the venue's close.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61200.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
+    // The surviving take-profit was cancelled.
+    let tp = conditional(&r)
+        .into_iter()
+        .find(|o| o.kind == OrderKind::TakeProfitMarket)
+        .unwrap();
+    assert_eq!(tp.status, OrderStatus::Canceled);
+    assert!(open(&r).is_empty());
+    assert_eq!(r.exec.stop_counters().venue_fills, 1);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn engine_exit_cancels_both_stops() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61900.0"), now_ms());
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61900.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    let c = conditional(&r);
+    assert_eq!(c.len(), 2);
+    assert!(c.iter().all(|o| o.status == OrderStatus::Canceled), "{c:?}");
+    assert_eq!(r.exec.stop_counters().cancelled, 2);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn resize_keeps_the_whole_position_covered_and_a_new_entry_replaces_the_stops() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // A drift reduction: the stops stay (closePosition covers what is left).
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.004", true, 61800.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.venue_qty(0), d("0.006"));
+    assert_stops(&r, "62400.0", "61200.0");
+    // An added entry with new levels: the earlier pair is cancelled, the new one placed.
+    enter(&mut r, 3, "0.005", "62500.0", "61300.0");
+    settle(&mut r);
+    assert_stops(&r, "62500.0", "61300.0");
+    assert_eq!(
+        conditional(&r)
+            .iter()
+            .filter(|o| o.status == OrderStatus::Canceled)
+            .count(),
+        2
+    );
+    // The new stop closes the whole resized position.
+    r.ex.market.on_trade(BTC, d("61300.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let t =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert_eq!(
+        (t.qty, t.price, t.side),
+        (d("0.011"), d("61300.0"), Side::Sell)
+    );
+    assert!(r
+        .submit(&intent(0, 4, Side::Sell, "0.011", true, 61300.0))
+        .is_none());
+    settle(&mut r);
+    assert!(open(&r).is_empty());
+    r.assert_positions_identical();
+}
+
+#[test]
+fn a_stop_that_cannot_be_placed_makes_the_engine_close_the_position() {
+    // The market already traded below the stop when the entry fills (61700 < 61790): the
+    // venue refuses the stop (-2021 "Order would immediately trigger"), never retried.
+    let mut r = binance("61700.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61790.0");
+    settle(&mut r);
+    let c = r.exec.stop_counters();
+    assert_eq!((c.failed, c.unprotected_closes, c.retries), (1, 1, 0));
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    // The take-profit that was placed is cancelled with the position.
+    assert!(open(&r).is_empty());
+    r.assert_positions_identical();
+}
+
+#[test]
+fn bybit_positions_carry_their_tp_sl_from_the_entry() {
+    let mut r = rig(
+        V::Bybit,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        1,
+        Duration::from_secs(5),
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    r.settle();
+    assert_stops(&r, "62400.0", "61200.0");
+    // No separate stop request: the venue holds them from the entry on.
+    assert!(!r.exec.stops_busy());
+    assert_eq!(r.exec.stop_counters().placed, 0);
+    // A resize needs no /v5/position/trading-stop: Full-mode TP/SL follow the position's size
+    // ("adjust the qty according to the size of the open position", Bybit docs).
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.004", true, 61800.0))
+        .is_none());
+    r.settle();
+    assert_eq!(r.venue_qty(0), d("0.006"));
+    assert_stops(&r, "62400.0", "61200.0");
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let t =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert_eq!((t.qty, t.price), (d("0.006"), d("61200.0")));
+    // The engine's exit finds the position gone: booked as the venue's close.
+    assert!(r
+        .submit(&intent(0, 3, Side::Sell, "0.006", true, 61200.0))
+        .is_none());
+    r.settle();
+    assert_eq!(r.report_of(3).unwrap().price, d("61200.0"));
+    assert!(open(&r).is_empty());
+    r.assert_positions_identical();
+}
+
+#[test]
+fn restart_adopts_open_stops_of_a_journaled_position_and_cancels_stale_ones() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // A stale stop of ours from an earlier session whose position is gone (closes a short).
+    r.ex.server.venue().with(|m| {
+        m.place(
+            &calculus_trader::exchange::orders::OrderRequest {
+                symbol: BTC,
+                side: Side::Buy,
+                kind: OrderKind::StopMarket,
+                qty: None,
+                stop_price: Some(d("63000.0")),
+                reduce_only: false,
+                close_position: true,
+                client_id: "ct0-9-sl",
+            },
+            now_ms(),
+        )
+        .unwrap()
+    });
+    // The trader restarts (session 2) with the journaled long position.
+    let names = r.names.clone();
+    let specs = common::exchange::bundled_specs("binance", &[BTC]);
+    let mut exec = executor_on(
+        &r.ex,
+        V::Binance,
+        (&names, &specs),
+        2,
+        (1, Duration::from_secs(5), 60_000),
+        &r.clock,
+    );
+    let held = r.venue_qty(0);
+    exec.set_positions([held]);
+    let rep = recover_stops(&mut exec, &[held], &now_ms, Duration::from_secs(5)).unwrap();
+    assert_eq!((rep.adopted, rep.cancelled), (2, 1), "{rep:?}");
+    assert!(rep.foreign.is_empty());
+    r.exec = exec;
+    assert!(r.exec.stops_open(SymbolId(0)));
+    assert_stops(&r, "62400.0", "61200.0");
+    // The adopted stops go with the engine's exit, as if this session had placed them.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61800.0))
+        .is_none());
+    settle(&mut r);
+    assert!(open(&r).is_empty());
+    assert_eq!(r.exec.stop_counters().cancelled, 2);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn forced_liquidation_leaves_the_engine_flat_and_the_stops_cancelled() {
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    // The venue liquidates the position between the levels (no stop triggered).
+    r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
+    let liq = r.ex.server.venue().with(|m| {
+        calculus_trader::exchange::liquidation::force_liquidation(m, BTC, now_ms())
+            .unwrap()
+            .unwrap()
+    });
+    assert_eq!(
+        (liq.executed_qty, liq.avg_price),
+        (d("0.010"), d("61500.0"))
+    );
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert_eq!(open(&r).len(), 2, "the venue leaves the algo orders");
+    // The engine's exit finds the position gone: the engine goes flat, the stops are
+    // cancelled, the venue-side close is counted.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61500.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    assert!(open(&r).is_empty());
+    assert_eq!(r.exec.stop_counters().venue_fills, 1);
+    // Booked at the nearer armed level (the stop, 61200), not the liquidation price: the
+    // position query does not say the price (see README, venue-side exits).
+    assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
+}
