@@ -305,7 +305,7 @@ fn venue_setup(
         LaneConfig::new(x.order_connections, x.max_in_flight),
         Duration::from_millis(x.response_timeout_ms),
         clock.clone(),
-        None,
+        Some(cfg.venue_trust()?.rustls()?),
     )
     .map_err(|e| format!("exec.rest_url: {e}"))?;
     let mut exec = Executor::venue(
