@@ -471,7 +471,8 @@ fn feed_target(cfg: &Config) -> Result<(Option<EmbeddedExchange>, FeedTarget), S
     } else if loopback {
         // A loopback peer (another process's embedded exchange, a test) serves REST on the
         // same port: never fall back to the real venue from a loopback run.
-        format!("http://{}:{}", ws.host, ws.port)
+        let scheme = if ws.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}", ws.host, ws.port)
     } else {
         cfg.venue().mainnet_rest_url().to_string()
     };
