@@ -161,3 +161,66 @@ fn a_ca_that_did_not_sign_the_venue_fails_as_tls_naming_the_host() {
     assert_eq!(v.hosted.rest.venue().with(|m| m.position("BTCUSDT").qty), 0.into());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `calculus-trader check` (blocking ureq clients: clock, account, specs) against the venue
+/// behind TLS: every venue row passes with the CA; without it the clock row fails on the
+/// certificate (nothing else is attempted).
+#[test]
+fn check_queries_trust_the_extra_ca() {
+    use calculus_trader::config::DEFAULT_TOML;
+    use calculus_trader::exchange::rest_orders::SimCredentials;
+    use calculus_trader::exec::keys::{ApiKeys, Secret};
+    use calculus_trader::runtime::check::{self, CheckOptions, Verdict};
+    use common::exchange::{listed_on, serve};
+    const EIGHT: [&str; 8] = [
+        "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT",
+    ];
+    for venue in [Venue::Binance, Venue::Bybit] {
+        let dir = temp_dir(&format!("live-tls-check-{}", venue.name()));
+        let ca = TestCa::new();
+        let ca_file = dir.join("ca.pem");
+        ca.write(&ca_file);
+        let cred = SimCredentials::generate().unwrap();
+        let server = serve(
+            &Default::default(),
+            listed_on(venue, &EIGHT),
+            "0.0004",
+            "0",
+            Options {
+                creds: Some(cred.clone()),
+                ..Options::default()
+            },
+        );
+        let proxy = TlsProxy::start(&ca, server.addr());
+        let url = format!("https://localhost:{}", proxy.port);
+        let mut text = DEFAULT_TOML
+            .replace("rest_url = \"embedded\"", &format!("rest_url = \"{url}\""))
+            .replace("mode = \"embedded\"", "mode = \"live\"");
+        if venue == Venue::Bybit {
+            text = text.replace("name = \"binance\" ", "name = \"bybit\"  ");
+        }
+        let opts = CheckOptions {
+            keys: Some(ApiKeys {
+                venue,
+                api_key: Secret::new(cred.api_key.clone()),
+                secret: Secret::new(cred.secret.clone()),
+                origin: "the test".into(),
+            }),
+            ..CheckOptions::default()
+        };
+        let without = dir.join("without.toml");
+        std::fs::write(&without, &text).unwrap();
+        let r = check::run(Some(&without), &opts);
+        let clock = r.row("venue clock").unwrap();
+        assert_eq!(clock.verdict, Verdict::Fail, "{}", r.render());
+        assert!(clock.detail.contains("certificate"), "{}", r.render());
+        let with = dir.join("with.toml");
+        let ca_line = format!("ca_file = {:?}", ca_file.display().to_string());
+        std::fs::write(&with, text.replacen("ca_file = \"\"", &ca_line, 1)).unwrap();
+        let r = check::run(Some(&with), &opts);
+        for row in ["venue clock", "keys accepted", "balance", "specs"] {
+            assert_eq!(r.row(row).unwrap().verdict, Verdict::Ok, "{row}:\n{}", r.render());
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
