@@ -177,8 +177,11 @@ pub struct VenueConfig {
     pub rest_host: String,
     /// `recvWindow` of signed requests, ms.
     pub recv_window_ms: u64,
-    /// Symbols to trade.
+    /// Symbols to trade from the start (subscribed, active).
     pub symbols: Vec<String>,
+    /// Symbols that may be added at run time (optional; default `"specs"`).
+    #[serde(default)]
+    pub universe: UniverseConfig,
     /// Instrument spec table (tick size, step, minimums).
     pub instruments: PathBuf,
     /// `[venue.specs]`: fetch instrument specs from the venue at start-up (optional section).
@@ -193,6 +196,44 @@ pub struct VenueConfig {
     /// are refused without it.
     #[serde(skip)]
     pub live: bool,
+}
+
+/// `venue.universe`: which symbols the run knows (ids fixed for the run) besides
+/// `venue.symbols`; only these can be added at run time.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum UniverseConfig {
+    /// `"specs"`: every symbol of the venue in the instrument spec table; `"symbols"`:
+    /// `venue.symbols` only (nothing can be added).
+    Named(String),
+    /// An explicit list (each needs an instrument spec).
+    List(Vec<String>),
+}
+
+impl Default for UniverseConfig {
+    fn default() -> Self {
+        UniverseConfig::Named("specs".into())
+    }
+}
+
+impl UniverseConfig {
+    /// Checks the value; the error says what is accepted.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            UniverseConfig::Named(n) if n == "specs" || n == "symbols" => Ok(()),
+            UniverseConfig::Named(n) => Err(format!(
+                "{n:?}: use \"specs\" (every symbol with an instrument spec), \"symbols\" (venue.symbols only) or a list of symbols"
+            )),
+            UniverseConfig::List(v) => {
+                for n in v {
+                    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                        return Err(format!("symbol {n:?} must be ASCII letters and digits"));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// `[replay]`.
@@ -450,6 +491,10 @@ impl Config {
             .validate(venue)
             .map_err(|(key, why)| bad(key, why))?;
         crate::types::SymbolTable::new(&self.venue.symbols).map_err(|e| bad("venue.symbols", e))?;
+        self.venue
+            .universe
+            .validate()
+            .map_err(|e| bad("venue.universe", e))?;
         self.venue
             .specs
             .validate()

@@ -287,12 +287,40 @@ fn symbol_command(
     send(st, from, &action, make(id))
 }
 
+/// Adds (`add`) or removes a symbol through the handle: market data (un)subscribed and the
+/// engine told, in the handle's order; 404 when not in the symbol table.
+fn symbol_change(st: &AppState, from: SocketAddr, b: &Bytes, add: bool) -> Answer {
+    let action = if add { "add-symbol" } else { "remove-symbol" };
+    let name = body::<SymbolBody>(from, action, b)?.symbol;
+    let action = format!("{action} {name}");
+    if st.handle.symbol_id(&name).is_none() {
+        let e = format!("unknown symbol {name:?}: not in the engine's symbol table");
+        log(from, &action, &format!("refused: {e}"));
+        return Err(ApiError(StatusCode::NOT_FOUND, e));
+    }
+    let done = if add {
+        st.handle.add_symbol(&name)
+    } else {
+        st.handle.remove_symbol(&name)
+    };
+    match done {
+        Ok(_) => {
+            log(from, &action, "queued");
+            Ok(Json(serde_json::json!({ "ok": true, "queued": action })))
+        }
+        Err(e) => {
+            log(from, &action, &format!("failed: {e}"));
+            Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, e))
+        }
+    }
+}
+
 async fn add_symbol(
     State(st): State<AppState>,
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     b: Bytes,
 ) -> Answer {
-    symbol_command(&st, from, "add-symbol", &b, Command::AddSymbol)
+    symbol_change(&st, from, &b, true)
 }
 
 async fn remove_symbol(
@@ -300,7 +328,7 @@ async fn remove_symbol(
     ConnectInfo(from): ConnectInfo<SocketAddr>,
     b: Bytes,
 ) -> Answer {
-    symbol_command(&st, from, "remove-symbol", &b, Command::RemoveSymbol)
+    symbol_change(&st, from, &b, false)
 }
 
 async fn close_position(

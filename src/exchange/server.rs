@@ -2,10 +2,12 @@
 //! the REST recent-trades endpoint the feed's fallback polls, on the same port.
 //!
 //! - Binance USD-M (`/stream`): subscribe with `{"method":"SUBSCRIBE","params":[..],"id":N}`
-//!   (ack `{"result":null,"id":N}`) or `/stream?streams=a/b`; ping frames are answered with
-//!   pongs, and the server pings clients every few seconds as Binance does.
+//!   (ack `{"result":null,"id":N}`) or `/stream?streams=a/b`, unsubscribe likewise with
+//!   `"UNSUBSCRIBE"`; ping frames are answered with pongs, and the server pings clients every
+//!   few seconds as Binance does.
 //! - Bybit v5 (`/v5/public/linear`): `{"op":"subscribe","args":[..],"req_id":..}` → ack
-//!   `{"success":true,"ret_msg":"","conn_id":..,"req_id":..,"op":"subscribe"}`;
+//!   `{"success":true,"ret_msg":"","conn_id":..,"req_id":..,"op":"subscribe"}` (likewise
+//!   `"op":"unsubscribe"`);
 //!   `{"op":"ping"}` → `{"success":true,"ret_msg":"pong","conn_id":..,"req_id":..,"op":"ping"}`.
 //! - REST: Binance `GET /fapi/v1/trades?symbol=&limit=`, Bybit
 //!   `GET /v5/market/recent-trade?category=linear&symbol=&limit=`: the newest trades the market
@@ -14,8 +16,11 @@
 //! Market time: frames are sent byte for byte at the recorded pace divided by `speed` from the
 //! first subscription (0 = as fast as the client reads). Each stream's position persists across
 //! sessions, so a reconnecting client resumes where it left off and every frame is sent once
-//! (a dropped TCP connection still delivers what was written before the FIN). When a session
-//! has sent every frame of its streams it closes with code [`END_OF_REPLAY`].
+//! (a dropped TCP connection still delivers what was written before the FIN). A stream first
+//! subscribed mid-run starts from its beginning: its frames the market clock already passed
+//! are sent at once, then it follows the pace. After an unsubscribe acknowledgement no frame of
+//! that stream is sent on the session; a session left with no stream waits for a subscription.
+//! When a session has sent every frame of its streams it closes with code [`END_OF_REPLAY`].
 //!
 //! Faults ([`EmbeddedExchange::inject`]) act on the sessions open at that moment.
 
@@ -52,6 +57,8 @@ pub struct ReplayStats {
     pub connections: AtomicU64,
     /// Subscribe requests acknowledged.
     pub subscribes: AtomicU64,
+    /// Unsubscribe requests acknowledged.
+    pub unsubscribes: AtomicU64,
     /// Application pings (`{"op":"ping"}`) answered.
     pub pings: AtomicU64,
     /// REST requests served.
@@ -491,6 +498,13 @@ pub enum WsRequest {
         /// The acknowledgement.
         reply: String,
     },
+    /// Unsubscribe from `topics` (venue stream names).
+    Unsubscribe {
+        /// Stream names.
+        topics: Vec<String>,
+        /// The acknowledgement.
+        reply: String,
+    },
     /// An application-level ping.
     Ping {
         /// The pong.
@@ -576,12 +590,28 @@ fn session(stream: TcpStream, shared: &Shared) -> Result<(), String> {
 }
 
 impl Session<'_> {
-    fn subscribe(&mut self, topic: &str) {
+    /// The recorded stream of `topic` (Binance stream names are lower case).
+    fn stream_of(&self, topic: &str) -> Option<u16> {
         let name = match self.shared.venue {
             Venue::Binance => topic.to_ascii_lowercase(),
             Venue::Bybit => topic.to_string(),
         };
-        let Some(i) = self.shared.rec.stream_index(&name) else {
+        self.shared.rec.stream_index(&name)
+    }
+
+    /// Stops sending `topic`'s frames; a session left with no recorded stream idles until the
+    /// next subscription (it does not end the replay).
+    fn unsubscribe(&mut self, topic: &str) {
+        if let Some(i) = self.stream_of(topic) {
+            self.subscribed[i as usize] = false;
+            if !self.subscribed.contains(&true) {
+                self.any = false;
+            }
+        }
+    }
+
+    fn subscribe(&mut self, topic: &str) {
+        let Some(i) = self.stream_of(topic) else {
             self.any = true; // subscribed, nothing recorded for it
             return;
         };
@@ -639,6 +669,16 @@ impl Session<'_> {
                     self.subscribe(t);
                 }
                 self.shared.stats.subscribes.fetch_add(1, Ordering::Relaxed);
+                self.send(reply)
+            }
+            WsRequest::Unsubscribe { topics, reply } => {
+                for t in &topics {
+                    self.unsubscribe(t);
+                }
+                self.shared
+                    .stats
+                    .unsubscribes
+                    .fetch_add(1, Ordering::Relaxed);
                 self.send(reply)
             }
             WsRequest::Ping { reply } => {

@@ -130,6 +130,14 @@ impl VenueSpecs {
         }
     }
 
+    /// The symbols whose row parsed into an instrument, in symbol order.
+    pub fn tradable(&self) -> impl Iterator<Item = &str> + '_ {
+        self.rows
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(k, _)| k.as_str())
+    }
+
     /// The instruments of `symbols`, in order; the first failure names the symbol.
     pub fn resolve(&self, symbols: &[String]) -> Result<Vec<Instrument>, String> {
         symbols.iter().map(|s| self.get(s)).collect()
@@ -263,9 +271,49 @@ pub enum SpecOrigin {
     Bundled(PathBuf),
 }
 
+/// The venue's whole spec reply (`source = venue`): fetched now (and cached), else the cache,
+/// whichever resolves every symbol of `required`; `None` when neither does (use the bundled
+/// table). Also a note per fallback taken.
+pub fn load_venue_specs(
+    venue: Venue,
+    cfg: &SpecsConfig,
+    required: &[String],
+) -> (Option<(VenueSpecs, SpecOrigin)>, Vec<String>) {
+    let mut notes = Vec::new();
+    let url = cfg.base_url(venue);
+    let cache = cfg.cache_path(venue);
+    let timeout = Duration::from_secs_f64(cfg.timeout_s);
+    match fetch(venue, &url, timeout)
+        .and_then(|b| VenueSpecs::parse(venue, &b).map(|s| (b, s)))
+        .and_then(|(b, s)| s.resolve(required).map(|_| (b, s)))
+    {
+        Ok((body, s)) => {
+            if let Err(e) = write_atomic(&cache, &body) {
+                notes.push(format!("specs fetched but not cached: {e}"));
+            }
+            return (Some((s, SpecOrigin::Venue(url))), notes);
+        }
+        Err(e) => notes.push(format!(
+            "specs from {url} unavailable ({e}); trying the cache"
+        )),
+    }
+    match read_maybe_gz(&cache)
+        .and_then(|b| VenueSpecs::parse(venue, &b))
+        .and_then(|s| s.resolve(required).map(|_| s))
+    {
+        Ok(s) => return (Some((s, SpecOrigin::Cache(cache))), notes),
+        Err(e) => notes.push(format!(
+            "specs cache {} unusable ({e}); using the bundled specs",
+            cache.display()
+        )),
+    }
+    (None, notes)
+}
+
 /// Instruments for `symbols` on `venue` per `cfg`: `bundled` reads `bundled` (the spec table)
-/// only; `venue` fetches, caches and parses, falling back to the cache and then to `bundled`.
-/// Returns the instruments, where they came from, and a note per fallback taken.
+/// only; `venue` fetches, caches and parses, falling back to the cache and then to `bundled`
+/// ([`load_venue_specs`]). Returns the instruments, where they came from, and a note per
+/// fallback taken.
 pub fn load_instruments(
     venue: Venue,
     cfg: &SpecsConfig,
@@ -274,32 +322,10 @@ pub fn load_instruments(
 ) -> Result<(Vec<Instrument>, SpecOrigin, Vec<String>), String> {
     let mut notes = Vec::new();
     if cfg.source == SpecSource::Venue {
-        let url = cfg.base_url(venue);
-        let cache = cfg.cache_path(venue);
-        let timeout = Duration::from_secs_f64(cfg.timeout_s);
-        match fetch(venue, &url, timeout)
-            .and_then(|b| VenueSpecs::parse(venue, &b).map(|s| (b, s)))
-            .and_then(|(b, s)| s.resolve(symbols).map(|v| (b, v)))
-        {
-            Ok((body, v)) => {
-                if let Err(e) = write_atomic(&cache, &body) {
-                    notes.push(format!("specs fetched but not cached: {e}"));
-                }
-                return Ok((v, SpecOrigin::Venue(url), notes));
-            }
-            Err(e) => notes.push(format!(
-                "specs from {url} unavailable ({e}); trying the cache"
-            )),
-        }
-        match read_maybe_gz(&cache)
-            .and_then(|b| VenueSpecs::parse(venue, &b))
-            .and_then(|s| s.resolve(symbols))
-        {
-            Ok(v) => return Ok((v, SpecOrigin::Cache(cache), notes)),
-            Err(e) => notes.push(format!(
-                "specs cache {} unusable ({e}); using the bundled specs",
-                cache.display()
-            )),
+        let (found, n) = load_venue_specs(venue, cfg, symbols);
+        notes = n;
+        if let Some((s, origin)) = found {
+            return Ok((s.resolve(symbols)?, origin, notes));
         }
     }
     let v = load_specs(bundled, venue.name(), symbols)?;

@@ -20,6 +20,7 @@ use super::protocol::{Heartbeat, LinkPlan, Venue};
 use super::ws::{Phase, WsConn, WsError, WsTarget};
 use crate::ring::Producer;
 use crate::telemetry::Clock;
+use crate::types::SymbolId;
 
 /// The waker's token (links use `Token(index)`).
 const WAKER: Token = Token(usize::MAX);
@@ -88,8 +89,10 @@ pub struct ConnStats {
     pub heartbeats: u64,
     /// Open links declared dead for silence.
     pub dead: u64,
-    /// Subscribe requests sent.
+    /// Subscribe requests sent (on open, on reconnect, and for symbols added at run time).
     pub subscribes: u64,
+    /// Unsubscribe requests sent (symbols removed at run time).
+    pub unsubscribes: u64,
     /// Log lines dropped (log ring full).
     pub logs_dropped: u64,
 }
@@ -133,6 +136,8 @@ pub struct Connections {
     stats: ConnStats,
     logs: Producer<String>,
     ended: usize,
+    /// Id of the next (un)subscribe request.
+    req_id: u64,
 }
 
 impl std::fmt::Debug for Connections {
@@ -163,25 +168,7 @@ impl Connections {
         let links = plans
             .into_iter()
             .enumerate()
-            .map(|(i, plan)| Link {
-                ws: WsConn::new(Token(i), clock.clone()),
-                subscribe: settings.venue.subscribe_requests(&plan.topics, &mut req_id),
-                plan,
-                phase: LinkPhase::Wait { until_ns: 0 },
-                backoff: Backoff::new(
-                    settings.backoff_base_ms,
-                    settings.backoff_cap_ms,
-                    settings.backoff_jitter,
-                    0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
-                ),
-                since_ns: 0,
-                last_rx_ns: 0,
-                next_hb_ns: 0,
-                got_data: false,
-                reported_up: None,
-                addr_i: i,
-                pending: false,
-            })
+            .map(|(i, plan)| new_link(i, plan, &settings, &clock, &mut req_id))
             .collect();
         Ok(Self {
             poll,
@@ -195,7 +182,86 @@ impl Connections {
             stats: ConnStats::default(),
             logs,
             ended: 0,
+            req_id,
         })
+    }
+
+    /// Adds link `plan` (connecting at the next timer tick); returns its index.
+    pub fn add_link(&mut self, plan: LinkPlan) -> usize {
+        let i = self.links.len();
+        let link = new_link(i, plan, &self.settings, &self.clock, &mut self.req_id);
+        self.links.push(link);
+        self.next_timer_ns = 0;
+        i
+    }
+
+    /// Whether link `i` is open (subscriptions sent on it take effect now).
+    pub fn is_open(&self, i: usize) -> bool {
+        self.links
+            .get(i)
+            .is_some_and(|l| l.phase == LinkPhase::Open)
+    }
+
+    /// Whether link `i` ended for good (end of replay, shutdown): it carries nothing new.
+    pub fn is_ended(&self, i: usize) -> bool {
+        !self
+            .links
+            .get(i)
+            .is_some_and(|l| l.phase != LinkPhase::Ended)
+    }
+
+    /// Adds `symbol` and its `topics` to link `i`: subscribed now when the link is open (a
+    /// failed write reconnects it, which subscribes the whole set), and on every reconnect.
+    pub fn add_symbol(&mut self, i: usize, symbol: SymbolId, topics: Vec<String>) {
+        let venue = self.settings.venue;
+        let link = &mut self.links[i];
+        let now = venue.subscribe_requests(&topics, &mut self.req_id);
+        link.plan.symbols.push(symbol);
+        link.plan.topics.extend(topics);
+        link.subscribe = venue.subscribe_requests(&link.plan.topics, &mut self.req_id);
+        self.send_now(i, &now, true);
+    }
+
+    /// Removes `symbol` and its `topics` from link `i`: unsubscribed now when the link is open,
+    /// and left out of every later (re)subscription.
+    pub fn remove_symbol(&mut self, i: usize, symbol: SymbolId, topics: &[String]) {
+        let venue = self.settings.venue;
+        let link = &mut self.links[i];
+        link.plan.symbols.retain(|&s| s != symbol);
+        link.plan.topics.retain(|t| !topics.contains(t));
+        link.subscribe = venue.subscribe_requests(&link.plan.topics, &mut self.req_id);
+        let now = venue.unsubscribe_requests(topics, &mut self.req_id);
+        self.send_now(i, &now, false);
+    }
+
+    /// Writes `requests` on link `i` if it is open; a failed write fails the link (the
+    /// reconnect sends the link's current subscriptions).
+    fn send_now(&mut self, i: usize, requests: &[String], subscribe: bool) {
+        if !self.is_open(i) {
+            return;
+        }
+        let mut err = None;
+        let mut sent = 0;
+        for r in requests {
+            match self.links[i].ws.send_text(r) {
+                Ok(()) => sent += 1,
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        let n = if subscribe {
+            &mut self.stats.subscribes
+        } else {
+            &mut self.stats.unsubscribes
+        };
+        *n = n.saturating_add(sent);
+        if let Some(e) = err {
+            let now = self.clock.now_ns();
+            let mut ignore = |_: ConnEvent<'_>| {};
+            self.fail(i, now, &format!("(un)subscribe: {e}"), 0, &mut ignore);
+        }
     }
 
     /// Wakes a blocked [`Connections::poll`] from another thread (REST fallback ticks).
@@ -546,8 +612,42 @@ impl Connections {
         }
     }
 
+    /// The subscribe requests link `i` sends when it (re)connects (tests, status).
+    pub fn subscriptions(&self, i: usize) -> &[String] {
+        &self.links[i].subscribe
+    }
+
     /// Phase of link `i` (tests, status).
     pub fn link_open(&self, i: usize) -> bool {
         self.links[i].phase == LinkPhase::Open && self.links[i].ws.phase() == Phase::Open
+    }
+}
+
+/// Link `i` of `plan`, waiting to connect; its subscribe requests numbered from `*req_id`.
+fn new_link(
+    i: usize,
+    plan: LinkPlan,
+    settings: &ConnSettings,
+    clock: &Clock,
+    req_id: &mut u64,
+) -> Link {
+    Link {
+        ws: WsConn::new(Token(i), clock.clone()),
+        subscribe: settings.venue.subscribe_requests(&plan.topics, req_id),
+        plan,
+        phase: LinkPhase::Wait { until_ns: 0 },
+        backoff: Backoff::new(
+            settings.backoff_base_ms,
+            settings.backoff_cap_ms,
+            settings.backoff_jitter,
+            0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        ),
+        since_ns: 0,
+        last_rx_ns: 0,
+        next_hb_ns: 0,
+        got_data: false,
+        reported_up: None,
+        addr_i: i,
+        pending: false,
     }
 }

@@ -109,6 +109,12 @@ impl FeedGuard {
         true
     }
 
+    /// `s` was (re)subscribed at run time: its de-duplication and validation state restart.
+    pub fn reset_symbol(&mut self, s: SymbolId) {
+        self.dedup.reset(&[s]);
+        self.validator.reset_symbol(s);
+    }
+
     /// The link carrying `symbols` (re)connected: their last trade ids are forgotten.
     pub fn on_link_up(&mut self, symbols: &[SymbolId]) {
         self.dedup.reset(symbols);

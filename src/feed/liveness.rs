@@ -11,6 +11,9 @@
 //! - `Down`: its connection is down → paused, REST fallback on.
 //! - `Recovering`: the connection is back, no message yet; the fallback stays on until the
 //!   first WS message (→ `Live`, fallback off) or `stale_after` passes (→ `Stale`).
+//! - `Unsubscribed`: known to the symbol table but not subscribed (not configured, or removed
+//!   at run time): never stale, never polled, not tradable, its late messages dropped.
+//!   [`Liveness::subscribe`] makes it `Waiting` (or `Down` while its connection is down).
 //!
 //! How compute learns about it — [`SymbolHealth`]: one atomic byte per symbol, written by the
 //! network thread with `Release` *before* it hands on the next tick of that symbol, read by
@@ -41,6 +44,8 @@ pub enum SymbolState {
     Recovering = 4,
     /// Never had data within `stale_after` of subscribing: paused, no fallback.
     Silent = 5,
+    /// Not subscribed: no data expected, not tradable, no fallback.
+    Unsubscribed = 6,
 }
 
 impl SymbolState {
@@ -51,6 +56,7 @@ impl SymbolState {
             3 => SymbolState::Down,
             4 => SymbolState::Recovering,
             5 => SymbolState::Silent,
+            6 => SymbolState::Unsubscribed,
             _ => SymbolState::Waiting,
         }
     }
@@ -77,6 +83,7 @@ impl SymbolState {
             SymbolState::Down => "down",
             SymbolState::Recovering => "recovering",
             SymbolState::Silent => "silent",
+            SymbolState::Unsubscribed => "unsubscribed",
         }
     }
 }
@@ -201,9 +208,74 @@ impl Liveness {
         self.health.clone()
     }
 
+    /// `n` symbols of which only `active` are subscribed (`Waiting` since `now_ns`); the
+    /// others start `Unsubscribed`, without a transition.
+    pub fn with_active(n: usize, active: &[SymbolId], stale_after_ns: u64, now_ns: u64) -> Self {
+        let mut l = Self::new(n, stale_after_ns, now_ns);
+        let mut on = vec![false; n];
+        for s in active {
+            if let Some(x) = on.get_mut(s.index()) {
+                *x = true;
+            }
+        }
+        for (i, on) in on.into_iter().enumerate() {
+            if !on {
+                l.per[i].state = SymbolState::Unsubscribed;
+                l.health.publish(i, SymbolState::Unsubscribed);
+            }
+        }
+        l
+    }
+
     /// Current state of `s`.
     pub fn state(&self, s: SymbolId) -> SymbolState {
         self.per[s.index()].state
+    }
+
+    /// Whether `s` is subscribed (its messages are expected). One load.
+    #[inline]
+    pub fn subscribed(&self, s: SymbolId) -> bool {
+        self.per
+            .get(s.index())
+            .is_some_and(|p| p.state != SymbolState::Unsubscribed)
+    }
+
+    /// `s` was just subscribed at `now_ns` on a connection that is open (`link_open`) or not:
+    /// `Waiting` (a fresh wait, nothing seen yet) or `Down`. No-op when already subscribed.
+    pub fn subscribe(
+        &mut self,
+        s: SymbolId,
+        link_open: bool,
+        now_ns: u64,
+        out: &mut Vec<Transition>,
+    ) {
+        let i = s.index();
+        if !self
+            .per
+            .get(i)
+            .is_some_and(|p| p.state == SymbolState::Unsubscribed)
+        {
+            return;
+        }
+        let p = &mut self.per[i];
+        p.since_ns = now_ns;
+        p.ever_seen = false;
+        p.rejecting_since_ns = None;
+        p.blinded = false;
+        p.reset_due = false;
+        let to = if link_open {
+            SymbolState::Waiting
+        } else {
+            SymbolState::Down
+        };
+        out.extend(self.set(i, to, now_ns));
+    }
+
+    /// `s` was unsubscribed at `now_ns`: `Unsubscribed` (not tradable, never stale).
+    pub fn unsubscribe(&mut self, s: SymbolId, now_ns: u64, out: &mut Vec<Transition>) {
+        if s.index() < self.per.len() {
+            out.extend(self.set(s.index(), SymbolState::Unsubscribed, now_ns));
+        }
     }
 
     fn set(&mut self, i: usize, to: SymbolState, now_ns: u64) -> Option<Transition> {
@@ -436,5 +508,45 @@ mod tests {
             .any(|t| t.symbol == SymbolId(0) && t.to == SymbolState::Stale));
         l.on_ws_message(SymbolId(0), 160 * MS);
         assert!(h.tradable(SymbolId(0)) && !h.rest_wanted(SymbolId(0)));
+    }
+
+    #[test]
+    fn unsubscribed_symbols_are_never_stale_and_subscribing_starts_a_fresh_wait() {
+        let mut l = Liveness::with_active(3, &[SymbolId(0)], 100 * MS, 0);
+        let h = l.health();
+        let mut out = Vec::new();
+        assert_eq!(h.state(SymbolId(1)), SymbolState::Unsubscribed);
+        assert!(!l.subscribed(SymbolId(1)) && l.subscribed(SymbolId(0)));
+        l.check(1_000 * MS, &mut out);
+        assert_eq!(
+            out.len(),
+            1,
+            "only the subscribed symbol goes silent: {out:?}"
+        );
+        assert_eq!(out[0].symbol, SymbolId(0));
+        out.clear();
+        l.subscribe(SymbolId(1), true, 1_000 * MS, &mut out);
+        assert_eq!(
+            (out[0].from, out[0].to),
+            (SymbolState::Unsubscribed, SymbolState::Waiting)
+        );
+        l.subscribe(SymbolId(2), false, 1_000 * MS, &mut out);
+        assert_eq!(
+            l.state(SymbolId(2)),
+            SymbolState::Down,
+            "its link is not up yet"
+        );
+        out.clear();
+        l.subscribe(SymbolId(1), true, 1_050 * MS, &mut out);
+        assert!(out.is_empty(), "already subscribed: no-op");
+        l.check(1_099 * MS, &mut out);
+        assert!(out.is_empty(), "the wait starts at the subscription");
+        l.on_ws_message(SymbolId(1), 1_099 * MS);
+        assert!(h.tradable(SymbolId(1)));
+        l.unsubscribe(SymbolId(1), 1_100 * MS, &mut out);
+        assert!(!h.tradable(SymbolId(1)) && !h.rest_wanted(SymbolId(1)));
+        out.clear();
+        l.check(10_000 * MS, &mut out);
+        assert!(out.iter().all(|t| t.symbol != SymbolId(1)), "{out:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod backoff;
 pub mod conn;
+pub mod control;
 pub mod dedupe;
 pub mod endpoint;
 pub(crate) mod guard;
@@ -20,5 +21,6 @@ pub mod ws;
 /// where the feed's users look for them.
 pub use crate::types::{event, symbols};
 pub use crate::types::{Control, MarketEvent, ParseError, SymbolError, SymbolTable, UpdateKind};
+pub use control::{FeedCommand, FeedControl};
 pub use validate::{Reject, ValidationConfig, Validator};
 pub use venue::VenueParser;

@@ -28,18 +28,34 @@ pub fn plan_links(
     kinds: &[String],
     per_connection: usize,
 ) -> Vec<LinkPlan> {
+    let ids: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
+    plan_links_for(venue, symbols, &ids, kinds, per_connection)
+}
+
+/// [`plan_links`] for the symbols `ids` of `symbols` only (the subscribed ones).
+pub fn plan_links_for(
+    venue: Venue,
+    symbols: &SymbolTable,
+    ids: &[SymbolId],
+    kinds: &[String],
+    per_connection: usize,
+) -> Vec<LinkPlan> {
     let per_symbol = kinds.len().max(1);
     let symbols_per_link = (per_connection / per_symbol).max(1);
-    let ids: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
     ids.chunks(symbols_per_link)
         .map(|chunk| LinkPlan {
             symbols: chunk.to_vec(),
             topics: chunk
                 .iter()
-                .flat_map(|&s| kinds.iter().map(move |k| venue.topic(k, symbols.name(s))))
+                .flat_map(|&s| symbol_topics(venue, symbols.name(s), kinds))
                 .collect(),
         })
         .collect()
+}
+
+/// The topics of one symbol: each of `kinds` for `name`.
+pub fn symbol_topics(venue: Venue, name: &str, kinds: &[String]) -> Vec<String> {
+    kinds.iter().map(|k| venue.topic(k, name)).collect()
 }
 
 #[cfg(test)]
@@ -63,6 +79,66 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&y[1]).unwrap();
         assert_eq!(v["op"], "subscribe");
         assert_eq!(id, 4);
+    }
+
+    #[test]
+    fn unsubscribe_requests_match_the_documented_shapes() {
+        // Binance: {"method":"UNSUBSCRIBE","params":[..],"id":N}, answered {"result":null,"id":N}.
+        let mut id = 7;
+        let b = Venue::Binance.unsubscribe_requests(&["ethusdt@trade".into()], &mut id);
+        assert_eq!(
+            b,
+            vec![r#"{"method":"UNSUBSCRIBE","params":["ethusdt@trade"],"id":7}"#]
+        );
+        // Bybit: {"req_id":"N","op":"unsubscribe","args":[..]}, at most 10 args each.
+        let topics: Vec<String> = (0..11).map(|i| format!("publicTrade.S{i}")).collect();
+        let y = Venue::Bybit.unsubscribe_requests(&topics, &mut id);
+        assert_eq!(y.len(), 2);
+        let v: serde_json::Value = serde_json::from_str(&y[0]).unwrap();
+        assert_eq!(v["op"], "unsubscribe");
+        assert_eq!(v["req_id"], "8");
+        assert_eq!(v["args"].as_array().unwrap().len(), 10);
+        assert_eq!(
+            y[1],
+            r#"{"req_id":"9","op":"unsubscribe","args":["publicTrade.S10"]}"#
+        );
+        assert_eq!(id, 10);
+        // The embedded exchange reads them as unsubscribes and acknowledges like the venue.
+        use crate::exchange::server::WsRequest;
+        match crate::venue::binance::exchange::ws_request(&b[0]) {
+            WsRequest::Unsubscribe { topics, reply } => {
+                assert_eq!(topics, vec!["ethusdt@trade"]);
+                assert_eq!(reply, r#"{"result":null,"id":7}"#);
+            }
+            other => panic!("{other:?}"),
+        }
+        match crate::venue::bybit::exchange::ws_request(&y[1], "c1") {
+            WsRequest::Unsubscribe { topics, reply } => {
+                assert_eq!(topics, vec!["publicTrade.S10"]);
+                let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+                assert_eq!(
+                    (v["success"].as_bool(), v["op"].as_str()),
+                    (Some(true), Some("unsubscribe"))
+                );
+                assert_eq!(v["req_id"], "9");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn links_of_a_subset_carry_only_its_topics() {
+        let t = SymbolTable::new(&["BTCUSDT", "ETHUSDT", "SOLUSDT"]).unwrap();
+        let links = plan_links_for(
+            Venue::Binance,
+            &t,
+            &[SymbolId(0), SymbolId(2)],
+            &["trade".into()],
+            200,
+        );
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].symbols, vec![SymbolId(0), SymbolId(2)]);
+        assert_eq!(links[0].topics, vec!["btcusdt@trade", "solusdt@trade"]);
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::conn::{ConnEvent, ConnSettings, Connections};
+use super::control::{FeedCommand, FeedControl};
 use super::guard::FeedGuard;
 use super::liveness::{Liveness, SymbolHealth, SymbolState, Transition};
-use super::protocol::{plan_links, Venue};
+use super::protocol::{plan_links_for, symbol_topics, LinkPlan, Venue};
 use super::rest::{FeedCold, RestPlan, RestStats};
 use super::settings::FeedConfig;
 use super::ws::{WsError, WsStatus, WsTarget};
@@ -52,12 +53,23 @@ pub fn venue_stages(venue: Venue) -> (Stage, Stage) {
 /// How often per-symbol staleness is checked, as a fraction of `stale_after` (≥ 1 ms).
 const STALE_CHECKS_PER_PERIOD: u64 = 10;
 
+/// Slots of the feed command ring (subscription changes waiting for the network thread).
+const FEED_COMMANDS: usize = 64;
+
 /// Network stage: drives every market-data connection (one mio loop), parses frames, drops
 /// repeats, tracks per-symbol liveness, merges the REST fallback and hands ticks on.
+///
+/// The symbol table may hold more symbols (the universe) than are subscribed; subscriptions
+/// change at run time through [`FeedCommand`]s ([`FeedStage::control`]), applied between reads.
 #[derive(Debug)]
 pub struct FeedStage {
     conns: Connections,
     venue: Venue,
+    /// Topic kinds subscribed per symbol, and the most topics one connection carries.
+    kinds: Vec<String>,
+    per_conn: usize,
+    commands: Consumer<FeedCommand>,
+    control: Option<FeedControl>,
     parser: VenueParser,
     guard: FeedGuard,
     symbols: SymbolTable,
@@ -80,16 +92,28 @@ pub struct FeedStage {
 }
 
 impl FeedStage {
-    /// Resolves the endpoint (DNS: blocking, start-up only), plans the connections (topic
-    /// limit per connection), starts the cold thread (REST fallback + logs). Connections open
-    /// on the first [`FeedStage::poll`].
+    /// [`FeedStage::start_active`] with every symbol of `symbols` subscribed.
     pub fn start(plan: FeedPlan, symbols: SymbolTable, clock: Clock) -> Result<Self, String> {
+        let all: Vec<SymbolId> = (0..symbols.len()).map(|i| SymbolId(i as u16)).collect();
+        Self::start_active(plan, symbols, &all, clock)
+    }
+
+    /// Resolves the endpoint (DNS: blocking, start-up only), plans the connections of the
+    /// `active` symbols (topic limit per connection; the others of `symbols` start
+    /// unsubscribed), starts the cold thread (REST fallback + logs). Connections open on the
+    /// first [`FeedStage::poll`].
+    pub fn start_active(
+        plan: FeedPlan,
+        symbols: SymbolTable,
+        active: &[SymbolId],
+        clock: Clock,
+    ) -> Result<Self, String> {
         let f = &plan.feed;
         let venue = plan.venue;
         let target = WsTarget::new(&plan.ws_url, plan.tls.clone()).map_err(|e| e.to_string())?;
         let kinds = f.topic_kinds(venue);
         let per_conn = f.topics_per_connection(venue);
-        let links = plan_links(venue, &symbols, &kinds, per_conn);
+        let links = plan_links_for(venue, &symbols, active, &kinds, per_conn);
         let link_symbols: Vec<Vec<SymbolId>> = links.iter().map(|l| l.symbols.clone()).collect();
         let (log_tx, log_rx) = channel::<String>(1024).map_err(|e| e.to_string())?;
         let settings = ConnSettings {
@@ -106,7 +130,7 @@ impl FeedStage {
             .map_err(|e| e.to_string())?;
         let now = clock.now_ns();
         let stale_after_ns = f.stale_after_ms * 1_000_000;
-        let live = Liveness::new(symbols.len(), stale_after_ns, now);
+        let live = Liveness::with_active(symbols.len(), active, stale_after_ns, now);
         let trade_topic = venue.trade_topic(&kinds);
         let rest_enabled = f.rest_fallback && trade_topic.is_some();
         let (rest_tx, rest_rx) =
@@ -132,8 +156,9 @@ impl FeedStage {
         )
         .map_err(|e| format!("cannot start the feed's cold thread: {e}"))?;
         eprintln!(
-            "feed[{}]: {} symbol(s), {} topic kind(s) {:?}, over {} connection(s) (≤ {per_conn} topics each) to {}; heartbeat {} ms, dead after {} ms, stale after {} ms, reconnect {}..{} ms; REST fallback {}",
+            "feed[{}]: {} of {} known symbol(s) subscribed, {} topic kind(s) {:?}, over {} connection(s) (≤ {per_conn} topics each) to {}; heartbeat {} ms, dead after {} ms, stale after {} ms, reconnect {}..{} ms; REST fallback {}",
             venue.name(),
+            active.len(),
             symbols.len(),
             kinds.len(),
             kinds,
@@ -151,9 +176,16 @@ impl FeedStage {
             }
         );
         let rest_stats = cold.stats();
+        let (cmd_tx, commands) =
+            channel::<FeedCommand>(FEED_COMMANDS).map_err(|e| e.to_string())?;
+        let control = Some(FeedControl::new(cmd_tx, conns.waker()));
         Ok(Self {
             conns,
             venue,
+            kinds,
+            per_conn,
+            commands,
+            control,
             parser: VenueParser::for_venue(venue.name(), &symbols)?,
             guard: FeedGuard::new(venue.dedup_mode(), plan.validation.clone(), symbols.len()),
             transitions: Vec::with_capacity(2 * symbols.len() + 16),
@@ -175,6 +207,12 @@ impl FeedStage {
         })
     }
 
+    /// The sending side of this stage's command ring (subscribe / unsubscribe at run time);
+    /// `None` once taken.
+    pub fn control(&mut self) -> Option<FeedControl> {
+        self.control.take()
+    }
+
     /// The per-symbol health that compute reads to pause trading (see
     /// [`crate::feed::liveness`] for the ordering guarantee).
     pub fn health(&self) -> Arc<SymbolHealth> {
@@ -193,6 +231,10 @@ impl FeedStage {
         hists: &mut StageHistograms,
         mut on_tick: F,
     ) -> Result<(u64, WsStatus), WsError> {
+        // Subscription changes: one atomic load when none waits.
+        while let Some(c) = self.commands.pop() {
+            self.apply(c);
+        }
         let Self {
             conns,
             parser,
@@ -217,6 +259,11 @@ impl FeedStage {
                 counts.add(Counter::Frames, 1);
                 let wall_ms = wall.unix_ms(recv_ns);
                 let parsed = parser.parse(data, symbols, |ev| {
+                    // In flight when its symbol was unsubscribed: dropped.
+                    if !live.subscribed(ev.symbol()) {
+                        counts.add(Counter::FeedUnsubscribedDropped, 1);
+                        return;
+                    }
                     // De-duplication, validation, liveness: see `feed::guard`.
                     if !guard.admit_ws(&ev, recv_ns, wall_ms, live, counts, transitions) {
                         return;
@@ -278,6 +325,10 @@ impl FeedStage {
         let mut ticks = 0;
         while let Some(t) = self.rest_rx.pop() {
             self.counts.add(Counter::RestTrades, 1);
+            if !self.live.subscribed(t.symbol) {
+                self.counts.add(Counter::FeedUnsubscribedDropped, 1);
+                continue;
+            }
             let wall_ms = self.wall.unix_ms(self.clock.now_ns());
             if self.guard.admit_rest(&t, wall_ms, &mut self.counts) {
                 self.counts.add(Counter::RestTicks, 1);
@@ -287,6 +338,85 @@ impl FeedStage {
             }
         }
         ticks
+    }
+
+    /// Applies a subscription change (cold: only when an operator adds or removes a symbol).
+    #[cold]
+    #[inline(never)]
+    fn apply(&mut self, c: FeedCommand) {
+        let (FeedCommand::Subscribe(s) | FeedCommand::Unsubscribe(s)) = c;
+        let venue = self.venue.name();
+        if s.index() >= self.symbols.len() {
+            self.conns
+                .log(format!("feed[{venue}] {c:?}: no such symbol id; ignored"));
+            return;
+        }
+        let name = self.symbols.name(s).to_string();
+        let topics = symbol_topics(self.venue, &name, &self.kinds);
+        let now = self.clock.now_ns();
+        match c {
+            FeedCommand::Subscribe(_) if self.live.subscribed(s) => {}
+            FeedCommand::Subscribe(_) => {
+                if self.conns.all_ended() {
+                    self.conns.log(format!(
+                        "feed[{venue}] {name}: every connection ended; not subscribed"
+                    ));
+                    return;
+                }
+                let link = self.link_for(topics.len());
+                let open = self.conns.is_open(link);
+                self.conns.add_symbol(link, s, topics);
+                self.link_symbols[link].push(s);
+                self.guard.reset_symbol(s);
+                self.live.subscribe(s, open, now, &mut self.transitions);
+                self.conns.log(format!(
+                    "feed[{venue}] {name}: subscribed on link {link}{}",
+                    if open {
+                        ""
+                    } else {
+                        " (subscribes when it connects)"
+                    }
+                ));
+            }
+            FeedCommand::Unsubscribe(_) if !self.live.subscribed(s) => {}
+            FeedCommand::Unsubscribe(_) => {
+                if let Some(link) = self.link_symbols.iter().position(|l| l.contains(&s)) {
+                    self.conns.remove_symbol(link, s, &topics);
+                    self.link_symbols[link].retain(|&x| x != s);
+                }
+                self.live.unsubscribe(s, now, &mut self.transitions);
+            }
+        }
+    }
+
+    /// The link that takes `n` more topics: the open-or-reconnecting one with the fewest
+    /// topics that stays within the per-connection limit, else a new one.
+    fn link_for(&mut self, n: usize) -> usize {
+        let best = (0..self.conns.len())
+            .filter(|&i| !self.conns.is_ended(i))
+            .map(|i| (self.conns.plan(i).topics.len(), i))
+            .filter(|&(t, _)| t + n <= self.per_conn.max(n))
+            .min();
+        match best {
+            Some((_, i)) => i,
+            None => {
+                self.link_symbols.push(Vec::new());
+                self.conns.add_link(LinkPlan {
+                    symbols: Vec::new(),
+                    topics: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Subscribes `s` now (start-up, before the stage runs; at run time use the command ring).
+    pub fn subscribe(&mut self, s: SymbolId) {
+        self.apply(FeedCommand::Subscribe(s));
+    }
+
+    /// Whether `s` is subscribed now (its messages are handed on).
+    pub fn subscribed(&self, s: SymbolId) -> bool {
+        self.live.subscribed(s)
     }
 
     /// The periodic liveness check and the report of symbol transitions; whether the feed is
@@ -332,6 +462,12 @@ impl FeedStage {
                 ""
             };
             let line = match (tr.from, tr.to) {
+                (_, SymbolState::Unsubscribed) => {
+                    format!("feed[{venue}] {name}: unsubscribed → no data, not tradable")
+                }
+                (SymbolState::Unsubscribed, to) => {
+                    format!("feed[{venue}] {name}: subscribed → {}", to.name())
+                }
                 (_, SymbolState::Down) => {
                     down.push(name);
                     continue;
@@ -406,6 +542,11 @@ impl FeedStage {
         self.conns.kill(link, reason);
     }
 
+    /// The subscribe requests link `link` sends when it (re)connects: its current set.
+    pub fn subscriptions(&self, link: usize) -> &[String] {
+        self.conns.subscriptions(link)
+    }
+
     /// Number of connections.
     pub fn links(&self) -> usize {
         self.conns.len()
@@ -430,6 +571,7 @@ impl FeedStage {
             (Counter::FeedDeadLinks, s.dead),
             (Counter::FeedHeartbeats, s.heartbeats),
             (Counter::FeedSubscribes, s.subscribes),
+            (Counter::FeedUnsubscribes, s.unsubscribes),
             (
                 Counter::FeedLogsDropped,
                 s.logs_dropped.saturating_add(r.logs_dropped.load(relaxed)),

@@ -5,8 +5,9 @@
 //! Moments are RiskMetrics-style zero-mean EWMAs with decay `λ = 0.5^(1/half-life)`:
 //! `C_ij ← λ·C_ij + (1 − λ)·r_i·r_j`, and `ρ_ij = C_ij / sqrt(C_ii·C_jj)`.
 //!
-//! Cost: a tick is O(1) (store the price). A bar close updates all `n(n+1)/2` pairs once, O(n²)
-//! for the configured symbols (n is small and fixed; 8 symbols = 36 multiply-adds per bar).
+//! Cost: a tick is O(1) (store the price). A bar close updates the `m(m+1)/2` pairs of the `m`
+//! symbols that have had a price (8 traded symbols = 36 multiply-adds per bar), whatever the
+//! number `n` of known symbols: symbols never traded (not subscribed) cost nothing per bar.
 //! Buffers are allocated once at construction; nothing allocates afterwards.
 
 /// EWMA correlation of the configured symbols' bar returns.
@@ -28,6 +29,8 @@ pub struct Correlation {
     cov: Vec<f64>,
     /// Samples per pair, `n × n`.
     count: Vec<u32>,
+    /// Symbols that have had a price, in first-price order (capacity `n`: never reallocates).
+    seen: Vec<usize>,
 }
 
 impl Correlation {
@@ -45,6 +48,7 @@ impl Correlation {
             ret: vec![f64::NAN; n],
             cov: vec![0.0; n * n],
             count: vec![0; n * n],
+            seen: Vec::with_capacity(n),
         }
     }
 
@@ -63,12 +67,22 @@ impl Correlation {
             self.close_bar();
             self.bar = k;
         }
+        if self.last[i] == 0.0 {
+            self.seen.push(i);
+        }
         self.last[i] = price;
+    }
+
+    /// Symbols that have had a price, in first-price order: the only ones with returns, so the
+    /// only ones a correlation can exist for.
+    #[inline]
+    pub fn seen(&self) -> &[usize] {
+        &self.seen
     }
 
     fn close_bar(&mut self) {
         let n = self.n;
-        for i in 0..n {
+        for &i in &self.seen {
             let x = if self.last[i] > 0.0 {
                 self.last[i].ln()
             } else {
@@ -80,12 +94,12 @@ impl Correlation {
             }
         }
         let (l, w) = (self.lambda, 1.0 - self.lambda);
-        for i in 0..n {
+        for (a, &i) in self.seen.iter().enumerate() {
             let ri = self.ret[i];
             if !ri.is_finite() {
                 continue;
             }
-            for j in i..n {
+            for &j in &self.seen[a..] {
                 let rj = self.ret[j];
                 if !rj.is_finite() {
                     continue;
@@ -195,5 +209,22 @@ mod tests {
         let mut flat = Correlation::new(2, 1_000, 20.0, 1);
         feed(&mut flat, 5, |_| (0.0, 1e-4));
         assert_eq!(flat.corr(0, 1), None, "zero variance");
+    }
+
+    #[test]
+    fn untraded_symbols_of_a_large_universe_change_nothing() {
+        let r = |k: u64| {
+            let a = 1e-4 * ((k * 7 % 5) as f64 - 2.0);
+            (a, 0.5 * a + 1e-4 * ((k * 3 % 4) as f64 - 1.5))
+        };
+        let mut two = Correlation::new(2, 1_000, 20.0, 10);
+        feed(&mut two, 60, r);
+        // The same two series as symbols 0 and 1 of 500 known symbols, 498 never traded.
+        let mut big = Correlation::new(500, 1_000, 20.0, 10);
+        feed(&mut big, 60, r);
+        assert_eq!(big.seen(), &[0, 1]);
+        assert_eq!(big.corr(0, 1), two.corr(0, 1));
+        assert!(two.corr(0, 1).is_some());
+        assert_eq!(big.corr(0, 499), None);
     }
 }

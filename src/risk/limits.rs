@@ -713,8 +713,9 @@ impl RiskGate {
         if after.abs() > self.p.max_symbol_exposure * e {
             return Err(BlockReason::SymbolExposure);
         }
-        for (i, other) in self.symbols.iter().enumerate() {
-            let od = other.direction();
+        // Only symbols that have had a price can have a correlation: never the universe.
+        for &i in self.corr.seen() {
+            let od = self.symbols[i].direction();
             if i == o.symbol || od == 0 {
                 continue;
             }

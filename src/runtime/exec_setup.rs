@@ -355,7 +355,7 @@ fn open_journal(
         .collect();
     if !open.is_empty() {
         return Err(format!(
-            "journal {} holds symbols that are not in venue.symbols: {}; add them back to venue.symbols (order does not matter) to reconcile and close them",
+            "journal {} holds symbols that are not in venue.symbols nor venue.universe: {}; add them back to venue.symbols (order does not matter) to reconcile and close them",
             path.display(),
             open.join(", ")
         ));

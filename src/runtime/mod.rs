@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod shutdown;
 pub mod source;
 pub mod status;
+pub mod symbols;
 pub mod wait;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +26,7 @@ use crate::strategy::{Engine, StrategyParams};
 use crate::telemetry::{
     handoff, handoff_with_view, percentile_table, Clock, CounterSet, Epoch, StageHistograms,
 };
-use crate::types::instrument::load_specs;
-use crate::types::{Instrument, SymbolTable};
+use crate::types::SymbolTable;
 
 pub use affinity::AllowedCores;
 pub use shutdown::Shutdown;
@@ -158,8 +158,10 @@ pub struct RunReport {
     pub monitor: MonitorReport,
     /// Final positions and strategy counters.
     pub engine: Engine,
-    /// Symbols, in id order.
+    /// Symbols (the universe), in id order.
     pub symbols: SymbolTable,
+    /// Symbols active at start (`venue.symbols`): ids `0..active`.
+    pub active: usize,
 }
 
 /// Runs the whole pipeline as configured; returns when the feed ends or a stop is requested.
@@ -181,15 +183,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         eprintln!("{warning}");
     }
 
-    let symbols =
-        SymbolTable::new(&cfg.venue.symbols).map_err(|e| format!("venue.symbols: {e}"))?;
-    let instruments = load_specs(
-        &resolve_path(&cfg.venue.instruments),
-        &cfg.venue.name,
-        symbols.names(),
-    )?;
+    // The universe: configured symbols first (ids 0..n, active), then those addable at run time.
+    let universe = symbols::load(cfg)?;
+    let (symbols, instruments) = (universe.table.clone(), universe.instruments.clone());
     let clock = Clock::new();
-    check_venue_leverage(cfg, &symbols, &instruments)?;
     // Before anything connects: a corrupt state file refuses the start (see `load_risk_state`).
     let explicit_state =
         (!cfg.risk.state_file.as_os_str().is_empty()).then(|| resolve_path(&cfg.risk.state_file));
@@ -200,10 +197,11 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     }
 
     let (exchange, target) = feed_target(cfg)?;
-    let feed = start_feed(cfg, target, exchange.is_some(), &symbols, &clock)?;
+    let mut feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
 
     let params = StrategyParams::from_config(cfg);
     let mut engine = Engine::new(params, &instruments);
+    symbols::deactivate_inactive(&universe, &mut engine);
     // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
     engine.set_feed_health(feed.health());
     let mut compute = ComputeStage::new(engine, clock.clone());
@@ -221,8 +219,10 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &dump_dir,
     )?;
     apply_startup(cfg, &setup, &mut compute);
+    symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    symbols::attach(&handle, &universe, &mut feed)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -284,6 +284,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         monitor,
         engine,
         symbols,
+        active: universe.active.len(),
     })
 }
 
@@ -427,21 +428,6 @@ fn describe_state(s: &crate::types::control::RiskState) -> String {
     )
 }
 
-/// Each symbol's `risk.leverage` must not exceed the venue's maximum from its spec.
-fn check_venue_leverage(
-    cfg: &Config,
-    symbols: &SymbolTable,
-    instruments: &[Instrument],
-) -> Result<(), String> {
-    for (name, inst) in symbols.names().iter().zip(instruments) {
-        if let Some(max) = inst.max_leverage.and_then(|l| l.to_f64()) {
-            crate::risk::config::validate_venue_leverage(&cfg.risk, name.as_ref(), max)
-                .map_err(|e| format!("{}: {}", e.key, e.why))?;
-        }
-    }
-    Ok(())
-}
-
 /// Where the feed connects: WebSocket URL, REST fallback URL, TLS (for `wss://`).
 struct FeedTarget {
     ws_url: String,
@@ -534,13 +520,13 @@ fn start_feed(
     cfg: &Config,
     target: FeedTarget,
     own_exchange: bool,
-    symbols: &SymbolTable,
+    universe: &symbols::Universe,
     clock: &Clock,
 ) -> Result<FeedStage, String> {
     let replay_peer = own_exchange
         || crate::feed::endpoint::Endpoint::parse(&target.ws_url)
             .is_ok_and(|e| crate::feed::endpoint::is_loopback_host(&e.host));
-    FeedStage::start(
+    FeedStage::start_active(
         FeedPlan {
             venue: cfg.venue(),
             ws_url: target.ws_url,
@@ -552,7 +538,8 @@ fn start_feed(
             record_feed_delay: !own_exchange,
             validation: cfg.validation.clone(),
         },
-        symbols.clone(),
+        universe.table.clone(),
+        &universe.active,
         clock.clone(),
     )
 }
@@ -764,6 +751,9 @@ pub fn summary(r: &RunReport) -> String {
     let mut net = 0.0;
     for i in 0..r.engine.n_symbols() {
         let p = r.engine.position(i).copied().unwrap_or_default();
+        if i >= r.active && p.fills == 0 && p.qty.is_zero() {
+            continue; // a universe symbol never traded in this run
+        }
         let unreal = r.engine.unrealized(i);
         net += (p.realized - p.fees).to_f64().unwrap_or(0.0) + unreal;
         s.push_str(&format!(

@@ -134,6 +134,11 @@ crate::types::named::named_enum! {
         FeedHeartbeats => "feed_heartbeats",
         /// Subscribe requests sent (initial and re-subscriptions).
         FeedSubscribes => "feed_subscribes",
+        /// Unsubscribe requests sent (symbols removed at run time).
+        FeedUnsubscribes => "feed_unsubscribes",
+        /// Messages of a symbol not (or no longer) subscribed, dropped (in flight at an
+        /// unsubscribe).
+        FeedUnsubscribedDropped => "feed_unsubscribed_dropped",
         /// Symbols that went stale (no message for `feed.stale_after_ms` on a live link): paused.
         FeedStale => "feed_stale",
         /// Symbols back to live after stale / down / recovering.

@@ -12,6 +12,17 @@ pub enum MarketEvent {
     Quote(Quote),
 }
 
+impl MarketEvent {
+    /// The symbol the event is about.
+    #[inline]
+    pub fn symbol(&self) -> crate::types::SymbolId {
+        match self {
+            MarketEvent::Trade(t) => t.symbol,
+            MarketEvent::Quote(q) => q.symbol,
+        }
+    }
+}
+
 /// Whether a market-data frame replaces the state of its topic or updates it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpdateKind {

@@ -279,6 +279,20 @@ struct SpecRow {
     max_leverage: Option<String>,
 }
 
+/// Every symbol of `exchange` in a spec table (the bundled format), in file order, upper case.
+pub fn spec_symbols(path: &Path, exchange: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read instrument specs {}: {e}", path.display()))?;
+    let file: SpecFile = serde_json::from_str(&text)
+        .map_err(|e| format!("instrument specs {} are malformed: {e}", path.display()))?;
+    Ok(file
+        .rows
+        .into_iter()
+        .filter(|r| r.exchange.eq_ignore_ascii_case(exchange))
+        .map(|r| r.symbol.to_ascii_uppercase())
+        .collect())
+}
+
 /// Loads the instruments of `symbols` on `exchange` from a spec table (the bundled
 /// `data/instruments/instrument_specs_8_symbols.json` format), in the order of `symbols`.
 pub fn load_specs(

@@ -182,6 +182,18 @@ impl Venue {
     /// Binance: `{"method":"SUBSCRIBE","params":[..],"id":N}`;
     /// Bybit: `{"req_id":"N","op":"subscribe","args":[..]}`.
     pub fn subscribe_requests(self, topics: &[String], next_id: &mut u64) -> Vec<String> {
+        self.topic_requests(topics, next_id, true)
+    }
+
+    /// The unsubscribe requests for `topics`, numbered from `*next_id` (advanced).
+    /// Binance: `{"method":"UNSUBSCRIBE","params":[..],"id":N}`;
+    /// Bybit: `{"req_id":"N","op":"unsubscribe","args":[..]}`.
+    pub fn unsubscribe_requests(self, topics: &[String], next_id: &mut u64) -> Vec<String> {
+        self.topic_requests(topics, next_id, false)
+    }
+
+    /// (Un)subscribe requests of at most [`Venue::topics_per_request`] topics each.
+    fn topic_requests(self, topics: &[String], next_id: &mut u64, subscribe: bool) -> Vec<String> {
         topics
             .chunks(self.topics_per_request().max(1))
             .map(|chunk| {
@@ -192,9 +204,11 @@ impl Venue {
                     .join(",");
                 let id = *next_id;
                 *next_id += 1;
-                match self {
-                    Venue::Binance => binance::endpoint::subscribe_request(&list, id),
-                    Venue::Bybit => bybit::endpoint::subscribe_request(&list, id),
+                match (self, subscribe) {
+                    (Venue::Binance, true) => binance::endpoint::subscribe_request(&list, id),
+                    (Venue::Binance, false) => binance::endpoint::unsubscribe_request(&list, id),
+                    (Venue::Bybit, true) => bybit::endpoint::subscribe_request(&list, id),
+                    (Venue::Bybit, false) => bybit::endpoint::unsubscribe_request(&list, id),
                 }
             })
             .collect()

@@ -156,7 +156,9 @@ impl Engine {
         self.ops.stats.settings += 1;
     }
 
-    fn set_active(&mut self, id: SymbolId, active: bool) {
+    /// Allows (`true`) or blocks (`false`) new entries of `id`, closing nothing: at start-up,
+    /// the universe symbols not traded from the start are inactive until `AddSymbol`.
+    pub fn set_active(&mut self, id: SymbolId, active: bool) {
         if id.index() < self.slots.len() {
             self.gate.set_active(id.index(), active);
         } else {

@@ -34,6 +34,11 @@ pub fn subscribe_request(list: &str, id: u64) -> String {
     format!("{{\"method\":\"SUBSCRIBE\",\"params\":[{list}],\"id\":{id}}}")
 }
 
+/// `{"method":"UNSUBSCRIBE","params":[<list>],"id":<id>}` (`list`: quoted stream names).
+pub fn unsubscribe_request(list: &str, id: u64) -> String {
+    format!("{{\"method\":\"UNSUBSCRIBE\",\"params\":[{list}],\"id\":{id}}}")
+}
+
 /// `GET /fapi/v1/trades` (ids equal the `@trade` stream's `t`), or `/fapi/v1/aggTrades` when
 /// the trade topic is `aggTrade`: the newest `limit` trades of `symbol`.
 pub fn recent_trades_path(symbol: &str, limit: u32, trade_topic: &str) -> String {

@@ -615,15 +615,24 @@ struct BinanceRequest {
     id: Option<u64>,
 }
 
-/// Reads a market-data WebSocket request: `{"method":"SUBSCRIBE","params":[..],"id":N}` is
-/// acknowledged with `{"result":null,"id":N}`, anything else answered with error 2.
+/// Reads a market-data WebSocket request: `{"method":"SUBSCRIBE","params":[..],"id":N}` and
+/// `{"method":"UNSUBSCRIBE",..}` are acknowledged with `{"result":null,"id":N}`, anything
+/// else answered with error 2.
 pub fn ws_request(text: &str) -> WsRequest {
     match serde_json::from_str::<BinanceRequest>(text) {
-        Ok(r) if r.method == "SUBSCRIBE" => {
+        Ok(r) if r.method == "SUBSCRIBE" || r.method == "UNSUBSCRIBE" => {
             let id = r.id.map_or("null".to_string(), |i| i.to_string());
-            WsRequest::Subscribe {
-                topics: r.params,
-                reply: format!("{{\"result\":null,\"id\":{id}}}"),
+            let reply = format!("{{\"result\":null,\"id\":{id}}}");
+            if r.method == "SUBSCRIBE" {
+                WsRequest::Subscribe {
+                    topics: r.params,
+                    reply,
+                }
+            } else {
+                WsRequest::Unsubscribe {
+                    topics: r.params,
+                    reply,
+                }
             }
         }
         _ => WsRequest::Invalid {

@@ -44,6 +44,11 @@ pub fn subscribe_request(list: &str, id: u64) -> String {
     format!("{{\"req_id\":\"{id}\",\"op\":\"subscribe\",\"args\":[{list}]}}")
 }
 
+/// `{"req_id":"<id>","op":"unsubscribe","args":[<list>]}` (`list`: quoted topic names).
+pub fn unsubscribe_request(list: &str, id: u64) -> String {
+    format!("{{\"req_id\":\"{id}\",\"op\":\"unsubscribe\",\"args\":[{list}]}}")
+}
+
 /// `GET /v5/market/recent-trade`: the newest `limit` trades of `symbol`.
 pub fn recent_trades_path(symbol: &str, limit: u32) -> String {
     format!("/v5/market/recent-trade?category=linear&symbol={symbol}&limit={limit}")

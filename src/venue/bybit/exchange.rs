@@ -548,6 +548,12 @@ pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
             ),
             topics: r.map(|r| r.args).unwrap_or_default(),
         },
+        "unsubscribe" => WsRequest::Unsubscribe {
+            reply: format!(
+                "{{\"success\":true,\"ret_msg\":\"\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"unsubscribe\"}}"
+            ),
+            topics: r.map(|r| r.args).unwrap_or_default(),
+        },
         "ping" => WsRequest::Ping {
             reply: format!(
                 "{{\"success\":true,\"ret_msg\":\"pong\",\"conn_id\":\"{conn_id}\",\"req_id\":\"{req_id}\",\"op\":\"ping\"}}"
