@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod fast;
 pub mod market;
 pub mod order;
+pub mod private;
 pub mod reply;
 pub mod spec;
 
