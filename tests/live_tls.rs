@@ -46,7 +46,10 @@ impl TlsVenue {
         );
         let mut text = hosted_toml(replay, rest)
             .replace(&replay.url(), &wss)
-            .replace(&rest.url(), &format!("https://localhost:{}", self.orders.port))
+            .replace(
+                &rest.url(),
+                &format!("https://localhost:{}", self.orders.port),
+            )
             .replace("mode = \"embedded\"", "mode = \"live\"")
             .replace("hot = \"spin\"", "hot = \"park\"")
             .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"");
@@ -71,7 +74,11 @@ impl TlsVenue {
     }
 }
 
-fn key_file(venue: Venue, rest: &calculus_trader::exchange::RestExchange, dir: &Path) -> std::path::PathBuf {
+fn key_file(
+    venue: Venue,
+    rest: &calculus_trader::exchange::RestExchange,
+    dir: &Path,
+) -> std::path::PathBuf {
     let c = rest.credentials();
     let path = dir.join("keys.toml");
     std::fs::write(
@@ -158,7 +165,10 @@ fn a_ca_that_did_not_sign_the_venue_fails_as_tls_naming_the_host() {
     assert!(err.contains("TLS"), "{err}");
     assert!(err.contains("localhost"), "{err}");
     assert!(!err.contains("no response"), "{err}");
-    assert_eq!(v.hosted.rest.venue().with(|m| m.position("BTCUSDT").qty), 0.into());
+    assert_eq!(
+        v.hosted.rest.venue().with(|m| m.position("BTCUSDT").qty),
+        0.into()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -219,7 +229,12 @@ fn check_queries_trust_the_extra_ca() {
         std::fs::write(&with, text.replacen("ca_file = \"\"", &ca_line, 1)).unwrap();
         let r = check::run(Some(&with), &opts);
         for row in ["venue clock", "keys accepted", "balance", "specs"] {
-            assert_eq!(r.row(row).unwrap().verdict, Verdict::Ok, "{row}:\n{}", r.render());
+            assert_eq!(
+                r.row(row).unwrap().verdict,
+                Verdict::Ok,
+                "{row}:\n{}",
+                r.render()
+            );
         }
         std::fs::remove_dir_all(&dir).ok();
     }

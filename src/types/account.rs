@@ -173,9 +173,18 @@ mod tests {
         let id = ClientOrderId::new(b"ct7-12345").unwrap();
         assert_eq!(id.seq_after(b"ct7-"), Some(12345));
         assert_eq!(id.seq_after(b"ct8-"), None);
-        assert_eq!(ClientOrderId::new(b"ct7-").unwrap().seq_after(b"ct7-"), None);
-        assert_eq!(ClientOrderId::new(b"ct7-1x").unwrap().seq_after(b"ct7-"), None);
+        assert_eq!(
+            ClientOrderId::new(b"ct7-").unwrap().seq_after(b"ct7-"),
+            None
+        );
+        assert_eq!(
+            ClientOrderId::new(b"ct7-1x").unwrap().seq_after(b"ct7-"),
+            None
+        );
         assert_eq!(ClientOrderId::new(&[b'a'; 37]), None);
-        assert_eq!(ClientOrderId::new(&[b'a'; 36]).unwrap().as_bytes().len(), 36);
+        assert_eq!(
+            ClientOrderId::new(&[b'a'; 36]).unwrap().as_bytes().len(),
+            36
+        );
     }
 }

@@ -90,6 +90,29 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Batch<T> {
     }
 }
 
+/// A JSON array skipped element by element. serde_json skips a nested value with a scratch
+/// stack that allocates once nesting is two deep (an array of objects): naming such fields
+/// with this type keeps the venues' documented messages allocation-free.
+#[derive(Default)]
+pub(crate) struct SkipSeq;
+
+impl<'de> Deserialize<'de> for SkipSeq {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SkipSeq;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(SkipSeq)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// A decimal field; an empty string reads as 0 (both venues send `""` for "none").
 pub(crate) fn dec(field: &'static str, v: &str) -> Result<Decimal, ParseError> {
     if v.is_empty() {

@@ -5,11 +5,11 @@
 use serde::Deserialize;
 
 use crate::types::{
-    AccountEvent, OrderOrigin, OrderUpdate, ParseError, StreamFill, SymbolId,
-    SymbolTable, VenueStatus,
+    AccountEvent, OrderOrigin, OrderUpdate, ParseError, StreamFill, SymbolId, SymbolTable,
+    VenueStatus,
 };
 use crate::venue::bybit::market::trade_id_hash;
-use crate::venue::private::{client_id, dec, side, Batch, PrivateFrame};
+use crate::venue::private::{client_id, dec, side, Batch, PrivateFrame, SkipSeq};
 use crate::venue::sign::Signer;
 
 /// The topics this program subscribes to.
@@ -94,6 +94,11 @@ struct RowJson<'a> {
     total_wallet_balance: &'a str,
     #[serde(rename = "totalAvailableBalance", borrow)]
     total_available_balance: &'a str,
+    /// Arrays of objects, skipped without allocating (see [`SkipSeq`]).
+    #[serde(rename = "extraFees")]
+    _extra_fees: SkipSeq,
+    #[serde(rename = "coin")]
+    _coin: SkipSeq,
 }
 
 /// Parses one frame of the private stream; every account event goes to `on`.
@@ -146,7 +151,6 @@ pub fn parse(
     })
 }
 
-
 fn ms(v: &str, fallback: u64) -> u64 {
     v.parse().unwrap_or(fallback)
 }
@@ -159,14 +163,23 @@ fn origin(row: &RowJson<'_>) -> OrderOrigin {
         }
         (_, "AdlTrade") | ("CreateByAdl_PassThrough", _) => OrderOrigin::Adl,
         (
-            "CreateByTakeProfit" | "CreateByStopLoss" | "CreateByTrailingStop"
-            | "CreateByPartialTakeProfit" | "CreateByPartialStopLoss" | "CreateByStopOrder",
+            "CreateByTakeProfit"
+            | "CreateByStopLoss"
+            | "CreateByTrailingStop"
+            | "CreateByPartialTakeProfit"
+            | "CreateByPartialStopLoss"
+            | "CreateByStopOrder",
             _,
         ) => OrderOrigin::VenueStop,
-        ("", _) if matches!(
-            row.stop_order_type,
-            "TakeProfit" | "StopLoss" | "TrailingStop" | "PartialTakeProfit" | "PartialStopLoss"
-        ) =>
+        ("", _)
+            if matches!(
+                row.stop_order_type,
+                "TakeProfit"
+                    | "StopLoss"
+                    | "TrailingStop"
+                    | "PartialTakeProfit"
+                    | "PartialStopLoss"
+            ) =>
         {
             OrderOrigin::VenueStop
         }
@@ -200,7 +213,11 @@ fn order(row: &RowJson<'_>, symbol: SymbolId, ts: u64) -> Result<AccountEvent, P
 }
 
 /// A trade execution; funding, settlement and delivery rows are not fills (`None`).
-fn execution(row: &RowJson<'_>, symbol: SymbolId, ts: u64) -> Result<Option<AccountEvent>, ParseError> {
+fn execution(
+    row: &RowJson<'_>,
+    symbol: SymbolId,
+    ts: u64,
+) -> Result<Option<AccountEvent>, ParseError> {
     if !matches!(row.exec_type, "Trade" | "BustTrade" | "AdlTrade") {
         return Ok(None);
     }
