@@ -431,5 +431,5 @@ fn parsing_private_frames_allocates_nothing() {
         }
     });
     assert_eq!(allocations, 0);
-    assert_eq!(n, 100 * 6);
+    assert_eq!(n, 100 * 7);
 }
