@@ -4,7 +4,9 @@
 //!
 //! Run: `cargo bench --bench budgets` (profile `vm`), `BUDGET_PROFILE=tuned cargo bench --bench
 //! budgets` or `cargo bench --bench budgets -- --profile tuned`. `BUDGET_SCALE=N` multiplies
-//! every sample count and run length (default 1: about 30 s here). It never fails on a slow
+//! every sample count and run length (default 1: about 30 s here). `BUDGET_CONTROL=1` runs the
+//! product rows (`socket_to_order`) with the control server up and an operator client reading
+//! `/api/status` and `/metrics` every 100 ms. It never fails on a slow
 //! host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
@@ -450,13 +452,69 @@ fn run_loopback(
         .map(|f| Path::new(MANIFEST).join(f))
         .collect();
     cfg.venue.instruments = Path::new(MANIFEST).join(&cfg.venue.instruments);
+    let operator = OperatorLoad::default();
     let opts = RunOptions {
         print_status: false,
         max_duration: Some(Duration::from_secs(120)),
         live: false,
-        control: None,
+        control: with_control().then(|| operator.hook(&cfg)),
     };
-    calculus_trader::runtime::run(&cfg, &opts, Shutdown::default())
+    let report = calculus_trader::runtime::run(&cfg, &opts, Shutdown::default());
+    operator.finish();
+    report
+}
+
+/// `BUDGET_CONTROL=1`: the product rows run with the control server up and an operator client
+/// polling it (the "budget table no worse with the server running" comparison).
+fn with_control() -> bool {
+    std::env::var("BUDGET_CONTROL").is_ok_and(|v| v == "1")
+}
+
+/// The control server of a loopback run plus a client that reads `/api/status` and `/metrics`
+/// every 100 ms (ten times the dashboard's once-per-second stream) until the run ends.
+#[derive(Default)]
+struct OperatorLoad {
+    server: Arc<Mutex<Option<calculus_trader::control::Server>>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    polls: Arc<AtomicU64>,
+}
+
+impl OperatorLoad {
+    fn hook(&self, cfg: &Config) -> calculus_trader::runtime::ControlHook {
+        let mut server_cfg = cfg.control_server();
+        server_cfg.listen = "127.0.0.1:0".parse().expect("loopback address");
+        server_cfg.token_file = target_dir().join("budgets-control.token");
+        let (keep, done, polls) = (self.server.clone(), self.done.clone(), self.polls.clone());
+        calculus_trader::runtime::ControlHook::new(move |h| {
+            let server = calculus_trader::control::spawn(&server_cfg, h)?;
+            let base = server.url();
+            *keep.lock().map_err(|_| "poisoned")? = Some(server);
+            let (done, polls) = (done.clone(), polls.clone());
+            thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    for path in ["api/status", "metrics"] {
+                        if ureq::get(format!("{base}{path}")).call().is_ok() {
+                            polls.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    thread::sleep(Duration::from_millis(100));
+                }
+            });
+            Ok(())
+        })
+    }
+
+    fn finish(self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Ok(mut s) = self.server.lock() {
+            if s.take().is_some() {
+                progress(&format!(
+                    "control server was up; operator client made {} reads",
+                    self.polls.load(Ordering::Relaxed)
+                ));
+            }
+        }
+    }
 }
 
 /// `order_rtt` against the embedded exchange over loopback: the production `ExecStage` (journal

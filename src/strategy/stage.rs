@@ -168,6 +168,7 @@ impl ComputeStage {
         let s = self.engine.stats();
         c.set(Counter::Signals, s.signals);
         c.set(Counter::Intents, s.intents);
+        c.set(Counter::Entries, s.case_entries.iter().sum());
         c.set(Counter::BlockedCooldown, s.blocked_cooldown);
         c.set(
             Counter::FilteredMinQty,

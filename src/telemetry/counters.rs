@@ -26,6 +26,8 @@ crate::types::named::named_enum! {
         Signals => "signals",
         /// Order intents emitted by compute.
         Intents => "intents",
+        /// Matrix orders that open (or flip to) a position: every entry the strategy sent.
+        Entries => "entries",
         /// Signals suppressed: per-symbol cooldown.
         BlockedCooldown => "blocked_cooldown",
         /// Signals not sent by compute: floored quantity below min qty.
