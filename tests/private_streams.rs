@@ -4,8 +4,12 @@
 //! stops, liquidations and ADL are told apart from the client's orders, the Bybit `auth`
 //! signature is `HMAC_SHA256(secret, "GET/realtime" + expires)`, and parsing allocates nothing.
 
+use std::time::Duration;
+
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exec::ExecEvent;
 use calculus_trader::types::{
-    AccountEvent, ClientOrderId, OrderOrigin, Side, SymbolTable, VenueStatus,
+    AccountEvent, ClientOrderId, OrderOrigin, ReportStatus, Side, SymbolTable, VenueStatus,
 };
 use calculus_trader::venue::api::Method;
 use calculus_trader::venue::binance::private as binance;
@@ -16,7 +20,8 @@ use calculus_trader::venue::private::PrivateFrame;
 mod common;
 use common::alloc::counted;
 use common::files::fixture_bytes;
-use common::values::d;
+use common::rig::{intent, rig, Rig, V};
+use common::values::{d, now_ms};
 
 common::alloc::install!();
 
@@ -432,4 +437,97 @@ fn parsing_private_frames_allocates_nothing() {
     });
     assert_eq!(allocations, 0);
     assert_eq!(n, 100 * 7);
+}
+
+/// The venue's private-stream message for a market order of ours (`ct1-<seq>`) filled in full
+/// at `px`: Binance `ORDER_TRADE_UPDATE`, Bybit `order`.
+fn filled_message(v: V, seq: u64, side: Side, qty: &str, px: &str, ts: u64) -> String {
+    match (v, side) {
+        (V::Binance, _) => format!(
+            r#"{{"e":"ORDER_TRADE_UPDATE","E":{ts},"T":{ts},"o":{{"s":"BTCUSDT","c":"ct1-{seq}","S":"{}","o":"MARKET","x":"TRADE","X":"FILLED","z":"{qty}","ap":"{px}","l":"{qty}","L":"{px}","n":"0","t":{seq},"T":{ts}}}}}"#,
+            if side == Side::Buy { "BUY" } else { "SELL" }
+        ),
+        (V::Bybit, _) => format!(
+            r#"{{"topic":"order","creationTime":{ts},"data":[{{"category":"linear","symbol":"BTCUSDT","side":"{}","orderLinkId":"ct1-{seq}","orderStatus":"Filled","cumExecQty":"{qty}","avgPrice":"{px}","createType":"CreateByUser","updatedTime":"{ts}"}}]}}"#,
+            if side == Side::Buy { "Buy" } else { "Sell" }
+        ),
+    }
+}
+
+/// Feeds a private-stream frame to the rig's executor: its order updates, booked like the
+/// trader books reports. Returns how many updates were this session's.
+fn stream_into(r: &mut Rig, v: V, frame: &[u8]) -> usize {
+    let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+    let mut updates = Vec::new();
+    let parse: Parser = match v {
+        V::Binance => binance_parse,
+        V::Bybit => bybit_parse,
+    };
+    parse(frame, &symbols, &mut |e| {
+        if let AccountEvent::Order(u) = e {
+            updates.push(u)
+        }
+    })
+    .unwrap();
+    let mut reports = Vec::new();
+    let mut ours = 0;
+    for u in &updates {
+        let now = r.clock.now_ns();
+        if r.exec.on_stream_order(u, now, &mut |ev| {
+            if let ExecEvent::Report(rep) = ev {
+                reports.push(rep)
+            }
+        }) {
+            ours += 1;
+        }
+    }
+    for rep in reports {
+        r.engine.on_report(&rep);
+        r.reports.push(rep);
+    }
+    ours
+}
+
+#[test]
+fn a_fill_from_the_stream_before_the_rest_reply_is_booked_once() {
+    for v in [V::Binance, V::Bybit] {
+        let rest = RestOptions {
+            order_reply_delay: Duration::from_millis(400),
+            ..RestOptions::default()
+        };
+        let mut r = rig(v, &["BTCUSDT"], &["60000"], rest, 1, Duration::from_secs(5));
+        assert!(r
+            .submit(&intent(0, 1, Side::Buy, "0.010", false, 60000.0))
+            .is_none());
+        // The exchange matches at once and holds its reply back: the stream tells first.
+        assert!(r.poll_until(|r| !r.venue_qty(0).is_zero()));
+        assert!(r.report_of(1).is_none(), "{v:?}: the REST reply came first");
+        let p = r.ex.server.venue().with(|m| m.position("BTCUSDT"));
+        let px = p.entry.normalize().to_string();
+        let msg = filled_message(v, 1, Side::Buy, "0.010", &px, now_ms());
+        assert_eq!(stream_into(&mut r, v, msg.as_bytes()), 1, "{v:?}");
+        let rep = r.report_of(1).expect("booked from the stream");
+        assert_eq!(
+            (rep.status, rep.qty, rep.price),
+            (ReportStatus::Filled, d("0.010"), p.entry)
+        );
+        // The same event again, and then the REST reply: nothing more is booked.
+        assert_eq!(
+            stream_into(&mut r, v, msg.as_bytes()),
+            0,
+            "{v:?}: already final"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..20 {
+            r.poll_once();
+        }
+        assert!(r.answered() >= 1, "{v:?}: the REST reply was sent");
+        assert_eq!(r.reports.len(), 1, "{v:?}: {:?}", r.reports);
+        assert_eq!(r.engine.position(0).unwrap().qty, r.venue_qty(0), "{v:?}");
+        assert_eq!(r.engine.position(0).unwrap().fills, 1);
+        assert_eq!(r.exec.stats().stream_updates, 1);
+        // Another session's order and the venue's own are not ours.
+        let other = filled_message(v, 1, Side::Buy, "0.010", &px, now_ms()).replace("ct1-", "ct2-");
+        assert_eq!(stream_into(&mut r, v, other.as_bytes()), 0);
+    }
 }
