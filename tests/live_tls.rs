@@ -159,9 +159,9 @@ fn a_ca_that_did_not_sign_the_venue_fails_as_tls_naming_the_host() {
     other.write(&ca_file);
     let v = TlsVenue::start(venue, &served);
     let cfg = v.config(venue, &ca_file, &dir);
-    let err = runtime::run(&cfg, &live(), Shutdown::default())
-        .err()
-        .expect("an untrusted venue certificate stops the run");
+    let Err(err) = runtime::run(&cfg, &live(), Shutdown::default()) else {
+        panic!("an untrusted venue certificate stops the run");
+    };
     assert!(err.contains("TLS"), "{err}");
     assert!(err.contains("localhost"), "{err}");
     assert!(!err.contains("no response"), "{err}");
