@@ -16,6 +16,20 @@ pub struct ControlHandle {
     commands: Mutex<Producer<Command>>,
     status: RwLock<StatusView>,
     symbols: Mutex<Option<SymbolControl>>,
+    preparer: Mutex<Option<SymbolPreparer>>,
+}
+
+/// Readies a symbol at the venue before its first entry (leverage, margin mode: see
+/// `runtime::account`); an error refuses the symbol with the venue's reason.
+pub type PrepareFn = Box<dyn Fn(SymbolId, &str) -> Result<(), String> + Send + Sync>;
+
+/// [`PrepareFn`] with a `Debug` that names no more than that it is set.
+struct SymbolPreparer(PrepareFn);
+
+impl std::fmt::Debug for SymbolPreparer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SymbolPreparer")
+    }
 }
 
 /// What adding and removing symbols at run time needs: the symbol universe (ids fixed for the
@@ -34,6 +48,27 @@ impl ControlHandle {
             commands: Mutex::new(commands),
             status: RwLock::new(StatusView::default()),
             symbols: Mutex::new(None),
+            preparer: Mutex::new(None),
+        }
+    }
+
+    /// Every symbol [`Self::add_symbol`] starts is first readied by `f` (venue routes: its
+    /// leverage and margin mode); an error refuses the add with `f`'s message.
+    pub fn set_preparer(&self, f: PrepareFn) {
+        if let Ok(mut g) = self.preparer.lock() {
+            *g = Some(SymbolPreparer(f));
+        }
+    }
+
+    /// Runs the preparer (if any) for `id` / `name`.
+    fn prepare(&self, id: SymbolId, name: &str) -> Result<(), String> {
+        let g = self
+            .preparer
+            .lock()
+            .map_err(|_| "symbol preparation unavailable".to_string())?;
+        match g.as_ref() {
+            Some(p) => (p.0)(id, name),
+            None => Ok(()),
         }
     }
 
@@ -67,12 +102,15 @@ impl ControlHandle {
             .map_err(|_| "symbol control unavailable".to_string())?;
         let Some(sc) = g.as_mut() else {
             drop(g);
+            let id = self.symbol_id(name).ok_or_else(|| unknown(name))?;
+            self.prepare(id, name)?;
             return self.engine_only(name, Command::AddSymbol);
         };
         let id = lookup(&sc.table, name)?;
         if sc.active[id.index()] {
             return Ok(id);
         }
+        self.prepare(id, sc.table.name(id))?;
         sc.feed.send(FeedCommand::Subscribe(id))?;
         if let Err(e) = self.send(Command::AddSymbol(id)) {
             // The engine never heard of it: undo the subscription.

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod fault_plan;
+pub mod leverage;
 pub mod market;
 pub mod orders;
 pub(crate) mod recording;

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use rust_decimal::Decimal;
 
+use super::leverage::AccountBook;
 use super::market::TradeListener;
 use crate::types::fill_model::FillModel;
 use crate::types::{Instrument, Position, Side};
@@ -96,6 +97,9 @@ pub enum OrderError {
     Param(String),
     /// -1001 no trade replayed yet for the symbol: no price to fill at.
     NoPrice,
+    /// -2019 margin insufficient (Bybit 110007): `notional / leverage` above the available
+    /// balance ([`crate::exchange::leverage::AccountBook::enforce_margin`]).
+    InsufficientMargin,
 }
 
 /// One order as the exchange keeps it.
@@ -174,6 +178,8 @@ pub struct Matching {
     /// Fault injection: the next market order fills this fraction of its quantity (rounded
     /// down to the step), the rest expires (IOC).
     partial_next: Option<f64>,
+    /// Leverage, margin mode, deposits, the margin check.
+    book: AccountBook,
 }
 
 impl Matching {
@@ -191,7 +197,29 @@ impl Matching {
             trades: Vec::new(),
             attached: Vec::new(),
             partial_next: None,
+            book: AccountBook::default(),
         }
+    }
+
+    /// Leverage, margin mode and deposits as set so far.
+    pub fn book(&self) -> &AccountBook {
+        &self.book
+    }
+
+    /// See [`Matching::book`].
+    pub fn book_mut(&mut self) -> &mut AccountBook {
+        &mut self.book
+    }
+
+    /// Available balance: wallet + unrealised PnL − the open positions' initial margin
+    /// (`|qty| · entry / leverage`), USDT.
+    pub fn available(&self) -> Decimal {
+        let im: Decimal = self
+            .positions
+            .iter()
+            .map(|(s, p)| self.book.initial_margin(s, p.qty * p.entry))
+            .sum();
+        self.balance() + self.unrealized() - im
     }
 
     /// The next market order fills only `fraction` of its quantity, rounded down to the step
@@ -301,6 +329,11 @@ impl Matching {
             let px = px.ok_or(OrderError::NoPrice)?;
             if px * qty < inst.min_notional {
                 return Err(OrderError::MinNotional(inst.min_notional));
+            }
+            if self.book.enforce_margin
+                && self.book.initial_margin(o.symbol, px * qty) > self.available()
+            {
+                return Err(OrderError::InsufficientMargin);
             }
         }
         let mut order = SimOrder {
@@ -516,7 +549,9 @@ impl Matching {
     pub fn balance(&self) -> Decimal {
         self.positions
             .values()
-            .fold(self.initial_balance, |b, p| b + p.realized - p.fees)
+            .fold(self.initial_balance + self.book.deposits(), |b, p| {
+                b + p.realized - p.fees
+            })
     }
 
     /// Unrealised PnL of all positions at the last trade prices, USDT.

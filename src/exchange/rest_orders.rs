@@ -124,6 +124,8 @@ pub struct OrderEntryStats {
     pub connections: AtomicU64,
     /// Requests answered.
     pub requests: AtomicU64,
+    /// Signed requests refused for their timestamp (Binance -1021, Bybit 10002).
+    pub timestamp_rejects: AtomicU64,
 }
 
 /// A running REST order server. Dropping it stops the accept loop and the connection threads.

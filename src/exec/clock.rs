@@ -1,6 +1,8 @@
 //! The venue clock: offset of the venue's time from ours, estimated from time-endpoint round
 //! trips, behind every signed request's timestamp.
 
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
 /// Venue clock offset from time-endpoint round trips (NTP-style midpoint estimate).
 ///
 /// For a request sent at local `t0`, answered with server time `s`, received at local `t1`:
@@ -81,6 +83,130 @@ impl ClockSync {
             )),
             _ => Ok(()),
         }
+    }
+}
+
+/// The venue clock offset shared between the cold thread that measures it and the hot path
+/// that stamps requests with it: `venue ms = local ms + offset` (one atomic load, no lock).
+/// A timestamp error asks for a re-sync ([`VenueClock::request_resync`]); every store of a new
+/// offset bumps the generation, so a request waiting for the re-sync knows when it came.
+#[derive(Debug, Default)]
+pub struct VenueClock {
+    offset_ms: AtomicI64,
+    generation: AtomicU64,
+    resync: AtomicBool,
+}
+
+impl VenueClock {
+    /// Offset 0, generation 0, no re-sync asked.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Venue − local, ms.
+    #[inline]
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Acquire)
+    }
+
+    /// Venue time for local Unix ms `local_ms`.
+    #[inline]
+    pub fn venue_ms(&self, local_ms: u64) -> u64 {
+        (local_ms as i64).saturating_add(self.offset_ms()).max(0) as u64
+    }
+
+    /// Number of offsets stored so far.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Stores a measured offset, clears a pending re-sync request and bumps the generation.
+    pub fn store(&self, offset_ms: i64) {
+        self.offset_ms.store(offset_ms, Ordering::Release);
+        self.resync.store(false, Ordering::Release);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Asks the clock thread for a re-sync (after a timestamp error); returns the generation
+    /// the new offset will replace.
+    #[inline]
+    pub fn request_resync(&self) -> u64 {
+        self.resync.store(true, Ordering::Release);
+        self.generation()
+    }
+
+    /// `true` while a re-sync was asked for and not yet done.
+    pub fn resync_requested(&self) -> bool {
+        self.resync.load(Ordering::Acquire)
+    }
+}
+
+/// What the execution thread and the account thread (cold) share, lock-free: the venue clock,
+/// the balance generation (bumped by every balance read the engine was given), a balance
+/// refresh request (after an insufficient-margin refusal), and the symbols the venue refused
+/// for their leverage or risk limit (Binance -2027/-2028/-4028, Bybit 110013/110016).
+#[derive(Debug)]
+pub struct AccountLink {
+    /// The venue clock requests are stamped with.
+    pub clock: VenueClock,
+    balance_generation: AtomicU64,
+    refresh: AtomicBool,
+    refused: Vec<AtomicBool>,
+}
+
+impl AccountLink {
+    /// A link for `n_symbols` symbols (allocated here, never on the hot path).
+    pub fn new(n_symbols: usize) -> Self {
+        Self {
+            clock: VenueClock::new(),
+            balance_generation: AtomicU64::new(0),
+            refresh: AtomicBool::new(false),
+            refused: (0..n_symbols).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    /// Balance reads handed to the engine so far.
+    #[inline]
+    pub fn balance_generation(&self) -> u64 {
+        self.balance_generation.load(Ordering::Acquire)
+    }
+
+    /// A new balance was handed to the engine: clears the refresh request.
+    pub fn balance_read(&self) {
+        self.refresh.store(false, Ordering::Release);
+        self.balance_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Asks the account thread to read the balance now.
+    #[inline]
+    pub fn request_balance(&self) {
+        self.refresh.store(true, Ordering::Release);
+    }
+
+    /// `true` while a balance read was asked for.
+    pub fn balance_requested(&self) -> bool {
+        self.refresh.load(Ordering::Acquire)
+    }
+
+    /// Marks symbol `i` refused by the venue for its leverage / risk limit.
+    #[inline]
+    pub fn refuse(&self, i: usize) {
+        if let Some(f) = self.refused.get(i) {
+            f.store(true, Ordering::Release);
+        }
+    }
+
+    /// Takes the refused mark of symbol `i` (the account thread reports each once).
+    pub fn take_refused(&self, i: usize) -> bool {
+        self.refused
+            .get(i)
+            .is_some_and(|f| f.swap(false, Ordering::AcqRel))
+    }
+
+    /// Number of symbols.
+    pub fn n_symbols(&self) -> usize {
+        self.refused.len()
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ExecConfig {
     /// Key file (TOML, `[bybit]` / `[binance]` with `api_key` and `api_secret`, mode 0600 or
     /// 0400) read when the environment has no keys; empty = environment only.
     pub key_file: PathBuf,
+    /// `[exec.account]`: leverage, margin mode, balance and clock refresh.
+    pub account: super::account_config::AccountConfig,
 }
 
 impl Default for ExecConfig {
@@ -85,6 +87,7 @@ impl Default for ExecConfig {
             order_connections: 4,
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
+            account: Default::default(),
         }
     }
 }
@@ -127,6 +130,7 @@ impl ExecConfig {
                 }
             }
         }
+        self.account.validate()?;
         if self.fsync == FsyncSetting::Interval && self.fsync_interval_ms == 0 {
             return Err("config key `exec.fsync_interval_ms`: must be ≥ 1".into());
         }

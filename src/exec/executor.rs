@@ -4,10 +4,12 @@
 mod stream;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+use super::clock::{AccountLink, VenueClock};
 use super::journal::{Journal, Record, RecordKind};
 use super::lanes::{self, OrderLanes, Release};
 use super::order_state::{
@@ -47,6 +49,8 @@ pub struct ExecStats {
     pub exits_held: u64,
     /// Private-stream order updates applied to this session's orders.
     pub stream_updates: u64,
+    /// Orders resent once, same client id, after a timestamp error and a clock re-sync.
+    pub timestamp_retries: u64,
 }
 
 /// Where orders go.
@@ -106,7 +110,25 @@ struct Pending {
     due_ns: u64,
     /// Position queries sent.
     pos_queries: u32,
+    /// The timestamp-error retry of this order (at most one).
+    ts_retry: TsRetry,
 }
+
+/// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
+/// not act on it, so it is resent with the same client id once the clock was re-synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsRetry {
+    /// Not refused for its timestamp (yet).
+    None,
+    /// Refused at `since_ns`; resent once the clock's generation passes `generation` (or
+    /// after [`RESYNC_WAIT_NS`] with whatever offset is then in force).
+    Waiting { generation: u64, since_ns: u64 },
+    /// Resent: a second timestamp error is final.
+    Done,
+}
+
+/// Longest wait for the clock re-sync before a timestamp-refused order is resent anyway, ns.
+const RESYNC_WAIT_NS: u64 = 1_000_000_000;
 
 /// What a throttled reply's headers say about the back-off.
 #[derive(Clone, Copy, Debug, Default)]
@@ -204,6 +226,13 @@ pub struct Executor {
     limiter: RateLimiter,
     /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
     held: VecDeque<OrderIntent>,
+    /// Shared with the account thread: venue clock, balance generation, refused symbols.
+    link: Arc<AccountLink>,
+    /// Per symbol: entries refused locally until the balance generation passes this one (set
+    /// by an insufficient-margin refusal: no blind retry before the balance was read again).
+    margin_block: Vec<Option<u64>>,
+    /// Per symbol: the venue refused it for its leverage or risk limit (entries refused).
+    leverage_refused: Vec<bool>,
 }
 
 impl Executor {
@@ -293,7 +322,30 @@ impl Executor {
             now_ns: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
+            link: Arc::new(AccountLink::new(n)),
+            margin_block: vec![None; n],
+            leverage_refused: vec![false; n],
         }
+    }
+
+    /// Shares `link` with the account thread (clock, balance, refused symbols).
+    pub fn set_account_link(&mut self, link: Arc<AccountLink>) {
+        assert_eq!(
+            link.n_symbols(),
+            self.instruments.len(),
+            "one flag per symbol"
+        );
+        self.link = link;
+    }
+
+    /// The link shared with the account thread.
+    pub fn account_link(&self) -> &Arc<AccountLink> {
+        &self.link
+    }
+
+    /// The venue clock requests are stamped with.
+    pub fn venue_clock(&self) -> &VenueClock {
+        &self.link.clock
     }
 
     /// Replaces the order table's parameters (query budget, backoff, timeouts); only while no
@@ -523,6 +575,17 @@ impl Executor {
         if !it.reduce_only && self.table.has_unknown(it.symbol) {
             return Some(RejectReason::Lost);
         }
+        // The venue refused the symbol's leverage, or its margin until the balance is read
+        // again: no entry is sent blindly (exits still go).
+        if !it.reduce_only {
+            let i = it.symbol.index();
+            if self.leverage_refused[i] {
+                return Some(RejectReason::VenueOther);
+            }
+            if self.margin_block[i] == Some(self.link.balance_generation()) {
+                return Some(RejectReason::VenueMargin);
+            }
+        }
         let Route::Venue(t) = &self.route else {
             return None;
         };
@@ -673,6 +736,7 @@ impl Executor {
                             pos: PosCheck::Idle,
                             due_ns: 0,
                             pos_queries: 0,
+                            ts_retry: TsRetry::None,
                         });
                         let (table, now) = (&mut self.table, self.now_ns);
                         t.take_dispatched(|tag| mark_sent(table, tag, now));
@@ -839,6 +903,7 @@ impl Executor {
             }
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
+        self.resend_after_resync(&mut t, now_ns, timestamp_ms, &mut on_event);
         self.route = Route::Venue(t);
         self.release_held(timestamp_ms, &mut on_event);
         n
@@ -1043,6 +1108,71 @@ impl Executor {
         }
     }
 
+    /// Resends, once and with the same client id, each order refused for its timestamp whose
+    /// clock re-sync came (or was waited for [`RESYNC_WAIT_NS`]), stamped `timestamp_ms`.
+    fn resend_after_resync<F: FnMut(ExecEvent)>(
+        &mut self,
+        t: &mut OrderLanes,
+        now_ns: u64,
+        timestamp_ms: u64,
+        on_event: &mut F,
+    ) {
+        let generation = self.link.clock.generation();
+        // Backwards: a refusal below removes pending[k] (swap_remove brings a visited one).
+        for k in (0..self.pending.len()).rev() {
+            let Some(&p) = self.pending.get(k) else {
+                continue;
+            };
+            let TsRetry::Waiting {
+                generation: g,
+                since_ns,
+            } = p.ts_retry
+            else {
+                continue;
+            };
+            if generation == g && now_ns.saturating_sub(since_ns) < RESYNC_WAIT_NS {
+                continue;
+            }
+            self.pending[k].ts_retry = TsRetry::Done;
+            // Stamped now with the offset now: the re-sync may have landed after the caller
+            // computed `timestamp_ms` (a vDSO clock read on this rare path, no syscall).
+            let timestamp_ms = match generation == g {
+                true => timestamp_ms,
+                false => self.link.clock.venue_ms(super::clock::local_unix_ms()),
+            };
+            let i = p.symbol.index();
+            let built = self.venue.build_order(
+                &self.instruments[i],
+                &OrderFields {
+                    symbol: &self.names[i],
+                    side: p.side,
+                    quantity: p.qty,
+                    reduce_only: p.reduce_only,
+                    client_seq: p.seq,
+                    timestamp_ms,
+                },
+                p.ref_price,
+                EntryExits {
+                    take_profit: p.exits.0,
+                    stop_loss: p.exits.1,
+                },
+            );
+            let lane = if p.reduce_only {
+                lanes::Lane::Exit
+            } else {
+                lanes::Lane::Entry
+            };
+            let sent = built.is_ok_and(|b| t.send_after(lane, p.seq, b, None).is_ok());
+            if sent {
+                self.stats.timestamp_retries += 1;
+                let table = &mut self.table;
+                t.take_dispatched(|tag| mark_sent(table, tag, now_ns));
+            } else if let Some(s) = self.table.transport_failed(p.seq, false, now_ns) {
+                self.on_step(s, 0, on_event);
+            }
+        }
+    }
+
     fn find(&self, seq: u64) -> Option<usize> {
         self.pending.iter().position(|p| p.seq == seq)
     }
@@ -1080,20 +1210,28 @@ impl Executor {
             (Some(v), _) => Reply::Order(v),
             (None, OrderReply::Error { code })
                 if p.reduce_only
-                    && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly
-                    && (self.armed[p.symbol.index()] != (None, None)
-                        || self.pending.iter().any(|q| {
-                            q.symbol == p.symbol && !q.reduce_only && q.exits != (None, None)
-                        })) =>
+                    && self.venue.reject_reason(code) == RejectReason::VenueReduceOnly =>
             {
-                // The venue may have closed the position with its own TP/SL: ask it. The
-                // order itself is final (refused).
+                // The venue may have closed the position with its own TP/SL (or it is not what
+                // we booked): ask it instead of guessing. The order itself is final (refused).
                 self.table.reply(seq, Reply::Rejected, now_ns);
                 let q = &mut self.pending[k];
                 q.code = code;
                 q.pos = PosCheck::ExitDue;
                 q.due_ns = now_ns;
                 q.pos_queries = 0;
+                return;
+            }
+            (None, OrderReply::Error { code })
+                if self.venue.error_kind(code) == ErrorKind::Timestamp
+                    && p.ts_retry == TsRetry::None =>
+            {
+                // Not acted on: re-sync the clock, then resend with the same client id.
+                let generation = self.link.clock.request_resync();
+                self.pending[k].ts_retry = TsRetry::Waiting {
+                    generation,
+                    since_ns: now_ns,
+                };
                 return;
             }
             (None, OrderReply::Error { code }) => {
@@ -1147,6 +1285,7 @@ impl Executor {
                 if filled.is_zero() {
                     let (reason, code) = match s.reject {
                         Some(RejectCause::Venue) => {
+                            self.on_account_refusal(&p);
                             (self.venue.reject_reason(p.code), p.code as i32)
                         }
                         Some(RejectCause::NotSent) => (RejectReason::Lost, 0),
@@ -1170,6 +1309,27 @@ impl Executor {
             _ => {}
         }
         self.sync_unknown(p.symbol, on_event);
+    }
+
+    /// An entry the venue refused for the account: insufficient margin blocks the symbol's
+    /// entries until the balance was read again (and asks for that read); a leverage or
+    /// risk-limit refusal blocks them for the run (the account thread tells the operator).
+    fn on_account_refusal(&mut self, p: &Pending) {
+        if p.reduce_only {
+            return;
+        }
+        let i = p.symbol.index();
+        match self.venue.error_kind(p.code) {
+            ErrorKind::InsufficientMargin => {
+                self.margin_block[i] = Some(self.link.balance_generation());
+                self.link.request_balance();
+            }
+            ErrorKind::LeverageLimit => {
+                self.leverage_refused[i] = true;
+                self.link.refuse(i);
+            }
+            _ => {}
+        }
     }
 
     /// Tells compute when `symbol` gains or loses its last order of unknown outcome.
@@ -1239,14 +1399,24 @@ impl Executor {
             (false, _) => None,
         };
         self.pending.swap_remove(k);
-        let r = match price {
+        match price {
             Some(price) => {
                 let fee = self.model.fee(price, p.qty);
-                self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0)
+                let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
+                on_event(ExecEvent::Report(r));
             }
-            None => self.refuse(&p, RejectReason::VenueReduceOnly, 110017),
-        };
-        on_event(ExecEvent::Report(r));
+            None => {
+                let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
+                on_event(ExecEvent::Report(r));
+                // Not closed by a venue exit we armed, yet refused: the venue's position is
+                // the truth (closed by hand, liquidated, or never what we booked) — unless an
+                // order of the symbol is still in flight (its fill is not booked yet).
+                let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
+                if settled && q != self.booked[i] {
+                    self.reconcile(p.symbol, q, p.ref_price, on_event);
+                }
+            }
+        }
     }
 
     /// Sets `symbol`'s position to the venue's `venue_qty`: the difference to what was booked

@@ -5,6 +5,7 @@
 //! through that; [`stage`] times it on the execution thread; `runtime::exec_setup` builds it
 //! from the config.
 
+pub mod account_config;
 pub mod clock;
 pub mod exec_config;
 pub(crate) mod executor;

@@ -62,6 +62,13 @@ impl ExecStage {
         }
     }
 
+    /// Venue time for request stamps: the system clock plus the measured venue offset (one
+    /// atomic load, [`crate::exec::clock::VenueClock`]).
+    #[inline]
+    fn venue_ms(&self) -> u64 {
+        self.exec.venue_clock().venue_ms(venue_time_ms())
+    }
+
     /// On a journal write failure: call `stop` (request the run's shutdown), let the orders in
     /// flight finish, close every venue position reduce-only ([`crate::exec::recovery::flatten`])
     /// and set `failed` (the run then exits non-zero).
@@ -84,9 +91,11 @@ impl ExecStage {
         while self.exec.in_flight() > 0 && std::time::Instant::now() < deadline {
             let now = self.clock.now_ns();
             self.exec
-                .poll(now, venue_time_ms(), Some(Duration::from_millis(1)), |_| {});
+                .poll(now, self.venue_ms(), Some(Duration::from_millis(1)), |_| {});
         }
-        match crate::exec::recovery::flatten(&mut self.exec, &venue_time_ms, self.drain_timeout) {
+        let link = self.exec.account_link().clone();
+        let now_ms = move || link.clock.venue_ms(venue_time_ms());
+        match crate::exec::recovery::flatten(&mut self.exec, &now_ms, self.drain_timeout) {
             Ok(closed) => eprintln!("emergency: flattened {closed:?}; trading halted"),
             Err(e) => {
                 eprintln!("error: emergency flatten failed: {e}; CHECK THE VENUE'S POSITIONS NOW")
@@ -158,7 +167,7 @@ impl ExecStage {
         start_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
-        let ts_ms = venue_time_ms();
+        let ts_ms = self.venue_ms();
         self.exec.set_now_ns(self.clock.now_ns());
         let clock = &self.clock;
         let report = self.exec.submit(it, ts_ms, |_signed| {
@@ -189,7 +198,7 @@ impl ExecStage {
         let now = self.clock.now_ns();
         let n = self
             .exec
-            .poll(now, venue_time_ms(), timeout, |ev| match ev {
+            .poll(now, self.venue_ms(), timeout, |ev| match ev {
                 ExecEvent::Report(r) => on_report(&r),
                 ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
             });

@@ -218,6 +218,8 @@ pub struct RiskGate {
     open_positions: u32,
     symbols: Vec<SymbolRisk>,
     corr: Correlation,
+    /// The venue's `(wallet, available)` balance, once the account thread read it.
+    venue: Option<(Decimal, Decimal)>,
 }
 
 impl RiskGate {
@@ -240,6 +242,7 @@ impl RiskGate {
             open_risk: Decimal::ZERO,
             open_positions: 0,
             symbols: vec![SymbolRisk::default(); n_symbols],
+            venue: None,
             corr: Correlation::new(
                 n_symbols,
                 (c.corr_bar_s * 1_000.0).round() as u64,
@@ -499,6 +502,24 @@ impl RiskGate {
     /// Starting balance, quote currency.
     pub fn balance(&self) -> Decimal {
         self.balance0
+    }
+
+    /// Takes the venue's wallet and available balance (venue order routes, read on a cold
+    /// thread): entries are sized from `available` from now on.
+    pub fn set_venue_balance(&mut self, wallet: Decimal, available: Decimal) {
+        self.venue = Some((wallet, available));
+    }
+
+    /// The venue's `(wallet, available)` balance, once read.
+    pub fn venue_balance(&self) -> Option<(Decimal, Decimal)> {
+        self.venue
+    }
+
+    /// What entries are sized from: the venue's available balance once read, else the equity
+    /// `E` (paper, backtest: `risk.balance` + PnL).
+    #[inline]
+    pub fn sizing_balance(&self) -> Decimal {
+        self.venue.map_or_else(|| self.equity(), |(_, a)| a)
     }
 
     /// Realized PnL net of fees booked so far, quote currency.

@@ -49,6 +49,9 @@ pub struct ExecSetup {
     pub banner: String,
     /// The order journal's path (the risk state file sits beside it by default).
     pub journal_path: PathBuf,
+    /// Venue routes: what the start-up account steps found (clock, balance, leverage, margin
+    /// mode, refused symbols) and the client the account thread goes on with.
+    pub account: Option<super::account::AccountStart>,
 }
 
 /// Builds the executor per `cfg.exec`. `live_allowed` is the `--live` flag; `exchange` the
@@ -137,6 +140,7 @@ fn paper_setup(
             journal_path.display()
         ),
         journal_path: journal_path.to_path_buf(),
+        account: None,
     })
 }
 
@@ -318,11 +322,15 @@ fn venue_setup(
         x.max_in_flight,
     );
     exec.set_journal(journal);
+    let account = account_start(cfg, &route, exec.names())?;
+    let link = account.client.link().clone();
+    exec.set_account_link(link.clone());
+    let venue_ms = move || link.clock.venue_ms(unix_ms());
     let report = startup(
         &mut exec,
         &mut replayed,
         cfg.risk.reconcile.policy,
-        &unix_ms,
+        &venue_ms,
         Duration::from_millis(x.response_timeout_ms),
     )?;
     Ok(ExecSetup {
@@ -332,7 +340,35 @@ fn venue_setup(
         startup: Some(report),
         banner,
         journal_path: route.journal_path,
+        account: Some(account),
     })
+}
+
+/// The venue route's account before trading: clock offset, wallet, margin mode and leverage
+/// of every symbol (see [`super::account::start`]).
+fn account_start(
+    cfg: &Config,
+    route: &Route,
+    names: &[String],
+) -> Result<super::account::AccountStart, String> {
+    let link = Arc::new(crate::exec::clock::AccountLink::new(names.len()));
+    let client = super::account::AccountClient::new(
+        cfg.venue(),
+        &route.url,
+        (&route.api_key, &route.secret),
+        cfg.venue.recv_window_ms,
+        Duration::from_millis(cfg.exec.response_timeout_ms.max(1_000)),
+        link,
+    );
+    // `venue.symbols` are the universe's first ids, the ones trading at start.
+    let active = cfg.venue.symbols.len();
+    super::account::start(
+        client,
+        &cfg.exec.account,
+        cfg.risk.max_leverage,
+        names,
+        active,
+    )
 }
 
 /// Opens, locks and replays the journal at `path` for the configured symbols `names`, refuses

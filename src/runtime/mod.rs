@@ -1,5 +1,6 @@
 //! Threads, pinning, topologies (`fused` / `pipeline`), the monitor and orderly shutdown.
 
+pub mod account;
 pub mod affinity;
 pub mod check;
 pub mod exec_setup;
@@ -199,12 +200,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let (exchange, target) = feed_target(cfg)?;
     let mut feed = start_feed(cfg, target, exchange.is_some(), &universe, &clock)?;
 
-    let params = StrategyParams::from_config(cfg);
-    let mut engine = Engine::new(params, &instruments);
-    symbols::deactivate_inactive(&universe, &mut engine);
-    // New entries pause while a symbol's feed is not live (lock-free read of the feed's state).
-    engine.set_feed_health(feed.health());
-    let mut compute = ComputeStage::new(engine, clock.clone());
     let run_id = run_id(topology.name());
     let dump_dir = resolve_dump_dir(&cfg.run.dump_dir).join(&run_id);
     std::fs::create_dir_all(&dump_dir)
@@ -218,11 +213,13 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &clock,
         &dump_dir,
     )?;
+    let mut compute = build_compute(cfg, &setup, &universe, &feed, &clock);
     apply_startup(cfg, &setup, &mut compute);
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
     symbols::attach(&handle, &universe, &mut feed)?;
+    let account = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -267,6 +264,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     shutdown.request();
     if let Some(w) = watchdog {
         let _ = w.join();
+    }
+    if let Some(a) = account {
+        let _ = a.join();
     }
     drop(rest_exchange);
     drop(exchange);
@@ -579,6 +579,68 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
             }
         }
     }
+}
+
+/// The compute stage: the engine for the universe (inactive symbols off), pausing entries
+/// while a symbol's feed is not live; on a venue route its equity starts from the venue's
+/// wallet, never `risk.balance`.
+fn build_compute(
+    cfg: &Config,
+    setup: &exec_setup::ExecSetup,
+    universe: &symbols::Universe,
+    feed: &FeedStage,
+    clock: &Clock,
+) -> ComputeStage {
+    let mut params = StrategyParams::from_config(cfg);
+    if let Some(a) = &setup.account {
+        params.risk.balance = account::starting_balance(a.balance.0, &setup.replayed);
+    }
+    let mut engine = Engine::new(params, &universe.instruments);
+    symbols::deactivate_inactive(universe, &mut engine);
+    // Lock-free read of the feed's state.
+    engine.set_feed_health(feed.health());
+    ComputeStage::new(engine, clock.clone())
+}
+
+/// A venue route's account at start: prints what was set, gives compute the venue's balance
+/// and the refused symbols, lets the control handle prepare a symbol added at run time
+/// (leverage, margin mode), and starts the account thread (clock and balance refreshes) until
+/// `shutdown`.
+fn account_setup(
+    cfg: &Config,
+    account: Option<account::AccountStart>,
+    compute: &mut ComputeStage,
+    handle: &Arc<ControlHandle>,
+    shutdown: &Shutdown,
+) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+    let Some(a) = account else {
+        return Ok(None);
+    };
+    for l in &a.lines {
+        println!("start-up: {l}");
+    }
+    let (wallet, available) = a.balance;
+    compute.apply_command(crate::types::control::Command::Balance { wallet, available });
+    a.client.link().balance_read();
+    for (id, why) in &a.refused {
+        eprintln!("warning: {why}");
+        compute.apply_command(crate::types::control::Command::RefuseSymbol(*id));
+    }
+    let client = Arc::new(a.client);
+    handle.set_preparer(account::preparer(
+        client.clone(),
+        &cfg.exec.account,
+        cfg.risk.max_leverage,
+    ));
+    let stop = shutdown.clone();
+    account::spawn(
+        client,
+        &cfg.exec.account,
+        a.names,
+        handle.clone(),
+        move || stop.requested(),
+    )
+    .map(Some)
 }
 
 /// Requests a stop after `d` (checked every 20 ms; ends early once a stop is requested).

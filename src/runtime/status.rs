@@ -175,6 +175,7 @@ impl StatusKeeper {
         s.circuit_breaker_until_ms =
             (v.risk.circuit_until_ms > 0).then_some(v.risk.circuit_until_ms);
         s.balance = v.balance.to_string();
+        s.available_balance = v.available.map(|a| a.to_string());
         s.equity = v.equity.round_dp(8).to_string();
         s.day_pnl = v.day_pnl.round_dp(8).to_string();
         s.realized_pnl = v.realized.round_dp(8).to_string();

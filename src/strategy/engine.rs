@@ -1044,7 +1044,7 @@ fn entry_levels_and_size(
         &EntryRequest {
             price: st.price,
             stop_distance: lv.stop_distance().to_f64().unwrap_or(f64::NAN),
-            balance: gate.equity().to_f64().unwrap_or(f64::NAN),
+            balance: gate.sizing_balance().to_f64().unwrap_or(f64::NAN),
             sigma,
             venue_max_leverage,
             size_multiplier: gate.size_multiplier(),

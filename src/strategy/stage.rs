@@ -134,6 +134,11 @@ impl ComputeStage {
         self.arm_circuit();
     }
 
+    /// Applies `c` at once (start-up, before the command ring is read).
+    pub fn apply_command(&mut self, c: Command) {
+        self.engine.apply_command(c);
+    }
+
     /// Writes the engine's status view in place (publish time; no allocation).
     pub fn fill_view(&self, v: &mut EngineView) {
         self.engine.fill_view(v);

@@ -40,6 +40,17 @@ pub enum Command {
     AddSymbol(SymbolId),
     /// Stop entries on a symbol and close its position.
     RemoveSymbol(SymbolId),
+    /// The venue's wallet, read by the account thread (venue order routes): entries are sized
+    /// from `available`, the status shows `wallet`. Quote currency.
+    Balance {
+        /// Wallet balance (Binance `balance`, Bybit `totalWalletBalance`).
+        wallet: Decimal,
+        /// Available for new margin (Binance `availableBalance`, Bybit `totalAvailableBalance`).
+        available: Decimal,
+    },
+    /// The venue refused the symbol (leverage cap below the configured leverage, or a
+    /// leverage / risk-limit error): no more entries on it; its position keeps its exits.
+    RefuseSymbol(SymbolId),
 }
 
 /// The settings an operator may read and change at run time.
@@ -158,8 +169,10 @@ pub struct StatusView {
     pub state_reason: Option<String>,
     /// Unix ms at which a circuit breaker lifts itself.
     pub circuit_breaker_until_ms: Option<u64>,
-    /// Account balance, quote currency.
+    /// Account balance, quote currency (the venue's wallet balance on a venue order route).
     pub balance: String,
+    /// The venue's available balance entries are sized from (venue order routes).
+    pub available_balance: Option<String>,
     /// Balance plus unrealized PnL.
     pub equity: String,
     /// PnL of the current UTC day (realized − fees + unrealized).
@@ -369,8 +382,11 @@ pub struct EngineView {
     pub state: RunState,
     /// The reason's stable name (`operator_pause`, `consecutive_losses`, …; empty when running).
     pub reason: &'static str,
-    /// Starting balance, quote currency.
+    /// Balance, quote currency: the venue's wallet once read (venue order routes), else the
+    /// starting balance.
     pub balance: Decimal,
+    /// The venue's available balance (entries are sized from it), once read.
+    pub available: Option<Decimal>,
     /// `balance + realized + unrealized`.
     pub equity: Decimal,
     /// `equity − equity at the UTC day's start`.

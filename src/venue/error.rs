@@ -51,6 +51,10 @@ pub enum ErrorKind {
     /// Order type not accepted on this endpoint (Binance -4120: conditional orders go to
     /// `/fapi/v1/algoOrder`).
     UnsupportedOrderType,
+    /// Leverage or risk limit: the position the order would make is above what the symbol's
+    /// leverage allows, or the leverage is not allowed (Binance -2027/-2028/-4028, Bybit
+    /// 110013/110016).
+    LeverageLimit,
     /// Rejected for another reason (Binance -2010/-2022, Bybit 110017: reduce-only conflicts, …).
     Rejected,
     /// A code this build does not map.
@@ -78,6 +82,7 @@ impl ErrorKind {
             ErrorKind::NotModified => "nothing changed (already in that state)",
             ErrorKind::UnknownStatus => "outcome unknown (timeout/server busy): query by client order id or resend it unchanged",
             ErrorKind::UnsupportedOrderType => "order type not accepted on this endpoint",
+            ErrorKind::LeverageLimit => "leverage or risk limit: lower risk.max_leverage / exec.account.leverage or the position size for this symbol",
             ErrorKind::Rejected => "order rejected by the venue",
             ErrorKind::Other => "unmapped venue error",
         }

@@ -195,10 +195,16 @@ impl Rig {
         self.reports.push(r);
     }
 
+    /// Venue time for request stamps: local Unix ms plus the executor's venue clock offset
+    /// (0 until an account client measured it), as the execution stage stamps them.
+    pub fn venue_ms(&self) -> u64 {
+        self.exec.venue_clock().venue_ms(now_ms())
+    }
+
     /// Submits `it` at the clock's now; a local report is booked at once.
     pub fn submit(&mut self, it: &OrderIntent) -> Option<ExecReport> {
         self.exec.set_now_ns(self.clock.now_ns());
-        let r = self.exec.submit(it, now_ms(), |_| {});
+        let r = self.exec.submit(it, self.venue_ms(), |_| {});
         if let Some(r) = r {
             self.book(r);
         }
@@ -208,9 +214,10 @@ impl Rig {
     /// One poll (waiting up to 2 ms), booking every report.
     pub fn poll_once(&mut self) {
         let mut got = Vec::new();
+        let ts = self.venue_ms();
         self.exec.poll(
             self.clock.now_ns(),
-            now_ms(),
+            ts,
             Some(Duration::from_millis(2)),
             |ev| {
                 if let ExecEvent::Report(r) = ev {

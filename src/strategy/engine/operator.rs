@@ -108,6 +108,10 @@ impl Engine {
                 self.set_active(id, false);
                 self.request_close(id);
             }
+            Command::Balance { wallet, available } => {
+                self.gate.set_venue_balance(wallet, available)
+            }
+            Command::RefuseSymbol(id) => self.set_active(id, false),
         }
     }
 
@@ -294,7 +298,8 @@ impl Engine {
         let (state, reason) = g.run_state();
         v.state = state;
         v.reason = reason.map_or("", |r| r.name().trim_start_matches("blocked_"));
-        v.balance = g.balance();
+        v.balance = g.venue_balance().map_or(g.balance(), |(w, _)| w);
+        v.available = g.venue_balance().map(|(_, a)| a);
         v.equity = g.equity();
         v.day_pnl = g.day_pnl();
         v.realized = g.realized();

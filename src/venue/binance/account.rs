@@ -21,6 +21,28 @@ impl BinanceApi {
         self.request(Method::Get, "/fapi/v2/account", &[], ts)
     }
 
+    /// `POST /fapi/v1/marginType` (`ISOLATED` | `CROSSED`); `-4046 No need to change margin
+    /// type.` means it already is (see [`parse_margin_type`]).
+    pub fn set_margin_type(
+        &self,
+        symbol: &str,
+        margin_type: &str,
+        ts: u64,
+    ) -> Result<ApiRequest, String> {
+        if !matches!(margin_type, "ISOLATED" | "CROSSED") {
+            return Err(format!(
+                "marginType must be ISOLATED or CROSSED, got {margin_type}"
+            ));
+        }
+        crate::venue::api::check_symbol(symbol)?;
+        Ok(self.request(
+            Method::Post,
+            "/fapi/v1/marginType",
+            &[("symbol", symbol), ("marginType", margin_type)],
+            ts,
+        ))
+    }
+
     /// `GET /fapi/v1/leverageBracket` for `symbol`, or for every symbol when `None` (signed).
     pub fn leverage_brackets(&self, symbol: Option<&str>, ts: u64) -> Result<ApiRequest, String> {
         self.for_symbol(Method::Get, "/fapi/v1/leverageBracket", symbol, &[], ts)
@@ -57,6 +79,16 @@ pub fn parse_account(status: u16, body: &[u8]) -> Result<AccountInfo, ApiError> 
         available_balance: dec_field("availableBalance", &r.available_balance)?,
         wallet_balance: dec_field("totalWalletBalance", &r.total_wallet_balance)?,
     })
+}
+
+/// Parses a `POST /fapi/v1/marginType` reply: `Ok(true)` changed, `Ok(false)` already so
+/// (`-4046`, kind [`crate::venue::error::ErrorKind::NotModified`]).
+pub fn parse_margin_type(status: u16, body: &[u8]) -> Result<bool, ApiError> {
+    match crate::venue::error::VenueError::from_binance(status, body) {
+        None => Ok(true),
+        Some(e) if e.kind == crate::venue::error::ErrorKind::NotModified => Ok(false),
+        Some(e) => Err(ApiError::Venue(e)),
+    }
 }
 
 #[derive(Deserialize)]

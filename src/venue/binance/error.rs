@@ -26,6 +26,7 @@ pub fn binance_kind(code: i64) -> ErrorKind {
         -4046 | -4059 => ErrorKind::NotModified,
         -1000 | -1001 | -1006 | -1007 | -1008 => ErrorKind::UnknownStatus,
         -4120 => ErrorKind::UnsupportedOrderType,
+        -2027 | -2028 | -4028 => ErrorKind::LeverageLimit,
         -2010 | -2020 | -2021 | -2022 | -5021 | -5022 => ErrorKind::Rejected,
         _ => ErrorKind::Other,
     }

@@ -61,6 +61,7 @@ pub fn error_code(e: &OrderError) -> (i64, String) {
         OrderError::Duplicate => (-4116, "ClientOrderId is duplicated.".into()),
         OrderError::NotFound => (-2013, "Order does not exist.".into()),
         OrderError::Param(m) => (-1102, m.clone()),
+        OrderError::InsufficientMargin => (-2019, "Margin is insufficient.".into()),
         OrderError::NoPrice => (
             -1001,
             "Internal error; unable to process your request. Please try again.".into(),
@@ -164,18 +165,19 @@ fn exchange_info(sh: &Shared, now: u64) -> String {
 }
 
 /// `GET /fapi/v2/account`: permissions from [`crate::exchange::AccountOptions`], the USDT
-/// wallet (available = wallet + unrealised PnL), positions.
+/// wallet (available: [`crate::exchange::orders::Matching::available`]), positions.
 fn account(sh: &Shared, now: u64) -> (u16, String) {
     let a = &sh.opts.account;
     sh.venue.with(|m| {
-        let (bal, upnl) = (m.balance(), m.unrealized());
+        let (bal, upnl, free) = (m.balance(), m.unrealized(), m.available().to_string());
         let positions: Vec<Value> = m
             .positions()
             .into_iter()
             .map(|(s, p, mark)| {
                 json!({
                     "symbol": s, "positionAmt": p.qty.to_string(), "entryPrice": p.entry.to_string(),
-                    "unrealizedProfit": p.unrealized(mark).to_string(), "leverage": "1",
+                    "unrealizedProfit": p.unrealized(mark).to_string(),
+                    "leverage": m.book().leverage(&s).to_string(),
                     "isolated": false, "positionSide": "BOTH", "updateTime": now
                 })
             })
@@ -186,10 +188,10 @@ fn account(sh: &Shared, now: u64) -> (u16, String) {
             "updateTime": 0, "multiAssetsMargin": false, "tradeGroupId": -1,
             "totalInitialMargin": "0", "totalMaintMargin": "0", "totalWalletBalance": b,
             "totalUnrealizedProfit": u, "totalMarginBalance": avail, "totalCrossWalletBalance": b,
-            "totalCrossUnPnl": u, "availableBalance": avail, "maxWithdrawAmount": b,
+            "totalCrossUnPnl": u, "availableBalance": free, "maxWithdrawAmount": b,
             "assets": [{
                 "asset": "USDT", "walletBalance": b, "unrealizedProfit": u, "marginBalance": avail,
-                "crossWalletBalance": b, "crossUnPnl": u, "availableBalance": avail,
+                "crossWalletBalance": b, "crossUnPnl": u, "availableBalance": free,
                 "maxWithdrawAmount": b, "marginAvailable": true, "updateTime": now
             }],
             "positions": positions
@@ -279,6 +281,9 @@ fn check_timestamp(sh: &Shared, params: &[(&str, &str)], now: u64) -> Result<(),
         Some(_) => return Err(err(400, -1131, "recvWindow must be less than 60000")),
     };
     if ts >= now + 1_000 || now.saturating_sub(ts) > recv_window {
+        sh.stats
+            .timestamp_rejects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Err(err(
             400,
             -1021,
@@ -315,6 +320,8 @@ fn signed_route(
         ("GET", "/fapi/v2/balance") => balance(sh, now),
         ("GET", "/fapi/v2/account") => account(sh, now),
         ("GET", "/fapi/v1/leverageBracket") => leverage_brackets(sh, symbol),
+        ("POST", "/fapi/v1/leverage") => super::exchange_leverage::set_leverage(sh, params),
+        ("POST", "/fapi/v1/marginType") => super::exchange_leverage::set_margin_type(sh, params),
         _ => err(
             404,
             -5000,
@@ -404,7 +411,12 @@ fn position_risk(sh: &Shared, symbol: Option<&str>, now: u64) -> (u16, String) {
                     "symbol": s, "positionAmt": p.qty.to_string(),
                     "entryPrice": p.entry.to_string(), "markPrice": mark.to_string(),
                     "unRealizedProfit": p.unrealized(mark).to_string(),
-                    "leverage": "1", "marginType": "cross", "positionSide": "BOTH",
+                    "leverage": m.book().leverage(&s).to_string(),
+                    "marginType": match m.book().margin_mode(&s) {
+                        Some("ISOLATED") => "isolated",
+                        _ => "cross",
+                    },
+                    "positionSide": "BOTH",
                     "updateTime": now
                 })
             })
@@ -413,17 +425,19 @@ fn position_risk(sh: &Shared, symbol: Option<&str>, now: u64) -> (u16, String) {
     })
 }
 
-/// `GET /fapi/v2/balance`: one USDT row; available = wallet + unrealized PnL.
+/// `GET /fapi/v2/balance`: one USDT row; available = wallet + unrealized PnL − initial margin
+/// ([`crate::exchange::orders::Matching::available`]).
 fn balance(sh: &Shared, now: u64) -> (u16, String) {
     sh.venue.with(|m| {
         let bal = m.balance();
         let upnl = m.unrealized();
+        let free = m.available();
         (
             200,
             json!([{
                 "accountAlias": "embedded", "asset": "USDT",
                 "balance": bal.to_string(), "crossWalletBalance": bal.to_string(),
-                "crossUnPnl": upnl.to_string(), "availableBalance": (bal + upnl).to_string(),
+                "crossUnPnl": upnl.to_string(), "availableBalance": free.to_string(),
                 "maxWithdrawAmount": bal.to_string(), "marginAvailable": true, "updateTime": now
             }])
             .to_string(),

@@ -1,6 +1,6 @@
 //! Bybit v5 API-key information for the go/no-go check: `GET /v5/user/query-api` (any key may
 //! call it): read-only flag and permission lists, and whether they allow trading linear
-//! contracts and withdrawing.
+//! contracts and withdrawing; and the account-wide margin mode of a unified account.
 
 use serde::Deserialize;
 
@@ -12,6 +12,19 @@ impl BybitApi {
     /// `GET /v5/user/query-api` (signed, read-only).
     pub fn query_api(&self, ts: u64) -> ApiRequest {
         self.signed_get("/v5/user/query-api", "", ts)
+    }
+
+    /// `POST /v5/account/set-margin-mode` (`ISOLATED_MARGIN` | `REGULAR_MARGIN`): on a unified
+    /// trading account the margin mode is account-wide (the per-symbol
+    /// `/v5/position/switch-isolated` is for classic accounts only).
+    pub fn set_margin_mode(&self, mode: &str, ts: u64) -> Result<ApiRequest, String> {
+        if !matches!(mode, "ISOLATED_MARGIN" | "REGULAR_MARGIN") {
+            return Err(format!(
+                "setMarginMode must be ISOLATED_MARGIN or REGULAR_MARGIN, got {mode}"
+            ));
+        }
+        let body = serde_json::json!({ "setMarginMode": mode }).to_string();
+        Ok(self.signed_post("/v5/account/set-margin-mode", body, ts))
     }
 }
 

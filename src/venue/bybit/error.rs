@@ -13,6 +13,7 @@ pub fn bybit_kind(code: i64) -> ErrorKind {
             ErrorKind::InsufficientMargin
         }
         10002 => ErrorKind::Timestamp,
+        110013 | 110016 => ErrorKind::LeverageLimit,
         110094 => ErrorKind::MinNotional,
         // "Reduce-only rule not satisfied" (position zero or smaller than the order).
         110017 => ErrorKind::Rejected,

@@ -30,7 +30,7 @@ pub(crate) struct BybitAuth {
     pub(crate) sign: Option<String>,
 }
 
-fn reply(code: i64, msg: &str, result: Value, now: u64) -> (u16, String) {
+pub(crate) fn reply(code: i64, msg: &str, result: Value, now: u64) -> (u16, String) {
     (
         200,
         json!({"retCode": code, "retMsg": msg, "result": result, "retExtInfo": {}, "time": now})
@@ -38,7 +38,7 @@ fn reply(code: i64, msg: &str, result: Value, now: u64) -> (u16, String) {
     )
 }
 
-fn fail(code: i64, msg: &str, now: u64) -> (u16, String) {
+pub(crate) fn fail(code: i64, msg: &str, now: u64) -> (u16, String) {
     reply(code, msg, json!({}), now)
 }
 
@@ -63,6 +63,7 @@ fn order_error(e: &OrderError, now: u64) -> (u16, String) {
         OrderError::NotFound => fail(110001, "Order does not exist", now),
         OrderError::Param(m) => fail(10001, m, now),
         OrderError::NoPrice => fail(10016, "Internal error", now),
+        OrderError::InsufficientMargin => fail(110007, "ab not enough for new order", now),
     }
 }
 
@@ -152,6 +153,9 @@ pub(crate) fn handle(
         return fail(10001, "params error: timestamp or recv_window invalid", now);
     };
     if ts_ms >= now + 1_000 || now.saturating_sub(ts_ms) > rw_ms {
+        sh.stats
+            .timestamp_rejects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return fail(
             10002,
             &format!("invalid request, please check your server timestamp or recv_window param. req_timestamp[{ts_ms}],server_timestamp[{now}],recv_window[{rw_ms}]"),
@@ -201,6 +205,12 @@ pub(crate) fn handle(
         }),
         ("GET", "/v5/account/wallet-balance") => wallet_balance(sh, now),
         ("GET", "/v5/user/query-api") => query_api(sh, now),
+        ("POST", "/v5/position/set-leverage") => {
+            super::exchange_leverage::set_leverage(sh, body, now)
+        }
+        ("POST", "/v5/account/set-margin-mode") => {
+            super::exchange_leverage::set_margin_mode(sh, body, now)
+        }
         _ => (404, json!({"retCode": 10404, "retMsg": "Not found"}).to_string()),
     }
 }
@@ -271,14 +281,16 @@ fn instruments_info(sh: &Shared, query: &str, now: u64) -> (u16, String) {
     )
 }
 
-/// `GET /v5/account/wallet-balance?accountType=UNIFIED`: one USDT coin; equity and available
-/// balance = wallet + unrealised PnL.
+/// `GET /v5/account/wallet-balance?accountType=UNIFIED`: one USDT coin; equity = wallet +
+/// unrealised PnL, available: [`crate::exchange::orders::Matching::available`].
 fn wallet_balance(sh: &Shared, now: u64) -> (u16, String) {
-    let (bal, upnl) = sh.venue.with(|m| (m.balance(), m.unrealized()));
+    let (bal, upnl, free) = sh
+        .venue
+        .with(|m| (m.balance(), m.unrealized(), m.available()));
     let (b, u, eq) = (bal.to_string(), upnl.to_string(), (bal + upnl).to_string());
     let account = json!({
         "accountType": "UNIFIED", "totalEquity": eq, "totalWalletBalance": b,
-        "totalMarginBalance": eq, "totalAvailableBalance": eq, "totalPerpUPL": u,
+        "totalMarginBalance": eq, "totalAvailableBalance": free.to_string(), "totalPerpUPL": u,
         "totalInitialMargin": "0", "totalMaintenanceMargin": "0", "accountIMRate": "0",
         "accountMMRate": "0", "accountLTV": "0",
         "coin": [{

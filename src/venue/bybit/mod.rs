@@ -5,6 +5,7 @@ pub mod api;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
+pub(crate) mod exchange_leverage;
 pub mod fast;
 pub mod market;
 pub mod order;
