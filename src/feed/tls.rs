@@ -201,3 +201,20 @@ impl VenueTrust {
             .build()
     }
 }
+
+/// A blocking client's error, with a TLS failure said as such and naming `host`
+/// (`TLS failure talking to <host>: <reason>`). Cold path.
+pub fn describe_ureq_error(host: &str, e: &ureq::Error) -> String {
+    let tls = match e {
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .map(|t| t.to_string()),
+        ureq::Error::Tls(m) => Some(m.to_string()),
+        _ => None,
+    };
+    match tls {
+        Some(reason) => format!("TLS failure talking to {host}: {reason}"),
+        None => e.to_string(),
+    }
+}

@@ -359,7 +359,8 @@ fn account_start(
         cfg.venue.recv_window_ms,
         Duration::from_millis(cfg.exec.response_timeout_ms.max(1_000)),
         link,
-    );
+    )
+    .with_tls(cfg.venue_trust()?.ureq());
     // `venue.symbols` are the universe's first ids, the ones trading at start.
     let active = cfg.venue.symbols.len();
     super::account::start(
