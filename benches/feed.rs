@@ -439,6 +439,7 @@ fn run(script: Script, total: usize, pace: Pace, wait_kind: WaitKind) -> Run {
                 ..FeedConfig::default()
             },
             tls: None,
+            rest_tls: Default::default(),
             end_close_code: Some(END_CODE),
             record_feed_delay: false,
             validation: Default::default(),

@@ -191,6 +191,11 @@ pub struct VenueConfig {
     /// `[venue.specs]`: fetch instrument specs from the venue at start-up (optional section).
     #[serde(default)]
     pub specs: crate::exec::specs::SpecsConfig,
+    /// Extra trusted CA certificates (PEM) for every venue connection: market data, orders,
+    /// REST fallback, spec/account queries. Empty = Mozilla roots only. `feed.ca_file` is its
+    /// older name, still read.
+    #[serde(default)]
+    pub ca_file: String,
     /// Set only by the `--live` command-line flag (never from a file): real order endpoints
     /// are refused without it.
     #[serde(skip)]
@@ -431,6 +436,21 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The extra CA file of every venue connection: `venue.ca_file`, else the older
+    /// `feed.ca_file`; resolved like every data path.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        [&self.venue.ca_file, &self.feed.ca_file]
+            .into_iter()
+            .find(|f| !f.is_empty())
+            .map(|f| resolve_path(Path::new(f)))
+    }
+
+    /// The trust of every venue connection (see [`crate::feed::tls::VenueTrust`]).
+    pub fn venue_trust(&self) -> Result<crate::feed::tls::VenueTrust, String> {
+        crate::feed::tls::VenueTrust::load(self.ca_file().as_deref())
+            .map_err(|e| format!("venue.ca_file: {e}"))
+    }
+
     /// Checks every value; the error names the offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_run_venue_replay()?;
@@ -485,6 +505,15 @@ impl Config {
             .specs
             .validate()
             .map_err(|e| bad("venue.specs", e))?;
+        if !self.venue.ca_file.is_empty()
+            && !self.feed.ca_file.is_empty()
+            && self.venue.ca_file != self.feed.ca_file
+        {
+            return Err(bad(
+                "feed.ca_file",
+                "moved to venue.ca_file (trusted by every venue connection); set only venue.ca_file",
+            ));
+        }
         if self.replay.files.is_empty() && self.venue.ws_url == "embedded" {
             return Err(bad(
                 "replay.files",

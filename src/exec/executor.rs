@@ -1,6 +1,8 @@
 //! The [`Executor`]: intent → exact quantity → journal → signed request → venue or paper fill
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
+mod stream;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,8 @@ pub struct ExecStats {
     /// Exits held back by the rate limiter (a 429 / 418 back-off, or every slot used), sent
     /// when it grants them (never refused).
     pub exits_held: u64,
+    /// Private-stream order updates applied to this session's orders.
+    pub stream_updates: u64,
     /// Orders resent once, same client id, after a timestamp error and a clock re-sync.
     pub timestamp_retries: u64,
 }

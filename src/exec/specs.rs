@@ -239,7 +239,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// A blocking HTTP agent with `timeout` for connect and the whole request (cold path).
 pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    agent_with(timeout, Default::default())
+}
+
+/// [`agent`] trusting `tls` (`venue.ca_file`, see [`crate::feed::tls::VenueTrust::ureq`]).
+pub(crate) fn agent_with(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_connect(Some(timeout))
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -273,8 +279,18 @@ pub(crate) fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String
 /// Fetches the venue's instruments reply from `base_url` (blocking, start-up only). Bybit pages
 /// are merged into one reply of the same shape, so the cache parses like a fresh reply.
 pub fn fetch(venue: Venue, base_url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+    fetch_with(venue, base_url, timeout, Default::default())
+}
+
+/// [`fetch`] trusting `tls` (`venue.ca_file`, see [`crate::feed::tls::VenueTrust::ureq`]).
+pub fn fetch_with(
+    venue: Venue,
+    base_url: &str,
+    timeout: Duration,
+    tls: ureq::tls::TlsConfig,
+) -> Result<Vec<u8>, String> {
     check_transport(base_url).map_err(|e| e.to_string())?;
-    let agent = agent(timeout);
+    let agent = agent_with(timeout, tls);
     let base = base_url.trim_end_matches('/');
     match venue {
         Venue::Binance => {

@@ -43,6 +43,8 @@ pub enum TransportError {
     TooLarge(usize),
     /// A blocking request did not complete in time.
     Timeout,
+    /// The TLS session with the venue failed (certificate, handshake, alert): host and reason.
+    Tls(String),
 }
 
 impl std::fmt::Display for TransportError {
@@ -54,6 +56,7 @@ impl std::fmt::Display for TransportError {
                 "plain http:// is accepted for loopback addresses only (the embedded exchange, test peers); refusing {h}: use https://"
             ),
             TransportError::Io(m) => write!(f, "transport: {m}"),
+            TransportError::Tls(m) => write!(f, "TLS failure: {m}"),
             TransportError::QueueFull => write!(f, "transport: request queue full"),
             TransportError::TooLarge(n) => write!(f, "transport: request of {n} bytes too large"),
             TransportError::Timeout => write!(f, "transport: request timed out"),
@@ -313,6 +316,8 @@ pub struct HttpTransport {
     timeout_ns: u64,
     clock: Clock,
     stats: TransportStats,
+    /// The last TLS failure (`host: reason`), until a blocking request reports it.
+    tls_failure: Option<String>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -395,6 +400,7 @@ impl HttpTransport {
             timeout_ns: response_timeout.as_nanos().min(u64::MAX as u128) as u64,
             clock,
             stats: TransportStats::default(),
+            tls_failure: None,
         })
     }
 
@@ -500,6 +506,9 @@ impl HttpTransport {
                 _ => {}
             });
         }
+        if let (Some(Err(_)), Some(m)) = (&out, self.tls_failure.take()) {
+            return Err(TransportError::Tls(m));
+        }
         out.unwrap_or(Err(TransportError::Timeout))
     }
 
@@ -531,6 +540,16 @@ impl HttpTransport {
             eof: false,
         });
         Ok(())
+    }
+
+    /// Keeps (and prints) a rustls error as this endpoint's TLS failure, naming the host.
+    /// Cold: a failed connection.
+    fn note_tls_failure(&mut self, e: &std::io::Error) {
+        if let Some(t) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            let msg = format!("{}: {t}", self.ep.host);
+            eprintln!("order transport: TLS failure talking to {msg}");
+            self.tls_failure = Some(msg);
+        }
     }
 
     fn drop_conn(&mut self) {
@@ -606,7 +625,8 @@ impl HttpTransport {
             match self.write_current() {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return events,
-                Err(_) => {
+                Err(e) => {
+                    self.note_tls_failure(&e);
                     // Connect refused or reset while writing.
                     let never_sent = self
                         .current
@@ -639,7 +659,8 @@ impl HttpTransport {
                     }
                     return events;
                 }
-                Err(_) => {
+                Err(e) => {
+                    self.note_tls_failure(&e);
                     self.stats.peer_closes += 1;
                     self.drop_conn();
                     events += self.fail_current(on_event);

@@ -43,6 +43,8 @@ pub struct RestPlan {
     pub enabled: bool,
     /// HTTP timeout per request.
     pub timeout: Duration,
+    /// TLS settings (`venue.ca_file`).
+    pub tls: ureq::tls::TlsConfig,
 }
 
 /// Counters of the cold thread, read by the network thread when it publishes its counters.
@@ -123,6 +125,7 @@ fn run(
 ) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(plan.timeout))
+        .tls_config(plan.tls.clone())
         .http_status_as_error(false)
         .build()
         .into();

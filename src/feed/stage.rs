@@ -30,6 +30,8 @@ pub struct FeedPlan {
     pub feed: FeedConfig,
     /// TLS client config, required for `wss://`.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// TLS settings of the REST fallback's `https://` client (`venue.ca_file`).
+    pub rest_tls: ureq::tls::TlsConfig,
     /// Close code that ends a link for good (the embedded exchange's end of replay).
     pub end_close_code: Option<u16>,
     /// Record `feed_delay` (wall clock at receive − exchange time). Off for replays, whose
@@ -144,6 +146,7 @@ impl FeedStage {
                 symbols: symbols.clone(),
                 enabled: rest_enabled,
                 timeout: Duration::from_millis(f.rest_timeout_ms),
+                tls: plan.rest_tls.clone(),
             },
             live.health(),
             rest_tx,

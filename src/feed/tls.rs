@@ -153,3 +153,68 @@ impl<S: Read + Write> Write for TlsStream<S> {
         self.sock.flush()
     }
 }
+
+/// The trust of every venue connection (market data, orders, REST fallback, spec and account
+/// queries): the Mozilla roots plus the certificates of `venue.ca_file` (a testnet proxy's or a
+/// loopback simulator's CA). Cold path: built once at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct VenueTrust {
+    extra: Vec<CertificateDer<'static>>,
+}
+
+impl VenueTrust {
+    /// The Mozilla roots plus every certificate of the PEM file `ca_file` (none: roots only).
+    pub fn load(ca_file: Option<&std::path::Path>) -> Result<Self, String> {
+        let Some(path) = ca_file else {
+            return Ok(Self::default());
+        };
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+        let extra = parse_pem_certs(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self { extra })
+    }
+
+    /// The mio connections' rustls config: Mozilla roots plus the extra CA.
+    pub fn rustls(&self) -> Result<Arc<ClientConfig>, String> {
+        let mut roots = webpki_roots();
+        for der in &self.extra {
+            roots
+                .add(der.clone())
+                .map_err(|e| format!("CA file: bad certificate: {e}"))?;
+        }
+        client_config(roots)
+    }
+
+    /// The blocking clients' (ureq) TLS settings: the Mozilla roots, or, with an extra CA, that
+    /// CA alone (ureq takes either its bundled roots or a given set, not both).
+    pub fn ureq(&self) -> ureq::tls::TlsConfig {
+        let b = ureq::tls::TlsConfig::builder();
+        if self.extra.is_empty() {
+            return b.build();
+        }
+        let certs: Vec<ureq::tls::Certificate<'static>> = self
+            .extra
+            .iter()
+            .map(|d| ureq::tls::Certificate::from_der(d.as_ref()).to_owned())
+            .collect();
+        b.root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+            .build()
+    }
+}
+
+/// A blocking client's error, with a TLS failure said as such and naming `host`
+/// (`TLS failure talking to <host>: <reason>`). Cold path.
+pub fn describe_ureq_error(host: &str, e: &ureq::Error) -> String {
+    let tls = match e {
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
+            .map(|t| t.to_string()),
+        ureq::Error::Tls(m) => Some(m.to_string()),
+        _ => None,
+    };
+    match tls {
+        Some(reason) => format!("TLS failure talking to {host}: {reason}"),
+        None => e.to_string(),
+    }
+}

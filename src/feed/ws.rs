@@ -406,12 +406,12 @@ impl WsConn {
                 .as_str()
                 .into_client_request()
                 .map_err(|e| WsError::Url(format!("{}: {e}", target.endpoint.url)))?;
-            out.opened = self.handshake_step(tungstenite::client(request, transport))?;
+            out.opened = self.handshake_step(tungstenite::client(request, transport), target)?;
         } else if let State::Handshaking(_) = &self.state {
             let State::Handshaking(mid) = std::mem::replace(&mut self.state, State::Idle) else {
                 unreachable!("checked above")
             };
-            out.opened = self.handshake_step(mid.handshake())?;
+            out.opened = self.handshake_step(mid.handshake(), target)?;
         }
         if out.opened {
             // Let the owner send its subscriptions and report the link up before any frame
@@ -478,6 +478,7 @@ impl WsConn {
             ),
             HandshakeError<ClientHandshake<Transport>>,
         >,
+        target: &WsTarget,
     ) -> Result<bool, WsError> {
         match r {
             Ok((ws, _)) => {
@@ -496,7 +497,19 @@ impl WsConn {
                     retry_after_ms: retry_after_ms(resp.headers()),
                 })
             }
+            Err(HandshakeError::Failure(tungstenite::Error::Io(e))) if tls_error(&e).is_some() => {
+                let why = tls_error(&e).map_or_else(String::new, |t| t.to_string());
+                Err(WsError::Connect(format!(
+                    "TLS failure talking to {}: {why}",
+                    target.endpoint.host
+                )))
+            }
             Err(HandshakeError::Failure(e)) => Err(WsError::Connect(e.to_string())),
         }
     }
+}
+
+/// The rustls error inside an I/O error, if that is what it carries.
+fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
 }

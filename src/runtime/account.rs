@@ -97,14 +97,31 @@ impl AccountClient {
         }
     }
 
+    /// The same client trusting `tls` (`venue.ca_file`, see
+    /// [`crate::feed::tls::VenueTrust::ureq`]).
+    pub fn with_tls(mut self, tls: ureq::tls::TlsConfig) -> Self {
+        self.agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_connect(Some(self.timeout))
+            .timeout_global(Some(self.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        self
+    }
+
     /// Sends `req`; `(HTTP status, body)`. The error names the path, never the query.
     fn send(&self, req: &ApiRequest) -> Result<(u16, Vec<u8>), String> {
         let path = req.path_and_query.split('?').next().unwrap_or("");
         let url = format!("{}{}", self.base, req.path_and_query);
         let what = format!("{} {path}", req.method.as_str());
         let result = match req.method {
-            Method::Post => {
-                let mut r = self.agent.post(&url);
+            Method::Post | Method::Put => {
+                let mut r = if req.method == Method::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.put(&url)
+                };
                 for (k, v) in &req.headers {
                     r = r.header(*k, v.as_str());
                 }
@@ -122,7 +139,16 @@ impl AccountClient {
                 r.call()
             }
         };
-        let mut resp = result.map_err(|e| format!("{what}: {e}"))?;
+        let mut resp = result.map_err(|e| {
+            let host = url::Url::parse(&url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "{what}: {}",
+                crate::feed::tls::describe_ureq_error(&host, &e)
+            )
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()
@@ -229,7 +255,12 @@ impl AccountClient {
                     .collect())
             }
             Api::Bybit(_) => {
-                let body = crate::exec::specs::fetch(Venue::Bybit, &self.base, self.timeout)?;
+                let body = crate::exec::specs::fetch_with(
+                    Venue::Bybit,
+                    &self.base,
+                    self.timeout,
+                    self.agent.config().tls_config().clone(),
+                )?;
                 let specs = crate::exec::specs::VenueSpecs::parse(Venue::Bybit, &body)?;
                 Ok(names
                     .iter()

@@ -330,7 +330,7 @@ enum Api {
 }
 
 impl Client {
-    fn new(cfg: &Config, t: &Target, timeout: Duration) -> Self {
+    fn new(cfg: &Config, t: &Target, timeout: Duration, tls: ureq::tls::TlsConfig) -> Self {
         let recv = cfg.venue.recv_window_ms;
         let api = t.keys.as_ref().map(|k| {
             let (key, secret) = (k.api_key.expose(), k.secret.expose().as_bytes());
@@ -341,6 +341,7 @@ impl Client {
         });
         Self {
             agent: ureq::Agent::config_builder()
+                .tls_config(tls)
                 .timeout_connect(Some(timeout))
                 .timeout_global(Some(timeout))
                 .http_status_as_error(false)
@@ -390,7 +391,16 @@ fn venue_checks(cfg: &Config, opts: &CheckOptions, report: &mut CheckReport) {
     let Some(t) = target(cfg, opts, report) else {
         return;
     };
-    let mut c = Client::new(cfg, &t, opts.timeout);
+    let tls = match cfg.venue_trust() {
+        Ok(trust) => trust.ureq(),
+        Err(e) => {
+            for name in [CLOCK, ACCEPTED, PERMISSIONS, BALANCE, SPECS, LEVERAGE] {
+                report.push(name, Verdict::Fail, format!("not checked: {e}"));
+            }
+            return;
+        }
+    };
+    let mut c = Client::new(cfg, &t, opts.timeout, tls);
     if !clock_row(&mut c, report) {
         for name in [ACCEPTED, PERMISSIONS, BALANCE, SPECS, LEVERAGE] {
             report.push(name, Verdict::Fail, "not checked: the venue is unreachable");
@@ -622,7 +632,8 @@ fn specs_row(
     report: &mut CheckReport,
 ) -> Option<VenueSpecs> {
     let started = Instant::now();
-    let specs = crate::exec::specs::fetch(c.venue, &c.base, timeout)
+    let tls = c.agent.config().tls_config().clone();
+    let specs = crate::exec::specs::fetch_with(c.venue, &c.base, timeout, tls)
         .and_then(|body| VenueSpecs::parse(c.venue, &body));
     let specs = match specs {
         Ok(s) => s,

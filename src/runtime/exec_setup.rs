@@ -309,7 +309,7 @@ fn venue_setup(
         LaneConfig::new(x.order_connections, x.max_in_flight),
         Duration::from_millis(x.response_timeout_ms),
         clock.clone(),
-        None,
+        Some(cfg.venue_trust()?.rustls()?),
     )
     .map_err(|e| format!("exec.rest_url: {e}"))?;
     let mut exec = Executor::venue(
@@ -360,7 +360,8 @@ fn account_start(
         cfg.venue.recv_window_ms,
         Duration::from_millis(cfg.exec.response_timeout_ms.max(1_000)),
         link,
-    );
+    )
+    .with_tls(cfg.venue_trust()?.ureq());
     // `venue.symbols` are the universe's first ids, the ones trading at start.
     let active = cfg.venue.symbols.len();
     super::account::start(

@@ -435,6 +435,7 @@ struct FeedTarget {
     ws_url: String,
     rest_url: String,
     tls: Option<Arc<rustls::ClientConfig>>,
+    rest_tls: ureq::tls::TlsConfig,
 }
 
 /// The feed's target: the embedded exchange (started here) when `venue.ws_url = "embedded"`,
@@ -447,6 +448,7 @@ fn feed_target(cfg: &Config) -> Result<(Option<EmbeddedExchange>, FeedTarget), S
             ws_url: ex.url(),
             rest_url: ex.rest_url(),
             tls: None,
+            rest_tls: Default::default(),
         };
         return Ok((Some(ex), target));
     }
@@ -457,13 +459,14 @@ fn feed_target(cfg: &Config) -> Result<(Option<EmbeddedExchange>, FeedTarget), S
     } else if loopback {
         // A loopback peer (another process's embedded exchange, a test) serves REST on the
         // same port: never fall back to the real venue from a loopback run.
-        format!("http://{}:{}", ws.host, ws.port)
+        let scheme = if ws.tls { "https" } else { "http" };
+        format!("{scheme}://{}:{}", ws.host, ws.port)
     } else {
         cfg.venue().mainnet_rest_url().to_string()
     };
+    let trust = cfg.venue_trust()?;
     let tls = if cfg.venue.ws_url.starts_with("wss://") {
-        let ca = (!cfg.feed.ca_file.is_empty()).then(|| resolve_path(Path::new(&cfg.feed.ca_file)));
-        Some(crate::feed::tls::client_config_with_pem(ca.as_deref())?)
+        Some(trust.rustls()?)
     } else {
         None
     };
@@ -471,6 +474,7 @@ fn feed_target(cfg: &Config) -> Result<(Option<EmbeddedExchange>, FeedTarget), S
         ws_url: cfg.venue.ws_url.clone(),
         rest_url,
         tls,
+        rest_tls: trust.ureq(),
     };
     Ok((None, target))
 }
@@ -531,6 +535,7 @@ fn start_feed(
             rest_url: target.rest_url,
             feed: cfg.feed.clone(),
             tls: target.tls,
+            rest_tls: target.rest_tls,
             end_close_code: replay_peer.then_some(crate::exchange::server::END_OF_REPLAY),
             record_feed_delay: !own_exchange,
             validation: cfg.validation.clone(),

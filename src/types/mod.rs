@@ -4,6 +4,7 @@
 //! ([`fill_model`]). Depends on no other module of the crate; venue spellings live with the
 //! venue code, not here.
 
+pub mod account;
 pub mod case;
 pub mod control;
 pub mod event;
@@ -16,6 +17,7 @@ pub mod report;
 pub mod symbols;
 pub mod tick;
 
+pub use account::{AccountEvent, ClientOrderId, OrderOrigin, OrderUpdate, StreamFill, VenueStatus};
 pub use case::Case;
 pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use instrument::Instrument;

@@ -21,6 +21,8 @@ pub enum Method {
     Post,
     /// DELETE (Binance cancels; payload in the query string).
     Delete,
+    /// PUT (Binance listenKey keepalive).
+    Put,
 }
 
 impl Method {
@@ -30,6 +32,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Delete => "DELETE",
+            Method::Put => "PUT",
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod binance;
 pub mod bybit;
 pub mod error;
 pub mod order;
+pub mod private;
 pub mod recorded;
 pub mod reply;
 pub mod scan;

@@ -102,19 +102,4 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
     }
 }
 
-/// Order status as the venue reports it (Binance `status`, Bybit `orderStatus`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VenueStatus {
-    /// `NEW` / `New`, `Untriggered`.
-    New,
-    /// `PARTIALLY_FILLED` / `PartiallyFilled`.
-    PartiallyFilled,
-    /// `FILLED` / `Filled`.
-    Filled,
-    /// `CANCELED` / `Cancelled`, `PartiallyFilledCanceled`.
-    Cancelled,
-    /// `REJECTED` / `Rejected`.
-    Rejected,
-    /// `EXPIRED`, `EXPIRED_IN_MATCH` / `Deactivated`.
-    Expired,
-}
+pub use crate::types::VenueStatus;

@@ -59,6 +59,7 @@ pub fn plan(venue: Venue, ws_url: String, rest_url: String, cfg: FeedConfig) -> 
         rest_url,
         feed: cfg,
         tls: None,
+        rest_tls: Default::default(),
         end_close_code: Some(END_OF_REPLAY),
         record_feed_delay: false,
         validation: Default::default(),

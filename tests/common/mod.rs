@@ -11,6 +11,8 @@
 //!   several symbols) with an engine booking its reports;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine;
+//! - [`tls`]: a test CA for `localhost` and a TLS-terminating loopback proxy in front of an
+//!   embedded exchange (the venue over `https://` / `wss://`);
 //! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
 //!
 //! `dead_code` is allowed because every file in `tests/` is its own crate and compiles its own
@@ -25,4 +27,5 @@ pub mod files;
 pub mod recovery;
 pub mod rig;
 pub mod setup;
+pub mod tls;
 pub mod values;

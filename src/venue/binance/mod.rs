@@ -10,6 +10,7 @@ pub(crate) mod exchange_leverage;
 pub mod fast;
 pub mod market;
 pub mod order;
+pub mod private;
 pub mod reply;
 pub mod spec;
 pub mod tickers;

@@ -1,0 +1,241 @@
+//! `exec.mode = "live"` end to end over TLS: the embedded exchange behind TLS proxies on
+//! loopback (market data `wss://localhost`, orders and REST `https://localhost`) with a test CA
+//! given as `venue.ca_file`. Every venue connection trusts it; positions end equal to the
+//! exchange's. A CA that did not sign the venue's certificate fails as a TLS failure naming
+//! the host.
+
+use std::path::Path;
+
+use calculus_trader::config::Config;
+use calculus_trader::feed::protocol::Venue;
+use calculus_trader::runtime::{self, RunOptions, Shutdown};
+use calculus_trader::telemetry::Counter;
+
+mod common;
+use common::exchange::{hosted_on, hosted_toml, key_env, Hosted, Options};
+use common::files::temp_dir;
+use common::tls::{TestCa, TlsProxy};
+
+/// The venue behind TLS: proxies in front of the replay (WebSocket + REST) and order entry.
+struct TlsVenue {
+    hosted: Hosted,
+    feed: TlsProxy,
+    orders: TlsProxy,
+}
+
+impl TlsVenue {
+    fn start(venue: Venue, ca: &TestCa) -> Self {
+        let hosted = hosted_on(venue, 0.0, "0", Options::default());
+        let feed = TlsProxy::start(ca, hosted.replay.addr());
+        let orders = TlsProxy::start(ca, hosted.rest.addr());
+        Self {
+            hosted,
+            feed,
+            orders,
+        }
+    }
+
+    /// A live config for `venue` on this venue, trusting `ca_file`, keys from a 0600 key file,
+    /// dumps under `dir`.
+    fn config(&self, venue: Venue, ca_file: &Path, dir: &Path) -> Config {
+        let (replay, rest) = (&self.hosted.replay, &self.hosted.rest);
+        let wss = format!(
+            "wss://localhost:{}{}",
+            self.feed.port,
+            venue.embedded_ws_path()
+        );
+        let mut text = hosted_toml(replay, rest)
+            .replace(&replay.url(), &wss)
+            .replace(
+                &rest.url(),
+                &format!("https://localhost:{}", self.orders.port),
+            )
+            .replace("mode = \"embedded\"", "mode = \"live\"")
+            .replace("hot = \"spin\"", "hot = \"park\"")
+            .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"");
+        if venue == Venue::Bybit {
+            text = text
+                .replace("name = \"binance\" ", "name = \"bybit\"  ")
+                .replace(
+                    "rest_host = \"fapi.binance.com\"",
+                    "rest_host = \"api.bybit.com\"",
+                );
+        }
+        let mut cfg = Config::parse(&text).unwrap();
+        assert_eq!(cfg.venue(), venue);
+        cfg.venue.ca_file = ca_file.display().to_string();
+        cfg.venue.symbols = vec!["BTCUSDT".into(), "ETHUSDT".into()];
+        cfg.feed.rest_url = format!("https://localhost:{}", self.feed.port);
+        cfg.exec.key_file = key_file(venue, rest, dir);
+        cfg.exec.journal_dir = dir.join("journals");
+        cfg.run.dump_dir = dir.join("dumps");
+        cfg.control.token_file = dir.join("control.token");
+        cfg
+    }
+}
+
+fn key_file(
+    venue: Venue,
+    rest: &calculus_trader::exchange::RestExchange,
+    dir: &Path,
+) -> std::path::PathBuf {
+    let c = rest.credentials();
+    let path = dir.join("keys.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
+            venue.name(),
+            c.api_key,
+            c.secret
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    path
+}
+
+fn keys_in_env(venue: Venue) -> bool {
+    let (k, s) = key_env(venue);
+    std::env::var_os(k).is_some() || std::env::var_os(s).is_some()
+}
+
+fn live() -> RunOptions {
+    RunOptions {
+        live: true,
+        print_status: false,
+        ..RunOptions::default()
+    }
+}
+
+fn live_run_over_tls_trades_and_ends_flat_with_the_exchange(venue: Venue) {
+    if keys_in_env(venue) {
+        eprintln!("skipped: {venue:?} keys are set in this environment");
+        return;
+    }
+    let dir = temp_dir(&format!("live-tls-{}", venue.name()));
+    let ca = TestCa::new();
+    let ca_file = dir.join("ca.pem");
+    ca.write(&ca_file);
+    let v = TlsVenue::start(venue, &ca);
+    let cfg = v.config(venue, &ca_file, &dir);
+    let r = runtime::run(&cfg, &live(), Shutdown::default()).unwrap();
+    let c = runtime::counters(&r);
+    assert!(c.get(Counter::Ticks) > 1000, "market data came over wss://");
+    assert!(c.get(Counter::Orders) > 0, "orders went over https://");
+    assert_eq!(c.get(Counter::Fills), c.get(Counter::Orders));
+    for (i, name) in ["BTCUSDT", "ETHUSDT"].into_iter().enumerate() {
+        let ours = r.engine.position(i).unwrap().qty;
+        let theirs = v.hosted.rest.venue().with(|m| m.position(name).qty);
+        assert_eq!(ours, theirs, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn binance_live_over_tls_with_a_test_ca() {
+    live_run_over_tls_trades_and_ends_flat_with_the_exchange(Venue::Binance);
+}
+
+#[test]
+fn bybit_live_over_tls_with_a_test_ca() {
+    live_run_over_tls_trades_and_ends_flat_with_the_exchange(Venue::Bybit);
+}
+
+#[test]
+fn a_ca_that_did_not_sign_the_venue_fails_as_tls_naming_the_host() {
+    let venue = Venue::Binance;
+    if keys_in_env(venue) {
+        eprintln!("skipped: Binance keys are set in this environment");
+        return;
+    }
+    let dir = temp_dir("live-tls-wrong-ca");
+    let (served, other) = (TestCa::new(), TestCa::new());
+    let ca_file = dir.join("other.pem");
+    other.write(&ca_file);
+    let v = TlsVenue::start(venue, &served);
+    let cfg = v.config(venue, &ca_file, &dir);
+    let Err(err) = runtime::run(&cfg, &live(), Shutdown::default()) else {
+        panic!("an untrusted venue certificate stops the run");
+    };
+    assert!(err.contains("TLS"), "{err}");
+    assert!(err.contains("localhost"), "{err}");
+    assert!(!err.contains("no response"), "{err}");
+    assert_eq!(
+        v.hosted.rest.venue().with(|m| m.position("BTCUSDT").qty),
+        0.into()
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `calculus-trader check` (blocking ureq clients: clock, account, specs) against the venue
+/// behind TLS: every venue row passes with the CA; without it the clock row fails on the
+/// certificate (nothing else is attempted).
+#[test]
+fn check_queries_trust_the_extra_ca() {
+    use calculus_trader::config::DEFAULT_TOML;
+    use calculus_trader::exchange::rest_orders::SimCredentials;
+    use calculus_trader::exec::keys::{ApiKeys, Secret};
+    use calculus_trader::runtime::check::{self, CheckOptions, Verdict};
+    use common::exchange::{listed_on, serve};
+    const EIGHT: [&str; 8] = [
+        "BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "AVAXUSDT", "ADAUSDT", "LINKUSDT", "LTCUSDT",
+    ];
+    for venue in [Venue::Binance, Venue::Bybit] {
+        let dir = temp_dir(&format!("live-tls-check-{}", venue.name()));
+        let ca = TestCa::new();
+        let ca_file = dir.join("ca.pem");
+        ca.write(&ca_file);
+        let cred = SimCredentials::generate().unwrap();
+        let server = serve(
+            &Default::default(),
+            listed_on(venue, &EIGHT),
+            "0.0004",
+            "0",
+            Options {
+                creds: Some(cred.clone()),
+                ..Options::default()
+            },
+        );
+        let proxy = TlsProxy::start(&ca, server.addr());
+        let url = format!("https://localhost:{}", proxy.port);
+        let mut text = DEFAULT_TOML
+            .replace("rest_url = \"embedded\"", &format!("rest_url = \"{url}\""))
+            .replace("mode = \"embedded\"", "mode = \"live\"");
+        if venue == Venue::Bybit {
+            text = text.replace("name = \"binance\" ", "name = \"bybit\"  ");
+        }
+        let opts = CheckOptions {
+            keys: Some(ApiKeys {
+                venue,
+                api_key: Secret::new(cred.api_key.clone()),
+                secret: Secret::new(cred.secret.clone()),
+                origin: "the test".into(),
+            }),
+            ..CheckOptions::default()
+        };
+        let without = dir.join("without.toml");
+        std::fs::write(&without, &text).unwrap();
+        let r = check::run(Some(&without), &opts);
+        let clock = r.row("venue clock").unwrap();
+        assert_eq!(clock.verdict, Verdict::Fail, "{}", r.render());
+        assert!(clock.detail.contains("certificate"), "{}", r.render());
+        let with = dir.join("with.toml");
+        let ca_line = format!("ca_file = {:?}", ca_file.display().to_string());
+        std::fs::write(&with, text.replacen("ca_file = \"\"", &ca_line, 1)).unwrap();
+        let r = check::run(Some(&with), &opts);
+        for row in ["venue clock", "keys accepted", "balance", "specs"] {
+            assert_eq!(
+                r.row(row).unwrap().verdict,
+                Verdict::Ok,
+                "{row}:\n{}",
+                r.render()
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
