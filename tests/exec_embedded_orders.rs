@@ -246,8 +246,8 @@ fn filter_violations_are_rejected_with_venue_filter_errors() {
         "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&triggerPrice=61000.005&closePosition=true",
     );
     assert_eq!(status, 400);
-    assert_eq!(body["code"], -1013, "{body}");
-    assert_eq!(body["msg"], "Filter failure: PRICE_FILTER");
+    assert_eq!(body["code"], -4014, "{body}");
+    assert_eq!(body["msg"], "Price not increased by tick size.");
     assert_eq!(s.server.venue().with(|m| m.orders().len()), 0);
     // On the step, above both minimums: accepted. The same client id again: -4116.
     let (status, body) =

@@ -52,6 +52,9 @@ pub struct SpecsConfig {
     pub cache: PathBuf,
     /// HTTP timeout, seconds.
     pub timeout_s: f64,
+    /// Trust of the spec requests (`venue.ca_file`); not a config key, set at start-up.
+    #[serde(skip)]
+    pub tls: Option<ureq::tls::TlsConfig>,
 }
 
 impl Default for SpecsConfig {
@@ -64,6 +67,7 @@ impl Default for SpecsConfig {
             rest_url: String::new(),
             cache: PathBuf::from("cache/instruments_{venue}.json"),
             timeout_s: 10.0,
+            tls: None,
         }
     }
 }
@@ -237,12 +241,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     result.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// A blocking HTTP agent with `timeout` for connect and the whole request (cold path).
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
-    agent_with(timeout, Default::default())
-}
-
-/// [`agent`] trusting `tls` (`venue.ca_file`, see [`crate::feed::tls::VenueTrust::ureq`]).
+/// A blocking HTTP agent with `timeout` for connect and the whole request (cold path),
+/// trusting `tls` (`venue.ca_file`, see [`crate::feed::tls::VenueTrust::ureq`]).
 pub(crate) fn agent_with(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::Agent {
     ureq::Agent::config_builder()
         .tls_config(tls)
@@ -255,10 +255,16 @@ pub(crate) fn agent_with(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::
 
 /// `GET url`: the body of a 200 reply, else an error naming the status and the body's head.
 pub(crate) fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
-    let mut resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| format!("GET {url}: {e}"))?;
+    let mut resp = agent.get(url).call().map_err(|e| {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| url.to_owned());
+        format!(
+            "GET {url}: {}",
+            crate::feed::tls::describe_ureq_error(&host, &e)
+        )
+    })?;
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
@@ -362,7 +368,8 @@ pub fn fetch_and_cache(
     cfg: &SpecsConfig,
 ) -> Result<(VenueSpecs, Vec<String>), String> {
     let url = cfg.base_url(venue);
-    let body = fetch(venue, &url, Duration::from_secs_f64(cfg.timeout_s))?;
+    let timeout = Duration::from_secs_f64(cfg.timeout_s);
+    let body = fetch_with(venue, &url, timeout, cfg.tls.clone().unwrap_or_default())?;
     let specs = VenueSpecs::parse(venue, &body)?;
     let mut notes = Vec::new();
     let cache = cfg.cache_path(venue);

@@ -5,14 +5,16 @@
 use std::time::Duration;
 
 use super::keys::check_transport;
-use super::specs::{agent, http_get};
+use super::specs::{agent_with, http_get};
 use crate::venue::{binance, bybit, Venue};
 
-/// `(symbol, 24 h quote volume)` of every ticker row of `venue` at `base_url`.
+/// `(symbol, 24 h quote volume)` of every ticker row of `venue` at `base_url`, trusting `tls`
+/// (`venue.ca_file`; default: the bundled roots).
 pub fn fetch(
     venue: Venue,
     base_url: &str,
     timeout: Duration,
+    tls: ureq::tls::TlsConfig,
 ) -> Result<Vec<(String, f64)>, String> {
     check_transport(base_url).map_err(|e| e.to_string())?;
     let base = base_url.trim_end_matches('/');
@@ -20,7 +22,7 @@ pub fn fetch(
         Venue::Binance => binance::tickers::PATH,
         Venue::Bybit => bybit::tickers::PATH,
     };
-    let body = http_get(&agent(timeout), &format!("{base}{path}"))?;
+    let body = http_get(&agent_with(timeout, tls), &format!("{base}{path}"))?;
     match venue {
         Venue::Binance => binance::tickers::parse(&body),
         Venue::Bybit => bybit::tickers::parse(&body),

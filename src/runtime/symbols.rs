@@ -65,8 +65,11 @@ impl Specs {
 
 /// `venue.specs`, its `rest_url` defaulting to `exec.rest_url` when that is a URL (specs come
 /// from the host orders go to: a testnet, a loopback exchange), else the venue's mainnet.
+/// With the venue's trust (`venue.ca_file`) for the spec requests.
 pub fn specs_config(cfg: &Config) -> crate::exec::specs::SpecsConfig {
-    cfg.venue.specs.with_exec_url(&cfg.exec.rest_url)
+    let mut s = cfg.venue.specs.with_exec_url(&cfg.exec.rest_url);
+    s.tls = cfg.venue_trust().ok().map(|t| t.ureq());
+    s
 }
 
 /// The spec source of `cfg` ([`crate::exec::specs::SpecsConfig::effective`]): the venue's
@@ -127,6 +130,7 @@ fn configured_names(cfg: &Config, specs: &Specs) -> Result<Vec<String>, String> 
         cfg.venue(),
         &s.base_url(cfg.venue()),
         Duration::from_secs_f64(s.timeout_s),
+        s.tls.clone().unwrap_or_default(),
     )?;
     crate::exec::tickers::top(volumes, n, |name| {
         v.get(name)
