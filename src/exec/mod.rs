@@ -9,6 +9,7 @@ pub mod account_config;
 pub mod clock;
 pub mod exec_config;
 pub(crate) mod executor;
+pub(crate) mod http;
 pub mod journal;
 pub mod keys;
 pub mod lanes;

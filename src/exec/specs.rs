@@ -255,23 +255,7 @@ pub(crate) fn agent_with(timeout: Duration, tls: ureq::tls::TlsConfig) -> ureq::
 
 /// `GET url`: the body of a 200 reply, else an error naming the status and the body's head.
 pub(crate) fn http_get(agent: &ureq::Agent, url: &str) -> Result<Vec<u8>, String> {
-    let mut resp = agent.get(url).call().map_err(|e| {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| url.to_owned());
-        format!(
-            "GET {url}: {}",
-            crate::feed::tls::describe_ureq_error(&host, &e)
-        )
-    })?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+    let (status, body) = super::http::reply(agent.get(url).call(), url, &format!("GET {url}"))?;
     if status != 200 {
         let head = &body[..body.len().min(4096)];
         return Err(format!(

@@ -139,24 +139,7 @@ impl AccountClient {
                 r.call()
             }
         };
-        let mut resp = result.map_err(|e| {
-            let host = url::Url::parse(&url)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            format!(
-                "{what}: {}",
-                crate::feed::tls::describe_ureq_error(&host, &e)
-            )
-        })?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .map_err(|e| format!("{what}: reading the reply: {e}"))?;
-        Ok((status, body))
+        crate::exec::http::reply(result, &url, &what)
     }
 
     /// The venue's error in a reply, if any.

@@ -364,15 +364,8 @@ impl Client {
         for (k, v) in &req.headers {
             r = r.header(*k, v.as_str());
         }
-        let mut resp = r.call().map_err(|e| format!("GET {path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .map_err(|e| format!("GET {path}: reading the reply: {e}"))?;
-        Ok((status, body))
+        let url = format!("{}{}", self.base, req.path_and_query);
+        crate::exec::http::reply(r.call(), &url, &format!("GET {path}"))
     }
 
     /// Venue time now (local clock + the measured offset), Unix ms.
