@@ -11,8 +11,8 @@ use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::risk::drift_monitor::reduce_qty;
 use calculus_trader::risk::limits::emergency_actions;
 use calculus_trader::risk::{
-    size_entry, DriftAction, DriftMonitor, DriftParams, EntryRequest, ExitLevels, ExitParams,
-    BlockReason, OrderCheck, RiskGate, SizingParams, TradeStats,
+    size_entry, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryRequest, ExitLevels,
+    ExitParams, OrderCheck, RiskGate, SizingParams, TradeStats,
 };
 use calculus_trader::types::{Instrument, Side};
 
@@ -134,7 +134,12 @@ fn risk_calls_allocate_nothing() {
             triggers,
             emergency_steps,
             gate.correlation().corr(0, 1),
-            (var_blocks, rows, gate.peak_risk().samples, hist.book_risk(None)),
+            (
+                var_blocks,
+                rows,
+                gate.peak_risk().samples,
+                hist.book_risk(None),
+            ),
         )
     });
     assert_eq!(n, 0, "risk calls allocated {n} times");

@@ -85,7 +85,11 @@ fn rolling_sigma_and_correlation_equal_a_direct_two_pass_on_real_trades() {
         c.on_price(i, p, ts);
     }
     let r = direct_returns(&ticks, bar_ms);
-    assert!(r[0].len() > window && r[1].len() > window, "{:?}", r.each_ref().map(Vec::len));
+    assert!(
+        r[0].len() > window && r[1].len() > window,
+        "{:?}",
+        r.each_ref().map(Vec::len)
+    );
     let n = r[0].len().min(r[1].len()).min(window);
     let (x, y) = (&r[0][r[0].len() - n..], &r[1][r[1].len() - n..]);
     let (mx, my) = (mean(x), mean(y));
@@ -95,8 +99,15 @@ fn rolling_sigma_and_correlation_equal_a_direct_two_pass_on_real_trades() {
     let rho = cov / (vx * vy).sqrt();
     let sx = (vx / (n - 1) as f64).sqrt();
     let got = c.corr(0, 1).unwrap();
-    eprintln!("rho = {got:.6} (direct {rho:.6}), sigma BTC = {:e}", c.sigma(0).unwrap());
+    eprintln!(
+        "rho = {got:.6} (direct {rho:.6}), sigma BTC = {:e}",
+        c.sigma(0).unwrap()
+    );
     assert!((got - rho).abs() < 1e-9, "{got} vs {rho}");
-    assert!((c.sigma(0).unwrap() - sx).abs() < 1e-9 * sx, "{:?} vs {sx}", c.sigma(0));
+    assert!(
+        (c.sigma(0).unwrap() - sx).abs() < 1e-9 * sx,
+        "{:?} vs {sx}",
+        c.sigma(0)
+    );
     assert_eq!(c.samples(0), window);
 }

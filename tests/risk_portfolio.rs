@@ -3,13 +3,13 @@
 //! would breach its budget and admits one that would not; `halve` vs `block` correlation
 //! handling; the bar close's work is linear in the symbols (counted, not timed).
 
+use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::risk::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use calculus_trader::risk::var::{normal_pdf, Z95, Z99};
 use calculus_trader::risk::{
     size_entry, BlockReason, Correlation, EntryRequest, OrderCheck, RiskGate, SizingParams,
     TradeStats,
 };
-use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::types::{Instrument, Side};
 
 mod common;
@@ -42,7 +42,9 @@ fn feed(g: &mut RiskGate, r1: fn(f64, f64) -> f64) {
 
 /// Symbol `i` gets the log returns `rs[i](s, t)`.
 fn feed_n(g: &mut RiskGate, rs: &[fn(f64, f64) -> f64]) {
-    let mut x: Vec<f64> = (0..rs.len()).map(|i| (1_000.0 * (i + 1) as f64).ln()).collect();
+    let mut x: Vec<f64> = (0..rs.len())
+        .map(|i| (1_000.0 * (i + 1) as f64).ln())
+        .collect();
     for k in 0..=101u64 {
         let s = if k % 2 == 0 { 1.0 } else { -1.0 };
         let t = if (k / 2) % 2 == 0 { 1.0 } else { -1.0 };
@@ -133,9 +135,16 @@ fn the_var_limit_refuses_a_breaching_entry_and_admits_one_below_budget() {
     assert_eq!(g.check(&exit), Ok(()));
     assert_eq!(g.check(&buy(1, "0")), Ok(()));
     // The row of the status view: the limit in quote currency and the book's VaR now.
-    let row = g.limit_rows().into_iter().find(|r| r.name == "portfolio_var").unwrap();
+    let row = g
+        .limit_rows()
+        .into_iter()
+        .find(|r| r.name == "portfolio_var")
+        .unwrap();
     let var_now = Z99 * sigma_p(5_000.0, 0.0);
-    assert!(close(row.used.try_into().unwrap(), var_now, 1e-6), "{row:?}");
+    assert!(
+        close(row.used.try_into().unwrap(), var_now, 1e-6),
+        "{row:?}"
+    );
     // ES at 95 % or historical VaR with the same budget: each its own figure.
     for (method, measure, conf) in [
         (VarMethod::Parametric, VarMeasure::Es, 0.95),
@@ -197,7 +206,12 @@ fn halve_sizes_down_where_block_refuses() {
         );
         feed_n(
             &mut g,
-            &[|s, _| A * s, |s, _| 2.0 * A * s, |_, t| A * t, |s, _| -A * s],
+            &[
+                |s, _| A * s,
+                |s, _| 2.0 * A * s,
+                |_, t| A * t,
+                |s, _| -A * s,
+            ],
         );
         g
     };
@@ -230,10 +244,18 @@ fn halve_sizes_down_where_block_refuses() {
             venue_max_leverage: 100.0,
             size_multiplier: m,
         };
-        size_entry(&sizing, &TradeStats::default(), &req, &inst).unwrap().qty
+        size_entry(&sizing, &TradeStats::default(), &req, &inst)
+            .unwrap()
+            .qty
     };
-    assert_eq!(size(block.size_multiplier() * block.correlation_multiplier(1)), d("1"));
-    assert_eq!(size(halve.size_multiplier() * halve.correlation_multiplier(1)), d("0.5"));
+    assert_eq!(
+        size(block.size_multiplier() * block.correlation_multiplier(1)),
+        d("1")
+    );
+    assert_eq!(
+        size(halve.size_multiplier() * halve.correlation_multiplier(1)),
+        d("0.5")
+    );
     // Two correlated open positions (ρ = 1 and ρ = 1 with 3's −1): halved twice, as the
     // second system's loop does. Block mode: buying 3 (anti-correlated) passes, selling it (the
     // same exposure as the longs) is refused.
@@ -243,7 +265,11 @@ fn halve_sizes_down_where_block_refuses() {
     block.set_position(1, d("1000"), d("0"));
     let mut short3 = buy(3, "1000");
     short3.side = Side::Sell;
-    assert_eq!(block.check(&buy(3, "1000")), Ok(()), "anti-correlated same way");
+    assert_eq!(
+        block.check(&buy(3, "1000")),
+        Ok(()),
+        "anti-correlated same way"
+    );
     assert_eq!(block.check(&short3), Err(BlockReason::Correlation));
 }
 
@@ -257,7 +283,11 @@ fn bar_close_work_is_linear_in_the_symbols() {
         for k in 0..=bars {
             for i in 0..m {
                 let wob = ((k as usize * 7 + i * 13) % 11) as f64;
-                c.on_price(i, 100.0 + i as f64 + wob * 0.01, k * 1_000 + i as u64 % 1_000);
+                c.on_price(
+                    i,
+                    100.0 + i as f64 + wob * 0.01,
+                    k * 1_000 + i as u64 % 1_000,
+                );
             }
         }
         // `bars` closes; the first has no previous close, so no return.

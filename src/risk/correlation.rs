@@ -133,7 +133,9 @@ impl Correlation {
     /// Returns of symbol `i` in the window: `min(recorded, W)`.
     #[inline]
     pub fn samples(&self, i: usize) -> usize {
-        self.count.get(i).map_or(0, |&c| (c as usize).min(self.window))
+        self.count
+            .get(i)
+            .map_or(0, |&c| (c as usize).min(self.window))
     }
 
     /// The ring slots of the last `c ≤ W` bars, as at most two ranges (oldest first).

@@ -16,5 +16,5 @@ pub use correlation::Correlation;
 pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
 pub use exits::{ExitLevels, ExitParams, ExitTrigger};
 pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip, VarLimit};
-pub use var::PortfolioRisk;
 pub use sizing::{size_entry, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats};
+pub use var::PortfolioRisk;

@@ -586,7 +586,8 @@ mod tests {
             s.record(-40.0);
         }
         assert_eq!(p.kelly_multiplier(&s), 1.0);
-        let q = |p: &SizingParams, s: &TradeStats| size_entry(p, s, &req(100.0, 0.0, 10_000.0), &inst);
+        let q =
+            |p: &SizingParams, s: &TradeStats| size_entry(p, s, &req(100.0, 0.0, 10_000.0), &inst);
         assert_eq!(q(&p, &s).unwrap().qty, d("10"));
         s.record(-40.0);
         assert!((s.kelly().unwrap() - 1.0 / 3.0).abs() < 1e-12);

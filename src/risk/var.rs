@@ -213,9 +213,15 @@ mod tests {
     fn normal_constants() {
         // φ(1.645)/0.05 ≈ 2.063, φ(2.326)/0.01 ≈ 2.665 (standard tables).
         let (v, e) = parametric(1.0, Z95, 0.95);
-        assert!((v - 1.6449).abs() < 1e-4 && (e - 2.0627).abs() < 1e-4, "{v} {e}");
+        assert!(
+            (v - 1.6449).abs() < 1e-4 && (e - 2.0627).abs() < 1e-4,
+            "{v} {e}"
+        );
         let (v, e) = parametric(1.0, Z99, 0.99);
-        assert!((v - 2.3263).abs() < 1e-4 && (e - 2.6652).abs() < 1e-4, "{v} {e}");
+        assert!(
+            (v - 2.3263).abs() < 1e-4 && (e - 2.6652).abs() < 1e-4,
+            "{v} {e}"
+        );
     }
 
     /// Losses 1..=100 (P&L −1..−100): at 95 % t = 5: VaR = 96, ES = (96+…+100)/5 = 98;
