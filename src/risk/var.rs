@@ -62,7 +62,7 @@ pub fn parametric(sigma: f64, z: f64, alpha: f64) -> (f64, f64) {
 /// most [`MAX_TAIL`] tail samples): `t = ⌈(1 − α)·c⌉`, VaR the t-th largest loss, ES the mean
 /// of the t largest. `None` without samples.
 pub fn historical(pnl: impl Iterator<Item = f64>, alpha: f64) -> Option<(f64, f64)> {
-    let mut tail = Tail::default();
+    let mut tail = Tail::with_cap(MAX_TAIL);
     let mut c = 0usize;
     for p in pnl {
         tail.push(-p);
@@ -79,35 +79,38 @@ fn tail_len(c: usize, alpha: f64) -> usize {
     t.clamp(1, MAX_TAIL)
 }
 
-/// The largest losses seen, in descending order.
+/// The `cap` largest losses seen, in descending order: a push is O(1) once full unless the
+/// value enters the tail (then O(cap)).
 struct Tail {
     v: [f64; MAX_TAIL],
     len: usize,
-}
-
-impl Default for Tail {
-    fn default() -> Self {
-        Self {
-            v: [0.0; MAX_TAIL],
-            len: 0,
-        }
-    }
+    cap: usize,
 }
 
 impl Tail {
-    /// Inserts `x` keeping the `MAX_TAIL` largest, descending.
+    /// An empty tail keeping the `cap` (1 ..= [`MAX_TAIL`]) largest values.
+    fn with_cap(cap: usize) -> Self {
+        Self {
+            v: [0.0; MAX_TAIL],
+            len: 0,
+            cap: cap.clamp(1, MAX_TAIL),
+        }
+    }
+
+    /// Inserts `x` keeping the `cap` largest, descending.
     #[inline]
     fn push(&mut self, x: f64) {
-        if self.len == MAX_TAIL && x <= self.v[MAX_TAIL - 1] {
+        let cap = self.cap;
+        if self.len == cap && x <= self.v[cap - 1] {
             return;
         }
-        let mut k = self.len.min(MAX_TAIL - 1);
+        let mut k = self.len.min(cap - 1);
         while k > 0 && self.v[k - 1] < x {
             self.v[k] = self.v[k - 1];
             k -= 1;
         }
         self.v[k] = x;
-        self.len = (self.len + 1).min(MAX_TAIL);
+        self.len = (self.len + 1).min(cap);
     }
 
     /// `(t-th largest, mean of the t largest)` of `c` samples.
@@ -153,7 +156,8 @@ where
         }
     }
     let mean = sum / c as f64;
-    let (mut ss, mut tail) = (0.0, Tail::default());
+    // The 95 % tail is the longer one; the 99 % figures are its first entries.
+    let (mut ss, mut tail) = (0.0, Tail::with_cap(tail_len(c, 0.95)));
     for r in slots {
         for s in r {
             let p = pnl_at(s);
