@@ -75,6 +75,9 @@ enum Command {
     },
     /// Replay historical trades through the strategy with fees, slippage and latency; report, plots, sweeps.
     Backtest(calculus_trader::backtest::BacktestArgs),
+    /// Judge every strategy × learned-filter variant out of sample (walk-forward, fees and
+    /// slippage on) over the bundled real trades and seeded synthetic markets; writes a table.
+    Experiment(calculus_trader::backtest::experiment::ExperimentArgs),
     /// Trade the bundled replay in a loop against the embedded exchange, SIGKILL and restart the
     /// trader at random, then check that positions, client ids, limits and memory hold.
     Soak(SoakArgs),
@@ -424,6 +427,9 @@ fn main() -> ExitCode {
         Some(Command::Check { config }) => runtime::check::cli(config.as_deref()),
         Some(Command::Journal { action }) => journal(&action),
         Some(Command::Backtest(args)) => calculus_trader::backtest::cli::run(&args),
+        Some(Command::Experiment(args)) => {
+            calculus_trader::backtest::experiment::run(&args).map(|s| print!("{s}"))
+        }
         Some(Command::Soak(args)) => soak(&args),
         Some(Command::Ctl(args)) => calculus_trader::control::ctl::cli(&args),
         None => run(&cli.run),

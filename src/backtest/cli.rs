@@ -44,7 +44,7 @@ pub struct BacktestArgs {
 }
 
 /// The config text: `--config`, else config/default.toml, else the built-in copy.
-fn config_text(path: Option<&Path>) -> Result<(String, String), String> {
+pub(crate) fn config_text(path: Option<&Path>) -> Result<(String, String), String> {
     let read = |p: &Path| {
         std::fs::read_to_string(p)
             .map(|t| (t, p.display().to_string()))

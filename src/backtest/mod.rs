@@ -9,6 +9,7 @@
 pub(crate) mod baseline;
 pub mod cli;
 pub mod equity;
+pub mod experiment;
 pub mod fills;
 pub mod metrics;
 pub mod plot;
