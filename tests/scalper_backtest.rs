@@ -114,7 +114,11 @@ fn both_lets_either_strategy_open() {
         (e, n)
     };
     // Both strategies together send more orders than the matrix alone.
-    assert!(s.intents > calculus_only, "{} vs {calculus_only}", s.intents);
+    assert!(
+        s.intents > calculus_only,
+        "{} vs {calculus_only}",
+        s.intents
+    );
 }
 
 #[test]
@@ -194,6 +198,9 @@ fn scalper_compute_allocates_nothing_after_warm_up() {
             engine.stats().scalper_entries > before && orders > 0,
             "{name}: the measured part must trade"
         );
-        assert_eq!(allocations, 0, "{name}: compute allocated {allocations} times");
+        assert_eq!(
+            allocations, 0,
+            "{name}: compute allocated {allocations} times"
+        );
     }
 }

@@ -226,8 +226,6 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
-    /// The scalper's bar state and signal.
-    scalper: ScalperState,
     /// Strategy that opened the open position.
     owner: Owner,
     /// An operator asked to close this symbol's working position (drained by
@@ -262,6 +260,9 @@ pub struct Engine {
     feed_health: Option<Arc<SymbolHealth>>,
     /// Operator state: settings in force, pending closes, command counts.
     ops: operator::Operator,
+    /// The scalper's bar state and signal per symbol (index = `SymbolId`); empty when the
+    /// scalper is off, so the calculus strategy's per-symbol state keeps its budget.
+    scalpers: Vec<ScalperState>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -398,7 +399,6 @@ impl Engine {
                     risk: SlotRisk::default(),
                     undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
-                    scalper: ScalperState::new(&params.scalper, params.layers.indicators.bar_s),
                     owner: Owner::Calculus,
                     pending_close: false,
                 })
@@ -422,6 +422,12 @@ impl Engine {
             trade_stats: TradeStats::default(),
             feed_health: None,
             ops: operator::Operator::new(&params),
+            scalpers: if params.strategy.scalper() {
+                let st = ScalperState::new(&params.scalper, params.layers.indicators.bar_s);
+                vec![st; instruments.len()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -462,6 +468,7 @@ impl Engine {
             next_seq: &mut self.next_seq,
             last,
             feed_health: self.feed_health.as_deref(),
+            scalper: self.scalpers.get_mut(i),
             t,
         };
         let mut m = cx.update_models()?;
@@ -482,7 +489,9 @@ impl Engine {
             cx.slot.owner = d.by;
             if d.by == Owner::Scalper {
                 cx.stats.scalper_entries += 1;
-                cx.slot.scalper.consume();
+                if let Some(s) = cx.scalper.as_deref_mut() {
+                    s.consume();
+                }
             } else {
                 cx.stats.case_entries[c] += 1;
             }
@@ -657,6 +666,8 @@ struct TickCx<'a> {
     next_seq: &'a mut u64,
     last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
+    /// The symbol's scalper state, when the scalper is on.
+    scalper: Option<&'a mut ScalperState>,
     t: &'a Tick,
 }
 
@@ -684,7 +695,9 @@ impl TickCx<'_> {
             && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
         {
             slot.layers.reset(&p.layers);
-            slot.scalper = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+            if let Some(s) = self.scalper.as_deref_mut() {
+                *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+            }
             self.stats.resets += 1;
         }
         slot.hot.started = true;
@@ -725,7 +738,10 @@ impl TickCx<'_> {
             forecast: forecast_price(t.price, v, a, sp.horizon_s),
             drift: drift(v, a, sp.horizon_s),
             case,
-            scalper: slot.scalper.signal().signed_strength(),
+            scalper: self
+                .scalper
+                .as_deref()
+                .map_or(0.0, |s| s.signal().signed_strength()),
             ..TickState::default()
         };
         Some(Models {

@@ -310,7 +310,13 @@ pub fn score(p: &ScalperParams, x: &RuleInputs) -> Score {
         }
     };
     let (f, m, sl) = x.sma;
-    one(f > m && m > sl, f < m && m < sl, p.w_ma, rule::MA, &mut sides);
+    one(
+        f > m && m > sl,
+        f < m && m < sl,
+        p.w_ma,
+        rule::MA,
+        &mut sides,
+    );
     one(
         x.momentum > p.momentum_min,
         x.momentum < -p.momentum_min,
@@ -318,8 +324,19 @@ pub fn score(p: &ScalperParams, x: &RuleInputs) -> Score {
         rule::MOMENTUM,
         &mut sides,
     );
-    both(x.volume_ratio > p.volume_min, p.w_volume, rule::VOLUME, &mut sides);
-    one(x.rsi < p.rsi_low, x.rsi > p.rsi_high, p.w_rsi, rule::RSI, &mut sides);
+    both(
+        x.volume_ratio > p.volume_min,
+        p.w_volume,
+        rule::VOLUME,
+        &mut sides,
+    );
+    one(
+        x.rsi < p.rsi_low,
+        x.rsi > p.rsi_high,
+        p.w_rsi,
+        rule::RSI,
+        &mut sides,
+    );
     let neutral = x.rsi > p.rsi_neutral_low && x.rsi < p.rsi_neutral_high;
     both(neutral, -p.w_rsi_neutral, rule::RSI_NEUTRAL, &mut sides);
     let (c, c0) = (x.macd, x.macd_prev);
@@ -343,11 +360,33 @@ pub fn score(p: &ScalperParams, x: &RuleInputs) -> Score {
         Touch::Wick => (x.bar.low, x.bar.high),
     };
     let b = x.bands;
-    one(lo_px <= b.lower, hi_px >= b.upper, p.w_band, rule::BAND, &mut sides);
+    one(
+        lo_px <= b.lower,
+        hi_px >= b.upper,
+        p.w_band,
+        rule::BAND,
+        &mut sides,
+    );
     let w = band_width(&b);
-    both(w < p.squeeze * x.width_ref, p.w_squeeze, rule::SQUEEZE, &mut sides);
-    both(w > p.expansion * x.width_ref, -p.w_expansion, rule::EXPANSION, &mut sides);
-    one(x.flow > p.flow_min, x.flow < -p.flow_min, p.w_flow, rule::FLOW, &mut sides);
+    both(
+        w < p.squeeze * x.width_ref,
+        p.w_squeeze,
+        rule::SQUEEZE,
+        &mut sides,
+    );
+    both(
+        w > p.expansion * x.width_ref,
+        -p.w_expansion,
+        rule::EXPANSION,
+        &mut sides,
+    );
+    one(
+        x.flow > p.flow_min,
+        x.flow < -p.flow_min,
+        p.w_flow,
+        rule::FLOW,
+        &mut sides,
+    );
     let [(long, fired_long), (short, fired_short)] = sides;
     Score {
         long: long.clamp(0.0, 1.0),

@@ -12,9 +12,9 @@ impl TickCx<'_> {
     pub(super) fn update_layers(&mut self, x: f64) {
         let (p, t, slot) = (self.p, self.t, &mut *self.slot);
         let trade = (t.side.sign(), t.qty);
-        if p.strategy.scalper() {
+        if let Some(state) = self.scalper.as_deref_mut() {
             let mut sink = ScalperSink {
-                state: &mut slot.scalper,
+                state,
                 params: &p.scalper,
                 flow: slot.layers.flow.imbalance(),
             };
@@ -37,11 +37,9 @@ impl TickCx<'_> {
         held: i8,
         alone: bool,
     ) -> Option<Decision> {
-        let sig = *self.slot.scalper.signal();
-        let want = if sig.ready && !sig.consumed {
-            sig.side
-        } else {
-            0
+        let want = match self.scalper.as_deref() {
+            Some(s) if s.signal().ready && !s.signal().consumed => s.signal().side,
+            _ => 0,
         };
         if want == 0 || want == held {
             if alone {

@@ -169,7 +169,10 @@ fn alternating_series_fires_volume_neutral_rsi_squeeze_and_a_bearish_cross() {
     // SMA_2 = 100.5, SMA_3 = 100.33, SMA_4 = 100.5: no alignment; momentum 100/100 − 1 = 0.
     use rule::*;
     assert_eq!(s.score.fired_long, VOLUME | RSI_NEUTRAL | SQUEEZE);
-    assert_eq!(s.score.fired_short, VOLUME | RSI_NEUTRAL | SQUEEZE | MACD_CROSS);
+    assert_eq!(
+        s.score.fired_short,
+        VOLUME | RSI_NEUTRAL | SQUEEZE | MACD_CROSS
+    );
     // Long 0.15 − 0.10 + 0.15 = 0.20; short + 0.25 = 0.45: below 0.65, no trade.
     assert!(close(s.score.long, 0.20) && close(s.score.short, 0.45));
     assert_eq!(s.side, 0);
@@ -216,7 +219,10 @@ fn bollinger_touch_on_close_and_on_wick() {
     let s = r.closes(&[100.0, 100.0, 100.0, 100.0, 98.0], 0.0);
     // 100, 100, 100, 98: mean 99.5, σ² = (3·0.25 + 2.25)/4 = 0.75, lower = 99.5 − 1.5·0.866 =
     // 98.20 ≥ 98: the close touches the lower band: long.
-    assert!(close(r.ind.values().bands.lower, 99.5 - 1.5 * 0.75f64.sqrt()));
+    assert!(close(
+        r.ind.values().bands.lower,
+        99.5 - 1.5 * 0.75f64.sqrt()
+    ));
     assert!(s.score.fired_long & rule::BAND != 0 && s.score.fired_short & rule::BAND == 0);
     let mut r = Rig::new(ind_params(), scalper_params());
     r.closes(&[100.0, 100.0, 100.0, 100.0, 100.0], 0.0);
@@ -224,7 +230,10 @@ fn bollinger_touch_on_close_and_on_wick() {
     let s = r.bar(5, &[99.0, 99.8], 1.0, 0.0);
     // 100, 100, 100, 99.8: mean 99.95, σ² = (3·0.0025 + 0.0225)/4 = 0.0075, lower = 99.95 −
     // 2·0.0866 = 99.78 < 99.8: the close does not touch.
-    assert!(close(r.ind.values().bands.lower, 99.95 - 2.0 * 0.0075f64.sqrt()));
+    assert!(close(
+        r.ind.values().bands.lower,
+        99.95 - 2.0 * 0.0075f64.sqrt()
+    ));
     assert_eq!(s.score.fired_long & rule::BAND, 0);
     let wick = ScalperParams {
         touch: Touch::Wick,
@@ -248,9 +257,13 @@ fn stops_are_atr_times_one_and_a_half_with_two_to_one_reward() {
     let mut ind = Indicators::new(&ip);
     // (high, low, close): (101, 99, 100), (102, 100, 101), (103, 100, 102).
     // TR: 2 (first bar: h − l), max(2, |102 − 100|, |100 − 100|) = 2, max(3, 2, 1) = 3 → ATR 7/3.
-    for (k, prices) in [[99.0, 101.0, 100.0], [100.0, 102.0, 101.0], [100.0, 103.0, 102.0]]
-        .iter()
-        .enumerate()
+    for (k, prices) in [
+        [99.0, 101.0, 100.0],
+        [100.0, 102.0, 101.0],
+        [100.0, 103.0, 102.0],
+    ]
+    .iter()
+    .enumerate()
     {
         for (j, &p) in prices.iter().enumerate() {
             ind.update(&ip, p, 1.0, k as u64 * 1000 + j as u64);
@@ -321,10 +334,33 @@ fn strength_is_the_capped_sum_and_trades_at_the_threshold() {
     };
     // Width 4/100 = 0.04: neither squeeze nor expansion.
     let s = score(&p, &quiet());
-    assert_eq!((s.long, s.short, s.fired_long, s.fired_short), (0.0, 0.0, 0, 0));
+    assert_eq!(
+        (s.long, s.short, s.fired_long, s.fired_short),
+        (0.0, 0.0, 0, 0)
+    );
     // Flow exactly at 0.3 does not fire (strict), 0.31 does.
-    assert_eq!(score(&p, &RuleInputs { flow: 0.3, ..quiet() }).fired_long, 0);
-    assert_eq!(score(&p, &RuleInputs { flow: -0.31, ..quiet() }).fired_short, rule::FLOW);
+    assert_eq!(
+        score(
+            &p,
+            &RuleInputs {
+                flow: 0.3,
+                ..quiet()
+            }
+        )
+        .fired_long,
+        0
+    );
+    assert_eq!(
+        score(
+            &p,
+            &RuleInputs {
+                flow: -0.31,
+                ..quiet()
+            }
+        )
+        .fired_short,
+        rule::FLOW
+    );
     // MA 0.30 + momentum 0.25 + volume 0.15 = 0.70 ≥ 0.65: long.
     let x = RuleInputs {
         sma: (101.0, 100.5, 100.0),
@@ -418,11 +454,29 @@ fn relative_squeeze_and_expansion_compare_with_the_reference_width() {
     let p = ScalperParams::default();
     assert_eq!(p.width, WidthRef::Relative);
     // Width 0.04 with reference 0.1: 0.04 < 0.5·0.1, squeeze; reference 0.01: 0.04 > 2·0.01.
-    let s = score(&p, &RuleInputs { width_ref: 0.1, ..quiet() });
+    let s = score(
+        &p,
+        &RuleInputs {
+            width_ref: 0.1,
+            ..quiet()
+        },
+    );
     assert_eq!(s.fired_long, rule::SQUEEZE);
-    let s = score(&p, &RuleInputs { width_ref: 0.01, ..quiet() });
+    let s = score(
+        &p,
+        &RuleInputs {
+            width_ref: 0.01,
+            ..quiet()
+        },
+    );
     assert_eq!(s.fired_short, rule::EXPANSION);
-    let s = score(&p, &RuleInputs { width_ref: 0.04, ..quiet() });
+    let s = score(
+        &p,
+        &RuleInputs {
+            width_ref: 0.04,
+            ..quiet()
+        },
+    );
     assert_eq!(s.fired_long | s.fired_short, 0);
     // In the state, the reference is EMA_2 of the widths from the first ready bar: on the
     // rising series of the first test the bands at bars 3 and 4 are those of (100..103) and
@@ -490,4 +544,12 @@ fn params_validate_with_the_key_named() {
     .validate(20)
     .unwrap_err();
     assert!(e.contains("scalper.rsi_"), "{e}");
+}
+
+/// Beside the calculus strategy's per-symbol state (≤ 4 KiB, PERFORMANCE.md), the scalper keeps
+/// this much per symbol when it is on.
+#[test]
+fn state_size() {
+    let n = std::mem::size_of::<ScalperState>();
+    assert!(n <= 1280, "{n}");
 }
