@@ -10,6 +10,10 @@
 //!   sizing, the risk gate, the cooldown, venue filters, stop-loss / take-profit and the
 //!   emergency close act on every position; the drift monitor (a calculus exit on the Kalman
 //!   drift) only on calculus positions.
+//!
+//! With the scalper on, the engine keeps the indicator bars and the taker-flow window whatever
+//! `[indicators] enabled` and `[layers.flow] enabled` say (its rules read them; the flow
+//! layer's veto of matrix entries stays as configured).
 
 use serde::Deserialize;
 

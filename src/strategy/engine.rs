@@ -447,7 +447,8 @@ impl Engine {
     /// (emergency close, stop-loss / take-profit, drift monitor once warm: reduce-only, never
     /// gated, exempt from the cooldown); `decide` (once warm: the matrix case, the action, and
     /// for entries the feed-health pause, the SNR, confidence and layer gates, then the
-    /// cooldown); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
+    /// cooldown; with `strategy.strategy` = scalper or both, the scalper's last-bar signal under
+    /// the feed-health pause and the cooldown, see [`super::choice`]); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
     /// that is blocked while the opposite position is held becomes an exit. Exits are never
     /// gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
@@ -977,7 +978,8 @@ impl TickCx<'_> {
 
     /// Quantity and exit levels of the order for `d`: the working position to close plus, for an
     /// entry, the planned size (volatility from the last bar's ATR when ready, else
-    /// `σ·√h·price`; a scalper entry's levels from [`ScalperParams::exits`]); `None` when risk or a venue filter refuses it (`st.gate` says which).
+    /// `σ·√h·price`; a scalper entry's levels from [`ScalperParams::exits`]); `None` when risk
+    /// or a venue filter refuses it (`st.gate` says which).
     #[inline]
     fn plan_entry(
         &mut self,
