@@ -1,7 +1,7 @@
 //! Decisions: the 6-case matrix on each symbol's derivatives, confirmed by the layers, or the
 //! indicator scalper (`[strategy] strategy`), turned into order intents.
 
-pub(crate) mod choice;
+pub mod choice;
 pub mod engine;
 pub(crate) mod matrix;
 pub mod scalper;
