@@ -128,13 +128,16 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
             return Ok(());
         }
     }
+    // Counted before the handshake completes: a client that sees its session open sees it
+    // counted.
+    let conn_id = format!("priv-{}", sh.private.sessions.fetch_add(1, Ordering::Relaxed));
     let ws = tungstenite::accept(stream).map_err(|e| format!("private handshake: {e}"))?;
     ws.get_ref()
         .set_nonblocking(true)
         .map_err(|e| e.to_string())?;
     let mut s = Session {
         ws,
-        conn_id: format!("priv-{}", sh.private.sessions.fetch_add(1, Ordering::Relaxed)),
+        conn_id,
         binance_key,
         authed: false,
         subscribed: false,

@@ -6,6 +6,7 @@
 //!   bundled real replay served over WebSocket;
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
+//! - [`private`]: a rig whose executor takes the embedded exchange's private stream;
 //! - [`recovery`]: start-up recovery of an executor from its journal;
 //! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
 //!   several symbols) with an engine booking its reports;
@@ -24,6 +25,7 @@ pub mod browser;
 pub mod exchange;
 pub mod feed;
 pub mod files;
+pub mod private;
 pub mod recovery;
 pub mod rig;
 pub mod setup;
