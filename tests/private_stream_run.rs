@@ -135,7 +135,7 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
         let mut r = stream_rig(v, &[BTC], &["61800.0"], "5");
         enter(&mut r, 1, "0.010");
         let sessions = r.rig.ex.server.private_sessions();
-        r.rig.ex.server.drop_private_streams();
+        r.rig.ex.server.private_outage(true);
         assert!(r.poll_until(|r| !r.up), "{v:?}: the drop was not seen");
         // While the stream is down the stop triggers; the engine's exit is booked by the REST
         // fallback at the trigger price.
@@ -160,6 +160,9 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
             .venue()
             .with(|m| force_liquidation(m, BTC, now_ms()).unwrap().unwrap());
         assert_eq!(r.rig.venue_qty(0), Decimal::ZERO);
+        assert!(!r.up, "{v:?}: the outage holds the stream down");
+        assert_eq!(r.rig.engine_qty(0), d("0.010"), "not learnt during the gap");
+        r.rig.ex.server.private_outage(false);
         // Reconnect (backoff ≤ 200 ms), re-sync: flat, as the exchange.
         assert!(r.poll_until(|r| r.up), "{v:?}: no reconnect");
         let now_sessions = r.rig.ex.server.private_sessions();

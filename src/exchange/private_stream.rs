@@ -14,7 +14,8 @@
 //!   `/ws/<listenKey>` carries `ORDER_TRADE_UPDATE`, `ACCOUNT_UPDATE` and `listenKeyExpired`.
 //!
 //! Test hooks: [`RestExchange::drop_private_streams`](super::RestExchange::drop_private_streams)
-//! (a network cut) and [`RestExchange::expire_listen_key`](super::RestExchange::expire_listen_key).
+//! (a network cut), [`RestExchange::private_outage`](super::RestExchange::private_outage)
+//! (sessions cut and upgrades refused until it ends) and [`RestExchange::expire_listen_key`](super::RestExchange::expire_listen_key).
 
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
@@ -71,6 +72,8 @@ pub(crate) struct PrivateState {
     pub(crate) epoch: std::sync::atomic::AtomicU64,
     /// Sessions opened so far.
     pub(crate) sessions: std::sync::atomic::AtomicU64,
+    /// Upgrades refused (503) while set: an outage of the private streams.
+    pub(crate) outage: std::sync::atomic::AtomicBool,
 }
 
 /// The private stream a WebSocket upgrade asks for: Bybit `/v5/private`, Binance `/ws/<key>`.
@@ -116,16 +119,22 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         .set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     let binance_key = path.strip_prefix("/ws/").map(str::to_string);
+    let refuse = |mut s: TcpStream, status: &str, body: &str| {
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = std::io::Write::write_all(&mut s, (head + body).as_bytes());
+        Ok(())
+    };
+    if sh.private.outage.load(Ordering::Relaxed) {
+        return refuse(stream, "503 Service Unavailable", "");
+    }
     if let Some(key) = &binance_key {
         let known = sh.private.listen_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if known.as_deref() != Some(key.as_str()) {
-            let mut s = stream;
             let body = "{\"code\":-1125,\"msg\":\"This listenKey does not exist.\"}";
-            let _ = std::io::Write::write_all(
-                &mut s,
-                format!("HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
-            );
-            return Ok(());
+            return refuse(stream, "400 Bad Request", body);
         }
     }
     // Counted before the handshake completes: a client that sees its session open sees it

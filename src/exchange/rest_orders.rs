@@ -298,6 +298,15 @@ impl RestExchange {
         self.private.epoch.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Starts (`true`: every session cut, upgrades answered 503) or ends an outage of the
+    /// private streams.
+    pub fn private_outage(&self, on: bool) {
+        self.private.outage.store(on, Ordering::Relaxed);
+        if on {
+            self.drop_private_streams();
+        }
+    }
+
     /// Expires the Binance listenKey: its sessions get `listenKeyExpired` and close, a `PUT`
     /// answers -1125, the next `POST` opens a new key.
     pub fn expire_listen_key(&self) {
