@@ -80,7 +80,10 @@ fn stop_and_liquidation(v: V) {
     assert!(r.poll_until(|r| r.rig.report_of(2).is_some()));
     let rep = r.rig.report_of(2).unwrap();
     assert_eq!(rep.status, ReportStatus::Filled);
-    assert_eq!((rep.price, rep.qty, rep.fee), (sl.price, sl.qty, sl.commission));
+    assert_eq!(
+        (rep.price, rep.qty, rep.fee),
+        (sl.price, sl.qty, sl.commission)
+    );
     assert!(r.poll_until(|r| r.rig.exec.in_flight() == 0 && !r.rig.exec.stops_busy()));
     assert_account_equal(&r);
 
@@ -101,11 +104,28 @@ fn stop_and_liquidation(v: V) {
         && r.rig.exec.in_flight() == 0
         && !r.rig.exec.stops_busy()));
     let booked = r.rig.reports.last().copied().unwrap();
-    assert_eq!(booked.status, ReportStatus::Rejected(calculus_trader::types::RejectReason::Lost));
+    assert_eq!(
+        booked.status,
+        ReportStatus::Rejected(calculus_trader::types::RejectReason::Lost)
+    );
     let fill = r.rig.reports[r.rig.reports.len() - 2];
     assert_eq!(
-        (fill.status, fill.client_seq, fill.side, fill.price, fill.qty, fill.fee),
-        (ReportStatus::Filled, 0, Side::Sell, t.price, t.qty, t.commission)
+        (
+            fill.status,
+            fill.client_seq,
+            fill.side,
+            fill.price,
+            fill.qty,
+            fill.fee
+        ),
+        (
+            ReportStatus::Filled,
+            0,
+            Side::Sell,
+            t.price,
+            t.qty,
+            t.commission
+        )
     );
     // Binance leaves closePosition algo orders after a liquidation: the executor cancels them.
     assert!(r.poll_until(|r| open_stops(r) == 0));
@@ -166,7 +186,10 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
         // Reconnect (backoff ≤ 200 ms), re-sync: flat, as the exchange.
         assert!(r.poll_until(|r| r.up), "{v:?}: no reconnect");
         let now_sessions = r.rig.ex.server.private_sessions();
-        assert!(now_sessions > sessions, "{v:?}: sessions {sessions} then {now_sessions}");
+        assert!(
+            now_sessions > sessions,
+            "{v:?}: sessions {sessions} then {now_sessions}"
+        );
         assert!(r.poll_until(|r| r.rig.engine_qty(0).is_zero() && r.rig.exec.in_flight() == 0));
         r.poll_for(Duration::from_millis(400));
         r.rig.assert_positions_equal();
@@ -200,10 +223,150 @@ fn bybit_authentication_failure_is_reported_as_such() {
     let wrong = "0".repeat(64);
     let (mut s, _rx) = stream(&r.ex, V::Bybit, &r.names, &fast_stream(), Some(&wrong)).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !matches!(s.state(), StreamState::AuthRefused(_)) && std::time::Instant::now() < deadline {
+    while !matches!(s.state(), StreamState::AuthRefused(_)) && std::time::Instant::now() < deadline
+    {
         s.step(Duration::from_millis(10));
     }
     assert_eq!(*s.state(), StreamState::AuthRefused("Invalid sign".into()));
     assert!(s.stats().auth_refused >= 1);
     assert_eq!(s.stats().resyncs, 0, "never up");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole runs (issue 14's first "done when"): specs changing mid-run, the account endpoints
+// (clock, balance, leverage, margin mode) and the private stream on, venue-side stops and a
+// liquidation; at the end the engine's positions, balance and the open stops equal the
+// exchange's.
+
+mod runs {
+    use std::time::{Duration, Instant};
+
+    use calculus_trader::exchange::liquidation::force_liquidation;
+    use calculus_trader::exchange::orders::{OrderKind, OrderStatus};
+    use calculus_trader::exec::Venue;
+    use calculus_trader::runtime::{self, RunOptions, Shutdown};
+    use calculus_trader::types::Instrument;
+    use rust_decimal::Decimal;
+
+    use super::common::exchange::{serve, Options};
+    use super::common::files::temp_dir;
+    use super::common::private::fast_stream;
+    use super::common::runs::{assert_positions_equal, config, env_has_keys, listing, replay};
+    use super::common::values::now_ms;
+
+    fn run(venue: Venue) {
+        let dir = temp_dir(&format!("private-run-{}", venue.name()));
+        let replay = replay(venue, None, 100.0);
+        let listed = listing(venue, &["BTCUSDT", "ETHUSDT"]);
+        let rest = serve(
+            &replay.stats().market,
+            listed.clone(),
+            "0.0004",
+            "2",
+            Options::default(),
+        );
+        let mut cfg = config(venue, &replay, &rest, &dir, &["BTCUSDT", "ETHUSDT"]);
+        cfg.venue.specs.refresh_s = 0.1;
+        cfg.exec.private_stream = fast_stream();
+        // Tight levels: the tape crosses them, so venue-side stops trigger during the run.
+        cfg.risk.exits.tp_fraction = 0.0009;
+        cfg.risk.exits.sl_fraction = 0.0006;
+        let eth = listed[1].1;
+        // At the first ETHUSDT order: a tick ten times coarser (later stops and exits follow).
+        let coarser = Instrument::new(
+            eth.tick_size * Decimal::TEN,
+            eth.qty_step,
+            eth.min_qty,
+            eth.max_market_qty,
+            eth.min_notional,
+        )
+        .unwrap()
+        .with_limits(eth.max_qty, None);
+        let venue_m = rest.venue().clone();
+        // The spec change, then a liquidation of the first BTCUSDT position the exchange holds.
+        let faults = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let (mut changed, mut liquidated, mut seen, mut was_flat) = (false, None, 0, true);
+            while t0.elapsed() < Duration::from_secs(30) && !(changed && liquidated.is_some()) {
+                venue_m.with(|m| {
+                    if !changed && m.orders().iter().any(|o| o.symbol == "ETHUSDT") {
+                        changed = m.set_instrument("ETHUSDT", coarser);
+                    }
+                    let flat = m.position("BTCUSDT").qty.is_zero();
+                    if was_flat && !flat {
+                        seen += 1;
+                    }
+                    was_flat = flat;
+                    if liquidated.is_none() && seen >= 1 && !flat {
+                        liquidated = force_liquidation(m, "BTCUSDT", now_ms()).ok().flatten();
+                        was_flat = true;
+                    }
+                });
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (changed, liquidated.is_some())
+        });
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        let (changed, liquidated) = faults.join().unwrap();
+        assert!(changed, "{venue:?}: ETHUSDT traded (spec changed)");
+        assert!(liquidated, "{venue:?}: a BTCUSDT position was liquidated");
+        assert_positions_equal(&r, &rest);
+        rest.venue().with(|m| {
+            // Balance: the exchange's wallet is its 10 000 USDT plus every fill's realized PnL
+            // less fees; the engine booked the same fills at the same prices and fees.
+            let ours: Decimal = (0..r.symbols.len())
+                .map(|i| {
+                    let p = r.engine.position(i).unwrap();
+                    p.realized - p.fees
+                })
+                .sum();
+            assert_eq!(
+                Decimal::from(10_000) + ours,
+                m.balance(),
+                "{venue:?}: engine balance vs exchange"
+            );
+            // Stops: a flat symbol has none open at the venue; a held one is covered.
+            for (name, p, _) in m.positions() {
+                let open = m
+                    .orders()
+                    .iter()
+                    .filter(|o| {
+                        o.symbol == name
+                            && o.kind != OrderKind::Market
+                            && o.status == OrderStatus::New
+                    })
+                    .count();
+                let held = !p.qty.is_zero();
+                assert!(
+                    (held && open == 2) || (!held && open == 0),
+                    "{venue:?} {name}: position {} with {open} open stop(s)",
+                    p.qty
+                );
+            }
+            let venue_closes = m
+                .orders()
+                .iter()
+                .filter(|o| o.kind != OrderKind::Market && o.status == OrderStatus::Filled)
+                .count();
+            eprintln!(
+                "{venue:?}: {} orders, {venue_closes} venue-side stop fills",
+                m.orders().len()
+            );
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn binance_run_ends_equal_to_the_exchange() {
+        if !env_has_keys() {
+            run(Venue::Binance);
+        }
+    }
+
+    #[test]
+    fn bybit_run_ends_equal_to_the_exchange() {
+        if !env_has_keys() {
+            run(Venue::Bybit);
+        }
+    }
 }

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use rust_decimal::Decimal;
 
 use super::leverage::AccountBook;
-pub use super::private_stream::Change;
 use super::market::TradeListener;
+pub use super::private_stream::Change;
 use crate::types::fill_model::FillModel;
 use crate::types::{Instrument, Position, Side};
 

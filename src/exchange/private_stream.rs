@@ -90,7 +90,11 @@ pub(crate) fn listen_key(sh: &Shared, method: &str, api_key: Option<&str>) -> (u
                 .to_string(),
         );
     }
-    let mut k = sh.private.listen_key.lock().unwrap_or_else(|e| e.into_inner());
+    let mut k = sh
+        .private
+        .listen_key
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     match method {
         "POST" => {
             let key = k
@@ -131,7 +135,12 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         return refuse(stream, "503 Service Unavailable", "");
     }
     if let Some(key) = &binance_key {
-        let known = sh.private.listen_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let known = sh
+            .private
+            .listen_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if known.as_deref() != Some(key.as_str()) {
             let body = "{\"code\":-1125,\"msg\":\"This listenKey does not exist.\"}";
             return refuse(stream, "400 Bad Request", body);
@@ -139,7 +148,10 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
     }
     // Counted before the handshake completes: a client that sees its session open sees it
     // counted.
-    let conn_id = format!("priv-{}", sh.private.sessions.fetch_add(1, Ordering::Relaxed));
+    let conn_id = format!(
+        "priv-{}",
+        sh.private.sessions.fetch_add(1, Ordering::Relaxed)
+    );
     let ws = tungstenite::accept(stream).map_err(|e| format!("private handshake: {e}"))?;
     ws.get_ref()
         .set_nonblocking(true)
@@ -189,7 +201,12 @@ impl Session {
                 return Ok(());
             }
             if let Some(key) = &self.binance_key {
-                let live = sh.private.listen_key.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let live = sh
+                    .private
+                    .listen_key
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
                 if live.as_deref() != Some(key.as_str()) {
                     let text = json!({"e": "listenKeyExpired", "E": now_ms(), "listenKey": key});
                     self.send(text.to_string())?;

@@ -56,10 +56,15 @@ impl PrivateStreamConfig {
             }
         }
         if self.dead_after_s <= self.heartbeat_s {
-            return Err("config key `exec.private_stream.dead_after_s`: must exceed heartbeat_s".into());
+            return Err(
+                "config key `exec.private_stream.dead_after_s`: must exceed heartbeat_s".into(),
+            );
         }
         if self.backoff_base_ms == 0 || self.backoff_cap_ms < self.backoff_base_ms {
-            return Err("config key `exec.private_stream.backoff_cap_ms`: must be ≥ backoff_base_ms ≥ 1".into());
+            return Err(
+                "config key `exec.private_stream.backoff_cap_ms`: must be ≥ backoff_base_ms ≥ 1"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -240,7 +240,8 @@ impl AccountClient {
         let Api::Binance(a) = &self.api else {
             return Err("a listenKey is Binance's".into());
         };
-        let (status, body) = self.send(&binance::private::listen_key_request(method, a.api_key()))?;
+        let (status, body) =
+            self.send(&binance::private::listen_key_request(method, a.api_key()))?;
         if let Some(e) = self.venue_error(status, &body) {
             return Err(format!("listenKey {}: {e}", method.as_str()));
         }

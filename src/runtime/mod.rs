@@ -236,7 +236,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             journal_failed.clone(),
         );
     let (exec, _spec_refresh) = specs::start_refresh(cfg, &universe, &handle, exec)?;
-    let rest_url = rest_exchange.as_ref().map_or(cfg.exec.rest_url.clone(), |r| r.url());
+    let rest_url = rest_exchange
+        .as_ref()
+        .map_or(cfg.exec.rest_url.clone(), |r| r.url());
     let (exec, private) =
         private_stream_setup(cfg, client, &rest_url, &symbols, &handle, &shutdown, exec)?;
 

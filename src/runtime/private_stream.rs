@@ -197,7 +197,8 @@ impl PrivateStream {
     /// Waits up to `timeout` for frames and handles what came, the keepalive and a due re-sync.
     pub fn step(&mut self, timeout: Duration) {
         let mut seen = Seen::default();
-        let (venue, symbols, tx, stats) = (self.venue, &self.symbols, &mut self.tx, &mut self.stats);
+        let (venue, symbols, tx, stats) =
+            (self.venue, &self.symbols, &mut self.tx, &mut self.stats);
         let r = self.conns.poll(Some(timeout), |ev| match ev {
             ConnEvent::Up { .. } => seen.up = true,
             ConnEvent::Down { .. } => seen.down = true,

@@ -10,6 +10,8 @@
 //! - [`recovery`]: start-up recovery of an executor from its journal;
 //! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
 //!   several symbols) with an engine booking its reports;
+//! - [`runs`]: whole runs against the embedded exchange serving the venue's endpoints (specs,
+//!   account, orders, private streams) on the bundled real tape, and their end-state checks;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine;
 //! - [`tls`]: a test CA for `localhost` and a TLS-terminating loopback proxy in front of an
@@ -28,6 +30,7 @@ pub mod files;
 pub mod private;
 pub mod recovery;
 pub mod rig;
+pub mod runs;
 pub mod setup;
 pub mod tls;
 pub mod values;

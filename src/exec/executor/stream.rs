@@ -143,8 +143,9 @@ impl Executor {
                 }
             }
             AccountEvent::Link(up) => self.stream.up = up,
-            AccountEvent::Position { .. } | AccountEvent::Balance { .. } | AccountEvent::Expired => {
-            }
+            AccountEvent::Position { .. }
+            | AccountEvent::Balance { .. }
+            | AccountEvent::Expired => {}
         }
     }
 
@@ -160,7 +161,10 @@ impl Executor {
                 continue;
             };
             let symbol = SymbolId(i as u16);
-            let exit_pending = self.pending.iter().any(|p| p.symbol == symbol && p.reduce_only);
+            let exit_pending = self
+                .pending
+                .iter()
+                .any(|p| p.symbol == symbol && p.reduce_only);
             if now_ns.saturating_sub(c.since_ns) >= CLAIM_WAIT_NS && !exit_pending {
                 self.book_venue_close(symbol, on_event);
             }
@@ -208,7 +212,9 @@ impl Executor {
         qty: Decimal,
     ) -> Option<(Decimal, Decimal)> {
         let slot = self.stream.closes.get_mut(symbol.index())?;
-        let c = slot.as_mut().filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
+        let c = slot
+            .as_mut()
+            .filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
         let price = c.quote / c.qty;
         let fee = c.fee * qty.min(c.qty) / c.qty;
         if qty >= c.qty {
