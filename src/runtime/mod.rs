@@ -236,11 +236,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             journal_failed.clone(),
         );
     let (exec, _spec_refresh) = specs::start_refresh(cfg, &universe, &handle, exec)?;
-    let rest_url = rest_exchange
-        .as_ref()
-        .map_or(cfg.exec.rest_url.clone(), |r| r.url());
-    let (exec, private) =
-        private_stream_setup(cfg, client, &rest_url, &symbols, &handle, &shutdown, exec)?;
+    let with = (client, rest_exchange.as_ref());
+    let (exec, private) = private_stream_setup(cfg, with, &symbols, &handle, &shutdown, exec)?;
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
     // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.
@@ -270,14 +267,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let engine = run_topology(cfg, topology, &allowed, hot, clock, &shutdown)?;
     // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
     shutdown.request();
-    if let Some(w) = watchdog {
-        let _ = w.join();
-    }
-    if let Some(a) = account {
-        let _ = a.join();
-    }
-    if let Some(p) = private {
-        let _ = p.join();
+    for t in [watchdog, account, private].into_iter().flatten() {
+        let _ = t.join();
     }
     drop(rest_exchange);
     drop(exchange);
@@ -671,8 +662,10 @@ type AccountThread = (
 /// into `exec` through an SPSC ring, until `shutdown`.
 fn private_stream_setup(
     cfg: &Config,
-    client: Option<Arc<account::AccountClient>>,
-    rest_url: &str,
+    (client, rest): (
+        Option<Arc<account::AccountClient>>,
+        Option<&crate::exchange::RestExchange>,
+    ),
     symbols: &crate::types::SymbolTable,
     handle: &Arc<ControlHandle>,
     shutdown: &Shutdown,
@@ -683,7 +676,8 @@ fn private_stream_setup(
         return Ok((exec, None));
     };
     let live = cfg.exec.mode == crate::exec::ExecMode::Live;
-    let base = private_stream::base_url(ps, cfg.venue(), live, rest_url);
+    let rest_url = rest.map_or(cfg.exec.rest_url.clone(), |r| r.url());
+    let base = private_stream::base_url(ps, cfg.venue(), live, &rest_url);
     let tls = if base.starts_with("wss://") {
         Some(cfg.venue_trust()?.rustls()?)
     } else {
