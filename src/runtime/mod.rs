@@ -686,9 +686,7 @@ fn private_stream_setup(
     let (tx, rx) = crate::ring::channel(private_stream::RING).map_err(|e| e.to_string())?;
     let stream = private_stream::PrivateStream::new(
         ps,
-        cfg.venue(),
-        &base,
-        tls,
+        (cfg.venue(), &base, tls),
         client,
         symbols.clone(),
         tx,

@@ -121,9 +121,7 @@ impl PrivateStream {
     /// listenKey now (blocking, start-up).
     pub fn new(
         cfg: &PrivateStreamConfig,
-        venue: Venue,
-        base: &str,
-        tls: Option<Arc<rustls::ClientConfig>>,
+        (venue, base, tls): (Venue, &str, Option<Arc<rustls::ClientConfig>>),
         client: Arc<AccountClient>,
         symbols: SymbolTable,
         tx: Producer<AccountEvent>,

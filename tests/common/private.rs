@@ -66,9 +66,7 @@ pub fn stream(
     let base = private_stream::base_url(cfg, venue(v), false, &ex.server.url());
     let s = PrivateStream::new(
         cfg,
-        venue(v),
-        &base,
-        None,
+        (venue(v), &base, None),
         client(ex, v, names.len(), secret),
         symbols,
         tx,
