@@ -149,7 +149,7 @@ impl Executor {
         }
     }
 
-    /// Books the venue-side closes no exit claimed within [`CLAIM_WAIT_NS`] (one load when
+    /// Books the venue-side closes no exit claimed within 250 ms (one load when
     /// there are none).
     #[inline]
     pub fn stream_timers<F: FnMut(ExecEvent)>(&mut self, now_ns: u64, on_event: &mut F) {
