@@ -137,6 +137,9 @@ fn stop_and_liquidation(v: V) {
         .filter(|e| matches!(e, AccountEvent::Fill(_)))
         .count();
     assert!(fills >= 4, "{fills} fills on the stream");
+    // Two venue-side closes booked at the venue's price (one claimed by the engine's exit, one
+    // on its own), no execution twice, the stream up (the operator's counters).
+    assert_eq!(r.rig.exec.stream_counters(), (2, 0, true));
 }
 
 #[test]

@@ -329,6 +329,11 @@ impl ExecStage {
         let r = self.exec.rate_counters();
         c.set(Counter::RateWaits, r.waited.iter().sum());
         c.set(Counter::ExecHeld, self.held);
+        let (closes, duplicates, up) = self.exec.stream_counters();
+        c.set(Counter::StreamOrderUpdates, s.stream_updates);
+        c.set(Counter::StreamVenueCloses, closes);
+        c.set(Counter::StreamDuplicates, duplicates);
+        c.set(Counter::StreamUp, u64::from(up));
         c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);

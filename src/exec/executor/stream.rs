@@ -149,6 +149,12 @@ impl Executor {
         }
     }
 
+    /// Private-stream counters: venue-side closes booked at the venue's price, executions seen
+    /// twice, and whether the stream is up.
+    pub fn stream_counters(&self) -> (u64, u64, bool) {
+        (self.stream.booked, self.stream.duplicates, self.stream.up)
+    }
+
     /// Books the venue-side closes no exit claimed within 250 ms (one load when
     /// there are none).
     #[inline]
