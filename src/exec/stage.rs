@@ -246,6 +246,7 @@ impl ExecStage {
         hists: &mut StageHistograms,
         mut on_report: F,
     ) -> usize {
+        self.exec.reserve_journal();
         self.drain_account(&mut on_report);
         if self.exec.in_flight() == 0 {
             return 0;
