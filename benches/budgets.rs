@@ -17,6 +17,7 @@
 //!   with the same fields, same `Tick` built.
 //! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
 //!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
+//!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix.
 //! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
 //!   produced, cycled.
 //! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
@@ -73,7 +74,7 @@ use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::strategy::ComputeStage;
-use calculus_trader::strategy::{Engine, StrategyParams};
+use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
@@ -623,8 +624,8 @@ const COMPUTE_BLOCK: usize = 256;
 /// Median over blocks of [`COMPUTE_BLOCK`] ticks of the mean ns per tick of `Engine::on_tick`
 /// (one clock pair per block), to cross-check the per-tick values against clock-read overhead
 /// and reordering; the median drops the blocks a preemption landed in.
-fn bench_compute_batched(s: &Setup, passes: u64) -> u64 {
-    let mut engine = Engine::new(s.params(), &s.instruments);
+fn bench_compute_batched(s: &Setup, params: StrategyParams, passes: u64) -> u64 {
+    let mut engine = Engine::new(params, &s.instruments);
     let cycle_ms = s.cycle_ms();
     let ticks: Vec<Tick> = (0..passes)
         .flat_map(|pass| {
@@ -648,11 +649,15 @@ fn bench_compute_batched(s: &Setup, passes: u64) -> u64 {
     p50(&per_tick)
 }
 
-fn bench_compute(s: &Setup, passes: usize) -> (StageHistograms, Vec<OrderIntent>) {
+fn bench_compute(
+    s: &Setup,
+    params: StrategyParams,
+    passes: usize,
+) -> (StageHistograms, Vec<OrderIntent>) {
     let mut hists = StageHistograms::new();
     let mut exec_hists = StageHistograms::new();
     let mut intents = Vec::new();
-    let mut compute = s.compute_stage(s.params());
+    let mut compute = s.compute_stage(params);
     let mut exec = s.exec_stage();
     let cycle_ms = s.cycle_ms();
     for pass in 0..passes as u64 {
@@ -1244,8 +1249,8 @@ fn run() -> Result<(), String> {
     });
 
     progress("compute: Engine::on_tick over real trades");
-    let (compute, intents) = bench_compute(&s, n(3.0).max(1));
-    let batched = bench_compute_batched(&s, n(3.0).max(1) as u64);
+    let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
+    let batched = bench_compute_batched(&s, s.params(), n(3.0).max(1) as u64);
     rows.push(row(
         "compute",
         Stage::Compute,
@@ -1254,6 +1259,22 @@ fn run() -> Result<(), String> {
         format!(
             "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each)",
             s.ticks.len()
+        ),
+    ));
+    progress("compute, strategy = both: the matrix and the scalper");
+    let both = StrategyParams {
+        strategy: StrategyKind::Both,
+        ..s.params()
+    };
+    let (compute_both, _) = bench_compute(&s, both, n(3.0).max(1));
+    let batched = bench_compute_batched(&s, both, n(3.0).max(1) as u64);
+    rows.push(row(
+        "compute (strategy = both)",
+        Stage::Compute,
+        compute_both.get(Stage::Compute),
+        None,
+        format!(
+            "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick"
         ),
     ));
 

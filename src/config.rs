@@ -53,6 +53,9 @@ pub struct Config {
     /// `[indicators]`: classic indicators on time bars (defaults when absent).
     #[serde(default)]
     pub indicators: crate::model::indicators::IndicatorParams,
+    /// `[scalper]`: the indicator scalper's rules (defaults when absent).
+    #[serde(default)]
+    pub scalper: crate::strategy::ScalperParams,
     /// `[validation]`: stateful market-data checks (optional section).
     #[serde(default)]
     pub validation: crate::feed::ValidationConfig,
@@ -339,6 +342,9 @@ pub struct StrategyConfig {
     /// Action per case (missing cases keep MATH.md's defaults).
     #[serde(default)]
     pub actions: ActionsConfig,
+    /// `calculus` (default), `scalper` or `both` (see `strategy::choice`).
+    #[serde(default)]
+    pub strategy: crate::strategy::StrategyKind,
 }
 
 /// `[strategy.actions]`: `buy`, `sell`, `exit_long`, `exit_short` or `hold` per case.
@@ -460,6 +466,9 @@ impl Config {
         self.signal.validate().map_err(ConfigError)?;
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
+        self.scalper
+            .validate(self.indicators.sma)
+            .map_err(ConfigError)?;
         self.validation.check().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
         self.exec.validate().map_err(ConfigError)?;
@@ -814,6 +823,8 @@ impl StrategyParams {
             kalman: cfg.kalman,
             signal: cfg.signal,
             layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+            strategy: cfg.strategy.strategy,
+            scalper: cfg.scalper,
         }
     }
 }

@@ -24,6 +24,7 @@
 //! (the feed logs each transition once).
 
 mod operator;
+mod scalper;
 mod spec;
 
 pub use operator::OperatorStats;
@@ -33,7 +34,9 @@ use std::sync::Arc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
+use super::choice::{Owner, StrategyKind};
 use super::matrix::{classify, Action, CaseActions};
+use super::scalper::{ScalperParams, ScalperState};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
 use crate::feed::liveness::SymbolHealth;
@@ -95,6 +98,10 @@ pub struct StrategyParams {
     pub signal: SignalParams,
     /// Confirmation layers and indicators.
     pub layers: LayerParams,
+    /// Which strategy decides (`strategy.strategy`).
+    pub strategy: StrategyKind,
+    /// The scalper's rules (`[scalper]`).
+    pub scalper: ScalperParams,
 }
 
 impl StrategyParams {
@@ -162,6 +169,10 @@ pub struct EngineStats {
     pub emergency_stops: u64,
     /// Entry signals refused because the symbol's feed is not live (see the module doc).
     pub blocked_stale: u64,
+    /// Ticks on which the scalper's signal asked for a different position.
+    pub scalper_signals: u64,
+    /// Scalper orders that open (or flip to) a position.
+    pub scalper_entries: u64,
 }
 
 /// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
@@ -215,6 +226,8 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
+    /// Strategy that opened the open position.
+    owner: Owner,
     /// An operator asked to close this symbol's working position (drained by
     /// [`Engine::next_operator_close`]).
     pending_close: bool,
@@ -247,6 +260,9 @@ pub struct Engine {
     feed_health: Option<Arc<SymbolHealth>>,
     /// Operator state: settings in force, pending closes, command counts.
     ops: operator::Operator,
+    /// The scalper's bar state and signal per symbol (index = `SymbolId`); empty when the
+    /// scalper is off, so the calculus strategy's per-symbol state keeps its budget.
+    scalpers: Vec<ScalperState>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -352,7 +368,12 @@ fn book_order(
 
 impl Engine {
     /// An engine for the symbols whose instruments are `instruments` (in `SymbolId` order).
-    pub fn new(params: StrategyParams, instruments: &[Instrument]) -> Self {
+    pub fn new(mut params: StrategyParams, instruments: &[Instrument]) -> Self {
+        if params.strategy.scalper() {
+            // The scalper's rules read the indicator bars and the taker-flow window.
+            params.layers.indicators.enabled = true;
+            params.layers.keep_flow = true;
+        }
         let rp = &params.risk;
         Self {
             params,
@@ -378,6 +399,7 @@ impl Engine {
                     risk: SlotRisk::default(),
                     undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
+                    owner: Owner::Calculus,
                     pending_close: false,
                 })
                 .collect(),
@@ -400,6 +422,12 @@ impl Engine {
             trade_stats: TradeStats::default(),
             feed_health: None,
             ops: operator::Operator::new(&params),
+            scalpers: if params.strategy.scalper() {
+                let st = ScalperState::new(&params.scalper, params.layers.indicators.bar_s);
+                vec![st; instruments.len()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -419,7 +447,8 @@ impl Engine {
     /// (emergency close, stop-loss / take-profit, drift monitor once warm: reduce-only, never
     /// gated, exempt from the cooldown); `decide` (once warm: the matrix case, the action, and
     /// for entries the feed-health pause, the SNR, confidence and layer gates, then the
-    /// cooldown); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
+    /// cooldown; with `strategy.strategy` = scalper or both, the scalper's last-bar signal under
+    /// the feed-health pause and the cooldown, see [`super::choice`]); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
     /// that is blocked while the opposite position is held becomes an exit. Exits are never
     /// gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
@@ -440,6 +469,7 @@ impl Engine {
             next_seq: &mut self.next_seq,
             last,
             feed_health: self.feed_health.as_deref(),
+            scalper: self.scalpers.get_mut(i),
             t,
         };
         let mut m = cx.update_models()?;
@@ -457,7 +487,15 @@ impl Engine {
         if m.st.target == 0 {
             cx.stats.case_exits[c] += 1;
         } else {
-            cx.stats.case_entries[c] += 1;
+            cx.slot.owner = d.by;
+            if d.by == Owner::Scalper {
+                cx.stats.scalper_entries += 1;
+                if let Some(s) = cx.scalper.as_deref_mut() {
+                    s.consume();
+                }
+            } else {
+                cx.stats.case_entries[c] += 1;
+            }
         }
         Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
@@ -615,6 +653,8 @@ struct Decision {
     target: i8,
     /// Order side.
     side: Side,
+    /// The strategy that decided it.
+    by: Owner,
 }
 
 /// One tick's view of the engine: the symbol's slot and the shared state a decision touches.
@@ -627,6 +667,8 @@ struct TickCx<'a> {
     next_seq: &'a mut u64,
     last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
+    /// The symbol's scalper state, when the scalper is on.
+    scalper: Option<&'a mut ScalperState>,
     t: &'a Tick,
 }
 
@@ -654,6 +696,9 @@ impl TickCx<'_> {
             && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
         {
             slot.layers.reset(&p.layers);
+            if let Some(s) = self.scalper.as_deref_mut() {
+                *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+            }
             self.stats.resets += 1;
         }
         slot.hot.started = true;
@@ -662,8 +707,8 @@ impl TickCx<'_> {
             .hot
             .kalman
             .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
-        slot.layers
-            .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
+        self.update_layers(x);
+        let slot = &mut *self.slot;
         slot.hot.last_price = t.price;
 
         let sp = &p.signal;
@@ -694,6 +739,10 @@ impl TickCx<'_> {
             forecast: forecast_price(t.price, v, a, sp.horizon_s),
             drift: drift(v, a, sp.horizon_s),
             case,
+            scalper: self
+                .scalper
+                .as_deref()
+                .map_or(0.0, |s| s.signal().signed_strength()),
             ..TickState::default()
         };
         Some(Models {
@@ -733,7 +782,7 @@ impl TickCx<'_> {
             (RiskExit::Emergency, working.abs())
         } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
             (RiskExit::Exit(trigger), working.abs())
-        } else if m.ready {
+        } else if m.ready && slot.owner == Owner::Calculus {
             match slot
                 .risk
                 .drift
@@ -772,19 +821,46 @@ impl TickCx<'_> {
         Some((side, qty))
     }
 
-    /// Warm-up, the matrix case and its action, the layers, then for a wanted change the entry
-    /// gates and the cooldown. `None` when nothing is to be sent (`m.st` says why).
+    /// Warm-up, then the strategies of `strategy.strategy` that may act on this symbol (see
+    /// [`super::choice`]): the matrix first, the scalper when the matrix sends nothing. `None`
+    /// when nothing is to be sent (`m.st` says why).
     #[inline]
     fn decide(&mut self, m: &mut Models, moves: [f64; MAX_LEADERS]) -> Option<Decision> {
         if !self.warm_up(m) {
             m.st.layers = self.slot.layers.idle_report(&self.p.layers);
             return None;
         }
-        let st = &mut m.st;
-        st.warm = true;
-        let case = st.case;
-        self.stats.cases[case.index()] += 1;
+        m.st.warm = true;
+        self.stats.cases[m.st.case.index()] += 1;
         let held = direction(self.slot.hot.working);
+        let (kind, owner) = (self.p.strategy, self.slot.owner);
+        let calculus = kind.calculus() && (held == 0 || owner == Owner::Calculus);
+        let scalper = kind.scalper() && (held == 0 || owner == Owner::Scalper);
+        if calculus {
+            if let Some(d) = self.decide_calculus(m, moves, held) {
+                return Some(d);
+            }
+        } else {
+            m.st.layers = self.slot.layers.idle_report(&self.p.layers);
+        }
+        if scalper {
+            self.decide_scalper(&mut m.st, held, !calculus)
+        } else {
+            None
+        }
+    }
+
+    /// The matrix case and its action, the layers, then for a wanted change the entry gates
+    /// and the cooldown.
+    #[inline]
+    fn decide_calculus(
+        &mut self,
+        m: &mut Models,
+        moves: [f64; MAX_LEADERS],
+        held: i8,
+    ) -> Option<Decision> {
+        let st = &mut m.st;
+        let case = st.case;
         let action = self.p.actions.of(case);
         let entry_side: i8 = match action {
             Action::Buy => 1,
@@ -826,6 +902,18 @@ impl TickCx<'_> {
                 target = flip_fallback(st, held, target)?;
             }
         }
+        self.after_cooldown(st, held, target, Owner::Calculus)
+    }
+
+    /// The decision to move from `held` to `target`, unless the symbol's cooldown holds it.
+    #[inline]
+    fn after_cooldown(
+        &mut self,
+        st: &mut TickState,
+        held: i8,
+        target: i8,
+        by: Owner,
+    ) -> Option<Decision> {
         let hot = &self.slot.hot;
         if hot.last_order_ms != 0 && self.t.exch_ts_ms < hot.last_order_ms + self.p.cooldown_ms {
             self.stats.blocked_cooldown += 1;
@@ -833,7 +921,21 @@ impl TickCx<'_> {
             return None;
         }
         let side = if target > held { Side::Buy } else { Side::Sell };
-        Some(Decision { held, target, side })
+        Some(Decision {
+            held,
+            target,
+            side,
+            by,
+        })
+    }
+
+    /// True (counted) when the symbol's feed is not live: one Acquire load, only when an entry
+    /// is asked for (see the module doc).
+    #[inline]
+    fn stale(&mut self) -> bool {
+        let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
+        self.stats.blocked_stale += u64::from(stale);
+        stale
     }
 
     /// Counts the symbol's warm-up steps; true once it may decide.
@@ -854,13 +956,11 @@ impl TickCx<'_> {
     /// [`SignalParams::evidence`]), confidence, layers (counted).
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
+        if self.stale() {
+            return Gate::Stale;
+        }
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
-        // One Acquire load, only when an entry is asked for (see the module doc).
-        let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
-        if stale {
-            stats.blocked_stale += 1;
-            Gate::Stale
-        } else if st.evidence < sp.snr_min {
+        if st.evidence < sp.snr_min {
             stats.blocked_snr += 1;
             Gate::Snr
         } else if st.confidence < sp.confidence_min {
@@ -878,7 +978,8 @@ impl TickCx<'_> {
 
     /// Quantity and exit levels of the order for `d`: the working position to close plus, for an
     /// entry, the planned size (volatility from the last bar's ATR when ready, else
-    /// `σ·√h·price`); `None` when risk or a venue filter refuses it (`st.gate` says which).
+    /// `σ·√h·price`; a scalper entry's levels from [`ScalperParams::exits`]); `None` when risk
+    /// or a venue filter refuses it (`st.gate` says which).
     #[inline]
     fn plan_entry(
         &mut self,
@@ -898,8 +999,19 @@ impl TickCx<'_> {
         let mut levels = None;
         if d.target != 0 {
             let entry = (t.symbol.index(), d.target, d.side, close);
+            // A scalper entry plans its levels on the ATR alone ([`ScalperParams::exits`]).
+            let scalper_risk;
+            let rp = if d.by == Owner::Scalper {
+                scalper_risk = RiskParams {
+                    exits: p.scalper.exits(&p.risk.exits),
+                    ..p.risk
+                };
+                &scalper_risk
+            } else {
+                &p.risk
+            };
             let planned = entry_levels_and_size(
-                &p.risk,
+                rp,
                 self.gate,
                 self.trade_stats,
                 inst,
@@ -1112,6 +1224,8 @@ mod tests {
                 ..SignalParams::default()
             },
             layers: StrategyParams::default().without_layers().layers,
+            strategy: StrategyKind::Calculus,
+            scalper: ScalperParams::default(),
         }
     }
 
