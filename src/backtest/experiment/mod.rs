@@ -1,5 +1,6 @@
 //! `calculus-trader experiment`: every strategy × learned-filter variant judged out of sample —
-//! walk-forward (fresh engine per out-of-sample part, fees, latency and slippage on) over every
+//! walk-forward (fresh engine per window, only trips opened out of sample counted; fees, latency
+//! and slippage on) over every
 //! bundled real recording and over seeded synthetic markets with known answers. Per row: round
 //! trips, win rate, gross and net PnL, and the 95 % t-interval of the mean net PnL per trip.
 
@@ -32,7 +33,7 @@ pub struct ExperimentArgs {
     /// First seed of the synthetic markets (seeds s, s+1, ...).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Walk-forward windows per data set.
+    /// Walk-forward windows per synthetic run.
     #[arg(long, default_value_t = 4)]
     pub windows: usize,
     /// Markdown table written here.
@@ -65,13 +66,16 @@ pub struct Variant {
     pub combo: Combo,
 }
 
-/// The variants the build supports.
+/// The variants the build supports: every strategy.
 pub fn variants() -> Vec<Variant> {
-    vec![Variant {
-        strategy: "calculus",
-        learned: false,
-        combo: Vec::new(),
-    }]
+    ["calculus", "scalper", "both"]
+        .into_iter()
+        .map(|strategy| Variant {
+            strategy,
+            learned: false,
+            combo: vec![pair("strategy.strategy", strategy)],
+        })
+        .collect()
 }
 
 /// A data set: one or more independent trade sequences (seeds) under one config.
@@ -85,14 +89,23 @@ pub struct Market {
     pub combo: Combo,
     /// Trade sequences, each cut into walk-forward windows on its own.
     pub runs: Vec<Vec<Tick>>,
+    /// Walk-forward windows per run (the 6–7-minute recordings: 1, an in-sample warm-up then
+    /// the out-of-sample rest).
+    pub windows: usize,
 }
 
 fn pair(k: &str, v: &str) -> (String, String) {
     (k.to_string(), v.to_string())
 }
 
-/// `seeds` seeded runs of `process`, `duration_s` each.
-pub fn synthetic_market(name: &str, process: Process, seeds: &[u64], duration_s: f64) -> Market {
+/// `seeds` seeded runs of `process`, `duration_s` each, cut into `windows` windows.
+pub fn synthetic_market(
+    name: &str,
+    process: Process,
+    seeds: &[u64],
+    duration_s: f64,
+    windows: usize,
+) -> Market {
     Market {
         name: name.to_string(),
         real: false,
@@ -101,16 +114,23 @@ pub fn synthetic_market(name: &str, process: Process, seeds: &[u64], duration_s:
             .iter()
             .map(|&s| synthetic::generate(process, s, duration_s))
             .collect(),
+        windows,
     }
 }
 
 /// The three synthetic markets: the random-walk control, a trend, a mean-reverting process.
-pub fn synthetic_markets(first_seed: u64, n_seeds: u64, duration_s: f64) -> Vec<Market> {
+pub fn synthetic_markets(
+    first_seed: u64,
+    n_seeds: u64,
+    duration_s: f64,
+    windows: usize,
+) -> Vec<Market> {
     let seeds: Vec<u64> = (first_seed..first_seed + n_seeds).collect();
+    let m = |name, p| synthetic_market(name, p, &seeds, duration_s, windows);
     vec![
-        synthetic_market("random walk (control)", Process::RandomWalk, &seeds, duration_s),
-        synthetic_market("trend μ=±1e-4/s", TREND, &seeds, duration_s),
-        synthetic_market("mean-reverting θ=0.01/s", MEAN_REVERTING, &seeds, duration_s),
+        m("random walk (control)", Process::RandomWalk),
+        m("trend μ=±1e-4/s", TREND),
+        m("mean-reverting θ=0.01/s", MEAN_REVERTING),
     ]
 }
 
@@ -163,6 +183,7 @@ pub fn real_markets(base: &toml::Table, quick: bool) -> Result<Vec<Market>, Stri
                 real: true,
                 combo,
                 runs: vec![ticks],
+                windows: 1,
             })
         })
         .collect()
@@ -201,16 +222,18 @@ pub struct Row {
     pub strategy: &'static str,
     /// Learned filter on.
     pub learned: bool,
-    /// Closed out-of-sample round trips.
+    /// Round trips opened out of sample and closed within the window.
     pub trades: usize,
     /// Trips with net > 0.
     pub wins: usize,
-    /// Out-of-sample PnL before fees (open positions marked), USDT.
+    /// PnL of those trips before fees, USDT.
     pub gross: f64,
-    /// Out-of-sample PnL after fees, slippage and funding, USDT.
+    /// PnL of those trips after fees and slippage, USDT.
     pub net: f64,
     /// Net PnL of each trip, USDT.
     pub trip_net: Vec<f64>,
+    /// Gross PnL of each trip, USDT.
+    pub trip_gross: Vec<f64>,
 }
 
 impl Row {
@@ -220,13 +243,11 @@ impl Row {
     }
 }
 
-/// Runs `variant` out of sample over every walk-forward window of every run of `market`.
-pub fn evaluate(
-    base: &toml::Table,
-    market: &Market,
-    variant: &Variant,
-    n_windows: usize,
-) -> Result<Row, String> {
+/// Runs `variant` over every walk-forward window of every run of `market`: one engine per window
+/// over its in-sample part (warm-up, the learned filter's training) and on into its out-of-sample
+/// part; round trips opened out of sample count, and the book still open at the window's end
+/// (closed at its last prices).
+pub fn evaluate(base: &toml::Table, market: &Market, variant: &Variant) -> Result<Row, String> {
     let mut combo: Combo = EXPERIMENT_OVERRIDES
         .iter()
         .map(|(k, v)| pair(k, v))
@@ -244,13 +265,28 @@ pub fn evaluate(
         gross: 0.0,
         net: 0.0,
         trip_net: Vec::new(),
+        trip_gross: Vec::new(),
     };
     for ticks in &market.runs {
-        for w in walk_forward::windows(ticks, n_windows, cfg.backtest.walk_forward_in_sample)? {
-            let o = run_ticks(&setup, &ticks[w.out_of_sample.0..w.out_of_sample.1]);
-            row.gross += o.gross_pnl;
-            row.net += o.net_pnl;
-            row.trip_net.extend(o.trips.iter().map(|t| t.net));
+        for w in walk_forward::windows(ticks, market.windows, cfg.backtest.walk_forward_in_sample)?
+        {
+            let o = run_ticks(&setup, &ticks[w.in_sample.0..w.out_of_sample.1]);
+            let mut trip = |gross: f64, net: f64| {
+                row.gross += gross;
+                row.net += net;
+                row.trip_net.push(net);
+                row.trip_gross.push(gross);
+            };
+            for t in o.trips.iter().filter(|t| t.entry_ms >= w.times_ms.1) {
+                trip(t.gross, t.net);
+            }
+            // The book still open at the window's end, closed at its last prices with the taker
+            // fee (dropping it would bias the sample: winners are held longer than losers).
+            let closed_gross: f64 = o.trips.iter().map(|t| t.gross).sum();
+            let closed_net: f64 = o.trips.iter().map(|t| t.net).sum();
+            if (o.gross_pnl - closed_gross).abs() > 1e-9 {
+                trip(o.gross_pnl - closed_gross, o.net_pnl - closed_net);
+            }
         }
     }
     row.trades = row.trip_net.len();
@@ -277,6 +313,7 @@ fn pooled_real(rows: &[Row], markets: &[Market]) -> Vec<Row> {
                 p.gross += r.gross;
                 p.net += r.net;
                 p.trip_net.extend_from_slice(&r.trip_net);
+                p.trip_gross.extend_from_slice(&r.trip_gross);
             }
             None => out.push(Row {
                 market: "all real data".into(),
@@ -336,7 +373,7 @@ pub struct Plan {
     pub markets: Vec<Market>,
     /// Variants.
     pub variants: Vec<Variant>,
-    /// Walk-forward windows per run.
+    /// Walk-forward windows per synthetic run.
     pub windows: usize,
     /// In-sample fraction of each window (`backtest.walk_forward_in_sample`).
     pub is_frac: f64,
@@ -351,7 +388,7 @@ impl Plan {
             (6, 3_600.0, args.windows)
         };
         let mut markets = real_markets(base, args.quick)?;
-        markets.extend(synthetic_markets(args.seed, seeds, duration_s));
+        markets.extend(synthetic_markets(args.seed, seeds, duration_s, windows));
         Ok(Self {
             markets,
             variants: variants(),
@@ -373,7 +410,7 @@ impl Plan {
         let mut rows = jobs
             .par_iter()
             .map(|(m, v)| {
-                let r = evaluate(base, m, v, self.windows);
+                let r = evaluate(base, m, v);
                 pb.inc(1);
                 pb.set_message(format!("{} / {}", m.name, v.strategy));
                 r
@@ -401,14 +438,15 @@ pub fn report(plan: &Plan, rows: &[Row], args: &ExperimentArgs) -> String {
         .map_or(0, |m| m.runs.len());
     format!(
         "Regenerate: `{cmd}` (written to `{}`).\n\n\
-         Walk-forward: {} windows per data set, the last {:.0} % of each window out of sample, a fresh \
-         engine per part; only out-of-sample results are shown. Fees (config taker fee), latency \
+         Walk-forward: {} windows per synthetic run, 1 per real recording (6–7 minutes each); a fresh engine per window runs through its first \
+         {:.0} % (in sample: warm-up and training) and on; round trips opened in the \
+         out-of-sample rest count, and the book open at the window's end is closed at its last prices. Fees (config taker fee), latency \
          and 1 bp adverse slippage on every fill; losing-streak pause off. Synthetic markets: {synth_runs} \
          seeded runs each (BTCUSDT tick, ≈ 10 trades/s). PnL in USDT on a 10,000 USDT account; \
          CI = 95 % Student-t interval of the mean net PnL per trip; edge = the interval excludes 0.\n\n{}",
         args.out.display(),
         plan.windows,
-        100.0 * (1.0 - plan.is_frac),
+        100.0 * plan.is_frac,
         table(rows)
     )
 }

@@ -113,7 +113,9 @@ mod tests {
         let a = generate(Process::RandomWalk, 7, 60.0);
         assert_eq!(a, generate(Process::RandomWalk, 7, 60.0));
         assert!((450..750).contains(&a.len()), "{} trades in 60 s", a.len());
-        assert!(a.iter().all(|t| ((t.price * 10.0).round() - t.price * 10.0).abs() < 1e-6));
+        assert!(a
+            .iter()
+            .all(|t| ((t.price * 10.0).round() - t.price * 10.0).abs() < 1e-6));
         assert!(a.windows(2).all(|w| w[0].exch_ts_ms < w[1].exch_ts_ms));
     }
 
@@ -127,7 +129,10 @@ mod tests {
         assert!((dx(&down) + 0.06).abs() < 0.015, "{}", dx(&down));
         // OU, θ = 0.01 /s: stationary sd σ/√(2θ) ≈ 9.2e-4; the walk wanders further over 1 h.
         let ou = generate(Process::MeanReverting { theta: 0.01 }, 3, 3_600.0);
-        let max_dev = ou.iter().map(|t| (t.price / P0).ln().abs()).fold(0.0, f64::max);
+        let max_dev = ou
+            .iter()
+            .map(|t| (t.price / P0).ln().abs())
+            .fold(0.0, f64::max);
         assert!(max_dev < 6.0 * 9.2e-4, "{max_dev}");
     }
 }
