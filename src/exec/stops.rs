@@ -13,6 +13,10 @@
 //! - `closePosition=true` closes whatever the position is when a leg triggers, so a resize
 //!   (drift monitor reduce, a partial exit) needs no replacement: the legs always cover the
 //!   whole position. A new entry with exits replaces both.
+//! - Across a restart: the entry's levels are journaled before it is sent
+//!   ([`RecordKind::Exits`](super::journal::RecordKind::Exits)); start-up adopts the legs still
+//!   open ([`super::stop_recovery`]) and re-arms the missing ones ([`VenueStops::arm_missing`],
+//!   [`super::stop_restore`]).
 //! - A placement that fails is retried per its error class: transient (5xx, rate limit,
 //!   unknown status, no reply) after [`RETRY_NS`], up to [`MAX_ATTEMPTS`]; a duplicate client
 //!   id means the first copy reached the venue (placed); any other refusal (e.g. -2021 "would
@@ -302,6 +306,35 @@ impl VenueStops {
             algo_id,
             ..IDLE
         };
+    }
+
+    /// Arms the legs of `symbol` that nothing holds (start-up re-protection, after
+    /// [`Self::adopt`]): each level of `(tp, sl)` whose leg is idle is due at `now_ns` as leg
+    /// of entry `seq`, protecting a position on `side`. Returns the legs armed.
+    pub fn arm_missing(
+        &mut self,
+        symbol: SymbolId,
+        seq: u64,
+        side: Side,
+        (tp, sl): (Option<Decimal>, Option<Decimal>),
+        now_ns: u64,
+    ) -> usize {
+        let s = &mut self.slots[symbol.index()];
+        s.side = side;
+        let mut armed = 0;
+        for (k, level) in [tp, sl].into_iter().enumerate() {
+            if let (Some(trigger), LegState::Idle) = (level, s.cur[k].state) {
+                s.cur[k] = Leg {
+                    state: LegState::PlaceDue,
+                    seq,
+                    trigger,
+                    due_ns: now_ns,
+                    ..IDLE
+                };
+                armed += 1;
+            }
+        }
+        armed
     }
 
     /// Cancels `symbol`'s current legs (the position is flat in the engine's book).
@@ -618,6 +651,34 @@ mod tests {
                 code: 0
             }
         );
+    }
+
+    #[test]
+    fn arm_missing_places_only_the_legs_nothing_holds() {
+        let mut st = VenueStops::new(1);
+        st.adopt(
+            SymbolId(0),
+            (4, ExitKind::StopLoss, 77),
+            Side::Sell,
+            d("105"),
+        );
+        let n = st.arm_missing(
+            SymbolId(0),
+            9,
+            Side::Sell,
+            (Some(d("90")), Some(d("106"))),
+            3,
+        );
+        assert_eq!(n, 1, "the adopted stop-loss stays");
+        let r = st.next_due(3).unwrap();
+        assert_eq!(
+            (r.kind, r.seq, r.trigger, r.position_side, r.place),
+            (ExitKind::TakeProfit, 9, d("90"), Side::Sell, true)
+        );
+        assert!(st.next_due(3).is_none());
+        st.on_reply(r.tag, AlgoReply::Working { algo_id: 5 }, binance_kind, 4);
+        assert!(st.protected(SymbolId(0)));
+        assert_eq!(st.reference(SymbolId(0)), d("105"));
     }
 
     #[test]
