@@ -13,6 +13,7 @@ use calculus_trader::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, RecordKind, Replayed};
+use calculus_trader::exec::order_state::TableConfig;
 use calculus_trader::risk::config::ReconcilePolicy;
 use calculus_trader::types::{ExecReport, ReportStatus, Side, SymbolId};
 use common::files::temp_dir;
@@ -255,4 +256,38 @@ fn bybit_kill_after_the_fill_leaves_the_position_tp_sl_and_restart_keeps_them() 
     assert_eq!(open_stops(&r).len(), 2, "nothing duplicated");
     r.assert_positions_identical();
     stop_fires_and_books_match(&mut r);
+}
+
+#[test]
+fn binance_entry_found_filled_by_a_reconciliation_gets_its_stops() {
+    // The entry's outcome stays unknown (HTTP 503 after filling, every status query rate
+    // limited): only the venue's position settles it — and its stops follow.
+    let text = "seed = 3\n[[rule]]\np = 1.0\non = [\"order\"]\nfault = { kind = \"http5xx_unknown\", filled = true }\n[[rule]]\np = 1.0\non = [\"query\"]\nfault = { kind = \"rate_limit\", status = 429, retry_after_s = 1 }\n";
+    let mut r = rig(
+        V::Binance,
+        &[BTC],
+        &["61800.0"],
+        RestOptions {
+            faults: Some(Arc::new(FaultPlan::from_toml(text).unwrap())),
+            ..RestOptions::default()
+        },
+        1,
+        Duration::from_secs(10),
+    );
+    let mut t = TableConfig::new(8, 1, 60_000);
+    t.backoff.base_ns = 5_000_000;
+    t.backoff.max_ns = 50_000_000;
+    t.arrival_window_ns = 300_000_000;
+    t.max_queries = 3;
+    r.exec.set_order_config(t);
+    let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    it.take_profit = Some(d("62400.0"));
+    it.stop_loss = Some(d("61200.0"));
+    assert!(r.submit(&it).is_none());
+    settle(&mut r);
+    assert!(r.exec.order_counters().reconciliations >= 1);
+    assert_eq!(r.venue_qty(0), d("0.010"));
+    assert_eq!(venue_levels(&r), (Some(d("62400.0")), Some(d("61200.0"))));
+    assert!(r.exec.stops_open(SymbolId(0)));
+    r.assert_positions_equal();
 }

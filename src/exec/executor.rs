@@ -1638,6 +1638,8 @@ impl Executor {
             )));
         }
         let mut k = 0;
+        // The exits of an unresolved entry on the venue position's side: it filled.
+        let mut entered = None;
         while k < self.pending.len() {
             let p = self.pending[k];
             let unresolved = p.symbol == symbol
@@ -1648,6 +1650,10 @@ impl Executor {
             if !unresolved {
                 k += 1;
                 continue;
+            }
+            let long = p.side == Side::Buy;
+            if !p.reduce_only && p.exits != (None, None) && (venue_qty > Decimal::ZERO) == long {
+                entered = Some((p.side, p.exits));
             }
             self.pending.swap_remove(k);
             let rest = p.qty - p.filled;
@@ -1661,6 +1667,13 @@ impl Executor {
                     qty: rest,
                     fee: Decimal::ZERO,
                 }));
+            }
+        }
+        if let Some((side, exits)) = entered.filter(|_| !venue_qty.is_zero()) {
+            // Its venue-side stops, as its fill report would have armed them.
+            self.armed[i] = exits;
+            if matches!(self.venue, OrderVenue::Binance(_)) {
+                self.stops.arm_missing(symbol, side, exits, self.now_ns);
             }
         }
         self.table.reconciled(symbol);

@@ -10,7 +10,8 @@
 //!   `POST /v5/position/trading-stop` before trading starts; a refusal (e.g. the price already
 //!   beyond the level) queues the same reduce-only close.
 //!
-//! A position whose entry journaled no levels (an adopted position, an entry without exits)
+//! At run time a reconciliation that finds an unresolved entry filled arms its stops the same
+//! way (`Executor::reconcile`). A position whose entry journaled no levels (an adopted position, an entry without exits)
 //! is reported, not guessed at. Cold path.
 //!
 //! [`VenueStops::arm_missing`]: super::stops::VenueStops::arm_missing
@@ -24,10 +25,6 @@ use super::transport_venue::OrderVenue;
 use super::Executor;
 use crate::types::SymbolId;
 use crate::venue::api::ApiError;
-
-/// First client sequence of re-placed Binance legs: `RESTORE_SEQ_BASE + symbol index`
-/// (client algo ids `ct<session>-<seq>-tp|-sl`, apart from every entry's).
-pub const RESTORE_SEQ_BASE: u64 = 1 << 44;
 
 /// What re-protection did, as `"SYMBOL"` entries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,8 +71,7 @@ pub fn restore_stops(
         let levels = (e.take_profit, e.stop_loss);
         exec.restore_armed(symbol, levels);
         if !bybit {
-            let seq = RESTORE_SEQ_BASE + i as u64;
-            if exec.stops_mut().arm_missing(symbol, seq, e.side, levels, 0) > 0 {
+            if exec.stops_mut().arm_missing(symbol, e.side, levels, 0) > 0 {
                 rep.restored.push(name.clone());
             }
             continue;

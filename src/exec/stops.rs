@@ -39,6 +39,8 @@ pub const STOP_TAG: u64 = 1 << 61;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// Delay before a transient failure is retried, ns.
 pub const RETRY_NS: u64 = 20_000_000;
+/// First sequence of re-armed legs ([`VenueStops::arm_missing`]): apart from every entry's.
+pub const REARM_SEQ_BASE: u64 = 1 << 44;
 
 /// Where one leg (TP or SL) stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +154,8 @@ pub struct VenueStops {
     counters: StopCounters,
     /// Symbols whose leg failed, with the venue code, not yet taken by the executor.
     unprotected: Vec<(SymbolId, i64)>,
+    /// Calls of [`Self::arm_missing`] so far.
+    rearms: u64,
 }
 
 fn kind_of(leg: usize) -> ExitKind {
@@ -187,6 +191,7 @@ impl VenueStops {
             trigger_by: TriggerBy::MarkPrice,
             counters: StopCounters::default(),
             unprotected: Vec::with_capacity(symbols),
+            rearms: 0,
         }
     }
 
@@ -308,17 +313,20 @@ impl VenueStops {
         };
     }
 
-    /// Arms the legs of `symbol` that nothing holds (start-up re-protection, after
-    /// [`Self::adopt`]): each level of `(tp, sl)` whose leg is idle is due at `now_ns` as leg
-    /// of entry `seq`, protecting a position on `side`. Returns the legs armed.
+    /// Arms the legs of `symbol` that nothing holds (start-up re-protection after
+    /// [`Self::adopt`], a reconciliation that found an entry filled): each level of `(tp, sl)`
+    /// whose leg is idle is due at `now_ns`, protecting a position on `side`, under a sequence
+    /// of its own ([`REARM_SEQ_BASE`]` + rearm << 16 + symbol`, a fresh client algo id every
+    /// time). Returns the legs armed.
     pub fn arm_missing(
         &mut self,
         symbol: SymbolId,
-        seq: u64,
         side: Side,
         (tp, sl): (Option<Decimal>, Option<Decimal>),
         now_ns: u64,
     ) -> usize {
+        self.rearms += 1;
+        let seq = REARM_SEQ_BASE + (self.rearms << 16) + symbol.index() as u64;
         let s = &mut self.slots[symbol.index()];
         s.side = side;
         let mut armed = 0;
@@ -662,18 +670,18 @@ mod tests {
             Side::Sell,
             d("105"),
         );
-        let n = st.arm_missing(
-            SymbolId(0),
-            9,
-            Side::Sell,
-            (Some(d("90")), Some(d("106"))),
-            3,
-        );
+        let n = st.arm_missing(SymbolId(0), Side::Sell, (Some(d("90")), Some(d("106"))), 3);
         assert_eq!(n, 1, "the adopted stop-loss stays");
         let r = st.next_due(3).unwrap();
         assert_eq!(
             (r.kind, r.seq, r.trigger, r.position_side, r.place),
-            (ExitKind::TakeProfit, 9, d("90"), Side::Sell, true)
+            (
+                ExitKind::TakeProfit,
+                REARM_SEQ_BASE + (1 << 16),
+                d("90"),
+                Side::Sell,
+                true
+            )
         );
         assert!(st.next_due(3).is_none());
         st.on_reply(r.tag, AlgoReply::Working { algo_id: 5 }, binance_kind, 4);
