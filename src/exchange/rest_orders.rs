@@ -312,6 +312,11 @@ impl RestExchange {
         &self.stats
     }
 
+    /// The counters, shareable with another thread.
+    pub fn stats_handle(&self) -> Arc<OrderEntryStats> {
+        self.stats.clone()
+    }
+
     /// Stops accepting and waits for the accept thread.
     pub fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);

@@ -7,6 +7,8 @@
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
 //! - [`recovery`]: start-up recovery of an executor from its journal;
+//! - [`run`]: a whole run driven by a script holding its control handle, an eager strategy
+//!   config, an operator's key file;
 //! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
 //!   several symbols) with an engine booking its reports;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
@@ -26,6 +28,7 @@ pub mod feed;
 pub mod files;
 pub mod recovery;
 pub mod rig;
+pub mod run;
 pub mod setup;
 pub mod tls;
 pub mod values;
