@@ -467,7 +467,7 @@ fn emergency_stop_across_a_restart(venue: Venue, topology: &str) {
             !s.symbols.is_empty() && !flat(s)
         });
         h.send(Command::EmergencyStop).unwrap();
-        let halted = wait_status(&h, Duration::from_secs(10), |s| {
+        let halted = wait_status(&h, Duration::from_secs(30), |s| {
             s.state == "halted" && flat(s) && counter(s, "operator_closes") > 0
         });
         vec![open, halted]

@@ -59,6 +59,7 @@ impl V {
 
 struct Rig {
     server: RestExchange,
+    market: Arc<MarketState>,
     exec: Executor,
     engine: Engine,
     clock: Clock,
@@ -133,6 +134,7 @@ fn rig(v: V, plan: &str, timeout: Duration, cfg: impl FnOnce(&mut TableConfig)) 
     let engine = Engine::new(StrategyParams::default(), &[inst]);
     Rig {
         server,
+        market,
         exec,
         engine,
         clock,
@@ -179,6 +181,32 @@ impl Rig {
             }
         }
         assert_eq!(self.exec.in_flight(), 0, "orders still in flight");
+    }
+
+    /// Polls (booking every report) until the exchange has made `n` trades (bounded wait).
+    fn poll_until_trades(&mut self, n: usize) {
+        let deadline = self.clock.now_ns() + 10_000_000_000;
+        while self.server.venue().with(|m| m.trades().len()) < n && self.clock.now_ns() < deadline {
+            self.poll_once();
+        }
+        assert_eq!(self.server.venue().with(|m| m.trades().len()), n);
+    }
+
+    fn poll_once(&mut self) {
+        let mut got = Vec::new();
+        self.exec.poll(
+            self.clock.now_ns(),
+            now_ms(),
+            Some(Duration::from_millis(2)),
+            |ev| {
+                if let ExecEvent::Report(r) = ev {
+                    got.push(r);
+                }
+            },
+        );
+        for r in got {
+            self.book(r);
+        }
     }
 
     fn venue_qty(&self) -> Decimal {
@@ -500,6 +528,70 @@ fn every_order_answered_429_makes_the_executor_back_off() {
             .count();
         assert_eq!(rejected, 40, "{v:?}");
         assert!(r.exec.rate_counters().throttled >= 1, "{v:?}");
+        r.assert_positions_equal();
+    }
+}
+
+/// A plan seed whose first order's outcome is unknown (filled at the venue) while the next two
+/// orders are answered normally, and whose first status query fails (connection reset) while the next
+/// four are answered.
+fn seed_entry_unknown_exits_known() -> String {
+    for seed in 0..100_000u64 {
+        let text = format!(
+            "seed = {seed}\n[[rule]]\np = 0.5\non = [\"order\"]\nfault = {{ kind = \"http5xx_unknown\", filled = true }}\n[[rule]]\np = 0.5\non = [\"query\"]\nfault = {{ kind = \"reset_after_read\", applied = true }}\n"
+        );
+        let p = FaultPlan::from_toml(&text).unwrap();
+        let orders = (0..3).map(|i| p.fault_for(i, RequestKind::Order) != Fault::None);
+        let queries = (0..5).map(|i| p.fault_for(i, RequestKind::Query) != Fault::None);
+        if orders.eq([true, false, false]) && queries.eq([true, false, false, false, false]) {
+            return text;
+        }
+    }
+    panic!("no seed");
+}
+
+#[test]
+fn fills_learnt_out_of_order_are_booked_in_the_order_the_venue_executed_them() {
+    for v in BOTH {
+        // The entry's outcome is learnt last (unknown, its first status query fails and the
+        // retry waits 400 ms); the two exits sent meanwhile are answered at once. Booked in
+        // that order, the average of the exits' prices would be rounded where the venue's
+        // short at one price is closed exactly.
+        let text = seed_entry_unknown_exits_known();
+        let mut r = rig(v, &text, Duration::from_secs(10), |t| {
+            t.backoff.base_ns = 400_000_000;
+            t.backoff.max_ns = 800_000_000;
+        });
+        r.submit(&intent(1, Side::Sell, "0.007", false));
+        let deadline = r.clock.now_ns() + 10_000_000_000;
+        while r.exec.order_counters().query_retries == 0 && r.clock.now_ns() < deadline {
+            r.poll_once();
+        }
+        assert!(
+            r.exec.has_unknown(SymbolId(0)),
+            "{v:?}: the entry is unknown"
+        );
+        r.market.on_trade("BTCUSDT", d("60001.3"), now_ms());
+        assert!(r.submit(&intent(2, Side::Buy, "0.003", true)).is_none());
+        r.poll_until_trades(2);
+        r.market.on_trade("BTCUSDT", d("60002.9"), now_ms());
+        assert!(r.submit(&intent(3, Side::Buy, "0.004", true)).is_none());
+        r.poll_until_trades(3);
+        r.settle();
+        let filled: Vec<u64> = r
+            .reports
+            .iter()
+            .filter(|x| x.status == ReportStatus::Filled)
+            .map(|x| x.client_seq)
+            .collect();
+        assert_eq!(filled, [1, 2, 3], "{v:?}: {:?}", r.reports);
+        assert_eq!(r.venue_qty(), Decimal::ZERO, "{v:?}");
+        // (60000.0 − 60001.3)·0.003 + (60000.0 − 60002.9)·0.004, exactly.
+        assert_eq!(
+            r.engine.position(0).unwrap().realized,
+            d("-0.0155"),
+            "{v:?}"
+        );
         r.assert_positions_equal();
     }
 }

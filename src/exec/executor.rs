@@ -115,6 +115,9 @@ struct Pending {
     pos_queries: u32,
     /// The timestamp-error retry of this order (at most one).
     ts_retry: TsRetry,
+    /// Send order among this executor's orders (renewed by a resend): the venue executes a
+    /// market order on arrival, so one symbol's fills happened in this order.
+    rank: u64,
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -198,6 +201,11 @@ pub enum ExecEvent {
 /// An exit the rate limiter holds back (a 429 / 418 back-off, or every slot used) waits in
 /// the executor, unsigned, and is journaled, signed and sent when a slot is granted
 /// (`exits_held`); entries meanwhile wait behind it.
+///
+/// Fill order: one symbol's fills are journaled and reported in the order its orders reached
+/// the venue, not the order their replies or status queries come back in (an entry of unknown
+/// outcome resolved after the exits sent meanwhile): a later order's fill is held back until
+/// every earlier order of the symbol is final.
 #[derive(Debug)]
 pub struct Executor {
     instruments: Vec<Instrument>,
@@ -238,6 +246,11 @@ pub struct Executor {
     margin_block: Vec<Option<u64>>,
     /// Per symbol: the venue refused it for its leverage or risk limit (entries refused).
     leverage_refused: Vec<bool>,
+    /// Table steps held back, oldest first, until no order of the same symbol sent earlier is
+    /// open ([`Executor::on_step`]).
+    deferred: Vec<(Step, u64)>,
+    /// The next order's [`Pending::rank`].
+    next_rank: u64,
 }
 
 impl Executor {
@@ -331,6 +344,8 @@ impl Executor {
             link: Arc::new(AccountLink::new(n)),
             margin_block: vec![None; n],
             leverage_refused: vec![false; n],
+            deferred: Vec::with_capacity(2 * max_pending),
+            next_rank: 0,
         }
     }
 
@@ -787,7 +802,9 @@ impl Executor {
                             due_ns: 0,
                             pos_queries: 0,
                             ts_retry: TsRetry::None,
+                            rank: self.next_rank,
                         });
+                        self.next_rank += 1;
                         let (table, now) = (&mut self.table, self.now_ns);
                         t.take_dispatched(|tag| mark_sent(table, tag, now));
                         None
@@ -1289,6 +1306,9 @@ impl Executor {
                 continue;
             }
             self.pending[k].ts_retry = TsRetry::Done;
+            // Resent now: it reaches the venue after every order sent so far.
+            self.pending[k].rank = self.next_rank;
+            self.next_rank += 1;
             // Stamped now with the offset now: the re-sync may have landed after the caller
             // computed `timestamp_ms` (a vDSO clock read on this rare path, no syscall).
             let timestamp_ms = match generation == g {
@@ -1401,10 +1421,60 @@ impl Executor {
         }
     }
 
+    /// Books a table step — or holds it back while an order of the same symbol sent earlier is
+    /// still open, so that one symbol's fills are journaled and reported in the order the venue
+    /// executed them (a market order executes on arrival) whatever order the replies and status
+    /// queries come back in: average-cost accounting (the entry's rounding, a flip) depends on
+    /// the order of fills, and the journal's replay must book what the venue booked.
+    fn on_step<F: FnMut(ExecEvent)>(&mut self, s: Step, order_id: u64, on_event: &mut F) {
+        let waiting = self.deferred.iter().any(|d| d.0.seq == s.seq);
+        if (s.fill.is_some() || waiting) && self.after_open_order(s.seq) {
+            self.deferred.push((s, order_id));
+            return;
+        }
+        self.apply_step(s, order_id, on_event);
+        self.release_deferred(None, on_event);
+    }
+
+    /// Whether an order of `seq`'s symbol that reached the venue before it (a lower rank, not
+    /// waiting for its timestamp resend) is still open.
+    fn after_open_order(&self, seq: u64) -> bool {
+        let Some(k) = self.find(seq) else {
+            return false;
+        };
+        let p = &self.pending[k];
+        self.pending.iter().any(|q| {
+            q.symbol == p.symbol
+                && q.rank < p.rank
+                && !matches!(q.ts_retry, TsRetry::Waiting { .. })
+        })
+    }
+
+    /// Books the held-back steps that may go now, oldest first; with `force`, every held step
+    /// of that symbol (before a reconciliation sets the position from the venue, and at the
+    /// end of a drain: a known fill is booked rather than left to the next start).
+    fn release_deferred<F: FnMut(ExecEvent)>(&mut self, force: Option<SymbolId>, on_event: &mut F) {
+        while let Some(i) = self
+            .deferred
+            .iter()
+            .position(|(s, _)| force == Some(s.symbol) || !self.after_open_order(s.seq))
+        {
+            let (s, order_id) = self.deferred.remove(i);
+            self.apply_step(s, order_id, on_event);
+        }
+    }
+
+    /// Books every held-back step (end of a drain that timed out).
+    pub fn release_all_deferred<F: FnMut(ExecEvent)>(&mut self, mut on_event: F) {
+        while let Some(&(s, _)) = self.deferred.first() {
+            self.release_deferred(Some(s.symbol), &mut on_event);
+        }
+    }
+
     /// Books what one table step did to an order: a fill delta becomes a journaled fill
     /// report; a final state ends the order (an unfilled remainder is reported expired, a
     /// refusal without fills rejected); the symbol's unknown-order flag follows the table.
-    fn on_step<F: FnMut(ExecEvent)>(&mut self, s: Step, order_id: u64, on_event: &mut F) {
+    fn apply_step<F: FnMut(ExecEvent)>(&mut self, s: Step, order_id: u64, on_event: &mut F) {
         let Some(k) = self.find(s.seq) else {
             return;
         };
@@ -1597,6 +1667,8 @@ impl Executor {
         price: Decimal,
         on_event: &mut F,
     ) {
+        // The venue's position includes the fills held back: book them first.
+        self.release_deferred(Some(symbol), on_event);
         let i = symbol.index();
         let diff = venue_qty - self.booked[i];
         eprintln!(

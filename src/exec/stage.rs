@@ -249,6 +249,11 @@ impl ExecStage {
             self.poll(Some(Duration::from_millis(1)), hists, &mut on_report);
         }
         if self.in_flight() > 0 {
+            // Fills held back behind an order still unknown are known: book them now.
+            self.exec.release_all_deferred(|ev| match ev {
+                ExecEvent::Report(r) => on_report(&r),
+                ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
+            });
             eprintln!(
                 "warning: {} order(s) still in flight after {:?}; the journal resolves them at the next start",
                 self.in_flight(),
