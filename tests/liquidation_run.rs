@@ -82,7 +82,7 @@ fn liquidation_in_a_run(venue: Venue) {
         // Trading goes on; then the operator stops and closes what the engine holds.
         wait_status(&h, Duration::from_secs(5), |s| counter(s, "fills") > 4);
         h.send(Command::EmergencyStop).unwrap();
-        let end = wait_status(&h, Duration::from_secs(20), |s| {
+        let end = wait_status(&h, Duration::from_secs(30), |s| {
             s.state == "halted" && flat(s) && counter(s, "orders") == counter(s, "fills")
         });
         vec![end]
