@@ -16,8 +16,9 @@ use calculus_trader::telemetry::Counter;
 mod common;
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus};
 use calculus_trader::types::SymbolId;
-use common::exchange::{hosted_on, hosted_toml, key_env, Hosted, Options};
+use common::exchange::{hosted_on, hosted_toml, key_env, on_venue, Hosted, Options};
 use common::files::temp_dir;
+use common::run::write_key_file;
 use common::tls::{TestCa, TlsProxy};
 use common::values::d;
 
@@ -70,7 +71,7 @@ impl TlsVenue {
             self.feed.port,
             venue.embedded_ws_path()
         );
-        let mut text = hosted_toml(replay, rest)
+        let text = hosted_toml(replay, rest)
             .replace(&replay.url(), &wss)
             .replace(
                 &rest.url(),
@@ -79,51 +80,18 @@ impl TlsVenue {
             .replace("mode = \"embedded\"", "mode = \"live\"")
             .replace("hot = \"spin\"", "hot = \"park\"")
             .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"");
-        if venue == Venue::Bybit {
-            text = text
-                .replace("name = \"binance\" ", "name = \"bybit\"  ")
-                .replace(
-                    "rest_host = \"fapi.binance.com\"",
-                    "rest_host = \"api.bybit.com\"",
-                );
-        }
-        let mut cfg = Config::parse(&text).unwrap();
+        let mut cfg = Config::parse(&on_venue(venue, text)).unwrap();
         assert_eq!(cfg.venue(), venue);
         cfg.venue.ca_file = ca_file.display().to_string();
         cfg.venue.symbols = vec!["BTCUSDT".into(), "ETHUSDT".into()];
         cfg.feed.rest_url = format!("https://localhost:{}", self.feed.port);
-        cfg.exec.key_file = key_file(venue, rest, dir);
+        cfg.exec.key_file = write_key_file(venue, rest.credentials(), dir);
         cfg.exec.journal_dir = dir.join("journals");
         cfg.venue.specs.cache = dir.join("instruments_{venue}.json");
         cfg.run.dump_dir = dir.join("dumps");
         cfg.control.token_file = dir.join("control.token");
         cfg
     }
-}
-
-fn key_file(
-    venue: Venue,
-    rest: &calculus_trader::exchange::RestExchange,
-    dir: &Path,
-) -> std::path::PathBuf {
-    let c = rest.credentials();
-    let path = dir.join("keys.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
-            venue.name(),
-            c.api_key,
-            c.secret
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    path
 }
 
 fn keys_in_env(venue: Venue) -> bool {

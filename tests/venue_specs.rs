@@ -237,7 +237,7 @@ fn bundled_source_never_touches_the_network() {
 // Runs against the embedded exchange serving the venue's endpoints (specs, tickers, orders).
 
 mod runs {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -249,8 +249,9 @@ mod runs {
     use calculus_trader::types::{Instrument, SymbolId};
 
     use super::capture;
-    use super::common::exchange::{hosted_toml, key_env, serve, Options};
+    use super::common::exchange::{hosted_toml, key_env, on_venue, serve, Options};
     use super::common::files::{replay_file, temp_dir};
+    use super::common::run::write_key_file;
     use super::common::values::d;
 
     /// Every tradable instrument of the bundled capture of `venue`, `first` leading (in that
@@ -299,25 +300,6 @@ mod runs {
             .unwrap()
     }
 
-    /// A 0600 key file holding `rest`'s keys for `venue`.
-    fn key_file(dir: &Path, rest: &RestExchange, venue: Venue) -> PathBuf {
-        let c = rest.credentials();
-        let p = dir.join("keys.toml");
-        std::fs::write(
-            &p,
-            format!(
-                "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
-                venue.name(),
-                c.api_key,
-                c.secret
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-        p
-    }
-
     /// A run of `symbols` on `venue` trading against `replay` + `rest`, specs from `rest`
     /// (`source = "venue"`, cache in `dir`).
     pub fn config(
@@ -327,24 +309,16 @@ mod runs {
         dir: &Path,
         symbols: &[&str],
     ) -> Config {
-        let mut text = hosted_toml(replay, rest)
+        let text = hosted_toml(replay, rest)
             .replace("hot = \"spin\"", "hot = \"spin_yield\"")
             .replace("cooldown_ms = 5000", "cooldown_ms = 0");
-        if venue == Venue::Bybit {
-            text = text
-                .replacen("name = \"binance\"", "name = \"bybit\"", 1)
-                .replace(
-                    "rest_host = \"fapi.binance.com\"",
-                    "rest_host = \"api.bybit.com\"",
-                );
-        }
-        let mut cfg = Config::parse(&text).unwrap();
+        let mut cfg = Config::parse(&on_venue(venue, text)).unwrap();
         cfg.venue.symbols = symbols.iter().map(|s| s.to_string()).collect();
         cfg.venue.specs.source = SpecSource::Venue;
         cfg.venue.specs.rest_url = rest.url();
         cfg.venue.specs.cache = dir.join("instruments_{venue}.json");
         cfg.venue.specs.timeout_s = 5.0;
-        cfg.exec.key_file = key_file(dir, rest, venue);
+        cfg.exec.key_file = write_key_file(venue, rest.credentials(), dir);
         cfg.run.dump_dir = dir.join("dumps");
         cfg.risk.limits.max_consecutive_losses = 0;
         cfg
