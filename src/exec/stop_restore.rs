@@ -35,6 +35,9 @@ pub struct StopRestore {
     pub without_levels: Vec<String>,
     /// Positions whose stop the venue refused, with its code: closed reduce-only.
     pub refused: Vec<String>,
+    /// Positions the venue holds on another side than the journal (left unreconciled by the
+    /// policy): no stop is set from the journal's levels.
+    pub unreconciled: Vec<String>,
 }
 
 /// Re-places the venue-side stops missing for the open positions of `replayed` (after the
@@ -76,10 +79,14 @@ pub fn restore_stops(
             }
             continue;
         }
-        let held = venue
-            .iter()
-            .find(|p| p.symbol == *name && p.qty == qty)
-            .map_or((None, None), |p| p.exits);
+        let at_venue = venue.iter().find(|p| p.symbol == *name);
+        let Some(held) = at_venue
+            .filter(|p| p.qty.is_sign_positive() == qty.is_sign_positive() && !p.qty.is_zero())
+            .map(|p| p.exits)
+        else {
+            rep.unreconciled.push(name.clone());
+            continue;
+        };
         let missing = (
             levels.0.filter(|_| held.0.is_none()),
             levels.1.filter(|_| held.1.is_none()),
@@ -100,6 +107,10 @@ pub fn restore_stops(
     }
     Ok(rep)
 }
+
+/// Bybit `retCode` of a trading-stop that changes nothing ("Not modified. Indicates you already
+/// set this TP/SL value").
+const NOT_MODIFIED: i64 = 34040;
 
 /// Bybit `POST /v5/position/trading-stop` of `levels` on `name`: `Ok(Err(code))` when the
 /// venue refused (nothing changed counts as set).
@@ -122,6 +133,8 @@ fn set_position_exits(
         .map_err(|e| format!("setting {name}'s position TP/SL: {e}"))?;
     match crate::venue::bybit::api::parse_ack(status, &body) {
         Ok(_) => Ok(Ok(())),
+        // 34040 "Not modified": the venue already holds these levels.
+        Err(ApiError::Venue(e)) if e.code == NOT_MODIFIED => Ok(Ok(())),
         Err(ApiError::Venue(e)) => Ok(Err(e.code)),
         Err(e) => Err(format!("setting {name}'s position TP/SL: {e}")),
     }

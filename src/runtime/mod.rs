@@ -585,6 +585,9 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
                 r.restored
             );
         }
+        for n in &r.unreconciled {
+            println!("start-up: {n}: the venue's position is not the journal's: no venue-side stop set from the journal");
+        }
         for n in &r.without_levels {
             println!("start-up: {n}: open position without journaled exit levels: no venue-side stop re-placed");
         }

@@ -27,7 +27,7 @@ pub fn bybit_kind(code: i64) -> ErrorKind {
         10008 | 10027 => ErrorKind::Banned,
         110001 | 110008 | 110010 => ErrorKind::OrderNotFound,
         110072 | 10014 => ErrorKind::DuplicateClientId,
-        110043 | 110025 | 110027 | 34040 => ErrorKind::NotModified,
+        110043 | 110025 | 110027 => ErrorKind::NotModified,
         10000 | 10016 | 10019 | 110079 => ErrorKind::UnknownStatus,
         110023 | 110040 | 110090 => ErrorKind::Rejected,
         _ => ErrorKind::Other,
