@@ -780,7 +780,7 @@ impl RiskParams {
             limits: LimitParams::from_config(&cfg.risk.limits),
             corr: (
                 cfg.risk.limits.corr_bar_s,
-                cfg.risk.limits.corr_halflife_bars,
+                cfg.risk.limits.corr_window_bars,
                 cfg.risk.limits.corr_min_bars,
             ),
         }

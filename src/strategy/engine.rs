@@ -67,8 +67,8 @@ pub struct RiskParams {
     pub drift: DriftParams,
     /// Portfolio limits of the risk gate (`[risk.limits]`).
     pub limits: LimitParams,
-    /// Correlation tracker of the gate: `(corr_bar_s, corr_halflife_bars, corr_min_bars)`.
-    pub corr: (f64, f64, u32),
+    /// Returns window of the gate: `(corr_bar_s, corr_window_bars, corr_min_bars)`.
+    pub corr: (f64, u32, u32),
 }
 
 /// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
@@ -390,7 +390,7 @@ impl Engine {
                 rp.limits,
                 &LimitsConfig {
                     corr_bar_s: rp.corr.0,
-                    corr_halflife_bars: rp.corr.1,
+                    corr_window_bars: rp.corr.1,
                     corr_min_bars: rp.corr.2,
                     ..LimitsConfig::default()
                 },
@@ -1048,7 +1048,7 @@ fn entry_levels_and_size(
             balance: gate.sizing_balance().to_f64().unwrap_or(f64::NAN),
             sigma,
             venue_max_leverage,
-            size_multiplier: gate.size_multiplier(),
+            size_multiplier: gate.size_multiplier() * gate.correlation_multiplier(i),
         },
         inst,
     )?;

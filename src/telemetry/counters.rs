@@ -212,6 +212,8 @@ crate::types::named::named_enum! {
         BlockedCircuitBreaker => "blocked_circuit_breaker",
         /// Entries refused: the symbol was removed by an operator (`RemoveSymbol`).
         BlockedInactive => "blocked_inactive",
+        /// Entries refused by risk: the book's post-trade VaR would exceed its budget.
+        BlockedPortfolioVar => "blocked_portfolio_var",
         /// Operator commands applied by the compute thread.
         OperatorCommands => "operator_commands",
         /// Reduce-only closes sent for operator commands (emergency stop, close, remove).

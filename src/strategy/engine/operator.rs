@@ -307,6 +307,7 @@ impl Engine {
         v.unrealized = g.unrealized();
         v.drawdown = g.drawdown();
         v.limits = g.limit_rows();
+        v.portfolio = g.book_risk(None).unwrap_or_default();
         v.commands = self.ops.stats.commands;
         v.risk = self.risk_state();
         for (i, row) in v.symbols.iter_mut().enumerate().take(self.slots.len()) {
