@@ -19,20 +19,12 @@ use calculus_trader::exec::clock::AccountLink;
 use calculus_trader::runtime::account::{self, AccountClient, Prepared};
 use calculus_trader::types::control::Command;
 use calculus_trader::types::{RejectReason, ReportStatus, Side};
-use calculus_trader::venue::Venue;
 use common::rig::{intent, rig, Rig, BOTH, V};
 use common::values::d;
 use rust_decimal::Decimal;
 
 const NAMES: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
 const PRICES: [&str; 2] = ["60000", "3000"];
-
-fn venue(v: V) -> Venue {
-    match v {
-        V::Binance => Venue::Binance,
-        V::Bybit => Venue::Bybit,
-    }
-}
 
 /// A rig on `v` with `account` options, its executor sharing a fresh account link.
 fn account_rig(v: V, account: AccountOptions) -> (Rig, Arc<AccountLink>) {
@@ -50,7 +42,7 @@ fn account_rig(v: V, account: AccountOptions) -> (Rig, Arc<AccountLink>) {
 fn client(v: V, r: &Rig, link: &Arc<AccountLink>) -> AccountClient {
     let c = r.ex.server.credentials();
     AccountClient::new(
-        venue(v),
+        v.venue(),
         &r.ex.server.url(),
         (&c.api_key, c.secret.as_bytes()),
         60_000,

@@ -12,7 +12,7 @@
 //!   restart on the same journal and state file (no entries) until `Resume`, then entries resume.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use calculus_trader::config::Config;
 use calculus_trader::control::ControlHandle;
@@ -32,6 +32,7 @@ mod common;
 use calculus_trader::venue::Venue;
 use common::exchange::{hosted_binary_toml_on, hosted_on, key_env, Hosted, Options};
 use common::files::temp_dir;
+use common::run::{counter, eager_toml, flat, run_with, wait_status, write_key_file};
 use common::setup::{eager_params, Replay};
 use common::values::d;
 
@@ -424,94 +425,6 @@ fn the_hook_gets_a_handle_that_knows_the_symbols_and_its_error_ends_the_run() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// `text` with an eager strategy: finite differences, no SNR/confidence gate, no confirmation
-/// layer, no cooldown, a parking hot thread (entries are asked for often).
-fn eager_toml(text: &str) -> String {
-    let mut section = String::new();
-    let mut out = String::new();
-    for line in text.lines() {
-        if line.starts_with('[') {
-            section = line.split(']').next().unwrap_or("").to_string();
-        }
-        let line = if section.starts_with("[layers.") && line.starts_with("enabled = true") {
-            "enabled = false"
-        } else if line.starts_with("source = \"kalman\"") {
-            "source = \"finite_difference\""
-        } else if line.starts_with("snr_min =") {
-            "snr_min = 0.0"
-        } else if line.starts_with("confidence_min =") {
-            "confidence_min = 0.0"
-        } else if line.starts_with("cooldown_ms =") {
-            "cooldown_ms = 0"
-        } else if line.starts_with("hot = \"spin\"") {
-            "hot = \"park\""
-        } else {
-            line
-        };
-        out.push_str(line);
-        out.push('\n');
-    }
-    assert!(out.contains("snr_min = 0.0") && !out.contains("source = \"kalman\""));
-    out
-}
-
-/// Polls `h`'s status every 20 ms until `done` or `limit`; the last status seen.
-fn wait_status(
-    h: &ControlHandle,
-    limit: Duration,
-    done: impl Fn(&StatusView) -> bool,
-) -> StatusView {
-    let t0 = Instant::now();
-    loop {
-        let s = h.status();
-        if done(&s) || t0.elapsed() > limit {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn counter(s: &StatusView, name: &str) -> u64 {
-    s.counters.get(name).copied().unwrap_or(0)
-}
-
-fn flat(s: &StatusView) -> bool {
-    s.symbols.iter().all(|v| v.position == "0")
-}
-
-/// Runs the trader with `script` on a thread given the handle (it requests the stop).
-fn run_with(
-    cfg: &Config,
-    script: impl Fn(Arc<ControlHandle>) -> Vec<StatusView> + Send + Sync + 'static,
-) -> (runtime::RunReport, Vec<StatusView>) {
-    let shutdown = Shutdown::default();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let script = Arc::new(script);
-    let (sd, seen2) = (shutdown.clone(), seen.clone());
-    let opts = RunOptions {
-        max_duration: Some(Duration::from_secs(60)),
-        control: Some(ControlHook::new(move |h| {
-            let (sd, seen, script) = (sd.clone(), seen2.clone(), script.clone());
-            std::thread::spawn(move || {
-                let out = script(h);
-                *seen.lock().unwrap() = out;
-                sd.request();
-            });
-            Ok(())
-        })),
-        ..RunOptions::default()
-    };
-    let r = runtime::run(cfg, &opts, shutdown).unwrap();
-    // The script thread finished (it requested the stop that ended the run), or the
-    // watchdog ended it: wait for its statuses either way.
-    let t0 = Instant::now();
-    while seen.lock().unwrap().is_empty() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = std::mem::take(&mut *seen.lock().unwrap());
-    (r, out)
-}
-
 #[test]
 fn emergency_stop_closes_every_position_and_the_halt_survives_a_restart_until_resume() {
     emergency_stop_across_a_restart(Venue::Binance, "fused");
@@ -533,23 +446,7 @@ fn emergency_stop_across_a_restart(venue: Venue, topology: &str) {
     // 5x the recorded pace: the replay (6 minutes) outlasts the script on a loaded host, so the
     // run always ends by the script's stop, never by the end of the data.
     let Hosted { replay, rest } = hosted_on(venue, 5.0, "0", Options::default());
-    let c = rest.credentials().clone();
-    let key_file = dir.join("keys.toml");
-    std::fs::write(
-        &key_file,
-        format!(
-            "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
-            venue.name(),
-            c.api_key,
-            c.secret
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let key_file = write_key_file(venue, rest.credentials(), &dir);
     let journal = dir.join("orders.journal");
     let text = hosted_binary_toml_on(venue, &replay, &rest, Some(&journal), &dir).replace(
         "topology = \"fused\"",

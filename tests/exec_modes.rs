@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::exec::journal::{self, RecordKind};
 use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{Counter, Stage};
 
@@ -24,7 +25,8 @@ fn config(mode: &str, dump: &Path) -> Config {
     Config::parse(&text).unwrap()
 }
 
-fn run(mode: &str) -> RunReport {
+/// A run in `mode` and the `Exits` records of its journal (the venue-side exits of entries).
+fn run(mode: &str) -> (RunReport, usize) {
     let dump = std::env::temp_dir().join(format!("ct-modes-{mode}-{}", std::process::id()));
     let r = runtime::run(
         &config(mode, &dump),
@@ -32,14 +34,26 @@ fn run(mode: &str) -> RunReport {
         Shutdown::default(),
     )
     .unwrap();
+    let run_dir = std::fs::read_dir(&dump)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let scan = journal::inspect(&run_dir.join("orders.journal")).unwrap();
+    let exits = scan
+        .good
+        .iter()
+        .filter(|(r, _)| r.kind == RecordKind::Exits)
+        .count();
     std::fs::remove_dir_all(&dump).ok();
-    r
+    (r, exits)
 }
 
 #[test]
 fn paper_and_embedded_modes_make_the_same_decisions_only_embedded_goes_over_http() {
-    let embedded = run("embedded");
-    let paper = run("paper");
+    let (embedded, exits_e) = run("embedded");
+    let (paper, exits_p) = run("paper");
     assert_eq!(embedded.engine.stats(), paper.engine.stats());
     for i in 0..paper.engine.n_symbols() {
         let (e, p) = (
@@ -53,9 +67,18 @@ fn paper_and_embedded_modes_make_the_same_decisions_only_embedded_goes_over_http
     assert!(ce.get(Counter::Orders) > 0);
     assert_eq!(ce.get(Counter::Orders), cp.get(Counter::Orders));
     assert_eq!(ce.get(Counter::Fills), ce.get(Counter::Orders));
-    // Intent and fill journaled for every order in both modes.
-    assert_eq!(ce.get(Counter::JournalRecords), 2 * ce.get(Counter::Orders));
-    assert_eq!(cp.get(Counter::JournalRecords), 2 * cp.get(Counter::Orders));
+    // Intent and fill journaled for every order in both modes, and the venue-side exits of
+    // every entry (the strategy gives each one its take-profit and stop-loss).
+    assert_eq!(exits_e, exits_p);
+    assert_eq!(exits_e as u64, ce.get(Counter::Entries));
+    assert_eq!(
+        ce.get(Counter::JournalRecords),
+        2 * ce.get(Counter::Orders) + exits_e as u64
+    );
+    assert_eq!(
+        cp.get(Counter::JournalRecords),
+        2 * cp.get(Counter::Orders) + exits_p as u64
+    );
     // Only the embedded run sent requests and timed their round trips.
     assert_eq!(
         runtime::latencies(&embedded).total_count(Stage::OrderRtt),

@@ -178,11 +178,12 @@ fn round_trips_allocate_nothing(bybit: bool, lanes: bool) {
     });
     assert_eq!(results, (50, 50), "every order filled over HTTP");
     if bybit {
-        // Bybit acks before it fills: intent + ack + fill per order.
+        // Bybit acks before it fills: intent + ack + fill per order, and each of the 35
+        // entries' venue-side exits (journaled before it is sent).
         assert_eq!(
             exec.stats().journal_records,
-            210,
-            "intent + ack + fill per order"
+            210 + 35,
+            "intent + ack + fill per order, exits per entry"
         );
         assert_eq!(exec.stats().requeries, 70, "one status query per order");
     } else {

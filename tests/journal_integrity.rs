@@ -371,12 +371,13 @@ fn kind_of(k: u8) -> RecordKind {
         RecordKind::Reject,
         RecordKind::Adopt,
         RecordKind::External,
-    ][k as usize % 7]
+        RecordKind::Exits,
+    ][k as usize % 8]
 }
 
 prop_compose! {
     fn journal_records()(recs in prop::collection::vec(
-        (0u8..7, 0u16..2, any::<bool>(), 1u64..6, 1u32..100_000, 1u32..10_000_000), 1..16)
+        (0u8..8, 0u16..2, any::<bool>(), 1u64..6, 1u32..100_000, 1u32..10_000_000), 1..16)
     ) -> Vec<Record> {
         recs.into_iter().map(|(k, s, buy, seq, q, p)| {
             let side = if buy { Side::Buy } else { Side::Sell };

@@ -1,8 +1,10 @@
 //! `exec.mode = "live"` end to end over TLS: the embedded exchange behind TLS proxies on
 //! loopback (market data `wss://localhost`, orders and REST `https://localhost`) with a test CA
-//! given as `venue.ca_file`. Every venue connection trusts it; positions end equal to the
-//! exchange's. A CA that did not sign the venue's certificate fails as a TLS failure naming
-//! the host.
+//! given as `venue.ca_file`. Every venue connection trusts it; the run sets each symbol's
+//! leverage, sizes from the wallet it read (not `risk.balance`), trades on the specs the venue
+//! serves (not the bundled ones), gives every entry its venue-side stop; positions end equal
+//! to the exchange's. A CA that did not sign the venue's certificate fails as a TLS failure
+//! naming the host.
 
 use std::path::Path;
 
@@ -12,9 +14,18 @@ use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::telemetry::Counter;
 
 mod common;
-use common::exchange::{hosted_on, hosted_toml, key_env, Hosted, Options};
+use calculus_trader::exchange::orders::{OrderKind, OrderStatus};
+use calculus_trader::types::SymbolId;
+use common::exchange::{hosted_on, hosted_toml, key_env, on_venue, Hosted, Options};
 use common::files::temp_dir;
+use common::run::write_key_file;
 use common::tls::{TestCa, TlsProxy};
+use common::values::d;
+
+/// The venue's wallet, USDT (the config's `risk.balance` is 10 000).
+const WALLET: &str = "12345.67";
+/// The venue's BTCUSDT maximum quantity, unlike the bundled table's.
+const VENUE_MAX_QTY: &str = "987";
 
 /// The venue behind TLS: proxies in front of the replay (WebSocket + REST) and order entry.
 struct TlsVenue {
@@ -24,8 +35,24 @@ struct TlsVenue {
 }
 
 impl TlsVenue {
+    /// The venue behind TLS; its wallet holds [`WALLET`] and its BTCUSDT `max_qty` is
+    /// [`VENUE_MAX_QTY`] (the bundled table says otherwise).
     fn start(venue: Venue, ca: &TestCa) -> Self {
-        let hosted = hosted_on(venue, 0.0, "0", Options::default());
+        let hosted = hosted_on(
+            venue,
+            0.0,
+            "0",
+            Options {
+                balance: d(WALLET),
+                ..Options::default()
+            },
+        );
+        hosted.rest.venue().with(|m| {
+            let mut btc = *m.instrument("BTCUSDT").unwrap();
+            assert_ne!(btc.max_qty, d(VENUE_MAX_QTY));
+            btc.max_qty = d(VENUE_MAX_QTY);
+            assert!(m.set_instrument("BTCUSDT", btc));
+        });
         let feed = TlsProxy::start(ca, hosted.replay.addr());
         let orders = TlsProxy::start(ca, hosted.rest.addr());
         Self {
@@ -44,7 +71,7 @@ impl TlsVenue {
             self.feed.port,
             venue.embedded_ws_path()
         );
-        let mut text = hosted_toml(replay, rest)
+        let text = hosted_toml(replay, rest)
             .replace(&replay.url(), &wss)
             .replace(
                 &rest.url(),
@@ -53,50 +80,18 @@ impl TlsVenue {
             .replace("mode = \"embedded\"", "mode = \"live\"")
             .replace("hot = \"spin\"", "hot = \"park\"")
             .replace("listen = \"127.0.0.1:8787\"", "listen = \"127.0.0.1:0\"");
-        if venue == Venue::Bybit {
-            text = text
-                .replace("name = \"binance\" ", "name = \"bybit\"  ")
-                .replace(
-                    "rest_host = \"fapi.binance.com\"",
-                    "rest_host = \"api.bybit.com\"",
-                );
-        }
-        let mut cfg = Config::parse(&text).unwrap();
+        let mut cfg = Config::parse(&on_venue(venue, text)).unwrap();
         assert_eq!(cfg.venue(), venue);
         cfg.venue.ca_file = ca_file.display().to_string();
         cfg.venue.symbols = vec!["BTCUSDT".into(), "ETHUSDT".into()];
         cfg.feed.rest_url = format!("https://localhost:{}", self.feed.port);
-        cfg.exec.key_file = key_file(venue, rest, dir);
+        cfg.exec.key_file = write_key_file(venue, rest.credentials(), dir);
         cfg.exec.journal_dir = dir.join("journals");
+        cfg.venue.specs.cache = dir.join("instruments_{venue}.json");
         cfg.run.dump_dir = dir.join("dumps");
         cfg.control.token_file = dir.join("control.token");
         cfg
     }
-}
-
-fn key_file(
-    venue: Venue,
-    rest: &calculus_trader::exchange::RestExchange,
-    dir: &Path,
-) -> std::path::PathBuf {
-    let c = rest.credentials();
-    let path = dir.join("keys.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[{}]\napi_key = \"{}\"\napi_secret = \"{}\"\n",
-            venue.name(),
-            c.api_key,
-            c.secret
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    path
 }
 
 fn keys_in_env(venue: Venue) -> bool {
@@ -132,8 +127,58 @@ fn live_run_over_tls_trades_and_ends_flat_with_the_exchange(venue: Venue) {
         let ours = r.engine.position(i).unwrap().qty;
         let theirs = v.hosted.rest.venue().with(|m| m.position(name).qty);
         assert_eq!(ours, theirs, "{name}");
+        // Leverage set at the venue before the first entry (risk.max_leverage = 5).
+        let lev = v.hosted.rest.venue().with(|m| m.book().leverage_set(name));
+        assert_eq!(lev, Some(5), "{name}");
     }
+    // Sized from the wallet the venue reported, not risk.balance.
+    assert_eq!(r.engine.risk_gate().balance(), d(WALLET));
+    assert!(r.engine.risk_gate().venue_balance().is_some());
+    // Traded on the venue's specs, fetched at start-up and cached.
+    let btc = r.engine.instrument(SymbolId(0)).unwrap();
+    assert_eq!(btc.max_qty, d(VENUE_MAX_QTY));
+    assert!(dir
+        .join(format!("instruments_{}.json", venue.name()))
+        .exists());
+    assert_venue_side_stops(&v.hosted.rest);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every entry the trader filled got its stop at the venue (Binance: a `STOP_MARKET` algo
+/// order `<client id>-sl`; Bybit: the position stop-loss `<orderLinkId>-sl` sent with the
+/// entry), closing the position; every position open at the end has an open stop.
+fn assert_venue_side_stops(rest: &calculus_trader::exchange::RestExchange) {
+    rest.venue().with(|m| {
+        let orders = m.orders();
+        let entries: Vec<_> = orders
+            .iter()
+            .filter(|o| o.kind == OrderKind::Market && o.client_id.starts_with("ct"))
+            .filter(|o| !o.reduce_only && o.status == OrderStatus::Filled)
+            .collect();
+        assert!(!entries.is_empty(), "entries were filled");
+        for e in &entries {
+            let id = format!("{}-sl", e.client_id);
+            let sl = orders.iter().find(|o| o.client_id == id);
+            let sl = sl.unwrap_or_else(|| panic!("no venue-side stop for {}", e.client_id));
+            assert_eq!(
+                (sl.kind, sl.symbol.as_str()),
+                (OrderKind::StopMarket, e.symbol.as_str())
+            );
+            assert!(sl.close_position && sl.side != e.side, "{sl:?}");
+        }
+        for (name, p, _) in m.positions() {
+            if p.qty.is_zero() {
+                continue;
+            }
+            assert!(
+                orders.iter().any(|o| o.symbol == name
+                    && o.kind == OrderKind::StopMarket
+                    && o.status == OrderStatus::New),
+                "{name}: open position {} without an open stop",
+                p.qty
+            );
+        }
+    });
 }
 
 #[test]

@@ -42,6 +42,12 @@
 //! - [`Fault::ClockSkew`]: this request sees the exchange clock shifted by `ms` (its
 //!   `recvWindow` check and the reply's timestamps): beyond the window it is refused with
 //!   Binance -1021 / Bybit 10002.
+//! - [`Fault::Liquidation`]: apply the request, then the venue liquidates every open position
+//!   of the account before the (normal) reply goes out
+//!   ([`crate::exchange::liquidation::force_liquidation`], at the last trade price; counted in
+//!   `OrderEntryStats::liquidations`). On an entry the trader learns of a fill whose position
+//!   is already gone: as after a real liquidation, it finds out when its exit is refused (or
+//!   from the private stream). `fault = { kind = "liquidation" }`.
 
 use serde::Deserialize;
 
@@ -114,6 +120,8 @@ pub enum Fault {
         /// Shift, ms (positive: exchange ahead).
         ms: i32,
     },
+    /// The request is served, then the venue liquidates every open position.
+    Liquidation,
 }
 
 /// One line of the plan.
@@ -292,15 +300,21 @@ fault = { kind = "clock_skew", ms = -1500 }
 p = 0.01
 on = ["order"]
 fault = { kind = "reset_after_read", applied = true }
+[[rule]]
+p = 0.01
+on = ["order", "position"]
+fault = { kind = "liquidation" }
 "#;
 
     #[test]
     fn parses_every_fault() {
         let p = FaultPlan::from_toml(PLAN).unwrap();
-        assert_eq!(p.table[RequestKind::Order.index()].len(), 6);
+        assert_eq!(p.table[RequestKind::Order.index()].len(), 7);
         assert_eq!(p.table[RequestKind::Query.index()].len(), 2);
-        assert_eq!(p.table[RequestKind::Position.index()].len(), 2);
+        assert_eq!(p.table[RequestKind::Position.index()].len(), 3);
         assert_eq!(p.table[0][5].1, Fault::ResetAfterRead { applied: true });
+        assert_eq!(p.table[0][6].1, Fault::Liquidation);
+        assert_eq!(p.table[2][2].1, Fault::Liquidation);
     }
 
     #[test]
@@ -349,8 +363,8 @@ fault = { kind = "reset_after_read", applied = true }
         for (c, prob) in [
             (counts[0], 0.05),
             (counts[1], 0.03),
-            (counts[2], 0.05),
-            (counts[3], 0.87),
+            (counts[2], 0.06),
+            (counts[3], 0.86),
         ] {
             let mean = n as f64 * prob;
             let sd = (mean * (1.0 - prob)).sqrt();

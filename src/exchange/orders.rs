@@ -265,6 +265,22 @@ impl Matching {
         }
     }
 
+    /// `symbol`'s position TP/SL still open at the venue: `(take-profit, stop-loss)` triggers.
+    pub fn position_exits(&self, symbol: &str) -> (Option<Decimal>, Option<Decimal>) {
+        let mut out = (None, None);
+        for o in self.attached.iter().map(|&i| &self.orders[i]) {
+            if o.symbol != symbol || o.status != OrderStatus::New {
+                continue;
+            }
+            match o.kind {
+                OrderKind::TakeProfitMarket => out.0 = Some(o.stop_price),
+                OrderKind::StopMarket => out.1 = Some(o.stop_price),
+                OrderKind::Market => {}
+            }
+        }
+        out
+    }
+
     /// Expires `symbol`'s attached position TP/SL (its position closed or flipped).
     fn expire_attached(&mut self, symbol: &str, now_ms: u64) {
         let (orders, changes) = (&mut self.orders, &mut self.changes);

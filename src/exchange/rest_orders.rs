@@ -130,6 +130,8 @@ pub struct OrderEntryStats {
     pub requests: AtomicU64,
     /// Signed requests refused for their timestamp (Binance -1021, Bybit 10002).
     pub timestamp_rejects: AtomicU64,
+    /// Positions liquidated by [`crate::exchange::fault_plan::Fault::Liquidation`].
+    pub liquidations: AtomicU64,
 }
 
 /// A running REST order server. Dropping it stops the accept loop and the connection threads.
@@ -345,6 +347,11 @@ impl RestExchange {
     /// Server counters.
     pub fn stats(&self) -> &OrderEntryStats {
         &self.stats
+    }
+
+    /// The counters, shareable with another thread.
+    pub fn stats_handle(&self) -> Arc<OrderEntryStats> {
+        self.stats.clone()
     }
 
     /// Stops accepting and waits for the accept thread.
@@ -655,6 +662,27 @@ fn with_fault(
             reply(r)
         }
         Fault::ClockSkew { ms } => reply(dispatch(now.saturating_add_signed(i64::from(ms)))),
+        Fault::Liquidation => {
+            let r = dispatch(now);
+            let n = sh.venue.with(|m| {
+                let open: Vec<String> = m
+                    .positions()
+                    .into_iter()
+                    .filter(|(_, p, _)| !p.qty.is_zero())
+                    .map(|(s, _, _)| s)
+                    .collect();
+                open.iter()
+                    .filter(|s| {
+                        matches!(
+                            super::liquidation::force_liquidation(m, s, now),
+                            Ok(Some(_))
+                        )
+                    })
+                    .count()
+            });
+            sh.stats.liquidations.fetch_add(n as u64, Ordering::Relaxed);
+            reply(r)
+        }
         Fault::None => {
             if kind == Some(RequestKind::Query) {
                 if let Ok(mut d) = sh.duplicate.lock() {

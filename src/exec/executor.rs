@@ -393,6 +393,12 @@ impl Executor {
         }
     }
 
+    /// Sets the exits `symbol`'s open position was entered with (start-up, from the journal):
+    /// a refused exit is then judged against them as if this process had armed them.
+    pub fn restore_armed(&mut self, symbol: SymbolId, exits: (Option<Decimal>, Option<Decimal>)) {
+        self.armed[symbol.index()] = exits;
+    }
+
     /// Venue-side stop counters (placed, cancelled, retried, failed, unprotected closes).
     pub fn stop_counters(&self) -> StopCounters {
         self.stops.counters()
@@ -749,16 +755,21 @@ impl Executor {
                 stop_loss: it.stop_loss,
             },
         );
-        let bytes = match built {
-            Ok(b) => b,
-            Err(e) => {
-                let reason = match e {
-                    OrderReject::Filter(r) => r,
-                    _ => RejectReason::VenueFilter,
-                };
-                return Some(self.reject(it, reason, 0, true));
-            }
-        };
+        if let Err(e) = built {
+            let reason = match e {
+                OrderReject::Filter(r) => r,
+                _ => RejectReason::VenueFilter,
+            };
+            return Some(self.reject(it, reason, 0, true));
+        }
+        // An entry's venue-side exits are journaled before it leaves: a restart re-places a
+        // stop missing at the venue from them (`exec::stop_restore`).
+        let exits = self.venue.last_exits();
+        if !it.reduce_only && exits != (None, None) && !self.journal(&Record::exits_of(&rec, exits))
+        {
+            return Some(self.reject(it, RejectReason::Lost, 0, true));
+        }
+        let bytes = self.venue.last_order();
         self.stats.orders += 1;
         on_signed(bytes);
         // One symbol's orders reach the venue in order: after the reply to its latest order
@@ -794,7 +805,6 @@ impl Executor {
                 }
                 match t.send_after(lane, it.client_seq, bytes, after) {
                     Ok(()) => {
-                        let exits = self.venue.last_exits();
                         self.pending.push(Pending {
                             symbol: it.symbol,
                             side: it.side,
@@ -1733,6 +1743,8 @@ impl Executor {
             )));
         }
         let mut k = 0;
+        // The exits of an unresolved entry on the venue position's side: it filled.
+        let mut entered = None;
         while k < self.pending.len() {
             let p = self.pending[k];
             let unresolved = p.symbol == symbol
@@ -1743,6 +1755,10 @@ impl Executor {
             if !unresolved {
                 k += 1;
                 continue;
+            }
+            let long = p.side == Side::Buy;
+            if !p.reduce_only && p.exits != (None, None) && (venue_qty > Decimal::ZERO) == long {
+                entered = Some((p.side, p.exits));
             }
             self.pending.swap_remove(k);
             let rest = p.qty - p.filled;
@@ -1756,6 +1772,13 @@ impl Executor {
                     qty: rest,
                     fee: Decimal::ZERO,
                 }));
+            }
+        }
+        if let Some((side, exits)) = entered.filter(|_| !venue_qty.is_zero()) {
+            // Its venue-side stops, as its fill report would have armed them.
+            self.armed[i] = exits;
+            if matches!(self.venue, OrderVenue::Binance(_)) {
+                self.stops.arm_missing(symbol, side, exits, self.now_ns);
             }
         }
         self.table.reconciled(symbol);

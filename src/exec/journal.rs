@@ -86,6 +86,11 @@ pub enum RecordKind {
     /// An order filled at the venue outside the strategy's book (closing a phantom position at
     /// start-up): final, leaves the journal's positions unchanged. qty, price, `aux` = order id.
     External = 7,
+    /// The venue-side exits an entry asks for, journaled before it is sent (after its Intent):
+    /// `price` = take-profit, `fee` = stop-loss trigger (zero: none), as built (on the tick).
+    /// When the entry fills they become its symbol's levels ([`Replayed::exits`]), so start-up
+    /// can re-place a stop missing at the venue. Journals without it replay unchanged.
+    Exits = 8,
 }
 
 impl RecordKind {
@@ -98,6 +103,7 @@ impl RecordKind {
             5 => RecordKind::Reject,
             6 => RecordKind::Adopt,
             7 => RecordKind::External,
+            8 => RecordKind::Exits,
             _ => return None,
         })
     }
@@ -261,6 +267,36 @@ pub struct Replayed {
     pub truncated_bytes: u64,
     /// Journaled symbols that are not configured now, with what the journal holds for them.
     pub unconfigured: Vec<Unconfigured>,
+    /// Per symbol index: the venue-side exits of the entry that opened its open position (from
+    /// its `Exits` record once it filled); `None` when flat or unknown.
+    pub exits: Vec<Option<JournaledExits>>,
+    /// `Exits` records whose entry has not filled (nor ended) yet.
+    pub exit_orders: Vec<Record>,
+}
+
+/// The venue-side exits of an open position, as its entry journaled them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JournaledExits {
+    /// Session of the entry.
+    pub session: u32,
+    /// Client sequence of the entry.
+    pub seq: u64,
+    /// Side of the entry (the position's side: `Buy` long).
+    pub side: Side,
+    /// Take-profit trigger.
+    pub take_profit: Option<Decimal>,
+    /// Stop-loss trigger.
+    pub stop_loss: Option<Decimal>,
+}
+
+impl Record {
+    /// The `Exits` record of entry `it` (an Intent record) with triggers `(tp, sl)`.
+    pub fn exits_of(it: &Record, (tp, sl): (Option<Decimal>, Option<Decimal>)) -> Self {
+        let mut r = Record::new(RecordKind::Exits, it.symbol, it.side, it.session, it.seq);
+        r.price = tp.unwrap_or_default();
+        r.fee = sl.unwrap_or_default();
+        r
+    }
 }
 
 /// A journaled symbol missing from the configured symbols: its records are kept apart (never
@@ -304,20 +340,49 @@ impl Replayed {
                 }
             }
             RecordKind::Fill | RecordKind::Reject | RecordKind::External => {
+                let same = |x: &Record| x.session == r.session && x.seq == r.seq;
+                let armed = self.exit_orders.iter().position(same);
+                if let Some(k) = armed {
+                    let e = self.exit_orders.swap_remove(k);
+                    if r.kind == RecordKind::Fill {
+                        self.set_exits(r.symbol, Some(journaled(&e)));
+                    }
+                }
                 if r.kind == RecordKind::Fill {
                     self.position_mut(r.symbol)
                         .apply_fill(r.side, r.price, r.qty, r.fee);
                     self.fills.push(*r);
                 }
-                self.pending
-                    .retain(|p| !(p.intent.session == r.session && p.intent.seq == r.seq));
+                self.pending.retain(|p| !same(&p.intent));
             }
             RecordKind::Adopt => {
                 self.position_mut(r.symbol)
                     .apply_fill(r.side, r.price, r.qty, Decimal::ZERO);
                 self.fills.push(*r);
             }
+            RecordKind::Exits => self.exit_orders.push(*r),
         }
+        let booked = matches!(r.kind, RecordKind::Fill | RecordKind::Adopt);
+        if booked && self.position(r.symbol.index()).qty.is_zero() {
+            self.set_exits(r.symbol, None);
+        }
+    }
+
+    fn set_exits(&mut self, s: SymbolId, e: Option<JournaledExits>) {
+        let i = s.index();
+        if self.exits.len() <= i {
+            self.exits.resize(i + 1, None);
+        }
+        self.exits[i] = e;
+    }
+
+    /// The journaled exits of symbol index `i` when they protect its open position (the
+    /// position is on their entry's side).
+    pub fn exits_of(&self, i: usize) -> Option<JournaledExits> {
+        let e = self.exits.get(i).copied().flatten()?;
+        let q = self.position(i).qty;
+        let long = e.side == Side::Buy;
+        ((long && q > Decimal::ZERO) || (!long && q < Decimal::ZERO)).then_some(e)
     }
 
     /// Applies one record of a symbol that is not configured (kept under its name).
@@ -342,7 +407,7 @@ impl Replayed {
                 }
             }
             RecordKind::Adopt => u.position.apply_fill(r.side, r.price, r.qty, Decimal::ZERO),
-            RecordKind::Session | RecordKind::Ack => {}
+            RecordKind::Session | RecordKind::Ack | RecordKind::Exits => {}
         }
     }
 
@@ -746,6 +811,18 @@ impl Journal {
     }
 }
 
+/// The exits an `Exits` record holds (zero: none).
+fn journaled(r: &Record) -> JournaledExits {
+    let level = |d: Decimal| (!d.is_zero()).then_some(d);
+    JournaledExits {
+        session: r.session,
+        seq: r.seq,
+        side: r.side,
+        take_profit: level(r.price),
+        stop_loss: level(r.fee),
+    }
+}
+
 impl Drop for Journal {
     /// A clean close cuts the file back to its records (no free room left on disk).
     fn drop(&mut self) {
@@ -969,6 +1046,54 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn exits_become_the_levels_of_the_position_their_entry_opened() {
+        let mut rep = Replayed::default();
+        let mut it = Record::new(RecordKind::Intent, SymbolId(1), Side::Sell, 3, 7);
+        it.qty = d("2");
+        rep.apply(&it);
+        rep.apply(&Record::exits_of(&it, (Some(d("90")), Some(d("105")))));
+        assert_eq!(rep.exits_of(1), None, "not filled yet");
+        let mut f = Record::new(RecordKind::Fill, SymbolId(1), Side::Sell, 3, 7);
+        (f.qty, f.price) = (d("2"), d("100"));
+        rep.apply(&f);
+        let e = rep.exits_of(1).unwrap();
+        assert_eq!(
+            (e.session, e.seq, e.side, e.take_profit, e.stop_loss),
+            (3, 7, Side::Sell, Some(d("90")), Some(d("105")))
+        );
+        assert!(rep.exit_orders.is_empty() && rep.pending.is_empty());
+        // An exit without levels closes the position: the levels go with it.
+        let mut x = Record::new(RecordKind::Fill, SymbolId(1), Side::Buy, 3, 8);
+        (x.qty, x.price) = (d("2"), d("95"));
+        rep.apply(&x);
+        assert_eq!(rep.exits_of(1), None);
+        // A journal written before `Exits` existed replays as before: no levels.
+        let mut old = Replayed::default();
+        old.apply(&it);
+        old.apply(&f);
+        assert_eq!((old.exits_of(1), old.position(1).qty), (None, d("-2")));
+        // A refused entry drops its levels.
+        let mut r = Record::new(RecordKind::Reject, SymbolId(1), Side::Sell, 3, 9);
+        let it9 = Record::new(RecordKind::Intent, SymbolId(1), Side::Sell, 3, 9);
+        old.apply(&it9);
+        old.apply(&Record::exits_of(&it9, (None, Some(d("110")))));
+        r.code = -2019;
+        old.apply(&r);
+        assert!(old.exit_orders.is_empty());
+        // Encoded and decoded exactly.
+        let e = Record::exits_of(&it, (Some(d("90.5")), None));
+        let mut b = [0u8; RECORD_LEN];
+        e.encode(&SymbolName::new("ETHUSDT").unwrap(), &mut b);
+        assert_eq!(
+            Record::decode(&b).unwrap().0,
+            Record {
+                symbol: SymbolId(0),
+                ..e
+            }
+        );
     }
 
     fn tmp(tag: &str) -> PathBuf {

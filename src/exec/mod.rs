@@ -21,6 +21,7 @@ pub mod spec_refresh;
 pub mod specs;
 pub mod stage;
 pub mod stop_recovery;
+pub mod stop_restore;
 pub mod stops;
 pub mod tickers;
 pub mod transport;

@@ -73,6 +73,8 @@ pub struct StartupReport {
     pub foreign_open_orders: Vec<String>,
     /// Venue-side stops adopted or cancelled (Binance algo orders).
     pub stops: super::stop_recovery::StopRecovery,
+    /// Venue-side stops missing at the venue re-placed from the journal's levels.
+    pub restored: super::stop_restore::StopRestore,
 }
 
 /// First client sequence number of start-up (reconciliation) orders in a session.
@@ -116,6 +118,7 @@ pub fn startup(
     }
     let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
     rep.stops = super::stop_recovery::recover_stops(exec, &ours, now_ms, timeout)?;
+    rep.restored = super::stop_restore::restore_stops(exec, replayed, now_ms, timeout)?;
     Ok(rep)
 }
 
@@ -244,7 +247,7 @@ fn resolve_pending(
 }
 
 /// The venue's positions (non-200 is an error); `need` is the error when there is no transport.
-fn venue_positions(
+pub(super) fn venue_positions(
     exec: &mut Executor,
     need: &'static str,
     now_ms: &dyn Fn() -> u64,

@@ -13,6 +13,10 @@
 //! - `closePosition=true` closes whatever the position is when a leg triggers, so a resize
 //!   (drift monitor reduce, a partial exit) needs no replacement: the legs always cover the
 //!   whole position. A new entry with exits replaces both.
+//! - Across a restart: the entry's levels are journaled before it is sent
+//!   ([`RecordKind::Exits`](super::journal::RecordKind::Exits)); start-up adopts the legs still
+//!   open ([`super::stop_recovery`]) and re-arms the missing ones ([`VenueStops::arm_missing`],
+//!   [`super::stop_restore`]).
 //! - A placement that fails is retried per its error class: transient (5xx, rate limit,
 //!   unknown status, no reply) after [`RETRY_NS`], up to [`MAX_ATTEMPTS`]; a duplicate client
 //!   id means the first copy reached the venue (placed); any other refusal (e.g. -2021 "would
@@ -35,6 +39,8 @@ pub const STOP_TAG: u64 = 1 << 61;
 pub const MAX_ATTEMPTS: u32 = 4;
 /// Delay before a transient failure is retried, ns.
 pub const RETRY_NS: u64 = 20_000_000;
+/// First sequence of re-armed legs ([`VenueStops::arm_missing`]): apart from every entry's.
+pub const REARM_SEQ_BASE: u64 = 1 << 44;
 
 /// Where one leg (TP or SL) stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +154,8 @@ pub struct VenueStops {
     counters: StopCounters,
     /// Symbols whose leg failed, with the venue code, not yet taken by the executor.
     unprotected: Vec<(SymbolId, i64)>,
+    /// Calls of [`Self::arm_missing`] so far.
+    rearms: u64,
 }
 
 fn kind_of(leg: usize) -> ExitKind {
@@ -183,6 +191,7 @@ impl VenueStops {
             trigger_by: TriggerBy::MarkPrice,
             counters: StopCounters::default(),
             unprotected: Vec::with_capacity(symbols),
+            rearms: 0,
         }
     }
 
@@ -302,6 +311,38 @@ impl VenueStops {
             algo_id,
             ..IDLE
         };
+    }
+
+    /// Arms the legs of `symbol` that nothing holds (start-up re-protection after
+    /// [`Self::adopt`], a reconciliation that found an entry filled): each level of `(tp, sl)`
+    /// whose leg is idle is due at `now_ns`, protecting a position on `side`, under a sequence
+    /// of its own ([`REARM_SEQ_BASE`]` + rearm << 16 + symbol`, a fresh client algo id every
+    /// time). Returns the legs armed.
+    pub fn arm_missing(
+        &mut self,
+        symbol: SymbolId,
+        side: Side,
+        (tp, sl): (Option<Decimal>, Option<Decimal>),
+        now_ns: u64,
+    ) -> usize {
+        self.rearms += 1;
+        let seq = REARM_SEQ_BASE + (self.rearms << 16) + symbol.index() as u64;
+        let s = &mut self.slots[symbol.index()];
+        s.side = side;
+        let mut armed = 0;
+        for (k, level) in [tp, sl].into_iter().enumerate() {
+            if let (Some(trigger), LegState::Idle) = (level, s.cur[k].state) {
+                s.cur[k] = Leg {
+                    state: LegState::PlaceDue,
+                    seq,
+                    trigger,
+                    due_ns: now_ns,
+                    ..IDLE
+                };
+                armed += 1;
+            }
+        }
+        armed
     }
 
     /// Cancels `symbol`'s current legs (the position is flat in the engine's book).
@@ -618,6 +659,34 @@ mod tests {
                 code: 0
             }
         );
+    }
+
+    #[test]
+    fn arm_missing_places_only_the_legs_nothing_holds() {
+        let mut st = VenueStops::new(1);
+        st.adopt(
+            SymbolId(0),
+            (4, ExitKind::StopLoss, 77),
+            Side::Sell,
+            d("105"),
+        );
+        let n = st.arm_missing(SymbolId(0), Side::Sell, (Some(d("90")), Some(d("106"))), 3);
+        assert_eq!(n, 1, "the adopted stop-loss stays");
+        let r = st.next_due(3).unwrap();
+        assert_eq!(
+            (r.kind, r.seq, r.trigger, r.position_side, r.place),
+            (
+                ExitKind::TakeProfit,
+                REARM_SEQ_BASE + (1 << 16),
+                d("90"),
+                Side::Sell,
+                true
+            )
+        );
+        assert!(st.next_due(3).is_none());
+        st.on_reply(r.tag, AlgoReply::Working { algo_id: 5 }, binance_kind, 4);
+        assert!(st.protected(SymbolId(0)));
+        assert_eq!(st.reference(SymbolId(0)), d("105"));
     }
 
     #[test]

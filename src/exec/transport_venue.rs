@@ -64,6 +64,15 @@ impl OrderVenue {
         }
     }
 
+    /// The request bytes of the last order built ([`Self::build_order`]).
+    #[inline]
+    pub fn last_order(&self) -> &[u8] {
+        match self {
+            OrderVenue::Binance(v) => v.last_order(),
+            OrderVenue::Bybit(v) => v.last_order(),
+        }
+    }
+
     /// The typed reason for a venue error code.
     #[inline]
     pub fn reject_reason(&self, code: i64) -> RejectReason {
@@ -386,6 +395,7 @@ mod tests {
                 mark_price: d("28224.50"),
                 unrealized_pnl: d("-0.00029413"),
                 leverage: Some(d("10")),
+                exits: (None, None),
             }]
         );
         assert_eq!(v.parse_position(200, &doc), Some(d("-300")));

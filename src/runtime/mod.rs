@@ -578,6 +578,19 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
                 s.adopted, s.cancelled, s.foreign
             );
         }
+        let r = &st.restored;
+        if !r.restored.is_empty() {
+            println!(
+                "start-up: venue-side stops missing at the venue re-placed from the journal: {:?}",
+                r.restored
+            );
+        }
+        for n in &r.unreconciled {
+            println!("start-up: {n}: the venue's position is not the journal's: no venue-side stop set from the journal");
+        }
+        for n in &r.without_levels {
+            println!("start-up: {n}: open position without journaled exit levels: no venue-side stop re-placed");
+        }
         if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
             for m in &st.mismatches {
                 compute.set_unreconciled(m.symbol.index());

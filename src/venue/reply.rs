@@ -57,6 +57,9 @@ pub struct VenuePosition {
     pub unrealized_pnl: Decimal,
     /// Leverage setting, when reported.
     pub leverage: Option<Decimal>,
+    /// The position's own take-profit / stop-loss triggers (Bybit `takeProfit` / `stopLoss`,
+    /// `"0.00"` or `""` = none); always none on Binance, whose stops are algo orders.
+    pub exits: (Option<Decimal>, Option<Decimal>),
 }
 
 /// An open (working) order at the venue.

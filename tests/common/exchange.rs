@@ -207,7 +207,12 @@ pub fn hosted_binary_toml_on(
     journal: Option<&Path>,
     dir: &Path,
 ) -> String {
-    let text = hosted_binary_toml(replay, rest, journal, dir);
+    on_venue(venue, hosted_binary_toml(replay, rest, journal, dir))
+}
+
+/// A config text derived from `config/default.toml` made to trade on `venue` (Bybit:
+/// `venue.name = "bybit"`, the Host header `api.bybit.com`).
+pub fn on_venue(venue: Venue, text: String) -> String {
     match venue {
         Venue::Binance => text,
         Venue::Bybit => {

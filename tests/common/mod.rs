@@ -8,6 +8,8 @@
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
 //! - [`private`]: a rig whose executor takes the embedded exchange's private stream;
 //! - [`recovery`]: start-up recovery of an executor from its journal;
+//! - [`run`]: a whole run driven by a script holding its control handle, an eager strategy
+//!   config, an operator's key file;
 //! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
 //!   several symbols) with an engine booking its reports;
 //! - [`runs`]: whole runs against the embedded exchange serving the venue's endpoints (specs,
@@ -30,6 +32,7 @@ pub mod files;
 pub mod private;
 pub mod recovery;
 pub mod rig;
+pub mod run;
 pub mod runs;
 pub mod setup;
 pub mod tls;

@@ -35,6 +35,14 @@ pub enum V {
 pub const BOTH: [V; 2] = [V::Binance, V::Bybit];
 
 impl V {
+    /// The venue.
+    pub fn venue(self) -> calculus_trader::venue::Venue {
+        match self {
+            V::Binance => calculus_trader::venue::Venue::Binance,
+            V::Bybit => calculus_trader::venue::Venue::Bybit,
+        }
+    }
+
     /// Name in the bundled specs file.
     pub fn name(self) -> &'static str {
         match self {

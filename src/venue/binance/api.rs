@@ -177,6 +177,7 @@ pub fn parse_positions(status: u16, body: &[u8]) -> Result<Vec<VenuePosition>, A
                 mark_price: dec_field("markPrice", &row.mark_price)?,
                 unrealized_pnl: dec_field("unRealizedProfit", &row.unrealized_profit)?,
                 leverage: opt_dec("leverage", &row.leverage)?,
+                exits: (None, None),
                 symbol: row.symbol,
             })
         })

@@ -179,6 +179,11 @@ impl BinanceOrderBuilder {
         }
     }
 
+    /// The full HTTP request bytes of the last order written.
+    pub fn last_request(&self) -> &[u8] {
+        &self.request
+    }
+
     /// Writes the signed market order from exact, already-rounded fields (the executor's path;
     /// decimals sent as given) and returns the full HTTP request bytes.
     /// No allocation once the buffers have reached their working size.
@@ -427,6 +432,12 @@ impl BinanceVenue {
         r.extend_from_slice(c.api_key.as_bytes());
         r.extend_from_slice(b"\r\n\r\n");
         &self.request
+    }
+
+    /// The request bytes of the last order built ([`Self::build_order`]).
+    #[inline]
+    pub fn last_order(&self) -> &[u8] {
+        self.builder.last_request()
     }
 
     /// The signed market order ([`BinanceOrderBuilder::build`]; exits stay client-side).

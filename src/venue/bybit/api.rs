@@ -253,6 +253,8 @@ pub fn parse_positions(status: u16, body: &[u8]) -> Result<Vec<VenuePosition>, A
         mark_price: String,
         unrealised_pnl: String,
         leverage: Option<String>,
+        take_profit: Option<String>,
+        stop_loss: Option<String>,
     }
     #[derive(Deserialize)]
     struct R {
@@ -280,6 +282,10 @@ pub fn parse_positions(status: u16, body: &[u8]) -> Result<Vec<VenuePosition>, A
                 mark_price: dec_field("markPrice", &row.mark_price)?,
                 unrealized_pnl: dec_field("unrealisedPnl", &row.unrealised_pnl)?,
                 leverage: opt_dec("leverage", &row.leverage)?,
+                exits: (
+                    opt_dec("takeProfit", &row.take_profit)?.filter(|p| !p.is_zero()),
+                    opt_dec("stopLoss", &row.stop_loss)?.filter(|p| !p.is_zero()),
+                ),
                 symbol: row.symbol,
             })
         })

@@ -2,7 +2,9 @@
 //! with optional `takeProfit` / `stopLoss` placed as close-position triggers `<orderLinkId>-tp`
 //! / `-sl` attached to the position like `tpslMode=Full`: a later entry's replace them, and they
 //! expire when the position closes or flips),
-//! `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list`; the
+//! `GET /v5/order/realtime` (by `orderLinkId` or `orderId`), `GET /v5/position/list` (with the
+//! position's `takeProfit` / `stopLoss`), `POST /v5/position/trading-stop` (see
+//! `exchange_tpsl`); the
 //! account reads `GET /v5/account/wallet-balance`, `GET /v5/user/query-api`, and the public
 //! `GET /v5/market/time` and paged `GET /v5/market/instruments-info`.
 //! Signature `hex(HMAC_SHA256(secret, timestamp + api_key + recv_window + payload))` with payload
@@ -42,7 +44,12 @@ pub(crate) fn fail(code: i64, msg: &str, now: u64) -> (u16, String) {
     reply(code, msg, json!({}), now)
 }
 
-fn order_error(e: &OrderError, now: u64) -> (u16, String) {
+/// A position TP/SL trigger as `GET /v5/position/list` writes it (`""` when none).
+fn level(p: Option<Decimal>) -> String {
+    p.map_or_else(String::new, |p| p.to_string())
+}
+
+pub(crate) fn order_error(e: &OrderError, now: u64) -> (u16, String) {
     match e {
         OrderError::UnknownSymbol => fail(10001, "params error: symbol invalid", now),
         OrderError::Filter(f) => fail(10001, &format!("Qty or price invalid ({f})"), now),
@@ -198,13 +205,15 @@ pub(crate) fn handle(
                 .into_iter()
                 .filter(|(s, _, _)| symbol.map_or(true, |x| x == s))
                 .map(|(s, p, mark)| {
+                    let (tp, sl) = m.position_exits(&s);
                     json!({
                         "symbol": s,
                         "side": if p.qty > Decimal::ZERO { "Buy" } else if p.qty < Decimal::ZERO { "Sell" } else { "" },
                         "size": p.qty.abs().to_string(), "avgPrice": p.entry.to_string(),
                         "markPrice": mark.to_string(),
                         "unrealisedPnl": p.unrealized(mark).to_string(),
-                        "cumRealisedPnl": (p.realized - p.fees).to_string(), "positionIdx": 0
+                        "cumRealisedPnl": (p.realized - p.fees).to_string(), "positionIdx": 0,
+                        "tpslMode": "Full", "takeProfit": level(tp), "stopLoss": level(sl)
                     })
                 })
                 .collect();
@@ -215,6 +224,7 @@ pub(crate) fn handle(
         ("POST", "/v5/position/set-leverage") => {
             super::exchange_leverage::set_leverage(sh, body, now)
         }
+        ("POST", "/v5/position/trading-stop") => super::exchange_tpsl::trading_stop(sh, body, now),
         ("POST", "/v5/account/set-margin-mode") => {
             super::exchange_leverage::set_margin_mode(sh, body, now)
         }

@@ -6,6 +6,7 @@ pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
 pub(crate) mod exchange_leverage;
+pub(crate) mod exchange_tpsl;
 pub mod fast;
 pub mod market;
 pub mod order;

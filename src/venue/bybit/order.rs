@@ -323,6 +323,12 @@ impl BybitVenue {
         self.builder.last_exits()
     }
 
+    /// The request bytes of the last order built ([`Self::build_order`]).
+    #[inline]
+    pub fn last_order(&self) -> &[u8] {
+        self.builder.last_request()
+    }
+
     fn signed_get(&mut self, path: &str, ts_ms: u64) -> &[u8] {
         let c = &self.builder.creds;
         write_signed_request(
@@ -373,6 +379,46 @@ impl BybitVenue {
         }
         r?;
         Ok(self.builder.last_request())
+    }
+
+    /// `POST /v5/position/trading-stop` setting `symbol`'s position take-profit / stop-loss
+    /// (`tpslMode=Full`, `positionIdx=0`, `LastPrice` triggers as the entries' own; a level
+    /// left `None` is not sent, so the venue keeps it), signed.
+    pub fn build_trading_stop(
+        &mut self,
+        symbol: &str,
+        (tp, sl): (Option<Decimal>, Option<Decimal>),
+        ts_ms: u64,
+    ) -> &[u8] {
+        let mut body = format!(
+            r#"{{"category":"linear","symbol":"{symbol}","tpslMode":"Full","positionIdx":0"#
+        );
+        if let Some(tp) = tp {
+            body.push_str(&format!(
+                r#","takeProfit":"{tp}","tpTriggerBy":"LastPrice""#
+            ));
+        }
+        if let Some(sl) = sl {
+            body.push_str(&format!(r#","stopLoss":"{sl}","slTriggerBy":"LastPrice""#));
+        }
+        body.push('}');
+        let c = &self.builder.creds;
+        write_signed_request(
+            &mut self.request,
+            &mut self.sig,
+            &c.signer,
+            SignedParts {
+                method: "POST",
+                path: "/v5/position/trading-stop",
+                query: b"",
+                host: &c.host,
+                api_key: &c.api_key,
+                recv_window: c.recv_window.as_bytes(),
+                timestamp_ms: ts_ms,
+                body: body.as_bytes(),
+            },
+        );
+        &self.request
     }
 
     /// `GET /v5/order/realtime?category=linear&symbol=…&orderLinkId=ct<session>-<seq>`, signed.

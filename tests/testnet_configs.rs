@@ -1,0 +1,49 @@
+//! The shipped testnet configs (`config/testnet_binance.toml`, `config/testnet_bybit.toml`,
+//! README "Going live, step by step") parse and validate, and point every venue connection at
+//! the venue's testnet: market data, the REST fallback, orders and account, specs. Nothing is
+//! contacted.
+
+use calculus_trader::config::Config;
+use calculus_trader::exec::exec_config::ExecMode;
+use calculus_trader::venue::Venue;
+
+mod common;
+use common::files::root;
+
+fn config(file: &str) -> Config {
+    let text = std::fs::read_to_string(root().join("config").join(file)).unwrap();
+    Config::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+#[test]
+fn testnet_configs_point_every_connection_at_the_testnet() {
+    for (file, venue, ws, rest) in [
+        (
+            "testnet_binance.toml",
+            Venue::Binance,
+            "wss://stream.binancefuture.com/stream",
+            "https://testnet.binancefuture.com",
+        ),
+        (
+            "testnet_bybit.toml",
+            Venue::Bybit,
+            "wss://stream-testnet.bybit.com/v5/public/linear",
+            "https://api-testnet.bybit.com",
+        ),
+    ] {
+        let cfg = config(file);
+        assert_eq!(cfg.venue(), venue, "{file}");
+        assert_eq!(cfg.exec.mode, ExecMode::Live, "{file}");
+        assert_eq!(cfg.venue.ws_url, ws, "{file}");
+        assert_eq!(cfg.feed.rest_url, rest, "{file}");
+        assert_eq!(cfg.exec.rest_url, rest, "{file}");
+        assert_eq!(
+            cfg.venue.rest_host,
+            rest.trim_start_matches("https://"),
+            "{file}"
+        );
+        // Specs come from the order endpoint's host: the testnet's, not mainnet's.
+        let specs = cfg.venue.specs.with_exec_url(&cfg.exec.rest_url);
+        assert_eq!(specs.base_url(venue), rest, "{file}");
+    }
+}
