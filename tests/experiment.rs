@@ -2,8 +2,7 @@
 //! settings (walk-forward, fees, latency, slippage) and the command end to end.
 
 use calculus_trader::backtest::experiment::{
-    self, evaluate, stats::MeanCi, synthetic::Process, synthetic_market, variants, ExperimentArgs,
-    TREND,
+    self, evaluate, synthetic::Process, synthetic_market, variants, ExperimentArgs, TREND,
 };
 use calculus_trader::config::DEFAULT_TOML;
 
