@@ -47,3 +47,55 @@ fn testnet_configs_point_every_connection_at_the_testnet() {
         assert_eq!(specs.base_url(venue), rest, "{file}");
     }
 }
+
+/// `(section, key) → line` of every key line of a TOML config (comments and layout included).
+fn key_lines(text: &str) -> Vec<((String, String), String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(s) = line.strip_prefix('[') {
+            section = s.trim_end_matches(']').to_string();
+        } else if let Some((k, _)) = line.split_once('=') {
+            let k = k.trim();
+            if !k.is_empty() && !k.starts_with('#') && !line.starts_with(' ') {
+                out.push(((section.clone(), k.to_string()), line.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn testnet_configs_differ_from_the_default_only_in_their_endpoints() {
+    let default = std::fs::read_to_string(root().join("config/default.toml")).unwrap();
+    for (file, own) in [
+        (
+            "testnet_binance.toml",
+            &["ws_url", "rest_host", "rest_url", "mode"][..],
+        ),
+        (
+            "testnet_bybit.toml",
+            &["name", "ws_url", "rest_host", "rest_url", "mode"][..],
+        ),
+    ] {
+        let text = std::fs::read_to_string(root().join("config").join(file)).unwrap();
+        let theirs = key_lines(&text);
+        let ours = key_lines(&default);
+        let keys =
+            |v: &[((String, String), String)]| v.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            keys(&theirs),
+            keys(&ours),
+            "{file}: same keys in the same order as default.toml (regenerate it)"
+        );
+        for ((key, line), (_, default_line)) in theirs.iter().zip(&ours) {
+            if !own.contains(&key.1.as_str()) {
+                assert_eq!(
+                    line, default_line,
+                    "{file}: [{}] {} differs from default.toml",
+                    key.0, key.1
+                );
+            }
+        }
+    }
+}
