@@ -671,7 +671,7 @@ type AccountThread = (
     Option<Arc<account::AccountClient>>,
 );
 
-/// `[exec.private_stream] enabled` on a venue route: the private stream's thread, its events
+/// `[exec.private_stream] enabled` (absent: in live mode) on a venue route: the private stream's thread, its events
 /// into `exec` through an SPSC ring, until `shutdown`.
 fn private_stream_setup(
     cfg: &Config,
@@ -685,10 +685,10 @@ fn private_stream_setup(
     exec: ExecStage,
 ) -> Result<(ExecStage, Option<std::thread::JoinHandle<()>>), String> {
     let ps = &cfg.exec.private_stream;
-    let Some(client) = client.filter(|_| ps.enabled) else {
+    let live = cfg.exec.mode == crate::exec::ExecMode::Live;
+    let Some(client) = client.filter(|_| ps.enabled.unwrap_or(live)) else {
         return Ok((exec, None));
     };
-    let live = cfg.exec.mode == crate::exec::ExecMode::Live;
     let rest_url = rest.map_or(cfg.exec.rest_url.clone(), |r| r.url());
     let base = private_stream::base_url(ps, cfg.venue(), live, &rest_url);
     let tls = if base.starts_with("wss://") {
