@@ -339,6 +339,9 @@ pub struct StrategyConfig {
     /// Action per case (missing cases keep MATH.md's defaults).
     #[serde(default)]
     pub actions: ActionsConfig,
+    /// `[strategy.learned]`: the learned entry filter (defaults when absent: off).
+    #[serde(default)]
+    pub learned: crate::strategy::learned::LearnedParams,
 }
 
 /// `[strategy.actions]`: `buy`, `sell`, `exit_long`, `exit_short` or `hold` per case.
@@ -460,6 +463,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError)?;
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
+        self.strategy.learned.validate().map_err(ConfigError)?;
         self.validation.check().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
         self.exec.validate().map_err(ConfigError)?;
@@ -814,6 +818,7 @@ impl StrategyParams {
             kalman: cfg.kalman,
             signal: cfg.signal,
             layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+            learned: cfg.strategy.learned,
         }
     }
 }

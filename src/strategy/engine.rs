@@ -33,6 +33,7 @@ use std::sync::Arc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
+use super::learned::{LearnedFilter, LearnedParams};
 use super::matrix::{classify, Action, CaseActions};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
@@ -95,6 +96,8 @@ pub struct StrategyParams {
     pub signal: SignalParams,
     /// Confirmation layers and indicators.
     pub layers: LayerParams,
+    /// The learned entry filter (`[strategy.learned]`).
+    pub learned: LearnedParams,
 }
 
 impl StrategyParams {
@@ -162,6 +165,8 @@ pub struct EngineStats {
     pub emergency_stops: u64,
     /// Entry signals refused because the symbol's feed is not live (see the module doc).
     pub blocked_stale: u64,
+    /// Entry signals refused by the learned filter (`P(win) < strategy.learned.threshold`).
+    pub blocked_learned: u64,
 }
 
 /// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
@@ -247,6 +252,8 @@ pub struct Engine {
     feed_health: Option<Arc<SymbolHealth>>,
     /// Operator state: settings in force, pending closes, command counts.
     ops: operator::Operator,
+    /// The learned entry filter (inert unless `strategy.learned.enabled`).
+    learned: LearnedFilter,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -299,7 +306,8 @@ enum RiskExit {
 
 /// Books a decided order into the symbol's decision book and the gate: realized PnL and fee
 /// (`fee = qty·price·fee_rate`), open notional and stop-risk, the trade's end (statistics,
-/// losing streak) and start (exit levels, drift baseline `d0`).
+/// losing streak) and start (exit levels, drift baseline `d0`). Returns the net PnL of the
+/// trade it closed (if any) and whether it opened one.
 #[allow(clippy::too_many_arguments)]
 fn book_order(
     rp: &RiskParams,
@@ -313,7 +321,7 @@ fn book_order(
     d0: f64,
     ts: u64,
     client_seq: u64,
-) {
+) -> (Option<f64>, bool) {
     let before = slot.risk;
     let r = &mut slot.risk;
     let fee = qty * price * rp.fee_rate;
@@ -325,9 +333,12 @@ fn book_order(
     note_trip(gate.on_fill(pnl, fee, ts), stats);
     let dir1 = r.book.direction();
     let net1 = r.book.realized - r.book.fees;
+    let mut closed = None;
     if dir0 != 0 && dir1 != dir0 {
         let trade = net1 - r.open_net;
-        trade_stats.record(trade.to_f64().unwrap_or(0.0));
+        let net = trade.to_f64().unwrap_or(0.0);
+        closed = Some(net);
+        trade_stats.record(net);
         note_trip(gate.on_trade_closed(trade), stats);
         r.drift.stop();
         r.exits = None;
@@ -348,6 +359,7 @@ fn book_order(
         pnl,
         fee,
     };
+    (closed, dir1 != 0 && dir1 != dir0)
 }
 
 impl Engine {
@@ -400,6 +412,11 @@ impl Engine {
             trade_stats: TradeStats::default(),
             feed_health: None,
             ops: operator::Operator::new(&params),
+            learned: LearnedFilter::new(
+                params.learned,
+                rp.fee_rate.to_f64().unwrap_or(0.0),
+                instruments.len(),
+            ),
         }
     }
 
@@ -440,9 +457,11 @@ impl Engine {
             next_seq: &mut self.next_seq,
             last,
             feed_health: self.feed_health.as_deref(),
+            learned: &mut self.learned,
             t,
         };
         let mut m = cx.update_models()?;
+        cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
             return Some(cx.emit(m.st, side, qty, true, None));
@@ -563,6 +582,16 @@ impl Engine {
         &self.stats
     }
 
+    /// The learned entry filter.
+    pub fn learned(&self) -> &LearnedFilter {
+        &self.learned
+    }
+
+    /// The learned entry filter, to restore or publish its state (start-up).
+    pub fn learned_mut(&mut self) -> &mut LearnedFilter {
+        &mut self.learned
+    }
+
     /// The filled position of symbol index `i`.
     pub fn position(&self, i: usize) -> Option<&Position> {
         self.slots.get(i).map(|s| &s.position)
@@ -627,6 +656,7 @@ struct TickCx<'a> {
     next_seq: &'a mut u64,
     last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
+    learned: &'a mut LearnedFilter,
     t: &'a Tick,
 }
 
@@ -851,7 +881,7 @@ impl TickCx<'_> {
     }
 
     /// The first gate refusing a new entry: feed health, SNR (the case's evidence, see
-    /// [`SignalParams::evidence`]), confidence, layers (counted).
+    /// [`SignalParams::evidence`]), confidence, layers, the learned filter (counted).
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
@@ -871,6 +901,16 @@ impl TickCx<'_> {
                 *n += u64::from(v == crate::model::layers::LayerVerdict::Reject);
             }
             Gate::Layers
+        } else if self.learned.enabled()
+            && !self.learned.allows(
+                self.t.symbol.index(),
+                st,
+                self.slot.layers.indicators.values(),
+                st.target,
+            )
+        {
+            stats.blocked_learned += 1;
+            Gate::Learned
         } else {
             Gate::None
         }
@@ -950,7 +990,7 @@ impl TickCx<'_> {
         *self.next_seq += 1;
         self.stats.intents += 1;
         let price = slot.instrument.price_on_tick(t.price);
-        book_order(
+        let (closed, opened) = book_order(
             &self.p.risk,
             slot,
             self.gate,
@@ -963,6 +1003,7 @@ impl TickCx<'_> {
             ts,
             client_seq,
         );
+        self.learned.on_book(t.symbol.index(), closed, opened);
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
         *self.last = st;
@@ -1112,6 +1153,7 @@ mod tests {
                 ..SignalParams::default()
             },
             layers: StrategyParams::default().without_layers().layers,
+            learned: crate::strategy::learned::LearnedParams::default(),
         }
     }
 

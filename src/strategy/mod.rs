@@ -2,6 +2,7 @@
 //! into order intents.
 
 pub mod engine;
+pub mod learned;
 pub(crate) mod matrix;
 pub(crate) mod signal;
 pub(crate) mod snapshot;

@@ -210,6 +210,7 @@ impl ComputeStage {
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
         c.set(Counter::BlockedStale, s.blocked_stale);
+        c.set(Counter::BlockedLearned, s.blocked_learned);
         let o = self.engine.operator_stats();
         c.set(Counter::OperatorCommands, o.commands);
         c.set(Counter::OperatorCloses, o.closes);
