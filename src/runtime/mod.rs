@@ -5,6 +5,7 @@ pub mod affinity;
 pub mod check;
 pub mod exec_setup;
 pub mod fused;
+pub mod learned;
 pub mod monitor;
 pub mod pipeline;
 pub mod shutdown;
@@ -219,6 +220,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    let learned = learned::setup(cfg, &setup.journal_path, compute.learned_mut())?;
     symbols::attach(&handle, &universe, &mut feed)?;
     let account = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
@@ -244,7 +246,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &symbols,
         &feed,
         handle.clone(),
-        state_file,
+        (state_file, learned.clone()),
     ));
     if let Some(hook) = &opts.control {
         (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
@@ -262,6 +264,9 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         publishers,
     };
     let engine = run_topology(cfg, topology, &allowed, hot, clock, &shutdown)?;
+    if let Some(l) = &learned {
+        l.save_final(engine.learned())?;
+    }
     // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
     shutdown.request();
     if let Some(w) = watchdog {
@@ -344,7 +349,7 @@ fn status_plan(
     symbols: &SymbolTable,
     feed: &FeedStage,
     handle: Arc<ControlHandle>,
-    state_file: PathBuf,
+    (state_file, learned): (PathBuf, Option<learned::LearnedFile>),
 ) -> status::StatusPlan {
     status::StatusPlan {
         handle,
@@ -354,6 +359,7 @@ fn status_plan(
         venue: cfg.venue.name.clone(),
         topology: topology.name().to_string(),
         state_file: Some(state_file),
+        learned,
     }
 }
 

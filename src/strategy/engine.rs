@@ -881,12 +881,21 @@ impl TickCx<'_> {
     }
 
     /// The first gate refusing a new entry: feed health, SNR (the case's evidence, see
-    /// [`SignalParams::evidence`]), confidence, layers, the learned filter (counted).
+    /// [`SignalParams::evidence`]), confidence, layers, the learned filter (counted). The
+    /// learned filter sees (and queues for labelling) every entry signal of a live feed.
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
         // One Acquire load, only when an entry is asked for (see the module doc).
         let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
+        let learned_ok = stale
+            || !self.learned.enabled()
+            || self.learned.allows(
+                self.t.symbol.index(),
+                st,
+                self.slot.layers.indicators.values(),
+                st.target,
+            );
         if stale {
             stats.blocked_stale += 1;
             Gate::Stale
@@ -901,14 +910,7 @@ impl TickCx<'_> {
                 *n += u64::from(v == crate::model::layers::LayerVerdict::Reject);
             }
             Gate::Layers
-        } else if self.learned.enabled()
-            && !self.learned.allows(
-                self.t.symbol.index(),
-                st,
-                self.slot.layers.indicators.values(),
-                st.target,
-            )
-        {
+        } else if !learned_ok {
             stats.blocked_learned += 1;
             Gate::Learned
         } else {

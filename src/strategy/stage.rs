@@ -230,6 +230,11 @@ impl ComputeStage {
         self.engine.set_unreconciled(symbol, true);
     }
 
+    /// The learned entry filter, to restore or publish its state (start-up).
+    pub fn learned_mut(&mut self) -> &mut crate::strategy::learned::LearnedFilter {
+        self.engine.learned_mut()
+    }
+
     /// The engine (positions, stats), e.g. for the final report.
     pub fn engine(&self) -> &Engine {
         &self.engine

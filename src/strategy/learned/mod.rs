@@ -4,9 +4,10 @@
 //! is below `threshold`.
 //!
 //! Labels, each used once, predict-then-learn (prequential):
-//! - **signal outcomes**: each entry signal that clears the other gates is queued (at most one
-//!   per `horizon / RING` of a symbol, in a fixed ring of [`RING`]) whether the filter passes it
-//!   or not; on the symbol's first tick `horizon_s` later it is labelled
+//! - **signal outcomes**: each entry signal the engine asks about (every entry the matrix wants
+//!   on a live feed, before the SNR, confidence and layer gates, so that the model also learns
+//!   what those gates know) is queued (at most one per `horizon / RING` of a symbol, in a fixed
+//!   ring of [`RING`]) whether the filter passes it or not; on the symbol's first tick `horizon_s` later it is labelled
 //!   `side·(p_h / p_0 − 1) > 2·fee_rate` (a sample labelled more than one horizon late, after a
 //!   gap, is dropped);
 //! - **closed trades**: the features of the entry that opened a trade, labelled
@@ -234,9 +235,9 @@ struct Sym {
 /// Counters of the filter (one writer: the compute thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LearnedStats {
-    /// Entries checked once warm.
+    /// Entry signals checked once warm.
     pub checked: u64,
-    /// Entries refused (`p < threshold`).
+    /// Of those, predicted below the threshold (refused by this gate when no earlier gate was).
     pub refused: u64,
     /// Signal samples not queued (ring full) or dropped (labelled more than a horizon late).
     pub dropped: u64,
