@@ -17,6 +17,8 @@
 //!   with the same fields, same `Tick` built.
 //! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
 //!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
+//! - `compute_learned`: the same with the learned entry filter on (`[strategy.learned]`, warm
+//!   after 50 labels), judged against the compute budget.
 //! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
 //!   produced, cycled.
 //! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
@@ -648,11 +650,15 @@ fn bench_compute_batched(s: &Setup, passes: u64) -> u64 {
     p50(&per_tick)
 }
 
-fn bench_compute(s: &Setup, passes: usize) -> (StageHistograms, Vec<OrderIntent>) {
+fn bench_compute(
+    s: &Setup,
+    params: StrategyParams,
+    passes: usize,
+) -> (StageHistograms, Vec<OrderIntent>) {
     let mut hists = StageHistograms::new();
     let mut exec_hists = StageHistograms::new();
     let mut intents = Vec::new();
-    let mut compute = s.compute_stage(s.params());
+    let mut compute = s.compute_stage(params);
     let mut exec = s.exec_stage();
     let cycle_ms = s.cycle_ms();
     for pass in 0..passes as u64 {
@@ -1196,7 +1202,7 @@ fn run() -> Result<(), String> {
     });
 
     progress("compute: Engine::on_tick over real trades");
-    let (compute, intents) = bench_compute(&s, n(3.0).max(1));
+    let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
     let batched = bench_compute_batched(&s, n(3.0).max(1) as u64);
     rows.push(row(
         "compute",
@@ -1207,6 +1213,19 @@ fn run() -> Result<(), String> {
             "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each)",
             s.ticks.len()
         ),
+    ));
+
+    progress("compute_learned: Engine::on_tick with the learned filter on");
+    let mut learned = s.params();
+    learned.learned.enabled = true;
+    learned.learned.warmup_labels = 50;
+    let (with_filter, _) = bench_compute(&s, learned, n(3.0).max(1));
+    rows.push(row(
+        "compute_learned",
+        Stage::Compute,
+        with_filter.get(Stage::Compute),
+        None,
+        "the compute row with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
     ));
 
     progress("order_hop: ring vs ArrayQueue ping-pong");
