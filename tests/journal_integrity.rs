@@ -118,6 +118,94 @@ fn non_journal_and_old_format_files_are_refused_and_left_as_they_are() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A journal left by a kill: its records, then the zeros of the pre-allocated room.
+fn killed_journal(path: &Path, names: &[String], n: u64, zeros: usize) -> Vec<u8> {
+    write_journal(path, names, n);
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.resize(bytes.len() + zeros, 0);
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn the_zero_room_a_kill_leaves_is_free_space_and_appends_continue_after_the_records() {
+    let dir = temp_dir("jint-room");
+    let path = dir.join("orders.journal");
+    let n = names(&["BTCUSDT", "ETHUSDT"]);
+    killed_journal(&path, &n, 4, 10 * RECORD_LEN + 17);
+    let s = calculus_trader::exec::journal::inspect(&path).unwrap();
+    assert_eq!((s.good.len(), s.first_bad, s.torn), (5, None, 0));
+    assert_eq!(s.free, (10 * RECORD_LEN + 17) as u64);
+    let (mut j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+    assert_eq!((rep.records, rep.truncated_bytes), (5, 0));
+    assert_eq!(rep.position(0).qty, d("1.0"));
+    // Mapped room ahead of the records while open, cut back at the clean close.
+    assert!(std::fs::metadata(&path).unwrap().len() > (5 * RECORD_LEN) as u64);
+    j.append(&fill(0, Side::Sell, 9, "0.5", "101")).unwrap();
+    drop(j);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        (6 * RECORD_LEN) as u64
+    );
+    let (_j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+    assert_eq!(rep.records, 6);
+    assert_eq!(rep.position(0).qty, d("0.5"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_copy_cut_short_by_a_kill_is_torn_but_a_damaged_final_record_is_refused() {
+    let n = names(&["BTCUSDT", "ETHUSDT"]);
+    // The last record's copy stopped before its checksum: its tail is still zero.
+    let dir = temp_dir("jint-torn-map");
+    let path = dir.join("orders.journal");
+    let mut bytes = killed_journal(&path, &n, 3, 3 * RECORD_LEN);
+    let last = 3 * RECORD_LEN;
+    bytes[last + 70..last + RECORD_LEN].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let (j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+    drop(j);
+    assert_eq!((rep.records, rep.truncated_bytes), (3, RECORD_LEN as u64));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), last as u64);
+    // The same record complete but with one byte changed: corruption, refused, file unchanged.
+    let path = dir.join("damaged.journal");
+    let mut bytes = killed_journal(&path, &n, 3, 3 * RECORD_LEN);
+    bytes[last + 40] ^= 0x5A;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Journal::open(&path, &n, FsyncPolicy::Never).unwrap_err();
+    assert!(err.contains(&format!("byte offset {last}")), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_mapping_grows_past_its_room_without_losing_a_record() {
+    use calculus_trader::exec::journal::GROW_BYTES;
+    let dir = temp_dir("jint-grow");
+    let path = dir.join("orders.journal");
+    let n = names(&["BTCUSDT", "ETHUSDT"]);
+    let per_room = GROW_BYTES as usize / RECORD_LEN;
+    let total = per_room + per_room / 2;
+    {
+        let (mut j, _) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+        for seq in 0..total as u64 {
+            if seq % 1000 == 0 {
+                j.reserve().unwrap();
+            }
+            j.append(&fill((seq % 2) as u16, Side::Buy, seq, "0.001", "100"))
+                .unwrap();
+        }
+        assert!(j.grows() >= 1);
+    }
+    let (_j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+    assert_eq!(rep.records, total as u64);
+    assert_eq!(
+        rep.position(0).qty + rep.position(1).qty,
+        d("0.001") * Decimal::from(total)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -322,7 +410,8 @@ proptest! {
         let dir = temp_dir("jint-prop-prefix");
         let path = dir.join("j");
         std::fs::write(&path, &bytes[..len]).unwrap();
-        let (_j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+        let (j, rep) = Journal::open(&path, &n, FsyncPolicy::Never).unwrap();
+        drop(j);
         let whole = len / RECORD_LEN;
         let decoded: Vec<_> = bytes[..whole * RECORD_LEN]
             .chunks_exact(RECORD_LEN)

@@ -449,6 +449,18 @@ impl Executor {
         self.session = session;
     }
 
+    /// Grows the journal's mapped room when it runs low (a system call then, about every
+    /// 37,000 records), so that appends on the order path stay memory writes. Called by the
+    /// execution stage between orders.
+    #[inline]
+    pub fn reserve_journal(&mut self) {
+        if let Some(j) = self.journal.as_mut() {
+            if let Err(e) = j.reserve() {
+                eprintln!("warning: journal {}: cannot grow: {e}", j.path().display());
+            }
+        }
+    }
+
     /// The journal, if any.
     pub fn journal_mut(&mut self) -> Option<&mut Journal> {
         self.journal.as_mut()

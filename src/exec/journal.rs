@@ -10,11 +10,22 @@
 //! (exact). Records name their symbol, so reordering or removing `venue.symbols` between runs
 //! never books a record to another symbol.
 //!
-//! A record is one `write(2)` from a stack buffer: no allocation per record. Once `write`
-//! returns, the record survives a process kill (page cache); `fsync` = `every` also survives a
-//! power cut at the price of one `fdatasync` per record on the calling thread, `interval` bounds
-//! the loss window with a background thread that `fdatasync`s a duplicate descriptor (the
-//! execution thread never waits for the disk), `never` leaves it to the OS.
+//! A record is a memory write into a shared mapping of the file (`mmap`, pre-allocated
+//! [`GROW_BYTES`] ahead of the last record): no allocation and no system call per record. Once
+//! the copy is done the record is in the page cache and survives a process kill; `fsync` =
+//! `every` also survives a power cut at the price of one `msync` per record on the calling
+//! thread, `interval` bounds the loss window with a background thread that `fdatasync`s a
+//! duplicate descriptor (which writes back the mapping's dirty pages; the execution thread never
+//! waits for the disk), `never` leaves it to the OS. The mapping grows (`fallocate` + remap)
+//! from [`Journal::reserve`], which the execution stage calls off the order path when less than
+//! a quarter of the room is left; an append that finds no room grows it itself. A clean close
+//! cuts the file back to its records; after a kill the pre-allocated tail is zeros, which
+//! [`scan`] reads as free space.
+//!
+//! File layout: records back to back from offset 0, then zero bytes (free space). A kill in the
+//! middle of a record's copy leaves a record whose trailing checksum bytes are still zero: that
+//! final record is torn (cut off at the next start and reported), as is a final record shorter
+//! than [`RECORD_LEN`] (a journal written by `write(2)`).
 //!
 //! Opening never destroys data: a file that is not a journal (or an old `CTJ1` journal) is
 //! refused, a record failing its checksum stops the open with its byte offset (see
@@ -23,13 +34,14 @@
 //! (advisory, `flock`) for the life of the [`Journal`]: a second process refuses to open it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use memmap2::{MmapMut, MmapOptions};
 use rust_decimal::Decimal;
 
 use crate::types::{Position, RejectReason, Side, SymbolId};
@@ -41,6 +53,9 @@ pub const NAME_LEN: usize = 28;
 const MAGIC: &[u8; 4] = b"CTJ2";
 const OLD_MAGIC: &[u8; 4] = b"CTJ1";
 const CRC_AT: usize = RECORD_LEN - 4;
+/// Room the journal file keeps mapped ahead of its last record, bytes (a whole number of
+/// records, about 4 MiB; sparse on disk until written).
+pub const GROW_BYTES: u64 = (RECORD_LEN as u64) * 37_449;
 
 /// When the journal forces its writes to stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -345,9 +360,17 @@ impl Replayed {
     }
 }
 
-/// The append-only journal file, locked by this process while open.
+/// The append-only journal file, locked by this process while open, written through a shared
+/// mapping: records occupy `[0, len)`, the rest of the mapping is zeros.
 pub struct Journal {
     file: File,
+    map: MmapMut,
+    /// Bytes of records in the file.
+    len: u64,
+    /// Mapping grows (a system call on the calling thread).
+    grows: u64,
+    /// A [`Journal::reserve`] failed (not tried again).
+    reserve_failed: bool,
     path: PathBuf,
     names: Vec<SymbolName>,
     policy: FsyncPolicy,
@@ -404,6 +427,8 @@ impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal")
             .field("path", &self.path)
+            .field("len", &self.len)
+            .field("mapped", &self.map.len())
             .field("policy", &self.policy)
             .field("appended", &self.appended)
             .finish()
@@ -421,8 +446,11 @@ pub struct Scan {
     pub first_bad: Option<u64>,
     /// Complete records from `first_bad` to the end: `(offset, record if it decodes)`.
     pub after_bad: Vec<(u64, Option<(Record, SymbolName)>)>,
-    /// Bytes of a torn final record (shorter than [`RECORD_LEN`]).
+    /// Bytes of a torn final record (shorter than [`RECORD_LEN`], or a whole record whose
+    /// checksum bytes are still zero: a copy into the mapping cut short).
     pub torn: u64,
+    /// Zero bytes after the records (the pre-allocated room of a journal not closed cleanly).
+    pub free: u64,
 }
 
 impl Scan {
@@ -435,8 +463,10 @@ impl Scan {
 /// Reads `bytes` as a journal. Errors (naming the offset) when it is not a journal at all or
 /// an old-format one; a bad record is reported in [`Scan::first_bad`], not an error here.
 pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, String> {
+    let (end, free, torn) = data_extent(bytes);
     let head = &bytes[..bytes.len().min(4)];
-    if head != &MAGIC[..head.len()] {
+    // All zeros: a journal killed before its first record was copied in (nothing to lose).
+    if end + torn as usize > 0 && head != &MAGIC[..head.len()] {
         if head == OLD_MAGIC {
             return Err(format!(
                 "{} is an old-format journal (offset 0: magic CTJ1, records name symbols by list index, which cannot be mapped to names safely); refusing to use it. Keep it for reference and start a new journal (another exec.journal path) after checking the venue's positions",
@@ -450,10 +480,11 @@ pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, String> {
     }
     let mut out = Scan {
         len: bytes.len() as u64,
-        torn: (bytes.len() % RECORD_LEN) as u64,
+        torn,
+        free,
         ..Scan::default()
     };
-    for (i, chunk) in bytes.chunks_exact(RECORD_LEN).enumerate() {
+    for (i, chunk) in bytes[..end].chunks_exact(RECORD_LEN).enumerate() {
         let arr: &[u8; RECORD_LEN] = chunk.try_into().expect("exact chunk");
         let off = (i * RECORD_LEN) as u64;
         let rec = Record::decode(arr);
@@ -467,6 +498,32 @@ pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, String> {
         }
     }
     Ok(out)
+}
+
+/// Where the whole records to read end, the free (zero) bytes after the records, and the bytes
+/// of a torn final record (see the module doc): `(end, free, torn)`.
+fn data_extent(bytes: &[u8]) -> (usize, u64, u64) {
+    let whole = bytes.len() / RECORD_LEN * RECORD_LEN;
+    let zero = |b: &[u8]| b.iter().all(|&x| x == 0);
+    if !zero(&bytes[whole..]) {
+        // A final record cut short by `write(2)`.
+        return (whole, 0, (bytes.len() - whole) as u64);
+    }
+    let mut end = whole;
+    while end >= RECORD_LEN && zero(&bytes[end - RECORD_LEN..end]) {
+        end -= RECORD_LEN;
+    }
+    let free = (bytes.len() - end) as u64;
+    let last = end.checked_sub(RECORD_LEN).map(|s| &bytes[s..end]);
+    match last {
+        Some(r)
+            if zero(&r[CRC_AT..])
+                && Record::decode(r.try_into().expect("one record")).is_none() =>
+        {
+            (end - RECORD_LEN, free, RECORD_LEN as u64)
+        }
+        _ => (end, free, 0),
+    }
 }
 
 /// Reads the journal at `path` without locking or changing it.
@@ -489,7 +546,7 @@ fn lock(file: &File, path: &Path) -> Result<(), String> {
     }
 }
 
-/// Opens `path` for reading and appending (created if missing, never truncated) and locks it.
+/// Opens `path` for reading and writing (created if missing, never truncated) and locks it.
 fn open_locked(path: &Path) -> Result<File, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
@@ -497,8 +554,9 @@ fn open_locked(path: &Path) -> Result<File, String> {
     }
     let file = OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(path)
         .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
     lock(&file, path)?;
@@ -553,13 +611,27 @@ impl Journal {
                 None => replayed.apply_unconfigured(&name.as_string(), r),
             }
         }
+        let good = s.valid_len();
+        // Cut the torn record and the old free room; the new room reads as zeros.
+        let room = file
+            .set_len(good)
+            .and_then(|()| reserve_room(&file, good))
+            .map_err(|e| {
+                format!(
+                    "journal {}: no room for a record ({e}): disk full or file size limit",
+                    path.display()
+                )
+            })?;
+        if room < GROW_BYTES {
+            eprintln!(
+                "warning: journal {}: only {room} bytes of room could be reserved (disk full or file size limit); entries stop and positions are flattened when it is used up",
+                path.display()
+            );
+        }
+        let map = map_file(&file, good + room)
+            .map_err(|e| format!("cannot map journal {}: {e}", path.display()))?;
         if s.torn > 0 {
-            let good = s.valid_len();
             replayed.truncated_bytes = s.torn;
-            file.set_len(good)
-                .map_err(|e| format!("cannot truncate journal {}: {e}", path.display()))?;
-            file.seek(SeekFrom::End(0))
-                .map_err(|e| format!("journal {}: {e}", path.display()))?;
             eprintln!(
                 "warning: journal {}: cut a torn final record ({} bytes at offset {good}) after {} good records",
                 path.display(),
@@ -582,6 +654,10 @@ impl Journal {
         Ok((
             Self {
                 file,
+                map,
+                len: good,
+                grows: 0,
+                reserve_failed: false,
                 path: path.to_path_buf(),
                 names: stored,
                 policy,
@@ -593,10 +669,14 @@ impl Journal {
         ))
     }
 
-    /// Appends one record (one `write`, no allocation); with `fsync = every` also syncs.
+    /// Appends one record: encoded straight into the mapping (no allocation, no system call
+    /// while there is room); with `fsync = every` also syncs its bytes.
     #[inline]
     pub fn append(&mut self, r: &Record) -> std::io::Result<()> {
-        let mut buf = [0u8; RECORD_LEN];
+        let at = self.len as usize;
+        if at + RECORD_LEN > self.map.len() {
+            self.grow()?;
+        }
         let name = match r.kind {
             RecordKind::Session => &SymbolName::NONE,
             _ => self
@@ -604,19 +684,50 @@ impl Journal {
                 .get(r.symbol.index())
                 .unwrap_or(&SymbolName::NONE),
         };
-        r.encode(name, &mut buf);
-        self.file.write_all(&buf)?;
+        let slot: &mut [u8; RECORD_LEN] = (&mut self.map[at..at + RECORD_LEN])
+            .try_into()
+            .expect("one record");
+        r.encode(name, slot);
+        self.len += RECORD_LEN as u64;
         self.appended += 1;
         self.written.fetch_add(1, Ordering::Release);
         match self.policy {
-            FsyncPolicy::Every => self.sync(),
+            FsyncPolicy::Every => self.map.flush_range(at, RECORD_LEN),
             FsyncPolicy::Interval(_) | FsyncPolicy::Never => Ok(()),
         }
     }
 
+    /// Grows the room when less than a quarter of [`GROW_BYTES`] is left (a system call then;
+    /// call it off the order path). Returns whether it grew.
+    /// After a failure it does not try again (the caller is told once; an append that finds no
+    /// room still tries, and reports its failure).
+    pub fn reserve(&mut self) -> std::io::Result<bool> {
+        if self.reserve_failed || self.map.len() as u64 - self.len >= GROW_BYTES / 4 {
+            return Ok(false);
+        }
+        let grown = self.grow();
+        self.reserve_failed = grown.is_err();
+        grown.map(|()| true)
+    }
+
+    /// Extends the file by up to [`GROW_BYTES`] (at least one record) and maps it again.
+    #[cold]
+    fn grow(&mut self) -> std::io::Result<()> {
+        let end = self.map.len() as u64;
+        let room = reserve_room(&self.file, end)?;
+        self.map = map_file(&self.file, end + room)?;
+        self.grows += 1;
+        Ok(())
+    }
+
+    /// Times the mapping grew.
+    pub fn grows(&self) -> u64 {
+        self.grows
+    }
+
     /// Forces written records to stable storage now.
     pub fn sync(&mut self) -> std::io::Result<()> {
-        self.file.sync_data()
+        self.map.flush_range(0, self.len as usize)
     }
 
     /// Whether a background fsync thread runs (`fsync = interval`).
@@ -633,6 +744,50 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+impl Drop for Journal {
+    /// A clean close cuts the file back to its records (no free room left on disk).
+    fn drop(&mut self) {
+        if let Err(e) = self.file.set_len(self.len) {
+            eprintln!(
+                "warning: journal {}: cannot cut the free room: {e} (read as free space at the next start)",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// Allocates room for records after byte `from` of `file` (the file grows to its end): up to
+/// [`GROW_BYTES`], halving down to one record when the disk or the file size limit refuses
+/// more. Blocks are allocated (`fallocate`), so a write into the mapping never meets a full
+/// disk (which a sparse hole would turn into SIGBUS); where the file system cannot allocate
+/// ahead, the file is extended sparse. Returns the bytes of room.
+fn reserve_room(file: &File, from: u64) -> std::io::Result<u64> {
+    use rustix::fs::{fallocate, FallocateFlags};
+    let mut want = GROW_BYTES;
+    loop {
+        let done = match fallocate(file, FallocateFlags::empty(), from, want) {
+            Err(rustix::io::Errno::OPNOTSUPP) => file.set_len(from + want),
+            r => r.map_err(std::io::Error::from),
+        };
+        match done {
+            Ok(()) => return Ok(want),
+            Err(e) if want == RECORD_LEN as u64 => return Err(e),
+            Err(_) => want = (want / 2 / RECORD_LEN as u64).max(1) * RECORD_LEN as u64,
+        }
+    }
+}
+
+/// Maps the first `size` bytes of `file` (which is at least that long) read-write, shared.
+fn map_file(file: &File, size: u64) -> std::io::Result<MmapMut> {
+    let len = usize::try_from(size).map_err(std::io::Error::other)?;
+    // SAFETY: a mapping's bytes can change under it if another process writes the file or
+    // shrinks it (SIGBUS past the end). The file is opened by this process only while it holds
+    // the exclusive `flock` (`open_locked`, and `journal repair` takes the same lock), the file
+    // is at least `size` bytes long (set just before), and only this `Journal` shrinks it, in
+    // `Drop`, after its last access through the mapping.
+    unsafe { MmapOptions::new().len(len).map_mut(file) }
 }
 
 /// The reject reason stored in a record.
@@ -705,6 +860,12 @@ pub fn check(path: &Path) -> Result<(String, bool), String> {
             s.valid_len()
         ));
     }
+    if s.free > 0 {
+        out.push_str(&format!(
+            "free room after the records: {} bytes (zeros; cut at the next clean close)\n",
+            s.free
+        ));
+    }
     let ok = match s.first_bad {
         None => {
             out.push_str("ok\n");
@@ -743,7 +904,7 @@ pub fn repair(path: &Path, confirm: bool) -> Result<String, String> {
         .map_err(|e| format!("cannot read journal {}: {e}", path.display()))?;
     let s = scan(&bytes, path)?;
     let cut = s.valid_len();
-    if cut == s.len {
+    if s.first_bad.is_none() && s.torn == 0 {
         return Ok(format!(
             "journal {}: nothing to repair ({} valid records)\n",
             path.display(),
@@ -765,7 +926,7 @@ pub fn repair(path: &Path, confirm: bool) -> Result<String, String> {
     if s.torn > 0 {
         out.push_str(&format!(
             "  offset {}: torn record ({} bytes)\n",
-            s.len - s.torn,
+            cut + (s.after_bad.len() * RECORD_LEN) as u64,
             s.torn
         ));
     }
@@ -869,7 +1030,8 @@ mod tests {
         f.write_all(&[0xAB; RECORD_LEN / 2]).unwrap();
         drop(f);
 
-        let (_j, rep) = Journal::open(&path, &names, FsyncPolicy::Never).unwrap();
+        let (j, rep) = Journal::open(&path, &names, FsyncPolicy::Never).unwrap();
+        drop(j);
         assert_eq!(rep.records, 6);
         assert_eq!(rep.truncated_bytes, (RECORD_LEN / 2) as u64);
         assert_eq!(rep.last_session, 1);

@@ -217,6 +217,7 @@ impl ExecStage {
         hists: &mut StageHistograms,
         mut on_report: F,
     ) -> usize {
+        self.exec.reserve_journal();
         if self.exec.in_flight() == 0 {
             return 0;
         }
