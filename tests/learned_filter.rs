@@ -1,7 +1,8 @@
 //! The learned entry filter inside the engine, on the bundled real trades: the gate refuses
 //! (and counts) entries whose predicted probability is below the threshold, lets them through
 //! above it, and the per-tick work with the filter on — features, queueing, labelling,
-//! AdaGrad steps, publication for the state file — allocates nothing after warm-up.
+//! AdaGrad steps, publication for the state file — allocates nothing after warm-up; across
+//! whole runs the state file is written, restored and, when corrupt, refuses the start.
 
 use std::sync::Arc;
 
@@ -125,4 +126,55 @@ fn the_filter_allocates_nothing_per_tick_after_warm_up() {
         allocations, 0,
         "compute with the filter allocated {allocations} times"
     );
+}
+
+/// A whole run (embedded exchange, paper fills, eager strategy, filter on) writes the state
+/// file beside its journal; a second run on the same journal restores it and keeps learning;
+/// a corrupt file refuses the start, naming the file.
+#[test]
+fn the_state_file_survives_a_restart_and_a_corrupt_one_refuses_the_start() {
+    use calculus_trader::config::{Config, DEFAULT_TOML};
+    use calculus_trader::runtime::{self, RunOptions, Shutdown};
+    use calculus_trader::strategy::learned::state;
+    use calculus_trader::strategy::VelocitySource;
+    use std::time::Duration;
+
+    let dir = common::files::temp_dir("learned-run");
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    cfg.run.dump_dir = dir.join("dumps");
+    cfg.replay.speed = 0.0;
+    cfg.exec.journal = dir.join("orders.journal");
+    cfg.signal.source = VelocitySource::FiniteDifference;
+    cfg.signal.snr_min = 0.0;
+    cfg.signal.confidence_min = 0.0;
+    cfg.strategy.cooldown_ms = 0;
+    cfg.strategy.learned.enabled = true;
+    cfg.strategy.learned.warmup_labels = 20;
+    let opts = RunOptions {
+        max_duration: Some(Duration::from_secs(60)),
+        ..RunOptions::default()
+    };
+    let file = state::default_path(&cfg.exec.journal);
+    let r1 = runtime::run(&cfg, &opts, Shutdown::default()).unwrap();
+    let saved = state::load(&file).unwrap().expect("written");
+    assert_eq!(&saved, r1.engine.learned().snapshot(), "the final state");
+    assert!(saved.labels[0] > 20, "{:?}", saved.labels);
+    let r2 = runtime::run(&cfg, &opts, Shutdown::default()).unwrap();
+    let again = r2.engine.learned().snapshot();
+    assert!(
+        again.labels[0] > saved.labels[0],
+        "continued from the saved labels: {:?} then {:?}",
+        saved.labels,
+        again.labels
+    );
+    assert_eq!(state::load(&file).unwrap().as_ref(), Some(again));
+    std::fs::write(&file, "{\"version\": 1, \"weights\": ").unwrap();
+    let e = runtime::run(&cfg, &opts, Shutdown::default()).unwrap_err();
+    assert!(
+        e.contains("corrupt")
+            && e.contains("orders.journal.learned.json")
+            && e.contains("refusing"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

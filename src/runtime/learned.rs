@@ -1,6 +1,7 @@
 //! The learned filter's state file at run time: restored at start-up (a corrupt file refuses
-//! the start), written by the monitor whenever the compute thread published new labels, and
-//! once more at the end of the run (see [`crate::strategy::learned::state`]).
+//! the start), written by the monitor whenever the compute thread published new labels —
+//! including its last round, after the compute thread stopped, which writes the run's final
+//! state (see [`crate::strategy::learned::state`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -84,16 +85,6 @@ impl LearnedFile {
             }
             Err(_) => {}
         }
-    }
-
-    /// Writes `filter`'s final state (end of run, the compute thread stopped).
-    pub fn save_final(&self, filter: &LearnedFilter) -> Result<(), String> {
-        state::save(&self.path, filter.snapshot(), unix_ms()).map_err(|e| {
-            format!(
-                "cannot write the learned filter state {}: {e}",
-                self.path.display()
-            )
-        })
     }
 }
 

@@ -264,9 +264,6 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         publishers,
     };
     let engine = run_topology(cfg, topology, &allowed, hot, clock, &shutdown)?;
-    if let Some(l) = &learned {
-        l.save_final(engine.learned())?;
-    }
     // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
     shutdown.request();
     if let Some(w) = watchdog {

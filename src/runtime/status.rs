@@ -110,14 +110,15 @@ impl StatusKeeper {
         counters: &CounterSet,
         step: &StageHistograms,
     ) {
+        // Also on the monitor's last round, once the compute thread has stopped: the final state.
+        if let Some(l) = &mut self.plan.learned {
+            l.save_if_changed();
+        }
         let Some(view) = view else {
             return;
         };
         self.log_change(view);
         self.save(&view.risk);
-        if let Some(l) = &mut self.plan.learned {
-            l.save_if_changed();
-        }
         let status = self.status(view, counters, step);
         self.plan.handle.publish(status);
     }
