@@ -48,6 +48,9 @@ pub struct Profile {
     /// loopback (its own target, looser than the in-process `tick_to_order`).
     #[serde(default)]
     pub socket_to_order: Option<Budget>,
+    /// `journal_append`: one order-journal record appended on the order path (optional).
+    #[serde(default)]
+    pub journal_append: Option<Budget>,
 }
 
 /// Upper bounds on a stage's percentiles, ns.
@@ -146,6 +149,7 @@ impl Profile {
         match row.judge {
             Judge::Stage => self.budget(row.stage),
             Judge::SocketToOrder => self.socket_to_order,
+            Judge::JournalAppend => self.journal_append,
             Judge::FloorRatio { floor_p50_ns } => {
                 let b = self.budget(row.stage)?;
                 Some(match self.hop_floor_ratio {
@@ -173,6 +177,8 @@ pub enum Judge {
     },
     /// The whole product over loopback: the `socket_to_order` budget.
     SocketToOrder,
+    /// One journal record appended: the `journal_append` budget.
+    JournalAppend,
 }
 
 /// Measured percentiles of one row, ns.
