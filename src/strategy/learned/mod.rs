@@ -1,6 +1,6 @@
 //! The learned entry filter (`[strategy.learned]`): an online logistic regression
 //! ([`crate::model::logistic`]) over the features the engine computed on an entry signal
-//! ([`features`]), refusing an entry whose predicted probability of paying its round-trip fee
+//! ([`features()`]), refusing an entry whose predicted probability of paying its round-trip fee
 //! is below `threshold`.
 //!
 //! Labels, each used once, predict-then-learn (prequential):
