@@ -14,7 +14,8 @@ use crate::strategy::learned::{state, LearnedFilter, Published, Snapshot};
 pub struct LearnedFile {
     path: PathBuf,
     published: Arc<Published>,
-    saved_labels: Option<u64>,
+    /// Labels in the file (0: none written, or a fresh model).
+    saved_labels: u64,
     save_failed: bool,
 }
 
@@ -37,7 +38,7 @@ pub fn setup(
     let path = state::default_path(journal);
     let saved = state::load(&path)
         .map_err(|e| format!("{e}: refusing to start (inspect or move the file away)"))?;
-    let labels = saved.as_ref().map(Snapshot::total_labels);
+    let labels = saved.as_ref().map_or(0, Snapshot::total_labels);
     if let Some(s) = &saved {
         filter.restore(s);
         println!(
@@ -68,12 +69,12 @@ impl LearnedFile {
         let Some(s) = self.published.load() else {
             return;
         };
-        if self.saved_labels == Some(s.total_labels()) {
+        if self.saved_labels == s.total_labels() {
             return;
         }
         match state::save(&self.path, &s, unix_ms()) {
             Ok(()) => {
-                self.saved_labels = Some(s.total_labels());
+                self.saved_labels = s.total_labels();
                 self.save_failed = false;
             }
             Err(e) if !self.save_failed => {
