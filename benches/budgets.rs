@@ -17,8 +17,9 @@
 //!   with the same fields, same `Tick` built.
 //! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
 //!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
-//! - `compute_learned`: the same with the learned entry filter on (`[strategy.learned]`, warm
-//!   after 50 labels), judged against the compute budget.
+//!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix;
+//!   `compute (both + learned filter)`: that with the learned entry filter on too
+//!   (`[strategy.learned]`, warm after 50 labels), judged against the compute budget.
 //! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
 //!   produced, cycled.
 //! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
@@ -75,7 +76,7 @@ use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::strategy::ComputeStage;
-use calculus_trader::strategy::{Engine, StrategyParams};
+use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
@@ -625,8 +626,8 @@ const COMPUTE_BLOCK: usize = 256;
 /// Median over blocks of [`COMPUTE_BLOCK`] ticks of the mean ns per tick of `Engine::on_tick`
 /// (one clock pair per block), to cross-check the per-tick values against clock-read overhead
 /// and reordering; the median drops the blocks a preemption landed in.
-fn bench_compute_batched(s: &Setup, passes: u64) -> u64 {
-    let mut engine = Engine::new(s.params(), &s.instruments);
+fn bench_compute_batched(s: &Setup, params: StrategyParams, passes: u64) -> u64 {
+    let mut engine = Engine::new(params, &s.instruments);
     let cycle_ms = s.cycle_ms();
     let ticks: Vec<Tick> = (0..passes)
         .flat_map(|pass| {
@@ -1251,7 +1252,7 @@ fn run() -> Result<(), String> {
 
     progress("compute: Engine::on_tick over real trades");
     let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
-    let batched = bench_compute_batched(&s, n(3.0).max(1) as u64);
+    let batched = bench_compute_batched(&s, s.params(), n(3.0).max(1) as u64);
     rows.push(row(
         "compute",
         Stage::Compute,
@@ -1262,18 +1263,34 @@ fn run() -> Result<(), String> {
             s.ticks.len()
         ),
     ));
+    progress("compute, strategy = both: the matrix and the scalper");
+    let both = StrategyParams {
+        strategy: StrategyKind::Both,
+        ..s.params()
+    };
+    let (compute_both, _) = bench_compute(&s, both, n(3.0).max(1));
+    let batched = bench_compute_batched(&s, both, n(3.0).max(1) as u64);
+    rows.push(row(
+        "compute (strategy = both)",
+        Stage::Compute,
+        compute_both.get(Stage::Compute),
+        None,
+        format!(
+            "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick"
+        ),
+    ));
 
-    progress("compute_learned: Engine::on_tick with the learned filter on");
-    let mut learned = s.params();
+    progress("compute, strategy = both with the learned filter");
+    let mut learned = both;
     learned.learned.enabled = true;
     learned.learned.warmup_labels = 50;
     let (with_filter, _) = bench_compute(&s, learned, n(3.0).max(1));
     rows.push(row(
-        "compute_learned",
+        "compute (both + learned filter)",
         Stage::Compute,
         with_filter.get(Stage::Compute),
         None,
-        "the compute row with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
+        "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
     ));
 
     progress("order_hop: ring vs ArrayQueue ping-pong");

@@ -53,6 +53,9 @@ pub struct Config {
     /// `[indicators]`: classic indicators on time bars (defaults when absent).
     #[serde(default)]
     pub indicators: crate::model::indicators::IndicatorParams,
+    /// `[scalper]`: the indicator scalper's rules (defaults when absent).
+    #[serde(default)]
+    pub scalper: crate::strategy::ScalperParams,
     /// `[validation]`: stateful market-data checks (optional section).
     #[serde(default)]
     pub validation: crate::feed::ValidationConfig,
@@ -342,6 +345,9 @@ pub struct StrategyConfig {
     /// `[strategy.learned]`: the learned entry filter (defaults when absent: off).
     #[serde(default)]
     pub learned: crate::strategy::learned::LearnedParams,
+    /// `calculus` (default), `scalper` or `both` (see `strategy::choice`).
+    #[serde(default)]
+    pub strategy: crate::strategy::StrategyKind,
 }
 
 /// `[strategy.actions]`: `buy`, `sell`, `exit_long`, `exit_short` or `hold` per case.
@@ -464,6 +470,9 @@ impl Config {
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
         self.strategy.learned.validate().map_err(ConfigError)?;
+        self.scalper
+            .validate(self.indicators.sma)
+            .map_err(ConfigError)?;
         self.validation.check().map_err(ConfigError)?;
         self.backtest.validate().map_err(ConfigError)?;
         self.exec.validate().map_err(ConfigError)?;
@@ -784,7 +793,7 @@ impl RiskParams {
             limits: LimitParams::from_config(&cfg.risk.limits),
             corr: (
                 cfg.risk.limits.corr_bar_s,
-                cfg.risk.limits.corr_halflife_bars,
+                cfg.risk.limits.corr_window_bars,
                 cfg.risk.limits.corr_min_bars,
             ),
         }
@@ -819,6 +828,8 @@ impl StrategyParams {
             signal: cfg.signal,
             layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
             learned: cfg.strategy.learned,
+            strategy: cfg.strategy.strategy,
+            scalper: cfg.scalper,
         }
     }
 }

@@ -18,7 +18,7 @@ use super::reader::{Format, ReadStats};
 use super::replay::{Outcome, Setup};
 use super::trades::RoundTrip;
 use crate::model::layers::Layer;
-use crate::risk::BlockReason;
+use crate::risk::{BlockReason, PortfolioRisk};
 use crate::strategy::EngineStats;
 use crate::types::{Case, RejectReason};
 
@@ -165,8 +165,23 @@ pub struct Report {
     pub venue: FillStats,
     /// Final positions.
     pub positions: Vec<SymbolSummary>,
+    /// VaR/ES of the open book: its peak over the run and at the end.
+    pub portfolio: PortfolioSummary,
     /// Reasons not to trust the numbers.
     pub warnings: Vec<String>,
+}
+
+/// Portfolio risk over the run (quote currency over the VaR horizon; see `risk::var`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PortfolioSummary {
+    /// Element-wise peak of the open book's VaR/ES, computed at each bar close with positions.
+    pub peak: PortfolioRisk,
+    /// The book at the end of the data (zero when flat).
+    pub end: PortfolioRisk,
+    /// Entries refused by the VaR limit.
+    pub blocked_var: u64,
+    /// Full Kelly fraction `f* = p − (1 − p)/b` of the closed trades (None before any).
+    pub kelly: Option<f64>,
 }
 
 /// The execution model and statistics conventions used.
@@ -453,6 +468,12 @@ impl Report {
             engine,
             venue: o.sim,
             positions,
+            portfolio: PortfolioSummary {
+                peak: o.engine.risk_gate().peak_risk(),
+                end: o.engine.risk_gate().book_risk(None).unwrap_or_default(),
+                blocked_var: o.engine.stats().risk_blocked[BlockReason::PortfolioVar.index()],
+                kelly: o.engine.trade_stats().kelly(),
+            },
             warnings,
         }
     }
@@ -553,8 +574,35 @@ impl Report {
         ]
     }
 
+    /// VaR and ES of the open book: peak over the run and at the end, both methods and levels.
+    fn push_portfolio(&self, s: &mut String) {
+        let p = &self.portfolio;
+        s.push_str(&format!(
+            "\nportfolio risk of the open book (quote currency over the VaR horizon; {} entries refused by the VaR limit; Kelly f* {}):\n",
+            p.blocked_var,
+            p.kelly.map_or("-".to_string(), |k| format!("{k:.3}"))
+        ));
+        s.push_str(&format!(
+            "  {:<6} {:>7} {:>12} {:>12} {:>12} {:>12} {:>12}\n",
+            "", "samples", "VaR95 par", "VaR99 par", "ES99 par", "VaR99 hist", "ES99 hist"
+        ));
+        for (name, r) in [("peak", &p.peak), ("end", &p.end)] {
+            s.push_str(&format!(
+                "  {:<6} {:>7} {:>12.4} {:>12.4} {:>12.4} {:>12.4} {:>12.4}\n",
+                name,
+                r.samples,
+                r.var_parametric[0],
+                r.var_parametric[1],
+                r.es_parametric[1],
+                r.var_historical[1],
+                r.es_historical[1]
+            ));
+        }
+    }
+
     /// Reject counters, final positions and warnings.
     fn push_rejects_positions_warnings(&self, s: &mut String) {
+        self.push_portfolio(s);
         s.push_str("\nrejects per layer / reason:\n");
         for c in &self.rejects {
             s.push_str(&format!("  {:<36} {:>10}\n", c.name, c.value));

@@ -21,6 +21,7 @@ pub fn render(s: &StatusView) -> String {
     render_account(&mut out, s);
     render_symbols(&mut out, s);
     render_limits(&mut out, s);
+    render_portfolio(&mut out, s);
     render_counters(&mut out, s);
     render_stages(&mut out, s);
     out
@@ -151,6 +152,40 @@ fn render_limits(out: &mut String, s: &StatusView) {
     }
 }
 
+/// VaR and ES of the open book by method and level, and the σ of its P&L (quote currency over
+/// the VaR horizon; 0 while flat or warming up).
+fn render_portfolio(out: &mut String, s: &StatusView) {
+    let p = &s.portfolio;
+    for (name, help, param, hist) in [
+        (
+            "portfolio_var",
+            "Value at Risk of the open book, quote currency over the VaR horizon.",
+            p.var_parametric,
+            p.var_historical,
+        ),
+        (
+            "portfolio_es",
+            "Expected Shortfall of the open book, quote currency over the VaR horizon.",
+            p.es_parametric,
+            p.es_historical,
+        ),
+    ] {
+        header(out, name, help, "gauge");
+        for (method, v) in [("parametric", param), ("historical", hist)] {
+            for (level, x) in [("0.95", v[0]), ("0.99", v[1])] {
+                sample(out, name, &[("method", method), ("level", level)], x);
+            }
+        }
+    }
+    header(
+        out,
+        "portfolio_sigma",
+        "Standard deviation of the open book's P&L, quote currency over the VaR horizon.",
+        "gauge",
+    );
+    sample(out, "portfolio_sigma", &[], p.sigma);
+}
+
 /// One counter per status counter, `<name>_total`; of two names equal once sanitized, the
 /// first (in name order) is kept.
 fn render_counters(out: &mut String, s: &StatusView) {
@@ -269,6 +304,7 @@ mod tests {
             limit: "5".into(),
             used: "2".into(),
         });
+        s.portfolio.var_historical = [12.5, 20.0];
         s.counters.insert("blocked_ou".into(), 7);
         s.counters.insert("orders.sent_total".into(), 9);
         s.counters.insert("orders_sent".into(), 11);
@@ -297,6 +333,9 @@ mod tests {
             "calculus_trader_feed_live{symbol=\"ETHUSDT\"} 1",
             "calculus_trader_limit{limit=\"max_positions\"} 5",
             "calculus_trader_limit_used{limit=\"max_positions\"} 2",
+            "calculus_trader_portfolio_var{method=\"historical\",level=\"0.99\"} 20",
+            "calculus_trader_portfolio_var{method=\"parametric\",level=\"0.95\"} 0",
+            "# TYPE calculus_trader_portfolio_es gauge",
             "# TYPE calculus_trader_blocked_ou_total counter",
             "calculus_trader_blocked_ou_total 7",
             "calculus_trader_orders_sent_total 9",

@@ -6,6 +6,7 @@ pub mod leverage;
 pub mod liquidation;
 pub mod market;
 pub mod orders;
+pub mod private_stream;
 pub(crate) mod recording;
 pub mod rest_orders;
 pub mod server;

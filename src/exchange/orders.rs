@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 
 use super::leverage::AccountBook;
 use super::market::TradeListener;
+pub use super::private_stream::Change;
 use crate::types::fill_model::FillModel;
 use crate::types::{Instrument, Position, Side};
 
@@ -186,6 +187,8 @@ pub struct Matching {
     partial_next: Option<f64>,
     /// Leverage, margin mode, deposits, the margin check.
     book: AccountBook,
+    /// Every account change in order, what the private streams send ([`Change`]).
+    changes: Vec<Change>,
 }
 
 impl Matching {
@@ -206,6 +209,7 @@ impl Matching {
             attached: Vec::new(),
             partial_next: None,
             book: AccountBook::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -241,7 +245,7 @@ impl Matching {
     /// symbol's previously attached orders are cancelled (a new entry's TP/SL replaces the
     /// position's), and attached orders expire when the position closes or flips.
     pub fn attach_position_exits(&mut self, symbol: &str, ids: &[u64], now_ms: u64) {
-        let orders = &mut self.orders;
+        let (orders, changes) = (&mut self.orders, &mut self.changes);
         self.attached.retain(|&i| {
             let o = &mut orders[i];
             if o.symbol != symbol {
@@ -250,6 +254,7 @@ impl Matching {
             if o.status == OrderStatus::New {
                 o.status = OrderStatus::Canceled;
                 o.update_ms = now_ms;
+                changes.push(Change::Order(o.clone()));
             }
             false
         });
@@ -262,7 +267,7 @@ impl Matching {
 
     /// Expires `symbol`'s attached position TP/SL (its position closed or flipped).
     fn expire_attached(&mut self, symbol: &str, now_ms: u64) {
-        let orders = &mut self.orders;
+        let (orders, changes) = (&mut self.orders, &mut self.changes);
         self.attached.retain(|&i| {
             let o = &mut orders[i];
             if o.symbol != symbol {
@@ -271,6 +276,7 @@ impl Matching {
             if o.status == OrderStatus::New {
                 o.status = OrderStatus::Expired;
                 o.update_ms = now_ms;
+                changes.push(Change::Order(o.clone()));
             }
             false
         });
@@ -384,7 +390,10 @@ impl Matching {
             }
             if expire {
                 order.status = OrderStatus::Expired;
+                self.changes.push(Change::Order(order.clone()));
             }
+        } else {
+            self.changes.push(Change::Order(order.clone()));
         }
         self.by_client
             .insert(order.client_id.clone(), self.orders.len());
@@ -436,7 +445,7 @@ impl Matching {
         o.cum_quote = price * qty;
         o.fee = fee;
         o.update_ms = ts;
-        self.trades.push(SimTrade {
+        let trade = SimTrade {
             id: self.trades.len() as u64 + 1,
             order_id: o.id,
             symbol: o.symbol.clone(),
@@ -446,6 +455,23 @@ impl Matching {
             commission: fee,
             realized_pnl: realized,
             time_ms: ts,
+        };
+        self.trades.push(trade.clone());
+        self.changes.push(Change::Fill {
+            order: o.clone(),
+            trade,
+        });
+        let p = self.position(&o.symbol);
+        self.changes.push(Change::Position {
+            symbol: o.symbol.clone(),
+            qty: p.qty,
+            entry: p.entry,
+            ts_ms: ts,
+        });
+        self.changes.push(Change::Balance {
+            wallet: self.balance(),
+            available: self.available(),
+            ts_ms: ts,
         });
     }
 
@@ -475,6 +501,7 @@ impl Matching {
                 Err(_) => {
                     o.status = OrderStatus::Expired;
                     o.update_ms = ts_ms;
+                    self.changes.push(Change::Order(o.clone()));
                 }
             }
             self.orders[i] = o;
@@ -501,7 +528,19 @@ impl Matching {
         }
         o.status = OrderStatus::Canceled;
         o.update_ms = now_ms;
-        Ok(o.clone())
+        let o = o.clone();
+        self.changes.push(Change::Order(o.clone()));
+        Ok(o)
+    }
+
+    /// The account changes from the `from`-th on (a private-stream session's cursor).
+    pub fn changes_since(&self, from: usize) -> &[Change] {
+        &self.changes[from.min(self.changes.len())..]
+    }
+
+    /// Account changes so far (a new private-stream session starts here: no history).
+    pub fn change_count(&self) -> usize {
+        self.changes.len()
     }
 
     /// The order with client id `client_id` on `symbol`.

@@ -45,6 +45,7 @@ use serde_json::json;
 use super::account::AccountOptions;
 use super::market::{MarketState, TradeListener};
 use super::orders::SimVenue;
+use super::private_stream::{self, PrivateState};
 use crate::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
 use crate::venue::sign::Signer;
 use crate::venue::{binance, bybit};
@@ -139,6 +140,7 @@ pub struct RestExchange {
     venue: Arc<SimVenue>,
     stats: Arc<OrderEntryStats>,
     creds: SimCredentials,
+    private: Arc<PrivateState>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -156,6 +158,8 @@ pub(crate) struct Shared {
     pub(crate) duplicate: Mutex<Option<(String, String)>>,
     /// Rate-limit usage per interval (see the module documentation).
     pub(crate) usage: Mutex<UsageCounts>,
+    /// The private streams' listenKey and cut epoch ([`super::private_stream`]).
+    pub(crate) private: Arc<PrivateState>,
 }
 
 /// Requests counted per interval: `(interval number, count)` for Binance's weight per minute,
@@ -261,6 +265,7 @@ impl RestExchange {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(OrderEntryStats::default());
+        let private = Arc::new(PrivateState::default());
         let shared = Arc::new(Shared {
             venue: venue.clone(),
             signer: Signer::new(creds.secret.as_bytes()),
@@ -271,6 +276,7 @@ impl RestExchange {
             kind_counts: Default::default(),
             duplicate: Mutex::new(None),
             usage: Mutex::new(UsageCounts::default()),
+            private: private.clone(),
         });
         let thread = std::thread::Builder::new()
             .name("sim-rest".into())
@@ -281,8 +287,39 @@ impl RestExchange {
             venue,
             stats,
             creds,
+            private,
             thread: Some(thread),
         })
+    }
+
+    /// Cuts every private-stream session open now (TCP closed without a close frame), as a
+    /// network failure would; clients reconnect.
+    pub fn drop_private_streams(&self) {
+        self.private.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts (`true`: every session cut, upgrades answered 503) or ends an outage of the
+    /// private streams.
+    pub fn private_outage(&self, on: bool) {
+        self.private.outage.store(on, Ordering::Relaxed);
+        if on {
+            self.drop_private_streams();
+        }
+    }
+
+    /// Expires the Binance listenKey: its sessions get `listenKeyExpired` and close, a `PUT`
+    /// answers -1125, the next `POST` opens a new key.
+    pub fn expire_listen_key(&self) {
+        *self
+            .private
+            .listen_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Private-stream sessions opened so far.
+    pub fn private_sessions(&self) -> u64 {
+        self.private.sessions.load(Ordering::Relaxed)
     }
 
     /// Base URL, e.g. `http://127.0.0.1:40123`.
@@ -370,6 +407,11 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    if let Some(path) = websocket_path(&stream)? {
+        if private_stream::is_private_path(&path) {
+            return private_stream::session(stream, sh, &path).map_err(std::io::Error::other);
+        }
+    }
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     let mut served = 0usize;
@@ -429,7 +471,9 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
             let body = String::from_utf8_lossy(&buf[head_len..head_len + content_len]).into_owned();
             buf.drain(..head_len + content_len);
             let dispatch = |now: u64| {
-                if target.starts_with("/v5/") {
+                if target.split('?').next() == Some("/fapi/v1/listenKey") {
+                    private_stream::listen_key(sh, &method, api_key.as_deref())
+                } else if target.starts_with("/v5/") {
                     bybit::exchange::handle(sh, &method, &target, &bybit, &body, now)
                 } else {
                     binance::exchange::handle(sh, &method, &target, api_key.as_deref(), &body, now)
@@ -471,6 +515,45 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
                 ) => {}
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// The path of a WebSocket upgrade request at the start of `stream` (peeked, not consumed);
+/// `None` for a plain HTTP request.
+fn websocket_path(stream: &TcpStream) -> std::io::Result<Option<String>> {
+    let mut head = [0u8; 2048];
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let n = match stream.peek(&mut head) {
+            Ok(0) => return Ok(None),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                0
+            }
+            Err(e) => return Err(e),
+        };
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&head[..n]) {
+            Ok(httparse::Status::Complete(_)) => {
+                let upgrade = req.headers.iter().any(|h| {
+                    h.name.eq_ignore_ascii_case("upgrade")
+                        && h.value.eq_ignore_ascii_case(b"websocket")
+                });
+                return Ok(upgrade.then(|| req.path.unwrap_or("").to_string()));
+            }
+            Ok(httparse::Status::Partial) if n < head.len() => {}
+            _ => return Ok(None),
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -92,6 +92,8 @@ pub struct ExecConfig {
     pub stop_trigger: StopTrigger,
     /// `[exec.account]`: leverage, margin mode, balance and clock refresh.
     pub account: super::account_config::AccountConfig,
+    /// `[exec.private_stream]`: the venue's private stream.
+    pub private_stream: super::private_config::PrivateStreamConfig,
 }
 
 impl Default for ExecConfig {
@@ -111,6 +113,7 @@ impl Default for ExecConfig {
             key_file: PathBuf::new(),
             stop_trigger: StopTrigger::Mark,
             account: Default::default(),
+            private_stream: Default::default(),
         }
     }
 }
@@ -154,6 +157,7 @@ impl ExecConfig {
             }
         }
         self.account.validate()?;
+        self.private_stream.validate()?;
         if self.fsync == FsyncSetting::Interval && self.fsync_interval_ms == 0 {
             return Err("config key `exec.fsync_interval_ms`: must be ≥ 1".into());
         }

@@ -153,6 +153,9 @@ const POSITION_TAG: u64 = 1 << 62;
 const POSITION_RETRY_NS: u64 = 20_000_000;
 /// Position queries for a refused reduce-only exit before it is reported rejected.
 const MAX_POSITION_QUERIES: u32 = 50;
+/// Position queries a refused exit of a venue-closed position waits for the private stream's
+/// execution before it is booked at the trigger price (the fallback).
+const STREAM_WAIT_QUERIES: u32 = 10;
 /// Default `recvWindow` for the order table's arrival window, ms.
 const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
 
@@ -246,6 +249,8 @@ pub struct Executor {
     margin_block: Vec<Option<u64>>,
     /// Per symbol: the venue refused it for its leverage or risk limit (entries refused).
     leverage_refused: Vec<bool>,
+    /// Private-stream state: link up, unclaimed venue-side closes, seen trade ids.
+    stream: stream::StreamState,
     /// Table steps held back, oldest first, until no order of the same symbol sent earlier is
     /// open ([`Executor::on_step`]).
     deferred: Vec<(Step, u64)>,
@@ -344,6 +349,7 @@ impl Executor {
             link: Arc::new(AccountLink::new(n)),
             margin_block: vec![None; n],
             leverage_refused: vec![false; n],
+            stream: stream::StreamState::new(n),
             deferred: Vec::with_capacity(2 * max_pending),
             next_rank: 0,
         }
@@ -1629,14 +1635,29 @@ impl Executor {
             Side::Buy => (q >= Decimal::ZERO, -self.booked[p.symbol.index()]),
         };
         let i = p.symbol.index();
-        let price = match (gone && held >= p.qty, self.armed[i]) {
+        let closed = gone && held >= p.qty;
+        let venue = closed
+            .then(|| self.claim_venue_close(p.symbol, p.side, p.qty))
+            .flatten();
+        let trigger = match (closed, self.armed[i]) {
             (true, (tp, sl)) => venue_exit_price(p.side, p.ref_price, tp, sl),
             (false, _) => None,
         };
+        if venue.is_none()
+            && trigger.is_some()
+            && self.stream.up
+            && p.pos_queries < STREAM_WAIT_QUERIES
+        {
+            // The stream brings the venue's own price of this close: ask again shortly.
+            let x = &mut self.pending[k];
+            x.pos = PosCheck::ExitDue;
+            x.due_ns = now_ns + POSITION_RETRY_NS;
+            return;
+        }
+        let price = venue.or_else(|| trigger.map(|px| (px, self.model.fee(px, p.qty))));
         self.pending.swap_remove(k);
         match price {
-            Some(price) => {
-                let fee = self.model.fee(price, p.qty);
+            Some((price, fee)) => {
                 let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
                 // A venue-side stop closed it: the surviving leg goes.
                 self.stops.count_venue_fill();

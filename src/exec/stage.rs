@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::ring::Consumer;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
-use crate::types::{ExecReport, Instrument, OrderIntent, RejectReason, SymbolId};
+use crate::types::{AccountEvent, ExecReport, Instrument, OrderIntent, RejectReason, SymbolId};
 
 use super::{Admit, ExecEvent, Executor};
 
@@ -33,6 +33,8 @@ pub struct ExecStage {
     /// Spec changes from the cold refresh ([`crate::exec::spec_refresh`]), applied before
     /// each intent.
     specs: Option<Consumer<SpecUpdate>>,
+    /// Private-stream events from the private-stream thread, drained at every poll.
+    account: Option<Consumer<AccountEvent>>,
 }
 
 /// One symbol's new filters, from the cold spec refresh to the execution thread.
@@ -67,7 +69,34 @@ impl ExecStage {
             emergency: Emergency::default(),
             held: 0,
             specs: None,
+            account: None,
         }
+    }
+
+    /// Takes private-stream events from `rx` (drained at every [`ExecStage::poll`]: one atomic
+    /// load when empty).
+    pub fn with_account_events(mut self, rx: Consumer<AccountEvent>) -> Self {
+        self.account = Some(rx);
+        self
+    }
+
+    /// Applies every queued private-stream event, then books the venue-side closes no exit
+    /// claimed in time. No allocation, no lock.
+    #[inline]
+    fn drain_account<F: FnMut(&ExecReport)>(&mut self, on_report: &mut F) {
+        let Some(rx) = self.account.as_mut() else {
+            return;
+        };
+        let now = self.clock.now_ns();
+        let mut on = |ev: ExecEvent| {
+            if let ExecEvent::Report(r) = ev {
+                on_report(&r)
+            }
+        };
+        while let Some(ev) = rx.pop() {
+            self.exec.on_account_event(&ev, now, &mut on);
+        }
+        self.exec.stream_timers(now, &mut on);
     }
 
     /// Takes spec changes from `rx` (drained before each intent: one atomic load when empty).
@@ -218,6 +247,7 @@ impl ExecStage {
         mut on_report: F,
     ) -> usize {
         self.exec.reserve_journal();
+        self.drain_account(&mut on_report);
         if self.exec.in_flight() == 0 {
             return 0;
         }
@@ -300,6 +330,11 @@ impl ExecStage {
         let r = self.exec.rate_counters();
         c.set(Counter::RateWaits, r.waited.iter().sum());
         c.set(Counter::ExecHeld, self.held);
+        let (closes, duplicates, up) = self.exec.stream_counters();
+        c.set(Counter::StreamOrderUpdates, s.stream_updates);
+        c.set(Counter::StreamVenueCloses, closes);
+        c.set(Counter::StreamDuplicates, duplicates);
+        c.set(Counter::StreamUp, u64::from(up));
         c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);

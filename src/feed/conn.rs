@@ -195,6 +195,27 @@ impl Connections {
         i
     }
 
+    /// Replaces the requests link `i` sends when it (re)connects (a private stream's fresh
+    /// `auth` before each attempt); the link's topics are left as they are.
+    pub fn set_requests(&mut self, i: usize, requests: Vec<String>) {
+        self.links[i].subscribe = requests;
+    }
+
+    /// Points every later connection attempt at `url` on the same host and port (a private
+    /// stream's new listenKey); the addresses resolved at start stay.
+    pub fn set_url(&mut self, url: &str) -> Result<(), WsError> {
+        let e = super::ws::check_url(url)?;
+        let t = &self.target.endpoint;
+        if (e.tls, &e.host, e.port) != (t.tls, &t.host, t.port) {
+            return Err(WsError::Url(format!(
+                "{url}: not the host of {}",
+                self.target.endpoint.url
+            )));
+        }
+        self.target.endpoint = e;
+        Ok(())
+    }
+
     /// Whether link `i` is open (subscriptions sent on it take effect now).
     pub fn is_open(&self, i: usize) -> bool {
         self.links

@@ -42,11 +42,13 @@ pub enum BlockReason {
     CircuitBreaker,
     /// The symbol was removed by an operator: models keep updating, no entries.
     Inactive,
+    /// The book's post-trade VaR (or ES) would exceed `var_budget × equity`.
+    PortfolioVar,
 }
 
 impl BlockReason {
     /// Every reason, in index order.
-    pub const ALL: [BlockReason; 17] = [
+    pub const ALL: [BlockReason; 18] = [
         BlockReason::RiskPerTrade,
         BlockReason::PortfolioRisk,
         BlockReason::MaxPositions,
@@ -64,6 +66,7 @@ impl BlockReason {
         BlockReason::OperatorPause,
         BlockReason::CircuitBreaker,
         BlockReason::Inactive,
+        BlockReason::PortfolioVar,
     ];
     /// Number of reasons.
     pub const COUNT: usize = BlockReason::ALL.len();
@@ -95,6 +98,7 @@ impl BlockReason {
             BlockReason::OperatorPause => Counter::BlockedOperatorPause,
             BlockReason::CircuitBreaker => Counter::BlockedCircuitBreaker,
             BlockReason::Inactive => Counter::BlockedInactive,
+            BlockReason::PortfolioVar => Counter::BlockedPortfolioVar,
         }
     }
 

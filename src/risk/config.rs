@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+pub use super::var::{VarMeasure, VarMethod};
+
 /// `[risk]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,14 +240,28 @@ pub struct LimitsConfig {
     pub max_positions: u32,
     /// Largest |notional| of one symbol, multiple of equity.
     pub max_symbol_exposure: f64,
-    /// Largest `dir_i·dir_j·ρ_ij` between a new entry and an open position.
+    /// `block`: largest `dir_i·dir_j·ρ_ij` between a new entry and an open position; `halve`:
+    /// the `|ρ_ij|` above which the entry's size is halved.
     pub max_correlation: f64,
-    /// Bar length of the correlation returns, seconds.
+    /// What a correlated entry does: `block` (default) or `halve` (the second system).
+    pub correlation_mode: CorrelationMode,
+    /// Bar length of the returns (correlation, σ, VaR), seconds.
     pub corr_bar_s: f64,
-    /// EWMA half-life of the correlation, bars.
-    pub corr_halflife_bars: f64,
-    /// Bars needed before a correlation is used.
+    /// Rolling window of the returns, bars.
+    pub corr_window_bars: u32,
+    /// Bars needed before a correlation, σ or VaR is used.
     pub corr_min_bars: u32,
+    /// VaR budget, fraction of equity: an entry whose post-trade figure exceeds
+    /// `var_budget × E` is refused; 0 = off.
+    pub var_budget: f64,
+    /// `parametric` (default) or `historical`.
+    pub var_method: VarMethod,
+    /// `var` (default) or `es`.
+    pub var_measure: VarMeasure,
+    /// 0.95 or 0.99 (default).
+    pub var_confidence: f64,
+    /// VaR horizon, seconds (`√(horizon / bar)` scaling).
+    pub var_horizon_s: f64,
     /// Daily loss (from the UTC day's starting equity) that stops entries until the next UTC day.
     pub daily_loss: f64,
     /// Drawdown from peak equity at which sizes are multiplied by `drawdown_size_multiplier`.
@@ -268,9 +284,15 @@ impl Default for LimitsConfig {
             max_positions: 5,
             max_symbol_exposure: 2.5,
             max_correlation: 0.7,
+            correlation_mode: CorrelationMode::Block,
             corr_bar_s: 1.0,
-            corr_halflife_bars: 300.0,
+            corr_window_bars: 300,
             corr_min_bars: 60,
+            var_budget: 0.02,
+            var_method: VarMethod::Parametric,
+            var_measure: VarMeasure::Var,
+            var_confidence: 0.99,
+            var_horizon_s: 60.0,
             daily_loss: 0.05,
             drawdown_reduce: 0.10,
             drawdown_size_multiplier: 0.5,
@@ -279,6 +301,16 @@ impl Default for LimitsConfig {
             emergency_drawdown: 0.20,
         }
     }
+}
+
+/// What an entry correlated with an open position does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrelationMode {
+    /// Refuse it when `dir_i·dir·ρ_i > max_correlation` (a hedge passes).
+    Block,
+    /// Halve its size for each open position with `|ρ_i| > max_correlation` (the second system).
+    Halve,
 }
 
 /// What start-up reconciliation does with a difference between our books and the venue.
@@ -501,6 +533,7 @@ fn validate_drift(r: &RiskConfig) -> Result<(), RiskConfigError> {
 
 /// `[risk.limits]`.
 fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
+    use super::var::MAX_TAIL;
     let l = &r.limits;
     in_range(
         "risk.limits.max_risk_per_trade",
@@ -528,15 +561,23 @@ fn validate_limits(r: &RiskConfig) -> Result<(), RiskConfigError> {
         r.max_leverage.max(f64::MIN_POSITIVE),
     )
     .map_err(|e| err(e.key, format!("{} (at most risk.max_leverage)", e.why)))?;
+    // The historical VaR keeps at most MAX_TAIL losses: 5 % of the window must fit.
+    let max_window = (MAX_TAIL * 20) as f64;
     #[rustfmt::skip]
     let rules: &[Rule] = &[
-        ("risk.limits.max_correlation",    l.max_correlation,    -1.0, false, 1.0),
-        ("risk.limits.corr_bar_s",         l.corr_bar_s,         0.0,  false, 86_400.0),
-        ("risk.limits.corr_halflife_bars", l.corr_halflife_bars, 0.0,  false, 1e9),
+        ("risk.limits.max_correlation",  l.max_correlation,              -1.0, false, 1.0),
+        ("risk.limits.corr_bar_s",       l.corr_bar_s,                   0.0,  false, 86_400.0),
+        ("risk.limits.corr_window_bars", f64::from(l.corr_window_bars),  2.0,  true,  max_window),
+        ("risk.limits.corr_min_bars",    f64::from(l.corr_min_bars),     2.0,  true,  f64::from(l.corr_window_bars)),
+        ("risk.limits.var_budget",       l.var_budget,                   0.0,  true,  10.0),
+        ("risk.limits.var_horizon_s",    l.var_horizon_s,                l.corr_bar_s, true, 86_400.0),
     ];
     in_ranges(rules)?;
-    if l.corr_min_bars == 0 {
-        return Err(err("risk.limits.corr_min_bars", "must be ≥ 1"));
+    if l.var_confidence != 0.95 && l.var_confidence != 0.99 {
+        return Err(err(
+            "risk.limits.var_confidence",
+            format!("must be 0.95 or 0.99, got {}", l.var_confidence),
+        ));
     }
     in_range("risk.limits.daily_loss", l.daily_loss, 0.0, false, 1.0)?;
     // 0 = off; a streak longer than a thousand losing trades is no limit at all.

@@ -1,21 +1,34 @@
-//! Rolling correlation of per-symbol returns on fixed time bars, for the correlation cap.
+//! Rolling window of per-symbol bar returns: rolling σ, pairwise correlation and the joint
+//! returns the portfolio VaR ([`super::var`]) applies to the open book.
 //!
 //! Returns are log returns over bars of `bar_ms` exchange time, `r_i = ln(p_i,close / p_i,prev)`
 //! (a symbol without a trade in the bar has `r_i = 0`; a gap of several bars is one sample).
-//! Moments are RiskMetrics-style zero-mean EWMAs with decay `λ = 0.5^(1/half-life)`:
-//! `C_ij ← λ·C_ij + (1 − λ)·r_i·r_j`, and `ρ_ij = C_ij / sqrt(C_ii·C_jj)`.
+//! The last `W` returns of each symbol sit in a ring shared by all symbols (one slot per bar
+//! close), so slot `s` holds the *joint* returns of bar `s`.
 //!
-//! Cost: a tick is O(1) (store the price). A bar close updates the `m(m+1)/2` pairs of the `m`
-//! symbols that have had a price (8 traded symbols = 36 multiply-adds per bar), whatever the
-//! number `n` of known symbols: symbols never traded (not subscribed) cost nothing per bar.
-//! Buffers are allocated once at construction; nothing allocates afterwards.
+//! Cost, with `m` symbols that have had a price (never the whole universe):
+//! - a tick is O(1) (store the price);
+//! - a bar close is **O(m)**: per symbol one ring write and the running sums `Σr`, `Σr²` of its
+//!   window (add the new return, subtract the evicted one). No pair is touched: the old
+//!   `m(m+1)/2` EWMA pair updates per bar (≈ 6 ms at 1,000 symbols) are gone;
+//! - `σ_i` is O(1) from the running sums;
+//! - `ρ_ij` is computed on demand, O(W) two-pass over the common window, only for the pairs
+//!   that matter: an entry candidate against the k open positions (O(k·W) per entry
+//!   considered, independent of m);
+//! - the book's VaR is O(k·W) on demand (one pass over the joint returns).
+//!
+//! Running sums drift by rounding only (each evicted value is subtracted exactly as it was
+//! added); the variance is clamped at 0. Buffers (`n × W` f64) are allocated once at
+//! construction; nothing allocates afterwards.
 
-/// EWMA correlation of the configured symbols' bar returns.
+use std::ops::Range;
+
+/// Rolling window of the configured symbols' bar returns.
 #[derive(Clone, Debug)]
 pub struct Correlation {
     n: usize,
     bar_ms: u64,
-    lambda: f64,
+    window: usize,
     min_bars: u32,
     /// Index of the bar being filled (`u64::MAX` before the first price).
     bar: u64,
@@ -23,31 +36,47 @@ pub struct Correlation {
     last: Vec<f64>,
     /// Log price at the previous bar close (NaN = none yet).
     close: Vec<f64>,
-    /// This bar's returns (scratch, NaN = no return).
+    /// Ring of returns, symbol-major: `ret[i·W + slot]` (0 before the symbol's first return).
     ret: Vec<f64>,
-    /// EWMA second moments, `n × n`, row-major; the diagonal holds the variances.
-    cov: Vec<f64>,
-    /// Samples per pair, `n × n`.
+    /// `Σr` over each symbol's window.
+    sum: Vec<f64>,
+    /// `Σr²` over each symbol's window.
+    sum2: Vec<f64>,
+    /// Returns recorded per symbol (saturating).
     count: Vec<u32>,
+    /// Slot the next bar close writes.
+    head: usize,
+    /// Bar closes so far.
+    bars: u64,
+    /// Per-symbol cells updated by bar closes so far (the O(m)-per-bar claim, counted).
+    updates: u64,
+    /// Pair moments updated by bar closes so far (always 0: pairs are computed on demand).
+    pair_updates: u64,
     /// Symbols that have had a price, in first-price order (capacity `n`: never reallocates).
     seen: Vec<usize>,
 }
 
 impl Correlation {
-    /// A tracker for `n` symbols, bars of `bar_ms` ms, EWMA half-life `halflife_bars` bars; a
-    /// pair's correlation is reported after `min_bars` common samples.
-    pub fn new(n: usize, bar_ms: u64, halflife_bars: f64, min_bars: u32) -> Self {
+    /// A window for `n` symbols, bars of `bar_ms` ms, the last `window_bars` returns; a pair's
+    /// correlation is reported after `min_bars` common samples.
+    pub fn new(n: usize, bar_ms: u64, window_bars: usize, min_bars: u32) -> Self {
+        let window = window_bars.max(2);
         Self {
             n,
             bar_ms: bar_ms.max(1),
-            lambda: 0.5f64.powf(1.0 / halflife_bars.max(f64::MIN_POSITIVE)),
-            min_bars: min_bars.max(1),
+            window,
+            min_bars: min_bars.max(2),
             bar: u64::MAX,
             last: vec![0.0; n],
             close: vec![f64::NAN; n],
-            ret: vec![f64::NAN; n],
-            cov: vec![0.0; n * n],
-            count: vec![0; n * n],
+            ret: vec![0.0; n * window],
+            sum: vec![0.0; n],
+            sum2: vec![0.0; n],
+            count: vec![0; n],
+            head: 0,
+            bars: 0,
+            updates: 0,
+            pair_updates: 0,
             seen: Vec::with_capacity(n),
         }
     }
@@ -73,59 +102,150 @@ impl Correlation {
         self.last[i] = price;
     }
 
-    /// Symbols that have had a price, in first-price order: the only ones with returns, so the
-    /// only ones a correlation can exist for.
+    /// Symbols that have had a price, in first-price order: the only ones with returns.
     #[inline]
     pub fn seen(&self) -> &[usize] {
         &self.seen
     }
 
+    /// O(m): one ring write and two running-sum updates per seen symbol.
     fn close_bar(&mut self) {
-        let n = self.n;
+        let (w, s) = (self.window, self.head);
         for &i in &self.seen {
-            let x = if self.last[i] > 0.0 {
-                self.last[i].ln()
-            } else {
-                f64::NAN
-            };
-            self.ret[i] = x - self.close[i];
-            if x.is_finite() {
-                self.close[i] = x;
-            }
-        }
-        let (l, w) = (self.lambda, 1.0 - self.lambda);
-        for (a, &i) in self.seen.iter().enumerate() {
-            let ri = self.ret[i];
-            if !ri.is_finite() {
+            let x = self.last[i].ln();
+            let r = x - self.close[i];
+            self.close[i] = x;
+            if !r.is_finite() {
                 continue;
             }
-            for &j in &self.seen[a..] {
-                let rj = self.ret[j];
-                if !rj.is_finite() {
-                    continue;
-                }
-                let c = l * self.cov[i * n + j] + w * ri * rj;
-                self.cov[i * n + j] = c;
-                self.cov[j * n + i] = c;
-                let k = self.count[i * n + j].saturating_add(1);
-                self.count[i * n + j] = k;
-                self.count[j * n + i] = k;
-            }
+            let cell = &mut self.ret[i * w + s];
+            let old = *cell;
+            *cell = r;
+            self.sum[i] += r - old;
+            self.sum2[i] += r * r - old * old;
+            self.count[i] = self.count[i].saturating_add(1);
+            self.updates += 1;
+        }
+        self.head = (s + 1) % w;
+        self.bars += 1;
+    }
+
+    /// Returns of symbol `i` in the window: `min(recorded, W)`.
+    #[inline]
+    pub fn samples(&self, i: usize) -> usize {
+        self.count
+            .get(i)
+            .map_or(0, |&c| (c as usize).min(self.window))
+    }
+
+    /// The ring slots of the last `c ≤ W` bars, as at most two ranges (oldest first).
+    #[inline]
+    pub fn slots(&self, c: usize) -> [Range<usize>; 2] {
+        let (w, h) = (self.window, self.head);
+        let c = c.min(w);
+        if c <= h {
+            [h - c..h, 0..0]
+        } else {
+            [w - (c - h)..w, 0..h]
         }
     }
 
-    /// `ρ_ij` in [−1, 1], or `None` before `min_bars` common samples or with zero variance.
+    /// Symbol `i`'s ring of returns (`W` slots, index by [`Correlation::slots`]); empty for an
+    /// unknown symbol.
     #[inline]
-    pub fn corr(&self, i: usize, j: usize) -> Option<f64> {
-        let n = self.n;
-        if i >= n || j >= n || self.count[i * n + j] < self.min_bars {
+    pub fn returns(&self, i: usize) -> &[f64] {
+        if i < self.n {
+            &self.ret[i * self.window..(i + 1) * self.window]
+        } else {
+            &[]
+        }
+    }
+
+    /// Rolling σ of symbol `i`'s bar log returns (sample, `c − 1`), O(1) from the running sums;
+    /// `None` before `min_bars` returns.
+    #[inline]
+    pub fn sigma(&self, i: usize) -> Option<f64> {
+        let c = self.samples(i);
+        if c < self.min_bars as usize {
             return None;
         }
-        let v = self.cov[i * n + i] * self.cov[j * n + j];
+        let cf = c as f64;
+        let var = (self.sum2[i] - self.sum[i] * self.sum[i] / cf) / (cf - 1.0);
+        Some(var.max(0.0).sqrt())
+    }
+
+    /// Sample covariance, variance of `i` and of `j` over their common window (two-pass,
+    /// O(W)); `None` before `min_bars` common samples.
+    pub fn moments(&self, i: usize, j: usize) -> Option<(f64, f64, f64)> {
+        if i >= self.n || j >= self.n {
+            return None;
+        }
+        let c = self.samples(i).min(self.samples(j));
+        if c < self.min_bars as usize {
+            return None;
+        }
+        let (x, y) = (self.returns(i), self.returns(j));
+        let slots = self.slots(c);
+        let (mut sx, mut sy) = (0.0, 0.0);
+        for r in slots.clone() {
+            sx += x[r.clone()].iter().sum::<f64>();
+            sy += y[r].iter().sum::<f64>();
+        }
+        let (mx, my) = (sx / c as f64, sy / c as f64);
+        let (mut cxy, mut cxx, mut cyy) = (0.0, 0.0, 0.0);
+        for r in slots {
+            for (a, b) in x[r.clone()].iter().zip(&y[r]) {
+                let (dx, dy) = (a - mx, b - my);
+                cxy += dx * dy;
+                cxx += dx * dx;
+                cyy += dy * dy;
+            }
+        }
+        let d = (c - 1) as f64;
+        Some((cxy / d, cxx / d, cyy / d))
+    }
+
+    /// `ρ_ij` in [−1, 1] over the common window, on demand in O(W); `None` before `min_bars`
+    /// common samples or with zero variance.
+    #[inline]
+    pub fn corr(&self, i: usize, j: usize) -> Option<f64> {
+        let (cxy, cxx, cyy) = self.moments(i, j)?;
+        let v = cxx * cyy;
         if v.is_nan() || v <= 0.0 {
             return None;
         }
-        Some((self.cov[i * n + j] / v.sqrt()).clamp(-1.0, 1.0))
+        Some((cxy / v.sqrt()).clamp(-1.0, 1.0))
+    }
+
+    /// Samples needed before σ, ρ or VaR are reported.
+    #[inline]
+    pub fn min_bars(&self) -> usize {
+        self.min_bars as usize
+    }
+
+    /// Window length `W`, bars.
+    #[inline]
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Bar closes so far.
+    #[inline]
+    pub fn bars(&self) -> u64 {
+        self.bars
+    }
+
+    /// Per-symbol cells updated by bar closes so far (one per seen symbol with a return per
+    /// bar: O(m) per bar).
+    #[inline]
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// Pair moments updated by bar closes so far: 0 by construction (pairs are on demand).
+    #[inline]
+    pub fn pair_updates(&self) -> u64 {
+        self.pair_updates
     }
 
     /// Number of symbols.
@@ -163,13 +283,13 @@ mod tests {
 
     #[test]
     fn proportional_returns_correlate_one_and_opposite_minus_one() {
-        let mut c = Correlation::new(2, 1_000, 20.0, 10);
+        let mut c = Correlation::new(2, 1_000, 20, 10);
         feed(&mut c, 50, |k| {
             let a = 1e-4 * ((k * 7 % 5) as f64 - 2.0);
             (a, 3.0 * a)
         });
         assert!((c.corr(0, 1).unwrap() - 1.0).abs() < 1e-9);
-        let mut c = Correlation::new(2, 1_000, 20.0, 10);
+        let mut c = Correlation::new(2, 1_000, 20, 10);
         feed(&mut c, 50, |k| {
             let a = 1e-4 * ((k * 7 % 5) as f64 - 2.0);
             (a, -0.5 * a)
@@ -177,36 +297,38 @@ mod tests {
         assert!((c.corr(0, 1).unwrap() + 1.0).abs() < 1e-9);
     }
 
-    /// r₀ = a constant, r₁ = ±b alternating, last sample +: ρ = Σλ^m(−1)^m / Σλ^m over K samples
-    /// `= (1 − λ)(1 − (−λ)^K) / ((1 + λ)(1 − λ^K))`.
+    /// Over a window that is a multiple of 4, `r₀ = ±a` alternating each bar and
+    /// `r₁ = r₀ + b·(+1, +1, −1, −1, …)` (orthogonal, zero-mean patterns):
+    /// `ρ = a / sqrt(a² + b²)`, `σ₀ = a·sqrt(W/(W − 1))`.
     #[test]
-    fn alternating_against_constant_matches_the_closed_form() {
-        let h = 10.0;
-        let lambda = 0.5f64.powf(1.0 / h);
-        let bars = 41u64;
-        let mut c = Correlation::new(2, 1_000, h, 5);
-        feed(&mut c, bars, |k| {
-            (2e-4, if k % 2 == 1 { 1e-4 } else { -1e-4 })
+    fn orthogonal_patterns_match_the_closed_form() {
+        let (a, b, w) = (2e-4, 1e-4, 40usize);
+        let mut c = Correlation::new(2, 1_000, w, 5);
+        // 101 bars: the window holds the last 40 returns (a multiple of 4 in both patterns).
+        feed(&mut c, 100, |k| {
+            let s = if k % 2 == 0 { 1.0 } else { -1.0 };
+            let t = if (k / 2) % 2 == 0 { 1.0 } else { -1.0 };
+            (a * s, a * s + b * t)
         });
-        let kk = bars as i32;
-        let want = (1.0 - lambda) * (1.0 - (-lambda).powi(kk))
-            / ((1.0 + lambda) * (1.0 - lambda.powi(kk)));
-        assert!(
-            (c.corr(0, 1).unwrap() - want).abs() < 1e-9,
-            "{:?} vs {want}",
-            c.corr(0, 1)
-        );
+        let want = a / (a * a + b * b).sqrt();
+        let rho = c.corr(0, 1).unwrap();
+        assert!((rho - want).abs() < 1e-9, "{rho} vs {want}");
+        let s0 = c.sigma(0).unwrap();
+        let want_s0 = a * (w as f64 / (w as f64 - 1.0)).sqrt();
+        assert!((s0 - want_s0).abs() < 1e-12, "{s0} vs {want_s0}");
+        assert_eq!(c.samples(0), w);
     }
 
     #[test]
     fn needs_min_bars_and_ignores_bad_input() {
-        let mut c = Correlation::new(2, 1_000, 20.0, 30);
-        feed(&mut c, 29, |k| (1e-4 * k as f64, 1e-4));
+        let mut c = Correlation::new(2, 1_000, 100, 30);
+        feed(&mut c, 29, |k| (1e-4 * k as f64, 1e-4 * (k % 3) as f64));
         assert_eq!(c.corr(0, 1), None, "29 samples < 30");
+        assert_eq!(c.sigma(0), None);
         c.on_price(1, f64::NAN, 999_999);
         c.on_price(7, 1.0, 999_999);
         assert_eq!(c.corr(0, 5), None);
-        let mut flat = Correlation::new(2, 1_000, 20.0, 1);
+        let mut flat = Correlation::new(2, 1_000, 20, 2);
         feed(&mut flat, 5, |_| (0.0, 1e-4));
         assert_eq!(flat.corr(0, 1), None, "zero variance");
     }
@@ -217,14 +339,26 @@ mod tests {
             let a = 1e-4 * ((k * 7 % 5) as f64 - 2.0);
             (a, 0.5 * a + 1e-4 * ((k * 3 % 4) as f64 - 1.5))
         };
-        let mut two = Correlation::new(2, 1_000, 20.0, 10);
+        let mut two = Correlation::new(2, 1_000, 50, 10);
         feed(&mut two, 60, r);
         // The same two series as symbols 0 and 1 of 500 known symbols, 498 never traded.
-        let mut big = Correlation::new(500, 1_000, 20.0, 10);
+        let mut big = Correlation::new(500, 1_000, 50, 10);
         feed(&mut big, 60, r);
         assert_eq!(big.seen(), &[0, 1]);
         assert_eq!(big.corr(0, 1), two.corr(0, 1));
         assert!(two.corr(0, 1).is_some());
         assert_eq!(big.corr(0, 499), None);
+    }
+
+    #[test]
+    fn slots_cover_the_last_bars_across_the_wrap() {
+        let mut c = Correlation::new(1, 1_000, 5, 2);
+        for k in 0..8u64 {
+            c.on_price(0, 100.0 + k as f64, k * 1_000);
+        }
+        // 7 bar closes: head at 7 % 5 = 2.
+        assert_eq!(c.slots(3), [4..5, 0..2]);
+        assert_eq!(c.slots(2), [0..2, 0..0]);
+        assert_eq!(c.slots(9), [2..5, 0..2]);
     }
 }

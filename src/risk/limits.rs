@@ -12,7 +12,8 @@
 //! | portfolio risk | `Σ open risk + risk > max_portfolio_risk·E` | — |
 //! | positions | symbol not held and `held symbols ≥ max_positions` | — |
 //! | exposure | `|notional_sym + signed order notional| > max_symbol_exposure·E` | — |
-//! | correlation | `dir_i·dir·ρ_i > max_correlation` for an open position i | — |
+//! | correlation | `block`: `dir_i·dir·ρ_i > max_correlation` for an open position i (`halve`: no block, see below) | — |
+//! | portfolio VaR | post-trade VaR (method, measure, level of the config) `> var_budget·E` | — |
 //! | daily loss | `E − E_day0 ≤ −daily_loss·E_day0` (UTC day) | next UTC day |
 //! | drawdown | `(peak − E) ≥ drawdown_pause·peak` | operator [`RiskGate::resume`] |
 //! | losing streak | `max_consecutive_losses` losing trades in a row | operator |
@@ -29,17 +30,29 @@
 //! venue may hold a position the engine has not booked).
 //!
 //! Above `drawdown_reduce` the gate's [`RiskGate::size_multiplier`] is
-//! `drawdown_size_multiplier` (1 otherwise), for sizing.
+//! `drawdown_size_multiplier` (1 otherwise), for sizing. With `correlation_mode = "halve"`,
+//! [`RiskGate::correlation_multiplier`] is `0.5^k`, k the open positions with
+//! `|ρ| > max_correlation` (the second system's rule), and no entry is blocked for correlation.
 //!
-//! Every call is O(1) except [`RiskGate::check`]'s correlation scan (O(symbols)) and the
-//! correlation bar close (see [`Correlation`]); nothing allocates after [`RiskGate::new`].
+//! The portfolio VaR limit (`var_budget > 0`) computes the book's VaR/ES after the entry
+//! ([`super::var::book_risk`]: the current signed notionals plus the order's) and refuses the
+//! entry above the budget; before `corr_min_bars` joint returns there is no estimate and no
+//! block. The peak VaR/ES of the open book is tracked at each bar close for the run summary.
+//!
+//! Every call is O(1) except [`RiskGate::check`]'s correlation and VaR (O(k·W): k open
+//! positions, W the returns window, on demand), the bar close (O(m) symbols that had a price,
+//! plus O(k·W) for the peak VaR while a book is open; see [`Correlation`]) and the status rows;
+//! nothing allocates after [`RiskGate::new`].
 
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
+use rust_decimal::prelude::ToPrimitive;
+
 use super::block::BlockReason;
-use super::config::LimitsConfig;
+use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
+use super::var::{self, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
 use crate::types::Side;
 
@@ -56,8 +69,15 @@ pub struct LimitParams {
     pub max_positions: u32,
     /// Max |notional| per symbol, multiple of equity.
     pub max_symbol_exposure: Decimal,
-    /// Max same-way correlation with an open position.
+    /// Max same-way correlation with an open position (`block`), or the `|ρ|` that halves the
+    /// size (`halve`).
     pub max_correlation: f64,
+    /// `block` or `halve`.
+    pub correlation_mode: CorrelationMode,
+    /// The portfolio VaR limit, if `var_budget > 0`.
+    pub var: Option<VarLimit>,
+    /// VaR horizon in bars (`var_horizon_s / corr_bar_s`).
+    pub var_horizon_bars: f64,
     /// Daily loss fraction of the day's starting equity.
     pub daily_loss: Decimal,
     /// Drawdown fraction from which sizes are reduced.
@@ -70,6 +90,19 @@ pub struct LimitParams {
     pub max_consecutive_losses: u32,
     /// Drawdown fraction that triggers the emergency stop (0 = off).
     pub emergency_drawdown: Decimal,
+}
+
+/// The portfolio VaR limit: refuse an entry whose post-trade figure exceeds `budget × E`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VarLimit {
+    /// Budget, fraction of equity.
+    pub budget: f64,
+    /// Parametric or historical.
+    pub method: VarMethod,
+    /// VaR or ES.
+    pub measure: VarMeasure,
+    /// 0 = 95 %, 1 = 99 %.
+    pub level: usize,
 }
 
 fn dec(v: f64) -> Decimal {
@@ -85,6 +118,14 @@ impl LimitParams {
             max_positions: c.max_positions,
             max_symbol_exposure: dec(c.max_symbol_exposure),
             max_correlation: c.max_correlation,
+            correlation_mode: c.correlation_mode,
+            var: (c.var_budget > 0.0).then_some(VarLimit {
+                budget: c.var_budget,
+                method: c.var_method,
+                measure: c.var_measure,
+                level: usize::from(c.var_confidence > 0.95),
+            }),
+            var_horizon_bars: c.var_horizon_s / c.corr_bar_s,
             daily_loss: dec(c.daily_loss),
             drawdown_reduce: dec(c.drawdown_reduce),
             drawdown_size_multiplier: c.drawdown_size_multiplier,
@@ -160,6 +201,8 @@ struct SymbolRisk {
     risk: Decimal,
     /// Signed notional of the position, quote currency.
     notional: Decimal,
+    /// `notional` as f64, for the VaR model.
+    notional_f: f64,
     /// Unrealized PnL, quote currency.
     unrealized: Decimal,
     /// Blocked by start-up reconciliation.
@@ -218,6 +261,10 @@ pub struct RiskGate {
     open_positions: u32,
     symbols: Vec<SymbolRisk>,
     corr: Correlation,
+    /// Symbols with a decided position (capacity `n`: never reallocates).
+    book: Vec<usize>,
+    /// Peak VaR/ES of the open book at bar closes.
+    peak_risk: PortfolioRisk,
     /// The venue's `(wallet, available)` balance, once the account thread read it.
     venue: Option<(Decimal, Decimal)>,
 }
@@ -246,9 +293,11 @@ impl RiskGate {
             corr: Correlation::new(
                 n_symbols,
                 (c.corr_bar_s * 1_000.0).round() as u64,
-                c.corr_halflife_bars,
+                c.corr_window_bars as usize,
                 c.corr_min_bars,
             ),
+            book: Vec::with_capacity(n_symbols),
+            peak_risk: PortfolioRisk::default(),
         }
     }
 
@@ -304,11 +353,69 @@ impl RiskGate {
         }
     }
 
-    /// Per tick: feeds the correlation tracker and rolls the UTC day. O(1) (plus a bar close).
+    /// Per tick: feeds the returns window and rolls the UTC day. O(1) (plus a bar close: O(m),
+    /// and the book's peak VaR in O(k·W) while positions are open).
     #[inline]
     pub fn on_price(&mut self, symbol: usize, price: f64, ts_ms: u64) {
         self.roll_day(ts_ms);
+        let bars = self.corr.bars();
         self.corr.on_price(symbol, price, ts_ms);
+        if self.corr.bars() != bars && !self.book.is_empty() {
+            if let Some(r) = self.book_risk(None) {
+                self.peak_risk = var::peak(&self.peak_risk, &r);
+            }
+        }
+    }
+
+    /// VaR and ES of the book plus `extra` (`(symbol, signed notional added)`), over the VaR
+    /// horizon; `None` while flat or before `corr_min_bars` joint returns. O(k·W).
+    pub fn book_risk(&self, extra: Option<(usize, f64)>) -> Option<PortfolioRisk> {
+        let (j, x) = extra.unwrap_or((usize::MAX, 0.0));
+        let extra_new = extra.filter(|&(j, _)| !self.book.contains(&j));
+        let weights = || {
+            self.book
+                .iter()
+                .map(move |&i| {
+                    let n = self.symbols[i].notional_f;
+                    (i, if i == j { n + x } else { n })
+                })
+                .chain(extra_new)
+        };
+        var::book_risk(&self.corr, weights, self.p.var_horizon_bars)
+    }
+
+    /// Peak VaR/ES of the open book seen at bar closes (zero if never computed).
+    pub fn peak_risk(&self) -> PortfolioRisk {
+        self.peak_risk
+    }
+
+    /// The VaR figure the limit compares (its method, measure and level; parametric 99 % VaR
+    /// when the limit is off).
+    pub fn var_figure(&self, r: &PortfolioRisk) -> f64 {
+        match self.p.var {
+            Some(v) => var::measure(r, v.method, v.measure, v.level),
+            None => r.var_parametric[1],
+        }
+    }
+
+    /// Size multiplier for correlation: `0.5^k` in `halve` mode, k the open positions (other
+    /// than `symbol`) with `|ρ| > max_correlation`; 1 in `block` mode. O(k·W).
+    pub fn correlation_multiplier(&self, symbol: usize) -> f64 {
+        if self.p.correlation_mode != CorrelationMode::Halve {
+            return 1.0;
+        }
+        let mut m = 1.0;
+        for &i in &self.book {
+            if i != symbol
+                && self
+                    .corr
+                    .corr(i, symbol)
+                    .is_some_and(|rho| rho.abs() > self.p.max_correlation)
+            {
+                m *= 0.5;
+            }
+        }
+        m
     }
 
     /// Sets symbol `symbol`'s unrealized PnL (e.g. `position.unrealized(mark)`) and re-checks the
@@ -338,10 +445,17 @@ impl RiskGate {
             return;
         };
         let was_held = s.held();
+        let was_open = s.direction() != 0;
         self.open_risk += risk - s.risk;
         s.risk = risk;
         s.notional = notional;
+        s.notional_f = notional.to_f64().unwrap_or(0.0);
         let is_held = s.held();
+        match (was_open, s.direction() != 0) {
+            (false, true) => self.book.push(symbol),
+            (true, false) => self.book.retain(|&j| j != symbol),
+            _ => {}
+        }
         match (was_held, is_held) {
             (false, true) => self.open_positions += 1,
             (true, false) => self.open_positions -= 1,
@@ -586,7 +700,7 @@ impl RiskGate {
 
     /// Each limit and how much of it is used now: daily loss (quote currency), drawdown pause
     /// and emergency drawdown (fractions), positions (count), portfolio risk (quote currency),
-    /// losing streak (count).
+    /// losing streak (count), portfolio VaR (quote currency; limit 0 = off). O(k·W).
     pub fn limit_rows(&self) -> [LimitRow; LIMIT_ROWS] {
         let e = self.equity();
         let row = |name, limit, used| LimitRow { name, limit, used };
@@ -616,6 +730,12 @@ impl RiskGate {
                 "max_consecutive_losses",
                 Decimal::from(self.p.max_consecutive_losses),
                 Decimal::from(self.losing_streak),
+            ),
+            row(
+                "portfolio_var",
+                dec(self.p.var.map_or(0.0, |v| v.budget)) * e,
+                self.book_risk(None)
+                    .map_or(Decimal::ZERO, |r| dec(self.var_figure(&r))),
             ),
         ]
     }
@@ -734,15 +854,26 @@ impl RiskGate {
         if after.abs() > self.p.max_symbol_exposure * e {
             return Err(BlockReason::SymbolExposure);
         }
-        // Only symbols that have had a price can have a correlation: never the universe.
-        for &i in self.corr.seen() {
-            let od = self.symbols[i].direction();
-            if i == o.symbol || od == 0 {
-                continue;
+        // Only the open positions (k ≤ max_positions), each pair O(W) on demand.
+        if self.p.correlation_mode == CorrelationMode::Block {
+            for &i in &self.book {
+                let od = self.symbols[i].direction();
+                if i == o.symbol || od == 0 {
+                    continue;
+                }
+                if let Some(rho) = self.corr.corr(i, o.symbol) {
+                    if f64::from(od * dir) * rho > self.p.max_correlation {
+                        return Err(BlockReason::Correlation);
+                    }
+                }
             }
-            if let Some(rho) = self.corr.corr(i, o.symbol) {
-                if f64::from(od * dir) * rho > self.p.max_correlation {
-                    return Err(BlockReason::Correlation);
+        }
+        if let Some(v) = self.p.var.filter(|_| !o.notional.is_zero()) {
+            let add = f64::from(dir) * o.notional.to_f64().unwrap_or(f64::INFINITY);
+            if let Some(r) = self.book_risk(Some((o.symbol, add))) {
+                let budget = v.budget * e.to_f64().unwrap_or(0.0);
+                if var::measure(&r, v.method, v.measure, v.level) > budget {
+                    return Err(BlockReason::PortfolioVar);
                 }
             }
         }

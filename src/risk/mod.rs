@@ -9,10 +9,12 @@ pub mod limits;
 pub mod reconcile;
 pub mod sizing;
 pub mod state;
+pub mod var;
 
 pub use block::{BlockReason, EntryBlock};
 pub use correlation::Correlation;
 pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
 pub use exits::{ExitLevels, ExitParams, ExitTrigger};
-pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip};
+pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip, VarLimit};
 pub use sizing::{size_entry, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats};
+pub use var::PortfolioRisk;

@@ -197,6 +197,19 @@ impl SizingParams {
         r.min(self.max_risk_per_trade)
     }
 
+    /// Fractional Kelly as a size multiplier once it applies (`kelly_min_trades` closed trades):
+    /// `k = risk_fraction / risk_per_trade = clamp(fraction·f*, 0, kelly_max_risk) /
+    /// risk_per_trade` (capped by `kelly_max_risk / risk_per_trade` and `max_risk_per_trade`);
+    /// 1 before that or when Kelly is off.
+    #[inline]
+    pub fn kelly_multiplier(&self, stats: &TradeStats) -> f64 {
+        if self.risk_per_trade > 0.0 {
+            self.risk_fraction(stats) / self.risk_per_trade
+        } else {
+            1.0
+        }
+    }
+
     /// Volatility scale `clamp(target/σ, min, max)`; `min` while σ is not positive and finite;
     /// 1 when volatility targeting is off.
     #[inline]
@@ -263,8 +276,8 @@ pub struct SizedEntry {
 }
 
 /// Sizes an entry. Base: `fixed_fractional` `q = B·r·s·m / stop`, `fixed_notional`
-/// `q = N·s·m / p` (r = [`SizingParams::risk_fraction`], s = [`SizingParams::vol_scale`],
-/// m = the gate's multiplier). Caps: `q ≤ B·max_risk_per_trade/stop` (when a stop is given),
+/// `q = N·k·s·m / p` (r = [`SizingParams::risk_fraction`], k = [`SizingParams::kelly_multiplier`]
+/// `= r / risk_per_trade`, s = [`SizingParams::vol_scale`], m = the gate's multiplier). Caps: `q ≤ B·max_risk_per_trade/stop` (when a stop is given),
 /// `q ≤ B·L/p` ([`SizingParams::leverage_cap`]), `q ≤ max market qty`. Then floored to the
 /// step, re-checked exactly in `Decimal` against `B·L`, and checked against min qty / min
 /// notional. O(1), no allocation.
@@ -300,7 +313,13 @@ pub fn size_entry(
             }
             req.balance * r * s * m / req.stop_distance
         }
-        SizingMethod::FixedNotional => p.order_notional * s * m / req.price,
+        SizingMethod::FixedNotional => {
+            let k = p.kelly_multiplier(stats);
+            if k <= 0.0 {
+                return Err(EntryBlock::Risk(BlockReason::NoEdge));
+            }
+            p.order_notional * k * s * m / req.price
+        }
     };
     let mut binding = SizeCap::Formula;
     if has_stop {
@@ -548,6 +567,41 @@ mod tests {
             size_entry(&p, &losing, &req(60_000.0, 300.0, 10_000.0), &btc()),
             Err(EntryBlock::Risk(BlockReason::NoEdge))
         );
+    }
+
+    /// The second system's example (p = 0.6, avg win 60, avg loss 40: f* = 1/3), quarter Kelly
+    /// over a 1 % base: k = (1/12)/0.01 = 8.33, capped by kelly_max_risk 2 % → k = 2; a fixed
+    /// notional of 1 000 at 100 becomes 20 units; before min trades k = 1 (10 units).
+    #[test]
+    fn kelly_is_a_capped_size_multiplier_for_fixed_notional_too() {
+        let mut p = params();
+        p.method = SizingMethod::FixedNotional;
+        p.kelly = Some((0.25, 10, 0.02));
+        let inst = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+        let mut s = TradeStats::default();
+        for _ in 0..6 {
+            s.record(60.0);
+        }
+        for _ in 0..3 {
+            s.record(-40.0);
+        }
+        assert_eq!(p.kelly_multiplier(&s), 1.0);
+        let q =
+            |p: &SizingParams, s: &TradeStats| size_entry(p, s, &req(100.0, 0.0, 10_000.0), &inst);
+        assert_eq!(q(&p, &s).unwrap().qty, d("10"));
+        s.record(-40.0);
+        assert!((s.kelly().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert!((p.kelly_multiplier(&s) - 2.0).abs() < 1e-12);
+        assert_eq!(q(&p, &s).unwrap().qty, d("20"));
+        // 1 % Kelly: r = 1/300 of equity → k = 1/3.
+        p.kelly = Some((0.01, 10, 0.02));
+        assert!((p.kelly_multiplier(&s) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(q(&p, &s).unwrap().qty, d("3.33"));
+        let mut losing = TradeStats::default();
+        for _ in 0..10 {
+            losing.record(-1.0);
+        }
+        assert_eq!(q(&p, &losing), Err(EntryBlock::Risk(BlockReason::NoEdge)));
     }
 
     #[test]

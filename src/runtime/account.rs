@@ -216,6 +216,50 @@ impl AccountClient {
         Ok((wallet, available))
     }
 
+    /// The venue's positions (Binance `GET /fapi/v2/positionRisk`, Bybit
+    /// `GET /v5/position/list?category=linear&settleCoin=USDT`): the private stream's re-sync.
+    pub fn positions(&self) -> Result<Vec<crate::venue::reply::VenuePosition>, String> {
+        let (status, body) = self.signed(|api, ts| {
+            Ok(match api {
+                Api::Binance(a) => a.signed(Method::Get, "/fapi/v2/positionRisk", "", ts),
+                Api::Bybit(a) => {
+                    a.signed_get("/v5/position/list", "category=linear&settleCoin=USDT", ts)
+                }
+            })
+        })?;
+        match self.api {
+            Api::Binance(_) => binance::api::parse_positions(status, &body),
+            Api::Bybit(_) => bybit::api::parse_positions(status, &body),
+        }
+        .map_err(|e| format!("positions: {e}"))
+    }
+
+    /// Binance `POST` (open: the active key or a new one) or `PUT` (keepalive)
+    /// `/fapi/v1/listenKey` with the API key; the key (`PUT`: the one kept alive, `""`).
+    pub fn listen_key(&self, method: Method) -> Result<String, String> {
+        let Api::Binance(a) = &self.api else {
+            return Err("a listenKey is Binance's".into());
+        };
+        let (status, body) =
+            self.send(&binance::private::listen_key_request(method, a.api_key()))?;
+        if let Some(e) = self.venue_error(status, &body) {
+            return Err(format!("listenKey {}: {e}", method.as_str()));
+        }
+        match method {
+            Method::Post => binance::private::parse_listen_key(&body)
+                .ok_or_else(|| "listenKey: reply without a key".to_string()),
+            _ => Ok(String::new()),
+        }
+    }
+
+    /// Bybit's private-stream `auth` request valid until venue time `expires_ms`.
+    pub fn bybit_auth(&self, expires_ms: u64) -> Result<String, String> {
+        match &self.api {
+            Api::Bybit(a) => Ok(a.ws_auth(expires_ms)),
+            Api::Binance(_) => Err("the auth request is Bybit's".into()),
+        }
+    }
+
     /// The venue's highest leverage per symbol of `names` (`None`: not published): Binance
     /// `initialLeverage` of the first bracket (`GET /fapi/v1/leverageBracket`, every symbol in
     /// one request), Bybit `leverageFilter.maxLeverage` (instruments-info, every page).

@@ -8,6 +8,7 @@ pub mod fused;
 pub mod learned;
 pub mod monitor;
 pub mod pipeline;
+pub mod private_stream;
 pub mod shutdown;
 pub mod source;
 pub mod specs;
@@ -222,7 +223,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
     let learned = learned::setup(cfg, &setup.journal_path, compute.learned_mut())?;
     symbols::attach(&handle, &universe, &mut feed)?;
-    let account = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
+    let (account, client) = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
     let mut executor = setup.executor;
     executor.set_positions(setup.replayed.positions.iter().map(|p| p.qty));
@@ -237,6 +238,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
             journal_failed.clone(),
         );
     let (exec, _spec_refresh) = specs::start_refresh(cfg, &universe, &handle, exec)?;
+    let with = (client, rest_exchange.as_ref());
+    let (exec, private) = private_stream_setup(cfg, with, &symbols, &handle, &shutdown, exec)?;
 
     let replay_stats = exchange.as_ref().map(|e| e.stats());
     // Publishes a first status (symbol names) so the hook's consumers can resolve symbols.
@@ -266,11 +269,8 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let engine = run_topology(cfg, topology, &allowed, hot, clock, &shutdown)?;
     // Stop the watchdog (if any) and the exchange; the monitor ends once every thread finished.
     shutdown.request();
-    if let Some(w) = watchdog {
-        let _ = w.join();
-    }
-    if let Some(a) = account {
-        let _ = a.join();
+    for t in [watchdog, account, private].into_iter().flatten() {
+        let _ = t.join();
     }
     drop(rest_exchange);
     drop(exchange);
@@ -624,9 +624,9 @@ fn account_setup(
     compute: &mut ComputeStage,
     handle: &Arc<ControlHandle>,
     shutdown: &Shutdown,
-) -> Result<Option<std::thread::JoinHandle<()>>, String> {
+) -> Result<AccountThread, String> {
     let Some(a) = account else {
-        return Ok(None);
+        return Ok((None, None));
     };
     for l in &a.lines {
         println!("start-up: {l}");
@@ -645,14 +645,60 @@ fn account_setup(
         cfg.risk.max_leverage,
     ));
     let stop = shutdown.clone();
-    account::spawn(
-        client,
+    let thread = account::spawn(
+        client.clone(),
         &cfg.exec.account,
         a.names,
         handle.clone(),
         move || stop.requested(),
+    )?;
+    Ok((Some(thread), Some(client)))
+}
+
+/// The account thread and the client it shares (venue routes).
+type AccountThread = (
+    Option<std::thread::JoinHandle<()>>,
+    Option<Arc<account::AccountClient>>,
+);
+
+/// `[exec.private_stream] enabled` on a venue route: the private stream's thread, its events
+/// into `exec` through an SPSC ring, until `shutdown`.
+fn private_stream_setup(
+    cfg: &Config,
+    (client, rest): (
+        Option<Arc<account::AccountClient>>,
+        Option<&crate::exchange::RestExchange>,
+    ),
+    symbols: &crate::types::SymbolTable,
+    handle: &Arc<ControlHandle>,
+    shutdown: &Shutdown,
+    exec: ExecStage,
+) -> Result<(ExecStage, Option<std::thread::JoinHandle<()>>), String> {
+    let ps = &cfg.exec.private_stream;
+    let Some(client) = client.filter(|_| ps.enabled) else {
+        return Ok((exec, None));
+    };
+    let live = cfg.exec.mode == crate::exec::ExecMode::Live;
+    let rest_url = rest.map_or(cfg.exec.rest_url.clone(), |r| r.url());
+    let base = private_stream::base_url(ps, cfg.venue(), live, &rest_url);
+    let tls = if base.starts_with("wss://") {
+        Some(cfg.venue_trust()?.rustls()?)
+    } else {
+        None
+    };
+    let (tx, rx) = crate::ring::channel(private_stream::RING).map_err(|e| e.to_string())?;
+    let stream = private_stream::PrivateStream::new(
+        ps,
+        (cfg.venue(), &base, tls),
+        client,
+        symbols.clone(),
+        tx,
+        Some(handle.clone()),
     )
-    .map(Some)
+    .map_err(|e| format!("exec.private_stream: {e}"))?;
+    let stop = shutdown.clone();
+    let thread = private_stream::spawn(stream, move || stop.requested())?;
+    Ok((exec.with_account_events(rx), Some(thread)))
 }
 
 /// Requests a stop after `d` (checked every 20 ms; ends early once a stop is requested).

@@ -190,6 +190,7 @@ impl StatusKeeper {
         s.drawdown = v.drawdown.round_dp(8).to_string();
         s.loss_streak = v.risk.loss_streak;
         s.settings = v.risk.settings;
+        s.portfolio = v.portfolio;
         s.limits = v
             .limits
             .iter()

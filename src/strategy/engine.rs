@@ -24,6 +24,7 @@
 //! (the feed logs each transition once).
 
 mod operator;
+mod scalper;
 mod spec;
 
 pub use operator::OperatorStats;
@@ -33,8 +34,10 @@ use std::sync::Arc;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
+use super::choice::{Owner, StrategyKind};
 use super::learned::{LearnedFilter, LearnedParams};
 use super::matrix::{classify, Action, CaseActions};
+use super::scalper::{ScalperParams, ScalperState};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
 use crate::feed::liveness::SymbolHealth;
@@ -68,8 +71,8 @@ pub struct RiskParams {
     pub drift: DriftParams,
     /// Portfolio limits of the risk gate (`[risk.limits]`).
     pub limits: LimitParams,
-    /// Correlation tracker of the gate: `(corr_bar_s, corr_halflife_bars, corr_min_bars)`.
-    pub corr: (f64, f64, u32),
+    /// Returns window of the gate: `(corr_bar_s, corr_window_bars, corr_min_bars)`.
+    pub corr: (f64, u32, u32),
 }
 
 /// Strategy parameters (from `[model]`, `[kalman]`, `[signal]`, `[strategy]`, `[layers]`,
@@ -98,6 +101,10 @@ pub struct StrategyParams {
     pub layers: LayerParams,
     /// The learned entry filter (`[strategy.learned]`).
     pub learned: LearnedParams,
+    /// Which strategy decides (`strategy.strategy`).
+    pub strategy: StrategyKind,
+    /// The scalper's rules (`[scalper]`).
+    pub scalper: ScalperParams,
 }
 
 impl StrategyParams {
@@ -167,6 +174,10 @@ pub struct EngineStats {
     pub blocked_stale: u64,
     /// Entry signals refused by the learned filter (`P(win) < strategy.learned.threshold`).
     pub blocked_learned: u64,
+    /// Ticks on which the scalper's signal asked for a different position.
+    pub scalper_signals: u64,
+    /// Scalper orders that open (or flip to) a position.
+    pub scalper_entries: u64,
 }
 
 /// What every tick of a symbol reads and writes: the filters and the decision state (≤ 256 B).
@@ -220,6 +231,8 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
+    /// Strategy that opened the open position.
+    owner: Owner,
     /// An operator asked to close this symbol's working position (drained by
     /// [`Engine::next_operator_close`]).
     pending_close: bool,
@@ -254,6 +267,9 @@ pub struct Engine {
     ops: operator::Operator,
     /// The learned entry filter (inert unless `strategy.learned.enabled`).
     learned: LearnedFilter,
+    /// The scalper's bar state and signal per symbol (index = `SymbolId`); empty when the
+    /// scalper is off, so the calculus strategy's per-symbol state keeps its budget.
+    scalpers: Vec<ScalperState>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -364,7 +380,12 @@ fn book_order(
 
 impl Engine {
     /// An engine for the symbols whose instruments are `instruments` (in `SymbolId` order).
-    pub fn new(params: StrategyParams, instruments: &[Instrument]) -> Self {
+    pub fn new(mut params: StrategyParams, instruments: &[Instrument]) -> Self {
+        if params.strategy.scalper() {
+            // The scalper's rules read the indicator bars and the taker-flow window.
+            params.layers.indicators.enabled = true;
+            params.layers.keep_flow = true;
+        }
         let rp = &params.risk;
         Self {
             params,
@@ -390,6 +411,7 @@ impl Engine {
                     risk: SlotRisk::default(),
                     undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
+                    owner: Owner::Calculus,
                     pending_close: false,
                 })
                 .collect(),
@@ -402,7 +424,7 @@ impl Engine {
                 rp.limits,
                 &LimitsConfig {
                     corr_bar_s: rp.corr.0,
-                    corr_halflife_bars: rp.corr.1,
+                    corr_window_bars: rp.corr.1,
                     corr_min_bars: rp.corr.2,
                     ..LimitsConfig::default()
                 },
@@ -417,6 +439,12 @@ impl Engine {
                 rp.fee_rate.to_f64().unwrap_or(0.0),
                 instruments.len(),
             ),
+            scalpers: if params.strategy.scalper() {
+                let st = ScalperState::new(&params.scalper, params.layers.indicators.bar_s);
+                vec![st; instruments.len()]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -436,7 +464,8 @@ impl Engine {
     /// (emergency close, stop-loss / take-profit, drift monitor once warm: reduce-only, never
     /// gated, exempt from the cooldown); `decide` (once warm: the matrix case, the action, and
     /// for entries the feed-health pause, the SNR, confidence and layer gates, then the
-    /// cooldown); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
+    /// cooldown; with `strategy.strategy` = scalper or both, the scalper's last-bar signal under
+    /// the feed-health pause and the cooldown, see [`super::choice`]); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
     /// that is blocked while the opposite position is held becomes an exit. Exits are never
     /// gated. [`Engine::last_state`] holds what this tick computed.
     #[inline]
@@ -458,6 +487,7 @@ impl Engine {
             last,
             feed_health: self.feed_health.as_deref(),
             learned: &mut self.learned,
+            scalper: self.scalpers.get_mut(i),
             t,
         };
         let mut m = cx.update_models()?;
@@ -476,7 +506,15 @@ impl Engine {
         if m.st.target == 0 {
             cx.stats.case_exits[c] += 1;
         } else {
-            cx.stats.case_entries[c] += 1;
+            cx.slot.owner = d.by;
+            if d.by == Owner::Scalper {
+                cx.stats.scalper_entries += 1;
+                if let Some(s) = cx.scalper.as_deref_mut() {
+                    s.consume();
+                }
+            } else {
+                cx.stats.case_entries[c] += 1;
+            }
         }
         Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
@@ -644,6 +682,8 @@ struct Decision {
     target: i8,
     /// Order side.
     side: Side,
+    /// The strategy that decided it.
+    by: Owner,
 }
 
 /// One tick's view of the engine: the symbol's slot and the shared state a decision touches.
@@ -657,6 +697,8 @@ struct TickCx<'a> {
     last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
     learned: &'a mut LearnedFilter,
+    /// The symbol's scalper state, when the scalper is on.
+    scalper: Option<&'a mut ScalperState>,
     t: &'a Tick,
 }
 
@@ -684,6 +726,9 @@ impl TickCx<'_> {
             && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
         {
             slot.layers.reset(&p.layers);
+            if let Some(s) = self.scalper.as_deref_mut() {
+                *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+            }
             self.stats.resets += 1;
         }
         slot.hot.started = true;
@@ -692,8 +737,8 @@ impl TickCx<'_> {
             .hot
             .kalman
             .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
-        slot.layers
-            .update(&p.layers, x, t.price, t.side.sign(), t.qty, ts);
+        self.update_layers(x);
+        let slot = &mut *self.slot;
         slot.hot.last_price = t.price;
 
         let sp = &p.signal;
@@ -724,6 +769,10 @@ impl TickCx<'_> {
             forecast: forecast_price(t.price, v, a, sp.horizon_s),
             drift: drift(v, a, sp.horizon_s),
             case,
+            scalper: self
+                .scalper
+                .as_deref()
+                .map_or(0.0, |s| s.signal().signed_strength()),
             ..TickState::default()
         };
         Some(Models {
@@ -763,7 +812,7 @@ impl TickCx<'_> {
             (RiskExit::Emergency, working.abs())
         } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
             (RiskExit::Exit(trigger), working.abs())
-        } else if m.ready {
+        } else if m.ready && slot.owner == Owner::Calculus {
             match slot
                 .risk
                 .drift
@@ -802,19 +851,46 @@ impl TickCx<'_> {
         Some((side, qty))
     }
 
-    /// Warm-up, the matrix case and its action, the layers, then for a wanted change the entry
-    /// gates and the cooldown. `None` when nothing is to be sent (`m.st` says why).
+    /// Warm-up, then the strategies of `strategy.strategy` that may act on this symbol (see
+    /// [`super::choice`]): the matrix first, the scalper when the matrix sends nothing. `None`
+    /// when nothing is to be sent (`m.st` says why).
     #[inline]
     fn decide(&mut self, m: &mut Models, moves: [f64; MAX_LEADERS]) -> Option<Decision> {
         if !self.warm_up(m) {
             m.st.layers = self.slot.layers.idle_report(&self.p.layers);
             return None;
         }
-        let st = &mut m.st;
-        st.warm = true;
-        let case = st.case;
-        self.stats.cases[case.index()] += 1;
+        m.st.warm = true;
+        self.stats.cases[m.st.case.index()] += 1;
         let held = direction(self.slot.hot.working);
+        let (kind, owner) = (self.p.strategy, self.slot.owner);
+        let calculus = kind.calculus() && (held == 0 || owner == Owner::Calculus);
+        let scalper = kind.scalper() && (held == 0 || owner == Owner::Scalper);
+        if calculus {
+            if let Some(d) = self.decide_calculus(m, moves, held) {
+                return Some(d);
+            }
+        } else {
+            m.st.layers = self.slot.layers.idle_report(&self.p.layers);
+        }
+        if scalper {
+            self.decide_scalper(&mut m.st, held, !calculus)
+        } else {
+            None
+        }
+    }
+
+    /// The matrix case and its action, the layers, then for a wanted change the entry gates
+    /// and the cooldown.
+    #[inline]
+    fn decide_calculus(
+        &mut self,
+        m: &mut Models,
+        moves: [f64; MAX_LEADERS],
+        held: i8,
+    ) -> Option<Decision> {
+        let st = &mut m.st;
+        let case = st.case;
         let action = self.p.actions.of(case);
         let entry_side: i8 = match action {
             Action::Buy => 1,
@@ -856,6 +932,18 @@ impl TickCx<'_> {
                 target = flip_fallback(st, held, target)?;
             }
         }
+        self.after_cooldown(st, held, target, Owner::Calculus)
+    }
+
+    /// The decision to move from `held` to `target`, unless the symbol's cooldown holds it.
+    #[inline]
+    fn after_cooldown(
+        &mut self,
+        st: &mut TickState,
+        held: i8,
+        target: i8,
+        by: Owner,
+    ) -> Option<Decision> {
         let hot = &self.slot.hot;
         if hot.last_order_ms != 0 && self.t.exch_ts_ms < hot.last_order_ms + self.p.cooldown_ms {
             self.stats.blocked_cooldown += 1;
@@ -863,7 +951,21 @@ impl TickCx<'_> {
             return None;
         }
         let side = if target > held { Side::Buy } else { Side::Sell };
-        Some(Decision { held, target, side })
+        Some(Decision {
+            held,
+            target,
+            side,
+            by,
+        })
+    }
+
+    /// True (counted) when the symbol's feed is not live: one Acquire load, only when an entry
+    /// is asked for (see the module doc).
+    #[inline]
+    fn stale(&mut self) -> bool {
+        let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
+        self.stats.blocked_stale += u64::from(stale);
+        stale
     }
 
     /// Counts the symbol's warm-up steps; true once it may decide.
@@ -885,21 +987,12 @@ impl TickCx<'_> {
     /// learned filter sees (and queues for labelling) every entry signal of a live feed.
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
+        if self.stale() {
+            return Gate::Stale;
+        }
+        let learned_ok = self.learned_allows(st);
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
-        // One Acquire load, only when an entry is asked for (see the module doc).
-        let stale = self.feed_health.is_some_and(|h| !h.tradable(self.t.symbol));
-        let learned_ok = stale
-            || !self.learned.enabled()
-            || self.learned.allows(
-                self.t.symbol.index(),
-                st,
-                self.slot.layers.indicators.values(),
-                st.target,
-            );
-        if stale {
-            stats.blocked_stale += 1;
-            Gate::Stale
-        } else if st.evidence < sp.snr_min {
+        if st.evidence < sp.snr_min {
             stats.blocked_snr += 1;
             Gate::Snr
         } else if st.confidence < sp.confidence_min {
@@ -918,9 +1011,23 @@ impl TickCx<'_> {
         }
     }
 
+    /// The learned filter's verdict on the entry `st.target` (true when it is off); queues the
+    /// signal for labelling.
+    #[inline]
+    fn learned_allows(&mut self, st: &TickState) -> bool {
+        !self.learned.enabled()
+            || self.learned.allows(
+                self.t.symbol.index(),
+                st,
+                self.slot.layers.indicators.values(),
+                st.target,
+            )
+    }
+
     /// Quantity and exit levels of the order for `d`: the working position to close plus, for an
     /// entry, the planned size (volatility from the last bar's ATR when ready, else
-    /// `σ·√h·price`); `None` when risk or a venue filter refuses it (`st.gate` says which).
+    /// `σ·√h·price`; a scalper entry's levels from [`ScalperParams::exits`]); `None` when risk
+    /// or a venue filter refuses it (`st.gate` says which).
     #[inline]
     fn plan_entry(
         &mut self,
@@ -940,8 +1047,19 @@ impl TickCx<'_> {
         let mut levels = None;
         if d.target != 0 {
             let entry = (t.symbol.index(), d.target, d.side, close);
+            // A scalper entry plans its levels on the ATR alone ([`ScalperParams::exits`]).
+            let scalper_risk;
+            let rp = if d.by == Owner::Scalper {
+                scalper_risk = RiskParams {
+                    exits: p.scalper.exits(&p.risk.exits),
+                    ..p.risk
+                };
+                &scalper_risk
+            } else {
+                &p.risk
+            };
             let planned = entry_levels_and_size(
-                &p.risk,
+                rp,
                 self.gate,
                 self.trade_stats,
                 inst,
@@ -1091,7 +1209,7 @@ fn entry_levels_and_size(
             balance: gate.sizing_balance().to_f64().unwrap_or(f64::NAN),
             sigma,
             venue_max_leverage,
-            size_multiplier: gate.size_multiplier(),
+            size_multiplier: gate.size_multiplier() * gate.correlation_multiplier(i),
         },
         inst,
     )?;
@@ -1156,6 +1274,8 @@ mod tests {
             },
             layers: StrategyParams::default().without_layers().layers,
             learned: crate::strategy::learned::LearnedParams::default(),
+            strategy: StrategyKind::Calculus,
+            scalper: ScalperParams::default(),
         }
     }
 

@@ -106,6 +106,9 @@ pub struct TickState {
     pub gate: Gate,
     /// Confirmation layers' verdicts and values.
     pub layers: LayerReport,
+    /// The scalper's strength on its last closed bar, signed by side
+    /// ([`crate::strategy::ScalperSignal::signed_strength`]; 0 when off or not ready).
+    pub scalper: f64,
 }
 
 impl TickState {
@@ -146,6 +149,7 @@ impl TickState {
             l.sigma,
             l.p_tp,
             l.strength,
+            self.scalper,
         ]
         .iter()
         .all(|v| v.is_finite())

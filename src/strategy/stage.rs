@@ -171,9 +171,12 @@ impl ComputeStage {
     /// Writes this stage's counter totals.
     pub fn fill_counters(&self, c: &mut CounterSet) {
         let s = self.engine.stats();
-        c.set(Counter::Signals, s.signals);
+        c.set(Counter::Signals, s.signals + s.scalper_signals);
         c.set(Counter::Intents, s.intents);
-        c.set(Counter::Entries, s.case_entries.iter().sum());
+        c.set(
+            Counter::Entries,
+            s.case_entries.iter().sum::<u64>() + s.scalper_entries,
+        );
         c.set(Counter::BlockedCooldown, s.blocked_cooldown);
         c.set(
             Counter::FilteredMinQty,

@@ -206,6 +206,15 @@ crate::types::named::named_enum! {
         /// full, or an order-rate window used up): back-pressure up to compute and the feed,
         /// nothing refused.
         ExecHeld => "exec_held",
+        /// Private-stream order updates applied to this session's orders.
+        StreamOrderUpdates => "stream_order_updates",
+        /// Venue-side closes (TP/SL, liquidation, ADL) booked at the venue's execution price
+        /// from the private stream.
+        StreamVenueCloses => "stream_venue_closes",
+        /// Private-stream executions seen twice (dropped).
+        StreamDuplicates => "stream_duplicates",
+        /// 1 while the private stream is up (authenticated, subscribed, re-synced), else 0.
+        StreamUp => "stream_up",
         /// Entries refused: operator `Stop` in force.
         BlockedOperatorStop => "blocked_operator_stop",
         /// Entries refused: operator `Pause` in force.
@@ -214,6 +223,8 @@ crate::types::named::named_enum! {
         BlockedCircuitBreaker => "blocked_circuit_breaker",
         /// Entries refused: the symbol was removed by an operator (`RemoveSymbol`).
         BlockedInactive => "blocked_inactive",
+        /// Entries refused by risk: the book's post-trade VaR would exceed its budget.
+        BlockedPortfolioVar => "blocked_portfolio_var",
         /// Operator commands applied by the compute thread.
         OperatorCommands => "operator_commands",
         /// Reduce-only closes sent for operator commands (emergency stop, close, remove).

@@ -162,6 +162,20 @@ pub enum AccountEvent {
     /// The stream's credentials expired (Binance `listenKeyExpired`): reconnect with a new
     /// key and re-sync over REST.
     Expired,
+    /// The venue's position of a symbol read over REST after a gap in the stream (connect,
+    /// reconnect): signed quantity and the venue's mark price (the price a difference is
+    /// booked at).
+    Resync {
+        /// Symbol.
+        symbol: SymbolId,
+        /// Signed quantity, base units.
+        qty: Decimal,
+        /// Mark price.
+        mark: Decimal,
+    },
+    /// The stream is up (authenticated, subscribed, re-synced) or down: while down, venue-side
+    /// closes are booked by the REST fallback alone.
+    Link(bool),
 }
 
 #[cfg(test)]

@@ -209,6 +209,29 @@ pub struct StatusView {
     pub stages: Vec<StageView>,
     /// The settings in force.
     pub settings: Settings,
+    /// VaR and ES of the open book (zero while flat or warming up).
+    #[serde(default)]
+    pub portfolio: PortfolioRisk,
+}
+
+/// VaR and Expected Shortfall of the open book, quote currency over the VaR horizon; index 0 =
+/// 95 %, 1 = 99 % (see `risk::var`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PortfolioRisk {
+    /// Joint bar returns the figures come from (0 = not enough history).
+    pub samples: u32,
+    /// `Σ |notional|` of the book.
+    pub gross: f64,
+    /// σ of the book's P&L over the horizon.
+    pub sigma: f64,
+    /// Parametric VaR `z·σ`.
+    pub var_parametric: [f64; 2],
+    /// Parametric ES `σ·φ(z)/(1 − α)`.
+    pub es_parametric: [f64; 2],
+    /// Historical VaR (the window's joint returns applied to the current notionals).
+    pub var_historical: [f64; 2],
+    /// Historical ES (mean of the losses beyond the historical VaR).
+    pub es_historical: [f64; 2],
 }
 
 /// Feed health of one symbol.
@@ -354,7 +377,7 @@ pub struct LimitRow {
 }
 
 /// Limit rows in an [`EngineView`].
-pub const LIMIT_ROWS: usize = 6;
+pub const LIMIT_ROWS: usize = 7;
 
 /// The risk state that survives a restart (written by the monitor, restored at start).
 /// Money as exact decimals; times as Unix ms; the UTC day is `ts_ms / 86 400 000`.
@@ -411,6 +434,8 @@ pub struct EngineView {
     pub drawdown: Decimal,
     /// Each limit and its use.
     pub limits: [LimitRow; LIMIT_ROWS],
+    /// VaR and ES of the open book.
+    pub portfolio: PortfolioRisk,
     /// Operator commands applied so far.
     pub commands: u64,
     /// The persisted part.

@@ -6,9 +6,12 @@
 //!   bundled real replay served over WebSocket;
 //! - [`feed`]: a feed stage started against an embedded exchange, with fast liveness settings;
 //! - [`files`]: the crate root, bundled data and fixtures, fresh temp folders, the built binary;
+//! - [`private`]: a rig whose executor takes the embedded exchange's private stream;
 //! - [`recovery`]: start-up recovery of an executor from its journal;
 //! - [`rig`]: a venue executor on order lanes against the embedded exchange (either venue,
 //!   several symbols) with an engine booking its reports;
+//! - [`runs`]: whole runs against the embedded exchange serving the venue's endpoints (specs,
+//!   account, orders, private streams) on the bundled real tape, and their end-state checks;
 //! - [`setup`]: the bundled real replay, its symbols and instruments, and fills returned to an
 //!   engine;
 //! - [`tls`]: a test CA for `localhost` and a TLS-terminating loopback proxy in front of an
@@ -24,8 +27,10 @@ pub mod browser;
 pub mod exchange;
 pub mod feed;
 pub mod files;
+pub mod private;
 pub mod recovery;
 pub mod rig;
+pub mod runs;
 pub mod setup;
 pub mod tls;
 pub mod values;

@@ -86,6 +86,26 @@ pub fn rig_windowed(
     timeout: Duration,
     recv_window_ms: u64,
 ) -> Rig {
+    rig_with(
+        v,
+        names,
+        prices,
+        rest,
+        (entry_connections, timeout, recv_window_ms),
+        "0",
+    )
+}
+
+/// [`rig_windowed`] with the exchange's slippage `slippage_bps` (exact decimal string): its
+/// fills then differ from the trigger and trade prices.
+pub fn rig_with(
+    v: V,
+    names: &[&str],
+    prices: &[&str],
+    rest: RestOptions,
+    (entry_connections, timeout, recv_window_ms): (usize, Duration, u64),
+    slippage_bps: &str,
+) -> Rig {
     let specs = bundled_specs(v.name(), names);
     let listed: Vec<_> = names
         .iter()
@@ -95,7 +115,7 @@ pub fn rig_windowed(
     let ex = start_with(
         listed,
         FEE,
-        "0",
+        slippage_bps,
         Options {
             rest,
             ..Options::default()

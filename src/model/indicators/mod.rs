@@ -112,6 +112,34 @@ pub struct IndicatorValues {
     pub ready: bool,
 }
 
+/// A closed time bar (bar number `index = ts_ms / (bar_s·1000)`), handed to a [`BarSink`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Bar {
+    /// Bar number: exchange time / bar length.
+    pub index: u64,
+    /// Highest trade price in the bar.
+    pub high: f64,
+    /// Lowest trade price in the bar.
+    pub low: f64,
+    /// Last trade price in the bar.
+    pub close: f64,
+    /// Traded base volume.
+    pub volume: f64,
+}
+
+/// Receives every closed bar (flat bars after a gap included) after the indicators took it,
+/// with their values as of that bar: how a bar-based strategy updates once per bar, not per tick.
+pub trait BarSink {
+    /// Called once per closed bar, in bar order.
+    fn on_bar(&mut self, bar: &Bar, values: &IndicatorValues);
+}
+
+/// No sink: the indicators alone.
+impl BarSink for () {
+    #[inline]
+    fn on_bar(&mut self, _: &Bar, _: &IndicatorValues) {}
+}
+
 /// One symbol's indicator state, with its bar builder.
 #[derive(Clone, Copy, Debug)]
 pub struct Indicators {
@@ -159,6 +187,19 @@ impl Indicators {
     /// Feeds one trade; closes bars as exchange time passes.
     #[inline]
     pub fn update(&mut self, p: &IndicatorParams, price: f64, qty: f64, ts_ms: u64) {
+        self.update_with(p, price, qty, ts_ms, &mut ());
+    }
+
+    /// [`Indicators::update`], handing every bar it closes to `sink`.
+    #[inline]
+    pub fn update_with<S: BarSink>(
+        &mut self,
+        p: &IndicatorParams,
+        price: f64,
+        qty: f64,
+        ts_ms: u64,
+        sink: &mut S,
+    ) {
         let width = ((p.bar_s * 1000.0) as u64).max(1);
         let b = ts_ms / width;
         if !self.started {
@@ -166,11 +207,11 @@ impl Indicators {
             self.bar = b;
             self.start_bar(price);
         } else if b > self.bar {
-            self.close_bar();
+            self.close_bar(self.bar, sink);
             let flat = self.close;
-            for _ in 1..(b - self.bar).min(64) {
+            for k in 1..(b - self.bar).min(64) {
                 self.start_bar(flat);
-                self.close_bar();
+                self.close_bar(self.bar + k, sink);
             }
             self.bar = b;
             self.start_bar(price);
@@ -193,7 +234,7 @@ impl Indicators {
     }
 
     #[inline]
-    fn close_bar(&mut self) {
+    fn close_bar<S: BarSink>(&mut self, index: u64, sink: &mut S) {
         let c = self.close;
         let o = &mut self.out;
         o.close = c;
@@ -229,6 +270,14 @@ impl Indicators {
         }
         self.defined = defined;
         o.ready = defined == 7;
+        let bar = Bar {
+            index,
+            high: self.high,
+            low: self.low,
+            close: c,
+            volume: self.volume,
+        };
+        sink.on_bar(&bar, &self.out);
     }
 
     /// The values as of the last closed bar.

@@ -11,7 +11,7 @@ pub mod tp_first;
 
 use serde::Deserialize;
 
-use crate::model::indicators::{IndicatorParams, Indicators};
+use crate::model::indicators::{BarSink, IndicatorParams, Indicators};
 
 pub use cross::{CrossConfig, CrossParams, MomentumState, MAX_LEADERS};
 pub use drift::DriftLayerParams;
@@ -106,6 +106,7 @@ impl LayersConfig {
             regime: self.regime,
             tp_first: self.tp_first,
             indicators,
+            keep_flow: false,
         }
     }
 }
@@ -127,6 +128,9 @@ pub struct LayerParams {
     pub tp_first: TpFirstParams,
     /// Indicators and their composite confirmation.
     pub indicators: IndicatorParams,
+    /// Keep the taker-flow window even with the flow layer off (the scalper's order-flow rule
+    /// reads it).
+    pub keep_flow: bool,
 }
 
 impl Default for LayerParams {
@@ -227,10 +231,25 @@ impl LayerState {
     /// momentum always too (another symbol may lead with it).
     #[inline]
     pub fn update(&mut self, p: &LayerParams, x: f64, price: f64, side: f64, qty: f64, ts_ms: u64) {
+        self.update_with(p, x, price, (side, qty), ts_ms, &mut ());
+    }
+
+    /// [`LayerState::update`] with `(side, qty)` of the trade, handing every closed indicator
+    /// bar to `sink`.
+    #[inline]
+    pub fn update_with<S: BarSink>(
+        &mut self,
+        p: &LayerParams,
+        x: f64,
+        price: f64,
+        (side, qty): (f64, f64),
+        ts_ms: u64,
+        sink: &mut S,
+    ) {
         if p.ou.enabled {
             self.ou.update(&p.ou, x, ts_ms);
         }
-        if p.flow.enabled || p.enabled(Layer::Indicators) {
+        if p.flow.enabled || p.keep_flow || p.enabled(Layer::Indicators) {
             self.flow.update(&p.flow, side, qty, ts_ms);
         }
         if p.cross.enabled {
@@ -238,7 +257,8 @@ impl LayerState {
         }
         self.regime.update(&p.regime, x, ts_ms);
         if p.indicators.enabled {
-            self.indicators.update(&p.indicators, price, qty, ts_ms);
+            self.indicators
+                .update_with(&p.indicators, price, qty, ts_ms, sink);
         }
     }
 

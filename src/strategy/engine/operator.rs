@@ -248,6 +248,7 @@ impl Engine {
                 last: &mut self.lasts[i],
                 feed_health: None,
                 learned: &mut self.learned,
+                scalper: None,
                 t: &t,
             };
             let intent = cx.emit(st, side, qty, true, None);
@@ -308,6 +309,7 @@ impl Engine {
         v.unrealized = g.unrealized();
         v.drawdown = g.drawdown();
         v.limits = g.limit_rows();
+        v.portfolio = g.book_risk(None).unwrap_or_default();
         v.commands = self.ops.stats.commands;
         v.risk = self.risk_state();
         for (i, row) in v.symbols.iter_mut().enumerate().take(self.slots.len()) {

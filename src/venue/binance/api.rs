@@ -46,6 +46,11 @@ impl BinanceApi {
         }
     }
 
+    /// The API key (the listenKey requests' `X-MBX-APIKEY`).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
     /// Any signed request ([`sign_params`]: `params&recvWindow=…&timestamp=…&signature=…`), in the
     /// body for POST (form) and in the query string otherwise.
     pub fn signed(&self, method: Method, path: &str, params: &str, ts: u64) -> ApiRequest {

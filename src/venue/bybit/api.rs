@@ -84,6 +84,19 @@ impl BybitApi {
         }
     }
 
+    /// The private stream's `auth` request valid until `expires_ms`
+    /// (`hex(HMAC(secret, "GET/realtime" + expires_ms))`, see [`super::private::auth_request`]).
+    pub fn ws_auth(&self, expires_ms: u64) -> String {
+        let mut sig = [0u8; 64];
+        self.signer
+            .sign_hex(format!("GET/realtime{expires_ms}").as_bytes(), &mut sig);
+        let sig = std::str::from_utf8(&sig).unwrap_or_default();
+        format!(
+            r#"{{"op":"auth","args":["{}",{expires_ms},"{sig}"]}}"#,
+            self.api_key
+        )
+    }
+
     /// Any signed GET: `sign = HMAC(ts + key + recv_window + query)`.
     pub fn signed_get(&self, path: &str, query: &str, ts: u64) -> ApiRequest {
         self.signed(Method::Get, path, query, String::new(), ts)

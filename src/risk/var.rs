@@ -1,0 +1,244 @@
+//! Value at Risk and Expected Shortfall of the open book, parametric and historical, at 95 % and
+//! 99 %, over a horizon of `h` bars (square-root-of-time scaling, `√h`).
+//!
+//! The book is a set of signed notionals `w_a` (quote currency). Its P&L in bar `t` of the
+//! rolling window ([`Correlation`]) is `p_t = Σ_a w_a·r_a,t` (log returns; first order in `r`).
+//! - **Parametric** (zero mean, normal): `σ_p² = wᵀΣw`, computed as the sample variance of
+//!   `p_t` (the sample covariance is bilinear, so this is exactly `wᵀΣ̂w`);
+//!   `VaR_α = z_α·σ_p·√h`, `ES_α = σ_p·φ(z_α)/(1 − α)·√h`, `z = 1.645 / 2.326`.
+//! - **Historical**: the losses `L_t = −p_t` of the window; with `t = ⌈(1 − α)·c⌉` (c samples),
+//!   `VaR_α` is the t-th largest loss and `ES_α` the mean of the t largest, times `√h`.
+//!
+//! Cost O(k·W) for k symbols in the book, one pass for the mean and one for the variance and
+//! the loss tail (a fixed stack array): no allocation.
+
+use serde::{Deserialize, Serialize};
+
+use super::correlation::Correlation;
+pub use crate::types::control::PortfolioRisk;
+
+/// `z` of the one-sided 95 % normal quantile.
+pub const Z95: f64 = 1.644_853_626_951_472_2;
+/// `z` of the one-sided 99 % normal quantile.
+pub const Z99: f64 = 2.326_347_874_040_840_8;
+
+/// Longest loss tail kept for the historical estimate (bounds the window at `MAX_TAIL / 0.05`).
+pub const MAX_TAIL: usize = 256;
+
+/// Which estimate the VaR limit uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VarMethod {
+    /// Normal, from the covariance of the book's symbols.
+    Parametric,
+    /// Empirical, from the window's joint returns applied to the current notionals.
+    Historical,
+}
+
+/// Which measure the VaR limit compares with its budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VarMeasure {
+    /// Value at Risk.
+    Var,
+    /// Expected Shortfall (mean loss beyond the VaR).
+    Es,
+}
+
+/// Standard normal density `φ(z) = exp(−z²/2)/√(2π)`.
+#[inline]
+pub fn normal_pdf(z: f64) -> f64 {
+    (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// Parametric `(VaR, ES)` of a zero-mean normal P&L with standard deviation `sigma` at
+/// confidence `alpha` with quantile `z`: `(z·σ, σ·φ(z)/(1 − α))`.
+#[inline]
+pub fn parametric(sigma: f64, z: f64, alpha: f64) -> (f64, f64) {
+    (z * sigma, sigma * normal_pdf(z) / (1.0 - alpha))
+}
+
+/// Historical `(VaR, ES)` at confidence `alpha` of the P&L samples `pnl` (no allocation; at
+/// most [`MAX_TAIL`] tail samples): `t = ⌈(1 − α)·c⌉`, VaR the t-th largest loss, ES the mean
+/// of the t largest. `None` without samples.
+pub fn historical(pnl: impl Iterator<Item = f64>, alpha: f64) -> Option<(f64, f64)> {
+    let mut tail = Tail::with_cap(MAX_TAIL);
+    let mut c = 0usize;
+    for p in pnl {
+        tail.push(-p);
+        c += 1;
+    }
+    tail.at(tail_len(c, alpha), c)
+}
+
+/// `t = max(1, ⌈(1 − α)·c⌉)`, at most [`MAX_TAIL`].
+#[inline]
+fn tail_len(c: usize, alpha: f64) -> usize {
+    // Rounded to 1e-9 first so that (1 − 0.99)·100 is 1, not 1.0000000000000009.
+    let t = (((1.0 - alpha) * c as f64 * 1e9).round() / 1e9).ceil() as usize;
+    t.clamp(1, MAX_TAIL)
+}
+
+/// The `cap` largest losses seen, in descending order: a push is O(1) once full unless the
+/// value enters the tail (then O(cap)).
+struct Tail {
+    v: [f64; MAX_TAIL],
+    len: usize,
+    cap: usize,
+}
+
+impl Tail {
+    /// An empty tail keeping the `cap` (1 ..= [`MAX_TAIL`]) largest values.
+    fn with_cap(cap: usize) -> Self {
+        Self {
+            v: [0.0; MAX_TAIL],
+            len: 0,
+            cap: cap.clamp(1, MAX_TAIL),
+        }
+    }
+
+    /// Inserts `x` keeping the `cap` largest, descending.
+    #[inline]
+    fn push(&mut self, x: f64) {
+        let cap = self.cap;
+        if self.len == cap && x <= self.v[cap - 1] {
+            return;
+        }
+        let mut k = self.len.min(cap - 1);
+        while k > 0 && self.v[k - 1] < x {
+            self.v[k] = self.v[k - 1];
+            k -= 1;
+        }
+        self.v[k] = x;
+        self.len = (self.len + 1).min(cap);
+    }
+
+    /// `(t-th largest, mean of the t largest)` of `c` samples.
+    fn at(&self, t: usize, c: usize) -> Option<(f64, f64)> {
+        let t = t.min(self.len).min(c);
+        if t == 0 {
+            return None;
+        }
+        let es = self.v[..t].iter().sum::<f64>() / t as f64;
+        Some((self.v[t - 1], es))
+    }
+}
+
+/// VaR and ES of the book `weights()` (`(symbol, signed notional)`, quote currency; a symbol
+/// appears once) over the common window of its symbols, scaled to `h` bars by `√h`. `None`
+/// when the book is empty or its symbols have fewer than `min_bars` common returns. O(k·W), no
+/// allocation.
+pub fn book_risk<F, I>(corr: &Correlation, weights: F, h: f64) -> Option<PortfolioRisk>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (usize, f64)>,
+{
+    let mut c = usize::MAX;
+    let mut gross = 0.0;
+    for (i, w) in weights().filter(|(_, w)| *w != 0.0) {
+        c = c.min(corr.samples(i));
+        gross += w.abs();
+    }
+    if c == usize::MAX || c < corr.min_bars().max(2) {
+        return None;
+    }
+    let slots = corr.slots(c);
+    let pnl_at = |s: usize| -> f64 {
+        weights()
+            .filter(|(_, w)| *w != 0.0)
+            .map(|(i, w)| w * corr.returns(i)[s])
+            .sum()
+    };
+    let mut sum = 0.0;
+    for r in slots.clone() {
+        for s in r {
+            sum += pnl_at(s);
+        }
+    }
+    let mean = sum / c as f64;
+    // The 95 % tail is the longer one; the 99 % figures are its first entries.
+    let (mut ss, mut tail) = (0.0, Tail::with_cap(tail_len(c, 0.95)));
+    for r in slots {
+        for s in r {
+            let p = pnl_at(s);
+            ss += (p - mean) * (p - mean);
+            tail.push(-p);
+        }
+    }
+    let sigma = (ss / (c - 1) as f64).sqrt();
+    let rh = h.max(1.0).sqrt();
+    let (pv95, pe95) = parametric(sigma * rh, Z95, 0.95);
+    let (pv99, pe99) = parametric(sigma * rh, Z99, 0.99);
+    let (hv95, he95) = tail.at(tail_len(c, 0.95), c)?;
+    let (hv99, he99) = tail.at(tail_len(c, 0.99), c)?;
+    Some(PortfolioRisk {
+        samples: c as u32,
+        gross,
+        sigma: sigma * rh,
+        var_parametric: [pv95, pv99],
+        es_parametric: [pe95, pe99],
+        var_historical: [hv95 * rh, hv99 * rh],
+        es_historical: [he95 * rh, he99 * rh],
+    })
+}
+
+/// The figure of `r` the limit compares: `method` and `measure` at level index `level`
+/// (0 = 95 %, 1 = 99 %).
+#[inline]
+pub fn measure(r: &PortfolioRisk, method: VarMethod, measure: VarMeasure, level: usize) -> f64 {
+    let l = level.min(1);
+    match (method, measure) {
+        (VarMethod::Parametric, VarMeasure::Var) => r.var_parametric[l],
+        (VarMethod::Parametric, VarMeasure::Es) => r.es_parametric[l],
+        (VarMethod::Historical, VarMeasure::Var) => r.var_historical[l],
+        (VarMethod::Historical, VarMeasure::Es) => r.es_historical[l],
+    }
+}
+
+/// Element-wise maximum of two reports (samples and gross too): the peak over a run.
+pub fn peak(a: &PortfolioRisk, b: &PortfolioRisk) -> PortfolioRisk {
+    let m2 = |x: [f64; 2], y: [f64; 2]| [x[0].max(y[0]), x[1].max(y[1])];
+    PortfolioRisk {
+        samples: a.samples.max(b.samples),
+        gross: a.gross.max(b.gross),
+        sigma: a.sigma.max(b.sigma),
+        var_parametric: m2(a.var_parametric, b.var_parametric),
+        es_parametric: m2(a.es_parametric, b.es_parametric),
+        var_historical: m2(a.var_historical, b.var_historical),
+        es_historical: m2(a.es_historical, b.es_historical),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_constants() {
+        // φ(1.645)/0.05 ≈ 2.063, φ(2.326)/0.01 ≈ 2.665 (standard tables).
+        let (v, e) = parametric(1.0, Z95, 0.95);
+        assert!(
+            (v - 1.6449).abs() < 1e-4 && (e - 2.0627).abs() < 1e-4,
+            "{v} {e}"
+        );
+        let (v, e) = parametric(1.0, Z99, 0.99);
+        assert!(
+            (v - 2.3263).abs() < 1e-4 && (e - 2.6652).abs() < 1e-4,
+            "{v} {e}"
+        );
+    }
+
+    /// Losses 1..=100 (P&L −1..−100): at 95 % t = 5: VaR = 96, ES = (96+…+100)/5 = 98;
+    /// at 99 % t = 1: VaR = ES = 100.
+    #[test]
+    fn historical_on_a_hand_made_series() {
+        let pnl = || (1..=100).map(|k| -(k as f64));
+        assert_eq!(historical(pnl(), 0.95), Some((96.0, 98.0)));
+        assert_eq!(historical(pnl(), 0.99), Some((100.0, 100.0)));
+        // Order does not matter; gains are never in the tail.
+        let mixed = (1..=100).map(|k| if k % 2 == 0 { k as f64 } else { -(k as f64) });
+        // Losses 1, 3, …, 99 and gains: t = 5 of 100 → 91, ES (91+93+95+97+99)/5 = 95.
+        assert_eq!(historical(mixed, 0.95), Some((91.0, 95.0)));
+        assert_eq!(historical(std::iter::empty(), 0.95), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! `strategy = "both"` in the default run: the whole pipeline over loopback against the
+//! embedded exchange replaying the bundled real trades; the scalper's entries go out as signed
+//! orders with their stop and take-profit, and every order is answered.
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::runtime::{self, RunOptions, Shutdown};
+use calculus_trader::telemetry::Counter;
+
+mod common;
+use common::files::temp_dir;
+
+#[test]
+fn default_run_with_strategy_both_sends_scalper_orders() {
+    let dump = temp_dir("scalper-live");
+    let text = DEFAULT_TOML
+        .replace("strategy = \"calculus\"", "strategy = \"both\"")
+        .replace("topology = \"auto\"", "topology = \"fused\"")
+        .replace("hot = \"spin\"", "hot = \"spin_yield\"")
+        .replace("speed = 10.0", "speed = 0.0")
+        .replace("recv_window_ms = 5000", "recv_window_ms = 60000")
+        .replace(
+            "dump_dir = \"dumps\"",
+            &format!("dump_dir = {:?}", dump.display().to_string()),
+        );
+    let cfg = Config::parse(&text).unwrap();
+    let report = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+    let s = report.engine.stats();
+    assert_eq!(s.ticks, 35_389);
+    assert!(s.scalper_entries > 0, "{s:?}");
+    assert_eq!(s.intents, s.fills + s.rejects);
+    let c = runtime::counters(&report);
+    assert_eq!(c.get(Counter::Orders), c.get(Counter::Fills));
+    // The live entry counter includes the scalper's entries.
+    assert_eq!(
+        c.get(Counter::Entries),
+        s.case_entries.iter().sum::<u64>() + s.scalper_entries
+    );
+    std::fs::remove_dir_all(&dump).ok();
+}
