@@ -178,3 +178,12 @@ fn the_state_file_survives_a_restart_and_a_corrupt_one_refuses_the_start() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The experiment's config (README "Learned filter") stays valid as the config grows.
+#[test]
+fn the_experiment_config_parses() {
+    let path = common::files::root().join("config/learned_active.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cfg = calculus_trader::config::Config::parse(&text).unwrap();
+    assert!(!cfg.strategy.learned.enabled && cfg.strategy.cooldown_ms == 1000);
+}
