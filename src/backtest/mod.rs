@@ -10,6 +10,7 @@ pub(crate) mod baseline;
 pub mod cli;
 pub mod equity;
 pub mod fills;
+pub mod learned;
 pub mod metrics;
 pub mod plot;
 pub mod reader;

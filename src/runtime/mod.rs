@@ -5,6 +5,7 @@ pub mod affinity;
 pub mod check;
 pub mod exec_setup;
 pub mod fused;
+pub mod learned;
 pub mod monitor;
 pub mod pipeline;
 pub mod private_stream;
@@ -220,6 +221,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    let learned = learned::setup(cfg, &setup.journal_path, compute.learned_mut())?;
     symbols::attach(&handle, &universe, &mut feed)?;
     let (account, client) = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
@@ -247,7 +249,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &symbols,
         &feed,
         handle.clone(),
-        state_file,
+        (state_file, learned.clone()),
     ));
     if let Some(hook) = &opts.control {
         (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
@@ -344,7 +346,7 @@ fn status_plan(
     symbols: &SymbolTable,
     feed: &FeedStage,
     handle: Arc<ControlHandle>,
-    state_file: PathBuf,
+    (state_file, learned): (PathBuf, Option<learned::LearnedFile>),
 ) -> status::StatusPlan {
     status::StatusPlan {
         handle,
@@ -354,6 +356,7 @@ fn status_plan(
         venue: cfg.venue.name.clone(),
         topology: topology.name().to_string(),
         state_file: Some(state_file),
+        learned,
     }
 }
 
