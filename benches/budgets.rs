@@ -17,7 +17,9 @@
 //!   with the same fields, same `Tick` built.
 //! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
 //!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
-//!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix.
+//!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix;
+//!   `compute (both + learned filter)`: that with the learned entry filter on too
+//!   (`[strategy.learned]`, warm after 50 labels), judged against the compute budget.
 //! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
 //!   produced, cycled.
 //! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
@@ -1276,6 +1278,19 @@ fn run() -> Result<(), String> {
         format!(
             "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick"
         ),
+    ));
+
+    progress("compute, strategy = both with the learned filter");
+    let mut learned = both;
+    learned.learned.enabled = true;
+    learned.learned.warmup_labels = 50;
+    let (with_filter, _) = bench_compute(&s, learned, n(3.0).max(1));
+    rows.push(row(
+        "compute (both + learned filter)",
+        Stage::Compute,
+        with_filter.get(Stage::Compute),
+        None,
+        "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
     ));
 
     progress("order_hop: ring vs ArrayQueue ping-pong");

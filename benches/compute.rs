@@ -7,6 +7,8 @@
 //! - `engine_on_tick_all_layers`: `Engine::on_tick` for one symbol with the Kalman source, every
 //!   confirmation layer, the indicators and their composite gate on; intents are filled at once
 //!   (≤ 150 ns p50).
+//! - `learned_decision`: the learned filter's decision on an entry (features from the tick
+//!   state and indicators, dot product, sigmoid) over the engine's real tick states (< 1 µs).
 //!
 //! Each criterion iteration is one tick, cycling through the trades; every lap shifts the
 //! timestamps by the recording's span + 1 s so time keeps moving forward (no reset, no dt = 0
@@ -22,8 +24,9 @@ use std::path::PathBuf;
 
 use calculus_trader::exchange::Recording;
 use calculus_trader::feed::SymbolTable;
+use calculus_trader::model::indicators::IndicatorValues;
 use calculus_trader::model::{DerivParams, Derivatives, Kalman, KalmanParams};
-use calculus_trader::strategy::{Engine, StrategyParams};
+use calculus_trader::strategy::{Engine, StrategyParams, TickState};
 use calculus_trader::telemetry::Clock;
 use calculus_trader::types::{ExecReport, Instrument, ReportStatus, Tick};
 use calculus_trader::venue::binance::market::trades_of;
@@ -212,7 +215,44 @@ fn bench(c: &mut Criterion) {
             black_box(engine_step(&mut e, black_box(&t)))
         })
     });
+
+    let (states, filter) = learned_states(&ticks);
+    let mut k = 0;
+    g.bench_function("learned_decision", |b| {
+        b.iter(|| {
+            k = (k + 1) % states.len();
+            let (st, ind) = &states[k];
+            black_box(filter.predict(black_box(st), ind, 1))
+        })
+    });
     g.finish();
+}
+
+/// The engine's tick states and indicators over `ticks`, and a filter with non-zero weights.
+fn learned_states(
+    ticks: &[Tick],
+) -> (
+    Vec<(TickState, IndicatorValues)>,
+    calculus_trader::strategy::learned::LearnedFilter,
+) {
+    use calculus_trader::strategy::learned::{LearnedFilter, LearnedParams, Snapshot, N};
+    let mut e = Engine::new(all_layers(), &[instrument()]);
+    let states = ticks
+        .iter()
+        .map(|t| {
+            engine_step(&mut e, t);
+            (*e.last_state(), *e.indicators(0).expect("one symbol"))
+        })
+        .collect();
+    let p = LearnedParams {
+        enabled: true,
+        ..LearnedParams::default()
+    };
+    let mut f = LearnedFilter::new(p, 0.0004, 1);
+    let mut s = Snapshot::default();
+    s.model.w = std::array::from_fn(|j| (j as f64 - N as f64 / 2.0) * 0.01);
+    f.restore(&s);
+    (states, f)
 }
 
 criterion_group!(benches, bench);
@@ -243,6 +283,13 @@ fn main() {
     let mut e = Engine::new(all_layers(), &[instrument()]);
     percentiles("engine_on_tick_all_layers", &ticks, |t| {
         black_box(engine_step(&mut e, t));
+    });
+    let (states, filter) = learned_states(&ticks);
+    let mut k = 0;
+    percentiles("learned_decision", &ticks, |_| {
+        k = (k + 1) % states.len();
+        let (st, ind) = &states[k];
+        black_box(filter.predict(st, ind, 1));
     });
     benches();
     Criterion::default().configure_from_args().final_summary();

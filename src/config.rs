@@ -342,6 +342,9 @@ pub struct StrategyConfig {
     /// Action per case (missing cases keep MATH.md's defaults).
     #[serde(default)]
     pub actions: ActionsConfig,
+    /// `[strategy.learned]`: the learned entry filter (defaults when absent: off).
+    #[serde(default)]
+    pub learned: crate::strategy::learned::LearnedParams,
     /// `calculus` (default), `scalper` or `both` (see `strategy::choice`).
     #[serde(default)]
     pub strategy: crate::strategy::StrategyKind,
@@ -466,6 +469,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError)?;
         self.layers.validate().map_err(ConfigError)?;
         self.indicators.validate().map_err(ConfigError)?;
+        self.strategy.learned.validate().map_err(ConfigError)?;
         self.scalper
             .validate(self.indicators.sma)
             .map_err(ConfigError)?;
@@ -823,6 +827,7 @@ impl StrategyParams {
             kalman: cfg.kalman,
             signal: cfg.signal,
             layers: cfg.layers.params(&cfg.venue.symbols, cfg.indicators),
+            learned: cfg.strategy.learned,
             strategy: cfg.strategy.strategy,
             scalper: cfg.scalper,
         }

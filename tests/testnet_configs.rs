@@ -5,6 +5,7 @@
 
 use calculus_trader::config::Config;
 use calculus_trader::exec::exec_config::ExecMode;
+use calculus_trader::runtime::private_stream;
 use calculus_trader::venue::Venue;
 
 mod common;
@@ -17,18 +18,20 @@ fn config(file: &str) -> Config {
 
 #[test]
 fn testnet_configs_point_every_connection_at_the_testnet() {
-    for (file, venue, ws, rest) in [
+    for (file, venue, ws, rest, private) in [
         (
             "testnet_binance.toml",
             Venue::Binance,
             "wss://stream.binancefuture.com/stream",
             "https://testnet.binancefuture.com",
+            "wss://stream.binancefuture.com",
         ),
         (
             "testnet_bybit.toml",
             Venue::Bybit,
             "wss://stream-testnet.bybit.com/v5/public/linear",
             "https://api-testnet.bybit.com",
+            "wss://stream-testnet.bybit.com",
         ),
     ] {
         let cfg = config(file);
@@ -45,6 +48,47 @@ fn testnet_configs_point_every_connection_at_the_testnet() {
         // Specs come from the order endpoint's host: the testnet's, not mainnet's.
         let specs = cfg.venue.specs.with_exec_url(&cfg.exec.rest_url);
         assert_eq!(specs.base_url(venue), rest, "{file}");
+        // The private stream (on in live mode) is the testnet's too.
+        assert_eq!(cfg.exec.private_stream.enabled, None, "{file}");
+        assert_eq!(
+            private_stream::base_url(&cfg.exec.private_stream, venue, true, &cfg.exec.rest_url),
+            private,
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn the_private_stream_follows_the_order_routes_host() {
+    let ps = calculus_trader::exec::private_config::PrivateStreamConfig::default();
+    for (venue, rest, want) in [
+        (
+            Venue::Binance,
+            "https://fapi.binance.com",
+            "wss://fstream.binance.com",
+        ),
+        (
+            Venue::Bybit,
+            "https://api.bybit.com",
+            "wss://stream.bybit.com",
+        ),
+        (Venue::Binance, "", "wss://fstream.binance.com"),
+        (
+            Venue::Bybit,
+            "https://127.0.0.1:4443",
+            "wss://127.0.0.1:4443",
+        ),
+        (
+            Venue::Binance,
+            "http://127.0.0.1:8080/",
+            "ws://127.0.0.1:8080",
+        ),
+    ] {
+        assert_eq!(
+            private_stream::base_url(&ps, venue, true, rest),
+            want,
+            "{rest}"
+        );
     }
 }
 

@@ -1,5 +1,5 @@
-//! `calculus-trader backtest`: arguments, data loading with a progress bar, and the three modes
-//! (single run with report and plots, `--sweep`, `--walk-forward`).
+//! `calculus-trader backtest`: arguments, data loading with a progress bar, and the modes
+//! (single run with report and plots, `--sweep`, `--walk-forward`), and `--learned`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::reader::{read_all, Format, TradeStream};
 use super::replay::{default_data, Replay, Setup};
 use super::report::Report;
-use super::{plot, sweep, walk_forward};
+use super::{learned, plot, sweep, walk_forward};
 use crate::config::{Config, DEFAULT_TOML};
 
 /// Options of `calculus-trader backtest`.
@@ -41,6 +41,10 @@ pub struct BacktestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Judge the learned entry filter: replay without and with it (prequential, out of sample),
+    /// print its confusion matrix, precision/recall/F1 and both results (windows: --walk-forward N, default 4).
+    #[arg(long)]
+    pub learned: bool,
 }
 
 /// The config text: `--config`, else config/default.toml, else the built-in copy.
@@ -102,7 +106,7 @@ pub fn run(args: &BacktestArgs) -> Result<(), String> {
     let setup = Setup::from_config(&cfg)?;
     let out = args.out.clone().unwrap_or(cfg.backtest.out_dir.clone());
 
-    if args.walk_forward.is_some() || !args.sweep.is_empty() {
+    if args.learned || args.walk_forward.is_some() || !args.sweep.is_empty() {
         let specs = sweep::parse_specs(&args.sweep, &base)?;
         let combos = sweep::combinations(&specs);
         let pb = if args.quiet {
@@ -121,7 +125,10 @@ pub fn run(args: &BacktestArgs) -> Result<(), String> {
         for e in &read.first_errors {
             eprintln!("  {e}");
         }
-        if let Some(n) = args.walk_forward {
+        if args.learned {
+            let e = learned::evaluate(&setup, &ticks, args.walk_forward.unwrap_or(4))?;
+            print!("{}", learned::table(&e));
+        } else if let Some(n) = args.walk_forward {
             let rows = walk_forward::run(
                 &base,
                 &combos,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod equity;
 pub mod experiment;
 pub mod fills;
+pub mod learned;
 pub mod metrics;
 pub mod plot;
 pub mod reader;

@@ -7,9 +7,10 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivateStreamConfig {
-    /// Connect the private stream (venue routes only: embedded, loopback, live). Off: fills,
-    /// venue-side closes and the balance are learnt by polling alone.
-    pub enabled: bool,
+    /// Connect the private stream (venue routes only: embedded, loopback, live); absent: on in
+    /// `live` mode, off otherwise. Off: fills, venue-side closes and the balance are learnt by
+    /// polling alone.
+    pub enabled: Option<bool>,
     /// WebSocket base URL (`wss://stream.bybit.com`, `wss://fstream.binance.com`); empty: the
     /// venue's own in live mode, the order route's host (`ws://` on loopback) otherwise. The
     /// path (`/v5/private`, `/ws/<listenKey>`) is added.
@@ -30,7 +31,7 @@ pub struct PrivateStreamConfig {
 impl Default for PrivateStreamConfig {
     fn default() -> Self {
         Self {
-            enabled: false,
+            enabled: None,
             url: String::new(),
             heartbeat_s: 20.0,
             dead_after_s: 60.0,

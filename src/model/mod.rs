@@ -6,6 +6,7 @@ pub(crate) mod forecast;
 pub mod indicators;
 pub mod kalman;
 pub mod layers;
+pub mod logistic;
 pub(crate) mod params;
 pub(crate) mod snr;
 pub mod window;

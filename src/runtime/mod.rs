@@ -5,6 +5,7 @@ pub mod affinity;
 pub mod check;
 pub mod exec_setup;
 pub mod fused;
+pub mod learned;
 pub mod monitor;
 pub mod pipeline;
 pub mod private_stream;
@@ -220,6 +221,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     symbols::subscribe_held(&universe, &mut feed, &setup.replayed.positions);
     let (state_file, handle) =
         operator_setup(cfg, explicit_state, &setup.journal_path, &mut compute)?;
+    let learned = learned::setup(cfg, &setup.journal_path, compute.learned_mut())?;
     symbols::attach(&handle, &universe, &mut feed)?;
     let (account, client) = account_setup(cfg, setup.account, &mut compute, &handle, &shutdown)?;
     let rest_exchange = setup.rest;
@@ -247,7 +249,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
         &symbols,
         &feed,
         handle.clone(),
-        state_file,
+        (state_file, learned.clone()),
     ));
     if let Some(hook) = &opts.control {
         (hook.0)(handle).map_err(|e| format!("control: {e}"))?;
@@ -344,7 +346,7 @@ fn status_plan(
     symbols: &SymbolTable,
     feed: &FeedStage,
     handle: Arc<ControlHandle>,
-    state_file: PathBuf,
+    (state_file, learned): (PathBuf, Option<learned::LearnedFile>),
 ) -> status::StatusPlan {
     status::StatusPlan {
         handle,
@@ -354,6 +356,7 @@ fn status_plan(
         venue: cfg.venue.name.clone(),
         topology: topology.name().to_string(),
         state_file: Some(state_file),
+        learned,
     }
 }
 
@@ -671,7 +674,7 @@ type AccountThread = (
     Option<Arc<account::AccountClient>>,
 );
 
-/// `[exec.private_stream] enabled` on a venue route: the private stream's thread, its events
+/// `[exec.private_stream] enabled` (absent: in live mode) on a venue route: the private stream's thread, its events
 /// into `exec` through an SPSC ring, until `shutdown`.
 fn private_stream_setup(
     cfg: &Config,
@@ -685,10 +688,10 @@ fn private_stream_setup(
     exec: ExecStage,
 ) -> Result<(ExecStage, Option<std::thread::JoinHandle<()>>), String> {
     let ps = &cfg.exec.private_stream;
-    let Some(client) = client.filter(|_| ps.enabled) else {
+    let live = cfg.exec.mode == crate::exec::ExecMode::Live;
+    let Some(client) = client.filter(|_| ps.enabled.unwrap_or(live)) else {
         return Ok((exec, None));
     };
-    let live = cfg.exec.mode == crate::exec::ExecMode::Live;
     let rest_url = rest.map_or(cfg.exec.rest_url.clone(), |r| r.url());
     let base = private_stream::base_url(ps, cfg.venue(), live, &rest_url);
     let tls = if base.starts_with("wss://") {

@@ -382,23 +382,36 @@ fn ret_msg(data: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(data).into_owned())
 }
 
-/// The stream's base URL: `exec.private_stream.url`, else the venue's in live mode, else the
-/// order route's host over `ws://` (`wss://` for `https://`).
+/// The stream's base URL: `exec.private_stream.url`; else the stream host paired with the order
+/// route's REST host (Binance `fapi.binance.com` → `wss://fstream.binance.com`,
+/// `testnet.binancefuture.com` → `wss://stream.binancefuture.com`; Bybit `api.bybit.com` →
+/// `wss://stream.bybit.com`, `api-testnet.bybit.com` → `wss://stream-testnet.bybit.com`); else,
+/// for any other host (the embedded exchange, a loopback or test venue), the REST host itself
+/// over `ws://` (`wss://` for `https://`). `live` with an empty REST URL: the venue's mainnet.
 pub fn base_url(cfg: &PrivateStreamConfig, venue: Venue, live: bool, rest_url: &str) -> String {
     if !cfg.url.is_empty() {
         return cfg.url.clone();
     }
-    if live {
-        return match venue {
-            Venue::Bybit => "wss://stream.bybit.com".into(),
-            Venue::Binance => "wss://fstream.binance.com".into(),
-        };
-    }
-    if let Some(rest) = rest_url.strip_prefix("https://") {
-        format!("wss://{}", rest.trim_end_matches('/'))
-    } else {
-        let rest = rest_url.strip_prefix("http://").unwrap_or(rest_url);
-        format!("ws://{}", rest.trim_end_matches('/'))
+    let (tls, rest) = match rest_url.strip_prefix("https://") {
+        Some(r) => (true, r),
+        None => (false, rest_url.strip_prefix("http://").unwrap_or(rest_url)),
+    };
+    let host = rest.trim_end_matches('/');
+    let known = match host {
+        "fapi.binance.com" => Some("wss://fstream.binance.com"),
+        "testnet.binancefuture.com" => Some("wss://stream.binancefuture.com"),
+        "api.bybit.com" | "api.bytick.com" => Some("wss://stream.bybit.com"),
+        "api-testnet.bybit.com" => Some("wss://stream-testnet.bybit.com"),
+        "" if live => Some(match venue {
+            Venue::Bybit => "wss://stream.bybit.com",
+            Venue::Binance => "wss://fstream.binance.com",
+        }),
+        _ => None,
+    };
+    match (known, tls) {
+        (Some(k), _) => k.into(),
+        (None, true) => format!("wss://{host}"),
+        (None, false) => format!("ws://{host}"),
     }
 }
 

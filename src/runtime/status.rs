@@ -2,7 +2,8 @@
 //! [`EngineView`] into a [`StatusView`] (names from the symbol table, decimals as strings,
 //! stage percentiles of the last interval, counters by name, feed state per symbol) and
 //! publishes it through the [`ControlHandle`]; logs the engine's run-state changes; and writes
-//! the risk state file whenever the persisted state changed (`risk::state::save`, atomic).
+//! the risk state file whenever the persisted state changed (`risk::state::save`, atomic), and
+//! the learned filter's when it learnt something.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct StatusPlan {
     pub topology: String,
     /// The risk state file the monitor keeps up to date.
     pub state_file: Option<PathBuf>,
+    /// The learned filter's state file the monitor keeps up to date.
+    pub learned: Option<super::learned::LearnedFile>,
 }
 
 /// The monitor's status side: the plan and what it last logged and saved.
@@ -107,6 +110,10 @@ impl StatusKeeper {
         counters: &CounterSet,
         step: &StageHistograms,
     ) {
+        // Also on the monitor's last round, once the compute thread has stopped: the final state.
+        if let Some(l) = &mut self.plan.learned {
+            l.save_if_changed();
+        }
         let Some(view) = view else {
             return;
         };
@@ -287,6 +294,7 @@ mod tests {
             venue: "binance".into(),
             topology: "fused".into(),
             state_file: Some(file.clone()),
+            learned: None,
         });
         assert_eq!(
             handle.symbol_id("ETHUSDT"),

@@ -35,6 +35,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use super::choice::{Owner, StrategyKind};
+use super::learned::{LearnedFilter, LearnedParams};
 use super::matrix::{classify, Action, CaseActions};
 use super::scalper::{ScalperParams, ScalperState};
 use super::signal::{SignalParams, VelocitySource};
@@ -98,6 +99,8 @@ pub struct StrategyParams {
     pub signal: SignalParams,
     /// Confirmation layers and indicators.
     pub layers: LayerParams,
+    /// The learned entry filter (`[strategy.learned]`).
+    pub learned: LearnedParams,
     /// Which strategy decides (`strategy.strategy`).
     pub strategy: StrategyKind,
     /// The scalper's rules (`[scalper]`).
@@ -169,6 +172,8 @@ pub struct EngineStats {
     pub emergency_stops: u64,
     /// Entry signals refused because the symbol's feed is not live (see the module doc).
     pub blocked_stale: u64,
+    /// Entry signals refused by the learned filter (`P(win) < strategy.learned.threshold`).
+    pub blocked_learned: u64,
     /// Ticks on which the scalper's signal asked for a different position.
     pub scalper_signals: u64,
     /// Scalper orders that open (or flip to) a position.
@@ -260,6 +265,8 @@ pub struct Engine {
     feed_health: Option<Arc<SymbolHealth>>,
     /// Operator state: settings in force, pending closes, command counts.
     ops: operator::Operator,
+    /// The learned entry filter (inert unless `strategy.learned.enabled`).
+    learned: LearnedFilter,
     /// The scalper's bar state and signal per symbol (index = `SymbolId`); empty when the
     /// scalper is off, so the calculus strategy's per-symbol state keeps its budget.
     scalpers: Vec<ScalperState>,
@@ -315,7 +322,8 @@ enum RiskExit {
 
 /// Books a decided order into the symbol's decision book and the gate: realized PnL and fee
 /// (`fee = qty·price·fee_rate`), open notional and stop-risk, the trade's end (statistics,
-/// losing streak) and start (exit levels, drift baseline `d0`).
+/// losing streak) and start (exit levels, drift baseline `d0`). Returns the net PnL of the
+/// trade it closed (if any) and whether it opened one.
 #[allow(clippy::too_many_arguments)]
 fn book_order(
     rp: &RiskParams,
@@ -329,7 +337,7 @@ fn book_order(
     d0: f64,
     ts: u64,
     client_seq: u64,
-) {
+) -> (Option<f64>, bool) {
     let before = slot.risk;
     let r = &mut slot.risk;
     let fee = qty * price * rp.fee_rate;
@@ -341,9 +349,12 @@ fn book_order(
     note_trip(gate.on_fill(pnl, fee, ts), stats);
     let dir1 = r.book.direction();
     let net1 = r.book.realized - r.book.fees;
+    let mut closed = None;
     if dir0 != 0 && dir1 != dir0 {
         let trade = net1 - r.open_net;
-        trade_stats.record(trade.to_f64().unwrap_or(0.0));
+        let net = trade.to_f64().unwrap_or(0.0);
+        closed = Some(net);
+        trade_stats.record(net);
         note_trip(gate.on_trade_closed(trade), stats);
         r.drift.stop();
         r.exits = None;
@@ -364,6 +375,7 @@ fn book_order(
         pnl,
         fee,
     };
+    (closed, dir1 != 0 && dir1 != dir0)
 }
 
 impl Engine {
@@ -422,6 +434,11 @@ impl Engine {
             trade_stats: TradeStats::default(),
             feed_health: None,
             ops: operator::Operator::new(&params),
+            learned: LearnedFilter::new(
+                params.learned,
+                rp.fee_rate.to_f64().unwrap_or(0.0),
+                instruments.len(),
+            ),
             scalpers: if params.strategy.scalper() {
                 let st = ScalperState::new(&params.scalper, params.layers.indicators.bar_s);
                 vec![st; instruments.len()]
@@ -469,10 +486,12 @@ impl Engine {
             next_seq: &mut self.next_seq,
             last,
             feed_health: self.feed_health.as_deref(),
+            learned: &mut self.learned,
             scalper: self.scalpers.get_mut(i),
             t,
         };
         let mut m = cx.update_models()?;
+        cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
             return Some(cx.emit(m.st, side, qty, true, None));
@@ -601,6 +620,16 @@ impl Engine {
         &self.stats
     }
 
+    /// The learned entry filter.
+    pub fn learned(&self) -> &LearnedFilter {
+        &self.learned
+    }
+
+    /// The learned entry filter, to restore or publish its state (start-up).
+    pub fn learned_mut(&mut self) -> &mut LearnedFilter {
+        &mut self.learned
+    }
+
     /// The filled position of symbol index `i`.
     pub fn position(&self, i: usize) -> Option<&Position> {
         self.slots.get(i).map(|s| &s.position)
@@ -667,6 +696,7 @@ struct TickCx<'a> {
     next_seq: &'a mut u64,
     last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
+    learned: &'a mut LearnedFilter,
     /// The symbol's scalper state, when the scalper is on.
     scalper: Option<&'a mut ScalperState>,
     t: &'a Tick,
@@ -953,12 +983,14 @@ impl TickCx<'_> {
     }
 
     /// The first gate refusing a new entry: feed health, SNR (the case's evidence, see
-    /// [`SignalParams::evidence`]), confidence, layers (counted).
+    /// [`SignalParams::evidence`]), confidence, layers, the learned filter (counted). The
+    /// learned filter sees (and queues for labelling) every entry signal of a live feed.
     #[inline]
     fn entry_gate(&mut self, st: &TickState) -> Gate {
         if self.stale() {
             return Gate::Stale;
         }
+        let learned_ok = self.learned_allows(st);
         let (sp, stats) = (&self.p.signal, &mut *self.stats);
         if st.evidence < sp.snr_min {
             stats.blocked_snr += 1;
@@ -971,9 +1003,25 @@ impl TickCx<'_> {
                 *n += u64::from(v == crate::model::layers::LayerVerdict::Reject);
             }
             Gate::Layers
+        } else if !learned_ok {
+            stats.blocked_learned += 1;
+            Gate::Learned
         } else {
             Gate::None
         }
+    }
+
+    /// The learned filter's verdict on the entry `st.target` (true when it is off); queues the
+    /// signal for labelling.
+    #[inline]
+    fn learned_allows(&mut self, st: &TickState) -> bool {
+        !self.learned.enabled()
+            || self.learned.allows(
+                self.t.symbol.index(),
+                st,
+                self.slot.layers.indicators.values(),
+                st.target,
+            )
     }
 
     /// Quantity and exit levels of the order for `d`: the working position to close plus, for an
@@ -1062,7 +1110,7 @@ impl TickCx<'_> {
         *self.next_seq += 1;
         self.stats.intents += 1;
         let price = slot.instrument.price_on_tick(t.price);
-        book_order(
+        let (closed, opened) = book_order(
             &self.p.risk,
             slot,
             self.gate,
@@ -1075,6 +1123,7 @@ impl TickCx<'_> {
             ts,
             client_seq,
         );
+        self.learned.on_book(t.symbol.index(), closed, opened);
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
         *self.last = st;
@@ -1224,6 +1273,7 @@ mod tests {
                 ..SignalParams::default()
             },
             layers: StrategyParams::default().without_layers().layers,
+            learned: crate::strategy::learned::LearnedParams::default(),
             strategy: StrategyKind::Calculus,
             scalper: ScalperParams::default(),
         }

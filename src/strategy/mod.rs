@@ -3,6 +3,7 @@
 
 pub mod choice;
 pub mod engine;
+pub mod learned;
 pub(crate) mod matrix;
 pub mod scalper;
 pub(crate) mod signal;

@@ -32,6 +32,8 @@ pub enum Gate {
     /// Entry blocked: the symbol's market data is not live (stale feed; see
     /// [`crate::feed::liveness`]).
     Stale,
+    /// Entry refused by the learned filter (`P(win) < strategy.learned.threshold`).
+    Learned,
 }
 
 impl Gate {
@@ -48,6 +50,7 @@ impl Gate {
             Gate::Filter => "filter",
             Gate::Risk => "risk",
             Gate::Stale => "stale",
+            Gate::Learned => "learned",
         }
     }
 }

@@ -213,6 +213,7 @@ impl ComputeStage {
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);
         c.set(Counter::BlockedStale, s.blocked_stale);
+        c.set(Counter::BlockedLearned, s.blocked_learned);
         let o = self.engine.operator_stats();
         c.set(Counter::OperatorCommands, o.commands);
         c.set(Counter::OperatorCloses, o.closes);
@@ -230,6 +231,11 @@ impl ComputeStage {
     /// start-up); exits still go out.
     pub fn set_unreconciled(&mut self, symbol: usize) {
         self.engine.set_unreconciled(symbol, true);
+    }
+
+    /// The learned entry filter, to restore or publish its state (start-up).
+    pub fn learned_mut(&mut self) -> &mut crate::strategy::learned::LearnedFilter {
+        self.engine.learned_mut()
     }
 
     /// The engine (positions, stats), e.g. for the final report.

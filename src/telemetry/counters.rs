@@ -180,6 +180,8 @@ crate::types::named::named_enum! {
         /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
         /// recovering, silent); exits still go out.
         BlockedStale => "blocked_stale",
+        /// Entry signals refused by the learned filter (`P(win) < strategy.learned.threshold`).
+        BlockedLearned => "blocked_learned",
         /// De-duplication restarts on a detected gap (id jump beyond plausibility, or ids that
         /// contradict trade times); none is counted as missed trades.
         DedupResets => "dedup_resets",

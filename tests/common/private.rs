@@ -23,7 +23,7 @@ use super::rig::{rig_with, Rig, V};
 /// Private-stream settings for tests: fast heartbeat, dead link and reconnect.
 pub fn fast_stream() -> PrivateStreamConfig {
     PrivateStreamConfig {
-        enabled: true,
+        enabled: Some(true),
         heartbeat_s: 0.5,
         dead_after_s: 2.0,
         backoff_base_ms: 50,

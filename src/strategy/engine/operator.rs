@@ -247,6 +247,7 @@ impl Engine {
                 next_seq: &mut self.next_seq,
                 last: &mut self.lasts[i],
                 feed_health: None,
+                learned: &mut self.learned,
                 scalper: None,
                 t: &t,
             };

@@ -54,6 +54,10 @@ impl TickCx<'_> {
         if self.stale() {
             st.gate = Gate::Stale;
             target = flip_fallback(st, held, target)?;
+        } else if !self.learned_allows(st) {
+            self.stats.blocked_learned += 1;
+            st.gate = Gate::Learned;
+            target = flip_fallback(st, held, target)?;
         }
         self.after_cooldown(st, held, target, Owner::Scalper)
     }
