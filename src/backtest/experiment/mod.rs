@@ -66,16 +66,26 @@ pub struct Variant {
     pub combo: Combo,
 }
 
-/// The variants the build supports: every strategy.
+/// Every strategy × learned filter off / on (`strategy.learned.enabled`; on, it learns from the
+/// in-sample part of each window before deciding out of sample).
 pub fn variants() -> Vec<Variant> {
-    ["calculus", "scalper", "both"]
-        .into_iter()
-        .map(|strategy| Variant {
-            strategy,
-            learned: false,
-            combo: vec![pair("strategy.strategy", strategy)],
-        })
-        .collect()
+    let mut out = Vec::new();
+    for strategy in ["calculus", "scalper", "both"] {
+        for learned in [false, true] {
+            out.push(Variant {
+                strategy,
+                learned,
+                combo: vec![
+                    pair("strategy.strategy", strategy),
+                    pair(
+                        "strategy.learned.enabled",
+                        if learned { "true" } else { "false" },
+                    ),
+                ],
+            });
+        }
+    }
+    out
 }
 
 /// A data set: one or more independent trade sequences (seeds) under one config.
