@@ -165,20 +165,7 @@ impl Rig {
     fn settle(&mut self) {
         let deadline = self.clock.now_ns() + 30_000_000_000;
         while self.exec.in_flight() > 0 && self.clock.now_ns() < deadline {
-            let mut got = Vec::new();
-            self.exec.poll(
-                self.clock.now_ns(),
-                now_ms(),
-                Some(Duration::from_millis(2)),
-                |ev| {
-                    if let ExecEvent::Report(r) = ev {
-                        got.push(r);
-                    }
-                },
-            );
-            for r in got {
-                self.book(r);
-            }
+            self.poll_once();
         }
         assert_eq!(self.exec.in_flight(), 0, "orders still in flight");
     }
@@ -444,20 +431,7 @@ fn entries_wait_while_an_order_is_unknown_exits_go_and_the_budget_ends_in_reconc
         // Wait until the order is unknown.
         let deadline = r.clock.now_ns() + 10_000_000_000;
         while !r.exec.has_unknown(SymbolId(0)) && r.clock.now_ns() < deadline {
-            let mut got = Vec::new();
-            r.exec.poll(
-                r.clock.now_ns(),
-                now_ms(),
-                Some(Duration::from_millis(2)),
-                |ev| {
-                    if let ExecEvent::Report(x) = ev {
-                        got.push(x);
-                    }
-                },
-            );
-            for x in got {
-                r.book(x);
-            }
+            r.poll_once();
         }
         assert!(r.exec.has_unknown(SymbolId(0)), "{v:?}");
         assert!(r

@@ -102,6 +102,12 @@ pub fn save(path: &Path, s: &RiskState, now_ms: u64) -> std::io::Result<()> {
         settings: s.settings,
     };
     let text = serde_json::to_string_pretty(&f).map_err(std::io::Error::other)?;
+    write_atomically(path, &text)
+}
+
+/// Writes `text` and a newline to `path` so that a reader (or a crash) sees the old file or the
+/// new one, never a mix: a synced `<path>.tmp` renamed over `path`, then the directory synced.
+pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

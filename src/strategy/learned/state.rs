@@ -8,7 +8,6 @@
 //! once at start-up: a missing file is a cold model; a corrupt one (bad JSON, unknown or
 //! missing keys, other version, other feature names, a bad float) is an error naming the file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -106,20 +105,5 @@ pub fn save(path: &Path, s: &Snapshot, now_ms: u64) -> std::io::Result<()> {
         adagrad: hex(&s.model.g2),
     };
     let text = serde_json::to_string_pretty(&f).map_err(std::io::Error::other)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(&dir)?.sync_all()
+    crate::risk::state::write_atomically(path, &text)
 }
