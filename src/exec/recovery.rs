@@ -136,6 +136,33 @@ fn blocking(
         .map_err(|e| format!("{what}: {e}"))
 }
 
+/// A blocking read-only request (positions, open orders) retried like a status query: a
+/// transport failure or a transient HTTP status (429, 418, 5xx) is tried again with backoff
+/// (250 ms doubling), up to [`STARTUP_QUERY_ATTEMPTS`]; the last outcome is returned.
+fn read_blocking(
+    exec: &mut Executor,
+    bytes: &[u8],
+    timeout: Duration,
+    need: &'static str,
+    what: &str,
+) -> Result<(u16, Vec<u8>), String> {
+    let mut wait = Duration::from_millis(250);
+    let mut attempt = 1;
+    loop {
+        let r = blocking(exec, bytes, timeout, need, what);
+        let transient = match &r {
+            Ok((status, _)) => matches!(status, 418 | 429 | 500..=599),
+            Err(e) => e != need,
+        };
+        if !transient || attempt == STARTUP_QUERY_ATTEMPTS {
+            return r;
+        }
+        attempt += 1;
+        std::thread::sleep(wait);
+        wait *= 2;
+    }
+}
+
 /// Status queries per unfinished order at start-up before giving up (backoff 250 ms doubling:
 /// about 8 s in all).
 const STARTUP_QUERY_ATTEMPTS: u32 = 6;
@@ -254,7 +281,7 @@ pub(super) fn venue_positions(
     timeout: Duration,
 ) -> Result<Vec<VenuePosition>, String> {
     let bytes = exec.venue_mut().build_positions(now_ms()).to_vec();
-    let (status, body) = blocking(exec, &bytes, timeout, need, "querying venue positions")?;
+    let (status, body) = read_blocking(exec, &bytes, timeout, need, "querying venue positions")?;
     if status != 200 {
         return Err(format!(
             "venue positions query failed: HTTP {status}: {}",
@@ -272,7 +299,7 @@ fn foreign_open_orders(
     timeout: Duration,
 ) -> Result<Vec<String>, String> {
     let bytes = exec.venue_mut().build_open_orders(now_ms()).to_vec();
-    let (status, body) = blocking(
+    let (status, body) = read_blocking(
         exec,
         &bytes,
         timeout,
