@@ -29,7 +29,14 @@ fn default_run_with_strategy_both_sends_scalper_orders() {
     assert!(s.scalper_entries > 0, "{s:?}");
     assert_eq!(s.intents, s.fills + s.rejects);
     let c = runtime::counters(&report);
-    assert_eq!(c.get(Counter::Orders), c.get(Counter::Fills));
+    // Every order ends final: filled, or refused by the venue (a reduce-only exit whose
+    // position a venue-side stop closed first, when the replay outruns the round trip).
+    assert_eq!(
+        c.get(Counter::Orders),
+        c.get(Counter::Fills) + c.get(Counter::RejectVenue)
+    );
+    assert_eq!(c.get(Counter::OrdersUnknown), 0);
+    assert_eq!(c.get(Counter::RejectLost), 0);
     // The live entry counter includes the scalper's entries.
     assert_eq!(
         c.get(Counter::Entries),

@@ -218,6 +218,30 @@ fn a_stop_that_cannot_be_placed_makes_the_engine_close_the_position() {
 }
 
 #[test]
+fn a_stop_that_cannot_be_placed_while_an_exit_is_in_flight_waits_for_that_exit() {
+    // The engine's own exit leaves right behind the entry (the price is already through the
+    // stop): the venue refuses the stop, and the exit in flight closes the position. The
+    // engine's forced close waits for the exit's answer and then has nothing to close; sent
+    // at once it would be a reduce-only order with no position left (refused, -2022).
+    let mut r = binance("61700.0");
+    let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    it.take_profit = Some(d("62400.0"));
+    it.stop_loss = Some(d("61790.0"));
+    assert!(r.submit(&it).is_none());
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61700.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(1).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    let c = r.exec.stop_counters();
+    assert_eq!((c.failed, c.unprotected_closes), (1, 0));
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert!(open(&r).is_empty());
+    r.assert_positions_identical();
+}
+
+#[test]
 fn bybit_positions_carry_their_tp_sl_from_the_entry() {
     let mut r = rig(
         V::Bybit,

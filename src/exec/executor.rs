@@ -1258,6 +1258,13 @@ impl Executor {
     fn close_unprotected<F: FnMut(ExecEvent)>(&mut self, timestamp_ms: u64, on_event: &mut F) {
         while let Some((symbol, code)) = self.stops.take_unprotected() {
             let i = symbol.index();
+            // An order of the symbol in flight (often the engine's own exit, when the price
+            // crossed the stop before the venue took it) changes what there is to close: wait
+            // for its answer, then close what is left.
+            if self.pending.iter().any(|p| p.symbol == symbol) {
+                self.stops.requeue_unprotected(symbol, code);
+                return;
+            }
             let qty = self.booked[i];
             if qty.is_zero() {
                 continue;
