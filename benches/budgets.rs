@@ -6,8 +6,8 @@
 //! budgets` or `cargo bench --bench budgets -- --profile tuned`. `BUDGET_SCALE=N` multiplies
 //! every sample count and run length (default 1: about 30 s here). `BUDGET_CONTROL=1` runs the
 //! product rows (`socket_to_order`) with the control server up and an operator client reading
-//! `/api/status` and `/metrics` every 100 ms. It never fails on a slow
-//! host: a FAIL is reported, the exit status stays 0.
+//! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows.
+//! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
 //! `StageHistograms`, the production histograms):
@@ -128,6 +128,12 @@ fn scale() -> f64 {
         .and_then(|s| s.parse::<f64>().ok())
         .filter(|s| *s > 0.0)
         .unwrap_or(1.0)
+}
+
+/// `BUDGET_ONLY=compute`: stop after the compute rows and print them (the rows before them,
+/// parse and md_hop, still run).
+fn only_compute() -> bool {
+    std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "compute")
 }
 
 fn progress(what: &str) {
@@ -1292,6 +1298,10 @@ fn run() -> Result<(), String> {
         None,
         "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
     ));
+    if only_compute() {
+        println!("\n{}", render_text(&profile_name, &profile, &rows, &tp_rows));
+        return Ok(());
+    }
 
     progress("order_hop: ring vs ArrayQueue ping-pong");
     let template = intents.first().copied();

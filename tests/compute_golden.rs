@@ -1,0 +1,177 @@
+//! The per-tick compute path decides exactly as before its speed-ups (issue 17, compute p50 with
+//! strategy = both + learned filter): the budget table's compute configuration (the default
+//! config made to trade often, see `benches/budgets.rs`, `Setup::bench_config`) over three passes
+//! of the bundled real trades, every intent filled at once, for strategy = calculus, both, and
+//! both with the learned filter (warm after 50 labels). Each run must produce the same intents
+//! (an FNV-1a hash of their `Debug` text), the same counters and, with the filter, the same
+//! model weights (bit for bit) as the code before the optimisation.
+//!
+//! The expected values were obtained by running this test on the unchanged code (branch
+//! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams, VelocitySource};
+use calculus_trader::types::Tick;
+
+mod common;
+use common::setup::{fill, Replay};
+
+/// What one run produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    intents: u64,
+    intents_hash: u64,
+    signals: u64,
+    scalper_signals: u64,
+    scalper_entries: u64,
+    blocked_learned: u64,
+    blocked_layers: u64,
+    learned_checked: u64,
+    learned_refused: u64,
+    weights_hash: u64,
+}
+
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for b in bytes {
+        *h = (*h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// `benches/budgets.rs`'s `bench_config`: finite differences, per-tick smoothing, no cooldown,
+/// tight exits, the drift, regime and TP-first layers and the loss stops off.
+fn bench_params() -> StrategyParams {
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    cfg.signal.source = VelocitySource::FiniteDifference;
+    cfg.model.tau_s = 0.0;
+    cfg.strategy.cooldown_ms = 0;
+    cfg.risk.exits.tp_fraction = 0.0012;
+    cfg.risk.exits.sl_fraction = 0.0006;
+    cfg.risk.exits.min_reward_risk = 1.0;
+    cfg.layers.drift.enabled = false;
+    cfg.layers.regime.enabled = false;
+    cfg.layers.tp_first.enabled = false;
+    let l = &mut cfg.risk.limits;
+    l.max_consecutive_losses = 0;
+    l.drawdown_pause = 1.0;
+    l.emergency_drawdown = 0.0;
+    l.daily_loss = 1.0;
+    l.max_correlation = 1.0;
+    StrategyParams::from_config(&cfg)
+}
+
+fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams) -> Outcome {
+    let mut e = Engine::new(params, &replay.instruments);
+    let first = ticks.iter().map(|t| t.exch_ts_ms).min().unwrap();
+    let last = ticks.iter().map(|t| t.exch_ts_ms).max().unwrap();
+    let cycle = last - first + 1_000;
+    let (mut intents, mut h) = (0, 0xcbf2_9ce4_8422_2325u64);
+    for pass in 0..3 {
+        for t in ticks {
+            let t = Tick {
+                exch_ts_ms: t.exch_ts_ms + pass * cycle,
+                ..*t
+            };
+            if let Some(it) = e.on_tick(&t) {
+                intents += 1;
+                fnv(&mut h, format!("{it:?}").as_bytes());
+                fill(&mut e, &it);
+            }
+        }
+    }
+    let s = e.stats();
+    let mut w = 0xcbf2_9ce4_8422_2325u64;
+    for v in e.learned().snapshot().model.w {
+        fnv(&mut w, &v.to_bits().to_le_bytes());
+    }
+    Outcome {
+        intents,
+        intents_hash: h,
+        signals: s.signals,
+        scalper_signals: s.scalper_signals,
+        scalper_entries: s.scalper_entries,
+        blocked_learned: s.blocked_learned,
+        blocked_layers: s.blocked_layers.iter().sum(),
+        learned_checked: e.learned().stats().checked,
+        learned_refused: e.learned().stats().refused,
+        weights_hash: w,
+    }
+}
+
+#[test]
+fn compute_decides_exactly_as_before_for_every_strategy() {
+    let replay = Replay::load();
+    let ticks = replay.ticks();
+    let calculus = bench_params();
+    let both = StrategyParams {
+        strategy: StrategyKind::Both,
+        ..calculus
+    };
+    let mut learned = both;
+    learned.learned.enabled = true;
+    learned.learned.warmup_labels = 50;
+    // A lower threshold, so that the filter also lets entries through.
+    let mut permissive = learned;
+    permissive.learned.threshold = 0.3;
+    let got = [
+        run(&replay, &ticks, calculus),
+        run(&replay, &ticks, both),
+        run(&replay, &ticks, learned),
+        run(&replay, &ticks, permissive),
+    ];
+    for o in &got {
+        eprintln!("{o:?}");
+    }
+    let want = [
+        Outcome {
+            intents: 6455,
+            intents_hash: 11266444580236583281,
+            signals: 41455,
+            scalper_signals: 0,
+            scalper_entries: 0,
+            blocked_learned: 0,
+            blocked_layers: 16742,
+            learned_checked: 0,
+            learned_refused: 0,
+            weights_hash: 15567473145155401509,
+        },
+        Outcome {
+            intents: 6205,
+            intents_hash: 12657126887869019792,
+            signals: 36467,
+            scalper_signals: 2497,
+            scalper_entries: 40,
+            blocked_learned: 0,
+            blocked_layers: 14953,
+            learned_checked: 0,
+            learned_refused: 0,
+            weights_hash: 15567473145155401509,
+        },
+        Outcome {
+            intents: 98,
+            intents_hash: 13772251962491349981,
+            signals: 81403,
+            scalper_signals: 10594,
+            scalper_entries: 0,
+            blocked_learned: 74656,
+            blocked_layers: 17292,
+            learned_checked: 91723,
+            learned_refused: 91723,
+            weights_hash: 568967271363337961,
+        },
+        Outcome {
+            intents: 124,
+            intents_hash: 11079461534200844014,
+            signals: 80281,
+            scalper_signals: 9267,
+            scalper_entries: 13,
+            blocked_learned: 72564,
+            blocked_layers: 16922,
+            learned_checked: 89274,
+            learned_refused: 89261,
+            weights_hash: 18098172121485546490,
+        },
+    ];
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "run {k}");
+    }
+}
