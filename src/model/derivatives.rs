@@ -70,7 +70,12 @@ impl Derivatives {
     /// `reset_gap_s` restarts from this tick.
     #[inline]
     pub fn update(&mut self, p: &DerivParams, price: f64, ts_ms: u64) -> Estimate {
-        let x = price.ln();
+        self.update_log(p, price.ln(), ts_ms)
+    }
+
+    /// [`Derivatives::update`] with the log price `x = ln(price)` already computed.
+    #[inline]
+    pub fn update_log(&mut self, p: &DerivParams, x: f64, ts_ms: u64) -> Estimate {
         if !self.started || !x.is_finite() {
             self.restart(x, ts_ms);
             return self.estimate();

@@ -13,6 +13,40 @@ pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// `σ(z) ≥ threshold` decided on the log-odds `z` where that is certain: `z` against
+/// `logit(threshold) ± δ`, `δ = 1e-6·(1 + |logit|)` (σ moves by ≥ 1e-13 over `δ` for a threshold
+/// in [1e-6, 1 − 1e-6], far above σ's rounding), and by evaluating σ inside that band, for a NaN
+/// `z` and for any other threshold: the same answer as `sigmoid(z) >= threshold`, without the
+/// `exp` on almost every call.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Threshold {
+    p: f64,
+    /// `(lo, hi)`: `z ≤ lo` is below, `z ≥ hi` at or above the threshold.
+    band: Option<(f64, f64)>,
+}
+
+impl Threshold {
+    /// The decision `σ(z) ≥ p`.
+    pub fn new(p: f64) -> Self {
+        let band = (1e-6..=1.0 - 1e-6).contains(&p).then(|| {
+            let z = (p / (1.0 - p)).ln();
+            let d = 1e-6 * (1.0 + z.abs());
+            (z - d, z + d)
+        });
+        Self { p, band }
+    }
+
+    /// `sigmoid(z) >= p`.
+    #[inline]
+    pub fn reached(&self, z: f64) -> bool {
+        match self.band {
+            Some((_, hi)) if z >= hi => true,
+            Some((lo, _)) if z <= lo => false,
+            _ => sigmoid(z) >= self.p,
+        }
+    }
+}
+
 /// Weights and AdaGrad accumulators of an `N`-feature model (feature 0 is the bias).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Logistic<const N: usize> {
@@ -35,8 +69,13 @@ impl<const N: usize> Logistic<N> {
     /// `P(y = 1 | x) = σ(w·x)`.
     #[inline]
     pub fn predict(&self, x: &[f64; N]) -> f64 {
-        let z: f64 = self.w.iter().zip(x).map(|(w, x)| w * x).sum();
-        sigmoid(z)
+        sigmoid(self.score(x))
+    }
+
+    /// The log-odds `w·x`, summed in index order.
+    #[inline]
+    pub fn score(&self, x: &[f64; N]) -> f64 {
+        self.w.iter().zip(x).map(|(w, x)| w * x).sum()
     }
 
     /// One AdaGrad step on `(x, y)`; returns the prediction made before the step.
@@ -57,6 +96,44 @@ impl<const N: usize> Logistic<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Around, inside and far from the band, for thresholds in and out of the banded range and
+    /// NaN: the same answer as evaluating σ.
+    #[test]
+    fn threshold_answers_exactly_as_the_sigmoid() {
+        for p in [
+            0.0,
+            1e-9,
+            1e-6,
+            0.05,
+            0.3,
+            0.5,
+            0.5 + 1e-12,
+            0.7,
+            0.999_999,
+            1.0,
+        ] {
+            let t = Threshold::new(p);
+            let z0 = if p > 0.0 && p < 1.0 {
+                (p / (1.0 - p)).ln()
+            } else {
+                0.0
+            };
+            let mut zs = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -800.0, 800.0];
+            for k in -2000..=2000 {
+                zs.push(z0 + f64::from(k) * 1e-9 * (1.0 + z0.abs()));
+                zs.push(z0 + f64::from(k) * 1e-2);
+            }
+            let mut z = z0;
+            for _ in 0..200 {
+                zs.extend([z, -z]);
+                z = f64::from_bits(z.to_bits() + 1);
+            }
+            for z in zs {
+                assert_eq!(t.reached(z), sigmoid(z) >= p, "p {p}, z {z:e}");
+            }
+        }
+    }
 
     /// From zero weights, `p = ½`; with `y = 1`, `g_j = −½·x_j`, `G_j = ¼·x_j²` and
     /// `w_j = lr·½|x_j|/(½|x_j| + ε)·sign(x_j)`; a second step adds L2 on the non-bias weights.

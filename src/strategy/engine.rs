@@ -732,7 +732,7 @@ impl TickCx<'_> {
             self.stats.resets += 1;
         }
         slot.hot.started = true;
-        let e = slot.hot.deriv.update(&p.deriv, t.price, ts);
+        let e = slot.hot.deriv.update_log(&p.deriv, x, ts);
         let k = slot
             .hot
             .kalman

@@ -78,50 +78,135 @@ fn ratio(a: f64, b: f64) -> f64 {
 /// 30-s volatility /10 bp, MACD histogram /ATR, Bollinger position /half-width.
 #[inline]
 pub fn features(st: &TickState, ind: &IndicatorValues, side: i8) -> Features {
-    let s = f64::from(side.signum());
-    let k = &st.kalman;
-    let l = &st.layers;
-    let mut x = [0.0; N];
-    x[0] = 1.0;
-    x[1] = s;
-    x[2] = (s * ratio(st.velocity, k.p_vv.sqrt()) / 4.0).tanh();
-    x[3] = (s * ratio(st.acceleration, k.p_aa.sqrt()) / 4.0).tanh();
-    x[4] = st.evidence.max(0.0).ln_1p() / 4.0;
-    x[5] = (s * st.drift / 1e-3).tanh();
-    x[6] = k.nis.max(0.0).ln_1p() / 4.0;
-    let case = st.case.index();
-    if case < Case::Steady.index() {
-        x[7 + case] = 1.0;
+    FeatureCache::default().features(st, ind, side)
+}
+
+/// The bar features of one side (`rsi`, `macd`, `bollinger`, `ln_volume_ratio`) and the inputs
+/// they were computed from.
+#[derive(Clone, Copy, Debug, Default)]
+struct BarFeatures {
+    /// Bits of `[rsi, macd.histogram, atr, close, bands.mid, bands.upper, volume_ratio]`.
+    key: [u64; 7],
+    /// The side they were computed for (`None`: empty).
+    side: Option<i8>,
+    x: [f64; 4],
+}
+
+/// A symbol's last values of the features that change at most once per bar (indicators), per
+/// millisecond (time of day) or with the regime's σ: recomputed only when their inputs' bits
+/// change, so [`FeatureCache::features`] equals [`features()`] bit for bit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FeatureCache {
+    /// Per side (index 0: short or none, 1: long).
+    bars: [BarFeatures; 2],
+    /// `(ts_ms, sin, cos)` of the last time of day (`None`: empty).
+    day: Option<(u64, f64, f64)>,
+    /// `(σ bits, volatility feature)` (`None`: empty).
+    sigma: Option<(u64, f64)>,
+}
+
+impl FeatureCache {
+    /// [`features()`] of `(st, ind, side)`, reusing the bar, time-of-day and volatility
+    /// features when their inputs are bit-identical to the last call's.
+    #[inline]
+    pub fn features(&mut self, st: &TickState, ind: &IndicatorValues, side: i8) -> Features {
+        let s = f64::from(side.signum());
+        let k = &st.kalman;
+        let l = &st.layers;
+        let mut x = [0.0; N];
+        x[0] = 1.0;
+        x[1] = s;
+        x[2] = (s * ratio(st.velocity, k.p_vv.sqrt()) / 4.0).tanh();
+        x[3] = (s * ratio(st.acceleration, k.p_aa.sqrt()) / 4.0).tanh();
+        x[4] = st.evidence.max(0.0).ln_1p() / 4.0;
+        x[5] = (s * st.drift / 1e-3).tanh();
+        x[6] = k.nis.max(0.0).ln_1p() / 4.0;
+        let case = st.case.index();
+        if case < Case::Steady.index() {
+            x[7 + case] = 1.0;
+        }
+        for layer in Layer::ALL {
+            x[13 + layer.index()] = verdict(l.verdicts[layer.index()]);
+        }
+        x[20] = (s * l.ou_z / 2.0).tanh();
+        x[21] = s * l.imbalance.clamp(-1.0, 1.0);
+        x[22] = l.efficiency.clamp(0.0, 1.0);
+        x[23] = self.volatility(l.sigma);
+        x[24] = l.p_tp.clamp(0.0, 1.0);
+        x[25] = l.strength.clamp(0.0, 1.0);
+        if ind.ready {
+            x[26..30].copy_from_slice(&self.bar(ind, side.signum()));
+        }
+        let (sin, cos) = self.time_of_day(st.ts_ms);
+        x[30] = sin;
+        x[31] = cos;
+        for v in &mut x {
+            if !v.is_finite() {
+                *v = 0.0;
+            }
+        }
+        x
     }
-    for layer in Layer::ALL {
-        x[13 + layer.index()] = verdict(l.verdicts[layer.index()]);
-    }
-    x[20] = (s * l.ou_z / 2.0).tanh();
-    x[21] = s * l.imbalance.clamp(-1.0, 1.0);
-    x[22] = l.efficiency.clamp(0.0, 1.0);
-    x[23] = (l.sigma * 30f64.sqrt() / 1e-3).tanh();
-    x[24] = l.p_tp.clamp(0.0, 1.0);
-    x[25] = l.strength.clamp(0.0, 1.0);
-    if ind.ready {
-        x[26] = s * ((ind.rsi - 50.0) / 50.0).clamp(-1.0, 1.0);
-        x[27] = (s * ratio(ind.macd.histogram, ind.atr)).tanh();
-        let half = ind.bands.upper - ind.bands.mid;
-        x[28] = (s * ratio(ind.close - ind.bands.mid, half)).tanh();
-        x[29] = if ind.volume_ratio > 0.0 {
-            ind.volume_ratio.ln().tanh()
-        } else {
-            0.0
-        };
-    }
-    let phase = (st.ts_ms % DAY_MS) as f64 / DAY_MS as f64 * std::f64::consts::TAU;
-    x[30] = phase.sin();
-    x[31] = phase.cos();
-    for v in &mut x {
-        if !v.is_finite() {
-            *v = 0.0;
+
+    /// `tanh(σ·√30 / 10 bp)`.
+    #[inline]
+    fn volatility(&mut self, sigma: f64) -> f64 {
+        match self.sigma {
+            Some((bits, v)) if bits == sigma.to_bits() => v,
+            _ => {
+                let v = (sigma * 30f64.sqrt() / 1e-3).tanh();
+                self.sigma = Some((sigma.to_bits(), v));
+                v
+            }
         }
     }
-    x
+
+    /// `(sin, cos)` of the UTC time of day of `ts_ms` as a phase.
+    #[inline]
+    fn time_of_day(&mut self, ts_ms: u64) -> (f64, f64) {
+        match self.day {
+            Some((ts, sin, cos)) if ts == ts_ms => (sin, cos),
+            _ => {
+                let phase = (ts_ms % DAY_MS) as f64 / DAY_MS as f64 * std::f64::consts::TAU;
+                let (sin, cos) = (phase.sin(), phase.cos());
+                self.day = Some((ts_ms, sin, cos));
+                (sin, cos)
+            }
+        }
+    }
+
+    /// The bar features of side `s` (±1, 0 treated as its own side) from ready indicators.
+    #[inline]
+    fn bar(&mut self, ind: &IndicatorValues, s: i8) -> [f64; 4] {
+        let key = [
+            ind.rsi,
+            ind.macd.histogram,
+            ind.atr,
+            ind.close,
+            ind.bands.mid,
+            ind.bands.upper,
+            ind.volume_ratio,
+        ]
+        .map(f64::to_bits);
+        let slot = &mut self.bars[usize::from(s > 0)];
+        if slot.side != Some(s) || slot.key != key {
+            let sf = f64::from(s);
+            let half = ind.bands.upper - ind.bands.mid;
+            slot.x = [
+                sf * ((ind.rsi - 50.0) / 50.0).clamp(-1.0, 1.0),
+                (sf * ratio(ind.macd.histogram, ind.atr)).tanh(),
+                (sf * ratio(ind.close - ind.bands.mid, half)).tanh(),
+                if ind.volume_ratio > 0.0 {
+                    ind.volume_ratio.ln().tanh()
+                } else {
+                    0.0
+                },
+            ];
+            slot.key = key;
+            slot.side = Some(s);
+        }
+        slot.x
+    }
 }
 
 #[cfg(test)]

@@ -26,10 +26,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::model::indicators::IndicatorValues;
-use crate::model::logistic::Logistic;
+use crate::model::logistic::{Logistic, Threshold};
 use crate::strategy::TickState;
 
-pub use features::{features, Features, N, NAMES};
+pub use features::{features, FeatureCache, Features, N, NAMES};
 
 crate::model::params::params! {
     /// `[strategy.learned]`.
@@ -230,6 +230,8 @@ struct Sym {
     last_queued_ms: u64,
     checked: Option<Features>,
     open: Option<Features>,
+    /// The symbol's slowly changing features.
+    cache: FeatureCache,
 }
 
 /// Counters of the filter (one writer: the compute thread).
@@ -249,6 +251,8 @@ pub struct LearnedFilter {
     p: LearnedParams,
     /// Round-trip fee, fraction (`2·fee_rate`).
     fee_rt: f64,
+    /// `P(win) ≥ threshold` on the log-odds.
+    threshold: Threshold,
     horizon_ms: u64,
     spacing_ms: u64,
     state: Snapshot,
@@ -274,10 +278,12 @@ impl LearnedFilter {
             last_queued_ms: 0,
             checked: None,
             open: None,
+            cache: FeatureCache::default(),
         };
         Self {
             p,
             fee_rt: 2.0 * fee_rate,
+            threshold: Threshold::new(p.threshold),
             horizon_ms,
             spacing_ms: horizon_ms / RING as u64,
             state: Snapshot::default(),
@@ -313,7 +319,7 @@ impl LearnedFilter {
         let Some(sym) = self.syms.get_mut(i) else {
             return true;
         };
-        let x = features(st, ind, side);
+        let x = sym.cache.features(st, ind, side);
         sym.checked = Some(x);
         if sym.len == 0 || st.ts_ms >= sym.last_queued_ms + self.spacing_ms {
             if sym.len < RING {
@@ -333,7 +339,7 @@ impl LearnedFilter {
             return true;
         }
         self.stats.checked += 1;
-        let pass = self.state.model.predict(&x) >= self.p.threshold;
+        let pass = self.threshold.reached(self.state.model.score(&x));
         self.stats.refused += u64::from(!pass);
         pass
     }
