@@ -1299,7 +1299,10 @@ fn run() -> Result<(), String> {
         "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
     ));
     if only_compute() {
-        println!("\n{}", render_text(&profile_name, &profile, &rows, &tp_rows));
+        println!(
+            "\n{}",
+            render_text(&profile_name, &profile, &rows, &tp_rows)
+        );
         return Ok(());
     }
 
