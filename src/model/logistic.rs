@@ -36,6 +36,12 @@ impl Threshold {
         Self { p, band }
     }
 
+    /// `lo`: every `z ≤ lo` is below the threshold (`None` when the band is not used).
+    #[inline]
+    pub fn below(&self) -> Option<f64> {
+        self.band.map(|(lo, _)| lo)
+    }
+
     /// `sigmoid(z) >= p`.
     #[inline]
     pub fn reached(&self, z: f64) -> bool {

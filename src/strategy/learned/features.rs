@@ -105,22 +105,94 @@ pub struct FeatureCache {
     sigma: Option<(u64, f64)>,
 }
 
+/// Indices of the features computed per tick (`tanh` / `ln_1p` of tick values): 2–6 and 20.
+pub const PER_TICK: [usize; 6] = [2, 3, 4, 5, 6, 20];
+
+/// The tick values the per-tick features are computed from (`s` = the side as ±1).
+#[derive(Clone, Copy, Debug)]
+struct PerTickInputs {
+    s: f64,
+    velocity: f64,
+    acceleration: f64,
+    p_vv: f64,
+    p_aa: f64,
+    evidence: f64,
+    drift: f64,
+    nis: f64,
+    ou_z: f64,
+}
+
+/// A feature vector whose per-tick features ([`PER_TICK`]) may still be pending.
+#[derive(Clone, Copy, Debug)]
+pub struct Partial {
+    /// The features; those of [`PER_TICK`] are 0 while pending.
+    pub x: Features,
+    /// The inputs of the pending features (`None` once computed).
+    tick: Option<PerTickInputs>,
+}
+
+impl Partial {
+    /// True once every feature is computed.
+    #[inline]
+    pub fn complete(&self) -> bool {
+        self.tick.is_none()
+    }
+
+    /// Computes the pending features: [`features()`]'s vector, bit for bit.
+    #[inline]
+    pub fn finish(&mut self) -> &Features {
+        if let Some(t) = self.tick.take() {
+            let x = &mut self.x;
+            x[2] = (t.s * ratio(t.velocity, t.p_vv.sqrt()) / 4.0).tanh();
+            x[3] = (t.s * ratio(t.acceleration, t.p_aa.sqrt()) / 4.0).tanh();
+            x[4] = t.evidence.max(0.0).ln_1p() / 4.0;
+            x[5] = (t.s * t.drift / 1e-3).tanh();
+            x[6] = t.nis.max(0.0).ln_1p() / 4.0;
+            x[20] = (t.s * t.ou_z / 2.0).tanh();
+            for j in PER_TICK {
+                if !x[j].is_finite() {
+                    x[j] = 0.0;
+                }
+            }
+        }
+        &self.x
+    }
+
+    /// The complete vector.
+    #[inline]
+    pub fn finished(mut self) -> Features {
+        self.finish();
+        self.x
+    }
+}
+
+/// Non-finite values become 0.
+#[inline]
+fn finite(x: &mut Features) {
+    for v in x {
+        if !v.is_finite() {
+            *v = 0.0;
+        }
+    }
+}
+
 impl FeatureCache {
     /// [`features()`] of `(st, ind, side)`, reusing the bar, time-of-day and volatility
     /// features when their inputs are bit-identical to the last call's.
     #[inline]
     pub fn features(&mut self, st: &TickState, ind: &IndicatorValues, side: i8) -> Features {
+        self.partial(st, ind, side).finished()
+    }
+
+    /// Every feature but the per-tick ones of [`PER_TICK`] (left at 0 until
+    /// [`Partial::finish`]), each already made finite.
+    #[inline]
+    pub fn partial(&mut self, st: &TickState, ind: &IndicatorValues, side: i8) -> Partial {
         let s = f64::from(side.signum());
-        let k = &st.kalman;
         let l = &st.layers;
         let mut x = [0.0; N];
         x[0] = 1.0;
         x[1] = s;
-        x[2] = (s * ratio(st.velocity, k.p_vv.sqrt()) / 4.0).tanh();
-        x[3] = (s * ratio(st.acceleration, k.p_aa.sqrt()) / 4.0).tanh();
-        x[4] = st.evidence.max(0.0).ln_1p() / 4.0;
-        x[5] = (s * st.drift / 1e-3).tanh();
-        x[6] = k.nis.max(0.0).ln_1p() / 4.0;
         let case = st.case.index();
         if case < Case::Steady.index() {
             x[7 + case] = 1.0;
@@ -128,7 +200,6 @@ impl FeatureCache {
         for layer in Layer::ALL {
             x[13 + layer.index()] = verdict(l.verdicts[layer.index()]);
         }
-        x[20] = (s * l.ou_z / 2.0).tanh();
         x[21] = s * l.imbalance.clamp(-1.0, 1.0);
         x[22] = l.efficiency.clamp(0.0, 1.0);
         x[23] = self.volatility(l.sigma);
@@ -140,12 +211,21 @@ impl FeatureCache {
         let (sin, cos) = self.time_of_day(st.ts_ms);
         x[30] = sin;
         x[31] = cos;
-        for v in &mut x {
-            if !v.is_finite() {
-                *v = 0.0;
-            }
+        finite(&mut x);
+        Partial {
+            x,
+            tick: Some(PerTickInputs {
+                s,
+                velocity: st.velocity,
+                acceleration: st.acceleration,
+                p_vv: st.kalman.p_vv,
+                p_aa: st.kalman.p_aa,
+                evidence: st.evidence,
+                drift: st.drift,
+                nis: st.kalman.nis,
+                ou_z: l.ou_z,
+            }),
         }
-        x
     }
 
     /// `tanh(σ·√30 / 10 bp)`.
@@ -178,7 +258,7 @@ impl FeatureCache {
     /// The bar features of side `s` (±1, 0 treated as its own side) from ready indicators.
     #[inline]
     fn bar(&mut self, ind: &IndicatorValues, s: i8) -> [f64; 4] {
-        let key = [
+        let v = [
             ind.rsi,
             ind.macd.histogram,
             ind.atr,
@@ -186,10 +266,11 @@ impl FeatureCache {
             ind.bands.mid,
             ind.bands.upper,
             ind.volume_ratio,
-        ]
-        .map(f64::to_bits);
+        ];
         let slot = &mut self.bars[usize::from(s > 0)];
-        if slot.side != Some(s) || slot.key != key {
+        let same = slot.key.iter().zip(&v).all(|(k, v)| *k == v.to_bits());
+        if slot.side != Some(s) || !same {
+            let key = v.map(f64::to_bits);
             let sf = f64::from(s);
             let half = ind.bands.upper - ind.bands.mid;
             slot.x = [

@@ -29,7 +29,7 @@ use crate::model::indicators::IndicatorValues;
 use crate::model::logistic::{Logistic, Threshold};
 use crate::strategy::TickState;
 
-pub use features::{features, FeatureCache, Features, N, NAMES};
+pub use features::{features, FeatureCache, Features, Partial, N, NAMES, PER_TICK};
 
 crate::model::params::params! {
     /// `[strategy.learned]`.
@@ -212,6 +212,39 @@ impl Published {
     }
 }
 
+/// Largest value of a feature: `ln_1p(f64::MAX) / 4 ≈ 177.4` (the others are within [−1, 1]).
+const MAX_FEATURE: f64 = 180.0;
+
+/// True when `w·x` is certainly `≤ lo` whatever the pending per-tick features of `x` (0 in
+/// `x`) turn out to be: the known terms plus each pending term's largest value (`|w_j|` for the
+/// `tanh` features within [−1, 1]; 0 for the `ln_1p` features, ≥ 0, when `w_j ≤ 0`, else no
+/// bound), plus a margin of `1e-9·(1 + Σ|w_j·x_j|)` over any rounding of the two sums. `None`
+/// (no band) or a non-finite bound answers false.
+#[inline]
+fn surely_refused(w: &[f64; N], x: &Features, lo: Option<f64>) -> bool {
+    let Some(lo) = lo else {
+        return false;
+    };
+    let (mut upper, mut scale) = (0.0, 1.0);
+    for (w, x) in w.iter().zip(x) {
+        upper += w * x;
+        scale += (w * x).abs();
+    }
+    for j in PER_TICK {
+        let wj = w[j];
+        upper += if j == 4 || j == 6 {
+            if wj > 0.0 {
+                return false;
+            }
+            0.0
+        } else {
+            wj.abs()
+        };
+        scale += wj.abs() * MAX_FEATURE;
+    }
+    upper + 1e-9 * scale <= lo
+}
+
 /// A queued entry signal.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -228,7 +261,8 @@ struct Sym {
     head: usize,
     len: usize,
     last_queued_ms: u64,
-    checked: Option<Features>,
+    /// The last checked entry's features (per-tick ones computed when needed).
+    checked: Option<Partial>,
     open: Option<Features>,
     /// The symbol's slowly changing features.
     cache: FeatureCache,
@@ -313,18 +347,20 @@ impl LearnedFilter {
 
     /// The gate: whether the entry of direction `side` (±1) on symbol `i`'s tick `st` may go.
     /// Queues the signal for labelling and remembers its features (for the trade it may open).
-    /// Always true when disabled or still warming up.
+    /// Always true when disabled or still warming up. The per-tick features are computed only
+    /// when the signal is queued, or when the others cannot settle a refusal alone
+    /// ([`surely_refused`]).
     #[inline]
     pub fn allows(&mut self, i: usize, st: &TickState, ind: &IndicatorValues, side: i8) -> bool {
+        let warm = self.warm();
         let Some(sym) = self.syms.get_mut(i) else {
             return true;
         };
-        let x = sym.cache.features(st, ind, side);
-        sym.checked = Some(x);
+        let mut c = sym.cache.partial(st, ind, side);
         if sym.len == 0 || st.ts_ms >= sym.last_queued_ms + self.spacing_ms {
             if sym.len < RING {
                 sym.ring[(sym.head + sym.len) % RING] = Pending {
-                    x,
+                    x: *c.finish(),
                     ts_ms: st.ts_ms,
                     price: st.price,
                     side: f64::from(side.signum()),
@@ -335,11 +371,15 @@ impl LearnedFilter {
                 self.stats.dropped += 1;
             }
         }
-        if !self.warm() {
+        if !warm {
+            sym.checked = Some(c);
             return true;
         }
         self.stats.checked += 1;
-        let pass = self.threshold.reached(self.state.model.score(&x));
+        let model = &self.state.model;
+        let refused = !c.complete() && surely_refused(&model.w, &c.x, self.threshold.below());
+        let pass = !refused && self.threshold.reached(model.score(c.finish()));
+        sym.checked = Some(c);
         self.stats.refused += u64::from(!pass);
         pass
     }
@@ -372,7 +412,7 @@ impl LearnedFilter {
         };
         let open = sym.open.take();
         if opened {
-            sym.open = sym.checked;
+            sym.open = sym.checked.map(Partial::finished);
         }
         if let (Some(x), Some(net)) = (open, closed_net) {
             self.learn(&x, net > 0.0, Source::Trade);

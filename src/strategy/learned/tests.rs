@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::logistic::sigmoid;
 use crate::types::Case;
 
 fn params(horizon_s: f64) -> LearnedParams {
@@ -226,4 +227,56 @@ fn precision_recall_and_f1_follow_their_definitions() {
     assert_eq!(c.recall(), 6.0 / 9.0);
     assert!((c.f1() - 2.0 * 0.75 * (6.0 / 9.0) / (0.75 + 6.0 / 9.0)).abs() < 1e-15);
     assert_eq!(c.base_rate(), 9.0 / 20.0);
+}
+
+/// Over pseudo-random weights and ticks: whenever the partial features settle a refusal, the
+/// complete features give a refusal too, and the cached, partial-then-finished vector equals
+/// [`features()`] bit for bit; some refusals are settled without the per-tick features.
+#[test]
+fn partial_features_settle_only_certain_refusals() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let threshold = Threshold::new(0.5);
+    let mut cache = FeatureCache::default();
+    let (mut settled, mut checks) = (0, 0);
+    for k in 0..20_000u64 {
+        let mut model = Logistic::<N>::default();
+        for w in &mut model.w {
+            *w = rnd() * if k % 2 == 0 { 0.3 } else { 2.0 };
+        }
+        model.w[0] = rnd() * 3.0;
+        let mut st = tick(k * 7, 100.0, Case::ALL[k as usize % Case::COUNT]);
+        st.velocity = rnd() * 1e-5;
+        st.acceleration = rnd() * 1e-7;
+        st.evidence = rnd().abs() * 10.0;
+        st.drift = rnd() * 2e-3;
+        st.kalman.nis = if k % 97 == 0 {
+            f64::NAN
+        } else {
+            rnd().abs() * 5.0
+        };
+        st.layers.ou_z = rnd() * 3.0;
+        st.layers.imbalance = rnd();
+        st.layers.sigma = rnd().abs() * 1e-4;
+        let ind = IndicatorValues::default();
+        let side = if k % 3 == 0 { -1 } else { 1 };
+        let c = cache.partial(&st, &ind, side);
+        let full = features(&st, &ind, side);
+        assert_eq!(c.finished().map(f64::to_bits), full.map(f64::to_bits));
+        let z = model.score(&full);
+        checks += 1;
+        if surely_refused(&model.w, &c.x, threshold.below()) {
+            settled += 1;
+            assert!(!threshold.reached(z) && sigmoid(z) < 0.5, "k {k}: z {z}");
+        }
+    }
+    assert!(
+        settled > checks / 100 && settled < checks,
+        "{settled} of {checks}"
+    );
 }
