@@ -224,10 +224,10 @@ fn a_stop_that_cannot_be_placed_while_an_exit_is_in_flight_waits_for_that_exit()
     // engine's forced close waits for the exit's answer and then has nothing to close; sent
     // at once it would be a reduce-only order with no position left (refused, -2022).
     let mut r = binance("61700.0");
-    let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    it.take_profit = Some(d("62400.0"));
-    it.stop_loss = Some(d("61790.0"));
-    assert!(r.submit(&it).is_none());
+    // The fill report is handled in the poll that sends the stop requests; their refusal can
+    // only be read in a later poll, so the exit submitted now is in flight when it is.
+    enter(&mut r, 1, "0.010", "62400.0", "61790.0");
+    assert!(r.exec.stops_busy(), "stop requests in flight");
     assert!(r
         .submit(&intent(0, 2, Side::Sell, "0.010", true, 61700.0))
         .is_none());
