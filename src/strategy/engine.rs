@@ -1193,7 +1193,16 @@ fn entry_levels_and_size(
     #[cfg(test)]
     if reference::ON.with(std::cell::Cell::get) {
         let args = (i, target, side, close);
-        return reference::entry_levels_and_size(rp, gate, trade_stats, inst, venue_max_leverage, vol, st, args);
+        return reference::entry_levels_and_size(
+            rp,
+            gate,
+            trade_stats,
+            inst,
+            venue_max_leverage,
+            vol,
+            st,
+            args,
+        );
     }
     // The gate's state blocks (emergency, pause, daily loss, reconciliation, positions,
     // correlation) first: while one holds, skip the decimal work of planning and sizing.

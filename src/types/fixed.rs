@@ -360,7 +360,10 @@ mod tests {
         let t = inc("0.10");
         assert_eq!(floor_ticks(f64::NAN, &t), Err(TickError::NotFinite));
         assert_eq!(floor_ticks(f64::INFINITY, &t), Err(TickError::NotFinite));
-        assert_eq!(floor_ticks(f64::NEG_INFINITY, &t), Err(TickError::NotFinite));
+        assert_eq!(
+            floor_ticks(f64::NEG_INFINITY, &t),
+            Err(TickError::NotFinite)
+        );
         // 10^18 / 0.1 = 10^19 ticks > i64::MAX.
         assert_eq!(floor_ticks(1e18, &t), Err(TickError::Overflow));
         assert_eq!(floor_ticks(-1e18, &t), Err(TickError::Overflow));
@@ -379,10 +382,23 @@ mod tests {
     #[test]
     fn floor_ticks_matches_the_decimal_reference() {
         let incs = [
-            "0.10", "0.01", "0.001", "0.5", "1", "0.25", "100", "0.0001", "0.00001", "0.1",
-            "0.00000001", "5", "0.05",
+            "0.10",
+            "0.01",
+            "0.001",
+            "0.5",
+            "1",
+            "0.25",
+            "100",
+            "0.0001",
+            "0.00001",
+            "0.1",
+            "0.00000001",
+            "5",
+            "0.05",
         ];
-        let fracs = [0.005, 0.008, 0.015, 0.01, 0.0125, 0.003, 0.02, 0.5, 1.5, 0.1];
+        let fracs = [
+            0.005, 0.008, 0.015, 0.01, 0.0125, 0.003, 0.02, 0.5, 1.5, 0.1,
+        ];
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = || {
             s = s
@@ -415,7 +431,11 @@ mod tests {
             let m = (next() >> (k % 63 + 1)) as i64 * if k % 3 == 0 { -1 } else { 1 };
             let scale = (next() % 29) as u32;
             let want = Decimal::new(m, scale).to_f64().unwrap();
-            assert_eq!(mantissa_f64(m, scale).to_bits(), want.to_bits(), "{m}e-{scale}");
+            assert_eq!(
+                mantissa_f64(m, scale).to_bits(),
+                want.to_bits(),
+                "{m}e-{scale}"
+            );
         }
         let big = d("79228162514264337593543950.335");
         assert_eq!(dec_f64(big), big.to_f64().unwrap());

@@ -9,12 +9,12 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use crate::risk::config::ExitMode;
+use crate::risk::config::SizingMethod;
 use crate::risk::sizing::{floor_to_step, SizeCap, SizedEntry};
 use crate::risk::{
     BlockReason, EntryBlock, EntryRequest, ExitLevels, ExitParams, OrderCheck, RiskGate,
     SizingParams, TradeStats,
 };
-use crate::risk::config::SizingMethod;
 use crate::strategy::snapshot::TickState;
 use crate::types::{Instrument, Side};
 
@@ -220,4 +220,202 @@ pub(crate) fn entry_levels_and_size(
     })
     .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
+}
+
+/// The proof: the engine over the bundled Binance replay (BTCUSDT 2023 and 2024, ETHUSDT 2024)
+/// decides the same orders on the integer path as on the old decimal path, field for field.
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use rust_decimal::Decimal;
+
+    use super::ON;
+    use crate::config::{Config, DEFAULT_TOML};
+    use crate::exchange::Recording;
+    use crate::feed::SymbolTable;
+    use crate::risk::config::{ExitMode, SizingMethod};
+    use crate::strategy::engine::{Engine, EngineStats};
+    use crate::strategy::{StrategyKind, StrategyParams, VelocitySource};
+    use crate::types::instrument::load_specs;
+    use crate::types::{ExecReport, Instrument, OrderIntent, ReportStatus, Tick};
+    use crate::venue::binance::market::trades_of;
+
+    const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
+
+    fn root() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn ticks() -> Vec<Tick> {
+        let dir = root().join("data/replay");
+        let runs = [
+            vec![dir.join("binance_usdm_BTCUSDT_2023-04-05_0000-0007.gz")],
+            vec![
+                dir.join("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+                dir.join("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+            ],
+        ];
+        let symbols = SymbolTable::new(&SYMBOLS).unwrap();
+        let mut out = Vec::new();
+        for files in runs {
+            let rec = Recording::load(&files).unwrap();
+            out.extend(trades_of(
+                rec.frames.iter().map(|f| f.text.as_str()),
+                &symbols,
+            ));
+        }
+        out
+    }
+
+    fn instruments() -> Vec<Instrument> {
+        let specs = root().join("data/instruments/instrument_specs_8_symbols.json");
+        let names: Vec<String> = SYMBOLS.iter().map(|s| s.to_string()).collect();
+        load_specs(Path::new(&specs), "binance", &names).unwrap()
+    }
+
+    /// The budget table's trade-heavy configuration (benches/budgets.rs `bench_config`).
+    fn heavy() -> Config {
+        let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+        cfg.signal.source = VelocitySource::FiniteDifference;
+        cfg.model.tau_s = 0.0;
+        cfg.strategy.cooldown_ms = 0;
+        cfg.risk.exits.tp_fraction = 0.0012;
+        cfg.risk.exits.sl_fraction = 0.0006;
+        cfg.risk.exits.min_reward_risk = 1.0;
+        cfg.layers.drift.enabled = false;
+        cfg.layers.regime.enabled = false;
+        cfg.layers.tp_first.enabled = false;
+        let l = &mut cfg.risk.limits;
+        l.max_consecutive_losses = 0;
+        l.drawdown_pause = 1.0;
+        l.emergency_drawdown = 0.0;
+        l.daily_loss = 1.0;
+        l.max_correlation = 1.0;
+        cfg
+    }
+
+    /// Every intent of one run, each fill reported at once at the reference price on the tick.
+    fn run(
+        p: StrategyParams,
+        inst: &[Instrument],
+        ticks: &[Tick],
+        reference: bool,
+    ) -> (Vec<OrderIntent>, EngineStats) {
+        ON.with(|c| c.set(reference));
+        let mut e = Engine::new(p, inst);
+        let mut out = Vec::new();
+        for t in ticks {
+            if let Some(it) = e.on_tick(t) {
+                e.on_report(&ExecReport {
+                    symbol: it.symbol,
+                    client_seq: it.client_seq,
+                    side: it.side,
+                    status: ReportStatus::Filled,
+                    price: inst[it.symbol.index()].price_on_tick(it.ref_price),
+                    qty: it.qty,
+                    fee: Decimal::ZERO,
+                });
+                out.push(it);
+            }
+        }
+        ON.with(|c| c.set(false));
+        (out, *e.stats())
+    }
+
+    /// Same value and same scale (the text sent to the venue).
+    fn same(a: Option<Decimal>, b: Option<Decimal>) -> bool {
+        a == b && a.map(|d| d.to_string()) == b.map(|d| d.to_string())
+    }
+
+    /// Runs both paths; asserts every intent identical; returns (intents, entries with levels).
+    fn compare(
+        name: &str,
+        p: StrategyParams,
+        inst: &[Instrument],
+        ticks: &[Tick],
+    ) -> (usize, usize) {
+        let (new, new_stats) = run(p, inst, ticks, false);
+        let (old, old_stats) = run(p, inst, ticks, true);
+        assert_eq!(new.len(), old.len(), "{name}: intent count");
+        for (k, (a, b)) in new.iter().zip(&old).enumerate() {
+            let ok = a.symbol == b.symbol
+                && a.side == b.side
+                && same(Some(a.qty), Some(b.qty))
+                && a.ref_price.to_bits() == b.ref_price.to_bits()
+                && a.reduce_only == b.reduce_only
+                && a.case == b.case
+                && a.client_seq == b.client_seq
+                && same(a.take_profit, b.take_profit)
+                && same(a.stop_loss, b.stop_loss);
+            assert!(ok, "{name}: intent {k} differs:\n new {a:?}\n old {b:?}");
+        }
+        assert_eq!(new_stats, old_stats, "{name}: engine counters");
+        let entries = new.iter().filter(|i| i.take_profit.is_some()).count();
+        (new.len(), entries)
+    }
+
+    #[test]
+    fn the_integer_path_decides_todays_orders_on_the_bundled_replay() {
+        let ticks = ticks();
+        assert!(ticks.len() > 45_000, "{} ticks", ticks.len());
+        let inst = instruments();
+        let mut variants: Vec<(&str, Config)> = vec![("trade-heavy", heavy())];
+        let mut c = heavy();
+        c.risk.exits.mode = ExitMode::Volatility;
+        variants.push(("volatility exits", c));
+        let mut c = heavy();
+        c.risk.sizing.method = SizingMethod::FixedNotional;
+        c.risk.exits.min_reward_risk = 1.5;
+        c.risk.exits.tp_fraction = 0.001;
+        c.risk.exits.sl_fraction = 0.0005;
+        variants.push(("fixed notional, round fractions", c));
+        let mut c = heavy();
+        c.risk.sizing.kelly_enabled = true;
+        c.risk.sizing.kelly_min_trades = 10;
+        c.risk.sizing.vol_target_enabled = true;
+        variants.push(("kelly + vol target", c));
+        let mut c = heavy();
+        c.risk.sizing.vol_target_enabled = true;
+        c.risk.max_leverage = 2.0;
+        variants.push(("vol target + leverage cap 2", c));
+        let mut c = heavy();
+        c.strategy.strategy = StrategyKind::Both;
+        variants.push(("strategy = both", c));
+        let mut total = (0, 0);
+        for (name, cfg) in &variants {
+            let (n, e) = compare(name, StrategyParams::from_config(cfg), &inst, &ticks);
+            eprintln!("{name}: {n} intents, {e} with levels");
+            total = (total.0 + n, total.1 + e);
+        }
+        // Coarse ticks (BTC 0.5 to 10, ETH 0.05 to 1): round prices, distances near whole ticks.
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        for (bt, et) in [("0.5", "0.25"), ("1", "0.05"), ("5", "0.5"), ("10", "1")] {
+            let coarse: Vec<Instrument> = inst
+                .iter()
+                .zip([bt, et])
+                .map(|(i, t)| {
+                    Instrument::new(
+                        d(t),
+                        i.qty_step,
+                        i.min_qty,
+                        i.max_market_qty,
+                        i.min_notional,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let mut c = heavy();
+            c.risk.exits.tp_fraction = 0.002;
+            c.risk.exits.sl_fraction = 0.001;
+            let (n, e) = compare(
+                "coarse ticks",
+                StrategyParams::from_config(&c),
+                &coarse,
+                &ticks,
+            );
+            eprintln!("ticks {bt}/{et}: {n} intents, {e} with levels");
+            total = (total.0 + n, total.1 + e);
+        }
+        assert!(total.1 > 1_000, "entries with levels compared: {total:?}");
+    }
 }
