@@ -227,6 +227,7 @@ pub(crate) fn entry_levels_and_size(
 mod tests {
     use std::path::{Path, PathBuf};
 
+    use rust_decimal::prelude::ToPrimitive;
     use rust_decimal::Decimal;
 
     use super::ON;
@@ -417,5 +418,127 @@ mod tests {
             total = (total.0 + n, total.1 + e);
         }
         assert!(total.1 > 1_000, "entries with levels compared: {total:?}");
+    }
+
+    /// Per-tick cost of `Engine::on_tick` (fill reported at once) on the trade-heavy
+    /// configuration, old path vs integer path alternated in one process (a measurement, no
+    /// assertion: `cargo test --release --lib -- --ignored decision_path_cost --nocapture`).
+    #[test]
+    #[ignore]
+    fn decision_path_cost() {
+        let ticks = ticks();
+        let inst = instruments();
+        let p = StrategyParams::from_config(&heavy());
+        let clock = crate::telemetry::Clock::new();
+        let mut all: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        let mut entries: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..10 {
+            for reference in [round % 2 == 0, round % 2 == 1] {
+                ON.with(|c| c.set(reference));
+                let mut e = Engine::new(p, &inst);
+                for t in &ticks {
+                    let a = clock.now_ns();
+                    let it = e.on_tick(std::hint::black_box(t));
+                    if let Some(it) = it {
+                        e.on_report(&ExecReport {
+                            symbol: it.symbol,
+                            client_seq: it.client_seq,
+                            side: it.side,
+                            status: ReportStatus::Filled,
+                            price: inst[it.symbol.index()].price_on_tick(it.ref_price),
+                            qty: it.qty,
+                            fee: Decimal::ZERO,
+                        });
+                    }
+                    let ns = clock.now_ns() - a;
+                    all[usize::from(reference)].push(ns);
+                    if it.is_some_and(|i| i.take_profit.is_some()) {
+                        entries[usize::from(reference)].push(ns);
+                    }
+                }
+                ON.with(|c| c.set(false));
+            }
+        }
+        let q = |v: &mut Vec<u64>, f: f64| {
+            v.sort_unstable();
+            v[((v.len() - 1) as f64 * f) as usize]
+        };
+        for (k, name) in [(1, "old (decimal)"), (0, "new (integer)")] {
+            let (a, e) = (&mut all[k].clone(), &mut entries[k].clone());
+            eprintln!(
+                "{name}: per tick p50 {} p99 {} p99.9 {} ns; entry ticks ({}) p50 {} p99 {} ns",
+                q(a, 0.5),
+                q(a, 0.99),
+                q(a, 0.999),
+                e.len(),
+                q(e, 0.5),
+                q(e, 0.99)
+            );
+        }
+    }
+
+    /// Per-call cost of exit levels + sizing on the replay's prices (trade-heavy exits, default
+    /// sizing, balance 10 000): the old decimal functions vs the integer ones, alternated.
+    /// A measurement, no assertion (`-- --ignored plan_and_size_cost --nocapture`).
+    #[test]
+    #[ignore]
+    fn plan_and_size_cost() {
+        use crate::risk::{size_entry, EntryRequest, ExitLevels, TradeStats};
+        let ticks = ticks();
+        let inst = instruments();
+        let rp = StrategyParams::from_config(&heavy()).risk;
+        let clock = crate::telemetry::Clock::new();
+        let stats = TradeStats::default();
+        let mut ns: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..6 {
+            for old in [round % 2 == 0, round % 2 == 1] {
+                for (k, t) in ticks.iter().enumerate() {
+                    let i = &inst[t.symbol.index()];
+                    let dir = if k % 2 == 0 { 1 } else { -1 };
+                    let vol = t.price * 4e-4;
+                    let a = clock.now_ns();
+                    let r = if old {
+                        let entry = i.price_on_tick(t.price);
+                        super::plan(&rp.exits, dir, entry, vol, i).map(|lv| {
+                            let stop = lv.stop_distance().to_f64().unwrap_or(f64::NAN);
+                            (lv, stop)
+                        })
+                    } else {
+                        let e = i.price_ticks(t.price).unwrap_or(0);
+                        ExitLevels::plan_ticks(&rp.exits, dir, e, vol, i)
+                            .map(|lv| (lv, lv.stop_distance_f64()))
+                    };
+                    let q = r.ok().map(|(_, stop)| {
+                        let req = EntryRequest {
+                            price: t.price,
+                            stop_distance: stop,
+                            balance: 10_000.0,
+                            sigma: 1e-4,
+                            venue_max_leverage: f64::NAN,
+                            size_multiplier: 1.0,
+                        };
+                        if old {
+                            super::size_entry(&rp.sizing, &stats, &req, i).ok()
+                        } else {
+                            size_entry(&rp.sizing, &stats, &req, i).ok()
+                        }
+                    });
+                    std::hint::black_box(q);
+                    ns[usize::from(old)].push(clock.now_ns() - a);
+                }
+            }
+        }
+        for (k, name) in [(1, "old (decimal)"), (0, "new (integer)")] {
+            let v = &mut ns[k];
+            v.sort_unstable();
+            let q = |f: f64| v[((v.len() - 1) as f64 * f) as usize];
+            eprintln!(
+                "{name}: plan + size p50 {} p99 {} p99.9 {} ns ({} calls)",
+                q(0.5),
+                q(0.99),
+                q(0.999),
+                v.len()
+            );
+        }
     }
 }
