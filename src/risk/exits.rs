@@ -8,7 +8,11 @@
 //! - Short: `sl = floor((entry + sl_dist)/tick)·tick`, `tp = ceil((entry − tp_dist)/tick)·tick`.
 //!
 //! The reward:risk `(tp − entry)/(entry − sl)` (mirrored for shorts) is checked on the rounded
-//! prices, in `Decimal`.
+//! prices, exactly.
+//!
+//! Everything is computed in whole ticks ([`ExitLevels::plan_ticks`]): the model's f64
+//! distances become whole ticks with [`floor_ticks`] and the levels are `entry ± ticks`, the
+//! same prices as the decimal formulas above; decimals are built from the integers.
 
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
@@ -102,9 +106,12 @@ impl ExitLevels {
         inst: &Instrument,
     ) -> Result<Self, BlockReason> {
         let on_tick = inst.floor_price(entry);
+        let tick = inst.tick();
         let ticks = i64::try_from(on_tick.mantissa()).ok();
-        match ticks.map(|t| t / inst.tick().mantissa) {
-            Some(e) if on_tick == entry => Self::plan_ticks(p, direction, e, vol, inst),
+        match ticks.map(|t| t / tick.mantissa) {
+            Some(e) if on_tick == entry && on_tick.scale() == tick.scale => {
+                Self::plan_ticks(p, direction, e, vol, inst)
+            }
             _ => Err(BlockReason::BadInput),
         }
     }
@@ -344,5 +351,50 @@ mod tests {
         assert_eq!(short.check(61306.0), None);
         assert_eq!(short.check(62109.3), Some(ExitTrigger::StopLoss));
         assert_eq!(short.check(62109.2), None);
+    }
+
+    /// On the tick exactly: 61 800.00 × 0.5 % = 309 → tp 62 109.00; × 0.25 % = 154.5 →
+    /// sl 61 645.50; R:R 2. A reward:risk exactly at the minimum passes (100 ± 1.5 / 1).
+    #[test]
+    fn integer_levels_on_the_tick_and_at_the_minimum_ratio() {
+        let i = btc();
+        let l = ExitLevels::plan_ticks(&pct(0.005, 0.0025, "1.5"), 1, 618_000, 0.0, &i).unwrap();
+        assert_eq!(l.take_profit.to_string(), "62109.00");
+        assert_eq!(l.stop_loss.to_string(), "61645.50");
+        assert_eq!(l.entry.to_string(), "61800.00");
+        assert_eq!(l.stop_distance_f64(), 154.5);
+        assert_eq!(l.reward_risk(), d("2"));
+        let cent = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+        let l = ExitLevels::plan(&pct(0.015, 0.01, "1.5"), -1, d("100.00"), 0.0, &cent).unwrap();
+        assert_eq!((l.take_profit, l.stop_loss), (d("98.50"), d("101.00")));
+        assert_eq!(
+            ExitLevels::plan(&pct(0.015, 0.01, "1.5001"), 1, d("100"), 0.0, &cent),
+            Err(BlockReason::RewardRisk)
+        );
+    }
+
+    /// Inputs that cannot make levels are refused, never a panic: entry off the tick, zero or
+    /// negative, non-finite distances or volatility, ticks or mantissas beyond `i64`.
+    #[test]
+    fn integer_levels_refuse_what_does_not_fit() {
+        let i = btc();
+        let p = pct(0.008, 0.005, "1.5");
+        let bad = Err(BlockReason::BadInput);
+        assert_eq!(ExitLevels::plan(&p, 1, d("61800.35"), 0.0, &i), bad);
+        for e in [0, -618_003, i64::MAX, i64::MAX / 10, i64::MIN] {
+            assert_eq!(ExitLevels::plan_ticks(&p, 1, e, 0.0, &i), bad, "{e}");
+            assert_eq!(ExitLevels::plan_ticks(&p, -1, e, 0.0, &i), bad, "{e}");
+        }
+        let mut v = p;
+        v.mode = ExitMode::Volatility;
+        for vol in [f64::NAN, f64::INFINITY, -1.0] {
+            assert_eq!(ExitLevels::plan_ticks(&v, 1, 618_003, vol, &i), bad);
+        }
+        assert_eq!(ExitLevels::plan_ticks(&v, 1, 618_003, 1e300, &i), bad);
+        let mut n = p;
+        n.tp_fraction = f64::NAN;
+        assert_eq!(ExitLevels::plan_ticks(&n, 1, 618_003, 0.0, &i), bad);
+        n.tp_fraction = f64::INFINITY;
+        assert_eq!(ExitLevels::plan_ticks(&n, 1, 618_003, 0.0, &i), bad);
     }
 }

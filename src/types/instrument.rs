@@ -76,12 +76,6 @@ impl Instrument {
         &self.tick
     }
 
-    /// The quantity step as an integer increment.
-    #[inline]
-    pub fn step(&self) -> &Increment {
-        &self.step
-    }
-
     /// `floor(q / step) · step` on exact decimals (never rounds a quantity up).
     #[inline]
     pub fn floor_qty_dec(&self, q: Decimal) -> Decimal {
