@@ -6,6 +6,7 @@ pub mod api;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
+pub(crate) mod exchange_ws;
 pub(crate) mod exchange_leverage;
 pub mod fast;
 pub mod market;

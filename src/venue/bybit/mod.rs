@@ -5,6 +5,7 @@ pub mod api;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
+pub(crate) mod exchange_ws;
 pub(crate) mod exchange_leverage;
 pub(crate) mod exchange_tpsl;
 pub mod fast;
