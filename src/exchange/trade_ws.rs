@@ -72,7 +72,10 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         return Ok(());
     }
     let bybit = path == "/v5/trade";
-    let conn_id = format!("trade-{}", sh.trade.sessions.fetch_add(1, Ordering::Relaxed));
+    let conn_id = format!(
+        "trade-{}",
+        sh.trade.sessions.fetch_add(1, Ordering::Relaxed)
+    );
     let epoch = sh.trade.epoch.load(Ordering::Relaxed);
     let mut ws = tungstenite::accept(stream).map_err(|e| format!("trade handshake: {e}"))?;
     // Blocking reads with a short timeout: a request is answered as soon as it arrives.

@@ -26,6 +26,7 @@ pub mod stops;
 pub mod tickers;
 pub mod transport;
 pub(crate) mod transport_venue;
+pub mod ws_order;
 
 pub use crate::types::fill_model::{self, FillModel, PaperVenue};
 pub use crate::venue::binance::BinanceApi;
@@ -47,3 +48,4 @@ pub use lanes::{Lane, LaneConfig, LaneStats, OrderLanes, Release};
 pub use stage::ExecStage;
 pub use transport::{Headers, HttpTransport, TransportError, TransportEvent};
 pub use transport_venue::{EntryExits, OrderReply, OrderVenue};
+pub use ws_order::{WsOrderConn, WsOrderStats, WsPhase, WsVenue};

@@ -283,7 +283,11 @@ fn authenticate(
 }
 
 /// Timestamp window: `timestamp < now + 1000` and `now - timestamp <= recvWindow` (ms).
-pub(crate) fn check_timestamp(sh: &Shared, params: &[(&str, &str)], now: u64) -> Result<(), (u16, String)> {
+pub(crate) fn check_timestamp(
+    sh: &Shared,
+    params: &[(&str, &str)],
+    now: u64,
+) -> Result<(), (u16, String)> {
     let Some(ts) = param(params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
         return Err(err(
             400,

@@ -54,16 +54,28 @@ pub(crate) fn request(sh: &Shared, text: &str) -> Answer {
         target: format!("/fapi/v1/order?{}", query.join("&")),
         body: String::new(),
     };
-    Answer::Order(routed, Box::new(move |status, body| wrap(&id, status, body)))
+    Answer::Order(
+        routed,
+        Box::new(move |status, body| wrap(&id, status, body)),
+    )
 }
 
 /// Key, signature over the sorted params (all but `signature`) and timestamp.
 fn authenticate(sh: &Shared, params: &[(String, String)]) -> Result<(), (u16, String)> {
-    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     match get("apiKey") {
         None => return Err(err(401, -2014, "API-key format invalid.")),
         Some(k) if k != sh.api_key => {
-            return Err(err(401, -2015, "Invalid API-key, IP, or permissions for action."))
+            return Err(err(
+                401,
+                -2015,
+                "Invalid API-key, IP, or permissions for action.",
+            ))
         }
         Some(_) => {}
     }

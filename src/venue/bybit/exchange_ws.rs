@@ -137,7 +137,11 @@ fn cancel(sh: &Shared, body: &str, now: u64, amend: bool) -> (u16, String) {
             .filter(|o| o.status == crate::exchange::orders::OrderStatus::New);
         match (open, amend) {
             (None, _) => fail(110001, "order not exists or too late to cancel", now),
-            (Some(_), true) => fail(10001, "params error: the embedded exchange does not amend", now),
+            (Some(_), true) => fail(
+                10001,
+                "params error: the embedded exchange does not amend",
+                now,
+            ),
             (Some(o), false) => match m.cancel(symbol, &o.client_id.clone(), now) {
                 Ok(o) => reply(
                     0,
