@@ -14,6 +14,7 @@ pub mod journal;
 pub mod keys;
 pub mod lanes;
 pub mod order_state;
+pub mod order_ws_config;
 pub mod private_config;
 pub mod rate_limit;
 pub mod recovery;
