@@ -55,7 +55,10 @@ fn testnet_configs_point_every_connection_at_the_testnet() {
         };
         assert_eq!(cfg.exec.order_ws.url, order_ws, "{file}");
         assert_eq!(
-            cfg.exec.order_ws.resolve(venue, &cfg.exec.rest_url).unwrap(),
+            cfg.exec
+                .order_ws
+                .resolve(venue, &cfg.exec.rest_url)
+                .unwrap(),
             order_ws,
             "{file}: the url derived from the testnet's REST host is the same"
         );

@@ -81,11 +81,9 @@ impl OrderWsConfig {
             "api-testnet.bybit.com" => "stream-testnet.bybit.com",
             "fapi.binance.com" | "" if venue == Venue::Binance => "ws-fapi.binance.com",
             "testnet.binancefuture.com" => "testnet.binancefuture.com",
-            _ => {
-                return Err(format!(
-                    "config key `exec.order_ws.url`: no known order WebSocket for {rest_url:?}; set it"
-                ))
-            }
+            _ => return Err(format!(
+                "config key `exec.order_ws.url`: no known order WebSocket for {rest_url:?}; set it"
+            )),
         };
         Ok(format!("wss://{ws_host}{path}"))
     }
@@ -99,7 +97,11 @@ mod tests {
     fn urls_follow_the_order_route() {
         let c = OrderWsConfig::default();
         for (venue, rest, want) in [
-            (Venue::Bybit, "https://api.bybit.com", "wss://stream.bybit.com/v5/trade"),
+            (
+                Venue::Bybit,
+                "https://api.bybit.com",
+                "wss://stream.bybit.com/v5/trade",
+            ),
             (
                 Venue::Bybit,
                 "https://api-testnet.bybit.com",
@@ -115,7 +117,11 @@ mod tests {
                 "https://testnet.binancefuture.com",
                 "wss://testnet.binancefuture.com/ws-fapi/v1",
             ),
-            (Venue::Binance, "http://127.0.0.1:9000", "ws://127.0.0.1:9000/ws-fapi/v1"),
+            (
+                Venue::Binance,
+                "http://127.0.0.1:9000",
+                "ws://127.0.0.1:9000/ws-fapi/v1",
+            ),
         ] {
             assert_eq!(c.resolve(venue, rest).unwrap(), want);
         }
@@ -124,6 +130,9 @@ mod tests {
             url: "wss://x/v5/trade".into(),
             ..c
         };
-        assert_eq!(set.resolve(Venue::Bybit, "https://example.com").unwrap(), "wss://x/v5/trade");
+        assert_eq!(
+            set.resolve(Venue::Bybit, "https://example.com").unwrap(),
+            "wss://x/v5/trade"
+        );
     }
 }

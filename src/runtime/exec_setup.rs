@@ -17,16 +17,16 @@ use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::exec::exec_config::account_journal;
 use crate::exec::journal::{client_prefix, next_session, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
-use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::lanes::WS_TOKEN;
 use crate::exec::order_ws_config::OrderTransport;
+use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::OrderEndpoint;
 use crate::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, Journal, LaneConfig,
     OrderLanes, OrderVenue, PaperVenue, Signer, WsOrderConn, WsVenue,
 };
-use crate::feed::ws::WsTarget;
 use crate::feed::protocol::Venue;
+use crate::feed::ws::WsTarget;
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
 use crate::types::SymbolTable;
