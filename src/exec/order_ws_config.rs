@@ -81,9 +81,11 @@ impl OrderWsConfig {
             "api-testnet.bybit.com" => "stream-testnet.bybit.com",
             "fapi.binance.com" | "" if venue == Venue::Binance => "ws-fapi.binance.com",
             "testnet.binancefuture.com" => "testnet.binancefuture.com",
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "config key `exec.order_ws.url`: no known order WebSocket for {rest_url:?}; set it"
-            )),
+            ))
+            }
         };
         Ok(format!("wss://{ws_host}{path}"))
     }
