@@ -53,13 +53,16 @@ pub(crate) struct Routed {
     pub(crate) body: String,
 }
 
+/// Renders an order request's reply frame from its REST reply `(status, body)`.
+pub(crate) type Wrap = Box<dyn Fn(u16, &str) -> String>;
+
 /// What a session does with one text frame.
 pub(crate) enum Answer {
     /// Reply with this frame.
     Reply(String),
     /// Serve this order request through the fault plan; `wrap(status, rest_body)` renders the
     /// reply frame.
-    Order(Routed, Box<dyn Fn(u16, &str) -> String>),
+    Order(Routed, Wrap),
 }
 
 /// Serves one order-entry session on `stream` (the upgrade request still unread).

@@ -34,26 +34,9 @@ pub fn order_frame(
         _ => return false,
     };
     let mut params: [(&[u8], &[u8]); MAX_PARAMS] = [(b"", b""); MAX_PARAMS];
-    params[0] = (b"apiKey", api_key.as_bytes());
-    let mut n = 1;
-    for kv in p
-        .query
-        .split(|&b| b == b'&')
-        .chain(p.body.split(|&b| b == b'&'))
-    {
-        let Some(eq) = kv.iter().position(|&b| b == b'=') else {
-            continue;
-        };
-        let (k, v) = (&kv[..eq], &kv[eq + 1..]);
-        if k == b"signature" {
-            continue;
-        }
-        if n == MAX_PARAMS || v.iter().any(|&b| matches!(b, b'%' | b'+' | b'"' | b'\\')) {
-            return false;
-        }
-        params[n] = (k, v);
-        n += 1;
-    }
+    let Some(n) = collect_params(&p, api_key, &mut params) else {
+        return false;
+    };
     let params = &mut params[..n];
     params.sort_unstable_by(|a, b| a.0.cmp(b.0));
     payload.clear();
@@ -67,13 +50,47 @@ pub fn order_frame(
     }
     let mut sig = [0u8; 64];
     signer.sign_hex(payload, &mut sig);
+    write_frame(out, id, method, params, &sig);
+    true
+}
+
+/// `apiKey` and the params of the query and the body but `signature` into `params`; their
+/// count, `None` when there are too many or a value is encoded or needs JSON escaping.
+fn collect_params<'a>(
+    p: &RestParts<'a>,
+    api_key: &'a str,
+    params: &mut [(&'a [u8], &'a [u8]); MAX_PARAMS],
+) -> Option<usize> {
+    params[0] = (b"apiKey", api_key.as_bytes());
+    let mut n = 1;
+    let amp = |b: &u8| *b == b'&';
+    for kv in p.query.split(amp).chain(p.body.split(amp)) {
+        let Some(eq) = kv.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (k, v) = (&kv[..eq], &kv[eq + 1..]);
+        if k == b"signature" {
+            continue;
+        }
+        if n == MAX_PARAMS || v.iter().any(|&b| matches!(b, b'%' | b'+' | b'"' | b'\\')) {
+            return None;
+        }
+        params[n] = (k, v);
+        n += 1;
+    }
+    Some(n)
+}
+
+/// `{"id":"<id>","method":"<method>","params":{…,"signature":"<sig>"}}` into `out`; INT params
+/// as JSON integers.
+fn write_frame(out: &mut Vec<u8>, id: u64, method: &[u8], params: &[(&[u8], &[u8])], sig: &[u8]) {
     out.clear();
-    out.extend_from_slice(br#"{"id":""#);
+    out.extend_from_slice(b"{\"id\":\"");
     push_u64(out, id);
-    out.extend_from_slice(br#"","method":""#);
+    out.extend_from_slice(b"\",\"method\":\"");
     out.extend_from_slice(method);
-    out.extend_from_slice(br#"","params":{"#);
-    for (k, v) in params.iter() {
+    out.extend_from_slice(b"\",\"params\":{");
+    for (k, v) in params {
         out.push(b'"');
         out.extend_from_slice(k);
         out.extend_from_slice(b"\":");
@@ -89,10 +106,9 @@ pub fn order_frame(
         }
         out.push(b',');
     }
-    out.extend_from_slice(br#""signature":""#);
-    out.extend_from_slice(&sig);
+    out.extend_from_slice(b"\"signature\":\"");
+    out.extend_from_slice(sig);
     out.extend_from_slice(b"\"}}");
-    true
 }
 
 /// Reads one frame: a reply to request `id` (its `result`, or its `error` `{"code","msg"}`,
