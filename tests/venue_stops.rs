@@ -234,8 +234,12 @@ fn a_stop_that_cannot_be_placed_while_an_exit_is_in_flight_waits_for_that_exit()
     settle(&mut r);
     assert_eq!(r.report_of(1).unwrap().status, ReportStatus::Filled);
     assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    // Usually the refusal is read while the exit is in flight (failed = 1); when the exit's
+    // connection reaches the venue first the stop is withdrawn with the position instead.
+    // Either way no forced close is sent.
     let c = r.exec.stop_counters();
-    assert_eq!((c.failed, c.unprotected_closes), (1, 0));
+    assert!(c.failed <= 1, "{c:?}");
+    assert_eq!(c.unprotected_closes, 0, "{c:?}");
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
     assert!(open(&r).is_empty());
     r.assert_positions_identical();
