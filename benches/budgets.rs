@@ -1372,6 +1372,9 @@ fn run() -> Result<(), String> {
         ),
     ));
 
+    progress("order_rtt: REST lanes vs the order WebSocket, same exchange, interleaved");
+    rows.extend(order_rtt_rest_vs_websocket(&s, &intents, n(2_000.0))?);
+
     for (topology, name) in [(Topology::Fused, "fused"), (Topology::Pipeline, "pipeline")] {
         let speed = 100.0;
         progress(&format!(
@@ -1528,4 +1531,145 @@ fn run() -> Result<(), String> {
         Err(e) => eprintln!("budgets: cannot write {}: {e}", md_path.display()),
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- order_rtt: REST vs WebSocket
+
+/// `order_rtt` over the REST lanes and over the order WebSocket (Binance `/ws-fapi/v1`) in the
+/// same run, against one in-process embedded exchange: two production `ExecStage`s (journal
+/// off), `n` market orders each, sent in interleaved blocks of 50 (REST block, WebSocket block,
+/// …) so both meet the same host load; one order in flight at a time, alternating sides.
+/// Returns the WebSocket row (judged on the `order_rtt` budget, with its ratio to REST; issue
+/// 16 asks for a ratio below 1) and the REST row.
+fn order_rtt_rest_vs_websocket(
+    s: &Setup,
+    intents: &[OrderIntent],
+    n: usize,
+) -> Result<Vec<Row>, String> {
+    use calculus_trader::exec::{LaneConfig, OrderLanes, Signer, WsOrderConn, WsVenue};
+    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
+    let fill = PaperVenue {
+        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: 0.0,
+    };
+    let listed = names.iter().cloned().zip(s.instruments.iter().copied());
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        listed.collect(),
+        fill.model(),
+        rust_decimal::Decimal::from(10_000_000),
+    )));
+    let market = Arc::new(MarketState::default());
+    let loopback = "127.0.0.1:0".parse().expect("loopback address");
+    let server = RestExchange::start(loopback, venue, Some(&market), RestOptions::default())
+        .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    for t in &s.ticks {
+        let name = &names[t.symbol.index()];
+        if market.last(name).is_none() {
+            let px = rust_decimal::Decimal::from_f64_retain(t.price).ok_or("price not finite")?;
+            market.on_trade(name, px, t.exch_ts_ms);
+        }
+    }
+    let (url, c) = (server.url(), server.credentials().clone());
+    let host = url.trim_start_matches("http://").to_string();
+    let timeout = Duration::from_secs(5);
+    let stage = |prefix: &str, ws: bool| -> Result<ExecStage, String> {
+        let rw = s.cfg.venue.recv_window_ms;
+        let b = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, rw, prefix);
+        let cfg = LaneConfig::new(1, 8);
+        let mut lanes = OrderLanes::new(&url, cfg, timeout, s.clock.clone(), None)
+            .map_err(|e| format!("lanes: {e}"))?;
+        if ws {
+            let target =
+                calculus_trader::feed::ws::WsTarget::new(&format!("ws://{host}/ws-fapi/v1"), None)
+                    .map_err(|e| e.to_string())?;
+            let venue = WsVenue::Binance {
+                api_key: c.api_key.clone(),
+                signer: Signer::new(c.secret.as_bytes()),
+            };
+            let token = calculus_trader::exec::lanes::WS_TOKEN;
+            let nanos = timeout.as_nanos() as u64;
+            let conn = WsOrderConn::new(
+                venue,
+                target,
+                token,
+                8,
+                nanos,
+                20_000_000_000,
+                s.clock.clone(),
+            );
+            lanes.set_websocket(conn);
+            if !lanes.open_websocket(timeout) {
+                return Err("the order WebSocket did not come up".into());
+            }
+        }
+        let route = OrderVenue::Binance(BinanceVenue::new(b));
+        let mut exec = Executor::venue(
+            s.instruments.clone(),
+            names.clone(),
+            route,
+            lanes,
+            fill,
+            1,
+            8,
+        );
+        exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+        Ok(ExecStage::new(exec, s.clock.clone()))
+    };
+    let mut stages = [stage("ct1-", false)?, stage("ct2-", true)?];
+    let mut hists = [StageHistograms::new(), StageHistograms::new()];
+    let template = intents
+        .iter()
+        .find(|i| !i.reduce_only)
+        .copied()
+        .ok_or("no entry intent to template the orders on")?;
+    for i in 0..2 * n {
+        let k = (i / 50) % 2;
+        let it = OrderIntent {
+            side: if (i / 100) % 2 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            reduce_only: false,
+            client_seq: i as u64 + 1,
+            ..template
+        };
+        let (st, h) = (&mut stages[k], &mut hists[k]);
+        if let Some(r) = st.on_intent(&it, s.clock.now_ns(), h) {
+            return Err(format!("order {i} not sent: {:?}", r.status));
+        }
+        let deadline = Instant::now() + timeout;
+        let mut done = false;
+        while !done {
+            if Instant::now() > deadline {
+                return Err(format!("order {i}: no reply within 5 s"));
+            }
+            st.poll(Some(Duration::from_millis(1)), h, |_| done = true);
+        }
+    }
+    let (rest, ws) = (hists[0].get(Stage::OrderRtt), hists[1].get(Stage::OrderRtt));
+    let verdict = if p50(ws) < p50(rest) {
+        "below"
+    } else {
+        "NOT below"
+    };
+    Ok(vec![
+        row(
+            "order_rtt websocket",
+            Stage::OrderRtt,
+            ws,
+            Some(("REST".into(), ratio(ws, rest))),
+            format!(
+                "{} orders over /ws-fapi/v1 (signed per request), interleaved with as many over REST: WebSocket p50 {verdict} REST p50",
+                ws.len()
+            ),
+        ),
+        row(
+            "order_rtt rest (same run)",
+            Stage::OrderRtt,
+            rest,
+            None,
+            format!("{} orders over one REST keep-alive lane, interleaved with the WebSocket ones", rest.len()),
+        ),
+    ])
 }

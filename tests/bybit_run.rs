@@ -100,3 +100,20 @@ fn bybit_run_with_venue_tp_sl_books_every_exit() {
     assert_every_order_filled(&r);
     std::fs::remove_dir_all(dump).ok();
 }
+
+/// `exec.order_transport = "websocket"`: the Bybit orders go over `/v5/trade` (authenticated
+/// once), their fills are learnt from the same REST status queries, and every order fills.
+#[test]
+fn bybit_run_over_the_order_websocket_fills_every_order() {
+    let dump = std::env::temp_dir().join(format!("ct-bybit-ws-{}", std::process::id()));
+    let r = run(&dump, "[exec]\norder_transport = \"websocket\"\n");
+    assert_every_order_filled(&r);
+    let c = runtime::counters(&r);
+    assert_eq!(
+        c.get(Counter::WsOrders),
+        c.get(Counter::Orders),
+        "all over the WebSocket"
+    );
+    assert_eq!(c.get(Counter::WsDrops), 0);
+    std::fs::remove_dir_all(dump).ok();
+}

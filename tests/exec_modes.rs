@@ -5,6 +5,7 @@ use std::path::Path;
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::exec::journal::{self, RecordKind};
+use calculus_trader::exec::order_ws_config::OrderTransport;
 use calculus_trader::runtime::{self, RunOptions, RunReport, Shutdown};
 use calculus_trader::telemetry::{Counter, Stage};
 
@@ -85,6 +86,44 @@ fn paper_and_embedded_modes_make_the_same_decisions_only_embedded_goes_over_http
         ce.get(Counter::Orders)
     );
     assert_eq!(runtime::latencies(&paper).total_count(Stage::OrderRtt), 0);
+}
+
+/// `exec.order_transport = "websocket"`: the same run with entries and exits over the
+/// embedded exchange's order WebSocket makes the same decisions and fills as over REST.
+#[test]
+fn websocket_order_transport_makes_the_same_decisions_and_fills_as_rest() {
+    let run_with = |transport: &str| {
+        let dump =
+            std::env::temp_dir().join(format!("ct-modes-{transport}-{}", std::process::id()));
+        let mut cfg = config("embedded", &dump);
+        cfg.exec.order_transport = match transport {
+            "websocket" => OrderTransport::Websocket,
+            _ => OrderTransport::Rest,
+        };
+        let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+        std::fs::remove_dir_all(&dump).ok();
+        r
+    };
+    let (rest, ws) = (run_with("rest"), run_with("websocket"));
+    assert_eq!(rest.engine.stats(), ws.engine.stats());
+    for i in 0..rest.engine.n_symbols() {
+        let (a, b) = (
+            rest.engine.position(i).unwrap(),
+            ws.engine.position(i).unwrap(),
+        );
+        assert_eq!(a.qty, b.qty, "symbol {i}");
+        assert_eq!(a.fills, b.fills, "symbol {i}");
+    }
+    let (cr, cw) = (runtime::counters(&rest), runtime::counters(&ws));
+    assert!(cw.get(Counter::Orders) > 0);
+    assert_eq!(cw.get(Counter::Fills), cw.get(Counter::Orders));
+    assert_eq!(cr.get(Counter::WsOrders), 0, "REST run: no WebSocket");
+    assert_eq!(cw.get(Counter::WsDrops), 0);
+    assert_eq!(
+        cw.get(Counter::WsOrders),
+        cw.get(Counter::Orders),
+        "every order went over the WebSocket"
+    );
 }
 
 #[test]

@@ -48,6 +48,20 @@ fn testnet_configs_point_every_connection_at_the_testnet() {
         // Specs come from the order endpoint's host: the testnet's, not mainnet's.
         let specs = cfg.venue.specs.with_exec_url(&cfg.exec.rest_url);
         assert_eq!(specs.base_url(venue), rest, "{file}");
+        // The order WebSocket (exec.order_transport = "websocket") is the testnet's too.
+        let order_ws = match venue {
+            Venue::Bybit => "wss://stream-testnet.bybit.com/v5/trade",
+            Venue::Binance => "wss://testnet.binancefuture.com/ws-fapi/v1",
+        };
+        assert_eq!(cfg.exec.order_ws.url, order_ws, "{file}");
+        assert_eq!(
+            cfg.exec
+                .order_ws
+                .resolve(venue, &cfg.exec.rest_url)
+                .unwrap(),
+            order_ws,
+            "{file}: the url derived from the testnet's REST host is the same"
+        );
         // The private stream (on in live mode) is the testnet's too.
         assert_eq!(cfg.exec.private_stream.enabled, None, "{file}");
         assert_eq!(
@@ -115,11 +129,11 @@ fn testnet_configs_differ_from_the_default_only_in_their_endpoints() {
     for (file, own) in [
         (
             "testnet_binance.toml",
-            &["ws_url", "rest_host", "rest_url", "mode"][..],
+            &["ws_url", "rest_host", "rest_url", "mode", "url"][..],
         ),
         (
             "testnet_bybit.toml",
-            &["name", "ws_url", "rest_host", "rest_url", "mode"][..],
+            &["name", "ws_url", "rest_host", "rest_url", "mode", "url"][..],
         ),
     ] {
         let text = std::fs::read_to_string(root().join("config").join(file)).unwrap();

@@ -224,18 +224,22 @@ fn a_stop_that_cannot_be_placed_while_an_exit_is_in_flight_waits_for_that_exit()
     // engine's forced close waits for the exit's answer and then has nothing to close; sent
     // at once it would be a reduce-only order with no position left (refused, -2022).
     let mut r = binance("61700.0");
-    let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    it.take_profit = Some(d("62400.0"));
-    it.stop_loss = Some(d("61790.0"));
-    assert!(r.submit(&it).is_none());
+    // The fill report is handled in the poll that sends the stop requests; their refusal can
+    // only be read in a later poll, so the exit submitted now is in flight when it is.
+    enter(&mut r, 1, "0.010", "62400.0", "61790.0");
+    assert!(r.exec.stops_busy(), "stop requests in flight");
     assert!(r
         .submit(&intent(0, 2, Side::Sell, "0.010", true, 61700.0))
         .is_none());
     settle(&mut r);
     assert_eq!(r.report_of(1).unwrap().status, ReportStatus::Filled);
     assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    // Usually the refusal is read while the exit is in flight (failed = 1); when the exit's
+    // connection reaches the venue first the stop is withdrawn with the position instead.
+    // Either way no forced close is sent.
     let c = r.exec.stop_counters();
-    assert_eq!((c.failed, c.unprotected_closes), (1, 0));
+    assert!(c.failed <= 1, "{c:?}");
+    assert_eq!(c.unprotected_closes, 0, "{c:?}");
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
     assert!(open(&r).is_empty());
     r.assert_positions_identical();

@@ -10,6 +10,7 @@ pub mod private_stream;
 pub(crate) mod recording;
 pub mod rest_orders;
 pub mod server;
+pub(crate) mod trade_ws;
 
 pub use account::AccountOptions;
 pub use market::MarketState;

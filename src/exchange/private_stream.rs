@@ -306,7 +306,7 @@ impl Session {
 
 /// Checks `[api_key, expires_ms, signature]`: the key, `expires` in the future, and
 /// `signature = hex(HMAC_SHA256(secret, "GET/realtime" + expires))`.
-fn verify_auth(sh: &Shared, args: &Value) -> Result<(), &'static str> {
+pub(crate) fn verify_auth(sh: &Shared, args: &Value) -> Result<(), &'static str> {
     let key = args[0].as_str().ok_or("Params Error")?;
     let expires = args[1]
         .as_u64()

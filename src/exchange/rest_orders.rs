@@ -46,6 +46,7 @@ use super::account::AccountOptions;
 use super::market::{MarketState, TradeListener};
 use super::orders::SimVenue;
 use super::private_stream::{self, PrivateState};
+use super::trade_ws::{self, TradeWsState};
 use crate::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
 use crate::venue::sign::Signer;
 use crate::venue::{binance, bybit};
@@ -143,6 +144,7 @@ pub struct RestExchange {
     stats: Arc<OrderEntryStats>,
     creds: SimCredentials,
     private: Arc<PrivateState>,
+    trade: Arc<TradeWsState>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -162,6 +164,8 @@ pub(crate) struct Shared {
     pub(crate) usage: Mutex<UsageCounts>,
     /// The private streams' listenKey and cut epoch ([`super::private_stream`]).
     pub(crate) private: Arc<PrivateState>,
+    /// The order-entry sockets' cut epoch and outage ([`super::trade_ws`]).
+    pub(crate) trade: Arc<TradeWsState>,
 }
 
 /// Requests counted per interval: `(interval number, count)` for Binance's weight per minute,
@@ -268,6 +272,7 @@ impl RestExchange {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(OrderEntryStats::default());
         let private = Arc::new(PrivateState::default());
+        let trade = Arc::new(TradeWsState::default());
         let shared = Arc::new(Shared {
             venue: venue.clone(),
             signer: Signer::new(creds.secret.as_bytes()),
@@ -279,6 +284,7 @@ impl RestExchange {
             duplicate: Mutex::new(None),
             usage: Mutex::new(UsageCounts::default()),
             private: private.clone(),
+            trade: trade.clone(),
         });
         let thread = std::thread::Builder::new()
             .name("sim-rest".into())
@@ -290,6 +296,7 @@ impl RestExchange {
             stats,
             creds,
             private,
+            trade,
             thread: Some(thread),
         })
     }
@@ -317,6 +324,28 @@ impl RestExchange {
             .listen_key
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Cuts every order-entry WebSocket session open now (TCP closed without a close frame).
+    pub fn drop_trade_sockets(&self) {
+        self.trade.epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts (`true`: every order-entry session cut, upgrades answered 503) or ends an outage
+    /// of the order-entry WebSockets; REST keeps serving.
+    pub fn trade_ws_outage(&self, on: bool) {
+        self.trade.outage.store(on, Ordering::Relaxed);
+        if on {
+            self.drop_trade_sockets();
+        }
+    }
+
+    /// Order-entry WebSocket sessions opened and order requests received on them so far.
+    pub fn trade_ws_counts(&self) -> (u64, u64) {
+        (
+            self.trade.sessions.load(Ordering::Relaxed),
+            self.trade.requests.load(Ordering::Relaxed),
+        )
     }
 
     /// Private-stream sessions opened so far.
@@ -417,6 +446,9 @@ fn connection(mut stream: TcpStream, sh: &Shared) -> std::io::Result<()> {
     if let Some(path) = websocket_path(&stream)? {
         if private_stream::is_private_path(&path) {
             return private_stream::session(stream, sh, &path).map_err(std::io::Error::other);
+        }
+        if trade_ws::is_trade_path(&path) {
+            return trade_ws::session(stream, sh, &path).map_err(std::io::Error::other);
         }
     }
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -569,7 +601,7 @@ fn write_response(s: &mut TcpStream, status: u16, body: &str, close: bool) -> st
 }
 
 /// What serving one request produced.
-enum Served {
+pub(crate) enum Served {
     /// Reply with HTTP status, body and an optional `Retry-After`, s.
     Reply(u16, String, Option<u32>),
     /// Never reply (the connection stays open until the client closes it).
@@ -591,7 +623,7 @@ fn request_kind(method: &str, target: &str) -> Option<RequestKind> {
 
 /// Serves one request through the fault plan (see [`crate::exchange::fault_plan`] for what each
 /// fault does); `dispatch(now_ms)` applies it and renders the venue's reply.
-fn with_fault(
+pub(crate) fn with_fault(
     sh: &Shared,
     method: &str,
     target: &str,

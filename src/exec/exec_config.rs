@@ -94,6 +94,11 @@ pub struct ExecConfig {
     pub account: super::account_config::AccountConfig,
     /// `[exec.private_stream]`: the venue's private stream.
     pub private_stream: super::private_config::PrivateStreamConfig,
+    /// `rest` | `websocket`: entries and exits over the venue's order WebSocket (REST while it
+    /// is down) or REST alone.
+    pub order_transport: super::order_ws_config::OrderTransport,
+    /// `[exec.order_ws]`: the order WebSocket.
+    pub order_ws: super::order_ws_config::OrderWsConfig,
 }
 
 impl Default for ExecConfig {
@@ -114,6 +119,8 @@ impl Default for ExecConfig {
             stop_trigger: StopTrigger::Mark,
             account: Default::default(),
             private_stream: Default::default(),
+            order_transport: Default::default(),
+            order_ws: Default::default(),
         }
     }
 }
@@ -158,6 +165,7 @@ impl ExecConfig {
         }
         self.account.validate()?;
         self.private_stream.validate()?;
+        self.order_ws.validate()?;
         if self.fsync == FsyncSetting::Interval && self.fsync_interval_ms == 0 {
             return Err("config key `exec.fsync_interval_ms`: must be ≥ 1".into());
         }

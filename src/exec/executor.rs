@@ -935,6 +935,9 @@ impl Executor {
     ) -> usize {
         self.now_ns = now_ns;
         if self.in_flight() == 0 && !self.stops.has_unprotected() {
+            if let Route::Venue(t) = &mut self.route {
+                t.keep_alive();
+            }
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.

@@ -37,6 +37,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::transport::{
     HttpTransport, TransportError, TransportEvent, TransportStats, REQUEST_CAP,
 };
+use super::ws_order::WsOrderConn;
 use crate::telemetry::Clock;
 
 /// What happens to the requests held behind one that got its reply or failed.
@@ -135,7 +136,13 @@ pub struct OrderLanes {
     /// Tags handed to a connection by the last `send` / `send_after` / `poll` (bounded: each
     /// call clears it first).
     dispatched: Vec<u64>,
+    /// The order-entry WebSocket: entries and exits go on it while it is up, on REST while it
+    /// is down (`exec.order_transport = "websocket"`); queries always go on REST.
+    ws: Option<WsOrderConn>,
 }
+
+/// The order WebSocket's token in the lanes' `Poll` (HTTP connections use their index).
+pub const WS_TOKEN: Token = Token(1 << 30);
 
 impl std::fmt::Debug for OrderLanes {
     /// Connection count and per-lane load only (request buffers may hold signed orders).
@@ -200,7 +207,7 @@ impl OrderLanes {
                 .register(&mut SourceFd(&c.as_raw_fd()), Token(i), Interest::READABLE)
                 .map_err(|e| TransportError::Io(e.to_string()))?;
         }
-        let events = Events::with_capacity(conns.len().max(1));
+        let events = Events::with_capacity(conns.len() + 1);
         let dispatched =
             Vec::with_capacity(conns.len() + lanes.iter().map(|l| l.cap).sum::<usize>() + 64);
         Ok(Self {
@@ -210,7 +217,37 @@ impl OrderLanes {
             poll,
             events,
             dispatched,
+            ws: None,
         })
+    }
+
+    /// Sends entries and exits over `ws` (registered under [`WS_TOKEN`]) while it is up.
+    pub fn set_websocket(&mut self, ws: WsOrderConn) {
+        self.ws = Some(ws);
+    }
+
+    /// The order WebSocket, when one is set.
+    pub fn websocket(&self) -> Option<&WsOrderConn> {
+        self.ws.as_ref()
+    }
+
+    /// Connects the order WebSocket and waits until it is up (cold: start-up); `false` when
+    /// none is set or it did not come up within `timeout` (orders then go over REST until it
+    /// does).
+    pub fn open_websocket(&mut self, timeout: Duration) -> bool {
+        let Self { ws, poll, .. } = self;
+        ws.as_mut()
+            .is_some_and(|w| w.open_blocking(poll.registry(), timeout.as_nanos() as u64))
+    }
+
+    /// Services the order WebSocket while nothing is in flight (heartbeat, reconnect): a clock
+    /// read when nothing is due.
+    #[inline]
+    pub fn keep_alive(&mut self) {
+        let Self { ws, poll, .. } = self;
+        if let Some(w) = ws.as_mut() {
+            w.service(poll.registry(), &mut |_| {});
+        }
     }
 
     /// Sends `bytes` under `tag` on `lane`. Never blocks. Entries: `QueueFull` when every entry
@@ -236,6 +273,15 @@ impl OrderLanes {
         // One shared connection answers in order already: nothing to hold.
         let after = after.filter(|_| self.depth != usize::MAX);
         let l = &mut self.lanes[lane as usize];
+        if l.wait.is_empty() && after.is_none() && lane != Lane::Query {
+            if let Some(ws) = self.ws.as_mut().filter(|w| w.has_room()) {
+                if ws.try_send(tag, bytes) {
+                    l.stats.sent += 1;
+                    self.dispatched.push(tag);
+                    return Ok(());
+                }
+            }
+        }
         if l.wait.is_empty() && after.is_none() {
             let free =
                 (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth);
@@ -286,6 +332,7 @@ impl OrderLanes {
     ) -> usize {
         self.dispatched.clear();
         if self.in_flight() == 0 {
+            self.keep_alive();
             return 0;
         }
         let mut n = self.progress(&mut on_event);
@@ -303,7 +350,27 @@ impl OrderLanes {
         loop {
             self.dispatch();
             let mut round = 0;
-            let Self { conns, lanes, .. } = self;
+            let Self {
+                conns,
+                lanes,
+                ws,
+                poll,
+                ..
+            } = self;
+            if let Some(w) = ws.as_mut() {
+                round +=
+                    w.service(poll.registry(), &mut |ev| {
+                        let (TransportEvent::Response { tag, .. }
+                        | TransportEvent::Failed { tag, .. }) = ev;
+                        let drop = on_event(ev) == Release::Drop;
+                        release(lanes, tag, drop, &mut |t| {
+                            on_event(TransportEvent::Failed {
+                                tag: t,
+                                written: false,
+                            });
+                        });
+                    });
+            }
             for c in conns.iter_mut() {
                 if c.in_flight() > 0 {
                     round += c.poll(None, |ev| {
@@ -328,12 +395,22 @@ impl OrderLanes {
 
     /// Hands waiting requests that are not held to free connections of their lane, oldest first.
     fn dispatch(&mut self) {
-        for l in &mut self.lanes {
+        for (li, l) in self.lanes.iter_mut().enumerate() {
             let mut k = 0;
             while k < l.wait.len() {
                 if l.wait[k].2.is_some() {
                     k += 1;
                     continue;
+                }
+                let ws = self.ws.as_mut().filter(|w| w.has_room());
+                if let Some(w) = ws.filter(|_| li != Lane::Query as usize) {
+                    let (tag, buf, _) = &l.wait[k];
+                    if w.try_send(*tag, buf) {
+                        let (tag, buf, _) = l.wait.remove(k).expect("index in range");
+                        l.free.push(buf);
+                        self.dispatched.push(tag);
+                        continue;
+                    }
                 }
                 let Some(i) =
                     (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth)
@@ -361,11 +438,13 @@ impl OrderLanes {
     /// Whether `lane` takes a request now: a connection is free or a reserved queue slot is.
     pub fn has_room(&self, lane: Lane) -> bool {
         let l = &self.lanes[lane as usize];
+        let ws = lane != Lane::Query && self.ws.as_ref().is_some_and(WsOrderConn::has_room);
         l.wait.len() < l.cap
             || (l.wait.is_empty()
-                && self.conns[l.first..l.first + l.count]
-                    .iter()
-                    .any(|c| c.in_flight() < self.depth))
+                && (ws
+                    || self.conns[l.first..l.first + l.count]
+                        .iter()
+                        .any(|c| c.in_flight() < self.depth)))
     }
 
     /// Requests waiting in a lane, queued in a connection or on the wire.
@@ -375,6 +454,7 @@ impl OrderLanes {
             .map(HttpTransport::in_flight)
             .sum::<usize>()
             + self.lanes.iter().map(|l| l.wait.len()).sum::<usize>()
+            + self.ws.as_ref().map_or(0, WsOrderConn::in_flight)
     }
 
     /// Requests of `lane` waiting or on the wire.

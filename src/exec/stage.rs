@@ -338,6 +338,10 @@ impl ExecStage {
         c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);
+        if let Some(w) = self.exec.lanes().and_then(|l| l.websocket()) {
+            c.set(Counter::WsOrders, w.stats().replies);
+            c.set(Counter::WsDrops, w.stats().drops);
+        }
     }
 
     /// The executor.

@@ -336,6 +336,20 @@ impl WsConn {
         self.reset(registry);
     }
 
+    /// Takes the open connection's transport out: the caller frames messages itself from here
+    /// on (its socket stays registered under this connection's token). `None` unless open.
+    /// Bytes read past the handshake response are dropped: for peers that send nothing before
+    /// the client's first frame (the order-entry WebSockets).
+    pub fn take_transport(&mut self) -> Option<Transport> {
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Open(ws) => Some(ws.into_inner()),
+            other => {
+                self.state = other;
+                None
+            }
+        }
+    }
+
     /// Queues a text message and flushes what the socket takes now.
     pub fn send_text(&mut self, text: &str) -> Result<(), WsError> {
         self.send(Message::text(text))

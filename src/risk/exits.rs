@@ -8,13 +8,18 @@
 //! - Short: `sl = floor((entry + sl_dist)/tick)·tick`, `tp = ceil((entry − tp_dist)/tick)·tick`.
 //!
 //! The reward:risk `(tp − entry)/(entry − sl)` (mirrored for shorts) is checked on the rounded
-//! prices, in `Decimal`.
+//! prices, exactly.
+//!
+//! Everything is computed in whole ticks ([`ExitLevels::plan_ticks`]): the model's f64
+//! distances become whole ticks with [`floor_ticks`] and the levels are `entry ± ticks`, the
+//! same prices as the decimal formulas above; decimals are built from the integers.
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
+use crate::types::fixed::floor_ticks;
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -84,6 +89,7 @@ pub struct ExitLevels {
     pub stop_loss: Decimal,
     tp_f64: f64,
     sl_f64: f64,
+    stop_f64: f64,
 }
 
 impl ExitLevels {
@@ -91,7 +97,7 @@ impl ExitLevels {
     /// volatility `vol` in price units (ignored in percent mode; must be ≥ 0 and finite in
     /// volatility mode). Refused with [`BlockReason::RewardRisk`] when the rounded levels miss
     /// the minimum reward:risk, [`BlockReason::BadInput`] when the inputs or the rounded stop
-    /// are unusable (stop at or beyond zero, or rounded onto the entry).
+    /// are unusable (entry off the tick, stop at or beyond zero, or rounded onto the entry).
     pub fn plan(
         p: &ExitParams,
         direction: i8,
@@ -99,43 +105,91 @@ impl ExitLevels {
         vol: f64,
         inst: &Instrument,
     ) -> Result<Self, BlockReason> {
-        let e = entry.to_f64().unwrap_or(f64::NAN);
+        let on_tick = inst.floor_price(entry);
+        let tick = inst.tick();
+        let ticks = i64::try_from(on_tick.mantissa()).ok();
+        match ticks.map(|t| t / tick.mantissa) {
+            Some(e) if on_tick == entry && on_tick.scale() == tick.scale => {
+                Self::plan_ticks(p, direction, e, vol, inst)
+            }
+            _ => Err(BlockReason::BadInput),
+        }
+    }
+
+    /// [`ExitLevels::plan`] for an entry of `entry` whole ticks, on integers: with `E` the entry
+    /// in ticks and `floor(D/tick)` the planned distances in whole ticks ([`floor_ticks`] of the
+    /// model's f64 distance), long `tp = E + ⌊D_tp/tick⌋`, `sl = E − ⌊D_sl/tick⌋`, short
+    /// mirrored: the same levels as `floor((entry + D)/tick)` / `ceil((entry − D)/tick)` on
+    /// decimals. The reward:risk check `reward < min_rr · risk` is exact on `i128` ticks.
+    pub fn plan_ticks(
+        p: &ExitParams,
+        direction: i8,
+        entry: i64,
+        vol: f64,
+        inst: &Instrument,
+    ) -> Result<Self, BlockReason> {
+        let tick = inst.tick();
+        let e = tick.times_f64(entry);
         let vol_ok = vol.is_finite() && vol >= 0.0;
         if !(e.is_finite() && e > 0.0) || (p.mode == ExitMode::Volatility && !vol_ok) {
             return Err(BlockReason::BadInput);
         }
         let (tp_d, sl_d) = p.distances(e, if vol_ok { vol } else { 0.0 });
-        let (Some(tp_d), Some(sl_d)) = (Decimal::from_f64(tp_d), Decimal::from_f64(sl_d)) else {
+        let (Ok(tp_d), Ok(sl_d)) = (floor_ticks(tp_d, tick), floor_ticks(sl_d, tick)) else {
             return Err(BlockReason::BadInput);
         };
-        let tick = inst.tick_size;
-        let (tp, sl, reward, risk) = match direction {
-            1 => {
-                let tp = ((entry + tp_d) / tick).floor() * tick;
-                let sl = ((entry - sl_d) / tick).ceil() * tick;
-                (tp, sl, tp - entry, entry - sl)
-            }
-            -1 => {
-                let tp = ((entry - tp_d) / tick).ceil() * tick;
-                let sl = ((entry + sl_d) / tick).floor() * tick;
-                (tp, sl, entry - tp, sl - entry)
-            }
+        let add = |d: i64| entry.checked_add(d).ok_or(BlockReason::BadInput);
+        let sub = |d: i64| entry.checked_sub(d).ok_or(BlockReason::BadInput);
+        let (tp, sl) = match direction {
+            1 => (add(tp_d)?, sub(sl_d)?),
+            -1 => (sub(tp_d)?, add(sl_d)?),
             _ => return Err(BlockReason::BadInput),
         };
-        if risk <= Decimal::ZERO || sl <= Decimal::ZERO || tp <= Decimal::ZERO {
+        let dir = i128::from(direction);
+        let reward = dir * (i128::from(tp) - i128::from(entry));
+        let risk = dir * (i128::from(entry) - i128::from(sl));
+        if risk <= 0 || sl <= 0 || tp <= 0 {
             return Err(BlockReason::BadInput);
         }
-        if reward < p.min_reward_risk * risk {
+        if below_ratio(reward, p.min_reward_risk, risk) {
             return Err(BlockReason::RewardRisk);
         }
+        let (Some(entry_d), Some(tp_dec), Some(sl_dec)) =
+            (tick.times(entry), tick.times(tp), tick.times(sl))
+        else {
+            return Err(BlockReason::BadInput);
+        };
         Ok(Self {
+            direction,
+            entry: entry_d,
+            take_profit: tp_dec,
+            stop_loss: sl_dec,
+            tp_f64: tick.times_f64(tp),
+            sl_f64: tick.times_f64(sl),
+            stop_f64: tick.times_f64(i64::try_from(risk).unwrap_or(i64::MAX)),
+        })
+    }
+
+    /// The levels of today's decimal arithmetic, for the test-only reference planner.
+    #[cfg(test)]
+    pub(crate) fn from_decimals(direction: i8, entry: Decimal, tp: Decimal, sl: Decimal) -> Self {
+        use rust_decimal::prelude::ToPrimitive;
+        Self {
             direction,
             entry,
             take_profit: tp,
             stop_loss: sl,
             tp_f64: tp.to_f64().unwrap_or(f64::NAN),
             sl_f64: sl.to_f64().unwrap_or(f64::NAN),
-        })
+            stop_f64: (entry - sl).abs().to_f64().unwrap_or(f64::NAN),
+        }
+    }
+
+    /// `|entry − stop loss|` as f64 (the double `Decimal::to_f64` gives for
+    /// [`ExitLevels::stop_distance`]), for sizing.
+    #[inline]
+    pub fn stop_distance_f64(&self) -> f64 {
+        self.stop_f64
     }
 
     /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing.
@@ -172,6 +226,25 @@ impl ExitLevels {
             Some(ExitTrigger::TakeProfit)
         } else {
             None
+        }
+    }
+}
+
+/// `reward < ratio · risk`, exact: on `i128` (`reward · 10^s < m · risk` for `ratio = m·10^−s`),
+/// on decimals when that overflows (a product beyond the decimal range is above any reward).
+#[inline]
+fn below_ratio(reward: i128, ratio: Decimal, risk: i128) -> bool {
+    let lhs = 10i128
+        .checked_pow(ratio.scale())
+        .and_then(|p| reward.checked_mul(p));
+    match (lhs, ratio.mantissa().checked_mul(risk)) {
+        (Some(l), Some(r)) => l < r,
+        _ => {
+            let dec = |v: i128| Decimal::try_from_i128_with_scale(v, 0).ok();
+            match (dec(reward), dec(risk).and_then(|r| ratio.checked_mul(r))) {
+                (Some(l), Some(r)) => l < r,
+                _ => true,
+            }
         }
     }
 }
@@ -278,5 +351,50 @@ mod tests {
         assert_eq!(short.check(61306.0), None);
         assert_eq!(short.check(62109.3), Some(ExitTrigger::StopLoss));
         assert_eq!(short.check(62109.2), None);
+    }
+
+    /// On the tick exactly: 61 800.00 × 0.5 % = 309 → tp 62 109.00; × 0.25 % = 154.5 →
+    /// sl 61 645.50; R:R 2. A reward:risk exactly at the minimum passes (100 ± 1.5 / 1).
+    #[test]
+    fn integer_levels_on_the_tick_and_at_the_minimum_ratio() {
+        let i = btc();
+        let l = ExitLevels::plan_ticks(&pct(0.005, 0.0025, "1.5"), 1, 618_000, 0.0, &i).unwrap();
+        assert_eq!(l.take_profit.to_string(), "62109.00");
+        assert_eq!(l.stop_loss.to_string(), "61645.50");
+        assert_eq!(l.entry.to_string(), "61800.00");
+        assert_eq!(l.stop_distance_f64(), 154.5);
+        assert_eq!(l.reward_risk(), d("2"));
+        let cent = Instrument::new(d("0.01"), d("0.01"), d("0.01"), d("1000"), d("5")).unwrap();
+        let l = ExitLevels::plan(&pct(0.015, 0.01, "1.5"), -1, d("100.00"), 0.0, &cent).unwrap();
+        assert_eq!((l.take_profit, l.stop_loss), (d("98.50"), d("101.00")));
+        assert_eq!(
+            ExitLevels::plan(&pct(0.015, 0.01, "1.5001"), 1, d("100"), 0.0, &cent),
+            Err(BlockReason::RewardRisk)
+        );
+    }
+
+    /// Inputs that cannot make levels are refused, never a panic: entry off the tick, zero or
+    /// negative, non-finite distances or volatility, ticks or mantissas beyond `i64`.
+    #[test]
+    fn integer_levels_refuse_what_does_not_fit() {
+        let i = btc();
+        let p = pct(0.008, 0.005, "1.5");
+        let bad = Err(BlockReason::BadInput);
+        assert_eq!(ExitLevels::plan(&p, 1, d("61800.35"), 0.0, &i), bad);
+        for e in [0, -618_003, i64::MAX, i64::MAX / 10, i64::MIN] {
+            assert_eq!(ExitLevels::plan_ticks(&p, 1, e, 0.0, &i), bad, "{e}");
+            assert_eq!(ExitLevels::plan_ticks(&p, -1, e, 0.0, &i), bad, "{e}");
+        }
+        let mut v = p;
+        v.mode = ExitMode::Volatility;
+        for vol in [f64::NAN, f64::INFINITY, -1.0] {
+            assert_eq!(ExitLevels::plan_ticks(&v, 1, 618_003, vol, &i), bad);
+        }
+        assert_eq!(ExitLevels::plan_ticks(&v, 1, 618_003, 1e300, &i), bad);
+        let mut n = p;
+        n.tp_fraction = f64::NAN;
+        assert_eq!(ExitLevels::plan_ticks(&n, 1, 618_003, 0.0, &i), bad);
+        n.tp_fraction = f64::INFINITY;
+        assert_eq!(ExitLevels::plan_ticks(&n, 1, 618_003, 0.0, &i), bad);
     }
 }

@@ -5,12 +5,12 @@
 //! All f64 inside the model; the result is an exact `Decimal` quantity on the venue's step whose
 //! notional at the reference price (on tick) never exceeds `balance × leverage cap`.
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
+use crate::types::fixed::{dec_f64, f64_decimal};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -343,27 +343,22 @@ pub fn size_entry(
     let price = inst.price_on_tick(req.price);
     // Exact guard: an f64 quotient one ulp above a whole number of steps must not push the
     // notional over the leverage cap.
-    let (Some(b), Some(l)) = (Decimal::from_f64(req.balance), Decimal::from_f64(lev)) else {
+    let Some(guarded) = leverage_guard(qty, price, req.balance, lev, inst) else {
         return bad;
     };
-    let cap = b * l;
-    if !price.is_zero() && qty * price > cap {
-        qty = floor_to_step(cap / price, inst.qty_step);
-        if qty * price > cap {
-            // `cap / price` rounded up in its 28th digit.
-            qty = (qty - inst.qty_step).max(Decimal::ZERO);
-        }
+    if guarded != qty {
+        qty = guarded;
         binding = SizeCap::Leverage;
     }
     if let Some(reason) = inst.violation(qty, req.price, false) {
         return Err(EntryBlock::Filter(reason));
     }
     let notional = qty * price;
-    let qf = qty.to_f64().unwrap_or(0.0);
+    let qf = dec_f64(qty);
     Ok(SizedEntry {
         qty,
         notional,
-        leverage: notional.to_f64().unwrap_or(f64::INFINITY) / req.balance,
+        leverage: dec_f64(notional) / req.balance,
         risk_fraction: r,
         risk: if has_stop {
             qf * req.stop_distance
@@ -372,6 +367,53 @@ pub fn size_entry(
         },
         binding,
     })
+}
+
+/// `qty` capped so that `qty · price ≤ B·L` exactly, `B` and `L` the decimals of the f64
+/// balance and leverage cap ([`f64_decimal`], as `Decimal::from_f64` gives them): floored to the
+/// step at `B·L / price` when above. A float comparison with a 10⁻¹² margin settles the common
+/// case (the notional is below the cap by at least a step's worth of rounding); only near the
+/// cap are the decimals built, on integers. `None` when `B` or `L` is not a decimal (NaN, ±∞,
+/// above 7.9·10²⁸) or `B·L` overflows.
+#[inline]
+fn leverage_guard(
+    qty: Decimal,
+    price: Decimal,
+    balance: f64,
+    lev: f64,
+    inst: &Instrument,
+) -> Option<Decimal> {
+    // Within these bounds both decimals are within 1.3·10⁻¹⁵ of their floats.
+    let in_range = |v: f64| (1e-9..1e25).contains(&v);
+    if in_range(balance) && in_range(lev) {
+        let cap_f = balance * lev;
+        let notional = dec_f64(qty) * dec_f64(price);
+        if notional < cap_f * (1.0 - 1e-12) {
+            return Some(qty);
+        }
+    }
+    leverage_guard_exact(qty, price, balance, lev, inst)
+}
+
+#[cold]
+fn leverage_guard_exact(
+    mut qty: Decimal,
+    price: Decimal,
+    balance: f64,
+    lev: f64,
+    inst: &Instrument,
+) -> Option<Decimal> {
+    let b = f64_decimal(balance)?.to_decimal()?;
+    let l = f64_decimal(lev)?.to_decimal()?;
+    let cap = b.checked_mul(l)?;
+    if !price.is_zero() && qty * price > cap {
+        qty = floor_to_step(cap / price, inst.qty_step);
+        if qty * price > cap {
+            // `cap / price` rounded up in its 28th digit.
+            qty = (qty - inst.qty_step).max(Decimal::ZERO);
+        }
+    }
+    Some(qty)
 }
 
 /// `floor(q / step) · step`, exact.

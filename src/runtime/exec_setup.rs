@@ -17,13 +17,16 @@ use crate::exchange::{EmbeddedExchange, RestExchange};
 use crate::exec::exec_config::account_journal;
 use crate::exec::journal::{client_prefix, next_session, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
+use crate::exec::lanes::WS_TOKEN;
+use crate::exec::order_ws_config::OrderTransport;
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::OrderEndpoint;
 use crate::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecMode, Executor, Journal, LaneConfig,
-    OrderLanes, OrderVenue, PaperVenue,
+    OrderLanes, OrderVenue, PaperVenue, Signer, WsOrderConn, WsVenue,
 };
 use crate::feed::protocol::Venue;
+use crate::feed::ws::WsTarget;
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
 use crate::types::SymbolTable;
@@ -304,7 +307,7 @@ fn venue_setup(
         &prefix,
     )?;
     // Entries on `exec.order_connections` connections, exits and queries on their own.
-    let transport = OrderLanes::new(
+    let mut transport = OrderLanes::new(
         &route.url,
         LaneConfig::new(x.order_connections, x.max_in_flight),
         Duration::from_millis(x.response_timeout_ms),
@@ -312,6 +315,9 @@ fn venue_setup(
         Some(cfg.venue_trust()?.rustls()?),
     )
     .map_err(|e| format!("exec.rest_url: {e}"))?;
+    if x.order_transport == OrderTransport::Websocket {
+        open_order_ws(cfg, &route, &mut transport, clock)?;
+    }
     let mut exec = Executor::venue(
         instruments.to_vec(),
         names,
@@ -474,6 +480,43 @@ impl OrderFormat {
             ),
         })
     }
+}
+
+/// Sets the order WebSocket (`exec.order_transport = "websocket"`) on `lanes` and waits up to
+/// `exec.order_ws.open_timeout_s` for it; a link that is not up yet is a warning: orders go
+/// over REST until it is.
+fn open_order_ws(
+    cfg: &Config,
+    route: &Route,
+    lanes: &mut OrderLanes,
+    clock: &Clock,
+) -> Result<(), String> {
+    let x = &cfg.exec;
+    let url = x.order_ws.resolve(cfg.venue(), &route.url)?;
+    let tls = Some(cfg.venue_trust()?.rustls()?);
+    let target = WsTarget::new(&url, tls).map_err(|e| format!("exec.order_ws.url: {e}"))?;
+    let (api_key, signer) = (route.api_key.clone(), Signer::new(&route.secret));
+    let venue = match cfg.venue() {
+        Venue::Bybit => WsVenue::Bybit { api_key, signer },
+        Venue::Binance => WsVenue::Binance { api_key, signer },
+    };
+    lanes.set_websocket(WsOrderConn::new(
+        venue,
+        target,
+        WS_TOKEN,
+        x.max_in_flight,
+        x.response_timeout_ms.saturating_mul(1_000_000),
+        (x.order_ws.heartbeat_s * 1e9) as u64,
+        clock.clone(),
+    ));
+    if !lanes.open_websocket(Duration::from_secs_f64(x.order_ws.open_timeout_s)) {
+        let why = lanes.websocket().and_then(WsOrderConn::last_error);
+        eprintln!(
+            "warning: the order WebSocket {url} is not up ({}); orders go over REST until it is",
+            why.unwrap_or("no answer yet")
+        );
+    }
+    Ok(())
 }
 
 /// Rebuilds the strategy's positions from the journal's fills (and adoptions), then makes its

@@ -24,6 +24,8 @@
 //! (the feed logs each transition once).
 
 mod operator;
+#[cfg(test)]
+mod reference;
 mod scalper;
 mod spec;
 
@@ -54,6 +56,7 @@ use crate::risk::{
     ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, RiskGate, SizingParams, TradeStats,
     Trip,
 };
+use crate::types::fixed::dec_f64;
 use crate::types::{Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus, Side, Tick};
 
 /// Risk parameters (from `[risk]` and its sub-sections); `Copy`, no heap.
@@ -1187,6 +1190,20 @@ fn entry_levels_and_size(
     st: &TickState,
     (i, target, side, close): (usize, i8, Side, Decimal),
 ) -> Result<(ExitLevels, Decimal), EntryBlock> {
+    #[cfg(test)]
+    if reference::ON.with(std::cell::Cell::get) {
+        let args = (i, target, side, close);
+        return reference::entry_levels_and_size(
+            rp,
+            gate,
+            trade_stats,
+            inst,
+            venue_max_leverage,
+            vol,
+            st,
+            args,
+        );
+    }
     // The gate's state blocks (emergency, pause, daily loss, reconciliation, positions,
     // correlation) first: while one holds, skip the decimal work of planning and sizing.
     gate.check(&OrderCheck {
@@ -1197,16 +1214,19 @@ fn entry_levels_and_size(
         reduce_only: false,
     })
     .map_err(EntryBlock::Risk)?;
-    let entry = inst.price_on_tick(st.price);
+    let bad = EntryBlock::Risk(BlockReason::BadInput);
+    let entry_ticks = inst.price_ticks(st.price).ok_or(bad)?;
     let sigma = st.layers.sigma;
-    let lv = ExitLevels::plan(&rp.exits, target, entry, vol, inst).map_err(EntryBlock::Risk)?;
+    let lv = ExitLevels::plan_ticks(&rp.exits, target, entry_ticks, vol, inst)
+        .map_err(EntryBlock::Risk)?;
+    let entry = lv.entry;
     let sized = size_entry(
         &rp.sizing,
         trade_stats,
         &EntryRequest {
             price: st.price,
-            stop_distance: lv.stop_distance().to_f64().unwrap_or(f64::NAN),
-            balance: gate.sizing_balance().to_f64().unwrap_or(f64::NAN),
+            stop_distance: lv.stop_distance_f64(),
+            balance: dec_f64(gate.sizing_balance()),
             sigma,
             venue_max_leverage,
             size_multiplier: gate.size_multiplier() * gate.correlation_multiplier(i),
@@ -1216,8 +1236,10 @@ fn entry_levels_and_size(
     // Size down to the per-symbol exposure cap rather than refuse: a tight stop can ask for more
     // than `max_symbol_exposure × E` even under the leverage cap.
     let mut qty = sized.qty;
-    if !entry.is_zero() {
-        let cap = rp.limits.max_symbol_exposure * gate.equity() / entry;
+    let limit = rp.limits.max_symbol_exposure * gate.equity();
+    // `qty · entry ≤ limit` means `qty ≤ floor_step(limit / entry)`: the division only binds.
+    if !entry.is_zero() && qty * entry > limit {
+        let cap = limit / entry;
         let cap = inst.floor_qty_dec(cap.max(Decimal::ZERO));
         if qty > cap {
             qty = cap;

@@ -233,6 +233,10 @@ crate::types::named::named_enum! {
         OperatorSettings => "operator_settings",
         /// Operator commands ignored (unknown symbol id).
         OperatorIgnored => "operator_ignored",
+        /// Order requests answered over the order WebSocket (`exec.order_transport`).
+        WsOrders => "ws_orders",
+        /// Order WebSocket links lost (their requests in flight were queried over REST).
+        WsDrops => "ws_drops",
     }
 }
 

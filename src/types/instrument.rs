@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
+use super::fixed::Increment;
 use super::report::RejectReason;
 
 /// One instrument's filters, as the venue publishes them.
@@ -28,14 +28,14 @@ pub struct Instrument {
     /// Venue's maximum leverage (Bybit `leverageFilter.maxLeverage`); `None` when the source
     /// does not publish it (Binance `exchangeInfo`: it lives in the signed leverage brackets).
     pub max_leverage: Option<Decimal>,
-    /// `tick_size` as f64 (for turning model prices into whole ticks).
-    tick_f64: f64,
-    /// `qty_step` as f64 (for turning model quantities into whole steps).
-    step_f64: f64,
+    /// `tick_size` as an integer increment (and f64, for turning model prices into ticks).
+    tick: Increment,
+    /// `qty_step` as an integer increment (and f64, for model quantities into steps).
+    step: Increment,
 }
 
 impl Instrument {
-    /// Builds an instrument; every increment must be positive.
+    /// Builds an instrument; every increment must be positive, its mantissa an `i64`.
     pub fn new(
         tick_size: Decimal,
         qty_step: Decimal,
@@ -43,11 +43,12 @@ impl Instrument {
         max_market_qty: Decimal,
         min_notional: Decimal,
     ) -> Result<Self, String> {
-        if tick_size <= Decimal::ZERO || qty_step <= Decimal::ZERO {
+        let (Some(tick), Some(step)) = (Increment::of(tick_size), Increment::of(qty_step)) else {
             return Err(format!(
-                "tick size {tick_size} and quantity step {qty_step} must be positive"
+                "tick size {tick_size} and quantity step {qty_step} must be positive \
+                 (at most 18 significant digits)"
             ));
-        }
+        };
         Ok(Self {
             tick_size,
             qty_step,
@@ -56,8 +57,8 @@ impl Instrument {
             min_notional,
             max_qty: max_market_qty,
             max_leverage: None,
-            tick_f64: tick_size.to_f64().unwrap_or(f64::NAN),
-            step_f64: qty_step.to_f64().unwrap_or(f64::NAN),
+            tick,
+            step,
         })
     }
 
@@ -67,6 +68,12 @@ impl Instrument {
         self.max_qty = max_qty;
         self.max_leverage = max_leverage;
         self
+    }
+
+    /// The tick size as an integer increment.
+    #[inline]
+    pub fn tick(&self) -> &Increment {
+        &self.tick
     }
 
     /// `floor(q / step) · step` on exact decimals (never rounds a quantity up).
@@ -91,7 +98,7 @@ impl Instrument {
     /// (An f64 quotient one ulp below a whole number floors one step lower: conservative.)
     #[inline]
     pub fn floor_qty(&self, q: f64) -> Decimal {
-        let steps = (q / self.step_f64).floor();
+        let steps = (q / self.step.f64).floor();
         if steps.is_nan() || steps < 1.0 || steps > i64::MAX as f64 {
             return Decimal::ZERO;
         }
@@ -117,11 +124,19 @@ impl Instrument {
     /// `round(p / tick) · tick`: a price that was on the tick, recovered exactly from its f64.
     #[inline]
     pub fn price_on_tick(&self, p: f64) -> Decimal {
-        let ticks = (p / self.tick_f64).round();
+        self.price_ticks(p)
+            .map_or(Decimal::ZERO, |t| Decimal::from(t) * self.tick_size)
+    }
+
+    /// `round(p / tick)`, the whole ticks of a price that was on the tick (those of
+    /// [`Instrument::price_on_tick`]); `None` for NaN, negative or out-of-range prices.
+    #[inline]
+    pub fn price_ticks(&self, p: f64) -> Option<i64> {
+        let ticks = (p / self.tick.f64).round();
         if ticks.is_nan() || ticks < 0.0 || ticks > i64::MAX as f64 {
-            return Decimal::ZERO;
+            return None;
         }
-        Decimal::from(ticks as i64) * self.tick_size
+        Some(ticks as i64)
     }
 }
 

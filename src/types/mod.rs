@@ -9,6 +9,7 @@ pub mod case;
 pub mod control;
 pub mod event;
 pub mod fill_model;
+pub mod fixed;
 pub mod instrument;
 pub mod intent;
 pub(crate) mod named;

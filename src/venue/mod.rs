@@ -50,6 +50,7 @@ pub mod reply;
 pub mod scan;
 pub mod sign;
 pub mod tape;
+pub mod ws_api;
 
 use std::collections::BTreeMap;
 

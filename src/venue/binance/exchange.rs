@@ -283,7 +283,11 @@ fn authenticate(
 }
 
 /// Timestamp window: `timestamp < now + 1000` and `now - timestamp <= recvWindow` (ms).
-fn check_timestamp(sh: &Shared, params: &[(&str, &str)], now: u64) -> Result<(), (u16, String)> {
+pub(crate) fn check_timestamp(
+    sh: &Shared,
+    params: &[(&str, &str)],
+    now: u64,
+) -> Result<(), (u16, String)> {
     let Some(ts) = param(params, "timestamp").and_then(|t| t.parse::<u64>().ok()) else {
         return Err(err(
             400,
@@ -310,7 +314,7 @@ fn check_timestamp(sh: &Shared, params: &[(&str, &str)], now: u64) -> Result<(),
 }
 
 /// Dispatches an authenticated request to its endpoint.
-fn signed_route(
+pub(crate) fn signed_route(
     sh: &Shared,
     method: &str,
     path: &str,

@@ -7,6 +7,7 @@ pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;
 pub(crate) mod exchange_leverage;
+pub(crate) mod exchange_ws;
 pub mod fast;
 pub mod market;
 pub mod order;
@@ -14,6 +15,7 @@ pub mod private;
 pub mod reply;
 pub mod spec;
 pub mod tickers;
+pub mod ws_order;
 
 pub use api::BinanceApi;
 pub use market::BinanceParser;

@@ -353,7 +353,7 @@ fn query_api(sh: &Shared, now: u64) -> (u16, String) {
     reply(0, "", result, now)
 }
 
-fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
+pub(crate) fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
     let c: Create = match serde_json::from_str(body) {
         Ok(c) => c,
         Err(e) => return fail(10001, &format!("params error: {e}"), now),

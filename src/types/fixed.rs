@@ -1,0 +1,448 @@
+//! Whole ticks and lots from model floats, and decimals built from integers, for the decision
+//! path (levels, sizes), with no `Decimal` conversion in the common case.
+//!
+//! The conversions keep the venue-side results bit-identical to the `Decimal` arithmetic they
+//! replace: a model value `x` enters as the decimal [`f64_decimal`] gives (the value of
+//! `rust_decimal`'s `from_f64`: the f64 cut to 15–16 significant digits, so `0.1 + 0.2` is
+//! `0.3`), and [`floor_ticks`] returns `floor(that decimal / increment)`. A decimal leaves for a
+//! model as [`dec_f64`] (the value of `Decimal::to_f64`). Failures are values ([`TickError`]),
+//! never panics. O(1), no allocation.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+/// A positive increment (tick size or quantity step) `mantissa · 10^−scale`, with its f64.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Increment {
+    /// Integer mantissa, > 0.
+    pub mantissa: i64,
+    /// Decimal scale (digits after the point), ≤ 28.
+    pub scale: u32,
+    /// The increment as f64 (for the fast estimate).
+    pub f64: f64,
+}
+
+impl Increment {
+    /// From a positive decimal whose mantissa fits an `i64`; `None` otherwise.
+    pub fn of(d: Decimal) -> Option<Self> {
+        let mantissa = i64::try_from(d.mantissa()).ok().filter(|&m| m > 0)?;
+        Some(Self {
+            mantissa,
+            scale: d.scale(),
+            f64: dec_f64(d),
+        })
+    }
+
+    /// `n` increments as a decimal at the increment's scale (mantissa `n · mantissa`), or
+    /// `None` when that mantissa overflows an `i64`.
+    #[inline]
+    pub fn times(&self, n: i64) -> Option<Decimal> {
+        Some(Decimal::new(n.checked_mul(self.mantissa)?, self.scale))
+    }
+
+    /// `n · increment` as [`dec_f64`] gives it for [`Increment::times`] (the same f64 as
+    /// `Decimal::to_f64` of that decimal); NaN when the mantissa overflows.
+    #[inline]
+    pub fn times_f64(&self, n: i64) -> f64 {
+        n.checked_mul(self.mantissa)
+            .map_or(f64::NAN, |m| mantissa_f64(m, self.scale))
+    }
+}
+
+/// Why a float could not become whole increments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TickError {
+    /// NaN or ±∞.
+    NotFinite,
+    /// The value, or its count of increments, does not fit (decimal above 7.9·10²⁸, or more
+    /// than `i64::MAX` increments).
+    Overflow,
+}
+
+/// A decimal as sign, 96-bit mantissa and scale (≤ 28): `(−1)^neg · mantissa · 10^−scale`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// Negative.
+    pub neg: bool,
+    /// Mantissa, < 2^96.
+    pub mantissa: u128,
+    /// Digits after the point.
+    pub scale: u32,
+}
+
+impl Parts {
+    /// The `Decimal` of these parts.
+    #[inline]
+    pub fn to_decimal(self) -> Option<Decimal> {
+        let m = i128::try_from(self.mantissa).ok()?;
+        Decimal::try_from_i128_with_scale(if self.neg { -m } else { m }, self.scale).ok()
+    }
+}
+
+const MANTISSA_LIMIT: u128 = 1 << 96;
+
+/// The decimal `Decimal::from_f64(x)` is, computed on integers: the exact binary value expanded
+/// into a 96-bit decimal mantissa (halving when a ×5 would overflow), rounded half up digit by
+/// digit to at most 28 places, then to a mantissa below 2^52 (15–16 significant digits), then
+/// stripped of trailing zeros. `None` for NaN/±∞ or a magnitude that does not fit 96 bits.
+/// Bounded loops (≤ 1 100 steps, on the cold branch of [`floor_ticks`] only).
+pub fn f64_decimal(x: f64) -> Option<Parts> {
+    if !x.is_finite() {
+        return None;
+    }
+    let raw = x.to_bits();
+    let neg = raw >> 63 != 0;
+    let biased = ((raw >> 52) & 0x7FF) as i32;
+    let frac = u128::from(raw & 0x000F_FFFF_FFFF_FFFF);
+    if biased == 0 && frac == 0 {
+        return Some(Parts {
+            neg,
+            mantissa: 0,
+            scale: 0,
+        });
+    }
+    let (mut bits, e2) = if biased == 0 {
+        (frac, biased - 1023 + 1 - 52)
+    } else {
+        (frac | 1 << 52, biased - 1023 - 52)
+    };
+    // x = bits · 5^e5 · 10^e10.
+    let (mut e5, mut e10) = (-e2, e2);
+    while e5 > 0 {
+        e5 -= 1;
+        if bits & 1 == 1 && bits * 5 < MANTISSA_LIMIT {
+            bits *= 5;
+        } else {
+            bits >>= 1;
+            e10 += 1;
+        }
+    }
+    while e5 < 0 {
+        if bits & 1 << 95 == 0 {
+            bits <<= 1;
+            e10 -= 1;
+            e5 += 1;
+        } else if e10 * 2 > -e5 {
+            return None;
+        } else {
+            bits /= 5;
+            e5 += 1;
+        }
+    }
+    while e10 > 0 {
+        if bits * 10 >= MANTISSA_LIMIT {
+            return None;
+        }
+        bits *= 10;
+        e10 -= 1;
+    }
+    while e10 < -28 {
+        let rem = bits % 10;
+        bits /= 10;
+        e10 += 1;
+        if bits == 0 {
+            e10 = 0;
+        } else if rem >= 5 {
+            bits += 1;
+        }
+    }
+    while e10 < 0 && bits >= 1 << 52 {
+        let rem = bits % 10;
+        bits /= 10;
+        e10 += 1;
+        if rem >= 5 {
+            bits += 1;
+        }
+    }
+    while e10 < 0 && bits % 10 == 0 {
+        bits /= 10;
+        e10 += 1;
+    }
+    Some(Parts {
+        neg,
+        mantissa: bits,
+        scale: e10.unsigned_abs(),
+    })
+}
+
+/// `floor(D / inc)` for `D` = [`f64_decimal`]`(x)`, as whole increments. A float estimate
+/// decides whenever it is farther from a whole increment than its error bound (`10⁻¹³` relative
+/// plus `10⁻²⁷` absolute, against the decimal's ≤ 1.3·10⁻¹⁵ and 0.6·10⁻²⁸); nearer, the exact
+/// decimal is built and divided on integers.
+#[inline]
+pub fn floor_ticks(x: f64, inc: &Increment) -> Result<i64, TickError> {
+    if !x.is_finite() {
+        return Err(TickError::NotFinite);
+    }
+    let q = x / inc.f64;
+    if q.abs() < 9.0e18 {
+        let fl = q.floor();
+        let frac = q - fl;
+        let margin = (x.abs() * 1e-13 + 1e-27) / inc.f64;
+        if frac > margin && 1.0 - frac > margin {
+            return Ok(fl as i64);
+        }
+    }
+    floor_ticks_exact(x, inc)
+}
+
+#[cold]
+fn floor_ticks_exact(x: f64, inc: &Increment) -> Result<i64, TickError> {
+    let d = f64_decimal(x).ok_or(TickError::Overflow)?;
+    let im = inc.mantissa as u128;
+    // D / inc = mantissa · 10^inc.scale / (im · 10^d.scale).
+    let (num, den) = if d.scale >= inc.scale {
+        match pow10(d.scale - inc.scale).and_then(|p| im.checked_mul(p)) {
+            Some(den) => (d.mantissa, den),
+            // The divisor exceeds 2^127 > the mantissa: |D / inc| < 1.
+            None => (u128::from(d.mantissa != 0), u128::MAX),
+        }
+    } else {
+        let num = pow10(inc.scale - d.scale)
+            .and_then(|p| d.mantissa.checked_mul(p))
+            .ok_or(TickError::Overflow)?;
+        (num, im)
+    };
+    let (q, r) = (num / den, num % den);
+    let q = i64::try_from(q).map_err(|_| TickError::Overflow)?;
+    Ok(if d.neg { -q - i64::from(r != 0) } else { q })
+}
+
+/// 10^k as u128 for k ≤ 38.
+#[inline]
+fn pow10(k: u32) -> Option<u128> {
+    10u128.checked_pow(k)
+}
+
+/// `Decimal::to_f64` on a decimal `m · 10^−scale` with an `i64` mantissa, computed on `u64`s:
+/// integral part plus `frac / 10^scale`, then rounded at `scale` places in f64 (the crate's
+/// formula, so the same double).
+#[inline]
+pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
+    if scale == 0 {
+        return m as f64;
+    }
+    let Some(precision) = 10u64.checked_pow(scale) else {
+        return Decimal::new(m, scale).to_f64().unwrap_or(f64::NAN);
+    };
+    let u = m.unsigned_abs();
+    let (int, frac) = (u / precision, u % precision);
+    let frac = frac as f64 / precision as f64;
+    let v = if frac == 0.0 {
+        int as f64
+    } else {
+        let round_to = 10f64.powi(scale as i32);
+        ((int as f64 + frac) * round_to).round() / round_to
+    };
+    if m < 0 {
+        -v
+    } else {
+        v
+    }
+}
+
+/// `d.to_f64()` (the same double), on `u64`s when the mantissa fits an `i64`.
+#[inline]
+pub fn dec_f64(d: Decimal) -> f64 {
+    match i64::try_from(d.mantissa()) {
+        Ok(m) => mantissa_f64(m, d.scale()),
+        Err(_) => d.to_f64().unwrap_or(f64::NAN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::prelude::FromPrimitive;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn inc(s: &str) -> Increment {
+        Increment::of(d(s)).unwrap()
+    }
+
+    /// Today's computation: `floor(Decimal::from_f64(x) / inc)`.
+    fn reference(x: f64, inc: Decimal) -> Result<i64, TickError> {
+        let dx = Decimal::from_f64(x).ok_or(TickError::Overflow)?;
+        let q = dx.checked_div(inc).ok_or(TickError::Overflow)?.floor();
+        q.to_i64().ok_or(TickError::Overflow)
+    }
+
+    #[test]
+    fn the_decimal_of_a_float_is_from_f64s() {
+        let cases = [
+            0.1 + 0.2,
+            309.0015,
+            61800.3 * 0.005,
+            1.4999999999999998,
+            1.5,
+            -2.675,
+            1e-30,
+            5e-324,
+            f64::MIN_POSITIVE,
+            4503599627370497.0,
+            1e28,
+            7.9e28,
+            7.93e28,
+            1e300,
+            -0.0,
+            123456.789e-10,
+        ];
+        for x in cases {
+            let want = Decimal::from_f64(x);
+            let got = f64_decimal(x).and_then(Parts::to_decimal);
+            assert_eq!(got, want, "{x:e}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert_eq!(g.scale(), w.scale(), "{x:e}");
+            }
+        }
+        assert_eq!(f64_decimal(f64::NAN), None);
+        assert_eq!(f64_decimal(f64::INFINITY), None);
+        assert_eq!(f64_decimal(f64::NEG_INFINITY), None);
+    }
+
+    /// Every exponent, random mantissas: the same decimal (value and scale) as `from_f64`.
+    #[test]
+    fn the_decimal_of_a_float_matches_from_f64_over_the_whole_range() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for _ in 0..200_000 {
+            let x = f64::from_bits(next());
+            let want = Decimal::from_f64(x);
+            let got = f64_decimal(x).and_then(Parts::to_decimal);
+            assert_eq!(got, want, "{x:e}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert_eq!(g.scale(), w.scale(), "{x:e}");
+            }
+        }
+    }
+
+    /// Hand-computed: on a tick exactly, one ulp either side (snapped to the tick by the
+    /// 15–16 digit decimal, as today), just below a tick, negatives.
+    #[test]
+    fn floor_ticks_by_hand() {
+        let t = inc("0.10");
+        assert_eq!(floor_ticks(309.0, &t), Ok(3090));
+        // 309 − 5.7e-14 = 308.9999999999999|43…: the tail .43 is below the digit-by-digit
+        // rounding threshold .4…45, so the decimal stays below the tick.
+        assert_eq!(floor_ticks(309.0f64.next_down(), &t), Ok(3089));
+        assert_eq!(floor_ticks(309.0f64.next_up(), &t), Ok(3090));
+        assert_eq!(floor_ticks(308.99999999999, &t), Ok(3089));
+        assert_eq!(floor_ticks(309.0015, &t), Ok(3090));
+        assert_eq!(floor_ticks(0.1 + 0.2, &t), Ok(3));
+        assert_eq!(floor_ticks(0.0, &t), Ok(0));
+        assert_eq!(floor_ticks(0.05, &t), Ok(0));
+        assert_eq!(floor_ticks(-0.05, &t), Ok(-1));
+        assert_eq!(floor_ticks(-0.3, &t), Ok(-3));
+        let half = inc("0.5");
+        // 1.5 − 2.2e-16 = 1.499999999999999|8: the 16-digit decimal is 1.5, on the tick.
+        assert_eq!(floor_ticks(1.4999999999999998, &half), Ok(3));
+        assert_eq!(floor_ticks(1.4999999, &half), Ok(2));
+        assert_eq!(floor_ticks(100.0 * 0.015, &half), Ok(3));
+        let hundred = inc("100");
+        assert_eq!(floor_ticks(1234.5, &hundred), Ok(12));
+        // Tiny and huge values.
+        assert_eq!(floor_ticks(1e-30, &inc("0.00000001")), Ok(0));
+        assert_eq!(floor_ticks(5e-324, &t), Ok(0));
+        assert_eq!(floor_ticks(-5e-324, &t), Ok(0), "rounds to -0");
+        assert_eq!(floor_ticks(9.2e17, &t), Ok(9_200_000_000_000_000_000));
+    }
+
+    #[test]
+    fn floor_ticks_refuses_what_does_not_fit_and_never_panics() {
+        let t = inc("0.10");
+        assert_eq!(floor_ticks(f64::NAN, &t), Err(TickError::NotFinite));
+        assert_eq!(floor_ticks(f64::INFINITY, &t), Err(TickError::NotFinite));
+        assert_eq!(
+            floor_ticks(f64::NEG_INFINITY, &t),
+            Err(TickError::NotFinite)
+        );
+        // 10^18 / 0.1 = 10^19 ticks > i64::MAX.
+        assert_eq!(floor_ticks(1e18, &t), Err(TickError::Overflow));
+        assert_eq!(floor_ticks(-1e18, &t), Err(TickError::Overflow));
+        // Above the decimal range (from_f64 refuses it too).
+        assert_eq!(floor_ticks(1e29, &inc("1000000")), Err(TickError::Overflow));
+        assert_eq!(floor_ticks(f64::MAX, &t), Err(TickError::Overflow));
+        assert_eq!(
+            floor_ticks(9.0e18, &inc("1")),
+            Ok(9_000_000_000_000_000_000)
+        );
+        assert_eq!(floor_ticks(9.3e18, &inc("1")), Err(TickError::Overflow));
+    }
+
+    /// Prices × fractions on many increments, including values on and one ulp off a tick:
+    /// `floor_ticks` agrees with `floor(from_f64(x) / inc)` everywhere.
+    #[test]
+    fn floor_ticks_matches_the_decimal_reference() {
+        let incs = [
+            "0.10",
+            "0.01",
+            "0.001",
+            "0.5",
+            "1",
+            "0.25",
+            "100",
+            "0.0001",
+            "0.00001",
+            "0.1",
+            "0.00000001",
+            "5",
+            "0.05",
+        ];
+        let fracs = [
+            0.005, 0.008, 0.015, 0.01, 0.0125, 0.003, 0.02, 0.5, 1.5, 0.1,
+        ];
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            s >> 11
+        };
+        for _ in 0..100_000 {
+            let i = d(incs[(next() % incs.len() as u64) as usize]);
+            let ti = Increment::of(i).unwrap();
+            let ticks = (next() % 10_000_000) as i64 + 1;
+            let price = dec_f64(i * Decimal::from(ticks));
+            let x = price * fracs[(next() % fracs.len() as u64) as usize];
+            for x in [x, x.next_up(), x.next_down(), -x, price] {
+                assert_eq!(floor_ticks(x, &ti), reference(x, i), "{x:e} / {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn mantissa_f64_is_to_f64() {
+        let mut s = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for k in 0..200_000u64 {
+            let m = (next() >> (k % 63 + 1)) as i64 * if k % 3 == 0 { -1 } else { 1 };
+            let scale = (next() % 29) as u32;
+            let want = Decimal::new(m, scale).to_f64().unwrap();
+            assert_eq!(
+                mantissa_f64(m, scale).to_bits(),
+                want.to_bits(),
+                "{m}e-{scale}"
+            );
+        }
+        let big = d("79228162514264337593543950.335");
+        assert_eq!(dec_f64(big), big.to_f64().unwrap());
+        assert_eq!(inc("0.10").times(618003), Some(d("61800.30")));
+        assert_eq!(inc("0.10").times(i64::MAX), None);
+        assert!(inc("0.10").times_f64(i64::MAX).is_nan());
+        assert_eq!(Increment::of(d("0")), None);
+        assert_eq!(Increment::of(d("-0.1")), None);
+    }
+}

@@ -1,0 +1,580 @@
+//! Orders over the venues' order-entry WebSockets (Bybit `/v5/trade`, Binance `/ws-fapi/v1`)
+//! against the embedded exchange: they fill and the venue's position equals the one booked
+//! from the reports, and equals the position the same orders leave over REST; replies are
+//! matched by id in any order; a refused `auth` is a clear error and REST carries the orders;
+//! a socket dropped with an order in flight leaves that order unknown until the REST status
+//! query resolves it (nothing lost); while the WebSocket is down orders go over REST, and go
+//! back to the WebSocket when it is up again; after warm-up the WebSocket order path allocates
+//! nothing (counting allocator, this thread).
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use calculus_trader::exchange::fault_plan::FaultPlan;
+use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
+use calculus_trader::exec::rate_limit::RateLimits;
+use calculus_trader::exec::{
+    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, Lane, LaneConfig,
+    OrderLanes, OrderVenue, PaperVenue, Signer, TransportEvent, WsOrderConn, WsPhase, WsVenue,
+};
+use calculus_trader::feed::ws::WsTarget;
+use calculus_trader::telemetry::Clock;
+use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
+use rust_decimal::Decimal;
+
+mod common;
+use common::alloc::counted;
+use common::exchange::{listed, start_with, Exchange, Options};
+use common::files::temp_dir;
+use common::values::{d, now_ms, BTC_TRADE};
+
+common::alloc::install!();
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum V {
+    Binance,
+    Bybit,
+}
+
+struct Rig {
+    ex: Exchange,
+    exec: Executor,
+    clock: Clock,
+    dir: std::path::PathBuf,
+    seq: u64,
+    /// Signed quantity booked from the filled reports.
+    booked: Decimal,
+    /// `UnknownOrder(true)` reports: a symbol's order became of unknown outcome.
+    unknown: u32,
+}
+
+/// An executor on order lanes to a fresh embedded exchange; with `ws`, entries and exits go
+/// over the venue's order WebSocket (opened before returning; `secret` overrides the key's).
+fn rig(v: V, rest: RestOptions, ws: bool, secret: Option<&str>, name: &str) -> Rig {
+    let btc = listed(&["BTCUSDT"]);
+    let opts = Options {
+        rest: RestOptions {
+            bybit_order_limit: 1_000,
+            ..rest
+        },
+        ..Options::default()
+    };
+    let ex = start_with(btc.clone(), "0.0004", "1", opts);
+    let (names, inst): (Vec<String>, Vec<Instrument>) = btc.into_iter().unzip();
+    ex.market.on_frame(BTC_TRADE);
+    let c = ex.server.credentials().clone();
+    let host = ex.server.addr().to_string();
+    let venue = match v {
+        V::Bybit => OrderVenue::Bybit(
+            BybitVenue::new(
+                &c.api_key,
+                c.secret.as_bytes(),
+                &host,
+                60_000,
+                &client_prefix(1),
+            )
+            .unwrap(),
+        ),
+        V::Binance => OrderVenue::Binance(BinanceVenue::new(BinanceOrderBuilder::new(
+            &c.api_key,
+            c.secret.as_bytes(),
+            &host,
+            60_000,
+            &client_prefix(1),
+        ))),
+    };
+    let clock = Clock::new();
+    let timeout = Duration::from_secs(5);
+    let mut lanes = OrderLanes::new(
+        &ex.server.url(),
+        LaneConfig::new(2, 8),
+        timeout,
+        clock.clone(),
+        None,
+    )
+    .unwrap();
+    if ws {
+        let secret = secret.unwrap_or(&c.secret);
+        let (path, venue) = match v {
+            V::Bybit => (
+                "/v5/trade",
+                WsVenue::Bybit {
+                    api_key: c.api_key.clone(),
+                    signer: Signer::new(secret.as_bytes()),
+                },
+            ),
+            V::Binance => (
+                "/ws-fapi/v1",
+                WsVenue::Binance {
+                    api_key: c.api_key.clone(),
+                    signer: Signer::new(secret.as_bytes()),
+                },
+            ),
+        };
+        let target = WsTarget::new(&format!("ws://{host}{path}"), None).unwrap();
+        lanes.set_websocket(WsOrderConn::new(
+            venue,
+            target,
+            calculus_trader::exec::lanes::WS_TOKEN,
+            8,
+            timeout.as_nanos() as u64,
+            20_000_000_000,
+            clock.clone(),
+        ));
+        let up = lanes.open_websocket(Duration::from_secs(5));
+        // Bybit authenticates the socket; Binance signs each request (the socket comes up).
+        let want = v == V::Binance || secret == c.secret;
+        assert_eq!(
+            up, want,
+            "the Bybit WebSocket comes up with the right key only"
+        );
+    }
+    let mut exec = Executor::venue(
+        inst,
+        names,
+        venue,
+        lanes,
+        PaperVenue {
+            taker_fee: d("0.0004"),
+            slippage_bps: 1.0,
+        },
+        1,
+        8,
+    );
+    let dir = temp_dir(&format!("ws-orders-{name}"));
+    let (j, _) = Journal::open(
+        &dir.join("orders.journal"),
+        exec.names(),
+        FsyncPolicy::Never,
+    )
+    .unwrap();
+    exec.set_journal(j);
+    if v == V::Bybit {
+        exec.set_rate_limits(RateLimits::bybit_v5().with_order_limit(1_000, 1_000_000_000));
+    }
+    Rig {
+        ex,
+        exec,
+        clock,
+        dir,
+        seq: 0,
+        booked: Decimal::ZERO,
+        unknown: 0,
+    }
+}
+
+impl Rig {
+    /// An entry (odd seq, Buy; Bybit with TP/SL) or the exit that closes it (even, reduce-only).
+    fn intent(&self, seq: u64, bybit: bool) -> OrderIntent {
+        OrderIntent {
+            symbol: SymbolId(0),
+            side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
+            qty: d("0.016"),
+            ref_price: 61800.3,
+            reduce_only: seq % 2 == 0,
+            case: Case::AcceleratingUp,
+            client_seq: seq,
+            tick_recv_ns: 0,
+            decided_ns: 0,
+            take_profit: (bybit && seq % 2 == 1).then(|| d("62000.07")),
+            stop_loss: (bybit && seq % 2 == 1).then(|| d("61000.01")),
+        }
+    }
+
+    /// Submits `n` orders (entry, exit, …) and polls until none is in flight; returns
+    /// (filled reports, rtt samples).
+    fn round(&mut self, n: u32, bybit: bool) -> (u32, u32) {
+        for _ in 0..n {
+            self.seq += 1;
+            let it = self.intent(self.seq, bybit);
+            self.exec.set_now_ns(self.clock.now_ns());
+            assert!(self.exec.submit(&it, now_ms(), |_| {}).is_none(), "sent");
+        }
+        let (mut fills, mut rtts) = (0, 0);
+        let deadline = self.clock.now_ns() + 30_000_000_000;
+        let (booked, unknown) = (&mut self.booked, &mut self.unknown);
+        while self.exec.in_flight() > 0 && self.clock.now_ns() < deadline {
+            self.exec
+                .poll(self.clock.now_ns(), now_ms(), None, |ev| match ev {
+                    ExecEvent::Report(r) if matches!(r.status, ReportStatus::UnknownOrder(_)) => {
+                        *unknown += u32::from(r.status == ReportStatus::UnknownOrder(true))
+                    }
+                    ExecEvent::Report(r) => {
+                        assert_eq!(r.status, ReportStatus::Filled, "{r:?}");
+                        *booked += match r.side {
+                            Side::Buy => r.qty,
+                            Side::Sell => -r.qty,
+                        };
+                        fills += 1;
+                    }
+                    ExecEvent::Rtt(_) => rtts += 1,
+                });
+        }
+        assert_eq!(self.exec.in_flight(), 0, "every order ended known");
+        (fills, rtts)
+    }
+
+    fn venue_position(&self) -> Decimal {
+        self.ex.server.venue().with(|m| m.position("BTCUSDT").qty)
+    }
+
+    fn ws(&self) -> &WsOrderConn {
+        self.exec.lanes().unwrap().websocket().unwrap()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn fills_and_positions_match(v: V) {
+    let bybit = v == V::Bybit;
+    let mut ws = rig(
+        v,
+        RestOptions::default(),
+        true,
+        None,
+        &format!("fill-{v:?}"),
+    );
+    let mut rest = rig(
+        v,
+        RestOptions::default(),
+        false,
+        None,
+        &format!("rest-{v:?}"),
+    );
+    // Entry + exit, then one more entry left open.
+    assert_eq!(ws.round(2, bybit), (2, 2));
+    assert_eq!(ws.round(1, bybit), (1, 1));
+    assert_eq!(rest.round(2, bybit), (2, 2));
+    assert_eq!(rest.round(1, bybit), (1, 1));
+    assert_eq!(ws.venue_position(), d("0.016"));
+    assert_eq!(
+        ws.venue_position(),
+        ws.booked,
+        "the venue's position is the booked one"
+    );
+    assert_eq!(
+        ws.venue_position(),
+        rest.venue_position(),
+        "the same orders leave the same position over either transport"
+    );
+    let (entry_ws, entry_rest) = (
+        ws.ex.server.venue().with(|m| m.position("BTCUSDT").entry),
+        rest.ex.server.venue().with(|m| m.position("BTCUSDT").entry),
+    );
+    assert_eq!(entry_ws, entry_rest);
+    let s = ws.ws().stats();
+    assert_eq!((s.sent, s.replies, s.failed), (3, 3, 0), "{s:?}");
+    assert_eq!(
+        ws.ex.server.trade_ws_counts().1,
+        3,
+        "three orders over the WebSocket"
+    );
+    assert_eq!(rest.ex.server.trade_ws_counts(), (0, 0));
+    let lanes = ws.exec.lanes().unwrap();
+    assert_eq!(lanes.lane_stats(Lane::Entry).sent, 2);
+    assert_eq!(lanes.lane_stats(Lane::Exit).sent, 1);
+    if bybit {
+        assert_eq!(ws.exec.stats().requeries, 3, "each ack queried over REST");
+    }
+}
+
+#[test]
+fn bybit_orders_over_websocket_fill_and_match_the_venue_and_rest() {
+    fills_and_positions_match(V::Bybit);
+}
+
+#[test]
+fn binance_orders_over_websocket_fill_and_match_the_venue_and_rest() {
+    fills_and_positions_match(V::Binance);
+}
+
+#[test]
+fn bybit_auth_refusal_is_a_clear_error_and_rest_carries_the_orders() {
+    let mut r = rig(
+        V::Bybit,
+        RestOptions::default(),
+        true,
+        Some("not-the-secret"),
+        "auth",
+    );
+    let ws = r.ws();
+    assert_eq!(ws.phase(), WsPhase::Down);
+    assert_eq!(ws.stats().auth_failures, 1);
+    let err = ws.last_error().unwrap();
+    assert!(
+        err.contains("auth refused") && err.contains("10004") && err.contains("REST"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-secret"), "no secret in the error");
+    assert_eq!(r.round(2, true), (2, 2));
+    assert_eq!(r.venue_position(), Decimal::ZERO);
+    assert_eq!(r.venue_position(), r.booked);
+    assert_eq!(
+        r.ws().stats().sent,
+        0,
+        "nothing went over the refused socket"
+    );
+}
+
+#[test]
+fn binance_wrong_secret_is_refused_per_request_with_the_venue_code() {
+    let mut r = rig(
+        V::Binance,
+        RestOptions::default(),
+        true,
+        Some("0000"),
+        "sig",
+    );
+    r.seq += 1;
+    let it = r.intent(1, false);
+    r.exec.set_now_ns(r.clock.now_ns());
+    assert!(r.exec.submit(&it, now_ms(), |_| {}).is_none());
+    let mut reports = Vec::new();
+    while r.exec.in_flight() > 0 {
+        r.exec.poll(r.clock.now_ns(), now_ms(), None, |ev| {
+            if let ExecEvent::Report(rep) = ev {
+                reports.push(rep);
+            }
+        });
+    }
+    assert_eq!(reports.len(), 1);
+    assert!(
+        matches!(reports[0].status, ReportStatus::Rejected(_)),
+        "{:?}",
+        reports[0]
+    );
+    assert_eq!(
+        r.venue_position(),
+        Decimal::ZERO,
+        "a bad signature places nothing"
+    );
+    assert_eq!(r.ws().stats().replies, 1);
+}
+
+fn dropped_socket_orders_end_known(v: V) {
+    let bybit = v == V::Bybit;
+    // Every new order is matched, then its connection is reset without a reply: the WebSocket
+    // drops with the order in flight (and REST orders meet the same).
+    let plan = FaultPlan::from_toml(
+        "seed = 1\n[[rule]]\np = 1.0\non = [\"order\"]\nfault = { kind = \"reset_after_read\", applied = true }\n",
+    )
+    .unwrap();
+    let rest = RestOptions {
+        faults: Some(Arc::new(plan)),
+        ..RestOptions::default()
+    };
+    let mut r = rig(v, rest, true, None, &format!("drop-{v:?}"));
+    assert_eq!(
+        r.round(1, bybit),
+        (1, 0),
+        "the entry's fill came from the status query"
+    );
+    assert_eq!(
+        r.unknown, 1,
+        "the order was unknown until the query answered"
+    );
+    assert_eq!(r.venue_position(), d("0.016"));
+    assert_eq!(
+        r.venue_position(),
+        r.booked,
+        "nothing lost, nothing doubled"
+    );
+    let s = r.ws().stats();
+    assert_eq!((s.sent, s.drops, s.failed), (1, 1, 1), "{s:?}");
+    assert!(r.exec.stats().requeries >= 1);
+    assert_eq!(r.ex.server.trade_ws_counts().1, 1);
+}
+
+#[test]
+fn bybit_socket_dropped_with_an_order_in_flight_resolves_by_status_query() {
+    dropped_socket_orders_end_known(V::Bybit);
+}
+
+#[test]
+fn binance_socket_dropped_with_an_order_in_flight_resolves_by_status_query() {
+    dropped_socket_orders_end_known(V::Binance);
+}
+
+fn rest_carries_orders_while_the_websocket_is_down(v: V) {
+    let bybit = v == V::Bybit;
+    let mut r = rig(
+        v,
+        RestOptions::default(),
+        true,
+        None,
+        &format!("outage-{v:?}"),
+    );
+    assert_eq!(r.round(2, bybit), (2, 2));
+    r.ex.server.trade_ws_outage(true);
+    // The cut is seen at the next service of the link.
+    let end = r.clock.now_ns() + 5_000_000_000;
+    while r.ws().phase() == WsPhase::Up && r.clock.now_ns() < end {
+        r.exec.poll(r.clock.now_ns(), now_ms(), None, |_| {});
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_ne!(r.ws().phase(), WsPhase::Up);
+    assert_eq!(r.round(2, bybit), (2, 2), "REST carried both orders");
+    assert_eq!(
+        r.ex.server.trade_ws_counts().1,
+        2,
+        "none went over the WebSocket"
+    );
+    r.ex.server.trade_ws_outage(false);
+    let end = r.clock.now_ns() + 10_000_000_000;
+    while r.ws().phase() != WsPhase::Up && r.clock.now_ns() < end {
+        r.exec.poll(r.clock.now_ns(), now_ms(), None, |_| {});
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(r.ws().phase(), WsPhase::Up, "the link came back");
+    assert_eq!(r.round(2, bybit), (2, 2));
+    assert_eq!(r.ex.server.trade_ws_counts().1, 4, "back on the WebSocket");
+    assert_eq!(r.venue_position(), Decimal::ZERO);
+    assert_eq!(r.venue_position(), r.booked);
+    assert_eq!(r.ws().stats().ups, 2);
+}
+
+#[test]
+fn bybit_rest_carries_orders_while_the_websocket_is_down() {
+    rest_carries_orders_while_the_websocket_is_down(V::Bybit);
+}
+
+#[test]
+fn binance_rest_carries_orders_while_the_websocket_is_down() {
+    rest_carries_orders_while_the_websocket_is_down(V::Binance);
+}
+
+/// A peer answering three Bybit `order.create` requests in reverse order: each reply reaches
+/// the request with its `reqId`.
+#[test]
+fn replies_are_matched_by_req_id_out_of_order() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peer = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(s).unwrap();
+        let auth = ws.read().unwrap();
+        assert!(auth.to_text().unwrap().contains("\"op\":\"auth\""));
+        ws.send(tungstenite::Message::text(
+            r#"{"retCode":0,"retMsg":"OK","op":"auth","connId":"t"}"#,
+        ))
+        .unwrap();
+        let mut ids = Vec::new();
+        while ids.len() < 3 {
+            let m = ws.read().unwrap();
+            let v: serde_json::Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+            assert_eq!(v["op"], "order.create");
+            ids.push(v["reqId"].as_str().unwrap().to_string());
+        }
+        for id in ids.iter().rev() {
+            let reply = format!(
+                r#"{{"reqId":"{id}","retCode":0,"retMsg":"OK","op":"order.create","data":{{"orderId":"{id}00","orderLinkId":"x"}},"header":{{}},"connId":"t"}}"#
+            );
+            ws.send(tungstenite::Message::text(reply)).unwrap();
+        }
+        loop {
+            match ws.read() {
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) | Ok(tungstenite::Message::Close(_)) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    let clock = Clock::new();
+    let poll = mio::Poll::new().unwrap();
+    let target = WsTarget::new(&format!("ws://{addr}/v5/trade"), None).unwrap();
+    let mut ws = WsOrderConn::new(
+        WsVenue::Bybit {
+            api_key: "k".into(),
+            signer: Signer::new(b"s"),
+        },
+        target,
+        mio::Token(0),
+        8,
+        5_000_000_000,
+        20_000_000_000,
+        clock.clone(),
+    );
+    assert!(ws.open_blocking(poll.registry(), 5_000_000_000));
+    let req = |ts: u64| {
+        format!("POST /v5/order/create HTTP/1.1\r\nX-BAPI-TIMESTAMP: {ts}\r\nX-BAPI-RECV-WINDOW: 5000\r\n\r\n{{\"category\":\"linear\"}}")
+    };
+    for tag in [11u64, 12, 13] {
+        assert!(ws.try_send(tag, req(tag).as_bytes()));
+    }
+    let mut got = Vec::new();
+    let end = clock.now_ns() + 5_000_000_000;
+    while got.len() < 3 && clock.now_ns() < end {
+        ws.service(poll.registry(), &mut |ev| {
+            if let TransportEvent::Response {
+                tag, status, body, ..
+            } = ev
+            {
+                let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+                got.push((
+                    tag,
+                    status,
+                    v["result"]["orderId"].as_str().unwrap().to_string(),
+                ));
+            }
+        });
+    }
+    assert_eq!(
+        got,
+        vec![
+            (13, 200, "1300".to_string()),
+            (12, 200, "1200".to_string()),
+            (11, 200, "1100".to_string())
+        ],
+        "each reply went to the request with its reqId"
+    );
+    assert_eq!(ws.in_flight(), 0);
+    drop(ws);
+    peer.join().unwrap();
+}
+
+fn ws_order_path_allocates_nothing(v: V) {
+    let bybit = v == V::Bybit;
+    let mut r = rig(
+        v,
+        RestOptions::default(),
+        true,
+        None,
+        &format!("alloc-{v:?}"),
+    );
+    for _ in 0..10 {
+        assert_eq!(r.round(2, bybit), (2, 2));
+    }
+    let (res, allocations) = counted(|| {
+        (0..25)
+            .map(|_| r.round(2, bybit))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(res, (50, 50));
+    assert_eq!(r.ws().stats().failed, 0);
+    assert_eq!(
+        r.ws().stats().replies,
+        70,
+        "every order went over the WebSocket"
+    );
+    assert_eq!(
+        allocations, 0,
+        "the WebSocket order path allocated {allocations} times"
+    );
+}
+
+#[test]
+fn bybit_websocket_order_path_allocates_nothing_after_warm_up() {
+    ws_order_path_allocates_nothing(V::Bybit);
+}
+
+#[test]
+fn binance_websocket_order_path_allocates_nothing_after_warm_up() {
+    ws_order_path_allocates_nothing(V::Binance);
+}
