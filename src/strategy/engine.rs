@@ -287,7 +287,8 @@ fn direction(q: Decimal) -> i8 {
     }
 }
 
-/// Leaders' momentum as seen by symbol `i` (0 for itself, absent or disabled leaders).
+/// Leaders' log moves as seen by symbol `i` (0 for itself, absent or disabled leaders): two
+/// loads; the cross layer applies [`crate::model::layers::cross::move_of`] when evaluated.
 #[inline]
 fn leader_moves(p: &LayerParams, slots: &[Slot], i: usize) -> [f64; MAX_LEADERS] {
     let mut m = [0.0; MAX_LEADERS];
@@ -298,7 +299,7 @@ fn leader_moves(p: &LayerParams, slots: &[Slot], i: usize) -> [f64; MAX_LEADERS]
                 .filter(|&j| j != i)
                 .and_then(|j| slots.get(j))
             {
-                *out = s.layers.momentum.momentum();
+                *out = s.layers.momentum.log_move();
             }
         }
     }
@@ -909,7 +910,7 @@ impl TickCx<'_> {
                     x: m.x,
                     v: m.v,
                     drift: st.drift,
-                    leader_moves: moves,
+                    leader_log_moves: moves,
                 },
             )
         } else {

@@ -110,12 +110,13 @@ impl MomentumState {
     /// Move over the window as a fraction: `exp(ΣΔ) − 1` (0 before any tick).
     #[inline]
     pub fn momentum(&self) -> f64 {
-        let m = self.ring.sum(0).clamp(-1.0, 1.0).exp_m1();
-        if m.is_finite() {
-            m
-        } else {
-            0.0
-        }
+        move_of(self.log_move())
+    }
+
+    /// Log move over the window `ΣΔ` (0 before any tick); [`move_of`] turns it into a fraction.
+    #[inline]
+    pub fn log_move(&self) -> f64 {
+        self.ring.sum(0)
     }
 
     /// Forgets everything.
@@ -124,12 +125,25 @@ impl MomentumState {
     }
 }
 
-/// Confirms a long unless a leader's move is below `−max_move`, a short unless above.
+/// A log move `ΣΔ` as a fraction: `exp(clamp(ΣΔ, −1, 1)) − 1` (0 when not finite).
 #[inline]
-pub fn confirms(p: &CrossParams, side: f64, leader_moves: &[f64; MAX_LEADERS]) -> bool {
-    leader_moves
-        .iter()
-        .all(|&m| !(side > 0.0 && m < -p.max_move || side < 0.0 && m > p.max_move))
+pub fn move_of(log_move: f64) -> f64 {
+    let m = log_move.clamp(-1.0, 1.0).exp_m1();
+    if m.is_finite() {
+        m
+    } else {
+        0.0
+    }
+}
+
+/// Confirms a long unless a leader's move ([`move_of`] its log move) is below `−max_move`, a
+/// short unless above.
+#[inline]
+pub fn confirms(p: &CrossParams, side: f64, leader_log_moves: &[f64; MAX_LEADERS]) -> bool {
+    leader_log_moves.iter().all(|&l| {
+        let m = move_of(l);
+        !(side > 0.0 && m < -p.max_move || side < 0.0 && m > p.max_move)
+    })
 }
 
 #[cfg(test)]
@@ -154,6 +168,7 @@ mod tests {
         let c = CrossConfig::default();
         let p = c.params(&["ETHUSDT", "SOLUSDT"]);
         assert_eq!(p.leaders, [None, Some(0)]);
+        // Log moves: −0.02 is a −1.98 % move, 0.015 a +1.51 %.
         assert!(!confirms(&p, 1.0, &[0.0, -0.02]));
         assert!(confirms(&p, -1.0, &[0.0, -0.02]));
         assert!(!confirms(&p, -1.0, &[0.015, 0.0]));

@@ -168,8 +168,9 @@ pub struct LayerQuery {
     pub v: f64,
     /// Expected drift over the horizon, fraction.
     pub drift: f64,
-    /// Leaders' moves over the cross window, fractions (0 when absent or self).
-    pub leader_moves: [f64; MAX_LEADERS],
+    /// Leaders' log moves `ΣΔ` over the cross window (0 when absent or self); the cross layer
+    /// turns them into fractions only when it is evaluated.
+    pub leader_log_moves: [f64; MAX_LEADERS],
 }
 
 /// The layers' verdicts and the values behind them.
@@ -286,7 +287,7 @@ impl LayerState {
             verdict(p.flow.enabled, flow::confirms(&p.flow, q.side, r.imbalance));
         r.verdicts[Layer::Cross.index()] = verdict(
             p.cross.enabled,
-            cross::confirms(&p.cross, q.side, &q.leader_moves),
+            cross::confirms(&p.cross, q.side, &q.leader_log_moves),
         );
         r.verdicts[Layer::Regime.index()] = verdict(
             p.regime.enabled,
@@ -347,7 +348,7 @@ mod tests {
             x: 100f64.ln() + 99e-4,
             v: 1e-4,
             drift: 0.003,
-            leader_moves: [0.0, 0.0],
+            leader_log_moves: [0.0, 0.0],
         };
         let r = st.evaluate(&p, &q);
         assert_eq!(r.verdicts[Layer::Indicators.index()], LayerVerdict::Off);
