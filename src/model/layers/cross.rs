@@ -141,7 +141,8 @@ pub fn move_of(log_move: f64) -> f64 {
 #[inline]
 pub fn confirms(p: &CrossParams, side: f64, leader_log_moves: &[f64; MAX_LEADERS]) -> bool {
     leader_log_moves.iter().all(|&l| {
-        let m = move_of(l);
+        // `move_of(±0) = ±0`: absent leaders and the symbol itself skip the `exp_m1`.
+        let m = if l == 0.0 { 0.0 } else { move_of(l) };
         !(side > 0.0 && m < -p.max_move || side < 0.0 && m > p.max_move)
     })
 }
