@@ -16,6 +16,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::endpoint::Endpoint;
@@ -288,6 +289,11 @@ pub struct Driven {
 /// the other links and the loop's timers (≈ 0.1–0.5 ms of work at 0.1–0.5 µs per frame).
 pub const MAX_FRAMES_PER_DRIVE: u32 = 1024;
 
+/// Bytes one socket read asks for. tungstenite zero-fills this much of its read buffer before
+/// every read (its 128 KiB default costs microseconds per read, idle or not); 4 KiB holds
+/// about 15 trade frames, and larger frames still arrive whole (the buffer grows to the frame).
+pub const READ_CHUNK: usize = 4 * 1024;
+
 /// One WebSocket connection; see the module doc.
 pub struct WsConn {
     token: Token,
@@ -442,7 +448,9 @@ impl WsConn {
                 .as_str()
                 .into_client_request()
                 .map_err(|e| WsError::Url(format!("{}: {e}", target.endpoint.url)))?;
-            out.opened = self.handshake_step(tungstenite::client(request, transport), target)?;
+            let config = WebSocketConfig::default().read_buffer_size(READ_CHUNK);
+            let hs = tungstenite::client::client_with_config(request, transport, Some(config));
+            out.opened = self.handshake_step(hs, target)?;
         } else if let State::Handshaking(_) = &self.state {
             let State::Handshaking(mid) = std::mem::replace(&mut self.state, State::Idle) else {
                 unreachable!("checked above")
