@@ -22,7 +22,13 @@ pub fn bybit_trades(frame: &[u8], symbols: &SymbolTable, out: &mut Vec<Tick>) ->
         let k = c.string()?;
         c.eat(b':')?;
         match k {
-            b"topic" => topic_ok = c.string()?.starts_with(b"publicTrade."),
+            // Dispatch: any other topic (tickers, orderbook) leaves at its first member.
+            b"topic" => {
+                if !c.string()?.starts_with(b"publicTrade.") {
+                    return None;
+                }
+                topic_ok = true;
+            }
             b"type" => snapshot = c.string()? == b"snapshot",
             b"ts" => {
                 c.uint()?;
