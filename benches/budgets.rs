@@ -45,6 +45,9 @@
 //!   socket read -> order bytes handed to the transport's `write()`; judged against its own
 //!   `socket_to_order` budget (PERFORMANCE.md: p50 ≤ 8 µs, p99 ≤ 15 µs on the VM), not the
 //!   in-process `tick_to_order` one.
+//! - `feed syscalls per tick`: the same loopback product (fused) at full rate and at 100x pace;
+//!   the feed loop's own socket reads, writes and `epoll_wait` calls over its ticks (counters the
+//!   loop keeps at each call site; no budget, reported only).
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
@@ -1146,6 +1149,42 @@ fn bench_journal_append(n: usize) -> Result<(Histogram<u64>, Histogram<u64>), St
     Ok((mapped, written))
 }
 
+// ---------------------------------------------------------------- syscalls per tick
+
+/// The feed loop's system calls per tick over loopback: the product run as in
+/// `socket_to_order` (fused, the configured `spin` wait) at full rate (`speed = 0`: frames back
+/// to back) and at 100x pace (mostly idle between frames). Counted by the loop itself at each
+/// call site that is one system call: socket `read`s (data, EOF or `EAGAIN`), socket `write`s
+/// and `epoll_wait`s of the feed's connections (`feed_socket_reads`, `feed_socket_writes`,
+/// `feed_epoll_waits`); not the order transport, the exchange's threads or start-up.
+fn syscalls_per_tick_row(s: &Setup) -> Result<Row, String> {
+    let mut parts = Vec::new();
+    for speed in [0.0, 100.0] {
+        progress(&format!("syscalls per tick: loopback run at speed {speed}"));
+        let r = run_loopback(s, Topology::Fused, speed)?;
+        let c = &r.monitor.counters;
+        let ticks = c.get(Counter::Ticks).max(1);
+        let (reads, writes, polls) = (
+            c.get(Counter::FeedSocketReads),
+            c.get(Counter::FeedSocketWrites),
+            c.get(Counter::FeedEpollWaits),
+        );
+        parts.push(format!(
+            "speed {speed}: {:.2} per tick ({reads} reads + {writes} writes + {polls} epoll_wait over {} ticks)",
+            (reads + writes + polls) as f64 / ticks as f64,
+            c.get(Counter::Ticks)
+        ));
+    }
+    Ok(Row {
+        label: "feed syscalls per tick (loopback run)".into(),
+        stage: Stage::FeedDelay,
+        judge: Judge::Stage,
+        measured: None,
+        versus: None,
+        note: parts.join("; "),
+    })
+}
+
 // ---------------------------------------------------------------- table
 
 fn row(
@@ -1399,6 +1438,8 @@ fn run() -> Result<(), String> {
             )
         });
     }
+
+    rows.push(syscalls_per_tick_row(&s)?);
 
     for topo in [Topo::Fused, Topo::Pipeline] {
         progress(&format!("tick_to_order {}: max rate", topo.name()));

@@ -165,6 +165,12 @@ crate::types::named::named_enum! {
         FeedMissedTrades => "feed_missed_trades",
         /// Feed log lines dropped because the log ring was full.
         FeedLogsDropped => "feed_logs_dropped",
+        /// Socket reads the feed loop issued (one `recv` system call each, data or `EAGAIN`).
+        FeedSocketReads => "feed_socket_reads",
+        /// Socket writes the feed loop issued (subscriptions, heartbeats, pongs, closes).
+        FeedSocketWrites => "feed_socket_writes",
+        /// `epoll_wait` calls of the feed loop (`mio::Poll::poll`).
+        FeedEpollWaits => "feed_epoll_waits",
         /// Venue acks of orders not filled at once (then queried).
         ExecAcks => "exec_acks",
         /// Order-status queries (ack follow-ups, lost replies).
