@@ -14,6 +14,7 @@ pub mod private;
 pub mod reply;
 pub mod spec;
 pub mod tickers;
+pub(crate) mod template;
 
 pub use api::BinanceApi;
 pub use market::BinanceParser;
