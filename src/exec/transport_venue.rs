@@ -73,6 +73,14 @@ impl OrderVenue {
         }
     }
 
+    /// True when the last order built came from a template ([`Self::set_symbols`]).
+    pub fn last_templated(&self) -> bool {
+        match self {
+            OrderVenue::Binance(v) => v.last_templated(),
+            OrderVenue::Bybit(v) => v.last_templated(),
+        }
+    }
+
     /// The request bytes of the last order built ([`Self::build_order`]).
     #[inline]
     pub fn last_order(&self) -> &[u8] {

@@ -444,6 +444,11 @@ impl BinanceVenue {
         self.builder.set_symbols(names);
     }
 
+    /// True when the last entry came from a template.
+    pub fn last_templated(&self) -> bool {
+        self.builder.last_templated()
+    }
+
     /// Records the TP/SL of the entry about to be built.
     #[inline]
     pub fn set_exits(&mut self, exits: (Option<Decimal>, Option<Decimal>)) {

@@ -367,6 +367,11 @@ impl BybitVenue {
         self.builder.set_symbols(names);
     }
 
+    /// True when the last order came from a template.
+    pub fn last_templated(&self) -> bool {
+        self.builder.last_templated()
+    }
+
     /// The request bytes of the last order built ([`Self::build_order`]).
     #[inline]
     pub fn last_order(&self) -> &[u8] {
