@@ -13,14 +13,23 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [HEX[b >> 4], HEX[b & 0x0f]];
+        b += 1;
+    }
+    t
+};
 
-/// Lowercase hex of a 32-byte tag into `out`.
+/// Lowercase hex of a 32-byte tag into `out` (one table load per byte).
 #[inline]
 fn hex_into(tag: hmac::Tag, out: &mut [u8; 64]) {
-    for (i, b) in tag.as_ref().iter().enumerate() {
-        out[2 * i] = HEX[(b >> 4) as usize];
-        out[2 * i + 1] = HEX[(b & 0x0f) as usize];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(tag.as_ref()) {
+        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
     }
 }
 

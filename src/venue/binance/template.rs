@@ -11,7 +11,7 @@ use ring::hmac;
 use crate::types::instrument::write_decimal;
 use crate::types::Side;
 use crate::venue::sign::{Credentials, Signer};
-use crate::venue::template::TemplateTable;
+use crate::venue::template::{patch_length, TemplateTable, LENGTH_PLACEHOLDER};
 
 use super::order::{side_str, time_in_force_str, EntryBody, BINANCE_ORDER_PATH};
 
@@ -29,9 +29,6 @@ type SymbolPrefixes = [Prefix; 4];
 fn slot(side: Side, limit: bool) -> usize {
     (side == Side::Sell) as usize * 2 + limit as usize
 }
-
-/// Content-Length placeholder: every templated body has three digits of length (checked).
-const LEN_DIGITS: usize = 3;
 
 /// The rendered templates of one key and client prefix.
 pub(super) struct BinanceTemplates {
@@ -105,9 +102,8 @@ impl BinanceTemplates {
     }
 
     /// Writes the signed request of `e` into `request` (cleared first) and its signature into
-    /// `sig`; returns where the body starts, or `None` (nothing meaningful written) when `e`'s
-    /// symbol has no template or the body is not three digits long. No allocation once
-    /// `request` has grown.
+    /// `sig`; returns where the body starts, or `None` (nothing written) when `e`'s symbol has
+    /// no template. No allocation once `request` has grown.
     #[inline]
     pub(super) fn write_entry(
         &mut self,
@@ -120,7 +116,7 @@ impl BinanceTemplates {
         r.clear();
         r.extend_from_slice(&self.head);
         let len_at = r.len();
-        r.extend_from_slice(b"000\r\n\r\n");
+        r.extend_from_slice(LENGTH_PLACEHOLDER);
         let body_at = r.len();
         r.extend_from_slice(&p.body);
         write_decimal(r, e.qty, e.trim);
@@ -144,16 +140,6 @@ impl BinanceTemplates {
         Signer::finish_hex(ctx, sig);
         r.extend_from_slice(b"&signature=");
         r.extend_from_slice(sig);
-        let len = r.len() - body_at;
-        if !(100..1000).contains(&len) {
-            return None;
-        }
-        let digits = [
-            b'0' + (len / 100) as u8,
-            b'0' + (len / 10 % 10) as u8,
-            b'0' + (len % 10) as u8,
-        ];
-        r[len_at..len_at + LEN_DIGITS].copy_from_slice(&digits);
-        Some(body_at)
+        Some(patch_length(r, len_at, body_at))
     }
 }

@@ -57,6 +57,8 @@ pub struct BybitOrderBuilder {
     client_prefix: String,
     body: Vec<u8>,
     request: Vec<u8>,
+    /// Where the body starts in `request`.
+    body_start: usize,
     sig: [u8; 64],
     exits: (Option<Decimal>, Option<Decimal>),
     templates: BybitTemplates,
@@ -87,6 +89,7 @@ impl BybitOrderBuilder {
             client_prefix: client_prefix.to_string(),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
+            body_start: 0,
             sig: [0; 64],
             exits: (None, None),
             templates: BybitTemplates::new(),
@@ -116,19 +119,15 @@ impl BybitOrderBuilder {
     pub fn build(&mut self, inst: &Instrument, o: &NewOrder<'_>) -> Result<&[u8], OrderReject> {
         let p = prepare(inst, o)?;
         self.exits = (p.take_profit, p.stop_loss);
-        self.templated = self.templates.write_body(o, &p, &mut self.body);
-        if !self.templated {
-            self.write_fields(o, &p);
-            return Ok(&self.request);
-        }
         let c = &self.creds;
-        self.templates.write_request(
-            &c.signer,
-            o.timestamp_ms,
-            &self.body,
-            &mut self.request,
-            &mut self.sig,
-        );
+        let t = self
+            .templates
+            .write(&c.signer, o, &p, &mut self.request, &mut self.sig);
+        self.templated = t.is_some();
+        match t {
+            Some(at) => self.body_start = at,
+            None => self.write_fields(o, &p),
+        }
         Ok(&self.request)
     }
 
@@ -206,6 +205,7 @@ impl BybitOrderBuilder {
                 body: &self.body,
             },
         );
+        self.body_start = self.request.len() - self.body.len();
     }
 
     /// The full HTTP request bytes of the last successful [`Self::build`].
@@ -220,7 +220,7 @@ impl BybitOrderBuilder {
 
     /// The JSON body of the last request.
     pub fn last_body(&self) -> &[u8] {
-        &self.body
+        &self.request[self.body_start..]
     }
 
     /// The `X-BAPI-SIGN` of the last request (lowercase hex).

@@ -10,7 +10,7 @@ use crate::types::instrument::write_decimal;
 use crate::types::Side;
 use crate::venue::order::{NewOrder, OrderType, Prepared};
 use crate::venue::sign::{Credentials, Signer};
-use crate::venue::template::TemplateTable;
+use crate::venue::template::{patch_length, TemplateTable, LENGTH_PLACEHOLDER};
 
 use super::order::{side_str, time_in_force_str, trigger_by_str, BYBIT_ORDER_PATH};
 
@@ -93,70 +93,62 @@ impl BybitTemplates {
         });
     }
 
-    /// Writes the JSON body of `o` rounded to `p` into `body` (cleared first); false (nothing
-    /// meaningful written) when `o`'s symbol has no template. No allocation once `body` has
-    /// grown.
+    /// Writes the signed request of `o` rounded to `p` into `r` (cleared first) and its
+    /// signature into `sig`; returns where the body starts, or `None` (nothing written) when
+    /// `o`'s symbol has no template. The body goes straight after the head: the signature and
+    /// the length are patched in once it is hashed. No allocation once `r` has grown.
     #[inline]
-    pub(super) fn write_body(&mut self, o: &NewOrder<'_>, p: &Prepared, body: &mut Vec<u8>) -> bool {
-        let Some(segs) = self.symbols.get(o.symbol) else {
-            return false;
-        };
-        let seg = &segs[slot(o.side, o.order_type)];
-        let b = body;
-        b.clear();
+    pub(super) fn write(
+        &mut self,
+        signer: &Signer,
+        o: &NewOrder<'_>,
+        p: &Prepared,
+        r: &mut Vec<u8>,
+        sig: &mut [u8; 64],
+    ) -> Option<usize> {
+        let seg = &self.symbols.get(o.symbol)?[slot(o.side, o.order_type)];
+        let mut ts = itoa::Buffer::new();
+        let ts = ts.format(o.timestamp_ms).as_bytes();
+        r.clear();
+        r.extend_from_slice(&self.head);
+        let sig_at = r.len();
+        r.extend_from_slice(&[b'0'; 64]);
+        r.extend_from_slice(b"\r\nX-BAPI-SIGN-TYPE: 2\r\nX-BAPI-TIMESTAMP: ");
+        r.extend_from_slice(ts);
+        r.extend_from_slice(&self.tail);
+        let len_at = r.len();
+        r.extend_from_slice(LENGTH_PLACEHOLDER);
+        let body_at = r.len();
         match (o.order_type, p.price) {
             (OrderType::Limit, Some(price)) => {
-                b.extend_from_slice(b"{\"price\":\"");
-                write_decimal(b, price, true);
-                b.extend_from_slice(b"\",\"timeInForce\":\"");
-                b.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
-                b.extend_from_slice(b"\",");
-                b.extend_from_slice(&seg[1..]);
+                r.extend_from_slice(b"{\"price\":\"");
+                write_decimal(r, price, true);
+                r.extend_from_slice(b"\",\"timeInForce\":\"");
+                r.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
+                r.extend_from_slice(b"\",");
+                r.extend_from_slice(&seg[1..]);
             }
-            _ => b.extend_from_slice(seg),
+            _ => r.extend_from_slice(seg),
         }
-        write_decimal(b, p.qty, true);
-        b.push(b'"');
+        write_decimal(r, p.qty, true);
+        r.push(b'"');
         if o.reduce_only {
-            b.extend_from_slice(b",\"reduceOnly\":true");
+            r.extend_from_slice(b",\"reduceOnly\":true");
         }
         if let Some(seq) = o.client_seq {
-            b.extend_from_slice(&self.link);
-            b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-            b.push(b'"');
+            r.extend_from_slice(&self.link);
+            r.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
+            r.push(b'"');
         }
-        write_exits(b, o, p);
-        b.push(b'}');
-        true
-    }
-
-    /// Signs `body` (`hex(HMAC(secret, timestamp + api_key + recv_window + body))`) into `sig`
-    /// and writes the request into `out` (cleared first). No allocation once `out` has grown.
-    #[inline]
-    pub(super) fn write_request(
-        &self,
-        signer: &Signer,
-        timestamp_ms: u64,
-        body: &[u8],
-        out: &mut Vec<u8>,
-        sig: &mut [u8; 64],
-    ) {
-        let mut ts = itoa::Buffer::new();
-        let ts = ts.format(timestamp_ms).as_bytes();
+        write_exits(r, o, p);
+        r.push(b'}');
         let mut ctx = signer.context();
         ctx.update(ts);
         ctx.update(&self.key_recv);
-        ctx.update(body);
+        ctx.update(&r[body_at..]);
         Signer::finish_hex(ctx, sig);
-        out.clear();
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(sig);
-        out.extend_from_slice(b"\r\nX-BAPI-SIGN-TYPE: 2\r\nX-BAPI-TIMESTAMP: ");
-        out.extend_from_slice(ts);
-        out.extend_from_slice(&self.tail);
-        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        out.extend_from_slice(body);
+        r[sig_at..sig_at + 64].copy_from_slice(sig);
+        Some(patch_length(r, len_at, body_at))
     }
 }
 
