@@ -185,24 +185,11 @@ impl Order {
 }
 
 fn binance(a: &Account) -> BinanceOrderBuilder {
-    BinanceOrderBuilder::new(
-        &a.api_key,
-        &a.secret,
-        &a.host,
-        a.recv_window_ms,
-        &a.prefix,
-    )
+    BinanceOrderBuilder::new(&a.api_key, &a.secret, &a.host, a.recv_window_ms, &a.prefix)
 }
 
 fn bybit(a: &Account) -> BybitOrderBuilder {
-    BybitOrderBuilder::new(
-        &a.api_key,
-        &a.secret,
-        &a.host,
-        a.recv_window_ms,
-        &a.prefix,
-    )
-    .unwrap()
+    BybitOrderBuilder::new(&a.api_key, &a.secret, &a.host, a.recv_window_ms, &a.prefix).unwrap()
 }
 
 proptest! {

@@ -99,7 +99,10 @@ mod tests {
             let body: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             r.extend_from_slice(&body);
             let at = patch_length(&mut r, len_at, len_at + LENGTH_PLACEHOLDER.len());
-            let want = format!("Content-Length: {len}\r\n\r\n{}", String::from_utf8(body).unwrap());
+            let want = format!(
+                "Content-Length: {len}\r\n\r\n{}",
+                String::from_utf8(body).unwrap()
+            );
             assert_eq!(String::from_utf8(r.clone()).unwrap(), want);
             assert_eq!(r.len() - at, len);
         }

@@ -13,8 +13,8 @@ pub mod order;
 pub mod private;
 pub mod reply;
 pub mod spec;
-pub mod tickers;
 pub(crate) mod template;
+pub mod tickers;
 
 pub use api::BinanceApi;
 pub use market::BinanceParser;

@@ -83,7 +83,10 @@ impl BinanceTemplates {
         self.recv = format!("&recvWindow={}&timestamp=", creds.recv_window_ms).into_bytes();
         let prefix = |symbol: &str, side: Side, limit: bool| {
             let kind = if limit { "LIMIT" } else { "MARKET" };
-            let body = format!("symbol={symbol}&side={}&type={kind}&quantity=", side_str(side));
+            let body = format!(
+                "symbol={symbol}&side={}&type={kind}&quantity=",
+                side_str(side)
+            );
             let mut ctx = creds.signer.context();
             ctx.update(body.as_bytes());
             Prefix {
