@@ -14,7 +14,7 @@
 //!   builders (one signing recipe, in reused buffers), taking the venue-neutral
 //!   [`order::NewOrder`] / [`order::OrderFields`]; the venue's spellings of sides, time in
 //!   force and triggers.
-//! - `template` (in `binance`, `bybit`): per-symbol order templates ([`template`]): the
+//! - `template` (in `binance`, `bybit`): per-symbol order templates (`venue::template`): the
 //!   constant request parts and keyed HMAC state rendered once, so an order writes only its
 //!   variable fields.
 //! - `reply`: the order, one-symbol position and open-order reply readers, into the
