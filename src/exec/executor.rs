@@ -316,6 +316,8 @@ impl Executor {
         max_pending: usize,
     ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
+        let mut venue = venue;
+        venue.set_symbols(&names);
         let n = instruments.len();
         let table = OrderTable::new(table_config(&venue, 2 * max_pending, n));
         let limiter = RateLimiter::new(match venue {
