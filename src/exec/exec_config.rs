@@ -79,6 +79,9 @@ pub struct ExecConfig {
     pub drain_timeout_ms: u64,
     /// Orders in flight at most (pre-allocated; more are refused and counted).
     pub max_in_flight: usize,
+    /// While the hot thread is idle, a round of shadow orders (one per active symbol, built
+    /// and signed, never sent) starts this often, µs; 0 = off ([`crate::exec::Executor::warm`]).
+    pub warm_every_us: u64,
     /// Order connections for entries (exits and queries have their own lanes), 1..=16, for
     /// [`crate::exec::lanes::OrderLanes`]. Not yet read by the executor, which still sends over
     /// one connection (issue 13, deliverable 2).
@@ -108,6 +111,7 @@ impl Default for ExecConfig {
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
             max_in_flight: 64,
+            warm_every_us: 1_000,
             order_connections: 4,
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
@@ -187,6 +191,7 @@ impl ExecConfig {
                 60_000,
             ),
             ("exec.drain_timeout_ms", self.drain_timeout_ms, 0, 600_000),
+            ("exec.warm_every_us", self.warm_every_us, 0, 10_000_000),
             (
                 "exec.sim_max_requests_per_connection",
                 self.sim_max_requests_per_connection as u64,
