@@ -779,7 +779,10 @@ impl Journal {
         if at + RECORD_LEN > self.map.len() {
             return;
         }
-        for b in (at..at + RECORD_LEN).step_by(64).chain([at + RECORD_LEN - 1]) {
+        for b in (at..at + RECORD_LEN)
+            .step_by(64)
+            .chain([at + RECORD_LEN - 1])
+        {
             let v = std::hint::black_box(self.map[b]);
             self.map[b] = v;
         }

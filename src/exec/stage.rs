@@ -393,6 +393,7 @@ impl ExecStage {
         c.set(Counter::RateThrottled, r.throttled + r.banned);
         c.set(Counter::JournalRecords, s.journal_records);
         c.set(Counter::JournalErrors, s.journal_errors);
+        c.set(Counter::WarmShadows, self.exec.warm_shadows());
     }
 
     /// The executor.
