@@ -43,25 +43,61 @@ struct StateFile {
 
 /// The default state file of the journal at `journal`: `<journal>.risk.json`.
 pub fn default_path(journal: &Path) -> PathBuf {
+    beside(journal, ".risk.json")
+}
+
+/// `<journal><suffix>`: a state file kept beside the journal.
+pub fn beside(journal: &Path, suffix: &str) -> PathBuf {
     let mut s = journal.as_os_str().to_owned();
-    s.push(".risk.json");
+    s.push(suffix);
     PathBuf::from(s)
+}
+
+/// Why the state file `path` of kind `what` cannot be used although it was read.
+pub fn corrupt(what: &str, path: &Path, why: impl std::fmt::Display) -> String {
+    format!("{what} {} is corrupt: {why}", path.display())
+}
+
+/// Reads the versioned JSON state file `path` of kind `what`: `Ok(None)` when it does not
+/// exist; an error naming the file when it cannot be read, is not JSON of `T`, or its
+/// `version(&T)` is not `expected`.
+pub fn read_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    version: impl Fn(&T) -> u32,
+    expected: u32,
+) -> Result<Option<T>, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{what} {}: {e}", path.display())),
+    };
+    let f: T = serde_json::from_str(&text).map_err(|e| corrupt(what, path, e))?;
+    match version(&f) {
+        v if v == expected => Ok(Some(f)),
+        v => Err(corrupt(
+            what,
+            path,
+            format!("version {v} (expected {expected})"),
+        )),
+    }
+}
+
+/// Writes `f` as pretty JSON to `path` with [`write_atomically`].
+pub fn write_json<T: Serialize>(path: &Path, f: &T) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(f).map_err(std::io::Error::other)?;
+    write_atomically(path, &text)
 }
 
 /// Reads `path`: `Ok(None)` when it does not exist, an error naming the file when it cannot be
 /// read or is not a valid state (bad JSON, unknown or missing keys, other version, a money
 /// value that is not an exact decimal).
 pub fn load(path: &Path) -> Result<Option<RiskState>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("risk state {}: {e}", path.display())),
+    const WHAT: &str = "risk state";
+    let Some(f) = read_versioned::<StateFile>(path, WHAT, |f| f.version, VERSION)? else {
+        return Ok(None);
     };
-    let bad = |why: String| format!("risk state {} is corrupt: {why}", path.display());
-    let f: StateFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    if f.version != VERSION {
-        return Err(bad(format!("version {} (expected {VERSION})", f.version)));
-    }
+    let bad = |why: String| corrupt(WHAT, path, why);
     let dec = |name: &str, v: &str| {
         v.parse::<Decimal>()
             .map_err(|e| bad(format!("{name} = {v:?}: {e}")))
@@ -101,8 +137,7 @@ pub fn save(path: &Path, s: &RiskState, now_ms: u64) -> std::io::Result<()> {
         circuit_until_ms: s.circuit_until_ms,
         settings: s.settings,
     };
-    let text = serde_json::to_string_pretty(&f).map_err(std::io::Error::other)?;
-    write_atomically(path, &text)
+    write_json(path, &f)
 }
 
 /// Writes `text` and a newline to `path` so that a reader (or a crash) sees the old file or the

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::risk::state;
+
 use super::{Confusion, Snapshot, N, NAMES};
 
 /// Format version written and accepted.
@@ -38,9 +40,7 @@ struct StateFile {
 
 /// The default state file of the journal at `journal`: `<journal>.learned.json`.
 pub fn default_path(journal: &Path) -> PathBuf {
-    let mut s = journal.as_os_str().to_owned();
-    s.push(".learned.json");
-    PathBuf::from(s)
+    state::beside(journal, ".learned.json")
 }
 
 fn floats(name: &str, v: &[String]) -> Result<[f64; N], String> {
@@ -62,16 +62,11 @@ fn floats(name: &str, v: &[String]) -> Result<[f64; N], String> {
 /// Reads `path`: `Ok(None)` when it does not exist, an error naming the file when it cannot be
 /// read or is not a valid state.
 pub fn load(path: &Path) -> Result<Option<Snapshot>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("learned filter state {}: {e}", path.display())),
+    const WHAT: &str = "learned filter state";
+    let Some(f) = state::read_versioned::<StateFile>(path, WHAT, |f| f.version, VERSION)? else {
+        return Ok(None);
     };
-    let bad = |why: String| format!("learned filter state {} is corrupt: {why}", path.display());
-    let f: StateFile = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    if f.version != VERSION {
-        return Err(bad(format!("version {} (expected {VERSION})", f.version)));
-    }
+    let bad = |why: String| state::corrupt(WHAT, path, why);
     if f.features.iter().map(String::as_str).ne(NAMES) {
         return Err(bad(format!(
             "features {:?} are not this build's {NAMES:?}",
@@ -104,6 +99,5 @@ pub fn save(path: &Path, s: &Snapshot, now_ms: u64) -> std::io::Result<()> {
         weights: hex(&s.model.w),
         adagrad: hex(&s.model.g2),
     };
-    let text = serde_json::to_string_pretty(&f).map_err(std::io::Error::other)?;
-    crate::risk::state::write_atomically(path, &text)
+    state::write_json(path, &f)
 }
