@@ -123,6 +123,11 @@ impl Default for ExecConfig {
 }
 
 impl ExecConfig {
+    /// The warm-up cadence (`warm_every_us`; zero: off).
+    pub fn warm_every(&self) -> Duration {
+        Duration::from_micros(self.warm_every_us)
+    }
+
     /// The journal's fsync policy.
     pub fn fsync_policy(&self) -> FsyncPolicy {
         match self.fsync {
@@ -274,7 +279,7 @@ mod tests {
     #[test]
     fn numeric_keys_are_bounded() {
         type Set = fn(&mut ExecConfig, u64);
-        let cases: [(&str, Set, u64, u64); 4] = [
+        let cases: [(&str, Set, u64, u64); 5] = [
             (
                 "exec.fsync_interval_ms",
                 |c, v| c.fsync_interval_ms = v,
@@ -292,6 +297,12 @@ mod tests {
                 |c, v| c.drain_timeout_ms = v,
                 0,
                 600_000,
+            ),
+            (
+                "exec.warm_every_us",
+                |c, v| c.warm_every_us = v,
+                0,
+                10_000_000,
             ),
             (
                 "exec.sim_max_requests_per_connection",
