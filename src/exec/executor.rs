@@ -809,8 +809,7 @@ impl Executor {
                 {
                     Some(self.reject(it, RejectReason::Lost, 0, true))
                 } else {
-                    // The order's bytes go to the transport first (written at once on an idle
-                    // connection); the bookkeeping follows.
+                    // The order's bytes go to the transport first; the bookkeeping follows.
                     match t.send_after(lane, it.client_seq, bytes, after) {
                         Ok(()) => {
                             self.after_send(it, rec.price, exits);

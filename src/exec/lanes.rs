@@ -254,8 +254,6 @@ impl OrderLanes {
                 (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth);
             if let Some(i) = free {
                 self.conns[i].send(tag, bytes)?;
-                // The bytes leave now, before the caller's bookkeeping (not at the next poll).
-                self.conns[i].start_write();
                 l.stats.sent += 1;
                 self.dispatched.push(tag);
                 return Ok(());

@@ -454,35 +454,6 @@ impl HttpTransport {
         Ok(())
     }
 
-    /// Writes the next queued request at once when the wire is free and the keep-alive
-    /// connection is established and alive (one non-blocking write; a partial write or any
-    /// error is left to [`HttpTransport::poll`], which finishes or fails it as usual). Plain
-    /// HTTP only: TLS and connection set-up stay in `poll`.
-    #[inline]
-    pub fn start_write(&mut self) {
-        if self.current.is_some()
-            || self.tls_cfg.is_some()
-            || !self
-                .conn
-                .as_ref()
-                .is_some_and(|c| c.established && !c.closing && !c.eof)
-            || !self.idle_conn_alive()
-        {
-            return;
-        }
-        let Some(req) = self.queue.pop_front() else {
-            return;
-        };
-        self.current = Some(Current {
-            req,
-            written: 0,
-            tls_queued: false,
-            done: false,
-            done_ns: 0,
-        });
-        let _ = self.write_current();
-    }
-
     /// Copies `bytes` into the buffer the next [`HttpTransport::send`] takes and leaves it
     /// there, unsent (warm-up). Nothing is queued; no allocation (`bytes` over the buffer's
     /// capacity are ignored), no system call.
