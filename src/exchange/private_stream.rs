@@ -152,6 +152,9 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         "priv-{}",
         sh.private.sessions.fetch_add(1, Ordering::Relaxed)
     );
+    // The session streams every change from before the handshake completes: a client that
+    // sees its session open (and acts at once) misses none of its own executions.
+    let cursor = sh.venue.with(|m| m.change_count());
     let ws = tungstenite::accept(stream).map_err(|e| format!("private handshake: {e}"))?;
     ws.get_ref()
         .set_nonblocking(true)
@@ -162,7 +165,7 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         binance_key,
         authed: false,
         subscribed: false,
-        cursor: sh.venue.with(|m| m.change_count()),
+        cursor,
         epoch: sh.private.epoch.load(Ordering::Relaxed),
     };
     s.run(sh)
