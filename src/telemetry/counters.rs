@@ -183,6 +183,9 @@ crate::types::named::named_enum! {
         JournalRecords => "journal_records",
         /// Order journal write failures (trading halts).
         JournalErrors => "journal_errors",
+        /// Shadow orders built and signed to keep the order path warm (never sent; not in
+        /// `orders`), see `exec.warm_every_us`.
+        WarmShadows => "exec_warm_shadows",
         /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
         /// recovering, silent); exits still go out.
         BlockedStale => "blocked_stale",
