@@ -598,16 +598,27 @@ pub fn inspect(path: &Path) -> Result<Scan, String> {
     scan(&bytes, path)
 }
 
+/// How long a held lock is retried before the journal is refused: a lock is shared with a
+/// child forked in that instant (until its exec closes the descriptor), which lasts
+/// milliseconds; another trader holds it for its whole run.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Takes the exclusive advisory lock of `file` (`flock`, released when the file is closed).
 fn lock(file: &File, path: &Path) -> Result<(), String> {
     use rustix::fs::{flock, FlockOperation};
-    match flock(file, FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(()),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
-            "journal {} is locked by another process (another trader runs on it); refusing to start",
-            path.display()
-        )),
-        Err(e) => Err(format!("cannot lock journal {}: {e}", path.display())),
+    let since = std::time::Instant::now();
+    loop {
+        match flock(file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) if since.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(format!(
+                "journal {} is locked by another process (another trader runs on it); refusing to start",
+                path.display()
+            )),
+            Err(e) => return Err(format!("cannot lock journal {}: {e}", path.display())),
+        }
     }
 }
 
