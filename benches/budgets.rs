@@ -45,6 +45,9 @@
 //!   socket read -> order bytes handed to the transport's `write()`; judged against its own
 //!   `socket_to_order` budget (PERFORMANCE.md: p50 ≤ 8 µs, p99 ≤ 15 µs on the VM), not the
 //!   in-process `tick_to_order` one.
+//! - `feed syscalls per tick`: the same loopback product (fused) at full rate and at 100x pace;
+//!   the feed loop's own socket reads, writes and `epoll_wait` calls over its ticks (counters the
+//!   loop keeps at each call site; no budget, reported only).
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
@@ -1146,6 +1149,264 @@ fn bench_journal_append(n: usize) -> Result<(Histogram<u64>, Histogram<u64>), St
     Ok((mapped, written))
 }
 
+// ---------------------------------------------------------------- syscalls per tick
+
+/// The feed loop's system calls per tick over loopback: the product run as in
+/// `socket_to_order` (fused, the configured `spin` wait) at full rate (`speed = 0`: frames back
+/// to back) and at 100x pace (mostly idle between frames). Counted by the loop itself at each
+/// call site that is one system call: socket `read`s (data, EOF or `EAGAIN`), socket `write`s
+/// and `epoll_wait`s of the feed's connections (`feed_socket_reads`, `feed_socket_writes`,
+/// `feed_epoll_waits`); not the order transport, the exchange's threads or start-up.
+fn syscalls_per_tick_row(s: &Setup) -> Result<Row, String> {
+    let mut parts = Vec::new();
+    for speed in [0.0, 100.0] {
+        progress(&format!("syscalls per tick: loopback run at speed {speed}"));
+        let r = run_loopback(s, Topology::Fused, speed)?;
+        let c = &r.monitor.counters;
+        let ticks = c.get(Counter::Ticks).max(1);
+        let (reads, writes, polls) = (
+            c.get(Counter::FeedSocketReads),
+            c.get(Counter::FeedSocketWrites),
+            c.get(Counter::FeedEpollWaits),
+        );
+        parts.push(format!(
+            "speed {speed}: {:.2} per tick ({reads} reads + {writes} writes + {polls} epoll_wait over {} ticks)",
+            (reads + writes + polls) as f64 / ticks as f64,
+            c.get(Counter::Ticks)
+        ));
+    }
+    Ok(Row {
+        label: "feed syscalls per tick (loopback run)".into(),
+        stage: Stage::FeedDelay,
+        judge: Judge::Stage,
+        measured: None,
+        versus: None,
+        note: parts.join("; "),
+    })
+}
+
+// ---------------------------------------------------------------- sparse orders, warm vs cold
+
+/// Bytes written through the cache between sparse orders: more than this VM class's last-level
+/// cache, so the order path's data and most of its TLB entries are gone, as after seconds of
+/// other work.
+const EVICT_BYTES: usize = 32 << 20;
+
+/// `sign` of orders one quiet period apart, warming off and on in the same run, interleaved:
+/// the production `ExecStage` on the venue route (mapped journal, order lanes) to the embedded
+/// exchange over loopback. A quiet period of 1-10 s is simulated, not slept: 1 ms of sleep (the
+/// core idles or runs other work) and [`EVICT_BYTES`] written through the cache. A warm sample
+/// then runs one warm-up round (`ExecStage::warm_idle` per symbol, as the idle hot loop does)
+/// right before the order; a cold one does not. `sign` = intent taken -> signed bytes (journal
+/// intent record, build, round, HMAC); the reply is awaited off the clock.
+fn bench_sparse_orders(
+    s: &Setup,
+    intents: &[OrderIntent],
+    n: usize,
+) -> Result<(Histogram<u64>, Histogram<u64>), String> {
+    use calculus_trader::exec::journal::{FsyncPolicy, Journal};
+    use calculus_trader::exec::{LaneConfig, OrderLanes};
+    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
+    let fill = PaperVenue {
+        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: 0.0,
+    };
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        names
+            .iter()
+            .cloned()
+            .zip(s.instruments.iter().copied())
+            .collect(),
+        fill.model(),
+        rust_decimal::Decimal::from(10_000_000),
+    )));
+    let market = Arc::new(MarketState::default());
+    let server = RestExchange::start(
+        "127.0.0.1:0".parse().expect("loopback address"),
+        venue,
+        Some(&market),
+        RestOptions::default(),
+    )
+    .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    for t in &s.ticks {
+        let name = &names[t.symbol.index()];
+        if market.last(name).is_none() {
+            let px = rust_decimal::Decimal::from_f64_retain(t.price)
+                .ok_or("trade price is not finite")?;
+            market.on_trade(name, px, t.exch_ts_ms);
+        }
+    }
+    let url = server.url();
+    let c = server.credentials().clone();
+    let host = url.trim_start_matches("http://").to_string();
+    let rw = s.cfg.venue.recv_window_ms;
+    let builder = BinanceOrderBuilder::new(&c.api_key, c.secret.as_bytes(), &host, rw, "ct1-");
+    let route = OrderVenue::Binance(BinanceVenue::new(builder));
+    let x = &s.cfg.exec;
+    let lanes = OrderLanes::new(
+        &url,
+        LaneConfig::new(x.order_connections, x.max_in_flight),
+        Duration::from_secs(5),
+        s.clock.clone(),
+        None,
+    )
+    .map_err(|e| format!("order lanes: {e}"))?;
+    let mut exec = Executor::venue(
+        s.instruments.clone(),
+        names.clone(),
+        route,
+        lanes,
+        fill,
+        1,
+        8,
+    );
+    exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+    let dir = target_dir().join("bench-sparse");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (journal, _) = Journal::open(
+        &dir.join("orders.journal"),
+        &names,
+        FsyncPolicy::Interval(Duration::from_millis(x.fsync_interval_ms)),
+    )?;
+    exec.set_journal(journal);
+    let mut stage =
+        ExecStage::new(exec, s.clock.clone()).with_warm(Duration::from_nanos(1), names.len());
+    let template = intents
+        .iter()
+        .find(|i| !i.reduce_only)
+        .copied()
+        .ok_or("no entry intent to template the orders on")?;
+    let mut evict = vec![0u8; EVICT_BYTES];
+    let (mut cold, mut warm) = (new_hist(), new_hist());
+    let mut hists = StageHistograms::new();
+    for i in 0..n {
+        thread::sleep(Duration::from_millis(1));
+        for (j, b) in evict.iter_mut().step_by(64).enumerate() {
+            *b = b.wrapping_add(j as u8);
+        }
+        black_box(&evict);
+        let warming = i % 2 == 1;
+        if warming {
+            for _ in 0..names.len() {
+                stage.warm_idle();
+            }
+        }
+        let it = OrderIntent {
+            side: if (i / 2) % 2 == 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
+            client_seq: i as u64 + 1,
+            ..template
+        };
+        // Emptied off the clock (zeroing every stage's histogram takes tens of µs).
+        hists.reset();
+        let start = s.clock.now_ns();
+        let it = OrderIntent {
+            tick_recv_ns: start,
+            ..it
+        };
+        if let Some(r) = stage.on_intent(&it, start, &mut hists) {
+            return Err(format!("sparse order {i} not sent: {:?}", r.status));
+        }
+        let signed = hists.get(Stage::Sign).max();
+        let _ = if warming { &mut warm } else { &mut cold }.record(signed.max(1));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut done = false;
+        while !done {
+            if Instant::now() > deadline {
+                return Err(format!("sparse order {i}: no reply within 5 s"));
+            }
+            stage.poll(Some(Duration::from_millis(1)), &mut hists, |_| done = true);
+        }
+    }
+    drop(stage);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((cold, warm))
+}
+
+/// The default config as `cargo run --release` runs it (its own strategy, pace and warm-up),
+/// over loopback: the embedded exchange's WebSocket replay and REST orders.
+fn run_default_paced(s: &Setup) -> Result<calculus_trader::runtime::RunReport, String> {
+    let mut cfg = s.cfg.clone();
+    cfg.run.dump_dir = target_dir().join("budgets-dumps");
+    cfg.replay.files = cfg
+        .replay
+        .files
+        .iter()
+        .map(|f| Path::new(MANIFEST).join(f))
+        .collect();
+    cfg.venue.instruments = Path::new(MANIFEST).join(&cfg.venue.instruments);
+    let opts = RunOptions {
+        print_status: false,
+        max_duration: Some(Duration::from_secs(120)),
+        live: false,
+        control: None,
+    };
+    calculus_trader::runtime::run(&cfg, &opts, Shutdown::default())
+}
+
+/// The sparse-order pair (warming off vs on, same run) and the default paced run's own
+/// `tick_to_order`.
+fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, String> {
+    let n = ((200.0 * k) as usize).max(20) * 2;
+    progress(&format!(
+        "sparse orders: {n} orders a simulated quiet period apart, warming off/on interleaved"
+    ));
+    let (cold, warm) = bench_sparse_orders(s, intents, n)?;
+    let quiet = format!(
+        "orders a quiet period apart (1 ms sleep + {} MiB written through the cache, standing in for 1-10 s), journal + lanes to the embedded exchange",
+        EVICT_BYTES >> 20
+    );
+    let mut rows = vec![
+        Row {
+            judge: Judge::SparseSign,
+            ..row(
+                "sign sparse, cold (warming off)",
+                Stage::Sign,
+                &cold,
+                None,
+                quiet.clone(),
+            )
+        },
+        Row {
+            judge: Judge::SparseSign,
+            ..row(
+                "sign sparse, warm (warming on)",
+                Stage::Sign,
+                &warm,
+                Some(("cold".into(), ratio(&warm, &cold))),
+                format!("{quiet}; one warm-up round (a shadow per symbol) before each order"),
+            )
+        },
+    ];
+    progress("default paced run: config/default.toml at its own pace over loopback");
+    let r = run_default_paced(s)?;
+    let h = &r.monitor.total;
+    rows.push(Row {
+        judge: Judge::PacedTickToOrder,
+        ..row(
+            "tick_to_order default paced run",
+            Stage::TickToOrder,
+            h.get(Stage::TickToOrder),
+            None,
+            format!(
+                "config/default.toml as run (speed {}x, warm_every_us {}): {} ticks, {} orders, {} shadows; socket read -> signed bytes; sign p50 {}",
+                s.cfg.replay.speed,
+                s.cfg.exec.warm_every_us,
+                r.monitor.counters.get(Counter::Ticks),
+                h.total_count(Stage::TickToOrder),
+                r.monitor.counters.get(Counter::WarmShadows),
+                format_ns(p50(h.get(Stage::Sign)))
+            ),
+        )
+    });
+    Ok(rows)
+}
+
 // ---------------------------------------------------------------- table
 
 fn row(
@@ -1374,6 +1635,7 @@ fn run() -> Result<(), String> {
 
     progress("order_rtt: REST lanes vs the order WebSocket, same exchange, interleaved");
     rows.extend(order_rtt_rest_vs_websocket(&s, &intents, n(2_000.0))?);
+    rows.extend(warm_rows(&s, &intents, k)?);
 
     for (topology, name) in [(Topology::Fused, "fused"), (Topology::Pipeline, "pipeline")] {
         let speed = 100.0;
@@ -1399,6 +1661,8 @@ fn run() -> Result<(), String> {
             )
         });
     }
+
+    rows.push(syscalls_per_tick_row(&s)?);
 
     for topo in [Topo::Fused, Topo::Pipeline] {
         progress(&format!("tick_to_order {}: max rate", topo.name()));

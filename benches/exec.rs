@@ -8,6 +8,9 @@
 //! - `exec_order/binance_market`: Binance USD-M market order.
 //! - `exec_order/binance_limit`: Binance USD-M limit order.
 //! - `exec_order/binance_algo_stop`: one Binance STOP_MARKET algo order (TP/SL are separate requests).
+//! - `exec_order/binance_fields`: the executor's Binance entry (exact fields, no rounding).
+//! - `*_tpl`: the same orders from the per-symbol order templates (`set_symbols`), in the same
+//!   run as the field-by-field writer (same bytes: tests/order_templates.rs).
 //! - `exec_order/hmac_only_*`: the signature alone over a body of the same length, for scale.
 //!
 //! After criterion, a per-call pass (quanta TSC clock, timer overhead included) prints
@@ -18,7 +21,8 @@
 use std::hint::black_box;
 
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, NewOrder, Signer, TriggerBy,
+    BinanceOrderBuilder, BybitOrderBuilder, ExitKind, ExitOrder, NewOrder, OrderFields, Signer,
+    TriggerBy,
 };
 use calculus_trader::types::{Instrument, Side};
 use criterion::{criterion_group, Criterion};
@@ -63,30 +67,60 @@ fn orders(limit: bool, exits: bool) -> Vec<NewOrder<'static>> {
         .collect()
 }
 
+/// Field-by-field builders and, `*_tpl`, the same keys with templates for 100 symbols.
 struct Builders {
     inst: Instrument,
     bybit: BybitOrderBuilder,
     binance: BinanceOrderBuilder,
+    bybit_tpl: BybitOrderBuilder,
+    binance_tpl: BinanceOrderBuilder,
+}
+
+fn bybit() -> BybitOrderBuilder {
+    BybitOrderBuilder::new(
+        "XXXXXXXXXXXXXXXXXX",
+        b"YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY",
+        "api.bybit.com",
+        5000,
+        "ct-",
+    )
+    .unwrap()
+}
+
+fn binance() -> BinanceOrderBuilder {
+    BinanceOrderBuilder::new(
+        "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83",
+        b"2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9",
+        "fapi.binance.com",
+        5000,
+        "ct-",
+    )
 }
 
 fn builders() -> Builders {
+    let mut symbols: Vec<String> = (0..99).map(|i| format!("SYM{i}USDT")).collect();
+    symbols.push("BTCUSDT".into());
+    let (mut bybit_tpl, mut binance_tpl) = (bybit(), binance());
+    bybit_tpl.set_symbols(&symbols);
+    binance_tpl.set_symbols(&symbols);
     Builders {
         inst: btc(),
-        bybit: BybitOrderBuilder::new(
-            "XXXXXXXXXXXXXXXXXX",
-            b"YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY",
-            "api.bybit.com",
-            5000,
-            "ct-",
-        )
-        .unwrap(),
-        binance: BinanceOrderBuilder::new(
-            "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83",
-            b"2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9",
-            "fapi.binance.com",
-            5000,
-            "ct-",
-        ),
+        bybit: bybit(),
+        binance: binance(),
+        bybit_tpl,
+        binance_tpl,
+    }
+}
+
+/// The executor's Binance entry: exact, already-rounded fields.
+fn fields<'a>(b: &Builders, o: &NewOrder<'a>) -> OrderFields<'a> {
+    OrderFields {
+        symbol: o.symbol,
+        side: o.side,
+        quantity: b.inst.floor_qty_dec(o.qty),
+        reduce_only: false,
+        client_seq: o.client_seq.unwrap_or(0),
+        timestamp_ms: o.timestamp_ms,
     }
 }
 
@@ -115,6 +149,32 @@ fn cases() -> Vec<Case> {
                 .build_order(&b.inst, o)
                 .map(|r| r.len())
                 .unwrap_or(0)
+        }),
+        ("bybit_market_tpsl_tpl", orders(false, true), |b, o| {
+            b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
+        }),
+        ("bybit_limit_tpl", orders(true, false), |b, o| {
+            b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
+        }),
+        ("binance_market_tpl", orders(false, false), |b, o| {
+            b.binance_tpl
+                .build_order(&b.inst, o)
+                .map(|r| r.len())
+                .unwrap_or(0)
+        }),
+        ("binance_limit_tpl", orders(true, false), |b, o| {
+            b.binance_tpl
+                .build_order(&b.inst, o)
+                .map(|r| r.len())
+                .unwrap_or(0)
+        }),
+        ("binance_fields", orders(false, false), |b, o| {
+            let f = fields(b, o);
+            b.binance.build(&f).len()
+        }),
+        ("binance_fields_tpl", orders(false, false), |b, o| {
+            let f = fields(b, o);
+            b.binance_tpl.build(&f).len()
         }),
         ("binance_algo_stop", orders(false, true), |b, o| {
             let x = ExitOrder::from_entry(o, ExitKind::StopLoss).unwrap();

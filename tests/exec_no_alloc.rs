@@ -177,6 +177,10 @@ fn round_trips_allocate_nothing(bybit: bool, lanes: bool) {
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
     assert_eq!(results, (50, 50), "every order filled over HTTP");
+    assert!(
+        exec.venue_mut().last_templated(),
+        "the executor's orders come from its symbols' templates"
+    );
     if bybit {
         // Bybit acks before it fills: intent + ack + fill per order, and each of the 35
         // entries' venue-side exits (journaled before it is sent).

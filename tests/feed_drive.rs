@@ -146,3 +146,96 @@ fn a_burst_after_the_upgrade_is_delivered_after_up_and_subscribe_in_bounded_slic
     drop(conns);
     server.join().unwrap();
 }
+
+/// Accepts one client, upgrades, then after each pause of `idle` writes one frame `{"n":i}`
+/// (`n` frames), then the close code [`END`].
+fn idle_server(n: usize, idle: Duration) -> (u16, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws = tungstenite::accept(tcp).unwrap();
+        for i in 0..n {
+            std::thread::sleep(idle);
+            ws.send(Message::text(format!("{{\"n\":{i}}}"))).unwrap();
+        }
+        let close = tungstenite::protocol::CloseFrame {
+            code: END.into(),
+            reason: "".into(),
+        };
+        let _ = ws.close(Some(close));
+        let _ = ws.flush();
+        // Drain until the client goes away.
+        while ws.read().is_ok() {}
+    });
+    (port, h)
+}
+
+#[test]
+fn a_spinning_loop_serves_a_socket_that_becomes_readable_after_idle_without_epoll_per_poll() {
+    let n = 5;
+    let (port, server) = idle_server(n, Duration::from_millis(50));
+    let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+    let plans = plan_links(Venue::Binance, &symbols, &["trade".to_string()], 200);
+    let (logs, _log_rx) = channel::<String>(64).unwrap();
+    let target = WsTarget::new(&format!("ws://127.0.0.1:{port}/stream"), None).unwrap();
+    let mut conns = Connections::new(
+        target,
+        plans,
+        ConnSettings {
+            venue: Venue::Binance,
+            heartbeat_ns: 20_000_000_000,
+            dead_after_ns: 20_000_000_000,
+            connect_timeout_ns: 10_000_000_000,
+            backoff_base_ms: 10,
+            backoff_cap_ms: 100,
+            backoff_jitter: 0.0,
+            end_close_code: Some(END),
+        },
+        Clock::new(),
+        logs,
+    )
+    .unwrap();
+    let mut frames = Vec::new();
+    let mut polls_open = 0u64;
+    let mut at_open = None;
+    let t0 = Instant::now();
+    while !conns.all_ended() {
+        // Spinning: never wait in the poll.
+        conns
+            .poll(None, |ev| {
+                if let ConnEvent::Frame { data, .. } = ev {
+                    frames.push(String::from_utf8(data.to_vec()).unwrap());
+                }
+            })
+            .unwrap();
+        if conns.link_open(0) {
+            let s = conns.stats();
+            at_open.get_or_insert((s.epoll_waits, s.socket_reads, Instant::now()));
+            polls_open += 1;
+        }
+        assert!(t0.elapsed() < LIMIT, "feed did not end: {frames:?}");
+    }
+    // Every frame that arrived after an idle pause was read.
+    let want: Vec<String> = (0..n).map(|i| format!("{{\"n\":{i}}}")).collect();
+    assert_eq!(frames, want);
+    let s = conns.stats();
+    assert_eq!((s.connects, s.disconnects), (1, 0), "{s:?}");
+    // Once open, readiness came from the reads, not from one epoll_wait per poll: epoll_wait
+    // ran at most once per millisecond (the timer tick) while the loop polled far more often.
+    let (epoll0, reads0, opened) = at_open.expect("the link opened");
+    let open_ms = opened.elapsed().as_millis() as u64;
+    let epolls = s.epoll_waits - epoll0;
+    let reads = s.socket_reads - reads0;
+    assert!(
+        polls_open > 10 * epolls.max(1),
+        "{polls_open} polls while open, {epolls} epoll_wait calls"
+    );
+    assert!(
+        epolls <= open_ms + 2,
+        "{epolls} epoll_wait calls in {open_ms} ms"
+    );
+    assert!(reads >= polls_open, "{reads} reads over {polls_open} polls");
+    drop(conns);
+    server.join().unwrap();
+}

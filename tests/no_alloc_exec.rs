@@ -111,3 +111,41 @@ fn rejected_orders_allocate_nothing_either() {
     assert!(r);
     assert_eq!(n, 0);
 }
+
+/// `order(i)` for one of several symbols, so the template lookup misses its last-used cache.
+fn order_on(i: u64, symbols: &[&'static str]) -> NewOrder<'static> {
+    NewOrder {
+        symbol: symbols[(i % symbols.len() as u64) as usize],
+        ..order(i)
+    }
+}
+
+#[test]
+fn templated_orders_of_several_symbols_allocate_nothing_after_warm_up() {
+    const SYMBOLS: [&str; 3] = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    let inst = btc();
+    let mut bybit =
+        BybitOrderBuilder::new("api-key-123", b"secret", "api.bybit.com", 5000, "ct-").unwrap();
+    let mut binance =
+        BinanceOrderBuilder::new("api-key-123", b"secret", "fapi.binance.com", 5000, "ct-");
+    bybit.set_symbols(&SYMBOLS);
+    binance.set_symbols(&SYMBOLS);
+    for i in 0..64 {
+        bybit.build(&inst, &order_on(i, &SYMBOLS)).unwrap();
+        binance.build_order(&inst, &order_on(i, &SYMBOLS)).unwrap();
+    }
+    let ((bytes, templated), n) = counted(|| {
+        let (mut total, mut templated) = (0usize, true);
+        for i in 64..2064 {
+            let o = order_on(i, &SYMBOLS);
+            total += bybit.build(&inst, &o).unwrap().len();
+            templated &= bybit.last_templated();
+            total += binance.build_order(&inst, &o).unwrap().len();
+            templated &= binance.last_templated();
+        }
+        (total, templated)
+    });
+    assert!(templated, "every order came from a template");
+    assert!(bytes > 2000 * 550, "requests were built ({bytes} bytes)");
+    assert_eq!(n, 0, "templated order build allocated {n} times");
+}

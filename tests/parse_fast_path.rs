@@ -112,8 +112,9 @@ fn fast_path_equals_the_general_parser_on_every_real_frame() {
     }
     // The extractor answers every compact real trade frame: Bybit's 28 publicTrade frames
     // (the 41-trade batch included), the 35389 recorded Binance trades and the 2 compact
-    // fixtures. The pretty-printed docs samples (whitespace) go to the general parser.
-    assert_eq!(hits, [28, 21313 + 14076 + 2]);
+    // fixtures; the 401 recorded Bybit tickers frames and the 120081 recorded Binance
+    // bookTickers. The pretty-printed docs samples (whitespace) go to the general parser.
+    assert_eq!(hits, [28 + 401, 21313 + 14076 + 2 + 120_081]);
 }
 
 /// A random edit of a frame: insert, delete or replace one byte with a JSON-significant one.
@@ -180,4 +181,71 @@ proptest! {
         let (g, f) = BOTH.with(|b| b.borrow_mut().run(bybit, &bytes));
         prop_assert!(same(&g, &f), "{}\n{:?}\n{:?}", String::from_utf8_lossy(&bytes), g, f);
     }
+}
+
+/// Every `ws_*` fixture of `venue` (one message per file; the `.jsonl` ones one per line).
+fn ws_fixtures(venue: &str) -> Vec<(String, String)> {
+    let dir = root().join("tests/fixtures").join(venue);
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ws_") || n.ends_with(".jsonl"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+        if n.ends_with(".jsonl") {
+            out.extend(text.lines().map(|l| (n.clone(), l.to_string())));
+        } else {
+            out.push((n, text.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn fast_path_and_general_parser_agree_on_every_recorded_frame_of_both_venues() {
+    let mut both = Both::new();
+    let replay = |name: &str| root().join("data/replay").join(name);
+    let binance = Recording::load(&[
+        replay("binance_usdm_BTCUSDT_2023-04-05_0000-0007.gz"),
+        replay("binance_usdm_BTCUSDT_2024-08-08_2354-2400.gz"),
+        replay("binance_usdm_ETHUSDT_2024-08-08_2354-2400.gz"),
+    ])
+    .unwrap();
+    let mut frames: Vec<(bool, String, String)> = binance
+        .frames
+        .into_iter()
+        .map(|f| (false, "data/replay".to_string(), f.text))
+        .collect();
+    frames.extend(
+        ws_fixtures("binance")
+            .into_iter()
+            .map(|(n, t)| (false, n, t)),
+    );
+    frames.extend(
+        bybit_capture_lines()
+            .into_iter()
+            .map(|t| (true, "capture".into(), t)),
+    );
+    frames.extend(ws_fixtures("bybit").into_iter().map(|(n, t)| (true, n, t)));
+    let (mut book_hits, mut ticker_hits, mut tickers) = (0, 0, 0);
+    for (bybit, name, f) in &frames {
+        let (g, fa) = both.run(*bybit, f.as_bytes());
+        assert!(same(&g, &fa), "{name}: {f}\n{g:?}\n{fa:?}");
+        if name == "ws_combined_bookticker_real_BTCUSDT_2024.json" {
+            book_hits += fa.2 as usize;
+        }
+        if f.contains("\"topic\":\"tickers.") {
+            tickers += 1;
+            ticker_hits += fa.2 as usize;
+        }
+    }
+    assert!(frames.len() > 50_000, "{} frames", frames.len());
+    // The recorded bookTicker and every recorded Bybit tickers frame are answered by the
+    // extractors.
+    assert_eq!(book_hits, 1);
+    assert!(tickers > 0);
+    assert_eq!(ticker_hits, tickers);
 }

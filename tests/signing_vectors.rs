@@ -197,3 +197,65 @@ fn binance_order_builder_reproduces_the_documented_usdm_example() {
     let body = std::str::from_utf8(b.last_body()).unwrap();
     assert_eq!(body, format!("{}&signature={}", v.payload, v.expected_hex));
 }
+
+/// The documented order examples of both venues through the order templates (`set_symbols`):
+/// the same body and signature as the documents, the same bytes as the field-by-field writer.
+#[test]
+fn order_templates_reproduce_the_documented_order_vectors() {
+    use calculus_trader::exec::{BinanceOrderBuilder, BybitOrderBuilder, NewOrder};
+    use calculus_trader::types::Side;
+    let v = vector("binance_usdm_rest_hmac_btcusdt_query");
+    let inst = calculus_trader::types::Instrument::new(
+        d("0.10"),
+        d("0.001"),
+        d("0.001"),
+        d("120"),
+        d("100"),
+    )
+    .unwrap()
+    .with_limits(d("1000"), None);
+    let binance = || {
+        BinanceOrderBuilder::new(
+            "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83",
+            v.secret.as_bytes(),
+            "fapi.binance.com",
+            5000,
+            "x",
+        )
+    };
+    let (mut tpl, mut reference) = (binance(), binance());
+    tpl.set_symbols(&["ETHUSDT", "BTCUSDT"]);
+    let mut o = NewOrder::limit("BTCUSDT", Side::Buy, d("1"), d("9000"));
+    o.timestamp_ms = 1_591_702_613_943;
+    let want = reference.build_order(&inst, &o).unwrap().to_vec();
+    assert_eq!(tpl.build_order(&inst, &o).unwrap(), &want[..]);
+    assert!(tpl.last_templated());
+    let body = std::str::from_utf8(tpl.last_body()).unwrap();
+    assert_eq!(body, format!("{}&signature={}", v.payload, v.expected_hex));
+
+    let v = vector("bybit_v5_rest_post_order_create");
+    let bybit = || {
+        BybitOrderBuilder::new(
+            "test-key",
+            v.secret.as_bytes(),
+            "api.bybit.com",
+            5000,
+            "ct-",
+        )
+        .unwrap()
+    };
+    let (mut tpl, mut reference) = (bybit(), bybit());
+    tpl.set_symbols(&["BTCUSDT"]);
+    let mut o = NewOrder::limit("BTCUSDT", Side::Buy, d("0.01"), d("30000"));
+    o.timestamp_ms = 1_700_000_000_000;
+    let btc = bundled_specs("bybit", &["BTCUSDT"])[0];
+    let want = reference.build(&btc, &o).unwrap().to_vec();
+    assert_eq!(tpl.build(&btc, &o).unwrap(), &want[..]);
+    assert!(tpl.last_templated());
+    let documented_body = v.payload.strip_prefix("1700000000000test-key5000").unwrap();
+    assert_eq!(tpl.last_body(), documented_body.as_bytes());
+    assert_eq!(
+        std::str::from_utf8(tpl.last_signature()).unwrap(),
+        v.expected_hex
+    );
+}

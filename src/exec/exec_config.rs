@@ -79,6 +79,9 @@ pub struct ExecConfig {
     pub drain_timeout_ms: u64,
     /// Orders in flight at most (pre-allocated; more are refused and counted).
     pub max_in_flight: usize,
+    /// While the hot thread is idle, a round of shadow orders (one per active symbol, built
+    /// and signed, never sent) starts this often, µs; 0 = off ([`crate::exec::Executor::warm`]).
+    pub warm_every_us: u64,
     /// Order connections for entries (exits and queries have their own lanes), 1..=16, for
     /// [`crate::exec::lanes::OrderLanes`]. Not yet read by the executor, which still sends over
     /// one connection (issue 13, deliverable 2).
@@ -113,6 +116,7 @@ impl Default for ExecConfig {
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
             max_in_flight: 64,
+            warm_every_us: 1_000,
             order_connections: 4,
             sim_max_requests_per_connection: 0,
             key_file: PathBuf::new(),
@@ -126,6 +130,11 @@ impl Default for ExecConfig {
 }
 
 impl ExecConfig {
+    /// The warm-up cadence (`warm_every_us`; zero: off).
+    pub fn warm_every(&self) -> Duration {
+        Duration::from_micros(self.warm_every_us)
+    }
+
     /// The journal's fsync policy.
     pub fn fsync_policy(&self) -> FsyncPolicy {
         match self.fsync {
@@ -195,6 +204,7 @@ impl ExecConfig {
                 60_000,
             ),
             ("exec.drain_timeout_ms", self.drain_timeout_ms, 0, 600_000),
+            ("exec.warm_every_us", self.warm_every_us, 0, 10_000_000),
             (
                 "exec.sim_max_requests_per_connection",
                 self.sim_max_requests_per_connection as u64,
@@ -277,7 +287,7 @@ mod tests {
     #[test]
     fn numeric_keys_are_bounded() {
         type Set = fn(&mut ExecConfig, u64);
-        let cases: [(&str, Set, u64, u64); 4] = [
+        let cases: [(&str, Set, u64, u64); 5] = [
             (
                 "exec.fsync_interval_ms",
                 |c, v| c.fsync_interval_ms = v,
@@ -295,6 +305,12 @@ mod tests {
                 |c, v| c.drain_timeout_ms = v,
                 0,
                 600_000,
+            ),
+            (
+                "exec.warm_every_us",
+                |c, v| c.warm_every_us = v,
+                0,
+                10_000_000,
             ),
             (
                 "exec.sim_max_requests_per_connection",

@@ -2,6 +2,7 @@
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
 mod stream;
+mod warm;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -256,6 +257,8 @@ pub struct Executor {
     deferred: Vec<(Step, u64)>,
     /// The next order's [`Pending::rank`].
     next_rank: u64,
+    /// The shadow orders' shapes ([`Executor::warm`]).
+    warm: warm::WarmState,
 }
 
 impl Executor {
@@ -316,6 +319,8 @@ impl Executor {
         max_pending: usize,
     ) -> Self {
         assert_eq!(instruments.len(), names.len(), "one instrument per symbol");
+        let mut venue = venue;
+        venue.set_symbols(&names);
         let n = instruments.len();
         let table = OrderTable::new(table_config(&venue, 2 * max_pending, n));
         let limiter = RateLimiter::new(match venue {
@@ -352,6 +357,7 @@ impl Executor {
             stream: stream::StreamState::new(n),
             deferred: Vec::with_capacity(2 * max_pending),
             next_rank: 0,
+            warm: warm::WarmState::new(n),
         }
     }
 
@@ -713,7 +719,9 @@ impl Executor {
                 return Some(self.reject(it, RejectReason::Backpressure, 0, false));
             }
         }
-        self.send_order(it, &inst, timestamp_ms, on_signed)
+        let report = self.send_order(it, &inst, timestamp_ms, on_signed);
+        self.warm.note(it);
+        report
     }
 
     /// Journals, builds, signs and sends (or paper-fills) an admitted intent.
@@ -770,7 +778,7 @@ impl Executor {
             return Some(self.reject(it, RejectReason::Lost, 0, true));
         }
         let bytes = self.venue.last_order();
-        self.stats.orders += 1;
+        // The bytes exist (the caller stamps its clock); its histograms wait until they left.
         on_signed(bytes);
         // One symbol's orders reach the venue in order: after the reply to its latest order
         // still waiting for one (the table has it as not yet sent, or sent and unanswered).
@@ -790,7 +798,7 @@ impl Executor {
         } else {
             lanes::Lane::Entry
         };
-        match &mut self.route {
+        let report = match &mut self.route {
             Route::Paper => {
                 let (price, fee) = self.paper.fill(inst, it.side, it.ref_price, it.qty);
                 Some(self.paper_fill(it, price, fee))
@@ -801,39 +809,57 @@ impl Executor {
                     .insert(it.client_seq, it.symbol, it.side, it.qty)
                     .is_err()
                 {
-                    return Some(self.reject(it, RejectReason::Lost, 0, true));
-                }
-                match t.send_after(lane, it.client_seq, bytes, after) {
-                    Ok(()) => {
-                        self.pending.push(Pending {
-                            symbol: it.symbol,
-                            side: it.side,
-                            qty: it.qty,
-                            seq: it.client_seq,
-                            session: self.session,
-                            reduce_only: it.reduce_only,
-                            ref_price: rec.price,
-                            exits,
-                            filled: Decimal::ZERO,
-                            code: 0,
-                            pos: PosCheck::Idle,
-                            due_ns: 0,
-                            pos_queries: 0,
-                            ts_retry: TsRetry::None,
-                            rank: self.next_rank,
-                        });
-                        self.next_rank += 1;
-                        let (table, now) = (&mut self.table, self.now_ns);
-                        t.take_dispatched(|tag| mark_sent(table, tag, now));
-                        None
-                    }
-                    // Never left the process: the venue cannot have it.
-                    Err(_) => {
-                        self.table.transport_failed(it.client_seq, false, 0);
-                        Some(self.reject(it, RejectReason::Lost, 0, true))
+                    Some(self.reject(it, RejectReason::Lost, 0, true))
+                } else {
+                    // The order's bytes go to the transport first; the bookkeeping follows.
+                    match t.send_after(lane, it.client_seq, bytes, after) {
+                        Ok(()) => {
+                            self.after_send(it, rec.price, exits);
+                            None
+                        }
+                        // Never left the process: the venue cannot have it.
+                        Err(_) => {
+                            self.table.transport_failed(it.client_seq, false, 0);
+                            Some(self.reject(it, RejectReason::Lost, 0, true))
+                        }
                     }
                 }
             }
+        };
+        self.stats.orders += 1;
+        report
+    }
+
+    /// Books an order the transport took: pending (awaiting its reply), and marked sent in
+    /// the table when it went out on a connection (not held in its lane).
+    #[inline]
+    fn after_send(
+        &mut self,
+        it: &OrderIntent,
+        ref_price: Decimal,
+        exits: (Option<Decimal>, Option<Decimal>),
+    ) {
+        self.pending.push(Pending {
+            symbol: it.symbol,
+            side: it.side,
+            qty: it.qty,
+            seq: it.client_seq,
+            session: self.session,
+            reduce_only: it.reduce_only,
+            ref_price,
+            exits,
+            filled: Decimal::ZERO,
+            code: 0,
+            pos: PosCheck::Idle,
+            due_ns: 0,
+            pos_queries: 0,
+            ts_retry: TsRetry::None,
+            rank: self.next_rank,
+        });
+        self.next_rank += 1;
+        let (table, now) = (&mut self.table, self.now_ns);
+        if let Route::Venue(t) = &mut self.route {
+            t.take_dispatched(|tag| mark_sent(table, tag, now));
         }
     }
 

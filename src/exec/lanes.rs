@@ -250,6 +250,19 @@ impl OrderLanes {
         }
     }
 
+    /// Copies `bytes` into the request buffer the next [`OrderLanes::send_after`] on `lane`
+    /// would take (the first connection with room, as there) and leaves it unsent: the warm-up
+    /// of [`crate::exec::Executor::warm`]. No allocation, no system call.
+    #[inline]
+    pub fn warm(&mut self, lane: Lane, bytes: &[u8]) {
+        let l = &self.lanes[lane as usize];
+        let depth = self.depth;
+        let free = (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < depth);
+        if let Some(i) = free {
+            self.conns[i].warm(bytes);
+        }
+    }
+
     /// Sends `bytes` under `tag` on `lane`. Never blocks. Entries: `QueueFull` when every entry
     /// connection is busy (counted). Exits and queries wait for a free connection instead.
     pub fn send(&mut self, lane: Lane, tag: u64, bytes: &[u8]) -> Result<(), TransportError> {

@@ -454,6 +454,21 @@ impl HttpTransport {
         Ok(())
     }
 
+    /// Copies `bytes` into the buffer the next [`HttpTransport::send`] takes and leaves it
+    /// there, unsent (warm-up). Nothing is queued; no allocation (`bytes` over the buffer's
+    /// capacity are ignored), no system call.
+    #[inline]
+    pub fn warm(&mut self, bytes: &[u8]) {
+        if let Some(buf) = self.free.last_mut() {
+            if bytes.len() <= buf.capacity() {
+                buf.clear();
+                buf.extend_from_slice(bytes);
+                std::hint::black_box(&buf[..]);
+                buf.clear();
+            }
+        }
+    }
+
     /// Drives the connection: connects, writes, reads and parses; reports each finished
     /// request to `on_event`. Waits up to `timeout` for socket readiness only when nothing
     /// progressed (`None` or zero: no wait). Returns the number of events reported.

@@ -64,6 +64,23 @@ impl OrderVenue {
         }
     }
 
+    /// Renders the order templates of `names` (cold; start-up and whenever the traded symbols
+    /// change): their orders are then written from pre-rendered parts, to the same bytes.
+    pub fn set_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
+        match self {
+            OrderVenue::Binance(v) => v.set_symbols(names),
+            OrderVenue::Bybit(v) => v.set_symbols(names),
+        }
+    }
+
+    /// True when the last order built came from a template ([`Self::set_symbols`]).
+    pub fn last_templated(&self) -> bool {
+        match self {
+            OrderVenue::Binance(v) => v.last_templated(),
+            OrderVenue::Bybit(v) => v.last_templated(),
+        }
+    }
+
     /// The request bytes of the last order built ([`Self::build_order`]).
     #[inline]
     pub fn last_order(&self) -> &[u8] {

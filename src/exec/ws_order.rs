@@ -162,7 +162,8 @@ impl WsOrderConn {
         Self {
             venue,
             target,
-            conn: WsConn::new(token, clock.clone()),
+            // Its socket calls are its own, not the feed loop's (uncounted).
+            conn: WsConn::new(token, clock.clone(), Default::default()),
             link: None,
             phase: WsPhase::Down,
             since_ns: 0,

@@ -6,6 +6,14 @@
 //! non-blocking, DNS is resolved once at start-up, log lines go to the cold thread through an
 //! SPSC ring, and the REST fallback wakes the loop through a `mio::Waker`.
 //!
+//! A caller that spins (polls without waiting) does not spin through `epoll_wait`: while every
+//! live link is open, each poll reads the open sockets directly (one non-blocking `recv` per
+//! idle socket, read until `WouldBlock` as edge-triggered readiness requires, TLS plaintext
+//! already decrypted served first) and `epoll_wait` runs once per timer tick (1 ms) to drain
+//! the readiness queue. Connecting links (TCP connect, TLS, upgrade progress by readiness) and
+//! callers that wait (`park`) use `epoll_wait` on every poll as before. Counted:
+//! [`ConnStats::socket_reads`], [`ConnStats::socket_writes`], [`ConnStats::epoll_waits`].
+//!
 //! Per connection (a "link"): `Wait(until) → Connecting → Open → (fail) → Wait(now + backoff)`,
 //! or `Ended` after the embedded exchange's end-of-replay close code (or [`Connections::close_all`]).
 //! A link is declared dead when no frame at all (data, pong, ping) arrived for `dead_after`.
@@ -17,7 +25,7 @@ use mio::{Events, Poll, Token, Waker};
 
 use super::backoff::Backoff;
 use super::protocol::{Heartbeat, LinkPlan, Venue};
-use super::ws::{Phase, WsConn, WsError, WsTarget};
+use super::ws::{IoCalls, Phase, WsConn, WsError, WsTarget};
 use crate::ring::Producer;
 use crate::telemetry::Clock;
 use crate::types::SymbolId;
@@ -95,6 +103,12 @@ pub struct ConnStats {
     pub unsubscribes: u64,
     /// Log lines dropped (log ring full).
     pub logs_dropped: u64,
+    /// `read` system calls on connected sockets (data, EOF or `EAGAIN`).
+    pub socket_reads: u64,
+    /// `write` system calls on connected sockets.
+    pub socket_writes: u64,
+    /// `epoll_wait` system calls (`Poll::poll`).
+    pub epoll_waits: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +148,7 @@ pub struct Connections {
     links: Vec<Link>,
     next_timer_ns: u64,
     stats: ConnStats,
+    io: Arc<IoCalls>,
     logs: Producer<String>,
     ended: usize,
     /// Id of the next (un)subscribe request.
@@ -165,10 +180,11 @@ impl Connections {
             Waker::new(poll.registry(), WAKER).map_err(|e| WsError::Io(format!("waker: {e}")))?,
         );
         let mut req_id = 1;
+        let io = Arc::new(IoCalls::default());
         let links = plans
             .into_iter()
             .enumerate()
-            .map(|(i, plan)| new_link(i, plan, &settings, &clock, &mut req_id))
+            .map(|(i, plan)| new_link(i, plan, &settings, &clock, &io, &mut req_id))
             .collect();
         Ok(Self {
             poll,
@@ -180,6 +196,7 @@ impl Connections {
             links,
             next_timer_ns: 0,
             stats: ConnStats::default(),
+            io,
             logs,
             ended: 0,
             req_id,
@@ -189,7 +206,14 @@ impl Connections {
     /// Adds link `plan` (connecting at the next timer tick); returns its index.
     pub fn add_link(&mut self, plan: LinkPlan) -> usize {
         let i = self.links.len();
-        let link = new_link(i, plan, &self.settings, &self.clock, &mut self.req_id);
+        let link = new_link(
+            i,
+            plan,
+            &self.settings,
+            &self.clock,
+            &self.io,
+            &mut self.req_id,
+        );
         self.links.push(link);
         self.next_timer_ns = 0;
         i
@@ -312,7 +336,11 @@ impl Connections {
 
     /// Counters so far.
     pub fn stats(&self) -> ConnStats {
-        self.stats
+        ConnStats {
+            socket_reads: self.io.reads(),
+            socket_writes: self.io.writes(),
+            ..self.stats
+        }
     }
 
     /// True once every link ended for good.
@@ -355,9 +383,12 @@ impl Connections {
         self.fail(i, now, reason, 0, &mut ignore);
     }
 
-    /// Runs timers, waits for readiness up to `timeout` (`None` or zero: do not wait) and
-    /// drives every ready link (and every link left with unread frames by the last poll, without
-    /// waiting), reporting frames and link changes to `on`.
+    /// Runs timers, reads what the sockets have and reports frames and link changes to `on`.
+    ///
+    /// Without a wait (`timeout` `None` or zero) and no link connecting: reads every open link
+    /// directly, and calls `epoll_wait` (zero timeout) only on a timer tick. Otherwise waits for
+    /// readiness up to `timeout` and drives every ready link and every link left with unread
+    /// frames by the last poll (see the module doc).
     #[inline]
     pub fn poll<F: FnMut(ConnEvent<'_>)>(
         &mut self,
@@ -365,9 +396,15 @@ impl Connections {
         mut on: F,
     ) -> Result<(), WsError> {
         let now = self.clock.now_ns();
-        if now >= self.next_timer_ns {
+        let tick = now >= self.next_timer_ns;
+        if tick {
             self.timers(now, &mut on);
             self.next_timer_ns = now + TIMER_TICK_NS;
+        }
+        let no_wait = !matches!(timeout, Some(t) if !t.is_zero());
+        if no_wait && !tick && !self.any_connecting() {
+            self.sweep(&mut on);
+            return Ok(());
         }
         let any_pending = self.links.iter().any(|l| l.pending);
         let wait = match timeout {
@@ -377,14 +414,49 @@ impl Connections {
             }
             _ => Duration::ZERO,
         };
+        self.stats.epoll_waits = self.stats.epoll_waits.saturating_add(1);
         if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 return Err(WsError::Io(format!("poll: {e}")));
             }
         }
-        if self.events.is_empty() && !any_pending {
-            return Ok(());
+        if no_wait {
+            // Every open link and the connecting ones the events name, each once.
+            for i in 0..self.links.len() {
+                let go = match self.links[i].phase {
+                    LinkPhase::Open => true,
+                    LinkPhase::Connecting => self.events.iter().any(|e| e.token() == Token(i)),
+                    _ => false,
+                };
+                if go {
+                    self.drive(i, &mut on);
+                }
+            }
+        } else if !self.events.is_empty() || any_pending {
+            self.drive_ready(&mut on);
         }
+        Ok(())
+    }
+
+    /// Whether a link is connecting (its progress comes as readiness events).
+    #[inline]
+    fn any_connecting(&self) -> bool {
+        self.links.iter().any(|l| l.phase == LinkPhase::Connecting)
+    }
+
+    /// Drives every open link once: reads until `WouldBlock` (or the per-drive frame cap) and
+    /// flushes queued writes. No readiness needed: a read of an idle socket returns `EAGAIN`.
+    #[inline]
+    fn sweep<F: FnMut(ConnEvent<'_>)>(&mut self, on: &mut F) {
+        for i in 0..self.links.len() {
+            if self.links[i].phase == LinkPhase::Open {
+                self.drive(i, on);
+            }
+        }
+    }
+
+    /// Drives the links the last `epoll_wait` reported and those left with unread frames.
+    fn drive_ready<F: FnMut(ConnEvent<'_>)>(&mut self, on: &mut F) {
         // Tokens first: driving a link needs `&mut self`. Links with unread frames left from
         // the last poll first, then the ready ones (each once).
         let mut ready = [usize::MAX; 64];
@@ -413,15 +485,14 @@ impl Connections {
             }
         }
         for &i in &ready[..n] {
-            self.drive(i, &mut on);
+            self.drive(i, on);
         }
         if overflow {
             // More ready links than the array holds: drive all (reads stop at WouldBlock).
             for i in 0..self.links.len() {
-                self.drive(i, &mut on);
+                self.drive(i, on);
             }
         }
-        Ok(())
     }
 
     fn drive<F: FnMut(ConnEvent<'_>)>(&mut self, i: usize, on: &mut F) {
@@ -650,10 +721,11 @@ fn new_link(
     plan: LinkPlan,
     settings: &ConnSettings,
     clock: &Clock,
+    io: &Arc<IoCalls>,
     req_id: &mut u64,
 ) -> Link {
     Link {
-        ws: WsConn::new(Token(i), clock.clone()),
+        ws: WsConn::new(Token(i), clock.clone(), io.clone()),
         subscribe: settings.venue.subscribe_requests(&plan.topics, req_id),
         plan,
         phase: LinkPhase::Wait { until_ns: 0 },

@@ -576,6 +576,9 @@ impl FeedStage {
                 Counter::FeedLogsDropped,
                 s.logs_dropped.saturating_add(r.logs_dropped.load(relaxed)),
             ),
+            (Counter::FeedSocketReads, s.socket_reads),
+            (Counter::FeedSocketWrites, s.socket_writes),
+            (Counter::FeedEpollWaits, s.epoll_waits),
             (Counter::RestPolls, r.polls.load(relaxed)),
             (Counter::RestErrors, r.errors.load(relaxed)),
         ] {

@@ -7,6 +7,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use mio::net::TcpStream;
@@ -15,18 +16,47 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::client::ClientHandshake;
 use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::endpoint::Endpoint;
 use super::tls::TlsStream;
 use crate::telemetry::Clock;
 
-/// A TCP stream that remembers when its last read returned bytes (monotonic ns).
+/// Socket system calls issued by the connections of one event loop: every `read` (`recv`,
+/// returning data, 0 or `EAGAIN`) and `write` (`send`) on a connected socket. Written only by
+/// the thread that drives the loop (a plain load + store, no read-modify-write); read anywhere.
+#[derive(Debug, Default)]
+pub struct IoCalls {
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl IoCalls {
+    #[inline]
+    fn bump(c: &AtomicU64) {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Socket reads so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Socket writes so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+}
+
+/// A TCP stream that remembers when its last read returned bytes (monotonic ns) and counts
+/// its system calls ([`IoCalls`]).
 #[derive(Debug)]
 pub struct TimedStream {
     inner: TcpStream,
     clock: Clock,
     last_read_ns: u64,
+    io: Arc<IoCalls>,
 }
 
 impl TimedStream {
@@ -40,6 +70,7 @@ impl TimedStream {
 impl Read for TimedStream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        IoCalls::bump(&self.io.reads);
         let n = self.inner.read(buf)?;
         if n > 0 {
             self.last_read_ns = self.clock.now_ns();
@@ -50,9 +81,11 @@ impl Read for TimedStream {
 
 impl Write for TimedStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        IoCalls::bump(&self.io.writes);
         self.inner.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
+        // A no-op for a TCP stream (no system call).
         self.inner.flush()
     }
 }
@@ -256,10 +289,16 @@ pub struct Driven {
 /// the other links and the loop's timers (≈ 0.1–0.5 ms of work at 0.1–0.5 µs per frame).
 pub const MAX_FRAMES_PER_DRIVE: u32 = 1024;
 
+/// Bytes one socket read asks for. tungstenite zero-fills this much of its read buffer before
+/// every read (its 128 KiB default costs microseconds per read, idle or not); 4 KiB holds
+/// about 15 trade frames, and larger frames still arrive whole (the buffer grows to the frame).
+pub const READ_CHUNK: usize = 4 * 1024;
+
 /// One WebSocket connection; see the module doc.
 pub struct WsConn {
     token: Token,
     clock: Clock,
+    io: Arc<IoCalls>,
     state: State,
     frame: Vec<u8>,
 }
@@ -277,11 +316,13 @@ fn is_would_block(e: &tungstenite::Error) -> bool {
 }
 
 impl WsConn {
-    /// An idle connection that registers its socket under `token`.
-    pub fn new(token: Token, clock: Clock) -> Self {
+    /// An idle connection that registers its socket under `token` and counts its socket
+    /// system calls into `io`.
+    pub fn new(token: Token, clock: Clock, io: Arc<IoCalls>) -> Self {
         Self {
             token,
             clock,
+            io,
             state: State::Idle,
             frame: Vec::with_capacity(64 * 1024),
         }
@@ -406,6 +447,7 @@ impl WsConn {
                 inner: stream,
                 clock: self.clock.clone(),
                 last_read_ns: 0,
+                io: self.io.clone(),
             };
             let transport = match &target.tls {
                 Some(cfg) if target.endpoint.tls => Transport::Tls(Box::new(
@@ -420,7 +462,9 @@ impl WsConn {
                 .as_str()
                 .into_client_request()
                 .map_err(|e| WsError::Url(format!("{}: {e}", target.endpoint.url)))?;
-            out.opened = self.handshake_step(tungstenite::client(request, transport), target)?;
+            let config = WebSocketConfig::default().read_buffer_size(READ_CHUNK);
+            let hs = tungstenite::client::client_with_config(request, transport, Some(config));
+            out.opened = self.handshake_step(hs, target)?;
         } else if let State::Handshaking(_) = &self.state {
             let State::Handshaking(mid) = std::mem::replace(&mut self.state, State::Idle) else {
                 unreachable!("checked above")

@@ -48,6 +48,10 @@ pub fn run<S: TickSource>(
             }
         });
         exec.poll(None, publisher.hists(), |r| compute.on_report(r));
+        if matches!(polled, Ok((0, WsStatus::Open))) {
+            // Idle: one shadow order at most, then back to the socket.
+            exec.warm_idle();
+        }
         publisher.maybe_publish_with(
             |c| {
                 feed.fill_counters(c);

@@ -230,6 +230,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     let journal_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let exec = ExecStage::new(executor, clock.clone())
         .with_drain_timeout(Duration::from_millis(cfg.exec.drain_timeout_ms))
+        .with_warm(cfg.exec.warm_every(), universe.active.len())
         .with_emergency(
             {
                 let shutdown = shutdown.clone();

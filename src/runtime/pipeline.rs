@@ -326,7 +326,8 @@ impl Pipeline {
                     } else if exec.in_flight() > 0 {
                         // Replies pending: keep polling the socket, but leave the core to others.
                         std::thread::yield_now();
-                    } else {
+                    } else if !exec.warm_idle() {
+                        // Idle: a shadow order when one is due, else the ring wait.
                         exec_waiter.idle(|| !order_rx.is_empty());
                     }
                 }

@@ -165,6 +165,12 @@ crate::types::named::named_enum! {
         FeedMissedTrades => "feed_missed_trades",
         /// Feed log lines dropped because the log ring was full.
         FeedLogsDropped => "feed_logs_dropped",
+        /// Socket reads the feed loop issued (one `recv` system call each, data or `EAGAIN`).
+        FeedSocketReads => "feed_socket_reads",
+        /// Socket writes the feed loop issued (subscriptions, heartbeats, pongs, closes).
+        FeedSocketWrites => "feed_socket_writes",
+        /// `epoll_wait` calls of the feed loop (`mio::Poll::poll`).
+        FeedEpollWaits => "feed_epoll_waits",
         /// Venue acks of orders not filled at once (then queried).
         ExecAcks => "exec_acks",
         /// Order-status queries (ack follow-ups, lost replies).
@@ -177,6 +183,9 @@ crate::types::named::named_enum! {
         JournalRecords => "journal_records",
         /// Order journal write failures (trading halts).
         JournalErrors => "journal_errors",
+        /// Shadow orders built and signed to keep the order path warm (never sent; not in
+        /// `orders`), see `exec.warm_every_us`.
+        WarmShadows => "exec_warm_shadows",
         /// Entry signals refused by compute: the symbol's feed is not live (stale, down,
         /// recovering, silent); exits still go out.
         BlockedStale => "blocked_stale",

@@ -51,6 +51,14 @@ pub struct Profile {
     /// `journal_append`: one order-journal record appended on the order path (optional).
     #[serde(default)]
     pub journal_append: Option<Budget>,
+    /// `sparse_sign`: `sign` of an order after a quiet period, the order path kept warm
+    /// (`exec.warm_every_us`), with the journal and the order lanes (optional).
+    #[serde(default)]
+    pub sparse_sign: Option<Budget>,
+    /// `paced_tick_to_order`: `tick_to_order` of the default config at its default pace over
+    /// loopback (orders seconds apart; optional).
+    #[serde(default)]
+    pub paced_tick_to_order: Option<Budget>,
 }
 
 /// Upper bounds on a stage's percentiles, ns.
@@ -86,10 +94,14 @@ impl BudgetFile {
                     ));
                 }
             }
-            if let Some(b) = p.socket_to_order {
-                if b.p50_ns == 0 || b.p99_ns < b.p50_ns {
+            for (key, b) in [
+                ("socket_to_order", p.socket_to_order),
+                ("sparse_sign", p.sparse_sign),
+                ("paced_tick_to_order", p.paced_tick_to_order),
+            ] {
+                if b.is_some_and(|b| b.p50_ns == 0 || b.p99_ns < b.p50_ns) {
                     return Err(format!(
-                        "{origin}: profiles.{name}.socket_to_order: need 0 < p50_ns <= p99_ns"
+                        "{origin}: profiles.{name}.{key}: need 0 < p50_ns <= p99_ns"
                     ));
                 }
             }
@@ -150,6 +162,8 @@ impl Profile {
             Judge::Stage => self.budget(row.stage),
             Judge::SocketToOrder => self.socket_to_order,
             Judge::JournalAppend => self.journal_append,
+            Judge::SparseSign => self.sparse_sign,
+            Judge::PacedTickToOrder => self.paced_tick_to_order,
             Judge::FloorRatio { floor_p50_ns } => {
                 let b = self.budget(row.stage)?;
                 Some(match self.hop_floor_ratio {
@@ -179,6 +193,10 @@ pub enum Judge {
     SocketToOrder,
     /// One journal record appended: the `journal_append` budget.
     JournalAppend,
+    /// An order after a quiet period, path kept warm: the `sparse_sign` budget.
+    SparseSign,
+    /// The default config's own run at its default pace: the `paced_tick_to_order` budget.
+    PacedTickToOrder,
 }
 
 /// Measured percentiles of one row, ns.

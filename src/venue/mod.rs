@@ -14,6 +14,9 @@
 //!   builders (one signing recipe, in reused buffers), taking the venue-neutral
 //!   [`order::NewOrder`] / [`order::OrderFields`]; the venue's spellings of sides, time in
 //!   force and triggers.
+//! - `template` (in `binance`, `bybit`): per-symbol order templates (`venue::template`): the
+//!   constant request parts and keyed HMAC state rendered once, so an order writes only its
+//!   variable fields.
 //! - `reply`: the order, one-symbol position and open-order reply readers, into the
 //!   venue-neutral [`reply`] types.
 //! - `api`: the cold-path signed requests ([`api::ApiRequest`]: leverage, cancel, wallet, time,
@@ -50,6 +53,7 @@ pub mod reply;
 pub mod scan;
 pub mod sign;
 pub mod tape;
+pub(crate) mod template;
 pub mod ws_api;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@ pub mod order;
 pub mod private;
 pub mod reply;
 pub mod spec;
+pub(crate) mod template;
 pub mod tickers;
 pub mod ws_order;
 

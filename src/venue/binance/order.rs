@@ -21,6 +21,8 @@ use crate::venue::order::{
 };
 use crate::venue::sign::{Credentials, Signer};
 
+use super::template::BinanceTemplates;
+
 /// Binance's spelling of a side (`BUY` / `SELL`).
 #[inline]
 pub fn side_str(s: Side) -> &'static str {
@@ -130,26 +132,32 @@ impl<'a> ExitOrder<'a> {
 }
 
 /// One entry order as sent: exact values, no rounding left to do.
-struct EntryBody<'a> {
-    symbol: &'a str,
-    side: Side,
-    qty: Decimal,
+pub(super) struct EntryBody<'a> {
+    pub(super) symbol: &'a str,
+    pub(super) side: Side,
+    pub(super) qty: Decimal,
     /// Trailing zeros dropped from decimals (rounded orders) or sent as given.
-    trim: bool,
+    pub(super) trim: bool,
     /// `LIMIT` price and time in force; `None`: `MARKET`.
-    limit: Option<(Decimal, TimeInForce)>,
-    reduce_only: bool,
-    client_seq: Option<u64>,
-    timestamp_ms: u64,
+    pub(super) limit: Option<(Decimal, TimeInForce)>,
+    pub(super) reduce_only: bool,
+    pub(super) client_seq: Option<u64>,
+    pub(super) timestamp_ms: u64,
 }
 
-/// Builds signed Binance order requests into reused buffers.
+/// Builds signed Binance order requests into reused buffers; entry orders of the symbols given
+/// to [`Self::set_symbols`] come from pre-rendered templates (same bytes).
 pub struct BinanceOrderBuilder {
     creds: Credentials,
     client_prefix: String,
     body: Vec<u8>,
     request: Vec<u8>,
+    /// Where the body starts in `request`.
+    body_start: usize,
     sig: [u8; 64],
+    templates: BinanceTemplates,
+    /// The last entry came from a template.
+    templated: bool,
 }
 
 impl std::fmt::Debug for BinanceOrderBuilder {
@@ -175,8 +183,24 @@ impl BinanceOrderBuilder {
             client_prefix: client_prefix.to_string(),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
+            body_start: 0,
             sig: [0; 64],
+            templates: BinanceTemplates::new(),
+            templated: false,
         }
+    }
+
+    /// Renders the order templates of `names` (every side and type; cold, allocates), replacing
+    /// any rendered before: call at start-up and whenever the traded symbols change. Entries of
+    /// other symbols are written field by field, to the same bytes.
+    pub fn set_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
+        self.templates
+            .render(&self.creds, &self.client_prefix, names);
+    }
+
+    /// True when the last entry order was written from a template.
+    pub fn last_templated(&self) -> bool {
+        self.templated
     }
 
     /// The full HTTP request bytes of the last order written.
@@ -227,6 +251,21 @@ impl BinanceOrderBuilder {
     /// `recvWindow`, `timestamp`, `signature`.
     #[inline]
     fn write_entry(&mut self, e: &EntryBody<'_>) -> &[u8] {
+        let t = self
+            .templates
+            .write_entry(e, &mut self.request, &mut self.sig);
+        self.templated = t.is_some();
+        match t {
+            Some(at) => {
+                self.body_start = at;
+                &self.request
+            }
+            None => self.write_entry_fields(e),
+        }
+    }
+
+    /// [`Self::write_entry`] field by field (no template).
+    fn write_entry_fields(&mut self, e: &EntryBody<'_>) -> &[u8] {
         let b = &mut self.body;
         b.clear();
         b.extend_from_slice(b"symbol=");
@@ -349,12 +388,13 @@ impl BinanceOrderBuilder {
         );
         r.extend_from_slice(itoa::Buffer::new().format(b.len()).as_bytes());
         r.extend_from_slice(b"\r\n\r\n");
+        self.body_start = r.len();
         r.extend_from_slice(b);
     }
 
     /// The signed body of the last request (`...&signature=<hex>`).
     pub fn last_body(&self) -> &[u8] {
-        &self.body
+        &self.request[self.body_start..]
     }
 
     /// The signature of the last request (lowercase hex).
@@ -397,6 +437,16 @@ impl BinanceVenue {
             request: Vec::with_capacity(1024),
             exits: (None, None),
         }
+    }
+
+    /// Renders the order templates of `names` ([`BinanceOrderBuilder::set_symbols`]).
+    pub fn set_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
+        self.builder.set_symbols(names);
+    }
+
+    /// True when the last entry came from a template.
+    pub fn last_templated(&self) -> bool {
+        self.builder.last_templated()
     }
 
     /// Records the TP/SL of the entry about to be built.

@@ -141,6 +141,37 @@ impl BybitParser {
         self.book1.fill(Top::UNKNOWN);
     }
 
+    /// The fast path's `tickers` merge ([`super::fast`]): what [`Self::parse`] does with a
+    /// `tickers` frame of `symbol` whose four fields are already converted (`None` = absent or
+    /// empty); the quote to emit. `None` (nothing changed): no state slot for `symbol`.
+    pub(super) fn merge_ticker(
+        &mut self,
+        symbols: &SymbolTable,
+        symbol: SymbolId,
+        update: UpdateKind,
+        ts: u64,
+        fields: [Option<f64>; 4],
+    ) -> Option<Option<Quote>> {
+        self.size_state(symbols.len());
+        let top = self.tickers.get_mut(symbol.index())?;
+        if update == UpdateKind::Snapshot {
+            *top = Top::UNKNOWN;
+        }
+        let slots = [
+            &mut top.bid,
+            &mut top.bid_qty,
+            &mut top.ask,
+            &mut top.ask_qty,
+        ];
+        for (slot, v) in slots.into_iter().zip(fields) {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        let touched = fields.iter().any(Option::is_some);
+        Some(top.quote(symbol, ts).filter(|_| touched))
+    }
+
     /// Parses one frame in place, calling `on` for every trade (all of a batch) or quote.
     ///
     /// A trade batch with a bad element still emits its good elements, then returns the first

@@ -11,11 +11,13 @@ use rust_decimal::Decimal;
 use crate::types::instrument::{write_decimal, Instrument};
 use crate::types::Side;
 use crate::venue::order::{
-    prepare, valid_client_prefix, NewOrder, OrderFields, OrderReject, OrderType, TimeInForce,
-    TriggerBy,
+    prepare, valid_client_prefix, NewOrder, OrderFields, OrderReject, OrderType, Prepared,
+    TimeInForce, TriggerBy,
 };
 use crate::venue::reply::EntryExits;
 use crate::venue::sign::{Credentials, Signer};
+
+use super::template::BybitTemplates;
 
 /// Bybit's spelling of a side (`Buy` / `Sell`).
 #[inline]
@@ -48,14 +50,20 @@ pub fn trigger_by_str(t: TriggerBy) -> &'static str {
 /// Path of the order endpoint.
 pub const BYBIT_ORDER_PATH: &str = "/v5/order/create";
 
-/// Builds signed Bybit v5 linear order requests into reused buffers.
+/// Builds signed Bybit v5 linear order requests into reused buffers; orders of the symbols
+/// given to [`Self::set_symbols`] come from pre-rendered templates (same bytes).
 pub struct BybitOrderBuilder {
     creds: Credentials,
     client_prefix: String,
     body: Vec<u8>,
     request: Vec<u8>,
+    /// Where the body starts in `request`.
+    body_start: usize,
     sig: [u8; 64],
     exits: (Option<Decimal>, Option<Decimal>),
+    templates: BybitTemplates,
+    /// The last order came from a template.
+    templated: bool,
 }
 
 impl BybitOrderBuilder {
@@ -81,9 +89,25 @@ impl BybitOrderBuilder {
             client_prefix: client_prefix.to_string(),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
+            body_start: 0,
             sig: [0; 64],
             exits: (None, None),
+            templates: BybitTemplates::new(),
+            templated: false,
         })
+    }
+
+    /// Renders the order templates of `names` (every side and order type; cold, allocates),
+    /// replacing any rendered before: call at start-up and whenever the traded symbols change.
+    /// Orders of other symbols are written field by field, to the same bytes.
+    pub fn set_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
+        self.templates
+            .render(&self.creds, &self.client_prefix, names);
+    }
+
+    /// True when the last order was written from a template.
+    pub fn last_templated(&self) -> bool {
+        self.templated
     }
 
     /// Rounds `o` to `inst`, writes the JSON body and the signed HTTP/1.1 request, and returns
@@ -91,9 +115,24 @@ impl BybitOrderBuilder {
     /// `symbol`, `side`, `orderType`, `qty`, then `reduceOnly`, `orderLinkId`, `takeProfit`,
     /// `stopLoss`, `tpslMode`, `tpTriggerBy`, `slTriggerBy` when set. No allocation once the
     /// buffers have reached their working size.
+    #[inline]
     pub fn build(&mut self, inst: &Instrument, o: &NewOrder<'_>) -> Result<&[u8], OrderReject> {
         let p = prepare(inst, o)?;
         self.exits = (p.take_profit, p.stop_loss);
+        let c = &self.creds;
+        let t = self
+            .templates
+            .write(&c.signer, o, &p, &mut self.request, &mut self.sig);
+        self.templated = t.is_some();
+        match t {
+            Some(at) => self.body_start = at,
+            None => self.write_fields(o, &p),
+        }
+        Ok(&self.request)
+    }
+
+    /// [`Self::build`] field by field (no template), from the rounded `p`.
+    fn write_fields(&mut self, o: &NewOrder<'_>, p: &Prepared) {
         let b = &mut self.body;
         b.clear();
         b.push(b'{');
@@ -166,7 +205,7 @@ impl BybitOrderBuilder {
                 body: &self.body,
             },
         );
-        Ok(&self.request)
+        self.body_start = self.request.len() - self.body.len();
     }
 
     /// The full HTTP request bytes of the last successful [`Self::build`].
@@ -181,7 +220,7 @@ impl BybitOrderBuilder {
 
     /// The JSON body of the last request.
     pub fn last_body(&self) -> &[u8] {
-        &self.body
+        &self.request[self.body_start..]
     }
 
     /// The `X-BAPI-SIGN` of the last request (lowercase hex).
@@ -321,6 +360,16 @@ impl BybitVenue {
     /// The take-profit and stop-loss of the last built order, on the tick, as sent.
     pub fn last_exits(&self) -> (Option<Decimal>, Option<Decimal>) {
         self.builder.last_exits()
+    }
+
+    /// Renders the order templates of `names` ([`BybitOrderBuilder::set_symbols`]).
+    pub fn set_symbols<S: AsRef<str>>(&mut self, names: &[S]) {
+        self.builder.set_symbols(names);
+    }
+
+    /// True when the last order came from a template.
+    pub fn last_templated(&self) -> bool {
+        self.builder.last_templated()
     }
 
     /// The request bytes of the last order built ([`Self::build_order`]).

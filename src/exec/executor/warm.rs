@@ -1,0 +1,135 @@
+//! Keeping the order path warm: while the hot thread is idle, one symbol's shadow order is
+//! checked, rounded, built and signed by the venue's own builder (the code and buffers the next
+//! real order uses), its journal record encoded on the stack, the journal's next record slot and
+//! the transport's next request buffer touched. A shadow never reaches a socket, the journal's
+//! records, the order counters, the order table or the rate limiter; its bytes sit in the
+//! builder's request buffer until the next order overwrites them.
+
+use std::hint::black_box;
+
+use rust_decimal::Decimal;
+
+use super::{Executor, Route};
+use crate::exec::journal::{Record, RecordKind};
+use crate::exec::lanes::Lane;
+use crate::exec::transport_venue::EntryExits;
+use crate::types::{Case, Instrument, OrderIntent, Side, SymbolId};
+use crate::venue::order::OrderFields;
+
+/// Per symbol, the shape of the shadow order: the symbol's last real intent.
+#[derive(Debug)]
+pub(super) struct WarmState {
+    last: Vec<Option<OrderIntent>>,
+    /// Client sequence of the shadows: the last real one plus one (same digits as the next).
+    next_seq: u64,
+    /// Shadow orders signed.
+    shadows: u64,
+}
+
+impl WarmState {
+    /// Room for `n` symbols.
+    pub(super) fn new(n: usize) -> Self {
+        Self {
+            last: vec![None; n],
+            next_seq: 1,
+            shadows: 0,
+        }
+    }
+
+    /// Remembers `it` as its symbol's shadow shape (after it was sent).
+    #[inline]
+    pub(super) fn note(&mut self, it: &OrderIntent) {
+        if let Some(slot) = self.last.get_mut(it.symbol.index()) {
+            *slot = Some(*it);
+        }
+        self.next_seq = it.client_seq.wrapping_add(1);
+    }
+}
+
+/// A shadow entry for a symbol that has had no order yet: a buy of the minimum quantity at the
+/// price where it meets the minimum notional (plus 100 ticks), with TP/SL 1 % away, on the tick.
+fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64) -> OrderIntent {
+    let qty = inst.min_qty.max(inst.qty_step);
+    let px = inst.ceil_price(inst.min_notional / qty) + inst.tick_size * Decimal::ONE_HUNDRED;
+    let pct = Decimal::new(1, 2);
+    OrderIntent {
+        symbol,
+        side: Side::Buy,
+        qty,
+        ref_price: rust_decimal::prelude::ToPrimitive::to_f64(&px).unwrap_or(0.0),
+        reduce_only: false,
+        case: Case::AcceleratingUp,
+        client_seq: seq,
+        tick_recv_ns: 0,
+        decided_ns: 0,
+        take_profit: Some(inst.ceil_price(px * (Decimal::ONE + pct))),
+        stop_loss: Some(inst.floor_price(px * (Decimal::ONE - pct))),
+    }
+}
+
+impl Executor {
+    /// Exercises `symbol`'s order path with a shadow order stamped `timestamp_ms` (see the
+    /// module docs). Returns whether a shadow was signed (false: unknown symbol, halted, or the
+    /// builder refused it). No allocation, no system call.
+    pub fn warm(&mut self, symbol: SymbolId, timestamp_ms: u64) -> bool {
+        let i = symbol.index();
+        let Some(&inst) = self.instruments.get(i) else {
+            return false;
+        };
+        if self.halted {
+            return false;
+        }
+        let seq = self.warm.next_seq;
+        let it = match self.warm.last[i] {
+            Some(last) => OrderIntent {
+                client_seq: seq,
+                ..last
+            },
+            None => synthetic(symbol, &inst, seq),
+        };
+        black_box(self.refusal(&it, &inst));
+        black_box((self.booked[i], self.armed[i], self.unknown[i]));
+        let mut rec = Record::new(RecordKind::Intent, symbol, it.side, self.session, seq);
+        rec.qty = it.qty;
+        rec.reduce_only = it.reduce_only;
+        rec.price = inst.price_on_tick(it.ref_price);
+        if let Some(j) = self.journal.as_mut() {
+            j.warm(&rec);
+        }
+        let built = self.venue.build_order(
+            &inst,
+            &OrderFields {
+                symbol: &self.names[i],
+                side: it.side,
+                quantity: it.qty,
+                reduce_only: it.reduce_only,
+                client_seq: seq,
+                timestamp_ms,
+            },
+            rec.price,
+            EntryExits {
+                take_profit: it.take_profit,
+                stop_loss: it.stop_loss,
+            },
+        );
+        if built.is_err() {
+            return false;
+        }
+        black_box(self.venue.last_exits());
+        let lane = if it.reduce_only {
+            Lane::Exit
+        } else {
+            Lane::Entry
+        };
+        if let Route::Venue(t) = &mut self.route {
+            t.warm(lane, self.venue.last_order());
+        }
+        self.warm.shadows += 1;
+        true
+    }
+
+    /// Shadow orders signed by [`Executor::warm`].
+    pub fn warm_shadows(&self) -> u64 {
+        self.warm.shadows
+    }
+}
