@@ -23,11 +23,16 @@ fn default_run_with_strategy_both_sends_scalper_orders() {
             &format!("dump_dir = {:?}", dump.display().to_string()),
         );
     let cfg = Config::parse(&text).unwrap();
+    let mask = runtime::affinity::AllowedCores::detect().ids();
     let report = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+    // The run pinned this (calling) thread to its cold core and gave the whole mask back.
+    assert_eq!(runtime::affinity::AllowedCores::detect().ids(), mask);
     let s = report.engine.stats();
     assert_eq!(s.ticks, 35_389);
     assert!(s.scalper_entries > 0, "{s:?}");
-    assert_eq!(s.intents, s.fills + s.rejects);
+    // Every intent answered; the engine's own close of a position whose venue-side stop could
+    // not be placed (the replay outran it) is a report without an intent.
+    assert!(s.fills + s.rejects >= s.intents, "{s:?}");
     let c = runtime::counters(&report);
     // Every order ends final: filled, or refused by the venue (a reduce-only exit whose
     // position a venue-side stop closed first, when the replay outruns the round trip).

@@ -56,3 +56,24 @@ pub fn pin_current(role: &str, core: usize, allowed: &AllowedCores) -> bool {
         false
     }
 }
+
+/// The calling thread's CPU mask as it was when taken; put back on drop. `runtime::run` pins its
+/// caller to the cold core; a program that calls it again (a bench, a test) gets its whole
+/// mask back instead of inheriting that pin.
+#[derive(Debug)]
+pub struct MaskGuard(Option<rustix::thread::CpuSet>);
+
+impl MaskGuard {
+    /// Takes the calling thread's current mask (none kept if it cannot be read).
+    pub fn take() -> Self {
+        Self(rustix::thread::sched_getaffinity(None).ok())
+    }
+}
+
+impl Drop for MaskGuard {
+    fn drop(&mut self) {
+        if let Some(set) = &self.0 {
+            let _ = rustix::thread::sched_setaffinity(None, set);
+        }
+    }
+}

@@ -179,6 +179,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     // Read the allowed CPUs before any thread pins itself (they are per-thread).
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
+    let _caller_mask = affinity::MaskGuard::take();
     pin_cold_work(&allowed, &topology);
     // Once per run: which host checks fail for the hot cores (see `calculus-trader check-host`).
     for warning in
