@@ -179,8 +179,7 @@ pub fn run(cfg: &Config, opts: &RunOptions, shutdown: Shutdown) -> Result<RunRep
     // Read the allowed CPUs before any thread pins itself (they are per-thread).
     let allowed = AllowedCores::detect();
     let topology = choose_topology(cfg, &allowed);
-    let _caller_mask = affinity::MaskGuard::take();
-    pin_cold_work(&allowed, &topology);
+    let _caller_mask = pin_cold_work(&allowed, &topology);
     // Once per run: which host checks fail for the hot cores (see `calculus-trader check-host`).
     for warning in
         crate::tuning::host::startup_warnings(&crate::tuning::Host::live(), &topology.hot_cores())
@@ -818,8 +817,9 @@ fn venue_label(v: Venue) -> &'static str {
 }
 
 /// Pins the calling (main) thread, and so every cold thread it spawns later (they inherit its
-/// mask), to the first allowed core that no hot thread uses.
-fn pin_cold_work(allowed: &AllowedCores, topology: &Chosen) {
+/// mask), to the first allowed core that no hot thread uses; the guard puts its mask back.
+fn pin_cold_work(allowed: &AllowedCores, topology: &Chosen) -> affinity::MaskGuard {
+    let guard = affinity::MaskGuard::take();
     let hot = topology.hot_cores();
     match allowed.ids().into_iter().find(|c| !hot.contains(c)) {
         Some(cold) => {
@@ -830,6 +830,7 @@ fn pin_cold_work(allowed: &AllowedCores, topology: &Chosen) {
             allowed.ids()
         ),
     }
+    guard
 }
 
 fn warn_spin_on_shared_cores(cfg: &Config, allowed: &AllowedCores) {
