@@ -349,7 +349,7 @@ impl LearnedFilter {
     /// Queues the signal for labelling and remembers its features (for the trade it may open).
     /// Always true when disabled or still warming up. The per-tick features are computed only
     /// when the signal is queued, or when the others cannot settle a refusal alone
-    /// ([`surely_refused`]).
+    /// (`surely_refused`).
     #[inline]
     pub fn allows(&mut self, i: usize, st: &TickState, ind: &IndicatorValues, side: i8) -> bool {
         let warm = self.warm();
