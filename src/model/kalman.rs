@@ -230,17 +230,25 @@ impl Kalman {
             self.restart(k, z, ts_ms);
             return self.estimate(k);
         }
+        // `1/(n + n₀)`, shared by the `m_dt` and `L` updates of this trade.
+        let mut inv_n = 0.0;
         if k.adaptive {
             self.n = self.n.saturating_add(1);
-            let w = (1.0 / (f64::from(self.n) + k.prior_trades)).max(k.dt_alpha);
+            inv_n = 1.0 / (f64::from(self.n) + k.prior_trades);
+            let w = inv_n.max(k.dt_alpha);
             self.mean_dt = (self.mean_dt + w * (dt - self.mean_dt)).max(MIN_MEAN_DT);
         }
-        self.predict(k, dt);
         if dt > 0.0 {
+            self.predict(k, dt);
             self.last_ts_ms = ts_ms;
             self.steps = self.steps.saturating_add(1);
+        } else {
+            // `dt = 0` (most trades share a millisecond with the one before): `A = I` and the
+            // jerk block vanishes, so the prediction only adds the per-trade share `1 − w` to
+            // `P₁,xx` (the same sums as `predict` with every `dt` term an exact zero).
+            self.p[0] += 1.0 - k.dt_share;
         }
-        self.correct(k, z);
+        self.correct(k, z, inv_n);
         // One sum is non-finite iff some term is (NaN and ±∞ propagate; an overflow to ∞ is
         // as much a reason to restart): cheaper than nine separate checks.
         let [x0, x1, x2] = self.x;
@@ -288,9 +296,9 @@ impl Kalman {
     /// Update with `H = [1, 0, 0]`: `y = z − x⁻₀`, `S₁ = P₁⁻₀₀ + ρ`, `K = P₁⁻·Hᵀ/S₁`,
     /// `x = x⁻ + K·y`, Joseph form `P₁ = (I − KH)·P₁⁻·(I − KH)ᵀ + K·ρ·Kᵀ`, which for this `H` is
     /// `P_ij − K_i·P_0j − P_i0·K_j + S₁·K_i·K_j`, evaluated on the symmetric entries. Then the
-    /// level: `L ← clamp(L + α_n·(y²/S₁ − L))`.
+    /// level: `L ← clamp(L + α_n·(y²/S₁ − L))` (`inv_n = 1/(n + n₀)`, `α_n = max(α, inv_n)`).
     #[inline]
-    fn correct(&mut self, k: &KalmanParams, z: f64) {
+    fn correct(&mut self, k: &KalmanParams, z: f64, inv_n: f64) {
         let [p00, p01, p02, p11, p12, p22] = self.p;
         let s = p00 + k.r_ratio;
         let inv_s = 1.0 / s;
@@ -313,7 +321,7 @@ impl Kalman {
         self.y = y;
         self.s = self.level * s;
         if k.adaptive {
-            let w = (1.0 / (f64::from(self.n) + k.prior_trades)).max(k.level_alpha);
+            let w = inv_n.max(k.level_alpha);
             let u = y * y * inv_s;
             self.level = (self.level + w * (u - self.level)).clamp(k.level_min, k.level_max);
         }

@@ -74,7 +74,13 @@ pub const WINDOW_BUCKETS: usize = 32;
 /// Width of one of the [`WINDOW_BUCKETS`] buckets of a `window_s`-second window, ms (≥ 1).
 #[inline]
 pub(crate) fn bucket_ms(window_s: f64) -> u64 {
-    ((window_s * 1000.0 / WINDOW_BUCKETS as f64).ceil() as u64).max(1)
+    // `⌈w⌉` as an integer without a `ceil` call (per tick, three windows): truncate, then add
+    // one when the truncation lost a fraction; the same value as `w.ceil() as u64` for every
+    // `w` (negative, NaN and huge ones included, by the saturating casts).
+    let w = window_s * 1000.0 / WINDOW_BUCKETS as f64;
+    let t = w as u64;
+    let c = if (t as f64) < w { t.saturating_add(1) } else { t };
+    c.max(1)
 }
 
 /// A layer window, seconds: finite and at least 1 ms per bucket (0.032 s).
@@ -133,6 +139,23 @@ mod tests {
     fn buckets_are_at_least_one_ms() {
         assert_eq!(bucket_ms(30.0), 938);
         assert_eq!(bucket_ms(0.001), 1);
+    }
+
+    /// The integer ceiling equals `ceil` cast to `u64` on exact, fractional, tiny, huge,
+    /// negative and non-finite windows.
+    #[test]
+    fn bucket_ms_is_the_ceiling_of_the_width() {
+        let by_ceil = |s: f64| ((s * 1000.0 / WINDOW_BUCKETS as f64).ceil() as u64).max(1);
+        for s in [
+            0.032, 0.0321, 1.0, 10.0, 30.0, 64.0, 0.1, 3.2, 1e-9, 1e12, 1e17, 1e30, -1.0, 0.0,
+            f64::NAN, f64::INFINITY, f64::NEG_INFINITY,
+        ] {
+            assert_eq!(bucket_ms(s), by_ceil(s), "window {s}");
+        }
+        for k in 1..10_000u32 {
+            let s = f64::from(k) * 0.0137;
+            assert_eq!(bucket_ms(s), by_ceil(s), "window {s}");
+        }
     }
 
     #[test]

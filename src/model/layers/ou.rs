@@ -42,7 +42,7 @@ pub struct OuFit {
     pub valid: bool,
 }
 
-/// One symbol's OU estimator: 96 bytes.
+/// One symbol's OU estimator: fixed size, no heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct OuState {
     /// Weighted sums `[W, Sx, Sy, Sxx, Sxy, Syy]` of pairs `(x_k, x_{k+1})`, centred on `anchor`.
@@ -55,6 +55,22 @@ pub struct OuState {
     last: f64,
     samples: u32,
     started: bool,
+    /// [`OuState::fit`] as of the last sample, and the parameters it used (`None`: none yet);
+    /// the fit only changes when a sample is pushed, so `z` reuses it between samples.
+    fitted: OuFit,
+    fitted_for: Option<FitKey>,
+}
+
+/// The parameters a fit depends on: `(min_samples, sample_s bits, max_half_life_s bits)`.
+type FitKey = (u32, u64, u64);
+
+#[inline]
+fn fit_key(p: &OuParams) -> FitKey {
+    (
+        p.min_samples,
+        p.sample_s.to_bits(),
+        p.max_half_life_s.to_bits(),
+    )
 }
 
 impl OuState {
@@ -80,6 +96,8 @@ impl OuState {
                 self.push(p.forgetting, self.last);
             }
             self.interval = k;
+            self.fitted = self.fit(p);
+            self.fitted_for = Some(fit_key(p));
         }
         self.last = xc;
     }
@@ -143,7 +161,11 @@ impl OuState {
     /// z-score `(x − μ)/σ_eq` of log price `x`, 0 when the fit is not valid.
     #[inline]
     pub fn z(&self, p: &OuParams, x: f64) -> f64 {
-        let f = self.fit(p);
+        let f = if self.fitted_for == Some(fit_key(p)) {
+            self.fitted
+        } else {
+            self.fit(p)
+        };
         if f.valid {
             (x - f.mu) / f.sigma_eq
         } else {

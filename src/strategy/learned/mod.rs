@@ -218,18 +218,24 @@ const MAX_FEATURE: f64 = 180.0;
 /// True when `w·x` is certainly `≤ lo` whatever the pending per-tick features of `x` (0 in
 /// `x`) turn out to be: the known terms plus each pending term's largest value (`|w_j|` for the
 /// `tanh` features within [−1, 1]; 0 for the `ln_1p` features, ≥ 0, when `w_j ≤ 0`, else no
-/// bound), plus a margin of `1e-9·(1 + Σ|w_j·x_j|)` over any rounding of the two sums. `None`
+/// bound), plus a margin of `1e-9·(1 + Σ|w_j·x_j|)` over any rounding of the two sums (the
+/// known terms are summed in four interleaved lanes, a rounding far inside that margin). `None`
 /// (no band) or a non-finite bound answers false.
 #[inline]
 fn surely_refused(w: &[f64; N], x: &Features, lo: Option<f64>) -> bool {
     let Some(lo) = lo else {
         return false;
     };
-    let (mut upper, mut scale) = (0.0, 1.0);
-    for (w, x) in w.iter().zip(x) {
-        upper += w * x;
-        scale += (w * x).abs();
+    let (mut up, mut sc) = ([0.0; 4], [0.0; 4]);
+    for (w, x) in w.chunks_exact(4).zip(x.chunks_exact(4)) {
+        for l in 0..4 {
+            let t = w[l] * x[l];
+            up[l] += t;
+            sc[l] += t.abs();
+        }
     }
+    let mut upper = (up[0] + up[1]) + (up[2] + up[3]);
+    let mut scale = 1.0 + ((sc[0] + sc[1]) + (sc[2] + sc[3]));
     for j in PER_TICK {
         let wj = w[j];
         upper += if j == 4 || j == 6 {
