@@ -434,7 +434,7 @@ fn csv_row(s: &TickState, layers: &[Layer]) -> String {
         fmt_f(s.fd_acceleration),
         fmt_f(s.snr),
         fmt_f(s.confidence),
-        fmt_f(s.forecast),
+        fmt_f(s.forecast()),
         s.case.name(),
         s.signal,
         fmt_f(k.innovation),

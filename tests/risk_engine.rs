@@ -225,7 +225,7 @@ fn drift_monitor_reduces_on_decay_then_exits_on_flip() {
     // 1 % of 10 000 over a stop of 100.16 − ceil(90.144/0.01)·0.01 = 10.01 → 9.99.
     let buy = enter_long(&mut e, 0);
     assert_eq!(buy.qty, d("9.99"));
-    let d0 = e.last_state().drift;
+    let d0 = e.last_state().drift();
     assert!(d0 > 2.0 * 0.003 + 5e-4, "entry drift {d0}");
     let x4 = (100f64.ln() + 16e-4).exp().ln();
     let mut intents = Vec::new();
@@ -234,7 +234,7 @@ fn drift_monitor_reduces_on_decay_then_exits_on_flip() {
         x += if i < 60 { 1e-4 } else { -1e-3 };
         if let Some(it) = e.on_tick(&tick(i, x.exp())) {
             fill(&mut e, &it);
-            intents.push((i, it, e.last_state().drift));
+            intents.push((i, it, e.last_state().drift()));
         }
     }
     assert_eq!(intents.len(), 2, "{intents:?}");

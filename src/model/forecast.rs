@@ -15,16 +15,17 @@ pub fn log_move(v: f64, a: f64, h: f64) -> f64 {
     }
 }
 
-/// Forecast price `p·exp(v·h + ½·a·h²)` (same unit as `p`).
+/// Forecast price `p·exp(m)` for the log move `m` = [`log_move`] (same unit as `p`).
 #[inline]
-pub fn forecast_price(p: f64, v: f64, a: f64, h: f64) -> f64 {
-    p * log_move(v, a, h).exp()
+pub fn forecast_price(p: f64, m: f64) -> f64 {
+    p * m.exp()
 }
 
-/// Drift over the horizon `d = exp(v·h + ½·a·h²) − 1`, a fraction of the price.
+/// Drift over the horizon `d = exp(m) − 1` for the log move `m` = [`log_move`], a fraction of
+/// the price.
 #[inline]
-pub fn drift(v: f64, a: f64, h: f64) -> f64 {
-    log_move(v, a, h).exp_m1()
+pub fn drift(m: f64) -> f64 {
+    m.exp_m1()
 }
 
 #[cfg(test)]
@@ -35,13 +36,14 @@ mod tests {
     fn forecast_follows_the_taylor_expansion() {
         let (p, v, a, h): (f64, f64, f64, f64) = (100.0, 1e-4, 2e-6, 30.0);
         let want = p * (v * h + 0.5 * a * h * h).exp();
-        assert!((forecast_price(p, v, a, h) - want).abs() < 1e-12);
-        assert!((drift(v, a, h) - (want / p - 1.0)).abs() < 1e-15);
+        let m = log_move(v, a, h);
+        assert!((forecast_price(p, m) - want).abs() < 1e-12);
+        assert!((drift(m) - (want / p - 1.0)).abs() < 1e-15);
     }
 
     #[test]
     fn extreme_inputs_stay_finite() {
-        assert!((forecast_price(1.0, 1e300, 0.0, 30.0) - 0.5f64.exp()).abs() < 1e-12);
-        assert_eq!(drift(f64::NAN, 0.0, 30.0), 0.0);
+        assert!((forecast_price(1.0, log_move(1e300, 0.0, 30.0)) - 0.5f64.exp()).abs() < 1e-12);
+        assert_eq!(drift(log_move(f64::NAN, 0.0, 30.0)), 0.0);
     }
 }

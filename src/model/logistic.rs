@@ -81,7 +81,13 @@ impl<const N: usize> Logistic<N> {
     /// The log-odds `w·x`, summed in index order.
     #[inline]
     pub fn score(&self, x: &[f64; N]) -> f64 {
-        self.w.iter().zip(x).map(|(w, x)| w * x).sum()
+        // `Iterator::sum`'s fold from −0.0, written as an index loop (no iterator adapters on
+        // the per-tick path).
+        let mut z = -0.0;
+        for j in 0..N {
+            z += self.w[j] * x[j];
+        }
+        z
     }
 
     /// One AdaGrad step on `(x, y)`; returns the prediction made before the step.

@@ -43,7 +43,7 @@ use super::scalper::{ScalperParams, ScalperState};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
 use crate::feed::liveness::SymbolHealth;
-use crate::model::forecast::{drift, forecast_price};
+use crate::model::forecast::log_move;
 use crate::model::indicators::IndicatorValues;
 use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
 use crate::model::snr::{confidence, snr};
@@ -770,8 +770,7 @@ impl TickCx<'_> {
             snr_a,
             evidence,
             confidence: confidence(evidence),
-            forecast: forecast_price(t.price, v, a, sp.horizon_s),
-            drift: drift(v, a, sp.horizon_s),
+            log_move: log_move(v, a, sp.horizon_s),
             case,
             scalper: self
                 .scalper
@@ -820,7 +819,7 @@ impl TickCx<'_> {
             match slot
                 .risk
                 .drift
-                .on_drift(&rp.drift, m.st.drift, t.exch_ts_ms)
+                .on_drift(&rp.drift, m.st.drift(), t.exch_ts_ms)
             {
                 DriftAction::Hold => return None,
                 DriftAction::Reduce => (
@@ -909,7 +908,12 @@ impl TickCx<'_> {
                     trend_entry: matches!(case, Case::AcceleratingUp | Case::AcceleratingDown),
                     x: m.x,
                     v: m.v,
-                    drift: st.drift,
+                    // Only the drift layer reads it: no `exp_m1` while that layer is off.
+                    drift: if self.p.layers.drift.enabled {
+                        st.drift()
+                    } else {
+                        0.0
+                    },
                     leader_log_moves: moves,
                 },
             )
@@ -1123,7 +1127,7 @@ impl TickCx<'_> {
             t.symbol.index(),
             (side, qty, price),
             levels,
-            st.drift,
+            st.drift(),
             ts,
             client_seq,
         );

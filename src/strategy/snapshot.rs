@@ -1,6 +1,7 @@
 //! The per-tick view of the engine: every model output and the decision taken, as plain
 //! `Copy` data (the analysis export writes one row of it per tick).
 
+use crate::model::forecast;
 use crate::model::layers::LayerReport;
 use crate::model::KalmanEstimate;
 use crate::types::{Case, SymbolId};
@@ -90,10 +91,9 @@ pub struct TickState {
     pub evidence: f64,
     /// `min(1, evidence/2)`.
     pub confidence: f64,
-    /// `p·exp(v·h + ½·a·h²)`.
-    pub forecast: f64,
-    /// `exp(v·h + ½·a·h²) − 1`.
-    pub drift: f64,
+    /// Log move over the horizon `v·h + ½·a·h²`, clamped (`model::forecast::log_move`);
+    /// [`TickState::forecast`] and [`TickState::drift`] are computed from it when read.
+    pub log_move: f64,
     /// Matrix case (counted only once warm).
     pub case: Case,
     /// Warm: the symbol may trade.
@@ -112,6 +112,18 @@ pub struct TickState {
 }
 
 impl TickState {
+    /// Forecast price `p·exp(v·h + ½·a·h²)`.
+    #[inline]
+    pub fn forecast(&self) -> f64 {
+        forecast::forecast_price(self.price, self.log_move)
+    }
+
+    /// Drift over the horizon `exp(v·h + ½·a·h²) − 1`, a fraction of the price.
+    #[inline]
+    pub fn drift(&self) -> f64 {
+        forecast::drift(self.log_move)
+    }
+
     /// True when every float in the state is finite (the engine's output contract).
     pub fn all_finite(&self) -> bool {
         let k = &self.kalman;
@@ -141,8 +153,8 @@ impl TickState {
             self.snr_a,
             self.evidence,
             self.confidence,
-            self.forecast,
-            self.drift,
+            self.forecast(),
+            self.drift(),
             l.ou_z,
             l.imbalance,
             l.efficiency,

@@ -166,7 +166,8 @@ pub struct LayerQuery {
     pub x: f64,
     /// Velocity used for the drift, 1/s.
     pub v: f64,
-    /// Expected drift over the horizon, fraction.
+    /// Expected drift over the horizon, fraction (read by the drift layer only; the engine
+    /// passes 0 while that layer is off).
     pub drift: f64,
     /// Leaders' log moves `ΣΔ` over the cross window (0 when absent or self); the cross layer
     /// turns them into fractions only when it is evaluated.

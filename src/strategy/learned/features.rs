@@ -117,7 +117,8 @@ struct PerTickInputs {
     p_vv: f64,
     p_aa: f64,
     evidence: f64,
-    drift: f64,
+    /// The drift's log move ([`TickState::drift`] = its `exp_m1`).
+    log_move: f64,
     nis: f64,
     ou_z: f64,
 }
@@ -132,6 +133,12 @@ pub struct Partial {
 }
 
 impl Partial {
+    /// No features yet (all 0, nothing pending).
+    pub const EMPTY: Partial = Partial {
+        x: [0.0; N],
+        tick: None,
+    };
+
     /// True once every feature is computed.
     #[inline]
     pub fn complete(&self) -> bool {
@@ -146,7 +153,7 @@ impl Partial {
             x[2] = (t.s * ratio(t.velocity, t.p_vv.sqrt()) / 4.0).tanh();
             x[3] = (t.s * ratio(t.acceleration, t.p_aa.sqrt()) / 4.0).tanh();
             x[4] = t.evidence.max(0.0).ln_1p() / 4.0;
-            x[5] = (t.s * t.drift / 1e-3).tanh();
+            x[5] = (t.s * t.log_move.exp_m1() / 1e-3).tanh();
             x[6] = t.nis.max(0.0).ln_1p() / 4.0;
             x[20] = (t.s * t.ou_z / 2.0).tanh();
             for j in PER_TICK {
@@ -188,9 +195,24 @@ impl FeatureCache {
     /// [`Partial::finish`]), each already made finite.
     #[inline]
     pub fn partial(&mut self, st: &TickState, ind: &IndicatorValues, side: i8) -> Partial {
+        let mut out = Partial::EMPTY;
+        self.fill_partial(&mut out, st, ind, side);
+        out
+    }
+
+    /// [`FeatureCache::partial`] written into `out` (no copy of the vector).
+    #[inline]
+    pub fn fill_partial(
+        &mut self,
+        out: &mut Partial,
+        st: &TickState,
+        ind: &IndicatorValues,
+        side: i8,
+    ) {
         let s = f64::from(side.signum());
         let l = &st.layers;
-        let mut x = [0.0; N];
+        let x = &mut out.x;
+        *x = [0.0; N];
         x[0] = 1.0;
         x[1] = s;
         let case = st.case.index();
@@ -211,21 +233,18 @@ impl FeatureCache {
         let (sin, cos) = self.time_of_day(st.ts_ms);
         x[30] = sin;
         x[31] = cos;
-        finite(&mut x);
-        Partial {
-            x,
-            tick: Some(PerTickInputs {
-                s,
-                velocity: st.velocity,
-                acceleration: st.acceleration,
-                p_vv: st.kalman.p_vv,
-                p_aa: st.kalman.p_aa,
-                evidence: st.evidence,
-                drift: st.drift,
-                nis: st.kalman.nis,
-                ou_z: l.ou_z,
-            }),
-        }
+        finite(x);
+        out.tick = Some(PerTickInputs {
+            s,
+            velocity: st.velocity,
+            acceleration: st.acceleration,
+            p_vv: st.kalman.p_vv,
+            p_aa: st.kalman.p_aa,
+            evidence: st.evidence,
+            log_move: st.log_move,
+            nis: st.kalman.nis,
+            ou_z: l.ou_z,
+        });
     }
 
     /// `tanh(σ·√30 / 10 bp)`.
@@ -268,7 +287,10 @@ impl FeatureCache {
             ind.volume_ratio,
         ];
         let slot = &mut self.bars[usize::from(s > 0)];
-        let same = slot.key.iter().zip(&v).all(|(k, v)| *k == v.to_bits());
+        let mut same = true;
+        for k in 0..v.len() {
+            same &= slot.key[k] == v[k].to_bits();
+        }
         if slot.side != Some(s) || !same {
             let key = v.map(f64::to_bits);
             let sf = f64::from(s);

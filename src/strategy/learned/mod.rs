@@ -221,15 +221,17 @@ const MAX_FEATURE: f64 = 180.0;
 /// bound), plus a margin of `1e-9·(1 + Σ|w_j·x_j|)` over any rounding of the two sums (the
 /// known terms are summed in four interleaved lanes, a rounding far inside that margin). `None`
 /// (no band) or a non-finite bound answers false.
+const _: () = assert!(N % 4 == 0, "surely_refused sums N in lanes of four");
+
 #[inline]
 fn surely_refused(w: &[f64; N], x: &Features, lo: Option<f64>) -> bool {
     let Some(lo) = lo else {
         return false;
     };
     let (mut up, mut sc) = ([0.0; 4], [0.0; 4]);
-    for (w, x) in w.chunks_exact(4).zip(x.chunks_exact(4)) {
+    for j in 0..N / 4 {
         for l in 0..4 {
-            let t = w[l] * x[l];
+            let t = w[4 * j + l] * x[4 * j + l];
             up[l] += t;
             sc[l] += t.abs();
         }
@@ -362,7 +364,9 @@ impl LearnedFilter {
         let Some(sym) = self.syms.get_mut(i) else {
             return true;
         };
-        let mut c = sym.cache.partial(st, ind, side);
+        // Built in place: the checked features are this signal's from now on.
+        let c = sym.checked.get_or_insert_with(|| Partial::EMPTY);
+        sym.cache.fill_partial(c, st, ind, side);
         if sym.len == 0 || st.ts_ms >= sym.last_queued_ms + self.spacing_ms {
             if sym.len < RING {
                 sym.ring[(sym.head + sym.len) % RING] = Pending {
@@ -378,14 +382,12 @@ impl LearnedFilter {
             }
         }
         if !warm {
-            sym.checked = Some(c);
             return true;
         }
         self.stats.checked += 1;
         let model = &self.state.model;
         let refused = !c.complete() && surely_refused(&model.w, &c.x, self.threshold.below());
         let pass = !refused && self.threshold.reached(model.score(c.finish()));
-        sym.checked = Some(c);
         self.stats.refused += u64::from(!pass);
         pass
     }

@@ -254,7 +254,7 @@ fn partial_features_settle_only_certain_refusals() {
         st.velocity = rnd() * 1e-5;
         st.acceleration = rnd() * 1e-7;
         st.evidence = rnd().abs() * 10.0;
-        st.drift = rnd() * 2e-3;
+        st.log_move = rnd() * 2e-3;
         st.kalman.nis = if k % 97 == 0 {
             f64::NAN
         } else {
