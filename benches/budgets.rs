@@ -1281,6 +1281,9 @@ fn bench_sparse_orders(
     let (mut cold, mut warm) = (new_hist(), new_hist());
     let mut hists = StageHistograms::new();
     for i in 0..n {
+        // Emptied before the quiet period, off the clock: zeroing every stage's histogram
+        // writes tens of KiB and would evict what the warm-up just brought into the caches.
+        hists.reset();
         thread::sleep(Duration::from_millis(1));
         for (j, b) in evict.iter_mut().step_by(64).enumerate() {
             *b = b.wrapping_add(j as u8);
@@ -1301,8 +1304,6 @@ fn bench_sparse_orders(
             client_seq: i as u64 + 1,
             ..template
         };
-        // Emptied off the clock (zeroing every stage's histogram takes tens of µs).
-        hists.reset();
         let start = s.clock.now_ns();
         let it = OrderIntent {
             tick_recv_ns: start,
