@@ -53,6 +53,9 @@
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
 //! no stage needs batching to be resolved.
 
+#[path = "../tests/common/trade_heavy.rs"]
+mod trade_heavy;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -207,21 +210,7 @@ impl Setup {
     /// drawdown, daily-loss and correlation stops off. Every other layer and risk check runs.
     fn bench_config(&self) -> Config {
         let mut cfg = self.cfg.clone();
-        cfg.signal.source = calculus_trader::strategy::VelocitySource::FiniteDifference;
-        cfg.model.tau_s = 0.0;
-        cfg.strategy.cooldown_ms = 0;
-        cfg.risk.exits.tp_fraction = 0.0012;
-        cfg.risk.exits.sl_fraction = 0.0006;
-        cfg.risk.exits.min_reward_risk = 1.0;
-        cfg.layers.drift.enabled = false;
-        cfg.layers.regime.enabled = false;
-        cfg.layers.tp_first.enabled = false;
-        let l = &mut cfg.risk.limits;
-        l.max_consecutive_losses = 0;
-        l.drawdown_pause = 1.0;
-        l.emergency_drawdown = 0.0;
-        l.daily_loss = 1.0;
-        l.max_correlation = 1.0;
+        trade_heavy::trade_heavy(&mut cfg);
         cfg
     }
 
