@@ -211,6 +211,26 @@ struct SlotRisk {
     /// `realized − fees` of the book when the open trade started (its opening fee included in
     /// the trade).
     open_net: Decimal,
+    /// The book's unrealized PnL at the last mark and that mark in whole ticks (`None` after
+    /// the book changed): a trade on the same tick price marks to the same exact amount.
+    mark: Option<(i64, Decimal)>,
+}
+
+impl SlotRisk {
+    /// The book's unrealized PnL at `price` put on `inst`'s tick, `(mark − entry)·qty`, exact;
+    /// reused while the mark's whole ticks and the book are unchanged.
+    #[inline]
+    fn unrealized_at(&mut self, inst: &Instrument, price: f64) -> Decimal {
+        let ticks = inst.price_ticks(price);
+        match self.mark {
+            Some((t, u)) if Some(t) == ticks => u,
+            _ => {
+                let u = self.book.unrealized(inst.price_on_tick(price));
+                self.mark = ticks.map(|t| (t, u));
+                u
+            }
+        }
+    }
 }
 
 /// The booking of a symbol's latest order, kept to undo it on rejection.
@@ -349,6 +369,7 @@ fn book_order(
     let net0 = r.book.realized - r.book.fees;
     let dir0 = r.book.direction();
     r.book.apply_fill(side, price, qty, fee);
+    r.mark = None;
     let pnl = r.book.realized - realized0;
     note_trip(gate.on_fill(pnl, fee, ts), stats);
     let dir1 = r.book.direction();
@@ -793,9 +814,9 @@ impl TickCx<'_> {
     fn mark_to_market(&mut self) {
         let (t, i) = (self.t, self.t.symbol.index());
         self.gate.on_price(i, t.price, t.exch_ts_ms);
-        let book = &self.slot.risk.book;
-        if !book.qty.is_zero() {
-            let u = book.unrealized(self.slot.instrument.price_on_tick(t.price));
+        let slot = &mut *self.slot;
+        if !slot.risk.book.qty.is_zero() {
+            let u = slot.risk.unrealized_at(&slot.instrument, t.price);
             note_trip(self.gate.set_unrealized(i, u, t.exch_ts_ms), self.stats);
         }
     }

@@ -132,11 +132,15 @@ impl Instrument {
     /// [`Instrument::price_on_tick`]); `None` for NaN, negative or out-of-range prices.
     #[inline]
     pub fn price_ticks(&self, p: f64) -> Option<i64> {
-        let ticks = (p / self.tick.f64).round();
-        if ticks.is_nan() || ticks < 0.0 || ticks > i64::MAX as f64 {
+        let q = p / self.tick.f64;
+        // `q.round()` (half away from zero) without the `round` call: `round(q) < 0` iff
+        // `q ≤ −0.5`, `round(q) > 2⁶³` iff `q > 2⁶³`; in between, truncate and add one when the
+        // fraction (exact below 2⁵², 0 above, where `q` is whole) is at least ½.
+        if !(q > -0.5 && q <= i64::MAX as f64) {
             return None;
         }
-        Some(ticks as i64)
+        let t = q as i64;
+        Some(if q - t as f64 >= 0.5 { t + 1 } else { t })
     }
 }
 
@@ -368,6 +372,31 @@ mod tests {
 
     fn btc() -> Instrument {
         Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap()
+    }
+
+    /// The integer rounding of `price_ticks` equals `f64::round` (half away from zero) with the
+    /// old range checks, on halves, near-halves, negatives, huge and non-finite prices.
+    #[test]
+    fn price_ticks_round_like_f64_round() {
+        let i = btc();
+        let by_round = |p: f64| {
+            let t = (p / i.tick.f64).round();
+            (!(t.is_nan() || t < 0.0 || t > i64::MAX as f64)).then(|| t as i64)
+        };
+        let mut prices = vec![
+            0.0, -0.0, 0.05, 0.15, 0.25, -0.04, -0.05, -0.06, 61_234.55, 61_234.549_999_999_99,
+            1e15, 4.5e17, 9.2e17, 9.3e17, 1e300, -1e300, f64::NAN, f64::INFINITY,
+            f64::NEG_INFINITY, f64::MIN_POSITIVE, 0.049_999_999_999_999_996,
+        ];
+        let mut x = 0.003_7f64;
+        for _ in 0..20_000 {
+            x = (x * 1.003_1 + 0.013) % 120_000.0;
+            prices.push(x);
+            prices.push((x * 10.0).round() / 10.0 + 0.05);
+        }
+        for p in prices {
+            assert_eq!(i.price_ticks(p), by_round(p), "price {p}");
+        }
     }
 
     #[test]
