@@ -79,7 +79,11 @@ pub(crate) fn bucket_ms(window_s: f64) -> u64 {
     // `w` (negative, NaN and huge ones included, by the saturating casts).
     let w = window_s * 1000.0 / WINDOW_BUCKETS as f64;
     let t = w as u64;
-    let c = if (t as f64) < w { t.saturating_add(1) } else { t };
+    let c = if (t as f64) < w {
+        t.saturating_add(1)
+    } else {
+        t
+    };
     c.max(1)
 }
 
@@ -147,8 +151,23 @@ mod tests {
     fn bucket_ms_is_the_ceiling_of_the_width() {
         let by_ceil = |s: f64| ((s * 1000.0 / WINDOW_BUCKETS as f64).ceil() as u64).max(1);
         for s in [
-            0.032, 0.0321, 1.0, 10.0, 30.0, 64.0, 0.1, 3.2, 1e-9, 1e12, 1e17, 1e30, -1.0, 0.0,
-            f64::NAN, f64::INFINITY, f64::NEG_INFINITY,
+            0.032,
+            0.0321,
+            1.0,
+            10.0,
+            30.0,
+            64.0,
+            0.1,
+            3.2,
+            1e-9,
+            1e12,
+            1e17,
+            1e30,
+            -1.0,
+            0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
         ] {
             assert_eq!(bucket_ms(s), by_ceil(s), "window {s}");
         }

@@ -15,6 +15,11 @@ pub struct BucketRing<const N: usize, const K: usize> {
     cur: usize,
     /// Number of the current bucket (`ts_ms / width_ms`).
     bucket: u64,
+    /// `(bucket + 1)·width` (saturating): a later stamp below it is still in the current bucket,
+    /// known without a division.
+    next_ms: u64,
+    /// The width `next_ms` was computed with.
+    width_ms: u64,
     /// Buckets rolled since the last reset (saturating), so callers know how full it is.
     filled: u32,
     started: bool,
@@ -27,6 +32,8 @@ impl<const N: usize, const K: usize> Default for BucketRing<N, K> {
             sums: [0.0; K],
             cur: 0,
             bucket: 0,
+            next_ms: 0,
+            width_ms: 0,
             filled: 0,
             started: false,
         }
@@ -39,13 +46,21 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
     /// cleared whatever the gap). Older timestamps stay in the current bucket.
     #[inline]
     pub fn advance(&mut self, ts_ms: u64, width_ms: u64) -> u64 {
-        let b = ts_ms / width_ms.max(1);
+        // `ts / w ≤ bucket` iff `ts < (bucket + 1)·w`: the common case costs no division.
+        if self.started && ts_ms < self.next_ms && width_ms == self.width_ms {
+            return 0;
+        }
+        let w = width_ms.max(1);
+        let b = ts_ms / w;
+        self.width_ms = width_ms;
         if !self.started {
             self.started = true;
             self.bucket = b;
+            self.next_ms = b.saturating_add(1).saturating_mul(w);
             return 0;
         }
         if b <= self.bucket {
+            self.next_ms = self.bucket.saturating_add(1).saturating_mul(w);
             return 0;
         }
         let steps = b - self.bucket;
@@ -54,6 +69,7 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
             self.vals[self.cur] = [0.0; K];
         }
         self.bucket = b;
+        self.next_ms = b.saturating_add(1).saturating_mul(w);
         self.filled = self
             .filled
             .saturating_add(steps.min(u32::MAX as u64) as u32);

@@ -345,6 +345,14 @@ impl RiskGate {
     /// first event of the day, and the daily block clears.
     #[inline]
     fn roll_day(&mut self, ts_ms: u64) {
+        // `ts / DAY_MS > day` iff `ts ≥ (day + 1)·DAY_MS`: no division on the ticks of one day.
+        if self.day != u64::MAX
+            && (self.day + 1)
+                .checked_mul(DAY_MS)
+                .is_none_or(|end| ts_ms < end)
+        {
+            return;
+        }
         let day = ts_ms / DAY_MS;
         if self.day == u64::MAX || day > self.day {
             self.day = day;

@@ -159,6 +159,10 @@ pub struct Indicators {
     vol: VolumeRatio,
     out: IndicatorValues,
     defined: u8,
+    /// `(bar + 1)·width` (saturating) and the width it was computed with: a stamp below it is
+    /// still in the current bar.
+    next_ms: u64,
+    width_ms: u64,
 }
 
 impl Indicators {
@@ -181,6 +185,8 @@ impl Indicators {
             vol: VolumeRatio::new(p.volume),
             out: IndicatorValues::default(),
             defined: 0,
+            next_ms: 0,
+            width_ms: 0,
         }
     }
 
@@ -201,7 +207,9 @@ impl Indicators {
         sink: &mut S,
     ) {
         let width = ((p.bar_s * 1000.0) as u64).max(1);
-        let b = ts_ms / width;
+        // Still in the current bar (`ts / width ≤ bar`): no division.
+        let same = self.started && ts_ms < self.next_ms && width == self.width_ms;
+        let b = if same { self.bar } else { ts_ms / width };
         if !self.started {
             self.started = true;
             self.bar = b;
@@ -215,6 +223,10 @@ impl Indicators {
             }
             self.bar = b;
             self.start_bar(price);
+        }
+        if !same {
+            self.next_ms = self.bar.saturating_add(1).saturating_mul(width);
+            self.width_ms = width;
         }
         self.high = self.high.max(price);
         self.low = self.low.min(price);

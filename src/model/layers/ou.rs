@@ -59,6 +59,10 @@ pub struct OuState {
     /// the fit only changes when a sample is pushed, so `z` reuses it between samples.
     fitted: OuFit,
     fitted_for: Option<FitKey>,
+    /// `(interval + 1)·width` (saturating) and the width it was computed with: a stamp below
+    /// it is still in the current interval.
+    next_ms: u64,
+    width_ms: u64,
 }
 
 /// The parameters a fit depends on: `(min_samples, sample_s bits, max_half_life_s bits)`.
@@ -79,17 +83,26 @@ impl OuState {
     #[inline]
     pub fn update(&mut self, p: &OuParams, x: f64, ts_ms: u64) {
         let width = ((p.sample_s * 1000.0) as u64).max(1);
+        let xc = x - self.anchor;
+        // Still in the current interval (`ts / width ≤ interval`): no division.
+        if self.started && ts_ms < self.next_ms && width == self.width_ms {
+            self.last = xc;
+            return;
+        }
         let k = ts_ms / width;
         if !self.started {
             *self = Self {
                 anchor: x,
                 interval: k,
                 started: true,
+                next_ms: k.saturating_add(1).saturating_mul(width),
+                width_ms: width,
                 ..Self::default()
             };
             return;
         }
-        let xc = x - self.anchor;
+        self.next_ms = self.interval.max(k).saturating_add(1).saturating_mul(width);
+        self.width_ms = width;
         if k > self.interval {
             let n = (k - self.interval).min(120);
             for _ in 0..n {
