@@ -84,6 +84,7 @@ impl<const N: usize> Logistic<N> {
         // `Iterator::sum`'s fold from −0.0, written as an index loop (no iterator adapters on
         // the per-tick path).
         let mut z = -0.0;
+        #[allow(clippy::needless_range_loop)]
         for j in 0..N {
             z += self.w[j] * x[j];
         }

@@ -349,7 +349,7 @@ impl RiskGate {
         if self.day != u64::MAX
             && (self.day + 1)
                 .checked_mul(DAY_MS)
-                .is_none_or(|end| ts_ms < end)
+                .map_or(true, |end| ts_ms < end)
         {
             return;
         }

@@ -381,7 +381,7 @@ mod tests {
         let i = btc();
         let by_round = |p: f64| {
             let t = (p / i.tick.f64).round();
-            (!(t.is_nan() || t < 0.0 || t > i64::MAX as f64)).then(|| t as i64)
+            (!(t.is_nan() || t < 0.0 || t > i64::MAX as f64)).then_some(t as i64)
         };
         let mut prices = vec![
             0.0,

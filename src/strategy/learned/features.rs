@@ -287,12 +287,8 @@ impl FeatureCache {
             ind.volume_ratio,
         ];
         let slot = &mut self.bars[usize::from(s > 0)];
-        let mut same = true;
-        for k in 0..v.len() {
-            same &= slot.key[k] == v[k].to_bits();
-        }
-        if slot.side != Some(s) || !same {
-            let key = v.map(f64::to_bits);
+        let key = v.map(f64::to_bits);
+        if slot.side != Some(s) || slot.key != key {
             let sf = f64::from(s);
             let half = ind.bands.upper - ind.bands.mid;
             slot.x = [
@@ -325,7 +321,7 @@ mod tests {
             velocity: 3e-5,
             acceleration: -1e-6,
             evidence: 10.0,
-            drift: 2e-3,
+            log_move: 2e-3,
             case: Case::DeceleratingUp,
             ts_ms: 6 * 3_600_000,
             ..TickState::default()

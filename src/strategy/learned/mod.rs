@@ -365,7 +365,7 @@ impl LearnedFilter {
             return true;
         };
         // Built in place: the checked features are this signal's from now on.
-        let c = sym.checked.get_or_insert_with(|| Partial::EMPTY);
+        let c = sym.checked.get_or_insert(Partial::EMPTY);
         sym.cache.fill_partial(c, st, ind, side);
         if sym.len == 0 || st.ts_ms >= sym.last_queued_ms + self.spacing_ms {
             if sym.len < RING {
