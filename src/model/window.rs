@@ -12,14 +12,14 @@ pub struct BucketRing<const N: usize, const K: usize> {
     vals: [[f64; K]; N],
     sums: [f64; K],
     /// Index of the current bucket in `vals`, `< N`.
-    cur: usize,
+    cur: u32,
     /// Number of the current bucket (`ts_ms / width_ms`).
     bucket: u64,
     /// `(bucket + 1)·width` (saturating): a later stamp below it is still in the current bucket,
     /// known without a division.
     next_ms: u64,
-    /// The width `next_ms` was computed with.
-    width_ms: u64,
+    /// The width `next_ms` was computed with (`next_ms` is 0 for a width beyond `u32`).
+    width_ms: u32,
     /// Buckets rolled since the last reset (saturating), so callers know how full it is.
     filled: u32,
     started: bool,
@@ -40,6 +40,16 @@ impl<const N: usize, const K: usize> Default for BucketRing<N, K> {
     }
 }
 
+/// `(bucket + 1)·w`, saturating; 0 (no fast path) when the width was not kept.
+#[inline]
+fn next_start(bucket: u64, w: u64, kept: bool) -> u64 {
+    if kept {
+        bucket.saturating_add(1).saturating_mul(w)
+    } else {
+        0
+    }
+}
+
 impl<const N: usize, const K: usize> BucketRing<N, K> {
     /// Moves to the bucket of `ts_ms`, zeroing the buckets that leave the window. Returns the
     /// number of buckets that closed (0 while still in the same bucket; at most `N` are
@@ -47,29 +57,30 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
     #[inline]
     pub fn advance(&mut self, ts_ms: u64, width_ms: u64) -> u64 {
         // `ts / w ≤ bucket` iff `ts < (bucket + 1)·w`: the common case costs no division.
-        if self.started && ts_ms < self.next_ms && width_ms == self.width_ms {
+        if self.started && ts_ms < self.next_ms && width_ms == u64::from(self.width_ms) {
             return 0;
         }
         let w = width_ms.max(1);
         let b = ts_ms / w;
-        self.width_ms = width_ms;
+        let narrow = u32::try_from(width_ms);
+        self.width_ms = narrow.unwrap_or(0);
         if !self.started {
             self.started = true;
             self.bucket = b;
-            self.next_ms = b.saturating_add(1).saturating_mul(w);
+            self.next_ms = next_start(b, w, narrow.is_ok());
             return 0;
         }
         if b <= self.bucket {
-            self.next_ms = self.bucket.saturating_add(1).saturating_mul(w);
+            self.next_ms = next_start(self.bucket, w, narrow.is_ok());
             return 0;
         }
         let steps = b - self.bucket;
         for _ in 0..steps.min(N as u64) {
-            self.cur = (self.cur + 1) % N;
-            self.vals[self.cur] = [0.0; K];
+            self.cur = (self.cur + 1) % N as u32;
+            self.vals[self.cur as usize] = [0.0; K];
         }
         self.bucket = b;
-        self.next_ms = b.saturating_add(1).saturating_mul(w);
+        self.next_ms = next_start(b, w, narrow.is_ok());
         self.filled = self
             .filled
             .saturating_add(steps.min(u32::MAX as u64) as u32);
@@ -85,22 +96,22 @@ impl<const N: usize, const K: usize> BucketRing<N, K> {
     /// Adds `x` to value `k` of the current bucket.
     #[inline]
     pub fn add(&mut self, k: usize, x: f64) {
-        self.vals[self.cur][k] += x;
+        self.vals[self.cur as usize][k] += x;
         self.sums[k] += x;
     }
 
     /// Sets value `k` of the current bucket to `x`.
     #[inline]
     pub fn set(&mut self, k: usize, x: f64) {
-        let old = self.vals[self.cur][k];
-        self.vals[self.cur][k] = x;
+        let old = self.vals[self.cur as usize][k];
+        self.vals[self.cur as usize][k] = x;
         self.sums[k] += x - old;
     }
 
     /// Value `k` of the current bucket.
     #[inline]
     pub fn current(&self, k: usize) -> f64 {
-        self.vals[self.cur][k]
+        self.vals[self.cur as usize][k]
     }
 
     /// Sum of value `k` over the window.

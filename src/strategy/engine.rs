@@ -211,26 +211,6 @@ struct SlotRisk {
     /// `realized − fees` of the book when the open trade started (its opening fee included in
     /// the trade).
     open_net: Decimal,
-    /// The book's unrealized PnL at the last mark and that mark in whole ticks (`None` after
-    /// the book changed): a trade on the same tick price marks to the same exact amount.
-    mark: Option<(i64, Decimal)>,
-}
-
-impl SlotRisk {
-    /// The book's unrealized PnL at `price` put on `inst`'s tick, `(mark − entry)·qty`, exact;
-    /// reused while the mark's whole ticks and the book are unchanged.
-    #[inline]
-    fn unrealized_at(&mut self, inst: &Instrument, price: f64) -> Decimal {
-        let ticks = inst.price_ticks(price);
-        match self.mark {
-            Some((t, u)) if Some(t) == ticks => u,
-            _ => {
-                let u = self.book.unrealized(inst.price_on_tick(price));
-                self.mark = ticks.map(|t| (t, u));
-                u
-            }
-        }
-    }
 }
 
 /// The booking of a symbol's latest order, kept to undo it on rejection.
@@ -254,6 +234,9 @@ struct Slot {
     risk: SlotRisk,
     undo: Undo,
     layers: LayerState,
+    /// The decision book's unrealized PnL at the last mark and that mark in whole ticks
+    /// (`None` once the book changed): a trade on the same tick price marks to the same amount.
+    mark: Option<(i64, Decimal)>,
     /// Strategy that opened the open position.
     owner: Owner,
     /// An operator asked to close this symbol's working position (drained by
@@ -262,6 +245,24 @@ struct Slot {
 }
 
 impl Slot {
+    /// The decision book's unrealized PnL at `price` put on the tick, `(mark − entry)·qty`,
+    /// exact; reused while the mark's whole ticks and the book are unchanged.
+    #[inline]
+    fn unrealized_at(&mut self, price: f64) -> Decimal {
+        let ticks = self.instrument.price_ticks(price);
+        match self.mark {
+            Some((t, u)) if Some(t) == ticks => u,
+            _ => {
+                let u = self
+                    .risk
+                    .book
+                    .unrealized(self.instrument.price_on_tick(price));
+                self.mark = ticks.map(|t| (t, u));
+                u
+            }
+        }
+    }
+
     /// Filled or working position open, or an order in flight: the gate's `live` flag.
     fn live(&self) -> bool {
         !self.position.qty.is_zero()
@@ -369,7 +370,7 @@ fn book_order(
     let net0 = r.book.realized - r.book.fees;
     let dir0 = r.book.direction();
     r.book.apply_fill(side, price, qty, fee);
-    r.mark = None;
+    slot.mark = None;
     let pnl = r.book.realized - realized0;
     note_trip(gate.on_fill(pnl, fee, ts), stats);
     let dir1 = r.book.direction();
@@ -436,6 +437,7 @@ impl Engine {
                     risk: SlotRisk::default(),
                     undo: Undo::default(),
                     layers: LayerState::new(&params.layers),
+                    mark: None,
                     owner: Owner::Calculus,
                     pending_close: false,
                 })
@@ -583,6 +585,7 @@ impl Engine {
                     let u = slot.undo;
                     slot.undo.client_seq = 0;
                     slot.risk = u.before;
+                    slot.mark = None;
                     let i = r.symbol.index();
                     let g = &mut self.gate;
                     note_trip(g.on_fill(-u.pnl, -u.fee, 0), &mut self.stats);
@@ -816,7 +819,7 @@ impl TickCx<'_> {
         self.gate.on_price(i, t.price, t.exch_ts_ms);
         let slot = &mut *self.slot;
         if !slot.risk.book.qty.is_zero() {
-            let u = slot.risk.unrealized_at(&slot.instrument, t.price);
+            let u = slot.unrealized_at(t.price);
             note_trip(self.gate.set_unrealized(i, u, t.exch_ts_ms), self.stats);
         }
     }

@@ -159,10 +159,10 @@ pub struct Indicators {
     vol: VolumeRatio,
     out: IndicatorValues,
     defined: u8,
-    /// `(bar + 1)·width` (saturating) and the width it was computed with: a stamp below it is
-    /// still in the current bar.
+    /// `(bar + 1)·width` (saturating; 0 for a width beyond `u32`) and the width it was
+    /// computed with: a stamp below it is still in the current bar.
     next_ms: u64,
-    width_ms: u64,
+    width_ms: u32,
 }
 
 impl Indicators {
@@ -208,7 +208,7 @@ impl Indicators {
     ) {
         let width = ((p.bar_s * 1000.0) as u64).max(1);
         // Still in the current bar (`ts / width ≤ bar`): no division.
-        let same = self.started && ts_ms < self.next_ms && width == self.width_ms;
+        let same = self.started && ts_ms < self.next_ms && width == u64::from(self.width_ms);
         let b = if same { self.bar } else { ts_ms / width };
         if !self.started {
             self.started = true;
@@ -225,8 +225,13 @@ impl Indicators {
             self.start_bar(price);
         }
         if !same {
-            self.next_ms = self.bar.saturating_add(1).saturating_mul(width);
-            self.width_ms = width;
+            let narrow = u32::try_from(width);
+            self.width_ms = narrow.unwrap_or(0);
+            self.next_ms = if narrow.is_ok() {
+                self.bar.saturating_add(1).saturating_mul(width)
+            } else {
+                0
+            };
         }
         self.high = self.high.max(price);
         self.low = self.low.min(price);

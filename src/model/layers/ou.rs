@@ -55,9 +55,10 @@ pub struct OuState {
     last: f64,
     samples: u32,
     started: bool,
-    /// [`OuState::fit`] as of the last sample, and the parameters it used (`None`: none yet);
-    /// the fit only changes when a sample is pushed, so `z` reuses it between samples.
-    fitted: OuFit,
+    /// `(μ, σ_eq)` of [`OuState::fit`] as of the last sample (`σ_eq = 0`: no valid fit), and
+    /// the parameters it used (`None`: none yet); the fit only changes when a sample is pushed,
+    /// so `z` reuses it between samples.
+    fitted: (f64, f64),
     fitted_for: Option<FitKey>,
     /// `(interval + 1)·width` (saturating) and the width it was computed with: a stamp below
     /// it is still in the current interval.
@@ -67,6 +68,16 @@ pub struct OuState {
 
 /// The parameters a fit depends on: `(min_samples, sample_s bits, max_half_life_s bits)`.
 type FitKey = (u32, u64, u64);
+
+/// `(μ, σ_eq)` of a valid fit, `(0, 0)` otherwise.
+#[inline]
+fn mu_sigma(f: OuFit) -> (f64, f64) {
+    if f.valid {
+        (f.mu, f.sigma_eq)
+    } else {
+        (0.0, 0.0)
+    }
+}
 
 #[inline]
 fn fit_key(p: &OuParams) -> FitKey {
@@ -109,7 +120,7 @@ impl OuState {
                 self.push(p.forgetting, self.last);
             }
             self.interval = k;
-            self.fitted = self.fit(p);
+            self.fitted = mu_sigma(self.fit(p));
             self.fitted_for = Some(fit_key(p));
         }
         self.last = xc;
@@ -174,13 +185,14 @@ impl OuState {
     /// z-score `(x − μ)/σ_eq` of log price `x`, 0 when the fit is not valid.
     #[inline]
     pub fn z(&self, p: &OuParams, x: f64) -> f64 {
-        let f = if self.fitted_for == Some(fit_key(p)) {
+        let (mu, sigma_eq) = if self.fitted_for == Some(fit_key(p)) {
             self.fitted
         } else {
-            self.fit(p)
+            mu_sigma(self.fit(p))
         };
-        if f.valid {
-            (x - f.mu) / f.sigma_eq
+        // A valid fit has `σ_eq > 0`.
+        if sigma_eq > 0.0 {
+            (x - mu) / sigma_eq
         } else {
             0.0
         }
