@@ -46,6 +46,7 @@ pub mod api;
 pub mod binance;
 pub mod bybit;
 pub mod error;
+pub(crate) mod hmac_sha256;
 pub mod order;
 pub mod private;
 pub mod recorded;

@@ -6,10 +6,9 @@
 //! the length in. Bytes equal the untemplated writer's (`BinanceOrderBuilder` without
 //! [`super::order::BinanceOrderBuilder::set_symbols`]).
 
-use ring::hmac;
-
 use crate::types::instrument::write_decimal;
 use crate::types::Side;
+use crate::venue::hmac_sha256::HmacContext;
 use crate::venue::sign::{Credentials, Signer};
 use crate::venue::template::{patch_length, TemplateTable, LENGTH_PLACEHOLDER};
 
@@ -18,7 +17,7 @@ use super::order::{side_str, time_in_force_str, EntryBody, BINANCE_ORDER_PATH};
 /// One (symbol, side, type) prefix and the keyed HMAC state after it.
 struct Prefix {
     body: Box<[u8]>,
-    ctx: hmac::Context,
+    ctx: HmacContext,
 }
 
 /// Prefixes of one symbol, by [`slot`].
