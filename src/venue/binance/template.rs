@@ -128,6 +128,10 @@ impl BinanceTemplates {
             r.extend_from_slice(b"&timeInForce=");
             r.extend_from_slice(time_in_force_str(tif).as_bytes());
         }
+        // Absorbed as written: a filled block compresses while the rest is formatted.
+        let mut ctx = p.ctx.clone();
+        ctx.update(&r[body_at + p.body.len()..]);
+        let hashed = r.len();
         if e.reduce_only {
             r.extend_from_slice(b"&reduceOnly=true");
         }
@@ -137,8 +141,7 @@ impl BinanceTemplates {
         }
         r.extend_from_slice(&self.recv);
         r.extend_from_slice(itoa::Buffer::new().format(e.timestamp_ms).as_bytes());
-        let mut ctx = p.ctx.clone();
-        ctx.update(&r[body_at + p.body.len()..]);
+        ctx.update(&r[hashed..]);
         Signer::finish_hex(ctx, sig);
         r.extend_from_slice(b"&signature=");
         r.extend_from_slice(sig);
