@@ -1,5 +1,5 @@
-//! HMAC-SHA256 request signing with the keyed states built once ([`HmacKey`]: SHA-NI through
-//! `sha2`), hex-encoded into a fixed buffer.
+//! HMAC-SHA256 request signing with the keyed states built once (`hmac_sha256`: kept ipad/opad
+//! midstates, SHA-NI compression), hex-encoded into a fixed buffer.
 
 use subtle::ConstantTimeEq;
 
