@@ -6,7 +6,8 @@
 //! budgets` or `cargo bench --bench budgets -- --profile tuned`. `BUDGET_SCALE=N` multiplies
 //! every sample count and run length (default 1: about 30 s here). `BUDGET_CONTROL=1` runs the
 //! product rows (`socket_to_order`) with the control server up and an operator client reading
-//! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows.
+//! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
+//! REST vs WebSocket `order_rtt` rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
@@ -137,6 +138,12 @@ fn scale() -> f64 {
 /// parse and md_hop, still run).
 fn only_compute() -> bool {
     std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "compute")
+}
+
+/// `BUDGET_ONLY=order_rtt`: after the compute run that yields the intents, only the REST vs
+/// WebSocket `order_rtt` rows (same run, interleaved) are measured and printed.
+fn only_order_rtt() -> bool {
+    std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "order_rtt")
 }
 
 fn progress(what: &str) {
@@ -1519,6 +1526,14 @@ fn run() -> Result<(), String> {
 
     progress("compute: Engine::on_tick over real trades");
     let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
+    if only_order_rtt() {
+        rows.extend(order_rtt_rest_vs_websocket(&s, &intents, n(2_000.0))?);
+        println!(
+            "\n{}",
+            render_text(&profile_name, &profile, &rows, &tp_rows)
+        );
+        return Ok(());
+    }
     let batched = bench_compute_batched(&s, s.params(), n(3.0).max(1) as u64);
     rows.push(row(
         "compute",
