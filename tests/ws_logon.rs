@@ -4,7 +4,9 @@
 //! the venue's position equals the booked one. A key the account does not hold is refused with
 //! Binance's `-1022` as a clear error, no order goes over that socket and REST carries them.
 //! The exchange refuses unsigned requests on a session that did not log on. After warm-up the
-//! post-logon order path allocates nothing (counting allocator, this thread).
+//! post-logon order path allocates nothing (counting allocator, this thread). A whole run with
+//! `exec.order_ws.ed25519_key_file` (a 0600 PEM file) sends every order over the logged-on
+//! WebSocket.
 
 use std::net::TcpStream;
 use std::time::Duration;
@@ -379,4 +381,47 @@ fn the_exchange_verifies_the_logon_and_refuses_unsigned_orders_before_it() {
     let mut other = raw_client(&ex);
     let v = ask(&mut other, order("u4"));
     assert_eq!(v["error"]["code"], -2014, "{v}");
+}
+
+/// The product run (`config/default.toml`, embedded exchange, `order_transport = "websocket"`)
+/// with an Ed25519 key file: the embedded exchange registers its public key, the order
+/// WebSocket logs on, and every order goes over it and fills.
+#[test]
+fn a_run_with_an_ed25519_key_file_sends_every_order_over_the_logged_on_websocket() {
+    use base64::Engine as _;
+    use calculus_trader::config::{Config, DEFAULT_TOML};
+    use calculus_trader::exec::order_ws_config::OrderTransport;
+    use calculus_trader::runtime::{self, RunOptions, Shutdown};
+    use calculus_trader::telemetry::Counter;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("ws-logon-run");
+    let doc = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(doc.as_ref());
+    let key_file = dir.join("ed25519.pem");
+    std::fs::write(
+        &key_file,
+        format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = DEFAULT_TOML
+        .replace("topology = \"auto\"", "topology = \"fused\"")
+        .replace("speed = 10.0", "speed = 0.0")
+        .replace("hot = \"spin\"", "hot = \"spin_yield\"")
+        .replace("recv_window_ms = 5000", "recv_window_ms = 60000");
+    let mut cfg = Config::parse(&text).unwrap();
+    cfg.run.dump_dir = dir.join("dumps");
+    cfg.exec.order_transport = OrderTransport::Websocket;
+    cfg.exec.order_ws.ed25519_key_file = key_file;
+    let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+    let c = runtime::counters(&r);
+    assert!(c.get(Counter::Orders) > 0);
+    assert_eq!(c.get(Counter::Fills), c.get(Counter::Orders));
+    assert_eq!(c.get(Counter::WsDrops), 0);
+    assert_eq!(
+        c.get(Counter::WsOrders),
+        c.get(Counter::Orders),
+        "every order went over the logged-on WebSocket"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
