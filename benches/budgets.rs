@@ -53,6 +53,9 @@
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
 //! no stage needs batching to be resolved.
 
+#[path = "../tests/common/trade_heavy.rs"]
+mod trade_heavy;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -207,21 +210,7 @@ impl Setup {
     /// drawdown, daily-loss and correlation stops off. Every other layer and risk check runs.
     fn bench_config(&self) -> Config {
         let mut cfg = self.cfg.clone();
-        cfg.signal.source = calculus_trader::strategy::VelocitySource::FiniteDifference;
-        cfg.model.tau_s = 0.0;
-        cfg.strategy.cooldown_ms = 0;
-        cfg.risk.exits.tp_fraction = 0.0012;
-        cfg.risk.exits.sl_fraction = 0.0006;
-        cfg.risk.exits.min_reward_risk = 1.0;
-        cfg.layers.drift.enabled = false;
-        cfg.layers.regime.enabled = false;
-        cfg.layers.tp_first.enabled = false;
-        let l = &mut cfg.risk.limits;
-        l.max_consecutive_losses = 0;
-        l.drawdown_pause = 1.0;
-        l.emergency_drawdown = 0.0;
-        l.daily_loss = 1.0;
-        l.max_correlation = 1.0;
+        trade_heavy::trade_heavy(&mut cfg);
         cfg
     }
 
@@ -1281,6 +1270,9 @@ fn bench_sparse_orders(
     let (mut cold, mut warm) = (new_hist(), new_hist());
     let mut hists = StageHistograms::new();
     for i in 0..n {
+        // Emptied before the quiet period, off the clock: zeroing every stage's histogram
+        // writes tens of KiB and would evict what the warm-up just brought into the caches.
+        hists.reset();
         thread::sleep(Duration::from_millis(1));
         for (j, b) in evict.iter_mut().step_by(64).enumerate() {
             *b = b.wrapping_add(j as u8);
@@ -1301,8 +1293,6 @@ fn bench_sparse_orders(
             client_seq: i as u64 + 1,
             ..template
         };
-        // Emptied off the clock (zeroing every stage's histogram takes tens of µs).
-        hists.reset();
         let start = s.clock.now_ns();
         let it = OrderIntent {
             tick_recv_ns: start,

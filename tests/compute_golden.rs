@@ -1,6 +1,6 @@
 //! The per-tick compute path decides exactly as before its speed-ups (issue 17, compute p50 with
 //! strategy = both + learned filter): the budget table's compute configuration (the default
-//! config made to trade often, see `benches/budgets.rs`, `Setup::bench_config`) over three passes
+//! config made to trade often, `tests/common/trade_heavy.rs`, which the bench includes) over three passes
 //! of the bundled real trades, every intent filled at once, for strategy = calculus, both, and
 //! both with the learned filter (warm after 50 labels). Each run must produce the same intents
 //! (an FNV-1a hash of their `Debug` text), the same counters and, with the filter, the same
@@ -10,11 +10,12 @@
 //! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams, VelocitySource};
+use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
 use calculus_trader::types::Tick;
 
 mod common;
 use common::setup::{fill, Replay};
+use common::trade_heavy::trade_heavy;
 
 /// What one run produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -37,25 +38,10 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
     }
 }
 
-/// `benches/budgets.rs`'s `bench_config`: finite differences, per-tick smoothing, no cooldown,
-/// tight exits, the drift, regime and TP-first layers and the loss stops off.
+/// The trade-heavy config the budget bench times (`tests/common/trade_heavy.rs`).
 fn bench_params() -> StrategyParams {
     let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    cfg.signal.source = VelocitySource::FiniteDifference;
-    cfg.model.tau_s = 0.0;
-    cfg.strategy.cooldown_ms = 0;
-    cfg.risk.exits.tp_fraction = 0.0012;
-    cfg.risk.exits.sl_fraction = 0.0006;
-    cfg.risk.exits.min_reward_risk = 1.0;
-    cfg.layers.drift.enabled = false;
-    cfg.layers.regime.enabled = false;
-    cfg.layers.tp_first.enabled = false;
-    let l = &mut cfg.risk.limits;
-    l.max_consecutive_losses = 0;
-    l.drawdown_pause = 1.0;
-    l.emergency_drawdown = 0.0;
-    l.daily_loss = 1.0;
-    l.max_correlation = 1.0;
+    trade_heavy(&mut cfg);
     StrategyParams::from_config(&cfg)
 }
 

@@ -1,6 +1,7 @@
 //! The order transport over loopback: keep-alive reuse and reconnects after the server closes
 //! a connection, no resend of a request whose reply was lost, non-blocking send, TLS (rustls
-//! against a self-signed loopback server) and the refusal of plain http to non-loopback hosts.
+//! against a self-signed loopback server), the refusal of plain http to non-loopback hosts, and
+//! `write_now` (an order's bytes leave at the hand-over on an open connection).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -205,6 +206,57 @@ fn send_returns_at_once_and_the_reply_arrives_through_poll() {
     }
     assert_eq!(reply, Some((7, 200, b"{\"a\":1}".to_vec())));
     server.join().unwrap();
+}
+
+#[test]
+fn write_now_puts_the_request_on_an_open_connection_before_any_poll() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let (got_tx, got_rx) = mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        assert!(read_head(&mut r));
+        respond(&mut w, "{\"n\":1}");
+        // The second request must arrive while the client has not polled.
+        assert!(read_head(&mut r));
+        got_tx.send(()).unwrap();
+        respond(&mut w, "{\"n\":2}");
+    });
+    let mut t = transport(&url);
+    assert_eq!(t.request_blocking(TIME, WAIT).unwrap().1, b"{\"n\":1}");
+    // The connection is open and idle: send + write_now writes at once, with no poll.
+    t.send(9, TIME).unwrap();
+    t.write_now();
+    got_rx
+        .recv_timeout(WAIT)
+        .expect("the request reached the server before any poll");
+    let mut reply = None;
+    let deadline = std::time::Instant::now() + WAIT;
+    while reply.is_none() && std::time::Instant::now() < deadline {
+        t.poll(Some(Duration::from_millis(10)), |ev| {
+            if let TransportEvent::Response { tag, body, .. } = ev {
+                reply = Some((tag, body.to_vec()));
+            }
+        });
+    }
+    assert_eq!(reply, Some((9, b"{\"n\":2}".to_vec())));
+    assert_eq!(t.stats().connects, 1);
+    assert_eq!(t.stats().failures, 0);
+    server.join().unwrap();
+}
+
+#[test]
+fn write_now_without_a_connection_leaves_the_request_to_poll() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let mut t = transport(&url);
+    t.send(3, TIME).unwrap();
+    t.write_now(); // nothing connected yet: no connect from here
+    assert_eq!(t.stats().connects, 0);
+    assert_eq!(t.in_flight(), 1);
+    drop(l);
 }
 
 #[test]

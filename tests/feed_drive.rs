@@ -12,7 +12,7 @@ use calculus_trader::feed::conn::{ConnEvent, ConnSettings, Connections};
 use calculus_trader::feed::protocol::{plan_links, Venue};
 use calculus_trader::feed::ws::{WsTarget, MAX_FRAMES_PER_DRIVE};
 use calculus_trader::feed::SymbolTable;
-use calculus_trader::ring::channel;
+use calculus_trader::ring::{channel, Consumer};
 use calculus_trader::telemetry::Clock;
 use tungstenite::Message;
 
@@ -56,22 +56,15 @@ fn burst_server(n: usize) -> (u16, mpsc::Receiver<String>, std::thread::JoinHand
     (port, rx, h)
 }
 
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Up,
-    Frame(usize),
-    Down { ended: bool },
-}
-
-#[test]
-fn a_burst_after_the_upgrade_is_delivered_after_up_and_subscribe_in_bounded_slices() {
-    let n = 5_000;
-    let (port, subscribed, server) = burst_server(n);
+/// One Binance BTCUSDT trade link to the loopback server on `port` (long heartbeat and dead
+/// timeouts, 10..100 ms backoff without jitter, `END` as the end-of-replay close code), and
+/// the consumer of its log ring (kept alive by the caller).
+fn binance_btc_link(port: u16) -> (Connections, Consumer<String>) {
     let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
     let plans = plan_links(Venue::Binance, &symbols, &["trade".to_string()], 200);
-    let (logs, _log_rx) = channel::<String>(64).unwrap();
+    let (logs, log_rx) = channel::<String>(64).unwrap();
     let target = WsTarget::new(&format!("ws://127.0.0.1:{port}/stream"), None).unwrap();
-    let mut conns = Connections::new(
+    let conns = Connections::new(
         target,
         plans,
         ConnSettings {
@@ -88,6 +81,21 @@ fn a_burst_after_the_upgrade_is_delivered_after_up_and_subscribe_in_bounded_slic
         logs,
     )
     .unwrap();
+    (conns, log_rx)
+}
+
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Up,
+    Frame(usize),
+    Down { ended: bool },
+}
+
+#[test]
+fn a_burst_after_the_upgrade_is_delivered_after_up_and_subscribe_in_bounded_slices() {
+    let n = 5_000;
+    let (port, subscribed, server) = burst_server(n);
+    let (mut conns, _log_rx) = binance_btc_link(port);
     let mut seen = Vec::new();
     let mut most_frames_per_poll = 0;
     let t0 = Instant::now();
@@ -175,27 +183,7 @@ fn idle_server(n: usize, idle: Duration) -> (u16, std::thread::JoinHandle<()>) {
 fn a_spinning_loop_serves_a_socket_that_becomes_readable_after_idle_without_epoll_per_poll() {
     let n = 5;
     let (port, server) = idle_server(n, Duration::from_millis(50));
-    let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
-    let plans = plan_links(Venue::Binance, &symbols, &["trade".to_string()], 200);
-    let (logs, _log_rx) = channel::<String>(64).unwrap();
-    let target = WsTarget::new(&format!("ws://127.0.0.1:{port}/stream"), None).unwrap();
-    let mut conns = Connections::new(
-        target,
-        plans,
-        ConnSettings {
-            venue: Venue::Binance,
-            heartbeat_ns: 20_000_000_000,
-            dead_after_ns: 20_000_000_000,
-            connect_timeout_ns: 10_000_000_000,
-            backoff_base_ms: 10,
-            backoff_cap_ms: 100,
-            backoff_jitter: 0.0,
-            end_close_code: Some(END),
-        },
-        Clock::new(),
-        logs,
-    )
-    .unwrap();
+    let (mut conns, _log_rx) = binance_btc_link(port);
     let mut frames = Vec::new();
     let mut polls_open = 0u64;
     let mut at_open = None;

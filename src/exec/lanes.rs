@@ -300,6 +300,7 @@ impl OrderLanes {
                 (l.first..l.first + l.count).find(|&i| self.conns[i].in_flight() < self.depth);
             if let Some(i) = free {
                 self.conns[i].send(tag, bytes)?;
+                self.conns[i].write_now();
                 l.stats.sent += 1;
                 self.dispatched.push(tag);
                 return Ok(());

@@ -318,6 +318,9 @@ pub struct HttpTransport {
     stats: TransportStats,
     /// The last TLS failure (`host: reason`), until a blocking request reports it.
     tls_failure: Option<String>,
+    /// A write error met by [`HttpTransport::write_now`], handled by the next poll as if that
+    /// poll had met it.
+    deferred_write_error: Option<std::io::Error>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -401,6 +404,7 @@ impl HttpTransport {
             clock,
             stats: TransportStats::default(),
             tls_failure: None,
+            deferred_write_error: None,
         })
     }
 
@@ -452,6 +456,44 @@ impl HttpTransport {
         buf.extend_from_slice(bytes);
         self.queue.push_back(Request { tag, buf });
         Ok(())
+    }
+
+    /// Writes the first queued request now when the connection is established and the wire is
+    /// free, so an order's bytes leave before the caller's counters and histograms. Otherwise,
+    /// or on a closed keep-alive connection, the next poll sends it as before. A write error is
+    /// kept for that poll, which fails the request exactly as if it had met the error itself.
+    /// No allocation; system calls: the liveness peek and the write.
+    pub fn write_now(&mut self) {
+        if self.current.is_some() || self.deferred_write_error.is_some() || self.queue.is_empty() {
+            return;
+        }
+        if !self
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.established && !c.closing)
+        {
+            return;
+        }
+        if !self.idle_conn_alive() {
+            self.stats.peer_closes += 1;
+            self.drop_conn();
+            return;
+        }
+        let Some(req) = self.queue.pop_front() else {
+            return;
+        };
+        self.current = Some(Current {
+            req,
+            written: 0,
+            tls_queued: false,
+            done: false,
+            done_ns: 0,
+        });
+        match self.write_current() {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => self.deferred_write_error = Some(e),
+        }
     }
 
     /// Copies `bytes` into the buffer the next [`HttpTransport::send`] takes and leaves it
@@ -637,7 +679,11 @@ impl HttpTransport {
                     return events;
                 }
             }
-            match self.write_current() {
+            let written = match self.deferred_write_error.take() {
+                Some(e) => Err(e),
+                None => self.write_current(),
+            };
+            match written {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return events,
                 Err(e) => {

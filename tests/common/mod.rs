@@ -18,6 +18,7 @@
 //!   engine;
 //! - [`tls`]: a test CA for `localhost` and a TLS-terminating loopback proxy in front of an
 //!   embedded exchange (the venue over `https://` / `wss://`);
+//! - [`trade_heavy`]: the strategy config made to trade often (also the budget bench's);
 //! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
 //!
 //! `dead_code` is allowed because every file in `tests/` is its own crate and compiles its own
@@ -36,4 +37,5 @@ pub mod run;
 pub mod runs;
 pub mod setup;
 pub mod tls;
+pub mod trade_heavy;
 pub mod values;
