@@ -471,11 +471,18 @@ fn same_conditions() {
     let sy = symbols();
     let mut ours = new_ours(&sy);
     let mut top = [1.0f64; 4];
-    let mut snap = m.bybit_ticker_delta.replace("\"delta\"", "\"snapshot\"").into_bytes();
+    let mut snap = m
+        .bybit_ticker_delta
+        .replace("\"delta\"", "\"snapshot\"")
+        .into_bytes();
     ours.bybit.parse(&mut snap, &sy, |_| {}).unwrap();
     const NAMES: [&str; 4] = ["general", "fast", "serde_json", "sonic_rs"];
     let rounds = 301;
-    println!("\nsame conditions, ns per message (median of {rounds} alternating batches of ~20 µs):");
+    println!(
+        "\nsame conditions, ns per message (median of {rounds} alternating batches of ~20 µs; \
+         simd-json stage 1: {}):",
+        simd_json::Deserializer::algorithm()
+    );
     println!(
         "{:<22} {:>9} {:>9} {:>10} {:>9} {:>13} {:>10}",
         "message", NAMES[0], NAMES[1], NAMES[2], NAMES[3], "general/sonic", "fast/sonic"
