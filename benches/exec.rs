@@ -1,5 +1,5 @@
 //! Order build on the execution hot path, per venue: exact Decimal rounding to step/tick,
-//! filter checks, JSON / form serialization, HMAC-SHA256 signature (pre-built ring key),
+//! filter checks, JSON / form serialization, HMAC-SHA256 signature (keyed states built once),
 //! HTTP/1.1 request bytes — into buffers reused across orders (no allocation after warm-up,
 //! proved by tests/no_alloc_exec.rs).
 //!
@@ -12,9 +12,16 @@
 //! - `*_tpl`: the same orders from the per-symbol order templates (`set_symbols`), in the same
 //!   run as the field-by-field writer (same bytes: tests/order_templates.rs).
 //! - `exec_order/hmac_only_*`: the signature alone over a body of the same length, for scale.
+//! - `hmac/<impl>/<payload>`: HMAC-SHA256 + hex alone over the exact signed payloads of four of
+//!   these orders (Bybit `timestamp + api_key + recv_window + body`, Binance the query string
+//!   before `&signature=`), keyed once, in the same run: `ring` (ring 0.17 `hmac::sign`, its
+//!   SHA-NI assembly on this CPU), `rustcrypto` (the `hmac` crate's `Hmac<sha2::Sha256>`, keyed
+//!   state cloned per message) and `signer` (our [`Signer`]: sha2's compression function on the
+//!   kept ipad/opad midstates).
 //!
 //! After criterion, a per-call pass (quanta TSC clock, timer overhead included) prints
-//! p50/p99/p99.9 per builder.
+//! p50/p99/p99.9 per builder, then the three HMAC implementations per call, interleaved call by
+//! call (machine load falls on all alike), with each p50 as a ratio to ring's.
 //!
 //! Run: `cargo bench --bench exec -- --warm-up-time 1 --measurement-time 3`
 
@@ -264,10 +271,177 @@ fn percentiles() {
     }
 }
 
-criterion_group!(benches, exec_order);
+/// Lowercase hex of a tag, as [`Signer`] writes it.
+fn hex_tag(tag: &[u8], out: &mut [u8; 64]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, &b) in out.chunks_exact_mut(2).zip(tag) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 15) as usize];
+    }
+}
+
+/// The exact bytes each venue signs for order 0 of a case: (name, key, payload).
+fn signed_payloads() -> Vec<(&'static str, &'static [u8], Vec<u8>)> {
+    let mut b = builders();
+    let o = &orders(false, true)[0];
+    b.bybit.build(&b.inst, o).unwrap();
+    let bybit_prehash = |b: &Builders, o: &NewOrder<'_>| {
+        let mut p = format!("{}XXXXXXXXXXXXXXXXXX5000", o.timestamp_ms).into_bytes();
+        p.extend_from_slice(b.bybit.last_body());
+        p
+    };
+    let bybit_tpsl = bybit_prehash(&b, o);
+    let o = &orders(true, false)[0];
+    b.bybit.build(&b.inst, o).unwrap();
+    let bybit_limit = bybit_prehash(&b, o);
+    let binance_query = |b: &Builders| {
+        let body = b.binance.last_body();
+        body[..body.len() - b"&signature=".len() - 64].to_vec()
+    };
+    b.binance
+        .build_order(&b.inst, &orders(false, false)[0])
+        .unwrap();
+    let binance_market = binance_query(&b);
+    b.binance
+        .build_order(&b.inst, &orders(true, false)[0])
+        .unwrap();
+    let binance_limit = binance_query(&b);
+    let bybit_key: &[u8] = b"YYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYYY";
+    let binance_key: &[u8] = b"2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9";
+    vec![
+        ("bybit_market_tpsl", bybit_key, bybit_tpsl),
+        ("bybit_limit", bybit_key, bybit_limit),
+        ("binance_market", binance_key, binance_market),
+        ("binance_limit", binance_key, binance_limit),
+    ]
+}
+
+fn hmac_impls(c: &mut Criterion) {
+    use hmac::{KeyInit, Mac};
+    let mut g = c.benchmark_group("hmac");
+    for (name, key, payload) in signed_payloads() {
+        let id = format!("{name}_{}B", payload.len());
+        let mut out = [0u8; 64];
+        let ring_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        g.bench_function(format!("ring/{id}"), |bench| {
+            bench.iter(|| {
+                hex_tag(
+                    ring::hmac::sign(&ring_key, black_box(&payload)).as_ref(),
+                    &mut out,
+                );
+                black_box(out[0])
+            })
+        });
+        let rc_key = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        g.bench_function(format!("rustcrypto/{id}"), |bench| {
+            bench.iter(|| {
+                let mut m = rc_key.clone();
+                m.update(black_box(&payload));
+                hex_tag(&m.finalize().into_bytes(), &mut out);
+                black_box(out[0])
+            })
+        });
+        let signer = Signer::new(key);
+        // The three agree before any is timed.
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        hex_tag(ring::hmac::sign(&ring_key, &payload).as_ref(), &mut a);
+        let mut m = rc_key.clone();
+        m.update(&payload);
+        hex_tag(&m.finalize().into_bytes(), &mut b);
+        signer.sign_hex(&payload, &mut out);
+        assert!(a == b && b == out, "{id}: implementations disagree");
+        g.bench_function(format!("signer/{id}"), |bench| {
+            bench.iter(|| {
+                signer.sign_hex(black_box(&payload), &mut out);
+                black_box(out[0])
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, exec_order, hmac_impls);
+
+/// A labelled implementation timed per call.
+type Timed<'a> = (&'static str, Box<dyn FnMut() -> u8 + 'a>);
+
+/// HMAC-SHA256 + hex per call, the three implementations interleaved call by call (the order
+/// rotating each round), so machine load falls on all alike: p50/p99 and p50 / ring's p50.
+fn hmac_interleaved() {
+    use hmac::{KeyInit, Mac};
+    let clock = quanta::Clock::new();
+    println!("\nHMAC-SHA256 + hex per call (ns), interleaved, 200k calls each:");
+    println!(
+        "{:<30} {:<11} {:>6} {:>6} {:>8}",
+        "payload", "impl", "p50", "p99", "vs ring"
+    );
+    for (name, key, payload) in signed_payloads() {
+        let ring_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+        let rc_key = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+        let signer = Signer::new(key);
+        let p = &payload[..];
+        let mut impls: [Timed; 3] = [
+            (
+                "ring",
+                Box::new(|| {
+                    let mut out = [0u8; 64];
+                    hex_tag(ring::hmac::sign(&ring_key, black_box(p)).as_ref(), &mut out);
+                    out[0]
+                }),
+            ),
+            (
+                "rustcrypto",
+                Box::new(|| {
+                    let mut out = [0u8; 64];
+                    let mut m = rc_key.clone();
+                    m.update(black_box(p));
+                    hex_tag(&m.finalize().into_bytes(), &mut out);
+                    out[0]
+                }),
+            ),
+            (
+                "signer",
+                Box::new(|| {
+                    let mut out = [0u8; 64];
+                    signer.sign_hex(black_box(p), &mut out);
+                    out[0]
+                }),
+            ),
+        ];
+        let mut hists: Vec<hdrhistogram::Histogram<u64>> = (0..impls.len())
+            .map(|_| hdrhistogram::Histogram::new_with_bounds(1, 10_000_000, 3).unwrap())
+            .collect();
+        for _ in 0..20_000 {
+            for (_, f) in impls.iter_mut() {
+                black_box(f());
+            }
+        }
+        for round in 0..200_000 {
+            for k in 0..impls.len() {
+                let j = (round + k) % impls.len();
+                let t0 = clock.raw();
+                black_box((impls[j].1)());
+                let t1 = clock.raw();
+                let _ = hists[j].record(clock.delta_as_nanos(t0, t1).max(1));
+            }
+        }
+        let ring_p50 = hists[0].value_at_quantile(0.5) as f64;
+        for ((label, _), h) in impls.iter().zip(&hists) {
+            println!(
+                "{:<30} {:<11} {:>6} {:>6} {:>8.2}",
+                format!("{name} ({} B)", payload.len()),
+                label,
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.5) as f64 / ring_p50
+            );
+        }
+    }
+}
 
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     percentiles();
+    hmac_interleaved();
 }

@@ -105,6 +105,9 @@ pub struct RestOptions {
     pub bybit_window: Duration,
     /// What the account endpoints report (permissions, leverage cap, clock offset, paging).
     pub account: AccountOptions,
+    /// The Ed25519 public key registered for the account's API key (Binance `session.logon`
+    /// on `/ws-fapi/v1`); `None`: logon is refused, requests must be HMAC-signed.
+    pub ed25519_public_key: Option<[u8; 32]>,
 }
 
 impl Default for RestOptions {
@@ -118,6 +121,7 @@ impl Default for RestOptions {
             bybit_order_limit: 10,
             bybit_window: Duration::from_secs(1),
             account: AccountOptions::default(),
+            ed25519_public_key: None,
         }
     }
 }

@@ -9,8 +9,8 @@
 //!   (`venue::bybit::exchange_ws`). `{"op":"ping"}` → `pong`.
 //! - Binance USD-M `/ws-fapi/v1`: `order.place` / `order.cancel` / `order.status` /
 //!   `order.modify`, each signed (`apiKey`, `timestamp`, `signature = hex(HMAC(secret, the
-//!   other params sorted by name as k=v&…))`); replies carry the request's `id`
-//!   (`venue::binance::exchange_ws`). The server pings.
+//!   other params sorted by name as k=v&…))`), or unsigned after an Ed25519 `session.logon`;
+//!   replies carry the request's `id` (`venue::binance::exchange_ws`). The server pings.
 //!
 //! Requests go through the same fault plan as REST ([`super::rest_orders`]): a `Timeout` is
 //! never answered, a `ResetAfterRead` drops the socket (after matching the order when it says
@@ -123,7 +123,7 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         let answer = if bybit {
             bybit::exchange_ws::request(sh, &mut authed, &conn_id, text.as_str())
         } else {
-            binance::exchange_ws::request(sh, text.as_str())
+            binance::exchange_ws::request(sh, &mut authed, text.as_str())
         };
         let reply = match answer {
             Answer::Reply(r) => r,

@@ -1,10 +1,18 @@
 //! `[exec] order_transport` and `[exec.order_ws]`: whether entries and exits go over the
 //! venue's order-entry WebSocket (Bybit `/v5/trade`, Binance `/ws-fapi/v1`) with REST as the
-//! fall-back, or over REST alone.
+//! fall-back, or over REST alone; with an Ed25519 key (Binance) the order WebSocket logs on
+//! once per connection (`session.logon`) instead of signing each request.
+
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::keys::check_key_file_mode;
+use crate::venue::ed25519::Ed25519Signer;
 use crate::venue::Venue;
+
+/// The environment variable naming the Ed25519 key file (wins over `exec.order_ws.ed25519_key_file`).
+pub const ED25519_KEY_ENV: &str = "BINANCE_ED25519_KEY_FILE";
 
 /// How orders travel (status and position queries always go over REST).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -30,6 +38,12 @@ pub struct OrderWsConfig {
     pub heartbeat_s: f64,
     /// Start-up wait for the link to come up before trading begins (REST meanwhile), s.
     pub open_timeout_s: f64,
+    /// Binance only: the Ed25519 private key (PKCS#8, PEM or DER, mode 0600 or 0400) of an API
+    /// key of type Ed25519; set, the order WebSocket sends `session.logon` on every connect and
+    /// its orders carry no per-request signature. Empty: HMAC-signed requests.
+    pub ed25519_key_file: PathBuf,
+    /// The API key registered with that Ed25519 key; empty = the order route's API key.
+    pub ed25519_api_key: String,
 }
 
 impl Default for OrderWsConfig {
@@ -38,6 +52,8 @@ impl Default for OrderWsConfig {
             url: String::new(),
             heartbeat_s: 20.0,
             open_timeout_s: 5.0,
+            ed25519_key_file: PathBuf::new(),
+            ed25519_api_key: String::new(),
         }
     }
 }
@@ -56,6 +72,18 @@ impl OrderWsConfig {
             }
         }
         Ok(())
+    }
+
+    /// The Ed25519 key file: `BINANCE_ED25519_KEY_FILE` when set, else `ed25519_key_file`;
+    /// `None` when neither is.
+    pub fn ed25519_key_path(&self) -> Option<PathBuf> {
+        std::env::var_os(ED25519_KEY_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                (!self.ed25519_key_file.as_os_str().is_empty())
+                    .then(|| self.ed25519_key_file.clone())
+            })
     }
 
     /// The order WebSocket URL for the order route `rest_url` of `venue`: `url` when set, the
@@ -89,6 +117,16 @@ impl OrderWsConfig {
         };
         Ok(format!("wss://{ws_host}{path}"))
     }
+}
+
+/// The Ed25519 private key of `path`: refused unless the file is owner-only (0600 or 0400),
+/// like the key file; the error names the file, never the key.
+pub fn load_ed25519_key(path: &Path) -> Result<Ed25519Signer, String> {
+    check_key_file_mode(path).map_err(|e| e.to_string())?;
+    let doc = zeroize::Zeroizing::new(
+        std::fs::read(path).map_err(|e| format!("Ed25519 key file {}: {e}", path.display()))?,
+    );
+    Ed25519Signer::from_pkcs8(&doc).map_err(|e| format!("Ed25519 key file {}: {e}", path.display()))
 }
 
 #[cfg(test)]
@@ -136,5 +174,28 @@ mod tests {
             set.resolve(Venue::Bybit, "https://example.com").unwrap(),
             "wss://x/v5/trade"
         );
+    }
+
+    #[test]
+    fn the_ed25519_key_file_must_be_owner_only_and_pkcs8() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("ct-ed25519-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ed25519.der");
+        let rng = ring::rand::SystemRandom::new();
+        let doc = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        std::fs::write(&path, doc.as_ref()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_ed25519_key(&path).unwrap_err();
+        assert!(e.contains("0644") && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let key = load_ed25519_key(&path).unwrap();
+        let want = ring::signature::Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        use ring::signature::KeyPair;
+        assert_eq!(&key.public_key()[..], want.public_key().as_ref());
+        std::fs::write(&path, b"not a key").unwrap();
+        let e = load_ed25519_key(&path).unwrap_err();
+        assert!(e.contains("not an Ed25519 PKCS#8 private key"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -3,16 +3,18 @@
 //! entries and exits here while the link is up and falls back to REST while it is down).
 //!
 //! Life of the link: `Down → Connecting` (TCP, TLS, upgrade: `feed::ws::WsConn`) `→ Authing`
-//! (Bybit `auth`; Binance signs each request, so it is up at once) `→ Up`. A request is the
-//! REST request the builder signed, re-framed by the venue's `ws_order` module; its `reqId` /
-//! `id` is the transport tag, and replies are matched by it in any order. The reply body is
+//! (Bybit `auth`; Binance with an Ed25519 key `session.logon`; Binance with an HMAC key signs
+//! each request, so it is up at once) `→ Up`; every reconnect authenticates again. A request is
+//! the REST request the builder signed, re-framed by the venue's `ws_order` module (after a
+//! `session.logon` without `apiKey` and `signature`: no signing on the WebSocket path); its
+//! `reqId` / `id` is the transport tag, and replies are matched by it in any order. The reply body is
 //! handed on in its REST shape, so the executor reads it with the same parser.
 //!
 //! Failures never guess: when the socket drops (error, close, heartbeat silence) every request
 //! on it is reported [`TransportEvent::Failed`] with `written = true` — the executor queries the
 //! order by client id over REST until its outcome is known; a request unanswered after the
 //! response timeout is reported the same way (a late reply is ignored). The link reconnects with
-//! a doubling back-off (100 ms → 5 s); an `auth` refusal is reported in
+//! a doubling back-off (100 ms → 5 s); an `auth` / `session.logon` refusal is reported in
 //! [`WsOrderConn::last_error`] and retried after 30 s, REST carrying the orders meanwhile.
 //!
 //! Heartbeat: Bybit `{"op":"ping"}`, Binance a ping frame, every `heartbeat` of silence; no
@@ -29,6 +31,7 @@ use mio::{Registry, Token};
 use super::transport::{Headers, TransportEvent};
 use crate::feed::ws::{Transport, WsConn, WsTarget};
 use crate::telemetry::Clock;
+use crate::venue::ed25519::Ed25519Signer;
 use crate::venue::sign::Signer;
 use crate::venue::ws_api::WsReply;
 use crate::venue::{binance, bybit};
@@ -60,6 +63,14 @@ pub enum WsVenue {
         /// HMAC key of the secret.
         signer: Signer,
     },
+    /// Binance USD-M `/ws-fapi/v1` with an Ed25519 API key: `session.logon` once per
+    /// connection, requests unsigned after it.
+    BinanceEd25519 {
+        /// API key (of type Ed25519).
+        api_key: String,
+        /// Its private key.
+        key: Ed25519Signer,
+    },
 }
 
 impl std::fmt::Debug for WsVenue {
@@ -68,6 +79,7 @@ impl std::fmt::Debug for WsVenue {
         f.write_str(match self {
             WsVenue::Bybit { .. } => "WsVenue::Bybit",
             WsVenue::Binance { .. } => "WsVenue::Binance",
+            WsVenue::BinanceEd25519 { .. } => "WsVenue::BinanceEd25519",
         })
     }
 }
@@ -79,7 +91,7 @@ pub enum WsPhase {
     Down,
     /// TCP, TLS or upgrade in progress.
     Connecting,
-    /// Upgraded, `auth` sent, reply awaited.
+    /// Upgraded, `auth` / `session.logon` sent, reply awaited.
     Authing,
     /// Orders may go.
     Up,
@@ -92,7 +104,7 @@ pub struct WsOrderStats {
     pub ups: u64,
     /// Links lost (error, close, silence).
     pub drops: u64,
-    /// `auth` refusals.
+    /// `auth` / `session.logon` refusals.
     pub auth_failures: u64,
     /// Requests written.
     pub sent: u64,
@@ -236,6 +248,9 @@ impl WsOrderConn {
                 &mut self.payload,
                 &mut self.json,
             ),
+            WsVenue::BinanceEd25519 { .. } => {
+                binance::ws_order::session_order_frame(req, tag, &mut self.json)
+            }
         };
         if !framed || self.json.len() + 14 > FRAME_CAP - (self.out.len() - self.out_pos) {
             return false;
@@ -308,6 +323,17 @@ impl WsOrderConn {
                             api_key,
                             signer,
                             unix_ms() + 10_000,
+                            &mut self.json,
+                        );
+                        self.phase = WsPhase::Authing;
+                        self.write_frame(0x1);
+                    }
+                    WsVenue::BinanceEd25519 { api_key, key } => {
+                        binance::ws_order::logon_frame(
+                            api_key,
+                            key,
+                            unix_ms(),
+                            &mut self.payload,
                             &mut self.json,
                         );
                         self.phase = WsPhase::Authing;
@@ -393,7 +419,7 @@ impl WsOrderConn {
                     self.json.extend_from_slice(bybit::ws_order::PING);
                     self.write_frame(0x1);
                 }
-                WsVenue::Binance { .. } => {
+                WsVenue::Binance { .. } | WsVenue::BinanceEd25519 { .. } => {
                     self.json.clear();
                     self.write_frame(0x9);
                 }
@@ -542,7 +568,9 @@ impl WsOrderConn {
     fn on_message<F: FnMut(TransportEvent<'_>)>(&mut self, on_event: &mut F) -> usize {
         let reply = match self.venue {
             WsVenue::Bybit { .. } => bybit::ws_order::read_reply(&self.msg, &mut self.body),
-            WsVenue::Binance { .. } => binance::ws_order::read_reply(&self.msg, &mut self.body),
+            WsVenue::Binance { .. } | WsVenue::BinanceEd25519 { .. } => {
+                binance::ws_order::read_reply(&self.msg, &mut self.body)
+            }
         };
         match reply {
             WsReply::Order { id, status } => {
@@ -566,10 +594,15 @@ impl WsOrderConn {
             }
             WsReply::Auth { code } => {
                 self.stats.auth_failures += 1;
-                let why = format!(
-                    "order WebSocket {}: auth refused by the venue (retCode {code}): check the API key and secret; orders go over REST",
-                    self.target.endpoint.url
-                );
+                let url = &self.target.endpoint.url;
+                let why = match self.venue {
+                    WsVenue::BinanceEd25519 { .. } => format!(
+                        "order WebSocket {url}: session.logon refused by the venue (code {code}): check the API key and the Ed25519 key file (exec.order_ws.ed25519_key_file); orders go over REST"
+                    ),
+                    _ => format!(
+                        "order WebSocket {url}: auth refused by the venue (retCode {code}): check the API key and secret; orders go over REST"
+                    ),
+                };
                 eprintln!("warning: {why}");
                 if let Some(link) = self.link.take() {
                     drop(link);

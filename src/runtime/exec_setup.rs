@@ -18,7 +18,7 @@ use crate::exec::exec_config::account_journal;
 use crate::exec::journal::{client_prefix, next_session, Record, RecordKind, Replayed};
 use crate::exec::keys::{ApiKeys, LiveGate};
 use crate::exec::lanes::WS_TOKEN;
-use crate::exec::order_ws_config::OrderTransport;
+use crate::exec::order_ws_config::{load_ed25519_key, OrderTransport};
 use crate::exec::recovery::{startup, StartupReport};
 use crate::exec::transport::OrderEndpoint;
 use crate::exec::{
@@ -167,6 +167,7 @@ fn embedded_route(
         Some(&ex.stats().market),
         RestOptions {
             max_requests_per_connection: cfg.exec.sim_max_requests_per_connection,
+            ed25519_public_key: embedded_ed25519_public_key(cfg)?,
             ..RestOptions::default()
         },
     )?;
@@ -184,6 +185,16 @@ fn embedded_route(
         journal_path,
         rest: Some(server),
     })
+}
+
+/// The Ed25519 public key the embedded exchange registers for its test account: that of the
+/// configured key file (Binance over the order WebSocket), so `session.logon` succeeds.
+fn embedded_ed25519_public_key(cfg: &Config) -> Result<Option<[u8; 32]>, String> {
+    let ws = cfg.exec.order_transport == OrderTransport::Websocket && cfg.venue() == Venue::Binance;
+    match cfg.exec.order_ws.ed25519_key_path().filter(|_| ws) {
+        Some(path) => Ok(Some(load_ed25519_key(&resolve_path(&path))?.public_key())),
+        None => Ok(None),
+    }
 }
 
 /// The embedded REST exchange on loopback (fresh keys) listing `names` with `instruments`,
@@ -496,9 +507,21 @@ fn open_order_ws(
     let tls = Some(cfg.venue_trust()?.rustls()?);
     let target = WsTarget::new(&url, tls).map_err(|e| format!("exec.order_ws.url: {e}"))?;
     let (api_key, signer) = (route.api_key.clone(), Signer::new(&route.secret));
-    let venue = match cfg.venue() {
-        Venue::Bybit => WsVenue::Bybit { api_key, signer },
-        Venue::Binance => WsVenue::Binance { api_key, signer },
+    let venue = match (cfg.venue(), x.order_ws.ed25519_key_path()) {
+        (Venue::Bybit, None) => WsVenue::Bybit { api_key, signer },
+        (Venue::Bybit, Some(_)) => {
+            return Err(
+                "exec.order_ws.ed25519_key_file: Ed25519 session logon is Binance only".into(),
+            )
+        }
+        (Venue::Binance, None) => WsVenue::Binance { api_key, signer },
+        (Venue::Binance, Some(path)) => WsVenue::BinanceEd25519 {
+            api_key: Some(&x.order_ws.ed25519_api_key)
+                .filter(|k| !k.is_empty())
+                .cloned()
+                .unwrap_or(api_key),
+            key: load_ed25519_key(&resolve_path(&path))?,
+        },
     };
     lanes.set_websocket(WsOrderConn::new(
         venue,

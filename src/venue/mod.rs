@@ -45,7 +45,9 @@
 pub mod api;
 pub mod binance;
 pub mod bybit;
+pub mod ed25519;
 pub mod error;
+pub(crate) mod hmac_sha256;
 pub mod order;
 pub mod private;
 pub mod recorded;

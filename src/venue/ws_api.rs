@@ -60,11 +60,37 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 /// with its quotes, number, `true`/`false`/`null`), found by scanning: strings and escapes are
 /// skipped, nesting is counted. No allocation.
 pub fn field<'a>(json: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let mut i = json.iter().position(|&b| b == b'{')? + 1;
-    let n = json.len();
-    loop {
-        i = skip_ws(json, i);
-        if i >= n || json[i] == b'}' {
+    fields(json).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+/// The top-level fields of the JSON object `json` in order: (key as written, raw value as
+/// [`field`] gives it); the scan stops at the end of the object or at malformed input. No
+/// allocation.
+pub fn fields(json: &[u8]) -> Fields<'_> {
+    Fields {
+        json,
+        i: json
+            .iter()
+            .position(|&b| b == b'{')
+            .map_or(json.len(), |i| i + 1),
+    }
+}
+
+/// Iterator of [`fields`].
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    json: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let json = self.json;
+        let mut i = skip_ws(json, self.i);
+        self.i = json.len();
+        if i >= json.len() || json[i] == b'}' {
             return None;
         }
         let (k, after) = string_at(json, i)?;
@@ -74,14 +100,14 @@ pub fn field<'a>(json: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
         }
         i = skip_ws(json, i + 1);
         let end = value_end(json, i)?;
-        if k == key {
-            return Some(&json[i..end]);
+        let value = &json[i..end];
+        let next = skip_ws(json, end);
+        match json.get(next) {
+            Some(b',') => self.i = next + 1,
+            Some(b'}') => self.i = next,
+            _ => {}
         }
-        i = skip_ws(json, end);
-        match json.get(i) {
-            Some(b',') => i += 1,
-            _ => return None,
-        }
+        Some((k, value))
     }
 }
 
@@ -197,6 +223,14 @@ mod tests {
         assert_eq!(field(j, b"t"), Some(&b"true"[..]));
         assert_eq!(field(j, b"missing"), None);
         assert_eq!(int(field(j, b"id").unwrap()), Some(42));
+        let keys: Vec<&[u8]> = fields(j).map(|(k, _)| k).collect();
+        assert_eq!(keys, [&b"a"[..], b"id", b"s", b"n", b"t"]);
+        assert_eq!(fields(b"{}").count(), 0);
+        assert_eq!(
+            fields(br#"{"a":1,"b""#).count(),
+            1,
+            "stops at malformed input"
+        );
     }
 
     #[test]

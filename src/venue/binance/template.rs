@@ -6,10 +6,9 @@
 //! the length in. Bytes equal the untemplated writer's (`BinanceOrderBuilder` without
 //! [`super::order::BinanceOrderBuilder::set_symbols`]).
 
-use ring::hmac;
-
 use crate::types::instrument::write_decimal;
 use crate::types::Side;
+use crate::venue::hmac_sha256::HmacContext;
 use crate::venue::sign::{Credentials, Signer};
 use crate::venue::template::{patch_length, TemplateTable, LENGTH_PLACEHOLDER};
 
@@ -18,7 +17,7 @@ use super::order::{side_str, time_in_force_str, EntryBody, BINANCE_ORDER_PATH};
 /// One (symbol, side, type) prefix and the keyed HMAC state after it.
 struct Prefix {
     body: Box<[u8]>,
-    ctx: hmac::Context,
+    ctx: HmacContext,
 }
 
 /// Prefixes of one symbol, by [`slot`].
@@ -129,6 +128,10 @@ impl BinanceTemplates {
             r.extend_from_slice(b"&timeInForce=");
             r.extend_from_slice(time_in_force_str(tif).as_bytes());
         }
+        // Absorbed as written: a filled block compresses while the rest is formatted.
+        let mut ctx = p.ctx.clone();
+        ctx.update(&r[body_at + p.body.len()..]);
+        let hashed = r.len();
         if e.reduce_only {
             r.extend_from_slice(b"&reduceOnly=true");
         }
@@ -138,8 +141,7 @@ impl BinanceTemplates {
         }
         r.extend_from_slice(&self.recv);
         r.extend_from_slice(itoa::Buffer::new().format(e.timestamp_ms).as_bytes());
-        let mut ctx = p.ctx.clone();
-        ctx.update(&r[body_at + p.body.len()..]);
+        ctx.update(&r[hashed..]);
         Signer::finish_hex(ctx, sig);
         r.extend_from_slice(b"&signature=");
         r.extend_from_slice(sig);

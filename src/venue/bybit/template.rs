@@ -109,6 +109,9 @@ impl BybitTemplates {
         let seg = &self.symbols.get(o.symbol)?[slot(o.side, o.order_type)];
         let mut ts = itoa::Buffer::new();
         let ts = ts.format(o.timestamp_ms).as_bytes();
+        let mut ctx = signer.context();
+        ctx.update(ts);
+        ctx.update(&self.key_recv);
         r.clear();
         r.extend_from_slice(&self.head);
         let sig_at = r.len();
@@ -130,6 +133,10 @@ impl BybitTemplates {
             }
             _ => r.extend_from_slice(seg),
         }
+        // The body is absorbed as it is written: the blocks it fills compress (a long
+        // `sha256rnds2` chain) while the CPU goes on formatting the next fields.
+        ctx.update(&r[body_at..]);
+        let mut hashed = r.len();
         write_decimal(r, p.qty, true);
         r.push(b'"');
         if o.reduce_only {
@@ -140,12 +147,11 @@ impl BybitTemplates {
             r.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
             r.push(b'"');
         }
+        ctx.update(&r[hashed..]);
+        hashed = r.len();
         write_exits(r, o, p);
         r.push(b'}');
-        let mut ctx = signer.context();
-        ctx.update(ts);
-        ctx.update(&self.key_recv);
-        ctx.update(&r[body_at..]);
+        ctx.update(&r[hashed..]);
         Signer::finish_hex(ctx, sig);
         r[sig_at..sig_at + 64].copy_from_slice(sig);
         Some(patch_length(r, len_at, body_at))
