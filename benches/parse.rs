@@ -4,7 +4,9 @@
 //! Every variant copies the frame into a reused buffer first (simd-json parses in place); the
 //! `copy_only` baseline shows that harness cost. After criterion, a per-call latency
 //! distribution (p50/p99/p99.9) of the single-trade parsers is printed, timer overhead
-//! subtracted.
+//! subtracted. Last, a same-conditions table: the decoders of one message type take turns in
+//! short batches (order rotated every round), so on a loaded machine every decoder sees the
+//! same load; medians per call and the ratio to sonic-rs are printed.
 //!
 //! `cargo bench --bench parse -- --warm-up-time 1 --measurement-time 3`
 
@@ -463,10 +465,81 @@ fn latency_distribution() {
     }
 }
 
+/// Per-call medians of every decoder, timed in alternating batches so each sees the same load.
+fn same_conditions() {
+    let m = msgs();
+    let sy = symbols();
+    let mut ours = new_ours(&sy);
+    let mut top = [1.0f64; 4];
+    let mut snap = m
+        .bybit_ticker_delta
+        .replace("\"delta\"", "\"snapshot\"")
+        .into_bytes();
+    ours.bybit.parse(&mut snap, &sy, |_| {}).unwrap();
+    const NAMES: [&str; 4] = ["general", "fast", "serde_json", "sonic_rs"];
+    let rounds = 301;
+    println!(
+        "\nsame conditions, ns per message (median of {rounds} alternating batches of ~20 µs; \
+         simd-json stage 1: {}):",
+        simd_json::Deserializer::algorithm()
+    );
+    println!(
+        "{:<22} {:>9} {:>9} {:>10} {:>9} {:>13} {:>10}",
+        "message", NAMES[0], NAMES[1], NAMES[2], NAMES[3], "general/sonic", "fast/sonic"
+    );
+    for (name, text, kind, _) in cases(&m) {
+        let mut buf = vec![0u8; text.len()];
+        let mut run = |v: usize, buf: &mut [u8]| {
+            buf.copy_from_slice(black_box(text.as_bytes()));
+            black_box(match v {
+                0 => ours_decode(kind, buf, &sy, &mut ours),
+                1 => fast_decode(kind, buf, &sy, &mut ours),
+                2 => serde_decode::<SerdeJson>(kind, buf, &sy, &mut top),
+                _ => serde_decode::<SonicRs>(kind, buf, &sy, &mut top),
+            });
+        };
+        // Batch size: ~20 µs of the slowest decoder.
+        let t0 = std::time::Instant::now();
+        for v in 0..4 {
+            for _ in 0..100 {
+                run(v, &mut buf);
+            }
+        }
+        let per = t0.elapsed().as_nanos() as usize / 400;
+        let batch = (20_000 / per.max(1)).max(1);
+        let mut ns: [Vec<f64>; 4] = Default::default();
+        for r in 0..rounds {
+            for j in 0..4 {
+                let v = (r + j) % 4;
+                let t = std::time::Instant::now();
+                for _ in 0..batch {
+                    run(v, &mut buf);
+                }
+                ns[v].push(t.elapsed().as_nanos() as f64 / batch as f64);
+            }
+        }
+        let med = ns.map(|mut x| {
+            x.sort_by(f64::total_cmp);
+            x[x.len() / 2]
+        });
+        println!(
+            "{:<22} {:>9.1} {:>9.1} {:>10.1} {:>9.1} {:>13.2} {:>10.2}",
+            name,
+            med[0],
+            med[1],
+            med[2],
+            med[3],
+            med[0] / med[3],
+            med[1] / med[3]
+        );
+    }
+}
+
 criterion_group!(benches, bench_parse);
 
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     latency_distribution();
+    same_conditions();
 }

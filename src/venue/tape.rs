@@ -248,6 +248,19 @@ mod tests {
     }
 
     #[test]
+    fn simd_json_dispatches_to_avx2_where_the_cpu_has_it() {
+        // Stage 1 with AVX2 + PCLMULQDQ (runtime detection, a default feature of simd-json);
+        // a build without it would fall back to the scalar implementation unnoticed.
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq") {
+            assert_eq!(
+                simd_json::Deserializer::algorithm(),
+                simd_json::Implementation::AVX2
+            );
+        }
+    }
+
+    #[test]
     fn digit_strings_parse_and_others_do_not() {
         assert_eq!(digits_u64("1786310817"), Some(1786310817));
         assert_eq!(digits_u64(""), None);
