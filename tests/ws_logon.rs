@@ -9,17 +9,9 @@
 //! WebSocket.
 
 use std::net::TcpStream;
-use std::time::Duration;
 
 use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
-use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, ExecEvent, Executor, LaneConfig, OrderLanes, OrderVenue,
-    PaperVenue, WsOrderConn, WsPhase, WsVenue,
-};
-use calculus_trader::feed::ws::WsTarget;
-use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
+use calculus_trader::exec::WsPhase;
 use calculus_trader::venue::ed25519::Ed25519Signer;
 use ring::signature::Ed25519KeyPair;
 use rust_decimal::Decimal;
@@ -29,7 +21,9 @@ mod common;
 use common::alloc::counted;
 use common::exchange::{listed, start_with, Exchange, Options};
 use common::files::temp_dir;
+use common::rig::V;
 use common::values::{d, now_ms, BTC_TRADE};
+use common::ws_rig::{ws_rig, WsAuth, WsRig as Rig};
 
 common::alloc::install!();
 
@@ -39,150 +33,20 @@ fn fresh_key() -> Ed25519Signer {
     Ed25519Signer::from_pkcs8(doc.as_ref()).unwrap()
 }
 
-struct Rig {
-    ex: Exchange,
-    exec: Executor,
-    clock: Clock,
-    dir: std::path::PathBuf,
-    seq: u64,
-    booked: Decimal,
-}
-
-/// An executor whose entries and exits go over the Binance order WebSocket, logging on with
-/// `client` against an exchange that registered the Ed25519 public key `registered`.
+/// The shared WebSocket rig (`tests/common/ws_rig.rs`) on Binance: entries and exits over the
+/// order WebSocket, logging on with `client` against an exchange that registered the Ed25519
+/// public key `registered`.
 fn rig(registered: [u8; 32], client: Ed25519Signer, name: &str) -> Rig {
-    let btc = listed(&["BTCUSDT"]);
-    let opts = Options {
-        rest: RestOptions {
-            ed25519_public_key: Some(registered),
-            ..RestOptions::default()
-        },
-        ..Options::default()
+    let auth = WsAuth::Ed25519 {
+        registered,
+        key: client,
     };
-    let ex = start_with(btc.clone(), "0.0004", "1", opts);
-    let (names, inst): (Vec<String>, Vec<Instrument>) = btc.into_iter().unzip();
-    ex.market.on_frame(BTC_TRADE);
-    let c = ex.server.credentials().clone();
-    let host = ex.server.addr().to_string();
-    let venue = OrderVenue::Binance(BinanceVenue::new(BinanceOrderBuilder::new(
-        &c.api_key,
-        c.secret.as_bytes(),
-        &host,
-        60_000,
-        &client_prefix(1),
-    )));
-    let clock = Clock::new();
-    let timeout = Duration::from_secs(5);
-    let mut lanes = OrderLanes::new(
-        &ex.server.url(),
-        LaneConfig::new(2, 8),
-        timeout,
-        clock.clone(),
-        None,
+    ws_rig(
+        V::Binance,
+        RestOptions::default(),
+        auth,
+        &format!("ws-logon-{name}"),
     )
-    .unwrap();
-    let target = WsTarget::new(&format!("ws://{host}/ws-fapi/v1"), None).unwrap();
-    lanes.set_websocket(WsOrderConn::new(
-        WsVenue::BinanceEd25519 {
-            api_key: c.api_key.clone(),
-            key: client,
-        },
-        target,
-        calculus_trader::exec::lanes::WS_TOKEN,
-        8,
-        timeout.as_nanos() as u64,
-        20_000_000_000,
-        clock.clone(),
-    ));
-    lanes.open_websocket(Duration::from_secs(5));
-    let fill = PaperVenue {
-        taker_fee: d("0.0004"),
-        slippage_bps: 1.0,
-    };
-    let mut exec = Executor::venue(inst, names, venue, lanes, fill, 1, 8);
-    let dir = temp_dir(&format!("ws-logon-{name}"));
-    let journal = dir.join("orders.journal");
-    let (j, _) = Journal::open(&journal, exec.names(), FsyncPolicy::Never).unwrap();
-    exec.set_journal(j);
-    Rig {
-        ex,
-        exec,
-        clock,
-        dir,
-        seq: 0,
-        booked: Decimal::ZERO,
-    }
-}
-
-impl Rig {
-    /// Submits `n` orders (entry, exit, …) and polls until none is in flight; returns
-    /// (filled reports, rtt samples).
-    fn round(&mut self, n: u32) -> (u32, u32) {
-        for _ in 0..n {
-            self.seq += 1;
-            let it = OrderIntent {
-                symbol: SymbolId(0),
-                side: if self.seq % 2 == 1 {
-                    Side::Buy
-                } else {
-                    Side::Sell
-                },
-                qty: d("0.016"),
-                ref_price: 61800.3,
-                reduce_only: self.seq % 2 == 0,
-                case: Case::AcceleratingUp,
-                client_seq: self.seq,
-                tick_recv_ns: 0,
-                decided_ns: 0,
-                take_profit: None,
-                stop_loss: None,
-            };
-            self.exec.set_now_ns(self.clock.now_ns());
-            assert!(self.exec.submit(&it, now_ms(), |_| {}).is_none(), "sent");
-        }
-        let (mut fills, mut rtts) = (0, 0);
-        let deadline = self.clock.now_ns() + 30_000_000_000;
-        let booked = &mut self.booked;
-        while self.exec.in_flight() > 0 && self.clock.now_ns() < deadline {
-            self.exec
-                .poll(self.clock.now_ns(), now_ms(), None, |ev| match ev {
-                    ExecEvent::Report(r) => {
-                        assert_eq!(r.status, ReportStatus::Filled, "{r:?}");
-                        *booked += match r.side {
-                            Side::Buy => r.qty,
-                            Side::Sell => -r.qty,
-                        };
-                        fills += 1;
-                    }
-                    ExecEvent::Rtt(_) => rtts += 1,
-                });
-        }
-        assert_eq!(self.exec.in_flight(), 0, "every order ended known");
-        (fills, rtts)
-    }
-
-    fn venue_position(&self) -> Decimal {
-        self.ex.server.venue().with(|m| m.position("BTCUSDT").qty)
-    }
-
-    fn ws(&self) -> &WsOrderConn {
-        self.exec.lanes().unwrap().websocket().unwrap()
-    }
-
-    /// Polls until the link is in `phase` (or 10 s passed).
-    fn wait_phase(&mut self, up: bool) {
-        let end = self.clock.now_ns() + 10_000_000_000;
-        while (self.ws().phase() == WsPhase::Up) != up && self.clock.now_ns() < end {
-            self.exec.poll(self.clock.now_ns(), now_ms(), None, |_| {});
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
 }
 
 #[test]
@@ -190,8 +54,8 @@ fn orders_after_an_ed25519_logon_fill_and_match_the_venue() {
     let key = fresh_key();
     let mut r = rig(key.public_key(), key, "fill");
     assert_eq!(r.ws().phase(), WsPhase::Up, "{:?}", r.ws().last_error());
-    assert_eq!(r.round(2), (2, 2));
-    assert_eq!(r.round(1), (1, 1));
+    assert_eq!(r.round(2, false), (2, 2));
+    assert_eq!(r.round(1, false), (1, 1));
     assert_eq!(r.venue_position(), d("0.016"));
     assert_eq!(
         r.venue_position(),
@@ -227,7 +91,7 @@ fn a_key_the_account_does_not_hold_is_refused_and_rest_carries_the_orders() {
             && err.contains("REST"),
         "{err}"
     );
-    assert_eq!(r.round(2), (2, 2), "REST carried both orders");
+    assert_eq!(r.round(2, false), (2, 2), "REST carried both orders");
     assert_eq!(r.venue_position(), Decimal::ZERO);
     assert_eq!(r.venue_position(), r.booked);
     assert_eq!(
@@ -246,12 +110,12 @@ fn a_key_the_account_does_not_hold_is_refused_and_rest_carries_the_orders() {
 fn every_reconnect_logs_on_again() {
     let key = fresh_key();
     let mut r = rig(key.public_key(), key, "reconnect");
-    assert_eq!(r.round(2), (2, 2));
+    assert_eq!(r.round(2, false), (2, 2));
     r.ex.server.drop_trade_sockets();
     r.wait_phase(false);
     r.wait_phase(true);
     assert_eq!(r.ws().phase(), WsPhase::Up, "{:?}", r.ws().last_error());
-    assert_eq!(r.round(2), (2, 2));
+    assert_eq!(r.round(2, false), (2, 2));
     let s = r.ws().stats();
     assert_eq!((s.ups, s.auth_failures), (2, 0), "{s:?}");
     assert_eq!(
@@ -268,11 +132,11 @@ fn the_post_logon_order_path_allocates_nothing_after_warm_up() {
     let key = fresh_key();
     let mut r = rig(key.public_key(), key, "alloc");
     for _ in 0..10 {
-        assert_eq!(r.round(2), (2, 2));
+        assert_eq!(r.round(2, false), (2, 2));
     }
     let (res, allocations) = counted(|| {
         (0..25)
-            .map(|_| r.round(2))
+            .map(|_| r.round(2, false))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     });
     assert_eq!(res, (50, 50));

@@ -10,226 +10,44 @@
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use calculus_trader::exchange::fault_plan::FaultPlan;
 use calculus_trader::exchange::rest_orders::RestOptions;
-use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal};
-use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::{
-    BinanceOrderBuilder, BinanceVenue, BybitVenue, ExecEvent, Executor, Lane, LaneConfig,
-    OrderLanes, OrderVenue, PaperVenue, Signer, TransportEvent, WsOrderConn, WsPhase, WsVenue,
+    ExecEvent, Lane, Signer, TransportEvent, WsOrderConn, WsPhase, WsVenue,
 };
 use calculus_trader::feed::ws::WsTarget;
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
+use calculus_trader::types::ReportStatus;
 use rust_decimal::Decimal;
 
 mod common;
 use common::alloc::counted;
-use common::exchange::{listed, start_with, Exchange, Options};
-use common::files::temp_dir;
-use common::values::{d, now_ms, BTC_TRADE};
+use common::rig::V;
+use common::values::{d, now_ms};
+use common::ws_rig::{ws_rig, WsAuth, WsRig as Rig};
 
 common::alloc::install!();
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum V {
-    Binance,
-    Bybit,
-}
-
-struct Rig {
-    ex: Exchange,
-    exec: Executor,
-    clock: Clock,
-    dir: std::path::PathBuf,
-    seq: u64,
-    /// Signed quantity booked from the filled reports.
-    booked: Decimal,
-    /// `UnknownOrder(true)` reports: a symbol's order became of unknown outcome.
-    unknown: u32,
-}
-
-/// An executor on order lanes to a fresh embedded exchange; with `ws`, entries and exits go
-/// over the venue's order WebSocket (opened before returning; `secret` overrides the key's).
+/// The shared WebSocket rig (`tests/common/ws_rig.rs`); with `ws`, entries and exits go over
+/// the venue's order WebSocket signed with HMAC (`secret` overrides the key's). The Bybit
+/// socket authenticates, so it comes up with the right key only; Binance signs each request.
 fn rig(v: V, rest: RestOptions, ws: bool, secret: Option<&str>, name: &str) -> Rig {
-    let btc = listed(&["BTCUSDT"]);
-    let opts = Options {
-        rest: RestOptions {
-            bybit_order_limit: 1_000,
-            ..rest
-        },
-        ..Options::default()
+    let auth = if ws {
+        WsAuth::Hmac(secret.map(str::to_string))
+    } else {
+        WsAuth::Rest
     };
-    let ex = start_with(btc.clone(), "0.0004", "1", opts);
-    let (names, inst): (Vec<String>, Vec<Instrument>) = btc.into_iter().unzip();
-    ex.market.on_frame(BTC_TRADE);
-    let c = ex.server.credentials().clone();
-    let host = ex.server.addr().to_string();
-    let venue = match v {
-        V::Bybit => OrderVenue::Bybit(
-            BybitVenue::new(
-                &c.api_key,
-                c.secret.as_bytes(),
-                &host,
-                60_000,
-                &client_prefix(1),
-            )
-            .unwrap(),
-        ),
-        V::Binance => OrderVenue::Binance(BinanceVenue::new(BinanceOrderBuilder::new(
-            &c.api_key,
-            c.secret.as_bytes(),
-            &host,
-            60_000,
-            &client_prefix(1),
-        ))),
-    };
-    let clock = Clock::new();
-    let timeout = Duration::from_secs(5);
-    let mut lanes = OrderLanes::new(
-        &ex.server.url(),
-        LaneConfig::new(2, 8),
-        timeout,
-        clock.clone(),
-        None,
-    )
-    .unwrap();
+    let r = ws_rig(v, rest, auth, &format!("ws-orders-{name}"));
     if ws {
-        let secret = secret.unwrap_or(&c.secret);
-        let (path, venue) = match v {
-            V::Bybit => (
-                "/v5/trade",
-                WsVenue::Bybit {
-                    api_key: c.api_key.clone(),
-                    signer: Signer::new(secret.as_bytes()),
-                },
-            ),
-            V::Binance => (
-                "/ws-fapi/v1",
-                WsVenue::Binance {
-                    api_key: c.api_key.clone(),
-                    signer: Signer::new(secret.as_bytes()),
-                },
-            ),
-        };
-        let target = WsTarget::new(&format!("ws://{host}{path}"), None).unwrap();
-        lanes.set_websocket(WsOrderConn::new(
-            venue,
-            target,
-            calculus_trader::exec::lanes::WS_TOKEN,
-            8,
-            timeout.as_nanos() as u64,
-            20_000_000_000,
-            clock.clone(),
-        ));
-        let up = lanes.open_websocket(Duration::from_secs(5));
-        // Bybit authenticates the socket; Binance signs each request (the socket comes up).
-        let want = v == V::Binance || secret == c.secret;
+        let right_key = secret.map_or(true, |s| s == r.ex.server.credentials().secret);
         assert_eq!(
-            up, want,
+            r.ws_up,
+            v == V::Binance || right_key,
             "the Bybit WebSocket comes up with the right key only"
         );
     }
-    let mut exec = Executor::venue(
-        inst,
-        names,
-        venue,
-        lanes,
-        PaperVenue {
-            taker_fee: d("0.0004"),
-            slippage_bps: 1.0,
-        },
-        1,
-        8,
-    );
-    let dir = temp_dir(&format!("ws-orders-{name}"));
-    let (j, _) = Journal::open(
-        &dir.join("orders.journal"),
-        exec.names(),
-        FsyncPolicy::Never,
-    )
-    .unwrap();
-    exec.set_journal(j);
-    if v == V::Bybit {
-        exec.set_rate_limits(RateLimits::bybit_v5().with_order_limit(1_000, 1_000_000_000));
-    }
-    Rig {
-        ex,
-        exec,
-        clock,
-        dir,
-        seq: 0,
-        booked: Decimal::ZERO,
-        unknown: 0,
-    }
-}
-
-impl Rig {
-    /// An entry (odd seq, Buy; Bybit with TP/SL) or the exit that closes it (even, reduce-only).
-    fn intent(&self, seq: u64, bybit: bool) -> OrderIntent {
-        OrderIntent {
-            symbol: SymbolId(0),
-            side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
-            qty: d("0.016"),
-            ref_price: 61800.3,
-            reduce_only: seq % 2 == 0,
-            case: Case::AcceleratingUp,
-            client_seq: seq,
-            tick_recv_ns: 0,
-            decided_ns: 0,
-            take_profit: (bybit && seq % 2 == 1).then(|| d("62000.07")),
-            stop_loss: (bybit && seq % 2 == 1).then(|| d("61000.01")),
-        }
-    }
-
-    /// Submits `n` orders (entry, exit, …) and polls until none is in flight; returns
-    /// (filled reports, rtt samples).
-    fn round(&mut self, n: u32, bybit: bool) -> (u32, u32) {
-        for _ in 0..n {
-            self.seq += 1;
-            let it = self.intent(self.seq, bybit);
-            self.exec.set_now_ns(self.clock.now_ns());
-            assert!(self.exec.submit(&it, now_ms(), |_| {}).is_none(), "sent");
-        }
-        let (mut fills, mut rtts) = (0, 0);
-        let deadline = self.clock.now_ns() + 30_000_000_000;
-        let (booked, unknown) = (&mut self.booked, &mut self.unknown);
-        while self.exec.in_flight() > 0 && self.clock.now_ns() < deadline {
-            self.exec
-                .poll(self.clock.now_ns(), now_ms(), None, |ev| match ev {
-                    ExecEvent::Report(r) if matches!(r.status, ReportStatus::UnknownOrder(_)) => {
-                        *unknown += u32::from(r.status == ReportStatus::UnknownOrder(true))
-                    }
-                    ExecEvent::Report(r) => {
-                        assert_eq!(r.status, ReportStatus::Filled, "{r:?}");
-                        *booked += match r.side {
-                            Side::Buy => r.qty,
-                            Side::Sell => -r.qty,
-                        };
-                        fills += 1;
-                    }
-                    ExecEvent::Rtt(_) => rtts += 1,
-                });
-        }
-        assert_eq!(self.exec.in_flight(), 0, "every order ended known");
-        (fills, rtts)
-    }
-
-    fn venue_position(&self) -> Decimal {
-        self.ex.server.venue().with(|m| m.position("BTCUSDT").qty)
-    }
-
-    fn ws(&self) -> &WsOrderConn {
-        self.exec.lanes().unwrap().websocket().unwrap()
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
+    r
 }
 
 fn fills_and_positions_match(v: V) {
@@ -414,11 +232,7 @@ fn rest_carries_orders_while_the_websocket_is_down(v: V) {
     assert_eq!(r.round(2, bybit), (2, 2));
     r.ex.server.trade_ws_outage(true);
     // The cut is seen at the next service of the link.
-    let end = r.clock.now_ns() + 5_000_000_000;
-    while r.ws().phase() == WsPhase::Up && r.clock.now_ns() < end {
-        r.exec.poll(r.clock.now_ns(), now_ms(), None, |_| {});
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    r.wait_phase(false);
     assert_ne!(r.ws().phase(), WsPhase::Up);
     assert_eq!(r.round(2, bybit), (2, 2), "REST carried both orders");
     assert_eq!(
@@ -427,11 +241,7 @@ fn rest_carries_orders_while_the_websocket_is_down(v: V) {
         "none went over the WebSocket"
     );
     r.ex.server.trade_ws_outage(false);
-    let end = r.clock.now_ns() + 10_000_000_000;
-    while r.ws().phase() != WsPhase::Up && r.clock.now_ns() < end {
-        r.exec.poll(r.clock.now_ns(), now_ms(), None, |_| {});
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    r.wait_phase(true);
     assert_eq!(r.ws().phase(), WsPhase::Up, "the link came back");
     assert_eq!(r.round(2, bybit), (2, 2));
     assert_eq!(r.ex.server.trade_ws_counts().1, 4, "back on the WebSocket");

@@ -19,7 +19,9 @@
 //! - [`tls`]: a test CA for `localhost` and a TLS-terminating loopback proxy in front of an
 //!   embedded exchange (the venue over `https://` / `wss://`);
 //! - [`trade_heavy`]: the strategy config made to trade often (also the budget bench's);
-//! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds.
+//! - [`values`]: exact decimals from literals (`d("0.1")`) and the wall clock in milliseconds;
+//! - [`ws_rig`]: an executor whose orders go over the venue's order WebSocket (HMAC or Ed25519
+//!   logon) or REST, to a fresh embedded exchange, in entry/exit rounds.
 //!
 //! `dead_code` is allowed because every file in `tests/` is its own crate and compiles its own
 //! copy of this module: each uses only part of it, and the rest would warn in that crate.
@@ -39,3 +41,4 @@ pub mod setup;
 pub mod tls;
 pub mod trade_heavy;
 pub mod values;
+pub mod ws_rig;
