@@ -525,6 +525,37 @@ impl OperatorLoad {
     }
 }
 
+/// An embedded exchange listing the setup's symbols (10 M USDT of balance), each priced at its
+/// first real trade, the fill model it matches with, and the symbols' names.
+fn embedded_exchange(
+    s: &Setup,
+    opts: RestOptions,
+) -> Result<(RestExchange, PaperVenue, Vec<String>), String> {
+    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
+    let fill = PaperVenue {
+        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
+        slippage_bps: 0.0,
+    };
+    let listed = names.iter().cloned().zip(s.instruments.iter().copied());
+    let venue = Arc::new(SimVenue::new(Matching::new(
+        listed.collect(),
+        fill.model(),
+        rust_decimal::Decimal::from(10_000_000),
+    )));
+    let market = Arc::new(MarketState::default());
+    let loopback = "127.0.0.1:0".parse().expect("loopback address");
+    let server = RestExchange::start(loopback, venue, Some(&market), opts)
+        .map_err(|e| format!("embedded REST exchange: {e}"))?;
+    for t in &s.ticks {
+        let name = &names[t.symbol.index()];
+        if market.last(name).is_none() {
+            let px = rust_decimal::Decimal::from_f64_retain(t.price).ok_or("price not finite")?;
+            market.on_trade(name, px, t.exch_ts_ms);
+        }
+    }
+    Ok((server, fill, names))
+}
+
 /// `order_rtt` against the embedded exchange over loopback: the production `ExecStage` (journal
 /// off, venue route, keep-alive HTTP transport) sends `n` real-sized market orders to the
 /// in-process `RestExchange` (signature check, filters, matching at the last real trade price),
@@ -535,37 +566,7 @@ fn bench_order_rtt(
     intents: &[OrderIntent],
     n: usize,
 ) -> Result<(StageHistograms, u64), String> {
-    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
-    let fill = PaperVenue {
-        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
-        slippage_bps: 0.0,
-    };
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names
-            .iter()
-            .cloned()
-            .zip(s.instruments.iter().copied())
-            .collect(),
-        fill.model(),
-        rust_decimal::Decimal::from(10_000_000),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().expect("loopback address"),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .map_err(|e| format!("embedded REST exchange: {e}"))?;
-    // Price every symbol at its first real trade.
-    for t in &s.ticks {
-        let name = &names[t.symbol.index()];
-        if market.last(name).is_none() {
-            let px = rust_decimal::Decimal::from_f64_retain(t.price)
-                .ok_or("trade price is not finite")?;
-            market.on_trade(name, px, t.exch_ts_ms);
-        }
-    }
+    let (server, fill, names) = embedded_exchange(s, RestOptions::default())?;
     let url = server.url();
     let c = server.credentials().clone();
     let host = url.trim_start_matches("http://").to_string();
@@ -1202,36 +1203,7 @@ fn bench_sparse_orders(
 ) -> Result<(Histogram<u64>, Histogram<u64>), String> {
     use calculus_trader::exec::journal::{FsyncPolicy, Journal};
     use calculus_trader::exec::{LaneConfig, OrderLanes};
-    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
-    let fill = PaperVenue {
-        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
-        slippage_bps: 0.0,
-    };
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        names
-            .iter()
-            .cloned()
-            .zip(s.instruments.iter().copied())
-            .collect(),
-        fill.model(),
-        rust_decimal::Decimal::from(10_000_000),
-    )));
-    let market = Arc::new(MarketState::default());
-    let server = RestExchange::start(
-        "127.0.0.1:0".parse().expect("loopback address"),
-        venue,
-        Some(&market),
-        RestOptions::default(),
-    )
-    .map_err(|e| format!("embedded REST exchange: {e}"))?;
-    for t in &s.ticks {
-        let name = &names[t.symbol.index()];
-        if market.last(name).is_none() {
-            let px = rust_decimal::Decimal::from_f64_retain(t.price)
-                .ok_or("trade price is not finite")?;
-            market.on_trade(name, px, t.exch_ts_ms);
-        }
-    }
+    let (server, fill, names) = embedded_exchange(s, RestOptions::default())?;
     let url = server.url();
     let c = server.credentials().clone();
     let host = url.trim_start_matches("http://").to_string();
@@ -1817,19 +1789,6 @@ fn order_rtt_rest_vs_websocket(
     n: usize,
 ) -> Result<Vec<Row>, String> {
     use calculus_trader::exec::{LaneConfig, OrderLanes, Signer, WsOrderConn, WsVenue};
-    let names: Vec<String> = s.symbols.names().iter().map(|n| n.to_string()).collect();
-    let fill = PaperVenue {
-        taker_fee: s.cfg.taker_fee().map_err(|e| e.to_string())?,
-        slippage_bps: 0.0,
-    };
-    let listed = names.iter().cloned().zip(s.instruments.iter().copied());
-    let venue = Arc::new(SimVenue::new(Matching::new(
-        listed.collect(),
-        fill.model(),
-        rust_decimal::Decimal::from(10_000_000),
-    )));
-    let market = Arc::new(MarketState::default());
-    let loopback = "127.0.0.1:0".parse().expect("loopback address");
     let rng = ::ring::rand::SystemRandom::new();
     let pkcs8 = ::ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
         .map_err(|_| "Ed25519 key generation failed")?;
@@ -1838,15 +1797,7 @@ fn order_rtt_rest_vs_websocket(
         ed25519_public_key: Some(ed_key()?.public_key()),
         ..RestOptions::default()
     };
-    let server = RestExchange::start(loopback, venue, Some(&market), opts)
-        .map_err(|e| format!("embedded REST exchange: {e}"))?;
-    for t in &s.ticks {
-        let name = &names[t.symbol.index()];
-        if market.last(name).is_none() {
-            let px = rust_decimal::Decimal::from_f64_retain(t.price).ok_or("price not finite")?;
-            market.on_trade(name, px, t.exch_ts_ms);
-        }
-    }
+    let (server, fill, names) = embedded_exchange(s, opts)?;
     let (url, c) = (server.url(), server.credentials().clone());
     let host = url.trim_start_matches("http://").to_string();
     let timeout = Duration::from_secs(5);
