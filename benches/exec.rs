@@ -16,8 +16,8 @@
 //!   these orders (Bybit `timestamp + api_key + recv_window + body`, Binance the query string
 //!   before `&signature=`), keyed once, in the same run: `ring` (ring 0.17 `hmac::sign`, its
 //!   SHA-NI assembly on this CPU), `rustcrypto` (the `hmac` crate's `Hmac<sha2::Sha256>`, keyed
-//!   state cloned per message) and `signer` (our [`Signer`]: sha2's compression function on the
-//!   kept ipad/opad midstates).
+//!   state cloned per message) and `signer` (our [`Signer`]: the kept ipad/opad midstates,
+//!   compressed with the SHA-NI instructions, `sha2`'s compression where the CPU lacks them).
 //!
 //! After criterion, a per-call pass (quanta TSC clock, timer overhead included) prints
 //! p50/p99/p99.9 per builder, then the three HMAC implementations per call, interleaved call by
