@@ -18,7 +18,6 @@ use rust_decimal::Decimal;
 use tungstenite::{Message, WebSocket};
 
 mod common;
-use common::alloc::counted;
 use common::exchange::{listed, start_with, Exchange, Options};
 use common::files::temp_dir;
 use common::rig::V;
@@ -131,24 +130,7 @@ fn every_reconnect_logs_on_again() {
 fn the_post_logon_order_path_allocates_nothing_after_warm_up() {
     let key = fresh_key();
     let mut r = rig(key.public_key(), key, "alloc");
-    for _ in 0..10 {
-        assert_eq!(r.round(2, false), (2, 2));
-    }
-    let (res, allocations) = counted(|| {
-        (0..25)
-            .map(|_| r.round(2, false))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    });
-    assert_eq!(res, (50, 50));
-    assert_eq!(
-        r.ws().stats().replies,
-        70,
-        "every order went over the WebSocket"
-    );
-    assert_eq!(
-        allocations, 0,
-        "the post-logon order path allocated {allocations} times"
-    );
+    r.assert_order_path_allocates_nothing(false);
 }
 
 /// A raw client on `/ws-fapi/v1` of `ex`.

@@ -22,7 +22,6 @@ use calculus_trader::types::ReportStatus;
 use rust_decimal::Decimal;
 
 mod common;
-use common::alloc::counted;
 use common::rig::V;
 use common::values::{d, now_ms};
 use common::ws_rig::{ws_rig, WsAuth, WsRig as Rig};
@@ -358,25 +357,7 @@ fn ws_order_path_allocates_nothing(v: V) {
         None,
         &format!("alloc-{v:?}"),
     );
-    for _ in 0..10 {
-        assert_eq!(r.round(2, bybit), (2, 2));
-    }
-    let (res, allocations) = counted(|| {
-        (0..25)
-            .map(|_| r.round(2, bybit))
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
-    });
-    assert_eq!(res, (50, 50));
-    assert_eq!(r.ws().stats().failed, 0);
-    assert_eq!(
-        r.ws().stats().replies,
-        70,
-        "every order went over the WebSocket"
-    );
-    assert_eq!(
-        allocations, 0,
-        "the WebSocket order path allocated {allocations} times"
-    );
+    r.assert_order_path_allocates_nothing(bybit);
 }
 
 #[test]

@@ -293,6 +293,19 @@ struct Current {
     done_ns: u64,
 }
 
+impl Current {
+    /// `req`, nothing of it written yet.
+    fn new(req: Request) -> Self {
+        Self {
+            req,
+            written: 0,
+            tls_queued: false,
+            done: false,
+            done_ns: 0,
+        }
+    }
+}
+
 /// Per-request buffer capacity; a signed order is well under 1 KiB.
 pub(crate) const REQUEST_CAP: usize = 4096;
 /// Receive buffer capacity (grows only for unusually large responses, cold queries).
@@ -482,13 +495,7 @@ impl HttpTransport {
         let Some(req) = self.queue.pop_front() else {
             return;
         };
-        self.current = Some(Current {
-            req,
-            written: 0,
-            tls_queued: false,
-            done: false,
-            done_ns: 0,
-        });
+        self.current = Some(Current::new(req));
         match self.write_current() {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
@@ -663,13 +670,7 @@ impl HttpTransport {
                     self.stats.peer_closes += 1;
                     self.drop_conn();
                 }
-                self.current = Some(Current {
-                    req,
-                    written: 0,
-                    tls_queued: false,
-                    done: false,
-                    done_ns: 0,
-                });
+                self.current = Some(Current::new(req));
             }
             if self.conn.is_none() {
                 if let Err(e) = self.connect() {

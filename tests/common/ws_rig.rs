@@ -17,6 +17,7 @@ use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, 
 use calculus_trader::venue::ed25519::Ed25519Signer;
 use rust_decimal::Decimal;
 
+use super::alloc::counted;
 use super::exchange::{listed, start_with, Exchange, Options};
 use super::files::temp_dir;
 use super::rig::V;
@@ -201,6 +202,31 @@ impl WsRig {
         }
         assert_eq!(self.exec.in_flight(), 0, "every order ended known");
         (fills, rtts)
+    }
+
+    /// 10 rounds of entry + exit to warm up, then 25 more with this thread's allocations
+    /// counted (the test crate installs the counting allocator): all 70 orders fill over the
+    /// WebSocket and the 50 counted ones allocate nothing.
+    pub fn assert_order_path_allocates_nothing(&mut self, tpsl: bool) {
+        for _ in 0..10 {
+            assert_eq!(self.round(2, tpsl), (2, 2));
+        }
+        let (res, allocations) = counted(|| {
+            (0..25)
+                .map(|_| self.round(2, tpsl))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        });
+        assert_eq!(res, (50, 50));
+        let stats = self.ws().stats();
+        assert_eq!(
+            (stats.replies, stats.failed),
+            (70, 0),
+            "all over the WebSocket"
+        );
+        assert_eq!(
+            allocations, 0,
+            "the WebSocket order path allocated {allocations} times"
+        );
     }
 
     /// The exchange's BTCUSDT position.
