@@ -525,6 +525,21 @@ impl OperatorLoad {
     }
 }
 
+/// A Binance executor over `transport` for the setup's instruments, session 1, 8 orders pending
+/// at most, and Binance's rate limits lifted: the bench times round trips, not the venue's
+/// order-rate limit (2000 back-to-back orders would meet its 300 per 10 s from the 240th).
+fn unthrottled_executor(
+    s: &Setup,
+    names: Vec<String>,
+    route: OrderVenue,
+    transport: impl Into<calculus_trader::exec::OrderLanes>,
+    fill: PaperVenue,
+) -> Executor {
+    let mut exec = Executor::venue(s.instruments.clone(), names, route, transport, fill, 1, 8);
+    exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+    exec
+}
+
 /// An embedded exchange listing the setup's symbols (10 M USDT of balance), each priced at its
 /// first real trade, the fill model it matches with, and the symbols' names.
 fn embedded_exchange(
@@ -575,10 +590,7 @@ fn bench_order_rtt(
     let route = OrderVenue::Binance(BinanceVenue::new(builder));
     let http = HttpTransport::new(&url, 8, Duration::from_secs(5), s.clock.clone())
         .map_err(|e| format!("transport: {e}"))?;
-    let mut exec = Executor::venue(s.instruments.clone(), names, route, http, fill, 1, 8);
-    // The round trip is measured, not the venue's order-rate limit: 2000 back-to-back orders
-    // would otherwise meet Binance's 300 per 10 s (entries refused from the 240th).
-    exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+    let exec = unthrottled_executor(s, names, route, http, fill);
     let mut stage = ExecStage::new(exec, s.clock.clone());
     let template = intents
         .iter()
@@ -1219,16 +1231,7 @@ fn bench_sparse_orders(
         None,
     )
     .map_err(|e| format!("order lanes: {e}"))?;
-    let mut exec = Executor::venue(
-        s.instruments.clone(),
-        names.clone(),
-        route,
-        lanes,
-        fill,
-        1,
-        8,
-    );
-    exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+    let mut exec = unthrottled_executor(s, names.clone(), route, lanes, fill);
     let dir = target_dir().join("bench-sparse");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -1840,16 +1843,7 @@ fn order_rtt_rest_vs_websocket(
             }
         }
         let route = OrderVenue::Binance(BinanceVenue::new(b));
-        let mut exec = Executor::venue(
-            s.instruments.clone(),
-            names.clone(),
-            route,
-            lanes,
-            fill,
-            1,
-            8,
-        );
-        exec.set_rate_limits(unthrottled(RateLimits::binance_usdm()));
+        let exec = unthrottled_executor(s, names.clone(), route, lanes, fill);
         Ok(ExecStage::new(exec, s.clock.clone()))
     };
     let mut stages = [stage("ct1-", 0)?, stage("ct2-", 1)?, stage("ct3-", 2)?];
