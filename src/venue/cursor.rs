@@ -102,12 +102,13 @@ impl<'a> Cursor<'a> {
 impl Sink for Cursor<'_> {
     #[inline]
     fn lit<const N: usize>(&mut self, s: &[u8; N]) {
-        self.take(N).copy_from_slice(s);
+        *array_at(self.buf, self.at) = *s;
+        self.at += N;
     }
 
     #[inline]
     fn padded<const N: usize>(&mut self, p: &Padded<N>) {
-        self.buf[self.at..self.at + N].copy_from_slice(&p.bytes);
+        *array_at(self.buf, self.at) = p.bytes;
         self.at += p.len;
     }
 
@@ -215,6 +216,15 @@ const PAIRS: [[u8; 2]; 100] = {
     t
 };
 
+/// `buf[at..at + N]` as an array: assigning to it is one fixed-size move (`copy_from_slice`
+/// can end in an out-of-line `memcpy` call even for a constant length). Panics past the end.
+#[inline(always)]
+pub(crate) fn array_at<const N: usize>(buf: &mut [u8], at: usize) -> &mut [u8; N] {
+    (&mut buf[at..at + N])
+        .try_into()
+        .expect("a range of N bytes")
+}
+
 /// Decimal digits of `u` (1 for 0).
 #[inline]
 pub(crate) fn digit_count(u: u64) -> usize {
@@ -227,7 +237,9 @@ pub(crate) fn digit_count(u: u64) -> usize {
 pub(crate) fn put_digits(out: &mut [u8], mut u: u64) {
     let mut i = out.len();
     while i >= 2 {
-        out[i - 2..i].copy_from_slice(&PAIRS[(u % 100) as usize]);
+        let [hi, lo] = PAIRS[(u % 100) as usize];
+        out[i - 2] = hi;
+        out[i - 1] = lo;
         u /= 100;
         i -= 2;
     }

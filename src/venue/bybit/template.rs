@@ -5,16 +5,17 @@
 //! An order is written once, into the signed prehash `timestamp + api_key + recv_window + body`
 //! (one buffer: the timestamp's digits right-aligned before the pre-rendered `api_key +
 //! recv_window`, the body after it) through a [`Cursor`] (fixed-size copies, digits written in
-//! place), hashed in one pass, and its body copied behind the head that stays in the request
+//! place), hashed in place ([`Signer::sign_padded_hex`]: the padding goes after the body, every
+//! block compresses from the buffer in one call), and its body copied behind the head that stays in the request
 //! buffer from order to order: only the signature, timestamp and length slots are rewritten
 //! (the head is rendered again when the timestamp's or the length's number of digits changes).
 //! Bytes equal the field-by-field writer's (`BybitOrderBuilder` without
 //! [`super::order::BybitOrderBuilder::set_symbols`]): both write the body with [`super::body`].
 
 use crate::types::Side;
-use crate::venue::cursor::{digit_count, put_digits, Cursor, Padded, Sink};
+use crate::venue::cursor::{array_at, digit_count, put_digits, Cursor, Padded, Sink};
 use crate::venue::order::{valid_symbol, NewOrder, OrderType, Prepared};
-use crate::venue::sign::{Credentials, Signer};
+use crate::venue::sign::{Credentials, Signer, PAD_ROOM};
 use crate::venue::template::TemplateTable;
 
 use super::body::{self, Link};
@@ -115,7 +116,7 @@ impl BybitTemplates {
         self.link = body::link(client_prefix);
         let key_recv = format!("{}{}", creds.api_key, creds.recv_window).into_bytes();
         self.body_at = TS_END + key_recv.len();
-        self.prehash = vec![0; self.body_at + BODY_ROOM];
+        self.prehash = vec![0; self.body_at + BODY_ROOM + PAD_ROOM];
         self.prehash[TS_END..self.body_at].copy_from_slice(&key_recv);
         // Head: the pieces above, 64 + 20 + 20 slot digits and the constant headers around them.
         self.request = Vec::with_capacity(self.head.len() + self.tail.len() + 160 + BODY_ROOM);
@@ -160,7 +161,7 @@ impl BybitTemplates {
         c.padded(seg);
         body::rest(&mut c, o, p, &self.link);
         let end = c.at();
-        signer.sign_hex(&self.prehash[TS_END - ts_len..end], sig);
+        signer.sign_padded_hex(&mut self.prehash, TS_END - ts_len, end, sig);
         let body_len = end - self.body_at;
         let len_len = digit_count(body_len as u64);
         if (self.layout.ts_len, self.layout.len_len) != (ts_len, len_len) {
@@ -170,10 +171,10 @@ impl BybitTemplates {
         let r = &mut self.request;
         r.truncate(l.body_at);
         r.extend_from_slice(&self.prehash[self.body_at..end]);
-        r[l.sig_at..l.sig_at + 64].copy_from_slice(sig);
+        *array_at(r, l.sig_at) = *sig;
         if ts_len == 13 {
             // Every millisecond timestamp from 2001 to 2286: a fixed-size copy.
-            r[l.ts_at..l.ts_at + 13].copy_from_slice(&self.prehash[TS_END - 13..TS_END]);
+            *array_at::<13>(r, l.ts_at) = *array_at(&mut self.prehash, TS_END - 13);
         } else {
             r[l.ts_at..l.ts_at + ts_len].copy_from_slice(&self.prehash[TS_END - ts_len..TS_END]);
         }
