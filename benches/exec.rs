@@ -151,9 +151,11 @@ type Case = (
 
 fn cases() -> Vec<Case> {
     vec![
-        ("bybit_market_tpsl", on_last_price(orders(false, true)), |b, o| {
-            b.bybit.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
-        }),
+        (
+            "bybit_market_tpsl",
+            on_last_price(orders(false, true)),
+            |b, o| b.bybit.build(&b.inst, o).map(|r| r.len()).unwrap_or(0),
+        ),
         ("bybit_market_tpsl_mark", orders(false, true), |b, o| {
             b.bybit.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
         }),
@@ -172,9 +174,11 @@ fn cases() -> Vec<Case> {
                 .map(|r| r.len())
                 .unwrap_or(0)
         }),
-        ("bybit_market_tpsl_tpl", on_last_price(orders(false, true)), |b, o| {
-            b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
-        }),
+        (
+            "bybit_market_tpsl_tpl",
+            on_last_price(orders(false, true)),
+            |b, o| b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0),
+        ),
         ("bybit_market_tpsl_mark_tpl", orders(false, true), |b, o| {
             b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
         }),

@@ -217,7 +217,10 @@ fn left_out_trigger_types_read_as_last_price_and_others_are_refused() {
         .find(|&i| trades[i].1 <= sl)
         .expect("the recording reaches the stop");
     let mut seen = Vec::new();
-    for tail in ["", r#","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice""#] {
+    for tail in [
+        "",
+        r#","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice""#,
+    ] {
         let mut s = sim(&"k".repeat(18), &"s".repeat(36));
         s.market.on_frame(&trades[0].0);
         let r = s.signed("POST", "/v5/order/create", &order(tail));
@@ -225,7 +228,10 @@ fn left_out_trigger_types_read_as_last_price_and_others_are_refused() {
         let p = s.signed("GET", "/v5/position/list", "category=linear&symbol=BTCUSDT");
         let p = &p["result"]["list"][0];
         assert_eq!(
-            (d(p["takeProfit"].as_str().unwrap()), d(p["stopLoss"].as_str().unwrap())),
+            (
+                d(p["takeProfit"].as_str().unwrap()),
+                d(p["stopLoss"].as_str().unwrap())
+            ),
             (tp, sl)
         );
         for (text, _) in &trades[1..=hit] {
@@ -257,7 +263,10 @@ fn left_out_trigger_types_read_as_last_price_and_others_are_refused() {
         let body = order(tail).replace(r#","tpslMode":"Full","tpslMode""#, r#","tpslMode""#);
         let r = s.signed("POST", "/v5/order/create", &body);
         assert_eq!(r["retCode"], 10001, "{body}: {r}");
-        assert!(r["retMsg"].as_str().unwrap().contains("embedded exchange"), "{r}");
+        assert!(
+            r["retMsg"].as_str().unwrap().contains("embedded exchange"),
+            "{r}"
+        );
     }
     assert_eq!(s.server.venue().with(|m| m.orders().len()), 0);
 }

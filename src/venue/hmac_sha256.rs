@@ -105,9 +105,7 @@ impl HmacKey {
         pad[0] = 0x80;
         let padded = (n + 9).div_ceil(BLOCK) * BLOCK;
         let len_at = start + padded - 8;
-        let len: &mut [u8; 8] = (&mut buf[len_at..len_at + 8])
-            .try_into()
-            .expect("8 bytes");
+        let len: &mut [u8; 8] = (&mut buf[len_at..len_at + 8]).try_into().expect("8 bytes");
         // The key block comes first: the inner message is 64 + n bytes.
         *len = (((BLOCK + n) as u64) * 8).to_be_bytes();
         let mut h = self.inner;

@@ -127,7 +127,10 @@ impl Create {
     /// `Full`).
     fn exits_unsupported(&self) -> Option<&'static str> {
         let by = [&self.tp_trigger_by, &self.sl_trigger_by];
-        if by.iter().any(|b| b.as_deref().is_some_and(|b| b != "LastPrice")) {
+        if by
+            .iter()
+            .any(|b| b.as_deref().is_some_and(|b| b != "LastPrice"))
+        {
             return Some("params error: the embedded exchange triggers TP/SL on LastPrice");
         }
         if self.tpsl_mode.as_deref().is_some_and(|m| m != "Full") {

@@ -529,12 +529,17 @@ mod tests {
         o.trigger_by = TriggerBy::IndexPrice;
         let (_, body) = split(b.build(&btc(), &o).unwrap());
         assert!(
-            body.ends_with(r#""takeProfit":"59000.1","tpslMode":"Full","tpTriggerBy":"IndexPrice"}"#),
+            body.ends_with(
+                r#""takeProfit":"59000.1","tpslMode":"Full","tpTriggerBy":"IndexPrice"}"#
+            ),
             "{body}"
         );
         o.trigger_by = TriggerBy::LastPrice;
         let (_, body) = split(b.build(&btc(), &o).unwrap());
-        assert!(body.ends_with(r#""takeProfit":"59000.1","tpslMode":"Full"}"#), "{body}");
+        assert!(
+            body.ends_with(r#""takeProfit":"59000.1","tpslMode":"Full"}"#),
+            "{body}"
+        );
     }
 
     #[test]
