@@ -477,6 +477,18 @@ impl OrderTable {
         self.push(OrderEntry::intent(seq, symbol, side, qty))
     }
 
+    /// The warm-up's probe of [`OrderTable::insert`]: the same duplicate scan, and the entry
+    /// written into the spare slot the insert would fill (outside the table's length: no
+    /// order is tracked, nothing counted). Returns whether the insert would succeed.
+    #[inline]
+    pub fn warm(&mut self, seq: u64, symbol: SymbolId, side: Side, qty: Decimal) -> bool {
+        let room = self.orders.len() < self.cfg.capacity && self.get(seq).is_none();
+        if let Some(slot) = self.orders.spare_capacity_mut().first_mut() {
+            slot.write(OrderEntry::intent(seq, symbol, side, qty));
+        }
+        room
+    }
+
     /// Tracks a journaled order without a final record (start-up recovery): unknown, queried
     /// at once; `sent_ns` is its journaled send time mapped to this clock (0 if unknown: the
     /// arrival window then counts from the first query).

@@ -344,6 +344,17 @@ impl RateLimiter {
         }
     }
 
+    /// The warm-up's probe: what [`RateLimiter::try_acquire`] would answer for `lane` at
+    /// `now_ns`, reading the counter and the window slots a grant writes. Changes nothing.
+    #[inline]
+    pub fn warm(&self, lane: Lane, now_ns: u64) -> Acquire {
+        for w in self.orders.iter().flatten().chain([&self.weight]) {
+            std::hint::black_box(w.ring[w.head]);
+        }
+        std::hint::black_box(self.counters.granted[lane as usize]);
+        self.check(lane, now_ns)
+    }
+
     /// What [`RateLimiter::try_acquire`] would answer for `lane` at `now_ns`, counting nothing.
     pub fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
         if now_ns < self.blocked_until_ns {
