@@ -1378,6 +1378,16 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
             ),
         )
     });
+    rows.push(row(
+        "parsed_to_order default paced run",
+        Stage::ParsedToOrder,
+        h.get(Stage::ParsedToOrder),
+        None,
+        format!(
+            "the same orders from their tick's own parse (the frames ahead of it in its socket read left out); tick_to_order - parsed_to_order p50 {}",
+            format_ns(p50(h.get(Stage::TickToOrder)).saturating_sub(p50(h.get(Stage::ParsedToOrder))))
+        ),
+    ));
     Ok(rows)
 }
 
@@ -1408,10 +1418,13 @@ fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
                         r.hists.get(Stage::TickToOrder),
                         None,
                         format!(
-                            "{} orders of {} ticks; sign p50 {}; feed thread preempted {}x",
+                            "{} orders of {} ticks; parsed_to_order p50 {}, sign p50 {}, compute p50 {} p99 {} (all ticks); feed thread preempted {}x",
                             r.hists.total_count(Stage::TickToOrder),
                             r.counters.get(Counter::Ticks),
+                            format_ns(p50(r.hists.get(Stage::ParsedToOrder))),
                             format_ns(p50(r.hists.get(Stage::Sign))),
+                            format_ns(p50(r.hists.get(Stage::Compute))),
+                            format_ns(r.hists.get(Stage::Compute).value_at_quantile(0.99)),
                             r.feed.preempted
                         ),
                     )

@@ -870,6 +870,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_warm_probe_tracks_nothing_and_answers_as_insert_would() {
+        let mut t = table();
+        assert!(t.warm(1, S, Side::Buy, d("0.5")));
+        assert_eq!(t.len(), 0, "the probe tracked an order");
+        assert!(t.get(1).is_none());
+        assert_eq!(t.counters(), OrderCounters::default());
+        t.insert(1, S, Side::Buy, d("0.5")).unwrap();
+        assert!(!t.warm(1, S, Side::Buy, d("0.5")), "a duplicate is refused");
+        for seq in 2..=8 {
+            t.insert(seq, S, Side::Sell, d("1")).unwrap();
+        }
+        assert!(!t.warm(9, S, Side::Buy, d("1")), "a full table is refused");
+        assert_eq!(t.len(), 8);
+        assert_eq!(t.get(1).unwrap().qty, d("0.5"));
+        assert_eq!(t.get(8).unwrap().side, Side::Sell);
+    }
+
     fn fill(qty: &str, price: &str) -> Option<FillDelta> {
         Some(FillDelta {
             qty: d(qty),

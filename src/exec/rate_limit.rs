@@ -511,6 +511,21 @@ mod tests {
     }
 
     #[test]
+    fn the_warm_probe_answers_as_check_and_changes_nothing() {
+        let mut l = RateLimiter::new(RateLimits::binance_usdm());
+        let used = drain(&mut l, Lane::Entry, T0);
+        let before = format!("{l:?}");
+        for lane in [Lane::Entry, Lane::Exit, Lane::Query] {
+            assert_eq!(l.warm(lane, T0), l.check(lane, T0), "{lane:?}");
+        }
+        assert!(matches!(l.warm(Lane::Entry, T0), Acquire::Wait { .. }));
+        assert_eq!(format!("{l:?}"), before, "the probe changed the limiter");
+        // The windows still count every grant, and nothing more.
+        let mut fresh = RateLimiter::new(RateLimits::binance_usdm());
+        assert_eq!(drain(&mut fresh, Lane::Entry, T0), used);
+    }
+
+    #[test]
     fn binance_entries_stop_at_the_reserve_exits_use_it() {
         let mut l = RateLimiter::new(RateLimits::binance_usdm());
         assert_eq!(
