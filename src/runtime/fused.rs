@@ -52,8 +52,11 @@ pub fn run<S: TickSource>(
         });
         exec.poll(None, publisher.hists(), |r| compute.on_report(r));
         if matches!(polled, Ok((0, WsStatus::Open))) {
-            // Idle: one shadow order at most, then back to the socket.
-            exec.warm_idle();
+            // Idle: one shadow order at most (and its symbol's shadow entry plan), then back
+            // to the socket.
+            if exec.warm_idle() {
+                compute.warm_idle();
+            }
         }
         publisher.maybe_publish_with(
             |c| {
