@@ -2,14 +2,17 @@
 //! path's warm-up) is read-only: over the bundled real trades with the budget table's
 //! trade-heavy configuration, planning a shadow entry on every symbol before every tick gives
 //! the same intents, in the same order and bit for bit, and the same counters as never
-//! warming.
+//! warming; and it allocates nothing.
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
 
 mod common;
+use common::alloc::counted;
 use common::setup::{fill, Replay};
 use common::trade_heavy::trade_heavy;
+
+common::alloc::install!();
 
 /// Intents (their `Debug` text) and the engine's counters after one pass, warming every
 /// symbol before each tick when `warm`; also how many warm calls found a tick to plan on.
@@ -46,4 +49,21 @@ fn warming_the_entry_decision_changes_no_decision() {
         assert_eq!(warm, cold, "intents differ");
         assert_eq!(warm_stats, cold_stats, "counters differ");
     }
+}
+
+#[test]
+fn warming_the_entry_decision_allocates_nothing() {
+    let replay = Replay::load();
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    trade_heavy(&mut cfg);
+    let mut e = Engine::new(StrategyParams::from_config(&cfg), &replay.instruments);
+    for t in replay.ticks().iter().take(20_000) {
+        if let Some(it) = e.on_tick(t) {
+            fill(&mut e, &it);
+        }
+    }
+    let n = e.n_symbols();
+    let (planned, allocs) = counted(|| (0..1_000).filter(|k| e.warm(k % n)).count());
+    assert!(planned > 0, "no symbol had a tick");
+    assert_eq!(allocs, 0, "the entry warm-up allocated");
 }
