@@ -378,18 +378,39 @@ impl RiskGate {
     /// VaR and ES of the book plus `extra` (`(symbol, signed notional added)`), over the VaR
     /// horizon; `None` while flat or before `corr_min_bars` joint returns. O(k·W).
     pub fn book_risk(&self, extra: Option<(usize, f64)>) -> Option<PortfolioRisk> {
+        var::book_risk(&self.corr, || self.weights(extra), self.p.var_horizon_bars)
+    }
+
+    /// The book's `(symbol, signed notional)` in book order, `extra`'s notional added to its
+    /// symbol (appended when not in the book).
+    #[inline]
+    fn weights(&self, extra: Option<(usize, f64)>) -> impl Iterator<Item = (usize, f64)> + '_ {
         let (j, x) = extra.unwrap_or((usize::MAX, 0.0));
         let extra_new = extra.filter(|&(j, _)| !self.book.contains(&j));
-        let weights = || {
-            self.book
-                .iter()
-                .map(move |&i| {
-                    let n = self.symbols[i].notional_f;
-                    (i, if i == j { n + x } else { n })
-                })
-                .chain(extra_new)
-        };
-        var::book_risk(&self.corr, weights, self.p.var_horizon_bars)
+        self.book
+            .iter()
+            .map(move |&i| {
+                let n = self.symbols[i].notional_f;
+                (i, if i == j { n + x } else { n })
+            })
+            .chain(extra_new)
+    }
+
+    /// True when the VaR limit `v` provably keeps the book plus `extra` within `budget`
+    /// without the O(k·W) pass: too few joint returns for a figure (as [`var::book_risk`]), or
+    /// [`var::measure_bound`] from the exact per-symbol `Σr²` at most `budget`. O(k).
+    #[inline]
+    fn var_surely_within(&self, extra: Option<(usize, f64)>, v: VarLimit, budget: f64) -> bool {
+        let (mut c, mut s) = (usize::MAX, 0.0);
+        for (i, w) in self.weights(extra).filter(|(_, w)| *w != 0.0) {
+            c = c.min(self.corr.samples(i));
+            s += w.abs() * self.corr.ring_sq_bound(i).sqrt();
+        }
+        if c == usize::MAX || c < self.corr.min_bars().max(2) {
+            return true;
+        }
+        let h = self.p.var_horizon_bars;
+        var::measure_bound(s, c, h, v.method, v.measure, v.level) <= budget
     }
 
     /// Peak VaR/ES of the open book seen at bar closes (zero if never computed).
@@ -409,7 +430,8 @@ impl RiskGate {
     /// Size multiplier for correlation: `0.5^k` in `halve` mode, k the open positions (other
     /// than `symbol`) with `|ρ| > max_correlation`; 1 in `block` mode. O(k·W).
     pub fn correlation_multiplier(&self, symbol: usize) -> f64 {
-        if self.p.correlation_mode != CorrelationMode::Halve {
+        // `|ρ| ≤ 1`: a limit of 1 or more never halves.
+        if self.p.correlation_mode != CorrelationMode::Halve || self.p.max_correlation >= 1.0 {
             return 1.0;
         }
         let mut m = 1.0;
@@ -863,7 +885,8 @@ impl RiskGate {
             return Err(BlockReason::SymbolExposure);
         }
         // Only the open positions (k ≤ max_positions), each pair O(W) on demand.
-        if self.p.correlation_mode == CorrelationMode::Block {
+        // `ρ ∈ [−1, 1]`: a limit of 1 or more never refuses, so no pair is computed.
+        if self.p.correlation_mode == CorrelationMode::Block && self.p.max_correlation < 1.0 {
             for &i in &self.book {
                 let od = self.symbols[i].direction();
                 if i == o.symbol || od == 0 {
@@ -878,10 +901,13 @@ impl RiskGate {
         }
         if let Some(v) = self.p.var.filter(|_| !o.notional.is_zero()) {
             let add = f64::from(dir) * o.notional.to_f64().unwrap_or(f64::INFINITY);
-            if let Some(r) = self.book_risk(Some((o.symbol, add))) {
-                let budget = v.budget * e.to_f64().unwrap_or(0.0);
-                if var::measure(&r, v.method, v.measure, v.level) > budget {
-                    return Err(BlockReason::PortfolioVar);
+            let extra = Some((o.symbol, add));
+            let budget = v.budget * e.to_f64().unwrap_or(0.0);
+            if !self.var_surely_within(extra, v, budget) {
+                if let Some(r) = self.book_risk(extra) {
+                    if var::measure(&r, v.method, v.measure, v.level) > budget {
+                        return Err(BlockReason::PortfolioVar);
+                    }
                 }
             }
         }
