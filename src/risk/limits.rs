@@ -241,9 +241,49 @@ struct Operator {
     circuit: bool,
 }
 
+/// The equity limits' thresholds for one `(peak, day_start)`: the products
+/// [`RiskGate::evaluate`] compares with, recomputed only when either operand's representation
+/// changes (the same Decimal expressions, so the same values).
+#[derive(Clone, Copy, Debug)]
+struct Thresholds {
+    peak: Decimal,
+    day_start: Decimal,
+    /// `−(daily_loss · day_start)`.
+    daily: Decimal,
+    /// `drawdown_reduce · peak`.
+    reduce: Decimal,
+    /// `drawdown_pause · peak`.
+    pause: Decimal,
+    /// `emergency_drawdown · peak`.
+    emergency: Decimal,
+}
+
+impl Thresholds {
+    fn of(p: &LimitParams, peak: Decimal, day_start: Decimal) -> Self {
+        Self {
+            peak,
+            day_start,
+            daily: -(p.daily_loss * day_start),
+            reduce: p.drawdown_reduce * peak,
+            pause: p.drawdown_pause * peak,
+            emergency: p.emergency_drawdown * peak,
+        }
+    }
+
+    /// Same representation (a bitwise test: cheaper than a Decimal compare, and never true for
+    /// different values).
+    #[inline]
+    fn holds_for(&self, peak: Decimal, day_start: Decimal) -> bool {
+        self.peak.serialize() == peak.serialize()
+            && self.day_start.serialize() == day_start.serialize()
+    }
+}
+
 /// The portfolio risk gate. One per compute thread; every method is allocation-free.
 #[derive(Clone, Debug)]
 pub struct RiskGate {
+    /// [`RiskGate::evaluate`]'s thresholds of the last `(peak, day_start)` seen.
+    thresholds: Thresholds,
     p: LimitParams,
     balance0: Decimal,
     realized: Decimal,
@@ -273,6 +313,7 @@ impl RiskGate {
     /// A gate for `n_symbols` symbols, starting equity `balance` (quote currency).
     pub fn new(p: LimitParams, c: &LimitsConfig, balance: Decimal, n_symbols: usize) -> Self {
         Self {
+            thresholds: Thresholds::of(&p, balance, balance),
             p,
             balance0: balance,
             realized: Decimal::ZERO,
@@ -776,25 +817,26 @@ impl RiskGate {
         if e > self.peak {
             self.peak = e;
         }
+        if !self.thresholds.holds_for(self.peak, self.day_start) {
+            self.thresholds = Thresholds::of(&self.p, self.peak, self.day_start);
+        }
+        let th = self.thresholds;
         let drop = self.peak - e;
         let mut trip = None;
-        if !self.daily_blocked && e - self.day_start <= -(self.p.daily_loss * self.day_start) {
+        if !self.daily_blocked && e - self.day_start <= th.daily {
             self.daily_blocked = true;
             trip = Some(Trip::DailyLoss);
         }
-        let reduced = drop >= self.p.drawdown_reduce * self.peak;
+        let reduced = drop >= th.reduce;
         if reduced && !self.reduced {
             trip = Some(Trip::DrawdownReduce);
         }
         self.reduced = reduced;
-        if self.paused != Some(BlockReason::Drawdown) && drop >= self.p.drawdown_pause * self.peak {
+        if self.paused != Some(BlockReason::Drawdown) && drop >= th.pause {
             self.paused = Some(BlockReason::Drawdown);
             trip = Some(Trip::DrawdownPause);
         }
-        if !self.emergency
-            && !self.p.emergency_drawdown.is_zero()
-            && drop >= self.p.emergency_drawdown * self.peak
-        {
+        if !self.emergency && !self.p.emergency_drawdown.is_zero() && drop >= th.emergency {
             self.emergency = true;
             trip = Some(Trip::Emergency);
         }
