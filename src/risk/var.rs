@@ -300,4 +300,102 @@ mod tests {
         assert_eq!(historical(mixed, 0.95), Some((91.0, 95.0)));
         assert_eq!(historical(std::iter::empty(), 0.95), None);
     }
+
+    /// Three symbols over 400 one-second bars of a deterministic random walk (W = 300).
+    fn walk() -> Correlation {
+        let mut c = Correlation::new(3, 1_000, 300, 60);
+        let (mut p, mut seed) = ([100.0f64, 50.0, 10.0], 0x9e37_79b9_7f4a_7c15u64);
+        for bar in 0..400u64 {
+            for (i, px) in p.iter_mut().enumerate() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let u = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                *px *= 1.0 + 0.002 * u * (i + 1) as f64;
+                c.on_price(i, *px, bar * 1_000 + 10 * i as u64);
+            }
+        }
+        c
+    }
+
+    /// The pre-block `book_risk` P&L: `weights().filter(w ≠ 0).map(w·r).sum()` per slot.
+    fn naive_pnl(c: &Correlation, w: &[(usize, f64)], s: usize) -> f64 {
+        w.iter()
+            .filter(|(_, w)| *w != 0.0)
+            .map(|&(i, w)| w * c.returns(i)[s])
+            .sum()
+    }
+
+    #[test]
+    fn book_pnl_blocks_equal_the_per_slot_sums_bit_for_bit() {
+        let c = walk();
+        let w = [(2, -7_000.0), (0, 12_345.678), (1, 0.0), (1, 3.25e3)];
+        let weights = || w.iter().copied();
+        let slots = c.slots(300);
+        let mut got = Vec::new();
+        for_each_pnl(&c, &weights, slots.clone(), |p| got.push(p.to_bits()));
+        let want: Vec<u64> = slots
+            .into_iter()
+            .flatten()
+            .map(|s| naive_pnl(&c, &w, s).to_bits())
+            .collect();
+        assert_eq!(got.len(), 300);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn ring_squares_bound_the_window_tightly() {
+        let c = walk();
+        for i in 0..3 {
+            let exact: f64 = c.returns(i).iter().map(|r| r * r).sum();
+            let b = c.ring_sq_bound(i);
+            assert!(
+                b >= exact && b <= exact * (1.0 + 1e-9),
+                "{i}: {b} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn measure_bound_is_above_every_figure_and_tight_for_one_symbol() {
+        use VarMeasure::{Es, Var};
+        use VarMethod::{Historical, Parametric};
+        let c = walk();
+        let books: [&[(usize, f64)]; 4] = [
+            &[(0, 10_000.0)],
+            &[(0, 10_000.0), (1, -20_000.0)],
+            &[(0, 5_000.0), (1, 5_000.0), (2, -30_000.0)],
+            &[(2, 1.0), (0, -1e6)],
+        ];
+        let h = 60.0;
+        for w in books {
+            let r = book_risk(&c, || w.iter().copied(), h).unwrap();
+            let s: f64 = w
+                .iter()
+                .map(|&(i, x)| x.abs() * c.ring_sq_bound(i).sqrt())
+                .sum();
+            for (method, m, level) in [
+                (Parametric, Var, 0),
+                (Parametric, Var, 1),
+                (Parametric, Es, 0),
+                (Parametric, Es, 1),
+                (Historical, Var, 0),
+                (Historical, Var, 1),
+                (Historical, Es, 0),
+                (Historical, Es, 1),
+            ] {
+                let exact = measure(&r, method, m, level);
+                let bound = measure_bound(s, r.samples as usize, h, method, m, level);
+                assert!(
+                    exact <= bound,
+                    "{w:?} {method:?} {m:?} {level}: {exact} > {bound}"
+                );
+            }
+        }
+        // One symbol: Σr² ≈ (c − 1)·σ² when the mean return is ~0, so the parametric bound is
+        // within a few per cent of the figure.
+        let w = [(0usize, 10_000.0)];
+        let r = book_risk(&c, || w.iter().copied(), h).unwrap();
+        let s = 10_000.0 * c.ring_sq_bound(0).sqrt();
+        let bound = measure_bound(s, 300, h, Parametric, Var, 1);
+        assert!(bound < 1.05 * r.var_parametric[1], "{bound} vs {r:?}");
+    }
 }
