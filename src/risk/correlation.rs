@@ -23,6 +23,17 @@
 
 use std::ops::Range;
 
+/// `2⁻⁶⁴`: the unit of [`sq_fixed`].
+const SQ_UNIT: f64 = 1.0 / 18_446_744_073_709_551_616.0;
+
+/// `⌈r²·2⁶⁴⌉` for a finite return (`|r| < 1,500`, the log of any ratio of finite positive
+/// floats, so `< 2⁸⁶`; a ring of ≤ 5,120 such terms fits a `u128`). Deterministic: the
+/// value subtracted on eviction equals the value added.
+#[inline]
+fn sq_fixed(r: f64) -> u128 {
+    (r * r * 18_446_744_073_709_551_616.0).ceil() as u128
+}
+
 /// Rolling window of the configured symbols' bar returns.
 #[derive(Clone, Debug)]
 pub struct Correlation {
@@ -42,6 +53,9 @@ pub struct Correlation {
     sum: Vec<f64>,
     /// `Σr²` over each symbol's window.
     sum2: Vec<f64>,
+    /// `Σ ⌈r²·2⁶⁴⌉` over each symbol's whole ring, exact in integers (no drift): an upper
+    /// bound of `Σr²` over any of its windows ([`Correlation::ring_sq_bound`]).
+    sq: Vec<u128>,
     /// Returns recorded per symbol (saturating).
     count: Vec<u32>,
     /// Slot the next bar close writes.
@@ -72,6 +86,7 @@ impl Correlation {
             ret: vec![0.0; n * window],
             sum: vec![0.0; n],
             sum2: vec![0.0; n],
+            sq: vec![0; n],
             count: vec![0; n],
             head: 0,
             bars: 0,
@@ -123,6 +138,7 @@ impl Correlation {
             *cell = r;
             self.sum[i] += r - old;
             self.sum2[i] += r * r - old * old;
+            self.sq[i] = self.sq[i] - sq_fixed(old) + sq_fixed(r);
             self.count[i] = self.count[i].saturating_add(1);
             self.updates += 1;
         }
@@ -172,6 +188,14 @@ impl Correlation {
         let cf = c as f64;
         let var = (self.sum2[i] - self.sum[i] * self.sum[i] / cf) / (cf - 1.0);
         Some(var.max(0.0).sqrt())
+    }
+
+    /// An upper bound of `Σr²` over any window of symbol `i`'s returns (the whole ring's
+    /// squares, summed exactly in integers; relative error ≤ 2⁻⁵² from the float conversions):
+    /// O(1). 0 for an unknown symbol.
+    #[inline]
+    pub fn ring_sq_bound(&self, i: usize) -> f64 {
+        self.sq.get(i).map_or(0.0, |&q| q as f64 * SQ_UNIT)
     }
 
     /// Sample covariance, variance of `i` and of `j` over their common window (two-pass,

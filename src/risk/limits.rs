@@ -241,9 +241,49 @@ struct Operator {
     circuit: bool,
 }
 
+/// The equity limits' thresholds for one `(peak, day_start)`: the products
+/// [`RiskGate::evaluate`] compares with, recomputed only when either operand's representation
+/// changes (the same Decimal expressions, so the same values).
+#[derive(Clone, Copy, Debug)]
+struct Thresholds {
+    peak: Decimal,
+    day_start: Decimal,
+    /// `−(daily_loss · day_start)`.
+    daily: Decimal,
+    /// `drawdown_reduce · peak`.
+    reduce: Decimal,
+    /// `drawdown_pause · peak`.
+    pause: Decimal,
+    /// `emergency_drawdown · peak`.
+    emergency: Decimal,
+}
+
+impl Thresholds {
+    fn of(p: &LimitParams, peak: Decimal, day_start: Decimal) -> Self {
+        Self {
+            peak,
+            day_start,
+            daily: -(p.daily_loss * day_start),
+            reduce: p.drawdown_reduce * peak,
+            pause: p.drawdown_pause * peak,
+            emergency: p.emergency_drawdown * peak,
+        }
+    }
+
+    /// Same representation (a bitwise test: cheaper than a Decimal compare, and never true for
+    /// different values).
+    #[inline]
+    fn holds_for(&self, peak: Decimal, day_start: Decimal) -> bool {
+        self.peak.serialize() == peak.serialize()
+            && self.day_start.serialize() == day_start.serialize()
+    }
+}
+
 /// The portfolio risk gate. One per compute thread; every method is allocation-free.
 #[derive(Clone, Debug)]
 pub struct RiskGate {
+    /// [`RiskGate::evaluate`]'s thresholds of the last `(peak, day_start)` seen.
+    thresholds: Thresholds,
     p: LimitParams,
     balance0: Decimal,
     realized: Decimal,
@@ -273,6 +313,7 @@ impl RiskGate {
     /// A gate for `n_symbols` symbols, starting equity `balance` (quote currency).
     pub fn new(p: LimitParams, c: &LimitsConfig, balance: Decimal, n_symbols: usize) -> Self {
         Self {
+            thresholds: Thresholds::of(&p, balance, balance),
             p,
             balance0: balance,
             realized: Decimal::ZERO,
@@ -378,18 +419,39 @@ impl RiskGate {
     /// VaR and ES of the book plus `extra` (`(symbol, signed notional added)`), over the VaR
     /// horizon; `None` while flat or before `corr_min_bars` joint returns. O(k·W).
     pub fn book_risk(&self, extra: Option<(usize, f64)>) -> Option<PortfolioRisk> {
+        var::book_risk(&self.corr, || self.weights(extra), self.p.var_horizon_bars)
+    }
+
+    /// The book's `(symbol, signed notional)` in book order, `extra`'s notional added to its
+    /// symbol (appended when not in the book).
+    #[inline]
+    fn weights(&self, extra: Option<(usize, f64)>) -> impl Iterator<Item = (usize, f64)> + '_ {
         let (j, x) = extra.unwrap_or((usize::MAX, 0.0));
         let extra_new = extra.filter(|&(j, _)| !self.book.contains(&j));
-        let weights = || {
-            self.book
-                .iter()
-                .map(move |&i| {
-                    let n = self.symbols[i].notional_f;
-                    (i, if i == j { n + x } else { n })
-                })
-                .chain(extra_new)
-        };
-        var::book_risk(&self.corr, weights, self.p.var_horizon_bars)
+        self.book
+            .iter()
+            .map(move |&i| {
+                let n = self.symbols[i].notional_f;
+                (i, if i == j { n + x } else { n })
+            })
+            .chain(extra_new)
+    }
+
+    /// True when the VaR limit `v` provably keeps the book plus `extra` within `budget`
+    /// without the O(k·W) pass: too few joint returns for a figure (as [`var::book_risk`]), or
+    /// [`var::measure_bound`] from the exact per-symbol `Σr²` at most `budget`. O(k).
+    #[inline]
+    fn var_surely_within(&self, extra: Option<(usize, f64)>, v: VarLimit, budget: f64) -> bool {
+        let (mut c, mut s) = (usize::MAX, 0.0);
+        for (i, w) in self.weights(extra).filter(|(_, w)| *w != 0.0) {
+            c = c.min(self.corr.samples(i));
+            s += w.abs() * self.corr.ring_sq_bound(i).sqrt();
+        }
+        if c == usize::MAX || c < self.corr.min_bars().max(2) {
+            return true;
+        }
+        let h = self.p.var_horizon_bars;
+        var::measure_bound(s, c, h, v.method, v.measure, v.level) <= budget
     }
 
     /// Peak VaR/ES of the open book seen at bar closes (zero if never computed).
@@ -409,7 +471,8 @@ impl RiskGate {
     /// Size multiplier for correlation: `0.5^k` in `halve` mode, k the open positions (other
     /// than `symbol`) with `|ρ| > max_correlation`; 1 in `block` mode. O(k·W).
     pub fn correlation_multiplier(&self, symbol: usize) -> f64 {
-        if self.p.correlation_mode != CorrelationMode::Halve {
+        // `|ρ| ≤ 1`: a limit of 1 or more never halves.
+        if self.p.correlation_mode != CorrelationMode::Halve || self.p.max_correlation >= 1.0 {
             return 1.0;
         }
         let mut m = 1.0;
@@ -754,25 +817,26 @@ impl RiskGate {
         if e > self.peak {
             self.peak = e;
         }
+        if !self.thresholds.holds_for(self.peak, self.day_start) {
+            self.thresholds = Thresholds::of(&self.p, self.peak, self.day_start);
+        }
+        let th = self.thresholds;
         let drop = self.peak - e;
         let mut trip = None;
-        if !self.daily_blocked && e - self.day_start <= -(self.p.daily_loss * self.day_start) {
+        if !self.daily_blocked && e - self.day_start <= th.daily {
             self.daily_blocked = true;
             trip = Some(Trip::DailyLoss);
         }
-        let reduced = drop >= self.p.drawdown_reduce * self.peak;
+        let reduced = drop >= th.reduce;
         if reduced && !self.reduced {
             trip = Some(Trip::DrawdownReduce);
         }
         self.reduced = reduced;
-        if self.paused != Some(BlockReason::Drawdown) && drop >= self.p.drawdown_pause * self.peak {
+        if self.paused != Some(BlockReason::Drawdown) && drop >= th.pause {
             self.paused = Some(BlockReason::Drawdown);
             trip = Some(Trip::DrawdownPause);
         }
-        if !self.emergency
-            && !self.p.emergency_drawdown.is_zero()
-            && drop >= self.p.emergency_drawdown * self.peak
-        {
+        if !self.emergency && !self.p.emergency_drawdown.is_zero() && drop >= th.emergency {
             self.emergency = true;
             trip = Some(Trip::Emergency);
         }
@@ -863,7 +927,8 @@ impl RiskGate {
             return Err(BlockReason::SymbolExposure);
         }
         // Only the open positions (k ≤ max_positions), each pair O(W) on demand.
-        if self.p.correlation_mode == CorrelationMode::Block {
+        // `ρ ∈ [−1, 1]`: a limit of 1 or more never refuses, so no pair is computed.
+        if self.p.correlation_mode == CorrelationMode::Block && self.p.max_correlation < 1.0 {
             for &i in &self.book {
                 let od = self.symbols[i].direction();
                 if i == o.symbol || od == 0 {
@@ -878,10 +943,13 @@ impl RiskGate {
         }
         if let Some(v) = self.p.var.filter(|_| !o.notional.is_zero()) {
             let add = f64::from(dir) * o.notional.to_f64().unwrap_or(f64::INFINITY);
-            if let Some(r) = self.book_risk(Some((o.symbol, add))) {
-                let budget = v.budget * e.to_f64().unwrap_or(0.0);
-                if var::measure(&r, v.method, v.measure, v.level) > budget {
-                    return Err(BlockReason::PortfolioVar);
+            let extra = Some((o.symbol, add));
+            let budget = v.budget * e.to_f64().unwrap_or(0.0);
+            if !self.var_surely_within(extra, v, budget) {
+                if let Some(r) = self.book_risk(extra) {
+                    if var::measure(&r, v.method, v.measure, v.level) > budget {
+                        return Err(BlockReason::PortfolioVar);
+                    }
                 }
             }
         }

@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::ops::Range;
+
 use super::correlation::Correlation;
 pub use crate::types::control::PortfolioRisk;
 
@@ -143,28 +145,15 @@ where
         return None;
     }
     let slots = corr.slots(c);
-    let pnl_at = |s: usize| -> f64 {
-        weights()
-            .filter(|(_, w)| *w != 0.0)
-            .map(|(i, w)| w * corr.returns(i)[s])
-            .sum()
-    };
     let mut sum = 0.0;
-    for r in slots.clone() {
-        for s in r {
-            sum += pnl_at(s);
-        }
-    }
+    for_each_pnl(corr, &weights, slots.clone(), |p| sum += p);
     let mean = sum / c as f64;
     // The 95 % tail is the longer one; the 99 % figures are its first entries.
     let (mut ss, mut tail) = (0.0, Tail::with_cap(tail_len(c, 0.95)));
-    for r in slots {
-        for s in r {
-            let p = pnl_at(s);
-            ss += (p - mean) * (p - mean);
-            tail.push(-p);
-        }
-    }
+    for_each_pnl(corr, &weights, slots, |p| {
+        ss += (p - mean) * (p - mean);
+        tail.push(-p);
+    });
     let sigma = (ss / (c - 1) as f64).sqrt();
     let rh = h.max(1.0).sqrt();
     let (pv95, pe95) = parametric(sigma * rh, Z95, 0.95);
@@ -182,6 +171,41 @@ where
     })
 }
 
+/// Slots per block of [`for_each_pnl`] (a 4 KiB stack buffer).
+const PNL_BLOCK: usize = 512;
+
+/// Calls `f` with the book's P&L `p_t = Σ_a w_a·r_a,t` of each slot of `slots`, oldest first.
+/// Symbol-major over blocks of [`PNL_BLOCK`] slots: each `p_t` is the same left-to-right sum
+/// (from `f64`'s `Sum` identity, in weight order) as `weights().map(w·r).sum()`, bit for bit.
+#[inline]
+fn for_each_pnl<F, I>(
+    corr: &Correlation,
+    weights: &F,
+    slots: [Range<usize>; 2],
+    mut f: impl FnMut(f64),
+) where
+    F: Fn() -> I,
+    I: Iterator<Item = (usize, f64)>,
+{
+    let zero: f64 = std::iter::empty::<f64>().sum();
+    let mut buf = [0.0; PNL_BLOCK];
+    for r in slots {
+        let mut s = r.start;
+        while s < r.end {
+            let e = (s + PNL_BLOCK).min(r.end);
+            let p = &mut buf[..e - s];
+            p.fill(zero);
+            for (i, w) in weights().filter(|(_, w)| *w != 0.0) {
+                for (x, r) in p.iter_mut().zip(&corr.returns(i)[s..e]) {
+                    *x += w * r;
+                }
+            }
+            p.iter().for_each(|&x| f(x));
+            s = e;
+        }
+    }
+}
+
 /// The figure of `r` the limit compares: `method` and `measure` at level index `level`
 /// (0 = 95 %, 1 = 99 %).
 #[inline]
@@ -193,6 +217,41 @@ pub fn measure(r: &PortfolioRisk, method: VarMethod, measure: VarMeasure, level:
         (VarMethod::Historical, VarMeasure::Var) => r.var_historical[l],
         (VarMethod::Historical, VarMeasure::Es) => r.es_historical[l],
     }
+}
+
+/// Relative slack of [`measure_bound`] over the float rounding of both it and [`book_risk`]
+/// (at most about `(W + k + 10)·2⁻⁵³ < 10⁻¹²` for a window `W ≤ 5,120` and `k` symbols).
+const BOUND_SLACK: f64 = 1.0 + 1e-6;
+
+/// An upper bound, in O(1), of `measure(book_risk(..), method, measure, level)` from
+/// `s = Σ_a |w_a|·√Q_a`, where `Q_a ≥ Σ_t r_a,t²` over the common window of `c ≥ 2` samples
+/// ([`super::correlation::Correlation::ring_sq_bound`]). By Minkowski's inequality
+/// `√(Σ_t p_t²) ≤ s`, so `σ_p ≤ s/√(c − 1)` (the sample variance is at most `Σ p_t²/(c − 1)`)
+/// and every loss `|p_t| ≤ s`; VaR and ES scale those by `√h` and the parametric factors.
+/// A limit that this bound keeps is kept by the exact figure too: the check can skip the
+/// O(k·W) pass.
+#[inline]
+pub fn measure_bound(
+    s: f64,
+    c: usize,
+    h: f64,
+    method: VarMethod,
+    measure: VarMeasure,
+    level: usize,
+) -> f64 {
+    let rh = h.max(1.0).sqrt();
+    let (z, alpha) = if level.min(1) == 0 {
+        (Z95, 0.95)
+    } else {
+        (Z99, 0.99)
+    };
+    let sigma = s / ((c.max(2) - 1) as f64).sqrt();
+    let figure = match (method, measure) {
+        (VarMethod::Parametric, VarMeasure::Var) => z * sigma,
+        (VarMethod::Parametric, VarMeasure::Es) => sigma * normal_pdf(z) / (1.0 - alpha),
+        (VarMethod::Historical, _) => s,
+    };
+    figure * rh * BOUND_SLACK
 }
 
 /// Element-wise maximum of two reports (samples and gross too): the peak over a run.
@@ -240,5 +299,103 @@ mod tests {
         // Losses 1, 3, …, 99 and gains: t = 5 of 100 → 91, ES (91+93+95+97+99)/5 = 95.
         assert_eq!(historical(mixed, 0.95), Some((91.0, 95.0)));
         assert_eq!(historical(std::iter::empty(), 0.95), None);
+    }
+
+    /// Three symbols over 400 one-second bars of a deterministic random walk (W = 300).
+    fn walk() -> Correlation {
+        let mut c = Correlation::new(3, 1_000, 300, 60);
+        let (mut p, mut seed) = ([100.0f64, 50.0, 10.0], 0x9e37_79b9_7f4a_7c15u64);
+        for bar in 0..400u64 {
+            for (i, px) in p.iter_mut().enumerate() {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let u = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                *px *= 1.0 + 0.002 * u * (i + 1) as f64;
+                c.on_price(i, *px, bar * 1_000 + 10 * i as u64);
+            }
+        }
+        c
+    }
+
+    /// The pre-block `book_risk` P&L: `weights().filter(w ≠ 0).map(w·r).sum()` per slot.
+    fn naive_pnl(c: &Correlation, w: &[(usize, f64)], s: usize) -> f64 {
+        w.iter()
+            .filter(|(_, w)| *w != 0.0)
+            .map(|&(i, w)| w * c.returns(i)[s])
+            .sum()
+    }
+
+    #[test]
+    fn book_pnl_blocks_equal_the_per_slot_sums_bit_for_bit() {
+        let c = walk();
+        let w = [(2, -7_000.0), (0, 12_345.678), (1, 0.0), (1, 3.25e3)];
+        let weights = || w.iter().copied();
+        let slots = c.slots(300);
+        let mut got = Vec::new();
+        for_each_pnl(&c, &weights, slots.clone(), |p| got.push(p.to_bits()));
+        let want: Vec<u64> = slots
+            .into_iter()
+            .flatten()
+            .map(|s| naive_pnl(&c, &w, s).to_bits())
+            .collect();
+        assert_eq!(got.len(), 300);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn ring_squares_bound_the_window_tightly() {
+        let c = walk();
+        for i in 0..3 {
+            let exact: f64 = c.returns(i).iter().map(|r| r * r).sum();
+            let b = c.ring_sq_bound(i);
+            assert!(
+                b >= exact && b <= exact * (1.0 + 1e-9),
+                "{i}: {b} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn measure_bound_is_above_every_figure_and_tight_for_one_symbol() {
+        use VarMeasure::{Es, Var};
+        use VarMethod::{Historical, Parametric};
+        let c = walk();
+        let books: [&[(usize, f64)]; 4] = [
+            &[(0, 10_000.0)],
+            &[(0, 10_000.0), (1, -20_000.0)],
+            &[(0, 5_000.0), (1, 5_000.0), (2, -30_000.0)],
+            &[(2, 1.0), (0, -1e6)],
+        ];
+        let h = 60.0;
+        for w in books {
+            let r = book_risk(&c, || w.iter().copied(), h).unwrap();
+            let s: f64 = w
+                .iter()
+                .map(|&(i, x)| x.abs() * c.ring_sq_bound(i).sqrt())
+                .sum();
+            for (method, m, level) in [
+                (Parametric, Var, 0),
+                (Parametric, Var, 1),
+                (Parametric, Es, 0),
+                (Parametric, Es, 1),
+                (Historical, Var, 0),
+                (Historical, Var, 1),
+                (Historical, Es, 0),
+                (Historical, Es, 1),
+            ] {
+                let exact = measure(&r, method, m, level);
+                let bound = measure_bound(s, r.samples as usize, h, method, m, level);
+                assert!(
+                    exact <= bound,
+                    "{w:?} {method:?} {m:?} {level}: {exact} > {bound}"
+                );
+            }
+        }
+        // One symbol: Σr² ≈ (c − 1)·σ² when the mean return is ~0, so the parametric bound is
+        // within a few per cent of the figure.
+        let w = [(0usize, 10_000.0)];
+        let r = book_risk(&c, || w.iter().copied(), h).unwrap();
+        let s = 10_000.0 * c.ring_sq_bound(0).sqrt();
+        let bound = measure_bound(s, 300, h, Parametric, Var, 1);
+        assert!(bound < 1.05 * r.var_parametric[1], "{bound} vs {r:?}");
     }
 }

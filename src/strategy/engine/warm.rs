@@ -1,6 +1,6 @@
 //! Keeping the entry decision warm while idle: the planning of a shadow entry (exit levels in
-//! ticks, sizing, both risk-gate checks with the correlation and VaR passes over the returns
-//! window) on a symbol's last tick, thrown away. The fused hot loop runs it beside the order
+//! ticks, sizing, both risk-gate checks: correlation pairs and the VaR bound, or its pass over
+//! the returns window near the budget) on a symbol's last tick, thrown away. The fused hot loop runs it beside the order
 //! path's warm-up ([`crate::exec::ExecStage::warm_idle`]), so an entry seconds after the last
 //! one finds that code and data cached. Read-only: nothing is counted or kept, so every
 //! decision is the same with and without it.
