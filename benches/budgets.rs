@@ -889,13 +889,7 @@ fn order_hop_row(
     progress("order_hop: ring vs ArrayQueue ping-pong");
     let make = intent_stamped(template?);
     let (oh_ours, oh_rtt) = hop_pingpong(s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
-    let (oh_alt, _) = hop_pingpong(
-        s,
-        hops,
-        &make,
-        |i| i.decided_ns,
-        array_queue::<OrderIntent>,
-    );
+    let (oh_alt, _) = hop_pingpong(s, hops, &make, |i| i.decided_ns, array_queue::<OrderIntent>);
     Some(Row {
         judge: Judge::FloorRatio {
             floor_p50_ns: floor_p50,

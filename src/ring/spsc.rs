@@ -51,13 +51,15 @@ impl std::error::Error for CapacityError {}
 
 /// One ring position: the item and its publication stamp in one 64-byte-aligned block, so
 /// for items of up to 56 bytes the stamp the consumer polls and the item share a cache line.
-#[repr(align(64))]
+/// The stamp comes last: for a larger item only its last line is the one the consumer polls,
+/// and the producer writes the earlier lines without contending for them.
+#[repr(C, align(64))]
 struct Slot<T> {
+    /// Initialised iff this slot's index is in `head..tail`.
+    value: UnsafeCell<MaybeUninit<T>>,
     /// One more than the newest index written into this slot (wrapping). Stored only by the
     /// producer, Release, after writing the item; `seq == i + 1` means item `i` is here.
     seq: AtomicUsize,
-    /// Initialised iff this slot's index is in `head..tail`.
-    value: UnsafeCell<MaybeUninit<T>>,
 }
 
 /// State shared by the two halves; freed, with any items still in it, when both are gone.
