@@ -7,7 +7,9 @@
 //! every sample count and run length (default 1: about 30 s here). `BUDGET_CONTROL=1` runs the
 //! product rows (`socket_to_order`) with the control server up and an operator client reading
 //! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
-//! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=hop` only the floor and the ring hop rows.
+//! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=tick_to_order` only the fused in-process
+//! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order and default
+//! paced-run rows; `BUDGET_ONLY=hop` only the floor and the ring hop rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
@@ -1416,7 +1418,66 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
             ),
         )
     });
+    rows.push(row(
+        "parsed_to_order default paced run",
+        Stage::ParsedToOrder,
+        h.get(Stage::ParsedToOrder),
+        None,
+        format!(
+            "the same orders from their tick's own parse (the frames ahead of it in its socket read left out); tick_to_order - parsed_to_order p50 {}",
+            format_ns(p50(h.get(Stage::TickToOrder)).saturating_sub(p50(h.get(Stage::ParsedToOrder))))
+        ),
+    ));
     Ok(rows)
+}
+
+// ---------------------------------------------------------------- order-path selectors
+
+/// `BUDGET_ONLY=tick_to_order`: only the fused in-process `tick_to_order` rows, at max rate
+/// and at a fixed 10 % of that run's rate. `BUDGET_ONLY=warm`: only the sparse-order pair and
+/// the default paced run. `None` for any other selector (the whole table runs).
+fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
+    match std::env::var("BUDGET_ONLY").as_deref() {
+        Ok("tick_to_order") => {
+            progress("tick_to_order fused: max rate, then a fixed 10% of it");
+            let max = run_e2e(s, Topo::Fused, Pace::MaxRate, (300_000.0 * k) as u64)?;
+            let rate = max.rate() * 0.1;
+            let total = (rate * 0.5 * k).max(20_000.0) as u64;
+            let fixed = run_e2e(s, Topo::Fused, Pace::Fixed { per_second: rate }, total)?;
+            let label = format!("tick_to_order fused @10% ({})", format_rate(rate));
+            Ok(Some(
+                [
+                    ("tick_to_order fused max-rate".to_string(), max),
+                    (label, fixed),
+                ]
+                .into_iter()
+                .map(|(label, r)| {
+                    row(
+                        &label,
+                        Stage::TickToOrder,
+                        r.hists.get(Stage::TickToOrder),
+                        None,
+                        format!(
+                            "{} orders of {} ticks; parsed_to_order p50 {}, sign p50 {}, compute p50 {} p99 {} (all ticks); feed thread preempted {}x",
+                            r.hists.total_count(Stage::TickToOrder),
+                            r.counters.get(Counter::Ticks),
+                            format_ns(p50(r.hists.get(Stage::ParsedToOrder))),
+                            format_ns(p50(r.hists.get(Stage::Sign))),
+                            format_ns(p50(r.hists.get(Stage::Compute))),
+                            format_ns(r.hists.get(Stage::Compute).value_at_quantile(0.99)),
+                            r.feed.preempted
+                        ),
+                    )
+                })
+                .collect(),
+            ))
+        }
+        Ok("warm") => {
+            let (_, intents) = bench_compute(s, s.params(), 1);
+            warm_rows(s, &intents, k).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 // ---------------------------------------------------------------- table
@@ -1499,6 +1560,14 @@ fn run() -> Result<(), String> {
                 format_ns(serde.value_at_quantile(0.99))
             ),
         ));
+    }
+
+    if let Some(rows) = only_order_path(&s, k)? {
+        println!(
+            "\n{}",
+            render_text(&profile_name, &profile, &rows, &tp_rows)
+        );
+        return Ok(());
     }
 
     progress("md_hop: ring vs ArrayQueue ping-pong, floor");

@@ -79,9 +79,17 @@ fn warm_up_sends_nothing_and_a_real_order_after_it_still_goes_out() {
         let (mut r, journal) = warmed_rig(v, "silent");
         let before = outside(&r, &journal);
         let orders = r.exec.stats().orders;
+        let appended = r.exec.journal_mut().unwrap().appended();
         for k in 0..200u16 {
             assert!(r.exec.warm(SymbolId(k % 2), r.venue_ms()), "{v:?}: signed");
         }
+        // The shadows probed the journal's next two slots (intent, exits), its records
+        // counter, the order table's spare slot and the rate limiter: none of them moved.
+        assert_eq!(
+            r.exec.journal_mut().unwrap().appended(),
+            appended,
+            "{v:?}: a shadow was journaled"
+        );
         // Anything queued by the warm-up would be written and answered by now.
         for _ in 0..5 {
             r.poll_once();

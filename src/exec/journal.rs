@@ -773,12 +773,14 @@ impl Journal {
         }
     }
 
-    /// Keeps the next append warm without appending: encodes `r` into a stack buffer (the
-    /// same encoder and checksum) and rewrites each cache line of the next record slot with
-    /// the byte it holds (zero: free space), so its page is mapped writable and cached before
-    /// an order needs it. Changes no byte of the file; no system call.
+    /// Keeps an append warm without appending: encodes `r` into a stack buffer (the same
+    /// encoder and checksum), rewrites each cache line of record slot `ahead` after the end
+    /// (0: the next append's) with the byte it holds (zero: free space), so its page is mapped
+    /// writable and cached before an order needs it, and takes the records counter's cache
+    /// line back from the syncer thread (an atomic add of zero). Changes no byte of the file
+    /// and no count; no system call.
     #[inline]
-    pub fn warm(&mut self, r: &Record) {
+    pub fn warm(&mut self, r: &Record, ahead: usize) {
         let name = self
             .names
             .get(r.symbol.index())
@@ -786,7 +788,8 @@ impl Journal {
         let mut scratch = [0u8; RECORD_LEN];
         r.encode(name, &mut scratch);
         std::hint::black_box(&scratch);
-        let at = self.len as usize;
+        self.written.fetch_add(0, Ordering::Release);
+        let at = self.len as usize + ahead * RECORD_LEN;
         if at + RECORD_LEN > self.map.len() {
             return;
         }

@@ -477,6 +477,18 @@ impl OrderTable {
         self.push(OrderEntry::intent(seq, symbol, side, qty))
     }
 
+    /// The warm-up's probe of [`OrderTable::insert`]: the same duplicate scan, and the entry
+    /// written into the spare slot the insert would fill (outside the table's length: no
+    /// order is tracked, nothing counted). Returns whether the insert would succeed.
+    #[inline]
+    pub fn warm(&mut self, seq: u64, symbol: SymbolId, side: Side, qty: Decimal) -> bool {
+        let room = self.orders.len() < self.cfg.capacity && self.get(seq).is_none();
+        if let Some(slot) = self.orders.spare_capacity_mut().first_mut() {
+            slot.write(OrderEntry::intent(seq, symbol, side, qty));
+        }
+        room
+    }
+
     /// Tracks a journaled order without a final record (start-up recovery): unknown, queried
     /// at once; `sent_ns` is its journaled send time mapped to this clock (0 if unknown: the
     /// arrival window then counts from the first query).
@@ -856,6 +868,24 @@ mod tests {
             executed_qty: d(qty),
             price: FillPrice::Avg(d(avg)),
         }
+    }
+
+    #[test]
+    fn the_warm_probe_tracks_nothing_and_answers_as_insert_would() {
+        let mut t = table();
+        assert!(t.warm(1, S, Side::Buy, d("0.5")));
+        assert_eq!(t.len(), 0, "the probe tracked an order");
+        assert!(t.get(1).is_none());
+        assert_eq!(t.counters(), OrderCounters::default());
+        t.insert(1, S, Side::Buy, d("0.5")).unwrap();
+        assert!(!t.warm(1, S, Side::Buy, d("0.5")), "a duplicate is refused");
+        for seq in 2..=8 {
+            t.insert(seq, S, Side::Sell, d("1")).unwrap();
+        }
+        assert!(!t.warm(9, S, Side::Buy, d("1")), "a full table is refused");
+        assert_eq!(t.len(), 8);
+        assert_eq!(t.get(1).unwrap().qty, d("0.5"));
+        assert_eq!(t.get(8).unwrap().side, Side::Sell);
     }
 
     fn fill(qty: &str, price: &str) -> Option<FillDelta> {

@@ -344,6 +344,17 @@ impl RateLimiter {
         }
     }
 
+    /// The warm-up's probe: what [`RateLimiter::try_acquire`] would answer for `lane` at
+    /// `now_ns`, reading the counter and the window slots a grant writes. Changes nothing.
+    #[inline]
+    pub fn warm(&self, lane: Lane, now_ns: u64) -> Acquire {
+        for w in self.orders.iter().flatten().chain([&self.weight]) {
+            std::hint::black_box(w.ring[w.head]);
+        }
+        std::hint::black_box(self.counters.granted[lane as usize]);
+        self.check(lane, now_ns)
+    }
+
     /// What [`RateLimiter::try_acquire`] would answer for `lane` at `now_ns`, counting nothing.
     pub fn check(&self, lane: Lane, now_ns: u64) -> Acquire {
         if now_ns < self.blocked_until_ns {
@@ -497,6 +508,21 @@ mod tests {
             assert!(n < 100_000);
         }
         n
+    }
+
+    #[test]
+    fn the_warm_probe_answers_as_check_and_changes_nothing() {
+        let mut l = RateLimiter::new(RateLimits::binance_usdm());
+        let used = drain(&mut l, Lane::Entry, T0);
+        let before = format!("{l:?}");
+        for lane in [Lane::Entry, Lane::Exit, Lane::Query] {
+            assert_eq!(l.warm(lane, T0), l.check(lane, T0), "{lane:?}");
+        }
+        assert!(matches!(l.warm(Lane::Entry, T0), Acquire::Wait { .. }));
+        assert_eq!(format!("{l:?}"), before, "the probe changed the limiter");
+        // The windows still count every grant, and nothing more.
+        let mut fresh = RateLimiter::new(RateLimits::binance_usdm());
+        assert_eq!(drain(&mut fresh, Lane::Entry, T0), used);
     }
 
     #[test]

@@ -271,6 +271,19 @@ impl ExecStage {
         start_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
+        self.on_tick_intent(it, start_ns, 0, hists)
+    }
+
+    /// [`ExecStage::on_intent`] for an intent decided on a tick parsed at `parsed_ns` (fused
+    /// topology; 0: unknown), also recording `parsed_to_order` (tick parsed → signed bytes).
+    #[inline]
+    pub fn on_tick_intent(
+        &mut self,
+        it: &OrderIntent,
+        start_ns: u64,
+        parsed_ns: u64,
+        hists: &mut StageHistograms,
+    ) -> Option<ExecReport> {
         self.drain_specs();
         let ts_ms = self.venue_ms();
         self.exec.set_now_ns(self.clock.now_ns());
@@ -285,6 +298,9 @@ impl ExecStage {
             // Operator closes come from no tick (`tick_recv_ns` 0): no tick-to-order sample.
             if it.tick_recv_ns != 0 {
                 hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
+            }
+            if parsed_ns != 0 {
+                hists.record(Stage::ParsedToOrder, t.saturating_sub(parsed_ns));
             }
         }
         self.check_halt();

@@ -1,5 +1,6 @@
 //! `fused` topology: one hot thread runs network → compute → execution back to back for each
-//! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded.
+//! message. No hops, so `md_hop` and `order_hop` stay empty; every other stage is recorded,
+//! and `parsed_to_order` (the tick's own parse → signed bytes) beside `tick_to_order`.
 //! Operator commands are applied before every tick and once per loop turn (also when no tick
 //! arrived), and their closes go out through the same execution path as every intent.
 
@@ -42,15 +43,20 @@ pub fn run<S: TickSource>(
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
                 // No room: hold here (the feed waits) rather than refuse.
                 exec.wait_room(&intent, h, |r| compute.on_report(r));
-                if let Some(report) = exec.on_intent(&intent, intent.decided_ns, h) {
+                if let Some(report) =
+                    exec.on_tick_intent(&intent, intent.decided_ns, t.parsed_ns, h)
+                {
                     compute.on_report(&report);
                 }
             }
         });
         exec.poll(None, publisher.hists(), |r| compute.on_report(r));
         if matches!(polled, Ok((0, WsStatus::Open))) {
-            // Idle: one shadow order at most, then back to the socket.
-            exec.warm_idle();
+            // Idle: one shadow order at most (and its symbol's shadow entry plan), then back
+            // to the socket.
+            if exec.warm_idle() {
+                compute.warm_idle();
+            }
         }
         publisher.maybe_publish_with(
             |c| {

@@ -28,6 +28,7 @@ mod operator;
 mod reference;
 mod scalper;
 mod spec;
+mod warm;
 
 pub use operator::OperatorStats;
 

@@ -27,6 +27,8 @@ pub struct ComputeStage {
     commands: Option<Consumer<Command>>,
     /// Monotonic ns at which the circuit breaker lifts (0 = none armed).
     circuit_deadline_ns: u64,
+    /// Next symbol of [`ComputeStage::warm_idle`].
+    warm_cursor: usize,
 }
 
 /// Unix ms from the wall clock.
@@ -44,7 +46,22 @@ impl ComputeStage {
             clock,
             commands: None,
             circuit_deadline_ns: 0,
+            warm_cursor: 0,
         }
+    }
+
+    /// Called by the fused hot loop when the order path's warm-up ran a step: plans a shadow
+    /// entry on the next symbol ([`Engine::warm`]), so the decision path is as warm as the
+    /// order path. Read-only on the engine; no allocation, no system call.
+    #[inline]
+    pub fn warm_idle(&mut self) -> bool {
+        let n = self.engine.n_symbols();
+        if n == 0 {
+            return false;
+        }
+        let i = self.warm_cursor % n;
+        self.warm_cursor = (i + 1) % n;
+        self.engine.warm(i)
     }
 
     /// Takes operator commands from `rx` (see [`ComputeStage::poll_commands`]).

@@ -36,6 +36,10 @@ crate::types::named::named_enum! {
         FeedDelayBinance => "feed_delay.binance",
         /// `feed_delay` of Bybit v5 trades only (also in `feed_delay`), in nanoseconds.
         FeedDelayBybit => "feed_delay.bybit",
+        /// `tick_to_order` from the tick's own parse instead of the socket read that carried
+        /// it: tick parsed → signed order ready, in nanoseconds (fused topology only). Leaves
+        /// out the frames ahead of it in the same read and its own parse.
+        ParsedToOrder => "parsed_to_order",
     }
 }
 
@@ -201,7 +205,8 @@ mod tests {
                 "parse.binance",
                 "parse.bybit",
                 "feed_delay.binance",
-                "feed_delay.bybit"
+                "feed_delay.bybit",
+                "parsed_to_order"
             ]
         );
     }

@@ -1,9 +1,12 @@
 //! Keeping the order path warm: while the hot thread is idle, one symbol's shadow order is
 //! checked, rounded, built and signed by the venue's own builder (the code and buffers the next
-//! real order uses), its journal record encoded on the stack, the journal's next record slot and
-//! the transport's next request buffer touched. A shadow never reaches a socket, the journal's
-//! records, the order counters, the order table or the rate limiter; its bytes sit in the
-//! builder's request buffer until the next order overwrites them.
+//! real order uses), its intent and exits records encoded on the stack, and everything else a
+//! real order touches probed without a change: the journal's next two record slots and its
+//! records counter, the rate limiter's verdict and window slots, the order table's duplicate
+//! scan and spare slot, the in-flight scan, the transport's next request buffer. A shadow never
+//! reaches a socket, the journal's records, the order counters, the order table's orders or the
+//! rate limiter's windows; its bytes sit in the builder's request buffer until the next order
+//! overwrites them.
 
 use std::hint::black_box;
 
@@ -12,6 +15,7 @@ use rust_decimal::Decimal;
 use super::{Executor, Route};
 use crate::exec::journal::{Record, RecordKind};
 use crate::exec::lanes::Lane;
+use crate::exec::rate_limit::Lane as RateLane;
 use crate::exec::transport_venue::EntryExits;
 use crate::types::{Case, Instrument, OrderIntent, Side, SymbolId};
 use crate::venue::order::OrderFields;
@@ -94,7 +98,7 @@ impl Executor {
         rec.reduce_only = it.reduce_only;
         rec.price = inst.price_on_tick(it.ref_price);
         if let Some(j) = self.journal.as_mut() {
-            j.warm(&rec);
+            j.warm(&rec, 0);
         }
         let built = self.venue.build_order(
             &inst,
@@ -115,13 +119,35 @@ impl Executor {
         if built.is_err() {
             return false;
         }
-        black_box(self.venue.last_exits());
+        let exits = self.venue.last_exits();
+        if let Some(j) = self.journal.as_mut().filter(|_| !it.reduce_only) {
+            if exits != (None, None) {
+                j.warm(&Record::exits_of(&rec, exits), 1);
+            }
+        }
         let lane = if it.reduce_only {
             Lane::Exit
         } else {
             Lane::Entry
         };
+        // What `send_order` reads around the hand-over: the symbol's order in flight ahead.
+        let table = &self.table;
+        black_box(
+            self.pending
+                .iter()
+                .filter(|p| p.symbol == symbol && table.get(p.seq).is_some())
+                .map(|p| p.seq)
+                .max(),
+        );
+        black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
+            let rate_lane = if it.reduce_only {
+                RateLane::Exit
+            } else {
+                RateLane::Entry
+            };
+            black_box(self.limiter.warm(rate_lane, self.now_ns));
+            black_box(self.table.warm(seq, symbol, it.side, it.qty));
             t.warm(lane, self.venue.last_order());
         }
         self.warm.shadows += 1;

@@ -1,0 +1,69 @@
+//! The entry decision's warm-up (`Engine::warm`, run by the fused hot loop beside the order
+//! path's warm-up) is read-only: over the bundled real trades with the budget table's
+//! trade-heavy configuration, planning a shadow entry on every symbol before every tick gives
+//! the same intents, in the same order and bit for bit, and the same counters as never
+//! warming; and it allocates nothing.
+
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
+
+mod common;
+use common::alloc::counted;
+use common::setup::{fill, Replay};
+use common::trade_heavy::trade_heavy;
+
+common::alloc::install!();
+
+/// Intents (their `Debug` text) and the engine's counters after one pass, warming every
+/// symbol before each tick when `warm`; also how many warm calls found a tick to plan on.
+fn run(replay: &Replay, params: StrategyParams, warm: bool) -> (Vec<String>, String, usize) {
+    let mut e = Engine::new(params, &replay.instruments);
+    let (mut intents, mut planned) = (Vec::new(), 0);
+    for t in replay.ticks() {
+        if warm {
+            planned += (0..e.n_symbols()).filter(|&i| e.warm(i)).count();
+        }
+        if let Some(it) = e.on_tick(&t) {
+            intents.push(format!("{it:?}"));
+            fill(&mut e, &it);
+        }
+    }
+    (intents, format!("{:?}", e.stats()), planned)
+}
+
+#[test]
+fn warming_the_entry_decision_changes_no_decision() {
+    let replay = Replay::load();
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    trade_heavy(&mut cfg);
+    let calculus = StrategyParams::from_config(&cfg);
+    let both = StrategyParams {
+        strategy: StrategyKind::Both,
+        ..calculus
+    };
+    for params in [calculus, both] {
+        let (cold, cold_stats, _) = run(&replay, params, false);
+        let (warm, warm_stats, planned) = run(&replay, params, true);
+        assert!(cold.len() > 1_000, "the trade-heavy config trades");
+        assert!(planned > 10_000, "the warm-up planned: {planned}");
+        assert_eq!(warm, cold, "intents differ");
+        assert_eq!(warm_stats, cold_stats, "counters differ");
+    }
+}
+
+#[test]
+fn warming_the_entry_decision_allocates_nothing() {
+    let replay = Replay::load();
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    trade_heavy(&mut cfg);
+    let mut e = Engine::new(StrategyParams::from_config(&cfg), &replay.instruments);
+    for t in replay.ticks().iter().take(20_000) {
+        if let Some(it) = e.on_tick(t) {
+            fill(&mut e, &it);
+        }
+    }
+    let n = e.n_symbols();
+    let (planned, allocs) = counted(|| (0..1_000).filter(|k| e.warm(k % n)).count());
+    assert!(planned > 0, "no symbol had a tick");
+    assert_eq!(allocs, 0, "the entry warm-up allocated");
+}
