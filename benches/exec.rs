@@ -3,7 +3,11 @@
 //! HTTP/1.1 request bytes — into buffers reused across orders (no allocation after warm-up,
 //! proved by tests/no_alloc_exec.rs).
 //!
-//! - `exec_order/bybit_market_tpsl`: Bybit v5 market order with takeProfit/stopLoss (one request).
+//! - `exec_order/bybit_market_tpsl`: Bybit v5 market order with takeProfit/stopLoss (one request)
+//!   on `LastPrice` triggers, as the executor sends it (`BybitVenue::build_order`; the trigger
+//!   types are then left out, Bybit's default).
+//! - `exec_order/bybit_market_tpsl_mark`: the same on `MarkPrice` triggers (written out: a
+//!   longer body, one more SHA-256 block).
 //! - `exec_order/bybit_limit`: Bybit v5 limit order.
 //! - `exec_order/binance_market`: Binance USD-M market order.
 //! - `exec_order/binance_limit`: Binance USD-M limit order.
@@ -12,7 +16,7 @@
 //! - `*_tpl`: the same orders from the per-symbol order templates (`set_symbols`), in the same
 //!   run as the field-by-field writer (same bytes: tests/order_templates.rs).
 //! - `exec_order/hmac_only_*`: the signature alone over a body of the same length, for scale.
-//! - `hmac/<impl>/<payload>`: HMAC-SHA256 + hex alone over the exact signed payloads of four of
+//! - `hmac/<impl>/<payload>`: HMAC-SHA256 + hex alone over the exact signed payloads of five of
 //!   these orders (Bybit `timestamp + api_key + recv_window + body`, Binance the query string
 //!   before `&signature=`), keyed once, in the same run: `ring` (ring 0.17 `hmac::sign`, its
 //!   SHA-NI assembly on this CPU), `rustcrypto` (the `hmac` crate's `Hmac<sha2::Sha256>`, keyed
@@ -72,6 +76,14 @@ fn orders(limit: bool, exits: bool) -> Vec<NewOrder<'static>> {
             o
         })
         .collect()
+}
+
+/// `os` with the exits triggered by the last price (what the Bybit executor sends).
+fn on_last_price(mut os: Vec<NewOrder<'static>>) -> Vec<NewOrder<'static>> {
+    for o in &mut os {
+        o.trigger_by = TriggerBy::LastPrice;
+    }
+    os
 }
 
 /// Field-by-field builders and, `*_tpl`, the same keys with templates for 100 symbols.
@@ -139,7 +151,12 @@ type Case = (
 
 fn cases() -> Vec<Case> {
     vec![
-        ("bybit_market_tpsl", orders(false, true), |b, o| {
+        (
+            "bybit_market_tpsl",
+            on_last_price(orders(false, true)),
+            |b, o| b.bybit.build(&b.inst, o).map(|r| r.len()).unwrap_or(0),
+        ),
+        ("bybit_market_tpsl_mark", orders(false, true), |b, o| {
             b.bybit.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
         }),
         ("bybit_limit", orders(true, false), |b, o| {
@@ -157,7 +174,12 @@ fn cases() -> Vec<Case> {
                 .map(|r| r.len())
                 .unwrap_or(0)
         }),
-        ("bybit_market_tpsl_tpl", orders(false, true), |b, o| {
+        (
+            "bybit_market_tpsl_tpl",
+            on_last_price(orders(false, true)),
+            |b, o| b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0),
+        ),
+        ("bybit_market_tpsl_mark_tpl", orders(false, true), |b, o| {
             b.bybit_tpl.build(&b.inst, o).map(|r| r.len()).unwrap_or(0)
         }),
         ("bybit_limit_tpl", orders(true, false), |b, o| {
@@ -230,7 +252,7 @@ fn percentiles() {
     let clock = quanta::Clock::new();
     println!("\nper-call latency (ns), 200k calls each, after 20k warm-up calls:");
     println!(
-        "{:<22} {:>6} {:>6} {:>7} {:>7}",
+        "{:<28} {:>6} {:>6} {:>7} {:>7}",
         "case", "p50", "p99", "p99.9", "max"
     );
     let mut empty = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 10_000_000, 3).unwrap();
@@ -240,7 +262,7 @@ fn percentiles() {
         let _ = empty.record(clock.delta_as_nanos(t0, t1).max(1));
     }
     println!(
-        "{:<22} {:>6} {:>6} {:>7} {:>7}",
+        "{:<28} {:>6} {:>6} {:>7} {:>7}",
         "(timer overhead)",
         empty.value_at_quantile(0.5),
         empty.value_at_quantile(0.99),
@@ -261,7 +283,7 @@ fn percentiles() {
             let _ = h.record(clock.delta_as_nanos(t0, t1).max(1));
         }
         println!(
-            "{:<22} {:>6} {:>6} {:>7} {:>7}",
+            "{:<28} {:>6} {:>6} {:>7} {:>7}",
             name,
             h.value_at_quantile(0.5),
             h.value_at_quantile(0.99),
@@ -283,14 +305,17 @@ fn hex_tag(tag: &[u8], out: &mut [u8; 64]) {
 /// The exact bytes each venue signs for order 0 of a case: (name, key, payload).
 fn signed_payloads() -> Vec<(&'static str, &'static [u8], Vec<u8>)> {
     let mut b = builders();
-    let o = &orders(false, true)[0];
-    b.bybit.build(&b.inst, o).unwrap();
     let bybit_prehash = |b: &Builders, o: &NewOrder<'_>| {
         let mut p = format!("{}XXXXXXXXXXXXXXXXXX5000", o.timestamp_ms).into_bytes();
         p.extend_from_slice(b.bybit.last_body());
         p
     };
+    let o = &on_last_price(orders(false, true))[0];
+    b.bybit.build(&b.inst, o).unwrap();
     let bybit_tpsl = bybit_prehash(&b, o);
+    let o = &orders(false, true)[0];
+    b.bybit.build(&b.inst, o).unwrap();
+    let bybit_tpsl_mark = bybit_prehash(&b, o);
     let o = &orders(true, false)[0];
     b.bybit.build(&b.inst, o).unwrap();
     let bybit_limit = bybit_prehash(&b, o);
@@ -310,6 +335,7 @@ fn signed_payloads() -> Vec<(&'static str, &'static [u8], Vec<u8>)> {
     let binance_key: &[u8] = b"2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9";
     vec![
         ("bybit_market_tpsl", bybit_key, bybit_tpsl),
+        ("bybit_market_tpsl_mark", bybit_key, bybit_tpsl_mark),
         ("bybit_limit", bybit_key, bybit_limit),
         ("binance_market", binance_key, binance_market),
         ("binance_limit", binance_key, binance_limit),
@@ -372,7 +398,7 @@ fn hmac_interleaved() {
     let clock = quanta::Clock::new();
     println!("\nHMAC-SHA256 + hex per call (ns), interleaved, 200k calls each:");
     println!(
-        "{:<30} {:<11} {:>6} {:>6} {:>8}",
+        "{:<34} {:<11} {:>6} {:>6} {:>8}",
         "payload", "impl", "p50", "p99", "vs ring"
     );
     for (name, key, payload) in signed_payloads() {
@@ -428,7 +454,7 @@ fn hmac_interleaved() {
         let ring_p50 = hists[0].value_at_quantile(0.5) as f64;
         for ((label, _), h) in impls.iter().zip(&hists) {
             println!(
-                "{:<30} {:<11} {:>6} {:>6} {:>8.2}",
+                "{:<34} {:<11} {:>6} {:>6} {:>8.2}",
                 format!("{name} ({} B)", payload.len()),
                 label,
                 h.value_at_quantile(0.5),

@@ -198,3 +198,75 @@ fn market_order_with_tp_and_sl_fills_and_its_stop_triggers_on_replayed_prices() 
     );
     assert_eq!(r["retCode"], 10002);
 }
+
+/// The exits read the same with the trigger types left out (`LastPrice`, Bybit's documented
+/// default, as the order builder now sends them) as written out (as it sent them before):
+/// same position TP/SL, same stop fill; trigger types the exchange does not model
+/// (`MarkPrice`, `IndexPrice`) and `Partial` mode are refused, never misread.
+#[test]
+fn left_out_trigger_types_read_as_last_price_and_others_are_refused() {
+    let trades = btc_trade_frames();
+    let entry = trades[0].1;
+    let (tp, sl) = (entry + d("1000"), entry - d("0.20"));
+    let order = |tail: &str| {
+        format!(
+            r#"{{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.010","orderLinkId":"ct1-1","takeProfit":"{tp}","stopLoss":"{sl}","tpslMode":"Full"{tail}}}"#
+        )
+    };
+    let hit = (1..trades.len())
+        .find(|&i| trades[i].1 <= sl)
+        .expect("the recording reaches the stop");
+    let mut seen = Vec::new();
+    for tail in [
+        "",
+        r#","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice""#,
+    ] {
+        let mut s = sim(&"k".repeat(18), &"s".repeat(36));
+        s.market.on_frame(&trades[0].0);
+        let r = s.signed("POST", "/v5/order/create", &order(tail));
+        assert_eq!(r["retCode"], 0, "{r}");
+        let p = s.signed("GET", "/v5/position/list", "category=linear&symbol=BTCUSDT");
+        let p = &p["result"]["list"][0];
+        assert_eq!(
+            (
+                d(p["takeProfit"].as_str().unwrap()),
+                d(p["stopLoss"].as_str().unwrap())
+            ),
+            (tp, sl)
+        );
+        for (text, _) in &trades[1..=hit] {
+            s.market.on_frame(text);
+        }
+        let q = s.signed(
+            "GET",
+            "/v5/order/realtime",
+            "category=linear&orderLinkId=ct1-1-sl",
+        );
+        let o = q["result"]["list"][0].clone();
+        assert_eq!(o["orderStatus"], "Filled", "{q}");
+        let after = s.signed("GET", "/v5/position/list", "category=linear&symbol=BTCUSDT");
+        seen.push((
+            p["size"].clone(),
+            p["avgPrice"].clone(),
+            o["avgPrice"].clone(),
+            after["result"]["list"][0]["size"].clone(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let mut s = sim(&"k".repeat(18), &"s".repeat(36));
+    s.market.on_frame(&trades[0].0);
+    for tail in [
+        r#","tpTriggerBy":"MarkPrice""#,
+        r#","slTriggerBy":"IndexPrice""#,
+        r#","tpslMode":"Partial""#,
+    ] {
+        let body = order(tail).replace(r#","tpslMode":"Full","tpslMode""#, r#","tpslMode""#);
+        let r = s.signed("POST", "/v5/order/create", &body);
+        assert_eq!(r["retCode"], 10001, "{body}: {r}");
+        assert!(
+            r["retMsg"].as_str().unwrap().contains("embedded exchange"),
+            "{r}"
+        );
+    }
+    assert_eq!(s.server.venue().with(|m| m.orders().len()), 0);
+}

@@ -331,7 +331,7 @@ fn bybit_paper_orders_are_bybit_requests_filled_in_process() {
     let text = String::from_utf8(sent).unwrap();
     assert!(text.starts_with("POST /v5/order/create HTTP/1.1\r\nHost: api.bybit.com\r\n"));
     assert!(
-        text.ends_with(r#""side":"Sell","orderType":"Market","qty":"0.01","orderLinkId":"ct3-4","takeProfit":"61000","stopLoss":"62500","tpslMode":"Full","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice"}"#),
+        text.ends_with(r#""side":"Sell","orderType":"Market","qty":"0.01","orderLinkId":"ct3-4","takeProfit":"61000","stopLoss":"62500","tpslMode":"Full"}"#),
         "{text}"
     );
 }

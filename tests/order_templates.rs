@@ -293,3 +293,30 @@ fn symbols_without_a_template_fall_back_to_the_field_writer() {
     assert_eq!(tpl.build_order(&inst, &o).unwrap(), &want[..]);
     assert!(tpl.last_templated());
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Orders in a row through one templated builder (the head kept from order to order,
+    /// rendered again when the timestamp's or the length's number of digits changes) equal the
+    /// reference, order by order.
+    #[test]
+    fn bybit_orders_in_a_row_equal_the_reference(
+        a in account(),
+        os in proptest::collection::vec(order(), 1..12),
+    ) {
+        let (mut tpl, mut reference) = (bybit(&a), bybit(&a));
+        let names: Vec<String> = os.iter().map(|o| o.symbol.clone()).collect();
+        tpl.set_symbols(&names);
+        for o in &os {
+            let inst = instrument(o.spec);
+            let want = reference.build(&inst, &o.new_order()).map(|r| r.to_vec());
+            let got = tpl.build(&inst, &o.new_order()).map(|r| r.to_vec());
+            prop_assert_eq!(&got, &want);
+            if got.is_ok() {
+                prop_assert!(tpl.last_templated());
+                prop_assert_eq!(tpl.last_body(), reference.last_body());
+            }
+        }
+    }
+}

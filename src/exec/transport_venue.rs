@@ -466,7 +466,7 @@ mod tests {
             .to_vec();
         assert_eq!(
             body(&req),
-            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","orderLinkId":"ct2-9","takeProfit":"62000","stopLoss":"61000.1","tpslMode":"Full","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice"}"#
+            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","orderLinkId":"ct2-9","takeProfit":"62000","stopLoss":"61000.1","tpslMode":"Full"}"#
         );
         assert_eq!(v.last_exits(), (Some(d("62000")), Some(d("61000.1"))));
         // A reduce-only exit never carries exits.

@@ -45,6 +45,7 @@
 pub mod api;
 pub mod binance;
 pub mod bybit;
+pub(crate) mod cursor;
 pub mod ed25519;
 pub mod error;
 pub(crate) mod hmac_sha256;

@@ -3,6 +3,7 @@
 
 use subtle::ConstantTimeEq;
 
+pub(crate) use super::hmac_sha256::PAD_ROOM;
 use super::hmac_sha256::{HmacContext, HmacKey};
 
 /// Signs payloads with a pre-built HMAC-SHA256 key. The secret itself is not kept (only the
@@ -29,11 +30,14 @@ const HEX_PAIRS: [[u8; 2]; 256] = {
     t
 };
 
-/// Lowercase hex of a 32-byte tag into `out` (one table load per byte).
+/// Lowercase hex of a 32-byte tag into `out` (one table load per byte; byte stores, as a
+/// 2-byte `copy_from_slice` can become a `memcpy` call each).
 #[inline]
 fn hex_into(tag: [u8; 32], out: &mut [u8; 64]) {
     for i in 0..32 {
-        out[2 * i..2 * i + 2].copy_from_slice(&HEX_PAIRS[tag[i] as usize]);
+        let [hi, lo] = HEX_PAIRS[tag[i] as usize];
+        out[2 * i] = hi;
+        out[2 * i + 1] = lo;
     }
 }
 
@@ -50,6 +54,19 @@ impl Signer {
     #[inline]
     pub fn sign_hex(&self, payload: &[u8], out: &mut [u8; 64]) {
         hex_into(self.key.sign(payload), out);
+    }
+
+    /// `hex(HMAC_SHA256(secret, buf[start..end]))` into `out`, the hash's padding written over
+    /// the [`PAD_ROOM`] bytes after `end` (scratch): no copy of the message. No allocation.
+    #[inline]
+    pub(crate) fn sign_padded_hex(
+        &self,
+        buf: &mut [u8],
+        start: usize,
+        end: usize,
+        out: &mut [u8; 64],
+    ) {
+        hex_into(self.key.sign_padded(buf, start, end), out);
     }
 
     /// A fresh keyed context (the padded key already absorbed): an order template absorbs its

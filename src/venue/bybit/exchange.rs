@@ -112,6 +112,32 @@ struct Create {
     take_profit: Option<String>,
     #[serde(default)]
     stop_loss: Option<String>,
+    #[serde(default)]
+    tpsl_mode: Option<String>,
+    #[serde(default)]
+    tp_trigger_by: Option<String>,
+    #[serde(default)]
+    sl_trigger_by: Option<String>,
+}
+
+impl Create {
+    /// Why this exchange cannot read the exits as the venue would: its triggers watch trades
+    /// (`LastPrice`, the venue's default when `tpTriggerBy` / `slTriggerBy` is left out) and
+    /// close the whole position (`tpslMode` `Full`; left out, the account's setting, here
+    /// `Full`).
+    fn exits_unsupported(&self) -> Option<&'static str> {
+        let by = [&self.tp_trigger_by, &self.sl_trigger_by];
+        if by
+            .iter()
+            .any(|b| b.as_deref().is_some_and(|b| b != "LastPrice"))
+        {
+            return Some("params error: the embedded exchange triggers TP/SL on LastPrice");
+        }
+        if self.tpsl_mode.as_deref().is_some_and(|m| m != "Full") {
+            return Some("params error: the embedded exchange takes tpslMode Full");
+        }
+        None
+    }
 }
 
 pub(crate) fn handle(
@@ -376,6 +402,9 @@ pub(crate) fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
     let Ok(qty) = Decimal::from_str(&c.qty) else {
         return fail(10001, "params error: qty invalid", now);
     };
+    if let Some(why) = c.exits_unsupported() {
+        return fail(10001, why, now);
+    }
     let link = c.order_link_id.unwrap_or_default();
     let order = OrderRequest {
         symbol: &c.symbol,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api;
+mod body;
 pub(crate) mod endpoint;
 pub mod error;
 pub mod exchange;

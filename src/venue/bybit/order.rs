@@ -8,15 +8,15 @@
 
 use rust_decimal::Decimal;
 
-use crate::types::instrument::{write_decimal, Instrument};
+use crate::types::instrument::Instrument;
 use crate::types::Side;
 use crate::venue::order::{
-    prepare, valid_client_prefix, NewOrder, OrderFields, OrderReject, OrderType, Prepared,
-    TimeInForce, TriggerBy,
+    prepare, valid_client_prefix, NewOrder, OrderFields, OrderReject, Prepared, TriggerBy,
 };
 use crate::venue::reply::EntryExits;
 use crate::venue::sign::{Credentials, Signer};
 
+use super::body::{self, Link};
 use super::template::BybitTemplates;
 
 /// Bybit's spelling of a side (`Buy` / `Sell`).
@@ -28,25 +28,6 @@ pub fn side_str(s: Side) -> &'static str {
     }
 }
 
-/// Bybit v5 spelling of a time in force.
-pub fn time_in_force_str(t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "GTC",
-        TimeInForce::Ioc => "IOC",
-        TimeInForce::Fok => "FOK",
-        TimeInForce::PostOnly => "PostOnly",
-    }
-}
-
-/// Bybit v5 spelling of a trigger price source (`tpTriggerBy` / `slTriggerBy`).
-pub fn trigger_by_str(t: TriggerBy) -> &'static str {
-    match t {
-        TriggerBy::LastPrice => "LastPrice",
-        TriggerBy::MarkPrice => "MarkPrice",
-        TriggerBy::IndexPrice => "IndexPrice",
-    }
-}
-
 /// Path of the order endpoint.
 pub const BYBIT_ORDER_PATH: &str = "/v5/order/create";
 
@@ -55,6 +36,8 @@ pub const BYBIT_ORDER_PATH: &str = "/v5/order/create";
 pub struct BybitOrderBuilder {
     creds: Credentials,
     client_prefix: String,
+    /// `,"orderLinkId":"<client_prefix>`.
+    link: Link,
     body: Vec<u8>,
     request: Vec<u8>,
     /// Where the body starts in `request`.
@@ -87,6 +70,7 @@ impl BybitOrderBuilder {
         Ok(Self {
             creds: Credentials::new(api_key, secret, host, recv_window_ms),
             client_prefix: client_prefix.to_string(),
+            link: body::link(client_prefix),
             body: Vec::with_capacity(512),
             request: Vec::with_capacity(1024),
             body_start: 0,
@@ -113,22 +97,19 @@ impl BybitOrderBuilder {
     /// Rounds `o` to `inst`, writes the JSON body and the signed HTTP/1.1 request, and returns
     /// the request bytes. Body key order: `price`, `timeInForce` (limit only), `category`,
     /// `symbol`, `side`, `orderType`, `qty`, then `reduceOnly`, `orderLinkId`, `takeProfit`,
-    /// `stopLoss`, `tpslMode`, `tpTriggerBy`, `slTriggerBy` when set. No allocation once the
-    /// buffers have reached their working size.
+    /// `stopLoss`, `tpslMode`, `tpTriggerBy`, `slTriggerBy` when set (the triggers not when
+    /// `LastPrice`, Bybit's default: [`super::body`]). No allocation once the buffers have
+    /// reached their working size.
     #[inline]
     pub fn build(&mut self, inst: &Instrument, o: &NewOrder<'_>) -> Result<&[u8], OrderReject> {
         let p = prepare(inst, o)?;
         self.exits = (p.take_profit, p.stop_loss);
-        let c = &self.creds;
-        let t = self
-            .templates
-            .write(&c.signer, o, &p, &mut self.request, &mut self.sig);
-        self.templated = t.is_some();
-        match t {
-            Some(at) => self.body_start = at,
-            None => self.write_fields(o, &p),
+        let signer = &self.creds.signer;
+        self.templated = self.templates.write(signer, o, &p, &mut self.sig).is_some();
+        if !self.templated {
+            self.write_fields(o, &p);
         }
-        Ok(&self.request)
+        Ok(self.last_request())
     }
 
     /// [`Self::build`] field by field (no template), from the rounded `p`.
@@ -136,59 +117,9 @@ impl BybitOrderBuilder {
         let b = &mut self.body;
         b.clear();
         b.push(b'{');
-        if let (OrderType::Limit, Some(price)) = (o.order_type, p.price) {
-            b.extend_from_slice(b"\"price\":\"");
-            write_decimal(b, price, true);
-            b.extend_from_slice(b"\",\"timeInForce\":\"");
-            b.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
-            b.extend_from_slice(b"\",");
-        }
-        b.extend_from_slice(b"\"category\":\"linear\",\"symbol\":\"");
-        b.extend_from_slice(o.symbol.as_bytes());
-        b.extend_from_slice(b"\",\"side\":\"");
-        b.extend_from_slice(side_str(o.side).as_bytes());
-        b.extend_from_slice(b"\",\"orderType\":\"");
-        b.extend_from_slice(match o.order_type {
-            OrderType::Market => &b"Market"[..],
-            OrderType::Limit => &b"Limit"[..],
-        });
-        b.extend_from_slice(b"\",\"qty\":\"");
-        write_decimal(b, p.qty, true);
-        b.push(b'"');
-        if o.reduce_only {
-            b.extend_from_slice(b",\"reduceOnly\":true");
-        }
-        if let Some(seq) = o.client_seq {
-            b.extend_from_slice(b",\"orderLinkId\":\"");
-            b.extend_from_slice(self.client_prefix.as_bytes());
-            b.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-            b.push(b'"');
-        }
-        if let Some(tp) = p.take_profit {
-            b.extend_from_slice(b",\"takeProfit\":\"");
-            write_decimal(b, tp, true);
-            b.push(b'"');
-        }
-        if let Some(sl) = p.stop_loss {
-            b.extend_from_slice(b",\"stopLoss\":\"");
-            write_decimal(b, sl, true);
-            b.push(b'"');
-        }
-        if p.take_profit.is_some() || p.stop_loss.is_some() {
-            // Full: the exits close the whole position at market when triggered.
-            b.extend_from_slice(b",\"tpslMode\":\"Full\"");
-            if p.take_profit.is_some() {
-                b.extend_from_slice(b",\"tpTriggerBy\":\"");
-                b.extend_from_slice(trigger_by_str(o.trigger_by).as_bytes());
-                b.push(b'"');
-            }
-            if p.stop_loss.is_some() {
-                b.extend_from_slice(b",\"slTriggerBy\":\"");
-                b.extend_from_slice(trigger_by_str(o.trigger_by).as_bytes());
-                b.push(b'"');
-            }
-        }
-        b.push(b'}');
+        body::limit_price(b, o, p);
+        body::segment(b, o.symbol, o.side, o.order_type);
+        body::rest(b, o, p, &self.link);
         let c = &self.creds;
         write_signed_request(
             &mut self.request,
@@ -210,7 +141,11 @@ impl BybitOrderBuilder {
 
     /// The full HTTP request bytes of the last successful [`Self::build`].
     pub fn last_request(&self) -> &[u8] {
-        &self.request
+        if self.templated {
+            self.templates.request()
+        } else {
+            &self.request
+        }
     }
 
     /// The take-profit and stop-loss (on the tick, as sent) of the last successful build.
@@ -220,7 +155,11 @@ impl BybitOrderBuilder {
 
     /// The JSON body of the last request.
     pub fn last_body(&self) -> &[u8] {
-        &self.request[self.body_start..]
+        if self.templated {
+            self.templates.body()
+        } else {
+            &self.request[self.body_start..]
+        }
     }
 
     /// The `X-BAPI-SIGN` of the last request (lowercase hex).
@@ -400,7 +339,8 @@ impl BybitVenue {
 
     /// The signed market order: [`BybitOrderBuilder::build`] with `orderLinkId =
     /// <prefix><seq>`, `reduceOnly` on exits and, on entries, `exits` as position TP/SL
-    /// (`tpslMode=Full`, `LastPrice` triggers: the trade prices the engine's own exits watch);
+    /// (`tpslMode=Full`, `LastPrice` triggers: the trade prices the engine's own exits watch;
+    /// Bybit's default, so not written);
     /// an exit trigger on the wrong side of `ref_price` is dropped (the engine's client-side exit
     /// still holds). `ref_price` (on the tick) is the notional reference. No allocation.
     #[inline]
@@ -512,6 +452,7 @@ impl BybitVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venue::order::TimeInForce;
 
     #[test]
     fn debug_prints_neither_key_nor_secret() {
@@ -551,7 +492,7 @@ mod tests {
         let (head, body) = split(b.build(&btc(), &o).unwrap());
         assert_eq!(
             body,
-            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","orderLinkId":"ct-42","takeProfit":"61200","stopLoss":"59400.1","tpslMode":"Full","tpTriggerBy":"LastPrice","slTriggerBy":"LastPrice"}"#
+            r#"{"category":"linear","symbol":"BTCUSDT","side":"Buy","orderType":"Market","qty":"0.016","orderLinkId":"ct-42","takeProfit":"61200","stopLoss":"59400.1","tpslMode":"Full"}"#
         );
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["qty"], "0.016");
@@ -568,6 +509,37 @@ mod tests {
         let payload = format!("1700000000000key15000{body}");
         assert!(Signer::new(b"secret").verify_hex(payload.as_bytes(), sig.as_bytes()));
         assert_eq!(sig.as_bytes(), b.last_signature());
+    }
+
+    /// Triggers other than `LastPrice` (Bybit's documented default, left out) are sent, each
+    /// only with its level.
+    #[test]
+    fn mark_and_index_triggers_are_written_with_their_levels() {
+        let mut b = BybitOrderBuilder::new("k", b"s", "h", 5000, "ct-").unwrap();
+        let mut o = NewOrder::market("BTCUSDT", Side::Sell, d("0.02"), d("60000"));
+        o.take_profit = Some(d("59000.05"));
+        o.stop_loss = Some(d("61000.05"));
+        o.trigger_by = TriggerBy::MarkPrice;
+        let (_, body) = split(b.build(&btc(), &o).unwrap());
+        assert!(
+            body.ends_with(r#""takeProfit":"59000.1","stopLoss":"61000","tpslMode":"Full","tpTriggerBy":"MarkPrice","slTriggerBy":"MarkPrice"}"#),
+            "{body}"
+        );
+        o.stop_loss = None;
+        o.trigger_by = TriggerBy::IndexPrice;
+        let (_, body) = split(b.build(&btc(), &o).unwrap());
+        assert!(
+            body.ends_with(
+                r#""takeProfit":"59000.1","tpslMode":"Full","tpTriggerBy":"IndexPrice"}"#
+            ),
+            "{body}"
+        );
+        o.trigger_by = TriggerBy::LastPrice;
+        let (_, body) = split(b.build(&btc(), &o).unwrap());
+        assert!(
+            body.ends_with(r#""takeProfit":"59000.1","tpslMode":"Full"}"#),
+            "{body}"
+        );
     }
 
     #[test]

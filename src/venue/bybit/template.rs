@@ -1,21 +1,32 @@
 //! Bybit v5 `POST /v5/order/create` templates: per symbol, side and order type the body segment
-//! `{"category":"linear","symbol":"<S>","side":"<Side>","orderType":"<Type>","qty":"`, and the
-//! request head in three constant pieces around the signature and timestamp. The signed
-//! prehash is `timestamp + api_key + recv_window + body`: the timestamp comes first, so no HMAC
-//! block can be absorbed ahead; `api_key + recv_window` is one pre-rendered slice. Bytes equal
-//! the untemplated writer's (`BybitOrderBuilder` without
-//! [`super::order::BybitOrderBuilder::set_symbols`]).
+//! `"category":"linear","symbol":"<S>","side":"<Side>","orderType":"<Type>","qty":"`, and one
+//! request head per key with the signature, timestamp and Content-Length as fixed-width slots.
+//!
+//! An order is written once, into the signed prehash `timestamp + api_key + recv_window + body`
+//! (one buffer: the timestamp's digits right-aligned before the pre-rendered `api_key +
+//! recv_window`, the body after it) through a [`Cursor`] (fixed-size copies, digits written in
+//! place), hashed in place ([`Signer::sign_padded_hex`]: the padding goes after the body, every
+//! block compresses from the buffer in one call), and its body copied behind the head that stays in the request
+//! buffer from order to order: only the signature, timestamp and length slots are rewritten
+//! (the head is rendered again when the timestamp's or the length's number of digits changes).
+//! Bytes equal the field-by-field writer's (`BybitOrderBuilder` without
+//! [`super::order::BybitOrderBuilder::set_symbols`]): both write the body with [`super::body`].
 
-use crate::types::instrument::write_decimal;
 use crate::types::Side;
-use crate::venue::order::{NewOrder, OrderType, Prepared};
-use crate::venue::sign::{Credentials, Signer};
-use crate::venue::template::{patch_length, TemplateTable, LENGTH_PLACEHOLDER};
+use crate::venue::cursor::{array_at, digit_count, put_digits, Cursor, Padded, Sink};
+use crate::venue::order::{valid_symbol, NewOrder, OrderType, Prepared};
+use crate::venue::sign::{Credentials, Signer, PAD_ROOM};
+use crate::venue::template::TemplateTable;
 
-use super::order::{side_str, time_in_force_str, trigger_by_str, BYBIT_ORDER_PATH};
+use super::body::{self, Link};
+use super::order::BYBIT_ORDER_PATH;
 
-/// Body segments of one symbol, by [`slot`]; each starts with `{` (dropped after a limit price).
-type SymbolSegments = [Box<[u8]>; 4];
+/// A symbol's body segment: `"category":"linear","symbol":"` (31 bytes), a symbol of at most 32
+/// ([`valid_symbol`]) and at most 46 more.
+type Segment = Padded<128>;
+
+/// Body segments of one symbol, by [`slot`].
+type SymbolSegments = [Segment; 4];
 
 /// `side` and order type to the index into [`SymbolSegments`].
 #[inline]
@@ -23,17 +34,42 @@ fn slot(side: Side, t: OrderType) -> usize {
     (side == Side::Sell) as usize * 2 + (t == OrderType::Limit) as usize
 }
 
-/// The rendered templates of one key and client prefix.
+/// Where the timestamp's digits end in the prehash buffer (a `u64` has at most 20).
+const TS_END: usize = 20;
+
+/// Room for one body: the longest (a limit order with every field, decimals of 31 bytes, a
+/// 20-digit client id: under 700 bytes) plus the largest padded copy ([`Segment`]).
+const BODY_ROOM: usize = 1024;
+
+/// Where the slots of the head now in the request buffer are, and their widths.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Layout {
+    /// Digits of the timestamp slot (0: no head written yet).
+    ts_len: usize,
+    /// Digits of the Content-Length slot.
+    len_len: usize,
+    sig_at: usize,
+    ts_at: usize,
+    len_at: usize,
+    body_at: usize,
+}
+
+/// The rendered templates of one key and client prefix, and the request they last wrote.
 pub(super) struct BybitTemplates {
     symbols: TemplateTable<SymbolSegments>,
     /// `POST /v5/order/create HTTP/1.1 … X-BAPI-SIGN: `.
     head: Vec<u8>,
     /// `\r\nX-BAPI-RECV-WINDOW: <ms>\r\nContent-Type: application/json\r\nContent-Length: `.
     tail: Vec<u8>,
-    /// `api_key + recv_window`: the prehash between the timestamp and the body.
-    key_recv: Vec<u8>,
     /// `,"orderLinkId":"<prefix>`.
-    link: Vec<u8>,
+    link: Link,
+    /// `[.. TS_END]` the timestamp's digits (right-aligned), then `api_key + recv_window`, then
+    /// the body from [`Self::body_at`].
+    prehash: Vec<u8>,
+    body_at: usize,
+    /// The last templated request: the head as [`Self::layout`] says, then the body.
+    request: Vec<u8>,
+    layout: Layout,
 }
 
 impl std::fmt::Debug for BybitTemplates {
@@ -51,12 +87,16 @@ impl BybitTemplates {
             symbols: TemplateTable::default(),
             head: Vec::new(),
             tail: Vec::new(),
-            key_recv: Vec::new(),
-            link: Vec::new(),
+            link: body::link(""),
+            prehash: Vec::new(),
+            body_at: 0,
+            request: Vec::new(),
+            layout: Layout::default(),
         }
     }
 
     /// Renders the templates of `names` for `creds` and `client_prefix` (cold: allocates).
+    /// Names that are no valid symbol get none (their orders are refused before any writing).
     pub(super) fn render<S: AsRef<str>>(
         &mut self,
         creds: &Credentials,
@@ -73,118 +113,109 @@ impl BybitTemplates {
             creds.recv_window
         )
         .into_bytes();
-        self.key_recv = format!("{}{}", creds.api_key, creds.recv_window).into_bytes();
-        self.link = format!(",\"orderLinkId\":\"{client_prefix}").into_bytes();
-        let segment = |symbol: &str, side: Side, kind: &str| {
-            format!(
-                "{{\"category\":\"linear\",\"symbol\":\"{symbol}\",\"side\":\"{}\",\"orderType\":\"{kind}\",\"qty\":\"",
-                side_str(side)
-            )
-            .into_bytes()
-            .into_boxed_slice()
+        self.link = body::link(client_prefix);
+        let key_recv = format!("{}{}", creds.api_key, creds.recv_window).into_bytes();
+        self.body_at = TS_END + key_recv.len();
+        self.prehash = vec![0; self.body_at + BODY_ROOM + PAD_ROOM];
+        self.prehash[TS_END..self.body_at].copy_from_slice(&key_recv);
+        // Head: the pieces above, 64 + 20 + 20 slot digits and the constant headers around them.
+        self.request = Vec::with_capacity(self.head.len() + self.tail.len() + 160 + BODY_ROOM);
+        self.layout = Layout::default();
+        let segment = |symbol: &str, side: Side, t: OrderType| {
+            let mut b = Vec::new();
+            body::segment(&mut b, symbol, side, t);
+            Segment::new(&b).expect("a valid symbol's segment fits")
         };
-        self.symbols.render(names, |s| {
+        let valid: Vec<&str> = names
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|s| valid_symbol(s))
+            .collect();
+        self.symbols.render(&valid, |s| {
             [
-                segment(s, Side::Buy, "Market"),
-                segment(s, Side::Buy, "Limit"),
-                segment(s, Side::Sell, "Market"),
-                segment(s, Side::Sell, "Limit"),
+                segment(s, Side::Buy, OrderType::Market),
+                segment(s, Side::Buy, OrderType::Limit),
+                segment(s, Side::Sell, OrderType::Market),
+                segment(s, Side::Sell, OrderType::Limit),
             ]
         });
     }
 
-    /// Writes the signed request of `o` rounded to `p` into `r` (cleared first) and its
-    /// signature into `sig`; returns where the body starts, or `None` (nothing written) when
-    /// `o`'s symbol has no template. The body goes straight after the head: the signature and
-    /// the length are patched in once it is hashed. No allocation once `r` has grown.
+    /// Writes the signed request of `o` rounded to `p` (read back with [`Self::request`]) and
+    /// its signature into `sig`; `None` (nothing written) when `o`'s symbol has no template.
+    /// No allocation.
     #[inline]
     pub(super) fn write(
         &mut self,
         signer: &Signer,
         o: &NewOrder<'_>,
         p: &Prepared,
-        r: &mut Vec<u8>,
         sig: &mut [u8; 64],
-    ) -> Option<usize> {
+    ) -> Option<()> {
         let seg = &self.symbols.get(o.symbol)?[slot(o.side, o.order_type)];
-        let mut ts = itoa::Buffer::new();
-        let ts = ts.format(o.timestamp_ms).as_bytes();
-        let mut ctx = signer.context();
-        ctx.update(ts);
-        ctx.update(&self.key_recv);
+        let ts_len = digit_count(o.timestamp_ms);
+        put_digits(&mut self.prehash[TS_END - ts_len..TS_END], o.timestamp_ms);
+        let mut c = Cursor::new(&mut self.prehash, self.body_at);
+        c.lit(b"{");
+        body::limit_price(&mut c, o, p);
+        c.padded(seg);
+        body::rest(&mut c, o, p, &self.link);
+        let end = c.at();
+        signer.sign_padded_hex(&mut self.prehash, TS_END - ts_len, end, sig);
+        let body_len = end - self.body_at;
+        let len_len = digit_count(body_len as u64);
+        if (self.layout.ts_len, self.layout.len_len) != (ts_len, len_len) {
+            self.write_head(ts_len, len_len);
+        }
+        let l = self.layout;
+        let r = &mut self.request;
+        r.truncate(l.body_at);
+        r.extend_from_slice(&self.prehash[self.body_at..end]);
+        *array_at(r, l.sig_at) = *sig;
+        if ts_len == 13 {
+            // Every millisecond timestamp from 2001 to 2286: a fixed-size copy.
+            *array_at::<13>(r, l.ts_at) = *array_at(&mut self.prehash, TS_END - 13);
+        } else {
+            r[l.ts_at..l.ts_at + ts_len].copy_from_slice(&self.prehash[TS_END - ts_len..TS_END]);
+        }
+        put_digits(&mut r[l.len_at..l.len_at + len_len], body_len as u64);
+        Some(())
+    }
+
+    /// Writes the head into the request buffer with slots of `ts_len` timestamp and `len_len`
+    /// Content-Length digits (within the capacity reserved by [`Self::render`]).
+    #[cold]
+    fn write_head(&mut self, ts_len: usize, len_len: usize) {
+        let r = &mut self.request;
         r.clear();
         r.extend_from_slice(&self.head);
         let sig_at = r.len();
         r.extend_from_slice(&[b'0'; 64]);
         r.extend_from_slice(b"\r\nX-BAPI-SIGN-TYPE: 2\r\nX-BAPI-TIMESTAMP: ");
-        r.extend_from_slice(ts);
+        let ts_at = r.len();
+        r.resize(ts_at + ts_len, b'0');
         r.extend_from_slice(&self.tail);
         let len_at = r.len();
-        r.extend_from_slice(LENGTH_PLACEHOLDER);
-        let body_at = r.len();
-        match (o.order_type, p.price) {
-            (OrderType::Limit, Some(price)) => {
-                r.extend_from_slice(b"{\"price\":\"");
-                write_decimal(r, price, true);
-                r.extend_from_slice(b"\",\"timeInForce\":\"");
-                r.extend_from_slice(time_in_force_str(o.time_in_force).as_bytes());
-                r.extend_from_slice(b"\",");
-                r.extend_from_slice(&seg[1..]);
-            }
-            _ => r.extend_from_slice(seg),
-        }
-        // The body is absorbed as it is written: the blocks it fills compress (a long
-        // `sha256rnds2` chain) while the CPU goes on formatting the next fields.
-        ctx.update(&r[body_at..]);
-        let mut hashed = r.len();
-        write_decimal(r, p.qty, true);
-        r.push(b'"');
-        if o.reduce_only {
-            r.extend_from_slice(b",\"reduceOnly\":true");
-        }
-        if let Some(seq) = o.client_seq {
-            r.extend_from_slice(&self.link);
-            r.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
-            r.push(b'"');
-        }
-        ctx.update(&r[hashed..]);
-        hashed = r.len();
-        write_exits(r, o, p);
-        r.push(b'}');
-        ctx.update(&r[hashed..]);
-        Signer::finish_hex(ctx, sig);
-        r[sig_at..sig_at + 64].copy_from_slice(sig);
-        Some(patch_length(r, len_at, body_at))
+        r.resize(len_at + len_len, b'0');
+        r.extend_from_slice(b"\r\n\r\n");
+        self.layout = Layout {
+            ts_len,
+            len_len,
+            sig_at,
+            ts_at,
+            len_at,
+            body_at: r.len(),
+        };
     }
-}
 
-/// `,"takeProfit":"…","stopLoss":"…","tpslMode":"Full","tpTriggerBy":"…","slTriggerBy":"…"`,
-/// each part only when its level is set.
-#[inline]
-fn write_exits(b: &mut Vec<u8>, o: &NewOrder<'_>, p: &Prepared) {
-    if let Some(tp) = p.take_profit {
-        b.extend_from_slice(b",\"takeProfit\":\"");
-        write_decimal(b, tp, true);
-        b.push(b'"');
+    /// The request bytes of the last [`Self::write`].
+    #[inline]
+    pub(super) fn request(&self) -> &[u8] {
+        &self.request
     }
-    if let Some(sl) = p.stop_loss {
-        b.extend_from_slice(b",\"stopLoss\":\"");
-        write_decimal(b, sl, true);
-        b.push(b'"');
-    }
-    if p.take_profit.is_none() && p.stop_loss.is_none() {
-        return;
-    }
-    b.extend_from_slice(b",\"tpslMode\":\"Full\"");
-    let by = trigger_by_str(o.trigger_by).as_bytes();
-    if p.take_profit.is_some() {
-        b.extend_from_slice(b",\"tpTriggerBy\":\"");
-        b.extend_from_slice(by);
-        b.push(b'"');
-    }
-    if p.stop_loss.is_some() {
-        b.extend_from_slice(b",\"slTriggerBy\":\"");
-        b.extend_from_slice(by);
-        b.push(b'"');
+
+    /// The JSON body of the last [`Self::write`].
+    pub(super) fn body(&self) -> &[u8] {
+        &self.request[self.layout.body_at..]
     }
 }
