@@ -9,7 +9,7 @@
 //! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
 //! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=tick_to_order` only the fused in-process
 //! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order and default
-//! paced-run rows.
+//! paced-run rows; `BUDGET_ONLY=hop` only the floor and the ring hop rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
@@ -866,6 +866,46 @@ fn floor_pingpong(s: &Setup, n: usize) -> Histogram<u64> {
     h
 }
 
+/// `BUDGET_ONLY=hop`: only the hop rows (floor, md_hop, order_hop, all in the same run).
+fn only_hop() -> bool {
+    std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "hop")
+}
+
+/// The hop rows' note: one-way p50 beside RTT/2 and the floor of the same run.
+fn hop_note(rtt: &Histogram<u64>, ours: &Histogram<u64>, floor_p50: u64) -> String {
+    format!(
+        "one-way, shared TSC; RTT/2 p50 {}; floor p50 {} ({:.2}x floor)",
+        format_ns(p50(rtt)),
+        format_ns(floor_p50),
+        p50(ours) as f64 / floor_p50 as f64
+    )
+}
+
+/// `order_hop`: `OrderIntent`s stamped from `template` through ours vs `ArrayQueue`.
+fn order_hop_row(
+    s: &Setup,
+    hops: usize,
+    template: Option<OrderIntent>,
+    floor_p50: u64,
+) -> Option<Row> {
+    progress("order_hop: ring vs ArrayQueue ping-pong");
+    let make = intent_stamped(template?);
+    let (oh_ours, oh_rtt) = hop_pingpong(s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
+    let (oh_alt, _) = hop_pingpong(s, hops, &make, |i| i.decided_ns, array_queue::<OrderIntent>);
+    Some(Row {
+        judge: Judge::FloorRatio {
+            floor_p50_ns: floor_p50,
+        },
+        ..row(
+            "order_hop",
+            Stage::OrderHop,
+            &oh_ours,
+            Some(("ArrayQueue".into(), ratio(&oh_ours, &oh_alt))),
+            hop_note(&oh_rtt, &oh_ours, floor_p50),
+        )
+    })
+}
+
 fn tick_stamped(t: u64) -> Tick {
     Tick {
         parsed_ns: t,
@@ -1536,14 +1576,6 @@ fn run() -> Result<(), String> {
     let (md_ours, md_rtt) = hop_pingpong(&s, hops, tick_stamped, |t| t.parsed_ns, ours::<Tick>);
     let (md_alt, _) = hop_pingpong(&s, hops, tick_stamped, |t| t.parsed_ns, array_queue::<Tick>);
     let floor_p50 = p50(&floor).max(1);
-    let hop_note = |rtt: &Histogram<u64>, ours: &Histogram<u64>| {
-        format!(
-            "one-way, shared TSC; RTT/2 p50 {}; floor p50 {} ({:.2}x floor)",
-            format_ns(p50(rtt)),
-            format_ns(floor_p50),
-            p50(ours) as f64 / floor_p50 as f64
-        )
-    };
     let on_floor = Judge::FloorRatio {
         floor_p50_ns: floor_p50,
     };
@@ -1554,9 +1586,18 @@ fn run() -> Result<(), String> {
             Stage::MdHop,
             &md_ours,
             Some(("ArrayQueue".into(), ratio(&md_ours, &md_alt))),
-            hop_note(&md_rtt, &md_ours),
+            hop_note(&md_rtt, &md_ours, floor_p50),
         )
     });
+    if only_hop() {
+        let (_, intents) = bench_compute(&s, s.params(), 1);
+        rows.extend(order_hop_row(&s, hops, intents.first().copied(), floor_p50));
+        println!(
+            "\n{}",
+            render_text(&profile_name, &profile, &rows, &tp_rows)
+        );
+        return Ok(());
+    }
 
     progress("compute: Engine::on_tick over real trades");
     let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
@@ -1616,30 +1657,7 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
 
-    progress("order_hop: ring vs ArrayQueue ping-pong");
-    let template = intents.first().copied();
-    if let Some(template) = template {
-        let make = intent_stamped(template);
-        let (oh_ours, oh_rtt) =
-            hop_pingpong(&s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
-        let (oh_alt, _) = hop_pingpong(
-            &s,
-            hops,
-            &make,
-            |i| i.decided_ns,
-            array_queue::<OrderIntent>,
-        );
-        rows.push(Row {
-            judge: on_floor,
-            ..row(
-                "order_hop",
-                Stage::OrderHop,
-                &oh_ours,
-                Some(("ArrayQueue".into(), ratio(&oh_ours, &oh_alt))),
-                hop_note(&oh_rtt, &oh_ours),
-            )
-        });
-    }
+    rows.extend(order_hop_row(&s, hops, intents.first().copied(), floor_p50));
 
     progress("journal append: mapped (production) vs write(2)");
     let (mapped, written) = bench_journal_append(n(50_000.0))?;

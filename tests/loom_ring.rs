@@ -195,3 +195,21 @@ fn park_never_loses_a_wake_up() {
         assert_eq!(consumer.join().unwrap(), [1, 2]);
     });
 }
+
+#[test]
+fn pop_batch_across_laps_capacity_one() {
+    // Each batch may see its next slot only after the producer reused it, which needs the
+    // batch's own head commit: the batch must stop at the unpublished stamp, never read it.
+    loom::model(|| {
+        let (mut tx, mut rx) = channel::<u32>(1).unwrap();
+        let producer = thread::spawn(move || push_all(&mut tx, 0..3));
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            if rx.pop_batch(usize::MAX, |v| got.push(v)) == 0 {
+                thread::yield_now();
+            }
+        }
+        assert_eq!(got, [0, 1, 2]);
+        producer.join().unwrap();
+    });
+}

@@ -1,12 +1,19 @@
 //! The bounded single-producer / single-consumer ring itself.
 //!
-//! Protocol: `tail` (written only by the producer) and `head` (written only by the consumer)
-//! count pushes and pops since construction, wrapping at `usize::MAX`. Slots
-//! `head..tail` (masked) hold initialised items owned by the consumer side; all other slots
-//! are uninitialised and owned by the producer side. A side hands slots over by a Release
-//! store of its index; the other side takes them with an Acquire load. Each side keeps a
-//! private copy of the peer's index and reloads it only when that copy says full / empty,
-//! so the steady state touches no cache line the peer writes.
+//! Protocol: the producer's `tail` and the consumer's `head` count pushes and pops since
+//! construction, wrapping at `usize::MAX`; index `i` lives in slot `i & mask`. Each slot
+//! carries its item and a sequence stamp in one 64-byte-aligned block: the producer writes
+//! item `i`, then stores `seq = i + 1` (Release) in the same cache line. The consumer polls
+//! only the stamp of its next slot (Acquire), so a hop moves that one line and nothing else.
+//! The consumer hands slots back by a Release store of `head` (once per `pop`, once per
+//! `pop_batch`); the producer keeps a private copy of it and reloads it (Acquire) only when
+//! that copy says full, so the steady state touches no line the consumer writes.
+//!
+//! Invariant: a slot's `seq` is one more than the newest index written into it, where the
+//! lap before construction counts as written (`seq = i - capacity + 1` for the first index
+//! `i` of each slot). Slots `head..tail` hold initialised items owned by the consumer side
+//! (their `seq` equals index + 1); all other slots are uninitialised and owned by the
+//! producer side (their `seq` is index − capacity + 1, never index + 1).
 
 use std::alloc::Layout;
 use std::fmt;
@@ -42,24 +49,35 @@ impl fmt::Display for CapacityError {
 
 impl std::error::Error for CapacityError {}
 
+/// One ring position: the item and its publication stamp in one 64-byte-aligned block, so
+/// for items of up to 56 bytes the stamp the consumer polls and the item share a cache line.
+/// The stamp comes last: for a larger item only its last line is the one the consumer polls,
+/// and the producer writes the earlier lines without contending for them.
+#[repr(C, align(64))]
+struct Slot<T> {
+    /// Initialised iff this slot's index is in `head..tail`.
+    value: UnsafeCell<MaybeUninit<T>>,
+    /// One more than the newest index written into this slot (wrapping). Stored only by the
+    /// producer, Release, after writing the item; `seq == i + 1` means item `i` is here.
+    seq: AtomicUsize,
+}
+
 /// State shared by the two halves; freed, with any items still in it, when both are gone.
 struct Shared<T> {
     /// Pops so far (wrapping). Stored only by the consumer, Release, after moving items out.
+    /// Invariant: `tail.wrapping_sub(head) <= capacity` for the producer's `tail`.
     head: CachePadded<AtomicUsize>,
-    /// Pushes so far (wrapping). Stored only by the producer, Release, after writing items.
-    /// Invariant: `tail.wrapping_sub(head) <= capacity`.
-    tail: CachePadded<AtomicUsize>,
     /// Set (Release) by whichever half drops first. A live half can only see its peer's
     /// store, so `true` read by a live half means "the other half is gone".
     abandoned: AtomicBool,
     /// `capacity - 1`; `capacity` is a power of two, so `index & mask` is always in bounds.
     mask: usize,
-    /// `capacity` slots; slot `i & mask` is initialised iff `i` is in `head..tail`.
-    buffer: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// `capacity` slots; see the module invariant for `seq` and initialisation.
+    buffer: Box<[Slot<T>]>,
 }
 
-// SAFETY: a slot is only ever accessed by the one half that currently owns it (see the
-// module protocol), and ownership moves with Release/Acquire on `head`/`tail`; items cross
+// SAFETY: a slot's item is only ever accessed by the one half that currently owns it (see the
+// module protocol), and ownership moves with Release/Acquire on `seq` and `head`; items cross
 // threads by value, which `T: Send` permits. No `&T` is ever shared, so `T: Sync` is not needed.
 unsafe impl<T: Send> Sync for Shared<T> {}
 
@@ -71,9 +89,27 @@ impl<T> Shared<T> {
 
     /// The slot that index `index` (any wrapping count) maps to.
     #[inline(always)]
-    fn slot(&self, index: usize) -> &UnsafeCell<MaybeUninit<T>> {
+    fn slot(&self, index: usize) -> &Slot<T> {
         // SAFETY: `buffer.len() == mask + 1` is a power of two, so `index & mask < buffer.len()`.
         unsafe { self.buffer.get_unchecked(index & self.mask) }
+    }
+
+    /// `true` iff item `index` has been published into its slot and not yet handed back.
+    /// Only meaningful for `index` in `head..head + capacity` read by the consumer side;
+    /// the Acquire pairs with the producer's Release of `seq`, so the item is visible.
+    #[inline(always)]
+    fn published(&self, index: usize) -> bool {
+        self.slot(index).seq.load(Ordering::Acquire) == index.wrapping_add(1)
+    }
+
+    /// Items published from `head` on: the run of consecutive published slots, at most
+    /// `capacity` (the producer publishes in index order, so the run ends at its `tail`).
+    fn published_from(&self, head: usize) -> usize {
+        let mut count = 0;
+        while count < self.capacity() && self.published(head.wrapping_add(count)) {
+            count += 1;
+        }
+        count
     }
 }
 
@@ -83,17 +119,15 @@ impl<T> Drop for Shared<T> {
             return;
         }
         // Relaxed suffices: the last `Arc` drop acquires everything both halves did
-        // before releasing their `Arc`, including their final index stores.
+        // before releasing their `Arc`, including their final `head` and `seq` stores.
         let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Relaxed);
-        let mut index = head;
-        while index != tail {
-            self.slot(index).with_mut(|slot| {
-                // SAFETY: `index` is in `head..tail`, so the slot holds an item that was pushed
-                // and never popped; both halves are gone, and each index is visited once.
+        let live = self.published_from(head);
+        for offset in 0..live {
+            self.slot(head.wrapping_add(offset)).value.with_mut(|slot| {
+                // SAFETY: the index is in `head..tail` (published, never popped), so the slot
+                // holds an item; both halves are gone, and each index is visited once.
                 unsafe { (*slot).assume_init_drop() }
             });
-            index = index.wrapping_add(1);
         }
     }
 }
@@ -152,7 +186,7 @@ pub fn channel<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), C
     if !capacity.is_power_of_two() {
         return Err(CapacityError::NotPowerOfTwo(capacity));
     }
-    if Layout::array::<UnsafeCell<MaybeUninit<T>>>(capacity).is_err() {
+    if Layout::array::<Slot<T>>(capacity).is_err() {
         return Err(CapacityError::TooLarge(capacity));
     }
     Ok(channel_from(capacity, 0))
@@ -160,14 +194,21 @@ pub fn channel<T: Send>(capacity: usize) -> Result<(Producer<T>, Consumer<T>), C
 
 /// Builds a ring whose indices start at `start` instead of 0 (lets tests cross `usize::MAX`).
 fn channel_from<T: Send>(capacity: usize, start: usize) -> (Producer<T>, Consumer<T>) {
+    let mask = capacity - 1;
     let buffer = (0..capacity)
-        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .map(|position: usize| {
+            // The first index at or after `start` that maps to this position.
+            let first = start.wrapping_add(position.wrapping_sub(start) & mask);
+            Slot {
+                seq: AtomicUsize::new(first.wrapping_sub(capacity).wrapping_add(1)),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }
+        })
         .collect();
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(start)),
-        tail: CachePadded::new(AtomicUsize::new(start)),
         abandoned: AtomicBool::new(false),
-        mask: capacity - 1,
+        mask,
         buffer,
     });
     let producer = Producer {
@@ -178,7 +219,6 @@ fn channel_from<T: Send>(capacity: usize, start: usize) -> (Producer<T>, Consume
     let consumer = Consumer {
         shared: Half(shared),
         head: start,
-        cached_tail: start,
     };
     (producer, consumer)
 }
@@ -193,11 +233,23 @@ pub(super) fn channel_starting_at<T: Send>(
     channel_from(capacity, start)
 }
 
+/// Test-only view of slot internals: the `seq` stamp of the slot index `index` maps to.
+#[cfg(all(test, not(feature = "loom")))]
+pub(super) fn slot_seq<T>(rx: &Consumer<T>, index: usize) -> usize {
+    rx.shared.slot(index).seq.load(Ordering::Acquire)
+}
+
+/// Test-only: size and alignment of one slot carrying `T`.
+#[cfg(all(test, not(feature = "loom")))]
+pub(super) fn slot_layout<T>() -> Layout {
+    Layout::new::<Slot<T>>()
+}
+
 /// The writing half. Exactly one exists per ring; it is `Send`, and `&mut self` on every
 /// mutating method keeps it single-producer.
 pub struct Producer<T> {
     shared: Half<T>,
-    /// Our own index; always equal to `shared.tail` (we are its only writer).
+    /// Pushes so far (wrapping); only this half knows it, the consumer sees slot stamps.
     tail: usize,
     /// Last `shared.head` seen; never ahead of it, so `tail - cached_head` over-estimates
     /// the fill level and can only make us refresh, never overwrite a live slot.
@@ -216,14 +268,17 @@ impl<T> Producer<T> {
                 return Err(value);
             }
         }
-        self.shared.slot(self.tail).with_mut(|slot| {
+        let slot = self.shared.slot(self.tail);
+        slot.value.with_mut(|item| {
             // SAFETY: `tail - head < capacity`, so this slot is outside the consumer's range
-            // `head..tail` and uninitialised; the consumer will not read it before we publish.
-            unsafe { slot.write(MaybeUninit::new(value)) };
+            // `head..tail` and uninitialised; its `seq` is not `tail + 1` until we store it
+            // below, so the consumer does not read it meanwhile.
+            unsafe { item.write(MaybeUninit::new(value)) };
         });
         self.tail = self.tail.wrapping_add(1);
-        // Release hands the written slot to the consumer's Acquire of `tail`.
-        self.shared.tail.store(self.tail, Ordering::Release);
+        // Release hands the written item to the consumer's Acquire of this stamp
+        // (`seq = index + 1 = new tail`), in the item's own cache line.
+        slot.seq.store(self.tail, Ordering::Release);
         Ok(())
     }
 
@@ -260,27 +315,20 @@ pub struct Consumer<T> {
     /// Our own index; equal to `shared.head` except transiently inside `pop_batch`, where it
     /// runs ahead and is published once at the end.
     head: usize,
-    /// Last `shared.tail` seen; never ahead of it, so `cached_tail - head` under-estimates
-    /// the fill level and can only make us refresh, never read an unwritten slot.
-    cached_tail: usize,
 }
 
 impl<T> Consumer<T> {
     /// Removes the oldest item, or `None` if the ring is empty. Never blocks.
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
-        if self.head == self.cached_tail {
-            // Acquire pairs with the producer's Release of `tail`: its slot writes are visible.
-            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
-            if self.head == self.cached_tail {
-                return None;
-            }
+        if !self.shared.published(self.head) {
+            return None;
         }
-        let value = self.shared.slot(self.head).with(|slot| {
-            // SAFETY: `head` is in `head..tail`, so the slot holds an initialised item that the
-            // producer will not touch until we publish `head + 1`; we move it out exactly once
-            // because `head` advances right below.
-            unsafe { (*slot).assume_init_read() }
+        let value = self.shared.slot(self.head).value.with(|item| {
+            // SAFETY: the stamp says item `head` is published (its Acquire made the write
+            // visible) and the producer will not touch the slot until we publish `head + 1`;
+            // we move it out exactly once because `head` advances right below.
+            unsafe { (*item).assume_init_read() }
         });
         self.head = self.head.wrapping_add(1);
         // Release hands the emptied slot back to the producer's Acquire of `head`.
@@ -295,47 +343,44 @@ impl<T> Consumer<T> {
     /// The producer therefore sees the freed slots only when the batch ends.
     #[inline]
     pub fn pop_batch<F: FnMut(T)>(&mut self, max: usize, mut f: F) -> usize {
-        let mut available = self.cached_tail.wrapping_sub(self.head);
-        if available < max {
-            // Acquire pairs with the producer's Release of `tail`, as in `pop`.
-            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
-            available = self.cached_tail.wrapping_sub(self.head);
-        }
-        let count = available.min(max);
-        if count == 0 {
+        let start = self.head;
+        if max == 0 || !self.shared.published(start) {
             return 0;
         }
-        let end = self.head.wrapping_add(count);
         let commit = HeadCommit {
             shared: &self.shared,
             head: &mut self.head,
         };
-        while *commit.head != end {
-            let value = commit.shared.slot(*commit.head).with(|slot| {
-                // SAFETY: `*commit.head` is in `head..cached_tail` ⊆ `head..tail`, so the slot is
-                // initialised and the producer will not touch it until `commit` publishes;
-                // the index advances right below, so each item is moved out once.
-                unsafe { (*slot).assume_init_read() }
+        loop {
+            let value = commit.shared.slot(*commit.head).value.with(|item| {
+                // SAFETY: the stamp of `*commit.head` was seen published (Acquire), so the
+                // slot is initialised and the producer will not touch it until `commit`
+                // publishes; the index advances right below, so each item is moved out once.
+                unsafe { (*item).assume_init_read() }
             });
             // Advance before `f` runs so an unwinding `f` never leaves a moved-out slot
             // inside `head..tail`, where `Shared::drop` would drop it a second time.
             *commit.head = commit.head.wrapping_add(1);
             f(value);
+            let next = *commit.head;
+            if next.wrapping_sub(start) == max || !commit.shared.published(next) {
+                break;
+            }
         }
-        count
+        commit.count(start)
     }
 
-    /// Number of items ready to pop (refreshes the producer's index).
+    /// Number of items ready to pop: the published run from `head` (reads each of its
+    /// slots' stamps, so it costs one cache line per item; not for the hot path).
     #[inline]
     pub fn len(&mut self) -> usize {
-        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
-        self.cached_tail.wrapping_sub(self.head)
+        self.shared.published_from(self.head)
     }
 
-    /// `true` if nothing is ready to pop; touches the shared line only if the cache says empty.
+    /// `true` if nothing is ready to pop; reads only the next slot's stamp.
     #[inline]
     pub fn is_empty(&mut self) -> bool {
-        self.head == self.cached_tail && self.len() == 0
+        !self.shared.published(self.head)
     }
 
     /// Fixed number of slots, as passed to [`channel`].
@@ -364,6 +409,14 @@ impl<T> fmt::Debug for Consumer<T> {
 struct HeadCommit<'a, T> {
     shared: &'a Shared<T>,
     head: &'a mut usize,
+}
+
+impl<T> HeadCommit<'_, T> {
+    /// Items moved out since `start`.
+    #[inline(always)]
+    fn count(&self, start: usize) -> usize {
+        self.head.wrapping_sub(start)
+    }
 }
 
 impl<T> Drop for HeadCommit<'_, T> {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-use super::spsc::channel_starting_at;
+use super::spsc::{channel_starting_at, slot_layout, slot_seq};
 use super::{channel, CapacityError, Consumer, Producer};
 
 /// Counts its own drops so tests can prove "exactly once".
@@ -305,4 +305,153 @@ fn transfers_across_threads_in_order() {
     }
     producer.join().unwrap();
     assert_eq!(next, n);
+}
+
+#[test]
+fn slots_are_cache_line_blocks() {
+    use crate::types::{ExecReport, OrderIntent, Tick};
+    for (name, layout, item) in [
+        ("u64", slot_layout::<u64>(), std::mem::size_of::<u64>()),
+        ("()", slot_layout::<()>(), 0),
+        ("Tick", slot_layout::<Tick>(), std::mem::size_of::<Tick>()),
+        (
+            "OrderIntent",
+            slot_layout::<OrderIntent>(),
+            std::mem::size_of::<OrderIntent>(),
+        ),
+        (
+            "ExecReport",
+            slot_layout::<ExecReport>(),
+            std::mem::size_of::<ExecReport>(),
+        ),
+    ] {
+        assert_eq!(layout.align(), 64, "{name}: slots start on a cache line");
+        // Stamp + item, rounded up to whole lines: one line when the item fits in 56 bytes.
+        let lines = (item + std::mem::size_of::<usize>()).div_ceil(64).max(1);
+        assert_eq!(layout.size(), 64 * lines, "{name} ({item} bytes)");
+    }
+    assert_eq!(
+        slot_layout::<Tick>().size(),
+        64,
+        "md ring: a tick and its stamp move as one cache line"
+    );
+}
+
+#[test]
+fn fresh_slots_are_never_published() {
+    for capacity in [1usize, 2, 4, 8] {
+        for start in [0, 1, 5, usize::MAX - 2, usize::MAX] {
+            let (_tx, mut rx) = channel_starting_at::<u64>(capacity, start);
+            for offset in 0..capacity {
+                let index = start.wrapping_add(offset);
+                let seq = slot_seq(&rx, index);
+                // As if the lap before `start` had been written and consumed.
+                assert_eq!(seq, index.wrapping_sub(capacity).wrapping_add(1));
+                assert_ne!(seq, index.wrapping_add(1), "cap {capacity} start {start}");
+            }
+            assert_eq!(rx.len(), 0);
+            assert!(rx.is_empty());
+            assert_eq!(rx.pop(), None);
+            assert_eq!(rx.pop_batch(usize::MAX, |_| unreachable!()), 0);
+        }
+    }
+}
+
+#[test]
+fn slot_seq_is_index_plus_one_across_usize_wrap() {
+    let start = usize::MAX - 2;
+    let (mut tx, mut rx) = channel_starting_at::<u64>(4, start);
+    // Indices MAX-2, MAX-1, MAX, 0, 1, ...: item k sits at index start + k.
+    for k in 0..4u64 {
+        tx.push(k).unwrap();
+        let index = start.wrapping_add(k as usize);
+        assert_eq!(slot_seq(&rx, index), index.wrapping_add(1));
+    }
+    assert_eq!(slot_seq(&rx, usize::MAX), 0, "index MAX publishes stamp 0");
+    assert_eq!(rx.len(), 4);
+    for k in 0..2u64 {
+        assert_eq!(rx.pop(), Some(k));
+    }
+    // Second lap into the two freed slots: their stamps move on by one capacity.
+    tx.push(4).unwrap();
+    tx.push(5).unwrap();
+    assert_eq!(tx.push(6), Err(6));
+    for k in 4..6usize {
+        let index = start.wrapping_add(k);
+        assert_eq!(slot_seq(&rx, index), index.wrapping_add(1));
+        assert_eq!(slot_seq(&rx, index.wrapping_sub(4)), index.wrapping_add(1));
+    }
+    let mut next = 2;
+    assert_eq!(
+        rx.pop_batch(usize::MAX, |v| {
+            assert_eq!(v, next);
+            next += 1;
+        }),
+        4
+    );
+    // Consumed slots keep their stamp: index + 1 of the lap just read, never the next lap's.
+    for k in 6..10usize {
+        let index = start.wrapping_add(k);
+        assert_ne!(slot_seq(&rx, index), index.wrapping_add(1));
+    }
+    assert!(rx.is_empty());
+}
+
+#[test]
+fn len_counts_the_published_run() {
+    let (mut tx, mut rx) = channel(4).unwrap();
+    for v in 0..4u64 {
+        tx.push(v).unwrap();
+        assert_eq!(rx.len(), v as usize + 1);
+    }
+    assert_eq!(rx.len(), 4, "a full ring is capped at capacity");
+    rx.pop();
+    tx.push(4).unwrap();
+    assert_eq!(rx.len(), 4);
+}
+
+/// An item whose every word must agree: a read of a slot the producer has not fully
+/// published (or has started to overwrite) would show a mix.
+#[derive(Clone, Copy)]
+struct Wide([u64; 6]);
+
+#[test]
+fn consumer_never_reads_an_unpublished_slot() {
+    let n: u64 = if cfg!(miri) { 100 } else { 200_000 };
+    for capacity in [1usize, 2, 8] {
+        let (mut tx, mut rx) = channel_starting_at::<Wide>(capacity, usize::MAX - 3);
+        let producer = thread::spawn(move || {
+            for v in 0..n {
+                let mut item = Wide([v; 6]);
+                while let Err(back) = tx.push(item) {
+                    assert!(!tx.is_abandoned(), "consumer quit early");
+                    item = back;
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut next = 0;
+        let mut check = |item: Wide| {
+            assert_eq!(item.0, [next; 6], "torn or out-of-order item");
+            next += 1;
+        };
+        let mut turn = 0u64;
+        loop {
+            // Alternate single pops and batches so both read paths race the producer.
+            turn += 1;
+            let got = if turn % 2 == 0 {
+                rx.pop().map(&mut check).map_or(0, |()| 1)
+            } else {
+                rx.pop_batch(3, &mut check)
+            };
+            if got == 0 {
+                if rx.is_abandoned() && rx.is_empty() {
+                    break;
+                }
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(next, n, "capacity {capacity}");
+    }
 }

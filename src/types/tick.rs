@@ -33,13 +33,14 @@ impl Side {
     }
 }
 
-/// One public trade. Plain `Copy` data, one cache line.
+/// One public trade. Plain `Copy` data, 56 bytes: with the ring's 8-byte stamp a ring slot
+/// carrying it is exactly one cache line (`ring::channel` aligns slots, not items).
 ///
 /// Clocks: `recv_ns` is the monotonic time the bytes came off the socket and `parsed_ns` the
 /// time the tick was built (both from `telemetry::Clock`, nanoseconds);
 /// `exch_ts_ms` is the venue's trade time in Unix milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
-#[repr(C, align(64))]
+#[repr(C)]
 pub struct Tick {
     /// Interned symbol.
     pub symbol: SymbolId,
