@@ -98,7 +98,7 @@ impl BybitOrderBuilder {
     /// the request bytes. Body key order: `price`, `timeInForce` (limit only), `category`,
     /// `symbol`, `side`, `orderType`, `qty`, then `reduceOnly`, `orderLinkId`, `takeProfit`,
     /// `stopLoss`, `tpslMode`, `tpTriggerBy`, `slTriggerBy` when set (the triggers not when
-    /// `LastPrice`, Bybit's default: [`super::body`]). No allocation once the buffers have
+    /// `LastPrice`, Bybit's default: `venue::bybit::body`). No allocation once the buffers have
     /// reached their working size.
     #[inline]
     pub fn build(&mut self, inst: &Instrument, o: &NewOrder<'_>) -> Result<&[u8], OrderReject> {
