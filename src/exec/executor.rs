@@ -724,6 +724,22 @@ impl Executor {
         report
     }
 
+    /// The symbol's latest order still waiting for its reply (the table has it as not yet sent,
+    /// or sent and unanswered): a new order of the symbol goes after it.
+    fn order_ahead(&self, symbol: SymbolId) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter(|p| {
+                p.symbol == symbol
+                    && self
+                        .table
+                        .get(p.seq)
+                        .is_some_and(|o| matches!(o.state, OrderState::Intent | OrderState::Sent))
+            })
+            .map(|p| p.seq)
+            .max()
+    }
+
     /// Journals, builds, signs and sends (or paper-fills) an admitted intent.
     #[inline]
     fn send_order<F: FnOnce(&[u8])>(
@@ -782,17 +798,7 @@ impl Executor {
         on_signed(bytes);
         // One symbol's orders reach the venue in order: after the reply to its latest order
         // still waiting for one (the table has it as not yet sent, or sent and unanswered).
-        let after =
-            self.pending
-                .iter()
-                .filter(|p| {
-                    p.symbol == it.symbol
-                        && self.table.get(p.seq).is_some_and(|o| {
-                            matches!(o.state, OrderState::Intent | OrderState::Sent)
-                        })
-                })
-                .map(|p| p.seq)
-                .max();
+        let after = self.order_ahead(it.symbol);
         let lane = if it.reduce_only {
             lanes::Lane::Exit
         } else {

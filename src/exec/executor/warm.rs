@@ -131,14 +131,7 @@ impl Executor {
             Lane::Entry
         };
         // What `send_order` reads around the hand-over: the symbol's order in flight ahead.
-        let table = &self.table;
-        black_box(
-            self.pending
-                .iter()
-                .filter(|p| p.symbol == symbol && table.get(p.seq).is_some())
-                .map(|p| p.seq)
-                .max(),
-        );
+        black_box(self.order_ahead(symbol));
         black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
             let rate_lane = if it.reduce_only {
