@@ -11,6 +11,17 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+/// `POW10[k] = 10^k` for k in 0..=19 (every power of ten a `u64` holds).
+pub const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
 /// A positive increment (tick size or quantity step) `mantissa · 10^−scale`, with its f64.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Increment {

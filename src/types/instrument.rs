@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::fixed::Increment;
+use super::fixed::{Increment, POW10};
 use super::report::RejectReason;
 
 /// One instrument's filters, as the venue publishes them.
@@ -157,16 +157,11 @@ pub fn ceil_to(x: Decimal, inc: Decimal) -> Decimal {
     to_increment(x, inc, true)
 }
 
-/// 10^k for k in 0..=18.
-const POW10: [i64; 19] = {
-    let mut t = [1i64; 19];
-    let mut k = 1;
-    while k < 19 {
-        t[k] = t[k - 1] * 10;
-        k += 1;
-    }
-    t
-};
+/// `10^k` as an `i64` (k ≤ 18).
+#[inline]
+fn pow10_i64(k: u32) -> Option<i64> {
+    POW10.get(k as usize).and_then(|&p| i64::try_from(p).ok())
+}
 
 #[inline]
 fn div_round(m: i64, d: i64, up: bool) -> Option<i64> {
@@ -186,11 +181,9 @@ fn to_increment(x: Decimal, inc: Decimal, up: bool) -> Decimal {
         if im > 0 {
             // m at inc's scale: divide (rounding in the wanted direction) or multiply exactly.
             let at_s = if sx > s {
-                POW10
-                    .get((sx - s) as usize)
-                    .and_then(|&p| div_round(m, p, up))
+                pow10_i64(sx - s).and_then(|p| div_round(m, p, up))
             } else {
-                POW10.get((s - sx) as usize).and_then(|&p| m.checked_mul(p))
+                pow10_i64(s - sx).and_then(|p| m.checked_mul(p))
             };
             if let Some(q) = at_s.and_then(|v| div_round(v, im, up)) {
                 if let Some(r) = q.checked_mul(im) {

@@ -5,6 +5,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::types::fixed::POW10;
 use crate::types::instrument::write_decimal;
 
 /// Where request bytes go: the same calls write the same bytes into either sink.
@@ -193,17 +194,6 @@ impl Cursor<'_> {
         }
     }
 }
-
-/// 10^k for k in 0..=19.
-const POW10: [u64; 20] = {
-    let mut t = [1u64; 20];
-    let mut k = 1;
-    while k < 20 {
-        t[k] = t[k - 1] * 10;
-        k += 1;
-    }
-    t
-};
 
 /// The two ASCII digits of 0..100.
 const PAIRS: [[u8; 2]; 100] = {
