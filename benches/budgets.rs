@@ -92,7 +92,9 @@ use calculus_trader::telemetry::{
 use calculus_trader::tuning::budgets::{
     format_rate, render_markdown, render_text, BudgetFile, Judge, Measured, Row, ThroughputRow,
 };
-use calculus_trader::types::{instrument::load_specs, Instrument, OrderIntent, Side, Tick};
+use calculus_trader::types::{
+    instrument::load_specs, Instrument, IntentFields, OrderIntent, Side, Tick,
+};
 use calculus_trader::venue::binance::market::BinanceParser;
 use crossbeam::queue::ArrayQueue;
 use hdrhistogram::Histogram;
@@ -596,18 +598,18 @@ fn bench_order_rtt(
     let mut stage = ExecStage::new(exec, s.clock.clone());
     let template = intents
         .iter()
-        .find(|i| !i.reduce_only)
+        .find(|i| !i.reduce_only())
         .copied()
         .ok_or("no entry intent to template the orders on")?;
     let mut hists = StageHistograms::new();
     let mut filled = 0u64;
     for i in 0..n {
-        let it = OrderIntent {
+        let it = OrderIntent::new(IntentFields {
             side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
             reduce_only: false,
             client_seq: i as u64 + 1,
-            ..template
-        };
+            ..template.fields()
+        });
         if let Some(r) = stage.on_intent(&it, s.clock.now_ns(), &mut hists) {
             return Err(format!("order {i} not sent: {:?}", r.status));
         }
@@ -712,7 +714,7 @@ fn bench_sign(s: &Setup, intents: &[OrderIntent], n: usize) -> StageHistograms {
         let mut it = intents[i % intents.len()];
         it.client_seq = i as u64 + 1;
         let start = s.clock.now_ns();
-        it.tick_recv_ns = start;
+        it.set_tick_recv_ns(start);
         black_box(exec.on_intent(&it, start, &mut hists));
     }
     hists
@@ -890,8 +892,14 @@ fn order_hop_row(
 ) -> Option<Row> {
     progress("order_hop: ring vs ArrayQueue ping-pong");
     let make = intent_stamped(template?);
-    let (oh_ours, oh_rtt) = hop_pingpong(s, hops, &make, |i| i.decided_ns, ours::<OrderIntent>);
-    let (oh_alt, _) = hop_pingpong(s, hops, &make, |i| i.decided_ns, array_queue::<OrderIntent>);
+    let (oh_ours, oh_rtt) = hop_pingpong(s, hops, &make, |i| i.decided_ns(), ours::<OrderIntent>);
+    let (oh_alt, _) = hop_pingpong(
+        s,
+        hops,
+        &make,
+        |i| i.decided_ns(),
+        array_queue::<OrderIntent>,
+    );
     Some(Row {
         judge: Judge::FloorRatio {
             floor_p50_ns: floor_p50,
@@ -915,10 +923,17 @@ fn tick_stamped(t: u64) -> Tick {
     }
 }
 
+/// `template` without a tick time, so `t` is carried as the absolute decision time.
 fn intent_stamped(template: OrderIntent) -> impl Fn(u64) -> OrderIntent {
-    move |t| OrderIntent {
-        decided_ns: t,
-        ..template
+    let template = OrderIntent::new(IntentFields {
+        tick_recv_ns: 0,
+        decided_ns: 0,
+        ..template.fields()
+    });
+    move |t| {
+        let mut it = template;
+        it.set_decided_ns(t);
+        it
     }
 }
 
@@ -1287,7 +1302,7 @@ fn bench_sparse_orders(
         ExecStage::new(exec, s.clock.clone()).with_warm(Duration::from_nanos(1), names.len());
     let template = intents
         .iter()
-        .find(|i| !i.reduce_only)
+        .find(|i| !i.reduce_only())
         .copied()
         .ok_or("no entry intent to template the orders on")?;
     let mut evict = vec![0u8; EVICT_BYTES];
@@ -1308,20 +1323,18 @@ fn bench_sparse_orders(
                 stage.warm_idle();
             }
         }
-        let it = OrderIntent {
+        let it = OrderIntent::new(IntentFields {
             side: if (i / 2) % 2 == 0 {
                 Side::Buy
             } else {
                 Side::Sell
             },
             client_seq: i as u64 + 1,
-            ..template
-        };
+            ..template.fields()
+        });
         let start = s.clock.now_ns();
-        let it = OrderIntent {
-            tick_recv_ns: start,
-            ..it
-        };
+        let mut it = it;
+        it.set_tick_recv_ns(start);
         if let Some(r) = stage.on_intent(&it, start, &mut hists) {
             return Err(format!("sparse order {i} not sent: {:?}", r.status));
         }
@@ -1941,12 +1954,12 @@ fn order_rtt_rest_vs_websocket(
     ];
     let template = intents
         .iter()
-        .find(|i| !i.reduce_only)
+        .find(|i| !i.reduce_only())
         .copied()
         .ok_or("no entry intent to template the orders on")?;
     for i in 0..3 * n {
         let k = i % 3;
-        let it = OrderIntent {
+        let it = OrderIntent::new(IntentFields {
             side: if (i / 100) % 2 == 0 {
                 Side::Buy
             } else {
@@ -1954,8 +1967,8 @@ fn order_rtt_rest_vs_websocket(
             },
             reduce_only: false,
             client_seq: i as u64 + 1,
-            ..template
-        };
+            ..template.fields()
+        });
         let (st, h) = (&mut stages[k], &mut hists[k]);
         if let Some(r) = st.on_intent(&it, s.clock.now_ns(), h) {
             return Err(format!("order {i} not sent: {:?}", r.status));

@@ -124,10 +124,10 @@ fn engine_step(e: &mut Engine, t: &Tick) -> bool {
             e.on_report(&ExecReport {
                 symbol: it.symbol,
                 client_seq: it.client_seq,
-                side: it.side,
+                side: it.side(),
                 status: ReportStatus::Filled,
                 price: Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
-                qty: it.qty,
+                qty: it.qty(),
                 fee: Decimal::ZERO,
             });
             true

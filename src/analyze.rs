@@ -526,10 +526,10 @@ pub fn analyze(
             engine.on_report(&ExecReport {
                 symbol: it.symbol,
                 client_seq: it.client_seq,
-                side: it.side,
+                side: it.side(),
                 status: ReportStatus::Filled,
                 price: Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
-                qty: it.qty,
+                qty: it.qty(),
                 fee: Decimal::ZERO,
             });
         }

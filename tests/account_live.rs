@@ -450,10 +450,10 @@ fn entries_are_sized_from_the_venue_available_balance() {
         wallet: d("5000"),
         available: d("5000"),
     });
-    assert_eq!(enter(&mut e, 0).qty, d("100.00"));
+    assert_eq!(enter(&mut e, 0).qty(), d("100.00"));
     e.apply_command(Command::Balance {
         wallet: d("5000"),
         available: d("2500"),
     });
-    assert_eq!(enter(&mut e, 1).qty, d("50.00"));
+    assert_eq!(enter(&mut e, 1).qty(), d("50.00"));
 }

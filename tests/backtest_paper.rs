@@ -36,11 +36,11 @@ fn backtest(cfg: &Config, ticks: &[Tick]) -> Outcome {
 fn decision(i: &OrderIntent) -> (u16, bool, String, u64, bool, u8, u64) {
     (
         i.symbol.0,
-        i.side == calculus_trader::types::Side::Buy,
-        i.qty.to_string(),
+        i.side() == calculus_trader::types::Side::Buy,
+        i.qty().to_string(),
         i.ref_price.to_bits(),
-        i.reduce_only,
-        i.case.number(),
+        i.reduce_only(),
+        i.case().number(),
         i.client_seq,
     )
 }

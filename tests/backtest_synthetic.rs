@@ -47,7 +47,7 @@ fn clean_accelerating_trend_is_profitable_before_fees_both_ways() {
         let o = run_ticks(&s, &ticks);
         assert!(!o.intents.is_empty(), "the trend must be traded");
         let want = if sign > 0.0 { Side::Buy } else { Side::Sell };
-        assert_eq!(o.intents[0].side, want);
+        assert_eq!(o.intents[0].side(), want);
         assert!(o.gross_pnl > 0.0, "sign {sign}: gross {}", o.gross_pnl);
         // Exact accounting and the f64 equity curve agree.
         let eq_net = o.strategy.final_value - o.strategy.balance;

@@ -63,10 +63,10 @@ fn fill_stage(c: &mut ComputeStage, it: &OrderIntent) {
     c.on_report(&ExecReport {
         symbol: it.symbol,
         client_seq: it.client_seq,
-        side: it.side,
+        side: it.side(),
         status: ReportStatus::Filled,
         price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
-        qty: it.qty,
+        qty: it.qty(),
         fee: Decimal::ZERO,
     });
 }
@@ -88,7 +88,7 @@ fn pause_refuses_entries_from_the_next_tick_and_resume_lets_them_go() {
     let (mut c, h) = stage(eager_params(), &replay);
     let before = feed(&mut c, &ticks[..10_000]);
     assert!(
-        before.iter().any(|i| !i.reduce_only),
+        before.iter().any(|i| !i.reduce_only()),
         "entries before the pause"
     );
 
@@ -97,9 +97,9 @@ fn pause_refuses_entries_from_the_next_tick_and_resume_lets_them_go() {
     assert_eq!(view(&c, 2).state, RunState::Paused);
     let paused = feed(&mut c, &ticks[10_000..20_000]);
     assert!(
-        paused.iter().all(|i| i.reduce_only),
+        paused.iter().all(|i| i.reduce_only()),
         "no entry after the pause was applied: {:?}",
-        paused.iter().find(|i| !i.reduce_only)
+        paused.iter().find(|i| !i.reduce_only())
     );
     assert!(
         blocked(&c, BlockReason::OperatorPause) > 0,
@@ -111,7 +111,7 @@ fn pause_refuses_entries_from_the_next_tick_and_resume_lets_them_go() {
     assert_eq!(view(&c, 2).state, RunState::Running);
     let resumed = feed(&mut c, &ticks[20_000..]);
     assert!(
-        resumed.iter().any(|i| !i.reduce_only),
+        resumed.iter().any(|i| !i.reduce_only()),
         "entries after resume"
     );
     assert_eq!(c.engine().operator_stats().commands, 2);
@@ -146,10 +146,10 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
     assert_eq!(closes.len(), 2, "one close per open symbol: {closes:?}");
     for it in &closes {
         let i = it.symbol.index();
-        assert!(it.reduce_only);
-        assert_eq!(it.qty, held[i].abs(), "closes the whole working position");
+        assert!(it.reduce_only());
+        assert_eq!(it.qty(), held[i].abs(), "closes the whole working position");
         assert_eq!(
-            it.side == Side::Sell,
+            it.side() == Side::Sell,
             held[i] > Decimal::ZERO,
             "against the position"
         );
@@ -172,7 +172,7 @@ fn emergency_stop_closes_every_working_position_once_and_halts_entries() {
     c.poll_commands();
     assert!(feed(&mut c, &ticks[k + 20_000..])
         .iter()
-        .any(|i| !i.reduce_only));
+        .any(|i| !i.reduce_only()));
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn a_removed_symbol_is_closed_and_takes_no_entries_until_added_back() {
     let close = c
         .next_operator_close()
         .expect("the removed symbol is closed");
-    assert!(close.reduce_only && close.symbol.index() == 1);
+    assert!(close.reduce_only() && close.symbol.index() == 1);
     fill_stage(&mut c, &close);
     let removed = feed(&mut c, &ticks[k..k + 20_000]);
     assert!(
@@ -203,7 +203,7 @@ fn a_removed_symbol_is_closed_and_takes_no_entries_until_added_back() {
         "no ETHUSDT order while removed"
     );
     assert!(
-        removed.iter().any(|i| !i.reduce_only),
+        removed.iter().any(|i| !i.reduce_only()),
         "BTCUSDT still trades"
     );
     assert!(blocked(&c, BlockReason::Inactive) > 0);
@@ -217,7 +217,7 @@ fn a_removed_symbol_is_closed_and_takes_no_entries_until_added_back() {
     let added = feed(&mut c, &ticks[k + 20_000..]);
     assert!(added
         .iter()
-        .any(|i| i.symbol.index() == 1 && !i.reduce_only));
+        .any(|i| i.symbol.index() == 1 && !i.reduce_only()));
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn a_circuit_breaker_refuses_entries_and_lifts_itself_at_its_time() {
     assert_eq!(view(&c, 2).state, RunState::CircuitBreaker);
     assert_eq!(view(&c, 2).risk.circuit_until_ms, until_ms);
     let during = feed(&mut c, &ticks[5_000..15_000]);
-    assert!(during.iter().all(|i| i.reduce_only));
+    assert!(during.iter().all(|i| i.reduce_only()));
     assert!(blocked(&c, BlockReason::CircuitBreaker) > 0);
     std::thread::sleep(Duration::from_millis(350));
     c.poll_commands();
@@ -240,7 +240,7 @@ fn a_circuit_breaker_refuses_entries_and_lifts_itself_at_its_time() {
     assert_eq!((v.state, v.risk.circuit_until_ms), (RunState::Running, 0));
     assert!(feed(&mut c, &ticks[15_000..])
         .iter()
-        .any(|i| !i.reduce_only));
+        .any(|i| !i.reduce_only()));
 }
 
 #[test]
@@ -258,7 +258,7 @@ fn a_settings_patch_changes_the_next_entrys_notional() {
         for t in ticks {
             let flat = c.engine().working(t.symbol.index()).is_zero();
             if let Some(it) = c.on_tick(t, 0, &mut hist) {
-                if flat && !it.reduce_only {
+                if flat && !it.reduce_only() {
                     out.push(it);
                 }
                 fill_stage(c, &it);
@@ -272,7 +272,7 @@ fn a_settings_patch_changes_the_next_entrys_notional() {
             .to_string()
             .parse()
             .unwrap();
-        let notional = it.qty.to_string().parse::<f64>().unwrap() * it.ref_price;
+        let notional = it.qty().to_string().parse::<f64>().unwrap() * it.ref_price;
         assert!(
             notional <= n + 1e-6 && notional > n - step * it.ref_price,
             "notional {notional} for {n}"
@@ -324,7 +324,7 @@ fn a_loss_streak_pause_survives_a_restart_until_resume() {
     c2.restore_risk_state(&restored);
     assert_eq!(c2.engine().risk_state().loss_streak, saved.loss_streak);
     let paused = feed(&mut c2, &ticks[..20_000]);
-    assert!(paused.iter().all(|i| i.reduce_only));
+    assert!(paused.iter().all(|i| i.reduce_only()));
     assert!(blocked(&c2, BlockReason::ConsecutiveLosses) > 0);
 
     h2.send(Command::Resume).unwrap();
@@ -334,7 +334,7 @@ fn a_loss_streak_pause_survives_a_restart_until_resume() {
     assert_eq!(v.risk.loss_streak, 0);
     assert!(feed(&mut c2, &ticks[20_000..])
         .iter()
-        .any(|i| !i.reduce_only));
+        .any(|i| !i.reduce_only()));
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -161,8 +161,7 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
     let tp_raw = entry + (max - entry) / d("2") + d("0.07");
     let sl_raw = entry - d("5000.03");
     let mut it = intent(1, Side::Buy, "0.010", entry, false);
-    it.take_profit = Some(tp_raw);
-    it.stop_loss = Some(sl_raw);
+    it.set_exits(Some(tp_raw), Some(sl_raw));
     let rep = r.order(&it);
     assert_eq!(rep.status, ReportStatus::Filled, "{rep:?}");
     assert_eq!(rep.price, entry);
@@ -322,8 +321,7 @@ fn bybit_paper_orders_are_bybit_requests_filled_in_process() {
         },
     );
     let mut it = intent(4, Side::Sell, "0.010", d("61800.3"), false);
-    it.take_profit = Some(d("61000"));
-    it.stop_loss = Some(d("62500"));
+    it.set_exits(Some(d("61000")), Some(d("62500")));
     let mut sent = Vec::new();
     let rep = exec.execute(&it, now_ms(), |b| sent.extend_from_slice(b));
     assert_eq!(rep.status, ReportStatus::Filled);

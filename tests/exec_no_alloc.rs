@@ -16,7 +16,9 @@ use calculus_trader::exec::{
     LaneConfig, OrderLanes, OrderVenue, PaperVenue,
 };
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
+use calculus_trader::types::{
+    Case, Instrument, IntentFields, OrderIntent, ReportStatus, Side, SymbolId,
+};
 
 mod common;
 use common::alloc::counted;
@@ -126,21 +128,23 @@ fn round_trips_allocate_nothing(bybit: bool, lanes: bool) {
     }
 
     let mut seq = 0u64;
-    let intent = |seq: u64| OrderIntent {
-        symbol: SymbolId(0),
-        side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
-        qty: d("0.016"),
-        ref_price: 61800.3,
-        reduce_only: seq % 2 == 0,
-        case: Case::AcceleratingUp,
-        client_seq: seq,
-        tick_recv_ns: 0,
-        decided_ns: 0,
-        // Bybit entries carry their TP/SL on the order itself; Binance ones would place algo
-        // stops on the exit lane (their own test: `tests/venue_stops.rs`, `tests/no_alloc.rs`),
-        // so this count of order round trips sends them none.
-        take_profit: (bybit && seq % 2 == 1).then(|| d("62000.07")),
-        stop_loss: (bybit && seq % 2 == 1).then(|| d("61000.01")),
+    let intent = |seq: u64| {
+        OrderIntent::new(IntentFields {
+            symbol: SymbolId(0),
+            side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
+            qty: d("0.016"),
+            ref_price: 61800.3,
+            reduce_only: seq % 2 == 0,
+            case: Case::AcceleratingUp,
+            client_seq: seq,
+            tick_recv_ns: 0,
+            decided_ns: 0,
+            // Bybit entries carry their TP/SL on the order itself; Binance ones would place algo
+            // stops on the exit lane (their own test: `tests/venue_stops.rs`, `tests/no_alloc.rs`),
+            // so this count of order round trips sends them none.
+            take_profit: (bybit && seq % 2 == 1).then(|| d("62000.07")),
+            stop_loss: (bybit && seq % 2 == 1).then(|| d("61000.01")),
+        })
     };
     // One order per round on a shared connection; on lanes an entry and its exit per round.
     let per_round = if lanes { 2 } else { 1 };

@@ -43,8 +43,7 @@ fn warmed_rig(v: V, tag: &str) -> (Rig, std::path::PathBuf) {
     let (j, _) = Journal::open(&path, r.exec.names(), FsyncPolicy::Never).unwrap();
     r.exec.set_journal(j);
     let mut entry = intent(0, 1, Side::Buy, "0.002", false, 61800.3);
-    entry.take_profit = Some(d("62400"));
-    entry.stop_loss = Some(d("61200"));
+    entry.set_exits(Some(d("62400")), Some(d("61200")));
     assert_eq!(r.submit(&entry), None, "the entry went to the venue");
     r.settle();
     assert_eq!(r.venue_qty(0), d("0.002"));

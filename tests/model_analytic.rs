@@ -203,7 +203,7 @@ fn trend_entries_follow_the_matrix_actions_when_the_gates_pass() {
             }
         }
         let it = first.expect("an entry");
-        assert_eq!(it.side, side);
+        assert_eq!(it.side(), side);
         assert!(e.stats().blocked_snr + e.stats().blocked_confidence < e.stats().signals);
     }
 }

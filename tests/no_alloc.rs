@@ -261,12 +261,12 @@ fn operator_commands_and_status_publishing_allocate_nothing_after_warm_up() {
         c.on_report(&calculus_trader::types::ExecReport {
             symbol: it.symbol,
             client_seq: it.client_seq,
-            side: it.side,
+            side: it.side(),
             status: calculus_trader::types::ReportStatus::Filled,
             price: rust_decimal::Decimal::from_f64_retain(it.ref_price)
                 .unwrap()
                 .round_dp(2),
-            qty: it.qty,
+            qty: it.qty(),
             fee: rust_decimal::Decimal::ZERO,
         });
     };

@@ -24,8 +24,7 @@ const BTC: &str = "BTCUSDT";
 /// once the venue-side stops are open.
 fn enter(r: &mut StreamRig, seq: u64, qty: &str) {
     let mut it = intent(0, seq, Side::Buy, qty, false, 61800.0);
-    it.take_profit = Some(d("62400.0"));
-    it.stop_loss = Some(d("61200.0"));
+    it.set_exits(Some(d("62400.0")), Some(d("61200.0")));
     assert!(r.rig.submit(&it).is_none(), "sent to the venue");
     assert!(r.poll_until(|r| r.rig.report_of(seq).is_some()));
     assert_eq!(r.rig.report_of(seq).unwrap().status, ReportStatus::Filled);
@@ -179,8 +178,7 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
         // the reconnect finds it gone.
         r.rig.ex.market.on_trade(BTC, d("61800.0"), now_ms());
         let mut it = intent(0, 3, Side::Buy, "0.010", false, 61800.0);
-        it.take_profit = Some(d("62400.0"));
-        it.stop_loss = Some(d("61200.0"));
+        it.set_exits(Some(d("62400.0")), Some(d("61200.0")));
         assert!(r.rig.submit(&it).is_none());
         assert!(r.poll_until(|r| r.rig.report_of(3).is_some() && r.rig.exec.in_flight() == 0));
         r.rig

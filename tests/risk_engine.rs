@@ -82,8 +82,8 @@ fn enter_long(e: &mut Engine, symbol: u16) -> OrderIntent {
     let it = e
         .on_tick(&tick_of(symbol, 4, (100f64.ln() + 16e-4).exp()))
         .expect("a buy after warm-up");
-    assert_eq!(it.side, Side::Buy);
-    assert!(!it.reduce_only);
+    assert_eq!(it.side(), Side::Buy);
+    assert!(!it.reduce_only());
     fill(e, &it);
     it
 }
@@ -96,7 +96,7 @@ fn enter_long(e: &mut Engine, symbol: u16) -> OrderIntent {
 fn sizing_from_the_stop_distance_gives_the_hand_computed_quantity() {
     let mut e = Engine::new(params(0.01, 0.005), &[inst()]);
     let it = enter_long(&mut e, 0);
-    assert_eq!(it.qty, d("200.00"));
+    assert_eq!(it.qty(), d("200.00"));
     let lv = e.exit_levels(0).expect("levels of the open trade");
     assert_eq!(lv.entry, d("100.16"));
     assert_eq!(lv.stop_loss, d("99.66"));
@@ -108,11 +108,11 @@ fn sizing_from_the_stop_distance_gives_the_hand_computed_quantity() {
     let mut p = params(0.01, 0.005);
     p.risk.sizing.max_leverage = 1.0;
     let mut e = Engine::new(p, &[inst()]);
-    assert_eq!(enter_long(&mut e, 0).qty, d("99.84"));
+    assert_eq!(enter_long(&mut e, 0).qty(), d("99.84"));
 
     let venue_2x = inst().with_limits(d("1000"), Some(d("2")));
     let mut e = Engine::new(params(0.01, 0.005), &[venue_2x]);
-    assert_eq!(enter_long(&mut e, 0).qty, d("199.68"));
+    assert_eq!(enter_long(&mut e, 0).qty(), d("199.68"));
 }
 
 /// Long at 100.16 with a 1 % stop: sl = ceil(99.1584 / 0.01)·0.01 = 99.16. A trade one tick
@@ -128,9 +128,9 @@ fn stop_loss_closes_reduce_only_at_the_stop_price() {
     assert!(e.on_tick(&tick(5, 99.17)).is_none());
     assert_eq!(e.stats().exit_stop_loss, 0);
     let close = e.on_tick(&tick(6, 99.16)).expect("stop-loss close");
-    assert_eq!(close.side, Side::Sell);
-    assert!(close.reduce_only);
-    assert_eq!(close.qty, buy.qty);
+    assert_eq!(close.side(), Side::Sell);
+    assert!(close.reduce_only());
+    assert_eq!(close.qty(), buy.qty());
     assert_eq!(close.ref_price, 99.16);
     assert_eq!(e.stats().exit_stop_loss, 1);
     assert_eq!(e.stats().exit_take_profit, 0);
@@ -142,7 +142,7 @@ fn stop_loss_closes_reduce_only_at_the_stop_price() {
     assert_eq!(e.trade_stats().losses, 1);
     assert_eq!(
         e.trade_stats().sum_loss,
-        buy.qty.to_string().parse::<f64>().unwrap()
+        buy.qty().to_string().parse::<f64>().unwrap()
     );
     // Nothing more while flat and cooling down.
     assert!(e.on_tick(&tick(7, 99.0)).is_none());
@@ -157,7 +157,7 @@ fn take_profit_closes_reduce_only_at_the_target() {
     let buy = enter_long(&mut e, 0);
     assert!(e.on_tick(&tick(5, 102.15)).is_none());
     let close = e.on_tick(&tick(6, 102.16)).expect("take-profit close");
-    assert!(close.reduce_only && close.side == Side::Sell && close.qty == buy.qty);
+    assert!(close.reduce_only() && close.side() == Side::Sell && close.qty() == buy.qty());
     assert_eq!(e.stats().exit_take_profit, 1);
 }
 
@@ -170,7 +170,7 @@ fn take_profit_closes_reduce_only_at_the_target() {
 fn daily_loss_trip_blocks_the_next_entry_but_allows_the_exit() {
     let path = |e: &mut Engine| -> Vec<OrderIntent> {
         let buy = enter_long(e, 0);
-        assert_eq!(buy.qty, d("20.00"));
+        assert_eq!(buy.qty(), d("20.00"));
         let mut out = Vec::new();
         for (k, i) in (5..40).enumerate() {
             let price = 99.0 - 0.05 * (k * k) as f64;
@@ -187,9 +187,9 @@ fn daily_loss_trip_blocks_the_next_entry_but_allows_the_exit() {
     let after = path(&mut e);
     assert_eq!(e.risk_gate().state(), GateState::DailyLimit);
     assert_eq!(after.len(), 1, "only the exit: {after:?}");
-    assert!(after[0].reduce_only);
-    assert_eq!(after[0].side, Side::Sell);
-    assert_eq!(after[0].qty, d("20.00"));
+    assert!(after[0].reduce_only());
+    assert_eq!(after[0].side(), Side::Sell);
+    assert_eq!(after[0].qty(), d("20.00"));
     assert!(e.stats().risk_blocked[BlockReason::DailyLoss.index()] > 0);
     assert_eq!(e.position(0).unwrap().qty, Decimal::ZERO);
 
@@ -199,7 +199,7 @@ fn daily_loss_trip_blocks_the_next_entry_but_allows_the_exit() {
     assert!(
         after
             .iter()
-            .any(|it| it.side == Side::Sell && !it.reduce_only),
+            .any(|it| it.side() == Side::Sell && !it.reduce_only()),
         "{after:?}"
     );
     assert_eq!(e.stats().risk_blocked[BlockReason::DailyLoss.index()], 0);
@@ -224,7 +224,7 @@ fn drift_monitor_reduces_on_decay_then_exits_on_flip() {
     let mut e = Engine::new(p, &[inst()]);
     // 1 % of 10 000 over a stop of 100.16 − ceil(90.144/0.01)·0.01 = 10.01 → 9.99.
     let buy = enter_long(&mut e, 0);
-    assert_eq!(buy.qty, d("9.99"));
+    assert_eq!(buy.qty(), d("9.99"));
     let d0 = e.last_state().drift();
     assert!(d0 > 2.0 * 0.003 + 5e-4, "entry drift {d0}");
     let x4 = (100f64.ln() + 16e-4).exp().ln();
@@ -240,12 +240,12 @@ fn drift_monitor_reduces_on_decay_then_exits_on_flip() {
     assert_eq!(intents.len(), 2, "{intents:?}");
     let (i1, reduce, _) = intents[0];
     let (i2, exit, d2) = intents[1];
-    assert!(reduce.reduce_only && reduce.side == Side::Sell);
+    assert!(reduce.reduce_only() && reduce.side() == Side::Sell);
     // floor(9.99 × 0.5 / 0.01)·0.01 = 4.99.
-    assert_eq!(reduce.qty, d("4.99"));
+    assert_eq!(reduce.qty(), d("4.99"));
     assert_eq!(i1, 24, "the first check, during the slow rise");
-    assert!(exit.reduce_only && exit.side == Side::Sell);
-    assert_eq!(exit.qty, d("5.00"));
+    assert!(exit.reduce_only() && exit.side() == Side::Sell);
+    assert_eq!(exit.qty(), d("5.00"));
     assert_eq!(i2, 64, "the first check after the turn");
     assert!(d2 < -1e-5, "the drift flipped: {d2}");
     let s = e.stats();
@@ -263,7 +263,7 @@ fn emergency_stop_closes_everything_and_blocks_entries_until_resume() {
     e.emergency_stop(); // idempotent
     assert_eq!(e.stats().emergency_stops, 1);
     let close = e.on_tick(&tick(5, 100.2)).expect("emergency close");
-    assert!(close.reduce_only && close.side == Side::Sell && close.qty == buy.qty);
+    assert!(close.reduce_only() && close.side() == Side::Sell && close.qty() == buy.qty());
     fill(&mut e, &close);
     // Symbol 1 warms up and wants to buy: refused.
     for i in 0..10 {
@@ -285,7 +285,7 @@ fn emergency_stop_closes_everything_and_blocks_entries_until_resume() {
     let it = e
         .on_tick(&tick_of(1, 10, (100f64.ln() + 1e-2).exp()))
         .expect("entries resume");
-    assert!(!it.reduce_only && it.side == Side::Buy);
+    assert!(!it.reduce_only() && it.side() == Side::Buy);
 }
 
 /// Decisions (risk included) are a function of the ticks alone: over the bundled real BTC/ETH

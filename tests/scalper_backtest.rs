@@ -61,11 +61,11 @@ fn run_checked(strategy: &str) -> (Engine, Vec<OrderIntent>) {
             let atr = engine.indicators(i).unwrap().atr;
             let inst = replay.instruments[i];
             let entry = inst.price_on_tick(t.price);
-            let dir = if it.side == Side::Buy { 1 } else { -1 };
+            let dir = if it.side() == Side::Buy { 1 } else { -1 };
             let (sl, tp) = expected_levels(dir, entry, atr, inst.tick_size);
-            assert!(atr > 0.0 && !it.reduce_only);
+            assert!(atr > 0.0 && !it.reduce_only());
             assert_eq!(
-                (it.stop_loss, it.take_profit),
+                (it.stop_loss(), it.take_profit()),
                 (Some(sl), Some(tp)),
                 "entry {entry} dir {dir} ATR {atr}"
             );

@@ -60,7 +60,7 @@ fn every_case_leads_to_its_action_on_real_trades_with_default_gates() {
     let entries = |c: Case, side: Side| {
         o.intents
             .iter()
-            .filter(|i| i.case == c && !i.reduce_only && i.side == side)
+            .filter(|i| i.case() == c && !i.reduce_only() && i.side() == side)
             .count()
     };
     for (c, side) in [

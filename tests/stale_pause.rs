@@ -89,14 +89,14 @@ fn stalled_stream_pauses_entries_of_stale_symbols_and_resumes_after() {
                 if let Some(it) = &intent {
                     assert_eq!(it.symbol, t.symbol);
                     // Paper route: the report comes back at once.
-                    if let Some(report) = exec.on_intent(it, it.decided_ns, h) {
+                    if let Some(report) = exec.on_intent(it, it.decided_ns(), h) {
                         compute.on_report(&report);
                     }
                 }
                 seen.push(Seen {
                     symbol: t.symbol,
                     tradable,
-                    intent: intent.map(|it| it.reduce_only),
+                    intent: intent.map(|it| it.reduce_only()),
                     blocked,
                 });
             })

@@ -90,8 +90,7 @@ fn journaled_rig(v: V, tag: &str, faults: Option<FaultPlan>) -> (Rig, std::path:
 /// never placed a stop.
 fn enter_and_kill(r: &mut Rig, v: V) {
     let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    it.take_profit = Some(d("62400.0"));
-    it.stop_loss = Some(d("61200.0"));
+    it.set_exits(Some(d("62400.0")), Some(d("61200.0")));
     assert!(r.submit(&it).is_none(), "sent to the venue");
     let deadline = Instant::now() + Duration::from_secs(10);
     while r.venue_qty(0) != d("0.010") && Instant::now() < deadline {
@@ -199,8 +198,7 @@ fn stops_cancelled_while_down_are_replaced_at_restart_on_both_venues() {
     for v in [V::Binance, V::Bybit] {
         let (mut r, path) = journaled_rig(v, "cancelled", None);
         let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-        it.take_profit = Some(d("62400.0"));
-        it.stop_loss = Some(d("61200.0"));
+        it.set_exits(Some(d("62400.0")), Some(d("61200.0")));
         assert!(r.submit(&it).is_none());
         settle(&mut r);
         assert_eq!(r.report_of(1).unwrap().status, ReportStatus::Filled);
@@ -281,8 +279,7 @@ fn binance_entry_found_filled_by_a_reconciliation_gets_its_stops() {
     t.max_queries = 3;
     r.exec.set_order_config(t);
     let mut it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    it.take_profit = Some(d("62400.0"));
-    it.stop_loss = Some(d("61200.0"));
+    it.set_exits(Some(d("62400.0")), Some(d("61200.0")));
     assert!(r.submit(&it).is_none());
     settle(&mut r);
     assert!(r.exec.order_counters().reconciliations >= 1);

@@ -59,8 +59,7 @@ fn open(r: &Rig) -> Vec<SimOrder> {
 /// Enters long `qty` at 61800 with TP `tp` / SL `sl`; returns after the fill report.
 fn enter(r: &mut Rig, seq: u64, qty: &str, tp: &str, sl: &str) {
     let mut it = intent(0, seq, Side::Buy, qty, false, 61800.0);
-    it.take_profit = Some(d(tp));
-    it.stop_loss = Some(d(sl));
+    it.set_exits(Some(d(tp)), Some(d(sl)));
     assert!(r.submit(&it).is_none(), "sent to the venue");
     assert!(r.poll_until(|r| r.report_of(seq).is_some()));
     assert_eq!(r.report_of(seq).unwrap().status, ReportStatus::Filled);

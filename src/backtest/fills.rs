@@ -148,11 +148,9 @@ impl DelayedFills {
             .get(intent.symbol.index())
             .copied()
             .unwrap_or(0.0);
-        let moved = t.price + intent.side.sign() * f64::from(self.model.slippage_ticks) * tick;
-        let at = OrderIntent {
-            ref_price: if moved > 0.0 { moved } else { t.price },
-            ..*intent
-        };
+        let moved = t.price + intent.side().sign() * f64::from(self.model.slippage_ticks) * tick;
+        let mut at = *intent;
+        at.ref_price = if moved > 0.0 { moved } else { t.price };
         let r = self.exec.execute(&at, t.exch_ts_ms, |_signed| {});
         match r.status {
             ReportStatus::Filled => self.stats.filled += 1,

@@ -23,7 +23,7 @@ use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
-    ExecReport, Instrument, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
+    ExecReport, Instrument, IntentFields, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
 };
 use crate::venue::binance::algo::parse_algo_reply;
 use crate::venue::binance::ExitOrder;
@@ -557,7 +557,7 @@ impl Executor {
         if self.halted {
             return Admit::Now;
         }
-        if it.reduce_only {
+        if it.reduce_only() {
             return if self.in_flight() < 2 * self.max_pending {
                 Admit::Now
             } else {
@@ -610,7 +610,7 @@ impl Executor {
         code: i32,
         journaled: bool,
     ) -> ExecReport {
-        let order = (it.symbol, it.side, self.session, it.client_seq, it.qty);
+        let order = (it.symbol, it.side(), self.session, it.client_seq, it.qty());
         self.rejection(order, reason, code, journaled)
     }
 
@@ -649,7 +649,7 @@ impl Executor {
     #[inline]
     fn refusal(&self, it: &OrderIntent, inst: &Instrument) -> Option<RejectReason> {
         // Compute checked the filters already; checking again keeps a wrong intent off the wire.
-        if let Some(reason) = inst.violation(it.qty, it.ref_price, it.reduce_only) {
+        if let Some(reason) = inst.violation(it.qty(), it.ref_price, it.reduce_only()) {
             return Some(reason);
         }
         if self.halted {
@@ -657,12 +657,12 @@ impl Executor {
         }
         // No new entry while the symbol has an order of unknown outcome (compute is told, this
         // catches the entries already on their way); exits still go.
-        if !it.reduce_only && self.table.has_unknown(it.symbol) {
+        if !it.reduce_only() && self.table.has_unknown(it.symbol) {
             return Some(RejectReason::Lost);
         }
         // The venue refused the symbol's leverage, or its margin until the balance is read
         // again: no entry is sent blindly (exits still go).
-        if !it.reduce_only {
+        if !it.reduce_only() {
             let i = it.symbol.index();
             if self.leverage_refused[i] {
                 return Some(RejectReason::VenueOther);
@@ -674,7 +674,7 @@ impl Executor {
         let Route::Venue(t) = &self.route else {
             return None;
         };
-        let room = if it.reduce_only {
+        let room = if it.reduce_only() {
             self.in_flight() < 2 * self.max_pending
         } else {
             self.in_flight() < self.max_pending && t.has_room(lanes::Lane::Entry)
@@ -702,14 +702,14 @@ impl Executor {
             return Some(self.reject(it, reason, 0, false));
         }
         if matches!(self.route, Route::Venue(_)) {
-            let lane = if it.reduce_only {
+            let lane = if it.reduce_only() {
                 Lane::Exit
             } else {
                 Lane::Entry
             };
             let granted = self.held.is_empty()
                 && self.limiter.try_acquire(lane, self.now_ns) == Acquire::Granted;
-            if !granted && it.reduce_only {
+            if !granted && it.reduce_only() {
                 self.stats.exits_held += 1;
                 self.held.push_back(*it);
                 return None;
@@ -753,12 +753,12 @@ impl Executor {
         let mut rec = Record::new(
             RecordKind::Intent,
             it.symbol,
-            it.side,
+            it.side(),
             self.session,
             it.client_seq,
         );
-        rec.qty = it.qty;
-        rec.reduce_only = it.reduce_only;
+        rec.qty = it.qty();
+        rec.reduce_only = it.reduce_only();
         rec.price = inst.price_on_tick(it.ref_price);
         if !self.journal(&rec) {
             return Some(self.reject(it, RejectReason::Lost, 0, false));
@@ -767,16 +767,16 @@ impl Executor {
             inst,
             &OrderFields {
                 symbol: &self.names[i],
-                side: it.side,
-                quantity: it.qty,
-                reduce_only: it.reduce_only,
+                side: it.side(),
+                quantity: it.qty(),
+                reduce_only: it.reduce_only(),
                 client_seq: it.client_seq,
                 timestamp_ms,
             },
             rec.price,
             EntryExits {
-                take_profit: it.take_profit,
-                stop_loss: it.stop_loss,
+                take_profit: it.take_profit(),
+                stop_loss: it.stop_loss(),
             },
         );
         if let Err(e) = built {
@@ -789,7 +789,9 @@ impl Executor {
         // An entry's venue-side exits are journaled before it leaves: a restart re-places a
         // stop missing at the venue from them (`exec::stop_restore`).
         let exits = self.venue.last_exits();
-        if !it.reduce_only && exits != (None, None) && !self.journal(&Record::exits_of(&rec, exits))
+        if !it.reduce_only()
+            && exits != (None, None)
+            && !self.journal(&Record::exits_of(&rec, exits))
         {
             return Some(self.reject(it, RejectReason::Lost, 0, true));
         }
@@ -799,20 +801,20 @@ impl Executor {
         // One symbol's orders reach the venue in order: after the reply to its latest order
         // still waiting for one (the table has it as not yet sent, or sent and unanswered).
         let after = self.order_ahead(it.symbol);
-        let lane = if it.reduce_only {
+        let lane = if it.reduce_only() {
             lanes::Lane::Exit
         } else {
             lanes::Lane::Entry
         };
         let report = match &mut self.route {
             Route::Paper => {
-                let (price, fee) = self.paper.fill(inst, it.side, it.ref_price, it.qty);
+                let (price, fee) = self.paper.fill(inst, it.side(), it.ref_price, it.qty());
                 Some(self.paper_fill(it, price, fee))
             }
             Route::Venue(t) => {
                 if self
                     .table
-                    .insert(it.client_seq, it.symbol, it.side, it.qty)
+                    .insert(it.client_seq, it.symbol, it.side(), it.qty())
                     .is_err()
                 {
                     Some(self.reject(it, RejectReason::Lost, 0, true))
@@ -847,11 +849,11 @@ impl Executor {
     ) {
         self.pending.push(Pending {
             symbol: it.symbol,
-            side: it.side,
-            qty: it.qty,
+            side: it.side(),
+            qty: it.qty(),
             seq: it.client_seq,
             session: self.session,
-            reduce_only: it.reduce_only,
+            reduce_only: it.reduce_only(),
             ref_price,
             exits,
             filled: Decimal::ZERO,
@@ -910,10 +912,10 @@ impl Executor {
         let (seq, now) = (it.client_seq, self.now_ns);
         let filled = VenueOrder {
             status: VenueStatus::Filled,
-            executed_qty: it.qty,
+            executed_qty: it.qty(),
             price: FillPrice::Avg(price),
         };
-        let step = match self.table.insert(seq, it.symbol, it.side, it.qty) {
+        let step = match self.table.insert(seq, it.symbol, it.side(), it.qty()) {
             Ok(()) => {
                 self.table.sent(seq, now);
                 self.table.reply(seq, Reply::Order(filled), now)
@@ -922,9 +924,16 @@ impl Executor {
         };
         match step.and_then(|s| s.fill) {
             // The delta is the whole order at `price` (Δquote / Δqty = price · qty / qty).
-            Some(d) if d.qty == it.qty => {
-                self.fill(it.symbol, it.side, seq, self.session, price, d.qty, fee, 0)
-            }
+            Some(d) if d.qty == it.qty() => self.fill(
+                it.symbol,
+                it.side(),
+                seq,
+                self.session,
+                price,
+                d.qty,
+                fee,
+                0,
+            ),
             _ => self.reject(it, RejectReason::Lost, 0, true),
         }
     }
@@ -943,10 +952,10 @@ impl Executor {
             .unwrap_or(ExecReport {
                 symbol: it.symbol,
                 client_seq: it.client_seq,
-                side: it.side,
+                side: it.side(),
                 status: ReportStatus::Rejected(RejectReason::Lost),
                 price: Decimal::ZERO,
-                qty: it.qty,
+                qty: it.qty(),
                 fee: Decimal::ZERO,
             })
     }
@@ -1305,7 +1314,7 @@ impl Executor {
                 continue;
             }
             let seq = FORCED_SEQ | (self.stops.counters().unprotected_closes + 1);
-            let it = OrderIntent {
+            let it = OrderIntent::new(IntentFields {
                 symbol,
                 side: if qty > Decimal::ZERO {
                     Side::Sell
@@ -1324,7 +1333,7 @@ impl Executor {
                 decided_ns: 0,
                 take_profit: None,
                 stop_loss: None,
-            };
+            });
             if self.admits(&it) == Admit::Hold {
                 self.stops.requeue_unprotected(symbol, code);
                 return;
@@ -1980,7 +1989,7 @@ mod tests {
     }
 
     fn intent(qty: &str, reduce_only: bool) -> OrderIntent {
-        OrderIntent {
+        OrderIntent::new(IntentFields {
             symbol: SymbolId(0),
             side: Side::Buy,
             qty: d(qty),
@@ -1992,7 +2001,7 @@ mod tests {
             decided_ns: 0,
             take_profit: None,
             stop_loss: None,
-        }
+        })
     }
 
     #[test]

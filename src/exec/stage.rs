@@ -296,8 +296,8 @@ impl ExecStage {
         if let Some(t) = signed_ns {
             hists.record(Stage::Sign, t.saturating_sub(start_ns));
             // Operator closes come from no tick (`tick_recv_ns` 0): no tick-to-order sample.
-            if it.tick_recv_ns != 0 {
-                hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns));
+            if it.tick_recv_ns() != 0 {
+                hists.record(Stage::TickToOrder, t.saturating_sub(it.tick_recv_ns()));
             }
             if parsed_ns != 0 {
                 hists.record(Stage::ParsedToOrder, t.saturating_sub(parsed_ns));

@@ -335,6 +335,11 @@ fn slots_are_cache_line_blocks() {
         64,
         "md ring: a tick and its stamp move as one cache line"
     );
+    assert_eq!(
+        slot_layout::<OrderIntent>().size(),
+        64,
+        "order ring: an intent and its stamp move as one cache line"
+    );
 }
 
 #[test]

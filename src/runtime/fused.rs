@@ -44,7 +44,7 @@ pub fn run<S: TickSource>(
                 // No room: hold here (the feed waits) rather than refuse.
                 exec.wait_room(&intent, h, |r| compute.on_report(r));
                 if let Some(report) =
-                    exec.on_tick_intent(&intent, intent.decided_ns, t.parsed_ns, h)
+                    exec.on_tick_intent(&intent, intent.decided_ns(), t.parsed_ns, h)
                 {
                     compute.on_report(&report);
                 }
@@ -90,7 +90,7 @@ pub fn run<S: TickSource>(
 fn send_operator_closes(compute: &mut ComputeStage, exec: &mut ExecStage, h: &mut StageHistograms) {
     while let Some(intent) = compute.next_operator_close() {
         exec.wait_room(&intent, h, |r| compute.on_report(r));
-        if let Some(report) = exec.on_intent(&intent, intent.decided_ns, h) {
+        if let Some(report) = exec.on_intent(&intent, intent.decided_ns(), h) {
             compute.on_report(&report);
         }
     }

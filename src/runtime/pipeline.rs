@@ -282,7 +282,7 @@ impl Pipeline {
                     let h = p_exe.hists();
                     let mut got = order_rx.pop_batch(BATCH, |it| {
                         let start = clock.now_ns();
-                        h.record(Stage::OrderHop, start.saturating_sub(it.decided_ns));
+                        h.record(Stage::OrderHop, start.saturating_sub(it.decided_ns()));
                         // No room: hold here (the ring back-pressures compute) rather than refuse.
                         exec.wait_room(&it, h, |r| {
                             if push_or_wait(&mut fill_tx, *r, &mut fill_full) {

@@ -58,7 +58,9 @@ use crate::risk::{
     Trip,
 };
 use crate::types::fixed::dec_f64;
-use crate::types::{Case, ExecReport, Instrument, OrderIntent, Position, ReportStatus, Side, Tick};
+use crate::types::{
+    Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
+};
 
 /// Risk parameters (from `[risk]` and its sub-sections); `Copy`, no heap.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -1160,7 +1162,7 @@ impl TickCx<'_> {
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
         *self.last = st;
-        OrderIntent {
+        OrderIntent::new(IntentFields {
             symbol: t.symbol,
             side,
             qty,
@@ -1172,7 +1174,7 @@ impl TickCx<'_> {
             decided_ns: 0,
             take_profit: levels.map(|l| l.take_profit),
             stop_loss: levels.map(|l| l.stop_loss),
-        }
+        })
     }
 }
 
@@ -1367,10 +1369,10 @@ mod tests {
         ExecReport {
             symbol: i.symbol,
             client_seq: i.client_seq,
-            side: i.side,
+            side: i.side(),
             status: ReportStatus::Filled,
             price: Decimal::from_f64_retain(i.ref_price).unwrap().round_dp(2),
-            qty: i.qty,
+            qty: i.qty(),
             fee: Decimal::ZERO,
         }
     }
@@ -1397,14 +1399,17 @@ mod tests {
             first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).expect("an intent");
         let price = e.last_price(0);
         assert_eq!(i, 4, "first tick after warm-up");
-        assert_eq!(intent.side, Side::Buy);
-        assert_eq!(intent.case, Case::AcceleratingUp);
-        assert!(!intent.reduce_only);
+        assert_eq!(intent.side(), Side::Buy);
+        assert_eq!(intent.case(), Case::AcceleratingUp);
+        assert!(!intent.reduce_only());
         let want = ((1_000.0 / price) / 0.01).floor() * 0.01;
-        assert_eq!(intent.qty.to_f64().unwrap(), (want * 100.0).round() / 100.0);
+        assert_eq!(
+            intent.qty().to_f64().unwrap(),
+            (want * 100.0).round() / 100.0
+        );
         assert_eq!(
             e.working(0),
-            intent.qty,
+            intent.qty(),
             "in flight counts toward the working position"
         );
         // Still rising: no second buy while long (working), fill or no fill.
@@ -1419,16 +1424,16 @@ mod tests {
         let mut e = engine();
         let (buy, i) = first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).unwrap();
         e.on_report(&fill_of(&buy));
-        assert_eq!(e.position(0).unwrap().qty, buy.qty);
+        assert_eq!(e.position(0).unwrap().qty, buy.qty());
         let base = e.last_price(0).ln();
         let (exit, _) = first_intent(&mut e, i + 1, 40, |t| {
             base + 2e-3 * (t + 1.0) - 0.5 * 1e-4 * (t + 1.0) * (t + 1.0)
         })
         .expect("an exit");
-        assert_eq!(exit.side, Side::Sell);
-        assert!(exit.reduce_only);
-        assert_eq!(exit.case, Case::DeceleratingUp);
-        assert_eq!(exit.qty, buy.qty);
+        assert_eq!(exit.side(), Side::Sell);
+        assert!(exit.reduce_only());
+        assert_eq!(exit.case(), Case::DeceleratingUp);
+        assert_eq!(exit.qty(), buy.qty());
         e.on_report(&fill_of(&exit));
         assert_eq!(e.position(0).unwrap().qty, Decimal::ZERO);
         assert_eq!(e.working(0), Decimal::ZERO);
@@ -1438,9 +1443,9 @@ mod tests {
     fn rejection_undoes_the_working_position_and_is_counted() {
         let mut e = engine();
         let (sell, _) = first_intent(&mut e, 0, 40, |t| 100f64.ln() - 1e-4 * t * t).unwrap();
-        assert_eq!(sell.side, Side::Sell);
-        assert_eq!(sell.case, Case::AcceleratingDown);
-        assert_eq!(e.working(0), -sell.qty);
+        assert_eq!(sell.side(), Side::Sell);
+        assert_eq!(sell.case(), Case::AcceleratingDown);
+        assert_eq!(e.working(0), -sell.qty());
         e.on_report(&ExecReport {
             status: ReportStatus::Rejected(RejectReason::BelowMinNotional),
             ..fill_of(&sell)
@@ -1511,7 +1516,7 @@ mod tests {
         assert_eq!(e.working(0), Decimal::ZERO);
         live.on_ws_message(SymbolId(0), 300 * MS);
         let (buy, i) = first_intent(&mut e, 40, 10, |t| rise(t + 40.0)).expect("entries resume");
-        assert_eq!((i, buy.side, buy.reduce_only), (40, Side::Buy, false));
+        assert_eq!((i, buy.side(), buy.reduce_only()), (40, Side::Buy, false));
         assert_eq!(e.stats().blocked_stale, 36, "nothing refused once live");
     }
 
@@ -1531,8 +1536,8 @@ mod tests {
         })
         .expect("the long is closed");
         assert_eq!(
-            (exit.side, exit.reduce_only, exit.qty),
-            (Side::Sell, true, buy.qty)
+            (exit.side(), exit.reduce_only(), exit.qty()),
+            (Side::Sell, true, buy.qty())
         );
         assert_eq!(
             e.stats().blocked_stale,
@@ -1540,7 +1545,7 @@ mod tests {
             "the short half of the flip was refused"
         );
         assert_eq!(
-            exit.case,
+            exit.case(),
             Case::AcceleratingDown,
             "a flip, not a matrix exit"
         );
@@ -1559,8 +1564,8 @@ mod tests {
             .on_tick(&tick(i + 1, crash))
             .expect("stop-loss fires while stale");
         assert_eq!(
-            (exit.side, exit.reduce_only, exit.qty),
-            (Side::Sell, true, buy.qty)
+            (exit.side(), exit.reduce_only(), exit.qty()),
+            (Side::Sell, true, buy.qty())
         );
         assert_eq!(e.stats().exit_stop_loss, 1);
         assert_eq!(e.stats().blocked_stale, 0);

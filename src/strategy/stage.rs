@@ -139,7 +139,7 @@ impl ComputeStage {
             return None;
         }
         self.engine.next_operator_close().map(|mut i| {
-            i.decided_ns = self.clock.now_ns();
+            i.set_decided_ns(self.clock.now_ns());
             i
         })
     }
@@ -174,7 +174,7 @@ impl ComputeStage {
         let end = self.clock.now_ns();
         hists.record(Stage::Compute, end.saturating_sub(start_ns));
         intent.map(|mut i| {
-            i.decided_ns = end;
+            i.set_decided_ns(end);
             i
         })
     }

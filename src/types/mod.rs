@@ -22,7 +22,7 @@ pub use account::{AccountEvent, ClientOrderId, OrderOrigin, OrderUpdate, StreamF
 pub use case::Case;
 pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use instrument::Instrument;
-pub use intent::OrderIntent;
+pub use intent::{IntentFields, OrderIntent};
 pub use position::Position;
 pub use report::{ExecReport, RejectReason, ReportStatus};
 pub use symbols::{SymbolError, SymbolTable};

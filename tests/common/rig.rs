@@ -13,7 +13,9 @@ use calculus_trader::exec::{
 };
 use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, ExecReport, Instrument, OrderIntent, Position, Side, SymbolId};
+use calculus_trader::types::{
+    Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, Side, SymbolId,
+};
 use rust_decimal::Decimal;
 
 use super::exchange::{bundled_specs, start_with, Exchange, Options};
@@ -226,7 +228,7 @@ pub fn intent(
     reduce_only: bool,
     price: f64,
 ) -> OrderIntent {
-    OrderIntent {
+    OrderIntent::new(IntentFields {
         symbol: SymbolId(symbol),
         side,
         qty: d(qty),
@@ -238,7 +240,7 @@ pub fn intent(
         decided_ns: 0,
         take_profit: None,
         stop_loss: None,
-    }
+    })
 }
 
 impl Rig {

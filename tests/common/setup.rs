@@ -65,10 +65,10 @@ pub fn fill(e: &mut Engine, it: &OrderIntent) {
     e.on_report(&ExecReport {
         symbol: it.symbol,
         client_seq: it.client_seq,
-        side: it.side,
+        side: it.side(),
         status: ReportStatus::Filled,
         price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
-        qty: it.qty,
+        qty: it.qty(),
         fee: Decimal::ZERO,
     });
 }

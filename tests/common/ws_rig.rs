@@ -13,7 +13,9 @@ use calculus_trader::exec::{
 };
 use calculus_trader::feed::ws::WsTarget;
 use calculus_trader::telemetry::Clock;
-use calculus_trader::types::{Case, Instrument, OrderIntent, ReportStatus, Side, SymbolId};
+use calculus_trader::types::{
+    Case, Instrument, IntentFields, OrderIntent, ReportStatus, Side, SymbolId,
+};
 use calculus_trader::venue::ed25519::Ed25519Signer;
 use rust_decimal::Decimal;
 
@@ -155,7 +157,7 @@ impl WsRig {
     /// An entry (odd seq, Buy; with TP/SL when `tpsl`) or the exit that closes it (even,
     /// reduce-only).
     pub fn intent(&self, seq: u64, tpsl: bool) -> OrderIntent {
-        OrderIntent {
+        OrderIntent::new(IntentFields {
             symbol: SymbolId(0),
             side: if seq % 2 == 1 { Side::Buy } else { Side::Sell },
             qty: d("0.016"),
@@ -167,7 +169,7 @@ impl WsRig {
             decided_ns: 0,
             take_profit: (tpsl && seq % 2 == 1).then(|| d("62000.07")),
             stop_loss: (tpsl && seq % 2 == 1).then(|| d("61000.01")),
-        }
+        })
     }
 
     /// Submits `n` orders (entry, exit, …) and polls until none is in flight (30 s at most);

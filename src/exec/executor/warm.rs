@@ -17,7 +17,7 @@ use crate::exec::journal::{Record, RecordKind};
 use crate::exec::lanes::Lane;
 use crate::exec::rate_limit::Lane as RateLane;
 use crate::exec::transport_venue::EntryExits;
-use crate::types::{Case, Instrument, OrderIntent, Side, SymbolId};
+use crate::types::{Case, Instrument, IntentFields, OrderIntent, Side, SymbolId};
 use crate::venue::order::OrderFields;
 
 /// Per symbol, the shape of the shadow order: the symbol's last real intent.
@@ -56,7 +56,7 @@ fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64) -> OrderIntent {
     let qty = inst.min_qty.max(inst.qty_step);
     let px = inst.ceil_price(inst.min_notional / qty) + inst.tick_size * Decimal::ONE_HUNDRED;
     let pct = Decimal::new(1, 2);
-    OrderIntent {
+    OrderIntent::new(IntentFields {
         symbol,
         side: Side::Buy,
         qty,
@@ -68,7 +68,7 @@ fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64) -> OrderIntent {
         decided_ns: 0,
         take_profit: Some(inst.ceil_price(px * (Decimal::ONE + pct))),
         stop_loss: Some(inst.floor_price(px * (Decimal::ONE - pct))),
-    }
+    })
 }
 
 impl Executor {
@@ -85,17 +85,17 @@ impl Executor {
         }
         let seq = self.warm.next_seq;
         let it = match self.warm.last[i] {
-            Some(last) => OrderIntent {
-                client_seq: seq,
-                ..last
-            },
+            Some(mut last) => {
+                last.client_seq = seq;
+                last
+            }
             None => synthetic(symbol, &inst, seq),
         };
         black_box(self.refusal(&it, &inst));
         black_box((self.booked[i], self.armed[i], self.unknown[i]));
-        let mut rec = Record::new(RecordKind::Intent, symbol, it.side, self.session, seq);
-        rec.qty = it.qty;
-        rec.reduce_only = it.reduce_only;
+        let mut rec = Record::new(RecordKind::Intent, symbol, it.side(), self.session, seq);
+        rec.qty = it.qty();
+        rec.reduce_only = it.reduce_only();
         rec.price = inst.price_on_tick(it.ref_price);
         if let Some(j) = self.journal.as_mut() {
             j.warm(&rec, 0);
@@ -104,28 +104,28 @@ impl Executor {
             &inst,
             &OrderFields {
                 symbol: &self.names[i],
-                side: it.side,
-                quantity: it.qty,
-                reduce_only: it.reduce_only,
+                side: it.side(),
+                quantity: it.qty(),
+                reduce_only: it.reduce_only(),
                 client_seq: seq,
                 timestamp_ms,
             },
             rec.price,
             EntryExits {
-                take_profit: it.take_profit,
-                stop_loss: it.stop_loss,
+                take_profit: it.take_profit(),
+                stop_loss: it.stop_loss(),
             },
         );
         if built.is_err() {
             return false;
         }
         let exits = self.venue.last_exits();
-        if let Some(j) = self.journal.as_mut().filter(|_| !it.reduce_only) {
+        if let Some(j) = self.journal.as_mut().filter(|_| !it.reduce_only()) {
             if exits != (None, None) {
                 j.warm(&Record::exits_of(&rec, exits), 1);
             }
         }
-        let lane = if it.reduce_only {
+        let lane = if it.reduce_only() {
             Lane::Exit
         } else {
             Lane::Entry
@@ -134,13 +134,13 @@ impl Executor {
         black_box(self.order_ahead(symbol));
         black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
-            let rate_lane = if it.reduce_only {
+            let rate_lane = if it.reduce_only() {
                 RateLane::Exit
             } else {
                 RateLane::Entry
             };
             black_box(self.limiter.warm(rate_lane, self.now_ns));
-            black_box(self.table.warm(seq, symbol, it.side, it.qty));
+            black_box(self.table.warm(seq, symbol, it.side(), it.qty()));
             t.warm(lane, self.venue.last_order());
         }
         self.warm.shadows += 1;

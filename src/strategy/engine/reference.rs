@@ -310,10 +310,10 @@ mod tests {
                 e.on_report(&ExecReport {
                     symbol: it.symbol,
                     client_seq: it.client_seq,
-                    side: it.side,
+                    side: it.side(),
                     status: ReportStatus::Filled,
                     price: inst[it.symbol.index()].price_on_tick(it.ref_price),
-                    qty: it.qty,
+                    qty: it.qty(),
                     fee: Decimal::ZERO,
                 });
                 out.push(it);
@@ -340,18 +340,18 @@ mod tests {
         assert_eq!(new.len(), old.len(), "{name}: intent count");
         for (k, (a, b)) in new.iter().zip(&old).enumerate() {
             let ok = a.symbol == b.symbol
-                && a.side == b.side
-                && same(Some(a.qty), Some(b.qty))
+                && a.side() == b.side()
+                && same(Some(a.qty()), Some(b.qty()))
                 && a.ref_price.to_bits() == b.ref_price.to_bits()
-                && a.reduce_only == b.reduce_only
-                && a.case == b.case
+                && a.reduce_only() == b.reduce_only()
+                && a.case() == b.case()
                 && a.client_seq == b.client_seq
-                && same(a.take_profit, b.take_profit)
-                && same(a.stop_loss, b.stop_loss);
+                && same(a.take_profit(), b.take_profit())
+                && same(a.stop_loss(), b.stop_loss());
             assert!(ok, "{name}: intent {k} differs:\n new {a:?}\n old {b:?}");
         }
         assert_eq!(new_stats, old_stats, "{name}: engine counters");
-        let entries = new.iter().filter(|i| i.take_profit.is_some()).count();
+        let entries = new.iter().filter(|i| i.take_profit().is_some()).count();
         (new.len(), entries)
     }
 
@@ -443,16 +443,16 @@ mod tests {
                         e.on_report(&ExecReport {
                             symbol: it.symbol,
                             client_seq: it.client_seq,
-                            side: it.side,
+                            side: it.side(),
                             status: ReportStatus::Filled,
                             price: inst[it.symbol.index()].price_on_tick(it.ref_price),
-                            qty: it.qty,
+                            qty: it.qty(),
                             fee: Decimal::ZERO,
                         });
                     }
                     let ns = clock.now_ns() - a;
                     all[usize::from(reference)].push(ns);
-                    if it.is_some_and(|i| i.take_profit.is_some()) {
+                    if it.is_some_and(|i| i.take_profit().is_some()) {
                         entries[usize::from(reference)].push(ns);
                     }
                 }
