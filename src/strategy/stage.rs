@@ -166,7 +166,8 @@ impl ComputeStage {
     }
 
     /// Runs the models and the decision on `t`; `start_ns` is when compute got the tick.
-    /// Records `compute`; stamps `decided_ns` on the intent.
+    /// Records `compute` (and `order_compute` when it decided an order); stamps `decided_ns`
+    /// on the intent.
     #[inline]
     pub fn on_tick(
         &mut self,
@@ -176,8 +177,10 @@ impl ComputeStage {
     ) -> Option<OrderIntent> {
         let intent = self.engine.on_tick(t);
         let end = self.clock.now_ns();
-        hists.record(Stage::Compute, end.saturating_sub(start_ns));
+        let took = end.saturating_sub(start_ns);
+        hists.record(Stage::Compute, took);
         intent.map(|mut i| {
+            hists.record(Stage::OrderCompute, took);
             i.decided_ns = end;
             i
         })
