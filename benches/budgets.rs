@@ -1421,12 +1421,13 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
             h.get(Stage::TickToOrder),
             None,
             format!(
-                "config/default.toml as run (speed {}x, warm_every_us {}): {} ticks, {} orders, {} shadows; socket read -> signed bytes; sign p50 {}",
+                "config/default.toml as run (speed {}x, warm_every_us {}): {} ticks, {} orders, {} shadows; socket read -> signed bytes; order_compute p50 {}, sign p50 {}",
                 s.cfg.replay.speed,
                 s.cfg.exec.warm_every_us,
                 r.monitor.counters.get(Counter::Ticks),
                 h.total_count(Stage::TickToOrder),
                 r.monitor.counters.get(Counter::WarmShadows),
+                format_ns(p50(h.get(Stage::OrderCompute))),
                 format_ns(p50(h.get(Stage::Sign)))
             ),
         )

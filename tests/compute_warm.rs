@@ -1,11 +1,12 @@
 //! The entry decision's warm-up (`Engine::warm`, run by the fused hot loop beside the order
 //! path's warm-up) is read-only: over the bundled real trades with the budget table's
-//! trade-heavy configuration, planning a shadow entry on every symbol before every tick gives
+//! trade-heavy configuration, planning a shadow long and short entry on every symbol before every tick gives
 //! the same intents, in the same order and bit for bit, and the same counters as never
 //! warming; and it allocates nothing.
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
+use calculus_trader::types::Side;
 
 mod common;
 use common::alloc::counted;
@@ -21,7 +22,9 @@ fn run(replay: &Replay, params: StrategyParams, warm: bool) -> (Vec<String>, Str
     let (mut intents, mut planned) = (Vec::new(), 0);
     for t in replay.ticks() {
         if warm {
-            planned += (0..e.n_symbols()).filter(|&i| e.warm(i)).count();
+            for side in [Side::Buy, Side::Sell] {
+                planned += (0..e.n_symbols()).filter(|&i| e.warm(i, side)).count();
+            }
         }
         if let Some(it) = e.on_tick(&t) {
             intents.push(format!("{it:?}"));
@@ -63,7 +66,8 @@ fn warming_the_entry_decision_allocates_nothing() {
         }
     }
     let n = e.n_symbols();
-    let (planned, allocs) = counted(|| (0..1_000).filter(|k| e.warm(k % n)).count());
+    let side = |k: usize| if k % 2 == 0 { Side::Buy } else { Side::Sell };
+    let (planned, allocs) = counted(|| (0..1_000).filter(|&k| e.warm(k % n, side(k / n))).count());
     assert!(planned > 0, "no symbol had a tick");
     assert_eq!(allocs, 0, "the entry warm-up allocated");
 }

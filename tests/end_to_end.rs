@@ -87,6 +87,8 @@ fn both_topologies_replay_every_trade_and_decide_identically() {
         assert_eq!(lat.total_count(Stage::ParseBybit), 0);
         assert_eq!(lat.total_count(Stage::Compute), 35_389);
         assert_eq!(lat.total_count(Stage::TickToOrder), c.get(Counter::Orders));
+        // `order_compute`: the decision of every intent, and of no other tick.
+        assert_eq!(lat.total_count(Stage::OrderCompute), s.intents);
         // Every order went over loopback HTTP to the embedded exchange and got its reply.
         assert_eq!(lat.total_count(Stage::OrderRtt), c.get(Counter::Orders));
         assert!(c.get(Counter::JournalRecords) >= 2 * c.get(Counter::Orders));

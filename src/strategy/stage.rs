@@ -11,7 +11,7 @@ use crate::ring::Consumer;
 use crate::risk::BlockReason;
 use crate::telemetry::{Clock, Counter, CounterSet, Stage, StageHistograms};
 use crate::types::control::{Command, EngineView, RiskState};
-use crate::types::{ExecReport, OrderIntent, RejectReason, Tick};
+use crate::types::{ExecReport, OrderIntent, RejectReason, Side, Tick};
 
 use super::Engine;
 
@@ -27,7 +27,8 @@ pub struct ComputeStage {
     commands: Option<Consumer<Command>>,
     /// Monotonic ns at which the circuit breaker lifts (0 = none armed).
     circuit_deadline_ns: u64,
-    /// Next symbol of [`ComputeStage::warm_idle`].
+    /// Next step of [`ComputeStage::warm_idle`]: symbol `warm_cursor % n`, a long below `n`, a
+    /// short from `n` to `2n`.
     warm_cursor: usize,
 }
 
@@ -52,16 +53,19 @@ impl ComputeStage {
 
     /// Called by the fused hot loop when the order path's warm-up ran a step: plans a shadow
     /// entry on the next symbol ([`Engine::warm`]), so the decision path is as warm as the
-    /// order path. Read-only on the engine; no allocation, no system call.
+    /// order path; a long on one pass over the symbols, a short on the next. Read-only on the
+    /// engine; no allocation, no system call.
     #[inline]
     pub fn warm_idle(&mut self) -> bool {
         let n = self.engine.n_symbols();
         if n == 0 {
             return false;
         }
-        let i = self.warm_cursor % n;
-        self.warm_cursor = (i + 1) % n;
-        self.engine.warm(i)
+        // Cursor over 2n: symbol `k % n`, long on the first pass, short on the second.
+        let k = self.warm_cursor % (2 * n);
+        self.warm_cursor = (k + 1) % (2 * n);
+        let side = if k < n { Side::Buy } else { Side::Sell };
+        self.engine.warm(k % n, side)
     }
 
     /// Takes operator commands from `rx` (see [`ComputeStage::poll_commands`]).
@@ -162,7 +166,8 @@ impl ComputeStage {
     }
 
     /// Runs the models and the decision on `t`; `start_ns` is when compute got the tick.
-    /// Records `compute`; stamps `decided_ns` on the intent.
+    /// Records `compute` (and `order_compute` when it decided an order); stamps `decided_ns`
+    /// on the intent.
     #[inline]
     pub fn on_tick(
         &mut self,
@@ -172,8 +177,10 @@ impl ComputeStage {
     ) -> Option<OrderIntent> {
         let intent = self.engine.on_tick(t);
         let end = self.clock.now_ns();
-        hists.record(Stage::Compute, end.saturating_sub(start_ns));
+        let took = end.saturating_sub(start_ns);
+        hists.record(Stage::Compute, took);
         intent.map(|mut i| {
+            hists.record(Stage::OrderCompute, took);
             i.set_decided_ns(end);
             i
         })

@@ -40,6 +40,10 @@ crate::types::named::named_enum! {
         /// it: tick parsed → signed order ready, in nanoseconds (fused topology only). Leaves
         /// out the frames ahead of it in the same read and its own parse.
         ParsedToOrder => "parsed_to_order",
+        /// `compute` of the ticks that decided an order only (every value is also in
+        /// `compute`): tick parsed → intent decided, in nanoseconds. With `sign` it splits
+        /// `parsed_to_order` (fused) into the decision and the order's building and signing.
+        OrderCompute => "order_compute",
     }
 }
 
@@ -206,7 +210,8 @@ mod tests {
                 "parse.bybit",
                 "feed_delay.binance",
                 "feed_delay.bybit",
-                "parsed_to_order"
+                "parsed_to_order",
+                "order_compute"
             ]
         );
     }

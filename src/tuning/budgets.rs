@@ -152,8 +152,8 @@ impl Profile {
             // Each venue's parse meets the one parse budget.
             Stage::ParseBinance | Stage::ParseBybit => Some(self.parse),
             Stage::FeedDelay | Stage::FeedDelayBinance | Stage::FeedDelayBybit => None,
-            // A breakdown of `tick_to_order`, reported beside it.
-            Stage::ParsedToOrder => None,
+            // Breakdowns of `tick_to_order` and `compute`, reported beside them.
+            Stage::ParsedToOrder | Stage::OrderCompute => None,
         }
     }
 

@@ -24,6 +24,9 @@ use crate::venue::order::OrderFields;
 #[derive(Debug)]
 pub(super) struct WarmState {
     last: Vec<Option<OrderIntent>>,
+    /// Per symbol, the side of its next synthetic shadow (no real intent yet): buys and sells
+    /// alternate, so a first short entry finds its side's building warm too.
+    sell: Vec<bool>,
     /// Client sequence of the shadows: the last real one plus one (same digits as the next).
     next_seq: u64,
     /// Shadow orders signed.
@@ -35,6 +38,7 @@ impl WarmState {
     pub(super) fn new(n: usize) -> Self {
         Self {
             last: vec![None; n],
+            sell: vec![false; n],
             next_seq: 1,
             shadows: 0,
         }
@@ -50,15 +54,24 @@ impl WarmState {
     }
 }
 
-/// A shadow entry for a symbol that has had no order yet: a buy of the minimum quantity at the
-/// price where it meets the minimum notional (plus 100 ticks), with TP/SL 1 % away, on the tick.
-fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64) -> OrderIntent {
+/// A shadow entry for a symbol that has had no order yet: a `side` entry of the minimum quantity
+/// at the price where it meets the minimum notional (plus 100 ticks), with TP/SL 1 % away
+/// (take-profit above for a buy, below for a sell), on the tick.
+fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64, side: Side) -> OrderIntent {
     let qty = inst.min_qty.max(inst.qty_step);
     let px = inst.ceil_price(inst.min_notional / qty) + inst.tick_size * Decimal::ONE_HUNDRED;
     let pct = Decimal::new(1, 2);
+    let (up, down) = (
+        inst.ceil_price(px * (Decimal::ONE + pct)),
+        inst.floor_price(px * (Decimal::ONE - pct)),
+    );
+    let (take_profit, stop_loss) = match side {
+        Side::Buy => (up, down),
+        Side::Sell => (down, up),
+    };
     OrderIntent::new(IntentFields {
         symbol,
-        side: Side::Buy,
+        side,
         qty,
         ref_price: rust_decimal::prelude::ToPrimitive::to_f64(&px).unwrap_or(0.0),
         reduce_only: false,
@@ -66,8 +79,8 @@ fn synthetic(symbol: SymbolId, inst: &Instrument, seq: u64) -> OrderIntent {
         client_seq: seq,
         tick_recv_ns: 0,
         decided_ns: 0,
-        take_profit: Some(inst.ceil_price(px * (Decimal::ONE + pct))),
-        stop_loss: Some(inst.floor_price(px * (Decimal::ONE - pct))),
+        take_profit: Some(take_profit),
+        stop_loss: Some(stop_loss),
     })
 }
 
@@ -89,7 +102,12 @@ impl Executor {
                 last.client_seq = seq;
                 last
             }
-            None => synthetic(symbol, &inst, seq),
+            None => {
+                let sell = &mut self.warm.sell[i];
+                *sell = !*sell;
+                let side = if *sell { Side::Sell } else { Side::Buy };
+                synthetic(symbol, &inst, seq, side)
+            }
         };
         black_box(self.refusal(&it, &inst));
         black_box((self.booked[i], self.armed[i], self.unknown[i]));
@@ -150,5 +168,34 @@ impl Executor {
     /// Shadow orders signed by [`Executor::warm`].
     pub fn warm_shadows(&self) -> u64 {
         self.warm.shadows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn synthetic_shadows_put_the_take_profit_on_the_side_of_the_entry() {
+        // BTCUSDT-like filters: tick 0.10, step 0.001, min notional 5.
+        let inst = Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("150"), d("5")).unwrap();
+        let (buy, sell) = (
+            synthetic(SymbolId(0), &inst, 7, Side::Buy),
+            synthetic(SymbolId(0), &inst, 7, Side::Sell),
+        );
+        // 5 / 0.001 = 5000 on the tick, plus 100 ticks; levels 1 % away, rounded outwards.
+        let px = d("5010.0");
+        assert_eq!((buy.side(), sell.side()), (Side::Buy, Side::Sell));
+        assert_eq!((buy.qty(), sell.qty()), (d("0.001"), d("0.001")));
+        assert_eq!(buy.take_profit(), Some(d("5060.1")));
+        assert_eq!(buy.stop_loss(), Some(d("4959.9")));
+        assert_eq!(sell.take_profit(), buy.stop_loss());
+        assert_eq!(sell.stop_loss(), buy.take_profit());
+        assert!(sell.take_profit().unwrap() < px && px < sell.stop_loss().unwrap());
+        assert!(!sell.reduce_only() && sell.client_seq == 7);
     }
 }
