@@ -109,55 +109,6 @@ impl Instrument {
     /// above max market qty, or (unless reduce-only) notional below min notional.
     #[inline]
     pub fn violation(&self, qty: Decimal, price: f64, reduce_only: bool) -> Option<RejectReason> {
-        if let Some(v) = self.violation_int(qty, price, reduce_only) {
-            return v;
-        }
-        self.violation_dec(qty, price, reduce_only)
-    }
-
-    /// [`Instrument::violation`] on integers: the same comparisons on the mantissas brought to
-    /// one scale (`ticks·tick·qty` for the notional), exact; `None` (use the decimals) when a
-    /// mantissa is wider than 64 bits or a product leaves the range where `Decimal`'s own
-    /// product is exact (96 bits, scale ≤ 28).
-    #[inline]
-    fn violation_int(
-        &self,
-        qty: Decimal,
-        price: f64,
-        reduce_only: bool,
-    ) -> Option<Option<RejectReason>> {
-        use std::cmp::Ordering::{Greater, Less};
-        if qty.is_zero() || cmp_int(qty, self.min_qty)? == Less {
-            return Some(Some(RejectReason::BelowMinQty));
-        }
-        if cmp_int(qty, self.max_market_qty)? == Greater {
-            return Some(Some(RejectReason::AboveMaxQty));
-        }
-        if reduce_only {
-            return Some(None);
-        }
-        let notional = match self.price_ticks(price) {
-            Some(t) => {
-                let m = i128::from(t)
-                    .checked_mul(i64::try_from(self.tick_size.mantissa()).ok()?.into())?
-                    .checked_mul(i64::try_from(qty.mantissa()).ok()?.into())?;
-                let scale = self.tick_size.scale() + qty.scale();
-                if scale > 28 || m.unsigned_abs() >> 96 != 0 {
-                    return None;
-                }
-                Decimal::from_i128_with_scale(m, scale)
-            }
-            None => Decimal::ZERO,
-        };
-        Some(
-            (cmp_int(notional, self.min_notional)? == Less)
-                .then_some(RejectReason::BelowMinNotional),
-        )
-    }
-
-    /// [`Instrument::violation`] in `Decimal` arithmetic.
-    #[cold]
-    fn violation_dec(&self, qty: Decimal, price: f64, reduce_only: bool) -> Option<RejectReason> {
         if qty.is_zero() || qty < self.min_qty {
             return Some(RejectReason::BelowMinQty);
         }
@@ -204,21 +155,6 @@ pub fn floor_to(x: Decimal, inc: Decimal) -> Decimal {
 #[inline]
 pub fn ceil_to(x: Decimal, inc: Decimal) -> Decimal {
     to_increment(x, inc, true)
-}
-
-/// `a` vs `b` exactly on their mantissas brought to the larger scale in `i128`; `None` when a
-/// mantissa is wider than 64 bits or the scaling overflows.
-#[inline]
-fn cmp_int(a: Decimal, b: Decimal) -> Option<std::cmp::Ordering> {
-    let (sa, sb) = (a.scale(), b.scale());
-    let ma = i128::from(i64::try_from(a.mantissa()).ok()?);
-    let mb = i128::from(i64::try_from(b.mantissa()).ok()?);
-    let up = |m: i128, by: u32| m.checked_mul(10i128.checked_pow(by)?);
-    Some(if sa >= sb {
-        ma.cmp(&up(mb, sa - sb)?)
-    } else {
-        up(ma, sb - sa)?.cmp(&mb)
-    })
 }
 
 /// 10^k for k in 0..=18.
@@ -662,53 +598,6 @@ mod tests {
             }
         }
         assert!(wide_quotients > 5_000, "{wide_quotients} 96-bit mantissas");
-    }
-
-    /// The integer filter check gives the decimal one's verdict on real-sized and random
-    /// quantities, prices and filters (both signs of every comparison near its edge).
-    #[test]
-    fn integer_filter_check_agrees_with_the_decimal_one() {
-        let mut state = 0x1234_5678_9ABC_DEF1u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 11
-        };
-        let insts = [
-            Instrument::new(d("0.10"), d("0.001"), d("0.001"), d("120"), d("100")).unwrap(),
-            Instrument::new(d("0.01"), d("0.001"), d("0.001"), d("2000"), d("20")).unwrap(),
-            Instrument::new(d("0.0001"), d("1"), d("1"), d("5000000"), d("5")).unwrap(),
-            Instrument::new(d("0.5"), d("0.01"), d("0.05"), d("10"), d("5.5")).unwrap(),
-        ];
-        let (mut int, mut blocked) = (0, 0);
-        for _ in 0..50_000 {
-            let inst = &insts[(next() % insts.len() as u64) as usize];
-            let steps = (next() % 4_000) as i64;
-            let qty = Decimal::new(steps, 0) * inst.qty_step;
-            let qty = match next() % 8 {
-                0 => qty.round_dp(0) + Decimal::new(5, 4),
-                1 => Decimal::from_i128_with_scale(i128::from(next()) << 40, 20),
-                _ => qty,
-            };
-            let price =
-                (next() % 10_000_000) as f64 * 0.01 + if next() % 9 == 0 { f64::NAN } else { 0.0 };
-            for reduce_only in [false, true] {
-                let want = inst.violation_dec(qty, price, reduce_only);
-                assert_eq!(
-                    inst.violation(qty, price, reduce_only),
-                    want,
-                    "{qty} at {price} {inst:?}"
-                );
-                if let Some(v) = inst.violation_int(qty, price, reduce_only) {
-                    assert_eq!(v, want);
-                    int += 1;
-                }
-                blocked += usize::from(want.is_some());
-            }
-        }
-        assert!(int > 80_000, "{int} settled on integers");
-        assert!(blocked > 10_000 && blocked < 90_000, "{blocked} refused");
     }
 
     #[test]
