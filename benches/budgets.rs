@@ -673,11 +673,16 @@ fn bench_compute_batched(s: &Setup, params: StrategyParams, passes: u64) -> u64 
     p50(&per_tick)
 }
 
+/// Compute over the real ticks as the hot loop runs it: the `compute` stage (tick → intent),
+/// the hand-over (paper execution), then the intent's booking into the decision book and the
+/// gate ([`ComputeStage::book_pending`]), timed on its own in the returned histogram (one
+/// sample per intent) so the cost moved after the hand-over stays visible.
 fn bench_compute(
     s: &Setup,
     params: StrategyParams,
     passes: usize,
-) -> (StageHistograms, Vec<OrderIntent>) {
+) -> (StageHistograms, Vec<OrderIntent>, Histogram<u64>) {
+    let mut booking = new_hist();
     let mut hists = StageHistograms::new();
     let mut exec_hists = StageHistograms::new();
     let mut intents = Vec::new();
@@ -693,15 +698,97 @@ fn bench_compute(
             };
             let start = s.clock.now_ns();
             if let Some(it) = compute.on_tick(black_box(&t), start, &mut hists) {
-                // Paper route: the report comes back at once.
-                if let Some(r) = exec.on_intent(&it, s.clock.now_ns(), &mut exec_hists) {
+                // Paper route: the report comes back at once (applied after the booking).
+                let report = exec.on_intent(&it, s.clock.now_ns(), &mut exec_hists);
+                let b0 = s.clock.now_ns();
+                compute.book_pending();
+                booking.saturating_record(s.clock.now_ns().saturating_sub(b0));
+                if let Some(r) = report {
                     compute.on_report(&r);
                 }
                 intents.push(it);
             }
         }
     }
-    (hists, intents)
+    (hists, intents, booking)
+}
+
+/// One tick that decides an order (kept out of line so callgrind attributes its instructions).
+#[inline(never)]
+fn cg_deciding(c: &mut ComputeStage, t: &Tick, h: &mut StageHistograms) -> Option<OrderIntent> {
+    c.on_tick(black_box(t), 0, h)
+}
+
+/// One tick that decides nothing.
+#[inline(never)]
+fn cg_quiet(c: &mut ComputeStage, t: &Tick, h: &mut StageHistograms) -> Option<OrderIntent> {
+    // Not the same body as `cg_deciding`, so the two are not merged into one symbol.
+    black_box(1u8);
+    c.on_tick(black_box(t), 0, h)
+}
+
+/// One booking after the hand-over.
+#[inline(never)]
+fn cg_booking(c: &mut ComputeStage) {
+    c.book_pending();
+}
+
+/// `BUDGET_ONLY=callgrind`: instruction counts of the trade-heavy compute under
+/// `valgrind --tool=callgrind` (one pass, paper fills). A first pass finds the deciding ticks;
+/// the second sends each of them through `cg_deciding`, every other tick through `cg_quiet`
+/// and each booking through `cg_booking`, so `callgrind_annotate --inclusive=yes` divided by
+/// the counts printed here gives instructions per call.
+fn callgrind_compute(s: &Setup) -> Result<(), String> {
+    let ticks = &s.ticks;
+    let mut h = StageHistograms::new();
+    let mut eh = StageHistograms::new();
+    let mut deciding = Vec::with_capacity(ticks.len());
+    for pass in 0..2 {
+        let mut compute = s.compute_stage(s.params());
+        let mut exec = s.exec_stage();
+        for (k, t) in ticks.iter().enumerate() {
+            let it = if pass == 0 {
+                let it = compute.on_tick(t, 0, &mut h);
+                deciding.push(it.is_some());
+                it
+            } else if deciding[k] {
+                cg_deciding(&mut compute, t, &mut h)
+            } else {
+                cg_quiet(&mut compute, t, &mut h)
+            };
+            if pass == 1 && it.is_some() != deciding[k] {
+                return Err(format!("tick {k}: decision differs between passes"));
+            }
+            if let Some(it) = it {
+                let report = exec.on_intent(&it, 0, &mut eh);
+                if pass == 1 {
+                    cg_booking(&mut compute);
+                } else {
+                    compute.book_pending();
+                }
+                if let Some(r) = report {
+                    compute.on_report(&r);
+                }
+            }
+        }
+    }
+    let n = deciding.iter().filter(|&&d| d).count();
+    println!(
+        "callgrind: {} ticks, {n} deciding (cg_deciding, cg_booking), {} quiet (cg_quiet)",
+        ticks.len(),
+        ticks.len() - n
+    );
+    Ok(())
+}
+
+/// The note's part on the booking after the hand-over.
+fn booking_note(b: &Histogram<u64>) -> String {
+    format!(
+        "booking after the hand-over (not in this row): p50 {} p99 {} over {} intents",
+        format_ns(p50(b)),
+        format_ns(b.value_at_quantile(0.99)),
+        b.len()
+    )
 }
 
 fn bench_sign(s: &Setup, intents: &[OrderIntent], n: usize) -> StageHistograms {
@@ -1487,7 +1574,7 @@ fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
             ))
         }
         Ok("warm") => {
-            let (_, intents) = bench_compute(s, s.params(), 1);
+            let (_, intents, _) = bench_compute(s, s.params(), 1);
             warm_rows(s, &intents, k).map(Some)
         }
         _ => Ok(None),
@@ -1539,6 +1626,9 @@ fn run() -> Result<(), String> {
 
     progress("loading real trades from data/replay");
     let s = Setup::load(allowed)?;
+    if std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "callgrind") {
+        return callgrind_compute(&s);
+    }
     let mut rows = Vec::new();
     let mut tp_rows = Vec::new();
 
@@ -1604,7 +1694,7 @@ fn run() -> Result<(), String> {
         )
     });
     if only_hop() {
-        let (_, intents) = bench_compute(&s, s.params(), 1);
+        let (_, intents, _) = bench_compute(&s, s.params(), 1);
         rows.extend(order_hop_row(&s, hops, intents.first().copied(), floor_p50));
         println!(
             "\n{}",
@@ -1614,7 +1704,7 @@ fn run() -> Result<(), String> {
     }
 
     progress("compute: Engine::on_tick over real trades");
-    let (compute, intents) = bench_compute(&s, s.params(), n(3.0).max(1));
+    let (compute, intents, booking) = bench_compute(&s, s.params(), n(3.0).max(1));
     if only_order_rtt() {
         rows.extend(order_rtt_rest_vs_websocket(&s, &intents, n(2_000.0))?);
         println!(
@@ -1630,8 +1720,9 @@ fn run() -> Result<(), String> {
         compute.get(Stage::Compute),
         None,
         format!(
-            "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each)",
-            s.ticks.len()
+            "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each, booking included); {}",
+            s.ticks.len(),
+            booking_note(&booking)
         ),
     ));
     progress("compute, strategy = both: the matrix and the scalper");
@@ -1639,7 +1730,7 @@ fn run() -> Result<(), String> {
         strategy: StrategyKind::Both,
         ..s.params()
     };
-    let (compute_both, _) = bench_compute(&s, both, n(3.0).max(1));
+    let (compute_both, _, booking) = bench_compute(&s, both, n(3.0).max(1));
     let batched = bench_compute_batched(&s, both, n(3.0).max(1) as u64);
     rows.push(row(
         "compute (strategy = both)",
@@ -1647,7 +1738,8 @@ fn run() -> Result<(), String> {
         compute_both.get(Stage::Compute),
         None,
         format!(
-            "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick"
+            "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick; {}",
+            booking_note(&booking)
         ),
     ));
 
@@ -1655,13 +1747,16 @@ fn run() -> Result<(), String> {
     let mut learned = both;
     learned.learned.enabled = true;
     learned.learned.warmup_labels = 50;
-    let (with_filter, _) = bench_compute(&s, learned, n(3.0).max(1));
+    let (with_filter, _, booking) = bench_compute(&s, learned, n(3.0).max(1));
     rows.push(row(
         "compute (both + learned filter)",
         Stage::Compute,
         with_filter.get(Stage::Compute),
         None,
-        "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps".into(),
+        format!(
+            "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps; {}",
+            booking_note(&booking)
+        ),
     ));
     if only_compute() {
         println!(

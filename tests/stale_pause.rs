@@ -92,6 +92,7 @@ fn stalled_stream_pauses_entries_of_stale_symbols_and_resumes_after() {
                     if let Some(report) = exec.on_intent(it, it.decided_ns(), h) {
                         compute.on_report(&report);
                     }
+                    compute.book_pending();
                 }
                 seen.push(Seen {
                     symbol: t.symbol,

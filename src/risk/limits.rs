@@ -54,6 +54,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
+use crate::types::fixed::dec_f64;
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -942,9 +943,10 @@ impl RiskGate {
             }
         }
         if let Some(v) = self.p.var.filter(|_| !o.notional.is_zero()) {
-            let add = f64::from(dir) * o.notional.to_f64().unwrap_or(f64::INFINITY);
+            // `dec_f64` is `to_f64` (the same double) on integers when the mantissa fits.
+            let add = f64::from(dir) * dec_f64(o.notional);
             let extra = Some((o.symbol, add));
-            let budget = v.budget * e.to_f64().unwrap_or(0.0);
+            let budget = v.budget * dec_f64(e);
             if !self.var_surely_within(extra, v, budget) {
                 if let Some(r) = self.book_risk(extra) {
                     if var::measure(&r, v.method, v.measure, v.level) > budget {

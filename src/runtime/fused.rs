@@ -43,9 +43,10 @@ pub fn run<S: TickSource>(
             if let Some(intent) = compute.on_tick(t, t.parsed_ns, h) {
                 // No room: hold here (the feed waits) rather than refuse.
                 exec.wait_room(&intent, h, |r| compute.on_report(r));
-                if let Some(report) =
-                    exec.on_tick_intent(&intent, intent.decided_ns(), t.parsed_ns, h)
-                {
+                let report = exec.on_tick_intent(&intent, intent.decided_ns(), t.parsed_ns, h);
+                // The order is out: book it into the decision book and the gate.
+                compute.book_pending();
+                if let Some(report) = report {
                     compute.on_report(&report);
                 }
             }

@@ -227,6 +227,8 @@ impl Pipeline {
                                 if pushed {
                                     exec_waker.wake();
                                 }
+                                // Handed over: book it into the decision book and the gate.
+                                compute.book_pending();
                             }
                         });
                         got += fill_rx.pop_batch(BATCH, |r| compute.on_report(&r));

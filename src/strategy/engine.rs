@@ -225,6 +225,25 @@ struct Undo {
     fee: Decimal,
 }
 
+/// An emitted order's booking, applied by [`Engine::book_pending`] once the intent is handed
+/// over: the decision book, the gate and the learned filter see it before anything else reads
+/// them (every `&mut` entry point books first), so decisions are the same as booking at once.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    /// Symbol index.
+    i: usize,
+    side: Side,
+    qty: Decimal,
+    /// The tick's price (put on the tick when booked).
+    price: f64,
+    levels: Option<ExitLevels>,
+    /// Drift at the decision (the drift monitor's baseline of a trade it opens).
+    d0: f64,
+    /// Exchange time of the tick, ms.
+    ts: u64,
+    client_seq: u64,
+}
+
 /// One symbol's state: the hot part first, then what only signals and fills touch (instrument,
 /// position, risk), then the layer windows (≤ 4 KiB in all).
 #[derive(Clone, Copy, Debug)]
@@ -297,6 +316,9 @@ pub struct Engine {
     /// The scalper's bar state and signal per symbol (index = `SymbolId`); empty when the
     /// scalper is off, so the calculus strategy's per-symbol state keeps its budget.
     scalpers: Vec<ScalperState>,
+    /// The booking of the intent [`Engine::decide_tick`] returned last, until
+    /// [`Engine::book_pending`] applies it.
+    pending: Option<Pending>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -475,12 +497,14 @@ impl Engine {
             } else {
                 Vec::new()
             },
+            pending: None,
         }
     }
 
     /// Pauses new entries of each symbol while `health` says its feed is not live (see the
     /// module doc). `health` is indexed by the same `SymbolId`s as the ticks.
     pub fn set_feed_health(&mut self, health: Arc<SymbolHealth>) {
+        self.book_pending();
         self.feed_health = Some(health);
     }
 
@@ -498,8 +522,23 @@ impl Engine {
     /// the feed-health pause and the cooldown, see [`super::choice`]); `plan_entry` (exit levels, size, risk gate, venue filters); `emit`. An entry
     /// that is blocked while the opposite position is held becomes an exit. Exits are never
     /// gated. [`Engine::last_state`] holds what this tick computed.
+    ///
+    /// The intent is booked (decision book, gate) before this returns: [`Engine::decide_tick`]
+    /// followed by [`Engine::book_pending`].
     #[inline]
     pub fn on_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
+        let intent = self.decide_tick(t);
+        self.book_pending();
+        intent
+    }
+
+    /// [`Engine::on_tick`] with the intent's booking left pending, so the caller can hand the
+    /// intent over first and then call [`Engine::book_pending`]. Decisions are the same: this
+    /// and every other `&mut` method book a pending intent before anything else (a
+    /// `&self` reader of the book, gate or trade statistics must call `book_pending` first).
+    #[inline]
+    pub fn decide_tick(&mut self, t: &Tick) -> Option<OrderIntent> {
+        self.book_pending();
         self.stats.ticks += 1;
         let i = t.symbol.index();
         let moves = leader_moves(&self.params.layers, &self.slots, i);
@@ -518,6 +557,7 @@ impl Engine {
             feed_health: self.feed_health.as_deref(),
             learned: &mut self.learned,
             scalper: self.scalpers.get_mut(i),
+            pending: &mut self.pending,
             t,
         };
         let mut m = cx.update_models()?;
@@ -549,6 +589,42 @@ impl Engine {
         Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
 
+    /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
+    /// pending): the gate's `live` flag, then `book_order` into the decision book and the
+    /// gate (`fee = qty·price·fee_rate` at the tick's price put on the tick), then the learned
+    /// filter's trade bookkeeping. One branch when nothing is pending.
+    #[inline]
+    pub fn book_pending(&mut self) {
+        let Some(b) = self.pending.take() else {
+            return;
+        };
+        let Some(slot) = self.slots.get_mut(b.i) else {
+            return;
+        };
+        self.gate.set_live(b.i, slot.live());
+        let price = slot.instrument.price_on_tick(b.price);
+        let (closed, opened) = book_order(
+            &self.params.risk,
+            slot,
+            &mut self.gate,
+            &mut self.trade_stats,
+            &mut self.stats,
+            b.i,
+            (b.side, b.qty, price),
+            b.levels,
+            b.d0,
+            b.ts,
+            b.client_seq,
+        );
+        self.learned.on_book(b.i, closed, opened);
+    }
+
+    /// True while an intent's booking waits for [`Engine::book_pending`].
+    #[inline]
+    pub fn has_pending_booking(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// What the last call to [`Engine::on_tick`] computed (model outputs, layer verdicts,
     /// decision), for analysis and export.
     #[inline]
@@ -573,6 +649,7 @@ impl Engine {
     /// Then tells the gate whether the filled or working position is open (an exit frees its
     /// `max_positions` slot only once filled).
     pub fn on_report(&mut self, r: &ExecReport) {
+        self.book_pending();
         let Some(slot) = self.slots.get_mut(r.symbol.index()) else {
             return;
         };
@@ -610,27 +687,32 @@ impl Engine {
     /// Operator emergency stop: entries are refused and, from the next tick of each symbol, its
     /// working position is closed with a reduce-only order. Idempotent.
     pub fn emergency_stop(&mut self) {
+        self.book_pending();
         note_trip(self.gate.emergency_stop(), &mut self.stats);
     }
 
     /// Operator resume: clears the emergency stop and a drawdown or losing-streak pause (the
     /// daily-loss block waits for the next UTC day).
     pub fn resume(&mut self) {
+        self.book_pending();
         self.gate.resume();
     }
 
     /// The risk gate (equity, drawdown, open risk, state).
     pub fn risk_gate(&self) -> &RiskGate {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         &self.gate
     }
 
     /// Closed-trade statistics of the decision book (win rate, payoff).
     pub fn trade_stats(&self) -> &TradeStats {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         &self.trade_stats
     }
 
     /// Exit levels of symbol index `i`'s open trade, if any.
     pub fn exit_levels(&self, i: usize) -> Option<ExitLevels> {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         self.slots.get(i).and_then(|s| s.risk.exits)
     }
 
@@ -638,11 +720,13 @@ impl Engine {
     /// into the risk gate, so that equity, drawdown from the starting balance, and the limits
     /// built on them survive a restart: `realized += pnl − fees`.
     pub fn restore_account(&mut self, pnl: Decimal, fees: Decimal) {
+        self.book_pending();
         note_trip(self.gate.on_fill(pnl, fees, 0), &mut self.stats);
     }
 
     /// Marks symbol index `i` as left unreconciled at start-up (entries refused) or cleared.
     pub fn set_unreconciled(&mut self, i: usize, blocked: bool) {
+        self.book_pending();
         self.gate.set_unreconciled(i, blocked);
     }
 
@@ -658,6 +742,7 @@ impl Engine {
 
     /// The learned entry filter, to restore or publish its state (start-up).
     pub fn learned_mut(&mut self) -> &mut LearnedFilter {
+        self.book_pending();
         &mut self.learned
     }
 
@@ -730,6 +815,8 @@ struct TickCx<'a> {
     learned: &'a mut LearnedFilter,
     /// The symbol's scalper state, when the scalper is on.
     scalper: Option<&'a mut ScalperState>,
+    /// Where [`TickCx::emit`] leaves the order's booking.
+    pending: &'a mut Option<Pending>,
     t: &'a Tick,
 }
 
@@ -1124,8 +1211,8 @@ impl TickCx<'_> {
         Some((qty, reduce_only, levels))
     }
 
-    /// Emits an order: working position, cooldown clock, sequence number, decision book; records
-    /// the tick state.
+    /// Emits an order: working position, cooldown clock, sequence number; records the tick
+    /// state and leaves the decision-book booking pending ([`Engine::book_pending`]).
     #[inline]
     fn emit(
         &mut self,
@@ -1140,25 +1227,20 @@ impl TickCx<'_> {
         slot.hot.last_order_ms = ts;
         slot.hot.working += signed(side, qty);
         slot.hot.in_flight += qty;
-        self.gate.set_live(t.symbol.index(), slot.live());
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
         self.stats.intents += 1;
-        let price = slot.instrument.price_on_tick(t.price);
-        let (closed, opened) = book_order(
-            &self.p.risk,
-            slot,
-            self.gate,
-            self.trade_stats,
-            self.stats,
-            t.symbol.index(),
-            (side, qty, price),
+        debug_assert!(self.pending.is_none(), "an earlier booking still pending");
+        *self.pending = Some(Pending {
+            i: t.symbol.index(),
+            side,
+            qty,
+            price: t.price,
             levels,
-            st.drift(),
+            d0: st.drift(),
             ts,
             client_seq,
-        );
-        self.learned.on_book(t.symbol.index(), closed, opened);
+        });
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
         *self.last = st;

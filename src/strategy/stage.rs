@@ -166,8 +166,11 @@ impl ComputeStage {
     }
 
     /// Runs the models and the decision on `t`; `start_ns` is when compute got the tick.
-    /// Records `compute` (and `order_compute` when it decided an order); stamps `decided_ns`
-    /// on the intent.
+    /// Records `compute` (tick → intent ready to hand over; and `order_compute` when it decided
+    /// an order); stamps `decided_ns` on the intent. An intent's booking into the decision book
+    /// and the risk gate is left pending: the caller hands the intent over, then calls
+    /// [`ComputeStage::book_pending`] (the next tick, report or command books it first if the
+    /// caller did not).
     #[inline]
     pub fn on_tick(
         &mut self,
@@ -175,7 +178,7 @@ impl ComputeStage {
         start_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<OrderIntent> {
-        let intent = self.engine.on_tick(t);
+        let intent = self.engine.decide_tick(t);
         let end = self.clock.now_ns();
         let took = end.saturating_sub(start_ns);
         hists.record(Stage::Compute, took);
@@ -184,6 +187,14 @@ impl ComputeStage {
             i.set_decided_ns(end);
             i
         })
+    }
+
+    /// Books the intent the last [`ComputeStage::on_tick`] returned (see
+    /// [`crate::strategy::Engine::book_pending`]); call it right after handing the intent over.
+    /// Not in the `compute` histogram (the budget bench measures it in a row of its own).
+    #[inline]
+    pub fn book_pending(&mut self) {
+        self.engine.book_pending();
     }
 
     /// Applies an execution report to the positions.
@@ -267,8 +278,9 @@ impl ComputeStage {
         &self.engine
     }
 
-    /// Gives the engine back.
-    pub fn into_engine(self) -> Engine {
+    /// Gives the engine back (with any pending booking applied).
+    pub fn into_engine(mut self) -> Engine {
+        self.engine.book_pending();
         self.engine
     }
 }

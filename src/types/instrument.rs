@@ -192,7 +192,29 @@ fn to_increment(x: Decimal, inc: Decimal, up: bool) -> Decimal {
             }
         }
     }
-    to_increment_wide(x, inc, up)
+    to_increment_128(x, inc, up).unwrap_or_else(|| to_increment_wide(x, inc, up))
+}
+
+/// [`to_increment`] of a non-negative `x` with a 96-bit mantissa at a finer scale than `inc`
+/// (e.g. a quotient carrying 28 significant digits) in `i128`: `⌊⌊m / 10^(sx−s)⌋ / im⌋ · im`
+/// (ceilings when `up`), which is `⌊m / (10^(sx−s)·im)⌋ · im`, the value
+/// [`to_increment_wide`] gives at scale `s`. `None` outside that case.
+#[inline]
+fn to_increment_128(x: Decimal, inc: Decimal, up: bool) -> Option<Decimal> {
+    let (s, sx, m, im) = (inc.scale(), x.scale(), x.mantissa(), inc.mantissa());
+    if m < 0 || im <= 0 || sx <= s {
+        return None;
+    }
+    let p = 10i128.checked_pow(sx - s)?;
+    let div = |a: i128, d: i128| {
+        if up {
+            -((-a).div_euclid(d))
+        } else {
+            a.div_euclid(d)
+        }
+    };
+    let r = div(div(m, p), im).checked_mul(im)?;
+    Decimal::try_from_i128_with_scale(r, s).ok()
 }
 
 #[cold]
@@ -527,6 +549,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The 96-bit path (a quotient such as the exposure cap `limit / entry`, 28 significant
+    /// digits) gives `to_increment_wide`'s value and scale, also for mantissas of every width
+    /// and negative values (which go the wide way).
+    #[test]
+    fn wide_mantissa_path_agrees_with_decimal_rounding() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 11
+        };
+        let incs = [
+            "0.001", "0.01", "1", "0.1", "0.0001", "0.25", "100", "0.010",
+        ];
+        let mut wide_quotients = 0;
+        for k in 0..20_000 {
+            let x = if k % 2 == 0 {
+                // limit / entry as the engine forms it.
+                let limit = Decimal::new((next() % 100_000_000) as i64, (next() % 9) as u32);
+                let entry = Decimal::new((next() % 10_000_000) as i64 + 1, 2);
+                limit / entry
+            } else {
+                let bits = 1 + next() % 96;
+                let m = i128::from(next()) << 40 | i128::from(next());
+                let m = m & ((1i128 << bits) - 1);
+                let m = if next() % 5 == 0 { -m } else { m };
+                Decimal::from_i128_with_scale(m, (next() % 29) as u32)
+            };
+            wide_quotients += usize::from(i64::try_from(x.mantissa()).is_err());
+            let inc = d(incs[(next() % incs.len() as u64) as usize]);
+            for up in [false, true] {
+                let fast = to_increment(x, inc, up);
+                let wide = to_increment_wide(x, inc, up);
+                assert_eq!(fast, wide, "{x} to {inc} up={up}");
+                assert_eq!(fast.scale(), wide.scale(), "{x} to {inc} up={up}");
+                assert_eq!(fast.to_string(), wide.to_string(), "{x} to {inc} up={up}");
+            }
+        }
+        assert!(wide_quotients > 5_000, "{wide_quotients} 96-bit mantissas");
     }
 
     #[test]

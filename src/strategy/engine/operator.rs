@@ -82,6 +82,7 @@ impl Engine {
     /// `CircuitBreaker` blocks entries (the compute stage lifts it at `until_ms`);
     /// `RemoveSymbol` blocks the symbol's entries and closes it; `AddSymbol` allows them again.
     pub fn apply_command(&mut self, c: Command) {
+        self.book_pending();
         self.ops.stats.commands += 1;
         match c {
             Command::Start => self.gate.start(),
@@ -118,6 +119,7 @@ impl Engine {
 
     /// Lifts the circuit breaker (its time has come).
     pub fn lift_circuit(&mut self) {
+        self.book_pending();
         self.gate.set_circuit(false);
         self.ops.circuit_until_ms = 0;
     }
@@ -164,6 +166,7 @@ impl Engine {
     /// Allows (`true`) or blocks (`false`) new entries of `id`, closing nothing: at start-up,
     /// the universe symbols not traded from the start are inactive until `AddSymbol`.
     pub fn set_active(&mut self, id: SymbolId, active: bool) {
+        self.book_pending();
         if id.index() < self.slots.len() {
             self.gate.set_active(id.index(), active);
         } else {
@@ -201,6 +204,7 @@ impl Engine {
     /// symbol already flat (an exit filled meanwhile) or whose close breaks a venue filter
     /// (counted) is unflagged. O(symbols) while any is flagged, O(1) otherwise.
     pub fn next_operator_close(&mut self) -> Option<OrderIntent> {
+        self.book_pending();
         if self.ops.pending == 0 {
             return None;
         }
@@ -249,9 +253,11 @@ impl Engine {
                 feed_health: None,
                 learned: &mut self.learned,
                 scalper: None,
+                pending: &mut self.pending,
                 t: &t,
             };
             let intent = cx.emit(st, side, qty, true, None);
+            self.book_pending();
             self.ops.stats.closes += 1;
             return Some(intent);
         }
@@ -261,6 +267,7 @@ impl Engine {
     /// The persisted part of the engine's risk state: the gate's, the circuit breaker's end
     /// and the settings in force.
     pub fn risk_state(&self) -> RiskState {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         let mut r = self.gate.risk_state();
         r.circuit_until_ms = self.circuit_until_ms().unwrap_or(0);
         r.settings = self.ops.settings;
@@ -272,6 +279,7 @@ impl Engine {
     /// current UTC day), the settings, and a circuit breaker still in force at `now_ms`
     /// (Unix ms). The compute stage re-arms the breaker's clock from [`Engine::circuit_until_ms`].
     pub fn restore_risk_state(&mut self, s: &RiskState, now_ms: u64) {
+        self.book_pending();
         let trip = self.gate.restore(s, now_ms / 86_400_000);
         if trip == Some(Trip::Emergency) {
             self.stats.emergency_stops += 1;
@@ -297,6 +305,7 @@ impl Engine {
     /// Writes the status view's engine part into `v` in place (no allocation: `v.symbols` was
     /// sized at start; extra rows stay as they are).
     pub fn fill_view(&self, v: &mut EngineView) {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         let g = &self.gate;
         let (state, reason) = g.run_state();
         v.state = state;

@@ -10,6 +10,7 @@ impl Engine {
     /// Replaces symbol `id`'s instrument (and the venue's maximum leverage from it); `trading`
     /// false blocks its entries (exits keep running). An unknown id is ignored.
     pub fn set_instrument(&mut self, id: SymbolId, inst: Instrument, trading: bool) {
+        self.book_pending();
         let Some(slot) = self.slots.get_mut(id.index()) else {
             return;
         };

@@ -19,6 +19,7 @@ impl Engine {
     /// Returns whether the symbol had a tick to plan on. `&self`: no state changes; no
     /// allocation, no system call.
     pub fn warm(&self, i: usize, side: Side) -> bool {
+        debug_assert!(self.pending.is_none(), "book_pending first");
         let (Some(slot), Some(st)) = (self.slots.get(i), self.lasts.get(i)) else {
             return false;
         };
