@@ -94,6 +94,13 @@ impl CpuWords {
         let max_ext = __cpuid_count(0x8000_0000, 0).eax;
         let l1_ecx = __cpuid_count(1, 0).ecx;
         const OSXSAVE: u32 = 1 << 27;
+        let xcr0 = if l1_ecx & OSXSAVE != 0 {
+            // SAFETY: XGETBV exists and XCR0 is readable when CPUID.1:ECX.OSXSAVE[27] = 1 (the
+            // OS has set CR4.OSXSAVE; Intel SDM Vol. 2C, XGETBV), checked just above.
+            unsafe { xcr0() }
+        } else {
+            0
+        };
         Self {
             l1_ecx,
             l7_ebx: if max >= 7 { __cpuid_count(7, 0).ebx } else { 0 },
@@ -102,13 +109,7 @@ impl CpuWords {
             } else {
                 0
             },
-            // SAFETY: XGETBV exists and XCR0 is readable when CPUID.1:ECX.OSXSAVE[27] = 1 (the
-            // OS has set CR4.OSXSAVE; Intel SDM Vol. 2C, XGETBV), checked first.
-            xcr0: if l1_ecx & OSXSAVE != 0 {
-                unsafe { xcr0() }
-            } else {
-                0
-            },
+            xcr0,
         }
     }
 
