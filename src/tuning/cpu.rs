@@ -5,8 +5,9 @@
 //!
 //! Presence is read with CPUID (and XGETBV for the register state the OS saves), not with
 //! `is_x86_feature_detected!`: that macro answers `true` without looking for every feature the
-//! crate was compiled with. The check runs before anything else and is plain integer code, so
-//! even a CPU without AVX (whose VEX-encoded instructions would fault) reaches the message.
+//! crate was compiled with. It reaches the message on a CPU with AVX but not AVX2 (Sandy / Ivy
+//! Bridge: checked under `qemu-x86_64 -cpu SandyBridge`); a CPU without AVX at all faults
+//! earlier, in the C `main` rustc generates (compiled with VEX moves, before Rust's `main`).
 
 /// Where CPUID reports one feature: `leaf`, output register, bit; `xcr0`: the XCR0 state bits
 /// the OS must have enabled for it to be usable (0b110 = SSE + AVX state, 0xe6 adds AVX-512).
