@@ -404,6 +404,9 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // First: a tuned build (`cargo tuned ...`, compiled for AVX2) on a CPU without AVX2 exits
+    // here with the missing features named instead of dying of SIGILL later.
+    calculus_trader::tuning::cpu::refuse_missing();
     let cli = Cli::parse();
     // A file-size limit (`ulimit -f`) must be a write error (the journal's emergency exit
     // flattens the positions), not SIGXFSZ killing a process that holds them.

@@ -249,8 +249,9 @@ mod tests {
 
     #[test]
     fn simd_json_dispatches_to_avx2_where_the_cpu_has_it() {
-        // Stage 1 with AVX2 + PCLMULQDQ (runtime detection, a default feature of simd-json);
-        // a build without it would fall back to the scalar implementation unnoticed.
+        // Stage 1 with AVX2 + PCLMULQDQ: chosen at run time in the portable build (simd-json's
+        // `runtime-detection`, Cargo.toml), compiled in by the tuned one (`cargo tuned`); a
+        // build with neither would fall back to the scalar implementation unnoticed.
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq") {
             assert_eq!(
