@@ -518,16 +518,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fast_integer_path_agrees_with_decimal_rounding() {
-        // Deterministic LCG over prices/quantities of every scale and several increments.
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
+    /// A deterministic 53-bit generator (Knuth's MMIX LCG, high bits) from `seed`.
+    fn lcg(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             state >> 11
-        };
+        }
+    }
+
+    #[test]
+    fn fast_integer_path_agrees_with_decimal_rounding() {
+        // Deterministic LCG over prices/quantities of every scale and several increments.
+        let mut next = lcg(0x9E37_79B9_7F4A_7C15);
         let incs = [
             "0.10", "0.001", "0.5", "100", "0.0001", "0.010", "1", "0.25",
         ];
@@ -556,13 +560,7 @@ mod tests {
     /// and negative values (which go the wide way).
     #[test]
     fn wide_mantissa_path_agrees_with_decimal_rounding() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 11
-        };
+        let mut next = lcg(0x2545_F491_4F6C_DD1D);
         let incs = [
             "0.001", "0.01", "1", "0.1", "0.0001", "0.25", "100", "0.010",
         ];
