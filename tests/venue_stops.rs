@@ -34,7 +34,8 @@ fn binance(price: &str) -> Rig {
 fn settle(r: &mut Rig) {
     assert!(
         r.poll_until(|r| r.exec.in_flight() == 0 && !r.exec.stops_busy()),
-        "requests still in flight"
+        "requests still in flight: {}",
+        r.exec.flight_summary()
     );
 }
 
@@ -136,6 +137,32 @@ fn triggered_stop_closes_at_the_venue_survivor_is_cancelled_and_books_match() {
     assert_eq!(tp.status, OrderStatus::Canceled);
     assert!(open(&r).is_empty());
     assert_eq!(r.exec.stop_counters().venue_fills, 1);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn an_entry_sent_behind_an_exit_the_venue_stop_beat_is_booked_when_that_exit_resolves() {
+    // The trade-heavy run's livelock: the engine's exit finds the position already closed by a
+    // venue stop (refused, then resolved from a position query), and the next entry, sent
+    // right behind it, fills meanwhile. That fill is held back until the exit resolves
+    // (fills are booked in the venue's order); the exit's resolution must release it, or the
+    // entry stays in flight for ever and the engine's position lags the venue's.
+    let mut r = binance("61800.0");
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61200.0))
+        .is_none());
+    assert!(r
+        .submit(&intent(0, 3, Side::Buy, "0.020", false, 61200.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
+    assert_eq!(r.report_of(3).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.venue_qty(0), d("0.020"));
     r.assert_positions_identical();
 }
 

@@ -542,6 +542,36 @@ impl Executor {
         self.pending.len() + self.held.len() + self.stops.in_flight()
     }
 
+    /// What counts as in flight, term by term, and the transport's view: the operator's
+    /// warning when an intent waits long for room (cold path; allocates).
+    pub fn flight_summary(&self) -> String {
+        let mut s = format!(
+            "pending {} (ts-retry waiting {}), held exits {}, stop legs {} {:?}",
+            self.pending.len(),
+            self.pending
+                .iter()
+                .filter(|p| matches!(p.ts_retry, TsRetry::Waiting { .. }))
+                .count(),
+            self.held.len(),
+            self.stops.in_flight(),
+            self.stops.leg_states(),
+        );
+        if let Route::Venue(t) = &self.route {
+            s += &format!(
+                "; transport in flight {} (entry {}, exit {}, query {}), entry room {}",
+                t.in_flight(),
+                t.lane_in_flight(lanes::Lane::Entry),
+                t.lane_in_flight(lanes::Lane::Exit),
+                t.lane_in_flight(lanes::Lane::Query),
+                t.has_room(lanes::Lane::Entry),
+            );
+        }
+        for p in &self.pending {
+            s += &format!("\n  pending {:?} table {:?}", p, self.table.get(p.seq));
+        }
+        s
+    }
+
     /// Whether [`Executor::submit`] has room for `it` at the time of [`Executor::set_now_ns`]:
     /// an entry needs fewer than `max_pending` orders in flight and room on the entry lane (a
     /// wait of about one round trip); an exit needs fewer than `2 × max_pending` orders in
@@ -659,6 +689,11 @@ impl Executor {
         // catches the entries already on their way); exits still go.
         if !it.reduce_only() && self.table.has_unknown(it.symbol) {
             return Some(RejectReason::Lost);
+        }
+        // Nothing of the symbol goes while one of its exits is checked against the venue's
+        // position (one round trip): the answer must hold only fills known here.
+        if self.checking_exit(it.symbol) {
+            return Some(RejectReason::Backpressure);
         }
         // The venue refused the symbol's leverage, or its margin until the balance is read
         // again: no entry is sent blindly (exits still go).
@@ -890,11 +925,7 @@ impl Executor {
         r.aux = order_id;
         self.journal(&r);
         self.stats.fills += 1;
-        let signed = match side {
-            Side::Buy => qty,
-            Side::Sell => -qty,
-        };
-        self.booked[symbol.index()] += signed;
+        self.booked[symbol.index()] += side.signed(qty);
         ExecReport {
             symbol,
             client_seq: seq,
@@ -1227,15 +1258,7 @@ impl Executor {
             if p.due_ns > now_ns {
                 continue;
             }
-            // The entry that armed the venue exits may still be waiting for its fill (the
-            // venue filled it and closed it again before we learnt of the fill): book the
-            // entry first, so the exit is judged against its exits.
-            if p.pos == PosCheck::ExitDue
-                && self
-                    .pending
-                    .iter()
-                    .any(|q| q.symbol == p.symbol && !q.reduce_only && q.seq != p.seq)
-            {
+            if p.pos == PosCheck::ExitDue && self.exit_check_waits(&p) {
                 continue;
             }
             let bytes = self
@@ -1249,6 +1272,47 @@ impl Executor {
                 self.pending[k].pos_queries += 1;
             }
         }
+    }
+
+    /// Whether the position query that judges exit `p` must wait. For an entry sent before
+    /// it: the entry that armed the venue exits may still be waiting for its fill (the venue
+    /// filled it and closed it again before we learnt of the fill), so it is booked first and
+    /// the exit is judged against its exits. For any order sent after it: until its outcome
+    /// is final, the venue's position holds a fill not known here. (Their fills are held back
+    /// behind `p` and subtracted from the venue's answer: [`Executor::later_fills`].)
+    fn exit_check_waits(&self, p: &Pending) -> bool {
+        self.pending.iter().any(|q| {
+            q.symbol == p.symbol
+                && q.seq != p.seq
+                && match q.rank < p.rank {
+                    true => !q.reduce_only,
+                    false => self.table.get(q.seq).is_some(),
+                }
+        })
+    }
+
+    /// The signed quantity the venue filled for `p`'s symbol's orders sent after `p`: held
+    /// back behind `p` ([`Executor::on_step`]), not booked yet.
+    fn later_fills(&self, p: &Pending) -> Decimal {
+        self.deferred
+            .iter()
+            .filter(|(s, _)| {
+                s.symbol == p.symbol
+                    && self
+                        .find(s.seq)
+                        .is_some_and(|k| self.pending[k].rank > p.rank)
+            })
+            .filter_map(|(s, _)| s.fill.map(|f| s.side.signed(f.qty)))
+            .sum()
+    }
+
+    /// Whether one of `symbol`'s exits waits for, or has on the wire, the position query
+    /// that judges it: no order of the symbol is sent meanwhile, so that the venue's answer
+    /// holds exactly the fills known here.
+    fn checking_exit(&self, symbol: SymbolId) -> bool {
+        self.pending.iter().any(|p| {
+            p.symbol == symbol && matches!(p.pos, PosCheck::ExitDue | PosCheck::ExitOnWire)
+        })
     }
 
     /// Sends the venue-side stop requests that are due (Binance algo orders, exit lane): a
@@ -1653,8 +1717,22 @@ impl Executor {
     }
 
     /// Applies a position-query reply (`venue_qty`: the venue's signed position, `None` when
-    /// not understood) to order `tag`: a venue-side exit check or a reconciliation.
+    /// not understood) to order `tag`: a venue-side exit check or a reconciliation. An order
+    /// it ends may have held back later orders' fills ([`Executor::on_step`]): they are booked
+    /// now, or they would wait for ever.
     fn on_position<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        venue_qty: Option<Decimal>,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        self.check_position(tag, venue_qty, now_ns, on_event);
+        self.release_deferred(None, on_event);
+    }
+
+    /// [`Executor::on_position`] before the held-back fills are released.
+    fn check_position<F: FnMut(ExecEvent)>(
         &mut self,
         tag: u64,
         venue_qty: Option<Decimal>,
@@ -1687,13 +1765,15 @@ impl Executor {
             self.reconcile(p.symbol, q, p.ref_price, on_event);
             return;
         }
+        // The venue's position when the exit arrived: without the later orders' fills.
+        let at_exit = q - self.later_fills(&p);
         // The exit sells a long (buys back a short): the venue closed it if it holds no long
         // (no short) any more — and only a position this executor booked (at least the exit's
         // quantity on that side) can have been closed there: an exit of a position it never
         // booked (compute's view ran ahead of the fills) is a plain refusal, never a fill.
         let (gone, held) = match p.side {
-            Side::Sell => (q <= Decimal::ZERO, self.booked[p.symbol.index()]),
-            Side::Buy => (q >= Decimal::ZERO, -self.booked[p.symbol.index()]),
+            Side::Sell => (at_exit <= Decimal::ZERO, self.booked[p.symbol.index()]),
+            Side::Buy => (at_exit >= Decimal::ZERO, -self.booked[p.symbol.index()]),
         };
         let i = p.symbol.index();
         let closed = gone && held >= p.qty;

@@ -30,6 +30,8 @@ pub struct ExecStage {
     emergency: Emergency,
     /// Intents held until the executor had room for them.
     held: u64,
+    /// Holds that gave up after the drain timeout (an order nothing answered).
+    hold_timeouts: u64,
     /// Spec changes from the cold refresh ([`crate::exec::spec_refresh`]), applied before
     /// each intent.
     specs: Option<Consumer<SpecUpdate>>,
@@ -82,6 +84,7 @@ impl ExecStage {
             drain_timeout: Duration::from_secs(5),
             emergency: Emergency::default(),
             held: 0,
+            hold_timeouts: 0,
             specs: None,
             account: None,
             warm: WarmCadence::default(),
@@ -239,6 +242,10 @@ impl ExecStage {
         self.hold(it, hists, &mut on_report);
     }
 
+    /// Polls until `it` is admitted, at most the drain timeout: a hold has orders in flight
+    /// and their replies make the room, so a longer wait means an order nothing will answer.
+    /// Then the operator is told what is in flight and `it` goes to `submit`, which refuses it
+    /// (back-pressure): the hot loop goes back to market data and to the shutdown check.
     #[cold]
     fn hold<F: FnMut(&ExecReport)>(
         &mut self,
@@ -246,17 +253,25 @@ impl ExecStage {
         hists: &mut StageHistograms,
         on_report: &mut F,
     ) {
+        let start = self.clock.now_ns();
+        let limit = u64::try_from(self.drain_timeout.as_nanos()).unwrap_or(u64::MAX);
         loop {
             let now = self.clock.now_ns();
             self.exec.set_now_ns(now);
-            if self.exec.admits(it) == Admit::Now {
+            if self.exec.admits(it) == Admit::Now || self.exec.halted() {
                 return;
             }
-            // A hold always has orders in flight: their replies make the room.
+            if now.saturating_sub(start) > limit {
+                self.hold_timeouts += 1;
+                eprintln!(
+                    "warning: no room for an order after {:?} ({} in flight); refused. In flight: {}",
+                    self.drain_timeout,
+                    self.exec.in_flight(),
+                    self.exec.flight_summary()
+                );
+                return;
+            }
             self.poll(Some(Duration::from_millis(1)), hists, &mut *on_report);
-            if self.exec.halted() {
-                return;
-            }
         }
     }
 
@@ -357,9 +372,10 @@ impl ExecStage {
                 ExecEvent::Rtt(ns) => hists.record(Stage::OrderRtt, ns),
             });
             eprintln!(
-                "warning: {} order(s) still in flight after {:?}; the journal resolves them at the next start",
+                "warning: {} order(s) still in flight after {:?}; the journal resolves them at the next start ({})",
                 self.in_flight(),
-                self.drain_timeout
+                self.drain_timeout,
+                self.exec.flight_summary()
             );
         }
     }
@@ -401,6 +417,7 @@ impl ExecStage {
         let r = self.exec.rate_counters();
         c.set(Counter::RateWaits, r.waited.iter().sum());
         c.set(Counter::ExecHeld, self.held);
+        c.set(Counter::ExecHoldTimeouts, self.hold_timeouts);
         let (closes, duplicates, up) = self.exec.stream_counters();
         c.set(Counter::StreamOrderUpdates, s.stream_updates);
         c.set(Counter::StreamVenueCloses, closes);

@@ -240,6 +240,16 @@ impl VenueStops {
         self.in_flight() > 0
     }
 
+    /// The states of the legs in flight (diagnostics).
+    pub fn leg_states(&self) -> Vec<LegState> {
+        self.slots
+            .iter()
+            .flat_map(|s| s.cur.iter().chain(s.old.iter()))
+            .map(|l| l.state)
+            .filter(|st| !matches!(st, LegState::Idle | LegState::Active))
+            .collect()
+    }
+
     /// Legs with a request due or on the wire (the executor counts them in flight, so its
     /// callers keep polling until they are answered).
     pub fn in_flight(&self) -> usize {

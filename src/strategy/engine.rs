@@ -659,7 +659,7 @@ impl Engine {
                 self.stats.fills += 1;
             }
             ReportStatus::Rejected(_) => {
-                slot.hot.working -= signed(r.side, r.qty);
+                slot.hot.working -= r.side.signed(r.qty);
                 self.stats.rejects += 1;
                 if slot.undo.client_seq == r.client_seq && r.client_seq != 0 {
                     let u = slot.undo;
@@ -674,7 +674,7 @@ impl Engine {
                     g.set_position(i, b.qty * b.entry, risk);
                 }
             }
-            ReportStatus::Expired => slot.hot.working -= signed(r.side, r.qty),
+            ReportStatus::Expired => slot.hot.working -= r.side.signed(r.qty),
             ReportStatus::UnknownOrder(b) => self.gate.set_unknown_order(r.symbol.index(), b),
         }
         // Reports with sequence 0 (restored or reconciled positions) belong to no order sent.
@@ -963,7 +963,7 @@ impl TickCx<'_> {
             Side::Buy
         };
         m.st.warm = m.ready && slot.hot.steps_seen >= p.warmup_steps;
-        m.st.target = direction(working - signed(side, qty));
+        m.st.target = direction(working - side.signed(qty));
         m.st.layers = slot.layers.idle_report(&p.layers);
         Some((side, qty))
     }
@@ -1225,7 +1225,7 @@ impl TickCx<'_> {
         let (t, slot) = (self.t, &mut *self.slot);
         let ts = t.exch_ts_ms;
         slot.hot.last_order_ms = ts;
-        slot.hot.working += signed(side, qty);
+        slot.hot.working += side.signed(qty);
         slot.hot.in_flight += qty;
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
@@ -1371,14 +1371,6 @@ fn entry_levels_and_size(
     })
     .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
-}
-
-#[inline]
-fn signed(side: Side, qty: Decimal) -> Decimal {
-    match side {
-        Side::Buy => qty,
-        Side::Sell => -qty,
-    }
 }
 
 #[cfg(test)]

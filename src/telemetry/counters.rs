@@ -215,6 +215,9 @@ crate::types::named::named_enum! {
         /// full, or an order-rate window used up): back-pressure up to compute and the feed,
         /// nothing refused.
         ExecHeld => "exec_held",
+        /// Holds that gave up after the drain timeout with no room (an order in flight that
+        /// nothing answered; the intent was refused and the operator told what is in flight).
+        ExecHoldTimeouts => "exec_hold_timeouts",
         /// Private-stream order updates applied to this session's orders.
         StreamOrderUpdates => "stream_order_updates",
         /// Venue-side closes (TP/SL, liquidation, ADL) booked at the venue's execution price

@@ -52,10 +52,7 @@ pub struct Position {
 impl Position {
     /// Applies a fill of `qty` (> 0) at `price` on `side`, paying `fee`.
     pub fn apply_fill(&mut self, side: Side, price: Decimal, qty: Decimal, fee: Decimal) {
-        let signed = match side {
-            Side::Buy => qty,
-            Side::Sell => -qty,
-        };
+        let signed = side.signed(qty);
         self.fees += fee;
         self.fills += 1;
         let same_direction =

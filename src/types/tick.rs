@@ -31,6 +31,15 @@ impl Side {
             Side::Sell => -1.0,
         }
     }
+
+    /// `qty` signed by the side: `+qty` for buy, `-qty` for sell (exact).
+    #[inline]
+    pub fn signed(self, qty: rust_decimal::Decimal) -> rust_decimal::Decimal {
+        match self {
+            Side::Buy => qty,
+            Side::Sell => -qty,
+        }
+    }
 }
 
 /// One public trade. Plain `Copy` data, 56 bytes: with the ring's 8-byte stamp a ring slot

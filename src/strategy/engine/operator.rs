@@ -240,7 +240,7 @@ impl Engine {
                 parsed_ns: 0,
             };
             let mut st = self.lasts[i];
-            st.target = direction(working - super::signed(side, qty));
+            st.target = direction(working - side.signed(qty));
             self.last_i = i;
             let mut cx = TickCx {
                 p: &self.params,
