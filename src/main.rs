@@ -109,6 +109,10 @@ struct SoakArgs {
     /// Venue whose streams, order entry and codec are soaked: binance | bybit.
     #[arg(long, default_value = "binance")]
     venue: String,
+    /// TOML file laid over the trader's configuration last, e.g. config/soak_heavy.toml (a
+    /// strategy that trades on most ticks).
+    #[arg(long)]
+    overlay: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -377,13 +381,22 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
     let dir = a.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("calculus-trader-soak-{}", std::process::id()))
     });
+    let overlay = match &a.overlay {
+        Some(p) => Some(
+            std::fs::read_to_string(p).map_err(|e| format!("--overlay {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
     let exe = std::env::current_exe().map_err(|e| format!("own binary: {e}"))?;
     eprintln!(
-        "soak: {} min at {}x, seed {seed}, kill probability {}, dir {}",
+        "soak: {} min at {}x, seed {seed}, kill probability {}, dir {}{}",
         a.minutes,
         a.speed,
         a.kill_probability,
-        dir.display()
+        dir.display(),
+        a.overlay
+            .as_ref()
+            .map_or(String::new(), |p| format!(", overlay {}", p.display()))
     );
     let opts = calculus_trader::soak::SoakOptions {
         minutes: a.minutes,
@@ -393,6 +406,7 @@ fn soak(a: &SoakArgs) -> Result<(), String> {
         faults: !a.no_faults,
         dir,
         venue,
+        overlay,
     };
     let report = calculus_trader::soak::run(&opts, &exe)?;
     println!("{report}");

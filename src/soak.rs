@@ -85,7 +85,15 @@ pub struct SoakOptions {
     pub dir: PathBuf,
     /// The venue whose streams, order entry and codec the laps use.
     pub venue: VenueName,
+    /// TOML laid over the child's configuration last (it wins), and over the soak's own view
+    /// of the limits: e.g. [`HEAVY`], a strategy that trades on most ticks.
+    pub overlay: Option<String>,
 }
+
+/// A trade-heavy strategy for `soak --overlay` (the file says why): finite differences,
+/// per-tick smoothing, no cooldown, exits a few ticks away, so venue-side stops trigger
+/// often and orders cross their own exits' replies and position checks.
+pub const HEAVY: &str = include_str!("../config/soak_heavy.toml");
 
 /// The soak's fault plan (`seed` is set per lap): unknown outcomes with and without the fill,
 /// rate limits, reply timeouts, resets after the request was read, partial fills and duplicate
@@ -282,12 +290,20 @@ struct Observed {
     book: BookPeaks,
 }
 
-/// The default configuration with [`RISK`] laid over it, as TOML.
-fn soak_toml() -> Result<toml::Table, String> {
+/// The default configuration with [`RISK`] and then `extra` laid over it, as TOML.
+fn soak_toml(extra: Option<&str>) -> Result<toml::Table, String> {
     let mut doc: toml::Table = DEFAULT_TOML.parse().map_err(|e| format!("{e}"))?;
     let over: toml::Table = RISK.parse().map_err(|e| format!("soak risk: {e}"))?;
     overlay(&mut doc, over);
+    if let Some(text) = extra {
+        overlay(&mut doc, parse_overlay(text)?);
+    }
     Ok(doc)
+}
+
+/// The `--overlay` text as a TOML table.
+fn parse_overlay(text: &str) -> Result<toml::Table, String> {
+    text.parse().map_err(|e| format!("soak overlay: {e}"))
 }
 
 /// Lays `over` onto `doc`: tables merge key by key, any other value replaces.
@@ -302,9 +318,9 @@ fn overlay(doc: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// The soak's configuration (default + [`RISK`]), parsed.
-fn soak_config() -> Result<Config, String> {
-    let text = toml::to_string(&soak_toml()?).map_err(|e| format!("{e}"))?;
+/// The soak's configuration (default + [`RISK`] + `extra`), parsed.
+fn soak_config(extra: Option<&str>) -> Result<Config, String> {
+    let text = toml::to_string(&soak_toml(extra)?).map_err(|e| format!("{e}"))?;
     Config::parse(&text).map_err(|e| format!("soak config: {e}"))
 }
 
@@ -321,7 +337,7 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
             journal.display()
         ));
     }
-    let base = soak_config()?;
+    let base = soak_config(opts.overlay.as_deref())?;
     let v = venue(&base, opts.venue)?;
     let mut rng = Rng(opts.seed);
     let mut report = SoakReport {
@@ -454,7 +470,7 @@ fn lap(
 
 /// The child's configuration: the soak's (default + [`RISK`]) pointed at this lap's servers,
 /// with the soak's journal, two symbols, a parked hot thread (the exchange shares the two
-/// cores), a long recvWindow and drain (replies may be delayed).
+/// cores), a long recvWindow and drain (replies may be delayed); then the overlay, if any.
 fn child_config(
     opts: &SoakOptions,
     v: &Venue,
@@ -462,7 +478,7 @@ fn child_config(
     rest_url: &str,
     journal: &Path,
 ) -> Result<String, String> {
-    let mut doc = soak_toml()?;
+    let mut doc = soak_toml(None)?;
     let set = |doc: &mut toml::Table, section: &str, key: &str, val: toml::Value| {
         if let Some(toml::Value::Table(t)) = doc.get_mut(section) {
             t.insert(key.to_string(), val);
@@ -518,6 +534,9 @@ fn child_config(
         "cooldown_ms",
         toml::Value::Integer(2_000),
     );
+    if let Some(text) = &opts.overlay {
+        overlay(&mut doc, parse_overlay(text)?);
+    }
     let text = toml::to_string(&doc).map_err(|e| format!("{e}"))?;
     Config::parse(&text).map_err(|e| format!("soak child config: {e}"))?;
     Ok(text)
@@ -857,7 +876,7 @@ mod tests {
 
     #[test]
     fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
-        let base = soak_config().unwrap();
+        let base = soak_config(None).unwrap();
         let v = venue(&base, VenueName::Binance).unwrap();
         let opts = SoakOptions {
             minutes: 0.0,
@@ -867,6 +886,7 @@ mod tests {
             faults: true,
             dir: std::env::temp_dir(),
             venue: VenueName::Binance,
+            overlay: None,
         };
         let text = child_config(
             &opts,
@@ -919,6 +939,47 @@ mod tests {
             ("bybit", "api.bybit.com")
         );
         assert!(by.rec.streams.iter().all(|s| s.starts_with("publicTrade.")));
+    }
+
+    #[test]
+    fn the_heavy_overlay_is_laid_last_and_keeps_the_soak_account() {
+        let base = soak_config(Some(HEAVY)).unwrap();
+        let v = venue(&base, VenueName::Binance).unwrap();
+        let opts = SoakOptions {
+            minutes: 0.0,
+            seed: 1,
+            speed: 50.0,
+            kill_probability: 0.5,
+            faults: true,
+            dir: std::env::temp_dir(),
+            venue: VenueName::Binance,
+            overlay: Some(HEAVY.to_string()),
+        };
+        let text = child_config(
+            &opts,
+            &v,
+            "ws://127.0.0.1:9/stream",
+            "http://127.0.0.1:9",
+            Path::new("/tmp/j"),
+        )
+        .unwrap();
+        let cfg = Config::parse(&text).unwrap();
+        // The overlay wins over the soak's own 2 s cooldown.
+        assert_eq!(cfg.strategy.cooldown_ms, 0);
+        assert_eq!(cfg.model.tau_s, 0.0);
+        assert_eq!(cfg.risk.exits.sl_fraction, 0.0006);
+        assert!(!cfg.layers.drift.enabled && !cfg.layers.regime.enabled);
+        // The soak's account and servers stay.
+        assert_eq!(cfg.risk.order_notional, 1_000.0);
+        assert_eq!(cfg.risk.limits.max_positions, 1);
+        assert_eq!(cfg.exec.rest_url, "http://127.0.0.1:9");
+        // A broken overlay is a clear error, not a default run.
+        let bad = SoakOptions {
+            overlay: Some("[strategy\ncooldown_ms = 0".into()),
+            ..opts
+        };
+        let e = child_config(&bad, &v, "ws://x", "http://x", Path::new("/tmp/j")).unwrap_err();
+        assert!(e.contains("soak overlay"), "{e}");
     }
 
     #[test]
