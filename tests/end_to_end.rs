@@ -9,6 +9,7 @@ use calculus_trader::telemetry::{read_interval_logs, Counter, Stage};
 
 mod common;
 use common::files::temp_dir;
+use common::trade_heavy::trade_heavy;
 
 fn config(topology: &str, wait: &str, dump: &Path) -> Config {
     let text = DEFAULT_TOML
@@ -121,6 +122,38 @@ fn both_topologies_replay_every_trade_and_decide_identically() {
         assert!(r.monitor.table_path.exists());
         std::fs::remove_dir_all(dir).ok();
     }
+}
+
+/// The trade-heavy strategy at full speed: exits a few ticks away, so the venue-side stops
+/// close positions under the engine's own exits and the next entries follow them on the wire.
+/// An exit the venue refused (its stop closed the position first) is judged from a position
+/// query while the next entry's fill waits behind it; that once held every later fill back for
+/// ever (orders left in flight at the end, and a hot thread spinning for room). Every order
+/// must end answered: nothing in flight, no hold that gave up.
+#[test]
+fn trade_heavy_run_answers_every_order_while_venue_stops_close_positions() {
+    let dump = temp_dir("e2e-heavy");
+    let mut cfg = config("fused", "park", &dump);
+    trade_heavy(&mut cfg);
+    let r = runtime::run(&cfg, &RunOptions::default(), Shutdown::default()).unwrap();
+    let c = runtime::counters(&r);
+    let s = r.engine.stats();
+    assert!(
+        c.get(Counter::Orders) > 100,
+        "{:?}",
+        c.nonzero().collect::<Vec<_>>()
+    );
+    assert_eq!(c.get(Counter::ExecHoldTimeouts), 0);
+    assert_eq!(s.intents, s.fills + s.rejects, "every intent reported");
+    for i in 0..r.engine.n_symbols() {
+        let p = r.engine.position(i).unwrap();
+        assert_eq!(
+            r.engine.working(i),
+            p.qty,
+            "symbol {i}: nothing left in flight"
+        );
+    }
+    std::fs::remove_dir_all(dump).ok();
 }
 
 #[test]
