@@ -144,7 +144,15 @@ fn trade_heavy_run_answers_every_order_while_venue_stops_close_positions() {
         c.nonzero().collect::<Vec<_>>()
     );
     assert_eq!(c.get(Counter::ExecHoldTimeouts), 0);
-    assert_eq!(s.intents, s.fills + s.rejects, "every intent reported");
+    // Every intent reported; the executor's own orders (closing a position whose stop the
+    // venue refused, -2021) and reconciliations add reports of no intent.
+    assert!(
+        s.fills + s.rejects >= s.intents,
+        "intents {} unanswered: {} fills + {} rejects",
+        s.intents,
+        s.fills,
+        s.rejects
+    );
     for i in 0..r.engine.n_symbols() {
         let p = r.engine.position(i).unwrap();
         assert_eq!(
