@@ -1364,8 +1364,8 @@ const EVICT_BYTES: usize = 32 << 20;
 /// the production `ExecStage` on the venue route (mapped journal, order lanes) to the embedded
 /// exchange over loopback. A quiet period of 1-10 s is simulated, not slept: 1 ms of sleep (the
 /// core idles or runs other work) and [`EVICT_BYTES`] written through the cache. A warm sample
-/// then runs one warm-up round (`ExecStage::warm_idle` per symbol, as the idle hot loop does)
-/// right before the order; a cold one does not. `sign` = intent taken -> signed bytes (journal
+/// then runs one warm-up round (`ExecStage::warm_idle` twice per symbol, both sides, as the
+/// idle hot loop does) right before the order; a cold one does not. `sign` = intent taken -> signed bytes (journal
 /// intent record, build, round, HMAC); the reply is awaited off the clock.
 fn bench_sparse_orders(
     s: &Setup,
@@ -1421,7 +1421,8 @@ fn bench_sparse_orders(
         black_box(&evict);
         let warming = i % 2 == 1;
         if warming {
-            for _ in 0..names.len() {
+            // One round: both sides of every symbol, one shadow per idle check.
+            for _ in 0..2 * names.len() {
                 stage.warm_idle();
             }
         }
@@ -1508,7 +1509,9 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
                 Stage::Sign,
                 &warm,
                 Some(("cold".into(), ratio(&warm, &cold))),
-                format!("{quiet}; one warm-up round (a shadow per symbol) before each order"),
+                format!(
+                    "{quiet}; one warm-up round (a shadow per symbol and side) before each order"
+                ),
             )
         },
     ];

@@ -167,13 +167,13 @@ impl Executor {
         if self.halted {
             return false;
         }
-        let it = Order::of(it);
-        black_box(self.refusal(&it, &inst));
+        let o = Order::of(it);
+        black_box(self.refusal(&o, &inst));
         black_box((self.booked[i], self.armed[i], self.unknown[i]));
-        let mut rec = Record::new(RecordKind::Intent, symbol, it.side, self.session, seq);
-        rec.qty = it.qty;
-        rec.reduce_only = it.reduce_only;
-        rec.price = inst.price_on_tick(it.ref_price);
+        let mut rec = Record::new(RecordKind::Intent, symbol, o.side, self.session, seq);
+        rec.qty = o.qty;
+        rec.reduce_only = o.reduce_only;
+        rec.price = inst.price_on_tick(o.ref_price);
         if let Some(j) = self.journal.as_mut() {
             j.warm(&rec, 0);
         }
@@ -181,28 +181,28 @@ impl Executor {
             &inst,
             &OrderFields {
                 symbol: &self.names[i],
-                side: it.side,
-                quantity: it.qty,
-                reduce_only: it.reduce_only,
+                side: o.side,
+                quantity: o.qty,
+                reduce_only: o.reduce_only,
                 client_seq: seq,
                 timestamp_ms,
             },
             rec.price,
             EntryExits {
-                take_profit: it.take_profit,
-                stop_loss: it.stop_loss,
+                take_profit: o.take_profit,
+                stop_loss: o.stop_loss,
             },
         );
         if built.is_err() {
             return false;
         }
         let exits = self.venue.last_exits();
-        if let Some(j) = self.journal.as_mut().filter(|_| !it.reduce_only) {
+        if let Some(j) = self.journal.as_mut().filter(|_| !o.reduce_only) {
             if exits != (None, None) {
                 j.warm(&Record::exits_of(&rec, exits), 1);
             }
         }
-        let lane = if it.reduce_only {
+        let lane = if o.reduce_only {
             Lane::Exit
         } else {
             Lane::Entry
@@ -211,13 +211,13 @@ impl Executor {
         black_box(self.order_ahead(symbol));
         black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
-            let rate_lane = if it.reduce_only {
+            let rate_lane = if o.reduce_only {
                 RateLane::Exit
             } else {
                 RateLane::Entry
             };
             black_box(self.limiter.warm(rate_lane, self.now_ns));
-            black_box(self.table.warm(seq, symbol, it.side, it.qty));
+            black_box(self.table.warm(seq, symbol, o.side, o.qty));
             t.warm(lane, self.venue.last_order());
         }
         self.warm.shadows += 1;
