@@ -9,7 +9,8 @@
 //! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
 //! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=tick_to_order` only the fused in-process
 //! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order and default
-//! paced-run rows; `BUDGET_ONLY=hop` only the floor and the ring hop rows.
+//! paced-run rows; `BUDGET_ONLY=sign` only the hot-loop `sign` row; `BUDGET_ONLY=hop` only
+//! the floor and the ring hop rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
 //! Method (all timestamps from `telemetry::Clock`, the TSC clock production uses, recorded into
@@ -727,6 +728,16 @@ fn cg_quiet(c: &mut ComputeStage, t: &Tick, h: &mut StageHistograms) -> Option<O
     c.on_tick(black_box(t), 0, h)
 }
 
+/// One intent through the execution stage (paper fill), kept out of line for callgrind.
+#[inline(never)]
+fn cg_sign(
+    e: &mut ExecStage,
+    it: &OrderIntent,
+    h: &mut StageHistograms,
+) -> Option<calculus_trader::types::ExecReport> {
+    e.on_intent(black_box(it), 0, h)
+}
+
 /// One booking after the hand-over.
 #[inline(never)]
 fn cg_booking(c: &mut ComputeStage) {
@@ -760,7 +771,11 @@ fn callgrind_compute(s: &Setup) -> Result<(), String> {
                 return Err(format!("tick {k}: decision differs between passes"));
             }
             if let Some(it) = it {
-                let report = exec.on_intent(&it, 0, &mut eh);
+                let report = if pass == 1 {
+                    cg_sign(&mut exec, &it, &mut eh)
+                } else {
+                    exec.on_intent(&it, 0, &mut eh)
+                };
                 if pass == 1 {
                     cg_booking(&mut compute);
                 } else {
@@ -774,7 +789,7 @@ fn callgrind_compute(s: &Setup) -> Result<(), String> {
     }
     let n = deciding.iter().filter(|&&d| d).count();
     println!(
-        "callgrind: {} ticks, {n} deciding (cg_deciding, cg_booking), {} quiet (cg_quiet)",
+        "callgrind: {} ticks, {n} deciding (cg_deciding, cg_sign, cg_booking), {} quiet (cg_quiet)",
         ticks.len(),
         ticks.len() - n
     );
@@ -1349,8 +1364,8 @@ const EVICT_BYTES: usize = 32 << 20;
 /// the production `ExecStage` on the venue route (mapped journal, order lanes) to the embedded
 /// exchange over loopback. A quiet period of 1-10 s is simulated, not slept: 1 ms of sleep (the
 /// core idles or runs other work) and [`EVICT_BYTES`] written through the cache. A warm sample
-/// then runs one warm-up round (`ExecStage::warm_idle` per symbol, as the idle hot loop does)
-/// right before the order; a cold one does not. `sign` = intent taken -> signed bytes (journal
+/// then runs one warm-up round (`ExecStage::warm_idle` twice per symbol, both sides, as the
+/// idle hot loop does) right before the order; a cold one does not. `sign` = intent taken -> signed bytes (journal
 /// intent record, build, round, HMAC); the reply is awaited off the clock.
 fn bench_sparse_orders(
     s: &Setup,
@@ -1406,7 +1421,8 @@ fn bench_sparse_orders(
         black_box(&evict);
         let warming = i % 2 == 1;
         if warming {
-            for _ in 0..names.len() {
+            // One round: both sides of every symbol, one shadow per idle check.
+            for _ in 0..2 * names.len() {
                 stage.warm_idle();
             }
         }
@@ -1493,7 +1509,9 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
                 Stage::Sign,
                 &warm,
                 Some(("cold".into(), ratio(&warm, &cold))),
-                format!("{quiet}; one warm-up round (a shadow per symbol) before each order"),
+                format!(
+                    "{quiet}; one warm-up round (a shadow per symbol and side) before each order"
+                ),
             )
         },
     ];
@@ -1576,6 +1594,17 @@ fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
         Ok("warm") => {
             let (_, intents, _) = bench_compute(s, s.params(), 1);
             warm_rows(s, &intents, k).map(Some)
+        }
+        Ok("sign") => {
+            let (_, intents, _) = bench_compute(s, s.params(), 1);
+            let sign = bench_sign(s, &intents, (100_000.0 * k) as usize);
+            Ok(Some(vec![row(
+                "sign",
+                Stage::Sign,
+                sign.get(Stage::Sign),
+                None,
+                format!("{} distinct real intents, cycled", intents.len()),
+            )]))
         }
         _ => Ok(None),
     }

@@ -147,8 +147,77 @@ fn warm_up_allocates_nothing_after_warm_up() {
     }
 }
 
+/// The symbol and side of the order in `bytes` (Binance form, Bybit JSON).
+fn symbol_side(bytes: &[u8]) -> (usize, Side) {
+    let text = String::from_utf8_lossy(bytes).to_lowercase();
+    let symbol = NAMES
+        .iter()
+        .position(|n| text.contains(&n.to_lowercase()))
+        .expect("a symbol");
+    let side = |s: &str| {
+        text.contains(&format!("side={s}")) || text.contains(&format!("\"side\":\"{s}\""))
+    };
+    match (side("buy"), side("sell")) {
+        (true, false) => (symbol, Side::Buy),
+        (false, true) => (symbol, Side::Sell),
+        other => panic!("no single side {other:?} in {text}"),
+    }
+}
+
 #[test]
-fn idle_checks_sign_one_symbol_each_once_per_round() {
+fn a_round_warms_both_sides_and_ends_on_the_latest_orders_symbol_and_side() {
+    for v in BOTH {
+        // The latest real order: a BTCUSDT buy of 0.002.
+        let (mut r, _journal) = warmed_rig(v, "round");
+        let mut order = Vec::new();
+        for k in 0..4 {
+            assert!(r.exec.warm_step(k, 2, r.venue_ms()), "{v:?}: step {k}");
+            order.push(symbol_side(r.exec.venue_mut().last_order()));
+        }
+        assert!(!r.exec.warm_step(4, 2, r.venue_ms()), "a round is 2n steps");
+        // Other sides first (ETHUSDT has had no order: the latest order's side is its likely
+        // one), then the likely sides, BTCUSDT's buy last.
+        assert_eq!(
+            order,
+            [
+                (0, Side::Sell),
+                (1, Side::Sell),
+                (1, Side::Buy),
+                (0, Side::Buy)
+            ],
+            "{v:?}"
+        );
+        let last = String::from_utf8_lossy(r.exec.venue_mut().last_order()).to_string();
+        assert!(
+            last.contains("0.002"),
+            "{v:?}: the real order's shape: {last}"
+        );
+
+        // A sell on ETHUSDT becomes the latest: the round ends there, each on its own side.
+        let eth = intent(1, 2, Side::Sell, "0.05", false, 2500.1);
+        assert_eq!(r.submit(&eth), None);
+        r.settle();
+        let order: Vec<_> = (0..4)
+            .map(|k| {
+                assert!(r.exec.warm_step(k, 2, r.venue_ms()));
+                symbol_side(r.exec.venue_mut().last_order())
+            })
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (0, Side::Sell),
+                (1, Side::Buy),
+                (0, Side::Buy),
+                (1, Side::Sell)
+            ],
+            "{v:?}"
+        );
+    }
+}
+
+#[test]
+fn idle_checks_sign_one_shadow_each_both_sides_once_per_round() {
     let names: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
     let specs = common::exchange::bundled_specs("binance", &NAMES);
     let builder = BinanceOrderBuilder::new("key", b"secret", "127.0.0.1", 5_000, "ct1-");
@@ -158,13 +227,15 @@ fn idle_checks_sign_one_symbol_each_once_per_round() {
     };
     let exec = Executor::new(specs.clone(), names.clone(), builder, paper);
     let mut stage = ExecStage::new(exec, Clock::new()).with_warm(Duration::from_secs(3_600), 2);
-    // One round: one symbol per check, then nothing until the next round is due.
-    assert!(stage.warm_idle());
-    assert!(stage.warm_idle());
+    // One round: one shadow per check, both sides of each symbol, then nothing until the
+    // next round is due.
+    for _ in 0..4 {
+        assert!(stage.warm_idle());
+    }
     let (again, n) = counted(|| stage.warm_idle());
     assert!(!again, "the next round is an hour away");
     assert_eq!(n, 0);
-    assert_eq!(stage.executor().warm_shadows(), 2);
+    assert_eq!(stage.executor().warm_shadows(), 4);
     // A tick's intent after the warm-up is handled as ever (paper: filled at once).
     let it = intent(1, 7, Side::Sell, "0.05", false, 2500.1);
     let mut h = calculus_trader::telemetry::StageHistograms::new();

@@ -93,6 +93,41 @@ enum PosCheck {
     ReconcileOnWire,
 }
 
+/// An intent as the order path reads it, decoded once per order: the packed
+/// [`OrderIntent`]'s getters rebuild a `Decimal` on every call, and the path from the checks
+/// to the bookkeeping reads the quantity and side several times each.
+#[derive(Clone, Copy, Debug)]
+struct Order {
+    symbol: SymbolId,
+    side: Side,
+    /// Order quantity in base units (exact, as packed).
+    qty: Decimal,
+    reduce_only: bool,
+    client_seq: u64,
+    /// The last trade price when the decision was made.
+    ref_price: f64,
+    /// Entry exits (`None` on exits), as packed.
+    take_profit: Option<Decimal>,
+    stop_loss: Option<Decimal>,
+}
+
+impl Order {
+    /// Decodes every field of `it` the order path reads (each once).
+    #[inline]
+    fn of(it: &OrderIntent) -> Self {
+        Self {
+            symbol: it.symbol,
+            side: it.side(),
+            qty: it.qty(),
+            reduce_only: it.reduce_only(),
+            client_seq: it.client_seq,
+            ref_price: it.ref_price,
+            take_profit: it.take_profit(),
+            stop_loss: it.stop_loss(),
+        }
+    }
+}
+
 /// What the executor keeps per order besides its [`OrderTable`] state.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -631,16 +666,16 @@ impl Executor {
         }
     }
 
-    /// Reports intent `it` rejected for `reason` before it was sent; journaled (with `code`)
+    /// Reports order `o` rejected for `reason` before it was sent; journaled (with `code`)
     /// when its intent record was.
     fn reject(
         &mut self,
-        it: &OrderIntent,
+        o: &Order,
         reason: RejectReason,
         code: i32,
         journaled: bool,
     ) -> ExecReport {
-        let order = (it.symbol, it.side(), self.session, it.client_seq, it.qty());
+        let order = (o.symbol, o.side, self.session, o.client_seq, o.qty);
         self.rejection(order, reason, code, journaled)
     }
 
@@ -672,14 +707,14 @@ impl Executor {
         }
     }
 
-    /// Why `it` must not be sent (nothing journaled yet), or `None`: the instrument's filters,
+    /// Why `o` must not be sent (nothing journaled yet), or `None`: the instrument's filters,
     /// a halted executor, an unknown order on the symbol (entries only), or no room (see
     /// [`Executor::admits`]: the execution stage holds an intent until there is room, so this
     /// refusal only meets callers that do not ask).
     #[inline]
-    fn refusal(&self, it: &OrderIntent, inst: &Instrument) -> Option<RejectReason> {
+    fn refusal(&self, o: &Order, inst: &Instrument) -> Option<RejectReason> {
         // Compute checked the filters already; checking again keeps a wrong intent off the wire.
-        if let Some(reason) = inst.violation(it.qty(), it.ref_price, it.reduce_only()) {
+        if let Some(reason) = inst.violation(o.qty, o.ref_price, o.reduce_only) {
             return Some(reason);
         }
         if self.halted {
@@ -687,18 +722,18 @@ impl Executor {
         }
         // No new entry while the symbol has an order of unknown outcome (compute is told, this
         // catches the entries already on their way); exits still go.
-        if !it.reduce_only() && self.table.has_unknown(it.symbol) {
+        if !o.reduce_only && self.table.has_unknown(o.symbol) {
             return Some(RejectReason::Lost);
         }
         // Nothing of the symbol goes while one of its exits is checked against the venue's
         // position (one round trip): the answer must hold only fills known here.
-        if self.checking_exit(it.symbol) {
+        if self.checking_exit(o.symbol) {
             return Some(RejectReason::Backpressure);
         }
         // The venue refused the symbol's leverage, or its margin until the balance is read
         // again: no entry is sent blindly (exits still go).
-        if !it.reduce_only() {
-            let i = it.symbol.index();
+        if !o.reduce_only {
+            let i = o.symbol.index();
             if self.leverage_refused[i] {
                 return Some(RejectReason::VenueOther);
             }
@@ -709,7 +744,7 @@ impl Executor {
         let Route::Venue(t) = &self.route else {
             return None;
         };
-        let room = if it.reduce_only() {
+        let room = if o.reduce_only {
             self.in_flight() < 2 * self.max_pending
         } else {
             self.in_flight() < self.max_pending && t.has_room(lanes::Lane::Entry)
@@ -732,29 +767,30 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> Option<ExecReport> {
-        let inst = self.instruments[it.symbol.index()];
-        if let Some(reason) = self.refusal(it, &inst) {
-            return Some(self.reject(it, reason, 0, false));
+        let o = Order::of(it);
+        let inst = self.instruments[o.symbol.index()];
+        if let Some(reason) = self.refusal(&o, &inst) {
+            return Some(self.reject(&o, reason, 0, false));
         }
         if matches!(self.route, Route::Venue(_)) {
-            let lane = if it.reduce_only() {
+            let lane = if o.reduce_only {
                 Lane::Exit
             } else {
                 Lane::Entry
             };
             let granted = self.held.is_empty()
                 && self.limiter.try_acquire(lane, self.now_ns) == Acquire::Granted;
-            if !granted && it.reduce_only() {
+            if !granted && o.reduce_only {
                 self.stats.exits_held += 1;
                 self.held.push_back(*it);
                 return None;
             }
             if !granted {
                 // No rate slot (or behind a held exit): refused, counted as back-pressure.
-                return Some(self.reject(it, RejectReason::Backpressure, 0, false));
+                return Some(self.reject(&o, RejectReason::Backpressure, 0, false));
             }
         }
-        let report = self.send_order(it, &inst, timestamp_ms, on_signed);
+        let report = self.send_order(&o, &inst, timestamp_ms, on_signed);
         self.warm.note(it);
         report
     }
@@ -779,39 +815,39 @@ impl Executor {
     #[inline]
     fn send_order<F: FnOnce(&[u8])>(
         &mut self,
-        it: &OrderIntent,
+        o: &Order,
         inst: &Instrument,
         timestamp_ms: u64,
         on_signed: F,
     ) -> Option<ExecReport> {
-        let i = it.symbol.index();
+        let i = o.symbol.index();
         let mut rec = Record::new(
             RecordKind::Intent,
-            it.symbol,
-            it.side(),
+            o.symbol,
+            o.side,
             self.session,
-            it.client_seq,
+            o.client_seq,
         );
-        rec.qty = it.qty();
-        rec.reduce_only = it.reduce_only();
-        rec.price = inst.price_on_tick(it.ref_price);
+        rec.qty = o.qty;
+        rec.reduce_only = o.reduce_only;
+        rec.price = inst.price_on_tick(o.ref_price);
         if !self.journal(&rec) {
-            return Some(self.reject(it, RejectReason::Lost, 0, false));
+            return Some(self.reject(o, RejectReason::Lost, 0, false));
         }
         let built = self.venue.build_order(
             inst,
             &OrderFields {
                 symbol: &self.names[i],
-                side: it.side(),
-                quantity: it.qty(),
-                reduce_only: it.reduce_only(),
-                client_seq: it.client_seq,
+                side: o.side,
+                quantity: o.qty,
+                reduce_only: o.reduce_only,
+                client_seq: o.client_seq,
                 timestamp_ms,
             },
             rec.price,
             EntryExits {
-                take_profit: it.take_profit(),
-                stop_loss: it.stop_loss(),
+                take_profit: o.take_profit,
+                stop_loss: o.stop_loss,
             },
         );
         if let Err(e) = built {
@@ -819,51 +855,49 @@ impl Executor {
                 OrderReject::Filter(r) => r,
                 _ => RejectReason::VenueFilter,
             };
-            return Some(self.reject(it, reason, 0, true));
+            return Some(self.reject(o, reason, 0, true));
         }
         // An entry's venue-side exits are journaled before it leaves: a restart re-places a
         // stop missing at the venue from them (`exec::stop_restore`).
         let exits = self.venue.last_exits();
-        if !it.reduce_only()
-            && exits != (None, None)
-            && !self.journal(&Record::exits_of(&rec, exits))
+        if !o.reduce_only && exits != (None, None) && !self.journal(&Record::exits_of(&rec, exits))
         {
-            return Some(self.reject(it, RejectReason::Lost, 0, true));
+            return Some(self.reject(o, RejectReason::Lost, 0, true));
         }
         let bytes = self.venue.last_order();
         // The bytes exist (the caller stamps its clock); its histograms wait until they left.
         on_signed(bytes);
         // One symbol's orders reach the venue in order: after the reply to its latest order
         // still waiting for one (the table has it as not yet sent, or sent and unanswered).
-        let after = self.order_ahead(it.symbol);
-        let lane = if it.reduce_only() {
+        let after = self.order_ahead(o.symbol);
+        let lane = if o.reduce_only {
             lanes::Lane::Exit
         } else {
             lanes::Lane::Entry
         };
         let report = match &mut self.route {
             Route::Paper => {
-                let (price, fee) = self.paper.fill(inst, it.side(), it.ref_price, it.qty());
-                Some(self.paper_fill(it, price, fee))
+                let (price, fee) = self.paper.fill(inst, o.side, o.ref_price, o.qty);
+                Some(self.paper_fill(o, price, fee))
             }
             Route::Venue(t) => {
                 if self
                     .table
-                    .insert(it.client_seq, it.symbol, it.side(), it.qty())
+                    .insert(o.client_seq, o.symbol, o.side, o.qty)
                     .is_err()
                 {
-                    Some(self.reject(it, RejectReason::Lost, 0, true))
+                    Some(self.reject(o, RejectReason::Lost, 0, true))
                 } else {
                     // The order's bytes go to the transport first; the bookkeeping follows.
-                    match t.send_after(lane, it.client_seq, bytes, after) {
+                    match t.send_after(lane, o.client_seq, bytes, after) {
                         Ok(()) => {
-                            self.after_send(it, rec.price, exits);
+                            self.after_send(o, rec.price, exits);
                             None
                         }
                         // Never left the process: the venue cannot have it.
                         Err(_) => {
-                            self.table.transport_failed(it.client_seq, false, 0);
-                            Some(self.reject(it, RejectReason::Lost, 0, true))
+                            self.table.transport_failed(o.client_seq, false, 0);
+                            Some(self.reject(o, RejectReason::Lost, 0, true))
                         }
                     }
                 }
@@ -878,17 +912,17 @@ impl Executor {
     #[inline]
     fn after_send(
         &mut self,
-        it: &OrderIntent,
+        o: &Order,
         ref_price: Decimal,
         exits: (Option<Decimal>, Option<Decimal>),
     ) {
         self.pending.push(Pending {
-            symbol: it.symbol,
-            side: it.side(),
-            qty: it.qty(),
-            seq: it.client_seq,
+            symbol: o.symbol,
+            side: o.side,
+            qty: o.qty,
+            seq: o.client_seq,
             session: self.session,
-            reduce_only: it.reduce_only(),
+            reduce_only: o.reduce_only,
             ref_price,
             exits,
             filled: Decimal::ZERO,
@@ -939,14 +973,14 @@ impl Executor {
 
     /// A paper fill through the same order state machine as a venue order: intent → sent →
     /// the paper venue's `FILLED` reply at `price`; what the table books is what is journaled.
-    fn paper_fill(&mut self, it: &OrderIntent, price: Decimal, fee: Decimal) -> ExecReport {
-        let (seq, now) = (it.client_seq, self.now_ns);
+    fn paper_fill(&mut self, o: &Order, price: Decimal, fee: Decimal) -> ExecReport {
+        let (seq, now) = (o.client_seq, self.now_ns);
         let filled = VenueOrder {
             status: VenueStatus::Filled,
-            executed_qty: it.qty(),
+            executed_qty: o.qty,
             price: FillPrice::Avg(price),
         };
-        let step = match self.table.insert(seq, it.symbol, it.side(), it.qty()) {
+        let step = match self.table.insert(seq, o.symbol, o.side, o.qty) {
             Ok(()) => {
                 self.table.sent(seq, now);
                 self.table.reply(seq, Reply::Order(filled), now)
@@ -955,17 +989,10 @@ impl Executor {
         };
         match step.and_then(|s| s.fill) {
             // The delta is the whole order at `price` (Δquote / Δqty = price · qty / qty).
-            Some(d) if d.qty == it.qty() => self.fill(
-                it.symbol,
-                it.side(),
-                seq,
-                self.session,
-                price,
-                d.qty,
-                fee,
-                0,
-            ),
-            _ => self.reject(it, RejectReason::Lost, 0, true),
+            Some(d) if d.qty == o.qty => {
+                self.fill(o.symbol, o.side, seq, self.session, price, d.qty, fee, 0)
+            }
+            _ => self.reject(o, RejectReason::Lost, 0, true),
         }
     }
 
@@ -980,7 +1007,7 @@ impl Executor {
         on_signed: F,
     ) -> ExecReport {
         self.submit(it, timestamp_ms, on_signed)
-            .unwrap_or(ExecReport {
+            .unwrap_or_else(|| ExecReport {
                 symbol: it.symbol,
                 client_seq: it.client_seq,
                 side: it.side(),
@@ -1146,10 +1173,11 @@ impl Executor {
             }
             self.limiter.try_acquire(Lane::Exit, self.now_ns);
             self.held.pop_front();
-            let inst = self.instruments[it.symbol.index()];
-            let report = match self.refusal(&it, &inst) {
-                Some(reason) => Some(self.reject(&it, reason, 0, false)),
-                None => self.send_order(&it, &inst, timestamp_ms, |_| {}),
+            let o = Order::of(&it);
+            let inst = self.instruments[o.symbol.index()];
+            let report = match self.refusal(&o, &inst) {
+                Some(reason) => Some(self.reject(&o, reason, 0, false)),
+                None => self.send_order(&o, &inst, timestamp_ms, |_| {}),
             };
             if let Some(r) = report {
                 on_event(ExecEvent::Report(r));

@@ -41,15 +41,16 @@ pub struct ExecStage {
     warm: WarmCadence,
 }
 
-/// When [`ExecStage::warm_idle`] signs the next shadow order: a round over symbols `0..symbols`
-/// starts every `every_ns` (0: never), one symbol per idle check.
+/// When [`ExecStage::warm_idle`] signs the next shadow order: a round of `2 × symbols` shadows
+/// (both sides of symbols `0..symbols`, [`Executor::warm_step`]) starts every `every_ns`
+/// (0: never), one shadow per idle check.
 #[derive(Debug, Default)]
 struct WarmCadence {
     every_ns: u64,
     symbols: usize,
     /// Start of the next round (monotonic ns).
     due_ns: u64,
-    /// Next symbol of the current round (`symbols`: the round is done).
+    /// Next step of the current round (`2 × symbols`: the round is done).
     cursor: usize,
 }
 
@@ -91,20 +92,20 @@ impl ExecStage {
         }
     }
 
-    /// Keeps the order path of symbols `0..symbols` warm: a round every `every` (zero: off),
-    /// one shadow order per [`ExecStage::warm_idle`] call ([`Executor::warm`]).
+    /// Keeps the order path of symbols `0..symbols` warm: a round every `every` (zero: off) of
+    /// two shadows per symbol, one per [`ExecStage::warm_idle`] call ([`Executor::warm_step`]).
     pub fn with_warm(mut self, every: Duration, symbols: usize) -> Self {
         self.warm = WarmCadence {
             every_ns: every.as_nanos().min(u64::MAX as u128) as u64,
             symbols,
             due_ns: 0,
-            cursor: symbols,
+            cursor: 2 * symbols,
         };
         self
     }
 
     /// Called by the hot loop when a check found nothing to do: signs at most one shadow order
-    /// (the next symbol of a due warm-up round) and returns whether it did, so a tick waits at
+    /// (the next step of a due warm-up round) and returns whether it did, so a tick waits at
     /// most one shadow (about a microsecond). No allocation, no system call.
     #[inline]
     pub fn warm_idle(&mut self) -> bool {
@@ -113,17 +114,17 @@ impl ExecStage {
             return false;
         }
         let now = self.clock.now_ns();
-        if w.cursor >= w.symbols {
+        if w.cursor >= 2 * w.symbols {
             if now < w.due_ns {
                 return false;
             }
             w.cursor = 0;
             w.due_ns = now.saturating_add(w.every_ns);
         }
-        let id = SymbolId(w.cursor as u16);
+        let (k, n) = (w.cursor, w.symbols);
         w.cursor += 1;
         let ts_ms = self.venue_ms();
-        self.exec.warm(id, ts_ms)
+        self.exec.warm_step(k, n, ts_ms)
     }
 
     /// Takes private-stream events from `rx` (drained at every [`ExecStage::poll`]: one atomic

@@ -27,9 +27,40 @@ pub struct ComputeStage {
     commands: Option<Consumer<Command>>,
     /// Monotonic ns at which the circuit breaker lifts (0 = none armed).
     circuit_deadline_ns: u64,
-    /// Next step of [`ComputeStage::warm_idle`]: symbol `warm_cursor % n`, a long below `n`, a
-    /// short from `n` to `2n`.
+    /// Next step of [`ComputeStage::warm_idle`] (`0..2n`): the symbols' other sides below
+    /// `n`, their likeliest sides from `n`.
     warm_cursor: usize,
+    /// Per symbol, the side of its last entry (`None`: none yet).
+    entry_sides: Vec<Option<Side>>,
+    /// Symbol and side of the latest entry (`None`: none yet).
+    latest_entry: Option<(usize, Side)>,
+}
+
+/// Symbol and side of step `k` (`0..2n`) of a warm-up round over `n` symbols (see
+/// [`ComputeStage::warm_idle`]): `sides` per symbol its last entry's side, `latest` the
+/// latest entry.
+fn warm_target(
+    k: usize,
+    n: usize,
+    sides: &[Option<Side>],
+    latest: Option<(usize, Side)>,
+) -> (usize, Side) {
+    let i = if k < n {
+        k
+    } else {
+        (latest.map_or(n - 1, |(i, _)| i.min(n - 1)) + 1 + k - n) % n
+    };
+    let likely = sides
+        .get(i)
+        .copied()
+        .flatten()
+        .or(latest.map(|(_, side)| side))
+        .unwrap_or(Side::Buy);
+    match (k < n, likely) {
+        (false, side) => (i, side),
+        (true, Side::Buy) => (i, Side::Sell),
+        (true, Side::Sell) => (i, Side::Buy),
+    }
 }
 
 /// Unix ms from the wall clock.
@@ -42,18 +73,24 @@ fn wall_ms() -> u64 {
 impl ComputeStage {
     /// Wraps an engine.
     pub fn new(engine: Engine, clock: Clock) -> Self {
+        let n = engine.n_symbols();
         Self {
             engine,
             clock,
             commands: None,
             circuit_deadline_ns: 0,
             warm_cursor: 0,
+            entry_sides: vec![None; n],
+            latest_entry: None,
         }
     }
 
     /// Called by the fused hot loop when the order path's warm-up ran a step: plans a shadow
-    /// entry on the next symbol ([`Engine::warm`]), so the decision path is as warm as the
-    /// order path; a long on one pass over the symbols, a short on the next. Read-only on the
+    /// entry ([`Engine::warm`]), so the decision path is as warm as the order path. Both sides
+    /// of every symbol per round of `2n` calls, the likeliest side last, as the order path's
+    /// round ([`crate::exec::Executor::warm_step`]): first each symbol's other side, then each
+    /// symbol's likeliest side (that of its last entry, else of the latest entry of any
+    /// symbol, else a long), ending with the symbol of the latest entry. Read-only on the
     /// engine; no allocation, no system call.
     #[inline]
     pub fn warm_idle(&mut self) -> bool {
@@ -61,11 +98,10 @@ impl ComputeStage {
         if n == 0 {
             return false;
         }
-        // Cursor over 2n: symbol `k % n`, long on the first pass, short on the second.
         let k = self.warm_cursor % (2 * n);
         self.warm_cursor = (k + 1) % (2 * n);
-        let side = if k < n { Side::Buy } else { Side::Sell };
-        self.engine.warm(k % n, side)
+        let (i, side) = warm_target(k, n, &self.entry_sides, self.latest_entry);
+        self.engine.warm(i, side)
     }
 
     /// Takes operator commands from `rx` (see [`ComputeStage::poll_commands`]).
@@ -185,8 +221,20 @@ impl ComputeStage {
         intent.map(|mut i| {
             hists.record(Stage::OrderCompute, took);
             i.set_decided_ns(end);
+            if !i.reduce_only() {
+                self.note_entry(i.symbol.index(), i.side());
+            }
             i
         })
+    }
+
+    /// Remembers an entry's side for the warm-up's order ([`ComputeStage::warm_idle`]).
+    #[inline]
+    fn note_entry(&mut self, i: usize, side: Side) {
+        if let Some(s) = self.entry_sides.get_mut(i) {
+            *s = Some(side);
+        }
+        self.latest_entry = Some((i, side));
     }
 
     /// Books the intent the last [`ComputeStage::on_tick`] returned (see
@@ -282,5 +330,67 @@ impl ComputeStage {
     pub fn into_engine(mut self) -> Engine {
         self.engine.book_pending();
         self.engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `2n` targets of one round.
+    fn round(
+        n: usize,
+        sides: &[Option<Side>],
+        latest: Option<(usize, Side)>,
+    ) -> Vec<(usize, Side)> {
+        (0..2 * n)
+            .map(|k| warm_target(k, n, sides, latest))
+            .collect()
+    }
+
+    #[test]
+    fn a_round_plans_both_sides_of_each_symbol_the_likeliest_last() {
+        use Side::{Buy, Sell};
+        // No entry yet: shorts first, longs last, symbol order.
+        assert_eq!(
+            round(3, &[None; 3], None),
+            [
+                (0, Sell),
+                (1, Sell),
+                (2, Sell),
+                (0, Buy),
+                (1, Buy),
+                (2, Buy)
+            ]
+        );
+        // Symbol 0 went long, symbol 2 short (the latest): each symbol's own side last,
+        // symbol 1 (no entry) on the latest entry's side, the round ending on symbol 2.
+        let sides = [Some(Buy), None, Some(Sell)];
+        assert_eq!(
+            round(3, &sides, Some((2, Sell))),
+            [
+                (0, Sell),
+                (1, Buy),
+                (2, Buy),
+                (0, Buy),
+                (1, Sell),
+                (2, Sell)
+            ]
+        );
+        // Every (symbol, side) once per round.
+        let mut all = round(3, &sides, Some((0, Buy)));
+        assert_eq!(all.last(), Some(&(0, Buy)));
+        all.sort_by_key(|&(i, s)| (i, s == Sell));
+        assert_eq!(
+            all,
+            [
+                (0, Buy),
+                (0, Sell),
+                (1, Buy),
+                (1, Sell),
+                (2, Buy),
+                (2, Sell)
+            ]
+        );
     }
 }

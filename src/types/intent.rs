@@ -245,9 +245,11 @@ impl OrderIntent {
         self.set_decided_ns(decided);
     }
 
+    /// A packed scale: 0–28 as stored by [`OrderIntent::new`]; the bound, a no-op on those,
+    /// lets `Decimal::new` drop its range check (and panic path) when inlined.
     #[inline]
     fn scale(&self, shift: u32) -> u32 {
-        u32::from(self.bits >> shift & SCALE_MASK)
+        u32::from(self.bits >> shift & SCALE_MASK).min(Decimal::MAX_SCALE)
     }
 
     #[inline]

@@ -1,11 +1,13 @@
 //! Keeping the entry decision warm while idle: the planning of a shadow entry (exit levels in
 //! ticks, sizing, both risk-gate checks: correlation pairs and the VaR bound, or its pass over
 //! the returns window near the budget) on a symbol's last tick, thrown away. The caller
-//! alternates the side: a short's levels (take-profit below, stop above) and its gate checks
-//! take other branches than a long's, and a warm-up of longs only left a first short entry
-//! planning cold (about 11 µs against 2 µs on the default paced run). The fused hot loop runs it beside the order
-//! path's warm-up ([`crate::exec::ExecStage::warm_idle`]), so an entry seconds after the last
-//! one finds that code and data cached. Read-only: nothing is counted or kept, so every
+//! plans both sides every round, the symbol's likeliest side last
+//! ([`crate::strategy::ComputeStage::warm_idle`]): a short's levels (take-profit below, stop
+//! above) and its gate checks take other branches than a long's, and a warm-up of longs only
+//! left a first short entry planning cold (about 11 µs against 2 µs on the default paced run).
+//! The fused hot loop runs it beside the order path's warm-up
+//! ([`crate::exec::ExecStage::warm_idle`]), so an entry seconds after the last one finds that
+//! code and data cached. Read-only: nothing is counted or kept, so every
 //! decision is the same with and without it.
 
 use std::hint::black_box;
