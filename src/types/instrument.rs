@@ -639,7 +639,7 @@ mod tests {
         for k in 0..100_000u64 {
             let n = match k % 3 {
                 0 => (next() % 2_000_000) as i64 - 1_000_000,
-                1 => (next() << 11 | next() % 2048) as i64,
+                1 => ((next() << 11) | (next() % 2048)) as i64,
                 _ => (next() % 3) as i64 - 1,
             };
             let bits = next() % 97;
@@ -698,7 +698,7 @@ mod tests {
                     p * (1.0 + ((next() % 2001) as f64 - 1000.0) * 1e-12)
                 }
                 1 => (next() % 10_000_000) as f64 * 0.01 + (next() % 7) as f64 * 1e-9,
-                _ => f64::from_bits(next() << 11 | next() % 2048) % 1e12,
+                _ => f64::from_bits((next() << 11) | (next() % 2048)) % 1e12,
             };
             // Beyond the decimal range both ways panic alike (the integer path defers to it).
             let Some(notional) = i.price_on_tick(price).checked_mul(qty) else {
