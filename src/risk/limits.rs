@@ -54,7 +54,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
-use crate::types::fixed::dec_f64;
+use crate::types::fixed::{dec_cmp, dec_f64};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -289,6 +289,9 @@ pub struct RiskGate {
     balance0: Decimal,
     realized: Decimal,
     unrealized: Decimal,
+    /// `balance0 + realized + unrealized`, recomputed (the same expression) wherever
+    /// `realized` or `unrealized` changes: [`RiskGate::equity`] without two additions.
+    equity: Decimal,
     peak: Decimal,
     day: u64,
     day_start: Decimal,
@@ -319,6 +322,7 @@ impl RiskGate {
             balance0: balance,
             realized: Decimal::ZERO,
             unrealized: Decimal::ZERO,
+            equity: balance + Decimal::ZERO + Decimal::ZERO,
             peak: balance,
             day: u64::MAX,
             day_start: balance,
@@ -351,7 +355,14 @@ impl RiskGate {
     /// `E = balance₀ + realized + Σ unrealized`.
     #[inline]
     pub fn equity(&self) -> Decimal {
-        self.balance0 + self.realized + self.unrealized
+        debug_assert_eq!(self.equity, self.balance0 + self.realized + self.unrealized);
+        self.equity
+    }
+
+    /// Recomputes the cached equity after `realized` or `unrealized` changed.
+    #[inline]
+    fn update_equity(&mut self) {
+        self.equity = self.balance0 + self.realized + self.unrealized;
     }
 
     /// `(peak − E) / peak` (0 at a new peak).
@@ -498,6 +509,7 @@ impl RiskGate {
         let s = self.symbols.get_mut(symbol)?;
         self.unrealized += u - s.unrealized;
         s.unrealized = u;
+        self.update_equity();
         self.evaluate()
     }
 
@@ -506,6 +518,7 @@ impl RiskGate {
     pub fn on_fill(&mut self, pnl: Decimal, fee: Decimal, ts_ms: u64) -> Option<Trip> {
         self.roll_day(ts_ms);
         self.realized += pnl - fee;
+        self.update_equity();
         self.evaluate()
     }
 
@@ -536,6 +549,7 @@ impl RiskGate {
         if s.direction() == 0 {
             self.unrealized -= s.unrealized;
             s.unrealized = Decimal::ZERO;
+            self.update_equity();
         }
     }
 
@@ -815,7 +829,7 @@ impl RiskGate {
     /// Re-checks the equity limits; returns the most severe newly tripped one.
     fn evaluate(&mut self) -> Option<Trip> {
         let e = self.equity();
-        if e > self.peak {
+        if dec_cmp(e, self.peak).is_gt() {
             self.peak = e;
         }
         if !self.thresholds.holds_for(self.peak, self.day_start) {
@@ -824,16 +838,16 @@ impl RiskGate {
         let th = self.thresholds;
         let drop = self.peak - e;
         let mut trip = None;
-        if !self.daily_blocked && e - self.day_start <= th.daily {
+        if !self.daily_blocked && dec_cmp(e - self.day_start, th.daily).is_le() {
             self.daily_blocked = true;
             trip = Some(Trip::DailyLoss);
         }
-        let reduced = drop >= th.reduce;
+        let reduced = dec_cmp(drop, th.reduce).is_ge();
         if reduced && !self.reduced {
             trip = Some(Trip::DrawdownReduce);
         }
         self.reduced = reduced;
-        if self.paused != Some(BlockReason::Drawdown) && drop >= th.pause {
+        if self.paused != Some(BlockReason::Drawdown) && dec_cmp(drop, th.pause).is_ge() {
             self.paused = Some(BlockReason::Drawdown);
             trip = Some(Trip::DrawdownPause);
         }
@@ -878,6 +892,39 @@ impl RiskGate {
         if o.reduce_only {
             return Ok(());
         }
+        let caps = self.caps(o.symbol, o.side)?;
+        self.order_limits(&caps, o.notional, o.risk, true)
+    }
+
+    /// The first check of an entry, before it is sized: [`RiskGate::check`] of a zero order
+    /// (`notional = risk = 0`, not reduce-only) on `symbol`/`side`. `Ok` carries what the second
+    /// check, [`RiskGate::check_sized`], reuses: the same `E` and its limit products.
+    #[inline]
+    pub fn entry_caps(&self, symbol: usize, side: Side) -> Result<EntryCaps, BlockReason> {
+        let caps = self.caps(symbol, side)?;
+        self.order_limits(&caps, Decimal::ZERO, Decimal::ZERO, true)?;
+        Ok(caps)
+    }
+
+    /// [`RiskGate::check`] of the sized entry (`notional`, `risk`; not reduce-only) on the
+    /// symbol and side of `caps`, which [`RiskGate::entry_caps`] returned on this gate unchanged
+    /// since. The same result: the state blocks, `E > 0`, positions and correlation depend on
+    /// neither `notional` nor `risk` and passed in `entry_caps`; the rest is compared with the
+    /// products it computed.
+    #[inline]
+    pub fn check_sized(
+        &self,
+        caps: &EntryCaps,
+        notional: Decimal,
+        risk: Decimal,
+    ) -> Result<(), BlockReason> {
+        self.order_limits(caps, notional, risk, false)
+    }
+
+    /// The blocks of [`RiskGate::check`] that depend on no order size, in its order (emergency
+    /// … reconciliation, `E ≤ 0`), then `E`'s limit products.
+    #[inline]
+    fn caps(&self, symbol: usize, side: Side) -> Result<EntryCaps, BlockReason> {
         if self.emergency {
             return Err(BlockReason::EmergencyStop);
         }
@@ -897,7 +944,7 @@ impl RiskGate {
         if self.daily_blocked {
             return Err(BlockReason::DailyLoss);
         }
-        let Some(s) = self.symbols.get(o.symbol) else {
+        let Some(s) = self.symbols.get(symbol) else {
             return Err(BlockReason::BadInput);
         };
         if s.inactive {
@@ -910,43 +957,69 @@ impl RiskGate {
         if e <= Decimal::ZERO {
             return Err(BlockReason::Drawdown);
         }
-        if o.risk > self.p.max_risk_per_trade * e {
+        Ok(EntryCaps {
+            symbol,
+            dir: match side {
+                Side::Buy => 1,
+                Side::Sell => -1,
+            },
+            equity: e,
+            risk: self.p.max_risk_per_trade * e,
+            portfolio: self.p.max_portfolio_risk * e,
+            exposure: self.p.max_symbol_exposure * e,
+        })
+    }
+
+    /// The rest of [`RiskGate::check`] after [`RiskGate::caps`], in its order: risk per trade,
+    /// portfolio risk, positions (when `fixed`), exposure, correlation (when `fixed`), VaR.
+    #[inline]
+    fn order_limits(
+        &self,
+        c: &EntryCaps,
+        notional: Decimal,
+        risk: Decimal,
+        fixed: bool,
+    ) -> Result<(), BlockReason> {
+        let Some(s) = self.symbols.get(c.symbol) else {
+            return Err(BlockReason::BadInput);
+        };
+        if dec_cmp(risk, c.risk).is_gt() {
             return Err(BlockReason::RiskPerTrade);
         }
-        if self.open_risk + o.risk > self.p.max_portfolio_risk * e {
+        if dec_cmp(self.open_risk + risk, c.portfolio).is_gt() {
             return Err(BlockReason::PortfolioRisk);
         }
-        if !s.held() && self.open_positions >= self.p.max_positions {
+        if fixed && !s.held() && self.open_positions >= self.p.max_positions {
             return Err(BlockReason::MaxPositions);
         }
-        let dir: i8 = match o.side {
-            Side::Buy => 1,
-            Side::Sell => -1,
-        };
-        let after = s.notional + if dir > 0 { o.notional } else { -o.notional };
-        if after.abs() > self.p.max_symbol_exposure * e {
+        let dir = c.dir;
+        let after = s.notional + if dir > 0 { notional } else { -notional };
+        if dec_cmp(after.abs(), c.exposure).is_gt() {
             return Err(BlockReason::SymbolExposure);
         }
         // Only the open positions (k ≤ max_positions), each pair O(W) on demand.
         // `ρ ∈ [−1, 1]`: a limit of 1 or more never refuses, so no pair is computed.
-        if self.p.correlation_mode == CorrelationMode::Block && self.p.max_correlation < 1.0 {
+        if fixed
+            && self.p.correlation_mode == CorrelationMode::Block
+            && self.p.max_correlation < 1.0
+        {
             for &i in &self.book {
                 let od = self.symbols[i].direction();
-                if i == o.symbol || od == 0 {
+                if i == c.symbol || od == 0 {
                     continue;
                 }
-                if let Some(rho) = self.corr.corr(i, o.symbol) {
+                if let Some(rho) = self.corr.corr(i, c.symbol) {
                     if f64::from(od * dir) * rho > self.p.max_correlation {
                         return Err(BlockReason::Correlation);
                     }
                 }
             }
         }
-        if let Some(v) = self.p.var.filter(|_| !o.notional.is_zero()) {
+        if let Some(v) = self.p.var.filter(|_| !notional.is_zero()) {
             // `dec_f64` is `to_f64` (the same double) on integers when the mantissa fits.
-            let add = f64::from(dir) * dec_f64(o.notional);
-            let extra = Some((o.symbol, add));
-            let budget = v.budget * dec_f64(e);
+            let add = f64::from(dir) * dec_f64(notional);
+            let extra = Some((c.symbol, add));
+            let budget = v.budget * dec_f64(c.equity);
             if !self.var_surely_within(extra, v, budget) {
                 if let Some(r) = self.book_risk(extra) {
                     if var::measure(&r, v.method, v.measure, v.level) > budget {
@@ -956,6 +1029,35 @@ impl RiskGate {
             }
         }
         Ok(())
+    }
+}
+
+/// What [`RiskGate::entry_caps`] found for an entry, reused by [`RiskGate::check_sized`]:
+/// the symbol, direction, equity `E` and its limit products (quote currency).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EntryCaps {
+    symbol: usize,
+    dir: i8,
+    equity: Decimal,
+    /// `max_risk_per_trade · E`.
+    risk: Decimal,
+    /// `max_portfolio_risk · E`.
+    portfolio: Decimal,
+    /// `max_symbol_exposure · E`.
+    exposure: Decimal,
+}
+
+impl EntryCaps {
+    /// `E`, the gate's equity at the check.
+    #[inline]
+    pub fn equity(&self) -> Decimal {
+        self.equity
+    }
+
+    /// `max_symbol_exposure · E`: the cap on the symbol's `|notional|`.
+    #[inline]
+    pub fn exposure(&self) -> Decimal {
+        self.exposure
     }
 }
 
@@ -1026,6 +1128,65 @@ mod tests {
             reduce_only: true,
             ..entry(symbol, side, "1000000", "1000000")
         }
+    }
+
+    /// The entry's two-step check (`entry_caps`, then `check_sized` with the sized order) gives
+    /// what `check` of the zero order and then (when that passes) of the sized one give, over
+    /// random books, equities, position limits and orders (every limit binding, VaR on and off).
+    #[test]
+    fn two_step_entry_check_is_check() {
+        let mut state = 0x853C_49E6_748F_EA9Bu64;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let (mut blocks, mut oks) = ([0usize; 32], 0);
+        for round in 0..400 {
+            let mut c = LimitsConfig {
+                max_positions: 1 + next(3) as u32,
+                ..LimitsConfig::default()
+            };
+            if round % 2 == 1 {
+                c.var_budget = 0.001 * (1 + next(20)) as f64;
+                c.corr_min_bars = 2;
+            }
+            let mut g = RiskGate::from_config(&c, Decimal::new(1 + next(20_000) as i64, 0), 3);
+            for k in 0..40u64 {
+                let s = next(3) as usize;
+                match next(5) {
+                    0 => {
+                        let q = next(4_000) as i64 - 2_000;
+                        g.set_position(s, Decimal::new(q, 1), Decimal::new(next(3_000) as i64, 2));
+                    }
+                    1 => {
+                        let u = Decimal::new(next(400_000) as i64 - 200_000, 2);
+                        g.set_unrealized(s, u, T0 + k);
+                    }
+                    2 => g.on_price(s, 100.0 + next(1_000) as f64 * 0.1, T0 + k * 60_000),
+                    _ => {}
+                }
+                let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                let o = entry(s, side, "0", "0");
+                let sized = OrderCheck {
+                    notional: Decimal::new(next(5_000_000) as i64, 2),
+                    risk: Decimal::new(next(40_000) as i64, 2),
+                    ..o
+                };
+                let caps = g.entry_caps(s, side);
+                assert_eq!(caps.map(|_| ()), g.check(&o));
+                // The engine's two checks before: the zero order's block, else the sized one's.
+                let two = caps.and_then(|c| g.check_sized(&c, sized.notional, sized.risk));
+                assert_eq!(two, g.check(&o).and_then(|()| g.check(&sized)), "{sized:?}");
+                match two {
+                    Ok(()) => oks += 1,
+                    Err(r) => blocks[r.index()] += 1,
+                }
+            }
+        }
+        let kinds = blocks.iter().filter(|&&n| n > 50).count();
+        assert!(oks > 500 && kinds >= 4, "{oks} ok, blocks {blocks:?}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub use block::{BlockReason, EntryBlock};
 pub use correlation::Correlation;
 pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
 pub use exits::{ExitLevels, ExitParams, ExitTrigger};
-pub use limits::{EmergencyAction, GateState, OrderCheck, RiskGate, Trip, VarLimit};
-pub use sizing::{size_entry, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats};
+pub use limits::{EmergencyAction, EntryCaps, GateState, OrderCheck, RiskGate, Trip, VarLimit};
+pub use sizing::{
+    size_entry, size_entry_qty, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats,
+};
 pub use var::PortfolioRisk;

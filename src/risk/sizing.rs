@@ -287,6 +287,53 @@ pub fn size_entry(
     req: &EntryRequest,
     inst: &Instrument,
 ) -> Result<SizedEntry, EntryBlock> {
+    let q = sized_qty(p, stats, req, inst)?;
+    let notional = q.qty * q.price;
+    let qf = dec_f64(q.qty);
+    Ok(SizedEntry {
+        qty: q.qty,
+        notional,
+        leverage: dec_f64(notional) / req.balance,
+        risk_fraction: q.risk_fraction,
+        risk: if q.has_stop {
+            qf * req.stop_distance
+        } else {
+            0.0
+        },
+        binding: q.binding,
+    })
+}
+
+/// [`size_entry`]'s quantity alone (the same checks, errors and value), without the notional,
+/// leverage and risk it derives from it: what the engine sends.
+#[inline]
+pub fn size_entry_qty(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<Decimal, EntryBlock> {
+    sized_qty(p, stats, req, inst).map(|q| q.qty)
+}
+
+/// What [`sized_qty`] found: the quantity and what [`size_entry`] derives the rest from.
+struct SizedQty {
+    qty: Decimal,
+    /// The entry price put on the tick.
+    price: Decimal,
+    risk_fraction: f64,
+    has_stop: bool,
+    binding: SizeCap,
+}
+
+/// The quantity of [`size_entry`] (its documentation).
+#[inline]
+fn sized_qty(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<SizedQty, EntryBlock> {
     let bad = Err(EntryBlock::Risk(BlockReason::BadInput));
     let ok = |v: f64| v.is_finite() && v > 0.0;
     if !ok(req.price) || !ok(req.balance) {
@@ -353,18 +400,11 @@ pub fn size_entry(
     if let Some(reason) = inst.violation(qty, req.price, false) {
         return Err(EntryBlock::Filter(reason));
     }
-    let notional = qty * price;
-    let qf = dec_f64(qty);
-    Ok(SizedEntry {
+    Ok(SizedQty {
         qty,
-        notional,
-        leverage: dec_f64(notional) / req.balance,
+        price,
         risk_fraction: r,
-        risk: if has_stop {
-            qf * req.stop_distance
-        } else {
-            0.0
-        },
+        has_stop,
         binding,
     })
 }
@@ -461,6 +501,45 @@ mod tests {
             venue_max_leverage: 100.0,
             size_multiplier: 1.0,
         }
+    }
+
+    /// `size_entry_qty` is `size_entry`'s quantity, and refuses exactly what it refuses, over
+    /// random prices, stops, balances, multipliers and both methods.
+    #[test]
+    fn qty_alone_is_size_entry_qty() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut sized, mut refused) = (0, 0);
+        for k in 0..50_000 {
+            let mut p = params();
+            if k % 2 == 1 {
+                p.method = SizingMethod::FixedNotional;
+            }
+            let mut r = req(
+                1.0 + next() * 100_000.0,
+                if k % 7 == 0 { 0.0 } else { next() * 500.0 },
+                next() * 50_000.0,
+            );
+            r.size_multiplier = next() * 1.2;
+            r.venue_max_leverage = 1.0 + next() * 20.0;
+            let full = size_entry(&p, &TradeStats::default(), &r, &btc());
+            let qty = size_entry_qty(&p, &TradeStats::default(), &r, &btc());
+            assert_eq!(qty, full.map(|e| e.qty), "{r:?}");
+            if qty.is_ok() {
+                sized += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        assert!(
+            sized > 10_000 && refused > 1_000,
+            "{sized} sized, {refused} refused"
+        );
     }
 
     #[test]

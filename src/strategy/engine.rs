@@ -53,11 +53,10 @@ use crate::risk::config::LimitsConfig;
 use crate::risk::drift_monitor::reduce_qty;
 use crate::risk::limits::LimitParams;
 use crate::risk::{
-    size_entry, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
-    ExitLevels, ExitParams, ExitTrigger, GateState, OrderCheck, RiskGate, SizingParams, TradeStats,
-    Trip,
+    size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
+    ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
 };
-use crate::types::fixed::dec_f64;
+use crate::types::fixed::{dec_cmp, dec_f64};
 use crate::types::{
     Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
 };
@@ -1167,6 +1166,9 @@ impl TickCx<'_> {
         let close = slot.hot.working.abs();
         let mut open = Decimal::ZERO;
         let mut levels = None;
+        // An entry with nothing to close sends the size `entry_levels_and_size` returned, which
+        // passed `violation(qty, st.price, false)` (`st.price` is `t.price`): not checked twice.
+        let mut proved = false;
         if d.target != 0 {
             let entry = (t.symbol.index(), d.target, d.side, close);
             // A scalper entry plans its levels on the ATR alone ([`ScalperParams::exits`]).
@@ -1194,6 +1196,7 @@ impl TickCx<'_> {
                 Ok((lv, q)) => {
                     open = q;
                     levels = Some(lv);
+                    proved = close.is_zero();
                 }
                 Err(block) => {
                     st.gate = count_block(self.stats, block);
@@ -1203,7 +1206,13 @@ impl TickCx<'_> {
             }
         }
         let (qty, reduce_only) = (close + open, d.target == 0);
-        if let Some(reason) = inst.violation(qty, t.price, reduce_only) {
+        debug_assert!(!proved || inst.violation(qty, t.price, reduce_only).is_none());
+        let broken = if proved {
+            None
+        } else {
+            inst.violation(qty, t.price, reduce_only)
+        };
+        if let Some(reason) = broken {
             self.stats.filtered[reason.index()] += 1;
             st.gate = Gate::Filter;
             return None;
@@ -1320,21 +1329,15 @@ fn entry_levels_and_size(
     }
     // The gate's state blocks (emergency, pause, daily loss, reconciliation, positions,
     // correlation) first: while one holds, skip the decimal work of planning and sizing.
-    gate.check(&OrderCheck {
-        symbol: i,
-        side,
-        notional: Decimal::ZERO,
-        risk: Decimal::ZERO,
-        reduce_only: false,
-    })
-    .map_err(EntryBlock::Risk)?;
+    let caps = gate.entry_caps(i, side).map_err(EntryBlock::Risk)?;
     let bad = EntryBlock::Risk(BlockReason::BadInput);
     let entry_ticks = inst.price_ticks(st.price).ok_or(bad)?;
     let sigma = st.layers.sigma;
     let lv = ExitLevels::plan_ticks(&rp.exits, target, entry_ticks, vol, inst)
         .map_err(EntryBlock::Risk)?;
     let entry = lv.entry;
-    let sized = size_entry(
+    // `size_entry`'s quantity; its derived notional, leverage and risk are not needed here.
+    let sized = size_entry_qty(
         &rp.sizing,
         trade_stats,
         &EntryRequest {
@@ -1349,27 +1352,22 @@ fn entry_levels_and_size(
     )?;
     // Size down to the per-symbol exposure cap rather than refuse: a tight stop can ask for more
     // than `max_symbol_exposure × E` even under the leverage cap.
-    let mut qty = sized.qty;
-    let limit = rp.limits.max_symbol_exposure * gate.equity();
+    let mut qty = sized;
+    // `rp.limits` are the gate's limits (`Engine::new`), so this is `max_symbol_exposure · E`.
+    let limit = caps.exposure();
     // `qty · entry ≤ limit` means `qty ≤ floor_step(limit / entry)`: the division only binds.
-    if !entry.is_zero() && qty * entry > limit {
+    if !entry.is_zero() && dec_cmp(qty * entry, limit).is_gt() {
         let cap = limit / entry;
         let cap = inst.floor_qty_dec(cap.max(Decimal::ZERO));
-        if qty > cap {
+        if dec_cmp(qty, cap).is_gt() {
             qty = cap;
             if let Some(r) = inst.violation(qty, st.price, false) {
                 return Err(EntryBlock::Filter(r));
             }
         }
     }
-    gate.check(&OrderCheck {
-        symbol: i,
-        side,
-        notional: (close + qty) * entry,
-        risk: lv.risk(qty),
-        reduce_only: false,
-    })
-    .map_err(EntryBlock::Risk)?;
+    gate.check_sized(&caps, (close + qty) * entry, lv.risk(qty))
+        .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
 }
 

@@ -233,7 +233,7 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     if scale == 0 {
         return m as f64;
     }
-    let Some(precision) = 10u64.checked_pow(scale) else {
+    let Some(&precision) = POW10.get(scale as usize) else {
         return Decimal::new(m, scale).to_f64().unwrap_or(f64::NAN);
     };
     let u = m.unsigned_abs();
@@ -242,7 +242,8 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     let v = if frac == 0.0 {
         int as f64
     } else {
-        let round_to = 10f64.powi(scale as i32);
+        // `10^scale` (scale ≤ 19) is exact in f64, as `10f64.powi(scale)` is: a table, no call.
+        let round_to = precision as f64;
         ((int as f64 + frac) * round_to).round() / round_to
     };
     if m < 0 {
@@ -250,6 +251,29 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     } else {
         v
     }
+}
+
+/// `a.cmp(&b)` (exact value order, as `Decimal`'s `Ord`), inline on `i128` when both mantissas
+/// fit an `i64` and the scales differ by at most 19 (`|m · 10^k| < 2⁶³ · 2⁶⁴`); the crate's
+/// comparison otherwise.
+#[inline]
+pub fn dec_cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
+        let (x, y, sa, sb) = (i128::from(x), i128::from(y), a.scale(), b.scale());
+        if sa == sb {
+            return x.cmp(&y);
+        }
+        let k = sa.abs_diff(sb) as usize;
+        if let Some(&p) = POW10.get(k) {
+            let p = i128::from(p);
+            return if sa < sb {
+                (x * p).cmp(&y)
+            } else {
+                x.cmp(&(y * p))
+            };
+        }
+    }
+    a.cmp(&b)
 }
 
 /// `d.to_f64()` (the same double), on `u64`s when the mantissa fits an `i64`.
@@ -429,6 +453,53 @@ mod tests {
         }
     }
 
+    /// `dec_cmp` orders as `Decimal::cmp` over mantissas of every width, both signs, zeros
+    /// (also negative zero) and every scale pair.
+    #[test]
+    fn dec_cmp_is_decimal_cmp() {
+        let mut s = 0x0DDB_1A5E_5BAD_5EEDu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut inline = 0;
+        for k in 0..300_000u64 {
+            let mut dec = |near: Option<Decimal>| {
+                if let (Some(n), 0) = (near, next() % 3) {
+                    // The same value at another scale, or one unit off at it.
+                    let up = (next() % 6) as u32;
+                    let m = n.mantissa().checked_mul(10i128.pow(up)).unwrap_or(0);
+                    let m = m + i128::from((next() % 3) as i8 - 1) * i128::from(k % 2 == 0);
+                    return Decimal::try_from_i128_with_scale(m, (n.scale() + up).min(28))
+                        .unwrap_or(n);
+                }
+                let bits = next() % 97;
+                let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1);
+                let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+                d.set_sign_negative(next() % 3 == 0);
+                d
+            };
+            let a = dec(None);
+            let b = dec(Some(a));
+            assert_eq!(dec_cmp(a, b), a.cmp(&b), "{a:?} vs {b:?}");
+            assert_eq!(dec_cmp(b, a), b.cmp(&a), "{b:?} vs {a:?}");
+            inline += usize::from(
+                i64::try_from(a.mantissa()).is_ok() && i64::try_from(b.mantissa()).is_ok(),
+            );
+        }
+        assert!(inline > 30_000, "{inline} pairs on the inline path");
+        let z = Decimal::ZERO;
+        let mut nz = Decimal::new(0, 5);
+        nz.set_sign_negative(true);
+        assert_eq!(dec_cmp(z, nz), z.cmp(&nz));
+        assert_eq!(
+            dec_cmp(nz, Decimal::new(-1, 28)),
+            nz.cmp(&Decimal::new(-1, 28))
+        );
+    }
+
     #[test]
     fn mantissa_f64_is_to_f64() {
         let mut s = 0x1234_5678_9ABC_DEF1u64;
@@ -446,6 +517,13 @@ mod tests {
                 mantissa_f64(m, scale).to_bits(),
                 want.to_bits(),
                 "{m}e-{scale}"
+            );
+        }
+        for (k, &p) in POW10.iter().enumerate() {
+            assert_eq!(
+                (p as f64).to_bits(),
+                10f64.powi(k as i32).to_bits(),
+                "10^{k}"
             );
         }
         let big = d("79228162514264337593543950.335");

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::fixed::{Increment, POW10};
+use super::fixed::{dec_cmp, Increment, POW10};
 use super::report::RejectReason;
 
 /// One instrument's filters, as the venue publishes them.
@@ -102,30 +102,55 @@ impl Instrument {
         if steps.is_nan() || steps < 1.0 || steps > i64::MAX as f64 {
             return Decimal::ZERO;
         }
-        Decimal::from(steps as i64) * self.qty_step
+        times_dec(steps as i64, self.qty_step)
     }
 
     /// The filter an order of `qty` at about `price` breaks, if any: zero or below min qty,
     /// above max market qty, or (unless reduce-only) notional below min notional.
     #[inline]
     pub fn violation(&self, qty: Decimal, price: f64, reduce_only: bool) -> Option<RejectReason> {
-        if qty.is_zero() || qty < self.min_qty {
+        if qty.is_zero() || dec_cmp(qty, self.min_qty).is_lt() {
             return Some(RejectReason::BelowMinQty);
         }
-        if qty > self.max_market_qty {
+        if dec_cmp(qty, self.max_market_qty).is_gt() {
             return Some(RejectReason::AboveMaxQty);
         }
-        if !reduce_only && self.price_on_tick(price) * qty < self.min_notional {
+        if !reduce_only && self.below_min_notional(qty, price) {
             return Some(RejectReason::BelowMinNotional);
         }
         None
+    }
+
+    /// `price_on_tick(price) · qty < min_notional` for `qty ≠ 0`. On integers when the product
+    /// `ticks · tick mantissa · qty mantissa` is below 2⁹⁶ at scale ≤ 28 (then both decimal
+    /// products are exact, so the comparison is the same); the decimals otherwise.
+    #[inline]
+    fn below_min_notional(&self, qty: Decimal, price: f64) -> bool {
+        let exact = self.price_ticks(price).and_then(|t| {
+            let n = i128::from(t)
+                .checked_mul(i128::from(self.tick.mantissa))?
+                .checked_mul(qty.mantissa())?;
+            let sn = self.tick.scale + qty.scale();
+            if sn > 28 || n.unsigned_abs() >= 1u128 << 96 {
+                return None;
+            }
+            let (m, sm) = (self.min_notional.mantissa(), self.min_notional.scale());
+            // Both at scale max(sn, sm) ≤ 28; `10^k · m` with `k ≤ 28`, `|m| < 2⁹⁶` may overflow.
+            let up = |v: i128, k: u32| 10i128.checked_pow(k).and_then(|p| v.checked_mul(p));
+            Some(if sn >= sm {
+                n < up(m, sn - sm)?
+            } else {
+                up(n, sm - sn)? < m
+            })
+        });
+        exact.unwrap_or_else(|| self.price_on_tick(price) * qty < self.min_notional)
     }
 
     /// `round(p / tick) · tick`: a price that was on the tick, recovered exactly from its f64.
     #[inline]
     pub fn price_on_tick(&self, p: f64) -> Decimal {
         self.price_ticks(p)
-            .map_or(Decimal::ZERO, |t| Decimal::from(t) * self.tick_size)
+            .map_or(Decimal::ZERO, |t| times_dec(t, self.tick_size))
     }
 
     /// `round(p / tick)`, the whole ticks of a price that was on the tick (those of
@@ -142,6 +167,20 @@ impl Instrument {
         let t = q as i64;
         Some(if q - t as f64 >= 0.5 { t + 1 } else { t })
     }
+}
+
+/// `Decimal::from(n) · d`, the same decimal (mantissa `n·m`, `d`'s scale) built on `i128`
+/// without the multiplication call while it is non-zero and fits 96 bits; the product otherwise.
+#[inline]
+fn times_dec(n: i64, d: Decimal) -> Decimal {
+    if n != 0 && !d.is_zero() {
+        if let Some(m) = i128::from(n).checked_mul(d.mantissa()) {
+            if let Ok(v) = Decimal::try_from_i128_with_scale(m, d.scale()) {
+                return v;
+            }
+        }
+    }
+    Decimal::from(n) * d
 }
 
 /// `floor(x / inc) · inc`, exact, carrying `inc`'s scale (`inc > 0`). Works on the integer
@@ -589,6 +628,104 @@ mod tests {
             }
         }
         assert!(wide_quotients > 5_000, "{wide_quotients} 96-bit mantissas");
+    }
+
+    /// `times_dec(n, d)` is `Decimal::from(n) · d` to the representation (mantissa, scale,
+    /// sign), for mantissas of every width, both signs, zeros and products past 96 bits.
+    #[test]
+    fn times_dec_is_the_decimal_product() {
+        let mut next = lcg(0xDA94_2042_E4DD_58B5);
+        let mut built = 0;
+        for k in 0..100_000u64 {
+            let n = match k % 3 {
+                0 => (next() % 2_000_000) as i64 - 1_000_000,
+                1 => ((next() << 11) | (next() % 2048)) as i64,
+                _ => (next() % 3) as i64 - 1,
+            };
+            let bits = next() % 97;
+            let m = (i128::from(next()) << 44 | i128::from(next())) & ((1i128 << bits) - 1);
+            let m = if next() % 4 == 0 { -m } else { m };
+            let d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+            let Some(want) = Decimal::from(n).checked_mul(d) else {
+                continue;
+            };
+            let got = times_dec(n, d);
+            assert_eq!(got, want, "{n} × {d}");
+            assert_eq!(got.serialize(), want.serialize(), "{n} × {d}");
+            built += usize::from(
+                n != 0 && !d.is_zero() && i128::from(n).checked_mul(m) == Some(got.mantissa()),
+            );
+        }
+        assert!(built > 30_000, "{built} exact non-zero products");
+    }
+
+    /// `violation`'s integer min-notional comparison gives what the decimals give
+    /// (`price_on_tick(price) · qty < min_notional`), near the minimum and far from it, for
+    /// increments and minimums of several scales, wide quantities and prices off the tick.
+    #[test]
+    fn min_notional_on_integers_agrees_with_decimals() {
+        let mut next = lcg(0x5851_F42D_4C95_7F2D);
+        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100", "0.000001"];
+        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
+        let mins = ["5", "5.0", "100", "0.5", "10.000000", "0", "1000000"];
+        let (mut outcomes, mut equal) = ([0; 2], 0);
+        for k in 0..200_000u64 {
+            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
+            let mut i = Instrument::new(
+                pick(&ticks, next()),
+                pick(&steps, next()),
+                Decimal::ZERO,
+                Decimal::MAX,
+                pick(&mins, next()),
+            )
+            .unwrap();
+            i.min_qty = Decimal::new(1, 28);
+            let qty = match k % 4 {
+                0 => Decimal::new((next() % 1_000_000) as i64 + 1, (next() % 10) as u32),
+                1 => {
+                    let bits = 1 + next() % 95;
+                    let m = (i128::from(next()) << 42 | i128::from(next())) & ((1 << bits) - 1);
+                    Decimal::from_i128_with_scale(m.max(1), (next() % 29) as u32)
+                }
+                _ => Decimal::new((next() % 100_000) as i64 + 1, 3),
+            };
+            let price = match k % 3 {
+                // Near min_notional / qty, on the tick or not.
+                0 => {
+                    let p = i.min_notional.checked_div(qty);
+                    let p = p.and_then(|p| rust_decimal::prelude::ToPrimitive::to_f64(&p));
+                    let p = p.unwrap_or(1.0);
+                    p * (1.0 + ((next() % 2001) as f64 - 1000.0) * 1e-12)
+                }
+                1 => (next() % 10_000_000) as f64 * 0.01 + (next() % 7) as f64 * 1e-9,
+                _ => f64::from_bits((next() << 11) | (next() % 2048)) % 1e12,
+            };
+            // Beyond the decimal range both ways panic alike (the integer path defers to it).
+            let Some(notional) = i.price_on_tick(price).checked_mul(qty) else {
+                continue;
+            };
+            let want = notional < i.min_notional;
+            outcomes[usize::from(want)] += 1;
+            equal += usize::from(notional == i.min_notional);
+            assert_eq!(
+                i.below_min_notional(qty, price),
+                want,
+                "{qty} at {price} ({} {} {})",
+                i.tick_size,
+                i.qty_step,
+                i.min_notional
+            );
+            let by_dec = if qty < i.min_qty {
+                Some(RejectReason::BelowMinQty)
+            } else if want {
+                Some(RejectReason::BelowMinNotional)
+            } else {
+                None
+            };
+            assert_eq!(i.violation(qty, price, false), by_dec, "{qty} at {price}");
+        }
+        assert!(outcomes[0] > 20_000 && outcomes[1] > 20_000, "{outcomes:?}");
+        assert!(equal > 100, "{equal} notionals exactly at the minimum");
     }
 
     #[test]
