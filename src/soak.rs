@@ -874,11 +874,9 @@ mod tests {
         assert!(grew.to_string().contains("memory grew"), "{grew}");
     }
 
-    #[test]
-    fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
-        let base = soak_config(None).unwrap();
-        let v = venue(&base, VenueName::Binance).unwrap();
-        let opts = SoakOptions {
+    /// Options of a Binance soak with `overlay`, for the child-config tests.
+    fn test_options(overlay: Option<&str>) -> SoakOptions {
+        SoakOptions {
             minutes: 0.0,
             seed: 1,
             speed: 50.0,
@@ -886,8 +884,15 @@ mod tests {
             faults: true,
             dir: std::env::temp_dir(),
             venue: VenueName::Binance,
-            overlay: None,
-        };
+            overlay: overlay.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
+        let base = soak_config(None).unwrap();
+        let v = venue(&base, VenueName::Binance).unwrap();
+        let opts = test_options(None);
         let text = child_config(
             &opts,
             &v,
@@ -945,16 +950,7 @@ mod tests {
     fn the_heavy_overlay_is_laid_last_and_keeps_the_soak_account() {
         let base = soak_config(Some(HEAVY)).unwrap();
         let v = venue(&base, VenueName::Binance).unwrap();
-        let opts = SoakOptions {
-            minutes: 0.0,
-            seed: 1,
-            speed: 50.0,
-            kill_probability: 0.5,
-            faults: true,
-            dir: std::env::temp_dir(),
-            venue: VenueName::Binance,
-            overlay: Some(HEAVY.to_string()),
-        };
+        let opts = test_options(Some(HEAVY));
         let text = child_config(
             &opts,
             &v,
