@@ -874,6 +874,23 @@ mod tests {
         assert!(grew.to_string().contains("memory grew"), "{grew}");
     }
 
+    /// A Binance lap's child configuration with `overlay`, on fixed test URLs and journal,
+    /// with the venue and options it came from.
+    fn lap_config(overlay: Option<&str>) -> (Venue, SoakOptions, Config) {
+        let base = soak_config(overlay).unwrap();
+        let v = venue(&base, VenueName::Binance).unwrap();
+        let opts = test_options(overlay);
+        let text = child_config(
+            &opts,
+            &v,
+            "ws://127.0.0.1:9/stream",
+            "http://127.0.0.1:9",
+            Path::new("/tmp/j"),
+        )
+        .unwrap();
+        (v, opts, Config::parse(&text).unwrap())
+    }
+
     /// Options of a Binance soak with `overlay`, for the child-config tests.
     fn test_options(overlay: Option<&str>) -> SoakOptions {
         SoakOptions {
@@ -890,18 +907,8 @@ mod tests {
 
     #[test]
     fn child_config_is_valid_points_at_the_lap_and_carries_the_soak_risk() {
+        let (v, opts, cfg) = lap_config(None);
         let base = soak_config(None).unwrap();
-        let v = venue(&base, VenueName::Binance).unwrap();
-        let opts = test_options(None);
-        let text = child_config(
-            &opts,
-            &v,
-            "ws://127.0.0.1:9/stream",
-            "http://127.0.0.1:9",
-            Path::new("/tmp/j"),
-        )
-        .unwrap();
-        let cfg = Config::parse(&text).unwrap();
         assert_eq!(cfg.venue.ws_url, "ws://127.0.0.1:9/stream");
         assert_eq!(cfg.exec.rest_url, "http://127.0.0.1:9");
         assert_eq!(cfg.venue.symbols, vec!["BTCUSDT", "ETHUSDT"]);
@@ -948,18 +955,7 @@ mod tests {
 
     #[test]
     fn the_heavy_overlay_is_laid_last_and_keeps_the_soak_account() {
-        let base = soak_config(Some(HEAVY)).unwrap();
-        let v = venue(&base, VenueName::Binance).unwrap();
-        let opts = test_options(Some(HEAVY));
-        let text = child_config(
-            &opts,
-            &v,
-            "ws://127.0.0.1:9/stream",
-            "http://127.0.0.1:9",
-            Path::new("/tmp/j"),
-        )
-        .unwrap();
-        let cfg = Config::parse(&text).unwrap();
+        let (v, opts, cfg) = lap_config(Some(HEAVY));
         // The overlay wins over the soak's own 2 s cooldown.
         assert_eq!(cfg.strategy.cooldown_ms, 0);
         assert_eq!(cfg.model.tau_s, 0.0);
