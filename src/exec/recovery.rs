@@ -184,7 +184,8 @@ fn catch_up_venue_fills(
         .filter(|&(s, id)| s == m.symbol && id != 0)
         .map(|(_, id)| id)
         .collect();
-    let picked = explaining_trades(&trades, &known, m.venue - m.ours);
+    let unbooked = not_booked_by_content(trades, &replayed.fills, m.symbol);
+    let picked = explaining_trades(&unbooked, &known, m.venue - m.ours);
     for t in &picked {
         let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, exec.session(), 0);
         r.qty = t.qty;
@@ -198,6 +199,36 @@ fn catch_up_venue_fills(
         );
     }
     Ok(picked.len())
+}
+
+/// `trades` without those the journal booked with no venue order id (a venue close booked
+/// at the venue's price from the private stream, as a refused exit's fill or on its own):
+/// each such fill of `symbol` accounts for one execution of equal side, quantity and price,
+/// oldest first. (Two equal executions, one booked: the other is kept out too, and its
+/// difference goes to the reconciliation policy — never booked twice.)
+fn not_booked_by_content(
+    trades: Vec<super::transport_venue::VenueTrade>,
+    fills: &[Record],
+    symbol: SymbolId,
+) -> Vec<super::transport_venue::VenueTrade> {
+    let mut booked: Vec<(Side, Decimal, Decimal)> = fills
+        .iter()
+        .filter(|r| r.symbol == symbol && r.aux == 0 && r.kind == RecordKind::Fill)
+        .map(|r| (r.side, r.qty, r.price))
+        .collect();
+    trades
+        .into_iter()
+        .filter(|t| {
+            let key = (t.side, t.qty, t.price);
+            match booked.iter().position(|b| *b == key) {
+                Some(k) => {
+                    booked.swap_remove(k);
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
 }
 
 /// The executions of no known order (`known`: venue order ids) that explain `gap` (venue −
@@ -715,5 +746,25 @@ mod tests {
         // Our own orders' executions are never taken, whatever the gap.
         let all: HashSet<u64> = [10, 11, 12, 13].into();
         assert!(explaining_trades(&trades, &all, "-0.030".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn an_execution_the_journal_booked_without_its_order_id_is_not_booked_again() {
+        let trades = vec![t(1, 11, Side::Sell, "0.010"), t(2, 12, Side::Sell, "0.010")];
+        // The stream's close of trade 1 was journaled as the refused exit's fill (no order id).
+        let mut f = Record::new(RecordKind::Fill, SymbolId(0), Side::Sell, 1, 7);
+        (f.qty, f.price) = (trades[0].qty, trades[0].price);
+        let other_symbol = Record {
+            symbol: SymbolId(1),
+            ..f
+        };
+        let left = not_booked_by_content(trades.clone(), &[f, other_symbol], SymbolId(0));
+        assert_eq!(ids(&left), [2]);
+        // With its order id known instead, both executions stay candidates here.
+        f.aux = 11;
+        assert_eq!(
+            ids(&not_booked_by_content(trades, &[f], SymbolId(0))),
+            [1, 2]
+        );
     }
 }

@@ -209,30 +209,37 @@ impl Executor {
         }
     }
 
-    /// Claims `qty` of `symbol`'s unclaimed venue close for a refused exit: `(price, fee)` at the
-    /// venue's average price and its fee pro rata; `None` when there is none on `side`.
+    /// Claims up to `qty` (the position booked on that side) of `symbol`'s unclaimed venue
+    /// close for a refused exit: `(price, claimed qty, fee)` at the venue's average price, the
+    /// whole fee when the whole close is claimed (else pro rata, the rest staying with the
+    /// remainder: the parts sum to the venue's fee); `None` when there is none on `side`.
     pub(super) fn claim_venue_close(
         &mut self,
         symbol: SymbolId,
         side: Side,
         qty: Decimal,
-    ) -> Option<(Decimal, Decimal)> {
+    ) -> Option<(Decimal, Decimal, Decimal)> {
         let slot = self.stream.closes.get_mut(symbol.index())?;
         let c = slot
             .as_mut()
             .filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
         let price = c.quote / c.qty;
-        let fee = c.fee * qty.min(c.qty) / c.qty;
-        if qty >= c.qty {
+        let claimed = qty.min(c.qty);
+        let fee = if claimed == c.qty {
+            c.fee
+        } else {
+            c.fee * claimed / c.qty
+        };
+        if claimed == c.qty {
             *slot = None;
             self.stream.open -= 1;
         } else {
-            c.quote -= price * qty;
+            c.quote -= price * claimed;
             c.fee -= fee;
-            c.qty -= qty;
+            c.qty -= claimed;
         }
         self.stream.booked += 1;
-        Some((price, fee))
+        Some((price, claimed, fee))
     }
 
     /// Books `symbol`'s unclaimed venue close, at most the position booked on the side it
