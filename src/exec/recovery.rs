@@ -102,8 +102,11 @@ pub fn startup(
     let mut rep = StartupReport::default();
     let names = exec.names().to_vec();
     let pending = replayed.pending.clone();
+    let mut resolved = Vec::with_capacity(pending.len());
     for p in &pending {
-        resolve_pending(exec, replayed, p.intent, &names, now_ms, timeout, &mut rep)?;
+        resolved.push(resolve_pending(
+            exec, p.intent, &names, now_ms, timeout, &mut rep,
+        )?);
     }
     let venue = venue_positions(
         exec,
@@ -111,8 +114,9 @@ pub fn startup(
         now_ms,
         timeout,
     )?;
-    let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
-    let mut mismatches = reconcile_positions(&names, &ours, &venue);
+    let ours = positions_with(replayed, &resolved, names.len());
+    let mismatches = reconcile_positions(&names, &ours, &venue);
+    let mut caught = Vec::new();
     let previous = replayed.previous_session_ms(exec.session());
     if let Some(start) = previous.filter(|_| !mismatches.is_empty()) {
         // The venue's own executions since the previous session started (its stops that
@@ -120,11 +124,17 @@ pub fn startup(
         // at the venue's price: book them, then reconcile what is left.
         let since = start.saturating_sub(VENUE_FILL_MARGIN_MS);
         for m in &mismatches {
-            rep.venue_fills += catch_up_venue_fills(exec, replayed, m, since, now_ms, timeout)?;
+            let found = catch_up_venue_fills(exec, replayed, &resolved, m, since, now_ms, timeout)?;
+            caught.extend(found);
         }
-        let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
-        mismatches = reconcile_positions(&names, &ours, &venue);
     }
+    rep.venue_fills = caught.len();
+    // Journaled in the venue's order, so the book replays as the venue's did.
+    for r in in_venue_order(resolved, caught) {
+        journal_apply(exec, replayed, &r)?;
+    }
+    let ours = positions_with(replayed, &[], names.len());
+    let mismatches = reconcile_positions(&names, &ours, &venue);
     rep.mismatches = mismatches;
     rep.foreign_open_orders = foreign_open_orders(exec, now_ms, timeout)?;
     let mismatches = rep.mismatches.clone();
@@ -141,27 +151,28 @@ pub fn startup(
 /// offset between this host and the venue).
 const VENUE_FILL_MARGIN_MS: u64 = 5_000;
 
-/// Books, as fills of no order at the venue's price, quantity and fee, the executions of
+/// The fills of no order, at the venue's price, quantity and fee, of the executions of
 /// `m`'s symbol since `since_ms` that no journaled order made (their venue order id is not in
 /// the journal) and that explain `m`'s difference: newest first, each only while it moves
-/// the journal toward the venue without passing it. Returns how many it booked. A venue
-/// without the query, or a reply that is not understood, books nothing (said on stderr): the
-/// difference then goes to the reconciliation policy as before.
+/// the journal toward the venue without passing it (oldest first; the caller journals them).
+/// A venue without the query, or a reply that is not understood, gives none (said on
+/// stderr): the difference then goes to the reconciliation policy as before.
 fn catch_up_venue_fills(
     exec: &mut Executor,
-    replayed: &mut Replayed,
+    replayed: &Replayed,
+    resolved: &[Record],
     m: &Mismatch,
     since_ms: u64,
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
-) -> Result<usize, String> {
+) -> Result<Vec<Record>, String> {
     let ts = now_ms();
     let Some(bytes) = exec
         .venue_mut()
         .build_user_trades(&m.name, since_ms, ts)
         .map(<[u8]>::to_vec)
     else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
     let (status, body) = read_blocking(
         exec,
@@ -175,10 +186,14 @@ fn catch_up_venue_fills(
         (_, r) => {
             let why = r.err().unwrap_or_else(|| format!("HTTP {status}"));
             eprintln!("warning: {}: the venue's executions could not be read ({why}); reconciling the difference as it is", m.name);
-            return Ok(0);
+            return Ok(Vec::new());
         }
     };
-    let fills = replayed.fills.iter().map(|r| (r.symbol, r.aux));
+    let fills = replayed
+        .fills
+        .iter()
+        .chain(resolved)
+        .map(|r| (r.symbol, r.aux));
     let known: std::collections::HashSet<u64> = fills
         .chain(replayed.orders.iter().copied())
         .filter(|&(s, id)| s == m.symbol && id != 0)
@@ -186,19 +201,19 @@ fn catch_up_venue_fills(
         .collect();
     let unbooked = not_booked_by_content(trades, &replayed.fills, m.symbol);
     let picked = explaining_trades(&unbooked, &known, m.venue - m.ours);
-    for t in &picked {
-        let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, exec.session(), 0);
-        r.qty = t.qty;
-        r.price = t.price;
-        r.fee = t.fee;
-        r.aux = t.order_id;
-        journal_apply(exec, replayed, &r)?;
-        eprintln!(
-            "start-up: {} booked the venue's own execution {} (order {}): {:?} {} at {}",
-            m.name, t.id, t.order_id, t.side, t.qty, t.price
-        );
-    }
-    Ok(picked.len())
+    let session = exec.session();
+    Ok(picked
+        .iter()
+        .map(|t| {
+            eprintln!(
+                "start-up: {} books the venue's own execution {} (order {}): {:?} {} at {}",
+                m.name, t.id, t.order_id, t.side, t.qty, t.price
+            );
+            let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, session, 0);
+            (r.qty, r.price, r.fee, r.aux) = (t.qty, t.price, t.fee, t.order_id);
+            r
+        })
+        .collect())
 }
 
 /// `trades` without those the journal booked with no venue order id (a venue close booked
@@ -355,18 +370,17 @@ fn query_until_final(
     ))
 }
 
-/// Queries one unfinished order by client id and journals what the venue says: a fill, or a
-/// loss (`RejectReason::Lost`) when the venue does not have it. A still-working order is an error.
-#[allow(clippy::too_many_arguments)]
+/// Queries one unfinished order by client id and returns the record of what the venue says
+/// (journaled by the caller): a fill, or a loss (`RejectReason::Lost`) when the venue does not
+/// have it. A still-working order is an error.
 fn resolve_pending(
     exec: &mut Executor,
-    replayed: &mut Replayed,
     it: Record,
     names: &[String],
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
     rep: &mut StartupReport,
-) -> Result<(), String> {
+) -> Result<Record, String> {
     let name = names.get(it.symbol.index()).ok_or_else(|| {
         format!(
             "journal names symbol #{} which is not configured",
@@ -384,8 +398,8 @@ fn resolve_pending(
             r.price = price;
             r.fee = exec.fill_model().fee(price, qty);
             r.aux = order_id;
-            journal_apply(exec, replayed, &r)?;
             rep.recovered_fills += 1;
+            Ok(r)
         }
         OrderReply::NotFound | OrderReply::Closed | OrderReply::Error { .. } => {
             let mut r = Record::new(RecordKind::Reject, it.symbol, it.side, it.session, it.seq);
@@ -395,16 +409,38 @@ fn resolve_pending(
                 OrderReply::Error { code } => code as i32,
                 _ => -2013,
             };
-            journal_apply(exec, replayed, &r)?;
             rep.recovered_missing += 1;
+            Ok(r)
         }
-        OrderReply::Accepted { .. } | OrderReply::Unknown => {
-            return Err(format!(
-                "unfinished order {id} is still working or unknown at the venue (HTTP {status}); resolve it before trading"
-            ))
+        OrderReply::Accepted { .. } | OrderReply::Unknown => Err(format!(
+            "unfinished order {id} is still working or unknown at the venue (HTTP {status}); resolve it before trading"
+        )),
+    }
+}
+
+/// Signed positions per symbol index: the journal's plus the fills among `extra` (not yet
+/// journaled).
+fn positions_with(replayed: &Replayed, extra: &[Record], n: usize) -> Vec<Decimal> {
+    let mut q: Vec<Decimal> = (0..n).map(|i| replayed.position(i).qty).collect();
+    for r in extra.iter().filter(|r| r.kind == RecordKind::Fill) {
+        if let Some(x) = q.get_mut(r.symbol.index()) {
+            *x += r.side.signed(r.qty);
         }
     }
-    Ok(())
+    q
+}
+
+/// `resolved` (the unfinished orders' outcomes, in journal order) with each of `caught` (the
+/// venue's own executions, oldest first) put before the first fill of its symbol with a
+/// higher venue order id: the order the venue executed them in (Binance order ids grow).
+fn in_venue_order(mut out: Vec<Record>, caught: Vec<Record>) -> Vec<Record> {
+    for c in caught {
+        let later =
+            |r: &Record| r.kind == RecordKind::Fill && r.symbol == c.symbol && r.aux > c.aux;
+        let at = out.iter().position(later).unwrap_or(out.len());
+        out.insert(at, c);
+    }
+    out
 }
 
 /// The venue's positions (non-200 is an error); `need` is the error when there is no transport.
@@ -746,6 +782,25 @@ mod tests {
         // Our own orders' executions are never taken, whatever the gap.
         let all: HashSet<u64> = [10, 11, 12, 13].into();
         assert!(explaining_trades(&trades, &all, "-0.030".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn the_venues_own_executions_are_journaled_in_the_venues_order() {
+        let fill = |symbol: u16, seq: u64, aux: u64| {
+            let mut r = Record::new(RecordKind::Fill, SymbolId(symbol), Side::Buy, 1, seq);
+            r.aux = aux;
+            r
+        };
+        let lost = Record::new(RecordKind::Reject, SymbolId(0), Side::Buy, 1, 3);
+        // Unfinished orders 1 (venue order 10), 2 (lost), 3 (order 30); ETH order 5.
+        let resolved = vec![fill(0, 1, 10), lost, fill(0, 3, 30), fill(1, 4, 5)];
+        // The stop executed as order 20, between 10 and 30; a later one as order 40.
+        let caught = vec![fill(0, 0, 20), fill(0, 0, 40)];
+        let order: Vec<(u16, u64)> = in_venue_order(resolved, caught)
+            .iter()
+            .map(|r| (r.symbol.0, r.aux))
+            .collect();
+        assert_eq!(order, [(0, 10), (0, 0), (0, 20), (0, 30), (1, 5), (0, 40)]);
     }
 
     #[test]
