@@ -377,7 +377,7 @@ mod tests {
             let m = d.mantissa().checked_mul(10i128.checked_pow(up)?)?;
             i64::try_from(m).ok().filter(|&m| m != NO_PRICE)
         };
-        let mut x = 0x5EED_0F_1A7E_u64;
+        let mut x = 0x005E_ED0F_1A7E_u64;
         let mut next = || {
             x ^= x << 13;
             x ^= x >> 7;
