@@ -54,7 +54,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
-use crate::types::fixed::{dec_add, dec_cmp, dec_f64};
+use crate::types::fixed::{dec_cmp, dec_f64};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -986,14 +986,14 @@ impl RiskGate {
         if dec_cmp(risk, c.risk).is_gt() {
             return Err(BlockReason::RiskPerTrade);
         }
-        if dec_cmp(dec_add(self.open_risk, risk), c.portfolio).is_gt() {
+        if dec_cmp(self.open_risk + risk, c.portfolio).is_gt() {
             return Err(BlockReason::PortfolioRisk);
         }
         if fixed && !s.held() && self.open_positions >= self.p.max_positions {
             return Err(BlockReason::MaxPositions);
         }
         let dir = c.dir;
-        let after = dec_add(s.notional, if dir > 0 { notional } else { -notional });
+        let after = s.notional + if dir > 0 { notional } else { -notional };
         if dec_cmp(after.abs(), c.exposure).is_gt() {
             return Err(BlockReason::SymbolExposure);
         }

@@ -56,7 +56,7 @@ use crate::risk::{
     size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
     ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
 };
-use crate::types::fixed::{dec_add, dec_cmp, dec_f64, dec_mul};
+use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
 use crate::types::{
     Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
 };
@@ -1205,7 +1205,7 @@ impl TickCx<'_> {
                 }
             }
         }
-        let (qty, reduce_only) = (dec_add(close, open), d.target == 0);
+        let (qty, reduce_only) = (close + open, d.target == 0);
         debug_assert!(!proved || inst.violation(qty, t.price, reduce_only).is_none());
         let broken = if proved {
             None
@@ -1234,9 +1234,8 @@ impl TickCx<'_> {
         let (t, slot) = (self.t, &mut *self.slot);
         let ts = t.exch_ts_ms;
         slot.hot.last_order_ms = ts;
-        // `dec_add` is the crate's sum, the same decimal, on integers.
-        slot.hot.working = dec_add(slot.hot.working, side.signed(qty));
-        slot.hot.in_flight = dec_add(slot.hot.in_flight, qty);
+        slot.hot.working += side.signed(qty);
+        slot.hot.in_flight += qty;
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
         self.stats.intents += 1;
@@ -1368,7 +1367,7 @@ fn entry_levels_and_size(
             }
         }
     }
-    gate.check_sized(&caps, dec_mul(dec_add(close, qty), entry), lv.risk(qty))
+    gate.check_sized(&caps, dec_mul(close + qty, entry), lv.risk(qty))
         .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
 }

@@ -294,27 +294,6 @@ pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
     a * b
 }
 
-/// `a + b`, the same decimal (mantissa, scale and sign): on `i128` when both mantissas fit an
-/// `i64`, neither is zero, the scales differ by at most 18 and the sum, at the larger scale,
-/// is non-zero and below 2⁹⁶ (the crate's sum is that exact mantissa at that scale); the
-/// crate's `Add` otherwise (a zero operand or sum keeps the crate's scale and sign).
-#[inline]
-pub fn dec_add(a: Decimal, b: Decimal) -> Decimal {
-    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
-        let (sa, sb) = (a.scale(), b.scale());
-        if let Some(&p) = POW10.get(sa.abs_diff(sb) as usize) {
-            let (x, y, p) = (i128::from(x), i128::from(y), i128::from(p));
-            let m = if sa >= sb { x + y * p } else { x * p + y };
-            if x != 0 && y != 0 && m != 0 && m.unsigned_abs() < 1u128 << 96 {
-                if let Ok(v) = Decimal::try_from_i128_with_scale(m, sa.max(sb)) {
-                    return v;
-                }
-            }
-        }
-    }
-    a + b
-}
-
 /// `⌊(l / e) / inc⌋`, the whole increments `floor_to` finds in the crate's quotient `l / e`,
 /// on integers for `l, e > 0`: `l/(e·inc) = lm·10^(es+ss−ls) / (em·im)`, quotient `n`,
 /// remainder `r` over `den`. The crate's quotient is exact when `r = 0`, and otherwise within
@@ -629,54 +608,6 @@ mod tests {
             );
         }
         assert!(inline > 20_000, "{inline} products on the inline path");
-    }
-
-    /// `dec_add` is the crate's `Add`, the same mantissa, scale and sign (`serialize`), over
-    /// mantissas of every width, both signs, zeros, opposite values and every scale pair.
-    #[test]
-    fn dec_add_is_decimal_add() {
-        let mut s = 0x0ADD_5EED_0123_4567u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
-        let mut inline = 0;
-        for k in 0..300_000u64 {
-            let mut dec = || {
-                let bits = [next() % 97, next() % 40][(next() % 2) as usize];
-                let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1);
-                let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
-                d.set_sign_negative(next() % 3 == 0);
-                d
-            };
-            let a = dec();
-            let b = match k % 4 {
-                0 => -a,
-                1 => {
-                    let mut z = Decimal::new(0, (next() % 29) as u32);
-                    z.set_sign_negative(next() % 2 == 0);
-                    z
-                }
-                _ => dec(),
-            };
-            let Some(want) = a.checked_add(b) else {
-                continue;
-            };
-            assert_eq!(dec_add(a, b).serialize(), want.serialize(), "{a:?} + {b:?}");
-            assert_eq!(
-                dec_add(b, a).serialize(),
-                (b + a).serialize(),
-                "{b:?} + {a:?}"
-            );
-            inline += usize::from(
-                i64::try_from(a.mantissa()).is_ok()
-                    && i64::try_from(b.mantissa()).is_ok()
-                    && a.scale().abs_diff(b.scale()) <= 18,
-            );
-        }
-        assert!(inline > 20_000, "{inline} sums on the inline path");
     }
 
     /// `floor_quotient_incs`, where it answers, is `floor_to(max(l / e, 0), inc)` of the
