@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::floor_ticks;
+use crate::types::fixed::{dec_mul, floor_ticks};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -201,7 +201,7 @@ impl ExitLevels {
     /// Quote currency lost if `qty` is stopped out: `qty · |entry − sl|` (before fees).
     #[inline]
     pub fn risk(&self, qty: Decimal) -> Decimal {
-        qty.abs() * self.stop_distance()
+        dec_mul(qty.abs(), self.stop_distance())
     }
 
     /// Reward:risk of the rounded levels, `|tp − entry| / |entry − sl|`.

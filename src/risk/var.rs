@@ -64,7 +64,7 @@ pub fn parametric(sigma: f64, z: f64, alpha: f64) -> (f64, f64) {
 /// most [`MAX_TAIL`] tail samples): `t = ⌈(1 − α)·c⌉`, VaR the t-th largest loss, ES the mean
 /// of the t largest. `None` without samples.
 pub fn historical(pnl: impl Iterator<Item = f64>, alpha: f64) -> Option<(f64, f64)> {
-    let mut tail = Tail::with_cap(MAX_TAIL);
+    let mut tail = Tail::<MAX_TAIL>::with_cap(MAX_TAIL);
     let mut c = 0usize;
     for p in pnl {
         tail.push(-p);
@@ -82,20 +82,24 @@ fn tail_len(c: usize, alpha: f64) -> usize {
 }
 
 /// The `cap` largest losses seen, in descending order: a push is O(1) once full unless the
-/// value enters the tail (then O(cap)).
-struct Tail {
-    v: [f64; MAX_TAIL],
+/// value enters the tail (then O(cap)). `N` (≤ [`MAX_TAIL`]) slots: only the first `cap` are
+/// used, so a short tail in a [`SHORT_TAIL`] store is the same tail with less to zero.
+struct Tail<const N: usize> {
+    v: [f64; N],
     len: usize,
     cap: usize,
 }
 
-impl Tail {
-    /// An empty tail keeping the `cap` (1 ..= [`MAX_TAIL`]) largest values.
+/// Slots of the small tail store: enough for windows up to 640 returns at 95 %.
+const SHORT_TAIL: usize = 32;
+
+impl<const N: usize> Tail<N> {
+    /// An empty tail keeping the `cap` (1 ..= `N`) largest values.
     fn with_cap(cap: usize) -> Self {
         Self {
-            v: [0.0; MAX_TAIL],
+            v: [0.0; N],
             len: 0,
-            cap: cap.clamp(1, MAX_TAIL),
+            cap: cap.clamp(1, N),
         }
     }
 
@@ -148,9 +152,34 @@ where
     let mut sum = 0.0;
     for_each_pnl(corr, &weights, slots.clone(), |p| sum += p);
     let mean = sum / c as f64;
-    // The 95 % tail is the longer one; the 99 % figures are its first entries.
-    let (mut ss, mut tail) = (0.0, Tail::with_cap(tail_len(c, 0.95)));
-    for_each_pnl(corr, &weights, slots, |p| {
+    // The 95 % tail is the longer one; the 99 % figures are its first entries. A short one
+    // (every window up to 640 returns) in the small store: the same tail, less to zero.
+    let cap = tail_len(c, 0.95);
+    if cap <= SHORT_TAIL {
+        let tail = Tail::<SHORT_TAIL>::with_cap(cap);
+        book_figures(corr, &weights, slots, (c, gross, mean, h), tail)
+    } else {
+        let tail = Tail::<MAX_TAIL>::with_cap(cap);
+        book_figures(corr, &weights, slots, (c, gross, mean, h), tail)
+    }
+}
+
+/// The second pass of [`book_risk`]: `Σ(p − mean)²` and the loss tail over `slots`, then the
+/// figures of `c` samples (gross notional `gross`) scaled to `h` bars.
+#[inline]
+fn book_figures<F, I, const N: usize>(
+    corr: &Correlation,
+    weights: &F,
+    slots: [Range<usize>; 2],
+    (c, gross, mean, h): (usize, f64, f64, f64),
+    mut tail: Tail<N>,
+) -> Option<PortfolioRisk>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = (usize, f64)>,
+{
+    let mut ss = 0.0;
+    for_each_pnl(corr, weights, slots, |p| {
         ss += (p - mean) * (p - mean);
         tail.push(-p);
     });
@@ -171,8 +200,9 @@ where
     })
 }
 
-/// Slots per block of [`for_each_pnl`] (a 4 KiB stack buffer).
-const PNL_BLOCK: usize = 512;
+/// Slots per block of [`for_each_pnl`] (a 1 KiB stack buffer, zeroed at each call: the
+/// default 300-bar window is three blocks).
+const PNL_BLOCK: usize = 128;
 
 /// Calls `f` with the book's P&L `p_t = Σ_a w_a·r_a,t` of each slot of `slots`, oldest first.
 /// Symbol-major over blocks of [`PNL_BLOCK`] slots: each `p_t` is the same left-to-right sum
@@ -303,9 +333,14 @@ mod tests {
 
     /// Three symbols over 400 one-second bars of a deterministic random walk (W = 300).
     fn walk() -> Correlation {
-        let mut c = Correlation::new(3, 1_000, 300, 60);
+        walk_of(300, 400)
+    }
+
+    /// Three symbols over `bars` one-second bars of a deterministic random walk (W = `w`).
+    fn walk_of(w: usize, bars: u64) -> Correlation {
+        let mut c = Correlation::new(3, 1_000, w, 60);
         let (mut p, mut seed) = ([100.0f64, 50.0, 10.0], 0x9e37_79b9_7f4a_7c15u64);
-        for bar in 0..400u64 {
+        for bar in 0..bars {
             for (i, px) in p.iter_mut().enumerate() {
                 seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
                 let u = (seed >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
@@ -339,6 +374,34 @@ mod tests {
             .collect();
         assert_eq!(got.len(), 300);
         assert_eq!(got, want);
+    }
+
+    /// `book_risk`'s historical figures are [`historical`] of the per-slot P&L, bit for bit,
+    /// with a short tail (W = 300: 15 at 95 %) and a long one (W = 2 000: 100, past the small
+    /// store), the window wrapping the ring and spanning several P&L blocks.
+    #[test]
+    fn book_risk_tails_are_historical_of_the_pnl() {
+        for (w, bars) in [(300, 400), (2_000, 2_150)] {
+            let c = walk_of(w, bars);
+            let wt = [(2, -7_000.0), (0, 12_345.678), (1, 3.25e3)];
+            let r = book_risk(&c, || wt.iter().copied(), 1.0).unwrap();
+            assert_eq!(r.samples as usize, w);
+            let pnl: Vec<f64> = c
+                .slots(w)
+                .into_iter()
+                .flatten()
+                .map(|s| naive_pnl(&c, &wt, s))
+                .collect();
+            for (k, alpha) in [0.95, 0.99].into_iter().enumerate() {
+                let (v, e) = historical(pnl.iter().copied(), alpha).unwrap();
+                assert_eq!(
+                    r.var_historical[k].to_bits(),
+                    v.to_bits(),
+                    "W {w} α {alpha}"
+                );
+                assert_eq!(r.es_historical[k].to_bits(), e.to_bits(), "W {w} α {alpha}");
+            }
+        }
     }
 
     #[test]

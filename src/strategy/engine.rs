@@ -56,7 +56,7 @@ use crate::risk::{
     size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
     ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
 };
-use crate::types::fixed::{dec_cmp, dec_f64};
+use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
 use crate::types::{
     Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
 };
@@ -1356,9 +1356,10 @@ fn entry_levels_and_size(
     // `rp.limits` are the gate's limits (`Engine::new`), so this is `max_symbol_exposure · E`.
     let limit = caps.exposure();
     // `qty · entry ≤ limit` means `qty ≤ floor_step(limit / entry)`: the division only binds.
-    if !entry.is_zero() && dec_cmp(qty * entry, limit).is_gt() {
-        let cap = limit / entry;
-        let cap = inst.floor_qty_dec(cap.max(Decimal::ZERO));
+    // `dec_mul` is the crate's product (same decimal); the cap's steps are on integers when
+    // provably those of the decimal quotient (`Instrument::floor_qty_quotient`).
+    if !entry.is_zero() && dec_cmp(dec_mul(qty, entry), limit).is_gt() {
+        let cap = inst.floor_qty_quotient(limit, entry);
         if dec_cmp(qty, cap).is_gt() {
             qty = cap;
             if let Some(r) = inst.violation(qty, st.price, false) {
@@ -1366,7 +1367,7 @@ fn entry_levels_and_size(
             }
         }
     }
-    gate.check_sized(&caps, (close + qty) * entry, lv.risk(qty))
+    gate.check_sized(&caps, dec_mul(close + qty, entry), lv.risk(qty))
         .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
 }

@@ -238,19 +238,91 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     };
     let u = m.unsigned_abs();
     let (int, frac) = (u / precision, u % precision);
-    let frac = frac as f64 / precision as f64;
-    let v = if frac == 0.0 {
-        int as f64
+    // Below 2⁶³ (scale ≤ 18, so `int ≤ 2⁶³/10` and `frac < 10¹⁸`) `as i64 as f64` is the same
+    // double as `as f64` (both round the same integer) in one instruction each, not a sequence.
+    // `10^scale` (scale ≤ 19) is exact in f64, as `10f64.powi(scale)` is: a table, no call.
+    let (int, frac, round_to) = if scale <= 18 {
+        let p = precision as i64 as f64;
+        (int as i64 as f64, frac as i64 as f64 / p, p)
     } else {
-        // `10^scale` (scale ≤ 19) is exact in f64, as `10f64.powi(scale)` is: a table, no call.
-        let round_to = precision as f64;
-        ((int as f64 + frac) * round_to).round() / round_to
+        let p = precision as f64;
+        (int as f64, frac as f64 / p, p)
+    };
+    let v = if frac == 0.0 {
+        int
+    } else {
+        round_half_away((int + frac) * round_to) / round_to
     };
     if m < 0 {
         -v
     } else {
         v
     }
+}
+
+/// `x.round()` (half away from zero), the same double, without the `round` call the portable
+/// target makes: for `0 < x < 2⁵²` truncate (exact) and add one when the fraction `x − ⌊x⌋`
+/// (exact, Sterbenz) is at least ½; every other double (≥ 2⁵², whole; ≤ 0; NaN) by `round`.
+#[inline]
+pub fn round_half_away(x: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if x > 0.0 && x < TWO_52 {
+        let t = x as i64 as f64;
+        if x - t >= 0.5 {
+            t + 1.0
+        } else {
+            t
+        }
+    } else {
+        x.round()
+    }
+}
+
+/// `a * b`, the same decimal (mantissa and scale): on `i128` when both are non-zero, their
+/// mantissas fit an `i64`, the scales add to ≤ 28 and the product is below 2⁹⁶ (then the
+/// crate's product is that exact mantissa at the summed scale); the crate's `Mul` otherwise.
+#[inline]
+pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
+    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
+        let (p, s) = (i128::from(x) * i128::from(y), a.scale() + b.scale());
+        if p != 0 && s <= 28 && p.unsigned_abs() < 1u128 << 96 {
+            if let Ok(v) = Decimal::try_from_i128_with_scale(p, s) {
+                return v;
+            }
+        }
+    }
+    a * b
+}
+
+/// `⌊(l / e) / inc⌋`, the whole increments `floor_to` finds in the crate's quotient `l / e`,
+/// on integers for `l, e > 0`: `l/(e·inc) = lm·10^(es+ss−ls) / (em·im)`, quotient `n`,
+/// remainder `r` over `den`. The crate's quotient is exact when `r = 0`, and otherwise within
+/// `q·1.3·10⁻²⁷ + 10⁻²⁸` of `l/e` (≥ 27 significant digits or 28 decimals): below 10⁻⁹
+/// increments when `n < 10¹⁵` and `inc ≥ 10⁻¹⁸`, so a fraction `r/den` in
+/// `[10⁻⁹, 1 − 10⁻⁹]` floors to the same `n`. `None` (ask the decimals) in every other case.
+#[inline]
+pub fn floor_quotient_incs(l: Decimal, e: Decimal, inc: &Increment) -> Option<i64> {
+    const GUARD: i128 = 1_000_000_000;
+    let (lm, em, im) = (l.mantissa(), e.mantissa(), i128::from(inc.mantissa));
+    if lm <= 0 || em <= 0 || im <= 0 || inc.scale > 18 {
+        return None;
+    }
+    let k = i64::from(e.scale()) + i64::from(inc.scale) - i64::from(l.scale());
+    let p = 10i128.checked_pow(u32::try_from(k.unsigned_abs()).ok()?)?;
+    let den = em.checked_mul(im)?;
+    let (num, den) = if k >= 0 {
+        (lm.checked_mul(p)?, den)
+    } else {
+        (lm, den.checked_mul(p)?)
+    };
+    let (n, r) = (num / den, num % den);
+    if n >= 1_000_000_000_000_000 {
+        return None;
+    }
+    if r != 0 && (r.checked_mul(GUARD)? < den || (den - r).checked_mul(GUARD)? < den) {
+        return None;
+    }
+    i64::try_from(n).ok()
 }
 
 /// `a.cmp(&b)` (exact value order, as `Decimal`'s `Ord`), inline on `i128` when both mantissas
@@ -453,6 +525,142 @@ mod tests {
         }
     }
 
+    /// `round_half_away` is `f64::round`, bit for bit: random bit patterns (every exponent,
+    /// both signs, NaN and infinities), halves, their neighbours and the 2⁵² edge.
+    #[test]
+    fn round_half_away_is_round() {
+        let mut s = 0x0A11_CE5E_ED00_1234u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let same = |x: f64| {
+            assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x:e}");
+        };
+        for _ in 0..300_000 {
+            same(f64::from_bits(next()));
+            // Around the halves and integers below 2⁵³, at every magnitude.
+            let k = (next() % 54) as i32;
+            let base = (next() >> 11) as f64 / 2f64.powi(53 - k);
+            let half = base.floor() + 0.5;
+            for x in [base, half, half.next_down(), half.next_up(), base.floor()] {
+                same(x);
+                same(-x);
+            }
+        }
+        let two52 = 4_503_599_627_370_496.0f64;
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            0.49999999999999994,
+            1.5,
+            2.5,
+            two52,
+            two52.next_down(),
+        ] {
+            same(x);
+            same(two52.next_down() - 0.5);
+            same(-x);
+        }
+        for x in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            same(x);
+        }
+    }
+
+    /// `dec_mul` is the crate's `Mul`, the same mantissa, scale and sign (`serialize`), over
+    /// mantissas of every width, both signs, zeros and every scale pair.
+    #[test]
+    fn dec_mul_is_decimal_mul() {
+        let mut s = 0x00C0_FFEE_D00D_F00Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut inline = 0;
+        for _ in 0..300_000 {
+            let mut dec = || {
+                let bits = [next() % 97, next() % 40][(next() % 2) as usize];
+                let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1);
+                let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+                d.set_sign_negative(next() % 3 == 0);
+                d
+            };
+            let (a, b) = (dec(), dec());
+            let Some(want) = a.checked_mul(b) else {
+                continue;
+            };
+            assert_eq!(dec_mul(a, b).serialize(), want.serialize(), "{a:?} * {b:?}");
+            inline += usize::from(
+                i64::try_from(a.mantissa()).is_ok()
+                    && i64::try_from(b.mantissa()).is_ok()
+                    && a.scale() + b.scale() <= 28,
+            );
+        }
+        assert!(inline > 20_000, "{inline} products on the inline path");
+    }
+
+    /// `floor_quotient_incs`, where it answers, is `floor_to(max(l / e, 0), inc)` of the
+    /// crate's quotient: random limits, entries on the tick and steps, and limits a hair
+    /// (10⁻³⁰ … 10⁻⁶ steps) either side of an exact whole count of steps.
+    #[test]
+    fn floor_quotient_incs_is_the_decimal_floor() {
+        use crate::types::instrument::floor_to;
+        let mut s = 0x0BAD_CAFE_1234_5678u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut answered, mut near) = (0, 0);
+        for k in 0..300_000u64 {
+            let step = Decimal::new(
+                1 + (next() % 1000) as i64 * (k % 2) as i64,
+                (next() % 9) as u32,
+            );
+            let inc = Increment::of(step).unwrap();
+            let e = Decimal::new(1 + (next() % 10_000_000_000) as i64, (next() % 9) as u32);
+            let l = if k % 3 == 0 {
+                // e · n · step, nudged by ±10⁻ʲ (maybe not at all).
+                let n = Decimal::from(next() % 1_000_000_000);
+                let j = (next() % 31) as u32;
+                let nudge = Decimal::new((next() % 3) as i64 - 1, j.min(28));
+                match (e * n).checked_mul(step).and_then(|v| v.checked_add(nudge)) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else {
+                let m = (i128::from(next()) << 32 | i128::from(next() >> 32)) >> (next() % 90);
+                Decimal::from_i128_with_scale(m.max(1), (next() % 29) as u32)
+            };
+            let Some(q) = l.checked_div(e) else {
+                continue;
+            };
+            let want = floor_to(q.max(Decimal::ZERO), step);
+            if let Some(n) = floor_quotient_incs(l, e, &inc) {
+                let got = Decimal::new(n * inc.mantissa, inc.scale);
+                assert_eq!(got.serialize(), want.serialize(), "{l} / {e} on {step}");
+                answered += 1;
+                near += usize::from(k % 3 == 0);
+            }
+        }
+        assert!(
+            answered > 100_000 && near > 30_000,
+            "{answered} answered, {near} near"
+        );
+    }
+
     /// `dec_cmp` orders as `Decimal::cmp` over mantissas of every width, both signs, zeros
     /// (also negative zero) and every scale pair.
     #[test]
@@ -525,6 +733,16 @@ mod tests {
                 10f64.powi(k as i32).to_bits(),
                 "10^{k}"
             );
+        }
+        for scale in 0..=28 {
+            for m in [i64::MIN, i64::MIN + 1, i64::MAX, -1, 1, 0] {
+                let want = Decimal::new(m, scale).to_f64().unwrap();
+                assert_eq!(
+                    mantissa_f64(m, scale).to_bits(),
+                    want.to_bits(),
+                    "{m}e-{scale}"
+                );
+            }
         }
         let big = d("79228162514264337593543950.335");
         assert_eq!(dec_f64(big), big.to_f64().unwrap());

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::fixed::{dec_cmp, Increment, POW10};
+use super::fixed::{dec_cmp, floor_quotient_incs, Increment, POW10};
 use super::report::RejectReason;
 
 /// One instrument's filters, as the venue publishes them.
@@ -80,6 +80,18 @@ impl Instrument {
     #[inline]
     pub fn floor_qty_dec(&self, q: Decimal) -> Decimal {
         floor_to(q, self.qty_step)
+    }
+
+    /// `floor_qty_dec(max(l / e, 0))` (the same decimal) for `e ≠ 0`: the step count on integers
+    /// when [`floor_quotient_incs`] proves it, the decimal division otherwise.
+    #[inline]
+    pub fn floor_qty_quotient(&self, l: Decimal, e: Decimal) -> Decimal {
+        floor_quotient_incs(l, e, &self.step)
+            .and_then(|n| n.checked_mul(self.step.mantissa))
+            .map_or_else(
+                || self.floor_qty_dec((l / e).max(Decimal::ZERO)),
+                |m| Decimal::new(m, self.step.scale),
+            )
     }
 
     /// `floor(p / tick) · tick` on exact decimals.

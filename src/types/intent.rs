@@ -12,6 +12,7 @@ use std::fmt;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::case::Case;
+use super::fixed::POW10;
 use super::tick::{Side, SymbolId};
 
 /// The unpacked form of an [`OrderIntent`]: what callers build one from and read back.
@@ -288,10 +289,20 @@ impl fmt::Debug for OrderIntent {
 
 /// The mantissa of `d` at scale `s` (≥ `d`'s scale), if it fits an `i64` other than
 /// [`NO_PRICE`].
+///
+/// On `i64`s: a mantissa that does not fit an `i64` does not fit once multiplied by
+/// `10^up ≥ 1` (nor does a non-zero one times `10^up > i64::MAX`, `up ≥ 19`), and zero fits
+/// at any `up` whose `10^up` the `i128` form could hold (`up ≤ 38`).
+#[inline]
 fn mantissa_at(d: Decimal, s: u32) -> Option<i64> {
     let up = s.checked_sub(d.scale())?;
-    let m = d.mantissa().checked_mul(10i128.checked_pow(up)?)?;
-    i64::try_from(m).ok().filter(|&m| m != NO_PRICE)
+    let m = i64::try_from(d.mantissa()).ok()?;
+    let m = match up {
+        0 => m,
+        _ if m == 0 => return (up <= 38).then_some(0),
+        _ => m.checked_mul(i64::try_from(*POW10.get(up as usize)?).ok()?)?,
+    };
+    (m != NO_PRICE).then_some(m)
 }
 
 /// `d` as `(mantissa, scale)`: exact when the mantissa fits, else normalised, else cut toward
@@ -355,6 +366,45 @@ fn compact_pair(a: Option<Decimal>, b: Option<Decimal>) -> (i64, i64, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `i64` [`mantissa_at`] equals its `i128` definition (`m · 10^up` if it fits an
+    /// `i64` other than [`NO_PRICE`]) over mantissas of every width, both signs, zeros, and
+    /// every scale pair.
+    #[test]
+    fn mantissa_at_is_its_i128_definition() {
+        let reference = |d: Decimal, s: u32| -> Option<i64> {
+            let up = s.checked_sub(d.scale())?;
+            let m = d.mantissa().checked_mul(10i128.checked_pow(up)?)?;
+            i64::try_from(m).ok().filter(|&m| m != NO_PRICE)
+        };
+        let mut x = 0x005E_ED0F_1A7E_u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut some = 0;
+        for _ in 0..300_000 {
+            let bits = next() % 97;
+            let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1);
+            let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+            d.set_sign_negative(next() % 3 == 0);
+            let s = (next() % 29) as u32;
+            assert_eq!(mantissa_at(d, s), reference(d, s), "{d:?} at {s}");
+            some += usize::from(reference(d, s).is_some());
+        }
+        assert!(some > 20_000, "{some} cases fit");
+        for (m, sc, s) in [
+            (i64::MIN, 0, 0),
+            (i64::MIN / 10, 0, 1),
+            (i64::MAX, 0, 0),
+            (0, 0, 28),
+        ] {
+            let d = Decimal::new(m, sc);
+            assert_eq!(mantissa_at(d, s), reference(d, s), "{d:?} at {s}");
+        }
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
