@@ -512,6 +512,9 @@ impl Matching {
                 continue;
             }
             let mut o = o.clone();
+            // A triggered position TP/SL leaves the position's exits: only its sibling
+            // expires with the close (the leg itself fills, it is not deactivated first).
+            self.attached.retain(|&a| a != i);
             match self.fill_qty(&o) {
                 Ok(q) => self.execute(&mut o, &inst, price, q, ts_ms),
                 Err(_) => {

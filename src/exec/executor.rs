@@ -154,6 +154,9 @@ struct Pending {
     /// Send order among this executor's orders (renewed by a resend): the venue executes a
     /// market order on arrival, so one symbol's fills happened in this order.
     rank: u64,
+    /// Its fill was known (held back) when the symbol's unclaimed venue-side close arrived on
+    /// the private stream: the venue executed it first, so it is booked before the close.
+    before_close: bool,
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -932,6 +935,7 @@ impl Executor {
             pos_queries: 0,
             ts_retry: TsRetry::None,
             rank: self.next_rank,
+            before_close: false,
         });
         self.next_rank += 1;
         let (table, now) = (&mut self.table, self.now_ns);
@@ -1639,6 +1643,9 @@ impl Executor {
         let Some(k) = self.find(s.seq) else {
             return;
         };
+        if s.fill.is_some() {
+            self.book_close_before(k, on_event);
+        }
         let p = self.pending[k];
         let mut filled = p.filled;
         if let Some(f) = s.fill {
@@ -1804,7 +1811,13 @@ impl Executor {
             Side::Buy => (at_exit >= Decimal::ZERO, -self.booked[p.symbol.index()]),
         };
         let i = p.symbol.index();
-        let closed = gone && held >= p.qty;
+        let mut closed = gone && held >= p.qty;
+        if closed && self.venue_close_exceeds(p.symbol, p.side, p.qty) {
+            // The venue closed more than this exit (one execution): booked whole, as the
+            // venue's fill; the exit is then a plain refusal.
+            self.book_venue_close(p.symbol, on_event);
+            closed = false;
+        }
         let venue = closed
             .then(|| self.claim_venue_close(p.symbol, p.side, p.qty))
             .flatten();
@@ -1825,6 +1838,9 @@ impl Executor {
         }
         let price = venue.or_else(|| trigger.map(|px| (px, self.model.fee(px, p.qty))));
         self.pending.swap_remove(k);
+        if venue.is_none() && trigger.is_some() {
+            self.owe_venue_close(p.symbol, p.side, p.qty);
+        }
         match price {
             Some((price, fee)) => {
                 let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
@@ -1859,8 +1875,10 @@ impl Executor {
         price: Decimal,
         on_event: &mut F,
     ) {
-        // The venue's position includes the fills held back: book them first.
+        // The venue's position includes the fills held back and the closes the stream
+        // brought: book them first.
         self.release_deferred(Some(symbol), on_event);
+        self.book_venue_close(symbol, on_event);
         let i = symbol.index();
         let diff = venue_qty - self.booked[i];
         eprintln!(

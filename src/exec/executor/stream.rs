@@ -11,7 +11,13 @@
 //!   left to reduce), claims it and is booked at that price instead of the trigger price (the
 //!   trigger price stays the fallback while the stream is down or silent). A close no exit of
 //!   ours claims within [`CLAIM_WAIT_NS`] is booked on its own (journaled as a fill of no
-//!   order, reported as a reconciliation is), never beyond the position this executor booked.
+//!   order, reported as a reconciliation is), in full: the venue executed it whatever this
+//!   executor booked since (an entry sent before it was known — a flip — books the opposite
+//!   side, yet the close still closed the position before it). It is booked before any fill of
+//!   ours the stream reports after it (the stream is in the venue's order), and before a close
+//!   of the other side. What an exit booked at the trigger price (or beyond the close it
+//!   claimed) stands for a close still to come: that much of the next close on that side is
+//!   already booked and dropped (forgotten at a re-sync, which sets the position anyway).
 //! - After a gap (connect, reconnect) the venue's positions read over REST
 //!   ([`AccountEvent::Resync`]) reconcile what was booked at the venue's mark price, as
 //!   start-up does (a symbol with an order in flight, or without a mark, is left alone).
@@ -43,6 +49,16 @@ pub struct VenueClose {
     pub fee: Decimal,
     /// When the first execution arrived, ns.
     pub since_ns: u64,
+    /// An execution of ours followed it on the stream: a later venue execution is another
+    /// close (booked separately, after this one).
+    pub sealed: bool,
+}
+
+impl VenueClose {
+    /// `qty` of it at its average price and its fee pro rata: `(price, fee)`.
+    fn part(&self, qty: Decimal) -> (Decimal, Decimal) {
+        (self.quote / self.qty, self.fee * qty / self.qty)
+    }
 }
 
 /// The executor's private-stream state (preallocated per symbol).
@@ -52,6 +68,9 @@ pub(super) struct StreamState {
     pub(super) up: bool,
     closes: Vec<Option<VenueClose>>,
     open: usize,
+    /// Per symbol: signed quantity of venue-close executions booked before they arrived (an
+    /// exit booked at the trigger price, or beyond the close it claimed); `Buy` positive.
+    owed: Vec<Decimal>,
     seen: [u64; SEEN],
     seen_next: usize,
     /// Venue-side closes booked at the venue's price (claimed by an exit or on their own).
@@ -66,6 +85,7 @@ impl StreamState {
             up: false,
             closes: vec![None; symbols],
             open: 0,
+            owed: vec![Decimal::ZERO; symbols],
             seen: [0; SEEN],
             seen_next: 0,
             booked: 0,
@@ -134,9 +154,12 @@ impl Executor {
             AccountEvent::Order(ref u) => {
                 self.on_stream_order(u, now_ns, on_event);
             }
-            AccountEvent::Fill(ref f) => self.on_venue_fill(f, now_ns),
+            AccountEvent::Fill(ref f) => self.on_venue_fill(f, now_ns, on_event),
             AccountEvent::Resync { symbol, qty, mark } => {
                 self.book_venue_close(symbol, on_event);
+                if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
+                    *o = Decimal::ZERO;
+                }
                 let busy = self.pending.iter().any(|p| p.symbol == symbol);
                 if !busy && mark > Decimal::ZERO && qty != self.booked[symbol.index()] {
                     self.reconcile(symbol, qty, mark, on_event);
@@ -170,7 +193,7 @@ impl Executor {
             let exit_pending = self
                 .pending
                 .iter()
-                .any(|p| p.symbol == symbol && p.reduce_only);
+                .any(|p| p.symbol == symbol && p.reduce_only && p.side == c.side);
             if now_ns.saturating_sub(c.since_ns) >= CLAIM_WAIT_NS && !exit_pending {
                 self.book_venue_close(symbol, on_event);
             }
@@ -178,35 +201,99 @@ impl Executor {
     }
 
     /// An execution of a venue-side close (not of an order of ours): added to the symbol's
-    /// unclaimed close once (by trade id).
-    fn on_venue_fill(&mut self, f: &StreamFill, now_ns: u64) {
-        if f.origin == OrderOrigin::Client || f.symbol.index() >= self.stream.closes.len() {
+    /// unclaimed close once (by trade id), less what was booked for it already (`owed`); an
+    /// unclaimed close of the other side, or one an execution of ours followed, happened
+    /// before it and is booked first (so each close is one fill, as the venue's). The fills of
+    /// ours known now (held back, not booked yet) happened before it: marked so, the close
+    /// goes after them ([`Executor::book_close_before`]).
+    fn on_venue_fill<F: FnMut(ExecEvent)>(
+        &mut self,
+        f: &StreamFill,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let i = f.symbol.index();
+        if i >= self.stream.closes.len() {
+            return;
+        }
+        if f.origin == OrderOrigin::Client {
+            if let Some(c) = self.stream.closes[i].as_mut() {
+                c.sealed = true;
+            }
             return;
         }
         if !self.stream.first_time(f.trade_id) {
             self.stream.duplicates += 1;
             return;
         }
-        let slot = &mut self.stream.closes[f.symbol.index()];
-        match slot {
-            Some(c) if c.side == f.side => {
-                c.qty += f.qty;
-                c.quote += f.price * f.qty;
-                c.fee += f.fee;
+        let signed = f.side.signed(f.qty);
+        let owed = self.stream.owed[i];
+        let absorbed = match owed.is_sign_negative() == signed.is_sign_negative() {
+            true => owed.abs().min(f.qty),
+            false => Decimal::ZERO,
+        };
+        self.stream.owed[i] -= f.side.signed(absorbed);
+        let qty = f.qty - absorbed;
+        if qty.is_zero() {
+            return;
+        }
+        let fee = f.fee * qty / f.qty;
+        if self.stream.closes[i].is_some_and(|c| c.side != f.side || c.sealed) {
+            self.book_venue_close(f.symbol, on_event);
+        }
+        for k in 0..self.pending.len() {
+            let seq = self.pending[k].seq;
+            if self.pending[k].symbol == f.symbol
+                && self
+                    .deferred
+                    .iter()
+                    .any(|(s, _)| s.seq == seq && s.fill.is_some())
+            {
+                self.pending[k].before_close = true;
             }
-            _ => {
-                if slot.is_none() {
-                    self.stream.open += 1;
-                }
+        }
+        let slot = &mut self.stream.closes[i];
+        match slot {
+            Some(c) => {
+                c.qty += qty;
+                c.quote += f.price * qty;
+                c.fee += fee;
+            }
+            None => {
+                self.stream.open += 1;
                 *slot = Some(VenueClose {
                     side: f.side,
-                    qty: f.qty,
-                    quote: f.price * f.qty,
-                    fee: f.fee,
+                    qty,
+                    quote: f.price * qty,
+                    fee,
                     since_ns: now_ns,
+                    sealed: false,
                 });
             }
         }
+    }
+
+    /// Books `symbol`'s unclaimed venue close before a fill of order `k` the stream had not
+    /// reported when the close came (so the venue executed it after the close).
+    pub(super) fn book_close_before<F: FnMut(ExecEvent)>(&mut self, k: usize, on_event: &mut F) {
+        let p = self.pending[k];
+        if !p.before_close && self.stream.closes[p.symbol.index()].is_some() {
+            self.book_venue_close(p.symbol, on_event);
+        }
+    }
+
+    /// A refused exit booked `qty` on `side` at the trigger price (or beyond the close it
+    /// claimed): the venue's close of it is still to come and is not booked again.
+    pub(super) fn owe_venue_close(&mut self, symbol: SymbolId, side: Side, qty: Decimal) {
+        if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
+            *o += side.signed(qty);
+        }
+    }
+
+    /// Whether `symbol`'s unclaimed venue close on `side` is larger than `qty`.
+    pub(super) fn venue_close_exceeds(&self, symbol: SymbolId, side: Side, qty: Decimal) -> bool {
+        let c = self.stream.closes.get(symbol.index()).copied().flatten();
+        c.is_some_and(|c| c.side == side && c.qty > qty)
     }
 
     /// Claims `qty` of `symbol`'s unclaimed venue close for a refused exit: `(price, fee)` at the
@@ -221,11 +308,13 @@ impl Executor {
         let c = slot
             .as_mut()
             .filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
-        let price = c.quote / c.qty;
-        let fee = c.fee * qty.min(c.qty) / c.qty;
+        let (price, fee) = c.part(qty.min(c.qty));
         if qty >= c.qty {
+            let beyond = qty - c.qty;
             *slot = None;
             self.stream.open -= 1;
+            self.clear_before_close(symbol);
+            self.owe_venue_close(symbol, side, beyond);
         } else {
             c.quote -= price * qty;
             c.fee -= fee;
@@ -235,25 +324,22 @@ impl Executor {
         Some((price, fee))
     }
 
-    /// Books `symbol`'s unclaimed venue close, at most the position booked on the side it
-    /// closes: journaled as a fill of no order, reported as a fill plus the working-position
-    /// compensation (as a reconciliation is); the surviving stop leg goes.
-    fn book_venue_close<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
+    /// Books `symbol`'s unclaimed venue close in full (the venue executed it): journaled as a
+    /// fill of no order, reported as a fill plus the working-position compensation (as a
+    /// reconciliation is); the surviving stop leg goes.
+    pub(super) fn book_venue_close<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        on_event: &mut F,
+    ) {
         let i = symbol.index();
         let Some(c) = self.stream.closes.get_mut(i).and_then(Option::take) else {
             return;
         };
         self.stream.open -= 1;
-        let held = match c.side {
-            Side::Sell => self.booked[i],
-            Side::Buy => -self.booked[i],
-        };
-        let qty = c.qty.min(held.max(Decimal::ZERO));
-        if qty.is_zero() {
-            return;
-        }
-        let price = c.quote / c.qty;
-        let fee = c.fee * qty / c.qty;
+        self.clear_before_close(symbol);
+        let qty = c.qty;
+        let (price, fee) = c.part(qty);
         self.stream.booked += 1;
         let r = self.fill(symbol, c.side, 0, self.session, price, qty, fee, 0);
         self.stops.count_venue_fill();
@@ -274,6 +360,15 @@ impl Executor {
             qty,
             fee: Decimal::ZERO,
         }));
+    }
+}
+
+impl Executor {
+    /// `symbol`'s orders are no longer ordered against a close (it was booked or claimed).
+    fn clear_before_close(&mut self, symbol: SymbolId) {
+        for p in self.pending.iter_mut().filter(|p| p.symbol == symbol) {
+            p.before_close = false;
+        }
     }
 }
 
