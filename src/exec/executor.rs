@@ -154,9 +154,10 @@ struct Pending {
     /// Send order among this executor's orders (renewed by a resend): the venue executes a
     /// market order on arrival, so one symbol's fills happened in this order.
     rank: u64,
-    /// Its fill was known (held back) when the symbol's unclaimed venue-side close arrived on
-    /// the private stream: the venue executed it first, so it is booked before the close.
-    before_close: bool,
+    /// The number of the first venue-side close of its symbol that arrived on the private
+    /// stream while its fill was known (held back): the venue executed it before that close,
+    /// so it is booked before it (0: none).
+    precedes: u32,
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -935,7 +936,7 @@ impl Executor {
             pos_queries: 0,
             ts_retry: TsRetry::None,
             rank: self.next_rank,
-            before_close: false,
+            precedes: 0,
         });
         self.next_rank += 1;
         let (table, now) = (&mut self.table, self.now_ns);

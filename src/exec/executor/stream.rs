@@ -52,7 +52,12 @@ pub struct VenueClose {
     /// An execution of ours followed it on the stream: a later venue execution is another
     /// close (booked separately, after this one).
     pub sealed: bool,
+    /// Its number among the symbol's closes (1, 2, …: the stream's order).
+    pub n: u32,
 }
+
+/// Unbooked closes kept per symbol; one more books the oldest first.
+const QUEUE: usize = 16;
 
 impl VenueClose {
     /// `qty` of it at its average price and its fee pro rata: `(price, fee)`.
@@ -66,8 +71,12 @@ impl VenueClose {
 pub(super) struct StreamState {
     /// The stream is up: a refused exit waits for its venue close before the trigger price.
     pub(super) up: bool,
-    closes: Vec<Option<VenueClose>>,
+    /// Per symbol: its unbooked closes, oldest first.
+    closes: Vec<[Option<VenueClose>; QUEUE]>,
+    /// Closes queued, all symbols.
     open: usize,
+    /// Per symbol: closes started so far (the newest one's number).
+    started: Vec<u32>,
     /// Per symbol: signed quantity of venue-close executions booked before they arrived (an
     /// exit booked at the trigger price, or beyond the close it claimed); `Buy` positive.
     owed: Vec<Decimal>,
@@ -83,14 +92,29 @@ impl StreamState {
     pub(super) fn new(symbols: usize) -> Self {
         Self {
             up: false,
-            closes: vec![None; symbols],
+            closes: vec![[None; QUEUE]; symbols],
             open: 0,
+            started: vec![0; symbols],
             owed: vec![Decimal::ZERO; symbols],
             seen: [0; SEEN],
             seen_next: 0,
             booked: 0,
             duplicates: 0,
         }
+    }
+
+    /// Symbol `i`'s oldest unbooked close.
+    fn oldest(&self, i: usize) -> Option<VenueClose> {
+        self.closes.get(i).and_then(|q| q[0])
+    }
+
+    /// Takes symbol `i`'s `j`-th unbooked close out of its queue.
+    fn take(&mut self, i: usize, j: usize) -> Option<VenueClose> {
+        let q = &mut self.closes[i];
+        let c = q[j].take()?;
+        q[j..].rotate_left(1);
+        self.open -= 1;
+        Some(c)
     }
 
     /// Remembers `id`; false when it was seen already (0 = no id: never a duplicate).
@@ -186,18 +210,32 @@ impl Executor {
             return;
         }
         for i in 0..self.stream.closes.len() {
-            let Some(c) = self.stream.closes[i] else {
-                continue;
-            };
             let symbol = SymbolId(i as u16);
-            let exit_pending = self
-                .pending
-                .iter()
-                .any(|p| p.symbol == symbol && p.reduce_only && p.side == c.side);
-            if now_ns.saturating_sub(c.since_ns) >= CLAIM_WAIT_NS && !exit_pending {
-                self.book_venue_close(symbol, on_event);
+            while let Some(c) = self.stream.oldest(i) {
+                let exit_pending = self
+                    .pending
+                    .iter()
+                    .any(|p| p.symbol == symbol && p.reduce_only && p.side == c.side);
+                if now_ns.saturating_sub(c.since_ns) < CLAIM_WAIT_NS
+                    || exit_pending
+                    || self.fill_precedes(symbol, c.n)
+                {
+                    break;
+                }
+                self.book_oldest_close(symbol, on_event);
             }
         }
+    }
+
+    /// Whether a fill of ours held back (not booked yet) happened before `symbol`'s close `n`.
+    fn fill_precedes(&self, symbol: SymbolId, n: u32) -> bool {
+        self.deferred.iter().any(|(s, _)| {
+            s.symbol == symbol
+                && s.fill.is_some()
+                && self
+                    .find(s.seq)
+                    .is_some_and(|k| (1..=n).contains(&self.pending[k].precedes))
+        })
     }
 
     /// An execution of a venue-side close (not of an order of ours): added to the symbol's
@@ -217,7 +255,7 @@ impl Executor {
             return;
         }
         if f.origin == OrderOrigin::Client {
-            if let Some(c) = self.stream.closes[i].as_mut() {
+            if let Some(c) = self.stream.closes[i].iter_mut().flatten().last() {
                 c.sealed = true;
             }
             return;
@@ -238,47 +276,60 @@ impl Executor {
             return;
         }
         let fee = f.fee * qty / f.qty;
-        if self.stream.closes[i].is_some_and(|c| c.side != f.side || c.sealed) {
-            self.book_venue_close(f.symbol, on_event);
+        let newest = self.stream.closes[i].iter_mut().flatten().last();
+        if let Some(c) = newest.filter(|c| c.side == f.side && !c.sealed) {
+            c.qty += qty;
+            c.quote += f.price * qty;
+            c.fee += fee;
+            return;
         }
+        if self.stream.closes[i][QUEUE - 1].is_some() {
+            self.book_oldest_close(f.symbol, on_event);
+        }
+        self.stream.started[i] += 1;
+        let n = self.stream.started[i];
         for k in 0..self.pending.len() {
             let seq = self.pending[k].seq;
             if self.pending[k].symbol == f.symbol
+                && self.pending[k].precedes == 0
                 && self
                     .deferred
                     .iter()
                     .any(|(s, _)| s.seq == seq && s.fill.is_some())
             {
-                self.pending[k].before_close = true;
+                self.pending[k].precedes = n;
             }
         }
-        let slot = &mut self.stream.closes[i];
-        match slot {
-            Some(c) => {
-                c.qty += qty;
-                c.quote += f.price * qty;
-                c.fee += fee;
-            }
-            None => {
-                self.stream.open += 1;
-                *slot = Some(VenueClose {
-                    side: f.side,
-                    qty,
-                    quote: f.price * qty,
-                    fee,
-                    since_ns: now_ns,
-                    sealed: false,
-                });
-            }
+        let free = self.stream.closes[i].iter().position(Option::is_none);
+        if let Some(j) = free {
+            self.stream.closes[i][j] = Some(VenueClose {
+                side: f.side,
+                qty,
+                quote: f.price * qty,
+                fee,
+                since_ns: now_ns,
+                sealed: false,
+                n,
+            });
+            self.stream.open += 1;
         }
     }
 
-    /// Books `symbol`'s unclaimed venue close before a fill of order `k` the stream had not
-    /// reported when the close came (so the venue executed it after the close).
+    /// Books `symbol`'s unbooked closes that came before a fill of order `k`: every one when
+    /// the stream had not reported the fill when they came (the venue executed it after
+    /// them), else those before the first close it preceded.
     pub(super) fn book_close_before<F: FnMut(ExecEvent)>(&mut self, k: usize, on_event: &mut F) {
         let p = self.pending[k];
-        if !p.before_close && self.stream.closes[p.symbol.index()].is_some() {
-            self.book_venue_close(p.symbol, on_event);
+        let limit = match p.precedes {
+            0 => u32::MAX,
+            n => n,
+        };
+        while self
+            .stream
+            .oldest(p.symbol.index())
+            .is_some_and(|c| c.n < limit)
+        {
+            self.book_oldest_close(p.symbol, on_event);
         }
     }
 
@@ -292,8 +343,9 @@ impl Executor {
 
     /// Whether `symbol`'s unclaimed venue close on `side` is larger than `qty`.
     pub(super) fn venue_close_exceeds(&self, symbol: SymbolId, side: Side, qty: Decimal) -> bool {
-        let c = self.stream.closes.get(symbol.index()).copied().flatten();
-        c.is_some_and(|c| c.side == side && c.qty > qty)
+        let q = self.stream.closes.get(symbol.index());
+        let c = q.and_then(|q| q.iter().flatten().find(|c| c.side == side).copied());
+        c.is_some_and(|c| c.qty > qty)
     }
 
     /// Claims `qty` of `symbol`'s unclaimed venue close for a refused exit: `(price, fee)` at the
@@ -304,16 +356,14 @@ impl Executor {
         side: Side,
         qty: Decimal,
     ) -> Option<(Decimal, Decimal)> {
-        let slot = self.stream.closes.get_mut(symbol.index())?;
-        let c = slot
-            .as_mut()
-            .filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
+        let i = symbol.index();
+        let q = self.stream.closes.get_mut(i)?;
+        let j = q.iter().position(|c| c.is_some_and(|c| c.side == side))?;
+        let c = q[j].as_mut()?;
         let (price, fee) = c.part(qty.min(c.qty));
         if qty >= c.qty {
             let beyond = qty - c.qty;
-            *slot = None;
-            self.stream.open -= 1;
-            self.clear_before_close(symbol);
+            self.stream.take(i, j);
             self.owe_venue_close(symbol, side, beyond);
         } else {
             c.quote -= price * qty;
@@ -324,20 +374,25 @@ impl Executor {
         Some((price, fee))
     }
 
-    /// Books `symbol`'s unclaimed venue close in full (the venue executed it): journaled as a
-    /// fill of no order, reported as a fill plus the working-position compensation (as a
-    /// reconciliation is); the surviving stop leg goes.
+    /// Books every unbooked close of `symbol`, oldest first.
     pub(super) fn book_venue_close<F: FnMut(ExecEvent)>(
         &mut self,
         symbol: SymbolId,
         on_event: &mut F,
     ) {
+        while self.stream.oldest(symbol.index()).is_some() {
+            self.book_oldest_close(symbol, on_event);
+        }
+    }
+
+    /// Books `symbol`'s oldest unbooked close in full (the venue executed it): journaled as a
+    /// fill of no order, reported as a fill plus the working-position compensation (as a
+    /// reconciliation is); the surviving stop leg goes.
+    fn book_oldest_close<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
         let i = symbol.index();
-        let Some(c) = self.stream.closes.get_mut(i).and_then(Option::take) else {
+        let Some(c) = self.stream.take(i, 0) else {
             return;
         };
-        self.stream.open -= 1;
-        self.clear_before_close(symbol);
         let qty = c.qty;
         let (price, fee) = c.part(qty);
         self.stream.booked += 1;
@@ -360,15 +415,6 @@ impl Executor {
             qty,
             fee: Decimal::ZERO,
         }));
-    }
-}
-
-impl Executor {
-    /// `symbol`'s orders are no longer ordered against a close (it was booked or claimed).
-    fn clear_before_close(&mut self, symbol: SymbolId) {
-        for p in self.pending.iter_mut().filter(|p| p.symbol == symbol) {
-            p.before_close = false;
-        }
     }
 }
 
