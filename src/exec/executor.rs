@@ -155,8 +155,8 @@ struct Pending {
     /// market order on arrival, so one symbol's fills happened in this order.
     rank: u64,
     /// The number of the first venue-side close of its symbol that arrived on the private
-    /// stream while its fill was known (held back): the venue executed it before that close,
-    /// so it is booked before it (0: none).
+    /// stream after its execution (or while its fill was held back): the venue executed it
+    /// before that close, so it is booked before it (0: none).
     precedes: u32,
 }
 

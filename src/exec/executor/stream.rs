@@ -13,11 +13,14 @@
 //!   ours claims within [`CLAIM_WAIT_NS`] is booked on its own (journaled as a fill of no
 //!   order, reported as a reconciliation is), in full: the venue executed it whatever this
 //!   executor booked since (an entry sent before it was known — a flip — books the opposite
-//!   side, yet the close still closed the position before it). It is booked before any fill of
-//!   ours the stream reports after it (the stream is in the venue's order), and before a close
-//!   of the other side. What an exit booked at the trigger price (or beyond the close it
-//!   claimed) stands for a close still to come: that much of the next close on that side is
-//!   already booked and dropped (forgotten at a re-sync, which sets the position anyway).
+//!   side, yet the close still closed the position before it). Closes wait in a per-symbol
+//!   queue in the stream's order (the venue's): a fill of ours the stream reported before a
+//!   close is booked before it, any other fill after every close queued when it is booked, and
+//!   a close waits for the fills before it; an execution of ours between two executions of
+//!   the venue makes them two closes (two fills, as the venue's). What an exit booked at the
+//!   trigger price (or beyond the close it claimed) stands for a close still to come: that
+//!   much of the next close on that side is already booked and dropped (forgotten at a
+//!   re-sync, which sets the position anyway).
 //! - After a gap (connect, reconnect) the venue's positions read over REST
 //!   ([`AccountEvent::Resync`]) reconcile what was booked at the venue's mark price, as
 //!   start-up does (a symbol with an order in flight, or without a mark, is left alone).
@@ -227,15 +230,12 @@ impl Executor {
         }
     }
 
-    /// Whether a fill of ours held back (not booked yet) happened before `symbol`'s close `n`.
+    /// Whether an order of ours not finished yet (its fill not booked) executed before
+    /// `symbol`'s close `n`.
     fn fill_precedes(&self, symbol: SymbolId, n: u32) -> bool {
-        self.deferred.iter().any(|(s, _)| {
-            s.symbol == symbol
-                && s.fill.is_some()
-                && self
-                    .find(s.seq)
-                    .is_some_and(|k| (1..=n).contains(&self.pending[k].precedes))
-        })
+        self.pending
+            .iter()
+            .any(|p| p.symbol == symbol && (1..=n).contains(&p.precedes))
     }
 
     /// An execution of a venue-side close (not of an order of ours): added to the symbol's
@@ -255,9 +255,7 @@ impl Executor {
             return;
         }
         if f.origin == OrderOrigin::Client {
-            if let Some(c) = self.stream.closes[i].iter_mut().flatten().last() {
-                c.sealed = true;
-            }
+            self.on_own_execution(f);
             return;
         }
         if !self.stream.first_time(f.trade_id) {
@@ -312,6 +310,26 @@ impl Executor {
                 n,
             });
             self.stream.open += 1;
+        }
+    }
+
+    /// An execution of an order of ours on the stream: it happened after the symbol's closes
+    /// so far and before the next one (the stream is in the venue's order).
+    fn on_own_execution(&mut self, f: &StreamFill) {
+        let i = f.symbol.index();
+        if let Some(c) = self.stream.closes[i].iter_mut().flatten().last() {
+            c.sealed = true;
+        }
+        let mut buf = [0u8; PREFIX_MAX];
+        let prefix = session_prefix(self.session, &mut buf);
+        let Some(seq) = f.client_id.seq_after(prefix) else {
+            return;
+        };
+        let next = self.stream.started[i] + 1;
+        if let Some(p) = self.pending.iter_mut().find(|p| p.seq == seq) {
+            if p.precedes == 0 {
+                p.precedes = next;
+            }
         }
     }
 
