@@ -30,7 +30,7 @@ use common::values::{d, now_ms, BTC_TRADE};
 const VENUES: [Venue; 2] = [Venue::Binance, Venue::Bybit];
 
 struct World {
-    _market: Arc<MarketState>,
+    market: Arc<MarketState>,
     server: RestExchange,
     names: Vec<String>,
     dir: PathBuf,
@@ -48,7 +48,7 @@ fn world(venue: Venue, tag: &str) -> World {
     market.on_frame(BTC_TRADE);
     let dir = temp_dir(&format!("recovery-{tag}-{}", venue.name()));
     World {
-        _market: market,
+        market,
         server,
         names,
         dir,
@@ -276,4 +276,110 @@ fn flatten_closes_every_venue_position_reduce_only() {
             .is_empty());
         std::fs::remove_dir_all(&w.dir).ok();
     }
+}
+
+/// A session record of `session` started at `ms`.
+fn session(session: u32, ms: u64) -> Record {
+    let mut r = Record::new(
+        RecordKind::Session,
+        SymbolId(0),
+        Side::Buy,
+        session,
+        session as u64,
+    );
+    r.aux = ms;
+    r
+}
+
+#[test]
+fn a_venue_stop_that_fired_while_the_trader_was_down_is_booked_at_the_venues_price() {
+    let w = world(Venue::Binance, "stop-fired");
+    let path = w.dir.join("orders.journal");
+    // Session 1 bought 0.010 (filled and journaled) and armed a stop-loss at the venue.
+    w.place(Side::Buy, "0.010", "ct1-1");
+    let entry = w
+        .server
+        .venue()
+        .with(|m| m.trades().last().cloned().unwrap());
+    {
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&session(1, now_ms() - 10_000)).unwrap();
+        j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+        let mut f = Record::new(RecordKind::Fill, SymbolId(0), Side::Buy, 1, 1);
+        (f.qty, f.price, f.fee, f.aux) = (entry.qty, entry.price, entry.commission, entry.order_id);
+        j.append(&f).unwrap();
+    }
+    w.server
+        .venue()
+        .with(|m| {
+            m.place(
+                &OrderRequest {
+                    symbol: "BTCUSDT",
+                    side: Side::Sell,
+                    kind: OrderKind::StopMarket,
+                    qty: None,
+                    stop_price: Some(d("61200.0")),
+                    reduce_only: false,
+                    close_position: true,
+                    client_id: "ct1-1-sl",
+                },
+                now_ms(),
+            )
+        })
+        .unwrap();
+    // The process died; the market fell through the stop: the venue closed the position.
+    w.market.on_trade("BTCUSDT", d("61150.0"), now_ms());
+    let venue_trades = w.server.venue().with(|m| m.trades().to_vec());
+    assert_eq!(venue_trades.len(), 2, "the entry and the stop's close");
+    let close = venue_trades[1].clone();
+    assert_eq!((close.side, close.qty), (Side::Sell, d("0.010")));
+
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+    let mut exec = w.executor(2);
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    assert_eq!(rep.venue_fills, 1, "{rep:?}");
+    assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+    // Booked once, at the venue's own price, quantity and commission: the journal's book
+    // equals the exchange's to the last decimal.
+    let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));
+    assert_eq!(replayed.position(0), venue_book);
+    let last = *replayed.fills.last().unwrap();
+    assert_eq!(
+        (last.side, last.qty, last.price, last.fee, last.aux),
+        (
+            Side::Sell,
+            close.qty,
+            close.price,
+            close.commission,
+            close.order_id
+        )
+    );
+    drop(exec);
+    // Journaled: a second start finds nothing to book or reconcile.
+    let (j, mut again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+    assert_eq!(again.position(0), venue_book);
+    let mut exec = w.executor(3);
+    let rep = recover(&mut exec, j, &mut again, ReconcilePolicy::Report);
+    assert_eq!((rep.venue_fills, rep.mismatches.len()), (0, 0), "{rep:?}");
+    std::fs::remove_dir_all(&w.dir).ok();
+}
+
+#[test]
+fn executions_before_the_previous_session_or_of_our_own_orders_are_never_booked() {
+    let w = world(Venue::Binance, "old-trades");
+    let path = w.dir.join("orders.journal");
+    // A position somebody opened by hand long before session 1 (outside the window).
+    w.place(Side::Buy, "0.030", "manual-1");
+    std::thread::sleep(Duration::from_millis(20));
+    {
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&session(1, now_ms() + 6_000)).unwrap();
+    }
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+    let mut exec = w.executor(2);
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    assert_eq!(rep.venue_fills, 0);
+    assert_eq!(rep.mismatches.len(), 1, "left to the policy: {rep:?}");
+    assert_eq!(replayed.position(0).qty, Decimal::ZERO);
+    std::fs::remove_dir_all(&w.dir).ok();
 }

@@ -494,6 +494,13 @@ impl Matching {
     /// A replayed trade: updates the last price and fills every held order it triggers
     /// (in placement order), at this trade's price with the fill model.
     pub fn on_trade(&mut self, symbol: &str, price: Decimal, ts_ms: u64) {
+        self.on_trade_at(symbol, price, ts_ms, ts_ms);
+    }
+
+    /// [`Matching::on_trade`] with the venue's own clock `now_ms` stamping what the trade
+    /// triggers (a replayed trade keeps its recorded time `ts_ms` as the last trade's, while
+    /// the executions it causes happen now, as on a live venue).
+    pub fn on_trade_at(&mut self, symbol: &str, price: Decimal, ts_ms: u64, now_ms: u64) {
         match self.last.get_mut(symbol) {
             Some(l) => *l = (price, ts_ms),
             None => {
@@ -516,10 +523,10 @@ impl Matching {
             // expires with the close (the leg itself fills, it is not deactivated first).
             self.attached.retain(|&a| a != i);
             match self.fill_qty(&o) {
-                Ok(q) => self.execute(&mut o, &inst, price, q, ts_ms),
+                Ok(q) => self.execute(&mut o, &inst, price, q, now_ms),
                 Err(_) => {
                     o.status = OrderStatus::Expired;
-                    o.update_ms = ts_ms;
+                    o.update_ms = now_ms;
                     self.changes.push(Change::Order(o.clone()));
                 }
             }
@@ -723,7 +730,8 @@ impl SimVenue {
 
 impl TradeListener for SimVenue {
     fn on_trade(&self, symbol: &str, price: Decimal, ts_ms: u64) {
-        self.with(|m| m.on_trade(symbol, price, ts_ms));
+        let now = crate::exchange::rest_orders::now_ms();
+        self.with(|m| m.on_trade_at(symbol, price, ts_ms, now));
     }
 }
 

@@ -722,10 +722,9 @@ pub(crate) fn with_fault(
         Fault::None => {
             if kind == Some(RequestKind::Query) {
                 if let Ok(mut d) = sh.duplicate.lock() {
-                    let ours = d.as_ref().is_some_and(|(id, _)| {
-                        target.contains(&format!("ClientOrderId={id}"))
-                            || target.contains(&format!("orderLinkId={id}"))
-                    });
+                    let ours = d
+                        .as_ref()
+                        .is_some_and(|(id, _)| queried_client_id(target) == Some(id.as_str()));
                     if let Some((_, stale)) = d.take_if(|_| ours) {
                         return reply((200, stale));
                     }
@@ -734,6 +733,16 @@ pub(crate) fn with_fault(
             reply(dispatch(now))
         }
     }
+}
+
+/// The client order id a status query names (Binance `origClientOrderId=`, Bybit
+/// `orderLinkId=`), whole: `ct1-7` is not `ct1-70`.
+fn queried_client_id(target: &str) -> Option<&str> {
+    let query = target.split_once('?')?.1;
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        matches!(k, "origClientOrderId" | "orderLinkId").then_some(v)
+    })
 }
 
 /// The client order id of a new-order body (Binance form `newClientOrderId=`, Bybit JSON
@@ -811,4 +820,21 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queried_client_id;
+
+    #[test]
+    fn a_status_query_names_its_client_id_whole() {
+        let q = |t| queried_client_id(t);
+        let b = "/fapi/v1/order?symbol=BTCUSDT&origClientOrderId=ct1-70&timestamp=1&signature=ab";
+        assert_eq!(q(b), Some("ct1-70"));
+        assert_ne!(q(b), Some("ct1-7"), "a prefix is another order");
+        let y = "/v5/order/realtime?category=linear&symbol=BTCUSDT&orderLinkId=ct2-5";
+        assert_eq!(q(y), Some("ct2-5"));
+        assert_eq!(q("/fapi/v1/order?symbol=BTCUSDT&orderId=13"), None);
+        assert_eq!(q("/fapi/v1/order"), None);
+    }
 }

@@ -1812,15 +1812,11 @@ impl Executor {
             Side::Buy => (at_exit >= Decimal::ZERO, -self.booked[p.symbol.index()]),
         };
         let i = p.symbol.index();
-        let mut closed = gone && held >= p.qty;
-        if closed && self.venue_close_exceeds(p.symbol, p.side, p.qty) {
-            // The venue closed more than this exit (one execution): booked whole, as the
-            // venue's fill; the exit is then a plain refusal.
-            self.book_venue_close(p.symbol, on_event);
-            closed = false;
-        }
+        let closed = gone && held >= p.qty;
+        // The venue's stop closes the whole position (`closePosition`): one execution, booked
+        // once — as this exit's fill, for all `held` (see [`Executor::book_exit_as_close`]).
         let venue = closed
-            .then(|| self.claim_venue_close(p.symbol, p.side, p.qty))
+            .then(|| self.claim_venue_close(p.symbol, p.side, held))
             .flatten();
         let trigger = match (closed, self.armed[i]) {
             (true, (tp, sl)) => venue_exit_price(p.side, p.ref_price, tp, sl),
@@ -1837,18 +1833,20 @@ impl Executor {
             x.due_ns = now_ns + POSITION_RETRY_NS;
             return;
         }
-        let price = venue.or_else(|| trigger.map(|px| (px, self.model.fee(px, p.qty))));
+        let close = venue.or_else(|| trigger.map(|px| (px, held, self.model.fee(px, held))));
         self.pending.swap_remove(k);
-        if venue.is_none() && trigger.is_some() {
-            self.owe_venue_close(p.symbol, p.side, p.qty);
+        if let Some((_, qty, _)) = close {
+            // Booked beyond the stream's execution (at the trigger price, or more than the
+            // close it claimed): the venue's execution of the rest may still come.
+            let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
+            self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
         }
-        match price {
-            Some((price, fee)) => {
-                let r = self.fill(p.symbol, p.side, p.seq, p.session, price, p.qty, fee, 0);
+        match close {
+            Some(close) => {
+                self.book_exit_as_close(&p, close, on_event);
                 // A venue-side stop closed it: the surviving leg goes.
                 self.stops.count_venue_fill();
                 self.stops.disarm(p.symbol, now_ns);
-                on_event(ExecEvent::Report(r));
             }
             None => {
                 let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
@@ -1861,6 +1859,39 @@ impl Executor {
                     self.reconcile(p.symbol, q, p.ref_price, on_event);
                 }
             }
+        }
+    }
+
+    /// Books refused exit `p` as the venue's close of the position: `(price, qty, fee)` of
+    /// that one execution (the venue's, or the trigger price and `held` while no stream tells
+    /// it). The venue closes the whole position, which can be more than the exit asked for
+    /// (`qty > p.qty`, the exit was a partial one): the exit is reported filled for all of it,
+    /// plus the compensating working-position report of the excess (as a reconciliation's),
+    /// so that one venue execution is one journaled fill.
+    fn book_exit_as_close<F: FnMut(ExecEvent)>(
+        &mut self,
+        p: &Pending,
+        (price, qty, fee): (Decimal, Decimal, Decimal),
+        on_event: &mut F,
+    ) {
+        let qty = qty.max(p.qty);
+        let r = self.fill(p.symbol, p.side, p.seq, p.session, price, qty, fee, 0);
+        on_event(ExecEvent::Report(r));
+        let excess = qty - p.qty;
+        if excess > Decimal::ZERO {
+            // working −= signed(opposite, excess): compute sent an exit of p.qty only.
+            on_event(ExecEvent::Report(ExecReport {
+                symbol: p.symbol,
+                client_seq: 0,
+                side: match p.side {
+                    Side::Buy => Side::Sell,
+                    Side::Sell => Side::Buy,
+                },
+                status: ReportStatus::Rejected(RejectReason::Lost),
+                price,
+                qty: excess,
+                fee: Decimal::ZERO,
+            }));
         }
     }
 

@@ -255,10 +255,15 @@ pub struct PendingOrder {
 pub struct Replayed {
     /// Highest session number seen (0 for a new journal).
     pub last_session: u32,
+    /// `(session, start Unix ms)` of the last two sessions in journal order: `[earlier,
+    /// latest]` (`(0, 0)`: none). See [`Replayed::previous_session_ms`].
+    pub sessions: [(u32, u64); 2],
     /// Positions per symbol index, from fills and adoptions.
     pub positions: Vec<Position>,
     /// Fill and Adopt records in journal order (to rebuild the strategy's positions).
     pub fills: Vec<Record>,
+    /// `(symbol, venue order id)` of the Ack and External records: orders of ours.
+    pub orders: Vec<(SymbolId, u64)>,
     /// Orders without a final record, in journal order.
     pub pending: Vec<PendingOrder>,
     /// Valid records read.
@@ -320,6 +325,14 @@ impl Replayed {
         &mut self.positions[i]
     }
 
+    /// When the last session before `current` started (Unix ms; `None` when the journal holds
+    /// none): start-up reads the venue's executions from then on.
+    pub fn previous_session_ms(&self, current: u32) -> Option<u64> {
+        let [earlier, latest] = self.sessions;
+        let (_, ms) = if latest.0 == current { earlier } else { latest };
+        (ms != 0).then_some(ms)
+    }
+
     /// Position of symbol index `i` (flat if never traded).
     pub fn position(&self, i: usize) -> Position {
         self.positions.get(i).copied().unwrap_or_default()
@@ -329,12 +342,16 @@ impl Replayed {
     pub fn apply(&mut self, r: &Record) {
         self.records += 1;
         match r.kind {
-            RecordKind::Session => self.last_session = self.last_session.max(r.seq as u32),
+            RecordKind::Session => {
+                self.last_session = self.last_session.max(r.seq as u32);
+                self.sessions = [self.sessions[1], (r.seq as u32, r.aux)];
+            }
             RecordKind::Intent => self.pending.push(PendingOrder {
                 intent: *r,
                 acked: None,
             }),
             RecordKind::Ack => {
+                self.orders.push((r.symbol, r.aux));
                 if let Some(p) = self.find_pending(r) {
                     p.acked = Some(r.aux);
                 }
@@ -352,6 +369,8 @@ impl Replayed {
                     self.position_mut(r.symbol)
                         .apply_fill(r.side, r.price, r.qty, r.fee);
                     self.fills.push(*r);
+                } else if r.kind == RecordKind::External {
+                    self.orders.push((r.symbol, r.aux));
                 }
                 self.pending.retain(|p| !same(&p.intent));
             }

@@ -65,6 +65,8 @@ pub struct StartupReport {
     pub recovered_missing: usize,
     /// Position differences found.
     pub mismatches: Vec<Mismatch>,
+    /// The venue's own executions (stops, liquidations) booked at its price at start-up.
+    pub venue_fills: usize,
     /// Differences adopted into the journal.
     pub adopted: usize,
     /// Differences closed with reduce-only orders.
@@ -110,7 +112,20 @@ pub fn startup(
         timeout,
     )?;
     let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
-    rep.mismatches = reconcile_positions(&names, &ours, &venue);
+    let mut mismatches = reconcile_positions(&names, &ours, &venue);
+    let previous = replayed.previous_session_ms(exec.session());
+    if let Some(start) = previous.filter(|_| !mismatches.is_empty()) {
+        // The venue's own executions since the previous session started (its stops that
+        // fired while this process was down or before they were booked) explain a difference
+        // at the venue's price: book them, then reconcile what is left.
+        let since = start.saturating_sub(VENUE_FILL_MARGIN_MS);
+        for m in &mismatches {
+            rep.venue_fills += catch_up_venue_fills(exec, replayed, m, since, now_ms, timeout)?;
+        }
+        let ours: Vec<Decimal> = (0..names.len()).map(|i| replayed.position(i).qty).collect();
+        mismatches = reconcile_positions(&names, &ours, &venue);
+    }
+    rep.mismatches = mismatches;
     rep.foreign_open_orders = foreign_open_orders(exec, now_ms, timeout)?;
     let mismatches = rep.mismatches.clone();
     for (k, m) in mismatches.iter().enumerate() {
@@ -120,6 +135,125 @@ pub fn startup(
     rep.stops = super::stop_recovery::recover_stops(exec, &ours, now_ms, timeout)?;
     rep.restored = super::stop_restore::restore_stops(exec, replayed, now_ms, timeout)?;
     Ok(rep)
+}
+
+/// How far before the previous session's start the venue's executions are read, ms (clock
+/// offset between this host and the venue).
+const VENUE_FILL_MARGIN_MS: u64 = 5_000;
+
+/// Books, as fills of no order at the venue's price, quantity and fee, the executions of
+/// `m`'s symbol since `since_ms` that no journaled order made (their venue order id is not in
+/// the journal) and that explain `m`'s difference: newest first, each only while it moves
+/// the journal toward the venue without passing it. Returns how many it booked. A venue
+/// without the query, or a reply that is not understood, books nothing (said on stderr): the
+/// difference then goes to the reconciliation policy as before.
+fn catch_up_venue_fills(
+    exec: &mut Executor,
+    replayed: &mut Replayed,
+    m: &Mismatch,
+    since_ms: u64,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<usize, String> {
+    let ts = now_ms();
+    let Some(bytes) = exec
+        .venue_mut()
+        .build_user_trades(&m.name, since_ms, ts)
+        .map(<[u8]>::to_vec)
+    else {
+        return Ok(0);
+    };
+    let (status, body) = read_blocking(
+        exec,
+        &bytes,
+        timeout,
+        "reconciliation needs a venue transport",
+        "querying the venue's executions",
+    )?;
+    let trades = match (status, exec.venue_mut().parse_user_trades(&body)) {
+        (200, Ok(t)) => t,
+        (_, r) => {
+            let why = r.err().unwrap_or_else(|| format!("HTTP {status}"));
+            eprintln!("warning: {}: the venue's executions could not be read ({why}); reconciling the difference as it is", m.name);
+            return Ok(0);
+        }
+    };
+    let fills = replayed.fills.iter().map(|r| (r.symbol, r.aux));
+    let known: std::collections::HashSet<u64> = fills
+        .chain(replayed.orders.iter().copied())
+        .filter(|&(s, id)| s == m.symbol && id != 0)
+        .map(|(_, id)| id)
+        .collect();
+    let unbooked = not_booked_by_content(trades, &replayed.fills, m.symbol);
+    let picked = explaining_trades(&unbooked, &known, m.venue - m.ours);
+    for t in &picked {
+        let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, exec.session(), 0);
+        r.qty = t.qty;
+        r.price = t.price;
+        r.fee = t.fee;
+        r.aux = t.order_id;
+        journal_apply(exec, replayed, &r)?;
+        eprintln!(
+            "start-up: {} booked the venue's own execution {} (order {}): {:?} {} at {}",
+            m.name, t.id, t.order_id, t.side, t.qty, t.price
+        );
+    }
+    Ok(picked.len())
+}
+
+/// `trades` without those the journal booked with no venue order id (a venue close booked
+/// at the venue's price from the private stream, as a refused exit's fill or on its own):
+/// each such fill of `symbol` accounts for one execution of equal side, quantity and price,
+/// oldest first. (Two equal executions, one booked: the other is kept out too, and its
+/// difference goes to the reconciliation policy — never booked twice.)
+fn not_booked_by_content(
+    trades: Vec<super::transport_venue::VenueTrade>,
+    fills: &[Record],
+    symbol: SymbolId,
+) -> Vec<super::transport_venue::VenueTrade> {
+    let mut booked: Vec<(Side, Decimal, Decimal)> = fills
+        .iter()
+        .filter(|r| r.symbol == symbol && r.aux == 0 && r.kind == RecordKind::Fill)
+        .map(|r| (r.side, r.qty, r.price))
+        .collect();
+    trades
+        .into_iter()
+        .filter(|t| {
+            let key = (t.side, t.qty, t.price);
+            match booked.iter().position(|b| *b == key) {
+                Some(k) => {
+                    booked.swap_remove(k);
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
+}
+
+/// The executions of no known order (`known`: venue order ids) that explain `gap` (venue −
+/// journal, signed), newest first, each taken only while it moves the gap toward zero without
+/// passing it; returned oldest first (the order they are booked in).
+pub fn explaining_trades(
+    trades: &[super::transport_venue::VenueTrade],
+    known: &std::collections::HashSet<u64>,
+    gap: Decimal,
+) -> Vec<super::transport_venue::VenueTrade> {
+    let mut left = gap;
+    let mut picked = Vec::new();
+    for t in trades.iter().rev() {
+        if left.is_zero() {
+            break;
+        }
+        let s = t.side.signed(t.qty);
+        let toward = (s > Decimal::ZERO) == (left > Decimal::ZERO) && s.abs() <= left.abs();
+        if !known.contains(&t.order_id) && toward {
+            left -= s;
+            picked.push(t.clone());
+        }
+    }
+    picked.reverse();
+    picked
 }
 
 /// Sends a blocking request: `need` is the error when there is no transport, `what` prefixes
@@ -553,5 +687,84 @@ pub fn flatten(
             "positions left open: {} (closed: {closed:?})",
             failed.join("; ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::transport_venue::VenueTrade;
+    use std::collections::HashSet;
+
+    fn t(id: u64, order_id: u64, side: Side, qty: &str) -> VenueTrade {
+        VenueTrade {
+            id,
+            order_id,
+            side,
+            price: Decimal::from(61_000 + id),
+            qty: qty.parse().unwrap(),
+            fee: Decimal::ZERO,
+            time_ms: id,
+        }
+    }
+
+    fn ids(v: &[VenueTrade]) -> Vec<u64> {
+        v.iter().map(|t| t.id).collect()
+    }
+
+    #[test]
+    fn the_newest_unknown_executions_that_close_the_gap_are_taken_oldest_first() {
+        let trades = [
+            t(1, 10, Side::Buy, "0.010"),  // our entry (known)
+            t(2, 11, Side::Sell, "0.010"), // a stop that closed it
+            t(3, 12, Side::Buy, "0.020"),  // our next entry (known)
+            t(4, 13, Side::Sell, "0.020"), // its stop
+        ];
+        let known: HashSet<u64> = [10, 12].into();
+        // Journal long 0.030, venue flat: both stops explain it.
+        assert_eq!(
+            ids(&explaining_trades(
+                &trades,
+                &known,
+                "-0.030".parse().unwrap()
+            )),
+            [2, 4]
+        );
+        // Only 0.020 unexplained: the newest stop alone.
+        assert_eq!(
+            ids(&explaining_trades(
+                &trades,
+                &known,
+                "-0.020".parse().unwrap()
+            )),
+            [4]
+        );
+        // A gap no execution fits (too small, wrong side, or zero) takes none.
+        assert!(explaining_trades(&trades, &known, "-0.005".parse().unwrap()).is_empty());
+        assert!(explaining_trades(&trades, &known, "0.030".parse().unwrap()).is_empty());
+        assert!(explaining_trades(&trades, &known, Decimal::ZERO).is_empty());
+        // Our own orders' executions are never taken, whatever the gap.
+        let all: HashSet<u64> = [10, 11, 12, 13].into();
+        assert!(explaining_trades(&trades, &all, "-0.030".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn an_execution_the_journal_booked_without_its_order_id_is_not_booked_again() {
+        let trades = vec![t(1, 11, Side::Sell, "0.010"), t(2, 12, Side::Sell, "0.010")];
+        // The stream's close of trade 1 was journaled as the refused exit's fill (no order id).
+        let mut f = Record::new(RecordKind::Fill, SymbolId(0), Side::Sell, 1, 7);
+        (f.qty, f.price) = (trades[0].qty, trades[0].price);
+        let other_symbol = Record {
+            symbol: SymbolId(1),
+            ..f
+        };
+        let left = not_booked_by_content(trades.clone(), &[f, other_symbol], SymbolId(0));
+        assert_eq!(ids(&left), [2]);
+        // With its order id known instead, both executions stay candidates here.
+        f.aux = 11;
+        assert_eq!(
+            ids(&not_booked_by_content(trades, &[f], SymbolId(0))),
+            [1, 2]
+        );
     }
 }

@@ -10,7 +10,7 @@ use crate::venue::binance::{self, BinanceVenue};
 use crate::venue::bybit::{self, BybitVenue};
 use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject};
-pub use crate::venue::reply::{EntryExits, OrderReply, VenueOpenOrder, VenuePosition};
+pub use crate::venue::reply::{EntryExits, OrderReply, VenueOpenOrder, VenuePosition, VenueTrade};
 
 /// The exits an entry `o` decided at `ref_price` keeps: none for a reduce-only order; a level
 /// on the wrong side of the entry (long: TP above, SL below; short: the reverse) is dropped.
@@ -172,6 +172,23 @@ impl OrderVenue {
         match self {
             OrderVenue::Binance(v) => v.build_positions(ts_ms),
             OrderVenue::Bybit(v) => v.build_positions(ts_ms),
+        }
+    }
+
+    /// A signed query of the account's executions of `symbol` since `start_ms` (Unix ms);
+    /// `None` where this codec has no such query (Bybit: the caller keeps its fallback).
+    pub fn build_user_trades(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> Option<&[u8]> {
+        match self {
+            OrderVenue::Binance(v) => Some(v.build_user_trades(symbol, start_ms, ts_ms)),
+            OrderVenue::Bybit(_) => None,
+        }
+    }
+
+    /// Reads a [`Self::build_user_trades`] reply (cold path).
+    pub fn parse_user_trades(&self, body: &[u8]) -> Result<Vec<VenueTrade>, String> {
+        match self {
+            OrderVenue::Binance(_) => binance::reply::parse_user_trades(body),
+            OrderVenue::Bybit(_) => Err("Bybit executions are not read over REST here".into()),
         }
     }
 

@@ -556,11 +556,13 @@ fn start_feed(
 fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut ComputeStage) {
     println!("{}", setup.banner);
     if let Some(st) = &setup.startup {
-        if st.recovered_fills + st.recovered_missing > 0 || !st.mismatches.is_empty() {
+        let learnt = st.recovered_fills + st.recovered_missing + st.venue_fills;
+        if learnt > 0 || !st.mismatches.is_empty() {
             println!(
-                "start-up: {} unfinished order(s) found filled, {} not at the venue (not resent); {} position mismatch(es), {} adopted, {} closed",
+                "start-up: {} unfinished order(s) found filled, {} not at the venue (not resent); {} execution(s) of the venue's own booked at its price; {} position mismatch(es), {} adopted, {} closed",
                 st.recovered_fills,
                 st.recovered_missing,
+                st.venue_fills,
                 st.mismatches.len(),
                 st.adopted,
                 st.closed

@@ -73,6 +73,26 @@ pub struct VenueOpenOrder {
     pub order_id: u64,
 }
 
+/// One execution of the account as the venue lists it (Binance `GET /fapi/v1/userTrades` row):
+/// ours or the venue's own (a triggered stop, a liquidation). Cold path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VenueTrade {
+    /// Venue trade id.
+    pub id: u64,
+    /// Venue order id of the execution's order.
+    pub order_id: u64,
+    /// Side of that order.
+    pub side: crate::types::Side,
+    /// Execution price.
+    pub price: Decimal,
+    /// Executed quantity (> 0).
+    pub qty: Decimal,
+    /// Fee paid, quote currency (negative: a rebate).
+    pub fee: Decimal,
+    /// Venue time of the execution, Unix ms.
+    pub time_ms: u64,
+}
+
 /// Exit triggers an entry asks for (decided prices; rounded to the tick toward the entry when
 /// built: long TP floor / SL ceil, short the reverse). Sent with the entry where the venue
 /// supports it (Bybit position TP/SL, `tpslMode=Full`); Binance keeps them client-side.

@@ -359,37 +359,36 @@ impl Executor {
         }
     }
 
-    /// Whether `symbol`'s unclaimed venue close on `side` is larger than `qty`.
-    pub(super) fn venue_close_exceeds(&self, symbol: SymbolId, side: Side, qty: Decimal) -> bool {
-        let q = self.stream.closes.get(symbol.index());
-        let c = q.and_then(|q| q.iter().flatten().find(|c| c.side == side).copied());
-        c.is_some_and(|c| c.qty > qty)
-    }
-
-    /// Claims `qty` of `symbol`'s unclaimed venue close for a refused exit: `(price, fee)` at the
-    /// venue's average price and its fee pro rata; `None` when there is none on `side`.
+    /// Claims up to `qty` (the position booked on that side) of `symbol`'s unclaimed venue
+    /// close for a refused exit: `(price, claimed qty, fee)` at the venue's average price, the
+    /// whole fee when the whole close is claimed (else pro rata, the rest staying with the
+    /// remainder: the parts sum to the venue's fee); `None` when there is none on `side`.
     pub(super) fn claim_venue_close(
         &mut self,
         symbol: SymbolId,
         side: Side,
         qty: Decimal,
-    ) -> Option<(Decimal, Decimal)> {
+    ) -> Option<(Decimal, Decimal, Decimal)> {
         let i = symbol.index();
         let q = self.stream.closes.get_mut(i)?;
         let j = q.iter().position(|c| c.is_some_and(|c| c.side == side))?;
         let c = q[j].as_mut()?;
-        let (price, fee) = c.part(qty.min(c.qty));
-        if qty >= c.qty {
-            let beyond = qty - c.qty;
-            self.stream.take(i, j);
-            self.owe_venue_close(symbol, side, beyond);
+        let price = c.quote / c.qty;
+        let claimed = qty.min(c.qty);
+        let fee = if claimed == c.qty {
+            c.fee
         } else {
-            c.quote -= price * qty;
+            c.fee * claimed / c.qty
+        };
+        if claimed == c.qty {
+            self.stream.take(i, j);
+        } else {
+            c.quote -= price * claimed;
             c.fee -= fee;
-            c.qty -= qty;
+            c.qty -= claimed;
         }
         self.stream.booked += 1;
-        Some((price, fee))
+        Some((price, claimed, fee))
     }
 
     /// Books every unbooked close of `symbol`, oldest first.

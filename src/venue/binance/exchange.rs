@@ -346,7 +346,7 @@ pub(crate) fn signed_route(
             (200, Value::Array(v).to_string())
         }),
         ("GET", "/fapi/v1/userTrades") => match symbol {
-            Some(symbol) => user_trades(sh, symbol),
+            Some(symbol) => user_trades(sh, symbol, params),
             None => missing_symbol(),
         },
         ("GET", "/fapi/v2/positionRisk") => position_risk(sh, symbol, now),
@@ -409,13 +409,22 @@ fn query_or_cancel(
     })
 }
 
-/// `GET /fapi/v1/userTrades` for one symbol.
-fn user_trades(sh: &Shared, symbol: &str) -> (u16, String) {
+/// `GET /fapi/v1/userTrades` for one symbol: the trades from `startTime` (ms) on, oldest
+/// first, at most `limit` (default 500, at most 1000) — as the venue documents them.
+fn user_trades(sh: &Shared, symbol: &str, params: &[(&str, &str)]) -> (u16, String) {
+    let start = param(params, "startTime").and_then(|v| v.parse::<u64>().ok());
+    let limit = param(params, "limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return err(400, -1130, "Data sent for parameter 'limit' is not valid.");
+    }
     sh.venue.with(|m| {
         let v: Vec<Value> = m
             .trades()
             .iter()
-            .filter(|t| t.symbol == symbol)
+            .filter(|t| t.symbol == symbol && start.map_or(true, |s| t.time_ms >= s))
+            .take(limit)
             .map(|t| {
                 json!({
                     "symbol": t.symbol, "id": t.id, "orderId": t.order_id,

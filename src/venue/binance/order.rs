@@ -557,6 +557,19 @@ impl BinanceVenue {
         self.signed_get(b"/fapi/v2/positionRisk", ts_ms)
     }
 
+    /// `GET /fapi/v1/userTrades?symbol=<symbol>&startTime=<start_ms>&limit=1000`, signed: the
+    /// account's executions of `symbol` from `start_ms` on (the venue answers at most 7 days).
+    pub fn build_user_trades(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> &[u8] {
+        self.params.clear();
+        self.params.extend_from_slice(b"symbol=");
+        self.params.extend_from_slice(symbol.as_bytes());
+        self.params.extend_from_slice(b"&startTime=");
+        self.params
+            .extend_from_slice(itoa::Buffer::new().format(start_ms).as_bytes());
+        self.params.extend_from_slice(b"&limit=1000");
+        self.signed_get(b"/fapi/v1/userTrades", ts_ms)
+    }
+
     /// `GET /fapi/v2/positionRisk` (every symbol), signed.
     pub fn build_positions(&mut self, ts_ms: u64) -> &[u8] {
         self.params.clear();

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus};
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus, VenueTrade};
 
 #[derive(Deserialize)]
 struct BinanceOrderJson<'a> {
@@ -28,6 +28,18 @@ struct BinanceOpenOrderJson {
     client_order_id: String,
     #[serde(rename = "orderId")]
     order_id: u64,
+}
+
+#[derive(Deserialize)]
+struct BinanceUserTradeJson {
+    id: u64,
+    #[serde(rename = "orderId")]
+    order_id: u64,
+    side: String,
+    price: String,
+    qty: String,
+    commission: String,
+    time: u64,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +101,34 @@ pub fn parse_position(body: &[u8]) -> Option<Decimal> {
         None => Some(Decimal::ZERO),
         Some(r) => Decimal::from_str(r.position_amt).ok(),
     }
+}
+
+/// Reads a `GET /fapi/v1/userTrades` reply (cold path): the rows in the venue's order (by
+/// trade id); a row with an unknown side or a malformed number is an error, never skipped.
+pub fn parse_user_trades(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
+    let rows: Vec<BinanceUserTradeJson> =
+        serde_json::from_slice(body).map_err(|e| format!("userTrades reply: {e}"))?;
+    let num = |what: &str, v: &str| {
+        Decimal::from_str(v).map_err(|e| format!("userTrades reply: {what} {v:?}: {e}"))
+    };
+    rows.into_iter()
+        .map(|r| {
+            let side = match r.side.as_str() {
+                "BUY" => crate::types::Side::Buy,
+                "SELL" => crate::types::Side::Sell,
+                other => return Err(format!("userTrades reply: side {other:?}")),
+            };
+            Ok(VenueTrade {
+                id: r.id,
+                order_id: r.order_id,
+                side,
+                price: num("price", &r.price)?,
+                qty: num("qty", &r.qty)?,
+                fee: num("commission", &r.commission)?,
+                time_ms: r.time,
+            })
+        })
+        .collect()
 }
 
 /// Reads a `GET /fapi/v1/openOrders` reply (cold path).
