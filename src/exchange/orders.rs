@@ -519,6 +519,9 @@ impl Matching {
                 continue;
             }
             let mut o = o.clone();
+            // A triggered position TP/SL leaves the position's exits: only its sibling
+            // expires with the close (the leg itself fills, it is not deactivated first).
+            self.attached.retain(|&a| a != i);
             match self.fill_qty(&o) {
                 Ok(q) => self.execute(&mut o, &inst, price, q, now_ms),
                 Err(_) => {
@@ -926,5 +929,46 @@ mod tests {
         x.place(&mkt(Side::Buy, "0.010", "e3"), 4).unwrap();
         x.on_trade("BTCUSDT", d("61000.0"), 5);
         assert_eq!(x.position("BTCUSDT").qty, d("0.010"), "e3 stays open");
+    }
+
+    #[test]
+    fn a_triggered_position_exit_fills_and_only_its_sibling_expires() {
+        let mut x = m("0");
+        x.on_trade("BTCUSDT", d("60000.0"), 1);
+        x.place(&mkt(Side::Buy, "0.010", "e"), 1).unwrap();
+        let leg = |kind, px: &str, id: &'static str| OrderRequest {
+            symbol: "BTCUSDT",
+            side: Side::Sell,
+            kind,
+            qty: None,
+            stop_price: Some(d(px)),
+            reduce_only: false,
+            close_position: true,
+            client_id: id,
+        };
+        let tp = x.place(&leg(OrderKind::TakeProfitMarket, "60500.0", "e-tp"), 1);
+        let sl = x.place(&leg(OrderKind::StopMarket, "59500.0", "e-sl"), 1);
+        x.attach_position_exits("BTCUSDT", &[tp.unwrap().id, sl.unwrap().id], 1);
+        let from = x.change_count();
+        x.on_trade("BTCUSDT", d("59400.0"), 2);
+        // The stop-loss's account changes: its fill only (Bybit reports a triggered TP/SL
+        // order filled, never deactivated); the take-profit is deactivated with the position.
+        let orders: Vec<(String, OrderStatus)> = x
+            .changes_since(from)
+            .iter()
+            .filter_map(|c| match c {
+                Change::Order(o) | Change::Fill { order: o, .. } => {
+                    Some((o.client_id.clone(), o.status))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            orders,
+            vec![
+                ("e-tp".to_string(), OrderStatus::Expired),
+                ("e-sl".to_string(), OrderStatus::Filled)
+            ]
+        );
     }
 }

@@ -154,6 +154,10 @@ struct Pending {
     /// Send order among this executor's orders (renewed by a resend): the venue executes a
     /// market order on arrival, so one symbol's fills happened in this order.
     rank: u64,
+    /// The number of the first venue-side close of its symbol that arrived on the private
+    /// stream after its execution (or while its fill was held back): the venue executed it
+    /// before that close, so it is booked before it (0: none).
+    precedes: u32,
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -932,6 +936,7 @@ impl Executor {
             pos_queries: 0,
             ts_retry: TsRetry::None,
             rank: self.next_rank,
+            precedes: 0,
         });
         self.next_rank += 1;
         let (table, now) = (&mut self.table, self.now_ns);
@@ -1639,6 +1644,9 @@ impl Executor {
         let Some(k) = self.find(s.seq) else {
             return;
         };
+        if s.fill.is_some() {
+            self.book_close_before(k, on_event);
+        }
         let p = self.pending[k];
         let mut filled = p.filled;
         if let Some(f) = s.fill {
@@ -1827,6 +1835,12 @@ impl Executor {
         }
         let close = venue.or_else(|| trigger.map(|px| (px, held, self.model.fee(px, held))));
         self.pending.swap_remove(k);
+        if let Some((_, qty, _)) = close {
+            // Booked beyond the stream's execution (at the trigger price, or more than the
+            // close it claimed): the venue's execution of the rest may still come.
+            let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
+            self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
+        }
         match close {
             Some(close) => {
                 self.book_exit_as_close(&p, close, on_event);
@@ -1893,8 +1907,10 @@ impl Executor {
         price: Decimal,
         on_event: &mut F,
     ) {
-        // The venue's position includes the fills held back: book them first.
+        // The venue's position includes the fills held back and the closes the stream
+        // brought: book them first.
         self.release_deferred(Some(symbol), on_event);
+        self.book_venue_close(symbol, on_event);
         let i = symbol.index();
         let diff = venue_qty - self.booked[i];
         eprintln!(

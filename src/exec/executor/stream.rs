@@ -11,7 +11,16 @@
 //!   left to reduce), claims it and is booked at that price instead of the trigger price (the
 //!   trigger price stays the fallback while the stream is down or silent). A close no exit of
 //!   ours claims within [`CLAIM_WAIT_NS`] is booked on its own (journaled as a fill of no
-//!   order, reported as a reconciliation is), never beyond the position this executor booked.
+//!   order, reported as a reconciliation is), in full: the venue executed it whatever this
+//!   executor booked since (an entry sent before it was known — a flip — books the opposite
+//!   side, yet the close still closed the position before it). Closes wait in a per-symbol
+//!   queue in the stream's order (the venue's): a fill of ours the stream reported before a
+//!   close is booked before it, any other fill after every close queued when it is booked, and
+//!   a close waits for the fills before it; an execution of ours between two executions of
+//!   the venue makes them two closes (two fills, as the venue's). What an exit booked at the
+//!   trigger price (or beyond the close it claimed) stands for a close still to come: that
+//!   much of the next close on that side is already booked and dropped (forgotten at a
+//!   re-sync, which sets the position anyway).
 //! - After a gap (connect, reconnect) the venue's positions read over REST
 //!   ([`AccountEvent::Resync`]) reconcile what was booked at the venue's mark price, as
 //!   start-up does (a symbol with an order in flight, or without a mark, is left alone).
@@ -43,6 +52,21 @@ pub struct VenueClose {
     pub fee: Decimal,
     /// When the first execution arrived, ns.
     pub since_ns: u64,
+    /// An execution of ours followed it on the stream: a later venue execution is another
+    /// close (booked separately, after this one).
+    pub sealed: bool,
+    /// Its number among the symbol's closes (1, 2, …: the stream's order).
+    pub n: u32,
+}
+
+/// Unbooked closes kept per symbol; one more books the oldest first.
+const QUEUE: usize = 16;
+
+impl VenueClose {
+    /// `qty` of it at its average price and its fee pro rata: `(price, fee)`.
+    fn part(&self, qty: Decimal) -> (Decimal, Decimal) {
+        (self.quote / self.qty, self.fee * qty / self.qty)
+    }
 }
 
 /// The executor's private-stream state (preallocated per symbol).
@@ -50,8 +74,15 @@ pub struct VenueClose {
 pub(super) struct StreamState {
     /// The stream is up: a refused exit waits for its venue close before the trigger price.
     pub(super) up: bool,
-    closes: Vec<Option<VenueClose>>,
+    /// Per symbol: its unbooked closes, oldest first.
+    closes: Vec<[Option<VenueClose>; QUEUE]>,
+    /// Closes queued, all symbols.
     open: usize,
+    /// Per symbol: closes started so far (the newest one's number).
+    started: Vec<u32>,
+    /// Per symbol: signed quantity of venue-close executions booked before they arrived (an
+    /// exit booked at the trigger price, or beyond the close it claimed); `Buy` positive.
+    owed: Vec<Decimal>,
     seen: [u64; SEEN],
     seen_next: usize,
     /// Venue-side closes booked at the venue's price (claimed by an exit or on their own).
@@ -64,13 +95,29 @@ impl StreamState {
     pub(super) fn new(symbols: usize) -> Self {
         Self {
             up: false,
-            closes: vec![None; symbols],
+            closes: vec![[None; QUEUE]; symbols],
             open: 0,
+            started: vec![0; symbols],
+            owed: vec![Decimal::ZERO; symbols],
             seen: [0; SEEN],
             seen_next: 0,
             booked: 0,
             duplicates: 0,
         }
+    }
+
+    /// Symbol `i`'s oldest unbooked close.
+    fn oldest(&self, i: usize) -> Option<VenueClose> {
+        self.closes.get(i).and_then(|q| q[0])
+    }
+
+    /// Takes symbol `i`'s `j`-th unbooked close out of its queue.
+    fn take(&mut self, i: usize, j: usize) -> Option<VenueClose> {
+        let q = &mut self.closes[i];
+        let c = q[j].take()?;
+        q[j..].rotate_left(1);
+        self.open -= 1;
+        Some(c)
     }
 
     /// Remembers `id`; false when it was seen already (0 = no id: never a duplicate).
@@ -134,9 +181,12 @@ impl Executor {
             AccountEvent::Order(ref u) => {
                 self.on_stream_order(u, now_ns, on_event);
             }
-            AccountEvent::Fill(ref f) => self.on_venue_fill(f, now_ns),
+            AccountEvent::Fill(ref f) => self.on_venue_fill(f, now_ns, on_event),
             AccountEvent::Resync { symbol, qty, mark } => {
                 self.book_venue_close(symbol, on_event);
+                if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
+                    *o = Decimal::ZERO;
+                }
                 let busy = self.pending.iter().any(|p| p.symbol == symbol);
                 if !busy && mark > Decimal::ZERO && qty != self.booked[symbol.index()] {
                     self.reconcile(symbol, qty, mark, on_event);
@@ -163,49 +213,149 @@ impl Executor {
             return;
         }
         for i in 0..self.stream.closes.len() {
-            let Some(c) = self.stream.closes[i] else {
-                continue;
-            };
             let symbol = SymbolId(i as u16);
-            let exit_pending = self
-                .pending
-                .iter()
-                .any(|p| p.symbol == symbol && p.reduce_only);
-            if now_ns.saturating_sub(c.since_ns) >= CLAIM_WAIT_NS && !exit_pending {
-                self.book_venue_close(symbol, on_event);
+            while let Some(c) = self.stream.oldest(i) {
+                let exit_pending = self
+                    .pending
+                    .iter()
+                    .any(|p| p.symbol == symbol && p.reduce_only && p.side == c.side);
+                if now_ns.saturating_sub(c.since_ns) < CLAIM_WAIT_NS
+                    || exit_pending
+                    || self.fill_precedes(symbol, c.n)
+                {
+                    break;
+                }
+                self.book_oldest_close(symbol, on_event);
             }
         }
     }
 
+    /// Whether an order of ours not finished yet (its fill not booked) executed before
+    /// `symbol`'s close `n`.
+    fn fill_precedes(&self, symbol: SymbolId, n: u32) -> bool {
+        self.pending
+            .iter()
+            .any(|p| p.symbol == symbol && (1..=n).contains(&p.precedes))
+    }
+
     /// An execution of a venue-side close (not of an order of ours): added to the symbol's
-    /// unclaimed close once (by trade id).
-    fn on_venue_fill(&mut self, f: &StreamFill, now_ns: u64) {
-        if f.origin == OrderOrigin::Client || f.symbol.index() >= self.stream.closes.len() {
+    /// unclaimed close once (by trade id), less what was booked for it already (`owed`); an
+    /// unclaimed close of the other side, or one an execution of ours followed, happened
+    /// before it and is booked first (so each close is one fill, as the venue's). The fills of
+    /// ours known now (held back, not booked yet) happened before it: marked so, the close
+    /// goes after them ([`Executor::book_close_before`]).
+    fn on_venue_fill<F: FnMut(ExecEvent)>(
+        &mut self,
+        f: &StreamFill,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let i = f.symbol.index();
+        if i >= self.stream.closes.len() {
+            return;
+        }
+        if f.origin == OrderOrigin::Client {
+            self.on_own_execution(f);
             return;
         }
         if !self.stream.first_time(f.trade_id) {
             self.stream.duplicates += 1;
             return;
         }
-        let slot = &mut self.stream.closes[f.symbol.index()];
-        match slot {
-            Some(c) if c.side == f.side => {
-                c.qty += f.qty;
-                c.quote += f.price * f.qty;
-                c.fee += f.fee;
+        let signed = f.side.signed(f.qty);
+        let owed = self.stream.owed[i];
+        let absorbed = match owed.is_sign_negative() == signed.is_sign_negative() {
+            true => owed.abs().min(f.qty),
+            false => Decimal::ZERO,
+        };
+        self.stream.owed[i] -= f.side.signed(absorbed);
+        let qty = f.qty - absorbed;
+        if qty.is_zero() {
+            return;
+        }
+        let fee = f.fee * qty / f.qty;
+        let newest = self.stream.closes[i].iter_mut().flatten().last();
+        if let Some(c) = newest.filter(|c| c.side == f.side && !c.sealed) {
+            c.qty += qty;
+            c.quote += f.price * qty;
+            c.fee += fee;
+            return;
+        }
+        if self.stream.closes[i][QUEUE - 1].is_some() {
+            self.book_oldest_close(f.symbol, on_event);
+        }
+        self.stream.started[i] += 1;
+        let n = self.stream.started[i];
+        for k in 0..self.pending.len() {
+            let seq = self.pending[k].seq;
+            if self.pending[k].symbol == f.symbol
+                && self.pending[k].precedes == 0
+                && self
+                    .deferred
+                    .iter()
+                    .any(|(s, _)| s.seq == seq && s.fill.is_some())
+            {
+                self.pending[k].precedes = n;
             }
-            _ => {
-                if slot.is_none() {
-                    self.stream.open += 1;
-                }
-                *slot = Some(VenueClose {
-                    side: f.side,
-                    qty: f.qty,
-                    quote: f.price * f.qty,
-                    fee: f.fee,
-                    since_ns: now_ns,
-                });
+        }
+        let free = self.stream.closes[i].iter().position(Option::is_none);
+        if let Some(j) = free {
+            self.stream.closes[i][j] = Some(VenueClose {
+                side: f.side,
+                qty,
+                quote: f.price * qty,
+                fee,
+                since_ns: now_ns,
+                sealed: false,
+                n,
+            });
+            self.stream.open += 1;
+        }
+    }
+
+    /// An execution of an order of ours on the stream: it happened after the symbol's closes
+    /// so far and before the next one (the stream is in the venue's order).
+    fn on_own_execution(&mut self, f: &StreamFill) {
+        let i = f.symbol.index();
+        if let Some(c) = self.stream.closes[i].iter_mut().flatten().last() {
+            c.sealed = true;
+        }
+        let mut buf = [0u8; PREFIX_MAX];
+        let prefix = session_prefix(self.session, &mut buf);
+        let Some(seq) = f.client_id.seq_after(prefix) else {
+            return;
+        };
+        let next = self.stream.started[i] + 1;
+        if let Some(p) = self.pending.iter_mut().find(|p| p.seq == seq) {
+            if p.precedes == 0 {
+                p.precedes = next;
             }
+        }
+    }
+
+    /// Books `symbol`'s unbooked closes that came before a fill of order `k`: every one when
+    /// the stream had not reported the fill when they came (the venue executed it after
+    /// them), else those before the first close it preceded.
+    pub(super) fn book_close_before<F: FnMut(ExecEvent)>(&mut self, k: usize, on_event: &mut F) {
+        let p = self.pending[k];
+        let limit = match p.precedes {
+            0 => u32::MAX,
+            n => n,
+        };
+        while self
+            .stream
+            .oldest(p.symbol.index())
+            .is_some_and(|c| c.n < limit)
+        {
+            self.book_oldest_close(p.symbol, on_event);
+        }
+    }
+
+    /// A refused exit booked `qty` on `side` at the trigger price (or beyond the close it
+    /// claimed): the venue's close of it is still to come and is not booked again.
+    pub(super) fn owe_venue_close(&mut self, symbol: SymbolId, side: Side, qty: Decimal) {
+        if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
+            *o += side.signed(qty);
         }
     }
 
@@ -219,10 +369,10 @@ impl Executor {
         side: Side,
         qty: Decimal,
     ) -> Option<(Decimal, Decimal, Decimal)> {
-        let slot = self.stream.closes.get_mut(symbol.index())?;
-        let c = slot
-            .as_mut()
-            .filter(|c| c.side == side && c.qty > Decimal::ZERO)?;
+        let i = symbol.index();
+        let q = self.stream.closes.get_mut(i)?;
+        let j = q.iter().position(|c| c.is_some_and(|c| c.side == side))?;
+        let c = q[j].as_mut()?;
         let price = c.quote / c.qty;
         let claimed = qty.min(c.qty);
         let fee = if claimed == c.qty {
@@ -231,8 +381,7 @@ impl Executor {
             c.fee * claimed / c.qty
         };
         if claimed == c.qty {
-            *slot = None;
-            self.stream.open -= 1;
+            self.stream.take(i, j);
         } else {
             c.quote -= price * claimed;
             c.fee -= fee;
@@ -242,25 +391,27 @@ impl Executor {
         Some((price, claimed, fee))
     }
 
-    /// Books `symbol`'s unclaimed venue close, at most the position booked on the side it
-    /// closes: journaled as a fill of no order, reported as a fill plus the working-position
-    /// compensation (as a reconciliation is); the surviving stop leg goes.
-    fn book_venue_close<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
-        let i = symbol.index();
-        let Some(c) = self.stream.closes.get_mut(i).and_then(Option::take) else {
-            return;
-        };
-        self.stream.open -= 1;
-        let held = match c.side {
-            Side::Sell => self.booked[i],
-            Side::Buy => -self.booked[i],
-        };
-        let qty = c.qty.min(held.max(Decimal::ZERO));
-        if qty.is_zero() {
-            return;
+    /// Books every unbooked close of `symbol`, oldest first.
+    pub(super) fn book_venue_close<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        on_event: &mut F,
+    ) {
+        while self.stream.oldest(symbol.index()).is_some() {
+            self.book_oldest_close(symbol, on_event);
         }
-        let price = c.quote / c.qty;
-        let fee = c.fee * qty / c.qty;
+    }
+
+    /// Books `symbol`'s oldest unbooked close in full (the venue executed it): journaled as a
+    /// fill of no order, reported as a fill plus the working-position compensation (as a
+    /// reconciliation is); the surviving stop leg goes.
+    fn book_oldest_close<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
+        let i = symbol.index();
+        let Some(c) = self.stream.take(i, 0) else {
+            return;
+        };
+        let qty = c.qty;
+        let (price, fee) = c.part(qty);
         self.stream.booked += 1;
         let r = self.fill(symbol, c.side, 0, self.session, price, qty, fee, 0);
         self.stops.count_venue_fill();
