@@ -293,7 +293,14 @@ fn session(session: u32, ms: u64) -> Record {
 
 #[test]
 fn a_venue_stop_that_fired_while_the_trader_was_down_is_booked_at_the_venues_price() {
-    let w = world(Venue::Binance, "stop-fired");
+    for venue in VENUES {
+        stop_fired_while_down(venue);
+    }
+}
+
+/// Binance reads `userTrades`, Bybit `execution/list`.
+fn stop_fired_while_down(venue: Venue) {
+    let w = world(venue, "stop-fired");
     let path = w.dir.join("orders.journal");
     // Session 1 bought 0.010 (filled and journaled) and armed a stop-loss at the venue.
     w.place(Side::Buy, "0.010", "ct1-1");
@@ -366,7 +373,13 @@ fn a_venue_stop_that_fired_while_the_trader_was_down_is_booked_at_the_venues_pri
 
 #[test]
 fn executions_before_the_previous_session_or_of_our_own_orders_are_never_booked() {
-    let w = world(Venue::Binance, "old-trades");
+    for venue in VENUES {
+        old_or_own_executions(venue);
+    }
+}
+
+fn old_or_own_executions(venue: Venue) {
+    let w = world(venue, "old-trades");
     let path = w.dir.join("orders.journal");
     // A position somebody opened by hand long before session 1 (outside the window).
     w.place(Side::Buy, "0.030", "manual-1");

@@ -262,7 +262,9 @@ pub fn explaining_trades(
         }
         let s = t.side.signed(t.qty);
         let toward = (s > Decimal::ZERO) == (left > Decimal::ZERO) && s.abs() <= left.abs();
-        if !known.contains(&t.order_id) && toward {
+        // A client id of ours (`ct…`, Bybit lists it) is an order of ours, whatever its id.
+        let ours = known.contains(&t.order_id) || t.client_id.starts_with("ct");
+        if !ours && toward {
             left -= s;
             picked.push(t.clone());
         }
@@ -736,6 +738,7 @@ mod tests {
         VenueTrade {
             id,
             order_id,
+            client_id: String::new(),
             side,
             price: Decimal::from(61_000 + id),
             qty: qty.parse().unwrap(),
@@ -779,6 +782,17 @@ mod tests {
         assert!(explaining_trades(&trades, &known, "-0.005".parse().unwrap()).is_empty());
         assert!(explaining_trades(&trades, &known, "0.030".parse().unwrap()).is_empty());
         assert!(explaining_trades(&trades, &known, Decimal::ZERO).is_empty());
+        // An execution listed with a client id of ours (Bybit) is ours, whatever its order id.
+        let mut listed = trades.clone();
+        listed[3].client_id = "ct1-9".into();
+        assert_eq!(
+            ids(&explaining_trades(
+                &listed,
+                &known,
+                "-0.030".parse().unwrap()
+            )),
+            [2]
+        );
         // Our own orders' executions are never taken, whatever the gap.
         let all: HashSet<u64> = [10, 11, 12, 13].into();
         assert!(explaining_trades(&trades, &all, "-0.030".parse().unwrap()).is_empty());

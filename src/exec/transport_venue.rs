@@ -175,20 +175,20 @@ impl OrderVenue {
         }
     }
 
-    /// A signed query of the account's executions of `symbol` since `start_ms` (Unix ms);
-    /// `None` where this codec has no such query (Bybit: the caller keeps its fallback).
+    /// A signed query of the account's executions of `symbol` since `start_ms` (Unix ms):
+    /// Binance `userTrades`, Bybit `execution/list`. `Option` for a codec without one.
     pub fn build_user_trades(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> Option<&[u8]> {
         match self {
             OrderVenue::Binance(v) => Some(v.build_user_trades(symbol, start_ms, ts_ms)),
-            OrderVenue::Bybit(_) => None,
+            OrderVenue::Bybit(v) => Some(v.build_executions(symbol, start_ms, ts_ms)),
         }
     }
 
-    /// Reads a [`Self::build_user_trades`] reply (cold path).
+    /// Reads a [`Self::build_user_trades`] reply, oldest first (cold path).
     pub fn parse_user_trades(&self, body: &[u8]) -> Result<Vec<VenueTrade>, String> {
         match self {
             OrderVenue::Binance(_) => binance::reply::parse_user_trades(body),
-            OrderVenue::Bybit(_) => Err("Bybit executions are not read over REST here".into()),
+            OrderVenue::Bybit(_) => bybit::reply::parse_executions(body),
         }
     }
 

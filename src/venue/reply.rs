@@ -73,14 +73,18 @@ pub struct VenueOpenOrder {
     pub order_id: u64,
 }
 
-/// One execution of the account as the venue lists it (Binance `GET /fapi/v1/userTrades` row):
+/// One execution of the account as the venue lists it (Binance `GET /fapi/v1/userTrades`,
+/// Bybit `GET /v5/execution/list` row):
 /// ours or the venue's own (a triggered stop, a liquidation). Cold path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VenueTrade {
     /// Venue trade id.
     pub id: u64,
-    /// Venue order id of the execution's order.
+    /// Venue order id of the execution's order (0: not a number, e.g. Bybit's UUIDs).
     pub order_id: u64,
+    /// The order's client id where the venue lists it (Bybit `orderLinkId`: empty for its own
+    /// TP/SL and liquidation orders); empty where it does not (Binance `userTrades`).
+    pub client_id: String,
     /// Side of that order.
     pub side: crate::types::Side,
     /// Execution price.

@@ -121,6 +121,7 @@ pub fn parse_user_trades(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
             Ok(VenueTrade {
                 id: r.id,
                 order_id: r.order_id,
+                client_id: String::new(),
                 side,
                 price: num("price", &r.price)?,
                 qty: num("qty", &r.qty)?,

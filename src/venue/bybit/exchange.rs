@@ -224,6 +224,7 @@ pub(crate) fn handle(
                 reply(0, "OK", json!({"category": "linear", "list": list}), now)
             })
         }
+        ("GET", "/v5/execution/list") => executions(sh, &q, now),
         ("GET", "/v5/position/list") => sh.venue.with(|m| {
             let symbol = param(&q, "symbol");
             let list: Vec<Value> = m
@@ -629,4 +630,51 @@ pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
             ),
         },
     }
+}
+
+/// `GET /v5/execution/list` (`category=linear`, `symbol` required here): the executions from
+/// `startTime` (ms) on, newest first, at most `limit` (default 50, 1..=100), as the venue
+/// documents them; the venue's own TP/SL and liquidation orders carry no `orderLinkId`.
+fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
+    let Some(symbol) = param(q, "symbol") else {
+        return reply(10001, "symbol is required", json!({}), now);
+    };
+    let start = param(q, "startTime").and_then(|v| v.parse::<u64>().ok());
+    let limit = param(q, "limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return reply(10001, "limit must be 1..=100", json!({}), now);
+    }
+    sh.venue.with(|m| {
+        let list: Vec<Value> = m
+            .trades()
+            .iter()
+            .rev()
+            .filter(|t| t.symbol == symbol && start.map_or(true, |s| t.time_ms >= s))
+            .take(limit)
+            .map(|t| {
+                let o = m.orders().iter().find(|o| o.id == t.order_id);
+                let link = o
+                    .filter(|o| {
+                        o.kind == OrderKind::Market && !o.client_id.starts_with("autoclose-")
+                    })
+                    .map_or("", |o| o.client_id.as_str());
+                json!({
+                    "symbol": t.symbol, "orderId": t.order_id.to_string(), "orderLinkId": link,
+                    "side": match t.side { Side::Buy => "Buy", Side::Sell => "Sell" },
+                    "execId": t.id.to_string(), "execPrice": t.price.to_string(),
+                    "execQty": t.qty.to_string(), "execFee": t.commission.to_string(),
+                    "execValue": (t.price * t.qty).to_string(), "execType": "Trade",
+                    "execTime": t.time_ms.to_string(), "isMaker": false,
+                })
+            })
+            .collect();
+        reply(
+            0,
+            "OK",
+            json!({"category": "linear", "list": list, "nextPageCursor": ""}),
+            now,
+        )
+    })
 }

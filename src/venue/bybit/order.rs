@@ -440,6 +440,20 @@ impl BybitVenue {
         self.signed_get("/v5/position/list", ts_ms)
     }
 
+    /// `GET /v5/execution/list?category=linear&symbol=<symbol>&startTime=<start_ms>&limit=100`,
+    /// signed: the account's newest 100 executions of `symbol` from `start_ms` on (the venue
+    /// answers at most 7 days from `startTime`).
+    pub fn build_executions(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> &[u8] {
+        self.query.clear();
+        self.query.extend_from_slice(b"category=linear&symbol=");
+        self.query.extend_from_slice(symbol.as_bytes());
+        self.query.extend_from_slice(b"&startTime=");
+        self.query
+            .extend_from_slice(itoa::Buffer::new().format(start_ms).as_bytes());
+        self.query.extend_from_slice(b"&limit=100");
+        self.signed_get("/v5/execution/list", ts_ms)
+    }
+
     /// `GET /v5/order/realtime?category=linear&settleCoin=USDT&openOnly=0`, signed.
     pub fn build_open_orders(&mut self, ts_ms: u64) -> &[u8] {
         self.query.clear();

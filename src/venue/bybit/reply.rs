@@ -5,7 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus};
+use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus, VenueTrade};
 
 #[derive(Deserialize)]
 struct BybitReplyJson<'a> {
@@ -177,6 +177,95 @@ pub fn parse_position(body: &[u8]) -> Option<Decimal> {
     }
 }
 
+#[derive(Deserialize)]
+struct BybitExecListJson {
+    #[serde(rename = "retCode")]
+    ret_code: i64,
+    #[serde(default, rename = "retMsg")]
+    ret_msg: String,
+    result: Option<BybitExecResultJson>,
+}
+
+#[derive(Deserialize)]
+struct BybitExecResultJson {
+    list: Vec<BybitExecJson>,
+}
+
+#[derive(Deserialize)]
+struct BybitExecJson {
+    #[serde(rename = "orderId")]
+    order_id: String,
+    #[serde(default, rename = "orderLinkId")]
+    order_link_id: String,
+    side: String,
+    #[serde(rename = "execId")]
+    exec_id: String,
+    #[serde(rename = "execPrice")]
+    exec_price: String,
+    #[serde(rename = "execQty")]
+    exec_qty: String,
+    #[serde(rename = "execFee")]
+    exec_fee: String,
+    #[serde(rename = "execTime")]
+    exec_time: String,
+    #[serde(default, rename = "execType")]
+    exec_type: String,
+}
+
+/// FNV-1a of a venue id that is not a number (Bybit `execId`): a stable `u64` to show.
+fn id_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Reads a `GET /v5/execution/list` reply (cold path): the trades (`execType` `Trade`,
+/// `BustTrade`, `AdlTrade`; funding and settlement rows are no executions of an order),
+/// oldest first (the venue lists the newest first). A malformed row is an error.
+pub fn parse_executions(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
+    let j: BybitExecListJson =
+        serde_json::from_slice(body).map_err(|e| format!("execution/list reply: {e}"))?;
+    if j.ret_code != 0 {
+        return Err(format!(
+            "execution/list: retCode {} {}",
+            j.ret_code, j.ret_msg
+        ));
+    }
+    let rows = j.result.map(|r| r.list).unwrap_or_default();
+    let num = |what: &str, v: &str| {
+        Decimal::from_str(v).map_err(|e| format!("execution/list reply: {what} {v:?}: {e}"))
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        if !matches!(
+            r.exec_type.as_str(),
+            "Trade" | "BustTrade" | "AdlTrade" | ""
+        ) {
+            continue;
+        }
+        let side = match r.side.as_str() {
+            "Buy" => crate::types::Side::Buy,
+            "Sell" => crate::types::Side::Sell,
+            other => return Err(format!("execution/list reply: side {other:?}")),
+        };
+        out.push(VenueTrade {
+            id: r.exec_id.parse().unwrap_or_else(|_| id_hash(&r.exec_id)),
+            order_id: r.order_id.parse().unwrap_or(0),
+            client_id: r.order_link_id,
+            side,
+            price: num("execPrice", &r.exec_price)?,
+            qty: num("execQty", &r.exec_qty)?,
+            fee: num("execFee", &r.exec_fee)?,
+            time_ms: r
+                .exec_time
+                .parse()
+                .map_err(|e| format!("execution/list reply: execTime {:?}: {e}", r.exec_time))?,
+        });
+    }
+    out.reverse();
+    Ok(out)
+}
+
 /// Reads a `GET /v5/order/realtime` open-orders reply (cold path): working orders only.
 pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
     let r: BybitListReplyJson<BybitOpenOrderJson> =
@@ -207,6 +296,35 @@ pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shape of Bybit's documented `GET /v5/execution/list` reply (newest first, string
+    /// numbers, UUID ids); funding rows are skipped, the rest come back oldest first.
+    #[test]
+    fn executions_are_read_oldest_first_without_funding_rows() {
+        let body = br#"{"retCode":0,"retMsg":"OK","result":{"category":"linear","nextPageCursor":"","list":[
+          {"symbol":"BTCUSDT","orderId":"b0a5c1f2-0000-4c6e-9a1e-3f0d2b8c9e11","orderLinkId":"","side":"Buy","execId":"e2","execPrice":"61200.5","execQty":"0.010","execFee":"0.367203","execTime":"1733400000200","execType":"Trade","stopOrderType":"StopLoss"},
+          {"symbol":"BTCUSDT","orderId":"f","orderLinkId":"","side":"Sell","execId":"f1","execPrice":"0","execQty":"0","execFee":"0.01","execTime":"1733400000150","execType":"Funding"},
+          {"symbol":"BTCUSDT","orderId":"1321003749386327552","orderLinkId":"ct7-3","side":"Sell","execId":"101","execPrice":"61800","execQty":"0.010","execFee":"0.3708","execTime":"1733400000100","execType":"Trade"}]},"time":1733400000300}"#;
+        let t = parse_executions(body).unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].id, t[0].order_id, t[0].client_id.as_str()),
+            (101, 1321003749386327552, "ct7-3")
+        );
+        assert_eq!(
+            (t[1].order_id, t[1].side, t[1].price),
+            (0, crate::types::Side::Buy, "61200.5".parse().unwrap())
+        );
+        assert_eq!(
+            (t[1].qty, t[1].fee, t[1].time_ms),
+            (
+                "0.010".parse().unwrap(),
+                "0.367203".parse().unwrap(),
+                1733400000200
+            )
+        );
+        assert!(parse_executions(br#"{"retCode":10001,"retMsg":"bad","result":{}}"#).is_err());
+    }
 
     #[test]
     fn an_error_with_an_empty_result_keeps_its_code_and_message() {
