@@ -9,6 +9,7 @@ mod common;
 
 use std::time::Duration;
 
+use calculus_trader::exchange::fault_plan::FaultPlan;
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exec::stop_recovery::recover_stops;
@@ -394,4 +395,60 @@ fn forced_liquidation_leaves_the_engine_flat_and_the_stops_cancelled() {
     // Booked at the nearer armed level (the stop, 61200), not the liquidation price: the
     // position query does not say the price (see README, venue-side exits).
     assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
+}
+
+/// A plan whose order requests 0 and 2 meet no fault and request 1 is applied but answered
+/// with a 503 (status unknown: queried later): the first seed that gives exactly that.
+fn second_order_unknown() -> std::sync::Arc<FaultPlan> {
+    use calculus_trader::exchange::fault_plan::{Fault, RequestKind};
+    (0u64..)
+        .map(|seed| {
+            let toml = format!(
+                "seed = {seed}\n[[rule]]\np = 0.5\non = [\"order\"]\nfault = {{ kind = \"http5xx_unknown\", filled = true }}\n"
+            );
+            FaultPlan::from_toml(&toml).unwrap()
+        })
+        .find(|p| {
+            let f = |i| p.fault_for(i, RequestKind::Order);
+            f(0) == Fault::None && matches!(f(1), Fault::Http5xxUnknown { .. }) && f(2) == Fault::None
+        })
+        .map(std::sync::Arc::new)
+        .unwrap()
+}
+
+#[test]
+fn an_exit_refused_behind_an_earlier_exit_still_in_flight_is_judged_after_that_exit() {
+    // The first exit closes the position at the venue, but its answer is a 503; the second
+    // exit, sent right behind it, is refused (nothing left to reduce). Judged before the first
+    // exit is booked, the venue's flat position looked like the venue stop's close, and the
+    // second exit was booked as a fill at the trigger price: a phantom (the heavy soak).
+    let rest = RestOptions {
+        faults: Some(second_order_unknown()),
+        ..RestOptions::default()
+    };
+    let mut r = rig(
+        V::Binance,
+        &[BTC],
+        &["61800.0"],
+        rest,
+        1,
+        Duration::from_secs(5),
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61800.0))
+        .is_none());
+    assert!(r
+        .submit(&intent(0, 3, Side::Sell, "0.010", true, 61800.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(
+        r.report_of(3).unwrap().status,
+        ReportStatus::Rejected(calculus_trader::types::RejectReason::VenueReduceOnly)
+    );
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert_eq!(r.exec.stop_counters().venue_fills, 0, "no venue stop fired");
+    r.assert_positions_identical();
 }

@@ -1307,18 +1307,20 @@ impl Executor {
         }
     }
 
-    /// Whether the position query that judges exit `p` must wait. For an entry sent before
-    /// it: the entry that armed the venue exits may still be waiting for its fill (the venue
-    /// filled it and closed it again before we learnt of the fill), so it is booked first and
-    /// the exit is judged against its exits. For any order sent after it: until its outcome
-    /// is final, the venue's position holds a fill not known here. (Their fills are held back
-    /// behind `p` and subtracted from the venue's answer: [`Executor::later_fills`].)
+    /// Whether the position query that judges exit `p` must wait. For an order sent before
+    /// it: until it is booked, the venue's position may hold its fill (an entry that armed the
+    /// venue exits, filled and closed again before we learnt of the fill; an earlier exit that
+    /// already closed what `p` would close), so it is booked first — except an earlier exit
+    /// itself waiting for such a query (it executed nothing; and it waits for `p`'s outcome).
+    /// For any order sent after it: until its outcome is final, the venue's position holds a
+    /// fill not known here. (Their fills are held back behind `p` and subtracted from the
+    /// venue's answer: [`Executor::later_fills`].)
     fn exit_check_waits(&self, p: &Pending) -> bool {
         self.pending.iter().any(|q| {
             q.symbol == p.symbol
                 && q.seq != p.seq
                 && match q.rank < p.rank {
-                    true => !q.reduce_only,
+                    true => !q.reduce_only || q.pos == PosCheck::Idle,
                     false => self.table.get(q.seq).is_some(),
                 }
         })
