@@ -12,7 +12,6 @@
 
 mod common;
 
-use calculus_trader::exchange::orders::{OrderKind, OrderStatus};
 use calculus_trader::types::{AccountEvent, OrderOrigin, ReportStatus, Side};
 use common::private::{stream_rig, StreamRig};
 use common::rig::{intent, V};
@@ -20,16 +19,6 @@ use common::values::{d, now_ms};
 use rust_decimal::Decimal;
 
 const BTC: &str = "BTCUSDT";
-
-/// The exchange's conditional orders still open.
-fn open_stops(r: &StreamRig) -> usize {
-    r.rig.ex.server.venue().with(|m| {
-        m.orders()
-            .iter()
-            .filter(|o| o.kind != OrderKind::Market && o.status == OrderStatus::New)
-            .count()
-    })
-}
 
 /// Enters long 0.010 at 61800 with TP 62400 / SL 61200; returns once filled and the position
 /// TP/SL is open at the venue.
@@ -39,7 +28,7 @@ fn enter_long(r: &mut StreamRig) {
     assert!(r.rig.submit(&it).is_none(), "sent to the venue");
     assert!(r.poll_until(|r| r.rig.report_of(1).is_some()));
     assert_eq!(r.rig.report_of(1).unwrap().status, ReportStatus::Filled);
-    assert!(r.poll_until(|r| r.rig.exec.in_flight() == 0 && open_stops(r) == 2));
+    assert!(r.poll_until(|r| r.rig.exec.in_flight() == 0 && r.open_stops() == 2));
 }
 
 /// The engine's flip from the long it booked to a short of 0.010: a sell of 0.020 (not

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use calculus_trader::exchange::liquidation::force_liquidation;
-use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimTrade};
+use calculus_trader::exchange::orders::SimTrade;
 use calculus_trader::runtime::private_stream::StreamState;
 use calculus_trader::types::{AccountEvent, ReportStatus, Side};
 use common::private::{fast_stream, stream, stream_rig, StreamRig};
@@ -28,17 +28,7 @@ fn enter(r: &mut StreamRig, seq: u64, qty: &str) {
     assert!(r.rig.submit(&it).is_none(), "sent to the venue");
     assert!(r.poll_until(|r| r.rig.report_of(seq).is_some()));
     assert_eq!(r.rig.report_of(seq).unwrap().status, ReportStatus::Filled);
-    assert!(r.poll_until(|r| r.rig.exec.in_flight() == 0 && open_stops(r) == 2));
-}
-
-/// The exchange's conditional orders still open.
-fn open_stops(r: &StreamRig) -> usize {
-    r.rig.ex.server.venue().with(|m| {
-        m.orders()
-            .iter()
-            .filter(|o| o.kind != OrderKind::Market && o.status == OrderStatus::New)
-            .count()
-    })
+    assert!(r.poll_until(|r| r.rig.exec.in_flight() == 0 && r.open_stops() == 2));
 }
 
 fn last_trade(r: &StreamRig) -> SimTrade {
@@ -59,7 +49,7 @@ fn assert_account_equal(r: &StreamRig) {
     });
     let p = r.rig.engine.position(0).unwrap();
     assert_eq!(initial + p.realized - p.fees, balance);
-    assert_eq!(open_stops(r), 0, "open stops at the venue");
+    assert_eq!(r.open_stops(), 0, "open stops at the venue");
 }
 
 /// A stop and then a liquidation at the exchange, each booked at the exchange's trade.
@@ -127,7 +117,7 @@ fn stop_and_liquidation(v: V) {
         )
     );
     // Binance leaves closePosition algo orders after a liquidation: the executor cancels them.
-    assert!(r.poll_until(|r| open_stops(r) == 0));
+    assert!(r.poll_until(|r| r.open_stops() == 0));
     assert_account_equal(&r);
     // Every execution reaches the stream (the engine may have learnt one first from a REST
     // read, so wait for the stream, bounded), none booked twice.
@@ -213,7 +203,7 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
         assert_eq!(r.rig.report_of(5).unwrap().price, tp.price);
         r.poll_for(Duration::from_millis(400));
         r.rig.assert_positions_equal();
-        assert_eq!(open_stops(&r), 0);
+        assert_eq!(r.open_stops(), 0);
     }
 }
 

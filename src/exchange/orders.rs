@@ -739,6 +739,20 @@ impl TradeListener for SimVenue {
 mod tests {
     use super::*;
 
+    /// A SELL close-position conditional order of `kind` triggering at `px`.
+    fn sell_close_leg(kind: OrderKind, px: &str, id: &'static str) -> OrderRequest<'static> {
+        OrderRequest {
+            symbol: "BTCUSDT",
+            side: Side::Sell,
+            kind,
+            qty: None,
+            stop_price: Some(d(px)),
+            reduce_only: false,
+            close_position: true,
+            client_id: id,
+        }
+    }
+
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
     }
@@ -865,16 +879,7 @@ mod tests {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
         x.place(&mkt(Side::Buy, "0.010", "entry"), 1).unwrap();
-        let stop = |kind, px: &str, id: &'static str| OrderRequest {
-            symbol: "BTCUSDT",
-            side: Side::Sell,
-            kind,
-            qty: None,
-            stop_price: Some(d(px)),
-            reduce_only: false,
-            close_position: true,
-            client_id: id,
-        };
+        let stop = sell_close_leg;
         x.place(&stop(OrderKind::StopMarket, "59900.0", "sl"), 1)
             .unwrap();
         x.place(&stop(OrderKind::TakeProfitMarket, "60200.0", "tp"), 1)
@@ -936,16 +941,7 @@ mod tests {
         let mut x = m("0");
         x.on_trade("BTCUSDT", d("60000.0"), 1);
         x.place(&mkt(Side::Buy, "0.010", "e"), 1).unwrap();
-        let leg = |kind, px: &str, id: &'static str| OrderRequest {
-            symbol: "BTCUSDT",
-            side: Side::Sell,
-            kind,
-            qty: None,
-            stop_price: Some(d(px)),
-            reduce_only: false,
-            close_position: true,
-            client_id: id,
-        };
+        let leg = sell_close_leg;
         let tp = x.place(&leg(OrderKind::TakeProfitMarket, "60500.0", "e-tp"), 1);
         let sl = x.place(&leg(OrderKind::StopMarket, "59500.0", "e-sl"), 1);
         x.attach_position_exits("BTCUSDT", &[tp.unwrap().id, sl.unwrap().id], 1);

@@ -88,6 +88,19 @@ pub struct StreamRig {
     pub events: Vec<AccountEvent>,
 }
 
+impl StreamRig {
+    /// The exchange's conditional orders still open.
+    pub fn open_stops(&self) -> usize {
+        use calculus_trader::exchange::orders::{OrderKind, OrderStatus};
+        self.rig.ex.server.venue().with(|m| {
+            m.orders()
+                .iter()
+                .filter(|o| o.kind != OrderKind::Market && o.status == OrderStatus::New)
+                .count()
+        })
+    }
+}
+
 /// A rig (exchange slippage `slippage_bps`) whose private stream is up (re-synced).
 pub fn stream_rig(v: V, names: &[&str], prices: &[&str], slippage_bps: &str) -> StreamRig {
     let rig = rig_with(
