@@ -27,7 +27,8 @@
 //!   end: open positions ≤ `risk.limits.max_positions`, each |notional| ≤ `max_symbol_exposure`
 //!   × equity (5 % slack for price moves after entry), equity ≥ balance × (1 −
 //!   `emergency_drawdown`) − 5 % slack (also across restarts);
-//! - trading never stopped: every quarter of the laps sent orders;
+//! - trading never stopped: every quarter of the laps sent orders (order requests that reached
+//!   the exchange, whatever a fault then did with them);
 //! - memory is flat: in each run that was not killed, the median RSS of its last quarter is at
 //!   most 1.2 × the median of its first quarter plus 4 MiB;
 //! - every run that was not killed exited 0.
@@ -41,6 +42,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -177,7 +179,7 @@ pub struct SoakReport {
     pub kills: u32,
     /// Orders the exchange received.
     pub orders: usize,
-    /// Orders the exchange received in each quarter of the laps (in lap order).
+    /// Order requests the trader sent in each quarter of the laps (in lap order).
     pub orders_by_quarter: Vec<usize>,
     /// Fills the exchange made.
     pub fills: usize,
@@ -285,7 +287,7 @@ struct Venue {
 #[derive(Default)]
 struct Observed {
     runs: Vec<RunRecord>,
-    /// Orders the exchange received during each lap.
+    /// Order requests the trader sent during each lap (faulted ones too).
     lap_orders: Vec<usize>,
     book: BookPeaks,
 }
@@ -352,11 +354,11 @@ pub fn run(opts: &SoakOptions, exe: &Path) -> Result<SoakReport, String> {
         let last = Instant::now() >= deadline;
         report.laps += 1;
         let before = v.venue.with(|m| m.orders().len());
-        lap(opts, exe, &v, &journal, &mut rng, last, &mut seen)?;
+        let sent = lap(opts, exe, &v, &journal, &mut rng, last, &mut seen)?;
         let after = v.venue.with(|m| m.orders().len());
-        seen.lap_orders.push(after - before);
+        seen.lap_orders.push(sent);
         eprintln!(
-            "soak: lap {} done at {:.0} s: {} runs, {} killed, {} orders ({} this lap)",
+            "soak: lap {} done at {:.0} s: {} runs, {} killed, {} orders ({} this lap, {sent} sent)",
             report.laps,
             t0.elapsed().as_secs_f64(),
             seen.runs.len(),
@@ -418,7 +420,7 @@ fn lap(
     rng: &mut Rng,
     last: bool,
     seen: &mut Observed,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let loopback = "127.0.0.1:0".parse().expect("loopback address");
     let replay = EmbeddedExchange::start_venue(loopback, v.rec.clone(), v.which, opts.speed)
         .map_err(|e| format!("replay server: {e}"))?;
@@ -463,7 +465,10 @@ fn lap(
         let ended = !r.killed;
         seen.runs.push(r);
         if ended {
-            return Ok(());
+            // What the trader sent this lap, faulted or not ("trading never stopped"): a lap
+            // whose only orders a fault dropped still traded.
+            let sent = rest.stats().order_requests.load(Ordering::Relaxed);
+            return Ok(sent as usize);
         }
     }
 }

@@ -137,6 +137,9 @@ pub struct OrderEntryStats {
     pub timestamp_rejects: AtomicU64,
     /// Positions liquidated by [`crate::exchange::fault_plan::Fault::Liquidation`].
     pub liquidations: AtomicU64,
+    /// New-order requests that reached order entry (REST or the trade WebSocket), whatever
+    /// the fault plan then did with them: what the trader sent.
+    pub order_requests: AtomicU64,
 }
 
 /// A running REST order server. Dropping it stops the accept loop and the connection threads.
@@ -636,6 +639,9 @@ pub(crate) fn with_fault(
 ) -> Served {
     let now = now_ms().saturating_add_signed(sh.opts.account.clock_offset_ms);
     let kind = request_kind(method, target);
+    if kind == Some(RequestKind::Order) {
+        sh.stats.order_requests.fetch_add(1, Ordering::Relaxed);
+    }
     let fault = match (kind, &sh.opts.faults) {
         (Some(k), Some(plan)) => {
             let i = sh.kind_counts[k as usize].fetch_add(1, Ordering::Relaxed);
