@@ -1881,19 +1881,10 @@ impl Executor {
         on_event(ExecEvent::Report(r));
         let excess = qty - p.qty;
         if excess > Decimal::ZERO {
-            // working −= signed(opposite, excess): compute sent an exit of p.qty only.
-            on_event(ExecEvent::Report(ExecReport {
-                symbol: p.symbol,
-                client_seq: 0,
-                side: match p.side {
-                    Side::Buy => Side::Sell,
-                    Side::Sell => Side::Buy,
-                },
-                status: ReportStatus::Rejected(RejectReason::Lost),
-                price,
-                qty: excess,
-                fee: Decimal::ZERO,
-            }));
+            // Compute sent an exit of p.qty only.
+            on_event(ExecEvent::Report(compensation(
+                p.symbol, p.side, price, excess,
+            )));
         }
     }
 
@@ -1944,13 +1935,11 @@ impl Executor {
                 fee: Decimal::ZERO,
             };
             on_event(ExecEvent::Report(report(side, ReportStatus::Filled)));
-            // working −= signed(opposite, |diff|) = working + diff.
-            on_event(ExecEvent::Report(report(
-                match side {
-                    Side::Buy => Side::Sell,
-                    Side::Sell => Side::Buy,
-                },
-                ReportStatus::Rejected(RejectReason::Lost),
+            on_event(ExecEvent::Report(compensation(
+                symbol,
+                side,
+                price,
+                diff.abs(),
             )));
         }
         let mut k = 0;
@@ -2021,6 +2010,21 @@ fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
     }
 }
 
+/// The working-position report that goes with a fill of `qty` on `fill_side` compute never
+/// decided (a reconciliation, a venue close, the excess of an exit booked for more than it
+/// asked): `working −= signed(opposite, qty)`, so compute's working position follows the fill.
+fn compensation(symbol: SymbolId, fill_side: Side, price: Decimal, qty: Decimal) -> ExecReport {
+    ExecReport {
+        symbol,
+        client_seq: 0,
+        side: fill_side.opposite(),
+        status: ReportStatus::Rejected(RejectReason::Lost),
+        price,
+        qty,
+        fee: Decimal::ZERO,
+    }
+}
+
 /// Client sequence bit of the executor's own reduce-only closes of unprotected positions.
 const FORCED_SEQ: u64 = 1 << 56;
 
@@ -2037,18 +2041,9 @@ fn forced_close_reports<F: FnMut(ExecEvent)>(ev: ExecEvent, on_event: &mut F) {
     match r.status {
         ReportStatus::Filled => {
             on_event(ExecEvent::Report(ExecReport { client_seq: 0, ..r }));
-            let opposite = match r.side {
-                Side::Buy => Side::Sell,
-                Side::Sell => Side::Buy,
-            };
-            on_event(ExecEvent::Report(ExecReport {
-                client_seq: 0,
-                side: opposite,
-                status: ReportStatus::Rejected(RejectReason::Lost),
-                price: r.price,
-                fee: Decimal::ZERO,
-                ..r
-            }));
+            on_event(ExecEvent::Report(compensation(
+                r.symbol, r.side, r.price, r.qty,
+            )));
         }
         status => eprintln!("error: close of an unprotected position: {status:?}"),
     }

@@ -32,6 +32,15 @@ impl Side {
         }
     }
 
+    /// The other side.
+    #[inline]
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
     /// `qty` signed by the side: `+qty` for buy, `-qty` for sell (exact).
     #[inline]
     pub fn signed(self, qty: rust_decimal::Decimal) -> rust_decimal::Decimal {

@@ -29,10 +29,7 @@ use rust_decimal::Decimal;
 
 use super::{ExecEvent, Executor};
 use crate::exec::order_state::{FillPrice, QueryReply, VenueOrder};
-use crate::types::{
-    AccountEvent, ExecReport, OrderOrigin, OrderUpdate, RejectReason, ReportStatus, Side,
-    StreamFill, SymbolId,
-};
+use crate::types::{AccountEvent, OrderOrigin, OrderUpdate, Side, StreamFill, SymbolId};
 
 /// How long a venue-side close waits for the engine's exit to claim it, ns.
 pub const CLAIM_WAIT_NS: u64 = 250_000_000;
@@ -419,19 +416,10 @@ impl Executor {
             self.stops.disarm(symbol, self.now_ns);
         }
         on_event(ExecEvent::Report(r));
-        // working −= signed(opposite, qty): the venue's order was no intent of compute's.
-        on_event(ExecEvent::Report(ExecReport {
-            symbol,
-            client_seq: 0,
-            side: match c.side {
-                Side::Buy => Side::Sell,
-                Side::Sell => Side::Buy,
-            },
-            status: ReportStatus::Rejected(RejectReason::Lost),
-            price,
-            qty,
-            fee: Decimal::ZERO,
-        }));
+        // The venue's order was no intent of compute's.
+        on_event(ExecEvent::Report(super::compensation(
+            symbol, c.side, price, qty,
+        )));
     }
 }
 
