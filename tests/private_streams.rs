@@ -531,3 +531,64 @@ fn a_fill_from_the_stream_before_the_rest_reply_is_booked_once() {
         assert_eq!(stream_into(&mut r, v, other.as_bytes()), 0);
     }
 }
+
+/// The run ends (its feed closed) right after the venue's stop closed a position: the
+/// execution is on the private stream, not yet read, and no order is in flight. The end-of-run
+/// drain reads the stream and books the close at the venue's price and fee before it returns
+/// (the trade-heavy Bybit soak's final run ended with a stop its last trades triggered
+/// missing from the journal: the drain returned at once when no order was in flight).
+#[test]
+fn the_end_of_run_drain_books_a_venue_close_the_stream_delivered() {
+    use calculus_trader::exec::{BinanceOrderBuilder, ExecStage, Executor, PaperVenue};
+    use calculus_trader::telemetry::{Clock, StageHistograms};
+    use calculus_trader::types::{StreamFill, SymbolId};
+    let names = ["BTCUSDT", "ETHUSDT"];
+    let specs = common::exchange::bundled_specs("binance", &names);
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let builder = BinanceOrderBuilder::new("key", b"secret", "127.0.0.1", 5_000, "ct1-");
+    let paper = PaperVenue {
+        taker_fee: d("0.0004"),
+        slippage_bps: 0.0,
+    };
+    let exec = Executor::new(specs, names, builder, paper);
+    let (mut tx, rx) = calculus_trader::ring::channel(64).unwrap();
+    let mut stage = ExecStage::new(exec, Clock::new()).with_account_events(rx);
+    let close = StreamFill {
+        symbol: SymbolId(0),
+        client_id: ClientOrderId::new(b"").unwrap(),
+        side: Side::Sell,
+        price: d("61190.5"),
+        qty: d("0.010"),
+        fee: d("0.2447620"),
+        trade_id: 42,
+        origin: OrderOrigin::VenueStop,
+        ts_ms: now_ms(),
+    };
+    assert!(tx.push(AccountEvent::Link(true)).is_ok());
+    assert!(tx.push(AccountEvent::Fill(close)).is_ok());
+    assert_eq!(stage.in_flight(), 0, "nothing of ours in flight");
+    let mut reports = Vec::new();
+    stage.drain(&mut StageHistograms::new(), |r| reports.push(*r));
+    let filled: Vec<_> = reports
+        .iter()
+        .filter(|r| r.status == ReportStatus::Filled)
+        .map(|r| (r.symbol, r.side, r.qty, r.price, r.fee))
+        .collect();
+    assert_eq!(
+        filled,
+        [(
+            SymbolId(0),
+            Side::Sell,
+            d("0.010"),
+            d("61190.5"),
+            d("0.2447620")
+        )],
+        "{reports:?}"
+    );
+    assert_eq!(
+        stage.executor().stream_counters().0,
+        1,
+        "one venue close booked"
+    );
+    assert_eq!(stage.executor().closes_queued(), 0);
+}

@@ -54,6 +54,9 @@ struct WarmCadence {
     cursor: usize,
 }
 
+/// End of run: the private stream is read until this long passes without an event.
+pub const STREAM_SETTLE: Duration = Duration::from_millis(100);
+
 /// One symbol's new filters, from the cold spec refresh to the execution thread.
 pub type SpecUpdate = (SymbolId, Instrument);
 
@@ -135,11 +138,11 @@ impl ExecStage {
     }
 
     /// Applies every queued private-stream event, then books the venue-side closes no exit
-    /// claimed in time. No allocation, no lock.
+    /// claimed in time; returns the events applied. No allocation, no lock.
     #[inline]
-    fn drain_account<F: FnMut(&ExecReport)>(&mut self, on_report: &mut F) {
+    fn drain_account<F: FnMut(&ExecReport)>(&mut self, on_report: &mut F) -> usize {
         let Some(rx) = self.account.as_mut() else {
-            return;
+            return 0;
         };
         let now = self.clock.now_ns();
         let mut on = |ev: ExecEvent| {
@@ -147,10 +150,13 @@ impl ExecStage {
                 on_report(&r)
             }
         };
+        let mut n = 0;
         while let Some(ev) = rx.pop() {
             self.exec.on_account_event(&ev, now, &mut on);
+            n += 1;
         }
         self.exec.stream_timers(now, &mut on);
+        n
     }
 
     /// Takes spec changes from `rx` (drained before each intent: one atomic load when empty).
@@ -360,7 +366,8 @@ impl ExecStage {
         self.drain_timeout
     }
 
-    /// Polls until no order is in flight or the drain timeout passes (end of run).
+    /// Polls until no order is in flight or the drain timeout passes (end of run), then
+    /// settles the private stream ([`ExecStage::settle_stream`]).
     pub fn drain<F: FnMut(&ExecReport)>(&mut self, hists: &mut StageHistograms, mut on_report: F) {
         let deadline = std::time::Instant::now() + self.drain_timeout;
         while self.in_flight() > 0 && std::time::Instant::now() < deadline {
@@ -377,6 +384,43 @@ impl ExecStage {
                 self.in_flight(),
                 self.drain_timeout,
                 self.exec.flight_summary()
+            );
+        }
+        self.settle_stream(deadline, &mut on_report);
+    }
+
+    /// End of run with the private stream up: its last events are read until
+    /// [`STREAM_SETTLE`] passes without one, and every venue-side close queued is booked (no
+    /// exit of ours can claim it any more), both bounded by `deadline`. A stop that the run's
+    /// last trades triggered is an execution the venue made before the run ended: the journal
+    /// books it now rather than at the next start-up's catch-up.
+    fn settle_stream<F: FnMut(&ExecReport)>(
+        &mut self,
+        deadline: std::time::Instant,
+        on_report: &mut F,
+    ) {
+        if self.account.is_none() {
+            return;
+        }
+        let mut last = std::time::Instant::now();
+        loop {
+            if self.drain_account(on_report) > 0 {
+                last = std::time::Instant::now();
+            }
+            if !self.exec.stream_counters().2 {
+                return;
+            }
+            let now = std::time::Instant::now();
+            let settled = self.exec.closes_queued() == 0 && now - last >= STREAM_SETTLE;
+            if settled || now >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if self.exec.closes_queued() > 0 {
+            eprintln!(
+                "warning: {} venue-side close(s) still unbooked at the end of the run; the next start books them from the venue's executions",
+                self.exec.closes_queued()
             );
         }
     }

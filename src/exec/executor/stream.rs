@@ -202,6 +202,11 @@ impl Executor {
         (self.stream.booked, self.stream.duplicates, self.stream.up)
     }
 
+    /// Venue-side closes queued, not booked yet (all symbols).
+    pub fn closes_queued(&self) -> usize {
+        self.stream.open
+    }
+
     /// Books the venue-side closes no exit claimed within 250 ms (one load when
     /// there are none).
     #[inline]
