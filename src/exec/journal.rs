@@ -256,7 +256,7 @@ pub struct Replayed {
     /// Highest session number seen (0 for a new journal).
     pub last_session: u32,
     /// `(session, start Unix ms)` of the last two sessions in journal order: `[earlier,
-    /// latest]` (`(0, 0)`: none). See [`Replayed::previous_session_ms`].
+    /// latest]` (`(0, 0)`: none). See [`Replayed::previous_session`].
     pub sessions: [(u32, u64); 2],
     /// Positions per symbol index, from fills and adoptions.
     pub positions: Vec<Position>,
@@ -325,12 +325,12 @@ impl Replayed {
         &mut self.positions[i]
     }
 
-    /// When the last session before `current` started (Unix ms; `None` when the journal holds
-    /// none): start-up reads the venue's executions from then on.
-    pub fn previous_session_ms(&self, current: u32) -> Option<u64> {
+    /// The last session before `current`: `(id, start Unix ms)` (`None` when the journal holds
+    /// none). Start-up reads the venue's executions from its start on.
+    pub fn previous_session(&self, current: u32) -> Option<(u32, u64)> {
         let [earlier, latest] = self.sessions;
-        let (_, ms) = if latest.0 == current { earlier } else { latest };
-        (ms != 0).then_some(ms)
+        let s = if latest.0 == current { earlier } else { latest };
+        (s.1 != 0).then_some(s)
     }
 
     /// Position of symbol index `i` (flat if never traded).

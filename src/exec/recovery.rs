@@ -115,16 +115,17 @@ pub fn startup(
         timeout,
     )?;
     let ours = positions_with(replayed, &resolved, names.len());
-    let mismatches = reconcile_positions(&names, &ours, &venue);
     let mut caught = Vec::new();
-    let previous = replayed.previous_session_ms(exec.session());
-    if let Some(start) = previous.filter(|_| !mismatches.is_empty()) {
+    if let Some((id, start)) = replayed.previous_session(exec.session()) {
         // The venue's own executions since the previous session started (its stops that
-        // fired while this process was down or before they were booked) explain a difference
-        // at the venue's price: book them, then reconcile what is left.
+        // fired while this process was down or before they were booked) are booked at the
+        // venue's price, then what is left is reconciled. Every symbol the previous session
+        // traded is read, not only those whose position differs: two such executions can
+        // cancel out (a stop closed a short, another a long opened after it).
         let since = start.saturating_sub(VENUE_FILL_MARGIN_MS);
-        for m in &mismatches {
-            let found = catch_up_venue_fills(exec, replayed, &resolved, m, since, now_ms, timeout)?;
+        for m in symbols_to_catch_up(&names, &ours, &venue, replayed, &resolved, id) {
+            let found =
+                catch_up_venue_fills(exec, replayed, &resolved, &m, since, now_ms, timeout)?;
             caught.extend(found);
         }
     }
@@ -153,8 +154,8 @@ const VENUE_FILL_MARGIN_MS: u64 = 5_000;
 
 /// The fills of no order, at the venue's price, quantity and fee, of the executions of
 /// `m`'s symbol since `since_ms` that no journaled order made (their venue order id is not in
-/// the journal) and that explain `m`'s difference: newest first, each only while it moves
-/// the journal toward the venue without passing it (oldest first; the caller journals them).
+/// the journal), as [`venue_only_trades`] picks them for `m`'s difference (oldest first; the
+/// caller journals them).
 /// A venue without the query, or a reply that is not understood, gives none (said on
 /// stderr): the difference then goes to the reconciliation policy as before.
 fn catch_up_venue_fills(
@@ -200,7 +201,7 @@ fn catch_up_venue_fills(
         .map(|(_, id)| id)
         .collect();
     let unbooked = not_booked_by_content(trades, &replayed.fills, m.symbol);
-    let picked = explaining_trades(&unbooked, &known, m.venue - m.ours);
+    let picked = venue_only_trades(&unbooked, &known, m.venue - m.ours);
     let session = exec.session();
     Ok(picked
         .iter()
@@ -214,6 +215,71 @@ fn catch_up_venue_fills(
             r
         })
         .collect())
+}
+
+/// The symbols whose executions start-up reads: each one the journal's position differs on
+/// from `venue`'s, and each one with a record of session `previous` or an unfinished order
+/// (`resolved`), as a [`Mismatch`] (`ours == venue` when they agree).
+fn symbols_to_catch_up(
+    names: &[String],
+    ours: &[Decimal],
+    venue: &[VenuePosition],
+    replayed: &Replayed,
+    resolved: &[Record],
+    previous: u32,
+) -> Vec<Mismatch> {
+    let differ = reconcile_positions(names, ours, venue);
+    let traded = |i: usize| {
+        let of = |r: &Record| r.symbol.index() == i;
+        replayed
+            .fills
+            .iter()
+            .any(|r| of(r) && r.session == previous)
+            || resolved.iter().any(of)
+    };
+    (0..names.len())
+        .filter_map(|i| {
+            if let Some(m) = differ.iter().find(|m| m.symbol.index() == i) {
+                return Some(m.clone());
+            }
+            traded(i).then(|| {
+                let q = ours.get(i).copied().unwrap_or_default();
+                Mismatch {
+                    symbol: SymbolId(i as u16),
+                    name: names[i].clone(),
+                    ours: q,
+                    venue: q,
+                    venue_entry: Decimal::ZERO,
+                }
+            })
+        })
+        .collect()
+}
+
+/// The executions of `trades` that no known order made (`known` venue order ids, or a client
+/// id of ours): all of them when together they are exactly `gap` (venue − journal, signed;
+/// zero included: they cancel out), else only those [`explaining_trades`] picks. Oldest first.
+pub fn venue_only_trades(
+    trades: &[super::transport_venue::VenueTrade],
+    known: &std::collections::HashSet<u64>,
+    gap: Decimal,
+) -> Vec<super::transport_venue::VenueTrade> {
+    let unknown: Vec<_> = trades
+        .iter()
+        .filter(|t| !is_ours(t, known))
+        .cloned()
+        .collect();
+    let sum: Decimal = unknown.iter().map(|t| t.side.signed(t.qty)).sum();
+    if sum == gap {
+        return unknown;
+    }
+    explaining_trades(trades, known, gap)
+}
+
+/// An execution of an order of ours: its venue order id is known, or its client id is ours
+/// (`ct…`, Bybit lists it).
+fn is_ours(t: &super::transport_venue::VenueTrade, known: &std::collections::HashSet<u64>) -> bool {
+    known.contains(&t.order_id) || t.client_id.starts_with("ct")
 }
 
 /// `trades` without those the journal booked with no venue order id (a venue close booked
@@ -262,9 +328,7 @@ pub fn explaining_trades(
         }
         let s = t.side.signed(t.qty);
         let toward = (s > Decimal::ZERO) == (left > Decimal::ZERO) && s.abs() <= left.abs();
-        // A client id of ours (`ct…`, Bybit lists it) is an order of ours, whatever its id.
-        let ours = known.contains(&t.order_id) || t.client_id.starts_with("ct");
-        if !ours && toward {
+        if !is_ours(t, known) && toward {
             left -= s;
             picked.push(t.clone());
         }
@@ -796,6 +860,44 @@ mod tests {
         // Our own orders' executions are never taken, whatever the gap.
         let all: HashSet<u64> = [10, 11, 12, 13].into();
         assert!(explaining_trades(&trades, &all, "-0.030".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn unknown_executions_that_together_make_the_gap_are_all_taken_even_a_zero_gap() {
+        let trades = [
+            t(1, 10, Side::Buy, "0.010"),  // our entry (known)
+            t(2, 11, Side::Sell, "0.010"), // its stop closed it
+            t(3, 12, Side::Sell, "0.010"), // our short entry (known)
+            t(4, 13, Side::Buy, "0.010"),  // its stop closed it
+        ];
+        let known: HashSet<u64> = [10, 12].into();
+        // Journal and venue agree (both stops missing cancel out): both are taken.
+        assert_eq!(
+            ids(&venue_only_trades(&trades, &known, Decimal::ZERO)),
+            [2, 4]
+        );
+        // Only one missing (the short's stop booked elsewhere, id known): the sum is the gap.
+        let one: HashSet<u64> = [10, 12, 13].into();
+        assert_eq!(
+            ids(&venue_only_trades(&trades, &one, "-0.010".parse().unwrap())),
+            [2]
+        );
+        // Together they do not make the gap: only what explains it, newest first without
+        // passing it (nothing for zero), never all.
+        let extra = [t(5, 14, Side::Sell, "0.005")];
+        let more: Vec<_> = trades.iter().chain(&extra).cloned().collect();
+        assert!(venue_only_trades(&more, &known, Decimal::ZERO).is_empty());
+        assert_eq!(
+            ids(&venue_only_trades(&more, &known, "-0.010".parse().unwrap())),
+            [5]
+        );
+        assert_eq!(
+            ids(&venue_only_trades(&more, &known, "-0.005".parse().unwrap())),
+            [2, 4, 5]
+        );
+        // Our own orders' executions are never taken.
+        let all: HashSet<u64> = [10, 11, 12, 13].into();
+        assert!(venue_only_trades(&trades, &all, Decimal::ZERO).is_empty());
     }
 
     #[test]
