@@ -211,15 +211,25 @@ fn venue_take_profit_closes_the_position_and_compute_books_it_flat() {
         "position TP/SL leave together"
     );
 
-    // The engine's own exit at that trade: refused by the venue, booked as the TP's close.
+    // The engine's own exit at that trade: refused by the venue, booked as the TP's close at
+    // the venue's own execution (read from `/v5/execution/list`: no private stream here),
+    // which is the crossing trade's price, not the trigger.
+    let close = r
+        .server
+        .venue()
+        .with(|m| m.trades().last().cloned().unwrap());
+    assert_eq!((close.side, close.qty), (Side::Sell, d("0.010")));
+    assert!(close.price >= tp);
     let exit = r.order(&intent(2, Side::Sell, "0.010", tr[hit].1, true));
     assert_eq!(exit.status, ReportStatus::Filled, "{exit:?}");
-    assert_eq!(exit.price, tp);
-    assert_eq!(exit.qty, d("0.010"));
+    assert_eq!(
+        (exit.price, exit.qty, exit.fee),
+        (close.price, close.qty, close.commission)
+    );
     ours.apply_fill(exit.side, exit.price, exit.qty, exit.fee);
     assert_eq!(ours.qty, Decimal::ZERO);
     assert_eq!(ours.qty, r.venue_position().0);
-    assert_eq!(ours.realized, (tp - entry) * d("0.010"));
+    assert_eq!(ours.realized, (close.price - entry) * d("0.010"));
     let s = r.exec.stats();
     assert_eq!(s.fills, 2);
     assert_eq!(s.rejects.iter().sum::<u64>(), 0, "{:?}", s.rejects);

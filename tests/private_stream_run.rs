@@ -155,15 +155,23 @@ fn a_dropped_stream_reconnects_and_resyncs_without_loss_or_double_booking() {
         let sessions = r.rig.ex.server.private_sessions();
         r.rig.ex.server.private_outage(true);
         assert!(r.poll_until(|r| !r.up), "{v:?}: the drop was not seen");
-        // While the stream is down the stop triggers; the engine's exit is booked by the REST
-        // fallback at the trigger price.
+        // While the stream is down the stop triggers; the engine's refused exit is booked
+        // from the venue's executions read over REST: at the stop's own price and fee (the
+        // exchange slipped 5 bps past the 61200 trigger), not at the trigger price.
         r.rig.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+        let stop = last_trade(&r);
+        assert!(stop.price < d("61200.0"), "{v:?}: slipped");
         assert!(r
             .rig
             .submit(&intent(0, 2, Side::Sell, "0.010", true, 61200.0))
             .is_none());
         assert!(r.poll_until(|r| r.rig.report_of(2).is_some()));
-        assert_eq!(r.rig.report_of(2).unwrap().price, d("61200.0"));
+        let rep = r.rig.report_of(2).unwrap();
+        assert_eq!(
+            (rep.status, rep.qty, rep.price, rep.fee),
+            (ReportStatus::Filled, stop.qty, stop.price, stop.commission),
+            "{v:?}"
+        );
         // A position opened and liquidated while the stream is still down: the re-sync after
         // the reconnect finds it gone.
         r.rig.ex.market.on_trade(BTC, d("61800.0"), now_ms());

@@ -2,6 +2,7 @@
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
 mod stream;
+mod venue_fills;
 mod warm;
 
 use std::collections::VecDeque;
@@ -30,6 +31,7 @@ use crate::venue::binance::ExitOrder;
 use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
 use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject, TriggerBy};
+use venue_fills::FILLS_TAG;
 
 /// Counters the monitor reads (one writer: the execution thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +93,11 @@ enum PosCheck {
     ReconcileDue,
     /// Reconciliation position query on the wire.
     ReconcileOnWire,
+    /// A refused exit whose position the venue closed: its executions are read at `due_ns`
+    /// for the close's price and fee ([`venue_fills`]).
+    FillsDue,
+    /// Executions read on the wire.
+    FillsOnWire,
 }
 
 /// An intent as the order path reads it, decoded once per order: the packed
@@ -158,6 +165,16 @@ struct Pending {
     /// stream after its execution (or while its fill was held back): the venue executed it
     /// before that close, so it is booked before it (0: none).
     precedes: u32,
+    /// Executions reads sent ([`PosCheck::FillsDue`]).
+    fills_queries: u32,
+    /// The position the venue's close closed (`FillsDue`), and its trigger price (the
+    /// fallback).
+    close_qty: Decimal,
+    trigger: Decimal,
+    /// Where the executions read starts, Unix ms.
+    fills_since_ms: u64,
+    /// The venue's position the position query read (`FillsDue`).
+    venue_qty: Decimal,
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -291,6 +308,8 @@ pub struct Executor {
     leverage_refused: Vec<bool>,
     /// Private-stream state: link up, unclaimed venue-side closes, seen trade ids.
     stream: stream::StreamState,
+    /// Order ids of ours and executions booked from reads ([`venue_fills`]).
+    venue_fills: venue_fills::VenueFills,
     /// Table steps held back, oldest first, until no order of the same symbol sent earlier is
     /// open ([`Executor::on_step`]).
     deferred: Vec<(Step, u64)>,
@@ -394,6 +413,7 @@ impl Executor {
             margin_block: vec![None; n],
             leverage_refused: vec![false; n],
             stream: stream::StreamState::new(n),
+            venue_fills: venue_fills::VenueFills::new(n),
             deferred: Vec::with_capacity(2 * max_pending),
             next_rank: 0,
             warm: warm::WarmState::new(n),
@@ -937,6 +957,11 @@ impl Executor {
             ts_retry: TsRetry::None,
             rank: self.next_rank,
             precedes: 0,
+            fills_queries: 0,
+            close_qty: Decimal::ZERO,
+            trigger: Decimal::ZERO,
+            fills_since_ms: 0,
+            venue_qty: Decimal::ZERO,
         });
         self.next_rank += 1;
         let (table, now) = (&mut self.table, self.now_ns);
@@ -1097,6 +1122,7 @@ impl Executor {
             }
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
+        self.send_fills_queries(&mut t, now_ns, timestamp_ms);
         self.send_stops(&mut t, now_ns, timestamp_ms);
         self.resend_after_resync(&mut t, now_ns, timestamp_ms, &mut on_event);
         self.route = Route::Venue(t);
@@ -1126,7 +1152,7 @@ impl Executor {
                 .on_reply(tag, reply, |c| venue.error_kind(c), now_ns);
             return Release::Go;
         }
-        let order = tag & (QUERY_TAG | POSITION_TAG) == 0;
+        let order = tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG) == 0;
         let symbol = self.table.get(tag).filter(|_| order).map(|o| o.symbol);
         match ev {
             TransportEvent::Response {
@@ -1140,17 +1166,22 @@ impl Executor {
                     on_event(ExecEvent::Rtt(rtt_ns));
                 }
                 let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
-                if tag & POSITION_TAG != 0 {
+                if tag & FILLS_TAG != 0 {
+                    self.on_fills_reply(tag, Some((status, body)), now_ns, on_event);
+                } else if tag & POSITION_TAG != 0 {
                     let venue_qty = self.venue.parse_position(status, body);
-                    self.on_position(tag, venue_qty, now_ns, on_event);
+                    self.on_position(tag, venue_qty, (now_ns, timestamp_ms), on_event);
                 } else {
                     let reply = self.venue.parse_order_reply(status, body);
                     self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
                     self.on_reply(tag, status, reply, now_ns, on_event);
                 }
             }
+            TransportEvent::Failed { tag, .. } if tag & FILLS_TAG != 0 => {
+                self.on_fills_reply(tag, None, now_ns, on_event);
+            }
             TransportEvent::Failed { tag, .. } if tag & POSITION_TAG != 0 => {
-                self.on_position(tag, None, now_ns, on_event);
+                self.on_position(tag, None, (now_ns, timestamp_ms), on_event);
             }
             TransportEvent::Failed { tag, .. } if tag & QUERY_TAG != 0 => {
                 let seq = tag & !QUERY_TAG;
@@ -1342,11 +1373,19 @@ impl Executor {
     }
 
     /// Whether one of `symbol`'s exits waits for, or has on the wire, the position query
-    /// that judges it: no order of the symbol is sent meanwhile, so that the venue's answer
-    /// holds exactly the fills known here.
+    /// that judges it or the executions read that prices its close: no order of the symbol is
+    /// sent meanwhile, so that the venue's answer holds exactly the fills known here (and no
+    /// execution of ours the read cannot tell from the venue's).
     fn checking_exit(&self, symbol: SymbolId) -> bool {
         self.pending.iter().any(|p| {
-            p.symbol == symbol && matches!(p.pos, PosCheck::ExitDue | PosCheck::ExitOnWire)
+            p.symbol == symbol
+                && matches!(
+                    p.pos,
+                    PosCheck::ExitDue
+                        | PosCheck::ExitOnWire
+                        | PosCheck::FillsDue
+                        | PosCheck::FillsOnWire
+                )
         })
     }
 
@@ -1662,6 +1701,7 @@ impl Executor {
             }
             filled += f.qty;
             self.pending[k].filled = filled;
+            self.venue_fills.note_ours(p.symbol, order_id);
             let fee = self.model.fee(f.price, f.qty);
             let r = self.fill(
                 p.symbol, p.side, p.seq, p.session, f.price, f.qty, fee, order_id,
@@ -1762,19 +1802,20 @@ impl Executor {
         &mut self,
         tag: u64,
         venue_qty: Option<Decimal>,
-        now_ns: u64,
+        at: (u64, u64),
         on_event: &mut F,
     ) {
-        self.check_position(tag, venue_qty, now_ns, on_event);
+        self.check_position(tag, venue_qty, at, on_event);
         self.release_deferred(None, on_event);
     }
 
-    /// [`Executor::on_position`] before the held-back fills are released.
+    /// [`Executor::on_position`] before the held-back fills are released; `(now_ns, venue
+    /// Unix ms)`.
     fn check_position<F: FnMut(ExecEvent)>(
         &mut self,
         tag: u64,
         venue_qty: Option<Decimal>,
-        now_ns: u64,
+        (now_ns, ts_ms): (u64, u64),
         on_event: &mut F,
     ) {
         let seq = tag & !(QUERY_TAG | POSITION_TAG);
@@ -1835,33 +1876,61 @@ impl Executor {
             x.due_ns = now_ns + POSITION_RETRY_NS;
             return;
         }
+        if let (None, Some(px)) = (venue, trigger) {
+            if self.venue.has_user_trades() {
+                // Not told by the stream: read the venue's executions for its own price.
+                let x = &mut self.pending[k];
+                (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
+                (x.close_qty, x.trigger, x.venue_qty) = (held, px, q);
+                x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
+                return;
+            }
+        }
         let close = venue.or_else(|| trigger.map(|px| (px, held, self.model.fee(px, held))));
         self.pending.swap_remove(k);
-        if let Some((_, qty, _)) = close {
-            // Booked beyond the stream's execution (at the trigger price, or more than the
-            // close it claimed): the venue's execution of the rest may still come.
-            let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
-            self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
-        }
         match close {
-            Some(close) => {
-                self.book_exit_as_close(&p, close, on_event);
-                // A venue-side stop closed it: the surviving leg goes.
-                self.stops.count_venue_fill();
-                self.stops.disarm(p.symbol, now_ns);
+            Some((price, qty, fee)) => {
+                let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
+                self.close_refused_exit(&p, (price, qty, fee, 0), from_stream, now_ns, on_event);
             }
-            None => {
-                let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
-                on_event(ExecEvent::Report(r));
-                // Not closed by a venue exit we armed, yet refused: the venue's position is
-                // the truth (closed by hand, liquidated, or never what we booked) — unless an
-                // order of the symbol is still in flight (its fill is not booked yet).
-                let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
-                if settled && q != self.booked[i] {
-                    self.reconcile(p.symbol, q, p.ref_price, on_event);
-                }
-            }
+            None => self.refuse_unclosed_exit(&p, q, on_event),
         }
+    }
+
+    /// Refused exit `p` (out of `pending`) was not closed by a venue exit we armed (or no
+    /// execution of the venue's shows that close): a refusal. The venue's position `q` is the
+    /// truth (closed by hand, liquidated, closed by an order of ours not booked yet, or never
+    /// what we booked): it is reconciled unless an order of the symbol is still in flight (its
+    /// fill is not booked yet).
+    fn refuse_unclosed_exit<F: FnMut(ExecEvent)>(
+        &mut self,
+        p: &Pending,
+        q: Decimal,
+        on_event: &mut F,
+    ) {
+        let r = self.refuse(p, RejectReason::VenueReduceOnly, 110017);
+        on_event(ExecEvent::Report(r));
+        let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
+        if settled && q != self.booked[p.symbol.index()] {
+            self.reconcile(p.symbol, q, p.ref_price, on_event);
+        }
+    }
+
+    /// Books refused exit `p` (out of `pending`) as the venue's close `(price, qty, fee, venue
+    /// order id)`, of which `from_stream` came from the private stream: what is booked beyond
+    /// it is owed to the stream (its execution may still come); the surviving venue leg goes.
+    fn close_refused_exit<F: FnMut(ExecEvent)>(
+        &mut self,
+        p: &Pending,
+        (price, qty, fee, order_id): (Decimal, Decimal, Decimal, u64),
+        from_stream: Decimal,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
+        self.book_exit_as_close(p, (price, qty, fee), order_id, on_event);
+        self.stops.count_venue_fill();
+        self.stops.disarm(p.symbol, now_ns);
     }
 
     /// Books refused exit `p` as the venue's close of the position: `(price, qty, fee)` of
@@ -1874,10 +1943,13 @@ impl Executor {
         &mut self,
         p: &Pending,
         (price, qty, fee): (Decimal, Decimal, Decimal),
+        order_id: u64,
         on_event: &mut F,
     ) {
         let qty = qty.max(p.qty);
-        let r = self.fill(p.symbol, p.side, p.seq, p.session, price, qty, fee, 0);
+        let r = self.fill(
+            p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
+        );
         on_event(ExecEvent::Report(r));
         let excess = qty - p.qty;
         if excess > Decimal::ZERO {
@@ -2005,7 +2077,7 @@ impl Executor {
 /// status and position queries are not orders.
 #[inline]
 fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
-    if tag & (QUERY_TAG | POSITION_TAG | STOP_TAG) == 0 {
+    if tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG | STOP_TAG) == 0 {
         table.sent(tag, now_ns);
     }
 }

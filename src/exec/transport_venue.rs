@@ -184,6 +184,13 @@ impl OrderVenue {
         }
     }
 
+    /// Whether [`Self::build_user_trades`] has a request for this venue.
+    pub fn has_user_trades(&self) -> bool {
+        match self {
+            OrderVenue::Binance(_) | OrderVenue::Bybit(_) => true,
+        }
+    }
+
     /// Reads a [`Self::build_user_trades`] reply, oldest first (cold path).
     pub fn parse_user_trades(&self, body: &[u8]) -> Result<Vec<VenueTrade>, String> {
         match self {

@@ -117,6 +117,11 @@ impl StreamState {
         Some(c)
     }
 
+    /// Trade ids seen on the stream (0: empty slot).
+    pub(super) fn seen_ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.seen.iter().copied()
+    }
+
     /// Remembers `id`; false when it was seen already (0 = no id: never a duplicate).
     fn first_time(&mut self, id: u64) -> bool {
         if id != 0 && self.seen.contains(&id) {

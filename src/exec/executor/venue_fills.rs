@@ -1,0 +1,278 @@
+//! The venue's own execution of a close, read at run time (cold path).
+//!
+//! When the venue refused an exit because its own stop (TP/SL, a liquidation) had closed the
+//! position and the private stream did not tell the close (it is off, down, or silent past its
+//! wait), the close used to be booked at the trigger price: a guess of the price and fee. Now
+//! the account's executions of the symbol are read (Binance `GET /fapi/v1/userTrades`, Bybit
+//! `GET /v5/execution/list`, the same reads as start-up's catch-up) and the close is booked at
+//! the venue's own executions: the newest ones of the exit's side that no order of ours made
+//! (venue order id not one of ours, client id not `ct…`), none booked already (seen on the
+//! stream or read here before), since [`FILLS_WINDOW_MS`] before the refusal, taken while they add up
+//! to the position closed without passing it. Only an exact sum is booked; otherwise the read
+//! is repeated (the venue may list the execution late) up to [`MAX_FILLS_QUERIES`] times, then
+//! the trigger price stays the fallback.
+
+use std::collections::HashSet;
+
+use rust_decimal::Decimal;
+
+use super::{ExecEvent, Executor, OrderVenue, PosCheck};
+use crate::exec::lanes::{self, OrderLanes};
+use crate::exec::recovery::explaining_trades;
+use crate::exec::transport_venue::VenueTrade;
+use crate::types::{Side, SymbolId};
+
+/// Tag bit marking a transport request as an executions read (a refused exit's close).
+pub(super) const FILLS_TAG: u64 = 1 << 60;
+/// Executions reads of one refused exit before the trigger price is used.
+pub(super) const MAX_FILLS_QUERIES: u32 = 5;
+/// How far before the exit's refusal the executions are read, ms (the close happened before
+/// it: its trigger was the same trades the exit was decided on).
+pub(super) const FILLS_WINDOW_MS: u64 = 10_000;
+/// Binance lists `userTrades` oldest first from `startTime`, at most this many: a full page is
+/// read on from its last execution's time before the close is looked for.
+const BINANCE_PAGE: usize = 1000;
+/// Delay before the executions are read again (the venue may list an execution late), ns.
+const FILLS_RETRY_NS: u64 = 200_000_000;
+/// Venue order ids of ours remembered per symbol (its latest fills).
+const OUR_IDS: usize = 64;
+/// Executions booked from a read, remembered (never booked twice).
+const BOOKED_IDS: usize = 64;
+
+/// What the executor remembers to tell the venue's executions from its own.
+#[derive(Debug)]
+pub(super) struct VenueFills {
+    /// Per symbol: venue order ids of our latest fills (ring).
+    ours: Vec<[u64; OUR_IDS]>,
+    next: Vec<usize>,
+    /// Trade ids of executions booked from a read (ring).
+    booked: [u64; BOOKED_IDS],
+    booked_next: usize,
+    /// Closes booked from a read.
+    pub(super) reads_booked: u64,
+}
+
+impl VenueFills {
+    pub(super) fn new(symbols: usize) -> Self {
+        Self {
+            ours: vec![[0; OUR_IDS]; symbols],
+            next: vec![0; symbols],
+            booked: [0; BOOKED_IDS],
+            booked_next: 0,
+            reads_booked: 0,
+        }
+    }
+
+    /// Remembers venue order `id` (≠ 0) as one of ours on `symbol`. No allocation.
+    #[inline]
+    pub(super) fn note_ours(&mut self, symbol: SymbolId, id: u64) {
+        let i = symbol.index();
+        if id == 0 || i >= self.ours.len() || self.ours[i].contains(&id) {
+            return;
+        }
+        self.ours[i][self.next[i]] = id;
+        self.next[i] = (self.next[i] + 1) % OUR_IDS;
+    }
+}
+
+/// A venue close found among the executions: `(price, qty, fee, venue order id)` and the
+/// trade ids it is made of.
+pub type FoundClose = ((Decimal, Decimal, Decimal, u64), Vec<u64>);
+
+/// The close of `held` on `side` among `trades` (oldest first): the newest executions no order
+/// of ours made (`ours`: venue order ids; client id `ct…`) and not booked (`booked` trade
+/// ids), at or after `since_ms`, taken while they add up to `held` without passing it. Some
+/// `(price, qty, fee, order id)` — the quantity-weighted price, `held`, the fees summed and
+/// the newest execution's order id — with the trade ids, only when they add up to exactly
+/// `held`.
+pub fn close_among(
+    trades: &[VenueTrade],
+    ours: &HashSet<u64>,
+    booked: &HashSet<u64>,
+    side: Side,
+    held: Decimal,
+    since_ms: u64,
+) -> Option<FoundClose> {
+    let recent: Vec<VenueTrade> = trades
+        .iter()
+        .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
+        .cloned()
+        .collect();
+    let picked = explaining_trades(&recent, ours, side.signed(held));
+    let qty: Decimal = picked.iter().map(|t| t.qty).sum();
+    if qty != held || held.is_zero() || picked.iter().any(|t| t.side != side) {
+        return None;
+    }
+    let quote: Decimal = picked.iter().map(|t| t.price * t.qty).sum();
+    let fee: Decimal = picked.iter().map(|t| t.fee).sum();
+    let order_id = picked.last().map_or(0, |t| t.order_id);
+    let ids = picked.iter().map(|t| t.id).collect();
+    Some(((quote / qty, qty, fee, order_id), ids))
+}
+
+impl Executor {
+    /// Sends the executions reads that are due (refused exits whose close the venue made).
+    pub(super) fn send_fills_queries(&mut self, t: &mut OrderLanes, now_ns: u64, ts_ms: u64) {
+        for k in 0..self.pending.len() {
+            let p = self.pending[k];
+            if p.pos != PosCheck::FillsDue || p.due_ns > now_ns {
+                continue;
+            }
+            let name = &self.names[p.symbol.index()];
+            let Some(bytes) = self.venue.build_user_trades(name, p.fills_since_ms, ts_ms) else {
+                continue;
+            };
+            if t.send(lanes::Lane::Query, p.seq | FILLS_TAG, bytes).is_ok() {
+                self.stats.requeries += 1;
+                self.pending[k].pos = PosCheck::FillsOnWire;
+                self.pending[k].fills_queries += 1;
+            }
+        }
+    }
+
+    /// The reply to executions read `tag` (HTTP `status`, `body`; `None` when the request
+    /// failed): the refused exit is booked as the venue's close at its executions when they
+    /// are found; else they are read again shortly; after [`MAX_FILLS_QUERIES`] reads that
+    /// found no such close the exit is a refusal (the venue's position is taken), and when
+    /// the last read was not answered the close is booked at the trigger price (the venue
+    /// closed it, at a price it did not tell).
+    #[cold]
+    pub(super) fn on_fills_reply<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        reply: Option<(u16, &[u8])>,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let seq = tag & !FILLS_TAG;
+        let Some(k) = self.find(seq) else {
+            return;
+        };
+        let p = self.pending[k];
+        let read = match reply {
+            Some((200, body)) => self.venue.parse_user_trades(body).ok(),
+            _ => None,
+        };
+        let answered = read.is_some();
+        let trades = read.unwrap_or_default();
+        let i = p.symbol.index();
+        // Ours: the latest booked fills' orders, and those whose fills are held back (behind
+        // this very exit, among others).
+        let mut ours: HashSet<u64> = self.venue_fills.ours[i].iter().copied().collect();
+        ours.extend(self.deferred.iter().map(|&(_, id)| id));
+        let mut booked: HashSet<u64> = self.venue_fills.booked.iter().copied().collect();
+        booked.extend(self.stream.seen_ids());
+        booked.remove(&0);
+        let full = matches!(self.venue, OrderVenue::Binance(_)) && trades.len() >= BINANCE_PAGE;
+        let found = match full {
+            true => None,
+            false => close_among(
+                &trades,
+                &ours,
+                &booked,
+                p.side,
+                p.close_qty,
+                p.fills_since_ms,
+            ),
+        };
+        if found.is_none() && p.fills_queries < MAX_FILLS_QUERIES {
+            let x = &mut self.pending[k];
+            x.pos = PosCheck::FillsDue;
+            x.due_ns = now_ns + if full { 0 } else { FILLS_RETRY_NS };
+            if let (true, Some(last)) = (full, trades.last()) {
+                // Read on from the page's end (its last millisecond again: none is lost).
+                x.fills_since_ms = last.time_ms;
+            }
+            return;
+        }
+        self.pending.swap_remove(k);
+        match found {
+            Some((close, ids)) => {
+                for id in ids {
+                    self.venue_fills.booked[self.venue_fills.booked_next] = id;
+                    self.venue_fills.booked_next = (self.venue_fills.booked_next + 1) % BOOKED_IDS;
+                }
+                self.venue_fills.reads_booked += 1;
+                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+            }
+            None if !answered => {
+                eprintln!(
+                    "warning: {} the venue's executions could not be read; its close of {} is booked at the trigger price {}",
+                    self.names[i], p.close_qty, p.trigger
+                );
+                let fee = self.model.fee(p.trigger, p.close_qty);
+                let close = (p.trigger, p.close_qty, fee, 0);
+                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+            }
+            None => {
+                // No execution of the venue's closed it: the flat position is another's doing
+                // (an order of ours not booked yet, a hand close) — never a guessed fill.
+                eprintln!(
+                    "warning: {} no execution of the venue's closed {} (exit {} refused); the position is taken from the venue",
+                    self.names[i], p.close_qty, p.seq
+                );
+                self.refuse_unclosed_exit(&p, p.venue_qty, on_event);
+            }
+        }
+        // The later orders' fills held back behind this exit go now.
+        self.release_deferred(None, on_event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: u64, order_id: u64, side: Side, qty: &str, price: &str, time_ms: u64) -> VenueTrade {
+        VenueTrade {
+            id,
+            order_id,
+            client_id: String::new(),
+            side,
+            price: price.parse().unwrap(),
+            qty: qty.parse().unwrap(),
+            fee: "0.1".parse().unwrap(),
+            time_ms,
+        }
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_close_is_the_newest_venue_executions_that_add_up_to_the_position() {
+        let trades = [
+            t(1, 10, Side::Buy, "0.020", "100", 1_000), // our entry
+            t(2, 11, Side::Sell, "0.020", "90", 2_000), // an older stop close (booked)
+            t(3, 12, Side::Buy, "0.020", "95", 3_000),  // our next entry
+            t(4, 13, Side::Sell, "0.012", "94", 4_000), // the stop's close, two executions
+            t(5, 13, Side::Sell, "0.008", "93", 4_000),
+        ];
+        let ours: HashSet<u64> = [10, 12].into();
+        let booked: HashSet<u64> = [2].into();
+        let ((px, qty, fee, id), ids) =
+            close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 0).unwrap();
+        // (0.012·94 + 0.008·93) / 0.020 = 93.6
+        assert_eq!((px, qty, fee, id), (d("93.6"), d("0.020"), d("0.2"), 13));
+        assert_eq!(ids, [4, 5]);
+        // Not booked yet, the older close would be taken too — never past the position: the
+        // newest executions first.
+        let none = HashSet::new();
+        let ((px, ..), _) = close_among(&trades, &ours, &none, Side::Sell, d("0.020"), 0).unwrap();
+        assert_eq!(px, d("93.6"));
+        // Only part of the close is listed: nothing (read again later).
+        assert!(close_among(&trades[..4], &ours, &booked, Side::Sell, d("0.020"), 0).is_none());
+        // Out of the window, or all ours, or the other side: nothing.
+        assert!(close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 5_000).is_none());
+        let all: HashSet<u64> = [10, 11, 12, 13].into();
+        assert!(close_among(&trades, &all, &none, Side::Sell, d("0.020"), 0).is_none());
+        assert!(close_among(&trades, &ours, &booked, Side::Buy, d("0.020"), 0).is_none());
+        // A client id of ours (Bybit lists it) is ours whatever its order id (Bybit's UUIDs
+        // read as 0).
+        let mut listed = trades.clone();
+        listed[3].client_id = "ct1-4".into();
+        listed[4].client_id = "ct1-4".into();
+        assert!(close_among(&listed, &ours, &booked, Side::Sell, d("0.020"), 0).is_none());
+    }
+}
