@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::{dec_mul, floor_ticks};
+use crate::types::fixed::{dec_mul, floor_ticks, pow10_i128};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -234,9 +234,7 @@ impl ExitLevels {
 /// on decimals when that overflows (a product beyond the decimal range is above any reward).
 #[inline]
 fn below_ratio(reward: i128, ratio: Decimal, risk: i128) -> bool {
-    let lhs = 10i128
-        .checked_pow(ratio.scale())
-        .and_then(|p| reward.checked_mul(p));
+    let lhs = pow10_i128(ratio.scale()).and_then(|p| reward.checked_mul(p));
     match (lhs, ratio.mantissa().checked_mul(risk)) {
         (Some(l), Some(r)) => l < r,
         _ => {

@@ -54,7 +54,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
-use crate::types::fixed::{dec_cmp, dec_f64};
+use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -285,6 +285,8 @@ impl Thresholds {
 pub struct RiskGate {
     /// [`RiskGate::evaluate`]'s thresholds of the last `(peak, day_start)` seen.
     thresholds: Thresholds,
+    /// What [`RiskGate::evaluate`] left (see [`Evaluated`]); `None` before the first.
+    evaluated: Option<Evaluated>,
     p: LimitParams,
     balance0: Decimal,
     realized: Decimal,
@@ -318,6 +320,7 @@ impl RiskGate {
     pub fn new(p: LimitParams, c: &LimitsConfig, balance: Decimal, n_symbols: usize) -> Self {
         Self {
             thresholds: Thresholds::of(&p, balance, balance),
+            evaluated: None,
             p,
             balance0: balance,
             realized: Decimal::ZERO,
@@ -507,9 +510,13 @@ impl RiskGate {
     pub fn set_unrealized(&mut self, symbol: usize, u: Decimal, ts_ms: u64) -> Option<Trip> {
         self.roll_day(ts_ms);
         let s = self.symbols.get_mut(symbol)?;
-        self.unrealized += u - s.unrealized;
-        s.unrealized = u;
-        self.update_equity();
+        // The same representation: `u − s.unrealized` is a zero, and the crate's sum with a
+        // zero is the other operand, so `unrealized` and `E` would stay as they are.
+        if u.serialize() != s.unrealized.serialize() {
+            self.unrealized += u - s.unrealized;
+            s.unrealized = u;
+            self.update_equity();
+        }
         self.evaluate()
     }
 
@@ -826,8 +833,21 @@ impl RiskGate {
         ]
     }
 
-    /// Re-checks the equity limits; returns the most severe newly tripped one.
+    /// Re-checks the equity limits; returns the most severe newly tripped one. Nothing to do
+    /// while the state it reads is what its last run left ([`Evaluated`]).
+    #[inline]
     fn evaluate(&mut self) -> Option<Trip> {
+        if self.evaluated == Some(Evaluated::of(self)) {
+            return None;
+        }
+        let trip = self.evaluate_limits();
+        self.evaluated = Some(Evaluated::of(self));
+        trip
+    }
+
+    /// [`RiskGate::evaluate`]'s checks: a new peak, then daily loss, drawdown reduce, pause and
+    /// emergency.
+    fn evaluate_limits(&mut self) -> Option<Trip> {
         let e = self.equity();
         if dec_cmp(e, self.peak).is_gt() {
             self.peak = e;
@@ -964,9 +984,9 @@ impl RiskGate {
                 Side::Sell => -1,
             },
             equity: e,
-            risk: self.p.max_risk_per_trade * e,
-            portfolio: self.p.max_portfolio_risk * e,
-            exposure: self.p.max_symbol_exposure * e,
+            risk: dec_mul(self.p.max_risk_per_trade, e),
+            portfolio: dec_mul(self.p.max_portfolio_risk, e),
+            exposure: dec_mul(self.p.max_symbol_exposure, e),
         })
     }
 
@@ -1029,6 +1049,39 @@ impl RiskGate {
             }
         }
         Ok(())
+    }
+}
+
+/// Everything [`RiskGate::evaluate`] reads of the gate (`p` and the thresholds aside: fixed,
+/// and a function of `peak` and `day_start`), decimals by representation. `evaluate` is
+/// idempotent: on the state it left, the peak stays, the thresholds hold, the comparisons
+/// are the same and every limit they trip is already set (`reduced` to the same value), so
+/// it returns `None` and changes nothing. Any other change to these fields shows here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Evaluated {
+    equity: u128,
+    peak: u128,
+    day_start: u128,
+    daily_blocked: bool,
+    reduced: bool,
+    paused: Option<BlockReason>,
+    emergency: bool,
+}
+
+impl Evaluated {
+    /// The gate's current values.
+    #[inline]
+    fn of(g: &RiskGate) -> Self {
+        let bits = |d: Decimal| u128::from_le_bytes(d.serialize());
+        Self {
+            equity: bits(g.equity),
+            peak: bits(g.peak),
+            day_start: bits(g.day_start),
+            daily_blocked: g.daily_blocked,
+            reduced: g.reduced,
+            paused: g.paused,
+            emergency: g.emergency,
+        }
     }
 }
 
@@ -1128,6 +1181,74 @@ mod tests {
             reduce_only: true,
             ..entry(symbol, side, "1000000", "1000000")
         }
+    }
+
+    /// `evaluate`'s skip ([`Evaluated`]) changes nothing: a gate that evaluates every time
+    /// (its record cleared before each step) trips the same limits and ends in the same state
+    /// over random marks (repeated ones too), fills, closed trades, day rolls, resumes and
+    /// emergency stops, with drawdown and daily limits close enough to trip.
+    #[test]
+    fn skipping_a_repeated_evaluation_changes_nothing() {
+        let mut state = 0x2F5A_8C3D_9E1B_4706u64;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut trips = 0;
+        for _ in 0..300 {
+            let c = LimitsConfig {
+                daily_loss: 0.02,
+                drawdown_reduce: 0.01,
+                drawdown_pause: 0.03,
+                emergency_drawdown: 0.05,
+                max_consecutive_losses: 3,
+                ..LimitsConfig::default()
+            };
+            let mut a = RiskGate::from_config(&c, d("10000"), 3);
+            let mut b = a.clone();
+            let mut ts = T0;
+            for _ in 0..200 {
+                b.evaluated = None;
+                let s = next(3) as usize;
+                let u = Decimal::new(next(1_200) as i64 - 700, next(2) as u32);
+                let (ta, tb) = match next(12) {
+                    0 => {
+                        let pnl = Decimal::new(next(400) as i64 - 250, 0);
+                        (a.on_fill(pnl, d("0.5"), ts), b.on_fill(pnl, d("0.5"), ts))
+                    }
+                    1 => {
+                        let pnl = Decimal::new(next(100) as i64 - 60, 0);
+                        (a.on_trade_closed(pnl), b.on_trade_closed(pnl))
+                    }
+                    2 => {
+                        a.resume();
+                        b.resume();
+                        (None, None)
+                    }
+                    3 => (a.emergency_stop(), b.emergency_stop()),
+                    4 => {
+                        ts += 86_400_000 * next(2);
+                        (a.set_unrealized(s, u, ts), b.set_unrealized(s, u, ts))
+                    }
+                    // The same mark again (a quiet tick on an unchanged price).
+                    5 | 6 => {
+                        let u = a.symbols[s].unrealized;
+                        (a.set_unrealized(s, u, ts), b.set_unrealized(s, u, ts))
+                    }
+                    _ => (a.set_unrealized(s, u, ts), b.set_unrealized(s, u, ts)),
+                };
+                assert_eq!(ta, tb);
+                trips += usize::from(ta.is_some());
+                assert_eq!(a.state(), b.state());
+                assert_eq!(a.run_state(), b.run_state());
+                assert_eq!(a.size_multiplier(), b.size_multiplier());
+                assert_eq!(a.equity().serialize(), b.equity().serialize());
+                assert_eq!(a.risk_state(), b.risk_state());
+            }
+        }
+        assert!(trips > 500, "{trips} trips");
     }
 
     /// The entry's two-step check (`entry_caps`, then `check_sized` with the sized order) gives

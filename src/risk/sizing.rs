@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::types::fixed::{dec_f64, f64_decimal};
+use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -383,7 +383,7 @@ fn sized_qty(
         binding = SizeCap::Leverage;
     }
     let mut qty = inst.floor_qty(q);
-    if qty > inst.max_market_qty {
+    if dec_cmp(qty, inst.max_market_qty).is_gt() {
         qty = floor_to_step(inst.max_market_qty, inst.qty_step);
         binding = SizeCap::MaxQty;
     }

@@ -563,7 +563,8 @@ impl Engine {
         cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
-            return Some(cx.emit(m.st, side, qty, true, None));
+            let d0 = m.drift();
+            return Some(cx.emit(&mut m.st, d0, side, qty, true, None));
         }
         let Some(d) = cx.decide(&mut m, moves) else {
             return cx.idle(m.st);
@@ -585,7 +586,8 @@ impl Engine {
                 cx.stats.case_entries[c] += 1;
             }
         }
-        Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
+        let d0 = m.drift();
+        Some(cx.emit(&mut m.st, d0, d.side, qty, reduce_only, levels))
     }
 
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
@@ -786,6 +788,17 @@ struct Models {
     prev_ts: u64,
     /// Estimators have enough history for a decision.
     ready: bool,
+    /// `st.drift()` once asked for ([`Models::drift`]).
+    drift: Option<f64>,
+}
+
+impl Models {
+    /// The forecast drift `e^m − 1` of the tick ([`TickState::drift`]), computed once: the
+    /// exit check, the drift layer and the booking read the same value.
+    #[inline]
+    fn drift(&mut self) -> f64 {
+        *self.drift.get_or_insert_with(|| self.st.drift())
+    }
 }
 
 /// A decision to change the working position (before sizing).
@@ -897,6 +910,7 @@ impl TickCx<'_> {
             v,
             prev_ts,
             ready: e.ready && k.steps >= 2,
+            drift: None,
         })
     }
 
@@ -929,11 +943,7 @@ impl TickCx<'_> {
         } else if let Some(trigger) = slot.risk.exits.and_then(|lv| lv.check(t.price)) {
             (RiskExit::Exit(trigger), working.abs())
         } else if m.ready && slot.owner == Owner::Calculus {
-            match slot
-                .risk
-                .drift
-                .on_drift(&rp.drift, m.st.drift(), t.exch_ts_ms)
-            {
+            match slot.risk.drift.on_drift(&rp.drift, m.drift(), t.exch_ts_ms) {
                 DriftAction::Hold => return None,
                 DriftAction::Reduce => (
                     RiskExit::DriftReduce,
@@ -1005,15 +1015,20 @@ impl TickCx<'_> {
         moves: [f64; MAX_LEADERS],
         held: i8,
     ) -> Option<Decision> {
-        let st = &mut m.st;
-        let case = st.case;
+        let case = m.st.case;
         let action = self.p.actions.of(case);
         let entry_side: i8 = match action {
             Action::Buy => 1,
             Action::Sell => -1,
             _ => 0,
         };
-        st.layers = if entry_side != 0 {
+        let layers = if entry_side != 0 {
+            // Only the drift layer reads it: no `exp_m1` while that layer is off.
+            let drift = if self.p.layers.drift.enabled {
+                m.drift()
+            } else {
+                0.0
+            };
             self.slot.layers.evaluate(
                 &self.p.layers,
                 &LayerQuery {
@@ -1021,18 +1036,15 @@ impl TickCx<'_> {
                     trend_entry: matches!(case, Case::AcceleratingUp | Case::AcceleratingDown),
                     x: m.x,
                     v: m.v,
-                    // Only the drift layer reads it: no `exp_m1` while that layer is off.
-                    drift: if self.p.layers.drift.enabled {
-                        st.drift()
-                    } else {
-                        0.0
-                    },
+                    drift,
                     leader_log_moves: moves,
                 },
             )
         } else {
             self.slot.layers.idle_report(&self.p.layers)
         };
+        let st = &mut m.st;
+        st.layers = layers;
         let mut target = match action {
             Action::Buy => 1,
             Action::Sell => -1,
@@ -1166,8 +1178,8 @@ impl TickCx<'_> {
         let close = slot.hot.working.abs();
         let mut open = Decimal::ZERO;
         let mut levels = None;
-        // An entry with nothing to close sends the size `entry_levels_and_size` returned, which
-        // passed `violation(qty, st.price, false)` (`st.price` is `t.price`): not checked twice.
+        // The size `entry_levels_and_size` returned passed `violation(open, st.price, false)`
+        // (`st.price` is `t.price`); see `entry_violation` for what is left to check.
         let mut proved = false;
         if d.target != 0 {
             let entry = (t.symbol.index(), d.target, d.side, close);
@@ -1196,7 +1208,7 @@ impl TickCx<'_> {
                 Ok((lv, q)) => {
                     open = q;
                     levels = Some(lv);
-                    proved = close.is_zero();
+                    proved = true;
                 }
                 Err(block) => {
                     st.gate = count_block(self.stats, block);
@@ -1206,12 +1218,12 @@ impl TickCx<'_> {
             }
         }
         let (qty, reduce_only) = (close + open, d.target == 0);
-        debug_assert!(!proved || inst.violation(qty, t.price, reduce_only).is_none());
         let broken = if proved {
-            None
+            entry_violation(inst, close, open, qty, t.price)
         } else {
             inst.violation(qty, t.price, reduce_only)
         };
+        debug_assert_eq!(broken, inst.violation(qty, t.price, reduce_only));
         if let Some(reason) = broken {
             self.stats.filtered[reason.index()] += 1;
             st.gate = Gate::Filter;
@@ -1221,11 +1233,13 @@ impl TickCx<'_> {
     }
 
     /// Emits an order: working position, cooldown clock, sequence number; records the tick
-    /// state and leaves the decision-book booking pending ([`Engine::book_pending`]).
+    /// state (`st`, by reference: one copy, into the symbol's last state) and leaves the
+    /// decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
     #[inline]
     fn emit(
         &mut self,
-        mut st: TickState,
+        st: &mut TickState,
+        d0: f64,
         side: Side,
         qty: Decimal,
         reduce_only: bool,
@@ -1246,13 +1260,13 @@ impl TickCx<'_> {
             qty,
             price: t.price,
             levels,
-            d0: st.drift(),
+            d0,
             ts,
             client_seq,
         });
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
-        *self.last = st;
+        *self.last = *st;
         OrderIntent::new(IntentFields {
             symbol: t.symbol,
             side,
@@ -1281,6 +1295,28 @@ fn count_block(stats: &mut EngineStats, block: EntryBlock) -> Gate {
             stats.filtered[r.index()] += 1;
             Gate::Filter
         }
+    }
+}
+
+/// [`Instrument::violation`] of an entry's `qty = close + open` (not reduce-only) whose `open`
+/// passed it at `price`. With nothing to close it is that check: `None`. For a flip with
+/// `qty ≥ open` (the decimal sum, compared by value), min qty still holds and so does min
+/// notional (`price_on_tick · qty` is monotone in `qty`, exact or correctly rounded), so only
+/// max qty is left; anything else is checked in full.
+#[inline]
+fn entry_violation(
+    inst: &Instrument,
+    close: Decimal,
+    open: Decimal,
+    qty: Decimal,
+    price: f64,
+) -> Option<crate::types::RejectReason> {
+    if close.is_zero() {
+        None
+    } else if dec_cmp(qty, open).is_ge() {
+        inst.above_max_qty(qty)
+    } else {
+        inst.violation(qty, price, false)
     }
 }
 
@@ -1421,6 +1457,66 @@ mod tests {
         r.exits.min_reward_risk = Decimal::ONE;
         r.drift.enabled = false;
         r
+    }
+
+    /// `entry_violation` is `Instrument::violation` of the whole `close + open` over random
+    /// instruments, prices, entries that passed the filters and positions to close (zero,
+    /// on the step, off it, wide), near and past every limit.
+    #[test]
+    fn entry_violation_is_violation() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
+        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
+        let (mut checked, mut flips, mut above) = (0, 0, 0);
+        for k in 0..300_000u64 {
+            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
+            let step = pick(&steps, next());
+            let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
+            let inst = Instrument::new(
+                pick(&ticks, next()),
+                step,
+                n(next()),
+                n(next()) + n(next()),
+                Decimal::new((next() % 200) as i64, (next() % 3) as u32),
+            )
+            .unwrap();
+            let price = (next() % 10_000_000) as f64 * 0.01 + (next() % 3) as f64 * 1e-9;
+            let open = n(next());
+            if inst.violation(open, price, false).is_some() {
+                continue;
+            }
+            let close = match k % 4 {
+                0 => Decimal::ZERO,
+                1 => n(next()),
+                2 => Decimal::new((next() % 1_000_000) as i64, (next() % 12) as u32),
+                _ => Decimal::from_i128_with_scale(
+                    i128::from(next()) << 30 | i128::from(next() % (1 << 30)),
+                    (next() % 29) as u32,
+                ),
+            };
+            let Some(qty) = close.checked_add(open) else {
+                continue;
+            };
+            let want = inst.violation(qty, price, false);
+            assert_eq!(
+                entry_violation(&inst, close, open, qty, price),
+                want,
+                "{close} + {open} at {price}"
+            );
+            checked += 1;
+            flips += usize::from(!close.is_zero());
+            above += usize::from(want == Some(RejectReason::AboveMaxQty));
+        }
+        assert!(
+            checked > 50_000 && flips > 30_000 && above > 5_000,
+            "{checked} checked, {flips} flips, {above} above max"
+        );
     }
 
     fn engine() -> Engine {

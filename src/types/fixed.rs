@@ -119,13 +119,23 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
     };
     // x = bits · 5^e5 · 10^e10.
     let (mut e5, mut e10) = (-e2, e2);
+    // Each step multiplies an odd mantissa by 5 while that fits, else halves it (`e10 + 1`).
+    // An even one is halved exactly: all of its trailing zeros (up to `e5`) in one step, the
+    // same result as one at a time (`bits > 0` throughout: an odd one is halved only from
+    // above 2⁹⁶/5).
     while e5 > 0 {
-        e5 -= 1;
-        if bits & 1 == 1 && bits * 5 < MANTISSA_LIMIT {
+        if bits & 1 == 0 {
+            let k = (bits.trailing_zeros() as i32).min(e5);
+            bits >>= k;
+            e10 += k;
+            e5 -= k;
+        } else if bits * 5 < MANTISSA_LIMIT {
             bits *= 5;
+            e5 -= 1;
         } else {
             bits >>= 1;
             e10 += 1;
+            e5 -= 1;
         }
     }
     while e5 < 0 {
@@ -187,7 +197,7 @@ pub fn floor_ticks(x: f64, inc: &Increment) -> Result<i64, TickError> {
     }
     let q = x / inc.f64;
     if q.abs() < 9.0e18 {
-        let fl = q.floor();
+        let fl = floor_fast(q);
         let frac = q - fl;
         let margin = (x.abs() * 1e-13 + 1e-27) / inc.f64;
         if frac > margin && 1.0 - frac > margin {
@@ -217,6 +227,16 @@ fn floor_ticks_exact(x: f64, inc: &Increment) -> Result<i64, TickError> {
     let (q, r) = (num / den, num % den);
     let q = i64::try_from(q).map_err(|_| TickError::Overflow)?;
     Ok(if d.neg { -q - i64::from(r != 0) } else { q })
+}
+
+/// `10^k` as `i128`, `10i128.checked_pow(k)` (`None` from 10³⁹ on) without its
+/// square-and-multiply loop: the [`POW10`] table up to 10¹⁹.
+#[inline]
+pub fn pow10_i128(k: u32) -> Option<i128> {
+    match POW10.get(k as usize) {
+        Some(&p) => Some(i128::from(p)),
+        None => 10i128.checked_pow(k),
+    }
 }
 
 /// 10^k as u128 for k ≤ 38.
@@ -257,6 +277,25 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
         -v
     } else {
         v
+    }
+}
+
+/// `x.floor()`, the same double, without the `floor` call the portable target makes: for
+/// `|x| < 2⁵²` truncate (exact) and subtract one when that rounded a negative fraction up;
+/// zeros (`−0.0 as i64 as f64` would lose the sign) and every other double (whole already,
+/// ±∞, NaN) by `floor`.
+#[inline]
+pub fn floor_fast(x: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if x.abs() < TWO_52 && x != 0.0 {
+        let t = x as i64 as f64;
+        if t > x {
+            t - 1.0
+        } else {
+            t
+        }
+    } else {
+        x.floor()
     }
 }
 
@@ -308,7 +347,7 @@ pub fn floor_quotient_incs(l: Decimal, e: Decimal, inc: &Increment) -> Option<i6
         return None;
     }
     let k = i64::from(e.scale()) + i64::from(inc.scale) - i64::from(l.scale());
-    let p = 10i128.checked_pow(u32::try_from(k.unsigned_abs()).ok()?)?;
+    let p = pow10_i128(u32::try_from(k.unsigned_abs()).ok()?)?;
     let den = em.checked_mul(im)?;
     let (num, den) = if k >= 0 {
         (lm.checked_mul(p)?, den)
@@ -431,6 +470,39 @@ mod tests {
         }
     }
 
+    /// `f64_decimal` is `Decimal::from_f64` on the doubles the decision path meets near a
+    /// whole tick (where `floor_ticks` asks it): short decimals (prices, fractions of them,
+    /// integers), their neighbours one ulp away, and powers of two times small odd numbers.
+    #[test]
+    fn the_decimal_of_a_short_float_matches_from_f64() {
+        let mut s = 0x3C6E_F372_FE94_F82Bu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for k in 0..300_000u64 {
+            let m = (next() % 10_000_000_000) as f64;
+            let x = match k % 4 {
+                0 => m / 10f64.powi((next() % 12) as i32),
+                1 => m * 10f64.powi((next() % 12) as i32),
+                2 => {
+                    let x = m / 10f64.powi((next() % 9) as i32);
+                    f64::from_bits((x.to_bits() + next() % 3).wrapping_sub(1))
+                }
+                _ => (next() % 1_000) as f64 * 2f64.powi((next() % 200) as i32 - 100),
+            };
+            let x = if next() % 5 == 0 { -x } else { x };
+            let want = Decimal::from_f64(x);
+            let got = f64_decimal(x).and_then(Parts::to_decimal);
+            assert_eq!(got, want, "{x:e}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert_eq!(g.scale(), w.scale(), "{x:e}");
+            }
+        }
+    }
+
     /// Hand-computed: on a tick exactly, one ulp either side (snapped to the tick by the
     /// 15–16 digit decimal, as today), just below a tick, negatives.
     #[test]
@@ -527,6 +599,53 @@ mod tests {
 
     /// `round_half_away` is `f64::round`, bit for bit: random bit patterns (every exponent,
     /// both signs, NaN and infinities), halves, their neighbours and the 2⁵² edge.
+    /// `floor_fast` is `f64::floor`, bit for bit, over doubles of every magnitude and sign,
+    /// whole numbers and their neighbours, halves, the 2⁵² edge, zeros, ±∞ and NaN.
+    #[test]
+    fn floor_fast_is_floor() {
+        let mut s = 0x6A09_E667_F3BC_C908u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let same = |x: f64| {
+            let (got, want) = (floor_fast(x), x.floor());
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{x:e}: {got:e} vs {want:e}"
+            );
+        };
+        for k in 0..300_000u64 {
+            let x = match k % 3 {
+                0 => f64::from_bits(next()),
+                1 => (next() % 2_000_000) as f64 / 8.0 - 125_000.0,
+                _ => ((next() >> 11) as f64 - 4.5e15) * 2f64.powi((next() % 60) as i32 - 50),
+            };
+            same(x);
+            same(x.next_up());
+            same(x.next_down());
+        }
+        let two52 = 4_503_599_627_370_496.0f64;
+        for x in [
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            -1.0,
+            1.0,
+            two52,
+            -two52,
+            f64::INFINITY,
+            f64::NAN,
+        ] {
+            for y in [x, x.next_up(), x.next_down(), -x] {
+                same(y);
+            }
+        }
+    }
+
     #[test]
     fn round_half_away_is_round() {
         let mut s = 0x0A11_CE5E_ED00_1234u64;
@@ -706,6 +825,15 @@ mod tests {
             dec_cmp(nz, Decimal::new(-1, 28)),
             nz.cmp(&Decimal::new(-1, 28))
         );
+    }
+
+    /// `pow10_i128` is `10i128.checked_pow` at every exponent up to past the `i128` range and
+    /// at the top of `u32`.
+    #[test]
+    fn pow10_i128_is_checked_pow() {
+        for k in (0..=200).chain([u32::MAX - 1, u32::MAX]) {
+            assert_eq!(pow10_i128(k), 10i128.checked_pow(k), "10^{k}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::fixed::{dec_cmp, floor_quotient_incs, Increment, POW10};
+use super::fixed::{dec_cmp, floor_fast, floor_quotient_incs, pow10_i128, Increment, POW10};
 use super::report::RejectReason;
 
 /// One instrument's filters, as the venue publishes them.
@@ -110,7 +110,7 @@ impl Instrument {
     /// (An f64 quotient one ulp below a whole number floors one step lower: conservative.)
     #[inline]
     pub fn floor_qty(&self, q: f64) -> Decimal {
-        let steps = (q / self.step.f64).floor();
+        let steps = floor_fast(q / self.step.f64);
         if steps.is_nan() || steps < 1.0 || steps > i64::MAX as f64 {
             return Decimal::ZERO;
         }
@@ -124,13 +124,21 @@ impl Instrument {
         if qty.is_zero() || dec_cmp(qty, self.min_qty).is_lt() {
             return Some(RejectReason::BelowMinQty);
         }
-        if dec_cmp(qty, self.max_market_qty).is_gt() {
-            return Some(RejectReason::AboveMaxQty);
+        if let Some(r) = self.above_max_qty(qty) {
+            return Some(r);
         }
         if !reduce_only && self.below_min_notional(qty, price) {
             return Some(RejectReason::BelowMinNotional);
         }
         None
+    }
+
+    /// The max-market-qty part of [`Instrument::violation`]: `qty > max_market_qty`.
+    #[inline]
+    pub fn above_max_qty(&self, qty: Decimal) -> Option<RejectReason> {
+        dec_cmp(qty, self.max_market_qty)
+            .is_gt()
+            .then_some(RejectReason::AboveMaxQty)
     }
 
     /// `price_on_tick(price) · qty < min_notional` for `qty ≠ 0`. On integers when the product
@@ -139,16 +147,15 @@ impl Instrument {
     #[inline]
     fn below_min_notional(&self, qty: Decimal, price: f64) -> bool {
         let exact = self.price_ticks(price).and_then(|t| {
-            let n = i128::from(t)
-                .checked_mul(i128::from(self.tick.mantissa))?
-                .checked_mul(qty.mantissa())?;
+            // Two `i64`s: the product is below 2¹²⁶, no check needed.
+            let n = (i128::from(t) * i128::from(self.tick.mantissa)).checked_mul(qty.mantissa())?;
             let sn = self.tick.scale + qty.scale();
             if sn > 28 || n.unsigned_abs() >= 1u128 << 96 {
                 return None;
             }
             let (m, sm) = (self.min_notional.mantissa(), self.min_notional.scale());
             // Both at scale max(sn, sm) ≤ 28; `10^k · m` with `k ≤ 28`, `|m| < 2⁹⁶` may overflow.
-            let up = |v: i128, k: u32| 10i128.checked_pow(k).and_then(|p| v.checked_mul(p));
+            let up = |v: i128, k: u32| pow10_i128(k).and_then(|p| v.checked_mul(p));
             Some(if sn >= sm {
                 n < up(m, sn - sm)?
             } else {
@@ -256,7 +263,7 @@ fn to_increment_128(x: Decimal, inc: Decimal, up: bool) -> Option<Decimal> {
     if m < 0 || im <= 0 || sx <= s {
         return None;
     }
-    let p = 10i128.checked_pow(sx - s)?;
+    let p = pow10_i128(sx - s)?;
     let div = |a: i128, d: i128| {
         if up {
             -((-a).div_euclid(d))
