@@ -392,9 +392,19 @@ fn forced_liquidation_leaves_the_engine_flat_and_the_stops_cancelled() {
     assert_eq!(r.engine_qty(0), Decimal::ZERO);
     assert!(open(&r).is_empty());
     assert_eq!(r.exec.stop_counters().venue_fills, 1);
-    // Booked at the nearer armed level (the stop, 61200), not the liquidation price: the
-    // position query does not say the price (see README, venue-side exits).
-    assert_eq!(r.report_of(2).unwrap().price, d("61200.0"));
+    // Booked at the liquidation's own price and fee, read from the venue's executions
+    // (`userTrades`; no private stream here), not at the nearer armed level (61200) that the
+    // position query alone would have to guess.
+    let venue =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    let rep = r.report_of(2).unwrap();
+    assert_eq!(
+        (rep.price, rep.qty, rep.fee),
+        (liq.avg_price, venue.qty, venue.commission)
+    );
+    r.assert_positions_identical();
 }
 
 /// A plan whose order requests 0 and 2 meet no fault and request 1 is applied but answered
