@@ -211,7 +211,7 @@ const POSITION_RETRY_NS: u64 = 20_000_000;
 /// Position queries for a refused reduce-only exit before it is reported rejected.
 const MAX_POSITION_QUERIES: u32 = 50;
 /// Position queries a refused exit of a venue-closed position waits for the private stream's
-/// execution before it is booked at the trigger price (the fallback).
+/// execution before the venue's executions are read over REST ([`venue_fills`]).
 const STREAM_WAIT_QUERIES: u32 = 10;
 /// Default `recvWindow` for the order table's arrival window, ms.
 const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
@@ -237,17 +237,17 @@ pub enum ExecEvent {
 /// (or whose entry with exits is still waiting for its fill report: the exit then waits for it),
 /// is not reported as a rejection at once: the executor queries the symbol's venue position
 /// (`/v5/position/list?symbol=`). When the venue is flat (or no longer holds the side being
-/// closed), the exit is reported — and journaled — as **filled at the venue exit's trigger
-/// price** (the take-profit when the exit's reference price is at or beyond it, the stop-loss
-/// when at or beyond that, otherwise the nearer level), its quantity the exit's, its fee from
-/// the fill model; compute then books the position as closed exactly as if its own exit had
-/// filled (a later reduce-only exit of the same venue-closed position, e.g. the rest of a
-/// partial drift reduction, is booked the same way). The venue's actual fill may differ from
-/// the trigger by its slippage (not known from the position query; the venue's account balance
-/// is the authority). If the venue still holds the position, or no exits were armed, the
-/// refusal is reported as `Rejected(VenueReduceOnly)`. Armed exits live in memory only (the
-/// journal does not record them): after a restart the first such refusal is a plain rejection
-/// and start-up reconciliation reports the position difference.
+/// closed), the exit is reported — and journaled — as **filled by the venue's close**, for the
+/// whole position booked, at the venue's own price and fee: from the private stream's
+/// execution, else from the venue's executions read over REST (`venue_fills`); only when
+/// that read is never answered, at the trigger price (the take-profit when the exit's
+/// reference price is at or beyond it, the stop-loss when at or beyond that, otherwise the
+/// nearer level). Compute then books the position as closed exactly as if its own exit had
+/// filled. When the executions show no close of the venue's, or the venue still holds the
+/// position, or no exits were armed, the refusal is reported as `Rejected(VenueReduceOnly)`
+/// (and the venue's position reconciled once nothing of the symbol is in flight). Armed exits
+/// live in memory only (the journal does not record them): after a restart the first such
+/// refusal is a plain rejection and start-up reconciliation reports the position difference.
 ///
 /// Order lanes ([`OrderLanes`]): entries go on the entry lane, reduce-only exits on the exit
 /// lane (own connections: never behind an entry's reply), status and position queries on the
@@ -282,7 +282,7 @@ pub struct Executor {
     stats: ExecStats,
     /// Per symbol: the exits the last filled entry armed at the venue (replaced by every filled
     /// entry, `(None, None)` when it carried none). Kept after a venue-side exit is booked, so a
-    /// later partial exit of the same (venue-closed) position is booked at the trigger too.
+    /// later partial exit of the same (venue-closed) position is judged a venue close too.
     armed: Vec<(Option<Decimal>, Option<Decimal>)>,
     /// Venue orders' life-cycle states (unknown outcomes queried, partial fills, budget).
     table: OrderTable,

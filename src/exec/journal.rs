@@ -258,6 +258,9 @@ pub struct Replayed {
     /// `(session, start Unix ms)` of the last two sessions in journal order: `[earlier,
     /// latest]` (`(0, 0)`: none). See [`Replayed::previous_session`].
     pub sessions: [(u32, u64); 2],
+    /// `(session, start Unix ms)` of the latest session in journal order that wrote a record
+    /// besides its own `Session` record (`(0, 0)`: none). See [`Replayed::catch_up_session`].
+    pub active_session: (u32, u64),
     /// Positions per symbol index, from fills and adoptions.
     pub positions: Vec<Position>,
     /// Fill and Adopt records in journal order (to rebuild the strategy's positions).
@@ -333,6 +336,19 @@ impl Replayed {
         (s.1 != 0).then_some(s)
     }
 
+    /// The session from whose start start-up reads the venue's executions: the latest one
+    /// before `current` that journaled anything, else the previous one. A session killed during
+    /// its own start-up journals nothing — what its catch-up found is lost with it — so the
+    /// read goes back past it, to the last session that did (by induction, every execution
+    /// before that one's start was caught up by it).
+    pub fn catch_up_session(&self, current: u32) -> Option<(u32, u64)> {
+        let a = self.active_session;
+        if a.1 != 0 && a.0 != current {
+            return Some(a);
+        }
+        self.previous_session(current)
+    }
+
     /// Position of symbol index `i` (flat if never traded).
     pub fn position(&self, i: usize) -> Position {
         self.positions.get(i).copied().unwrap_or_default()
@@ -341,6 +357,9 @@ impl Replayed {
     /// Applies one record.
     pub fn apply(&mut self, r: &Record) {
         self.records += 1;
+        if r.kind != RecordKind::Session {
+            self.active_session = self.sessions[1];
+        }
         match r.kind {
             RecordKind::Session => {
                 self.last_session = self.last_session.max(r.seq as u32);

@@ -116,11 +116,11 @@ pub fn startup(
     )?;
     let ours = positions_with(replayed, &resolved, names.len());
     let mut caught = Vec::new();
-    if let Some((id, start)) = replayed.previous_session(exec.session()) {
-        // The venue's own executions since the previous session started (its stops that
-        // fired while this process was down or before they were booked) are booked at the
-        // venue's price, then what is left is reconciled. Every symbol the previous session
-        // traded is read, not only those whose position differs: two such executions can
+    if let Some((id, start)) = replayed.catch_up_session(exec.session()) {
+        // The venue's own executions since the last session that journaled anything started
+        // (its stops that fired while this process was down or before they were booked) are
+        // booked at the venue's price, then what is left is reconciled. Every symbol traded
+        // since is read, not only those whose position differs: two such executions can
         // cancel out (a stop closed a short, another a long opened after it).
         let since = start.saturating_sub(VENUE_FILL_MARGIN_MS);
         for m in symbols_to_catch_up(&names, &ours, &venue, replayed, &resolved, id) {
@@ -218,24 +218,20 @@ fn catch_up_venue_fills(
 }
 
 /// The symbols whose executions start-up reads: each one the journal's position differs on
-/// from `venue`'s, and each one with a record of session `previous` or an unfinished order
-/// (`resolved`), as a [`Mismatch`] (`ours == venue` when they agree).
+/// from `venue`'s, and each one with a fill of session `since` or later or an unfinished
+/// order (`resolved`), as a [`Mismatch`] (`ours == venue` when they agree).
 fn symbols_to_catch_up(
     names: &[String],
     ours: &[Decimal],
     venue: &[VenuePosition],
     replayed: &Replayed,
     resolved: &[Record],
-    previous: u32,
+    since: u32,
 ) -> Vec<Mismatch> {
     let differ = reconcile_positions(names, ours, venue);
     let traded = |i: usize| {
         let of = |r: &Record| r.symbol.index() == i;
-        replayed
-            .fills
-            .iter()
-            .any(|r| of(r) && r.session == previous)
-            || resolved.iter().any(of)
+        replayed.fills.iter().any(|r| of(r) && r.session >= since) || resolved.iter().any(of)
     };
     (0..names.len())
         .filter_map(|i| {

@@ -367,7 +367,7 @@ impl ExecStage {
     }
 
     /// Polls until no order is in flight or the drain timeout passes (end of run), then
-    /// settles the private stream ([`ExecStage::settle_stream`]).
+    /// settles the private stream (its last events read, the venue closes queued booked).
     pub fn drain<F: FnMut(&ExecReport)>(&mut self, hists: &mut StageHistograms, mut on_report: F) {
         let deadline = std::time::Instant::now() + self.drain_timeout;
         while self.in_flight() > 0 && std::time::Instant::now() < deadline {
