@@ -407,6 +407,54 @@ fn stop_before_a_killed_start(venue: Venue) {
 }
 
 #[test]
+fn fills_journaled_without_an_order_id_are_not_booked_again_at_start_up() {
+    for venue in VENUES {
+        fills_without_ids(venue);
+    }
+}
+
+/// Four orders of ours at one price: the first two journaled with the venue's order id, the
+/// last two without one (as a fill the private stream told without an id). Each execution is
+/// booked once: the fills without an id account for the executions no id explains, not for
+/// the equal executions of the first two (the Binance heavy soak booked the last two again).
+fn fills_without_ids(venue: Venue) {
+    let w = world(venue, "no-ids");
+    let path = w.dir.join("orders.journal");
+    {
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&session(1, now_ms() - 10_000)).unwrap();
+        for (seq, side) in [
+            (1, Side::Buy),
+            (2, Side::Sell),
+            (3, Side::Buy),
+            (4, Side::Sell),
+        ] {
+            w.place(side, "0.010", &format!("ct1-{seq}"));
+            let t = w
+                .server
+                .venue()
+                .with(|m| m.trades().last().cloned().unwrap());
+            let mut f = Record::new(RecordKind::Fill, SymbolId(0), side, 1, seq);
+            (f.qty, f.price, f.fee) = (t.qty, t.price, t.commission);
+            f.aux = if seq <= 2 { t.order_id } else { 0 };
+            j.append(&f).unwrap();
+        }
+    }
+    let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));
+    assert_eq!((venue_book.qty, venue_book.fills), (d("0.000"), 4));
+    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+    let mut exec = w.executor(2);
+    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    assert_eq!(
+        (rep.venue_fills, rep.mismatches.len()),
+        (0, 0),
+        "{venue:?}: {rep:?}"
+    );
+    assert_eq!(replayed.position(0), venue_book);
+    std::fs::remove_dir_all(&w.dir).ok();
+}
+
+#[test]
 fn venue_executions_that_cancel_out_while_the_trader_was_down_are_booked_too() {
     for venue in VENUES {
         cancelling_executions(venue);
