@@ -10,7 +10,7 @@ use std::time::Duration;
 use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
 use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
-use calculus_trader::exec::recovery::flatten;
+use calculus_trader::exec::recovery::{flatten, StartupReport};
 use calculus_trader::exec::{
     BinanceOrderBuilder, BinanceVenue, BybitVenue, Executor, HttpTransport, OrderVenue, PaperVenue,
 };
@@ -119,6 +119,16 @@ impl World {
                 )
             })
             .unwrap();
+    }
+
+    /// A start of session `session` on the journal in `dir` (reconciliation policy
+    /// `Report`): what start-up did, and the journal's replay after it.
+    fn start(&self, session: u32) -> (StartupReport, calculus_trader::exec::journal::Replayed) {
+        let path = self.dir.join("orders.journal");
+        let (j, mut replayed) = Journal::open(&path, &self.names, FsyncPolicy::Every).unwrap();
+        let mut exec = self.executor(session);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+        (rep, replayed)
     }
 
     fn received(&self) -> usize {
@@ -396,9 +406,7 @@ fn stop_before_a_killed_start(venue: Venue) {
         let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
         j.append(&session(2, now_ms() + 6_000)).unwrap();
     }
-    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-    let mut exec = w.executor(3);
-    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    let (rep, replayed) = w.start(3);
     assert_eq!(rep.venue_fills, 1, "{venue:?}: {rep:?}");
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
     let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));
@@ -442,9 +450,7 @@ fn fills_without_ids(venue: Venue) {
     }
     let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));
     assert_eq!((venue_book.qty, venue_book.fills), (d("0.000"), 4));
-    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-    let mut exec = w.executor(2);
-    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    let (rep, replayed) = w.start(2);
     assert_eq!(
         (rep.venue_fills, rep.mismatches.len()),
         (0, 0),
@@ -475,17 +481,14 @@ fn cancelling_executions(venue: Venue) {
     let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));
     assert_eq!((venue_book.qty, venue_book.fills), (d("0.010"), 3));
 
-    let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-    assert_eq!(replayed.position(0).qty, venue_book.qty, "no difference");
-    let mut exec = w.executor(2);
-    let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
+    let (_, before) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+    assert_eq!(before.position(0).qty, venue_book.qty, "no difference");
+    let (rep, replayed) = w.start(2);
     assert_eq!(rep.venue_fills, 2, "{rep:?}");
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
     assert_eq!(replayed.position(0), venue_book);
-    drop(exec);
-    let (j, mut again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
-    let mut exec = w.executor(3);
-    let rep = recover(&mut exec, j, &mut again, ReconcilePolicy::Report);
+    // Journaled: a second start books nothing.
+    let (rep, again) = w.start(3);
     assert_eq!((rep.venue_fills, rep.mismatches.len()), (0, 0), "{rep:?}");
     assert_eq!(again.position(0), venue_book);
     std::fs::remove_dir_all(&w.dir).ok();
