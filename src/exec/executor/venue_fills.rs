@@ -7,10 +7,11 @@
 //! `GET /v5/execution/list`, the same reads as start-up's catch-up) and the close is booked at
 //! the venue's own executions: the newest ones of the exit's side that no order of ours made
 //! (venue order id not one of ours, client id not `ct…`), none booked already (seen on the
-//! stream or read here before), since [`FILLS_WINDOW_MS`] before the refusal, taken while they add up
-//! to the position closed without passing it. Only an exact sum is booked; otherwise the read
-//! is repeated (the venue may list the execution late) up to [`MAX_FILLS_QUERIES`] times, then
-//! the trigger price stays the fallback.
+//! stream or read here before), since [`FILLS_WINDOW_MS`] before the refusal, taken while they
+//! add up to the position closed without passing it. Only an exact sum is booked. Otherwise the
+//! read is repeated (the venue may list the execution late) up to [`MAX_FILLS_QUERIES`] times;
+//! then no close of the venue's makes the exit a refusal (the venue's position is taken), and
+//! only a read never answered leaves the trigger price as the fallback.
 
 use std::collections::HashSet;
 
@@ -24,7 +25,7 @@ use crate::types::{Side, SymbolId};
 
 /// Tag bit marking a transport request as an executions read (a refused exit's close).
 pub(super) const FILLS_TAG: u64 = 1 << 60;
-/// Executions reads of one refused exit before the trigger price is used.
+/// Executions reads of one refused exit before it is settled without a close found.
 pub(super) const MAX_FILLS_QUERIES: u32 = 5;
 /// How far before the exit's refusal the executions are read, ms (the close happened before
 /// it: its trigger was the same trades the exit was decided on).
@@ -48,8 +49,6 @@ pub(super) struct VenueFills {
     /// Trade ids of executions booked from a read (ring).
     booked: [u64; BOOKED_IDS],
     booked_next: usize,
-    /// Closes booked from a read.
-    pub(super) reads_booked: u64,
 }
 
 impl VenueFills {
@@ -59,7 +58,6 @@ impl VenueFills {
             next: vec![0; symbols],
             booked: [0; BOOKED_IDS],
             booked_next: 0,
-            reads_booked: 0,
         }
     }
 
@@ -192,7 +190,6 @@ impl Executor {
                     self.venue_fills.booked[self.venue_fills.booked_next] = id;
                     self.venue_fills.booked_next = (self.venue_fills.booked_next + 1) % BOOKED_IDS;
                 }
-                self.venue_fills.reads_booked += 1;
                 self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
             }
             None if !answered => {
