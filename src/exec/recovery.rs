@@ -125,7 +125,7 @@ pub fn startup(
         let since = start.saturating_sub(VENUE_FILL_MARGIN_MS);
         for m in symbols_to_catch_up(&names, &ours, &venue, replayed, &resolved, id) {
             let found =
-                catch_up_venue_fills(exec, replayed, &resolved, &m, (id, since), now_ms, timeout)?;
+                catch_up_venue_fills(exec, replayed, &resolved, &m, since, now_ms, timeout)?;
             caught.extend(found);
         }
     }
@@ -163,7 +163,7 @@ fn catch_up_venue_fills(
     replayed: &Replayed,
     resolved: &[Record],
     m: &Mismatch,
-    (since_session, since_ms): (u32, u64),
+    since_ms: u64,
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
 ) -> Result<Vec<Record>, String> {
@@ -202,13 +202,10 @@ fn catch_up_venue_fills(
         .collect();
     // Ours by id first: only what is left can be a fill journaled without an id (content).
     let unknown = trades.into_iter().filter(|t| !is_ours(t, &known)).collect();
-    let recent: Vec<Record> = replayed
-        .fills
-        .iter()
-        .filter(|r| r.session >= since_session)
-        .copied()
-        .collect();
-    let unbooked = not_booked_by_content(unknown, &recent, m.symbol);
+    // Every fill without an id, whatever its session: the read reaches 5 s before its first
+    // session, into the one before (a fill there matched by nothing would be booked twice;
+    // an old fill taking a match leaves a difference to the policy instead: the safe side).
+    let unbooked = not_booked_by_content(unknown, &replayed.fills, m.symbol);
     let picked = venue_only_trades(&unbooked, &known, m.venue - m.ours);
     let session = exec.session();
     Ok(picked
@@ -290,8 +287,7 @@ fn is_ours(t: &super::transport_venue::VenueTrade, known: &std::collections::Has
 /// would match an equal execution here and leave its own twin to be booked again) without
 /// those the journal booked with no venue order id (a venue close booked at the venue's price
 /// from the private stream, as a refused exit's fill or on its own; a fill of ours the stream
-/// told without an id): each such fill of `symbol` among `fills` (the caller passes those of
-/// the read's sessions) accounts for one execution of equal side, quantity and price, oldest
+/// told without an id): each such fill of `symbol` among `fills` accounts for one execution of equal side, quantity and price, oldest
 /// first. (Two equal executions, one booked: the other is kept out too, and its difference
 /// goes to the reconciliation policy — never booked twice.)
 fn not_booked_by_content(
