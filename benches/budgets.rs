@@ -2109,6 +2109,13 @@ fn order_rtt_rest_vs_websocket(
     }
     let rest = hists[0].get(Stage::OrderRtt);
     let (ws, logon) = (hists[1].get(Stage::OrderRtt), hists[2].get(Stage::OrderRtt));
+    // Judged: p50 strictly below REST's of this run (the "WebSocket below REST").
+    let below_rest = |r: Row| Row {
+        judge: Judge::BelowPeer {
+            peer_p50_ns: p50(rest),
+        },
+        ..r
+    };
     let verdict = |h: &Histogram<u64>| {
         if p50(h) < p50(rest) {
             "below"
@@ -2117,7 +2124,7 @@ fn order_rtt_rest_vs_websocket(
         }
     };
     Ok(vec![
-        row(
+        below_rest(row(
             "order_rtt websocket",
             Stage::OrderRtt,
             ws,
@@ -2127,8 +2134,8 @@ fn order_rtt_rest_vs_websocket(
                 ws.len(),
                 verdict(ws)
             ),
-        ),
-        row(
+        )),
+        below_rest(row(
             "order_rtt websocket ed25519",
             Stage::OrderRtt,
             logon,
@@ -2138,7 +2145,7 @@ fn order_rtt_rest_vs_websocket(
                 logon.len(),
                 verdict(logon)
             ),
-        ),
+        )),
         row(
             "order_rtt rest (same run)",
             Stage::OrderRtt,

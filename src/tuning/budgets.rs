@@ -166,6 +166,11 @@ impl Profile {
             Judge::JournalAppend => self.journal_append,
             Judge::SparseSign => self.sparse_sign,
             Judge::PacedTickToOrder => self.paced_tick_to_order,
+            Judge::BelowPeer { peer_p50_ns } => Some(Budget {
+                p50_ns: peer_p50_ns.saturating_sub(1),
+                p99_ns: u64::MAX,
+                p999_ns: None,
+            }),
             Judge::FloorRatio { floor_p50_ns } => {
                 let b = self.budget(row.stage)?;
                 Some(match self.hop_floor_ratio {
@@ -199,6 +204,12 @@ pub enum Judge {
     SparseSign,
     /// The default config's own run at its default pace: the `paced_tick_to_order` budget.
     PacedTickToOrder,
+    /// Faster than an alternative measured in the same run (WebSocket `order_rtt` against
+    /// REST's): p50 strictly below `peer_p50_ns`, no tail budget.
+    BelowPeer {
+        /// The alternative's p50 in this run, ns.
+        peer_p50_ns: u64,
+    },
 }
 
 /// Measured percentiles of one row, ns.
@@ -335,6 +346,7 @@ fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
     };
     let budget_p99 = match budget.p999_ns {
         Some(b) => format!("{} (p99.9 {})", format_ns(budget.p99_ns), format_ns(b)),
+        None if budget.p99_ns == u64::MAX => "-".into(),
         None => format_ns(budget.p99_ns),
     };
     let versus = row
@@ -346,6 +358,7 @@ fn row_cells(row: &Row, profile: &Profile) -> Vec<String> {
         (Judge::FloorRatio { .. }, Some(r)) => {
             format!("{} ({r}x floor)", format_ns(budget.p50_ns))
         }
+        (Judge::BelowPeer { peer_p50_ns }, _) => format!("< {}", format_ns(peer_p50_ns)),
         _ => format_ns(budget.p50_ns),
     };
     vec![
@@ -586,6 +599,34 @@ mod tests {
         assert!(BudgetFile::parse(&bad, "b.toml")
             .unwrap_err()
             .contains("hop_floor_ratio"));
+    }
+
+    #[test]
+    fn a_row_judged_against_its_peer_passes_only_strictly_below_it() {
+        let f = BudgetFile::parse(SHIPPED, "budgets.toml").unwrap();
+        let vm = f.profile("vm").unwrap();
+        // PERFORMANCE / issue 16: WebSocket order_rtt below REST order_rtt in the same run.
+        let ws = |p50| Row {
+            label: "order_rtt websocket".into(),
+            stage: Stage::OrderRtt,
+            judge: Judge::BelowPeer {
+                peer_p50_ns: 147_000,
+            },
+            measured: m(p50, 9_000_000, 9_000_000),
+            versus: None,
+            note: String::new(),
+        };
+        assert_eq!(
+            verdict(ws(146_999).measured, vm.budget_of(&ws(0)).unwrap()),
+            BudgetVerdict::Pass
+        );
+        assert_eq!(
+            verdict(ws(147_000).measured, vm.budget_of(&ws(0)).unwrap()),
+            BudgetVerdict::Fail
+        );
+        let text = render_text("vm", vm, &[ws(112_000)], &[]);
+        assert!(text.contains("PASS") && text.contains("< 147"), "{text}");
+        assert!(render_text("vm", vm, &[ws(150_000)], &[]).contains("FAIL"));
     }
 
     #[test]
