@@ -14,7 +14,7 @@ use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exec::stop_recovery::recover_stops;
 use calculus_trader::types::{ReportStatus, Side, SymbolId};
-use common::rig::{executor_on, intent, rig, Rig, V};
+use common::rig::{executor_on, intent, rig, rig_with, Rig, V};
 use common::values::{d, now_ms};
 use rust_decimal::Decimal;
 
@@ -461,4 +461,65 @@ fn an_exit_refused_behind_an_earlier_exit_still_in_flight_is_judged_after_that_e
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
     assert_eq!(r.exec.stop_counters().venue_fills, 0, "no venue stop fired");
     r.assert_positions_identical();
+}
+
+/// The private stream off: the venue's stop closes the position and the engine, unaware, flips
+/// (sells twice the position). The venue is then short twice what the engine booked, until
+/// the position audit finds the difference twice in a row and books the stop's own execution
+/// (its price, fee and venue order id); every field then equals the exchange's.
+fn a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(v: V) {
+    let mut r = rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let sl =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert!(sl.price < d("61200.0"), "slipped: {}", sl.price);
+    // The engine's flip: close 0.010 and open 0.010 short, one order.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.020", false, 61200.0))
+        .is_none());
+    assert!(r.poll_until(|r| r.report_of(2).is_some()));
+    assert_eq!(r.venue_qty(0), d("-0.020"));
+    assert!(
+        r.poll_until(|r| r.engine_qty(0) == d("-0.020") && r.exec.in_flight() == 0),
+        "engine {} venue {}: the audit never set it right",
+        r.engine_qty(0),
+        r.venue_qty(0)
+    );
+    assert_eq!(r.exec.audit_found(), 1);
+    // Booked at the stop's own execution, as one fill of no order of ours.
+    let fill = r
+        .reports
+        .iter()
+        .find(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .copied()
+        .unwrap();
+    assert_eq!(
+        (fill.side, fill.price, fill.qty, fill.fee),
+        (Side::Sell, sl.price, sl.qty, sl.commission)
+    );
+    settle(&mut r);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
+    a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Binance);
+}
+
+#[test]
+fn bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
+    a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Bybit);
 }

@@ -79,6 +79,10 @@ pub struct ExecConfig {
     pub drain_timeout_ms: u64,
     /// Orders in flight at most (pre-allocated; more are refused and counted).
     pub max_in_flight: usize,
+    /// While the private stream is not up (off, or down), the venue position of one symbol
+    /// with nothing in flight is read this often, ms, and a difference settled from the
+    /// venue's own executions ([`crate::exec::Executor::set_position_audit`]); 0 = off.
+    pub position_audit_ms: u64,
     /// While the hot thread is idle, a round of shadow orders (one per active symbol, built
     /// and signed, never sent) starts this often, µs; 0 = off ([`crate::exec::Executor::warm`]).
     pub warm_every_us: u64,
@@ -115,6 +119,7 @@ impl Default for ExecConfig {
             fsync_interval_ms: 100,
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
+            position_audit_ms: 250,
             max_in_flight: 64,
             warm_every_us: 1_000,
             order_connections: 4,
@@ -204,6 +209,7 @@ impl ExecConfig {
                 60_000,
             ),
             ("exec.drain_timeout_ms", self.drain_timeout_ms, 0, 600_000),
+            ("exec.position_audit_ms", self.position_audit_ms, 0, 600_000),
             ("exec.warm_every_us", self.warm_every_us, 0, 10_000_000),
             (
                 "exec.sim_max_requests_per_connection",
@@ -303,6 +309,12 @@ mod tests {
             (
                 "exec.drain_timeout_ms",
                 |c, v| c.drain_timeout_ms = v,
+                0,
+                600_000,
+            ),
+            (
+                "exec.position_audit_ms",
+                |c, v| c.position_audit_ms = v,
                 0,
                 600_000,
             ),

@@ -1,6 +1,7 @@
 //! The [`Executor`]: intent → exact quantity → journal → signed request → venue or paper fill
 //! → journal → report, with the in-flight order table and venue-side exit checks.
 
+mod audit;
 mod stream;
 mod venue_fills;
 mod warm;
@@ -31,6 +32,7 @@ use crate::venue::binance::ExitOrder;
 use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
 use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject, TriggerBy};
+use audit::AUDIT_TAG;
 use venue_fills::FILLS_TAG;
 
 /// Counters the monitor reads (one writer: the execution thread).
@@ -310,6 +312,8 @@ pub struct Executor {
     stream: stream::StreamState,
     /// Order ids of ours and executions booked from reads ([`venue_fills`]).
     venue_fills: venue_fills::VenueFills,
+    /// The position audit while the private stream is not up ([`audit`]).
+    audit: audit::Audit,
     /// Table steps held back, oldest first, until no order of the same symbol sent earlier is
     /// open ([`Executor::on_step`]).
     deferred: Vec<(Step, u64)>,
@@ -414,6 +418,7 @@ impl Executor {
             leverage_refused: vec![false; n],
             stream: stream::StreamState::new(n),
             venue_fills: venue_fills::VenueFills::new(n),
+            audit: audit::Audit::new(n),
             deferred: Vec::with_capacity(2 * max_pending),
             next_rank: 0,
             warm: warm::WarmState::new(n),
@@ -1063,7 +1068,10 @@ impl Executor {
         on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
-        if self.in_flight() == 0 && !self.stops.has_unprotected() {
+        if self.in_flight() == 0
+            && !self.stops.has_unprotected()
+            && !self.audit.busy(now_ns, self.stream.up)
+        {
             if let Route::Venue(t) = &mut self.route {
                 t.keep_alive();
             }
@@ -1123,6 +1131,7 @@ impl Executor {
         }
         self.send_position_queries(&mut t, now_ns, timestamp_ms);
         self.send_fills_queries(&mut t, now_ns, timestamp_ms);
+        self.send_audit(&mut t, now_ns, timestamp_ms);
         self.send_stops(&mut t, now_ns, timestamp_ms);
         self.resend_after_resync(&mut t, now_ns, timestamp_ms, &mut on_event);
         self.route = Route::Venue(t);
@@ -1152,7 +1161,7 @@ impl Executor {
                 .on_reply(tag, reply, |c| venue.error_kind(c), now_ns);
             return Release::Go;
         }
-        let order = tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG) == 0;
+        let order = tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG | AUDIT_TAG) == 0;
         let symbol = self.table.get(tag).filter(|_| order).map(|o| o.symbol);
         match ev {
             TransportEvent::Response {
@@ -1166,7 +1175,9 @@ impl Executor {
                     on_event(ExecEvent::Rtt(rtt_ns));
                 }
                 let usage = self.observe_usage(order, &headers, now_ns, timestamp_ms);
-                if tag & FILLS_TAG != 0 {
+                if tag & AUDIT_TAG != 0 {
+                    self.on_audit_reply(tag, Some((status, body)), now_ns, on_event);
+                } else if tag & FILLS_TAG != 0 {
                     self.on_fills_reply(tag, Some((status, body)), now_ns, on_event);
                 } else if tag & POSITION_TAG != 0 {
                     let venue_qty = self.venue.parse_position(status, body);
@@ -1176,6 +1187,9 @@ impl Executor {
                     self.observe_throttle(status, reply, usage, now_ns, timestamp_ms);
                     self.on_reply(tag, status, reply, now_ns, on_event);
                 }
+            }
+            TransportEvent::Failed { tag, .. } if tag & AUDIT_TAG != 0 => {
+                self.on_audit_reply(tag, None, now_ns, on_event);
             }
             TransportEvent::Failed { tag, .. } if tag & FILLS_TAG != 0 => {
                 self.on_fills_reply(tag, None, now_ns, on_event);
@@ -2077,7 +2091,7 @@ impl Executor {
 /// status and position queries are not orders.
 #[inline]
 fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
-    if tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG | STOP_TAG) == 0 {
+    if tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG | STOP_TAG | AUDIT_TAG) == 0 {
         table.sent(tag, now_ns);
     }
 }

@@ -339,6 +339,7 @@ fn venue_setup(
         x.max_in_flight,
     );
     exec.set_stop_trigger(x.stop_trigger.trigger_by());
+    exec.set_position_audit(Duration::from_millis(x.position_audit_ms));
     exec.set_journal(journal);
     let account = account_start(cfg, &route, exec.names())?;
     let link = account.client.link().clone();

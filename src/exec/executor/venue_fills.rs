@@ -71,6 +71,12 @@ impl VenueFills {
         self.ours[i][self.next[i]] = id;
         self.next[i] = (self.next[i] + 1) % OUR_IDS;
     }
+
+    /// Remembers execution `id` as booked from a read (never booked twice).
+    pub(super) fn note_booked(&mut self, id: u64) {
+        self.booked[self.booked_next] = id;
+        self.booked_next = (self.booked_next + 1) % BOOKED_IDS;
+    }
 }
 
 /// A venue close found among the executions: `(price, qty, fee, venue order id)` and the
@@ -109,6 +115,18 @@ pub fn close_among(
 }
 
 impl Executor {
+    /// What tells the venue's own executions of symbol `i` from the rest: `(ours, booked)` —
+    /// the venue order ids of our latest booked fills and of those held back (behind a
+    /// refused exit, among others), and the trade ids booked from reads or seen on the stream.
+    pub(super) fn known_executions(&self, i: usize) -> (HashSet<u64>, HashSet<u64>) {
+        let mut ours: HashSet<u64> = self.venue_fills.ours[i].iter().copied().collect();
+        ours.extend(self.deferred.iter().map(|&(_, id)| id));
+        let mut booked: HashSet<u64> = self.venue_fills.booked.iter().copied().collect();
+        booked.extend(self.stream.seen_ids());
+        booked.remove(&0);
+        (ours, booked)
+    }
+
     /// Sends the executions reads that are due (refused exits whose close the venue made).
     pub(super) fn send_fills_queries(&mut self, t: &mut OrderLanes, now_ns: u64, ts_ms: u64) {
         for k in 0..self.pending.len() {
@@ -154,13 +172,7 @@ impl Executor {
         let answered = read.is_some();
         let trades = read.unwrap_or_default();
         let i = p.symbol.index();
-        // Ours: the latest booked fills' orders, and those whose fills are held back (behind
-        // this very exit, among others).
-        let mut ours: HashSet<u64> = self.venue_fills.ours[i].iter().copied().collect();
-        ours.extend(self.deferred.iter().map(|&(_, id)| id));
-        let mut booked: HashSet<u64> = self.venue_fills.booked.iter().copied().collect();
-        booked.extend(self.stream.seen_ids());
-        booked.remove(&0);
+        let (ours, booked) = self.known_executions(i);
         let full = matches!(self.venue, OrderVenue::Binance(_)) && trades.len() >= BINANCE_PAGE;
         let found = match full {
             true => None,
@@ -187,8 +199,7 @@ impl Executor {
         match found {
             Some((close, ids)) => {
                 for id in ids {
-                    self.venue_fills.booked[self.venue_fills.booked_next] = id;
-                    self.venue_fills.booked_next = (self.venue_fills.booked_next + 1) % BOOKED_IDS;
+                    self.venue_fills.note_booked(id);
                 }
                 self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
             }

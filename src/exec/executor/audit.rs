@@ -1,0 +1,298 @@
+//! The position audit while the private stream is not up (cold path).
+//!
+//! Without the stream the executor learns of a venue-side close (a triggered TP/SL, a
+//! liquidation, ADL) only when an exit of ours is refused for it. An entry or a flip sent
+//! after such a close executes against the venue's flat position, so the books part from the
+//! venue's until the next start (seen in the trade-heavy soak with the stream off: the
+//! venue's stops closed positions the engine then flipped, and the difference was adopted at a
+//! guessed price). So while the stream is not up, once per `[exec] position_audit_ms` one
+//! symbol at a time (round robin) with no order of its own in flight has its venue position
+//! read (off by default in an [`Executor`] built by hand: [`Executor::set_position_audit`]):
+//! - the same as booked: the symbol is in step as of that read (its venue time is where the
+//!   next executions read starts);
+//! - different twice in a row, with no order sent and no fill booked anywhere in between
+//!   (nothing of ours can explain it): the account's executions of the symbol since it was
+//!   last in step are read, and the venue's own (no order of ours made them, none booked
+//!   before) that add up exactly to the difference are booked at their own price, fee and
+//!   order id, as the stream would have told them;
+//! - no such executions: the venue's position is taken (journaled as an adoption at the
+//!   newest execution's price, with a warning) — a difference never stays.
+//!
+//! A read is void when an order was sent or a fill booked while it was out (its answer may
+//! predate them). No allocation except on the replies (they parse JSON).
+
+use rust_decimal::Decimal;
+
+use super::{ExecEvent, Executor};
+use crate::exec::lanes::{self, OrderLanes};
+use crate::exec::rate_limit::{Acquire, Lane};
+use crate::exec::recovery::explaining_trades;
+use crate::exec::transport_venue::VenueTrade;
+use crate::types::SymbolId;
+
+/// Tag bit marking a transport request as an audit (position or executions read).
+pub(super) const AUDIT_TAG: u64 = 1 << 59;
+/// Tag bit of an audit's executions read (with [`AUDIT_TAG`]).
+const AUDIT_FILLS: u64 = 1 << 58;
+/// Delay before a difference is read again to confirm it, ns.
+const CONFIRM_NS: u64 = 50_000_000;
+/// An audit is given up (and may be sent again) after this long without a reply, ns.
+const AUDIT_TIMEOUT_NS: u64 = 5_000_000_000;
+
+/// What the activity counters were when a read went out: `(orders sent, fills booked)`.
+type Activity = (u64, u64);
+
+/// The audit's state.
+#[derive(Debug)]
+pub(super) struct Audit {
+    /// Period, ns (0: off).
+    every_ns: u64,
+    /// When the next audit may go out, ns.
+    next_ns: u64,
+    /// The symbol audited next (round robin).
+    cursor: usize,
+    /// The read out: `(symbol, executions read?, activity when sent, sent at ns, venue ms)`.
+    on_wire: Option<(SymbolId, bool, Activity, u64, u64)>,
+    /// Per symbol: the difference the last read found `(venue qty, booked, mark price,
+    /// activity)` (the mark is 0 when the reply had none).
+    suspect: Vec<Option<(Decimal, Decimal, Decimal, Activity)>>,
+    /// Per symbol: venue ms of the last read that found it in step (at first: the audit's
+    /// first call, after start-up's catch-up).
+    in_step_ms: Vec<u64>,
+    /// Audits that found a difference confirmed, and how they were settled.
+    pub(super) found: u64,
+}
+
+impl Audit {
+    pub(super) fn new(symbols: usize) -> Self {
+        Self {
+            every_ns: 0,
+            next_ns: 0,
+            cursor: 0,
+            on_wire: None,
+            suspect: vec![None; symbols],
+            in_step_ms: vec![0; symbols],
+            found: 0,
+        }
+    }
+
+    /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
+    #[inline]
+    pub(super) fn busy(&self, now_ns: u64, stream_up: bool) -> bool {
+        self.every_ns != 0 && !stream_up && (self.on_wire.is_some() || now_ns >= self.next_ns)
+    }
+}
+
+impl Executor {
+    /// Audits the venue positions while the private stream is not up: one symbol per
+    /// `every / symbols` (zero: off, the default).
+    pub fn set_position_audit(&mut self, every: std::time::Duration) {
+        self.audit.every_ns = every.as_nanos().min(u64::MAX as u128) as u64;
+    }
+
+    /// Position audits that found a difference (booked from the venue's executions, or the
+    /// venue's position taken).
+    pub fn audit_found(&self) -> u64 {
+        self.audit.found
+    }
+
+    fn activity(&self) -> Activity {
+        (self.stats.orders, self.stats.fills)
+    }
+
+    /// Sends the audit read that is due (stream not up, venue route): a confirmation of a
+    /// suspected difference first, else the next symbol with nothing of its own in flight.
+    pub(super) fn send_audit(&mut self, t: &mut OrderLanes, now_ns: u64, ts_ms: u64) {
+        if self.audit.every_ns == 0 || self.stream.up || self.names.is_empty() {
+            return;
+        }
+        if let Some((_, _, _, sent, _)) = self.audit.on_wire {
+            if now_ns.saturating_sub(sent) < AUDIT_TIMEOUT_NS {
+                return;
+            }
+            self.audit.on_wire = None;
+        }
+        if self.audit.in_step_ms.first() == Some(&0) {
+            // The first call: start-up's catch-up read the executions before it.
+            self.audit.in_step_ms.fill(ts_ms);
+        }
+        if now_ns < self.audit.next_ns {
+            return;
+        }
+        let n = self.names.len();
+        let i = self.audit.cursor % n;
+        let symbol = SymbolId(i as u16);
+        let busy = self.pending.iter().any(|p| p.symbol == symbol)
+            || self.deferred.iter().any(|(s, _)| s.symbol == symbol)
+            || self.held.iter().any(|h| h.symbol == symbol);
+        if busy {
+            self.audit.suspect[i] = None;
+            self.audit.cursor = (i + 1) % n;
+            self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+            return;
+        }
+        if let Acquire::Wait { .. } = self.limiter.try_acquire(Lane::Query, now_ns) {
+            self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+            return;
+        }
+        let confirm = self.audit.suspect[i].is_some_and(|(_, _, _, a)| a == self.activity());
+        let (bytes, fills) = if confirm {
+            let since = self.audit.in_step_ms[i];
+            let Some(b) = self.venue.build_user_trades(&self.names[i], since, ts_ms) else {
+                return;
+            };
+            (b, true)
+        } else {
+            (self.venue.build_position(&self.names[i], ts_ms), false)
+        };
+        let tag = AUDIT_TAG | if fills { AUDIT_FILLS } else { 0 } | i as u64;
+        if t.send(lanes::Lane::Query, tag, bytes).is_ok() {
+            self.stats.requeries += 1;
+            self.audit.on_wire = Some((symbol, fills, self.activity(), now_ns, ts_ms));
+        }
+        self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+    }
+
+    /// The reply to audit read `tag` (`None`: failed).
+    #[cold]
+    pub(super) fn on_audit_reply<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        reply: Option<(u16, &[u8])>,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let Some((symbol, fills, sent_activity, _, sent_ms)) = self.audit.on_wire.take() else {
+            return;
+        };
+        let i = symbol.index();
+        if tag & !(AUDIT_TAG | AUDIT_FILLS) != i as u64 {
+            return;
+        }
+        let moved = sent_activity != self.activity();
+        let busy = self.pending.iter().any(|p| p.symbol == symbol);
+        if moved || busy || self.stream.up {
+            // Its answer may predate an order or fill of ours: void.
+            self.audit.suspect[i] = None;
+            return;
+        }
+        let Some((status, body)) = reply else {
+            return;
+        };
+        if fills {
+            let trades = match self.venue.parse_user_trades(body) {
+                Ok(t) if status == 200 => t,
+                _ => return,
+            };
+            self.settle_difference(symbol, &trades, on_event);
+            self.audit.suspect[i] = None;
+            return;
+        }
+        let Some(q) = self.venue.parse_position(status, body) else {
+            return;
+        };
+        let booked = self.booked[i];
+        if q == booked {
+            self.audit.suspect[i] = None;
+            self.audit.in_step_ms[i] = sent_ms;
+            self.audit.cursor = (i + 1) % self.names.len();
+            return;
+        }
+        let same = self.audit.suspect[i].is_some_and(|(vq, b, _, _)| vq == q && b == booked);
+        let mark = self
+            .venue
+            .parse_positions(body)
+            .ok()
+            .and_then(|l| l.into_iter().find(|p| p.symbol == self.names[i]))
+            .map_or(Decimal::ZERO, |p| p.mark_price);
+        self.audit.suspect[i] = Some((q, booked, mark, self.activity()));
+        if same {
+            // Confirmed on the next read: the executions go out at once.
+            self.audit.next_ns = now_ns;
+        } else {
+            // Read once more shortly (the venue's position may lag one of our fills).
+            self.audit.next_ns = now_ns + CONFIRM_NS;
+        }
+    }
+
+    /// Books the venue's own executions among `trades` that make up `symbol`'s confirmed
+    /// difference exactly; else takes the venue's position.
+    fn settle_difference<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        trades: &[VenueTrade],
+        on_event: &mut F,
+    ) {
+        let i = symbol.index();
+        let Some((q, booked, mark, _)) = self.audit.suspect[i] else {
+            return;
+        };
+        if booked != self.booked[i] {
+            return;
+        }
+        self.audit.found += 1;
+        let since = self.audit.in_step_ms[i];
+        let (ours, done) = self.known_executions(i);
+        let fresh: Vec<VenueTrade> = trades
+            .iter()
+            .filter(|t| t.time_ms >= since && !done.contains(&t.id))
+            .cloned()
+            .collect();
+        let gap = q - booked;
+        let picked = explaining_trades(&fresh, &ours, gap);
+        let sum: Decimal = picked.iter().map(|t| t.side.signed(t.qty)).sum();
+        if sum == gap && !picked.is_empty() {
+            for t in &picked {
+                eprintln!(
+                    "warning: {} the venue's own execution {} (order {}) found by the position audit: {:?} {} at {}",
+                    self.names[i], t.id, t.order_id, t.side, t.qty, t.price
+                );
+                self.venue_fills.note_booked(t.id);
+                self.book_venue_execution(symbol, t, on_event);
+            }
+            return;
+        }
+        // The adoption's price: the newest execution's, else the mark the audit read.
+        let Some(px) = trades
+            .last()
+            .map(|t| t.price)
+            .or((mark > Decimal::ZERO).then_some(mark))
+        else {
+            return;
+        };
+        eprintln!(
+            "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it",
+            self.names[i], q, booked
+        );
+        self.reconcile(symbol, q, px, on_event);
+    }
+
+    /// Books one execution of the venue's own order (no order of ours): journaled as a fill
+    /// of no order with the venue's order id, reported as a fill plus the working-position
+    /// compensation (as a venue close from the stream is).
+    fn book_venue_execution<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        t: &VenueTrade,
+        on_event: &mut F,
+    ) {
+        let r = self.fill(
+            symbol,
+            t.side,
+            0,
+            self.session,
+            t.price,
+            t.qty,
+            t.fee,
+            t.order_id,
+        );
+        self.stops.count_venue_fill();
+        if self.booked[symbol.index()].is_zero() {
+            self.stops.disarm(symbol, self.now_ns);
+        }
+        on_event(ExecEvent::Report(r));
+        on_event(ExecEvent::Report(super::compensation(
+            symbol, t.side, t.price, t.qty,
+        )));
+    }
+}
