@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn numeric_keys_are_bounded() {
         type Set = fn(&mut ExecConfig, u64);
-        let cases: [(&str, Set, u64, u64); 5] = [
+        let cases: [(&str, Set, u64, u64); 6] = [
             (
                 "exec.fsync_interval_ms",
                 |c, v| c.fsync_interval_ms = v,
