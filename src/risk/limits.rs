@@ -987,7 +987,18 @@ impl RiskGate {
             risk: dec_mul(self.p.max_risk_per_trade, e),
             portfolio: dec_mul(self.p.max_portfolio_risk, e),
             exposure: dec_mul(self.p.max_symbol_exposure, e),
+            equity_f64: dec_f64(e),
         })
+    }
+
+    /// `dec_f64(sizing_balance())` for an entry checked by [`RiskGate::entry_caps`] (`caps`)
+    /// on this gate unchanged since: the equity's double from `caps` when the balance is `E`.
+    #[inline]
+    pub fn sizing_balance_f64(&self, caps: &EntryCaps) -> f64 {
+        match self.venue {
+            None => caps.equity_f64,
+            Some((_, a)) => dec_f64(a),
+        }
     }
 
     /// The rest of [`RiskGate::check`] after [`RiskGate::caps`], in its order: risk per trade,
@@ -1006,14 +1017,25 @@ impl RiskGate {
         if dec_cmp(risk, c.risk).is_gt() {
             return Err(BlockReason::RiskPerTrade);
         }
-        if dec_cmp(self.open_risk + risk, c.portfolio).is_gt() {
+        // A zero order (`entry_caps`) compares the held figures themselves: the sums with
+        // zero are the same values, and `dec_cmp` compares values.
+        let open_risk = if risk.is_zero() {
+            self.open_risk
+        } else {
+            self.open_risk + risk
+        };
+        if dec_cmp(open_risk, c.portfolio).is_gt() {
             return Err(BlockReason::PortfolioRisk);
         }
         if fixed && !s.held() && self.open_positions >= self.p.max_positions {
             return Err(BlockReason::MaxPositions);
         }
         let dir = c.dir;
-        let after = s.notional + if dir > 0 { notional } else { -notional };
+        let after = if notional.is_zero() {
+            s.notional
+        } else {
+            s.notional + if dir > 0 { notional } else { -notional }
+        };
         if dec_cmp(after.abs(), c.exposure).is_gt() {
             return Err(BlockReason::SymbolExposure);
         }
@@ -1039,10 +1061,14 @@ impl RiskGate {
             // `dec_f64` is `to_f64` (the same double) on integers when the mantissa fits.
             let add = f64::from(dir) * dec_f64(notional);
             let extra = Some((c.symbol, add));
-            let budget = v.budget * dec_f64(c.equity);
+            let budget = v.budget * c.equity_f64;
             if !self.var_surely_within(extra, v, budget) {
-                if let Some(r) = self.book_risk(extra) {
-                    if var::measure(&r, v.method, v.measure, v.level) > budget {
+                // `var::measure` of `book_risk(extra)`, computing that figure alone.
+                let figure = (v.method, v.measure, v.level);
+                let h = self.p.var_horizon_bars;
+                let weights = || self.weights(extra);
+                if let Some(m) = var::book_measure(&self.corr, weights, h, figure) {
+                    if m > budget {
                         return Err(BlockReason::PortfolioVar);
                     }
                 }
@@ -1098,6 +1124,8 @@ pub struct EntryCaps {
     portfolio: Decimal,
     /// `max_symbol_exposure · E`.
     exposure: Decimal,
+    /// `dec_f64(E)`.
+    equity_f64: f64,
 }
 
 impl EntryCaps {

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal};
+use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, POW10};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -427,12 +427,39 @@ fn leverage_guard(
     let in_range = |v: f64| (1e-9..1e25).contains(&v);
     if in_range(balance) && in_range(lev) {
         let cap_f = balance * lev;
-        let notional = dec_f64(qty) * dec_f64(price);
+        // Below 7·10²⁸ `B·L` cannot overflow, so wherever this estimate and
+        // `dec_f64(qty) · dec_f64(price)` (both within 10⁻¹⁴ of `qty · price`) fall on different
+        // sides of the margin, the exact guard returns `qty` too: the same result either way.
+        let notional = if cap_f < 7e28 {
+            notional_f64(qty, price)
+        } else {
+            dec_f64(qty) * dec_f64(price)
+        };
         if notional < cap_f * (1.0 - 1e-12) {
             return Some(qty);
         }
     }
     leverage_guard_exact(qty, price, balance, lev, inst)
+}
+
+/// `qty · price` as f64 within 3·10⁻¹⁶ relative: `(m_q · m_p) / 10^(s_q + s_p)` when both
+/// mantissas are below 2⁵³ (exact doubles) and the scales add to ≤ 18 (`10^s` exact), two
+/// roundings; `dec_f64(qty) · dec_f64(price)` otherwise. No division of the mantissas by
+/// `10^scale` on integers, as `dec_f64` does.
+#[inline]
+fn notional_f64(qty: Decimal, price: Decimal) -> f64 {
+    const EXACT: i64 = 1 << 53;
+    let s = (qty.scale() + price.scale()) as usize;
+    if let (Ok(a), Ok(b), Some(&p)) = (
+        i64::try_from(qty.mantissa()),
+        i64::try_from(price.mantissa()),
+        POW10.get(s).filter(|_| s <= 18),
+    ) {
+        if a.unsigned_abs() < EXACT as u64 && b.unsigned_abs() < EXACT as u64 {
+            return a as f64 * b as f64 / p as i64 as f64;
+        }
+    }
+    dec_f64(qty) * dec_f64(price)
 }
 
 #[cold]
@@ -472,6 +499,76 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// The guard before `notional_f64`: the screen on `dec_f64(qty) · dec_f64(price)`.
+    fn old_guard(
+        qty: Decimal,
+        price: Decimal,
+        b: f64,
+        l: f64,
+        inst: &Instrument,
+    ) -> Option<Decimal> {
+        let in_range = |v: f64| (1e-9..1e25).contains(&v);
+        if in_range(b) && in_range(l) && dec_f64(qty) * dec_f64(price) < b * l * (1.0 - 1e-12) {
+            return Some(qty);
+        }
+        leverage_guard_exact(qty, price, b, l, inst)
+    }
+
+    /// `leverage_guard` equals the guard before it over 300k random cases: quantities and
+    /// prices of 1 to 19 digits (mantissas past 2⁵³ and scales past 18 included), balances
+    /// and leverages from 10⁻¹⁰ to 10²⁶, and a third of the cases within a few steps or a
+    /// hair (10⁻¹⁵..10⁻¹¹ relative) of the cap `B·L / price`.
+    #[test]
+    fn leverage_guard_is_the_old_guard() {
+        let inst = btc();
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 11
+        };
+        use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+        let (mut near, mut run) = (0, 0);
+        for k in 0..300_000 {
+            let unit = |next: &mut dyn FnMut() -> u64| (next() % 1_000_000) as f64 / 1e6;
+            let b = 10f64.powf(unit(&mut next) * 36.0 - 10.0);
+            let l = 10f64.powf(unit(&mut next) * 8.0 - 2.0);
+            let pm = (next() >> (next() % 53)).max(1) as i64;
+            let price = Decimal::new(pm, (next() % 20) as u32);
+            // The exact guard's decimal quotients (by the price, then the step) and this test's
+            // must not overflow (they panic): caps below 10²⁴ quantity units.
+            let cap = b * l / price.to_f64().unwrap_or(1.0);
+            if cap.is_nan() || cap >= 1e24 {
+                continue;
+            }
+            let qty = if k % 3 == 0 {
+                let hair =
+                    1.0 + (unit(&mut next) - 0.5) * 10f64.powf(-11.0 - 4.0 * unit(&mut next));
+                let q = Decimal::from_f64(cap * hair).unwrap_or(Decimal::ONE);
+                let steps = (next() % 7) as i64 - 3;
+                (floor_to_step(q, d("0.001")) + Decimal::new(steps, 3)).max(Decimal::ZERO)
+            } else {
+                let m = (next() >> (next() % 53)) as i64;
+                Decimal::new(m, (next() % 20) as u32)
+            };
+            if qty.checked_mul(price).is_none() {
+                continue;
+            }
+            run += 1;
+            near += usize::from(k % 3 == 0);
+            assert_eq!(
+                leverage_guard(qty, price, b, l, &inst),
+                old_guard(qty, price, b, l, &inst),
+                "qty {qty} price {price} B {b} L {l}"
+            );
+        }
+        assert!(
+            near > 50_000 && run > 200_000,
+            "{near} near the cap, {run} run"
+        );
     }
 
     /// BTC-like: tick 0.10, step 0.001, min qty 0.001, max market qty 150, min notional 5.

@@ -56,7 +56,7 @@ use crate::risk::{
     size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
     ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
 };
-use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
+use crate::types::fixed::{dec_cmp, dec_mul};
 use crate::types::{
     Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
 };
@@ -1379,7 +1379,7 @@ fn entry_levels_and_size(
         &EntryRequest {
             price: st.price,
             stop_distance: lv.stop_distance_f64(),
-            balance: dec_f64(gate.sizing_balance()),
+            balance: gate.sizing_balance_f64(&caps),
             sigma,
             venue_max_leverage,
             size_multiplier: gate.size_multiplier() * gate.correlation_multiplier(i),

@@ -248,10 +248,18 @@ fn pow10(k: u32) -> Option<u128> {
 /// `Decimal::to_f64` on a decimal `m · 10^−scale` with an `i64` mantissa, computed on `u64`s:
 /// integral part plus `frac / 10^scale`, then rounded at `scale` places in f64 (the crate's
 /// formula, so the same double).
+///
+/// For `|m| < 2⁵⁰` and `scale ≤ 18` that formula is one division, `m / 10^scale` rounded once:
+/// `int`, `frac` and `10^scale` are exact doubles, so `(int + frac/10^s)·10^s` is within
+/// `1.5·2⁻⁵²·|m| < 0.375` of `|m|` and rounds back to it exactly (`frac = 0`: `int` is that
+/// quotient, exact); the rest of the range takes the formula.
 #[inline]
 pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     if scale == 0 {
         return m as f64;
+    }
+    if m.unsigned_abs() < 1 << 50 && scale <= 18 {
+        return m as f64 / POW10[scale as usize] as i64 as f64;
     }
     let Some(&precision) = POW10.get(scale as usize) else {
         return Decimal::new(m, scale).to_f64().unwrap_or(f64::NAN);
@@ -833,6 +841,35 @@ mod tests {
     fn pow10_i128_is_checked_pow() {
         for k in (0..=200).chain([u32::MAX - 1, u32::MAX]) {
             assert_eq!(pow10_i128(k), 10i128.checked_pow(k), "10^{k}");
+        }
+    }
+
+    /// The one-division path of `mantissa_f64` is `Decimal::to_f64` over 300k mantissas around
+    /// its `2⁵⁰` bound and of every width below it, both signs, every scale 1..=20.
+    #[test]
+    fn mantissa_f64_one_division_is_to_f64() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for k in 0..300_000u64 {
+            let m = match k % 4 {
+                0 => (1i64 << 50) - 1 - (next() % 1_000) as i64,
+                1 => (1i64 << 50) + (next() % 1_000) as i64 - 500,
+                2 => (next() >> (next() % 64)) as i64 >> 13,
+                _ => (next() % 100_000_000) as i64,
+            };
+            let m = if next() % 2 == 0 { m } else { -m };
+            let scale = 1 + (next() % 20) as u32;
+            let want = Decimal::new(m, scale).to_f64().unwrap();
+            assert_eq!(
+                mantissa_f64(m, scale).to_bits(),
+                want.to_bits(),
+                "{m}e-{scale}"
+            );
         }
     }
 

@@ -147,19 +147,17 @@ impl Instrument {
     #[inline]
     fn below_min_notional(&self, qty: Decimal, price: f64) -> bool {
         let exact = self.price_ticks(price).and_then(|t| {
-            // Two `i64`s: the product is below 2¹²⁶, no check needed.
-            let n = (i128::from(t) * i128::from(self.tick.mantissa)).checked_mul(qty.mantissa())?;
+            let n = ticks_times_qty(t, self.tick.mantissa, qty.mantissa())?;
             let sn = self.tick.scale + qty.scale();
             if sn > 28 || n.unsigned_abs() >= 1u128 << 96 {
                 return None;
             }
             let (m, sm) = (self.min_notional.mantissa(), self.min_notional.scale());
             // Both at scale max(sn, sm) ≤ 28; `10^k · m` with `k ≤ 28`, `|m| < 2⁹⁶` may overflow.
-            let up = |v: i128, k: u32| pow10_i128(k).and_then(|p| v.checked_mul(p));
             Some(if sn >= sm {
-                n < up(m, sn - sm)?
+                n < mul_pow10(m, sn - sm)?
             } else {
-                up(n, sm - sn)? < m
+                mul_pow10(n, sm - sn)? < m
             })
         });
         exact.unwrap_or_else(|| self.price_on_tick(price) * qty < self.min_notional)
@@ -185,6 +183,27 @@ impl Instrument {
         }
         let t = q as i64;
         Some(if q - t as f64 >= 0.5 { t + 1 } else { t })
+    }
+}
+
+/// `t · tick · q` (`tick`, `t` the tick mantissa and count, `q` a quantity mantissa), `None` on
+/// `i128` overflow: `(t·tick).checked_mul(q)` on `i128`. When `t·tick` and `q` fit `i64`s their
+/// product is below 2¹²⁶ and needs no check (one widening multiply, not `i128`'s checked one).
+#[inline]
+fn ticks_times_qty(t: i64, tick: i64, q: i128) -> Option<i128> {
+    match (t.checked_mul(tick), i64::try_from(q)) {
+        (Some(a), Ok(q)) => Some(i128::from(a) * i128::from(q)),
+        _ => (i128::from(t) * i128::from(tick)).checked_mul(q),
+    }
+}
+
+/// `v · 10^k`, `None` on `i128` overflow (`pow10_i128(k)` then `checked_mul`). For `v` within
+/// an `i64` and `k ≤ 19` the product is below 2⁶³·2⁶⁴ = 2¹²⁷: no check.
+#[inline]
+fn mul_pow10(v: i128, k: u32) -> Option<i128> {
+    match (i64::try_from(v), POW10.get(k as usize)) {
+        (Ok(v), Some(&p)) => Some(i128::from(v) * i128::from(p)),
+        _ => pow10_i128(k).and_then(|p| v.checked_mul(p)),
     }
 }
 
@@ -583,6 +602,65 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             state >> 11
+        }
+    }
+
+    /// A value of about `bits` random bits (up to 127), either sign, or an edge: 0, ±1, the
+    /// `i64` and `i128` limits and their neighbours, powers of two around 2⁶³ and 2⁹⁶.
+    fn wide(next: &mut impl FnMut() -> u64) -> i128 {
+        const EDGES: [i128; 12] = [
+            0,
+            1,
+            -1,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            i64::MAX as i128 + 1,
+            i64::MIN as i128 - 1,
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + 1,
+            1 << 96,
+            -(1 << 96) + 1,
+        ];
+        if next() % 8 == 0 {
+            return EDGES[(next() % EDGES.len() as u64) as usize];
+        }
+        let raw = (u128::from(next()) << 75) ^ (u128::from(next()) << 22) ^ u128::from(next());
+        let v = (raw >> (next() % 127)) as i128;
+        if next() % 2 == 0 {
+            v
+        } else {
+            -v
+        }
+    }
+
+    /// `ticks_times_qty` and `mul_pow10` are the `i128` checked products they replace, `None`
+    /// (overflow) included, over 300k random operands of every width and the edges.
+    #[test]
+    fn widening_products_are_the_checked_ones() {
+        let mut next = lcg(0x51_7cc1_b727_220a);
+        let small = |next: &mut dyn FnMut() -> u64| -> i64 {
+            let v = (next() >> (next() % 53)) as i64;
+            match next() % 6 {
+                0 => i64::MAX - (next() % 3) as i64,
+                1 => i64::MIN + (next() % 3) as i64,
+                2 => -v,
+                _ => v,
+            }
+        };
+        for _ in 0..300_000 {
+            let (t, tick, q) = (small(&mut next), small(&mut next).max(1), wide(&mut next));
+            assert_eq!(
+                ticks_times_qty(t, tick, q),
+                (i128::from(t) * i128::from(tick)).checked_mul(q),
+                "{t} {tick} {q}"
+            );
+            let (v, k) = (wide(&mut next), (next() % 45) as u32);
+            assert_eq!(
+                mul_pow10(v, k),
+                pow10_i128(k).and_then(|p| v.checked_mul(p)),
+                "{v} {k}"
+            );
         }
     }
 
