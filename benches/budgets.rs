@@ -1439,7 +1439,9 @@ fn bench_sparse_orders(
             client_seq: i as u64 + 1,
             ..template.fields()
         });
-        let start = s.clock.now_ns();
+        // The stage's own clock (the hot loop's, warm), not the setup's (cold after the quiet
+        // period, and no part of the order path).
+        let start = stage.clock().now_ns();
         let mut it = it;
         it.set_tick_recv_ns(start);
         let sent = if warming {

@@ -130,6 +130,12 @@ impl ExecStage {
         self.exec.warm_step(k, n, ts_ms)
     }
 
+    /// The stage's clock (the hot loop stamps an intent's `start_ns` with it).
+    #[inline]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Takes private-stream events from `rx` (drained at every [`ExecStage::poll`]: one atomic
     /// load when empty).
     pub fn with_account_events(mut self, rx: Consumer<AccountEvent>) -> Self {
@@ -298,7 +304,7 @@ impl ExecStage {
 
     /// [`ExecStage::on_intent`] for an intent decided on a tick parsed at `parsed_ns` (fused
     /// topology; 0: unknown), also recording `parsed_to_order` (tick parsed → signed bytes).
-    #[inline]
+    #[inline(never)]
     pub fn on_tick_intent(
         &mut self,
         it: &OrderIntent,

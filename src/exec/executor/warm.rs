@@ -18,13 +18,9 @@ use std::hint::black_box;
 
 use rust_decimal::Decimal;
 
-use super::{Executor, Order, Route};
-use crate::exec::journal::{Record, RecordKind};
+use super::{Executor, Order, Pass, Prepared, Route};
 use crate::exec::lanes::Lane;
-use crate::exec::rate_limit::Lane as RateLane;
-use crate::exec::transport_venue::EntryExits;
 use crate::types::{Case, Instrument, IntentFields, OrderIntent, Side, SymbolId};
-use crate::venue::order::OrderFields;
 
 /// Per symbol, the shape of the shadow order on its likeliest next side: the symbol's last
 /// real intent.
@@ -157,7 +153,8 @@ impl Executor {
         self.warm_shadow(&it, timestamp_ms)
     }
 
-    /// Signs shadow `it` (see the module docs).
+    /// Signs shadow `it` (see the module docs): [`Executor::prepare`] as a real order runs
+    /// it, then the probes of what follows the signing.
     fn warm_shadow(&mut self, it: &OrderIntent, timestamp_ms: u64) -> bool {
         let (symbol, seq) = (it.symbol, it.client_seq);
         let i = symbol.index();
@@ -168,39 +165,14 @@ impl Executor {
             return false;
         }
         let o = Order::of(it);
-        black_box(self.refusal(&o, &inst));
         black_box((self.booked[i], self.armed[i], self.unknown[i]));
-        let mut rec = Record::new(RecordKind::Intent, symbol, o.side, self.session, seq);
-        rec.qty = o.qty;
-        rec.reduce_only = o.reduce_only;
-        rec.price = inst.price_on_tick(o.ref_price);
-        if let Some(j) = self.journal.as_mut() {
-            j.warm(&rec, 0);
-        }
-        let built = self.venue.build_order(
-            &inst,
-            &OrderFields {
-                symbol: &self.names[i],
-                side: o.side,
-                quantity: o.qty,
-                reduce_only: o.reduce_only,
-                client_seq: seq,
-                timestamp_ms,
-            },
-            rec.price,
-            EntryExits {
-                take_profit: o.take_profit,
-                stop_loss: o.stop_loss,
-            },
-        );
-        if built.is_err() {
+        // `black_box`: the one body real orders run, not a copy specialised on the pass.
+        let pass = black_box(Pass::Shadow);
+        if !matches!(
+            self.prepare(&o, &inst, timestamp_ms, pass),
+            Prepared::Signed { .. }
+        ) {
             return false;
-        }
-        let exits = self.venue.last_exits();
-        if let Some(j) = self.journal.as_mut().filter(|_| !o.reduce_only) {
-            if exits != (None, None) {
-                j.warm(&Record::exits_of(&rec, exits), 1);
-            }
         }
         let lane = if o.reduce_only {
             Lane::Exit
@@ -211,12 +183,6 @@ impl Executor {
         black_box(self.order_ahead(symbol));
         black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
-            let rate_lane = if o.reduce_only {
-                RateLane::Exit
-            } else {
-                RateLane::Entry
-            };
-            black_box(self.limiter.warm(rate_lane, self.now_ns));
             black_box(self.table.warm(seq, symbol, o.side, o.qty));
             t.warm(lane, self.venue.last_order());
         }
