@@ -1439,15 +1439,10 @@ fn bench_sparse_orders(
             client_seq: i as u64 + 1,
             ..template.fields()
         });
-        // The stage's own clock (the hot loop's, warm), not the setup's (cold after the quiet
-        // period, and no part of the order path).
-        let start = stage.clock().now_ns();
-        let mut it = it;
-        it.set_tick_recv_ns(start);
         let sent = if warming {
-            sparse_order_warm(&mut stage, &it, start, &mut hists)
+            sparse_order_warm(&mut stage, it, &mut hists)
         } else {
-            sparse_order_cold(&mut stage, &it, start, &mut hists)
+            sparse_order_cold(&mut stage, it, &mut hists)
         };
         if let Some(r) = sent {
             return Err(format!("sparse order {i} not sent: {:?}", r.status));
@@ -1474,26 +1469,32 @@ fn bench_sparse_orders(
 #[inline(never)]
 fn sparse_order_warm(
     stage: &mut ExecStage,
-    it: &OrderIntent,
-    start: u64,
+    mut it: OrderIntent,
     hists: &mut StageHistograms,
 ) -> Option<ExecReport> {
     // Distinct bodies, so the linker does not fold the two markers into one symbol.
     black_box(1u8);
-    stage.on_intent(it, start, hists)
+    // Stamped as the hot loop stamps an intent it takes: with the stage's clock (warm), not
+    // the setup's (cold after the quiet period, and no part of the order path).
+    let start = stage.clock().now_ns();
+    it.set_tick_recv_ns(start);
+    stage.on_intent(&it, start, hists)
 }
 
 /// [`sparse_order_warm`] for a sparse order without a warm-up round.
 #[inline(never)]
 fn sparse_order_cold(
     stage: &mut ExecStage,
-    it: &OrderIntent,
-    start: u64,
+    mut it: OrderIntent,
     hists: &mut StageHistograms,
 ) -> Option<ExecReport> {
     // Distinct bodies, so the linker does not fold the two markers into one symbol.
     black_box(0u8);
-    stage.on_intent(it, start, hists)
+    // Stamped as the hot loop stamps an intent it takes: with the stage's clock (warm), not
+    // the setup's (cold after the quiet period, and no part of the order path).
+    let start = stage.clock().now_ns();
+    it.set_tick_recv_ns(start);
+    stage.on_intent(&it, start, hists)
 }
 
 /// The default config as `cargo run --release` runs it (its own strategy, pace and warm-up),

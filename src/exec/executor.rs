@@ -819,11 +819,40 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> Option<ExecReport> {
+        self.submit_pass(it, timestamp_ms, false, on_signed)
+    }
+
+    /// [`Executor::submit`], or (`shadow`) a warm-up shadow of `it` through the same code
+    /// (see `executor::warm`): signed (`on_signed` gets its bytes) and never sent, nothing
+    /// changed; a shadow returns `None`. One instance for the execution stage's real orders
+    /// and shadows, so a warm-up brings in the very code a real order runs.
+    #[inline]
+    pub(super) fn submit_pass<F: FnOnce(&[u8])>(
+        &mut self,
+        it: &OrderIntent,
+        timestamp_ms: u64,
+        shadow: bool,
+        on_signed: F,
+    ) -> Option<ExecReport> {
         let o = Order::of(it);
-        let inst = self.instruments[o.symbol.index()];
+        let Some(&inst) = self.instruments.get(o.symbol.index()) else {
+            // Compute sends only configured symbols; a shadow of another is not signed.
+            assert!(shadow, "intent for an unknown symbol {:?}", o.symbol);
+            return None;
+        };
+        if shadow && self.halted {
+            return None;
+        }
+        let pass = if shadow { Pass::Shadow } else { Pass::Real };
         // `black_box`: one body of `prepare` for real orders and shadows (no copy specialised
         // on the pass, which a warm-up would leave cold).
-        let report = match self.prepare(&o, &inst, timestamp_ms, std::hint::black_box(Pass::Real)) {
+        let report = match self.prepare(&o, &inst, timestamp_ms, std::hint::black_box(pass)) {
+            Prepared::Signed { .. } if shadow => {
+                on_signed(self.venue.last_order());
+                self.shadow_signed(&o);
+                return None;
+            }
+            _ if shadow => return None,
             Prepared::Refused(reason) => return Some(self.reject(&o, reason, 0, false)),
             Prepared::Hold => {
                 self.stats.exits_held += 1;
