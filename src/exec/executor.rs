@@ -903,11 +903,9 @@ impl Executor {
             } else {
                 Lane::Entry
             };
-            // A real order takes a slot only when no exit is held ahead of it.
-            let free = self.held.is_empty();
-            let granted = (free || shadow)
-                && self.limiter.acquire(lane, self.now_ns, !shadow) == Acquire::Granted
-                && free;
+            // A slot only when no exit is held ahead (a shadow probes what a real order takes).
+            let granted = self.held.is_empty()
+                && self.limiter.acquire(lane, self.now_ns, !shadow) == Acquire::Granted;
             if !granted && !shadow {
                 // An exit without a slot is held; an entry refused (back-pressure).
                 return if o.reduce_only {
