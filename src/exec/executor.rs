@@ -228,6 +228,34 @@ pub enum ExecEvent {
     Rtt(u64),
 }
 
+/// An order's pass through [`Executor::prepare`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// A new order: checked, given a rate slot, journaled, built and signed.
+    Real,
+    /// A held exit the caller checked and gave its rate slot: journaled, built and signed.
+    Released,
+    /// A warm-up shadow: the same instructions as `Real`, nothing changed.
+    Shadow,
+}
+
+/// What [`Executor::prepare`] made of an order.
+enum Prepared {
+    /// Refused before anything was journaled.
+    Refused(RejectReason),
+    /// An exit without a rate slot: held until one frees.
+    Hold,
+    /// Refused once it was on its way: after its intent was journaled (`true`), or because
+    /// the intent could not be journaled (`false`).
+    Failed(RejectReason, bool),
+    /// Signed (its bytes are the venue's last order): its journaled reference price and its
+    /// venue-side exits.
+    Signed {
+        price: Decimal,
+        exits: (Option<Decimal>, Option<Decimal>),
+    },
+}
+
 /// The execution stage: intent → exact quantity → journal → signed request → venue or paper
 /// fill → journal → report.
 ///
@@ -796,59 +824,102 @@ impl Executor {
         timestamp_ms: u64,
         on_signed: F,
     ) -> Option<ExecReport> {
+        self.submit_pass(it, timestamp_ms, false, on_signed)
+    }
+
+    /// [`Executor::submit`], or (`shadow`) a warm-up shadow of `it` through the same code
+    /// (see `executor::warm`): signed (`on_signed` gets its bytes) and never sent, nothing
+    /// changed; a shadow returns `None`. One instance for the execution stage's real orders
+    /// and shadows, so a warm-up brings in the very code a real order runs.
+    #[inline]
+    pub(super) fn submit_pass<F: FnOnce(&[u8])>(
+        &mut self,
+        it: &OrderIntent,
+        timestamp_ms: u64,
+        shadow: bool,
+        on_signed: F,
+    ) -> Option<ExecReport> {
         let o = Order::of(it);
-        let inst = self.instruments[o.symbol.index()];
-        if let Some(reason) = self.refusal(&o, &inst) {
-            return Some(self.reject(&o, reason, 0, false));
+        let Some(&inst) = self.instruments.get(o.symbol.index()) else {
+            // Compute sends only configured symbols; a shadow of another is not signed.
+            assert!(shadow, "intent for an unknown symbol {:?}", o.symbol);
+            return None;
+        };
+        if shadow && self.halted {
+            return None;
         }
-        if matches!(self.route, Route::Venue(_)) {
+        let pass = if shadow { Pass::Shadow } else { Pass::Real };
+        // `black_box`: one body of `prepare` for real orders and shadows (no copy specialised
+        // on the pass, which a warm-up would leave cold).
+        let report = match self.prepare(&o, &inst, timestamp_ms, std::hint::black_box(pass)) {
+            Prepared::Signed { .. } if shadow => {
+                on_signed(self.venue.last_order());
+                self.shadow_signed(&o);
+                return None;
+            }
+            _ if shadow => return None,
+            Prepared::Refused(reason) => return Some(self.reject(&o, reason, 0, false)),
+            Prepared::Hold => {
+                self.stats.exits_held += 1;
+                self.held.push_back(*it);
+                return None;
+            }
+            p => self.send_prepared(&o, &inst, p, on_signed),
+        };
+        self.warm.note(it);
+        report
+    }
+
+    /// Sends order `o` as [`Executor::prepare`] left it: signed, or refused (journaled as
+    /// `prepare` says).
+    #[inline]
+    fn send_prepared<F: FnOnce(&[u8])>(
+        &mut self,
+        o: &Order,
+        inst: &Instrument,
+        p: Prepared,
+        on_signed: F,
+    ) -> Option<ExecReport> {
+        match p {
+            Prepared::Signed { price, exits } => self.send_order(o, inst, price, exits, on_signed),
+            Prepared::Failed(reason, journaled) => Some(self.reject(o, reason, 0, journaled)),
+            Prepared::Refused(reason) => Some(self.reject(o, reason, 0, false)),
+            Prepared::Hold => Some(self.reject(o, RejectReason::Backpressure, 0, false)),
+        }
+    }
+
+    /// Checks, journals, builds and signs `o` up to its bytes (the venue's last order): a real
+    /// order (`Pass::Real`), or a warm-up shadow (`Pass::Shadow`) that runs the same
+    /// instructions with a probe in place of every change of state (the refusal and the rate
+    /// limiter's verdict ignored, the journal's records and the limiter's windows untouched,
+    /// see [`Journal::warm`] and [`RateLimiter::warm`]). One out-of-line body for both, so a
+    /// warm-up brings in the very code (and its pages) a real order runs.
+    #[inline(never)]
+    fn prepare(&mut self, o: &Order, inst: &Instrument, timestamp_ms: u64, pass: Pass) -> Prepared {
+        let shadow = pass == Pass::Shadow;
+        if pass != Pass::Released {
+            if let Some(reason) = self.refusal(o, inst).filter(|_| !shadow) {
+                return Prepared::Refused(reason);
+            }
+        }
+        if pass != Pass::Released && matches!(self.route, Route::Venue(_)) {
             let lane = if o.reduce_only {
                 Lane::Exit
             } else {
                 Lane::Entry
             };
+            // A slot only when no exit is held ahead (a shadow probes what a real order takes).
             let granted = self.held.is_empty()
-                && self.limiter.try_acquire(lane, self.now_ns) == Acquire::Granted;
-            if !granted && o.reduce_only {
-                self.stats.exits_held += 1;
-                self.held.push_back(*it);
-                return None;
-            }
-            if !granted {
-                // No rate slot (or behind a held exit): refused, counted as back-pressure.
-                return Some(self.reject(&o, RejectReason::Backpressure, 0, false));
+                && self.limiter.acquire(lane, self.now_ns, !shadow) == Acquire::Granted;
+            if !granted && !shadow {
+                // An exit without a slot is held; an entry refused (back-pressure).
+                return if o.reduce_only {
+                    Prepared::Hold
+                } else {
+                    Prepared::Refused(RejectReason::Backpressure)
+                };
             }
         }
-        let report = self.send_order(&o, &inst, timestamp_ms, on_signed);
-        self.warm.note(it);
-        report
-    }
-
-    /// The symbol's latest order still waiting for its reply (the table has it as not yet sent,
-    /// or sent and unanswered): a new order of the symbol goes after it.
-    fn order_ahead(&self, symbol: SymbolId) -> Option<u64> {
-        self.pending
-            .iter()
-            .filter(|p| {
-                p.symbol == symbol
-                    && self
-                        .table
-                        .get(p.seq)
-                        .is_some_and(|o| matches!(o.state, OrderState::Intent | OrderState::Sent))
-            })
-            .map(|p| p.seq)
-            .max()
-    }
-
-    /// Journals, builds, signs and sends (or paper-fills) an admitted intent.
-    #[inline]
-    fn send_order<F: FnOnce(&[u8])>(
-        &mut self,
-        o: &Order,
-        inst: &Instrument,
-        timestamp_ms: u64,
-        on_signed: F,
-    ) -> Option<ExecReport> {
         let i = o.symbol.index();
         let mut rec = Record::new(
             RecordKind::Intent,
@@ -860,8 +931,8 @@ impl Executor {
         rec.qty = o.qty;
         rec.reduce_only = o.reduce_only;
         rec.price = inst.price_on_tick(o.ref_price);
-        if !self.journal(&rec) {
-            return Some(self.reject(o, RejectReason::Lost, 0, false));
+        if !self.journal_pass(&rec, 0, pass) {
+            return Prepared::Failed(RejectReason::Lost, false);
         }
         let built = self.venue.build_order(
             inst,
@@ -884,15 +955,65 @@ impl Executor {
                 OrderReject::Filter(r) => r,
                 _ => RejectReason::VenueFilter,
             };
-            return Some(self.reject(o, reason, 0, true));
+            return Prepared::Failed(reason, true);
         }
         // An entry's venue-side exits are journaled before it leaves: a restart re-places a
         // stop missing at the venue from them (`exec::stop_restore`).
         let exits = self.venue.last_exits();
-        if !o.reduce_only && exits != (None, None) && !self.journal(&Record::exits_of(&rec, exits))
+        if !o.reduce_only
+            && exits != (None, None)
+            && !self.journal_pass(&Record::exits_of(&rec, exits), 1, pass)
         {
-            return Some(self.reject(o, RejectReason::Lost, 0, true));
+            return Prepared::Failed(RejectReason::Lost, true);
         }
+        Prepared::Signed {
+            price: rec.price,
+            exits,
+        }
+    }
+
+    /// [`Executor::journal`] for a real order (new or released); for a shadow, [`Journal::warm`] of record slot
+    /// `ahead` (nothing written). Returns false when a real record could not be written.
+    #[inline]
+    fn journal_pass(&mut self, r: &Record, ahead: usize, pass: Pass) -> bool {
+        match pass {
+            Pass::Real | Pass::Released => self.journal(r),
+            Pass::Shadow => {
+                if let Some(j) = self.journal.as_mut() {
+                    j.warm(r, ahead);
+                }
+                true
+            }
+        }
+    }
+
+    /// The symbol's latest order still waiting for its reply (the table has it as not yet sent,
+    /// or sent and unanswered): a new order of the symbol goes after it.
+    fn order_ahead(&self, symbol: SymbolId) -> Option<u64> {
+        self.pending
+            .iter()
+            .filter(|p| {
+                p.symbol == symbol
+                    && self
+                        .table
+                        .get(p.seq)
+                        .is_some_and(|o| matches!(o.state, OrderState::Intent | OrderState::Sent))
+            })
+            .map(|p| p.seq)
+            .max()
+    }
+
+    /// Sends (or paper-fills) an admitted intent [`Executor::prepare`] signed: its journaled
+    /// reference price `ref_price` and venue-side `exits`.
+    #[inline]
+    fn send_order<F: FnOnce(&[u8])>(
+        &mut self,
+        o: &Order,
+        inst: &Instrument,
+        ref_price: Decimal,
+        exits: (Option<Decimal>, Option<Decimal>),
+        on_signed: F,
+    ) -> Option<ExecReport> {
         let bytes = self.venue.last_order();
         // The bytes exist (the caller stamps its clock); its histograms wait until they left.
         on_signed(bytes);
@@ -920,7 +1041,7 @@ impl Executor {
                     // The order's bytes go to the transport first; the bookkeeping follows.
                     match t.send_after(lane, o.client_seq, bytes, after) {
                         Ok(()) => {
-                            self.after_send(o, rec.price, exits);
+                            self.after_send(o, ref_price, exits);
                             None
                         }
                         // Never left the process: the venue cannot have it.
@@ -1227,7 +1348,10 @@ impl Executor {
             let inst = self.instruments[o.symbol.index()];
             let report = match self.refusal(&o, &inst) {
                 Some(reason) => Some(self.reject(&o, reason, 0, false)),
-                None => self.send_order(&o, &inst, timestamp_ms, |_| {}),
+                None => {
+                    let p = self.prepare(&o, &inst, timestamp_ms, Pass::Released);
+                    self.send_prepared(&o, &inst, p, |_| {})
+                }
             };
             if let Some(r) = report {
                 on_event(ExecEvent::Report(r));

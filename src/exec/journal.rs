@@ -787,28 +787,7 @@ impl Journal {
     /// while there is room); with `fsync = every` also syncs its bytes.
     #[inline]
     pub fn append(&mut self, r: &Record) -> std::io::Result<()> {
-        let at = self.len as usize;
-        if at + RECORD_LEN > self.map.len() {
-            self.grow()?;
-        }
-        let name = match r.kind {
-            RecordKind::Session => &SymbolName::NONE,
-            _ => self
-                .names
-                .get(r.symbol.index())
-                .unwrap_or(&SymbolName::NONE),
-        };
-        let slot: &mut [u8; RECORD_LEN] = (&mut self.map[at..at + RECORD_LEN])
-            .try_into()
-            .expect("one record");
-        r.encode(name, slot);
-        self.len += RECORD_LEN as u64;
-        self.appended += 1;
-        self.written.fetch_add(1, Ordering::Release);
-        match self.policy {
-            FsyncPolicy::Every => self.map.flush_range(at, RECORD_LEN),
-            FsyncPolicy::Interval(_) | FsyncPolicy::Never => Ok(()),
-        }
+        self.put(r, 0, true)
     }
 
     /// Keeps an append warm without appending: encodes `r` into a stack buffer (the same
@@ -819,24 +798,55 @@ impl Journal {
     /// and no count; no system call.
     #[inline]
     pub fn warm(&mut self, r: &Record, ahead: usize) {
-        let name = self
-            .names
-            .get(r.symbol.index())
-            .unwrap_or(&SymbolName::NONE);
-        let mut scratch = [0u8; RECORD_LEN];
-        r.encode(name, &mut scratch);
-        std::hint::black_box(&scratch);
-        self.written.fetch_add(0, Ordering::Release);
+        // Never fails: a probe that finds no room does nothing.
+        let _ = self.put(r, ahead, false);
+    }
+
+    /// [`Journal::append`] (`commit`) or [`Journal::warm`]: one body, so a warm-up runs the
+    /// instructions of an append.
+    #[inline(never)]
+    fn put(&mut self, r: &Record, ahead: usize, commit: bool) -> std::io::Result<()> {
         let at = self.len as usize + ahead * RECORD_LEN;
         if at + RECORD_LEN > self.map.len() {
-            return;
+            if !commit {
+                return Ok(());
+            }
+            self.grow()?;
         }
-        for b in (at..at + RECORD_LEN)
-            .step_by(64)
-            .chain([at + RECORD_LEN - 1])
-        {
-            let v = std::hint::black_box(self.map[b]);
-            self.map[b] = v;
+        let name = match r.kind {
+            RecordKind::Session => &SymbolName::NONE,
+            _ => self
+                .names
+                .get(r.symbol.index())
+                .unwrap_or(&SymbolName::NONE),
+        };
+        let mut scratch = [0u8; RECORD_LEN];
+        let slot: &mut [u8; RECORD_LEN] = if commit {
+            (&mut self.map[at..at + RECORD_LEN])
+                .try_into()
+                .expect("one record")
+        } else {
+            &mut scratch
+        };
+        r.encode(name, slot);
+        if !commit {
+            std::hint::black_box(&scratch);
+            self.written.fetch_add(0, Ordering::Release);
+            for b in (at..at + RECORD_LEN)
+                .step_by(64)
+                .chain([at + RECORD_LEN - 1])
+            {
+                let v = std::hint::black_box(self.map[b]);
+                self.map[b] = v;
+            }
+            return Ok(());
+        }
+        self.len += RECORD_LEN as u64;
+        self.appended += 1;
+        self.written.fetch_add(1, Ordering::Release);
+        match self.policy {
+            FsyncPolicy::Every => self.map.flush_range(at, RECORD_LEN),
+            FsyncPolicy::Interval(_) | FsyncPolicy::Never => Ok(()),
         }
     }
 
@@ -1267,5 +1277,47 @@ mod tests {
         assert_eq!(next_session(40_000_000, t), 40_000_001);
         assert_eq!(next_session(0, 0), 1);
         assert_eq!(next_session(u32::MAX, t), u32::MAX);
+    }
+
+    #[test]
+    fn a_warm_probe_changes_no_byte_and_no_count_and_the_appends_after_it_are_unchanged() {
+        let names = ["BTCUSDT".to_string(), "ETHUSDT".to_string()];
+        let mut it = Record::new(RecordKind::Intent, SymbolId(1), Side::Sell, 4, 9);
+        (it.qty, it.price) = (d("0.25"), d("2500.1"));
+        let ex = Record::exits_of(&it, (Some(d("2450")), Some(d("2550.5"))));
+        let first = Record::new(RecordKind::Session, SymbolId(0), Side::Buy, 4, 4);
+        let (warmed, plain) = (tmp("warm-probe"), tmp("warm-plain"));
+        let (mut w, _) = Journal::open(&warmed, &names, FsyncPolicy::Never).unwrap();
+        let (mut p, _) = Journal::open(&plain, &names, FsyncPolicy::Never).unwrap();
+        w.append(&first).unwrap();
+        p.append(&first).unwrap();
+        let bytes = std::fs::read(&warmed).unwrap();
+        for ahead in [0, 1, 2, usize::MAX / RECORD_LEN / 2] {
+            w.warm(&it, ahead);
+            w.warm(&ex, ahead);
+        }
+        assert_eq!(
+            std::fs::read(&warmed).unwrap(),
+            bytes,
+            "a probe wrote a byte"
+        );
+        assert_eq!((w.appended(), w.len), (1, RECORD_LEN as u64));
+        for r in [&it, &ex] {
+            w.warm(r, 0);
+            w.append(r).unwrap();
+            p.append(r).unwrap();
+        }
+        assert_eq!(w.appended(), p.appended());
+        drop((w, p));
+        let (a, b) = (
+            std::fs::read(&warmed).unwrap(),
+            std::fs::read(&plain).unwrap(),
+        );
+        assert_eq!(
+            a.len(),
+            3 * RECORD_LEN,
+            "a clean close keeps the three records"
+        );
+        assert_eq!(a, b, "the same records, byte for byte");
     }
 }

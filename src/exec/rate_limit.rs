@@ -317,8 +317,22 @@ impl RateLimiter {
 
     /// Asks for one request of `lane` at `now_ns`; counts it when granted.
     pub fn try_acquire(&mut self, lane: Lane, now_ns: u64) -> Acquire {
+        self.acquire(lane, now_ns, true)
+    }
+
+    /// [`RateLimiter::try_acquire`] (`commit`), or its probe (see [`RateLimiter::warm`]): one
+    /// body, so a warm-up runs the instructions of a grant.
+    #[inline]
+    pub fn acquire(&mut self, lane: Lane, now_ns: u64, commit: bool) -> Acquire {
         let li = lane as usize;
         let r = self.check(lane, now_ns);
+        if !commit {
+            for w in self.orders.iter().flatten().chain([&self.weight]) {
+                std::hint::black_box(w.ring[w.head]);
+            }
+            std::hint::black_box(self.counters.granted[li]);
+            return r;
+        }
         match r {
             Acquire::Granted => {
                 self.counters.granted[li] += 1;
@@ -347,12 +361,8 @@ impl RateLimiter {
     /// The warm-up's probe: what [`RateLimiter::try_acquire`] would answer for `lane` at
     /// `now_ns`, reading the counter and the window slots a grant writes. Changes nothing.
     #[inline]
-    pub fn warm(&self, lane: Lane, now_ns: u64) -> Acquire {
-        for w in self.orders.iter().flatten().chain([&self.weight]) {
-            std::hint::black_box(w.ring[w.head]);
-        }
-        std::hint::black_box(self.counters.granted[lane as usize]);
-        self.check(lane, now_ns)
+    pub fn warm(&mut self, lane: Lane, now_ns: u64) -> Acquire {
+        self.acquire(lane, now_ns, false)
     }
 
     /// What [`RateLimiter::try_acquire`] would answer for `lane` at `now_ns`, counting nothing.

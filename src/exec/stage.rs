@@ -126,8 +126,16 @@ impl ExecStage {
         }
         let (k, n) = (w.cursor, w.symbols);
         w.cursor += 1;
-        let ts_ms = self.venue_ms();
-        self.exec.warm_step(k, n, ts_ms)
+        match self.exec.shadow_step(k, n) {
+            Some(it) => self.order_pass(&it, now, 0, None).1,
+            None => false,
+        }
+    }
+
+    /// The stage's clock (the hot loop stamps an intent's `start_ns` with it).
+    #[inline]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Takes private-stream events from `rx` (drained at every [`ExecStage::poll`]: one atomic
@@ -306,15 +314,36 @@ impl ExecStage {
         parsed_ns: u64,
         hists: &mut StageHistograms,
     ) -> Option<ExecReport> {
-        self.drain_specs();
+        self.order_pass(it, start_ns, parsed_ns, Some(hists)).0
+    }
+
+    /// One out-of-line body for a real intent (`hists`: its stage histograms; see
+    /// [`ExecStage::on_tick_intent`]) and a warm-up shadow (`None`: signed, never sent, no
+    /// spec change applied, nothing recorded; [`Executor::submit_pass`]), so a warm-up runs
+    /// the very code of an order. Returns the report and whether the bytes were signed.
+    #[inline(never)]
+    fn order_pass(
+        &mut self,
+        it: &OrderIntent,
+        start_ns: u64,
+        parsed_ns: u64,
+        hists: Option<&mut StageHistograms>,
+    ) -> (Option<ExecReport>, bool) {
+        let shadow = hists.is_none();
+        if !shadow {
+            self.drain_specs();
+        }
         let ts_ms = self.venue_ms();
         self.exec.set_now_ns(self.clock.now_ns());
         let clock = &self.clock;
         // Stamped when the signed bytes exist, recorded once they were handed to the transport.
         let mut signed_ns = None;
-        let report = self
-            .exec
-            .submit(it, ts_ms, |_signed| signed_ns = Some(clock.now_ns()));
+        let report = self.exec.submit_pass(it, ts_ms, shadow, |_signed| {
+            signed_ns = Some(clock.now_ns())
+        });
+        let Some(hists) = hists else {
+            return (None, signed_ns.is_some());
+        };
         if let Some(t) = signed_ns {
             hists.record(Stage::Sign, t.saturating_sub(start_ns));
             // Operator closes come from no tick (`tick_recv_ns` 0): no tick-to-order sample.
@@ -326,7 +355,7 @@ impl ExecStage {
             }
         }
         self.check_halt();
-        report
+        (report, signed_ns.is_some())
     }
 
     /// Polls the venue transport (waiting up to `timeout` only if nothing progressed); each

@@ -19,12 +19,8 @@ use std::hint::black_box;
 use rust_decimal::Decimal;
 
 use super::{Executor, Order, Route};
-use crate::exec::journal::{Record, RecordKind};
 use crate::exec::lanes::Lane;
-use crate::exec::rate_limit::Lane as RateLane;
-use crate::exec::transport_venue::EntryExits;
 use crate::types::{Case, Instrument, IntentFields, OrderIntent, Side, SymbolId};
-use crate::venue::order::OrderFields;
 
 /// Per symbol, the shape of the shadow order on its likeliest next side: the symbol's last
 /// real intent.
@@ -117,19 +113,44 @@ impl Executor {
     /// `timestamp_ms`, the symbols' other sides first, their likeliest sides last (see the
     /// module docs). Returns whether a shadow was signed (as [`Executor::warm`]).
     pub fn warm_step(&mut self, k: usize, n: usize, timestamp_ms: u64) -> bool {
+        self.shadow_step(k, n)
+            .is_some_and(|it| self.warm_shadow(&it, timestamp_ms))
+    }
+
+    /// The shadow intent of step `k` (`0..2n`) of a warm-up round over symbols `0..n` (see
+    /// [`Executor::warm_step`]); `None` past the round or for a symbol without instrument.
+    pub(in crate::exec) fn shadow_step(&self, k: usize, n: usize) -> Option<OrderIntent> {
         if k >= 2 * n {
-            return false;
+            return None;
         }
         let (symbol, likely) = self.warm.step(k, n);
         if likely {
-            self.warm(symbol, timestamp_ms)
+            self.shadow_of(symbol)
         } else {
             let side = match self.warm.likely_side(symbol) {
                 Side::Buy => Side::Sell,
                 Side::Sell => Side::Buy,
             };
-            self.warm_side(symbol, side, timestamp_ms)
+            self.synthetic_of(symbol, side)
         }
+    }
+
+    /// `symbol`'s shadow on its likeliest next side: its last real intent (the next client
+    /// sequence), or a synthetic entry on the side of the latest real order (a buy before any).
+    fn shadow_of(&self, symbol: SymbolId) -> Option<OrderIntent> {
+        match self.warm.last.get(symbol.index()) {
+            Some(&Some(mut last)) => {
+                last.client_seq = self.warm.next_seq;
+                Some(last)
+            }
+            _ => self.synthetic_of(symbol, self.warm.likely_side(symbol)),
+        }
+    }
+
+    /// A synthetic shadow entry of `symbol` on `side` (`None`: no such instrument).
+    fn synthetic_of(&self, symbol: SymbolId, side: Side) -> Option<OrderIntent> {
+        let inst = self.instruments.get(symbol.index())?;
+        Some(synthetic(symbol, inst, self.warm.next_seq, side))
     }
 
     /// Exercises `symbol`'s order path with a shadow order on its likeliest next side, stamped
@@ -138,90 +159,42 @@ impl Executor {
     /// (false: unknown symbol, halted, or the builder refused it). No allocation, no system
     /// call.
     pub fn warm(&mut self, symbol: SymbolId, timestamp_ms: u64) -> bool {
-        let seq = self.warm.next_seq;
-        match self.warm.last.get(symbol.index()) {
-            Some(&Some(mut last)) => {
-                last.client_seq = seq;
-                self.warm_shadow(&last, timestamp_ms)
-            }
-            _ => self.warm_side(symbol, self.warm.likely_side(symbol), timestamp_ms),
-        }
+        self.shadow_of(symbol)
+            .is_some_and(|it| self.warm_shadow(&it, timestamp_ms))
     }
 
     /// [`Executor::warm`] with a synthetic entry of `symbol` on `side`.
     pub fn warm_side(&mut self, symbol: SymbolId, side: Side, timestamp_ms: u64) -> bool {
-        let Some(inst) = self.instruments.get(symbol.index()) else {
-            return false;
-        };
-        let it = synthetic(symbol, inst, self.warm.next_seq, side);
-        self.warm_shadow(&it, timestamp_ms)
+        self.synthetic_of(symbol, side)
+            .is_some_and(|it| self.warm_shadow(&it, timestamp_ms))
     }
 
-    /// Signs shadow `it` (see the module docs).
+    /// Signs shadow `it` through [`Executor::submit_pass`] (see the module docs); returns
+    /// whether it was signed.
     fn warm_shadow(&mut self, it: &OrderIntent, timestamp_ms: u64) -> bool {
-        let (symbol, seq) = (it.symbol, it.client_seq);
-        let i = symbol.index();
-        let Some(&inst) = self.instruments.get(i) else {
-            return false;
-        };
-        if self.halted {
-            return false;
-        }
-        let o = Order::of(it);
-        black_box(self.refusal(&o, &inst));
+        let mut signed = false;
+        self.submit_pass(it, timestamp_ms, true, |_| signed = true);
+        signed
+    }
+
+    /// After shadow `o` was signed: the probes of what a real order does next (see the module
+    /// docs), and the count.
+    pub(super) fn shadow_signed(&mut self, o: &Order) {
+        let i = o.symbol.index();
         black_box((self.booked[i], self.armed[i], self.unknown[i]));
-        let mut rec = Record::new(RecordKind::Intent, symbol, o.side, self.session, seq);
-        rec.qty = o.qty;
-        rec.reduce_only = o.reduce_only;
-        rec.price = inst.price_on_tick(o.ref_price);
-        if let Some(j) = self.journal.as_mut() {
-            j.warm(&rec, 0);
-        }
-        let built = self.venue.build_order(
-            &inst,
-            &OrderFields {
-                symbol: &self.names[i],
-                side: o.side,
-                quantity: o.qty,
-                reduce_only: o.reduce_only,
-                client_seq: seq,
-                timestamp_ms,
-            },
-            rec.price,
-            EntryExits {
-                take_profit: o.take_profit,
-                stop_loss: o.stop_loss,
-            },
-        );
-        if built.is_err() {
-            return false;
-        }
-        let exits = self.venue.last_exits();
-        if let Some(j) = self.journal.as_mut().filter(|_| !o.reduce_only) {
-            if exits != (None, None) {
-                j.warm(&Record::exits_of(&rec, exits), 1);
-            }
-        }
         let lane = if o.reduce_only {
             Lane::Exit
         } else {
             Lane::Entry
         };
         // What `send_order` reads around the hand-over: the symbol's order in flight ahead.
-        black_box(self.order_ahead(symbol));
+        black_box(self.order_ahead(o.symbol));
         black_box((self.held.is_empty(), self.stats.orders));
         if let Route::Venue(t) = &mut self.route {
-            let rate_lane = if o.reduce_only {
-                RateLane::Exit
-            } else {
-                RateLane::Entry
-            };
-            black_box(self.limiter.warm(rate_lane, self.now_ns));
-            black_box(self.table.warm(seq, symbol, o.side, o.qty));
+            black_box(self.table.warm(o.client_seq, o.symbol, o.side, o.qty));
             t.warm(lane, self.venue.last_order());
         }
         self.warm.shadows += 1;
-        true
     }
 
     /// Shadow orders signed by [`Executor::warm`].
