@@ -133,8 +133,8 @@ impl<const N: usize> Tail<N> {
 /// VaR and ES of the book `weights()` (`(symbol, signed notional)`, quote currency; a symbol
 /// appears once) over the common window of its symbols, scaled to `h` bars by `√h`. `None`
 /// when the book is empty or its symbols have fewer than `min_bars` common returns. O(k·W), no
-/// allocation: the P&L once into a stack buffer for windows up to [`ONE_PASS`] ([`Buffered`]),
-/// else twice by blocks ([`Blocks`]); the same values either way.
+/// allocation: the P&L once into a stack buffer for windows up to `ONE_PASS` (512) bars (`Buffered`),
+/// else twice by blocks (`Blocks`); the same values either way.
 pub fn book_risk<F, I>(corr: &Correlation, weights: F, h: f64) -> Option<PortfolioRisk>
 where
     F: Fn() -> I,
