@@ -79,8 +79,9 @@ pub struct ExecConfig {
     pub drain_timeout_ms: u64,
     /// Orders in flight at most (pre-allocated; more are refused and counted).
     pub max_in_flight: usize,
-    /// While the private stream is not up (off, or down), the venue position of one symbol
-    /// with nothing in flight is read this often, ms, and a difference settled from the
+    /// While the private stream is not up (off, or down), one venue position is read this
+    /// often, ms (the symbols this run traded or holds in turn, each with nothing in flight;
+    /// it goes through the query lane's rate limiter), and a difference settled from the
     /// venue's own executions ([`crate::exec::Executor::set_position_audit`]); 0 = off.
     pub position_audit_ms: u64,
     /// While the hot thread is idle, a round of shadow orders (one per active symbol, built
@@ -119,7 +120,7 @@ impl Default for ExecConfig {
             fsync_interval_ms: 100,
             response_timeout_ms: 5_000,
             drain_timeout_ms: 5_000,
-            position_audit_ms: 250,
+            position_audit_ms: 1_000,
             max_in_flight: 64,
             warm_every_us: 1_000,
             order_connections: 4,

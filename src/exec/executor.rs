@@ -1090,6 +1090,7 @@ impl Executor {
             venue_qty: Decimal::ZERO,
         });
         self.next_rank += 1;
+        self.audit.traded[o.symbol.index()] = true;
         let (table, now) = (&mut self.table, self.now_ns);
         if let Route::Venue(t) = &mut self.route {
             t.take_dispatched(|tag| mark_sent(table, tag, now));

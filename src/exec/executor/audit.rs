@@ -6,8 +6,8 @@
 //! venue's until the next start (seen in the trade-heavy soak with the stream off: the
 //! venue's stops closed positions the engine then flipped, and the difference was adopted at a
 //! guessed price). So while the stream is not up, once per `[exec] position_audit_ms` one
-//! symbol at a time (round robin) with no order of its own in flight has its venue position
-//! read (off by default in an [`Executor`] built by hand: [`Executor::set_position_audit`]):
+//! symbol at a time (round robin among those this run traded or holds) with no order of its
+//! own in flight has its venue position read (off by default in an [`Executor`] built by hand: [`Executor::set_position_audit`]):
 //! - the same as booked: the symbol is in step as of that read (its venue time is where the
 //!   next executions read starts);
 //! - different twice in a row, with no order sent and no fill booked anywhere in between
@@ -51,6 +51,8 @@ pub(super) struct Audit {
     next_ns: u64,
     /// The symbol audited next (round robin).
     cursor: usize,
+    /// Per symbol: an order of it was sent this run.
+    pub(super) traded: Vec<bool>,
     /// The read out: `(symbol, executions read?, activity when sent, sent at ns, venue ms)`.
     on_wire: Option<(SymbolId, bool, Activity, u64, u64)>,
     /// Per symbol: the difference the last read found `(venue qty, booked, mark price,
@@ -69,6 +71,7 @@ impl Audit {
             every_ns: 0,
             next_ns: 0,
             cursor: 0,
+            traded: vec![false; symbols],
             on_wire: None,
             suspect: vec![None; symbols],
             in_step_ms: vec![0; symbols],
@@ -84,8 +87,8 @@ impl Audit {
 }
 
 impl Executor {
-    /// Audits the venue positions while the private stream is not up: one symbol per
-    /// `every / symbols` (zero: off, the default).
+    /// Audits the venue positions while the private stream is not up: one read per `every`
+    /// (zero: off, the default), the symbols in turn.
     pub fn set_position_audit(&mut self, every: std::time::Duration) {
         self.audit.every_ns = every.as_nanos().min(u64::MAX as u128) as u64;
     }
@@ -120,7 +123,15 @@ impl Executor {
             return;
         }
         let n = self.names.len();
-        let i = self.audit.cursor % n;
+        // Only symbols this run traded or holds: another's venue position cannot move without
+        // an order of ours (or a hand trade, which start-up's reconciliation reports).
+        let Some(i) = (0..n)
+            .map(|k| (self.audit.cursor + k) % n)
+            .find(|&k| self.audit.traded[k] || !self.booked[k].is_zero())
+        else {
+            self.audit.next_ns = now_ns + self.audit.every_ns;
+            return;
+        };
         let symbol = SymbolId(i as u16);
         let busy = self.pending.iter().any(|p| p.symbol == symbol)
             || self.deferred.iter().any(|(s, _)| s.symbol == symbol)
@@ -128,11 +139,11 @@ impl Executor {
         if busy {
             self.audit.suspect[i] = None;
             self.audit.cursor = (i + 1) % n;
-            self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+            self.audit.next_ns = now_ns + self.audit.every_ns;
             return;
         }
         if let Acquire::Wait { .. } = self.limiter.try_acquire(Lane::Query, now_ns) {
-            self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+            self.audit.next_ns = now_ns + self.audit.every_ns;
             return;
         }
         let confirm = self.audit.suspect[i].is_some_and(|(_, _, _, a)| a == self.activity());
@@ -150,7 +161,7 @@ impl Executor {
             self.stats.requeries += 1;
             self.audit.on_wire = Some((symbol, fills, self.activity(), now_ns, ts_ms));
         }
-        self.audit.next_ns = now_ns + self.audit.every_ns / n as u64;
+        self.audit.next_ns = now_ns + self.audit.every_ns;
     }
 
     /// The reply to audit read `tag` (`None`: failed).
