@@ -42,6 +42,22 @@ const AUDIT_TIMEOUT_NS: u64 = 5_000_000_000;
 /// What the activity counters were when a read went out: `(orders sent, fills booked)`.
 type Activity = (u64, u64);
 
+/// A difference between the venue's position and the booked one.
+#[derive(Clone, Copy, Debug)]
+struct Suspect {
+    /// The venue's signed position.
+    venue: Decimal,
+    /// What was booked when it was read.
+    booked: Decimal,
+    /// The venue's mark price in the reply (0: none).
+    mark: Decimal,
+    /// The activity counters when it was read.
+    activity: Activity,
+    /// Seen by two position reads in a row, nothing of ours in between: the executions
+    /// read may go.
+    confirmed: bool,
+}
+
 /// The audit's state.
 #[derive(Debug)]
 pub(super) struct Audit {
@@ -55,9 +71,8 @@ pub(super) struct Audit {
     pub(super) traded: Vec<bool>,
     /// The read out: `(symbol, executions read?, activity when sent, sent at ns, venue ms)`.
     on_wire: Option<(SymbolId, bool, Activity, u64, u64)>,
-    /// Per symbol: the difference the last read found `(venue qty, booked, mark price,
-    /// activity)` (the mark is 0 when the reply had none).
-    suspect: Vec<Option<(Decimal, Decimal, Decimal, Activity)>>,
+    /// Per symbol: the difference the last position read found.
+    suspect: Vec<Option<Suspect>>,
     /// Per symbol: venue ms of the last read that found it in step (at first: the audit's
     /// first call, after start-up's catch-up).
     in_step_ms: Vec<u64>,
@@ -146,7 +161,8 @@ impl Executor {
             self.audit.next_ns = now_ns + self.audit.every_ns;
             return;
         }
-        let confirm = self.audit.suspect[i].is_some_and(|(_, _, _, a)| a == self.activity());
+        let confirm =
+            self.audit.suspect[i].is_some_and(|x| x.confirmed && x.activity == self.activity());
         let (bytes, fills) = if confirm {
             let since = self.audit.in_step_ms[i];
             let Some(b) = self.venue.build_user_trades(&self.names[i], since, ts_ms) else {
@@ -209,15 +225,23 @@ impl Executor {
             self.audit.cursor = (i + 1) % self.names.len();
             return;
         }
-        let same = self.audit.suspect[i].is_some_and(|(vq, b, _, _)| vq == q && b == booked);
+        let activity = self.activity();
+        let confirmed = self.audit.suspect[i]
+            .is_some_and(|x| x.venue == q && x.booked == booked && x.activity == activity);
         let mark = self
             .venue
             .parse_positions(body)
             .ok()
             .and_then(|l| l.into_iter().find(|p| p.symbol == self.names[i]))
             .map_or(Decimal::ZERO, |p| p.mark_price);
-        self.audit.suspect[i] = Some((q, booked, mark, self.activity()));
-        if same {
+        self.audit.suspect[i] = Some(Suspect {
+            venue: q,
+            booked,
+            mark,
+            activity,
+            confirmed,
+        });
+        if confirmed {
             // Confirmed on the next read: the executions go out at once.
             self.audit.next_ns = now_ns;
         } else {
@@ -235,7 +259,13 @@ impl Executor {
         on_event: &mut F,
     ) {
         let i = symbol.index();
-        let Some((q, booked, mark, _)) = self.audit.suspect[i] else {
+        let Some(Suspect {
+            venue: q,
+            booked,
+            mark,
+            ..
+        }) = self.audit.suspect[i]
+        else {
             return;
         };
         if booked != self.booked[i] {
