@@ -7,10 +7,16 @@
 //!   `price × qty` to it: exact, so fills on the same side commute and one fill of `2q` books
 //!   what two fills of `q` do.
 //! - `entry = cost / |qty|` rounded half-even to [`ENTRY_DP`] decimals: the only rounding.
-//! - A fill that reduces books `(price − entry) · closed · direction` (exact: `entry` has at most
-//!   [`ENTRY_DP`] decimals) and leaves `entry` unchanged (`cost = entry × |qty|`), so several
-//!   partial closes book exactly what one close of their sum does; a flip through zero reopens
-//!   the remainder at the fill's price.
+//! - A fill that reduces part of the position books `(price − entry) · closed · direction` (exact:
+//!   `entry` has at most [`ENTRY_DP`] decimals), takes `entry × closed` off `cost` and leaves
+//!   `entry` unchanged, so several partial closes book exactly what one close of their sum does.
+//! - A fill that closes the rest books `(price · closed − cost) · direction` against the exact
+//!   cost left, so the entry's rounding never reaches a round trip: **at every flat point the
+//!   realized PnL is exactly the cash flow of the fills** (`Σ sell notional − Σ buy notional`),
+//!   whatever order they were booked in. A venue execution learned late (a stop the trader
+//!   heard of at start-up or from an executions read, booked after fills that came later on the
+//!   venue) thus leaves the flat position equal to the venue's to the last decimal. A flip
+//!   through zero closes the rest so and reopens the remainder at the fill's price.
 //!
 //! Venues report the same average-cost entry, as a decimal string with their own (undocumented)
 //! number of digits: Binance USD-M `GET /fapi/v2/positionRisk` `entryPrice`, Bybit v5
@@ -39,7 +45,8 @@ pub struct Position {
     /// (0 when flat).
     pub entry: Decimal,
     /// Quote notional of `qty` at entry (≥ 0; 0 when flat): `Σ price × qty` of the fills that
-    /// opened or added, reset to `entry × |qty|` by a reduction.
+    /// opened or added, less `entry × closed` of each partial reduction (exact; it differs from
+    /// `entry × |qty|` by the entry's rounding, which the close of the rest books).
     pub cost: Decimal,
     /// Realized PnL in quote currency, before fees.
     pub realized: Decimal,
@@ -69,17 +76,22 @@ impl Position {
         } else {
             Decimal::NEGATIVE_ONE
         };
-        self.realized += (price - self.entry) * closed * direction;
+        if closed < self.qty.abs() {
+            self.realized += (price - self.entry) * closed * direction;
+            self.cost -= self.entry * closed;
+            self.qty += signed;
+            return;
+        }
+        // The rest is closed against its exact cost: a round trip realizes its cash flow.
+        self.realized += (price * closed - self.cost) * direction;
         self.qty += signed;
         if self.qty.is_zero() {
             self.entry = Decimal::ZERO;
             self.cost = Decimal::ZERO;
-        } else if (self.qty > Decimal::ZERO) != (direction > Decimal::ZERO) {
+        } else {
             // Flipped through zero: the remainder opened at this fill's price.
             self.cost = price * self.qty.abs();
             self.entry = (self.cost / self.qty.abs()).round_dp(ENTRY_DP);
-        } else {
-            self.cost = self.entry * self.qty.abs();
         }
     }
 
@@ -147,7 +159,10 @@ mod tests {
     }
 
     /// A repeating average (1/3 steps): the entry is the exact cost over the quantity, rounded
-    /// once to 12 places, and closing books `(price − entry) × qty` with that entry.
+    /// once to 12 places; a partial close books `(price − entry) × closed` with that entry, and
+    /// the close of the rest books against the exact cost left, so the round trip realizes its
+    /// cash flow exactly (303 − 302 = 1; booking every close at the rounded entry gave
+    /// 0.999999999999).
     #[test]
     fn a_repeating_average_is_rounded_once_to_entry_dp() {
         let mut p = Position::default();
@@ -155,8 +170,46 @@ mod tests {
         p.apply_fill(Side::Buy, d("101"), d("2"), Decimal::ZERO);
         assert_eq!(p.cost, d("302"));
         assert_eq!(p.entry, d("100.666666666667"));
-        p.apply_fill(Side::Sell, d("101"), d("3"), Decimal::ZERO);
-        assert_eq!(p.realized, d("0.999999999999"));
+        p.apply_fill(Side::Sell, d("101"), d("1"), Decimal::ZERO);
+        assert_eq!(p.realized, d("0.333333333333"));
+        assert_eq!(p.cost, d("201.333333333333"));
+        assert_eq!(p.entry, d("100.666666666667"));
+        p.apply_fill(Side::Sell, d("101"), d("2"), Decimal::ZERO);
+        assert_eq!(p.realized, d("1"));
+        assert_eq!(
+            (p.qty, p.cost, p.entry),
+            (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO)
+        );
+    }
+
+    /// A venue execution learned late is booked after fills that came later on the venue (the
+    /// soak's stream-off runs: a stop's close read at start-up). Different orders of the same
+    /// fills give different paths (and, with repeating averages, different roundings), but at
+    /// every flat point the realized PnL is exactly the fills' cash flow, so flat positions
+    /// agree to the last decimal. Fills from a soak where the old rule differed by 4e-14.
+    #[test]
+    fn fills_booked_in_another_order_realize_the_same_cash_flow_once_flat() {
+        use Side::{Buy, Sell};
+        let venue = [
+            (Sell, "61633.33", "0.016"),
+            (Buy, "61682.67", "0.016"),
+            (Buy, "61667.67", "0.008"), // learned late by the engine
+            (Buy, "61667.77", "0.016"), // a long of 0.024 at a repeating average
+            (Sell, "61656.83", "0.024"),
+        ];
+        let mut late = venue.to_vec();
+        let stop = late.remove(2);
+        late.push(stop);
+        let (a, b) = (book(&venue), book(&late));
+        assert_eq!(a.qty, Decimal::ZERO);
+        assert_eq!(b.qty, Decimal::ZERO);
+        let cash: Decimal = venue.iter().map(|(s, p, q)| -s.signed(d(q)) * d(p)).sum();
+        assert_eq!(a.realized, cash);
+        assert_eq!(b.realized, cash);
+        assert_eq!(a, b);
+        // Booking every close at the rounded entry (the former rule) gave -1.051200000000008
+        // and -1.0512. Not flat in between, the paths differ (no rule can make them agree).
+        assert_ne!(book(&venue[..4]), book(&late[..4]));
     }
 
     fn book(fills: &[(Side, &str, &str)]) -> Position {
