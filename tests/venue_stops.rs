@@ -523,3 +523,77 @@ fn binance_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
 fn bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
     a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Bybit);
 }
+
+/// The private stream off: a stop the engine never armed (placed by hand on the venue) closes
+/// the position; the engine's exit is refused. With no armed level to judge the close by, the
+/// venue's position used to be taken at the exit's reference price (a guessed price, no fee).
+/// Now the venue's executions are read and its own execution that makes the difference is
+/// booked at its price, fee and order id: every field equals the exchange's.
+fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
+    use calculus_trader::exchange::orders::OrderRequest;
+    let mut r = rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    assert!(r.submit(&it).is_none());
+    assert!(r.poll_until(|r| r.report_of(1).is_some()));
+    settle(&mut r);
+    assert!(open(&r).is_empty(), "the engine armed no stop");
+    let hand = OrderRequest {
+        symbol: BTC,
+        side: Side::Sell,
+        kind: OrderKind::StopMarket,
+        qty: None,
+        stop_price: Some(d("61500.0")),
+        reduce_only: false,
+        close_position: true,
+        client_id: "",
+    };
+    r.ex.server
+        .venue()
+        .with(|m| m.place(&hand, now_ms()))
+        .unwrap();
+    r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let stop =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert!(stop.price < d("61500.0"), "slipped: {}", stop.price);
+    // The engine's exit, refused: nothing left to reduce.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61500.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(
+        r.report_of(2).unwrap().status,
+        ReportStatus::Rejected(calculus_trader::types::RejectReason::VenueReduceOnly)
+    );
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    let fill = r
+        .reports
+        .iter()
+        .find(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .copied()
+        .expect("the hand stop's execution booked as a fill of no order of ours");
+    assert_eq!(
+        (fill.side, fill.price, fill.qty, fill.fee),
+        (Side::Sell, stop.price, stop.qty, stop.commission)
+    );
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_stop_placed_by_hand_is_booked_at_its_own_execution() {
+    a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Binance);
+}
+
+#[test]
+fn bybit_stop_placed_by_hand_is_booked_at_its_own_execution() {
+    a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Bybit);
+}

@@ -2026,6 +2026,18 @@ impl Executor {
             }
         }
         let close = venue.or_else(|| trigger.map(|px| (px, held, self.model.fee(px, held))));
+        let differs = q != self.booked[i];
+        if close.is_none() && differs && self.venue.has_user_trades() {
+            // No close of ours to book, yet the venue's position is not what was booked: read
+            // its executions for the venue's own ones that make the difference (a stop not
+            // known to be armed, a close of a position the engine thought otherwise) before
+            // taking its position at a guessed price.
+            let x = &mut self.pending[k];
+            (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
+            (x.close_qty, x.trigger, x.venue_qty) = (Decimal::ZERO, Decimal::ZERO, q);
+            x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
+            return;
+        }
         self.pending.swap_remove(k);
         match close {
             Some((price, qty, fee)) => {

@@ -23,10 +23,10 @@
 
 use rust_decimal::Decimal;
 
+use super::venue_fills::explain_gap;
 use super::{ExecEvent, Executor};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::rate_limit::{Acquire, Lane};
-use crate::exec::recovery::explaining_trades;
 use crate::exec::transport_venue::VenueTrade;
 use crate::types::SymbolId;
 
@@ -274,15 +274,7 @@ impl Executor {
         self.audit.found += 1;
         let since = self.audit.in_step_ms[i];
         let (ours, done) = self.known_executions(i);
-        let fresh: Vec<VenueTrade> = trades
-            .iter()
-            .filter(|t| t.time_ms >= since && !done.contains(&t.id))
-            .cloned()
-            .collect();
-        let gap = q - booked;
-        let picked = explaining_trades(&fresh, &ours, gap);
-        let sum: Decimal = picked.iter().map(|t| t.side.signed(t.qty)).sum();
-        if sum == gap && !picked.is_empty() {
+        if let Some(picked) = explain_gap(trades, &ours, &done, q - booked, since) {
             for t in &picked {
                 eprintln!(
                     "warning: {} the venue's own execution {} (order {}) found by the position audit: {:?} {} at {}",
@@ -311,7 +303,7 @@ impl Executor {
     /// Books one execution of the venue's own order (no order of ours): journaled as a fill
     /// of no order with the venue's order id, reported as a fill plus the working-position
     /// compensation (as a venue close from the stream is).
-    fn book_venue_execution<F: FnMut(ExecEvent)>(
+    pub(super) fn book_venue_execution<F: FnMut(ExecEvent)>(
         &mut self,
         symbol: SymbolId,
         t: &VenueTrade,

@@ -12,6 +12,12 @@
 //! read is repeated (the venue may list the execution late) up to [`MAX_FILLS_QUERIES`] times;
 //! then no close of the venue's makes the exit a refusal (the venue's position is taken), and
 //! only a read never answered leaves the trigger price as the fallback.
+//!
+//! A refused exit with no close of ours to book (no level armed: a stop placed by hand, a
+//! close of a position the engine held otherwise) whose venue position differs from the
+//! booked one is read the same way: the venue's own executions that make the whole difference
+//! exactly ([`explain_gap`], as the position audit does) are booked at their price, fee and
+//! order id; only when none do is the venue's position taken.
 
 use std::collections::HashSet;
 
@@ -21,7 +27,7 @@ use super::{ExecEvent, Executor, OrderVenue, PosCheck};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::recovery::explaining_trades;
 use crate::exec::transport_venue::VenueTrade;
-use crate::types::{Side, SymbolId};
+use crate::types::{RejectReason, Side, SymbolId};
 
 /// Tag bit marking a transport request as an executions read (a refused exit's close).
 pub(super) const FILLS_TAG: u64 = 1 << 60;
@@ -114,6 +120,26 @@ pub fn close_among(
     Some(((quote / qty, qty, fee, order_id), ids))
 }
 
+/// The venue's own executions among `trades` (oldest first; at or after `since_ms`, none of
+/// `ours`, none `booked`) that make `gap` (venue − booked, signed) exactly, oldest first;
+/// `None` when no such set is found ([`explaining_trades`]).
+pub fn explain_gap(
+    trades: &[VenueTrade],
+    ours: &HashSet<u64>,
+    booked: &HashSet<u64>,
+    gap: Decimal,
+    since_ms: u64,
+) -> Option<Vec<VenueTrade>> {
+    let fresh: Vec<VenueTrade> = trades
+        .iter()
+        .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
+        .cloned()
+        .collect();
+    let picked = explaining_trades(&fresh, ours, gap);
+    let sum: Decimal = picked.iter().map(|t| t.side.signed(t.qty)).sum();
+    (sum == gap && !picked.is_empty()).then_some(picked)
+}
+
 impl Executor {
     /// What tells the venue's own executions of symbol `i` from the rest: `(ours, booked)` —
     /// the venue order ids of our latest booked fills and of those held back (behind a
@@ -185,7 +211,22 @@ impl Executor {
                 p.fills_since_ms,
             ),
         };
-        if found.is_none() && p.fills_queries < MAX_FILLS_QUERIES {
+        // No close of the exit's (or none to look for): the venue's own executions that make
+        // the whole difference between its position and the booked one, if any.
+        let gap = p.venue_qty - self.booked[i];
+        let explained = match (found.is_none() && !full, gap.is_zero()) {
+            (true, false) => {
+                explain_gap(&trades, &ours, &booked, gap, p.fills_since_ms).filter(|_| {
+                    // Only with nothing else of the symbol in flight (its fills are booked).
+                    !self
+                        .pending
+                        .iter()
+                        .any(|x| x.symbol == p.symbol && x.seq != p.seq)
+                })
+            }
+            _ => None,
+        };
+        if found.is_none() && explained.is_none() && p.fills_queries < MAX_FILLS_QUERIES {
             let x = &mut self.pending[k];
             x.pos = PosCheck::FillsDue;
             x.due_ns = now_ns + if full { 0 } else { FILLS_RETRY_NS };
@@ -203,7 +244,19 @@ impl Executor {
                 }
                 self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
             }
-            None if !answered => {
+            None if explained.is_some() => {
+                let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
+                on_event(ExecEvent::Report(r));
+                for t in explained.unwrap_or_default() {
+                    eprintln!(
+                        "warning: {} the venue's own execution {} (order {}) makes the position differ (exit {} refused): {:?} {} at {}",
+                        self.names[i], t.id, t.order_id, p.seq, t.side, t.qty, t.price
+                    );
+                    self.venue_fills.note_booked(t.id);
+                    self.book_venue_execution(p.symbol, &t, on_event);
+                }
+            }
+            None if !answered && !p.close_qty.is_zero() => {
                 eprintln!(
                     "warning: {} the venue's executions could not be read; its close of {} is booked at the trigger price {}",
                     self.names[i], p.close_qty, p.trigger
@@ -213,11 +266,12 @@ impl Executor {
                 self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
             }
             None => {
-                // No execution of the venue's closed it: the flat position is another's doing
-                // (an order of ours not booked yet, a hand close) — never a guessed fill.
+                // No execution of the venue's closed it, nor makes the difference: the venue's
+                // position is another's doing (an order of ours not booked yet, a hand trade) —
+                // never a guessed fill.
                 eprintln!(
-                    "warning: {} no execution of the venue's closed {} (exit {} refused); the position is taken from the venue",
-                    self.names[i], p.close_qty, p.seq
+                    "warning: {} no execution of the venue's makes its position {} (booked {}; exit {} refused); the position is taken from the venue",
+                    self.names[i], p.venue_qty, self.booked[i], p.seq
                 );
                 self.refuse_unclosed_exit(&p, p.venue_qty, on_event);
             }
