@@ -37,11 +37,17 @@
 //! The portfolio VaR limit (`var_budget > 0`) computes the book's VaR/ES after the entry
 //! ([`super::var::book_risk`]: the current signed notionals plus the order's) and refuses the
 //! entry above the budget; before `corr_min_bars` joint returns there is no estimate and no
-//! block. The peak VaR/ES of the open book is tracked at each bar close for the run summary.
+//! block. The peak VaR/ES of the open book is tracked at each bar close for the run summary:
+//! the bar close snapshots the book (O(k)) and a [`super::var::PeakJob`] computes its figures
+//! a few window slots at a time on the ticks that decide nothing ([`RiskGate::peak_step`]),
+//! finished before the next bar close moves the window: the same doubles as
+//! [`RiskGate::book_risk`] at the bar close, off the bar-close tick.
 //!
 //! Every call is O(1) except [`RiskGate::check`]'s correlation and VaR (O(k·W): k open
 //! positions, W the returns window, on demand), the bar close (O(m) symbols that had a price,
-//! plus O(k·W) for the peak VaR while a book is open; see [`Correlation`]) and the status rows;
+//! plus O(k) to start the peak VaR job while a book is open, and what is left of the previous
+//! bar's job when the quiet ticks did not finish it; see [`Correlation`]),
+//! [`RiskGate::peak_step`] (O(k·[`super::var::PEAK_STEP`])) and the status rows;
 //! nothing allocates after [`RiskGate::new`].
 
 use rust_decimal::prelude::FromPrimitive;

@@ -11,6 +11,10 @@
 //!
 //! Cost O(k·W) for k symbols in the book, one pass for the mean and one for the variance and
 //! the loss tail (a fixed stack array): no allocation.
+//!
+//! [`PeakJob`] is [`book_risk`] cut into steps of a few window slots (the same operations in
+//! the same order, so the same doubles), for the run's peak VaR/ES: the bar-close tick only
+//! snapshots the book, later quiet ticks do the O(k·W) work.
 
 use serde::{Deserialize, Serialize};
 
