@@ -117,6 +117,17 @@ impl Correlation {
         self.last[i] = price;
     }
 
+    /// True when [`Correlation::on_price`] with these arguments would close a bar (move the
+    /// returns window). O(1).
+    #[inline]
+    pub fn closes_bar(&self, i: usize, price: f64, ts_ms: u64) -> bool {
+        i < self.n
+            && price.is_finite()
+            && price > 0.0
+            && self.bar != u64::MAX
+            && ts_ms / self.bar_ms > self.bar
+    }
+
     /// Symbols that have had a price, in first-price order: the only ones with returns.
     #[inline]
     pub fn seen(&self) -> &[usize] {

@@ -37,11 +37,17 @@
 //! The portfolio VaR limit (`var_budget > 0`) computes the book's VaR/ES after the entry
 //! ([`super::var::book_risk`]: the current signed notionals plus the order's) and refuses the
 //! entry above the budget; before `corr_min_bars` joint returns there is no estimate and no
-//! block. The peak VaR/ES of the open book is tracked at each bar close for the run summary.
+//! block. The peak VaR/ES of the open book is tracked at each bar close for the run summary:
+//! the bar close snapshots the book (O(k)) and a [`super::var::PeakJob`] computes its figures
+//! a few window slots at a time on the ticks that decide nothing ([`RiskGate::peak_step`]),
+//! finished before the next bar close moves the window: the same doubles as
+//! [`RiskGate::book_risk`] at the bar close, off the bar-close tick.
 //!
 //! Every call is O(1) except [`RiskGate::check`]'s correlation and VaR (O(k·W): k open
 //! positions, W the returns window, on demand), the bar close (O(m) symbols that had a price,
-//! plus O(k·W) for the peak VaR while a book is open; see [`Correlation`]) and the status rows;
+//! plus O(k) to start the peak VaR job while a book is open, and what is left of the previous
+//! bar's job when the quiet ticks did not finish it; see [`Correlation`]),
+//! [`RiskGate::peak_step`] (O(k·[`super::var::PEAK_STEP`])) and the status rows;
 //! nothing allocates after [`RiskGate::new`].
 
 use rust_decimal::prelude::FromPrimitive;
@@ -52,7 +58,7 @@ use rust_decimal::prelude::ToPrimitive;
 use super::block::BlockReason;
 use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
-use super::var::{self, PortfolioRisk};
+use super::var::{self, PeakJob, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
 use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
 use crate::types::Side;
@@ -309,8 +315,11 @@ pub struct RiskGate {
     corr: Correlation,
     /// Symbols with a decided position (capacity `n`: never reallocates).
     book: Vec<usize>,
-    /// Peak VaR/ES of the open book at bar closes.
+    /// Peak VaR/ES of the open book at bar closes, the pending bar's aside.
     peak_risk: PortfolioRisk,
+    /// The figures of the last bar close's book, computed on quiet ticks
+    /// ([`RiskGate::peak_step`]) and finished before the next bar close.
+    peak_job: PeakJob,
     /// The venue's `(wallet, available)` balance, once the account thread read it.
     venue: Option<(Decimal, Decimal)>,
 }
@@ -347,6 +356,7 @@ impl RiskGate {
             ),
             book: Vec::with_capacity(n_symbols),
             peak_risk: PortfolioRisk::default(),
+            peak_job: PeakJob::new(n_symbols, (c.corr_window_bars as usize).max(2)),
         }
     }
 
@@ -418,16 +428,40 @@ impl RiskGate {
     }
 
     /// Per tick: feeds the returns window and rolls the UTC day. O(1) (plus a bar close: O(m),
-    /// and the book's peak VaR in O(k·W) while positions are open).
+    /// and, while positions are open, O(k) to start the bar's peak VaR job, after finishing
+    /// the previous bar's if the quiet ticks ([`RiskGate::peak_step`]) have not).
     #[inline]
     pub fn on_price(&mut self, symbol: usize, price: f64, ts_ms: u64) {
         self.roll_day(ts_ms);
+        if self.peak_job.pending() && self.corr.closes_bar(symbol, price, ts_ms) {
+            // The window is about to move: the job needs the one it started on.
+            self.peak_work(usize::MAX);
+        }
         let bars = self.corr.bars();
         self.corr.on_price(symbol, price, ts_ms);
         if self.corr.bars() != bars && !self.book.is_empty() {
-            if let Some(r) = self.book_risk(None) {
-                self.peak_risk = var::peak(&self.peak_risk, &r);
-            }
+            let (book, symbols) = (&self.book, &self.symbols);
+            // `weights(None)`: the book's notionals in book order.
+            let weights = book.iter().map(|&i| (i, symbols[i].notional_f));
+            self.peak_job
+                .start(&self.corr, weights, self.p.var_horizon_bars);
+        }
+    }
+
+    /// Some of the pending peak VaR job ([`var::PEAK_STEP`] window slots): for a tick that
+    /// decided nothing. One branch when nothing is pending.
+    #[inline]
+    pub fn peak_step(&mut self) {
+        if self.peak_job.pending() {
+            self.peak_work(var::PEAK_STEP);
+        }
+    }
+
+    /// `budget` slots of the peak VaR job, the figures folded into the peak when it completes.
+    #[cold]
+    fn peak_work(&mut self, budget: usize) {
+        if let Some(r) = self.peak_job.step(&self.corr, budget) {
+            self.peak_risk = var::peak(&self.peak_risk, &r);
         }
     }
 
@@ -469,9 +503,13 @@ impl RiskGate {
         var::measure_bound(s, c, h, v.method, v.measure, v.level) <= budget
     }
 
-    /// Peak VaR/ES of the open book seen at bar closes (zero if never computed).
+    /// Peak VaR/ES of the open book seen at bar closes (zero if never computed), the last
+    /// bar close's included even while its job is pending (computed here, O(k·W)).
     pub fn peak_risk(&self) -> PortfolioRisk {
-        self.peak_risk
+        match self.peak_job.pending_risk(&self.corr) {
+            Some(r) => var::peak(&self.peak_risk, &r),
+            None => self.peak_risk,
+        }
     }
 
     /// The VaR figure the limit compares (its method, measure and level; parametric 99 % VaR
@@ -1610,6 +1648,73 @@ mod tests {
             g.check(&entry(1, Side::Sell, "1000", "10")),
             Ok(()),
             "a hedge"
+        );
+    }
+
+    /// The peak VaR/ES, now computed by a job on quiet ticks ([`RiskGate::peak_step`]), is
+    /// bit for bit the peak of `book_risk(None)` taken right after each bar close (the old
+    /// per-tick computation), read at random moments (job pending or not): three symbols,
+    /// random-walk prices with 0 to 3 ticks per bar and gaps, random positions opened,
+    /// resized and closed between ticks, random numbers of quiet-tick steps.
+    #[test]
+    fn peak_risk_is_the_peak_of_book_risk_at_bar_closes() {
+        let c = LimitsConfig {
+            corr_min_bars: 20,
+            corr_window_bars: 90,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 3);
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let bits = |r: PortfolioRisk| {
+            let f = [r.gross, r.sigma, r.var_parametric[0], r.var_parametric[1]];
+            let v = [r.es_parametric, r.var_historical, r.es_historical];
+            (
+                r.samples,
+                f.map(f64::to_bits),
+                v.map(|x| x.map(f64::to_bits)),
+            )
+        };
+        let mut want = PortfolioRisk::default();
+        let mut x = [0.0f64; 3];
+        let (mut ts, mut closes, mut checks) = (T0, 0, 0);
+        for _ in 0..6_000 {
+            ts += [0, 1, 250, 900, 1_000, 3_500][next(6) as usize];
+            let s = next(3) as usize;
+            x[s] += 1e-3 * (next(2_001) as f64 - 1_000.0) / 1_000.0;
+            let bars = g.correlation().bars();
+            g.on_price(s, 100.0 * (s + 1) as f64 * x[s].exp(), ts);
+            if g.correlation().bars() != bars {
+                closes += 1;
+                if let Some(r) = g.book_risk(None) {
+                    want = var::peak(&want, &r);
+                }
+            }
+            for _ in 0..next(4) {
+                g.peak_step();
+            }
+            if next(10) == 0 {
+                let p = next(3) as usize;
+                let n = match next(4) {
+                    0 => Decimal::ZERO,
+                    k => Decimal::from(next(20_000) as i64 - 10_000) * Decimal::from(k),
+                };
+                g.set_position(p, n, n.abs() / Decimal::from(100));
+            }
+            if next(20) == 0 {
+                assert_eq!(bits(g.peak_risk()), bits(want), "at {ts}");
+                checks += 1;
+            }
+        }
+        assert_eq!(bits(g.peak_risk()), bits(want));
+        assert!(
+            want.samples > 0 && closes > 1_000 && checks > 100,
+            "{closes} {want:?}"
         );
     }
 

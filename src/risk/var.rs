@@ -11,6 +11,10 @@
 //!
 //! Cost O(k·W) for k symbols in the book, one pass for the mean and one for the variance and
 //! the loss tail (a fixed stack array): no allocation.
+//!
+//! [`PeakJob`] is [`book_risk`] cut into steps of a few window slots (the same operations in
+//! the same order, so the same doubles), for the run's peak VaR/ES: the bar-close tick only
+//! snapshots the book, later quiet ticks do the O(k·W) work.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +88,7 @@ fn tail_len(c: usize, alpha: f64) -> usize {
 /// The `cap` largest losses seen, in descending order: a push is O(1) once full unless the
 /// value enters the tail (then O(cap)). `N` (≤ [`MAX_TAIL`]) slots: only the first `cap` are
 /// used, so a short tail in a [`SHORT_TAIL`] store is the same tail with less to zero.
+#[derive(Clone, Debug)]
 struct Tail<const N: usize> {
     v: [f64; N],
     len: usize,
@@ -101,6 +106,13 @@ impl<const N: usize> Tail<N> {
             len: 0,
             cap: cap.clamp(1, N),
         }
+    }
+
+    /// Empties the tail and sets its capacity to `cap` (1 ..= `N`): the same tail as
+    /// [`Tail::with_cap`] without zeroing the slots (a slot is read only once written).
+    fn reset(&mut self, cap: usize) {
+        self.len = 0;
+        self.cap = cap.clamp(1, N);
     }
 
     /// Inserts `x` keeping the `cap` largest, descending.
@@ -195,6 +207,19 @@ fn book_figures<const N: usize>(
         ss += (p - mean) * (p - mean);
         tail.push(-p);
     });
+    figures(c, gross, h, ss, &tail)
+}
+
+/// The figures of `c` samples (gross notional `gross`) from `ss = Σ(p − mean)²` and the loss
+/// tail, scaled to `h` bars.
+#[inline]
+fn figures<const N: usize>(
+    c: usize,
+    gross: f64,
+    h: f64,
+    ss: f64,
+    tail: &Tail<N>,
+) -> Option<PortfolioRisk> {
     let sigma = (ss / (c - 1) as f64).sqrt();
     let rh = h.max(1.0).sqrt();
     let (pv95, pe95) = parametric(sigma * rh, Z95, 0.95);
@@ -210,6 +235,172 @@ fn book_figures<const N: usize>(
         var_historical: [hv95 * rh, hv99 * rh],
         es_historical: [he95 * rh, he99 * rh],
     })
+}
+
+/// Slots of the window each [`PeakJob::step`] of the engine's quiet ticks works through.
+pub const PEAK_STEP: usize = 48;
+
+/// Where a [`PeakJob`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PeakPhase {
+    /// Nothing pending.
+    Idle,
+    /// Filling the P&L buffer and its running sum.
+    Pnl,
+    /// `Σ(p − mean)²` and the loss tail.
+    Spread,
+}
+
+/// [`book_risk`] of the book at one bar close, computed a few slots at a time on later ticks
+/// (the run's peak VaR/ES, a report figure: no limit reads it). The same operations in the
+/// same order as [`book_risk`] on the weights snapshot taken at the bar close, so the same
+/// doubles, bit for bit, provided the returns window does not move before the job is done:
+/// the owner finishes it ([`PeakJob::step`] with `usize::MAX`) before the next bar close.
+/// Buffers are allocated at construction (`n` weights, `W` slots); nothing allocates after.
+#[derive(Clone, Debug)]
+pub struct PeakJob {
+    /// The book's non-zero `(symbol, signed notional)` at the bar close, in book order.
+    weights: Vec<(usize, f64)>,
+    /// `p_t` of the window's slots, oldest first (the first `pos` of `c` during `Pnl`).
+    pnl: Vec<f64>,
+    /// The window's ring slots ([`Correlation::slots`] of `c`).
+    slots: [Range<usize>; 2],
+    /// Joint samples of the window.
+    c: usize,
+    /// `Σ|w|` in weight order.
+    gross: f64,
+    /// VaR horizon, bars.
+    h: f64,
+    phase: PeakPhase,
+    /// Next sample (0 ..= `c`) of the current phase.
+    pos: usize,
+    /// `Σp` of the first `pos` samples (from `+0`, as [`book_risk`]).
+    sum: f64,
+    /// `sum / c` once `Pnl` is done.
+    mean: f64,
+    /// `Σ(p − mean)²` of the first `pos` samples during `Spread`.
+    ss: f64,
+    /// The loss tail so far, capacity `tail_len(c, 0.95)`.
+    tail: Tail<MAX_TAIL>,
+}
+
+impl PeakJob {
+    /// An idle job for `n` symbols and a window of `window` bars.
+    pub fn new(n: usize, window: usize) -> Self {
+        Self {
+            weights: Vec::with_capacity(n),
+            pnl: vec![0.0; window],
+            slots: [0..0, 0..0],
+            c: 0,
+            gross: 0.0,
+            h: 1.0,
+            phase: PeakPhase::Idle,
+            pos: 0,
+            sum: 0.0,
+            mean: 0.0,
+            ss: 0.0,
+            tail: Tail::with_cap(1),
+        }
+    }
+
+    /// True while a bar's figures are being computed.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.phase != PeakPhase::Idle
+    }
+
+    /// Starts [`book_risk`]`(corr, weights, h)` (dropping any unfinished job): O(k), the
+    /// weights copied (at most `n`, a symbol once). Stays idle where [`book_risk`] is `None`
+    /// for lack of samples.
+    pub fn start(
+        &mut self,
+        corr: &Correlation,
+        weights: impl Iterator<Item = (usize, f64)>,
+        h: f64,
+    ) {
+        self.weights.clear();
+        self.phase = PeakPhase::Idle;
+        let (mut c, mut gross) = (usize::MAX, 0.0);
+        for (i, w) in weights.filter(|(_, w)| *w != 0.0) {
+            c = c.min(corr.samples(i));
+            gross += w.abs();
+            self.weights.push((i, w));
+        }
+        if c == usize::MAX || c < corr.min_bars().max(2) || c > self.pnl.len() {
+            return;
+        }
+        self.slots = corr.slots(c);
+        (self.c, self.gross, self.h) = (c, gross, h);
+        (self.phase, self.pos, self.sum, self.ss) = (PeakPhase::Pnl, 0, 0.0, 0.0);
+        self.tail.reset(tail_len(c, 0.95));
+    }
+
+    /// Works through at most `budget` samples of `corr`'s window (the window of the bar
+    /// close [`PeakJob::start`] saw); the figures when the job completes, `None` otherwise.
+    pub fn step(&mut self, corr: &Correlation, budget: usize) -> Option<PortfolioRisk> {
+        let mut left = budget;
+        if self.phase == PeakPhase::Pnl {
+            left -= self.fill_pnl(corr, left);
+            if self.pos < self.c {
+                return None;
+            }
+            self.mean = self.sum / self.c as f64;
+            (self.phase, self.pos) = (PeakPhase::Spread, 0);
+        }
+        if self.phase != PeakPhase::Spread || left == 0 {
+            return None;
+        }
+        let end = self.c.min(self.pos.saturating_add(left));
+        let mean = self.mean;
+        for &p in &self.pnl[self.pos..end] {
+            self.ss += (p - mean) * (p - mean);
+            self.tail.push(-p);
+        }
+        self.pos = end;
+        if end < self.c {
+            return None;
+        }
+        self.phase = PeakPhase::Idle;
+        figures(self.c, self.gross, self.h, self.ss, &self.tail)
+    }
+
+    /// The P&L of up to `budget` more samples, symbol-major within each ring range (each
+    /// `p_t` the left-to-right sum from [`pnl_zero`] in weight order, as [`Buffered`]) and
+    /// their running sum; returns the samples done.
+    fn fill_pnl(&mut self, corr: &Correlation, budget: usize) -> usize {
+        let start = self.pos;
+        let end = self.c.min(start.saturating_add(budget));
+        let mut off = 0;
+        for r in self.slots.clone() {
+            // Samples `off .. off + r.len()` are ring slots `r`.
+            let (lo, hi) = (start.max(off), end.min(off + r.len()));
+            if lo < hi {
+                let s = r.start + (lo - off);
+                let buf = &mut self.pnl[lo..hi];
+                buf.fill(pnl_zero());
+                for &(i, w) in &self.weights {
+                    for (x, r) in buf.iter_mut().zip(&corr.returns(i)[s..s + (hi - lo)]) {
+                        *x += w * r;
+                    }
+                }
+                for &p in buf.iter() {
+                    self.sum += p;
+                }
+            }
+            off += r.len();
+        }
+        self.pos = end;
+        end - start
+    }
+
+    /// The figures the pending job will give, computed now from its weights snapshot (the
+    /// same doubles, as long as the window has not moved); `None` when idle. O(k·W).
+    pub fn pending_risk(&self, corr: &Correlation) -> Option<PortfolioRisk> {
+        if !self.pending() {
+            return None;
+        }
+        book_risk(corr, || self.weights.iter().copied(), self.h)
+    }
 }
 
 /// Windows of at most this many samples get their P&L computed once, into a 4 KiB stack
@@ -663,6 +854,77 @@ mod tests {
             cases += 1;
         }
         assert!(some > cases / 2, "{some} of {cases}");
+    }
+
+    /// A [`PeakJob`] worked through in random budgets (1 slot to all at once) gives
+    /// [`book_risk`] of its weights, bit for bit: random books of up to four weights (zeros,
+    /// repeats, signs, magnitudes 10⁻³..10⁷) on windows short of `min_bars`, filling, full and
+    /// wrapped, one-pass (≤ 512) and two-pass (513, 2 000) sizes, horizons 0..120 bars; and
+    /// [`PeakJob::pending_risk`] is the same figure at every point of the job.
+    #[test]
+    fn peak_job_in_steps_is_book_risk_bit_for_bit() {
+        let walks = [
+            walk_of(300, 40),
+            walk_of(300, 61),
+            walk_of(300, 200),
+            walk_of(300, 400),
+            walk_of(512, 700),
+            walk_of(513, 700),
+            walk_of(2_000, 2_150),
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let bits = |r: PortfolioRisk| {
+            let f = [r.gross, r.sigma, r.var_parametric[0], r.var_parametric[1]];
+            let g = [r.es_parametric, r.var_historical, r.es_historical].concat();
+            (
+                r.samples,
+                f.map(f64::to_bits),
+                g.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            )
+        };
+        let (mut some, mut steps) = (0, 0);
+        for k in 0..3_000 {
+            let c = &walks[k % walks.len()];
+            let mut job = PeakJob::new(3, c.window());
+            let n = 1 + (next() % 4) as usize;
+            let mut w = [(0usize, 0.0f64); 4];
+            for x in w.iter_mut().take(n) {
+                let mag = 10f64.powf((next() % 10_000) as f64 / 1_000.0 - 3.0);
+                let sign = if next() % 2 == 0 { 1.0 } else { -1.0 };
+                let v = if next() % 8 == 0 { 0.0 } else { sign * mag };
+                // Distinct symbols, as in a book.
+                *x = ((next() % 3) as usize, v);
+            }
+            let mut w = w[..n].to_vec();
+            w.sort_by_key(|x| x.0);
+            w.dedup_by_key(|x| x.0);
+            let h = (next() % 121) as f64;
+            let want = book_risk(c, || w.iter().copied(), h).map(bits);
+            job.start(c, w.iter().copied(), h);
+            assert_eq!(job.pending(), want.is_some(), "{w:?}");
+            let mut got = None;
+            while job.pending() {
+                assert_eq!(job.pending_risk(c).map(bits), want, "{w:?} h {h}");
+                let budget = match next() % 4 {
+                    0 => 1,
+                    1 => 1 + (next() % 64) as usize,
+                    2 => PEAK_STEP,
+                    _ => usize::MAX,
+                };
+                got = job.step(c, budget);
+                steps += 1;
+                assert_eq!(job.pending(), got.is_none());
+            }
+            assert_eq!(got.map(bits), want, "{w:?} h {h}");
+            some += usize::from(want.is_some());
+        }
+        assert!(some > 1_500 && steps > 5_000, "{some} jobs, {steps} steps");
     }
 
     #[test]

@@ -837,6 +837,9 @@ impl TickCx<'_> {
     #[inline]
     fn idle(&mut self, st: TickState) -> Option<OrderIntent> {
         *self.last = st;
+        // A quiet tick: some of the bar close's peak VaR (a report figure, off the deciding
+        // ticks).
+        self.gate.peak_step();
         None
     }
 
