@@ -597,3 +597,116 @@ fn binance_stop_placed_by_hand_is_booked_at_its_own_execution() {
 fn bybit_stop_placed_by_hand_is_booked_at_its_own_execution() {
     a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Bybit);
 }
+
+/// The private stream off: the venue's stop closes the position after the engine's last
+/// order, and nothing of the engine's is refused for it. The end-of-run pass of the position
+/// audit reads every traded symbol before the run ends and books the stop's own execution, so
+/// the journal the run leaves equals the venue (before, only the next start-up found it).
+fn a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(v: V) {
+    let mut r = rig_with(
+        v,
+        &[BTC, "ETHUSDT"],
+        &["61800.0", "2400.00"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    // The audit's period is far longer than the test: only the last pass reads.
+    r.exec.set_position_audit(Duration::from_secs(3600));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let sl =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    assert!(r.poll_until(|r| r.exec.in_flight() == 0));
+    assert_eq!(r.engine_qty(0), d("0.010"), "nothing told the engine");
+    // One symbol traded (BTCUSDT), the other never: one read to make.
+    assert_eq!(r.exec.begin_final_audit(), 1);
+    assert!(
+        r.poll_until(|r| r.exec.final_audit_done()),
+        "the last pass never ended: engine {} venue {}",
+        r.engine_qty(0),
+        r.venue_qty(0)
+    );
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    assert_eq!(r.exec.audit_found(), 1);
+    let fill = r
+        .reports
+        .iter()
+        .find(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .copied()
+        .unwrap();
+    assert_eq!(
+        (fill.side, fill.price, fill.qty, fill.fee),
+        (Side::Sell, sl.price, sl.qty, sl.commission)
+    );
+    settle(&mut r);
+    r.assert_positions_identical();
+    // In step: a second pass reads once and changes nothing.
+    assert_eq!(r.exec.begin_final_audit(), 1);
+    assert!(r.poll_until(|r| r.exec.final_audit_done()));
+    assert_eq!(r.exec.audit_found(), 1);
+}
+
+#[test]
+fn binance_stop_after_the_last_order_is_booked_by_the_end_of_run_audit() {
+    a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(V::Binance);
+}
+
+#[test]
+fn bybit_stop_after_the_last_order_is_booked_by_the_end_of_run_audit() {
+    a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(V::Bybit);
+}
+
+/// The audit in the product's own loop: `ExecStage::poll` with nothing in flight. The stage
+/// used to return at once then, so in a run the audit only ever read beside an order in
+/// flight, when it skips the symbol: it never read at all (the executor's own tests poll the
+/// executor directly and did not see it).
+#[test]
+fn the_exec_stage_runs_the_position_audit_with_nothing_in_flight() {
+    use calculus_trader::exec::ExecStage;
+    use calculus_trader::telemetry::StageHistograms;
+    let mut r = rig_with(
+        V::Binance,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    // The rig's executor goes into a stage (a spare one, never used, takes its place).
+    let specs = common::exchange::bundled_specs("binance", &[BTC]);
+    let spare = executor_on(
+        &r.ex,
+        V::Binance,
+        (&r.names, &specs),
+        9,
+        (1, Duration::from_secs(5), 60_000),
+        &r.clock,
+    );
+    let mut exec = std::mem::replace(&mut r.exec, spare);
+    exec.set_position_audit(Duration::from_millis(20));
+    let mut stage = ExecStage::new(exec, r.clock.clone());
+    let mut hists = StageHistograms::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while r.engine.position(0).unwrap().qty != Decimal::ZERO && std::time::Instant::now() < deadline
+    {
+        assert_eq!(stage.in_flight(), 0);
+        stage.poll(Some(Duration::from_millis(1)), &mut hists, |rep| {
+            r.engine.on_report(rep)
+        });
+    }
+    assert_eq!(
+        r.engine.position(0).unwrap().qty,
+        Decimal::ZERO,
+        "the stage never ran the audit"
+    );
+    assert_eq!(stage.executor().audit_found(), 1);
+}

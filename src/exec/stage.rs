@@ -370,7 +370,7 @@ impl ExecStage {
     ) -> usize {
         self.exec.reserve_journal();
         self.drain_account(&mut on_report);
-        if self.exec.in_flight() == 0 {
+        if self.exec.in_flight() == 0 && !self.exec.audit_armed() {
             return 0;
         }
         let now = self.clock.now_ns();
@@ -416,6 +416,36 @@ impl ExecStage {
             );
         }
         self.settle_stream(deadline, &mut on_report);
+        self.settle_audit(hists, &mut on_report);
+    }
+
+    /// End of run with the private stream not up: the position audit's last pass
+    /// ([`Executor::begin_final_audit`]), bounded by the drain timeout.
+    fn settle_audit<F: FnMut(&ExecReport)>(
+        &mut self,
+        hists: &mut StageHistograms,
+        on_report: &mut F,
+    ) {
+        let symbols = self.exec.begin_final_audit();
+        if symbols == 0 {
+            return;
+        }
+        let found = self.exec.audit_found();
+        let deadline = std::time::Instant::now() + self.drain_timeout;
+        while !self.exec.final_audit_done() && std::time::Instant::now() < deadline {
+            self.poll(Some(Duration::from_millis(1)), hists, &mut *on_report);
+        }
+        let set_right = self.exec.audit_found() - found;
+        match self.exec.final_audit_done() {
+            true => eprintln!(
+                "end of run: {symbols} position(s) read from the venue: {} in step, {set_right} set right",
+                symbols as u64 - set_right
+            ),
+            false => eprintln!(
+                "warning: end of run: the venue's positions not all read within {:?}; the next start reconciles them",
+                self.drain_timeout
+            ),
+        }
     }
 
     /// End of run with the private stream up: its last events are read until

@@ -20,6 +20,10 @@
 //!
 //! A read is void when an order was sent or a fill booked while it was out (its answer may
 //! predate them). No allocation except on the replies (they parse JSON).
+//!
+//! At the end of a run (nothing in flight) one last pass reads every symbol traded or held
+//! the same way, back to back ([`Executor::begin_final_audit`]): a stop that fired after the
+//! run's last exit is booked by the run that saw it, not left to the next start.
 
 use rust_decimal::Decimal;
 
@@ -36,6 +40,8 @@ pub(super) const AUDIT_TAG: u64 = 1 << 59;
 const AUDIT_FILLS: u64 = 1 << 58;
 /// Delay before a difference is read again to confirm it, ns.
 const CONFIRM_NS: u64 = 50_000_000;
+/// The audit's period during the end-of-run pass, ns.
+const LAST_PASS_EVERY_NS: u64 = 5_000_000;
 /// An audit is given up (and may be sent again) after this long without a reply, ns.
 const AUDIT_TIMEOUT_NS: u64 = 5_000_000_000;
 
@@ -78,6 +84,9 @@ pub(super) struct Audit {
     in_step_ms: Vec<u64>,
     /// Audits that found a difference confirmed, and how they were settled.
     pub(super) found: u64,
+    /// The end-of-run pass ([`Executor::begin_final_audit`]): per symbol, still to be found in
+    /// step or set right (empty: no pass).
+    last_pass: Vec<bool>,
 }
 
 impl Audit {
@@ -91,6 +100,7 @@ impl Audit {
             suspect: vec![None; symbols],
             in_step_ms: vec![0; symbols],
             found: 0,
+            last_pass: Vec::new(),
         }
     }
 
@@ -108,10 +118,47 @@ impl Executor {
         self.audit.every_ns = every.as_nanos().min(u64::MAX as u128) as u64;
     }
 
+    /// Whether the audit may have reads to send (on, stream not up): the stage polls the
+    /// executor then even with nothing in flight — the audit reads only while nothing is.
+    #[inline]
+    pub fn audit_armed(&self) -> bool {
+        self.audit.every_ns != 0 && !self.stream.up
+    }
+
     /// Position audits that found a difference (booked from the venue's executions, or the
     /// venue's position taken).
     pub fn audit_found(&self) -> u64 {
         self.audit.found
+    }
+
+    /// Starts the end-of-run pass (stream not up, audit on, nothing in flight): every symbol
+    /// this run traded or holds is read at once, one after another, until each is found in step
+    /// or set right ([`Executor::final_audit_done`]), so that the journal the run leaves equals
+    /// the venue's positions even when a venue-side stop fired after the last exit. Returns how
+    /// many symbols are to be read.
+    pub fn begin_final_audit(&mut self) -> usize {
+        if self.audit.every_ns == 0 || self.stream.up || self.in_flight() > 0 {
+            return 0;
+        }
+        let n = self.names.len();
+        self.audit.last_pass = (0..n)
+            .map(|k| self.audit.traded[k] || !self.booked[k].is_zero())
+            .collect();
+        self.audit.every_ns = self.audit.every_ns.min(LAST_PASS_EVERY_NS);
+        self.audit.next_ns = 0;
+        self.audit.last_pass.iter().filter(|&&x| x).count()
+    }
+
+    /// Whether the end-of-run pass has found every symbol in step or set it right.
+    pub fn final_audit_done(&self) -> bool {
+        !self.audit.last_pass.contains(&true)
+    }
+
+    /// Marks symbol `i` done in the end-of-run pass (if one runs).
+    fn pass_done(&mut self, i: usize) {
+        if let Some(x) = self.audit.last_pass.get_mut(i) {
+            *x = false;
+        }
     }
 
     fn activity(&self) -> Activity {
@@ -140,9 +187,13 @@ impl Executor {
         let n = self.names.len();
         // Only symbols this run traded or holds: another's venue position cannot move without
         // an order of ours (or a hand trade, which start-up's reconciliation reports).
+        let last_pass = !self.audit.last_pass.is_empty();
         let Some(i) = (0..n)
             .map(|k| (self.audit.cursor + k) % n)
-            .find(|&k| self.audit.traded[k] || !self.booked[k].is_zero())
+            .find(|&k| match last_pass {
+                true => self.audit.last_pass[k],
+                false => self.audit.traded[k] || !self.booked[k].is_zero(),
+            })
         else {
             self.audit.next_ns = now_ns + self.audit.every_ns;
             return;
@@ -213,6 +264,7 @@ impl Executor {
             };
             self.settle_difference(symbol, &trades, on_event);
             self.audit.suspect[i] = None;
+            self.pass_done(i);
             return;
         }
         let Some(q) = self.venue.parse_position(status, body) else {
@@ -222,6 +274,7 @@ impl Executor {
         if q == booked {
             self.audit.suspect[i] = None;
             self.audit.in_step_ms[i] = sent_ms;
+            self.pass_done(i);
             self.audit.cursor = (i + 1) % self.names.len();
             return;
         }
