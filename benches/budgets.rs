@@ -1497,15 +1497,21 @@ fn sparse_order_cold(
     stage.on_intent(&it, start, hists)
 }
 
+/// Ticks replayed between the quiet period and a timed deciding tick (see
+/// [`bench_sparse_compute`]).
+const SPARSE_LEAD: usize = 8;
+
 /// `order_compute` of deciding ticks one quiet period apart, warming off and on in the same run,
 /// interleaved: the trade-heavy strategy over the real trades (paper fills fed back, as in
 /// [`bench_compute`]). A first pass finds the ticks that decide an order; the second replays the
-/// same ticks and, before `n` of those deciding ticks (evenly spread), sleeps 1 ms and writes
-/// [`EVICT_BYTES`] through the cache (the quiet period, as for the sparse orders); a warm sample
-/// then runs one compute warm-up round (`ComputeStage::warm_idle` twice per symbol, as the idle
-/// hot loop does) right before its tick, a cold one does not. `order_compute` = tick taken ->
-/// intent ready (models, decision, planning, the intent). Ticks in between run untimed, so the
-/// models stay as warm as in a paced run. The warm-up changes no decision (`tests/compute_warm.rs`),
+/// same ticks and, [`SPARSE_LEAD`] ticks before each of `n` deciding ticks (evenly spread, with
+/// no other deciding tick among those), sleeps 1 ms and writes [`EVICT_BYTES`] through the
+/// cache (the quiet period, as for the sparse orders). Those lead ticks then run untimed, as
+/// the trades just before an order do in a paced run (the models path is warm again, what only
+/// a deciding tick runs is not); a warm sample then runs one compute warm-up round
+/// (`ComputeStage::warm_idle` twice per symbol, as the idle hot loop does) right before its
+/// tick, a cold one does not. `order_compute` = tick taken -> intent ready (models, decision,
+/// planning, the intent). The warm-up changes no decision (`tests/compute_warm.rs`),
 /// so every timed tick decides again: an error otherwise. Returns (cold, warm, entries timed).
 fn bench_sparse_compute(
     s: &Setup,
@@ -1527,8 +1533,14 @@ fn bench_sparse_compute(
         }
         found
     };
-    let stride = (deciding.len() / n.max(1)).max(1);
-    let timed: Vec<usize> = deciding.iter().step_by(stride).take(n).copied().collect();
+    // Deciding ticks with `SPARSE_LEAD` quiet ticks before them (none of which decides).
+    let quiet: Vec<usize> = deciding
+        .windows(2)
+        .filter(|w| w[1] - w[0] > SPARSE_LEAD)
+        .map(|w| w[1])
+        .collect();
+    let stride = (quiet.len() / n.max(1)).max(1);
+    let timed: Vec<usize> = quiet.iter().step_by(stride).take(n).copied().collect();
     let (mut c, mut e) = (s.compute_stage(s.params()), s.exec_stage());
     let symbols = c.engine().n_symbols();
     let mut evict = vec![0u8; EVICT_BYTES];
@@ -1538,7 +1550,7 @@ fn bench_sparse_compute(
     for (j, t) in s.ticks.iter().enumerate() {
         let on_clock = timed.get(next) == Some(&j);
         let warming = on_clock && next % 2 == 1;
-        if on_clock {
+        if timed.get(next) == Some(&(j + SPARSE_LEAD)) {
             // Emptied before the quiet period, off the clock (see `bench_sparse_orders`).
             h.reset();
             thread::sleep(Duration::from_millis(1));
@@ -1583,7 +1595,7 @@ fn sparse_compute_rows(s: &Setup, k: f64) -> Result<Vec<Row>, String> {
     ));
     let (cold, warm, entries) = bench_sparse_compute(s, n)?;
     let note = format!(
-        "trade-heavy strategy over the real trades; before each timed deciding tick ({entries} entries of {n}) 1 ms sleep + {} MiB written through the cache; tick -> intent",
+        "trade-heavy strategy over the real trades; {SPARSE_LEAD} ticks before each timed deciding tick ({entries} entries of {n}) 1 ms sleep + {} MiB written through the cache; tick -> intent",
         EVICT_BYTES >> 20
     );
     Ok(vec![
