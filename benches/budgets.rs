@@ -52,6 +52,11 @@
 //! - `feed syscalls per tick`: the same loopback product (fused) at full rate and at 100x pace;
 //!   the feed loop's own socket reads, writes and `epoll_wait` calls over its ticks (counters the
 //!   loop keeps at each call site; no budget, reported only).
+//! - `order_compute sparse, cold/warm`: `ComputeStage::on_tick` of deciding ticks a simulated
+//!   quiet period apart (1 ms sleep + a cache sweep, then the 8 ticks before the deciding one,
+//!   untimed), with one compute warm-up round (`ComputeStage::warm_idle`) before the tick or
+//!   none, interleaved in one run (no budget; the paced run's `order_compute` is its real-run
+//!   counterpart).
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
