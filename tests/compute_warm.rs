@@ -91,3 +91,28 @@ fn warming_the_entry_decision_allocates_nothing() {
     assert!(planned > 0, "no symbol had a tick");
     assert_eq!(allocs, 0, "the entry warm-up allocated");
 }
+
+/// The compute stage's idle warm-up (`ComputeStage::warm_idle`, what the fused hot loop calls
+/// beside the order path's shadow): rounds over both sides of every symbol allocate nothing.
+#[test]
+fn the_compute_stage_warm_up_allocates_nothing() {
+    use calculus_trader::strategy::ComputeStage;
+    use calculus_trader::telemetry::Clock;
+
+    let replay = Replay::load();
+    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
+    trade_heavy(&mut cfg);
+    let mut e = Engine::new(StrategyParams::from_config(&cfg), &replay.instruments);
+    let mut entries = 0;
+    for t in replay.ticks().iter().take(20_000) {
+        if let Some(it) = e.on_tick(t) {
+            entries += usize::from(!it.reduce_only());
+            fill(&mut e, &it);
+        }
+    }
+    assert!(entries > 0, "no entry to warm after");
+    let mut c = ComputeStage::new(e, Clock::new());
+    let (planned, allocs) = counted(|| (0..1_000).filter(|_| c.warm_idle()).count());
+    assert!(planned > 0, "no symbol had a tick");
+    assert_eq!(allocs, 0, "the compute stage's warm-up allocated");
+}
