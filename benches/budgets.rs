@@ -8,8 +8,8 @@
 //! product rows (`socket_to_order`) with the control server up and an operator client reading
 //! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
 //! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=tick_to_order` only the fused in-process
-//! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order and default
-//! paced-run rows; `BUDGET_ONLY=sign` only the hot-loop `sign` row; `BUDGET_ONLY=hop` only
+//! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order, sparse-compute
+//! and default paced-run rows; `BUDGET_ONLY=sparse_compute` only the sparse-compute pair; `BUDGET_ONLY=sign` only the hot-loop `sign` row; `BUDGET_ONLY=hop` only
 //! the floor and the ring hop rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
@@ -52,6 +52,11 @@
 //! - `feed syscalls per tick`: the same loopback product (fused) at full rate and at 100x pace;
 //!   the feed loop's own socket reads, writes and `epoll_wait` calls over its ticks (counters the
 //!   loop keeps at each call site; no budget, reported only).
+//! - `order_compute sparse, cold/warm`: `ComputeStage::on_tick` of deciding ticks a simulated
+//!   quiet period apart (1 ms sleep + a cache sweep, then the 8 ticks before the deciding one,
+//!   untimed), with one compute warm-up round (`ComputeStage::warm_idle`) before the tick or
+//!   none, interleaved in one run (no budget; the paced run's `order_compute` is its real-run
+//!   counterpart).
 //!
 //! Clock resolution: a `now_ns` pair costs ~10-25 ns (printed as "timer" above the table) and is
 //! inside every measured value, exactly as in production; quanta's TSC resolution is < 1 ns, so
@@ -1497,6 +1502,127 @@ fn sparse_order_cold(
     stage.on_intent(&it, start, hists)
 }
 
+/// Ticks replayed between the quiet period and a timed deciding tick (see
+/// [`bench_sparse_compute`]).
+const SPARSE_LEAD: usize = 8;
+
+/// `order_compute` of deciding ticks one quiet period apart, warming off and on in the same run,
+/// interleaved: the trade-heavy strategy over the real trades (paper fills fed back, as in
+/// [`bench_compute`]). A first pass finds the ticks that decide an order; the second replays the
+/// same ticks and, [`SPARSE_LEAD`] ticks before each of `n` deciding ticks (evenly spread, with
+/// no other deciding tick among those), sleeps 1 ms and writes [`EVICT_BYTES`] through the
+/// cache (the quiet period, as for the sparse orders). Those lead ticks then run untimed, as
+/// the trades just before an order do in a paced run (the models path is warm again, what only
+/// a deciding tick runs is not); a warm sample then runs one compute warm-up round
+/// (`ComputeStage::warm_idle` twice per symbol, as the idle hot loop does) right before its
+/// tick, a cold one does not. `order_compute` = tick taken -> intent ready (models, decision,
+/// planning, the intent). The warm-up changes no decision (`tests/compute_warm.rs`),
+/// so every timed tick decides again: an error otherwise. Returns (cold, warm, entries timed).
+fn bench_sparse_compute(
+    s: &Setup,
+    n: usize,
+) -> Result<(Histogram<u64>, Histogram<u64>, usize), String> {
+    let (mut h, mut exec_h) = (StageHistograms::new(), StageHistograms::new());
+    let deciding: Vec<usize> = {
+        let (mut c, mut e) = (s.compute_stage(s.params()), s.exec_stage());
+        let mut found = Vec::new();
+        for (j, t) in s.ticks.iter().enumerate() {
+            if let Some(it) = c.on_tick(t, 0, &mut h) {
+                let r = e.on_intent(&it, 0, &mut exec_h);
+                c.book_pending();
+                if let Some(r) = r {
+                    c.on_report(&r);
+                }
+                found.push(j);
+            }
+        }
+        found
+    };
+    // Deciding ticks with `SPARSE_LEAD` quiet ticks before them (none of which decides).
+    let quiet: Vec<usize> = deciding
+        .windows(2)
+        .filter(|w| w[1] - w[0] > SPARSE_LEAD)
+        .map(|w| w[1])
+        .collect();
+    let stride = (quiet.len() / n.max(1)).max(1);
+    let timed: Vec<usize> = quiet.iter().step_by(stride).take(n).copied().collect();
+    let (mut c, mut e) = (s.compute_stage(s.params()), s.exec_stage());
+    let symbols = c.engine().n_symbols();
+    let mut evict = vec![0u8; EVICT_BYTES];
+    let (mut cold, mut warm) = (new_hist(), new_hist());
+    let mut entries = 0;
+    let mut next = 0;
+    for (j, t) in s.ticks.iter().enumerate() {
+        let on_clock = timed.get(next) == Some(&j);
+        let warming = on_clock && next % 2 == 1;
+        if timed.get(next) == Some(&(j + SPARSE_LEAD)) {
+            // Emptied before the quiet period, off the clock (see `bench_sparse_orders`).
+            h.reset();
+            thread::sleep(Duration::from_millis(1));
+            for (k, b) in evict.iter_mut().step_by(64).enumerate() {
+                *b = b.wrapping_add(k as u8);
+            }
+            black_box(&evict);
+        }
+        if warming {
+            for _ in 0..2 * symbols {
+                c.warm_idle();
+            }
+        }
+        let start = s.clock.now_ns();
+        let got = c.on_tick(black_box(t), start, &mut h);
+        if on_clock {
+            let Some(it) = got else {
+                return Err(format!("tick {j} decided in the first pass, not after a quiet period (warming {warming})"));
+            };
+            entries += usize::from(!it.reduce_only());
+            let took = h.get(Stage::OrderCompute).max().max(1);
+            let _ = if warming { &mut warm } else { &mut cold }.record(took);
+            next += 1;
+        }
+        if let Some(it) = got {
+            let r = e.on_intent(&it, s.clock.now_ns(), &mut exec_h);
+            c.book_pending();
+            if let Some(r) = r {
+                c.on_report(&r);
+            }
+        }
+    }
+    Ok((cold, warm, entries))
+}
+
+/// The sparse-compute pair: `order_compute` of deciding ticks a quiet period apart, the compute
+/// warm-up off and on ([`bench_sparse_compute`]).
+fn sparse_compute_rows(s: &Setup, k: f64) -> Result<Vec<Row>, String> {
+    let n = ((200.0 * k) as usize).max(20) * 2;
+    progress(&format!(
+        "sparse compute: {n} deciding ticks a simulated quiet period apart, warming off/on interleaved"
+    ));
+    let (cold, warm, entries) = bench_sparse_compute(s, n)?;
+    let note = format!(
+        "trade-heavy strategy over the real trades; {SPARSE_LEAD} ticks before each timed deciding tick ({entries} entries of {n}) 1 ms sleep + {} MiB written through the cache; tick -> intent",
+        EVICT_BYTES >> 20
+    );
+    Ok(vec![
+        row(
+            "order_compute sparse, cold (warming off)",
+            Stage::OrderCompute,
+            &cold,
+            None,
+            note.clone(),
+        ),
+        row(
+            "order_compute sparse, warm (warming on)",
+            Stage::OrderCompute,
+            &warm,
+            Some(("cold".into(), ratio(&warm, &cold))),
+            format!(
+                "{note}; one compute warm-up round (both sides of each symbol) before the tick"
+            ),
+        ),
+    ])
+}
+
 /// The default config as `cargo run --release` runs it (its own strategy, pace and warm-up),
 /// over loopback: the embedded exchange's WebSocket replay and REST orders.
 fn run_default_paced(s: &Setup) -> Result<calculus_trader::runtime::RunReport, String> {
@@ -1554,6 +1680,7 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
             )
         },
     ];
+    rows.extend(sparse_compute_rows(s, k)?);
     if std::env::var("BUDGET_ONLY").is_ok_and(|v| v == "sparse") {
         return Ok(rows);
     }
@@ -1633,6 +1760,7 @@ fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
                 .collect(),
             ))
         }
+        Ok("sparse_compute") => sparse_compute_rows(s, k).map(Some),
         Ok("warm" | "sparse") => {
             let (_, intents, _) = bench_compute(s, s.params(), 1);
             warm_rows(s, &intents, k).map(Some)

@@ -6,12 +6,15 @@
 //! (an FNV-1a hash of their `Debug` text), the same counters and, with the filter, the same
 //! model weights (bit for bit) as the code before the optimisation.
 //!
+//! The same runs with the idle compute warm-up's shadow entry (`Engine::warm`) before every
+//! tick must give the same values: the warm-up changes no decision.
+//!
 //! The expected values were obtained by running this test on the unchanged code (branch
 //! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
 
 use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
-use calculus_trader::types::Tick;
+use calculus_trader::types::{Side, Tick};
 
 mod common;
 use common::setup::{fill, Replay};
@@ -45,7 +48,9 @@ fn bench_params() -> StrategyParams {
     StrategyParams::from_config(&cfg)
 }
 
-fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams) -> Outcome {
+/// One run; with `warm`, the idle warm-up's shadow entry (`Engine::warm`, both sides of every
+/// symbol) before every tick, which must change nothing.
+fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> Outcome {
     let mut e = Engine::new(params, &replay.instruments);
     let first = ticks.iter().map(|t| t.exch_ts_ms).min().unwrap();
     let last = ticks.iter().map(|t| t.exch_ts_ms).max().unwrap();
@@ -57,6 +62,12 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams) -> Outcome {
                 exch_ts_ms: t.exch_ts_ms + pass * cycle,
                 ..*t
             };
+            if warm {
+                for i in 0..e.n_symbols() {
+                    e.warm(i, Side::Sell);
+                    e.warm(i, Side::Buy);
+                }
+            }
             if let Some(it) = e.on_tick(&t) {
                 intents += 1;
                 fnv(&mut h, format!("{it:?}").as_bytes());
@@ -98,15 +109,13 @@ fn compute_decides_exactly_as_before_for_every_strategy() {
     // A lower threshold, so that the filter also lets entries through.
     let mut permissive = learned;
     permissive.learned.threshold = 0.3;
-    let got = [
-        run(&replay, &ticks, calculus),
-        run(&replay, &ticks, both),
-        run(&replay, &ticks, learned),
-        run(&replay, &ticks, permissive),
-    ];
+    let params = [calculus, both, learned, permissive];
+    let got: Vec<Outcome> = params.map(|p| run(&replay, &ticks, p, false)).into();
     for o in &got {
         eprintln!("{o:?}");
     }
+    // The compute warm-up on: the same golden values.
+    let warmed: Vec<Outcome> = params.map(|p| run(&replay, &ticks, p, true)).into();
     let want = [
         Outcome {
             intents: 6455,
@@ -159,5 +168,8 @@ fn compute_decides_exactly_as_before_for_every_strategy() {
     ];
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "run {k}");
+    }
+    for (k, (g, w)) in warmed.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "run {k} with the compute warm-up");
     }
 }

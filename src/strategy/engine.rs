@@ -1340,8 +1340,10 @@ fn flip_fallback(st: &mut TickState, held: i8, target: i8) -> Option<i8> {
 /// working quantity a flip closes first; the size is capped at `max_symbol_exposure × E / entry`
 /// on the step), with `vol` in price units for volatility-mode levels
 /// (the caller passes the ATR of the last closed bar when ready, else `σ·√h·price`).
+/// Out of line: one copy, called by the deciding tick and by the idle warm-up's shadow
+/// ([`Engine::warm`]), so the shadow warms the code the decision runs.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(never)]
 fn entry_levels_and_size(
     rp: &RiskParams,
     gate: &RiskGate,

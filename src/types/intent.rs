@@ -101,7 +101,9 @@ impl OrderIntent {
     /// that (more than 18 significant digits, which no venue quantity or price has) the value
     /// is normalised and, if still too long, cut toward zero to the digits that fit.
     /// `decided_ns` below `tick_recv_ns` is stored as `tick_recv_ns`, and more than
-    /// 2³² − 2 ns after it as that bound (latency telemetry only).
+    /// 2³² − 2 ns after it as that bound (latency telemetry only). Out of line: one copy for
+    /// the deciding tick and the idle warm-ups' shadows.
+    #[inline(never)]
     pub fn new(f: IntentFields) -> Self {
         let (qty, qty_scale) = compact(f.qty);
         let (take_profit, stop_loss, px_scale) = compact_pair(f.take_profit, f.stop_loss);

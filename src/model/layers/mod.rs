@@ -264,8 +264,9 @@ impl LayerState {
         }
     }
 
-    /// Asks every enabled layer about `q`.
-    #[inline]
+    /// Asks every enabled layer about `q`. Out of line: one copy for the deciding tick and the
+    /// idle warm-up's shadow entry (`Engine::warm`).
+    #[inline(never)]
     pub fn evaluate(&self, p: &LayerParams, q: &LayerQuery) -> LayerReport {
         let mut r = LayerReport {
             imbalance: self.flow.imbalance(),
