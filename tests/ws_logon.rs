@@ -3,7 +3,8 @@
 //! connect and on every reconnect, then orders without `apiKey` / `signature`; they fill and
 //! the venue's position equals the booked one. A key the account does not hold is refused with
 //! Binance's `-1022` as a clear error, no order goes over that socket and REST carries them.
-//! The exchange refuses unsigned requests on a session that did not log on. After warm-up the
+//! The exchange refuses unsigned requests on a session that did not log on, and reads a frame
+//! larger than its 4 KiB read buffer whole. After warm-up the
 //! post-logon order path allocates nothing (counting allocator, this thread). A whole run with
 //! `exec.order_ws.ed25519_key_file` (a 0600 PEM file) sends every order over the logged-on
 //! WebSocket.
@@ -227,6 +228,34 @@ fn the_exchange_verifies_the_logon_and_refuses_unsigned_orders_before_it() {
     let mut other = raw_client(&ex);
     let v = ask(&mut other, order("u4"));
     assert_eq!(v["error"]["code"], -2014, "{v}");
+}
+
+/// The session reads with a small buffer (4 KiB, not tungstenite's zero-filled 128 KiB): a
+/// frame five times larger is still read whole and answered with its `id`, and the session
+/// goes on serving the next frame.
+#[test]
+fn a_frame_larger_than_the_read_buffer_is_read_whole() {
+    let ex = start_with(listed(&["BTCUSDT"]), "0.0004", "1", Options::default());
+    let mut ws = raw_client(&ex);
+    let id = "x".repeat(20_000);
+    let v = ask(
+        &mut ws,
+        serde_json::json!({"id": id, "method": "no.such.method"}),
+    );
+    assert_eq!(v["id"].as_str().map(str::len), Some(20_000));
+    assert_eq!(
+        (v["status"].as_i64(), v["error"]["code"].as_i64()),
+        (Some(400), Some(-1100)),
+        "an unknown method: {}",
+        &v["error"]
+    );
+    let v = ask(
+        &mut ws,
+        serde_json::json!({"id": "small", "method": "order.place", "params": {
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.016",
+            "timestamp": now_ms()}}),
+    );
+    assert_eq!(v["error"]["code"], -2014, "unsigned, not logged on: {v}");
 }
 
 /// The product run (`config/default.toml`, embedded exchange, `order_transport = "websocket"`)

@@ -20,10 +20,14 @@ use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::rest_orders::{with_fault, Served, Shared};
 use crate::venue::{binance, bybit};
+
+/// Bytes a session's read() asks for (and zero-fills first), at most: a few order frames.
+const READ_BUFFER: usize = 4 * 1024;
 
 /// Shared state of the order-entry sockets.
 #[derive(Debug, Default)]
@@ -80,7 +84,12 @@ pub(crate) fn session(stream: TcpStream, sh: &Shared, path: &str) -> Result<(), 
         sh.trade.sessions.fetch_add(1, Ordering::Relaxed)
     );
     let epoch = sh.trade.epoch.load(Ordering::Relaxed);
-    let mut ws = tungstenite::accept(stream).map_err(|e| format!("trade handshake: {e}"))?;
+    // tungstenite's default read buffer (128 KiB) is zero-filled before every read(): on each
+    // request and each 5 ms timeout. Order frames are < 1 KiB; a larger frame still reads whole
+    // (the buffer grows to its length).
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let mut ws = tungstenite::accept_with_config(stream, Some(config))
+        .map_err(|e| format!("trade handshake: {e}"))?;
     // Blocking reads with a short timeout: a request is answered as soon as it arrives.
     ws.get_ref()
         .set_read_timeout(Some(Duration::from_millis(5)))
