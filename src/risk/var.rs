@@ -695,6 +695,30 @@ mod tests {
     }
 
     /// Three symbols over `bars` one-second bars of a deterministic random walk (W = `w`).
+    /// Windows short of `min_bars`, filling, full and wrapped; one-pass (≤ 512) and two-pass
+    /// (513, 2 000) sizes.
+    fn test_walks() -> [Correlation; 7] {
+        [
+            walk_of(300, 40),
+            walk_of(300, 61),
+            walk_of(300, 200),
+            walk_of(300, 400),
+            walk_of(512, 700),
+            walk_of(513, 700),
+            walk_of(2_000, 2_150),
+        ]
+    }
+
+    /// A xorshift64 stream from `seed`.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
     fn walk_of(w: usize, bars: u64) -> Correlation {
         let mut c = Correlation::new(3, 1_000, w, 60);
         let (mut p, mut seed) = ([100.0f64, 50.0, 10.0], 0x9e37_79b9_7f4a_7c15u64);
@@ -792,22 +816,8 @@ mod tests {
     fn book_measure_is_the_measure_of_book_risk() {
         use VarMeasure::{Es, Var};
         use VarMethod::{Historical, Parametric};
-        let walks = [
-            walk_of(300, 40),
-            walk_of(300, 61),
-            walk_of(300, 200),
-            walk_of(300, 400),
-            walk_of(512, 700),
-            walk_of(513, 700),
-            walk_of(2_000, 2_150),
-        ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let walks = test_walks();
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut some, mut cases) = (0, 0);
         for k in 0..30_000 {
             let c = &walks[k % walks.len()];
@@ -863,22 +873,8 @@ mod tests {
     /// [`PeakJob::pending_risk`] is the same figure at every point of the job.
     #[test]
     fn peak_job_in_steps_is_book_risk_bit_for_bit() {
-        let walks = [
-            walk_of(300, 40),
-            walk_of(300, 61),
-            walk_of(300, 200),
-            walk_of(300, 400),
-            walk_of(512, 700),
-            walk_of(513, 700),
-            walk_of(2_000, 2_150),
-        ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let walks = test_walks();
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let bits = |r: PortfolioRisk| {
             let f = [r.gross, r.sigma, r.var_parametric[0], r.var_parametric[1]];
             let g = [r.es_parametric, r.var_historical, r.es_historical].concat();
