@@ -175,24 +175,8 @@ struct Pending {
     trigger: Decimal,
     /// Where the executions read starts, Unix ms.
     fills_since_ms: u64,
-    /// When the venue refused this exit (monotonic ns; 0: not refused): the close that made
-    /// it refuse happened before, however long the position check then waited.
-    refused_ns: u64,
     /// The venue's position the position query read (`FillsDue`).
     venue_qty: Decimal,
-}
-
-/// Where the executions read of an exit refused at `refused_ns` starts (venue ms, `ts_ms`
-/// being now at `now_ns`): a window of
-/// [`venue_fills::FILLS_WINDOW_MS`] before the refusal, not before now — the position check
-/// may wait seconds for the symbol's other orders (the trade-heavy soak with the stream off:
-/// stops 15 s before the check were missed).
-fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64) -> u64 {
-    let age_ms = match refused_ns {
-        0 => 0,
-        t => now_ns.saturating_sub(t) / 1_000_000,
-    };
-    ts_ms.saturating_sub(age_ms + venue_fills::FILLS_WINDOW_MS)
 }
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
@@ -1103,7 +1087,6 @@ impl Executor {
             close_qty: Decimal::ZERO,
             trigger: Decimal::ZERO,
             fills_since_ms: 0,
-            refused_ns: 0,
             venue_qty: Decimal::ZERO,
         });
         self.next_rank += 1;
@@ -1758,7 +1741,6 @@ impl Executor {
                 q.pos = PosCheck::ExitDue;
                 q.due_ns = now_ns;
                 q.pos_queries = 0;
-                q.refused_ns = now_ns;
                 return;
             }
             (None, OrderReply::Error { code })
@@ -2039,7 +2021,7 @@ impl Executor {
                 let x = &mut self.pending[k];
                 (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
                 (x.close_qty, x.trigger, x.venue_qty) = (held, px, q);
-                x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms);
+                x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
                 return;
             }
         }
@@ -2053,7 +2035,7 @@ impl Executor {
             let x = &mut self.pending[k];
             (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
             (x.close_qty, x.trigger, x.venue_qty) = (Decimal::ZERO, Decimal::ZERO, q);
-            x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms);
+            x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
             return;
         }
         self.pending.swap_remove(k);
@@ -2369,24 +2351,6 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
-    }
-
-    /// The executions read of a refused exit starts the window before the refusal, however
-    /// long its position check waited (the heavy soak's stops were 15 s before the check).
-    #[test]
-    fn the_executions_window_is_anchored_at_the_refusal() {
-        let w = venue_fills::FILLS_WINDOW_MS;
-        let now_ms = 1_796_575_104_275;
-        // Refused 15 s ago: the window ends there, not now.
-        let refused = 100_000_000_000;
-        let now = refused + 15_000_000_000;
-        assert_eq!(fills_since(refused, now, now_ms), now_ms - 15_000 - w);
-        // A stop 12 s before the check, 3 s before the refusal, is in the window.
-        let stop_ms = now_ms - 12_000;
-        assert!(fills_since(refused, now, now_ms) <= stop_ms);
-        // Not refused (0) or refused just now: the window ends now.
-        assert_eq!(fills_since(0, now, now_ms), now_ms - w);
-        assert_eq!(fills_since(now, now, now_ms), now_ms - w);
     }
 
     fn executor() -> Executor {

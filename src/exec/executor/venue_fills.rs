@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 
 use super::{ExecEvent, Executor, OrderVenue, PosCheck};
 use crate::exec::lanes::{self, OrderLanes};
-use crate::exec::recovery::{explaining_trades, is_ours};
+use crate::exec::recovery::explaining_trades;
 use crate::exec::transport_venue::VenueTrade;
 use crate::types::{RejectReason, Side, SymbolId};
 
@@ -121,10 +121,8 @@ pub fn close_among(
 }
 
 /// The venue's own executions among `trades` (oldest first; at or after `since_ms`, none of
-/// `ours`, none `booked`) that make `gap` (venue − booked, signed) exactly, oldest first: all
-/// of them when together they do (a stop's close and the next position's stop in the same
-/// window, of both sides), else those [`explaining_trades`] picks; `None` when neither sums
-/// to `gap`.
+/// `ours`, none `booked`) that make `gap` (venue − booked, signed) exactly, oldest first;
+/// `None` when no such set is found ([`explaining_trades`]).
 pub fn explain_gap(
     trades: &[VenueTrade],
     ours: &HashSet<u64>,
@@ -137,15 +135,6 @@ pub fn explain_gap(
         .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
         .cloned()
         .collect();
-    let own: Vec<VenueTrade> = fresh
-        .iter()
-        .filter(|t| !is_ours(t, ours))
-        .cloned()
-        .collect();
-    let all: Decimal = own.iter().map(|t| t.side.signed(t.qty)).sum();
-    if all == gap && !own.is_empty() {
-        return Some(own);
-    }
     let picked = explaining_trades(&fresh, ours, gap);
     let sum: Decimal = picked.iter().map(|t| t.side.signed(t.qty)).sum();
     (sum == gap && !picked.is_empty()).then_some(picked)
@@ -311,47 +300,6 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
-    }
-
-    /// A difference made by venue executions of both sides (a stop's close, then the next
-    /// position's stops; the heavy soak with the stream off: −0.048 from a buy of 0.016 and
-    /// two sells of 0.032) is explained by all of them; newest-first picking alone passes
-    /// over the buy and finds nothing.
-    #[test]
-    fn a_gap_made_by_venue_executions_of_both_sides_is_explained_by_all_of_them() {
-        let trades = [
-            t(1, 10, Side::Buy, "0.048", "61700", 1_000), // our entry (id known)
-            t(2, 11, Side::Buy, "0.016", "61633.9", 2_000),
-            t(3, 12, Side::Sell, "0.032", "61625.1", 3_000),
-            t(4, 13, Side::Sell, "0.032", "61593.6", 4_000),
-        ];
-        let ours: HashSet<u64> = [10].into();
-        let none = HashSet::new();
-        let gap = d("-0.048");
-        assert!(explaining_trades(&trades, &ours, gap)
-            .iter()
-            .map(|t| t.side.signed(t.qty))
-            .sum::<Decimal>()
-            .ne(&gap));
-        let ids: Vec<u64> = explain_gap(&trades, &ours, &none, gap, 0)
-            .unwrap()
-            .iter()
-            .map(|t| t.id)
-            .collect();
-        assert_eq!(ids, [2, 3, 4]);
-        // One of them booked before: the rest no longer add up, and the newest sell alone
-        // does not make -0.048 either.
-        let booked: HashSet<u64> = [2].into();
-        assert!(explain_gap(&trades, &ours, &booked, gap, 0).is_none());
-        // The greedy rule still answers when the whole set overshoots.
-        let ids: Vec<u64> = explain_gap(&trades, &ours, &none, d("-0.032"), 0)
-            .unwrap()
-            .iter()
-            .map(|t| t.id)
-            .collect();
-        assert_eq!(ids, [4]);
-        // Before the window: nothing.
-        assert!(explain_gap(&trades, &ours, &none, gap, 5_000).is_none());
     }
 
     #[test]
