@@ -4,7 +4,8 @@
 //! matched by id in any order; a refused `auth` is a clear error and REST carries the orders;
 //! a socket dropped with an order in flight leaves that order unknown until the REST status
 //! query resolves it (nothing lost); while the WebSocket is down orders go over REST, and go
-//! back to the WebSocket when it is up again; after warm-up the WebSocket order path allocates
+//! back to the WebSocket when it is up again; a socket the venue drops while nothing is in
+//! flight is replaced by polling the stage alone (as the hot loop does); after warm-up the WebSocket order path allocates
 //! nothing (counting allocator, this thread).
 
 use std::io::ErrorKind;
@@ -257,6 +258,65 @@ fn bybit_rest_carries_orders_while_the_websocket_is_down() {
 #[test]
 fn binance_rest_carries_orders_while_the_websocket_is_down() {
     rest_carries_orders_while_the_websocket_is_down(V::Binance);
+}
+
+/// With nothing in flight the hot loop polls only the stage (`ExecStage::poll`, once a
+/// turn); the order WebSocket must still be serviced there. The venue drops the socket while
+/// the trader is idle: polling the stage alone sees it and logs on again, so the next order
+/// goes over a live socket.
+fn an_idle_stage_reconnects_the_order_websocket(v: V) {
+    use calculus_trader::exec::ExecStage;
+    use calculus_trader::telemetry::StageHistograms;
+    let mut r = rig(
+        v,
+        RestOptions::default(),
+        true,
+        None,
+        &format!("idle-{v:?}"),
+    );
+    assert_eq!(r.round(2, false), (2, 2));
+    let clock = r.clock.clone();
+    let mut stage = ExecStage::new(r.take_exec(), clock);
+    let ups = |s: &ExecStage| {
+        s.executor()
+            .lanes()
+            .unwrap()
+            .websocket()
+            .unwrap()
+            .stats()
+            .ups
+    };
+    assert_eq!(ups(&stage), 1);
+    r.ex.server.drop_trade_sockets();
+    let mut hists = StageHistograms::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ups(&stage) < 2 && std::time::Instant::now() < deadline {
+        assert_eq!(stage.in_flight(), 0);
+        stage.poll(None, &mut hists, |rep| panic!("no order, yet {rep:?}"));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let ws = stage.executor().lanes().unwrap().websocket().unwrap();
+    assert_eq!(
+        ws.stats().ups,
+        2,
+        "the idle stage never serviced the socket"
+    );
+    assert_eq!(ws.phase(), WsPhase::Up, "{:?}", ws.last_error());
+    assert_eq!(
+        r.ex.server.trade_ws_counts(),
+        (2, 2),
+        "a second session, no order"
+    );
+}
+
+#[test]
+fn bybit_idle_stage_reconnects_the_order_websocket() {
+    an_idle_stage_reconnects_the_order_websocket(V::Bybit);
+}
+
+#[test]
+fn binance_idle_stage_reconnects_the_order_websocket() {
+    an_idle_stage_reconnects_the_order_websocket(V::Binance);
 }
 
 /// A peer answering three Bybit `order.create` requests in reverse order: each reply reaches

@@ -1175,6 +1175,15 @@ impl Executor {
             })
     }
 
+    /// Services the venue route's order WebSocket with nothing in flight (heartbeat, pongs,
+    /// reconnect); a clock read when nothing is due, nothing on REST-only or paper routes.
+    #[inline]
+    pub fn keep_alive(&mut self) {
+        if let Route::Venue(t) = &mut self.route {
+            t.keep_alive();
+        }
+    }
+
     /// Drives the venue transport: replies go through the order table and become journaled
     /// reports (one per fill delta, and `order_rtt` samples); unknown and working orders are
     /// queried by client id with backoff; an order still unknown after the query budget has its
@@ -1194,9 +1203,7 @@ impl Executor {
             && !self.stops.has_unprotected()
             && !self.audit.busy(now_ns, self.stream.up)
         {
-            if let Route::Venue(t) = &mut self.route {
-                t.keep_alive();
-            }
+            self.keep_alive();
             return 0;
         }
         // Take the transport out so that replies can be handled with `self` borrowed.

@@ -231,6 +231,21 @@ impl WsRig {
         );
     }
 
+    /// The rig's executor, for a test that drives it through an `ExecStage`; a paper executor
+    /// on the same instruments takes its place.
+    pub fn take_exec(&mut self) -> Executor {
+        let spare = Executor::paper_with(
+            self.exec.instruments().to_vec(),
+            self.exec.names().to_vec(),
+            order_venue(V::Binance, "spare", "spare", "localhost"),
+            PaperVenue {
+                taker_fee: d("0.0004"),
+                slippage_bps: 1.0,
+            },
+        );
+        std::mem::replace(&mut self.exec, spare)
+    }
+
     /// The exchange's BTCUSDT position.
     pub fn venue_position(&self) -> Decimal {
         self.ex.server.venue().with(|m| m.position("BTCUSDT").qty)
