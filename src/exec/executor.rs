@@ -179,6 +179,9 @@ struct Pending {
     venue_qty: Decimal,
 }
 
+/// One venue execution to book: `(price, qty, fee, venue order id)`.
+type VenueExec = (Decimal, Decimal, Decimal, u64);
+
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
 /// not act on it, so it is resent with the same client id once the clock was re-synced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -2049,7 +2052,8 @@ impl Executor {
         match close {
             Some((price, qty, fee)) => {
                 let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
-                self.close_refused_exit(&p, (price, qty, fee, 0), from_stream, now_ns, on_event);
+                let close = [(price, qty, fee, 0)];
+                self.close_refused_exit(&p, &close, from_stream, now_ns, on_event);
             }
             None => self.refuse_unclosed_exit(&p, q, on_event),
         }
@@ -2074,46 +2078,58 @@ impl Executor {
         }
     }
 
-    /// Books refused exit `p` (out of `pending`) as the venue's close `(price, qty, fee, venue
-    /// order id)`, of which `from_stream` came from the private stream: what is booked beyond
-    /// it is owed to the stream (its execution may still come); the surviving venue leg goes.
+    /// Books refused exit `p` (out of `pending`) as the venue's close, its executions `parts`
+    /// (oldest first), of which `from_stream` came from the private stream: what is booked
+    /// beyond it is owed to the stream (its execution may still come); the surviving venue leg
+    /// goes.
     fn close_refused_exit<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
-        (price, qty, fee, order_id): (Decimal, Decimal, Decimal, u64),
+        parts: &[VenueExec],
         from_stream: Decimal,
         now_ns: u64,
         on_event: &mut F,
     ) {
-        self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
-        self.book_exit_as_close(p, (price, qty, fee), order_id, on_event);
+        let held: Decimal = parts.iter().map(|x| x.1).sum();
+        self.owe_venue_close(p.symbol, p.side, held.max(p.qty) - from_stream);
+        self.book_exit_as_close(p, parts, on_event);
         self.stops.count_venue_fill();
         self.stops.disarm(p.symbol, now_ns);
     }
 
-    /// Books refused exit `p` as the venue's close of the position: `(price, qty, fee)` of
-    /// that one execution (the venue's, or the trigger price and `held` while no stream tells
-    /// it). The venue closes the whole position, which can be more than the exit asked for
-    /// (`qty > p.qty`, the exit was a partial one): the exit is reported filled for all of it,
-    /// plus the compensating working-position report of the excess (as a reconciliation's),
-    /// so that one venue execution is one journaled fill.
+    /// Books refused exit `p` as the venue's close of the position: one fill per execution in
+    /// `parts` (`(price, qty, fee, venue order id)`: the venue's, or the trigger price and
+    /// `held` while no stream or read tells it), so that one venue execution is one journaled
+    /// fill. The venue closes the whole position, which can be more than the exit asked for
+    /// (the exit was a partial one): the exit is reported filled for all of it, plus the
+    /// compensating working-position report of the excess (as a reconciliation's). A close
+    /// short of the exit's quantity (the trigger-price fallback) is booked for the exit's.
     fn book_exit_as_close<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
-        (price, qty, fee): (Decimal, Decimal, Decimal),
-        order_id: u64,
+        parts: &[VenueExec],
         on_event: &mut F,
     ) {
-        let qty = qty.max(p.qty);
-        let r = self.fill(
-            p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
-        );
-        on_event(ExecEvent::Report(r));
-        let excess = qty - p.qty;
+        let held: Decimal = parts.iter().map(|x| x.1).sum();
+        let short = (p.qty - held).max(Decimal::ZERO);
+        let mut last = Decimal::ZERO;
+        for (k, &(price, qty, fee, order_id)) in parts.iter().enumerate() {
+            let qty = if k + 1 == parts.len() {
+                qty + short
+            } else {
+                qty
+            };
+            let r = self.fill(
+                p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
+            );
+            on_event(ExecEvent::Report(r));
+            last = price;
+        }
+        let excess = held - p.qty;
         if excess > Decimal::ZERO {
             // Compute sent an exit of p.qty only.
             on_event(ExecEvent::Report(compensation(
-                p.symbol, p.side, price, excess,
+                p.symbol, p.side, last, excess,
             )));
         }
     }

@@ -23,7 +23,7 @@ use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 
-use super::{ExecEvent, Executor, OrderVenue, PosCheck};
+use super::{ExecEvent, Executor, OrderVenue, PosCheck, VenueExec};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::recovery::explaining_trades;
 use crate::exec::transport_venue::VenueTrade;
@@ -85,16 +85,12 @@ impl VenueFills {
     }
 }
 
-/// A venue close found among the executions: `(price, qty, fee, venue order id)` and the
-/// trade ids it is made of.
-pub type FoundClose = ((Decimal, Decimal, Decimal, u64), Vec<u64>);
-
 /// The close of `held` on `side` among `trades` (oldest first): the newest executions no order
 /// of ours made (`ours`: venue order ids; client id `ct…`) and not booked (`booked` trade
-/// ids), at or after `since_ms`, taken while they add up to `held` without passing it. Some
-/// `(price, qty, fee, order id)` — the quantity-weighted price, `held`, the fees summed and
-/// the newest execution's order id — with the trade ids, only when they add up to exactly
-/// `held`.
+/// ids), at or after `since_ms`, taken while they add up to `held` without passing it; Some
+/// (oldest first) only when they add up to exactly `held`. Each is booked as its own fill, at
+/// its own price and fee: a close the venue made in two executions is two fills, as on the
+/// venue.
 pub fn close_among(
     trades: &[VenueTrade],
     ours: &HashSet<u64>,
@@ -102,7 +98,7 @@ pub fn close_among(
     side: Side,
     held: Decimal,
     since_ms: u64,
-) -> Option<FoundClose> {
+) -> Option<Vec<VenueTrade>> {
     let recent: Vec<VenueTrade> = trades
         .iter()
         .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
@@ -113,11 +109,7 @@ pub fn close_among(
     if qty != held || held.is_zero() || picked.iter().any(|t| t.side != side) {
         return None;
     }
-    let quote: Decimal = picked.iter().map(|t| t.price * t.qty).sum();
-    let fee: Decimal = picked.iter().map(|t| t.fee).sum();
-    let order_id = picked.last().map_or(0, |t| t.order_id);
-    let ids = picked.iter().map(|t| t.id).collect();
-    Some(((quote / qty, qty, fee, order_id), ids))
+    Some(picked)
 }
 
 /// The venue's own executions among `trades` (oldest first; at or after `since_ms`, none of
@@ -237,17 +229,21 @@ impl Executor {
             return;
         }
         self.pending.swap_remove(k);
-        match found {
-            Some((close, ids)) => {
-                for id in ids {
-                    self.venue_fills.note_booked(id);
+        match (found, explained) {
+            (Some(close), _) => {
+                for t in &close {
+                    self.venue_fills.note_booked(t.id);
                 }
-                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+                let parts: Vec<VenueExec> = close
+                    .iter()
+                    .map(|t| (t.price, t.qty, t.fee, t.order_id))
+                    .collect();
+                self.close_refused_exit(&p, &parts, Decimal::ZERO, now_ns, on_event);
             }
-            None if explained.is_some() => {
+            (None, Some(explained)) => {
                 let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
                 on_event(ExecEvent::Report(r));
-                for t in explained.unwrap_or_default() {
+                for t in explained {
                     eprintln!(
                         "warning: {} the venue's own execution {} (order {}) makes the position differ (exit {} refused): {:?} {} at {}",
                         self.names[i], t.id, t.order_id, p.seq, t.side, t.qty, t.price
@@ -256,16 +252,16 @@ impl Executor {
                     self.book_venue_execution(p.symbol, &t, on_event);
                 }
             }
-            None if !answered && !p.close_qty.is_zero() => {
+            (None, None) if !answered && !p.close_qty.is_zero() => {
                 eprintln!(
                     "warning: {} the venue's executions could not be read; its close of {} is booked at the trigger price {}",
                     self.names[i], p.close_qty, p.trigger
                 );
                 let fee = self.model.fee(p.trigger, p.close_qty);
-                let close = (p.trigger, p.close_qty, fee, 0);
-                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+                let close = [(p.trigger, p.close_qty, fee, 0)];
+                self.close_refused_exit(&p, &close, Decimal::ZERO, now_ns, on_event);
             }
-            None => {
+            (None, None) => {
                 // No execution of the venue's closed it, nor makes the difference: the venue's
                 // position is another's doing (an order of ours not booked yet, a hand trade) —
                 // never a guessed fill.
@@ -313,16 +309,23 @@ mod tests {
         ];
         let ours: HashSet<u64> = [10, 12].into();
         let booked: HashSet<u64> = [2].into();
-        let ((px, qty, fee, id), ids) =
-            close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 0).unwrap();
-        // (0.012·94 + 0.008·93) / 0.020 = 93.6
-        assert_eq!((px, qty, fee, id), (d("93.6"), d("0.020"), d("0.2"), 13));
-        assert_eq!(ids, [4, 5]);
+        let parts = |c: Vec<VenueTrade>| -> Vec<(u64, Decimal, Decimal, Decimal, u64)> {
+            c.iter()
+                .map(|t| (t.id, t.price, t.qty, t.fee, t.order_id))
+                .collect()
+        };
+        let close = close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 0).unwrap();
+        // Two executions, two fills at their own prices (not one at 93.6, their average).
+        let want = vec![
+            (4, d("94"), d("0.012"), d("0.1"), 13),
+            (5, d("93"), d("0.008"), d("0.1"), 13),
+        ];
+        assert_eq!(parts(close), want);
         // Not booked yet, the older close would be taken too — never past the position: the
         // newest executions first.
         let none = HashSet::new();
-        let ((px, ..), _) = close_among(&trades, &ours, &none, Side::Sell, d("0.020"), 0).unwrap();
-        assert_eq!(px, d("93.6"));
+        let close = close_among(&trades, &ours, &none, Side::Sell, d("0.020"), 0).unwrap();
+        assert_eq!(parts(close), want);
         // Only part of the close is listed: nothing (read again later).
         assert!(close_among(&trades[..4], &ours, &booked, Side::Sell, d("0.020"), 0).is_none());
         // Out of the window, or all ours, or the other side: nothing.
