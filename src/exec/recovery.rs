@@ -279,7 +279,10 @@ pub fn venue_only_trades(
 
 /// An execution of an order of ours: its venue order id is known, or its client id is ours
 /// (`ct…`, Bybit lists it).
-fn is_ours(t: &super::transport_venue::VenueTrade, known: &std::collections::HashSet<u64>) -> bool {
+pub(crate) fn is_ours(
+    t: &super::transport_venue::VenueTrade,
+    known: &std::collections::HashSet<u64>,
+) -> bool {
     known.contains(&t.order_id) || t.client_id.starts_with("ct")
 }
 
