@@ -524,13 +524,31 @@ fn bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
     a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Bybit);
 }
 
+/// Places a SELL stop-market at 61500 on the venue by hand (no order of the engine's): of
+/// `qty` reduce-only, or closing the whole position when `None`.
+fn place_hand_stop(r: &Rig, qty: Option<&str>) {
+    let hand = calculus_trader::exchange::orders::OrderRequest {
+        symbol: BTC,
+        side: Side::Sell,
+        kind: OrderKind::StopMarket,
+        qty: qty.map(d),
+        stop_price: Some(d("61500.0")),
+        reduce_only: qty.is_some(),
+        close_position: qty.is_none(),
+        client_id: "",
+    };
+    r.ex.server
+        .venue()
+        .with(|m| m.place(&hand, now_ms()))
+        .unwrap();
+}
+
 /// The private stream off: a stop the engine never armed (placed by hand on the venue) closes
 /// the position; the engine's exit is refused. With no armed level to judge the close by, the
 /// venue's position used to be taken at the exit's reference price (a guessed price, no fee).
 /// Now the venue's executions are read and its own execution that makes the difference is
 /// booked at its price, fee and order id: every field equals the exchange's.
 fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
-    use calculus_trader::exchange::orders::OrderRequest;
     let mut r = rig_with(
         v,
         &[BTC],
@@ -544,20 +562,7 @@ fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
     settle(&mut r);
     assert!(open(&r).is_empty(), "the engine armed no stop");
-    let hand = OrderRequest {
-        symbol: BTC,
-        side: Side::Sell,
-        kind: OrderKind::StopMarket,
-        qty: None,
-        stop_price: Some(d("61500.0")),
-        reduce_only: false,
-        close_position: true,
-        client_id: "",
-    };
-    r.ex.server
-        .venue()
-        .with(|m| m.place(&hand, now_ms()))
-        .unwrap();
+    place_hand_stop(&r, None);
     r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
     let stop =
@@ -605,7 +610,6 @@ fn bybit_stop_placed_by_hand_is_booked_at_its_own_execution() {
 /// was one fill at their quantity-weighted price: the venue's fill count and the prices the
 /// journal holds then differ from the exchange's).
 fn a_venue_close_in_two_executions_is_booked_as_two_fills(v: V) {
-    use calculus_trader::exchange::orders::OrderRequest;
     let mut r = rig(
         v,
         &[BTC],
@@ -616,20 +620,7 @@ fn a_venue_close_in_two_executions_is_booked_as_two_fills(v: V) {
     );
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     settle(&mut r);
-    let hand = OrderRequest {
-        symbol: BTC,
-        side: Side::Sell,
-        kind: OrderKind::StopMarket,
-        qty: Some(d("0.004")),
-        stop_price: Some(d("61500.0")),
-        reduce_only: true,
-        close_position: false,
-        client_id: "",
-    };
-    r.ex.server
-        .venue()
-        .with(|m| m.place(&hand, now_ms()))
-        .unwrap();
+    place_hand_stop(&r, Some("0.004"));
     r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
     assert_eq!(r.venue_qty(0), d("0.006"));
     r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
