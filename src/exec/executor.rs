@@ -592,6 +592,11 @@ impl Executor {
         self.settled_ms = ms;
     }
 
+    /// Venue ms up to which start-up settled the executions (0: no start-up ran).
+    pub fn settled_ms(&self) -> u64 {
+        self.settled_ms
+    }
+
     /// Grows the journal's mapped room when it runs low (a system call then, about every
     /// 37,000 records), so that appends on the order path stay memory writes. Called by the
     /// execution stage between orders.

@@ -352,7 +352,6 @@ fn venue_setup(
         &venue_ms,
         Duration::from_millis(x.response_timeout_ms),
     )?;
-    exec.set_settled_ms(venue_ms());
     Ok(ExecSetup {
         executor: exec,
         rest: route.rest,
