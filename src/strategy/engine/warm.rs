@@ -43,8 +43,8 @@ pub(super) struct ModelShadow {
 }
 
 impl ModelShadow {
-    /// A shadow shaped like the engine's fresh slots (`hot` and `layers` of slot 0, or a fresh
-    /// layer state when there is none).
+    /// A shadow holding `hot`, `layers` and `scalper` (fresh states: every shadow step
+    /// overwrites them with the symbol's own first).
     pub(super) fn new(hot: Hot, layers: LayerState, scalper: Option<ScalperState>) -> Box<Self> {
         Box::new(Self {
             hot,
