@@ -201,6 +201,22 @@ struct Hot {
     started: bool,
 }
 
+impl Hot {
+    /// Before the symbol's first tick.
+    fn new() -> Self {
+        Self {
+            kalman: Kalman::default(),
+            deriv: Derivatives::default(),
+            last_price: 0.0,
+            last_order_ms: 0,
+            working: Decimal::ZERO,
+            in_flight: Decimal::ZERO,
+            steps_seen: 0,
+            started: false,
+        }
+    }
+}
+
 /// A symbol's risk state, a function of the decided orders only (see the module doc).
 #[derive(Clone, Copy, Debug, Default)]
 struct SlotRisk {
@@ -318,6 +334,8 @@ pub struct Engine {
     /// The booking of the intent [`Engine::decide_tick`] returned last, until
     /// [`Engine::book_pending`] applies it.
     pending: Option<Pending>,
+    /// Scratch model state of the idle warm-up ([`Engine::warm_models`]); no decision reads it.
+    shadow: Box<warm::ModelShadow>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -442,16 +460,7 @@ impl Engine {
             slots: instruments
                 .iter()
                 .map(|&instrument| Slot {
-                    hot: Hot {
-                        kalman: Kalman::default(),
-                        deriv: Derivatives::default(),
-                        last_price: 0.0,
-                        last_order_ms: 0,
-                        working: Decimal::ZERO,
-                        in_flight: Decimal::ZERO,
-                        steps_seen: 0,
-                        started: false,
-                    },
+                    hot: Hot::new(),
                     instrument,
                     venue_max_leverage: instrument
                         .max_leverage
@@ -497,6 +506,14 @@ impl Engine {
                 Vec::new()
             },
             pending: None,
+            shadow: warm::ModelShadow::new(
+                Hot::new(),
+                LayerState::new(&params.layers),
+                params
+                    .strategy
+                    .scalper()
+                    .then(|| ScalperState::new(&params.scalper, params.layers.indicators.bar_s)),
+            ),
         }
     }
 
@@ -844,77 +861,21 @@ impl TickCx<'_> {
     }
 
     /// Gap check (a gap longer than `reset_gap_s` resets the layers), then finite differences,
-    /// Kalman, layer windows and indicators; `None` for a price whose log is not finite.
+    /// Kalman, layer windows and indicators ([`step_models`]); `None` for a price whose log is
+    /// not finite. Counts bad ticks and resets.
     #[inline]
     fn update_models(&mut self) -> Option<Models> {
-        let (p, t, slot) = (self.p, self.t, &mut *self.slot);
-        let x = t.price.ln();
-        if !x.is_finite() {
-            self.stats.bad_ticks += 1;
-            return None;
-        }
-        let ts = t.exch_ts_ms;
-        let prev_ts = slot.hot.deriv.last_ts_ms();
-        if slot.hot.started
-            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
-        {
-            slot.layers.reset(&p.layers);
-            if let Some(s) = self.scalper.as_deref_mut() {
-                *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
-            }
-            self.stats.resets += 1;
-        }
-        slot.hot.started = true;
-        let e = slot.hot.deriv.update_log(&p.deriv, x, ts);
-        let k = slot
-            .hot
-            .kalman
-            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
-        self.update_layers(x);
         let slot = &mut *self.slot;
-        slot.hot.last_price = t.price;
-
-        let sp = &p.signal;
-        let (v, a, v_band, a_band) = match sp.source {
-            VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
-            VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
-        };
-        let snr_v = snr(v, k.p_vv);
-        let snr_a = snr(a, k.p_aa);
-        let case = classify(v, a, v_band, a_band);
-        let evidence = sp.evidence(case, snr_v, snr_a);
-        let st = TickState {
-            symbol: t.symbol,
-            ts_ms: ts,
-            price: t.price,
-            smoothed: e.smoothed,
-            kalman: k,
-            fd_velocity: e.velocity,
-            fd_acceleration: e.acceleration,
-            velocity: v,
-            acceleration: a,
-            v_band,
-            a_band,
-            snr: snr_v,
-            snr_a,
-            evidence,
-            confidence: confidence(evidence),
-            log_move: log_move(v, a, sp.horizon_s),
-            case,
-            scalper: self
-                .scalper
-                .as_deref()
-                .map_or(0.0, |s| s.signal().signed_strength()),
-            ..TickState::default()
-        };
-        Some(Models {
-            st,
-            x,
-            v,
-            prev_ts,
-            ready: e.ready && k.steps >= 2,
-            drift: None,
-        })
+        let (m, reset) = step_models(
+            self.p,
+            &mut slot.hot,
+            &mut slot.layers,
+            self.scalper.as_deref_mut(),
+            self.t,
+        );
+        self.stats.resets += u64::from(reset);
+        self.stats.bad_ticks += u64::from(m.is_none());
+        m
     }
 
     /// The risk gate's price feed and the decision book's mark-to-market (every tick, warm or
@@ -1334,6 +1295,82 @@ fn flip_fallback(st: &mut TickState, held: i8, target: i8) -> Option<i8> {
         st.target = held;
         None
     }
+}
+
+/// One tick's model step on a symbol's model state (`hot`'s filters, the layer windows and
+/// indicators, the scalper's bars): the gap check (a gap longer than `reset_gap_s` resets the
+/// layers and the scalper), finite differences, Kalman, layers, then velocity, acceleration,
+/// their dead bands and SNRs, the matrix case, evidence, confidence and the forecast log move.
+/// Returns the models (`None` for a price whose log is not finite) and whether it reset. Out of
+/// line: one copy, called by every tick ([`TickCx::update_models`]) and by the idle warm-up's
+/// shadow on a scratch copy ([`Engine::warm_models`]), so the shadow warms the code a tick runs.
+#[inline(never)]
+fn step_models(
+    p: &StrategyParams,
+    hot: &mut Hot,
+    layers: &mut LayerState,
+    mut scalper: Option<&mut ScalperState>,
+    t: &Tick,
+) -> (Option<Models>, bool) {
+    let x = t.price.ln();
+    if !x.is_finite() {
+        return (None, false);
+    }
+    let ts = t.exch_ts_ms;
+    let prev_ts = hot.deriv.last_ts_ms();
+    let reset = hot.started
+        && ts.saturating_sub(hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s;
+    if reset {
+        layers.reset(&p.layers);
+        if let Some(s) = scalper.as_deref_mut() {
+            *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+        }
+    }
+    hot.started = true;
+    let e = hot.deriv.update_log(&p.deriv, x, ts);
+    let k = hot.kalman.update(&p.kalman, x, ts, p.deriv.reset_gap_s);
+    scalper::update_layers(p, layers, scalper.as_deref_mut(), t, x);
+    hot.last_price = t.price;
+
+    let sp = &p.signal;
+    let (v, a, v_band, a_band) = match sp.source {
+        VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
+        VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
+    };
+    let snr_v = snr(v, k.p_vv);
+    let snr_a = snr(a, k.p_aa);
+    let case = classify(v, a, v_band, a_band);
+    let evidence = sp.evidence(case, snr_v, snr_a);
+    let st = TickState {
+        symbol: t.symbol,
+        ts_ms: ts,
+        price: t.price,
+        smoothed: e.smoothed,
+        kalman: k,
+        fd_velocity: e.velocity,
+        fd_acceleration: e.acceleration,
+        velocity: v,
+        acceleration: a,
+        v_band,
+        a_band,
+        snr: snr_v,
+        snr_a,
+        evidence,
+        confidence: confidence(evidence),
+        log_move: log_move(v, a, sp.horizon_s),
+        case,
+        scalper: scalper.map_or(0.0, |s| s.signal().signed_strength()),
+        ..TickState::default()
+    };
+    let m = Models {
+        st,
+        x,
+        v,
+        prev_ts,
+        ready: e.ready && k.steps >= 2,
+        drift: None,
+    };
+    (Some(m), reset)
 }
 
 /// Exit levels, size and risk-gate check of an entry in direction `target` (`close` = the
