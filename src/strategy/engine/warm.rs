@@ -129,7 +129,11 @@ impl Engine {
                 trend_entry: matches!(st.case, Case::AcceleratingUp | Case::AcceleratingDown),
                 x: st.price.ln(),
                 v: st.velocity,
-                drift: if lp.drift.enabled { st.drift() } else { 0.0 },
+                // Computed either way: `emit` asks for it on every order (`expm1`).
+                drift: match black_box(st.drift()) {
+                    d if lp.drift.enabled => d,
+                    _ => 0.0,
+                },
                 leader_log_moves: leader_moves(lp, &self.slots, i),
             },
         );
