@@ -316,6 +316,19 @@ pub fn size_entry_qty(
     sized_qty(p, stats, req, inst).map(|q| q.qty)
 }
 
+/// [`size_entry_qty`] before its last step, the venue filter (`Instrument::violation` of the
+/// quantity, not reduce-only, at `req.price`): every other check, error and the same value.
+/// For a caller that caps the quantity further and filters what it sends.
+#[inline]
+pub fn size_entry_qty_unfiltered(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<Decimal, EntryBlock> {
+    unfiltered_qty(p, stats, req, inst).map(|q| q.qty)
+}
+
 /// What [`sized_qty`] found: the quantity and what [`size_entry`] derives the rest from.
 struct SizedQty {
     qty: Decimal,
@@ -329,6 +342,21 @@ struct SizedQty {
 /// The quantity of [`size_entry`] (its documentation).
 #[inline]
 fn sized_qty(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<SizedQty, EntryBlock> {
+    let q = unfiltered_qty(p, stats, req, inst)?;
+    if let Some(reason) = inst.violation(q.qty, req.price, false) {
+        return Err(EntryBlock::Filter(reason));
+    }
+    Ok(q)
+}
+
+/// [`sized_qty`] without the venue filter of its quantity.
+#[inline]
+fn unfiltered_qty(
     p: &SizingParams,
     stats: &TradeStats,
     req: &EntryRequest,
@@ -396,9 +424,6 @@ fn sized_qty(
     if guarded != qty {
         qty = guarded;
         binding = SizeCap::Leverage;
-    }
-    if let Some(reason) = inst.violation(qty, req.price, false) {
-        return Err(EntryBlock::Filter(reason));
     }
     Ok(SizedQty {
         qty,

@@ -53,8 +53,9 @@ use crate::risk::config::LimitsConfig;
 use crate::risk::drift_monitor::reduce_qty;
 use crate::risk::limits::LimitParams;
 use crate::risk::{
-    size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
-    ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
+    size_entry_qty_unfiltered, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock,
+    EntryRequest, ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams,
+    TradeStats, Trip,
 };
 use crate::types::fixed::{dec_cmp, dec_mul};
 use crate::types::{
@@ -552,25 +553,25 @@ impl Engine {
             trade_stats: &mut self.trade_stats,
             stats: &mut self.stats,
             next_seq: &mut self.next_seq,
-            last,
             feed_health: self.feed_health.as_deref(),
             learned: &mut self.learned,
             scalper: self.scalpers.get_mut(i),
             pending: &mut self.pending,
             t,
         };
-        let mut m = cx.update_models()?;
+        // The tick's state is built in the symbol's last state and decided there (no copy).
+        let mut m = cx.update_models(last)?;
         cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
             let d0 = m.drift();
-            return Some(cx.emit(&mut m.st, d0, side, qty, true, None));
+            return Some(cx.emit(m.st, d0, side, qty, true, None));
         }
         let Some(d) = cx.decide(&mut m, moves) else {
-            return cx.idle(m.st);
+            return cx.idle();
         };
-        let Some((qty, reduce_only, levels)) = cx.plan_entry(&mut m.st, d) else {
-            return cx.idle(m.st);
+        let Some((qty, reduce_only, levels)) = cx.plan_entry(m.st, d) else {
+            return cx.idle();
         };
         let c = m.st.case.index();
         if m.st.target == 0 {
@@ -587,7 +588,7 @@ impl Engine {
             }
         }
         let d0 = m.drift();
-        Some(cx.emit(&mut m.st, d0, d.side, qty, reduce_only, levels))
+        Some(cx.emit(m.st, d0, d.side, qty, reduce_only, levels))
     }
 
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
@@ -777,9 +778,10 @@ impl Engine {
 }
 
 /// What [`TickCx::update_models`] computed for one tick.
-struct Models {
-    /// The tick's state so far (models, case; the decision fields are filled in later).
-    st: TickState,
+struct Models<'l> {
+    /// The tick's state so far (models, case; the decision fields are filled in later): the
+    /// symbol's last state itself, overwritten by [`TickCx::update_models`].
+    st: &'l mut TickState,
     /// `ln(price)`.
     x: f64,
     /// Velocity of the configured source, 1/s.
@@ -792,7 +794,7 @@ struct Models {
     drift: Option<f64>,
 }
 
-impl Models {
+impl Models<'_> {
     /// The forecast drift `e^m − 1` of the tick ([`TickState::drift`]), computed once: the
     /// exit check, the drift layer and the booking read the same value.
     #[inline]
@@ -822,7 +824,6 @@ struct TickCx<'a> {
     trade_stats: &'a mut TradeStats,
     stats: &'a mut EngineStats,
     next_seq: &'a mut u64,
-    last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
     learned: &'a mut LearnedFilter,
     /// The symbol's scalper state, when the scalper is on.
@@ -833,10 +834,9 @@ struct TickCx<'a> {
 }
 
 impl TickCx<'_> {
-    /// Records the tick's state without an order.
+    /// A tick without an order (its state is already the symbol's last state).
     #[inline]
-    fn idle(&mut self, st: TickState) -> Option<OrderIntent> {
-        *self.last = st;
+    fn idle(&mut self) -> Option<OrderIntent> {
         // A quiet tick: some of the bar close's peak VaR (a report figure, off the deciding
         // ticks).
         self.gate.peak_step();
@@ -846,7 +846,7 @@ impl TickCx<'_> {
     /// Gap check (a gap longer than `reset_gap_s` resets the layers), then finite differences,
     /// Kalman, layer windows and indicators; `None` for a price whose log is not finite.
     #[inline]
-    fn update_models(&mut self) -> Option<Models> {
+    fn update_models<'l>(&mut self, last: &'l mut TickState) -> Option<Models<'l>> {
         let (p, t, slot) = (self.p, self.t, &mut *self.slot);
         let x = t.price.ln();
         if !x.is_finite() {
@@ -883,7 +883,7 @@ impl TickCx<'_> {
         let snr_a = snr(a, k.p_aa);
         let case = classify(v, a, v_band, a_band);
         let evidence = sp.evidence(case, snr_v, snr_a);
-        let st = TickState {
+        *last = TickState {
             symbol: t.symbol,
             ts_ms: ts,
             price: t.price,
@@ -908,7 +908,7 @@ impl TickCx<'_> {
             ..TickState::default()
         };
         Some(Models {
-            st,
+            st: last,
             x,
             v,
             prev_ts,
@@ -1003,7 +1003,7 @@ impl TickCx<'_> {
             m.st.layers = self.slot.layers.idle_report(&self.p.layers);
         }
         if scalper {
-            self.decide_scalper(&mut m.st, held, !calculus)
+            self.decide_scalper(m.st, held, !calculus)
         } else {
             None
         }
@@ -1046,7 +1046,7 @@ impl TickCx<'_> {
         } else {
             self.slot.layers.idle_report(&self.p.layers)
         };
-        let st = &mut m.st;
+        let st = &mut *m.st;
         st.layers = layers;
         let mut target = match action {
             Action::Buy => 1,
@@ -1235,9 +1235,9 @@ impl TickCx<'_> {
         Some((qty, reduce_only, levels))
     }
 
-    /// Emits an order: working position, cooldown clock, sequence number; records the tick
-    /// state (`st`, by reference: one copy, into the symbol's last state) and leaves the
-    /// decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
+    /// Emits an order: working position, cooldown clock, sequence number; marks the tick
+    /// state `st` (the symbol's last state on a tick; the caller stores it otherwise) with the
+    /// order's signal and leaves the decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
     #[inline]
     fn emit(
         &mut self,
@@ -1269,7 +1269,6 @@ impl TickCx<'_> {
         });
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
-        *self.last = *st;
         OrderIntent::new(IntentFields {
             symbol: t.symbol,
             side,
@@ -1320,6 +1319,31 @@ fn entry_violation(
         inst.above_max_qty(qty)
     } else {
         inst.violation(qty, price, false)
+    }
+}
+
+/// The sized entry's venue filters in the order the sizing and the exposure cap apply them:
+/// `violation(sized)`, then, when the cap binds (`cap < sized`), `violation(cap)`; `Ok` is
+/// the quantity sent. When a positive `cap` passes, `sized > cap` passes min qty and min
+/// notional too (`price_on_tick · qty` is monotone in `qty`, exact or correctly rounded), so
+/// only max qty is left of `sized`'s check; otherwise both are checked in full, in order.
+#[inline]
+fn filter_capped(
+    inst: &Instrument,
+    sized: Decimal,
+    cap: Option<Decimal>,
+    price: f64,
+) -> Result<Decimal, crate::types::RejectReason> {
+    let full = |q: Decimal| inst.violation(q, price, false).map_or(Ok(q), Err);
+    match cap {
+        Some(cap) if cap.is_sign_positive() && !cap.is_zero() => {
+            match inst.violation(cap, price, false) {
+                None => inst.above_max_qty(sized).map_or(Ok(cap), Err),
+                Some(r) => Err(inst.violation(sized, price, false).unwrap_or(r)),
+            }
+        }
+        Some(cap) => full(sized).and_then(|_| full(cap)),
+        None => full(sized),
     }
 }
 
@@ -1378,7 +1402,7 @@ fn entry_levels_and_size(
         .map_err(EntryBlock::Risk)?;
     let entry = lv.entry;
     // `size_entry`'s quantity; its derived notional, leverage and risk are not needed here.
-    let sized = size_entry_qty(
+    let sized = size_entry_qty_unfiltered(
         &rp.sizing,
         trade_stats,
         &EntryRequest {
@@ -1393,21 +1417,16 @@ fn entry_levels_and_size(
     )?;
     // Size down to the per-symbol exposure cap rather than refuse: a tight stop can ask for more
     // than `max_symbol_exposure × E` even under the leverage cap.
-    let mut qty = sized;
     // `rp.limits` are the gate's limits (`Engine::new`), so this is `max_symbol_exposure · E`.
     let limit = caps.exposure();
     // `qty · entry ≤ limit` means `qty ≤ floor_step(limit / entry)`: the division only binds.
     // `dec_mul` is the crate's product (same decimal); the cap's steps are on integers when
     // provably those of the decimal quotient (`Instrument::floor_qty_quotient`).
-    if !entry.is_zero() && dec_cmp(dec_mul(qty, entry), limit).is_gt() {
-        let cap = inst.floor_qty_quotient(limit, entry);
-        if dec_cmp(qty, cap).is_gt() {
-            qty = cap;
-            if let Some(r) = inst.violation(qty, st.price, false) {
-                return Err(EntryBlock::Filter(r));
-            }
-        }
-    }
+    let cap = (!entry.is_zero() && dec_cmp(dec_mul(sized, entry), limit).is_gt())
+        .then(|| inst.floor_qty_quotient(limit, entry))
+        .filter(|&cap| dec_cmp(sized, cap).is_gt());
+    // The sizing's venue filter of `sized`, then that of the cap (the same first refusal).
+    let qty = filter_capped(inst, sized, cap, st.price).map_err(EntryBlock::Filter)?;
     gate.check_sized(&caps, dec_mul(close + qty, entry), lv.risk(qty))
         .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
@@ -1521,6 +1540,72 @@ mod tests {
         assert!(
             checked > 50_000 && flips > 30_000 && above > 5_000,
             "{checked} checked, {flips} flips, {above} above max"
+        );
+    }
+
+    /// `filter_capped` gives the first refusal of the sequence it replaces — the sizing's
+    /// `violation(sized)`, then, when the cap binds, `violation(cap)` — and the quantity sent,
+    /// over random instruments and prices, sized quantities below, at and above every limit and
+    /// caps below them (on the step, off it, zero, negative).
+    #[test]
+    fn filter_capped_is_violation_then_cap() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
+        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
+        let (mut capped, mut passed, mut refused_sized, mut refused_cap) = (0, 0, 0, 0);
+        for k in 0..300_000u64 {
+            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
+            let step = pick(&steps, next());
+            let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
+            let inst = Instrument::new(
+                pick(&ticks, next()),
+                step,
+                n(next()),
+                n(next()) + n(next()),
+                Decimal::new((next() % 200) as i64, (next() % 3) as u32),
+            )
+            .unwrap();
+            let price = (next() % 10_000_000) as f64 * 0.01 + (next() % 3) as f64 * 1e-9 + 1e-9;
+            let sized = match k % 3 {
+                0 => n(next()),
+                1 => n(next()) + n(next()),
+                _ => Decimal::new((next() % 1_000_000) as i64, (next() % 12) as u32),
+            };
+            let cap = match k % 5 {
+                0 => None,
+                1 => Some(Decimal::ZERO),
+                2 => Some(-n(next())),
+                3 => Some(Decimal::new(
+                    (next() % 1_000_000) as i64,
+                    (next() % 12) as u32,
+                )),
+                _ => Some(n(next())),
+            }
+            .filter(|&c| dec_cmp(sized, c).is_gt());
+            let want = match inst.violation(sized, price, false) {
+                Some(r) => Err(r),
+                None => match cap {
+                    Some(c) => inst.violation(c, price, false).map_or(Ok(c), Err),
+                    None => Ok(sized),
+                },
+            };
+            let got = filter_capped(&inst, sized, cap, price);
+            assert_eq!(got, want, "{sized} capped at {cap:?}, {price}");
+            capped += usize::from(cap.is_some());
+            passed += usize::from(cap.is_some() && got.is_ok());
+            refused_sized +=
+                usize::from(cap.is_some() && inst.violation(sized, price, false).is_some());
+            refused_cap += usize::from(cap.is_some() && got.is_err());
+        }
+        assert!(
+            capped > 50_000 && passed > 5_000 && refused_sized > 5_000 && refused_cap > 10_000,
+            "{capped} capped, {passed} passed, {refused_sized} sized refused, {refused_cap} refused"
         );
     }
 
