@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, POW10};
+use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, mantissa_i64, POW10};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -475,9 +475,10 @@ fn leverage_guard(
 fn notional_f64(qty: Decimal, price: Decimal) -> f64 {
     const EXACT: i64 = 1 << 53;
     let s = (qty.scale() + price.scale()) as usize;
-    if let (Ok(a), Ok(b), Some(&p)) = (
-        i64::try_from(qty.mantissa()),
-        i64::try_from(price.mantissa()),
+    // `mantissa_i64` is `i64::try_from(mantissa)` but at −2⁶³ (not below `EXACT` anyway).
+    if let (Some(a), Some(b), Some(&p)) = (
+        mantissa_i64(qty),
+        mantissa_i64(price),
         POW10.get(s).filter(|_| s <= 18),
     ) {
         if a.unsigned_abs() < EXACT as u64 && b.unsigned_abs() < EXACT as u64 {

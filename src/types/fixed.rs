@@ -48,15 +48,26 @@ impl Increment {
     /// `None` when that mantissa overflows an `i64`.
     #[inline]
     pub fn times(&self, n: i64) -> Option<Decimal> {
-        Some(Decimal::new(n.checked_mul(self.mantissa)?, self.scale))
+        let m = n.checked_mul(self.mantissa)?;
+        // `Decimal::new(m, scale)` (scale ≤ 28, checked by `Increment::of`) from its words.
+        let u = m.unsigned_abs();
+        Some(Decimal::from_parts(
+            u as u32,
+            (u >> 32) as u32,
+            0,
+            m < 0,
+            self.scale,
+        ))
     }
 
     /// `n · increment` as [`dec_f64`] gives it for [`Increment::times`] (the same f64 as
     /// `Decimal::to_f64` of that decimal); NaN when the mantissa overflows.
     #[inline]
     pub fn times_f64(&self, n: i64) -> f64 {
-        n.checked_mul(self.mantissa)
-            .map_or(f64::NAN, |m| mantissa_f64(m, self.scale))
+        match n.checked_mul(self.mantissa) {
+            Some(m) => mantissa_f64(m, self.scale),
+            None => f64::NAN,
+        }
     }
 }
 
@@ -261,6 +272,13 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     if m.unsigned_abs() < 1 << 50 && scale <= 18 {
         return m as f64 / POW10[scale as usize] as i64 as f64;
     }
+    mantissa_f64_wide(m, scale)
+}
+
+/// [`mantissa_f64`] for `|m| ≥ 2⁵⁰` or `scale > 18` (out of line: the one-division case
+/// above inlines into its callers).
+#[inline(never)]
+fn mantissa_f64_wide(m: i64, scale: u32) -> f64 {
     let Some(&precision) = POW10.get(scale as usize) else {
         return Decimal::new(m, scale).to_f64().unwrap_or(f64::NAN);
     };
@@ -344,7 +362,7 @@ fn low64(d: Decimal) -> Option<(u64, bool, u32)> {
 /// `i64::try_from(d.mantissa())` for `|m| < 2⁶³` (`None` also at `m = −2⁶³`, which the
 /// callers then treat as not fitting: their fallbacks give the same answer).
 #[inline(always)]
-fn mantissa_i64(d: Decimal) -> Option<i64> {
+pub fn mantissa_i64(d: Decimal) -> Option<i64> {
     match low64(d) {
         Some((m, neg, _)) if m < 1 << 63 => Some(if neg { -(m as i64) } else { m as i64 }),
         _ => None,
@@ -726,6 +744,36 @@ mod tests {
         ] {
             same(x);
         }
+    }
+
+    /// `Increment::times` is `Decimal::new(n · mantissa, scale)`, bytes and all, for every
+    /// sign and width of `n` and every scale; `None` exactly when the product overflows.
+    #[test]
+    fn times_is_decimal_new() {
+        let mut s = 0x5DEE_CE66_D1CE_4E5Bu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut some = 0;
+        for _ in 0..300_000 {
+            let m = (next() >> (1 + next() % 63)).max(1) as i64;
+            let inc = Increment::of(Decimal::new(m, (next() % 29) as u32)).unwrap();
+            let n = (next() as i64) >> (next() % 64);
+            let want = n
+                .checked_mul(inc.mantissa)
+                .map(|p| Decimal::new(p, inc.scale));
+            let got = inc.times(n);
+            assert_eq!(
+                got.map(|d| d.serialize()),
+                want.map(|d| d.serialize()),
+                "{n} × {inc:?}"
+            );
+            some += usize::from(got.is_some());
+        }
+        assert!(some > 100_000, "{some}");
     }
 
     /// `low64` and `mantissa_i64` read what `mantissa`, `is_sign_negative` and `scale` say,
