@@ -6,8 +6,9 @@
 //! (an FNV-1a hash of their `Debug` text), the same counters and, with the filter, the same
 //! model weights (bit for bit) as the code before the optimisation.
 //!
-//! The same runs with the idle compute warm-up's shadow entry (`Engine::warm`) before every
-//! tick must give the same values: the warm-up changes no decision.
+//! The same runs with the idle compute warm-up's shadows (the model step on a scratch copy,
+//! `Engine::warm_models`, and the entry, `Engine::warm`) before every tick must give the same
+//! values: the warm-up changes no decision.
 //!
 //! The expected values were obtained by running this test on the unchanged code (branch
 //! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
@@ -48,8 +49,8 @@ fn bench_params() -> StrategyParams {
     StrategyParams::from_config(&cfg)
 }
 
-/// One run; with `warm`, the idle warm-up's shadow entry (`Engine::warm`, both sides of every
-/// symbol) before every tick, which must change nothing.
+/// One run; with `warm`, the idle warm-up's shadows (`Engine::warm_models` and `Engine::warm`,
+/// both sides of every symbol) before every tick, which must change nothing.
 fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> Outcome {
     let mut e = Engine::new(params, &replay.instruments);
     let first = ticks.iter().map(|t| t.exch_ts_ms).min().unwrap();
@@ -64,7 +65,9 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> O
             };
             if warm {
                 for i in 0..e.n_symbols() {
+                    e.warm_models(i, Side::Sell);
                     e.warm(i, Side::Sell);
+                    e.warm_models(i, Side::Buy);
                     e.warm(i, Side::Buy);
                 }
             }

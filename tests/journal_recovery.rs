@@ -360,6 +360,9 @@ fn stop_fired_while_down(venue: Venue) {
     let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Report);
     assert_eq!(rep.venue_fills, 1, "{rep:?}");
     assert!(rep.mismatches.is_empty(), "{:?}", rep.mismatches);
+    // Booked by start-up, so never again by this session's executions reads (they start at
+    // or after the catch-up; its booked ids are in the journal, not in the run's memory).
+    assert!(exec.settled_ms() >= close.time_ms, "{}", exec.settled_ms());
     // Booked once, at the venue's own price, quantity and commission: the journal's book
     // equals the exchange's to the last decimal.
     let venue_book = w.server.venue().with(|m| m.position("BTCUSDT"));

@@ -524,13 +524,31 @@ fn bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
     a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Bybit);
 }
 
+/// Places a SELL stop-market at 61500 on the venue by hand (no order of the engine's): of
+/// `qty` reduce-only, or closing the whole position when `None`.
+fn place_hand_stop(r: &Rig, qty: Option<&str>) {
+    let hand = calculus_trader::exchange::orders::OrderRequest {
+        symbol: BTC,
+        side: Side::Sell,
+        kind: OrderKind::StopMarket,
+        qty: qty.map(d),
+        stop_price: Some(d("61500.0")),
+        reduce_only: qty.is_some(),
+        close_position: qty.is_none(),
+        client_id: "",
+    };
+    r.ex.server
+        .venue()
+        .with(|m| m.place(&hand, now_ms()))
+        .unwrap();
+}
+
 /// The private stream off: a stop the engine never armed (placed by hand on the venue) closes
 /// the position; the engine's exit is refused. With no armed level to judge the close by, the
 /// venue's position used to be taken at the exit's reference price (a guessed price, no fee).
 /// Now the venue's executions are read and its own execution that makes the difference is
 /// booked at its price, fee and order id: every field equals the exchange's.
 fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
-    use calculus_trader::exchange::orders::OrderRequest;
     let mut r = rig_with(
         v,
         &[BTC],
@@ -544,20 +562,7 @@ fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
     settle(&mut r);
     assert!(open(&r).is_empty(), "the engine armed no stop");
-    let hand = OrderRequest {
-        symbol: BTC,
-        side: Side::Sell,
-        kind: OrderKind::StopMarket,
-        qty: None,
-        stop_price: Some(d("61500.0")),
-        reduce_only: false,
-        close_position: true,
-        client_id: "",
-    };
-    r.ex.server
-        .venue()
-        .with(|m| m.place(&hand, now_ms()))
-        .unwrap();
+    place_hand_stop(&r, None);
     r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
     assert_eq!(r.venue_qty(0), Decimal::ZERO);
     let stop =
@@ -596,6 +601,70 @@ fn binance_stop_placed_by_hand_is_booked_at_its_own_execution() {
 #[test]
 fn bybit_stop_placed_by_hand_is_booked_at_its_own_execution() {
     a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Bybit);
+}
+
+/// The private stream off: the venue closes the position in two executions at two prices (a
+/// partial reduce-only stop placed by hand takes 0.004 at its trigger, the engine's own stop
+/// the rest at its own), and the engine's exit is refused. The close found among the venue's
+/// executions is booked as two fills of the exit, each at its execution's price and fee (it
+/// was one fill at their quantity-weighted price: the venue's fill count and the prices the
+/// journal holds then differ from the exchange's).
+fn a_venue_close_in_two_executions_is_booked_as_two_fills(v: V) {
+    let mut r = rig(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        1,
+        Duration::from_secs(5),
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    place_hand_stop(&r, Some("0.004"));
+    r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
+    assert_eq!(r.venue_qty(0), d("0.006"));
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let closes: Vec<_> = r.ex.server.venue().with(|m| {
+        let t = m.trades();
+        t[t.len() - 2..].to_vec()
+    });
+    assert_eq!(
+        closes.iter().map(|t| t.qty).collect::<Vec<_>>(),
+        [d("0.004"), d("0.006")]
+    );
+    assert_ne!(closes[0].price, closes[1].price);
+    // The engine's exit, refused: nothing left to reduce.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61200.0))
+        .is_none());
+    settle(&mut r);
+    let fills: Vec<_> = r
+        .reports
+        .iter()
+        .filter(|x| x.client_seq == 2 && x.status == ReportStatus::Filled)
+        .map(|x| (x.price, x.qty, x.fee))
+        .collect();
+    let want: Vec<_> = closes
+        .iter()
+        .map(|t| (t.price, t.qty, t.commission))
+        .collect();
+    assert_eq!(
+        fills, want,
+        "one fill per venue execution, at its own price"
+    );
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_venue_close_in_two_executions_is_booked_as_two_fills() {
+    a_venue_close_in_two_executions_is_booked_as_two_fills(V::Binance);
+}
+
+#[test]
+fn bybit_venue_close_in_two_executions_is_booked_as_two_fills() {
+    a_venue_close_in_two_executions_is_booked_as_two_fills(V::Bybit);
 }
 
 /// The private stream off: the venue's stop closes the position after the engine's last

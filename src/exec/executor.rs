@@ -175,9 +175,33 @@ struct Pending {
     trigger: Decimal,
     /// Where the executions read starts, Unix ms.
     fills_since_ms: u64,
+    /// When the venue refused this exit (monotonic ns; 0: not refused): the close that made
+    /// it refuse happened before, however long the position check then waited.
+    refused_ns: u64,
     /// The venue's position the position query read (`FillsDue`).
     venue_qty: Decimal,
 }
+
+/// Where the executions read of an exit refused at `refused_ns` starts (venue ms, `ts_ms`
+/// being now at `now_ns`): [`venue_fills::FILLS_WINDOW_MS`] before the refusal, not before
+/// now — the position check waits for the symbol's other orders, in the trade-heavy soak with
+/// the stream off up to 15 s, and the stop that made the exit refuse fell out of a window
+/// counted from the check.
+/// Never before `settled_ms`: start-up's catch-up read the venue's executions up to then and
+/// booked what the journal lacked, so an execution before it is booked already (a read
+/// reaching into the session before a restart booked one of its closes twice).
+fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64, settled_ms: u64) -> u64 {
+    let age_ms = match refused_ns {
+        0 => 0,
+        t => now_ns.saturating_sub(t) / 1_000_000,
+    };
+    ts_ms
+        .saturating_sub(age_ms + venue_fills::FILLS_WINDOW_MS)
+        .max(settled_ms)
+}
+
+/// One venue execution to book: `(price, qty, fee, venue order id)`.
+type VenueExec = (Decimal, Decimal, Decimal, u64);
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
 /// not act on it, so it is resent with the same client id once the clock was re-synced.
@@ -342,6 +366,8 @@ pub struct Executor {
     venue_fills: venue_fills::VenueFills,
     /// The position audit while the private stream is not up ([`audit`]).
     audit: audit::Audit,
+    /// Venue ms up to which start-up's catch-up settled the executions (0: none).
+    settled_ms: u64,
     /// Table steps held back, oldest first, until no order of the same symbol sent earlier is
     /// open ([`Executor::on_step`]).
     deferred: Vec<(Step, u64)>,
@@ -447,6 +473,7 @@ impl Executor {
             stream: stream::StreamState::new(n),
             venue_fills: venue_fills::VenueFills::new(n),
             audit: audit::Audit::new(n),
+            settled_ms: 0,
             deferred: Vec::with_capacity(2 * max_pending),
             next_rank: 0,
             warm: warm::WarmState::new(n),
@@ -557,6 +584,17 @@ impl Executor {
     /// Sets this process's session number (the journal's, see `journal::next_session`).
     pub fn set_session(&mut self, session: u32) {
         self.session = session;
+    }
+
+    /// Start-up's catch-up read the venue's executions up to `ms` (venue Unix ms) and booked
+    /// what the journal lacked: executions reads of this session start no earlier.
+    pub fn set_settled_ms(&mut self, ms: u64) {
+        self.settled_ms = ms;
+    }
+
+    /// Venue ms up to which start-up settled the executions (0: no start-up ran).
+    pub fn settled_ms(&self) -> u64 {
+        self.settled_ms
     }
 
     /// Grows the journal's mapped room when it runs low (a system call then, about every
@@ -1087,6 +1125,7 @@ impl Executor {
             close_qty: Decimal::ZERO,
             trigger: Decimal::ZERO,
             fills_since_ms: 0,
+            refused_ns: 0,
             venue_qty: Decimal::ZERO,
         });
         self.next_rank += 1;
@@ -1748,6 +1787,7 @@ impl Executor {
                 q.pos = PosCheck::ExitDue;
                 q.due_ns = now_ns;
                 q.pos_queries = 0;
+                q.refused_ns = now_ns;
                 return;
             }
             (None, OrderReply::Error { code })
@@ -2028,7 +2068,7 @@ impl Executor {
                 let x = &mut self.pending[k];
                 (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
                 (x.close_qty, x.trigger, x.venue_qty) = (held, px, q);
-                x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
+                x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms, self.settled_ms);
                 return;
             }
         }
@@ -2042,14 +2082,15 @@ impl Executor {
             let x = &mut self.pending[k];
             (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
             (x.close_qty, x.trigger, x.venue_qty) = (Decimal::ZERO, Decimal::ZERO, q);
-            x.fills_since_ms = ts_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
+            x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms, self.settled_ms);
             return;
         }
         self.pending.swap_remove(k);
         match close {
             Some((price, qty, fee)) => {
                 let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
-                self.close_refused_exit(&p, (price, qty, fee, 0), from_stream, now_ns, on_event);
+                let close = [(price, qty, fee, 0)];
+                self.close_refused_exit(&p, &close, from_stream, now_ns, on_event);
             }
             None => self.refuse_unclosed_exit(&p, q, on_event),
         }
@@ -2074,46 +2115,58 @@ impl Executor {
         }
     }
 
-    /// Books refused exit `p` (out of `pending`) as the venue's close `(price, qty, fee, venue
-    /// order id)`, of which `from_stream` came from the private stream: what is booked beyond
-    /// it is owed to the stream (its execution may still come); the surviving venue leg goes.
+    /// Books refused exit `p` (out of `pending`) as the venue's close, its executions `parts`
+    /// (oldest first), of which `from_stream` came from the private stream: what is booked
+    /// beyond it is owed to the stream (its execution may still come); the surviving venue leg
+    /// goes.
     fn close_refused_exit<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
-        (price, qty, fee, order_id): (Decimal, Decimal, Decimal, u64),
+        parts: &[VenueExec],
         from_stream: Decimal,
         now_ns: u64,
         on_event: &mut F,
     ) {
-        self.owe_venue_close(p.symbol, p.side, qty.max(p.qty) - from_stream);
-        self.book_exit_as_close(p, (price, qty, fee), order_id, on_event);
+        let held: Decimal = parts.iter().map(|x| x.1).sum();
+        self.owe_venue_close(p.symbol, p.side, held.max(p.qty) - from_stream);
+        self.book_exit_as_close(p, parts, on_event);
         self.stops.count_venue_fill();
         self.stops.disarm(p.symbol, now_ns);
     }
 
-    /// Books refused exit `p` as the venue's close of the position: `(price, qty, fee)` of
-    /// that one execution (the venue's, or the trigger price and `held` while no stream tells
-    /// it). The venue closes the whole position, which can be more than the exit asked for
-    /// (`qty > p.qty`, the exit was a partial one): the exit is reported filled for all of it,
-    /// plus the compensating working-position report of the excess (as a reconciliation's),
-    /// so that one venue execution is one journaled fill.
+    /// Books refused exit `p` as the venue's close of the position: one fill per execution in
+    /// `parts` (`(price, qty, fee, venue order id)`: the venue's, or the trigger price and
+    /// `held` while no stream or read tells it), so that one venue execution is one journaled
+    /// fill. The venue closes the whole position, which can be more than the exit asked for
+    /// (the exit was a partial one): the exit is reported filled for all of it, plus the
+    /// compensating working-position report of the excess (as a reconciliation's). A close
+    /// short of the exit's quantity (the trigger-price fallback) is booked for the exit's.
     fn book_exit_as_close<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
-        (price, qty, fee): (Decimal, Decimal, Decimal),
-        order_id: u64,
+        parts: &[VenueExec],
         on_event: &mut F,
     ) {
-        let qty = qty.max(p.qty);
-        let r = self.fill(
-            p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
-        );
-        on_event(ExecEvent::Report(r));
-        let excess = qty - p.qty;
+        let held: Decimal = parts.iter().map(|x| x.1).sum();
+        let short = (p.qty - held).max(Decimal::ZERO);
+        let mut last = Decimal::ZERO;
+        for (k, &(price, qty, fee, order_id)) in parts.iter().enumerate() {
+            let qty = if k + 1 == parts.len() {
+                qty + short
+            } else {
+                qty
+            };
+            let r = self.fill(
+                p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
+            );
+            on_event(ExecEvent::Report(r));
+            last = price;
+        }
+        let excess = held - p.qty;
         if excess > Decimal::ZERO {
             // Compute sent an exit of p.qty only.
             on_event(ExecEvent::Report(compensation(
-                p.symbol, p.side, price, excess,
+                p.symbol, p.side, last, excess,
             )));
         }
     }
@@ -2358,6 +2411,29 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// The executions read of a refused exit starts the window before the refusal, however
+    /// long its position check waited (the heavy soak's stops were 15 s before the check).
+    #[test]
+    fn the_executions_window_is_anchored_at_the_refusal() {
+        let w = venue_fills::FILLS_WINDOW_MS;
+        let now_ms = 1_796_575_104_275;
+        // Refused 15 s ago: the window ends there, not now.
+        let refused = 100_000_000_000;
+        let now = refused + 15_000_000_000;
+        assert_eq!(fills_since(refused, now, now_ms, 0), now_ms - 15_000 - w);
+        // A stop 12 s before the check, 3 s before the refusal, is in the window.
+        assert!(fills_since(refused, now, now_ms, 0) <= now_ms - 12_000);
+        // Not refused (0) or refused just now: the window ends now.
+        assert_eq!(fills_since(0, now, now_ms, 0), now_ms - w);
+        assert_eq!(fills_since(now, now, now_ms, 0), now_ms - w);
+        // Never before start-up's catch-up read (a restart 4 s before the check).
+        let settled = now_ms - 4_000;
+        assert_eq!(fills_since(refused, now, now_ms, settled), settled);
+        assert_eq!(fills_since(0, now, now_ms, settled), settled);
+        // A catch-up older than the window changes nothing.
+        assert_eq!(fills_since(0, now, now_ms, now_ms - w - 1), now_ms - w);
     }
 
     fn executor() -> Executor {

@@ -115,6 +115,9 @@ pub fn startup(
         timeout,
     )?;
     let ours = positions_with(replayed, &resolved, names.len());
+    // The catch-up below reads every execution up to now: this session's executions reads
+    // start no earlier (each booked one is in the journal, not in the run's memory).
+    exec.set_settled_ms(now_ms());
     let mut caught = Vec::new();
     if let Some((id, start)) = replayed.catch_up_session(exec.session()) {
         // The venue's own executions since the last session that journaled anything started
@@ -279,7 +282,10 @@ pub fn venue_only_trades(
 
 /// An execution of an order of ours: its venue order id is known, or its client id is ours
 /// (`ct…`, Bybit lists it).
-fn is_ours(t: &super::transport_venue::VenueTrade, known: &std::collections::HashSet<u64>) -> bool {
+pub(crate) fn is_ours(
+    t: &super::transport_venue::VenueTrade,
+    known: &std::collections::HashSet<u64>,
+) -> bool {
     known.contains(&t.order_id) || t.client_id.starts_with("ct")
 }
 

@@ -202,6 +202,22 @@ struct Hot {
     started: bool,
 }
 
+impl Hot {
+    /// Before the symbol's first tick.
+    fn new() -> Self {
+        Self {
+            kalman: Kalman::default(),
+            deriv: Derivatives::default(),
+            last_price: 0.0,
+            last_order_ms: 0,
+            working: Decimal::ZERO,
+            in_flight: Decimal::ZERO,
+            steps_seen: 0,
+            started: false,
+        }
+    }
+}
+
 /// A symbol's risk state, a function of the decided orders only (see the module doc).
 #[derive(Clone, Copy, Debug, Default)]
 struct SlotRisk {
@@ -319,6 +335,8 @@ pub struct Engine {
     /// The booking of the intent [`Engine::decide_tick`] returned last, until
     /// [`Engine::book_pending`] applies it.
     pending: Option<Pending>,
+    /// Scratch model state of the idle warm-up ([`Engine::warm_models`]); no decision reads it.
+    shadow: Box<warm::ModelShadow>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -443,16 +461,7 @@ impl Engine {
             slots: instruments
                 .iter()
                 .map(|&instrument| Slot {
-                    hot: Hot {
-                        kalman: Kalman::default(),
-                        deriv: Derivatives::default(),
-                        last_price: 0.0,
-                        last_order_ms: 0,
-                        working: Decimal::ZERO,
-                        in_flight: Decimal::ZERO,
-                        steps_seen: 0,
-                        started: false,
-                    },
+                    hot: Hot::new(),
                     instrument,
                     venue_max_leverage: instrument
                         .max_leverage
@@ -498,6 +507,14 @@ impl Engine {
                 Vec::new()
             },
             pending: None,
+            shadow: warm::ModelShadow::new(
+                Hot::new(),
+                LayerState::new(&params.layers),
+                params
+                    .strategy
+                    .scalper()
+                    .then(|| ScalperState::new(&params.scalper, params.layers.indicators.bar_s)),
+            ),
         }
     }
 
@@ -553,25 +570,25 @@ impl Engine {
             trade_stats: &mut self.trade_stats,
             stats: &mut self.stats,
             next_seq: &mut self.next_seq,
+            last,
             feed_health: self.feed_health.as_deref(),
             learned: &mut self.learned,
             scalper: self.scalpers.get_mut(i),
             pending: &mut self.pending,
             t,
         };
-        // The tick's state is built in the symbol's last state and decided there (no copy).
-        let mut m = cx.update_models(last)?;
+        let mut m = cx.update_models()?;
         cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
             let d0 = m.drift();
-            return Some(cx.emit(m.st, d0, side, qty, true, None));
+            return Some(cx.emit(&mut m.st, d0, side, qty, true, None));
         }
         let Some(d) = cx.decide(&mut m, moves) else {
-            return cx.idle();
+            return cx.idle(m.st);
         };
-        let Some((qty, reduce_only, levels)) = cx.plan_entry(m.st, d) else {
-            return cx.idle();
+        let Some((qty, reduce_only, levels)) = cx.plan_entry(&mut m.st, d) else {
+            return cx.idle(m.st);
         };
         let c = m.st.case.index();
         if m.st.target == 0 {
@@ -588,7 +605,7 @@ impl Engine {
             }
         }
         let d0 = m.drift();
-        Some(cx.emit(m.st, d0, d.side, qty, reduce_only, levels))
+        Some(cx.emit(&mut m.st, d0, d.side, qty, reduce_only, levels))
     }
 
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
@@ -778,10 +795,9 @@ impl Engine {
 }
 
 /// What [`TickCx::update_models`] computed for one tick.
-struct Models<'l> {
-    /// The tick's state so far (models, case; the decision fields are filled in later): the
-    /// symbol's last state itself, overwritten by [`TickCx::update_models`].
-    st: &'l mut TickState,
+struct Models {
+    /// The tick's state so far (models, case; the decision fields are filled in later).
+    st: TickState,
     /// `ln(price)`.
     x: f64,
     /// Velocity of the configured source, 1/s.
@@ -794,7 +810,7 @@ struct Models<'l> {
     drift: Option<f64>,
 }
 
-impl Models<'_> {
+impl Models {
     /// The forecast drift `e^m − 1` of the tick ([`TickState::drift`]), computed once: the
     /// exit check, the drift layer and the booking read the same value.
     #[inline]
@@ -824,6 +840,7 @@ struct TickCx<'a> {
     trade_stats: &'a mut TradeStats,
     stats: &'a mut EngineStats,
     next_seq: &'a mut u64,
+    last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
     learned: &'a mut LearnedFilter,
     /// The symbol's scalper state, when the scalper is on.
@@ -834,9 +851,10 @@ struct TickCx<'a> {
 }
 
 impl TickCx<'_> {
-    /// A tick without an order (its state is already the symbol's last state).
+    /// Records the tick's state without an order.
     #[inline]
-    fn idle(&mut self) -> Option<OrderIntent> {
+    fn idle(&mut self, st: TickState) -> Option<OrderIntent> {
+        *self.last = st;
         // A quiet tick: some of the bar close's peak VaR (a report figure, off the deciding
         // ticks).
         self.gate.peak_step();
@@ -844,77 +862,21 @@ impl TickCx<'_> {
     }
 
     /// Gap check (a gap longer than `reset_gap_s` resets the layers), then finite differences,
-    /// Kalman, layer windows and indicators; `None` for a price whose log is not finite.
+    /// Kalman, layer windows and indicators ([`step_models`]); `None` for a price whose log is
+    /// not finite. Counts bad ticks and resets.
     #[inline]
-    fn update_models<'l>(&mut self, last: &'l mut TickState) -> Option<Models<'l>> {
-        let (p, t, slot) = (self.p, self.t, &mut *self.slot);
-        let x = t.price.ln();
-        if !x.is_finite() {
-            self.stats.bad_ticks += 1;
-            return None;
-        }
-        let ts = t.exch_ts_ms;
-        let prev_ts = slot.hot.deriv.last_ts_ms();
-        if slot.hot.started
-            && ts.saturating_sub(slot.hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s
-        {
-            slot.layers.reset(&p.layers);
-            if let Some(s) = self.scalper.as_deref_mut() {
-                *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
-            }
-            self.stats.resets += 1;
-        }
-        slot.hot.started = true;
-        let e = slot.hot.deriv.update_log(&p.deriv, x, ts);
-        let k = slot
-            .hot
-            .kalman
-            .update(&p.kalman, x, ts, p.deriv.reset_gap_s);
-        self.update_layers(x);
+    fn update_models(&mut self) -> Option<Models> {
         let slot = &mut *self.slot;
-        slot.hot.last_price = t.price;
-
-        let sp = &p.signal;
-        let (v, a, v_band, a_band) = match sp.source {
-            VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
-            VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
-        };
-        let snr_v = snr(v, k.p_vv);
-        let snr_a = snr(a, k.p_aa);
-        let case = classify(v, a, v_band, a_band);
-        let evidence = sp.evidence(case, snr_v, snr_a);
-        *last = TickState {
-            symbol: t.symbol,
-            ts_ms: ts,
-            price: t.price,
-            smoothed: e.smoothed,
-            kalman: k,
-            fd_velocity: e.velocity,
-            fd_acceleration: e.acceleration,
-            velocity: v,
-            acceleration: a,
-            v_band,
-            a_band,
-            snr: snr_v,
-            snr_a,
-            evidence,
-            confidence: confidence(evidence),
-            log_move: log_move(v, a, sp.horizon_s),
-            case,
-            scalper: self
-                .scalper
-                .as_deref()
-                .map_or(0.0, |s| s.signal().signed_strength()),
-            ..TickState::default()
-        };
-        Some(Models {
-            st: last,
-            x,
-            v,
-            prev_ts,
-            ready: e.ready && k.steps >= 2,
-            drift: None,
-        })
+        let (m, reset) = step_models(
+            self.p,
+            &mut slot.hot,
+            &mut slot.layers,
+            self.scalper.as_deref_mut(),
+            self.t,
+        );
+        self.stats.resets += u64::from(reset);
+        self.stats.bad_ticks += u64::from(m.is_none());
+        m
     }
 
     /// The risk gate's price feed and the decision book's mark-to-market (every tick, warm or
@@ -1003,7 +965,7 @@ impl TickCx<'_> {
             m.st.layers = self.slot.layers.idle_report(&self.p.layers);
         }
         if scalper {
-            self.decide_scalper(m.st, held, !calculus)
+            self.decide_scalper(&mut m.st, held, !calculus)
         } else {
             None
         }
@@ -1046,7 +1008,7 @@ impl TickCx<'_> {
         } else {
             self.slot.layers.idle_report(&self.p.layers)
         };
-        let st = &mut *m.st;
+        let st = &mut m.st;
         st.layers = layers;
         let mut target = match action {
             Action::Buy => 1,
@@ -1235,9 +1197,9 @@ impl TickCx<'_> {
         Some((qty, reduce_only, levels))
     }
 
-    /// Emits an order: working position, cooldown clock, sequence number; marks the tick
-    /// state `st` (the symbol's last state on a tick; the caller stores it otherwise) with the
-    /// order's signal and leaves the decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
+    /// Emits an order: working position, cooldown clock, sequence number; records the tick
+    /// state (`st`, by reference: one copy, into the symbol's last state) and leaves the
+    /// decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
     #[inline]
     fn emit(
         &mut self,
@@ -1269,6 +1231,7 @@ impl TickCx<'_> {
         });
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
+        *self.last = *st;
         OrderIntent::new(IntentFields {
             symbol: t.symbol,
             side,
@@ -1358,6 +1321,82 @@ fn flip_fallback(st: &mut TickState, held: i8, target: i8) -> Option<i8> {
         st.target = held;
         None
     }
+}
+
+/// One tick's model step on a symbol's model state (`hot`'s filters, the layer windows and
+/// indicators, the scalper's bars): the gap check (a gap longer than `reset_gap_s` resets the
+/// layers and the scalper), finite differences, Kalman, layers, then velocity, acceleration,
+/// their dead bands and SNRs, the matrix case, evidence, confidence and the forecast log move.
+/// Returns the models (`None` for a price whose log is not finite) and whether it reset. Out of
+/// line: one copy, called by every tick ([`TickCx::update_models`]) and by the idle warm-up's
+/// shadow on a scratch copy ([`Engine::warm_models`]), so the shadow warms the code a tick runs.
+#[inline(never)]
+fn step_models(
+    p: &StrategyParams,
+    hot: &mut Hot,
+    layers: &mut LayerState,
+    mut scalper: Option<&mut ScalperState>,
+    t: &Tick,
+) -> (Option<Models>, bool) {
+    let x = t.price.ln();
+    if !x.is_finite() {
+        return (None, false);
+    }
+    let ts = t.exch_ts_ms;
+    let prev_ts = hot.deriv.last_ts_ms();
+    let reset = hot.started
+        && ts.saturating_sub(hot.kalman.last_ts_ms()) as f64 * 1e-3 > p.deriv.reset_gap_s;
+    if reset {
+        layers.reset(&p.layers);
+        if let Some(s) = scalper.as_deref_mut() {
+            *s = ScalperState::new(&p.scalper, p.layers.indicators.bar_s);
+        }
+    }
+    hot.started = true;
+    let e = hot.deriv.update_log(&p.deriv, x, ts);
+    let k = hot.kalman.update(&p.kalman, x, ts, p.deriv.reset_gap_s);
+    scalper::update_layers(p, layers, scalper.as_deref_mut(), t, x);
+    hot.last_price = t.price;
+
+    let sp = &p.signal;
+    let (v, a, v_band, a_band) = match sp.source {
+        VelocitySource::Kalman => (k.v, k.a, sp.k_v * k.p_vv.sqrt(), sp.k_a * k.p_aa.sqrt()),
+        VelocitySource::FiniteDifference => (e.velocity, e.acceleration, p.v_band, p.a_band),
+    };
+    let snr_v = snr(v, k.p_vv);
+    let snr_a = snr(a, k.p_aa);
+    let case = classify(v, a, v_band, a_band);
+    let evidence = sp.evidence(case, snr_v, snr_a);
+    let st = TickState {
+        symbol: t.symbol,
+        ts_ms: ts,
+        price: t.price,
+        smoothed: e.smoothed,
+        kalman: k,
+        fd_velocity: e.velocity,
+        fd_acceleration: e.acceleration,
+        velocity: v,
+        acceleration: a,
+        v_band,
+        a_band,
+        snr: snr_v,
+        snr_a,
+        evidence,
+        confidence: confidence(evidence),
+        log_move: log_move(v, a, sp.horizon_s),
+        case,
+        scalper: scalper.map_or(0.0, |s| s.signal().signed_strength()),
+        ..TickState::default()
+    };
+    let m = Models {
+        st,
+        x,
+        v,
+        prev_ts,
+        ready: e.ready && k.steps >= 2,
+        drift: None,
+    };
+    (Some(m), reset)
 }
 
 /// Exit levels, size and risk-gate check of an entry in direction `target` (`close` = the

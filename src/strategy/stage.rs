@@ -90,8 +90,9 @@ impl ComputeStage {
     /// of every symbol per round of `2n` calls, the likeliest side last, as the order path's
     /// round ([`crate::exec::Executor::warm_step`]): first each symbol's other side, then each
     /// symbol's likeliest side (that of its last entry, else of the latest entry of any
-    /// symbol, else a long), ending with the symbol of the latest entry. Read-only on the
-    /// engine; no allocation, no system call.
+    /// symbol, else a long), ending with the symbol of the latest entry; each likeliest-side
+    /// step first runs the symbol's model step on a scratch copy ([`Engine::warm_models`]).
+    /// Changes none of the engine's decision state; no allocation, no system call.
     #[inline]
     pub fn warm_idle(&mut self) -> bool {
         let n = self.engine.n_symbols();
@@ -101,6 +102,11 @@ impl ComputeStage {
         let k = self.warm_cursor % (2 * n);
         self.warm_cursor = (k + 1) % (2 * n);
         let (i, side) = warm_target(k, n, &self.entry_sides, self.latest_entry);
+        if k >= n {
+            // The likeliest side's step also runs the symbol's model step on a scratch copy
+            // (`Engine::warm_models`), as a tick does before it decides.
+            self.engine.warm_models(i, side);
+        }
         self.engine.warm(i, side)
     }
 

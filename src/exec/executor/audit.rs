@@ -327,7 +327,9 @@ impl Executor {
         self.audit.found += 1;
         let since = self.audit.in_step_ms[i];
         let (ours, done) = self.known_executions(i);
-        if let Some(picked) = explain_gap(trades, &ours, &done, q - booked, since) {
+        if let Some(picked) =
+            explain_gap(trades, &ours, &done, q - booked, since, self.ids_listed())
+        {
             for t in &picked {
                 eprintln!(
                     "warning: {} the venue's own execution {} (order {}) found by the position audit: {:?} {} at {}",

@@ -23,9 +23,9 @@ use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 
-use super::{ExecEvent, Executor, OrderVenue, PosCheck};
+use super::{ExecEvent, Executor, OrderVenue, PosCheck, VenueExec};
 use crate::exec::lanes::{self, OrderLanes};
-use crate::exec::recovery::explaining_trades;
+use crate::exec::recovery::{explaining_trades, is_ours};
 use crate::exec::transport_venue::VenueTrade;
 use crate::types::{RejectReason, Side, SymbolId};
 
@@ -85,16 +85,12 @@ impl VenueFills {
     }
 }
 
-/// A venue close found among the executions: `(price, qty, fee, venue order id)` and the
-/// trade ids it is made of.
-pub type FoundClose = ((Decimal, Decimal, Decimal, u64), Vec<u64>);
-
 /// The close of `held` on `side` among `trades` (oldest first): the newest executions no order
 /// of ours made (`ours`: venue order ids; client id `ct…`) and not booked (`booked` trade
-/// ids), at or after `since_ms`, taken while they add up to `held` without passing it. Some
-/// `(price, qty, fee, order id)` — the quantity-weighted price, `held`, the fees summed and
-/// the newest execution's order id — with the trade ids, only when they add up to exactly
-/// `held`.
+/// ids), at or after `since_ms`, taken while they add up to `held` without passing it; Some
+/// (oldest first) only when they add up to exactly `held`. Each is booked as its own fill, at
+/// its own price and fee: a close the venue made in two executions is two fills, as on the
+/// venue.
 pub fn close_among(
     trades: &[VenueTrade],
     ours: &HashSet<u64>,
@@ -102,7 +98,7 @@ pub fn close_among(
     side: Side,
     held: Decimal,
     since_ms: u64,
-) -> Option<FoundClose> {
+) -> Option<Vec<VenueTrade>> {
     let recent: Vec<VenueTrade> = trades
         .iter()
         .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
@@ -113,28 +109,41 @@ pub fn close_among(
     if qty != held || held.is_zero() || picked.iter().any(|t| t.side != side) {
         return None;
     }
-    let quote: Decimal = picked.iter().map(|t| t.price * t.qty).sum();
-    let fee: Decimal = picked.iter().map(|t| t.fee).sum();
-    let order_id = picked.last().map_or(0, |t| t.order_id);
-    let ids = picked.iter().map(|t| t.id).collect();
-    Some(((quote / qty, qty, fee, order_id), ids))
+    Some(picked)
 }
 
 /// The venue's own executions among `trades` (oldest first; at or after `since_ms`, none of
 /// `ours`, none `booked`) that make `gap` (venue − booked, signed) exactly, oldest first;
-/// `None` when no such set is found ([`explaining_trades`]).
+/// `None` when no such set is found. Where the venue lists our client id on every execution
+/// of ours (`ids_listed`: Bybit), none of ours can pass for the venue's, so all of its own
+/// together are taken when they make the gap (a stop's close and the next position's stop in
+/// one window, of both sides); else, and when they do not, those [`explaining_trades`]
+/// picks (newest first, toward the gap). Binance's `userTrades` has no client id: an order of
+/// ours whose reply is not in yet would pass for the venue's, so there only the pick is used.
 pub fn explain_gap(
     trades: &[VenueTrade],
     ours: &HashSet<u64>,
     booked: &HashSet<u64>,
     gap: Decimal,
     since_ms: u64,
+    ids_listed: bool,
 ) -> Option<Vec<VenueTrade>> {
     let fresh: Vec<VenueTrade> = trades
         .iter()
         .filter(|t| t.time_ms >= since_ms && !booked.contains(&t.id))
         .cloned()
         .collect();
+    if ids_listed {
+        let own: Vec<VenueTrade> = fresh
+            .iter()
+            .filter(|t| !is_ours(t, ours))
+            .cloned()
+            .collect();
+        let all: Decimal = own.iter().map(|t| t.side.signed(t.qty)).sum();
+        if all == gap && !own.is_empty() {
+            return Some(own);
+        }
+    }
     let picked = explaining_trades(&fresh, ours, gap);
     let sum: Decimal = picked.iter().map(|t| t.side.signed(t.qty)).sum();
     (sum == gap && !picked.is_empty()).then_some(picked)
@@ -151,6 +160,12 @@ impl Executor {
         booked.extend(self.stream.seen_ids());
         booked.remove(&0);
         (ours, booked)
+    }
+
+    /// Whether the venue lists our client id on every execution of ours (Bybit's
+    /// `orderLinkId`; Binance's `userTrades` has none).
+    pub(super) fn ids_listed(&self) -> bool {
+        matches!(self.venue, OrderVenue::Bybit(_))
     }
 
     /// Sends the executions reads that are due (refused exits whose close the venue made).
@@ -216,7 +231,15 @@ impl Executor {
         let gap = p.venue_qty - self.booked[i];
         let explained = match (found.is_none() && !full, gap.is_zero()) {
             (true, false) => {
-                explain_gap(&trades, &ours, &booked, gap, p.fills_since_ms).filter(|_| {
+                explain_gap(
+                    &trades,
+                    &ours,
+                    &booked,
+                    gap,
+                    p.fills_since_ms,
+                    self.ids_listed(),
+                )
+                .filter(|_| {
                     // Only with nothing else of the symbol in flight (its fills are booked).
                     !self
                         .pending
@@ -237,17 +260,21 @@ impl Executor {
             return;
         }
         self.pending.swap_remove(k);
-        match found {
-            Some((close, ids)) => {
-                for id in ids {
-                    self.venue_fills.note_booked(id);
+        match (found, explained) {
+            (Some(close), _) => {
+                for t in &close {
+                    self.venue_fills.note_booked(t.id);
                 }
-                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+                let parts: Vec<VenueExec> = close
+                    .iter()
+                    .map(|t| (t.price, t.qty, t.fee, t.order_id))
+                    .collect();
+                self.close_refused_exit(&p, &parts, Decimal::ZERO, now_ns, on_event);
             }
-            None if explained.is_some() => {
+            (None, Some(explained)) => {
                 let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
                 on_event(ExecEvent::Report(r));
-                for t in explained.unwrap_or_default() {
+                for t in explained {
                     eprintln!(
                         "warning: {} the venue's own execution {} (order {}) makes the position differ (exit {} refused): {:?} {} at {}",
                         self.names[i], t.id, t.order_id, p.seq, t.side, t.qty, t.price
@@ -256,16 +283,16 @@ impl Executor {
                     self.book_venue_execution(p.symbol, &t, on_event);
                 }
             }
-            None if !answered && !p.close_qty.is_zero() => {
+            (None, None) if !answered && !p.close_qty.is_zero() => {
                 eprintln!(
                     "warning: {} the venue's executions could not be read; its close of {} is booked at the trigger price {}",
                     self.names[i], p.close_qty, p.trigger
                 );
                 let fee = self.model.fee(p.trigger, p.close_qty);
-                let close = (p.trigger, p.close_qty, fee, 0);
-                self.close_refused_exit(&p, close, Decimal::ZERO, now_ns, on_event);
+                let close = [(p.trigger, p.close_qty, fee, 0)];
+                self.close_refused_exit(&p, &close, Decimal::ZERO, now_ns, on_event);
             }
-            None => {
+            (None, None) => {
                 // No execution of the venue's closed it, nor makes the difference: the venue's
                 // position is another's doing (an order of ours not booked yet, a hand trade) —
                 // never a guessed fill.
@@ -302,6 +329,52 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A difference made by venue executions of both sides (a stop's close, then the next
+    /// position's stops; the heavy soak with the stream off: −0.048 from a buy of 0.016 and
+    /// two sells of 0.032) is explained by all of them where the venue lists our client ids
+    /// (Bybit); newest-first picking alone passes over the buy and finds nothing, and that is
+    /// all Binance gets (no client id: an order of ours not answered yet looks like the
+    /// venue's).
+    #[test]
+    fn a_gap_made_by_venue_executions_of_both_sides_is_explained_by_all_of_them() {
+        let mut trades = [
+            t(1, 0, Side::Buy, "0.048", "61700", 1_000), // our entry
+            t(2, 0, Side::Buy, "0.016", "61633.9", 2_000),
+            t(3, 0, Side::Sell, "0.032", "61625.1", 3_000),
+            t(4, 0, Side::Sell, "0.032", "61593.6", 4_000),
+        ];
+        trades[0].client_id = "ct1-7".into();
+        let none = HashSet::new();
+        let gap = d("-0.048");
+        let ids =
+            |x: Option<Vec<VenueTrade>>| x.map(|v| v.iter().map(|t| t.id).collect::<Vec<_>>());
+        assert_eq!(
+            ids(explain_gap(&trades, &none, &none, gap, 0, true)),
+            Some(vec![2, 3, 4])
+        );
+        assert_eq!(ids(explain_gap(&trades, &none, &none, gap, 0, false)), None);
+        // One of them booked before: the rest no longer add up, nor does any pick.
+        let booked: HashSet<u64> = [2].into();
+        assert_eq!(
+            ids(explain_gap(&trades, &none, &booked, gap, 0, true)),
+            None
+        );
+        // When the whole set overshoots, the pick still answers.
+        let one = d("-0.032");
+        assert_eq!(
+            ids(explain_gap(&trades, &none, &none, one, 0, true)),
+            Some(vec![4])
+        );
+        // Before the window: nothing.
+        assert_eq!(
+            ids(explain_gap(&trades, &none, &none, gap, 5_000, true)),
+            None
+        );
+        // An execution of ours by client id is never taken.
+        trades[1].client_id = "ct1-9".into();
+        assert_eq!(ids(explain_gap(&trades, &none, &none, gap, 0, true)), None);
+    }
+
     #[test]
     fn the_close_is_the_newest_venue_executions_that_add_up_to_the_position() {
         let trades = [
@@ -313,16 +386,23 @@ mod tests {
         ];
         let ours: HashSet<u64> = [10, 12].into();
         let booked: HashSet<u64> = [2].into();
-        let ((px, qty, fee, id), ids) =
-            close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 0).unwrap();
-        // (0.012·94 + 0.008·93) / 0.020 = 93.6
-        assert_eq!((px, qty, fee, id), (d("93.6"), d("0.020"), d("0.2"), 13));
-        assert_eq!(ids, [4, 5]);
+        let parts = |c: Vec<VenueTrade>| -> Vec<(u64, Decimal, Decimal, Decimal, u64)> {
+            c.iter()
+                .map(|t| (t.id, t.price, t.qty, t.fee, t.order_id))
+                .collect()
+        };
+        let close = close_among(&trades, &ours, &booked, Side::Sell, d("0.020"), 0).unwrap();
+        // Two executions, two fills at their own prices (not one at 93.6, their average).
+        let want = vec![
+            (4, d("94"), d("0.012"), d("0.1"), 13),
+            (5, d("93"), d("0.008"), d("0.1"), 13),
+        ];
+        assert_eq!(parts(close), want);
         // Not booked yet, the older close would be taken too — never past the position: the
         // newest executions first.
         let none = HashSet::new();
-        let ((px, ..), _) = close_among(&trades, &ours, &none, Side::Sell, d("0.020"), 0).unwrap();
-        assert_eq!(px, d("93.6"));
+        let close = close_among(&trades, &ours, &none, Side::Sell, d("0.020"), 0).unwrap();
+        assert_eq!(parts(close), want);
         // Only part of the close is listed: nothing (read again later).
         assert!(close_among(&trades[..4], &ours, &booked, Side::Sell, d("0.020"), 0).is_none());
         // Out of the window, or all ours, or the other side: nothing.

@@ -249,6 +249,7 @@ impl Engine {
                 trade_stats: &mut self.trade_stats,
                 stats: &mut self.stats,
                 next_seq: &mut self.next_seq,
+                last: &mut self.lasts[i],
                 feed_health: None,
                 learned: &mut self.learned,
                 scalper: None,
@@ -257,7 +258,6 @@ impl Engine {
             };
             let d0 = st.drift();
             let intent = cx.emit(&mut st, d0, side, qty, true, None);
-            self.lasts[i] = st;
             self.book_pending();
             self.ops.stats.closes += 1;
             return Some(intent);

@@ -1,31 +1,38 @@
 //! The scalper's side of a tick: feeding its bar state, and its decision
 //! ([`crate::strategy::scalper`], combination rules in [`crate::strategy::choice`]).
 
-use super::{flip_fallback, Decision, Gate, TickCx, TickState};
+use super::{flip_fallback, Decision, Gate, StrategyParams, TickCx, TickState};
+use crate::model::layers::LayerState;
 use crate::strategy::choice::Owner;
 use crate::strategy::scalper::ScalperSink;
+use crate::strategy::scalper::ScalperState;
+use crate::types::Tick;
+
+/// Feeds the trade `t` (log price `x`) to the layer windows and indicators; with the scalper
+/// on, every bar the trade closes also goes to the scalper's state, with the flow imbalance
+/// before the trade.
+#[inline]
+pub(super) fn update_layers(
+    p: &StrategyParams,
+    layers: &mut LayerState,
+    scalper: Option<&mut ScalperState>,
+    t: &Tick,
+    x: f64,
+) {
+    let trade = (t.side.sign(), t.qty);
+    if let Some(state) = scalper {
+        let mut sink = ScalperSink {
+            state,
+            params: &p.scalper,
+            flow: layers.flow.imbalance(),
+        };
+        layers.update_with(&p.layers, x, t.price, trade, t.exch_ts_ms, &mut sink);
+    } else {
+        layers.update_with(&p.layers, x, t.price, trade, t.exch_ts_ms, &mut ());
+    }
+}
 
 impl TickCx<'_> {
-    /// Feeds the trade to the layer windows and indicators; with the scalper on, every bar the
-    /// trade closes also goes to the scalper's state, with the flow imbalance before the trade.
-    #[inline]
-    pub(super) fn update_layers(&mut self, x: f64) {
-        let (p, t, slot) = (self.p, self.t, &mut *self.slot);
-        let trade = (t.side.sign(), t.qty);
-        if let Some(state) = self.scalper.as_deref_mut() {
-            let mut sink = ScalperSink {
-                state,
-                params: &p.scalper,
-                flow: slot.layers.flow.imbalance(),
-            };
-            slot.layers
-                .update_with(&p.layers, x, t.price, trade, t.exch_ts_ms, &mut sink);
-        } else {
-            slot.layers
-                .update_with(&p.layers, x, t.price, trade, t.exch_ts_ms, &mut ());
-        }
-    }
-
     /// The scalper's decision: its last bar's signal, unless already used by an entry, wants
     /// that side (an opposite signal flips a scalper position); the feed-health pause and the
     /// cooldown apply. `alone`: no matrix decision was taken on this tick (`st` is the

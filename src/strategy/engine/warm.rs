@@ -15,14 +15,97 @@
 //! code and data cached. Read-only: nothing is counted or kept (no position, risk state,
 //! counter, sequence number or pending booking), so every decision is the same with and
 //! without it.
+//!
+//! Before that, a tick runs its model step (derivatives, Kalman, layer windows, indicators, the
+//! scalper's bars, the matrix case), which the entry shadow does not: after a quiet second that
+//! code and the symbol's model data are cold too. [`Engine::warm_models`] runs the tick's own
+//! out-of-line model step (`step_models`, `#[inline(never)]`) on a scratch copy of the symbol's
+//! model state (allocated once with the engine, refreshed by plain copies), fed the symbol's
+//! last tick 1 ms later; the copy reads the real state into the cache, the step writes only the
+//! scratch.
 
 use std::hint::black_box;
 
-use super::{entry_levels_and_size, entry_violation, leader_moves, Engine};
-use crate::model::layers::LayerQuery;
-use crate::types::{Case, IntentFields, OrderIntent, Side};
+use super::{entry_levels_and_size, entry_violation, leader_moves, step_models, Engine, Hot};
+use crate::model::layers::{LayerQuery, LayerState};
+use crate::strategy::scalper::ScalperState;
+use crate::strategy::TickState;
+use crate::types::{Case, IntentFields, OrderIntent, Side, Tick};
+
+/// Scratch model state of one symbol for [`Engine::warm_models`]: allocated once with the
+/// engine, overwritten by plain copies (`Copy` types, no allocation) before every shadow step.
+#[derive(Debug)]
+pub(super) struct ModelShadow {
+    hot: Hot,
+    layers: LayerState,
+    /// The symbol's scalper state, when the scalper is on.
+    scalper: Option<ScalperState>,
+}
+
+impl ModelShadow {
+    /// A shadow holding `hot`, `layers` and `scalper` (fresh states: every shadow step
+    /// overwrites them with the symbol's own first).
+    pub(super) fn new(hot: Hot, layers: LayerState, scalper: Option<ScalperState>) -> Box<Self> {
+        Box::new(Self {
+            hot,
+            layers,
+            scalper,
+        })
+    }
+}
 
 impl Engine {
+    /// Runs one tick's model step ([`step_models`]: derivatives, Kalman, layer windows and
+    /// indicators, the scalper's bars, the matrix case) on a scratch copy of symbol `i`'s model
+    /// state, fed its last tick again 1 ms later (a `side` taker trade of one unit, so the flow
+    /// window adds it), and throws the result away. The copy reads the symbol's model data
+    /// into the cache and the step runs the one out-of-line copy of the code every tick runs;
+    /// the engine's own state is not written (only the scratch, [`ModelShadow`]). Returns
+    /// whether the symbol had a tick. No allocation, no system call.
+    pub fn warm_models(&mut self, i: usize, side: Side) -> bool {
+        let (Some(slot), Some(last)) = (self.slots.get(i), self.lasts.get(i)) else {
+            return false;
+        };
+        if !(slot.hot.started && last.price.is_finite() && last.price > 0.0) {
+            return false;
+        }
+        // 1 ms after the symbol's latest time: a step that advances time, never a reset.
+        let ts = (slot.hot.kalman.last_ts_ms())
+            .max(slot.hot.deriv.last_ts_ms())
+            .max(last.ts_ms)
+            + 1;
+        let t = Tick {
+            symbol: last.symbol,
+            side,
+            price: last.price,
+            qty: 1.0,
+            exch_ts_ms: ts,
+            ..Tick::default()
+        };
+        black_box(self.warm_models_on(black_box(&t))).is_some()
+    }
+
+    /// The shadow model step of [`Engine::warm_models`] on the tick `t` of its symbol: the
+    /// models (`TickState` before any decision field is filled) that `t` would give, computed
+    /// on a scratch copy of the symbol's model state; `None` for an unknown symbol or a price
+    /// without a finite logarithm. Nothing of the engine's own state changes.
+    pub fn warm_models_on(&mut self, t: &Tick) -> Option<TickState> {
+        let i = t.symbol.index();
+        let slot = self.slots.get(i)?;
+        let w = &mut *self.shadow;
+        w.hot = slot.hot;
+        w.layers = slot.layers;
+        w.scalper = self.scalpers.get(i).copied();
+        let (m, _) = step_models(
+            &self.params,
+            &mut w.hot,
+            &mut w.layers,
+            w.scalper.as_mut(),
+            t,
+        );
+        m.map(|m| m.st)
+    }
+
     /// Plans a shadow entry on the `side` of symbol `i` at its last tick state (a buy opens a
     /// long, a sell a short), as an entry signal on that tick would: the layers asked about the
     /// side (`decide_calculus`), levels, size and gate checks (`plan_entry`), the filters of
