@@ -492,9 +492,23 @@ impl RiskGate {
     #[inline]
     fn var_surely_within(&self, extra: Option<(usize, f64)>, v: VarLimit, budget: f64) -> bool {
         let (mut c, mut s) = (usize::MAX, 0.0);
-        for (i, w) in self.weights(extra).filter(|(_, w)| *w != 0.0) {
-            c = c.min(self.corr.samples(i));
-            s += w.abs() * self.corr.ring_sq_bound(i).sqrt();
+        // The non-zero `weights(extra)` in their order (the book's, then a new symbol's), as
+        // one loop: the same sum in the same order.
+        let mut add = |i: usize, w: f64| {
+            if w != 0.0 {
+                c = c.min(self.corr.samples(i));
+                s += w.abs() * self.corr.ring_sq_bound(i).sqrt();
+            }
+        };
+        let (j, x) = extra.unwrap_or((usize::MAX, 0.0));
+        let mut held = false;
+        for &i in &self.book {
+            let n = self.symbols[i].notional_f;
+            held |= i == j;
+            add(i, if i == j { n + x } else { n });
+        }
+        if extra.is_some() && !held {
+            add(j, x);
         }
         if c == usize::MAX || c < self.corr.min_bars().max(2) {
             return true;
@@ -1715,6 +1729,88 @@ mod tests {
         assert!(
             want.samples > 0 && closes > 1_000 && checks > 100,
             "{closes} {want:?}"
+        );
+    }
+
+    /// `var_surely_within` as it was: over `weights(extra)` filtered to the non-zero ones.
+    fn var_surely_within_reference(
+        g: &RiskGate,
+        extra: Option<(usize, f64)>,
+        v: VarLimit,
+        budget: f64,
+    ) -> bool {
+        let (mut c, mut s) = (usize::MAX, 0.0);
+        for (i, w) in g.weights(extra).filter(|(_, w)| *w != 0.0) {
+            c = c.min(g.corr.samples(i));
+            s += w.abs() * g.corr.ring_sq_bound(i).sqrt();
+        }
+        if c == usize::MAX || c < g.corr.min_bars().max(2) {
+            return true;
+        }
+        let h = g.p.var_horizon_bars;
+        var::measure_bound(s, c, h, v.method, v.measure, v.level) <= budget
+    }
+
+    /// The one-loop `var_surely_within` answers as the one over `weights`, over random books
+    /// (zero, long, short notionals), windows filling up, extras on held and new symbols
+    /// (also zero) and budgets either side of the bound.
+    #[test]
+    fn var_surely_within_is_its_weights_form() {
+        let c = LimitsConfig {
+            corr_min_bars: 5,
+            corr_window_bars: 40,
+            ..LimitsConfig::default()
+        };
+        let mut g = RiskGate::from_config(&c, d("10000"), 4);
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut x = [0.0f64; 4];
+        let (mut ts, mut both, mut within, mut checks) = (T0, 0, 0, 0);
+        for _ in 0..20_000 {
+            ts += [0, 1, 250, 900, 1_000, 3_500][next(6) as usize];
+            let s = next(4) as usize;
+            x[s] += 1e-3 * (next(2_001) as f64 - 1_000.0) / 1_000.0;
+            g.on_price(s, 100.0 * (s + 1) as f64 * x[s].exp(), ts);
+            if next(8) == 0 {
+                let p = next(4) as usize;
+                let n = match next(4) {
+                    0 => Decimal::ZERO,
+                    k => Decimal::from(next(20_000) as i64 - 10_000) * Decimal::from(k),
+                };
+                g.set_position(p, n, n.abs() / Decimal::from(100));
+            }
+            for _ in 0..4 {
+                let extra = match next(5) {
+                    0 => None,
+                    1 => Some((next(4) as usize, 0.0)),
+                    _ => Some((next(4) as usize, next(40_001) as f64 - 20_000.0)),
+                };
+                let v = VarLimit {
+                    budget: 0.0,
+                    method: [VarMethod::Parametric, VarMethod::Historical][next(2) as usize],
+                    measure: [VarMeasure::Var, VarMeasure::Es][next(2) as usize],
+                    level: next(2) as usize,
+                };
+                let budget = next(2_000) as f64 * [0.01, 1.0, 100.0][next(3) as usize];
+                let want = var_surely_within_reference(&g, extra, v, budget);
+                assert_eq!(
+                    g.var_surely_within(extra, v, budget),
+                    want,
+                    "{extra:?} {budget}"
+                );
+                checks += 1;
+                within += usize::from(want);
+                both += usize::from(!want);
+            }
+        }
+        assert!(
+            checks > 50_000 && within > 5_000 && both > 5_000,
+            "{within} {both}"
         );
     }
 

@@ -17,6 +17,7 @@ pub use drift_monitor::{DriftAction, DriftMonitor, DriftParams};
 pub use exits::{ExitLevels, ExitParams, ExitTrigger};
 pub use limits::{EmergencyAction, EntryCaps, GateState, OrderCheck, RiskGate, Trip, VarLimit};
 pub use sizing::{
-    size_entry, size_entry_qty, EntryRequest, SizedEntry, Sizing, SizingParams, TradeStats,
+    size_entry, size_entry_qty, size_entry_qty_unfiltered, EntryRequest, SizedEntry, Sizing,
+    SizingParams, TradeStats,
 };
 pub use var::PortfolioRisk;

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, POW10};
+use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, mantissa_i64, POW10};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -316,6 +316,19 @@ pub fn size_entry_qty(
     sized_qty(p, stats, req, inst).map(|q| q.qty)
 }
 
+/// [`size_entry_qty`] before its last step, the venue filter (`Instrument::violation` of the
+/// quantity, not reduce-only, at `req.price`): every other check, error and the same value.
+/// For a caller that caps the quantity further and filters what it sends.
+#[inline]
+pub fn size_entry_qty_unfiltered(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<Decimal, EntryBlock> {
+    unfiltered_qty(p, stats, req, inst).map(|q| q.qty)
+}
+
 /// What [`sized_qty`] found: the quantity and what [`size_entry`] derives the rest from.
 struct SizedQty {
     qty: Decimal,
@@ -329,6 +342,21 @@ struct SizedQty {
 /// The quantity of [`size_entry`] (its documentation).
 #[inline]
 fn sized_qty(
+    p: &SizingParams,
+    stats: &TradeStats,
+    req: &EntryRequest,
+    inst: &Instrument,
+) -> Result<SizedQty, EntryBlock> {
+    let q = unfiltered_qty(p, stats, req, inst)?;
+    if let Some(reason) = inst.violation(q.qty, req.price, false) {
+        return Err(EntryBlock::Filter(reason));
+    }
+    Ok(q)
+}
+
+/// [`sized_qty`] without the venue filter of its quantity.
+#[inline]
+fn unfiltered_qty(
     p: &SizingParams,
     stats: &TradeStats,
     req: &EntryRequest,
@@ -397,9 +425,6 @@ fn sized_qty(
         qty = guarded;
         binding = SizeCap::Leverage;
     }
-    if let Some(reason) = inst.violation(qty, req.price, false) {
-        return Err(EntryBlock::Filter(reason));
-    }
     Ok(SizedQty {
         qty,
         price,
@@ -450,9 +475,10 @@ fn leverage_guard(
 fn notional_f64(qty: Decimal, price: Decimal) -> f64 {
     const EXACT: i64 = 1 << 53;
     let s = (qty.scale() + price.scale()) as usize;
-    if let (Ok(a), Ok(b), Some(&p)) = (
-        i64::try_from(qty.mantissa()),
-        i64::try_from(price.mantissa()),
+    // `mantissa_i64` is `i64::try_from(mantissa)` but at −2⁶³ (not below `EXACT` anyway).
+    if let (Some(a), Some(b), Some(&p)) = (
+        mantissa_i64(qty),
+        mantissa_i64(price),
         POW10.get(s).filter(|_| s <= 18),
     ) {
         if a.unsigned_abs() < EXACT as u64 && b.unsigned_abs() < EXACT as u64 {

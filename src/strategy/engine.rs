@@ -53,8 +53,9 @@ use crate::risk::config::LimitsConfig;
 use crate::risk::drift_monitor::reduce_qty;
 use crate::risk::limits::LimitParams;
 use crate::risk::{
-    size_entry_qty, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock, EntryRequest,
-    ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams, TradeStats, Trip,
+    size_entry_qty_unfiltered, BlockReason, DriftAction, DriftMonitor, DriftParams, EntryBlock,
+    EntryRequest, ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams,
+    TradeStats, Trip,
 };
 use crate::types::fixed::{dec_cmp, dec_mul};
 use crate::types::{
@@ -1284,6 +1285,31 @@ fn entry_violation(
     }
 }
 
+/// The sized entry's venue filters in the order the sizing and the exposure cap apply them:
+/// `violation(sized)`, then, when the cap binds (`cap < sized`), `violation(cap)`; `Ok` is
+/// the quantity sent. When a positive `cap` passes, `sized > cap` passes min qty and min
+/// notional too (`price_on_tick · qty` is monotone in `qty`, exact or correctly rounded), so
+/// only max qty is left of `sized`'s check; otherwise both are checked in full, in order.
+#[inline]
+fn filter_capped(
+    inst: &Instrument,
+    sized: Decimal,
+    cap: Option<Decimal>,
+    price: f64,
+) -> Result<Decimal, crate::types::RejectReason> {
+    let full = |q: Decimal| inst.violation(q, price, false).map_or(Ok(q), Err);
+    match cap {
+        Some(cap) if cap.is_sign_positive() && !cap.is_zero() => {
+            match inst.violation(cap, price, false) {
+                None => inst.above_max_qty(sized).map_or(Ok(cap), Err),
+                Some(r) => Err(inst.violation(sized, price, false).unwrap_or(r)),
+            }
+        }
+        Some(cap) => full(sized).and_then(|_| full(cap)),
+        None => full(sized),
+    }
+}
+
 /// After a refused entry: a flip (`held == -target`) still closes the held position (new target
 /// 0); otherwise nothing is sent (`None`, the target stays `held`).
 #[inline]
@@ -1415,7 +1441,7 @@ fn entry_levels_and_size(
         .map_err(EntryBlock::Risk)?;
     let entry = lv.entry;
     // `size_entry`'s quantity; its derived notional, leverage and risk are not needed here.
-    let sized = size_entry_qty(
+    let sized = size_entry_qty_unfiltered(
         &rp.sizing,
         trade_stats,
         &EntryRequest {
@@ -1430,21 +1456,16 @@ fn entry_levels_and_size(
     )?;
     // Size down to the per-symbol exposure cap rather than refuse: a tight stop can ask for more
     // than `max_symbol_exposure × E` even under the leverage cap.
-    let mut qty = sized;
     // `rp.limits` are the gate's limits (`Engine::new`), so this is `max_symbol_exposure · E`.
     let limit = caps.exposure();
     // `qty · entry ≤ limit` means `qty ≤ floor_step(limit / entry)`: the division only binds.
     // `dec_mul` is the crate's product (same decimal); the cap's steps are on integers when
     // provably those of the decimal quotient (`Instrument::floor_qty_quotient`).
-    if !entry.is_zero() && dec_cmp(dec_mul(qty, entry), limit).is_gt() {
-        let cap = inst.floor_qty_quotient(limit, entry);
-        if dec_cmp(qty, cap).is_gt() {
-            qty = cap;
-            if let Some(r) = inst.violation(qty, st.price, false) {
-                return Err(EntryBlock::Filter(r));
-            }
-        }
-    }
+    let cap = (!entry.is_zero() && dec_cmp(dec_mul(sized, entry), limit).is_gt())
+        .then(|| inst.floor_qty_quotient(limit, entry))
+        .filter(|&cap| dec_cmp(sized, cap).is_gt());
+    // The sizing's venue filter of `sized`, then that of the cap (the same first refusal).
+    let qty = filter_capped(inst, sized, cap, st.price).map_err(EntryBlock::Filter)?;
     gate.check_sized(&caps, dec_mul(close + qty, entry), lv.risk(qty))
         .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
@@ -1558,6 +1579,72 @@ mod tests {
         assert!(
             checked > 50_000 && flips > 30_000 && above > 5_000,
             "{checked} checked, {flips} flips, {above} above max"
+        );
+    }
+
+    /// `filter_capped` gives the first refusal of the sequence it replaces — the sizing's
+    /// `violation(sized)`, then, when the cap binds, `violation(cap)` — and the quantity sent,
+    /// over random instruments and prices, sized quantities below, at and above every limit and
+    /// caps below them (on the step, off it, zero, negative).
+    #[test]
+    fn filter_capped_is_violation_then_cap() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
+        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
+        let (mut capped, mut passed, mut refused_sized, mut refused_cap) = (0, 0, 0, 0);
+        for k in 0..300_000u64 {
+            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
+            let step = pick(&steps, next());
+            let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
+            let inst = Instrument::new(
+                pick(&ticks, next()),
+                step,
+                n(next()),
+                n(next()) + n(next()),
+                Decimal::new((next() % 200) as i64, (next() % 3) as u32),
+            )
+            .unwrap();
+            let price = (next() % 10_000_000) as f64 * 0.01 + (next() % 3) as f64 * 1e-9 + 1e-9;
+            let sized = match k % 3 {
+                0 => n(next()),
+                1 => n(next()) + n(next()),
+                _ => Decimal::new((next() % 1_000_000) as i64, (next() % 12) as u32),
+            };
+            let cap = match k % 5 {
+                0 => None,
+                1 => Some(Decimal::ZERO),
+                2 => Some(-n(next())),
+                3 => Some(Decimal::new(
+                    (next() % 1_000_000) as i64,
+                    (next() % 12) as u32,
+                )),
+                _ => Some(n(next())),
+            }
+            .filter(|&c| dec_cmp(sized, c).is_gt());
+            let want = match inst.violation(sized, price, false) {
+                Some(r) => Err(r),
+                None => match cap {
+                    Some(c) => inst.violation(c, price, false).map_or(Ok(c), Err),
+                    None => Ok(sized),
+                },
+            };
+            let got = filter_capped(&inst, sized, cap, price);
+            assert_eq!(got, want, "{sized} capped at {cap:?}, {price}");
+            capped += usize::from(cap.is_some());
+            passed += usize::from(cap.is_some() && got.is_ok());
+            refused_sized +=
+                usize::from(cap.is_some() && inst.violation(sized, price, false).is_some());
+            refused_cap += usize::from(cap.is_some() && got.is_err());
+        }
+        assert!(
+            capped > 50_000 && passed > 5_000 && refused_sized > 5_000 && refused_cap > 10_000,
+            "{capped} capped, {passed} passed, {refused_sized} sized refused, {refused_cap} refused"
         );
     }
 

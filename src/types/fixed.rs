@@ -48,15 +48,26 @@ impl Increment {
     /// `None` when that mantissa overflows an `i64`.
     #[inline]
     pub fn times(&self, n: i64) -> Option<Decimal> {
-        Some(Decimal::new(n.checked_mul(self.mantissa)?, self.scale))
+        let m = n.checked_mul(self.mantissa)?;
+        // `Decimal::new(m, scale)` (scale ≤ 28, checked by `Increment::of`) from its words.
+        let u = m.unsigned_abs();
+        Some(Decimal::from_parts(
+            u as u32,
+            (u >> 32) as u32,
+            0,
+            m < 0,
+            self.scale,
+        ))
     }
 
     /// `n · increment` as [`dec_f64`] gives it for [`Increment::times`] (the same f64 as
     /// `Decimal::to_f64` of that decimal); NaN when the mantissa overflows.
     #[inline]
     pub fn times_f64(&self, n: i64) -> f64 {
-        n.checked_mul(self.mantissa)
-            .map_or(f64::NAN, |m| mantissa_f64(m, self.scale))
+        match n.checked_mul(self.mantissa) {
+            Some(m) => mantissa_f64(m, self.scale),
+            None => f64::NAN,
+        }
     }
 }
 
@@ -261,6 +272,13 @@ pub fn mantissa_f64(m: i64, scale: u32) -> f64 {
     if m.unsigned_abs() < 1 << 50 && scale <= 18 {
         return m as f64 / POW10[scale as usize] as i64 as f64;
     }
+    mantissa_f64_wide(m, scale)
+}
+
+/// [`mantissa_f64`] for `|m| ≥ 2⁵⁰` or `scale > 18` (out of line: the one-division case
+/// above inlines into its callers).
+#[inline(never)]
+fn mantissa_f64_wide(m: i64, scale: u32) -> f64 {
     let Some(&precision) = POW10.get(scale as usize) else {
         return Decimal::new(m, scale).to_f64().unwrap_or(f64::NAN);
     };
@@ -325,17 +343,42 @@ pub fn round_half_away(x: f64) -> f64 {
     }
 }
 
-/// `a * b`, the same decimal (mantissa and scale): on `i128` when both are non-zero, their
-/// mantissas fit an `i64`, the scales add to ≤ 28 and the product is below 2⁹⁶ (then the
-/// crate's product is that exact mantissa at the summed scale); the crate's `Mul` otherwise.
+/// `d` as `(|mantissa|, negative, scale)` when the mantissa's top 32-bit word is zero
+/// (`|m| < 2⁶⁴`), read from the words `serialize` gives (no `i128`); `None` otherwise.
+#[inline(always)]
+fn low64(d: Decimal) -> Option<(u64, bool, u32)> {
+    let b = d.serialize();
+    let w = |k: usize| u32::from_le_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]]);
+    (w(12) == 0).then(|| {
+        let flags = w(0);
+        (
+            u64::from(w(8)) << 32 | u64::from(w(4)),
+            flags >> 31 != 0,
+            flags >> 16 & 0xFF,
+        )
+    })
+}
+
+/// `i64::try_from(d.mantissa())` for `|m| < 2⁶³` (`None` also at `m = −2⁶³`, which the
+/// callers then treat as not fitting: their fallbacks give the same answer).
+#[inline(always)]
+pub fn mantissa_i64(d: Decimal) -> Option<i64> {
+    match low64(d) {
+        Some((m, neg, _)) if m < 1 << 63 => Some(if neg { -(m as i64) } else { m as i64 }),
+        _ => None,
+    }
+}
+
+/// `a * b`, the same decimal (mantissa, scale, sign): one `u64 × u64 → u128` product of the
+/// magnitudes when both are below 2⁶⁴, the product is non-zero and below 2⁹⁶ and the scales
+/// add to ≤ 28 (then the crate's product is that exact mantissa at the summed scale, negative
+/// iff exactly one factor is); the crate's `Mul` otherwise.
 #[inline]
 pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
-    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
-        let (p, s) = (i128::from(x) * i128::from(y), a.scale() + b.scale());
-        if p != 0 && s <= 28 && p.unsigned_abs() < 1u128 << 96 {
-            if let Ok(v) = Decimal::try_from_i128_with_scale(p, s) {
-                return v;
-            }
+    if let (Some((x, na, sa)), Some((y, nb, sb))) = (low64(a), low64(b)) {
+        let (p, s) = (u128::from(x) * u128::from(y), sa + sb);
+        if p != 0 && s <= 28 && p < 1u128 << 96 {
+            return Decimal::from_parts(p as u32, (p >> 32) as u32, (p >> 64) as u32, na != nb, s);
         }
     }
     a * b
@@ -377,7 +420,7 @@ pub fn floor_quotient_incs(l: Decimal, e: Decimal, inc: &Increment) -> Option<i6
 /// comparison otherwise.
 #[inline]
 pub fn dec_cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
-    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
+    if let (Some(x), Some(y)) = (mantissa_i64(a), mantissa_i64(b)) {
         let (x, y, sa, sb) = (i128::from(x), i128::from(y), a.scale(), b.scale());
         if sa == sb {
             return x.cmp(&y);
@@ -398,9 +441,9 @@ pub fn dec_cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
 /// `d.to_f64()` (the same double), on `u64`s when the mantissa fits an `i64`.
 #[inline]
 pub fn dec_f64(d: Decimal) -> f64 {
-    match i64::try_from(d.mantissa()) {
-        Ok(m) => mantissa_f64(m, d.scale()),
-        Err(_) => d.to_f64().unwrap_or(f64::NAN),
+    match mantissa_i64(d) {
+        Some(m) => mantissa_f64(m, d.scale()),
+        None => d.to_f64().unwrap_or(f64::NAN),
     }
 }
 
@@ -703,8 +746,85 @@ mod tests {
         }
     }
 
+    /// `Increment::times` is `Decimal::new(n · mantissa, scale)`, bytes and all, for every
+    /// sign and width of `n` and every scale; `None` exactly when the product overflows.
+    #[test]
+    fn times_is_decimal_new() {
+        let mut s = 0x5DEE_CE66_D1CE_4E5Bu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut some = 0;
+        for _ in 0..300_000 {
+            let m = (next() >> (1 + next() % 63)).max(1) as i64;
+            let inc = Increment::of(Decimal::new(m, (next() % 29) as u32)).unwrap();
+            let n = (next() as i64) >> (next() % 64);
+            let want = n
+                .checked_mul(inc.mantissa)
+                .map(|p| Decimal::new(p, inc.scale));
+            let got = inc.times(n);
+            assert_eq!(
+                got.map(|d| d.serialize()),
+                want.map(|d| d.serialize()),
+                "{n} × {inc:?}"
+            );
+            some += usize::from(got.is_some());
+        }
+        assert!(some > 100_000, "{some}");
+    }
+
+    /// `low64` and `mantissa_i64` read what `mantissa`, `is_sign_negative` and `scale` say,
+    /// over mantissas of every width (2⁶³ and 2⁶⁴ either side), both signs, zeros and scales.
+    #[test]
+    fn mantissa_words_are_the_mantissa() {
+        let mut s = 0x0123_4567_89AB_CDEFu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut small, mut wide) = (0, 0);
+        for k in 0..300_000u64 {
+            let m = match k % 4 {
+                0 => (1i128 << 63) + i128::from(next() % 5) - 2,
+                1 => (1i128 << 64) + i128::from(next() % 5) - 2,
+                _ => {
+                    let bits = next() % 97;
+                    (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1)
+                }
+            };
+            let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+            d.set_sign_negative(next() % 2 == 0);
+            let want = (d.mantissa().unsigned_abs(), d.is_sign_negative(), d.scale());
+            match low64(d) {
+                Some((mag, neg, scale)) => {
+                    assert_eq!((u128::from(mag), neg, scale), want, "{d:?}");
+                    wide += 1;
+                }
+                None => assert!(want.0 >= 1 << 64, "{d:?}"),
+            }
+            let fits = i64::try_from(d.mantissa()).ok();
+            match mantissa_i64(d) {
+                Some(v) => {
+                    assert_eq!(Some(v), fits, "{d:?}");
+                    small += 1;
+                }
+                None => assert!(fits.is_none() || fits == Some(i64::MIN), "{d:?}"),
+            }
+        }
+        assert!(
+            small > 100_000 && wide > 150_000,
+            "{small} small, {wide} wide"
+        );
+    }
+
     /// `dec_mul` is the crate's `Mul`, the same mantissa, scale and sign (`serialize`), over
-    /// mantissas of every width, both signs, zeros and every scale pair.
+    /// mantissas of every width (60–64 bits often: the `u64` path's edge), both signs, zeros
+    /// and every scale pair.
     #[test]
     fn dec_mul_is_decimal_mul() {
         let mut s = 0x00C0_FFEE_D00D_F00Du64;
@@ -717,7 +837,7 @@ mod tests {
         let mut inline = 0;
         for _ in 0..300_000 {
             let mut dec = || {
-                let bits = [next() % 97, next() % 40][(next() % 2) as usize];
+                let bits = [next() % 97, next() % 40, 60 + next() % 5][(next() % 3) as usize];
                 let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1);
                 let mut d = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
                 d.set_sign_negative(next() % 3 == 0);
@@ -729,9 +849,7 @@ mod tests {
             };
             assert_eq!(dec_mul(a, b).serialize(), want.serialize(), "{a:?} * {b:?}");
             inline += usize::from(
-                i64::try_from(a.mantissa()).is_ok()
-                    && i64::try_from(b.mantissa()).is_ok()
-                    && a.scale() + b.scale() <= 28,
+                low64(a).is_some() && low64(b).is_some() && a.scale() + b.scale() <= 28,
             );
         }
         assert!(inline > 20_000, "{inline} products on the inline path");

@@ -12,7 +12,7 @@ use std::fmt;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::case::Case;
-use super::fixed::POW10;
+use super::fixed::{mantissa_i64, POW10};
 use super::tick::{Side, SymbolId};
 
 /// The unpacked form of an [`OrderIntent`]: what callers build one from and read back.
@@ -298,7 +298,8 @@ impl fmt::Debug for OrderIntent {
 #[inline]
 fn mantissa_at(d: Decimal, s: u32) -> Option<i64> {
     let up = s.checked_sub(d.scale())?;
-    let m = i64::try_from(d.mantissa()).ok()?;
+    // `i64::try_from(d.mantissa())` but at −2⁶³, which is `NO_PRICE` (refused below anyway).
+    let m = mantissa_i64(d)?;
     let m = match up {
         0 => m,
         _ if m == 0 => return (up <= 38).then_some(0),
