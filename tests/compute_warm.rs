@@ -77,9 +77,8 @@ fn run(
     (intents, stats, planned)
 }
 
-#[test]
-fn warming_the_entry_decision_changes_no_decision() {
-    let replay = Replay::load();
+/// The trade-heavy strategy as the calculus matrix alone and as `strategy = both`.
+fn trade_heavy_both_ways() -> [StrategyParams; 2] {
     let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
     trade_heavy(&mut cfg);
     let calculus = StrategyParams::from_config(&cfg);
@@ -87,7 +86,13 @@ fn warming_the_entry_decision_changes_no_decision() {
         strategy: StrategyKind::Both,
         ..calculus
     };
-    for params in [calculus, both] {
+    [calculus, both]
+}
+
+#[test]
+fn warming_the_entry_decision_changes_no_decision() {
+    let replay = Replay::load();
+    for params in trade_heavy_both_ways() {
         let (cold, cold_stats, _) = run(&replay, params, false, false);
         for models in [false, true] {
             let (warm, warm_stats, planned) = run(&replay, params, true, models);
@@ -133,14 +138,7 @@ fn models_of(s: &TickState) -> String {
 #[test]
 fn the_model_shadow_computes_the_ticks_own_models() {
     let replay = Replay::load();
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let calculus = StrategyParams::from_config(&cfg);
-    let both = StrategyParams {
-        strategy: StrategyKind::Both,
-        ..calculus
-    };
-    for params in [calculus, both] {
+    for params in trade_heavy_both_ways() {
         let mut e = Engine::new(params, &replay.instruments);
         let mut compared = 0;
         for t in replay.ticks() {

@@ -1522,6 +1522,26 @@ mod tests {
         r
     }
 
+    /// A random instrument for the filter property tests, and its quantity step: ticks and
+    /// steps from 10⁻⁹ to 100, min and max quantities up to 5,000 and 10,000 steps, min
+    /// notional 0–199 with 0–2 decimals; `next` is the test's xorshift.
+    fn random_instrument(next: &mut impl FnMut() -> u64) -> (Instrument, Decimal) {
+        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
+        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
+        let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
+        let step = pick(&steps, next());
+        let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
+        let inst = Instrument::new(
+            pick(&ticks, next()),
+            step,
+            n(next()),
+            n(next()) + n(next()),
+            Decimal::new((next() % 200) as i64, (next() % 3) as u32),
+        )
+        .unwrap();
+        (inst, step)
+    }
+
     /// `entry_violation` is `Instrument::violation` of the whole `close + open` over random
     /// instruments, prices, entries that passed the filters and positions to close (zero,
     /// on the step, off it, wide), near and past every limit.
@@ -1534,21 +1554,10 @@ mod tests {
             s ^= s << 17;
             s
         };
-        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
-        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
         let (mut checked, mut flips, mut above) = (0, 0, 0);
         for k in 0..300_000u64 {
-            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
-            let step = pick(&steps, next());
+            let (inst, step) = random_instrument(&mut next);
             let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
-            let inst = Instrument::new(
-                pick(&ticks, next()),
-                step,
-                n(next()),
-                n(next()) + n(next()),
-                Decimal::new((next() % 200) as i64, (next() % 3) as u32),
-            )
-            .unwrap();
             let price = (next() % 10_000_000) as f64 * 0.01 + (next() % 3) as f64 * 1e-9;
             let open = n(next());
             if inst.violation(open, price, false).is_some() {
@@ -1595,21 +1604,10 @@ mod tests {
             s ^= s << 17;
             s
         };
-        let ticks = ["0.10", "0.01", "0.5", "1", "0.0001", "100"];
-        let steps = ["0.001", "1", "0.1", "0.00001", "10", "0.000000001"];
         let (mut capped, mut passed, mut refused_sized, mut refused_cap) = (0, 0, 0, 0);
         for k in 0..300_000u64 {
-            let pick = |v: &[&str], r: u64| d(v[(r % v.len() as u64) as usize]);
-            let step = pick(&steps, next());
+            let (inst, step) = random_instrument(&mut next);
             let n = |r: u64| Decimal::new((r % 5_000) as i64, 0) * step;
-            let inst = Instrument::new(
-                pick(&ticks, next()),
-                step,
-                n(next()),
-                n(next()) + n(next()),
-                Decimal::new((next() % 200) as i64, (next() % 3) as u32),
-            )
-            .unwrap();
             let price = (next() % 10_000_000) as f64 * 0.01 + (next() % 3) as f64 * 1e-9 + 1e-9;
             let sized = match k % 3 {
                 0 => n(next()),
