@@ -55,12 +55,12 @@ impl ModelShadow {
 }
 
 impl Engine {
-    /// Runs one tick's model step ([`step_models`]: derivatives, Kalman, layer windows and
+    /// Runs one tick's model step (`step_models`: derivatives, Kalman, layer windows and
     /// indicators, the scalper's bars, the matrix case) on a scratch copy of symbol `i`'s model
     /// state, fed its last tick again 1 ms later (a `side` taker trade of one unit, so the flow
     /// window adds it), and throws the result away. The copy reads the symbol's model data
     /// into the cache and the step runs the one out-of-line copy of the code every tick runs;
-    /// the engine's own state is not written (only the scratch, [`ModelShadow`]). Returns
+    /// the engine's own state is not written (only the scratch, `ModelShadow`). Returns
     /// whether the symbol had a tick. No allocation, no system call.
     pub fn warm_models(&mut self, i: usize, side: Side) -> bool {
         let (Some(slot), Some(last)) = (self.slots.get(i), self.lasts.get(i)) else {
