@@ -63,6 +63,7 @@
 //! no stage needs batching to be resolved.
 
 #[path = "../tests/common/trade_heavy.rs"]
+#[allow(dead_code)] // `trade_heavy_params`: the bench builds its strategies from its own config
 mod trade_heavy;
 
 use std::hint::black_box;

@@ -11,15 +11,14 @@
 
 use std::collections::VecDeque;
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::strategy::{ComputeStage, Engine, StrategyKind, StrategyParams};
+use calculus_trader::strategy::{ComputeStage, Engine, StrategyParams};
 use calculus_trader::telemetry::{Clock, StageHistograms};
 use calculus_trader::types::{ExecReport, OrderIntent, RejectReason, ReportStatus, Tick};
 use rust_decimal::Decimal;
 
 mod common;
 use common::setup::Replay;
-use common::trade_heavy::trade_heavy;
+use common::trade_heavy::trade_heavy_params;
 
 /// When the intent's booking happens relative to the hand-over and the reports.
 #[derive(Clone, Copy, Debug)]
@@ -171,13 +170,7 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, mode: Mode) -> V
 fn booking_after_the_hand_over_decides_exactly_as_booking_at_once() {
     let replay = Replay::load();
     let ticks = replay.ticks();
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let calculus = StrategyParams::from_config(&cfg);
-    let both = StrategyParams {
-        strategy: StrategyKind::Both,
-        ..calculus
-    };
+    let [calculus, both] = trade_heavy_params();
     let mut learned = both;
     learned.learned.enabled = true;
     learned.learned.warmup_labels = 50;

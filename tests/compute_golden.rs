@@ -13,13 +13,12 @@
 //! The expected values were obtained by running this test on the unchanged code (branch
 //! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
-use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
+use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::types::{Side, Tick};
 
 mod common;
 use common::setup::{fill, Replay};
-use common::trade_heavy::trade_heavy;
+use common::trade_heavy::trade_heavy_params;
 
 /// What one run produced.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,13 +39,6 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
     for b in bytes {
         *h = (*h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
     }
-}
-
-/// The trade-heavy config the budget bench times (`tests/common/trade_heavy.rs`).
-fn bench_params() -> StrategyParams {
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    StrategyParams::from_config(&cfg)
 }
 
 /// One run; with `warm`, the idle warm-up's shadows (`Engine::warm_models` and `Engine::warm`,
@@ -101,11 +93,7 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> O
 fn compute_decides_exactly_as_before_for_every_strategy() {
     let replay = Replay::load();
     let ticks = replay.ticks();
-    let calculus = bench_params();
-    let both = StrategyParams {
-        strategy: StrategyKind::Both,
-        ..calculus
-    };
+    let [calculus, both] = trade_heavy_params();
     let mut learned = both;
     learned.learned.enabled = true;
     learned.learned.warmup_labels = 50;

@@ -9,15 +9,14 @@
 //! (`Engine::last_state`) must also be the same bit for bit; and that shadow step computes, fed
 //! a tick, exactly the models the tick itself then computes.
 
-use calculus_trader::config::{Config, DEFAULT_TOML};
 use calculus_trader::strategy::TickState;
-use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
+use calculus_trader::strategy::{Engine, StrategyParams};
 use calculus_trader::types::Side;
 
 mod common;
 use common::alloc::counted;
 use common::setup::{fill, Replay};
-use common::trade_heavy::trade_heavy;
+use common::trade_heavy::trade_heavy_params;
 
 common::alloc::install!();
 
@@ -77,22 +76,10 @@ fn run(
     (intents, stats, planned)
 }
 
-/// The trade-heavy strategy as the calculus matrix alone and as `strategy = both`.
-fn trade_heavy_both_ways() -> [StrategyParams; 2] {
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let calculus = StrategyParams::from_config(&cfg);
-    let both = StrategyParams {
-        strategy: StrategyKind::Both,
-        ..calculus
-    };
-    [calculus, both]
-}
-
 #[test]
 fn warming_the_entry_decision_changes_no_decision() {
     let replay = Replay::load();
-    for params in trade_heavy_both_ways() {
+    for params in trade_heavy_params() {
         let (cold, cold_stats, _) = run(&replay, params, false, false);
         for models in [false, true] {
             let (warm, warm_stats, planned) = run(&replay, params, true, models);
@@ -138,7 +125,7 @@ fn models_of(s: &TickState) -> String {
 #[test]
 fn the_model_shadow_computes_the_ticks_own_models() {
     let replay = Replay::load();
-    for params in trade_heavy_both_ways() {
+    for params in trade_heavy_params() {
         let mut e = Engine::new(params, &replay.instruments);
         let mut compared = 0;
         for t in replay.ticks() {
@@ -159,12 +146,7 @@ fn the_model_shadow_computes_the_ticks_own_models() {
 #[test]
 fn warming_the_models_allocates_nothing() {
     let replay = Replay::load();
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let both = StrategyParams {
-        strategy: StrategyKind::Both,
-        ..StrategyParams::from_config(&cfg)
-    };
+    let [_, both] = trade_heavy_params();
     let mut e = Engine::new(both, &replay.instruments);
     for t in replay.ticks().iter().take(20_000) {
         if let Some(it) = e.on_tick(t) {
@@ -189,9 +171,8 @@ fn warming_the_models_allocates_nothing() {
 #[test]
 fn warming_the_entry_decision_allocates_nothing() {
     let replay = Replay::load();
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let mut e = Engine::new(StrategyParams::from_config(&cfg), &replay.instruments);
+    let [calculus, _] = trade_heavy_params();
+    let mut e = Engine::new(calculus, &replay.instruments);
     for t in replay.ticks().iter().take(20_000) {
         if let Some(it) = e.on_tick(t) {
             fill(&mut e, &it);
@@ -212,9 +193,8 @@ fn the_compute_stage_warm_up_allocates_nothing() {
     use calculus_trader::telemetry::Clock;
 
     let replay = Replay::load();
-    let mut cfg = Config::parse(DEFAULT_TOML).unwrap();
-    trade_heavy(&mut cfg);
-    let mut e = Engine::new(StrategyParams::from_config(&cfg), &replay.instruments);
+    let [calculus, _] = trade_heavy_params();
+    let mut e = Engine::new(calculus, &replay.instruments);
     let mut entries = 0;
     for t in replay.ticks().iter().take(20_000) {
         if let Some(it) = e.on_tick(t) {

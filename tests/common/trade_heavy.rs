@@ -3,8 +3,8 @@
 //! the drift, regime and TP-first layers and the loss stops off. Every order-path budget row
 //! then has thousands of samples, and the golden test guards exactly what the bench times.
 
-use calculus_trader::config::Config;
-use calculus_trader::strategy::VelocitySource;
+use calculus_trader::config::{Config, DEFAULT_TOML};
+use calculus_trader::strategy::{StrategyKind, StrategyParams, VelocitySource};
 
 /// Turns `cfg` into the trade-heavy configuration.
 pub fn trade_heavy(cfg: &mut Config) {
@@ -23,4 +23,17 @@ pub fn trade_heavy(cfg: &mut Config) {
     l.emergency_drawdown = 0.0;
     l.daily_loss = 1.0;
     l.max_correlation = 1.0;
+}
+
+/// The trade-heavy strategy on the default config, as the calculus matrix alone and as
+/// `strategy = both` (the matrix and the scalper's bar rules beside it), in that order.
+pub fn trade_heavy_params() -> [StrategyParams; 2] {
+    let mut cfg = Config::parse(DEFAULT_TOML).expect("bundled default config");
+    trade_heavy(&mut cfg);
+    let calculus = StrategyParams::from_config(&cfg);
+    let both = StrategyParams {
+        strategy: StrategyKind::Both,
+        ..calculus
+    };
+    [calculus, both]
 }
