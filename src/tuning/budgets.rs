@@ -190,8 +190,8 @@ impl Profile {
 pub enum Judge {
     /// The row's stage budget.
     Stage,
-    /// A ring hop: p50 against `hop_floor_ratio ×` the core-to-core floor measured in the same
-    /// run (p50, ns).
+    /// A ring hop: one-way p50 against `hop_floor_ratio ×` the one-way core-to-core floor
+    /// measured the same way in the same run (p50, ns).
     FloorRatio {
         /// The floor's p50 in this run, ns.
         floor_p50_ns: u64,
