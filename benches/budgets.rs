@@ -916,9 +916,10 @@ struct HopTimes {
     half_rtt: Histogram<u64>,
 }
 
-/// Waits (spinning) until `done()`, panicking after 5 s: the peer thread stopped answering.
+/// Waits (spinning) until `done()`, panicking after 30 s: the peer thread stopped answering
+/// (on a loaded host other pinned spinners can starve it for seconds; 30 s is not that).
 fn spin_until(mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut spins = 0u32;
     while !done() {
         std::hint::spin_loop();
@@ -929,28 +930,55 @@ fn spin_until(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Runs `echo` on a thread pinned to the second of the two cores and `sender` on one pinned
+/// to the first (both spawned: pinning the main thread would leave it, and every thread it
+/// spawns later such as the loopback run's embedded exchange, on one core); returns the
+/// echo's histogram as the one-way times and the sender's as the round trips / 2.
+fn on_two_cores(
+    s: &Setup,
+    echo: impl FnOnce() -> Histogram<u64> + Send,
+    sender: impl FnOnce() -> Histogram<u64> + Send,
+) -> HopTimes {
+    let cores = s.two_cores();
+    thread::scope(|sc| {
+        let echo = sc.spawn(move || {
+            if let Some((_, b)) = cores {
+                pin(b);
+            }
+            echo()
+        });
+        let sender = sc.spawn(move || {
+            if let Some((a, _)) = cores {
+                pin(a);
+            }
+            sender()
+        });
+        let half_rtt = sender.join().expect("hop sender thread");
+        HopTimes {
+            one_way: echo.join().expect("hop echo thread"),
+            half_rtt,
+        }
+    })
+}
+
 /// Ping-pong of `n` items through queue kind `Q`: the echo takes each item, reads the clock,
 /// sends it back, then records `now − stamp` (the histogram write after the pong, as the
 /// floor's echo does, so it is not inside the round trip).
 fn hop_pingpong<T: Copy + Send + 'static, Q: HopPair<T>>(
     s: &Setup,
     n: usize,
-    make: impl Fn(u64) -> T + Sync,
+    make: impl Fn(u64) -> T + Send,
     stamp: fn(&T) -> u64,
 ) -> HopTimes {
     let (mut ping_tx, mut ping_rx) = Q::new();
     let (mut pong_tx, mut pong_rx) = Q::new();
-    let cores = s.two_cores();
-    let clock = s.clock.clone();
-    let echo = thread::spawn(move || {
-        if let Some((_, b)) = cores {
-            pin(b);
-        }
+    let (echo_clock, clock) = (s.clock.clone(), s.clock.clone());
+    let echo = move || {
         let mut one_way = new_hist();
         let mut got = 0;
         while got < n {
             if let Some(v) = ping_rx.try_pop() {
-                let now = clock.now_ns();
+                let now = echo_clock.now_ns();
                 let mut back = v;
                 while let Err(b) = pong_tx.try_push(back) {
                     back = b;
@@ -963,34 +991,21 @@ fn hop_pingpong<T: Copy + Send + 'static, Q: HopPair<T>>(
             }
         }
         one_way
-    });
-    // The sender runs on its own thread: pinning the main thread would leave it (and every
-    // thread it spawns later, such as the loopback run's embedded exchange) on one core.
-    let clock = s.clock.clone();
-    let half_rtt = thread::scope(|sc| {
-        sc.spawn(|| {
-            if let Some((a, _)) = cores {
-                pin(a);
+    };
+    let sender = move || {
+        let mut half_rtt = new_hist();
+        for _ in 0..n {
+            let t0 = clock.now_ns();
+            let mut v = make(t0);
+            while let Err(b) = ping_tx.try_push(v) {
+                v = b;
             }
-            let mut half_rtt = new_hist();
-            for _ in 0..n {
-                let t0 = clock.now_ns();
-                let mut v = make(t0);
-                while let Err(b) = ping_tx.try_push(v) {
-                    v = b;
-                }
-                spin_until(|| pong_rx.try_pop().is_some());
-                half_rtt.saturating_record(clock.now_ns().saturating_sub(t0) / 2);
-            }
-            half_rtt
-        })
-        .join()
-        .expect("hop sender thread")
-    });
-    HopTimes {
-        one_way: echo.join().expect("echo thread"),
-        half_rtt,
-    }
+            spin_until(|| pong_rx.try_pop().is_some());
+            half_rtt.saturating_record(clock.now_ns().saturating_sub(t0) / 2);
+        }
+        half_rtt
+    };
+    on_two_cores(s, echo, sender)
 }
 
 /// Core-to-core floor: one `AtomicU64` bounced between the two threads, timed as the hops
@@ -998,57 +1013,42 @@ fn hop_pingpong<T: Copy + Send + 'static, Q: HopPair<T>>(
 /// the clock, stores the value with the low bit cleared ("pong"), then records `now − stamp`;
 /// the sender times the round trip. Each side of a hop moves that one line and nothing else.
 fn floor_pingpong(s: &Setup, n: usize) -> HopTimes {
-    let cell = Arc::new(AtomicU64::new(0));
-    let peer = cell.clone();
-    let cores = s.two_cores();
-    let clock = s.clock.clone();
-    let echo = thread::spawn(move || {
-        if let Some((_, b)) = cores {
-            pin(b);
-        }
+    let cell = AtomicU64::new(0);
+    let (echo_clock, clock) = (s.clock.clone(), s.clock.clone());
+    let cell = &cell;
+    let echo = move || {
         let mut one_way = new_hist();
         let mut last = 0;
         for _ in 0..n {
             let v = loop {
-                let v = peer.load(Ordering::Acquire);
+                let v = cell.load(Ordering::Acquire);
                 if v & 1 == 1 && v != last {
                     break v;
                 }
                 std::hint::spin_loop();
             };
-            let now = clock.now_ns();
-            peer.store(v & !1, Ordering::Release);
+            let now = echo_clock.now_ns();
+            cell.store(v & !1, Ordering::Release);
             last = v;
             one_way.saturating_record(now.saturating_sub(v >> 1));
         }
         one_way
-    });
-    let clock = s.clock.clone();
-    let half_rtt = thread::scope(|sc| {
-        sc.spawn(|| {
-            if let Some((a, _)) = cores {
-                pin(a);
-            }
-            let mut h = new_hist();
-            let mut prev = 0;
-            for _ in 0..n {
-                // Strictly increasing stamps: the echo tells a new ping from the last one.
-                let t0 = clock.now_ns().max(prev + 1);
-                prev = t0;
-                let ping = (t0 << 1) | 1;
-                cell.store(ping, Ordering::Release);
-                spin_until(|| cell.load(Ordering::Acquire) == ping & !1);
-                h.saturating_record(clock.now_ns().saturating_sub(t0) / 2);
-            }
-            h
-        })
-        .join()
-        .expect("floor sender thread")
-    });
-    HopTimes {
-        one_way: echo.join().expect("floor echo thread"),
-        half_rtt,
-    }
+    };
+    let sender = move || {
+        let mut h = new_hist();
+        let mut prev = 0;
+        for _ in 0..n {
+            // Strictly increasing stamps: the echo tells a new ping from the last one.
+            let t0 = clock.now_ns().max(prev + 1);
+            prev = t0;
+            let ping = (t0 << 1) | 1;
+            cell.store(ping, Ordering::Release);
+            spin_until(|| cell.load(Ordering::Acquire) == ping & !1);
+            h.saturating_record(clock.now_ns().saturating_sub(t0) / 2);
+        }
+        h
+    };
+    on_two_cores(s, echo, sender)
 }
 
 /// `BUDGET_ONLY=hop`: only the hop rows (floor, md_hop, order_hop, all in the same run).
