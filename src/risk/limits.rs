@@ -296,6 +296,9 @@ pub struct RiskGate {
     p: LimitParams,
     balance0: Decimal,
     realized: Decimal,
+    /// `balance0 + realized` (the crate's sum), set where `realized` changes (a fill): the
+    /// first sum of [`RiskGate::update_equity`], which the mark-to-market repeats per tick.
+    base: Decimal,
     unrealized: Decimal,
     /// `balance0 + realized + unrealized`, recomputed (the same expression) wherever
     /// `realized` or `unrealized` changes: [`RiskGate::equity`] without two additions.
@@ -333,6 +336,7 @@ impl RiskGate {
             p,
             balance0: balance,
             realized: Decimal::ZERO,
+            base: balance + Decimal::ZERO,
             unrealized: Decimal::ZERO,
             equity: balance + Decimal::ZERO + Decimal::ZERO,
             peak: balance,
@@ -372,10 +376,16 @@ impl RiskGate {
         self.equity
     }
 
-    /// Recomputes the cached equity after `realized` or `unrealized` changed.
+    /// Recomputes the cached equity after `realized` or `unrealized` changed:
+    /// `(balance0 + realized) + unrealized`, the first sum kept in `base` (the same operands,
+    /// so the same decimal, representation included).
     #[inline]
     fn update_equity(&mut self) {
-        self.equity = self.balance0 + self.realized + self.unrealized;
+        debug_assert_eq!(
+            self.base.serialize(),
+            (self.balance0 + self.realized).serialize()
+        );
+        self.equity = self.base + self.unrealized;
     }
 
     /// `(peak − E) / peak` (0 at a new peak).
@@ -577,6 +587,7 @@ impl RiskGate {
     pub fn on_fill(&mut self, pnl: Decimal, fee: Decimal, ts_ms: u64) -> Option<Trip> {
         self.roll_day(ts_ms);
         self.realized += pnl - fee;
+        self.base = self.balance0 + self.realized;
         self.update_equity();
         self.evaluate()
     }
@@ -1267,6 +1278,54 @@ mod tests {
     /// (its record cleared before each step) trips the same limits and ends in the same state
     /// over random marks (repeated ones too), fills, closed trades, day rolls, resumes and
     /// emergency stops, with drawdown and daily limits close enough to trip.
+    /// The equity kept from `base = balance0 + realized` is the decimal the replaced
+    /// `balance0 + realized + unrealized` gives, representation included, over random fills
+    /// (P&L and fees of several scales, signs and zeros), marks and closes, for several
+    /// starting balances.
+    #[test]
+    fn equity_from_base_is_the_three_term_sum_bit_for_bit() {
+        let mut state = 0x6A09_E667_F3BC_C908u64;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let dec = |next: &mut dyn FnMut(u64) -> u64| {
+            let m = next(2_000_001) as i64 - 1_000_000;
+            Decimal::new(m * [1, 1, 7, 1_000][next(4) as usize], next(9) as u32)
+        };
+        let bits = |x: Decimal| x.serialize();
+        let mut checks = 0;
+        for start in ["10000", "10000.00", "2500.5", "0.001"] {
+            let mut g = RiskGate::from_config(&LimitsConfig::default(), d(start), 3);
+            let mut ts = T0;
+            for _ in 0..20_000 {
+                ts += next(5_000);
+                let sym = next(3) as usize;
+                match next(4) {
+                    0 => {
+                        let (pnl, fee) = (dec(&mut next), dec(&mut next).abs());
+                        g.on_fill(pnl, fee, ts);
+                    }
+                    1 => {
+                        let n = dec(&mut next);
+                        g.set_position(sym, n, n.abs() / Decimal::from(50));
+                    }
+                    _ => {
+                        let u = dec(&mut next);
+                        g.set_unrealized(sym, u, ts);
+                    }
+                }
+                let want = g.balance0 + g.realized + g.unrealized;
+                assert_eq!(bits(g.equity()), bits(want), "start {start}");
+                assert_eq!(bits(g.base), bits(g.balance0 + g.realized));
+                checks += 1;
+            }
+        }
+        assert_eq!(checks, 80_000);
+    }
+
     #[test]
     fn skipping_a_repeated_evaluation_changes_nothing() {
         let mut state = 0x2F5A_8C3D_9E1B_4706u64;

@@ -570,25 +570,24 @@ impl Engine {
             trade_stats: &mut self.trade_stats,
             stats: &mut self.stats,
             next_seq: &mut self.next_seq,
-            last,
             feed_health: self.feed_health.as_deref(),
             learned: &mut self.learned,
             scalper: self.scalpers.get_mut(i),
             pending: &mut self.pending,
             t,
         };
-        let mut m = cx.update_models()?;
+        let mut m = cx.update_models(last)?;
         cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
             let d0 = m.drift();
-            return Some(cx.emit(&mut m.st, d0, side, qty, true, None));
+            return Some(cx.emit(m.st, d0, side, qty, true, None));
         }
         let Some(d) = cx.decide(&mut m, moves) else {
-            return cx.idle(m.st);
+            return cx.idle();
         };
-        let Some((qty, reduce_only, levels)) = cx.plan_entry(&mut m.st, d) else {
-            return cx.idle(m.st);
+        let Some((qty, reduce_only, levels)) = cx.plan_entry(m.st, d) else {
+            return cx.idle();
         };
         let c = m.st.case.index();
         if m.st.target == 0 {
@@ -605,7 +604,7 @@ impl Engine {
             }
         }
         let d0 = m.drift();
-        Some(cx.emit(&mut m.st, d0, d.side, qty, reduce_only, levels))
+        Some(cx.emit(m.st, d0, d.side, qty, reduce_only, levels))
     }
 
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
@@ -795,9 +794,10 @@ impl Engine {
 }
 
 /// What [`TickCx::update_models`] computed for one tick.
-struct Models {
-    /// The tick's state so far (models, case; the decision fields are filled in later).
-    st: TickState,
+struct Models<'s> {
+    /// The tick's state so far (models, case; the decision fields are filled in later), in
+    /// place: the symbol's last-state slot, which [`step_models`] overwrote in full.
+    st: &'s mut TickState,
     /// `ln(price)`.
     x: f64,
     /// Velocity of the configured source, 1/s.
@@ -810,7 +810,7 @@ struct Models {
     drift: Option<f64>,
 }
 
-impl Models {
+impl Models<'_> {
     /// The forecast drift `e^m − 1` of the tick ([`TickState::drift`]), computed once: the
     /// exit check, the drift layer and the booking read the same value.
     #[inline]
@@ -840,7 +840,6 @@ struct TickCx<'a> {
     trade_stats: &'a mut TradeStats,
     stats: &'a mut EngineStats,
     next_seq: &'a mut u64,
-    last: &'a mut TickState,
     feed_health: Option<&'a SymbolHealth>,
     learned: &'a mut LearnedFilter,
     /// The symbol's scalper state, when the scalper is on.
@@ -851,10 +850,9 @@ struct TickCx<'a> {
 }
 
 impl TickCx<'_> {
-    /// Records the tick's state without an order.
+    /// A tick without an order (its state is already in the symbol's last-state slot).
     #[inline]
-    fn idle(&mut self, st: TickState) -> Option<OrderIntent> {
-        *self.last = st;
+    fn idle(&mut self) -> Option<OrderIntent> {
         // A quiet tick: some of the bar close's peak VaR (a report figure, off the deciding
         // ticks).
         self.gate.peak_step();
@@ -862,10 +860,11 @@ impl TickCx<'_> {
     }
 
     /// Gap check (a gap longer than `reset_gap_s` resets the layers), then finite differences,
-    /// Kalman, layer windows and indicators ([`step_models`]); `None` for a price whose log is
-    /// not finite. Counts bad ticks and resets.
+    /// Kalman, layer windows and indicators ([`step_models`]), written into `last` (the
+    /// symbol's last-state slot, in place); `None` for a price whose log is not finite (`last`
+    /// untouched). Counts bad ticks and resets.
     #[inline]
-    fn update_models(&mut self) -> Option<Models> {
+    fn update_models<'s>(&mut self, last: &'s mut TickState) -> Option<Models<'s>> {
         let slot = &mut *self.slot;
         let (m, reset) = step_models(
             self.p,
@@ -873,6 +872,7 @@ impl TickCx<'_> {
             &mut slot.layers,
             self.scalper.as_deref_mut(),
             self.t,
+            last,
         );
         self.stats.resets += u64::from(reset);
         self.stats.bad_ticks += u64::from(m.is_none());
@@ -965,7 +965,7 @@ impl TickCx<'_> {
             m.st.layers = self.slot.layers.idle_report(&self.p.layers);
         }
         if scalper {
-            self.decide_scalper(&mut m.st, held, !calculus)
+            self.decide_scalper(m.st, held, !calculus)
         } else {
             None
         }
@@ -1008,7 +1008,7 @@ impl TickCx<'_> {
         } else {
             self.slot.layers.idle_report(&self.p.layers)
         };
-        let st = &mut m.st;
+        let st = &mut *m.st;
         st.layers = layers;
         let mut target = match action {
             Action::Buy => 1,
@@ -1197,8 +1197,8 @@ impl TickCx<'_> {
         Some((qty, reduce_only, levels))
     }
 
-    /// Emits an order: working position, cooldown clock, sequence number; records the tick
-    /// state (`st`, by reference: one copy, into the symbol's last state) and leaves the
+    /// Emits an order: working position, cooldown clock, sequence number; completes the tick
+    /// state (`st`, the symbol's last-state slot, in place) and leaves the
     /// decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
     #[inline]
     fn emit(
@@ -1231,7 +1231,6 @@ impl TickCx<'_> {
         });
         st.signal = if side == Side::Buy { 1 } else { -1 };
         st.gate = Gate::None;
-        *self.last = *st;
         OrderIntent::new(IntentFields {
             symbol: t.symbol,
             side,
@@ -1327,17 +1326,20 @@ fn flip_fallback(st: &mut TickState, held: i8, target: i8) -> Option<i8> {
 /// indicators, the scalper's bars): the gap check (a gap longer than `reset_gap_s` resets the
 /// layers and the scalper), finite differences, Kalman, layers, then velocity, acceleration,
 /// their dead bands and SNRs, the matrix case, evidence, confidence and the forecast log move.
-/// Returns the models (`None` for a price whose log is not finite) and whether it reset. Out of
-/// line: one copy, called by every tick ([`TickCx::update_models`]) and by the idle warm-up's
+/// Writes the tick's state into `st` in full (every decision field at its default) and returns
+/// the models around it (`None` for a price whose log is not finite: `st` untouched) and
+/// whether it reset. `st` is an out-parameter so the tick fills its symbol's last-state slot in
+/// place (no copy of the state on return). Out of line: one copy, called by every tick ([`TickCx::update_models`]) and by the idle warm-up's
 /// shadow on a scratch copy ([`Engine::warm_models`]), so the shadow warms the code a tick runs.
 #[inline(never)]
-fn step_models(
+fn step_models<'s>(
     p: &StrategyParams,
     hot: &mut Hot,
     layers: &mut LayerState,
     mut scalper: Option<&mut ScalperState>,
     t: &Tick,
-) -> (Option<Models>, bool) {
+    st: &'s mut TickState,
+) -> (Option<Models<'s>>, bool) {
     let x = t.price.ln();
     if !x.is_finite() {
         return (None, false);
@@ -1367,7 +1369,7 @@ fn step_models(
     let snr_a = snr(a, k.p_aa);
     let case = classify(v, a, v_band, a_band);
     let evidence = sp.evidence(case, snr_v, snr_a);
-    let st = TickState {
+    *st = TickState {
         symbol: t.symbol,
         ts_ms: ts,
         price: t.price,
@@ -1760,6 +1762,39 @@ mod tests {
         assert!(first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).is_none());
         assert!(e.stats().filtered[RejectReason::BelowMinNotional.index()] > 0);
         assert_eq!(e.stats().intents, 0);
+    }
+
+    /// The tick fills its symbol's last state in place: an order's tick leaves its signal and
+    /// gate there, the next quiet tick overwrites every field (no decision field of the order
+    /// left), and a price without a finite logarithm leaves the state as it was.
+    #[test]
+    fn the_last_state_is_each_tick_s_own() {
+        let mut e = engine();
+        let (buy, i) = first_intent(&mut e, 0, 40, |t| 100f64.ln() + 1e-4 * t * t).unwrap();
+        let after_order = *e.last_state();
+        assert_eq!(after_order.signal, 1);
+        assert_eq!(after_order.gate, Gate::None);
+        assert_eq!(after_order.price.to_bits(), e.last_price(0).to_bits());
+        assert_eq!(buy.case(), after_order.case);
+        // Still rising: no second buy while long.
+        let k = (i + 1) as f64;
+        let p = (100f64.ln() + 1e-4 * k * k).exp();
+        assert!(e.on_tick(&tick(i + 1, p)).is_none());
+        let quiet = *e.last_state();
+        assert_eq!(
+            quiet.signal, 0,
+            "the order's signal stays with the order's tick"
+        );
+        assert_eq!(quiet.ts_ms, tick(i + 1, p).exch_ts_ms);
+        assert!(e.on_tick(&tick(i + 2, f64::NAN)).is_none());
+        assert!(e.on_tick(&tick(i + 3, -1.0)).is_none());
+        let kept = *e.last_state();
+        assert_eq!(
+            format!("{kept:?}"),
+            format!("{quiet:?}"),
+            "a bad tick writes nothing"
+        );
+        assert_eq!(e.stats().bad_ticks, 2);
     }
 
     #[test]

@@ -239,7 +239,8 @@ impl Engine {
                 recv_ns: 0,
                 parsed_ns: 0,
             };
-            let mut st = self.lasts[i];
+            // The close's state is the symbol's last one, completed in place by `emit`.
+            let st = &mut self.lasts[i];
             st.target = direction(working - side.signed(qty));
             self.last_i = i;
             let mut cx = TickCx {
@@ -249,7 +250,6 @@ impl Engine {
                 trade_stats: &mut self.trade_stats,
                 stats: &mut self.stats,
                 next_seq: &mut self.next_seq,
-                last: &mut self.lasts[i],
                 feed_health: None,
                 learned: &mut self.learned,
                 scalper: None,
@@ -257,7 +257,7 @@ impl Engine {
                 t: &t,
             };
             let d0 = st.drift();
-            let intent = cx.emit(&mut st, d0, side, qty, true, None);
+            let intent = cx.emit(st, d0, side, qty, true, None);
             self.book_pending();
             self.ops.stats.closes += 1;
             return Some(intent);

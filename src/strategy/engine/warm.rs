@@ -96,14 +96,16 @@ impl Engine {
         w.hot = slot.hot;
         w.layers = slot.layers;
         w.scalper = self.scalpers.get(i).copied();
+        let mut st = TickState::default();
         let (m, _) = step_models(
             &self.params,
             &mut w.hot,
             &mut w.layers,
             w.scalper.as_mut(),
             t,
+            &mut st,
         );
-        m.map(|m| m.st)
+        m.map(|m| *m.st)
     }
 
     /// Plans a shadow entry on the `side` of symbol `i` at its last tick state (a buy opens a
