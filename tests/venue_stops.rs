@@ -779,3 +779,117 @@ fn the_exec_stage_runs_the_position_audit_with_nothing_in_flight() {
     );
     assert_eq!(stage.executor().audit_found(), 1);
 }
+
+/// Triggers the stops of BTCUSDT at `price` as if the trade had come `ago_ms` before now: the
+/// venue's executions are stamped then (what a read of its executions lists).
+fn trigger_at(r: &Rig, price: &str, ago_ms: u64) -> calculus_trader::exchange::orders::SimTrade {
+    let at = now_ms() - ago_ms;
+    r.ex.server.venue().with(|m| {
+        m.on_trade_at(BTC, d(price), at, at);
+        m.trades().last().cloned().unwrap()
+    })
+}
+
+/// The private stream off (the trade-heavy soak's failure): the venue's stop closed the
+/// position 15 s before the engine's exit over it, which is refused. The executions read
+/// reached back only 10 s before the refusal, missed the stop and took the venue's position
+/// at the exit's reference price (a journal `Adopt`, no fee: a guessed cash flow). Now it
+/// reaches back to where the symbol was last in step (bounded) and books the stop at its own
+/// execution: every field equals the exchange's.
+fn a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(v: V) {
+    let mut r = rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    let sl = trigger_at(&r, "61200.0", 15_000);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert!(sl.price < d("61200.0"), "slipped: {}", sl.price);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61150.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    let fills: Vec<_> = r
+        .reports
+        .iter()
+        .filter(|x| x.status == ReportStatus::Filled && x.side == Side::Sell)
+        .map(|x| (x.price, x.qty, x.fee))
+        .collect();
+    assert_eq!(
+        fills,
+        [(sl.price, sl.qty, sl.commission)],
+        "the stop's own execution, not a guess"
+    );
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_stop_long_before_the_refused_exit_is_booked_at_its_own_execution() {
+    a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(V::Binance);
+}
+
+#[test]
+fn bybit_stop_long_before_the_refused_exit_is_booked_at_its_own_execution() {
+    a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(V::Bybit);
+}
+
+/// The soak's other half: a stop the engine never armed (placed by hand) closed the position
+/// 15 s before, and three exits over it are refused at once. Each one's read used to find
+/// the difference's execution blocked by the others in flight (they executed nothing), and
+/// the last one's window missed it: the difference was adopted at a guessed price. Now the
+/// refused exits do not block one another and the read reaches back: the stop is booked once,
+/// at its own execution.
+fn refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(v: V) {
+    let mut r = rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    assert!(r.submit(&it).is_none());
+    assert!(r.poll_until(|r| r.report_of(1).is_some()));
+    settle(&mut r);
+    place_hand_stop(&r, None);
+    let stop = trigger_at(&r, "61500.0", 15_000);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    for seq in 2..5 {
+        assert!(r
+            .submit(&intent(0, seq, Side::Sell, "0.010", true, 61450.0))
+            .is_none());
+    }
+    settle(&mut r);
+    for seq in 2..5 {
+        assert_eq!(
+            r.report_of(seq).unwrap().status,
+            ReportStatus::Rejected(calculus_trader::types::RejectReason::VenueReduceOnly)
+        );
+    }
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    let fills: Vec<_> = r
+        .reports
+        .iter()
+        .filter(|x| x.status == ReportStatus::Filled && x.side == Side::Sell)
+        .map(|x| (x.client_seq, x.price, x.qty, x.fee))
+        .collect();
+    assert_eq!(fills, [(0, stop.price, stop.qty, stop.commission)]);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
+    refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Binance);
+}
+
+#[test]
+fn bybit_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
+    refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Bybit);
+}

@@ -104,6 +104,12 @@ impl Audit {
         }
     }
 
+    /// Venue ms of the last read that found symbol `i` in step (0: none yet, or no such
+    /// symbol): the venue's position and the booked one can only have parted after it.
+    pub(super) fn in_step(&self, i: usize) -> u64 {
+        self.in_step_ms.get(i).copied().unwrap_or(0)
+    }
+
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
     #[inline]
     pub(super) fn busy(&self, now_ns: u64, stream_up: bool) -> bool {
