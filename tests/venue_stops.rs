@@ -893,3 +893,75 @@ fn binance_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution
 fn bybit_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
     refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Bybit);
 }
+
+/// The private stream off, Bybit (the stream-off soak's other failure class): the venue's stop
+/// closes the long, the engine's sell (not reduce-only) then opens a short at the venue while
+/// the engine books itself flat, and a stop closes that short too. The quantities agree
+/// again, no exit is refused, and the audit compares quantities: the two venue executions,
+/// net zero, were missing from the journal (realized PnL, fees and fill count differ). The
+/// end-of-run pass now reads the run's executions for a symbol found in step and books the
+/// venue's own that cancel out, each at its own price and fee.
+#[test]
+fn bybit_venue_executions_that_cancel_out_are_booked_by_the_end_of_run_sweep() {
+    let mut r = rig_with(
+        V::Bybit,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    r.exec.set_position_audit(Duration::from_secs(3600));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    let sl = trigger_at(&r, "61200.0", 0);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", false, 61200.0))
+        .is_none());
+    assert!(r.poll_until(|r| r.report_of(2).is_some()));
+    settle(&mut r);
+    assert_eq!(r.venue_qty(0), d("-0.010"));
+    let hand = calculus_trader::exchange::orders::OrderRequest {
+        symbol: BTC,
+        side: Side::Buy,
+        kind: OrderKind::StopMarket,
+        qty: None,
+        stop_price: Some(d("61900.0")),
+        reduce_only: false,
+        close_position: true,
+        client_id: "",
+    };
+    r.ex.server
+        .venue()
+        .with(|m| m.place(&hand, now_ms()))
+        .unwrap();
+    let stop = trigger_at(&r, "61900.0", 0);
+    assert_eq!((stop.side, r.venue_qty(0)), (Side::Buy, Decimal::ZERO));
+    assert!(r.poll_until(|r| r.exec.in_flight() == 0));
+    assert_eq!(r.engine_qty(0), Decimal::ZERO, "in step by quantity");
+    assert_eq!(r.exec.begin_final_audit(), 1);
+    assert!(
+        r.poll_until(|r| r.exec.final_audit_done()),
+        "the last pass never ended"
+    );
+    let venue: Vec<_> = r
+        .reports
+        .iter()
+        .filter(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .map(|x| (x.side, x.price, x.qty, x.fee))
+        .collect();
+    assert_eq!(
+        venue,
+        [
+            (Side::Sell, sl.price, sl.qty, sl.commission),
+            (Side::Buy, stop.price, stop.qty, stop.commission)
+        ]
+    );
+    settle(&mut r);
+    r.assert_positions_identical();
+    // Swept: a second pass books nothing more.
+    assert_eq!(r.exec.begin_final_audit(), 1);
+    assert!(r.poll_until(|r| r.exec.final_audit_done()));
+    r.assert_positions_identical();
+}

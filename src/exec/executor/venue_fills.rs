@@ -55,8 +55,9 @@ const BINANCE_PAGE: usize = 1000;
 const FILLS_RETRY_NS: u64 = 200_000_000;
 /// Venue order ids of ours remembered per symbol (its latest fills).
 const OUR_IDS: usize = 64;
-/// Executions booked from a read, remembered (never booked twice).
-const BOOKED_IDS: usize = 64;
+/// Executions booked from a read, remembered (never booked twice; the end-of-run sweep reads
+/// the whole run back).
+const BOOKED_IDS: usize = 512;
 
 /// What the executor remembers to tell the venue's executions from its own.
 #[derive(Debug)]
