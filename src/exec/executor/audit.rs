@@ -23,7 +23,10 @@
 //!
 //! At the end of a run (nothing in flight) one last pass reads every symbol traded or held
 //! the same way, back to back ([`Executor::begin_final_audit`]): a stop that fired after the
-//! run's last exit is booked by the run that saw it, not left to the next start.
+//! run's last exit is booked by the run that saw it, not left to the next start. A symbol that
+//! pass finds in step is swept on Bybit: its executions since start-up's catch-up are read and
+//! the venue's own that cancel out are booked (`Executor::sweep`; quantities alone cannot
+//! show them).
 
 use rust_decimal::Decimal;
 
@@ -88,7 +91,7 @@ pub(super) struct Audit {
     /// step or set right (empty: no pass).
     last_pass: Vec<bool>,
     /// Per symbol, in the end-of-run pass: found in step, its executions since start-up's
-    /// catch-up are to be read for venue executions that cancel out ([`Executor::sweep`]).
+    /// catch-up are to be read for venue executions that cancel out (`Executor::sweep`).
     sweep: Vec<bool>,
 }
 
