@@ -884,6 +884,64 @@ fn refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(v: V) {
     r.assert_positions_identical();
 }
 
+/// Bybit, the stream late: a venue execution booked from an executions read (a refused exit's,
+/// explaining the difference) and then told by the private stream is booked once. The stream
+/// queued it as an unclaimed venue close and booked it again 250 ms later (a stream-on Bybit
+/// heavy soak: the journal held the venue's Sell 0.008 twice); the read's execution ids were
+/// also another hash of a UUID `execId` than the stream's.
+#[test]
+fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
+    use calculus_trader::exec::ExecEvent;
+    use calculus_trader::types::{AccountEvent, ClientOrderId, OrderOrigin, StreamFill};
+    let mut r = rig_with(
+        V::Bybit,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    assert!(r.submit(&it).is_none());
+    assert!(r.poll_until(|r| r.report_of(1).is_some()));
+    settle(&mut r);
+    place_hand_stop(&r, None);
+    let stop = trigger_at(&r, "61500.0", 0);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61450.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO, "booked from the read");
+    r.assert_positions_identical();
+    // The stream tells the same execution now; its close is due 250 ms on.
+    let fill = StreamFill {
+        symbol: SymbolId(0),
+        client_id: ClientOrderId::new(b"").unwrap(),
+        side: Side::Sell,
+        price: stop.price,
+        qty: stop.qty,
+        fee: stop.commission,
+        trade_id: stop.id,
+        origin: OrderOrigin::VenueStop,
+        ts_ms: stop.time_ms,
+    };
+    let mut late = Vec::new();
+    let now = r.clock.now_ns();
+    r.exec
+        .on_account_event(&AccountEvent::Fill(fill), now, &mut |e| late.push(e));
+    r.exec
+        .stream_timers(now + 1_000_000_000, &mut |e| late.push(e));
+    let booked: Vec<_> = late
+        .iter()
+        .filter_map(|e| match e {
+            ExecEvent::Report(x) if x.status == ReportStatus::Filled => Some(x.qty),
+            _ => None,
+        })
+        .collect();
+    assert!(booked.is_empty(), "booked again: {booked:?}");
+    assert_eq!(r.exec.stream_counters().1, 1, "counted as a duplicate");
+}
+
 #[test]
 fn binance_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
     refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Binance);

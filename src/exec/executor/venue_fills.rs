@@ -91,6 +91,12 @@ impl VenueFills {
         self.next[i] = (self.next[i] + 1) % OUR_IDS;
     }
 
+    /// Whether execution `id` (≠ 0) was booked from a read: its later arrival on the private
+    /// stream is a duplicate. Cold: a venue-side execution only.
+    pub(super) fn was_booked(&self, id: u64) -> bool {
+        id != 0 && self.booked.contains(&id)
+    }
+
     /// Remembers execution `id` as booked from a read (never booked twice).
     pub(super) fn note_booked(&mut self, id: u64) {
         self.booked[self.booked_next] = id;
