@@ -187,17 +187,24 @@ struct Pending {
 /// now — the position check waits for the symbol's other orders, in the trade-heavy soak with
 /// the stream off up to 15 s, and the stop that made the exit refuse fell out of a window
 /// counted from the check.
+/// Reaching back further to `in_step_ms`, the venue ms the symbol was last found in step
+/// (0: never this run), but at most [`venue_fills::GAP_LOOKBACK_MS`] before the refusal: the
+/// difference between the venue's position and the booked one arose after that, however long
+/// ago (the stream-off soak: a stop fired, an order of ours then executed against the flat
+/// position, and the exit refused over it came 10+ s later; its window missed the stop and
+/// the difference was adopted at a guessed price).
 /// Never before `settled_ms`: start-up's catch-up read the venue's executions up to then and
 /// booked what the journal lacked, so an execution before it is booked already (a read
 /// reaching into the session before a restart booked one of its closes twice).
-fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64, settled_ms: u64) -> u64 {
+fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64, settled_ms: u64, in_step_ms: u64) -> u64 {
     let age_ms = match refused_ns {
         0 => 0,
         t => now_ns.saturating_sub(t) / 1_000_000,
     };
-    ts_ms
-        .saturating_sub(age_ms + venue_fills::FILLS_WINDOW_MS)
-        .max(settled_ms)
+    let refused_ms = ts_ms.saturating_sub(age_ms);
+    let window = refused_ms.saturating_sub(venue_fills::FILLS_WINDOW_MS);
+    let in_step = in_step_ms.max(refused_ms.saturating_sub(venue_fills::GAP_LOOKBACK_MS));
+    window.min(in_step).max(settled_ms)
 }
 
 /// One venue execution to book: `(price, qty, fee, venue order id)`.
@@ -2068,7 +2075,13 @@ impl Executor {
                 let x = &mut self.pending[k];
                 (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
                 (x.close_qty, x.trigger, x.venue_qty) = (held, px, q);
-                x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms, self.settled_ms);
+                x.fills_since_ms = fills_since(
+                    p.refused_ns,
+                    now_ns,
+                    ts_ms,
+                    self.settled_ms,
+                    self.audit.in_step(i),
+                );
                 return;
             }
         }
@@ -2082,7 +2095,13 @@ impl Executor {
             let x = &mut self.pending[k];
             (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
             (x.close_qty, x.trigger, x.venue_qty) = (Decimal::ZERO, Decimal::ZERO, q);
-            x.fills_since_ms = fills_since(p.refused_ns, now_ns, ts_ms, self.settled_ms);
+            x.fills_since_ms = fills_since(
+                p.refused_ns,
+                now_ns,
+                ts_ms,
+                self.settled_ms,
+                self.audit.in_step(i),
+            );
             return;
         }
         self.pending.swap_remove(k);
@@ -2100,7 +2119,12 @@ impl Executor {
     /// execution of the venue's shows that close): a refusal. The venue's position `q` is the
     /// truth (closed by hand, liquidated, closed by an order of ours not booked yet, or never
     /// what we booked): it is reconciled unless an order of the symbol is still in flight (its
-    /// fill is not booked yet).
+    /// fill is not booked yet). Not while the position audit is armed (stream not up): no
+    /// execution of the venue's explained the difference *yet* (listed late, or before the
+    /// read's window), and taking the venue's position here would journal it at the exit's
+    /// reference price, a guess. The difference stays unknown: the audit reads the position
+    /// again and the executions since the symbol was last in step, the next refused exit reads
+    /// them again, and the end-of-run pass or the next start-up books them.
     fn refuse_unclosed_exit<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
@@ -2110,7 +2134,7 @@ impl Executor {
         let r = self.refuse(p, RejectReason::VenueReduceOnly, 110017);
         on_event(ExecEvent::Report(r));
         let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
-        if settled && q != self.booked[p.symbol.index()] {
+        if settled && !self.audit_armed() && q != self.booked[p.symbol.index()] {
             self.reconcile(p.symbol, q, p.ref_price, on_event);
         }
     }
@@ -2422,18 +2446,52 @@ mod tests {
         // Refused 15 s ago: the window ends there, not now.
         let refused = 100_000_000_000;
         let now = refused + 15_000_000_000;
-        assert_eq!(fills_since(refused, now, now_ms, 0), now_ms - 15_000 - w);
+        // In step as of now (the audit just read it): the window alone.
+        let step = now_ms;
+        assert_eq!(
+            fills_since(refused, now, now_ms, 0, step),
+            now_ms - 15_000 - w
+        );
         // A stop 12 s before the check, 3 s before the refusal, is in the window.
-        assert!(fills_since(refused, now, now_ms, 0) <= now_ms - 12_000);
+        assert!(fills_since(refused, now, now_ms, 0, step) <= now_ms - 12_000);
         // Not refused (0) or refused just now: the window ends now.
-        assert_eq!(fills_since(0, now, now_ms, 0), now_ms - w);
-        assert_eq!(fills_since(now, now, now_ms, 0), now_ms - w);
+        assert_eq!(fills_since(0, now, now_ms, 0, step), now_ms - w);
+        assert_eq!(fills_since(now, now, now_ms, 0, step), now_ms - w);
         // Never before start-up's catch-up read (a restart 4 s before the check).
         let settled = now_ms - 4_000;
-        assert_eq!(fills_since(refused, now, now_ms, settled), settled);
-        assert_eq!(fills_since(0, now, now_ms, settled), settled);
+        assert_eq!(fills_since(refused, now, now_ms, settled, step), settled);
+        assert_eq!(fills_since(0, now, now_ms, settled, step), settled);
         // A catch-up older than the window changes nothing.
-        assert_eq!(fills_since(0, now, now_ms, now_ms - w - 1), now_ms - w);
+        assert_eq!(
+            fills_since(0, now, now_ms, now_ms - w - 1, step),
+            now_ms - w
+        );
+    }
+
+    /// The difference between the venue's position and the booked one arose after the symbol
+    /// was last in step: the read reaches back there (bounded), not only 10 s before the
+    /// refusal (the stream-off soak: a stop 10+ s before the exit refused over it was missed
+    /// and the difference adopted at a guessed price).
+    #[test]
+    fn the_executions_window_reaches_back_to_where_the_symbol_was_last_in_step() {
+        let w = venue_fills::FILLS_WINDOW_MS;
+        let cap = venue_fills::GAP_LOOKBACK_MS;
+        let now_ms = 1_796_575_104_275;
+        let now = 100_000_000_000;
+        // Last in step 25 s ago: the read starts there.
+        let step = now_ms - 25_000;
+        assert_eq!(fills_since(now, now, now_ms, 0, step), step);
+        // Never in step this run (0): as far back as the bound, not to 1970.
+        assert_eq!(fills_since(now, now, now_ms, 0, 0), now_ms - cap);
+        // Nor further than the bound before the refusal, nor before start-up's catch-up.
+        assert_eq!(
+            fills_since(now, now, now_ms, 0, now_ms - 3_600_000),
+            now_ms - cap
+        );
+        let settled = now_ms - 20_000;
+        assert_eq!(fills_since(now, now, now_ms, settled, step), settled);
+        // In step more recently than the window: the window still counts.
+        assert_eq!(fills_since(now, now, now_ms, 0, now_ms - 2_000), now_ms - w);
     }
 
     fn executor() -> Executor {

@@ -280,6 +280,12 @@ impl Executor {
         if qty.is_zero() {
             return;
         }
+        if self.venue_fills.was_booked(f.trade_id) {
+            // Booked from an executions read (the venue's own, not as an exit's close: nothing
+            // owed) before the stream told it: a stream-on Bybit soak booked one twice.
+            self.stream.duplicates += 1;
+            return;
+        }
         let fee = f.fee * qty / f.qty;
         let newest = self.stream.closes[i].iter_mut().flatten().last();
         if let Some(c) = newest.filter(|c| c.side == f.side && !c.sealed) {

@@ -11,7 +11,14 @@
 //! add up to the position closed without passing it. Only an exact sum is booked. Otherwise the
 //! read is repeated (the venue may list the execution late) up to [`MAX_FILLS_QUERIES`] times;
 //! then no close of the venue's makes the exit a refusal (the venue's position is taken), and
-//! only a read never answered leaves the trigger price as the fallback.
+//! only a read never answered leaves the trigger price as the fallback — except while the
+//! position audit is armed (stream not up): then nothing is guessed, the difference stays
+//! unknown and the audit (or the next refused exit, or the next start-up) books the venue's
+//! own executions once they are read.
+//!
+//! The read reaches back to where the symbol was last in step (at most
+//! [`GAP_LOOKBACK_MS`] before the refusal), not only [`FILLS_WINDOW_MS`]: the difference may
+//! be older than the exit refused over it.
 //!
 //! A refused exit with no close of ours to book (no level armed: a stop placed by hand, a
 //! close of a position the engine held otherwise) whose venue position differs from the
@@ -36,6 +43,11 @@ pub(super) const MAX_FILLS_QUERIES: u32 = 5;
 /// How far before the exit's refusal the executions are read, ms (the close happened before
 /// it: its trigger was the same trades the exit was decided on).
 pub(super) const FILLS_WINDOW_MS: u64 = 10_000;
+/// How far before the refusal, at most, the read reaches back to where the symbol was last
+/// in step (the difference between the venue's position and the booked one arose after),
+/// ms. Bounded: the venue answers one page (Bybit the newest 100), and Binance's executions of
+/// ours are told only by the order ids remembered here.
+pub(super) const GAP_LOOKBACK_MS: u64 = 60_000;
 /// Binance lists `userTrades` oldest first from `startTime`, at most this many: a full page is
 /// read on from its last execution's time before the close is looked for.
 const BINANCE_PAGE: usize = 1000;
@@ -43,8 +55,9 @@ const BINANCE_PAGE: usize = 1000;
 const FILLS_RETRY_NS: u64 = 200_000_000;
 /// Venue order ids of ours remembered per symbol (its latest fills).
 const OUR_IDS: usize = 64;
-/// Executions booked from a read, remembered (never booked twice).
-const BOOKED_IDS: usize = 64;
+/// Executions booked from a read, remembered (never booked twice; the end-of-run sweep reads
+/// the whole run back).
+const BOOKED_IDS: usize = 512;
 
 /// What the executor remembers to tell the venue's executions from its own.
 #[derive(Debug)]
@@ -76,6 +89,12 @@ impl VenueFills {
         }
         self.ours[i][self.next[i]] = id;
         self.next[i] = (self.next[i] + 1) % OUR_IDS;
+    }
+
+    /// Whether execution `id` (≠ 0) was booked from a read: its later arrival on the private
+    /// stream is a duplicate. Cold: a venue-side execution only.
+    pub(super) fn was_booked(&self, id: u64) -> bool {
+        id != 0 && self.booked.contains(&id)
     }
 
     /// Remembers execution `id` as booked from a read (never booked twice).
@@ -162,6 +181,29 @@ impl Executor {
         (ours, booked)
     }
 
+    /// Whether every order of `symbol` but `seq` has its fills booked: none in flight but
+    /// exits the venue refused (they executed nothing; the soak with the stream off had up to
+    /// a dozen at once, and each blocked the others from explaining the difference), and no
+    /// fill held back. Only then is the venue's position minus the booked one the venue's own
+    /// doing.
+    pub(super) fn fills_all_booked(&self, symbol: SymbolId, seq: u64) -> bool {
+        let refused = |x: &super::Pending| {
+            x.refused_ns != 0
+                && matches!(
+                    x.pos,
+                    PosCheck::ExitDue
+                        | PosCheck::ExitOnWire
+                        | PosCheck::FillsDue
+                        | PosCheck::FillsOnWire
+                )
+        };
+        !self
+            .pending
+            .iter()
+            .any(|x| x.symbol == symbol && x.seq != seq && !refused(x))
+            && !self.deferred.iter().any(|(s, _)| s.symbol == symbol)
+    }
+
     /// Whether the venue lists our client id on every execution of ours (Bybit's
     /// `orderLinkId`; Binance's `userTrades` has none).
     pub(super) fn ids_listed(&self) -> bool {
@@ -230,23 +272,15 @@ impl Executor {
         // the whole difference between its position and the booked one, if any.
         let gap = p.venue_qty - self.booked[i];
         let explained = match (found.is_none() && !full, gap.is_zero()) {
-            (true, false) => {
-                explain_gap(
-                    &trades,
-                    &ours,
-                    &booked,
-                    gap,
-                    p.fills_since_ms,
-                    self.ids_listed(),
-                )
-                .filter(|_| {
-                    // Only with nothing else of the symbol in flight (its fills are booked).
-                    !self
-                        .pending
-                        .iter()
-                        .any(|x| x.symbol == p.symbol && x.seq != p.seq)
-                })
-            }
+            (true, false) => explain_gap(
+                &trades,
+                &ours,
+                &booked,
+                gap,
+                p.fills_since_ms,
+                self.ids_listed(),
+            )
+            .filter(|_| self.fills_all_booked(p.symbol, p.seq)),
             _ => None,
         };
         if found.is_none() && explained.is_none() && p.fills_queries < MAX_FILLS_QUERIES {
@@ -283,7 +317,7 @@ impl Executor {
                     self.book_venue_execution(p.symbol, &t, on_event);
                 }
             }
-            (None, None) if !answered && !p.close_qty.is_zero() => {
+            (None, None) if !answered && !p.close_qty.is_zero() && !self.audit_armed() => {
                 eprintln!(
                     "warning: {} the venue's executions could not be read; its close of {} is booked at the trigger price {}",
                     self.names[i], p.close_qty, p.trigger
@@ -293,11 +327,17 @@ impl Executor {
                 self.close_refused_exit(&p, &close, Decimal::ZERO, now_ns, on_event);
             }
             (None, None) => {
-                // No execution of the venue's closed it, nor makes the difference: the venue's
-                // position is another's doing (an order of ours not booked yet, a hand trade) —
-                // never a guessed fill.
+                // No execution of the venue's closed it, nor makes the difference (or none
+                // could be read): the venue's position is another's doing (an order of ours
+                // not booked yet, a hand trade) — never a guessed fill. With the audit armed
+                // the difference stays unknown until the venue's executions explain it
+                // ([`Executor::refuse_unclosed_exit`]).
+                let then = match self.audit_armed() {
+                    true => "the difference is left to the position audit",
+                    false => "the position is taken from the venue",
+                };
                 eprintln!(
-                    "warning: {} no execution of the venue's makes its position {} (booked {}; exit {} refused); the position is taken from the venue",
+                    "warning: {} no execution of the venue's makes its position {} (booked {}; exit {} refused; executions read: {answered}); {then}",
                     self.names[i], p.venue_qty, self.booked[i], p.seq
                 );
                 self.refuse_unclosed_exit(&p, p.venue_qty, on_event);

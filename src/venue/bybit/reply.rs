@@ -212,13 +212,6 @@ struct BybitExecJson {
     exec_type: String,
 }
 
-/// FNV-1a of a venue id that is not a number (Bybit `execId`): a stable `u64` to show.
-fn id_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 /// Reads a `GET /v5/execution/list` reply (cold path): the trades (`execType` `Trade`,
 /// `BustTrade`, `AdlTrade`; funding and settlement rows are no executions of an order),
 /// oldest first (the venue lists the newest first). A malformed row is an error.
@@ -249,7 +242,9 @@ pub fn parse_executions(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
             other => return Err(format!("execution/list reply: side {other:?}")),
         };
         out.push(VenueTrade {
-            id: r.exec_id.parse().unwrap_or_else(|_| id_hash(&r.exec_id)),
+            // The private stream's id of the same execution (a number as is, else its
+            // hash): an execution booked from one is known to the other.
+            id: crate::venue::bybit::market::trade_id_hash(&r.exec_id),
             order_id: r.order_id.parse().unwrap_or(0),
             client_id: r.order_link_id,
             side,
@@ -324,6 +319,9 @@ mod tests {
             )
         );
         assert!(parse_executions(br#"{"retCode":10001,"retMsg":"bad","result":{}}"#).is_err());
+        // A UUID execId reads as the private stream reads it (it was another hash: an
+        // execution booked from the stream was not known to the executions read).
+        assert_eq!(t[1].id, crate::venue::bybit::market::trade_id_hash("e2"));
     }
 
     #[test]
