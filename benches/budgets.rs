@@ -1071,15 +1071,13 @@ fn hop_note(ours: &HopTimes, floor: &HopTimes) -> String {
     )
 }
 
-/// `order_hop`: `OrderIntent`s stamped from `template` through ours vs `ArrayQueue`.
-fn order_hop_row(
-    s: &Setup,
-    hops: usize,
-    template: Option<OrderIntent>,
-    floor: &HopTimes,
-) -> Option<Row> {
-    progress("order_hop: ring vs ArrayQueue ping-pong");
+/// `order_hop`: `OrderIntent`s stamped from `template` through ours vs `ArrayQueue`, judged
+/// against a floor measured right before it (the full table times this row after the compute
+/// rows, a minute after the `md_hop` floor; the VM may have moved the threads meanwhile).
+fn order_hop_row(s: &Setup, hops: usize, template: Option<OrderIntent>) -> Option<Row> {
+    progress("order_hop: floor, ring vs ArrayQueue ping-pong");
     let make = intent_stamped(template?);
+    let floor = &floor_pingpong(s, hops);
     let ours = hop_pingpong::<_, Ours>(s, hops, &make, |i| i.decided_ns());
     let alt = hop_pingpong::<_, Alt>(s, hops, &make, |i| i.decided_ns());
     Some(Row {
@@ -2028,7 +2026,7 @@ fn run() -> Result<(), String> {
     });
     if only_hop() {
         let (_, intents, _) = bench_compute(&s, s.params(), 1);
-        rows.extend(order_hop_row(&s, hops, intents.first().copied(), &floor));
+        rows.extend(order_hop_row(&s, hops, intents.first().copied()));
         println!(
             "\n{}",
             render_text(&profile_name, &profile, &rows, &tp_rows)
@@ -2099,7 +2097,7 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
 
-    rows.extend(order_hop_row(&s, hops, intents.first().copied(), &floor));
+    rows.extend(order_hop_row(&s, hops, intents.first().copied()));
 
     progress("journal append: mapped (production) vs write(2)");
     let (mapped, written) = bench_journal_append(n(50_000.0))?;
