@@ -32,6 +32,26 @@ fn binance(price: &str) -> Rig {
 }
 
 /// Polls until no order and no stop request is in flight.
+/// A rig on BTCUSDT at 61800.0 with the exchange's 5 bps slippage, one entry connection, a
+/// 5 s timeout and a 60 s receive window: the venue-stop tests' usual venue.
+fn btc_rig(v: V) -> Rig {
+    rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        RestOptions::default(),
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    )
+}
+
+/// A long of 0.010 BTCUSDT bought with no exit levels (a position the engine holds with no
+/// venue-side stop of its own: stops on it are placed by hand).
+fn hold_long_by_hand(r: &mut Rig) {
+    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
+    assert!(r.submit(&it).is_none());
+}
+
 fn settle(r: &mut Rig) {
     assert!(
         r.poll_until(|r| r.exec.in_flight() == 0 && !r.exec.stops_busy()),
@@ -468,14 +488,7 @@ fn an_exit_refused_behind_an_earlier_exit_still_in_flight_is_judged_after_that_e
 /// the position audit finds the difference twice in a row and books the stop's own execution
 /// (its price, fee and venue order id); every field then equals the exchange's.
 fn a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(v: V) {
-    let mut r = rig_with(
-        v,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
+    let mut r = btc_rig(v);
     r.exec.set_position_audit(Duration::from_millis(20));
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     settle(&mut r);
@@ -549,16 +562,8 @@ fn place_hand_stop(r: &Rig, qty: Option<&str>) {
 /// Now the venue's executions are read and its own execution that makes the difference is
 /// booked at its price, fee and order id: every field equals the exchange's.
 fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
-    let mut r = rig_with(
-        v,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
-    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    assert!(r.submit(&it).is_none());
+    let mut r = btc_rig(v);
+    hold_long_by_hand(&mut r);
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
     settle(&mut r);
     assert!(open(&r).is_empty(), "the engine armed no stop");
@@ -738,14 +743,7 @@ fn bybit_stop_after_the_last_order_is_booked_by_the_end_of_run_audit() {
 fn the_exec_stage_runs_the_position_audit_with_nothing_in_flight() {
     use calculus_trader::exec::ExecStage;
     use calculus_trader::telemetry::StageHistograms;
-    let mut r = rig_with(
-        V::Binance,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
+    let mut r = btc_rig(V::Binance);
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     settle(&mut r);
     r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
@@ -797,14 +795,7 @@ fn trigger_at(r: &Rig, price: &str, ago_ms: u64) -> calculus_trader::exchange::o
 /// reaches back to where the symbol was last in step (bounded) and books the stop at its own
 /// execution: every field equals the exchange's.
 fn a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(v: V) {
-    let mut r = rig_with(
-        v,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
+    let mut r = btc_rig(v);
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     settle(&mut r);
     let sl = trigger_at(&r, "61200.0", 15_000);
@@ -846,16 +837,8 @@ fn bybit_stop_long_before_the_refused_exit_is_booked_at_its_own_execution() {
 /// refused exits do not block one another and the read reaches back: the stop is booked once,
 /// at its own execution.
 fn refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(v: V) {
-    let mut r = rig_with(
-        v,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
-    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    assert!(r.submit(&it).is_none());
+    let mut r = btc_rig(v);
+    hold_long_by_hand(&mut r);
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
     settle(&mut r);
     place_hand_stop(&r, None);
@@ -893,16 +876,8 @@ fn refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(v: V) {
 fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
     use calculus_trader::exec::ExecEvent;
     use calculus_trader::types::{AccountEvent, ClientOrderId, OrderOrigin, StreamFill};
-    let mut r = rig_with(
-        V::Bybit,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
-    let it = intent(0, 1, Side::Buy, "0.010", false, 61800.0);
-    assert!(r.submit(&it).is_none());
+    let mut r = btc_rig(V::Bybit);
+    hold_long_by_hand(&mut r);
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
     settle(&mut r);
     place_hand_stop(&r, None);
@@ -961,14 +936,7 @@ fn bybit_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution()
 /// venue's own that cancel out, each at its own price and fee.
 #[test]
 fn bybit_venue_executions_that_cancel_out_are_booked_by_the_end_of_run_sweep() {
-    let mut r = rig_with(
-        V::Bybit,
-        &[BTC],
-        &["61800.0"],
-        RestOptions::default(),
-        (1, Duration::from_secs(5), 60_000),
-        "5",
-    );
+    let mut r = btc_rig(V::Bybit);
     r.exec.set_position_audit(Duration::from_secs(3600));
     enter(&mut r, 1, "0.010", "62400.0", "61200.0");
     settle(&mut r);
