@@ -1549,6 +1549,24 @@ impl Executor {
         })
     }
 
+    /// Arms the executions read of refused exit `k` ([`PosCheck::FillsDue`], due now):
+    /// `(close_qty, trigger, venue_qty)` are the position the venue's close closed, its trigger
+    /// price (both zero: no close of ours, only a difference to explain) and the venue's
+    /// position the query read; the read starts at [`fills_since`].
+    fn arm_fills_read(
+        &mut self,
+        k: usize,
+        close: (Decimal, Decimal, Decimal),
+        now_ns: u64,
+        ts_ms: u64,
+    ) {
+        let in_step = self.audit.in_step(self.pending[k].symbol.index());
+        let x = &mut self.pending[k];
+        (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
+        (x.close_qty, x.trigger, x.venue_qty) = close;
+        x.fills_since_ms = fills_since(x.refused_ns, now_ns, ts_ms, self.settled_ms, in_step);
+    }
+
     /// The signed quantity the venue filled for `p`'s symbol's orders sent after `p`: held
     /// back behind `p` ([`Executor::on_step`]), not booked yet.
     fn later_fills(&self, p: &Pending) -> Decimal {
@@ -2072,16 +2090,7 @@ impl Executor {
         if let (None, Some(px)) = (venue, trigger) {
             if self.venue.has_user_trades() {
                 // Not told by the stream: read the venue's executions for its own price.
-                let x = &mut self.pending[k];
-                (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
-                (x.close_qty, x.trigger, x.venue_qty) = (held, px, q);
-                x.fills_since_ms = fills_since(
-                    p.refused_ns,
-                    now_ns,
-                    ts_ms,
-                    self.settled_ms,
-                    self.audit.in_step(i),
-                );
+                self.arm_fills_read(k, (held, px, q), now_ns, ts_ms);
                 return;
             }
         }
@@ -2092,16 +2101,7 @@ impl Executor {
             // its executions for the venue's own ones that make the difference (a stop not
             // known to be armed, a close of a position the engine thought otherwise) before
             // taking its position at a guessed price.
-            let x = &mut self.pending[k];
-            (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
-            (x.close_qty, x.trigger, x.venue_qty) = (Decimal::ZERO, Decimal::ZERO, q);
-            x.fills_since_ms = fills_since(
-                p.refused_ns,
-                now_ns,
-                ts_ms,
-                self.settled_ms,
-                self.audit.in_step(i),
-            );
+            self.arm_fills_read(k, (Decimal::ZERO, Decimal::ZERO, q), now_ns, ts_ms);
             return;
         }
         self.pending.swap_remove(k);
