@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::{dec_mul, floor_ticks, pow10_i128};
+use crate::types::fixed::{dec_mul, floor_ticks, mantissa_i64, pow10_i128, POW10};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -232,8 +232,24 @@ impl ExitLevels {
 
 /// `reward < ratio · risk`, exact: on `i128` (`reward · 10^s < m · risk` for `ratio = m·10^−s`),
 /// on decimals when that overflows (a product beyond the decimal range is above any reward).
+/// When `reward`, `risk` and `m` fit `i64`s and `s ≤ 19`, both products are below 2¹²⁷ (no
+/// overflow check): two widening multiplies, the same comparison.
 #[inline]
 fn below_ratio(reward: i128, ratio: Decimal, risk: i128) -> bool {
+    if let (Ok(rw), Ok(rk), Some(m), Some(&p)) = (
+        i64::try_from(reward),
+        i64::try_from(risk),
+        mantissa_i64(ratio),
+        POW10.get(ratio.scale() as usize),
+    ) {
+        return i128::from(rw) * i128::from(p) < i128::from(m) * i128::from(rk);
+    }
+    below_ratio_i128(reward, ratio, risk)
+}
+
+/// [`below_ratio`] with checked `i128` products: the form it replaced, for the rest.
+#[inline(never)]
+fn below_ratio_i128(reward: i128, ratio: Decimal, risk: i128) -> bool {
     let lhs = pow10_i128(ratio.scale()).and_then(|p| reward.checked_mul(p));
     match (lhs, ratio.mantissa().checked_mul(risk)) {
         (Some(l), Some(r)) => l < r,
@@ -253,6 +269,52 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// `below_ratio` answers as its checked `i128` form over rewards and risks of every width
+    /// (both signs, zero, beyond `i64`) and ratios of every mantissa width and scale.
+    #[test]
+    fn below_ratio_is_its_i128_form() {
+        let mut s = 0x0123_4567_89AB_CDEFu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut below, mut fast) = (0, 0);
+        for k in 0..300_000u64 {
+            let mut v = || {
+                let r = next();
+                let w = (i128::from(next()) << 64 | i128::from(next())) >> (r % 127);
+                if r % 4 == 0 {
+                    -w
+                } else {
+                    w
+                }
+            };
+            let (reward, risk) = (v(), v());
+            let m = (i128::from(next()) << 32 | i128::from(next() >> 32)) >> (next() % 96);
+            let ratio = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+            let ratio = if k % 5 == 0 { -ratio } else { ratio };
+            let want = below_ratio_i128(reward, ratio, risk);
+            assert_eq!(
+                below_ratio(reward, ratio, risk),
+                want,
+                "{reward} {ratio} {risk}"
+            );
+            below += usize::from(want);
+            fast += usize::from(
+                i64::try_from(reward).is_ok()
+                    && i64::try_from(risk).is_ok()
+                    && mantissa_i64(ratio).is_some()
+                    && ratio.scale() < 20,
+            );
+        }
+        assert!(
+            fast > 10_000 && below > 50_000,
+            "{fast} fast, {below} below"
+        );
     }
 
     fn btc() -> Instrument {

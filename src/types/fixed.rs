@@ -390,8 +390,58 @@ pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
 /// `q·1.3·10⁻²⁷ + 10⁻²⁸` of `l/e` (≥ 27 significant digits or 28 decimals): below 10⁻⁹
 /// increments when `n < 10¹⁵` and `inc ≥ 10⁻¹⁸`, so a fraction `r/den` in
 /// `[10⁻⁹, 1 − 10⁻⁹]` floors to the same `n`. `None` (ask the decimals) in every other case.
+/// When both mantissas are below 2⁶⁴ (read from the words, no `i128`), the products are of
+/// factors below 2⁶⁴ (no `u128` overflow; `None` at 2¹²⁷ and above, where the `i128` form's
+/// checked products fail) and the quotient is one `u64` division when `num` and `den` fit 64
+/// bits, not the `i128` division call; the `i128` form otherwise.
 #[inline]
 pub fn floor_quotient_incs(l: Decimal, e: Decimal, inc: &Increment) -> Option<i64> {
+    const GUARD: u128 = 1_000_000_000;
+    const I128_MAX: u128 = i128::MAX as u128;
+    let (Some((lm, false, ls)), Some((em, false, es))) = (low64(l), low64(e)) else {
+        return floor_quotient_incs_i128(l, e, inc);
+    };
+    if lm == 0 || em == 0 || inc.mantissa <= 0 || inc.scale > 18 {
+        return None;
+    }
+    let k = i64::from(es) + i64::from(inc.scale) - i64::from(ls);
+    let p = pow10_i128(u32::try_from(k.unsigned_abs()).ok()?)? as u128;
+    // Factors below 2⁶⁴ (`p ≤ 10³⁸ < 2¹²⁷` only when `k ≥ 20`: then `× lm` may wrap, so
+    // it is checked).
+    let den = u128::from(em) * inc.mantissa as u128;
+    if den > I128_MAX {
+        return None;
+    }
+    let (num, den) = if k >= 0 {
+        (u128::from(lm).checked_mul(p)?, den)
+    } else {
+        (u128::from(lm), den.checked_mul(p)?)
+    };
+    if num > I128_MAX || den > I128_MAX {
+        return None;
+    }
+    let (n, r) = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(a), Ok(b)) => (u128::from(a / b), u128::from(a % b)),
+        _ => (num / den, num % den),
+    };
+    if n >= 1_000_000_000_000_000 {
+        return None;
+    }
+    // `r < den < 2¹²⁷` and the guard below 2³⁰: the `i128` form's checked products overflow
+    // exactly when these exceed `i128::MAX`.
+    if r != 0 {
+        let (a, b) = (r.checked_mul(GUARD)?, (den - r).checked_mul(GUARD)?);
+        if a > I128_MAX || b > I128_MAX || a < den || b < den {
+            return None;
+        }
+    }
+    i64::try_from(n).ok()
+}
+
+/// [`floor_quotient_incs`] on `i128` mantissas (a mantissa of 2⁶⁴ or more, or a negative
+/// operand); the form it replaced, kept as its reference.
+#[inline(never)]
+fn floor_quotient_incs_i128(l: Decimal, e: Decimal, inc: &Increment) -> Option<i64> {
     const GUARD: i128 = 1_000_000_000;
     let (lm, em, im) = (l.mantissa(), e.mantissa(), i128::from(inc.mantissa));
     if lm <= 0 || em <= 0 || im <= 0 || inc.scale > 18 {
@@ -903,6 +953,65 @@ mod tests {
         assert!(
             answered > 100_000 && near > 30_000,
             "{answered} answered, {near} near"
+        );
+    }
+
+    /// `floor_quotient_incs` (words and `u64` division) answers as its `i128` form over
+    /// limits and entries of every width (also beyond 2⁶⁴, negative and zero), steps and
+    /// scales, whole counts nudged by a hair, quotients past the 10¹⁵ bound and products past
+    /// `i128::MAX`.
+    #[test]
+    fn floor_quotient_incs_is_its_i128_form() {
+        let mut s = 0x5EED_F00D_0DD5_1234u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut some, mut fast) = (0, 0);
+        for k in 0..400_000u64 {
+            let step = Decimal::new(
+                1 + (next() % 1000) as i64 * (k % 2) as i64,
+                (next() % 20) as u32,
+            );
+            let inc = Increment::of(step).unwrap();
+            let wide = |m: u64, r: u64| (i128::from(m) << 32 | i128::from(r >> 32)) >> (r % 96);
+            let e = match k % 5 {
+                0 => Decimal::from_i128_with_scale(wide(next(), next()), (next() % 29) as u32),
+                1 => Decimal::new(-((next() % 1000) as i64), (next() % 5) as u32),
+                _ => Decimal::new((next() >> (next() % 63)) as i64, (next() % 29) as u32),
+            };
+            let l = if k % 3 == 0 && !e.is_zero() {
+                let n = Decimal::from(next() % 1_000_000_000_000);
+                let nudge = Decimal::new((next() % 3) as i64 - 1, (next() % 29) as u32);
+                match e
+                    .checked_mul(n)
+                    .and_then(|v| v.checked_mul(step))
+                    .and_then(|v| v.checked_add(nudge))
+                {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else if k % 7 == 1 {
+                Decimal::new(-((next() % 1000) as i64), (next() % 5) as u32)
+            } else {
+                Decimal::from_i128_with_scale(wide(next(), next()), (next() % 29) as u32)
+            };
+            let want = floor_quotient_incs_i128(l, e, &inc);
+            assert_eq!(
+                floor_quotient_incs(l, e, &inc),
+                want,
+                "{l:?} / {e:?} on {step}"
+            );
+            some += usize::from(want.is_some());
+            fast += usize::from(
+                want.is_some() && low64(l).is_some_and(|w| w.0 < 1 << 40) && low64(e).is_some(),
+            );
+        }
+        assert!(
+            some > 60_000 && fast > 20_000,
+            "{some} answered, {fast} small"
         );
     }
 
