@@ -90,6 +90,9 @@ pub struct ExitLevels {
     tp_f64: f64,
     sl_f64: f64,
     stop_f64: f64,
+    /// `|entry − stop loss|` as the crate's difference gives it (see
+    /// [`ExitLevels::stop_distance`]): kept, not subtracted on every risk figure.
+    stop: Decimal,
 }
 
 impl ExitLevels {
@@ -154,9 +157,15 @@ impl ExitLevels {
         if below_ratio(reward, p.min_reward_risk, risk) {
             return Err(BlockReason::RewardRisk);
         }
-        let (Some(entry_d), Some(tp_dec), Some(sl_dec)) =
-            (tick.times(entry), tick.times(tp), tick.times(sl))
-        else {
+        // `|entry − sl|` is `risk` ticks (`0 < risk < max(entry, sl)`, so it fits wherever
+        // `sl` does): the same mantissa at the same scale as the crate's difference of the
+        // two decimals on the tick, so the same decimal.
+        let (Some(entry_d), Some(tp_dec), Some(sl_dec), Some(stop)) = (
+            tick.times(entry),
+            tick.times(tp),
+            tick.times(sl),
+            i64::try_from(risk).ok().and_then(|r| tick.times(r)),
+        ) else {
             return Err(BlockReason::BadInput);
         };
         Ok(Self {
@@ -167,6 +176,7 @@ impl ExitLevels {
             tp_f64: tick.times_f64(tp),
             sl_f64: tick.times_f64(sl),
             stop_f64: tick.times_f64(i64::try_from(risk).unwrap_or(i64::MAX)),
+            stop,
         })
     }
 
@@ -182,6 +192,7 @@ impl ExitLevels {
             tp_f64: tp.to_f64().unwrap_or(f64::NAN),
             sl_f64: sl.to_f64().unwrap_or(f64::NAN),
             stop_f64: (entry - sl).abs().to_f64().unwrap_or(f64::NAN),
+            stop: (entry - sl).abs(),
         }
     }
 
@@ -192,10 +203,11 @@ impl ExitLevels {
         self.stop_f64
     }
 
-    /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing.
+    /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing (kept from the
+    /// plan; equal to the difference bit for bit, `plan_ticks_stop_is_the_difference`).
     #[inline]
     pub fn stop_distance(&self) -> Decimal {
-        (self.entry - self.stop_loss).abs()
+        self.stop
     }
 
     /// Quote currency lost if `qty` is stopped out: `qty · |entry − sl|` (before fees).
@@ -269,6 +281,59 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// The stop distance kept by `plan_ticks` is the crate's `|entry − stop loss|` bit for bit
+    /// (the form `stop_distance` computed before), and so is every risk figure, over ticks of
+    /// every scale, entries up to 10¹⁵ ticks, both directions and percent and volatility exits.
+    #[test]
+    fn plan_ticks_stop_is_the_difference() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ticks = [
+            "0.10",
+            "0.01",
+            "0.5",
+            "1",
+            "0.0001",
+            "100",
+            "0.000000025",
+            "7",
+        ];
+        let mut planned = 0;
+        for k in 0..200_000u64 {
+            let tick = d(ticks[(next() % ticks.len() as u64) as usize]);
+            let i = Instrument::new(tick, d("0.001"), d("0.001"), d("1000"), d("0")).unwrap();
+            let mut p = pct(
+                (next() % 1000) as f64 * 1e-4,
+                (1 + next() % 1000) as f64 * 1e-4,
+                ["0", "1", "1.5"][(next() % 3) as usize],
+            );
+            if k % 2 == 0 {
+                p.mode = ExitMode::Volatility;
+            }
+            let e = (1 + next() % 1_000_000_000_000_000) >> (next() % 50);
+            let vol = (next() % 1_000_000) as f64 * 1e-3;
+            let dir = [1, -1][(next() % 2) as usize];
+            let Ok(lv) = ExitLevels::plan_ticks(&p, dir, e as i64, vol, &i) else {
+                continue;
+            };
+            let want = (lv.entry - lv.stop_loss).abs();
+            assert_eq!(lv.stop_distance().serialize(), want.serialize(), "{lv:?}");
+            let q = Decimal::new((next() % 2_000_000) as i64 - 1_000_000, 3);
+            assert_eq!(
+                lv.risk(q).serialize(),
+                dec_mul(q.abs(), want).serialize(),
+                "{lv:?} {q}"
+            );
+            planned += 1;
+        }
+        assert!(planned > 50_000, "{planned} planned");
     }
 
     /// `below_ratio` answers as its checked `i128` form over rewards and risks of every width

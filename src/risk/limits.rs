@@ -52,7 +52,6 @@
 
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
-use std::cell::Cell;
 
 use rust_decimal::prelude::ToPrimitive;
 
@@ -61,7 +60,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PeakJob, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
-use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
+use crate::types::fixed::{dec_add, dec_cmp, dec_f64, dec_mul, dec_sub};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -326,32 +325,6 @@ pub struct RiskGate {
     peak_job: PeakJob,
     /// The venue's `(wallet, available)` balance, once the account thread read it.
     venue: Option<(Decimal, Decimal)>,
-    /// `E`'s limit products of the last [`RiskGate::caps`], keyed by `E`'s representation:
-    /// they depend on `E` and the fixed limit fractions only, and `E` moves on fills and
-    /// marks, not on every entry check.
-    caps_memo: Cell<CapsMemo>,
-}
-
-/// `E`'s limit products as [`RiskGate::caps`] computes them, for the `E` whose
-/// representation is `bits` (`u128::MAX`, no decimal's, before the first).
-#[derive(Clone, Copy, Debug)]
-struct CapsMemo {
-    bits: u128,
-    risk: Decimal,
-    portfolio: Decimal,
-    exposure: Decimal,
-    equity_f64: f64,
-}
-
-impl CapsMemo {
-    /// No products yet: `bits` matches no decimal (the top flag bits are never all set).
-    const EMPTY: Self = Self {
-        bits: u128::MAX,
-        risk: Decimal::ZERO,
-        portfolio: Decimal::ZERO,
-        exposure: Decimal::ZERO,
-        equity_f64: 0.0,
-    };
 }
 
 impl RiskGate {
@@ -388,7 +361,6 @@ impl RiskGate {
             book: Vec::with_capacity(n_symbols),
             peak_risk: PortfolioRisk::default(),
             peak_job: PeakJob::new(n_symbols, (c.corr_window_bars as usize).max(2)),
-            caps_memo: Cell::new(CapsMemo::EMPTY),
         }
     }
 
@@ -413,7 +385,7 @@ impl RiskGate {
             self.base.serialize(),
             (self.balance0 + self.realized).serialize()
         );
-        self.equity = self.base + self.unrealized;
+        self.equity = dec_add(self.base, self.unrealized);
     }
 
     /// `(peak − E) / peak` (0 at a new peak).
@@ -603,7 +575,7 @@ impl RiskGate {
         // The same representation: `u − s.unrealized` is a zero, and the crate's sum with a
         // zero is the other operand, so `unrealized` and `E` would stay as they are.
         if u.serialize() != s.unrealized.serialize() {
-            self.unrealized += u - s.unrealized;
+            self.unrealized = dec_add(self.unrealized, dec_sub(u, s.unrealized));
             s.unrealized = u;
             self.update_equity();
         }
@@ -947,9 +919,9 @@ impl RiskGate {
             self.thresholds = Thresholds::of(&self.p, self.peak, self.day_start);
         }
         let th = self.thresholds;
-        let drop = self.peak - e;
+        let drop = dec_sub(self.peak, e);
         let mut trip = None;
-        if !self.daily_blocked && dec_cmp(e - self.day_start, th.daily).is_le() {
+        if !self.daily_blocked && dec_cmp(dec_sub(e, self.day_start), th.daily).is_le() {
             self.daily_blocked = true;
             trip = Some(Trip::DailyLoss);
         }
@@ -1068,7 +1040,6 @@ impl RiskGate {
         if e <= Decimal::ZERO {
             return Err(BlockReason::Drawdown);
         }
-        let m = self.caps_products(e);
         Ok(EntryCaps {
             symbol,
             dir: match side {
@@ -1076,32 +1047,11 @@ impl RiskGate {
                 Side::Sell => -1,
             },
             equity: e,
-            risk: m.risk,
-            portfolio: m.portfolio,
-            exposure: m.exposure,
-            equity_f64: m.equity_f64,
-        })
-    }
-
-    /// `max_risk_per_trade · E`, `max_portfolio_risk · E`, `max_symbol_exposure · E` and
-    /// `dec_f64(E)`: the memo's when `E` has its representation (the same operands, so the
-    /// same values), else computed and kept.
-    #[inline]
-    fn caps_products(&self, e: Decimal) -> CapsMemo {
-        let bits = u128::from_le_bytes(e.serialize());
-        let m = self.caps_memo.get();
-        if m.bits == bits {
-            return m;
-        }
-        let m = CapsMemo {
-            bits,
             risk: dec_mul(self.p.max_risk_per_trade, e),
             portfolio: dec_mul(self.p.max_portfolio_risk, e),
             exposure: dec_mul(self.p.max_symbol_exposure, e),
             equity_f64: dec_f64(e),
-        };
-        self.caps_memo.set(m);
-        m
+        })
     }
 
     /// `dec_f64(sizing_balance())` for an entry checked by [`RiskGate::entry_caps`] (`caps`)
@@ -1135,7 +1085,7 @@ impl RiskGate {
         let open_risk = if risk.is_zero() {
             self.open_risk
         } else {
-            self.open_risk + risk
+            dec_add(self.open_risk, risk)
         };
         if dec_cmp(open_risk, c.portfolio).is_gt() {
             return Err(BlockReason::PortfolioRisk);
@@ -1147,7 +1097,7 @@ impl RiskGate {
         let after = if notional.is_zero() {
             s.notional
         } else {
-            s.notional + if dir > 0 { notional } else { -notional }
+            dec_add(s.notional, if dir > 0 { notional } else { -notional })
         };
         if dec_cmp(after.abs(), c.exposure).is_gt() {
             return Err(BlockReason::SymbolExposure);
@@ -1374,85 +1324,6 @@ mod tests {
             }
         }
         assert_eq!(checks, 80_000);
-    }
-
-    /// `entry_caps` with the products memo gives the products `caps` computed on every call
-    /// (the same decimals, representation included, and the same double), over random fills,
-    /// positions and marks that move `E` (also to representations of equal value) and repeated
-    /// checks that leave it; fails if the memo is not keyed by `E`.
-    #[test]
-    fn caps_memo_is_the_products_of_e_bit_for_bit() {
-        let mut state = 0x3C6E_F372_FE94_F82Bu64;
-        let mut next = move |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
-        let dec = |next: &mut dyn FnMut(u64) -> u64| {
-            let m = next(2_001) as i64 - 1_000;
-            Decimal::new(m * [1, 10, 7, 1_000][next(4) as usize], next(5) as u32)
-        };
-        let bits = |x: Decimal| x.serialize();
-        let (mut checks, mut hits) = (0, 0);
-        for start in ["10000000", "10000000.00", "2500000.5"] {
-            // No equity limit trips: every check reaches the products.
-            let c = LimitsConfig {
-                max_positions: 3,
-                daily_loss: 100.0,
-                drawdown_reduce: 100.0,
-                drawdown_pause: 100.0,
-                emergency_drawdown: 100.0,
-                max_consecutive_losses: u32::MAX,
-                ..LimitsConfig::default()
-            };
-            let mut g = RiskGate::from_config(&c, d(start), 3);
-            let mut ts = T0;
-            for _ in 0..20_000 {
-                ts += next(5_000);
-                let sym = next(3) as usize;
-                match next(6) {
-                    0 => {
-                        g.on_fill(
-                            dec(&mut next),
-                            dec(&mut next).abs() / Decimal::from(100),
-                            ts,
-                        );
-                    }
-                    1 => {
-                        let n = dec(&mut next);
-                        g.set_position(sym, n, n.abs() / Decimal::from(50));
-                    }
-                    2 | 3 => {
-                        g.set_unrealized(sym, dec(&mut next), ts);
-                    }
-                    _ => {}
-                }
-                let side = [Side::Buy, Side::Sell][next(2) as usize];
-                let before = g.caps_memo.get().bits;
-                let Ok(caps) = g.caps(sym, side) else {
-                    continue;
-                };
-                let e = g.equity();
-                hits += usize::from(before == u128::from_le_bytes(e.serialize()));
-                assert_eq!(bits(caps.equity), bits(e));
-                assert_eq!(bits(caps.risk), bits(dec_mul(g.p.max_risk_per_trade, e)));
-                assert_eq!(
-                    bits(caps.portfolio),
-                    bits(dec_mul(g.p.max_portfolio_risk, e))
-                );
-                assert_eq!(
-                    bits(caps.exposure),
-                    bits(dec_mul(g.p.max_symbol_exposure, e))
-                );
-                assert_eq!(caps.equity_f64.to_bits(), dec_f64(e).to_bits());
-                checks += 1;
-            }
-        }
-        assert!(
-            checks > 30_000 && hits > 5_000,
-            "{checks} checks, {hits} hits"
-        );
     }
 
     #[test]
