@@ -60,7 +60,7 @@ use super::config::{CorrelationMode, LimitsConfig, VarMeasure, VarMethod};
 use super::correlation::Correlation;
 use super::var::{self, PeakJob, PortfolioRisk};
 use crate::types::control::{LimitRow, RiskState, RunState, LIMIT_ROWS};
-use crate::types::fixed::{dec_add, dec_cmp, dec_f64, dec_mul, dec_sub};
+use crate::types::fixed::{dec_cmp, dec_f64, dec_mul};
 use crate::types::Side;
 
 const DAY_MS: u64 = 86_400_000;
@@ -385,7 +385,7 @@ impl RiskGate {
             self.base.serialize(),
             (self.balance0 + self.realized).serialize()
         );
-        self.equity = dec_add(self.base, self.unrealized);
+        self.equity = self.base + self.unrealized;
     }
 
     /// `(peak − E) / peak` (0 at a new peak).
@@ -575,7 +575,7 @@ impl RiskGate {
         // The same representation: `u − s.unrealized` is a zero, and the crate's sum with a
         // zero is the other operand, so `unrealized` and `E` would stay as they are.
         if u.serialize() != s.unrealized.serialize() {
-            self.unrealized = dec_add(self.unrealized, dec_sub(u, s.unrealized));
+            self.unrealized += u - s.unrealized;
             s.unrealized = u;
             self.update_equity();
         }
@@ -919,9 +919,9 @@ impl RiskGate {
             self.thresholds = Thresholds::of(&self.p, self.peak, self.day_start);
         }
         let th = self.thresholds;
-        let drop = dec_sub(self.peak, e);
+        let drop = self.peak - e;
         let mut trip = None;
-        if !self.daily_blocked && dec_cmp(dec_sub(e, self.day_start), th.daily).is_le() {
+        if !self.daily_blocked && dec_cmp(e - self.day_start, th.daily).is_le() {
             self.daily_blocked = true;
             trip = Some(Trip::DailyLoss);
         }
@@ -1085,7 +1085,7 @@ impl RiskGate {
         let open_risk = if risk.is_zero() {
             self.open_risk
         } else {
-            dec_add(self.open_risk, risk)
+            self.open_risk + risk
         };
         if dec_cmp(open_risk, c.portfolio).is_gt() {
             return Err(BlockReason::PortfolioRisk);
@@ -1097,7 +1097,7 @@ impl RiskGate {
         let after = if notional.is_zero() {
             s.notional
         } else {
-            dec_add(s.notional, if dir > 0 { notional } else { -notional })
+            s.notional + if dir > 0 { notional } else { -notional }
         };
         if dec_cmp(after.abs(), c.exposure).is_gt() {
             return Err(BlockReason::SymbolExposure);

@@ -57,7 +57,7 @@ use crate::risk::{
     EntryRequest, ExitLevels, ExitParams, ExitTrigger, GateState, RiskGate, SizingParams,
     TradeStats, Trip,
 };
-use crate::types::fixed::{dec_add, dec_cmp, dec_mul};
+use crate::types::fixed::{dec_cmp, dec_mul};
 use crate::types::{
     Case, ExecReport, Instrument, IntentFields, OrderIntent, Position, ReportStatus, Side, Tick,
 };
@@ -1182,7 +1182,7 @@ impl TickCx<'_> {
                 }
             }
         }
-        let (qty, reduce_only) = (dec_add(close, open), d.target == 0);
+        let (qty, reduce_only) = (close + open, d.target == 0);
         let broken = if proved {
             entry_violation(inst, close, open, qty, t.price)
         } else {
@@ -1213,8 +1213,8 @@ impl TickCx<'_> {
         let (t, slot) = (self.t, &mut *self.slot);
         let ts = t.exch_ts_ms;
         slot.hot.last_order_ms = ts;
-        slot.hot.working = dec_add(slot.hot.working, side.signed(qty));
-        slot.hot.in_flight = dec_add(slot.hot.in_flight, qty);
+        slot.hot.working += side.signed(qty);
+        slot.hot.in_flight += qty;
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
         self.stats.intents += 1;
@@ -1468,7 +1468,7 @@ fn entry_levels_and_size(
         .filter(|&cap| dec_cmp(sized, cap).is_gt());
     // The sizing's venue filter of `sized`, then that of the cap (the same first refusal).
     let qty = filter_capped(inst, sized, cap, st.price).map_err(EntryBlock::Filter)?;
-    gate.check_sized(&caps, dec_mul(dec_add(close, qty), entry), lv.risk(qty))
+    gate.check_sized(&caps, dec_mul(close + qty, entry), lv.risk(qty))
         .map_err(EntryBlock::Risk)?;
     Ok((lv, qty))
 }

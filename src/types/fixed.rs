@@ -369,42 +369,6 @@ pub fn mantissa_i64(d: Decimal) -> Option<i64> {
     }
 }
 
-/// `a + b`, the same decimal (mantissa, scale, sign) as the crate's sum: on `i64` when both
-/// are non-zero at one scale with magnitudes below 2⁶² (then the crate's sum is the exact
-/// mantissa sum at that scale, its sign the sum's); a zero sum, a zero operand (the crate
-/// returns the other operand as it is) and everything else by the crate.
-#[inline(always)]
-pub fn dec_add(a: Decimal, b: Decimal) -> Decimal {
-    dec_add_signed(a, b, false)
-}
-
-/// `a − b`, the same decimal as the crate's difference ([`dec_add`] with `b`'s sign flipped).
-#[inline(always)]
-pub fn dec_sub(a: Decimal, b: Decimal) -> Decimal {
-    dec_add_signed(a, b, true)
-}
-
-/// [`dec_add`] (`flip = false`) and [`dec_sub`] (`flip = true`).
-#[inline(always)]
-fn dec_add_signed(a: Decimal, b: Decimal, flip: bool) -> Decimal {
-    if let (Some((x, na, sa)), Some((y, nb, sb))) = (low64(a), low64(b)) {
-        if sa == sb && (x | y) < 1 << 62 && x != 0 && y != 0 {
-            let sx = if na { -(x as i64) } else { x as i64 };
-            let sy = if nb != flip { -(y as i64) } else { y as i64 };
-            let m = sx + sy;
-            if m != 0 {
-                let u = m.unsigned_abs();
-                return Decimal::from_parts(u as u32, (u >> 32) as u32, 0, m < 0, sa);
-            }
-        }
-    }
-    if flip {
-        a - b
-    } else {
-        a + b
-    }
-}
-
 /// `a * b`, the same decimal (mantissa, scale, sign): one `u64 × u64 → u128` product of the
 /// magnitudes when both are below 2⁶⁴, the product is non-zero and below 2⁹⁶ and the scales
 /// add to ≤ 28 (then the crate's product is that exact mantissa at the summed scale, negative
@@ -989,67 +953,6 @@ mod tests {
         assert!(
             answered > 100_000 && near > 30_000,
             "{answered} answered, {near} near"
-        );
-    }
-
-    /// `dec_add` / `dec_sub` give the crate's sum and difference bit for bit over mantissas of
-    /// every width (the 2⁶² edge often), both signs, zeros (also negative zero), equal and
-    /// different scales, and opposites that cancel.
-    #[test]
-    fn dec_add_sub_are_decimal_add_sub() {
-        let mut s = 0x0A0B_0C0D_0E0F_1011u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
-        let (mut inline, mut cancel) = (0, 0);
-        for k in 0..400_000u64 {
-            let mut one = || {
-                let r = next();
-                let m = match r % 6 {
-                    0 => 0,
-                    1 => (next() >> (next() % 64)) as i128,
-                    2 => (1i128 << 62) - (next() % 4) as i128 + 1,
-                    3 => (i128::from(next()) << 32 | i128::from(next() >> 32)) >> (next() % 96),
-                    _ => (next() % 100_000_000) as i128,
-                };
-                let m = if r & 64 != 0 { -m } else { m };
-                let mut d = Decimal::from_i128_with_scale(m, ((r >> 8) % 29) as u32);
-                if m == 0 && r & 128 != 0 {
-                    d.set_sign_negative(true);
-                }
-                d
-            };
-            let a = one();
-            let mut b = one();
-            if k % 4 == 0 {
-                b = Decimal::from_i128_with_scale(a.mantissa(), a.scale());
-                if next() % 2 == 0 {
-                    b = -b;
-                }
-            } else if k % 4 == 1 {
-                b = Decimal::from_i128_with_scale(b.mantissa(), a.scale());
-            }
-            if let Some(want) = a.checked_add(b) {
-                assert_eq!(dec_add(a, b).serialize(), want.serialize(), "{a:?} + {b:?}");
-                cancel += usize::from(want.is_zero());
-            }
-            if let Some(want) = a.checked_sub(b) {
-                assert_eq!(dec_sub(a, b).serialize(), want.serialize(), "{a:?} - {b:?}");
-            }
-            inline += usize::from(
-                a.scale() == b.scale()
-                    && !a.is_zero()
-                    && !b.is_zero()
-                    && a.mantissa().abs() < 1 << 62
-                    && b.mantissa().abs() < 1 << 62,
-            );
-        }
-        assert!(
-            inline > 100_000 && cancel > 20_000,
-            "{inline} inline, {cancel} cancel"
         );
     }
 

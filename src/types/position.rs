@@ -95,13 +95,12 @@ impl Position {
         }
     }
 
-    /// Unrealized PnL at `mark`: `(mark − entry) · qty`, by
-    /// [`dec_sub`](crate::types::fixed::dec_sub) and [`dec_mul`](crate::types::fixed::dec_mul)
-    /// (the crate's decimals bit for bit, on `i64`/`u64` when the mantissas allow).
+    /// Unrealized PnL at `mark`: `(mark − entry) · qty`, the product by
+    /// [`dec_mul`](crate::types::fixed::dec_mul) (the crate's decimal, on one `u64` multiply
+    /// when the mantissas allow).
     #[inline]
     pub fn unrealized(&self, mark: Decimal) -> Decimal {
-        use crate::types::fixed::{dec_mul, dec_sub};
-        dec_mul(dec_sub(mark, self.entry), self.qty)
+        crate::types::fixed::dec_mul(mark - self.entry, self.qty)
     }
 
     /// -1, 0 or +1.
