@@ -103,6 +103,17 @@ impl Parts {
 
 const MANTISSA_LIMIT: u128 = 1 << 96;
 
+/// `5^k` for `k ≤ 41` (`5^41 < 2^96`): the steps [`f64_decimal`] takes at once.
+const POW5: [u128; 42] = {
+    let mut t = [1u128; 42];
+    let mut k = 1;
+    while k < 42 {
+        t[k] = t[k - 1] * 5;
+        k += 1;
+    }
+    t
+};
+
 /// The decimal `Decimal::from_f64(x)` is, computed on integers: the exact binary value expanded
 /// into a 96-bit decimal mantissa (halving when a ×5 would overflow), rounded half up digit by
 /// digit to at most 28 places, then to a mantissa below 2^52 (15–16 significant digits), then
@@ -141,8 +152,13 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
             e10 += k;
             e5 -= k;
         } else if bits * 5 < MANTISSA_LIMIT {
-            bits *= 5;
-            e5 -= 1;
+            // An odd mantissa stays odd ×5, so the one-at-a-time loop would take every step
+            // that fits: take the `k` that surely do at once. `bits < 2^(96 − room)` and
+            // `5^k < 2^(2.33·k) ≤ 2^room` for `k ≤ 3·room/7`; at least the one step that fits.
+            let room = bits.leading_zeros().saturating_sub(32);
+            let k = ((room * 3 / 7) as i32).min(e5).max(1);
+            bits *= POW5[k as usize];
+            e5 -= k;
         } else {
             bits >>= 1;
             e10 += 1;
@@ -548,6 +564,35 @@ mod tests {
         assert_eq!(f64_decimal(f64::NAN), None);
         assert_eq!(f64_decimal(f64::INFINITY), None);
         assert_eq!(f64_decimal(f64::NEG_INFINITY), None);
+    }
+
+    /// The doubles the exit planner's cold path sees (a fraction times a price on the tick,
+    /// often a hair from a whole tick) and random ones near every exponent: the same decimal
+    /// (value and scale) as `from_f64`, with the ×5 steps taken in blocks.
+    #[test]
+    fn the_decimal_of_a_float_in_blocks_matches_from_f64() {
+        let mut s = 0x1F83_D9AB_FB41_BD6Bu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for k in 0..200_000u64 {
+            let x = if k % 2 == 0 {
+                let price =
+                    (1 + next() % 10_000_000) as f64 * [0.1, 0.01, 0.5, 1.0][k as usize % 4];
+                price * [0.005, 0.0025, 0.003, 0.01, 0.0125][(next() % 5) as usize]
+            } else {
+                f64::from_bits(next() >> 1 | (next() % 2) << 63) * 1e-3
+            };
+            let want = Decimal::from_f64(x);
+            let got = f64_decimal(x).and_then(Parts::to_decimal);
+            assert_eq!(got, want, "{x:e}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert_eq!(g.scale(), w.scale(), "{x:e}");
+            }
+        }
     }
 
     /// Every exponent, random mantissas: the same decimal (value and scale) as `from_f64`.
