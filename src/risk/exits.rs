@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::{dec_mul, floor_ticks, mantissa_i64, pow10_i128, POW10};
+use crate::types::fixed::{dec_f64, dec_mul, floor_ticks, mantissa_i64, pow10_i128, POW10};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -89,9 +89,9 @@ pub struct ExitLevels {
     pub stop_loss: Decimal,
     tp_f64: f64,
     sl_f64: f64,
-    stop_f64: f64,
     /// `|entry − stop loss|` as the crate's difference gives it (see
-    /// [`ExitLevels::stop_distance`]): kept, not subtracted on every risk figure.
+    /// [`ExitLevels::stop_distance`]): kept, not subtracted on every risk figure. (Its double
+    /// is computed when asked: the per-symbol slot's 4 KiB budget has no room for both.)
     stop: Decimal,
 }
 
@@ -175,7 +175,6 @@ impl ExitLevels {
             stop_loss: sl_dec,
             tp_f64: tick.times_f64(tp),
             sl_f64: tick.times_f64(sl),
-            stop_f64: tick.times_f64(i64::try_from(risk).unwrap_or(i64::MAX)),
             stop,
         })
     }
@@ -191,7 +190,6 @@ impl ExitLevels {
             stop_loss: sl,
             tp_f64: tp.to_f64().unwrap_or(f64::NAN),
             sl_f64: sl.to_f64().unwrap_or(f64::NAN),
-            stop_f64: (entry - sl).abs().to_f64().unwrap_or(f64::NAN),
             stop: (entry - sl).abs(),
         }
     }
@@ -200,7 +198,7 @@ impl ExitLevels {
     /// [`ExitLevels::stop_distance`]), for sizing.
     #[inline]
     pub fn stop_distance_f64(&self) -> f64 {
-        self.stop_f64
+        dec_f64(self.stop)
     }
 
     /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing (kept from the
@@ -325,6 +323,12 @@ mod tests {
             };
             let want = (lv.entry - lv.stop_loss).abs();
             assert_eq!(lv.stop_distance().serialize(), want.serialize(), "{lv:?}");
+            let want_f64 = rust_decimal::prelude::ToPrimitive::to_f64(&want).unwrap();
+            assert_eq!(
+                lv.stop_distance_f64().to_bits(),
+                want_f64.to_bits(),
+                "{lv:?}"
+            );
             let q = Decimal::new((next() % 2_000_000) as i64 - 1_000_000, 3);
             assert_eq!(
                 lv.risk(q).serialize(),
