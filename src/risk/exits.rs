@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::{dec_mul, floor_ticks, pow10_i128};
+use crate::types::fixed::{dec_f64, dec_mul, floor_ticks, mantissa_i64, pow10_i128, POW10};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -89,7 +89,10 @@ pub struct ExitLevels {
     pub stop_loss: Decimal,
     tp_f64: f64,
     sl_f64: f64,
-    stop_f64: f64,
+    /// `|entry − stop loss|` as the crate's difference gives it (see
+    /// [`ExitLevels::stop_distance`]): kept, not subtracted on every risk figure. (Its double
+    /// is computed when asked: the per-symbol slot's 4 KiB budget has no room for both.)
+    stop: Decimal,
 }
 
 impl ExitLevels {
@@ -154,9 +157,15 @@ impl ExitLevels {
         if below_ratio(reward, p.min_reward_risk, risk) {
             return Err(BlockReason::RewardRisk);
         }
-        let (Some(entry_d), Some(tp_dec), Some(sl_dec)) =
-            (tick.times(entry), tick.times(tp), tick.times(sl))
-        else {
+        // `|entry − sl|` is `risk` ticks (`0 < risk < max(entry, sl)`, so it fits wherever
+        // `sl` does): the same mantissa at the same scale as the crate's difference of the
+        // two decimals on the tick, so the same decimal.
+        let (Some(entry_d), Some(tp_dec), Some(sl_dec), Some(stop)) = (
+            tick.times(entry),
+            tick.times(tp),
+            tick.times(sl),
+            i64::try_from(risk).ok().and_then(|r| tick.times(r)),
+        ) else {
             return Err(BlockReason::BadInput);
         };
         Ok(Self {
@@ -166,7 +175,7 @@ impl ExitLevels {
             stop_loss: sl_dec,
             tp_f64: tick.times_f64(tp),
             sl_f64: tick.times_f64(sl),
-            stop_f64: tick.times_f64(i64::try_from(risk).unwrap_or(i64::MAX)),
+            stop,
         })
     }
 
@@ -181,7 +190,7 @@ impl ExitLevels {
             stop_loss: sl,
             tp_f64: tp.to_f64().unwrap_or(f64::NAN),
             sl_f64: sl.to_f64().unwrap_or(f64::NAN),
-            stop_f64: (entry - sl).abs().to_f64().unwrap_or(f64::NAN),
+            stop: (entry - sl).abs(),
         }
     }
 
@@ -189,13 +198,14 @@ impl ExitLevels {
     /// [`ExitLevels::stop_distance`]), for sizing.
     #[inline]
     pub fn stop_distance_f64(&self) -> f64 {
-        self.stop_f64
+        dec_f64(self.stop)
     }
 
-    /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing.
+    /// `|entry − stop loss|`, price units (> 0): the stop distance for sizing (kept from the
+    /// plan; equal to the difference bit for bit, `plan_ticks_stop_is_the_difference`).
     #[inline]
     pub fn stop_distance(&self) -> Decimal {
-        (self.entry - self.stop_loss).abs()
+        self.stop
     }
 
     /// Quote currency lost if `qty` is stopped out: `qty · |entry − sl|` (before fees).
@@ -232,8 +242,24 @@ impl ExitLevels {
 
 /// `reward < ratio · risk`, exact: on `i128` (`reward · 10^s < m · risk` for `ratio = m·10^−s`),
 /// on decimals when that overflows (a product beyond the decimal range is above any reward).
+/// When `reward`, `risk` and `m` fit `i64`s and `s ≤ 19`, both products are below 2¹²⁷ (no
+/// overflow check): two widening multiplies, the same comparison.
 #[inline]
 fn below_ratio(reward: i128, ratio: Decimal, risk: i128) -> bool {
+    if let (Ok(rw), Ok(rk), Some(m), Some(&p)) = (
+        i64::try_from(reward),
+        i64::try_from(risk),
+        mantissa_i64(ratio),
+        POW10.get(ratio.scale() as usize),
+    ) {
+        return i128::from(rw) * i128::from(p) < i128::from(m) * i128::from(rk);
+    }
+    below_ratio_i128(reward, ratio, risk)
+}
+
+/// [`below_ratio`] with checked `i128` products: the form it replaced, for the rest.
+#[inline(never)]
+fn below_ratio_i128(reward: i128, ratio: Decimal, risk: i128) -> bool {
     let lhs = pow10_i128(ratio.scale()).and_then(|p| reward.checked_mul(p));
     match (lhs, ratio.mantissa().checked_mul(risk)) {
         (Some(l), Some(r)) => l < r,
@@ -253,6 +279,111 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// The stop distance kept by `plan_ticks` is the crate's `|entry − stop loss|` bit for bit
+    /// (the form `stop_distance` computed before), and so is every risk figure, over ticks of
+    /// every scale, entries up to 10¹⁵ ticks, both directions and percent and volatility exits.
+    #[test]
+    fn plan_ticks_stop_is_the_difference() {
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let ticks = [
+            "0.10",
+            "0.01",
+            "0.5",
+            "1",
+            "0.0001",
+            "100",
+            "0.000000025",
+            "7",
+        ];
+        let mut planned = 0;
+        for k in 0..200_000u64 {
+            let tick = d(ticks[(next() % ticks.len() as u64) as usize]);
+            let i = Instrument::new(tick, d("0.001"), d("0.001"), d("1000"), d("0")).unwrap();
+            let mut p = pct(
+                (next() % 1000) as f64 * 1e-4,
+                (1 + next() % 1000) as f64 * 1e-4,
+                ["0", "1", "1.5"][(next() % 3) as usize],
+            );
+            if k % 2 == 0 {
+                p.mode = ExitMode::Volatility;
+            }
+            let e = (1 + next() % 1_000_000_000_000_000) >> (next() % 50);
+            let vol = (next() % 1_000_000) as f64 * 1e-3;
+            let dir = [1, -1][(next() % 2) as usize];
+            let Ok(lv) = ExitLevels::plan_ticks(&p, dir, e as i64, vol, &i) else {
+                continue;
+            };
+            let want = (lv.entry - lv.stop_loss).abs();
+            assert_eq!(lv.stop_distance().serialize(), want.serialize(), "{lv:?}");
+            let want_f64 = rust_decimal::prelude::ToPrimitive::to_f64(&want).unwrap();
+            assert_eq!(
+                lv.stop_distance_f64().to_bits(),
+                want_f64.to_bits(),
+                "{lv:?}"
+            );
+            let q = Decimal::new((next() % 2_000_000) as i64 - 1_000_000, 3);
+            assert_eq!(
+                lv.risk(q).serialize(),
+                dec_mul(q.abs(), want).serialize(),
+                "{lv:?} {q}"
+            );
+            planned += 1;
+        }
+        assert!(planned > 50_000, "{planned} planned");
+    }
+
+    /// `below_ratio` answers as its checked `i128` form over rewards and risks of every width
+    /// (both signs, zero, beyond `i64`) and ratios of every mantissa width and scale.
+    #[test]
+    fn below_ratio_is_its_i128_form() {
+        let mut s = 0x0123_4567_89AB_CDEFu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut below, mut fast) = (0, 0);
+        for k in 0..300_000u64 {
+            let mut v = || {
+                let r = next();
+                let w = (i128::from(next()) << 64 | i128::from(next())) >> (r % 127);
+                if r % 4 == 0 {
+                    -w
+                } else {
+                    w
+                }
+            };
+            let (reward, risk) = (v(), v());
+            let m = (i128::from(next()) << 32 | i128::from(next() >> 32)) >> (next() % 96);
+            let ratio = Decimal::from_i128_with_scale(m, (next() % 29) as u32);
+            let ratio = if k % 5 == 0 { -ratio } else { ratio };
+            let want = below_ratio_i128(reward, ratio, risk);
+            assert_eq!(
+                below_ratio(reward, ratio, risk),
+                want,
+                "{reward} {ratio} {risk}"
+            );
+            below += usize::from(want);
+            fast += usize::from(
+                i64::try_from(reward).is_ok()
+                    && i64::try_from(risk).is_ok()
+                    && mantissa_i64(ratio).is_some()
+                    && ratio.scale() < 20,
+            );
+        }
+        assert!(
+            fast > 10_000 && below > 50_000,
+            "{fast} fast, {below} below"
+        );
     }
 
     fn btc() -> Instrument {

@@ -103,6 +103,17 @@ impl Parts {
 
 const MANTISSA_LIMIT: u128 = 1 << 96;
 
+/// `5^k` for `k ≤ 41` (`5^41 < 2^96`): the steps [`f64_decimal`] takes at once.
+const POW5: [u128; 42] = {
+    let mut t = [1u128; 42];
+    let mut k = 1;
+    while k < 42 {
+        t[k] = t[k - 1] * 5;
+        k += 1;
+    }
+    t
+};
+
 /// The decimal `Decimal::from_f64(x)` is, computed on integers: the exact binary value expanded
 /// into a 96-bit decimal mantissa (halving when a ×5 would overflow), rounded half up digit by
 /// digit to at most 28 places, then to a mantissa below 2^52 (15–16 significant digits), then
@@ -141,8 +152,13 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
             e10 += k;
             e5 -= k;
         } else if bits * 5 < MANTISSA_LIMIT {
-            bits *= 5;
-            e5 -= 1;
+            // An odd mantissa stays odd ×5, so the one-at-a-time loop would take every step
+            // that fits: take the `k` that surely do at once. `bits < 2^(96 − room)` and
+            // `5^k < 2^(2.33·k) ≤ 2^room` for `k ≤ 3·room/7`; at least the one step that fits.
+            let room = bits.leading_zeros().saturating_sub(32);
+            let k = ((room * 3 / 7) as i32).min(e5).max(1);
+            bits *= POW5[k as usize];
+            e5 -= k;
         } else {
             bits >>= 1;
             e10 += 1;
@@ -390,8 +406,58 @@ pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
 /// `q·1.3·10⁻²⁷ + 10⁻²⁸` of `l/e` (≥ 27 significant digits or 28 decimals): below 10⁻⁹
 /// increments when `n < 10¹⁵` and `inc ≥ 10⁻¹⁸`, so a fraction `r/den` in
 /// `[10⁻⁹, 1 − 10⁻⁹]` floors to the same `n`. `None` (ask the decimals) in every other case.
+/// When both mantissas are below 2⁶⁴ (read from the words, no `i128`), the products are of
+/// factors below 2⁶⁴ (no `u128` overflow; `None` at 2¹²⁷ and above, where the `i128` form's
+/// checked products fail) and the quotient is one `u64` division when `num` and `den` fit 64
+/// bits, not the `i128` division call; the `i128` form otherwise.
 #[inline]
 pub fn floor_quotient_incs(l: Decimal, e: Decimal, inc: &Increment) -> Option<i64> {
+    const GUARD: u128 = 1_000_000_000;
+    const I128_MAX: u128 = i128::MAX as u128;
+    let (Some((lm, false, ls)), Some((em, false, es))) = (low64(l), low64(e)) else {
+        return floor_quotient_incs_i128(l, e, inc);
+    };
+    if lm == 0 || em == 0 || inc.mantissa <= 0 || inc.scale > 18 {
+        return None;
+    }
+    let k = i64::from(es) + i64::from(inc.scale) - i64::from(ls);
+    let p = pow10_i128(u32::try_from(k.unsigned_abs()).ok()?)? as u128;
+    // Factors below 2⁶⁴ (`p ≤ 10³⁸ < 2¹²⁷` only when `k ≥ 20`: then `× lm` may wrap, so
+    // it is checked).
+    let den = u128::from(em) * inc.mantissa as u128;
+    if den > I128_MAX {
+        return None;
+    }
+    let (num, den) = if k >= 0 {
+        (u128::from(lm).checked_mul(p)?, den)
+    } else {
+        (u128::from(lm), den.checked_mul(p)?)
+    };
+    if num > I128_MAX || den > I128_MAX {
+        return None;
+    }
+    let (n, r) = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(a), Ok(b)) => (u128::from(a / b), u128::from(a % b)),
+        _ => (num / den, num % den),
+    };
+    if n >= 1_000_000_000_000_000 {
+        return None;
+    }
+    // `r < den < 2¹²⁷` and the guard below 2³⁰: the `i128` form's checked products overflow
+    // exactly when these exceed `i128::MAX`.
+    if r != 0 {
+        let (a, b) = (r.checked_mul(GUARD)?, (den - r).checked_mul(GUARD)?);
+        if a > I128_MAX || b > I128_MAX || a < den || b < den {
+            return None;
+        }
+    }
+    i64::try_from(n).ok()
+}
+
+/// [`floor_quotient_incs`] on `i128` mantissas (a mantissa of 2⁶⁴ or more, or a negative
+/// operand); the form it replaced, kept as its reference.
+#[inline(never)]
+fn floor_quotient_incs_i128(l: Decimal, e: Decimal, inc: &Increment) -> Option<i64> {
     const GUARD: i128 = 1_000_000_000;
     let (lm, em, im) = (l.mantissa(), e.mantissa(), i128::from(inc.mantissa));
     if lm <= 0 || em <= 0 || im <= 0 || inc.scale > 18 {
@@ -498,6 +564,35 @@ mod tests {
         assert_eq!(f64_decimal(f64::NAN), None);
         assert_eq!(f64_decimal(f64::INFINITY), None);
         assert_eq!(f64_decimal(f64::NEG_INFINITY), None);
+    }
+
+    /// The doubles the exit planner's cold path sees (a fraction times a price on the tick,
+    /// often a hair from a whole tick) and random ones near every exponent: the same decimal
+    /// (value and scale) as `from_f64`, with the ×5 steps taken in blocks.
+    #[test]
+    fn the_decimal_of_a_float_in_blocks_matches_from_f64() {
+        let mut s = 0x1F83_D9AB_FB41_BD6Bu64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for k in 0..200_000u64 {
+            let x = if k % 2 == 0 {
+                let price =
+                    (1 + next() % 10_000_000) as f64 * [0.1, 0.01, 0.5, 1.0][k as usize % 4];
+                price * [0.005, 0.0025, 0.003, 0.01, 0.0125][(next() % 5) as usize]
+            } else {
+                f64::from_bits(next() >> 1 | (next() % 2) << 63) * 1e-3
+            };
+            let want = Decimal::from_f64(x);
+            let got = f64_decimal(x).and_then(Parts::to_decimal);
+            assert_eq!(got, want, "{x:e}");
+            if let (Some(g), Some(w)) = (got, want) {
+                assert_eq!(g.scale(), w.scale(), "{x:e}");
+            }
+        }
     }
 
     /// Every exponent, random mantissas: the same decimal (value and scale) as `from_f64`.
@@ -903,6 +998,65 @@ mod tests {
         assert!(
             answered > 100_000 && near > 30_000,
             "{answered} answered, {near} near"
+        );
+    }
+
+    /// `floor_quotient_incs` (words and `u64` division) answers as its `i128` form over
+    /// limits and entries of every width (also beyond 2⁶⁴, negative and zero), steps and
+    /// scales, whole counts nudged by a hair, quotients past the 10¹⁵ bound and products past
+    /// `i128::MAX`.
+    #[test]
+    fn floor_quotient_incs_is_its_i128_form() {
+        let mut s = 0x5EED_F00D_0DD5_1234u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let (mut some, mut fast) = (0, 0);
+        for k in 0..400_000u64 {
+            let step = Decimal::new(
+                1 + (next() % 1000) as i64 * (k % 2) as i64,
+                (next() % 20) as u32,
+            );
+            let inc = Increment::of(step).unwrap();
+            let wide = |m: u64, r: u64| (i128::from(m) << 32 | i128::from(r >> 32)) >> (r % 96);
+            let e = match k % 5 {
+                0 => Decimal::from_i128_with_scale(wide(next(), next()), (next() % 29) as u32),
+                1 => Decimal::new(-((next() % 1000) as i64), (next() % 5) as u32),
+                _ => Decimal::new((next() >> (next() % 63)) as i64, (next() % 29) as u32),
+            };
+            let l = if k % 3 == 0 && !e.is_zero() {
+                let n = Decimal::from(next() % 1_000_000_000_000);
+                let nudge = Decimal::new((next() % 3) as i64 - 1, (next() % 29) as u32);
+                match e
+                    .checked_mul(n)
+                    .and_then(|v| v.checked_mul(step))
+                    .and_then(|v| v.checked_add(nudge))
+                {
+                    Some(v) => v,
+                    None => continue,
+                }
+            } else if k % 7 == 1 {
+                Decimal::new(-((next() % 1000) as i64), (next() % 5) as u32)
+            } else {
+                Decimal::from_i128_with_scale(wide(next(), next()), (next() % 29) as u32)
+            };
+            let want = floor_quotient_incs_i128(l, e, &inc);
+            assert_eq!(
+                floor_quotient_incs(l, e, &inc),
+                want,
+                "{l:?} / {e:?} on {step}"
+            );
+            some += usize::from(want.is_some());
+            fast += usize::from(
+                want.is_some() && low64(l).is_some_and(|w| w.0 < 1 << 40) && low64(e).is_some(),
+            );
+        }
+        assert!(
+            some > 60_000 && fast > 20_000,
+            "{some} answered, {fast} small"
         );
     }
 

@@ -95,9 +95,12 @@ impl Position {
         }
     }
 
-    /// Unrealized PnL at `mark`.
+    /// Unrealized PnL at `mark`: `(mark − entry) · qty`, the product by
+    /// [`dec_mul`](crate::types::fixed::dec_mul) (the crate's decimal, on one `u64` multiply
+    /// when the mantissas allow).
+    #[inline]
     pub fn unrealized(&self, mark: Decimal) -> Decimal {
-        (mark - self.entry) * self.qty
+        crate::types::fixed::dec_mul(mark - self.entry, self.qty)
     }
 
     /// -1, 0 or +1.
