@@ -12,6 +12,7 @@ use std::time::Duration;
 use calculus_trader::exchange::fault_plan::FaultPlan;
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::stop_recovery::recover_stops;
 use calculus_trader::types::{ReportStatus, Side, SymbolId};
 use common::rig::{executor_on, intent, rig, rig_with, Rig, V};
@@ -989,5 +990,78 @@ fn bybit_venue_executions_that_cancel_out_are_booked_by_the_end_of_run_sweep() {
     // Swept: a second pass books nothing more.
     assert_eq!(r.exec.begin_final_audit(), 1);
     assert!(r.poll_until(|r| r.exec.final_audit_done()));
+    r.assert_positions_identical();
+}
+
+/// Bybit lists executions newest first, at most 100 a page, and says where the next (older)
+/// page starts in `nextPageCursor`. A hand stop closes the position; then 102 executions of
+/// ours (51 round trips of 0.001, booked) come after it; the exit over the stop's close is
+/// refused. The read of the executions since used to take the first page only: its 100
+/// newest executions were all ours, the stop's was on the second page, so the venue's
+/// position was taken at the exit's reference price (no fee: a guess). Now every page is
+/// read (the cursor followed until it is empty): the stop is booked at its own execution.
+#[test]
+fn bybit_a_venue_close_past_the_first_page_of_executions_is_booked_at_its_own_execution() {
+    // The 102 orders at once: the order limit (10 a second) is not what is tested.
+    let rest = RestOptions {
+        bybit_order_limit: 10_000,
+        ..RestOptions::default()
+    };
+    let mut r = rig_with(
+        V::Bybit,
+        &[BTC],
+        &["61800.0"],
+        rest,
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    r.exec
+        .set_rate_limits(RateLimits::bybit_v5().with_order_limit(10_000, 1_000_000_000));
+    hold_long_by_hand(&mut r);
+    assert!(r.poll_until(|r| r.report_of(1).is_some()));
+    settle(&mut r);
+    place_hand_stop(&r, None);
+    r.ex.market.on_trade(BTC, d("61500.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let stop =
+        r.ex.server
+            .venue()
+            .with(|m| m.trades().last().cloned().unwrap());
+    for k in 0..102u64 {
+        let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+        let local = r.submit(&intent(0, 10 + k, side, "0.001", false, 61500.0));
+        assert!(local.is_none(), "{local:?}");
+        settle(&mut r);
+        assert_eq!(r.report_of(10 + k).unwrap().status, ReportStatus::Filled);
+    }
+    settle(&mut r);
+    let later = r.ex.server.venue().with(|m| {
+        m.trades()
+            .iter()
+            .filter(|t| t.id > stop.id && t.symbol == BTC)
+            .count()
+    });
+    assert_eq!(
+        later, 102,
+        "more than one page of executions after the stop"
+    );
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert_eq!(r.engine_qty(0), d("0.010"));
+    // The engine's exit, refused: nothing left to reduce.
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61500.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    let fill = r
+        .reports
+        .iter()
+        .find(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .copied()
+        .expect("the stop's execution (second page) booked as a fill of no order of ours");
+    assert_eq!(
+        (fill.side, fill.price, fill.qty, fill.fee),
+        (Side::Sell, stop.price, stop.qty, stop.commission)
+    );
     r.assert_positions_identical();
 }

@@ -34,7 +34,7 @@ use super::venue_fills::explain_gap;
 use super::{ExecEvent, Executor};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::rate_limit::{Acquire, Lane};
-use crate::exec::transport_venue::VenueTrade;
+use crate::exec::transport_venue::{NextPage, PageStep, TradePages, VenueTrade};
 use crate::types::SymbolId;
 
 /// Tag bit marking a transport request as an audit (position or executions read).
@@ -93,6 +93,8 @@ pub(super) struct Audit {
     /// Per symbol, in the end-of-run pass: found in step, its executions since start-up's
     /// catch-up are to be read for venue executions that cancel out (`Executor::sweep`).
     sweep: Vec<bool>,
+    /// The executions read under way over pages (cold): its symbol and the pages so far.
+    pages: Option<(usize, TradePages)>,
 }
 
 impl Audit {
@@ -108,6 +110,7 @@ impl Audit {
             found: 0,
             last_pass: Vec::new(),
             sweep: vec![false; symbols],
+            pages: None,
         }
     }
 
@@ -233,11 +236,20 @@ impl Executor {
                 true => self.settled_ms,
                 false => self.audit.in_step_ms[i],
             };
-            let Some(b) = self.venue.build_user_trades(&self.names[i], since, ts_ms) else {
+            // A further page of the read under way, else its first.
+            let next = match &self.audit.pages {
+                Some((k, r)) if *k == i => &r.next,
+                _ => &NextPage::None,
+            };
+            let Some(b) = self
+                .venue
+                .build_user_trades_page(&self.names[i], since, next, ts_ms)
+            else {
                 return;
             };
             (b, true)
         } else {
+            self.audit.pages = None;
             (self.venue.build_position(&self.names[i], ts_ms), false)
         };
         let tag = AUDIT_TAG | if fills { AUDIT_FILLS } else { 0 } | i as u64;
@@ -269,15 +281,16 @@ impl Executor {
         if moved || busy || self.stream.up {
             // Its answer may predate an order or fill of ours: void.
             self.audit.suspect[i] = None;
+            self.audit.pages = None;
             return;
         }
         let Some((status, body)) = reply else {
+            self.audit.pages = None;
             return;
         };
         if fills {
-            let trades = match self.venue.parse_user_trades(body) {
-                Ok(t) if status == 200 => t,
-                _ => return,
+            let Some(trades) = self.audit_page(i, status, body) else {
+                return;
             };
             if std::mem::take(&mut self.audit.sweep[i]) {
                 self.sweep(symbol, &trades, on_event);
@@ -327,6 +340,37 @@ impl Executor {
         } else {
             // Read once more shortly (the venue's position may lag one of our fills).
             self.audit.next_ns = now_ns + CONFIRM_NS;
+        }
+    }
+
+    /// Adds an audit executions read's page (`status`, `body`) of symbol `i`: the whole read
+    /// (oldest first) when this was its last page; `None` while pages are still to be read
+    /// (the next goes out at once) or when the read failed or ran past its pages (then it
+    /// starts over at the next audit: never taken as "no executions").
+    fn audit_page(&mut self, i: usize, status: u16, body: &[u8]) -> Option<Vec<VenueTrade>> {
+        let mut read = match self.audit.pages.take() {
+            Some((k, r)) if k == i => r,
+            _ => TradePages::default(),
+        };
+        let (page, next) = match self.venue.parse_user_trades_page(body) {
+            Ok(p) if status == 200 => p,
+            _ => return None,
+        };
+        match read.add(page, next) {
+            PageStep::Done => Some(read.trades),
+            PageStep::More => {
+                self.audit.pages = Some((i, read));
+                self.audit.next_ns = 0;
+                None
+            }
+            PageStep::TooMany => {
+                eprintln!(
+                    "warning: {} the venue's executions run past {} pages: the audit reads them again",
+                    self.names[i],
+                    crate::exec::transport_venue::MAX_TRADE_PAGES
+                );
+                None
+            }
         }
     }
 
