@@ -1065,3 +1065,83 @@ fn bybit_a_venue_close_past_the_first_page_of_executions_is_booked_at_its_own_ex
     );
     r.assert_positions_identical();
 }
+
+/// The private stream off: the venue's stop closes the position unseen. From the audit's
+/// first read that finds the venue's position apart from the booked one until that
+/// difference is explained (the stop's own execution booked), the symbol's position is
+/// unknown: an entry is refused locally (`PositionUnknown`, counted; it would be booked on a
+/// position that is not the venue's), an exit still goes to the venue. Once explained, every
+/// field equals the exchange's and entries go again. On main the entry was sent.
+fn entries_wait_while_the_position_is_unknown(v: V) {
+    use calculus_trader::types::RejectReason;
+    let mut r = btc_rig(v);
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    assert!(!r.exec.position_unknown(SymbolId(0)));
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    assert!(
+        r.poll_until(|r| r.exec.position_unknown(SymbolId(0))),
+        "the audit never found the difference"
+    );
+    let refused = r.submit(&intent(0, 2, Side::Buy, "0.010", false, 61200.0));
+    assert_eq!(
+        refused.map(|x| x.status),
+        Some(ReportStatus::Rejected(RejectReason::PositionUnknown)),
+        "an entry on an unknown position is refused locally"
+    );
+    assert_eq!(
+        r.exec.stats().rejects[RejectReason::PositionUnknown.index()],
+        1
+    );
+    assert!(
+        r.poll_until(|r| !r.exec.position_unknown(SymbolId(0))),
+        "the difference was never explained"
+    );
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    r.assert_positions_identical();
+    // Known again: the next entry goes.
+    assert!(r
+        .submit(&intent(0, 3, Side::Buy, "0.010", false, 61200.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.report_of(3).unwrap().status, ReportStatus::Filled);
+    r.assert_positions_identical();
+}
+
+#[test]
+fn binance_entries_wait_while_the_position_is_unknown() {
+    entries_wait_while_the_position_is_unknown(V::Binance);
+}
+
+#[test]
+fn bybit_entries_wait_while_the_position_is_unknown() {
+    entries_wait_while_the_position_is_unknown(V::Bybit);
+}
+
+/// A refused exit whose executions read is out (the stream off, the venue's stop closed the
+/// position): entries of the symbol are refused as `PositionUnknown` while it is, not sent.
+#[test]
+fn bybit_an_entry_behind_a_refused_exit_s_executions_read_is_refused_as_position_unknown() {
+    use calculus_trader::types::RejectReason;
+    let mut r = btc_rig(V::Bybit);
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61150.0))
+        .is_none());
+    assert!(
+        r.poll_until(|r| r.exec.position_unknown(SymbolId(0))),
+        "the refused exit did not make the position unknown"
+    );
+    let refused = r.submit(&intent(0, 3, Side::Buy, "0.010", false, 61200.0));
+    assert_eq!(
+        refused.map(|x| x.status),
+        Some(ReportStatus::Rejected(RejectReason::PositionUnknown))
+    );
+    settle(&mut r);
+    assert!(!r.exec.position_unknown(SymbolId(0)));
+    r.assert_positions_identical();
+}

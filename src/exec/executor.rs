@@ -350,8 +350,13 @@ pub struct Executor {
     /// Per symbol: signed position booked through this executor's reports (plus the start-up
     /// positions, [`Executor::set_positions`]); a reconciliation books `venue − booked`.
     booked: Vec<Decimal>,
-    /// Per symbol: the unknown-order flag last reported to compute.
+    /// Per symbol: the unknown-order flag last reported to compute (an order of unknown
+    /// outcome, or the position unknown: `pos_unknown`).
     unknown: Vec<bool>,
+    /// Per symbol: the venue's position differs from the booked one and nothing explains it
+    /// yet ([`Executor::position_unknown_now`]): no new entry (exits go). Set and cleared on
+    /// the cold paths that learn it; read per entry (one flag).
+    pos_unknown: Vec<bool>,
     /// Monotonic time of the last poll, ns (send time of orders submitted since).
     now_ns: u64,
     /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
@@ -470,6 +475,7 @@ impl Executor {
             armed: vec![(None, None); n],
             booked: vec![Decimal::ZERO; n],
             unknown: vec![false; n],
+            pos_unknown: vec![false; n],
             now_ns: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
@@ -826,6 +832,11 @@ impl Executor {
         // catches the entries already on their way); exits still go.
         if !o.reduce_only && self.table.has_unknown(o.symbol) {
             return Some(RejectReason::Lost);
+        }
+        // Nor while its venue position differs from the booked one unexplained: an entry's
+        // fill would be booked on a position that is not the venue's.
+        if !o.reduce_only && self.pos_unknown.get(o.symbol.index()) == Some(&true) {
+            return Some(RejectReason::PositionUnknown);
         }
         // Nothing of the symbol goes while one of its exits is checked against the venue's
         // position (one round trip): the answer must hold only fills known here.
@@ -1813,6 +1824,8 @@ impl Executor {
                 q.due_ns = now_ns;
                 q.pos_queries = 0;
                 q.refused_ns = now_ns;
+                let symbol = q.symbol;
+                self.sync_position(symbol, on_event);
                 return;
             }
             (None, OrderReply::Error { code })
@@ -1987,10 +2000,59 @@ impl Executor {
         }
     }
 
-    /// Tells compute when `symbol` gains or loses its last order of unknown outcome.
+    /// Whether symbol `i`'s venue position is unknown (cold): a difference from the booked
+    /// one the position audit found (pending its confirmation or its executions read) or a
+    /// refused exit left to it, while the audit is armed; or an exit of the symbol the venue
+    /// refused whose position check or executions read is still out.
+    pub(super) fn position_unknown_now(&self, i: usize) -> bool {
+        let audit = self.audit_armed() && self.audit.differs(i);
+        let refused = self.pending.iter().any(|p| {
+            p.symbol.index() == i
+                && (matches!(p.pos, PosCheck::FillsDue | PosCheck::FillsOnWire)
+                    || (p.refused_ns != 0
+                        && matches!(p.pos, PosCheck::ExitDue | PosCheck::ExitOnWire)))
+        });
+        audit || refused
+    }
+
+    /// Brings `symbol`'s position-unknown flag up to date (cold) and tells compute when its
+    /// entries are blocked or free again (as for an order of unknown outcome).
+    pub(super) fn sync_position<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        on_event: &mut F,
+    ) {
+        let i = symbol.index();
+        if i >= self.pos_unknown.len() {
+            return;
+        }
+        let now = self.position_unknown_now(i);
+        if now != self.pos_unknown[i] {
+            self.pos_unknown[i] = now;
+            eprintln!(
+                "{} position {}: entries {}",
+                self.names[i],
+                if now {
+                    "unknown (differs from the venue's, unexplained)"
+                } else {
+                    "known again"
+                },
+                if now { "refused, exits go" } else { "allowed" }
+            );
+        }
+        self.sync_unknown(symbol, on_event);
+    }
+
+    /// Whether `symbol`'s entries are refused because its venue position is unknown.
+    pub fn position_unknown(&self, symbol: SymbolId) -> bool {
+        self.pos_unknown.get(symbol.index()) == Some(&true)
+    }
+
+    /// Tells compute when `symbol` gains or loses its last order of unknown outcome (or its
+    /// position becomes unknown or known again: entries blocked the same way).
     fn sync_unknown<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
         let i = symbol.index();
-        let now = self.table.has_unknown(symbol);
+        let now = self.table.has_unknown(symbol) || self.pos_unknown[i];
         if self.unknown[i] != now {
             self.unknown[i] = now;
             on_event(ExecEvent::Report(ExecReport {
@@ -2016,7 +2078,12 @@ impl Executor {
         at: (u64, u64),
         on_event: &mut F,
     ) {
+        let seq = tag & !(QUERY_TAG | POSITION_TAG);
+        let symbol = self.find(seq).map(|k| self.pending[k].symbol);
         self.check_position(tag, venue_qty, at, on_event);
+        if let Some(s) = symbol {
+            self.sync_position(s, on_event);
+        }
         self.release_deferred(None, on_event);
     }
 
@@ -2134,9 +2201,15 @@ impl Executor {
         let r = self.refuse(p, RejectReason::VenueReduceOnly, 110017);
         on_event(ExecEvent::Report(r));
         let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
-        if settled && !self.audit_armed() && q != self.booked[p.symbol.index()] {
+        let i = p.symbol.index();
+        if settled && !self.audit_armed() && q != self.booked[i] {
             self.reconcile(p.symbol, q, p.ref_price, on_event);
         }
+        if settled && self.audit_armed() && q != self.booked[i] {
+            // Left to the audit: unknown until it finds the symbol in step or settles it.
+            self.audit.leave_gap(i);
+        }
+        self.sync_position(p.symbol, on_event);
     }
 
     /// Books refused exit `p` (out of `pending`) as the venue's close, its executions `parts`

@@ -95,6 +95,9 @@ pub(super) struct Audit {
     sweep: Vec<bool>,
     /// The executions read under way over pages (cold): its symbol and the pages so far.
     pages: Option<(usize, TradePages)>,
+    /// Per symbol: a refused exit left a difference to the audit (no execution explained it
+    /// yet); cleared when the audit finds the symbol in step or settles it.
+    gap_left: Vec<bool>,
 }
 
 impl Audit {
@@ -111,6 +114,7 @@ impl Audit {
             last_pass: Vec::new(),
             sweep: vec![false; symbols],
             pages: None,
+            gap_left: vec![false; symbols],
         }
     }
 
@@ -118,6 +122,34 @@ impl Audit {
     /// symbol): the venue's position and the booked one can only have parted after it.
     pub(super) fn in_step(&self, i: usize) -> u64 {
         self.in_step_ms.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether symbol `i`'s venue position is known to differ from the booked one with
+    /// nothing explaining it yet: a difference read (to be confirmed, or its executions read)
+    /// or one a refused exit left to the audit.
+    pub(super) fn differs(&self, i: usize) -> bool {
+        self.suspect.get(i).is_some_and(Option::is_some) || self.gap_left.get(i) == Some(&true)
+    }
+
+    /// Symbol `i`'s difference is left to the audit by a refused exit.
+    pub(super) fn leave_gap(&mut self, i: usize) {
+        if let Some(x) = self.gap_left.get_mut(i) {
+            *x = true;
+        }
+    }
+
+    /// Symbol `i`'s difference is explained (its executions booked).
+    pub(super) fn clear_gap(&mut self, i: usize) {
+        if let Some(x) = self.gap_left.get_mut(i) {
+            *x = false;
+        }
+    }
+
+    /// Forgets every difference (the private stream is up: it tells the venue's executions,
+    /// and the audit stops).
+    pub(super) fn forget_differences(&mut self) {
+        self.suspect.fill(None);
+        self.gap_left.fill(false);
     }
 
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
@@ -260,9 +292,25 @@ impl Executor {
         self.audit.next_ns = now_ns + self.audit.every_ns;
     }
 
-    /// The reply to audit read `tag` (`None`: failed).
+    /// The reply to audit read `tag` (`None`: failed); the symbol's position-unknown flag
+    /// follows what it found.
     #[cold]
     pub(super) fn on_audit_reply<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        reply: Option<(u16, &[u8])>,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let symbol = self.audit.on_wire.map(|w| w.0);
+        self.audit_reply(tag, reply, now_ns, on_event);
+        if let Some(s) = symbol {
+            self.sync_position(s, on_event);
+        }
+    }
+
+    /// [`Executor::on_audit_reply`] before the flag is brought up to date.
+    fn audit_reply<F: FnMut(ExecEvent)>(
         &mut self,
         tag: u64,
         reply: Option<(u16, &[u8])>,
@@ -307,6 +355,7 @@ impl Executor {
         let booked = self.booked[i];
         if q == booked {
             self.audit.suspect[i] = None;
+            self.audit.gap_left[i] = false;
             self.audit.in_step_ms[i] = sent_ms;
             if self.audit.last_pass.get(i) == Some(&true) && self.ids_listed() {
                 // In step by quantity; the executions are read next for any that cancel out.
@@ -396,6 +445,8 @@ impl Executor {
             return;
         }
         self.audit.found += 1;
+        // Booked from its executions or taken from the venue below: known again.
+        self.audit.gap_left[i] = false;
         let since = self.audit.in_step_ms[i];
         let (ours, done) = self.known_executions(i);
         if let Some(picked) =

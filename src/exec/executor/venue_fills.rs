@@ -344,6 +344,8 @@ impl Executor {
                 self.close_refused_exit(&p, &parts, Decimal::ZERO, now_ns, on_event);
             }
             (None, Some(explained)) => {
+                // The whole difference is explained: the position is known again.
+                self.audit.clear_gap(i);
                 let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
                 on_event(ExecEvent::Report(r));
                 for t in explained {
@@ -381,6 +383,7 @@ impl Executor {
                 self.refuse_unclosed_exit(&p, p.venue_qty, on_event);
             }
         }
+        self.sync_position(p.symbol, on_event);
         // The later orders' fills held back behind this exit go now.
         self.release_deferred(None, on_event);
     }
