@@ -1145,3 +1145,85 @@ fn bybit_an_entry_behind_a_refused_exit_s_executions_read_is_refused_as_position
     assert!(!r.exec.position_unknown(SymbolId(0)));
     r.assert_positions_identical();
 }
+
+/// A rig like [`btc_rig`] whose executor runs a realistic session (its number counts the
+/// seconds since 2025, as a started trader's does) and journals to a fresh file; its path.
+fn journaled_rig(v: V, tag: &str) -> (Rig, std::path::PathBuf) {
+    use calculus_trader::exec::journal::{next_session, FsyncPolicy, Journal};
+    let mut r = btc_rig(v);
+    let session = next_session(0, now_ms());
+    let specs = common::exchange::bundled_specs(v.name(), &[BTC]);
+    let names = r.names.clone();
+    let timing = (1, Duration::from_secs(5), 60_000);
+    r.exec = executor_on(&r.ex, v, (&names, &specs), session, timing, &r.clock);
+    let path = common::files::temp_dir(tag).join("orders.journal");
+    let (j, _) = Journal::open(&path, &names, FsyncPolicy::Never).unwrap();
+    r.exec.set_journal(j);
+    (r, path)
+}
+
+/// The soak's failure (ad-f2-2): the journal and the exchange held the same fills, yet the
+/// position ended apart in entry and realized PnL. The private stream off, the venue's stop
+/// closes the long unseen; an entry of ours then opens a new long at the venue, and only after
+/// it the audit books the stop's own execution. Booked in that order, average-cost
+/// accounting gives another entry and realized PnL than the venue's (stop first). The journal
+/// now keeps the venue's execution time of the late fill and the time of ours, and its replay
+/// (start-up, after a kill -9) books in the venue's order: every field equals the exchange's.
+/// Once flat, the live books equal it too (a round trip realizes its cash flow).
+fn a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(v: V) {
+    use calculus_trader::exec::journal::FsyncPolicy;
+    use calculus_trader::exec::journal::Journal;
+    let (mut r, path) = journaled_rig(v, "venue-order");
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.ex.market.on_trade(BTC, d("61200.0"), now_ms());
+    assert_eq!(r.venue_qty(0), Decimal::ZERO, "the stop closed the long");
+    // Our next entry, before any audit read: it opens a new long at the venue.
+    std::thread::sleep(Duration::from_millis(5));
+    r.ex.market.on_trade(BTC, d("61250.0"), now_ms());
+    assert!(r
+        .submit(&intent(0, 2, Side::Buy, "0.010", false, 61250.0))
+        .is_none());
+    assert!(r.poll_until(|r| r.report_of(2).is_some()));
+    assert_eq!(r.report_of(2).unwrap().status, ReportStatus::Filled);
+    assert_eq!(r.venue_qty(0), d("0.010"));
+    assert!(
+        r.poll_until(|r| r.engine_qty(0) == d("0.010") && r.exec.in_flight() == 0),
+        "the audit never booked the stop"
+    );
+    settle(&mut r);
+    assert_eq!(r.exec.audit_found(), 1);
+    let venue = r.venue_position(0);
+    let live = *r.engine.position(0).unwrap();
+    assert_eq!(
+        (live.qty, live.fees, live.fills),
+        (venue.qty, venue.fees, venue.fills)
+    );
+    // The journal, replayed as start-up does (after a kill -9: nothing flushed at the end).
+    r.exec = executor_on(
+        &r.ex,
+        v,
+        (&r.names, &common::exchange::bundled_specs(v.name(), &[BTC])),
+        1,
+        (1, Duration::from_secs(5), 60_000),
+        &r.clock,
+    );
+    let (_j, replayed) = Journal::open(&path, &r.names, FsyncPolicy::Never).unwrap();
+    assert_eq!(
+        replayed.position(0),
+        venue,
+        "journal replay vs exchange; fills {:?}",
+        replayed.fills
+    );
+}
+
+#[test]
+fn binance_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order() {
+    a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(V::Binance);
+}
+
+#[test]
+fn bybit_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order() {
+    a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(V::Bybit);
+}

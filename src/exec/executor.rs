@@ -207,8 +207,9 @@ fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64, settled_ms: u64, in_ste
     window.min(in_step).max(settled_ms)
 }
 
-/// One venue execution to book: `(price, qty, fee, venue order id)`.
-type VenueExec = (Decimal, Decimal, Decimal, u64);
+/// One venue execution to book: `(price, qty, fee, venue order id, the venue's execution
+/// time in Unix ms or 0 when not told)`.
+type VenueExec = (Decimal, Decimal, Decimal, u64, u64);
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
 /// not act on it, so it is resent with the same client id once the clock was re-synced.
@@ -359,6 +360,11 @@ pub struct Executor {
     pos_unknown: Vec<bool>,
     /// Monotonic time of the last poll, ns (send time of orders submitted since).
     now_ns: u64,
+    /// Venue-clock Unix ms of the last poll or submit: when a fill is booked.
+    venue_ms_now: u64,
+    /// The venue's own execution time of the next fill booked (Unix ms; 0: not told), taken
+    /// by [`Executor::fill`].
+    exec_ms: u64,
     /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
     limiter: RateLimiter,
     /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
@@ -477,6 +483,8 @@ impl Executor {
             unknown: vec![false; n],
             pos_unknown: vec![false; n],
             now_ns: 0,
+            venue_ms_now: 0,
+            exec_ms: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
             stops: VenueStops::new(n),
@@ -895,6 +903,9 @@ impl Executor {
         shadow: bool,
         on_signed: F,
     ) -> Option<ExecReport> {
+        if !shadow {
+            self.venue_ms_now = timestamp_ms;
+        }
         let o = Order::of(it);
         let Some(&inst) = self.instruments.get(o.symbol.index()) else {
             // Compute sends only configured symbols; a shadow of another is not signed.
@@ -1171,6 +1182,12 @@ impl Executor {
         r.price = price;
         r.fee = fee;
         r.aux = order_id;
+        // The venue's own execution time when a read told it (booked in the venue's order on
+        // replay), else when it is booked here (venue clock).
+        match std::mem::take(&mut self.exec_ms) {
+            0 => r.set_venue_ms(self.venue_ms_now, false),
+            at => r.set_venue_ms(at, true),
+        }
         self.journal(&r);
         self.stats.fills += 1;
         self.booked[symbol.index()] += side.signed(qty);
@@ -1256,6 +1273,7 @@ impl Executor {
         on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
+        self.venue_ms_now = timestamp_ms;
         if self.in_flight() == 0
             && !self.stops.has_unprotected()
             && !self.audit.busy(now_ns, self.stream.up)
@@ -2175,7 +2193,7 @@ impl Executor {
         match close {
             Some((price, qty, fee)) => {
                 let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
-                let close = [(price, qty, fee, 0)];
+                let close = [(price, qty, fee, 0, 0)];
                 self.close_refused_exit(&p, &close, from_stream, now_ns, on_event);
             }
             None => self.refuse_unclosed_exit(&p, q, on_event),
@@ -2247,12 +2265,13 @@ impl Executor {
         let held: Decimal = parts.iter().map(|x| x.1).sum();
         let short = (p.qty - held).max(Decimal::ZERO);
         let mut last = Decimal::ZERO;
-        for (k, &(price, qty, fee, order_id)) in parts.iter().enumerate() {
+        for (k, &(price, qty, fee, order_id, at_ms)) in parts.iter().enumerate() {
             let qty = if k + 1 == parts.len() {
                 qty + short
             } else {
                 qty
             };
+            self.exec_ms = at_ms;
             let r = self.fill(
                 p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
             );

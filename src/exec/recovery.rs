@@ -206,6 +206,7 @@ fn catch_up_venue_fills(
             );
             let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, session, 0);
             (r.qty, r.price, r.fee, r.aux) = (t.qty, t.price, t.fee, t.order_id);
+            r.set_venue_ms(t.time_ms, true);
             r
         })
         .collect())

@@ -517,6 +517,7 @@ impl Executor {
         t: &VenueTrade,
         on_event: &mut F,
     ) {
+        self.exec_ms = t.time_ms;
         let r = self.fill(
             symbol,
             t.side,

@@ -339,7 +339,7 @@ impl Executor {
                 }
                 let parts: Vec<VenueExec> = close
                     .iter()
-                    .map(|t| (t.price, t.qty, t.fee, t.order_id))
+                    .map(|t| (t.price, t.qty, t.fee, t.order_id, t.time_ms))
                     .collect();
                 self.close_refused_exit(&p, &parts, Decimal::ZERO, now_ns, on_event);
             }
@@ -363,7 +363,7 @@ impl Executor {
                     self.names[i], p.close_qty, p.trigger
                 );
                 let fee = self.model.fee(p.trigger, p.close_qty);
-                let close = [(p.trigger, p.close_qty, fee, 0)];
+                let close = [(p.trigger, p.close_qty, fee, 0, 0)];
                 self.close_refused_exit(&p, &close, Decimal::ZERO, now_ns, on_event);
             }
             (None, None) => {
