@@ -60,6 +60,8 @@ struct Suspect {
     booked: Decimal,
     /// The venue's mark price in the reply (0: none).
     mark: Decimal,
+    /// The venue's average entry price of its position in the reply (0: none or flat).
+    entry: Decimal,
     /// The activity counters when it was read.
     activity: Activity,
     /// Seen by two position reads in a row, nothing of ours in between: the executions
@@ -370,16 +372,17 @@ impl Executor {
         let activity = self.activity();
         let confirmed = self.audit.suspect[i]
             .is_some_and(|x| x.venue == q && x.booked == booked && x.activity == activity);
-        let mark = self
+        let (mark, entry) = self
             .venue
             .parse_positions(body)
             .ok()
             .and_then(|l| l.into_iter().find(|p| p.symbol == self.names[i]))
-            .map_or(Decimal::ZERO, |p| p.mark_price);
+            .map_or((Decimal::ZERO, Decimal::ZERO), |p| (p.mark_price, p.entry));
         self.audit.suspect[i] = Some(Suspect {
             venue: q,
             booked,
             mark,
+            entry,
             activity,
             confirmed,
         });
@@ -436,6 +439,7 @@ impl Executor {
             venue: q,
             booked,
             mark,
+            entry,
             ..
         }) = self.audit.suspect[i]
         else {
@@ -462,16 +466,26 @@ impl Executor {
             }
             return;
         }
-        // The adoption's price: the newest execution's, else the mark the audit read.
-        let Some(px) = trades
-            .last()
-            .map(|t| t.price)
+        // The adoption's price. Where the booked position is flat or on the other side, the
+        // difference opens the venue's whole position: at the venue's own average entry the
+        // books then hold the venue's entry exactly. Otherwise (a position grown or cut by
+        // the venue) no price of one adoption gives both the venue's entry and its realized
+        // PnL: the newest execution's, else the mark the audit read — a guess, said below.
+        let opens =
+            !q.is_zero() && (booked.is_zero() || (booked > Decimal::ZERO) != (q > Decimal::ZERO));
+        let venue_entry = (opens && entry > Decimal::ZERO).then_some(entry);
+        let Some(px) = venue_entry
+            .or(trades.last().map(|t| t.price))
             .or((mark > Decimal::ZERO).then_some(mark))
         else {
             return;
         };
+        let how = match venue_entry {
+            Some(_) => "taken at the venue's own entry price",
+            None => "taken at the newest execution's price (a guess)",
+        };
         eprintln!(
-            "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it",
+            "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it: {how} {px}",
             self.names[i], q, booked
         );
         self.reconcile(symbol, q, px, on_event);
