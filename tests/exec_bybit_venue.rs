@@ -97,8 +97,12 @@ impl Rig {
                 now_ms(),
                 Some(Duration::from_millis(5)),
                 |ev| {
+                    // The symbol's entry-block flag (an order or the position unknown) is
+                    // no outcome of this order.
                     if let ExecEvent::Report(r) = ev {
-                        out = Some(r);
+                        if !matches!(r.status, ReportStatus::UnknownOrder(_)) {
+                            out = Some(r);
+                        }
                     }
                 },
             );

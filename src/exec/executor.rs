@@ -207,8 +207,9 @@ fn fills_since(refused_ns: u64, now_ns: u64, ts_ms: u64, settled_ms: u64, in_ste
     window.min(in_step).max(settled_ms)
 }
 
-/// One venue execution to book: `(price, qty, fee, venue order id)`.
-type VenueExec = (Decimal, Decimal, Decimal, u64);
+/// One venue execution to book: `(price, qty, fee, venue order id, the venue's execution
+/// time in Unix ms or 0 when not told)`.
+type VenueExec = (Decimal, Decimal, Decimal, u64, u64);
 
 /// An order's one resend after a timestamp error (Binance -1021, Bybit 10002): the venue did
 /// not act on it, so it is resent with the same client id once the clock was re-synced.
@@ -350,10 +351,20 @@ pub struct Executor {
     /// Per symbol: signed position booked through this executor's reports (plus the start-up
     /// positions, [`Executor::set_positions`]); a reconciliation books `venue − booked`.
     booked: Vec<Decimal>,
-    /// Per symbol: the unknown-order flag last reported to compute.
+    /// Per symbol: the unknown-order flag last reported to compute (an order of unknown
+    /// outcome, or the position unknown: `pos_unknown`).
     unknown: Vec<bool>,
+    /// Per symbol: the venue's position differs from the booked one and nothing explains it
+    /// yet ([`Executor::position_unknown_now`]): no new entry (exits go). Set and cleared on
+    /// the cold paths that learn it; read per entry (one flag).
+    pos_unknown: Vec<bool>,
     /// Monotonic time of the last poll, ns (send time of orders submitted since).
     now_ns: u64,
+    /// Venue-clock Unix ms of the last poll or submit: when a fill is booked.
+    venue_ms_now: u64,
+    /// The venue's own execution time of the next fill booked (Unix ms; 0: not told), taken
+    /// by [`Executor::fill`].
+    exec_ms: u64,
     /// The venue account's request-rate limiter (documented limits, 429/418/10006 back-off).
     limiter: RateLimiter,
     /// Exits the rate limiter held back, oldest first (sent from [`Executor::poll`]).
@@ -470,7 +481,10 @@ impl Executor {
             armed: vec![(None, None); n],
             booked: vec![Decimal::ZERO; n],
             unknown: vec![false; n],
+            pos_unknown: vec![false; n],
             now_ns: 0,
+            venue_ms_now: 0,
+            exec_ms: 0,
             limiter,
             held: VecDeque::with_capacity(max_pending),
             stops: VenueStops::new(n),
@@ -827,6 +841,11 @@ impl Executor {
         if !o.reduce_only && self.table.has_unknown(o.symbol) {
             return Some(RejectReason::Lost);
         }
+        // Nor while its venue position differs from the booked one unexplained: an entry's
+        // fill would be booked on a position that is not the venue's.
+        if !o.reduce_only && self.pos_unknown.get(o.symbol.index()) == Some(&true) {
+            return Some(RejectReason::PositionUnknown);
+        }
         // Nothing of the symbol goes while one of its exits is checked against the venue's
         // position (one round trip): the answer must hold only fills known here.
         if self.checking_exit(o.symbol) {
@@ -884,6 +903,9 @@ impl Executor {
         shadow: bool,
         on_signed: F,
     ) -> Option<ExecReport> {
+        if !shadow {
+            self.venue_ms_now = timestamp_ms;
+        }
         let o = Order::of(it);
         let Some(&inst) = self.instruments.get(o.symbol.index()) else {
             // Compute sends only configured symbols; a shadow of another is not signed.
@@ -1160,6 +1182,12 @@ impl Executor {
         r.price = price;
         r.fee = fee;
         r.aux = order_id;
+        // The venue's own execution time when a read told it (booked in the venue's order on
+        // replay), else when it is booked here (venue clock).
+        match std::mem::take(&mut self.exec_ms) {
+            0 => r.set_venue_ms(self.venue_ms_now, false),
+            at => r.set_venue_ms(at, true),
+        }
         self.journal(&r);
         self.stats.fills += 1;
         self.booked[symbol.index()] += side.signed(qty);
@@ -1245,6 +1273,7 @@ impl Executor {
         on_event: F,
     ) -> usize {
         self.now_ns = now_ns;
+        self.venue_ms_now = timestamp_ms;
         if self.in_flight() == 0
             && !self.stops.has_unprotected()
             && !self.audit.busy(now_ns, self.stream.up)
@@ -1813,6 +1842,8 @@ impl Executor {
                 q.due_ns = now_ns;
                 q.pos_queries = 0;
                 q.refused_ns = now_ns;
+                let symbol = q.symbol;
+                self.sync_position(symbol, on_event);
                 return;
             }
             (None, OrderReply::Error { code })
@@ -1987,10 +2018,59 @@ impl Executor {
         }
     }
 
-    /// Tells compute when `symbol` gains or loses its last order of unknown outcome.
+    /// Whether symbol `i`'s venue position is unknown (cold): a difference from the booked
+    /// one the position audit found (pending its confirmation or its executions read) or a
+    /// refused exit left to it, while the audit is armed; or an exit of the symbol the venue
+    /// refused whose position check or executions read is still out.
+    pub(super) fn position_unknown_now(&self, i: usize) -> bool {
+        let audit = self.audit_armed() && self.audit.differs(i);
+        let refused = self.pending.iter().any(|p| {
+            p.symbol.index() == i
+                && (matches!(p.pos, PosCheck::FillsDue | PosCheck::FillsOnWire)
+                    || (p.refused_ns != 0
+                        && matches!(p.pos, PosCheck::ExitDue | PosCheck::ExitOnWire)))
+        });
+        audit || refused
+    }
+
+    /// Brings `symbol`'s position-unknown flag up to date (cold) and tells compute when its
+    /// entries are blocked or free again (as for an order of unknown outcome).
+    pub(super) fn sync_position<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        on_event: &mut F,
+    ) {
+        let i = symbol.index();
+        if i >= self.pos_unknown.len() {
+            return;
+        }
+        let now = self.position_unknown_now(i);
+        if now != self.pos_unknown[i] {
+            self.pos_unknown[i] = now;
+            eprintln!(
+                "{} position {}: entries {}",
+                self.names[i],
+                if now {
+                    "unknown (differs from the venue's, unexplained)"
+                } else {
+                    "known again"
+                },
+                if now { "refused, exits go" } else { "allowed" }
+            );
+        }
+        self.sync_unknown(symbol, on_event);
+    }
+
+    /// Whether `symbol`'s entries are refused because its venue position is unknown.
+    pub fn position_unknown(&self, symbol: SymbolId) -> bool {
+        self.pos_unknown.get(symbol.index()) == Some(&true)
+    }
+
+    /// Tells compute when `symbol` gains or loses its last order of unknown outcome (or its
+    /// position becomes unknown or known again: entries blocked the same way).
     fn sync_unknown<F: FnMut(ExecEvent)>(&mut self, symbol: SymbolId, on_event: &mut F) {
         let i = symbol.index();
-        let now = self.table.has_unknown(symbol);
+        let now = self.table.has_unknown(symbol) || self.pos_unknown[i];
         if self.unknown[i] != now {
             self.unknown[i] = now;
             on_event(ExecEvent::Report(ExecReport {
@@ -2016,7 +2096,12 @@ impl Executor {
         at: (u64, u64),
         on_event: &mut F,
     ) {
+        let seq = tag & !(QUERY_TAG | POSITION_TAG);
+        let symbol = self.find(seq).map(|k| self.pending[k].symbol);
         self.check_position(tag, venue_qty, at, on_event);
+        if let Some(s) = symbol {
+            self.sync_position(s, on_event);
+        }
         self.release_deferred(None, on_event);
     }
 
@@ -2108,7 +2193,7 @@ impl Executor {
         match close {
             Some((price, qty, fee)) => {
                 let from_stream = venue.map_or(Decimal::ZERO, |v| v.1);
-                let close = [(price, qty, fee, 0)];
+                let close = [(price, qty, fee, 0, 0)];
                 self.close_refused_exit(&p, &close, from_stream, now_ns, on_event);
             }
             None => self.refuse_unclosed_exit(&p, q, on_event),
@@ -2134,9 +2219,15 @@ impl Executor {
         let r = self.refuse(p, RejectReason::VenueReduceOnly, 110017);
         on_event(ExecEvent::Report(r));
         let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
-        if settled && !self.audit_armed() && q != self.booked[p.symbol.index()] {
+        let i = p.symbol.index();
+        if settled && !self.audit_armed() && q != self.booked[i] {
             self.reconcile(p.symbol, q, p.ref_price, on_event);
         }
+        if settled && self.audit_armed() && q != self.booked[i] {
+            // Left to the audit: unknown until it finds the symbol in step or settles it.
+            self.audit.leave_gap(i);
+        }
+        self.sync_position(p.symbol, on_event);
     }
 
     /// Books refused exit `p` (out of `pending`) as the venue's close, its executions `parts`
@@ -2174,12 +2265,13 @@ impl Executor {
         let held: Decimal = parts.iter().map(|x| x.1).sum();
         let short = (p.qty - held).max(Decimal::ZERO);
         let mut last = Decimal::ZERO;
-        for (k, &(price, qty, fee, order_id)) in parts.iter().enumerate() {
+        for (k, &(price, qty, fee, order_id, at_ms)) in parts.iter().enumerate() {
             let qty = if k + 1 == parts.len() {
                 qty + short
             } else {
                 qty
             };
+            self.exec_ms = at_ms;
             let r = self.fill(
                 p.symbol, p.side, p.seq, p.session, price, qty, fee, order_id,
             );

@@ -184,6 +184,33 @@ impl Record {
         }
     }
 
+    /// Stamps a fill with a venue time, `ms` (Unix ms, venue clock): the venue's own time of
+    /// the execution (`exact`: read from the venue, booked late maybe), or when the fill was
+    /// booked (a fill of ours: at or after the venue executed it). Kept in `code` as ms from
+    /// the record's session anchor ([`session_anchor_ms`]), `reason` = [`BOOKED_TIME`] or
+    /// [`VENUE_TIME`]; a time more than ±24.8 days from it is left out (the record keeps its
+    /// journal place).
+    pub fn set_venue_ms(&mut self, ms: u64, exact: bool) {
+        let off = ms as i64 - session_anchor_ms(self.session) as i64;
+        if let (RecordKind::Fill, Ok(off)) = (self.kind, i32::try_from(off)) {
+            self.code = off;
+            self.reason = if exact { VENUE_TIME } else { BOOKED_TIME };
+        }
+    }
+
+    /// The venue time a fill was stamped with by [`Record::set_venue_ms`] (Unix ms), if any.
+    pub fn venue_ms(&self) -> Option<u64> {
+        let stamped = matches!(self.reason, BOOKED_TIME | VENUE_TIME);
+        (self.kind == RecordKind::Fill && stamped)
+            .then(|| (session_anchor_ms(self.session) as i64 + i64::from(self.code)) as u64)
+    }
+
+    /// The venue's own execution time of a fill (stamped `exact`), if any: such a fill is
+    /// booked in the venue's order ([`Replayed::apply`]).
+    pub fn executed_ms(&self) -> Option<u64> {
+        self.venue_ms().filter(|_| self.reason == VENUE_TIME)
+    }
+
     /// Encodes into `out` with symbol name `name` (checksum included).
     pub fn encode(&self, name: &SymbolName, out: &mut [u8; RECORD_LEN]) {
         out[0..4].copy_from_slice(MAGIC);
@@ -385,9 +412,7 @@ impl Replayed {
                     }
                 }
                 if r.kind == RecordKind::Fill {
-                    self.position_mut(r.symbol)
-                        .apply_fill(r.side, r.price, r.qty, r.fee);
-                    self.fills.push(*r);
+                    self.book_fill(r);
                 } else if r.kind == RecordKind::External {
                     self.orders.push((r.symbol, r.aux));
                 }
@@ -404,6 +429,50 @@ impl Replayed {
         if booked && self.position(r.symbol.index()).qty.is_zero() {
             self.set_exits(r.symbol, None);
         }
+    }
+
+    /// Books fill `r` in the venue's order: after the fills of its symbol, except those
+    /// journaled before it that the venue executed after it (their venue time later than
+    /// `r`'s: an execution booked late, read from the venue after fills of ours it preceded).
+    /// Then the symbol's position is rebuilt from its fills and adoptions in that order — with a
+    /// position open, average-cost accounting depends on it, and the venue's is the truth.
+    fn book_fill(&mut self, r: &Record) {
+        let at = r
+            .executed_ms()
+            .map_or(self.fills.len(), |t| self.venue_slot(r.symbol, t));
+        if at == self.fills.len() {
+            self.position_mut(r.symbol)
+                .apply_fill(r.side, r.price, r.qty, r.fee);
+            self.fills.push(*r);
+            return;
+        }
+        self.fills.insert(at, *r);
+        let mut p = Position::default();
+        for x in self.fills.iter().filter(|x| x.symbol == r.symbol) {
+            let fee = match x.kind {
+                RecordKind::Fill => x.fee,
+                _ => Decimal::ZERO,
+            };
+            p.apply_fill(x.side, x.price, x.qty, fee);
+        }
+        *self.position_mut(r.symbol) = p;
+    }
+
+    /// Where in `fills` a fill of `symbol` the venue executed at `t` (Unix ms) goes: before
+    /// the symbol's latest fills whose venue time is later, back to the first one that is not
+    /// (an earlier time, none recorded, or an adoption).
+    fn venue_slot(&self, symbol: SymbolId, t: u64) -> usize {
+        let mut at = self.fills.len();
+        for (k, x) in self.fills.iter().enumerate().rev() {
+            if x.symbol != symbol {
+                continue;
+            }
+            match x.venue_ms() {
+                Some(v) if v > t => at = k,
+                _ => break,
+            }
+        }
+        at
     }
 
     fn set_exits(&mut self, s: SymbolId, e: Option<JournaledExits>) {
@@ -963,6 +1032,18 @@ pub fn reason_of(r: &Record) -> RejectReason {
 /// Seconds from the Unix epoch to 2025-01-01T00:00:00Z.
 const SESSION_EPOCH_S: u64 = 1_735_689_600;
 
+/// `reason` of a Fill record whose `code` holds when it was booked, venue clock
+/// ([`Record::set_venue_ms`]); 0 (journals before it): no time.
+pub const BOOKED_TIME: u8 = 1;
+/// `reason` of a Fill record whose `code` holds the venue's own execution time.
+pub const VENUE_TIME: u8 = 2;
+
+/// A session's anchor for its fills' venue times, Unix ms: the second its number counts from
+/// 2025-01-01 ([`next_session`]: at or a little before the session's start).
+fn session_anchor_ms(session: u32) -> u64 {
+    (u64::from(session) + SESSION_EPOCH_S) * 1000
+}
+
 /// The session number of a starting process: above every journaled session (`last`) and at
 /// least the seconds since 2025-01-01 UTC at `unix_ms`, so a new journal on an account never
 /// reuses the client ids (`ct<session>-<seq>`) of an earlier run that started in another second.
@@ -1131,6 +1212,52 @@ pub fn client_prefix(session: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fill's venue time survives encoding; only the venue's own (exact) time moves a fill
+    /// on replay: before the fills of its symbol journaled earlier with a later time, and the
+    /// position is re-booked in that order (here: stop first, then the new long, as the venue
+    /// did; booked late, the stop realized against the average of both longs).
+    #[test]
+    fn a_fill_with_an_earlier_venue_time_is_replayed_before_later_ones() {
+        let s = next_session(0, 1_796_000_000_000);
+        let at = |ms: u64, exact: bool, side: Side, seq: u64, px: &str| {
+            let mut r = Record::new(RecordKind::Fill, SymbolId(0), side, s, seq);
+            (r.qty, r.price) = ("0.010".parse().unwrap(), px.parse().unwrap());
+            r.set_venue_ms(ms, exact);
+            r
+        };
+        let t0 = 1_796_000_000_000;
+        let long = at(t0 + 10, false, Side::Buy, 1, "100");
+        let again = at(t0 + 30, false, Side::Buy, 2, "90");
+        let stop = at(t0 + 20, true, Side::Sell, 0, "95");
+        let mut b = [0u8; RECORD_LEN];
+        stop.encode(&SymbolName::new("BTCUSDT").unwrap(), &mut b);
+        let (back, _) = Record::decode(&b).unwrap();
+        assert_eq!(
+            (back.venue_ms(), back.executed_ms()),
+            (Some(t0 + 20), Some(t0 + 20))
+        );
+        assert_eq!(
+            (again.venue_ms(), again.executed_ms()),
+            (Some(t0 + 30), None)
+        );
+        let mut r = Replayed::default();
+        for x in [long, again, stop] {
+            r.apply(&x);
+        }
+        let seqs: Vec<u64> = r.fills.iter().map(|x| x.seq).collect();
+        assert_eq!(seqs, [1, 0, 2]);
+        let p = r.position(0);
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(
+            (p.qty, p.entry, p.realized),
+            (d("0.010"), d("90"), d("-0.05"))
+        );
+        // A time too far from the session's anchor is left out: the fill keeps its place.
+        let mut far = Record::new(RecordKind::Fill, SymbolId(0), Side::Buy, 1, 3);
+        far.set_venue_ms(t0, true);
+        assert_eq!((far.venue_ms(), far.reason, far.code), (None, 0, 0));
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

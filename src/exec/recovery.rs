@@ -9,7 +9,9 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::journal::{client_order_id, Record, RecordKind, Replayed};
-use super::transport_venue::{EntryExits, OrderReply, VenuePosition};
+use super::transport_venue::{
+    EntryExits, OrderReply, PageStep, TradePages, VenuePosition, VenueTrade, MAX_TRADE_PAGES,
+};
 use super::{Executor, OrderFields};
 use crate::risk::config::ReconcilePolicy;
 use crate::types::{RejectReason, Side, SymbolId};
@@ -170,25 +172,9 @@ fn catch_up_venue_fills(
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
 ) -> Result<Vec<Record>, String> {
-    let ts = now_ms();
-    let Some(bytes) = exec
-        .venue_mut()
-        .build_user_trades(&m.name, since_ms, ts)
-        .map(<[u8]>::to_vec)
-    else {
-        return Ok(Vec::new());
-    };
-    let (status, body) = read_blocking(
-        exec,
-        &bytes,
-        timeout,
-        "reconciliation needs a venue transport",
-        "querying the venue's executions",
-    )?;
-    let trades = match (status, exec.venue_mut().parse_user_trades(&body)) {
-        (200, Ok(t)) => t,
-        (_, r) => {
-            let why = r.err().unwrap_or_else(|| format!("HTTP {status}"));
+    let trades = match read_venue_trades(exec, &m.name, since_ms, now_ms, timeout)? {
+        Ok(t) => t,
+        Err(why) => {
             eprintln!("warning: {}: the venue's executions could not be read ({why}); reconciling the difference as it is", m.name);
             return Ok(Vec::new());
         }
@@ -220,9 +206,52 @@ fn catch_up_venue_fills(
             );
             let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, session, 0);
             (r.qty, r.price, r.fee, r.aux) = (t.qty, t.price, t.fee, t.order_id);
+            r.set_venue_ms(t.time_ms, true);
             r
         })
         .collect())
+}
+
+/// The account's executions of `name` since `since_ms`, every page (Bybit's
+/// `nextPageCursor`, Binance's full pages read on by trade id), oldest first; `Ok(Err(why))`
+/// when they could not all be read (a page refused or not understood, or more than
+/// [`MAX_TRADE_PAGES`] pages, or a venue without the query): never taken as "none".
+fn read_venue_trades(
+    exec: &mut Executor,
+    name: &str,
+    since_ms: u64,
+    now_ms: &dyn Fn() -> u64,
+    timeout: Duration,
+) -> Result<Result<Vec<VenueTrade>, String>, String> {
+    let mut read = TradePages::default();
+    loop {
+        let ts = now_ms();
+        let Some(bytes) = exec
+            .venue_mut()
+            .build_user_trades_page(name, since_ms, &read.next, ts)
+            .map(<[u8]>::to_vec)
+        else {
+            return Ok(Err("no executions query for this venue".into()));
+        };
+        let (status, body) = read_blocking(
+            exec,
+            &bytes,
+            timeout,
+            "reconciliation needs a venue transport",
+            "querying the venue's executions",
+        )?;
+        let (page, next) = match (status, exec.venue_mut().parse_user_trades_page(&body)) {
+            (200, Ok(p)) => p,
+            (_, r) => return Ok(Err(r.err().unwrap_or_else(|| format!("HTTP {status}")))),
+        };
+        match read.add(page, next) {
+            PageStep::Done => return Ok(Ok(read.trades)),
+            PageStep::More => {}
+            PageStep::TooMany => {
+                return Ok(Err(format!("more than {MAX_TRADE_PAGES} pages")));
+            }
+        }
+    }
 }
 
 /// The symbols whose executions start-up reads: each one the journal's position differs on

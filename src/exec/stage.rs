@@ -515,6 +515,10 @@ impl ExecStage {
             Counter::RejectBackpressure,
             s.rejects[RejectReason::Backpressure.index()],
         );
+        c.set(
+            Counter::RejectPositionUnknown,
+            s.rejects[RejectReason::PositionUnknown.index()],
+        );
         c.set(Counter::ExecAcks, s.acks);
         c.set(Counter::ExecRequeries, s.requeries);
         let o = self.exec.order_counters();

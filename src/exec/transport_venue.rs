@@ -32,6 +32,73 @@ fn entry_exits(
     (tp, sl)
 }
 
+/// Rows of a full Binance `userTrades` page (the `limit=1000` asked for).
+pub const BINANCE_TRADES_PAGE: usize = 1000;
+/// Pages of one executions read at most (Bybit 100 rows each, Binance 1000): past them the
+/// read counts as not answered, never as "no executions".
+pub const MAX_TRADE_PAGES: u32 = 20;
+
+/// Where the next page of an executions read starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum NextPage {
+    /// No further page (before the first reply: the first page).
+    #[default]
+    None,
+    /// Bybit: the previous page's `nextPageCursor` (older executions: the venue pages the
+    /// newest first).
+    Cursor(String),
+    /// Binance: trade ids from this one on (newer executions: oldest first).
+    FromId(u64),
+}
+
+/// What one more page makes of an executions read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageStep {
+    /// The last page is in: [`TradePages::trades`] is the whole read.
+    Done,
+    /// Another page is to be read ([`TradePages::next`]).
+    More,
+    /// Past [`MAX_TRADE_PAGES`]: the read is not answered.
+    TooMany,
+}
+
+/// An executions read over its pages (cold path): the executions so far, oldest first, and
+/// where the next page starts.
+#[derive(Clone, Debug, Default)]
+pub struct TradePages {
+    /// The executions of the pages read, oldest first, each once (by trade id).
+    pub trades: Vec<VenueTrade>,
+    /// Where the next page starts (`None`: the first page is next, or the read is done).
+    pub next: NextPage,
+    /// Pages read.
+    pub pages: u32,
+}
+
+impl TradePages {
+    /// Adds `page` (oldest first), the answer to the request built from [`Self::next`], and
+    /// where the page after it starts: a page read after a cursor holds older executions
+    /// (they go first), one read from a trade id newer ones (they go last).
+    pub fn add(&mut self, page: Vec<VenueTrade>, next: NextPage) -> PageStep {
+        self.pages += 1;
+        let fresh: Vec<VenueTrade> = page
+            .into_iter()
+            .filter(|t| !self.trades.iter().any(|x| x.id == t.id))
+            .collect();
+        match self.next {
+            NextPage::Cursor(_) => {
+                self.trades.splice(0..0, fresh);
+            }
+            _ => self.trades.extend(fresh),
+        }
+        self.next = next;
+        match (&self.next, self.pages >= MAX_TRADE_PAGES) {
+            (NextPage::None, _) => PageStep::Done,
+            (_, true) => PageStep::TooMany,
+            (_, false) => PageStep::More,
+        }
+    }
+}
+
 /// Builds signed venue requests into reused buffers and parses replies.
 // Built once and owned by the executor for the whole run, never moved on the hot path: the
 // variants' size difference (their buffers and keys inline) costs nothing.
@@ -178,9 +245,26 @@ impl OrderVenue {
     /// A signed query of the account's executions of `symbol` since `start_ms` (Unix ms):
     /// Binance `userTrades`, Bybit `execution/list`. `Option` for a codec without one.
     pub fn build_user_trades(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> Option<&[u8]> {
+        self.build_user_trades_page(symbol, start_ms, &NextPage::None, ts_ms)
+    }
+
+    /// [`Self::build_user_trades`] for the page `next` (the previous page's answer; `None`:
+    /// the first page).
+    pub fn build_user_trades_page(
+        &mut self,
+        symbol: &str,
+        start_ms: u64,
+        next: &NextPage,
+        ts_ms: u64,
+    ) -> Option<&[u8]> {
+        let (cursor, from_id) = match next {
+            NextPage::None => ("", 0),
+            NextPage::Cursor(c) => (c.as_str(), 0),
+            NextPage::FromId(id) => ("", *id),
+        };
         match self {
-            OrderVenue::Binance(v) => Some(v.build_user_trades(symbol, start_ms, ts_ms)),
-            OrderVenue::Bybit(v) => Some(v.build_executions(symbol, start_ms, ts_ms)),
+            OrderVenue::Binance(v) => Some(v.build_user_trades(symbol, start_ms, from_id, ts_ms)),
+            OrderVenue::Bybit(v) => Some(v.build_executions(symbol, start_ms, cursor, ts_ms)),
         }
     }
 
@@ -196,6 +280,33 @@ impl OrderVenue {
         match self {
             OrderVenue::Binance(_) => binance::reply::parse_user_trades(body),
             OrderVenue::Bybit(_) => bybit::reply::parse_executions(body),
+        }
+    }
+
+    /// Reads one page of a [`Self::build_user_trades_page`] reply (oldest first) and where the
+    /// next page starts: Bybit's `nextPageCursor` (empty on the last page); Binance a full
+    /// page ([`BINANCE_TRADES_PAGE`] rows) is read on from its last trade id + 1.
+    pub fn parse_user_trades_page(
+        &self,
+        body: &[u8],
+    ) -> Result<(Vec<VenueTrade>, NextPage), String> {
+        match self {
+            OrderVenue::Binance(_) => {
+                let t = binance::reply::parse_user_trades(body)?;
+                let next = match (t.len() >= BINANCE_TRADES_PAGE, t.last()) {
+                    (true, Some(last)) => NextPage::FromId(last.id + 1),
+                    _ => NextPage::None,
+                };
+                Ok((t, next))
+            }
+            OrderVenue::Bybit(_) => {
+                let (t, c) = bybit::reply::parse_executions_page(body)?;
+                let next = match c.is_empty() {
+                    true => NextPage::None,
+                    false => NextPage::Cursor(c),
+                };
+                Ok((t, next))
+            }
         }
     }
 
@@ -242,6 +353,81 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    fn trade(id: u64) -> VenueTrade {
+        VenueTrade {
+            id,
+            order_id: id,
+            client_id: String::new(),
+            side: Side::Buy,
+            price: d("100"),
+            qty: d("0.001"),
+            fee: d("0"),
+            time_ms: id,
+        }
+    }
+
+    fn ids(r: &TradePages) -> Vec<u64> {
+        r.trades.iter().map(|t| t.id).collect()
+    }
+
+    /// Bybit pages the newest first (a cursor's page is older: it goes first), Binance the
+    /// oldest first (a page from a trade id is newer: it goes last); an execution listed on
+    /// two pages is kept once; past [`MAX_TRADE_PAGES`] the read is not answered.
+    #[test]
+    fn executions_pages_are_put_together_oldest_first() {
+        let mut r = TradePages::default();
+        let c = NextPage::Cursor("3".into());
+        assert_eq!(r.add(vec![trade(3), trade(4)], c.clone()), PageStep::More);
+        assert_eq!(r.next, c);
+        assert_eq!(
+            r.add(vec![trade(1), trade(2), trade(3)], NextPage::None),
+            PageStep::Done
+        );
+        assert_eq!(ids(&r), [1, 2, 3, 4]);
+        let mut r = TradePages::default();
+        let f = NextPage::FromId(3);
+        assert_eq!(r.add(vec![trade(1), trade(2)], f), PageStep::More);
+        assert_eq!(r.add(vec![trade(3)], NextPage::None), PageStep::Done);
+        assert_eq!(ids(&r), [1, 2, 3]);
+        let mut r = TradePages::default();
+        for k in 1..MAX_TRADE_PAGES {
+            assert_eq!(r.add(vec![trade(k as u64)], c.clone()), PageStep::More);
+        }
+        assert_eq!(r.add(vec![trade(99)], c), PageStep::TooMany);
+    }
+
+    /// A full Binance page (1000 rows) is read on from its last trade id + 1; a shorter one
+    /// ends the read. Bybit's `nextPageCursor` is the next page's cursor, empty at the end.
+    #[test]
+    fn the_next_page_is_where_the_venue_says() {
+        let row = |id: u64| {
+            format!(
+                r#"{{"symbol":"BTCUSDT","id":{id},"orderId":{id},"side":"BUY","price":"100","qty":"0.001","realizedPnl":"0","quoteQty":"0.1","commission":"0","commissionAsset":"USDT","time":{id},"positionSide":"BOTH","buyer":true,"maker":false}}"#
+            )
+        };
+        let page = |n: u64| {
+            let rows: Vec<String> = (1..=n).map(row).collect();
+            format!("[{}]", rows.join(","))
+        };
+        let b = OrderVenue::Binance(binance::BinanceVenue::new(BinanceOrderBuilder::new(
+            "k", b"s", "h", 5000, "ct1-",
+        )));
+        let (t, next) = b.parse_user_trades_page(page(1000).as_bytes()).unwrap();
+        assert_eq!((t.len(), next), (1000, NextPage::FromId(1001)));
+        let (_, next) = b.parse_user_trades_page(page(999).as_bytes()).unwrap();
+        assert_eq!(next, NextPage::None);
+        let y = OrderVenue::Bybit(BybitVenue::new("k", b"s", "h", 5000, "ct1-").unwrap());
+        let body = |c: &str| {
+            format!(
+                r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","nextPageCursor":"{c}","list":[]}}}}"#
+            )
+        };
+        let (_, next) = y.parse_user_trades_page(body("57%3A0").as_bytes()).unwrap();
+        assert_eq!(next, NextPage::Cursor("57%3A0".into()));
+        let (_, next) = y.parse_user_trades_page(body("").as_bytes()).unwrap();
+        assert_eq!(next, NextPage::None);
     }
 
     #[test]

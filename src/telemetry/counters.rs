@@ -211,6 +211,9 @@ crate::types::named::named_enum! {
         /// submits without asking `Executor::admits`; the execution stage holds instead).
         /// Exits never are.
         RejectBackpressure => "reject_backpressure",
+        /// Entries refused while their symbol's venue position differed from the booked one
+        /// with nothing to explain it yet (`Executor` position-unknown flag); exits still go.
+        RejectPositionUnknown => "reject_position_unknown",
         /// Intents the execution stage held before taking them (orders in flight or the entry lane
         /// full, or an order-rate window used up): back-pressure up to compute and the feed,
         /// nothing refused.

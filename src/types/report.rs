@@ -37,6 +37,10 @@ super::named::named_enum! {
         /// Entry refused before sending: every entry connection was busy (exits are never
         /// refused).
         Backpressure => "backpressure",
+        /// Entry refused before sending: the symbol's venue position differs from the booked
+        /// one and nothing explains it yet (a difference the position audit found, a refused
+        /// exit's position check or executions read out). Exits still go.
+        PositionUnknown => "position_unknown",
     }
 }
 

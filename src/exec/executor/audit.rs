@@ -34,7 +34,7 @@ use super::venue_fills::explain_gap;
 use super::{ExecEvent, Executor};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::rate_limit::{Acquire, Lane};
-use crate::exec::transport_venue::VenueTrade;
+use crate::exec::transport_venue::{NextPage, PageStep, TradePages, VenueTrade};
 use crate::types::SymbolId;
 
 /// Tag bit marking a transport request as an audit (position or executions read).
@@ -60,6 +60,8 @@ struct Suspect {
     booked: Decimal,
     /// The venue's mark price in the reply (0: none).
     mark: Decimal,
+    /// The venue's average entry price of its position in the reply (0: none or flat).
+    entry: Decimal,
     /// The activity counters when it was read.
     activity: Activity,
     /// Seen by two position reads in a row, nothing of ours in between: the executions
@@ -93,6 +95,11 @@ pub(super) struct Audit {
     /// Per symbol, in the end-of-run pass: found in step, its executions since start-up's
     /// catch-up are to be read for venue executions that cancel out (`Executor::sweep`).
     sweep: Vec<bool>,
+    /// The executions read under way over pages (cold): its symbol and the pages so far.
+    pages: Option<(usize, TradePages)>,
+    /// Per symbol: a refused exit left a difference to the audit (no execution explained it
+    /// yet); cleared when the audit finds the symbol in step or settles it.
+    gap_left: Vec<bool>,
 }
 
 impl Audit {
@@ -108,6 +115,8 @@ impl Audit {
             found: 0,
             last_pass: Vec::new(),
             sweep: vec![false; symbols],
+            pages: None,
+            gap_left: vec![false; symbols],
         }
     }
 
@@ -115,6 +124,34 @@ impl Audit {
     /// symbol): the venue's position and the booked one can only have parted after it.
     pub(super) fn in_step(&self, i: usize) -> u64 {
         self.in_step_ms.get(i).copied().unwrap_or(0)
+    }
+
+    /// Whether symbol `i`'s venue position is known to differ from the booked one with
+    /// nothing explaining it yet: a difference read (to be confirmed, or its executions read)
+    /// or one a refused exit left to the audit.
+    pub(super) fn differs(&self, i: usize) -> bool {
+        self.suspect.get(i).is_some_and(Option::is_some) || self.gap_left.get(i) == Some(&true)
+    }
+
+    /// Symbol `i`'s difference is left to the audit by a refused exit.
+    pub(super) fn leave_gap(&mut self, i: usize) {
+        if let Some(x) = self.gap_left.get_mut(i) {
+            *x = true;
+        }
+    }
+
+    /// Symbol `i`'s difference is explained (its executions booked).
+    pub(super) fn clear_gap(&mut self, i: usize) {
+        if let Some(x) = self.gap_left.get_mut(i) {
+            *x = false;
+        }
+    }
+
+    /// Forgets every difference (the private stream is up: it tells the venue's executions,
+    /// and the audit stops).
+    pub(super) fn forget_differences(&mut self) {
+        self.suspect.fill(None);
+        self.gap_left.fill(false);
     }
 
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
@@ -233,11 +270,20 @@ impl Executor {
                 true => self.settled_ms,
                 false => self.audit.in_step_ms[i],
             };
-            let Some(b) = self.venue.build_user_trades(&self.names[i], since, ts_ms) else {
+            // A further page of the read under way, else its first.
+            let next = match &self.audit.pages {
+                Some((k, r)) if *k == i => &r.next,
+                _ => &NextPage::None,
+            };
+            let Some(b) = self
+                .venue
+                .build_user_trades_page(&self.names[i], since, next, ts_ms)
+            else {
                 return;
             };
             (b, true)
         } else {
+            self.audit.pages = None;
             (self.venue.build_position(&self.names[i], ts_ms), false)
         };
         let tag = AUDIT_TAG | if fills { AUDIT_FILLS } else { 0 } | i as u64;
@@ -248,9 +294,25 @@ impl Executor {
         self.audit.next_ns = now_ns + self.audit.every_ns;
     }
 
-    /// The reply to audit read `tag` (`None`: failed).
+    /// The reply to audit read `tag` (`None`: failed); the symbol's position-unknown flag
+    /// follows what it found.
     #[cold]
     pub(super) fn on_audit_reply<F: FnMut(ExecEvent)>(
+        &mut self,
+        tag: u64,
+        reply: Option<(u16, &[u8])>,
+        now_ns: u64,
+        on_event: &mut F,
+    ) {
+        let symbol = self.audit.on_wire.map(|w| w.0);
+        self.audit_reply(tag, reply, now_ns, on_event);
+        if let Some(s) = symbol {
+            self.sync_position(s, on_event);
+        }
+    }
+
+    /// [`Executor::on_audit_reply`] before the flag is brought up to date.
+    fn audit_reply<F: FnMut(ExecEvent)>(
         &mut self,
         tag: u64,
         reply: Option<(u16, &[u8])>,
@@ -269,15 +331,16 @@ impl Executor {
         if moved || busy || self.stream.up {
             // Its answer may predate an order or fill of ours: void.
             self.audit.suspect[i] = None;
+            self.audit.pages = None;
             return;
         }
         let Some((status, body)) = reply else {
+            self.audit.pages = None;
             return;
         };
         if fills {
-            let trades = match self.venue.parse_user_trades(body) {
-                Ok(t) if status == 200 => t,
-                _ => return,
+            let Some(trades) = self.audit_page(i, status, body) else {
+                return;
             };
             if std::mem::take(&mut self.audit.sweep[i]) {
                 self.sweep(symbol, &trades, on_event);
@@ -294,6 +357,7 @@ impl Executor {
         let booked = self.booked[i];
         if q == booked {
             self.audit.suspect[i] = None;
+            self.audit.gap_left[i] = false;
             self.audit.in_step_ms[i] = sent_ms;
             if self.audit.last_pass.get(i) == Some(&true) && self.ids_listed() {
                 // In step by quantity; the executions are read next for any that cancel out.
@@ -308,16 +372,17 @@ impl Executor {
         let activity = self.activity();
         let confirmed = self.audit.suspect[i]
             .is_some_and(|x| x.venue == q && x.booked == booked && x.activity == activity);
-        let mark = self
+        let (mark, entry) = self
             .venue
             .parse_positions(body)
             .ok()
             .and_then(|l| l.into_iter().find(|p| p.symbol == self.names[i]))
-            .map_or(Decimal::ZERO, |p| p.mark_price);
+            .map_or((Decimal::ZERO, Decimal::ZERO), |p| (p.mark_price, p.entry));
         self.audit.suspect[i] = Some(Suspect {
             venue: q,
             booked,
             mark,
+            entry,
             activity,
             confirmed,
         });
@@ -327,6 +392,37 @@ impl Executor {
         } else {
             // Read once more shortly (the venue's position may lag one of our fills).
             self.audit.next_ns = now_ns + CONFIRM_NS;
+        }
+    }
+
+    /// Adds an audit executions read's page (`status`, `body`) of symbol `i`: the whole read
+    /// (oldest first) when this was its last page; `None` while pages are still to be read
+    /// (the next goes out at once) or when the read failed or ran past its pages (then it
+    /// starts over at the next audit: never taken as "no executions").
+    fn audit_page(&mut self, i: usize, status: u16, body: &[u8]) -> Option<Vec<VenueTrade>> {
+        let mut read = match self.audit.pages.take() {
+            Some((k, r)) if k == i => r,
+            _ => TradePages::default(),
+        };
+        let (page, next) = match self.venue.parse_user_trades_page(body) {
+            Ok(p) if status == 200 => p,
+            _ => return None,
+        };
+        match read.add(page, next) {
+            PageStep::Done => Some(read.trades),
+            PageStep::More => {
+                self.audit.pages = Some((i, read));
+                self.audit.next_ns = 0;
+                None
+            }
+            PageStep::TooMany => {
+                eprintln!(
+                    "warning: {} the venue's executions run past {} pages: the audit reads them again",
+                    self.names[i],
+                    crate::exec::transport_venue::MAX_TRADE_PAGES
+                );
+                None
+            }
         }
     }
 
@@ -343,6 +439,7 @@ impl Executor {
             venue: q,
             booked,
             mark,
+            entry,
             ..
         }) = self.audit.suspect[i]
         else {
@@ -352,6 +449,8 @@ impl Executor {
             return;
         }
         self.audit.found += 1;
+        // Booked from its executions or taken from the venue below: known again.
+        self.audit.gap_left[i] = false;
         let since = self.audit.in_step_ms[i];
         let (ours, done) = self.known_executions(i);
         if let Some(picked) =
@@ -367,16 +466,26 @@ impl Executor {
             }
             return;
         }
-        // The adoption's price: the newest execution's, else the mark the audit read.
-        let Some(px) = trades
-            .last()
-            .map(|t| t.price)
+        // The adoption's price. Where the booked position is flat or on the other side, the
+        // difference opens the venue's whole position: at the venue's own average entry the
+        // books then hold the venue's entry exactly. Otherwise (a position grown or cut by
+        // the venue) no price of one adoption gives both the venue's entry and its realized
+        // PnL: the newest execution's, else the mark the audit read — a guess, said below.
+        let opens =
+            !q.is_zero() && (booked.is_zero() || (booked > Decimal::ZERO) != (q > Decimal::ZERO));
+        let venue_entry = (opens && entry > Decimal::ZERO).then_some(entry);
+        let Some(px) = venue_entry
+            .or(trades.last().map(|t| t.price))
             .or((mark > Decimal::ZERO).then_some(mark))
         else {
             return;
         };
+        let how = match venue_entry {
+            Some(_) => "taken at the venue's own entry price",
+            None => "taken at the newest execution's price (a guess)",
+        };
         eprintln!(
-            "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it",
+            "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it: {how} {px}",
             self.names[i], q, booked
         );
         self.reconcile(symbol, q, px, on_event);
@@ -422,6 +531,7 @@ impl Executor {
         t: &VenueTrade,
         on_event: &mut F,
     ) {
+        self.exec_ms = t.time_ms;
         let r = self.fill(
             symbol,
             t.side,

@@ -194,7 +194,16 @@ impl Executor {
                     self.reconcile(symbol, qty, mark, on_event);
                 }
             }
-            AccountEvent::Link(up) => self.stream.up = up,
+            AccountEvent::Link(up) => {
+                self.stream.up = up;
+                if up {
+                    // The stream tells the venue's executions from now on; the audit stops.
+                    self.audit.forget_differences();
+                    for i in 0..self.names.len() {
+                        self.sync_position(SymbolId(i as u16), on_event);
+                    }
+                }
+            }
             AccountEvent::Position { .. }
             | AccountEvent::Balance { .. }
             | AccountEvent::Expired => {}

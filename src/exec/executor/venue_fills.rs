@@ -33,7 +33,7 @@ use rust_decimal::Decimal;
 use super::{ExecEvent, Executor, OrderVenue, PosCheck, VenueExec};
 use crate::exec::lanes::{self, OrderLanes};
 use crate::exec::recovery::{explaining_trades, is_ours};
-use crate::exec::transport_venue::VenueTrade;
+use crate::exec::transport_venue::{NextPage, PageStep, TradePages, VenueTrade};
 use crate::types::{RejectReason, Side, SymbolId};
 
 /// Tag bit marking a transport request as an executions read (a refused exit's close).
@@ -45,12 +45,10 @@ pub(super) const MAX_FILLS_QUERIES: u32 = 5;
 pub(super) const FILLS_WINDOW_MS: u64 = 10_000;
 /// How far before the refusal, at most, the read reaches back to where the symbol was last
 /// in step (the difference between the venue's position and the booked one arose after),
-/// ms. Bounded: the venue answers one page (Bybit the newest 100), and Binance's executions of
-/// ours are told only by the order ids remembered here.
+/// ms. Bounded: every page of the read is read (at most
+/// [`crate::exec::transport_venue::MAX_TRADE_PAGES`]), and Binance's executions of ours are
+/// told only by the order ids remembered here.
 pub(super) const GAP_LOOKBACK_MS: u64 = 60_000;
-/// Binance lists `userTrades` oldest first from `startTime`, at most this many: a full page is
-/// read on from its last execution's time before the close is looked for.
-const BINANCE_PAGE: usize = 1000;
 /// Delay before the executions are read again (the venue may list an execution late), ns.
 const FILLS_RETRY_NS: u64 = 200_000_000;
 /// Venue order ids of ours remembered per symbol (its latest fills).
@@ -68,6 +66,8 @@ pub(super) struct VenueFills {
     /// Trade ids of executions booked from a read (ring).
     booked: [u64; BOOKED_IDS],
     booked_next: usize,
+    /// Reads over more than one page (cold): per refused exit (its seq), the pages so far.
+    pages: Vec<(u64, TradePages)>,
 }
 
 impl VenueFills {
@@ -77,6 +77,7 @@ impl VenueFills {
             next: vec![0; symbols],
             booked: [0; BOOKED_IDS],
             booked_next: 0,
+            pages: Vec::new(),
         }
     }
 
@@ -210,6 +211,31 @@ impl Executor {
         matches!(self.venue, OrderVenue::Bybit(_))
     }
 
+    /// Adds reply `reply` of refused exit `seq`'s executions read to its pages: `None` when
+    /// the page was not answered (the read is then not answered, whatever pages came before).
+    fn read_page(&mut self, seq: u64, reply: Option<(u16, &[u8])>) -> Option<PageStep> {
+        let (page, next) = match reply {
+            Some((200, body)) => self.venue.parse_user_trades_page(body).ok()?,
+            _ => return None,
+        };
+        let pages = &mut self.venue_fills.pages;
+        let k = match pages.iter().position(|(s, _)| *s == seq) {
+            Some(k) => k,
+            None => {
+                pages.push((seq, TradePages::default()));
+                pages.len() - 1
+            }
+        };
+        Some(pages[k].1.add(page, next))
+    }
+
+    /// The executions of refused exit `seq`'s read (all its pages, oldest first), forgotten.
+    fn take_pages(&mut self, seq: u64) -> Option<Vec<VenueTrade>> {
+        let pages = &mut self.venue_fills.pages;
+        let k = pages.iter().position(|(s, _)| *s == seq)?;
+        Some(pages.swap_remove(k).1.trades)
+    }
+
     /// Sends the executions reads that are due (refused exits whose close the venue made).
     pub(super) fn send_fills_queries(&mut self, t: &mut OrderLanes, now_ns: u64, ts_ms: u64) {
         for k in 0..self.pending.len() {
@@ -218,13 +244,24 @@ impl Executor {
                 continue;
             }
             let name = &self.names[p.symbol.index()];
-            let Some(bytes) = self.venue.build_user_trades(name, p.fills_since_ms, ts_ms) else {
+            let pages = &self.venue_fills.pages;
+            let next = pages
+                .iter()
+                .find(|(s, _)| *s == p.seq)
+                .map(|(_, r)| &r.next);
+            let first = next.map_or(true, |n| *n == NextPage::None);
+            let next = next.unwrap_or(&NextPage::None);
+            let Some(bytes) =
+                self.venue
+                    .build_user_trades_page(name, p.fills_since_ms, next, ts_ms)
+            else {
                 continue;
             };
             if t.send(lanes::Lane::Query, p.seq | FILLS_TAG, bytes).is_ok() {
                 self.stats.requeries += 1;
                 self.pending[k].pos = PosCheck::FillsOnWire;
-                self.pending[k].fills_queries += 1;
+                // A further page of the same read is no new read.
+                self.pending[k].fills_queries += u32::from(first);
             }
         }
     }
@@ -248,30 +285,35 @@ impl Executor {
             return;
         };
         let p = self.pending[k];
-        let read = match reply {
-            Some((200, body)) => self.venue.parse_user_trades(body).ok(),
-            _ => None,
+        let read = match self.read_page(seq, reply) {
+            Some(PageStep::More) => {
+                // The read goes on at once with its next page.
+                let x = &mut self.pending[k];
+                (x.pos, x.due_ns) = (PosCheck::FillsDue, now_ns);
+                return;
+            }
+            Some(PageStep::Done) => self.take_pages(seq),
+            Some(PageStep::TooMany) | None => {
+                self.take_pages(seq);
+                None
+            }
         };
         let answered = read.is_some();
         let trades = read.unwrap_or_default();
         let i = p.symbol.index();
         let (ours, booked) = self.known_executions(i);
-        let full = matches!(self.venue, OrderVenue::Binance(_)) && trades.len() >= BINANCE_PAGE;
-        let found = match full {
-            true => None,
-            false => close_among(
-                &trades,
-                &ours,
-                &booked,
-                p.side,
-                p.close_qty,
-                p.fills_since_ms,
-            ),
-        };
+        let found = close_among(
+            &trades,
+            &ours,
+            &booked,
+            p.side,
+            p.close_qty,
+            p.fills_since_ms,
+        );
         // No close of the exit's (or none to look for): the venue's own executions that make
         // the whole difference between its position and the booked one, if any.
         let gap = p.venue_qty - self.booked[i];
-        let explained = match (found.is_none() && !full, gap.is_zero()) {
+        let explained = match (found.is_none(), gap.is_zero()) {
             (true, false) => explain_gap(
                 &trades,
                 &ours,
@@ -286,11 +328,7 @@ impl Executor {
         if found.is_none() && explained.is_none() && p.fills_queries < MAX_FILLS_QUERIES {
             let x = &mut self.pending[k];
             x.pos = PosCheck::FillsDue;
-            x.due_ns = now_ns + if full { 0 } else { FILLS_RETRY_NS };
-            if let (true, Some(last)) = (full, trades.last()) {
-                // Read on from the page's end (its last millisecond again: none is lost).
-                x.fills_since_ms = last.time_ms;
-            }
+            x.due_ns = now_ns + FILLS_RETRY_NS;
             return;
         }
         self.pending.swap_remove(k);
@@ -301,11 +339,13 @@ impl Executor {
                 }
                 let parts: Vec<VenueExec> = close
                     .iter()
-                    .map(|t| (t.price, t.qty, t.fee, t.order_id))
+                    .map(|t| (t.price, t.qty, t.fee, t.order_id, t.time_ms))
                     .collect();
                 self.close_refused_exit(&p, &parts, Decimal::ZERO, now_ns, on_event);
             }
             (None, Some(explained)) => {
+                // The whole difference is explained: the position is known again.
+                self.audit.clear_gap(i);
                 let r = self.refuse(&p, RejectReason::VenueReduceOnly, 110017);
                 on_event(ExecEvent::Report(r));
                 for t in explained {
@@ -323,7 +363,7 @@ impl Executor {
                     self.names[i], p.close_qty, p.trigger
                 );
                 let fee = self.model.fee(p.trigger, p.close_qty);
-                let close = [(p.trigger, p.close_qty, fee, 0)];
+                let close = [(p.trigger, p.close_qty, fee, 0, 0)];
                 self.close_refused_exit(&p, &close, Decimal::ZERO, now_ns, on_event);
             }
             (None, None) => {
@@ -343,6 +383,7 @@ impl Executor {
                 self.refuse_unclosed_exit(&p, p.venue_qty, on_event);
             }
         }
+        self.sync_position(p.symbol, on_event);
         // The later orders' fills held back behind this exit go now.
         self.release_deferred(None, on_event);
     }

@@ -409,21 +409,30 @@ fn query_or_cancel(
     })
 }
 
-/// `GET /fapi/v1/userTrades` for one symbol: the trades from `startTime` (ms) on, oldest
-/// first, at most `limit` (default 500, at most 1000) — as the venue documents them.
+/// `GET /fapi/v1/userTrades` for one symbol: the trades from `startTime` (ms) on, or from
+/// trade id `fromId` on (not both), oldest first, at most `limit` (default 500, at most
+/// 1000) — as the venue documents them.
 fn user_trades(sh: &Shared, symbol: &str, params: &[(&str, &str)]) -> (u16, String) {
     let start = param(params, "startTime").and_then(|v| v.parse::<u64>().ok());
+    let from_id = param(params, "fromId").and_then(|v| v.parse::<u64>().ok());
     let limit = param(params, "limit")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(500);
     if !(1..=1000).contains(&limit) {
         return err(400, -1130, "Data sent for parameter 'limit' is not valid.");
     }
+    if from_id.is_some() && start.is_some() {
+        return err(400, -1128, "Combination of optional parameters invalid.");
+    }
     sh.venue.with(|m| {
         let v: Vec<Value> = m
             .trades()
             .iter()
-            .filter(|t| t.symbol == symbol && start.map_or(true, |s| t.time_ms >= s))
+            .filter(|t| {
+                t.symbol == symbol
+                    && start.map_or(true, |s| t.time_ms >= s)
+                    && from_id.map_or(true, |f| t.id >= f)
+            })
             .take(limit)
             .map(|t| {
                 json!({

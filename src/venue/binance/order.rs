@@ -558,14 +558,27 @@ impl BinanceVenue {
     }
 
     /// `GET /fapi/v1/userTrades?symbol=<symbol>&startTime=<start_ms>&limit=1000`, signed: the
-    /// account's executions of `symbol` from `start_ms` on (the venue answers at most 7 days).
-    pub fn build_user_trades(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> &[u8] {
+    /// account's executions of `symbol` from `start_ms` on, oldest first, at most 1000 (the
+    /// documented maximum; the venue answers at most 7 days). `from_id` ≠ 0 asks for the next
+    /// page instead: `fromId=<from_id>` (trade ids from it on; the venue refuses `fromId` with
+    /// `startTime`).
+    pub fn build_user_trades(
+        &mut self,
+        symbol: &str,
+        start_ms: u64,
+        from_id: u64,
+        ts_ms: u64,
+    ) -> &[u8] {
         self.params.clear();
         self.params.extend_from_slice(b"symbol=");
         self.params.extend_from_slice(symbol.as_bytes());
-        self.params.extend_from_slice(b"&startTime=");
+        let (key, v): (&[u8], u64) = match from_id {
+            0 => (b"&startTime=", start_ms),
+            id => (b"&fromId=", id),
+        };
+        self.params.extend_from_slice(key);
         self.params
-            .extend_from_slice(itoa::Buffer::new().format(start_ms).as_bytes());
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self.params.extend_from_slice(b"&limit=1000");
         self.signed_get(b"/fapi/v1/userTrades", ts_ms)
     }

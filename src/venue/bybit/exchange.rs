@@ -633,8 +633,10 @@ pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
 }
 
 /// `GET /v5/execution/list` (`category=linear`, `symbol` required here): the executions from
-/// `startTime` (ms) on, newest first, at most `limit` (default 50, 1..=100), as the venue
-/// documents them; the venue's own TP/SL and liquidation orders carry no `orderLinkId`.
+/// `startTime` (ms) on, newest first, one page of at most `limit` (default 50, 1..=100), as
+/// the venue documents them; `nextPageCursor` (empty on the last page) is passed back as
+/// `cursor` for the next, older page (here: the execId the page ended at). The venue's own
+/// TP/SL and liquidation orders carry no `orderLinkId`.
 fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
     let Some(symbol) = param(q, "symbol") else {
         return reply(10001, "symbol is required", json!({}), now);
@@ -646,13 +648,22 @@ fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
     if !(1..=100).contains(&limit) {
         return reply(10001, "limit must be 1..=100", json!({}), now);
     }
+    let before = match param(q, "cursor").map(str::parse::<u64>) {
+        None => u64::MAX,
+        Some(Ok(id)) => id,
+        Some(Err(_)) => return reply(10001, "params error: cursor invalid", json!({}), now),
+    };
     sh.venue.with(|m| {
-        let list: Vec<Value> = m
-            .trades()
-            .iter()
-            .rev()
-            .filter(|t| t.symbol == symbol && start.map_or(true, |s| t.time_ms >= s))
-            .take(limit)
+        let mut rows = m.trades().iter().rev().filter(|t| {
+            t.symbol == symbol && t.id < before && start.map_or(true, |s| t.time_ms >= s)
+        });
+        let page: Vec<_> = rows.by_ref().take(limit).collect();
+        let next = match (rows.next(), page.last()) {
+            (Some(_), Some(last)) => last.id.to_string(),
+            _ => String::new(),
+        };
+        let list: Vec<Value> = page
+            .into_iter()
             .map(|t| {
                 let o = m.orders().iter().find(|o| o.id == t.order_id);
                 let link = o
@@ -673,7 +684,7 @@ fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
         reply(
             0,
             "OK",
-            json!({"category": "linear", "list": list, "nextPageCursor": ""}),
+            json!({"category": "linear", "list": list, "nextPageCursor": next}),
             now,
         )
     })

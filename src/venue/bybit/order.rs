@@ -440,10 +440,18 @@ impl BybitVenue {
         self.signed_get("/v5/position/list", ts_ms)
     }
 
-    /// `GET /v5/execution/list?category=linear&symbol=<symbol>&startTime=<start_ms>&limit=100`,
-    /// signed: the account's newest 100 executions of `symbol` from `start_ms` on (the venue
-    /// answers at most 7 days from `startTime`).
-    pub fn build_executions(&mut self, symbol: &str, start_ms: u64, ts_ms: u64) -> &[u8] {
+    /// `GET /v5/execution/list?category=linear&symbol=<symbol>&startTime=<start_ms>&limit=100
+    /// [&cursor=<cursor>]`, signed: one page of the account's executions of `symbol` from
+    /// `start_ms` on, newest first (100, the documented maximum; the venue answers at most 7
+    /// days from `startTime`). `cursor` (empty: the first page) is the previous page's
+    /// `nextPageCursor`, passed as the venue gave it (it comes URL-encoded).
+    pub fn build_executions(
+        &mut self,
+        symbol: &str,
+        start_ms: u64,
+        cursor: &str,
+        ts_ms: u64,
+    ) -> &[u8] {
         self.query.clear();
         self.query.extend_from_slice(b"category=linear&symbol=");
         self.query.extend_from_slice(symbol.as_bytes());
@@ -451,6 +459,10 @@ impl BybitVenue {
         self.query
             .extend_from_slice(itoa::Buffer::new().format(start_ms).as_bytes());
         self.query.extend_from_slice(b"&limit=100");
+        if !cursor.is_empty() {
+            self.query.extend_from_slice(b"&cursor=");
+            self.query.extend_from_slice(cursor.as_bytes());
+        }
         self.signed_get("/v5/execution/list", ts_ms)
     }
 

@@ -189,6 +189,8 @@ struct BybitExecListJson {
 #[derive(Deserialize)]
 struct BybitExecResultJson {
     list: Vec<BybitExecJson>,
+    #[serde(default, rename = "nextPageCursor")]
+    next_page_cursor: String,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +218,12 @@ struct BybitExecJson {
 /// `BustTrade`, `AdlTrade`; funding and settlement rows are no executions of an order),
 /// oldest first (the venue lists the newest first). A malformed row is an error.
 pub fn parse_executions(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
+    parse_executions_page(body).map(|(t, _)| t)
+}
+
+/// [`parse_executions`] and the page's `nextPageCursor` (empty on the last page: the venue
+/// pages the newest first, so the next page holds older executions).
+pub fn parse_executions_page(body: &[u8]) -> Result<(Vec<VenueTrade>, String), String> {
     let j: BybitExecListJson =
         serde_json::from_slice(body).map_err(|e| format!("execution/list reply: {e}"))?;
     if j.ret_code != 0 {
@@ -224,7 +232,10 @@ pub fn parse_executions(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
             j.ret_code, j.ret_msg
         ));
     }
-    let rows = j.result.map(|r| r.list).unwrap_or_default();
+    let (rows, next) = j
+        .result
+        .map(|r| (r.list, r.next_page_cursor))
+        .unwrap_or_default();
     let num = |what: &str, v: &str| {
         Decimal::from_str(v).map_err(|e| format!("execution/list reply: {what} {v:?}: {e}"))
     };
@@ -258,7 +269,7 @@ pub fn parse_executions(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
         });
     }
     out.reverse();
-    Ok(out)
+    Ok((out, next))
 }
 
 /// Reads a `GET /v5/order/realtime` open-orders reply (cold path): working orders only.
