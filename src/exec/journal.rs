@@ -187,7 +187,7 @@ impl Record {
     /// Stamps a fill with a venue time, `ms` (Unix ms, venue clock): the venue's own time of
     /// the execution (`exact`: read from the venue, booked late maybe), or when the fill was
     /// booked (a fill of ours: at or after the venue executed it). Kept in `code` as ms from
-    /// the record's session anchor ([`session_anchor_ms`]), `reason` = [`BOOKED_TIME`] or
+    /// the record's session anchor (`session_anchor_ms`), `reason` = [`BOOKED_TIME`] or
     /// [`VENUE_TIME`]; a time more than ±24.8 days from it is left out (the record keeps its
     /// journal place).
     pub fn set_venue_ms(&mut self, ms: u64, exact: bool) {

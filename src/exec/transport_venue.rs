@@ -285,7 +285,7 @@ impl OrderVenue {
 
     /// Reads one page of a [`Self::build_user_trades_page`] reply (oldest first) and where the
     /// next page starts: Bybit's `nextPageCursor` (empty on the last page); Binance a full
-    /// page ([`BINANCE_TRADES_PAGE`] rows) is read on from its last trade id + 1.
+    /// page (`BINANCE_TRADES_PAGE` rows) is read on from its last trade id + 1.
     pub fn parse_user_trades_page(
         &self,
         body: &[u8],
