@@ -361,7 +361,7 @@ fn insufficient_margin_is_rejected_not_retried_blindly_and_refreshes_the_balance
 
 #[test]
 fn a_reduce_only_refusal_resyncs_the_position_from_the_venue() {
-    use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+    use calculus_trader::exchange::orders::OrderRequest;
     for v in BOTH {
         let (mut r, _link) = account_rig(v, AccountOptions::default());
         assert!(r
@@ -372,16 +372,7 @@ fn a_reduce_only_refusal_resyncs_the_position_from_the_venue() {
         // The position is closed at the venue behind the engine's back (by hand, say).
         r.ex.server.venue().with(|m| {
             m.place(
-                &OrderRequest {
-                    symbol: "BTCUSDT",
-                    side: Side::Sell,
-                    kind: OrderKind::Market,
-                    qty: Some(d("0.01")),
-                    stop_price: None,
-                    reduce_only: true,
-                    close_position: false,
-                    client_id: "by-hand",
-                },
+                &OrderRequest::market("BTCUSDT", Side::Sell, d("0.01"), true, "by-hand"),
                 common::values::now_ms(),
             )
             .unwrap();

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use calculus_trader::exchange::orders::{OrderKind, OrderRequest, OrderStatus};
+use calculus_trader::exchange::orders::{OrderRequest, OrderStatus};
 use calculus_trader::exchange::rest_orders::SimCredentials;
 use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{FsyncPolicy, Journal, Record, RecordKind};
@@ -271,16 +271,7 @@ fn bybit_start_up_resolves_unfinished_orders_and_closes_a_phantom() {
             .venue()
             .with(|m| {
                 m.place(
-                    &OrderRequest {
-                        symbol: "BTCUSDT",
-                        side: Side::Buy,
-                        kind: OrderKind::Market,
-                        qty: Some(d(qty)),
-                        stop_price: None,
-                        reduce_only: false,
-                        close_position: false,
-                        client_id: id,
-                    },
+                    &OrderRequest::market("BTCUSDT", Side::Buy, d(qty), false, id),
                     now_ms(),
                 )
             })

@@ -105,16 +105,7 @@ impl World {
             .venue()
             .with(|m| {
                 m.place(
-                    &OrderRequest {
-                        symbol: "BTCUSDT",
-                        side,
-                        kind: OrderKind::Market,
-                        qty: Some(d(qty)),
-                        stop_price: None,
-                        reduce_only: false,
-                        close_position: false,
-                        client_id,
-                    },
+                    &OrderRequest::market("BTCUSDT", side, d(qty), false, client_id),
                     now_ms(),
                 )
             })

@@ -4,7 +4,7 @@
 //! trades normally. Keys come from a 0600 key file, as an operator would give them.
 
 use calculus_trader::config::Config;
-use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+use calculus_trader::exchange::orders::OrderRequest;
 use calculus_trader::runtime::{self, RunOptions, Shutdown};
 use calculus_trader::telemetry::Counter;
 use calculus_trader::types::Side;
@@ -33,16 +33,7 @@ fn reported_phantom_blocks_entries_on_its_symbol_only() {
     rest.venue()
         .with(|m| {
             m.place(
-                &OrderRequest {
-                    symbol: "BTCUSDT",
-                    side: Side::Buy,
-                    kind: OrderKind::Market,
-                    qty: Some(d("0.030")),
-                    stop_price: None,
-                    reduce_only: false,
-                    close_position: false,
-                    client_id: "manual-1",
-                },
+                &OrderRequest::market("BTCUSDT", Side::Buy, d("0.030"), false, "manual-1"),
                 1_723_161_256_322,
             )
         })

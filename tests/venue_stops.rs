@@ -1231,16 +1231,8 @@ fn bybit_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order() {
 /// Places a market order on the venue by hand with client id `client` (a `ct…` id: it passes
 /// for one of ours, so no read of the venue's executions can explain it).
 fn hand_market(r: &Rig, side: Side, qty: &str, client: &str) {
-    let hand = calculus_trader::exchange::orders::OrderRequest {
-        symbol: BTC,
-        side,
-        kind: OrderKind::Market,
-        qty: Some(d(qty)),
-        stop_price: None,
-        reduce_only: false,
-        close_position: false,
-        client_id: client,
-    };
+    let hand =
+        calculus_trader::exchange::orders::OrderRequest::market(BTC, side, d(qty), false, client);
     r.ex.server
         .venue()
         .with(|m| m.place(&hand, now_ms()))

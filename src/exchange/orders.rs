@@ -79,6 +79,28 @@ pub struct OrderRequest<'a> {
     pub client_id: &'a str,
 }
 
+impl<'a> OrderRequest<'a> {
+    /// A market order of `qty` on `side` (no trigger, not `closePosition`).
+    pub fn market(
+        symbol: &'a str,
+        side: Side,
+        qty: Decimal,
+        reduce_only: bool,
+        client_id: &'a str,
+    ) -> Self {
+        Self {
+            symbol,
+            side,
+            kind: OrderKind::Market,
+            qty: Some(qty),
+            stop_price: None,
+            reduce_only,
+            close_position: false,
+            client_id,
+        }
+    }
+}
+
 /// Why an order was refused; each maps to the venue's error code and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OrderError {
@@ -770,16 +792,7 @@ mod tests {
     }
 
     fn mkt<'a>(side: Side, qty: &str, id: &'a str) -> OrderRequest<'a> {
-        OrderRequest {
-            symbol: "BTCUSDT",
-            side,
-            kind: OrderKind::Market,
-            qty: Some(d(qty)),
-            stop_price: None,
-            reduce_only: false,
-            close_position: false,
-            client_id: id,
-        }
+        OrderRequest::market("BTCUSDT", side, d(qty), false, id)
     }
 
     #[test]
