@@ -402,6 +402,39 @@ fn a_partial_fill_books_the_filled_part_and_releases_the_rest() {
     }
 }
 
+/// A reduce-only exit larger than the position (sent while the venue's stop or another exit
+/// had already cut it) is filled for the position only and is final: the rest never existed,
+/// so compute's working position drops it. Before, the order ended `Filled` with its rest
+/// still counted as working (the heavy end-to-end run: working 0.008 on a flat position).
+#[test]
+fn a_reduce_only_exit_the_venue_cuts_to_the_position_releases_the_rest() {
+    for v in BOTH {
+        let mut r = rig(v, "seed = 1\n", Duration::from_secs(10), |_| {});
+        r.submit(&intent(1, Side::Buy, "0.010", false));
+        r.settle();
+        r.submit(&intent(2, Side::Sell, "0.015", true));
+        r.settle();
+        assert_eq!(r.venue_qty(), Decimal::ZERO, "{v:?}");
+        let expired: Vec<_> = r
+            .reports
+            .iter()
+            .filter(|x| x.status == ReportStatus::Expired)
+            .collect();
+        assert_eq!(expired.len(), 1, "{v:?}: {:?}", r.reports);
+        assert_eq!((expired[0].client_seq, expired[0].qty), (2, d("0.005")));
+        // Compute's working position: what it sent (+0.010 − 0.015; the rig's intents are
+        // not emitted by the engine) plus what the reports gave back equals what it holds.
+        let sent = d("0.010") - d("0.015");
+        assert_eq!(
+            sent + r.engine.working(0),
+            r.engine.position(0).unwrap().qty,
+            "{v:?}: {:?}",
+            r.reports
+        );
+        r.assert_positions_equal();
+    }
+}
+
 #[test]
 fn a_duplicate_ack_is_not_booked_twice() {
     for v in BOTH {

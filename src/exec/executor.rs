@@ -1964,6 +1964,11 @@ impl Executor {
             }
             OrderState::Filled => {
                 self.pending.swap_remove(k);
+                // Filled for less than asked (a reduce-only order the venue cut to the
+                // position): the rest never existed.
+                if p.qty > filled {
+                    on_event(ExecEvent::Report(remainder(&p, p.qty - filled)));
+                }
             }
             OrderState::Cancelled | OrderState::Expired | OrderState::Rejected => {
                 self.pending.swap_remove(k);
@@ -1981,15 +1986,7 @@ impl Executor {
                     on_event(ExecEvent::Report(self.refuse(&p, reason, code)));
                 } else if rest > Decimal::ZERO {
                     // The fills are the order's final records; the rest never existed.
-                    on_event(ExecEvent::Report(ExecReport {
-                        symbol: p.symbol,
-                        client_seq: p.seq,
-                        side: p.side,
-                        status: ReportStatus::Expired,
-                        price: Decimal::ZERO,
-                        qty: rest,
-                        fee: Decimal::ZERO,
-                    }));
+                    on_event(ExecEvent::Report(remainder(&p, rest)));
                 }
             }
             _ => {}
@@ -2362,15 +2359,7 @@ impl Executor {
             self.pending.swap_remove(k);
             let rest = p.qty - p.filled;
             if rest > Decimal::ZERO {
-                on_event(ExecEvent::Report(ExecReport {
-                    symbol,
-                    client_seq: p.seq,
-                    side: p.side,
-                    status: ReportStatus::Expired,
-                    price: Decimal::ZERO,
-                    qty: rest,
-                    fee: Decimal::ZERO,
-                }));
+                on_event(ExecEvent::Report(remainder(&p, rest)));
             }
         }
         if let Some((side, exits)) = entered.filter(|_| !venue_qty.is_zero()) {
@@ -2406,6 +2395,20 @@ impl Executor {
 fn mark_sent(table: &mut OrderTable, tag: u64, now_ns: u64) {
     if tag & (QUERY_TAG | POSITION_TAG | FILLS_TAG | STOP_TAG | AUDIT_TAG) == 0 {
         table.sent(tag, now_ns);
+    }
+}
+
+/// The report of order `p`'s unfilled remainder `rest` once the order is final: it never
+/// existed, so compute's working position drops it.
+fn remainder(p: &Pending, rest: Decimal) -> ExecReport {
+    ExecReport {
+        symbol: p.symbol,
+        client_seq: p.seq,
+        side: p.side,
+        status: ReportStatus::Expired,
+        price: Decimal::ZERO,
+        qty: rest,
+        fee: Decimal::ZERO,
     }
 }
 
