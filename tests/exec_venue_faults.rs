@@ -223,6 +223,14 @@ impl Rig {
         }
     }
 
+    /// The reports of unfilled remainders (orders final with less than asked filled).
+    fn expired(&self) -> Vec<&ExecReport> {
+        self.reports
+            .iter()
+            .filter(|x| x.status == ReportStatus::Expired)
+            .collect()
+    }
+
     fn filled(&self) -> Decimal {
         self.reports
             .iter()
@@ -391,11 +399,7 @@ fn a_partial_fill_books_the_filled_part_and_releases_the_rest() {
         // 0.5 × 10 steps of 0.001 = 5 steps.
         assert_eq!(r.venue_qty(), d("0.005"), "{v:?}");
         assert_eq!(r.filled(), d("0.005"), "{v:?}: {:?}", r.reports);
-        let expired: Vec<_> = r
-            .reports
-            .iter()
-            .filter(|x| x.status == ReportStatus::Expired)
-            .collect();
+        let expired = r.expired();
         assert_eq!(expired.len(), 1, "{v:?}: {:?}", r.reports);
         assert_eq!(expired[0].qty, d("0.005"));
         r.assert_positions_equal();
@@ -415,11 +419,7 @@ fn a_reduce_only_exit_the_venue_cuts_to_the_position_releases_the_rest() {
         r.submit(&intent(2, Side::Sell, "0.015", true));
         r.settle();
         assert_eq!(r.venue_qty(), Decimal::ZERO, "{v:?}");
-        let expired: Vec<_> = r
-            .reports
-            .iter()
-            .filter(|x| x.status == ReportStatus::Expired)
-            .collect();
+        let expired = r.expired();
         assert_eq!(expired.len(), 1, "{v:?}: {:?}", r.reports);
         assert_eq!((expired[0].client_seq, expired[0].qty), (2, d("0.005")));
         // Compute's working position: what it sent (+0.010 − 0.015; the rig's intents are
