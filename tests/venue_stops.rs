@@ -15,11 +15,28 @@ use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::stop_recovery::recover_stops;
 use calculus_trader::types::{ReportStatus, Side, SymbolId};
+use calculus_trader::venue::Venue;
+use common::exchange::read_trade_id;
 use common::rig::{executor_on, intent, rig, rig_with, Rig, V};
 use common::values::{d, now_ms};
 use rust_decimal::Decimal;
 
 const BTC: &str = "BTCUSDT";
+
+/// One `#[test]` per venue running `body(venue)`, named `binance` and `bybit`.
+macro_rules! on_both_venues {
+    ($body:ident: $binance:ident, $bybit:ident) => {
+        #[test]
+        fn $binance() {
+            $body(V::Binance);
+        }
+
+        #[test]
+        fn $bybit() {
+            $body(V::Bybit);
+        }
+    };
+}
 
 fn binance(price: &str) -> Rig {
     rig(
@@ -528,15 +545,7 @@ fn a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(v: V) {
     r.assert_positions_identical();
 }
 
-#[test]
-fn binance_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
-    a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Binance);
-}
-
-#[test]
-fn bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit() {
-    a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit(V::Bybit);
-}
+on_both_venues!(a_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit: binance_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit, bybit_flip_over_an_unseen_venue_stop_is_set_right_by_the_audit);
 
 /// Places a SELL stop-market at 61500 on the venue by hand (no order of the engine's): of
 /// `qty` reduce-only, or closing the whole position when `None`.
@@ -599,15 +608,7 @@ fn a_stop_placed_by_hand_is_booked_at_its_own_execution(v: V) {
     r.assert_positions_identical();
 }
 
-#[test]
-fn binance_stop_placed_by_hand_is_booked_at_its_own_execution() {
-    a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Binance);
-}
-
-#[test]
-fn bybit_stop_placed_by_hand_is_booked_at_its_own_execution() {
-    a_stop_placed_by_hand_is_booked_at_its_own_execution(V::Bybit);
-}
+on_both_venues!(a_stop_placed_by_hand_is_booked_at_its_own_execution: binance_stop_placed_by_hand_is_booked_at_its_own_execution, bybit_stop_placed_by_hand_is_booked_at_its_own_execution);
 
 /// The private stream off: the venue closes the position in two executions at two prices (a
 /// partial reduce-only stop placed by hand takes 0.004 at its trigger, the engine's own stop
@@ -663,15 +664,7 @@ fn a_venue_close_in_two_executions_is_booked_as_two_fills(v: V) {
     r.assert_positions_identical();
 }
 
-#[test]
-fn binance_venue_close_in_two_executions_is_booked_as_two_fills() {
-    a_venue_close_in_two_executions_is_booked_as_two_fills(V::Binance);
-}
-
-#[test]
-fn bybit_venue_close_in_two_executions_is_booked_as_two_fills() {
-    a_venue_close_in_two_executions_is_booked_as_two_fills(V::Bybit);
-}
+on_both_venues!(a_venue_close_in_two_executions_is_booked_as_two_fills: binance_venue_close_in_two_executions_is_booked_as_two_fills, bybit_venue_close_in_two_executions_is_booked_as_two_fills);
 
 /// The private stream off: the venue's stop closes the position after the engine's last
 /// order, and nothing of the engine's is refused for it. The end-of-run pass of the position
@@ -726,15 +719,7 @@ fn a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(v: V) {
     assert_eq!(r.exec.audit_found(), 1);
 }
 
-#[test]
-fn binance_stop_after_the_last_order_is_booked_by_the_end_of_run_audit() {
-    a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(V::Binance);
-}
-
-#[test]
-fn bybit_stop_after_the_last_order_is_booked_by_the_end_of_run_audit() {
-    a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit(V::Bybit);
-}
+on_both_venues!(a_stop_after_the_last_order_is_booked_by_the_end_of_run_audit: binance_stop_after_the_last_order_is_booked_by_the_end_of_run_audit, bybit_stop_after_the_last_order_is_booked_by_the_end_of_run_audit);
 
 /// The audit in the product's own loop: `ExecStage::poll` with nothing in flight. The stage
 /// used to return at once then, so in a run the audit only ever read beside an order in
@@ -821,15 +806,7 @@ fn a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(v: V) {
     r.assert_positions_identical();
 }
 
-#[test]
-fn binance_stop_long_before_the_refused_exit_is_booked_at_its_own_execution() {
-    a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(V::Binance);
-}
-
-#[test]
-fn bybit_stop_long_before_the_refused_exit_is_booked_at_its_own_execution() {
-    a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution(V::Bybit);
-}
+on_both_venues!(a_stop_long_before_the_refused_exit_is_booked_at_its_own_execution: binance_stop_long_before_the_refused_exit_is_booked_at_its_own_execution, bybit_stop_long_before_the_refused_exit_is_booked_at_its_own_execution);
 
 /// The soak's other half: a stop the engine never armed (placed by hand) closed the position
 /// 15 s before, and three exits over it are refused at once. Each one's read used to find
@@ -897,7 +874,7 @@ fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
         price: stop.price,
         qty: stop.qty,
         fee: stop.commission,
-        trade_id: stop.id,
+        trade_id: read_trade_id(Venue::Bybit, stop.id),
         origin: OrderOrigin::VenueStop,
         ts_ms: stop.time_ms,
     };
@@ -918,15 +895,7 @@ fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
     assert_eq!(r.exec.stream_counters().1, 1, "counted as a duplicate");
 }
 
-#[test]
-fn binance_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
-    refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Binance);
-}
-
-#[test]
-fn bybit_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution() {
-    refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(V::Bybit);
-}
+on_both_venues!(refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution: binance_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution, bybit_refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution);
 
 /// The private stream off, Bybit (the stream-off soak's other failure class): the venue's stop
 /// closes the long, the engine's sell (not reduce-only) then opens a short at the venue while
@@ -1110,15 +1079,7 @@ fn entries_wait_while_the_position_is_unknown(v: V) {
     r.assert_positions_identical();
 }
 
-#[test]
-fn binance_entries_wait_while_the_position_is_unknown() {
-    entries_wait_while_the_position_is_unknown(V::Binance);
-}
-
-#[test]
-fn bybit_entries_wait_while_the_position_is_unknown() {
-    entries_wait_while_the_position_is_unknown(V::Bybit);
-}
+on_both_venues!(entries_wait_while_the_position_is_unknown: binance_entries_wait_while_the_position_is_unknown, bybit_entries_wait_while_the_position_is_unknown);
 
 /// A refused exit whose executions read is out (the stream off, the venue's stop closed the
 /// position): entries of the symbol are refused as `PositionUnknown` while it is, not sent.
@@ -1218,15 +1179,7 @@ fn a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(v: V) {
     );
 }
 
-#[test]
-fn binance_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order() {
-    a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(V::Binance);
-}
-
-#[test]
-fn bybit_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order() {
-    a_late_booked_venue_stop_is_replayed_in_the_venue_s_order(V::Bybit);
-}
+on_both_venues!(a_late_booked_venue_stop_is_replayed_in_the_venue_s_order: binance_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order, bybit_a_late_booked_venue_stop_is_replayed_in_the_venue_s_order);
 
 /// Places a market order on the venue by hand with client id `client` (a `ct…` id: it passes
 /// for one of ours, so no read of the venue's executions can explain it).

@@ -28,6 +28,7 @@ use tungstenite::{Message, WebSocket};
 use super::orders::{OrderKind, OrderStatus, SimOrder, SimTrade};
 use super::rest_orders::{now_ms, Shared};
 use crate::types::Side;
+use crate::venue::bybit::exchange::uuid_from_id;
 
 /// One account change of the matching engine, in the order it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -449,7 +450,7 @@ fn bybit_frames(c: &Change) -> Vec<String> {
         topic(
             "order",
             o.update_ms,
-            json!({"category": "linear", "symbol": o.symbol, "orderId": o.id.to_string(),
+            json!({"category": "linear", "symbol": o.symbol, "orderId": uuid_from_id(o.id),
                 "orderLinkId": bybit_link(o), "side": side_str(o.side, false),
                 "orderType": "Market", "orderStatus": status, "qty": o.qty.to_string(),
                 "cumExecQty": o.executed_qty.to_string(), "avgPrice": o.avg_price.to_string(),
@@ -470,9 +471,9 @@ fn bybit_frames(c: &Change) -> Vec<String> {
             let exec = topic(
                 "execution",
                 t.time_ms,
-                json!({"category": "linear", "symbol": o.symbol, "orderId": o.id.to_string(),
+                json!({"category": "linear", "symbol": o.symbol, "orderId": uuid_from_id(o.id),
                     "orderLinkId": bybit_link(o), "side": side_str(o.side, false),
-                    "execId": format!("sim-exec-{}", t.id), "execPrice": t.price.to_string(),
+                    "execId": uuid_from_id(t.id), "execPrice": t.price.to_string(),
                     "execQty": t.qty.to_string(), "execFee": t.commission.to_string(),
                     "execType": exec_type, "execTime": t.time_ms.to_string(),
                     "createType": create, "stopOrderType": stop, "isMaker": false}),
@@ -511,5 +512,84 @@ fn bybit_frames(c: &Change) -> Vec<String> {
                 "totalAvailableBalance": available.to_string(),
                 "coin": [{"coin": "USDT", "walletBalance": wallet.to_string()}]}),
         )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::SymbolTable;
+    use crate::venue::bybit::{exchange::execution_row, private, reply};
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    /// The venue's own stop (no `orderLinkId`) executing trade 211 of its order 7.
+    fn stop_fill() -> (SimOrder, SimTrade) {
+        let trade = SimTrade {
+            id: 211,
+            order_id: 7,
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            price: d("61711.6"),
+            qty: d("0.032"),
+            commission: d("0.78990848"),
+            realized_pnl: Decimal::ZERO,
+            time_ms: 1_733_400_000_200,
+        };
+        let order = SimOrder {
+            id: 7,
+            client_id: "ct1-3-sl".into(),
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            kind: OrderKind::StopMarket,
+            qty: d("0.032"),
+            stop_price: d("61720"),
+            reduce_only: true,
+            close_position: true,
+            status: OrderStatus::Filled,
+            avg_price: trade.price,
+            executed_qty: trade.qty,
+            cum_quote: trade.price * trade.qty,
+            fee: trade.commission,
+            update_ms: trade.time_ms,
+        };
+        (order, trade)
+    }
+
+    /// As on the venue, one execution has one `execId` on the private stream and in
+    /// `GET /v5/execution/list`, so the trader reads one id from both: an execution booked
+    /// from a read is known when the stream tells it, and the other way round. (The stream
+    /// said `sim-exec-211` and the list `211`: a stream-on soak journaled one stop twice.)
+    #[test]
+    fn a_bybit_execution_reads_as_one_id_on_the_stream_and_in_the_executions_list() {
+        let (order, trade) = stop_fill();
+        let frames = bybit_frames(&Change::Fill {
+            order,
+            trade: trade.clone(),
+        });
+        let symbols = SymbolTable::new(&["BTCUSDT"]).unwrap();
+        let mut fills = Vec::new();
+        private::parse(frames[0].as_bytes(), &symbols, &mut |e| {
+            if let crate::types::AccountEvent::Fill(f) = e {
+                fills.push(f);
+            }
+        })
+        .unwrap();
+        let list = json!({"retCode": 0, "retMsg": "OK", "result": {"category": "linear",
+            "nextPageCursor": "", "list": [execution_row(&trade, "")]}});
+        let listed = reply::parse_executions(list.to_string().as_bytes()).unwrap();
+        assert_eq!((fills.len(), listed.len()), (1, 1));
+        assert_eq!(fills[0].trade_id, listed[0].id);
+        assert_ne!(
+            listed[0].id, trade.id,
+            "a UUID, as on the venue, not the number"
+        );
+        // The order id too: the stream's row and the list's read as the same number.
+        let row: Value = serde_json::from_str(&frames[0]).unwrap();
+        let stream_order = row["data"][0]["orderId"].as_str().unwrap();
+        assert_eq!(reply::order_id(stream_order), listed[0].order_id);
+        assert_ne!(listed[0].order_id, 0);
     }
 }

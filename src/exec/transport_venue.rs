@@ -532,6 +532,7 @@ mod tests {
             assert_eq!(r, OrderReply::Error { code }, "{file}");
             assert_eq!(v.reject_reason(code), reason);
         }
+        let uuid = crate::venue::bybit::reply::order_id("fd4300ae-7847-404e-b947-b46980a4d140");
         let row = |status: &str, avg: &str, cum: &str| {
             format!(
                 r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","nextPageCursor":"","list":[{{"orderId":"fd4300ae-7847-404e-b947-b46980a4d140","orderLinkId":"ct2-17","symbol":"BTCUSDT","orderStatus":"{status}","avgPrice":"{avg}","cumExecQty":"{cum}","qty":"0.016"}},{{"orderId":"2","orderStatus":"New"}}]}},"retExtInfo":{{}},"time":1}}"#
@@ -541,14 +542,14 @@ mod tests {
             v.parse_order_reply(200, row("Filled", "61800.3", "0.016").as_bytes()),
             OrderReply::Filled {
                 status: crate::venue::reply::VenueStatus::Filled,
-                order_id: 0,
+                order_id: uuid,
                 price: d("61800.3"),
                 qty: d("0.016")
             }
         );
         assert_eq!(
             v.parse_order_reply(200, row("New", "", "0").as_bytes()),
-            OrderReply::Accepted { order_id: 0 }
+            OrderReply::Accepted { order_id: uuid }
         );
         assert_eq!(
             v.parse_order_reply(200, row("Cancelled", "", "0").as_bytes()),

@@ -80,7 +80,8 @@ pub struct VenueOpenOrder {
 pub struct VenueTrade {
     /// Venue trade id.
     pub id: u64,
-    /// Venue order id of the execution's order (0: not a number, e.g. Bybit's UUIDs).
+    /// Venue order id of the execution's order (a Bybit UUID as its hash,
+    /// [`crate::venue::bybit::reply::order_id`]; 0: none listed).
     pub order_id: u64,
     /// The order's client id where the venue lists it (Bybit `orderLinkId`: empty for its own
     /// TP/SL and liquidation orders); empty where it does not (Binance `userTrades`).

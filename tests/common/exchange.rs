@@ -40,6 +40,28 @@ pub fn listed_on(venue: Venue, names: &[&str]) -> Vec<(String, Instrument)> {
     names.iter().map(|s| s.to_string()).zip(inst).collect()
 }
 
+/// The venue order id the trader reads for the embedded exchange's order `id`: Binance lists
+/// the number, Bybit a UUID carrying it (read as its hash, as the real venue's linear ids).
+pub fn read_order_id(venue: Venue, id: u64) -> u64 {
+    match venue {
+        Venue::Binance => id,
+        Venue::Bybit => calculus_trader::venue::bybit::reply::order_id(
+            &calculus_trader::venue::bybit::exchange::uuid_from_id(id),
+        ),
+    }
+}
+
+/// The trade id the trader reads for the embedded exchange's trade `id` (Bybit: the hash of
+/// the UUID `execId`, the same on the private stream and in the executions list).
+pub fn read_trade_id(venue: Venue, id: u64) -> u64 {
+    match venue {
+        Venue::Binance => id,
+        Venue::Bybit => calculus_trader::venue::bybit::trade_id_hash(
+            &calculus_trader::venue::bybit::exchange::uuid_from_id(id),
+        ),
+    }
+}
+
 /// The environment variables the trader reads `venue`'s API key and secret from (README,
 /// `config/default.toml`).
 pub fn key_env(venue: Venue) -> (&'static str, &'static str) {

@@ -217,7 +217,14 @@ impl Executor {
     /// refused exit, among others), and the trade ids booked from reads or seen on the stream.
     pub(super) fn known_executions(&self, i: usize) -> (HashSet<u64>, HashSet<u64>) {
         let mut ours = self.booked_ours(i);
-        ours.extend(self.deferred.iter().map(|&(_, id)| id));
+        // 0 is no id (a reply without one): it would make every execution listed without an
+        // order id "ours".
+        ours.extend(
+            self.deferred
+                .iter()
+                .map(|&(_, id)| id)
+                .filter(|&id| id != 0),
+        );
         let mut booked: HashSet<u64> = self.venue_fills.booked.iter().copied().collect();
         booked.extend(self.stream.seen_ids());
         booked.remove(&0);
@@ -595,8 +602,7 @@ mod tests {
         let all: HashSet<u64> = [10, 11, 12, 13].into();
         assert!(close_among(&trades, (&all, &all), &none, Side::Sell, d("0.020"), 0).is_none());
         assert!(close_among(&trades, (&ours, &ours), &booked, Side::Buy, d("0.020"), 0).is_none());
-        // A client id of ours (Bybit lists it) is ours whatever its order id (Bybit's UUIDs
-        // read as 0).
+        // A client id of ours (Bybit lists it) is ours whatever its order id.
         let mut listed = trades.clone();
         listed[3].client_id = "ct1-4".into();
         listed[4].client_id = "ct1-4".into();

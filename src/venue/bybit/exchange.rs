@@ -17,7 +17,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder};
+use crate::exchange::orders::{OrderError, OrderKind, OrderRequest, SimOrder, SimTrade};
 use crate::exchange::rest_orders::{param, Shared};
 use crate::exchange::server::WsRequest;
 use crate::types::Side;
@@ -86,7 +86,7 @@ fn order_row(o: &SimOrder) -> Value {
         crate::exchange::orders::OrderStatus::Expired => "Deactivated",
     };
     json!({
-        "orderId": o.id.to_string(), "orderLinkId": o.client_id, "symbol": o.symbol,
+        "orderId": uuid_from_id(o.id), "orderLinkId": o.client_id, "symbol": o.symbol,
         "side": match o.side { Side::Buy => "Buy", Side::Sell => "Sell" },
         "orderType": "Market", "orderStatus": status, "qty": o.qty.to_string(),
         "avgPrice": o.avg_price.to_string(), "cumExecQty": o.executed_qty.to_string(),
@@ -211,7 +211,7 @@ pub(crate) fn handle(
         ("GET", "/v5/order/realtime") => {
             let symbol = param(&q, "symbol");
             let link = param(&q, "orderLinkId");
-            let id = param(&q, "orderId").and_then(|v| v.parse::<u64>().ok());
+            let id = param(&q, "orderId").map(|v| id_from_uuid(v).unwrap_or(u64::MAX));
             sh.venue.with(|m| {
                 let list: Vec<Value> = m
                     .orders()
@@ -460,7 +460,7 @@ pub(crate) fn create(sh: &Shared, body: &str, now: u64) -> (u16, String) {
             reply(
                 0,
                 "OK",
-                json!({"orderId": o.id.to_string(), "orderLinkId": o.client_id}),
+                json!({"orderId": uuid_from_id(o.id), "orderLinkId": o.client_id}),
                 now,
             )
         }
@@ -496,7 +496,8 @@ pub fn recorded_trades(text: &str, mut on: impl FnMut(&str, Decimal, u64)) {
     }
 }
 
-/// A UUID-shaped trade id (Bybit's `i` format) that carries `id` in its last 12 hex digits.
+/// A UUID-shaped id (Bybit's trade `i` and linear `orderId` format) that carries `id` in its
+/// last 12 hex digits.
 pub fn uuid_from_id(id: u64) -> String {
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -506,6 +507,29 @@ pub fn uuid_from_id(id: u64) -> String {
         id & 0xfff,
         id & 0xffff_ffff_ffff
     )
+}
+
+/// One `GET /v5/execution/list` row of trade `t` of an order with client id `link` (empty for
+/// the venue's own orders): `execId` and `orderId` are the same UUIDs the private stream's
+/// `execution` row carries.
+pub(crate) fn execution_row(t: &SimTrade, link: &str) -> Value {
+    json!({
+        "symbol": t.symbol, "orderId": uuid_from_id(t.order_id), "orderLinkId": link,
+        "side": match t.side { Side::Buy => "Buy", Side::Sell => "Sell" },
+        "execId": uuid_from_id(t.id), "execPrice": t.price.to_string(),
+        "execQty": t.qty.to_string(), "execFee": t.commission.to_string(),
+        "execValue": (t.price * t.qty).to_string(), "execType": "Trade",
+        "execTime": t.time_ms.to_string(), "isMaker": false,
+    })
+}
+
+/// The id [`uuid_from_id`] carries (its last 12 hex digits); `None` for any other text (a
+/// linear `orderId` is a UUID on the venue, never a number).
+pub fn id_from_uuid(s: &str) -> Option<u64> {
+    let (head, last) = s.rsplit_once('-')?;
+    (head.len() == 23 && last.len() == 12 && uuid_from_id(0).len() == s.len())
+        .then(|| u64::from_str_radix(last, 16).ok())
+        .flatten()
 }
 
 /// `t` as a one-trade `publicTrade.<SYMBOL>` snapshot: its topic and frame (`T`, `s`, `S`,
@@ -635,8 +659,9 @@ pub fn ws_request(text: &str, conn_id: &str) -> WsRequest {
 /// `GET /v5/execution/list` (`category=linear`, `symbol` required here): the executions from
 /// `startTime` (ms) on, newest first, one page of at most `limit` (default 50, 1..=100), as
 /// the venue documents them; `nextPageCursor` (empty on the last page) is passed back as
-/// `cursor` for the next, older page (here: the execId the page ended at). The venue's own
-/// TP/SL and liquidation orders carry no `orderLinkId`.
+/// `cursor` for the next, older page (here: the trade number the page ended at). The venue's
+/// own TP/SL and liquidation orders carry no `orderLinkId`. `execId` and `orderId` are UUIDs,
+/// as on the venue, and an execution has the same `execId` here as on the private stream.
 fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
     let Some(symbol) = param(q, "symbol") else {
         return reply(10001, "symbol is required", json!({}), now);
@@ -671,14 +696,7 @@ fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
                         o.kind == OrderKind::Market && !o.client_id.starts_with("autoclose-")
                     })
                     .map_or("", |o| o.client_id.as_str());
-                json!({
-                    "symbol": t.symbol, "orderId": t.order_id.to_string(), "orderLinkId": link,
-                    "side": match t.side { Side::Buy => "Buy", Side::Sell => "Sell" },
-                    "execId": t.id.to_string(), "execPrice": t.price.to_string(),
-                    "execQty": t.qty.to_string(), "execFee": t.commission.to_string(),
-                    "execValue": (t.price * t.qty).to_string(), "execType": "Trade",
-                    "execTime": t.time_ms.to_string(), "isMaker": false,
-                })
+                execution_row(t, link)
             })
             .collect();
         reply(

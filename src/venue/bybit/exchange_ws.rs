@@ -125,7 +125,9 @@ fn cancel(sh: &Shared, body: &str, now: u64, amend: bool) -> (u16, String) {
         return fail(10001, "params error: category and symbol required", now);
     };
     let link = v["orderLinkId"].as_str();
-    let id = v["orderId"].as_str().and_then(|s| s.parse::<u64>().ok());
+    let id = v["orderId"]
+        .as_str()
+        .and_then(super::exchange::id_from_uuid);
     sh.venue.with(|m| {
         let found = match (link, id) {
             (Some(l), _) => m.order_by_client(symbol, l).cloned(),
@@ -146,7 +148,7 @@ fn cancel(sh: &Shared, body: &str, now: u64, amend: bool) -> (u16, String) {
                 Ok(o) => reply(
                     0,
                     "OK",
-                    json!({"orderId": o.id.to_string(), "orderLinkId": o.client_id}),
+                    json!({"orderId": super::exchange::uuid_from_id(o.id), "orderLinkId": o.client_id}),
                     now,
                 ),
                 Err(_) => fail(110001, "order not exists or too late to cancel", now),

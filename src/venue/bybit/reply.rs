@@ -5,6 +5,7 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use crate::venue::bybit::market::trade_id_hash;
 use crate::venue::reply::{FirstOf, OrderReply, VenueOpenOrder, VenueStatus, VenueTrade};
 
 #[derive(Deserialize)]
@@ -96,13 +97,25 @@ fn bybit_dec(s: &str) -> Option<Decimal> {
     }
 }
 
+/// A venue order id as a number: a numeric `orderId` as is, a UUID (the venue's linear
+/// orders, `"9aac161b-8ed6-450d-9cab-c5cc67c21784"`) as its [`trade_id_hash`]; `""` → 0 (no
+/// id). The order reply, the executions read and the open orders read the same order as the
+/// same number, so an execution of a booked order of ours is known by its id (it was 0 for
+/// every UUID, which matched every other UUID order's execution too).
+pub fn order_id(s: &str) -> u64 {
+    if s.is_empty() {
+        return 0;
+    }
+    trade_id_hash(s)
+}
+
 /// Reads a Bybit v5 order reply: `POST /v5/order/create` (`result.orderId` → accepted) or
 /// `GET /v5/order/realtime` (`result.list[0]`: `Filled`/`PartiallyFilled` with `cumExecQty > 0`
 /// → filled at `avgPrice`; `New`/`Created`/`Untriggered`/`Triggered` → working; cancelled,
 /// rejected or deactivated without a fill → closed; empty list → not found). `retCode` 110001
 /// → not found, 10000/10016 (server busy / internal) → unknown, other non-zero → error (also
 /// with a 4xx status: a 429 carries `retCode` 10006); 5xx → unknown.
-/// Numeric `orderId`s are kept, others (UUIDs) become 0. No allocation.
+/// `orderId` reads as [`order_id`] (linear orders' ids are UUIDs). No allocation.
 pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     if status >= 500 {
         return OrderReply::Unknown;
@@ -122,7 +135,7 @@ pub fn parse_order(status: u16, body: &[u8]) -> OrderReply {
     let Some(res) = j.result else {
         return OrderReply::Unknown;
     };
-    let id = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    let id = |s: Option<&str>| s.map_or(0, order_id);
     let Some(list) = res.list else {
         return match res.order_id {
             Some(_) => OrderReply::Accepted {
@@ -255,8 +268,8 @@ pub fn parse_executions_page(body: &[u8]) -> Result<(Vec<VenueTrade>, String), S
         out.push(VenueTrade {
             // The private stream's id of the same execution (a number as is, else its
             // hash): an execution booked from one is known to the other.
-            id: crate::venue::bybit::market::trade_id_hash(&r.exec_id),
-            order_id: r.order_id.parse().unwrap_or(0),
+            id: trade_id_hash(&r.exec_id),
+            order_id: order_id(&r.order_id),
             client_id: r.order_link_id,
             side,
             price: num("execPrice", &r.exec_price)?,
@@ -294,7 +307,7 @@ pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
         .map(|o| VenueOpenOrder {
             symbol: o.symbol,
             client_id: o.order_link_id,
-            order_id: o.order_id.parse().unwrap_or(0),
+            order_id: order_id(&o.order_id),
         })
         .collect())
 }
@@ -319,8 +332,13 @@ mod tests {
         );
         assert_eq!(
             (t[1].order_id, t[1].side, t[1].price),
-            (0, crate::types::Side::Buy, "61200.5".parse().unwrap())
+            (
+                order_id("b0a5c1f2-0000-4c6e-9a1e-3f0d2b8c9e11"),
+                crate::types::Side::Buy,
+                "61200.5".parse().unwrap()
+            )
         );
+        assert_ne!(t[1].order_id, 0);
         assert_eq!(
             (t[1].qty, t[1].fee, t[1].time_ms),
             (
@@ -332,7 +350,46 @@ mod tests {
         assert!(parse_executions(br#"{"retCode":10001,"retMsg":"bad","result":{}}"#).is_err());
         // A UUID execId reads as the private stream reads it (it was another hash: an
         // execution booked from the stream was not known to the executions read).
-        assert_eq!(t[1].id, crate::venue::bybit::market::trade_id_hash("e2"));
+        assert_eq!(t[1].id, trade_id_hash("e2"));
+    }
+
+    /// The recorded private-stream execution's UUID `orderId`, as each read lists it.
+    const UUID: &str = "9aac161b-8ed6-450d-9cab-c5cc67c21784";
+
+    #[test]
+    fn a_uuid_order_id_is_one_nonzero_number_in_every_read() {
+        let created = format!(
+            r#"{{"retCode":0,"retMsg":"OK","result":{{"orderId":"{UUID}","orderLinkId":"ct1-1"}},"time":1}}"#
+        );
+        let realtime = |status: &str| {
+            format!(
+                r#"{{"retCode":0,"retMsg":"OK","result":{{"category":"linear","nextPageCursor":"","list":[{{"orderId":"{UUID}","orderLinkId":"ct1-1","symbol":"BTCUSDT","orderStatus":"{status}","avgPrice":"","cumExecQty":"0","qty":"0.010"}}]}},"time":1}}"#
+            )
+        };
+        let execs = format!(
+            r#"{{"retCode":0,"retMsg":"OK","result":{{"nextPageCursor":"","category":"linear","list":[{{"symbol":"BTCUSDT","orderId":"5cf98598-39a7-459e-97bf-76ca765ee020","orderLinkId":"","side":"Sell","execId":"e2","execPrice":"61000","execQty":"0.010","execFee":"0.36","execTime":"1733400000300","execType":"Trade","stopOrderType":"StopLoss"}},{{"symbol":"BTCUSDT","orderId":"{UUID}","orderLinkId":"ct1-1","side":"Buy","execId":"e1","execPrice":"61200.5","execQty":"0.010","execFee":"0.36","execTime":"1733400000200","execType":"Trade"}}]}},"time":1}}"#
+        );
+        let id = order_id(UUID);
+        assert_ne!(id, 0);
+        assert_eq!(
+            parse_order(200, created.as_bytes()),
+            OrderReply::Accepted { order_id: id }
+        );
+        assert_eq!(
+            parse_order(200, realtime("New").as_bytes()),
+            OrderReply::Accepted { order_id: id }
+        );
+        let open = parse_open_orders(realtime("Untriggered").as_bytes()).unwrap();
+        assert_eq!(open[0].order_id, id);
+        let t = parse_executions(execs.as_bytes()).unwrap();
+        // Listed newest first, read oldest first: ours, then the venue's stop, another order (another number: it was 0
+        // for both, so the stop's close read as an execution of ours).
+        assert_eq!(t[0].order_id, id);
+        assert_ne!(t[1].order_id, id);
+        assert_ne!(t[1].order_id, 0);
+        // A numeric id keeps its value; no id is 0.
+        assert_eq!(order_id("1321003749386327552"), 1321003749386327552);
+        assert_eq!(order_id(""), 0);
     }
 
     #[test]
