@@ -527,7 +527,8 @@ pub(crate) fn execution_row(t: &SimTrade, link: &str) -> Value {
 /// linear `orderId` is a UUID on the venue, never a number).
 pub fn id_from_uuid(s: &str) -> Option<u64> {
     let (head, last) = s.rsplit_once('-')?;
-    (head.len() == 23 && last.len() == 12 && uuid_from_id(0).len() == s.len())
+    // 8-4-4-4-12 hex digits: 36 characters in all.
+    (head.len() == 23 && last.len() == 12)
         .then(|| u64::from_str_radix(last, 16).ok())
         .flatten()
 }
@@ -706,4 +707,22 @@ fn executions(sh: &Shared, q: &[(&str, &str)], now: u64) -> (u16, String) {
             now,
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_uuid_carries_its_number_and_nothing_else_reads_as_one() {
+        for id in [0, 7, 211, 0xffff_ffff_ffff] {
+            let u = uuid_from_id(id);
+            assert_eq!(u.len(), 36, "{u}");
+            assert_eq!(id_from_uuid(&u), Some(id), "{u}");
+        }
+        // A number, a recorded venue UUID's shape with a bad group, or another length.
+        assert_eq!(id_from_uuid("1321003749386327552"), None);
+        assert_eq!(id_from_uuid("9aac161b-8ed6-450d-9cab-c5cc67c2178z"), None);
+        assert_eq!(id_from_uuid("9aac161b-8ed6-450d-9cab-c5cc67c217"), None);
+    }
 }
