@@ -21,7 +21,7 @@ use calculus_trader::venue::Venue;
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{listed_on, read_order_id, start, Exchange};
+use common::exchange::{listed_on, read_id, start, Exchange};
 use common::files::{root, temp_dir};
 use common::recovery::recover;
 use common::values::{d, now_ms, BTC_TRADE};
@@ -312,7 +312,7 @@ fn long_with_venue_stop(w: &World, path: &std::path::Path) {
         j.append(&intent(1, Side::Buy, "0.010")).unwrap();
         let mut f = Record::new(RecordKind::Fill, SymbolId(0), Side::Buy, 1, 1);
         (f.qty, f.price, f.fee) = (entry.qty, entry.price, entry.commission);
-        f.aux = read_order_id(w.venue, entry.order_id);
+        f.aux = read_id(w.venue, entry.order_id);
         j.append(&f).unwrap();
     }
     w.server
@@ -367,7 +367,7 @@ fn stop_fired_while_down(venue: Venue) {
             close.qty,
             close.price,
             close.commission,
-            read_order_id(venue, close.order_id)
+            read_id(venue, close.order_id)
         )
     );
     drop(exec);
@@ -440,7 +440,7 @@ fn fills_without_ids(venue: Venue) {
             let mut f = Record::new(RecordKind::Fill, SymbolId(0), side, 1, seq);
             (f.qty, f.price, f.fee) = (t.qty, t.price, t.commission);
             f.aux = if seq <= 2 {
-                read_order_id(w.venue, t.order_id)
+                read_id(w.venue, t.order_id)
             } else {
                 0
             };

@@ -16,7 +16,7 @@ use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::stop_recovery::recover_stops;
 use calculus_trader::types::{ReportStatus, Side, SymbolId};
 use calculus_trader::venue::Venue;
-use common::exchange::read_trade_id;
+use common::exchange::read_id;
 use common::rig::{executor_on, intent, rig, rig_with, Rig, V};
 use common::values::{d, now_ms};
 use rust_decimal::Decimal;
@@ -874,7 +874,7 @@ fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
         price: stop.price,
         qty: stop.qty,
         fee: stop.commission,
-        trade_id: read_trade_id(Venue::Bybit, stop.id),
+        trade_id: read_id(Venue::Bybit, stop.id),
         origin: OrderOrigin::VenueStop,
         ts_ms: stop.time_ms,
     };

@@ -40,20 +40,10 @@ pub fn listed_on(venue: Venue, names: &[&str]) -> Vec<(String, Instrument)> {
     names.iter().map(|s| s.to_string()).zip(inst).collect()
 }
 
-/// The venue order id the trader reads for the embedded exchange's order `id`: Binance lists
-/// the number, Bybit a UUID carrying it (read as its hash, as the real venue's linear ids).
-pub fn read_order_id(venue: Venue, id: u64) -> u64 {
-    match venue {
-        Venue::Binance => id,
-        Venue::Bybit => calculus_trader::venue::bybit::reply::order_id(
-            &calculus_trader::venue::bybit::exchange::uuid_from_id(id),
-        ),
-    }
-}
-
-/// The trade id the trader reads for the embedded exchange's trade `id` (Bybit: the hash of
-/// the UUID `execId`, the same on the private stream and in the executions list).
-pub fn read_trade_id(venue: Venue, id: u64) -> u64 {
+/// The id the trader reads for the embedded exchange's order or trade `id`: Binance lists the
+/// number, Bybit a UUID carrying it (`orderId`, `execId`; read as its hash, as the real
+/// venue's linear ids).
+pub fn read_id(venue: Venue, id: u64) -> u64 {
     match venue {
         Venue::Binance => id,
         Venue::Bybit => calculus_trader::venue::bybit::trade_id_hash(

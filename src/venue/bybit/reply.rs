@@ -97,15 +97,12 @@ fn bybit_dec(s: &str) -> Option<Decimal> {
     }
 }
 
-/// A venue order id as a number: a numeric `orderId` as is, a UUID (the venue's linear
-/// orders, `"9aac161b-8ed6-450d-9cab-c5cc67c21784"`) as its [`trade_id_hash`]; `""` → 0 (no
-/// id). The order reply, the executions read and the open orders read the same order as the
-/// same number, so an execution of a booked order of ours is known by its id (it was 0 for
-/// every UUID, which matched every other UUID order's execution too).
+/// A venue order id as a number, read as `execId`s are ([`trade_id_hash`]): a numeric
+/// `orderId` as is, a UUID (the venue's linear orders, `"9aac161b-8ed6-450d-9cab-c5cc67c21784"`)
+/// as its hash, `""` as 0 (no id). The order reply, the executions read and the open orders
+/// read the same order as the same number, so an execution of a booked order of ours is known
+/// by its id (it was 0 for every UUID, which matched every other UUID order's execution too).
 pub fn order_id(s: &str) -> u64 {
-    if s.is_empty() {
-        return 0;
-    }
     trade_id_hash(s)
 }
 
@@ -382,8 +379,8 @@ mod tests {
         let open = parse_open_orders(realtime("Untriggered").as_bytes()).unwrap();
         assert_eq!(open[0].order_id, id);
         let t = parse_executions(execs.as_bytes()).unwrap();
-        // Listed newest first, read oldest first: ours, then the venue's stop, another order (another number: it was 0
-        // for both, so the stop's close read as an execution of ours).
+        // Listed newest first, read oldest first: ours, then the venue's stop, another order
+        // (another number: it was 0 for both, so the stop's close read as an execution of ours).
         assert_eq!(t[0].order_id, id);
         assert_ne!(t[1].order_id, id);
         assert_ne!(t[1].order_id, 0);
