@@ -14,7 +14,9 @@ use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::stop_recovery::recover_stops;
-use calculus_trader::types::{ReportStatus, Side, SymbolId};
+use calculus_trader::types::{
+    AccountEvent, ClientOrderId, OrderOrigin, ReportStatus, Side, StreamFill, SymbolId,
+};
 use calculus_trader::venue::Venue;
 use common::exchange::read_id;
 use common::rig::{executor_on, intent, rig, rig_with, Rig, V};
@@ -853,7 +855,6 @@ fn refused_exits_at_once_book_an_old_hand_stop_once_at_its_own_execution(v: V) {
 #[test]
 fn bybit_a_venue_execution_read_before_the_stream_tells_it_is_booked_once() {
     use calculus_trader::exec::ExecEvent;
-    use calculus_trader::types::{AccountEvent, ClientOrderId, OrderOrigin, StreamFill};
     let mut r = btc_rig(V::Bybit);
     hold_long_by_hand(&mut r);
     assert!(r.poll_until(|r| r.report_of(1).is_some()));
@@ -1230,3 +1231,112 @@ fn bybit_an_unexplained_venue_position_is_adopted_at_the_venue_s_own_entry() {
     let ours = *r.engine.position(0).unwrap();
     assert_eq!((ours.qty, ours.entry), (venue.qty, venue.entry));
 }
+
+/// The stream's frame of exchange trade `t` (a venue stop's execution), as the parser gives it.
+fn stop_on_stream(v: V, t: &calculus_trader::exchange::orders::SimTrade) -> AccountEvent {
+    AccountEvent::Fill(StreamFill {
+        symbol: SymbolId(0),
+        client_id: ClientOrderId::new(b"").unwrap(),
+        side: t.side,
+        price: t.price,
+        qty: t.qty,
+        fee: t.commission,
+        trade_id: read_id(v.venue(), t.id),
+        origin: OrderOrigin::VenueStop,
+        ts_ms: t.time_ms,
+    })
+}
+
+/// The venue's executions booked as its own (no order of ours): `(side, price, qty, fee)`.
+fn venue_fills(r: &Rig) -> Vec<(Side, Decimal, Decimal, Decimal)> {
+    r.reports
+        .iter()
+        .filter(|x| x.client_seq == 0 && x.status == ReportStatus::Filled)
+        .map(|x| (x.side, x.price, x.qty, x.fee))
+        .collect()
+}
+
+/// Polls (stream timers too) until symbol 0's position is known again and nothing is in
+/// flight.
+fn until_known(r: &mut Rig) {
+    let done = |r: &Rig| {
+        !r.exec.position_unknown(SymbolId(0)) && r.exec.in_flight() == 0 && !r.exec.stops_busy()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done(r) && std::time::Instant::now() < deadline {
+        r.stream_event(None);
+        r.poll_once();
+    }
+    assert!(done(r), "still unknown: {}", r.exec.flight_summary());
+}
+
+/// The stream dropped and the venue's stop closed the position during the gap (on no
+/// stream). The re-sync's REST read finds the venue flat: the stop is booked at its own
+/// execution (every field equals the exchange's), found by the position audit by id — not
+/// the difference taken at the mark (a guessed price the soak's journal held). Entries wait
+/// meanwhile; the stream's copy of the execution, should it still come, books nothing.
+fn a_resync_difference_is_booked_from_the_venues_executions(v: V) {
+    let mut r = btc_rig(v);
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.stream_event(Some(AccountEvent::Link(true)));
+    r.stream_event(Some(AccountEvent::Link(false)));
+    let sl = trigger_at(&r, "61200.0", 0);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    let mark = d("61150.0");
+    r.stream_event(Some(AccountEvent::Resync {
+        symbol: SymbolId(0),
+        qty: Decimal::ZERO,
+        mark,
+    }));
+    r.stream_event(Some(AccountEvent::Link(true)));
+    assert!(r.exec.position_unknown(SymbolId(0)), "entries wait");
+    assert_eq!(r.engine_qty(0), d("0.010"), "nothing taken at the mark");
+    until_known(&mut r);
+    assert_eq!(
+        venue_fills(&r),
+        [(Side::Sell, sl.price, sl.qty, sl.commission)]
+    );
+    r.assert_positions_identical();
+    r.stream_event(Some(stop_on_stream(v, &sl)));
+    r.stream_event(None);
+    std::thread::sleep(Duration::from_millis(300));
+    r.stream_event(None);
+    assert_eq!(venue_fills(&r).len(), 1, "booked again: {:?}", r.reports);
+    r.assert_positions_identical();
+}
+
+on_both_venues!(a_resync_difference_is_booked_from_the_venues_executions: binance_a_resync_difference_is_booked_from_the_venues_executions, bybit_a_resync_difference_is_booked_from_the_venues_executions);
+
+/// The stop executed after the stream's subscription but before the re-sync's REST read:
+/// the read is flat and the stream tells the execution after the re-sync. Taking the read's
+/// position at the mark booked the close, then the stream's copy again (the position went
+/// short of the venue's by the stop's quantity: the stream-on Bybit soak's failure). Now the
+/// difference waits for the audit, the stream's close is booked once at its own price, and
+/// the audit then finds the symbol in step.
+fn an_execution_in_both_the_resync_read_and_the_stream_is_booked_once(v: V) {
+    let mut r = btc_rig(v);
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.stream_event(Some(AccountEvent::Link(true)));
+    r.stream_event(Some(AccountEvent::Link(false)));
+    let sl = trigger_at(&r, "61200.0", 0);
+    r.stream_event(Some(AccountEvent::Resync {
+        symbol: SymbolId(0),
+        qty: Decimal::ZERO,
+        mark: d("61150.0"),
+    }));
+    r.stream_event(Some(AccountEvent::Link(true)));
+    r.stream_event(Some(stop_on_stream(v, &sl)));
+    until_known(&mut r);
+    assert_eq!(
+        venue_fills(&r),
+        [(Side::Sell, sl.price, sl.qty, sl.commission)]
+    );
+    r.assert_positions_identical();
+    assert_eq!(r.exec.audit_found(), 0, "the stream told it, not the audit");
+}
+
+on_both_venues!(an_execution_in_both_the_resync_read_and_the_stream_is_booked_once: binance_an_execution_in_both_the_resync_read_and_the_stream_is_booked_once, bybit_an_execution_in_both_the_resync_read_and_the_stream_is_booked_once);

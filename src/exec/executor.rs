@@ -2020,7 +2020,7 @@ impl Executor {
     /// refused exit left to it, while the audit is armed; or an exit of the symbol the venue
     /// refused whose position check or executions read is still out.
     pub(super) fn position_unknown_now(&self, i: usize) -> bool {
-        let audit = self.audit_armed() && self.audit.differs(i);
+        let audit = (self.audit_armed() && self.audit.differs(i)) || self.audit.resyncing(i);
         let refused = self.pending.iter().any(|p| {
             p.symbol.index() == i
                 && (matches!(p.pos, PosCheck::FillsDue | PosCheck::FillsOnWire)

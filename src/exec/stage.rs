@@ -370,7 +370,7 @@ impl ExecStage {
     ) -> usize {
         self.exec.reserve_journal();
         self.drain_account(&mut on_report);
-        if self.exec.in_flight() == 0 && !self.exec.audit_armed() {
+        if self.exec.in_flight() == 0 && !self.exec.audit_active() {
             // Nothing in flight: the order WebSocket's heartbeat, pongs and reconnect still
             // need their turn (a clock read when nothing is due; nothing without one).
             self.exec.keep_alive();

@@ -249,6 +249,25 @@ impl Rig {
         self.reports.push(r);
     }
 
+    /// Applies private-stream event `ev` (`None`: none) and the stream's timers at the clock's
+    /// now, booking every report, as the execution stage does between polls.
+    pub fn stream_event(&mut self, ev: Option<calculus_trader::types::AccountEvent>) {
+        let now = self.clock.now_ns();
+        let mut got = Vec::new();
+        let mut on = |e: ExecEvent| {
+            if let ExecEvent::Report(x) = e {
+                got.push(x);
+            }
+        };
+        if let Some(ev) = ev {
+            self.exec.on_account_event(&ev, now, &mut on);
+        }
+        self.exec.stream_timers(now, &mut on);
+        for x in got {
+            self.book(x);
+        }
+    }
+
     /// Venue time for request stamps: local Unix ms plus the executor's venue clock offset
     /// (0 until an account client measured it), as the execution stage stamps them.
     pub fn venue_ms(&self) -> u64 {

@@ -21,6 +21,13 @@
 //! A read is void when an order was sent or a fill booked while it was out (its answer may
 //! predate them). No allocation except on the replies (they parse JSON).
 //!
+//! With the stream up the audit reads only the symbols a re-sync left to it
+//! (`Executor::leave_to_audit`): the venue's position read after a gap differs from the
+//! booked one. The gap's executions are on no stream, and one made after the subscription but
+//! before the read is in both the read and the stream, so taking the read's position (at the
+//! mark, a guess) booked it twice in a stream-on soak. The audit books the venue's own by id
+//! instead; the stream's copies of them are then dropped as duplicates.
+//!
 //! At the end of a run (nothing in flight) one last pass reads every symbol traded or held
 //! the same way, back to back ([`Executor::begin_final_audit`]): a stop that fired after the
 //! run's last exit is booked by the run that saw it, not left to the next start. A symbol that
@@ -100,6 +107,9 @@ pub(super) struct Audit {
     /// Per symbol: a refused exit left a difference to the audit (no execution explained it
     /// yet); cleared when the audit finds the symbol in step or settles it.
     gap_left: Vec<bool>,
+    /// Per symbol: a re-sync after a private-stream gap found its venue position other than
+    /// the booked one; audited with the stream up until found in step or settled.
+    resync: Vec<bool>,
 }
 
 impl Audit {
@@ -117,6 +127,7 @@ impl Audit {
             sweep: vec![false; symbols],
             pages: None,
             gap_left: vec![false; symbols],
+            resync: vec![false; symbols],
         }
     }
 
@@ -148,16 +159,37 @@ impl Audit {
     }
 
     /// Forgets every difference (the private stream is up: it tells the venue's executions,
-    /// and the audit stops).
+    /// and the audit stops) but those a re-sync left to it.
     pub(super) fn forget_differences(&mut self) {
-        self.suspect.fill(None);
+        for (i, s) in self.suspect.iter_mut().enumerate() {
+            if !self.resync[i] {
+                *s = None;
+            }
+        }
         self.gap_left.fill(false);
+    }
+
+    /// Whether symbol `i`'s re-sync difference is still to be found in step or settled.
+    pub(super) fn resyncing(&self, i: usize) -> bool {
+        self.resync.get(i) == Some(&true)
+    }
+
+    /// Symbol `i` is known again (found in step, or its difference settled).
+    fn known(&mut self, i: usize) {
+        self.gap_left[i] = false;
+        self.resync[i] = false;
+    }
+
+    /// Whether the audit reads at all: on, and the stream not up or a re-sync difference
+    /// left to it.
+    fn active(&self, stream_up: bool) -> bool {
+        self.every_ns != 0 && (!stream_up || self.resync.contains(&true))
     }
 
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
     #[inline]
     pub(super) fn busy(&self, now_ns: u64, stream_up: bool) -> bool {
-        self.every_ns != 0 && !stream_up && (self.on_wire.is_some() || now_ns >= self.next_ns)
+        self.active(stream_up) && (self.on_wire.is_some() || now_ns >= self.next_ns)
     }
 }
 
@@ -173,6 +205,34 @@ impl Executor {
     #[inline]
     pub fn audit_armed(&self) -> bool {
         self.audit.every_ns != 0 && !self.stream.up
+    }
+
+    /// Whether the audit may have reads to send: armed, or a re-sync difference left to it
+    /// with the stream up (the stage polls the executor then too).
+    #[inline]
+    pub fn audit_active(&self) -> bool {
+        self.audit.active(self.stream.up)
+    }
+
+    /// Leaves `symbol`'s re-sync difference to the audit (true); false when the audit is off
+    /// (the caller then takes the venue's position at the mark: the only way left, a guess).
+    pub(super) fn leave_to_audit(&mut self, symbol: SymbolId) -> bool {
+        let i = symbol.index();
+        if self.audit.every_ns == 0 || i >= self.audit.resync.len() {
+            return false;
+        }
+        self.audit.resync[i] = true;
+        self.audit.suspect[i] = None;
+        self.audit.next_ns = 0;
+        true
+    }
+
+    /// A re-sync found symbol `i` in step: a difference an earlier one left is gone.
+    pub(super) fn resync_in_step(&mut self, i: usize) {
+        if self.audit.resyncing(i) {
+            self.audit.resync[i] = false;
+            self.audit.suspect[i] = None;
+        }
     }
 
     /// Position audits that found a difference (booked from the venue's executions, or the
@@ -218,9 +278,10 @@ impl Executor {
     /// Sends the audit read that is due (stream not up, venue route): a confirmation of a
     /// suspected difference first, else the next symbol with nothing of its own in flight.
     pub(super) fn send_audit(&mut self, t: &mut OrderLanes, now_ns: u64, ts_ms: u64) {
-        if self.audit.every_ns == 0 || self.stream.up || self.names.is_empty() {
+        if !self.audit.active(self.stream.up) || self.names.is_empty() {
             return;
         }
+        let up = self.stream.up;
         if let Some((_, _, _, sent, _)) = self.audit.on_wire {
             if now_ns.saturating_sub(sent) < AUDIT_TIMEOUT_NS {
                 return;
@@ -238,20 +299,24 @@ impl Executor {
         // Only symbols this run traded or holds: another's venue position cannot move without
         // an order of ours (or a hand trade, which start-up's reconciliation reports).
         let last_pass = !self.audit.last_pass.is_empty();
-        let Some(i) = (0..n)
-            .map(|k| (self.audit.cursor + k) % n)
-            .find(|&k| match last_pass {
-                true => self.audit.last_pass[k],
-                false => self.audit.traded[k] || !self.booked[k].is_zero(),
-            })
+        let Some(i) =
+            (0..n)
+                .map(|k| (self.audit.cursor + k) % n)
+                .find(|&k| match (last_pass, up) {
+                    (_, true) => self.audit.resync[k],
+                    (true, false) => self.audit.last_pass[k],
+                    (false, false) => self.audit.traded[k] || !self.booked[k].is_zero(),
+                })
         else {
             self.audit.next_ns = now_ns + self.audit.every_ns;
             return;
         };
         let symbol = SymbolId(i as u16);
+        // A close the stream queued is booked soon (a read now would not count it).
         let busy = self.pending.iter().any(|p| p.symbol == symbol)
             || self.deferred.iter().any(|(s, _)| s.symbol == symbol)
-            || self.held.iter().any(|h| h.symbol == symbol);
+            || self.held.iter().any(|h| h.symbol == symbol)
+            || self.stream.queued(i);
         if busy {
             self.audit.suspect[i] = None;
             self.audit.cursor = (i + 1) % n;
@@ -327,8 +392,8 @@ impl Executor {
             return;
         }
         let moved = sent_activity != self.activity();
-        let busy = self.pending.iter().any(|p| p.symbol == symbol);
-        if moved || busy || self.stream.up {
+        let busy = self.pending.iter().any(|p| p.symbol == symbol) || self.stream.queued(i);
+        if moved || busy || (self.stream.up && !self.audit.resyncing(i)) {
             // Its answer may predate an order or fill of ours: void.
             self.audit.suspect[i] = None;
             self.audit.pages = None;
@@ -357,7 +422,7 @@ impl Executor {
         let booked = self.booked[i];
         if q == booked {
             self.audit.suspect[i] = None;
-            self.audit.gap_left[i] = false;
+            self.audit.known(i);
             self.audit.in_step_ms[i] = sent_ms;
             if self.audit.last_pass.get(i) == Some(&true) && self.ids_listed() {
                 // In step by quantity; the executions are read next for any that cancel out.
@@ -450,7 +515,7 @@ impl Executor {
         }
         self.audit.found += 1;
         // Booked from its executions or taken from the venue below: known again.
-        self.audit.gap_left[i] = false;
+        self.audit.known(i);
         let since = self.audit.in_step_ms[i];
         let (ours, done) = self.known_executions(i);
         if let Some(picked) =

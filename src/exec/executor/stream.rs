@@ -21,9 +21,13 @@
 //!   trigger price (or beyond the close it claimed) stands for a close still to come: that
 //!   much of the next close on that side is already booked and dropped (forgotten at a
 //!   re-sync, which sets the position anyway).
-//! - After a gap (connect, reconnect) the venue's positions read over REST
-//!   ([`AccountEvent::Resync`]) reconcile what was booked at the venue's mark price, as
-//!   start-up does (a symbol with an order in flight, or without a mark, is left alone).
+//! - After a gap (connect, reconnect) the venue's positions are read over REST
+//!   ([`AccountEvent::Resync`]): a symbol whose position differs from the booked one is
+//!   unknown (entries wait) and left to the position audit, which books the venue's own
+//!   executions by id (the stream's later copies of them are duplicates) or finds it in step
+//!   once the stream's frames caught up. Never taken at the mark while the audit is on (a
+//!   symbol with an order in flight is left alone; with the audit off, the mark is all there
+//!   is).
 
 use rust_decimal::Decimal;
 
@@ -117,6 +121,11 @@ impl StreamState {
         Some(c)
     }
 
+    /// Whether symbol `i` has a close queued, not booked yet.
+    pub(super) fn queued(&self, i: usize) -> bool {
+        self.oldest(i).is_some()
+    }
+
     /// Trade ids seen on the stream (0: empty slot).
     pub(super) fn seen_ids(&self) -> impl Iterator<Item = u64> + '_ {
         self.seen.iter().copied()
@@ -189,8 +198,18 @@ impl Executor {
                 if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
                     *o = Decimal::ZERO;
                 }
+                let i = symbol.index();
                 let busy = self.pending.iter().any(|p| p.symbol == symbol);
-                if !busy && mark > Decimal::ZERO && qty != self.booked[symbol.index()] {
+                if busy || i >= self.booked.len() {
+                    return;
+                }
+                if qty == self.booked[i] {
+                    self.resync_in_step(i);
+                } else if self.leave_to_audit(symbol) {
+                    // Unknown (entries wait) until the audit books the venue's own executions
+                    // by id or finds it in step.
+                    self.sync_position(symbol, on_event);
+                } else if mark > Decimal::ZERO {
                     self.reconcile(symbol, qty, mark, on_event);
                 }
             }
