@@ -1340,3 +1340,48 @@ fn an_execution_in_both_the_resync_read_and_the_stream_is_booked_once(v: V) {
 }
 
 on_both_venues!(an_execution_in_both_the_resync_read_and_the_stream_is_booked_once: binance_an_execution_in_both_the_resync_read_and_the_stream_is_booked_once, bybit_an_execution_in_both_the_resync_read_and_the_stream_is_booked_once);
+
+/// The stream up, the audit on: a refused exit finds the venue flat and no execution of the
+/// venue's own explains it (here a close by an order with a client id of ours that no session
+/// of this run booked: on Bybit counted as ours, never as the venue's). It was taken at once at the
+/// exit's reference price (a guess, 3–5 times per stream-on Bybit heavy soak); now the symbol
+/// is unknown (entries wait) and the audit settles it: the position read twice, the
+/// executions read, and only then the venue's position, at the newest execution's price (the
+/// close's own), not at the exit's 61000.
+fn a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up(v: V) {
+    use calculus_trader::exchange::orders::OrderRequest;
+    let mut r = btc_rig(v);
+    r.exec.set_position_audit(Duration::from_millis(20));
+    hold_long_by_hand(&mut r);
+    assert!(r.poll_until(|r| r.report_of(1).is_some()));
+    settle(&mut r);
+    r.stream_event(Some(AccountEvent::Link(true)));
+    let close = r.ex.server.venue().with(|m| {
+        let req = OrderRequest::market(BTC, Side::Sell, d("0.010"), true, "ct9-77");
+        m.place(&req, now_ms()).unwrap();
+        m.trades().last().cloned().unwrap()
+    });
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61000.0))
+        .is_none());
+    assert!(r.poll_until(|r| r.report_of(2).is_some()));
+    assert_eq!(
+        r.report_of(2).unwrap().status,
+        ReportStatus::Rejected(calculus_trader::types::RejectReason::VenueReduceOnly)
+    );
+    if v == V::Bybit {
+        assert!(r.exec.position_unknown(SymbolId(0)), "entries wait");
+        assert_eq!(r.engine_qty(0), d("0.010"), "nothing taken at 61000");
+    }
+    until_known(&mut r);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    // Binance's `userTrades` carry no client id: the close reads as the venue's own and is
+    // booked by id at once, from the refused exit's read.
+    let audited = u64::from(v == V::Bybit);
+    assert_eq!(r.exec.audit_found(), audited);
+    let taken: Vec<_> = venue_fills(&r).iter().map(|x| (x.0, x.1, x.2)).collect();
+    assert_eq!(taken, [(Side::Sell, close.price, close.qty)]);
+    r.assert_positions_equal();
+}
+
+on_both_venues!(a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up: binance_a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up, bybit_a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up);

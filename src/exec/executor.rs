@@ -2020,7 +2020,7 @@ impl Executor {
     /// refused exit left to it, while the audit is armed; or an exit of the symbol the venue
     /// refused whose position check or executions read is still out.
     pub(super) fn position_unknown_now(&self, i: usize) -> bool {
-        let audit = (self.audit_armed() && self.audit.differs(i)) || self.audit.resyncing(i);
+        let audit = (self.audit_armed() && self.audit.differs(i)) || self.audit.gap_while_up(i);
         let refused = self.pending.iter().any(|p| {
             p.symbol.index() == i
                 && (matches!(p.pos, PosCheck::FillsDue | PosCheck::FillsOnWire)
@@ -2201,12 +2201,13 @@ impl Executor {
     /// execution of the venue's shows that close): a refusal. The venue's position `q` is the
     /// truth (closed by hand, liquidated, closed by an order of ours not booked yet, or never
     /// what we booked): it is reconciled unless an order of the symbol is still in flight (its
-    /// fill is not booked yet). Not while the position audit is armed (stream not up): no
-    /// execution of the venue's explained the difference *yet* (listed late, or before the
-    /// read's window), and taking the venue's position here would journal it at the exit's
+    /// fill is not booked yet). Not while the position audit is on: no execution of the
+    /// venue's explained the difference *yet* (listed late, before the read's window, or on
+    /// the stream still), and taking the venue's position here would journal it at the exit's
     /// reference price, a guess. The difference stays unknown: the audit reads the position
-    /// again and the executions since the symbol was last in step, the next refused exit reads
-    /// them again, and the end-of-run pass or the next start-up books them.
+    /// again and the executions since the symbol was last in step (the stream up too), the
+    /// next refused exit reads them again, and the end-of-run pass or the next start-up books
+    /// them.
     fn refuse_unclosed_exit<F: FnMut(ExecEvent)>(
         &mut self,
         p: &Pending,
@@ -2217,12 +2218,14 @@ impl Executor {
         on_event(ExecEvent::Report(r));
         let settled = !self.pending.iter().any(|x| x.symbol == p.symbol);
         let i = p.symbol.index();
-        if settled && !self.audit_armed() && q != self.booked[i] {
-            self.reconcile(p.symbol, q, p.ref_price, on_event);
-        }
-        if settled && self.audit_armed() && q != self.booked[i] {
-            // Left to the audit: unknown until it finds the symbol in step or settles it.
-            self.audit.leave_gap(i);
+        if settled && q != self.booked[i] {
+            // Left to the audit: unknown until it finds the symbol in step or settles it; with
+            // the audit off, the venue's position at the exit's reference price (a guess).
+            if self.audit_armed() {
+                self.audit.leave_gap(i);
+            } else if !self.leave_to_audit(p.symbol) {
+                self.reconcile(p.symbol, q, p.ref_price, on_event);
+            }
         }
         self.sync_position(p.symbol, on_event);
     }

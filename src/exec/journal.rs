@@ -56,6 +56,10 @@ const CRC_AT: usize = RECORD_LEN - 4;
 /// Room the journal file keeps mapped ahead of its last record, bytes (a whole number of
 /// records, about 4 MiB; sparse on disk until written).
 pub const GROW_BYTES: u64 = (RECORD_LEN as u64) * 37_449;
+/// Bytes past the records' end [`Journal::reserve`] keeps faulted in (16 pages: 585 records).
+pub const PREFAULT_BYTES: usize = 16 * PAGE;
+/// The page size this faults in by (4 KiB; on a larger page each touch does more).
+const PAGE: usize = 4096;
 
 /// When the journal forces its writes to stable storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -543,6 +547,9 @@ pub struct Journal {
     grows: u64,
     /// A [`Journal::reserve`] failed (not tried again).
     reserve_failed: bool,
+    /// Bytes of the mapping from 0 whose pages [`Journal::reserve`] made present and writable
+    /// (0 after a grow: the new mapping's pages fault again).
+    touched: usize,
     path: PathBuf,
     names: Vec<SymbolName>,
     policy: FsyncPolicy,
@@ -841,6 +848,7 @@ impl Journal {
                 len: good,
                 grows: 0,
                 reserve_failed: false,
+                touched: 0,
                 path: path.to_path_buf(),
                 names: stored,
                 policy,
@@ -920,16 +928,37 @@ impl Journal {
     }
 
     /// Grows the room when less than a quarter of [`GROW_BYTES`] is left (a system call then;
-    /// call it off the order path). Returns whether it grew.
+    /// call it off the order path), and faults in the pages of the next [`PREFAULT_BYTES`]
+    /// (so that an append on the order path is a memory write, not a page fault: one every
+    /// 36 records of a shared file mapping, 2–3 µs each). Returns whether it grew.
     /// After a failure it does not try again (the caller is told once; an append that finds no
     /// room still tries, and reports its failure).
+    #[inline]
     pub fn reserve(&mut self) -> std::io::Result<bool> {
-        if self.reserve_failed || self.map.len() as u64 - self.len >= GROW_BYTES / 4 {
-            return Ok(false);
+        let mut grew = false;
+        if !self.reserve_failed && (self.map.len() as u64 - self.len) < GROW_BYTES / 4 {
+            let grown = self.grow();
+            self.reserve_failed = grown.is_err();
+            grown?;
+            grew = true;
         }
-        let grown = self.grow();
-        self.reserve_failed = grown.is_err();
-        grown.map(|()| true)
+        let end = (self.len as usize + PREFAULT_BYTES).min(self.map.len());
+        if self.touched < end {
+            self.prefault(end);
+        }
+        Ok(grew)
+    }
+
+    /// Writes back one byte of each page from where the records end (or were touched to) to
+    /// `end`: each page present and writable, its bytes unchanged.
+    #[cold]
+    fn prefault(&mut self, end: usize) {
+        let from = self.touched.max(self.len as usize) & !(PAGE - 1);
+        for b in (from..end).step_by(PAGE) {
+            let v = std::hint::black_box(self.map[b]);
+            self.map[b] = v;
+        }
+        self.touched = end;
     }
 
     /// Extends the file by up to [`GROW_BYTES`] (at least one record) and maps it again.
@@ -938,6 +967,7 @@ impl Journal {
         let end = self.map.len() as u64;
         let room = reserve_room(&self.file, end)?;
         self.map = map_file(&self.file, end + room)?;
+        self.touched = 0;
         self.grows += 1;
         Ok(())
     }
@@ -1315,6 +1345,47 @@ mod tests {
         let p = std::env::temp_dir().join(format!("ct-journal-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_file(&p);
         p
+    }
+
+    /// This thread's minor page faults so far (`/proc/thread-self/stat` field 10), read into a
+    /// stack buffer from a file opened before (no allocation between two reads).
+    fn minor_faults(stat: &mut std::fs::File) -> u64 {
+        use std::io::{Read, Seek};
+        let mut b = [0u8; 1024];
+        stat.rewind().unwrap();
+        let n = stat.read(&mut b).unwrap();
+        // After the command's closing parenthesis: state, then fields 4.. (minflt is the 10th).
+        let at = b[..n].iter().rposition(|&c| c == b')').unwrap();
+        let text = std::str::from_utf8(&b[at + 2..n]).unwrap();
+        text.split(' ').nth(7).unwrap().parse().unwrap()
+    }
+
+    /// `reserve` between appends leaves the order path's appends with no page fault: 300
+    /// records (8 pages) into a fresh mapping fault without it, and not once after it.
+    #[test]
+    fn appends_after_reserve_take_no_page_fault() {
+        let mut stat = std::fs::File::open("/proc/thread-self/stat").unwrap();
+        let names = ["BTCUSDT".to_string()];
+        let mut r = Record::new(RecordKind::Fill, SymbolId(0), Side::Buy, 1, 0);
+        (r.qty, r.price) = (d("0.001"), d("60000.1"));
+        let mut faults = |reserve: bool| {
+            let p = tmp(&format!("prefault-{reserve}"));
+            let (mut j, _) = Journal::open(&p, &names, FsyncPolicy::Never).unwrap();
+            if reserve {
+                j.reserve().unwrap();
+            }
+            let before = minor_faults(&mut stat);
+            for seq in 0..300 {
+                r.seq = seq;
+                j.append(&r).unwrap();
+            }
+            let n = minor_faults(&mut stat) - before;
+            drop(j);
+            let _ = std::fs::remove_file(&p);
+            n
+        };
+        assert!(faults(false) >= 4, "the control faults");
+        assert_eq!(faults(true), 0);
     }
 
     #[test]

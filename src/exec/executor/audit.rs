@@ -21,12 +21,17 @@
 //! A read is void when an order was sent or a fill booked while it was out (its answer may
 //! predate them). No allocation except on the replies (they parse JSON).
 //!
-//! With the stream up the audit reads only the symbols a re-sync left to it
-//! (`Executor::leave_to_audit`): the venue's position read after a gap differs from the
-//! booked one. The gap's executions are on no stream, and one made after the subscription but
-//! before the read is in both the read and the stream, so taking the read's position (at the
-//! mark, a guess) booked it twice in a stream-on soak. The audit books the venue's own by id
-//! instead; the stream's copies of them are then dropped as duplicates.
+//! With the stream up the audit reads only the symbols left to it (`Executor::leave_to_audit`):
+//! - a re-sync: the venue's position read after a gap differs from the booked one. The gap's
+//!   executions are on no stream, and one made after the subscription but before the read is
+//!   in both the read and the stream, so taking the read's position (at the mark, a guess)
+//!   booked it twice in a stream-on soak;
+//! - a refused exit whose venue position no execution explained (a close the stream has not
+//!   told yet, or told and queued): taken at the exit's reference price, a guess, 3–5 times
+//!   per stream-on Bybit heavy soak.
+//!
+//! The audit books the venue's own by id instead (the stream's copies of them are then
+//! dropped as duplicates), or finds the symbol in step once the stream caught up.
 //!
 //! At the end of a run (nothing in flight) one last pass reads every symbol traded or held
 //! the same way, back to back ([`Executor::begin_final_audit`]): a stop that fired after the
@@ -107,9 +112,10 @@ pub(super) struct Audit {
     /// Per symbol: a refused exit left a difference to the audit (no execution explained it
     /// yet); cleared when the audit finds the symbol in step or settles it.
     gap_left: Vec<bool>,
-    /// Per symbol: a re-sync after a private-stream gap found its venue position other than
-    /// the booked one; audited with the stream up until found in step or settled.
-    resync: Vec<bool>,
+    /// Per symbol: a difference left to the audit while the stream is up (a re-sync after a
+    /// private-stream gap, or a refused exit no execution explained); audited with the stream
+    /// up until found in step or settled.
+    up_gap: Vec<bool>,
 }
 
 impl Audit {
@@ -127,7 +133,7 @@ impl Audit {
             sweep: vec![false; symbols],
             pages: None,
             gap_left: vec![false; symbols],
-            resync: vec![false; symbols],
+            up_gap: vec![false; symbols],
         }
     }
 
@@ -162,28 +168,29 @@ impl Audit {
     /// and the audit stops) but those a re-sync left to it.
     pub(super) fn forget_differences(&mut self) {
         for (i, s) in self.suspect.iter_mut().enumerate() {
-            if !self.resync[i] {
+            if !self.up_gap[i] {
                 *s = None;
             }
         }
         self.gap_left.fill(false);
     }
 
-    /// Whether symbol `i`'s re-sync difference is still to be found in step or settled.
-    pub(super) fn resyncing(&self, i: usize) -> bool {
-        self.resync.get(i) == Some(&true)
+    /// Whether symbol `i` has a difference left to the audit while the stream is up, still to
+    /// be found in step or settled.
+    pub(super) fn gap_while_up(&self, i: usize) -> bool {
+        self.up_gap.get(i) == Some(&true)
     }
 
     /// Symbol `i` is known again (found in step, or its difference settled).
     fn known(&mut self, i: usize) {
         self.gap_left[i] = false;
-        self.resync[i] = false;
+        self.up_gap[i] = false;
     }
 
-    /// Whether the audit reads at all: on, and the stream not up or a re-sync difference
-    /// left to it.
+    /// Whether the audit reads at all: on, and the stream not up or a difference left to it
+    /// while up.
     fn active(&self, stream_up: bool) -> bool {
-        self.every_ns != 0 && (!stream_up || self.resync.contains(&true))
+        self.every_ns != 0 && (!stream_up || self.up_gap.contains(&true))
     }
 
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
@@ -207,21 +214,27 @@ impl Executor {
         self.audit.every_ns != 0 && !self.stream.up
     }
 
-    /// Whether the audit may have reads to send: armed, or a re-sync difference left to it
-    /// with the stream up (the stage polls the executor then too).
+    /// Whether the position audit is on (`[exec] position_audit_ms` > 0).
+    pub(super) fn audit_on(&self) -> bool {
+        self.audit.every_ns != 0
+    }
+
+    /// Whether the audit may have reads to send: armed, or a difference left to it with the
+    /// stream up (the stage polls the executor then too).
     #[inline]
     pub fn audit_active(&self) -> bool {
         self.audit.active(self.stream.up)
     }
 
-    /// Leaves `symbol`'s re-sync difference to the audit (true); false when the audit is off
-    /// (the caller then takes the venue's position at the mark: the only way left, a guess).
+    /// Leaves `symbol`'s difference (the stream up: a re-sync's or a refused exit's) to the
+    /// audit (true); false when the audit is off (the caller then takes the venue's position
+    /// at a reference price: the only way left, a guess).
     pub(super) fn leave_to_audit(&mut self, symbol: SymbolId) -> bool {
         let i = symbol.index();
-        if self.audit.every_ns == 0 || i >= self.audit.resync.len() {
+        if !self.audit_on() || i >= self.audit.up_gap.len() {
             return false;
         }
-        self.audit.resync[i] = true;
+        self.audit.up_gap[i] = true;
         self.audit.suspect[i] = None;
         self.audit.next_ns = 0;
         true
@@ -229,8 +242,8 @@ impl Executor {
 
     /// A re-sync found symbol `i` in step: a difference an earlier one left is gone.
     pub(super) fn resync_in_step(&mut self, i: usize) {
-        if self.audit.resyncing(i) {
-            self.audit.resync[i] = false;
+        if self.audit.gap_while_up(i) {
+            self.audit.up_gap[i] = false;
             self.audit.suspect[i] = None;
         }
     }
@@ -303,7 +316,7 @@ impl Executor {
             (0..n)
                 .map(|k| (self.audit.cursor + k) % n)
                 .find(|&k| match (last_pass, up) {
-                    (_, true) => self.audit.resync[k],
+                    (_, true) => self.audit.up_gap[k],
                     (true, false) => self.audit.last_pass[k],
                     (false, false) => self.audit.traded[k] || !self.booked[k].is_zero(),
                 })
@@ -393,7 +406,7 @@ impl Executor {
         }
         let moved = sent_activity != self.activity();
         let busy = self.pending.iter().any(|p| p.symbol == symbol) || self.stream.queued(i);
-        if moved || busy || (self.stream.up && !self.audit.resyncing(i)) {
+        if moved || busy || (self.stream.up && !self.audit.gap_while_up(i)) {
             // Its answer may predate an order or fill of ours: void.
             self.audit.suspect[i] = None;
             self.audit.pages = None;

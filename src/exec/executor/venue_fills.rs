@@ -466,7 +466,7 @@ impl Executor {
                 // not booked yet, a hand trade) — never a guessed fill. With the audit armed
                 // the difference stays unknown until the venue's executions explain it
                 // ([`Executor::refuse_unclosed_exit`]).
-                let then = match self.audit_armed() {
+                let then = match self.audit_on() {
                     true => "the difference is left to the position audit",
                     false => "the position is taken from the venue",
                 };
