@@ -9,7 +9,7 @@
 //! `/api/status` and `/metrics` every 100 ms. `BUDGET_ONLY=compute` stops after the compute rows; `BUDGET_ONLY=order_rtt` measures only the
 //! REST vs WebSocket `order_rtt` rows; `BUDGET_ONLY=tick_to_order` only the fused in-process
 //! `tick_to_order` rows (max rate, 10 %); `BUDGET_ONLY=warm` only the sparse-order, sparse-compute
-//! and default paced-run rows; `BUDGET_ONLY=sparse_compute` only the sparse-compute pair; `BUDGET_ONLY=sign` only the hot-loop `sign` row; `BUDGET_ONLY=hop` only
+//! and default paced-run rows; `BUDGET_ONLY=sparse_compute` only the sparse-compute pair; `BUDGET_ONLY=sign` only the hot-loop `sign` row; `BUDGET_ONLY=journal` only the journal append row; `BUDGET_ONLY=hop` only
 //! the floor and the ring hop rows.
 //! It never fails on a slow host: a FAIL is reported, the exit status stays 0.
 //!
@@ -1835,11 +1835,32 @@ fn warm_rows(s: &Setup, intents: &[OrderIntent], k: f64) -> Result<Vec<Row>, Str
 
 // ---------------------------------------------------------------- order-path selectors
 
+/// The `journal append` row: `n` appends to the mapped journal vs `write(2)`.
+fn journal_row(n: usize) -> Result<Row, String> {
+    progress("journal append: mapped (production) vs write(2)");
+    let (mapped, written) = bench_journal_append(n)?;
+    Ok(Row {
+        judge: Judge::JournalAppend,
+        ..row(
+            "journal append",
+            Stage::Sign,
+            &mapped,
+            Some(("write(2)".into(), ratio(&mapped, &written))),
+            format!(
+                "one 112-byte record into the mapped journal, no system call (`reserve` between appends, untimed, as the execution stage calls it between orders: grows the room, faults the next 16 pages in); write(2) of the same record p50 {} p99 {}",
+                format_ns(p50(&written)),
+                format_ns(written.value_at_quantile(0.99))
+            ),
+        )
+    })
+}
+
 /// `BUDGET_ONLY=tick_to_order`: only the fused in-process `tick_to_order` rows, at max rate
 /// and at a fixed 10 % of that run's rate. `BUDGET_ONLY=warm`: only the sparse-order pair and
 /// the default paced run. `None` for any other selector (the whole table runs).
 fn only_order_path(s: &Setup, k: f64) -> Result<Option<Vec<Row>>, String> {
     match std::env::var("BUDGET_ONLY").as_deref() {
+        Ok("journal") => Ok(Some(vec![journal_row((50_000.0 * k) as usize)?])),
         Ok("tick_to_order") => {
             progress("tick_to_order fused: max rate, then a fixed 10% of it");
             let max = run_e2e(s, Topo::Fused, Pace::MaxRate, (300_000.0 * k) as u64)?;
@@ -2101,22 +2122,7 @@ fn run() -> Result<(), String> {
 
     rows.extend(order_hop_row(&s, hops, intents.first().copied()));
 
-    progress("journal append: mapped (production) vs write(2)");
-    let (mapped, written) = bench_journal_append(n(50_000.0))?;
-    rows.push(Row {
-        judge: Judge::JournalAppend,
-        ..row(
-            "journal append",
-            Stage::Sign,
-            &mapped,
-            Some(("write(2)".into(), ratio(&mapped, &written))),
-            format!(
-                "one 112-byte record into the mapped journal, no system call (`reserve` between appends, untimed, as the execution stage calls it between orders: grows the room, faults the next 16 pages in); write(2) of the same record p50 {} p99 {}",
-                format_ns(p50(&written)),
-                format_ns(written.value_at_quantile(0.99))
-            ),
-        )
-    });
+    rows.push(journal_row(n(50_000.0))?);
 
     progress("sign: build + round + HMAC-SHA256 + hex");
     let sign = bench_sign(&s, &intents, n(100_000.0));
