@@ -116,6 +116,8 @@ pub(super) struct Audit {
     /// private-stream gap, or a refused exit no execution explained); audited with the stream
     /// up until found in step or settled.
     up_gap: Vec<bool>,
+    /// How many of `up_gap` are set (the idle poll reads this, not the vector).
+    up_gaps: usize,
 }
 
 impl Audit {
@@ -134,6 +136,7 @@ impl Audit {
             pages: None,
             gap_left: vec![false; symbols],
             up_gap: vec![false; symbols],
+            up_gaps: 0,
         }
     }
 
@@ -181,16 +184,30 @@ impl Audit {
         self.up_gap.get(i) == Some(&true)
     }
 
+    /// Sets or clears symbol `i`'s difference left to the audit while the stream is up.
+    fn set_up_gap(&mut self, i: usize, on: bool) {
+        if let Some(x) = self.up_gap.get_mut(i) {
+            if *x != on {
+                *x = on;
+                self.up_gaps = if on {
+                    self.up_gaps + 1
+                } else {
+                    self.up_gaps - 1
+                };
+            }
+        }
+    }
+
     /// Symbol `i` is known again (found in step, or its difference settled).
     fn known(&mut self, i: usize) {
         self.gap_left[i] = false;
-        self.up_gap[i] = false;
+        self.set_up_gap(i, false);
     }
 
     /// Whether the audit reads at all: on, and the stream not up or a difference left to it
     /// while up.
     fn active(&self, stream_up: bool) -> bool {
-        self.every_ns != 0 && (!stream_up || self.up_gap.contains(&true))
+        self.every_ns != 0 && (!stream_up || self.up_gaps != 0)
     }
 
     /// Whether [`Executor::poll`] has audit work at `now_ns` (a read due or out).
@@ -234,7 +251,7 @@ impl Executor {
         if !self.audit_on() || i >= self.audit.up_gap.len() {
             return false;
         }
-        self.audit.up_gap[i] = true;
+        self.audit.set_up_gap(i, true);
         self.audit.suspect[i] = None;
         self.audit.next_ns = 0;
         true
@@ -243,7 +260,7 @@ impl Executor {
     /// A re-sync found symbol `i` in step: a difference an earlier one left is gone.
     pub(super) fn resync_in_step(&mut self, i: usize) {
         if self.audit.gap_while_up(i) {
-            self.audit.up_gap[i] = false;
+            self.audit.set_up_gap(i, false);
             self.audit.suspect[i] = None;
         }
     }
