@@ -60,6 +60,25 @@ const LAST_PASS_EVERY_NS: u64 = 5_000_000;
 /// An audit is given up (and may be sent again) after this long without a reply, ns.
 const AUDIT_TIMEOUT_NS: u64 = 5_000_000_000;
 
+/// How long before a drop the private stream may have lost frames unseen, ms: its dead-link
+/// detection (`[exec.private_stream] dead_after_s`, 60 s by default) with room. Up to then
+/// the stream told every execution, so a symbol's executions read after a drop (or a
+/// difference left with the stream up) starts no earlier than this before the drop (or now):
+/// hours of a stream up would otherwise run past the read's pages and never settle.
+pub(super) const STREAM_LOSS_MS: u64 = 600_000;
+
+/// Where a symbol's executions read may start once the stream told everything up to
+/// `told_ms` (venue ms; 0: never up): no earlier than [`STREAM_LOSS_MS`] before it, nor
+/// before start-up's catch-up `settled_ms`, nor before the last in-step read `in_step_ms`.
+pub(super) fn window_start(in_step_ms: u64, told_ms: u64, settled_ms: u64) -> u64 {
+    match told_ms {
+        0 => in_step_ms,
+        t => in_step_ms
+            .max(t.saturating_sub(STREAM_LOSS_MS))
+            .max(settled_ms),
+    }
+}
+
 /// What the activity counters were when a read went out: `(orders sent, fills booked)`.
 type Activity = (u64, u64);
 
@@ -253,8 +272,22 @@ impl Executor {
         }
         self.audit.set_up_gap(i, true);
         self.audit.suspect[i] = None;
+        if self.stream.up {
+            // A refused exit's: the stream told everything until just now.
+            self.audit.in_step_ms[i] =
+                window_start(self.audit.in_step_ms[i], self.venue_ms_now, self.settled_ms);
+        }
         self.audit.next_ns = 0;
         true
+    }
+
+    /// The private stream dropped at venue ms `now_ms`: it told every execution until shortly
+    /// before, so every symbol's executions read starts no earlier than [`window_start`].
+    pub(super) fn stream_dropped(&mut self, now_ms: u64) {
+        let settled = self.settled_ms;
+        for x in &mut self.audit.in_step_ms {
+            *x = window_start(*x, now_ms, settled);
+        }
     }
 
     /// A re-sync found symbol `i` in step: a difference an earlier one left is gone.
@@ -645,5 +678,26 @@ impl Executor {
         on_event(ExecEvent::Report(super::compensation(
             symbol, t.side, t.price, t.qty,
         )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After hours of a stream up, a drop's executions read starts ten minutes before the drop
+    /// (20 pages of executions would not reach back to start-up), never before start-up's
+    /// catch-up nor before a later in-step read; a stream never up changes nothing.
+    #[test]
+    fn a_drop_bounds_the_executions_window() {
+        let start = 1_796_600_000_000;
+        let drop = start + 5 * 3_600_000;
+        assert_eq!(window_start(start, drop, start), drop - STREAM_LOSS_MS);
+        assert_eq!(window_start(start, 0, start), start, "never up");
+        let settled = drop - 60_000;
+        assert_eq!(window_start(start, drop, settled), settled);
+        let read = drop - 1_000;
+        assert_eq!(window_start(read, drop, start), read);
+        assert_eq!(window_start(0, 100, 0), 0, "no time before the epoch");
     }
 }

@@ -214,6 +214,9 @@ impl Executor {
                 }
             }
             AccountEvent::Link(up) => {
+                if self.stream.up && !up {
+                    self.stream_dropped(self.venue_ms_now);
+                }
                 self.stream.up = up;
                 if up {
                     // The stream tells the venue's executions from now on; the audit stops.
