@@ -1270,6 +1270,26 @@ fn until_known(r: &mut Rig) {
     assert!(done(r), "still unknown: {}", r.exec.flight_summary());
 }
 
+/// A long of 0.010 with its stops, the audit on (20 ms), the stream up and then dropped; the
+/// stop closes the position at the exchange (no stream frame of it yet); the stream comes
+/// back and its re-sync reads the venue flat (mark 61150). Returns the stop's execution.
+fn stop_then_flat_resync(r: &mut Rig) -> calculus_trader::exchange::orders::SimTrade {
+    r.exec.set_position_audit(Duration::from_millis(20));
+    enter(r, 1, "0.010", "62400.0", "61200.0");
+    settle(r);
+    r.stream_event(Some(AccountEvent::Link(true)));
+    r.stream_event(Some(AccountEvent::Link(false)));
+    let sl = trigger_at(r, "61200.0", 0);
+    assert_eq!(r.venue_qty(0), Decimal::ZERO);
+    r.stream_event(Some(AccountEvent::Resync {
+        symbol: SymbolId(0),
+        qty: Decimal::ZERO,
+        mark: d("61150.0"),
+    }));
+    r.stream_event(Some(AccountEvent::Link(true)));
+    sl
+}
+
 /// The stream dropped and the venue's stop closed the position during the gap (on no
 /// stream). The re-sync's REST read finds the venue flat: the stop is booked at its own
 /// execution (every field equals the exchange's), found by the position audit by id — not
@@ -1277,20 +1297,7 @@ fn until_known(r: &mut Rig) {
 /// meanwhile; the stream's copy of the execution, should it still come, books nothing.
 fn a_resync_difference_is_booked_from_the_venues_executions(v: V) {
     let mut r = btc_rig(v);
-    r.exec.set_position_audit(Duration::from_millis(20));
-    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
-    settle(&mut r);
-    r.stream_event(Some(AccountEvent::Link(true)));
-    r.stream_event(Some(AccountEvent::Link(false)));
-    let sl = trigger_at(&r, "61200.0", 0);
-    assert_eq!(r.venue_qty(0), Decimal::ZERO);
-    let mark = d("61150.0");
-    r.stream_event(Some(AccountEvent::Resync {
-        symbol: SymbolId(0),
-        qty: Decimal::ZERO,
-        mark,
-    }));
-    r.stream_event(Some(AccountEvent::Link(true)));
+    let sl = stop_then_flat_resync(&mut r);
     assert!(r.exec.position_unknown(SymbolId(0)), "entries wait");
     assert_eq!(r.engine_qty(0), d("0.010"), "nothing taken at the mark");
     until_known(&mut r);
@@ -1317,18 +1324,7 @@ on_both_venues!(a_resync_difference_is_booked_from_the_venues_executions: binanc
 /// the audit then finds the symbol in step.
 fn an_execution_in_both_the_resync_read_and_the_stream_is_booked_once(v: V) {
     let mut r = btc_rig(v);
-    r.exec.set_position_audit(Duration::from_millis(20));
-    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
-    settle(&mut r);
-    r.stream_event(Some(AccountEvent::Link(true)));
-    r.stream_event(Some(AccountEvent::Link(false)));
-    let sl = trigger_at(&r, "61200.0", 0);
-    r.stream_event(Some(AccountEvent::Resync {
-        symbol: SymbolId(0),
-        qty: Decimal::ZERO,
-        mark: d("61150.0"),
-    }));
-    r.stream_event(Some(AccountEvent::Link(true)));
+    let sl = stop_then_flat_resync(&mut r);
     r.stream_event(Some(stop_on_stream(v, &sl)));
     until_known(&mut r);
     assert_eq!(

@@ -201,8 +201,12 @@ fn catch_up_venue_fills(
         .iter()
         .map(|t| {
             eprintln!(
-                "start-up: {} books the venue's own execution {} (order {}): {:?} {} at {}",
-                m.name, t.id, t.order_id, t.side, t.qty, t.price
+                "start-up: {} books the venue's own execution {}: {:?} {} at {}",
+                m.name,
+                t.ids(),
+                t.side,
+                t.qty,
+                t.price
             );
             let mut r = Record::new(RecordKind::Fill, m.symbol, t.side, session, 0);
             (r.qty, r.price, r.fee, r.aux) = (t.qty, t.price, t.fee, t.order_id);
@@ -846,6 +850,7 @@ mod tests {
             qty: qty.parse().unwrap(),
             fee: Decimal::ZERO,
             time_ms: id,
+            listed: Default::default(),
         }
     }
 

@@ -365,6 +365,7 @@ mod tests {
             qty: d("0.001"),
             fee: d("0"),
             time_ms: id,
+            listed: Default::default(),
         }
     }
 

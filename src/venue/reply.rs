@@ -96,6 +96,20 @@ pub struct VenueTrade {
     pub fee: Decimal,
     /// Venue time of the execution, Unix ms.
     pub time_ms: u64,
+    /// The execution's and its order's ids as the venue lists them where they are not
+    /// numbers (Bybit `execId`, `orderId`: UUIDs), for the operator's logs; empty otherwise.
+    pub listed: (String, String),
+}
+
+impl VenueTrade {
+    /// The execution's id and its order's as an operator finds them at the venue:
+    /// `<execution> (order <order>)`, the venue's own strings where it lists UUIDs.
+    pub fn ids(&self) -> String {
+        match &self.listed {
+            (e, o) if !e.is_empty() || !o.is_empty() => format!("{e} (order {o})"),
+            _ => format!("{} (order {})", self.id, self.order_id),
+        }
+    }
 }
 
 /// Exit triggers an entry asks for (decided prices; rounded to the tick toward the entry when

@@ -586,8 +586,8 @@ impl Executor {
         {
             for t in &picked {
                 eprintln!(
-                    "warning: {} the venue's own execution {} (order {}) found by the position audit: {:?} {} at {}",
-                    self.names[i], t.id, t.order_id, t.side, t.qty, t.price
+                    "warning: {} the venue's own execution {} found by the position audit: {:?} {} at {}",
+                    self.names[i], t.ids(), t.side, t.qty, t.price
                 );
                 self.venue_fills.note_booked(t.id);
                 self.book_venue_execution(symbol, t, on_event);
@@ -641,8 +641,8 @@ impl Executor {
         };
         for t in &picked {
             eprintln!(
-                "warning: {} the venue's own execution {} (order {}) found by the end-of-run sweep (they cancel out): {:?} {} at {}",
-                self.names[i], t.id, t.order_id, t.side, t.qty, t.price
+                "warning: {} the venue's own execution {} found by the end-of-run sweep (they cancel out): {:?} {} at {}",
+                self.names[i], t.ids(), t.side, t.qty, t.price
             );
             self.venue_fills.note_booked(t.id);
             self.book_venue_execution(symbol, t, on_event);

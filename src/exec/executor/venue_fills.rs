@@ -444,8 +444,8 @@ impl Executor {
                 on_event(ExecEvent::Report(r));
                 for t in explained {
                     eprintln!(
-                        "warning: {} the venue's own execution {} (order {}) makes the position differ (exit {} refused): {:?} {} at {}",
-                        self.names[i], t.id, t.order_id, p.seq, t.side, t.qty, t.price
+                        "warning: {} the venue's own execution {} makes the position differ (exit {} refused): {:?} {} at {}",
+                        self.names[i], t.ids(), p.seq, t.side, t.qty, t.price
                     );
                     self.venue_fills.note_booked(t.id);
                     self.book_venue_execution(p.symbol, &t, on_event);
@@ -497,6 +497,7 @@ mod tests {
             qty: qty.parse().unwrap(),
             fee: "0.1".parse().unwrap(),
             time_ms,
+            listed: Default::default(),
         }
     }
 

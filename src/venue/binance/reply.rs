@@ -127,6 +127,7 @@ pub fn parse_user_trades(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
                 qty: num("qty", &r.qty)?,
                 fee: num("commission", &r.commission)?,
                 time_ms: r.time,
+                listed: Default::default(),
             })
         })
         .collect()

@@ -268,6 +268,10 @@ pub fn parse_executions_page(body: &[u8]) -> Result<(Vec<VenueTrade>, String), S
             id: trade_id_hash(&r.exec_id),
             order_id: order_id(&r.order_id),
             client_id: r.order_link_id,
+            listed: match r.exec_id.parse::<u64>().is_ok() && r.order_id.parse::<u64>().is_ok() {
+                true => Default::default(),
+                false => (r.exec_id.clone(), r.order_id.clone()),
+            },
             side,
             price: num("execPrice", &r.exec_price)?,
             qty: num("execQty", &r.exec_qty)?,
@@ -384,6 +388,8 @@ mod tests {
         assert_eq!(t[0].order_id, id);
         assert_ne!(t[1].order_id, id);
         assert_ne!(t[1].order_id, 0);
+        // The operator's logs name them as the venue lists them.
+        assert_eq!(t[0].ids(), format!("e1 (order {UUID})"));
         // A numeric id keeps its value; no id is 0.
         assert_eq!(order_id("1321003749386327552"), 1321003749386327552);
         assert_eq!(order_id(""), 0);
