@@ -20,7 +20,9 @@
 //!   the venue makes them two closes (two fills, as the venue's). What an exit booked at the
 //!   trigger price (or beyond the close it claimed) stands for a close still to come: that
 //!   much of the next close on that side is already booked and dropped (forgotten at a
-//!   re-sync, which sets the position anyway).
+//!   re-sync: a close made during the gap never comes on the stream; one the stream still
+//!   tells after it is booked again, and the audit does not see it — left, rare: it needs
+//!   the executions read to have failed).
 //! - After a gap (connect, reconnect) the venue's positions are read over REST
 //!   ([`AccountEvent::Resync`]): a symbol whose position differs from the booked one is
 //!   unknown (entries wait) and left to the position audit, which books the venue's own
