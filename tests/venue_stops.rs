@@ -1381,3 +1381,110 @@ fn a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up(
 }
 
 on_both_venues!(a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up: binance_a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up, bybit_a_refused_exit_no_execution_explains_is_left_to_the_audit_with_the_stream_up);
+
+/// Every executions read of the venue answered "status unknown" (Binance 503 -1007, Bybit
+/// `retCode` 10016): the reads fail, as on a venue under load.
+fn executions_reads_fail() -> RestOptions {
+    let plan = "seed = 1\n[[rule]]\np = 1.0\non = [\"executions\"]\nfault = { kind = \"http5xx_unknown\", filled = false }\n";
+    RestOptions {
+        faults: Some(std::sync::Arc::new(FaultPlan::from_toml(plan).unwrap())),
+        ..RestOptions::default()
+    }
+}
+
+/// The stream up, then dropped; the venue's stop closes the position (its frame not told
+/// yet) and the engine's exit over it is refused. With the venue's executions read, the
+/// exit is booked at the stop's own execution; when every read fails (the audit off), at
+/// the trigger price. The stream comes back and its re-sync finds the venue flat as booked.
+/// When `told`, the stream then tells the stop's execution (it executed after the new
+/// subscription): that frame is the close already booked. The re-sync used to forget what
+/// the trigger-price booking owed the stream, and the frame was booked a second time (short
+/// 0.010 against a flat venue). Either way, a later stop on a new position, executed after
+/// that booking, is booked: what is owed for a close the stream never tells (made during
+/// the gap) does not swallow it.
+fn a_close_booked_before_a_resync_is_booked_once(v: V, reads_fail: bool, told: bool) {
+    let rest = match reads_fail {
+        true => executions_reads_fail(),
+        false => RestOptions::default(),
+    };
+    let mut r = rig_with(
+        v,
+        &[BTC],
+        &["61800.0"],
+        rest,
+        (1, Duration::from_secs(5), 60_000),
+        "5",
+    );
+    enter(&mut r, 1, "0.010", "62400.0", "61200.0");
+    settle(&mut r);
+    r.stream_event(Some(AccountEvent::Link(true)));
+    r.stream_event(Some(AccountEvent::Link(false)));
+    let sl = trigger_at(&r, "61200.0", 0);
+    assert!(r
+        .submit(&intent(0, 2, Side::Sell, "0.010", true, 61150.0))
+        .is_none());
+    settle(&mut r);
+    assert_eq!(r.engine_qty(0), Decimal::ZERO);
+    let booked = match reads_fail {
+        true => d("61200.0"),
+        false => sl.price,
+    };
+    let sells = |r: &Rig| -> Vec<(Decimal, Decimal)> {
+        r.reports
+            .iter()
+            .filter(|x| x.status == ReportStatus::Filled && x.side == Side::Sell)
+            .map(|x| (x.price, x.qty))
+            .collect()
+    };
+    assert_eq!(sells(&r), [(booked, sl.qty)]);
+    r.stream_event(Some(AccountEvent::Resync {
+        symbol: SymbolId(0),
+        qty: Decimal::ZERO,
+        mark: d("61150.0"),
+    }));
+    r.stream_event(Some(AccountEvent::Link(true)));
+    if told {
+        r.stream_event(Some(stop_on_stream(v, &sl)));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    r.stream_event(None);
+    assert_eq!(
+        sells(&r),
+        [(booked, sl.qty)],
+        "booked again: {:?}",
+        r.reports
+    );
+    r.assert_positions_equal();
+    enter(&mut r, 3, "0.010", "63000.0", "60600.0");
+    settle(&mut r);
+    let later = r.ex.server.venue().with(|m| {
+        let at = now_ms() + 2 * calculus_trader::exec::OWED_SLACK_MS;
+        m.on_trade_at(BTC, d("60600.0"), at, at);
+        m.trades().last().cloned().unwrap()
+    });
+    r.stream_event(Some(stop_on_stream(v, &later)));
+    std::thread::sleep(Duration::from_millis(300));
+    r.stream_event(None);
+    assert_eq!(sells(&r), [(booked, sl.qty), (later.price, later.qty)]);
+    r.assert_positions_equal();
+}
+
+/// [`a_close_booked_before_a_resync_is_booked_once`]: read, told after the re-sync.
+fn a_read_close_the_stream_tells_after_a_resync_is_booked_once(v: V) {
+    a_close_booked_before_a_resync_is_booked_once(v, false, true);
+}
+
+/// [`a_close_booked_before_a_resync_is_booked_once`]: every read failing, told after the
+/// re-sync.
+fn a_trigger_price_close_the_stream_tells_after_a_resync_is_booked_once(v: V) {
+    a_close_booked_before_a_resync_is_booked_once(v, true, true);
+}
+
+/// [`a_close_booked_before_a_resync_is_booked_once`]: every read failing, never told.
+fn a_trigger_price_close_the_stream_never_tells_swallows_no_later_close(v: V) {
+    a_close_booked_before_a_resync_is_booked_once(v, true, false);
+}
+
+on_both_venues!(a_read_close_the_stream_tells_after_a_resync_is_booked_once: binance_a_read_close_the_stream_tells_after_a_resync_is_booked_once, bybit_a_read_close_the_stream_tells_after_a_resync_is_booked_once);
+on_both_venues!(a_trigger_price_close_the_stream_tells_after_a_resync_is_booked_once: binance_a_trigger_price_close_the_stream_tells_after_a_resync_is_booked_once, bybit_a_trigger_price_close_the_stream_tells_after_a_resync_is_booked_once);
+on_both_venues!(a_trigger_price_close_the_stream_never_tells_swallows_no_later_close: binance_a_trigger_price_close_the_stream_never_tells_swallows_no_later_close, bybit_a_trigger_price_close_the_stream_never_tells_swallows_no_later_close);

@@ -20,7 +20,7 @@
 //!
 //! # Wiring (the embedded exchange: `exchange::rest_orders`, `RestOptions::faults`)
 //! The exchange keeps one request counter per [`RequestKind`] (new order / status query /
-//! position query), asks [`FaultPlan::fault_for`] for each request after reading it whole, and
+//! position query / executions read), asks [`FaultPlan::fault_for`] for each request after reading it whole, and
 //! applies the fault:
 //! - [`Fault::Http5xxUnknown`]: apply the order (fill it, book the position) when `filled`,
 //!   else drop it; reply HTTP 503 with Binance `{"code":-1007,"msg":"Timeout waiting for
@@ -61,13 +61,16 @@ pub enum RequestKind {
     Query,
     /// Position query.
     Position,
+    /// Executions read (`GET /fapi/v1/userTrades`, `GET /v5/execution/list`).
+    Executions,
 }
 
 impl RequestKind {
-    const ALL: [RequestKind; 3] = [
+    const ALL: [RequestKind; 4] = [
         RequestKind::Order,
         RequestKind::Query,
         RequestKind::Position,
+        RequestKind::Executions,
     ];
 
     fn index(self) -> usize {
@@ -165,7 +168,7 @@ impl std::error::Error for FaultPlanError {}
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultPlan {
     seed: u64,
-    table: [Vec<(u64, Fault)>; 3],
+    table: [Vec<(u64, Fault)>; 4],
 }
 
 impl FaultPlan {
@@ -173,7 +176,7 @@ impl FaultPlan {
     pub fn none() -> Self {
         Self {
             seed: 0,
-            table: [Vec::new(), Vec::new(), Vec::new()],
+            table: Default::default(),
         }
     }
 
@@ -189,8 +192,8 @@ impl FaultPlan {
     /// faults (`partial_fill`, `duplicate_ack`, `http5xx_unknown` with `filled`) only on orders.
     pub fn new(cfg: &FaultPlanConfig) -> Result<Self, FaultPlanError> {
         let err = |i: usize, m: &str| Err(FaultPlanError(format!("rule {}: {m}", i + 1)));
-        let mut sums = [0f64; 3];
-        let mut table = [Vec::new(), Vec::new(), Vec::new()];
+        let mut sums = [0f64; 4];
+        let mut table = <[Vec<(u64, Fault)>; 4]>::default();
         for (i, r) in cfg.rules.iter().enumerate() {
             if !(0.0..=1.0).contains(&r.p) {
                 return err(i, "p must be in [0, 1]");

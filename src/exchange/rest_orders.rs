@@ -163,7 +163,7 @@ pub(crate) struct Shared {
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) stats: Arc<OrderEntryStats>,
     /// Requests seen per [`RequestKind`] (order, query, position): the fault plan's index.
-    pub(crate) kind_counts: [AtomicU64; 3],
+    pub(crate) kind_counts: [AtomicU64; 4],
     /// A [`Fault::DuplicateAck`] order's client id and reply, answered once more to the next
     /// status query of that order.
     pub(crate) duplicate: Mutex<Option<(String, String)>>,
@@ -624,6 +624,7 @@ fn request_kind(method: &str, target: &str) -> Option<RequestKind> {
         ("POST", "/fapi/v1/order" | "/v5/order/create") => Some(RequestKind::Order),
         ("GET", "/fapi/v1/order" | "/v5/order/realtime") => Some(RequestKind::Query),
         ("GET", "/fapi/v2/positionRisk" | "/v5/position/list") => Some(RequestKind::Position),
+        ("GET", "/fapi/v1/userTrades" | "/v5/execution/list") => Some(RequestKind::Executions),
         _ => None,
     }
 }

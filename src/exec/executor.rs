@@ -33,6 +33,7 @@ use crate::venue::binance::{BinanceOrderBuilder, BinanceVenue};
 use crate::venue::error::ErrorKind;
 use crate::venue::order::{OrderFields, OrderReject, TriggerBy};
 use audit::AUDIT_TAG;
+pub use stream::OWED_SLACK_MS;
 use venue_fills::FILLS_TAG;
 
 /// Counters the monitor reads (one writer: the execution thread).
@@ -2243,7 +2244,13 @@ impl Executor {
         on_event: &mut F,
     ) {
         let held: Decimal = parts.iter().map(|x| x.1).sum();
-        self.owe_venue_close(p.symbol, p.side, held.max(p.qty) - from_stream);
+        // The closes' own execution time when every part has one (read), else unknown.
+        let executed = match parts.iter().all(|x| x.4 != 0) {
+            true => parts.iter().map(|x| x.4).max().unwrap_or(0),
+            false => 0,
+        };
+        let owed = held.max(p.qty) - from_stream;
+        self.owe_venue_close(p.symbol, p.side, owed, executed);
         self.book_exit_as_close(p, parts, on_event);
         self.stops.count_venue_fill();
         self.stops.disarm(p.symbol, now_ns);

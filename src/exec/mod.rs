@@ -42,7 +42,7 @@ pub use crate::venue::sign::Signer;
 pub use crate::venue::Venue;
 pub use clock::ClockSync;
 pub use exec_config::{ExecConfig, ExecMode, FsyncSetting};
-pub use executor::{venue_exit_price, Admit, ExecEvent, ExecStats, Executor};
+pub use executor::{venue_exit_price, Admit, ExecEvent, ExecStats, Executor, OWED_SLACK_MS};
 pub use journal::{FsyncPolicy, Journal, Record, RecordKind};
 pub use keys::{check_endpoint, ApiKeys, LiveGate, Secret};
 pub use lanes::{Lane, LaneConfig, LaneStats, OrderLanes, Release};

@@ -19,10 +19,11 @@
 //!   a close waits for the fills before it; an execution of ours between two executions of
 //!   the venue makes them two closes (two fills, as the venue's). What an exit booked at the
 //!   trigger price (or beyond the close it claimed) stands for a close still to come: that
-//!   much of the next close on that side is already booked and dropped (forgotten at a
-//!   re-sync: a close made during the gap never comes on the stream; one the stream still
-//!   tells after it is booked again, and the audit does not see it — left, rare: it needs
-//!   the executions read to have failed).
+//!   much of the next close on that side executed by then ([`Owed`]: no later than the venue
+//!   clock when it was booked, plus [`OWED_SLACK_MS`]) is already booked and dropped. It
+//!   outlives a re-sync: a close that executed after the stream's new subscription and
+//!   before the exit was refused is told after the re-sync; one made during the gap never
+//!   comes, and a later close is not taken for it (it executed after the stamp).
 //! - After a gap (connect, reconnect) the venue's positions are read over REST
 //!   ([`AccountEvent::Resync`]): a symbol whose position differs from the booked one is
 //!   unknown (entries wait) and left to the position audit, which books the venue's own
@@ -72,6 +73,48 @@ impl VenueClose {
     }
 }
 
+/// Venue-clock slack of an [`Owed`] stamp taken from this executor's estimate of the venue
+/// clock (local clock + measured offset) rather than from the execution itself, ms.
+pub const OWED_SLACK_MS: u64 = 1_000;
+
+/// What booked exits owe a symbol's venue closes still to come on the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Owed {
+    /// Signed quantity (`Buy` positive).
+    qty: Decimal,
+    /// Venue ms by which every close it stands for had executed: the executions' own time
+    /// when read, else the venue clock when booked plus [`OWED_SLACK_MS`] (0: unknown, any).
+    until_ms: u64,
+    /// Venue ms of the latest booking (0: unknown).
+    since_ms: u64,
+}
+
+impl Owed {
+    /// How much of an execution of signed quantity `signed` (venue time `ts_ms`, 0: unknown)
+    /// it stands for: none of the other side, nor of an execution after its stamp.
+    fn absorbs(&self, signed: Decimal, ts_ms: u64) -> Decimal {
+        let same_side =
+            !self.qty.is_zero() && self.qty.is_sign_negative() == signed.is_sign_negative();
+        let in_time = self.until_ms == 0 || ts_ms == 0 || ts_ms <= self.until_ms;
+        match same_side && in_time {
+            true => self.qty.abs().min(signed.abs()),
+            false => Decimal::ZERO,
+        }
+    }
+
+    /// Adds `signed`, booked at venue ms `now_ms`, whose closes executed by `until_ms` (0 for
+    /// either: unknown).
+    fn add(&mut self, signed: Decimal, now_ms: u64, until_ms: u64) {
+        let known = self.qty.is_zero() || self.until_ms != 0;
+        self.qty += signed;
+        self.until_ms = match (known, until_ms) {
+            (true, t) if t != 0 => self.until_ms.max(t),
+            _ => 0,
+        };
+        self.since_ms = now_ms;
+    }
+}
+
 /// The executor's private-stream state (preallocated per symbol).
 #[derive(Debug)]
 pub(super) struct StreamState {
@@ -83,9 +126,11 @@ pub(super) struct StreamState {
     open: usize,
     /// Per symbol: closes started so far (the newest one's number).
     started: Vec<u32>,
-    /// Per symbol: signed quantity of venue-close executions booked before they arrived (an
-    /// exit booked at the trigger price, or beyond the close it claimed); `Buy` positive.
-    owed: Vec<Decimal>,
+    /// Per symbol: venue-close executions booked before they arrived (an exit booked at the
+    /// trigger price, or beyond the close it claimed).
+    owed: Vec<Owed>,
+    /// Venue ms of the last drop of the stream (0: none).
+    dropped_ms: u64,
     seen: [u64; SEEN],
     seen_next: usize,
     /// Venue-side closes booked at the venue's price (claimed by an exit or on their own).
@@ -101,7 +146,8 @@ impl StreamState {
             closes: vec![[None; QUEUE]; symbols],
             open: 0,
             started: vec![0; symbols],
-            owed: vec![Decimal::ZERO; symbols],
+            owed: vec![Owed::default(); symbols],
+            dropped_ms: 0,
             seen: [0; SEEN],
             seen_next: 0,
             booked: 0,
@@ -197,10 +243,8 @@ impl Executor {
             AccountEvent::Fill(ref f) => self.on_venue_fill(f, now_ns, on_event),
             AccountEvent::Resync { symbol, qty, mark } => {
                 self.book_venue_close(symbol, on_event);
-                if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
-                    *o = Decimal::ZERO;
-                }
                 let i = symbol.index();
+                self.forget_owed_before_drop(i);
                 let busy = self.pending.iter().any(|p| p.symbol == symbol);
                 if busy || i >= self.booked.len() {
                     return;
@@ -218,6 +262,7 @@ impl Executor {
             AccountEvent::Link(up) => {
                 if self.stream.up && !up {
                     self.stream_dropped(self.venue_ms_now);
+                    self.stream.dropped_ms = self.venue_ms_now;
                 }
                 self.stream.up = up;
                 if up {
@@ -302,13 +347,8 @@ impl Executor {
             self.stream.duplicates += 1;
             return;
         }
-        let signed = f.side.signed(f.qty);
-        let owed = self.stream.owed[i];
-        let absorbed = match owed.is_sign_negative() == signed.is_sign_negative() {
-            true => owed.abs().min(f.qty),
-            false => Decimal::ZERO,
-        };
-        self.stream.owed[i] -= f.side.signed(absorbed);
+        let absorbed = self.stream.owed[i].absorbs(f.side.signed(f.qty), f.ts_ms);
+        self.stream.owed[i].qty -= f.side.signed(absorbed);
         let qty = f.qty - absorbed;
         if qty.is_zero() {
             return;
@@ -398,10 +438,37 @@ impl Executor {
     }
 
     /// A refused exit booked `qty` on `side` at the trigger price (or beyond the close it
-    /// claimed): the venue's close of it is still to come and is not booked again.
-    pub(super) fn owe_venue_close(&mut self, symbol: SymbolId, side: Side, qty: Decimal) {
+    /// claimed): the venue's close of it, executed by `executed_ms` (venue ms; 0: by now, the
+    /// venue clock of the last poll give or take [`OWED_SLACK_MS`]), is still to come and is
+    /// not booked again.
+    pub(super) fn owe_venue_close(
+        &mut self,
+        symbol: SymbolId,
+        side: Side,
+        qty: Decimal,
+        executed_ms: u64,
+    ) {
+        let now = self.venue_ms_now;
+        let until = match (executed_ms, now) {
+            (0, 0) => 0,
+            (0, t) => t + OWED_SLACK_MS,
+            (t, _) => t,
+        };
         if let Some(o) = self.stream.owed.get_mut(symbol.index()) {
-            *o += side.signed(qty);
+            o.add(side.signed(qty), now, until);
+        }
+    }
+
+    /// At a re-sync of symbol `i`: what was owed when the stream dropped is forgotten. A close
+    /// it stands for executed before that booking, so its frame came before the drop (and
+    /// was absorbed) or was lost in the gap; what was booked during the gap stays (a close
+    /// after the new subscription is told).
+    fn forget_owed_before_drop(&mut self, i: usize) {
+        let dropped = self.stream.dropped_ms;
+        if let Some(o) = self.stream.owed.get_mut(i) {
+            if o.since_ms < dropped {
+                *o = Owed::default();
+            }
         }
     }
 
@@ -493,5 +560,45 @@ mod tests {
             let p = session_prefix(s, &mut buf);
             assert_eq!(p, crate::exec::journal::client_prefix(s).as_bytes());
         }
+    }
+
+    #[test]
+    fn owed_absorbs_only_its_side_and_closes_executed_by_its_stamp() {
+        let d = |x: &str| x.parse::<Decimal>().unwrap();
+        let mut o = Owed::default();
+        o.add(d("-0.010"), 5_000, 4_000);
+        assert_eq!(o.absorbs(d("-0.004"), 3_999), d("0.004"));
+        assert_eq!(
+            o.absorbs(d("-0.020"), 4_000),
+            d("0.010"),
+            "capped at what is owed"
+        );
+        assert_eq!(
+            o.absorbs(d("-0.004"), 4_001),
+            Decimal::ZERO,
+            "executed after it"
+        );
+        assert_eq!(
+            o.absorbs(d("0.004"), 3_000),
+            Decimal::ZERO,
+            "the other side"
+        );
+        assert_eq!(
+            o.absorbs(d("-0.004"), 0),
+            d("0.004"),
+            "no venue time: as before"
+        );
+        o.add(d("-0.010"), 9_000, 8_000);
+        assert_eq!(
+            o.absorbs(d("-0.030"), 8_000),
+            d("0.020"),
+            "the latest stamp"
+        );
+        o.add(d("-0.010"), 9_500, 0);
+        assert_eq!(
+            o.absorbs(d("-0.030"), 99_000),
+            d("0.030"),
+            "one unknown: any time"
+        );
     }
 }
