@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calculus_trader::exchange::orders::{OrderKind, OrderRequest};
+use calculus_trader::exchange::rest_orders::RestOptions;
 use calculus_trader::exchange::{MarketState, RestExchange};
 use calculus_trader::exec::journal::{client_prefix, FsyncPolicy, Journal, Record, RecordKind};
 use calculus_trader::exec::recovery::{flatten, StartupReport};
@@ -21,7 +22,7 @@ use calculus_trader::venue::Venue;
 use rust_decimal::Decimal;
 
 mod common;
-use common::exchange::{listed_on, read_id, start, Exchange};
+use common::exchange::{listed_on, read_id, Exchange};
 use common::files::{root, temp_dir};
 use common::recovery::recover;
 use common::values::{d, now_ms, BTC_TRADE};
@@ -38,12 +39,20 @@ struct World {
 }
 
 fn world(venue: Venue, tag: &str) -> World {
+    world_with(venue, tag, RestOptions::default())
+}
+
+/// [`world`] with the exchange's REST behaviour `rest` (a fault plan).
+fn world_with(venue: Venue, tag: &str, rest: RestOptions) -> World {
     let names = vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()];
-    let Exchange { market, server } = start(
+    let Exchange { market, server } = common::exchange::start_with(
         listed_on(venue, &["BTCUSDT", "ETHUSDT"]),
         "0.0004",
         "0",
-        None,
+        common::exchange::Options {
+            rest,
+            ..Default::default()
+        },
     );
     market.on_frame(BTC_TRADE);
     let dir = temp_dir(&format!("recovery-{tag}-{}", venue.name()));
@@ -295,7 +304,44 @@ fn session(session: u32, ms: u64) -> Record {
 #[test]
 fn a_venue_stop_that_fired_while_the_trader_was_down_is_booked_at_the_venues_price() {
     for venue in VENUES {
-        stop_fired_while_down(venue);
+        stop_fired_while_down(world(venue, "stop-fired"));
+    }
+}
+
+/// A plan whose first executions read is answered "status unknown" (Binance 503 -1007, Bybit
+/// `retCode` 10016) and the next four are served: the first seed that gives exactly that.
+fn first_executions_read_fails() -> RestOptions {
+    use calculus_trader::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
+    let plan = (0u64..)
+        .map(|seed| {
+            let toml = format!(
+                "seed = {seed}\n[[rule]]\np = 0.5\non = [\"executions\"]\nfault = {{ kind = \"http5xx_unknown\", filled = false }}\n"
+            );
+            FaultPlan::from_toml(&toml).unwrap()
+        })
+        .find(|p| {
+            let f = |i| p.fault_for(i, RequestKind::Executions);
+            f(0) != Fault::None && (1..5).all(|i| f(i) == Fault::None)
+        })
+        .unwrap();
+    RestOptions {
+        faults: Some(std::sync::Arc::new(plan)),
+        ..RestOptions::default()
+    }
+}
+
+/// The same with the venue's first executions read failing (a transient 5xx): start-up reads
+/// again and books the stop at its own execution. It used to give up at once and leave the
+/// difference to the reconciliation policy (a soak with executions faults: "reconciling the
+/// difference as it is").
+#[test]
+fn a_venue_stop_that_fired_while_down_is_booked_though_the_first_executions_read_fails() {
+    for venue in VENUES {
+        stop_fired_while_down(world_with(
+            venue,
+            "stop-fired-read-fails",
+            first_executions_read_fails(),
+        ));
     }
 }
 
@@ -336,8 +382,8 @@ fn long_with_venue_stop(w: &World, path: &std::path::Path) {
 }
 
 /// Binance reads `userTrades`, Bybit `execution/list`.
-fn stop_fired_while_down(venue: Venue) {
-    let w = world(venue, "stop-fired");
+fn stop_fired_while_down(w: World) {
+    let venue = w.venue;
     let path = w.dir.join("orders.journal");
     long_with_venue_stop(&w, &path);
     // The process died; the market fell through the stop: the venue closed the position.

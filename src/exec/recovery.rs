@@ -157,6 +157,12 @@ pub fn startup(
 /// offset between this host and the venue).
 const VENUE_FILL_MARGIN_MS: u64 = 5_000;
 
+/// Reads of a symbol's executions before start-up gives up on them (a venue 5xx or throttle
+/// is transient): the `k`-th retry waits `k ×` [`READ_RETRY`].
+const READ_ATTEMPTS: u32 = 3;
+/// See [`READ_ATTEMPTS`].
+const READ_RETRY: Duration = Duration::from_millis(250);
+
 /// The fills of no order, at the venue's price, quantity and fee, of the executions of
 /// `m`'s symbol since `since_ms` that no journaled order made (their venue order id is not in
 /// the journal), as [`venue_only_trades`] picks them for `m`'s difference (oldest first; the
@@ -172,11 +178,23 @@ fn catch_up_venue_fills(
     now_ms: &dyn Fn() -> u64,
     timeout: Duration,
 ) -> Result<Vec<Record>, String> {
-    let trades = match read_venue_trades(exec, &m.name, since_ms, now_ms, timeout)? {
-        Ok(t) => t,
-        Err(why) => {
-            eprintln!("warning: {}: the venue's executions could not be read ({why}); reconciling the difference as it is", m.name);
-            return Ok(Vec::new());
+    let mut attempt = 1;
+    let trades = loop {
+        match read_venue_trades(exec, &m.name, since_ms, now_ms, timeout)? {
+            Ok(t) => break t,
+            Err(why) if attempt < READ_ATTEMPTS => {
+                eprintln!(
+                    "warning: {}: the venue's executions could not be read ({why}); read again (attempt {} of {READ_ATTEMPTS})",
+                    m.name,
+                    attempt + 1
+                );
+                std::thread::sleep(READ_RETRY * attempt);
+                attempt += 1;
+            }
+            Err(why) => {
+                eprintln!("warning: {}: the venue's executions could not be read ({why}, {READ_ATTEMPTS} attempts); reconciling the difference as it is", m.name);
+                return Ok(Vec::new());
+            }
         }
     };
     let fills = replayed

@@ -30,6 +30,13 @@ struct BinanceOpenOrderJson {
     order_id: u64,
 }
 
+/// A refusal (`{"code":-1007,"msg":"…"}`).
+#[derive(Deserialize)]
+struct BinanceErrorJson {
+    code: i64,
+    msg: String,
+}
+
 #[derive(Deserialize)]
 struct BinanceUserTradeJson {
     id: u64,
@@ -106,6 +113,9 @@ pub fn parse_position(body: &[u8]) -> Option<Decimal> {
 /// Reads a `GET /fapi/v1/userTrades` reply (cold path): the rows in the venue's order (by
 /// trade id); a row with an unknown side or a malformed number is an error, never skipped.
 pub fn parse_user_trades(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
+    if let Ok(e) = serde_json::from_slice::<BinanceErrorJson>(body) {
+        return Err(format!("userTrades: code {} {}", e.code, e.msg));
+    }
     let rows: Vec<BinanceUserTradeJson> =
         serde_json::from_slice(body).map_err(|e| format!("userTrades reply: {e}"))?;
     let num = |what: &str, v: &str| {
@@ -145,4 +155,22 @@ pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
             order_id: r.order_id,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused `userTrades` read (the venue's error object, not a list) is said by its
+    /// code and message.
+    #[test]
+    fn a_refused_user_trades_read_is_said_by_its_code() {
+        let body = br#"{"code":-1007,"msg":"Timeout waiting for response from backend server. Send status unknown; execution status unknown."}"#;
+        let e = parse_user_trades(body).unwrap_err();
+        assert!(
+            e.starts_with("userTrades: code -1007 Timeout waiting"),
+            "{e}"
+        );
+        assert!(parse_user_trades(b"[]").unwrap().is_empty());
+    }
 }

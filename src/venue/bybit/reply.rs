@@ -198,6 +198,8 @@ struct BybitExecListJson {
 
 #[derive(Deserialize)]
 struct BybitExecResultJson {
+    /// Absent from an error reply (`"result": {}`): the `retCode` says why.
+    #[serde(default)]
     list: Vec<BybitExecJson>,
     #[serde(default, rename = "nextPageCursor")]
     next_page_cursor: String,
@@ -316,6 +318,17 @@ pub fn parse_open_orders(body: &[u8]) -> Result<Vec<VenueOpenOrder>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error reply (`"result": {}`, no `list`) is said by its `retCode`, not as a missing
+    /// field.
+    #[test]
+    fn an_executions_error_reply_is_said_by_its_ret_code() {
+        let body = br#"{"retCode":10016,"retMsg":"Internal error","result":{},"retExtInfo":{},"time":1733400000300}"#;
+        assert_eq!(
+            parse_executions(body).unwrap_err(),
+            "execution/list: retCode 10016 Internal error"
+        );
+    }
 
     /// The shape of Bybit's documented `GET /v5/execution/list` reply (newest first, string
     /// numbers, UUID ids); funding rows are skipped, the rest come back oldest first.
