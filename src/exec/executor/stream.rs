@@ -73,8 +73,9 @@ impl VenueClose {
     }
 }
 
-/// Venue-clock slack of an [`Owed`] stamp taken from this executor's estimate of the venue
-/// clock (local clock + measured offset) rather than from the execution itself, ms.
+/// Venue-clock slack, ms, of what an exit booked ahead of the stream owes it (its close
+/// executed by then) when that time is this executor's estimate of the venue clock (local
+/// clock + measured offset) rather than the execution's own.
 pub const OWED_SLACK_MS: u64 = 1_000;
 
 /// What booked exits owe a symbol's venue closes still to come on the stream.
