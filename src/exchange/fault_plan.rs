@@ -20,8 +20,8 @@
 //!
 //! # Wiring (the embedded exchange: `exchange::rest_orders`, `RestOptions::faults`)
 //! The exchange keeps one request counter per [`RequestKind`] (new order / status query /
-//! position query / executions read), asks [`FaultPlan::fault_for`] for each request after reading it whole, and
-//! applies the fault:
+//! position query / executions read), asks [`FaultPlan::fault_for`] for each request after
+//! reading it whole, and applies the fault:
 //! - [`Fault::Http5xxUnknown`]: apply the order (fill it, book the position) when `filled`,
 //!   else drop it; reply HTTP 503 with Binance `{"code":-1007,"msg":"Timeout waiting for
 //!   response from backend server. Send status unknown; execution status unknown."}` / Bybit

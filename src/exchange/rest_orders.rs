@@ -162,7 +162,8 @@ pub(crate) struct Shared {
     pub(crate) opts: RestOptions,
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) stats: Arc<OrderEntryStats>,
-    /// Requests seen per [`RequestKind`] (order, query, position): the fault plan's index.
+    /// Requests seen per [`RequestKind`] (order, query, position, executions): the fault
+    /// plan's index.
     pub(crate) kind_counts: [AtomicU64; 4],
     /// A [`Fault::DuplicateAck`] order's client id and reply, answered once more to the next
     /// status query of that order.
