@@ -311,21 +311,15 @@ fn a_venue_stop_that_fired_while_the_trader_was_down_is_booked_at_the_venues_pri
 /// A plan whose first executions read is answered "status unknown" (Binance 503 -1007, Bybit
 /// `retCode` 10016) and the next four are served: the first seed that gives exactly that.
 fn first_executions_read_fails() -> RestOptions {
-    use calculus_trader::exchange::fault_plan::{Fault, FaultPlan, RequestKind};
-    let plan = (0u64..)
-        .map(|seed| {
-            let toml = format!(
-                "seed = {seed}\n[[rule]]\np = 0.5\non = [\"executions\"]\nfault = {{ kind = \"http5xx_unknown\", filled = false }}\n"
-            );
-            FaultPlan::from_toml(&toml).unwrap()
-        })
-        .find(|p| {
-            let f = |i| p.fault_for(i, RequestKind::Executions);
-            f(0) != Fault::None && (1..5).all(|i| f(i) == Fault::None)
-        })
-        .unwrap();
+    use calculus_trader::exchange::fault_plan::{Fault, RequestKind};
+    let rule =
+        "p = 0.5\non = [\"executions\"]\nfault = { kind = \"http5xx_unknown\", filled = false }\n";
+    let plan = common::exchange::seeded_plan(rule, |p| {
+        let f = |i| p.fault_for(i, RequestKind::Executions);
+        f(0) != Fault::None && (1..5).all(|i| f(i) == Fault::None)
+    });
     RestOptions {
-        faults: Some(std::sync::Arc::new(plan)),
+        faults: Some(plan),
         ..RestOptions::default()
     }
 }

@@ -451,19 +451,11 @@ fn forced_liquidation_leaves_the_engine_flat_and_the_stops_cancelled() {
 /// with a 503 (status unknown: queried later): the first seed that gives exactly that.
 fn second_order_unknown() -> std::sync::Arc<FaultPlan> {
     use calculus_trader::exchange::fault_plan::{Fault, RequestKind};
-    (0u64..)
-        .map(|seed| {
-            let toml = format!(
-                "seed = {seed}\n[[rule]]\np = 0.5\non = [\"order\"]\nfault = {{ kind = \"http5xx_unknown\", filled = true }}\n"
-            );
-            FaultPlan::from_toml(&toml).unwrap()
-        })
-        .find(|p| {
-            let f = |i| p.fault_for(i, RequestKind::Order);
-            f(0) == Fault::None && matches!(f(1), Fault::Http5xxUnknown { .. }) && f(2) == Fault::None
-        })
-        .map(std::sync::Arc::new)
-        .unwrap()
+    let rule = "p = 0.5\non = [\"order\"]\nfault = { kind = \"http5xx_unknown\", filled = true }\n";
+    common::exchange::seeded_plan(rule, |p| {
+        let f = |i| p.fault_for(i, RequestKind::Order);
+        f(0) == Fault::None && matches!(f(1), Fault::Http5xxUnknown { .. }) && f(2) == Fault::None
+    })
 }
 
 #[test]

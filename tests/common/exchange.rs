@@ -271,3 +271,18 @@ pub fn hosted_binary_toml(
             ),
         )
 }
+
+/// The first fault plan of the one-rule table `rule` (its `[[rule]]` lines) whose seed makes
+/// `fits` true: a test that needs "request 1 of that kind fails, the others do not" gets
+/// exactly that, whatever the hash.
+pub fn seeded_plan(
+    rule: &str,
+    fits: impl Fn(&calculus_trader::exchange::fault_plan::FaultPlan) -> bool,
+) -> Arc<calculus_trader::exchange::fault_plan::FaultPlan> {
+    use calculus_trader::exchange::fault_plan::FaultPlan;
+    (0u64..)
+        .map(|seed| FaultPlan::from_toml(&format!("seed = {seed}\n[[rule]]\n{rule}")).unwrap())
+        .find(|p| fits(p))
+        .map(Arc::new)
+        .unwrap()
+}
