@@ -30,13 +30,6 @@ struct BinanceOpenOrderJson {
     order_id: u64,
 }
 
-/// A refusal (`{"code":-1007,"msg":"…"}`).
-#[derive(Deserialize)]
-struct BinanceErrorJson {
-    code: i64,
-    msg: String,
-}
-
 #[derive(Deserialize)]
 struct BinanceUserTradeJson {
     id: u64,
@@ -113,7 +106,8 @@ pub fn parse_position(body: &[u8]) -> Option<Decimal> {
 /// Reads a `GET /fapi/v1/userTrades` reply (cold path): the rows in the venue's order (by
 /// trade id); a row with an unknown side or a malformed number is an error, never skipped.
 pub fn parse_user_trades(body: &[u8]) -> Result<Vec<VenueTrade>, String> {
-    if let Ok(e) = serde_json::from_slice::<BinanceErrorJson>(body) {
+    // A refusal (`{"code":-1007,"msg":"…"}`) is said by its code; the status is not known here.
+    if let Some(e) = crate::venue::error::VenueError::from_binance(200, body) {
         return Err(format!("userTrades: code {} {}", e.code, e.msg));
     }
     let rows: Vec<BinanceUserTradeJson> =
