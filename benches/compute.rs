@@ -129,6 +129,7 @@ fn engine_step(e: &mut Engine, t: &Tick) -> bool {
                 price: Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
                 qty: it.qty(),
                 fee: Decimal::ZERO,
+                at: Default::default(),
             });
             true
         }

@@ -42,7 +42,8 @@ use crate::model::layers::Layer;
 use crate::model::KalmanParams;
 use crate::strategy::{Engine, StrategyParams, TickState};
 use crate::types::{
-    instrument::load_specs, Case, ExecReport, Instrument, ReportStatus, Side, SymbolId, Tick,
+    instrument::load_specs, Case, ExecReport, FillTime, Instrument, ReportStatus, Side, SymbolId,
+    Tick,
 };
 use crate::venue::binance;
 
@@ -531,6 +532,7 @@ pub fn analyze(
                 price: Decimal::from_f64_retain(it.ref_price).unwrap_or_default(),
                 qty: it.qty(),
                 fee: Decimal::ZERO,
+                at: FillTime::None,
             });
         }
         if t.symbol.index() != chosen {

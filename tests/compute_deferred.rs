@@ -93,6 +93,7 @@ fn report_of(it: &OrderIntent, k: usize) -> (usize, ExecReport) {
         price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
         qty: it.qty(),
         fee: Decimal::ZERO,
+        at: Default::default(),
     };
     (k + (it.client_seq % 3) as usize * 10, r)
 }

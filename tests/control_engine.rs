@@ -68,6 +68,7 @@ fn fill_stage(c: &mut ComputeStage, it: &OrderIntent) {
         price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
         qty: it.qty(),
         fee: Decimal::ZERO,
+        at: Default::default(),
     });
 }
 

@@ -268,6 +268,7 @@ fn operator_commands_and_status_publishing_allocate_nothing_after_warm_up() {
                 .round_dp(2),
             qty: it.qty(),
             fee: rust_decimal::Decimal::ZERO,
+            at: Default::default(),
         });
     };
     // One segment: ticks, then one command applied and its closes drained, then a hand-off.

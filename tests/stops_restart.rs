@@ -136,6 +136,7 @@ fn restart(r: &mut Rig, path: &std::path::Path, restores: bool) -> Replayed {
             price: f.price,
             qty: f.qty,
             fee: f.fee,
+            at: Default::default(),
         });
     }
     replayed

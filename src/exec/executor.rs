@@ -25,7 +25,8 @@ use super::transport::{Headers, HttpTransport, TransportEvent};
 use super::transport_venue::{EntryExits, OrderReply, OrderVenue};
 use crate::types::fill_model::{FillModel, PaperVenue};
 use crate::types::{
-    ExecReport, Instrument, IntentFields, OrderIntent, RejectReason, ReportStatus, Side, SymbolId,
+    ExecReport, FillTime, Instrument, IntentFields, OrderIntent, RejectReason, ReportStatus, Side,
+    SymbolId,
 };
 use crate::venue::binance::algo::parse_algo_reply;
 use crate::venue::binance::ExitOrder;
@@ -821,6 +822,7 @@ impl Executor {
             price: Decimal::ZERO,
             qty,
             fee: Decimal::ZERO,
+            at: FillTime::None,
         }
     }
 
@@ -1200,6 +1202,8 @@ impl Executor {
             price,
             qty,
             fee,
+            // As journaled: the engine books it in the venue's order as the replay does.
+            at: FillTime::of(r.venue_ms(), r.executed_ms()),
         }
     }
 
@@ -1247,6 +1251,7 @@ impl Executor {
                 price: Decimal::ZERO,
                 qty: it.qty(),
                 fee: Decimal::ZERO,
+                at: FillTime::None,
             })
     }
 
@@ -2079,6 +2084,7 @@ impl Executor {
                 price: Decimal::ZERO,
                 qty: Decimal::ZERO,
                 fee: Decimal::ZERO,
+                at: FillTime::None,
             }));
         }
     }
@@ -2339,6 +2345,7 @@ impl Executor {
                 price,
                 qty: diff.abs(),
                 fee: Decimal::ZERO,
+                at: FillTime::None,
             };
             on_event(ExecEvent::Report(report(side, ReportStatus::Filled)));
             on_event(ExecEvent::Report(compensation(
@@ -2419,6 +2426,7 @@ fn remainder(p: &Pending, rest: Decimal) -> ExecReport {
         price: Decimal::ZERO,
         qty: rest,
         fee: Decimal::ZERO,
+        at: FillTime::None,
     }
 }
 
@@ -2434,6 +2442,7 @@ fn compensation(symbol: SymbolId, fill_side: Side, price: Decimal, qty: Decimal)
         price,
         qty,
         fee: Decimal::ZERO,
+        at: FillTime::None,
     }
 }
 

@@ -30,7 +30,7 @@ use crate::feed::ws::WsTarget;
 use crate::strategy::ComputeStage;
 use crate::telemetry::Clock;
 use crate::types::SymbolTable;
-use crate::types::{ExecReport, Instrument, RejectReason, ReportStatus, Side};
+use crate::types::{ExecReport, FillTime, Instrument, RejectReason, ReportStatus, Side};
 
 /// Paper credentials: paper orders are signed exactly as for the venue, with a key that is
 /// not a secret (nothing is sent).
@@ -561,6 +561,7 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             price: r.price,
             qty: r.qty,
             fee: r.fee,
+            at: FillTime::of(r.venue_ms(), r.executed_ms()),
         });
         n += 1;
     }
@@ -587,6 +588,7 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             price: Decimal::ZERO,
             qty: p.qty.abs(),
             fee: Decimal::ZERO,
+            at: FillTime::None,
         });
     }
     n

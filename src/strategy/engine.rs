@@ -23,6 +23,7 @@
 //! (`Acquire`), made only when a tick asks for an entry: no lock, no allocation, no log line
 //! (the feed logs each transition once).
 
+mod fill_log;
 mod operator;
 #[cfg(test)]
 mod reference;
@@ -144,6 +145,9 @@ pub struct EngineStats {
     pub filtered: [u64; 3],
     /// Fills applied.
     pub fills: u64,
+    /// Fills the venue executed before fills booked first (read from the venue late), booked
+    /// before them: the position re-booked in the venue's order.
+    pub fills_rebooked: u64,
     /// Rejections received from execution.
     pub rejects: u64,
     /// Ticks per matrix case (index = [`crate::types::Case::index`]), counted once warm.
@@ -337,6 +341,9 @@ pub struct Engine {
     pending: Option<Pending>,
     /// Scratch model state of the idle warm-up ([`Engine::warm_models`]); no decision reads it.
     shadow: Box<warm::ModelShadow>,
+    /// Each symbol's latest fills (index = `SymbolId`), so that a fill the venue executed
+    /// before later ones books its position in the venue's order ([`fill_log`]).
+    fill_logs: Vec<fill_log::FillLog>,
 }
 
 /// -1, 0 or +1 for a signed quantity.
@@ -476,6 +483,7 @@ impl Engine {
                     pending_close: false,
                 })
                 .collect(),
+            fill_logs: vec![fill_log::FillLog::default(); instruments.len()],
             next_seq: 1,
             stats: EngineStats::default(),
             // One at least, so `last_state` always has a row.
@@ -673,7 +681,14 @@ impl Engine {
         };
         match r.status {
             ReportStatus::Filled => {
-                slot.position.apply_fill(r.side, r.price, r.qty, r.fee);
+                let fill = (r.side, r.price, r.qty, r.fee);
+                match self.fill_logs.get_mut(r.symbol.index()) {
+                    Some(log) => {
+                        let moved = log.book(&mut slot.position, fill, r.at);
+                        self.stats.fills_rebooked += u64::from(moved);
+                    }
+                    None => slot.position.apply_fill(r.side, r.price, r.qty, r.fee),
+                }
                 self.stats.fills += 1;
             }
             ReportStatus::Rejected(_) => {
@@ -1476,7 +1491,7 @@ fn entry_levels_and_size(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Case, RejectReason, SymbolId};
+    use crate::types::{Case, FillTime, RejectReason, SymbolId};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -1672,6 +1687,7 @@ mod tests {
             price: Decimal::from_f64_retain(i.ref_price).unwrap().round_dp(2),
             qty: i.qty(),
             fee: Decimal::ZERO,
+            at: FillTime::None,
         }
     }
 

@@ -252,6 +252,9 @@ crate::types::named::named_enum! {
         WsOrders => "ws_orders",
         /// Order WebSocket links lost (their requests in flight were queried over REST).
         WsDrops => "ws_drops",
+        /// Fills the venue executed before fills booked first (its time read from the venue
+        /// late), booked before them: the strategy's position re-booked in the venue's order.
+        FillsRebooked => "fills_rebooked",
     }
 }
 

@@ -24,6 +24,6 @@ pub use event::{Control, MarketEvent, ParseError, UpdateKind};
 pub use instrument::Instrument;
 pub use intent::{IntentFields, OrderIntent};
 pub use position::Position;
-pub use report::{ExecReport, RejectReason, ReportStatus};
+pub use report::{ExecReport, FillTime, RejectReason, ReportStatus};
 pub use symbols::{SymbolError, SymbolTable};
 pub use tick::{Quote, Side, SymbolId, Tick};

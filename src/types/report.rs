@@ -67,6 +67,40 @@ pub enum ReportStatus {
     UnknownOrder(bool),
 }
 
+/// The venue time of a fill as the journal stamps it (`Record::set_venue_ms`, Unix ms, venue
+/// clock). A fill the venue executed before fills already booked (its time read from the
+/// venue, booked late) is booked before them: average-cost accounting depends on the order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FillTime {
+    /// No time: not a fill, or one with no venue time (an adoption, a restored position).
+    /// Nothing is booked across it.
+    #[default]
+    None,
+    /// When the fill was booked (a fill of ours: at or after the venue executed it).
+    Booked(u64),
+    /// The venue's own execution time, read from the venue (booked late maybe).
+    Executed(u64),
+}
+
+impl FillTime {
+    /// The time from a journal stamp: `venue_ms` any stamp, `executed_ms` the venue's own.
+    pub fn of(venue_ms: Option<u64>, executed_ms: Option<u64>) -> Self {
+        match (executed_ms, venue_ms) {
+            (Some(t), _) => Self::Executed(t),
+            (None, Some(t)) => Self::Booked(t),
+            (None, None) => Self::None,
+        }
+    }
+
+    /// The time, of either kind.
+    pub fn ms(self) -> Option<u64> {
+        match self {
+            Self::None => None,
+            Self::Booked(t) | Self::Executed(t) => Some(t),
+        }
+    }
+}
+
 /// A fill or a rejection for one intent. Money fields are exact decimals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecReport {
@@ -84,6 +118,8 @@ pub struct ExecReport {
     pub qty: Decimal,
     /// Fee paid in quote currency (0 when rejected).
     pub fee: Decimal,
+    /// A fill's venue time, as journaled ([`FillTime::None`] for other reports).
+    pub at: FillTime,
 }
 
 #[cfg(test)]

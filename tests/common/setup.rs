@@ -70,6 +70,7 @@ pub fn fill(e: &mut Engine, it: &OrderIntent) {
         price: Decimal::from_f64_retain(it.ref_price).unwrap().round_dp(2),
         qty: it.qty(),
         fee: Decimal::ZERO,
+        at: Default::default(),
     });
 }
 

@@ -238,7 +238,7 @@ mod tests {
     use crate::strategy::engine::{Engine, EngineStats};
     use crate::strategy::{StrategyKind, StrategyParams, VelocitySource};
     use crate::types::instrument::load_specs;
-    use crate::types::{ExecReport, Instrument, OrderIntent, ReportStatus, Tick};
+    use crate::types::{ExecReport, FillTime, Instrument, OrderIntent, ReportStatus, Tick};
     use crate::venue::binance::market::trades_of;
 
     const SYMBOLS: [&str; 2] = ["BTCUSDT", "ETHUSDT"];
@@ -315,6 +315,7 @@ mod tests {
                     price: inst[it.symbol.index()].price_on_tick(it.ref_price),
                     qty: it.qty(),
                     fee: Decimal::ZERO,
+                    at: FillTime::None,
                 });
                 out.push(it);
             }
@@ -448,6 +449,7 @@ mod tests {
                             price: inst[it.symbol.index()].price_on_tick(it.ref_price),
                             qty: it.qty(),
                             fee: Decimal::ZERO,
+                            at: FillTime::None,
                         });
                     }
                     let ns = clock.now_ns() - a;

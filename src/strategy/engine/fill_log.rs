@@ -1,0 +1,291 @@
+//! The running strategy's position booked in the venue's order, by the journal replay's rule
+//! (`Replayed::book_fill` in `exec::journal`): a fill the venue executed before fills already
+//! booked (its own execution time read from the venue: a stop booked late by the position
+//! audit or a refused exit's read) goes before the latest of them whose venue time is later,
+//! and the position is re-booked from there in that order. Average-cost accounting (entry,
+//! realized PnL) depends on the order, and the venue's is the truth: the strategy's position
+//! equals the journal's and the venue's, not only at the next flat point.
+//!
+//! Fixed capacity ([`KEPT`] fills a symbol, each with the position before it), no allocation
+//! after construction; a fill in arrival order costs one position copy besides its booking.
+
+use rust_decimal::Decimal;
+
+use crate::types::{FillTime, Position, Side};
+
+/// Fills kept per symbol: a late fill is placed among the latest `KEPT` (the audit books one
+/// within seconds, a handful of fills later at most).
+pub(super) const KEPT: usize = 16;
+
+/// A fill as booked: side, price, quantity, fee (quote currency).
+pub(super) type Fill = (Side, Decimal, Decimal, Decimal);
+
+/// One booked fill and the position it was booked onto.
+#[derive(Clone, Copy, Debug, Default)]
+struct Kept {
+    side: Side,
+    price: Decimal,
+    qty: Decimal,
+    fee: Decimal,
+    at: FillTime,
+    /// The position before this fill.
+    before: Position,
+}
+
+/// One symbol's latest fills in booking order (a ring: `start` the oldest, `len` kept).
+#[derive(Clone, Debug, Default)]
+pub(super) struct FillLog {
+    ring: [Kept; KEPT],
+    start: usize,
+    len: usize,
+}
+
+impl FillLog {
+    /// The `k`-th kept fill, oldest first (`k < len`).
+    #[inline]
+    fn at(&mut self, k: usize) -> &mut Kept {
+        &mut self.ring[(self.start + k) % KEPT]
+    }
+
+    /// Where a fill the venue executed at `t` (Unix ms) goes among the kept ones: before the
+    /// latest whose venue time is later, back to the first that is not (an earlier time, none:
+    /// an adoption or a restored position, or the oldest kept).
+    fn slot(&mut self, t: u64) -> usize {
+        let mut k = self.len;
+        while k > 0 {
+            match self.at(k - 1).at.ms() {
+                Some(v) if v > t => k -= 1,
+                _ => break,
+            }
+        }
+        k
+    }
+
+    /// Books a fill onto `pos`, the position the kept fills give: after them, or for a fill
+    /// with the venue's own execution time ([`FillTime::Executed`]) in the venue's order
+    /// ([`FillLog::slot`]), `pos` then re-booked from the position before its place. Returns
+    /// whether the fill went before fills already booked.
+    pub(super) fn book(
+        &mut self,
+        pos: &mut Position,
+        (side, price, qty, fee): Fill,
+        at: FillTime,
+    ) -> bool {
+        let k = match at {
+            FillTime::Executed(t) => self.slot(t),
+            _ => self.len,
+        };
+        let new = Kept {
+            side,
+            price,
+            qty,
+            fee,
+            at,
+            before: *pos,
+        };
+        if k == self.len {
+            if self.len == KEPT {
+                // The oldest leaves; the next one's `before` already holds it.
+                self.start = (self.start + 1) % KEPT;
+                self.len -= 1;
+            }
+            *self.at(self.len) = new;
+            self.len += 1;
+            pos.apply_fill(side, price, qty, fee);
+            return false;
+        }
+        // Out of order: re-booked from the position before its place, the fill first.
+        let mut p = self.at(k).before;
+        let mut k = k;
+        if self.len == KEPT {
+            if k == 0 {
+                // Older than every kept fill: booked first, then held only in the oldest's
+                // `before` (as a fill that left the ring is).
+                p.apply_fill(side, price, qty, fee);
+                self.rebook_from(0, p, pos);
+                return true;
+            }
+            // The oldest leaves; the next one's `before` already holds it.
+            self.start = (self.start + 1) % KEPT;
+            self.len -= 1;
+            k -= 1;
+        }
+        for j in (k..self.len).rev() {
+            *self.at(j + 1) = *self.at(j);
+        }
+        *self.at(k) = new;
+        self.len += 1;
+        self.rebook_from(k, p, pos);
+        true
+    }
+
+    /// Re-books the kept fills from the `k`-th on, onto `p` (the position before it): each
+    /// one's `before`, then `pos`.
+    fn rebook_from(&mut self, k: usize, mut p: Position, pos: &mut Position) {
+        for j in k..self.len {
+            let f = self.at(j);
+            f.before = p;
+            p.apply_fill(f.side, f.price, f.qty, f.fee);
+        }
+        *pos = p;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fill and its venue time.
+    type Timed = (Fill, FillTime);
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    /// A fill of `q` at `px` with venue time `t`, `late` when the venue's own.
+    fn fill(side: Side, px: &str, q: &str, t: u64, late: bool) -> Timed {
+        let at = if late {
+            FillTime::Executed(t)
+        } else {
+            FillTime::Booked(t)
+        };
+        ((side, d(px), d(q), d("0.01")), at)
+    }
+
+    /// The position of `fills` applied in venue-time order (stable: arrival order on ties).
+    fn in_venue_order(fills: &[Timed]) -> Position {
+        let mut sorted = fills.to_vec();
+        sorted.sort_by_key(|f| f.1.ms());
+        let mut p = Position::default();
+        for ((s, px, q, fee), _) in sorted {
+            p.apply_fill(s, px, q, fee);
+        }
+        p
+    }
+
+    /// The journal replay's rule on an unbounded list: a fill with the venue's own time goes
+    /// before the trailing fills with a later time; the position re-applied from the start.
+    fn by_the_journal_s_rule(fills: &[Timed]) -> Position {
+        let mut list: Vec<Timed> = Vec::new();
+        for &f in fills {
+            let mut at = list.len();
+            if let FillTime::Executed(t) = f.1 {
+                while at > 0 && list[at - 1].1.ms().is_some_and(|v| v > t) {
+                    at -= 1;
+                }
+            }
+            list.insert(at, f);
+        }
+        let mut p = Position::default();
+        for ((s, px, q, fee), _) in list {
+            p.apply_fill(s, px, q, fee);
+        }
+        p
+    }
+
+    fn booked(fills: &[Timed]) -> (Position, u32) {
+        let (mut log, mut p, mut moved) = (FillLog::default(), Position::default(), 0);
+        for &(f, at) in fills {
+            moved += u32::from(log.book(&mut p, f, at));
+        }
+        (p, moved)
+    }
+
+    /// The soak's case: the stop closed the long at t=20 unseen, our next long filled at 30,
+    /// the stop booked after it: re-booked stop first (entry 61250, not the average of both).
+    #[test]
+    fn a_late_stop_is_booked_before_the_entry_it_preceded() {
+        let fills = [
+            fill(Side::Buy, "62000", "0.010", 10, false),
+            fill(Side::Buy, "61250", "0.010", 30, false),
+            fill(Side::Sell, "61200", "0.010", 20, true),
+        ];
+        let (p, moved) = booked(&fills);
+        assert_eq!(moved, 1);
+        assert_eq!(p, in_venue_order(&fills));
+        assert_eq!(p.entry, d("61250"));
+        assert_eq!(p.realized, d("-8.000"));
+        // In arrival order the entry is the average of both longs.
+        let mut arrival = Position::default();
+        for ((s, px, q, fee), _) in fills {
+            arrival.apply_fill(s, px, q, fee);
+        }
+        assert_ne!(arrival.entry, p.entry);
+    }
+
+    /// Nothing is moved across a fill with no time (an adoption), nor for a booked time.
+    #[test]
+    fn only_the_venue_s_own_time_moves_a_fill_and_not_across_an_untimed_one() {
+        let mut fills = vec![
+            fill(Side::Buy, "100", "1", 10, false),
+            ((Side::Buy, d("101"), d("1"), Decimal::ZERO), FillTime::None),
+            fill(Side::Sell, "99", "1", 5, true),
+        ];
+        let (p, moved) = booked(&fills);
+        assert_eq!(moved, 0);
+        let mut want = Position::default();
+        for ((s, px, q, fee), _) in &fills {
+            want.apply_fill(*s, *px, *q, *fee);
+        }
+        assert_eq!(p, want);
+        fills[2].1 = FillTime::Booked(5);
+        fills[1].1 = FillTime::Booked(20);
+        assert_eq!(booked(&fills).1, 0);
+    }
+
+    /// Random sequences (a small LCG, fixed seeds): our fills in time order, some of the
+    /// venue's booked late with an earlier time among the latest kept ones. The log's position
+    /// equals the fills applied in venue-time order, ring wrap and a fill older than every
+    /// kept one included.
+    #[test]
+    fn late_fills_anywhere_among_the_kept_ones_book_the_venue_s_order() {
+        // Late fills placed, and those that went before every kept one of a full ring.
+        let (mut moved, mut before_all) = (0, 0);
+        for seed in 1..=200u64 {
+            let mut x = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let mut next = |m: u64| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 33) % m
+            };
+            let mut fills = Vec::new();
+            let mut t = 1_000u64;
+            let mut times: Vec<u64> = Vec::new();
+            for _ in 0..(10 + next(40)) {
+                let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                let px = format!("{}.{}", 100 + next(20), next(10));
+                let q = format!("0.{}", 1 + next(9));
+                // Late: just before one of the latest KEPT times, when at most KEPT fills are
+                // later (equal times can make more); else ours, in time order.
+                let late_at = (times.len() > 2 && next(4) == 0)
+                    .then(|| {
+                        times[times.len() - 1 - next(times.len().min(KEPT) as u64) as usize] - 1
+                    })
+                    .filter(|&at| times.iter().filter(|&&v| v > at).count() <= KEPT);
+                let late = late_at.is_some();
+                if let Some(at) = late_at {
+                    let later = times.iter().filter(|&&v| v > at).count();
+                    before_all += u32::from(later == KEPT && times.len() > KEPT);
+                }
+                let at = late_at.unwrap_or_else(|| {
+                    t += 1 + next(5) * 2;
+                    t
+                });
+                times.push(at);
+                times.sort_unstable();
+                fills.push(fill(side, &px, &q, at, late));
+            }
+            let (p, m) = booked(&fills);
+            moved += m;
+            assert_eq!(p, by_the_journal_s_rule(&fills), "seed {seed}: {fills:?}");
+            assert_eq!(p, in_venue_order(&fills), "seed {seed}: {fills:?}");
+        }
+        assert!(
+            moved > 500 && before_all > 5,
+            "{moved} moved, {before_all} before all"
+        );
+    }
+}
