@@ -136,7 +136,7 @@ fn restart(r: &mut Rig, path: &std::path::Path, restores: bool) -> Replayed {
             price: f.price,
             qty: f.qty,
             fee: f.fee,
-            at: Default::default(),
+            at: calculus_trader::types::FillTime::of(f.venue_ms(), f.executed_ms()),
         });
     }
     replayed
@@ -288,4 +288,66 @@ fn binance_entry_found_filled_by_a_reconciliation_gets_its_stops() {
     assert_eq!(venue_levels(&r), (Some(d("62400.0")), Some(d("61200.0"))));
     assert!(r.exec.stops_open(SymbolId(0)));
     r.assert_positions_equal();
+}
+
+/// Start-up restores the strategy's position from the journal's fills with the venue times
+/// journaled on them (`runtime::exec_setup::restore_engine`, as the binary does), so a fill
+/// the venue executed before restored ones and booked after the restart (a stop that fired
+/// while the trader was down, booked late) goes among them where the journal's replay puts
+/// it: the strategy's position equals the replay's in every field. Restored without their
+/// times, the stop books after the second long (entry the average of both longs).
+#[test]
+fn a_late_fill_after_a_restart_is_booked_among_the_restored_ones_in_the_venue_s_order() {
+    use calculus_trader::runtime::exec_setup::restore_engine;
+    use calculus_trader::strategy::{ComputeStage, Engine, StrategyParams};
+    use calculus_trader::telemetry::Clock;
+    use calculus_trader::types::FillTime;
+    let names = vec![BTC.to_string()];
+    let specs = common::exchange::bundled_specs("binance", &[BTC]);
+    let path = temp_dir("late-after-restart").join("orders.journal");
+    let t0 = now_ms();
+    let session = calculus_trader::exec::journal::next_session(0, t0);
+    let fill = |seq: u64, side: Side, px: &str, t: u64, exact: bool| {
+        let mut r = calculus_trader::exec::journal::Record::new(
+            RecordKind::Fill,
+            SymbolId(0),
+            side,
+            session,
+            seq,
+        );
+        (r.qty, r.price, r.fee) = (d("0.010"), d(px), d("0.2"));
+        r.set_venue_ms(t, exact);
+        r
+    };
+    // Before the restart: two longs of ours (the venue's stop between them went unseen).
+    {
+        let (mut j, _) = Journal::open(&path, &names, FsyncPolicy::Every).unwrap();
+        j.append(&fill(1, Side::Buy, "62000.0", t0 + 10, false))
+            .unwrap();
+        j.append(&fill(2, Side::Buy, "61250.0", t0 + 30, false))
+            .unwrap();
+    }
+    let (mut j, replayed) = Journal::open(&path, &names, FsyncPolicy::Every).unwrap();
+    let engine = Engine::new(StrategyParams::default(), &specs);
+    let mut compute = ComputeStage::new(engine, Clock::new());
+    assert_eq!(restore_engine(&mut compute, &replayed), 2);
+    // After it: the stop's own execution (t0 + 20), journaled and reported as the executor does.
+    let stop = fill(0, Side::Sell, "61200.0", t0 + 20, true);
+    j.append(&stop).unwrap();
+    compute.on_report(&ExecReport {
+        symbol: SymbolId(0),
+        client_seq: 0,
+        side: Side::Sell,
+        status: ReportStatus::Filled,
+        price: stop.price,
+        qty: stop.qty,
+        fee: stop.fee,
+        at: FillTime::of(stop.venue_ms(), stop.executed_ms()),
+    });
+    drop(j);
+    let (_j, after) = Journal::open(&path, &names, FsyncPolicy::Every).unwrap();
+    let live = *compute.engine().position(0).unwrap();
+    assert_eq!(live, after.position(0), "strategy vs journal replay");
+    assert_eq!(live.entry, d("61250.0"), "the stop closed the first long");
+    assert_eq!(compute.engine().stats().fills_rebooked, 1);
 }
