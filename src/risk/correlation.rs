@@ -56,6 +56,9 @@ pub struct Correlation {
     /// `Σ ⌈r²·2⁶⁴⌉` over each symbol's whole ring, exact in integers (no drift): an upper
     /// bound of `Σr²` over any of its windows ([`Correlation::ring_sq_bound`]).
     sq: Vec<u128>,
+    /// `√ring_sq_bound(i)` per symbol, set where `sq` changes (the VaR pre-check reads it per
+    /// entry: no `u128` → f64 conversion or root there).
+    sq_root: Vec<f64>,
     /// Returns recorded per symbol (saturating).
     count: Vec<u32>,
     /// Slot the next bar close writes.
@@ -87,6 +90,7 @@ impl Correlation {
             sum: vec![0.0; n],
             sum2: vec![0.0; n],
             sq: vec![0; n],
+            sq_root: vec![0.0; n],
             count: vec![0; n],
             head: 0,
             bars: 0,
@@ -150,6 +154,7 @@ impl Correlation {
             self.sum[i] += r - old;
             self.sum2[i] += r * r - old * old;
             self.sq[i] = self.sq[i] - sq_fixed(old) + sq_fixed(r);
+            self.sq_root[i] = self.ring_sq_bound(i).sqrt();
             self.count[i] = self.count[i].saturating_add(1);
             self.updates += 1;
         }
@@ -207,6 +212,13 @@ impl Correlation {
     #[inline]
     pub fn ring_sq_bound(&self, i: usize) -> f64 {
         self.sq.get(i).map_or(0.0, |&q| q as f64 * SQ_UNIT)
+    }
+
+    /// `ring_sq_bound(i).sqrt()`, the same double, kept from the last bar close: O(1), one
+    /// load. 0 for an unknown symbol.
+    #[inline]
+    pub fn ring_sq_bound_sqrt(&self, i: usize) -> f64 {
+        self.sq_root.get(i).copied().unwrap_or(0.0)
     }
 
     /// Sample covariance, variance of `i` and of `j` over their common window (two-pass,
@@ -299,6 +311,27 @@ impl Correlation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The root kept at each bar close is the bound's root recomputed, bit for bit, through
+    /// the ring's wrap (returns leaving it), for a symbol with returns and one without.
+    #[test]
+    fn the_kept_root_of_the_ring_bound_is_the_recomputed_one() {
+        let mut c = Correlation::new(3, 1_000, 8, 2);
+        for bars in [1u64, 5, 8, 9, 30] {
+            feed(&mut c, bars, |k| {
+                (0.001 * (k as f64).sin(), -0.0007 * (k % 3) as f64)
+            });
+            for i in 0..4 {
+                let want = c.ring_sq_bound(i).sqrt();
+                assert_eq!(
+                    c.ring_sq_bound_sqrt(i).to_bits(),
+                    want.to_bits(),
+                    "{bars} {i}"
+                );
+            }
+            assert!(c.ring_sq_bound_sqrt(0) > 0.0);
+        }
+    }
 
     /// Feeds log returns `r(k)` for symbols 0 and 1 as prices at 1 s bars.
     fn feed(c: &mut Correlation, bars: u64, r: impl Fn(u64) -> (f64, f64)) {

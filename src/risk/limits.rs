@@ -507,7 +507,7 @@ impl RiskGate {
         let mut add = |i: usize, w: f64| {
             if w != 0.0 {
                 c = c.min(self.corr.samples(i));
-                s += w.abs() * self.corr.ring_sq_bound(i).sqrt();
+                s += w.abs() * self.corr.ring_sq_bound_sqrt(i);
             }
         };
         let (j, x) = extra.unwrap_or((usize::MAX, 0.0));

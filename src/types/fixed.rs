@@ -194,6 +194,19 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
             bits += 1;
         }
     }
+    // Down to a mantissa below 2^52, half up digit by digit: the `k` digits the mantissa
+    // surely loses (`bits ≥ 2^52 · 10^(k−1)`) in one division, then one at a time while the
+    // carry leaves it at 2^52.
+    if e10 < 0 && bits >= 1 << 52 {
+        let k = (1..ROUND_UP.len())
+            .find(|&k| bits < (1u128 << 52) * POW10[k] as u128)
+            .unwrap_or(ROUND_UP.len() - 1)
+            .min(e10.unsigned_abs() as usize);
+        let p = u128::from(POW10[k]);
+        let (q, r) = (bits / p, bits % p);
+        bits = q + u128::from(r >= ROUND_UP[k]);
+        e10 += k as i32;
+    }
     while e10 < 0 && bits >= 1 << 52 {
         let rem = bits % 10;
         bits /= 10;
@@ -202,9 +215,14 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
             bits += 1;
         }
     }
-    while e10 < 0 && bits % 10 == 0 {
-        bits /= 10;
-        e10 += 1;
+    if e10 < 0 {
+        // Below 2^52 here: trailing zeros stripped on `u64`.
+        let mut m = bits as u64;
+        while e10 < 0 && m % 10 == 0 {
+            m /= 10;
+            e10 += 1;
+        }
+        bits = u128::from(m);
     }
     Some(Parts {
         neg,
@@ -212,6 +230,21 @@ pub fn f64_decimal(x: f64) -> Option<Parts> {
         scale: e10.unsigned_abs(),
     })
 }
+
+/// `ROUND_UP[k]` = 4…45 (`k` digits; 0 for `k = 0`): rounding off `k` digits half up one digit
+/// at a time carries into the kept ones exactly when they are at least this. (The last digit
+/// carries at ≥ 5; each digit above it carries at ≥ 5, or at 4 with a carry from below: by
+/// induction, at ≥ 4…45.) Up to 14 digits: a mantissa below 2^96 loses at most 14 on its way
+/// below 2^52 (`2^52 · 10^14 > 2^96`).
+const ROUND_UP: [u128; 15] = {
+    let (mut t, mut fours, mut k) = ([0u128; 15], 0u128, 1);
+    while k < 15 {
+        fours = fours * 10 + 4;
+        t[k] = fours + 1;
+        k += 1;
+    }
+    t
+};
 
 /// `floor(D / inc)` for `D` = [`f64_decimal`]`(x)`, as whole increments. A float estimate
 /// decides whenever it is farther from a whole increment than its error bound (`10⁻¹³` relative
@@ -592,6 +625,39 @@ mod tests {
             if let (Some(g), Some(w)) = (got, want) {
                 assert_eq!(g.scale(), w.scale(), "{x:e}");
             }
+        }
+    }
+
+    /// The one-division rounding of `f64_decimal` (`ROUND_UP`) against the digit-by-digit
+    /// loop it replaced: random mantissas below 2^96 and ones whose last `k` digits sit at the
+    /// threshold 4…45 or one below it (a run of 4s the carry climbs or does not).
+    #[test]
+    fn rounding_off_k_digits_at_once_is_digit_by_digit_half_up() {
+        let one_at_a_time = |mut b: u128, k: usize| {
+            for _ in 0..k {
+                let rem = b % 10;
+                b = b / 10 + u128::from(rem >= 5);
+            }
+            b
+        };
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for n in 0..100_000 {
+            let k = 1 + (next() % 14) as usize;
+            let p = u128::from(POW10[k]);
+            let high = (u128::from(next()) << 32 | u128::from(next() >> 32)) % (1 << 80);
+            let b = match n % 3 {
+                0 => (high * p + u128::from(next())) % (1 << 96),
+                1 => (high % (1 << 50)) * p + ROUND_UP[k],
+                _ => (high % (1 << 50)) * p + ROUND_UP[k] - 1,
+            };
+            let bulk = b / p + u128::from(b % p >= ROUND_UP[k]);
+            assert_eq!(bulk, one_at_a_time(b, k), "{b} k={k}");
         }
     }
 
