@@ -549,6 +549,16 @@ pub fn dec_f64(d: Decimal) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Marsaglia's xorshift64 from `seed` (≠ 0): the tests' deterministic random source.
+    fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+        move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        }
+    }
     use rust_decimal::prelude::FromPrimitive;
 
     fn d(s: &str) -> Decimal {
@@ -604,13 +614,7 @@ mod tests {
     /// (value and scale) as `from_f64`, with the ×5 steps taken in blocks.
     #[test]
     fn the_decimal_of_a_float_in_blocks_matches_from_f64() {
-        let mut s = 0x1F83_D9AB_FB41_BD6Bu64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x1F83_D9AB_FB41_BD6Bu64);
         for k in 0..200_000u64 {
             let x = if k % 2 == 0 {
                 let price =
@@ -640,13 +644,7 @@ mod tests {
             }
             b
         };
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         for n in 0..100_000 {
             let k = 1 + (next() % 14) as usize;
             let p = u128::from(POW10[k]);
@@ -664,13 +662,7 @@ mod tests {
     /// Every exponent, random mantissas: the same decimal (value and scale) as `from_f64`.
     #[test]
     fn the_decimal_of_a_float_matches_from_f64_over_the_whole_range() {
-        let mut s = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         for _ in 0..200_000 {
             let x = f64::from_bits(next());
             let want = Decimal::from_f64(x);
@@ -687,13 +679,7 @@ mod tests {
     /// integers), their neighbours one ulp away, and powers of two times small odd numbers.
     #[test]
     fn the_decimal_of_a_short_float_matches_from_f64() {
-        let mut s = 0x3C6E_F372_FE94_F82Bu64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x3C6E_F372_FE94_F82Bu64);
         for k in 0..300_000u64 {
             let m = (next() % 10_000_000_000) as f64;
             let x = match k % 4 {
@@ -815,13 +801,7 @@ mod tests {
     /// whole numbers and their neighbours, halves, the 2⁵² edge, zeros, ±∞ and NaN.
     #[test]
     fn floor_fast_is_floor() {
-        let mut s = 0x6A09_E667_F3BC_C908u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x6A09_E667_F3BC_C908u64);
         let same = |x: f64| {
             let (got, want) = (floor_fast(x), x.floor());
             assert!(
@@ -860,13 +840,7 @@ mod tests {
 
     #[test]
     fn round_half_away_is_round() {
-        let mut s = 0x0A11_CE5E_ED00_1234u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x0A11_CE5E_ED00_1234u64);
         let same = |x: f64| {
             assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x:e}");
         };
@@ -911,13 +885,7 @@ mod tests {
     /// sign and width of `n` and every scale; `None` exactly when the product overflows.
     #[test]
     fn times_is_decimal_new() {
-        let mut s = 0x5DEE_CE66_D1CE_4E5Bu64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x5DEE_CE66_D1CE_4E5Bu64);
         let mut some = 0;
         for _ in 0..300_000 {
             let m = (next() >> (1 + next() % 63)).max(1) as i64;
@@ -941,13 +909,7 @@ mod tests {
     /// over mantissas of every width (2⁶³ and 2⁶⁴ either side), both signs, zeros and scales.
     #[test]
     fn mantissa_words_are_the_mantissa() {
-        let mut s = 0x0123_4567_89AB_CDEFu64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x0123_4567_89AB_CDEFu64);
         let (mut small, mut wide) = (0, 0);
         for k in 0..300_000u64 {
             let m = match k % 4 {
@@ -988,13 +950,7 @@ mod tests {
     /// and every scale pair.
     #[test]
     fn dec_mul_is_decimal_mul() {
-        let mut s = 0x00C0_FFEE_D00D_F00Du64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x00C0_FFEE_D00D_F00Du64);
         let mut inline = 0;
         for _ in 0..300_000 {
             let mut dec = || {
@@ -1022,13 +978,7 @@ mod tests {
     #[test]
     fn floor_quotient_incs_is_the_decimal_floor() {
         use crate::types::instrument::floor_to;
-        let mut s = 0x0BAD_CAFE_1234_5678u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x0BAD_CAFE_1234_5678u64);
         let (mut answered, mut near) = (0, 0);
         for k in 0..300_000u64 {
             let step = Decimal::new(
@@ -1073,13 +1023,7 @@ mod tests {
     /// `i128::MAX`.
     #[test]
     fn floor_quotient_incs_is_its_i128_form() {
-        let mut s = 0x5EED_F00D_0DD5_1234u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x5EED_F00D_0DD5_1234u64);
         let (mut some, mut fast) = (0, 0);
         for k in 0..400_000u64 {
             let step = Decimal::new(
@@ -1130,13 +1074,7 @@ mod tests {
     /// (also negative zero) and every scale pair.
     #[test]
     fn dec_cmp_is_decimal_cmp() {
-        let mut s = 0x0DDB_1A5E_5BAD_5EEDu64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x0DDB_1A5E_5BAD_5EEDu64);
         let mut inline = 0;
         for k in 0..300_000u64 {
             let mut dec = |near: Option<Decimal>| {
@@ -1186,13 +1124,7 @@ mod tests {
     /// its `2⁵⁰` bound and of every width below it, both signs, every scale 1..=20.
     #[test]
     fn mantissa_f64_one_division_is_to_f64() {
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         for k in 0..300_000u64 {
             let m = match k % 4 {
                 0 => (1i64 << 50) - 1 - (next() % 1_000) as i64,
@@ -1213,13 +1145,7 @@ mod tests {
 
     #[test]
     fn mantissa_f64_is_to_f64() {
-        let mut s = 0x1234_5678_9ABC_DEF1u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x1234_5678_9ABC_DEF1u64);
         for k in 0..200_000u64 {
             let m = (next() >> (k % 63 + 1)) as i64 * if k % 3 == 0 { -1 } else { 1 };
             let scale = (next() % 29) as u32;
