@@ -549,6 +549,7 @@ pub fn dec_f64(d: Decimal) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::prelude::FromPrimitive;
 
     /// Marsaglia's xorshift64 from `seed` (≠ 0): the tests' deterministic random source.
     fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
@@ -559,7 +560,6 @@ mod tests {
             s
         }
     }
-    use rust_decimal::prelude::FromPrimitive;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

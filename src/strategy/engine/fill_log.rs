@@ -85,9 +85,7 @@ impl FillLog {
         };
         if k == self.len {
             if self.len == KEPT {
-                // The oldest leaves; the next one's `before` already holds it.
-                self.start = (self.start + 1) % KEPT;
-                self.len -= 1;
+                self.drop_oldest();
             }
             *self.at(self.len) = new;
             self.len += 1;
@@ -96,20 +94,19 @@ impl FillLog {
         }
         // Out of order: re-booked from the position before its place, the fill first.
         let mut p = self.at(k).before;
-        let mut k = k;
-        if self.len == KEPT {
-            if k == 0 {
-                // Older than every kept fill: booked first, then held only in the oldest's
-                // `before` (as a fill that left the ring is).
-                p.apply_fill(side, price, qty, fee);
-                self.rebook_from(0, p, pos);
-                return true;
-            }
-            // The oldest leaves; the next one's `before` already holds it.
-            self.start = (self.start + 1) % KEPT;
-            self.len -= 1;
-            k -= 1;
+        if self.len == KEPT && k == 0 {
+            // Older than every kept fill: booked first, then held only in the oldest's
+            // `before` (as a fill that left the ring is).
+            p.apply_fill(side, price, qty, fee);
+            self.rebook_from(0, p, pos);
+            return true;
         }
+        let k = if self.len == KEPT {
+            self.drop_oldest();
+            k - 1
+        } else {
+            k
+        };
         for j in (k..self.len).rev() {
             *self.at(j + 1) = *self.at(j);
         }
@@ -117,6 +114,13 @@ impl FillLog {
         self.len += 1;
         self.rebook_from(k, p, pos);
         true
+    }
+
+    /// Forgets the oldest kept fill: the next one's `before` already holds it.
+    #[inline]
+    fn drop_oldest(&mut self) {
+        self.start = (self.start + 1) % KEPT;
+        self.len -= 1;
     }
 
     /// Re-books the kept fills from the `k`-th on, onto `p` (the position before it): each
