@@ -20,7 +20,10 @@
 //!   production), parsed by `BinanceParser`. Alternative: `serde_json` into borrowed structs
 //!   with the same fields, same `Tick` built.
 //! - `compute`: `ComputeStage::on_tick` over the 35 k real BTCUSDT/ETHUSDT trades of `data/replay`,
-//!   three passes (each shifted forward in venue time), fills fed back as in `fused`.
+//!   three passes (each shifted forward in venue time), fills fed back as in `fused`; five
+//!   timed runs of them. The note splits the row into the ticks that decide an order and the
+//!   rest, and gives each tick's least time over the runs (what is left once the VM's
+//!   preemptions and interrupts are gone: the code's own share of the tail).
 //!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix;
 //!   `compute (both + learned filter)`: that with the learned entry filter on too
 //!   (`[strategy.learned]`, warm after 50 labels), judged against the compute budget.
@@ -683,44 +686,139 @@ fn bench_compute_batched(s: &Setup, params: StrategyParams, passes: u64) -> u64 
     p50(&per_tick)
 }
 
+/// Timed runs of the compute rows' ticks ([`bench_compute`]).
+const COMPUTE_RUNS: usize = 5;
+
+/// The compute stage's histogram of one bench run split by tick: the ticks that decided an
+/// order and every other tick.
+struct ComputeSplit {
+    deciding: StageHistograms,
+    other: StageHistograms,
+    /// Each tick's least time over the timed runs, timed around `on_tick` (preemptions,
+    /// interrupts and a neighbour's cache traffic removed, unless they hit every run):
+    /// deciding ticks and the rest.
+    least: [Histogram<u64>; 2],
+}
+
+impl ComputeSplit {
+    /// `deciding` and `other` merged: the stage's histogram over every tick.
+    fn all(&self) -> StageHistograms {
+        let mut all = StageHistograms::new();
+        all.add(&self.deciding);
+        all.add(&self.other);
+        all
+    }
+
+    /// The deciding ticks' share and percentiles beside the other ticks', and how many ticks of
+    /// each class are above `budget_ns`: which ticks a p99 over budget is made of.
+    fn note(&self, budget_ns: u64) -> String {
+        let (d, o) = (
+            self.deciding.get(Stage::Compute),
+            self.other.get(Stage::Compute),
+        );
+        let total = (d.len() + o.len()).max(1);
+        let over = |h: &Histogram<u64>| h.len() - h.count_between(0, budget_ns);
+        let pct = |n: u64| 100.0 * n as f64 / total as f64;
+        let [ld, lo] = &self.least;
+        let mut least = ld.clone();
+        least.add(lo).expect("same bounds");
+        format!(
+            "deciding ticks ({:.1} %): p50 {} p99 {}, other ticks p50 {} p99 {}; above {}: {:.1} % of ticks deciding, {:.1} % other; each tick's least of {COMPUTE_RUNS} runs: p99 {} (deciding p50 {} p99 {}, other p99 {}), above {}: {:.1} % deciding, {:.1} % other",
+            pct(d.len()),
+            format_ns(p50(d)),
+            format_ns(d.value_at_quantile(0.99)),
+            format_ns(p50(o)),
+            format_ns(o.value_at_quantile(0.99)),
+            format_ns(budget_ns),
+            pct(over(d)),
+            pct(over(o)),
+            format_ns(least.value_at_quantile(0.99)),
+            format_ns(p50(ld)),
+            format_ns(ld.value_at_quantile(0.99)),
+            format_ns(lo.value_at_quantile(0.99)),
+            format_ns(budget_ns),
+            100.0 * over(ld) as f64 / least.len().max(1) as f64,
+            100.0 * over(lo) as f64 / least.len().max(1) as f64,
+        )
+    }
+}
+
 /// Compute over the real ticks as the hot loop runs it: the `compute` stage (tick → intent),
 /// the hand-over (paper execution), then the intent's booking into the decision book and the
 /// gate ([`ComputeStage::book_pending`]), timed on its own in the returned histogram (one
-/// sample per intent) so the cost moved after the hand-over stays visible.
+/// sample per intent) so the cost moved after the hand-over stays visible. An untimed run of
+/// the same ticks first finds the deciding ones (decisions are deterministic), so each timed
+/// tick records into its class's histogram ([`ComputeSplit`]); the ticks run
+/// [`COMPUTE_RUNS`] times, each on a fresh stage (intents and bookings from the first).
 fn bench_compute(
     s: &Setup,
     params: StrategyParams,
     passes: usize,
-) -> (StageHistograms, Vec<OrderIntent>, Histogram<u64>) {
-    let mut booking = new_hist();
-    let mut hists = StageHistograms::new();
-    let mut exec_hists = StageHistograms::new();
-    let mut intents = Vec::new();
-    let mut compute = s.compute_stage(params);
-    let mut exec = s.exec_stage();
+) -> (ComputeSplit, Vec<OrderIntent>, Histogram<u64>) {
     let cycle_ms = s.cycle_ms();
-    for pass in 0..passes as u64 {
-        for t in &s.ticks {
+    let ticks = || {
+        (0..passes as u64).flat_map(move |pass| {
             // Later passes continue in venue time, as `MemoryFeed` cycles do.
-            let t = Tick {
+            s.ticks.iter().map(move |t| Tick {
                 exch_ts_ms: t.exch_ts_ms + pass * cycle_ms,
                 ..*t
+            })
+        })
+    };
+    let mut deciding = Vec::with_capacity(s.ticks.len() * passes);
+    let mut booking = new_hist();
+    let mut split = ComputeSplit {
+        deciding: StageHistograms::new(),
+        other: StageHistograms::new(),
+        least: [new_hist(), new_hist()],
+    };
+    let mut exec_hists = StageHistograms::new();
+    let mut intents = Vec::new();
+    let mut least = Vec::new();
+    for run in 0..=COMPUTE_RUNS {
+        let timed = run > 0;
+        let mut scratch = StageHistograms::new();
+        let mut compute = s.compute_stage(params);
+        let mut exec = s.exec_stage();
+        for (k, t) in ticks().enumerate() {
+            let hists = match (timed, deciding.get(k)) {
+                (false, _) => &mut scratch,
+                (true, Some(true)) => &mut split.deciding,
+                (true, _) => &mut split.other,
             };
             let start = s.clock.now_ns();
-            if let Some(it) = compute.on_tick(black_box(&t), start, &mut hists) {
+            let decided = compute.on_tick(black_box(&t), start, hists);
+            let took = s.clock.now_ns().saturating_sub(start);
+            if !timed {
+                deciding.push(decided.is_some());
+                least.push(u64::MAX);
+            } else {
+                least[k] = least[k].min(took);
+                assert_eq!(
+                    decided.is_some(),
+                    deciding[k],
+                    "tick {k}: the two runs differ"
+                );
+            }
+            if let Some(it) = decided {
                 // Paper route: the report comes back at once (applied after the booking).
                 let report = exec.on_intent(&it, s.clock.now_ns(), &mut exec_hists);
                 let b0 = s.clock.now_ns();
                 compute.book_pending();
-                booking.saturating_record(s.clock.now_ns().saturating_sub(b0));
+                if run == 1 {
+                    booking.saturating_record(s.clock.now_ns().saturating_sub(b0));
+                    intents.push(it);
+                }
                 if let Some(r) = report {
                     compute.on_report(&r);
                 }
-                intents.push(it);
             }
         }
     }
-    (hists, intents, booking)
+    for (k, &ns) in least.iter().enumerate() {
+        split.least[usize::from(!deciding[k])].saturating_record(ns);
+    }
+    (split, intents, booking)
 }
 
 /// One tick that decides an order (kept out of line so callgrind attributes its instructions).
@@ -2058,7 +2156,9 @@ fn run() -> Result<(), String> {
     }
 
     progress("compute: Engine::on_tick over real trades");
-    let (compute, intents, booking) = bench_compute(&s, s.params(), n(3.0).max(1));
+    let (split, intents, booking) = bench_compute(&s, s.params(), n(3.0).max(1));
+    let compute = split.all();
+    let over = profile.compute.p99_ns;
     if only_order_rtt() {
         rows.extend(order_rtt_rest_vs_websocket(&s, &intents, n(2_000.0))?);
         println!(
@@ -2074,8 +2174,9 @@ fn run() -> Result<(), String> {
         compute.get(Stage::Compute),
         None,
         format!(
-            "{} real BTCUSDT/ETHUSDT trades; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each, booking included); {}",
+            "{} real BTCUSDT/ETHUSDT trades; {}; batched: {batched} ns/tick (median of {COMPUTE_BLOCK}-tick blocks, one clock pair each, booking included); {}",
             s.ticks.len(),
+            split.note(over),
             booking_note(&booking)
         ),
     ));
@@ -2084,7 +2185,8 @@ fn run() -> Result<(), String> {
         strategy: StrategyKind::Both,
         ..s.params()
     };
-    let (compute_both, _, booking) = bench_compute(&s, both, n(3.0).max(1));
+    let (split, _, booking) = bench_compute(&s, both, n(3.0).max(1));
+    let compute_both = split.all();
     let batched = bench_compute_batched(&s, both, n(3.0).max(1) as u64);
     rows.push(row(
         "compute (strategy = both)",
@@ -2092,7 +2194,8 @@ fn run() -> Result<(), String> {
         compute_both.get(Stage::Compute),
         None,
         format!(
-            "the same trades with the scalper's bar rules beside the matrix (either opens); batched: {batched} ns/tick; {}",
+            "the same trades with the scalper's bar rules beside the matrix (either opens); {}; batched: {batched} ns/tick; {}",
+            split.note(over),
             booking_note(&booking)
         ),
     ));
@@ -2101,14 +2204,16 @@ fn run() -> Result<(), String> {
     let mut learned = both;
     learned.learned.enabled = true;
     learned.learned.warmup_labels = 50;
-    let (with_filter, _, booking) = bench_compute(&s, learned, n(3.0).max(1));
+    let (split, _, booking) = bench_compute(&s, learned, n(3.0).max(1));
+    let with_filter = split.all();
     rows.push(row(
         "compute (both + learned filter)",
         Stage::Compute,
         with_filter.get(Stage::Compute),
         None,
         format!(
-            "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps; {}",
+            "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps; {}; {}",
+            split.note(over),
             booking_note(&booking)
         ),
     ));
