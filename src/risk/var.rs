@@ -237,8 +237,11 @@ fn figures<const N: usize>(
     })
 }
 
-/// Slots of the window each [`PeakJob::step`] of the engine's quiet ticks works through.
-pub const PEAK_STEP: usize = 48;
+/// Slots of the window each [`PeakJob::step`] of the engine's quiet ticks works through. A
+/// job is `2c ≤ 600` slots (the P&L, then the spread and tail), so 25 quiet ticks of a bar
+/// finish it. At 48 a step took a quiet tick over the 500 ns compute budget: the compute
+/// bench's quiet ticks above it at their least of five runs went from 2.1–2.2 % to 1.5–1.6 %.
+pub const PEAK_STEP: usize = 24;
 
 /// Where a [`PeakJob`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
