@@ -7,8 +7,9 @@
 //! model weights (bit for bit) as the code before the optimisation.
 //!
 //! The same runs with the idle compute warm-up's shadows (the model step on a scratch copy,
-//! `Engine::warm_models`, and the entry, `Engine::warm`) before every tick must give the same
-//! values: the warm-up changes no decision.
+//! `Engine::warm_models`, and the entry, `Engine::warm`) and the idle work (the peak VaR job's
+//! steps, `Engine::idle_work`, until none is left) before every tick must give the same
+//! values: neither changes a decision, and the run's peak VaR/ES is the same, bit for bit.
 //!
 //! The expected values were obtained by running this test on the unchanged code (branch
 //! `compute50` at main 875380e, before any change under `src/`) and copying the printed values.
@@ -42,13 +43,20 @@ fn fnv(h: &mut u64, bytes: &[u8]) {
 }
 
 /// One run; with `warm`, the idle warm-up's shadows (`Engine::warm_models` and `Engine::warm`,
-/// both sides of every symbol) before every tick, which must change nothing.
-fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> Outcome {
+/// both sides of every symbol) and the idle work until none is left before every tick, which
+/// must change nothing. Also returns the run's peak VaR/ES (its `Debug` text: the doubles'
+/// shortest round-trip digits) and the idle work steps taken.
+fn run(
+    replay: &Replay,
+    ticks: &[Tick],
+    params: StrategyParams,
+    warm: bool,
+) -> (Outcome, String, u64) {
     let mut e = Engine::new(params, &replay.instruments);
     let first = ticks.iter().map(|t| t.exch_ts_ms).min().unwrap();
     let last = ticks.iter().map(|t| t.exch_ts_ms).max().unwrap();
     let cycle = last - first + 1_000;
-    let (mut intents, mut h) = (0, 0xcbf2_9ce4_8422_2325u64);
+    let (mut intents, mut h, mut idle_steps) = (0, 0xcbf2_9ce4_8422_2325u64, 0);
     for pass in 0..3 {
         for t in ticks {
             let t = Tick {
@@ -61,6 +69,9 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> O
                     e.warm(i, Side::Sell);
                     e.warm_models(i, Side::Buy);
                     e.warm(i, Side::Buy);
+                }
+                while e.idle_work() {
+                    idle_steps += 1;
                 }
             }
             if let Some(it) = e.on_tick(&t) {
@@ -75,7 +86,8 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> O
     for v in e.learned().snapshot().model.w {
         fnv(&mut w, &v.to_bits().to_le_bytes());
     }
-    Outcome {
+    let peak = format!("{:?}", e.risk_gate().peak_risk());
+    let outcome = Outcome {
         intents,
         intents_hash: h,
         signals: s.signals,
@@ -86,7 +98,8 @@ fn run(replay: &Replay, ticks: &[Tick], params: StrategyParams, warm: bool) -> O
         learned_checked: e.learned().stats().checked,
         learned_refused: e.learned().stats().refused,
         weights_hash: w,
-    }
+    };
+    (outcome, peak, idle_steps)
 }
 
 #[test]
@@ -101,12 +114,30 @@ fn compute_decides_exactly_as_before_for_every_strategy() {
     let mut permissive = learned;
     permissive.learned.threshold = 0.3;
     let params = [calculus, both, learned, permissive];
-    let got: Vec<Outcome> = params.map(|p| run(&replay, &ticks, p, false)).into();
-    for o in &got {
-        eprintln!("{o:?}");
+    let plain: Vec<_> = params.map(|p| run(&replay, &ticks, p, false)).into();
+    for (o, peak, _) in &plain {
+        eprintln!("{o:?}\n  peak {peak}");
     }
-    // The compute warm-up on: the same golden values.
-    let warmed: Vec<Outcome> = params.map(|p| run(&replay, &ticks, p, true)).into();
+    // The compute warm-up and the idle work on: the same golden values and peak figures.
+    let warm: Vec<_> = params.map(|p| run(&replay, &ticks, p, true)).into();
+    for (k, ((_, peak, none), (_, warm_peak, steps))) in plain.iter().zip(&warm).enumerate() {
+        eprintln!("run {k}: {steps} idle steps");
+        assert_eq!(*none, 0);
+        // The filtered runs hold a position at few bar closes; the first two at many.
+        if k < 2 {
+            assert!(
+                peak.contains("samples: 300"),
+                "run {k}: no full-window peak: {peak}"
+            );
+            assert!(*steps > 1_000, "run {k}: {steps} idle steps");
+        }
+        assert_eq!(
+            warm_peak, peak,
+            "run {k}: the idle work changed the peak VaR/ES"
+        );
+    }
+    let got: Vec<&Outcome> = plain.iter().map(|(o, _, _)| o).collect();
+    let warmed: Vec<&Outcome> = warm.iter().map(|(o, _, _)| o).collect();
     let want = [
         Outcome {
             intents: 6455,
@@ -158,9 +189,9 @@ fn compute_decides_exactly_as_before_for_every_strategy() {
         },
     ];
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(g, w, "run {k}");
+        assert_eq!(*g, w, "run {k}");
     }
     for (k, (g, w)) in warmed.iter().zip(&want).enumerate() {
-        assert_eq!(g, w, "run {k} with the compute warm-up");
+        assert_eq!(*g, w, "run {k} with the compute warm-up and the idle work");
     }
 }

@@ -208,3 +208,30 @@ fn the_compute_stage_warm_up_allocates_nothing() {
     assert!(planned > 0, "no symbol had a tick");
     assert_eq!(allocs, 0, "the compute stage's warm-up allocated");
 }
+
+/// The idle work (`Engine::idle_work`: the bar close's peak VaR job, a step per idle turn)
+/// allocates nothing: its buffers are allocated with the engine. Run to completion between
+/// ticks over the trade-heavy replay, where a position is open at most bar closes.
+#[test]
+fn the_idle_work_allocates_nothing() {
+    let replay = Replay::load();
+    let [calculus, _] = trade_heavy_params();
+    let mut e = Engine::new(calculus, &replay.instruments);
+    let (mut steps, mut allocs) = (0, 0);
+    for t in replay.ticks().iter().take(30_000) {
+        if let Some(it) = e.on_tick(t) {
+            fill(&mut e, &it);
+        }
+        let (n, a) = counted(|| {
+            let mut n = 0;
+            while e.idle_work() {
+                n += 1;
+            }
+            n
+        });
+        steps += n;
+        allocs += a;
+    }
+    assert!(steps > 1_000, "{steps} idle steps: no peak VaR job ran");
+    assert_eq!(allocs, 0, "the idle work allocated");
+}

@@ -46,7 +46,7 @@
 //! Every call is O(1) except [`RiskGate::check`]'s correlation and VaR (O(k·W): k open
 //! positions, W the returns window, on demand), the bar close (O(m) symbols that had a price,
 //! plus O(k) to start the peak VaR job while a book is open, and what is left of the previous
-//! bar's job when the quiet ticks did not finish it; see [`Correlation`]),
+//! bar's job when the idle turns and quiet ticks did not finish it; see [`Correlation`]),
 //! [`RiskGate::peak_step`] (O(k·[`super::var::PEAK_STEP`])) and the status rows;
 //! nothing allocates after [`RiskGate::new`].
 
@@ -459,12 +459,15 @@ impl RiskGate {
     }
 
     /// Some of the pending peak VaR job ([`var::PEAK_STEP`] window slots): for a tick that
-    /// decided nothing. One branch when nothing is pending.
+    /// decided nothing, or an idle turn of the hot loop. Returns whether a job was pending
+    /// (one branch when none is).
     #[inline]
-    pub fn peak_step(&mut self) {
-        if self.peak_job.pending() {
+    pub fn peak_step(&mut self) -> bool {
+        let pending = self.peak_job.pending();
+        if pending {
             self.peak_work(var::PEAK_STEP);
         }
+        pending
     }
 
     /// `budget` slots of the peak VaR job, the figures folded into the peak when it completes.

@@ -237,9 +237,8 @@ fn figures<const N: usize>(
     })
 }
 
-/// Slots of the window each [`PeakJob::step`] of the engine's quiet ticks works through. A
-/// job is `2c ≤ 600` slots (the P&L, then the spread and tail), so 25 quiet ticks of a bar
-/// finish it. At 48 a step took a quiet tick over the 500 ns compute budget: the compute
+/// Slots of the window each [`PeakJob::step`] of an idle turn or a quiet tick works through.
+/// A job is `2c ≤ 600` slots (the P&L, then the spread and tail), so 25 steps finish it. At 48 a step took a quiet tick over the 500 ns compute budget: the compute
 /// bench's quiet ticks above it at their least of five runs went from 2.1–2.2 % to 1.5–1.6 %.
 pub const PEAK_STEP: usize = 24;
 
@@ -254,8 +253,9 @@ enum PeakPhase {
     Spread,
 }
 
-/// [`book_risk`] of the book at one bar close, computed a few slots at a time on later ticks
-/// (the run's peak VaR/ES, a report figure: no limit reads it). The same operations in the
+/// [`book_risk`] of the book at one bar close, computed a few slots at a time on the hot
+/// loop's idle turns and on later quiet ticks (the run's peak VaR/ES, a report figure: no
+/// limit reads it). The same operations in the
 /// same order as [`book_risk`] on the weights snapshot taken at the bar close, so the same
 /// doubles, bit for bit, provided the returns window does not move before the job is done:
 /// the owner finishes it ([`PeakJob::step`] with `usize::MAX`) before the next bar close.

@@ -53,9 +53,10 @@ pub fn run<S: TickSource>(
         });
         exec.poll(None, publisher.hists(), |r| compute.on_report(r));
         if matches!(polled, Ok((0, WsStatus::Open))) {
-            // Idle: one shadow order at most (and its symbol's shadow entry plan), then back
-            // to the socket.
-            if exec.warm_idle() {
+            // Idle: a step of the bar close's peak VaR job while one is pending (off the
+            // ticks), else one shadow order at most (and its symbol's shadow entry plan), then
+            // back to the socket.
+            if !compute.idle_work() && exec.warm_idle() {
                 compute.warm_idle();
             }
         }

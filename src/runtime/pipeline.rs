@@ -243,7 +243,8 @@ impl Pipeline {
                             compute_waiter.reset();
                         } else if md_rx.is_abandoned() && md_rx.is_empty() {
                             break;
-                        } else {
+                        } else if !compute.idle_work() {
+                            // Nothing to do, not even the peak VaR job's next step.
                             compute_waiter.idle(|| {
                                 !md_rx.is_empty() || !fill_rx.is_empty() || compute.has_commands()
                             });

@@ -615,6 +615,15 @@ impl Engine {
         Some(cx.emit(m.st, d0, d.side, qty, reduce_only, levels))
     }
 
+    /// Work left for a turn of the hot loop with no tick: some of the bar close's peak VaR
+    /// job (a report figure, [`RiskGate::peak_step`]), so that quiet ticks and the next bar
+    /// close find it done. Returns whether there was some. Decisions are the same with or
+    /// without it: the job gives the same doubles at any pace.
+    #[inline]
+    pub fn idle_work(&mut self) -> bool {
+        self.gate.peak_step()
+    }
+
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
     /// pending): the gate's `live` flag, then `book_order` into the decision book and the
     /// gate (`fee = qty·price·fee_rate` at the tick's price put on the tick), then the learned

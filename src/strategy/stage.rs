@@ -243,6 +243,13 @@ impl ComputeStage {
         self.latest_entry = Some((i, side));
     }
 
+    /// A turn of the hot loop with no tick: the engine's idle work ([`Engine::idle_work`]).
+    /// Returns whether there was some (the caller then skips its wait or warm-up this turn).
+    #[inline]
+    pub fn idle_work(&mut self) -> bool {
+        self.engine.idle_work()
+    }
+
     /// Books the intent the last [`ComputeStage::on_tick`] returned (see
     /// [`crate::strategy::Engine::book_pending`]); call it right after handing the intent over.
     /// Not in the `compute` histogram (the budget bench measures it in a row of its own).
