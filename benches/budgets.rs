@@ -27,6 +27,8 @@
 //!   `compute (strategy = both)`: the same with the scalper's bar rules beside the matrix;
 //!   `compute (both + learned filter)`: that with the learned entry filter on too
 //!   (`[strategy.learned]`, warm after 50 labels), judged against the compute budget.
+//!   `compute, 1 tick in 10`: every tenth tick (a thin market), the engine's idle work run
+//!   between ticks as the hot loop's idle turns do, against the same ticks without it.
 //! - `sign`: `ExecStage::on_intent` (round, build, HMAC-SHA256 sign, hex) over the intents that run
 //!   produced, cycled.
 //! - `md_hop`/`order_hop`: ping-pong between two pinned threads. The sender stamps the item with
@@ -819,6 +821,38 @@ fn bench_compute(
         split.least[usize::from(!deciding[k])].saturating_record(ns);
     }
     (split, intents, booking)
+}
+
+/// One tick in this many for the sparse compute row.
+const SPARSE_TICKS: usize = 10;
+
+/// The compute stage over every `every`-th tick of the trade-heavy run (three passes, fills
+/// fed back), with `idle` the engine's idle work run to completion between ticks, untimed, as
+/// the hot loop's idle turns do ([`ComputeStage::idle_work`]); else that work stays on the
+/// quiet ticks and the bar closes. The `compute` histogram.
+fn bench_compute_sparse(s: &Setup, every: usize, idle: bool) -> Histogram<u64> {
+    let mut hists = StageHistograms::new();
+    let mut exec_hists = StageHistograms::new();
+    let mut compute = s.compute_stage(s.params());
+    let mut exec = s.exec_stage();
+    let cycle_ms = s.cycle_ms();
+    for pass in 0..3 {
+        for t in s.ticks.iter().step_by(every) {
+            let t = Tick {
+                exch_ts_ms: t.exch_ts_ms + pass * cycle_ms,
+                ..*t
+            };
+            while idle && compute.idle_work() {}
+            if let Some(it) = compute.on_tick(black_box(&t), s.clock.now_ns(), &mut hists) {
+                let report = exec.on_intent(&it, s.clock.now_ns(), &mut exec_hists);
+                compute.book_pending();
+                if let Some(r) = report {
+                    compute.on_report(&r);
+                }
+            }
+        }
+    }
+    hists.get(Stage::Compute).clone()
 }
 
 /// One tick that decides an order (kept out of line so callgrind attributes its instructions).
@@ -2215,6 +2249,24 @@ fn run() -> Result<(), String> {
             "strategy = both with [strategy.learned] on (warm after 50 labels): features + dot product per entry signal, labelling and AdaGrad steps; {}; {}",
             split.note(over),
             booking_note(&booking)
+        ),
+    ));
+
+    progress("compute, 1 tick in 10: idle work between ticks vs none");
+    let [on, off] = [true, false].map(|idle| bench_compute_sparse(&s, SPARSE_TICKS, idle));
+    let over_2us = |h: &Histogram<u64>| h.len() - h.count_between(0, 2_000);
+    rows.push(row(
+        "compute, 1 tick in 10 (idle work on)",
+        Stage::Compute,
+        &on,
+        Some(("no idle work".into(), ratio(&on, &off))),
+        format!(
+            "every {SPARSE_TICKS}th tick of the trade-heavy run (~10 a second, a thin market), the peak VaR job stepped on idle turns between ticks (untimed, as the hot loop does) vs on quiet ticks only: p99 {} vs {}, ticks over 2 µs {} vs {} of {}",
+            format_ns(on.value_at_quantile(0.99)),
+            format_ns(off.value_at_quantile(0.99)),
+            over_2us(&on),
+            over_2us(&off),
+            on.len(),
         ),
     ));
     if only_compute() {
