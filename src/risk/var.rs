@@ -238,8 +238,8 @@ fn figures<const N: usize>(
 }
 
 /// Slots of the window each [`PeakJob::step`] of an idle turn or a quiet tick works through.
-/// A job is `2c ≤ 600` slots (the P&L, then the spread and tail), so 25 steps finish it. At 48 a step took a quiet tick over the 500 ns compute budget: the compute
-/// bench's quiet ticks above it at their least of five runs went from 2.1–2.2 % to 1.5–1.6 %.
+/// A job is `2c ≤ 600` slots (the P&L, then the spread and tail), so 25 steps finish it. At
+/// 48, a step took a quiet tick past the 500 ns compute budget (README, seventeenth wave).
 pub const PEAK_STEP: usize = 24;
 
 /// Where a [`PeakJob`] is.
@@ -255,11 +255,11 @@ enum PeakPhase {
 
 /// [`book_risk`] of the book at one bar close, computed a few slots at a time on the hot
 /// loop's idle turns and on later quiet ticks (the run's peak VaR/ES, a report figure: no
-/// limit reads it). The same operations in the
-/// same order as [`book_risk`] on the weights snapshot taken at the bar close, so the same
-/// doubles, bit for bit, provided the returns window does not move before the job is done:
-/// the owner finishes it ([`PeakJob::step`] with `usize::MAX`) before the next bar close.
-/// Buffers are allocated at construction (`n` weights, `W` slots); nothing allocates after.
+/// limit reads it). The same operations in the same order as [`book_risk`] on the weights
+/// snapshot taken at the bar close, so the same doubles, bit for bit, provided the returns
+/// window does not move before the job is done: the owner finishes it ([`PeakJob::step`] with
+/// `usize::MAX`) before the next bar close. Buffers are allocated at construction (`n`
+/// weights, `W` slots); nothing allocates after.
 #[derive(Clone, Debug)]
 pub struct PeakJob {
     /// The book's non-zero `(symbol, signed notional)` at the bar close, in book order.
