@@ -148,6 +148,10 @@ pub struct EngineStats {
     /// Fills the venue executed before fills booked first (read from the venue late), booked
     /// before them: the position re-booked in the venue's order.
     pub fills_rebooked: u64,
+    /// Of those, fills the journal places before a fill older than the strategy's last
+    /// [`fill_log::KEPT`] of the symbol: placed before the oldest kept one instead, so its
+    /// entry and realized PnL may differ from the journal's until the symbol is next flat.
+    pub fills_beyond_log: u64,
     /// Rejections received from execution.
     pub rejects: u64,
     /// Ticks per matrix case (index = [`crate::types::Case::index`]), counted once warm.
@@ -693,8 +697,10 @@ impl Engine {
                 let fill = (r.side, r.price, r.qty, r.fee);
                 match self.fill_logs.get_mut(r.symbol.index()) {
                     Some(log) => {
-                        let moved = log.book(&mut slot.position, fill, r.at);
-                        self.stats.fills_rebooked += u64::from(moved);
+                        let booked = log.book(&mut slot.position, fill, r.at);
+                        let beyond = booked == fill_log::Booked::BeyondLog;
+                        self.stats.fills_rebooked += u64::from(booked != fill_log::Booked::InOrder);
+                        self.stats.fills_beyond_log += u64::from(beyond);
                     }
                     None => slot.position.apply_fill(r.side, r.price, r.qty, r.fee),
                 }

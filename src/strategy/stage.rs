@@ -306,6 +306,7 @@ impl ComputeStage {
         c.set(Counter::DriftReduces, s.drift_reduces);
         c.set(Counter::DriftExits, s.drift_exits);
         c.set(Counter::FillsRebooked, s.fills_rebooked);
+        c.set(Counter::FillsBeyondLog, s.fills_beyond_log);
         c.set(Counter::ExitTakeProfit, s.exit_take_profit);
         c.set(Counter::ExitStopLoss, s.exit_stop_loss);
         c.set(Counter::EmergencyStops, s.emergency_stops);

@@ -255,6 +255,10 @@ crate::types::named::named_enum! {
         /// Fills the venue executed before fills booked first (its time read from the venue
         /// late), booked before them: the strategy's position re-booked in the venue's order.
         FillsRebooked => "fills_rebooked",
+        /// Of those, fills placed before the oldest of the strategy's last 16 of the symbol
+        /// where the journal places them earlier still: its entry and realized PnL may differ
+        /// from the journal's until the symbol is next flat.
+        FillsBeyondLog => "fills_beyond_log",
     }
 }
 
