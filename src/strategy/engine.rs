@@ -148,8 +148,8 @@ pub struct EngineStats {
     /// Fills the venue executed before fills booked first (read from the venue late), booked
     /// before them: the position re-booked in the venue's order.
     pub fills_rebooked: u64,
-    /// Of those, fills the journal places before a fill older than the strategy's last
-    /// [`fill_log::KEPT`] of the symbol: placed before the oldest kept one instead, so its
+    /// Of those, fills the journal places before a fill older than the strategy's last 16
+    /// of the symbol: placed before the oldest kept one instead, so its
     /// entry and realized PnL may differ from the journal's until the symbol is next flat.
     pub fills_beyond_log: u64,
     /// Rejections received from execution.
