@@ -120,10 +120,13 @@ impl FillLog {
             p.apply_fill(side, price, qty, fee);
             self.rebook_from(0, p, pos);
             let later = |t| self.dropped.ms().is_some_and(|v| v > t);
-            return match at {
+            let booked = match at {
                 FillTime::Executed(t) if later(t) => Booked::BeyondLog,
                 _ => Booked::Rebooked,
             };
+            // Now the newest fill not kept: the next late fill's walk meets it first.
+            self.dropped = at;
+            return booked;
         }
         let k = if self.len == KEPT {
             self.drop_oldest();
@@ -328,6 +331,41 @@ mod tests {
             moved > 500 && before_all > 5,
             "{moved} moved, {before_all} before all"
         );
+    }
+
+    /// A late fill placed before a full ring becomes the newest fill not kept: a second late
+    /// fill older than it is beyond the log (the journal puts it before the first), one newer
+    /// than it is not (the journal stops at the first: the same place).
+    #[test]
+    fn a_fill_placed_before_a_full_ring_is_the_next_walk_s_first_stop() {
+        let ours = |n: u64| {
+            (0..n)
+                .map(|k| fill(Side::Buy, "100", "0.1", 100 + 10 * k, false))
+                .collect::<Vec<_>>()
+        };
+        // KEPT + 1 fills: the one at 100 dropped; kept 110..; a late fill at 105 goes first.
+        let mut fills = ours(KEPT as u64 + 1);
+        fills.push(fill(Side::Sell, "90", "0.1", 105, true));
+        assert_eq!(booked_all(&fills).2, 0);
+        // Older than 105 (and than 100, the dropped one): the journal walks past both.
+        let mut older = fills.clone();
+        older.push(fill(Side::Sell, "95", "0.1", 99, true));
+        assert_eq!(booked_all(&older).2, 1);
+        // Between 100 and 105: the journal puts it before 105, the log after it.
+        let mut between = fills.clone();
+        between.push(fill(Side::Sell, "95", "0.1", 102, true));
+        let (p, _, beyond) = booked_all(&between);
+        assert_eq!(
+            beyond, 1,
+            "placed after 105 where the journal puts it before"
+        );
+        assert_eq!(p.qty, by_the_journal_s_rule(&between).qty);
+        // Newer than 105: the journal stops at 105, as the log does.
+        let mut newer = fills;
+        newer.push(fill(Side::Sell, "95", "0.1", 107, true));
+        let (p, _, beyond) = booked_all(&newer);
+        assert_eq!(beyond, 0);
+        assert_eq!(p, by_the_journal_s_rule(&newer));
     }
 
     /// Late fills with up to three times [`KEPT`] later fills: a sequence the log never said
