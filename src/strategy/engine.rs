@@ -149,8 +149,8 @@ pub struct EngineStats {
     /// before them: the position re-booked in the venue's order.
     pub fills_rebooked: u64,
     /// Of those, fills the journal places before a fill older than the strategy's last 16
-    /// of the symbol: placed before the oldest kept one instead, so its
-    /// entry and realized PnL may differ from the journal's until the symbol is next flat.
+    /// of the symbol: placed before the oldest kept one instead, so its entry and realized
+    /// PnL may differ from the journal's until the symbol is next flat.
     pub fills_beyond_log: u64,
     /// Rejections received from execution.
     pub rejects: u64,

@@ -54,8 +54,9 @@ pub(super) struct FillLog {
     ring: [Kept; KEPT],
     start: usize,
     len: usize,
-    /// The venue time of the newest fill dropped from the ring (the one before the oldest
-    /// kept), where the journal's walk back would go on.
+    /// The venue time of the newest fill not kept (just before the oldest kept one): the last
+    /// fill dropped from the ring, or a late fill placed before a full ring. Where the
+    /// journal's walk back would go on.
     dropped: FillTime,
 }
 
