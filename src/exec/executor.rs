@@ -1203,7 +1203,7 @@ impl Executor {
             qty,
             fee,
             // As journaled: the engine books it in the venue's order as the replay does.
-            at: FillTime::of(r.venue_ms(), r.executed_ms()),
+            at: r.fill_time(),
         }
     }
 

@@ -44,7 +44,7 @@ use std::time::Duration;
 use memmap2::{MmapMut, MmapOptions};
 use rust_decimal::Decimal;
 
-use crate::types::{Position, RejectReason, Side, SymbolId};
+use crate::types::{FillTime, Position, RejectReason, Side, SymbolId};
 
 /// Size of one record, bytes.
 pub const RECORD_LEN: usize = 112;
@@ -213,6 +213,11 @@ impl Record {
     /// booked in the venue's order ([`Replayed::apply`]).
     pub fn executed_ms(&self) -> Option<u64> {
         self.venue_ms().filter(|_| self.reason == VENUE_TIME)
+    }
+
+    /// The fill's time as the books place it ([`FillTime::of`] its two stamps).
+    pub fn fill_time(&self) -> FillTime {
+        FillTime::of(self.venue_ms(), self.executed_ms())
     }
 
     /// Encodes into `out` with symbol name `name` (checksum included).
@@ -462,21 +467,13 @@ impl Replayed {
         *self.position_mut(r.symbol) = p;
     }
 
-    /// Where in `fills` a fill of `symbol` the venue executed at `t` (Unix ms) goes: before
-    /// the symbol's latest fills whose venue time is later, back to the first one that is not
-    /// (an earlier time, none recorded, or an adoption).
+    /// Where in `fills` a fill of `symbol` the venue executed at `t` (Unix ms) goes
+    /// ([`FillTime::venue_place`] over the symbol's fills; an adoption has no time).
     fn venue_slot(&self, symbol: SymbolId, t: u64) -> usize {
-        let mut at = self.fills.len();
-        for (k, x) in self.fills.iter().enumerate().rev() {
-            if x.symbol != symbol {
-                continue;
-            }
-            match x.venue_ms() {
-                Some(v) if v > t => at = k,
-                _ => break,
-            }
-        }
-        at
+        let fills = self.fills.iter().enumerate().rev();
+        let mine = fills.filter(|(_, x)| x.symbol == symbol);
+        let times = mine.map(|(k, x)| (k, x.fill_time()));
+        FillTime::venue_place(times, t, self.fills.len())
     }
 
     fn set_exits(&mut self, s: SymbolId, e: Option<JournaledExits>) {

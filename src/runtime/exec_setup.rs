@@ -561,7 +561,7 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             price: r.price,
             qty: r.qty,
             fee: r.fee,
-            at: FillTime::of(r.venue_ms(), r.executed_ms()),
+            at: r.fill_time(),
         });
         n += 1;
     }

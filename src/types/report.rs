@@ -99,6 +99,28 @@ impl FillTime {
             Self::Booked(t) | Self::Executed(t) => Some(t),
         }
     }
+
+    /// Where a fill the venue executed at `t` (Unix ms) goes among a symbol's booked fills,
+    /// the one rule of the journal's replay and the strategy's fill log: before the latest
+    /// fills whose time is later, back to the first that is not (an earlier or equal time, or
+    /// none: an adoption or a restored position; nothing is booked across it).
+    /// `newest_first` yields each booked fill's place and time, newest first; the result is
+    /// the place of the earliest fill passed, or `end` (after them all) when none is.
+    #[inline]
+    pub fn venue_place(
+        newest_first: impl Iterator<Item = (usize, FillTime)>,
+        t: u64,
+        end: usize,
+    ) -> usize {
+        let mut at = end;
+        for (k, x) in newest_first {
+            match x.ms() {
+                Some(v) if v > t => at = k,
+                _ => break,
+            }
+        }
+        at
+    }
 }
 
 /// A fill or a rejection for one intent. Money fields are exact decimals.
@@ -132,5 +154,28 @@ mod tests {
             assert_eq!(r.index(), i);
             assert_eq!(RejectReason::from_index(i), Some(*r));
         }
+    }
+
+    /// The place by definition: after every fill at or before `t`, before the run of latest
+    /// fills later than `t`; a fill with no time stops the walk; places need not be dense.
+    #[test]
+    fn venue_place_passes_only_the_latest_later_fills() {
+        use FillTime::{Booked, Executed, None as NoTime};
+        let place = |times: &[FillTime], t| {
+            let newest_first = times.iter().copied().enumerate().rev();
+            FillTime::venue_place(newest_first, t, times.len())
+        };
+        let times = [Booked(10), Executed(20), Booked(30), Executed(40)];
+        assert_eq!(place(&times, 50), 4);
+        assert_eq!(place(&times, 40), 4, "an equal time is not passed");
+        assert_eq!(place(&times, 35), 3);
+        assert_eq!(place(&times, 25), 2);
+        assert_eq!(place(&times, 5), 0);
+        assert_eq!(place(&[Booked(10), NoTime, Booked(30)], 5), 2);
+        assert_eq!(place(&[Booked(30), Booked(10), Booked(40)], 20), 2);
+        assert_eq!(place(&[], 20), 0);
+        // Sparse places (another symbol's fills between): the earliest passed one's place.
+        let sparse = [(7, Booked(40)), (4, Booked(30)), (1, Booked(10))];
+        assert_eq!(FillTime::venue_place(sparse.into_iter(), 20, 9), 4);
     }
 }

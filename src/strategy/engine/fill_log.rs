@@ -67,18 +67,13 @@ impl FillLog {
         &mut self.ring[(self.start + k) % KEPT]
     }
 
-    /// Where a fill the venue executed at `t` (Unix ms) goes among the kept ones: before the
-    /// latest whose venue time is later, back to the first that is not (an earlier time, none:
-    /// an adoption or a restored position, or the oldest kept).
-    fn slot(&mut self, t: u64) -> usize {
-        let mut k = self.len;
-        while k > 0 {
-            match self.at(k - 1).at.ms() {
-                Some(v) if v > t => k -= 1,
-                _ => break,
-            }
-        }
-        k
+    /// Where a fill the venue executed at `t` (Unix ms) goes among the kept ones
+    /// ([`FillTime::venue_place`]; the oldest kept is as far back as the log reaches).
+    fn slot(&self, t: u64) -> usize {
+        let times = (0..self.len)
+            .rev()
+            .map(|k| (k, self.ring[(self.start + k) % KEPT].at));
+        FillTime::venue_place(times, t, self.len)
     }
 
     /// Books a fill onto `pos`, the position the kept fills give: after them, or for a fill
