@@ -284,3 +284,24 @@ fn unknown_layout_and_unnamed_symbol_errors_name_the_file() {
     let (ticks, _) = read_all(&[p], Some(Format::Plain), &t, true).unwrap();
     assert_eq!(ticks[0].qty, 1.0);
 }
+
+/// A damaged gzip file stops the read with an error naming the file; it never ends early as if
+/// complete (the decoder is zlib-rs through flate2: its end-of-stream and CRC checks apply).
+#[test]
+fn a_truncated_or_corrupt_gzip_file_is_an_error_not_a_short_read() {
+    let t = both();
+    let src = replay_file("binance_usdm_BTCUSDT_2023-04-05_0000-0007.gz");
+    let raw = std::fs::read(&src).unwrap();
+    let (whole, _) = read_all(std::slice::from_ref(&src), None, &t, true).unwrap();
+    assert!(!whole.is_empty());
+    let truncated = temp("truncated.gz", &raw[..raw.len() / 2]);
+    let err = read_all(std::slice::from_ref(&truncated), None, &t, true).unwrap_err();
+    assert!(err.contains("truncated.gz"), "{err}");
+    // One flipped byte in the stored CRC-32 (the trailer's first four bytes).
+    let mut bad = raw.clone();
+    let n = bad.len();
+    bad[n - 8] ^= 0x01;
+    let corrupt = temp("crc.gz", &bad);
+    let err = read_all(std::slice::from_ref(&corrupt), None, &t, true).unwrap_err();
+    assert!(err.contains("crc.gz"), "{err}");
+}
