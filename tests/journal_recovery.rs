@@ -236,6 +236,39 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
     }
 }
 
+/// A position the venue grew beyond the journal's while the trader was down (a hand trade at
+/// another price onto the long the journal holds), adopted at start-up, takes the venue's own
+/// average entry (`Position::adopt_to_entry`): the journal's replay holds the venue's quantity
+/// and entry exactly, and so does the next start. Before, the growth was booked as a fill at
+/// the venue's entry and averaged with the books' own, so the entry was off.
+#[test]
+fn a_position_grown_while_down_is_adopted_at_the_venue_s_entry() {
+    for venue in VENUES {
+        let w = world(venue, "grown");
+        let path = w.dir.join("orders.journal");
+        {
+            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+            j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+        }
+        w.place(Side::Buy, "0.010", "ct1-1");
+        w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
+        w.place(Side::Buy, "0.020", "manual-1");
+        let theirs = w.server.venue().with(|m| m.position("BTCUSDT"));
+        assert_eq!(theirs.qty, d("0.030"));
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        let mut exec = w.executor(2);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Adopt);
+        assert_eq!((rep.recovered_fills, rep.adopted), (1, 1), "{venue:?}");
+        let p = replayed.position(0);
+        assert_eq!((p.qty, p.entry), (theirs.qty, theirs.entry), "{venue:?}");
+        assert_eq!(p.realized, Decimal::ZERO);
+        drop(exec);
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        assert_eq!(again.position(0), p, "{venue:?}");
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
+}
+
 #[test]
 fn reordered_symbols_are_resolved_and_reconciled_by_name() {
     for venue in VENUES {

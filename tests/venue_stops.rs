@@ -12,6 +12,7 @@ use std::time::Duration;
 use calculus_trader::exchange::fault_plan::FaultPlan;
 use calculus_trader::exchange::orders::{OrderKind, OrderStatus, SimOrder};
 use calculus_trader::exchange::rest_orders::RestOptions;
+use calculus_trader::exec::journal::{FsyncPolicy, Journal};
 use calculus_trader::exec::rate_limit::RateLimits;
 use calculus_trader::exec::stop_recovery::recover_stops;
 use calculus_trader::types::{
@@ -1223,6 +1224,61 @@ fn bybit_an_unexplained_venue_position_is_adopted_at_the_venue_s_own_entry() {
     );
     let ours = *r.engine.position(0).unwrap();
     assert_eq!((ours.qty, ours.entry), (venue.qty, venue.entry));
+}
+
+/// A position the venue grew with no execution to explain it (two hand trades at two prices
+/// onto the long the books hold) is taken at the venue's own average entry
+/// (`Position::adopt_to_entry`): the books hold the venue's quantity and entry exactly and
+/// realize nothing, and the journal's replay books the same. Before, the growth was a fill at
+/// the newest execution's price, a guess: entry 61930.95 against the venue's 61890.93.
+#[test]
+fn bybit_a_position_the_venue_grew_unexplained_takes_the_venue_s_entry() {
+    let mut r = btc_rig(V::Bybit);
+    let path = common::files::temp_dir("venue-grew").join("orders.journal");
+    let (j, _) = Journal::open(&path, &r.names, FsyncPolicy::Every).unwrap();
+    r.exec.set_journal(j);
+    r.exec.set_position_audit(Duration::from_millis(20));
+    hold_long_by_hand(&mut r);
+    settle(&mut r);
+    assert_eq!(r.engine_qty(0), d("0.010"));
+    let before = *r.engine.position(0).unwrap();
+    hand_market(&r, Side::Buy, "0.004", "ct9-1");
+    r.ex.market.on_trade(BTC, d("62000.0"), now_ms());
+    hand_market(&r, Side::Buy, "0.006", "ct9-2");
+    let venue = r.venue_position(0);
+    assert_eq!(venue.qty, d("0.020"));
+    assert!(
+        r.poll_until(|r| r.engine_qty(0) == d("0.020") && r.exec.in_flight() == 0),
+        "the audit never took the venue's position"
+    );
+    let ours = *r.engine.position(0).unwrap();
+    assert_eq!((ours.qty, ours.entry), (venue.qty, venue.entry));
+    assert_eq!((ours.realized, ours.fees), (before.realized, before.fees));
+    let adopted: Vec<_> = r
+        .reports
+        .iter()
+        .filter(|x| x.status == ReportStatus::Adopted)
+        .collect();
+    assert_eq!(adopted.len(), 1, "{:?}", r.reports);
+    assert_eq!(
+        (adopted[0].qty, adopted[0].price),
+        (d("0.010"), venue.entry)
+    );
+    let names = r.names.clone();
+    drop(r);
+    let (_, replayed) = Journal::open(&path, &names, FsyncPolicy::Never).unwrap();
+    assert_eq!(
+        replayed.position(0),
+        ours,
+        "the journal books what the engine booked"
+    );
+    // A round trip realizes its cash flow at the implied price of the growth.
+    let mut p = ours;
+    p.apply_fill(Side::Sell, d("63000.0"), d("0.020"), Decimal::ZERO);
+    assert_eq!(
+        p.realized,
+        d("63000.0") * d("0.020") - venue.entry * d("0.020")
+    );
 }
 
 /// The stream's frame of exchange trade `t` (a venue stop's execution), as the parser gives it.

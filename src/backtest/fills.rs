@@ -155,7 +155,7 @@ impl DelayedFills {
         match r.status {
             ReportStatus::Filled => self.stats.filled += 1,
             ReportStatus::Rejected(_) => self.stats.rejected += 1,
-            ReportStatus::Expired | ReportStatus::UnknownOrder(_) => {}
+            ReportStatus::Adopted | ReportStatus::Expired | ReportStatus::UnknownOrder(_) => {}
         }
         r
     }

@@ -2312,6 +2312,20 @@ impl Executor {
         price: Decimal,
         on_event: &mut F,
     ) {
+        self.reconcile_at(symbol, venue_qty, (price, false), on_event);
+    }
+
+    /// [`Executor::reconcile`] with `at_entry`: `price` is the venue's average entry of its
+    /// whole position, which the adoption takes ([`Record::set_at_entry`], reported
+    /// [`ReportStatus::Adopted`]); else a fill at `price`.
+    #[cold]
+    fn reconcile_at<F: FnMut(ExecEvent)>(
+        &mut self,
+        symbol: SymbolId,
+        venue_qty: Decimal,
+        (price, at_entry): (Decimal, bool),
+        on_event: &mut F,
+    ) {
         // The venue's position includes the fills held back and the closes the stream
         // brought: book them first.
         self.release_deferred(Some(symbol), on_event);
@@ -2331,6 +2345,9 @@ impl Executor {
             let mut r = Record::new(RecordKind::Adopt, symbol, side, self.session, 0);
             r.qty = diff.abs();
             r.price = price;
+            if at_entry {
+                r.set_at_entry();
+            }
             self.journal(&r);
             self.booked[i] = venue_qty;
             if venue_qty.is_zero() {
@@ -2347,7 +2364,11 @@ impl Executor {
                 fee: Decimal::ZERO,
                 at: FillTime::None,
             };
-            on_event(ExecEvent::Report(report(side, ReportStatus::Filled)));
+            let status = match at_entry {
+                true => ReportStatus::Adopted,
+                false => ReportStatus::Filled,
+            };
+            on_event(ExecEvent::Report(report(side, status)));
             on_event(ExecEvent::Report(compensation(
                 symbol,
                 side,

@@ -8,7 +8,8 @@
 //! session u32 | code i32 | seq u64 | aux u64 | qty [16] | price [16] | fee [16] |
 //! symbol name [28] (NUL-padded) | crc32(bytes 0..108) u32`. Decimals use `Decimal::serialize`
 //! (exact). Records name their symbol, so reordering or removing `venue.symbols` between runs
-//! never books a record to another symbol.
+//! never books a record to another symbol. `reason` is a rejection's reason, a fill's time
+//! stamp ([`BOOKED_TIME`], [`VENUE_TIME`]) or an adoption at the venue's entry ([`AT_ENTRY`]).
 //!
 //! A record is a memory write into a shared mapping of the file (`mmap`, pre-allocated
 //! [`GROW_BYTES`] ahead of the last record): no allocation and no system call per record. Once
@@ -213,6 +214,30 @@ impl Record {
     /// booked in the venue's order ([`Replayed::apply`]).
     pub fn executed_ms(&self) -> Option<u64> {
         self.venue_ms().filter(|_| self.reason == VENUE_TIME)
+    }
+
+    /// An adoption that takes the venue's average entry, `price` ([`AT_ENTRY`]).
+    pub fn set_at_entry(&mut self) {
+        if self.kind == RecordKind::Adopt {
+            self.reason = AT_ENTRY;
+        }
+    }
+
+    /// Whether this is an adoption at the venue's average entry ([`Record::set_at_entry`]).
+    pub fn at_entry(&self) -> bool {
+        self.kind == RecordKind::Adopt && self.reason == AT_ENTRY
+    }
+
+    /// Books this fill or adoption onto `p` (an adoption has no fee; one [`AT_ENTRY`] takes
+    /// the venue's entry).
+    pub fn book_onto(&self, p: &mut Position) {
+        match self.kind {
+            RecordKind::Adopt if self.at_entry() => {
+                p.adopt_to_entry(self.side, self.qty, self.price)
+            }
+            RecordKind::Adopt => p.apply_fill(self.side, self.price, self.qty, Decimal::ZERO),
+            _ => p.apply_fill(self.side, self.price, self.qty, self.fee),
+        }
     }
 
     /// The fill's time as the books place it ([`FillTime::of`] its two stamps).
@@ -428,8 +453,7 @@ impl Replayed {
                 self.pending.retain(|p| !same(&p.intent));
             }
             RecordKind::Adopt => {
-                self.position_mut(r.symbol)
-                    .apply_fill(r.side, r.price, r.qty, Decimal::ZERO);
+                r.book_onto(self.position_mut(r.symbol));
                 self.fills.push(*r);
             }
             RecordKind::Exits => self.exit_orders.push(*r),
@@ -450,19 +474,14 @@ impl Replayed {
             .executed_ms()
             .map_or(self.fills.len(), |t| self.venue_slot(r.symbol, t));
         if at == self.fills.len() {
-            self.position_mut(r.symbol)
-                .apply_fill(r.side, r.price, r.qty, r.fee);
+            r.book_onto(self.position_mut(r.symbol));
             self.fills.push(*r);
             return;
         }
         self.fills.insert(at, *r);
         let mut p = Position::default();
         for x in self.fills.iter().filter(|x| x.symbol == r.symbol) {
-            let fee = match x.kind {
-                RecordKind::Fill => x.fee,
-                _ => Decimal::ZERO,
-            };
-            p.apply_fill(x.side, x.price, x.qty, fee);
+            x.book_onto(&mut p);
         }
         *self.position_mut(r.symbol) = p;
     }
@@ -511,10 +530,10 @@ impl Replayed {
             RecordKind::Fill | RecordKind::Reject | RecordKind::External => {
                 u.pending = u.pending.saturating_sub(1);
                 if r.kind == RecordKind::Fill {
-                    u.position.apply_fill(r.side, r.price, r.qty, r.fee);
+                    r.book_onto(&mut u.position);
                 }
             }
-            RecordKind::Adopt => u.position.apply_fill(r.side, r.price, r.qty, Decimal::ZERO),
+            RecordKind::Adopt => r.book_onto(&mut u.position),
             RecordKind::Session | RecordKind::Ack | RecordKind::Exits => {}
         }
     }
@@ -1064,6 +1083,10 @@ const SESSION_EPOCH_S: u64 = 1_735_689_600;
 pub const BOOKED_TIME: u8 = 1;
 /// `reason` of a Fill record whose `code` holds the venue's own execution time.
 pub const VENUE_TIME: u8 = 2;
+/// `reason` of an Adopt record whose `price` is the venue's average entry of its whole
+/// position after it ([`Position::adopt_to_entry`]); 0 (every adoption before it): a fill at
+/// `price`.
+pub const AT_ENTRY: u8 = 3;
 
 /// A session's anchor for its fills' venue times, Unix ms: the second its number counts from
 /// 2025-01-01 ([`next_session`]: at or a little before the session's start).
@@ -1284,6 +1307,53 @@ mod tests {
         let mut far = Record::new(RecordKind::Fill, SymbolId(0), Side::Buy, 1, 3);
         far.set_venue_ms(t0, true);
         assert_eq!((far.venue_ms(), far.reason, far.code), (None, 0, 0));
+    }
+
+    /// An adoption at the venue's entry survives encoding and replays as one: the position it
+    /// grows takes that entry, nothing realized; a late fill after it is placed after it (an
+    /// adoption has no time) and the re-booking from scratch books the adoption the same way.
+    /// An adoption journaled before the flag existed (`reason` 0) stays a fill at its price.
+    #[test]
+    fn an_adoption_at_the_venue_s_entry_replays_as_one() {
+        let s = next_session(0, 1_796_000_000_000);
+        let t0 = 1_796_000_000_000;
+        let fill = |ms: u64, exact: bool, side: Side, seq: u64, px: &str| {
+            let mut r = Record::new(RecordKind::Fill, SymbolId(0), side, s, seq);
+            (r.qty, r.price) = (d("1"), d(px));
+            r.set_venue_ms(ms, exact);
+            r
+        };
+        let mut grew = Record::new(RecordKind::Adopt, SymbolId(0), Side::Buy, s, 0);
+        (grew.qty, grew.price) = (d("1"), d("103"));
+        let plain = grew;
+        grew.set_at_entry();
+        let mut b = [0u8; RECORD_LEN];
+        grew.encode(&SymbolName::new("BTCUSDT").unwrap(), &mut b);
+        let (back, _) = Record::decode(&b).unwrap();
+        assert!(back.at_entry() && !plain.at_entry());
+        let replay = |adopt: Record| {
+            let mut r = Replayed::default();
+            for x in [
+                fill(t0 + 10, false, Side::Buy, 1, "100"),
+                adopt,
+                fill(t0 + 30, false, Side::Buy, 2, "104"),
+                fill(t0 + 20, true, Side::Sell, 0, "105"),
+            ] {
+                r.apply(&x);
+            }
+            let kinds: Vec<_> = r.fills.iter().map(|x| (x.kind, x.seq)).collect();
+            use RecordKind::{Adopt, Fill};
+            assert_eq!(kinds, [(Fill, 1), (Adopt, 0), (Fill, 0), (Fill, 2)]);
+            r.position(0)
+        };
+        // 1 @ 100, grown to 2 at entry 103 (cost 206), 1 sold at 105 (realizes 2, cost 103),
+        // 1 bought at 104: cost 207, entry 103.5.
+        let p = replay(back);
+        assert_eq!((p.qty, p.entry, p.cost), (d("2"), d("103.5"), d("207")));
+        assert_eq!((p.realized, p.fees), (d("2"), Decimal::ZERO));
+        // The old reading: a fill at 103 averages to 101.5, then realizes 3.5.
+        let old = replay(plain);
+        assert_eq!((old.entry, old.realized), (d("102.75"), d("3.5")));
     }
 
     fn d(s: &str) -> Decimal {

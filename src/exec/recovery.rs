@@ -642,11 +642,15 @@ fn settle_mismatch(
         ReconcilePolicy::Adopt => {
             let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
             r.qty = diff.abs();
-            r.price = if m.venue_entry.is_zero() {
-                Decimal::ZERO
-            } else {
-                m.venue_entry
-            };
+            r.price = m.venue_entry;
+            // Opened, flipped or grown by the venue: the books take its average entry
+            // ([`Position::adopt_to_entry`](crate::types::Position::adopt_to_entry)). A cut
+            // realizes at the venue's entry, a price no read told.
+            let cut = m.venue.abs() < m.ours.abs()
+                && (m.venue.is_zero() || (m.venue > Decimal::ZERO) == (m.ours > Decimal::ZERO));
+            if !cut && m.venue_entry > Decimal::ZERO {
+                r.set_at_entry();
+            }
             journal_apply(exec, replayed, &r)?;
             rep.adopted += 1;
         }

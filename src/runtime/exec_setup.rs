@@ -557,7 +557,11 @@ pub fn restore_engine(compute: &mut ComputeStage, replayed: &Replayed) -> usize 
             symbol: r.symbol,
             client_seq: r.seq,
             side: r.side,
-            status: ReportStatus::Filled,
+            status: if r.at_entry() {
+                ReportStatus::Adopted
+            } else {
+                ReportStatus::Filled
+            },
             price: r.price,
             qty: r.qty,
             fee: r.fee,

@@ -706,6 +706,13 @@ impl Engine {
                 }
                 self.stats.fills += 1;
             }
+            ReportStatus::Adopted => {
+                match self.fill_logs.get_mut(r.symbol.index()) {
+                    Some(log) => log.adopt(&mut slot.position, r.side, r.qty, r.price),
+                    None => slot.position.adopt_to_entry(r.side, r.qty, r.price),
+                }
+                self.stats.fills += 1;
+            }
             ReportStatus::Rejected(_) => {
                 slot.hot.working -= r.side.signed(r.qty);
                 self.stats.rejects += 1;

@@ -95,6 +95,25 @@ impl Position {
         }
     }
 
+    /// Takes `qty` (> 0) more on `side`, with no execution to book it from, so that the
+    /// average entry becomes `entry`, the venue's own for its whole position (a position the
+    /// venue grew, or opened from flat). On the side held: `cost = entry × |qty'|`, nothing
+    /// realized, no fee — one fill at the implied price `(entry·|qty'| − cost)/qty`, so a
+    /// round trip still realizes exactly its cash flow. Flat: [`Position::apply_fill`] at
+    /// `entry`. On the other side (a cut or a flip, which would realize at a price nobody
+    /// told): not for this; it books [`Position::apply_fill`] at `entry` too.
+    pub fn adopt_to_entry(&mut self, side: Side, qty: Decimal, entry: Decimal) {
+        let signed = side.signed(qty);
+        let adds = !self.qty.is_zero() && (self.qty > Decimal::ZERO) == (signed > Decimal::ZERO);
+        if !adds || entry <= Decimal::ZERO {
+            return self.apply_fill(side, entry, qty, Decimal::ZERO);
+        }
+        self.fills += 1;
+        self.qty += signed;
+        self.entry = entry.round_dp(ENTRY_DP);
+        self.cost = self.entry * self.qty.abs();
+    }
+
     /// Unrealized PnL at `mark`: `(mark − entry) · qty`, the product by
     /// [`dec_mul`](crate::types::fixed::dec_mul) (the crate's decimal, on one `u64` multiply
     /// when the mantissas allow).
@@ -121,6 +140,37 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// A position the venue grew takes its entry: `cost = entry·|q|`, nothing realized, no
+    /// fee; a round trip then realizes the cash flow at the implied price of the growth.
+    /// Flat, or on the other side, it is a fill at `entry`.
+    #[test]
+    fn adopting_to_the_venue_s_entry_grows_at_the_implied_price() {
+        for side in [Side::Buy, Side::Sell] {
+            let mut p = Position::default();
+            p.apply_fill(side, d("60000"), d("0.010"), d("0.24"));
+            let (realized, fees) = (p.realized, p.fees);
+            p.adopt_to_entry(side, d("0.004"), d("60100"));
+            assert_eq!(p.qty, side.signed(d("0.014")));
+            assert_eq!((p.entry, p.cost), (d("60100"), d("841.400")));
+            assert_eq!((p.realized, p.fees, p.fills), (realized, fees, 2));
+            // Implied growth price (841.4 − 600) / 0.004 = 60350; the round trip's cash flow.
+            let back = side.opposite();
+            p.apply_fill(back, d("61000"), d("0.014"), Decimal::ZERO);
+            let flow = d("61000") * d("0.014") - d("600") - d("60350") * d("0.004");
+            let flow = side.signed(flow);
+            assert_eq!((p.qty, p.realized), (Decimal::ZERO, flow));
+        }
+        let mut flat = Position::default();
+        flat.adopt_to_entry(Side::Sell, d("2"), d("99.5"));
+        let mut want = Position::default();
+        want.apply_fill(Side::Sell, d("99.5"), d("2"), Decimal::ZERO);
+        assert_eq!(flat, want);
+        let mut flip = want;
+        flip.adopt_to_entry(Side::Buy, d("3"), d("98"));
+        want.apply_fill(Side::Buy, d("98"), d("3"), Decimal::ZERO);
+        assert_eq!(flip, want);
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub enum ReportStatus {
     /// `qty` more of the order filled at `price` (the whole order, or one partial-fill delta:
     /// book exactly `qty`).
     Filled,
+    /// `qty` more on `side`, no order's and no execution's (the venue's position grew with
+    /// nothing to explain it): taken so that the position's average entry becomes `price`,
+    /// the venue's own ([`Position::adopt_to_entry`](crate::types::Position::adopt_to_entry));
+    /// no fee, nothing realized.
+    Adopted,
     /// Not sent, refused by the venue, or lost (see [`RejectReason`]).
     Rejected(RejectReason),
     /// The unfilled remainder `qty` of a partially filled order ended (expired, cancelled or

@@ -15,8 +15,10 @@
 //!   last in step are read, and the venue's own (no order of ours made them, none booked
 //!   before) that add up exactly to the difference are booked at their own price, fee and
 //!   order id, as the stream would have told them;
-//! - no such executions: the venue's position is taken (journaled as an adoption at the
-//!   newest execution's price, with a warning) — a difference never stays.
+//! - no such executions: the venue's position is taken, with a warning — a difference never
+//!   stays. Opened, flipped or grown by the venue, at the venue's own average entry (the
+//!   books then hold its entry exactly: `ReportStatus::Adopted`); cut, at the newest
+//!   execution's price (a guess of the cut's realized PnL; the entry stays).
 //!
 //! A read is void when an order was sent or a fill booked while it was out (its answer may
 //! predate them). No allocation except on the replies (they parse JSON).
@@ -594,29 +596,31 @@ impl Executor {
             }
             return;
         }
-        // The adoption's price. Where the booked position is flat or on the other side, the
-        // difference opens the venue's whole position: at the venue's own average entry the
-        // books then hold the venue's entry exactly. Otherwise (a position grown or cut by
-        // the venue) no price of one adoption gives both the venue's entry and its realized
-        // PnL: the newest execution's, else the mark the audit read — a guess, said below.
-        let opens =
-            !q.is_zero() && (booked.is_zero() || (booked > Decimal::ZERO) != (q > Decimal::ZERO));
-        let venue_entry = (opens && entry > Decimal::ZERO).then_some(entry);
-        let Some(px) = venue_entry
+        // The adoption's price. Where the difference opens the venue's whole position (booked
+        // flat or on the other side) or adds to the side held (the venue grew it), the books
+        // take the venue's own average entry ([`Position::adopt_to_entry`]
+        // (crate::types::Position::adopt_to_entry)): they then hold the venue's quantity and
+        // entry exactly, and a growth realizes nothing. A cut realizes at a price no read
+        // told: the newest execution's, else the mark the audit read — a guess, said below.
+        let same_side = !q.is_zero() && (booked > Decimal::ZERO) == (q > Decimal::ZERO);
+        let cut = q.abs() < booked.abs() && (same_side || q.is_zero());
+        let at_entry = !cut && entry > Decimal::ZERO;
+        let Some(px) = at_entry
+            .then_some(entry)
             .or(trades.last().map(|t| t.price))
             .or((mark > Decimal::ZERO).then_some(mark))
         else {
             return;
         };
-        let how = match venue_entry {
-            Some(_) => "taken at the venue's own entry price",
-            None => "taken at the newest execution's price (a guess)",
+        let how = match at_entry {
+            true => "taken at the venue's own entry price",
+            false => "taken at the newest execution's price (a guess)",
         };
         eprintln!(
             "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it: {how} {px}",
             self.names[i], q, booked
         );
-        self.reconcile(symbol, q, px, on_event);
+        self.reconcile_at(symbol, q, (px, at_entry), on_event);
     }
 
     /// The end-of-run sweep of `symbol`, found in step by quantity: the venue's own executions

@@ -32,8 +32,22 @@ struct Kept {
     qty: Decimal,
     fee: Decimal,
     at: FillTime,
+    /// An adoption at the venue's entry `price` ([`Position::adopt_to_entry`]), not a fill.
+    to_entry: bool,
     /// The position before this fill.
     before: Position,
+}
+
+impl Kept {
+    /// Books this fill (or adoption) onto `p`.
+    #[inline]
+    fn book_onto(&self, p: &mut Position) {
+        if self.to_entry {
+            p.adopt_to_entry(self.side, self.qty, self.price);
+        } else {
+            p.apply_fill(self.side, self.price, self.qty, self.fee);
+        }
+    }
 }
 
 /// How [`FillLog::book`] placed a fill.
@@ -96,6 +110,7 @@ impl FillLog {
             qty,
             fee,
             at,
+            to_entry: false,
             before: *pos,
         };
         if k == self.len {
@@ -139,6 +154,27 @@ impl FillLog {
         Booked::Rebooked
     }
 
+    /// Books an adoption at the venue's entry ([`ReportStatus::Adopted`]
+    /// (crate::types::ReportStatus::Adopted)) onto `pos`, after the kept fills: it has no
+    /// venue time, so no late fill is ever placed before it.
+    pub(super) fn adopt(&mut self, pos: &mut Position, side: Side, qty: Decimal, entry: Decimal) {
+        if self.len == KEPT {
+            self.drop_oldest();
+        }
+        let new = Kept {
+            side,
+            price: entry,
+            qty,
+            fee: Decimal::ZERO,
+            at: FillTime::None,
+            to_entry: true,
+            before: *pos,
+        };
+        *self.at(self.len) = new;
+        self.len += 1;
+        new.book_onto(pos);
+    }
+
     /// Forgets the oldest kept fill: the next one's `before` already holds it.
     #[inline]
     fn drop_oldest(&mut self) {
@@ -153,7 +189,7 @@ impl FillLog {
         for j in k..self.len {
             let f = self.at(j);
             f.before = p;
-            p.apply_fill(f.side, f.price, f.qty, f.fee);
+            f.book_onto(&mut p);
         }
         *pos = p;
     }
@@ -271,6 +307,40 @@ mod tests {
         fills[2].1 = FillTime::Booked(5);
         fills[1].1 = FillTime::Booked(20);
         assert_eq!(booked(&fills).1, 0);
+    }
+
+    /// An adoption at the venue's entry is booked as one and is a stop for late fills, as in
+    /// the journal's replay (`exec::journal` test `an_adoption_at_the_venue_s_entry_replays_as_one`,
+    /// the same sequence): 1 @ 100, grown to 2 at entry 103, a late sell at 105 placed after
+    /// the adoption and before the later buy at 104.
+    #[test]
+    fn an_adoption_at_the_venue_s_entry_books_its_entry_and_stops_the_walk() {
+        let (mut log, mut p) = (FillLog::default(), Position::default());
+        let f = |side, px: &str| (side, d(px), d("1"), Decimal::ZERO);
+        assert_eq!(
+            log.book(&mut p, f(Side::Buy, "100"), FillTime::Booked(10)),
+            Booked::InOrder
+        );
+        log.adopt(&mut p, Side::Buy, d("1"), d("103"));
+        assert_eq!((p.qty, p.entry), (d("2"), d("103")));
+        assert_eq!(
+            log.book(&mut p, f(Side::Buy, "104"), FillTime::Booked(30)),
+            Booked::InOrder
+        );
+        let late = log.book(&mut p, f(Side::Sell, "105"), FillTime::Executed(20));
+        assert_eq!(late, Booked::Rebooked);
+        assert_eq!((p.qty, p.entry, p.cost), (d("2"), d("103.5"), d("207")));
+        assert_eq!(p.realized, d("2"));
+        // Older than the adoption: still placed after it.
+        let older = log.book(&mut p, f(Side::Sell, "101"), FillTime::Executed(5));
+        assert_eq!(older, Booked::Rebooked);
+        let mut want = Position::default();
+        want.apply_fill(Side::Buy, d("100"), d("1"), Decimal::ZERO);
+        want.adopt_to_entry(Side::Buy, d("1"), d("103"));
+        for (side, px) in [(Side::Sell, "101"), (Side::Sell, "105"), (Side::Buy, "104")] {
+            want.apply_fill(side, d(px), d("1"), Decimal::ZERO);
+        }
+        assert_eq!(p, want);
     }
 
     /// Random sequences (a small LCG, fixed seeds): our fills in time order, some of the
