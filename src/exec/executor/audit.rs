@@ -598,10 +598,10 @@ impl Executor {
         }
         // The adoption's price. Where the difference opens the venue's whole position (booked
         // flat or on the other side) or adds to the side held (the venue grew it), the books
-        // take the venue's own average entry ([`Position::adopt_to_entry`]
-        // (crate::types::Position::adopt_to_entry)): they then hold the venue's quantity and
-        // entry exactly, and a growth realizes nothing. A cut realizes at a price no read
-        // told: the newest execution's, else the mark the audit read — a guess, said below.
+        // take the venue's own average entry (`Position::adopt_to_entry`): they then hold the
+        // venue's quantity and entry exactly, and a growth realizes nothing. A cut realizes at
+        // a price no read told: the newest execution's, else the mark the audit read — a
+        // guess, said below.
         let same_side = !q.is_zero() && (booked > Decimal::ZERO) == (q > Decimal::ZERO);
         let cut = q.abs() < booked.abs() && (same_side || q.is_zero());
         let at_entry = !cut && entry > Decimal::ZERO;

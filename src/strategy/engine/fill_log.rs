@@ -154,9 +154,8 @@ impl FillLog {
         Booked::Rebooked
     }
 
-    /// Books an adoption at the venue's entry ([`ReportStatus::Adopted`]
-    /// (crate::types::ReportStatus::Adopted)) onto `pos`, after the kept fills: it has no
-    /// venue time, so no late fill is ever placed before it.
+    /// Books an adoption at the venue's entry (`ReportStatus::Adopted`) onto `pos`, after the
+    /// kept fills: it has no venue time, so no late fill is ever placed before it.
     pub(super) fn adopt(&mut self, pos: &mut Position, side: Side, qty: Decimal, entry: Decimal) {
         if self.len == KEPT {
             self.drop_oldest();
