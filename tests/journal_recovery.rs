@@ -269,6 +269,52 @@ fn a_position_grown_while_down_is_adopted_at_the_venue_s_entry() {
     }
 }
 
+/// A position the venue closed or flipped while the trader was down, with no execution the
+/// journal can book (this journal has no session to catch up from), adopted at start-up.
+/// Closed: the journal's long is closed at its own entry, its realized PnL unknown and booked
+/// as 0 (said on stderr); before, the adoption was a fill at the venue's entry, 0 for a flat
+/// venue, and realized −618.003 USDT, the whole notional, on both venues. Flipped by one
+/// execution: taken at the venue's short entry, which is that execution's price, so the books
+/// equal the venue's position in quantity, entry and realized PnL.
+#[test]
+fn a_position_closed_or_flipped_while_down_is_adopted_without_a_made_up_price() {
+    for (venue, sell, left) in VENUES
+        .into_iter()
+        .flat_map(|v| [(v, "0.010", "0"), (v, "0.015", "-0.005")])
+    {
+        let w = world(venue, &format!("cut-{sell}"));
+        let path = w.dir.join("orders.journal");
+        {
+            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+            j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+        }
+        w.place(Side::Buy, "0.010", "ct1-1");
+        w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
+        w.place(Side::Sell, sell, "manual-9");
+        let theirs = w.server.venue().with(|m| m.position("BTCUSDT"));
+        assert_eq!(theirs.qty, d(left));
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        let mut exec = w.executor(2);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Adopt);
+        assert_eq!((rep.recovered_fills, rep.adopted), (1, 1), "{venue:?}");
+        let p = replayed.position(0);
+        assert_eq!(
+            (p.qty, p.entry),
+            (theirs.qty, theirs.entry),
+            "{venue:?} {sell}"
+        );
+        let realized = match theirs.qty.is_zero() {
+            true => Decimal::ZERO,
+            false => theirs.realized,
+        };
+        assert_eq!(p.realized, realized, "{venue:?} {sell}");
+        drop(exec);
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        assert_eq!(again.position(0), p, "{venue:?}");
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
+}
+
 #[test]
 fn reordered_symbols_are_resolved_and_reconciled_by_name() {
     for venue in VENUES {

@@ -640,18 +640,8 @@ fn settle_mismatch(
     match policy {
         ReconcilePolicy::Report => {}
         ReconcilePolicy::Adopt => {
-            let mut r = Record::new(RecordKind::Adopt, m.symbol, side, exec.session(), 0);
-            r.qty = diff.abs();
-            r.price = m.venue_entry;
-            // Opened, flipped or grown by the venue: the books take its average entry
-            // ([`Position::adopt_to_entry`](crate::types::Position::adopt_to_entry)). A cut
-            // realizes at the venue's entry, a price no read told.
-            let cut = m.venue.abs() < m.ours.abs()
-                && (m.venue.is_zero() || (m.venue > Decimal::ZERO) == (m.ours > Decimal::ZERO));
-            if !cut && m.venue_entry > Decimal::ZERO {
-                r.set_at_entry();
-            }
-            journal_apply(exec, replayed, &r)?;
+            let entry = replayed.position(m.symbol.index()).entry;
+            journal_apply(exec, replayed, &adoption(m, entry, exec.session()))?;
             rep.adopted += 1;
         }
         ReconcilePolicy::Close => {
@@ -668,6 +658,44 @@ fn settle_mismatch(
         }
     }
     Ok(())
+}
+
+/// The adoption record that takes the venue's position `m` onto the journal's (average entry
+/// `entry`), no execution telling how it came about:
+/// - the venue flat, or holding less on the same side: the part it no longer holds is closed
+///   at the journal's own entry. Its realized PnL is unknown and booked as zero (said on
+///   stderr), never at a made-up price (before: the venue's entry, 0 for a flat venue, so
+///   the whole notional was booked as a loss);
+/// - otherwise (opened from flat, grown, or flipped through zero) at the venue's average
+///   entry ([`Record::set_at_entry`]): the books hold the venue's quantity and entry
+///   exactly; a flip closes the journal's position at that entry, the flip's own price when
+///   one execution made it. With no entry reported, at 0 as before (a venue reports one for
+///   every open position).
+fn adoption(m: &Mismatch, entry: Decimal, session: u32) -> Record {
+    let (ours, venue) = (m.ours, m.venue);
+    let diff = venue - ours;
+    let side = if diff > Decimal::ZERO {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    let same_side = !venue.is_zero() && (venue > Decimal::ZERO) == (ours > Decimal::ZERO);
+    let cut = venue.abs() < ours.abs() && (same_side || venue.is_zero());
+    let mut r = Record::new(RecordKind::Adopt, m.symbol, side, session, 0);
+    r.qty = diff.abs();
+    if cut {
+        eprintln!(
+            "warning: reconciliation: {} {} of the journal's position closed at its own entry {entry}: no execution tells the price, realized PnL booked as 0",
+            m.name, r.qty
+        );
+        r.price = entry;
+    } else {
+        r.price = m.venue_entry;
+        if m.venue_entry > Decimal::ZERO {
+            r.set_at_entry();
+        }
+    }
+    r
 }
 
 /// Trades the difference away (the venue ends at the journal's position): journals the
