@@ -236,6 +236,21 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
     }
 }
 
+/// A journal whose last run sent a long of 0.010 BTCUSDT and died before its reply (the venue
+/// filled it at 61800.30); then, the price at 62000.0, a hand order of `qty` on `side` at the
+/// venue that no journal knows. Returns the journal's path.
+fn long_then_by_hand(w: &World, side: Side, qty: &str) -> PathBuf {
+    let path = w.dir.join("orders.journal");
+    {
+        let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
+        j.append(&intent(1, Side::Buy, "0.010")).unwrap();
+    }
+    w.place(Side::Buy, "0.010", "ct1-1");
+    w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
+    w.place(side, qty, "manual-9");
+    path
+}
+
 /// A position the venue grew beyond the journal's while the trader was down (a hand trade at
 /// another price onto the long the journal holds), adopted at start-up, takes the venue's own
 /// average entry (`Position::adopt_to_entry`): the journal's replay holds the venue's quantity
@@ -245,14 +260,7 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
 fn a_position_grown_while_down_is_adopted_at_the_venue_s_entry() {
     for venue in VENUES {
         let w = world(venue, "grown");
-        let path = w.dir.join("orders.journal");
-        {
-            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-            j.append(&intent(1, Side::Buy, "0.010")).unwrap();
-        }
-        w.place(Side::Buy, "0.010", "ct1-1");
-        w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
-        w.place(Side::Buy, "0.020", "manual-1");
+        let path = long_then_by_hand(&w, Side::Buy, "0.020");
         let theirs = w.server.venue().with(|m| m.position("BTCUSDT"));
         assert_eq!(theirs.qty, d("0.030"));
         let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
@@ -283,14 +291,7 @@ fn a_position_closed_or_flipped_while_down_is_adopted_without_a_made_up_price() 
         .flat_map(|v| [(v, "0.010", "0"), (v, "0.015", "-0.005")])
     {
         let w = world(venue, &format!("cut-{sell}"));
-        let path = w.dir.join("orders.journal");
-        {
-            let (mut j, _) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();
-            j.append(&intent(1, Side::Buy, "0.010")).unwrap();
-        }
-        w.place(Side::Buy, "0.010", "ct1-1");
-        w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
-        w.place(Side::Sell, sell, "manual-9");
+        let path = long_then_by_hand(&w, Side::Sell, sell);
         let theirs = w.server.venue().with(|m| m.position("BTCUSDT"));
         assert_eq!(theirs.qty, d(left));
         let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Every).unwrap();

@@ -679,8 +679,7 @@ fn adoption(m: &Mismatch, entry: Decimal, session: u32) -> Record {
     } else {
         Side::Sell
     };
-    let same_side = !venue.is_zero() && (venue > Decimal::ZERO) == (ours > Decimal::ZERO);
-    let cut = venue.abs() < ours.abs() && (same_side || venue.is_zero());
+    let cut = crate::types::position::is_cut(ours, venue);
     let mut r = Record::new(RecordKind::Adopt, m.symbol, side, session, 0);
     r.qty = diff.abs();
     if cut {

@@ -32,6 +32,13 @@ use super::tick::Side;
 /// the rounding moves a position's value by at most `|qty| × 5e-13`.
 pub const ENTRY_DP: u32 = 12;
 
+/// Whether a position of signed quantity `to` is `from` cut: on the same side and smaller,
+/// or flat (a close realizes; a growth, an opening or a flip through zero do not only cut).
+pub fn is_cut(from: Decimal, to: Decimal) -> bool {
+    let same_side = !to.is_zero() && (from > Decimal::ZERO) == (to > Decimal::ZERO);
+    to.abs() < from.abs() && (same_side || to.is_zero())
+}
+
 /// One symbol's position. Owned by the compute thread; updated only from fills.
 ///
 /// `qty` is signed (long > 0); `entry` is the average entry price of the open quantity;
@@ -140,6 +147,15 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    /// A cut is a same-side shrink or a close; growth, opening and flips are not.
+    #[test]
+    fn a_cut_is_a_same_side_shrink_or_a_close() {
+        let cut = |a: &str, b: &str| is_cut(d(a), d(b));
+        assert!(cut("0.010", "0.006") && cut("-3", "-1") && cut("2", "0") && cut("-2", "0"));
+        assert!(!cut("0.010", "0.030") && !cut("0", "1") && !cut("0", "0"));
+        assert!(!cut("2", "-1") && !cut("-2", "1") && !cut("1", "1"));
     }
 
     /// A position the venue grew takes its entry: `cost = entry·|q|`, nothing realized, no

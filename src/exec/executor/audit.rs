@@ -602,9 +602,7 @@ impl Executor {
         // venue's quantity and entry exactly, and a growth realizes nothing. A cut realizes at
         // a price no read told: the newest execution's, else the mark the audit read — a
         // guess, said below.
-        let same_side = !q.is_zero() && (booked > Decimal::ZERO) == (q > Decimal::ZERO);
-        let cut = q.abs() < booked.abs() && (same_side || q.is_zero());
-        let at_entry = !cut && entry > Decimal::ZERO;
+        let at_entry = !crate::types::position::is_cut(booked, q) && entry > Decimal::ZERO;
         let Some(px) = at_entry
             .then_some(entry)
             .or(trades.last().map(|t| t.price))

@@ -114,12 +114,7 @@ impl FillLog {
             before: *pos,
         };
         if k == self.len {
-            if self.len == KEPT {
-                self.drop_oldest();
-            }
-            *self.at(self.len) = new;
-            self.len += 1;
-            pos.apply_fill(side, price, qty, fee);
+            self.push(new, pos);
             return Booked::InOrder;
         }
         // Out of order: re-booked from the position before its place, the fill first.
@@ -157,9 +152,6 @@ impl FillLog {
     /// Books an adoption at the venue's entry (`ReportStatus::Adopted`) onto `pos`, after the
     /// kept fills: it has no venue time, so no late fill is ever placed before it.
     pub(super) fn adopt(&mut self, pos: &mut Position, side: Side, qty: Decimal, entry: Decimal) {
-        if self.len == KEPT {
-            self.drop_oldest();
-        }
         let new = Kept {
             side,
             price: entry,
@@ -169,6 +161,16 @@ impl FillLog {
             to_entry: true,
             before: *pos,
         };
+        self.push(new, pos);
+    }
+
+    /// Keeps `new` after every kept fill (the oldest dropped when full) and books it onto
+    /// `pos`, the position before it.
+    #[inline]
+    fn push(&mut self, new: Kept, pos: &mut Position) {
+        if self.len == KEPT {
+            self.drop_oldest();
+        }
         *self.at(self.len) = new;
         self.len += 1;
         new.book_onto(pos);
