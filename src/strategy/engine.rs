@@ -200,6 +200,8 @@ struct Hot {
     kalman: Kalman,
     deriv: Derivatives,
     last_price: f64,
+    /// `ln(last_price)`, bit for bit: a trade at the last price (most trades) skips the `ln`.
+    last_x: f64,
     last_order_ms: u64,
     /// Filled quantity plus the signed quantity of orders in flight.
     working: Decimal,
@@ -217,6 +219,7 @@ impl Hot {
             kalman: Kalman::default(),
             deriv: Derivatives::default(),
             last_price: 0.0,
+            last_x: f64::NEG_INFINITY,
             last_order_ms: 0,
             working: Decimal::ZERO,
             in_flight: Decimal::ZERO,
@@ -629,7 +632,9 @@ impl Engine {
     }
 
     /// Books the intent the last [`Engine::decide_tick`] returned (nothing when none is
-    /// pending): the gate's `live` flag, then `book_order` into the decision book and the
+    /// pending): the working and in-flight quantities (`emit` leaves them, so the tick's
+    /// decimal adds come after the hand-over), the gate's `live` flag, then `book_order` into
+    /// the decision book and the
     /// gate (`fee = qty·price·fee_rate` at the tick's price put on the tick), then the learned
     /// filter's trade bookkeeping. One branch when nothing is pending.
     #[inline]
@@ -640,6 +645,8 @@ impl Engine {
         let Some(slot) = self.slots.get_mut(b.i) else {
             return;
         };
+        slot.hot.working += b.side.signed(b.qty);
+        slot.hot.in_flight += b.qty;
         self.gate.set_live(b.i, slot.live());
         let price = slot.instrument.price_on_tick(b.price);
         let (closed, opened) = book_order(
@@ -806,9 +813,16 @@ impl Engine {
         self.slots.get(i).map(|s| &s.position)
     }
 
-    /// The working position (filled + in flight) of symbol index `i`.
+    /// The working position (filled + in flight) of symbol index `i`, a pending booking's
+    /// order included.
     pub fn working(&self, i: usize) -> Decimal {
-        self.slots.get(i).map_or(Decimal::ZERO, |s| s.hot.working)
+        let pending = self
+            .pending
+            .filter(|b| b.i == i)
+            .map_or(Decimal::ZERO, |b| b.side.signed(b.qty));
+        self.slots
+            .get(i)
+            .map_or(Decimal::ZERO, |s| s.hot.working + pending)
     }
 
     /// Last trade price seen for symbol index `i` (0 before any).
@@ -1250,8 +1264,6 @@ impl TickCx<'_> {
         let (t, slot) = (self.t, &mut *self.slot);
         let ts = t.exch_ts_ms;
         slot.hot.last_order_ms = ts;
-        slot.hot.working += side.signed(qty);
-        slot.hot.in_flight += qty;
         let client_seq = *self.next_seq;
         *self.next_seq += 1;
         self.stats.intents += 1;
@@ -1377,7 +1389,12 @@ fn step_models<'s>(
     t: &Tick,
     st: &'s mut TickState,
 ) -> (Option<Models<'s>>, bool) {
-    let x = t.price.ln();
+    // `ln` is a function: the same bits give the same log (`last_x` is `ln(0) = −∞` at first).
+    let x = if t.price.to_bits() == hot.last_price.to_bits() {
+        hot.last_x
+    } else {
+        t.price.ln()
+    };
     if !x.is_finite() {
         return (None, false);
     }
@@ -1396,6 +1413,7 @@ fn step_models<'s>(
     let k = hot.kalman.update(&p.kalman, x, ts, p.deriv.reset_gap_s);
     scalper::update_layers(p, layers, scalper.as_deref_mut(), t, x);
     hot.last_price = t.price;
+    hot.last_x = x;
 
     let sp = &p.signal;
     let (v, a, v_band, a_band) = match sp.source {
@@ -1752,6 +1770,26 @@ mod tests {
         assert!(first_intent(&mut e, 5, 10, |t| 100f64.ln()
             + 1e-4 * (t + 5.0) * (t + 5.0))
         .is_none());
+    }
+
+    /// `decide_tick` leaves the order's booking pending (the working and in-flight quantities
+    /// included): `working` counts it before `book_pending` as after, and the next tick books it.
+    #[test]
+    fn a_pending_booking_counts_in_the_working_position() {
+        let mut e = engine();
+        let f = |t: f64| (100f64.ln() + 1e-4 * t * t).exp();
+        let intent = (0..40u64)
+            .find_map(|i| e.decide_tick(&tick(i, f(i as f64))))
+            .expect("an intent");
+        assert!(e.has_pending_booking());
+        assert_eq!(e.slots[0].hot.working, Decimal::ZERO, "left to the booking");
+        assert_eq!(e.working(0), intent.qty());
+        assert_eq!(e.working(1), Decimal::ZERO);
+        e.book_pending();
+        assert!(!e.has_pending_booking());
+        assert_eq!(e.slots[0].hot.working, intent.qty());
+        assert_eq!(e.slots[0].hot.in_flight, intent.qty());
+        assert_eq!(e.working(0), intent.qty());
     }
 
     /// Long, then the rise decelerates (case 2): an exact reduce-only exit of the position.
