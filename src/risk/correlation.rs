@@ -43,6 +43,9 @@ pub struct Correlation {
     min_bars: u32,
     /// Index of the bar being filled (`u64::MAX` before the first price).
     bar: u64,
+    /// `(bar + 1)·bar_ms` saturated, the start of the next bar: a tick before it is in the
+    /// current bar (`ts / bar_ms ≤ bar`) with no division.
+    next_ms: u64,
     /// Last price in the current bar (0 = none yet).
     last: Vec<f64>,
     /// Log price at the previous bar close (NaN = none yet).
@@ -84,6 +87,7 @@ impl Correlation {
             window,
             min_bars: min_bars.max(2),
             bar: u64::MAX,
+            next_ms: 0,
             last: vec![0.0; n],
             close: vec![f64::NAN; n],
             ret: vec![0.0; n * window],
@@ -108,12 +112,17 @@ impl Correlation {
         if i >= self.n || !(price.is_finite() && price > 0.0) {
             return;
         }
-        let k = ts_ms / self.bar_ms;
-        if self.bar == u64::MAX {
-            self.bar = k;
-        } else if k > self.bar {
-            self.close_bar();
-            self.bar = k;
+        // `ts < (bar + 1)·bar_ms` iff `ts / bar_ms ≤ bar`; a saturated `next_ms` only sends
+        // the tick to the exact test below.
+        if self.bar == u64::MAX || ts_ms >= self.next_ms {
+            let k = ts_ms / self.bar_ms;
+            if self.bar == u64::MAX {
+                self.bar = k;
+            } else if k > self.bar {
+                self.close_bar();
+                self.bar = k;
+            }
+            self.next_ms = self.bar.saturating_add(1).saturating_mul(self.bar_ms);
         }
         if self.last[i] == 0.0 {
             self.seen.push(i);
@@ -129,6 +138,7 @@ impl Correlation {
             && price.is_finite()
             && price > 0.0
             && self.bar != u64::MAX
+            && ts_ms >= self.next_ms
             && ts_ms / self.bar_ms > self.bar
     }
 
@@ -314,6 +324,43 @@ mod tests {
 
     /// The root kept at each bar close is the bound's root recomputed, bit for bit, through
     /// the ring's wrap (returns leaving it), for a symbol with returns and one without.
+    /// The bar-start shortcut closes bars exactly where `ts / bar_ms > bar` does: late ticks,
+    /// ticks on a boundary, gaps of several bars, a width that divides nothing, and times
+    /// near `u64::MAX` (where `(bar + 1)·bar_ms` saturates).
+    #[test]
+    fn bars_close_where_the_division_says() {
+        for bar_ms in [1u64, 7, 1_000, 60_000, u64::MAX / 3] {
+            let mut c = Correlation::new(2, bar_ms, 8, 2);
+            let (mut bar, mut bars) = (u64::MAX, 0u64);
+            let mut ts = 1_000_000u64;
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            for k in 0..4_000u64 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                ts = match rng % 8 {
+                    0 => ts.saturating_sub(rng % 3_000),
+                    1 => (ts / bar_ms).saturating_add(1).saturating_mul(bar_ms),
+                    2 => ts.saturating_add(rng % 200_000),
+                    3 if k > 3_900 => u64::MAX - rng % 5,
+                    _ => ts.saturating_add(rng % 400),
+                };
+                let want = bar != u64::MAX && ts / bar_ms > bar;
+                assert_eq!(c.closes_bar(0, 100.0, ts), want, "bar_ms {bar_ms}, ts {ts}");
+                c.on_price((k % 2) as usize, 100.0 + (k % 5) as f64, ts);
+                if bar == u64::MAX || want {
+                    bars += u64::from(want);
+                    bar = ts / bar_ms;
+                }
+                assert_eq!(c.bars(), bars, "bar_ms {bar_ms}, ts {ts}");
+            }
+            assert!(
+                bars > 10 || bar_ms > 1 << 40,
+                "bar_ms {bar_ms}: {bars} closes"
+            );
+        }
+    }
+
     #[test]
     fn the_kept_root_of_the_ring_bound_is_the_recomputed_one() {
         let mut c = Correlation::new(3, 1_000, 8, 2);
