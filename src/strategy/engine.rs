@@ -639,6 +639,10 @@ impl Engine {
     /// filter's trade bookkeeping. One branch when nothing is pending.
     #[inline]
     pub fn book_pending(&mut self) {
+        // Tested before `take`, which would move the whole `Pending` out first.
+        if self.pending.is_none() {
+            return;
+        }
         let Some(b) = self.pending.take() else {
             return;
         };
