@@ -421,8 +421,9 @@ pub fn mantissa_i64(d: Decimal) -> Option<i64> {
 /// `a * b`, the same decimal (mantissa, scale, sign): one `u64 × u64 → u128` product of the
 /// magnitudes when both are below 2⁶⁴, the product is non-zero and below 2⁹⁶ and the scales
 /// add to ≤ 28 (then the crate's product is that exact mantissa at the summed scale, negative
-/// iff exactly one factor is); the crate's `Mul` otherwise.
-#[inline]
+/// iff exactly one factor is); the crate's `Mul` otherwise. Always inlined: a factor shared by
+/// several products (the limits of one equity) is read once.
+#[inline(always)]
 pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
     if let (Some((x, na, sa)), Some((y, nb, sb))) = (low64(a), low64(b)) {
         let (p, s) = (u128::from(x) * u128::from(y), sa + sb);
@@ -516,8 +517,8 @@ fn floor_quotient_incs_i128(l: Decimal, e: Decimal, inc: &Increment) -> Option<i
 
 /// `a.cmp(&b)` (exact value order, as `Decimal`'s `Ord`), inline on `i128` when both mantissas
 /// fit an `i64` and the scales differ by at most 19 (`|m · 10^k| < 2⁶³ · 2⁶⁴`); the crate's
-/// comparison otherwise.
-#[inline]
+/// comparison otherwise. Always inlined: the callers' constant operands fold.
+#[inline(always)]
 pub fn dec_cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     if let (Some(x), Some(y)) = (mantissa_i64(a), mantissa_i64(b)) {
         let (x, y, sa, sb) = (i128::from(x), i128::from(y), a.scale(), b.scale());
