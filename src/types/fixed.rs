@@ -355,6 +355,19 @@ fn mantissa_f64_wide(m: i64, scale: u32) -> f64 {
     }
 }
 
+/// `x.is_finite() && x > 0.0` as two float comparisons, `0 < x ≤ f64::MAX` (NaN fails both):
+/// not the bit-class test that form compiles to.
+#[inline]
+pub fn positive_finite(x: f64) -> bool {
+    x > 0.0 && x <= f64::MAX
+}
+
+/// `x.is_finite() && x >= 0.0` as two float comparisons, `0 ≤ x ≤ f64::MAX` (−0 included).
+#[inline]
+pub fn non_negative_finite(x: f64) -> bool {
+    (0.0..=f64::MAX).contains(&x)
+}
+
 /// `x.floor()`, the same double, without the `floor` call the portable target makes: for
 /// `|x| < 2⁵²` truncate (exact) and subtract one when that rounded a negative fraction up;
 /// zeros (`−0.0 as i64 as f64` would lose the sign) and every other double (whole already,
@@ -943,6 +956,44 @@ mod tests {
         assert!(
             small > 100_000 && wide > 150_000,
             "{small} small, {wide} wide"
+        );
+    }
+
+    /// `positive_finite` and `non_negative_finite` are their `is_finite` forms over the special
+    /// doubles (±0, ±∞, NaNs, the subnormal and normal edges) and random bit patterns.
+    #[test]
+    fn finite_sign_tests_are_their_is_finite_forms() {
+        let special = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            -f64::from_bits(1),
+            1.0,
+            -1.0,
+        ];
+        let mut next = xorshift(0x51DE_CAFE_F00D_1234);
+        let (mut pos, mut non_neg) = (0, 0);
+        for k in 0..200_000usize {
+            let x = special
+                .get(k)
+                .copied()
+                .unwrap_or_else(|| f64::from_bits(next()));
+            assert_eq!(positive_finite(x), x.is_finite() && x > 0.0, "{x:e}");
+            assert_eq!(non_negative_finite(x), x.is_finite() && x >= 0.0, "{x:e}");
+            pos += usize::from(positive_finite(x));
+            non_neg += usize::from(non_negative_finite(x));
+        }
+        assert!(
+            pos > 50_000 && non_neg > pos,
+            "{pos} positive, {non_neg} non-negative"
         );
     }
 
