@@ -19,7 +19,10 @@ use rust_decimal::Decimal;
 
 use super::block::BlockReason;
 use super::config::{ExitMode, ExitsConfig};
-use crate::types::fixed::{dec_f64, dec_mul, floor_ticks, mantissa_i64, pow10_i128, POW10};
+use crate::types::fixed::{
+    dec_f64, dec_mul, floor_ticks, mantissa_i64, non_negative_finite, positive_finite, pow10_i128,
+    POW10,
+};
 use crate::types::Instrument;
 
 /// Exit parameters (from `[risk.exits]`); `Copy`, no heap.
@@ -133,8 +136,8 @@ impl ExitLevels {
     ) -> Result<Self, BlockReason> {
         let tick = inst.tick();
         let e = tick.times_f64(entry);
-        let vol_ok = vol.is_finite() && vol >= 0.0;
-        if !(e.is_finite() && e > 0.0) || (p.mode == ExitMode::Volatility && !vol_ok) {
+        let vol_ok = non_negative_finite(vol);
+        if !positive_finite(e) || (p.mode == ExitMode::Volatility && !vol_ok) {
             return Err(BlockReason::BadInput);
         }
         let (tp_d, sl_d) = p.distances(e, if vol_ok { vol } else { 0.0 });

@@ -1040,7 +1040,8 @@ impl RiskGate {
             return Err(BlockReason::Unreconciled);
         }
         let e = self.equity();
-        if e <= Decimal::ZERO {
+        // `e ≤ 0` by value, without the crate's comparison.
+        if e.is_zero() || e.is_sign_negative() {
             return Err(BlockReason::Drawdown);
         }
         Ok(EntryCaps {
@@ -1069,7 +1070,8 @@ impl RiskGate {
 
     /// The rest of [`RiskGate::check`] after [`RiskGate::caps`], in its order: risk per trade,
     /// portfolio risk, positions (when `fixed`), exposure, correlation (when `fixed`), VaR.
-    #[inline]
+    /// Inlined into each caller, so a zero order (`entry_caps`) and `fixed` fold away.
+    #[inline(always)]
     fn order_limits(
         &self,
         c: &EntryCaps,

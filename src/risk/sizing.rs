@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use super::block::{BlockReason, EntryBlock};
 use super::config::RiskConfig;
 use super::config::{LeverageProfile, SizingConfig, SizingMethod, MAX_LEVERAGE_TIERS};
-use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, mantissa_i64, POW10};
+use crate::types::fixed::{dec_cmp, dec_f64, f64_decimal, mantissa_i64, positive_finite, POW10};
 use crate::types::Instrument;
 
 /// Fixed-notional sizing with a leverage cap (kept for the engine's current call site).
@@ -175,7 +175,7 @@ impl SizingParams {
     #[inline]
     pub fn leverage_cap(&self, balance: f64, venue_max_leverage: f64) -> f64 {
         let mut l = self.max_leverage;
-        if venue_max_leverage.is_finite() && venue_max_leverage > 0.0 {
+        if positive_finite(venue_max_leverage) {
             l = l.min(venue_max_leverage);
         }
         if let Some(t) = &self.tiers {
@@ -217,7 +217,7 @@ impl SizingParams {
         match self.vol {
             None => 1.0,
             Some((target, lo, hi)) => {
-                if sigma.is_finite() && sigma > 0.0 {
+                if positive_finite(sigma) {
                     (target / sigma).clamp(lo, hi)
                 } else {
                     lo
@@ -363,7 +363,7 @@ fn unfiltered_qty(
     inst: &Instrument,
 ) -> Result<SizedQty, EntryBlock> {
     let bad = Err(EntryBlock::Risk(BlockReason::BadInput));
-    let ok = |v: f64| v.is_finite() && v > 0.0;
+    let ok = positive_finite;
     if !ok(req.price) || !ok(req.balance) {
         return bad;
     }

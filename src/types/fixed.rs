@@ -355,6 +355,19 @@ fn mantissa_f64_wide(m: i64, scale: u32) -> f64 {
     }
 }
 
+/// `x.is_finite() && x > 0.0` as two float comparisons, `0 < x ≤ f64::MAX` (NaN fails both):
+/// not the bit-class test that form compiles to.
+#[inline]
+pub fn positive_finite(x: f64) -> bool {
+    x > 0.0 && x <= f64::MAX
+}
+
+/// `x.is_finite() && x >= 0.0` as two float comparisons, `0 ≤ x ≤ f64::MAX` (−0 included).
+#[inline]
+pub fn non_negative_finite(x: f64) -> bool {
+    (0.0..=f64::MAX).contains(&x)
+}
+
 /// `x.floor()`, the same double, without the `floor` call the portable target makes: for
 /// `|x| < 2⁵²` truncate (exact) and subtract one when that rounded a negative fraction up;
 /// zeros (`−0.0 as i64 as f64` would lose the sign) and every other double (whole already,
@@ -421,8 +434,9 @@ pub fn mantissa_i64(d: Decimal) -> Option<i64> {
 /// `a * b`, the same decimal (mantissa, scale, sign): one `u64 × u64 → u128` product of the
 /// magnitudes when both are below 2⁶⁴, the product is non-zero and below 2⁹⁶ and the scales
 /// add to ≤ 28 (then the crate's product is that exact mantissa at the summed scale, negative
-/// iff exactly one factor is); the crate's `Mul` otherwise.
-#[inline]
+/// iff exactly one factor is); the crate's `Mul` otherwise. Always inlined: a factor shared by
+/// several products (the limits of one equity) is read once.
+#[inline(always)]
 pub fn dec_mul(a: Decimal, b: Decimal) -> Decimal {
     if let (Some((x, na, sa)), Some((y, nb, sb))) = (low64(a), low64(b)) {
         let (p, s) = (u128::from(x) * u128::from(y), sa + sb);
@@ -516,8 +530,8 @@ fn floor_quotient_incs_i128(l: Decimal, e: Decimal, inc: &Increment) -> Option<i
 
 /// `a.cmp(&b)` (exact value order, as `Decimal`'s `Ord`), inline on `i128` when both mantissas
 /// fit an `i64` and the scales differ by at most 19 (`|m · 10^k| < 2⁶³ · 2⁶⁴`); the crate's
-/// comparison otherwise.
-#[inline]
+/// comparison otherwise. Always inlined: the callers' constant operands fold.
+#[inline(always)]
 pub fn dec_cmp(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     if let (Some(x), Some(y)) = (mantissa_i64(a), mantissa_i64(b)) {
         let (x, y, sa, sb) = (i128::from(x), i128::from(y), a.scale(), b.scale());
@@ -942,6 +956,44 @@ mod tests {
         assert!(
             small > 100_000 && wide > 150_000,
             "{small} small, {wide} wide"
+        );
+    }
+
+    /// `positive_finite` and `non_negative_finite` are their `is_finite` forms over the special
+    /// doubles (±0, ±∞, NaNs, the subnormal and normal edges) and random bit patterns.
+    #[test]
+    fn finite_sign_tests_are_their_is_finite_forms() {
+        let special = [
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::MAX,
+            -f64::MAX,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            -f64::from_bits(1),
+            1.0,
+            -1.0,
+        ];
+        let mut next = xorshift(0x51DE_CAFE_F00D_1234);
+        let (mut pos, mut non_neg) = (0, 0);
+        for k in 0..200_000usize {
+            let x = special
+                .get(k)
+                .copied()
+                .unwrap_or_else(|| f64::from_bits(next()));
+            assert_eq!(positive_finite(x), x.is_finite() && x > 0.0, "{x:e}");
+            assert_eq!(non_negative_finite(x), x.is_finite() && x >= 0.0, "{x:e}");
+            pos += usize::from(positive_finite(x));
+            non_neg += usize::from(non_negative_finite(x));
+        }
+        assert!(
+            pos > 50_000 && non_neg > pos,
+            "{pos} positive, {non_neg} non-negative"
         );
     }
 

@@ -114,7 +114,11 @@ impl Instrument {
         if steps.is_nan() || steps < 1.0 || steps > i64::MAX as f64 {
             return Decimal::ZERO;
         }
-        times_dec(steps as i64, self.qty_step)
+        // `times_dec(n, qty_step)`: `n ≥ 1` steps on `i64` while the mantissa fits.
+        let n = steps as i64;
+        self.step
+            .times(n)
+            .unwrap_or_else(|| times_dec(n, self.qty_step))
     }
 
     /// The filter an order of `qty` at about `price` breaks, if any: zero or below min qty,
@@ -166,8 +170,15 @@ impl Instrument {
     /// `round(p / tick) · tick`: a price that was on the tick, recovered exactly from its f64.
     #[inline]
     pub fn price_on_tick(&self, p: f64) -> Decimal {
-        self.price_ticks(p)
-            .map_or(Decimal::ZERO, |t| times_dec(t, self.tick_size))
+        // `times_dec(t, tick_size)`: `t` ticks on `i64` while the mantissa fits (the crate's
+        // product by zero is `Decimal::ZERO`, scale 0).
+        match self.price_ticks(p) {
+            Some(t) if t != 0 => self
+                .tick
+                .times(t)
+                .unwrap_or_else(|| times_dec(t, self.tick_size)),
+            _ => Decimal::ZERO,
+        }
     }
 
     /// `round(p / tick)`, the whole ticks of a price that was on the tick (those of
@@ -754,6 +765,54 @@ mod tests {
             );
         }
         assert!(built > 30_000, "{built} exact non-zero products");
+    }
+
+    /// `floor_qty` and `price_on_tick` build `times_dec` of their whole steps and ticks (the
+    /// same mantissa, scale and sign), for increments of every mantissa width and scale and
+    /// counts from zero to past an `i64` mantissa (the fall-back).
+    #[test]
+    fn floor_qty_and_price_on_tick_are_times_dec() {
+        let mut next = lcg(0x2545_F491_4F6C_DD1D);
+        let (mut on_i64, mut wide, mut zero) = (0, 0, 0);
+        for k in 0..200_000u64 {
+            let m = (((next() << 11 ^ next()) & ((1 << 62) - 1)) >> (next() % 62)).max(1) as i64;
+            let inc = Decimal::new(m, (next() % 29) as u32);
+            let i = Instrument::new(inc, inc, Decimal::ZERO, Decimal::MAX, Decimal::ZERO).unwrap();
+            let n = match k % 4 {
+                0 => (next() % 1_000_000) as f64,
+                1 => (next() >> (next() % 64)) as f64,
+                2 => (next() % 4) as f64 * 0.3,
+                _ => ((i64::MAX / m) as f64) * (0.5 + (next() % 100) as f64 * 0.01),
+            };
+            let x = n * i.step.f64;
+            // `times_dec` panics where the crate's product overflows (both forms alike).
+            let fits = |t: i64| Decimal::from(t).checked_mul(inc).is_some();
+            let steps = floor_fast(x / i.step.f64);
+            let want = if steps.is_nan() || steps < 1.0 || steps > i64::MAX as f64 {
+                Decimal::ZERO
+            } else if fits(steps as i64) {
+                times_dec(steps as i64, inc)
+            } else {
+                continue;
+            };
+            assert_eq!(i.floor_qty(x).serialize(), want.serialize(), "{x} / {inc}");
+            let want = match i.price_ticks(x) {
+                Some(t) if !fits(t) => continue,
+                t => t.map_or(Decimal::ZERO, |t| times_dec(t, inc)),
+            };
+            let got = i.price_on_tick(x);
+            assert_eq!(got.serialize(), want.serialize(), "{x} / {inc}");
+            match i.price_ticks(x) {
+                Some(0) => zero += 1,
+                Some(t) if t.checked_mul(m).is_some() => on_i64 += 1,
+                Some(_) => wide += 1,
+                None => {}
+            }
+        }
+        assert!(
+            on_i64 > 50_000 && wide > 5_000 && zero > 5_000,
+            "{on_i64} on i64, {wide} wider, {zero} zero"
+        );
     }
 
     /// `violation`'s integer min-notional comparison gives what the decimals give
