@@ -45,7 +45,7 @@ use super::scalper::{ScalperParams, ScalperState};
 use super::signal::{SignalParams, VelocitySource};
 use super::snapshot::{Gate, TickState};
 use crate::feed::liveness::SymbolHealth;
-use crate::model::forecast::log_move;
+use crate::model::forecast::{self, log_move};
 use crate::model::indicators::IndicatorValues;
 use crate::model::layers::{Layer, LayerParams, LayerQuery, LayerState, MAX_LEADERS};
 use crate::model::snr::{confidence, snr};
@@ -264,8 +264,9 @@ struct Pending {
     /// The tick's price (put on the tick when booked).
     price: f64,
     levels: Option<ExitLevels>,
-    /// Drift at the decision (the drift monitor's baseline of a trade it opens).
-    d0: f64,
+    /// The tick's log move (`TickState::log_move`): its drift, the drift monitor's baseline
+    /// of a trade the order opens, is computed at the booking (`exp_m1`, off the order path).
+    log_move: f64,
     /// Exchange time of the tick, ms.
     ts: u64,
     client_seq: u64,
@@ -595,8 +596,7 @@ impl Engine {
         cx.learned.on_tick(i, t.exch_ts_ms, t.price);
         cx.mark_to_market();
         if let Some((side, qty)) = cx.check_exits(&mut m) {
-            let d0 = m.drift();
-            return Some(cx.emit(m.st, d0, side, qty, true, None));
+            return Some(cx.emit(m.st, side, qty, true, None));
         }
         let Some(d) = cx.decide(&mut m, moves) else {
             return cx.idle();
@@ -618,8 +618,7 @@ impl Engine {
                 cx.stats.case_entries[c] += 1;
             }
         }
-        let d0 = m.drift();
-        Some(cx.emit(m.st, d0, d.side, qty, reduce_only, levels))
+        Some(cx.emit(m.st, d.side, qty, reduce_only, levels))
     }
 
     /// Work left for a turn of the hot loop with no tick: some of the bar close's peak VaR
@@ -662,7 +661,7 @@ impl Engine {
             b.i,
             (b.side, b.qty, price),
             b.levels,
-            b.d0,
+            forecast::drift(b.log_move),
             b.ts,
             b.client_seq,
         );
@@ -1254,12 +1253,11 @@ impl TickCx<'_> {
 
     /// Emits an order: working position, cooldown clock, sequence number; completes the tick
     /// state (`st`, the symbol's last-state slot, in place) and leaves the
-    /// decision-book booking pending ([`Engine::book_pending`]) with `d0`, `st.drift()`.
+    /// decision-book booking pending ([`Engine::book_pending`]) with `st.log_move`.
     #[inline]
     fn emit(
         &mut self,
         st: &mut TickState,
-        d0: f64,
         side: Side,
         qty: Decimal,
         reduce_only: bool,
@@ -1278,7 +1276,7 @@ impl TickCx<'_> {
             qty,
             price: t.price,
             levels,
-            d0,
+            log_move: st.log_move,
             ts,
             client_seq,
         });

@@ -256,8 +256,7 @@ impl Engine {
                 pending: &mut self.pending,
                 t: &t,
             };
-            let d0 = st.drift();
-            let intent = cx.emit(st, d0, side, qty, true, None);
+            let intent = cx.emit(st, side, qty, true, None);
             self.book_pending();
             self.ops.stats.closes += 1;
             return Some(intent);

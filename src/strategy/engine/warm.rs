@@ -131,11 +131,9 @@ impl Engine {
                 trend_entry: matches!(st.case, Case::AcceleratingUp | Case::AcceleratingDown),
                 x: st.price.ln(),
                 v: st.velocity,
-                // Computed either way: `emit` asks for it on every order (`expm1`).
-                drift: match black_box(st.drift()) {
-                    d if lp.drift.enabled => d,
-                    _ => 0.0,
-                },
+                // As `decide_calculus`: only the drift layer reads it (the order's own drift
+                // baseline is computed at its booking).
+                drift: if lp.drift.enabled { st.drift() } else { 0.0 },
                 leader_log_moves: leader_moves(lp, &self.slots, i),
             },
         );
