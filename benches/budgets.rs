@@ -100,7 +100,7 @@ use calculus_trader::runtime::source::{MemoryFeed, Pace, TickSource};
 use calculus_trader::runtime::wait::FeedWait;
 use calculus_trader::runtime::{fused, AllowedCores, RunOptions, Shutdown};
 use calculus_trader::strategy::ComputeStage;
-use calculus_trader::strategy::{Engine, StrategyKind, StrategyParams};
+use calculus_trader::strategy::{Engine, EngineStats, StrategyKind, StrategyParams};
 use calculus_trader::telemetry::{
     format_ns, handoff, Clock, Counter, CounterSet, Epoch, Stage, StageHistograms,
 };
@@ -700,6 +700,41 @@ struct ComputeSplit {
     /// interrupts and a neighbour's cache traffic removed, unless they hit every run):
     /// deciding ticks and the rest.
     least: [Histogram<u64>; 2],
+    /// The same least times by what the tick did ([`TickKind`], in its order).
+    least_by_kind: [Histogram<u64>; TickKind::COUNT],
+}
+
+/// What a tick of the compute rows did, from the engine's counters around it (untimed run).
+#[derive(Clone, Copy)]
+enum TickKind {
+    /// Decided an entry (or a flip): levels, size, both gate checks, the intent.
+    Entry,
+    /// Decided a reduce-only exit.
+    Exit,
+    /// Planned an entry that the gate or the venue filter refused.
+    Refused,
+    /// Everything else: the model step alone, or a layer or signal gate said no.
+    Other,
+}
+
+impl TickKind {
+    const COUNT: usize = 4;
+    const NAMES: [&'static str; Self::COUNT] = ["entries", "exits", "refused entries", "the rest"];
+
+    /// The kind of a tick from its intent and the engine's counters before (`b`) and after (`a`).
+    fn of(intent: Option<&OrderIntent>, b: &EngineStats, a: &EngineStats) -> Self {
+        let sum = |x: &[u64]| x.iter().sum::<u64>();
+        match intent {
+            Some(i) if i.reduce_only() => TickKind::Exit,
+            Some(_) => TickKind::Entry,
+            None if sum(&a.filtered) > sum(&b.filtered)
+                || sum(&a.risk_blocked) > sum(&b.risk_blocked) =>
+            {
+                TickKind::Refused
+            }
+            None => TickKind::Other,
+        }
+    }
 }
 
 impl ComputeSplit {
@@ -741,7 +776,29 @@ impl ComputeSplit {
             format_ns(budget_ns),
             100.0 * over(ld) as f64 / least.len().max(1) as f64,
             100.0 * over(lo) as f64 / least.len().max(1) as f64,
-        )
+        ) + &self.kinds_note(budget_ns, least.len())
+    }
+
+    /// `; least by kind: entries (3.7 %) p50 … p99 …, above …: …% of ticks; …` over `total` ticks.
+    fn kinds_note(&self, budget_ns: u64, total: u64) -> String {
+        let pct = |n: u64| 100.0 * n as f64 / total.max(1) as f64;
+        let parts: Vec<String> = TickKind::NAMES
+            .iter()
+            .zip(&self.least_by_kind)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(name, h)| {
+                let over = h.len() - h.count_between(0, budget_ns);
+                format!(
+                    "{name} ({:.1} %) p50 {} p99 {}, {:.1} % of ticks above {}",
+                    pct(h.len()),
+                    format_ns(p50(h)),
+                    format_ns(h.value_at_quantile(0.99)),
+                    pct(over),
+                    format_ns(budget_ns),
+                )
+            })
+            .collect();
+        format!("; least by kind: {}", parts.join("; "))
     }
 }
 
@@ -773,10 +830,12 @@ fn bench_compute(
         deciding: StageHistograms::new(),
         other: StageHistograms::new(),
         least: [new_hist(), new_hist()],
+        least_by_kind: std::array::from_fn(|_| new_hist()),
     };
     let mut exec_hists = StageHistograms::new();
     let mut intents = Vec::new();
     let mut least = Vec::new();
+    let mut kinds = Vec::with_capacity(s.ticks.len() * passes);
     for run in 0..=COMPUTE_RUNS {
         let timed = run > 0;
         let mut scratch = StageHistograms::new();
@@ -788,9 +847,15 @@ fn bench_compute(
                 (true, Some(true)) => &mut split.deciding,
                 (true, _) => &mut split.other,
             };
+            // The counters before the tick, in the untimed run only (a copy of a few hundred
+            // bytes would be in the timed region's cache otherwise).
+            let before = (!timed).then(|| *compute.engine().stats());
             let start = s.clock.now_ns();
             let decided = compute.on_tick(black_box(&t), start, hists);
             let took = s.clock.now_ns().saturating_sub(start);
+            if let Some(b) = before {
+                kinds.push(TickKind::of(decided.as_ref(), &b, compute.engine().stats()));
+            }
             if !timed {
                 deciding.push(decided.is_some());
                 least.push(u64::MAX);
@@ -819,6 +884,7 @@ fn bench_compute(
     }
     for (k, &ns) in least.iter().enumerate() {
         split.least[usize::from(!deciding[k])].saturating_record(ns);
+        split.least_by_kind[kinds[k] as usize].saturating_record(ns);
     }
     (split, intents, booking)
 }
