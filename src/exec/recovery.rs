@@ -27,8 +27,10 @@ pub struct Mismatch {
     pub ours: Decimal,
     /// Venue position (signed).
     pub venue: Decimal,
-    /// Venue entry price.
+    /// Venue entry price (0 when the venue reports none).
     pub venue_entry: Decimal,
+    /// Venue mark price (0 when unknown): what an adoption with no venue entry is booked at.
+    pub venue_mark: Decimal,
 }
 
 /// `venue − ours` per symbol where they differ. Stand-in for `risk::reconcile` (the risk
@@ -43,16 +45,19 @@ pub fn reconcile_positions(
         .enumerate()
         .filter_map(|(i, name)| {
             let o = ours.get(i).copied().unwrap_or_default();
-            let (v, e) = venue
+            let (v, e, mark) = venue
                 .iter()
                 .find(|p| &p.symbol == name)
-                .map_or((Decimal::ZERO, Decimal::ZERO), |p| (p.qty, p.entry));
+                .map_or((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO), |p| {
+                    (p.qty, p.entry, p.mark_price)
+                });
             (o != v).then(|| Mismatch {
                 symbol: SymbolId(i as u16),
                 name: name.clone(),
                 ours: o,
                 venue: v,
                 venue_entry: e,
+                venue_mark: mark,
             })
         })
         .collect()
@@ -71,6 +76,9 @@ pub struct StartupReport {
     pub venue_fills: usize,
     /// Differences adopted into the journal.
     pub adopted: usize,
+    /// Differences the adopt policy could not adopt (the venue reported neither an entry nor
+    /// a mark price for a position it grew or opened): left as they are, entries blocked.
+    pub unadopted: Vec<Mismatch>,
     /// Differences closed with reduce-only orders.
     pub closed: usize,
     /// Open venue orders whose client id is not one of ours.
@@ -305,6 +313,7 @@ fn symbols_to_catch_up(
                     ours: q,
                     venue: q,
                     venue_entry: Decimal::ZERO,
+                    venue_mark: Decimal::ZERO,
                 }
             })
         })
@@ -641,8 +650,19 @@ fn settle_mismatch(
         ReconcilePolicy::Report => {}
         ReconcilePolicy::Adopt => {
             let entry = replayed.position(m.symbol.index()).entry;
-            journal_apply(exec, replayed, &adoption(m, entry, exec.session()))?;
-            rep.adopted += 1;
+            match adoption(m, entry, exec.session()) {
+                Some(r) => {
+                    journal_apply(exec, replayed, &r)?;
+                    rep.adopted += 1;
+                }
+                None => {
+                    eprintln!(
+                        "warning: reconciliation: {} venue position {} reported with neither an entry nor a mark price: not adopted, entries on it blocked",
+                        m.name, m.venue
+                    );
+                    rep.unadopted.push(m.clone());
+                }
+            }
         }
         ReconcilePolicy::Close => {
             close_phantom(
@@ -669,9 +689,13 @@ fn settle_mismatch(
 /// - otherwise (opened from flat, grown, or flipped through zero) at the venue's average
 ///   entry ([`Record::set_at_entry`]): the books hold the venue's quantity and entry
 ///   exactly; a flip closes the journal's position at that entry, the flip's own price when
-///   one execution made it. With no entry reported, at 0 as before (a venue reports one for
-///   every open position).
-fn adoption(m: &Mismatch, entry: Decimal, session: u32) -> Record {
+///   one execution made it;
+/// - with no entry reported (a venue reports one for every open position, so this is a
+///   venue fault), at the venue's mark price as a plain fill, said on stderr: the quantity is
+///   the venue's, the entry and any PnL measured from it are the mark's. Before, at 0, so the
+///   unrealized PnL was the whole notional and the equity the sizing scales with was wrong.
+///   With no mark either, `None`: not adopted ([`StartupReport::unadopted`]).
+fn adoption(m: &Mismatch, entry: Decimal, session: u32) -> Option<Record> {
     let (ours, venue) = (m.ours, m.venue);
     let diff = venue - ours;
     let side = if diff > Decimal::ZERO {
@@ -688,13 +712,19 @@ fn adoption(m: &Mismatch, entry: Decimal, session: u32) -> Record {
             m.name, r.qty
         );
         r.price = entry;
-    } else {
+    } else if m.venue_entry > Decimal::ZERO {
         r.price = m.venue_entry;
-        if m.venue_entry > Decimal::ZERO {
-            r.set_at_entry();
-        }
+        r.set_at_entry();
+    } else if m.venue_mark > Decimal::ZERO {
+        eprintln!(
+            "warning: reconciliation: {} venue reports no entry price for its position {}: {} adopted at its mark price {} (entry and PnL from it are the mark's)",
+            m.name, m.venue, r.qty, m.venue_mark
+        );
+        r.price = m.venue_mark;
+    } else {
+        return None;
     }
-    r
+    Some(r)
 }
 
 /// Trades the difference away (the venue ends at the journal's position): journals the
@@ -887,6 +917,7 @@ pub fn flatten(
 mod tests {
     use super::*;
     use crate::exec::transport_venue::VenueTrade;
+    use crate::types::Position;
     use std::collections::HashSet;
 
     fn t(id: u64, order_id: u64, side: Side, qty: &str) -> VenueTrade {
@@ -905,6 +936,66 @@ mod tests {
 
     fn ids(v: &[VenueTrade]) -> Vec<u64> {
         v.iter().map(|t| t.id).collect()
+    }
+
+    fn mismatch(ours: &str, venue: &str, entry: &str, mark: &str) -> Mismatch {
+        Mismatch {
+            symbol: SymbolId(0),
+            name: "BTCUSDT".into(),
+            ours: ours.parse().unwrap(),
+            venue: venue.parse().unwrap(),
+            venue_entry: entry.parse().unwrap(),
+            venue_mark: mark.parse().unwrap(),
+        }
+    }
+
+    /// The adoption of a position opened or grown while down is at the venue's average entry
+    /// when it reports one, else at its mark (a plain fill: the entry is the mark's), else none;
+    /// a cut is at the journal's own entry whatever the venue reports. Booked onto the
+    /// journal's position, each lands on the venue's quantity.
+    #[test]
+    fn an_adoption_with_no_venue_entry_is_at_the_mark_and_with_no_mark_is_refused() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let held = |qty: &str, entry: &str| {
+            let mut p = Position::default();
+            if !d(qty).is_zero() {
+                p.apply_fill(Side::Buy, d(entry), d(qty), Decimal::ZERO);
+            }
+            p
+        };
+        // Opened from flat, venue entry reported: at it, flagged as the venue's entry.
+        let r = adoption(&mismatch("0", "0.030", "61800.30", "62000"), d("0"), 1).unwrap();
+        assert_eq!(
+            (r.side, r.qty, r.price, r.at_entry()),
+            (Side::Buy, d("0.030"), d("61800.30"), true)
+        );
+        // No entry: at the mark, a plain fill; the books take the venue's quantity at it.
+        let m = mismatch("0", "0.030", "0", "62000.5");
+        let r = adoption(&m, d("0"), 1).unwrap();
+        assert_eq!(
+            (r.side, r.qty, r.price, r.at_entry()),
+            (Side::Buy, d("0.030"), d("62000.5"), false)
+        );
+        let mut p = held("0", "0");
+        r.book_onto(&mut p);
+        assert_eq!((p.qty, p.entry), (d("0.030"), d("62000.5")));
+        // Grown from a long of 0.010 at 61000 with no entry reported: the growth at the mark.
+        let r = adoption(&mismatch("0.010", "0.030", "0", "62000"), d("61000"), 1).unwrap();
+        let mut p = held("0.010", "61000");
+        r.book_onto(&mut p);
+        // (0.010·61000 + 0.020·62000) / 0.030, to the position's 12 decimals of entry.
+        assert_eq!((p.qty, p.entry), (d("0.030"), d("61666.666666666667")));
+        // Short opened from flat, no entry: a sell at the mark.
+        let r = adoption(&mismatch("0", "-0.5", "0", "3000"), d("0"), 1).unwrap();
+        assert_eq!((r.side, r.qty, r.price), (Side::Sell, d("0.5"), d("3000")));
+        // Neither entry nor mark: not adopted (the caller blocks the symbol's entries).
+        assert_eq!(adoption(&mismatch("0", "0.030", "0", "0"), d("0"), 1), None);
+        // A cut is at the journal's entry, reported entry and mark aside.
+        let r = adoption(&mismatch("0.030", "0.010", "0", "0"), d("61000"), 1).unwrap();
+        assert_eq!(
+            (r.side, r.qty, r.price),
+            (Side::Sell, d("0.020"), d("61000"))
+        );
     }
 
     #[test]

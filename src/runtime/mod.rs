@@ -552,7 +552,8 @@ fn start_feed(
 
 /// Prints the route and what start-up recovery did, restores the journal's positions into the
 /// strategy, and under `[risk.reconcile] policy = "report"` blocks new entries on every symbol
-/// left different from the venue until an operator resolves it (exits still go out).
+/// left different from the venue until an operator resolves it (exits still go out); under
+/// `"adopt"`, on every symbol it could not adopt (the venue reported no entry and no mark).
 fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut ComputeStage) {
     println!("{}", setup.banner);
     if let Some(st) = &setup.startup {
@@ -597,14 +598,19 @@ fn apply_startup(cfg: &Config, setup: &exec_setup::ExecSetup, compute: &mut Comp
         for n in &r.without_levels {
             println!("start-up: {n}: open position without journaled exit levels: no venue-side stop re-placed");
         }
-        if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
-            for m in &st.mismatches {
-                compute.set_unreconciled(m.symbol.index());
-                println!(
-                    "start-up: {} entries blocked (unreconciled: venue {} vs ours {})",
-                    m.name, m.venue, m.ours
-                );
-            }
+        let left: &[crate::exec::recovery::Mismatch] =
+            if cfg.risk.reconcile.policy == crate::risk::config::ReconcilePolicy::Report {
+                &st.mismatches
+            } else {
+                // The adopt policy's differences it could not adopt (no venue entry or mark).
+                &st.unadopted
+            };
+        for m in left {
+            compute.set_unreconciled(m.symbol.index());
+            println!(
+                "start-up: {} entries blocked (unreconciled: venue {} vs ours {})",
+                m.name, m.venue, m.ours
+            );
         }
     }
 }
