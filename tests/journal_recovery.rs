@@ -236,6 +236,51 @@ fn phantom_positions_are_reported_adopted_or_closed_per_policy() {
     }
 }
 
+/// The venue reports an open position with no entry price (the embedded exchange's `no_entry`
+/// fault on every position query: Binance `entryPrice` "0.0", Bybit `avgPrice` "0"). Start-up
+/// adoption books the venue's quantity at its mark price, not at 0: before, the whole notional
+/// (0.030 × 61800.30) was unrealized profit, and the equity the sizing scales with with it.
+#[test]
+fn a_position_reported_without_an_entry_is_adopted_at_the_mark() {
+    for venue in VENUES {
+        let plan = common::exchange::seeded_plan(
+            "p = 1.0\non = [\"position\"]\nfault = { kind = \"no_entry\" }\n",
+            |_| true,
+        );
+        let w = world_with(
+            venue,
+            "no-entry",
+            RestOptions {
+                faults: Some(plan),
+                ..RestOptions::default()
+            },
+        );
+        // The venue holds 0.030 BTC that no journal knows about; the market moves on after.
+        w.place(Side::Buy, "0.030", "manual-1");
+        w.market.on_trade("BTCUSDT", d("62000.0"), now_ms());
+        let path = w.dir.join("orders.journal");
+        let (j, mut replayed) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        let mut exec = w.executor(1);
+        let rep = recover(&mut exec, j, &mut replayed, ReconcilePolicy::Adopt);
+        assert_eq!(rep.mismatches.len(), 1, "{venue:?}");
+        assert_eq!(
+            rep.mismatches[0].venue_entry,
+            Decimal::ZERO,
+            "the fault held"
+        );
+        assert_eq!((rep.adopted, rep.unadopted.len()), (1, 0), "{venue:?}");
+        let mark = rep.mismatches[0].venue_mark;
+        assert_eq!(mark, d("62000.0"), "{venue:?}: the mark is the last trade");
+        let p = replayed.position(0);
+        assert_eq!((p.qty, p.entry), (d("0.030"), mark), "{venue:?}");
+        assert_eq!(p.realized, Decimal::ZERO);
+        drop(exec);
+        let (_j, again) = Journal::open(&path, &w.names, FsyncPolicy::Never).unwrap();
+        assert_eq!(again.position(0), p, "{venue:?}: the adoption replays");
+        std::fs::remove_dir_all(&w.dir).ok();
+    }
+}
+
 /// A journal whose last run sent a long of 0.010 BTCUSDT and died before its reply (the venue
 /// filled it at 61800.30); then, the price at 62000.0, a hand order of `qty` on `side` at the
 /// venue that no journal knows. Returns the journal's path.

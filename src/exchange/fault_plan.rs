@@ -48,6 +48,10 @@
 //!   `OrderEntryStats::liquidations`). On an entry the trader learns of a fill whose position
 //!   is already gone: as after a real liquidation, it finds out when its exit is refused (or
 //!   from the private stream). `fault = { kind = "liquidation" }`.
+//! - [`Fault::NoEntry`] (position queries only; any other request is served as without a
+//!   fault): the reply reports every position's entry price as 0 (Binance `entryPrice`
+//!   `"0.0"`, Bybit `avgPrice` `"0"`), a venue fault no documentation allows for an open
+//!   position, for the adoption that then has only the mark. `fault = { kind = "no_entry" }`.
 
 use serde::Deserialize;
 
@@ -125,6 +129,8 @@ pub enum Fault {
     },
     /// The request is served, then the venue liquidates every open position.
     Liquidation,
+    /// A position query is answered with every entry price 0 (other requests: no fault).
+    NoEntry,
 }
 
 /// One line of the plan.

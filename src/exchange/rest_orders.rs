@@ -40,7 +40,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::account::AccountOptions;
 use super::market::{MarketState, TradeListener};
@@ -618,6 +618,31 @@ pub(crate) enum Served {
     Reset,
 }
 
+/// A position reply with every row's entry price set to 0 ([`Fault::NoEntry`]): Binance's
+/// array of rows (`entryPrice` `"0.0"`), Bybit's `result.list` (`avgPrice` `"0"`). A body that
+/// is not JSON is returned as it is.
+fn without_entries(body: &str) -> String {
+    let Ok(mut v) = serde_json::from_str::<Value>(body) else {
+        return body.to_string();
+    };
+    let rows = match &mut v {
+        Value::Array(rows) => Some(rows),
+        Value::Object(o) => o
+            .get_mut("result")
+            .and_then(|r| r.get_mut("list"))
+            .and_then(Value::as_array_mut),
+        _ => None,
+    };
+    for row in rows.into_iter().flatten() {
+        for (field, zero) in [("entryPrice", "0.0"), ("avgPrice", "0")] {
+            if let Some(e) = row.get_mut(field) {
+                *e = Value::String(zero.into());
+            }
+        }
+    }
+    v.to_string()
+}
+
 /// The fault plan's kind of a request: new order, order-status query or position query.
 fn request_kind(method: &str, target: &str) -> Option<RequestKind> {
     let path = target.split('?').next().unwrap_or("");
@@ -706,6 +731,11 @@ pub(crate) fn with_fault(
             reply(r)
         }
         Fault::ClockSkew { ms } => reply(dispatch(now.saturating_add_signed(i64::from(ms)))),
+        Fault::NoEntry if kind == Some(RequestKind::Position) => {
+            let (status, body) = dispatch(now);
+            reply((status, without_entries(&body)))
+        }
+        Fault::NoEntry => reply(dispatch(now)),
         Fault::Liquidation => {
             let r = dispatch(now);
             let n = sh.venue.with(|m| {
