@@ -603,16 +603,15 @@ impl Executor {
         // a price no read told: the newest execution's, else the mark the audit read — a
         // guess, said below.
         let at_entry = !crate::types::position::is_cut(booked, q) && entry > Decimal::ZERO;
-        let Some(px) = at_entry
-            .then_some(entry)
-            .or(trades.last().map(|t| t.price))
-            .or((mark > Decimal::ZERO).then_some(mark))
+        let Some((px, how)) = at_entry
+            .then_some((entry, "taken at the venue's own entry price"))
+            .or(trades
+                .last()
+                .map(|t| (t.price, "taken at the newest execution's price (a guess)")))
+            .or((mark > Decimal::ZERO)
+                .then_some((mark, "taken at the venue's mark price (a guess)")))
         else {
             return;
-        };
-        let how = match at_entry {
-            true => "taken at the venue's own entry price",
-            false => "taken at the newest execution's price (a guess)",
         };
         eprintln!(
             "warning: {} the venue's position {} differs from the booked {} and no execution of the venue's explains it: {how} {px}",
