@@ -977,8 +977,8 @@ fn cg_booking(c: &mut ComputeStage) {
 
 /// `BUDGET_ONLY=callgrind`: instruction counts of the trade-heavy compute under
 /// `valgrind --tool=callgrind` (one pass, paper fills). A first pass finds the deciding ticks;
-/// the second sends each of them through `cg_deciding` (entries on through `cg_entry`, exits
-/// through `cg_exit`), every other tick through `cg_quiet` and each booking through
+/// the second sends each of them through `cg_deciding` (which calls `cg_entry` for an entry,
+/// `cg_exit` for an exit), every other tick through `cg_quiet` and each booking through
 /// `cg_booking`, so `callgrind_annotate --inclusive=yes` divided by the counts printed here
 /// gives instructions per call.
 fn callgrind_compute(s: &Setup) -> Result<(), String> {

@@ -322,8 +322,6 @@ impl Correlation {
 mod tests {
     use super::*;
 
-    /// The root kept at each bar close is the bound's root recomputed, bit for bit, through
-    /// the ring's wrap (returns leaving it), for a symbol with returns and one without.
     /// The bar-start shortcut closes bars exactly where `ts / bar_ms > bar` does: late ticks,
     /// ticks on a boundary, gaps of several bars, a width that divides nothing, and times
     /// near `u64::MAX` (where `(bar + 1)·bar_ms` saturates).
@@ -361,6 +359,8 @@ mod tests {
         }
     }
 
+    /// The root kept at each bar close is the bound's root recomputed, bit for bit, through
+    /// the ring's wrap (returns leaving it), for a symbol with returns and one without.
     #[test]
     fn the_kept_root_of_the_ring_bound_is_the_recomputed_one() {
         let mut c = Correlation::new(3, 1_000, 8, 2);
